@@ -1,0 +1,135 @@
+/* The sinter command line. Only main() decides the exit code:
+ * 0 success, 1 a problem with the user's input or command line, 2 an internal error. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/lower.h"
+#include "compiler/summary.h"
+#include "sinter/version.h"
+#include "support/util.h"
+
+enum { EXIT_USER = 1, EXIT_INTERNAL = 2 };
+
+static const char usage[] =
+    "usage: sinter COMMAND [ARGS]\n"
+    "\n"
+    "sinter compiles convolutional image classifiers written in its DSL (.nn files).\n"
+    "\n"
+    "commands:\n"
+    "  check MODEL.nn     parse, lower and shape-check a model; errors as file:line:col\n"
+    "  summary MODEL.nn   layer table, output shapes, FLOPs and Keras parameter counts\n"
+    "\n"
+    "options of check and summary:\n"
+    "  --set NAME=VALUE   override a model parameter (repeatable), e.g. --set size=64\n"
+    "  --model NAME       the model to use when a file defines several\n"
+    "  --no-freeze        ignore freeze statements and trainable = false\n"
+    "\n"
+    "  sinter --version   print the version\n"
+    "  sinter COMMAND --help\n";
+
+typedef struct cli_opts {
+  const char *file;
+  snt_param_set sets[64];
+  int n_sets;
+  snt_lower_opts lower;
+} cli_opts;
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg) {
+  fprintf(stderr, "sinter %s: ", cmd);
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nrun 'sinter %s --help' for usage\n", cmd);
+  return EXIT_USER;
+}
+
+static void command_help(const char *cmd) {
+  if (strcmp(cmd, "check") == 0)
+    printf("usage: sinter check MODEL.nn [--set NAME=VALUE]... [--model NAME] [--no-freeze]\n\n"
+           "Parses and lowers the model, infers every shape and checks the train section.\n"
+           "Prints one line on success; errors as file:line:col: error: message, exit 1.\n");
+  else
+    printf("usage: sinter summary MODEL.nn [--set NAME=VALUE]... [--model NAME] [--no-freeze]\n\n"
+           "Prints each layer with its type, output shape (C, H, W), parameter count and\n"
+           "whether it trains, then the FLOPs of one forward pass and the Total / Trainable /\n"
+           "Non-trainable parameter counts as Keras reports them.\n");
+}
+
+/* Parses the arguments after the command; returns -1 when help was printed. */
+static int parse_args(const char *cmd, int argc, char **argv, cli_opts *o) {
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      command_help(cmd);
+      return -1;
+    } else if (strcmp(a, "--set") == 0 || strncmp(a, "--set=", 6) == 0) {
+      const char *kv = a[5] == '=' ? a + 6 : (i + 1 < argc ? argv[++i] : NULL);
+      if (!kv) return usage_error(cmd, "%s needs NAME=VALUE", "--set");
+      const char *eq = strchr(kv, '=');
+      if (!eq || eq == kv) return usage_error(cmd, "--set takes NAME=VALUE, got '%s'", kv);
+      if (o->n_sets == 64) return usage_error(cmd, "%s is given too often", "--set");
+      char *name = snt_strndup(kv, (size_t)(eq - kv));
+      if (!name) return EXIT_INTERNAL;
+      o->sets[o->n_sets++] = (snt_param_set){name, eq + 1};
+    } else if (strcmp(a, "--model") == 0) {
+      if (i + 1 >= argc) return usage_error(cmd, "%s needs a model name", "--model");
+      o->lower.model = argv[++i];
+    } else if (strcmp(a, "--no-freeze") == 0) {
+      o->lower.no_freeze = true;
+    } else if (a[0] == '-' && a[1]) {
+      return usage_error(cmd, "unknown option '%s'", a);
+    } else if (o->file) {
+      return usage_error(cmd, "takes one model file, got a second: '%s'", a);
+    } else {
+      o->file = a;
+    }
+  }
+  if (!o->file) return usage_error(cmd, "%s", "needs a model file (MODEL.nn)");
+  o->lower.sets = o->sets;
+  o->lower.n_sets = o->n_sets;
+  return 0;
+}
+
+static int run_model_command(const char *cmd, int argc, char **argv) {
+  cli_opts o = {0};
+  int rc = parse_args(cmd, argc, argv, &o);
+  if (rc == 0) {
+    snt_diag *d = snt_diag_create();
+    snt_graph *g = NULL;
+    snt_status st = d ? snt_load_model(d, o.file, &o.lower, &g) : SNT_ERR_NOMEM;
+    if (d) snt_diag_print(d, stderr);
+    if (st == SNT_OK && strcmp(cmd, "summary") == 0) {
+      snt_summary_print(g, stdout);
+    } else if (st == SNT_OK) {
+      snt_param_counts c = snt_ir_count_params(g);
+      char total[32];
+      snt_format_thousands(total, sizeof total, c.total);
+      printf("%s: ok: model %s, %d layers, %s params\n", o.file, g->name, g->n_nodes, total);
+    } else if (st != SNT_ERR_INPUT && st != SNT_ERR_IO) {
+      fprintf(stderr, "sinter: %s\n", snt_status_str(st));
+    }
+    rc = st == SNT_OK ? 0 : (st == SNT_ERR_INPUT || st == SNT_ERR_IO) ? EXIT_USER : EXIT_INTERNAL;
+    snt_ir_destroy(g);
+    snt_diag_destroy(d);
+  }
+  for (int i = 0; i < o.n_sets; i++) free((char *)o.sets[i].name);
+  return rc < 0 ? 0 : rc;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(usage, stderr);
+    return EXIT_USER;
+  }
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 || strcmp(cmd, "version") == 0) {
+    printf("sinter %s\n", SINTER_VERSION);
+    return 0;
+  }
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "check") == 0 || strcmp(cmd, "summary") == 0) return run_model_command(cmd, argc - 2, argv + 2);
+  fprintf(stderr, "sinter: unknown command '%s'\n\n%s", cmd, usage);
+  return EXIT_USER;
+}

@@ -1,0 +1,27 @@
+/* add: elementwise sum of two or more tensors of the same shape (residual connections). */
+#include "compiler/op.h"
+
+static const snt_arg_spec args[] = {{0}};
+
+static snt_status infer(snt_graph *g, int node, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  snt_tensor *a = snt_in(g, n, 0);
+  for (int i = 1; i < n->n_act_in; i++) {
+    snt_tensor *b = snt_in(g, n, i);
+    bool same = a->rank == b->rank;
+    for (int k = 1; same && k < a->rank; k++) same = a->dims[k] == b->dims[k];
+    if (!same) {
+      char sa[128], sb[128];
+      snt_shape_str(sa, sizeof sa, a, 1);
+      snt_shape_str(sb, sizeof sb, b, 1);
+      return snt_node_error(g, n, d, "input shapes differ: %s (input 1) vs %s (input %d)", sa, sb, i + 1);
+    }
+  }
+  snt_set_shape(g, node, 0, a->rank, a->dims);
+  return SNT_OK;
+}
+
+const snt_op snt_op_add = {
+    .name = "add", .type_name = "Add", .default_layer = "add",
+    .doc = "elementwise sum of tensors of one shape: add(a, b, ...) or a + b",
+    .min_inputs = 2, .max_inputs = -1, .args = args, .infer = infer};
