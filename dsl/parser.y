@@ -2,7 +2,8 @@
  * One grammar serves whole files and the {expr} parts of interpolated strings. */
 %define api.pure full
 %define api.prefix {snt_yy}
-%define parse.error detailed
+%define parse.error custom
+%define parse.lac full
 %locations
 %param {yyscan_t scanner}
 %parse-param {snt_parse_ctx *ctx}
@@ -425,4 +426,34 @@ static snt_ast_expr *mk_string(snt_parse_ctx *ctx, const char *raw, SNT_YYLTYPE 
 /* Printable name of a token, for the lexer's token dump. */
 const char *snt_dsl_token_name(int token) {
   return yysymbol_name(YYTRANSLATE(token));
+}
+
+/* Syntax errors name the unexpected token and, when the list is short, what could come
+ * instead; inside an expression almost any operator could, so only closers are named. */
+static int yyreport_syntax_error(const yypcontext_t *pctx, yyscan_t scanner, snt_parse_ctx *ctx) {
+  (void)scanner;
+  enum { MAX_EXPECTED = 64 };
+  yysymbol_kind_t expected[MAX_EXPECTED];
+  int n = yypcontext_expected_tokens(pctx, expected, MAX_EXPECTED);
+  yysymbol_kind_t got = yypcontext_token(pctx);
+  snt_strbuf b = {0};
+  snt_sb_printf(&b, "syntax error, unexpected %s", got == YYSYMBOL_YYEMPTY ? "end of file" : yysymbol_name(got));
+  if (got == YYSYMBOL_YYEOF) {
+    b.len = 0;
+    snt_sb_puts(&b, "syntax error, unexpected end of file");
+  }
+  const char *pick[MAX_EXPECTED];
+  int k = 0;
+  if (n > 0 && n <= 4) {
+    for (int i = 0; i < n; i++) pick[k++] = yysymbol_name(expected[i]);
+  } else if (n > 4) {
+    static const char *const closers[] = {"')'", "']'", "'}'", "','"};
+    for (int c = 0; c < 4; c++)
+      for (int i = 0; i < n; i++)
+        if (strcmp(yysymbol_name(expected[i]), closers[c]) == 0) pick[k++] = closers[c];
+  }
+  for (int i = 0; i < k; i++) snt_sb_printf(&b, "%s%s", i == 0 ? ", expecting " : i == k - 1 ? " or " : ", ", pick[i]);
+  snt_parse_error(ctx, yypcontext_location(pctx), "%s", b.failed || !b.data ? "syntax error" : b.data);
+  snt_sb_free(&b);
+  return 0;
 }
