@@ -426,14 +426,13 @@ static snt_status unknown_arg(snt_lower_ctx *c, const snt_ast_arg *a, const char
   return snt_error_at(c, a->name_loc, "unknown %s '%s' for %s", what, a->name, callee);
 }
 
-/* Evaluates `name = "..."` and `trainable = bool`, the arguments every layer and block call takes. */
-static snt_status common_arg(snt_lower_ctx *c, const snt_ast_arg *a, const char **name, int *trainable) {
+snt_status snt_eval_common_arg(snt_lower_ctx *c, const snt_ast_arg *a, const char **name, int *trainable) {
   snt_value v;
   snt_status st = snt_eval(c, a->value, 0, &v);
   if (st) return st;
   if (strcmp(a->name, "name") == 0) {
-    if (v.kind != SNT_V_STR) return snt_error_at(c, a->value->loc, "name must be a string, got %s", snt_value_kind_name(v.kind));
-    if (!v.u.s[0]) return snt_error_at(c, a->value->loc, "name must not be empty");
+    if (v.kind != SNT_V_STR || !v.u.s[0])
+      return snt_error_at(c, a->value->loc, "name must be a non-empty string, got %s", snt_value_kind_name(v.kind));
     *name = v.u.s;
   } else {
     if (v.kind != SNT_V_BOOL) return snt_error_at(c, a->value->loc, "trainable must be true or false, got %s", snt_value_kind_name(v.kind));
@@ -442,7 +441,7 @@ static snt_status common_arg(snt_lower_ctx *c, const snt_ast_arg *a, const char 
   return SNT_OK;
 }
 
-static bool is_common_arg(const char *name) { return strcmp(name, "name") == 0 || strcmp(name, "trainable") == 0; }
+bool snt_is_common_arg(const char *name) { return strcmp(name, "name") == 0 || strcmp(name, "trainable") == 0; }
 
 const char *snt_join_name(snt_lower_ctx *c, const char *prefix, const char *name) {
   if (!prefix || !prefix[0]) return name;
@@ -476,8 +475,8 @@ static snt_status call_block(snt_lower_ctx *c, const snt_ast_def *def, const snt
       k = pos++;
     } else if (find_param(def, a->name)) {
       k = (int)(find_param(def, a->name) - def->params);
-    } else if (is_common_arg(a->name)) {
-      if ((st = common_arg(c, a, &scope, &trainable))) return st;
+    } else if (snt_is_common_arg(a->name)) {
+      if ((st = snt_eval_common_arg(c, a, &scope, &trainable))) return st;
       continue;
     } else {
       const char **names = snt_arena_alloc(c->arena, sizeof(char *) * (size_t)(np + 2));

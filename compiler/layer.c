@@ -103,21 +103,10 @@ static snt_status named_arg(snt_lower_ctx *c, const snt_op *op, op_args *a, cons
   int ns = spec_count(op);
   for (int k = 0; k < ns; k++)
     if (strcmp(op->args[k].name, arg->name) == 0) return bind_attr(c, op, a, k, arg);
-  if (strcmp(arg->name, "name") == 0 || strcmp(arg->name, "trainable") == 0) {
-    snt_value v;
-    snt_status st = snt_eval(c, arg->value, 0, &v);
-    if (st) return st;
-    if (arg->name[0] == 'n') {
-      if (v.kind != SNT_V_STR || !v.u.s[0])
-        return snt_error_at(c, arg->value->loc, "name must be a non-empty string, got %s", snt_value_kind_name(v.kind));
-      a->name = v.u.s;
-      a->name_loc = arg->value->loc;
-    } else {
-      if (v.kind != SNT_V_BOOL)
-        return snt_error_at(c, arg->value->loc, "trainable must be true or false, got %s", snt_value_kind_name(v.kind));
-      a->trainable = v.u.b;
-    }
-    return SNT_OK;
+  if (snt_is_common_arg(arg->name)) {
+    snt_status st = snt_eval_common_arg(c, arg, &a->name, &a->trainable);
+    if (st == SNT_OK && arg->name[0] == 'n') a->name_loc = arg->value->loc;
+    return st;
   }
   const char **names = snt_arena_alloc(c->arena, sizeof(char *) * (size_t)(ns + 2));
   if (!names) return SNT_ERR_NOMEM;

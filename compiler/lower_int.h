@@ -67,6 +67,10 @@ snt_status snt_error_at(snt_lower_ctx *c, snt_loc loc, const char *fmt, ...) __a
 snt_status snt_call_op(snt_lower_ctx *c, const snt_op *op, const snt_ast_expr *call, const snt_value *inputs,
                        int n_inputs, snt_value *out);
 
+/* Evaluates `name = "..."` or `trainable = bool`, which every layer and block call takes. */
+bool snt_is_common_arg(const char *name);
+snt_status snt_eval_common_arg(snt_lower_ctx *c, const snt_ast_arg *a, const char **name, int *trainable);
+
 /* "prefix_name", or name when there is no prefix (arena string). */
 const char *snt_join_name(snt_lower_ctx *c, const char *prefix, const char *name);
 
