@@ -1,0 +1,21 @@
+# Runs sinter with ARGS ('|'-separated) and checks the exact exit code and that one output
+# stream matches a regular expression.
+#   cmake -DSINTER=... -DARGS=check|missing.nn -DRC=1 -DSTREAM=stderr -DREGEX=... -P check_cli.cmake
+cmake_minimum_required(VERSION 3.20)
+string(REPLACE "|" ";" args "${ARGS}")
+execute_process(COMMAND "${SINTER}" ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+set(problems "")
+if(NOT "${rc}" STREQUAL "${RC}")
+  string(APPEND problems "  exit code: expected ${RC}, got '${rc}'\n")
+endif()
+if(STREAM STREQUAL "stdout")
+  set(text "${out}")
+else()
+  set(text "${err}")
+endif()
+if(NOT text MATCHES "${REGEX}")
+  string(APPEND problems "  ${STREAM} does not match '${REGEX}'\n")
+endif()
+if(NOT problems STREQUAL "")
+  message(FATAL_ERROR "sinter ${ARGS}\n${problems}--- stdout ---\n${out}--- stderr ---\n${err}--------------")
+endif()
