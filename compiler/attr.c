@@ -34,9 +34,9 @@ static snt_status symbol_attr(snt_lower_ctx *c, snt_node *n, const snt_arg_spec 
   snt_strbuf list = {0};
   for (int i = 0; i < count; i++) snt_sb_printf(&list, "%s%s", i ? ", " : "", s->symbols[i]);
   const char *near = snt_nearest(v->u.s, s->symbols, count);
-  snt_status st = snt_error_at(c, loc, "%s: unknown %s '%s'%s%s%s (expected one of: %s)", n->op->name, s->name,
-                               v->u.s, near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "",
-                               list.data ? list.data : "");
+  snt_status st = near ? snt_error_at(c, loc, "%s: unknown %s '%s' (did you mean '%s'?)", n->op->name, s->name, v->u.s, near)
+                       : snt_error_at(c, loc, "%s: unknown %s '%s': expected one of %s", n->op->name, s->name, v->u.s,
+                                      list.data ? list.data : "");
   snt_sb_free(&list);
   return st;
 }
@@ -46,9 +46,9 @@ static snt_status padding_attr(snt_lower_ctx *c, snt_node *n, const snt_value *v
     if (strcmp(v->u.s, "same") == 0 || strcmp(v->u.s, "valid") == 0) return snt_node_set_string(n, "padding", v->u.s);
     const char *modes[] = {"same", "valid"};
     const char *near = snt_nearest(v->u.s, modes, 2);
-    return snt_error_at(c, loc, "%s: unknown padding '%s'%s%s%s (expected same, valid, p, [ph, pw] or "
-                        "[top, left, bottom, right])", n->op->name, v->u.s, near ? " (did you mean '" : "",
-                        near ? near : "", near ? "'?)" : "");
+    if (near) return snt_error_at(c, loc, "%s: unknown padding '%s' (did you mean '%s'?)", n->op->name, v->u.s, near);
+    return snt_error_at(c, loc, "%s: unknown padding '%s': expected same, valid, p, [ph, pw] or [top, left, bottom, right]",
+                        n->op->name, v->u.s);
   }
   int64_t p[4];
   int cnt = int_list(v, p, 4);

@@ -62,22 +62,27 @@ static const snt_ast_stmt *later_binding(const snt_ast_body *b, const char *name
   return NULL;
 }
 
-static snt_status unbound_name(snt_lower_ctx *c, const snt_ast_expr *e) {
-  const char *name = e->u.name;
-  if (snt_op_find(name)) return snt_error_at(c, e->loc, "'%s' is an op: call it as %s(...)", name, name);
+snt_status snt_unbound_name(snt_lower_ctx *c, const char *name, snt_loc loc) {
+  if (snt_op_find(name)) return snt_error_at(c, loc, "'%s' is an op: call it as %s(...)", name, name);
   const snt_ast_def *def = find_def(c, name);
   if (def && def->kind == SNT_D_BLOCK)
-    return snt_error_at(c, e->loc, "'%s' is a block: call it as %s(...)", name, name);
-  const snt_ast_stmt *later = later_binding(&c->fr->def->body, name, e->loc);
+    return snt_error_at(c, loc, "'%s' is a block: call it as %s(...)", name, name);
+  if (c->fr != c->model_frame) {
+    for (int i = 0; i < c->model_frame->n; i++)
+      if (strcmp(c->model_frame->b[i].name, name) == 0)
+        return snt_error_at(c, loc, "'%s' belongs to model '%s'; block '%s' sees only its own arguments: pass it as one",
+                            name, c->model_frame->def->name, c->fr->def->name);
+  }
+  const snt_ast_stmt *later = later_binding(&c->fr->def->body, name, loc);
   if (later)
-    return snt_error_at(c, e->loc, "'%s' is used before any binding (it is first bound at line %d)", name,
+    return snt_error_at(c, loc, "'%s' is used before any binding (it is first bound at line %d)", name,
                         later->loc.line);
   const char **cands = malloc(sizeof(char *) * (size_t)(c->fr->n + 1));
   int n = 0;
   for (int i = 0; cands && i < c->fr->n; i++) cands[n++] = c->fr->b[i].name;
   const char *near = cands ? snt_nearest(name, cands, n) : NULL;
-  snt_status st = near ? snt_error_at(c, e->loc, "'%s' is used before any binding (did you mean '%s'?)", name, near)
-                       : snt_error_at(c, e->loc, "'%s' is used before any binding", name);
+  snt_status st = near ? snt_error_at(c, loc, "'%s' is used before any binding (did you mean '%s'?)", name, near)
+                       : snt_error_at(c, loc, "'%s' is used before any binding", name);
   free(cands);
   return st;
 }
@@ -268,7 +273,7 @@ static snt_status eval_string(snt_lower_ctx *c, const snt_ast_expr *e, snt_value
     snt_value v;
     snt_status st = snt_eval(c, p->expr, 0, &v);
     if (st == SNT_OK && (v.kind == SNT_V_TENSOR || v.kind == SNT_V_NONE))
-      st = snt_error_at(c, p->expr->loc, "a %s cannot be put into a string", snt_value_kind_name(v.kind));
+      st = snt_error_at(c, p->expr->loc, "%s cannot be put into a string", snt_value_kind_noun(v.kind));
     if (st) {
       snt_sb_free(&b);
       return st;
@@ -299,7 +304,7 @@ static snt_status eval_index(snt_lower_ctx *c, const snt_ast_expr *e, snt_value 
   snt_status st = snt_eval(c, e->u.index.base, 0, &base);
   if (st || (st = snt_eval(c, e->u.index.index, 0, &idx))) return st;
   if (base.kind != SNT_V_LIST)
-    return snt_error_at(c, e->u.index.base->loc, "only lists can be indexed, not a %s", snt_value_kind_name(base.kind));
+    return snt_error_at(c, e->u.index.base->loc, "only lists can be indexed, not %s", snt_value_kind_noun(base.kind));
   if (idx.kind != SNT_V_INT)
     return snt_error_at(c, e->u.index.index->loc, "a list index must be an integer, got %s",
                         snt_value_kind_name(idx.kind));
@@ -431,11 +436,14 @@ snt_status snt_eval_common_arg(snt_lower_ctx *c, const snt_ast_arg *a, const cha
   snt_status st = snt_eval(c, a->value, 0, &v);
   if (st) return st;
   if (strcmp(a->name, "name") == 0) {
-    if (v.kind != SNT_V_STR || !v.u.s[0])
-      return snt_error_at(c, a->value->loc, "name must be a non-empty string, got %s", snt_value_kind_name(v.kind));
+    if (*name) return snt_error_at(c, a->name_loc, "argument 'name' is given twice");
+    if (v.kind != SNT_V_STR) return snt_error_at(c, a->value->loc, "name must be a string, got %s", snt_value_kind_name(v.kind));
+    if (!v.u.s[0]) return snt_error_at(c, a->value->loc, "name must not be empty");
     *name = v.u.s;
   } else {
-    if (v.kind != SNT_V_BOOL) return snt_error_at(c, a->value->loc, "trainable must be true or false, got %s", snt_value_kind_name(v.kind));
+    if (*trainable >= 0) return snt_error_at(c, a->name_loc, "argument 'trainable' is given twice");
+    if (v.kind != SNT_V_BOOL)
+      return snt_error_at(c, a->value->loc, "trainable must be true or false, got %s", snt_value_kind_name(v.kind));
     *trainable = v.u.b;
   }
   return SNT_OK;
@@ -463,15 +471,16 @@ static snt_status call_block(snt_lower_ctx *c, const snt_ast_def *def, const snt
   bool *given = snt_arena_alloc(c->arena, sizeof(bool) * (size_t)(np + 1));
   if (!vals || !given) return SNT_ERR_NOMEM;
   const char *scope = NULL;
-  int trainable = -1, pos = 0;
+  int trainable = -1, pos = 0, n_pos = 0;
+  for (int i = 0; i < e->u.call.n; i++) n_pos += !e->u.call.args[i].name;
   for (int i = 0; i < e->u.call.n; i++) {
     const snt_ast_arg *a = &e->u.call.args[i];
     snt_status st;
     int k;
     if (!a->name) {
       if (pos >= np)
-        return snt_error_at(c, a->value->loc, "block '%s' takes %d positional argument%s, got more", def->name, np,
-                            np == 1 ? "" : "s");
+        return snt_error_at(c, a->value->loc, "block '%s' takes %d positional argument%s, got %d", def->name, np,
+                            np == 1 ? "" : "s", n_pos);
       k = pos++;
     } else if (find_param(def, a->name)) {
       k = (int)(find_param(def, a->name) - def->params);
@@ -582,7 +591,7 @@ static snt_status eval_expr(snt_lower_ctx *c, const snt_ast_expr *e, int flags, 
         *out = (snt_value){SNT_V_SYMBOL, {.s = e->u.name}};
         return SNT_OK;
       }
-      return unbound_name(c, e);
+      return snt_unbound_name(c, e->u.name, e->loc);
     }
   }
   return SNT_ERR_INTERNAL;

@@ -174,8 +174,12 @@ static snt_status make_node(snt_lower_ctx *c, const snt_op *op, const snt_ast_ex
   int prev = name_lookup(c, name);
   if (prev >= 0) {
     const snt_node *p = &c->g->nodes[prev];
-    return snt_error_at(c, a->name ? a->name_loc : call->loc, "layer name '%s' is already used by the %s layer at line %d",
-                        name, p->op->name, p->loc.line);
+    snt_loc at = a->name ? a->name_loc : call->loc;
+    if (c->depth > 0)
+      return snt_error_at(c, at, "layer name '%s' is already used by the %s layer at line %d: give each call of "
+                          "block '%s' its own name = \"...\"", name, p->op->name, p->loc.line, c->fr->def->name);
+    return snt_error_at(c, at, "layer name '%s' is already used by the %s layer at line %d", name, p->op->name,
+                        p->loc.line);
   }
   int node = snt_ir_add_node(c->g, op, name, call->loc);
   if (node < 0 || name_insert(c, node) != SNT_OK) return SNT_ERR_NOMEM;

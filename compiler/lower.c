@@ -1,5 +1,4 @@
 /* Statements and models: evaluates a model body into an IR graph. */
-#include <errno.h>
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +25,15 @@ static snt_status stmt_input(snt_lower_ctx *c, const snt_ast_stmt *s) {
   int64_t dims[SNT_MAX_RANK] = {c->g->batch};
   for (int i = 0; i < v.u.list.n; i++) {
     const snt_value *d = &v.u.list.items[i];
-    if (d->kind != SNT_V_INT || d->u.i < 1 || d->u.i > (1 << 24))
-      return snt_error_at(c, s->expr->loc, "input size %d must be a positive integer up to %d", i + 1, 1 << 24);
+    if (d->kind != SNT_V_INT || d->u.i < 1 || d->u.i > (1 << 24)) {
+      snt_loc at = s->expr->kind == SNT_E_LIST && i < s->expr->u.list.n ? s->expr->u.list.items[i]->loc : s->expr->loc;
+      snt_strbuf b = {0};
+      snt_value_format(d, &b);
+      st = snt_error_at(c, at, "input '%s': dimension %d must be a positive integer (at most %d), got %s %s", s->name,
+                        i + 1, 1 << 24, snt_value_kind_noun(d->kind), b.data ? b.data : "");
+      snt_sb_free(&b);
+      return st;
+    }
     dims[i + 1] = d->u.i;
   }
   int t = snt_ir_add_tensor(c->g, s->name, SNT_T_INPUT, SNT_F32, v.u.list.n + 1, dims);
@@ -45,7 +51,7 @@ static snt_status stmt_output(snt_lower_ctx *c, const snt_ast_stmt *s) {
     if ((st = snt_eval(c, s->expr, 0, &v)) || (st = snt_bind(c, s->name, v))) return st;
   } else {
     const snt_value *b = snt_lookup(c, s->name);
-    if (!b) return snt_error_at(c, s->name_loc, "'%s' is used before any binding", s->name);
+    if (!b) return snt_unbound_name(c, s->name, s->name_loc);
     v = *b;
   }
   if (v.kind != SNT_V_TENSOR)
@@ -80,7 +86,7 @@ static snt_status stmt_for(snt_lower_ctx *c, const snt_ast_stmt *s) {
   snt_status st = snt_eval(c, s->expr, 0, &list);
   if (st) return st;
   if (list.kind != SNT_V_LIST)
-    return snt_error_at(c, s->expr->loc, "'for' walks a list or a range, not a %s", snt_value_kind_name(list.kind));
+    return snt_error_at(c, s->expr->loc, "'for' walks a list or a range, not %s", snt_value_kind_noun(list.kind));
   for (int i = 0; i < list.u.list.n && !c->fr->returned; i++) {
     if ((st = snt_bind(c, s->name, list.u.list.items[i])) || (st = snt_eval_body(c, &s->body))) return st;
   }
@@ -195,22 +201,47 @@ static snt_status check_model(snt_lower_ctx *c, const snt_ast_def *def) {
     return snt_error_at(c, c->labels_stmt->loc, "%d labels for an output of %lld classes ('%s')", g->n_labels,
                         (long long)out->dims[1], out->name);
   if (g->recipe.class_weight == SNT_CW_EXPLICIT && g->n_labels && g->recipe.n_class_weights != g->n_labels)
-    return snt_error_at(c, def->loc, "the train section gives %d class weights for %d labels",
+    return snt_error_at(c, c->class_weight_loc, "the train section gives %d class weights for %d labels",
                         g->recipe.n_class_weights, g->n_labels);
   return SNT_OK;
 }
 
-/* A --set value: an integer, a number, true/false, or else a string. */
-static snt_value parse_set_value(snt_lower_ctx *c, const char *text) {
-  char *end;
-  errno = 0;
-  long long i = strtoll(text, &end, 10);
-  if (*text && !*end && !errno) return snt_v_int(i);
-  double f = strtod(text, &end);
-  if (*text && !*end && !errno) return snt_v_float(f);
-  if (strcmp(text, "true") == 0 || strcmp(text, "false") == 0) return snt_v_bool(text[0] == 't');
-  const char *s = snt_arena_strdup(c->arena, text);
-  return s ? (snt_value){SNT_V_STR, {.s = s}} : (snt_value){SNT_V_NONE, {0}};
+/* A --set value is a DSL expression (64, 0.5, true, [32, 64], "text", 2 * base); a bare word
+ * that names nothing is a string, and so is any text that does not look like an expression. */
+static snt_status set_value(snt_lower_ctx *c, const snt_param_set *set, snt_value *out) {
+  char *label = snt_format("--set %s", set->name);
+  if (!label) return SNT_ERR_NOMEM;
+  const snt_source *src = snt_diag_add_source(c->d, label, set->value, strlen(set->value));
+  free(label);
+  snt_diag *quiet = snt_diag_create();
+  if (!src || !quiet) {
+    snt_diag_destroy(quiet);
+    return SNT_ERR_NOMEM;
+  }
+  snt_ast_file *holder = NULL;
+  snt_ast_expr *e = NULL;
+  snt_status st = snt_dsl_parse_expression(quiet, src, &holder, &e);
+  snt_diag_destroy(quiet);
+  if (st == SNT_ERR_INPUT) {
+    if (!strchr("[(\"-+.0123456789", set->value[0]) || !set->value[0]) {
+      const char *s = snt_arena_strdup(c->arena, set->value);
+      *out = (snt_value){SNT_V_STR, {.s = s}};
+      return s ? SNT_OK : SNT_ERR_NOMEM;
+    }
+    return snt_dsl_parse_expression(c->d, src, &holder, &e); /* reports the syntax error */
+  }
+  if (st) return st;
+  const snt_source *model_src = c->src;
+  c->src = src;
+  st = snt_eval(c, e, SNT_EVAL_SYMBOLS, out);
+  c->src = model_src;
+  if (st == SNT_OK && out->kind == SNT_V_SYMBOL) {
+    const char *s = snt_arena_strdup(c->arena, out->u.s); /* the tree's text goes away below */
+    *out = (snt_value){SNT_V_STR, {.s = s}};
+    if (!s) st = SNT_ERR_NOMEM;
+  }
+  snt_ast_file_destroy(holder);
+  return st;
 }
 
 static snt_status bind_model_params(snt_lower_ctx *c, const snt_ast_def *def) {
@@ -237,13 +268,12 @@ static snt_status bind_model_params(snt_lower_ctx *c, const snt_ast_def *def) {
   for (int p = 0; p < def->n_params; p++) {
     const snt_ast_param *pa = &def->params[p];
     snt_value v = {0};
-    bool set = false;
+    const snt_param_set *set = NULL;
     for (int k = 0; k < o->n_sets; k++)
-      if (strcmp(o->sets[k].name, pa->name) == 0) v = parse_set_value(c, o->sets[k].value), set = true;
-    if (set && v.kind == SNT_V_NONE) return SNT_ERR_NOMEM;
+      if (strcmp(o->sets[k].name, pa->name) == 0) set = &o->sets[k];
     if (!set && !pa->def)
       return snt_error_at(c, pa->loc, "model parameter '%s' has no default: give it with --set %s=VALUE", pa->name, pa->name);
-    snt_status st = set ? SNT_OK : snt_eval(c, pa->def, 0, &v);
+    snt_status st = set ? set_value(c, set, &v) : snt_eval(c, pa->def, 0, &v);
     if (st || (st = snt_bind(c, pa->name, v))) return st;
   }
   return SNT_OK;
@@ -299,7 +329,7 @@ snt_status snt_lower(snt_diag *d, const snt_ast_file *f, const snt_lower_opts *o
   if (!st) {
     c.g->src = f->src;
     c.g->batch = o->batch > 0 ? o->batch : 1;
-    c.fr = &fr;
+    c.fr = c.model_frame = &fr;
     st = bind_model_params(&c, def);
     if (!st) st = snt_eval_body(&c, &def->body);
     if (!st && !o->no_freeze) st = apply_freezes(&c);

@@ -43,6 +43,8 @@ typedef struct snt_lower_ctx {
   snt_graph *g;
   snt_arena *arena; /* values and strings of this evaluation */
   snt_frame *fr;
+  snt_frame *model_frame; /* the model body, to explain names a block cannot see */
+  snt_loc class_weight_loc;
   int depth;      /* block calls */
   int expr_depth; /* nested expressions */
   int64_t steps;
@@ -70,6 +72,9 @@ snt_status snt_call_op(snt_lower_ctx *c, const snt_op *op, const snt_ast_expr *c
 /* Evaluates `name = "..."` or `trainable = bool`, which every layer and block call takes. */
 bool snt_is_common_arg(const char *name);
 snt_status snt_eval_common_arg(snt_lower_ctx *c, const snt_ast_arg *a, const char **name, int *trainable);
+
+/* Reports a use of a name that nothing bound yet, with the most helpful hint. */
+snt_status snt_unbound_name(snt_lower_ctx *c, const char *name, snt_loc loc);
 
 /* "prefix_name", or name when there is no prefix (arena string). */
 const char *snt_join_name(snt_lower_ctx *c, const char *prefix, const char *name);

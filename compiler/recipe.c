@@ -174,6 +174,7 @@ static snt_status class_weight(snt_lower_ctx *c, snt_recipe *r, const snt_ast_ex
     return SNT_OK;
   }
   r->class_weight = SNT_CW_EXPLICIT;
+  c->class_weight_loc = e->loc;
   return number_list(c, e, "class_weight", r->class_weights, SNT_MAX_CLASSES, &r->n_class_weights);
 }
 

@@ -12,8 +12,18 @@ const char *snt_value_kind_name(snt_value_kind k) {
 }
 
 /* Shortest text that reads back as the same double, with a '.0' so it stays a float. */
+/* Shortest text that reads back as the same double, as Python prints it: plain
+ * decimals between 1e-4 and 1e16 (so "{100.0}" is "100.0", not "1e+02"). */
 static void format_float(double f, snt_strbuf *out) {
-  char buf[40];
+  char buf[64];
+  if (fabs(f) >= 1e-4 && fabs(f) < 1e16) {
+    for (int decimals = 1; decimals <= 20; decimals++) {
+      snprintf(buf, sizeof buf, "%.*f", decimals, f);
+      if (strtod(buf, NULL) == f) break;
+    }
+    snt_sb_puts(out, buf);
+    return;
+  }
   for (int prec = 1; prec <= 17; prec++) {
     snprintf(buf, sizeof buf, "%.*g", prec, f);
     if (strtod(buf, NULL) == f) break;
@@ -40,6 +50,11 @@ void snt_value_format(const snt_value *v, snt_strbuf *out) {
       snt_sb_puts(out, "]");
       break;
   }
+}
+
+const char *snt_value_kind_noun(snt_value_kind k) {
+  static const char *const names[] = {"none", "an int", "a float", "a bool", "a string", "a list", "a tensor", "a name"};
+  return names[k];
 }
 
 bool snt_value_equal(const snt_value *a, const snt_value *b) {

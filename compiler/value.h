@@ -33,6 +33,8 @@ static inline double snt_v_as_double(const snt_value *v) { return v->kind == SNT
 const char *snt_value_kind_name(snt_value_kind k);
 /* Appends the value as DSL text (strings without quotes), for interpolation. */
 void snt_value_format(const snt_value *v, snt_strbuf *out);
+/* The kind with its article, "an int", "a list", for messages. */
+const char *snt_value_kind_noun(snt_value_kind k);
 /* Structural equality of two non-tensor values. */
 bool snt_value_equal(const snt_value *a, const snt_value *b);
 

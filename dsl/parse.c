@@ -31,6 +31,7 @@ static snt_status run_parser(snt_parse_ctx *ctx, const char *text, size_t len) {
   int rc = buf ? snt_yyparse(scanner, ctx) : 2;
   if (buf) snt_yy_delete_buffer(buf, scanner);
   snt_yylex_destroy(scanner);
+  if (rc == 2 && !ctx->nomem && ctx->failed) return SNT_ERR_INPUT; /* nesting too deep */
   if (rc == 2) {
     if (!ctx->failed) {
       snt_loc l = {ctx->init_line, ctx->init_col, ctx->init_line, ctx->init_col};
@@ -89,6 +90,29 @@ snt_status snt_dsl_parse(snt_diag *d, const snt_source *src, snt_ast_file **out)
     return st;
   }
   *out = f;
+  return SNT_OK;
+}
+
+snt_status snt_dsl_parse_expression(snt_diag *d, const snt_source *src, snt_ast_file **holder, snt_ast_expr **out) {
+  *holder = NULL;
+  *out = NULL;
+  snt_ast_file *f = calloc(1, sizeof *f);
+  snt_arena *arena = snt_arena_create();
+  if (!f || !arena || src->len > (size_t)INT32_MAX) {
+    free(f);
+    snt_arena_destroy(arena);
+    return SNT_ERR_NOMEM;
+  }
+  f->arena = arena;
+  f->src = src;
+  snt_parse_ctx ctx = {.arena = arena, .diag = d, .src = src, .start_token = START_EXPR, .init_line = 1, .init_col = 1};
+  snt_status st = run_parser(&ctx, src->text, src->len);
+  if (st != SNT_OK) {
+    snt_ast_file_destroy(f);
+    return st;
+  }
+  *holder = f;
+  *out = ctx.expr;
   return SNT_OK;
 }
 

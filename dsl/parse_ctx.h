@@ -16,6 +16,7 @@ typedef struct snt_parse_ctx {
   int init_line, init_col; /* where the parsed text starts in its source */
   int depth;               /* nesting of string interpolations */
   bool failed;             /* an error was reported */
+  bool nomem;              /* an allocation failed */
 } snt_parse_ctx;
 
 struct SNT_YYLTYPE;

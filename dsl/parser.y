@@ -38,7 +38,7 @@ static snt_ast_stmt *mk_stmt(snt_parse_ctx *ctx, snt_ast_stmt_kind k, SNT_YYLTYP
 static snt_ast_expr *mk_string(snt_parse_ctx *ctx, const char *raw, SNT_YYLTYPE l);
 static snt_ast_body to_body(snt_pv_stmts s);
 
-#define NEED(p) do { if (!(p)) YYNOMEM; } while (0)
+#define NEED(p) do { if (!(p)) { ctx->nomem = true; YYNOMEM; } } while (0)
 #define PUSH(vec, item)                                                                   \
   do {                                                                                   \
     void *slot_ = push(ctx->arena, (void **)&(vec).v, &(vec).n, &(vec).cap, sizeof *(vec).v); \
@@ -304,8 +304,12 @@ static snt_loc to_loc(SNT_YYLTYPE l) {
 
 static void snt_yyerror(SNT_YYLTYPE *loc, yyscan_t scanner, snt_parse_ctx *ctx, const char *msg) {
   (void)scanner;
-  /* bison says "end of file"; a reader thinks of the closing brace that is missing. */
-  snt_parse_error(ctx, loc, "%s", msg);
+  /* bison's only other message is "memory exhausted": its stack overflowed or an
+   * allocation of ours failed. */
+  if (!ctx->nomem && strcmp(msg, "memory exhausted") == 0)
+    snt_parse_error(ctx, loc, "the text nests too deeply (parentheses, lists or braces)");
+  else
+    snt_parse_error(ctx, loc, "%s", msg);
 }
 
 /* Appends one slot to an arena array, doubling it when full; NULL when out of memory. */
@@ -409,6 +413,10 @@ static snt_ast_expr *mk_string(snt_parse_ctx *ctx, const char *raw, SNT_YYLTYPE 
       snt_ast_strpart *p = push(ctx->arena, (void **)&parts.v, &parts.n, &parts.cap, sizeof *p);
       if (!p) return NULL;
       size_t len = (size_t)(close - raw) - i - 1;
+      if (strspn(raw + i + 1, " \t") >= len) {
+        brace_error(ctx, l, i, "empty interpolation '{}': put an expression inside, or write '{{' for a literal brace");
+        return NULL;
+      }
       if (snt_dsl_parse_expr(ctx, raw + i + 1, len, l.first_line, l.first_column + 2 + (int)i,
                              &p->expr) != SNT_OK)
         return NULL;
@@ -440,7 +448,8 @@ static int yyreport_syntax_error(const yypcontext_t *pctx, yyscan_t scanner, snt
   snt_sb_printf(&b, "syntax error, unexpected %s", got == YYSYMBOL_YYEMPTY ? "end of file" : yysymbol_name(got));
   if (got == YYSYMBOL_YYEOF) {
     b.len = 0;
-    snt_sb_puts(&b, "syntax error, unexpected end of file");
+    snt_sb_puts(&b, ctx->depth > 0 ? "syntax error, unexpected end of the interpolation {...}"
+                                   : "syntax error, unexpected end of file");
   }
   const char *pick[MAX_EXPECTED];
   int k = 0;

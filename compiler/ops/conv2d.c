@@ -30,6 +30,8 @@ static snt_status read_attrs(snt_graph *g, int node, snt_diag *d, conv_attrs *a)
     a->k[i] = k[i];
     a->stride[i] = s ? s[i] : 1;
     a->dil[i] = dl ? dl[i] : 1;
+  }
+  for (int i = 0; i < 2; i++) {
     if (a->k[i] < 1 || a->stride[i] < 1 || a->dil[i] < 1)
       return snt_node_error(g, n, d, "kernel, stride and dilation must be positive, got kernel [%lld, %lld], "
                             "stride [%lld, %lld], dilation [%lld, %lld]", (long long)k[0], (long long)k[1],
@@ -37,6 +39,8 @@ static snt_status read_attrs(snt_graph *g, int node, snt_diag *d, conv_attrs *a)
   }
   if (a->filters < 1) return snt_node_error(g, n, d, "filters must be positive, got %lld", (long long)a->filters);
   if (a->groups < 1) return snt_node_error(g, n, d, "groups must be positive, got %lld", (long long)a->groups);
+  double l2 = snt_node_float(n, "l2", 0);
+  if (!(l2 >= 0)) return snt_node_error(g, n, d, "l2 must not be negative, got %g", l2);
   if (snt_expect_rank(g, node, d, 0, 4, "a 3-D input (channels, height, width)")) return SNT_ERR_INPUT;
   int64_t c = snt_in(g, n, 0)->dims[1];
   if (c % a->groups || a->filters % a->groups)

@@ -12,6 +12,8 @@ static snt_status check(snt_graph *g, int node, snt_diag *d) {
   snt_node *n = &g->nodes[node];
   int64_t units = snt_node_int(n, "units", 0);
   if (units < 1) return snt_node_error(g, n, d, "units must be positive, got %lld", (long long)units);
+  double l2 = snt_node_float(n, "l2", 0);
+  if (!(l2 >= 0)) return snt_node_error(g, n, d, "l2 must not be negative, got %g", l2);
   if (snt_in(g, n, 0)->rank != 2) {
     char s[128];
     snt_shape_str(s, sizeof s, snt_in(g, n, 0), 1);

@@ -69,7 +69,10 @@ int main(void) {
   CHECK_STR(&ts, e, "1:5 integer literal '99999999999999999999' is too large (the limit is 9223372036854775807)");
   free(e);
   e = first_error("x = \x01");
-  CHECK_STR(&ts, e, "1:5 unexpected byte 0x01 (only ASCII is allowed outside strings and comments)");
+  CHECK_STR(&ts, e, "1:5 unexpected control character 0x01");
+  free(e);
+  e = first_error("x = \"\" \xc3\xa9");
+  CHECK_STR(&ts, e, "1:8 unexpected byte 0xc3 (only ASCII is allowed outside strings and comments)");
   free(e);
   return test_report("test_lexer", &ts);
 }

@@ -61,6 +61,19 @@ static void evaluation(test_state *ts) {
   CHECK(ts, g && g->n_nodes == 3 && strcmp(g->nodes[2].op->name, "relu") == 0);
   snt_ir_destroy(g);
 
+  /* Floats print as Python does, also in layer names. */
+  g = lower_text("model m {\n input x: [3, 2, 2]\n output o = relu(x, name = \"r{100.0}_{0.1}_{1e-7}_{2 / 3}\")\n}",
+                 NULL, err, sizeof err);
+  CHECK(ts, g != NULL);
+  if (g) CHECK_STR(ts, g->nodes[0].name, "r100.0_0.1_1e-07_0.6666666666666666");
+  snt_ir_destroy(g);
+  CHECK(ts, !lower_text("model m {\n input x: [3, 2, 2]\n output o = relu(x, name = \"a\", name = \"b\")\n}", NULL, err, sizeof err));
+  CHECK_STR(ts, err, "3:33 argument 'name' is given twice");
+  CHECK(ts, !lower_text("model m {\n input x: [3, 2, 2]\n output o = relu(x, name = \"\")\n}", NULL, err, sizeof err));
+  CHECK_STR(ts, err, "3:28 name must not be empty");
+  CHECK(ts, !lower_text("model m {\n input x: [3, 8, 8]\n output o = conv2d(x, 4, 3, 0)\n}", NULL, err, sizeof err));
+  CHECK_STR(ts, err, "3:13 conv2d 'conv2d': kernel, stride and dilation must be positive, got kernel [3, 3], stride [0, 0], dilation [1, 1]");
+
   /* A rescale scale is a float attribute. */
   g = lower_text("model m {\n input x: [3, 2, 2]\n output o = rescale(x, 1 / 255, -1)\n}", NULL, err, sizeof err);
   CHECK(ts, g && fabs(snt_node_float(&g->nodes[0], "scale", 0) - 1.0 / 255) < 1e-15 &&
@@ -88,6 +101,24 @@ static void sets(test_state *ts) {
   snt_lower_opts ob = {.sets = bad, .n_sets = 1};
   CHECK(ts, lower_text(text, &ob, err, sizeof err) == NULL);
   CHECK_STR(ts, err, "0:0 --set sise: model 'm' has no parameter 'sise' (did you mean 'size'?)");
+  /* A --set value is an expression: lists, arithmetic on earlier parameters, strings. */
+  const char *text2 = "model m(base = 4, widths = [8], f = base, tag = \"t\") {\n input x: [3, 8, 8]\n y = x\n"
+                      " for w in widths { y = conv2d(y, w * f, 1, name = \"{tag}_{w}\") }\n output o = y\n}";
+  snt_param_set s2[] = {{"widths", "[2, 3]"}, {"f", "base * 2 + 1"}, {"tag", "stage"}};
+  snt_lower_opts o2 = {.sets = s2, .n_sets = 3};
+  g = lower_text(text2, &o2, err, sizeof err);
+  CHECK(ts, g && g->n_nodes == 2 && strcmp(g->nodes[1].name, "stage_3") == 0);
+  CHECK(ts, g && snt_node_int(&g->nodes[1], "filters", 0) == 27);
+  snt_ir_destroy(g);
+  snt_param_set s3[] = {{"widths", "[2, 3"}};
+  snt_lower_opts o3 = {.sets = s3, .n_sets = 1};
+  CHECK(ts, lower_text(text2, &o3, err, sizeof err) == NULL);
+  CHECK_STR(ts, err, "1:5 syntax error, unexpected end of file, expecting ']' or ','");
+  snt_param_set s4[] = {{"base", "1 // 0"}};
+  snt_lower_opts o4 = {.sets = s4, .n_sets = 1};
+  CHECK(ts, lower_text(text2, &o4, err, sizeof err) == NULL);
+  CHECK_STR(ts, err, "1:1 division by zero");
+
   snt_param_set badv[] = {{"f", "four"}};
   snt_lower_opts ov = {.sets = badv, .n_sets = 1};
   CHECK(ts, lower_text(text, &ov, err, sizeof err) == NULL);

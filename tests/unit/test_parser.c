@@ -97,8 +97,25 @@ int main(void) {
   free(t);
   /* An error inside an interpolation points into the string. */
   t = parse("model m {\n  x = \"ab{1 +}\"\n}");
-  CHECK_STR(&ts, t, "error 2:13 syntax error, unexpected end of file");
+  CHECK_STR(&ts, t, "error 2:13 syntax error, unexpected end of the interpolation {...}");
   free(t);
+  t = parse("model m {\n  x = \"ab{ }\"\n}");
+  CHECK_STR(&ts, t, "error 2:10 empty interpolation '{}': put an expression inside, or write '{{' for a literal brace");
+  free(t);
+  /* Nesting deeper than the parser's stack is an input error, not a crash. */
+  size_t depth = 20000;
+  char *deep = malloc(2 * depth + 64);
+  strcpy(deep, "block b {\n x = ");
+  size_t o = strlen(deep);
+  for (size_t i = 0; i < depth; i++) deep[o++] = '(';
+  deep[o++] = '1';
+  for (size_t i = 0; i < depth; i++) deep[o++] = ')';
+  strcpy(deep + o, "\n}");
+  t = parse(deep);
+  CHECK(&ts, strstr(t, "the text nests too deeply (parentheses, lists or braces)") != NULL);
+  free(t);
+  free(deep);
+
   t = parse("x = 1");
   CHECK_STR(&ts, t, "error 1:1 syntax error, unexpected name, expecting end of file, 'model' or 'block'");
   free(t);
