@@ -34,3 +34,6 @@ find_package(PNG QUIET)
 snt_require(PNG_FOUND "libpng" "libpng-dev")
 find_package(JPEG QUIET)
 snt_require(JPEG_FOUND "libjpeg" "libjpeg-dev")
+
+set(THREADS_PREFER_PTHREAD_FLAG ON)
+find_package(Threads REQUIRED)

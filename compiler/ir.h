@@ -8,14 +8,7 @@
 
 #include "compiler/recipe.h"
 #include "sinter/diag.h"
-
-enum { SNT_MAX_RANK = 8 };
-
-/* Element types, numbered as onnx.TensorProto.DataType. */
-typedef enum snt_dtype {
-  SNT_F32 = 1, SNT_U8 = 2, SNT_I8 = 3, SNT_U16 = 4, SNT_I16 = 5, SNT_I32 = 6, SNT_I64 = 7,
-  SNT_BOOL = 9, SNT_F16 = 10, SNT_F64 = 11, SNT_U32 = 12, SNT_U64 = 13
-} snt_dtype;
+#include "sinter/dtype.h"
 
 typedef enum snt_tensor_kind {
   SNT_T_INPUT,  /* fed by the user at run time */
