@@ -30,7 +30,10 @@ static void free_attr(snt_attr *a) {
 
 void snt_ir_destroy(snt_graph *g) {
   if (!g) return;
-  for (int i = 0; i < g->n_tensors; i++) free(g->tensors[i].name);
+  for (int i = 0; i < g->n_tensors; i++) {
+    free(g->tensors[i].name);
+    free(g->tensors[i].data);
+  }
   for (int i = 0; i < g->n_nodes; i++) {
     snt_node *n = &g->nodes[i];
     free(n->name);

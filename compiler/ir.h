@@ -13,7 +13,8 @@
 typedef enum snt_tensor_kind {
   SNT_T_INPUT,  /* fed by the user at run time */
   SNT_T_PARAM,  /* a weight of a layer (trainable or a statistic) */
-  SNT_T_ACT     /* produced by a node */
+  SNT_T_ACT,    /* produced by a node */
+  SNT_T_CONST   /* a value fixed at compile time (shapes, axes, constant nodes) */
 } snt_tensor_kind;
 
 typedef struct snt_tensor {
@@ -26,6 +27,7 @@ typedef struct snt_tensor {
   const char *role; /* params: "kernel", "bias", "gamma", "beta", "moving_mean", ... */
   int producer;     /* node index for activations, -1 otherwise */
   int owner;        /* params: the node (layer) the weight belongs to */
+  void *data;       /* CONST: always; PARAM: the loaded weights, or NULL (owned) */
 } snt_tensor;
 
 typedef enum snt_attr_kind { SNT_ATTR_INT, SNT_ATTR_FLOAT, SNT_ATTR_INTS, SNT_ATTR_FLOATS, SNT_ATTR_STRING } snt_attr_kind;

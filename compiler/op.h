@@ -5,6 +5,8 @@
 
 #include "compiler/ir.h"
 
+struct snt_emit;
+
 /* How a DSL argument becomes a node attribute. */
 typedef enum snt_arg_type {
   SNT_ARG_INT,        /* integer -> INT */
@@ -36,6 +38,19 @@ typedef struct snt_op {
   snt_status (*infer)(snt_graph *g, int node, snt_diag *d);
   /* Multiply-adds x 2 of one forward pass at batch 1; NULL when not counted. */
   double (*flops)(const snt_graph *g, const snt_node *n);
+
+  /* ONNX: the op_type this op imports from and exports to; NULL when it has none. */
+  const char *onnx_type;
+  /* Turns the ONNX attributes the importer copied onto the node (ONNX names) into this
+   * op's attributes; NULL when the ONNX attributes are already this op's. */
+  snt_status (*onnx_import)(snt_graph *g, int node, int opset, snt_diag *d);
+  /* ONNX input slots whose values must be known at compile time (bit i = input i):
+   * they determine shapes (a Reshape's shape, Resize's scales, axes, pads). */
+  unsigned onnx_const_inputs;
+  /* Writes the C code that computes the node. */
+  snt_status (*emit)(struct snt_emit *e, int node);
+  /* The output may share the input's buffer (elementwise ops). */
+  bool inplace;
 } snt_op;
 
 const snt_op *snt_op_find(const char *name);
@@ -56,7 +71,15 @@ snt_status snt_resolve_pads(snt_graph *g, snt_node *n, snt_diag *d, const int64_
 int64_t snt_window_out(int64_t in, int64_t k, int64_t stride, int64_t pad_begin, int64_t pad_end);
 /* Requires the activation input i to have the given rank; names the layer otherwise. */
 snt_status snt_expect_rank(snt_graph *g, int node, snt_diag *d, int i, int rank, const char *what);
-/* Sets output i to the given shape (dims include the batch). */
+/* Sets output i to the given shape (dims include the batch); the type stays. */
 void snt_set_shape(snt_graph *g, int node, int i, int rank, const int64_t *dims);
+/* Sets output i's type and shape. */
+void snt_set_output(snt_graph *g, int node, int i, snt_dtype dtype, int rank, const int64_t *dims);
+/* Numpy broadcasting of the shapes of tensors ins[0..n); error names both shapes. */
+snt_status snt_broadcast_shape(snt_graph *g, int node, snt_diag *d, const int *ins, int n, int *rank, int64_t *dims);
+/* Input i of a node, or NULL when it is absent (past the end, or an omitted ONNX input). */
+static inline snt_tensor *snt_in_opt(snt_graph *g, const snt_node *n, int i) {
+  return i < n->n_in && n->in[i] >= 0 ? &g->tensors[n->in[i]] : NULL;
+}
 
 #endif

@@ -3,16 +3,16 @@
 
 #include "compiler/op.h"
 
-extern const snt_op snt_op_conv2d, snt_op_dense, snt_op_batchnorm, snt_op_relu, snt_op_sigmoid,
-    snt_op_tanh, snt_op_softmax, snt_op_maxpool, snt_op_avgpool, snt_op_global_avg_pool,
-    snt_op_global_max_pool, snt_op_flatten, snt_op_add, snt_op_pad, snt_op_rescale, snt_op_dropout;
+#define OPS(X)                                                                                       \
+  X(conv2d) X(dense) X(batchnorm) X(relu) X(sigmoid) X(tanh) X(softmax) X(maxpool) X(avgpool)         \
+  X(global_avg_pool) X(global_max_pool) X(flatten) X(add) X(pad) X(rescale) X(dropout)              \
+  X(abs) X(neg) X(exp) X(log) X(sqrt) X(erf) X(identity) X(leaky_relu) X(cast) X(clip)                \
+  X(sub) X(mul) X(div) X(pow) X(sum) X(maximum) X(minimum)
 
-static const snt_op *const ops[] = {
-    &snt_op_conv2d,  &snt_op_dense,   &snt_op_batchnorm,       &snt_op_relu,
-    &snt_op_sigmoid, &snt_op_tanh,    &snt_op_softmax,         &snt_op_maxpool,
-    &snt_op_avgpool, &snt_op_global_avg_pool, &snt_op_global_max_pool, &snt_op_flatten,
-    &snt_op_add,     &snt_op_pad,     &snt_op_rescale,         &snt_op_dropout,
-};
+#define DECLARE(id) extern const snt_op snt_op_##id;
+OPS(DECLARE)
+#define ENTRY(id) &snt_op_##id,
+static const snt_op *const ops[] = {OPS(ENTRY)};
 
 int snt_op_count(void) { return (int)(sizeof ops / sizeof ops[0]); }
 const snt_op *snt_op_at(int i) { return ops[i]; }

@@ -58,6 +58,35 @@ snt_status snt_expect_rank(snt_graph *g, int node, snt_diag *d, int i, int rank,
   return snt_node_error(g, n, d, "expects %s, got shape %s", what, s);
 }
 
+void snt_set_output(snt_graph *g, int node, int i, snt_dtype dtype, int rank, const int64_t *dims) {
+  snt_out(g, &g->nodes[node], i)->dtype = dtype;
+  snt_set_shape(g, node, i, rank, dims);
+}
+
+snt_status snt_broadcast_shape(snt_graph *g, int node, snt_diag *d, const int *ins, int n, int *rank, int64_t *dims) {
+  int r = 0;
+  for (int k = 0; k < n; k++)
+    if (g->tensors[ins[k]].rank > r) r = g->tensors[ins[k]].rank;
+  for (int i = 0; i < r; i++) dims[i] = 1;
+  for (int k = 0; k < n; k++) {
+    const snt_tensor *t = &g->tensors[ins[k]];
+    for (int i = 0; i < t->rank; i++) {
+      int64_t *o = &dims[i + r - t->rank], v = t->dims[i];
+      if (*o == v || v == 1) continue;
+      if (*o == 1) {
+        *o = v;
+        continue;
+      }
+      char a[128], b[128];
+      snt_shape_str(a, sizeof a, &g->tensors[ins[0]], 0);
+      snt_shape_str(b, sizeof b, t, 0);
+      return snt_node_error(g, &g->nodes[node], d, "shapes %s and %s do not broadcast", a, b);
+    }
+  }
+  *rank = r;
+  return SNT_OK;
+}
+
 void snt_set_shape(snt_graph *g, int node, int i, int rank, const int64_t *dims) {
   snt_tensor *t = snt_out(g, &g->nodes[node], i);
   t->rank = rank;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler/cli/cli.h"
 #include "compiler/lower.h"
 #include "compiler/summary.h"
 #include "sinter/version.h"
@@ -19,6 +20,10 @@ static const char usage[] =
     "commands:\n"
     "  check MODEL.nn     parse, lower and shape-check a model; errors as file:line:col\n"
     "  summary MODEL.nn   layer table, output shapes, FLOPs and Keras parameter counts\n"
+    "  run MODEL.onnx IN_0.pb... -o DIR\n"
+    "                     compile, run once, write DIR/output_<i>.pb\n"
+    "  onnx-test CASE_DIR...\n"
+    "                     run ONNX backend-test cases; 'N passed, M failed'\n"
     "\n"
     "options of check and summary:\n"
     "  --set NAME=VALUE   override a model parameter (repeatable), e.g. --set size=64\n"
@@ -130,6 +135,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (strcmp(cmd, "check") == 0 || strcmp(cmd, "summary") == 0) return run_model_command(cmd, argc - 2, argv + 2);
+  if (strcmp(cmd, "run") == 0) return snt_cmd_run(argc - 2, argv + 2);
+  if (strcmp(cmd, "onnx-test") == 0) return snt_cmd_onnx_test(argc - 2, argv + 2);
   fprintf(stderr, "sinter: unknown command '%s'\n\n%s", cmd, usage);
   return EXIT_USER;
 }

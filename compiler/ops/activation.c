@@ -1,16 +1,9 @@
 /* Elementwise activations (relu, sigmoid, tanh) and softmax: the output has the input's shape.
  * Keras shows each as an Activation layer. */
-#include "compiler/op.h"
+#include "compiler/ops/common.h"
 
 static const snt_arg_spec no_args[] = {{0}};
 static const snt_arg_spec softmax_args[] = {{"axis", SNT_ARG_INT, "-1", NULL}, {0}};
-
-static snt_status same_shape(snt_graph *g, int node, snt_diag *d) {
-  (void)d;
-  snt_tensor *x = snt_in(g, &g->nodes[node], 0);
-  snt_set_shape(g, node, 0, x->rank, x->dims);
-  return SNT_OK;
-}
 
 static snt_status softmax_infer(snt_graph *g, int node, snt_diag *d) {
   snt_node *n = &g->nodes[node];
@@ -21,17 +14,17 @@ static snt_status softmax_infer(snt_graph *g, int node, snt_diag *d) {
   if (axis < -per_sample || axis >= per_sample)
     return snt_node_error(g, n, d, "axis %lld is out of range for a %lld-D input", (long long)axis,
                           (long long)per_sample);
-  return same_shape(g, node, d);
+  return snt_infer_same(g, node, d);
 }
 
-#define ACTIVATION(id, label)                                                                   \
+#define ACTIVATION(id, onnx, label)                                                              \
   const snt_op snt_op_##id = {.name = #id, .type_name = "Activation", .default_layer = "activation", \
                               .doc = label, .min_inputs = 1, .max_inputs = 1, .args = no_args, \
-                              .infer = same_shape}
+                              .infer = snt_infer_same, .onnx_type = onnx, .emit = snt_emit_unary, .inplace = true}
 
-ACTIVATION(relu, "rectified linear unit: relu(x) = max(x, 0)");
-ACTIVATION(sigmoid, "logistic sigmoid: sigmoid(x) = 1 / (1 + exp(-x))");
-ACTIVATION(tanh, "hyperbolic tangent: tanh(x)");
+ACTIVATION(relu, "Relu", "rectified linear unit: relu(x) = max(x, 0)");
+ACTIVATION(sigmoid, "Sigmoid", "logistic sigmoid: sigmoid(x) = 1 / (1 + exp(-x))");
+ACTIVATION(tanh, "Tanh", "hyperbolic tangent: tanh(x)");
 
 const snt_op snt_op_softmax = {
     .name = "softmax", .type_name = "Activation", .default_layer = "activation",

@@ -1,10 +1,12 @@
 /* add: elementwise sum of two or more tensors of the same shape (residual connections). */
-#include "compiler/op.h"
+#include "compiler/ops/common.h"
 
 static const snt_arg_spec args[] = {{0}};
 
 static snt_status infer(snt_graph *g, int node, snt_diag *d) {
   snt_node *n = &g->nodes[node];
+  /* ONNX's Add broadcasts; the DSL's add is Keras's, which wants one shape. */
+  if (snt_node_int(n, "broadcast", 0)) return snt_infer_broadcast(g, node, d);
   snt_tensor *a = snt_in(g, n, 0);
   for (int i = 1; i < n->n_act_in; i++) {
     snt_tensor *b = snt_in(g, n, i);
@@ -21,7 +23,15 @@ static snt_status infer(snt_graph *g, int node, snt_diag *d) {
   return SNT_OK;
 }
 
+static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
+  (void)opset, (void)d;
+  return snt_node_set_int(&g->nodes[node], "broadcast", 1);
+}
+
+static snt_status emit(snt_emit *e, int node) { return snt_emit_fold(e, node, "a + b"); }
+
 const snt_op snt_op_add = {
     .name = "add", .type_name = "Add", .default_layer = "add",
     .doc = "elementwise sum of tensors of one shape: add(a, b, ...) or a + b",
-    .min_inputs = 2, .max_inputs = -1, .args = args, .infer = infer};
+    .min_inputs = 2, .max_inputs = -1, .args = args, .infer = infer,
+    .onnx_type = "Add", .onnx_import = onnx_import, .emit = emit};

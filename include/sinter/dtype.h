@@ -24,6 +24,7 @@ const char *snt_dtype_ctype(snt_dtype t);
 /* Half and bfloat16 conversions (round to nearest even). */
 float snt_f16_to_f32(uint16_t h);
 uint16_t snt_f32_to_f16(float f);
+uint16_t snt_f64_to_f16(double d); /* rounds once, from the double itself */
 float snt_bf16_to_f32(uint16_t h);
 uint16_t snt_f32_to_bf16(float f);
 

@@ -98,6 +98,21 @@ uint16_t snt_f32_to_f16(float f) {
   return (uint16_t)(sign | half);
 }
 
+uint16_t snt_f64_to_f16(double d) {
+  /* Going through float can round twice; pick the nearest of the neighbours instead. */
+  uint16_t h = snt_f32_to_f16((float)d);
+  if (d != d || (h & 0x7c00) == 0x7c00) return h;
+  uint16_t best = h;
+  double err = fabs((double)snt_f16_to_f32(h) - d);
+  for (int delta = -1; delta <= 1; delta += 2) {
+    uint16_t c = (uint16_t)(h + delta);
+    if ((c & 0x7fff) >= 0x7c00 || ((c ^ h) & 0x8000)) continue;
+    double ce = fabs((double)snt_f16_to_f32(c) - d);
+    if (ce < err || (ce == err && !(c & 1))) best = c, err = ce;
+  }
+  return best;
+}
+
 float snt_bf16_to_f32(uint16_t h) {
   uint32_t bits = (uint32_t)h << 16;
   float f;

@@ -1,0 +1,15 @@
+/* Building an executable: plan, generate C, run the system C compiler. */
+#ifndef SINTER_COMPILER_BUILD_H
+#define SINTER_COMPILER_BUILD_H
+
+#include "compiler/ir.h"
+
+typedef struct snt_build_opts {
+  const char *output;   /* the executable to write */
+  const char *emit_dir; /* keep the generated C here; NULL: a temporary folder, removed */
+} snt_build_opts;
+
+/* Plans g, writes its C and builds the executable with $CC (default cc) and $CFLAGS. */
+snt_status snt_build_executable(const snt_graph *g, const snt_build_opts *o, snt_diag *d);
+
+#endif

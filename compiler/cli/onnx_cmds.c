@@ -1,0 +1,282 @@
+/* sinter run and sinter onnx-test: an ONNX model through the real compile path. */
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "compiler/build.h"
+#include "compiler/cli/cli.h"
+#include "compiler/onnx/import.h"
+#include "sinter/onnx_io.h"
+#include "support/util.h"
+
+/* The graph inputs that are not initializers, in order: what the input files feed. */
+static int runtime_inputs(const Onnx__ModelProto *m, const char **names, int max) {
+  const Onnx__GraphProto *g = m->graph;
+  int n = 0;
+  for (size_t i = 0; i < g->n_input && n < max; i++) {
+    bool init = false;
+    for (size_t k = 0; k < g->n_initializer && !init; k++) init = strcmp(g->initializer[k]->name, g->input[i]->name) == 0;
+    if (!init) names[n++] = g->input[i]->name;
+  }
+  return n;
+}
+
+static int spawn_wait(char **argv) {
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  int status;
+  if (waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+/* Compiles `model` with the given input files, runs it, writes out_dir/output_<i>.pb.
+ * Returns an exit code; messages go to stderr. */
+static int run_model(const char *model, char **files, int n_files, const char *out_dir) {
+  snt_diag *d = snt_diag_create();
+  Onnx__ModelProto *m = NULL;
+  snt_err e;
+  snt_tensor_buf given[64] = {0};
+  snt_graph *g = NULL;
+  int rc = SNT_EXIT_USER;
+  char exe[] = "/tmp/sinter-run-XXXXXX";
+  int fd = -1;
+  if (snt_onnx_load_model(model, &m, &e) != SNT_OK) {
+    fprintf(stderr, "sinter: error: %s\n", e.msg);
+    goto done;
+  }
+  const char *names[64];
+  int n_names = runtime_inputs(m, names, 64);
+  if (n_files != n_names) {
+    fprintf(stderr, "sinter: error: %s has %d input%s, got %d file%s\n", model, n_names, n_names == 1 ? "" : "s",
+            n_files, n_files == 1 ? "" : "s");
+    goto done;
+  }
+  for (int i = 0; i < n_files; i++) {
+    if (snt_onnx_read_tensor_file(files[i], &given[i], &e) != SNT_OK) {
+      fprintf(stderr, "sinter: error: %s\n", e.msg);
+      goto done;
+    }
+    free(given[i].name);
+    given[i].name = snt_strdup(names[i]);
+  }
+  snt_onnx_import_opts io = {.batch = n_files ? 0 : 1, .given = given, .n_given = n_files};
+  if (snt_onnx_import(d, m, model, &io, &g) != SNT_OK) goto done;
+  fd = mkstemp(exe);
+  if (fd < 0) goto done;
+  close(fd);
+  snt_build_opts bo = {.output = exe};
+  if (snt_build_executable(g, &bo, d) != SNT_OK) {
+    rc = SNT_EXIT_INTERNAL;
+    goto done;
+  }
+  /* Inputs folded into constants at compile time are not passed again. */
+  char *argv[70] = {exe, "run"};
+  int a = 2;
+  for (int i = 0; i < g->n_inputs; i++)
+    for (int k = 0; k < n_files; k++)
+      if (strcmp(g->tensors[g->inputs[i]].name, names[k]) == 0) argv[a++] = files[k];
+  argv[a++] = "-o";
+  argv[a++] = (char *)out_dir;
+  argv[a] = NULL;
+  int st = spawn_wait(argv);
+  rc = st == 0 ? SNT_EXIT_OK : st == 1 ? SNT_EXIT_USER : SNT_EXIT_INTERNAL;
+  if (st != 0) fprintf(stderr, "sinter: error: the compiled model exited with status %d\n", st);
+done:
+  snt_diag_print(d, stderr);
+  if (snt_diag_error_count(d) && rc == SNT_EXIT_OK) rc = SNT_EXIT_USER;
+  if (fd >= 0) unlink(exe);
+  snt_ir_destroy(g);
+  for (int i = 0; i < 64; i++) snt_tensor_buf_free(&given[i]);
+  snt_onnx_free_model(m);
+  snt_diag_destroy(d);
+  return rc;
+}
+
+int snt_cmd_run(int argc, char **argv) {
+  const char *model = NULL, *out = NULL;
+  char *files[64];
+  int n = 0;
+  for (int i = 0; i < argc; i++) {
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      printf("usage: sinter run MODEL.onnx IN_0.pb [IN_1.pb ...] -o DIR\n\n"
+             "Compiles the model through the real path (generated C, the system compiler), runs it once on\n"
+             "the serialized ONNX tensors given for its inputs (in graph order) and writes DIR/output_<i>.pb.\n"
+             "Inputs that determine shapes (a Reshape's shape, Resize's scales, axes, pads) are compiled in.\n");
+      return 0;
+    }
+    if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) out = argv[++i];
+    else if (!model) model = argv[i];
+    else if (n < 64) files[n++] = argv[i];
+  }
+  if (!model || !out) {
+    fprintf(stderr, "sinter run: needs MODEL.onnx, its input files and -o DIR\nrun 'sinter run --help' for usage\n");
+    return SNT_EXIT_USER;
+  }
+  mkdir(out, 0777);
+  return run_model(model, files, n, out);
+}
+
+/* ---- onnx-test ---- */
+
+static bool is_case(const char *dir) {
+  char *p = snt_format("%s/model.onnx", dir);
+  struct stat s;
+  bool ok = p && stat(p, &s) == 0;
+  free(p);
+  return ok;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Sorted entries of dir whose names start with `prefix`, as full paths. */
+static int list(const char *dir, const char *prefix, char ***out) {
+  DIR *dp = opendir(dir);
+  int n = 0, cap = 0;
+  char **v = NULL;
+  for (struct dirent *de; dp && (de = readdir(dp));) {
+    if (strncmp(de->d_name, prefix, strlen(prefix)) != 0) continue;
+    if (!SNT_GROW(v, n + 1, cap)) break;
+    v[n++] = snt_format("%s/%s", dir, de->d_name);
+  }
+  if (dp) closedir(dp);
+  /* input_10.pb sorts after input_9.pb: compare by the number. */
+  qsort(v, (size_t)n, sizeof *v, cmp_str);
+  *out = v;
+  return n;
+}
+
+static void free_list(char **v, int n) {
+  for (int i = 0; i < n; i++) free(v[i]);
+  free(v);
+}
+
+static bool close_enough(double a, double b) {
+  if (isnan(a) || isnan(b)) return isnan(a) && isnan(b);
+  if (isinf(a) || isinf(b)) return a == b;
+  return fabs(a - b) <= 1e-7 + 1e-3 * fabs(b);
+}
+
+static double value_at(const snt_tensor_buf *t, int64_t i) {
+  const void *p = t->data;
+  switch (t->dtype) {
+    case SNT_F32: return ((const float *)p)[i];
+    case SNT_F64: return ((const double *)p)[i];
+    case SNT_F16: return snt_f16_to_f32(((const uint16_t *)p)[i]);
+    case SNT_BF16: return snt_bf16_to_f32(((const uint16_t *)p)[i]);
+    case SNT_I8: return ((const int8_t *)p)[i];
+    case SNT_U8: case SNT_BOOL: return ((const uint8_t *)p)[i];
+    case SNT_I16: return ((const int16_t *)p)[i];
+    case SNT_U16: return ((const uint16_t *)p)[i];
+    case SNT_I32: return ((const int32_t *)p)[i];
+    case SNT_U32: return ((const uint32_t *)p)[i];
+    case SNT_I64: return (double)((const int64_t *)p)[i];
+    case SNT_U64: return (double)((const uint64_t *)p)[i];
+    default: return NAN;
+  }
+}
+
+/* Compares an output with the expected tensor as ONNX's backend tests do. */
+static bool compare(const char *got_path, const char *want_path, char *why, size_t size) {
+  snt_tensor_buf got = {0}, want = {0};
+  snt_err e;
+  bool ok = false;
+  if (snt_onnx_read_tensor_file(want_path, &want, &e) != SNT_OK) {
+    snprintf(why, size, "%s", e.msg);
+  } else if (snt_onnx_read_tensor_file(got_path, &got, &e) != SNT_OK) {
+    snprintf(why, size, "%s", e.msg);
+  } else if (got.dtype != want.dtype) {
+    snprintf(why, size, "%s: type %s, want %s", got_path, snt_dtype_name(got.dtype), snt_dtype_name(want.dtype));
+  } else if (got.rank != want.rank || memcmp(got.dims, want.dims, sizeof(int64_t) * (size_t)got.rank) != 0) {
+    snprintf(why, size, "%s: shape differs (rank %d, want %d)", got_path, got.rank, want.rank);
+  } else {
+    bool is_float = got.dtype == SNT_F32 || got.dtype == SNT_F64 || got.dtype == SNT_F16 || got.dtype == SNT_BF16;
+    ok = true;
+    for (int64_t i = 0; i < snt_tensor_buf_numel(&got) && ok; i++) {
+      double a = value_at(&got, i), b = value_at(&want, i);
+      if (is_float ? !close_enough(a, b) : a != b) {
+        snprintf(why, size, "%s: element %lld is %.9g, want %.9g", got_path, (long long)i, a, b);
+        ok = false;
+      }
+    }
+  }
+  snt_tensor_buf_free(&got);
+  snt_tensor_buf_free(&want);
+  return ok;
+}
+
+static bool run_case(const char *dir, char *why, size_t size) {
+  char **sets = NULL;
+  int n_sets = list(dir, "test_data_set_", &sets);
+  char *model = snt_format("%s/model.onnx", dir);
+  bool ok = n_sets > 0 && model;
+  if (!n_sets) snprintf(why, size, "no test_data_set_* folder");
+  for (int s = 0; s < n_sets && ok; s++) {
+    char **ins = NULL, **outs = NULL;
+    int n_in = list(sets[s], "input_", &ins), n_out = list(sets[s], "output_", &outs);
+    char tmp[] = "/tmp/sinter-case-XXXXXX";
+    if (!mkdtemp(tmp)) {
+      snprintf(why, size, "cannot make a temporary folder");
+      ok = false;
+    } else if (run_model(model, ins, n_in, tmp) != 0) {
+      snprintf(why, size, "compiling or running failed (messages above)");
+      ok = false;
+    }
+    for (int i = 0; i < n_out && ok; i++) {
+      char *got = snt_format("%s/output_%d.pb", tmp, i);
+      ok = compare(got, outs[i], why, size);
+      free(got);
+    }
+    for (int i = 0; i < n_out + 2; i++) {
+      char *p = snt_format("%s/output_%d.pb", tmp, i);
+      if (p) unlink(p);
+      free(p);
+    }
+    rmdir(tmp);
+    free_list(ins, n_in);
+    free_list(outs, n_out);
+  }
+  free(model);
+  free_list(sets, n_sets);
+  return ok;
+}
+
+int snt_cmd_onnx_test(int argc, char **argv) {
+  int passed = 0, failed = 0;
+  for (int i = 0; i < argc; i++) {
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      printf("usage: sinter onnx-test CASE_DIR|FOLDER...\n\n"
+             "Runs ONNX backend-test cases (model.onnx, test_data_set_*/input_*.pb, output_*.pb) through\n"
+             "`sinter run` and compares with rtol 1e-3, atol 1e-7 (exact for integers): one line per case,\n"
+             "then 'N passed, M failed'. Exit status 1 if any case failed.\n");
+      return 0;
+    }
+    char **cases = NULL;
+    int n = 0;
+    if (is_case(argv[i])) {
+      cases = malloc(sizeof *cases);
+      if (cases) cases[n++] = snt_strdup(argv[i]);
+    } else {
+      n = list(argv[i], "", &cases);
+    }
+    for (int k = 0; k < n; k++) {
+      if (!is_case(cases[k])) continue;
+      char why[2048] = "";
+      bool ok = run_case(cases[k], why, sizeof why);
+      printf("%s %s%s%s\n", ok ? "PASS" : "FAIL", cases[k], ok ? "" : ": ", ok ? "" : why);
+      fflush(stdout);
+      ok ? passed++ : failed++;
+    }
+    free_list(cases, n);
+  }
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed || passed == 0 ? SNT_EXIT_USER : SNT_EXIT_OK;
+}

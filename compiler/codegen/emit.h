@@ -1,0 +1,43 @@
+/* C code generation: one .c and one .h per model, calling the runtime's kernels. */
+#ifndef SINTER_COMPILER_CODEGEN_EMIT_H
+#define SINTER_COMPILER_CODEGEN_EMIT_H
+
+#include "compiler/ir.h"
+#include "compiler/plan.h"
+#include "support/util.h"
+
+typedef struct snt_emit {
+  const snt_graph *g;
+  const snt_plan *plan;
+  snt_diag *d;
+  snt_strbuf *c;      /* the body of <name>_run */
+  snt_arena *arena;   /* strings handed out by snt_emit_ptr */
+  const char *prefix; /* the C identifier of the model */
+} snt_emit;
+
+/* A typed C expression for a tensor's data: "((float *)(A + 4096))". */
+const char *snt_emit_ptr(snt_emit *e, int tensor);
+/* Appends a line (indented by two spaces, newline added). */
+void snt_emit_line(snt_emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A C literal for an int64 ("123LL") or double ("0x1.8p+1", exact). */
+const char *snt_emit_i64(snt_emit *e, int64_t v);
+const char *snt_emit_f64(snt_emit *e, double v);
+/* An element of tensor t at C index expression idx, read as float (or double for F64). */
+const char *snt_emit_load(snt_emit *e, int tensor, const char *idx);
+/* Stores C expression v (float/double/integer) into element idx of tensor t, converting. */
+const char *snt_emit_store(snt_emit *e, int tensor, const char *idx, const char *v);
+
+typedef struct snt_codegen_opts {
+  const char *name;          /* C identifier prefix; default: the graph's name, sanitised */
+  const char *weights_symbol;/* symbol of the embedded weights; NULL: none */
+} snt_codegen_opts;
+
+/* Writes <dir>/<name>.c, <name>.h and, when the plan has weights, <name>_weights.bin and
+ * <name>_weights.S (an .incbin stub), for a planned graph whose weights are all loaded. */
+snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_opts *o, const char *dir,
+                       snt_diag *d);
+
+/* A valid C identifier made from any name. */
+char *snt_c_ident(const char *name);
+
+#endif

@@ -1,0 +1,62 @@
+/* Elementwise loops with numpy broadcasting. */
+#include "compiler/codegen/loops.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *snt_compute_ctype(snt_dtype t) {
+  if (t == SNT_F32 || t == SNT_F16 || t == SNT_BF16) return "float";
+  if (t == SNT_F64) return "double";
+  return snt_dtype_ctype(t);
+}
+
+const char *snt_math_suffix(snt_dtype t) { return t == SNT_F64 ? "" : "f"; }
+
+static bool same_shape(const snt_tensor *a, const snt_tensor *b) {
+  if (snt_tensor_numel(a) != snt_tensor_numel(b)) return false;
+  if (a->rank != b->rank) return false;
+  for (int i = 0; i < a->rank; i++)
+    if (a->dims[i] != b->dims[i]) return false;
+  return true;
+}
+
+void snt_emit_elementwise_loop(snt_emit *e, int out, const int *ins, int n_ins, const char *body) {
+  const snt_tensor *y = &e->g->tensors[out];
+  bool flat = true;
+  for (int k = 0; k < n_ins; k++) {
+    const snt_tensor *x = &e->g->tensors[ins[k]];
+    flat &= same_shape(x, y) || snt_tensor_numel(x) == 1;
+  }
+  snt_emit_line(e, "{");
+  if (flat) {
+    snt_emit_line(e, "for (int64_t io = 0; io < %lld; io++) {", (long long)snt_tensor_numel(y));
+    for (int k = 0; k < n_ins; k++)
+      snt_emit_line(e, "  const int64_t ix%d = %s;", k, snt_tensor_numel(&e->g->tensors[ins[k]]) == 1 ? "0" : "io");
+    snt_emit_line(e, "  %s", body);
+    snt_emit_line(e, "}");
+    snt_emit_line(e, "}");
+    return;
+  }
+  /* Right-aligned broadcasting: input dim i of rank r lines up with output dim i + (R - r). */
+  int R = y->rank;
+  snt_emit_line(e, "int64_t io = 0;");
+  for (int d = 0; d < R; d++) snt_emit_line(e, "for (int64_t i%d = 0; i%d < %lld; i%d++)", d, d, (long long)y->dims[d], d);
+  snt_emit_line(e, "{");
+  for (int k = 0; k < n_ins; k++) {
+    const snt_tensor *x = &e->g->tensors[ins[k]];
+    snt_strbuf idx = {0};
+    snt_sb_puts(&idx, "0");
+    int64_t stride = 1;
+    for (int d = x->rank - 1; d >= 0; d--) {
+      int od = d + (R - x->rank);
+      if (x->dims[d] != 1) snt_sb_printf(&idx, " + i%d * %lld", od, (long long)stride);
+      stride *= x->dims[d];
+    }
+    snt_emit_line(e, "  const int64_t ix%d = %s;", k, idx.data);
+    snt_sb_free(&idx);
+  }
+  snt_emit_line(e, "  %s", body);
+  snt_emit_line(e, "  io++;");
+  snt_emit_line(e, "}");
+  snt_emit_line(e, "}");
+}

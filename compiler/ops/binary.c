@@ -1,0 +1,70 @@
+/* Elementwise binary and variadic ops with numpy broadcasting: sub, mul, div, pow and
+ * the variadic sum, max, min (add lives in add.c: it is also the DSL's residual add). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/codegen/loops.h"
+#include "compiler/ops/common.h"
+#include "support/util.h"
+
+static const snt_arg_spec no_args[] = {{0}};
+
+snt_status snt_infer_broadcast(snt_graph *g, int node, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  int rank = 0;
+  int64_t dims[SNT_MAX_RANK];
+  snt_status st = snt_broadcast_shape(g, node, d, n->in, n->n_in, &rank, dims);
+  if (st) return st;
+  snt_set_output(g, node, 0, snt_in(g, n, 0)->dtype, rank, dims);
+  return SNT_OK;
+}
+
+/* Folds the inputs left to right with `combine`, a template over `a` and `b`. */
+snt_status snt_emit_fold(snt_emit *e, int node, const char *combine) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *y = &e->g->tensors[n->out[0]];
+  const char *ct = snt_compute_ctype(y->dtype);
+  snt_strbuf b = {0};
+  snt_sb_printf(&b, "%s acc = %s;", ct, snt_emit_load(e, n->in[0], "ix0"));
+  for (int k = 1; k < n->n_in; k++) {
+    char idx[16];
+    snprintf(idx, sizeof idx, "ix%d", k);
+    const snt_tensor *x = &e->g->tensors[n->in[k]];
+    snt_sb_printf(&b, " { const %s a = acc; const %s b = %s; acc = %s; }", ct, snt_compute_ctype(x->dtype),
+                  snt_emit_load(e, n->in[k], idx), combine);
+  }
+  snt_sb_printf(&b, " %s;", snt_emit_store(e, n->out[0], "io", "acc"));
+  if (b.failed) return SNT_ERR_NOMEM;
+  snt_emit_elementwise_loop(e, n->out[0], n->in, n->n_in, b.data);
+  snt_sb_free(&b);
+  return SNT_OK;
+}
+
+typedef struct fold_def {
+  const char *name, *combine;
+} fold_def;
+
+static const fold_def folds[] = {
+    {"sub", "a - b"}, {"mul", "a * b"}, {"div", "a / b"}, {"pow", "pow((double)a, (double)b)"},
+    {"sum", "a + b"}, {"maximum", "(a > b ? a : b)"}, {"minimum", "(a < b ? a : b)"},
+};
+
+static snt_status fold_emit(snt_emit *e, int node) {
+  const char *name = e->g->nodes[node].op->name;
+  for (size_t i = 0; i < sizeof folds / sizeof folds[0]; i++)
+    if (strcmp(folds[i].name, name) == 0) return snt_emit_fold(e, node, folds[i].combine);
+  return SNT_ERR_INTERNAL;
+}
+
+#define BINARY(id, onnx, lo, hi, doc_)                                                              \
+  const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,    \
+                              .min_inputs = lo, .max_inputs = hi, .args = no_args,                   \
+                              .infer = snt_infer_broadcast, .onnx_type = onnx, .emit = fold_emit}
+
+BINARY(sub, "Sub", 2, 2, "a - b, broadcasting: sub(a, b)");
+BINARY(mul, "Mul", 2, 2, "a * b, broadcasting: mul(a, b)");
+BINARY(div, "Div", 2, 2, "a / b, broadcasting (integers truncate): div(a, b)");
+BINARY(pow, "Pow", 2, 2, "a ** b, broadcasting, in a's type: pow(a, b)");
+BINARY(sum, "Sum", 1, -1, "elementwise sum of any number of tensors, broadcasting: sum(a, b, ...)");
+BINARY(maximum, "Max", 1, -1, "elementwise maximum, broadcasting: maximum(a, b, ...)");
+BINARY(minimum, "Min", 1, -1, "elementwise minimum, broadcasting: minimum(a, b, ...)");

@@ -1,0 +1,184 @@
+/* Elementwise unary ops of ONNX graphs: abs, neg, exp, log, sqrt, erf, leaky_relu,
+ * identity, cast and clip. Each computes in float (double for DOUBLE, the type itself
+ * for integers); "$f" in a template is the math-function suffix of that type. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/codegen/loops.h"
+#include "compiler/ops/common.h"
+#include "support/util.h"
+
+static const snt_arg_spec no_args[] = {{0}};
+
+typedef struct unary_def {
+  const char *name, *expr;
+} unary_def;
+
+static const unary_def unary_defs[] = {
+    {"abs", "(x < 0 ? -x : x)"},  {"neg", "-x"},       {"exp", "exp$f(x)"},
+    {"log", "log$f(x)"},          {"sqrt", "sqrt$f(x)"}, {"erf", "erf$f(x)"},
+    {"relu", "(x > 0 ? x : 0)"},  {"sigmoid", "1 / (1 + exp$f(-x))"}, {"tanh", "tanh$f(x)"},
+    {"identity", "x"},
+};
+
+/* Replaces each "$f" of a template with the type's math suffix. */
+static char *expand(const char *tmpl, const char *suffix) {
+  snt_strbuf b = {0};
+  snt_sb_puts(&b, "");
+  for (const char *p = tmpl; *p; p++) {
+    if (p[0] == '$' && p[1] == 'f') {
+      snt_sb_puts(&b, suffix);
+      p++;
+    } else {
+      char c[2] = {*p, 0};
+      snt_sb_puts(&b, c);
+    }
+  }
+  return b.data;
+}
+
+snt_status snt_emit_unary_expr(snt_emit *e, int node, const char *tmpl) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *x = &e->g->tensors[n->in[0]];
+  char *expr = expand(tmpl, snt_math_suffix(x->dtype));
+  if (!expr) return SNT_ERR_NOMEM;
+  char *body = snt_format("const %s x = %s; %s;", snt_compute_ctype(x->dtype), snt_emit_load(e, n->in[0], "ix0"),
+                          snt_emit_store(e, n->out[0], "io", expr));
+  free(expr);
+  if (!body) return SNT_ERR_NOMEM;
+  snt_emit_elementwise_loop(e, n->out[0], n->in, 1, body);
+  free(body);
+  return SNT_OK;
+}
+
+snt_status snt_emit_unary(snt_emit *e, int node) {
+  const char *name = e->g->nodes[node].op->name;
+  for (size_t i = 0; i < sizeof unary_defs / sizeof unary_defs[0]; i++)
+    if (strcmp(unary_defs[i].name, name) == 0) return snt_emit_unary_expr(e, node, unary_defs[i].expr);
+  return SNT_ERR_INTERNAL;
+}
+
+snt_status snt_infer_same(snt_graph *g, int node, snt_diag *d) {
+  (void)d;
+  snt_tensor *x = snt_in(g, &g->nodes[node], 0);
+  snt_set_output(g, node, 0, x->dtype, x->rank, x->dims);
+  return SNT_OK;
+}
+
+#define UNARY(id, onnx, doc_)                                                                         \
+  const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,      \
+                              .min_inputs = 1, .max_inputs = 1, .args = no_args, .infer = snt_infer_same, \
+                              .onnx_type = onnx, .emit = snt_emit_unary, .inplace = true}
+
+UNARY(abs, "Abs", "absolute value: abs(x)");
+UNARY(neg, "Neg", "negation: neg(x)");
+UNARY(exp, "Exp", "exponential: exp(x)");
+UNARY(log, "Log", "natural logarithm: log(x)");
+UNARY(sqrt, "Sqrt", "square root: sqrt(x)");
+UNARY(erf, "Erf", "error function: erf(x)");
+UNARY(identity, "Identity", "a copy of x: identity(x)");
+
+/* ---- leaky_relu ---- */
+
+static const snt_arg_spec leaky_args[] = {{"alpha", SNT_ARG_FLOAT, "0.01", NULL}, {0}};
+
+static snt_status leaky_emit(snt_emit *e, int node) {
+  double a = snt_node_float(&e->g->nodes[node], "alpha", 0.01);
+  char *t = snt_format("(x >= 0 ? x : (float)%s * x)", snt_emit_f64(e, a));
+  if (!t) return SNT_ERR_NOMEM;
+  snt_status st = snt_emit_unary_expr(e, node, t);
+  free(t);
+  return st;
+}
+
+const snt_op snt_op_leaky_relu = {
+    .name = "leaky_relu", .type_name = "LeakyReLU", .default_layer = "leaky_re_lu",
+    .doc = "x for x >= 0, alpha * x below: leaky_relu(x, alpha=0.01)", .min_inputs = 1, .max_inputs = 1,
+    .args = leaky_args, .infer = snt_infer_same, .onnx_type = "LeakyRelu", .emit = leaky_emit, .inplace = true};
+
+/* ---- cast ---- */
+
+static const snt_arg_spec cast_args[] = {{"to", SNT_ARG_INT, NULL, NULL}, {0}};
+
+static snt_status cast_infer(snt_graph *g, int node, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  snt_dtype to = (snt_dtype)snt_node_int(n, "to", 0);
+  if (!snt_dtype_ctype(to)) return snt_node_error(g, n, d, "cannot cast to element type %d", (int)to);
+  snt_tensor *x = snt_in(g, n, 0);
+  if (!snt_dtype_ctype(x->dtype)) return snt_node_error(g, n, d, "cannot cast from element type %d", (int)x->dtype);
+  snt_set_output(g, node, 0, to, x->rank, x->dims);
+  return SNT_OK;
+}
+
+static snt_status cast_emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *x = &e->g->tensors[n->in[0]], *y = &e->g->tensors[n->out[0]];
+  const char *load = snt_emit_load(e, n->in[0], "ix0");
+  char *body;
+  if (x->dtype == SNT_F64 && y->dtype == SNT_F16)
+    body = snt_format("%s[io] = snt_f64_to_f16(%s);", snt_emit_ptr(e, n->out[0]), load);
+  else
+    body = snt_format("%s;", snt_emit_store(e, n->out[0], "io", load));
+  if (!body) return SNT_ERR_NOMEM;
+  snt_emit_elementwise_loop(e, n->out[0], n->in, 1, body);
+  free(body);
+  return SNT_OK;
+}
+
+const snt_op snt_op_cast = {
+    .name = "cast", .type_name = "Cast", .default_layer = "cast",
+    .doc = "element type conversion (ONNX type numbers): cast(x, to)", .min_inputs = 1, .max_inputs = 1,
+    .args = cast_args, .infer = cast_infer, .onnx_type = "Cast", .emit = cast_emit};
+
+/* ---- clip: min and max are attributes before opset 11, optional inputs after ---- */
+
+static const snt_arg_spec clip_args[] = {{"min", SNT_ARG_FLOAT, "-inf", NULL}, {"max", SNT_ARG_FLOAT, "inf", NULL}, {0}};
+
+static snt_status clip_infer(snt_graph *g, int node, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  for (int i = 1; i < 3; i++) {
+    snt_tensor *b = snt_in_opt(g, n, i);
+    if (b && snt_tensor_numel(b) != 1) return snt_node_error(g, n, d, "input %d (the %s) must be a scalar", i + 1, i == 1 ? "minimum" : "maximum");
+  }
+  return snt_infer_same(g, node, d);
+}
+
+/* The C limits of an integer type, for a clip without bounds. */
+static void int_limits(snt_dtype t, const char **lo, const char **hi) {
+  switch (t) {
+    case SNT_I8: *lo = "INT8_MIN", *hi = "INT8_MAX"; break;
+    case SNT_I16: *lo = "INT16_MIN", *hi = "INT16_MAX"; break;
+    case SNT_I32: *lo = "INT32_MIN", *hi = "INT32_MAX"; break;
+    case SNT_I64: *lo = "INT64_MIN", *hi = "INT64_MAX"; break;
+    case SNT_U8: *lo = "0", *hi = "UINT8_MAX"; break;
+    case SNT_U16: *lo = "0", *hi = "UINT16_MAX"; break;
+    case SNT_U32: *lo = "0", *hi = "UINT32_MAX"; break;
+    case SNT_U64: *lo = "0", *hi = "UINT64_MAX"; break;
+    default: *lo = "-INFINITY", *hi = "INFINITY"; break;
+  }
+}
+
+static snt_status clip_emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  snt_graph *g = (snt_graph *)e->g;
+  const snt_tensor *x = &g->tensors[n->in[0]];
+  const char *ct = snt_compute_ctype(x->dtype), *lo, *hi;
+  lo = snt_in_opt(g, n, 1) ? snt_emit_load(e, n->in[1], "0") : NULL;
+  hi = snt_in_opt(g, n, 2) ? snt_emit_load(e, n->in[2], "0") : NULL;
+  const char *tlo, *thi;
+  int_limits(x->dtype, &tlo, &thi);
+  if (!lo && snt_node_attr(n, "min")) lo = snt_emit_f64(e, snt_node_float(n, "min", 0));
+  if (!hi && snt_node_attr(n, "max")) hi = snt_emit_f64(e, snt_node_float(n, "max", 0));
+  char *t = snt_format("(x < lo ? lo : x > hi ? hi : x)");
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "const %s lo = %s, hi = %s;", ct, lo ? lo : tlo, hi ? hi : thi);
+  snt_status st = t ? snt_emit_unary_expr(e, node, t) : SNT_ERR_NOMEM;
+  snt_emit_line(e, "}");
+  free(t);
+  return st;
+}
+
+const snt_op snt_op_clip = {
+    .name = "clip", .type_name = "Clip", .default_layer = "clip",
+    .doc = "limits values to [min, max]: clip(x, min=-inf, max=inf)", .min_inputs = 1, .max_inputs = 3,
+    .args = clip_args, .infer = clip_infer, .onnx_type = "Clip", .emit = clip_emit, .inplace = true};

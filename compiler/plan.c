@@ -1,0 +1,141 @@
+/* Scheduling and memory planning. */
+#include "compiler/plan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/op.h"
+
+enum { ALIGN = 64 };
+
+static size_t align_up(size_t n) { return (n + ALIGN - 1) / ALIGN * ALIGN; }
+
+size_t snt_tensor_bytes(const snt_tensor *t) { return (size_t)snt_tensor_numel(t) * snt_dtype_size(t->dtype); }
+
+/* Kahn's algorithm, stable: among ready nodes the earliest in the graph runs first, so a
+ * graph that is already ordered (every DSL model, most ONNX files) keeps its order. */
+static snt_status schedule(const snt_graph *g, snt_diag *d, int *order) {
+  int *pending = calloc((size_t)g->n_nodes + 1, sizeof *pending);
+  bool *done = calloc((size_t)g->n_nodes + 1, sizeof *done);
+  if (!pending || !done) {
+    free(pending);
+    free(done);
+    return SNT_ERR_NOMEM;
+  }
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int k = 0; k < g->nodes[i].n_in; k++) {
+      int t = g->nodes[i].in[k];
+      if (t >= 0 && g->tensors[t].producer >= 0) pending[i]++;
+    }
+  int n = 0;
+  while (n < g->n_nodes) {
+    int next = -1;
+    for (int i = 0; i < g->n_nodes && next < 0; i++)
+      if (!done[i] && pending[i] == 0) next = i;
+    if (next < 0) break;
+    done[next] = true;
+    order[n++] = next;
+    for (int o = 0; o < g->nodes[next].n_out; o++) {
+      int t = g->nodes[next].out[o];
+      for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_in; k++)
+          if (g->nodes[i].in[k] == t) pending[i]--;
+    }
+  }
+  free(pending);
+  free(done);
+  if (n < g->n_nodes) return snt_diag_error(d, g->src, (snt_loc){0}, "the graph has a cycle: it cannot be scheduled");
+  return SNT_OK;
+}
+
+typedef struct interval {
+  int tensor, first, last;
+  size_t bytes;
+} interval;
+
+static int by_size_desc(const void *a, const void *b) {
+  const interval *x = a, *y = b;
+  if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
+  return x->first - y->first;
+}
+
+/* Greedy placement: largest tensors first, each at the lowest offset that does not
+ * overlap a placed tensor whose lifetime intersects its own. */
+static snt_status place_arena(interval *iv, int n, snt_place *places, size_t *arena) {
+  qsort(iv, (size_t)n, sizeof *iv, by_size_desc);
+  size_t top = 0;
+  for (int i = 0; i < n; i++) {
+    size_t off = 0;
+    for (bool moved = true; moved;) {
+      moved = false;
+      for (int j = 0; j < i; j++) {
+        if (iv[j].last < iv[i].first || iv[i].last < iv[j].first) continue;
+        size_t a = places[iv[j].tensor].offset, b = a + align_up(iv[j].bytes);
+        if (off < b && a < off + align_up(iv[i].bytes)) {
+          off = b;
+          moved = true;
+        }
+      }
+    }
+    places[iv[i].tensor].offset = off;
+    if (off + align_up(iv[i].bytes) > top) top = off + align_up(iv[i].bytes);
+  }
+  *arena = top;
+  return SNT_OK;
+}
+
+snt_status snt_plan_build(const snt_graph *g, snt_diag *d, snt_plan *p) {
+  memset(p, 0, sizeof *p);
+  p->order = malloc(sizeof(int) * (size_t)(g->n_nodes + 1));
+  p->places = calloc((size_t)g->n_tensors + 1, sizeof *p->places);
+  int *first = malloc(sizeof(int) * (size_t)(g->n_tensors + 1)), *last = malloc(sizeof(int) * (size_t)(g->n_tensors + 1));
+  interval *iv = malloc(sizeof *iv * (size_t)(g->n_tensors + 1));
+  snt_status st = p->order && p->places && first && last && iv ? SNT_OK : SNT_ERR_NOMEM;
+  if (!st) st = schedule(g, d, p->order);
+  if (!st) {
+    p->n_order = g->n_nodes;
+    for (int t = 0; t < g->n_tensors; t++) first[t] = last[t] = -1, p->places[t].alias_of = -1;
+    for (int s = 0; s < p->n_order; s++) {
+      const snt_node *n = &g->nodes[p->order[s]];
+      for (int k = 0; k < n->n_in; k++)
+        if (n->in[k] >= 0) last[n->in[k]] = s;
+      for (int k = 0; k < n->n_out; k++) first[n->out[k]] = s, last[n->out[k]] = last[n->out[k]] > s ? last[n->out[k]] : s;
+    }
+    for (int i = 0; i < g->n_inputs; i++) p->places[g->inputs[i]] = (snt_place){SNT_PLACE_INPUT, i, 0, -1};
+    size_t woff = 0;
+    int n_iv = 0;
+    for (int t = 0; t < g->n_tensors; t++) {
+      const snt_tensor *x = &g->tensors[t];
+      if (x->kind == SNT_T_PARAM || x->kind == SNT_T_CONST) {
+        p->places[t] = (snt_place){SNT_PLACE_WEIGHTS, 0, woff, -1};
+        woff += align_up(snt_tensor_bytes(x));
+      } else if (x->kind == SNT_T_ACT && first[t] >= 0) {
+        p->places[t] = (snt_place){SNT_PLACE_ARENA, 0, 0, -1};
+        iv[n_iv++] = (interval){t, first[t], last[t], snt_tensor_bytes(x)};
+      }
+    }
+    /* Graph outputs live in the caller's buffers (an output that is also a graph input
+     * or a constant is copied there at the end). */
+    for (int i = 0; i < g->n_outputs; i++) {
+      int t = g->outputs[i];
+      if (g->tensors[t].kind == SNT_T_ACT && p->places[t].kind == SNT_PLACE_ARENA) {
+        p->places[t] = (snt_place){SNT_PLACE_OUTPUT, i, 0, -1};
+        for (int k = 0; k < n_iv; k++)
+          if (iv[k].tensor == t) iv[k] = iv[--n_iv];
+      }
+    }
+    p->weights_bytes = woff;
+    st = place_arena(iv, n_iv, p->places, &p->arena_bytes);
+  }
+  free(first);
+  free(last);
+  free(iv);
+  if (st) snt_plan_free(p);
+  return st;
+}
+
+void snt_plan_free(snt_plan *p) {
+  free(p->order);
+  free(p->places);
+  memset(p, 0, sizeof *p);
+}
