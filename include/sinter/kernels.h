@@ -1,0 +1,163 @@
+/* Compute kernels that generated code calls: float32 maths with ONNX semantics (opsets 13-17)
+ * and type-generic data movement. Tensors are dense row-major; images are N, C, D1..Dk.
+ * Kernels never allocate: callers pass scratch of the size the ..._scratch_bytes functions give
+ * (64-byte alignment is best). Inputs and outputs must not overlap unless a function says so. */
+#ifndef SINTER_KERNELS_H
+#define SINTER_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sinter/dtype.h"
+#include "sinter/status.h"
+
+enum { SNT_K_MAX_SPATIAL = 3 };
+
+/* ---- convolution ---------------------------------------------------------------------- */
+
+typedef enum snt_k_act_kind {
+  SNT_K_ACT_NONE, SNT_K_ACT_RELU, SNT_K_ACT_LEAKY_RELU, SNT_K_ACT_SIGMOID, SNT_K_ACT_TANH,
+  SNT_K_ACT_CLIP
+} snt_k_act_kind;
+
+/* A fused activation: alpha is LeakyRelu's slope, clip_min/clip_max are Clip's bounds. */
+typedef struct snt_k_act {
+  snt_k_act_kind kind;
+  float alpha, clip_min, clip_max;
+} snt_k_act;
+
+/* Conv and ConvTranspose. Only the first `spatial` (1..3) entries of the arrays are read.
+ * ConvTranspose's output_padding and output_shape only change out[], which the caller gives. */
+typedef struct snt_k_conv_desc {
+  int spatial;
+  int64_t batch, in_channels, out_channels, groups;
+  int64_t in[SNT_K_MAX_SPATIAL], out[SNT_K_MAX_SPATIAL], kernel[SNT_K_MAX_SPATIAL];
+  int64_t stride[SNT_K_MAX_SPATIAL], dilation[SNT_K_MAX_SPATIAL];
+  int64_t pad_begin[SNT_K_MAX_SPATIAL], pad_end[SNT_K_MAX_SPATIAL];
+  snt_k_act act;
+} snt_k_conv_desc;
+
+/* y = act(conv(x, w) + bias + residual); w is [out_c, in_c/groups, k...]; bias [out_c] and
+ * residual (shaped like y, not aliasing it) may be NULL. */
+size_t snt_k_conv_scratch_bytes(const snt_k_conv_desc *d);
+snt_status snt_k_conv(const snt_k_conv_desc *d, const float *x, const float *w, const float *bias,
+                      const float *residual, float *y, void *scratch);
+/* y = act(conv_transpose(x, w) + bias); w is [in_c, out_c/groups, k...]; bias may be NULL. */
+size_t snt_k_conv_transpose_scratch_bytes(const snt_k_conv_desc *d);
+snt_status snt_k_conv_transpose(const snt_k_conv_desc *d, const float *x, const float *w,
+                                const float *bias, float *y, void *scratch);
+
+/* ---- pooling -------------------------------------------------------------------------- */
+
+typedef enum snt_k_pool_kind { SNT_K_POOL_MAX, SNT_K_POOL_AVG } snt_k_pool_kind;
+
+/* MaxPool / AveragePool. Windows are clipped to [-pad_begin, in + pad_end) (ceil_mode outputs);
+ * averages divide by the real elements in the window, or with count_include_pad by the elements
+ * in the clipped padded range. A window that covers no input element gives -inf (max) or 0. */
+typedef struct snt_k_pool_desc {
+  int spatial;
+  snt_k_pool_kind kind;
+  int count_include_pad; /* average only */
+  int storage_order;     /* MaxPool indices: 0 row-major, 1 column-major over the spatial dims */
+  int64_t batch, channels;
+  int64_t in[SNT_K_MAX_SPATIAL], out[SNT_K_MAX_SPATIAL], kernel[SNT_K_MAX_SPATIAL];
+  int64_t stride[SNT_K_MAX_SPATIAL], dilation[SNT_K_MAX_SPATIAL];
+  int64_t pad_begin[SNT_K_MAX_SPATIAL], pad_end[SNT_K_MAX_SPATIAL];
+} snt_k_pool_desc;
+
+/* indices (max only, may be NULL) get ONNX MaxPool's flat index into x, batch and channel included. */
+snt_status snt_k_pool(const snt_k_pool_desc *d, const float *x, float *y, int64_t *indices);
+/* GlobalMaxPool / GlobalAveragePool: y[i] = max or mean of x[i*inner .. (i+1)*inner). */
+void snt_k_global_pool(snt_k_pool_kind kind, int64_t outer, int64_t inner, const float *x, float *y);
+
+/* ---- normalisation, dense layers, softmax -------------------------------------------- */
+
+/* BatchNormalization (inference) over x = [batch, channels, inner]; y may equal x. */
+void snt_k_batchnorm(int64_t batch, int64_t channels, int64_t inner, const float *x,
+                     const float *scale, const float *bias, const float *mean, const float *var,
+                     float epsilon, float *y);
+
+/* Gemm: y[M,N] = alpha * A' * B' + beta * C. A is [M,K] ([K,M] if trans_a), B is [K,N] ([N,K]
+ * if trans_b). C may be NULL; else it is [c_rows, c_cols] with c_rows in {1, M}, c_cols in {1, N}
+ * (a scalar is 1x1, a vector [N] is 1xN). */
+typedef struct snt_k_gemm_desc {
+  int64_t m, n, k;
+  int trans_a, trans_b;
+  float alpha, beta;
+  int64_t c_rows, c_cols;
+} snt_k_gemm_desc;
+snt_status snt_k_gemm(const snt_k_gemm_desc *d, const float *a, const float *b, const float *c,
+                      float *y);
+
+/* MatMul with numpy rules: 1-D operands are promoted, batch dims broadcast. y's shape is the
+ * broadcast one (the caller computes it). */
+snt_status snt_k_matmul(int a_rank, const int64_t *a_dims, const float *a, int b_rank,
+                        const int64_t *b_dims, const float *b, float *y);
+
+/* Softmax / LogSoftmax over the middle axis of x = [outer, axis_len, inner]; y may equal x. */
+void snt_k_softmax(int64_t outer, int64_t axis_len, int64_t inner, const float *x, float *y);
+void snt_k_log_softmax(int64_t outer, int64_t axis_len, int64_t inner, const float *x, float *y);
+
+/* ---- resize --------------------------------------------------------------------------- */
+
+typedef enum snt_k_resize_mode {
+  SNT_K_RESIZE_NEAREST, SNT_K_RESIZE_LINEAR, SNT_K_RESIZE_CUBIC
+} snt_k_resize_mode;
+typedef enum snt_k_resize_coord {
+  SNT_K_COORD_HALF_PIXEL, SNT_K_COORD_PYTORCH_HALF_PIXEL, SNT_K_COORD_ALIGN_CORNERS,
+  SNT_K_COORD_ASYMMETRIC, SNT_K_COORD_TF_CROP_AND_RESIZE
+} snt_k_resize_coord;
+typedef enum snt_k_nearest_mode {
+  SNT_K_NEAREST_ROUND_PREFER_FLOOR, SNT_K_NEAREST_ROUND_PREFER_CEIL, SNT_K_NEAREST_FLOOR,
+  SNT_K_NEAREST_CEIL
+} snt_k_nearest_mode;
+
+/* Resize (opset 13). scales are per axis: the given ones, or out/in when sizes were given.
+ * roi (tf_crop_and_resize only) is ONNX's [starts..., ends...], normalised. */
+typedef struct snt_k_resize_desc {
+  int rank;
+  int64_t in[SNT_MAX_RANK], out[SNT_MAX_RANK];
+  float scales[SNT_MAX_RANK];
+  float roi[2 * SNT_MAX_RANK];
+  snt_k_resize_mode mode;
+  snt_k_resize_coord coord;
+  snt_k_nearest_mode nearest;
+  float cubic_coeff_a; /* ONNX default -0.75 */
+  int exclude_outside;
+  float extrapolation_value;
+} snt_k_resize_desc;
+size_t snt_k_resize_scratch_bytes(const snt_k_resize_desc *d);
+snt_status snt_k_resize(const snt_k_resize_desc *d, const float *x, float *y, void *scratch);
+
+/* ---- data movement (any element type, by size in bytes) -------------------------------- */
+
+/* Transpose: y's axis i is x's axis perm[i]. */
+snt_status snt_k_transpose(size_t elem_size, int rank, const int64_t *in_dims, const int *perm,
+                           const void *x, void *y);
+
+typedef enum snt_k_pad_mode { SNT_K_PAD_CONSTANT, SNT_K_PAD_EDGE, SNT_K_PAD_REFLECT } snt_k_pad_mode;
+/* Pad with ONNX's pads = [begin_0..begin_{r-1}, end_0..end_{r-1}], all >= 0; value is one
+ * element (constant mode). Reflect repeats its mirror when a pad exceeds the axis, as numpy. */
+snt_status snt_k_pad(size_t elem_size, int rank, const int64_t *in_dims, const int64_t *pads,
+                     snt_k_pad_mode mode, const void *value, const void *x, void *y);
+
+/* Concat n inputs along an axis: input i is [outer, axis_sizes[i], inner]. */
+void snt_k_concat(size_t elem_size, int n, const void *const *xs, const int64_t *axis_sizes,
+                  int64_t outer, int64_t inner, void *y);
+
+/* Gather along the middle axis of x = [outer, axis_len, inner]; indices (SNT_I64 or SNT_I32)
+ * may be negative; y is [outer, n_indices, inner]. An index out of range is SNT_ERR_INPUT. */
+snt_status snt_k_gather(size_t elem_size, int64_t outer, int64_t axis_len, int64_t inner,
+                        const void *x, snt_dtype index_type, const void *indices,
+                        int64_t n_indices, void *y);
+
+/* ---- reductions ----------------------------------------------------------------------- */
+
+typedef enum snt_k_reduce_kind {
+  SNT_K_REDUCE_SUM, SNT_K_REDUCE_MEAN, SNT_K_REDUCE_MAX, SNT_K_REDUCE_MIN
+} snt_k_reduce_kind;
+/* Reduce the axes whose bit is set in axes_mask (bit i = axis i); y holds the kept axes in order. */
+snt_status snt_k_reduce(snt_k_reduce_kind kind, int rank, const int64_t *dims, uint32_t axes_mask,
+                        const float *x, float *y);
+
+#endif

@@ -1,0 +1,45 @@
+/* Helpers shared by the kernel files; private to runtime/kernels/. */
+#ifndef SINTER_RUNTIME_KERNELS_UTIL_H
+#define SINTER_RUNTIME_KERNELS_UTIL_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "sinter/kernels.h"
+
+/* cblas takes int sizes (OpenBLAS without INTERFACE64). */
+static inline int snt_k_fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
+
+static inline int64_t snt_k_prod(const int64_t *d, int n) {
+  int64_t p = 1;
+  for (int i = 0; i < n; i++) p *= d[i];
+  return p;
+}
+
+/* The window positions o in [0, n) whose coordinate start + o * step lies in [0, limit):
+ * [*lo, *hi). step > 0. Keeps padding checks out of inner loops. */
+static inline void snt_k_valid_range(int64_t start, int64_t step, int64_t n, int64_t limit,
+                                     int64_t *lo, int64_t *hi) {
+  int64_t l = start >= 0 ? 0 : (-start + step - 1) / step;
+  int64_t h = limit - 1 - start < 0 ? 0 : (limit - 1 - start) / step + 1;
+  if (h > n) h = n;
+  if (l > h) l = h;
+  *lo = l;
+  *hi = h;
+}
+
+/* Conv and ConvTranspose geometry with 3 spatial axes: unused leading axes have size 1. */
+typedef struct snt_k_conv3 {
+  int64_t batch, cin, cout, groups, cg, mg; /* cg, mg: input and output channels per group */
+  int64_t in[3], out[3], k[3], s[3], dl[3], pb[3], pe[3];
+  int64_t in_size, out_size, k_size;
+} snt_k_conv3;
+
+/* Checks d and fills g; SNT_ERR_INPUT for a descriptor no ONNX model can produce. */
+snt_status snt_k_conv3_init(const snt_k_conv_desc *d, snt_k_conv3 *g);
+
+/* Epilogue of conv: y = act(y + bias[c] + residual) over [batch, channels, inner]. */
+void snt_k_epilogue(int64_t batch, int64_t channels, int64_t inner, const float *bias,
+                    const float *residual, const snt_k_act *act, float *y);
+
+#endif
