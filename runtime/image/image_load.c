@@ -1,0 +1,158 @@
+/* snt_image_load: opens the file, sniffs its format and hands it to the PNG or JPEG decoder. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "image_internal.h"
+
+snt_status snt_image__check_dims(const char *what, long long width, long long height, snt_err *e) {
+  if (width <= 0 || height <= 0)
+    return snt_err_set(e, SNT_ERR_INPUT, "%s: image has no pixels (%lldx%lld)", what, width, height);
+  if (width > SNT_IMAGE_MAX_SIDE || height > SNT_IMAGE_MAX_SIDE)
+    return snt_err_set(e, SNT_ERR_INPUT, "%s: image is %lldx%lld pixels; more than %d on a side is refused",
+                       what, width, height, SNT_IMAGE_MAX_SIDE);
+  if (width * height > SNT_IMAGE_MAX_PIXELS)
+    return snt_err_set(e, SNT_ERR_INPUT, "%s: image is %lldx%lld = %lld pixels; more than 2^28 is refused",
+                       what, width, height, width * height);
+  return SNT_OK;
+}
+
+snt_status snt_image__from_rgb8(const char *path, int width, int height, const uint8_t *rgb,
+                                snt_image *out, snt_err *e) {
+  size_t plane = (size_t)width * (size_t)height;
+  float *data = malloc(3 * plane * sizeof *data);
+  if (!data)
+    return snt_err_set(e, SNT_ERR_NOMEM, "%s: out of memory for a %dx%d image", path, width, height);
+  float *r = data, *g = data + plane, *b = data + 2 * plane;
+  for (size_t i = 0; i < plane; i++) {
+    r[i] = rgb[3 * i];
+    g[i] = rgb[3 * i + 1];
+    b[i] = rgb[3 * i + 2];
+  }
+  out->width = width;
+  out->height = height;
+  out->channels = 3;
+  out->data = data;
+  return SNT_OK;
+}
+
+void snt_image_free(snt_image *img) {
+  if (!img) return;
+  free(img->data);
+  *img = (snt_image){0};
+}
+
+snt_status snt_image_load(const char *path, snt_image *out, snt_err *e) {
+  if (out) *out = (snt_image){0};
+  if (!path || !out)
+    return snt_err_set(e, SNT_ERR_INTERNAL, "snt_image_load: %s is NULL", path ? "out" : "path");
+  FILE *f = fopen(path, "rb");
+  if (!f) return snt_err_set(e, SNT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  unsigned char head[8];
+  size_t n = fread(head, 1, sizeof head, f);
+  snt_status st;
+  if (n == 0 && ferror(f)) {
+    /* fopen succeeds on a directory; the read is what fails (EISDIR). */
+    st = snt_err_set(e, SNT_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+  } else if (n == 0) {
+    st = snt_err_set(e, SNT_ERR_INPUT, "%s: empty file, not an image", path);
+  } else if (n == 8 && memcmp(head, "\x89PNG\r\n\x1a\n", 8) == 0) {
+    rewind(f);
+    st = snt_image__decode_png(path, f, out, e);
+  } else if (n >= 3 && head[0] == 0xff && head[1] == 0xd8 && head[2] == 0xff) {
+    rewind(f);
+    st = snt_image__decode_jpeg(path, f, out, e);
+  } else if (n < 8 && memcmp(head, "\x89PNG\r\n\x1a\n", n) == 0) {
+    st = snt_err_set(e, SNT_ERR_INPUT, "%s: truncated PNG: the file is only %zu bytes long", path, n);
+  } else {
+    /* Show the first bytes, as text when they are text (a CSV or HTML page saved as .png). */
+    char shown[8 * 3 + 1] = "";
+    int text = 1;
+    for (size_t i = 0; i < n; i++) text &= (head[i] >= 0x20 && head[i] < 0x7f) || head[i] == '\n' || head[i] == '\t';
+    for (size_t i = 0; i < n; i++) {
+      if (text)
+        shown[i] = head[i] < 0x20 ? ' ' : (char)head[i], shown[i + 1] = 0;
+      else
+        snprintf(shown + 3 * i, 4, " %02x", head[i]);
+    }
+    st = snt_err_set(e, SNT_ERR_INPUT,
+                     text ? "%s: not a PNG or JPEG image: it begins with the text \"%s\""
+                          : "%s: not a PNG or JPEG image: it begins with the bytes%s",
+                     path, shown);
+  }
+  fclose(f);
+  if (st != SNT_OK) snt_image_free(out);
+  return st;
+}
+
+/* --- atomic writes ------------------------------------------------------------------------- */
+
+snt_status snt_image__check_write_args(const char *path, int width, int height, const uint8_t *hwc,
+                                       snt_err *e) {
+  if (!path || !hwc)
+    return snt_err_set(e, SNT_ERR_INTERNAL, "image writer: %s is NULL", path ? "the pixel buffer" : "path");
+  return snt_image__check_dims(path, width, height, e);
+}
+
+snt_status snt_image__tmp_open(const char *path, snt_image__tmpfile *t, snt_err *e) {
+  *t = (snt_image__tmpfile){0};
+  size_t len = strlen(path) + 48;
+  t->tmp_path = malloc(len);
+  if (!t->tmp_path) return snt_err_set(e, SNT_ERR_NOMEM, "%s: out of memory", path);
+  /* O_EXCL with a per-process counter keeps parallel writers (threads or processes) apart; open()
+   * rather than mkstemp() so that the file gets the usual 0666 & ~umask permissions. */
+  for (int attempt = 0; attempt < 1000; attempt++) {
+    snprintf(t->tmp_path, len, "%s.tmp.%ld.%d", path, (long)getpid(), attempt);
+    int fd = open(t->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno == EEXIST) continue;
+    if (fd < 0) {
+      snt_status st = snt_err_set(e, SNT_ERR_IO, "%s: cannot create %s: %s", path, t->tmp_path, strerror(errno));
+      free(t->tmp_path);
+      t->tmp_path = NULL;
+      return st;
+    }
+    t->f = fdopen(fd, "wb");
+    if (!t->f) {
+      snt_status st = snt_err_set(e, SNT_ERR_IO, "%s: cannot open %s: %s", path, t->tmp_path, strerror(errno));
+      close(fd);
+      snt_image__tmp_abandon(t);
+      return st;
+    }
+    return SNT_OK;
+  }
+  snt_status st = snt_err_set(e, SNT_ERR_IO, "%s: cannot find a free temporary name (%s)", path, t->tmp_path);
+  free(t->tmp_path);
+  t->tmp_path = NULL;
+  return st;
+}
+
+void snt_image__tmp_abandon(snt_image__tmpfile *t) {
+  if (t->f) fclose(t->f);
+  if (t->tmp_path) {
+    unlink(t->tmp_path);
+    free(t->tmp_path);
+  }
+  *t = (snt_image__tmpfile){0};
+}
+
+snt_status snt_image__tmp_commit(const char *path, snt_image__tmpfile *t, snt_err *e) {
+  snt_status st = SNT_OK;
+  /* fsync before rename: otherwise a crash can leave the new name pointing at an empty file. */
+  if (fflush(t->f) != 0 || ferror(t->f) || fsync(fileno(t->f)) != 0)
+    st = snt_err_set(e, SNT_ERR_IO, "%s: cannot write %s: %s", path, t->tmp_path, strerror(errno));
+  int rc = fclose(t->f);
+  t->f = NULL;
+  if (st == SNT_OK && rc != 0)
+    st = snt_err_set(e, SNT_ERR_IO, "%s: cannot write %s: %s", path, t->tmp_path, strerror(errno));
+  if (st == SNT_OK && rename(t->tmp_path, path) != 0)
+    st = snt_err_set(e, SNT_ERR_IO, "%s: cannot rename %s to it: %s", path, t->tmp_path, strerror(errno));
+  if (st != SNT_OK) {
+    snt_image__tmp_abandon(t);
+    return st;
+  }
+  free(t->tmp_path);
+  *t = (snt_image__tmpfile){0};
+  return SNT_OK;
+}
