@@ -84,6 +84,13 @@ snt_status snt_attr_from_value(snt_lower_ctx *c, snt_node *n, const snt_arg_spec
     }
     case SNT_ARG_PADDING:
       return padding_attr(c, n, v, loc);
+    case SNT_ARG_INTS: {
+      int64_t *p = snt_arena_alloc(c->arena, sizeof(int64_t) * (size_t)(v->kind == SNT_V_LIST ? v->u.list.n + 1 : 1));
+      if (!p) return SNT_ERR_NOMEM;
+      int cnt = int_list(v, p, v->kind == SNT_V_LIST ? v->u.list.n : 1);
+      if (cnt < 0) return type_error(c, n, s, v, loc, "an integer or a list of integers");
+      return snt_node_set_ints(n, s->name, cnt, p);
+    }
     case SNT_ARG_FLOATS: {
       if (snt_v_is_number(v)) {
         double f = snt_v_as_double(v);
@@ -109,6 +116,7 @@ snt_value snt_attr_default(snt_lower_ctx *c, const snt_arg_spec *s) {
   switch (s->type) {
     case SNT_ARG_INT:
     case SNT_ARG_INT2: return snt_v_int(strtoll(s->def, NULL, 10));
+    case SNT_ARG_INTS: return (snt_value){SNT_V_LIST, {.list = {NULL, 0}}};
     case SNT_ARG_FLOAT:
     case SNT_ARG_FLOATS: return snt_v_float(strtod(s->def, NULL));
     case SNT_ARG_BOOL: return snt_v_bool(strcmp(s->def, "true") == 0);

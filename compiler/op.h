@@ -15,6 +15,7 @@ typedef enum snt_arg_type {
   SNT_ARG_INT2,       /* n or [h, w] -> INTS [h, w] */
   SNT_ARG_PADDING,    /* same | valid | p | [ph, pw] | [top, left, bottom, right] */
   SNT_ARG_FLOATS,     /* x or [x, ...] -> FLOATS */
+  SNT_ARG_INTS,       /* n or [n, ...] -> INTS (an empty list too) */
   SNT_ARG_SYMBOL      /* one of `symbols` -> STRING */
 } snt_arg_type;
 

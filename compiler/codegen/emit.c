@@ -53,6 +53,19 @@ const char *snt_emit_f64(snt_emit *e, double v) {
   return keep(e, snt_format("%a", v)); /* hexadecimal floats are exact */
 }
 
+const char *snt_emit_ints(snt_emit *e, const int64_t *v, int n) {
+  snt_strbuf b = {0};
+  snt_sb_puts(&b, "{");
+  for (int i = 0; i < n; i++) snt_sb_printf(&b, "%s%lld", i ? ", " : "", (long long)v[i]);
+  snt_sb_puts(&b, n ? "}" : "0}");
+  return keep(e, b.failed ? NULL : b.data);
+}
+
+const char *snt_emit_dims(snt_emit *e, int tensor) {
+  const snt_tensor *t = &e->g->tensors[tensor];
+  return snt_emit_ints(e, t->dims, t->rank);
+}
+
 const char *snt_emit_ptr(snt_emit *e, int tensor) {
   const snt_tensor *t = &e->g->tensors[tensor];
   const snt_place *p = &e->plan->places[tensor];

@@ -22,6 +22,10 @@ void snt_emit_line(snt_emit *e, const char *fmt, ...) __attribute__((format(prin
 /* A C literal for an int64 ("123LL") or double ("0x1.8p+1", exact). */
 const char *snt_emit_i64(snt_emit *e, int64_t v);
 const char *snt_emit_f64(snt_emit *e, double v);
+/* A C initializer list "{1, 2, 3}" of n values (n may be 0: "{0}"). */
+const char *snt_emit_ints(snt_emit *e, const int64_t *v, int n);
+/* The dims of a tensor as an initializer list. */
+const char *snt_emit_dims(snt_emit *e, int tensor);
 /* An element of tensor t at C index expression idx, read as float (or double for F64). */
 const char *snt_emit_load(snt_emit *e, int tensor, const char *idx);
 /* Stores C expression v (float/double/integer) into element idx of tensor t, converting. */

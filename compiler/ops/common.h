@@ -13,5 +13,7 @@ snt_status snt_emit_unary_expr(snt_emit *e, int node, const char *tmpl);
 snt_status snt_emit_unary(snt_emit *e, int node);
 /* y = fold of the inputs with `combine` over a and b, broadcasting. */
 snt_status snt_emit_fold(snt_emit *e, int node, const char *combine);
+/* out[0] = a byte copy of in[0] (ops that only change the shape). */
+snt_status snt_emit_copy(snt_emit *e, int node);
 
 #endif

@@ -1,6 +1,9 @@
 /* flatten: (C, H, W) to (C*H*W,). The default order is Keras's channels-last (H, W, C),
- * so a Dense kernel exported from Keras loads unchanged; order = chw gives PyTorch's. */
-#include "compiler/op.h"
+ * so a Dense kernel exported from Keras loads unchanged; order = chw gives PyTorch's and
+ * ONNX's. ONNX's Flatten also takes an axis: dims before it form the rows. */
+#include <string.h>
+
+#include "compiler/ops/common.h"
 
 static const char *const orders[] = {"hwc", "chw", NULL};
 static const snt_arg_spec args[] = {{"order", SNT_ARG_SYMBOL, "hwc", orders}, {0}};
@@ -8,18 +11,50 @@ static const snt_arg_spec args[] = {{"order", SNT_ARG_SYMBOL, "hwc", orders}, {0
 static snt_status infer(snt_graph *g, int node, snt_diag *d) {
   snt_node *n = &g->nodes[node];
   snt_tensor *x = snt_in(g, n, 0);
-  if (x->rank < 2) return snt_node_error(g, n, d, "expects an input with at least one dimension per sample");
-  int64_t f = 1;
-  for (int i = 1; i < x->rank; i++) {
-    if (x->dims[i] > INT64_MAX / (f ? f : 1)) return snt_node_error(g, n, d, "the flattened size overflows");
-    f *= x->dims[i];
+  int64_t axis = snt_node_int(n, "axis", 1);
+  if (axis < 0) axis += x->rank;
+  if (axis < 0 || axis > x->rank) return snt_node_error(g, n, d, "axis %lld is out of range for rank %d", (long long)snt_node_int(n, "axis", 1), x->rank);
+  if (x->rank < 2 && !snt_node_attr(n, "axis"))
+    return snt_node_error(g, n, d, "expects an input with at least one dimension per sample");
+  int64_t rows = 1, cols = 1;
+  for (int i = 0; i < x->rank; i++) {
+    int64_t *p = i < axis ? &rows : &cols;
+    if (x->dims[i] && *p > INT64_MAX / x->dims[i]) return snt_node_error(g, n, d, "the flattened size overflows");
+    *p *= x->dims[i];
   }
-  int64_t dims[2] = {x->dims[0], f};
-  snt_set_shape(g, node, 0, 2, dims);
+  int64_t dims[2] = {rows, cols};
+  snt_set_output(g, node, 0, x->dtype, 2, dims);
+  return SNT_OK;
+}
+
+static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
+  (void)opset, (void)d;
+  return snt_node_set_string(&g->nodes[node], "order", "chw");
+}
+
+/* Channels-last order is a transpose of (N, C, spatial...) to (N, spatial..., C). */
+static snt_status emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *x = &e->g->tensors[n->in[0]];
+  if (strcmp(snt_node_string(n, "order", "chw"), "hwc") != 0 || x->rank < 3) return snt_emit_copy(e, node);
+  snt_emit_line(e, "{");
+  snt_strbuf dims = {0}, perm = {0};
+  for (int i = 0; i < x->rank; i++) {
+    snt_sb_printf(&dims, "%s%lld", i ? ", " : "", (long long)x->dims[i]);
+    snt_sb_printf(&perm, "%s%d", i ? ", " : "", i == 0 ? 0 : i == x->rank - 1 ? 1 : i + 1);
+  }
+  snt_emit_line(e, "static const int64_t dims[] = {%s};", dims.data);
+  snt_emit_line(e, "static const int perm[] = {%s};", perm.data);
+  snt_emit_line(e, "if (snt_k_transpose(%zu, %d, dims, perm, %s, %s) != SNT_OK) return 1;", snt_dtype_size(x->dtype),
+                x->rank, snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "}");
+  snt_sb_free(&dims);
+  snt_sb_free(&perm);
   return SNT_OK;
 }
 
 const snt_op snt_op_flatten = {
     .name = "flatten", .type_name = "Flatten", .default_layer = "flatten",
     .doc = "flatten each sample; order=hwc (Keras, default) or chw: flatten(x, order=hwc)",
-    .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer};
+    .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Flatten",
+    .onnx_import = onnx_import, .emit = emit};

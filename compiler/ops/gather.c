@@ -1,0 +1,41 @@
+/* gather: picks slices along one axis by integer indices (read at run time). */
+#include "compiler/ops/common.h"
+
+static const snt_arg_spec args[] = {{"axis", SNT_ARG_INT, "0", NULL}, {0}};
+
+static snt_status infer(snt_graph *g, int node, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  snt_tensor *x = snt_in(g, n, 0), *ix = snt_in(g, n, 1);
+  int64_t axis = snt_node_int(n, "axis", 0);
+  if (axis < 0) axis += x->rank;
+  if (axis < 0 || axis >= x->rank) return snt_node_error(g, n, d, "axis %lld is out of range for rank %d", (long long)snt_node_int(n, "axis", 0), x->rank);
+  if (ix->dtype != SNT_I64 && ix->dtype != SNT_I32) return snt_node_error(g, n, d, "indices must be INT32 or INT64");
+  int r = x->rank - 1 + ix->rank;
+  if (r > SNT_MAX_RANK) return snt_node_error(g, n, d, "the result would have rank %d", r);
+  int64_t dims[SNT_MAX_RANK];
+  int k = 0;
+  for (int i = 0; i < axis; i++) dims[k++] = x->dims[i];
+  for (int i = 0; i < ix->rank; i++) dims[k++] = ix->dims[i];
+  for (int i = (int)axis + 1; i < x->rank; i++) dims[k++] = x->dims[i];
+  snt_set_output(g, node, 0, x->dtype, r, dims);
+  return SNT_OK;
+}
+
+static snt_status emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *x = &e->g->tensors[n->in[0]], *ix = &e->g->tensors[n->in[1]];
+  int64_t axis = snt_node_int(n, "axis", 0), outer = 1, inner = 1;
+  if (axis < 0) axis += x->rank;
+  for (int i = 0; i < axis; i++) outer *= x->dims[i];
+  for (int i = (int)axis + 1; i < x->rank; i++) inner *= x->dims[i];
+  snt_emit_line(e, "if (snt_k_gather(%zu, %lld, %lld, %lld, %s, %d, %s, %lld, %s) != SNT_OK) return 1;",
+                snt_dtype_size(x->dtype), (long long)outer, (long long)x->dims[axis], (long long)inner,
+                snt_emit_ptr(e, n->in[0]), (int)ix->dtype, snt_emit_ptr(e, n->in[1]), (long long)snt_tensor_numel(ix),
+                snt_emit_ptr(e, n->out[0]));
+  return SNT_OK;
+}
+
+const snt_op snt_op_gather = {
+    .name = "gather", .type_name = "Gather", .default_layer = "gather",
+    .doc = "slices of x along an axis picked by integer indices: gather(x, indices, axis=0)", .min_inputs = 2,
+    .max_inputs = 2, .args = args, .infer = infer, .onnx_type = "Gather", .emit = emit};

@@ -1,0 +1,75 @@
+/* reduce_mean and reduce_sum over a set of axes (all when none are given), keeping
+ * the reduced axes as size 1 when keepdims is set (ONNX's default). */
+#include "compiler/ops/common.h"
+
+static const snt_arg_spec args[] = {{"axes", SNT_ARG_INTS, "[]", NULL}, {"keepdims", SNT_ARG_BOOL, "true", NULL}, {0}};
+
+/* The reduced axes as a bit mask; axes come from constant input 1 or the attribute. */
+static snt_status axes_mask(snt_graph *g, int node, snt_diag *d, uint32_t *mask) {
+  snt_node *n = &g->nodes[node];
+  snt_tensor *x = snt_in(g, n, 0), *ax = snt_in_opt(g, n, 1);
+  int64_t axes[SNT_MAX_RANK];
+  int c = 0;
+  if (ax && ax->data && ax->dtype == SNT_I64 && snt_tensor_numel(ax) <= SNT_MAX_RANK) {
+    c = (int)snt_tensor_numel(ax);
+    for (int i = 0; i < c; i++) axes[i] = ((int64_t *)ax->data)[i];
+  } else if (!ax) {
+    const int64_t *v = snt_node_ints(n, "axes", &c);
+    if (c > SNT_MAX_RANK) return snt_node_error(g, n, d, "too many axes");
+    for (int i = 0; v && i < c; i++) axes[i] = v[i];
+  } else {
+    return snt_node_error(g, n, d, "its axes must be a constant int64 list");
+  }
+  *mask = 0;
+  if (c == 0) {
+    /* No axes: all of them, unless noop_with_empty_axes says to copy. */
+    if (!snt_node_int(n, "noop_with_empty_axes", 0)) *mask = (1u << x->rank) - 1;
+    return SNT_OK;
+  }
+  for (int i = 0; i < c; i++) {
+    int64_t a = axes[i] < 0 ? axes[i] + x->rank : axes[i];
+    if (a < 0 || a >= x->rank) return snt_node_error(g, n, d, "axis %lld is out of range for rank %d", (long long)axes[i], x->rank);
+    *mask |= 1u << a;
+  }
+  return SNT_OK;
+}
+
+static snt_status infer(snt_graph *g, int node, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  snt_tensor *x = snt_in(g, n, 0);
+  if (x->dtype != SNT_F32) return snt_node_error(g, n, d, "reduces FLOAT tensors only, not %s", snt_dtype_name(x->dtype));
+  uint32_t mask = 0;
+  snt_status st = axes_mask(g, node, d, &mask);
+  if (st) return st;
+  bool keep = snt_node_int(n, "keepdims", 1);
+  int64_t dims[SNT_MAX_RANK];
+  int r = 0;
+  for (int i = 0; i < x->rank; i++) {
+    if (!(mask >> i & 1)) dims[r++] = x->dims[i];
+    else if (keep) dims[r++] = 1;
+  }
+  snt_set_output(g, node, 0, x->dtype, r, dims);
+  return snt_node_set_int(n, "axes_mask", mask);
+}
+
+static snt_status emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *x = &e->g->tensors[n->in[0]];
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "static const int64_t dims[] = %s;", snt_emit_dims(e, n->in[0]));
+  snt_emit_line(e, "if (snt_k_reduce(%s, %d, dims, %lldu, %s, %s) != SNT_OK) return 1;",
+                n->op->name[7] == 'm' ? "SNT_K_REDUCE_MEAN" : "SNT_K_REDUCE_SUM", x->rank,
+                (long long)snt_node_int(n, "axes_mask", 0), snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "}");
+  return SNT_OK;
+}
+
+const snt_op snt_op_reduce_mean = {
+    .name = "reduce_mean", .type_name = "ReduceMean", .default_layer = "reduce_mean",
+    .doc = "mean over axes: reduce_mean(x, axes, keepdims=true)", .min_inputs = 1, .max_inputs = 1, .args = args,
+    .infer = infer, .onnx_type = "ReduceMean", .onnx_const_inputs = 1u << 1, .emit = emit};
+
+const snt_op snt_op_reduce_sum = {
+    .name = "reduce_sum", .type_name = "ReduceSum", .default_layer = "reduce_sum",
+    .doc = "sum over axes: reduce_sum(x, axes, keepdims=true)", .min_inputs = 1, .max_inputs = 1, .args = args,
+    .infer = infer, .onnx_type = "ReduceSum", .onnx_const_inputs = 1u << 1, .emit = emit};

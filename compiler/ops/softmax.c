@@ -1,0 +1,57 @@
+/* softmax and log_softmax over one axis. The DSL counts axes per sample as Keras does
+ * (-1 the last); ONNX counts the whole tensor, and before opset 13 flattens it to 2-D
+ * at the axis. Both become "full_axis" (and "coerce_2d") on the node. */
+#include "compiler/ops/common.h"
+
+static const snt_arg_spec args[] = {{"axis", SNT_ARG_INT, "-1", NULL}, {0}};
+
+static snt_status infer(snt_graph *g, int node, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  snt_tensor *x = snt_in(g, n, 0);
+  if (!snt_node_attr(n, "full_axis")) {
+    int64_t axis = snt_node_int(n, "axis", -1), per_sample = x->rank - 1;
+    if (axis < -per_sample || axis >= per_sample)
+      return snt_node_error(g, n, d, "axis %lld is out of range for a %lld-D input", (long long)axis, (long long)per_sample);
+    snt_status st = snt_node_set_int(n, "full_axis", axis < 0 ? axis + x->rank : axis + 1);
+    if (st) return st;
+  }
+  int64_t a = snt_node_int(n, "full_axis", 0);
+  if (a < 0 || a >= x->rank) return snt_node_error(g, n, d, "axis %lld is out of range for rank %d", (long long)a, x->rank);
+  return snt_infer_same(g, node, d);
+}
+
+static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  int rank = snt_in(g, n, 0)->rank;
+  int64_t axis = snt_node_int(n, "axis", opset < 13 ? 1 : -1);
+  if (axis < -rank || axis >= rank) return snt_node_error(g, n, d, "axis %lld is out of range for rank %d (opset %d)", (long long)axis, rank, opset);
+  snt_status st = snt_node_set_int(n, "full_axis", axis < 0 ? axis + rank : axis);
+  if (!st && opset < 13) st = snt_node_set_int(n, "coerce_2d", 1);
+  return st;
+}
+
+static snt_status emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *x = &e->g->tensors[n->in[0]];
+  int64_t a = snt_node_int(n, "full_axis", 0), outer = 1, len = 1, inner = 1;
+  bool coerce = snt_node_int(n, "coerce_2d", 0);
+  for (int i = 0; i < x->rank; i++) {
+    if (i < a) outer *= x->dims[i];
+    else if (i == a || coerce) len *= x->dims[i];
+    else inner *= x->dims[i];
+  }
+  bool log = n->op->name[0] == 'l';
+  snt_emit_line(e, "snt_k_%ssoftmax(%lld, %lld, %lld, %s, %s);", log ? "log_" : "", (long long)outer, (long long)len,
+                (long long)inner, snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
+  return SNT_OK;
+}
+
+const snt_op snt_op_softmax = {
+    .name = "softmax", .type_name = "Activation", .default_layer = "activation",
+    .doc = "softmax over one axis of each sample: softmax(x, axis=-1)", .min_inputs = 1, .max_inputs = 1,
+    .args = args, .infer = infer, .onnx_type = "Softmax", .onnx_import = onnx_import, .emit = emit, .inplace = true};
+
+const snt_op snt_op_log_softmax = {
+    .name = "log_softmax", .type_name = "Activation", .default_layer = "activation",
+    .doc = "log of softmax over one axis of each sample: log_softmax(x, axis=-1)", .min_inputs = 1, .max_inputs = 1,
+    .args = args, .infer = infer, .onnx_type = "LogSoftmax", .onnx_import = onnx_import, .emit = emit, .inplace = true};

@@ -1,0 +1,49 @@
+/* transpose: permutes the axes (ONNX default: reversed). */
+#include "compiler/ops/common.h"
+
+static const snt_arg_spec args[] = {{"perm", SNT_ARG_INTS, "[]", NULL}, {0}};
+
+static void get_perm(const snt_node *n, int rank, int *perm) {
+  int c = 0;
+  const int64_t *p = snt_node_ints(n, "perm", &c);
+  for (int i = 0; i < rank; i++) perm[i] = p && c == rank ? (int)p[i] : rank - 1 - i;
+}
+
+static snt_status infer(snt_graph *g, int node, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  snt_tensor *x = snt_in(g, n, 0);
+  int c = 0, perm[SNT_MAX_RANK];
+  if (snt_node_ints(n, "perm", &c) && c > 0 && c != x->rank)
+    return snt_node_error(g, n, d, "perm has %d entries for a rank-%d input", c, x->rank);
+  get_perm(n, x->rank, perm);
+  bool seen[SNT_MAX_RANK] = {0};
+  int64_t dims[SNT_MAX_RANK];
+  for (int i = 0; i < x->rank; i++) {
+    if (perm[i] < 0 || perm[i] >= x->rank || seen[perm[i]]) return snt_node_error(g, n, d, "perm is not a permutation of the axes");
+    seen[perm[i]] = true;
+    dims[i] = x->dims[perm[i]];
+  }
+  snt_set_output(g, node, 0, x->dtype, x->rank, dims);
+  return SNT_OK;
+}
+
+static snt_status emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *x = &e->g->tensors[n->in[0]];
+  int perm[SNT_MAX_RANK];
+  int64_t p64[SNT_MAX_RANK];
+  get_perm(n, x->rank, perm);
+  for (int i = 0; i < x->rank; i++) p64[i] = perm[i];
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "static const int64_t dims[] = %s;", snt_emit_dims(e, n->in[0]));
+  snt_emit_line(e, "static const int perm[] = %s;", snt_emit_ints(e, p64, x->rank));
+  snt_emit_line(e, "if (snt_k_transpose(%zu, %d, dims, perm, %s, %s) != SNT_OK) return 1;", snt_dtype_size(x->dtype),
+                x->rank, snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "}");
+  return SNT_OK;
+}
+
+const snt_op snt_op_transpose = {
+    .name = "transpose", .type_name = "Permute", .default_layer = "permute",
+    .doc = "permutes the axes: transpose(x, perm)", .min_inputs = 1, .max_inputs = 1, .args = args,
+    .infer = infer, .onnx_type = "Transpose", .emit = emit};
