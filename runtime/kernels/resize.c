@@ -39,9 +39,11 @@ static double source_coord(const snt_k_resize_desc *d, int a, int64_t x, int *ou
     case SNT_K_COORD_ALIGN_CORNERS: return len == 1.0f ? 0.0 : (double)x * (in - 1.0) / denom;
     case SNT_K_COORD_ASYMMETRIC: return (double)x / s;
     case SNT_K_COORD_TF_CROP_AND_RESIZE: {
-      double r0 = d->roi[a], r1 = d->roi[a + d->rank], c;
-      c = len == 1.0f ? (r1 - r0) * (in - 1.0) / 2.0 : (double)x * (r1 - r0) * (in - 1.0) / denom;
-      c += r0 * (in - 1.0);
+      /* Float32 where the reference computes in float32 (roi and scale are float32 arrays). */
+      float r0 = d->roi[a], r1 = d->roi[a + d->rank], span = r1 - r0;
+      float shift = r0 * (float)(d->in[a] - 1);
+      double c = len == 1.0f ? (double)(span * (float)(d->in[a] - 1) / 2.0f + shift)
+                             : (double)x * span * (in - 1.0) / denom + shift;
       *outside = c < 0.0 || c > in - 1.0;
       return c;
     }
