@@ -1,0 +1,63 @@
+/* Loading and saving ONNX ModelProto files. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/onnx/onnx_int.h"
+
+snt_status snt_onnx_model_from_bytes(const uint8_t *data, size_t len, const char *name_for_messages,
+                                     Onnx__ModelProto **out, snt_err *e) {
+  const char *name = name_for_messages ? name_for_messages : "(memory)";
+  if (!out) return snt_err_set(e, SNT_ERR_INTERNAL, "%s: snt_onnx_model_from_bytes: no output", name);
+  *out = NULL;
+  /* Zero bytes would unpack as an empty model; say what really happened. */
+  if (len == 0) return snt_err_set(e, SNT_ERR_INPUT, "%s: empty file, expected an ONNX model", name);
+  if (!data) return snt_err_set(e, SNT_ERR_INTERNAL, "%s: %zu bytes but no data", name, len);
+  Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, data);
+  if (!m)
+    return snt_err_set(e, SNT_ERR_INPUT, "%s: not an ONNX model (truncated or corrupt protobuf, %zu bytes)", name,
+                       len);
+  if (!m->graph) {
+    onnx__model_proto__free_unpacked(m, NULL);
+    return snt_err_set(e, SNT_ERR_INPUT, "%s: the ONNX model has no graph", name);
+  }
+  *out = m;
+  return SNT_OK;
+}
+
+snt_status snt_onnx_load_model(const char *path, Onnx__ModelProto **out, snt_err *e) {
+  if (out) *out = NULL;
+  if (!path) return snt_err_set(e, SNT_ERR_INTERNAL, "snt_onnx_load_model: no path");
+  uint8_t *bytes;
+  size_t len;
+  snt_status s = snt_onnx_file_read(path, &bytes, &len, e);
+  if (s != SNT_OK) return s;
+  s = snt_onnx_model_from_bytes(bytes, len, path, out, e);
+  free(bytes);
+  return s;
+}
+
+void snt_onnx_free_model(Onnx__ModelProto *m) {
+  if (m) onnx__model_proto__free_unpacked(m, NULL);
+}
+
+snt_status snt_onnx_save_model(const char *path, const Onnx__ModelProto *m, snt_err *e) {
+  if (!path || !m) return snt_err_set(e, SNT_ERR_INTERNAL, "snt_onnx_save_model: no path or model");
+  size_t len = onnx__model_proto__get_packed_size(m);
+  uint8_t *buf = malloc(len ? len : 1);
+  if (!buf) return snt_err_set(e, SNT_ERR_NOMEM, "%s: out of memory packing %zu bytes", path, len);
+  onnx__model_proto__pack(m, buf);
+  snt_status s = snt_onnx_file_write_atomic(path, buf, len, e);
+  free(buf);
+  return s;
+}
+
+int64_t snt_onnx_opset(const Onnx__ModelProto *m) {
+  int64_t v = 0;
+  for (size_t i = 0; m && i < m->n_opset_import; i++) {
+    const Onnx__OperatorSetIdProto *o = m->opset_import[i];
+    if (!o || !o->has_version) continue;
+    /* A model should import ai.onnx once; if it repeats it, the newest one wins. */
+    if ((!o->domain || !o->domain[0] || !strcmp(o->domain, "ai.onnx")) && o->version > v) v = o->version;
+  }
+  return v;
+}
