@@ -26,6 +26,8 @@ APT_PACKAGES=(
   clang
   libclang-rt-14-dev   # libFuzzer / sanitizer runtimes for clang 14
   python3
+  python3-onnx         # tests: independent checks of ONNX files (onnx.checker, numpy_helper)
+  python3-numpy
   ca-certificates
 )
 
