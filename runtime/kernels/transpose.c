@@ -56,6 +56,54 @@ static void strided_copy(char *restrict dst, const char *restrict src, int64_t n
   }
 }
 
+enum { TILE = 16 };
+
+#define TILE_LOOP(T)                                                                    \
+  do {                                                                                  \
+    T *d = (T *)dst;                                                                    \
+    const T *s = (const T *)src;                                                        \
+    for (int64_t i = 0; i < ni; i++)                                                    \
+      for (int64_t j = 0; j < nj; j++) d[i * dst_stride + j] = s[i + j * src_stride];   \
+  } while (0)
+
+/* dst[i * dst_stride + j] = src[i + j * src_stride] over a tile of ni x nj elements. */
+static void copy_tile(char *restrict dst, const char *restrict src, int64_t ni, int64_t nj,
+                      int64_t dst_stride, int64_t src_stride, size_t es) {
+  switch (es) {
+    case 1: TILE_LOOP(uint8_t); break;
+    case 2: TILE_LOOP(uint16_t); break;
+    case 4: TILE_LOOP(uint32_t); break;
+    case 8: TILE_LOOP(uint64_t); break;
+    default:
+      for (int64_t i = 0; i < ni; i++)
+        for (int64_t j = 0; j < nj; j++)
+          memcpy(dst + (size_t)(i * dst_stride + j) * es, src + (size_t)(i + j * src_stride) * es, es);
+  }
+}
+
+/* When x's contiguous axis is output axis c, not the last one: copy the (c, last) planes in
+ * tiles, so that both the reads and the writes stay within a few cache lines. */
+static void transpose_tiled(int r, const int64_t *od, const int64_t *st, int c, const char *src,
+                            char *dst, size_t es) {
+  int64_t ost[SNT_MAX_RANK], s = 1, idx[SNT_MAX_RANK] = {0}, in_off = 0, out_off = 0;
+  for (int i = r - 1; i >= 0; i--) ost[i] = s, s *= od[i];
+  int64_t ni = od[c], nj = od[r - 1], planes = s / (ni * nj);
+  for (int64_t p = 0; p < planes; p++) {
+    for (int64_t i0 = 0; i0 < ni; i0 += TILE)
+      for (int64_t j0 = 0; j0 < nj; j0 += TILE)
+        copy_tile(dst + (size_t)(out_off + i0 * ost[c] + j0) * es,
+                  src + (size_t)(in_off + i0 + j0 * st[r - 1]) * es, ni - i0 < TILE ? ni - i0 : TILE,
+                  nj - j0 < TILE ? nj - j0 : TILE, ost[c], st[r - 1], es);
+    for (int i = r - 2; i >= 0; i--) { /* odometer over the axes outside the plane */
+      if (i == c) continue;
+      in_off += st[i], out_off += ost[i];
+      if (++idx[i] < od[i]) break;
+      in_off -= st[i] * od[i], out_off -= ost[i] * od[i];
+      idx[i] = 0;
+    }
+  }
+}
+
 static int is_permutation(int rank, const int *perm) {
   int seen[SNT_MAX_RANK] = {0};
   for (int i = 0; i < rank; i++) {
@@ -75,6 +123,12 @@ snt_status snt_k_transpose(size_t elem_size, int rank, const int64_t *in_dims, c
   if (r == 0 || (r == 1 && st[0] == 1)) {
     memcpy(y, x, (size_t)total * elem_size);
     return SNT_OK;
+  }
+  for (int c = 0; c < r - 1; c++) {
+    if (st[c] == 1) {
+      transpose_tiled(r, od, st, c, x, y, elem_size);
+      return SNT_OK;
+    }
   }
   int64_t idx[SNT_MAX_RANK] = {0}, off = 0, row = od[r - 1], rows = total / row;
   const char *src = x;

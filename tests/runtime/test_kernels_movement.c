@@ -19,34 +19,48 @@ static void random_perm(rng *r, int n, int *perm) {
   }
 }
 
+static void run_transpose(test_state *ts, rng *r, const char *what, int rank,
+                          const int64_t *dims, const int *perm, size_t es) {
+  int64_t od[6], n = prod64(dims, rank);
+  for (int a = 0; a < rank; a++) od[a] = dims[perm[a]];
+  unsigned char *x = xmalloc((size_t)n * es), *y = xmalloc((size_t)n * es), *want = xmalloc((size_t)n * es);
+  fill_bytes(r, x, (size_t)n * es);
+  for (int64_t q = 0; q < n; q++) { /* y[o] = x[i] with i[perm[a]] = o[a] */
+    int64_t o[6], in_idx[6], rem = q, off = 0;
+    for (int a = rank - 1; a >= 0; a--) o[a] = rem % od[a], rem /= od[a];
+    for (int a = 0; a < rank; a++) in_idx[perm[a]] = o[a];
+    for (int a = 0; a < rank; a++) off = off * dims[a] + in_idx[a];
+    memcpy(want + (size_t)q * es, x + (size_t)off * es, es);
+  }
+  CHECK_INT(ts, snt_k_transpose(es, rank, dims, perm, x, y), SNT_OK);
+  ts->checks++;
+  if (memcmp(y, want, (size_t)n * es) != 0) {
+    ts->failures++;
+    fprintf(stderr, "%s: rank %d elem %zu perm", what, rank, es);
+    for (int a = 0; a < rank; a++) fprintf(stderr, " %d", perm[a]);
+    fprintf(stderr, " differs\n");
+  }
+  free(x), free(y), free(want);
+}
+
 static void test_transpose(test_state *ts) {
   rng r = {0x5eed0301};
   for (int i = 0; i < 500; i++) {
     int rank = (int)rng_int(&r, 1, 6), perm[6];
-    int64_t dims[6], od[6];
+    int64_t dims[6];
     for (int a = 0; a < rank; a++) dims[a] = rng_int(&r, 1, rank > 4 ? 4 : 6);
     random_perm(&r, rank, perm);
-    for (int a = 0; a < rank; a++) od[a] = dims[perm[a]];
-    size_t es = elem_sizes[i % 6];
-    int64_t n = prod64(dims, rank);
-    unsigned char *x = xmalloc((size_t)n * es), *y = xmalloc((size_t)n * es), *want = xmalloc((size_t)n * es);
-    fill_bytes(&r, x, (size_t)n * es);
-    for (int64_t q = 0; q < n; q++) { /* y[o] = x[i] with i[perm[a]] = o[a] */
-      int64_t o[6], in_idx[6], rem = q, off = 0;
-      for (int a = rank - 1; a >= 0; a--) o[a] = rem % od[a], rem /= od[a];
-      for (int a = 0; a < rank; a++) in_idx[perm[a]] = o[a];
-      for (int a = 0; a < rank; a++) off = off * dims[a] + in_idx[a];
-      memcpy(want + (size_t)q * es, x + (size_t)off * es, es);
-    }
-    CHECK_INT(ts, snt_k_transpose(es, rank, dims, perm, x, y), SNT_OK);
-    ts->checks++;
-    if (memcmp(y, want, (size_t)n * es) != 0) {
-      ts->failures++;
-      fprintf(stderr, "transpose case %d: rank %d elem %zu perm %d%d%d%d%d%d differs\n", i, rank, es,
-              perm[0], rank > 1 ? perm[1] : 0, rank > 2 ? perm[2] : 0, rank > 3 ? perm[3] : 0,
-              rank > 4 ? perm[4] : 0, rank > 5 ? perm[5] : 0);
-    }
-    free(x), free(y), free(want);
+    char what[64];
+    snprintf(what, sizeof what, "transpose case %d", i);
+    run_transpose(ts, &r, what, rank, dims, perm, elem_sizes[i % 6]);
+  }
+  /* Planes larger than one tile, with partial tiles at the edges. */
+  int64_t d3[3] = {3, 37, 41}, d4[4] = {2, 20, 3, 33};
+  int p3[3] = {0, 2, 1}, p4a[4] = {0, 2, 3, 1}, p4b[4] = {3, 1, 0, 2};
+  for (size_t e = 0; e < 6; e++) {
+    run_transpose(ts, &r, "transpose 3x37x41", 3, d3, p3, elem_sizes[e]);
+    run_transpose(ts, &r, "transpose NCHW->NHWC", 4, d4, p4a, elem_sizes[e]);
+    run_transpose(ts, &r, "transpose 2x20x3x33", 4, d4, p4b, elem_sizes[e]);
   }
   /* Hand-computed: [[1, 2, 3], [4, 5, 6]] transposed. */
   float x[6] = {1, 2, 3, 4, 5, 6}, y[6];
