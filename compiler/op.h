@@ -50,6 +50,8 @@ typedef struct snt_op {
   unsigned onnx_const_inputs;
   /* Writes the C code that computes the node. */
   snt_status (*emit)(struct snt_emit *e, int node);
+  /* Bytes of kernel scratch the node needs; NULL when none. */
+  size_t (*scratch)(const snt_graph *g, const snt_node *n);
   /* The output may share the input's buffer (elementwise ops). */
   bool inplace;
 } snt_op;
@@ -64,12 +66,6 @@ extern const char *const snt_activation_symbols[];
 /* Shape helpers for infer functions (shape_util.c). */
 /* Formats dims[from..rank) as "(a, b, c)". */
 void snt_shape_str(char *buf, size_t size, const snt_tensor *t, int from);
-/* Resolves a node's `padding` attribute for a window of size k (dilation applied) over
- * in_h x in_w with the node's stride into pads [top, left, bottom, right], as Keras does. */
-snt_status snt_resolve_pads(snt_graph *g, snt_node *n, snt_diag *d, const int64_t k[2],
-                            const int64_t in[2], int64_t pads[4]);
-/* Output size of a window op along one axis; <= 0 when the window does not fit. */
-int64_t snt_window_out(int64_t in, int64_t k, int64_t stride, int64_t pad_begin, int64_t pad_end);
 /* Requires the activation input i to have the given rank; names the layer otherwise. */
 snt_status snt_expect_rank(snt_graph *g, int node, snt_diag *d, int i, int rank, const char *what);
 /* Sets output i to the given shape (dims include the batch); the type stays. */

@@ -125,6 +125,11 @@ snt_status snt_plan_build(const snt_graph *g, snt_diag *d, snt_plan *p) {
       }
     }
     p->weights_bytes = woff;
+    for (int i = 0; i < g->n_nodes; i++) {
+      const snt_node *n = &g->nodes[i];
+      size_t s = n->op->scratch ? n->op->scratch(g, n) : 0;
+      if (s > p->scratch_bytes) p->scratch_bytes = s;
+    }
     st = place_arena(iv, n_iv, p->places, &p->arena_bytes);
   }
   free(first);

@@ -1,5 +1,9 @@
-/* batchnorm: batch normalisation over the channel axis (axis 1). */
-#include "compiler/op.h"
+/* batchnorm: batch normalisation over the channel axis (axis 1); at inference
+ * y = gamma * (x - moving_mean) / sqrt(moving_variance + eps) + beta. */
+#include <string.h>
+
+#include "compiler/ops/common.h"
+#include "sinter/kernels.h"
 
 static const snt_arg_spec args[] = {
     {"eps", SNT_ARG_FLOAT, "0.001", NULL},
@@ -41,11 +45,52 @@ static snt_status infer(snt_graph *g, int node, snt_diag *d) {
       return snt_node_error(g, n, d, "parameter '%s' must have %lld values, one per channel", p->name,
                             (long long)x->dims[1]);
   }
-  snt_set_shape(g, node, 0, x->rank, x->dims);
+  snt_set_output(g, node, 0, x->dtype, x->rank, x->dims);
+  return SNT_OK;
+}
+
+/* ONNX: X, scale, B, mean, var; epsilon defaults to 1e-5. Training mode (opset 14's
+ * attribute, or the extra outputs) is not inference. */
+static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  if (n->n_in != 5) return snt_node_error(g, n, d, "needs 5 inputs (X, scale, B, mean, var), got %d", n->n_in);
+  if (snt_node_int(n, "training_mode", 0) || n->n_out > 1)
+    return snt_node_error(g, n, d, "training mode is not supported in an inference graph (opset %d)", opset);
+  snt_status st = snt_node_set_float(n, "eps", snt_node_float(n, "epsilon", 1e-5));
+  if (!st) st = snt_node_set_float(n, "momentum", snt_node_float(n, "momentum", 0.9));
+  return st;
+}
+
+/* The parameter of a role, or NULL when the layer has none (center/scale off). */
+static const char *param(snt_emit *e, const snt_node *n, const char *role, int onnx_slot) {
+  for (int i = n->n_act_in; i < n->n_in; i++) {
+    const snt_tensor *t = &e->g->tensors[n->in[i]];
+    if (t->role ? strcmp(t->role, role) == 0 : i == onnx_slot) return snt_emit_ptr(e, n->in[i]);
+  }
+  return NULL;
+}
+
+static snt_status emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *x = &e->g->tensors[n->in[0]];
+  const char *gamma = param(e, n, "gamma", 1), *beta = param(e, n, "beta", 2);
+  const char *mean = param(e, n, "moving_mean", 3), *var = param(e, n, "moving_variance", 4);
+  int64_t c = x->dims[1], inner = snt_tensor_numel(x) / x->dims[0] / c;
+  if (!gamma || !beta) {
+    /* The kernel wants both; give it ones and zeros for the missing one. */
+    snt_emit_line(e, "{");
+    snt_emit_line(e, "static float ones[%lld], zeros[%lld];", (long long)c, (long long)c);
+    snt_emit_line(e, "for (int64_t i = 0; i < %lld; i++) ones[i] = 1.0f, zeros[i] = 0.0f;", (long long)c);
+  }
+  snt_emit_line(e, "snt_k_batchnorm(%lld, %lld, %lld, %s, %s, %s, %s, %s, %sf, %s);", (long long)x->dims[0], (long long)c,
+                (long long)inner, snt_emit_ptr(e, n->in[0]), gamma ? gamma : "ones", beta ? beta : "zeros", mean, var,
+                snt_emit_f64(e, (float)snt_node_float(n, "eps", 1e-3)), snt_emit_ptr(e, n->out[0]));
+  if (!gamma || !beta) snt_emit_line(e, "}");
   return SNT_OK;
 }
 
 const snt_op snt_op_batchnorm = {
     .name = "batchnorm", .type_name = "BatchNormalization", .default_layer = "batch_normalization",
     .doc = "batch normalisation over channels: batchnorm(x, eps=0.001, momentum=0.99, center=true, scale=true)",
-    .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer};
+    .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer,
+    .onnx_type = "BatchNormalization", .onnx_import = onnx_import, .emit = emit, .inplace = true};

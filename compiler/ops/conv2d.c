@@ -1,5 +1,10 @@
-/* conv2d: 2-D convolution over NCHW, with groups, dilation and Keras padding. */
-#include "compiler/op.h"
+/* conv2d: convolution over NCHW with 1 to 3 spatial dims (the DSL writes 2-D), groups,
+ * dilation, Keras or ONNX padding, and a fused bias and activation. */
+#include <string.h>
+
+#include "compiler/ops/common.h"
+#include "compiler/ops/window.h"
+#include "sinter/kernels.h"
 
 static const snt_arg_spec args[] = {
     {"filters", SNT_ARG_INT, NULL, NULL},
@@ -13,76 +18,144 @@ static const snt_arg_spec args[] = {
     {"l2", SNT_ARG_FLOAT, "0", NULL},
     {0}};
 
-typedef struct conv_attrs {
-  int64_t filters, groups, k[2], stride[2], dil[2];
-} conv_attrs;
-
-static snt_status read_attrs(snt_graph *g, int node, snt_diag *d, conv_attrs *a) {
+/* Filters, groups and kernel size, checked against the input's channels. */
+static snt_status read_attrs(snt_graph *g, int node, snt_diag *d, int64_t *filters, int64_t *groups, int64_t *k) {
   snt_node *n = &g->nodes[node];
-  int cnt = 0;
-  const int64_t *k = snt_node_ints(n, "kernel", &cnt), *s, *dl;
-  a->filters = snt_node_int(n, "filters", 0);
-  a->groups = snt_node_int(n, "groups", 1);
-  if (!k || cnt != 2) return snt_node_error(g, n, d, "kernel must be n or [h, w]");
-  s = snt_node_ints(n, "stride", &cnt);
-  dl = snt_node_ints(n, "dilation", &cnt);
-  for (int i = 0; i < 2; i++) {
-    a->k[i] = k[i];
-    a->stride[i] = s ? s[i] : 1;
-    a->dil[i] = dl ? dl[i] : 1;
+  snt_tensor *x = snt_in(g, n, 0);
+  if (x->rank < 3 || x->rank > 5) {
+    char s[128];
+    snt_shape_str(s, sizeof s, x, 1);
+    return snt_node_error(g, n, d, "expects a 3-D input (channels, height, width), got shape %s", s);
   }
-  for (int i = 0; i < 2; i++) {
-    if (a->k[i] < 1 || a->stride[i] < 1 || a->dil[i] < 1)
-      return snt_node_error(g, n, d, "kernel, stride and dilation must be positive, got kernel [%lld, %lld], "
-                            "stride [%lld, %lld], dilation [%lld, %lld]", (long long)k[0], (long long)k[1],
-                            (long long)a->stride[0], (long long)a->stride[1], (long long)a->dil[0], (long long)a->dil[1]);
-  }
-  if (a->filters < 1) return snt_node_error(g, n, d, "filters must be positive, got %lld", (long long)a->filters);
-  if (a->groups < 1) return snt_node_error(g, n, d, "groups must be positive, got %lld", (long long)a->groups);
+  int sp = x->rank - 2, cnt = 0;
+  const int64_t *kv = snt_node_ints(n, "kernel", &cnt);
+  if (!kv || (cnt != sp && cnt != 1)) return snt_node_error(g, n, d, "kernel must have %d sizes", sp);
+  for (int i = 0; i < sp; i++) k[i] = cnt == 1 ? kv[0] : kv[i];
+  *filters = snt_node_int(n, "filters", 0);
+  *groups = snt_node_int(n, "groups", 1);
+  if (*filters < 1) return snt_node_error(g, n, d, "filters must be positive, got %lld", (long long)*filters);
+  if (*groups < 1) return snt_node_error(g, n, d, "groups must be positive, got %lld", (long long)*groups);
   double l2 = snt_node_float(n, "l2", 0);
   if (!(l2 >= 0)) return snt_node_error(g, n, d, "l2 must not be negative, got %g", l2);
-  if (snt_expect_rank(g, node, d, 0, 4, "a 3-D input (channels, height, width)")) return SNT_ERR_INPUT;
-  int64_t c = snt_in(g, n, 0)->dims[1];
-  if (c % a->groups || a->filters % a->groups)
+  int64_t c = x->dims[1];
+  if (c % *groups || *filters % *groups)
     return snt_node_error(g, n, d, "groups (%lld) must divide the input channels (%lld) and the filters (%lld)",
-                          (long long)a->groups, (long long)c, (long long)a->filters);
+                          (long long)*groups, (long long)c, (long long)*filters);
   return SNT_OK;
 }
 
 static snt_status params(snt_graph *g, int node, snt_diag *d) {
-  conv_attrs a;
-  snt_status st = read_attrs(g, node, d, &a);
+  int64_t filters, groups, k[SNT_MAX_SPATIAL];
+  snt_status st = read_attrs(g, node, d, &filters, &groups, k);
   if (st) return st;
-  snt_node *n = &g->nodes[node];
-  int64_t c = snt_in(g, n, 0)->dims[1];
-  int64_t kdims[4] = {a.filters, c / a.groups, a.k[0], a.k[1]};
-  if (snt_ir_add_param(g, node, "kernel", 4, kdims, true) < 0) return SNT_ERR_NOMEM;
-  if (snt_node_int(&g->nodes[node], "bias", 1) && snt_ir_add_param(g, node, "bias", 1, &a.filters, true) < 0)
+  snt_tensor *x = snt_in(g, &g->nodes[node], 0);
+  int64_t kdims[2 + SNT_MAX_SPATIAL] = {filters, x->dims[1] / groups};
+  for (int i = 0; i < x->rank - 2; i++) kdims[2 + i] = k[i];
+  if (snt_ir_add_param(g, node, "kernel", x->rank, kdims, true) < 0) return SNT_ERR_NOMEM;
+  if (snt_node_int(&g->nodes[node], "bias", 1) && snt_ir_add_param(g, node, "bias", 1, &filters, true) < 0)
     return SNT_ERR_NOMEM;
   return SNT_OK;
 }
 
 static snt_status infer(snt_graph *g, int node, snt_diag *d) {
-  conv_attrs a;
-  snt_status st = read_attrs(g, node, d, &a);
+  int64_t filters, groups, k[SNT_MAX_SPATIAL];
+  snt_status st = read_attrs(g, node, d, &filters, &groups, k);
   if (st) return st;
   snt_node *n = &g->nodes[node];
-  snt_tensor *x = snt_in(g, n, 0);
-  int64_t keff[2] = {(a.k[0] - 1) * a.dil[0] + 1, (a.k[1] - 1) * a.dil[1] + 1};
-  int64_t in[2] = {x->dims[2], x->dims[3]}, pads[4];
-  if ((st = snt_resolve_pads(g, n, d, keff, in, pads))) return st;
-  if ((st = snt_node_set_ints(n, "pads", 4, pads))) return st;
-  int64_t oh = snt_window_out(in[0], keff[0], a.stride[0], pads[0], pads[2]);
-  int64_t ow = snt_window_out(in[1], keff[1], a.stride[1], pads[1], pads[3]);
-  if (oh < 1 || ow < 1) {
-    char s[128];
-    snt_shape_str(s, sizeof s, x, 1);
-    return snt_node_error(g, n, d, "the %lldx%lld kernel does not fit the input %s (padding %lld, %lld, %lld, %lld)",
-                          (long long)keff[0], (long long)keff[1], s, (long long)pads[0], (long long)pads[1],
-                          (long long)pads[2], (long long)pads[3]);
+  snt_tensor *x = snt_in(g, n, 0), *w = snt_in_opt(g, n, 1), *b = snt_in_opt(g, n, 2);
+  if (w) {
+    bool ok = w->rank == x->rank && w->dims[0] == filters && w->dims[1] == x->dims[1] / groups;
+    for (int i = 0; ok && i < x->rank - 2; i++) ok = w->dims[2 + i] == k[i];
+    if (!ok) {
+      char s[128];
+      snt_shape_str(s, sizeof s, w, 0);
+      return snt_node_error(g, n, d, "kernel has shape %s, want (%lld, %lld, kernel sizes)", s, (long long)filters,
+                            (long long)(x->dims[1] / groups));
+    }
   }
-  int64_t dims[4] = {x->dims[0], a.filters, oh, ow};
-  snt_set_shape(g, node, 0, 4, dims);
+  if (b && (b->rank != 1 || b->dims[0] != filters))
+    return snt_node_error(g, n, d, "bias must have %lld values", (long long)filters);
+  snt_window win;
+  if ((st = snt_window_resolve(g, node, d, k, &win))) return st;
+  int64_t dims[SNT_MAX_RANK] = {x->dims[0], filters};
+  for (int i = 0; i < win.spatial; i++) dims[2 + i] = win.out[i];
+  snt_set_output(g, node, 0, x->dtype, x->rank, dims);
+  return SNT_OK;
+}
+
+/* ONNX Conv: W is input 1 ([M, C/group, k...]), B input 2; kernel_shape is optional. */
+static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  snt_tensor *w = snt_in_opt(g, n, 1);
+  if (!w || w->rank < 3) return snt_node_error(g, n, d, "needs a weight input of rank 3 to 5 (opset %d)", opset);
+  snt_status st = snt_window_import(g, node, d, "kernel");
+  if (!st && !snt_node_attr(n, "kernel")) st = snt_node_set_ints(n, "kernel", w->rank - 2, w->dims + 2);
+  if (!st) st = snt_node_set_int(n, "filters", w->dims[0]);
+  if (!st) st = snt_node_set_int(n, "groups", snt_node_int(n, "group", 1));
+  if (!st) st = snt_node_set_int(n, "bias", snt_in_opt(g, n, 2) != NULL);
+  return st;
+}
+
+static snt_k_act_kind act_kind(const char *a) {
+  if (strcmp(a, "relu") == 0) return SNT_K_ACT_RELU;
+  if (strcmp(a, "sigmoid") == 0) return SNT_K_ACT_SIGMOID;
+  if (strcmp(a, "tanh") == 0) return SNT_K_ACT_TANH;
+  return SNT_K_ACT_NONE;
+}
+
+static snt_status make_desc(const snt_graph *g, const snt_node *n, snt_k_conv_desc *k) {
+  const snt_tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
+  int c = 0, sp = x->rank - 2;
+  const int64_t *kv = snt_node_ints(n, "kernel", &c), *pads = snt_node_ints(n, "resolved_pads", &c);
+  int cs = 0, cd = 0;
+  const int64_t *s = snt_node_ints(n, "stride", &cs), *dl = snt_node_ints(n, "dilation", &cd);
+  memset(k, 0, sizeof *k);
+  k->spatial = sp;
+  k->batch = x->dims[0];
+  k->in_channels = x->dims[1];
+  k->out_channels = y->dims[1];
+  k->groups = snt_node_int(n, "groups", 1);
+  for (int i = 0; i < sp; i++) {
+    k->in[i] = x->dims[2 + i];
+    k->out[i] = y->dims[2 + i];
+    k->kernel[i] = kv[i < c ? i : 0];
+    k->stride[i] = s && cs == sp ? s[i] : 1;
+    k->dilation[i] = dl && cd == sp ? dl[i] : 1;
+    k->pad_begin[i] = pads[i];
+    k->pad_end[i] = pads[sp + i];
+  }
+  k->act.kind = act_kind(snt_node_string(n, "activation", "none"));
+  return SNT_OK;
+}
+
+static size_t scratch(const snt_graph *g, const snt_node *n) {
+  snt_k_conv_desc k;
+  make_desc(g, n, &k);
+  return snt_k_conv_scratch_bytes(&k);
+}
+
+static const char *arr(snt_emit *e, const int64_t *v, int n) { return snt_emit_ints(e, v, n); }
+
+static snt_status emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  snt_k_conv_desc k;
+  make_desc(e->g, n, &k);
+  snt_graph *g = (snt_graph *)e->g;
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "static const snt_k_conv_desc d = {%d, %lld, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {%d, 0, 0, 0}};",
+                k.spatial, (long long)k.batch, (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
+                arr(e, k.in, 3), arr(e, k.out, 3), arr(e, k.kernel, 3), arr(e, k.stride, 3), arr(e, k.dilation, 3),
+                arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3), (int)k.act.kind);
+  snt_emit_line(e, "if (snt_k_conv(&d, %s, %s, %s, NULL, %s, S) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]),
+                snt_emit_ptr(e, n->in[1]), snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL",
+                snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "}");
+  if (strcmp(snt_node_string(n, "activation", "none"), "softmax") == 0) {
+    const snt_tensor *y = &e->g->tensors[n->out[0]];
+    snt_emit_line(e, "snt_k_softmax(%lld, %lld, %lld, %s, %s);", (long long)y->dims[0], (long long)y->dims[1],
+                  (long long)(snt_tensor_numel(y) / y->dims[0] / y->dims[1]), snt_emit_ptr(e, n->out[0]),
+                  snt_emit_ptr(e, n->out[0]));
+  }
   return SNT_OK;
 }
 
@@ -90,11 +163,13 @@ static double flops(const snt_graph *g, const snt_node *n) {
   const snt_tensor *y = &g->tensors[n->out[0]], *x = &g->tensors[n->in[0]];
   int cnt = 0;
   const int64_t *k = snt_node_ints(n, "kernel", &cnt);
-  double per_out = (double)(x->dims[1] / snt_node_int(n, "groups", 1)) * (double)k[0] * (double)k[1];
-  return 2.0 * per_out * (double)(y->dims[1] * y->dims[2] * y->dims[3]);
+  double per_out = (double)(x->dims[1] / snt_node_int(n, "groups", 1));
+  for (int i = 0; i < x->rank - 2; i++) per_out *= (double)k[i < cnt ? i : 0];
+  return 2.0 * per_out * (double)(snt_tensor_numel(y) / y->dims[0]);
 }
 
 const snt_op snt_op_conv2d = {
     .name = "conv2d", .type_name = "Conv2D", .default_layer = "conv2d",
     .doc = "2-D convolution: conv2d(x, filters, kernel, stride=1, padding=valid, dilation=1, groups=1, bias=true, activation=none, l2=0)",
-    .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer, .flops = flops};
+    .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer, .flops = flops,
+    .onnx_type = "Conv", .onnx_import = onnx_import, .emit = emit, .scratch = scratch};

@@ -1,5 +1,8 @@
 /* dense: a fully connected layer on flat features; the kernel is [in, out] as in Keras. */
-#include "compiler/op.h"
+#include <string.h>
+
+#include "compiler/ops/common.h"
+#include "sinter/kernels.h"
 
 static const snt_arg_spec args[] = {
     {"units", SNT_ARG_INT, NULL, NULL},
@@ -39,7 +42,28 @@ static snt_status infer(snt_graph *g, int node, snt_diag *d) {
   if (st) return st;
   snt_node *n = &g->nodes[node];
   int64_t dims[2] = {snt_in(g, n, 0)->dims[0], snt_node_int(n, "units", 0)};
-  snt_set_shape(g, node, 0, 2, dims);
+  snt_set_output(g, node, 0, SNT_F32, 2, dims);
+  return SNT_OK;
+}
+
+/* y = act(x K + b): one GEMM with the bias as its C row, then the activation in place. */
+static snt_status emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *x = &e->g->tensors[n->in[0]], *y = &e->g->tensors[n->out[0]];
+  bool bias = n->n_in > 2;
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "static const snt_k_gemm_desc d = {%lld, %lld, %lld, 0, 0, 1.0f, %s, 1, %lld};", (long long)x->dims[0],
+                (long long)y->dims[1], (long long)x->dims[1], bias ? "1.0f" : "0.0f", (long long)y->dims[1]);
+  snt_emit_line(e, "if (snt_k_gemm(&d, %s, %s, %s, %s) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]),
+                snt_emit_ptr(e, n->in[1]), bias ? snt_emit_ptr(e, n->in[2]) : "NULL", snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "}");
+  const char *act = snt_node_string(n, "activation", "none");
+  const char *out = snt_emit_ptr(e, n->out[0]);
+  long long rows = (long long)y->dims[0], cols = (long long)y->dims[1];
+  if (strcmp(act, "softmax") == 0) snt_emit_line(e, "snt_k_softmax(%lld, %lld, 1, %s, %s);", rows, cols, out, out);
+  else if (strcmp(act, "relu") == 0) snt_emit_line(e, "for (int64_t i = 0; i < %lld; i++) %s[i] = %s[i] > 0 ? %s[i] : 0;", rows * cols, out, out, out);
+  else if (strcmp(act, "sigmoid") == 0) snt_emit_line(e, "for (int64_t i = 0; i < %lld; i++) %s[i] = 1 / (1 + expf(-%s[i]));", rows * cols, out, out);
+  else if (strcmp(act, "tanh") == 0) snt_emit_line(e, "for (int64_t i = 0; i < %lld; i++) %s[i] = tanhf(%s[i]);", rows * cols, out, out);
   return SNT_OK;
 }
 
@@ -50,4 +74,4 @@ static double flops(const snt_graph *g, const snt_node *n) {
 const snt_op snt_op_dense = {
     .name = "dense", .type_name = "Dense", .default_layer = "dense",
     .doc = "fully connected layer: dense(x, units, activation=none, bias=true, l2=0)",
-    .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer, .flops = flops};
+    .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer, .flops = flops, .emit = emit};

@@ -1,22 +1,47 @@
-/* global_avg_pool and global_max_pool: reduce height and width, giving (channels,). */
-#include "compiler/op.h"
+/* global_avg_pool and global_max_pool: reduce the spatial dims, giving (channels,);
+ * ONNX keeps them as size 1 ("keepdims"). */
+#include "compiler/ops/common.h"
+#include "sinter/kernels.h"
 
 static const snt_arg_spec args[] = {{0}};
 
 static snt_status infer(snt_graph *g, int node, snt_diag *d) {
-  if (snt_expect_rank(g, node, d, 0, 4, "a 3-D input (channels, height, width)")) return SNT_ERR_INPUT;
-  snt_tensor *x = snt_in(g, &g->nodes[node], 0);
-  int64_t dims[2] = {x->dims[0], x->dims[1]};
-  snt_set_shape(g, node, 0, 2, dims);
+  snt_node *n = &g->nodes[node];
+  snt_tensor *x = snt_in(g, n, 0);
+  if (x->rank < 3) {
+    char s[128];
+    snt_shape_str(s, sizeof s, x, 1);
+    return snt_node_error(g, n, d, "expects a 3-D input (channels, height, width), got shape %s", s);
+  }
+  int64_t dims[SNT_MAX_RANK] = {x->dims[0], x->dims[1]};
+  bool keep = snt_node_int(n, "keepdims", 0);
+  for (int i = 2; i < x->rank; i++) dims[i] = 1;
+  snt_set_output(g, node, 0, x->dtype, keep ? x->rank : 2, dims);
+  return SNT_OK;
+}
+
+static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
+  (void)opset, (void)d;
+  return snt_node_set_int(&g->nodes[node], "keepdims", 1);
+}
+
+static snt_status emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *x = &e->g->tensors[n->in[0]];
+  int64_t outer = x->dims[0] * x->dims[1];
+  snt_emit_line(e, "snt_k_global_pool(%s, %lld, %lld, %s, %s);", n->op->name[7] == 'a' ? "SNT_K_POOL_AVG" : "SNT_K_POOL_MAX",
+                (long long)outer, (long long)(snt_tensor_numel(x) / outer), snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   return SNT_OK;
 }
 
 const snt_op snt_op_global_avg_pool = {
     .name = "global_avg_pool", .type_name = "GlobalAveragePooling2D",
     .default_layer = "global_average_pooling2d", .doc = "mean over height and width: global_avg_pool(x)",
-    .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer};
+    .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "GlobalAveragePool",
+    .onnx_import = onnx_import, .emit = emit};
 
 const snt_op snt_op_global_max_pool = {
     .name = "global_max_pool", .type_name = "GlobalMaxPooling2D",
     .default_layer = "global_max_pooling2d", .doc = "maximum over height and width: global_max_pool(x)",
-    .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer};
+    .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "GlobalMaxPool",
+    .onnx_import = onnx_import, .emit = emit};

@@ -1,8 +1,11 @@
-/* maxpool and avgpool: 2-D windows over NCHW. Keras's default stride is the pool size;
- * 'same' average pooling divides by the number of real (unpadded) pixels. */
+/* maxpool and avgpool over 1 to 3 spatial dims (the DSL writes 2-D). Keras's default
+ * stride is the pool size (ONNX's is 1); 'same' average pooling divides by the number
+ * of real (unpadded) pixels unless count_include_pad is set. */
 #include <string.h>
 
-#include "compiler/op.h"
+#include "compiler/ops/common.h"
+#include "compiler/ops/window.h"
+#include "sinter/kernels.h"
 
 static const snt_arg_spec max_args[] = {
     {"pool", SNT_ARG_INT2, "2", NULL},
@@ -19,39 +22,88 @@ static const snt_arg_spec avg_args[] = {
 
 static snt_status infer(snt_graph *g, int node, snt_diag *d) {
   snt_node *n = &g->nodes[node];
-  if (snt_expect_rank(g, node, d, 0, 4, "a 3-D input (channels, height, width)")) return SNT_ERR_INPUT;
-  int cnt = 0;
-  const int64_t *k = snt_node_ints(n, "pool", &cnt);
-  if (!k || cnt != 2 || k[0] < 1 || k[1] < 1) return snt_node_error(g, n, d, "pool must be positive");
-  const int64_t *s = snt_node_ints(n, "stride", &cnt);
-  int64_t stride[2] = {s && s[0] ? s[0] : k[0], s && s[1] ? s[1] : k[1]};
-  if (stride[0] < 1 || stride[1] < 1) return snt_node_error(g, n, d, "stride must be positive");
-  snt_status st = snt_node_set_ints(n, "stride", 2, stride);
-  if (st) return st;
-  int64_t kk[2] = {k[0], k[1]};
   snt_tensor *x = snt_in(g, n, 0);
-  int64_t in[2] = {x->dims[2], x->dims[3]}, pads[4];
-  if ((st = snt_resolve_pads(g, n, d, kk, in, pads))) return st;
-  if ((st = snt_node_set_ints(n, "pads", 4, pads))) return st;
-  int64_t oh = snt_window_out(in[0], kk[0], stride[0], pads[0], pads[2]);
-  int64_t ow = snt_window_out(in[1], kk[1], stride[1], pads[1], pads[3]);
-  if (oh < 1 || ow < 1) {
-    char sh[128];
-    snt_shape_str(sh, sizeof sh, x, 1);
-    return snt_node_error(g, n, d, "the %lldx%lld pool does not fit the input %s", (long long)kk[0],
-                          (long long)kk[1], sh);
+  int sp = x->rank - 2, c = 0;
+  if (sp < 1 || sp > SNT_MAX_SPATIAL) {
+    char s[128];
+    snt_shape_str(s, sizeof s, x, 1);
+    return snt_node_error(g, n, d, "expects a 3-D input (channels, height, width), got shape %s", s);
   }
-  int64_t dims[4] = {x->dims[0], x->dims[1], oh, ow};
-  snt_set_shape(g, node, 0, 4, dims);
+  const int64_t *kv = snt_node_ints(n, "pool", &c);
+  int64_t k[SNT_MAX_SPATIAL];
+  if (!kv || (c != sp && c != 1)) return snt_node_error(g, n, d, "pool must have %d sizes", sp);
+  for (int i = 0; i < sp; i++) {
+    k[i] = kv[c == 1 ? 0 : i];
+    if (k[i] < 1) return snt_node_error(g, n, d, "pool must be positive");
+  }
+  /* A stride of 0 (the DSL's default) means the pool size, as in Keras. */
+  int cs = 0;
+  const int64_t *s = snt_node_ints(n, "stride", &cs);
+  if (s && cs == sp) {
+    int64_t st[SNT_MAX_SPATIAL];
+    for (int i = 0; i < sp; i++) st[i] = s[i] ? s[i] : k[i];
+    snt_status r = snt_node_set_ints(n, "stride", sp, st);
+    if (r) return r;
+  }
+  snt_window w;
+  snt_status st = snt_window_resolve(g, node, d, k, &w);
+  if (st) return st;
+  int64_t dims[SNT_MAX_RANK] = {x->dims[0], x->dims[1]};
+  for (int i = 0; i < sp; i++) dims[2 + i] = w.out[i];
+  snt_set_output(g, node, 0, x->dtype, x->rank, dims);
+  if (n->n_out > 1) snt_set_output(g, node, 1, SNT_I64, x->rank, dims); /* MaxPool's Indices */
+  return SNT_OK;
+}
+
+static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  int sp = snt_in(g, n, 0)->rank - 2;
+  if (!snt_node_attr(n, "kernel_shape")) return snt_node_error(g, n, d, "needs kernel_shape (opset %d)", opset);
+  snt_status st = snt_window_import(g, node, d, "pool");
+  if (!st && !snt_node_attr(n, "stride") && sp >= 1 && sp <= SNT_MAX_SPATIAL) {
+    int64_t ones[SNT_MAX_SPATIAL] = {1, 1, 1};
+    st = snt_node_set_ints(n, "stride", sp, ones);
+  }
+  if (!st && snt_node_int(n, "storage_order", 0) != 0 && n->n_out > 1)
+    return snt_node_error(g, n, d, "storage_order 1 (column-major indices) is not supported (opset %d)", opset);
+  return st;
+}
+
+static snt_status emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *x = &e->g->tensors[n->in[0]], *y = &e->g->tensors[n->out[0]];
+  int sp = x->rank - 2, c = 0;
+  const int64_t *kv = snt_node_ints(n, "pool", &c), *pads = snt_node_ints(n, "resolved_pads", &c);
+  int cs = 0, cd = 0;
+  const int64_t *s = snt_node_ints(n, "stride", &cs), *dl = snt_node_ints(n, "dilation", &cd);
+  int64_t in[3] = {0}, out[3] = {0}, k[3] = {0}, st[3] = {0}, dil[3] = {0}, pb[3] = {0}, pe[3] = {0};
+  int ck = 0;
+  snt_node_ints(n, "pool", &ck);
+  for (int i = 0; i < sp; i++) {
+    in[i] = x->dims[2 + i], out[i] = y->dims[2 + i], k[i] = kv[ck == 1 ? 0 : i];
+    st[i] = s && cs == sp ? s[i] : 1, dil[i] = dl && cd == sp ? dl[i] : 1, pb[i] = pads[i], pe[i] = pads[sp + i];
+  }
+  bool is_max = n->op->name[0] == 'm';
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "static const snt_k_pool_desc d = {%d, %s, %d, 0, %lld, %lld, %s, %s, %s, %s, %s, %s, %s};", sp,
+                is_max ? "SNT_K_POOL_MAX" : "SNT_K_POOL_AVG", (int)snt_node_int(n, "count_include_pad", 0),
+                (long long)x->dims[0], (long long)x->dims[1], snt_emit_ints(e, in, 3), snt_emit_ints(e, out, 3),
+                snt_emit_ints(e, k, 3), snt_emit_ints(e, st, 3), snt_emit_ints(e, dil, 3), snt_emit_ints(e, pb, 3),
+                snt_emit_ints(e, pe, 3));
+  snt_emit_line(e, "if (snt_k_pool(&d, %s, %s, %s) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]),
+                snt_emit_ptr(e, n->out[0]), n->n_out > 1 ? snt_emit_ptr(e, n->out[1]) : "NULL");
+  snt_emit_line(e, "}");
   return SNT_OK;
 }
 
 const snt_op snt_op_maxpool = {
     .name = "maxpool", .type_name = "MaxPooling2D", .default_layer = "max_pooling2d",
     .doc = "2-D max pooling: maxpool(x, pool=2, stride=pool, padding=valid)",
-    .min_inputs = 1, .max_inputs = 1, .args = max_args, .infer = infer};
+    .min_inputs = 1, .max_inputs = 1, .args = max_args, .infer = infer, .onnx_type = "MaxPool",
+    .onnx_import = onnx_import, .emit = emit};
 
 const snt_op snt_op_avgpool = {
     .name = "avgpool", .type_name = "AveragePooling2D", .default_layer = "average_pooling2d",
     .doc = "2-D average pooling: avgpool(x, pool=2, stride=pool, padding=valid, count_include_pad=false)",
-    .min_inputs = 1, .max_inputs = 1, .args = avg_args, .infer = infer};
+    .min_inputs = 1, .max_inputs = 1, .args = avg_args, .infer = infer, .onnx_type = "AveragePool",
+    .onnx_import = onnx_import, .emit = emit};

@@ -1,0 +1,85 @@
+/* gemm (ONNX Gemm): y = alpha * A' B' + beta * C; matmul (ONNX MatMul): numpy's matmul. */
+#include "compiler/ops/common.h"
+#include "sinter/kernels.h"
+
+static const snt_arg_spec gemm_args[] = {
+    {"alpha", SNT_ARG_FLOAT, "1", NULL}, {"beta", SNT_ARG_FLOAT, "1", NULL},
+    {"transA", SNT_ARG_INT, "0", NULL},  {"transB", SNT_ARG_INT, "0", NULL}, {0}};
+static const snt_arg_spec no_args[] = {{0}};
+
+static snt_status gemm_infer(snt_graph *g, int node, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  snt_tensor *a = snt_in(g, n, 0), *b = snt_in(g, n, 1), *c = snt_in_opt(g, n, 2);
+  if (a->rank != 2 || b->rank != 2) return snt_node_error(g, n, d, "A and B must be matrices");
+  bool ta = snt_node_int(n, "transA", 0), tb = snt_node_int(n, "transB", 0);
+  int64_t m = ta ? a->dims[1] : a->dims[0], k = ta ? a->dims[0] : a->dims[1];
+  int64_t kb = tb ? b->dims[1] : b->dims[0], nn = tb ? b->dims[0] : b->dims[1];
+  if (k != kb) return snt_node_error(g, n, d, "A has %lld columns but B has %lld rows (after transposes)", (long long)k, (long long)kb);
+  if (c) {
+    int64_t rows = c->rank == 2 ? c->dims[0] : 1, cols = c->rank >= 1 ? c->dims[c->rank - 1] : 1;
+    if (c->rank > 2 || (rows != 1 && rows != m) || (cols != 1 && cols != nn))
+      return snt_node_error(g, n, d, "C does not broadcast to (%lld, %lld)", (long long)m, (long long)nn);
+  }
+  int64_t dims[2] = {m, nn};
+  snt_set_output(g, node, 0, SNT_F32, 2, dims);
+  return SNT_OK;
+}
+
+static snt_status gemm_emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  snt_graph *g = (snt_graph *)e->g;
+  const snt_tensor *a = &g->tensors[n->in[0]], *c = snt_in_opt(g, n, 2), *y = &g->tensors[n->out[0]];
+  bool ta = snt_node_int(n, "transA", 0);
+  int64_t rows = c && c->rank == 2 ? c->dims[0] : 1, cols = c && c->rank >= 1 ? c->dims[c->rank - 1] : 1;
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "static const snt_k_gemm_desc d = {%lld, %lld, %lld, %d, %d, %sf, %sf, %lld, %lld};", (long long)y->dims[0],
+                (long long)y->dims[1], (long long)(ta ? a->dims[0] : a->dims[1]), ta, (int)snt_node_int(n, "transB", 0),
+                snt_emit_f64(e, (float)snt_node_float(n, "alpha", 1)), snt_emit_f64(e, (float)snt_node_float(n, "beta", 1)),
+                (long long)rows, (long long)cols);
+  snt_emit_line(e, "if (snt_k_gemm(&d, %s, %s, %s, %s) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]),
+                c ? snt_emit_ptr(e, n->in[2]) : "NULL", snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "}");
+  return SNT_OK;
+}
+
+static snt_status matmul_infer(snt_graph *g, int node, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  snt_tensor *a = snt_in(g, n, 0), *b = snt_in(g, n, 1);
+  if (a->rank < 1 || b->rank < 1) return snt_node_error(g, n, d, "operands must have at least one dimension");
+  int64_t k = a->dims[a->rank - 1], kb = b->rank == 1 ? b->dims[0] : b->dims[b->rank - 2];
+  if (k != kb) return snt_node_error(g, n, d, "inner dimensions differ: %lld and %lld", (long long)k, (long long)kb);
+  /* Batch dims broadcast; a 1-D operand loses its promoted axis in the result. */
+  int ra = a->rank > 2 ? a->rank - 2 : 0, rb = b->rank > 2 ? b->rank - 2 : 0, rbat = ra > rb ? ra : rb;
+  int64_t dims[SNT_MAX_RANK];
+  for (int i = 0; i < rbat; i++) {
+    int64_t da = i - (rbat - ra) >= 0 ? a->dims[i - (rbat - ra)] : 1, db = i - (rbat - rb) >= 0 ? b->dims[i - (rbat - rb)] : 1;
+    if (da != db && da != 1 && db != 1) return snt_node_error(g, n, d, "batch dimensions %lld and %lld do not broadcast", (long long)da, (long long)db);
+    dims[i] = da > db ? da : db;
+  }
+  int r = rbat;
+  if (a->rank >= 2) dims[r++] = a->dims[a->rank - 2];
+  if (b->rank >= 2) dims[r++] = b->dims[b->rank - 1];
+  snt_set_output(g, node, 0, SNT_F32, r, dims);
+  return SNT_OK;
+}
+
+static snt_status matmul_emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *a = &e->g->tensors[n->in[0]], *b = &e->g->tensors[n->in[1]];
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "static const int64_t ad[] = %s, bd[] = %s;", snt_emit_dims(e, n->in[0]), snt_emit_dims(e, n->in[1]));
+  snt_emit_line(e, "if (snt_k_matmul(%d, ad, %s, %d, bd, %s, %s) != SNT_OK) return 1;", a->rank, snt_emit_ptr(e, n->in[0]),
+                b->rank, snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "}");
+  return SNT_OK;
+}
+
+const snt_op snt_op_gemm = {
+    .name = "gemm", .type_name = "Gemm", .default_layer = "gemm",
+    .doc = "y = alpha * A' B' + beta * C: gemm(a, b, c, alpha=1, beta=1, transA=0, transB=0)", .min_inputs = 2,
+    .max_inputs = 3, .args = gemm_args, .infer = gemm_infer, .onnx_type = "Gemm", .emit = gemm_emit};
+
+const snt_op snt_op_matmul = {
+    .name = "matmul", .type_name = "MatMul", .default_layer = "matmul",
+    .doc = "matrix product with numpy's broadcasting: matmul(a, b)", .min_inputs = 2, .max_inputs = 2,
+    .args = no_args, .infer = matmul_infer, .onnx_type = "MatMul", .emit = matmul_emit};

@@ -1,0 +1,87 @@
+/* Window geometry shared by conv and pooling. */
+#include "compiler/ops/window.h"
+
+#include <string.h>
+
+static void read_pair(const snt_node *n, const char *name, int spatial, int64_t def, int64_t *out) {
+  int c = 0;
+  const int64_t *v = snt_node_ints(n, name, &c);
+  for (int i = 0; i < spatial; i++) out[i] = v && c == spatial ? v[i] : v && c == 1 ? v[0] : def;
+}
+
+snt_status snt_window_resolve(snt_graph *g, int node, snt_diag *d, const int64_t *k, snt_window *w) {
+  snt_node *n = &g->nodes[node];
+  snt_tensor *x = snt_in(g, n, 0);
+  int sp = x->rank - 2;
+  if (sp < 1 || sp > SNT_MAX_SPATIAL) {
+    char s[128];
+    snt_shape_str(s, sizeof s, x, 1);
+    return snt_node_error(g, n, d, "expects a 3-D input (channels, height, width), got shape %s", s);
+  }
+  memset(w, 0, sizeof *w);
+  w->spatial = sp;
+  read_pair(n, "stride", sp, 1, w->stride);
+  read_pair(n, "dilation", sp, 1, w->dil);
+  for (int i = 0; i < sp; i++) {
+    w->in[i] = x->dims[2 + i];
+    w->k[i] = k[i];
+    if (w->k[i] < 1 || w->stride[i] < 1 || w->dil[i] < 1)
+      return snt_node_error(g, n, d, "kernel, stride and dilation must be positive");
+  }
+  const char *mode = snt_node_string(n, "padding", "valid");
+  bool ceil_mode = snt_node_int(n, "ceil_mode", 0);
+  int c = 0;
+  const int64_t *pads = snt_node_ints(n, "pads", &c);
+  for (int i = 0; i < sp; i++) {
+    int64_t eff = (w->k[i] - 1) * w->dil[i] + 1;
+    if (strncmp(mode, "same", 4) == 0) {
+      /* TensorFlow's SAME (SAME_UPPER): out = ceil(in / stride), the odd pixel at the end. */
+      int64_t out = (w->in[i] + w->stride[i] - 1) / w->stride[i];
+      int64_t total = (out - 1) * w->stride[i] + eff - w->in[i];
+      if (total < 0) total = 0;
+      bool lower = strcmp(mode, "same_lower") == 0;
+      w->pad_begin[i] = lower ? total - total / 2 : total / 2;
+      w->pad_end[i] = total - w->pad_begin[i];
+    } else if (strcmp(mode, "explicit") == 0) {
+      if (!pads || c != 2 * sp) return snt_node_error(g, n, d, "pads must have %d values, got %d", 2 * sp, c);
+      w->pad_begin[i] = pads[i];
+      w->pad_end[i] = pads[sp + i];
+      if (pads[i] < 0 || pads[sp + i] < 0) return snt_node_error(g, n, d, "pads must not be negative");
+    } else if (strcmp(mode, "valid") != 0) {
+      return snt_node_error(g, n, d, "unknown padding '%s'", mode);
+    }
+    int64_t span = w->in[i] + w->pad_begin[i] + w->pad_end[i] - eff;
+    w->out[i] = span < 0 ? 0 : (ceil_mode ? (span + w->stride[i] - 1) / w->stride[i] : span / w->stride[i]) + 1;
+    if (w->out[i] < 1) {
+      char s[128];
+      snt_shape_str(s, sizeof s, x, 1);
+      return snt_node_error(g, n, d, "the window of %lld does not fit the input %s (padding %lld, %lld)", (long long)eff, s,
+                            (long long)w->pad_begin[i], (long long)w->pad_end[i]);
+    }
+  }
+  /* Record the resolved pads for later passes (explicit from here on). */
+  int64_t all[2 * SNT_MAX_SPATIAL];
+  for (int i = 0; i < sp; i++) all[i] = w->pad_begin[i], all[sp + i] = w->pad_end[i];
+  return snt_node_set_ints(n, "resolved_pads", 2 * sp, all);
+}
+
+static snt_status rename_ints(snt_node *n, const char *from, const char *to) {
+  int c = 0;
+  const int64_t *v = snt_node_ints(n, from, &c);
+  return v ? snt_node_set_ints(n, to, c, v) : SNT_OK;
+}
+
+snt_status snt_window_import(snt_graph *g, int node, snt_diag *d, const char *kernel_attr) {
+  snt_node *n = &g->nodes[node];
+  snt_status st = rename_ints(n, "strides", "stride");
+  if (!st) st = rename_ints(n, "dilations", "dilation");
+  if (!st && kernel_attr) st = rename_ints(n, "kernel_shape", kernel_attr);
+  if (st) return st;
+  const char *ap = snt_node_string(n, "auto_pad", "NOTSET");
+  if (strcmp(ap, "SAME_UPPER") == 0) return snt_node_set_string(n, "padding", "same");
+  if (strcmp(ap, "SAME_LOWER") == 0) return snt_node_set_string(n, "padding", "same_lower");
+  if (strcmp(ap, "VALID") == 0) return snt_node_set_string(n, "padding", "valid");
+  if (strcmp(ap, "NOTSET") != 0) return snt_node_error(g, n, d, "unknown auto_pad '%s'", ap);
+  if (!snt_node_attr(n, "pads")) return snt_node_set_string(n, "padding", "valid");
+  return snt_node_set_string(n, "padding", "explicit");
+}
