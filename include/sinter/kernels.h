@@ -53,7 +53,8 @@ typedef enum snt_k_pool_kind { SNT_K_POOL_MAX, SNT_K_POOL_AVG } snt_k_pool_kind;
 
 /* MaxPool / AveragePool. Windows are clipped to [-pad_begin, in + pad_end) (ceil_mode outputs);
  * averages divide by the real elements in the window, or with count_include_pad by the elements
- * in the clipped padded range. A window that covers no input element gives -inf (max) or 0. */
+ * in the clipped padded range. A window that covers no input element gives -inf and index -1
+ * (max) or 0 (average). */
 typedef struct snt_k_pool_desc {
   int spatial;
   snt_k_pool_kind kind;
