@@ -76,7 +76,7 @@ static snt_status infer(snt_graph *g, int node, snt_diag *d) {
   if (b && (b->rank != 1 || b->dims[0] != filters))
     return snt_node_error(g, n, d, "bias must have %lld values", (long long)filters);
   snt_window win;
-  if ((st = snt_window_resolve(g, node, d, k, &win))) return st;
+  if ((st = snt_window_resolve(g, node, d, k, "kernel", &win))) return st;
   int64_t dims[SNT_MAX_RANK] = {x->dims[0], filters};
   for (int i = 0; i < win.spatial; i++) dims[2 + i] = win.out[i];
   snt_set_output(g, node, 0, x->dtype, x->rank, dims);

@@ -1,28 +1,106 @@
-/* pad: zero padding of height and width (Keras ZeroPadding2D). */
-#include "compiler/op.h"
+/* pad: constant (zero by default), edge or reflect padding. The DSL pads height and
+ * width (Keras ZeroPadding2D); ONNX pads any axes, with pads [begin..., end...] from an
+ * attribute (before opset 11) or a constant input, and the fill value from an input
+ * read at run time. "pads_nd" holds the full-rank pads either way. */
+#include <string.h>
 
+#include "compiler/ops/common.h"
+#include "sinter/kernels.h"
+
+static const char *const modes[] = {"constant", "reflect", "edge", NULL};
 static const snt_arg_spec args[] = {
     {"padding", SNT_ARG_PADDING, NULL, NULL},
     {"value", SNT_ARG_FLOAT, "0", NULL},
+    {"mode", SNT_ARG_SYMBOL, "constant", modes},
     {0}};
 
-static snt_status infer(snt_graph *g, int node, snt_diag *d) {
-  snt_node *n = &g->nodes[node];
-  if (snt_expect_rank(g, node, d, 0, 4, "a 3-D input (channels, height, width)")) return SNT_ERR_INPUT;
+/* The DSL's [top, left, bottom, right] over the last two axes, as full-rank pads. */
+static snt_status dsl_pads(snt_graph *g, snt_node *n, snt_diag *d, int rank, int64_t *full) {
   const char *mode = snt_node_string(n, "padding", "explicit");
   int cnt = 0;
   const int64_t *p = snt_node_ints(n, "pads", &cnt);
-  if (mode[0] != 'e' || !p || cnt != 4)
+  if (strcmp(mode, "explicit") != 0 || !p || cnt != 4)
     return snt_node_error(g, n, d, "padding must be p, [ph, pw] or [top, left, bottom, right], not '%s'", mode);
-  for (int i = 0; i < 4; i++)
-    if (p[i] < 0) return snt_node_error(g, n, d, "padding must not be negative, got %lld", (long long)p[i]);
+  if (rank != 4) return snt_node_error(g, n, d, "expects a 3-D input (channels, height, width)");
+  memset(full, 0, sizeof(int64_t) * 2 * (size_t)rank);
+  full[2] = p[0], full[3] = p[1], full[rank + 2] = p[2], full[rank + 3] = p[3];
+  return SNT_OK;
+}
+
+static snt_status infer(snt_graph *g, int node, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
   snt_tensor *x = snt_in(g, n, 0);
-  int64_t dims[4] = {x->dims[0], x->dims[1], x->dims[2] + p[0] + p[2], x->dims[3] + p[1] + p[3]};
-  snt_set_shape(g, node, 0, 4, dims);
+  int cnt = 0;
+  int64_t full[2 * SNT_MAX_RANK];
+  const int64_t *p = snt_node_ints(n, "pads_nd", &cnt);
+  if (p) {
+    if (cnt != 2 * x->rank) return snt_node_error(g, n, d, "pads must have %d values, got %d", 2 * x->rank, cnt);
+    memcpy(full, p, sizeof(int64_t) * (size_t)cnt);
+  } else {
+    snt_status st = dsl_pads(g, n, d, x->rank, full);
+    if (st || (st = snt_node_set_ints(n, "pads_nd", 2 * x->rank, full))) return st;
+  }
+  int64_t dims[SNT_MAX_RANK];
+  for (int i = 0; i < x->rank; i++) {
+    if (full[i] < 0 || full[x->rank + i] < 0)
+      return snt_node_error(g, n, d, "padding must not be negative, got %lld", (long long)(full[i] < 0 ? full[i] : full[x->rank + i]));
+    dims[i] = x->dims[i] + full[i] + full[x->rank + i];
+  }
+  snt_tensor *v = snt_in_opt(g, n, 2);
+  if (v && (snt_tensor_numel(v) != 1 || v->dtype != x->dtype)) return snt_node_error(g, n, d, "constant_value must be one value of the input's type");
+  snt_set_output(g, node, 0, x->dtype, x->rank, dims);
+  return SNT_OK;
+}
+
+static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  snt_tensor *x = snt_in(g, n, 0), *pads = snt_in_opt(g, n, 1);
+  int64_t full[2 * SNT_MAX_RANK];
+  int cnt = 0;
+  if (opset >= 11) {
+    if (!pads || !pads->data || pads->dtype != SNT_I64 || snt_tensor_numel(pads) != 2 * x->rank)
+      return snt_node_error(g, n, d, "pads must be a constant of %d int64 values (opset %d)", 2 * x->rank, opset);
+    memcpy(full, pads->data, sizeof(int64_t) * 2 * (size_t)x->rank);
+    cnt = 2 * x->rank;
+  } else {
+    const int64_t *p = snt_node_ints(n, opset < 2 ? "paddings" : "pads", &cnt);
+    if (!p || cnt != 2 * x->rank) return snt_node_error(g, n, d, "pads must have %d values (opset %d)", 2 * x->rank, opset);
+    memcpy(full, p, sizeof(int64_t) * (size_t)cnt);
+  }
+  const char *mode = snt_node_string(n, "mode", "constant");
+  if (strcmp(mode, "constant") && strcmp(mode, "reflect") && strcmp(mode, "edge"))
+    return snt_node_error(g, n, d, "mode '%s' is not supported (constant, reflect, edge are; opset %d)", mode, opset);
+  /* The pads input has been read; only constant_value (input 2) is read at run time. */
+  if (n->n_in > 1) n->in[1] = -1;
+  return snt_node_set_ints(n, "pads_nd", cnt, full);
+}
+
+static snt_status emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  snt_graph *g = (snt_graph *)e->g;
+  const snt_tensor *x = &g->tensors[n->in[0]];
+  int cnt = 0;
+  const int64_t *p = snt_node_ints(n, "pads_nd", &cnt);
+  const char *mode = snt_node_string(n, "mode", "constant");
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "static const int64_t dims[] = %s, pads[] = %s;", snt_emit_dims(e, n->in[0]), snt_emit_ints(e, p, cnt));
+  const char *value = "NULL";
+  if (snt_in_opt(g, n, 2)) {
+    value = snt_emit_ptr(e, n->in[2]);
+  } else if (strcmp(mode, "constant") == 0) {
+    snt_emit_line(e, "%s v = 0;", snt_dtype_ctype(x->dtype));
+    if (x->dtype == SNT_F32 || x->dtype == SNT_F64) snt_emit_line(e, "v = %s;", snt_emit_f64(e, snt_node_float(n, "value", 0)));
+    value = "&v";
+  }
+  snt_emit_line(e, "if (snt_k_pad(%zu, %d, dims, pads, %s, %s, %s, %s) != SNT_OK) return 1;", snt_dtype_size(x->dtype), x->rank,
+                mode[0] == 'c' ? "SNT_K_PAD_CONSTANT" : mode[0] == 'e' ? "SNT_K_PAD_EDGE" : "SNT_K_PAD_REFLECT", value,
+                snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "}");
   return SNT_OK;
 }
 
 const snt_op snt_op_pad = {
     .name = "pad", .type_name = "ZeroPadding2D", .default_layer = "zero_padding2d",
-    .doc = "constant padding of height and width: pad(x, p | [ph, pw] | [top, left, bottom, right], value=0)",
-    .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer};
+    .doc = "padding of height and width: pad(x, p | [ph, pw] | [top, left, bottom, right], value=0, mode=constant)",
+    .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Pad", .onnx_import = onnx_import,
+    .onnx_const_inputs = 1u << 1, .emit = emit};

@@ -46,7 +46,7 @@ static snt_status infer(snt_graph *g, int node, snt_diag *d) {
     if (r) return r;
   }
   snt_window w;
-  snt_status st = snt_window_resolve(g, node, d, k, &w);
+  snt_status st = snt_window_resolve(g, node, d, k, "pool", &w);
   if (st) return st;
   int64_t dims[SNT_MAX_RANK] = {x->dims[0], x->dims[1]};
   for (int i = 0; i < sp; i++) dims[2 + i] = w.out[i];

@@ -1,6 +1,7 @@
 /* Window geometry shared by conv and pooling. */
 #include "compiler/ops/window.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static void read_pair(const snt_node *n, const char *name, int spatial, int64_t def, int64_t *out) {
@@ -9,7 +10,14 @@ static void read_pair(const snt_node *n, const char *name, int spatial, int64_t 
   for (int i = 0; i < spatial; i++) out[i] = v && c == spatial ? v[i] : v && c == 1 ? v[0] : def;
 }
 
-snt_status snt_window_resolve(snt_graph *g, int node, snt_diag *d, const int64_t *k, snt_window *w) {
+/* "3x3" or "[3, 3]"-style lists for messages. */
+static void join(char *buf, size_t size, const int64_t *v, int n, const char *sep) {
+  size_t o = 0;
+  buf[0] = '\0';
+  for (int i = 0; i < n && o < size; i++) o += (size_t)snprintf(buf + o, size - o, "%s%lld", i ? sep : "", (long long)v[i]);
+}
+
+snt_status snt_window_resolve(snt_graph *g, int node, snt_diag *d, const int64_t *k, const char *what, snt_window *w) {
   snt_node *n = &g->nodes[node];
   snt_tensor *x = snt_in(g, n, 0);
   int sp = x->rank - 2;
@@ -25,8 +33,16 @@ snt_status snt_window_resolve(snt_graph *g, int node, snt_diag *d, const int64_t
   for (int i = 0; i < sp; i++) {
     w->in[i] = x->dims[2 + i];
     w->k[i] = k[i];
-    if (w->k[i] < 1 || w->stride[i] < 1 || w->dil[i] < 1)
-      return snt_node_error(g, n, d, "kernel, stride and dilation must be positive");
+  }
+  for (int i = 0; i < sp; i++) {
+    if (w->k[i] < 1 || w->stride[i] < 1 || w->dil[i] < 1) {
+      char a[64], b[64], c[64];
+      join(a, sizeof a, w->k, sp, ", ");
+      join(b, sizeof b, w->stride, sp, ", ");
+      join(c, sizeof c, w->dil, sp, ", ");
+      return snt_node_error(g, n, d, "%s, stride and dilation must be positive, got %s [%s], stride [%s], dilation [%s]",
+                            what, what, a, b, c);
+    }
   }
   const char *mode = snt_node_string(n, "padding", "valid");
   bool ceil_mode = snt_node_int(n, "ceil_mode", 0);
@@ -52,12 +68,17 @@ snt_status snt_window_resolve(snt_graph *g, int node, snt_diag *d, const int64_t
     }
     int64_t span = w->in[i] + w->pad_begin[i] + w->pad_end[i] - eff;
     w->out[i] = span < 0 ? 0 : (ceil_mode ? (span + w->stride[i] - 1) / w->stride[i] : span / w->stride[i]) + 1;
-    if (w->out[i] < 1) {
-      char s[128];
-      snt_shape_str(s, sizeof s, x, 1);
-      return snt_node_error(g, n, d, "the window of %lld does not fit the input %s (padding %lld, %lld)", (long long)eff, s,
-                            (long long)w->pad_begin[i], (long long)w->pad_end[i]);
-    }
+  }
+  for (int i = 0; i < sp; i++) {
+    if (w->out[i] >= 1) continue;
+    char s[128], ks[64], ps[128];
+    int64_t eff[SNT_MAX_SPATIAL], pads[2 * SNT_MAX_SPATIAL];
+    for (int j = 0; j < sp; j++) eff[j] = (w->k[j] - 1) * w->dil[j] + 1, pads[j] = w->pad_begin[j], pads[sp + j] = w->pad_end[j];
+    snt_shape_str(s, sizeof s, x, 1);
+    join(ks, sizeof ks, eff, sp, "x");
+    join(ps, sizeof ps, pads, 2 * sp, ", ");
+    if (strcmp(what, "pool") == 0) return snt_node_error(g, n, d, "the %s pool does not fit the input %s", ks, s);
+    return snt_node_error(g, n, d, "the %s %s does not fit the input %s (padding %s)", ks, what, s, ps);
   }
   /* Record the resolved pads for later passes (explicit from here on). */
   int64_t all[2 * SNT_MAX_SPATIAL];

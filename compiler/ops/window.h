@@ -16,7 +16,8 @@ typedef struct snt_window {
 
 /* Resolves the node's stride, dilation and padding for kernel k over the spatial dims of
  * input 0 and computes the output sizes; a window that does not fit is an error. */
-snt_status snt_window_resolve(snt_graph *g, int node, snt_diag *d, const int64_t *k, snt_window *w);
+/* `what` ("kernel", "pool") names the window in messages. */
+snt_status snt_window_resolve(snt_graph *g, int node, snt_diag *d, const int64_t *k, const char *what, snt_window *w);
 
 /* Renames ONNX's strides, dilations, pads, auto_pad and kernel_shape (as kernel_attr) to
  * stride, dilation, pads + padding; absent ones get ONNX's defaults. */

@@ -27,7 +27,11 @@ static const char *pads(const char *in, const char *e) {
   snt_graph *g = lower_text(text, NULL, err, sizeof err);
   if (!g) return "error";
   int n = 0;
-  const int64_t *p = snt_node_ints(&g->nodes[0], "pads", &n);
+  const int64_t *p = snt_node_ints(&g->nodes[0], "resolved_pads", &n);
+  if (!p || n != 4) {
+    snt_ir_destroy(g);
+    return "no resolved pads";
+  }
   snprintf(result, sizeof result, "%lld,%lld,%lld,%lld", (long long)p[0], (long long)p[1], (long long)p[2], (long long)p[3]);
   snt_ir_destroy(g);
   return result;
