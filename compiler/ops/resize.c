@@ -1,0 +1,150 @@
+/* resize (ONNX Resize, opsets 10-17): nearest, linear or cubic interpolation of any axes.
+ * roi, scales and sizes determine the output shape, so they are compile-time constants. */
+#include <math.h>
+#include <string.h>
+
+#include "compiler/ops/common.h"
+#include "sinter/kernels.h"
+
+static const snt_arg_spec args[] = {{"scales", SNT_ARG_FLOATS, NULL, NULL}, {0}};
+
+typedef struct named {
+  const char *name;
+  int value;
+} named;
+
+static const named modes[] = {{"nearest", SNT_K_RESIZE_NEAREST}, {"linear", SNT_K_RESIZE_LINEAR},
+                              {"cubic", SNT_K_RESIZE_CUBIC}, {NULL, 0}};
+static const named coords[] = {{"half_pixel", SNT_K_COORD_HALF_PIXEL},
+                               {"pytorch_half_pixel", SNT_K_COORD_PYTORCH_HALF_PIXEL},
+                               {"align_corners", SNT_K_COORD_ALIGN_CORNERS},
+                               {"asymmetric", SNT_K_COORD_ASYMMETRIC},
+                               {"tf_crop_and_resize", SNT_K_COORD_TF_CROP_AND_RESIZE},
+                               {"tf_half_pixel_for_nn", SNT_K_COORD_TF_HALF_PIXEL_FOR_NN},
+                               {NULL, 0}};
+static const named nearests[] = {{"round_prefer_floor", SNT_K_NEAREST_ROUND_PREFER_FLOOR},
+                                 {"round_prefer_ceil", SNT_K_NEAREST_ROUND_PREFER_CEIL},
+                                 {"floor", SNT_K_NEAREST_FLOOR},
+                                 {"ceil", SNT_K_NEAREST_CEIL},
+                                 {NULL, 0}};
+
+static int lookup(const named *t, const char *s) {
+  for (int i = 0; t[i].name; i++)
+    if (strcmp(t[i].name, s) == 0) return t[i].value;
+  return -1;
+}
+
+/* Builds the kernel's descriptor from the node: scales, output sizes and modes. */
+static snt_status make_desc(snt_graph *g, const snt_node *n, snt_diag *d, snt_k_resize_desc *k) {
+  const snt_tensor *x = &g->tensors[n->in[0]];
+  memset(k, 0, sizeof *k);
+  k->rank = x->rank;
+  int cnt = 0;
+  const double *sc = snt_node_floats(n, "scales", &cnt);
+  const int64_t *sizes = snt_node_ints(n, "sizes", &cnt);
+  for (int i = 0; i < x->rank; i++) {
+    k->in[i] = x->dims[i];
+    if (sizes) {
+      k->out[i] = sizes[i];
+      k->scales[i] = x->dims[i] ? (float)((double)sizes[i] / (double)x->dims[i]) : 1.0f;
+    } else {
+      k->scales[i] = (float)sc[i];
+      k->out[i] = (int64_t)floor((double)x->dims[i] * (double)(float)sc[i]);
+    }
+    if (k->out[i] < 1 || !(k->scales[i] > 0))
+      return d ? snt_node_error(g, n, d, "axis %d would have size %lld (scale %g)", i, (long long)k->out[i], (double)k->scales[i]) : SNT_ERR_INPUT;
+  }
+  int c2 = 0;
+  const double *roi = snt_node_floats(n, "roi", &c2);
+  for (int i = 0; roi && i < c2 && i < 2 * SNT_MAX_RANK; i++) k->roi[i] = (float)roi[i];
+  k->mode = (snt_k_resize_mode)lookup(modes, snt_node_string(n, "mode", "nearest"));
+  k->coord = (snt_k_resize_coord)lookup(coords, snt_node_string(n, "coordinate_transformation_mode", "half_pixel"));
+  k->nearest = (snt_k_nearest_mode)lookup(nearests, snt_node_string(n, "nearest_mode", "round_prefer_floor"));
+  k->cubic_coeff_a = (float)snt_node_float(n, "cubic_coeff_a", -0.75);
+  k->exclude_outside = (int)snt_node_int(n, "exclude_outside", 0);
+  k->extrapolation_value = (float)snt_node_float(n, "extrapolation_value", 0);
+  return SNT_OK;
+}
+
+static snt_status infer(snt_graph *g, int node, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  snt_tensor *x = snt_in(g, n, 0);
+  if (x->dtype != SNT_F32) return snt_node_error(g, n, d, "resizes FLOAT tensors only, not %s", snt_dtype_name(x->dtype));
+  int cnt = 0;
+  if (!snt_node_floats(n, "scales", &cnt) && !snt_node_ints(n, "sizes", &cnt))
+    return snt_node_error(g, n, d, "needs scales or sizes");
+  if (cnt != x->rank) return snt_node_error(g, n, d, "scales or sizes must have %d values, got %d", x->rank, cnt);
+  const char *names[3] = {"mode", "coordinate_transformation_mode", "nearest_mode"};
+  const named *tables[3] = {modes, coords, nearests};
+  const char *defs[3] = {"nearest", "half_pixel", "round_prefer_floor"};
+  for (int i = 0; i < 3; i++)
+    if (lookup(tables[i], snt_node_string(n, names[i], defs[i])) < 0)
+      return snt_node_error(g, n, d, "%s '%s' is not supported", names[i], snt_node_string(n, names[i], defs[i]));
+  snt_k_resize_desc k;
+  snt_status st = make_desc(g, n, d, &k);
+  if (st) return st;
+  snt_set_output(g, node, 0, x->dtype, x->rank, k.out);
+  return SNT_OK;
+}
+
+/* Reads the constant inputs into attributes: opset 10 has (X, scales), later ones
+ * (X, roi, scales, sizes) with empty names for the unused. */
+static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  int s_slot = opset < 11 ? 1 : 2;
+  snt_tensor *roi = opset < 11 ? NULL : snt_in_opt(g, n, 1), *sc = snt_in_opt(g, n, s_slot);
+  snt_tensor *sz = opset < 11 ? NULL : snt_in_opt(g, n, 3);
+  snt_status st = SNT_OK;
+  if (sz && snt_tensor_numel(sz) > 0) {
+    if (sz->dtype != SNT_I64 || !sz->data) return snt_node_error(g, n, d, "sizes must be a constant int64 list (opset %d)", opset);
+    st = snt_node_set_ints(n, "sizes", (int)snt_tensor_numel(sz), sz->data);
+  } else if (sc && snt_tensor_numel(sc) > 0) {
+    if (sc->dtype != SNT_F32 || !sc->data) return snt_node_error(g, n, d, "scales must be a constant float list (opset %d)", opset);
+    double v[SNT_MAX_RANK];
+    int c = (int)snt_tensor_numel(sc);
+    if (c > SNT_MAX_RANK) return snt_node_error(g, n, d, "too many scales");
+    for (int i = 0; i < c; i++) v[i] = ((float *)sc->data)[i];
+    st = snt_node_set_floats(n, "scales", c, v);
+  } else {
+    return snt_node_error(g, n, d, "needs scales or sizes (opset %d)", opset);
+  }
+  if (!st && roi && snt_tensor_numel(roi) > 0 && roi->data && roi->dtype == SNT_F32) {
+    double v[2 * SNT_MAX_RANK];
+    int c = (int)snt_tensor_numel(roi);
+    for (int i = 0; i < c && i < 2 * SNT_MAX_RANK; i++) v[i] = ((float *)roi->data)[i];
+    st = snt_node_set_floats(n, "roi", c < 2 * SNT_MAX_RANK ? c : 2 * SNT_MAX_RANK, v);
+  }
+  n->n_in = 1; /* everything but X is compiled in */
+  return st;
+}
+
+static size_t scratch(const snt_graph *g, const snt_node *n) {
+  snt_k_resize_desc k;
+  return make_desc((snt_graph *)g, n, NULL, &k) == SNT_OK ? snt_k_resize_scratch_bytes(&k) : 0;
+}
+
+static snt_status emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  snt_k_resize_desc k;
+  snt_status st = make_desc((snt_graph *)e->g, n, e->d, &k);
+  if (st) return st;
+  snt_strbuf sc = {0}, roi = {0};
+  for (int i = 0; i < SNT_MAX_RANK; i++) snt_sb_printf(&sc, "%s%sf", i ? ", " : "", snt_emit_f64(e, k.scales[i]));
+  for (int i = 0; i < 2 * SNT_MAX_RANK; i++) snt_sb_printf(&roi, "%s%sf", i ? ", " : "", snt_emit_f64(e, k.roi[i]));
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "static const snt_k_resize_desc d = {%d, %s, %s, {%s}, {%s}, %d, %d, %d, %sf, %d, %sf};", k.rank,
+                snt_emit_ints(e, k.in, SNT_MAX_RANK), snt_emit_ints(e, k.out, SNT_MAX_RANK), sc.data, roi.data, (int)k.mode,
+                (int)k.coord, (int)k.nearest, snt_emit_f64(e, k.cubic_coeff_a), k.exclude_outside,
+                snt_emit_f64(e, k.extrapolation_value));
+  snt_emit_line(e, "if (snt_k_resize(&d, %s, %s, S) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "}");
+  snt_sb_free(&sc);
+  snt_sb_free(&roi);
+  return SNT_OK;
+}
+
+const snt_op snt_op_resize = {
+    .name = "resize", .type_name = "Resizing", .default_layer = "resizing",
+    .doc = "interpolation to new sizes (ONNX Resize): resize(x, scales)", .min_inputs = 1, .max_inputs = 1,
+    .args = args, .infer = infer, .onnx_type = "Resize", .onnx_import = onnx_import,
+    .onnx_const_inputs = (1u << 1) | (1u << 2) | (1u << 3), .emit = emit, .scratch = scratch};
