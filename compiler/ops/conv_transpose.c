@@ -1,0 +1,131 @@
+/* conv_transpose (ONNX ConvTranspose): the gradient of a convolution, 1 to 3 spatial
+ * dims, with groups, dilation, output_padding and output_shape / auto_pad rules. */
+#include <string.h>
+
+#include "compiler/ops/common.h"
+#include "compiler/ops/window.h"
+#include "sinter/kernels.h"
+
+static const snt_arg_spec args[] = {
+    {"filters", SNT_ARG_INT, NULL, NULL}, {"kernel", SNT_ARG_INT2, NULL, NULL}, {"stride", SNT_ARG_INT2, "1", NULL},
+    {"groups", SNT_ARG_INT, "1", NULL},   {0}};
+
+typedef struct geom {
+  int sp;
+  int64_t k[SNT_MAX_SPATIAL], s[SNT_MAX_SPATIAL], dil[SNT_MAX_SPATIAL], pb[SNT_MAX_SPATIAL], pe[SNT_MAX_SPATIAL];
+  int64_t out[SNT_MAX_SPATIAL];
+} geom;
+
+static void ints_or(const snt_node *n, const char *name, int sp, int64_t def, int64_t *out) {
+  int c = 0;
+  const int64_t *v = snt_node_ints(n, name, &c);
+  for (int i = 0; i < sp; i++) out[i] = v && c == sp ? v[i] : def;
+}
+
+/* ONNX's rules: out = s (in - 1) + output_padding + eff_k - pads; with output_shape or a
+ * SAME auto_pad the pads follow from the wanted size. */
+static snt_status geometry(snt_graph *g, const snt_node *n, snt_diag *d, geom *o) {
+  const snt_tensor *x = &g->tensors[n->in[0]], *w = &g->tensors[n->in[1]];
+  int sp = x->rank - 2;
+  if (sp < 1 || sp > SNT_MAX_SPATIAL || w->rank != x->rank)
+    return snt_node_error(g, n, d, "expects N, C and 1 to 3 spatial dims, with a weight of the same rank");
+  o->sp = sp;
+  int64_t op[SNT_MAX_SPATIAL], pads[2 * SNT_MAX_SPATIAL] = {0}, want[SNT_MAX_SPATIAL];
+  ints_or(n, "stride", sp, 1, o->s);
+  ints_or(n, "dilation", sp, 1, o->dil);
+  ints_or(n, "output_padding", sp, 0, op);
+  int c = 0;
+  const int64_t *p = snt_node_ints(n, "pads", &c), *osh = snt_node_ints(n, "output_shape", &c);
+  if (p) memcpy(pads, p, sizeof(int64_t) * (size_t)(2 * sp));
+  const char *ap = snt_node_string(n, "auto_pad", "NOTSET");
+  for (int i = 0; i < sp; i++) {
+    o->k[i] = w->dims[2 + i];
+    int64_t eff = (o->k[i] - 1) * o->dil[i] + 1, full = o->s[i] * (x->dims[2 + i] - 1) + op[i] + eff;
+    bool same = strncmp(ap, "SAME", 4) == 0;
+    if (osh || same) {
+      want[i] = osh ? osh[c == sp ? i : c - sp + i] : x->dims[2 + i] * o->s[i];
+      int64_t total = full - want[i];
+      if (total < 0) total = 0;
+      bool upper = strcmp(ap, "SAME_UPPER") == 0;
+      pads[i] = upper ? total / 2 : total - total / 2;
+      pads[sp + i] = total - pads[i];
+    }
+    o->pb[i] = pads[i];
+    o->pe[i] = pads[sp + i];
+    /* An output_shape larger than the full result acts as extra output padding. */
+    o->out[i] = osh ? want[i] : full - o->pb[i] - o->pe[i];
+    if (o->out[i] < 1) return snt_node_error(g, n, d, "the output would be empty along spatial axis %d", i);
+  }
+  return SNT_OK;
+}
+
+static snt_status infer(snt_graph *g, int node, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  snt_tensor *x = snt_in(g, n, 0), *w = snt_in_opt(g, n, 1), *b = snt_in_opt(g, n, 2);
+  if (!w) return snt_node_error(g, n, d, "needs a weight input");
+  int64_t groups = snt_node_int(n, "group", 1);
+  if (groups < 1 || x->dims[1] % groups || w->dims[0] != x->dims[1])
+    return snt_node_error(g, n, d, "the weight's first dimension must equal the input channels, divisible by group");
+  geom o;
+  snt_status st = geometry(g, n, d, &o);
+  if (st) return st;
+  int64_t dims[SNT_MAX_RANK] = {x->dims[0], w->dims[1] * groups};
+  if (b && (b->rank != 1 || b->dims[0] != dims[1])) return snt_node_error(g, n, d, "bias must have %lld values", (long long)dims[1]);
+  for (int i = 0; i < o.sp; i++) dims[2 + i] = o.out[i];
+  snt_set_output(g, node, 0, x->dtype, x->rank, dims);
+  return SNT_OK;
+}
+
+static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
+  (void)opset, (void)d;
+  snt_node *n = &g->nodes[node];
+  int c = 0;
+  const int64_t *v = snt_node_ints(n, "strides", &c);
+  snt_status st = v ? snt_node_set_ints(n, "stride", c, v) : SNT_OK;
+  if (!st && (v = snt_node_ints(n, "dilations", &c))) st = snt_node_set_ints(n, "dilation", c, v);
+  return st;
+}
+
+static void make_desc(const snt_graph *g, const snt_node *n, snt_k_conv_desc *k) {
+  const snt_tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
+  geom o;
+  memset(k, 0, sizeof *k);
+  if (geometry((snt_graph *)g, n, NULL, &o) != SNT_OK) return;
+  k->spatial = o.sp;
+  k->batch = x->dims[0];
+  k->in_channels = x->dims[1];
+  k->out_channels = y->dims[1];
+  k->groups = snt_node_int(n, "group", 1);
+  for (int i = 0; i < o.sp; i++) {
+    k->in[i] = x->dims[2 + i], k->out[i] = y->dims[2 + i], k->kernel[i] = o.k[i], k->stride[i] = o.s[i];
+    k->dilation[i] = o.dil[i], k->pad_begin[i] = o.pb[i], k->pad_end[i] = o.pe[i];
+  }
+}
+
+static size_t scratch(const snt_graph *g, const snt_node *n) {
+  snt_k_conv_desc k;
+  make_desc(g, n, &k);
+  return snt_k_conv_transpose_scratch_bytes(&k);
+}
+
+static snt_status emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  snt_k_conv_desc k;
+  make_desc(e->g, n, &k);
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "static const snt_k_conv_desc d = {%d, %lld, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {0, 0, 0, 0}};",
+                k.spatial, (long long)k.batch, (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
+                snt_emit_ints(e, k.in, 3), snt_emit_ints(e, k.out, 3), snt_emit_ints(e, k.kernel, 3),
+                snt_emit_ints(e, k.stride, 3), snt_emit_ints(e, k.dilation, 3), snt_emit_ints(e, k.pad_begin, 3),
+                snt_emit_ints(e, k.pad_end, 3));
+  snt_emit_line(e, "if (snt_k_conv_transpose(&d, %s, %s, %s, %s, S) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]),
+                snt_emit_ptr(e, n->in[1]), snt_in_opt((snt_graph *)e->g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL",
+                snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "}");
+  return SNT_OK;
+}
+
+const snt_op snt_op_conv_transpose = {
+    .name = "conv_transpose", .type_name = "Conv2DTranspose", .default_layer = "conv2d_transpose",
+    .doc = "transposed convolution (ONNX ConvTranspose)", .min_inputs = 1, .max_inputs = 1, .args = args,
+    .infer = infer, .onnx_type = "ConvTranspose", .onnx_import = onnx_import, .emit = emit, .scratch = scratch};
