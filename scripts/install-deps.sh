@@ -28,6 +28,7 @@ APT_PACKAGES=(
   python3
   python3-onnx         # tests: independent checks of ONNX files (onnx.checker, numpy_helper)
   python3-numpy
+  python3-torch        # tests: the PyTorch reference models (../shared/reference)
   ca-certificates
 )
 
