@@ -4,9 +4,13 @@
 
 #include "compiler/ir.h"
 
+#include "sinter/model.h"
+
 typedef struct snt_build_opts {
-  const char *output;   /* the executable to write */
-  const char *emit_dir; /* keep the generated C here; NULL: a temporary folder, removed */
+  const char *output;       /* the executable to write */
+  const char *emit_dir;     /* keep the generated C here; NULL: a temporary folder, removed */
+  const snt_model_pre *pre; /* image preprocessing of predict; NULL: none */
+  const char *summary;      /* the layer table `EXE summary` prints; NULL: none */
 } snt_build_opts;
 
 /* Plans g, writes its C and builds the executable with $CC (default cc) and $CFLAGS. */

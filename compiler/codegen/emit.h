@@ -4,6 +4,7 @@
 
 #include "compiler/ir.h"
 #include "compiler/plan.h"
+#include "sinter/model.h"
 #include "support/util.h"
 
 typedef struct snt_emit {
@@ -32,8 +33,9 @@ const char *snt_emit_load(snt_emit *e, int tensor, const char *idx);
 const char *snt_emit_store(snt_emit *e, int tensor, const char *idx, const char *v);
 
 typedef struct snt_codegen_opts {
-  const char *name;          /* C identifier prefix; default: the graph's name, sanitised */
-  const char *weights_symbol;/* symbol of the embedded weights; NULL: none */
+  const char *name;           /* C identifier prefix; default: the graph's name, sanitised */
+  const snt_model_pre *pre;   /* image preprocessing for predict; NULL: none (DSL models) */
+  const char *summary;        /* the layer table the executable prints */
 } snt_codegen_opts;
 
 /* Writes <dir>/<name>.c, <name>.h and, when the plan has weights, <name>_weights.bin and

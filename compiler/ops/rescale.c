@@ -1,6 +1,6 @@
 /* rescale: y = x * scale + offset, with scalars or one value per channel
  * (Keras Rescaling; also input normalisation such as (x - mean) / std). */
-#include "compiler/op.h"
+#include "compiler/ops/common.h"
 
 static const snt_arg_spec args[] = {
     {"scale", SNT_ARG_FLOATS, NULL, NULL},
@@ -22,7 +22,35 @@ static snt_status infer(snt_graph *g, int node, snt_diag *d) {
   return SNT_OK;
 }
 
+/* y = x * scale + offset, the per-channel values as constant tables. */
+static snt_status emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *x = &e->g->tensors[n->in[0]];
+  int ns = 0, no = 0;
+  const double *s = snt_node_floats(n, "scale", &ns), *o = snt_node_floats(n, "offset", &no);
+  int64_t c = x->rank >= 2 ? x->dims[1] : 1, inner = x->rank >= 2 ? snt_tensor_numel(x) / x->dims[0] / c : 1;
+  snt_strbuf sv = {0}, ov = {0};
+  for (int64_t i = 0; i < c; i++) {
+    snt_sb_printf(&sv, "%s%sf", i ? ", " : "", snt_emit_f64(e, (float)s[ns == 1 ? 0 : i]));
+    snt_sb_printf(&ov, "%s%sf", i ? ", " : "", snt_emit_f64(e, (float)o[no == 1 ? 0 : i]));
+  }
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "static const float s[] = {%s}, o[] = {%s};", sv.data, ov.data);
+  snt_emit_line(e, "const float *x = %s;", snt_emit_ptr(e, n->in[0]));
+  snt_emit_line(e, "float *y = %s;", snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "for (int64_t b = 0; b < %lld; b++)", (long long)x->dims[0]);
+  snt_emit_line(e, "  for (int64_t c = 0; c < %lld; c++)", (long long)c);
+  snt_emit_line(e, "    for (int64_t i = 0; i < %lld; i++) {", (long long)inner);
+  snt_emit_line(e, "      const int64_t k = (b * %lld + c) * %lld + i;", (long long)c, (long long)inner);
+  snt_emit_line(e, "      y[k] = x[k] * s[c] + o[c];");
+  snt_emit_line(e, "    }");
+  snt_emit_line(e, "}");
+  snt_sb_free(&sv);
+  snt_sb_free(&ov);
+  return SNT_OK;
+}
+
 const snt_op snt_op_rescale = {
     .name = "rescale", .type_name = "Rescaling", .default_layer = "rescaling",
     .doc = "affine map x * scale + offset, per tensor or per channel: rescale(x, scale, offset=0)",
-    .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer};
+    .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .emit = emit, .inplace = true};

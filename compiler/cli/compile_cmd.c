@@ -1,0 +1,160 @@
+/* sinter compile: a .nn or .onnx model to a standalone executable. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/build.h"
+#include "compiler/cli/cli.h"
+#include "compiler/lower.h"
+#include "compiler/onnx/import.h"
+#include "compiler/summary.h"
+#include "compiler/weights.h"
+#include "support/util.h"
+
+static const char help[] =
+    "usage: sinter compile MODEL.nn|MODEL.onnx -o EXE [options]\n\n"
+    "Generates C for the model, builds it with the system C compiler ($CC, $CFLAGS) against the\n"
+    "prebuilt runtime, and writes a standalone executable (run it with --help).\n\n"
+    "  -o EXE              the executable to write (required)\n"
+    "  --batch N           the batch the executable runs (default 1); smaller batches work too\n"
+    "  --weights W.onnx    DSL models: take the parameters from an ONNX file, by Keras layer name,\n"
+    "                      else by structure; without it they start as Keras initialises them\n"
+    "  --emit-c DIR        keep the generated C (model .c/.h, weights blob, main.c) in DIR\n"
+    "  --embed-weights     embed the weights in the executable (the default: they always are)\n"
+    "  --set NAME=VALUE    DSL models: a model parameter (repeatable)\n"
+    "  --model NAME        DSL files with several models: the one to compile\n"
+    "  --no-freeze         DSL models: ignore freeze statements\n"
+    "third-party ONNX classifiers:\n"
+    "  --labels A,B,...    class names for predict\n"
+    "  --scale S           predict feeds (pixel * S - mean) / std; pixels are 0..255 (default 1)\n"
+    "  --mean M1,M2,M3     per channel (default 0)\n"
+    "  --std S1,S2,S3      per channel (default 1)\n"
+    "  --nhwc              the model takes channels-last images\n";
+
+static bool ends_with(const char *s, const char *suffix) {
+  size_t a = strlen(s), b = strlen(suffix);
+  return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int floats3(const char *s, float *out) {
+  return sscanf(s, "%f,%f,%f", &out[0], &out[1], &out[2]) == 3 ? 0 : -1;
+}
+
+static snt_status add_labels(snt_graph *g, const char *csv) {
+  for (int i = 0; i < g->n_labels; i++) free(g->labels[i]);
+  g->n_labels = 0;
+  for (const char *p = csv; *p;) {
+    size_t len = strcspn(p, ",");
+    char *l = snt_strndup(p, len);
+    snt_status st = l ? snt_ir_add_label(g, l) : SNT_ERR_NOMEM;
+    free(l);
+    if (st) return st;
+    p += len;
+    if (*p) p++;
+  }
+  return SNT_OK;
+}
+
+static char *summary_text(const snt_graph *g) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  if (!f) return NULL;
+  snt_summary_print(g, f);
+  fclose(f);
+  return buf;
+}
+
+int snt_cmd_compile(int argc, char **argv) {
+  const char *model = NULL, *out = NULL, *weights = NULL, *emit = NULL, *labels = NULL;
+  snt_param_set sets[64];
+  int n_sets = 0;
+  snt_lower_opts lo = {0};
+  snt_model_pre pre = {1, {0, 0, 0}, {1, 1, 1}, 0};
+  bool has_pre = false;
+  long long batch = 1;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      fputs(help, stdout);
+      return 0;
+    }
+    bool takes = strcmp(a, "-o") == 0 || strcmp(a, "--weights") == 0 || strcmp(a, "--emit-c") == 0 ||
+                 strcmp(a, "--batch") == 0 || strcmp(a, "--set") == 0 || strcmp(a, "--model") == 0 ||
+                 strcmp(a, "--labels") == 0 || strcmp(a, "--scale") == 0 || strcmp(a, "--mean") == 0 || strcmp(a, "--std") == 0;
+    if (takes && !v) {
+      fprintf(stderr, "sinter compile: %s needs a value\nrun 'sinter compile --help' for usage\n", a);
+      return SNT_EXIT_USER;
+    }
+    if (strcmp(a, "-o") == 0) out = argv[++i];
+    else if (strcmp(a, "--weights") == 0) weights = argv[++i];
+    else if (strcmp(a, "--emit-c") == 0) emit = argv[++i];
+    else if (strcmp(a, "--model") == 0) lo.model = argv[++i];
+    else if (strcmp(a, "--labels") == 0) labels = argv[++i];
+    else if (strcmp(a, "--no-freeze") == 0) lo.no_freeze = true;
+    else if (strcmp(a, "--embed-weights") == 0) continue;
+    else if (strcmp(a, "--nhwc") == 0) pre.nhwc = 1, has_pre = true;
+    else if (strcmp(a, "--batch") == 0) {
+      char *end;
+      batch = strtoll(argv[++i], &end, 10);
+      if (*end || batch < 1 || batch > 65536) {
+        fprintf(stderr, "sinter compile: --batch takes a number from 1 to 65536, got '%s'\n", argv[i]);
+        return SNT_EXIT_USER;
+      }
+    } else if (strcmp(a, "--scale") == 0) {
+      pre.scale = strtof(argv[++i], NULL), has_pre = true;
+    } else if (strcmp(a, "--mean") == 0 || strcmp(a, "--std") == 0) {
+      if (floats3(argv[++i], a[2] == 'm' ? pre.mean : pre.std)) {
+        fprintf(stderr, "sinter compile: %s takes three numbers, as 0.485,0.456,0.406; got '%s'\n", a, argv[i]);
+        return SNT_EXIT_USER;
+      }
+      has_pre = true;
+    } else if (strcmp(a, "--set") == 0) {
+      const char *kv = argv[++i], *eq = strchr(kv, '=');
+      if (!eq || eq == kv || n_sets == 64) {
+        fprintf(stderr, "sinter compile: --set takes NAME=VALUE, got '%s'\n", kv);
+        return SNT_EXIT_USER;
+      }
+      sets[n_sets++] = (snt_param_set){snt_strndup(kv, (size_t)(eq - kv)), eq + 1};
+    } else if (a[0] == '-') {
+      fprintf(stderr, "sinter compile: unknown option '%s'\nrun 'sinter compile --help' for usage\n", a);
+      return SNT_EXIT_USER;
+    } else if (model) {
+      fprintf(stderr, "sinter compile: takes one model, got a second: '%s'\n", a);
+      return SNT_EXIT_USER;
+    } else {
+      model = a;
+    }
+  }
+  if (!model || !out) {
+    fprintf(stderr, "sinter compile: needs MODEL and -o EXE\nrun 'sinter compile --help' for usage\n");
+    return SNT_EXIT_USER;
+  }
+  snt_diag *d = snt_diag_create();
+  snt_graph *g = NULL;
+  snt_status st;
+  lo.sets = sets;
+  lo.n_sets = n_sets;
+  lo.batch = batch;
+  bool onnx = ends_with(model, ".onnx");
+  if (onnx) {
+    snt_onnx_import_opts io = {.batch = batch};
+    st = snt_onnx_import_file(d, model, &io, &g);
+    if (!st && weights) st = snt_diag_error(d, NULL, (snt_loc){0}, "--weights is for .nn models: an ONNX model has its own");
+  } else {
+    st = snt_load_model(d, model, &lo, &g);
+    if (!st) st = weights ? snt_weights_load(g, weights, d, stderr) : snt_weights_init(g, (uint64_t)g->recipe.seed);
+  }
+  if (!st && labels) st = add_labels(g, labels);
+  char *summary = !st ? summary_text(g) : NULL;
+  if (!st) {
+    snt_build_opts bo = {.output = out, .emit_dir = emit, .pre = has_pre ? &pre : NULL, .summary = summary};
+    st = snt_build_executable(g, &bo, d);
+  }
+  snt_diag_print(d, stderr);
+  free(summary);
+  snt_ir_destroy(g);
+  snt_diag_destroy(d);
+  for (int i = 0; i < n_sets; i++) free((char *)sets[i].name);
+  return st == SNT_OK ? 0 : st == SNT_ERR_INPUT || st == SNT_ERR_IO ? SNT_EXIT_USER : SNT_EXIT_INTERNAL;
+}
