@@ -15,6 +15,22 @@ typedef struct snt_model_io {
   int64_t dims[SNT_MAX_RANK]; /* dims[0] is the compiled batch for batched tensors */
 } snt_model_io;
 
+/* A named parameter inside the weights blob (for loading weights at run time). */
+typedef struct snt_model_param {
+  const char *name;
+  size_t offset;
+  snt_dtype dtype;
+  int rank;
+  int64_t dims[SNT_MAX_RANK];
+} snt_model_param;
+
+/* How `predict` turns an image (0..255, RGB) into the input: (x * scale - mean[c]) / std[c],
+ * channels first unless nhwc. DSL models rescale inside the graph: scale 1, mean 0, std 1. */
+typedef struct snt_model_pre {
+  float scale, mean[3], std[3];
+  int nhwc;
+} snt_model_pre;
+
 typedef struct snt_model_info {
   const char *name;
   int64_t batch;
@@ -22,10 +38,17 @@ typedef struct snt_model_info {
   const snt_model_io *inputs, *outputs;
   int n_labels;
   const char *const *labels;
-  /* Input preprocessing the executable applies to images: x * scale + offset per channel. */
+  snt_model_pre pre;
+  const char *summary;          /* the layer table, as `sinter summary` prints it */
+  int n_params;
+  const snt_model_param *params;
+  size_t weights_bytes;
+  const unsigned char *weights; /* the embedded blob (NULL when the model has none) */
   void *(*create)(void);
   int (*run)(void *model, const void *const *inputs, void *const *outputs);
   void (*destroy)(void *model);
+  /* Makes the model read its weights from `blob` (laid out as `weights`), owned by the caller. */
+  void (*set_weights)(void *model, const void *blob);
 } snt_model_info;
 
 /* The command-line driver of a compiled model: `EXE run IN.pb... -o DIR`, ... */

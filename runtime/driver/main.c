@@ -1,23 +1,29 @@
-/* The command line of an executable built by sinter. Only this file's snt_rt_main
- * decides exit codes: 0 success, 1 a problem with the user's input, 2 an internal error. */
+/* The command line of an executable built by sinter. Only snt_rt_main decides exit
+ * codes: 0 success, 1 a problem with the user's input, 2 an internal error. */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-#include "sinter/model.h"
+#include "runtime/driver/driver.h"
 #include "sinter/onnx_io.h"
-
-enum { EXIT_USER = 1, EXIT_INTERNAL = 2 };
 
 static void usage(FILE *f, const snt_model_info *m) {
   fprintf(f,
-          "usage: %s COMMAND [ARGS]\n\n"
-          "A model compiled by sinter (%d input%s, %d output%s, batch %lld).\n\n"
+          "usage: %s COMMAND [ARGS] [--weights FILE.onnx] [--threads N]\n\n"
+          "Model '%s' compiled by sinter: %d input%s, %d output%s, batch %lld.\n\n"
           "commands:\n"
-          "  run IN_0.pb [IN_1.pb ...] -o DIR   run once on serialized ONNX tensors; writes DIR/output_<i>.pb\n"
-          "  info                              the inputs and outputs with their types and shapes\n",
-          m->name, m->n_inputs, m->n_inputs == 1 ? "" : "s", m->n_outputs, m->n_outputs == 1 ? "" : "s",
+          "  predict IMAGE...                 class and confidence per PNG or JPEG image\n"
+          "          [--json] [--top K] [--save-input DIR]\n"
+          "  run IN_0.pb [IN_1.pb ...] -o DIR run once on serialized ONNX tensors; writes DIR/output_<i>.pb\n"
+          "  bench [--batch N] [--iters K]    median latency and images per second\n"
+          "  summary                          the layer table\n"
+          "  info                             inputs and outputs with their types and shapes\n\n"
+          "  --weights FILE.onnx              use these weights (as export-onnx writes them) instead of the built-in ones\n"
+          "  --threads N                      threads for the linear algebra (default: all cores)\n",
+          m->name, m->name, m->n_inputs, m->n_inputs == 1 ? "" : "s", m->n_outputs, m->n_outputs == 1 ? "" : "s",
           (long long)m->batch);
 }
 
@@ -30,24 +36,19 @@ static void print_io(const char *what, const snt_model_io *io) {
 static int cmd_info(const snt_model_info *m) {
   for (int i = 0; i < m->n_inputs; i++) print_io("input", &m->inputs[i]);
   for (int i = 0; i < m->n_outputs; i++) print_io("output", &m->outputs[i]);
+  for (int i = 0; i < m->n_labels; i++) printf("label %d: %s\n", i, m->labels[i]);
   return 0;
 }
 
-static bool same_shape(const snt_tensor_buf *t, const snt_model_io *io) {
-  if (t->rank != io->rank) return false;
+/* A tensor fits input io when all dims agree, except a smaller first (batch) dim. */
+static bool fits(const snt_tensor_buf *t, const snt_model_io *io) {
+  if (t->dtype != io->dtype || t->rank != io->rank) return false;
   for (int k = 0; k < t->rank; k++)
-    if (t->dims[k] != io->dims[k]) return false;
+    if (k == 0 ? t->dims[0] > io->dims[0] || t->dims[0] < 1 : t->dims[k] != io->dims[k]) return false;
   return true;
 }
 
-static size_t io_bytes(const snt_model_io *io) {
-  size_t n = snt_dtype_size(io->dtype);
-  for (int k = 0; k < io->rank; k++) n *= (size_t)io->dims[k];
-  return n;
-}
-
-/* run: inputs in graph order, outputs written as output_<i>.pb. */
-static int cmd_run(const snt_model_info *m, int argc, char **argv) {
+static int cmd_run(const snt_model_info *m, const snt_rt_common *c, int argc, char **argv) {
   const char *dir = NULL;
   const char *files[64];
   int n_files = 0;
@@ -58,56 +59,107 @@ static int cmd_run(const snt_model_info *m, int argc, char **argv) {
   if (!dir || n_files != m->n_inputs) {
     fprintf(stderr, "%s run: needs %d input file%s and -o DIR (got %d file%s%s)\n", m->name, m->n_inputs,
             m->n_inputs == 1 ? "" : "s", n_files, n_files == 1 ? "" : "s", dir ? "" : ", no -o");
-    return EXIT_USER;
+    return SNT_RT_EXIT_USER;
+  }
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+    fprintf(stderr, "%s: cannot create: %s\n", dir, strerror(errno));
+    return SNT_RT_EXIT_USER;
   }
   int rc = 0;
+  int64_t used = m->batch;
   snt_tensor_buf ins[64] = {0};
-  void *outs[64] = {0};
+  void *in_bufs[64] = {0}, *outs[64] = {0};
   const void *in_ptrs[64];
   snt_err e;
   for (int i = 0; i < n_files && !rc; i++) {
     if (snt_onnx_read_tensor_file(files[i], &ins[i], &e) != SNT_OK) {
       fprintf(stderr, "%s\n", e.msg);
-      rc = EXIT_USER;
-    } else if (ins[i].dtype != m->inputs[i].dtype || !same_shape(&ins[i], &m->inputs[i])) {
-      fprintf(stderr, "%s: input %d ('%s') must be %s of the compiled shape; run '%s info'\n", files[i], i,
-              m->inputs[i].name, snt_dtype_name(m->inputs[i].dtype), m->name);
-      rc = EXIT_USER;
+      rc = SNT_RT_EXIT_USER;
+    } else if (!fits(&ins[i], &m->inputs[i])) {
+      fprintf(stderr, "%s: input %d ('%s') must be %s shaped as the compiled input (a smaller batch is fine); run '%s info'\n",
+              files[i], i, m->inputs[i].name, snt_dtype_name(m->inputs[i].dtype), m->name);
+      rc = SNT_RT_EXIT_USER;
+    } else {
+      /* A smaller batch runs padded with zeros; its outputs are cut back to it. */
+      if (i == 0 || ins[i].dims[0] < used) used = ins[i].rank ? ins[i].dims[0] : 1;
+      in_bufs[i] = calloc(1, snt_rt_io_bytes(&m->inputs[i]) + 1);
+      if (!in_bufs[i]) rc = SNT_RT_EXIT_INTERNAL;
+      else memcpy(in_bufs[i], ins[i].data, snt_tensor_buf_nbytes(&ins[i]));
+      in_ptrs[i] = in_bufs[i];
     }
-    in_ptrs[i] = ins[i].data;
   }
   for (int i = 0; i < m->n_outputs && !rc; i++)
-    if (!(outs[i] = calloc(1, io_bytes(&m->outputs[i]) + 1))) rc = EXIT_INTERNAL;
-  void *model = rc ? NULL : m->create();
-  if (!rc && !model) rc = EXIT_INTERNAL;
-  if (!rc && m->run(model, in_ptrs, outs) != 0) rc = EXIT_INTERNAL;
+    if (!(outs[i] = calloc(1, snt_rt_io_bytes(&m->outputs[i]) + 1))) rc = SNT_RT_EXIT_INTERNAL;
+  snt_rt_model model = {0};
+  if (!rc) rc = snt_rt_open(m, c, &model);
+  if (!rc && m->run(model.m, in_ptrs, outs) != 0) rc = SNT_RT_EXIT_INTERNAL;
   for (int i = 0; i < m->n_outputs && !rc; i++) {
     const snt_model_io *io = &m->outputs[i];
     snt_tensor_buf t = {.dtype = io->dtype, .rank = io->rank, .data = outs[i], .name = (char *)io->name};
     memcpy(t.dims, io->dims, sizeof t.dims);
+    if (t.rank > 0 && t.dims[0] == m->batch) t.dims[0] = used;
     char path[4096];
     snprintf(path, sizeof path, "%s/output_%d.pb", dir, i);
     if (snt_onnx_write_tensor_file(path, &t, &e) != SNT_OK) {
       fprintf(stderr, "%s\n", e.msg);
-      rc = EXIT_USER;
+      rc = SNT_RT_EXIT_USER;
     }
   }
-  if (model) m->destroy(model);
+  snt_rt_close(&model);
   for (int i = 0; i < 64; i++) {
     snt_tensor_buf_free(&ins[i]);
+    free(in_bufs[i]);
     free(outs[i]);
   }
   return rc;
 }
 
-int snt_rt_main(int argc, char **argv, const snt_model_info *m) {
-  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-    usage(argc < 2 ? stderr : stdout, m);
-    return argc < 2 ? EXIT_USER : 0;
+/* Takes --weights and --threads out of argv (anywhere after the command). */
+static int common_options(const snt_model_info *m, int *argc, char **argv, snt_rt_common *c) {
+  int o = 0;
+  for (int i = 0; i < *argc; i++) {
+    if ((strcmp(argv[i], "--weights") == 0 || strcmp(argv[i], "--threads") == 0) && i + 1 >= *argc) {
+      fprintf(stderr, "%s: %s needs a value\n", m->name, argv[i]);
+      return SNT_RT_EXIT_USER;
+    }
+    if (strcmp(argv[i], "--weights") == 0) c->weights = argv[++i];
+    else if (strcmp(argv[i], "--threads") == 0) {
+      c->threads = atoi(argv[++i]);
+      if (c->threads < 1 || c->threads > 256) {
+        fprintf(stderr, "%s: --threads takes 1 to 256, got '%s'\n", m->name, argv[i]);
+        return SNT_RT_EXIT_USER;
+      }
+    } else argv[o++] = argv[i];
   }
-  if (strcmp(argv[1], "run") == 0) return cmd_run(m, argc - 2, argv + 2);
-  if (strcmp(argv[1], "info") == 0) return cmd_info(m);
-  fprintf(stderr, "%s: unknown command '%s'\n", m->name, argv[1]);
+  *argc = o;
+  return 0;
+}
+
+int snt_rt_main(int argc, char **argv, const snt_model_info *m) {
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+    usage(argc < 2 ? stderr : stdout, m);
+    return argc < 2 ? SNT_RT_EXIT_USER : 0;
+  }
+  const char *cmd = argv[1];
+  int n = argc - 2;
+  char **args = argv + 2;
+  for (int i = 0; i < n; i++)
+    if (strcmp(args[i], "--help") == 0 || strcmp(args[i], "-h") == 0) {
+      usage(stdout, m);
+      return 0;
+    }
+  snt_rt_common c = {0};
+  int rc = common_options(m, &n, args, &c);
+  if (rc) return rc;
+  if (strcmp(cmd, "run") == 0) return cmd_run(m, &c, n, args);
+  if (strcmp(cmd, "predict") == 0) return snt_rt_cmd_predict(m, &c, n, args);
+  if (strcmp(cmd, "bench") == 0) return snt_rt_cmd_bench(m, &c, n, args);
+  if (strcmp(cmd, "info") == 0) return cmd_info(m);
+  if (strcmp(cmd, "summary") == 0) {
+    fputs(m->summary && m->summary[0] ? m->summary : "(no summary was compiled in)\n", stdout);
+    return 0;
+  }
+  fprintf(stderr, "%s: unknown command '%s'\n\n", m->name, cmd);
   usage(stderr, m);
-  return EXIT_USER;
+  return SNT_RT_EXIT_USER;
 }

@@ -1,0 +1,168 @@
+/* EXE predict IMAGE...: class and confidence per image, batch by batch. */
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/driver/driver.h"
+#include "sinter/image.h"
+#include "sinter/onnx_io.h"
+
+typedef struct predict_opts {
+  bool json;
+  int top;
+  const char *save_dir;
+} predict_opts;
+
+/* Decodes, resizes and preprocesses one image into dst (one sample of input 0). */
+static int prepare(const snt_model_info *info, const char *path, float *dst, snt_err *e) {
+  const snt_model_io *in = &info->inputs[0];
+  bool nhwc = info->pre.nhwc;
+  int h = (int)in->dims[nhwc ? 1 : 2], w = (int)in->dims[nhwc ? 2 : 3];
+  snt_image img = {0}, sized = {0};
+  if (snt_image_load(path, &img, e) != SNT_OK) return -1;
+  snt_status st = snt_image_resize_bilinear(&img, h, w, &sized, e);
+  snt_image_free(&img);
+  if (st != SNT_OK) return -1;
+  const snt_model_pre *p = &info->pre;
+  for (int c = 0; c < 3; c++)
+    for (int i = 0; i < h * w; i++) {
+      float v = (sized.data[(size_t)c * h * w + i] * p->scale - p->mean[c]) / p->std[c];
+      dst[nhwc ? (size_t)i * 3 + c : (size_t)c * h * w + i] = v;
+    }
+  snt_image_free(&sized);
+  return 0;
+}
+
+static int cmp_desc(const void *a, const void *b) {
+  const float *x = *(const float *const *)a, *y = *(const float *const *)b;
+  return (*x < *y) - (*x > *y);
+}
+
+static void label(const snt_model_info *info, int k, char *buf, size_t size) {
+  if (k < info->n_labels) snprintf(buf, size, "%s", info->labels[k]);
+  else snprintf(buf, size, "class %d", k);
+}
+
+static void print_json_string(const char *s) {
+  putchar('"');
+  for (; *s; s++) {
+    if (*s == '"' || *s == '\\') printf("\\%c", *s);
+    else if ((unsigned char)*s < 0x20) printf("\\u%04x", *s);
+    else putchar(*s);
+  }
+  putchar('"');
+}
+
+static void report(const snt_model_info *info, const predict_opts *o, const char *file, const float *probs, int k,
+                   bool first) {
+  const float **order = malloc(sizeof(float *) * (size_t)k);
+  if (!order) return;
+  for (int i = 0; i < k; i++) order[i] = &probs[i];
+  qsort(order, (size_t)k, sizeof *order, cmp_desc);
+  int top = o->top < k ? o->top : k;
+  char name[256];
+  if (o->json) {
+    printf("%s  {\"file\": ", first ? "" : ",\n");
+    print_json_string(file);
+    printf(", \"predictions\": [");
+    for (int i = 0; i < top; i++) {
+      label(info, (int)(order[i] - probs), name, sizeof name);
+      printf("%s{\"label\": ", i ? ", " : "");
+      print_json_string(name);
+      printf(", \"confidence\": %.6f}", *order[i]);
+    }
+    printf("]}");
+  } else {
+    printf("%s:", file);
+    for (int i = 0; i < top; i++) {
+      label(info, (int)(order[i] - probs), name, sizeof name);
+      printf("%s %s (%.4f)", i ? "," : "", name, *order[i]);
+    }
+    printf("\n");
+  }
+  free(order);
+}
+
+static int save_input(const snt_model_info *info, const char *dir, int k, const float *x) {
+  const snt_model_io *in = &info->inputs[0];
+  snt_tensor_buf t = {.dtype = SNT_F32, .rank = in->rank, .data = (void *)x};
+  memcpy(t.dims, in->dims, sizeof t.dims);
+  t.dims[0] = 1;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/input_%d.pb", dir, k);
+  snt_err e;
+  if (snt_onnx_write_tensor_file(path, &t, &e) != SNT_OK) {
+    fprintf(stderr, "%s\n", e.msg);
+    return SNT_RT_EXIT_USER;
+  }
+  return 0;
+}
+
+int snt_rt_cmd_predict(const snt_model_info *info, const snt_rt_common *c, int argc, char **argv) {
+  predict_opts o = {.top = 1};
+  char **files = malloc(sizeof(char *) * (size_t)(argc + 1));
+  int n = 0;
+  for (int i = 0; files && i < argc; i++) {
+    if (strcmp(argv[i], "--json") == 0) o.json = true;
+    else if (strcmp(argv[i], "--top") == 0 && i + 1 < argc) o.top = atoi(argv[++i]);
+    else if (strcmp(argv[i], "--save-input") == 0 && i + 1 < argc) o.save_dir = argv[++i];
+    else if (argv[i][0] == '-' && argv[i][1]) {
+      fprintf(stderr, "%s predict: unknown option '%s' (--json, --top K, --save-input DIR)\n", info->name, argv[i]);
+      free(files);
+      return SNT_RT_EXIT_USER;
+    } else files[n++] = argv[i];
+  }
+  const snt_model_io *in = &info->inputs[0];
+  if (!files || n == 0 || o.top < 1 || info->n_inputs != 1 || in->dtype != SNT_F32 || in->rank != 4) {
+    fprintf(stderr, "%s predict: needs image files (PNG or JPEG)%s\n", info->name,
+            info->n_inputs != 1 || in->rank != 4 ? "; this model does not take one image tensor" : "");
+    free(files);
+    return SNT_RT_EXIT_USER;
+  }
+  snt_rt_model m;
+  int rc = snt_rt_open(info, c, &m);
+  if (rc) {
+    free(files);
+    return rc;
+  }
+  int64_t batch = info->batch, k = info->outputs[0].dims[info->outputs[0].rank - 1];
+  size_t sample = snt_rt_io_bytes(in) / (size_t)batch / sizeof(float);
+  float *x = calloc((size_t)batch * sample, sizeof(float)), *y = calloc(snt_rt_io_bytes(&info->outputs[0]) + 1, 1);
+  void **outs = calloc((size_t)info->n_outputs + 1, sizeof(void *));
+  int *slot = malloc(sizeof(int) * (size_t)batch);
+  for (int i = 1; outs && i < info->n_outputs; i++) outs[i] = calloc(snt_rt_io_bytes(&info->outputs[i]) + 1, 1);
+  if (!x || !y || !outs || !slot) rc = SNT_RT_EXIT_INTERNAL;
+  if (o.json && !rc) printf("[\n");
+  bool first = true, failed = false;
+  for (int start = 0; start < n && !rc; start += (int)batch) {
+    int used = 0;
+    for (int i = start; i < n && i < start + batch; i++) {
+      snt_err e;
+      if (prepare(info, files[i], x + (size_t)used * sample, &e) != 0) {
+        fprintf(stderr, "%s\n", e.msg);
+        failed = true;
+        continue;
+      }
+      if (o.save_dir && (rc = save_input(info, o.save_dir, i, x + (size_t)used * sample))) break;
+      slot[used++] = i;
+    }
+    if (rc || used == 0) continue;
+    /* A partial batch runs with the rest of the buffer zeroed. */
+    memset(x + (size_t)used * sample, 0, sizeof(float) * sample * (size_t)(batch - used));
+    const void *ins[1] = {x};
+    outs[0] = y;
+    if (info->run(m.m, ins, outs) != 0) rc = SNT_RT_EXIT_INTERNAL;
+    for (int j = 0; j < used && !rc; j++, first = false) report(info, &o, files[slot[j]], y + (size_t)j * k, (int)k, first);
+  }
+  if (o.json && !rc) printf("\n]\n");
+  for (int i = 1; outs && i < info->n_outputs; i++) free(outs[i]);
+  free(outs);
+  free(x);
+  free(y);
+  free(slot);
+  free(files);
+  snt_rt_close(&m);
+  return rc ? rc : failed ? SNT_RT_EXIT_USER : 0;
+}
