@@ -113,7 +113,7 @@ static snt_status take(snt_graph *g, int t, winit *w, snt_diag *d, const char *p
     snt_tensor tmp = {.rank = w->buf.rank};
     memcpy(tmp.dims, dims, sizeof dims);
     snt_shape_str(b, sizeof b, &tmp, 0);
-    return snt_diag_error(d, NULL, (snt_loc){0}, "%s: '%s' (%s %s) does not fit parameter '%s' %s", path, w->buf.name,
+    return snt_diag_error(d, NULL, (snt_loc){0}, "%s: weights do not fit the model: '%s' (%s %s) does not fit parameter '%s' %s", path, w->buf.name,
                           snt_dtype_name(w->buf.dtype), b, p->name, a);
   }
   size_t bytes = (size_t)snt_tensor_numel(p) * sizeof(float);
@@ -184,10 +184,10 @@ static snt_status match_by_structure(snt_graph *g, wfile *f, snt_diag *d, const 
 static snt_status check_complete(snt_graph *g, wfile *f, snt_diag *d, const char *path) {
   for (int t = 0; t < g->n_tensors; t++)
     if (g->tensors[t].kind == SNT_T_PARAM && !g->tensors[t].data)
-      return snt_diag_error(d, NULL, (snt_loc){0}, "%s: no weight for parameter '%s'", path, g->tensors[t].name);
+      return snt_diag_error(d, NULL, (snt_loc){0}, "%s: weights do not fit the model: no weight for parameter '%s'", path, g->tensors[t].name);
   for (int i = 0; i < f->n; i++)
     if (f->w[i].role && !f->w[i].used)
-      return snt_diag_error(d, NULL, (snt_loc){0}, "%s: weight '%s' (%s of '%s') has no place in model '%s'", path,
+      return snt_diag_error(d, NULL, (snt_loc){0}, "%s: weights do not fit the model: weight '%s' (%s of '%s') has no place in model '%s'", path,
                             f->w[i].buf.name, f->w[i].role, f->layer_names[f->w[i].layer], g->name);
   return SNT_OK;
 }

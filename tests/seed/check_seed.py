@@ -1,0 +1,77 @@
+#!/usr/bin/python3
+"""Cross-checks one seed model against the independent PyTorch reference that
+../shared/reference/export_seed_models.py writes (REF/NAME and REF/NAME-folded):
+
+  1. `sinter run NAME-folded/model.onnx` reproduces PyTorch's output within 1e-4;
+  2. models/NAME.nn compiled with --weights NAME/model.onnx (Keras names) does too;
+  3. --weights NAME-folded/model.onnx onto the DSL model is refused (BN folded away).
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+TOL = 1e-4
+
+
+def tensor(path):
+    return numpy_helper.to_array(onnx.load_tensor(path))
+
+
+def run(cmd):
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    return p.returncode, p.stdout + p.stderr
+
+
+def check(name, got_path, want):
+    got = tensor(got_path)
+    if got.shape != want.shape:
+        print(f"FAIL {name}: shape {got.shape}, want {want.shape}")
+        return False
+    diff = float(np.abs(got.astype(np.float64) - want).max())
+    ok = diff <= TOL
+    print(f"{'PASS' if ok else 'FAIL'} {name}: max |diff| {diff:.3g} (limit {TOL})")
+    return ok
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sinter", required=True)
+    ap.add_argument("--ref", required=True)
+    ap.add_argument("--models", required=True)
+    ap.add_argument("name")
+    a = ap.parse_args()
+    case = os.path.join(a.ref, a.name, "test_data_set_0")
+    inp = os.path.join(case, "input_0.pb")
+    want = tensor(os.path.join(case, "output_0.pb")).astype(np.float64)
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        rc, out = run([a.sinter, "run", os.path.join(a.ref, a.name + "-folded", "model.onnx"), inp, "-o", tmp + "/a"])
+        ok &= rc == 0 and check("folded ONNX graph", tmp + "/a/output_0.pb", want)
+        if rc:
+            print(out)
+        exe = tmp + "/exe"
+        batch = str(want.shape[0])
+        rc, out = run([a.sinter, "compile", os.path.join(a.models, a.name + ".nn"), "--weights",
+                       os.path.join(a.ref, a.name, "model.onnx"), "--batch", batch, "-o", exe])
+        if rc == 0:
+            rc, out2 = run([exe, "run", inp, "-o", tmp + "/b"])
+            out += out2
+        ok &= rc == 0 and check("DSL model with Keras-named weights", tmp + "/b/output_0.pb", want)
+        if rc:
+            print(out)
+        rc, out = run([a.sinter, "compile", os.path.join(a.models, a.name + ".nn"), "--weights",
+                       os.path.join(a.ref, a.name + "-folded", "model.onnx"), "-o", tmp + "/refused"])
+        refused = rc == 1 and "weights do not fit the model" in out and not os.path.exists(tmp + "/refused")
+        print(f"{'PASS' if refused else 'FAIL'} folded weights refused by the DSL model: exit {rc}: {out.strip()}")
+        ok &= refused
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
