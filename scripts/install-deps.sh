@@ -29,6 +29,7 @@ APT_PACKAGES=(
   python3-onnx         # tests: independent checks of ONNX files (onnx.checker, numpy_helper)
   python3-numpy
   python3-torch        # tests: the PyTorch reference models (../shared/reference)
+  python3-pil          # tests: an independent PNG decoder for the resize check
   ca-certificates
 )
 
@@ -116,23 +117,40 @@ step_apt() {
   log "installed ${#missing[@]} packages in $((SECONDS - start))s"
 }
 
-# --- Future step (not implemented yet): npm test peers -----------------------
-# Later we need onnxruntime-node in a project-local folder, without its
-# postinstall download of native binaries:
-#
-#   step_npm() {
-#     ONNXRUNTIME_NODE_INSTALL=skip npm install --prefix "<project-local dir>" \
-#       --no-audit --no-fund onnxruntime-node@1.30.0
-#   }
-#
-# Add `nodejs npm` to APT_PACKAGES and call step_npm from main when needed.
-# ------------------------------------------------------------------------------
+# Step: Node.js and npm, when the machine has none (some images ship NodeSource's
+# nodejs with npm bundled, which conflicts with Debian's npm package).
+step_node() {
+  if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+    return
+  fi
+  log "installing nodejs and npm"
+  apt_get update
+  apt_get install -y --no-install-recommends nodejs npm || die "apt-get install nodejs npm failed"
+}
+
+# Step: ONNX Runtime for Node.js (the tests' and benchmarks' reference runtime), in a
+# project-local folder. Its install script would download GPU binaries; the CPU ones ship
+# inside the package, so the script is skipped.
+ORT_VERSION=1.30.0
+ORT_PREFIX="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.deps/ort"
+step_ort() {
+  local pkg="$ORT_PREFIX/node_modules/onnxruntime-node/package.json"
+  if [[ -f $pkg ]] && grep -q "\"version\": \"$ORT_VERSION\"" "$pkg"; then
+    return
+  fi
+  log "installing onnxruntime-node@$ORT_VERSION into $ORT_PREFIX"
+  mkdir -p "$ORT_PREFIX"
+  ONNXRUNTIME_NODE_INSTALL=skip npm install --prefix "$ORT_PREFIX" --no-audit --no-fund --ignore-scripts \
+    "onnxruntime-node@$ORT_VERSION" >/dev/null || die "npm install onnxruntime-node@$ORT_VERSION failed"
+}
 
 main() {
   if [[ $# -gt 0 ]]; then
     die "unexpected arguments: $* (usage: $0)"
   fi
   step_apt
+  step_node
+  step_ort
 }
 
 main "$@"
