@@ -6,6 +6,7 @@
 #include "compiler/ir.h"
 
 struct snt_emit;
+struct snt_onnx_export;
 
 /* How a DSL argument becomes a node attribute. */
 typedef enum snt_arg_type {
@@ -48,6 +49,8 @@ typedef struct snt_op {
   /* ONNX input slots whose values must be known at compile time (bit i = input i):
    * they determine shapes (a Reshape's shape, Resize's scales, axes, pads). */
   unsigned onnx_const_inputs;
+  /* Writes the node as standard ONNX nodes (compiler/onnx/export.h); NULL: no ONNX form. */
+  snt_status (*onnx_export)(struct snt_onnx_export *x, const snt_graph *g, int node);
   /* Writes the C code that computes the node. */
   snt_status (*emit)(struct snt_emit *e, int node);
   /* Bytes of kernel scratch the node needs; NULL when none. */

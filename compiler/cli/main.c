@@ -22,6 +22,8 @@ static const char usage[] =
     "  summary MODEL.nn   layer table, output shapes, FLOPs and Keras parameter counts\n"
     "  compile MODEL.nn|MODEL.onnx -o EXE\n"
     "                     build a standalone executable (predict, run, bench, summary)\n"
+    "  export-onnx MODEL.nn [--weights W.onnx] -o OUT.onnx\n"
+    "                     the model and its weights as a standard ONNX graph\n"
     "  run MODEL.onnx IN_0.pb... -o DIR\n"
     "                     compile, run once, write DIR/output_<i>.pb\n"
     "  onnx-test CASE_DIR...\n"
@@ -139,6 +141,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "check") == 0 || strcmp(cmd, "summary") == 0) return run_model_command(cmd, argc - 2, argv + 2);
   if (strcmp(cmd, "run") == 0) return snt_cmd_run(argc - 2, argv + 2);
   if (strcmp(cmd, "compile") == 0) return snt_cmd_compile(argc - 2, argv + 2);
+  if (strcmp(cmd, "export-onnx") == 0) return snt_cmd_export_onnx(argc - 2, argv + 2);
   if (strcmp(cmd, "onnx-test") == 0) return snt_cmd_onnx_test(argc - 2, argv + 2);
   fprintf(stderr, "sinter: unknown command '%s'\n\n%s", cmd, usage);
   return EXIT_USER;

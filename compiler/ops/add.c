@@ -1,4 +1,5 @@
 /* add: elementwise sum of two or more tensors of the same shape (residual connections). */
+#include "compiler/onnx/export.h"
 #include "compiler/ops/common.h"
 
 static const snt_arg_spec args[] = {{0}};
@@ -30,8 +31,16 @@ static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
 
 static snt_status emit(snt_emit *e, int node) { return snt_emit_fold(e, node, "a + b"); }
 
+static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  const char *ins[64];
+  if (n->n_in > 64) return SNT_ERR_INTERNAL;
+  for (int i = 0; i < n->n_in; i++) ins[i] = snt_ox_name(x, n->in[i]);
+  return snt_ox_node(x, n->n_in == 2 ? "Add" : "Sum", n->name, n->n_in, ins, snt_ox_name(x, n->out[0])) < 0 ? SNT_ERR_NOMEM : SNT_OK;
+}
+
 const snt_op snt_op_add = {
     .name = "add", .type_name = "Add", .default_layer = "add",
     .doc = "elementwise sum of tensors of one shape: add(a, b, ...) or a + b",
     .min_inputs = 2, .max_inputs = -1, .args = args, .infer = infer,
-    .onnx_type = "Add", .onnx_import = onnx_import, .emit = emit};
+    .onnx_type = "Add", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit};

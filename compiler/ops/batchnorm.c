@@ -2,6 +2,9 @@
  * y = gamma * (x - moving_mean) / sqrt(moving_variance + eps) + beta. */
 #include <string.h>
 
+#include <stdlib.h>
+
+#include "compiler/onnx/export.h"
 #include "compiler/ops/common.h"
 #include "sinter/kernels.h"
 
@@ -89,8 +92,33 @@ static snt_status emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+/* A layer without gamma or beta (scale / center off) exports ones or zeros for it. */
+static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  int64_t c = g->tensors[n->in[0]].dims[1];
+  const char *ins[5] = {snt_ox_name(x, n->in[0])};
+  static const char *const roles[] = {"gamma", "beta", "moving_mean", "moving_variance"};
+  for (int r = 0; r < 4; r++) {
+    for (int i = n->n_act_in; i < n->n_in && !ins[r + 1]; i++) {
+      const snt_tensor *t = &g->tensors[n->in[i]];
+      if (t->role ? strcmp(t->role, roles[r]) == 0 : i == r + 1) ins[r + 1] = snt_ox_name(x, n->in[i]);
+    }
+    if (!ins[r + 1]) {
+      float *v = calloc((size_t)c, sizeof(float));
+      if (!v) return SNT_ERR_NOMEM;
+      for (int64_t k = 0; r == 0 && k < c; k++) v[k] = 1.0f;
+      ins[r + 1] = snt_ox_const(x, roles[r], SNT_F32, 1, &c, v);
+      free(v);
+    }
+  }
+  int k = snt_ox_node(x, "BatchNormalization", n->name, 5, ins, snt_ox_name(x, n->out[0]));
+  snt_ox_attr_float(x, k, "epsilon", (float)snt_node_float(n, "eps", 1e-3));
+  snt_ox_attr_float(x, k, "momentum", (float)snt_node_float(n, "momentum", 0.99));
+  return k < 0 ? SNT_ERR_NOMEM : SNT_OK;
+}
+
 const snt_op snt_op_batchnorm = {
     .name = "batchnorm", .type_name = "BatchNormalization", .default_layer = "batch_normalization",
     .doc = "batch normalisation over channels: batchnorm(x, eps=0.001, momentum=0.99, center=true, scale=true)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer,
-    .onnx_type = "BatchNormalization", .onnx_import = onnx_import, .emit = emit, .inplace = true};
+    .onnx_type = "BatchNormalization", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .inplace = true};

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "compiler/codegen/loops.h"
+#include "compiler/onnx/export.h"
 #include "compiler/ops/common.h"
 #include "support/util.h"
 
@@ -40,6 +41,15 @@ snt_status snt_emit_fold(snt_emit *e, int node, const char *combine) {
   return SNT_OK;
 }
 
+/* The ONNX op of the same kind with the same inputs (ops without attributes). */
+snt_status snt_ox_same(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  const char *ins[64];
+  if (n->n_in > 64) return SNT_ERR_INTERNAL;
+  for (int i = 0; i < n->n_in; i++) ins[i] = snt_ox_name(x, n->in[i]);
+  return snt_ox_node(x, n->op->onnx_type, n->name, n->n_in, ins, snt_ox_name(x, n->out[0])) < 0 ? SNT_ERR_NOMEM : SNT_OK;
+}
+
 typedef struct fold_def {
   const char *name, *combine;
 } fold_def;
@@ -59,7 +69,8 @@ static snt_status fold_emit(snt_emit *e, int node) {
 #define BINARY(id, onnx, lo, hi, doc_)                                                              \
   const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,    \
                               .min_inputs = lo, .max_inputs = hi, .args = no_args,                   \
-                              .infer = snt_infer_broadcast, .onnx_type = onnx, .emit = fold_emit}
+                              .infer = snt_infer_broadcast, .onnx_type = onnx, .onnx_export = snt_ox_same, \
+                              .emit = fold_emit}
 
 BINARY(sub, "Sub", 2, 2, "a - b, broadcasting: sub(a, b)");
 BINARY(mul, "Mul", 2, 2, "a * b, broadcasting: mul(a, b)");

@@ -16,4 +16,14 @@ snt_status snt_emit_fold(snt_emit *e, int node, const char *combine);
 /* out[0] = a byte copy of in[0] (ops that only change the shape). */
 snt_status snt_emit_copy(snt_emit *e, int node);
 
+/* ONNX export helpers (compiler/ops/export_util.c). */
+struct snt_onnx_export;
+/* The node's main ONNX op writes into the returned name: the output itself, or a temporary
+ * that the activation `act` (none, linear, relu, sigmoid, tanh, softmax) then maps. */
+const char *snt_ox_pre_activation(struct snt_onnx_export *x, const snt_graph *g, const snt_node *n);
+snt_status snt_ox_activation(struct snt_onnx_export *x, const snt_graph *g, const snt_node *n, const char *from);
+/* Exports a one-input op as the ONNX op of the same kind (Relu, Sigmoid, ...). */
+snt_status snt_ox_unary(struct snt_onnx_export *x, const snt_graph *g, int node);
+snt_status snt_ox_same(struct snt_onnx_export *x, const snt_graph *g, int node);
+
 #endif

@@ -2,6 +2,7 @@
  * dilation, Keras or ONNX padding, and a fused bias and activation. */
 #include <string.h>
 
+#include "compiler/onnx/export.h"
 #include "compiler/ops/common.h"
 #include "compiler/ops/window.h"
 #include "sinter/kernels.h"
@@ -168,8 +169,25 @@ static double flops(const snt_graph *g, const snt_node *n) {
   return 2.0 * per_out * (double)(snt_tensor_numel(y) / y->dims[0]);
 }
 
+static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  snt_k_conv_desc k;
+  make_desc(g, n, &k);
+  const char *ins[3] = {snt_ox_name(x, n->in[0]), snt_ox_name(x, n->in[1]), n->n_in > 2 ? snt_ox_name(x, n->in[2]) : NULL};
+  const char *pre = snt_ox_pre_activation(x, g, n);
+  int c = snt_ox_node(x, "Conv", n->name, n->n_in > 2 ? 3 : 2, ins, pre);
+  int64_t pads[2 * SNT_MAX_SPATIAL];
+  for (int i = 0; i < k.spatial; i++) pads[i] = k.pad_begin[i], pads[k.spatial + i] = k.pad_end[i];
+  snt_ox_attr_ints(x, c, "kernel_shape", k.spatial, k.kernel);
+  snt_ox_attr_ints(x, c, "strides", k.spatial, k.stride);
+  snt_ox_attr_ints(x, c, "dilations", k.spatial, k.dilation);
+  snt_ox_attr_ints(x, c, "pads", 2 * k.spatial, pads);
+  snt_ox_attr_int(x, c, "group", k.groups);
+  return c < 0 ? SNT_ERR_NOMEM : snt_ox_activation(x, g, n, pre);
+}
+
 const snt_op snt_op_conv2d = {
     .name = "conv2d", .type_name = "Conv2D", .default_layer = "conv2d",
     .doc = "2-D convolution: conv2d(x, filters, kernel, stride=1, padding=valid, dilation=1, groups=1, bias=true, activation=none, l2=0)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer, .flops = flops,
-    .onnx_type = "Conv", .onnx_import = onnx_import, .emit = emit, .scratch = scratch};
+    .onnx_type = "Conv", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .scratch = scratch};

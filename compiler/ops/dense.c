@@ -1,6 +1,7 @@
 /* dense: a fully connected layer on flat features; the kernel is [in, out] as in Keras. */
 #include <string.h>
 
+#include "compiler/onnx/export.h"
 #include "compiler/ops/common.h"
 #include "sinter/kernels.h"
 
@@ -71,7 +72,16 @@ static double flops(const snt_graph *g, const snt_node *n) {
   return 2.0 * (double)g->tensors[n->in[0]].dims[1] * (double)snt_node_int(n, "units", 0);
 }
 
+/* Gemm with the [in, out] kernel as B (no transB), or MatMul when there is no bias. */
+static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  const char *ins[3] = {snt_ox_name(x, n->in[0]), snt_ox_name(x, n->in[1]), n->n_in > 2 ? snt_ox_name(x, n->in[2]) : NULL};
+  const char *pre = snt_ox_pre_activation(x, g, n);
+  int k = snt_ox_node(x, n->n_in > 2 ? "Gemm" : "MatMul", n->name, n->n_in > 2 ? 3 : 2, ins, pre);
+  return k < 0 ? SNT_ERR_NOMEM : snt_ox_activation(x, g, n, pre);
+}
+
 const snt_op snt_op_dense = {
     .name = "dense", .type_name = "Dense", .default_layer = "dense",
     .doc = "fully connected layer: dense(x, units, activation=none, bias=true, l2=0)",
-    .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer, .flops = flops, .emit = emit};
+    .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer, .flops = flops, .onnx_export = onnx_export, .emit = emit};

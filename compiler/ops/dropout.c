@@ -1,5 +1,6 @@
 /* dropout: zeroes a fraction `rate` of the values while training (inverted scaling);
  * the identity at inference, where ONNX's optional mask output is all true. */
+#include "compiler/onnx/export.h"
 #include "compiler/ops/common.h"
 
 static const snt_arg_spec args[] = {
@@ -37,8 +38,15 @@ static snt_status emit(snt_emit *e, int node) {
   return st;
 }
 
+/* An inference graph: the identity. */
+static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  const char *in = snt_ox_name(x, n->in[0]);
+  return snt_ox_node(x, "Identity", n->name, 1, &in, snt_ox_name(x, n->out[0])) < 0 ? SNT_ERR_NOMEM : SNT_OK;
+}
+
 const snt_op snt_op_dropout = {
     .name = "dropout", .type_name = "Dropout", .default_layer = "dropout",
     .doc = "random zeroing while training: dropout(x, rate, seed=0)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Dropout",
-    .onnx_import = onnx_import, .onnx_const_inputs = 1u << 2, .emit = emit, .inplace = true};
+    .onnx_import = onnx_import, .onnx_const_inputs = 1u << 2, .onnx_export = onnx_export, .emit = emit, .inplace = true};

@@ -68,7 +68,7 @@ snt_status snt_infer_same(snt_graph *g, int node, snt_diag *d) {
 #define UNARY(id, onnx, doc_)                                                                         \
   const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,      \
                               .min_inputs = 1, .max_inputs = 1, .args = no_args, .infer = snt_infer_same, \
-                              .onnx_type = onnx, .emit = snt_emit_unary, .inplace = true}
+                              .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = snt_emit_unary, .inplace = true}
 
 UNARY(abs, "Abs", "absolute value: abs(x)");
 UNARY(neg, "Neg", "negation: neg(x)");

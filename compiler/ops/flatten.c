@@ -1,8 +1,10 @@
 /* flatten: (C, H, W) to (C*H*W,). The default order is Keras's channels-last (H, W, C),
  * so a Dense kernel exported from Keras loads unchanged; order = chw gives PyTorch's and
  * ONNX's. ONNX's Flatten also takes an axis: dims before it form the rows. */
+#include <stdio.h>
 #include <string.h>
 
+#include "compiler/onnx/export.h"
 #include "compiler/ops/common.h"
 
 static const char *const orders[] = {"hwc", "chw", NULL};
@@ -53,8 +55,29 @@ static snt_status emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+/* Keras's channels-last order is a Transpose to (N, spatial..., C) before ONNX's Flatten. */
+static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  const snt_tensor *t = &g->tensors[n->in[0]];
+  const char *in = snt_ox_name(x, n->in[0]);
+  int k = 0;
+  if (strcmp(snt_node_string(n, "order", "chw"), "hwc") == 0 && t->rank >= 3) {
+    int64_t perm[SNT_MAX_RANK];
+    for (int i = 0; i < t->rank; i++) perm[i] = i == 0 ? 0 : i == t->rank - 1 ? 1 : i + 1;
+    const char *mid = snt_ox_temp(x, n->name);
+    char name[512];
+    snprintf(name, sizeof name, "%s/channels_last", n->name);
+    k = snt_ox_node(x, "Transpose", name, 1, &in, mid);
+    snt_ox_attr_ints(x, k, "perm", t->rank, perm);
+    in = mid;
+  }
+  if (k >= 0) k = snt_ox_node(x, "Flatten", n->name, 1, &in, snt_ox_name(x, n->out[0]));
+  snt_ox_attr_int(x, k, "axis", snt_node_int(n, "axis", 1));
+  return k < 0 ? SNT_ERR_NOMEM : SNT_OK;
+}
+
 const snt_op snt_op_flatten = {
     .name = "flatten", .type_name = "Flatten", .default_layer = "flatten",
     .doc = "flatten each sample; order=hwc (Keras, default) or chw: flatten(x, order=hwc)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Flatten",
-    .onnx_import = onnx_import, .emit = emit};
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit};

@@ -1,5 +1,8 @@
 /* global_avg_pool and global_max_pool: reduce the spatial dims, giving (channels,);
  * ONNX keeps them as size 1 ("keepdims"). */
+#include <stdio.h>
+
+#include "compiler/onnx/export.h"
 #include "compiler/ops/common.h"
 #include "sinter/kernels.h"
 
@@ -34,14 +37,27 @@ static snt_status emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  bool keep = snt_node_int(n, "keepdims", 0);
+  const char *in = snt_ox_name(x, n->in[0]), *mid = keep ? snt_ox_name(x, n->out[0]) : snt_ox_temp(x, n->name);
+  int k = snt_ox_node(x, n->op->onnx_type, n->name, 1, &in, mid);
+  if (k >= 0 && !keep) {
+    char name[512];
+    snprintf(name, sizeof name, "%s/flatten", n->name);
+    k = snt_ox_node(x, "Flatten", name, 1, &mid, snt_ox_name(x, n->out[0]));
+  }
+  return k < 0 ? SNT_ERR_NOMEM : SNT_OK;
+}
+
 const snt_op snt_op_global_avg_pool = {
     .name = "global_avg_pool", .type_name = "GlobalAveragePooling2D",
     .default_layer = "global_average_pooling2d", .doc = "mean over height and width: global_avg_pool(x)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "GlobalAveragePool",
-    .onnx_import = onnx_import, .emit = emit};
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit};
 
 const snt_op snt_op_global_max_pool = {
     .name = "global_max_pool", .type_name = "GlobalMaxPooling2D",
     .default_layer = "global_max_pooling2d", .doc = "maximum over height and width: global_max_pool(x)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "GlobalMaxPool",
-    .onnx_import = onnx_import, .emit = emit};
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit};

@@ -4,6 +4,7 @@
  * read at run time. "pads_nd" holds the full-rank pads either way. */
 #include <string.h>
 
+#include "compiler/onnx/export.h"
 #include "compiler/ops/common.h"
 #include "sinter/kernels.h"
 
@@ -99,8 +100,21 @@ static snt_status emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  int cnt = 0;
+  const int64_t *p = snt_node_ints(n, "pads_nd", &cnt);
+  int64_t len = cnt;
+  const char *ins[3] = {snt_ox_name(x, n->in[0]), snt_ox_const(x, "pads", SNT_I64, 1, &len, p), NULL};
+  float v = (float)snt_node_float(n, "value", 0);
+  ins[2] = n->n_in > 2 && n->in[2] >= 0 ? snt_ox_name(x, n->in[2]) : snt_ox_const(x, "pad_value", SNT_F32, 0, NULL, &v);
+  int k = snt_ox_node(x, "Pad", n->name, 3, ins, snt_ox_name(x, n->out[0]));
+  snt_ox_attr_string(x, k, "mode", snt_node_string(n, "mode", "constant"));
+  return k < 0 ? SNT_ERR_NOMEM : SNT_OK;
+}
+
 const snt_op snt_op_pad = {
     .name = "pad", .type_name = "ZeroPadding2D", .default_layer = "zero_padding2d",
     .doc = "padding of height and width: pad(x, p | [ph, pw] | [top, left, bottom, right], value=0, mode=constant)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Pad", .onnx_import = onnx_import,
-    .onnx_const_inputs = 1u << 1, .emit = emit};
+    .onnx_const_inputs = 1u << 1, .onnx_export = onnx_export, .emit = emit};

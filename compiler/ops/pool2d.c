@@ -3,6 +3,7 @@
  * of real (unpadded) pixels unless count_include_pad is set. */
 #include <string.h>
 
+#include "compiler/onnx/export.h"
 #include "compiler/ops/common.h"
 #include "compiler/ops/window.h"
 #include "sinter/kernels.h"
@@ -96,14 +97,32 @@ static snt_status emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  const snt_tensor *xt = &g->tensors[n->in[0]];
+  int sp = xt->rank - 2, c = 0, cs = 0, ck = 0;
+  const int64_t *pads = snt_node_ints(n, "resolved_pads", &c), *s = snt_node_ints(n, "stride", &cs), *kv = snt_node_ints(n, "pool", &ck);
+  int64_t k[3], st[3];
+  for (int i = 0; i < sp; i++) k[i] = kv[ck == 1 ? 0 : i], st[i] = s && cs == sp ? s[i] : 1;
+  const char *in = snt_ox_name(x, n->in[0]);
+  bool is_max = n->op->name[0] == 'm';
+  int o = snt_ox_node(x, is_max ? "MaxPool" : "AveragePool", n->name, 1, &in, snt_ox_name(x, n->out[0]));
+  snt_ox_attr_ints(x, o, "kernel_shape", sp, k);
+  snt_ox_attr_ints(x, o, "strides", sp, st);
+  snt_ox_attr_ints(x, o, "pads", 2 * sp, pads);
+  if (snt_node_int(n, "ceil_mode", 0)) snt_ox_attr_int(x, o, "ceil_mode", 1);
+  if (!is_max) snt_ox_attr_int(x, o, "count_include_pad", snt_node_int(n, "count_include_pad", 0));
+  return o < 0 ? SNT_ERR_NOMEM : SNT_OK;
+}
+
 const snt_op snt_op_maxpool = {
     .name = "maxpool", .type_name = "MaxPooling2D", .default_layer = "max_pooling2d",
     .doc = "2-D max pooling: maxpool(x, pool=2, stride=pool, padding=valid)",
     .min_inputs = 1, .max_inputs = 1, .args = max_args, .infer = infer, .onnx_type = "MaxPool",
-    .onnx_import = onnx_import, .emit = emit};
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit};
 
 const snt_op snt_op_avgpool = {
     .name = "avgpool", .type_name = "AveragePooling2D", .default_layer = "average_pooling2d",
     .doc = "2-D average pooling: avgpool(x, pool=2, stride=pool, padding=valid, count_include_pad=false)",
     .min_inputs = 1, .max_inputs = 1, .args = avg_args, .infer = infer, .onnx_type = "AveragePool",
-    .onnx_import = onnx_import, .emit = emit};
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit};

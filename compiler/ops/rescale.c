@@ -1,5 +1,9 @@
 /* rescale: y = x * scale + offset, with scalars or one value per channel
  * (Keras Rescaling; also input normalisation such as (x - mean) / std). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "compiler/onnx/export.h"
 #include "compiler/ops/common.h"
 
 static const snt_arg_spec args[] = {
@@ -50,7 +54,31 @@ static snt_status emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  const snt_tensor *t = &g->tensors[n->in[0]];
+  int ns = 0, no = 0;
+  const double *s = snt_node_floats(n, "scale", &ns), *o = snt_node_floats(n, "offset", &no);
+  int count = ns > no ? ns : no;
+  float *sv = malloc(sizeof(float) * (size_t)count * 2), *ov = sv + count;
+  if (!sv) return SNT_ERR_NOMEM;
+  for (int i = 0; i < count; i++) sv[i] = (float)s[ns == 1 ? 0 : i], ov[i] = (float)o[no == 1 ? 0 : i];
+  /* Per-channel values broadcast as [C, 1, ...] against (N, C, ...). */
+  int64_t dims[SNT_MAX_RANK] = {count};
+  int rank = count == 1 ? 0 : t->rank - 1;
+  for (int i = 1; i < rank; i++) dims[i] = 1;
+  const char *mid = snt_ox_temp(x, n->name);
+  const char *a[2] = {snt_ox_name(x, n->in[0]), snt_ox_const(x, "scale", SNT_F32, rank, dims, sv)};
+  int k = snt_ox_node(x, "Mul", n->name, 2, a, mid);
+  const char *b[2] = {mid, snt_ox_const(x, "offset", SNT_F32, rank, dims, ov)};
+  char name[512];
+  snprintf(name, sizeof name, "%s/offset", n->name);
+  if (k >= 0) k = snt_ox_node(x, "Add", name, 2, b, snt_ox_name(x, n->out[0]));
+  free(sv);
+  return k < 0 ? SNT_ERR_NOMEM : SNT_OK;
+}
+
 const snt_op snt_op_rescale = {
     .name = "rescale", .type_name = "Rescaling", .default_layer = "rescaling",
     .doc = "affine map x * scale + offset, per tensor or per channel: rescale(x, scale, offset=0)",
-    .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .emit = emit, .inplace = true};
+    .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_export = onnx_export, .emit = emit, .inplace = true};

@@ -1,6 +1,7 @@
 /* softmax and log_softmax over one axis. The DSL counts axes per sample as Keras does
  * (-1 the last); ONNX counts the whole tensor, and before opset 13 flattens it to 2-D
  * at the axis. Both become "full_axis" (and "coerce_2d") on the node. */
+#include "compiler/onnx/export.h"
 #include "compiler/ops/common.h"
 
 static const snt_arg_spec args[] = {{"axis", SNT_ARG_INT, "-1", NULL}, {0}};
@@ -46,12 +47,20 @@ static snt_status emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  const char *in = snt_ox_name(x, n->in[0]);
+  int k = snt_ox_node(x, n->op->onnx_type, n->name, 1, &in, snt_ox_name(x, n->out[0]));
+  snt_ox_attr_int(x, k, "axis", snt_node_int(n, "full_axis", 1));
+  return k < 0 ? SNT_ERR_NOMEM : SNT_OK;
+}
+
 const snt_op snt_op_softmax = {
     .name = "softmax", .type_name = "Activation", .default_layer = "activation",
     .doc = "softmax over one axis of each sample: softmax(x, axis=-1)", .min_inputs = 1, .max_inputs = 1,
-    .args = args, .infer = infer, .onnx_type = "Softmax", .onnx_import = onnx_import, .emit = emit, .inplace = true};
+    .args = args, .infer = infer, .onnx_type = "Softmax", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .inplace = true};
 
 const snt_op snt_op_log_softmax = {
     .name = "log_softmax", .type_name = "Activation", .default_layer = "activation",
     .doc = "log of softmax over one axis of each sample: log_softmax(x, axis=-1)", .min_inputs = 1, .max_inputs = 1,
-    .args = args, .infer = infer, .onnx_type = "LogSoftmax", .onnx_import = onnx_import, .emit = emit, .inplace = true};
+    .args = args, .infer = infer, .onnx_type = "LogSoftmax", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .inplace = true};

@@ -67,6 +67,7 @@ static double ref_interp_1d(const snt_k_resize_desc *d, int axis, const double *
       break;
     case SNT_K_COORD_PYTORCH_HALF_PIXEL: xo = len == 1.0f ? -0.5 : ((double)x + 0.5) / d->scales[axis] - 0.5; break;
     case SNT_K_COORD_HALF_PIXEL: xo = ((double)x + 0.5) / d->scales[axis] - 0.5; break;
+    case SNT_K_COORD_TF_HALF_PIXEL_FOR_NN: xo = ((double)x + 0.5) / d->scales[axis]; break; /* opset 11 */
   }
   double ratio = xo == floor(xo) ? 1.0 : xo - floor(xo), c[4];
   int n = ref_coeffs(d, ratio, c), pad = (n + 1) / 2;

@@ -4,7 +4,10 @@
 
   1. `sinter run NAME-folded/model.onnx` reproduces PyTorch's output within 1e-4;
   2. models/NAME.nn compiled with --weights NAME/model.onnx (Keras names) does too;
-  3. --weights NAME-folded/model.onnx onto the DSL model is refused (BN folded away).
+  3. --weights NAME-folded/model.onnx onto the DSL model is refused (BN folded away);
+  4. `sinter export-onnx models/NAME.nn --weights NAME/model.onnx` writes a model that
+     onnx.checker accepts (one output, symbolic batch), and both `sinter run` and ONNX
+     Runtime reproduce the reference on it within 1e-4.
 """
 import argparse
 import os
@@ -44,6 +47,8 @@ def main():
     ap.add_argument("--sinter", required=True)
     ap.add_argument("--ref", required=True)
     ap.add_argument("--models", required=True)
+    ap.add_argument("--shared", required=True)
+    ap.add_argument("--ort-modules", required=True)
     ap.add_argument("name")
     a = ap.parse_args()
     case = os.path.join(a.ref, a.name, "test_data_set_0")
@@ -70,6 +75,28 @@ def main():
         refused = rc == 1 and "weights do not fit the model" in out and not os.path.exists(tmp + "/refused")
         print(f"{'PASS' if refused else 'FAIL'} folded weights refused by the DSL model: exit {rc}: {out.strip()}")
         ok &= refused
+        x = tmp + "/x.onnx"
+        rc, out = run([a.sinter, "export-onnx", os.path.join(a.models, a.name + ".nn"), "--weights",
+                       os.path.join(a.ref, a.name, "model.onnx"), "-o", x])
+        if rc == 0:
+            m = onnx.load(x)
+            onnx.checker.check_model(m)
+            dims = m.graph.output[0].type.tensor_type.shape.dim
+            shape_ok = len(m.graph.output) == 1 and dims[0].dim_param == "N" and m.ir_version <= 8 and \
+                m.opset_import[0].version <= 17 and m.producer_name == "sinter"
+            print(f"{'PASS' if shape_ok else 'FAIL'} export: checker ok, one output, batch '{dims[0].dim_param}', "
+                  f"ir_version {m.ir_version}, opset {m.opset_import[0].version}")
+            ok &= shape_ok
+            rc, out = run([a.sinter, "run", x, inp, "-o", tmp + "/c"])
+            ok &= rc == 0 and check("exported model in sinter", tmp + "/c/output_0.pb", want)
+            env = dict(os.environ, ORT_NODE_MODULES=a.ort_modules)
+            p = subprocess.run(["node", os.path.join(a.shared, "reference", "ort_run.js"), x, inp, "-o", tmp + "/d"],
+                               capture_output=True, text=True, env=env)
+            ok &= p.returncode == 0 and check("exported model in ONNX Runtime", tmp + "/d/output_0.pb", want)
+        else:
+            ok = False
+        if rc:
+            print(out)
     sys.exit(0 if ok else 1)
 
 
