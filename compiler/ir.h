@@ -28,6 +28,7 @@ typedef struct snt_tensor {
   int producer;     /* node index for activations, -1 otherwise */
   int owner;        /* params: the node (layer) the weight belongs to */
   void *data;       /* CONST: always; PARAM: the loaded weights, or NULL (owned) */
+  bool batched;     /* inputs: dim 0 is the batch (DSL inputs, symbolic ONNX dims) */
 } snt_tensor;
 
 typedef enum snt_attr_kind { SNT_ATTR_INT, SNT_ATTR_FLOAT, SNT_ATTR_INTS, SNT_ATTR_FLOATS, SNT_ATTR_STRING } snt_attr_kind;

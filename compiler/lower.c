@@ -40,6 +40,7 @@ static snt_status stmt_input(snt_lower_ctx *c, const snt_ast_stmt *s) {
   if (t < 0 || snt_ir_mark_input(c->g, t) || !SNT_GROW(c->inputs, c->n_inputs + 1, c->cap_inputs))
     return SNT_ERR_NOMEM;
   c->inputs[c->n_inputs++] = s;
+  c->g->tensors[t].batched = true;
   return snt_bind(c, s->name, (snt_value){SNT_V_TENSOR, {.tensor = t}});
 }
 

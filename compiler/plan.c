@@ -106,7 +106,9 @@ snt_status snt_plan_build(const snt_graph *g, snt_diag *d, snt_plan *p) {
     int n_iv = 0;
     for (int t = 0; t < g->n_tensors; t++) {
       const snt_tensor *x = &g->tensors[t];
-      if (x->kind == SNT_T_PARAM || x->kind == SNT_T_CONST) {
+      bool read = first[t] >= 0 || last[t] >= 0;
+      for (int o = 0; o < g->n_outputs; o++) read |= g->outputs[o] == t;
+      if ((x->kind == SNT_T_PARAM || x->kind == SNT_T_CONST) && read) {
         p->places[t] = (snt_place){SNT_PLACE_WEIGHTS, 0, woff, -1};
         woff += align_up(snt_tensor_bytes(x));
       } else if (x->kind == SNT_T_ACT && first[t] >= 0) {

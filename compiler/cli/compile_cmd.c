@@ -7,6 +7,7 @@
 #include "compiler/cli/cli.h"
 #include "compiler/lower.h"
 #include "compiler/onnx/import.h"
+#include "compiler/passes/passes.h"
 #include "compiler/summary.h"
 #include "compiler/weights.h"
 #include "support/util.h"
@@ -24,6 +25,7 @@ static const char help[] =
     "  --set NAME=VALUE    DSL models: a model parameter (repeatable)\n"
     "  --model NAME        DSL files with several models: the one to compile\n"
     "  --no-freeze         DSL models: ignore freeze statements\n"
+    "  --no-passes         skip the graph passes (BN folding, activation fusion, ...), to compare\n"
     "third-party ONNX classifiers:\n"
     "  --labels A,B,...    class names for predict\n"
     "  --scale S           predict feeds (pixel * S - mean) / std; pixels are 0..255 (default 1)\n"
@@ -71,7 +73,7 @@ int snt_cmd_compile(int argc, char **argv) {
   int n_sets = 0;
   snt_lower_opts lo = {0};
   snt_model_pre pre = {1, {0, 0, 0}, {1, 1, 1}, 0};
-  bool has_pre = false;
+  bool has_pre = false, passes = true;
   long long batch = 1;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -93,6 +95,7 @@ int snt_cmd_compile(int argc, char **argv) {
     else if (strcmp(a, "--labels") == 0) labels = argv[++i];
     else if (strcmp(a, "--no-freeze") == 0) lo.no_freeze = true;
     else if (strcmp(a, "--embed-weights") == 0) continue;
+    else if (strcmp(a, "--no-passes") == 0) passes = false;
     else if (strcmp(a, "--nhwc") == 0) pre.nhwc = 1, has_pre = true;
     else if (strcmp(a, "--batch") == 0) {
       char *end;
@@ -147,6 +150,7 @@ int snt_cmd_compile(int argc, char **argv) {
   }
   if (!st && labels) st = add_labels(g, labels);
   char *summary = !st ? summary_text(g) : NULL;
+  if (!st && passes) st = snt_passes_inference(g, d);
   if (!st) {
     snt_build_opts bo = {.output = out, .emit_dir = emit, .pre = has_pre ? &pre : NULL, .summary = summary};
     st = snt_build_executable(g, &bo, d);

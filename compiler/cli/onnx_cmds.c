@@ -11,6 +11,7 @@
 #include "compiler/build.h"
 #include "compiler/cli/cli.h"
 #include "compiler/onnx/import.h"
+#include "compiler/passes/passes.h"
 #include "sinter/onnx_io.h"
 #include "support/util.h"
 
@@ -69,7 +70,7 @@ static int run_model(const char *model, char **files, int n_files, const char *o
     given[i].name = snt_strdup(names[i]);
   }
   snt_onnx_import_opts io = {.batch = n_files ? 0 : 1, .given = given, .n_given = n_files};
-  if (snt_onnx_import(d, m, model, &io, &g) != SNT_OK) goto done;
+  if (snt_onnx_import(d, m, model, &io, &g) != SNT_OK || snt_passes_inference(g, d) != SNT_OK) goto done;
   fd = mkstemp(exe);
   if (fd < 0) goto done;
   close(fd);

@@ -110,13 +110,21 @@ static snt_status write_file(snt_diag *d, const char *dir, const char *name, con
   return st;
 }
 
+/* Outputs count as batched when an input is and their first dim is the batch. */
+static bool batched(const snt_graph *g, const snt_tensor *t, bool is_input) {
+  if (is_input) return t->batched;
+  bool any = false;
+  for (int i = 0; i < g->n_inputs; i++) any |= g->tensors[g->inputs[i]].batched;
+  return any && t->rank > 0 && t->dims[0] == g->batch;
+}
+
 static void io_table(snt_strbuf *s, const snt_graph *g, const char *prefix, const char *what, const int *ts, int n) {
   snt_sb_printf(s, "static const snt_model_io %s_%s[%d] = {\n", prefix, what, n ? n : 1);
   for (int i = 0; i < n; i++) {
     const snt_tensor *t = &g->tensors[ts[i]];
     snt_sb_printf(s, "  {\"%s\", %d, %d, {", t->name, (int)t->dtype, t->rank);
     for (int k = 0; k < t->rank; k++) snt_sb_printf(s, "%s%lld", k ? ", " : "", (long long)t->dims[k]);
-    snt_sb_puts(s, "}},\n");
+    snt_sb_printf(s, "}, %d},\n", batched(g, t, what[0] == 'i'));
   }
   snt_sb_puts(s, "};\n");
 }

@@ -138,6 +138,12 @@ static snt_status input_shape(import_ctx *c, const Onnx__ValueInfoProto *vi, snt
   return SNT_OK;
 }
 
+static bool symbolic_first_dim(const Onnx__ValueInfoProto *vi) {
+  const Onnx__TypeProto *tp = vi->type;
+  const Onnx__TensorShapeProto *sh = tp && tp->tensor_type ? tp->tensor_type->shape : NULL;
+  return sh && sh->n_dim > 0 && sh->dim[0]->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+}
+
 static snt_status inputs(import_ctx *c, const Onnx__GraphProto *gp) {
   for (size_t i = 0; i < gp->n_input; i++) {
     const Onnx__ValueInfoProto *vi = gp->input[i];
@@ -149,6 +155,7 @@ static snt_status inputs(import_ctx *c, const Onnx__GraphProto *gp) {
     if (st) return st;
     int t = snt_ir_add_tensor(c->g, vi->name, SNT_T_INPUT, dt, rank, dims);
     if (t < 0 || snt_ir_mark_input(c->g, t)) return SNT_ERR_NOMEM;
+    c->g->tensors[t].batched = !given(c, vi->name) && symbolic_first_dim(vi);
     bind(c, t);
   }
   return SNT_OK;

@@ -12,7 +12,8 @@ typedef struct snt_model_io {
   const char *name;
   snt_dtype dtype;
   int rank;
-  int64_t dims[SNT_MAX_RANK]; /* dims[0] is the compiled batch for batched tensors */
+  int64_t dims[SNT_MAX_RANK];
+  int batched; /* dims[0] is the batch: a run may fill fewer samples */
 } snt_model_io;
 
 /* A named parameter inside the weights blob (for loading weights at run time). */

@@ -43,8 +43,10 @@ static int cmd_info(const snt_model_info *m) {
 /* A tensor fits input io when all dims agree, except a smaller first (batch) dim. */
 static bool fits(const snt_tensor_buf *t, const snt_model_io *io) {
   if (t->dtype != io->dtype || t->rank != io->rank) return false;
-  for (int k = 0; k < t->rank; k++)
-    if (k == 0 ? t->dims[0] > io->dims[0] || t->dims[0] < 1 : t->dims[k] != io->dims[k]) return false;
+  for (int k = 0; k < t->rank; k++) {
+    bool batch = k == 0 && io->batched;
+    if (batch ? t->dims[0] > io->dims[0] || t->dims[0] < 1 : t->dims[k] != io->dims[k]) return false;
+  }
   return true;
 }
 
@@ -81,7 +83,7 @@ static int cmd_run(const snt_model_info *m, const snt_rt_common *c, int argc, ch
       rc = SNT_RT_EXIT_USER;
     } else {
       /* A smaller batch runs padded with zeros; its outputs are cut back to it. */
-      if (i == 0 || ins[i].dims[0] < used) used = ins[i].rank ? ins[i].dims[0] : 1;
+      if (m->inputs[i].batched && ins[i].dims[0] < used) used = ins[i].dims[0];
       in_bufs[i] = calloc(1, snt_rt_io_bytes(&m->inputs[i]) + 1);
       if (!in_bufs[i]) rc = SNT_RT_EXIT_INTERNAL;
       else memcpy(in_bufs[i], ins[i].data, snt_tensor_buf_nbytes(&ins[i]));
@@ -97,7 +99,7 @@ static int cmd_run(const snt_model_info *m, const snt_rt_common *c, int argc, ch
     const snt_model_io *io = &m->outputs[i];
     snt_tensor_buf t = {.dtype = io->dtype, .rank = io->rank, .data = outs[i], .name = (char *)io->name};
     memcpy(t.dims, io->dims, sizeof t.dims);
-    if (t.rank > 0 && t.dims[0] == m->batch) t.dims[0] = used;
+    if (io->batched) t.dims[0] = used;
     char path[4096];
     snprintf(path, sizeof path, "%s/output_%d.pb", dir, i);
     if (snt_onnx_write_tensor_file(path, &t, &e) != SNT_OK) {

@@ -1,0 +1,64 @@
+/* Small graph edits the passes share. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/passes/passes.h"
+
+int snt_readers(const snt_graph *g, int t, int *first) {
+  int count = 0;
+  *first = -1;
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int k = 0; k < g->nodes[i].n_in; k++)
+      if (g->nodes[i].in[k] == t) {
+        if (*first < 0) *first = i;
+        count++;
+      }
+  return count;
+}
+
+bool snt_is_graph_output(const snt_graph *g, int t) {
+  for (int i = 0; i < g->n_outputs; i++)
+    if (g->outputs[i] == t) return true;
+  return false;
+}
+
+void snt_replace_uses(snt_graph *g, int from, int to) {
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int k = 0; k < g->nodes[i].n_in; k++)
+      if (g->nodes[i].in[k] == from) g->nodes[i].in[k] = to;
+  for (int i = 0; i < g->n_outputs; i++)
+    if (g->outputs[i] == from) g->outputs[i] = to;
+}
+
+snt_status snt_remove_nodes(snt_graph *g, const bool *dead) {
+  int *map = malloc(sizeof(int) * (size_t)(g->n_nodes + 1));
+  if (!map) return SNT_ERR_NOMEM;
+  int n = 0;
+  for (int i = 0; i < g->n_nodes; i++) {
+    if (dead[i]) {
+      snt_node *x = &g->nodes[i];
+      free(x->name);
+      free(x->in);
+      free(x->out);
+      for (int a = 0; a < x->n_attrs; a++) {
+        free(x->attrs[a].name);
+        free(x->attrs[a].ints);
+        free(x->attrs[a].floats);
+        free(x->attrs[a].str);
+      }
+      free(x->attrs);
+      map[i] = -1;
+    } else {
+      map[i] = n;
+      g->nodes[n++] = g->nodes[i];
+    }
+  }
+  g->n_nodes = n;
+  for (int t = 0; t < g->n_tensors; t++) {
+    snt_tensor *x = &g->tensors[t];
+    if (x->producer >= 0) x->producer = map[x->producer];
+    if (x->owner >= 0) x->owner = map[x->owner];
+  }
+  free(map);
+  return SNT_OK;
+}

@@ -1,0 +1,30 @@
+/* Graph passes that run before planning, one file each. Every pass keeps the graph's
+ * results the same (tests compare the numbers before and after). */
+#ifndef SINTER_COMPILER_PASSES_H
+#define SINTER_COMPILER_PASSES_H
+
+#include "compiler/ir.h"
+
+/* Inference BatchNormalization right after a conv2d or dense (its only reader) is folded
+ * into the layer's kernel and bias. Needs the parameter values. */
+snt_status snt_pass_fold_batchnorm(snt_graph *g, snt_diag *d, int *changed);
+/* relu, sigmoid or tanh right after a conv2d or dense becomes the layer's fused activation. */
+snt_status snt_pass_fuse_activation(snt_graph *g, snt_diag *d, int *changed);
+/* Dropout and identity nodes vanish at inference: readers read their input. */
+snt_status snt_pass_drop_identity(snt_graph *g, snt_diag *d, int *changed);
+/* Nodes whose outputs nobody reads (and are no graph output) are removed. */
+snt_status snt_pass_dead_nodes(snt_graph *g, snt_diag *d, int *changed);
+
+/* The inference pipeline: all of the above until nothing changes. */
+snt_status snt_passes_inference(snt_graph *g, snt_diag *d);
+
+/* Helpers for passes (graph_edit.c). */
+/* Readers of tensor t: count, and the first reader node (or -1). */
+int snt_readers(const snt_graph *g, int t, int *first);
+bool snt_is_graph_output(const snt_graph *g, int t);
+/* Makes every reader (and graph output) of `from` read `to` instead. */
+void snt_replace_uses(snt_graph *g, int from, int to);
+/* Removes the nodes flagged in dead[] and renumbers producers and owners. */
+snt_status snt_remove_nodes(snt_graph *g, const bool *dead);
+
+#endif
