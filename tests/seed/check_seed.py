@@ -70,6 +70,17 @@ def main():
         ok &= rc == 0 and check("DSL model with Keras-named weights", tmp + "/b/output_0.pb", want)
         if rc:
             print(out)
+        # The same without the graph passes: folding and fusion must not change the numbers.
+        rc, out = run([a.sinter, "compile", os.path.join(a.models, a.name + ".nn"), "--weights",
+                       os.path.join(a.ref, a.name, "model.onnx"), "--batch", batch, "--no-passes", "-o", exe])
+        if rc == 0:
+            rc, out2 = run([exe, "run", inp, "-o", tmp + "/e"])
+            out += out2
+        ok &= rc == 0 and check("DSL model without passes", tmp + "/e/output_0.pb", want)
+        if rc == 0:
+            diff = float(np.abs(tensor(tmp + "/e/output_0.pb") - tensor(tmp + "/b/output_0.pb")).max())
+            print(f"{'PASS' if diff <= 1e-5 else 'FAIL'} passes change the output by {diff:.3g} (limit 1e-5)")
+            ok &= diff <= 1e-5
         rc, out = run([a.sinter, "compile", os.path.join(a.models, a.name + ".nn"), "--weights",
                        os.path.join(a.ref, a.name + "-folded", "model.onnx"), "-o", tmp + "/refused"])
         refused = rc == 1 and "weights do not fit the model" in out and not os.path.exists(tmp + "/refused")
