@@ -26,6 +26,7 @@ static const char usage[] =
     "                     the model and its weights as a standard ONNX graph\n"
     "  run MODEL.onnx IN_0.pb... -o DIR\n"
     "                     compile, run once, write DIR/output_<i>.pb\n"
+    "  ops [--markdown]   every op: DSL name, ONNX op, Keras class, signature\n"
     "  onnx-test CASE_DIR...\n"
     "                     run ONNX backend-test cases; 'N passed, M failed'\n"
     "\n"
@@ -140,6 +141,7 @@ int main(int argc, char **argv) {
   }
   if (strcmp(cmd, "check") == 0 || strcmp(cmd, "summary") == 0) return run_model_command(cmd, argc - 2, argv + 2);
   if (strcmp(cmd, "run") == 0) return snt_cmd_run(argc - 2, argv + 2);
+  if (strcmp(cmd, "ops") == 0) return snt_cmd_ops(argc - 2, argv + 2);
   if (strcmp(cmd, "compile") == 0) return snt_cmd_compile(argc - 2, argv + 2);
   if (strcmp(cmd, "export-onnx") == 0) return snt_cmd_export_onnx(argc - 2, argv + 2);
   if (strcmp(cmd, "onnx-test") == 0) return snt_cmd_onnx_test(argc - 2, argv + 2);
