@@ -124,11 +124,29 @@ static void remove_dir(const char *dir, const char *prefix) {
   rmdir(dir);
 }
 
+/* mkdir -p: creates the folder and its missing parents. */
+static int mkdir_p(const char *dir) {
+  char *p = snt_strdup(dir);
+  if (!p) return -1;
+  for (char *s = p + 1; *s; s++) {
+    if (*s != '/') continue;
+    *s = '\0';
+    if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+      free(p);
+      return -1;
+    }
+    *s = '/';
+  }
+  int rc = mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
+  free(p);
+  return rc;
+}
+
 snt_status snt_build_executable(const snt_graph *g, const snt_build_opts *o, snt_diag *d) {
   char tmpl[] = "/tmp/sinter-XXXXXX";
   const char *dir = o->emit_dir;
   if (dir) {
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+    if (mkdir_p(dir) != 0)
       return snt_diag_error(d, NULL, (snt_loc){0}, "cannot create '%s': %s", dir, strerror(errno));
   } else if (!(dir = mkdtemp(tmpl))) {
     return snt_diag_error(d, NULL, (snt_loc){0}, "cannot create a temporary folder: %s", strerror(errno));
