@@ -84,6 +84,33 @@ static snt_status place_arena(interval *iv, int n, snt_place *places, size_t *ar
   return SNT_OK;
 }
 
+static bool is_output(const snt_graph *g, int t) {
+  for (int i = 0; i < g->n_outputs; i++)
+    if (g->outputs[i] == t) return true;
+  return false;
+}
+
+/* In place: an elementwise node whose input dies at it writes over the input, when both
+ * live in the arena with the same size. The output joins the input's lifetime. */
+static void plan_inplace(const snt_graph *g, snt_plan *p, int *first, int *last) {
+  for (int s = 0; s < p->n_order; s++) {
+    const snt_node *n = &g->nodes[p->order[s]];
+    if (!n->op->inplace || n->n_out != 1 || n->n_in < 1 || n->in[0] < 0) continue;
+    int x = n->in[0], y = n->out[0];
+    const snt_tensor *tx = &g->tensors[x], *ty = &g->tensors[y];
+    if (tx->kind != SNT_T_ACT || last[x] != s || is_output(g, x) || is_output(g, y) ||
+        snt_tensor_bytes(tx) != snt_tensor_bytes(ty))
+      continue;
+    bool read_again = false; /* the node must not read x through another slot */
+    for (int k = 1; k < n->n_in; k++) read_again |= n->in[k] == x;
+    if (read_again) continue;
+    int root = p->places[x].alias_of >= 0 ? p->places[x].alias_of : x;
+    p->places[y].alias_of = root;
+    if (last[y] > last[root]) last[root] = last[y];
+    (void)first;
+  }
+}
+
 snt_status snt_plan_build(const snt_graph *g, snt_diag *d, snt_plan *p) {
   memset(p, 0, sizeof *p);
   p->order = malloc(sizeof(int) * (size_t)(g->n_nodes + 1));
@@ -102,6 +129,7 @@ snt_status snt_plan_build(const snt_graph *g, snt_diag *d, snt_plan *p) {
       for (int k = 0; k < n->n_out; k++) first[n->out[k]] = s, last[n->out[k]] = last[n->out[k]] > s ? last[n->out[k]] : s;
     }
     for (int i = 0; i < g->n_inputs; i++) p->places[g->inputs[i]] = (snt_place){SNT_PLACE_INPUT, i, 0, -1};
+    plan_inplace(g, p, first, last);
     size_t woff = 0;
     int n_iv = 0;
     for (int t = 0; t < g->n_tensors; t++) {
@@ -111,6 +139,8 @@ snt_status snt_plan_build(const snt_graph *g, snt_diag *d, snt_plan *p) {
       if ((x->kind == SNT_T_PARAM || x->kind == SNT_T_CONST) && read) {
         p->places[t] = (snt_place){SNT_PLACE_WEIGHTS, 0, woff, -1};
         woff += align_up(snt_tensor_bytes(x));
+      } else if (x->kind == SNT_T_ACT && first[t] >= 0 && p->places[t].alias_of >= 0) {
+        p->places[t].kind = SNT_PLACE_ARENA; /* shares its root's bytes, placed below */
       } else if (x->kind == SNT_T_ACT && first[t] >= 0) {
         p->places[t] = (snt_place){SNT_PLACE_ARENA, 0, 0, -1};
         iv[n_iv++] = (interval){t, first[t], last[t], snt_tensor_bytes(x)};
@@ -133,6 +163,8 @@ snt_status snt_plan_build(const snt_graph *g, snt_diag *d, snt_plan *p) {
       if (s > p->scratch_bytes) p->scratch_bytes = s;
     }
     st = place_arena(iv, n_iv, p->places, &p->arena_bytes);
+    for (int t = 0; t < g->n_tensors; t++)
+      if (p->places[t].alias_of >= 0) p->places[t].offset = p->places[p->places[t].alias_of].offset;
   }
   free(first);
   free(last);

@@ -1,4 +1,5 @@
 /* sinter run and sinter onnx-test: an ONNX model through the real compile path. */
+#include <ctype.h>
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -136,7 +137,23 @@ static bool is_case(const char *dir) {
   return ok;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+/* Natural order: input_10.pb after input_9.pb. */
+static int cmp_natural(const void *pa, const void *pb) {
+  const char *a = *(char *const *)pa, *b = *(char *const *)pb;
+  while (*a && *b) {
+    if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
+      char *ea, *eb;
+      unsigned long long x = strtoull(a, &ea, 10), y = strtoull(b, &eb, 10);
+      if (x != y) return x < y ? -1 : 1;
+      a = ea, b = eb;
+    } else if (*a != *b) {
+      return (unsigned char)*a - (unsigned char)*b;
+    } else {
+      a++, b++;
+    }
+  }
+  return (unsigned char)*a - (unsigned char)*b;
+}
 
 /* Sorted entries of dir whose names start with `prefix`, as full paths. */
 static int list(const char *dir, const char *prefix, char ***out) {
@@ -149,8 +166,7 @@ static int list(const char *dir, const char *prefix, char ***out) {
     v[n++] = snt_format("%s/%s", dir, de->d_name);
   }
   if (dp) closedir(dp);
-  /* input_10.pb sorts after input_9.pb: compare by the number. */
-  qsort(v, (size_t)n, sizeof *v, cmp_str);
+  if (n > 1) qsort(v, (size_t)n, sizeof *v, cmp_natural);
   *out = v;
   return n;
 }

@@ -106,7 +106,7 @@ static const char *add_init(snt_onnx_export *x, const char *name, snt_dtype dtyp
   Onnx__TensorProto *t = alloc(x, sizeof *t);
   if (!t || !SNT_GROW(x->inits, x->n_inits + 1, x->cap_inits)) return x->failed = true, name;
   snt_tensor_buf b = {.dtype = dtype, .rank = rank, .data = (void *)data, .name = (char *)name};
-  memcpy(b.dims, dims, sizeof(int64_t) * (size_t)rank);
+  if (rank) memcpy(b.dims, dims, sizeof(int64_t) * (size_t)rank);
   snt_err e;
   if (snt_onnx_tensor_encode(&b, t, &e) != SNT_OK) return x->failed = true, name;
   x->inits[x->n_inits++] = t;
