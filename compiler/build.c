@@ -77,13 +77,40 @@ static snt_status write_main(const char *dir, const char *prefix, snt_diag *d) {
   return bad ? SNT_ERR_IO : SNT_OK;
 }
 
+/* Where the runtime is: next to an installed sinter (<prefix>/bin/../lib/sinter), else in
+ * the build tree this sinter came from. */
+static void runtime_paths(char *inc, char *inc2, size_t size, char *libs, size_t libs_size) {
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (slash) {
+      *slash = '\0';
+      char probe[4200];
+      snprintf(probe, sizeof probe, "%s/../lib/sinter/libsinterrt.a", self);
+      if (access(probe, R_OK) == 0) {
+        snprintf(inc, size, "-I%s/../include", self);
+        snprintf(inc2, size, "-I%s/../include", self);
+        snprintf(libs, libs_size, "%s/../lib/sinter/libsinterrt.a %s/../lib/sinter/libsnt_onnxpb.a %s", self, self,
+                 SINTER_RT_SYSTEM_LIBS);
+        return;
+      }
+    }
+  }
+  snprintf(inc, size, "-I%s", SINTER_INCLUDE_DIR);
+  snprintf(inc2, size, "-I%s", SINTER_GEN_INCLUDE_DIR);
+  snprintf(libs, libs_size, "%s", SINTER_RT_LIBS);
+}
+
 static snt_status compile(const char *dir, const char *prefix, bool has_weights, const char *output, snt_diag *d) {
   argv_buf a = {0};
+  char inc1[4400], inc2[4400], libs[16384];
+  runtime_paths(inc1, inc2, sizeof inc1, libs, sizeof libs);
   const char *cc = getenv("CC");
   arg(&a, cc && *cc ? cc : "cc");
   arg(&a, "-O2");
   arg(&a, "-std=gnu11");
-  char *inc1 = snt_format("-I%s", SINTER_INCLUDE_DIR), *inc2 = snt_format("-I%s", SINTER_GEN_INCLUDE_DIR);
   char *c1 = snt_format("%s/%s.c", dir, prefix), *c2 = snt_format("%s/main.c", dir);
   char *s1 = has_weights ? snt_format("%s/%s_weights.S", dir, prefix) : NULL;
   char *wa = snt_format("-Wa,-I%s", dir); /* .incbin finds the blob next to the stub */
@@ -97,8 +124,8 @@ static snt_status compile(const char *dir, const char *prefix, bool has_weights,
   if (s1) arg(&a, s1);
   arg(&a, "-o");
   arg(&a, output);
-  split_args(&a, SINTER_RT_LIBS);
-  free(inc1), free(inc2), free(c1), free(c2), free(s1), free(wa);
+  split_args(&a, libs);
+  free(c1), free(c2), free(s1), free(wa);
   char *log = NULL;
   int rc = run_capture(a.v, &log);
   snt_status st = SNT_OK;

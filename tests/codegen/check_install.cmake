@@ -1,0 +1,22 @@
+# Installs into a fresh prefix, then compiles and runs a model with the installed sinter.
+set(P ${BUILD}/install-test)
+file(REMOVE_RECURSE ${P})
+execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD} --prefix ${P} RESULT_VARIABLE rc OUTPUT_QUIET)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "cmake --install failed")
+endif()
+foreach(f bin/sinter lib/sinter/libsinterrt.a lib/sinter/libsnt_onnxpb.a include/sinter/model.h include/sinter/kernels.h
+          include/sinter/version.h include/onnx/onnx.pb-c.h)
+  if(NOT EXISTS ${P}/${f})
+    message(FATAL_ERROR "not installed: ${f}")
+  endif()
+endforeach()
+execute_process(COMMAND ${P}/bin/sinter compile ${SRC}/models/simple_cnn.nn --set size=32 -o ${P}/cnn
+                RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "the installed sinter could not compile: ${err}")
+endif()
+execute_process(COMMAND ${P}/cnn info RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "input image: FLOAT \\[1, 3, 32, 32\\]")
+  message(FATAL_ERROR "the executable from the installed sinter does not work: ${out}")
+endif()
