@@ -41,6 +41,14 @@ static const char *keep(snt_emit *e, char *s) {
   return r ? r : "/* out of memory */";
 }
 
+const char *snt_format_keep(snt_emit *e, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *s = snt_vformat(fmt, ap);
+  va_end(ap);
+  return keep(e, s);
+}
+
 const char *snt_emit_i64(snt_emit *e, int64_t v) {
   if (v == INT64_MIN) return "INT64_MIN";
   return keep(e, snt_format("%lldLL", (long long)v));

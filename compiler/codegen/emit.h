@@ -20,6 +20,8 @@ typedef struct snt_emit {
 const char *snt_emit_ptr(snt_emit *e, int tensor);
 /* Appends a line (indented by two spaces, newline added). */
 void snt_emit_line(snt_emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A formatted string that lives as long as the emission. */
+const char *snt_format_keep(snt_emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A C literal for an int64 ("123LL") or double ("0x1.8p+1", exact). */
 const char *snt_emit_i64(snt_emit *e, int64_t v);
 const char *snt_emit_f64(snt_emit *e, double v);

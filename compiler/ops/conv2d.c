@@ -147,9 +147,10 @@ static snt_status emit(snt_emit *e, int node) {
                 k.spatial, (long long)k.batch, (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
                 arr(e, k.in, 3), arr(e, k.out, 3), arr(e, k.kernel, 3), arr(e, k.stride, 3), arr(e, k.dilation, 3),
                 arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3), (int)k.act.kind);
-  snt_emit_line(e, "if (snt_k_conv(&d, %s, %s, %s, NULL, %s, S) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]),
+  bool residual = snt_node_int(n, "residual", 0) && n->n_in > 3;
+  snt_emit_line(e, "if (snt_k_conv(&d, %s, %s, %s, %s, %s, S) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->in[1]), snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL",
-                snt_emit_ptr(e, n->out[0]));
+                residual ? snt_emit_ptr(e, n->in[3]) : "NULL", snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   if (strcmp(snt_node_string(n, "activation", "none"), "softmax") == 0) {
     const snt_tensor *y = &e->g->tensors[n->out[0]];

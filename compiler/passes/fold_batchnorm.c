@@ -32,7 +32,9 @@ static int foldable(const snt_graph *g, int b) {
   if (l < 0 || snt_readers(g, x, &first) != 1 || snt_is_graph_output(g, x)) return -1;
   const snt_node *ln = &g->nodes[l];
   bool conv = strcmp(ln->op->name, "conv2d") == 0, dense = strcmp(ln->op->name, "dense") == 0;
-  if (!(conv || dense) || strcmp(snt_node_string(ln, "activation", "none"), "none") != 0) return -1;
+  /* BN(conv + residual) is not a folded conv plus the residual. */
+  if (!(conv || dense) || strcmp(snt_node_string(ln, "activation", "none"), "none") != 0 || snt_node_int(ln, "residual", 0))
+    return -1;
   int k = param_index(g, ln, "kernel");
   if (k < 0 || !g->tensors[k].data || g->tensors[k].kind != SNT_T_PARAM) return -1;
   return l;

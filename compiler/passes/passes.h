@@ -10,6 +10,12 @@
 snt_status snt_pass_fold_batchnorm(snt_graph *g, snt_diag *d, int *changed);
 /* relu, sigmoid or tanh right after a conv2d or dense becomes the layer's fused activation. */
 snt_status snt_pass_fuse_activation(snt_graph *g, snt_diag *d, int *changed);
+/* A zero pad of the spatial dims feeding only a conv2d becomes the conv's padding. */
+snt_status snt_pass_fold_pad(snt_graph *g, snt_diag *d, int *changed);
+/* add(a, conv2d(...)) becomes the conv's fused residual input. */
+snt_status snt_pass_fuse_residual(snt_graph *g, snt_diag *d, int *changed);
+/* batchnorm followed by relu (its only reader) computes both in one pass. */
+snt_status snt_pass_fuse_bn_relu(snt_graph *g, snt_diag *d, int *changed);
 /* Dropout and identity nodes vanish at inference: readers read their input. */
 snt_status snt_pass_drop_identity(snt_graph *g, snt_diag *d, int *changed);
 /* Nodes whose outputs nobody reads (and are no graph output) are removed. */

@@ -90,6 +90,27 @@ int main(void) {
     CHECK_STR(&ts, ops(h, buf, sizeof buf), "sigmoid");
   }
   snt_ir_destroy(h);
+
+  /* A residual add joins the conv; a BatchNorm after it must then stay (BN(conv + r) is not
+   * a folded conv plus r), and a zero pad before a conv becomes its padding. */
+  h = lower_text("model m {\n input x: [2, 4, 4]\n a = conv2d(pad(x, 1), 2, 3)\n s = add(x, a)\n"
+                 " output o = batchnorm(s)\n}", NULL, err, sizeof err);
+  CHECK(&ts, h != NULL);
+  if (h) {
+    snt_weights_init(h, 1);
+    changed = 0;
+    CHECK_INT(&ts, snt_pass_fold_pad(h, d, &changed), SNT_OK);
+    CHECK_STR(&ts, ops(h, buf, sizeof buf), "conv2d add batchnorm");
+    int n = 0;
+    const int64_t *p = snt_node_ints(&h->nodes[0], "resolved_pads", &n);
+    CHECK(&ts, p && n == 4 && p[0] == 1 && p[1] == 1 && p[2] == 1 && p[3] == 1);
+    CHECK_INT(&ts, snt_pass_fuse_residual(h, d, &changed), SNT_OK);
+    CHECK_STR(&ts, ops(h, buf, sizeof buf), "conv2d batchnorm");
+    CHECK_INT(&ts, snt_node_int(&h->nodes[0], "residual", 0), 1);
+    CHECK_INT(&ts, snt_pass_fold_batchnorm(h, d, &changed), SNT_OK);
+    CHECK_STR(&ts, ops(h, buf, sizeof buf), "conv2d batchnorm");
+  }
+  snt_ir_destroy(h);
   snt_ir_destroy(g);
   snt_diag_destroy(d);
   return test_report("test_passes", &ts);

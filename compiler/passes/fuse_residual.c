@@ -1,0 +1,51 @@
+/* add(a, conv2d(...)) becomes the convolution's fused residual: the conv kernel adds a
+ * before its activation, so the sum never takes its own pass over memory. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler/op.h"
+#include "compiler/passes/passes.h"
+
+static bool same_shape(const snt_tensor *a, const snt_tensor *b) {
+  if (a->rank != b->rank) return false;
+  for (int i = 0; i < a->rank; i++)
+    if (a->dims[i] != b->dims[i]) return false;
+  return true;
+}
+
+snt_status snt_pass_fuse_residual(snt_graph *g, snt_diag *d, int *changed) {
+  (void)d;
+  bool *dead = calloc((size_t)g->n_nodes + 1, sizeof(bool));
+  if (!dead) return SNT_ERR_NOMEM;
+  snt_status st = SNT_OK;
+  for (int a = 0; a < g->n_nodes && !st; a++) {
+    snt_node *add = &g->nodes[a];
+    if (strcmp(add->op->name, "add") != 0 || add->n_in != 2) continue;
+    for (int side = 1; side >= 0; side--) {
+      int y = add->in[side], other = add->in[1 - side], first, c = g->tensors[y].producer;
+      if (c < 0 || dead[c] || y == other || snt_readers(g, y, &first) != 1 || snt_is_graph_output(g, y)) continue;
+      snt_node *conv = &g->nodes[c];
+      if (strcmp(conv->op->name, "conv2d") != 0 || snt_node_int(conv, "residual", 0) ||
+          strcmp(snt_node_string(conv, "activation", "none"), "none") != 0 ||
+          !same_shape(&g->tensors[y], &g->tensors[other]) || g->tensors[other].dtype != SNT_F32)
+        continue;
+      /* The residual rides as input 3 (after the kernel and an optional bias). */
+      if (conv->n_in < 3) {
+        if ((st = snt_ir_node_add_input(g, c, -1))) break;
+        conv = &g->nodes[c];
+      }
+      if ((st = snt_ir_node_add_input(g, c, other)) || (st = snt_node_set_int(&g->nodes[c], "residual", 1))) break;
+      conv = &g->nodes[c];
+      int out = g->nodes[a].out[0];
+      g->tensors[conv->out[0]].producer = -1;
+      conv->out[0] = out;
+      g->tensors[out].producer = c;
+      dead[a] = true;
+      (*changed)++;
+      break;
+    }
+  }
+  if (!st) st = snt_remove_nodes(g, dead);
+  free(dead);
+  return st;
+}
