@@ -182,7 +182,7 @@ snt_status snt_build_executable(const snt_graph *g, const snt_build_opts *o, snt
   snt_plan p;
   snt_status st = prefix ? snt_plan_build(g, d, &p) : SNT_ERR_NOMEM;
   if (!st) {
-    snt_codegen_opts co = {.name = prefix, .pre = o->pre, .summary = o->summary};
+    snt_codegen_opts co = {.name = prefix, .pre = o->pre, .summary = o->summary, .instances = o->instances};
     st = snt_codegen(g, &p, &co, dir, d);
     if (!st) st = write_main(dir, prefix, d);
     if (!st) st = compile(dir, prefix, p.weights_bytes > 0, o->output, d);

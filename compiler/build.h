@@ -11,6 +11,7 @@ typedef struct snt_build_opts {
   const char *emit_dir;     /* keep the generated C here; NULL: a temporary folder, removed */
   const snt_model_pre *pre; /* image preprocessing of predict; NULL: none */
   const char *summary;      /* the layer table `EXE summary` prints; NULL: none */
+  int instances;            /* the graph is one instance's share of the batch; 0 means 1 */
 } snt_build_opts;
 
 /* Plans g, writes its C and builds the executable with $CC (default cc) and $CFLAGS. */

@@ -18,6 +18,8 @@ static const char help[] =
     "prebuilt runtime, and writes a standalone executable (run it with --help).\n\n"
     "  -o EXE              the executable to write (required)\n"
     "  --batch N           the batch the executable runs (default 1); smaller batches work too\n"
+    "  --threads T         split the batch over T threads, one model copy each (default: 2 when\n"
+    "                      the batch is even, else 1); the linear algebra then runs one thread each\n"
     "  --weights W.onnx    DSL models: take the parameters from an ONNX file, by Keras layer name,\n"
     "                      else by structure; without it they start as Keras initialises them\n"
     "  --emit-c DIR        keep the generated C (model .c/.h, weights blob, main.c) in DIR\n"
@@ -74,7 +76,7 @@ int snt_cmd_compile(int argc, char **argv) {
   snt_lower_opts lo = {0};
   snt_model_pre pre = {1, {0, 0, 0}, {1, 1, 1}, 0};
   bool has_pre = false, passes = true;
-  long long batch = 1;
+  long long batch = 1, threads = 0;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -83,7 +85,8 @@ int snt_cmd_compile(int argc, char **argv) {
     }
     bool takes = strcmp(a, "-o") == 0 || strcmp(a, "--weights") == 0 || strcmp(a, "--emit-c") == 0 ||
                  strcmp(a, "--batch") == 0 || strcmp(a, "--set") == 0 || strcmp(a, "--model") == 0 ||
-                 strcmp(a, "--labels") == 0 || strcmp(a, "--scale") == 0 || strcmp(a, "--mean") == 0 || strcmp(a, "--std") == 0;
+                 strcmp(a, "--labels") == 0 || strcmp(a, "--scale") == 0 || strcmp(a, "--mean") == 0 || strcmp(a, "--std") == 0 ||
+                 strcmp(a, "--threads") == 0;
     if (takes && !v) {
       fprintf(stderr, "sinter compile: %s needs a value\nrun 'sinter compile --help' for usage\n", a);
       return SNT_EXIT_USER;
@@ -102,6 +105,13 @@ int snt_cmd_compile(int argc, char **argv) {
       batch = strtoll(argv[++i], &end, 10);
       if (*end || batch < 1 || batch > 65536) {
         fprintf(stderr, "sinter compile: --batch takes a number from 1 to 65536, got '%s'\n", argv[i]);
+        return SNT_EXIT_USER;
+      }
+    } else if (strcmp(a, "--threads") == 0) {
+      char *end;
+      threads = strtoll(argv[++i], &end, 10);
+      if (*end || threads < 1 || threads > 64) {
+        fprintf(stderr, "sinter compile: --threads takes a number from 1 to 64, got '%s'\n", argv[i]);
         return SNT_EXIT_USER;
       }
     } else if (strcmp(a, "--scale") == 0) {
@@ -133,15 +143,21 @@ int snt_cmd_compile(int argc, char **argv) {
     fprintf(stderr, "sinter compile: needs MODEL and -o EXE\nrun 'sinter compile --help' for usage\n");
     return SNT_EXIT_USER;
   }
+  /* Each thread runs a copy of the model on its share of the batch. */
+  if (!threads) threads = batch >= 2 && batch % 2 == 0 ? 2 : 1;
+  if (batch % threads) {
+    fprintf(stderr, "sinter compile: --threads %lld does not divide --batch %lld\n", threads, batch);
+    return SNT_EXIT_USER;
+  }
   snt_diag *d = snt_diag_create();
   snt_graph *g = NULL;
   snt_status st;
   lo.sets = sets;
   lo.n_sets = n_sets;
-  lo.batch = batch;
+  lo.batch = batch / threads;
   bool onnx = ends_with(model, ".onnx");
   if (onnx) {
-    snt_onnx_import_opts io = {.batch = batch};
+    snt_onnx_import_opts io = {.batch = batch / threads};
     st = snt_onnx_import_file(d, model, &io, &g);
     if (!st && weights) st = snt_diag_error(d, NULL, (snt_loc){0}, "--weights is for .nn models: an ONNX model has its own");
   } else {
@@ -152,8 +168,16 @@ int snt_cmd_compile(int argc, char **argv) {
   char *summary = !st ? summary_text(g) : NULL;
   if (!st && passes) st = snt_passes_inference(g, d);
   if (!st) {
-    snt_build_opts bo = {.output = out, .emit_dir = emit, .pre = has_pre ? &pre : NULL, .summary = summary};
-    st = snt_build_executable(g, &bo, d);
+    /* Splitting needs every input and output to carry the batch. */
+    bool all_batched = true;
+    for (int i = 0; i < g->n_inputs; i++) all_batched &= g->tensors[g->inputs[i]].batched;
+    for (int i = 0; i < g->n_outputs; i++) all_batched &= g->tensors[g->outputs[i]].rank > 0 && g->tensors[g->outputs[i]].dims[0] == g->batch;
+    if (threads > 1 && !all_batched)
+      st = snt_diag_error(d, NULL, (snt_loc){0}, "--threads %lld: the model has inputs or outputs without a batch dimension", threads);
+    snt_build_opts bo = {.output = out, .emit_dir = emit, .pre = has_pre ? &pre : NULL, .summary = summary,
+                         .instances = (int)threads};
+    if (!st)
+      st = snt_build_executable(g, &bo, d);
   }
   snt_diag_print(d, stderr);
   free(summary);

@@ -264,8 +264,9 @@ static void info(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const snt
                 "static void destroy_(void *m) { %s_destroy(m); }\n"
                 "static void set_weights_(void *m, const void *w) { ((%s *)m)->weights = w; }\n\n",
                 prefix, prefix, prefix, prefix);
-  snt_sb_printf(s, "const snt_model_info %s_info = {\n  \"%s\", %lld, %d, %d, %s_inputs, %s_outputs, %d, %s_labels,\n", prefix,
-                g->name, (long long)g->batch, g->n_inputs, g->n_outputs, prefix, prefix, g->n_labels, prefix);
+  snt_sb_printf(s, "const snt_model_info %s_info = {\n  \"%s\", %lld, %d, %d, %d, %s_inputs, %s_outputs, %d, %s_labels,\n",
+                prefix, g->name, (long long)g->batch, o && o->instances > 1 ? o->instances : 1, g->n_inputs, g->n_outputs,
+                prefix, prefix, g->n_labels, prefix);
   snt_sb_printf(s, "  {%a, {%a, %a, %a}, {%a, %a, %a}, %d},\n  ", pre.scale, pre.mean[0], pre.mean[1], pre.mean[2], pre.std[0],
                 pre.std[1], pre.std[2], pre.nhwc);
   c_string(s, o && o->summary ? o->summary : "");

@@ -38,6 +38,7 @@ typedef struct snt_codegen_opts {
   const char *name;           /* C identifier prefix; default: the graph's name, sanitised */
   const snt_model_pre *pre;   /* image preprocessing for predict; NULL: none (DSL models) */
   const char *summary;        /* the layer table the executable prints */
+  int instances;              /* copies that split the batch between threads; 0 means 1 */
 } snt_codegen_opts;
 
 /* Writes <dir>/<name>.c, <name>.h and, when the plan has weights, <name>_weights.bin and

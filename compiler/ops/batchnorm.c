@@ -67,6 +67,7 @@ static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
 /* The parameter of a role, or NULL when the layer has none (center/scale off). */
 static const char *param(snt_emit *e, const snt_node *n, const char *role, int onnx_slot) {
   for (int i = n->n_act_in; i < n->n_in; i++) {
+    if (n->in[i] < 0) continue;
     const snt_tensor *t = &e->g->tensors[n->in[i]];
     if (t->role ? strcmp(t->role, role) == 0 : i == onnx_slot) return snt_emit_ptr(e, n->in[i]);
   }

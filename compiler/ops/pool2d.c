@@ -70,6 +70,34 @@ static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
   return st;
 }
 
+/* 2-D max pooling whose windows all lie inside the input: loops with constant bounds that
+ * the compiler unrolls, instead of the general kernel's clipping per window. */
+static bool emit_fast_max(snt_emit *e, const snt_node *n, const int64_t *k, const int64_t *st, const int64_t *dil,
+                          const int64_t *pb, const int64_t *pe) {
+  const snt_tensor *x = &e->g->tensors[n->in[0]], *y = &e->g->tensors[n->out[0]];
+  if (x->rank != 4 || n->n_out > 1 || dil[0] != 1 || dil[1] != 1 || pb[0] || pb[1] || pe[0] || pe[1]) return false;
+  int64_t h = x->dims[2], w = x->dims[3], oh = y->dims[2], ow = y->dims[3];
+  if ((oh - 1) * st[0] + k[0] > h || (ow - 1) * st[1] + k[1] > w) return false;
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "const float *x = %s;", snt_emit_ptr(e, n->in[0]));
+  snt_emit_line(e, "float *y = %s;", snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "for (int64_t p = 0; p < %lld; p++) {", (long long)(x->dims[0] * x->dims[1]));
+  snt_emit_line(e, "  const float *xp = x + p * %lld;", (long long)(h * w));
+  snt_emit_line(e, "  float *yp = y + p * %lld;", (long long)(oh * ow));
+  snt_emit_line(e, "  for (int64_t i = 0; i < %lld; i++)", (long long)oh);
+  snt_emit_line(e, "    for (int64_t j = 0; j < %lld; j++) {", (long long)ow);
+  snt_emit_line(e, "      const float *r = xp + i * %lld + j * %lld;", (long long)(st[0] * w), (long long)st[1]);
+  snt_emit_line(e, "      float m = r[0];");
+  snt_emit_line(e, "      for (int a = 0; a < %lld; a++)", (long long)k[0]);
+  snt_emit_line(e, "        for (int b = 0; b < %lld; b++) m = r[a * %lld + b] > m ? r[a * %lld + b] : m;", (long long)k[1],
+                (long long)w, (long long)w);
+  snt_emit_line(e, "      yp[i * %lld + j] = m;", (long long)ow);
+  snt_emit_line(e, "    }");
+  snt_emit_line(e, "}");
+  snt_emit_line(e, "}");
+  return true;
+}
+
 static snt_status emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *x = &e->g->tensors[n->in[0]], *y = &e->g->tensors[n->out[0]];
@@ -85,6 +113,7 @@ static snt_status emit(snt_emit *e, int node) {
     st[i] = s && cs == sp ? s[i] : 1, dil[i] = dl && cd == sp ? dl[i] : 1, pb[i] = pads[i], pe[i] = pads[sp + i];
   }
   bool is_max = n->op->name[0] == 'm';
+  if (is_max && sp == 2 && emit_fast_max(e, n, k, st, dil, pb, pe)) return SNT_OK;
   snt_emit_line(e, "{");
   snt_emit_line(e, "static const snt_k_pool_desc d = {%d, %s, %d, 0, %lld, %lld, %s, %s, %s, %s, %s, %s, %s};", sp,
                 is_max ? "SNT_K_POOL_MAX" : "SNT_K_POOL_AVG", (int)snt_node_int(n, "count_include_pad", 0),

@@ -9,6 +9,7 @@
 
 static const float *param(const snt_graph *g, const snt_node *n, const char *role) {
   for (int i = n->n_act_in; i < n->n_in; i++) {
+    if (n->in[i] < 0) continue;
     const snt_tensor *t = &g->tensors[n->in[i]];
     if (t->role && strcmp(t->role, role) == 0) return t->data;
   }
@@ -17,6 +18,7 @@ static const float *param(const snt_graph *g, const snt_node *n, const char *rol
 
 static int param_index(const snt_graph *g, const snt_node *n, const char *role) {
   for (int i = n->n_act_in; i < n->n_in; i++) {
+    if (n->in[i] < 0) continue;
     const snt_tensor *t = &g->tensors[n->in[i]];
     if (t->role && strcmp(t->role, role) == 0) return n->in[i];
   }

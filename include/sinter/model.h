@@ -34,7 +34,8 @@ typedef struct snt_model_pre {
 
 typedef struct snt_model_info {
   const char *name;
-  int64_t batch;
+  int64_t batch;                /* per instance; the executable runs `instances` side by side */
+  int instances;                /* threads the batch is split over (sinter compile --threads) */
   int n_inputs, n_outputs;
   const snt_model_io *inputs, *outputs;
   int n_labels;

@@ -24,7 +24,7 @@ static void usage(FILE *f, const snt_model_info *m) {
           "  --weights FILE.onnx              use these weights (as export-onnx writes them) instead of the built-in ones\n"
           "  --threads N                      threads for the linear algebra (default: all cores)\n",
           m->name, m->name, m->n_inputs, m->n_inputs == 1 ? "" : "s", m->n_outputs, m->n_outputs == 1 ? "" : "s",
-          (long long)m->batch);
+          (long long)(m->batch * (m->instances > 1 ? m->instances : 1)));
 }
 
 static void print_io(const char *what, const snt_model_io *io) {
@@ -33,10 +33,15 @@ static void print_io(const char *what, const snt_model_io *io) {
   printf("]\n");
 }
 
-static int cmd_info(const snt_model_info *m) {
-  for (int i = 0; i < m->n_inputs; i++) print_io("input", &m->inputs[i]);
-  for (int i = 0; i < m->n_outputs; i++) print_io("output", &m->outputs[i]);
+static int cmd_info(const snt_model_info *m, const snt_rt_common *c) {
+  snt_rt_model model;
+  int rc = snt_rt_open(m, c, &model);
+  if (rc) return rc;
+  for (int i = 0; i < m->n_inputs; i++) print_io("input", &model.in[i]);
+  for (int i = 0; i < m->n_outputs; i++) print_io("output", &model.out[i]);
   for (int i = 0; i < m->n_labels; i++) printf("label %d: %s\n", i, m->labels[i]);
+  printf("threads: %d model cop%s of batch %lld\n", model.n_inst, model.n_inst == 1 ? "y" : "ies", (long long)m->batch);
+  snt_rt_close(&model);
   return 0;
 }
 
@@ -67,8 +72,10 @@ static int cmd_run(const snt_model_info *m, const snt_rt_common *c, int argc, ch
     fprintf(stderr, "%s: cannot create: %s\n", dir, strerror(errno));
     return SNT_RT_EXIT_USER;
   }
-  int rc = 0;
-  int64_t used = m->batch;
+  snt_rt_model model = {0};
+  int rc = snt_rt_open(m, c, &model);
+  if (rc) return rc;
+  int64_t used = model.batch;
   snt_tensor_buf ins[64] = {0};
   void *in_bufs[64] = {0}, *outs[64] = {0};
   const void *in_ptrs[64];
@@ -77,26 +84,24 @@ static int cmd_run(const snt_model_info *m, const snt_rt_common *c, int argc, ch
     if (snt_onnx_read_tensor_file(files[i], &ins[i], &e) != SNT_OK) {
       fprintf(stderr, "%s\n", e.msg);
       rc = SNT_RT_EXIT_USER;
-    } else if (!fits(&ins[i], &m->inputs[i])) {
+    } else if (!fits(&ins[i], &model.in[i])) {
       fprintf(stderr, "%s: input %d ('%s') must be %s shaped as the compiled input (a smaller batch is fine); run '%s info'\n",
-              files[i], i, m->inputs[i].name, snt_dtype_name(m->inputs[i].dtype), m->name);
+              files[i], i, model.in[i].name, snt_dtype_name(model.in[i].dtype), m->name);
       rc = SNT_RT_EXIT_USER;
     } else {
       /* A smaller batch runs padded with zeros; its outputs are cut back to it. */
-      if (m->inputs[i].batched && ins[i].dims[0] < used) used = ins[i].dims[0];
-      in_bufs[i] = calloc(1, snt_rt_io_bytes(&m->inputs[i]) + 1);
+      if (model.in[i].batched && ins[i].dims[0] < used) used = ins[i].dims[0];
+      in_bufs[i] = calloc(1, snt_rt_io_bytes(&model.in[i]) + 1);
       if (!in_bufs[i]) rc = SNT_RT_EXIT_INTERNAL;
       else memcpy(in_bufs[i], ins[i].data, snt_tensor_buf_nbytes(&ins[i]));
       in_ptrs[i] = in_bufs[i];
     }
   }
   for (int i = 0; i < m->n_outputs && !rc; i++)
-    if (!(outs[i] = calloc(1, snt_rt_io_bytes(&m->outputs[i]) + 1))) rc = SNT_RT_EXIT_INTERNAL;
-  snt_rt_model model = {0};
-  if (!rc) rc = snt_rt_open(m, c, &model);
-  if (!rc && m->run(model.m, in_ptrs, outs) != 0) rc = SNT_RT_EXIT_INTERNAL;
+    if (!(outs[i] = calloc(1, snt_rt_io_bytes(&model.out[i]) + 1))) rc = SNT_RT_EXIT_INTERNAL;
+  if (!rc && snt_rt_run(&model, in_ptrs, outs) != 0) rc = SNT_RT_EXIT_INTERNAL;
   for (int i = 0; i < m->n_outputs && !rc; i++) {
-    const snt_model_io *io = &m->outputs[i];
+    const snt_model_io *io = &model.out[i];
     snt_tensor_buf t = {.dtype = io->dtype, .rank = io->rank, .data = outs[i], .name = (char *)io->name};
     memcpy(t.dims, io->dims, sizeof t.dims);
     if (io->batched) t.dims[0] = used;
@@ -156,7 +161,7 @@ int snt_rt_main(int argc, char **argv, const snt_model_info *m) {
   if (strcmp(cmd, "run") == 0) return cmd_run(m, &c, n, args);
   if (strcmp(cmd, "predict") == 0) return snt_rt_cmd_predict(m, &c, n, args);
   if (strcmp(cmd, "bench") == 0) return snt_rt_cmd_bench(m, &c, n, args);
-  if (strcmp(cmd, "info") == 0) return cmd_info(m);
+  if (strcmp(cmd, "info") == 0) return cmd_info(m, &c);
   if (strcmp(cmd, "summary") == 0) {
     fputs(m->summary && m->summary[0] ? m->summary : "(no summary was compiled in)\n", stdout);
     return 0;

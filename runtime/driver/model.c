@@ -1,5 +1,6 @@
 /* Opening a compiled model: threads, weights from an ONNX file. */
 #include <cblas.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,23 +53,80 @@ static int load_weights(const snt_model_info *info, const char *path, void **out
 int snt_rt_open(const snt_model_info *info, const snt_rt_common *c, snt_rt_model *out) {
   memset(out, 0, sizeof *out);
   out->info = info;
-  if (c->threads > 0) openblas_set_num_threads(c->threads);
+  out->n_inst = info->instances > 1 && info->instances <= 64 ? info->instances : 1;
+  /* Threads split the batch between model copies; each copy's linear algebra then runs on
+   * one thread. A single copy gives all threads to the linear algebra instead. */
+  int threads = c->threads > 0 ? c->threads : out->n_inst;
+  out->workers = threads < out->n_inst ? threads : out->n_inst;
+  openblas_set_num_threads(out->n_inst > 1 ? 1 : (c->threads > 0 ? c->threads : openblas_get_num_procs()));
+  out->batch = info->batch * out->n_inst;
+  for (int i = 0; i < info->n_inputs && i < SNT_RT_MAX_IO; i++) {
+    out->in[i] = info->inputs[i];
+    if (out->in[i].batched) out->in[i].dims[0] = out->batch;
+  }
+  for (int i = 0; i < info->n_outputs && i < SNT_RT_MAX_IO; i++) {
+    out->out[i] = info->outputs[i];
+    if (out->out[i].batched) out->out[i].dims[0] = out->batch;
+  }
   if (c->weights) {
     int rc = load_weights(info, c->weights, &out->blob);
     if (rc) return rc;
   }
-  out->m = info->create();
-  if (!out->m) {
-    fprintf(stderr, "%s: out of memory\n", info->name);
-    free(out->blob);
-    return SNT_RT_EXIT_INTERNAL;
+  for (int k = 0; k < out->n_inst; k++) {
+    if (!(out->inst[k] = info->create())) {
+      fprintf(stderr, "%s: out of memory\n", info->name);
+      snt_rt_close(out);
+      return SNT_RT_EXIT_INTERNAL;
+    }
+    if (out->blob) info->set_weights(out->inst[k], out->blob);
   }
-  if (out->blob) info->set_weights(out->m, out->blob);
   return 0;
 }
 
 void snt_rt_close(snt_rt_model *m) {
-  if (m->m) m->info->destroy(m->m);
+  for (int k = 0; k < m->n_inst; k++)
+    if (m->inst[k]) m->info->destroy(m->inst[k]);
   free(m->blob);
   memset(m, 0, sizeof *m);
+}
+
+typedef struct job {
+  snt_rt_model *m;
+  const void *const *in;
+  void *const *out;
+  int first, step, rc;
+} job;
+
+/* Runs the instances first, first + step, ... on their slices of the batch. */
+static void *work(void *arg) {
+  job *j = arg;
+  const snt_model_info *info = j->m->info;
+  for (int k = j->first; k < j->m->n_inst && !j->rc; k += j->step) {
+    const void *in[SNT_RT_MAX_IO];
+    void *out[SNT_RT_MAX_IO];
+    for (int i = 0; i < info->n_inputs; i++)
+      in[i] = (const char *)j->in[i] + (info->inputs[i].batched ? (size_t)k * snt_rt_io_bytes(&info->inputs[i]) : 0);
+    for (int i = 0; i < info->n_outputs; i++)
+      out[i] = (char *)j->out[i] + (size_t)k * snt_rt_io_bytes(&info->outputs[i]);
+    j->rc = info->run(j->m->inst[k], in, out);
+  }
+  return NULL;
+}
+
+int snt_rt_run(snt_rt_model *m, const void *const *in, void *const *out) {
+  if (m->n_inst == 1) return m->info->run(m->inst[0], in, out);
+  job jobs[64];
+  pthread_t tid[64];
+  bool started[64] = {false};
+  for (int w = 0; w < m->workers; w++) jobs[w] = (job){m, in, out, w, m->workers, 0};
+  for (int w = 1; w < m->workers; w++) started[w] = pthread_create(&tid[w], NULL, work, &jobs[w]) == 0;
+  for (int w = 1; w < m->workers; w++)
+    if (!started[w]) work(&jobs[w]); /* no thread to be had: do its share here */
+  work(&jobs[0]);
+  int rc = jobs[0].rc;
+  for (int w = 1; w < m->workers; w++) {
+    if (started[w]) pthread_join(tid[w], NULL);
+    rc |= jobs[w].rc;
+  }
+  return rc;
 }

@@ -17,7 +17,7 @@ typedef struct predict_opts {
 
 /* Decodes, resizes and preprocesses one image into dst (one sample of input 0). */
 static int prepare(const snt_model_info *info, const char *path, float *dst, snt_err *e) {
-  const snt_model_io *in = &info->inputs[0];
+  const snt_model_io *in = &info->inputs[0]; /* sample dims: the same in every instance */
   bool nhwc = info->pre.nhwc;
   int h = (int)in->dims[nhwc ? 1 : 2], w = (int)in->dims[nhwc ? 2 : 3];
   snt_image img = {0}, sized = {0};
@@ -127,12 +127,12 @@ int snt_rt_cmd_predict(const snt_model_info *info, const snt_rt_common *c, int a
     free(files);
     return rc;
   }
-  int64_t batch = info->batch, k = info->outputs[0].dims[info->outputs[0].rank - 1];
-  size_t sample = snt_rt_io_bytes(in) / (size_t)batch / sizeof(float);
-  float *x = calloc((size_t)batch * sample, sizeof(float)), *y = calloc(snt_rt_io_bytes(&info->outputs[0]) + 1, 1);
+  int64_t batch = m.batch, k = m.out[0].dims[m.out[0].rank - 1];
+  size_t sample = snt_rt_io_bytes(&m.in[0]) / (size_t)batch / sizeof(float);
+  float *x = calloc((size_t)batch * sample, sizeof(float)), *y = calloc(snt_rt_io_bytes(&m.out[0]) + 1, 1);
   void **outs = calloc((size_t)info->n_outputs + 1, sizeof(void *));
   int *slot = malloc(sizeof(int) * (size_t)batch);
-  for (int i = 1; outs && i < info->n_outputs; i++) outs[i] = calloc(snt_rt_io_bytes(&info->outputs[i]) + 1, 1);
+  for (int i = 1; outs && i < info->n_outputs; i++) outs[i] = calloc(snt_rt_io_bytes(&m.out[i]) + 1, 1);
   if (!x || !y || !outs || !slot) rc = SNT_RT_EXIT_INTERNAL;
   if (o.json && !rc) printf("[\n");
   bool first = true, failed = false;
@@ -153,7 +153,7 @@ int snt_rt_cmd_predict(const snt_model_info *info, const snt_rt_common *c, int a
     memset(x + (size_t)used * sample, 0, sizeof(float) * sample * (size_t)(batch - used));
     const void *ins[1] = {x};
     outs[0] = y;
-    if (info->run(m.m, ins, outs) != 0) rc = SNT_RT_EXIT_INTERNAL;
+    if (snt_rt_run(&m, ins, outs) != 0) rc = SNT_RT_EXIT_INTERNAL;
     for (int j = 0; j < used && !rc; j++, first = false) report(info, &o, files[slot[j]], y + (size_t)j * k, (int)k, first);
   }
   if (o.json && !rc) printf("\n]\n");
