@@ -50,14 +50,23 @@ def main():
         os.makedirs(saved)
         subprocess.run([a.sinter, "compile", os.path.join(a.models, a.name + ".nn"), "--weights", model, "-o", exe],
                        check=True, capture_output=True)
-        p = subprocess.run([exe, "predict", "--json", "--top", "4", "--save-input", saved] + pick,
-                           check=True, capture_output=True, text=True)
+        # A missing and a corrupt image get an error line each; the others are still classified.
+        bad = os.path.join(tmp, "corrupt.png")
+        with open(pick[0], "rb") as f, open(bad, "wb") as g:
+            g.write(f.read()[:300])
+        p = subprocess.run([exe, "predict", "--json", "--top", "4", "--save-input", saved, os.path.join(tmp, "missing.png")]
+                           + pick[:1] + [bad] + pick[1:], capture_output=True, text=True)
+        errors_ok = p.returncode == 1 and "missing.png" in p.stderr and "corrupt.png" in p.stderr
+        print(f"{'PASS' if errors_ok else 'FAIL'} bad images: exit {p.returncode}, stderr: {p.stderr.strip()}")
+        ok &= errors_ok
         results = json.loads(p.stdout)
+        assert len(results) == len(pick), (len(results), len(pick))
         labels = sorted({q["label"] for r in results for q in r["predictions"]})
         env = dict(os.environ, ORT_NODE_MODULES=a.ort_modules)
         for k, (path, r) in enumerate(zip(pick, results)):
             assert r["file"] == path
-            inp = os.path.join(saved, f"input_{k}.pb")
+            # --save-input numbers inputs by their place in the argument list.
+            inp = os.path.join(saved, f"input_{1 + k if k == 0 else 2 + k}.pb")
             out = os.path.join(tmp, f"ort_{k}")
             subprocess.run(["node", os.path.join(a.shared, "reference", "ort_run.js"), model, inp, "-o", out],
                            check=True, env=env, capture_output=True)

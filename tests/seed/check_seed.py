@@ -88,6 +88,14 @@ def main():
         refused = rc == 1 and "weights do not fit the model" in out and not os.path.exists(tmp + "/refused")
         print(f"{'PASS' if refused else 'FAIL'} folded weights refused by the DSL model: exit {rc}: {out.strip()}")
         ok &= refused
+        # The Keras-named file itself compiles as a graph, batch split over two threads.
+        rc, out = run([a.sinter, "compile", os.path.join(a.ref, a.name, "model.onnx"), "--batch", batch, "-o", tmp + "/g"])
+        if rc == 0:
+            rc, out2 = run([tmp + "/g", "run", inp, "-o", tmp + "/f"])
+            out += out2
+        ok &= rc == 0 and check("Keras-named ONNX graph compiled", tmp + "/f/output_0.pb", want)
+        if rc:
+            print(out)
         x = tmp + "/x.onnx"
         rc, out = run([a.sinter, "export-onnx", os.path.join(a.models, a.name + ".nn"), "--weights",
                        os.path.join(a.ref, a.name, "model.onnx"), "-o", x])
