@@ -26,7 +26,7 @@ snt_status snt_passes_inference(snt_graph *g, snt_diag *d) {
   /* Folding BN needs the conv's activation still free; the residual goes in before the
    * activation is fused after it. */
   snt_status (*const passes[])(snt_graph *, snt_diag *, int *) = {
-      snt_pass_drop_identity, snt_pass_fold_batchnorm, snt_pass_fold_pad, snt_pass_fuse_residual,
+      snt_pass_drop_identity, snt_pass_fold_batchnorm, snt_pass_fold_rescale, snt_pass_fold_pad, snt_pass_fuse_residual,
       snt_pass_fuse_activation, snt_pass_fuse_bn_relu, snt_pass_dead_nodes};
   for (int round = 0; round < 8; round++) {
     int changed = 0;

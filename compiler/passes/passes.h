@@ -10,6 +10,9 @@
 snt_status snt_pass_fold_batchnorm(snt_graph *g, snt_diag *d, int *changed);
 /* relu, sigmoid or tanh right after a conv2d or dense becomes the layer's fused activation. */
 snt_status snt_pass_fuse_activation(snt_graph *g, snt_diag *d, int *changed);
+/* rescale (x * scale + offset) feeding only a conv2d folds into its kernel and bias (with an
+ * offset only when the conv has no padding). */
+snt_status snt_pass_fold_rescale(snt_graph *g, snt_diag *d, int *changed);
 /* A zero pad of the spatial dims feeding only a conv2d becomes the conv's padding. */
 snt_status snt_pass_fold_pad(snt_graph *g, snt_diag *d, int *changed);
 /* add(a, conv2d(...)) becomes the conv's fused residual input. */

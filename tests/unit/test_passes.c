@@ -111,6 +111,28 @@ int main(void) {
     CHECK_STR(&ts, ops(h, buf, sizeof buf), "conv2d batchnorm");
   }
   snt_ir_destroy(h);
+
+  /* Preprocessing folds into the first conv: a scale always, an offset only without padding. */
+  h = lower_text("model m {\n input x: [3, 5, 5]\n output o = conv2d(rescale(x, 1 / 255), 2, 3, padding = same)\n}",
+                 NULL, err, sizeof err);
+  if (h) {
+    snt_weights_init(h, 3);
+    float before = ((float *)h->tensors[h->nodes[1].in[1]].data)[4];
+    changed = 0;
+    CHECK_INT(&ts, snt_pass_fold_rescale(h, d, &changed), SNT_OK);
+    CHECK_STR(&ts, ops(h, buf, sizeof buf), "conv2d");
+    CHECK(&ts, fabsf(((float *)h->tensors[h->nodes[0].in[1]].data)[4] - before / 255) < 1e-9f);
+  }
+  snt_ir_destroy(h);
+  h = lower_text("model m {\n input x: [3, 5, 5]\n output o = conv2d(rescale(x, 2, -1), 2, 3, padding = same)\n}",
+                 NULL, err, sizeof err);
+  if (h) {
+    snt_weights_init(h, 3);
+    changed = 0;
+    CHECK_INT(&ts, snt_pass_fold_rescale(h, d, &changed), SNT_OK);
+    CHECK_STR(&ts, ops(h, buf, sizeof buf), "rescale conv2d");
+  }
+  snt_ir_destroy(h);
   snt_ir_destroy(g);
   snt_diag_destroy(d);
   return test_report("test_passes", &ts);
