@@ -8,6 +8,7 @@ int snt_cmd_compile(int argc, char **argv);
 int snt_cmd_export_onnx(int argc, char **argv);
 int snt_cmd_run(int argc, char **argv);
 int snt_cmd_ops(int argc, char **argv);
+int snt_cmd_import(int argc, char **argv);
 int snt_cmd_onnx_test(int argc, char **argv);
 
 #endif

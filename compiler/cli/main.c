@@ -24,6 +24,8 @@ static const char usage[] =
     "                     build a standalone executable (predict, run, bench, summary)\n"
     "  export-onnx MODEL.nn [--weights W.onnx] -o OUT.onnx\n"
     "                     the model and its weights as a standard ONNX graph\n"
+    "  import MODEL.onnx -o MODEL.nn\n"
+    "                     the ONNX graph as DSL text (weights stay in the .onnx)\n"
     "  run MODEL.onnx IN_0.pb... -o DIR\n"
     "                     compile, run once, write DIR/output_<i>.pb\n"
     "  ops [--markdown]   every op: DSL name, ONNX op, Keras class, signature\n"
@@ -142,6 +144,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "check") == 0 || strcmp(cmd, "summary") == 0) return run_model_command(cmd, argc - 2, argv + 2);
   if (strcmp(cmd, "run") == 0) return snt_cmd_run(argc - 2, argv + 2);
   if (strcmp(cmd, "ops") == 0) return snt_cmd_ops(argc - 2, argv + 2);
+  if (strcmp(cmd, "import") == 0) return snt_cmd_import(argc - 2, argv + 2);
   if (strcmp(cmd, "compile") == 0) return snt_cmd_compile(argc - 2, argv + 2);
   if (strcmp(cmd, "export-onnx") == 0) return snt_cmd_export_onnx(argc - 2, argv + 2);
   if (strcmp(cmd, "onnx-test") == 0) return snt_cmd_onnx_test(argc - 2, argv + 2);

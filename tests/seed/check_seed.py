@@ -5,6 +5,8 @@
   1. `sinter run NAME-folded/model.onnx` reproduces PyTorch's output within 1e-4;
   2. models/NAME.nn compiled with --weights NAME/model.onnx (Keras names) does too;
   3. --weights NAME-folded/model.onnx onto the DSL model is refused (BN folded away);
+  5. `sinter import NAME-folded/model.onnx` writes DSL text that checks, compiles with
+     --weights on the same file and reproduces the reference within 1e-4;
   4. `sinter export-onnx models/NAME.nn --weights NAME/model.onnx` writes a model that
      onnx.checker accepts (one output, symbolic batch), and both `sinter run` and ONNX
      Runtime reproduce the reference on it within 1e-4.
@@ -94,6 +96,15 @@ def main():
             rc, out2 = run([tmp + "/g", "run", inp, "-o", tmp + "/f"])
             out += out2
         ok &= rc == 0 and check("Keras-named ONNX graph compiled", tmp + "/f/output_0.pb", want)
+        if rc:
+            print(out)
+        folded = os.path.join(a.ref, a.name + "-folded", "model.onnx")
+        rc, out = run([a.sinter, "import", folded, "-o", tmp + "/imported.nn"])
+        if rc == 0:
+            rc, out = run([a.sinter, "compile", tmp + "/imported.nn", "--weights", folded, "--batch", batch, "-o", tmp + "/imp"])
+        if rc == 0:
+            rc, out = run([tmp + "/imp", "run", inp, "-o", tmp + "/h"])
+        ok &= rc == 0 and check("folded graph imported as DSL text, compiled with its weights", tmp + "/h/output_0.pb", want)
         if rc:
             print(out)
         x = tmp + "/x.onnx"

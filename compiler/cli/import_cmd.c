@@ -1,0 +1,50 @@
+/* sinter import: an ONNX model as .nn text (the weights stay in the ONNX file). */
+#include <errno.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "compiler/cli/cli.h"
+#include "compiler/onnx/import.h"
+#include "compiler/onnx/to_dsl.h"
+
+int snt_cmd_import(int argc, char **argv) {
+  const char *model = NULL, *out = NULL;
+  for (int i = 0; i < argc; i++) {
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      printf("usage: sinter import MODEL.onnx -o MODEL.nn\n\n"
+             "Writes the ONNX graph as a model in sinter's DSL, one layer per node (named as the node).\n"
+             "The weights stay in the ONNX file: sinter compile MODEL.nn --weights MODEL.onnx maps them.\n"
+             "Ops without a DSL form are an error naming the node.\n");
+      return 0;
+    }
+    if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) out = argv[++i];
+    else if (argv[i][0] == '-') {
+      fprintf(stderr, "sinter import: unknown option '%s'\n", argv[i]);
+      return SNT_EXIT_USER;
+    } else model = argv[i];
+  }
+  if (!model || !out) {
+    fprintf(stderr, "sinter import: needs MODEL.onnx and -o MODEL.nn\nrun 'sinter import --help' for usage\n");
+    return SNT_EXIT_USER;
+  }
+  snt_diag *d = snt_diag_create();
+  snt_graph *g = NULL;
+  snt_status st = snt_onnx_import_file(d, model, NULL, &g);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *mem = st ? NULL : open_memstream(&text, &len);
+  if (!st && !mem) st = SNT_ERR_NOMEM;
+  if (!st) st = snt_onnx_write_dsl(g, model, mem, d);
+  if (mem) fclose(mem);
+  if (!st) {
+    FILE *f = fopen(out, "w");
+    if (!f || fwrite(text, 1, len, f) != len) st = snt_diag_error(d, NULL, (snt_loc){0}, "cannot write '%s': %s", out, strerror(errno));
+    if (f && fclose(f) != 0 && !st) st = snt_diag_error(d, NULL, (snt_loc){0}, "cannot write '%s'", out);
+  }
+  snt_diag_print(d, stderr);
+  free(text);
+  snt_ir_destroy(g);
+  snt_diag_destroy(d);
+  return st == SNT_OK ? 0 : st == SNT_ERR_INPUT || st == SNT_ERR_IO ? SNT_EXIT_USER : SNT_EXIT_INTERNAL;
+}
