@@ -124,6 +124,14 @@ int64_t snt_tensor_numel(const snt_tensor *t) {
   return n;
 }
 
+int snt_node_param(const snt_graph *g, const snt_node *n, const char *role) {
+  for (int i = n->n_act_in; i < n->n_in; i++) {
+    int t = n->in[i];
+    if (t >= 0 && g->tensors[t].role && strcmp(g->tensors[t].role, role) == 0) return t;
+  }
+  return -1;
+}
+
 int snt_ir_find_node(const snt_graph *g, const char *name) {
   for (int i = 0; i < g->n_nodes; i++)
     if (strcmp(g->nodes[i].name, name) == 0) return i;

@@ -46,6 +46,8 @@ typedef struct snt_op {
   /* Turns the ONNX attributes the importer copied onto the node (ONNX names) into this
    * op's attributes; NULL when the ONNX attributes are already this op's. */
   snt_status (*onnx_import)(snt_graph *g, int node, int opset, snt_diag *d);
+  /* The parameter role of each ONNX input slot ("kernel", "gamma", ...; NULL for data). */
+  const char *const *onnx_roles;
   /* ONNX input slots whose values must be known at compile time (bit i = input i):
    * they determine shapes (a Reshape's shape, Resize's scales, axes, pads). */
   unsigned onnx_const_inputs;

@@ -266,7 +266,15 @@ static snt_status node_inputs(import_ctx *c, const Onnx__NodeProto *np, int node
   for (int k = n->n_act_in; k < n->n_in; k++) {
     if (n->in[k] < 0) continue;
     snt_tensor *w = &c->g->tensors[n->in[k]];
-    if (w->kind == SNT_T_CONST && w->producer < 0 && w->owner < 0) w->kind = SNT_T_PARAM, w->owner = node, w->trainable = true;
+    if (w->kind == SNT_T_CONST && w->producer < 0 && w->owner < 0) {
+      w->kind = SNT_T_PARAM, w->owner = node, w->trainable = true;
+      /* Roles by slot let passes and emitters find parameters as in DSL models. */
+      const char *const *roles = op->onnx_roles; /* slot 0 is data, then roles up to a NULL */
+      int len = 1;
+      while (roles && roles[len]) len++;
+      if (roles && k < len) w->role = roles[k];
+      if (w->role && (strcmp(w->role, "moving_mean") == 0 || strcmp(w->role, "moving_variance") == 0)) w->trainable = false;
+    }
   }
   return SNT_OK;
 }

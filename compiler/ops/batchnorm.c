@@ -64,14 +64,12 @@ static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
   return st;
 }
 
-/* The parameter of a role, or NULL when the layer has none (center/scale off). */
+/* The parameter of a role, or NULL when the layer has none (center/scale off). For ONNX
+ * graphs whose statistics arrive as run-time inputs (no role), the ONNX slot decides. */
 static const char *param(snt_emit *e, const snt_node *n, const char *role, int onnx_slot) {
-  for (int i = n->n_act_in; i < n->n_in; i++) {
-    if (n->in[i] < 0) continue;
-    const snt_tensor *t = &e->g->tensors[n->in[i]];
-    if (t->role ? strcmp(t->role, role) == 0 : i == onnx_slot) return snt_emit_ptr(e, n->in[i]);
-  }
-  return NULL;
+  int t = snt_node_param(e->g, n, role);
+  if (t < 0 && onnx_slot < n->n_in && n->in[onnx_slot] >= 0 && !e->g->tensors[n->in[onnx_slot]].role) t = n->in[onnx_slot];
+  return t >= 0 ? snt_emit_ptr(e, t) : NULL;
 }
 
 /* y = x * s + t per channel, s = gamma / sqrt(var + eps), t = beta - mean * s, and the
@@ -128,8 +126,10 @@ static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int
   return k < 0 ? SNT_ERR_NOMEM : SNT_OK;
 }
 
+static const char *const roles[] = {NULL, "gamma", "beta", "moving_mean", "moving_variance", NULL};
+
 const snt_op snt_op_batchnorm = {
     .name = "batchnorm", .type_name = "BatchNormalization", .default_layer = "batch_normalization",
     .doc = "batch normalisation over channels: batchnorm(x, eps=0.001, momentum=0.99, center=true, scale=true)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer,
-    .onnx_type = "BatchNormalization", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .inplace = true};
+    .onnx_type = "BatchNormalization", .onnx_import = onnx_import, .onnx_roles = roles, .onnx_export = onnx_export, .emit = emit, .inplace = true};

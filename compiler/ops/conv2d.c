@@ -187,8 +187,10 @@ static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int
   return c < 0 ? SNT_ERR_NOMEM : snt_ox_activation(x, g, n, pre);
 }
 
+static const char *const roles[] = {NULL, "kernel", "bias", NULL};
+
 const snt_op snt_op_conv2d = {
     .name = "conv2d", .type_name = "Conv2D", .default_layer = "conv2d",
     .doc = "2-D convolution: conv2d(x, filters, kernel, stride=1, padding=valid, dilation=1, groups=1, bias=true, activation=none, l2=0)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer, .flops = flops,
-    .onnx_type = "Conv", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .scratch = scratch};
+    .onnx_type = "Conv", .onnx_import = onnx_import, .onnx_roles = roles, .onnx_export = onnx_export, .emit = emit, .scratch = scratch};

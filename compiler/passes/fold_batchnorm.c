@@ -8,21 +8,8 @@
 #include "compiler/passes/passes.h"
 
 static const float *param(const snt_graph *g, const snt_node *n, const char *role) {
-  for (int i = n->n_act_in; i < n->n_in; i++) {
-    if (n->in[i] < 0) continue;
-    const snt_tensor *t = &g->tensors[n->in[i]];
-    if (t->role && strcmp(t->role, role) == 0) return t->data;
-  }
-  return NULL;
-}
-
-static int param_index(const snt_graph *g, const snt_node *n, const char *role) {
-  for (int i = n->n_act_in; i < n->n_in; i++) {
-    if (n->in[i] < 0) continue;
-    const snt_tensor *t = &g->tensors[n->in[i]];
-    if (t->role && strcmp(t->role, role) == 0) return n->in[i];
-  }
-  return -1;
+  int t = snt_node_param(g, n, role);
+  return t >= 0 ? g->tensors[t].data : NULL;
 }
 
 /* The layer before batchnorm `b`, when folding is legal; else -1. */
@@ -37,7 +24,7 @@ static int foldable(const snt_graph *g, int b) {
   /* BN(conv + residual) is not a folded conv plus the residual. */
   if (!(conv || dense) || strcmp(snt_node_string(ln, "activation", "none"), "none") != 0 || snt_node_int(ln, "residual", 0))
     return -1;
-  int k = param_index(g, ln, "kernel");
+  int k = snt_node_param(g, ln, "kernel");
   if (k < 0 || !g->tensors[k].data || g->tensors[k].kind != SNT_T_PARAM) return -1;
   return l;
 }
@@ -50,14 +37,14 @@ static snt_status fold(snt_graph *g, int l, int b) {
   double eps = snt_node_float(bn, "eps", 1e-3);
   snt_node *ln = &g->nodes[l];
   bool conv = strcmp(ln->op->name, "conv2d") == 0;
-  snt_tensor *k = &g->tensors[param_index(g, ln, "kernel")];
-  int bi = param_index(g, ln, "bias");
+  snt_tensor *k = &g->tensors[snt_node_param(g, ln, "kernel")];
+  int bi = snt_node_param(g, ln, "bias");
   if (bi < 0) {
     /* The layer gets a bias to hold the shift. */
     bi = snt_ir_add_param(g, l, "bias", 1, &c, true);
     if (bi < 0 || !(g->tensors[bi].data = calloc((size_t)c, sizeof(float)))) return SNT_ERR_NOMEM;
     ln = &g->nodes[l];
-    k = &g->tensors[param_index(g, ln, "kernel")];
+    k = &g->tensors[snt_node_param(g, ln, "kernel")];
     snt_status st = snt_node_set_int(ln, "bias", 1);
     if (st) return st;
   }

@@ -7,12 +7,6 @@
 #include "compiler/op.h"
 #include "compiler/passes/passes.h"
 
-static int param_index(const snt_graph *g, const snt_node *n, const char *role) {
-  for (int i = n->n_act_in; i < n->n_in; i++)
-    if (n->in[i] >= 0 && g->tensors[n->in[i]].role && strcmp(g->tensors[n->in[i]].role, role) == 0) return n->in[i];
-  return -1;
-}
-
 static bool has_padding(const snt_node *conv) {
   int c = 0;
   const int64_t *p = snt_node_ints(conv, "resolved_pads", &c);
@@ -38,10 +32,10 @@ snt_status snt_pass_fold_rescale(snt_graph *g, snt_diag *d, int *changed) {
     const double *s = snt_node_floats(rs, "scale", &ns), *o = snt_node_floats(rs, "offset", &no);
     bool offset = false;
     for (int i = 0; i < no; i++) offset |= o[i] != 0;
-    int k = param_index(g, conv, "kernel");
+    int k = snt_node_param(g, conv, "kernel");
     if (!s || !o || k < 0 || !g->tensors[k].data || (offset && has_padding(conv))) continue;
     int64_t cin = g->tensors[x].dims[1], cout = g->tensors[k].dims[0], per = snt_tensor_numel(&g->tensors[k]) / cout / cin;
-    int b = param_index(g, conv, "bias");
+    int b = snt_node_param(g, conv, "bias");
     if (offset && b < 0) {
       b = snt_ir_add_param(g, c, "bias", 1, &cout, true);
       if (b < 0 || !(g->tensors[b].data = calloc((size_t)cout, sizeof(float)))) {
