@@ -132,6 +132,12 @@ int snt_node_param(const snt_graph *g, const snt_node *n, const char *role) {
   return -1;
 }
 
+bool snt_ir_is_output(const snt_graph *g, int t) {
+  for (int i = 0; i < g->n_outputs; i++)
+    if (g->outputs[i] == t) return true;
+  return false;
+}
+
 int snt_ir_find_node(const snt_graph *g, const char *name) {
   for (int i = 0; i < g->n_nodes; i++)
     if (strcmp(g->nodes[i].name, name) == 0) return i;

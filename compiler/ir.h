@@ -92,6 +92,8 @@ snt_status snt_ir_mark_output(snt_graph *g, int tensor);
 int64_t snt_tensor_numel(const snt_tensor *t);
 /* The parameter of a node with a role ("kernel", "gamma", ...): its tensor index, or -1. */
 int snt_node_param(const snt_graph *g, const snt_node *n, const char *role);
+/* Whether tensor t is one of the graph's outputs. */
+bool snt_ir_is_output(const snt_graph *g, int t);
 /* Index of the node named `name`, or -1. */
 int snt_ir_find_node(const snt_graph *g, const char *name);
 

@@ -84,12 +84,6 @@ static snt_status place_arena(interval *iv, int n, snt_place *places, size_t *ar
   return SNT_OK;
 }
 
-static bool is_output(const snt_graph *g, int t) {
-  for (int i = 0; i < g->n_outputs; i++)
-    if (g->outputs[i] == t) return true;
-  return false;
-}
-
 /* In place: an elementwise node whose input dies at it writes over the input, when both
  * live in the arena with the same size. The output joins the input's lifetime. */
 static void plan_inplace(const snt_graph *g, snt_plan *p, int *first, int *last) {
@@ -98,7 +92,7 @@ static void plan_inplace(const snt_graph *g, snt_plan *p, int *first, int *last)
     if (!n->op->inplace || n->n_out != 1 || n->n_in < 1 || n->in[0] < 0) continue;
     int x = n->in[0], y = n->out[0];
     const snt_tensor *tx = &g->tensors[x], *ty = &g->tensors[y];
-    if (tx->kind != SNT_T_ACT || last[x] != s || is_output(g, x) || is_output(g, y) ||
+    if (tx->kind != SNT_T_ACT || last[x] != s || snt_ir_is_output(g, x) || snt_ir_is_output(g, y) ||
         snt_tensor_bytes(tx) != snt_tensor_bytes(ty))
       continue;
     bool read_again = false; /* the node must not read x through another slot */
@@ -134,8 +128,7 @@ snt_status snt_plan_build(const snt_graph *g, snt_diag *d, snt_plan *p) {
     int n_iv = 0;
     for (int t = 0; t < g->n_tensors; t++) {
       const snt_tensor *x = &g->tensors[t];
-      bool read = first[t] >= 0 || last[t] >= 0;
-      for (int o = 0; o < g->n_outputs; o++) read |= g->outputs[o] == t;
+      bool read = first[t] >= 0 || last[t] >= 0 || snt_ir_is_output(g, t);
       if ((x->kind == SNT_T_PARAM || x->kind == SNT_T_CONST) && read) {
         p->places[t] = (snt_place){SNT_PLACE_WEIGHTS, 0, woff, -1};
         woff += align_up(snt_tensor_bytes(x));

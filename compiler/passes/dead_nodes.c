@@ -11,7 +11,7 @@ snt_status snt_pass_dead_nodes(snt_graph *g, snt_diag *d, int *changed) {
     bool used = false;
     for (int o = 0; o < g->nodes[i].n_out && !used; o++) {
       int t = g->nodes[i].out[o];
-      used = snt_is_graph_output(g, t);
+      used = snt_ir_is_output(g, t);
       for (int r = i + 1; r < g->n_nodes && !used; r++)
         for (int k = 0; k < g->nodes[r].n_in && !used; k++) used = !dead[r] && g->nodes[r].in[k] == t;
     }

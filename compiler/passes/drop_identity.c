@@ -14,7 +14,7 @@ snt_status snt_pass_drop_identity(snt_graph *g, snt_diag *d, int *changed) {
     bool drop = strcmp(n->op->name, "dropout") == 0, id = strcmp(n->op->name, "identity") == 0;
     int first;
     /* A dropout whose mask is read stays (its mask is all ones, written by its code). */
-    if (!(drop || id) || (n->n_out > 1 && (snt_readers(g, n->out[1], &first) || snt_is_graph_output(g, n->out[1]))))
+    if (!(drop || id) || (n->n_out > 1 && (snt_readers(g, n->out[1], &first) || snt_ir_is_output(g, n->out[1]))))
       continue;
     snt_replace_uses(g, n->out[0], n->in[0]);
     dead[i] = true;

@@ -18,7 +18,7 @@ static int foldable(const snt_graph *g, int b) {
   if (strcmp(bn->op->name, "batchnorm") != 0 || !param(g, bn, "moving_mean") || !param(g, bn, "moving_variance")) return -1;
   int x = bn->in[0], first;
   int l = g->tensors[x].producer;
-  if (l < 0 || snt_readers(g, x, &first) != 1 || snt_is_graph_output(g, x)) return -1;
+  if (l < 0 || snt_readers(g, x, &first) != 1 || snt_ir_is_output(g, x)) return -1;
   const snt_node *ln = &g->nodes[l];
   bool conv = strcmp(ln->op->name, "conv2d") == 0, dense = strcmp(ln->op->name, "dense") == 0;
   /* BN(conv + residual) is not a folded conv plus the residual. */

@@ -15,7 +15,7 @@ snt_status snt_pass_fold_pad(snt_graph *g, snt_diag *d, int *changed) {
     snt_node *conv = &g->nodes[c];
     if (strcmp(conv->op->name, "conv2d") != 0) continue;
     int x = conv->in[0], first, p = g->tensors[x].producer;
-    if (p < 0 || dead[p] || snt_readers(g, x, &first) != 1 || snt_is_graph_output(g, x)) continue;
+    if (p < 0 || dead[p] || snt_readers(g, x, &first) != 1 || snt_ir_is_output(g, x)) continue;
     const snt_node *pad = &g->nodes[p];
     if (strcmp(pad->op->name, "pad") != 0 || strcmp(snt_node_string(pad, "mode", "constant"), "constant") != 0 ||
         snt_node_float(pad, "value", 0) != 0 || (pad->n_in > 2 && pad->in[2] >= 0))

@@ -25,7 +25,7 @@ snt_status snt_pass_fold_rescale(snt_graph *g, snt_diag *d, int *changed) {
     if (strcmp(conv->op->name, "conv2d") != 0 || snt_node_int(conv, "groups", 1) != 1) continue;
     int x = conv->in[0], first, r = g->tensors[x].producer;
     if (r < 0 || dead[r] || strcmp(g->nodes[r].op->name, "rescale") != 0 || snt_readers(g, x, &first) != 1 ||
-        snt_is_graph_output(g, x))
+        snt_ir_is_output(g, x))
       continue;
     const snt_node *rs = &g->nodes[r];
     int ns = 0, no = 0;

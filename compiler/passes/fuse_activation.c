@@ -14,7 +14,7 @@ snt_status snt_pass_fuse_activation(snt_graph *g, snt_diag *d, int *changed) {
     const char *act = g->nodes[a].op->name;
     if (strcmp(act, "relu") && strcmp(act, "sigmoid") && strcmp(act, "tanh")) continue;
     int x = g->nodes[a].in[0], first, l = g->tensors[x].producer;
-    if (l < 0 || dead[l] || snt_readers(g, x, &first) != 1 || snt_is_graph_output(g, x)) continue;
+    if (l < 0 || dead[l] || snt_readers(g, x, &first) != 1 || snt_ir_is_output(g, x)) continue;
     snt_node *ln = &g->nodes[l];
     if ((strcmp(ln->op->name, "conv2d") && strcmp(ln->op->name, "dense")) ||
         strcmp(snt_node_string(ln, "activation", "none"), "none") != 0)

@@ -14,7 +14,7 @@ snt_status snt_pass_fuse_bn_relu(snt_graph *g, snt_diag *d, int *changed) {
     if (strcmp(g->nodes[r].op->name, "relu") != 0) continue;
     int x = g->nodes[r].in[0], first, b = g->tensors[x].producer;
     if (b < 0 || dead[b] || strcmp(g->nodes[b].op->name, "batchnorm") != 0 || snt_node_int(&g->nodes[b], "relu", 0) ||
-        snt_readers(g, x, &first) != 1 || snt_is_graph_output(g, x))
+        snt_readers(g, x, &first) != 1 || snt_ir_is_output(g, x))
       continue;
     if ((st = snt_node_set_int(&g->nodes[b], "relu", 1))) break;
     int y = g->nodes[r].out[0];

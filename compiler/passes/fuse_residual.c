@@ -23,7 +23,7 @@ snt_status snt_pass_fuse_residual(snt_graph *g, snt_diag *d, int *changed) {
     if (strcmp(add->op->name, "add") != 0 || add->n_in != 2) continue;
     for (int side = 1; side >= 0; side--) {
       int y = add->in[side], other = add->in[1 - side], first, c = g->tensors[y].producer;
-      if (c < 0 || dead[c] || y == other || snt_readers(g, y, &first) != 1 || snt_is_graph_output(g, y)) continue;
+      if (c < 0 || dead[c] || y == other || snt_readers(g, y, &first) != 1 || snt_ir_is_output(g, y)) continue;
       snt_node *conv = &g->nodes[c];
       if (strcmp(conv->op->name, "conv2d") != 0 || snt_node_int(conv, "residual", 0) ||
           strcmp(snt_node_string(conv, "activation", "none"), "none") != 0 ||

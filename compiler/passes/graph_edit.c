@@ -16,12 +16,6 @@ int snt_readers(const snt_graph *g, int t, int *first) {
   return count;
 }
 
-bool snt_is_graph_output(const snt_graph *g, int t) {
-  for (int i = 0; i < g->n_outputs; i++)
-    if (g->outputs[i] == t) return true;
-  return false;
-}
-
 void snt_replace_uses(snt_graph *g, int from, int to) {
   for (int i = 0; i < g->n_nodes; i++)
     for (int k = 0; k < g->nodes[i].n_in; k++)

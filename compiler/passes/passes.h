@@ -30,7 +30,6 @@ snt_status snt_passes_inference(snt_graph *g, snt_diag *d);
 /* Helpers for passes (graph_edit.c). */
 /* Readers of tensor t: count, and the first reader node (or -1). */
 int snt_readers(const snt_graph *g, int t, int *first);
-bool snt_is_graph_output(const snt_graph *g, int t);
 /* Makes every reader (and graph output) of `from` read `to` instead. */
 void snt_replace_uses(snt_graph *g, int from, int to);
 /* Removes the nodes flagged in dead[] and renumbers producers and owners. */
