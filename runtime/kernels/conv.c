@@ -18,22 +18,29 @@ snt_status snt_k_conv3_init(const snt_k_conv_desc *d, snt_k_conv3 *g) {
   g->groups = d->groups;
   g->cg = d->in_channels / d->groups;
   g->mg = d->out_channels / d->groups;
+  return snt_k_win3_init(d->spatial, d->in, d->out, d->kernel, d->stride, d->dilation, d->pad_begin, d->pad_end,
+                         &g->w);
+}
+
+snt_status snt_k_win3_init(int spatial, const int64_t *in, const int64_t *out, const int64_t *kernel,
+                           const int64_t *stride, const int64_t *dilation, const int64_t *pad_begin,
+                           const int64_t *pad_end, snt_k_win3 *g) {
+  if (spatial < 1 || spatial > SNT_K_MAX_SPATIAL) return SNT_ERR_INPUT;
+  memset(g, 0, sizeof *g);
   /* Real axes go last so that the innermost loops always run along the real last axis. */
-  int off = 3 - d->spatial;
-  for (int i = 0; i < 3; i++) {
-    g->in[i] = g->out[i] = g->k[i] = g->s[i] = g->dl[i] = 1;
-  }
-  for (int i = 0; i < d->spatial; i++) {
-    if (d->in[i] < 0 || d->out[i] < 0 || d->kernel[i] < 1 || d->stride[i] < 1 ||
-        d->dilation[i] < 1 || d->pad_begin[i] < 0 || d->pad_end[i] < 0)
+  int off = 3 - spatial;
+  for (int i = 0; i < 3; i++) g->in[i] = g->out[i] = g->k[i] = g->s[i] = g->dl[i] = 1;
+  for (int i = 0; i < spatial; i++) {
+    if (in[i] < 0 || out[i] < 0 || kernel[i] < 1 || stride[i] < 1 || dilation[i] < 1 || pad_begin[i] < 0 ||
+        pad_end[i] < 0)
       return SNT_ERR_INPUT;
-    g->in[off + i] = d->in[i];
-    g->out[off + i] = d->out[i];
-    g->k[off + i] = d->kernel[i];
-    g->s[off + i] = d->stride[i];
-    g->dl[off + i] = d->dilation[i];
-    g->pb[off + i] = d->pad_begin[i];
-    g->pe[off + i] = d->pad_end[i];
+    g->in[off + i] = in[i];
+    g->out[off + i] = out[i];
+    g->k[off + i] = kernel[i];
+    g->s[off + i] = stride[i];
+    g->dl[off + i] = dilation[i];
+    g->pb[off + i] = pad_begin[i];
+    g->pe[off + i] = pad_end[i];
   }
   g->in_size = snt_k_prod(g->in, 3);
   g->out_size = snt_k_prod(g->out, 3);
@@ -87,7 +94,7 @@ void snt_k_epilogue(int64_t batch, int64_t channels, int64_t inner, const float 
 
 static int is_pointwise(const snt_k_conv3 *g) {
   for (int i = 0; i < 3; i++) {
-    if (g->k[i] != 1 || g->s[i] != 1 || g->pb[i] || g->pe[i] || g->out[i] != g->in[i]) return 0;
+    if (g->w.k[i] != 1 || g->w.s[i] != 1 || g->w.pb[i] || g->w.pe[i] || g->w.out[i] != g->w.in[i]) return 0;
   }
   return 1;
 }
@@ -98,7 +105,7 @@ static int is_depthwise(const snt_k_conv3 *g) { return g->cg == 1 && !is_pointwi
 size_t snt_k_conv_scratch_bytes(const snt_k_conv_desc *d) {
   snt_k_conv3 g;
   if (snt_k_conv3_init(d, &g) != SNT_OK || is_pointwise(&g) || is_depthwise(&g)) return 0;
-  return (size_t)(g.cg * g.k_size * g.out_size) * sizeof(float);
+  return (size_t)(g.cg * g.w.k_size * g.w.out_size) * sizeof(float);
 }
 
 /* One row of im2col: dst[o] = src[o * step + start], zero where that falls outside [0, n_in). */
@@ -117,23 +124,23 @@ static void gather_row(float *restrict dst, const float *restrict src, int64_t s
 
 /* col[(c, kd, kh, kw), (od, oh, ow)] for the cg channels of one group of one image. */
 static void im2col(const snt_k_conv3 *g, const float *x, float *col) {
-  const int64_t *k = g->k, *o = g->out, *in = g->in;
+  const int64_t *k = g->w.k, *o = g->w.out, *in = g->w.in;
   for (int64_t c = 0; c < g->cg; c++) {
-    const float *xc = x + c * g->in_size;
+    const float *xc = x + c * g->w.in_size;
     for (int64_t kd = 0; kd < k[0]; kd++)
       for (int64_t kh = 0; kh < k[1]; kh++)
         for (int64_t kw = 0; kw < k[2]; kw++) {
-          float *row = col + (((c * k[0] + kd) * k[1] + kh) * k[2] + kw) * g->out_size;
+          float *row = col + (((c * k[0] + kd) * k[1] + kh) * k[2] + kw) * g->w.out_size;
           for (int64_t od = 0; od < o[0]; od++) {
-            int64_t id = od * g->s[0] - g->pb[0] + kd * g->dl[0];
+            int64_t id = od * g->w.s[0] - g->w.pb[0] + kd * g->w.dl[0];
             for (int64_t oh = 0; oh < o[1]; oh++) {
-              int64_t ih = oh * g->s[1] - g->pb[1] + kh * g->dl[1];
+              int64_t ih = oh * g->w.s[1] - g->w.pb[1] + kh * g->w.dl[1];
               float *dst = row + (od * o[1] + oh) * o[2];
               if (id < 0 || id >= in[0] || ih < 0 || ih >= in[1]) {
                 memset(dst, 0, (size_t)o[2] * sizeof(float));
                 continue;
               }
-              gather_row(dst, xc + (id * in[1] + ih) * in[2], kw * g->dl[2] - g->pb[2], g->s[2],
+              gather_row(dst, xc + (id * in[1] + ih) * in[2], kw * g->w.dl[2] - g->w.pb[2], g->w.s[2],
                          o[2], in[2]);
             }
           }
@@ -144,14 +151,14 @@ static void im2col(const snt_k_conv3 *g, const float *x, float *col) {
 /* Accumulates one kernel tap of a depthwise conv into the output plane yp. */
 static void depthwise_tap(const snt_k_conv3 *g, const float *xp, float wv, int64_t kd,
                           int64_t kh, int64_t kw, float *yp) {
-  const int64_t *o = g->out, *in = g->in;
-  int64_t start = kw * g->dl[2] - g->pb[2], step = g->s[2], lo, hi;
+  const int64_t *o = g->w.out, *in = g->w.in;
+  int64_t start = kw * g->w.dl[2] - g->w.pb[2], step = g->w.s[2], lo, hi;
   snt_k_valid_range(start, step, o[2], in[2], &lo, &hi);
   for (int64_t od = 0; od < o[0]; od++) {
-    int64_t id = od * g->s[0] - g->pb[0] + kd * g->dl[0];
+    int64_t id = od * g->w.s[0] - g->w.pb[0] + kd * g->w.dl[0];
     if (id < 0 || id >= in[0]) continue;
     for (int64_t oh = 0; oh < o[1]; oh++) {
-      int64_t ih = oh * g->s[1] - g->pb[1] + kh * g->dl[1];
+      int64_t ih = oh * g->w.s[1] - g->w.pb[1] + kh * g->w.dl[1];
       if (ih < 0 || ih >= in[1]) continue;
       float *restrict yr = yp + (od * o[1] + oh) * o[2];
       const float *restrict xr = xp + (id * in[1] + ih) * in[2];
@@ -167,26 +174,26 @@ static void depthwise_tap(const snt_k_conv3 *g, const float *xp, float wv, int64
 static void conv_depthwise(const snt_k_conv3 *g, const float *x, const float *w, float *y) {
   for (int64_t n = 0; n < g->batch; n++) {
     for (int64_t oc = 0; oc < g->cout; oc++) {
-      const float *xp = x + (n * g->cin + oc / g->mg) * g->in_size;
-      const float *wp = w + oc * g->k_size;
-      float *yp = y + (n * g->cout + oc) * g->out_size;
-      memset(yp, 0, (size_t)g->out_size * sizeof(float));
-      for (int64_t kd = 0; kd < g->k[0]; kd++)
-        for (int64_t kh = 0; kh < g->k[1]; kh++)
-          for (int64_t kw = 0; kw < g->k[2]; kw++)
-            depthwise_tap(g, xp, wp[(kd * g->k[1] + kh) * g->k[2] + kw], kd, kh, kw, yp);
+      const float *xp = x + (n * g->cin + oc / g->mg) * g->w.in_size;
+      const float *wp = w + oc * g->w.k_size;
+      float *yp = y + (n * g->cout + oc) * g->w.out_size;
+      memset(yp, 0, (size_t)g->w.out_size * sizeof(float));
+      for (int64_t kd = 0; kd < g->w.k[0]; kd++)
+        for (int64_t kh = 0; kh < g->w.k[1]; kh++)
+          for (int64_t kw = 0; kw < g->w.k[2]; kw++)
+            depthwise_tap(g, xp, wp[(kd * g->w.k[1] + kh) * g->w.k[2] + kw], kd, kh, kw, yp);
     }
   }
 }
 
 static snt_status conv_gemm(const snt_k_conv3 *g, const float *x, const float *w, float *y,
                             float *col) {
-  int64_t kdim = g->cg * g->k_size, p = g->out_size;
+  int64_t kdim = g->cg * g->w.k_size, p = g->w.out_size;
   if (!snt_k_fits_int(kdim) || !snt_k_fits_int(p) || !snt_k_fits_int(g->mg)) return SNT_ERR_INPUT;
   int pointwise = is_pointwise(g);
   for (int64_t n = 0; n < g->batch; n++) {
     for (int64_t grp = 0; grp < g->groups; grp++) {
-      const float *xg = x + (n * g->cin + grp * g->cg) * g->in_size;
+      const float *xg = x + (n * g->cin + grp * g->cg) * g->w.in_size;
       const float *b = xg;
       if (!pointwise) {
         im2col(g, xg, col);
@@ -205,13 +212,13 @@ snt_status snt_k_conv(const snt_k_conv_desc *d, const float *x, const float *w, 
   snt_k_conv3 g;
   snt_status st = snt_k_conv3_init(d, &g);
   if (st != SNT_OK) return st;
-  if (g.batch == 0 || g.out_size == 0) return SNT_OK;
+  if (g.batch == 0 || g.w.out_size == 0) return SNT_OK;
   if (is_depthwise(&g)) {
     conv_depthwise(&g, x, w, y);
   } else {
     st = conv_gemm(&g, x, w, y, scratch);
     if (st != SNT_OK) return st;
   }
-  snt_k_epilogue(g.batch, g.cout, g.out_size, bias, residual, &d->act, y);
+  snt_k_epilogue(g.batch, g.cout, g.w.out_size, bias, residual, &d->act, y);
   return SNT_OK;
 }

@@ -35,10 +35,21 @@ static inline void snt_k_valid_range(int64_t start, int64_t step, int64_t n, int
 }
 
 /* Conv and ConvTranspose geometry with 3 spatial axes: unused leading axes have size 1. */
-typedef struct snt_k_conv3 {
-  int64_t batch, cin, cout, groups, cg, mg; /* cg, mg: input and output channels per group */
+/* The window geometry conv and pooling share, right-aligned into 3 spatial axes (missing
+ * leading axes have size 1): sizes, kernel, stride, dilation, pads. */
+typedef struct snt_k_win3 {
   int64_t in[3], out[3], k[3], s[3], dl[3], pb[3], pe[3];
   int64_t in_size, out_size, k_size;
+} snt_k_win3;
+
+/* Checks and fills the geometry from a descriptor's arrays; SNT_ERR_INPUT when invalid. */
+snt_status snt_k_win3_init(int spatial, const int64_t *in, const int64_t *out, const int64_t *kernel,
+                           const int64_t *stride, const int64_t *dilation, const int64_t *pad_begin,
+                           const int64_t *pad_end, snt_k_win3 *w);
+
+typedef struct snt_k_conv3 {
+  int64_t batch, cin, cout, groups, cg, mg; /* cg, mg: input and output channels per group */
+  snt_k_win3 w;
 } snt_k_conv3;
 
 /* Checks d and fills g; SNT_ERR_INPUT for a descriptor no ONNX model can produce. */

@@ -6,10 +6,7 @@
 #include "kernels_util.h"
 
 /* Pool geometry with 3 spatial axes; unused leading axes have size 1. */
-typedef struct pool3 {
-  int64_t in[3], out[3], k[3], s[3], dl[3], pb[3], pe[3];
-  int64_t in_size, out_size;
-} pool3;
+typedef snt_k_win3 pool3;
 
 /* The taps of one window along one axis: real ones are [lo, hi), those inside the padded
  * range number n_padded; a tap t reads coordinate start + t * dilation. */
@@ -18,26 +15,8 @@ typedef struct window {
 } window;
 
 static snt_status pool3_init(const snt_k_pool_desc *d, pool3 *g) {
-  if (d->spatial < 1 || d->spatial > SNT_K_MAX_SPATIAL || d->batch < 0 || d->channels < 0)
-    return SNT_ERR_INPUT;
-  memset(g, 0, sizeof *g);
-  int off = 3 - d->spatial;
-  for (int i = 0; i < 3; i++) g->in[i] = g->out[i] = g->k[i] = g->s[i] = g->dl[i] = 1;
-  for (int i = 0; i < d->spatial; i++) {
-    if (d->in[i] < 0 || d->out[i] < 0 || d->kernel[i] < 1 || d->stride[i] < 1 ||
-        d->dilation[i] < 1 || d->pad_begin[i] < 0 || d->pad_end[i] < 0)
-      return SNT_ERR_INPUT;
-    g->in[off + i] = d->in[i];
-    g->out[off + i] = d->out[i];
-    g->k[off + i] = d->kernel[i];
-    g->s[off + i] = d->stride[i];
-    g->dl[off + i] = d->dilation[i];
-    g->pb[off + i] = d->pad_begin[i];
-    g->pe[off + i] = d->pad_end[i];
-  }
-  g->in_size = snt_k_prod(g->in, 3);
-  g->out_size = snt_k_prod(g->out, 3);
-  return SNT_OK;
+  if (d->batch < 0 || d->channels < 0) return SNT_ERR_INPUT;
+  return snt_k_win3_init(d->spatial, d->in, d->out, d->kernel, d->stride, d->dilation, d->pad_begin, d->pad_end, g);
 }
 
 static window axis_window(const pool3 *g, int a, int64_t o) {
