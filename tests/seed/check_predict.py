@@ -7,7 +7,6 @@ independent references:
   * the resized input equals PyTorch's F.interpolate(mode='bilinear', align_corners=False,
     antialias=False) of the image decoded by PIL, within 1e-4 of the pixel range (255).
 """
-import argparse
 import glob
 import json
 import os
@@ -16,26 +15,17 @@ import sys
 import tempfile
 
 import numpy as np
-import onnx
 import torch
 import torch.nn.functional as F
-from onnx import numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from seedlib import arguments, tensor  # noqa: E402
 from PIL import Image
 
 
-def tensor(path):
-    return numpy_helper.to_array(onnx.load_tensor(path))
-
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sinter", required=True)
-    ap.add_argument("--ref", required=True)
-    ap.add_argument("--models", required=True)
-    ap.add_argument("--shared", required=True)
-    ap.add_argument("--ort-modules", required=True)
-    ap.add_argument("name")
-    a = ap.parse_args()
+    a = arguments()
     images = sorted(glob.glob(os.path.join(a.shared, "data", "cxr-native", "*", "images", "*.png")))
     modes = {p: Image.open(p).mode for p in images}
     # Every RGB file and a few gray ones of each class.
@@ -61,7 +51,6 @@ def main():
         ok &= errors_ok
         results = json.loads(p.stdout)
         assert len(results) == len(pick), (len(results), len(pick))
-        labels = sorted({q["label"] for r in results for q in r["predictions"]})
         env = dict(os.environ, ORT_NODE_MODULES=a.ort_modules)
         for k, (path, r) in enumerate(zip(pick, results)):
             assert r["file"] == path

@@ -11,7 +11,6 @@
      onnx.checker accepts (one output, symbolic batch), and both `sinter run` and ONNX
      Runtime reproduce the reference on it within 1e-4.
 """
-import argparse
 import os
 import subprocess
 import sys
@@ -19,13 +18,12 @@ import tempfile
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from seedlib import arguments, tensor  # noqa: E402
 
 TOL = 1e-4
 
-
-def tensor(path):
-    return numpy_helper.to_array(onnx.load_tensor(path))
 
 
 def run(cmd):
@@ -45,14 +43,7 @@ def check(name, got_path, want):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sinter", required=True)
-    ap.add_argument("--ref", required=True)
-    ap.add_argument("--models", required=True)
-    ap.add_argument("--shared", required=True)
-    ap.add_argument("--ort-modules", required=True)
-    ap.add_argument("name")
-    a = ap.parse_args()
+    a = arguments()
     case = os.path.join(a.ref, a.name, "test_data_set_0")
     inp = os.path.join(case, "input_0.pb")
     want = tensor(os.path.join(case, "output_0.pb")).astype(np.float64)
