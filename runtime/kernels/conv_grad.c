@@ -1,0 +1,243 @@
+/* Convolution backward passes as im2col/col2im + sgemm. Per group:
+ *   data:   dcol[kdim, P] = W^T[kdim, mg] * dy[mg, P], then col2im scatters dcol into dx;
+ *   filter: dw[mg, kdim] += dy[mg, P] * col[kdim, P]^T.
+ * When an image's output plane P is small, a chunk of images is laid side by side (columns
+ * j*P.. of one [rows, chunk*P] matrix) so that each sgemm gets a large enough dimension. */
+#include <cblas.h>
+#include <string.h>
+
+#include "kernels_util.h"
+#include "sinter/kernels_train.h"
+
+/* Columns an sgemm should see at least: below this OpenBLAS runs far from its peak. */
+enum { TARGET_COLS = 1024, MAX_CHUNK = 64 };
+
+static int is_pointwise(const snt_k_conv3 *g) {
+  for (int i = 0; i < 3; i++) {
+    if (g->w.k[i] != 1 || g->w.s[i] != 1 || g->w.pb[i] || g->w.pe[i] || g->w.out[i] != g->w.in[i]) return 0;
+  }
+  return 1;
+}
+
+/* Images per sgemm: a function of the geometry only, so the scratch size is batch-independent. */
+static int64_t chunk_images(const snt_k_conv3 *g) {
+  int64_t p = g->w.out_size;
+  if (p <= 0) return 1;
+  int64_t c = TARGET_COLS / p;
+  return c < 1 ? 1 : (c > MAX_CHUNK ? MAX_CHUNK : c);
+}
+
+/* Floats of scratch: the column matrix, plus a side-by-side copy of dy when chunking. */
+static int64_t scratch_floats(const snt_k_conv3 *g, int64_t chunk) {
+  int64_t kdim = g->cg * g->w.k_size, cols = chunk * g->w.out_size;
+  if (chunk == 1) return is_pointwise(g) ? 0 : kdim * cols;
+  return (kdim + g->mg) * cols;
+}
+
+size_t snt_k_conv_backward_scratch_bytes(const snt_k_conv_desc *d) {
+  snt_k_conv3 g;
+  if (snt_k_conv3_init(d, &g) != SNT_OK) return 0;
+  return (size_t)scratch_floats(&g, chunk_images(&g)) * sizeof(float);
+}
+
+/* The output positions along the last axis that tap kw reads inside the input: [*lo, *hi);
+ * position o reads input column start + o * step. */
+typedef struct row_map {
+  int64_t start, step, lo, hi;
+} row_map;
+
+static row_map last_axis_map(const snt_k_conv3 *g, int64_t kw) {
+  row_map m = {kw * g->w.dl[2] - g->w.pb[2], g->w.s[2], 0, 0};
+  snt_k_valid_range(m.start, m.step, g->w.out[2], g->w.in[2], &m.lo, &m.hi);
+  return m;
+}
+
+/* Input row (id, ih) that output row (od, oh) reads for taps (kd, kh), or -1 in the padding. */
+static int64_t input_row(const snt_k_conv3 *g, int64_t od, int64_t oh, int64_t kd, int64_t kh) {
+  int64_t id = od * g->w.s[0] - g->w.pb[0] + kd * g->w.dl[0];
+  int64_t ih = oh * g->w.s[1] - g->w.pb[1] + kh * g->w.dl[1];
+  if (id < 0 || id >= g->w.in[0] || ih < 0 || ih >= g->w.in[1]) return -1;
+  return id * g->w.in[1] + ih;
+}
+
+static void gather_row(float *restrict dst, const float *restrict src, const row_map *m, int64_t n) {
+  memset(dst, 0, (size_t)m->lo * sizeof(float));
+  if (m->step == 1) {
+    memcpy(dst + m->lo, src + m->lo + m->start, (size_t)(m->hi - m->lo) * sizeof(float));
+  } else {
+    for (int64_t o = m->lo; o < m->hi; o++) dst[o] = src[o * m->step + m->start];
+  }
+  memset(dst + m->hi, 0, (size_t)(n - m->hi) * sizeof(float));
+}
+
+static void scatter_row(float *restrict dst, const float *restrict src, const row_map *m) {
+  if (m->step == 1) {
+    float *restrict d = dst + m->start;
+    for (int64_t o = m->lo; o < m->hi; o++) d[o] += src[o];
+  } else {
+    for (int64_t o = m->lo; o < m->hi; o++) dst[o * m->step + m->start] += src[o];
+  }
+}
+
+/* col[(c, kd, kh, kw), (od, oh, ow)] (row stride ld) from channels [c0, c1) of an image group. */
+static void im2col_part(const snt_k_conv3 *g, const float *x, float *col, int64_t ld, int64_t c0, int64_t c1) {
+  const int64_t *k = g->w.k, *o = g->w.out;
+  for (int64_t c = c0; c < c1; c++) {
+    const float *xc = x + c * g->w.in_size;
+    for (int64_t kd = 0; kd < k[0]; kd++)
+      for (int64_t kh = 0; kh < k[1]; kh++)
+        for (int64_t kw = 0; kw < k[2]; kw++) {
+          float *row = col + (((c * k[0] + kd) * k[1] + kh) * k[2] + kw) * ld;
+          row_map m = last_axis_map(g, kw);
+          for (int64_t od = 0; od < o[0]; od++)
+            for (int64_t oh = 0; oh < o[1]; oh++) {
+              float *dst = row + (od * o[1] + oh) * o[2];
+              int64_t r = input_row(g, od, oh, kd, kh);
+              if (r < 0) {
+                memset(dst, 0, (size_t)o[2] * sizeof(float));
+              } else {
+                gather_row(dst, xc + r * g->w.in[2], &m, o[2]);
+              }
+            }
+        }
+  }
+}
+
+/* The adjoint of im2col: dx (channels [c0, c1) of an image group) = sum of col's taps. */
+static void col2im_part(const snt_k_conv3 *g, const float *col, int64_t ld, float *dx, int64_t c0, int64_t c1) {
+  const int64_t *k = g->w.k, *o = g->w.out;
+  for (int64_t c = c0; c < c1; c++) {
+    float *dxc = dx + c * g->w.in_size;
+    memset(dxc, 0, (size_t)g->w.in_size * sizeof(float));
+    for (int64_t kd = 0; kd < k[0]; kd++)
+      for (int64_t kh = 0; kh < k[1]; kh++)
+        for (int64_t kw = 0; kw < k[2]; kw++) {
+          const float *row = col + (((c * k[0] + kd) * k[1] + kh) * k[2] + kw) * ld;
+          row_map m = last_axis_map(g, kw);
+          for (int64_t od = 0; od < o[0]; od++)
+            for (int64_t oh = 0; oh < o[1]; oh++) {
+              int64_t r = input_row(g, od, oh, kd, kh);
+              if (r >= 0) scatter_row(dxc + r * g->w.in[2], row + (od * o[1] + oh) * o[2], &m);
+            }
+        }
+  }
+}
+
+static void im2col(const snt_k_conv3 *g, const float *x, float *col, int64_t ld) {
+  im2col_part(g, x, col, ld, 0, g->cg);
+}
+
+static void col2im(const snt_k_conv3 *g, const float *col, int64_t ld, float *dx) {
+  col2im_part(g, col, ld, dx, 0, g->cg);
+}
+
+/* Copies the mg output-channel planes of group grp of images n0..n0+nb side by side. */
+static void gather_dy(const snt_k_conv3 *g, const float *dy, int64_t n0, int64_t nb, int64_t grp, float *dst) {
+  int64_t p = g->w.out_size, ld = nb * p;
+  for (int64_t j = 0; j < nb; j++) {
+    const float *src = dy + ((n0 + j) * g->cout + grp * g->mg) * p;
+    for (int64_t m = 0; m < g->mg; m++) memcpy(dst + m * ld + j * p, src + m * p, (size_t)p * sizeof(float));
+  }
+}
+
+static snt_status check_sizes(const snt_k_conv3 *g, int64_t chunk) {
+  int64_t kdim = g->cg * g->w.k_size;
+  if (!snt_k_fits_int(kdim) || !snt_k_fits_int(chunk * g->w.out_size) || !snt_k_fits_int(g->mg))
+    return SNT_ERR_INPUT;
+  return SNT_OK;
+}
+
+static void zero(float *p, int64_t n) {
+  if (n > 0) memset(p, 0, (size_t)n * sizeof(float));
+}
+
+/* dx for images n0..n0+nb of group grp. */
+static void data_chunk(const snt_k_conv3 *g, const float *dy, const float *w, float *dx, float *scratch,
+                       int64_t n0, int64_t nb, int64_t grp) {
+  int64_t kdim = g->cg * g->w.k_size, p = g->w.out_size, ld = nb * p;
+  const float *wg = w + grp * g->mg * kdim;
+  if (nb == 1) {
+    const float *dyg = dy + (n0 * g->cout + grp * g->mg) * p;
+    float *dxg = dx + (n0 * g->cin + grp * g->cg) * g->w.in_size;
+    float *dst = is_pointwise(g) ? dxg : scratch;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)p, (int)g->mg, 1.0f, wg, (int)kdim,
+                dyg, (int)p, 0.0f, dst, (int)p);
+    if (dst != dxg) col2im(g, scratch, p, dxg);
+    return;
+  }
+  float *col = scratch, *dyc = scratch + kdim * ld;
+  gather_dy(g, dy, n0, nb, grp, dyc);
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)ld, (int)g->mg, 1.0f, wg, (int)kdim,
+              dyc, (int)ld, 0.0f, col, (int)ld);
+  for (int64_t j = 0; j < nb; j++)
+    col2im(g, col + j * p, ld, dx + ((n0 + j) * g->cin + grp * g->cg) * g->w.in_size);
+}
+
+snt_status snt_k_conv_backward_data(const snt_k_conv_desc *d, const float *dy, const float *w, float *dx,
+                                    void *scratch) {
+  snt_k_conv3 g;
+  snt_status st = snt_k_conv3_init(d, &g);
+  if (st != SNT_OK) return st;
+  int64_t chunk = chunk_images(&g);
+  if ((st = check_sizes(&g, chunk)) != SNT_OK) return st;
+  if (g.w.out_size == 0) {
+    zero(dx, g.batch * g.cin * g.w.in_size);
+    return SNT_OK;
+  }
+  for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
+    int64_t nb = g.batch - n0 < chunk ? g.batch - n0 : chunk;
+    for (int64_t grp = 0; grp < g.groups; grp++) data_chunk(&g, dy, w, dx, scratch, n0, nb, grp);
+  }
+  return SNT_OK;
+}
+
+/* dw (group grp) += the contribution of images n0..n0+nb; beta 0 on the first chunk. */
+static void filter_chunk(const snt_k_conv3 *g, const float *x, const float *dy, float *dw, float *scratch,
+                         int64_t n0, int64_t nb, int64_t grp, float beta) {
+  int64_t kdim = g->cg * g->w.k_size, p = g->w.out_size, ld = nb * p;
+  const float *a = dy + (n0 * g->cout + grp * g->mg) * p, *b = x + (n0 * g->cin + grp * g->cg) * g->w.in_size;
+  if (nb > 1) {
+    gather_dy(g, dy, n0, nb, grp, scratch + kdim * ld);
+    a = scratch + kdim * ld;
+  }
+  if (nb > 1 || !is_pointwise(g)) {
+    for (int64_t j = 0; j < nb; j++)
+      im2col(g, x + ((n0 + j) * g->cin + grp * g->cg) * g->w.in_size, scratch + j * p, ld);
+    b = scratch;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->mg, (int)kdim, (int)ld, 1.0f, a, (int)ld, b,
+              (int)ld, beta, dw + grp * g->mg * kdim, (int)kdim);
+}
+
+/* db[oc] = sum of dy over batch and space, accumulated in double. */
+static void bias_grad(const snt_k_conv3 *g, const float *dy, float *db) {
+  int64_t p = g->w.out_size;
+  for (int64_t oc = 0; oc < g->cout; oc++) {
+    double s = 0.0;
+    for (int64_t n = 0; n < g->batch; n++) {
+      const float *r = dy + (n * g->cout + oc) * p;
+      for (int64_t i = 0; i < p; i++) s += r[i];
+    }
+    db[oc] = (float)s;
+  }
+}
+
+snt_status snt_k_conv_backward_filter(const snt_k_conv_desc *d, const float *x, const float *dy, float *dw,
+                                      float *db, void *scratch) {
+  snt_k_conv3 g;
+  snt_status st = snt_k_conv3_init(d, &g);
+  if (st != SNT_OK) return st;
+  int64_t chunk = chunk_images(&g);
+  if ((st = check_sizes(&g, chunk)) != SNT_OK) return st;
+  if (db) bias_grad(&g, dy, db);
+  if (g.batch == 0 || g.w.out_size == 0) {
+    zero(dw, g.cout * g.cg * g.w.k_size);
+    return SNT_OK;
+  }
+  for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
+    int64_t nb = g.batch - n0 < chunk ? g.batch - n0 : chunk;
+    for (int64_t grp = 0; grp < g.groups; grp++)
+      filter_chunk(&g, x, dy, dw, scratch, n0, nb, grp, n0 == 0 ? 0.0f : 1.0f);
+  }
+  return SNT_OK;
+}

@@ -1,0 +1,100 @@
+/* Pooling backward. The window geometry repeats runtime/kernels/pool.c's (snt_k_win3 and the
+ * same clipping), and max pooling routes each gradient to the element snt_k_pool picks: the
+ * first maximum in row-major window order (a later element must be strictly greater). */
+#include <math.h>
+#include <string.h>
+
+#include "kernels_util.h"
+#include "sinter/kernels_train.h"
+
+/* The taps of one window along one axis: real ones are [lo, hi), those inside the padded range
+ * number n_padded; tap t reads coordinate start + t * dilation. */
+typedef struct window {
+  int64_t start, lo, hi, n_padded;
+} window;
+
+static window axis_window(const snt_k_win3 *g, int a, int64_t o) {
+  window w;
+  int64_t plo, phi;
+  w.start = o * g->s[a] - g->pb[a];
+  snt_k_valid_range(w.start, g->dl[a], g->k[a], g->in[a], &w.lo, &w.hi);
+  snt_k_valid_range(o * g->s[a], g->dl[a], g->k[a], g->in[a] + g->pb[a] + g->pe[a], &plo, &phi);
+  w.n_padded = phi - plo;
+  return w;
+}
+
+/* The plane index of the window's first maximum, or -1 for a window without input. */
+static int64_t window_argmax(const snt_k_win3 *g, const float *xp, const window w[3]) {
+  float best = -INFINITY;
+  int64_t best_at = -1;
+  for (int64_t t0 = w[0].lo; t0 < w[0].hi; t0++) {
+    int64_t i0 = w[0].start + t0 * g->dl[0];
+    for (int64_t t1 = w[1].lo; t1 < w[1].hi; t1++) {
+      int64_t row = (i0 * g->in[1] + w[1].start + t1 * g->dl[1]) * g->in[2];
+      for (int64_t t2 = w[2].lo; t2 < w[2].hi; t2++) {
+        int64_t i = row + w[2].start + t2 * g->dl[2];
+        if (best_at < 0 || xp[i] > best) {
+          best = xp[i];
+          best_at = i;
+        }
+      }
+    }
+  }
+  return best_at;
+}
+
+/* Adds v to every real element of the window. */
+static void window_spread(const snt_k_win3 *g, float *dxp, const window w[3], float v) {
+  for (int64_t t0 = w[0].lo; t0 < w[0].hi; t0++) {
+    int64_t i0 = w[0].start + t0 * g->dl[0];
+    for (int64_t t1 = w[1].lo; t1 < w[1].hi; t1++) {
+      float *row = dxp + (i0 * g->in[1] + w[1].start + t1 * g->dl[1]) * g->in[2] + w[2].start;
+      for (int64_t t2 = w[2].lo; t2 < w[2].hi; t2++) row[t2 * g->dl[2]] += v;
+    }
+  }
+}
+
+static void plane_backward(const snt_k_pool_desc *d, const snt_k_win3 *g, const float *xp, const float *dyp,
+                           float *dxp) {
+  window w[3];
+  memset(dxp, 0, (size_t)g->in_size * sizeof(float));
+  for (int64_t o0 = 0; o0 < g->out[0]; o0++) {
+    w[0] = axis_window(g, 0, o0);
+    for (int64_t o1 = 0; o1 < g->out[1]; o1++) {
+      w[1] = axis_window(g, 1, o1);
+      for (int64_t o2 = 0; o2 < g->out[2]; o2++) {
+        w[2] = axis_window(g, 2, o2);
+        float v = dyp[(o0 * g->out[1] + o1) * g->out[2] + o2];
+        if (d->kind == SNT_K_POOL_MAX) {
+          int64_t at = window_argmax(g, xp, w);
+          if (at >= 0) dxp[at] += v;
+          continue;
+        }
+        int64_t count = d->count_include_pad ? w[0].n_padded * w[1].n_padded * w[2].n_padded
+                                             : (w[0].hi - w[0].lo) * (w[1].hi - w[1].lo) * (w[2].hi - w[2].lo);
+        if (count > 0) window_spread(g, dxp, w, v / (float)count);
+      }
+    }
+  }
+}
+
+snt_status snt_k_pool_backward(const snt_k_pool_desc *d, const float *x, const float *dy, float *dx) {
+  snt_k_win3 g;
+  if (d->batch < 0 || d->channels < 0) return SNT_ERR_INPUT;
+  if (d->kind != SNT_K_POOL_MAX && d->kind != SNT_K_POOL_AVG) return SNT_ERR_INPUT;
+  snt_status st = snt_k_win3_init(d->spatial, d->in, d->out, d->kernel, d->stride, d->dilation, d->pad_begin,
+                                  d->pad_end, &g);
+  if (st != SNT_OK) return st;
+  int64_t planes = d->batch * d->channels;
+  for (int64_t p = 0; p < planes; p++)
+    plane_backward(d, &g, x + p * g.in_size, dy + p * g.out_size, dx + p * g.in_size);
+  return SNT_OK;
+}
+
+void snt_k_global_avg_pool_backward(int64_t outer, int64_t inner, const float *dy, float *dx) {
+  for (int64_t i = 0; i < outer; i++) {
+    float v = dy[i] / (float)inner;
+    float *restrict d = dx + i * inner;
+    for (int64_t j = 0; j < inner; j++) d[j] = v;
+  }
+}
