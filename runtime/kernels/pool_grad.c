@@ -78,6 +78,36 @@ static void plane_backward(const snt_k_pool_desc *d, const snt_k_win3 *g, const 
   }
 }
 
+/* Max pooling whose windows tile the plane (kernel == stride, no padding or dilation), the
+ * common 2x2/2 case: one pass, no window clipping. Same first-maximum rule. */
+static int is_tiling_max(const snt_k_pool_desc *d, const snt_k_win3 *g) {
+  if (d->kind != SNT_K_POOL_MAX || g->k[0] != 1 || g->s[0] != 1) return 0;
+  for (int a = 1; a < 3; a++) {
+    if (g->k[a] != g->s[a] || g->dl[a] != 1 || g->pb[a] || g->pe[a] || g->out[a] * g->s[a] > g->in[a]) return 0;
+  }
+  return 1;
+}
+
+static void plane_tiling_max(const snt_k_win3 *g, const float *xp, const float *dyp, float *dxp) {
+  int64_t kh = g->k[1], kw = g->k[2], w = g->in[2];
+  memset(dxp, 0, (size_t)g->in_size * sizeof(float));
+  for (int64_t d0 = 0; d0 < g->in[0]; d0++) {
+    const float *xs = xp + d0 * g->in[1] * w, *dys = dyp + d0 * g->out[1] * g->out[2];
+    float *dxs = dxp + d0 * g->in[1] * w;
+    for (int64_t oh = 0; oh < g->out[1]; oh++)
+      for (int64_t ow = 0; ow < g->out[2]; ow++) {
+        int64_t base = oh * kh * w + ow * kw, best_at = base;
+        float best = xs[base];
+        for (int64_t i = 0; i < kh; i++)
+          for (int64_t j = 0; j < kw; j++) {
+            int64_t at = base + i * w + j;
+            if (xs[at] > best) best = xs[at], best_at = at;
+          }
+        dxs[best_at] += dys[oh * g->out[2] + ow];
+      }
+  }
+}
+
 snt_status snt_k_pool_backward(const snt_k_pool_desc *d, const float *x, const float *dy, float *dx) {
   snt_k_win3 g;
   if (d->batch < 0 || d->channels < 0) return SNT_ERR_INPUT;
@@ -86,8 +116,14 @@ snt_status snt_k_pool_backward(const snt_k_pool_desc *d, const float *x, const f
                                   d->pad_end, &g);
   if (st != SNT_OK) return st;
   int64_t planes = d->batch * d->channels;
-  for (int64_t p = 0; p < planes; p++)
-    plane_backward(d, &g, x + p * g.in_size, dy + p * g.out_size, dx + p * g.in_size);
+  int tiling = is_tiling_max(d, &g) && g.out_size > 0;
+  for (int64_t p = 0; p < planes; p++) {
+    if (tiling) {
+      plane_tiling_max(&g, x + p * g.in_size, dy + p * g.out_size, dx + p * g.in_size);
+    } else {
+      plane_backward(d, &g, x + p * g.in_size, dy + p * g.out_size, dx + p * g.in_size);
+    }
+  }
   return SNT_OK;
 }
 
