@@ -256,6 +256,23 @@ static void test_pool(test_state *ts) {
     int64_t in[] = {8, 8}, k[] = {3, 3}, s[] = {2, 2}, dl[] = {1, 1}, pb[] = {0, 1}, pe[] = {1, 1};
     check_pool(ts, "max 3x3/2 ceil", pool_desc(SNT_K_POOL_MAX, 0, 2, in, k, s, dl, pb, pe), 11);
   }
+  { /* 2x2/2 windows tile the plane (the one-pass path); the last column is in no window */
+    int64_t in[] = {8, 9}, k[] = {2, 2}, s[] = {2, 2}, dl[] = {1, 1}, pb[] = {0, 0}, pe[] = {0, 0};
+    check_pool(ts, "max 2x2/2 tiling", pool_desc(SNT_K_POOL_MAX, 0, 2, in, k, s, dl, pb, pe), 17);
+  }
+  { /* ties in tiling windows: the first element of the window, as snt_k_pool's index */
+    int64_t in[] = {2, 4}, k[] = {2, 2}, s[] = {2, 2}, dl[] = {1, 1}, pb[] = {0, 0}, pe[] = {0, 0};
+    snt_k_pool_desc d = pool_desc(SNT_K_POOL_MAX, 0, 2, in, k, s, dl, pb, pe);
+    d.batch = d.channels = 1;
+    float x[8] = {3, 3, 1, 2, 3, 3, 2, 2}, dy[2] = {1.0f, 5.0f}, dx[8], y[2];
+    int64_t idx[2];
+    CHECK_INT(ts, snt_k_pool(&d, x, y, idx), SNT_OK);
+    CHECK_INT(ts, snt_k_pool_backward(&d, x, dy, dx), SNT_OK);
+    const float want[8] = {1, 0, 0, 5, 0, 0, 0, 0};
+    check_close_list(ts, "tiling max ties", dx, want, 8, 0.0);
+    CHECK_INT(ts, idx[0], 0);
+    CHECK_INT(ts, idx[1], 3);
+  }
   {
     int64_t in[] = {9}, k[] = {2}, s[] = {1}, dl[] = {2}, pb[] = {1}, pe[] = {1};
     check_pool(ts, "max 1-D dilation 2", pool_desc(SNT_K_POOL_MAX, 0, 1, in, k, s, dl, pb, pe), 12);
