@@ -1,0 +1,249 @@
+/* Batches for training and evaluation. Worker threads decode, resize and augment the epoch's
+ * items in order into a ring of 2 x batch slots, running ahead of the caller (so the next batch is
+ * ready while a training step runs); snt_loader_next copies finished slots into the caller's
+ * buffer in order, skipping images that failed to decode. Decoded and resized images are cached
+ * within a byte budget; the cache is exact because augmentation comes after it. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sinter/data.h"
+
+enum { MAX_WORKERS = 8 };
+#define DEFAULT_CACHE_BYTES ((size_t)2 << 30)
+
+struct snt_loader {
+  const snt_dataset *ds;
+  int *items, n;
+  snt_loader_opts o;
+  size_t floats;       /* 3 * H * W */
+  float **cache;       /* per loader index; NULL until decoded */
+  int n_cacheable;     /* loader indices below this are cached */
+  int *order;          /* the epoch's loader indices */
+  int epoch, begun;
+  /* The ring: slot p % ring holds position p once slot_pos[p % ring] == p. */
+  int ring;
+  float *slots;
+  int *slot_pos;
+  snt_status *slot_st;
+  snt_err *slot_err;
+  pthread_mutex_t mu;
+  pthread_cond_t cv_space, cv_ready;
+  int next_claim, consumed, stop;
+  pthread_t threads[MAX_WORKERS];
+  int n_threads;
+  int skipped;
+  char first_err[sizeof(((snt_err *)0)->msg)];
+};
+
+/* Decodes and resizes item j into dst (and the cache when j is cacheable). */
+static snt_status decode_item(snt_loader *l, int j, float *dst, snt_err *e) {
+  const char *path = l->ds->paths[l->items[j]];
+  snt_image img = {0}, small = {0};
+  snt_status st = snt_image_load(path, &img, e);
+  if (st == SNT_OK) st = snt_image_resize_bilinear(&img, l->o.height, l->o.width, &small, e);
+  if (st == SNT_OK && small.channels != 3)
+    st = snt_err_set(e, SNT_ERR_INPUT, "%s: %d channels, want 3", path, small.channels);
+  if (st == SNT_OK) {
+    memcpy(dst, small.data, sizeof *dst * l->floats);
+    /* A failed cache allocation only costs a decode next epoch. */
+    if (j < l->n_cacheable && (l->cache[j] = malloc(sizeof *dst * l->floats)) != NULL)
+      memcpy(l->cache[j], dst, sizeof *dst * l->floats);
+  }
+  snt_image_free(&img);
+  snt_image_free(&small);
+  return st;
+}
+
+/* Everything position p of the epoch needs, into dst. */
+static snt_status produce(snt_loader *l, int p, float *dst, snt_err *e) {
+  int j = l->order[p];
+  snt_status st = SNT_OK;
+  if (l->cache[j]) memcpy(dst, l->cache[j], sizeof *dst * l->floats);
+  else st = decode_item(l, j, dst, e);
+  if (st == SNT_OK && l->o.augment) {
+    snt_image view = {.width = l->o.width, .height = l->o.height, .channels = 3, .data = dst};
+    st = snt_augment_image(&l->o.aug, l->o.seed, l->epoch, l->items[j], &view, e);
+  }
+  return st;
+}
+
+static void *worker(void *arg) {
+  snt_loader *l = arg;
+  pthread_mutex_lock(&l->mu);
+  while (!l->stop && l->next_claim < l->n) {
+    int p = l->next_claim;
+    if (p >= l->consumed + l->ring) {  /* the ring is full: wait for the caller */
+      pthread_cond_wait(&l->cv_space, &l->mu);
+      continue;
+    }
+    l->next_claim++;
+    pthread_mutex_unlock(&l->mu);
+    int s = p % l->ring;
+    l->slot_err[s].msg[0] = '\0';
+    snt_status st = produce(l, p, l->slots + (size_t)s * l->floats, &l->slot_err[s]);
+    pthread_mutex_lock(&l->mu);
+    l->slot_st[s] = st;
+    l->slot_pos[s] = p;
+    pthread_cond_broadcast(&l->cv_ready);
+  }
+  pthread_mutex_unlock(&l->mu);
+  return NULL;
+}
+
+static void stop_workers(snt_loader *l) {
+  pthread_mutex_lock(&l->mu);
+  l->stop = 1;
+  pthread_cond_broadcast(&l->cv_space);
+  pthread_mutex_unlock(&l->mu);
+  for (int i = 0; i < l->n_threads; i++) pthread_join(l->threads[i], NULL);
+  l->n_threads = 0;
+  l->stop = 0;
+}
+
+static snt_status check_opts(const snt_dataset *ds, const int *items, int n,
+                             const snt_loader_opts *o, snt_err *e) {
+  if (o->height < 1 || o->width < 1 || o->height > SNT_IMAGE_MAX_SIDE || o->width > SNT_IMAGE_MAX_SIDE)
+    return snt_err_set(e, SNT_ERR_INPUT, "loader: input size %dx%d is out of range", o->height, o->width);
+  if (o->batch < 1) return snt_err_set(e, SNT_ERR_INPUT, "loader: batch %d must be >= 1", o->batch);
+  if (n < 0 || (n > 0 && !items)) return snt_err_set(e, SNT_ERR_INPUT, "loader: no item list");
+  for (int i = 0; i < n; i++)
+    if (items[i] < 0 || items[i] >= ds->n_items)
+      return snt_err_set(e, SNT_ERR_INPUT, "loader: item %d is not in the data set of %d items",
+                         items[i], ds->n_items);
+  return SNT_OK;
+}
+
+/* How many items the cache budget holds. */
+static int cacheable(const snt_loader_opts *o, size_t floats, int n) {
+  if (o->no_cache) return 0;
+  size_t budget = o->cache_bytes ? o->cache_bytes : DEFAULT_CACHE_BYTES;
+  size_t k = budget / (floats * sizeof(float));
+  return k < (size_t)n ? (int)k : n;
+}
+
+static snt_status alloc_loader(snt_loader *l, const int *items, int n, snt_err *e) {
+  size_t nn = (size_t)(n ? n : 1), ring = (size_t)l->ring;
+  l->items = malloc(sizeof *l->items * nn);
+  l->order = malloc(sizeof *l->order * nn);
+  l->cache = calloc(nn, sizeof *l->cache);
+  l->slots = malloc(sizeof *l->slots * l->floats * ring);
+  l->slot_pos = malloc(sizeof *l->slot_pos * ring);
+  l->slot_st = malloc(sizeof *l->slot_st * ring);
+  l->slot_err = malloc(sizeof *l->slot_err * ring);
+  if (!l->items || !l->order || !l->cache || !l->slots || !l->slot_pos || !l->slot_st || !l->slot_err)
+    return snt_err_set(e, SNT_ERR_NOMEM, "loader: out of memory for %d items of %dx%d", n,
+                       l->o.height, l->o.width);
+  if (n) memcpy(l->items, items, sizeof *items * (size_t)n);
+  return SNT_OK;
+}
+
+snt_status snt_loader_create(const snt_dataset *ds, const int *items, int n_items,
+                             const snt_loader_opts *opts, snt_loader **out, snt_err *e) {
+  *out = NULL;
+  snt_status st = check_opts(ds, items, n_items, opts, e);
+  if (st != SNT_OK) return st;
+  snt_loader *l = calloc(1, sizeof *l);
+  if (!l) return snt_err_set(e, SNT_ERR_NOMEM, "loader: out of memory");
+  l->ds = ds;
+  l->n = n_items;
+  l->o = *opts;
+  if (l->o.workers < 1) l->o.workers = 2;
+  if (l->o.workers > MAX_WORKERS) l->o.workers = MAX_WORKERS;
+  l->floats = (size_t)3 * opts->height * opts->width;
+  l->n_cacheable = cacheable(opts, l->floats, n_items);
+  l->ring = 2 * opts->batch > l->o.workers ? 2 * opts->batch : l->o.workers;
+  pthread_mutex_init(&l->mu, NULL);
+  pthread_cond_init(&l->cv_space, NULL);
+  pthread_cond_init(&l->cv_ready, NULL);
+  st = alloc_loader(l, items, n_items, e);
+  if (st != SNT_OK) {
+    snt_loader_destroy(l);
+    return st;
+  }
+  *out = l;
+  return SNT_OK;
+}
+
+snt_status snt_loader_begin_epoch(snt_loader *l, int epoch, snt_err *e) {
+  if (epoch < 0) return snt_err_set(e, SNT_ERR_INPUT, "loader: epoch %d must be >= 0", epoch);
+  stop_workers(l);
+  l->epoch = epoch;
+  l->next_claim = l->consumed = l->skipped = 0;
+  l->first_err[0] = '\0';
+  for (int i = 0; i < l->ring; i++) l->slot_pos[i] = -1;
+  for (int i = 0; i < l->n; i++) l->order[i] = i;
+  if (l->o.shuffle) snt_rng_shuffle_int(l->order, l->n, l->o.seed, SNT_RNG_STREAM_ORDER, (uint64_t)epoch);
+  l->begun = 1;
+  int want = l->n < l->o.workers ? l->n : l->o.workers;
+  for (int i = 0; i < want; i++) {
+    if (pthread_create(&l->threads[l->n_threads], NULL, worker, l) != 0) break;
+    l->n_threads++;
+  }
+  if (want > 0 && l->n_threads == 0) {
+    l->begun = 0;
+    return snt_err_set(e, SNT_ERR_INTERNAL, "loader: cannot start a worker thread");
+  }
+  return SNT_OK;
+}
+
+/* Takes position l->consumed (mu held): copies it into x/labels at *count unless it failed. */
+static snt_status take(snt_loader *l, float *x, int64_t *labels, int *count, snt_err *e) {
+  int s = l->consumed % l->ring;
+  while (l->slot_pos[s] != l->consumed) pthread_cond_wait(&l->cv_ready, &l->mu);
+  snt_status st = l->slot_st[s];
+  int item = l->items[l->order[l->consumed]];
+  if (st == SNT_OK) {
+    pthread_mutex_unlock(&l->mu);  /* the slot stays ours until consumed moves on */
+    memcpy(x + (size_t)*count * l->floats, l->slots + (size_t)s * l->floats, sizeof *x * l->floats);
+    labels[*count] = l->ds->label[item];
+    (*count)++;
+    pthread_mutex_lock(&l->mu);
+  } else if (st == SNT_ERR_IO || st == SNT_ERR_INPUT) {
+    if (l->skipped++ == 0) memcpy(l->first_err, l->slot_err[s].msg, sizeof l->first_err);
+    st = SNT_OK;
+  } else {
+    snt_err_set(e, st, "%s", l->slot_err[s].msg);
+  }
+  l->consumed++;
+  l->slot_pos[s] = -1;
+  pthread_cond_broadcast(&l->cv_space);
+  return st;
+}
+
+snt_status snt_loader_next(snt_loader *l, float *x, int64_t *labels, int *n_out, snt_err *e) {
+  *n_out = 0;
+  if (!l->begun) return snt_err_set(e, SNT_ERR_INPUT, "loader: snt_loader_begin_epoch was not called");
+  int count = 0;
+  snt_status st = SNT_OK;
+  pthread_mutex_lock(&l->mu);
+  while (st == SNT_OK && count < l->o.batch && l->consumed < l->n) st = take(l, x, labels, &count, e);
+  int done = l->consumed >= l->n;
+  pthread_mutex_unlock(&l->mu);
+  if (done) stop_workers(l);  /* they have finished; joining releases them */
+  *n_out = st == SNT_OK ? count : 0;
+  return st;
+}
+
+int snt_loader_skipped(const snt_loader *l) { return l->skipped; }
+
+const char *snt_loader_first_error(const snt_loader *l) { return l->first_err; }
+
+int snt_loader_steps(const snt_loader *l) { return (l->n + l->o.batch - 1) / l->o.batch; }
+
+void snt_loader_destroy(snt_loader *l) {
+  if (!l) return;
+  stop_workers(l);
+  for (int i = 0; l->cache && i < l->n; i++) free(l->cache[i]);
+  free(l->cache);
+  free(l->items);
+  free(l->order);
+  free(l->slots);
+  free(l->slot_pos);
+  free(l->slot_st);
+  free(l->slot_err);
+  pthread_cond_destroy(&l->cv_ready);
+  pthread_cond_destroy(&l->cv_space);
+  pthread_mutex_destroy(&l->mu);
+  free(l);
+}
