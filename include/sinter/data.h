@@ -65,10 +65,12 @@ typedef struct snt_split {
   int n_train, n_val, n_test;
 } snt_split;
 
-/* Per-class sizes of a stratified train/val/test split, as sklearn's train_test_split called twice:
- * held = ceil((val + test) * N), then of the held items test = ceil(held * test / (val + test)).
- * Each step sizes its first part (train, then val) per class by largest remainder over the step's
- * population (ties to the lower class). fractions = {train, val, test}, each >= 0, sum 1. */
+/* Per-class sizes of a stratified train/val/test split, with sklearn's part sizes (its
+ * train_test_split called twice): held = ceil((val + test) * N), then of the held items
+ * test = ceil(held * test / (val + test)). Train is sized per class by largest remainder over the
+ * class counts; test by largest remainder over the original class counts, each class clamped to
+ * its held count (the unit goes to the next-largest remainder); val = held - test. Ties go to the
+ * lower class. fractions = {train, val, test}, each >= 0, sum 1. See docs/data-split.md. */
 snt_status snt_data_split_counts(int n_classes, const int64_t *counts, const double fractions[3],
                                  int64_t *train_out, int64_t *val_out, int64_t *test_out, snt_err *e);
 

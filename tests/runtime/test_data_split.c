@@ -22,20 +22,23 @@ static void check_counts(test_state *ts, int n, const int64_t *counts, const dou
   }
 }
 
-/* The notebook: COVID, Normal, Viral Pneumonia, Lung_Opacity. Train is sklearn's exactly.
- * held = ceil(0.2 * 21165) = 4233, train = 16932 = 0.8 * count: 2892.8, 8153.6, 1076, 4809.6;
- * floors sum to 16930, the two units go to .8 (COVID) and the tie .6/.6 to Normal.
- * Held 723, 2038, 269, 1203; val = 4233 - ceil(4233 / 2) = 2116 sized over the held counts:
- * 361.41, 1018.76, 134.47, 601.35 -> units to Normal (.76) and Viral Pneumonia (.47). These are
- * the numbers sklearn produced for the notebook (../shared/SEED.md). */
+/* The notebook: COVID, Normal, Viral Pneumonia, Lung_Opacity; the issue's numbers exactly.
+ * held = ceil(0.2 * 21165) = 4233, train 16932 = 0.8 * count: 2892.8, 8153.6, 1076, 4809.6;
+ * floors sum to 16930, the two units go to .8 (COVID) and the tie .6/.6 to Normal (lower label).
+ * Held 723, 2038, 269, 1203. test = ceil(4233 / 2) = 2117 sized over the ORIGINAL counts,
+ * 2117 / 21165 of each: 361.685, 1019.441, 134.532, 601.342; floors sum to 2115, the two units go
+ * to COVID (.685) and Viral Pneumonia (.532); no class is near its held count. val = held - test.
+ * (../shared/SEED.md has val 361 / 1019 / 135 / 601, test 362 / 1019 / 134 / 602: sklearn sizes
+ * val over the held counts and breaks remainder ties at random; train and the totals agree.) */
 static void check_notebook(test_state *ts) {
   const int64_t counts[4] = {3616, 10192, 1345, 6012};
-  const int64_t tr[4] = {2893, 8154, 1076, 4809}, va[4] = {361, 1019, 135, 601},
-                te[4] = {362, 1019, 134, 602};
+  const int64_t tr[4] = {2893, 8154, 1076, 4809}, va[4] = {361, 1019, 134, 602},
+                te[4] = {362, 1019, 135, 601};
   check_counts(ts, 4, counts, F811, tr, va, te);
   /* 60/10/30: held ceil(0.4 N) = 8466, train 12699 = 0.6 count: 2169.6, 6115.2, 807, 3607.2 ->
-   * the one unit to COVID; held 1446, 4077, 538, 2405; test ceil(8466 * 3 / 4) = 6350, val 2116
-   * = 2116 / 8466 of each: 361.41, 1019.01, 134.47, 601.11 -> the unit to Viral Pneumonia. */
+   * the one unit to COVID; held 1446, 4077, 538, 2405. test ceil(8466 * 3 / 4) = 6350 over the
+   * original counts, 6350 / 21165 of each: 1084.885, 3057.841, 403.532, 1803.742; floors sum to
+   * 6347, the three units to COVID (.885), Normal (.841), Lung_Opacity (.742); val = held - test. */
   const double f613[3] = {0.6, 0.1, 0.3};
   const int64_t tr2[4] = {2170, 6115, 807, 3607}, va2[4] = {361, 1019, 135, 601},
                 te2[4] = {1085, 3058, 403, 1804};
@@ -44,19 +47,39 @@ static void check_notebook(test_state *ts) {
 
 static void check_small(test_state *ts) {
   /* {10, 7, 3} at 60/10/30: held 8, train 12: 6, 4.2, 1.8 -> 6, 4, 2; held 4, 3, 1;
-   * test ceil(8 * 0.75) = 6, val 2: 1, 0.75, 0.25 -> 1, 1, 0; test 3, 2, 1. */
+   * test ceil(8 * 0.75) = 6 over the counts: 3, 2.1, 0.9 -> 3, 2, 1; val 1, 1, 0. */
   const double f613[3] = {0.6, 0.1, 0.3};
   const int64_t c1[3] = {10, 7, 3}, t1[3] = {6, 4, 2}, v1[3] = {1, 1, 0}, s1[3] = {3, 2, 1};
   check_counts(ts, 3, c1, f613, t1, v1, s1);
   /* {0, 1, 5} at 80/10/10: held ceil(1.2) = 2, train 4: 0, 0.67, 3.33 -> 0, 1, 3; held 0, 0, 2;
-   * val 1 and test 1 both from the last class; the empty class divides nothing by zero. */
+   * test ceil(2 / 2) = 1 over the counts: 0, 0.17, 0.83 -> the unit to the last class; val 0, 0, 1.
+   * The empty class divides nothing by zero. */
   const int64_t c2[3] = {0, 1, 5}, t2[3] = {0, 1, 3}, v2[3] = {0, 0, 1}, s2[3] = {0, 0, 1};
   check_counts(ts, 3, c2, F811, t2, v2, s2);
+  /* A test share above the held count. {1, 1, 6} at 60/10/30: held ceil(3.2) = 4, train 4:
+   * 0.5, 0.5, 3 -> tie to class 0: 1, 0, 3; held 0, 1, 3. test ceil(4 * 0.75) = 3 over the counts:
+   * 0.375, 0.375, 2.25 -> floors 0, 0, 2; the unit's tie goes to class 0, which holds nothing, so
+   * it passes to class 1 (next remainder with room): test 0, 1, 2; val 0, 0, 1. */
+  const int64_t c3[3] = {1, 1, 6}, t3[3] = {1, 0, 3}, v3[3] = {0, 0, 1}, s3[3] = {0, 1, 2};
+  check_counts(ts, 3, c3, f613, t3, v3, s3);
+  /* 0- and 1-item classes, {0, 1, 1} at 60/10/30: held ceil(0.8) = 1, train 1: 0, 0.5, 0.5 -> tie
+   * to class 1; held 0, 0, 1. test ceil(0.75) = 1: 0, 0.5, 0.5 -> the tie's class 1 is empty of
+   * held items, so class 2; val nothing. */
+  const int64_t c4[3] = {0, 1, 1}, t4[3] = {0, 1, 0}, v4[3] = {0, 0, 0}, s4[3] = {0, 0, 1};
+  check_counts(ts, 3, c4, f613, t4, v4, s4);
+  /* {1, 4, 4} at 60/10/30: held ceil(3.6) = 4, train 5: 0.56, 2.22, 2.22 -> 1, 2, 2; held 0, 2, 2.
+   * test 3: 0.33, 1.33, 1.33 -> floors 0, 1, 1; the three-way tie's class 0 holds nothing, so
+   * class 1: test 0, 2, 1; val 0, 0, 1. */
+  const int64_t c5[3] = {1, 4, 4}, t5[3] = {1, 2, 2}, v5[3] = {0, 0, 1}, s5[3] = {0, 2, 1};
+  check_counts(ts, 3, c5, f613, t5, v5, s5);
   const int64_t z[3] = {0, 0, 0};
   check_counts(ts, 2, z, F811, z, z, z);
   /* Nothing held: every item trains. */
   const double f100[3] = {1, 0, 0};
   check_counts(ts, 3, c1, f100, c1, z, z);
+  /* Everything held, all of it test: {0, 1, 5} at 0/0/1. */
+  const double f001[3] = {0, 0, 1};
+  check_counts(ts, 3, c2, f001, z, z, c2);
 }
 
 static void check_bad_fractions(test_state *ts) {
@@ -142,6 +165,44 @@ static void check_items(test_state *ts) {
   CHECK(ts, a.train == NULL);
 }
 
+/* The item-level split on the notebook's counts has the issue's per-class sizes, and on a case
+ * where a test share exceeds the held count it is still a partition, stratified and seeded. */
+static void check_items_notebook(test_state *ts) {
+  const int64_t counts[4] = {3616, 10192, 1345, 6012};
+  static int label[21165];
+  int64_t store[4];
+  snt_dataset ds = fake_dataset(4, counts, store, label);
+  snt_split a;
+  snt_err e = {{0}};
+  CHECK_INT(ts, snt_data_split(&ds, F811, 42, &a, &e), SNT_OK);
+  check_partition(ts, &ds, &a, F811);
+  const int64_t want[3][4] = {{2893, 8154, 1076, 4809}, {361, 1019, 134, 602}, {362, 1019, 135, 601}};
+  const int *parts[3] = {a.train, a.val, a.test};
+  const int sizes[3] = {a.n_train, a.n_val, a.n_test};
+  CHECK(ts, a.n_train == 16932 && a.n_val == 2116 && a.n_test == 2117);
+  for (int p = 0; p < 3; p++) {
+    int64_t per[4] = {0};
+    for (int i = 0; i < sizes[p]; i++) per[ds.label[parts[p][i]]]++;
+    for (int c = 0; c < 4; c++) CHECK_INT(ts, per[c], want[p][c]);
+  }
+  snt_split_free(&a);
+
+  const double f613[3] = {0.6, 0.1, 0.3};
+  const int64_t c3[3] = {1, 1, 6};
+  int label3[8];
+  int64_t store3[3];
+  snt_dataset d3 = fake_dataset(3, c3, store3, label3);
+  snt_split x, y;
+  CHECK_INT(ts, snt_data_split(&d3, f613, 7, &x, &e), SNT_OK);
+  CHECK_INT(ts, snt_data_split(&d3, f613, 7, &y, &e), SNT_OK);
+  check_partition(ts, &d3, &x, f613);
+  CHECK(ts, x.n_train == 4 && x.n_val == 1 && x.n_test == 3);
+  CHECK(ts, x.n_test == y.n_test && same_list(x.train, y.train, x.n_train) &&
+                same_list(x.val, y.val, x.n_val) && same_list(x.test, y.test, x.n_test));
+  snt_split_free(&x);
+  snt_split_free(&y);
+}
+
 static void check_weights(test_state *ts) {
   const int64_t train[4] = {2893, 8154, 1076, 4809};
   const double want[4] = {1.4632, 0.5191, 3.9340, 0.8802};  /* ../shared/SEED.md */
@@ -159,6 +220,7 @@ int main(void) {
   check_small(&ts);
   check_bad_fractions(&ts);
   check_items(&ts);
+  check_items_notebook(&ts);
   check_weights(&ts);
   return test_report("test_data_split", &ts);
 }
