@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "compiler/codegen/emit.h"
+#include "compiler/codegen/suite.h"
 #include "compiler/plan.h"
 #include "sinter_build_paths.h"
 #include "support/util.h"
@@ -103,7 +104,7 @@ static void runtime_paths(char *inc, char *inc2, size_t size, char *libs, size_t
   snprintf(libs, libs_size, "%s", SINTER_RT_LIBS);
 }
 
-static snt_status compile(const char *dir, const char *prefix, bool has_weights, const char *output, snt_diag *d) {
+static snt_status compile(const char *dir, const char *prefix, bool has_weights, bool train, const char *output, snt_diag *d) {
   argv_buf a = {0};
   char inc1[4400], inc2[4400], libs[16384];
   runtime_paths(inc1, inc2, sizeof inc1, libs, sizeof libs);
@@ -111,7 +112,9 @@ static snt_status compile(const char *dir, const char *prefix, bool has_weights,
   arg(&a, cc && *cc ? cc : "cc");
   arg(&a, "-O3"); /* the generated loops (BN, elementwise) vectorise at -O3 with gcc 12 */
   arg(&a, "-std=gnu11");
-  char *c1 = snt_format("%s/%s.c", dir, prefix), *c2 = snt_format("%s/main.c", dir);
+  char *c1 = snt_format("%s/%s.c", dir, prefix);
+  char *c2 = train ? snt_format("%s/%s_suite.c", dir, prefix) : snt_format("%s/main.c", dir);
+  char *c3 = train ? snt_format("%s/%s_train.c", dir, prefix) : NULL, *c4 = train ? snt_format("%s/%s_eval.c", dir, prefix) : NULL;
   char *s1 = has_weights ? snt_format("%s/%s_weights.S", dir, prefix) : NULL;
   char *wa = snt_format("-Wa,-I%s", dir); /* .incbin finds the blob next to the stub */
   arg(&a, inc1);
@@ -121,11 +124,13 @@ static snt_status compile(const char *dir, const char *prefix, bool has_weights,
   split_args(&a, getenv("CFLAGS"));
   arg(&a, c1);
   arg(&a, c2);
+  if (c3) arg(&a, c3);
+  if (c4) arg(&a, c4);
   if (s1) arg(&a, s1);
   arg(&a, "-o");
   arg(&a, output);
   split_args(&a, libs);
-  free(c1), free(c2), free(s1), free(wa);
+  free(c1), free(c2), free(c3), free(c4), free(s1), free(wa);
   char *log = NULL;
   int rc = run_capture(a.v, &log);
   snt_status st = SNT_OK;
@@ -139,8 +144,8 @@ static snt_status compile(const char *dir, const char *prefix, bool has_weights,
 }
 
 static void remove_dir(const char *dir, const char *prefix) {
-  const char *suffixes[] = {".c", ".h", "_weights.bin", "_weights.S"};
-  for (int i = 0; i < 4; i++) {
+  const char *suffixes[] = {".c", ".h", "_weights.bin", "_weights.S", "_train.c", "_train.h", "_eval.c", "_eval.h", "_suite.c"};
+  for (int i = 0; i < 9; i++) {
     char *p = snt_format("%s/%s%s", dir, prefix, suffixes[i]);
     if (p) unlink(p);
     free(p);
@@ -169,6 +174,30 @@ static int mkdir_p(const char *dir) {
   return rc;
 }
 
+/* Plans and writes one more model of the executable, <prefix><suffix>, whose weights the
+ * runtime provides. */
+static snt_status side_model(const snt_graph *g, const char *prefix, const char *suffix, bool step, const char *dir,
+                             snt_diag *d) {
+  char *name = snt_format("%s%s", prefix, suffix);
+  snt_plan p;
+  snt_status st = name ? snt_plan_build(g, d, &p) : SNT_ERR_NOMEM;
+  if (!st) {
+    snt_codegen_opts co = {.name = name, .step = step, .no_weights = true};
+    st = snt_codegen(g, &p, &co, dir, d);
+    snt_plan_free(&p);
+  }
+  free(name);
+  return st;
+}
+
+static snt_status training_side(const snt_build_opts *o, const char *prefix, const char *dir, snt_diag *d) {
+  snt_status st = side_model(o->eval, prefix, "_eval", false, dir, d);
+  if (!st) st = side_model(o->train_step, prefix, "_train", true, dir, d);
+  snt_suite_src s = {o->train_step, o->ad, prefix, o->onnx_template, o->onnx_template_bytes};
+  if (!st) st = snt_codegen_suite(&s, dir, d);
+  return st;
+}
+
 snt_status snt_build_executable(const snt_graph *g, const snt_build_opts *o, snt_diag *d) {
   char tmpl[] = "/tmp/sinter-XXXXXX";
   const char *dir = o->emit_dir;
@@ -184,8 +213,9 @@ snt_status snt_build_executable(const snt_graph *g, const snt_build_opts *o, snt
   if (!st) {
     snt_codegen_opts co = {.name = prefix, .pre = o->pre, .summary = o->summary, .instances = o->instances};
     st = snt_codegen(g, &p, &co, dir, d);
-    if (!st) st = write_main(dir, prefix, d);
-    if (!st) st = compile(dir, prefix, p.weights_bytes > 0, o->output, d);
+    if (!st && o->train_step) st = training_side(o, prefix, dir, d);
+    else if (!st) st = write_main(dir, prefix, d);
+    if (!st) st = compile(dir, prefix, p.weights_bytes > 0, o->train_step != NULL, o->output, d);
     snt_plan_free(&p);
   }
   if (!o->emit_dir && prefix) remove_dir(dir, prefix);

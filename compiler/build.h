@@ -12,6 +12,13 @@ typedef struct snt_build_opts {
   const snt_model_pre *pre; /* image preprocessing of predict; NULL: none */
   const char *summary;      /* the layer table `EXE summary` prints; NULL: none */
   int instances;            /* the graph is one instance's share of the batch; 0 means 1 */
+  /* A trainable executable: the training step (from snt_autodiff_build), the inference graph at
+   * the training batch (for validation), and the ONNX template of checkpoints. NULL: inference only. */
+  const snt_graph *train_step;
+  const struct snt_ad *ad;
+  const snt_graph *eval;
+  const unsigned char *onnx_template;
+  size_t onnx_template_bytes;
 } snt_build_opts;
 
 /* Plans g, writes its C and builds the executable with $CC (default cc) and $CFLAGS. */

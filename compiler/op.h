@@ -7,6 +7,7 @@
 
 struct snt_emit;
 struct snt_onnx_export;
+struct snt_ad;
 
 /* How a DSL argument becomes a node attribute. */
 typedef enum snt_arg_type {
@@ -59,6 +60,13 @@ typedef struct snt_op {
   size_t (*scratch)(const snt_graph *g, const snt_node *n);
   /* The output may share the input's buffer (elementwise ops). */
   bool inplace;
+
+  /* Training (compiler/autodiff.h). Rewrites the node for training mode (BatchNorm's batch
+   * statistics, active dropout); NULL when it computes the same in training. */
+  snt_status (*train)(struct snt_ad *ad, int node);
+  /* Adds the backward nodes of the node from the gradients of its outputs; NULL when the op has
+   * no gradient rule yet (training a model that needs one is an error naming the layer). */
+  snt_status (*grad)(struct snt_ad *ad, int node);
 } snt_op;
 
 const snt_op *snt_op_find(const char *name);

@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler/autodiff.h"
 #include "compiler/build.h"
+#include "compiler/codegen/suite.h"
 #include "compiler/cli/cli.h"
 #include "compiler/lower.h"
 #include "compiler/onnx/import.h"
@@ -28,6 +30,8 @@ static const char help[] =
     "  --model NAME        DSL files with several models: the one to compile\n"
     "  --no-freeze         DSL models: ignore freeze statements\n"
     "  --no-passes         skip the graph passes (BN folding, activation fusion, ...), to compare\n"
+    "  --train-batch N     DSL models: the largest batch `EXE train` takes (default: the recipe's)\n"
+    "  --no-train          DSL models: build for inference only (BN folded into the convolutions)\n"
     "third-party ONNX classifiers:\n"
     "  --labels A,B,...    class names for predict\n"
     "  --scale S           predict feeds (pixel * S - mean) / std; pixels are 0..255 (default 1)\n"
@@ -69,14 +73,61 @@ static char *summary_text(const snt_graph *g) {
   return buf;
 }
 
+/* The training side of a DSL model's executable: the step graph, an inference graph at the
+ * training batch for validation, and the ONNX template checkpoints are written from. */
+typedef struct training {
+  snt_graph *step, *eval;
+  snt_ad ad;
+  unsigned char *onnx_template;
+  size_t onnx_template_bytes;
+} training;
+
+static void training_free(training *t) {
+  snt_ad_free(&t->ad);
+  snt_ir_destroy(t->step);
+  snt_ir_destroy(t->eval);
+  free(t->onnx_template);
+}
+
+/* The passes that keep every parameter's value (no folding), so weights map by name. */
+static snt_status keep_values_passes(snt_graph *g, snt_diag *d) {
+  snt_status (*const passes[])(snt_graph *, snt_diag *, int *) = {
+      snt_pass_drop_identity, snt_pass_fold_pad, snt_pass_fuse_activation, snt_pass_fuse_bn_relu, snt_pass_dead_nodes};
+  for (int round = 0; round < 16; round++) {
+    int changed = 0;
+    for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++) {
+      snt_status st = passes[i](g, d, &changed);
+      if (st) return st;
+    }
+    if (!changed) break;
+  }
+  return SNT_OK;
+}
+
+static snt_status build_training(snt_diag *d, const char *model, const snt_lower_opts *lo, const snt_graph *g,
+                                 long long train_batch, training *t) {
+  snt_lower_opts o = *lo;
+  o.batch = train_batch > 0 ? train_batch : g->recipe.batch > 0 ? g->recipe.batch : 32;
+  snt_status st = snt_load_model(d, model, &o, &t->step);
+  if (!st) st = snt_load_model(d, model, &o, &t->eval);
+  if (!st) st = keep_values_passes(t->eval, d);
+  if (!st) st = snt_autodiff_build(t->step, d, &t->ad);
+  if (!st) st = snt_onnx_template(g, &t->onnx_template, &t->onnx_template_bytes, d);
+  if (st) {
+    training_free(t);
+    memset(t, 0, sizeof *t);
+  }
+  return st;
+}
+
 int snt_cmd_compile(int argc, char **argv) {
   const char *model = NULL, *out = NULL, *weights = NULL, *emit = NULL, *labels = NULL;
   snt_param_set sets[64];
   int n_sets = 0;
   snt_lower_opts lo = {0};
   snt_model_pre pre = {1, {0, 0, 0}, {1, 1, 1}, 0};
-  bool has_pre = false, passes = true;
-  long long batch = 1, threads = 0;
+  bool has_pre = false, passes = true, trainable = true;
+  long long batch = 1, threads = 0, train_batch = 0;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -86,7 +137,7 @@ int snt_cmd_compile(int argc, char **argv) {
     bool takes = strcmp(a, "-o") == 0 || strcmp(a, "--weights") == 0 || strcmp(a, "--emit-c") == 0 ||
                  strcmp(a, "--batch") == 0 || strcmp(a, "--set") == 0 || strcmp(a, "--model") == 0 ||
                  strcmp(a, "--labels") == 0 || strcmp(a, "--scale") == 0 || strcmp(a, "--mean") == 0 || strcmp(a, "--std") == 0 ||
-                 strcmp(a, "--threads") == 0;
+                 strcmp(a, "--threads") == 0 || strcmp(a, "--train-batch") == 0;
     if (takes && !v) {
       fprintf(stderr, "sinter compile: %s needs a value\nrun 'sinter compile --help' for usage\n", a);
       return SNT_EXIT_USER;
@@ -99,6 +150,15 @@ int snt_cmd_compile(int argc, char **argv) {
     else if (strcmp(a, "--no-freeze") == 0) lo.no_freeze = true;
     else if (strcmp(a, "--embed-weights") == 0) continue;
     else if (strcmp(a, "--no-passes") == 0) passes = false;
+    else if (strcmp(a, "--no-train") == 0) trainable = false;
+    else if (strcmp(a, "--train-batch") == 0) {
+      char *end;
+      train_batch = strtoll(argv[++i], &end, 10);
+      if (*end || train_batch < 1 || train_batch > 65536) {
+        fprintf(stderr, "sinter compile: --train-batch takes a number from 1 to 65536, got '%s'\n", argv[i]);
+        return SNT_EXIT_USER;
+      }
+    }
     else if (strcmp(a, "--nhwc") == 0) pre.nhwc = 1, has_pre = true;
     else if (strcmp(a, "--batch") == 0) {
       char *end;
@@ -166,7 +226,9 @@ int snt_cmd_compile(int argc, char **argv) {
   }
   if (!st && labels) st = add_labels(g, labels);
   char *summary = !st ? summary_text(g) : NULL;
-  if (!st && passes) st = snt_passes_inference(g, d);
+  training tr = {0};
+  if (!st && !onnx && trainable) st = build_training(d, model, &lo, g, train_batch, &tr);
+  if (!st && passes) st = tr.step ? keep_values_passes(g, d) : snt_passes_inference(g, d);
   if (!st) {
     /* Splitting needs every input and output to carry the batch. */
     bool all_batched = true;
@@ -175,12 +237,14 @@ int snt_cmd_compile(int argc, char **argv) {
     if (threads > 1 && !all_batched)
       st = snt_diag_error(d, NULL, (snt_loc){0}, "--threads %lld: the model has inputs or outputs without a batch dimension", threads);
     snt_build_opts bo = {.output = out, .emit_dir = emit, .pre = has_pre ? &pre : NULL, .summary = summary,
-                         .instances = (int)threads};
+                         .instances = (int)threads, .train_step = tr.step, .ad = &tr.ad, .eval = tr.eval,
+                         .onnx_template = tr.onnx_template, .onnx_template_bytes = tr.onnx_template_bytes};
     if (!st)
       st = snt_build_executable(g, &bo, d);
   }
   snt_diag_print(d, stderr);
   free(summary);
+  training_free(&tr);
   snt_ir_destroy(g);
   snt_diag_destroy(d);
   for (int i = 0; i < n_sets; i++) free((char *)sets[i].name);

@@ -14,7 +14,13 @@ typedef struct snt_emit {
   snt_strbuf *c;      /* the body of <name>_run */
   snt_arena *arena;   /* strings handed out by snt_emit_ptr */
   const char *prefix; /* the C identifier of the model */
+  bool step;          /* a training step: C variables n (samples present) and seed exist */
 } snt_emit;
+
+/* The number of samples a node processes: "n" in a training step (which may run fewer than
+ * the planned batch), else the planned batch as a literal. Cross-sample kernels (batch
+ * statistics, reductions over the batch, the loss) use it; per-sample ones may use the plan. */
+const char *snt_emit_batch(snt_emit *e);
 
 /* A typed C expression for a tensor's data: "((float *)(A + 4096))". */
 const char *snt_emit_ptr(snt_emit *e, int tensor);
@@ -39,6 +45,8 @@ typedef struct snt_codegen_opts {
   const snt_model_pre *pre;   /* image preprocessing for predict; NULL: none (DSL models) */
   const char *summary;        /* the layer table the executable prints */
   int instances;              /* copies that split the batch between threads; 0 means 1 */
+  bool step;                  /* emit <name>_step(m, n, seed, in, out), a training step */
+  bool no_weights;            /* the caller always provides the weights (set_weights): none embedded */
 } snt_codegen_opts;
 
 /* Writes <dir>/<name>.c, <name>.h and, when the plan has weights, <name>_weights.bin and

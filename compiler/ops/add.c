@@ -1,4 +1,5 @@
 /* add: elementwise sum of two or more tensors of the same shape (residual connections). */
+#include "compiler/autodiff.h"
 #include "compiler/onnx/export.h"
 #include "compiler/ops/common.h"
 
@@ -39,8 +40,21 @@ static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int
   return snt_ox_node(x, n->n_in == 2 ? "Add" : "Sum", n->name, n->n_in, ins, snt_ox_name(x, n->out[0])) < 0 ? SNT_ERR_NOMEM : SNT_OK;
 }
 
+/* Training: each input gets dy itself (Keras's add has one shape, so nothing is broadcast). */
+static snt_status grad(snt_ad *ad, int node) {
+  const snt_node *n = &ad->g->nodes[node];
+  if (snt_node_int(n, "broadcast", 0)) return snt_node_error(ad->g, n, ad->d, "cannot be trained yet: broadcasting add has no gradient rule");
+  int dy = snt_ad_grad(ad, n->out[0]);
+  snt_status st = SNT_OK;
+  for (int i = 0; i < ad->g->nodes[node].n_act_in && !st; i++) {
+    int x = ad->g->nodes[node].in[i];
+    if (snt_ad_needs(ad, x)) st = snt_ad_accumulate(ad, x, dy);
+  }
+  return st;
+}
+
 const snt_op snt_op_add = {
     .name = "add", .type_name = "Add", .default_layer = "add",
     .doc = "elementwise sum of tensors of one shape: add(a, b, ...) or a + b",
     .min_inputs = 2, .max_inputs = -1, .args = args, .infer = infer,
-    .onnx_type = "Add", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit};
+    .onnx_type = "Add", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad};

@@ -4,9 +4,10 @@
 
 #include <stdlib.h>
 
+#include "compiler/autodiff.h"
 #include "compiler/onnx/export.h"
 #include "compiler/ops/common.h"
-#include "sinter/kernels.h"
+#include "sinter/kernels_train.h"
 
 static const snt_arg_spec args[] = {
     {"eps", SNT_ARG_FLOAT, "0.001", NULL},
@@ -126,10 +127,122 @@ static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int
   return k < 0 ? SNT_ERR_NOMEM : SNT_OK;
 }
 
+/* ---- training: batch statistics forward, their gradient; frozen layers keep the moving ones ---- */
+
+static const char *param_ptr(snt_emit *e, const snt_node *n, const char *role) {
+  int t = snt_node_param(e->g, n, role);
+  return t >= 0 ? snt_emit_ptr(e, t) : "NULL";
+}
+
+static void dims3(const snt_graph *g, int x, int64_t *c, int64_t *inner) {
+  const snt_tensor *t = &g->tensors[x];
+  *c = t->dims[1];
+  *inner = snt_tensor_numel(t) / t->dims[0] / t->dims[1];
+}
+
+/* out: y, batch mean, biased batch variance, 1/sqrt(var + eps). */
+static snt_status emit_train(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  int64_t c, inner;
+  dims3(e->g, n->in[0], &c, &inner);
+  snt_emit_line(e, "snt_k_bn_train_forward(%s, %lld, %lld, %s, %s, %s, %sf, 0, %s, %s, %s, %s);", snt_emit_batch(e),
+                (long long)c, (long long)inner, snt_emit_ptr(e, n->in[0]), param_ptr(e, n, "gamma"), param_ptr(e, n, "beta"),
+                snt_emit_f64(e, (float)snt_node_float(n, "eps", 1e-3)), snt_emit_ptr(e, n->out[0]), snt_emit_ptr(e, n->out[1]),
+                snt_emit_ptr(e, n->out[2]), snt_emit_ptr(e, n->out[3]));
+  return SNT_OK;
+}
+
+/* in: x, dy, mean, invstd (+ the forward node's gamma); out: dx?, dgamma?, dbeta? by attributes. */
+static snt_status emit_train_grad(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_node *f = snt_ad_fwd(e->g, n);
+  int64_t c, inner;
+  dims3(e->g, n->in[0], &c, &inner);
+  int o = 0;
+  const char *dx = snt_node_int(n, "want_dx", 0) ? snt_emit_ptr(e, n->out[o++]) : "NULL";
+  const char *dg = snt_node_int(n, "want_dgamma", 0) ? snt_emit_ptr(e, n->out[o++]) : "NULL";
+  const char *db = snt_node_int(n, "want_dbeta", 0) ? snt_emit_ptr(e, n->out[o++]) : "NULL";
+  snt_emit_line(e, "snt_k_bn_train_backward(%s, %lld, %lld, %s, NULL, %s, %s, %s, %s, 0, %s, %s, %s);", snt_emit_batch(e),
+                (long long)c, (long long)inner, snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]),
+                param_ptr(e, f, "gamma"), snt_emit_ptr(e, n->in[2]), snt_emit_ptr(e, n->in[3]), dx, dg, db);
+  return SNT_OK;
+}
+
+/* A frozen layer in the gradient's path: dx = dy * gamma / sqrt(moving_variance + eps). */
+static snt_status emit_frozen_grad(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_node *f = snt_ad_fwd(e->g, n);
+  int64_t c, inner;
+  dims3(e->g, n->in[0], &c, &inner);
+  snt_emit_line(e, "snt_k_bn_infer_backward(%s, %lld, %lld, NULL, %s, %s, %s, %sf, 0, %s);", snt_emit_batch(e), (long long)c,
+                (long long)inner, snt_emit_ptr(e, n->in[0]), param_ptr(e, f, "gamma"), param_ptr(e, f, "moving_variance"),
+                snt_emit_f64(e, (float)snt_node_float(f, "eps", 1e-3)), snt_emit_ptr(e, n->out[0]));
+  return SNT_OK;
+}
+
+static const snt_arg_spec no_args[] = {{0}};
+static snt_status grad(snt_ad *ad, int node);
+static const snt_op batchnorm_train = {
+    .name = "batchnorm_train", .type_name = "BatchNormalization", .default_layer = "batch_normalization",
+    .doc = "batch normalisation on batch statistics (training)", .args = no_args, .emit = emit_train, .grad = grad};
+static const snt_op batchnorm_train_grad = {.name = "batchnorm_train_grad", .type_name = "BatchNormGrad", .default_layer = "grad",
+                                            .doc = "gradient of training-mode batchnorm", .args = no_args, .emit = emit_train_grad};
+static const snt_op batchnorm_frozen_grad = {.name = "batchnorm_frozen_grad", .type_name = "BatchNormGrad", .default_layer = "grad",
+                                             .doc = "gradient of inference-mode batchnorm", .args = no_args, .emit = emit_frozen_grad};
+
+/* Unfrozen layers normalise with the batch's statistics and move their moving ones (the
+ * layer's momentum when it differs from Keras's default, else the recipe's). */
+static snt_status train(snt_ad *ad, int node) {
+  snt_graph *g = ad->g;
+  if (g->nodes[node].frozen) return SNT_OK;
+  int x = g->nodes[node].in[0];
+  int64_t c = g->tensors[x].dims[1];
+  g->nodes[node].op = &batchnorm_train;
+  int mean = snt_ad_output(ad, node, "batch_mean", SNT_F32, 1, &c);
+  int var = mean >= 0 ? snt_ad_output(ad, node, "batch_variance", SNT_F32, 1, &c) : -1;
+  int inv = var >= 0 ? snt_ad_output(ad, node, "invstd", SNT_F32, 1, &c) : -1;
+  if (inv < 0) return SNT_ERR_NOMEM;
+  double m = snt_node_float(&g->nodes[node], "momentum", 0.99);
+  double momentum = m == 0.99 ? -1 : m;
+  int pm = snt_node_param(g, &g->nodes[node], "moving_mean"), pv = snt_node_param(g, &g->nodes[node], "moving_variance");
+  snt_status st = pm >= 0 ? snt_ad_add_stat(ad, pm, mean, momentum) : SNT_OK;
+  if (!st && pv >= 0) st = snt_ad_add_stat(ad, pv, var, momentum);
+  return st;
+}
+
+static snt_status grad(snt_ad *ad, int node) {
+  snt_graph *g = ad->g;
+  const snt_node *n = &g->nodes[node];
+  int x = n->in[0], dy = snt_ad_grad(ad, n->out[0]);
+  int gamma = snt_node_param(g, n, "gamma"), beta = snt_node_param(g, n, "beta");
+  bool want_dx = snt_ad_needs(ad, x), want_g = gamma >= 0 && snt_ad_needs(ad, gamma), want_b = beta >= 0 && snt_ad_needs(ad, beta);
+  snt_status st = SNT_OK;
+  if (n->op != &batchnorm_train) { /* frozen */
+    if (!want_dx) return SNT_OK;
+    int b = snt_ad_node(ad, &batchnorm_frozen_grad, node, "grad", 1, &dy);
+    int dx = b >= 0 ? snt_ad_output_like(ad, b, x, "dx") : -1;
+    return dx < 0 ? SNT_ERR_NOMEM : snt_ad_accumulate(ad, x, dx);
+  }
+  int ins[4] = {x, dy, n->out[1], n->out[3]};
+  int b = snt_ad_node(ad, &batchnorm_train_grad, node, "grad", 4, ins);
+  if (b < 0 || snt_node_set_int(&g->nodes[b], "want_dx", want_dx) || snt_node_set_int(&g->nodes[b], "want_dgamma", want_g) ||
+      snt_node_set_int(&g->nodes[b], "want_dbeta", want_b))
+    return SNT_ERR_NOMEM;
+  int dx = want_dx ? snt_ad_output_like(ad, b, x, "dx") : 0;
+  int dg = want_g ? snt_ad_output_like(ad, b, gamma, "dgamma") : 0;
+  int db = want_b ? snt_ad_output_like(ad, b, beta, "dbeta") : 0;
+  if (dx < 0 || dg < 0 || db < 0) return SNT_ERR_NOMEM;
+  if (want_dx && (st = snt_ad_accumulate(ad, x, dx))) return st;
+  if (want_g && (st = snt_ad_accumulate(ad, gamma, dg))) return st;
+  if (want_b && (st = snt_ad_accumulate(ad, beta, db))) return st;
+  return SNT_OK;
+}
+
 static const char *const roles[] = {NULL, "gamma", "beta", "moving_mean", "moving_variance", NULL};
 
 const snt_op snt_op_batchnorm = {
     .name = "batchnorm", .type_name = "BatchNormalization", .default_layer = "batch_normalization",
     .doc = "batch normalisation over channels: batchnorm(x, eps=0.001, momentum=0.99, center=true, scale=true)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer,
-    .onnx_type = "BatchNormalization", .onnx_import = onnx_import, .onnx_roles = roles, .onnx_export = onnx_export, .emit = emit, .inplace = true};
+    .onnx_type = "BatchNormalization", .onnx_import = onnx_import, .onnx_roles = roles, .onnx_export = onnx_export, .emit = emit, .inplace = true,
+    .train = train, .grad = grad};

@@ -16,6 +16,12 @@ snt_status snt_emit_fold(snt_emit *e, int node, const char *combine);
 /* out[0] = a byte copy of in[0] (ops that only change the shape). */
 snt_status snt_emit_copy(snt_emit *e, int node);
 
+/* Training helpers (compiler/ops/activation.c). */
+struct snt_ad;
+/* The gradient before node fwd's fused activation, given dy after it: dy itself when the node
+ * has none, else a new node's output. -1 when out of memory. */
+int snt_ad_act_grad(struct snt_ad *ad, int fwd, int dy);
+
 /* ONNX export helpers (compiler/ops/export_util.c). */
 struct snt_onnx_export;
 /* The node's main ONNX op writes into the returned name: the output itself, or a temporary

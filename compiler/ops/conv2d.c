@@ -2,10 +2,11 @@
  * dilation, Keras or ONNX padding, and a fused bias and activation. */
 #include <string.h>
 
+#include "compiler/autodiff.h"
 #include "compiler/onnx/export.h"
 #include "compiler/ops/common.h"
 #include "compiler/ops/window.h"
-#include "sinter/kernels.h"
+#include "sinter/kernels_train.h"
 
 static const snt_arg_spec args[] = {
     {"filters", SNT_ARG_INT, NULL, NULL},
@@ -143,8 +144,8 @@ static snt_status emit(snt_emit *e, int node) {
   make_desc(e->g, n, &k);
   snt_graph *g = (snt_graph *)e->g;
   snt_emit_line(e, "{");
-  snt_emit_line(e, "static const snt_k_conv_desc d = {%d, %lld, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {%d, 0, 0, 0}};",
-                k.spatial, (long long)k.batch, (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
+  snt_emit_line(e, "%s snt_k_conv_desc d = {%d, %s, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {%d, 0, 0, 0}};",
+                e->step ? "const" : "static const", k.spatial, snt_emit_batch(e), (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
                 arr(e, k.in, 3), arr(e, k.out, 3), arr(e, k.kernel, 3), arr(e, k.stride, 3), arr(e, k.dilation, 3),
                 arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3), (int)k.act.kind);
   bool residual = snt_node_int(n, "residual", 0) && n->n_in > 3;
@@ -187,10 +188,82 @@ static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int
   return c < 0 ? SNT_ERR_NOMEM : snt_ox_activation(x, g, n, pre);
 }
 
+/* ---- training: dx = conv_backward_data(dy, w); dw, db = conv_backward_filter(x, dy) ---- */
+
+/* The forward node's geometry, over the n samples of the step. */
+static void emit_desc(snt_emit *e, const snt_node *b) {
+  snt_k_conv_desc k;
+  make_desc(e->g, snt_ad_fwd(e->g, b), &k);
+  snt_emit_line(e, "const snt_k_conv_desc d = {%d, %s, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {0, 0, 0, 0}};",
+                k.spatial, snt_emit_batch(e), (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
+                arr(e, k.in, 3), arr(e, k.out, 3), arr(e, k.kernel, 3), arr(e, k.stride, 3), arr(e, k.dilation, 3),
+                arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3));
+}
+
+static size_t grad_scratch(const snt_graph *g, const snt_node *n) {
+  snt_k_conv_desc k;
+  make_desc(g, snt_ad_fwd(g, n), &k);
+  return snt_k_conv_backward_scratch_bytes(&k);
+}
+
+static snt_status emit_grad_input(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  snt_emit_line(e, "{");
+  emit_desc(e, n);
+  snt_emit_line(e, "if (snt_k_conv_backward_data(&d, %s, %s, %s, S) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]),
+                snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "}");
+  return SNT_OK;
+}
+
+static snt_status emit_grad_kernel(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  snt_emit_line(e, "{");
+  emit_desc(e, n);
+  snt_emit_line(e, "if (snt_k_conv_backward_filter(&d, %s, %s, %s, %s, S) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]),
+                snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->out[0]), n->n_out > 1 ? snt_emit_ptr(e, n->out[1]) : "NULL");
+  snt_emit_line(e, "}");
+  return SNT_OK;
+}
+
+static const snt_arg_spec no_args[] = {{0}};
+static const snt_op conv2d_grad_input = {
+    .name = "conv2d_grad_input", .type_name = "Conv2DGrad", .default_layer = "grad", .doc = "gradient of conv2d's input",
+    .args = no_args, .emit = emit_grad_input, .scratch = grad_scratch};
+static const snt_op conv2d_grad_kernel = {
+    .name = "conv2d_grad_kernel", .type_name = "Conv2DGrad", .default_layer = "grad", .doc = "gradient of conv2d's kernel and bias",
+    .args = no_args, .emit = emit_grad_kernel, .scratch = grad_scratch};
+
+static snt_status grad(snt_ad *ad, int node) {
+  snt_graph *g = ad->g;
+  const snt_node *n = &g->nodes[node];
+  if (snt_node_int(n, "residual", 0)) return snt_node_error(g, n, ad->d, "internal: a fused residual cannot be trained");
+  int x = n->in[0], w = n->in[1], b = snt_in_opt(g, n, 2) ? n->in[2] : -1;
+  int dy = snt_ad_act_grad(ad, node, snt_ad_grad(ad, n->out[0]));
+  if (dy < 0) return SNT_ERR_NOMEM;
+  snt_status st = SNT_OK;
+  if (snt_ad_needs(ad, x)) {
+    int ins[2] = {dy, w};
+    int k = snt_ad_node(ad, &conv2d_grad_input, node, "grad_input", 2, ins);
+    int dx = k >= 0 ? snt_ad_output_like(ad, k, x, "dx") : -1;
+    if (dx < 0 || (st = snt_ad_accumulate(ad, x, dx))) return st ? st : SNT_ERR_NOMEM;
+  }
+  if (snt_ad_needs(ad, w)) {
+    int ins[2] = {x, dy};
+    int k = snt_ad_node(ad, &conv2d_grad_kernel, node, "grad_kernel", 2, ins);
+    int dw = k >= 0 ? snt_ad_output_like(ad, k, w, "dkernel") : -1;
+    int db = k >= 0 && b >= 0 ? snt_ad_output_like(ad, k, b, "dbias") : 0;
+    if (dw < 0 || db < 0 || (st = snt_ad_accumulate(ad, w, dw)) || (b >= 0 && (st = snt_ad_accumulate(ad, b, db))))
+      return st ? st : SNT_ERR_NOMEM;
+  }
+  return SNT_OK;
+}
+
 static const char *const roles[] = {NULL, "kernel", "bias", NULL};
 
 const snt_op snt_op_conv2d = {
     .name = "conv2d", .type_name = "Conv2D", .default_layer = "conv2d",
     .doc = "2-D convolution: conv2d(x, filters, kernel, stride=1, padding=valid, dilation=1, groups=1, bias=true, activation=none, l2=0)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer, .flops = flops,
-    .onnx_type = "Conv", .onnx_import = onnx_import, .onnx_roles = roles, .onnx_export = onnx_export, .emit = emit, .scratch = scratch};
+    .onnx_type = "Conv", .onnx_import = onnx_import, .onnx_roles = roles, .onnx_export = onnx_export, .emit = emit, .scratch = scratch,
+    .grad = grad};

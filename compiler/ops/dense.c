@@ -1,6 +1,7 @@
 /* dense: a fully connected layer on flat features; the kernel is [in, out] as in Keras. */
 #include <string.h>
 
+#include "compiler/autodiff.h"
 #include "compiler/onnx/export.h"
 #include "compiler/ops/common.h"
 #include "sinter/kernels.h"
@@ -81,7 +82,67 @@ static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int
   return k < 0 ? SNT_ERR_NOMEM : snt_ox_activation(x, g, n, pre);
 }
 
+/* ---- training: dx = dy K', dK = x' dy, db = column sums of dy (over the n samples) ---- */
+
+static snt_status emit_grad_input(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *k = &e->g->tensors[n->in[1]];
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "const snt_k_gemm_desc d = {%s, %lld, %lld, 0, 1, 1.0f, 0.0f, 1, 1};", snt_emit_batch(e),
+                (long long)k->dims[0], (long long)k->dims[1]);
+  snt_emit_line(e, "if (snt_k_gemm(&d, %s, %s, NULL, %s) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]),
+                snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "}");
+  return SNT_OK;
+}
+
+static snt_status emit_grad_kernel(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *k = &e->g->tensors[n->out[0]];
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "const snt_k_gemm_desc d = {%lld, %lld, %s, 1, 0, 1.0f, 0.0f, 1, 1};", (long long)k->dims[0],
+                (long long)k->dims[1], snt_emit_batch(e));
+  snt_emit_line(e, "if (snt_k_gemm(&d, %s, %s, NULL, %s) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]),
+                snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->out[0]));
+  if (n->n_out > 1)
+    snt_emit_line(e, "snt_k_colsum(%s, %lld, %s, %s);", snt_emit_batch(e), (long long)k->dims[1], snt_emit_ptr(e, n->in[1]),
+                  snt_emit_ptr(e, n->out[1]));
+  snt_emit_line(e, "}");
+  return SNT_OK;
+}
+
+static const snt_arg_spec no_args[] = {{0}};
+static const snt_op dense_grad_input = {.name = "dense_grad_input", .type_name = "DenseGrad", .default_layer = "grad",
+                                        .doc = "gradient of dense's input", .args = no_args, .emit = emit_grad_input};
+static const snt_op dense_grad_kernel = {.name = "dense_grad_kernel", .type_name = "DenseGrad", .default_layer = "grad",
+                                         .doc = "gradient of dense's kernel and bias", .args = no_args, .emit = emit_grad_kernel};
+
+static snt_status grad(snt_ad *ad, int node) {
+  snt_graph *g = ad->g;
+  const snt_node *n = &g->nodes[node];
+  int x = n->in[0], w = n->in[1], b = n->n_in > 2 ? n->in[2] : -1;
+  int dy = snt_ad_act_grad(ad, node, snt_ad_grad(ad, n->out[0]));
+  if (dy < 0) return SNT_ERR_NOMEM;
+  snt_status st = SNT_OK;
+  if (snt_ad_needs(ad, x)) {
+    int ins[2] = {dy, w};
+    int k = snt_ad_node(ad, &dense_grad_input, node, "grad_input", 2, ins);
+    int dx = k >= 0 ? snt_ad_output_like(ad, k, x, "dx") : -1;
+    if (dx < 0 || (st = snt_ad_accumulate(ad, x, dx))) return st ? st : SNT_ERR_NOMEM;
+  }
+  if (snt_ad_needs(ad, w)) {
+    int ins[2] = {x, dy};
+    int k = snt_ad_node(ad, &dense_grad_kernel, node, "grad_kernel", 2, ins);
+    int dw = k >= 0 ? snt_ad_output_like(ad, k, w, "dkernel") : -1;
+    int db = k >= 0 && b >= 0 ? snt_ad_output_like(ad, k, b, "dbias") : 0;
+    if (dw < 0 || db < 0 || (st = snt_ad_accumulate(ad, w, dw)) || (b >= 0 && (st = snt_ad_accumulate(ad, b, db))))
+      return st ? st : SNT_ERR_NOMEM;
+  }
+  return SNT_OK;
+}
+
 const snt_op snt_op_dense = {
     .name = "dense", .type_name = "Dense", .default_layer = "dense",
     .doc = "fully connected layer: dense(x, units, activation=none, bias=true, l2=0)",
-    .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer, .flops = flops, .onnx_export = onnx_export, .emit = emit};
+    .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer, .flops = flops, .onnx_export = onnx_export, .emit = emit,
+    .grad = grad};

@@ -1,7 +1,11 @@
 /* dropout: zeroes a fraction `rate` of the values while training (inverted scaling);
  * the identity at inference, where ONNX's optional mask output is all true. */
+#include <stdint.h>
+
+#include "compiler/autodiff.h"
 #include "compiler/onnx/export.h"
 #include "compiler/ops/common.h"
+#include "sinter/kernels_train.h"
 
 static const snt_arg_spec args[] = {
     {"rate", SNT_ARG_FLOAT, NULL, NULL},
@@ -45,8 +49,62 @@ static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int
   return snt_ox_node(x, "Identity", n->name, 1, &in, snt_ox_name(x, n->out[0])) < 0 ? SNT_ERR_NOMEM : SNT_OK;
 }
 
+/* ---- training: inverted dropout with a mask; its stream is the step's seed mixed with the layer ---- */
+
+static uint64_t layer_key(const char *name) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a: a stable key per layer name */
+  for (const char *p = name; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+  return h;
+}
+
+static snt_status emit_train(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *x = &e->g->tensors[n->in[0]];
+  uint64_t key = layer_key(n->name) ^ (uint64_t)snt_node_int(n, "seed", 0);
+  snt_emit_line(e, "snt_k_dropout_forward((%s) * %lldLL, %sf, seed ^ 0x%llxULL, %s, %s, %s);", snt_emit_batch(e),
+                (long long)(snt_tensor_numel(x) / x->dims[0]), snt_emit_f64(e, (float)snt_node_float(n, "rate", 0)),
+                (unsigned long long)key, snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]), snt_emit_ptr(e, n->out[1]));
+  return SNT_OK;
+}
+
+static snt_status emit_grad(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *x = &e->g->tensors[n->out[0]];
+  snt_emit_line(e, "snt_k_dropout_backward((%s) * %lldLL, %sf, %s, %s, %s);", snt_emit_batch(e),
+                (long long)(snt_tensor_numel(x) / x->dims[0]), snt_emit_f64(e, (float)snt_node_float(n, "rate", 0)),
+                snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->out[0]));
+  return SNT_OK;
+}
+
+static const snt_arg_spec no_args[] = {{0}};
+static snt_status grad(snt_ad *ad, int node);
+static const snt_op dropout_train = {.name = "dropout_train", .type_name = "Dropout", .default_layer = "dropout",
+                                     .doc = "dropout while training", .args = no_args, .emit = emit_train, .grad = grad};
+static const snt_op dropout_grad = {.name = "dropout_grad", .type_name = "DropoutGrad", .default_layer = "grad",
+                                    .doc = "gradient of dropout", .args = no_args, .emit = emit_grad};
+
+static snt_status train(snt_ad *ad, int node) {
+  snt_graph *g = ad->g;
+  if (snt_node_float(&g->nodes[node], "rate", 0) <= 0) return SNT_OK;
+  snt_tensor x = g->tensors[g->nodes[node].in[0]];
+  g->nodes[node].op = &dropout_train;
+  g->nodes[node].n_out = 1; /* ONNX's mask output, if any, is replaced by the training mask */
+  return snt_ad_output(ad, node, "mask", SNT_U8, x.rank, x.dims) < 0 ? SNT_ERR_NOMEM : SNT_OK;
+}
+
+static snt_status grad(snt_ad *ad, int node) {
+  const snt_node *n = &ad->g->nodes[node];
+  int x = n->in[0], dy = snt_ad_grad(ad, n->out[0]);
+  if (n->op != &dropout_train) return snt_ad_accumulate(ad, x, dy); /* rate 0: the identity */
+  int ins[2] = {dy, n->out[1]};
+  int b = snt_ad_node(ad, &dropout_grad, node, "grad", 2, ins);
+  int dx = b >= 0 ? snt_ad_output_like(ad, b, x, "dx") : -1;
+  return dx < 0 ? SNT_ERR_NOMEM : snt_ad_accumulate(ad, x, dx);
+}
+
 const snt_op snt_op_dropout = {
     .name = "dropout", .type_name = "Dropout", .default_layer = "dropout",
     .doc = "random zeroing while training: dropout(x, rate, seed=0)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Dropout",
-    .onnx_import = onnx_import, .onnx_const_inputs = 1u << 2, .onnx_export = onnx_export, .emit = emit};
+    .onnx_import = onnx_import, .onnx_const_inputs = 1u << 2, .onnx_export = onnx_export, .emit = emit,
+    .train = train, .grad = grad};

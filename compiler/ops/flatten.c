@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "compiler/autodiff.h"
 #include "compiler/onnx/export.h"
 #include "compiler/ops/common.h"
 
@@ -76,8 +77,42 @@ static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int
   return k < 0 ? SNT_ERR_NOMEM : SNT_OK;
 }
 
+/* Training: the gradient goes back through the inverse transpose (hwc), or is a copy (chw). */
+static snt_status emit_grad(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *x = &e->g->tensors[n->out[0]];
+  if (strcmp(snt_node_string(n, "order", "chw"), "hwc") != 0 || x->rank < 3) return snt_emit_copy(e, node);
+  snt_strbuf dims = {0}, perm = {0};
+  snt_sb_printf(&dims, "%lld", (long long)x->dims[0]);
+  for (int i = 2; i < x->rank; i++) snt_sb_printf(&dims, ", %lld", (long long)x->dims[i]);
+  snt_sb_printf(&dims, ", %lld", (long long)x->dims[1]);
+  snt_sb_printf(&perm, "0, %d", x->rank - 1);
+  for (int i = 1; i < x->rank - 1; i++) snt_sb_printf(&perm, ", %d", i);
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "static const int64_t dims[] = {%s};", dims.data);
+  snt_emit_line(e, "static const int perm[] = {%s};", perm.data);
+  snt_emit_line(e, "if (snt_k_transpose(4, %d, dims, perm, %s, %s) != SNT_OK) return 1;", x->rank, snt_emit_ptr(e, n->in[0]),
+                snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "}");
+  snt_sb_free(&dims);
+  snt_sb_free(&perm);
+  return SNT_OK;
+}
+
+static const snt_arg_spec no_args[] = {{0}};
+static const snt_op flatten_grad = {.name = "flatten_grad", .type_name = "FlattenGrad", .default_layer = "grad",
+                                    .doc = "gradient of flatten", .args = no_args, .emit = emit_grad};
+
+static snt_status grad(snt_ad *ad, int node) {
+  const snt_node *n = &ad->g->nodes[node];
+  int x = n->in[0], dy = snt_ad_grad(ad, n->out[0]);
+  int b = snt_ad_node(ad, &flatten_grad, node, "grad", 1, &dy);
+  int dx = b >= 0 ? snt_ad_output_like(ad, b, x, "dx") : -1;
+  return dx < 0 ? SNT_ERR_NOMEM : snt_ad_accumulate(ad, x, dx);
+}
+
 const snt_op snt_op_flatten = {
     .name = "flatten", .type_name = "Flatten", .default_layer = "flatten",
     .doc = "flatten each sample; order=hwc (Keras, default) or chw: flatten(x, order=hwc)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Flatten",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit};
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad};

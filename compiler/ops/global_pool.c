@@ -3,7 +3,9 @@
 #include <stdio.h>
 
 #include "compiler/onnx/export.h"
+#include "compiler/autodiff.h"
 #include "compiler/ops/common.h"
+#include "sinter/kernels_train.h"
 #include "sinter/kernels.h"
 
 static const snt_arg_spec args[] = {{0}};
@@ -50,11 +52,32 @@ static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int
   return k < 0 ? SNT_ERR_NOMEM : SNT_OK;
 }
 
+/* Training: the average's gradient spreads evenly over the pooled positions. */
+static snt_status emit_avg_grad(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *x = &e->g->tensors[n->out[0]];
+  snt_emit_line(e, "snt_k_global_avg_pool_backward((%s) * %lldLL, %lld, %s, %s);", snt_emit_batch(e), (long long)x->dims[1],
+                (long long)(snt_tensor_numel(x) / x->dims[0] / x->dims[1]), snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
+  return SNT_OK;
+}
+
+static const snt_arg_spec no_grad_args[] = {{0}};
+static const snt_op global_avg_pool_grad = {.name = "global_avg_pool_grad", .type_name = "PoolGrad", .default_layer = "grad",
+                                            .doc = "gradient of global average pooling", .args = no_grad_args, .emit = emit_avg_grad};
+
+static snt_status avg_grad(snt_ad *ad, int node) {
+  const snt_node *n = &ad->g->nodes[node];
+  int x = n->in[0], dy = snt_ad_grad(ad, n->out[0]);
+  int b = snt_ad_node(ad, &global_avg_pool_grad, node, "grad", 1, &dy);
+  int dx = b >= 0 ? snt_ad_output_like(ad, b, x, "dx") : -1;
+  return dx < 0 ? SNT_ERR_NOMEM : snt_ad_accumulate(ad, x, dx);
+}
+
 const snt_op snt_op_global_avg_pool = {
     .name = "global_avg_pool", .type_name = "GlobalAveragePooling2D",
     .default_layer = "global_average_pooling2d", .doc = "mean over height and width: global_avg_pool(x)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "GlobalAveragePool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit};
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = avg_grad};
 
 const snt_op snt_op_global_max_pool = {
     .name = "global_max_pool", .type_name = "GlobalMaxPooling2D",

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "compiler/onnx/export.h"
+#include "compiler/autodiff.h"
 #include "compiler/ops/common.h"
+#include "sinter/kernels_train.h"
 #include "sinter/kernels.h"
 
 static const char *const modes[] = {"constant", "reflect", "edge", NULL};
@@ -113,8 +115,35 @@ static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int
   return k < 0 ? SNT_ERR_NOMEM : SNT_OK;
 }
 
+/* Training (constant padding): the gradient is dy cropped back to the input. */
+static snt_status emit_grad(snt_emit *e, int node) {
+  const snt_node *b = &e->g->nodes[node], *n = snt_ad_fwd(e->g, b);
+  int cnt = 0;
+  const int64_t *p = snt_node_ints(n, "pads_nd", &cnt);
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "static const int64_t dims[] = %s, pads[] = %s;", snt_emit_dims(e, n->in[0]), snt_emit_ints(e, p, cnt));
+  snt_emit_line(e, "if (snt_k_pad_backward(%d, dims, pads, %s, %s) != SNT_OK) return 1;", e->g->tensors[n->in[0]].rank,
+                snt_emit_ptr(e, b->in[0]), snt_emit_ptr(e, b->out[0]));
+  snt_emit_line(e, "}");
+  return SNT_OK;
+}
+
+static const snt_arg_spec no_args[] = {{0}};
+static const snt_op pad_grad = {.name = "pad_grad", .type_name = "PadGrad", .default_layer = "grad",
+                                .doc = "gradient of constant padding", .args = no_args, .emit = emit_grad};
+
+static snt_status grad(snt_ad *ad, int node) {
+  const snt_node *n = &ad->g->nodes[node];
+  if (strcmp(snt_node_string(n, "mode", "constant"), "constant") != 0)
+    return snt_node_error(ad->g, n, ad->d, "cannot be trained yet: only constant padding has a gradient rule");
+  int x = n->in[0], dy = snt_ad_grad(ad, n->out[0]);
+  int b = snt_ad_node(ad, &pad_grad, node, "grad", 1, &dy);
+  int dx = b >= 0 ? snt_ad_output_like(ad, b, x, "dx") : -1;
+  return dx < 0 ? SNT_ERR_NOMEM : snt_ad_accumulate(ad, x, dx);
+}
+
 const snt_op snt_op_pad = {
     .name = "pad", .type_name = "ZeroPadding2D", .default_layer = "zero_padding2d",
     .doc = "padding of height and width: pad(x, p | [ph, pw] | [top, left, bottom, right], value=0, mode=constant)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Pad", .onnx_import = onnx_import,
-    .onnx_const_inputs = 1u << 1, .onnx_export = onnx_export, .emit = emit};
+    .onnx_const_inputs = 1u << 1, .onnx_export = onnx_export, .emit = emit, .grad = grad};

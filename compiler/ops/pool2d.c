@@ -3,10 +3,11 @@
  * of real (unpadded) pixels unless count_include_pad is set. */
 #include <string.h>
 
+#include "compiler/autodiff.h"
 #include "compiler/onnx/export.h"
 #include "compiler/ops/common.h"
 #include "compiler/ops/window.h"
-#include "sinter/kernels.h"
+#include "sinter/kernels_train.h"
 
 static const snt_arg_spec max_args[] = {
     {"pool", SNT_ARG_INT2, "2", NULL},
@@ -144,14 +145,52 @@ static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int
   return o < 0 ? SNT_ERR_NOMEM : SNT_OK;
 }
 
+/* ---- training: dx from the forward node's windows (the max's position, or the average's share) ---- */
+
+static snt_status emit_grad(snt_emit *e, int node) {
+  const snt_node *b = &e->g->nodes[node], *n = snt_ad_fwd(e->g, b);
+  const snt_tensor *x = &e->g->tensors[n->in[0]], *y = &e->g->tensors[n->out[0]];
+  int sp = x->rank - 2, c = 0, cs = 0, cd = 0, ck = 0;
+  const int64_t *kv = snt_node_ints(n, "pool", &ck), *pads = snt_node_ints(n, "resolved_pads", &c);
+  const int64_t *s = snt_node_ints(n, "stride", &cs), *dl = snt_node_ints(n, "dilation", &cd);
+  int64_t in[3] = {0}, out[3] = {0}, k[3] = {0}, st[3] = {0}, dil[3] = {0}, pb[3] = {0}, pe[3] = {0};
+  for (int i = 0; i < sp; i++) {
+    in[i] = x->dims[2 + i], out[i] = y->dims[2 + i], k[i] = kv[ck == 1 ? 0 : i];
+    st[i] = s && cs == sp ? s[i] : 1, dil[i] = dl && cd == sp ? dl[i] : 1, pb[i] = pads[i], pe[i] = pads[sp + i];
+  }
+  bool is_max = n->op->name[0] == 'm';
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "const snt_k_pool_desc d = {%d, %s, %d, 0, %s, %lld, %s, %s, %s, %s, %s, %s, %s};", sp,
+                is_max ? "SNT_K_POOL_MAX" : "SNT_K_POOL_AVG", (int)snt_node_int(n, "count_include_pad", 0), snt_emit_batch(e),
+                (long long)x->dims[1], snt_emit_ints(e, in, 3), snt_emit_ints(e, out, 3), snt_emit_ints(e, k, 3),
+                snt_emit_ints(e, st, 3), snt_emit_ints(e, dil, 3), snt_emit_ints(e, pb, 3), snt_emit_ints(e, pe, 3));
+  snt_emit_line(e, "if (snt_k_pool_backward(&d, %s, %s, %s) != SNT_OK) return 1;", snt_emit_ptr(e, b->in[0]),
+                snt_emit_ptr(e, b->in[1]), snt_emit_ptr(e, b->out[0]));
+  snt_emit_line(e, "}");
+  return SNT_OK;
+}
+
+static const snt_arg_spec no_args[] = {{0}};
+static const snt_op pool_grad = {.name = "pool_grad", .type_name = "PoolGrad", .default_layer = "grad",
+                                 .doc = "gradient of max or average pooling", .args = no_args, .emit = emit_grad};
+
+static snt_status grad(snt_ad *ad, int node) {
+  const snt_node *n = &ad->g->nodes[node];
+  int x = n->in[0];
+  int ins[2] = {x, snt_ad_grad(ad, n->out[0])};
+  int b = snt_ad_node(ad, &pool_grad, node, "grad", 2, ins);
+  int dx = b >= 0 ? snt_ad_output_like(ad, b, x, "dx") : -1;
+  return dx < 0 ? SNT_ERR_NOMEM : snt_ad_accumulate(ad, x, dx);
+}
+
 const snt_op snt_op_maxpool = {
     .name = "maxpool", .type_name = "MaxPooling2D", .default_layer = "max_pooling2d",
     .doc = "2-D max pooling: maxpool(x, pool=2, stride=pool, padding=valid)",
     .min_inputs = 1, .max_inputs = 1, .args = max_args, .infer = infer, .onnx_type = "MaxPool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit};
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad};
 
 const snt_op snt_op_avgpool = {
     .name = "avgpool", .type_name = "AveragePooling2D", .default_layer = "average_pooling2d",
     .doc = "2-D average pooling: avgpool(x, pool=2, stride=pool, padding=valid, count_include_pad=false)",
     .min_inputs = 1, .max_inputs = 1, .args = avg_args, .infer = infer, .onnx_type = "AveragePool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit};
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad};

@@ -1,0 +1,73 @@
+/* Inference over a list of items with the eval model (inference mode, the training batch). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/train/train_int.h"
+
+void snt_tr_eval_free(snt_tr_eval *e) {
+  free(e->truth);
+  free(e->pred);
+  memset(e, 0, sizeof *e);
+}
+
+int snt_tr_evaluate(const snt_train_info *t, const unsigned char *eval_blob, const snt_dataset *ds, const int *items,
+                    int n_items, int threads, snt_tr_eval *out) {
+  memset(out, 0, sizeof *out);
+  const snt_model_info *em = t->eval_model;
+  const snt_model_io *in = &em->inputs[0];
+  int64_t b = em->batch, classes = em->outputs[0].dims[1];
+  size_t sample = 1;
+  for (int k = 1; k < in->rank; k++) sample *= (size_t)in->dims[k];
+  snt_loader_opts lo = {.height = (int)in->dims[2], .width = (int)in->dims[3], .batch = (int)b, .workers = threads > 1 ? 2 : 1};
+  snt_loader *l = NULL;
+  snt_err e;
+  float *x = calloc(sample * (size_t)b, sizeof(float)), *probs = calloc((size_t)(b * classes), sizeof(float));
+  int64_t *labels = calloc((size_t)b, sizeof(int64_t));
+  out->truth = calloc((size_t)n_items + 1, sizeof(int));
+  out->pred = calloc((size_t)n_items + 1, sizeof(int));
+  void *inst = em->create();
+  int rc = x && probs && labels && out->truth && out->pred && inst ? 0 : 2;
+  if (!rc && snt_loader_create(ds, items, n_items, &lo, &l, &e) != SNT_OK) rc = 1;
+  if (!rc && snt_loader_begin_epoch(l, 0, &e) != SNT_OK) rc = 1;
+  if (!rc) em->set_weights(inst, eval_blob);
+  double loss = 0;
+  int64_t correct = 0;
+  while (!rc) {
+    int n = 0;
+    if (snt_loader_next(l, x, labels, &n, &e) != SNT_OK) {
+      rc = 1;
+      break;
+    }
+    if (n == 0) break;
+    const void *ins[1] = {x};
+    void *outs[1] = {probs};
+    if (em->run(inst, ins, outs) != 0) {
+      rc = 2;
+      break;
+    }
+    for (int i = 0; i < n; i++) {
+      const float *p = probs + (size_t)i * (size_t)classes;
+      int best = 0;
+      for (int c = 1; c < classes; c++)
+        if (p[c] > p[best]) best = c;
+      float pl = p[labels[i]] > 1e-7f ? p[labels[i]] : 1e-7f; /* Keras clips probabilities at epsilon */
+      loss += -log((double)pl);
+      correct += best == labels[i];
+      out->truth[out->n] = (int)labels[i];
+      out->pred[out->n] = best;
+      out->n++;
+    }
+  }
+  if (rc == 1) fprintf(stderr, "%s\n", e.msg);
+  if (l) out->skipped = snt_loader_skipped(l);
+  out->loss = out->n ? loss / (double)out->n : NAN;
+  out->accuracy = out->n ? (double)correct / (double)out->n : NAN;
+  snt_loader_destroy(l);
+  if (inst) em->destroy(inst);
+  free(x);
+  free(probs);
+  free(labels);
+  return rc;
+}

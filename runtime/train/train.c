@@ -1,0 +1,463 @@
+/* EXE train: the model file's recipe (Adam or SGD, class weights, augmentation, early
+ * stopping, learning-rate reduction, checkpoints), with Keras's progress line per epoch. */
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/train/train_int.h"
+#include "sinter/kernels_train.h"
+#include "sinter/report.h"
+
+/* Ctrl-C: the only process-wide state, as a signal handler can reach nothing else. */
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+typedef struct opts {
+  const char *data, *out, *weights, *init_from;
+  int64_t epochs, batch, patience, seed;
+  double lr, bn_momentum, split[3];
+  int threads, augment, resume, has_split;
+} opts;
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static int parse(const snt_model_info *info, const snt_train_info *t, int argc, char **argv, opts *o) {
+  const snt_train_recipe *r = &t->recipe;
+  *o = (opts){.out = "run", .epochs = r->epochs, .batch = r->batch, .patience = -1, .seed = r->seed, .lr = -1,
+              .bn_momentum = -1, .augment = 1};
+  memcpy(o->split, r->split, sizeof o->split);
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    bool flag = strcmp(a, "--no-augment") == 0 || strcmp(a, "--resume") == 0;
+    if (!flag && !v) {
+      fprintf(stderr, "%s train: %s needs a value\n", info->name, a);
+      return 1;
+    }
+    char *end = NULL;
+    if (strcmp(a, "--no-augment") == 0) o->augment = 0;
+    else if (strcmp(a, "--resume") == 0) o->resume = 1;
+    else if (strcmp(a, "--data") == 0) o->data = argv[++i];
+    else if (strcmp(a, "--out") == 0) o->out = argv[++i];
+    else if (strcmp(a, "--init-from") == 0) o->init_from = argv[++i];
+    else if (strcmp(a, "--epochs") == 0) o->epochs = strtoll(argv[++i], &end, 10);
+    else if (strcmp(a, "--batch") == 0) o->batch = strtoll(argv[++i], &end, 10);
+    else if (strcmp(a, "--patience") == 0) o->patience = strtoll(argv[++i], &end, 10);
+    else if (strcmp(a, "--seed") == 0) o->seed = strtoll(argv[++i], &end, 10);
+    else if (strcmp(a, "--lr") == 0) o->lr = strtod(argv[++i], &end);
+    else if (strcmp(a, "--bn-momentum") == 0) o->bn_momentum = strtod(argv[++i], &end);
+    else if (strcmp(a, "--split") == 0) {
+      if (snt_tr_parse_split(argv[++i], o->split)) {
+        fprintf(stderr, "%s train: --split takes three fractions such as 0.8,0.1,0.1, got '%s'\n", info->name, argv[i]);
+        return 1;
+      }
+      o->has_split = 1;
+    } else {
+      fprintf(stderr, "%s train: unknown option '%s' (run '%s train --help')\n", info->name, a, info->name);
+      return 1;
+    }
+    if (end && *end) {
+      fprintf(stderr, "%s train: %s takes a number, got '%s'\n", info->name, a, argv[i]);
+      return 1;
+    }
+  }
+  if (!o->data) {
+    fprintf(stderr, "%s train: needs --data DIR (a folder of class folders)\n", info->name);
+    return 1;
+  }
+  if (o->batch < 1 || o->batch > t->step_model->batch) {
+    fprintf(stderr, "%s train: --batch %lld: this executable trains batches of 1 to %lld (sinter compile --train-batch N)\n",
+            info->name, (long long)o->batch, (long long)t->step_model->batch);
+    return 1;
+  }
+  if (o->epochs < 0 || !(o->bn_momentum < 0 || o->bn_momentum <= 1) || (o->lr != -1 && !(o->lr > 0))) {
+    fprintf(stderr, "%s train: --epochs must be >= 0, --lr > 0 and --bn-momentum in [0, 1]\n", info->name);
+    return 1;
+  }
+  return 0;
+}
+
+/* The step's buffers: inputs (images, labels, sample weights) and outputs. */
+typedef struct bufs {
+  float *x, *w;
+  int64_t *labels;
+  void *out[1024];
+  int n_out;
+} bufs;
+
+static size_t io_bytes(const snt_model_io *io) {
+  size_t n = snt_dtype_size(io->dtype);
+  for (int k = 0; k < io->rank; k++) n *= (size_t)io->dims[k];
+  return n;
+}
+
+static int bufs_init(bufs *b, const snt_model_info *sm) {
+  memset(b, 0, sizeof *b);
+  if (sm->n_outputs > 1024) return 2;
+  b->x = calloc(1, io_bytes(&sm->inputs[0]));
+  b->labels = calloc(1, io_bytes(&sm->inputs[1]));
+  b->w = calloc(1, io_bytes(&sm->inputs[2]));
+  b->n_out = sm->n_outputs;
+  int ok = b->x && b->labels && b->w;
+  for (int i = 0; i < sm->n_outputs; i++) ok &= (b->out[i] = calloc(1, io_bytes(&sm->outputs[i]) + 4)) != NULL;
+  return ok ? 0 : 2;
+}
+
+static void bufs_free(bufs *b) {
+  free(b->x), free(b->labels), free(b->w);
+  for (int i = 0; i < b->n_out; i++) free(b->out[i]);
+}
+
+/* Optimizer step, L2 and the moving statistics; returns the L2 penalty. */
+static double update(snt_tr_state *s, const bufs *b, float bn_momentum) {
+  const snt_train_info *t = s->t;
+  const snt_train_recipe *r = &t->recipe;
+  double penalty = 0;
+  s->step++;
+  for (int i = 0; i < t->n_params; i++) {
+    int64_t n = 0, off = snt_tr_param_offset(t, t->params[i].name, &n);
+    float *w = (float *)(s->blob + off), *g = b->out[t->params[i].grad_output];
+    if (t->params[i].l2 > 0) penalty += snt_k_l2_grad(n, w, t->params[i].l2, g);
+    float *m = s->m + s->moment_off[i], *v = s->v + s->moment_off[i];
+    if (strcmp(r->optimizer, "sgd") == 0) snt_k_sgd_step(n, w, g, m, (float)s->lr, (float)r->momentum, r->nesterov);
+    else snt_k_adam_step(n, w, g, m, v, (float)s->lr, (float)r->beta1, (float)r->beta2, (float)r->epsilon, s->step);
+  }
+  for (int i = 0; i < t->n_stats; i++) {
+    int64_t n = 0, off = snt_tr_param_offset(t, t->stats[i].name, &n);
+    float mom = t->stats[i].momentum >= 0 ? t->stats[i].momentum : bn_momentum;
+    snt_k_moving_update(n, (float *)(s->blob + off), b->out[t->stats[i].output], mom);
+  }
+  return penalty;
+}
+
+static void progress(bool tty, int step, int steps, double t0, double loss, double acc, bool last) {
+  if (!tty && !last) return;
+  int width = 30, done = steps ? step * width / steps : width;
+  char bar[64];
+  for (int i = 0; i < width; i++) bar[i] = i < done ? '=' : '.';
+  if (done < width && done > 0) bar[done - 1] = '>';
+  bar[width] = '\0';
+  double el = now() - t0, eta = step ? el / step * (steps - step) : 0;
+  if (last) printf("%s%d/%d [%s] - %.0fs %.0fms/step - loss: %.4f - accuracy: %.4f", tty ? "\r" : "", step, steps, bar, el,
+                   step ? el * 1000 / step : 0, loss, acc);
+  else printf("\r%d/%d [%s] - ETA: %.0fs - loss: %.4f - accuracy: %.4f", step, steps, bar, eta, loss, acc);
+  fflush(stdout);
+}
+
+typedef struct epoch_result {
+  double loss, acc;
+  int skipped, batches;
+} epoch_result;
+
+static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *cw, const opts *o, float bn_momentum,
+                     int epoch, epoch_result *res) {
+  const snt_train_info *t = s->t;
+  bufs b;
+  int rc = bufs_init(&b, t->step_model);
+  snt_err e;
+  if (!rc && snt_loader_begin_epoch(l, epoch, &e) != SNT_OK) rc = 1, fprintf(stderr, "%s\n", e.msg);
+  int64_t classes = t->step_model->outputs[1].dims[1];
+  double loss_sum = 0, t0 = now();
+  int64_t seen = 0, correct = 0;
+  int steps = snt_loader_steps(l), step = 0;
+  bool tty = isatty(1);
+  while (!rc && !interrupted) {
+    int n = 0;
+    if (snt_loader_next(l, b.x, b.labels, &n, &e) != SNT_OK) {
+      fprintf(stderr, "%s\n", e.msg);
+      rc = 1;
+      break;
+    }
+    if (n == 0) break;
+    for (int i = 0; i < n; i++) b.w[i] = (float)cw[b.labels[i]];
+    const void *ins[3] = {b.x, b.labels, b.w};
+    uint64_t seed = snt_rng_u64((uint64_t)o->seed, 7, (uint64_t)epoch, (uint64_t)step);
+    if (t->step(inst, n, seed, ins, b.out) != 0) {
+      fprintf(stderr, "internal error in the training step\n");
+      rc = 2;
+      break;
+    }
+    double loss = *(float *)b.out[0];
+    loss += update(s, &b, bn_momentum);
+    const float *p = b.out[1];
+    for (int i = 0; i < n; i++) {
+      int best = 0;
+      for (int c = 1; c < classes; c++)
+        if (p[i * classes + c] > p[i * classes + best]) best = c;
+      correct += best == b.labels[i];
+    }
+    loss_sum += loss * n;
+    seen += n;
+    step++;
+    progress(tty, step, steps, t0, loss_sum / (double)seen, (double)correct / (double)seen, false);
+  }
+  res->loss = seen ? loss_sum / (double)seen : NAN;
+  res->acc = seen ? (double)correct / (double)seen : NAN;
+  res->skipped = snt_loader_skipped(l);
+  res->batches = step;
+  if (!rc) progress(tty, step, steps, t0, res->loss, res->acc, true);
+  bufs_free(&b);
+  return rc;
+}
+
+static int mkdir_p(const char *dir) {
+  char p[4096];
+  snprintf(p, sizeof p, "%s", dir);
+  for (char *c = p + 1; *c; c++)
+    if (*c == '/') {
+      *c = '\0';
+      if (mkdir(p, 0777) && errno != EEXIST) return -1;
+      *c = '/';
+    }
+  return mkdir(p, 0777) && errno != EEXIST ? -1 : 0;
+}
+
+static void path_in(char *buf, size_t n, const char *dir, const char *name) { snprintf(buf, n, "%s/%s", dir, name); }
+
+/* Class weights for the training split: the recipe's mode (balanced, explicit, none). */
+static void class_weights(const snt_train_info *t, const snt_tr_data *d, double *cw) {
+  int n = d->ds.n_classes;
+  for (int c = 0; c < n; c++) cw[c] = 1;
+  if (t->recipe.class_weight == SNT_TRAIN_CW_BALANCED) snt_data_class_weights(&d->ds, &d->split, cw);
+  else if (t->recipe.class_weight == SNT_TRAIN_CW_EXPLICIT)
+    for (int c = 0; c < n && c < t->recipe.n_class_weights; c++) cw[c] = t->recipe.class_weights[c];
+}
+
+static void print_counts(const snt_tr_data *d, const double *cw) {
+  int n = d->ds.n_classes;
+  int64_t *tr = calloc((size_t)n * 3, sizeof *tr);
+  if (!tr) return;
+  const int *lists[3] = {d->split.train, d->split.val, d->split.test};
+  int counts[3] = {d->split.n_train, d->split.n_val, d->split.n_test};
+  for (int k = 0; k < 3; k++)
+    for (int i = 0; i < counts[k]; i++) tr[k * n + d->ds.label[lists[k][i]]]++;
+  printf("%-18s %7s %7s %7s %7s %8s\n", "class", "all", "train", "val", "test", "weight");
+  for (int c = 0; c < n; c++)
+    printf("%-18s %7lld %7lld %7lld %7lld %8.4f\n", d->ds.labels[c], (long long)d->ds.counts[c], (long long)tr[c],
+           (long long)tr[n + c], (long long)tr[2 * n + c], cw[c]);
+  printf("%-18s %7d %7d %7d %7d\n", "total", d->ds.n_items, d->split.n_train, d->split.n_val, d->split.n_test);
+  free(tr);
+}
+
+typedef struct trainer {
+  const snt_model_info *info;
+  const snt_train_info *t;
+  opts o;
+  snt_tr_state s;
+  snt_tr_data d;
+  snt_loader *train;
+  void *step_inst;
+  unsigned char *eval_blob, *best_blob;
+  snt_history_row *hist;
+  int n_hist;
+  double cw[4096];
+} trainer;
+
+static int validate(trainer *tr, double *val_loss, double *val_acc) {
+  *val_loss = *val_acc = NAN;
+  if (!tr->d.split.n_val) return 0;
+  snt_tr_copy_to(&tr->s, tr->t->eval_model, tr->eval_blob);
+  snt_tr_eval ev;
+  int rc = snt_tr_evaluate(tr->t, tr->eval_blob, &tr->d.ds, tr->d.split.val, tr->d.split.n_val, tr->o.threads, &ev);
+  if (!rc) *val_loss = ev.loss, *val_acc = ev.accuracy;
+  snt_tr_eval_free(&ev);
+  return rc;
+}
+
+/* EarlyStopping and ReduceLROnPlateau on val_loss (the training loss without validation).
+ * Returns 1 when training should stop. */
+static int callbacks(trainer *tr, int epoch, double monitored) {
+  const snt_train_recipe *r = &tr->t->recipe;
+  snt_tr_state *s = &tr->s;
+  double min_delta = r->early_stopping.min_delta;
+  int stop = 0;
+  if (monitored < s->best - min_delta) {
+    s->best = monitored;
+    s->best_epoch = epoch;
+    s->wait_es = 0;
+    memcpy(tr->best_blob, s->blob, tr->t->step_model->weights_bytes);
+  } else if (r->early_stopping.enabled || tr->o.patience >= 0) {
+    int64_t patience = tr->o.patience >= 0 ? tr->o.patience : r->early_stopping.patience;
+    if (++s->wait_es >= patience) stop = 1;
+  }
+  if (r->reduce_lr.enabled) {
+    if (monitored < s->lr_best) {
+      s->lr_best = monitored;
+      s->wait_lr = 0;
+    } else if (++s->wait_lr >= r->reduce_lr.patience) {
+      double lr = s->lr * r->reduce_lr.factor;
+      if (lr < r->reduce_lr.min_lr) lr = r->reduce_lr.min_lr;
+      if (lr < s->lr) printf("Epoch %d: ReduceLROnPlateau reducing learning rate to %g.\n", epoch + 1, lr);
+      s->lr = lr;
+      s->wait_lr = 0;
+    }
+  }
+  return stop;
+}
+
+static int save_all(trainer *tr, bool final) {
+  char p[4200];
+  const char *const *labels = (const char *const *)tr->info->labels;
+  path_in(p, sizeof p, tr->o.out, "last.onnx");
+  int rc = snt_tr_save(&tr->s, p, true, labels, tr->info->n_labels);
+  if (!rc && tr->s.best_epoch >= 0 && (tr->s.best_epoch == tr->s.epoch - 1 || final)) {
+    /* best.onnx: the weights of the best epoch (with the state of that moment's run). */
+    unsigned char *cur = tr->s.blob;
+    tr->s.blob = tr->best_blob;
+    path_in(p, sizeof p, tr->o.out, "best.onnx");
+    rc = snt_tr_save(&tr->s, p, true, labels, tr->info->n_labels);
+    tr->s.blob = cur;
+  }
+  snt_err e;
+  path_in(p, sizeof p, tr->o.out, "history.csv");
+  if (!rc && snt_history_write(p, tr->n_hist, tr->hist, &e) != SNT_OK) fprintf(stderr, "%s\n", e.msg), rc = 1;
+  if (!rc && tr->n_hist) {
+    double *v = malloc(sizeof(double) * 4 * (size_t)tr->n_hist);
+    if (v) {
+      for (int i = 0; i < tr->n_hist; i++) {
+        v[i] = tr->hist[i].loss, v[tr->n_hist + i] = tr->hist[i].val_loss;
+        v[2 * tr->n_hist + i] = tr->hist[i].accuracy, v[3 * tr->n_hist + i] = tr->hist[i].val_accuracy;
+      }
+      path_in(p, sizeof p, tr->o.out, "curves.png");
+      if (snt_plot_history(p, tr->n_hist, v, v + tr->n_hist, v + 2 * tr->n_hist, v + 3 * tr->n_hist, &e) != SNT_OK)
+        fprintf(stderr, "%s\n", e.msg), rc = 1;
+      free(v);
+    }
+  }
+  return rc;
+}
+
+static int setup(trainer *tr) {
+  const snt_train_info *t = tr->t;
+  opts *o = &tr->o;
+  int rc = snt_tr_state_init(&tr->s, t, tr->info);
+  if (rc) return rc;
+  tr->s.seed = o->seed;
+  memcpy(tr->s.split, o->split, sizeof o->split);
+  char p[4200];
+  path_in(p, sizeof p, o->out, "last.onnx");
+  if (o->resume) {
+    if ((rc = snt_tr_load(&tr->s, p, true, false))) return rc;
+    if (tr->s.has_split) memcpy(o->split, tr->s.split, sizeof o->split), o->seed = tr->s.seed;
+    path_in(p, sizeof p, o->out, "history.csv");
+    snt_err e;
+    if (snt_history_read(p, &tr->hist, &tr->n_hist, &e) != SNT_OK) return fprintf(stderr, "%s\n", e.msg), 1;
+    if (tr->n_hist > tr->s.epoch) tr->n_hist = tr->s.epoch;
+    printf("resuming from %s/last.onnx after epoch %d\n", o->out, tr->s.epoch);
+  } else if (o->weights) {
+    if ((rc = snt_tr_load(&tr->s, o->weights, true, false))) return rc;
+    tr->s.step = 0, tr->s.epoch = 0, tr->s.lr = t->recipe.lr, tr->s.best = tr->s.lr_best = INFINITY, tr->s.best_epoch = -1;
+    tr->s.wait_es = tr->s.wait_lr = 0, tr->s.seed = o->seed, memcpy(tr->s.split, o->split, sizeof o->split);
+  } else if (o->init_from) {
+    printf("initialising from %s:\n", o->init_from);
+    if ((rc = snt_tr_load(&tr->s, o->init_from, false, true))) return rc;
+    tr->s.step = 0, tr->s.epoch = 0, tr->s.lr = t->recipe.lr, tr->s.best = tr->s.lr_best = INFINITY, tr->s.best_epoch = -1;
+  }
+  if (o->lr > 0 && !o->resume) tr->s.lr = o->lr;
+  if (mkdir_p(o->out)) return fprintf(stderr, "%s: cannot create: %s\n", o->out, strerror(errno)), 1;
+  if ((rc = snt_tr_data_open(tr->info, o->data, o->split, (uint64_t)o->seed, &tr->d))) return rc;
+  if (tr->d.ds.n_classes > 4096) return 1;
+  class_weights(t, &tr->d, tr->cw);
+  print_counts(&tr->d, tr->cw);
+  const snt_model_io *in = &t->step_model->inputs[0];
+  const snt_train_recipe *r = &t->recipe;
+  snt_loader_opts lo = {.height = (int)in->dims[2], .width = (int)in->dims[3], .batch = (int)o->batch, .shuffle = 1,
+                        .augment = o->augment, .seed = (uint64_t)o->seed, .workers = 2};
+  lo.aug = (snt_augment){r->augment.flip_horizontal, r->augment.flip_vertical, r->augment.brightness,
+                         {r->augment.contrast[0], r->augment.contrast[1]}, r->augment.rotation,
+                         {r->augment.shift[0], r->augment.shift[1]}, r->augment.zoom};
+  snt_err e;
+  if (snt_loader_create(&tr->d.ds, tr->d.split.train, tr->d.split.n_train, &lo, &tr->train, &e) != SNT_OK)
+    return fprintf(stderr, "%s\n", e.msg), 1;
+  tr->step_inst = t->step_model->create();
+  tr->eval_blob = calloc(1, t->eval_model->weights_bytes + 64);
+  tr->best_blob = malloc(t->step_model->weights_bytes + 64);
+  tr->hist = realloc(tr->hist, sizeof *tr->hist * (size_t)(o->epochs + tr->n_hist + 1));
+  if (!tr->step_inst || !tr->eval_blob || !tr->best_blob || !tr->hist) return fprintf(stderr, "out of memory\n"), 2;
+  memcpy(tr->best_blob, tr->s.blob, t->step_model->weights_bytes);
+  if (o->resume) {
+    char bp[4200];
+    path_in(bp, sizeof bp, o->out, "best.onnx");
+    if (access(bp, R_OK) == 0) {
+      snt_tr_state tmp;
+      if (snt_tr_state_init(&tmp, t, tr->info) == 0 && snt_tr_load(&tmp, bp, true, false) == 0)
+        memcpy(tr->best_blob, tmp.blob, t->step_model->weights_bytes);
+      snt_tr_state_free(&tmp);
+    }
+  }
+  t->step_model->set_weights(tr->step_inst, tr->s.blob);
+  return 0;
+}
+
+static void teardown(trainer *tr) {
+  if (tr->step_inst) tr->t->step_model->destroy(tr->step_inst);
+  snt_loader_destroy(tr->train);
+  snt_tr_data_close(&tr->d);
+  snt_tr_state_free(&tr->s);
+  free(tr->eval_blob);
+  free(tr->best_blob);
+  free(tr->hist);
+}
+
+int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, const char *weights, int threads, int argc,
+                     char **argv) {
+  trainer *tr = calloc(1, sizeof *tr);
+  if (!tr) return 2;
+  tr->info = info;
+  tr->t = t;
+  int rc = parse(info, t, argc, argv, &tr->o);
+  tr->o.weights = weights;
+  tr->o.threads = threads;
+  if (!rc) {
+    if (tr->o.threads <= 0) tr->o.threads = openblas_get_num_procs();
+    rc = setup(tr);
+  }
+  signal(SIGINT, on_sigint);
+  float bn_momentum = (float)(tr->o.bn_momentum >= 0 ? tr->o.bn_momentum : t->recipe.bn_momentum);
+  bool stopped = false;
+  for (int epoch = tr->s.epoch; !rc && epoch < tr->o.epochs && !interrupted; epoch++) {
+    printf("Epoch %d/%lld\n", epoch + 1, (long long)tr->o.epochs);
+    epoch_result er;
+    rc = run_epoch(&tr->s, tr->step_inst, tr->train, tr->cw, &tr->o, bn_momentum, epoch, &er);
+    if (rc || interrupted) break;
+    double vl, va;
+    if ((rc = validate(tr, &vl, &va))) break;
+    if (tr->d.split.n_val) printf(" - val_loss: %.4f - val_accuracy: %.4f", vl, va);
+    printf(" - lr: %g%s\n", tr->s.lr, er.skipped ? "" : "");
+    if (er.skipped) printf("  (%d unreadable image%s skipped)\n", er.skipped, er.skipped == 1 ? "" : "s");
+    tr->hist[tr->n_hist++] = (snt_history_row){epoch + 1, er.loss, er.acc, vl, va, tr->s.lr, er.skipped};
+    tr->s.epoch = epoch + 1;
+    stopped = callbacks(tr, epoch, isnan(vl) ? er.loss : vl);
+    rc = save_all(tr, false);
+    if (stopped) {
+      printf("Epoch %d: early stopping (best epoch %d)\n", epoch + 1, tr->s.best_epoch + 1);
+      break;
+    }
+  }
+  if (interrupted && !rc) {
+    printf("\ninterrupted: %s/last.onnx holds the weights after epoch %d\n", tr->o.out, tr->s.epoch);
+    rc = 130;
+  }
+  if (!rc && stopped && t->recipe.early_stopping.restore_best && tr->s.best_epoch >= 0) {
+    memcpy(tr->s.blob, tr->best_blob, t->step_model->weights_bytes);
+    printf("Restoring model weights from the end of the best epoch: %d.\n", tr->s.best_epoch + 1);
+  }
+  if (!rc) rc = save_all(tr, true);
+  if (!rc) printf("wrote %s/best.onnx, %s/last.onnx, %s/history.csv, %s/curves.png\n", tr->o.out, tr->o.out, tr->o.out, tr->o.out);
+  teardown(tr);
+  free(tr);
+  return rc;
+}

@@ -1,0 +1,75 @@
+/* Internal: the commands of a trainable executable (train, evaluate, export-onnx, data) and
+ * what they share: the weights in the training step's layout, checkpoints, the data split. */
+#ifndef SINTER_RUNTIME_TRAIN_INT_H
+#define SINTER_RUNTIME_TRAIN_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sinter/data.h"
+#include "sinter/train.h"
+
+/* The model's parameters in the step model's layout, with the optimizer's moments and the
+ * training state that checkpoints carry (metadata_props "sinter.*", docs/training.md). */
+typedef struct snt_tr_state {
+  const snt_train_info *t;
+  unsigned char *blob;   /* step layout: t->step_model->params */
+  float *m, *v;          /* per trainable parameter, t->params order, concatenated */
+  int64_t *moment_off;   /* offset of parameter i's moments */
+  int64_t step;          /* optimizer steps taken */
+  int epoch;             /* epochs completed */
+  double lr;
+  /* callbacks */
+  double best, lr_best;  /* best monitored value (early stopping; plateau) */
+  int best_epoch, wait_es, wait_lr;
+  /* the split the weights were trained on */
+  double split[3];
+  int64_t seed;
+  bool has_split;
+} snt_tr_state;
+
+int snt_tr_state_init(snt_tr_state *s, const snt_train_info *t, const snt_model_info *infer);
+void snt_tr_state_free(snt_tr_state *s);
+/* Loads parameters (and, when present, optimizer and training state) from an ONNX file.
+ * strict: every parameter must be there; else prints which were loaded and which kept. */
+int snt_tr_load(snt_tr_state *s, const char *path, bool strict, bool verbose);
+/* Writes an ONNX inference model of the current parameters, atomically; with_state adds the
+ * optimizer moments and training state (a checkpoint). */
+int snt_tr_save(const snt_tr_state *s, const char *path, bool with_state, const char *const *labels, int n_labels);
+/* Copies the parameters into a blob of another compiled model's layout, by name. */
+void snt_tr_copy_to(const snt_tr_state *s, const snt_model_info *to, unsigned char *blob);
+/* The offset of a named parameter in the step layout, or -1. */
+int64_t snt_tr_param_offset(const snt_train_info *t, const char *name, int64_t *numel);
+
+/* The data folder scanned against the model's labels and split; warnings printed. */
+typedef struct snt_tr_data {
+  snt_dataset ds;
+  snt_split split;
+  double fractions[3];
+  uint64_t seed;
+} snt_tr_data;
+int snt_tr_data_open(const snt_model_info *info, const char *dir, const double fractions[3], uint64_t seed,
+                     snt_tr_data *out);
+void snt_tr_data_close(snt_tr_data *d);
+/* Parses "a,b,c" fractions. */
+int snt_tr_parse_split(const char *s, double out[3]);
+
+/* Inference over items with the eval model: mean loss (unweighted), accuracy, predictions. */
+typedef struct snt_tr_eval {
+  double loss, accuracy;
+  int64_t n;
+  int *truth, *pred;
+  int skipped;
+} snt_tr_eval;
+int snt_tr_evaluate(const snt_train_info *t, const unsigned char *eval_blob, const snt_dataset *ds, const int *items,
+                    int n_items, int threads, snt_tr_eval *out);
+void snt_tr_eval_free(snt_tr_eval *e);
+
+int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, const char *weights, int threads, int argc,
+                     char **argv);
+int snt_tr_cmd_evaluate(const snt_model_info *info, const snt_train_info *t, const char *weights, int threads, int argc,
+                        char **argv);
+int snt_tr_cmd_export(const snt_model_info *info, const snt_train_info *t, const char *weights, int argc, char **argv);
+int snt_tr_cmd_data(const snt_model_info *info, const snt_train_info *t, int argc, char **argv);
+
+#endif
