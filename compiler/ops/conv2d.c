@@ -145,7 +145,7 @@ static snt_status emit(snt_emit *e, int node) {
   snt_graph *g = (snt_graph *)e->g;
   snt_emit_line(e, "{");
   snt_emit_line(e, "%s snt_k_conv_desc d = {%d, %s, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {%d, 0, 0, 0}};",
-                e->step ? "const" : "static const", k.spatial, snt_emit_batch(e), (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
+                e->step ? "const" : "static const", k.spatial, e->step ? "n" : snt_emit_i64(e, k.batch), (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
                 arr(e, k.in, 3), arr(e, k.out, 3), arr(e, k.kernel, 3), arr(e, k.stride, 3), arr(e, k.dilation, 3),
                 arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3), (int)k.act.kind);
   bool residual = snt_node_int(n, "residual", 0) && n->n_in > 3;

@@ -4,9 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
 
 #include "runtime/driver/driver.h"
 #include "runtime/train/train_int.h"
+#include "sinter/onnx_io.h"
 #include "sinter/report.h"
 
 /* The weights to use: --weights (a file from train or export-onnx), else the built-in ones. */
@@ -131,14 +134,16 @@ static void usage_train(FILE *f, const snt_model_info *m) {
           "  evaluate --data DIR [--split test|val|train|all] [--out DIR]\n"
           "                                    loss, accuracy, confusion matrix, per-class report\n"
           "  export-onnx -o OUT.onnx           the weights as a standard ONNX inference model\n"
-          "  data --data DIR [--out DIR]       class counts per split, class weights, a contact sheet\n",
+          "  data --data DIR [--out DIR]       class counts per split, class weights, a contact sheet\n"
+          "  gradients X.pb LABELS.pb [W.pb] -o DIR [--seed S]\n"
+          "                                    one step's loss and gradients as ONNX tensors (no update)\n",
           m->name);
 }
 
 int snt_rt_main_train(int argc, char **argv, const snt_model_info *info, const snt_train_info *t) {
   const char *cmd = argc > 1 ? argv[1] : "";
   bool ours = strcmp(cmd, "train") == 0 || strcmp(cmd, "evaluate") == 0 || strcmp(cmd, "export-onnx") == 0 ||
-              strcmp(cmd, "data") == 0;
+              strcmp(cmd, "data") == 0 || strcmp(cmd, "gradients") == 0;
   if (!ours) {
     int rc = snt_rt_main(argc, argv, info);
     if (argc < 2 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0)
@@ -175,7 +180,92 @@ int snt_rt_main_train(int argc, char **argv, const snt_model_info *info, const s
   if (strcmp(cmd, "train") == 0) rc = snt_tr_cmd_train(info, t, weights, threads, n, args);
   else if (strcmp(cmd, "evaluate") == 0) rc = snt_tr_cmd_evaluate(info, t, weights, threads, n, args);
   else if (strcmp(cmd, "export-onnx") == 0) rc = snt_tr_cmd_export(info, t, weights, n, args);
+  else if (strcmp(cmd, "gradients") == 0) rc = snt_tr_cmd_gradients(info, t, weights, n, args);
   else rc = snt_tr_cmd_data(info, t, n, args);
   free(args);
+  return rc;
+}
+
+/* EXE gradients IMAGES.pb LABELS.pb [WEIGHTS.pb] -o DIR [--seed S]: one training step's loss,
+ * probabilities, parameter gradients and batch statistics, without updating anything, as
+ * ONNX tensors (output_0.pb loss, output_1.pb probabilities, then grad/<param>.pb and
+ * stat/<param>.pb), so other frameworks can check them. */
+int snt_tr_cmd_gradients(const snt_model_info *info, const snt_train_info *t, const char *weights, int argc, char **argv) {
+  const char *files[3] = {0}, *dir = NULL;
+  int n_files = 0;
+  uint64_t seed = 0;
+  for (int i = 0; i < argc; i++) {
+    if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) dir = argv[++i];
+    else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) seed = strtoull(argv[++i], NULL, 10);
+    else if (n_files < 3 && argv[i][0] != '-') files[n_files++] = argv[i];
+    else return fprintf(stderr, "%s gradients: unexpected argument '%s'\n", info->name, argv[i]), 1;
+  }
+  if (n_files < 2 || !dir)
+    return fprintf(stderr, "%s gradients: needs IMAGES.pb LABELS.pb [WEIGHTS.pb] -o DIR\n", info->name), 1;
+  const snt_model_info *sm = t->step_model;
+  snt_tr_state s;
+  int rc = load_state(info, t, weights, &s);
+  snt_tensor_buf in[3] = {0};
+  snt_err e;
+  for (int i = 0; i < n_files && !rc; i++)
+    if (snt_onnx_read_tensor_file(files[i], &in[i], &e) != SNT_OK) fprintf(stderr, "%s\n", e.msg), rc = 1;
+  int64_t n = rc ? 0 : in[0].dims[0];
+  if (!rc && (in[0].dtype != SNT_F32 || in[1].dtype != SNT_I64 || in[1].dims[0] != n || n < 1 || n > sm->batch ||
+              snt_tensor_buf_nbytes(&in[0]) != (size_t)n * snt_rt_io_bytes(&sm->inputs[0]) / (size_t)sm->batch))
+    fprintf(stderr, "%s gradients: want float images [n, ...] and int64 labels [n] with n <= %lld\n", info->name,
+            (long long)sm->batch), rc = 1;
+  void *bufs[1024] = {0};
+  void *x = NULL, *lab = NULL, *w = NULL;
+  if (!rc && sm->n_outputs > 1024) rc = 2;
+  if (!rc) {
+    x = calloc(1, snt_rt_io_bytes(&sm->inputs[0]));
+    lab = calloc(1, snt_rt_io_bytes(&sm->inputs[1]));
+    w = calloc(1, snt_rt_io_bytes(&sm->inputs[2]));
+    for (int i = 0; i < sm->n_outputs; i++) bufs[i] = calloc(1, snt_rt_io_bytes(&sm->outputs[i]) + 4);
+    memcpy(x, in[0].data, snt_tensor_buf_nbytes(&in[0]));
+    memcpy(lab, in[1].data, snt_tensor_buf_nbytes(&in[1]));
+    for (int64_t i = 0; i < n; i++) ((float *)w)[i] = n_files > 2 ? ((const float *)in[2].data)[i] : 1.0f;
+  }
+  void *inst = rc ? NULL : sm->create();
+  if (!rc && !inst) rc = 2;
+  if (!rc) {
+    sm->set_weights(inst, s.blob);
+    const void *ins[3] = {x, lab, w};
+    if (t->step(inst, n, seed, ins, bufs) != 0) rc = 2;
+  }
+  char path[4200];
+  snprintf(path, sizeof path, "%s/grad", dir);
+  if (!rc && (mkdir(dir, 0777) && errno != EEXIST)) rc = 1, fprintf(stderr, "%s: cannot create\n", dir);
+  snprintf(path, sizeof path, "%s/grad", dir);
+  if (!rc) mkdir(path, 0777);
+  snprintf(path, sizeof path, "%s/stat", dir);
+  if (!rc) mkdir(path, 0777);
+  for (int o = 0; o < sm->n_outputs && !rc; o++) {
+    snt_model_io io = sm->outputs[o];
+    if (io.batched) io.dims[0] = n;
+    const char *name = NULL, *kind = "grad";
+    for (int i = 0; i < t->n_params; i++)
+      if (t->params[i].grad_output == o) name = t->params[i].name;
+    for (int i = 0; i < t->n_stats; i++)
+      if (t->stats[i].output == o) name = t->stats[i].name, kind = "stat";
+    if (o == 1) io.dims[0] = n;
+    snt_tensor_buf b = {.dtype = io.dtype, .rank = io.rank, .data = bufs[o], .name = (char *)(name ? name : io.name)};
+    memcpy(b.dims, io.dims, sizeof b.dims);
+    if (name) {
+      char file[1024];
+      snprintf(file, sizeof file, "%s", name);
+      for (char *c = file; *c; c++)
+        if (*c == '/') *c = '.';
+      snprintf(path, sizeof path, "%s/%s/%s.pb", dir, kind, file);
+    } else {
+      snprintf(path, sizeof path, "%s/output_%d.pb", dir, o);
+    }
+    if (snt_onnx_write_tensor_file(path, &b, &e) != SNT_OK) fprintf(stderr, "%s\n", e.msg), rc = 1;
+  }
+  if (inst) sm->destroy(inst);
+  for (int i = 0; i < 1024; i++) free(bufs[i]);
+  free(x), free(lab), free(w);
+  for (int i = 0; i < 3; i++) snt_tensor_buf_free(&in[i]);
+  snt_tr_state_free(&s);
   return rc;
 }

@@ -70,6 +70,7 @@ int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, const 
 int snt_tr_cmd_evaluate(const snt_model_info *info, const snt_train_info *t, const char *weights, int threads, int argc,
                         char **argv);
 int snt_tr_cmd_export(const snt_model_info *info, const snt_train_info *t, const char *weights, int argc, char **argv);
+int snt_tr_cmd_gradients(const snt_model_info *info, const snt_train_info *t, const char *weights, int argc, char **argv);
 int snt_tr_cmd_data(const snt_model_info *info, const snt_train_info *t, int argc, char **argv);
 
 #endif
