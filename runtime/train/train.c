@@ -448,8 +448,13 @@ int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, const 
     }
   }
   if (interrupted && !rc) {
-    printf("\ninterrupted: %s/last.onnx holds the weights after epoch %d\n", tr->o.out, tr->s.epoch);
-    rc = 130;
+    /* The weights of the steps taken so far; --resume repeats the unfinished epoch. */
+    rc = save_all(tr, false);
+    printf("\ninterrupted: %s/last.onnx holds the weights (epochs completed: %d)\n", tr->o.out, tr->s.epoch);
+    rc = rc ? rc : 130;
+    teardown(tr);
+    free(tr);
+    return rc;
   }
   if (!rc && stopped && t->recipe.early_stopping.restore_best && tr->s.best_epoch >= 0) {
     memcpy(tr->s.blob, tr->best_blob, t->step_model->weights_bytes);
