@@ -2,7 +2,9 @@
 #
 #   make          configure (first time) and build into $(BUILD)
 #   make test     build, then run the fast tests and the tests labelled "slow"
-#   make demo     build, then summarise the bundled models
+#   make demo     install, build, then train, evaluate and export simple_cnn on the built-in
+#                 SYNTHETIC data (scripts/demo.sh; DATA=DIR for a real dataset, OUT=DIR for
+#                 the output folder, default demo-out)
 #   make deps     install the Debian packages (scripts/install-deps.sh)
 #   make clean    remove $(BUILD)
 #
@@ -42,11 +44,12 @@ test: build
 		ctest --output-on-failure -L slow; \
 	fi
 
-demo: build
-	@for m in simple_cnn deep_cnn resnet50v2; do \
-		echo "==== sinter summary models/$$m.nn ===="; \
-		"$(BUILD)/sinter" summary "models/$$m.nn" || exit $$?; \
-	done
+# The demo times the package installation and the build apart from itself.
+demo:
+	@t0=$$(date +%s); $(MAKE) deps || exit $$?; t1=$$(date +%s); \
+	$(MAKE) build BUILD="$(BUILD)" JOBS="$(JOBS)" || exit $$?; t2=$$(date +%s); \
+	echo "demo: package installation took $$((t1 - t0)) s, the build $$((t2 - t1)) s (not part of the demo's time)"; \
+	BUILD="$(BUILD)" DATA="$(DATA)" OUT="$(OUT)" scripts/demo.sh
 
 clean:
 	rm -rf "$(BUILD)"
