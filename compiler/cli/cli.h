@@ -10,5 +10,6 @@ int snt_cmd_run(int argc, char **argv);
 int snt_cmd_ops(int argc, char **argv);
 int snt_cmd_import(int argc, char **argv);
 int snt_cmd_onnx_test(int argc, char **argv);
+int snt_cmd_synth_data(int argc, char **argv);
 
 #endif

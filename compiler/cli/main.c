@@ -31,6 +31,7 @@ static const char usage[] =
     "  ops [--markdown]   every op: DSL name, ONNX op, Keras class, signature\n"
     "  onnx-test CASE_DIR...\n"
     "                     run ONNX backend-test cases; 'N passed, M failed'\n"
+    "  synth-data -o DIR  write a small SYNTHETIC 4-class chest-X-ray-like image set\n"
     "\n"
     "options of check and summary:\n"
     "  --set NAME=VALUE   override a model parameter (repeatable), e.g. --set size=64\n"
@@ -148,6 +149,7 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "compile") == 0) return snt_cmd_compile(argc - 2, argv + 2);
   if (strcmp(cmd, "export-onnx") == 0) return snt_cmd_export_onnx(argc - 2, argv + 2);
   if (strcmp(cmd, "onnx-test") == 0) return snt_cmd_onnx_test(argc - 2, argv + 2);
+  if (strcmp(cmd, "synth-data") == 0) return snt_cmd_synth_data(argc - 2, argv + 2);
   fprintf(stderr, "sinter: unknown command '%s'\n\n%s", cmd, usage);
   return EXIT_USER;
 }

@@ -1,0 +1,159 @@
+/* sinter synth-data: writes the built-in SYNTHETIC chest X-ray set (compiler/synth.h) in the
+ * Kaggle layout DIR/<Class>/images/<Class>-<k>.png, so the demo runs without a download. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "compiler/cli/cli.h"
+#include "compiler/synth.h"
+#include "sinter/image.h"
+#include "support/util.h"
+
+typedef struct synth_opts {
+  const char *dir;
+  long per_class, size;
+  unsigned long long seed;
+} synth_opts;
+
+static const char synth_usage[] =
+    "usage: sinter synth-data -o DIR [--per-class N] [--size S] [--seed K]\n"
+    "\n"
+    "Writes a deterministic, SYNTHETIC 4-class chest-X-ray-like image set in the Kaggle layout\n"
+    "DIR/<Class>/images/<Class>-<k>.png (k = 1..N; classes COVID, Normal, Viral Pneumonia,\n"
+    "Lung_Opacity), 8-bit grayscale, and DIR/README.txt saying what it is. The same seed gives\n"
+    "the same bytes on every machine.\n"
+    "\n"
+    "  -o DIR           the output folder (created with its parents; files are overwritten)\n"
+    "  --per-class N    images per class, 1..100000 (default 150)\n"
+    "  --size S         width and height in pixels, 32..1024 (default 128)\n"
+    "  --seed K         any unsigned 64-bit number (default 1)\n";
+
+static int synth_usage_error(const char *fmt, const char *arg) {
+  fprintf(stderr, "sinter synth-data: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nrun 'sinter synth-data --help' for usage\n");
+  return SNT_EXIT_USER;
+}
+
+/* A whole decimal number in lo..hi, or false. */
+static bool parse_number(const char *s, unsigned long long lo, unsigned long long hi,
+                         unsigned long long *out) {
+  if (!s || !*s || *s == '-' || *s == '+') return false;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || *end || v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+
+/* Returns -1 when help was printed, else an exit code (0 = parsed). */
+static int parse_synth_args(int argc, char **argv, synth_opts *o) {
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    unsigned long long n;
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+      fputs(synth_usage, stdout);
+      return -1;
+    } else if (strcmp(a, "-o") == 0) {
+      if (!v) return synth_usage_error("%s needs a folder", a);
+      o->dir = argv[++i];
+    } else if (strcmp(a, "--per-class") == 0) {
+      if (!parse_number(v, 1, 100000, &n)) return synth_usage_error("%s takes a number in 1..100000", a);
+      o->per_class = (long)n, i++;
+    } else if (strcmp(a, "--size") == 0) {
+      if (!parse_number(v, SNT_SYNTH_MIN_SIZE, SNT_SYNTH_MAX_SIZE, &n))
+        return synth_usage_error("%s takes a number in 32..1024", a);
+      o->size = (long)n, i++;
+    } else if (strcmp(a, "--seed") == 0) {
+      if (!parse_number(v, 0, ~0ULL, &o->seed)) return synth_usage_error("%s takes an unsigned number", a);
+      i++;
+    } else {
+      return synth_usage_error("unexpected argument '%s'", a);
+    }
+  }
+  return o->dir ? 0 : synth_usage_error("%s", "needs -o DIR");
+}
+
+static snt_status make_dir(const char *path, snt_err *e) {
+  if (mkdir(path, 0777) == 0 || errno == EEXIST) return SNT_OK;
+  return snt_err_set(e, SNT_ERR_IO, "cannot create folder %s: %s", path, strerror(errno));
+}
+
+/* mkdir -p: creates the missing parents of `path` too. */
+static snt_status make_dirs(const char *path, snt_err *e) {
+  char *p = snt_strdup(path);
+  if (!p) return snt_err_set(e, SNT_ERR_NOMEM, "out of memory");
+  snt_status st = SNT_OK;
+  for (char *s = strchr(p + 1, '/'); s && st == SNT_OK; s = strchr(s + 1, '/')) {
+    *s = 0;
+    st = make_dir(p, e);
+    *s = '/';
+  }
+  if (st == SNT_OK) st = make_dir(p, e);
+  free(p);
+  return st;
+}
+
+static snt_status write_readme(const synth_opts *o, snt_err *e) {
+  char *path = snt_format("%s/README.txt", o->dir);
+  FILE *f = path ? fopen(path, "w") : NULL;
+  if (!f) {
+    snt_status st = path ? snt_err_set(e, SNT_ERR_IO, "cannot write %s: %s", path, strerror(errno))
+                         : snt_err_set(e, SNT_ERR_NOMEM, "out of memory");
+    free(path);
+    return st;
+  }
+  fprintf(f,
+          "SYNTHETIC chest-X-ray-like images written by `sinter synth-data --per-class %ld "
+          "--size %ld --seed %llu`.\nThey are not real X-rays and are not for medical use; they "
+          "exist so the demo runs without the Kaggle download.\n\n%s.\n\nLayout: "
+          "<Class>/images/<Class>-<k>.png, k = 1..%ld, %ldx%ld 8-bit grayscale.\n",
+          o->per_class, o->size, o->seed, snt_synth_description(), o->per_class, o->size, o->size);
+  bool bad = ferror(f) != 0;
+  bad |= fclose(f) != 0;
+  snt_status st = bad ? snt_err_set(e, SNT_ERR_IO, "cannot write %s", path) : SNT_OK;
+  free(path);
+  return st;
+}
+
+/* Makes DIR/<Class>/images and fills it with that class's images. */
+static snt_status write_class(const synth_opts *o, int cls, uint8_t *pix, snt_err *e) {
+  const char *name = snt_synth_class_name(cls);
+  char *cdir = snt_format("%s/%s", o->dir, name), *idir = snt_format("%s/%s/images", o->dir, name);
+  snt_status st = cdir && idir ? SNT_OK : snt_err_set(e, SNT_ERR_NOMEM, "out of memory");
+  if (st == SNT_OK) st = make_dir(cdir, e);
+  if (st == SNT_OK) st = make_dir(idir, e);
+  for (long k = 1; k <= o->per_class && st == SNT_OK; k++) {
+    char *path = snt_format("%s/%s-%ld.png", idir, name, k);
+    if (!path) st = snt_err_set(e, SNT_ERR_NOMEM, "out of memory");
+    if (st == SNT_OK) st = snt_synth_image(o->seed, cls, (int)k, (int)o->size, pix, e);
+    if (st == SNT_OK) st = snt_image_write_png(path, (int)o->size, (int)o->size, 1, pix, e);
+    free(path);
+  }
+  free(cdir);
+  free(idir);
+  return st;
+}
+
+int snt_cmd_synth_data(int argc, char **argv) {
+  synth_opts o = {NULL, 150, 128, 1};
+  int rc = parse_synth_args(argc, argv, &o);
+  if (rc) return rc < 0 ? SNT_EXIT_OK : rc;
+  snt_err e = {{0}};
+  uint8_t *pix = malloc((size_t)(o.size * o.size));
+  snt_status st = pix ? make_dirs(o.dir, &e) : snt_err_set(&e, SNT_ERR_NOMEM, "out of memory");
+  for (int c = 0; c < SNT_SYNTH_CLASSES && st == SNT_OK; c++) st = write_class(&o, c, pix, &e);
+  if (st == SNT_OK) st = write_readme(&o, &e);
+  free(pix);
+  if (st != SNT_OK) {
+    fprintf(stderr, "sinter synth-data: error: %s\n", e.msg);
+    return st == SNT_ERR_IO || st == SNT_ERR_INPUT ? SNT_EXIT_USER : SNT_EXIT_INTERNAL;
+  }
+  printf("sinter synth-data: wrote %ld images (%ld per class, %ldx%ld, seed %llu) to %s; %s\n",
+         o.per_class * SNT_SYNTH_CLASSES, o.per_class, o.size, o.size, o.seed, o.dir,
+         snt_synth_description());
+  return SNT_EXIT_OK;
+}
