@@ -67,10 +67,12 @@ else
 fi
 
 step "compile models/simple_cnn.nn at ${SIZE}x${SIZE} (inference, eval and training-step C)"
-run "$SINTER" summary models/simple_cnn.nn --set size="$SIZE" | tail -4
+echo "\$ $SINTER summary models/simple_cnn.nn --set size=$SIZE | tail -4"
+"$SINTER" summary models/simple_cnn.nn --set size="$SIZE" | tail -4
 run "$SINTER" compile models/simple_cnn.nn --set size="$SIZE" --train-batch "$BATCH" -o "$EXE"
 
 step "look at the data: counts per split, class weights, contact sheet"
+mkdir -p "$OUT/data-report" # data --out does not create its folder
 run "$EXE" data --data "$DATA" --out "$OUT/data-report" --split 0.7,0.1,0.2 --seed 42
 
 step "train ($EPOCHS epochs, batch $BATCH, Adam, class weights, augmentation)"
