@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "compiler/op.h"
+#include "compiler/passes/passes.h"
 #include "support/util.h"
 
 extern const snt_op snt_op_softmax_xent;
@@ -221,6 +222,11 @@ static snt_status mark_outputs(snt_ad *ad) {
 
 snt_status snt_autodiff_build(snt_graph *g, snt_diag *d, snt_ad *ad) {
   memset(ad, 0, sizeof *ad);
+  /* BatchNorm then ReLU runs as one kernel forward and one backward (the relu's mask is the
+   * output's sign): two passes over the largest tensors fewer each way. */
+  int changed = 0;
+  snt_status fst = snt_pass_fuse_bn_relu(g, d, &changed);
+  if (fst) return fst;
   ad->g = g;
   ad->d = d;
   ad->n_fwd = g->n_nodes;

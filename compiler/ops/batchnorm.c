@@ -145,14 +145,16 @@ static snt_status emit_train(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   int64_t c, inner;
   dims3(e->g, n->in[0], &c, &inner);
-  snt_emit_line(e, "snt_k_bn_train_forward(%s, %lld, %lld, %s, %s, %s, %sf, 0, %s, %s, %s, %s);", snt_emit_batch(e),
+  snt_emit_line(e, "snt_k_bn_train_forward(%s, %lld, %lld, %s, %s, %s, %sf, %d, %s, %s, %s, %s);", snt_emit_batch(e),
                 (long long)c, (long long)inner, snt_emit_ptr(e, n->in[0]), param_ptr(e, n, "gamma"), param_ptr(e, n, "beta"),
-                snt_emit_f64(e, (float)snt_node_float(n, "eps", 1e-3)), snt_emit_ptr(e, n->out[0]), snt_emit_ptr(e, n->out[1]),
+                snt_emit_f64(e, (float)snt_node_float(n, "eps", 1e-3)), (int)snt_node_int(n, "relu", 0), snt_emit_ptr(e, n->out[0]),
+                snt_emit_ptr(e, n->out[1]),
                 snt_emit_ptr(e, n->out[2]), snt_emit_ptr(e, n->out[3]));
   return SNT_OK;
 }
 
-/* in: x, dy, mean, invstd (+ the forward node's gamma); out: dx?, dgamma?, dbeta? by attributes. */
+/* in: x, dy, mean, invstd, y (+ the forward node's gamma); out: dx?, dgamma?, dbeta? by attributes.
+ * A fused relu (BN then ReLU, one pass each way) masks dy by y > 0 first. */
 static snt_status emit_train_grad(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_node *f = snt_ad_fwd(e->g, n);
@@ -162,9 +164,11 @@ static snt_status emit_train_grad(snt_emit *e, int node) {
   const char *dx = snt_node_int(n, "want_dx", 0) ? snt_emit_ptr(e, n->out[o++]) : "NULL";
   const char *dg = snt_node_int(n, "want_dgamma", 0) ? snt_emit_ptr(e, n->out[o++]) : "NULL";
   const char *db = snt_node_int(n, "want_dbeta", 0) ? snt_emit_ptr(e, n->out[o++]) : "NULL";
-  snt_emit_line(e, "snt_k_bn_train_backward(%s, %lld, %lld, %s, NULL, %s, %s, %s, %s, 0, %s, %s, %s);", snt_emit_batch(e),
-                (long long)c, (long long)inner, snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]),
-                param_ptr(e, f, "gamma"), snt_emit_ptr(e, n->in[2]), snt_emit_ptr(e, n->in[3]), dx, dg, db);
+  bool relu = snt_node_int(n, "relu", 0) && n->n_in > 4;
+  snt_emit_line(e, "snt_k_bn_train_backward(%s, %lld, %lld, %s, %s, %s, %s, %s, %s, %d, %s, %s, %s);", snt_emit_batch(e),
+                (long long)c, (long long)inner, snt_emit_ptr(e, n->in[0]), relu ? snt_emit_ptr(e, n->in[4]) : "NULL",
+                snt_emit_ptr(e, n->in[1]), param_ptr(e, f, "gamma"), snt_emit_ptr(e, n->in[2]), snt_emit_ptr(e, n->in[3]), relu,
+                dx, dg, db);
   return SNT_OK;
 }
 
@@ -174,9 +178,11 @@ static snt_status emit_frozen_grad(snt_emit *e, int node) {
   const snt_node *f = snt_ad_fwd(e->g, n);
   int64_t c, inner;
   dims3(e->g, n->in[0], &c, &inner);
-  snt_emit_line(e, "snt_k_bn_infer_backward(%s, %lld, %lld, NULL, %s, %s, %s, %sf, 0, %s);", snt_emit_batch(e), (long long)c,
-                (long long)inner, snt_emit_ptr(e, n->in[0]), param_ptr(e, f, "gamma"), param_ptr(e, f, "moving_variance"),
-                snt_emit_f64(e, (float)snt_node_float(f, "eps", 1e-3)), snt_emit_ptr(e, n->out[0]));
+  bool relu = snt_node_int(n, "relu", 0) && n->n_in > 1;
+  snt_emit_line(e, "snt_k_bn_infer_backward(%s, %lld, %lld, %s, %s, %s, %s, %sf, %d, %s);", snt_emit_batch(e), (long long)c,
+                (long long)inner, relu ? snt_emit_ptr(e, n->in[1]) : "NULL", snt_emit_ptr(e, n->in[0]), param_ptr(e, f, "gamma"),
+                param_ptr(e, f, "moving_variance"), snt_emit_f64(e, (float)snt_node_float(f, "eps", 1e-3)), relu,
+                snt_emit_ptr(e, n->out[0]));
   return SNT_OK;
 }
 
@@ -219,12 +225,13 @@ static snt_status grad(snt_ad *ad, int node) {
   snt_status st = SNT_OK;
   if (n->op != &batchnorm_train) { /* frozen */
     if (!want_dx) return SNT_OK;
-    int b = snt_ad_node(ad, &batchnorm_frozen_grad, node, "grad", 1, &dy);
+    int fins[2] = {dy, n->out[0]}; /* the output masks dy when the layer's relu is fused */
+    int b = snt_ad_node(ad, &batchnorm_frozen_grad, node, "grad", 2, fins);
     int dx = b >= 0 ? snt_ad_output_like(ad, b, x, "dx") : -1;
     return dx < 0 ? SNT_ERR_NOMEM : snt_ad_accumulate(ad, x, dx);
   }
-  int ins[4] = {x, dy, n->out[1], n->out[3]};
-  int b = snt_ad_node(ad, &batchnorm_train_grad, node, "grad", 4, ins);
+  int ins[5] = {x, dy, n->out[1], n->out[3], n->out[0]};
+  int b = snt_ad_node(ad, &batchnorm_train_grad, node, "grad", 5, ins);
   if (b < 0 || snt_node_set_int(&g->nodes[b], "want_dx", want_dx) || snt_node_set_int(&g->nodes[b], "want_dgamma", want_g) ||
       snt_node_set_int(&g->nodes[b], "want_dbeta", want_b))
     return SNT_ERR_NOMEM;

@@ -163,10 +163,10 @@ typedef struct epoch_result {
 } epoch_result;
 
 static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *cw, const opts *o, float bn_momentum,
-                     int epoch, epoch_result *res) {
+                     int epoch, bufs *bp, epoch_result *res) {
   const snt_train_info *t = s->t;
-  bufs b;
-  int rc = bufs_init(&b, t->step_model);
+  bufs b = *bp;
+  int rc = 0;
   snt_err e;
   if (!rc && snt_loader_begin_epoch(l, epoch, &e) != SNT_OK) rc = 1, fprintf(stderr, "%s\n", e.msg);
   int64_t classes = t->step_model->outputs[1].dims[1];
@@ -209,7 +209,6 @@ static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *c
   res->skipped = snt_loader_skipped(l);
   res->batches = step;
   if (!rc) progress(tty, step, steps, t0, res->loss, res->acc, true);
-  bufs_free(&b);
   return rc;
 }
 
@@ -263,6 +262,7 @@ typedef struct trainer {
   unsigned char *eval_blob, *best_blob;
   snt_history_row *hist;
   int n_hist;
+  bufs b; /* the step's inputs and outputs, kept across epochs */
   double cw[4096];
 } trainer;
 
@@ -399,10 +399,11 @@ static int setup(trainer *tr) {
     }
   }
   t->step_model->set_weights(tr->step_inst, tr->s.blob);
-  return 0;
+  return bufs_init(&tr->b, t->step_model);
 }
 
 static void teardown(trainer *tr) {
+  bufs_free(&tr->b);
   if (tr->step_inst) tr->t->step_model->destroy(tr->step_inst);
   snt_loader_destroy(tr->train);
   snt_tr_data_close(&tr->d);
@@ -431,7 +432,7 @@ int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, const 
   for (int epoch = tr->s.epoch; !rc && epoch < tr->o.epochs && !interrupted; epoch++) {
     printf("Epoch %d/%lld\n", epoch + 1, (long long)tr->o.epochs);
     epoch_result er;
-    rc = run_epoch(&tr->s, tr->step_inst, tr->train, tr->cw, &tr->o, bn_momentum, epoch, &er);
+    rc = run_epoch(&tr->s, tr->step_inst, tr->train, tr->cw, &tr->o, bn_momentum, epoch, &tr->b, &er);
     if (rc || interrupted) break;
     double vl, va;
     if ((rc = validate(tr, &vl, &va))) break;
