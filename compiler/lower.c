@@ -60,6 +60,15 @@ static snt_status stmt_output(snt_lower_ctx *c, const snt_ast_stmt *s) {
                         snt_value_kind_name(v.kind));
   for (int i = 0; i < c->g->n_outputs; i++)
     if (c->g->outputs[i] == v.u.tensor) return snt_error_at(c, s->loc, "this tensor is already an output");
+  /* The output is known by the name the model gives it (`output probs = ...`), in exported ONNX
+   * files too, unless another value already has that name. */
+  bool taken = false;
+  for (int t = 0; t < c->g->n_tensors && !taken; t++) taken = strcmp(c->g->tensors[t].name, s->name) == 0;
+  char *name = taken ? NULL : snt_strdup(s->name);
+  if (name) {
+    free(c->g->tensors[v.u.tensor].name);
+    c->g->tensors[v.u.tensor].name = name;
+  }
   return snt_ir_mark_output(c->g, v.u.tensor);
 }
 

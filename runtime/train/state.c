@@ -129,6 +129,10 @@ static void read_state(snt_tr_state *s, const Onnx__ModelProto *m) {
   if ((v = meta(m, "sinter.wait_es"))) s->wait_es = atoi(v);
   if ((v = meta(m, "sinter.wait_lr"))) s->wait_lr = atoi(v);
   if ((v = meta(m, "sinter.seed"))) s->seed = atoll(v);
+  if ((v = meta(m, "sinter.epoch_step"))) s->epoch_step = atoll(v);
+  if ((v = meta(m, "sinter.epoch_seen"))) s->epoch_seen = atoll(v);
+  if ((v = meta(m, "sinter.epoch_correct"))) s->epoch_correct = atoll(v);
+  if ((v = meta(m, "sinter.epoch_loss"))) s->epoch_loss = strtod(v, NULL);
   if ((v = meta(m, "sinter.split")) && snt_tr_parse_split(v, s->split) == 0) s->has_split = true;
 }
 
@@ -246,6 +250,11 @@ int snt_tr_save(const snt_tr_state *s, const char *path, bool with_state, const 
     snprintf(props[n_props].key, 64, "sinter.wait_es"), snprintf(props[n_props++].value, 256, "%d", s->wait_es);
     snprintf(props[n_props].key, 64, "sinter.wait_lr"), snprintf(props[n_props++].value, 256, "%d", s->wait_lr);
     snprintf(props[n_props].key, 64, "sinter.seed"), snprintf(props[n_props++].value, 256, "%lld", (long long)s->seed);
+    snprintf(props[n_props].key, 64, "sinter.epoch_step"), snprintf(props[n_props++].value, 256, "%lld", (long long)s->epoch_step);
+    snprintf(props[n_props].key, 64, "sinter.epoch_seen"), snprintf(props[n_props++].value, 256, "%lld", (long long)s->epoch_seen);
+    snprintf(props[n_props].key, 64, "sinter.epoch_correct"),
+        snprintf(props[n_props++].value, 256, "%lld", (long long)s->epoch_correct);
+    snprintf(props[n_props].key, 64, "sinter.epoch_loss"), snprintf(props[n_props++].value, 256, "%.17g", s->epoch_loss);
     snprintf(props[n_props].key, 64, "sinter.split"),
         snprintf(props[n_props++].value, 256, "%.17g,%.17g,%.17g", s->split[0], s->split[1], s->split[2]);
     if (!rc) {

@@ -37,8 +37,9 @@ static double now(void) {
 
 static int parse(const snt_model_info *info, const snt_train_info *t, int argc, char **argv, opts *o) {
   const snt_train_recipe *r = &t->recipe;
-  *o = (opts){.out = "run", .epochs = r->epochs, .batch = r->batch, .patience = -1, .seed = r->seed, .lr = -1,
-              .bn_momentum = -1, .augment = 1};
+  int64_t most = t->step_model->batch;
+  *o = (opts){.out = "run", .epochs = r->epochs, .batch = r->batch < most ? r->batch : most, .patience = -1, .seed = r->seed,
+              .lr = -1, .bn_momentum = -1, .augment = 1};
   memcpy(o->split, r->split, sizeof o->split);
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -170,9 +171,11 @@ static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *c
   snt_err e;
   if (!rc && snt_loader_begin_epoch(l, epoch, &e) != SNT_OK) rc = 1, fprintf(stderr, "%s\n", e.msg);
   int64_t classes = t->step_model->outputs[1].dims[1];
-  double loss_sum = 0, t0 = now();
-  int64_t seen = 0, correct = 0;
-  int steps = snt_loader_steps(l), step = 0;
+  /* An epoch interrupted by Ctrl-C goes on where it stopped: the batches already taken are
+   * drawn (their order depends on the seed and epoch only) and skipped, the sums carried on. */
+  double loss_sum = s->epoch_loss, t0 = now();
+  int64_t seen = s->epoch_seen, correct = s->epoch_correct;
+  int steps = snt_loader_steps(l), step = 0, skip = (int)s->epoch_step;
   bool tty = isatty(1);
   while (!rc && !interrupted) {
     int n = 0;
@@ -182,6 +185,10 @@ static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *c
       break;
     }
     if (n == 0) break;
+    if (step < skip) {
+      step++;
+      continue;
+    }
     for (int i = 0; i < n; i++) b.w[i] = (float)cw[b.labels[i]];
     const void *ins[3] = {b.x, b.labels, b.w};
     uint64_t seed = snt_rng_u64((uint64_t)o->seed, 7, (uint64_t)epoch, (uint64_t)step);
@@ -202,6 +209,7 @@ static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *c
     loss_sum += loss * n;
     seen += n;
     step++;
+    s->epoch_step = step, s->epoch_loss = loss_sum, s->epoch_seen = seen, s->epoch_correct = correct;
     progress(tty, step, steps, t0, loss_sum / (double)seen, (double)correct / (double)seen, false);
   }
   res->loss = seen ? loss_sum / (double)seen : NAN;
@@ -340,6 +348,23 @@ static int save_all(trainer *tr, bool final) {
   return rc;
 }
 
+/* A new run from loaded weights: the optimizer and the callbacks start over (a checkpoint given
+ * as --weights brings its moments and state along; they belong to another run). */
+static void restart(snt_tr_state *s, const snt_train_info *t, const opts *o) {
+  int64_t total = 0;
+  for (int i = 0; i < t->n_params; i++) {
+    int64_t n = 0;
+    snt_tr_param_offset(t, t->params[i].name, &n);
+    total += n;
+  }
+  memset(s->m, 0, sizeof(float) * (size_t)total);
+  memset(s->v, 0, sizeof(float) * (size_t)total);
+  s->step = 0, s->epoch = 0, s->lr = t->recipe.lr, s->best = s->lr_best = INFINITY, s->best_epoch = -1;
+  s->wait_es = s->wait_lr = 0, s->seed = o->seed;
+  s->epoch_step = 0, s->epoch_seen = 0, s->epoch_correct = 0, s->epoch_loss = 0;
+  memcpy(s->split, o->split, sizeof s->split);
+}
+
 static int setup(trainer *tr) {
   const snt_train_info *t = tr->t;
   opts *o = &tr->o;
@@ -357,14 +382,11 @@ static int setup(trainer *tr) {
     if (snt_history_read(p, &tr->hist, &tr->n_hist, &e) != SNT_OK) return fprintf(stderr, "%s\n", e.msg), 1;
     if (tr->n_hist > tr->s.epoch) tr->n_hist = tr->s.epoch;
     printf("resuming from %s/last.onnx after epoch %d\n", o->out, tr->s.epoch);
-  } else if (o->weights) {
-    if ((rc = snt_tr_load(&tr->s, o->weights, true, false))) return rc;
-    tr->s.step = 0, tr->s.epoch = 0, tr->s.lr = t->recipe.lr, tr->s.best = tr->s.lr_best = INFINITY, tr->s.best_epoch = -1;
-    tr->s.wait_es = tr->s.wait_lr = 0, tr->s.seed = o->seed, memcpy(tr->s.split, o->split, sizeof o->split);
-  } else if (o->init_from) {
-    printf("initialising from %s:\n", o->init_from);
-    if ((rc = snt_tr_load(&tr->s, o->init_from, false, true))) return rc;
-    tr->s.step = 0, tr->s.epoch = 0, tr->s.lr = t->recipe.lr, tr->s.best = tr->s.lr_best = INFINITY, tr->s.best_epoch = -1;
+  } else if (o->weights || o->init_from) {
+    if (o->init_from) printf("initialising from %s:\n", o->init_from);
+    if ((rc = snt_tr_load(&tr->s, o->weights ? o->weights : o->init_from, o->weights != NULL, o->init_from != NULL)))
+      return rc;
+    restart(&tr->s, t, o);
   }
   if (o->lr > 0 && !o->resume) tr->s.lr = o->lr;
   if (mkdir_p(o->out)) return fprintf(stderr, "%s: cannot create: %s\n", o->out, strerror(errno)), 1;
@@ -419,6 +441,7 @@ int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, const 
   if (!tr) return 2;
   tr->info = info;
   tr->t = t;
+  signal(SIGINT, on_sigint);
   int rc = parse(info, t, argc, argv, &tr->o);
   tr->o.weights = weights;
   tr->o.threads = threads;
@@ -426,7 +449,6 @@ int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, const 
     if (tr->o.threads <= 0) tr->o.threads = openblas_get_num_procs();
     rc = setup(tr);
   }
-  signal(SIGINT, on_sigint);
   float bn_momentum = (float)(tr->o.bn_momentum >= 0 ? tr->o.bn_momentum : t->recipe.bn_momentum);
   bool stopped = false;
   for (int epoch = tr->s.epoch; !rc && epoch < tr->o.epochs && !interrupted; epoch++) {
@@ -441,6 +463,7 @@ int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, const 
     if (er.skipped) printf("  (%d unreadable image%s skipped)\n", er.skipped, er.skipped == 1 ? "" : "s");
     tr->hist[tr->n_hist++] = (snt_history_row){epoch + 1, er.loss, er.acc, vl, va, tr->s.lr, er.skipped};
     tr->s.epoch = epoch + 1;
+    tr->s.epoch_step = 0, tr->s.epoch_loss = 0, tr->s.epoch_seen = 0, tr->s.epoch_correct = 0;
     stopped = callbacks(tr, epoch, isnan(vl) ? er.loss : vl);
     rc = save_all(tr, false);
     if (stopped) {
@@ -449,7 +472,7 @@ int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, const 
     }
   }
   if (interrupted && !rc) {
-    /* The weights of the steps taken so far; --resume repeats the unfinished epoch. */
+    /* The weights after the steps taken so far; --resume finishes the epoch from the next step. */
     rc = save_all(tr, false);
     printf("\ninterrupted: %s/last.onnx holds the weights (epochs completed: %d)\n", tr->o.out, tr->s.epoch);
     rc = rc ? rc : 130;

@@ -22,6 +22,9 @@ typedef struct snt_tr_state {
   /* callbacks */
   double best, lr_best;  /* best monitored value (early stopping; plateau) */
   int best_epoch, wait_es, wait_lr;
+  /* an epoch stopped by Ctrl-C: steps taken in it and its running sums */
+  int64_t epoch_step, epoch_seen, epoch_correct;
+  double epoch_loss;
   /* the split the weights were trained on */
   double split[3];
   int64_t seed;
