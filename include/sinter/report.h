@@ -9,6 +9,7 @@
 #ifndef SINTER_REPORT_H
 #define SINTER_REPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -36,11 +37,13 @@ typedef struct snt_class_stats {
 } snt_class_stats;
 
 /* sklearn's precision_recall_fscore_support with zero_division=0: a ratio whose denominator
- * is 0 is 0 (never NaN). Every class is included in the macro average, also one with no
- * samples and no predictions (it counts as zeros, as with sklearn's labels=range(n));
- * the weighted average weighs by support, so such a class adds nothing there. accuracy is
+ * is 0 is 0 (never NaN). The macro average is over the classes present in the truth or the
+ * predictions, sklearn's default label set (a class with neither, such as a label without a
+ * data folder, would only drag it towards 0); the weighted average weighs by support. accuracy is
  * the trace over the total (0 for no samples). Any output may be NULL; per_class has c->n
  * entries. */
+/* Whether class k occurs in the truth or the predictions. */
+bool snt_report_class_present(const snt_confusion *c, int k);
 void snt_report_stats(const snt_confusion *c, snt_class_stats *per_class, snt_class_stats *macro,
                       snt_class_stats *weighted, double *accuracy);
 

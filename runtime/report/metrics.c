@@ -50,19 +50,28 @@ static snt_class_stats class_stats(const snt_confusion *c, int k) {
                            .support = support};
 }
 
+bool snt_report_class_present(const snt_confusion *c, int k) {
+  for (int j = 0; j < c->n; j++)
+    if (c->m[(size_t)k * c->n + j] || c->m[(size_t)j * c->n + k]) return true;
+  return false;
+}
+
 void snt_report_stats(const snt_confusion *c, snt_class_stats *per_class, snt_class_stats *macro,
                       snt_class_stats *weighted, double *accuracy) {
   snt_class_stats mac = {0}, wt = {0};
   int64_t trace = 0;
+  int present = 0;
   for (int k = 0; k < c->n; k++) {
     snt_class_stats s = class_stats(c, k);
     if (per_class) per_class[k] = s;
     trace += c->m[(size_t)k * c->n + k];
+    if (!snt_report_class_present(c, k)) continue;
+    present++;
     mac.precision += s.precision, mac.recall += s.recall, mac.f1 += s.f1;
     wt.precision += s.precision * s.support, wt.recall += s.recall * s.support, wt.f1 += s.f1 * s.support;
     wt.support += s.support;
   }
-  mac.precision /= c->n, mac.recall /= c->n, mac.f1 /= c->n;
+  if (present) mac.precision /= present, mac.recall /= present, mac.f1 /= present;
   mac.support = wt.support;
   if (wt.support > 0) wt.precision /= wt.support, wt.recall /= wt.support, wt.f1 /= wt.support;
   if (macro) *macro = mac;
@@ -91,13 +100,21 @@ void snt_report_print(FILE *f, const snt_confusion *c, const char *const *labels
     if (len > width) width = len;
   }
   fprintf(f, "%*s  %9s %9s %9s %9s\n\n", width, "", "precision", "recall", "f1-score", "support");
-  for (int k = 0; k < c->n; k++) stats_row(f, width, label_of(labels, k, buf), class_stats(c, k));
+  for (int k = 0; k < c->n; k++)
+    if (snt_report_class_present(c, k)) stats_row(f, width, label_of(labels, k, buf), class_stats(c, k));
   snt_class_stats macro, weighted;
   double accuracy;
   snt_report_stats(c, NULL, &macro, &weighted, &accuracy);
   fprintf(f, "\n%*s  %9s %9s %9.4f %9lld\n", width, "accuracy", "", "", accuracy, (long long)macro.support);
   stats_row(f, width, "macro avg", macro);
   stats_row(f, width, "weighted avg", weighted);
+  bool first = true;
+  for (int k = 0; k < c->n; k++)
+    if (!snt_report_class_present(c, k)) {
+      fprintf(f, "%s%s", first ? "\n(no samples and no predictions, left out as sklearn does: " : ", ", label_of(labels, k, buf));
+      first = false;
+    }
+  if (!first) fprintf(f, ")\n");
 }
 
 static int digits_of(int64_t v) {

@@ -83,6 +83,37 @@ static void three_classes(test_state *ts) {
  *   class 2: P = 0/0 -> 0, R = 0/3, F1 = 0     class 3: P = 0/1, R = 0/0 -> 0, F1 = 0
  *   accuracy 8/13; macro over all four: P = (5/7 + .6)/4, R = (5/6 + .75)/4, F1 = (10/13 + 2/3)/4
  *   weighted: P = (6*5/7 + 4*.6)/13, R = 8/13, F1 = (6*10/13 + 4*2/3)/13 */
+/* Three classes present, a fourth with no samples and no predictions (a label without a data
+ * folder): rows [2 0 0 0], [1 1 0 0], [0 0 1 0], [0 0 0 0].
+ *   class 0: P = 2/3, R = 1, F1 = 4/5; class 1: P = 1, R = 1/2, F1 = 2/3; class 2: P = R = F1 = 1
+ *   macro over the three present: P = (2/3 + 1 + 1)/3 = 0.8889, R = 2.5/3 = 0.8333,
+ *   F1 = (0.8 + 2/3 + 1)/3 = 0.8222; the absent class is no row and no part of the average. */
+static void absent_class(test_state *ts) {
+  const int truth[] = {0, 0, 1, 1, 2}, pred[] = {0, 0, 0, 1, 2};
+  snt_confusion c = build(ts, 4, 5, truth, pred);
+  snt_class_stats mac;
+  snt_report_stats(&c, NULL, &mac, NULL, NULL);
+  CHECK_NEAR(ts, mac.precision, (2.0 / 3 + 2) / 3);
+  CHECK_NEAR(ts, mac.recall, 2.5 / 3);
+  CHECK_NEAR(ts, mac.f1, (0.8 + 2.0 / 3 + 1) / 3);
+  CHECK(ts, !snt_report_class_present(&c, 3));
+  const char *labels[] = {"COVID", "Normal", "Viral Pneumonia", "Lung_Opacity"};
+  char *text = capture(snt_report_print, &c, labels);
+  CHECK_STR(ts, text,
+            "                 precision    recall  f1-score   support\n"
+            "\n"
+            "          COVID     0.6667    1.0000    0.8000         2\n"
+            "         Normal     1.0000    0.5000    0.6667         2\n"
+            "Viral Pneumonia     1.0000    1.0000    1.0000         1\n"
+            "\n"
+            "       accuracy                         0.8000         5\n"
+            "      macro avg     0.8889    0.8333    0.8222         5\n"
+            "   weighted avg     0.8667    0.8000    0.7867         5\n"
+            "\n(no samples and no predictions, left out as sklearn does: Lung_Opacity)\n");
+  free(text);
+  snt_confusion_free(&c);
+}
+
 static void four_classes(test_state *ts) {
   const int truth[] = {0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2}, pred[] = {0, 0, 0, 0, 0, 1, 1, 1, 1, 3, 0, 0, 1};
   snt_confusion c = build(ts, 4, 13, truth, pred);
@@ -223,6 +254,7 @@ int main(void) {
   test_state ts = {0};
   three_classes(&ts);
   four_classes(&ts);
+  absent_class(&ts);
   edge_cases(&ts);
   history_round_trip(&ts);
   return test_report("report_metrics", &ts);
