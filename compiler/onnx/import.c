@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "compiler/op.h"
+#include "compiler/passes/passes.h"
 #include "sinter/onnx_io.h"
 #include "support/util.h"
 
@@ -302,6 +303,10 @@ static snt_status node(import_ctx *c, const Onnx__NodeProto *np, int index) {
   }
   if (!st && op->onnx_import) st = op->onnx_import(c->g, n, c->opset, c->d);
   if (!st) st = op->infer(c->g, n, c->d);
+  /* Shape arithmetic on constants becomes a constant now, so a Reshape or Resize after it
+   * finds its shape-determining input known (compiler/passes/fold_constants.c). */
+  bool folded = false;
+  if (!st) st = snt_fold_node(c->g, n, &folded);
   return st;
 }
 
