@@ -72,7 +72,7 @@ static snt_status emit_grad(snt_emit *e, int node) {
   const snt_tensor *x = &e->g->tensors[n->out[0]];
   snt_emit_line(e, "snt_k_dropout_backward((%s) * %lldLL, %sf, %s, %s, %s);", snt_emit_batch(e),
                 (long long)(snt_tensor_numel(x) / x->dims[0]), snt_emit_f64(e, (float)snt_node_float(n, "rate", 0)),
-                snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->out[0]));
+                snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0])); /* mask, dy, dx */
   return SNT_OK;
 }
 
