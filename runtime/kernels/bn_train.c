@@ -67,24 +67,28 @@ void snt_k_bn_train_forward(int64_t batch, int64_t channels, int64_t inner, cons
   }
 }
 
-/* Adds sum(g) and sum(g * (x - mean)) to s, where g is dy masked by y > 0 when y is given. */
+/* Adds sum(g), sum(g * (x - mean)) and sum(x - mean) to s, where g is dy masked by y > 0 when
+ * y is given. The last one measures how far the float mean is from the batch's exact mean. */
 static void grad_sums(const float *restrict x, const float *restrict y, const float *restrict dy, int64_t n,
-                      float mean, double s[2]) {
+                      float mean, double s[3]) {
   int64_t i = 0;
   for (; i + BLOCK <= n; i += BLOCK) {
-    float a[LANES] = {0}, b[LANES] = {0};
+    float a[LANES] = {0}, b[LANES] = {0}, d[LANES] = {0};
     for (int64_t k = 0; k < BLOCK; k += LANES)
       for (int j = 0; j < LANES; j++) {
         float g = y && !(y[i + k + j] > 0.0f) ? 0.0f : dy[i + k + j];
+        float xc = x[i + k + j] - mean;
         a[j] += g;
-        b[j] += g * (x[i + k + j] - mean);
+        b[j] += g * xc;
+        d[j] += xc;
       }
-    for (int j = 0; j < LANES; j++) s[0] += a[j], s[1] += b[j];
+    for (int j = 0; j < LANES; j++) s[0] += a[j], s[1] += b[j], s[2] += d[j];
   }
   for (; i < n; i++) {
     float g = y && !(y[i] > 0.0f) ? 0.0f : dy[i];
     s[0] += g;
     s[1] += (double)g * ((double)x[i] - (double)mean);
+    s[2] += (double)x[i] - (double)mean;
   }
 }
 
@@ -107,17 +111,20 @@ void snt_k_bn_train_backward(int64_t batch, int64_t channels, int64_t inner, con
   const float *mask = relu ? y : NULL;
   double count = (double)batch * (double)inner;
   for (int64_t c = 0; c < channels; c++) {
-    double s[2] = {0.0, 0.0}, is = invstd[c];
+    double s[3] = {0.0, 0.0, 0.0}, is = invstd[c];
     for (int64_t n = 0; n < batch; n++) {
       int64_t off = (n * channels + c) * inner;
       grad_sums(x + off, mask ? mask + off : NULL, dy + off, inner, mean[c], s);
     }
-    double db = s[0], dg = s[1] * is; /* dgamma = sum g * xhat */
+    /* Centre on the exact batch mean (the stored one is rounded to float): otherwise dx keeps a
+     * per-channel offset that a layer before, summing dx over every pixel, amplifies. */
+    double shift = count > 0 ? s[2] / count : 0.0;
+    double db = s[0], dg = (s[1] - shift * s[0]) * is; /* dgamma = sum g * xhat */
     if (dgamma) dgamma[c] = (float)dg;
     if (dbeta) dbeta[c] = (float)db;
     if (!dx || count == 0) continue;
     double a = (gamma ? (double)gamma[c] : 1.0) * is;
-    double cc = a * dg * is / count, e = a * db / count;
+    double cc = a * dg * is / count, e = a * db / count - cc * shift;
     for (int64_t n = 0; n < batch; n++) {
       int64_t off = (n * channels + c) * inner;
       bn_dx(x + off, mask ? mask + off : NULL, dy + off, inner, mean[c], (float)a, (float)cc, (float)e, dx + off);

@@ -241,8 +241,7 @@ int snt_tr_cmd_gradients(const snt_model_info *info, const snt_train_info *t, co
   snprintf(path, sizeof path, "%s/stat", dir);
   if (!rc) mkdir(path, 0777);
   for (int o = 0; o < sm->n_outputs && !rc; o++) {
-    snt_model_io io = sm->outputs[o];
-    if (io.batched) io.dims[0] = n;
+    snt_model_io io = sm->outputs[o]; /* only the probabilities (output 1) have a row per sample */
     const char *name = NULL, *kind = "grad";
     for (int i = 0; i < t->n_params; i++)
       if (t->params[i].grad_output == o) name = t->params[i].name;
