@@ -83,7 +83,10 @@ int snt_tr_cmd_evaluate(const snt_model_info *info, const snt_train_info *t, con
         snt_report_print(stdout, &c, (const char *const *)d.ds.labels);
         char path[4200];
         snprintf(path, sizeof path, "%s/confusion_matrix.png", out ? out : ".");
-        if (snt_plot_confusion(path, &c, (const char *const *)d.ds.labels, &e) != SNT_OK) {
+        if (out && snt_tr_mkdir_p(out)) {
+          fprintf(stderr, "%s: cannot create: %s\n", out, strerror(errno));
+          rc = 1;
+        } else if (snt_plot_confusion(path, &c, (const char *const *)d.ds.labels, &e) != SNT_OK) {
           fprintf(stderr, "%s\n", e.msg);
           rc = 1;
         } else {

@@ -1,7 +1,9 @@
 /* The data folder of train, evaluate and data: scanned against the model's labels, split. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "runtime/train/train_int.h"
 
@@ -37,4 +39,16 @@ int snt_tr_data_open(const snt_model_info *info, const char *dir, const double f
 void snt_tr_data_close(snt_tr_data *d) {
   snt_split_free(&d->split);
   snt_dataset_free(&d->ds);
+}
+
+int snt_tr_mkdir_p(const char *dir) {
+  char p[4096];
+  snprintf(p, sizeof p, "%s", dir);
+  for (char *c = p + 1; *c; c++)
+    if (*c == '/') {
+      *c = '\0';
+      if (mkdir(p, 0777) && errno != EEXIST) return -1;
+      *c = '/';
+    }
+  return mkdir(p, 0777) && errno != EEXIST ? -1 : 0;
 }

@@ -1,5 +1,6 @@
 /* EXE data: the data as the notebook looks at it before training: class counts of the whole
  * folder and of each split, the class weights, and a contact sheet of samples per class. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,10 @@ int snt_tr_cmd_data(const snt_model_info *info, const snt_train_info *t, int arg
     char path[4200];
     snprintf(path, sizeof path, "%s/samples.png", out);
     snt_err e;
-    if (snt_plot_contact_sheet(path, n, (const char *const *)d.ds.labels, PER_ROW, tiles, TILE, &e) != SNT_OK) {
+    if (snt_tr_mkdir_p(out)) {
+      fprintf(stderr, "%s: cannot create: %s\n", out, strerror(errno));
+      rc = 1;
+    } else if (snt_plot_contact_sheet(path, n, (const char *const *)d.ds.labels, PER_ROW, tiles, TILE, &e) != SNT_OK) {
       fprintf(stderr, "%s\n", e.msg);
       rc = 1;
     } else {

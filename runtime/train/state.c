@@ -7,6 +7,7 @@
 
 #include "runtime/train/train_int.h"
 #include "sinter/onnx_io.h"
+#include "sinter/weight_map.h"
 
 enum { EXIT_USER = 1, EXIT_INTERNAL = 2 };
 
@@ -136,6 +137,54 @@ static void read_state(snt_tr_state *s, const Onnx__ModelProto *m) {
   if ((v = meta(m, "sinter.split")) && snt_tr_parse_split(v, s->split) == 0) s->has_split = true;
 }
 
+/* The step model's parameters as the mapping's targets: `<layer>/<role>` split at the last '/'
+ * (a name without a known role is matched by its exact name only). */
+static snt_wmap_target *param_targets(const snt_model_info *sm, char **layers) {
+  snt_wmap_target *t = calloc((size_t)sm->n_params + 1, sizeof *t);
+  size_t cap = 1;
+  for (int i = 0; i < sm->n_params; i++) cap += strlen(sm->params[i].name) + 1;
+  *layers = malloc(cap);
+  if (!t || !*layers) {
+    free(t);
+    free(*layers);
+    *layers = NULL;
+    return NULL;
+  }
+  char *buf = *layers;
+  for (int i = 0; i < sm->n_params; i++) {
+    const snt_model_param *p = &sm->params[i];
+    const char *role = NULL;
+    t[i].name = p->name;
+    if (snt_wmap_split_name(p->name, buf, cap, &role) && snt_wmap_is_role(role)) {
+      t[i].layer = buf;
+      t[i].role = role;
+      buf += strlen(buf) + 1;
+    }
+    t[i].dtype = p->dtype;
+    t[i].rank = p->rank;
+    memcpy(t[i].dims, p->dims, sizeof t[i].dims);
+  }
+  return t;
+}
+
+/* Decodes the matched initializer into the parameter; 1 loaded, -1 bad. */
+static int take_mapped(const Onnx__ModelProto *m, const char *path, const char *dir, const snt_wmap_target *t,
+                       const snt_wmap_match *mt, float *dst) {
+  snt_tensor_buf b = {0};
+  snt_err e;
+  if (snt_onnx_tensor_decode(m->graph->initializer[mt->init], dir, &b, &e) != SNT_OK) {
+    fprintf(stderr, "%s\n", e.msg);
+    return -1;
+  }
+  int rc = 1;
+  if (snt_wmap_copy_f32(&b, mt, t, dst, &e) != SNT_OK) {
+    fprintf(stderr, "%s: %s\n", path, e.msg);
+    rc = -1;
+  }
+  snt_tensor_buf_free(&b);
+  return rc;
+}
+
 int snt_tr_load(snt_tr_state *s, const char *path, bool strict, bool verbose) {
   Onnx__ModelProto *m = NULL;
   snt_err e;
@@ -145,9 +194,33 @@ int snt_tr_load(snt_tr_state *s, const char *path, bool strict, bool verbose) {
   }
   const snt_model_info *sm = s->t->step_model;
   int rc = 0, loaded = 0, kept = 0;
+  /* Exact names first (files written by export-onnx and train), then the mapping of
+   * include/sinter/weight_map.h: by layer name and role (and, strict, by structure). */
+  char *layers = NULL, *dir = NULL;
+  snt_wmap_target *t = param_targets(sm, &layers);
+  snt_wmap_match *mt = calloc((size_t)sm->n_params + 1, sizeof *mt);
+  snt_wmap_how by = SNT_WMAP_NONE;
+  if (!t || !mt || snt_onnx_dirname(path, &dir, &e) != SNT_OK) {
+    fprintf(stderr, "%s: out of memory\n", path);
+    rc = EXIT_INTERNAL;
+  } else {
+    snt_wmap_opts o = {.path = path, .model = sm->name, .exact_first = true, .strict = strict};
+    if (snt_wmap_match_targets(m, t, sm->n_params, &o, mt, &by, &e) != SNT_OK) {
+      fprintf(stderr, "%s\n", e.msg);
+      if (strict)
+        for (int i = 0; i < sm->n_params; i++)
+          if (!find_init(m, sm->params[i].name)) {
+            fprintf(stderr, "%s: (nor does it name every parameter as `EXE export-onnx` writes them: no initializer named '%s')\n",
+                    path, sm->params[i].name);
+            break;
+          }
+      rc = EXIT_USER;
+    }
+  }
   for (int i = 0; i < sm->n_params && !rc; i++) {
     const snt_model_param *p = &sm->params[i];
-    int r = take(m, path, p->name, numel(p), (float *)(s->blob + p->offset));
+    float *dst = (float *)(s->blob + p->offset);
+    int r = mt[i].how == SNT_WMAP_NONE ? 0 : take_mapped(m, path, dir, &t[i], &mt[i], dst);
     if (r < 0) rc = EXIT_USER;
     else if (r == 0 && strict) {
       fprintf(stderr, "%s: no initializer named '%s' (weights are named as `EXE export-onnx` writes them)\n", path, p->name);
@@ -157,10 +230,18 @@ int snt_tr_load(snt_tr_state *s, const char *path, bool strict, bool verbose) {
       if (verbose) printf("  fresh:  %s\n", p->name);
     } else {
       loaded++;
-      if (verbose) printf("  loaded: %s\n", p->name);
+      if (verbose) {
+        const char *from = m->graph->initializer[mt[i].init]->name;
+        if (mt[i].how == SNT_WMAP_EXACT && !mt[i].transpose) printf("  loaded: %s\n", p->name);
+        else printf("  loaded: %s <- %s%s\n", p->name, from, mt[i].transpose ? " (transposed)" : "");
+      }
     }
   }
   if (!rc && verbose) printf("%s: %d parameter tensors loaded, %d initialised fresh\n", path, loaded, kept);
+  free(t);
+  free(mt);
+  free(layers);
+  free(dir);
   /* Optimizer moments and training state are there only in checkpoints. */
   for (int i = 0; i < s->t->n_params && !rc && meta(m, "sinter.step"); i++) {
     int64_t n = 0;

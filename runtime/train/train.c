@@ -220,18 +220,6 @@ static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *c
   return rc;
 }
 
-static int mkdir_p(const char *dir) {
-  char p[4096];
-  snprintf(p, sizeof p, "%s", dir);
-  for (char *c = p + 1; *c; c++)
-    if (*c == '/') {
-      *c = '\0';
-      if (mkdir(p, 0777) && errno != EEXIST) return -1;
-      *c = '/';
-    }
-  return mkdir(p, 0777) && errno != EEXIST ? -1 : 0;
-}
-
 static void path_in(char *buf, size_t n, const char *dir, const char *name) { snprintf(buf, n, "%s/%s", dir, name); }
 
 /* Class weights for the training split: the recipe's mode (balanced, explicit, none). */
@@ -389,7 +377,7 @@ static int setup(trainer *tr) {
     restart(&tr->s, t, o);
   }
   if (o->lr > 0 && !o->resume) tr->s.lr = o->lr;
-  if (mkdir_p(o->out)) return fprintf(stderr, "%s: cannot create: %s\n", o->out, strerror(errno)), 1;
+  if (snt_tr_mkdir_p(o->out)) return fprintf(stderr, "%s: cannot create: %s\n", o->out, strerror(errno)), 1;
   if ((rc = snt_tr_data_open(tr->info, o->data, o->split, (uint64_t)o->seed, &tr->d))) return rc;
   if (tr->d.ds.n_classes > 4096) return 1;
   class_weights(t, &tr->d, tr->cw);

@@ -54,6 +54,8 @@ typedef struct snt_tr_data {
 int snt_tr_data_open(const snt_model_info *info, const char *dir, const double fractions[3], uint64_t seed,
                      snt_tr_data *out);
 void snt_tr_data_close(snt_tr_data *d);
+/* mkdir -p; 0 on success (errno set otherwise). */
+int snt_tr_mkdir_p(const char *dir);
 /* Parses "a,b,c" fractions. */
 int snt_tr_parse_split(const char *s, double out[3]);
 
