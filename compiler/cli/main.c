@@ -21,7 +21,7 @@ static const char usage[] =
     "  check MODEL.nn     parse, lower and shape-check a model; errors as file:line:col\n"
     "  summary MODEL.nn   layer table, output shapes, FLOPs and Keras parameter counts\n"
     "  compile MODEL.nn|MODEL.onnx -o EXE\n"
-    "                     build a standalone executable (predict, run, bench, summary)\n"
+    "                     build a standalone executable (predict, train, evaluate, export-onnx, ...)\n"
     "  export-onnx MODEL.nn [--weights W.onnx] -o OUT.onnx\n"
     "                     the model and its weights as a standard ONNX graph\n"
     "  import MODEL.onnx -o MODEL.nn\n"
