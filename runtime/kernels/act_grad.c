@@ -9,7 +9,10 @@ void snt_k_act_backward(snt_k_act_kind kind, float alpha, int64_t n, const float
                         const float *dy, float *dx) {
   switch (kind) {
     case SNT_K_ACT_RELU:
-      for (int64_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+      for (int64_t i = 0; i < n; i++) {
+        float v = dy[i]; /* loaded unconditionally, so the select vectorises */
+        dx[i] = y[i] > 0.0f ? v : 0.0f;
+      }
       return;
     case SNT_K_ACT_LEAKY_RELU:
       for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.0f ? dy[i] : alpha * dy[i];

@@ -42,29 +42,46 @@ static void scale_shift(float *restrict y, const float *restrict x, float a, flo
   }
 }
 
-void snt_k_bn_train_forward(int64_t batch, int64_t channels, int64_t inner, const float *x, const float *gamma,
-                            const float *beta, float eps, int relu, float *y, float *mean, float *var,
-                            float *invstd) {
+typedef struct bn_args {
+  int64_t batch, channels, inner;
+  const float *x, *y, *dy, *gamma, *beta, *mean, *invstd;
+  float eps;
+  int relu;
+  float *out, *mean_out, *var_out, *invstd_out, *dgamma, *dbeta;
+} bn_args;
+
+static void forward_channels(void *ctx, int64_t c0, int64_t c1) {
+  const bn_args *a = ctx;
+  int64_t batch = a->batch, channels = a->channels, inner = a->inner;
   double count = (double)batch * (double)inner;
-  for (int64_t c = 0; c < channels; c++) {
-    float shift = count > 0 ? x[c * inner] : 0.0f;
+  for (int64_t c = c0; c < c1; c++) {
+    float shift = count > 0 ? a->x[c * inner] : 0.0f;
     double s[2] = {0.0, 0.0};
-    for (int64_t n = 0; n < batch; n++) moments_acc(x + (n * channels + c) * inner, inner, shift, s);
+    for (int64_t n = 0; n < batch; n++) moments_acc(a->x + (n * channels + c) * inner, inner, shift, s);
     double mu = count > 0 ? s[0] / count : 0.0;
     double v = count > 0 ? s[1] / count - mu * mu : 0.0;
     v = v < 0.0 ? 0.0 : v;
     mu += shift;
-    double is = 1.0 / sqrt(v + (double)eps);
-    mean[c] = (float)mu;
-    var[c] = (float)v;
-    invstd[c] = (float)is;
-    double a = (gamma ? (double)gamma[c] : 1.0) * is;
-    double b = (beta ? (double)beta[c] : 0.0) - mu * a;
+    double is = 1.0 / sqrt(v + (double)a->eps);
+    a->mean_out[c] = (float)mu;
+    a->var_out[c] = (float)v;
+    a->invstd_out[c] = (float)is;
+    double sc = (a->gamma ? (double)a->gamma[c] : 1.0) * is;
+    double b = (a->beta ? (double)a->beta[c] : 0.0) - mu * sc;
     for (int64_t n = 0; n < batch; n++) {
       int64_t off = (n * channels + c) * inner;
-      scale_shift(y + off, x + off, (float)a, (float)b, inner, relu);
+      scale_shift(a->out + off, a->x + off, (float)sc, (float)b, inner, a->relu);
     }
   }
+}
+
+/* Channels are independent: they split over threads (the tensors are far larger than cache). */
+void snt_k_bn_train_forward(int64_t batch, int64_t channels, int64_t inner, const float *x, const float *gamma,
+                            const float *beta, float eps, int relu, float *y, float *mean, float *var,
+                            float *invstd) {
+  bn_args a = {.batch = batch, .channels = channels, .inner = inner, .x = x, .gamma = gamma, .beta = beta, .eps = eps,
+               .relu = relu, .out = y, .mean_out = mean, .var_out = var, .invstd_out = invstd};
+  snt_k_parallel_for(channels, batch * inner >= 4096 ? 1 : channels, forward_channels, &a);
 }
 
 /* Adds sum(g), sum(g * (x - mean)) and sum(x - mean) to s, where g is dy masked by y > 0 when
@@ -72,16 +89,29 @@ void snt_k_bn_train_forward(int64_t batch, int64_t channels, int64_t inner, cons
 static void grad_sums(const float *restrict x, const float *restrict y, const float *restrict dy, int64_t n,
                       float mean, double s[3]) {
   int64_t i = 0;
+  /* Two copies of the loop, so that neither reads y conditionally and both vectorise. */
   for (; i + BLOCK <= n; i += BLOCK) {
     float a[LANES] = {0}, b[LANES] = {0}, d[LANES] = {0};
-    for (int64_t k = 0; k < BLOCK; k += LANES)
-      for (int j = 0; j < LANES; j++) {
-        float g = y && !(y[i + k + j] > 0.0f) ? 0.0f : dy[i + k + j];
-        float xc = x[i + k + j] - mean;
-        a[j] += g;
-        b[j] += g * xc;
-        d[j] += xc;
-      }
+    if (y) {
+      for (int64_t k = 0; k < BLOCK; k += LANES)
+        for (int j = 0; j < LANES; j++) {
+          float dv = dy[i + k + j]; /* loaded unconditionally, so the select vectorises */
+          float g = y[i + k + j] > 0.0f ? dv : 0.0f;
+          float xc = x[i + k + j] - mean;
+          a[j] += g;
+          b[j] += g * xc;
+          d[j] += xc;
+        }
+    } else {
+      for (int64_t k = 0; k < BLOCK; k += LANES)
+        for (int j = 0; j < LANES; j++) {
+          float g = dy[i + k + j];
+          float xc = x[i + k + j] - mean;
+          a[j] += g;
+          b[j] += g * xc;
+          d[j] += xc;
+        }
+    }
     for (int j = 0; j < LANES; j++) s[0] += a[j], s[1] += b[j], s[2] += d[j];
   }
   for (; i < n; i++) {
@@ -97,7 +127,8 @@ static void bn_dx(const float *restrict x, const float *restrict y, const float 
                   float a, float c, float e, float *restrict dx) {
   if (y) {
     for (int64_t i = 0; i < n; i++) {
-      float g = y[i] > 0.0f ? dy[i] : 0.0f;
+      float dv = dy[i];
+      float g = y[i] > 0.0f ? dv : 0.0f;
       dx[i] = a * g - c * (x[i] - mean) - e;
     }
   } else {
@@ -105,31 +136,40 @@ static void bn_dx(const float *restrict x, const float *restrict y, const float 
   }
 }
 
-void snt_k_bn_train_backward(int64_t batch, int64_t channels, int64_t inner, const float *x, const float *y,
-                             const float *dy, const float *gamma, const float *mean, const float *invstd, int relu,
-                             float *dx, float *dgamma, float *dbeta) {
-  const float *mask = relu ? y : NULL;
+static void backward_channels(void *ctx, int64_t c0, int64_t c1) {
+  const bn_args *a = ctx;
+  int64_t batch = a->batch, channels = a->channels, inner = a->inner;
+  const float *mask = a->relu ? a->y : NULL;
   double count = (double)batch * (double)inner;
-  for (int64_t c = 0; c < channels; c++) {
-    double s[3] = {0.0, 0.0, 0.0}, is = invstd[c];
+  for (int64_t c = c0; c < c1; c++) {
+    double s[3] = {0.0, 0.0, 0.0}, is = a->invstd[c];
     for (int64_t n = 0; n < batch; n++) {
       int64_t off = (n * channels + c) * inner;
-      grad_sums(x + off, mask ? mask + off : NULL, dy + off, inner, mean[c], s);
+      grad_sums(a->x + off, mask ? mask + off : NULL, a->dy + off, inner, a->mean[c], s);
     }
     /* Centre on the exact batch mean (the stored one is rounded to float): otherwise dx keeps a
      * per-channel offset that a layer before, summing dx over every pixel, amplifies. */
     double shift = count > 0 ? s[2] / count : 0.0;
     double db = s[0], dg = (s[1] - shift * s[0]) * is; /* dgamma = sum g * xhat */
-    if (dgamma) dgamma[c] = (float)dg;
-    if (dbeta) dbeta[c] = (float)db;
-    if (!dx || count == 0) continue;
-    double a = (gamma ? (double)gamma[c] : 1.0) * is;
-    double cc = a * dg * is / count, e = a * db / count - cc * shift;
+    if (a->dgamma) a->dgamma[c] = (float)dg;
+    if (a->dbeta) a->dbeta[c] = (float)db;
+    if (!a->out || count == 0) continue;
+    double sc = (a->gamma ? (double)a->gamma[c] : 1.0) * is;
+    double cc = sc * dg * is / count, e = sc * db / count - cc * shift;
     for (int64_t n = 0; n < batch; n++) {
       int64_t off = (n * channels + c) * inner;
-      bn_dx(x + off, mask ? mask + off : NULL, dy + off, inner, mean[c], (float)a, (float)cc, (float)e, dx + off);
+      bn_dx(a->x + off, mask ? mask + off : NULL, a->dy + off, inner, a->mean[c], (float)sc, (float)cc, (float)e,
+            a->out + off);
     }
   }
+}
+
+void snt_k_bn_train_backward(int64_t batch, int64_t channels, int64_t inner, const float *x, const float *y,
+                             const float *dy, const float *gamma, const float *mean, const float *invstd, int relu,
+                             float *dx, float *dgamma, float *dbeta) {
+  bn_args a = {.batch = batch, .channels = channels, .inner = inner, .x = x, .y = y, .dy = dy, .gamma = gamma,
+               .mean = mean, .invstd = invstd, .relu = relu, .out = dx, .dgamma = dgamma, .dbeta = dbeta};
+  snt_k_parallel_for(channels, batch * inner >= 4096 ? 1 : channels, backward_channels, &a);
 }
 
 void snt_k_bn_infer_backward(int64_t batch, int64_t channels, int64_t inner, const float *y, const float *dy,
@@ -142,7 +182,10 @@ void snt_k_bn_infer_backward(int64_t batch, int64_t channels, int64_t inner, con
       float *restrict d = dx + off;
       if (relu) {
         const float *restrict yy = y + off;
-        for (int64_t i = 0; i < inner; i++) d[i] = yy[i] > 0.0f ? a * g[i] : 0.0f;
+        for (int64_t i = 0; i < inner; i++) {
+          float v = a * g[i];
+          d[i] = yy[i] > 0.0f ? v : 0.0f;
+        }
       } else {
         for (int64_t i = 0; i < inner; i++) d[i] = a * g[i];
       }

@@ -13,6 +13,10 @@
 #pragma GCC optimize("vect-cost-model=dynamic")
 #endif
 
+/* Runs fn over [0, n) split into contiguous ranges on up to the linear algebra's thread count
+ * (each range at least min_per_thread long); fn must treat indices independently. */
+void snt_k_parallel_for(int64_t n, int64_t min_per_thread, void (*fn)(void *ctx, int64_t begin, int64_t end), void *ctx);
+
 /* cblas takes int sizes (OpenBLAS without INTERFACE64). */
 static inline int snt_k_fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
 

@@ -108,6 +108,24 @@ static void plane_tiling_max(const snt_k_win3 *g, const float *xp, const float *
   }
 }
 
+typedef struct pool_args {
+  const snt_k_pool_desc *d;
+  const snt_k_win3 *g;
+  const float *x, *dy;
+  float *dx;
+  int tiling;
+} pool_args;
+
+/* Planes (sample, channel) are independent: they split over threads. */
+static void backward_planes(void *ctx, int64_t p0, int64_t p1) {
+  const pool_args *a = ctx;
+  const snt_k_win3 *g = a->g;
+  for (int64_t p = p0; p < p1; p++) {
+    if (a->tiling) plane_tiling_max(g, a->x + p * g->in_size, a->dy + p * g->out_size, a->dx + p * g->in_size);
+    else plane_backward(a->d, g, a->x + p * g->in_size, a->dy + p * g->out_size, a->dx + p * g->in_size);
+  }
+}
+
 snt_status snt_k_pool_backward(const snt_k_pool_desc *d, const float *x, const float *dy, float *dx) {
   snt_k_win3 g;
   if (d->batch < 0 || d->channels < 0) return SNT_ERR_INPUT;
@@ -115,15 +133,9 @@ snt_status snt_k_pool_backward(const snt_k_pool_desc *d, const float *x, const f
   snt_status st = snt_k_win3_init(d->spatial, d->in, d->out, d->kernel, d->stride, d->dilation, d->pad_begin,
                                   d->pad_end, &g);
   if (st != SNT_OK) return st;
+  pool_args a = {d, &g, x, dy, dx, is_tiling_max(d, &g) && g.out_size > 0};
   int64_t planes = d->batch * d->channels;
-  int tiling = is_tiling_max(d, &g) && g.out_size > 0;
-  for (int64_t p = 0; p < planes; p++) {
-    if (tiling) {
-      plane_tiling_max(&g, x + p * g.in_size, dy + p * g.out_size, dx + p * g.in_size);
-    } else {
-      plane_backward(d, &g, x + p * g.in_size, dy + p * g.out_size, dx + p * g.in_size);
-    }
-  }
+  snt_k_parallel_for(planes, g.in_size >= 4096 ? 1 : planes, backward_planes, &a);
   return SNT_OK;
 }
 
