@@ -447,8 +447,14 @@ int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, const 
     double vl, va;
     if ((rc = validate(tr, &vl, &va))) break;
     if (tr->d.split.n_val) printf(" - val_loss: %.4f - val_accuracy: %.4f", vl, va);
-    printf(" - lr: %g%s\n", tr->s.lr, er.skipped ? "" : "");
-    if (er.skipped) printf("  (%d unreadable image%s skipped)\n", er.skipped, er.skipped == 1 ? "" : "s");
+    printf(" - lr: %g", tr->s.lr);
+    if (er.skipped) printf(" - skipped: %d", er.skipped);
+    printf("\n");
+    if (er.skipped) {
+      const char *first = snt_loader_first_error(tr->train);
+      fprintf(stderr, "warning: %d unreadable image%s skipped in epoch %d%s%s\n", er.skipped, er.skipped == 1 ? "" : "s",
+              epoch + 1, first ? "; the first: " : "", first ? first : "");
+    }
     tr->hist[tr->n_hist++] = (snt_history_row){epoch + 1, er.loss, er.acc, vl, va, tr->s.lr, er.skipped};
     tr->s.epoch = epoch + 1;
     tr->s.epoch_step = 0, tr->s.epoch_loss = 0, tr->s.epoch_seen = 0, tr->s.epoch_correct = 0;
