@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "compiler/op.h"
+#include "compiler/ops/common.h"
 #include "compiler/passes/passes.h"
 #include "support/util.h"
 
@@ -99,6 +100,37 @@ snt_status snt_ad_accumulate(snt_ad *ad, int t, int grad) {
 snt_status snt_ad_add_stat(snt_ad *ad, int param, int batch, double momentum) {
   if (!SNT_GROW(ad->stats, ad->n_stats + 1, ad->cap_stats)) return SNT_ERR_NOMEM;
   ad->stats[ad->n_stats++] = (snt_ad_stat){param, batch, momentum};
+  return SNT_OK;
+}
+
+snt_status snt_ad_input_grad(snt_ad *ad, const snt_op *op, int node, int n_in, const int *ins) {
+  int x = ad->g->nodes[node].in[0];
+  int b = snt_ad_node(ad, op, node, "grad", n_in, ins);
+  int dx = b >= 0 ? snt_ad_output_like(ad, b, x, "dx") : -1;
+  return dx < 0 ? SNT_ERR_NOMEM : snt_ad_accumulate(ad, x, dx);
+}
+
+snt_status snt_ad_layer_grad(snt_ad *ad, int node, const snt_op *grad_input, const snt_op *grad_kernel) {
+  snt_graph *g = ad->g;
+  const snt_node *n = &g->nodes[node];
+  int x = n->in[0], w = n->in[1], b = n->n_in > 2 && n->in[2] >= 0 ? n->in[2] : -1;
+  int dy = snt_ad_act_grad(ad, node, snt_ad_grad(ad, n->out[0]));
+  if (dy < 0) return SNT_ERR_NOMEM;
+  snt_status st = SNT_OK;
+  if (snt_ad_needs(ad, x)) {
+    int ins[2] = {dy, w};
+    int k = snt_ad_node(ad, grad_input, node, "grad_input", 2, ins);
+    int dx = k >= 0 ? snt_ad_output_like(ad, k, x, "dx") : -1;
+    if (dx < 0 || (st = snt_ad_accumulate(ad, x, dx))) return st ? st : SNT_ERR_NOMEM;
+  }
+  if (snt_ad_needs(ad, w)) {
+    int ins[2] = {x, dy};
+    int k = snt_ad_node(ad, grad_kernel, node, "grad_kernel", 2, ins);
+    int dw = k >= 0 ? snt_ad_output_like(ad, k, w, "dkernel") : -1;
+    int db = k >= 0 && b >= 0 ? snt_ad_output_like(ad, k, b, "dbias") : 0;
+    if (dw < 0 || db < 0 || (st = snt_ad_accumulate(ad, w, dw)) || (b >= 0 && (st = snt_ad_accumulate(ad, b, db))))
+      return st ? st : SNT_ERR_NOMEM;
+  }
   return SNT_OK;
 }
 

@@ -56,6 +56,13 @@ int snt_ad_output(snt_ad *ad, int b, const char *suffix, snt_dtype dtype, int ra
 snt_status snt_ad_accumulate(snt_ad *ad, int t, int grad);
 /* Records a moving statistic that follows the batch statistic `batch` (a step output). */
 snt_status snt_ad_add_stat(snt_ad *ad, int param, int batch, double momentum);
+/* The common rule of a one-input op: a backward node of op `op` reading ins (typically dy and
+ * saved forward values) whose one output, shaped like the node's input 0, is that input's
+ * gradient contribution. */
+snt_status snt_ad_input_grad(snt_ad *ad, const struct snt_op *op, int node, int n_in, const int *ins);
+/* The rule of a layer y = act(x (*) kernel + bias) (conv2d, dense): the activation's gradient,
+ * then `grad_input` (dy, kernel) -> dx and `grad_kernel` (x, dy) -> dkernel [, dbias]. */
+snt_status snt_ad_layer_grad(snt_ad *ad, int node, const struct snt_op *grad_input, const struct snt_op *grad_kernel);
 /* The forward node a backward node was made for. */
 const snt_node *snt_ad_fwd(const snt_graph *g, const snt_node *b);
 

@@ -235,28 +235,9 @@ static const snt_op conv2d_grad_kernel = {
     .args = no_args, .emit = emit_grad_kernel, .scratch = grad_scratch};
 
 static snt_status grad(snt_ad *ad, int node) {
-  snt_graph *g = ad->g;
-  const snt_node *n = &g->nodes[node];
-  if (snt_node_int(n, "residual", 0)) return snt_node_error(g, n, ad->d, "internal: a fused residual cannot be trained");
-  int x = n->in[0], w = n->in[1], b = snt_in_opt(g, n, 2) ? n->in[2] : -1;
-  int dy = snt_ad_act_grad(ad, node, snt_ad_grad(ad, n->out[0]));
-  if (dy < 0) return SNT_ERR_NOMEM;
-  snt_status st = SNT_OK;
-  if (snt_ad_needs(ad, x)) {
-    int ins[2] = {dy, w};
-    int k = snt_ad_node(ad, &conv2d_grad_input, node, "grad_input", 2, ins);
-    int dx = k >= 0 ? snt_ad_output_like(ad, k, x, "dx") : -1;
-    if (dx < 0 || (st = snt_ad_accumulate(ad, x, dx))) return st ? st : SNT_ERR_NOMEM;
-  }
-  if (snt_ad_needs(ad, w)) {
-    int ins[2] = {x, dy};
-    int k = snt_ad_node(ad, &conv2d_grad_kernel, node, "grad_kernel", 2, ins);
-    int dw = k >= 0 ? snt_ad_output_like(ad, k, w, "dkernel") : -1;
-    int db = k >= 0 && b >= 0 ? snt_ad_output_like(ad, k, b, "dbias") : 0;
-    if (dw < 0 || db < 0 || (st = snt_ad_accumulate(ad, w, dw)) || (b >= 0 && (st = snt_ad_accumulate(ad, b, db))))
-      return st ? st : SNT_ERR_NOMEM;
-  }
-  return SNT_OK;
+  const snt_node *n = &ad->g->nodes[node];
+  if (snt_node_int(n, "residual", 0)) return snt_node_error(ad->g, n, ad->d, "internal: a fused residual cannot be trained");
+  return snt_ad_layer_grad(ad, node, &conv2d_grad_input, &conv2d_grad_kernel);
 }
 
 static const char *const roles[] = {NULL, "kernel", "bias", NULL};

@@ -97,9 +97,7 @@ static snt_status grad(snt_ad *ad, int node) {
   int x = n->in[0], dy = snt_ad_grad(ad, n->out[0]);
   if (n->op != &dropout_train) return snt_ad_accumulate(ad, x, dy); /* rate 0: the identity */
   int ins[2] = {dy, n->out[1]};
-  int b = snt_ad_node(ad, &dropout_grad, node, "grad", 2, ins);
-  int dx = b >= 0 ? snt_ad_output_like(ad, b, x, "dx") : -1;
-  return dx < 0 ? SNT_ERR_NOMEM : snt_ad_accumulate(ad, x, dx);
+  return snt_ad_input_grad(ad, &dropout_grad, node, 2, ins);
 }
 
 const snt_op snt_op_dropout = {

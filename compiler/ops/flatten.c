@@ -104,11 +104,8 @@ static const snt_op flatten_grad = {.name = "flatten_grad", .type_name = "Flatte
                                     .doc = "gradient of flatten", .args = no_args, .emit = emit_grad};
 
 static snt_status grad(snt_ad *ad, int node) {
-  const snt_node *n = &ad->g->nodes[node];
-  int x = n->in[0], dy = snt_ad_grad(ad, n->out[0]);
-  int b = snt_ad_node(ad, &flatten_grad, node, "grad", 1, &dy);
-  int dx = b >= 0 ? snt_ad_output_like(ad, b, x, "dx") : -1;
-  return dx < 0 ? SNT_ERR_NOMEM : snt_ad_accumulate(ad, x, dx);
+  int dy = snt_ad_grad(ad, ad->g->nodes[node].out[0]);
+  return snt_ad_input_grad(ad, &flatten_grad, node, 1, &dy);
 }
 
 const snt_op snt_op_flatten = {

@@ -66,11 +66,8 @@ static const snt_op global_avg_pool_grad = {.name = "global_avg_pool_grad", .typ
                                             .doc = "gradient of global average pooling", .args = no_grad_args, .emit = emit_avg_grad};
 
 static snt_status avg_grad(snt_ad *ad, int node) {
-  const snt_node *n = &ad->g->nodes[node];
-  int x = n->in[0], dy = snt_ad_grad(ad, n->out[0]);
-  int b = snt_ad_node(ad, &global_avg_pool_grad, node, "grad", 1, &dy);
-  int dx = b >= 0 ? snt_ad_output_like(ad, b, x, "dx") : -1;
-  return dx < 0 ? SNT_ERR_NOMEM : snt_ad_accumulate(ad, x, dx);
+  int dy = snt_ad_grad(ad, ad->g->nodes[node].out[0]);
+  return snt_ad_input_grad(ad, &global_avg_pool_grad, node, 1, &dy);
 }
 
 const snt_op snt_op_global_avg_pool = {

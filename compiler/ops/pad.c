@@ -136,10 +136,8 @@ static snt_status grad(snt_ad *ad, int node) {
   const snt_node *n = &ad->g->nodes[node];
   if (strcmp(snt_node_string(n, "mode", "constant"), "constant") != 0)
     return snt_node_error(ad->g, n, ad->d, "cannot be trained yet: only constant padding has a gradient rule");
-  int x = n->in[0], dy = snt_ad_grad(ad, n->out[0]);
-  int b = snt_ad_node(ad, &pad_grad, node, "grad", 1, &dy);
-  int dx = b >= 0 ? snt_ad_output_like(ad, b, x, "dx") : -1;
-  return dx < 0 ? SNT_ERR_NOMEM : snt_ad_accumulate(ad, x, dx);
+  int dy = snt_ad_grad(ad, n->out[0]);
+  return snt_ad_input_grad(ad, &pad_grad, node, 1, &dy);
 }
 
 const snt_op snt_op_pad = {

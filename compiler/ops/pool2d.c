@@ -176,11 +176,8 @@ static const snt_op pool_grad = {.name = "pool_grad", .type_name = "PoolGrad", .
 
 static snt_status grad(snt_ad *ad, int node) {
   const snt_node *n = &ad->g->nodes[node];
-  int x = n->in[0];
-  int ins[2] = {x, snt_ad_grad(ad, n->out[0])};
-  int b = snt_ad_node(ad, &pool_grad, node, "grad", 2, ins);
-  int dx = b >= 0 ? snt_ad_output_like(ad, b, x, "dx") : -1;
-  return dx < 0 ? SNT_ERR_NOMEM : snt_ad_accumulate(ad, x, dx);
+  int ins[2] = {n->in[0], snt_ad_grad(ad, n->out[0])};
+  return snt_ad_input_grad(ad, &pool_grad, node, 2, ins);
 }
 
 const snt_op snt_op_maxpool = {
