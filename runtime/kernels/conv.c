@@ -213,8 +213,11 @@ snt_status snt_k_conv(const snt_k_conv_desc *d, const float *x, const float *w, 
   snt_status st = snt_k_conv3_init(d, &g);
   if (st != SNT_OK) return st;
   if (g.batch == 0 || g.w.out_size == 0) return SNT_OK;
+  size_t scratch_floats = snt_k_conv_scratch_bytes(d) / sizeof(float);
   if (is_depthwise(&g)) {
     conv_depthwise(&g, x, w, y);
+  } else if (scratch && snt_k_conv_direct_fits(&g, scratch_floats)) {
+    snt_k_conv_direct(&g, x, w, y, scratch);
   } else {
     st = conv_gemm(&g, x, w, y, scratch);
     if (st != SNT_OK) return st;

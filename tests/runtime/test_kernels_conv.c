@@ -341,9 +341,28 @@ static void test_errors(test_state *ts) {
   CHECK_INT(ts, snt_k_conv_transpose(&d, buf, buf, NULL, buf, NULL), SNT_ERR_INPUT);
 }
 
+/* The direct 3x3 path (few input channels, output channels in blocks of 8; AVX-512 CPUs):
+ * 'same' and one-sided pads, widths with a 16-column tail, 1 to 4 input channels, against the
+ * naive reference (the GEMM path gives the same on CPUs without AVX-512). */
+static void test_direct_3x3(test_state *ts) {
+  rng r = {0x3c3c3c3cull};
+  const int64_t shapes[][6] = {/* cin, cout, h, w, pad begin, pad end (both axes) */
+                               {3, 16, 20, 37, 1, 1}, {1, 8, 16, 16, 1, 1}, {4, 24, 9, 33, 0, 1},
+                               {2, 8, 7, 18, 1, 0},   {3, 32, 5, 16, 0, 0}, {3, 8, 3, 50, 1, 1}};
+  for (int i = 0; i < (int)(sizeof shapes / sizeof shapes[0]); i++) {
+    const int64_t *v = shapes[i];
+    int64_t oh = v[2] + v[4] + v[5] - 2, ow = v[3] + v[4] + v[5] - 2;
+    snt_k_conv_desc d = {.spatial = 2, .batch = 2, .in_channels = v[0], .out_channels = v[1], .groups = 1,
+                         .in = {v[2], v[3]}, .out = {oh, ow}, .kernel = {3, 3}, .stride = {1, 1}, .dilation = {1, 1},
+                         .pad_begin = {v[4], v[4]}, .pad_end = {v[5], v[5]}, .act = {SNT_K_ACT_RELU, 0, 0, 0}};
+    run_conv_case(ts, &r, 1000 + i, &d);
+  }
+}
+
 int main(void) {
   test_state ts = {0};
   test_random(&ts);
+  test_direct_3x3(&ts);
   test_hand_conv(&ts);
   test_hand_conv_transpose(&ts);
   test_errors(&ts);
