@@ -217,7 +217,10 @@ snt_status snt_k_conv(const snt_k_conv_desc *d, const float *x, const float *w, 
   if (is_depthwise(&g)) {
     conv_depthwise(&g, x, w, y);
   } else if (scratch && snt_k_conv_direct_fits(&g, scratch_floats)) {
-    snt_k_conv_direct(&g, x, w, y, scratch);
+    /* Bias and ReLU happen in registers; other epilogues run after. */
+    int fused = !residual && (d->act.kind == SNT_K_ACT_NONE || d->act.kind == SNT_K_ACT_RELU);
+    snt_k_conv_direct(&g, x, w, fused ? bias : NULL, fused && d->act.kind == SNT_K_ACT_RELU, y, scratch);
+    if (fused) return SNT_OK;
   } else {
     st = conv_gemm(&g, x, w, y, scratch);
     if (st != SNT_OK) return st;

@@ -41,11 +41,14 @@ static void pad_image(const snt_k_conv3 *g, const float *x, float *xp) {
       memcpy(xp + (c * rows + r + g->w.pb[1]) * cols + g->w.pb[2], x + (c * h + r) * wd, (size_t)wd * sizeof(float));
 }
 
+/* One block: 8 output channels x 16 columns of output row h, the bias and ReLU applied in
+ * registers (bias NULL: none). */
 __attribute__((target("avx512f"))) static void block_row(const float *xp, int64_t rows, int64_t cols, int64_t cin,
-                                                          const float *w, int64_t h, int64_t w0, __mmask16 m,
-                                                          float *y, int64_t plane, int64_t out_w) {
+                                                          const float *w, const float *bias, int relu, int64_t h,
+                                                          int64_t w0, __mmask16 m, float *y, int64_t plane,
+                                                          int64_t out_w) {
   __m512 acc[OB];
-  for (int j = 0; j < OB; j++) acc[j] = _mm512_setzero_ps();
+  for (int j = 0; j < OB; j++) acc[j] = bias ? _mm512_set1_ps(bias[j]) : _mm512_setzero_ps();
   for (int64_t c = 0; c < cin; c++)
     for (int kh = 0; kh < 3; kh++) {
       const float *row = xp + (c * rows + h + kh) * cols + w0;
@@ -55,10 +58,13 @@ __attribute__((target("avx512f"))) static void block_row(const float *xp, int64_
         for (int j = 0; j < OB; j++) acc[j] = _mm512_fmadd_ps(xv, _mm512_set1_ps(wt[j * cin * 9]), acc[j]);
       }
     }
+  if (relu)
+    for (int j = 0; j < OB; j++) acc[j] = _mm512_max_ps(acc[j], _mm512_setzero_ps());
   for (int j = 0; j < OB; j++) _mm512_mask_storeu_ps(y + j * plane + h * out_w + w0, m, acc[j]);
 }
 
-void snt_k_conv_direct(const snt_k_conv3 *g, const float *x, const float *w, float *y, float *scratch) {
+void snt_k_conv_direct(const snt_k_conv3 *g, const float *x, const float *w, const float *bias, int relu, float *y,
+                       float *scratch) {
   int64_t out_h = g->w.out[1], out_w = g->w.out[2], plane = out_h * out_w;
   int64_t rows = out_h + 2, cols = out_w + 2;
   for (int64_t n = 0; n < g->batch; n++) {
@@ -69,7 +75,8 @@ void snt_k_conv_direct(const snt_k_conv3 *g, const float *x, const float *w, flo
         for (int64_t w0 = 0; w0 < out_w; w0 += VW) {
           int64_t left = out_w - w0;
           __mmask16 m = left >= VW ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-          block_row(scratch, rows, cols, g->cin, w + o * g->cin * 9, h, w0, m, yn + o * plane, plane, out_w);
+          block_row(scratch, rows, cols, g->cin, w + o * g->cin * 9, bias ? bias + o : NULL, relu, h, w0, m,
+                    yn + o * plane, plane, out_w);
         }
   }
 }
