@@ -228,7 +228,21 @@ int snt_cmd_compile(int argc, char **argv) {
   if (!st && labels) st = add_labels(g, labels);
   char *summary = !st ? summary_text(g) : NULL;
   training tr = {0};
-  if (!st && !onnx && trainable) st = build_training(d, model, &lo, g, train_batch, &tr);
+  snt_diag *td = snt_diag_create();
+  if (!st && !onnx && trainable && td) {
+    /* A model that cannot be trained yet (an op without a gradient rule, no softmax output)
+     * still compiles for inference; why it does not train is a warning. */
+    snt_status ts = build_training(td, model, &lo, g, train_batch, &tr);
+    if (ts == SNT_ERR_INPUT) {
+      for (int i = 0; i < snt_diag_count(td); i++) {
+        const snt_diag_msg *m = snt_diag_get(td, i);
+        snt_diag_warning(d, m->src, m->loc, "%s; the executable will predict but not train (--no-train: no warning)", m->text);
+      }
+    } else if (ts) {
+      st = ts;
+      snt_diag_print(td, stderr);
+    }
+  }
   if (!st && passes) st = tr.step ? keep_values_passes(g, d) : snt_passes_inference(g, d);
   if (!st) {
     /* Splitting needs every input and output to carry the batch. */
@@ -246,6 +260,7 @@ int snt_cmd_compile(int argc, char **argv) {
   snt_diag_print(d, stderr);
   free(summary);
   training_free(&tr);
+  snt_diag_destroy(td);
   snt_ir_destroy(g);
   snt_diag_destroy(d);
   for (int i = 0; i < n_sets; i++) free((char *)sets[i].name);

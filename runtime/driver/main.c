@@ -167,6 +167,12 @@ int snt_rt_main(int argc, char **argv, const snt_model_info *m) {
     fputs(m->summary && m->summary[0] ? m->summary : "(no summary was compiled in)\n", stdout);
     return 0;
   }
+  if (strcmp(cmd, "train") == 0 || strcmp(cmd, "evaluate") == 0 || strcmp(cmd, "export-onnx") == 0 ||
+      strcmp(cmd, "data") == 0 || strcmp(cmd, "gradients") == 0) {
+    fprintf(stderr, "%s: '%s' is not available: this executable was compiled for inference only (an ONNX graph, "
+                    "sinter compile --no-train, or a model sinter cannot train yet)\n", m->name, cmd);
+    return SNT_RT_EXIT_USER;
+  }
   fprintf(stderr, "%s: unknown command '%s'\n\n", m->name, cmd);
   usage(stderr, m);
   return SNT_RT_EXIT_USER;
