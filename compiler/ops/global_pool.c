@@ -70,6 +70,25 @@ static snt_status avg_grad(snt_ad *ad, int node) {
   return snt_ad_input_grad(ad, &global_avg_pool_grad, node, 1, &dy);
 }
 
+/* Training: the maximum's gradient goes to its position (the first maximum, as the forward). */
+static snt_status emit_max_grad(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *x = &e->g->tensors[n->out[0]];
+  snt_emit_line(e, "snt_k_global_max_pool_backward((%s) * %lldLL, %lld, %s, %s, %s);", snt_emit_batch(e),
+                (long long)x->dims[1], (long long)(snt_tensor_numel(x) / x->dims[0] / x->dims[1]), snt_emit_ptr(e, n->in[0]),
+                snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->out[0]));
+  return SNT_OK;
+}
+
+static const snt_op global_max_pool_grad = {.name = "global_max_pool_grad", .type_name = "PoolGrad", .default_layer = "grad",
+                                            .doc = "gradient of global max pooling", .args = no_grad_args, .emit = emit_max_grad};
+
+static snt_status max_grad(snt_ad *ad, int node) {
+  const snt_node *n = &ad->g->nodes[node];
+  int ins[2] = {n->in[0], snt_ad_grad(ad, n->out[0])};
+  return snt_ad_input_grad(ad, &global_max_pool_grad, node, 2, ins);
+}
+
 const snt_op snt_op_global_avg_pool = {
     .name = "global_avg_pool", .type_name = "GlobalAveragePooling2D",
     .default_layer = "global_average_pooling2d", .doc = "mean over height and width: global_avg_pool(x)",
@@ -80,4 +99,4 @@ const snt_op snt_op_global_max_pool = {
     .name = "global_max_pool", .type_name = "GlobalMaxPooling2D",
     .default_layer = "global_max_pooling2d", .doc = "maximum over height and width: global_max_pool(x)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "GlobalMaxPool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit};
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = max_grad};

@@ -54,6 +54,9 @@ snt_status snt_k_pool_backward(const snt_k_pool_desc *d, const float *x, const f
                                float *dx);
 /* GlobalAveragePool backward: dx[i*inner + j] = dy[i] / inner. */
 void snt_k_global_avg_pool_backward(int64_t outer, int64_t inner, const float *dy, float *dx);
+/* GlobalMaxPool backward: dx is dy at each plane's first maximum of x (as the forward picks
+ * it), zero elsewhere. */
+void snt_k_global_max_pool_backward(int64_t outer, int64_t inner, const float *x, const float *dy, float *dx);
 
 /* ---- loss ----------------------------------------------------------------------------- */
 

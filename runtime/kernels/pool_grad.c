@@ -146,3 +146,17 @@ void snt_k_global_avg_pool_backward(int64_t outer, int64_t inner, const float *d
     for (int64_t j = 0; j < inner; j++) d[j] = v;
   }
 }
+
+/* GlobalMaxPool backward: each plane's gradient goes to its first maximum (the element a
+ * row-major scan keeps), zero elsewhere. */
+void snt_k_global_max_pool_backward(int64_t outer, int64_t inner, const float *x, const float *dy, float *dx) {
+  for (int64_t i = 0; i < outer; i++) {
+    const float *p = x + i * inner;
+    int64_t best = 0;
+    for (int64_t j = 1; j < inner; j++)
+      if (p[j] > p[best]) best = j;
+    float *d = dx + i * inner;
+    for (int64_t j = 0; j < inner; j++) d[j] = 0.0f;
+    if (inner > 0) d[best] = dy[i];
+  }
+}

@@ -1,4 +1,4 @@
-# A DSL model sinter cannot train yet (global_max_pool has no gradient rule) still compiles for
+# A DSL model sinter cannot train yet (abs has no gradient rule) still compiles for
 # inference, with a warning that names the layer; its `train` says why it is not there.
 # usage: cmake -DSINTER=... -DWORK=... -P check_untrainable.cmake
 file(MAKE_DIRECTORY ${WORK})
@@ -6,7 +6,7 @@ file(WRITE ${WORK}/gm.nn "model gm(size = 32) {
   input image: [3, size, size]
   labels \"a\", \"b\"
   x = conv2d(image, 8, 3, padding = same, activation = relu)
-  x = global_max_pool(x)
+  x = global_avg_pool(abs(x))
   output probs = dense(x, 2, activation = softmax)
 }
 ")
@@ -14,7 +14,7 @@ execute_process(COMMAND ${SINTER} compile ${WORK}/gm.nn -o ${WORK}/gm RESULT_VAR
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "compile failed (${rc}): ${err}")
 endif()
-string(FIND "${err}" "gm.nn:5:7: warning: global_max_pool 'global_max_pooling2d': cannot be trained yet: op 'global_max_pool' has no gradient rule; the executable will predict but not train" at)
+string(FIND "${err}" "gm.nn:5:23: warning: abs 'abs': cannot be trained yet: op 'abs' has no gradient rule; the executable will predict but not train" at)
 if(at LESS 0)
   message(FATAL_ERROR "no warning naming the layer; stderr was:\n${err}")
 endif()

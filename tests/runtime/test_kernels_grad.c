@@ -337,6 +337,14 @@ static void test_pool(test_state *ts) {
     }
     check_grad(ts, "global avg pool", dx, g, 12, 1e-5);
   }
+  { /* GlobalMaxPool backward, by hand: each plane's dy lands on its first maximum (plane 1 has a
+     * tie at positions 0 and 2: position 0 gets it, as the forward's row-major scan keeps it) */
+    const float x[9] = {0.5f, 2.0f, -1.0f, 3.0f, 1.0f, 3.0f, -2.0f, -5.0f, -3.0f}, dy[3] = {0.25f, -1.5f, 4.0f};
+    const double want[9] = {0, 0.25, 0, -1.5, 0, 0, 4.0, 0, 0};
+    float dx[9];
+    snt_k_global_max_pool_backward(3, 3, x, dy, dx);
+    check_grad(ts, "global max pool", dx, want, 9, 1e-7);
+  }
 }
 
 /* ---- batch normalisation ------------------------------------------------------------- */
