@@ -120,7 +120,7 @@ int snt_tr_cmd_export(const snt_model_info *info, const snt_train_info *t, const
   }
   snt_tr_state s;
   int rc = load_state(info, t, weights, &s);
-  if (!rc) rc = snt_tr_save(&s, out, false, (const char *const *)info->labels, info->n_labels);
+  if (!rc) rc = snt_tr_save(&s, out, false);
   if (!rc) printf("wrote %s\n", out);
   snt_tr_state_free(&s);
   return rc;

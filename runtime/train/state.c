@@ -1,6 +1,7 @@
 /* The training state: parameters in the step's layout, Adam's moments, and checkpoints as
  * ONNX files (the compiled template with the parameters filled in, state in metadata_props). */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,24 +44,42 @@ void snt_tr_copy_to(const snt_tr_state *s, const snt_model_info *to, unsigned ch
   copy_by_name(s->t->step_model, s->blob, to, blob);
 }
 
+/* Offsets and sizes of the named step-model parameters; -1 when a name is missing. */
+static int lookup_all(const snt_train_info *t, int n, const char *(*name)(const snt_train_info *, int), int64_t *off,
+                      int64_t *cnt) {
+  for (int i = 0; i < n; i++)
+    if ((off[i] = snt_tr_param_offset(t, name(t, i), &cnt[i])) < 0) return i;
+  return -1;
+}
+static const char *param_name(const snt_train_info *t, int i) { return t->params[i].name; }
+static const char *stat_name(const snt_train_info *t, int i) { return t->stats[i].name; }
+
 int snt_tr_state_init(snt_tr_state *s, const snt_train_info *t, const snt_model_info *infer) {
   memset(s, 0, sizeof *s);
   s->t = t;
+  size_t np = (size_t)t->n_params + 1, ns = (size_t)t->n_stats + 1;
   s->blob = calloc(1, t->step_model->weights_bytes + 64);
-  s->moment_off = calloc((size_t)t->n_params + 1, sizeof *s->moment_off);
-  int64_t total = 0;
-  for (int i = 0; i < t->n_params; i++) {
-    int64_t n = 0;
-    if (snt_tr_param_offset(t, t->params[i].name, &n) < 0) {
-      fprintf(stderr, "%s: internal: trainable parameter '%s' is not in the step model\n", infer->name, t->params[i].name);
-      return EXIT_INTERNAL;
-    }
-    s->moment_off[i] = total;
-    total += n;
+  s->moment_off = calloc(np, sizeof(int64_t));
+  s->param_off = calloc(np, sizeof(int64_t)), s->param_n = calloc(np, sizeof(int64_t));
+  s->stat_off = calloc(ns, sizeof(int64_t)), s->stat_n = calloc(ns, sizeof(int64_t));
+  if (!s->blob || !s->moment_off || !s->param_off || !s->param_n || !s->stat_off || !s->stat_n) {
+    fprintf(stderr, "%s: out of memory\n", infer->name);
+    return EXIT_INTERNAL;
   }
-  s->m = calloc((size_t)total + 1, sizeof(float));
-  s->v = calloc((size_t)total + 1, sizeof(float));
-  if (!s->blob || !s->moment_off || !s->m || !s->v) {
+  int bad = lookup_all(t, t->n_params, param_name, s->param_off, s->param_n);
+  int bad_stat = bad < 0 ? lookup_all(t, t->n_stats, stat_name, s->stat_off, s->stat_n) : -1;
+  if (bad >= 0 || bad_stat >= 0) {
+    fprintf(stderr, "%s: internal: parameter '%s' is not in the step model\n", infer->name,
+            bad >= 0 ? t->params[bad].name : t->stats[bad_stat].name);
+    return EXIT_INTERNAL;
+  }
+  for (int i = 0; i < t->n_params; i++) {
+    s->moment_off[i] = s->n_moments;
+    s->n_moments += s->param_n[i];
+  }
+  s->m = calloc((size_t)s->n_moments + 1, sizeof(float));
+  s->v = calloc((size_t)s->n_moments + 1, sizeof(float));
+  if (!s->m || !s->v) {
     fprintf(stderr, "%s: out of memory\n", infer->name);
     return EXIT_INTERNAL;
   }
@@ -78,6 +97,7 @@ void snt_tr_state_free(snt_tr_state *s) {
   free(s->m);
   free(s->v);
   free(s->moment_off);
+  free(s->param_off), free(s->param_n), free(s->stat_off), free(s->stat_n);
   memset(s, 0, sizeof *s);
 }
 
@@ -119,22 +139,49 @@ static int take(const Onnx__ModelProto *m, const char *path, const char *name, i
   return rc;
 }
 
+/* The training state a checkpoint carries in metadata_props (docs/training.md), read and written
+ * from this one table; the split fractions are written apart. */
+typedef struct state_field {
+  const char *key;
+  char type; /* 'i' int, 'l' int64_t, 'd' double */
+  size_t at;
+} state_field;
+
+static const state_field fields[] = {
+    {"sinter.epoch", 'i', offsetof(snt_tr_state, epoch)},
+    {"sinter.step", 'l', offsetof(snt_tr_state, step)},
+    {"sinter.lr", 'd', offsetof(snt_tr_state, lr)},
+    {"sinter.best", 'd', offsetof(snt_tr_state, best)},
+    {"sinter.lr_best", 'd', offsetof(snt_tr_state, lr_best)},
+    {"sinter.best_epoch", 'i', offsetof(snt_tr_state, best_epoch)},
+    {"sinter.wait_es", 'i', offsetof(snt_tr_state, wait_es)},
+    {"sinter.wait_lr", 'i', offsetof(snt_tr_state, wait_lr)},
+    {"sinter.seed", 'l', offsetof(snt_tr_state, seed)},
+    {"sinter.epoch_step", 'l', offsetof(snt_tr_state, epoch_step)},
+    {"sinter.epoch_seen", 'l', offsetof(snt_tr_state, epoch_seen)},
+    {"sinter.epoch_correct", 'l', offsetof(snt_tr_state, epoch_correct)},
+    {"sinter.epoch_loss", 'd', offsetof(snt_tr_state, epoch_loss)},
+};
+enum { N_FIELDS = sizeof fields / sizeof fields[0] };
+
 static void read_state(snt_tr_state *s, const Onnx__ModelProto *m) {
-  const char *v;
-  if ((v = meta(m, "sinter.epoch"))) s->epoch = atoi(v);
-  if ((v = meta(m, "sinter.step"))) s->step = atoll(v);
-  if ((v = meta(m, "sinter.lr"))) s->lr = strtod(v, NULL);
-  if ((v = meta(m, "sinter.best"))) s->best = strtod(v, NULL);
-  if ((v = meta(m, "sinter.lr_best"))) s->lr_best = strtod(v, NULL);
-  if ((v = meta(m, "sinter.best_epoch"))) s->best_epoch = atoi(v);
-  if ((v = meta(m, "sinter.wait_es"))) s->wait_es = atoi(v);
-  if ((v = meta(m, "sinter.wait_lr"))) s->wait_lr = atoi(v);
-  if ((v = meta(m, "sinter.seed"))) s->seed = atoll(v);
-  if ((v = meta(m, "sinter.epoch_step"))) s->epoch_step = atoll(v);
-  if ((v = meta(m, "sinter.epoch_seen"))) s->epoch_seen = atoll(v);
-  if ((v = meta(m, "sinter.epoch_correct"))) s->epoch_correct = atoll(v);
-  if ((v = meta(m, "sinter.epoch_loss"))) s->epoch_loss = strtod(v, NULL);
-  if ((v = meta(m, "sinter.split")) && snt_tr_parse_split(v, s->split) == 0) s->has_split = true;
+  for (int i = 0; i < N_FIELDS; i++) {
+    const char *v = meta(m, fields[i].key);
+    char *p = (char *)s + fields[i].at;
+    if (!v) continue;
+    if (fields[i].type == 'i') *(int *)p = atoi(v);
+    else if (fields[i].type == 'l') *(int64_t *)p = atoll(v);
+    else *(double *)p = strtod(v, NULL);
+  }
+  const char *v = meta(m, "sinter.split");
+  if (v && snt_tr_parse_split(v, s->split) == 0) s->has_split = true;
+}
+
+static void write_field(const snt_tr_state *s, const state_field *f, char *buf, size_t n) {
+  const char *p = (const char *)s + f->at;
+  if (f->type == 'i') snprintf(buf, n, "%d", *(const int *)p);
+  else if (f->type == 'l') snprintf(buf, n, "%lld", (long long)*(const int64_t *)p);
+  else snprintf(buf, n, "%.17g", *(const double *)p);
 }
 
 /* The step model's parameters as the mapping's targets: `<layer>/<role>` split at the last '/'
@@ -244,13 +291,11 @@ int snt_tr_load(snt_tr_state *s, const char *path, bool strict, bool verbose) {
   free(dir);
   /* Optimizer moments and training state are there only in checkpoints. */
   for (int i = 0; i < s->t->n_params && !rc && meta(m, "sinter.step"); i++) {
-    int64_t n = 0;
-    snt_tr_param_offset(s->t, s->t->params[i].name, &n);
     char name[1024];
     snprintf(name, sizeof name, "optimizer/m/%s", s->t->params[i].name);
-    if (take(m, path, name, n, s->m + s->moment_off[i]) < 0) rc = EXIT_USER;
+    if (take(m, path, name, s->param_n[i], s->m + s->moment_off[i]) < 0) rc = EXIT_USER;
     snprintf(name, sizeof name, "optimizer/v/%s", s->t->params[i].name);
-    if (!rc && take(m, path, name, n, s->v + s->moment_off[i]) < 0) rc = EXIT_USER;
+    if (!rc && take(m, path, name, s->param_n[i], s->v + s->moment_off[i]) < 0) rc = EXIT_USER;
   }
   if (!rc) read_state(s, m);
   snt_onnx_free_model(m);
@@ -259,29 +304,78 @@ int snt_tr_load(snt_tr_state *s, const char *path, bool strict, bool verbose) {
 
 /* ---- writing ---- */
 
-typedef struct kv {
-  char key[64], value[256];
-} kv;
-
-static Onnx__TensorProto *float_tensor(const char *name, int rank, const int64_t *dims, const float *data) {
-  Onnx__TensorProto *t = calloc(1, sizeof *t);
-  if (!t) return NULL;
-  onnx__tensor_proto__init(t);
-  t->name = (char *)name;
-  t->n_dims = (size_t)rank;
-  t->dims = (int64_t *)dims;
-  t->has_data_type = 1;
-  t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
-  t->has_raw_data = 1;
-  int64_t n = 1;
-  for (int k = 0; k < rank; k++) n *= dims[k];
-  t->raw_data.len = sizeof(float) * (size_t)n;
-  t->raw_data.data = (uint8_t *)data;
+static Onnx__TensorProto float_tensor(const char *name, const int64_t *n, const float *data) {
+  Onnx__TensorProto t;
+  onnx__tensor_proto__init(&t);
+  t.name = (char *)name;
+  t.n_dims = 1;
+  t.dims = (int64_t *)n;
+  t.has_data_type = 1;
+  t.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+  t.has_raw_data = 1;
+  t.raw_data.len = sizeof(float) * (size_t)*n;
+  t.raw_data.data = (uint8_t *)data;
   return t;
 }
 
-int snt_tr_save(const snt_tr_state *s, const char *path, bool with_state, const char *const *labels, int n_labels) {
-  (void)labels, (void)n_labels; /* the template carries the labels */
+/* The checkpoint's extra initializers (Adam's moments) and metadata (the training state),
+ * pointing into s; appended to the template's lists for the save, detached after it. */
+typedef struct extras {
+  Onnx__TensorProto *tensors, **tensor_ptrs;
+  char (*names)[1024];
+  Onnx__StringStringEntryProto props[N_FIELDS + 1], *prop_ptrs[N_FIELDS + 1];
+  char values[N_FIELDS + 1][80];
+  int n_tensors, n_props;
+} extras;
+
+static int extras_build(const snt_tr_state *s, extras *x) {
+  const snt_train_info *t = s->t;
+  size_t n = 2 * (size_t)t->n_params + 1;
+  x->tensors = calloc(n, sizeof *x->tensors);
+  x->tensor_ptrs = calloc(n, sizeof *x->tensor_ptrs);
+  x->names = calloc(n, sizeof *x->names);
+  if (!x->tensors || !x->tensor_ptrs || !x->names) return EXIT_INTERNAL;
+  for (int i = 0; i < t->n_params; i++) {
+    const float *moments[2] = {s->m + s->moment_off[i], s->v + s->moment_off[i]};
+    for (int k = 0; k < 2; k++) {
+      int j = x->n_tensors++;
+      snprintf(x->names[j], sizeof x->names[j], "optimizer/%c/%s", "mv"[k], t->params[i].name);
+      x->tensors[j] = float_tensor(x->names[j], &s->param_n[i], moments[k]);
+      x->tensor_ptrs[j] = &x->tensors[j];
+    }
+  }
+  for (int i = 0; i <= N_FIELDS; i++) {
+    Onnx__StringStringEntryProto *p = &x->props[x->n_props];
+    onnx__string_string_entry_proto__init(p);
+    if (i < N_FIELDS) {
+      p->key = (char *)fields[i].key;
+      write_field(s, &fields[i], x->values[i], sizeof x->values[i]);
+    } else {
+      p->key = "sinter.split";
+      snprintf(x->values[i], sizeof x->values[i], "%.17g,%.17g,%.17g", s->split[0], s->split[1], s->split[2]);
+    }
+    p->value = x->values[i];
+    x->prop_ptrs[x->n_props++] = p;
+  }
+  return 0;
+}
+
+static void extras_free(extras *x) {
+  free(x->tensors);
+  free(x->tensor_ptrs);
+  free(x->names);
+}
+
+/* A list of n pointers followed by m more; NULL when out of memory. */
+static void *concat_ptrs(void *const *a, size_t n, void *const *b, size_t m) {
+  void **all = malloc(sizeof *all * (n + m + 1));
+  if (!all) return NULL;
+  if (n) memcpy(all, a, sizeof *all * n);
+  if (m) memcpy(all + n, b, sizeof *all * m);
+  return all;
+}
+
+int snt_tr_save(const snt_tr_state *s, const char *path, bool with_state) {
   const snt_train_info *t = s->t;
   Onnx__ModelProto *m = NULL;
   snt_err e;
@@ -290,110 +384,51 @@ int snt_tr_save(const snt_tr_state *s, const char *path, bool with_state, const 
     return EXIT_INTERNAL;
   }
   Onnx__GraphProto *g = m->graph;
-  /* Point the template's empty initializers at the parameters; detached again before freeing. */
-  uint8_t **saved = calloc(g->n_initializer + 1, sizeof *saved);
-  size_t n_init = g->n_initializer;
-  int rc = saved ? 0 : EXIT_INTERNAL;
-  for (size_t i = 0; i < n_init && !rc; i++) {
+  size_t n_init = g->n_initializer, n_props = m->n_metadata_props;
+  /* The template's parameters have no data: point them at the weights (their own empty buffers
+   * are put back below, since the weights are not the model's to free). */
+  uint8_t **own = calloc(n_init + 1, sizeof *own);
+  bool *lent = calloc(n_init + 1, sizeof *lent);
+  if (!own || !lent) {
+    free(own), free(lent);
+    snt_onnx_free_model(m);
+    return EXIT_INTERNAL;
+  }
+  for (size_t i = 0; i < n_init; i++) {
     Onnx__TensorProto *tp = g->initializer[i];
     int64_t n = 0, off = snt_tr_param_offset(t, tp->name, &n);
     if (off < 0 || tp->raw_data.len) continue;
-    saved[i] = tp->raw_data.data;
+    own[i] = tp->raw_data.data, lent[i] = true;
     tp->raw_data.data = s->blob + off;
     tp->raw_data.len = sizeof(float) * (size_t)n;
     tp->has_raw_data = 1;
   }
-  Onnx__TensorProto **extra = NULL;
-  int n_extra = 0;
-  kv props[16];
-  int n_props = 0;
-  if (with_state && !rc) {
-    extra = calloc((size_t)t->n_params * 2 + 1, sizeof *extra);
-    char (*names)[1024] = calloc((size_t)t->n_params * 2 + 1, sizeof *names);
-    int64_t (*dims)[1] = calloc((size_t)t->n_params + 1, sizeof *dims);
-    if (!extra || !names || !dims) rc = EXIT_INTERNAL;
-    for (int i = 0; i < t->n_params && !rc; i++) {
-      int64_t n = 0;
-      snt_tr_param_offset(t, t->params[i].name, &n);
-      dims[i][0] = n;
-      snprintf(names[2 * i], sizeof names[0], "optimizer/m/%s", t->params[i].name);
-      snprintf(names[2 * i + 1], sizeof names[0], "optimizer/v/%s", t->params[i].name);
-      extra[n_extra++] = float_tensor(names[2 * i], 1, dims[i], s->m + s->moment_off[i]);
-      extra[n_extra++] = float_tensor(names[2 * i + 1], 1, dims[i], s->v + s->moment_off[i]);
-      if (!extra[n_extra - 1] || !extra[n_extra - 2]) rc = EXIT_INTERNAL;
-    }
-    snprintf(props[n_props].key, 64, "sinter.epoch"), snprintf(props[n_props++].value, 256, "%d", s->epoch);
-    snprintf(props[n_props].key, 64, "sinter.step"), snprintf(props[n_props++].value, 256, "%lld", (long long)s->step);
-    snprintf(props[n_props].key, 64, "sinter.lr"), snprintf(props[n_props++].value, 256, "%.17g", s->lr);
-    snprintf(props[n_props].key, 64, "sinter.best"), snprintf(props[n_props++].value, 256, "%.17g", s->best);
-    snprintf(props[n_props].key, 64, "sinter.lr_best"), snprintf(props[n_props++].value, 256, "%.17g", s->lr_best);
-    snprintf(props[n_props].key, 64, "sinter.best_epoch"), snprintf(props[n_props++].value, 256, "%d", s->best_epoch);
-    snprintf(props[n_props].key, 64, "sinter.wait_es"), snprintf(props[n_props++].value, 256, "%d", s->wait_es);
-    snprintf(props[n_props].key, 64, "sinter.wait_lr"), snprintf(props[n_props++].value, 256, "%d", s->wait_lr);
-    snprintf(props[n_props].key, 64, "sinter.seed"), snprintf(props[n_props++].value, 256, "%lld", (long long)s->seed);
-    snprintf(props[n_props].key, 64, "sinter.epoch_step"), snprintf(props[n_props++].value, 256, "%lld", (long long)s->epoch_step);
-    snprintf(props[n_props].key, 64, "sinter.epoch_seen"), snprintf(props[n_props++].value, 256, "%lld", (long long)s->epoch_seen);
-    snprintf(props[n_props].key, 64, "sinter.epoch_correct"),
-        snprintf(props[n_props++].value, 256, "%lld", (long long)s->epoch_correct);
-    snprintf(props[n_props].key, 64, "sinter.epoch_loss"), snprintf(props[n_props++].value, 256, "%.17g", s->epoch_loss);
-    snprintf(props[n_props].key, 64, "sinter.split"),
-        snprintf(props[n_props++].value, 256, "%.17g,%.17g,%.17g", s->split[0], s->split[1], s->split[2]);
+  extras x = {0};
+  Onnx__TensorProto **inits = g->initializer;
+  Onnx__StringStringEntryProto **props = m->metadata_props;
+  int rc = 0;
+  if (with_state) {
+    rc = extras_build(s, &x);
     if (!rc) {
-      Onnx__TensorProto **all = realloc(g->initializer, sizeof *all * (n_init + (size_t)n_extra));
-      if (!all) rc = EXIT_INTERNAL;
-      else {
-        g->initializer = all;
-        memcpy(all + n_init, extra, sizeof *all * (size_t)n_extra);
-        g->n_initializer = n_init + (size_t)n_extra;
-      }
+      g->initializer = concat_ptrs((void *const *)inits, n_init, (void *const *)x.tensor_ptrs, (size_t)x.n_tensors);
+      m->metadata_props = concat_ptrs((void *const *)props, n_props, (void *const *)x.prop_ptrs, (size_t)x.n_props);
+      if (!g->initializer || !m->metadata_props) rc = EXIT_INTERNAL;
+      g->n_initializer += (size_t)x.n_tensors;
+      m->n_metadata_props += (size_t)x.n_props;
     }
-    if (!rc) rc = 0;
-    /* names and dims must outlive the save below */
-    if (!rc) {
-      Onnx__StringStringEntryProto entries[16], *ep[32];
-      size_t old = m->n_metadata_props;
-      Onnx__StringStringEntryProto **props_all = calloc(old + (size_t)n_props + 1, sizeof *props_all);
-      if (!props_all) rc = EXIT_INTERNAL;
-      else {
-        memcpy(props_all, m->metadata_props, sizeof *props_all * old);
-        for (int i = 0; i < n_props; i++) {
-          onnx__string_string_entry_proto__init(&entries[i]);
-          entries[i].key = props[i].key;
-          entries[i].value = props[i].value;
-          props_all[old + (size_t)i] = &entries[i];
-        }
-        Onnx__StringStringEntryProto **was = m->metadata_props;
-        m->metadata_props = props_all;
-        m->n_metadata_props = old + (size_t)n_props;
-        if (snt_onnx_save_model(path, m, &e) != SNT_OK) {
-          fprintf(stderr, "%s\n", e.msg);
-          rc = EXIT_USER;
-        }
-        m->metadata_props = was;
-        m->n_metadata_props = old;
-        free(props_all);
-      }
-      (void)ep;
-    }
-    g->n_initializer = n_init;
-    for (int i = 0; i < n_extra; i++) free(extra[i]);
-    free(names);
-    free(dims);
-  } else if (!rc && snt_onnx_save_model(path, m, &e) != SNT_OK) {
+  }
+  if (!rc && snt_onnx_save_model(path, m, &e) != SNT_OK) {
     fprintf(stderr, "%s\n", e.msg);
     rc = EXIT_USER;
   }
-  free(extra);
-  for (size_t i = 0; saved && i < n_init; i++) {
-    Onnx__TensorProto *tp = g->initializer[i];
-    if (!saved[i] && !tp->raw_data.len) continue;
-    int64_t off = snt_tr_param_offset(t, tp->name, NULL);
-    if (off >= 0 && tp->raw_data.data == s->blob + off) {
-      tp->raw_data.data = saved[i];
-      tp->raw_data.len = 0;
-    }
-  }
-  free(saved);
+  if (g->initializer != inits) free(g->initializer);
+  if (m->metadata_props != props) free(m->metadata_props);
+  g->initializer = inits, g->n_initializer = n_init;
+  m->metadata_props = props, m->n_metadata_props = n_props;
+  for (size_t i = 0; i < n_init; i++)
+    if (lent[i]) inits[i]->raw_data.data = own[i], inits[i]->raw_data.len = 0;
+  free(own), free(lent);
+  extras_free(&x);
   snt_onnx_free_model(m);
   return rc;
 }

@@ -127,19 +127,19 @@ static double update(snt_tr_state *s, const bufs *b, float bn_momentum) {
   const snt_train_info *t = s->t;
   const snt_train_recipe *r = &t->recipe;
   double penalty = 0;
+  bool sgd = strcmp(r->optimizer, "sgd") == 0;
   s->step++;
   for (int i = 0; i < t->n_params; i++) {
-    int64_t n = 0, off = snt_tr_param_offset(t, t->params[i].name, &n);
-    float *w = (float *)(s->blob + off), *g = b->out[t->params[i].grad_output];
+    int64_t n = s->param_n[i];
+    float *w = (float *)(s->blob + s->param_off[i]), *g = b->out[t->params[i].grad_output];
     if (t->params[i].l2 > 0) penalty += snt_k_l2_grad(n, w, t->params[i].l2, g);
     float *m = s->m + s->moment_off[i], *v = s->v + s->moment_off[i];
-    if (strcmp(r->optimizer, "sgd") == 0) snt_k_sgd_step(n, w, g, m, (float)s->lr, (float)r->momentum, r->nesterov);
+    if (sgd) snt_k_sgd_step(n, w, g, m, (float)s->lr, (float)r->momentum, r->nesterov);
     else snt_k_adam_step(n, w, g, m, v, (float)s->lr, (float)r->beta1, (float)r->beta2, (float)r->epsilon, s->step);
   }
   for (int i = 0; i < t->n_stats; i++) {
-    int64_t n = 0, off = snt_tr_param_offset(t, t->stats[i].name, &n);
     float mom = t->stats[i].momentum >= 0 ? t->stats[i].momentum : bn_momentum;
-    snt_k_moving_update(n, (float *)(s->blob + off), b->out[t->stats[i].output], mom);
+    snt_k_moving_update(s->stat_n[i], (float *)(s->blob + s->stat_off[i]), b->out[t->stats[i].output], mom);
   }
   return penalty;
 }
@@ -306,15 +306,14 @@ static int callbacks(trainer *tr, int epoch, double monitored) {
 
 static int save_all(trainer *tr, bool final) {
   char p[4200];
-  const char *const *labels = (const char *const *)tr->info->labels;
   path_in(p, sizeof p, tr->o.out, "last.onnx");
-  int rc = snt_tr_save(&tr->s, p, true, labels, tr->info->n_labels);
+  int rc = snt_tr_save(&tr->s, p, true);
   if (!rc && tr->s.best_epoch >= 0 && (tr->s.best_epoch == tr->s.epoch - 1 || final)) {
     /* best.onnx: the weights of the best epoch (with the state of that moment's run). */
     unsigned char *cur = tr->s.blob;
     tr->s.blob = tr->best_blob;
     path_in(p, sizeof p, tr->o.out, "best.onnx");
-    rc = snt_tr_save(&tr->s, p, true, labels, tr->info->n_labels);
+    rc = snt_tr_save(&tr->s, p, true);
     tr->s.blob = cur;
   }
   snt_err e;
@@ -339,14 +338,8 @@ static int save_all(trainer *tr, bool final) {
 /* A new run from loaded weights: the optimizer and the callbacks start over (a checkpoint given
  * as --weights brings its moments and state along; they belong to another run). */
 static void restart(snt_tr_state *s, const snt_train_info *t, const opts *o) {
-  int64_t total = 0;
-  for (int i = 0; i < t->n_params; i++) {
-    int64_t n = 0;
-    snt_tr_param_offset(t, t->params[i].name, &n);
-    total += n;
-  }
-  memset(s->m, 0, sizeof(float) * (size_t)total);
-  memset(s->v, 0, sizeof(float) * (size_t)total);
+  memset(s->m, 0, sizeof(float) * (size_t)s->n_moments);
+  memset(s->v, 0, sizeof(float) * (size_t)s->n_moments);
   s->step = 0, s->epoch = 0, s->lr = t->recipe.lr, s->best = s->lr_best = INFINITY, s->best_epoch = -1;
   s->wait_es = s->wait_lr = 0, s->seed = o->seed;
   s->epoch_step = 0, s->epoch_seen = 0, s->epoch_correct = 0, s->epoch_loss = 0;

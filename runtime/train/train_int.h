@@ -15,7 +15,11 @@ typedef struct snt_tr_state {
   const snt_train_info *t;
   unsigned char *blob;   /* step layout: t->step_model->params */
   float *m, *v;          /* per trainable parameter, t->params order, concatenated */
-  int64_t *moment_off;   /* offset of parameter i's moments */
+  int64_t *moment_off;   /* offset of parameter i's moments (floats) */
+  int64_t n_moments;     /* floats in m (and v) */
+  /* Where t->params[i] and t->stats[i] sit in blob (bytes) and how many floats they hold,
+   * looked up once by name. */
+  int64_t *param_off, *param_n, *stat_off, *stat_n;
   int64_t step;          /* optimizer steps taken */
   int epoch;             /* epochs completed */
   double lr;
@@ -38,7 +42,7 @@ void snt_tr_state_free(snt_tr_state *s);
 int snt_tr_load(snt_tr_state *s, const char *path, bool strict, bool verbose);
 /* Writes an ONNX inference model of the current parameters, atomically; with_state adds the
  * optimizer moments and training state (a checkpoint). */
-int snt_tr_save(const snt_tr_state *s, const char *path, bool with_state, const char *const *labels, int n_labels);
+int snt_tr_save(const snt_tr_state *s, const char *path, bool with_state);
 /* Copies the parameters into a blob of another compiled model's layout, by name. */
 void snt_tr_copy_to(const snt_tr_state *s, const snt_model_info *to, unsigned char *blob);
 /* The offset of a named parameter in the step layout, or -1. */
