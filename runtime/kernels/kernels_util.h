@@ -3,6 +3,7 @@
 #define SINTER_RUNTIME_KERNELS_UTIL_H
 
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 
 #include "sinter/kernels.h"
@@ -50,6 +51,52 @@ typedef struct snt_k_win3 {
 snt_status snt_k_win3_init(int spatial, const int64_t *in, const int64_t *out, const int64_t *kernel,
                            const int64_t *stride, const int64_t *dilation, const int64_t *pad_begin,
                            const int64_t *pad_end, snt_k_win3 *w);
+
+/* The taps of one pooling window along one axis: real ones are [lo, hi), those inside the padded
+ * range number n_padded; tap t reads coordinate start + t * dilation. pool.c (forward) and
+ * pool_grad.c (backward) share it, so both see the same windows. */
+typedef struct snt_k_window {
+  int64_t start, lo, hi, n_padded;
+} snt_k_window;
+
+static inline snt_k_window snt_k_axis_window(const snt_k_win3 *g, int a, int64_t o) {
+  snt_k_window w;
+  int64_t plo, phi;
+  w.start = o * g->s[a] - g->pb[a];
+  snt_k_valid_range(w.start, g->dl[a], g->k[a], g->in[a], &w.lo, &w.hi);
+  snt_k_valid_range(o * g->s[a], g->dl[a], g->k[a], g->in[a] + g->pb[a] + g->pe[a], &plo, &phi);
+  w.n_padded = phi - plo;
+  return w;
+}
+
+/* The window's maximum; *at gets its first position (a later element must be strictly greater)
+ * as a row-major index within the plane, -1 for a window without input. */
+static inline float snt_k_window_max(const snt_k_win3 *g, const float *xp, const snt_k_window w[3], int64_t *at) {
+  float best = -INFINITY;
+  int64_t best_at = -1;
+  for (int64_t t0 = w[0].lo; t0 < w[0].hi; t0++) {
+    int64_t i0 = w[0].start + t0 * g->dl[0];
+    for (int64_t t1 = w[1].lo; t1 < w[1].hi; t1++) {
+      int64_t row = (i0 * g->in[1] + w[1].start + t1 * g->dl[1]) * g->in[2];
+      for (int64_t t2 = w[2].lo; t2 < w[2].hi; t2++) {
+        int64_t i = row + w[2].start + t2 * g->dl[2];
+        if (best_at < 0 || xp[i] > best) {
+          best = xp[i];
+          best_at = i;
+        }
+      }
+    }
+  }
+  *at = best_at;
+  return best;
+}
+
+/* What an average over the window divides by: its real elements, or with count_include_pad the
+ * elements of the clipped padded range. */
+static inline int64_t snt_k_window_count(const snt_k_window w[3], int include_pad) {
+  return include_pad ? w[0].n_padded * w[1].n_padded * w[2].n_padded
+                     : (w[0].hi - w[0].lo) * (w[1].hi - w[1].lo) * (w[2].hi - w[2].lo);
+}
 
 typedef struct snt_k_conv3 {
   int64_t batch, cin, cout, groups, cg, mg; /* cg, mg: input and output channels per group */

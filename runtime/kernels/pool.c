@@ -8,25 +8,11 @@
 /* Pool geometry with 3 spatial axes; unused leading axes have size 1. */
 typedef snt_k_win3 pool3;
 
-/* The taps of one window along one axis: real ones are [lo, hi), those inside the padded
- * range number n_padded; a tap t reads coordinate start + t * dilation. */
-typedef struct window {
-  int64_t start, lo, hi, n_padded;
-} window;
+typedef snt_k_window window;
 
 static snt_status pool3_init(const snt_k_pool_desc *d, pool3 *g) {
   if (d->batch < 0 || d->channels < 0) return SNT_ERR_INPUT;
   return snt_k_win3_init(d->spatial, d->in, d->out, d->kernel, d->stride, d->dilation, d->pad_begin, d->pad_end, g);
-}
-
-static window axis_window(const pool3 *g, int a, int64_t o) {
-  window w;
-  int64_t plo, phi;
-  w.start = o * g->s[a] - g->pb[a];
-  snt_k_valid_range(w.start, g->dl[a], g->k[a], g->in[a], &w.lo, &w.hi);
-  snt_k_valid_range(o * g->s[a], g->dl[a], g->k[a], g->in[a] + g->pb[a] + g->pe[a], &plo, &phi);
-  w.n_padded = phi - plo;
-  return w;
 }
 
 static float window_avg(const pool3 *g, const float *xp, const window w[3], int include_pad) {
@@ -38,30 +24,8 @@ static float window_avg(const pool3 *g, const float *xp, const window w[3], int 
       for (int64_t t2 = w[2].lo; t2 < w[2].hi; t2++) sum += row[w[2].start + t2 * g->dl[2]];
     }
   }
-  int64_t count = include_pad ? w[0].n_padded * w[1].n_padded * w[2].n_padded
-                              : (w[0].hi - w[0].lo) * (w[1].hi - w[1].lo) * (w[2].hi - w[2].lo);
+  int64_t count = snt_k_window_count(w, include_pad);
   return count > 0 ? (float)(sum / (double)count) : 0.0f;
-}
-
-/* The window's maximum; *at gets its first position as a row-major index within the plane. */
-static float window_max(const pool3 *g, const float *xp, const window w[3], int64_t *at) {
-  float best = -INFINITY;
-  int64_t best_at = -1;
-  for (int64_t t0 = w[0].lo; t0 < w[0].hi; t0++) {
-    int64_t i0 = w[0].start + t0 * g->dl[0];
-    for (int64_t t1 = w[1].lo; t1 < w[1].hi; t1++) {
-      int64_t row = (i0 * g->in[1] + w[1].start + t1 * g->dl[1]) * g->in[2];
-      for (int64_t t2 = w[2].lo; t2 < w[2].hi; t2++) {
-        int64_t i = row + w[2].start + t2 * g->dl[2];
-        if (best_at < 0 || xp[i] > best) {
-          best = xp[i];
-          best_at = i;
-        }
-      }
-    }
-  }
-  *at = best_at;
-  return best;
 }
 
 /* ONNX's index for storage_order 1: column-major over the spatial axes of the plane. */
@@ -76,17 +40,17 @@ static void pool_plane(const snt_k_pool_desc *d, const pool3 *g, const float *xp
                        int64_t *ip, int64_t plane_base) {
   window w[3];
   for (int64_t o0 = 0; o0 < g->out[0]; o0++) {
-    w[0] = axis_window(g, 0, o0);
+    w[0] = snt_k_axis_window(g, 0, o0);
     for (int64_t o1 = 0; o1 < g->out[1]; o1++) {
-      w[1] = axis_window(g, 1, o1);
+      w[1] = snt_k_axis_window(g, 1, o1);
       for (int64_t o2 = 0; o2 < g->out[2]; o2++) {
-        w[2] = axis_window(g, 2, o2);
+        w[2] = snt_k_axis_window(g, 2, o2);
         int64_t o = (o0 * g->out[1] + o1) * g->out[2] + o2, at;
         if (d->kind == SNT_K_POOL_AVG) {
           yp[o] = window_avg(g, xp, w, d->count_include_pad);
           continue;
         }
-        yp[o] = window_max(g, xp, w, &at);
+        yp[o] = snt_k_window_max(g, xp, w, &at);
         if (ip) {
           if (at >= 0 && d->storage_order) at = column_major(g, at, d->spatial);
           ip[o] = at < 0 ? -1 : plane_base + at;

@@ -1,47 +1,13 @@
-/* Pooling backward. The window geometry repeats runtime/kernels/pool.c's (snt_k_win3 and the
- * same clipping), and max pooling routes each gradient to the element snt_k_pool picks: the
- * first maximum in row-major window order (a later element must be strictly greater). */
+/* Pooling backward over the windows the forward uses (snt_k_axis_window, kernels_util.h): max
+ * pooling routes each gradient to the element snt_k_pool picks (snt_k_window_max: the first
+ * maximum in row-major window order), average pooling spreads it as the forward divides. */
 #include <math.h>
 #include <string.h>
 
 #include "kernels_util.h"
 #include "sinter/kernels_train.h"
 
-/* The taps of one window along one axis: real ones are [lo, hi), those inside the padded range
- * number n_padded; tap t reads coordinate start + t * dilation. */
-typedef struct window {
-  int64_t start, lo, hi, n_padded;
-} window;
-
-static window axis_window(const snt_k_win3 *g, int a, int64_t o) {
-  window w;
-  int64_t plo, phi;
-  w.start = o * g->s[a] - g->pb[a];
-  snt_k_valid_range(w.start, g->dl[a], g->k[a], g->in[a], &w.lo, &w.hi);
-  snt_k_valid_range(o * g->s[a], g->dl[a], g->k[a], g->in[a] + g->pb[a] + g->pe[a], &plo, &phi);
-  w.n_padded = phi - plo;
-  return w;
-}
-
-/* The plane index of the window's first maximum, or -1 for a window without input. */
-static int64_t window_argmax(const snt_k_win3 *g, const float *xp, const window w[3]) {
-  float best = -INFINITY;
-  int64_t best_at = -1;
-  for (int64_t t0 = w[0].lo; t0 < w[0].hi; t0++) {
-    int64_t i0 = w[0].start + t0 * g->dl[0];
-    for (int64_t t1 = w[1].lo; t1 < w[1].hi; t1++) {
-      int64_t row = (i0 * g->in[1] + w[1].start + t1 * g->dl[1]) * g->in[2];
-      for (int64_t t2 = w[2].lo; t2 < w[2].hi; t2++) {
-        int64_t i = row + w[2].start + t2 * g->dl[2];
-        if (best_at < 0 || xp[i] > best) {
-          best = xp[i];
-          best_at = i;
-        }
-      }
-    }
-  }
-  return best_at;
-}
+typedef snt_k_window window;
 
 /* Adds v to every real element of the window. */
 static void window_spread(const snt_k_win3 *g, float *dxp, const window w[3], float v) {
@@ -59,19 +25,19 @@ static void plane_backward(const snt_k_pool_desc *d, const snt_k_win3 *g, const 
   window w[3];
   memset(dxp, 0, (size_t)g->in_size * sizeof(float));
   for (int64_t o0 = 0; o0 < g->out[0]; o0++) {
-    w[0] = axis_window(g, 0, o0);
+    w[0] = snt_k_axis_window(g, 0, o0);
     for (int64_t o1 = 0; o1 < g->out[1]; o1++) {
-      w[1] = axis_window(g, 1, o1);
+      w[1] = snt_k_axis_window(g, 1, o1);
       for (int64_t o2 = 0; o2 < g->out[2]; o2++) {
-        w[2] = axis_window(g, 2, o2);
+        w[2] = snt_k_axis_window(g, 2, o2);
         float v = dyp[(o0 * g->out[1] + o1) * g->out[2] + o2];
         if (d->kind == SNT_K_POOL_MAX) {
-          int64_t at = window_argmax(g, xp, w);
+          int64_t at;
+          snt_k_window_max(g, xp, w, &at);
           if (at >= 0) dxp[at] += v;
           continue;
         }
-        int64_t count = d->count_include_pad ? w[0].n_padded * w[1].n_padded * w[2].n_padded
-                                             : (w[0].hi - w[0].lo) * (w[1].hi - w[1].lo) * (w[2].hi - w[2].lo);
+        int64_t count = snt_k_window_count(w, d->count_include_pad);
         if (count > 0) window_spread(g, dxp, w, v / (float)count);
       }
     }
