@@ -300,6 +300,7 @@ static snt_status callback(snt_lower_ctx *c, snt_recipe *r, const snt_ast_expr *
 snt_status snt_recipe_eval(snt_lower_ctx *c, const snt_ast_stmt *train) {
   snt_recipe *r = &c->g->recipe;
   r->present = true;
+  const snt_ast_stmt *checkpoint = NULL;
   for (int i = 0; i < train->body.n; i++) {
     const snt_ast_stmt *s = train->body.stmts[i];
     snt_status st;
@@ -307,6 +308,13 @@ snt_status snt_recipe_eval(snt_lower_ctx *c, const snt_ast_stmt *train) {
     else if (s->kind == SNT_S_EXPR) st = callback(c, r, s->expr);
     else st = snt_error_at(c, s->loc, "a train section holds 'setting = value' lines and callbacks such as early_stopping(...)");
     if (st) return st;
+    if (s->kind == SNT_S_EXPR && strcmp(s->expr->u.call.callee, "checkpoint") == 0) checkpoint = s;
   }
+  /* One set of best weights serves best.onnx and early stopping's restore. */
+  if (checkpoint && r->early_stopping.enabled && strcmp(r->checkpoint.monitor, r->early_stopping.monitor) != 0)
+    return snt_error_at(c, checkpoint->loc,
+                        "checkpoint monitors '%s' but early_stopping monitors '%s': sinter keeps one set of best "
+                        "weights for both, so they must monitor the same value",
+                        r->checkpoint.monitor, r->early_stopping.monitor);
   return SNT_OK;
 }

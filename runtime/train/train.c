@@ -273,15 +273,27 @@ static int validate(trainer *tr, double *val_loss, double *val_acc) {
   return rc;
 }
 
-/* EarlyStopping and ReduceLROnPlateau on val_loss (the training loss without validation).
+/* The value a callback watches, as a quantity to minimise: losses as they are, accuracies
+ * negated. A validation metric falls back to its training one when there is no validation part. */
+static double monitored(const char *monitor, const epoch_result *er, double val_loss, double val_acc) {
+  bool val = monitor && strncmp(monitor, "val_", 4) == 0;
+  bool acc = monitor && strstr(monitor, "accuracy") != NULL;
+  double loss = val && !isnan(val_loss) ? val_loss : er->loss, accuracy = val && !isnan(val_acc) ? val_acc : er->acc;
+  return acc ? -accuracy : loss;
+}
+
+/* EarlyStopping (with the best weights, which best.onnx also holds: the recipe makes the
+ * checkpoint watch the same value) and ReduceLROnPlateau, each on its recipe's monitor.
  * Returns 1 when training should stop. */
-static int callbacks(trainer *tr, int epoch, double monitored) {
+static int callbacks(trainer *tr, int epoch, const epoch_result *er, double val_loss, double val_acc) {
   const snt_train_recipe *r = &tr->t->recipe;
   snt_tr_state *s = &tr->s;
   double min_delta = r->early_stopping.min_delta;
+  const char *best_monitor = r->checkpoint.enabled ? r->checkpoint.monitor : r->early_stopping.monitor;
+  double watched = monitored(best_monitor, er, val_loss, val_acc);
   int stop = 0;
-  if (monitored < s->best - min_delta) {
-    s->best = monitored;
+  if (watched < s->best - min_delta) {
+    s->best = watched;
     s->best_epoch = epoch;
     s->wait_es = 0;
     memcpy(tr->best_blob, s->blob, tr->t->step_model->weights_bytes);
@@ -289,9 +301,10 @@ static int callbacks(trainer *tr, int epoch, double monitored) {
     int64_t patience = tr->o.patience >= 0 ? tr->o.patience : r->early_stopping.patience;
     if (++s->wait_es >= patience) stop = 1;
   }
+  double plateau = monitored(r->reduce_lr.monitor, er, val_loss, val_acc);
   if (r->reduce_lr.enabled) {
-    if (monitored < s->lr_best) {
-      s->lr_best = monitored;
+    if (plateau < s->lr_best) {
+      s->lr_best = plateau;
       s->wait_lr = 0;
     } else if (++s->wait_lr >= r->reduce_lr.patience) {
       double lr = s->lr * r->reduce_lr.factor;
@@ -451,7 +464,7 @@ int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, const 
     tr->hist[tr->n_hist++] = (snt_history_row){epoch + 1, er.loss, er.acc, vl, va, tr->s.lr, er.skipped};
     tr->s.epoch = epoch + 1;
     tr->s.epoch_step = 0, tr->s.epoch_loss = 0, tr->s.epoch_seen = 0, tr->s.epoch_correct = 0;
-    stopped = callbacks(tr, epoch, isnan(vl) ? er.loss : vl);
+    stopped = callbacks(tr, epoch, &er, vl, va);
     rc = save_all(tr, false);
     if (stopped) {
       printf("Epoch %d: early stopping (best epoch %d)\n", epoch + 1, tr->s.best_epoch + 1);

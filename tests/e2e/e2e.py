@@ -521,7 +521,60 @@ def t_errors():
     check(not os.path.exists(os.path.join(out, "last.onnx")), "no checkpoint written by the failed runs")
 
 
-TESTS = {"compile": t_compile, "end_to_end": t_end_to_end, "reproducible": t_reproducible, "resume": t_resume,
+def t_monitors():
+    """The recipe's monitors are honoured: early stopping and the best checkpoint on val_accuracy
+    (a maximum), ReduceLROnPlateau on the training loss. Checked against history.csv alone: the
+    best epoch is the first with the highest val_accuracy, training stops `patience` epochs after
+    it, and the lr column halves exactly after each epoch whose training loss did not improve.
+    (In this run val_loss is lowest at another epoch, so watching val_loss would fail it.)"""
+    src = open(os.path.join(A.models, "simple_cnn.nn")).read()
+    i = src.index("  train {")
+    src = src[:i] + """  train {
+    optimizer = adam(lr = 1e-3)
+    class_weight = balanced
+    early_stopping(monitor = val_accuracy, patience = 6, restore_best = true)
+    checkpoint(monitor = val_accuracy)
+    reduce_lr_on_plateau(monitor = loss, factor = 0.5, patience = 1)
+  }
+}
+"""
+    model = work("monitors.nn")
+    open(model, "w").write(src)
+    exe = work("monitors_exe")
+    run([A.sinter, "compile", model, "--set", "size=32", "--train-batch", "16", "-o", exe])
+    out = fresh_dir("monitors")
+    train(exe, out, 25, ["--bn-momentum", "0.5"])
+    head, rows = history_rows(os.path.join(out, "history.csv"))
+    cols = head.split(",")
+    rows = [dict(zip(cols, r.split(","))) for r in rows]
+    vacc = [float(r["val_accuracy"]) for r in rows]
+    loss = [float(r["loss"]) for r in rows]
+    lr = [float(r["lr"]) for r in rows]
+    best = max(range(len(vacc)), key=lambda e: (vacc[e], -e))  # the first maximum
+    mi = meta(os.path.join(out, "best.onnx"))
+    check(int(mi["sinter.best_epoch"]) == best, "best.onnx is the epoch of the first highest val_accuracy (%d, history %d)"
+          % (int(mi["sinter.best_epoch"]), best))
+    check(len(rows) == 25 or len(rows) == best + 1 + 6,
+          "early stopping on val_accuracy: %d epochs run, best epoch %d, patience 6" % (len(rows), best))
+    # ReduceLROnPlateau(monitor = loss, patience 1): history's lr is the one epoch e trained with;
+    # the callback after epoch e sets the next one.
+    want, cur, best_loss = [], 1e-3, float("inf")
+    for e in range(len(rows)):
+        want.append(cur)
+        if loss[e] < best_loss:
+            best_loss = loss[e]
+        else:
+            cur *= 0.5
+    check(all(abs(a - b) <= 1e-9 * b for a, b in zip(lr, want)), "lr follows the training loss's plateaus: %s vs %s"
+          % (lr, want))
+    # The run must tell the monitors apart, or the checks above prove nothing.
+    vloss = [float(r["val_loss"]) for r in rows]
+    check(min(range(len(vloss)), key=lambda e: vloss[e]) != best and min(lr) < lr[0],
+          "the run tells val_accuracy from val_loss (best epochs %d vs %d) and reduces the lr at least once"
+          % (best, min(range(len(vloss)), key=lambda e: vloss[e])))
+
+
+TESTS = {"monitors": t_monitors, "compile": t_compile, "end_to_end": t_end_to_end, "reproducible": t_reproducible, "resume": t_resume,
          "sigint": t_sigint, "atomic": t_atomic, "export_onnx": t_export, "transfer": t_transfer, "errors": t_errors}
 
 
