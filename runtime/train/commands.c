@@ -189,10 +189,41 @@ int snt_rt_main_train(int argc, char **argv, const snt_model_info *info, const s
   return rc;
 }
 
-/* EXE gradients IMAGES.pb LABELS.pb [WEIGHTS.pb] -o DIR [--seed S]: one training step's loss,
- * probabilities, parameter gradients and batch statistics, without updating anything, as
- * ONNX tensors (output_0.pb loss, output_1.pb probabilities, then grad/<param>.pb and
- * stat/<param>.pb), so other frameworks can check them. */
+/* The step's outputs as ONNX tensors: output_0.pb (loss), output_1.pb (probabilities, n rows),
+ * grad/<param>.pb and stat/<moving statistic>.pb ('/' in names becomes '.'). */
+static int write_step_outputs(const snt_train_info *t, const snt_tr_bufs *b, int64_t n, const char *dir) {
+  const snt_model_info *sm = t->step_model;
+  char path[4200];
+  snprintf(path, sizeof path, "%s/grad", dir);
+  int bad = snt_tr_mkdir_p(path);
+  snprintf(path, sizeof path, "%s/stat", dir);
+  if (bad || snt_tr_mkdir_p(path)) return fprintf(stderr, "%s: cannot create: %s\n", dir, strerror(errno)), 1;
+  for (int o = 0; o < sm->n_outputs; o++) {
+    snt_model_io io = sm->outputs[o];
+    const char *name = NULL, *kind = "grad";
+    for (int i = 0; i < t->n_params; i++)
+      if (t->params[i].grad_output == o) name = t->params[i].name;
+    for (int i = 0; i < t->n_stats; i++)
+      if (t->stats[i].output == o) name = t->stats[i].name, kind = "stat";
+    if (o == 1) io.dims[0] = n; /* only the probabilities have a row per sample */
+    snt_tensor_buf tb = {.dtype = io.dtype, .rank = io.rank, .data = b->out[o], .name = (char *)(name ? name : io.name)};
+    memcpy(tb.dims, io.dims, sizeof tb.dims);
+    if (name) {
+      snprintf(path, sizeof path, "%s/%s/%s.pb", dir, kind, name);
+      for (char *c = path + strlen(dir) + strlen(kind) + 2; *c; c++)
+        if (*c == '/') *c = '.';
+    } else {
+      snprintf(path, sizeof path, "%s/output_%d.pb", dir, o);
+    }
+    snt_err e;
+    if (snt_onnx_write_tensor_file(path, &tb, &e) != SNT_OK) return fprintf(stderr, "%s\n", e.msg), 1;
+  }
+  return 0;
+}
+
+/* EXE gradients IMAGES.pb LABELS.pb [SAMPLE_WEIGHTS.pb] -o DIR [--seed S]: one training step's
+ * loss, probabilities, parameter gradients and batch statistics, without updating anything, so
+ * other frameworks can check them. */
 int snt_tr_cmd_gradients(const snt_model_info *info, const snt_train_info *t, const char *weights, int argc, char **argv) {
   const char *files[3] = {0}, *dir = NULL;
   int n_files = 0;
@@ -214,59 +245,25 @@ int snt_tr_cmd_gradients(const snt_model_info *info, const snt_train_info *t, co
     if (snt_onnx_read_tensor_file(files[i], &in[i], &e) != SNT_OK) fprintf(stderr, "%s\n", e.msg), rc = 1;
   int64_t n = rc ? 0 : in[0].dims[0];
   if (!rc && (in[0].dtype != SNT_F32 || in[1].dtype != SNT_I64 || in[1].dims[0] != n || n < 1 || n > sm->batch ||
-              snt_tensor_buf_nbytes(&in[0]) != (size_t)n * snt_rt_io_bytes(&sm->inputs[0]) / (size_t)sm->batch))
-    fprintf(stderr, "%s gradients: want float images [n, ...] and int64 labels [n] with n <= %lld\n", info->name,
-            (long long)sm->batch), rc = 1;
-  void *bufs[1024] = {0};
-  void *x = NULL, *lab = NULL, *w = NULL;
-  if (!rc && sm->n_outputs > 1024) rc = 2;
-  if (!rc) {
-    x = calloc(1, snt_rt_io_bytes(&sm->inputs[0]));
-    lab = calloc(1, snt_rt_io_bytes(&sm->inputs[1]));
-    w = calloc(1, snt_rt_io_bytes(&sm->inputs[2]));
-    for (int i = 0; i < sm->n_outputs; i++) bufs[i] = calloc(1, snt_rt_io_bytes(&sm->outputs[i]) + 4);
-    memcpy(x, in[0].data, snt_tensor_buf_nbytes(&in[0]));
-    memcpy(lab, in[1].data, snt_tensor_buf_nbytes(&in[1]));
-    for (int64_t i = 0; i < n; i++) ((float *)w)[i] = n_files > 2 ? ((const float *)in[2].data)[i] : 1.0f;
-  }
+              snt_tensor_buf_nbytes(&in[0]) != (size_t)n * snt_rt_io_bytes(&sm->inputs[0]) / (size_t)sm->batch ||
+              (n_files > 2 && (in[2].dtype != SNT_F32 || snt_tensor_buf_nbytes(&in[2]) != (size_t)n * sizeof(float)))))
+    fprintf(stderr, "%s gradients: want float images [n, ...], int64 labels [n] and float weights [n], n <= %lld\n",
+            info->name, (long long)sm->batch), rc = 1;
+  snt_tr_bufs b = {0};
+  if (!rc) rc = snt_tr_bufs_init(&b, sm);
   void *inst = rc ? NULL : sm->create();
   if (!rc && !inst) rc = 2;
   if (!rc) {
+    memcpy(b.x, in[0].data, snt_tensor_buf_nbytes(&in[0]));
+    memcpy(b.labels, in[1].data, snt_tensor_buf_nbytes(&in[1]));
+    for (int64_t i = 0; i < n; i++) b.w[i] = n_files > 2 ? ((const float *)in[2].data)[i] : 1.0f;
     sm->set_weights(inst, s.blob);
-    const void *ins[3] = {x, lab, w};
-    if (t->step(inst, n, seed, ins, bufs) != 0) rc = 2;
+    const void *ins[3] = {b.x, b.labels, b.w};
+    if (t->step(inst, n, seed, ins, b.out) != 0) rc = 2;
   }
-  char path[4200];
-  snprintf(path, sizeof path, "%s/grad", dir);
-  if (!rc && (mkdir(dir, 0777) && errno != EEXIST)) rc = 1, fprintf(stderr, "%s: cannot create\n", dir);
-  snprintf(path, sizeof path, "%s/grad", dir);
-  if (!rc) mkdir(path, 0777);
-  snprintf(path, sizeof path, "%s/stat", dir);
-  if (!rc) mkdir(path, 0777);
-  for (int o = 0; o < sm->n_outputs && !rc; o++) {
-    snt_model_io io = sm->outputs[o]; /* only the probabilities (output 1) have a row per sample */
-    const char *name = NULL, *kind = "grad";
-    for (int i = 0; i < t->n_params; i++)
-      if (t->params[i].grad_output == o) name = t->params[i].name;
-    for (int i = 0; i < t->n_stats; i++)
-      if (t->stats[i].output == o) name = t->stats[i].name, kind = "stat";
-    if (o == 1) io.dims[0] = n;
-    snt_tensor_buf b = {.dtype = io.dtype, .rank = io.rank, .data = bufs[o], .name = (char *)(name ? name : io.name)};
-    memcpy(b.dims, io.dims, sizeof b.dims);
-    if (name) {
-      char file[1024];
-      snprintf(file, sizeof file, "%s", name);
-      for (char *c = file; *c; c++)
-        if (*c == '/') *c = '.';
-      snprintf(path, sizeof path, "%s/%s/%s.pb", dir, kind, file);
-    } else {
-      snprintf(path, sizeof path, "%s/output_%d.pb", dir, o);
-    }
-    if (snt_onnx_write_tensor_file(path, &b, &e) != SNT_OK) fprintf(stderr, "%s\n", e.msg), rc = 1;
-  }
+  if (!rc) rc = write_step_outputs(t, &b, n, dir);
   if (inst) sm->destroy(inst);
-  for (int i = 0; i < 1024; i++) free(bufs[i]);
-  free(x), free(lab), free(w);
+  snt_tr_bufs_free(&b);
   for (int i = 0; i < 3; i++) snt_tensor_buf_free(&in[i]);
   snt_tr_state_free(&s);
   return rc;

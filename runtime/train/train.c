@@ -91,39 +91,8 @@ static int parse(const snt_model_info *info, const snt_train_info *t, int argc, 
   return 0;
 }
 
-/* The step's buffers: inputs (images, labels, sample weights) and outputs. */
-typedef struct bufs {
-  float *x, *w;
-  int64_t *labels;
-  void *out[1024];
-  int n_out;
-} bufs;
-
-static size_t io_bytes(const snt_model_io *io) {
-  size_t n = snt_dtype_size(io->dtype);
-  for (int k = 0; k < io->rank; k++) n *= (size_t)io->dims[k];
-  return n;
-}
-
-static int bufs_init(bufs *b, const snt_model_info *sm) {
-  memset(b, 0, sizeof *b);
-  if (sm->n_outputs > 1024) return 2;
-  b->x = calloc(1, io_bytes(&sm->inputs[0]));
-  b->labels = calloc(1, io_bytes(&sm->inputs[1]));
-  b->w = calloc(1, io_bytes(&sm->inputs[2]));
-  b->n_out = sm->n_outputs;
-  int ok = b->x && b->labels && b->w;
-  for (int i = 0; i < sm->n_outputs; i++) ok &= (b->out[i] = calloc(1, io_bytes(&sm->outputs[i]) + 4)) != NULL;
-  return ok ? 0 : 2;
-}
-
-static void bufs_free(bufs *b) {
-  free(b->x), free(b->labels), free(b->w);
-  for (int i = 0; i < b->n_out; i++) free(b->out[i]);
-}
-
 /* Optimizer step, L2 and the moving statistics; returns the L2 penalty. */
-static double update(snt_tr_state *s, const bufs *b, float bn_momentum) {
+static double update(snt_tr_state *s, const snt_tr_bufs *b, float bn_momentum) {
   const snt_train_info *t = s->t;
   const snt_train_recipe *r = &t->recipe;
   double penalty = 0;
@@ -164,9 +133,9 @@ typedef struct epoch_result {
 } epoch_result;
 
 static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *cw, const opts *o, float bn_momentum,
-                     int epoch, bufs *bp, epoch_result *res) {
+                     int epoch, const snt_tr_bufs *bp, epoch_result *res) {
   const snt_train_info *t = s->t;
-  bufs b = *bp;
+  snt_tr_bufs b = *bp;
   int rc = 0;
   snt_err e;
   if (!rc && snt_loader_begin_epoch(l, epoch, &e) != SNT_OK) rc = 1, fprintf(stderr, "%s\n", e.msg);
@@ -258,7 +227,7 @@ typedef struct trainer {
   unsigned char *eval_blob, *best_blob;
   snt_history_row *hist;
   int n_hist;
-  bufs b; /* the step's inputs and outputs, kept across epochs */
+  snt_tr_bufs b; /* the step's inputs and outputs, kept across epochs */
   double cw[4096];
 } trainer;
 
@@ -415,11 +384,11 @@ static int setup(trainer *tr) {
     }
   }
   t->step_model->set_weights(tr->step_inst, tr->s.blob);
-  return bufs_init(&tr->b, t->step_model);
+  return snt_tr_bufs_init(&tr->b, t->step_model);
 }
 
 static void teardown(trainer *tr) {
-  bufs_free(&tr->b);
+  snt_tr_bufs_free(&tr->b);
   if (tr->step_inst) tr->t->step_model->destroy(tr->step_inst);
   snt_loader_destroy(tr->train);
   snt_tr_data_close(&tr->d);

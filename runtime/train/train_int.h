@@ -48,6 +48,17 @@ void snt_tr_copy_to(const snt_tr_state *s, const snt_model_info *to, unsigned ch
 /* The offset of a named parameter in the step layout, or -1. */
 int64_t snt_tr_param_offset(const snt_train_info *t, const char *name, int64_t *numel);
 
+/* The training step's buffers: inputs (images, labels, sample weights) at the step's largest
+ * batch, and every output. */
+typedef struct snt_tr_bufs {
+  float *x, *w;
+  int64_t *labels;
+  void **out;
+  int n_out;
+} snt_tr_bufs;
+int snt_tr_bufs_init(snt_tr_bufs *b, const snt_model_info *step_model); /* 0, or 2 when out of memory */
+void snt_tr_bufs_free(snt_tr_bufs *b);
+
 /* The data folder scanned against the model's labels and split; warnings printed. */
 typedef struct snt_tr_data {
   snt_dataset ds;
