@@ -228,7 +228,7 @@ typedef struct trainer {
   snt_history_row *hist;
   int n_hist;
   snt_tr_bufs b; /* the step's inputs and outputs, kept across epochs */
-  double cw[4096];
+  double *cw; /* class weights of the training split */
 } trainer;
 
 static int validate(trainer *tr, double *val_loss, double *val_acc) {
@@ -354,7 +354,7 @@ static int setup(trainer *tr) {
   if (o->lr > 0 && !o->resume) tr->s.lr = o->lr;
   if (snt_tr_mkdir_p(o->out)) return fprintf(stderr, "%s: cannot create: %s\n", o->out, strerror(errno)), 1;
   if ((rc = snt_tr_data_open(tr->info, o->data, o->split, (uint64_t)o->seed, &tr->d))) return rc;
-  if (tr->d.ds.n_classes > 4096) return 1;
+  if (!(tr->cw = calloc((size_t)tr->d.ds.n_classes + 1, sizeof *tr->cw))) return fprintf(stderr, "out of memory\n"), 2;
   class_weights(t, &tr->d, tr->cw);
   print_counts(&tr->d, tr->cw);
   const snt_model_io *in = &t->step_model->inputs[0];
@@ -389,6 +389,7 @@ static int setup(trainer *tr) {
 
 static void teardown(trainer *tr) {
   snt_tr_bufs_free(&tr->b);
+  free(tr->cw);
   if (tr->step_inst) tr->t->step_model->destroy(tr->step_inst);
   snt_loader_destroy(tr->train);
   snt_tr_data_close(&tr->d);
