@@ -134,7 +134,9 @@ static void io_table(snt_strbuf *s, const snt_graph *g, const char *prefix, cons
   snt_sb_printf(s, "static const snt_model_io %s_%s[%d] = {\n", prefix, what, n ? n : 1);
   for (int i = 0; i < n; i++) {
     const snt_tensor *t = &g->tensors[ts[i]];
-    snt_sb_printf(s, "  {\"%s\", %d, %d, {", t->name, (int)t->dtype, t->rank);
+    snt_sb_puts(s, "  {");
+    snt_c_string(s, t->name); /* ONNX names may hold any character */
+    snt_sb_printf(s, ", %d, %d, {", (int)t->dtype, t->rank);
     for (int k = 0; k < t->rank; k++) snt_sb_printf(s, "%s%lld", k ? ", " : "", (long long)t->dims[k]);
     snt_sb_printf(s, "}, %d},\n", batched(g, t, what[0] == 'i'));
   }
@@ -234,12 +236,12 @@ static void passthrough_outputs(snt_emit *e) {
   }
 }
 
-/* A C string literal of any text. */
-static void c_string(snt_strbuf *s, const char *text) {
+void snt_c_string(snt_strbuf *s, const char *text) {
   snt_sb_puts(s, "\"");
   for (const char *p = text; p && *p; p++) {
     if (*p == '"' || *p == '\\') snt_sb_printf(s, "\\%c", *p);
     else if (*p == '\n') snt_sb_puts(s, "\\n\"\n  \"");
+    else if ((unsigned char)*p < 32) snt_sb_printf(s, "\\%03o", (unsigned char)*p);
     else snt_sb_printf(s, "%c", *p);
   }
   snt_sb_puts(s, "\"");
@@ -251,7 +253,9 @@ static void param_table(snt_strbuf *s, const snt_graph *g, const snt_plan *p, co
   for (int t = 0; t < g->n_tensors; t++) {
     const snt_tensor *x = &g->tensors[t];
     if (p->places[t].kind != SNT_PLACE_WEIGHTS) continue;
-    snt_sb_printf(s, "  {\"%s\", %zu, %d, %d, {", x->name, p->places[t].offset, (int)x->dtype, x->rank);
+    snt_sb_puts(s, "  {");
+    snt_c_string(s, x->name);
+    snt_sb_printf(s, ", %zu, %d, %d, {", p->places[t].offset, (int)x->dtype, x->rank);
     for (int k = 0; k < x->rank; k++) snt_sb_printf(s, "%s%lld", k ? ", " : "", (long long)x->dims[k]);
     snt_sb_puts(s, "}},\n");
     n++;
@@ -265,7 +269,10 @@ static void info(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const snt
   io_table(s, g, prefix, "inputs", g->inputs, g->n_inputs);
   io_table(s, g, prefix, "outputs", g->outputs, g->n_outputs);
   snt_sb_printf(s, "static const char *const %s_labels[%d] = {", prefix, g->n_labels ? g->n_labels : 1);
-  for (int i = 0; i < g->n_labels; i++) snt_sb_printf(s, "%s\"%s\"", i ? ", " : "", g->labels[i]);
+  for (int i = 0; i < g->n_labels; i++) {
+    snt_sb_puts(s, i ? ", " : "");
+    snt_c_string(s, g->labels[i]);
+  }
   snt_sb_printf(s, "%s};\n\n", g->n_labels ? "" : "NULL");
   param_table(s, g, p, prefix);
   int n_params = 0;
@@ -277,12 +284,13 @@ static void info(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const snt
                 "static void destroy_(void *m) { %s_destroy(m); }\n"
                 "static void set_weights_(void *m, const void *w) { ((%s *)m)->weights = w; }\n\n",
                 prefix, prefix, prefix, prefix);
-  snt_sb_printf(s, "const snt_model_info %s_info = {\n  \"%s\", %lld, %d, %d, %d, %s_inputs, %s_outputs, %d, %s_labels,\n",
-                prefix, g->name, (long long)g->batch, o && o->instances > 1 ? o->instances : 1, g->n_inputs, g->n_outputs,
+  snt_sb_printf(s, "const snt_model_info %s_info = {\n  ", prefix);
+  snt_c_string(s, g->name);
+  snt_sb_printf(s, ", %lld, %d, %d, %d, %s_inputs, %s_outputs, %d, %s_labels,\n", (long long)g->batch, o && o->instances > 1 ? o->instances : 1, g->n_inputs, g->n_outputs,
                 prefix, prefix, g->n_labels, prefix);
   snt_sb_printf(s, "  {%a, {%a, %a, %a}, {%a, %a, %a}, %d},\n  ", pre.scale, pre.mean[0], pre.mean[1], pre.mean[2], pre.std[0],
                 pre.std[1], pre.std[2], pre.nhwc);
-  c_string(s, o && o->summary ? o->summary : "");
+  snt_c_string(s, o && o->summary ? o->summary : "");
   snt_sb_printf(s, ",\n  %d, %s_params, %zu, %s%s,\n  create_, run_, destroy_, set_weights_};\n", n_params, prefix,
                 p->weights_bytes, has_w ? prefix : "NULL", has_w ? "_weights" : "");
 }

@@ -54,6 +54,10 @@ typedef struct snt_codegen_opts {
 snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_opts *o, const char *dir,
                        snt_diag *d);
 
+/* Appends text as a C string literal (quotes and backslashes escaped, control characters in
+ * octal, a newline also ends the literal's line). */
+void snt_c_string(snt_strbuf *s, const char *text);
+
 /* A valid C identifier made from any name. */
 char *snt_c_ident(const char *name);
 

@@ -8,19 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compiler/codegen/emit.h"
 #include "compiler/onnx/export.h"
 #include "sinter/onnx_io.h"
 #include "support/util.h"
-
-static void c_str(snt_strbuf *b, const char *s) {
-  snt_sb_puts(b, "\"");
-  for (; s && *s; s++) {
-    if (*s == '"' || *s == '\\') snt_sb_printf(b, "\\%c", *s);
-    else if ((unsigned char)*s < 32) snt_sb_printf(b, "\\%03o", (unsigned char)*s);
-    else snt_sb_printf(b, "%c", *s);
-  }
-  snt_sb_puts(b, "\"");
-}
 
 static void tables(snt_strbuf *b, const snt_suite_src *s) {
   const snt_graph *g = s->step;
@@ -30,14 +21,14 @@ static void tables(snt_strbuf *b, const snt_suite_src *s) {
     const snt_tensor *t = &g->tensors[ad->params[i]];
     double l2 = strcmp(t->role ? t->role : "", "kernel") == 0 ? snt_node_float(&g->nodes[t->owner], "l2", 0) : 0;
     snt_sb_puts(b, "  {");
-    c_str(b, t->name);
+    snt_c_string(b, t->name);
     snt_sb_printf(b, ", %d, %a},\n", 2 + i, l2);
   }
   if (!ad->n_params) snt_sb_puts(b, "  {0, 0, 0},\n");
   snt_sb_printf(b, "};\n\nstatic const snt_train_stat stats_[%d] = {\n", ad->n_stats ? ad->n_stats : 1);
   for (int i = 0; i < ad->n_stats; i++) {
     snt_sb_puts(b, "  {");
-    c_str(b, g->tensors[ad->stats[i].param].name);
+    snt_c_string(b, g->tensors[ad->stats[i].param].name);
     snt_sb_printf(b, ", %d, %a},\n", 2 + ad->n_params + i, ad->stats[i].momentum);
   }
   if (!ad->n_stats) snt_sb_puts(b, "  {0, 0, 0},\n");

@@ -1,6 +1,7 @@
 """A PyTorch-style dynamic flatten: Shape -> Gather -> Unsqueeze -> Concat -> Reshape, the shape
 arithmetic sinter folds while importing (the Reshape's shape becomes a constant). Compiled and run
-by `sinter run`; the result must equal numpy's reshape, and the compiled graph has no Shape code."""
+by `sinter run`; the result must equal numpy's reshape. The input's name holds a quote and a
+backslash, which the generated C must escape."""
 import os
 import subprocess
 import sys
@@ -11,18 +12,19 @@ import onnx
 from onnx import helper, numpy_helper, TensorProto
 
 sinter = sys.argv[1]
+X = 'x"\\q'
 x = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5) / 7
 nodes = [
-    helper.make_node("Shape", ["x"], ["s"]),
+    helper.make_node("Shape", [X], ["s"]),
     helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
     helper.make_node("Unsqueeze", ["n", "axes"], ["n1"]),
     helper.make_node("Concat", ["n1", "minus1"], ["shape"], axis=0),
-    helper.make_node("Reshape", ["x", "shape"], ["y"]),
+    helper.make_node("Reshape", [X, "shape"], ["y"]),
     helper.make_node("Relu", ["y"], ["out"]),
 ]
 inits = [numpy_helper.from_array(np.array(0, np.int64), "zero"), numpy_helper.from_array(np.array([0], np.int64), "axes"),
          numpy_helper.from_array(np.array([-1], np.int64), "minus1")]
-g = helper.make_graph(nodes, "flatten_chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4, 5])],
+g = helper.make_graph(nodes, "flatten_chain", [helper.make_tensor_value_info(X, TensorProto.FLOAT, [2, 3, 4, 5])],
                       [helper.make_tensor_value_info("out", TensorProto.FLOAT, [2, 60])], inits)
 m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
 m.ir_version = 8
