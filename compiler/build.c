@@ -198,6 +198,16 @@ static snt_status training_side(const snt_build_opts *o, const char *prefix, con
   return st;
 }
 
+/* Says which C names a model got when its own name could not be its C prefix. */
+static void name_note(const char *name, const char *prefix, snt_diag *d) {
+  snt_strbuf shown = {0};
+  snt_c_comment(&shown, name);
+  snt_diag_note(d, NULL, (snt_loc){0},
+                "model name '%s' is not a safe C identifier; its C entry points are %s_create, %s_run, %s_destroy and %s_info (in %s.h)",
+                shown.data ? shown.data : "", prefix, prefix, prefix, prefix, prefix);
+  snt_sb_free(&shown);
+}
+
 snt_status snt_build_executable(const snt_graph *g, const snt_build_opts *o, snt_diag *d) {
   char tmpl[] = "/tmp/sinter-XXXXXX";
   const char *dir = o->emit_dir;
@@ -208,6 +218,7 @@ snt_status snt_build_executable(const snt_graph *g, const snt_build_opts *o, snt
     return snt_diag_error(d, NULL, (snt_loc){0}, "cannot create a temporary folder: %s", strerror(errno));
   }
   char *prefix = snt_c_ident(g->name);
+  if (prefix && o->name_note && strcmp(prefix, g->name) != 0) name_note(g->name, prefix, d);
   snt_plan p;
   snt_status st = prefix ? snt_plan_build(g, d, &p) : SNT_ERR_NOMEM;
   if (!st) {

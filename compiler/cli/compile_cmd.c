@@ -252,7 +252,7 @@ int snt_cmd_compile(int argc, char **argv) {
     if (threads > 1 && !all_batched)
       st = snt_diag_error(d, NULL, (snt_loc){0}, "--threads %lld: the model has inputs or outputs without a batch dimension", threads);
     snt_build_opts bo = {.output = out, .emit_dir = emit, .pre = has_pre ? &pre : NULL, .summary = summary,
-                         .instances = (int)threads, .train_step = tr.step, .ad = &tr.ad, .eval = tr.eval,
+                         .instances = (int)threads, .name_note = true, .train_step = tr.step, .ad = &tr.ad, .eval = tr.eval,
                          .onnx_template = tr.onnx_template, .onnx_template_bytes = tr.onnx_template_bytes};
     if (!st)
       st = snt_build_executable(g, &bo, d);

@@ -2,6 +2,7 @@
 #ifndef SINTER_COMPILER_CODEGEN_EMIT_H
 #define SINTER_COMPILER_CODEGEN_EMIT_H
 
+#include "compiler/codegen/names.h"
 #include "compiler/ir.h"
 #include "compiler/plan.h"
 #include "sinter/model.h"
@@ -53,12 +54,5 @@ typedef struct snt_codegen_opts {
  * <name>_weights.S (an .incbin stub), for a planned graph whose weights are all loaded. */
 snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_opts *o, const char *dir,
                        snt_diag *d);
-
-/* Appends text as a C string literal (quotes and backslashes escaped, control characters in
- * octal, a newline also ends the literal's line). */
-void snt_c_string(snt_strbuf *s, const char *text);
-
-/* A valid C identifier made from any name. */
-char *snt_c_ident(const char *name);
 
 #endif

@@ -20,37 +20,57 @@ static void tables(snt_strbuf *b, const snt_suite_src *s) {
   for (int i = 0; i < ad->n_params; i++) {
     const snt_tensor *t = &g->tensors[ad->params[i]];
     double l2 = strcmp(t->role ? t->role : "", "kernel") == 0 ? snt_node_float(&g->nodes[t->owner], "l2", 0) : 0;
-    snt_sb_puts(b, "  {");
+    snt_sb_puts(b, "  {.name = ");
     snt_c_string(b, t->name);
-    snt_sb_printf(b, ", %d, %a},\n", 2 + i, l2);
+    snt_sb_printf(b, ", .grad_output = %d, .l2 = %a},\n", 2 + i, l2);
   }
-  if (!ad->n_params) snt_sb_puts(b, "  {0, 0, 0},\n");
+  if (!ad->n_params) snt_sb_puts(b, "  {.name = NULL},\n");
   snt_sb_printf(b, "};\n\nstatic const snt_train_stat stats_[%d] = {\n", ad->n_stats ? ad->n_stats : 1);
   for (int i = 0; i < ad->n_stats; i++) {
-    snt_sb_puts(b, "  {");
+    snt_sb_puts(b, "  {.name = ");
     snt_c_string(b, g->tensors[ad->stats[i].param].name);
-    snt_sb_printf(b, ", %d, %a},\n", 2 + ad->n_params + i, ad->stats[i].momentum);
+    snt_sb_printf(b, ", .output = %d, .momentum = %a},\n", 2 + ad->n_params + i, ad->stats[i].momentum);
   }
-  if (!ad->n_stats) snt_sb_puts(b, "  {0, 0, 0},\n");
+  if (!ad->n_stats) snt_sb_puts(b, "  {.name = NULL},\n");
   snt_sb_puts(b, "};\n\n");
 }
 
-static void recipe(snt_strbuf *b, const snt_recipe *r) {
+/* ".field = "string"" for a recipe string (the DSL checked it; it is escaped all the same). */
+static void string_field(snt_strbuf *b, const char *field, const char *v) {
+  snt_sb_printf(b, ",\n    .%s = ", field);
+  snt_c_string(b, v);
+}
+
+static void class_weights(snt_strbuf *b, const snt_recipe *r) {
   snt_sb_printf(b, "static const double class_weights_[%d] = {", r->n_class_weights ? r->n_class_weights : 1);
   for (int i = 0; i < r->n_class_weights; i++) snt_sb_printf(b, "%s%a", i ? ", " : "", r->class_weights[i]);
   snt_sb_puts(b, r->n_class_weights ? "};\n\n" : "0};\n\n");
-  snt_sb_printf(b, "#define RECIPE_ {\"%s\", %a, %a, %a, %a, %a, %d, %d, %d, class_weights_, %lld, %lld, %lld, {%a, %a, %a}, \\\n",
-                r->optimizer, r->lr, r->beta1, r->beta2, r->epsilon, r->momentum, r->nesterov, (int)r->class_weight,
-                r->n_class_weights, (long long)r->batch, (long long)r->epochs, (long long)r->seed, r->split[0], r->split[1],
-                r->split[2]);
-  snt_sb_printf(b, "  {%d, %d, %a, {%a, %a}, %a, {%a, %a}, %a}, \\\n", r->augment.flip_horizontal, r->augment.flip_vertical,
-                r->augment.brightness, r->augment.contrast[0], r->augment.contrast[1], r->augment.rotation, r->augment.shift[0],
-                r->augment.shift[1], r->augment.zoom);
-  snt_sb_printf(b, "  {%d, %d, \"%s\", %lld, %a}, {%d, \"%s\", %a, %a, %lld}, {%d, %d, \"%s\"}, %a}\n\n",
-                r->early_stopping.enabled, r->early_stopping.restore_best, r->early_stopping.monitor,
-                (long long)r->early_stopping.patience, r->early_stopping.min_delta, r->reduce_lr.enabled, r->reduce_lr.monitor,
+}
+
+/* The recipe as a designated initializer (the value of snt_train_info's .recipe). */
+static void recipe(snt_strbuf *b, const snt_recipe *r) {
+  snt_sb_puts(b, "{\n    .optimizer = ");
+  snt_c_string(b, r->optimizer);
+  snt_sb_printf(b, ", .lr = %a, .beta1 = %a, .beta2 = %a, .epsilon = %a, .momentum = %a, .nesterov = %d,\n"
+                   "    .class_weight = %d, .n_class_weights = %d, .class_weights = class_weights_,\n"
+                   "    .batch = %lld, .epochs = %lld, .seed = %lld, .split = {%a, %a, %a},\n",
+                r->lr, r->beta1, r->beta2, r->epsilon, r->momentum, r->nesterov, (int)r->class_weight, r->n_class_weights,
+                (long long)r->batch, (long long)r->epochs, (long long)r->seed, r->split[0], r->split[1], r->split[2]);
+  snt_sb_printf(b, "    .augment = {.flip_horizontal = %d, .flip_vertical = %d, .brightness = %a, .contrast = {%a, %a},\n"
+                   "                .rotation = %a, .shift = {%a, %a}, .zoom = %a},\n",
+                r->augment.flip_horizontal, r->augment.flip_vertical, r->augment.brightness, r->augment.contrast[0],
+                r->augment.contrast[1], r->augment.rotation, r->augment.shift[0], r->augment.shift[1], r->augment.zoom);
+  snt_sb_printf(b, "    .early_stopping = {.enabled = %d, .restore_best = %d", r->early_stopping.enabled,
+                r->early_stopping.restore_best);
+  string_field(b, "monitor", r->early_stopping.monitor);
+  snt_sb_printf(b, ", .patience = %lld, .min_delta = %a},\n    .reduce_lr = {.enabled = %d",
+                (long long)r->early_stopping.patience, r->early_stopping.min_delta, r->reduce_lr.enabled);
+  string_field(b, "monitor", r->reduce_lr.monitor);
+  snt_sb_printf(b, ", .factor = %a, .min_lr = %a, .patience = %lld},\n    .checkpoint = {.enabled = %d, .save_best = %d",
                 r->reduce_lr.factor, r->reduce_lr.min_lr, (long long)r->reduce_lr.patience, r->checkpoint.enabled,
-                r->checkpoint.save_best, r->checkpoint.monitor, r->bn_momentum);
+                r->checkpoint.save_best);
+  string_field(b, "monitor", r->checkpoint.monitor);
+  snt_sb_printf(b, "},\n    .bn_momentum = %a}", r->bn_momentum);
 }
 
 static void template_bytes(snt_strbuf *b, const unsigned char *p, size_t n) {
@@ -62,21 +82,27 @@ static void template_bytes(snt_strbuf *b, const unsigned char *p, size_t n) {
 snt_status snt_codegen_suite(const snt_suite_src *s, const char *dir, snt_diag *d) {
   snt_strbuf b = {0};
   const char *p = s->prefix;
-  snt_sb_printf(&b, "/* Generated by sinter: how the runtime trains model '%s'. Do not edit. */\n"
+  snt_sb_puts(&b, "/* Generated by sinter: how the runtime trains model '");
+  snt_c_comment(&b, s->step->name);
+  snt_sb_printf(&b, "'. Do not edit. */\n"
                     "#include <sinter/train.h>\n\n#include \"%s.h\"\n#include \"%s_train.h\"\n#include \"%s_eval.h\"\n\n",
-                p, p, p, p);
+                p, p, p);
   tables(&b, s);
-  recipe(&b, &s->step->recipe);
+  class_weights(&b, &s->step->recipe);
   template_bytes(&b, s->onnx_template, s->onnx_template_bytes);
   int64_t trainable = 0;
   for (int i = 0; i < s->ad->n_params; i++) trainable += snt_tensor_numel(&s->step->tensors[s->ad->params[i]]);
   snt_sb_printf(&b,
                 "static int step_(void *m, int64_t n, uint64_t seed, const void *const *in, void *const *out) {\n"
                 "  return %s_train_step(m, n, seed, in, out);\n}\n\n"
-                "const snt_train_info %s_suite = {&%s_train_info, step_, &%s_eval_info, %d, params_, %d, stats_, %lld,\n"
-                "  RECIPE_, onnx_template_, %zu};\n\n"
+                "const snt_train_info %s_suite = {\n  .step_model = &%s_train_info, .step = step_, .eval_model = &%s_eval_info,\n"
+                "  .n_params = %d, .params = params_, .n_stats = %d, .stats = stats_, .n_trainable = %lld,\n  .recipe = ",
+                p, p, p, p, s->ad->n_params, s->ad->n_stats, (long long)trainable);
+  recipe(&b, &s->step->recipe);
+  snt_sb_printf(&b,
+                ",\n  .onnx_template = onnx_template_, .onnx_template_bytes = %zu};\n\n"
                 "int main(int argc, char **argv) { return snt_rt_main_train(argc, argv, &%s_info, &%s_suite); }\n",
-                p, p, p, p, s->ad->n_params, s->ad->n_stats, (long long)trainable, s->onnx_template_bytes, p, p);
+                s->onnx_template_bytes, p, p);
   snt_status st = b.failed ? SNT_ERR_NOMEM : SNT_OK;
   char *path = snt_format("%s/%s_suite.c", dir, p);
   FILE *f = !st && path ? fopen(path, "w") : NULL;
