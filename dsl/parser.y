@@ -26,7 +26,9 @@ int snt_yylex(SNT_YYSTYPE *lval, SNT_YYLTYPE *lloc, yyscan_t scanner);
 }
 
 %code {
+#include <ctype.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void snt_yyerror(SNT_YYLTYPE *loc, yyscan_t scanner, snt_parse_ctx *ctx, const char *msg);
@@ -361,9 +363,13 @@ static char *unescape(snt_arena *a, const char *s, size_t n) {
   char *out = snt_arena_alloc(a, n + 1), *o = out;
   if (!out) return NULL;
   for (size_t i = 0; i < n; i++) {
-    if (s[i] == '\\' && i + 1 < n) {
+    if (s[i] == '\\' && i + 3 < n && s[i + 1] == 'x') {
+      char hex[3] = {s[i + 2], s[i + 3], '\0'};
+      *o++ = (char)strtol(hex, NULL, 16); /* mk_string checked the two digits */
+      i += 3;
+    } else if (s[i] == '\\' && i + 1 < n) {
       char c = s[++i];
-      *o++ = c == 'n' ? '\n' : c == 't' ? '\t' : c;
+      *o++ = c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c;
     } else if ((s[i] == '{' || s[i] == '}') && i + 1 < n && s[i + 1] == s[i]) {
       *o++ = s[i++]; /* {{ and }} stand for literal braces */
     } else {
@@ -391,6 +397,11 @@ static void brace_error(snt_parse_ctx *ctx, SNT_YYLTYPE l, size_t i, const char 
   snt_parse_error(ctx, &bl, "%s", msg);
 }
 
+/* True when s starts with two hexadecimal digits other than 00 (a string holds no NUL). */
+static bool hex_byte(const char *s) {
+  return isxdigit((unsigned char)s[0]) && isxdigit((unsigned char)s[1]) && (s[0] != '0' || s[1] != '0');
+}
+
 static snt_ast_expr *mk_string(snt_parse_ctx *ctx, const char *raw, SNT_YYLTYPE l) {
   snt_ast_expr *e = mk_expr(ctx, SNT_E_STRING, l);
   if (!e) return NULL;
@@ -398,7 +409,10 @@ static snt_ast_expr *mk_string(snt_parse_ctx *ctx, const char *raw, SNT_YYLTYPE 
   size_t n = strlen(raw), start = 0, i = 0;
   while (i < n) {
     char c = raw[i];
-    if (c == '\\' || ((c == '{' || c == '}') && i + 1 < n && raw[i + 1] == c)) {
+    if (c == '\\' && i + 1 < n && raw[i + 1] == 'x' && !hex_byte(raw + i + 2)) {
+      brace_error(ctx, l, i, "'\\x' takes two hexadecimal digits from 01 to ff, as \\x0d");
+      return NULL;
+    } else if (c == '\\' || ((c == '{' || c == '}') && i + 1 < n && raw[i + 1] == c)) {
       i += 2;
     } else if (c == '}') {
       brace_error(ctx, l, i, "unmatched '}' in string: write '}}' for a literal brace");

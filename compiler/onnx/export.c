@@ -35,10 +35,13 @@ static char *dup(snt_onnx_export *x, const char *s) {
 
 const char *snt_ox_name(snt_onnx_export *x, int tensor) { return x->g->tensors[tensor].name; }
 
+/* Not truncated: two 4 KB layer names that differ at the end must give different tensors. */
 const char *snt_ox_temp(snt_onnx_export *x, const char *base) {
-  char buf[512];
-  snprintf(buf, sizeof buf, "%s:%d", base, x->temp++);
-  return dup(x, buf);
+  char *s = snt_format("%s:%d", base, x->temp++);
+  const char *r = s ? dup(x, s) : NULL;
+  free(s);
+  if (!r) x->failed = true;
+  return r;
 }
 
 int snt_ox_node(snt_onnx_export *x, const char *op_type, const char *name, int n_in, const char *const *ins,

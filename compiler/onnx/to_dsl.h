@@ -8,7 +8,5 @@
 
 /* Writes g as a model in the DSL; an op without a DSL form is an error naming the node. */
 snt_status snt_onnx_write_dsl(const snt_graph *g, const char *onnx_path, FILE *out, snt_diag *d);
-/* A DSL identifier made from any name (malloc'ed). */
-char *snt_c_ident_dsl(const char *name);
 
 #endif
