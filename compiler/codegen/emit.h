@@ -42,7 +42,7 @@ const char *snt_emit_load(snt_emit *e, int tensor, const char *idx);
 const char *snt_emit_store(snt_emit *e, int tensor, const char *idx, const char *v);
 
 typedef struct snt_codegen_opts {
-  const char *name;           /* C identifier prefix; default: the graph's name, sanitised */
+  const char *name;           /* C prefix, an identifier; default: snt_c_ident(graph name) */
   const snt_model_pre *pre;   /* image preprocessing for predict; NULL: none (DSL models) */
   const char *summary;        /* the layer table the executable prints */
   int instances;              /* copies that split the batch between threads; 0 means 1 */

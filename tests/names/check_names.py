@@ -292,6 +292,11 @@ def mode_dsl(tmp):
     with open(os.path.join(tmp, "plain.nn"), "w") as f:
         f.write(dsl_model(['"layer%d"' % i for i in range(len(names))], ['"c%d"' % i for i in range(4)]))
     run([SINTER, "check", "hostile.nn"], tmp, what="sinter check hostile.nn")
+    with open(os.path.join(tmp, "nul.nn"), "w") as f:  # a string cannot hold a NUL byte
+        f.write(dsl_model(['"a\\x00b"'] + ['"l%d"' % i for i in range(3)], ['"a"', '"b"', '"c"', '"d"']))
+    err = run([SINTER, "check", "nul.nn"], tmp, want_rc=1).stderr.decode()
+    if not err.startswith("nul.nn:4:") or "'\\x' takes two hexadecimal digits from 01 to ff" not in err:
+        fail("\\x00 in a DSL string: %s" % err)
     summary = run([SINTER, "summary", "hostile.nn"], tmp, what="sinter summary hostile.nn").stdout
     short = [n for n in names if len(raw(n)) < 60]
     for nm in short:
