@@ -376,6 +376,8 @@ def mode_import(tmp):
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 5])], inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
     m.ir_version = 8
+    labels = [INJECT, 'q"\\{x}', "?\x3f/", "tab\t", "BADUTF8PLACEHOLDER2"]  # one per line in the metadata
+    helper.set_model_props(m, {"labels": "\n".join(labels)})
     save(m, os.path.join(tmp, "m.onnx"))
     run([SINTER, "import", "m.onnx", "-o", "m.nn"], tmp, what="sinter import")
     run([SINTER, "check", "m.nn"], tmp, what="sinter check on the imported .nn")
@@ -393,14 +395,18 @@ def mode_import(tmp):
     x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
     write_tensor(os.path.join(tmp, "x.pb"), x, "model")
     run(["./nn_exe", "run", "x.pb", "-o", "out"], tmp, what="EXE run")
+    info = run(["./nn_exe", "info"], tmp, what="EXE info").stdout
+    for i, lb in enumerate(labels):
+        if ("label %d: " % i).encode() + raw(lb) + b"\n" not in info:
+            fail("label %d %r did not survive import -> .nn -> compile:\n%s" % (i, lb, info))
     w = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in inits}
     h = 1 / (1 + np.exp(-maxpool2(np.maximum(conv2d(x.astype(np.float64), w["input"], w["relu"], 1), 0))))
     h = h.mean(axis=(2, 3)) @ w["chw"] + w["*/ bias"]
     want = 1 / (1 + np.exp(-softmax(np.maximum(np.tanh(h), 0))))
     err = close(read_tensor(os.path.join(tmp, "out", "output_0.pb")), want, 1e-5, "imported model output")
     no_pwned(tmp, os.getcwd())
-    print("PASS import of %d hostile node names and keyword tensor names: the .nn checks, every name reads back "
-          "byte for byte, and the compiled .nn equals numpy (max error %.2g)" % (len(names), err))
+    print("PASS import of %d hostile node names, %d labels and keyword tensor names: the .nn checks, every name reads "
+          "back byte for byte, and the compiled .nn equals numpy (max error %.2g)" % (len(names), len(labels), err))
 
 
 with tempfile.TemporaryDirectory(prefix="sinter-names-") as tmp:
