@@ -12,27 +12,31 @@
  *  - Channels (what TF's decoders give for channels=1, 3 or 4):
  *    1: gray images as they are. Colour PNGs become gray in libpng itself, called as TF calls
  *       it: png_set_rgb_to_gray(png, 1, 0.299, 0.587). libpng turns these into 15-bit fixed
- *       point coefficients (R 9797, G 19234, B = 32768 - R - G = 13737) and, for 8-bit samples
- *       without gamma, gray = (9797 R + 19234 G + 13737 B) >> 15 (truncated; R = G = B stays
+ *       point coefficients (R 9797, G 19234, B = 32768 - R - G = 3737) and, for 8-bit samples
+ *       without gamma, gray = (9797 R + 19234 G + 3737 B) >> 15 (truncated; R = G = B stays
  *       as it is). A PNG with a gAMA or sRGB chunk of a gamma other than 1 is converted by
  *       libpng in linear light through its gamma tables, as in TF. 16-bit colour PNGs are
- *       converted at 16 bits, then the high byte is kept. Colour JPEGs become gray in libjpeg
- *       (out_color_space = JCS_GRAYSCALE: the Y of YCbCr, i.e. the luminance libjpeg computes;
- *       for an RGB JPEG, its rgb_gray conversion, Y = 0.29900 R + 0.58700 G + 0.11400 B rounded
- *       to nearest in 16-bit fixed point). CMYK/YCCK JPEGs have no gray conversion in libjpeg
- *       (nor in TF) and are refused for 1 channel.
+ *       converted at 16 bits and rounded, gray16 = (9797 R + 19234 G + 3737 B + 16384) >> 15,
+ *       then the high byte is kept. Colour JPEGs become gray in libjpeg (out_color_space =
+ *       JCS_GRAYSCALE): the decoded Y (luminance) plane of YCbCr, the chroma planes unused; an
+ *       RGB-coded JPEG goes through libjpeg's rgb_gray, Y = 0.299 R + 0.587 G + 0.114 B in
+ *       16-bit fixed point, rounded. CMYK/YCCK JPEGs have no gray conversion in libjpeg (nor in
+ *       TF) and are refused for 1 channel.
  *    3: gray is replicated to R=G=B; colour as below.
  *    4: RGBA. PNG alpha (or tRNS transparency) is kept; without it libpng adds an opaque
  *       alpha (TF's png_set_add_alpha((1 << bit depth) - 1)). JPEG has no 4-channel form in
  *       TF and is refused for 4 channels.
- *  - PNG gray (1/2/4/8/16-bit) is replicated to R=G=B for 3 or 4 channels. Bit depths below 8 are scaled to 0..255 by
- *    libpng's png_set_expand_gray_1_2_4_to_8 (1-bit 1 -> 255, 2-bit v -> 85 v, 4-bit v -> 17 v).
+ *  - PNG gray (1/2/4/8/16-bit) is replicated to R=G=B for 3 or 4 channels. Bit depths below 8
+ *    are scaled to 0..255 by libpng's png_set_expand_gray_1_2_4_to_8 (1-bit 1 -> 255, 2-bit
+ *    v -> 85 v, 4-bit v -> 17 v).
  *  - PNG 16-bit samples become 8-bit by keeping the high byte (png_set_strip_16, which is what TF
  *    calls when dtype=uint8): 0x12ff -> 0x12, 65535 -> 255. Not value*255/65535 rounded; the two
  *    differ by at most one step.
- *  - For 1 or 3 channels, alpha (gray+alpha, RGBA, palette or gray/RGB tRNS transparency) is dropped, not composited
- *    on any background: the colour samples are kept as stored. Palettes are expanded to RGB.
- *  - Interlaced (Adam7) PNGs are de-interlaced. No gamma, sRGB or ICC handling (TF does none).
+ *  - For 1 or 3 channels, alpha (gray+alpha, RGBA, palette or gray/RGB tRNS transparency) is
+ *    dropped, not composited on any background: the colour samples are kept as stored. Palettes
+ *    are expanded to RGB.
+ *  - Interlaced (Adam7) PNGs are de-interlaced. No gamma, sRGB or ICC handling (TF does none),
+ *    except libpng's own linear-light rgb-to-gray above.
  *  - JPEG: grayscale is replicated, YCbCr converted to RGB by libjpeg; like TF we decode with the
  *    fast integer IDCT (JDCT_IFAST, TF's default dct_method) and fancy chroma upsampling, so
  *    values should match tf.io.decode_jpeg(channels=3) built on the same libjpeg-turbo version
