@@ -107,6 +107,9 @@ static snt_status check_opts(const snt_dataset *ds, const int *items, int n,
   if (o->height < 1 || o->width < 1 || o->height > SNT_IMAGE_MAX_SIDE || o->width > SNT_IMAGE_MAX_SIDE)
     return snt_err_set(e, SNT_ERR_INPUT, "loader: input size %dx%d is out of range", o->height, o->width);
   if (o->batch < 1) return snt_err_set(e, SNT_ERR_INPUT, "loader: batch %d must be >= 1", o->batch);
+  if (o->channels != 0 && o->channels != 1 && o->channels != 3 && o->channels != 4)
+    return snt_err_set(e, SNT_ERR_INPUT, "the model's image input has %d channels; images are read as 1 (gray), "
+                       "3 (RGB) or 4 (RGBA) channels", o->channels);
   snt_image_opts io = {.channels = o->channels, .max_pixels = o->max_pixels};
   snt_status st = snt_image_check_opts("loader", &io, e);
   if (st != SNT_OK) return st;

@@ -114,7 +114,7 @@ static void refusals(test_state *ts, const snt_dataset *ds) {
   snt_err e = {{0}};
   snt_loader_opts o = {.height = H, .width = W, .channels = 2, .batch = 1};
   CHECK_INT(ts, snt_loader_create(ds, items, 1, &o, &l, &e), SNT_ERR_INPUT);
-  CHECK_STR(ts, e.msg, "loader: images are read with 1, 3 or 4 channels, not 2");
+  CHECK_STR(ts, e.msg, "the model's image input has 2 channels; images are read as 1 (gray), 3 (RGB) or 4 (RGBA) channels");
   CHECK(ts, l == NULL);
   /* The pixel cap: img0.png is 9x5 = 45 pixels; a cap of 44 skips it with the file's name. */
   o = (snt_loader_opts){.height = H, .width = W, .channels = 1, .max_pixels = 44, .batch = 1};
