@@ -367,6 +367,9 @@ def t_gray_cnn():
     run([exe, "data", "--data", data, "--out", sheet])
     im = Image.open(os.path.join(sheet, "samples.png"))
     check(im.size[0] > 96 and im.size[1] > 96, "data: a contact sheet %dx%d" % im.size)
+    p = run([exe, "data", "--data", data, "--max-pixels", "0"], ok_codes=(1,))
+    check(p.stderr.splitlines()[:1] == ["simple_cnn_gray data: --max-pixels takes a number from 1 to 268435456, got '0'"],
+          "data --max-pixels 0 is refused with the range: %r" % p.stderr.splitlines()[:1])
     x = work("gray.onnx")
     run([exe, "export-onnx", "-o", x, "--weights", os.path.join(out, "best.onnx")])
     m = onnx.load(x)
