@@ -118,7 +118,7 @@ typedef struct snt_augment_params {
 void snt_augment_draw(const snt_augment *opts, uint64_t seed, int epoch, int64_t item, int height,
                       int width, snt_augment_params *out);
 
-/* Applies p to a 3 x H x W image in place: flips, then one affine warp (rotation about the centre,
+/* Applies p to a C x H x W image (any channel count) in place: flips, then one affine warp (rotation about the centre,
  * translation, zoom; bilinear, 'reflect' fill as Keras's default fill_mode), then brightness, then
  * contrast (x' = (x - mean) f + mean per channel, as tf.image.adjust_contrast), each of the last
  * two clipped to 0..255 as Keras does. Steps that are off leave the pixels bit-identical. */
@@ -132,13 +132,17 @@ snt_status snt_augment_image(const snt_augment *opts, uint64_t seed, int epoch, 
 
 typedef struct snt_loader snt_loader;
 
-/* height, width: the model's input size; batch >= 1; shuffle: a new order each epoch keyed by
+/* height, width: the model's input size; channels: its channel count, 1, 3 or 4 (0 = 3: images
+ * are decoded to it, see sinter/image.h); max_pixels: the pixel cap of the images (0 = the
+ * default, SNT_IMAGE_DEFAULT_MAX_PIXELS); batch >= 1; shuffle: a new order each epoch keyed by
  * (seed, epoch); augment: apply `aug` (training only); cache_bytes: memory for the decoded and
  * resized images, kept across epochs (0 = 2 GiB; the items beyond the budget are decoded every
  * epoch); no_cache: 1 to keep nothing; workers: decoding threads (0 = 2). An item's augmentation
  * is keyed by (seed, epoch, its index in the data set), so it does not depend on the order. */
 typedef struct snt_loader_opts {
   int height, width, batch;
+  int channels;
+  long long max_pixels;
   int shuffle, augment;
   snt_augment aug;
   uint64_t seed;
@@ -155,7 +159,7 @@ snt_status snt_loader_create(const snt_dataset *ds, const int *items, int n_item
  * Abandons whatever is left of the previous epoch. */
 snt_status snt_loader_begin_epoch(snt_loader *l, int epoch, snt_err *e);
 
-/* Fills x [batch, 3, H, W] (floats 0..255) and labels [batch] with the next batch; *n_out is its
+/* Fills x [batch, C, H, W] (floats 0..255) and labels [batch] with the next batch; *n_out is its
  * size (< batch for the last one, 0 at the end of the epoch). Unreadable images are skipped and
  * counted; the batch is filled from the following items. Any other failure (out of memory) is
  * returned with *n_out = 0. */

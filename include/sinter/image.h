@@ -1,21 +1,42 @@
 /* Image decoding (PNG, JPEG), bilinear resizing and PNG/JPEG writing for the runtime.
  *
- * Decoded images are what the Keras notebooks feed their models: tf.io.decode_png(channels=3)
+ * Decoded images are what the Keras notebooks feed their models: tf.io.decode_png(channels=C)
  * (which, like tf.io.decode_image, also decodes JPEG), cast to float32 without rescaling.
- * So pixels are floats in 0..255, always three channels, stored planar (CHW).
+ * So pixels are floats in 0..255, with the channel count the model declares (1, 3 or 4; 3 by
+ * default), stored planar (CHW).
  *
  * Conversion rules, chosen to reproduce TensorFlow's decoders (tensorflow/core/lib/png/png_io.cc
  * CommonInitDecode, tensorflow/core/lib/jpeg/jpeg_mem.cc UncompressLow and
  * tensorflow/core/kernels/image/decode_image_op.cc):
  *  - The format is sniffed from the first bytes (89 'PNG' / FF D8 FF), never from the file name.
- *  - PNG gray (1/2/4/8/16-bit) is replicated to R=G=B. Bit depths below 8 are scaled to 0..255 by
- *    libpng's png_set_expand_gray_1_2_4_to_8 (1-bit 1 -> 255, 2-bit v -> 85 v, 4-bit v -> 17 v).
+ *  - Channels (what TF's decoders give for channels=1, 3 or 4):
+ *    1: gray images as they are. Colour PNGs become gray in libpng itself, called as TF calls
+ *       it: png_set_rgb_to_gray(png, 1, 0.299, 0.587). libpng turns these into 15-bit fixed
+ *       point coefficients (R 9797, G 19234, B = 32768 - R - G = 3737) and, for 8-bit samples
+ *       without gamma, gray = (9797 R + 19234 G + 3737 B) >> 15 (truncated; R = G = B stays
+ *       as it is). A PNG with a gAMA or sRGB chunk of a gamma other than 1 is converted by
+ *       libpng in linear light through its gamma tables, as in TF. 16-bit colour PNGs are
+ *       converted at 16 bits and rounded, gray16 = (9797 R + 19234 G + 3737 B + 16384) >> 15,
+ *       then the high byte is kept. Colour JPEGs become gray in libjpeg (out_color_space =
+ *       JCS_GRAYSCALE): the decoded Y (luminance) plane of YCbCr, the chroma planes unused; an
+ *       RGB-coded JPEG goes through libjpeg's rgb_gray, Y = 0.299 R + 0.587 G + 0.114 B in
+ *       16-bit fixed point, rounded. CMYK/YCCK JPEGs have no gray conversion in libjpeg (nor in
+ *       TF) and are refused for 1 channel.
+ *    3: gray is replicated to R=G=B; colour as below.
+ *    4: RGBA. PNG alpha (or tRNS transparency) is kept; without it libpng adds an opaque
+ *       alpha (TF's png_set_add_alpha((1 << bit depth) - 1)). JPEG has no 4-channel form in
+ *       TF and is refused for 4 channels.
+ *  - PNG gray (1/2/4/8/16-bit) is replicated to R=G=B for 3 or 4 channels. Bit depths below 8
+ *    are scaled to 0..255 by libpng's png_set_expand_gray_1_2_4_to_8 (1-bit 1 -> 255, 2-bit
+ *    v -> 85 v, 4-bit v -> 17 v).
  *  - PNG 16-bit samples become 8-bit by keeping the high byte (png_set_strip_16, which is what TF
  *    calls when dtype=uint8): 0x12ff -> 0x12, 65535 -> 255. Not value*255/65535 rounded; the two
  *    differ by at most one step.
- *  - Alpha (gray+alpha, RGBA, and palette or gray/RGB tRNS transparency) is dropped, not composited
- *    on any background: the colour samples are kept as stored. Palettes are expanded to RGB.
- *  - Interlaced (Adam7) PNGs are de-interlaced. No gamma, sRGB or ICC handling (TF does none).
+ *  - For 1 or 3 channels, alpha (gray+alpha, RGBA, palette or gray/RGB tRNS transparency) is
+ *    dropped, not composited on any background: the colour samples are kept as stored. Palettes
+ *    are expanded to RGB.
+ *  - Interlaced (Adam7) PNGs are de-interlaced. No gamma, sRGB or ICC handling (TF does none),
+ *    except libpng's own linear-light rgb-to-gray above.
  *  - JPEG: grayscale is replicated, YCbCr converted to RGB by libjpeg; like TF we decode with the
  *    fast integer IDCT (JDCT_IFAST, TF's default dct_method) and fancy chroma upsampling, so
  *    values should match tf.io.decode_jpeg(channels=3) built on the same libjpeg-turbo version
@@ -43,10 +64,13 @@
 #include "sinter/error.h"
 #include "sinter/status.h"
 
-/* Absurd sizes are refused before any pixel buffer is allocated: 2^28 pixels of three floats
- * is already 3 GiB. */
+/* Absurd sizes are refused before any pixel buffer is allocated. The pixel count an image
+ * may have is a cap checked from the header, before any decoding (SNT_IMAGE_DEFAULT_MAX_PIXELS,
+ * 64 Mi = 8192 x 8192 pixels, unless the caller gives another); SNT_IMAGE_MAX_PIXELS is the
+ * absolute limit of any cap (2^28 pixels of four floats is already 4 GiB). */
 enum { SNT_IMAGE_MAX_SIDE = 32768 };
 #define SNT_IMAGE_MAX_PIXELS (1LL << 28)
+#define SNT_IMAGE_DEFAULT_MAX_PIXELS (1LL << 26)
 
 /* A decoded image: data[(c * height + y) * width + x], floats in 0..255. */
 typedef struct snt_image {
@@ -54,9 +78,24 @@ typedef struct snt_image {
   float *data;
 } snt_image;
 
-/* Decodes a PNG or JPEG file into `out` (3 channels). On error `out` is left empty ({0}), so
- * snt_image_free(out) is always safe. */
+/* How snt_image_load_opts decodes: channels 1, 3 or 4 (0 = 3); max_pixels: the largest
+ * width * height accepted, 1..SNT_IMAGE_MAX_PIXELS (0 = SNT_IMAGE_DEFAULT_MAX_PIXELS). */
+typedef struct snt_image_opts {
+  int channels;
+  long long max_pixels;
+} snt_image_opts;
+
+/* Decodes a PNG or JPEG file into `out` with o->channels channels (o may be NULL: the
+ * defaults). Only regular files are read: a FIFO, directory or device is refused without
+ * blocking. On error `out` is left empty ({0}), so snt_image_free(out) is always safe. */
+snt_status snt_image_load_opts(const char *path, const snt_image_opts *o, snt_image *out, snt_err *e);
+
+/* snt_image_load_opts with the defaults (3 channels, the default pixel cap). */
 snt_status snt_image_load(const char *path, snt_image *out, snt_err *e);
+
+/* Checks o (channels 0, 1, 3 or 4; max_pixels 0..SNT_IMAGE_MAX_PIXELS) with a message naming
+ * `who`. */
+snt_status snt_image_check_opts(const char *who, const snt_image_opts *o, snt_err *e);
 
 /* Releases img->data and empties *img; img may be NULL. */
 void snt_image_free(snt_image *img);

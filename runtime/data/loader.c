@@ -16,7 +16,7 @@ struct snt_loader {
   const snt_dataset *ds;
   int *items, n;
   snt_loader_opts o;
-  size_t floats;       /* 3 * H * W */
+  size_t floats;       /* C * H * W */
   float **cache;       /* per loader index; NULL until decoded */
   int n_cacheable;     /* loader indices below this are cached */
   int *order;          /* the epoch's loader indices */
@@ -40,10 +40,11 @@ struct snt_loader {
 static snt_status decode_item(snt_loader *l, int j, float *dst, snt_err *e) {
   const char *path = l->ds->paths[l->items[j]];
   snt_image img = {0}, small = {0};
-  snt_status st = snt_image_load(path, &img, e);
+  snt_image_opts io = {.channels = l->o.channels, .max_pixels = l->o.max_pixels};
+  snt_status st = snt_image_load_opts(path, &io, &img, e);
   if (st == SNT_OK) st = snt_image_resize_bilinear(&img, l->o.height, l->o.width, &small, e);
-  if (st == SNT_OK && small.channels != 3)
-    st = snt_err_set(e, SNT_ERR_INPUT, "%s: %d channels, want 3", path, small.channels);
+  if (st == SNT_OK && small.channels != l->o.channels)
+    st = snt_err_set(e, SNT_ERR_INTERNAL, "%s: %d channels, want %d", path, small.channels, l->o.channels);
   if (st == SNT_OK) {
     memcpy(dst, small.data, sizeof *dst * l->floats);
     /* A failed cache allocation only costs a decode next epoch. */
@@ -62,7 +63,7 @@ static snt_status produce(snt_loader *l, int p, float *dst, snt_err *e) {
   if (l->cache[j]) memcpy(dst, l->cache[j], sizeof *dst * l->floats);
   else st = decode_item(l, j, dst, e);
   if (st == SNT_OK && l->o.augment) {
-    snt_image view = {.width = l->o.width, .height = l->o.height, .channels = 3, .data = dst};
+    snt_image view = {.width = l->o.width, .height = l->o.height, .channels = l->o.channels, .data = dst};
     st = snt_augment_image(&l->o.aug, l->o.seed, l->epoch, l->items[j], &view, e);
   }
   return st;
@@ -106,6 +107,12 @@ static snt_status check_opts(const snt_dataset *ds, const int *items, int n,
   if (o->height < 1 || o->width < 1 || o->height > SNT_IMAGE_MAX_SIDE || o->width > SNT_IMAGE_MAX_SIDE)
     return snt_err_set(e, SNT_ERR_INPUT, "loader: input size %dx%d is out of range", o->height, o->width);
   if (o->batch < 1) return snt_err_set(e, SNT_ERR_INPUT, "loader: batch %d must be >= 1", o->batch);
+  if (o->channels != 0 && o->channels != 1 && o->channels != 3 && o->channels != 4)
+    return snt_err_set(e, SNT_ERR_INPUT, "the model's image input has %d channels; images are read as 1 (gray), "
+                       "3 (RGB) or 4 (RGBA) channels", o->channels);
+  snt_image_opts io = {.channels = o->channels, .max_pixels = o->max_pixels};
+  snt_status st = snt_image_check_opts("loader", &io, e);
+  if (st != SNT_OK) return st;
   if (n < 0 || (n > 0 && !items)) return snt_err_set(e, SNT_ERR_INPUT, "loader: no item list");
   for (int i = 0; i < n; i++)
     if (items[i] < 0 || items[i] >= ds->n_items)
@@ -150,7 +157,8 @@ snt_status snt_loader_create(const snt_dataset *ds, const int *items, int n_item
   l->o = *opts;
   if (l->o.workers < 1) l->o.workers = 2;
   if (l->o.workers > MAX_WORKERS) l->o.workers = MAX_WORKERS;
-  l->floats = (size_t)3 * opts->height * opts->width;
+  if (l->o.channels == 0) l->o.channels = 3;
+  l->floats = (size_t)l->o.channels * opts->height * opts->width;
   l->n_cacheable = cacheable(opts, l->floats, n_items);
   l->ring = 2 * opts->batch > l->o.workers ? 2 * opts->batch : l->o.workers;
   pthread_mutex_init(&l->mu, NULL);

@@ -16,7 +16,7 @@ static void usage(FILE *f, const snt_model_info *m) {
           "Model '%s' compiled by sinter: %d input%s, %d output%s, batch %lld.\n\n"
           "commands:\n"
           "  predict IMAGE...                 class and confidence per PNG or JPEG image\n"
-          "          [--json] [--top K] [--save-input DIR]\n"
+          "          [--json] [--top K] [--save-input DIR] [--max-pixels N]\n"
           "  run IN_0.pb [IN_1.pb ...] -o DIR run once on serialized ONNX tensors; writes DIR/output_<i>.pb\n"
           "  bench [--batch N] [--iters K] [--seconds S]\n"
           "                                   median latency and images per second\n"

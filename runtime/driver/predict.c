@@ -13,23 +13,37 @@ typedef struct predict_opts {
   bool json;
   int top;
   const char *save_dir;
+  long long max_pixels;
 } predict_opts;
 
+/* The channel count of the model's image input (NCHW, or NHWC when compiled with --nhwc). */
+static int image_channels(const snt_model_info *info) {
+  const snt_model_io *in = &info->inputs[0];
+  return (int)in->dims[info->pre.nhwc ? 3 : 1];
+}
+
+/* (x * scale - mean[c]) / std[c]. The compiled preprocessing has three means and deviations: a
+ * 1-channel model uses the first; a 4-channel model's alpha gets scale alone. */
+static float normalise(const snt_model_pre *p, int c, float x) {
+  return c < 3 ? (x * p->scale - p->mean[c]) / p->std[c] : x * p->scale;
+}
+
 /* Decodes, resizes and preprocesses one image into dst (one sample of input 0). */
-static int prepare(const snt_model_info *info, const char *path, float *dst, snt_err *e) {
+static int prepare(const snt_model_info *info, const predict_opts *o, const char *path, float *dst, snt_err *e) {
   const snt_model_io *in = &info->inputs[0]; /* sample dims: the same in every instance */
   bool nhwc = info->pre.nhwc;
-  int h = (int)in->dims[nhwc ? 1 : 2], w = (int)in->dims[nhwc ? 2 : 3];
+  int h = (int)in->dims[nhwc ? 1 : 2], w = (int)in->dims[nhwc ? 2 : 3], ch = image_channels(info);
   snt_image img = {0}, sized = {0};
-  if (snt_image_load(path, &img, e) != SNT_OK) return -1;
+  snt_image_opts io = {.channels = ch, .max_pixels = o->max_pixels};
+  if (snt_image_load_opts(path, &io, &img, e) != SNT_OK) return -1;
   snt_status st = snt_image_resize_bilinear(&img, h, w, &sized, e);
   snt_image_free(&img);
   if (st != SNT_OK) return -1;
-  const snt_model_pre *p = &info->pre;
-  for (int c = 0; c < 3; c++)
-    for (int i = 0; i < h * w; i++) {
-      float v = (sized.data[(size_t)c * h * w + i] * p->scale - p->mean[c]) / p->std[c];
-      dst[nhwc ? (size_t)i * 3 + c : (size_t)c * h * w + i] = v;
+  size_t plane = (size_t)h * (size_t)w;
+  for (int c = 0; c < ch; c++)
+    for (size_t i = 0; i < plane; i++) {
+      float v = normalise(&info->pre, c, sized.data[(size_t)c * plane + i]);
+      dst[nhwc ? i * (size_t)ch + (size_t)c : (size_t)c * plane + i] = v;
     }
   snt_image_free(&sized);
   return 0;
@@ -108,8 +122,18 @@ int snt_rt_cmd_predict(const snt_model_info *info, const snt_rt_common *c, int a
     if (strcmp(argv[i], "--json") == 0) o.json = true;
     else if (strcmp(argv[i], "--top") == 0 && i + 1 < argc) o.top = atoi(argv[++i]);
     else if (strcmp(argv[i], "--save-input") == 0 && i + 1 < argc) o.save_dir = argv[++i];
+    else if (strcmp(argv[i], "--max-pixels") == 0 && i + 1 < argc) {
+      char *end;
+      o.max_pixels = strtoll(argv[++i], &end, 10);
+      if (*end || end == argv[i] || o.max_pixels < 1 || o.max_pixels > SNT_IMAGE_MAX_PIXELS) {
+        fprintf(stderr, "%s predict: --max-pixels takes a number from 1 to %lld, got '%s'\n", info->name,
+                (long long)SNT_IMAGE_MAX_PIXELS, argv[i]);
+        free(files);
+        return SNT_RT_EXIT_USER;
+      }
+    }
     else if (argv[i][0] == '-' && argv[i][1]) {
-      fprintf(stderr, "%s predict: unknown option '%s' (--json, --top K, --save-input DIR)\n", info->name, argv[i]);
+      fprintf(stderr, "%s predict: unknown option '%s' (--json, --top K, --save-input DIR, --max-pixels N)\n", info->name, argv[i]);
       free(files);
       return SNT_RT_EXIT_USER;
     } else files[n++] = argv[i];
@@ -118,6 +142,13 @@ int snt_rt_cmd_predict(const snt_model_info *info, const snt_rt_common *c, int a
   if (!files || n == 0 || o.top < 1 || info->n_inputs != 1 || in->dtype != SNT_F32 || in->rank != 4) {
     fprintf(stderr, "%s predict: needs image files (PNG or JPEG)%s\n", info->name,
             info->n_inputs != 1 || in->rank != 4 ? "; this model does not take one image tensor" : "");
+    free(files);
+    return SNT_RT_EXIT_USER;
+  }
+  int ch = image_channels(info);
+  if (ch != 1 && ch != 3 && ch != 4) {
+    fprintf(stderr, "%s predict: the model's image input has %d channels; images are read as 1 (gray), 3 (RGB) or "
+            "4 (RGBA) channels\n", info->name, ch);
     free(files);
     return SNT_RT_EXIT_USER;
   }
@@ -140,7 +171,7 @@ int snt_rt_cmd_predict(const snt_model_info *info, const snt_rt_common *c, int a
     int used = 0;
     for (int i = start; i < n && i < start + batch; i++) {
       snt_err e;
-      if (prepare(info, files[i], x + (size_t)used * sample, &e) != 0) {
+      if (prepare(info, &o, files[i], x + (size_t)used * sample, &e) != 0) {
         fprintf(stderr, "%s\n", e.msg);
         failed = true;
         continue;

@@ -10,13 +10,28 @@
 /* Refuses zero, negative or absurd sizes (see SNT_IMAGE_MAX_SIDE) with a message naming `what`. */
 snt_status snt_image__check_dims(const char *what, long long width, long long height, snt_err *e);
 
-/* Allocates out->data for a 3-channel image and converts interleaved 8-bit RGB into it. */
-snt_status snt_image__from_rgb8(const char *path, int width, int height, const uint8_t *rgb,
-                                snt_image *out, snt_err *e);
+/* What a decoder is asked for: opts already checked and defaulted (channels 1, 3 or 4,
+ * max_pixels >= 1). */
+typedef struct snt_image__want {
+  int channels;
+  long long max_pixels;
+} snt_image__want;
+
+/* check_dims plus the pixel cap, from the header before anything is decoded: the message names
+ * the file, its size and the cap. */
+snt_status snt_image__check_header(const char *path, long long width, long long height,
+                                   const snt_image__want *w, snt_err *e);
+
+/* Allocates out->data for a `channels`-channel image and converts interleaved 8-bit samples
+ * (hwc[(y * width + x) * channels + c]) into it. */
+snt_status snt_image__from_hwc8(const char *path, int width, int height, int channels,
+                                const uint8_t *hwc, snt_image *out, snt_err *e);
 
 /* Decoders: `f` is open at offset 0 and stays owned by the caller. */
-snt_status snt_image__decode_png(const char *path, FILE *f, snt_image *out, snt_err *e);
-snt_status snt_image__decode_jpeg(const char *path, FILE *f, snt_image *out, snt_err *e);
+snt_status snt_image__decode_png(const char *path, FILE *f, const snt_image__want *w, snt_image *out,
+                                 snt_err *e);
+snt_status snt_image__decode_jpeg(const char *path, FILE *f, const snt_image__want *w, snt_image *out,
+                                  snt_err *e);
 
 /* Atomic writes: open a fresh temporary file beside `path`, then either commit it (flush, sync,
  * close, rename over `path`) or abandon it (close and remove). */

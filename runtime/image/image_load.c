@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "image_internal.h"
@@ -19,22 +20,42 @@ snt_status snt_image__check_dims(const char *what, long long width, long long he
   return SNT_OK;
 }
 
-snt_status snt_image__from_rgb8(const char *path, int width, int height, const uint8_t *rgb,
-                                snt_image *out, snt_err *e) {
+snt_status snt_image__check_header(const char *path, long long width, long long height,
+                                   const snt_image__want *w, snt_err *e) {
+  snt_status st = snt_image__check_dims(path, width, height, e);
+  if (st != SNT_OK) return st;
+  if (width * height > w->max_pixels)
+    return snt_err_set(e, SNT_ERR_INPUT,
+                       "%s: image is %lldx%lld = %lld pixels, more than the cap of %lld (--max-pixels N to change it)",
+                       path, width, height, width * height, w->max_pixels);
+  return SNT_OK;
+}
+
+snt_status snt_image__from_hwc8(const char *path, int width, int height, int channels,
+                                const uint8_t *hwc, snt_image *out, snt_err *e) {
   size_t plane = (size_t)width * (size_t)height;
-  float *data = malloc(3 * plane * sizeof *data);
+  float *data = malloc((size_t)channels * plane * sizeof *data);
   if (!data)
-    return snt_err_set(e, SNT_ERR_NOMEM, "%s: out of memory for a %dx%d image", path, width, height);
-  float *r = data, *g = data + plane, *b = data + 2 * plane;
-  for (size_t i = 0; i < plane; i++) {
-    r[i] = rgb[3 * i];
-    g[i] = rgb[3 * i + 1];
-    b[i] = rgb[3 * i + 2];
+    return snt_err_set(e, SNT_ERR_NOMEM, "%s: out of memory for a %dx%d image (%zu bytes)", path, width, height,
+                       (size_t)channels * plane * sizeof *data);
+  for (int c = 0; c < channels; c++) {
+    float *dst = data + (size_t)c * plane;
+    for (size_t i = 0; i < plane; i++) dst[i] = hwc[(size_t)channels * i + (size_t)c];
   }
   out->width = width;
   out->height = height;
-  out->channels = 3;
+  out->channels = channels;
   out->data = data;
+  return SNT_OK;
+}
+
+snt_status snt_image_check_opts(const char *who, const snt_image_opts *o, snt_err *e) {
+  if (!o) return SNT_OK;
+  if (o->channels != 0 && o->channels != 1 && o->channels != 3 && o->channels != 4)
+    return snt_err_set(e, SNT_ERR_INPUT, "%s: images are read with 1, 3 or 4 channels, not %d", who, o->channels);
+  if (o->max_pixels < 0 || o->max_pixels > SNT_IMAGE_MAX_PIXELS)
+    return snt_err_set(e, SNT_ERR_INPUT, "%s: the pixel cap must be 1 to %lld, not %lld", who,
+                       (long long)SNT_IMAGE_MAX_PIXELS, o->max_pixels);
   return SNT_OK;
 }
 
@@ -44,26 +65,67 @@ void snt_image_free(snt_image *img) {
   *img = (snt_image){0};
 }
 
+/* Opens path for reading only if it is a regular file: O_NONBLOCK so that opening a FIFO
+ * without a writer does not wait, then fstat on what was opened (no race with a rename). */
+static snt_status open_regular(const char *path, FILE **out, snt_err *e) {
+  *out = NULL;
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return snt_err_set(e, SNT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  struct stat sb;
+  if (fstat(fd, &sb) != 0) {
+    snt_status st = snt_err_set(e, SNT_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
+    close(fd);
+    return st;
+  }
+  if (!S_ISREG(sb.st_mode)) {
+    const char *kind = S_ISDIR(sb.st_mode)    ? "a directory"
+                       : S_ISFIFO(sb.st_mode) ? "a FIFO (named pipe)"
+                       : S_ISCHR(sb.st_mode)  ? "a character device"
+                       : S_ISBLK(sb.st_mode)  ? "a block device"
+                       : S_ISSOCK(sb.st_mode) ? "a socket"
+                                              : "not a regular file";
+    close(fd);
+    return snt_err_set(e, SNT_ERR_INPUT, "%s: is %s, not an image file", path, kind);
+  }
+  /* Regular files never block; clear the flag anyway so reads behave as usual. */
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0) (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  *out = fdopen(fd, "rb");
+  if (!*out) {
+    snt_status st = snt_err_set(e, SNT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    close(fd);
+    return st;
+  }
+  return SNT_OK;
+}
+
 snt_status snt_image_load(const char *path, snt_image *out, snt_err *e) {
+  return snt_image_load_opts(path, NULL, out, e);
+}
+
+snt_status snt_image_load_opts(const char *path, const snt_image_opts *o, snt_image *out, snt_err *e) {
   if (out) *out = (snt_image){0};
   if (!path || !out)
     return snt_err_set(e, SNT_ERR_INTERNAL, "snt_image_load: %s is NULL", path ? "out" : "path");
-  FILE *f = fopen(path, "rb");
-  if (!f) return snt_err_set(e, SNT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  snt_status st = snt_image_check_opts(path, o, e);
+  if (st != SNT_OK) return st;
+  snt_image__want want = {.channels = o && o->channels ? o->channels : 3,
+                          .max_pixels = o && o->max_pixels ? o->max_pixels : SNT_IMAGE_DEFAULT_MAX_PIXELS};
+  FILE *f;
+  st = open_regular(path, &f, e);
+  if (st != SNT_OK) return st;
   unsigned char head[8];
   size_t n = fread(head, 1, sizeof head, f);
-  snt_status st;
   if (n == 0 && ferror(f)) {
-    /* fopen succeeds on a directory; the read is what fails (EISDIR). */
     st = snt_err_set(e, SNT_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
   } else if (n == 0) {
     st = snt_err_set(e, SNT_ERR_INPUT, "%s: empty file, not an image", path);
   } else if (n == 8 && memcmp(head, "\x89PNG\r\n\x1a\n", 8) == 0) {
     rewind(f);
-    st = snt_image__decode_png(path, f, out, e);
+    st = snt_image__decode_png(path, f, &want, out, e);
   } else if (n >= 3 && head[0] == 0xff && head[1] == 0xd8 && head[2] == 0xff) {
     rewind(f);
-    st = snt_image__decode_jpeg(path, f, out, e);
+    st = snt_image__decode_jpeg(path, f, &want, out, e);
   } else if (n < 8 && memcmp(head, "\x89PNG\r\n\x1a\n", n) == 0) {
     st = snt_err_set(e, SNT_ERR_INPUT, "%s: truncated PNG: the file is only %zu bytes long", path, n);
   } else {

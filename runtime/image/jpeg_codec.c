@@ -55,7 +55,8 @@ typedef struct jpeg_reader {
   struct jpeg_decompress_struct cinfo;
   jpeg_errors err;
   int created;
-  uint8_t *pixels;  /* interleaved 8-bit RGB */
+  const snt_image__want *want;
+  uint8_t *pixels;  /* interleaved 8-bit samples: gray or RGB */
   uint8_t *cmyk;    /* one CMYK scanline */
   int width, height;
   snt_status st;
@@ -70,26 +71,38 @@ static int read_steps(jpeg_reader *r) {
   jpeg_create_decompress(&r->cinfo);
   jpeg_stdio_src(&r->cinfo, r->f);
   jpeg_read_header(&r->cinfo, TRUE);
-  r->st = snt_image__check_dims(r->path, r->cinfo.image_width, r->cinfo.image_height, r->e);
+  r->st = snt_image__check_header(r->path, r->cinfo.image_width, r->cinfo.image_height, r->want, r->e);
   if (r->st != SNT_OK) return -2;
   r->width = (int)r->cinfo.image_width;
   r->height = (int)r->cinfo.image_height;
 
-  /* TF's settings (jpeg_mem.cc, decode_image_op.cc): CMYK/YCCK come out as CMYK and are
-   * converted below; everything else as RGB; IFAST IDCT; fancy upsampling. */
+  /* TF's settings (jpeg_mem.cc, decode_image_op.cc): for 1 channel libjpeg's own grayscale
+   * output; for 3, CMYK/YCCK come out as CMYK and are converted below, everything else as RGB;
+   * IFAST IDCT; fancy upsampling. TF has no 4-channel JPEG, nor gray from CMYK. */
+  const int channels = r->want->channels;
   int cmyk = r->cinfo.jpeg_color_space == JCS_CMYK || r->cinfo.jpeg_color_space == JCS_YCCK;
-  r->cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+  if (channels == 4) {
+    r->st = snt_err_set(r->e, SNT_ERR_INPUT, "%s: a JPEG has no alpha: this model takes 4-channel (RGBA) images, "
+                        "which only PNG gives (TensorFlow decodes JPEG to 1 or 3 channels)", r->path);
+    return -2;
+  }
+  if (channels == 1 && cmyk) {
+    r->st = snt_err_set(r->e, SNT_ERR_INPUT, "%s: a CMYK JPEG cannot be read as 1 channel (libjpeg has no "
+                        "CMYK-to-gray conversion, nor has TensorFlow)", r->path);
+    return -2;
+  }
+  r->cinfo.out_color_space = channels == 1 ? JCS_GRAYSCALE : cmyk ? JCS_CMYK : JCS_RGB;
   r->cinfo.dct_method = JDCT_IFAST;
   r->cinfo.do_fancy_upsampling = TRUE;
   jpeg_start_decompress(&r->cinfo);
   if (r->cinfo.output_width != r->cinfo.image_width || r->cinfo.output_height != r->cinfo.image_height ||
-      r->cinfo.output_components != (cmyk ? 4 : 3)) {
+      r->cinfo.output_components != (cmyk ? 4 : channels)) {
     r->st = snt_err_set(r->e, SNT_ERR_INTERNAL, "%s: libjpeg did not decode this JPEG to %s", r->path,
-                        cmyk ? "CMYK" : "RGB");
+                        cmyk ? "CMYK" : channels == 1 ? "gray" : "RGB");
     return -2;
   }
-  size_t w = (size_t)r->width;
-  r->pixels = malloc(w * (size_t)r->height * 3);
+  size_t w = (size_t)r->width, stride = w * (size_t)channels;
+  r->pixels = malloc(stride * (size_t)r->height);
   r->cmyk = cmyk ? malloc(w * 4) : NULL;
   if (!r->pixels || (cmyk && !r->cmyk)) {
     r->st = snt_err_set(r->e, SNT_ERR_NOMEM, "%s: out of memory for a %dx%d image", r->path, r->width,
@@ -98,7 +111,7 @@ static int read_steps(jpeg_reader *r) {
   }
   int adobe = r->cinfo.saw_Adobe_marker;
   while (r->cinfo.output_scanline < r->cinfo.output_height) {
-    uint8_t *row = r->pixels + (size_t)r->cinfo.output_scanline * w * 3;
+    uint8_t *row = r->pixels + (size_t)r->cinfo.output_scanline * stride;
     JSAMPROW dst = cmyk ? r->cmyk : row;
     if (jpeg_read_scanlines(&r->cinfo, &dst, 1) != 1) {
       r->err.truncated = 1;  /* only a suspending data source returns no line; ours never suspends */
@@ -122,8 +135,9 @@ static int read_steps(jpeg_reader *r) {
   return 0;
 }
 
-snt_status snt_image__decode_jpeg(const char *path, FILE *f, snt_image *out, snt_err *e) {
-  jpeg_reader r = {.path = path, .f = f, .e = e};
+snt_status snt_image__decode_jpeg(const char *path, FILE *f, const snt_image__want *w, snt_image *out,
+                                  snt_err *e) {
+  jpeg_reader r = {.path = path, .f = f, .want = w, .e = e};
   install_errors(&r.err);
   int rc = read_steps(&r);
   snt_status st;
@@ -134,7 +148,7 @@ snt_status snt_image__decode_jpeg(const char *path, FILE *f, snt_image *out, snt
   else if (rc == -1)
     st = snt_err_set(e, SNT_ERR_INPUT, "%s: corrupt or unsupported JPEG: %s", path, r.err.msg);
   else
-    st = snt_image__from_rgb8(path, r.width, r.height, r.pixels, out, e);
+    st = snt_image__from_hwc8(path, r.width, r.height, w->channels, r.pixels, out, e);
   if (r.created) jpeg_destroy_decompress(&r.cinfo);
   free(r.cmyk);
   free(r.pixels);

@@ -12,7 +12,8 @@ typedef struct png_reader {
   FILE *f;
   png_structp png;
   png_infop info;
-  uint8_t *pixels;   /* interleaved 8-bit RGB after libpng's transforms */
+  const snt_image__want *want;
+  uint8_t *pixels;   /* interleaved 8-bit samples (want->channels) after libpng's transforms */
   png_bytep *rows;
   int width, height;
   int truncated;     /* the file ended before libpng was done */
@@ -57,45 +58,61 @@ static int read_steps(png_reader *r) {
   png_uint_32 w = 0, h = 0;
   int depth = 0, color = 0;
   png_get_IHDR(r->png, r->info, &w, &h, &depth, &color, NULL, NULL, NULL);
-  r->st = snt_image__check_dims(r->path, w, h, r->e);
+  r->st = snt_image__check_header(r->path, w, h, r->want, r->e);
   if (r->st != SNT_OK) return -2;
   r->width = (int)w;
   r->height = (int)h;
 
-  /* The transforms TF's png::CommonInitDecode sets up for channels=3, dtype=uint8. */
+  /* The transforms TF's png::CommonInitDecode sets up for channels = 1, 3 or 4, dtype=uint8;
+   * libpng applies them in its own fixed order whatever the order of these calls. */
+  const int channels = r->want->channels;
   int has_trns = png_get_valid(r->png, r->info, PNG_INFO_tRNS) != 0;
-  if ((color & PNG_COLOR_MASK_ALPHA) || has_trns) png_set_strip_alpha(r->png);
+  if (channels == 4) {
+    if (color & PNG_COLOR_MASK_ALPHA) {
+    } else if (has_trns) {
+      png_set_tRNS_to_alpha(r->png);
+    } else {
+      png_set_add_alpha(r->png, (png_uint_32)((1u << depth) - 1), PNG_FILLER_AFTER);
+    }
+  } else if ((color & PNG_COLOR_MASK_ALPHA) || has_trns) {
+    png_set_strip_alpha(r->png);
+  }
   if (depth > 8) png_set_strip_16(r->png);
   png_set_packing(r->png);
   png_set_interlace_handling(r->png);
   if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(r->png);
-  if (!(color & PNG_COLOR_MASK_COLOR)) {
-    if (depth < 8) png_set_expand_gray_1_2_4_to_8(r->png);
+  int is_gray = !(color & PNG_COLOR_MASK_COLOR);
+  if (is_gray && depth < 8) png_set_expand_gray_1_2_4_to_8(r->png);
+  if (channels == 1) {
+    /* error_action 1: no warning about pixels that were not gray; TF's ITU-R 601 weights. */
+    if (!is_gray) png_set_rgb_to_gray(r->png, 1, 0.299, 0.587);
+  } else if (is_gray) {
     png_set_gray_to_rgb(r->png);
   }
   png_read_update_info(r->png, r->info);
-  if (png_get_channels(r->png, r->info) != 3 || png_get_bit_depth(r->png, r->info) != 8 ||
-      png_get_rowbytes(r->png, r->info) != (size_t)w * 3) {
+  if (png_get_channels(r->png, r->info) != channels || png_get_bit_depth(r->png, r->info) != 8 ||
+      png_get_rowbytes(r->png, r->info) != (size_t)w * (size_t)channels) {
     r->st = snt_err_set(r->e, SNT_ERR_INTERNAL,
-                        "%s: libpng did not convert this PNG (color type %d, %d-bit) to 8-bit RGB",
-                        r->path, color, depth);
+                        "%s: libpng did not convert this PNG (color type %d, %d-bit) to %d 8-bit channels",
+                        r->path, color, depth, channels);
     return -2;
   }
 
-  r->pixels = malloc((size_t)w * h * 3);
+  r->pixels = malloc((size_t)w * h * (size_t)channels);
   r->rows = malloc(h * sizeof *r->rows);
   if (!r->pixels || !r->rows) {
     r->st = snt_err_set(r->e, SNT_ERR_NOMEM, "%s: out of memory for a %ux%u image", r->path, w, h);
     return -2;
   }
-  for (png_uint_32 y = 0; y < h; y++) r->rows[y] = r->pixels + (size_t)y * w * 3;
+  for (png_uint_32 y = 0; y < h; y++) r->rows[y] = r->pixels + (size_t)y * w * (size_t)channels;
   png_read_image(r->png, r->rows);  /* runs every Adam7 pass when the file is interlaced */
   png_read_end(r->png, NULL);
   return 0;
 }
 
-snt_status snt_image__decode_png(const char *path, FILE *f, snt_image *out, snt_err *e) {
-  png_reader r = {.path = path, .f = f, .e = e};
+snt_status snt_image__decode_png(const char *path, FILE *f, const snt_image__want *w, snt_image *out,
+                                 snt_err *e) {
+  png_reader r = {.path = path, .f = f, .want = w, .e = e};
   r.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r, reader_error, reader_warning);
   if (r.png) r.info = png_create_info_struct(r.png);
   snt_status st;
@@ -111,7 +128,7 @@ snt_status snt_image__decode_png(const char *path, FILE *f, snt_image *out, snt_
       st = snt_err_set(e, SNT_ERR_INPUT, "%s: corrupt PNG: %s%s%s%s", path, r.libmsg, r.warning[0] ? " (" : "",
                        r.warning, r.warning[0] ? ")" : "");
     else
-      st = snt_image__from_rgb8(path, r.width, r.height, r.pixels, out, e);
+      st = snt_image__from_hwc8(path, r.width, r.height, w->channels, r.pixels, out, e);
   }
   png_destroy_read_struct(&r.png, &r.info, NULL);
   free(r.rows);

@@ -15,12 +15,20 @@ int snt_tr_cmd_data(const snt_model_info *info, const snt_train_info *t, int arg
   double split[3];
   memcpy(split, t->recipe.split, sizeof split);
   int64_t seed = t->recipe.seed;
+  long long max_pixels = 0;
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     if (i + 1 >= argc) return fprintf(stderr, "%s data: %s needs a value\n", info->name, a), 1;
     if (strcmp(a, "--data") == 0) dir = argv[++i];
     else if (strcmp(a, "--out") == 0) out = argv[++i];
     else if (strcmp(a, "--seed") == 0) seed = atoll(argv[++i]);
+    else if (strcmp(a, "--max-pixels") == 0) {
+      char *end;
+      max_pixels = strtoll(argv[++i], &end, 10);
+      if (*end || end == argv[i] || max_pixels < 1 || max_pixels > SNT_IMAGE_MAX_PIXELS)
+        return fprintf(stderr, "%s data: --max-pixels takes a number from 1 to %lld, got '%s'\n", info->name,
+                       (long long)SNT_IMAGE_MAX_PIXELS, argv[i]), 1;
+    }
     else if (strcmp(a, "--split") == 0) {
       if (snt_tr_parse_split(argv[++i], split)) return fprintf(stderr, "%s data: --split takes A,B,C\n", info->name), 1;
     } else return fprintf(stderr, "%s data: unknown option '%s'\n", info->name, a), 1;
@@ -46,14 +54,19 @@ int snt_tr_cmd_data(const snt_model_info *info, const snt_train_info *t, int arg
       printf("%-18s %7lld %7lld %7lld %7lld %14.4f\n", d.ds.labels[c], (long long)d.ds.counts[c], (long long)per[c],
              (long long)per[n + c], (long long)per[2 * n + c], cw[c]);
     printf("%-18s %7d %7d %7d %7d\n", "total", d.ds.n_items, d.split.n_train, d.split.n_val, d.split.n_test);
-    /* The first images of each class, in file order. */
+    /* The first images of each class, in file order, as the model sees them: gray for a
+     * 1-channel model, else colour (the alpha of a 4-channel model is not shown). */
+    const snt_model_io *in = &info->inputs[0];
+    snt_image_opts io = {.channels = in->rank == 4 && in->dims[info->pre.nhwc ? 3 : 1] == 1 ? 1 : 3,
+                         .max_pixels = max_pixels};
     int *used = calloc((size_t)n + 1, sizeof *used);
     for (int i = 0; used && i < d.ds.n_items; i++) {
       int c = d.ds.label[i];
       if (used[c] >= PER_ROW) continue;
       snt_err e;
       snt_image *img = &imgs[c * PER_ROW + used[c]];
-      if (snt_image_load(d.ds.paths[i], img, &e) == SNT_OK) tiles[c * PER_ROW + used[c]++] = img;
+      if (snt_image_load_opts(d.ds.paths[i], &io, img, &e) == SNT_OK) tiles[c * PER_ROW + used[c]++] = img;
+      else fprintf(stderr, "warning: %s\n", e.msg);
     }
     free(used);
     char path[4200];

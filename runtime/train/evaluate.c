@@ -20,7 +20,8 @@ int snt_tr_evaluate(const snt_train_info *t, const unsigned char *eval_blob, con
   int64_t b = em->batch, classes = em->outputs[0].dims[1];
   size_t sample = 1;
   for (int k = 1; k < in->rank; k++) sample *= (size_t)in->dims[k];
-  snt_loader_opts lo = {.height = (int)in->dims[2], .width = (int)in->dims[3], .batch = (int)b, .workers = threads > 1 ? 2 : 1};
+  snt_loader_opts lo = {.height = (int)in->dims[2], .width = (int)in->dims[3], .channels = (int)in->dims[1], .batch = (int)b,
+                        .workers = threads > 1 ? 2 : 1};
   snt_loader *l = NULL;
   snt_err e;
   float *x = calloc(sample * (size_t)b, sizeof(float)), *probs = calloc((size_t)(b * classes), sizeof(float));

@@ -359,7 +359,7 @@ static int setup(trainer *tr) {
   print_counts(&tr->d, tr->cw);
   const snt_model_io *in = &t->step_model->inputs[0];
   const snt_train_recipe *r = &t->recipe;
-  snt_loader_opts lo = {.height = (int)in->dims[2], .width = (int)in->dims[3], .batch = (int)o->batch, .shuffle = 1,
+  snt_loader_opts lo = {.height = (int)in->dims[2], .width = (int)in->dims[3], .channels = (int)in->dims[1], .batch = (int)o->batch, .shuffle = 1,
                         .augment = o->augment, .seed = (uint64_t)o->seed, .workers = 2};
   lo.aug = (snt_augment){r->augment.flip_horizontal, r->augment.flip_vertical, r->augment.brightness,
                          {r->augment.contrast[0], r->augment.contrast[1]}, r->augment.rotation,
