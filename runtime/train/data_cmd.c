@@ -10,21 +10,23 @@
 
 enum { PER_ROW = 6, TILE = 96 };
 
-int snt_tr_cmd_data(const snt_model_info *info, const snt_train_info *t, int argc, char **argv) {
+int snt_tr_cmd_data(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv) {
   const char *dir = NULL, *out = ".";
   double split[3];
   memcpy(split, t->recipe.split, sizeof split);
   int64_t seed = t->recipe.seed;
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    if (i + 1 >= argc) return fprintf(stderr, "%s data: %s needs a value\n", info->name, a), 1;
-    if (strcmp(a, "--data") == 0) dir = argv[++i];
-    else if (strcmp(a, "--out") == 0) out = argv[++i];
-    else if (strcmp(a, "--seed") == 0) seed = atoll(argv[++i]);
-    else if (strcmp(a, "--split") == 0) {
-      if (snt_tr_parse_split(argv[++i], split)) return fprintf(stderr, "%s data: --split takes A,B,C\n", info->name), 1;
-    } else return fprintf(stderr, "%s data: unknown option '%s'\n", info->name, a), 1;
-  }
+  const snt_opt own[] = {
+      {.name = "data", 0, SNT_OPT_STRING, &dir, "DIR", "a folder of class folders (required)"},
+      {.name = "out", 0, SNT_OPT_STRING, &out, "DIR", "where samples.png goes (default .)"},
+      {.name = "seed", 0, SNT_OPT_INT, &seed, "N", "the split's seed", .imin = 0, .imax = INT64_MAX},
+      {.name = "split", 0, SNT_OPT_DOUBLES, split, "A,B,C", "train, val and test fractions", .dmin = 0, .dmax = 1,
+       .count = 3},
+      {.name = "max-pixels", 0, SNT_OPT_INT, &c->max_pixels, "N", "the largest image decoded", .imin = 1,
+       .imax = INT64_C(1) << 40},
+      {NULL}};
+  int n_pos = 0;
+  int prc = snt_tr_parse(info, "data", own, c, argc, argv, NULL, 0, &n_pos);
+  if (prc) return prc;
   if (!dir) return fprintf(stderr, "%s data: needs --data DIR\n", info->name), 1;
   snt_tr_data d;
   if (snt_tr_data_open(info, dir, split, (uint64_t)seed, &d)) return 1;
