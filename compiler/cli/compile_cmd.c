@@ -259,6 +259,9 @@ int snt_cmd_compile(int argc, char **argv) {
       st = snt_build_executable(g, &bo, d);
   }
   snt_diag_print(d, stderr);
+  /* Every failure has a message: one without a diagnostic (out of memory deep inside) says what. */
+  if (st != SNT_OK && (!d || snt_diag_error_count(d) == 0))
+    fprintf(stderr, "sinter compile: error: %s while processing %s\n", snt_status_str(st), model);
   free(summary);
   training_free(&tr);
   snt_diag_destroy(td);

@@ -55,6 +55,9 @@ int snt_cmd_export_onnx(int argc, char **argv) {
   if (!st && g->n_outputs != 1) st = snt_diag_error(d, NULL, (snt_loc){0}, "export-onnx writes models with one output; '%s' has %d", g->name, g->n_outputs);
   if (!st) st = snt_onnx_export_file(g, out, NULL, d);
   snt_diag_print(d, stderr);
+  /* Every failure has a message: one without a diagnostic (out of memory deep inside) says what. */
+  if (st != SNT_OK && (!d || snt_diag_error_count(d) == 0))
+    fprintf(stderr, "sinter export-onnx: error: %s while processing %s\n", snt_status_str(st), model);
   snt_ir_destroy(g);
   snt_diag_destroy(d);
   snt_cli_sets_free(sets, n_sets);

@@ -45,6 +45,9 @@ int snt_cmd_import(int argc, char **argv) {
     if (f && fclose(f) != 0 && !st) st = snt_diag_error(d, NULL, (snt_loc){0}, "cannot write '%s'", out);
   }
   snt_diag_print(d, stderr);
+  /* Every failure has a message: one without a diagnostic (out of memory deep inside) says what. */
+  if (st != SNT_OK && (!d || snt_diag_error_count(d) == 0))
+    fprintf(stderr, "sinter import: error: %s while processing %s\n", snt_status_str(st), model);
   free(text);
   snt_ir_destroy(g);
   snt_diag_destroy(d);

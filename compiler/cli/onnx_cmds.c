@@ -74,7 +74,11 @@ static int run_model(const char *model, char **files, int n_files, const char *o
   snt_onnx_import_opts io = {.batch = n_files ? 0 : 1, .given = given, .n_given = n_files};
   if (snt_onnx_import(d, m, model, &io, &g) != SNT_OK || snt_passes_inference(g, d) != SNT_OK) goto done;
   fd = mkstemp(exe);
-  if (fd < 0) goto done;
+  if (fd < 0) {
+    fprintf(stderr, "sinter: error: cannot create a temporary file %s: %s\n", exe, strerror(errno));
+    rc = SNT_EXIT_INTERNAL;
+    goto done;
+  }
   close(fd);
   snt_build_opts bo = {.output = exe};
   if (snt_build_executable(g, &bo, d) != SNT_OK) {

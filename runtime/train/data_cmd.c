@@ -35,7 +35,10 @@ int snt_tr_cmd_data(const snt_model_info *info, const snt_train_info *t, snt_rt_
   int64_t *per = calloc((size_t)n * 3 + 1, sizeof *per);
   const snt_image **tiles = calloc((size_t)n * PER_ROW + 1, sizeof *tiles);
   snt_image *imgs = calloc((size_t)n * PER_ROW + 1, sizeof *imgs);
-  int rc = cw && per && tiles && imgs ? 0 : 2;
+  int rc = cw && per && tiles && imgs ? 0 : SNT_EXIT_INTERNAL;
+  if (rc)
+    fprintf(stderr, "%s data: out of memory: cannot allocate the tables for %d classes (%zu bytes)\n", info->name, n,
+            ((size_t)n + 1) * sizeof *cw + ((size_t)n * 3 + 1) * sizeof *per + ((size_t)n * PER_ROW + 1) * (sizeof *tiles + sizeof *imgs));
   if (!rc) {
     snt_data_class_weights(&d.ds, &d.split, cw);
     const int *lists[3] = {d.split.train, d.split.val, d.split.test};

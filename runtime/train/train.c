@@ -52,7 +52,7 @@ static int parse(const snt_model_info *info, const snt_train_info *t, snt_rt_com
       {.name = "init-from", 0, SNT_OPT_STRING, &o->init_from, "W.onnx", "start from the parameters this file has"},
       {.name = "epochs", 0, SNT_OPT_INT, &o->epochs, "N", "epochs in all", .imin = 1, .imax = MAX_EPOCHS},
       {.name = "batch", 0, SNT_OPT_INT, &o->batch, "N", "batch size (at most sinter compile --train-batch)", .imin = 1,
-       .imax = most},
+       .imax = INT64_MAX},
       {.name = "patience", 0, SNT_OPT_INT, &o->patience, "N", "early-stopping patience", .imin = 0, .imax = MAX_EPOCHS},
       {.name = "seed", 0, SNT_OPT_INT, &o->seed, "N", "split, shuffle and augmentation seed", .imin = 0, .imax = INT64_MAX},
       {.name = "lr", 0, SNT_OPT_DOUBLE, &o->lr, "X", "learning rate", .dmin = 0, .dmax = 1e6, .min_open = true},
@@ -73,6 +73,11 @@ static int parse(const snt_model_info *info, const snt_train_info *t, snt_rt_com
   o->resume = resume;
   if (!o->data) {
     fprintf(stderr, "%s train: needs --data DIR (a folder of class folders)\n", info->name);
+    return SNT_EXIT_USER;
+  }
+  if (o->batch > most) { /* the range depends on the executable: said with how to change it */
+    fprintf(stderr, "%s train: --batch %lld: this executable trains batches of 1 to %lld (sinter compile --train-batch N)\n",
+            info->name, (long long)o->batch, (long long)most);
     return SNT_EXIT_USER;
   }
   if (o->epochs < 1 || o->epochs > MAX_EPOCHS) { /* the recipe's, when --epochs is not given */
@@ -179,7 +184,9 @@ static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *c
       /* Keras's TerminateOnNaN, also for weights: the loss is clipped, so NaN weights can give a
        * finite one. Nothing of this state is saved: the checkpoints on disk are those of the last
        * completed epoch. */
-      fprintf(stderr, "\n%s train: %s at epoch %d, step %d of %d: stopping (is the learning rate too high?); ",
+      printf("\n"); /* ends the progress line */
+      fflush(stdout);
+      fprintf(stderr, "%s train: %s at epoch %d, step %d of %d: stopping (is the learning rate too high?); ",
               t->step_model->name, bad, epoch + 1, step + 1, steps);
       if (s->epoch > 0) fprintf(stderr, "%s/last.onnx and best.onnx keep the weights of epoch %d\n", o->out, s->epoch);
       else fprintf(stderr, "no epoch was completed: no checkpoint was written\n");
