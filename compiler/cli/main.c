@@ -164,6 +164,10 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "export-onnx") == 0) return snt_cmd_export_onnx(argc - 2, argv + 2);
   if (strcmp(cmd, "onnx-test") == 0) return snt_cmd_onnx_test(argc - 2, argv + 2);
   if (strcmp(cmd, "synth-data") == 0) return snt_cmd_synth_data(argc - 2, argv + 2);
-  fprintf(stderr, "sinter: unknown command '%s'\n\n%s", cmd, usage);
+  static const char *const commands[] = {"check", "summary", "compile", "export-onnx", "import", "run", "ops",
+                                         "onnx-test", "synth-data", "help", "version", NULL};
+  const char *near = snt_opt_suggest(cmd, commands);
+  if (near) fprintf(stderr, "sinter: unknown command '%s'; did you mean '%s'?\n\n%s", cmd, near, usage);
+  else fprintf(stderr, "sinter: unknown command '%s'\n\n%s", cmd, usage);
   return SNT_EXIT_USER;
 }

@@ -56,6 +56,10 @@ typedef enum snt_opt_result {
 snt_opt_result snt_opt_parse(const snt_opt *const *tables, int argc, char **argv, char **pos, int max_pos, int *n_pos,
                              snt_err *e);
 
+/* The word of `words` (NULL-terminated) nearest to `word` (a typo or an unambiguous start), or
+ * NULL: for "did you mean" messages about commands. */
+const char *snt_opt_suggest(const char *word, const char *const *words);
+
 /* Prints one line per option: "  --name ARG  help (range)". */
 void snt_opt_print_help(FILE *f, const snt_opt *const *tables);
 

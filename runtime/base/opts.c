@@ -51,6 +51,18 @@ static const char *suggest(const parser *p, const char *name, size_t len) {
   return best;
 }
 
+const char *snt_opt_suggest(const char *word, const char *const *words) {
+  const char *best = NULL;
+  size_t len = strlen(word);
+  int best_d = 3;
+  for (; *words; words++) {
+    int d = distance(word, len, *words);
+    if (len >= 3 && strncmp(*words, word, len) == 0) d = 1;
+    if (d < best_d && d < (int)strlen(*words)) best_d = d, best = *words;
+  }
+  return best;
+}
+
 static snt_opt_result unknown(const parser *p, const char *arg, const char *name, size_t len) {
   const char *s = suggest(p, name, len);
   if (s) snt_err_set(p->e, SNT_ERR_INPUT, "unknown option '%s'; did you mean --%s?", arg, s);

@@ -188,7 +188,11 @@ int snt_rt_main(int argc, char **argv, const snt_model_info *m) {
                     "sinter compile --no-train, or a model sinter cannot train yet)\n", m->name, cmd);
     return SNT_RT_EXIT_USER;
   }
-  fprintf(stderr, "%s: unknown command '%s'\n\n", m->name, cmd);
+  static const char *const commands[] = {"predict", "run", "bench", "summary", "info", "train", "evaluate",
+                                         "export-onnx", "data", "gradients", "help", NULL};
+  const char *near = snt_opt_suggest(cmd, commands);
+  if (near) fprintf(stderr, "%s: unknown command '%s'; did you mean '%s'?\n\n", m->name, cmd, near);
+  else fprintf(stderr, "%s: unknown command '%s'\n\n", m->name, cmd);
   snt_rt_usage(stderr, m);
   return SNT_RT_EXIT_USER;
 }

@@ -240,6 +240,13 @@ int snt_tr_cmd_gradients(const snt_model_info *info, const snt_train_info *t, sn
               (n_files > 2 && (in[2].dtype != SNT_F32 || snt_tensor_buf_nbytes(&in[2]) != (size_t)n * sizeof(float)))))
     fprintf(stderr, "%s gradients: want float images [n, ...], int64 labels [n] and float weights [n], n <= %lld\n",
             info->name, (long long)sm->batch), rc = 1;
+  /* The loss kernel would refuse a label out of range with a bare status: say which one. */
+  for (int64_t i = 0; !rc && i < n; i++) {
+    int64_t label = ((const int64_t *)in[1].data)[i], classes = sm->outputs[1].dims[1];
+    if (label < 0 || label >= classes)
+      fprintf(stderr, "%s: label %lld of sample %lld is out of range (0 to %lld)\n", files[1], (long long)label,
+              (long long)i, (long long)(classes - 1)), rc = 1;
+  }
   snt_tr_bufs b = {0};
   if (!rc) rc = snt_tr_bufs_init(&b, sm);
   void *inst = rc ? NULL : sm->create();

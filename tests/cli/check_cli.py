@@ -82,7 +82,10 @@ error([SINTER, "ops", "--markdwn"], "sinter ops: unknown option '--markdwn'; did
 error([SINTER, "run", "m.onnx", "in.pb", "-o"], "sinter run: -o needs a value (DIR)")
 error([SINTER, "import", "m.onnx", "-o", "a.nn", "b.onnx"], "sinter import: takes at most 1 argument, got another: 'b.onnx'")
 
+error([SINTER, "compil", MODEL], "sinter: unknown command 'compil'; did you mean 'compile'?")
+
 # The executable's commands.
+error([EXE, "predcit", IMG], "simple_cnn: unknown command 'predcit'; did you mean 'predict'?")
 error([EXE, "train", "--data", "data", "--epochs", "4611686018427387904"],
       "simple_cnn train: --epochs: 4611686018427387904 is out of range (1 to 1000000)")
 error([EXE, "train", "--data", "data", "--epoch", "3"], "simple_cnn train: unknown option '--epoch'; did you mean --epochs?")
@@ -102,6 +105,14 @@ error([EXE, "evaluate", "--data", "data", "--split", "foo"],
       "simple_cnn evaluate: --split: 'foo' is not one of test, val, train, all")
 error([EXE, "data", "--data", "data", "--seed", "x"], "simple_cnn data: --seed: 'x' is not a whole number")
 error([EXE, "gradients", "a.pb", "b.pb", "--seed"], "simple_cnn gradients: --seed needs a value (S)")
+
+# gradients: a label the loss kernel would refuse is named before the step runs.
+x = np.zeros((2, 3, 32, 32), np.float32)
+with open(os.path.join(WORK, "gx.pb"), "wb") as f:
+    f.write(numpy_helper.from_array(x, "x").SerializeToString())
+with open(os.path.join(WORK, "gl.pb"), "wb") as f:
+    f.write(numpy_helper.from_array(np.array([1, 4], np.int64), "labels").SerializeToString())
+error([EXE, "gradients", "gx.pb", "gl.pb", "-o", "g"], "gl.pb: label 4 of sample 1 is out of range (0 to 3)")
 
 # An allocation that fails names its size and exits 2.
 error([EXE, "bench", "--iters", "1"], "simple_cnn: out of memory: cannot allocate 12289 bytes for input 'image'", code=2,

@@ -129,6 +129,11 @@ int main(void) {
   fclose(f);
   CHECK(text && strcmp(text, "  --epochs N               epochs to train (1 to 9)\n") == 0);
   free(text);
+  /* Commands: a typo or a start. */
+  const char *const words[] = {"predict", "train", "evaluate", NULL};
+  CHECK(snt_opt_suggest("predcit", words) && strcmp(snt_opt_suggest("predcit", words), "predict") == 0);
+  CHECK(snt_opt_suggest("eval", words) && strcmp(snt_opt_suggest("eval", words), "evaluate") == 0);
+  CHECK(snt_opt_suggest("frobnicate", words) == NULL);
   if (failures) fprintf(stderr, "%d failure(s)\n", failures);
   else printf("opts: all checks passed\n");
   return failures ? 1 : 0;
