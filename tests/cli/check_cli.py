@@ -9,6 +9,7 @@ usage: check_cli.py SINTER MODELS_DIR WORK_DIR"""
 import hashlib
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -22,10 +23,11 @@ MODEL = os.path.join(MODELS, "simple_cnn.nn")
 failures = []
 
 
-def run(args, env=None, expect=None):
+def run(args, env=None, expect=None, limit_as=None):
     e = dict(os.environ)
     e.update(env or {})
-    p = subprocess.run(args, cwd=WORK, capture_output=True, text=True, env=e, timeout=120)
+    pre = (lambda: resource.setrlimit(resource.RLIMIT_AS, (limit_as, limit_as))) if limit_as else None
+    p = subprocess.run(args, cwd=WORK, capture_output=True, text=True, env=e, timeout=120, preexec_fn=pre)
     if p.returncode < 0:
         failures.append("%s: killed by signal %d" % (" ".join(args), -p.returncode))
     if expect is not None and p.returncode != expect:
@@ -38,9 +40,9 @@ def first_line(text):
     return text.splitlines()[0] if text.splitlines() else ""
 
 
-def error(args, want, code=1, env=None):
+def error(args, want, code=1, env=None, limit_as=None):
     """The command exits `code` and the first line of its stderr is exactly `want`."""
-    p = run(args, env=env, expect=code)
+    p = run(args, env=env, expect=code, limit_as=limit_as)
     if first_line(p.stderr) != want:
         failures.append("%s:\n  got  '%s'\n  want '%s'" % (" ".join(args), first_line(p.stderr), want))
     return p
@@ -117,6 +119,20 @@ error([EXE, "gradients", "gx.pb", "gl.pb", "-o", "g"], "gl.pb: label 4 of sample
 # An allocation that fails names its size and exits 2.
 error([EXE, "bench", "--iters", "1"], "simple_cnn: out of memory: cannot allocate 12289 bytes for input 'image'", code=2,
       env={"SINTER_FAIL_ALLOC_OVER": "1000"})
+
+# The model's own memory (the generated <p>_create) cannot be had: exit 2, naming what. A batch
+# of 8192 needs about 1 GB of activations; the address space is capped below that (under
+# AddressSanitizer, which needs a large address space, its allocator refuses instead).
+BIG = os.path.join(WORK, "big")
+run([SINTER, "compile", MODEL, "--set", "size=32", "--no-train", "--batch", "8192", "--threads", "1", "-o", BIG], expect=0)
+env = {"OPENBLAS_NUM_THREADS": "1"}
+limit = 700 << 20
+with open(BIG, "rb") as f:
+    if b"__asan_init" in f.read():
+        env["ASAN_OPTIONS"] = "allocator_may_return_null=1:max_allocation_size_mb=500:detect_leaks=0"
+        limit = None
+error([BIG, "info"], "simple_cnn: out of memory: cannot allocate model copy 1 of 1 (its activation arena and scratch for "
+      "a batch of 8192)", code=2, env=env, limit_as=limit)
 
 # Non-finite weights: every prediction is invalid, in text and JSON, exit 1.
 run([EXE, "export-onnx", "-o", "w.onnx"], expect=0)
