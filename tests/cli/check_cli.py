@@ -37,7 +37,9 @@ def run(args, env=None, expect=None, limit_as=None):
 
 
 def first_line(text):
-    return text.splitlines()[0] if text.splitlines() else ""
+    # AddressSanitizer's own warnings ("==PID==WARNING: ... failed to allocate") are not ours.
+    lines = [l for l in text.splitlines() if not l.startswith("==")]
+    return lines[0] if lines else ""
 
 
 def error(args, want, code=1, env=None, limit_as=None):
