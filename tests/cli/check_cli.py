@@ -185,6 +185,21 @@ if before != after:
 run([EXE, "predict", "--weights", "run/last.onnx", IMG], expect=0)
 run([EXE, "predict", "--weights", "run/best.onnx", IMG], expect=0)
 
+# A learning rate that diverges: a model without batch normalisation overflows float32 after the
+# first update of 1e6; training stops at step 2 and the checkpoints of the earlier run stay.
+DIV = os.path.join(WORK, "diverge")
+run([SINTER, "compile", os.path.join(os.path.dirname(os.path.abspath(__file__)), "diverge.nn"), "-o", DIV], expect=0)
+run([DIV, "train", "--data", "data", "--epochs", "1", "--out", "drun", "--threads", "1"], expect=0)
+before = {f: md5(os.path.join(WORK, "drun", f)) for f in ("last.onnx", "best.onnx")}
+error([DIV, "train", "--data", "data", "--epochs", "3", "--out", "drun", "--threads", "1", "--lr", "1e6",
+       "--weights", "drun/last.onnx"],
+      "diverge train: the predicted probabilities are not finite at epoch 1, step 2 of 3: stopping (is the learning "
+      "rate too high?); no epoch was completed: no checkpoint was written")
+after = {f: md5(os.path.join(WORK, "drun", f)) for f in ("last.onnx", "best.onnx")}
+if before != after:
+    failures.append("train with a diverging lr changed the checkpoints")
+run([DIV, "evaluate", "--data", "data", "--weights", "drun/best.onnx"], expect=0)
+
 for f in failures:
     print("FAIL:", f)
 print("%d failure(s)" % len(failures) if failures else "cli: all checks passed")
