@@ -36,6 +36,9 @@ static const char usage[] =
     "  --model NAME       the model to use when a file defines several\n"
     "  --no-freeze        ignore freeze statements and trainable = false\n"
     "\n"
+    "Options take --name VALUE or --name=VALUE; -- ends them. Exit status: 0 success, 1 a bad\n"
+    "argument or input (the message says which), 2 an internal error (the message names it).\n"
+    "\n"
     "  sinter --version   print the version\n"
     "  sinter COMMAND --help\n";
 
