@@ -2,7 +2,14 @@
 #ifndef SINTER_COMPILER_CLI_H
 #define SINTER_COMPILER_CLI_H
 
-enum { SNT_EXIT_OK = 0, SNT_EXIT_USER = 1, SNT_EXIT_INTERNAL = 2 };
+#include "compiler/lower.h"
+#include "sinter/exit.h"
+#include "sinter/opts.h"
+
+/* The --set NAME=VALUE options as parameter settings (names allocated; free them with
+ * snt_cli_sets_free). Returns 0, or an exit code after printing why. */
+int snt_cli_sets(const char *prog, const snt_opt_list *l, snt_param_set *out);
+void snt_cli_sets_free(snt_param_set *sets, int n);
 
 int snt_cmd_compile(int argc, char **argv);
 int snt_cmd_export_onnx(int argc, char **argv);

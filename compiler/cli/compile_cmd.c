@@ -38,15 +38,15 @@ static const char help[] =
     "  --scale S           predict feeds (pixel * S - mean) / std; pixels are 0..255 (default 1)\n"
     "  --mean M1,M2,M3     per channel (default 0)\n"
     "  --std S1,S2,S3      per channel (default 1)\n"
-    "  --nhwc              the model takes channels-last images\n";
+    "  --nhwc              the model takes channels-last images\n"
+    "  --max-memory BYTES  the most memory the model's planned arena may take (default: the\n"
+    "                      machine's physical memory)\n\n"
+    "Numbers are checked: --batch and --train-batch 1 to 65536, --threads 1 to 64, --scale and\n"
+    "--std more than 0 (at most 1e6), --mean -1e6 to 1e6. Options take --name VALUE or --name=VALUE.\n";
 
 static bool ends_with(const char *s, const char *suffix) {
   size_t a = strlen(s), b = strlen(suffix);
   return a >= b && strcmp(s + a - b, suffix) == 0;
-}
-
-static int floats3(const char *s, float *out) {
-  return sscanf(s, "%f,%f,%f", &out[0], &out[1], &out[2]) == 3 ? 0 : -1;
 }
 
 static snt_status add_labels(snt_graph *g, const char *csv) {
@@ -121,93 +121,94 @@ static snt_status build_training(snt_diag *d, const char *model, const snt_lower
   return st;
 }
 
-int snt_cmd_compile(int argc, char **argv) {
-  const char *model = NULL, *out = NULL, *weights = NULL, *emit = NULL, *labels = NULL;
-  snt_param_set sets[64];
-  int n_sets = 0;
-  snt_lower_opts lo = {0};
-  snt_model_pre pre = {1, {0, 0, 0}, {1, 1, 1}, 0};
-  bool has_pre = false, passes = true, trainable = true;
-  long long batch = 1, threads = 0, train_batch = 0;
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-      fputs(help, stdout);
-      return 0;
-    }
-    bool takes = strcmp(a, "-o") == 0 || strcmp(a, "--weights") == 0 || strcmp(a, "--emit-c") == 0 ||
-                 strcmp(a, "--batch") == 0 || strcmp(a, "--set") == 0 || strcmp(a, "--model") == 0 ||
-                 strcmp(a, "--labels") == 0 || strcmp(a, "--scale") == 0 || strcmp(a, "--mean") == 0 || strcmp(a, "--std") == 0 ||
-                 strcmp(a, "--threads") == 0 || strcmp(a, "--train-batch") == 0;
-    if (takes && !v) {
-      fprintf(stderr, "sinter compile: %s needs a value\nrun 'sinter compile --help' for usage\n", a);
-      return SNT_EXIT_USER;
-    }
-    if (strcmp(a, "-o") == 0) out = argv[++i];
-    else if (strcmp(a, "--weights") == 0) weights = argv[++i];
-    else if (strcmp(a, "--emit-c") == 0) emit = argv[++i];
-    else if (strcmp(a, "--model") == 0) lo.model = argv[++i];
-    else if (strcmp(a, "--labels") == 0) labels = argv[++i];
-    else if (strcmp(a, "--no-freeze") == 0) lo.no_freeze = true;
-    else if (strcmp(a, "--embed-weights") == 0) continue;
-    else if (strcmp(a, "--no-passes") == 0) passes = false;
-    else if (strcmp(a, "--no-train") == 0) trainable = false;
-    else if (strcmp(a, "--train-batch") == 0) {
-      char *end;
-      train_batch = strtoll(argv[++i], &end, 10);
-      if (*end || train_batch < 1 || train_batch > 65536) {
-        fprintf(stderr, "sinter compile: --train-batch takes a number from 1 to 65536, got '%s'\n", argv[i]);
-        return SNT_EXIT_USER;
-      }
-    }
-    else if (strcmp(a, "--nhwc") == 0) pre.nhwc = 1, has_pre = true;
-    else if (strcmp(a, "--batch") == 0) {
-      char *end;
-      batch = strtoll(argv[++i], &end, 10);
-      if (*end || batch < 1 || batch > 65536) {
-        fprintf(stderr, "sinter compile: --batch takes a number from 1 to 65536, got '%s'\n", argv[i]);
-        return SNT_EXIT_USER;
-      }
-    } else if (strcmp(a, "--threads") == 0) {
-      char *end;
-      threads = strtoll(argv[++i], &end, 10);
-      if (*end || threads < 1 || threads > 64) {
-        fprintf(stderr, "sinter compile: --threads takes a number from 1 to 64, got '%s'\n", argv[i]);
-        return SNT_EXIT_USER;
-      }
-    } else if (strcmp(a, "--scale") == 0) {
-      pre.scale = strtof(argv[++i], NULL), has_pre = true;
-    } else if (strcmp(a, "--mean") == 0 || strcmp(a, "--std") == 0) {
-      if (floats3(argv[++i], a[2] == 'm' ? pre.mean : pre.std)) {
-        fprintf(stderr, "sinter compile: %s takes three numbers, as 0.485,0.456,0.406; got '%s'\n", a, argv[i]);
-        return SNT_EXIT_USER;
-      }
-      has_pre = true;
-    } else if (strcmp(a, "--set") == 0) {
-      const char *kv = argv[++i], *eq = strchr(kv, '=');
-      if (!eq || eq == kv || n_sets == 64) {
-        fprintf(stderr, "sinter compile: --set takes NAME=VALUE, got '%s'\n", kv);
-        return SNT_EXIT_USER;
-      }
-      sets[n_sets++] = (snt_param_set){snt_strndup(kv, (size_t)(eq - kv)), eq + 1};
-    } else if (a[0] == '-') {
-      fprintf(stderr, "sinter compile: unknown option '%s'\nrun 'sinter compile --help' for usage\n", a);
-      return SNT_EXIT_USER;
-    } else if (model) {
-      fprintf(stderr, "sinter compile: takes one model, got a second: '%s'\n", a);
-      return SNT_EXIT_USER;
-    } else {
-      model = a;
-    }
+/* The options of `sinter compile`, parsed. */
+typedef struct compile_args {
+  const char *model, *out, *weights, *emit, *labels;
+  snt_param_set sets[SNT_OPT_MAX_REPEAT];
+  int n_sets;
+  snt_lower_opts lo;
+  snt_model_pre pre;
+  bool has_pre, passes, trainable;
+  long long batch, threads, train_batch;
+  int64_t max_memory; /* --max-memory BYTES: the planned arena's cap; 0 = the machine's memory */
+} compile_args;
+
+/* Returns 0, -1 when help was printed, or an exit code. */
+static int parse_compile(int argc, char **argv, compile_args *a) {
+  static const char prog[] = "sinter compile";
+  snt_opt_list sets = {0};
+  bool embed = false, no_freeze = false, no_passes = false, no_train = false, nhwc = false;
+  int64_t batch = 1, threads = 0, train_batch = 0;
+  double scale = 1, mean[3] = {0, 0, 0}, std[3] = {1, 1, 1};
+  const snt_opt table[] = {
+      {.name = "out", 'o', SNT_OPT_STRING, &a->out, "EXE", "the executable to write (required)"},
+      {.name = "batch", 0, SNT_OPT_INT, &batch, "N", "the batch the executable runs", .imin = 1, .imax = 65536},
+      {.name = "threads", 0, SNT_OPT_INT, &threads, "T", "split the batch over T threads", .imin = 1, .imax = 64},
+      {.name = "weights", 0, SNT_OPT_STRING, &a->weights, "W.onnx", "DSL models: the parameters from an ONNX file"},
+      {.name = "emit-c", 0, SNT_OPT_STRING, &a->emit, "DIR", "keep the generated C in DIR"},
+      {.name = "embed-weights", 0, SNT_OPT_FLAG, &embed, NULL, "embed the weights (the default)"},
+      {.name = "set", 0, SNT_OPT_REPEAT, &sets, "NAME=VALUE", "DSL models: a model parameter"},
+      {.name = "model", 0, SNT_OPT_STRING, &a->lo.model, "NAME", "DSL files with several models: the one to compile"},
+      {.name = "no-freeze", 0, SNT_OPT_FLAG, &no_freeze, NULL, "DSL models: ignore freeze statements"},
+      {.name = "no-passes", 0, SNT_OPT_FLAG, &no_passes, NULL, "skip the graph passes"},
+      {.name = "train-batch", 0, SNT_OPT_INT, &train_batch, "N", "DSL models: the largest batch EXE train takes", .imin = 1,
+       .imax = 65536},
+      {.name = "no-train", 0, SNT_OPT_FLAG, &no_train, NULL, "DSL models: build for inference only"},
+      {.name = "max-memory", 0, SNT_OPT_INT, &a->max_memory, "BYTES", "the most memory the planned arena may take",
+       .imin = 1, .imax = INT64_MAX},
+      {.name = "labels", 0, SNT_OPT_STRING, &a->labels, "A,B,...", "class names for predict"},
+      {.name = "scale", 0, SNT_OPT_DOUBLE, &scale, "S", "predict feeds (pixel * S - mean) / std", .dmin = 0, .dmax = 1e6,
+       .min_open = true},
+      {.name = "mean", 0, SNT_OPT_DOUBLES, mean, "M1,M2,M3", "per channel", .dmin = -1e6, .dmax = 1e6, .count = 3},
+      {.name = "std", 0, SNT_OPT_DOUBLES, std, "S1,S2,S3", "per channel", .dmin = 0, .dmax = 1e6, .min_open = true, .count = 3},
+      {.name = "nhwc", 0, SNT_OPT_FLAG, &nhwc, NULL, "the model takes channels-last images"},
+      {NULL}};
+  const snt_opt *const tables[] = {table, NULL};
+  char *pos[1];
+  int n_pos = 0;
+  snt_err e;
+  snt_opt_result r = snt_opt_parse(tables, argc, argv, pos, 1, &n_pos, &e);
+  if (r == SNT_OPT_HELP) {
+    fputs(help, stdout);
+    return -1;
   }
-  if (!model || !out) {
-    fprintf(stderr, "sinter compile: needs MODEL and -o EXE\nrun 'sinter compile --help' for usage\n");
+  if (r) return snt_opt_fail(prog, &e);
+  if (!n_pos || !a->out) {
+    fprintf(stderr, "%s: needs MODEL and -o EXE\nrun '%s --help' for usage\n", prog, prog);
     return SNT_EXIT_USER;
   }
+  a->model = pos[0];
+  a->lo.no_freeze = no_freeze;
+  a->passes = !no_passes;
+  a->trainable = !no_train;
+  a->batch = batch, a->threads = threads, a->train_batch = train_batch;
+  a->pre = (snt_model_pre){(float)scale, {(float)mean[0], (float)mean[1], (float)mean[2]},
+                           {(float)std[0], (float)std[1], (float)std[2]}, nhwc};
+  /* Preprocessing other than the identity makes the model carry its own. */
+  a->has_pre = nhwc || scale != 1;
+  for (int c = 0; c < 3; c++) a->has_pre |= mean[c] != 0 || std[c] != 1;
+  int rc = snt_cli_sets(prog, &sets, a->sets);
+  if (rc) return rc;
+  a->n_sets = sets.n;
+  return 0;
+}
+
+int snt_cmd_compile(int argc, char **argv) {
+  compile_args a = {0};
+  int rc = parse_compile(argc, argv, &a);
+  if (rc) return rc < 0 ? SNT_EXIT_OK : rc;
+  const char *model = a.model, *out = a.out, *weights = a.weights, *emit = a.emit, *labels = a.labels;
+  snt_param_set *sets = a.sets;
+  int n_sets = a.n_sets;
+  snt_lower_opts lo = a.lo;
+  snt_model_pre pre = a.pre;
+  bool has_pre = a.has_pre, passes = a.passes, trainable = a.trainable;
+  long long batch = a.batch, threads = a.threads, train_batch = a.train_batch;
   /* Each thread runs a copy of the model on its share of the batch. */
   if (!threads) threads = batch >= 2 && batch % 2 == 0 ? 2 : 1;
   if (batch % threads) {
     fprintf(stderr, "sinter compile: --threads %lld does not divide --batch %lld\n", threads, batch);
+    snt_cli_sets_free(sets, n_sets);
     return SNT_EXIT_USER;
   }
   snt_diag *d = snt_diag_create();
@@ -258,11 +259,14 @@ int snt_cmd_compile(int argc, char **argv) {
       st = snt_build_executable(g, &bo, d);
   }
   snt_diag_print(d, stderr);
+  /* Every failure has a message: one without a diagnostic (out of memory deep inside) says what. */
+  if (st != SNT_OK && (!d || snt_diag_error_count(d) == 0))
+    fprintf(stderr, "sinter compile: error: %s while processing %s\n", snt_status_str(st), model);
   free(summary);
   training_free(&tr);
   snt_diag_destroy(td);
   snt_ir_destroy(g);
   snt_diag_destroy(d);
-  for (int i = 0; i < n_sets; i++) free((char *)sets[i].name);
+  snt_cli_sets_free(sets, n_sets);
   return st == SNT_OK ? 0 : st == SNT_ERR_INPUT || st == SNT_ERR_IO ? SNT_EXIT_USER : SNT_EXIT_INTERNAL;
 }

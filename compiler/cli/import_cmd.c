@@ -10,20 +10,22 @@
 
 int snt_cmd_import(int argc, char **argv) {
   const char *model = NULL, *out = NULL;
-  for (int i = 0; i < argc; i++) {
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      printf("usage: sinter import MODEL.onnx -o MODEL.nn\n\n"
-             "Writes the ONNX graph as a model in sinter's DSL, one layer per node (named as the node).\n"
-             "The weights stay in the ONNX file: sinter compile MODEL.nn --weights MODEL.onnx maps them.\n"
-             "Ops without a DSL form are an error naming the node.\n");
-      return 0;
-    }
-    if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) out = argv[++i];
-    else if (argv[i][0] == '-') {
-      fprintf(stderr, "sinter import: unknown option '%s'\n", argv[i]);
-      return SNT_EXIT_USER;
-    } else model = argv[i];
+  const snt_opt table[] = {{.name = "out", 'o', SNT_OPT_STRING, &out, "MODEL.nn", "the DSL file to write (required)"},
+                           {NULL}};
+  const snt_opt *const tables[] = {table, NULL};
+  char *pos[1];
+  int n_pos = 0;
+  snt_err e;
+  snt_opt_result r = snt_opt_parse(tables, argc, argv, pos, 1, &n_pos, &e);
+  if (r == SNT_OPT_HELP) {
+    printf("usage: sinter import MODEL.onnx -o MODEL.nn\n\n"
+           "Writes the ONNX graph as a model in sinter's DSL, one layer per node (named as the node).\n"
+           "The weights stay in the ONNX file: sinter compile MODEL.nn --weights MODEL.onnx maps them.\n"
+           "Ops without a DSL form are an error naming the node.\n");
+    return 0;
   }
+  if (r) return snt_opt_fail("sinter import", &e);
+  if (n_pos) model = pos[0];
   if (!model || !out) {
     fprintf(stderr, "sinter import: needs MODEL.onnx and -o MODEL.nn\nrun 'sinter import --help' for usage\n");
     return SNT_EXIT_USER;
@@ -43,6 +45,9 @@ int snt_cmd_import(int argc, char **argv) {
     if (f && fclose(f) != 0 && !st) st = snt_diag_error(d, NULL, (snt_loc){0}, "cannot write '%s'", out);
   }
   snt_diag_print(d, stderr);
+  /* Every failure has a message: one without a diagnostic (out of memory deep inside) says what. */
+  if (st != SNT_OK && (!d || snt_diag_error_count(d) == 0))
+    fprintf(stderr, "sinter import: error: %s while processing %s\n", snt_status_str(st), model);
   free(text);
   snt_ir_destroy(g);
   snt_diag_destroy(d);

@@ -10,8 +10,6 @@
 #include "sinter/version.h"
 #include "support/util.h"
 
-enum { EXIT_USER = 1, EXIT_INTERNAL = 2 };
-
 static const char usage[] =
     "usage: sinter COMMAND [ARGS]\n"
     "\n"
@@ -38,22 +36,18 @@ static const char usage[] =
     "  --model NAME       the model to use when a file defines several\n"
     "  --no-freeze        ignore freeze statements and trainable = false\n"
     "\n"
+    "Options take --name VALUE or --name=VALUE; -- ends them. Exit status: 0 success, 1 a bad\n"
+    "argument or input (the message says which), 2 an internal error (the message names it).\n"
+    "\n"
     "  sinter --version   print the version\n"
     "  sinter COMMAND --help\n";
 
 typedef struct cli_opts {
   const char *file;
-  snt_param_set sets[64];
+  snt_param_set sets[SNT_OPT_MAX_REPEAT];
   int n_sets;
   snt_lower_opts lower;
 } cli_opts;
-
-static int usage_error(const char *cmd, const char *fmt, const char *arg) {
-  fprintf(stderr, "sinter %s: ", cmd);
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\nrun 'sinter %s --help' for usage\n", cmd);
-  return EXIT_USER;
-}
 
 static void command_help(const char *cmd) {
   if (strcmp(cmd, "check") == 0)
@@ -67,36 +61,59 @@ static void command_help(const char *cmd) {
            "Non-trainable parameter counts as Keras reports them.\n");
 }
 
+int snt_cli_sets(const char *prog, const snt_opt_list *l, snt_param_set *out) {
+  for (int i = 0; i < l->n; i++) {
+    const char *kv = l->v[i], *eq = strchr(kv, '=');
+    if (!eq || eq == kv) {
+      snt_cli_sets_free(out, i);
+      fprintf(stderr, "%s: --set takes NAME=VALUE, got '%s'\nrun '%s --help' for usage\n", prog, kv, prog);
+      return SNT_EXIT_USER;
+    }
+    char *name = snt_strndup(kv, (size_t)(eq - kv));
+    if (!name) {
+      snt_cli_sets_free(out, i);
+      fprintf(stderr, "%s: out of memory (%zu bytes for a --set name)\n", prog, (size_t)(eq - kv) + 1);
+      return SNT_EXIT_INTERNAL;
+    }
+    out[i] = (snt_param_set){name, eq + 1};
+  }
+  return 0;
+}
+
+void snt_cli_sets_free(snt_param_set *sets, int n) {
+  for (int i = 0; i < n; i++) free((char *)sets[i].name);
+}
+
 /* Parses the arguments after the command; returns -1 when help was printed. */
 static int parse_args(const char *cmd, int argc, char **argv, cli_opts *o) {
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-      command_help(cmd);
-      return -1;
-    } else if (strcmp(a, "--set") == 0 || strncmp(a, "--set=", 6) == 0) {
-      const char *kv = a[5] == '=' ? a + 6 : (i + 1 < argc ? argv[++i] : NULL);
-      if (!kv) return usage_error(cmd, "%s needs NAME=VALUE", "--set");
-      const char *eq = strchr(kv, '=');
-      if (!eq || eq == kv) return usage_error(cmd, "--set takes NAME=VALUE, got '%s'", kv);
-      if (o->n_sets == 64) return usage_error(cmd, "%s is given too often", "--set");
-      char *name = snt_strndup(kv, (size_t)(eq - kv));
-      if (!name) return EXIT_INTERNAL;
-      o->sets[o->n_sets++] = (snt_param_set){name, eq + 1};
-    } else if (strcmp(a, "--model") == 0) {
-      if (i + 1 >= argc) return usage_error(cmd, "%s needs a model name", "--model");
-      o->lower.model = argv[++i];
-    } else if (strcmp(a, "--no-freeze") == 0) {
-      o->lower.no_freeze = true;
-    } else if (a[0] == '-' && a[1]) {
-      return usage_error(cmd, "unknown option '%s'", a);
-    } else if (o->file) {
-      return usage_error(cmd, "takes one model file, got a second: '%s'", a);
-    } else {
-      o->file = a;
-    }
+  char prog[32];
+  snprintf(prog, sizeof prog, "sinter %s", cmd);
+  snt_opt_list sets = {0};
+  bool no_freeze = false;
+  const snt_opt table[] = {
+      {.name = "set", 0, SNT_OPT_REPEAT, &sets, "NAME=VALUE", "override a model parameter, e.g. --set size=64"},
+      {.name = "model", 0, SNT_OPT_STRING, &o->lower.model, "NAME", "the model to use when a file defines several"},
+      {.name = "no-freeze", 0, SNT_OPT_FLAG, &no_freeze, NULL, "ignore freeze statements and trainable = false"},
+      {NULL}};
+  const snt_opt *const tables[] = {table, NULL};
+  char *pos[1];
+  int n_pos = 0;
+  snt_err e;
+  snt_opt_result r = snt_opt_parse(tables, argc, argv, pos, 1, &n_pos, &e);
+  if (r == SNT_OPT_HELP) {
+    command_help(cmd);
+    return -1;
   }
-  if (!o->file) return usage_error(cmd, "%s", "needs a model file (MODEL.nn)");
+  if (r) return snt_opt_fail(prog, &e);
+  if (!n_pos) {
+    fprintf(stderr, "%s: needs a model file (MODEL.nn)\nrun '%s --help' for usage\n", prog, prog);
+    return SNT_EXIT_USER;
+  }
+  o->file = pos[0];
+  o->lower.no_freeze = no_freeze;
+  int rc = snt_cli_sets(prog, &sets, o->sets);
+  if (rc) return rc;
+  o->n_sets = sets.n;
   o->lower.sets = o->sets;
   o->lower.n_sets = o->n_sets;
   return 0;
@@ -120,18 +137,18 @@ static int run_model_command(const char *cmd, int argc, char **argv) {
     } else if (st != SNT_ERR_INPUT && st != SNT_ERR_IO) {
       fprintf(stderr, "sinter: %s\n", snt_status_str(st));
     }
-    rc = st == SNT_OK ? 0 : (st == SNT_ERR_INPUT || st == SNT_ERR_IO) ? EXIT_USER : EXIT_INTERNAL;
+    rc = st == SNT_OK ? 0 : (st == SNT_ERR_INPUT || st == SNT_ERR_IO) ? SNT_EXIT_USER : SNT_EXIT_INTERNAL;
     snt_ir_destroy(g);
     snt_diag_destroy(d);
   }
-  for (int i = 0; i < o.n_sets; i++) free((char *)o.sets[i].name);
+  snt_cli_sets_free(o.sets, o.n_sets);
   return rc < 0 ? 0 : rc;
 }
 
 int main(int argc, char **argv) {
   if (argc < 2) {
     fputs(usage, stderr);
-    return EXIT_USER;
+    return SNT_EXIT_USER;
   }
   const char *cmd = argv[1];
   if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 || strcmp(cmd, "version") == 0) {
@@ -150,6 +167,10 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "export-onnx") == 0) return snt_cmd_export_onnx(argc - 2, argv + 2);
   if (strcmp(cmd, "onnx-test") == 0) return snt_cmd_onnx_test(argc - 2, argv + 2);
   if (strcmp(cmd, "synth-data") == 0) return snt_cmd_synth_data(argc - 2, argv + 2);
-  fprintf(stderr, "sinter: unknown command '%s'\n\n%s", cmd, usage);
-  return EXIT_USER;
+  static const char *const commands[] = {"check", "summary", "compile", "export-onnx", "import", "run", "ops",
+                                         "onnx-test", "synth-data", "help", "version", NULL};
+  const char *near = snt_opt_suggest(cmd, commands);
+  if (near) fprintf(stderr, "sinter: unknown command '%s'; did you mean '%s'?\n\n%s", cmd, near, usage);
+  else fprintf(stderr, "sinter: unknown command '%s'\n\n%s", cmd, usage);
+  return SNT_EXIT_USER;
 }

@@ -1,6 +1,7 @@
 /* sinter run and sinter onnx-test: an ONNX model through the real compile path. */
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,7 +74,11 @@ static int run_model(const char *model, char **files, int n_files, const char *o
   snt_onnx_import_opts io = {.batch = n_files ? 0 : 1, .given = given, .n_given = n_files};
   if (snt_onnx_import(d, m, model, &io, &g) != SNT_OK || snt_passes_inference(g, d) != SNT_OK) goto done;
   fd = mkstemp(exe);
-  if (fd < 0) goto done;
+  if (fd < 0) {
+    fprintf(stderr, "sinter: error: cannot create a temporary file %s: %s\n", exe, strerror(errno));
+    rc = SNT_EXIT_INTERNAL;
+    goto done;
+  }
   close(fd);
   snt_build_opts bo = {.output = exe};
   if (snt_build_executable(g, &bo, d) != SNT_OK) {
@@ -104,27 +109,45 @@ done:
 }
 
 int snt_cmd_run(int argc, char **argv) {
-  const char *model = NULL, *out = NULL;
-  char *files[64];
-  int n = 0;
-  for (int i = 0; i < argc; i++) {
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      printf("usage: sinter run MODEL.onnx IN_0.pb [IN_1.pb ...] -o DIR\n\n"
-             "Compiles the model through the real path (generated C, the system compiler), runs it once on\n"
-             "the serialized ONNX tensors given for its inputs (in graph order) and writes DIR/output_<i>.pb.\n"
-             "Inputs that determine shapes (a Reshape's shape, Resize's scales, axes, pads) are compiled in.\n");
-      return 0;
-    }
-    if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) out = argv[++i];
-    else if (!model) model = argv[i];
-    else if (n < 64) files[n++] = argv[i];
+  const char *out = NULL;
+  int64_t max_memory = 0; /* --max-memory BYTES: the planned arena's cap; 0 = the machine's memory */
+  const snt_opt table[] = {
+      {.name = "out", 'o', SNT_OPT_STRING, &out, "DIR", "the folder for output_<i>.pb (required)"},
+      {.name = "max-memory", 0, SNT_OPT_INT, &max_memory, "BYTES", "the most memory the planned arena may take",
+       .imin = 1, .imax = INT64_MAX},
+      {NULL}};
+  const snt_opt *const tables[] = {table, NULL};
+  char **pos = malloc(sizeof(char *) * ((size_t)argc + 1));
+  int n_pos = 0;
+  snt_err e;
+  snt_opt_result r = pos ? snt_opt_parse(tables, argc, argv, pos, 65, &n_pos, &e) : SNT_OPT_ERROR;
+  if (!pos) snt_err_set(&e, SNT_ERR_NOMEM, "out of memory (%zu bytes for the arguments)", sizeof(char *) * ((size_t)argc + 1));
+  if (r == SNT_OPT_HELP) {
+    printf("usage: sinter run MODEL.onnx IN_0.pb [IN_1.pb ...] -o DIR [--max-memory BYTES]\n\n"
+           "Compiles the model through the real path (generated C, the system compiler), runs it once on\n"
+           "the serialized ONNX tensors given for its inputs (in graph order) and writes DIR/output_<i>.pb.\n"
+           "Inputs that determine shapes (a Reshape's shape, Resize's scales, axes, pads) are compiled in.\n\n");
+    snt_opt_print_help(stdout, tables);
+    free(pos);
+    return 0;
   }
-  if (!model || !out) {
+  if (r) {
+    free(pos);
+    return pos ? snt_opt_fail("sinter run", &e) : (fprintf(stderr, "sinter run: %s\n", e.msg), SNT_EXIT_INTERNAL);
+  }
+  if (!n_pos || !out) {
+    free(pos);
     fprintf(stderr, "sinter run: needs MODEL.onnx, its input files and -o DIR\nrun 'sinter run --help' for usage\n");
     return SNT_EXIT_USER;
   }
-  mkdir(out, 0777);
-  return run_model(model, files, n, out);
+  if (mkdir(out, 0777) != 0 && errno != EEXIST) {
+    fprintf(stderr, "sinter run: cannot create %s: %s\n", out, strerror(errno));
+    free(pos);
+    return SNT_EXIT_USER;
+  }
+  int rc = run_model(pos[0], pos + 1, n_pos - 1, out);
+  free(pos);
+  return rc;
 }
 
 /* ---- onnx-test ---- */
@@ -268,14 +291,31 @@ static bool run_case(const char *dir, char *why, size_t size) {
 
 int snt_cmd_onnx_test(int argc, char **argv) {
   int passed = 0, failed = 0;
+  const snt_opt table[] = {{NULL}};
+  const snt_opt *const tables[] = {table, NULL};
+  char **pos = malloc(sizeof(char *) * ((size_t)argc + 1));
+  int n_pos = 0;
+  snt_err e;
+  snt_opt_result r = pos ? snt_opt_parse(tables, argc, argv, pos, argc, &n_pos, &e) : SNT_OPT_ERROR;
+  if (r == SNT_OPT_HELP) {
+    printf("usage: sinter onnx-test CASE_DIR|FOLDER...\n\n"
+           "Runs ONNX backend-test cases (model.onnx, test_data_set_*/input_*.pb, output_*.pb) through\n"
+           "`sinter run` and compares with rtol 1e-3, atol 1e-7 (exact for integers): one line per case,\n"
+           "then 'N passed, M failed'. Exit status 1 if any case failed.\n");
+    free(pos);
+    return 0;
+  }
+  if (!pos) {
+    fprintf(stderr, "sinter onnx-test: out of memory (%zu bytes for the arguments)\n", sizeof(char *) * ((size_t)argc + 1));
+    return SNT_EXIT_INTERNAL;
+  }
+  if (r) {
+    free(pos);
+    return snt_opt_fail("sinter onnx-test", &e);
+  }
+  argc = n_pos;
+  argv = pos;
   for (int i = 0; i < argc; i++) {
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      printf("usage: sinter onnx-test CASE_DIR|FOLDER...\n\n"
-             "Runs ONNX backend-test cases (model.onnx, test_data_set_*/input_*.pb, output_*.pb) through\n"
-             "`sinter run` and compares with rtol 1e-3, atol 1e-7 (exact for integers): one line per case,\n"
-             "then 'N passed, M failed'. Exit status 1 if any case failed.\n");
-      return 0;
-    }
     char **cases = NULL;
     int n = 0;
     if (is_case(argv[i])) {
@@ -295,5 +335,6 @@ int snt_cmd_onnx_test(int argc, char **argv) {
     free_list(cases, n);
   }
   printf("%d passed, %d failed\n", passed, failed);
+  free(pos);
   return failed || passed == 0 ? SNT_EXIT_USER : SNT_EXIT_OK;
 }

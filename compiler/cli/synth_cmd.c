@@ -30,51 +30,31 @@ static const char synth_usage[] =
     "  --size S         width and height in pixels, 32..1024 (default 128)\n"
     "  --seed K         any unsigned 64-bit number (default 1)\n";
 
-static int synth_usage_error(const char *fmt, const char *arg) {
-  fprintf(stderr, "sinter synth-data: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\nrun 'sinter synth-data --help' for usage\n");
-  return SNT_EXIT_USER;
-}
-
-/* A whole decimal number in lo..hi, or false. */
-static bool parse_number(const char *s, unsigned long long lo, unsigned long long hi,
-                         unsigned long long *out) {
-  if (!s || !*s || *s == '-' || *s == '+') return false;
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || *end || v < lo || v > hi) return false;
-  *out = v;
-  return true;
-}
-
 /* Returns -1 when help was printed, else an exit code (0 = parsed). */
 static int parse_synth_args(int argc, char **argv, synth_opts *o) {
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    unsigned long long n;
-    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-      fputs(synth_usage, stdout);
-      return -1;
-    } else if (strcmp(a, "-o") == 0) {
-      if (!v) return synth_usage_error("%s needs a folder", a);
-      o->dir = argv[++i];
-    } else if (strcmp(a, "--per-class") == 0) {
-      if (!parse_number(v, 1, 100000, &n)) return synth_usage_error("%s takes a number in 1..100000", a);
-      o->per_class = (long)n, i++;
-    } else if (strcmp(a, "--size") == 0) {
-      if (!parse_number(v, SNT_SYNTH_MIN_SIZE, SNT_SYNTH_MAX_SIZE, &n))
-        return synth_usage_error("%s takes a number in 32..1024", a);
-      o->size = (long)n, i++;
-    } else if (strcmp(a, "--seed") == 0) {
-      if (!parse_number(v, 0, ~0ULL, &o->seed)) return synth_usage_error("%s takes an unsigned number", a);
-      i++;
-    } else {
-      return synth_usage_error("unexpected argument '%s'", a);
-    }
+  int64_t per_class = o->per_class, size = o->size;
+  const snt_opt table[] = {
+      {.name = "out", 'o', SNT_OPT_STRING, &o->dir, "DIR", "the output folder"},
+      {.name = "per-class", 0, SNT_OPT_INT, &per_class, "N", "images per class", .imin = 1, .imax = 100000},
+      {.name = "size", 0, SNT_OPT_INT, &size, "S", "width and height in pixels", .imin = SNT_SYNTH_MIN_SIZE,
+       .imax = SNT_SYNTH_MAX_SIZE},
+      {.name = "seed", 0, SNT_OPT_UINT64, &o->seed, "K", "any unsigned 64-bit number"},
+      {NULL}};
+  const snt_opt *const tables[] = {table, NULL};
+  int n_pos = 0;
+  snt_err e;
+  snt_opt_result r = snt_opt_parse(tables, argc, argv, NULL, 0, &n_pos, &e);
+  if (r == SNT_OPT_HELP) {
+    fputs(synth_usage, stdout);
+    return -1;
   }
-  return o->dir ? 0 : synth_usage_error("%s", "needs -o DIR");
+  if (r) return snt_opt_fail("sinter synth-data", &e);
+  o->per_class = (long)per_class, o->size = (long)size;
+  if (!o->dir) {
+    fprintf(stderr, "sinter synth-data: needs -o DIR\nrun 'sinter synth-data --help' for usage\n");
+    return SNT_EXIT_USER;
+  }
+  return 0;
 }
 
 static snt_status make_dir(const char *path, snt_err *e) {

@@ -3,16 +3,38 @@
 #define SINTER_RUNTIME_DRIVER_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
+#include "sinter/exit.h"
 #include "sinter/model.h"
+#include "sinter/opts.h"
 
-enum { SNT_RT_EXIT_USER = 1, SNT_RT_EXIT_INTERNAL = 2, SNT_RT_MAX_IO = 64 };
+/* The exit codes are sinter/exit.h's; these names stay for the code that uses them. */
+enum { SNT_RT_EXIT_USER = SNT_EXIT_USER, SNT_RT_EXIT_INTERNAL = SNT_EXIT_INTERNAL, SNT_RT_MAX_IO = 64 };
 
 /* Options every command takes. */
 typedef struct snt_rt_common {
   const char *weights; /* --weights FILE.onnx */
   int threads;         /* --threads N; 0 = all the model was compiled for */
+  int64_t max_pixels;  /* --max-pixels N: the largest image the image-reading commands decode; 0 = default */
+  int64_t threads_arg; /* --threads as parsed */
 } snt_rt_common;
+
+enum { SNT_RT_MAX_THREADS = 256 };
+
+/* Parses argv against the command's own options (may be NULL) and the common ones.
+ * Returns 0, -1 when --help was asked for (the caller prints it), or an exit code after
+ * printing why. Positional arguments go to pos (may be argv). */
+int snt_rt_parse(const char *model, const char *cmd, const snt_opt *own, snt_rt_common *c, int argc, char **argv,
+                 char **pos, int max_pos, int *n_pos);
+
+/* calloc that names what failed: "MODEL: cannot allocate N bytes for WHAT" on stderr, NULL.
+ * The environment variable SINTER_FAIL_ALLOC_OVER=BYTES makes requests above BYTES fail, so
+ * tests can reach these paths. */
+void *snt_rt_alloc(const char *model, size_t bytes, const char *what);
+
+/* Counts the non-finite values of a float32 or float64 buffer (0 for other types). */
+int64_t snt_rt_count_nonfinite(snt_dtype dtype, const void *data, int64_t n);
 
 /* An opened model: its instances (one per thread, each on its share of the batch), its
  * weights, and the inputs and outputs of the whole batch. */
@@ -22,17 +44,23 @@ typedef struct snt_rt_model {
   int n_inst, workers;
   void *blob;           /* loaded weights, owned; NULL when embedded ones are used */
   int64_t batch;        /* the whole batch: info->batch * instances */
+  int64_t bad_weights;  /* non-finite values in the weights in use; 0 when all are finite */
+  const char *bad_param; /* the first parameter holding one */
   snt_model_io in[SNT_RT_MAX_IO], out[SNT_RT_MAX_IO];
 } snt_rt_model;
 
 int snt_rt_open(const snt_model_info *info, const snt_rt_common *c, snt_rt_model *out);
 void snt_rt_close(snt_rt_model *m);
-/* Runs the whole batch: in/out are buffers shaped as m->in / m->out. 0 on success. */
+/* Runs the whole batch: in/out are buffers shaped as m->in / m->out. 0 on success; else the
+ * failure was printed, naming the model and the status. */
 int snt_rt_run(snt_rt_model *m, const void *const *in, void *const *out);
 /* Bytes of a tensor. */
 size_t snt_rt_io_bytes(const snt_model_io *io);
 
-int snt_rt_cmd_predict(const snt_model_info *info, const snt_rt_common *c, int argc, char **argv);
-int snt_rt_cmd_bench(const snt_model_info *info, const snt_rt_common *c, int argc, char **argv);
+/* The usage text of every executable (its inference commands); returns 0. */
+int snt_rt_usage(FILE *f, const snt_model_info *m);
+
+int snt_rt_cmd_predict(const snt_model_info *info, snt_rt_common *c, int argc, char **argv);
+int snt_rt_cmd_bench(const snt_model_info *info, snt_rt_common *c, int argc, char **argv);
 
 #endif

@@ -10,22 +10,27 @@
 #include "runtime/driver/driver.h"
 #include "sinter/onnx_io.h"
 
-static void usage(FILE *f, const snt_model_info *m) {
+int snt_rt_usage(FILE *f, const snt_model_info *m) {
   fprintf(f,
           "usage: %s COMMAND [ARGS] [--weights FILE.onnx] [--threads N]\n\n"
           "Model '%s' compiled by sinter: %d input%s, %d output%s, batch %lld.\n\n"
           "commands:\n"
           "  predict IMAGE...                 class and confidence per PNG or JPEG image\n"
           "          [--json] [--top K] [--save-input DIR] [--max-pixels N]\n"
+          "                                   an image whose input or output is not finite is 'invalid'\n"
           "  run IN_0.pb [IN_1.pb ...] -o DIR run once on serialized ONNX tensors; writes DIR/output_<i>.pb\n"
-          "  bench [--batch N] [--iters K] [--seconds S]\n"
+          "  bench [--batch N] [--iters K] [--seconds S]  (iters 1 to 10000, seconds 0.01 to 86400)\n"
           "                                   median latency and images per second\n"
           "  summary                          the layer table\n"
           "  info                             inputs and outputs with their types and shapes\n\n"
           "  --weights FILE.onnx              use these weights (as export-onnx writes them) instead of the built-in ones\n"
-          "  --threads N                      threads for the linear algebra (default: all cores)\n",
+          "  --threads N                      threads for the linear algebra, 1 to 256 (default: all cores)\n"
+          "  --max-pixels N                   predict: the largest image (width x height) decoded\n\n"
+          "Options take --name VALUE or --name=VALUE; -- ends them. Exit status: 0 success, 1 a bad\n"
+          "argument or input, 2 an internal error (named on stderr), 130 interrupted.\n",
           m->name, m->name, m->n_inputs, m->n_inputs == 1 ? "" : "s", m->n_outputs, m->n_outputs == 1 ? "" : "s",
           (long long)(m->batch * (m->instances > 1 ? m->instances : 1)));
+  return 0;
 }
 
 static void print_io(const char *what, const snt_model_io *io) {
@@ -56,14 +61,23 @@ static bool fits(const snt_tensor_buf *t, const snt_model_io *io) {
   return true;
 }
 
-static int cmd_run(const snt_model_info *m, const snt_rt_common *c, int argc, char **argv) {
+/* Warns about NaN or Inf in a float tensor: the model runs, but its result says little. */
+static void warn_nonfinite(const char *model, const char *what, int i, const char *name, snt_dtype dt, const void *data,
+                           int64_t n) {
+  int64_t bad = snt_rt_count_nonfinite(dt, data, n);
+  if (bad)
+    fprintf(stderr, "%s: warning: %s %d ('%s') holds %lld non-finite value%s (NaN or Inf)\n", model, what, i, name,
+            (long long)bad, bad == 1 ? "" : "s");
+}
+
+static int cmd_run(const snt_model_info *m, snt_rt_common *c, int argc, char **argv) {
   const char *dir = NULL;
-  const char *files[64];
+  const snt_opt own[] = {{.name = "out", 'o', SNT_OPT_STRING, &dir, "DIR", "the folder for output_<i>.pb"}, {NULL}};
+  char *files[64];
   int n_files = 0;
-  for (int i = 0; i < argc; i++) {
-    if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) dir = argv[++i];
-    else if (n_files < 64) files[n_files++] = argv[i];
-  }
+  int rc = snt_rt_parse(m->name, "run", own, c, argc, argv, files, 64, &n_files);
+  if (rc < 0) return snt_rt_usage(stdout, m), 0;
+  if (rc) return rc;
   if (!dir || n_files != m->n_inputs) {
     fprintf(stderr, "%s run: needs %d input file%s and -o DIR (got %d file%s%s)\n", m->name, m->n_inputs,
             m->n_inputs == 1 ? "" : "s", n_files, n_files == 1 ? "" : "s", dir ? "" : ", no -o");
@@ -74,7 +88,7 @@ static int cmd_run(const snt_model_info *m, const snt_rt_common *c, int argc, ch
     return SNT_RT_EXIT_USER;
   }
   snt_rt_model model = {0};
-  int rc = snt_rt_open(m, c, &model);
+  rc = snt_rt_open(m, c, &model);
   if (rc) return rc;
   int64_t used = model.batch;
   snt_tensor_buf ins[64] = {0};
@@ -92,20 +106,22 @@ static int cmd_run(const snt_model_info *m, const snt_rt_common *c, int argc, ch
     } else {
       /* A smaller batch runs padded with zeros; its outputs are cut back to it. */
       if (model.in[i].batched && ins[i].dims[0] < used) used = ins[i].dims[0];
-      in_bufs[i] = calloc(1, snt_rt_io_bytes(&model.in[i]) + 1);
+      in_bufs[i] = snt_rt_alloc(m->name, snt_rt_io_bytes(&model.in[i]) + 1, "an input tensor");
       if (!in_bufs[i]) rc = SNT_RT_EXIT_INTERNAL;
       else memcpy(in_bufs[i], ins[i].data, snt_tensor_buf_nbytes(&ins[i]));
+      if (!rc) warn_nonfinite(files[i], "input", i, model.in[i].name, ins[i].dtype, ins[i].data, snt_tensor_buf_numel(&ins[i]));
       in_ptrs[i] = in_bufs[i];
     }
   }
   for (int i = 0; i < m->n_outputs && !rc; i++)
-    if (!(outs[i] = calloc(1, snt_rt_io_bytes(&model.out[i]) + 1))) rc = SNT_RT_EXIT_INTERNAL;
+    if (!(outs[i] = snt_rt_alloc(m->name, snt_rt_io_bytes(&model.out[i]) + 1, "an output tensor"))) rc = SNT_RT_EXIT_INTERNAL;
   if (!rc && snt_rt_run(&model, in_ptrs, outs) != 0) rc = SNT_RT_EXIT_INTERNAL;
   for (int i = 0; i < m->n_outputs && !rc; i++) {
     const snt_model_io *io = &model.out[i];
     snt_tensor_buf t = {.dtype = io->dtype, .rank = io->rank, .data = outs[i], .name = (char *)io->name};
     memcpy(t.dims, io->dims, sizeof t.dims);
     if (io->batched) t.dims[0] = used;
+    warn_nonfinite(m->name, "output", i, io->name, io->dtype, outs[i], snt_tensor_buf_numel(&t));
     char path[4096];
     snprintf(path, sizeof path, "%s/output_%d.pb", dir, i);
     if (snt_onnx_write_tensor_file(path, &t, &e) != SNT_OK) {
@@ -122,58 +138,61 @@ static int cmd_run(const snt_model_info *m, const snt_rt_common *c, int argc, ch
   return rc;
 }
 
-/* Takes --weights and --threads out of argv (anywhere after the command). */
-static int common_options(const snt_model_info *m, int *argc, char **argv, snt_rt_common *c) {
-  int o = 0;
-  for (int i = 0; i < *argc; i++) {
-    if ((strcmp(argv[i], "--weights") == 0 || strcmp(argv[i], "--threads") == 0) && i + 1 >= *argc) {
-      fprintf(stderr, "%s: %s needs a value\n", m->name, argv[i]);
-      return SNT_RT_EXIT_USER;
-    }
-    if (strcmp(argv[i], "--weights") == 0) c->weights = argv[++i];
-    else if (strcmp(argv[i], "--threads") == 0) {
-      c->threads = atoi(argv[++i]);
-      if (c->threads < 1 || c->threads > 256) {
-        fprintf(stderr, "%s: --threads takes 1 to 256, got '%s'\n", m->name, argv[i]);
-        return SNT_RT_EXIT_USER;
-      }
-    } else argv[o++] = argv[i];
+int snt_rt_parse(const char *model, const char *cmd, const snt_opt *own, snt_rt_common *c, int argc, char **argv,
+                 char **pos, int max_pos, int *n_pos) {
+  const snt_opt common[] = {
+      {.name = "weights", 0, SNT_OPT_STRING, &c->weights, "FILE.onnx", "use these weights instead of the built-in ones"},
+      {.name = "threads", 0, SNT_OPT_INT, &c->threads_arg, "N", "threads", .imin = 1, .imax = SNT_RT_MAX_THREADS},
+      {NULL}};
+  const snt_opt none[] = {{NULL}};
+  const snt_opt *const tables[] = {own ? own : none, common, NULL};
+  snt_err e;
+  snt_opt_result r = snt_opt_parse(tables, argc, argv, pos, max_pos, n_pos, &e);
+  if (r == SNT_OPT_HELP) return -1;
+  if (r) {
+    char prog[300];
+    snprintf(prog, sizeof prog, "%s %s", model, cmd);
+    return snt_opt_fail(prog, &e);
   }
-  *argc = o;
+  c->threads = (int)c->threads_arg;
+  return 0;
+}
+
+/* info and summary: no arguments but the common options. */
+static int simple_command(const snt_model_info *m, snt_rt_common *c, const char *cmd, int argc, char **argv) {
+  int n = 0;
+  int rc = snt_rt_parse(m->name, cmd, NULL, c, argc, argv, NULL, 0, &n);
+  if (rc < 0) return snt_rt_usage(stdout, m), 0;
+  if (rc) return rc;
+  if (strcmp(cmd, "info") == 0) return cmd_info(m, c);
+  fputs(m->summary && m->summary[0] ? m->summary : "(no summary was compiled in)\n", stdout);
   return 0;
 }
 
 int snt_rt_main(int argc, char **argv, const snt_model_info *m) {
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
-    usage(argc < 2 ? stderr : stdout, m);
+    snt_rt_usage(argc < 2 ? stderr : stdout, m);
     return argc < 2 ? SNT_RT_EXIT_USER : 0;
   }
   const char *cmd = argv[1];
   int n = argc - 2;
   char **args = argv + 2;
-  for (int i = 0; i < n; i++)
-    if (strcmp(args[i], "--help") == 0 || strcmp(args[i], "-h") == 0) {
-      usage(stdout, m);
-      return 0;
-    }
   snt_rt_common c = {0};
-  int rc = common_options(m, &n, args, &c);
-  if (rc) return rc;
   if (strcmp(cmd, "run") == 0) return cmd_run(m, &c, n, args);
   if (strcmp(cmd, "predict") == 0) return snt_rt_cmd_predict(m, &c, n, args);
   if (strcmp(cmd, "bench") == 0) return snt_rt_cmd_bench(m, &c, n, args);
-  if (strcmp(cmd, "info") == 0) return cmd_info(m, &c);
-  if (strcmp(cmd, "summary") == 0) {
-    fputs(m->summary && m->summary[0] ? m->summary : "(no summary was compiled in)\n", stdout);
-    return 0;
-  }
+  if (strcmp(cmd, "info") == 0 || strcmp(cmd, "summary") == 0) return simple_command(m, &c, cmd, n, args);
   if (strcmp(cmd, "train") == 0 || strcmp(cmd, "evaluate") == 0 || strcmp(cmd, "export-onnx") == 0 ||
       strcmp(cmd, "data") == 0 || strcmp(cmd, "gradients") == 0) {
     fprintf(stderr, "%s: '%s' is not available: this executable was compiled for inference only (an ONNX graph, "
                     "sinter compile --no-train, or a model sinter cannot train yet)\n", m->name, cmd);
     return SNT_RT_EXIT_USER;
   }
-  fprintf(stderr, "%s: unknown command '%s'\n\n", m->name, cmd);
-  usage(stderr, m);
+  static const char *const commands[] = {"predict", "run", "bench", "summary", "info", "train", "evaluate",
+                                         "export-onnx", "data", "gradients", "help", NULL};
+  const char *near = snt_opt_suggest(cmd, commands);
+  if (near) fprintf(stderr, "%s: unknown command '%s'; did you mean '%s'?\n\n", m->name, cmd, near);
+  else fprintf(stderr, "%s: unknown command '%s'\n\n", m->name, cmd);
+  snt_rt_usage(stderr, m);
   return SNT_RT_EXIT_USER;
 }

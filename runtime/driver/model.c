@@ -1,5 +1,6 @@
 /* Opening a compiled model: threads, weights from an ONNX file. */
 #include <cblas.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,36 @@ size_t snt_rt_io_bytes(const snt_model_io *io) {
   return n;
 }
 
+void *snt_rt_alloc(const char *model, size_t bytes, const char *what) {
+  const char *cap = getenv("SINTER_FAIL_ALLOC_OVER");
+  void *p = cap && *cap && bytes > strtoull(cap, NULL, 10) ? NULL : calloc(1, bytes ? bytes : 1);
+  if (!p) fprintf(stderr, "%s: out of memory: cannot allocate %zu bytes for %s\n", model, bytes, what);
+  return p;
+}
+
+int64_t snt_rt_count_nonfinite(snt_dtype dtype, const void *data, int64_t n) {
+  int64_t bad = 0;
+  if (dtype == SNT_F32)
+    for (int64_t i = 0; i < n; i++) bad += !isfinite(((const float *)data)[i]);
+  else if (dtype == SNT_F64)
+    for (int64_t i = 0; i < n; i++) bad += !isfinite(((const double *)data)[i]);
+  return bad;
+}
+
+/* Non-finite parameters make every output meaningless (a softmax may still look finite):
+ * counted once at open so the commands can say so. */
+static void check_weights(snt_rt_model *m, const unsigned char *blob) {
+  const snt_model_info *info = m->info;
+  for (int p = 0; blob && p < info->n_params; p++) {
+    const snt_model_param *mp = &info->params[p];
+    int64_t n = 1;
+    for (int k = 0; k < mp->rank; k++) n *= mp->dims[k];
+    int64_t bad = snt_rt_count_nonfinite(mp->dtype, blob + mp->offset, n);
+    if (bad && !m->bad_weights) m->bad_param = mp->name;
+    m->bad_weights += bad;
+  }
+}
+
 /* Copies each parameter's initializer (same name, type and shape) into a blob. */
 static int load_weights(const snt_model_info *info, const char *path, void **out) {
   Onnx__ModelProto *m = NULL;
@@ -22,7 +53,7 @@ static int load_weights(const snt_model_info *info, const char *path, void **out
     fprintf(stderr, "%s\n", e.msg);
     return SNT_RT_EXIT_USER;
   }
-  unsigned char *blob = malloc(info->weights_bytes + 64);
+  unsigned char *blob = snt_rt_alloc(info->name, info->weights_bytes + 64, "the weights");
   int rc = blob ? 0 : SNT_RT_EXIT_INTERNAL;
   for (int p = 0; p < info->n_params && !rc; p++) {
     const snt_model_param *mp = &info->params[p];
@@ -72,9 +103,17 @@ int snt_rt_open(const snt_model_info *info, const snt_rt_common *c, snt_rt_model
     int rc = load_weights(info, c->weights, &out->blob);
     if (rc) return rc;
   }
+  check_weights(out, out->blob ? out->blob : info->weights);
+  if (out->bad_weights)
+    fprintf(stderr, "%s: warning: the weights%s%s hold %lld non-finite value%s (NaN or Inf), the first in '%s': every "
+                    "output is invalid\n", info->name, c->weights ? " in " : "", c->weights ? c->weights : "",
+            (long long)out->bad_weights, out->bad_weights == 1 ? "" : "s", out->bad_param);
   for (int k = 0; k < out->n_inst; k++) {
     if (!(out->inst[k] = info->create())) {
-      fprintf(stderr, "%s: out of memory\n", info->name);
+      /* The generated create allocates the activation arena and scratch; their size is not in
+       * snt_model_info, so the message names what was asked for instead of a byte count. */
+      fprintf(stderr, "%s: out of memory: cannot allocate model copy %d of %d (its activation arena and scratch for a "
+                      "batch of %lld)\n", info->name, k + 1, out->n_inst, (long long)info->batch);
       snt_rt_close(out);
       return SNT_RT_EXIT_INTERNAL;
     }
@@ -113,7 +152,15 @@ static void *work(void *arg) {
   return NULL;
 }
 
+static int run_all(snt_rt_model *m, const void *const *in, void *const *out);
+
 int snt_rt_run(snt_rt_model *m, const void *const *in, void *const *out) {
+  int rc = run_all(m, in, out);
+  if (rc) fprintf(stderr, "%s: running the model failed (status %d from a kernel)\n", m->info->name, rc);
+  return rc;
+}
+
+static int run_all(snt_rt_model *m, const void *const *in, void *const *out) {
   if (m->n_inst == 1) return m->info->run(m->inst[0], in, out);
   job jobs[64];
   pthread_t tid[64];

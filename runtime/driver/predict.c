@@ -11,7 +11,7 @@
 
 typedef struct predict_opts {
   bool json;
-  int top;
+  int64_t top;
   const char *save_dir;
   long long max_pixels;
 } predict_opts;
@@ -27,6 +27,7 @@ static int image_channels(const snt_model_info *info) {
 static float normalise(const snt_model_pre *p, int c, float x) {
   return c < 3 ? (x * p->scale - p->mean[c]) / p->std[c] : x * p->scale;
 }
+enum { PREDICT_MAX_TOP = 100000 };
 
 /* Decodes, resizes and preprocesses one image into dst (one sample of input 0). */
 static int prepare(const snt_model_info *info, const predict_opts *o, const char *path, float *dst, snt_err *e) {
@@ -69,18 +70,32 @@ static void print_json_string(const char *s) {
   putchar('"');
 }
 
+/* An image whose input or output holds NaN or Inf (or a model whose weights do) has no
+ * prediction: it is reported invalid, with why. */
+static void report_invalid(const predict_opts *o, const char *file, const char *why, bool first) {
+  if (o->json) {
+    printf("%s  {\"file\": ", first ? "" : ",\n");
+    print_json_string(file);
+    printf(", \"valid\": false, \"reason\": ");
+    print_json_string(why);
+    printf(", \"predictions\": []}");
+  } else {
+    printf("%s: invalid (%s)\n", file, why);
+  }
+}
+
 static void report(const snt_model_info *info, const predict_opts *o, const char *file, const float *probs, int k,
                    bool first) {
   const float **order = malloc(sizeof(float *) * (size_t)k);
   if (!order) return;
   for (int i = 0; i < k; i++) order[i] = &probs[i];
   qsort(order, (size_t)k, sizeof *order, cmp_desc);
-  int top = o->top < k ? o->top : k;
+  int top = o->top < k ? (int)o->top : k;
   char name[256];
   if (o->json) {
     printf("%s  {\"file\": ", first ? "" : ",\n");
     print_json_string(file);
-    printf(", \"predictions\": [");
+    printf(", \"valid\": true, \"predictions\": [");
     for (int i = 0; i < top; i++) {
       label(info, (int)(order[i] - probs), name, sizeof name);
       printf("%s{\"label\": ", i ? ", " : "");
@@ -114,32 +129,30 @@ static int save_input(const snt_model_info *info, const char *dir, int k, const 
   return 0;
 }
 
-int snt_rt_cmd_predict(const snt_model_info *info, const snt_rt_common *c, int argc, char **argv) {
+int snt_rt_cmd_predict(const snt_model_info *info, snt_rt_common *c, int argc, char **argv) {
   predict_opts o = {.top = 1};
+  int64_t max_pixels = 0; /* --max-pixels: kept in c->max_pixels for the image loader */
+  const snt_opt own[] = {
+      {.name = "json", 0, SNT_OPT_FLAG, &o.json, NULL, "JSON output"},
+      {.name = "top", 0, SNT_OPT_INT, &o.top, "K", "the K most likely classes", .imin = 1, .imax = PREDICT_MAX_TOP},
+      {.name = "save-input", 0, SNT_OPT_STRING, &o.save_dir, "DIR", "write each preprocessed input as DIR/input_<i>.pb"},
+      {.name = "max-pixels", 0, SNT_OPT_INT, &max_pixels, "N", "the largest image (width x height) decoded", .imin = 1,
+       .imax = SNT_IMAGE_MAX_PIXELS},
+      {NULL}};
   char **files = malloc(sizeof(char *) * (size_t)(argc + 1));
   int n = 0;
-  for (int i = 0; files && i < argc; i++) {
-    if (strcmp(argv[i], "--json") == 0) o.json = true;
-    else if (strcmp(argv[i], "--top") == 0 && i + 1 < argc) o.top = atoi(argv[++i]);
-    else if (strcmp(argv[i], "--save-input") == 0 && i + 1 < argc) o.save_dir = argv[++i];
-    else if (strcmp(argv[i], "--max-pixels") == 0 && i + 1 < argc) {
-      char *end;
-      o.max_pixels = strtoll(argv[++i], &end, 10);
-      if (*end || end == argv[i] || o.max_pixels < 1 || o.max_pixels > SNT_IMAGE_MAX_PIXELS) {
-        fprintf(stderr, "%s predict: --max-pixels takes a number from 1 to %lld, got '%s'\n", info->name,
-                (long long)SNT_IMAGE_MAX_PIXELS, argv[i]);
-        free(files);
-        return SNT_RT_EXIT_USER;
-      }
-    }
-    else if (argv[i][0] == '-' && argv[i][1]) {
-      fprintf(stderr, "%s predict: unknown option '%s' (--json, --top K, --save-input DIR, --max-pixels N)\n", info->name, argv[i]);
-      free(files);
-      return SNT_RT_EXIT_USER;
-    } else files[n++] = argv[i];
+  if (!files) return fprintf(stderr, "%s: out of memory: cannot allocate %zu bytes for the arguments\n", info->name,
+                             sizeof(char *) * (size_t)(argc + 1)), SNT_EXIT_INTERNAL;
+  int prc = snt_rt_parse(info->name, "predict", own, c, argc, argv, files, argc, &n);
+  c->max_pixels = max_pixels;
+  o.max_pixels = max_pixels;
+  if (prc) {
+    free(files);
+    if (prc < 0) return snt_rt_usage(stdout, info);
+    return prc;
   }
   const snt_model_io *in = &info->inputs[0];
-  if (!files || n == 0 || o.top < 1 || info->n_inputs != 1 || in->dtype != SNT_F32 || in->rank != 4) {
+  if (n == 0 || info->n_inputs != 1 || in->dtype != SNT_F32 || in->rank != 4) {
     fprintf(stderr, "%s predict: needs image files (PNG or JPEG)%s\n", info->name,
             info->n_inputs != 1 || in->rank != 4 ? "; this model does not take one image tensor" : "");
     free(files);
@@ -160,13 +173,16 @@ int snt_rt_cmd_predict(const snt_model_info *info, const snt_rt_common *c, int a
   }
   int64_t batch = m.batch, k = m.out[0].dims[m.out[0].rank - 1];
   size_t sample = snt_rt_io_bytes(&m.in[0]) / (size_t)batch / sizeof(float);
-  float *x = calloc((size_t)batch * sample, sizeof(float)), *y = calloc(snt_rt_io_bytes(&m.out[0]) + 1, 1);
-  void **outs = calloc((size_t)info->n_outputs + 1, sizeof(void *));
-  int *slot = malloc(sizeof(int) * (size_t)batch);
-  for (int i = 1; outs && i < info->n_outputs; i++) outs[i] = calloc(snt_rt_io_bytes(&m.out[i]) + 1, 1);
+  float *x = snt_rt_alloc(info->name, (size_t)batch * sample * sizeof(float), "the input batch");
+  float *y = x ? snt_rt_alloc(info->name, snt_rt_io_bytes(&m.out[0]) + 1, "the output batch") : NULL;
+  void **outs = y ? snt_rt_alloc(info->name, sizeof(void *) * ((size_t)info->n_outputs + 1), "the outputs") : NULL;
+  int *slot = outs ? snt_rt_alloc(info->name, sizeof(int) * (size_t)batch, "the batch slots") : NULL;
+  for (int i = 1; slot && i < info->n_outputs; i++)
+    if (!(outs[i] = snt_rt_alloc(info->name, snt_rt_io_bytes(&m.out[i]) + 1, "an output"))) slot = (free(slot), NULL);
   if (!x || !y || !outs || !slot) rc = SNT_RT_EXIT_INTERNAL;
   if (o.json && !rc) printf("[\n");
   bool first = true, failed = false;
+  int invalid = 0;
   for (int start = 0; start < n && !rc; start += (int)batch) {
     int used = 0;
     for (int i = start; i < n && i < start + batch; i++) {
@@ -185,9 +201,18 @@ int snt_rt_cmd_predict(const snt_model_info *info, const snt_rt_common *c, int a
     const void *ins[1] = {x};
     outs[0] = y;
     if (snt_rt_run(&m, ins, outs) != 0) rc = SNT_RT_EXIT_INTERNAL;
-    for (int j = 0; j < used && !rc; j++, first = false) report(info, &o, files[slot[j]], y + (size_t)j * k, (int)k, first);
+    for (int j = 0; j < used && !rc; j++, first = false) {
+      const char *why = m.bad_weights ? "non-finite weights"
+                        : snt_rt_count_nonfinite(SNT_F32, x + (size_t)j * sample, (int64_t)sample) ? "non-finite input"
+                        : snt_rt_count_nonfinite(SNT_F32, y + (size_t)j * k, k) ? "non-finite output" : NULL;
+      if (why) report_invalid(&o, files[slot[j]], why, first), invalid++;
+      else report(info, &o, files[slot[j]], y + (size_t)j * k, (int)k, first);
+    }
   }
   if (o.json && !rc) printf("\n]\n");
+  if (invalid && !rc)
+    fprintf(stderr, "%s predict: %d image%s gave no valid prediction (NaN or Inf in %s)\n", info->name, invalid,
+            invalid == 1 ? "" : "s", m.bad_weights ? "the weights" : "the input or output");
   for (int i = 1; outs && i < info->n_outputs; i++) free(outs[i]);
   free(outs);
   free(x);
@@ -195,5 +220,5 @@ int snt_rt_cmd_predict(const snt_model_info *info, const snt_rt_common *c, int a
   free(slot);
   free(files);
   snt_rt_close(&m);
-  return rc ? rc : failed ? SNT_RT_EXIT_USER : 0;
+  return rc ? rc : failed || invalid ? SNT_RT_EXIT_USER : 0;
 }

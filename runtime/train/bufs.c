@@ -1,4 +1,5 @@
 /* The buffers a training step reads and writes, shared by train and gradients. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,8 +16,12 @@ int snt_tr_bufs_init(snt_tr_bufs *b, const snt_model_info *sm) {
   if (ok) b->n_out = sm->n_outputs;
   for (int i = 0; ok && i < sm->n_outputs; i++) ok = (b->out[i] = calloc(1, snt_rt_io_bytes(&sm->outputs[i]) + 4)) != NULL;
   if (ok) return 0;
+  size_t total = snt_rt_io_bytes(&sm->inputs[0]) + snt_rt_io_bytes(&sm->inputs[1]) + snt_rt_io_bytes(&sm->inputs[2]);
+  for (int i = 0; i < sm->n_outputs; i++) total += snt_rt_io_bytes(&sm->outputs[i]) + 4;
+  fprintf(stderr, "%s: out of memory: cannot allocate %zu bytes for the training step's inputs and outputs (batch %lld)\n",
+          sm->name, total, (long long)sm->batch);
   snt_tr_bufs_free(b);
-  return 2;
+  return SNT_EXIT_INTERNAL;
 }
 
 void snt_tr_bufs_free(snt_tr_bufs *b) {

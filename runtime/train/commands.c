@@ -19,29 +19,31 @@ static int load_state(const snt_model_info *info, const snt_train_info *t, const
   return rc;
 }
 
-int snt_tr_cmd_evaluate(const snt_model_info *info, const snt_train_info *t, const char *weights, int threads, int argc,
-                        char **argv) {
-  const char *data = NULL, *part = NULL, *out = NULL;
-  for (int i = 0; i < argc; i++) {
-    if (i + 1 >= argc) {
-      fprintf(stderr, "%s evaluate: %s needs a value\n", info->name, argv[i]);
-      return 1;
-    }
-    if (strcmp(argv[i], "--data") == 0) data = argv[++i];
-    else if (strcmp(argv[i], "--split") == 0) part = argv[++i];
-    else if (strcmp(argv[i], "--out") == 0) out = argv[++i];
-    else {
-      fprintf(stderr, "%s evaluate: unknown option '%s'\n", info->name, argv[i]);
-      return 1;
-    }
-  }
+int snt_tr_parse(const snt_model_info *info, const char *cmd, const snt_opt *own, snt_rt_common *c, int argc, char **argv,
+                 char **pos, int max_pos, int *n_pos) {
+  int rc = snt_rt_parse(info->name, cmd, own, c, argc, argv, pos, max_pos, n_pos);
+  if (!rc) openblas_set_num_threads(c->threads > 0 ? c->threads : openblas_get_num_procs());
+  return rc;
+}
+
+static const char *const parts[] = {"test", "val", "train", "all", NULL};
+
+int snt_tr_cmd_evaluate(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv) {
+  const char *data = NULL, *part = "test", *out = NULL;
+  const snt_opt own[] = {
+      {.name = "data", 0, SNT_OPT_STRING, &data, "DIR", "a folder of class folders (required)"},
+      {.name = "split", 0, SNT_OPT_CHOICE, &part, "PART", "the part of the split to evaluate", .choices = parts},
+      {.name = "out", 0, SNT_OPT_STRING, &out, "DIR", "where confusion_matrix.png goes"},
+      {.name = "max-pixels", 0, SNT_OPT_INT, &c->max_pixels, "N", "the largest image decoded", .imin = 1,
+       .imax = SNT_IMAGE_MAX_PIXELS},
+      {NULL}};
+  int n_pos = 0;
+  int prc = snt_tr_parse(info, "evaluate", own, c, argc, argv, NULL, 0, &n_pos);
+  if (prc) return prc;
+  const char *weights = c->weights;
+  int threads = c->threads;
   if (!data) {
     fprintf(stderr, "%s evaluate: needs --data DIR\n", info->name);
-    return 1;
-  }
-  if (!part) part = "test";
-  if (strcmp(part, "test") && strcmp(part, "val") && strcmp(part, "train") && strcmp(part, "all")) {
-    fprintf(stderr, "%s evaluate: --split takes test, val, train or all, got '%s'\n", info->name, part);
     return 1;
   }
   snt_tr_state s;
@@ -56,20 +58,23 @@ int snt_tr_cmd_evaluate(const snt_model_info *info, const snt_train_info *t, con
     if (part[0] == 'v') items = d.split.val, n = d.split.n_val;
     else if (part[0] == 't' && part[1] == 'r') items = d.split.train, n = d.split.n_train;
     else if (part[0] == 'a') {
-      all = malloc(sizeof(int) * (size_t)(d.ds.n_items + 1));
+      all = snt_rt_alloc(info->name, sizeof(int) * (size_t)(d.ds.n_items + 1), "the item list");
       for (int i = 0; all && i < d.ds.n_items; i++) all[i] = i;
       items = all, n = d.ds.n_items;
     }
-    unsigned char *blob = calloc(1, t->eval_model->weights_bytes + 64);
+    unsigned char *blob = snt_rt_alloc(info->name, t->eval_model->weights_bytes + 64, "the weights");
     snt_tr_eval ev = {0};
-    if (!blob) rc = 2;
+    if (!blob || (part[0] == 'a' && !all)) rc = SNT_EXIT_INTERNAL;
     if (!rc) {
       snt_tr_copy_to(&s, t->eval_model, blob);
-      rc = snt_tr_evaluate(t, blob, &d.ds, items, n, threads, &ev);
+      rc = snt_tr_evaluate(t, blob, &d.ds, items, n, threads, c->max_pixels, &ev);
     }
     if (!rc) {
       printf("evaluated %lld images (%s part of split %g,%g,%g seed %lld)%s\n", (long long)ev.n, part, s.split[0], s.split[1],
              s.split[2], (long long)s.seed, ev.skipped ? ", some unreadable ones skipped" : "");
+      if (ev.invalid)
+        printf("invalid: %lld image%s whose input or output was not finite (NaN or Inf), not counted above\n",
+               (long long)ev.invalid, ev.invalid == 1 ? "" : "s");
       printf("loss: %.4f\naccuracy: %.4f\n\n", ev.loss, ev.accuracy);
       snt_confusion c;
       snt_err e;
@@ -95,6 +100,7 @@ int snt_tr_cmd_evaluate(const snt_model_info *info, const snt_train_info *t, con
         snt_confusion_free(&c);
       }
     }
+    if (!rc && ev.invalid) rc = SNT_EXIT_USER; /* said above: some images had no valid prediction */
     snt_tr_eval_free(&ev);
     free(blob);
     free(all);
@@ -104,16 +110,13 @@ int snt_tr_cmd_evaluate(const snt_model_info *info, const snt_train_info *t, con
   return rc;
 }
 
-int snt_tr_cmd_export(const snt_model_info *info, const snt_train_info *t, const char *weights, int argc, char **argv) {
+int snt_tr_cmd_export(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv) {
   const char *out = NULL;
-  for (int i = 0; i < argc; i++) {
-    if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) out = argv[++i];
-    else {
-      fprintf(stderr, "%s export-onnx: unknown argument '%s' (usage: %s export-onnx -o OUT.onnx [--weights W.onnx])\n",
-              info->name, argv[i], info->name);
-      return 1;
-    }
-  }
+  const snt_opt own[] = {{.name = "out", 'o', SNT_OPT_STRING, &out, "OUT.onnx", "the ONNX file to write"}, {NULL}};
+  int n_pos = 0;
+  int prc = snt_tr_parse(info, "export-onnx", own, c, argc, argv, NULL, 0, &n_pos);
+  if (prc) return prc;
+  const char *weights = c->weights;
   if (!out) {
     fprintf(stderr, "%s export-onnx: needs -o OUT.onnx\n", info->name);
     return 1;
@@ -134,10 +137,17 @@ static void usage_train(FILE *f, const snt_model_info *m) {
           "        [--lr X] [--patience N] [--bn-momentum X] [--split A,B,C] [--seed N] [--no-augment]\n"
           "        [--init-from W.onnx]        start from the parameters this file has (the rest fresh)\n"
           "        [--resume]                  continue from DIR/last.onnx as if never interrupted\n"
-          "  evaluate --data DIR [--split test|val|train|all] [--out DIR]\n"
-          "                                    loss, accuracy, confusion matrix, per-class report\n"
+          "        [--max-pixels N]            the largest image (width x height) decoded\n"
+          "        ranges: --epochs 1 to 1000000, --batch 1 to the compiled training batch, --patience 0 to\n"
+          "        1000000, --lr more than 0 and at most 1e6, --bn-momentum and --split fractions 0 to 1,\n"
+          "        --seed 0 to 2^63-1. A loss that is not finite stops training (exit 1) naming the epoch\n"
+          "        and step; last.onnx and best.onnx keep the last completed epoch's weights.\n"
+          "  evaluate --data DIR [--split test|val|train|all] [--out DIR] [--max-pixels N]\n"
+          "                                    loss, accuracy, confusion matrix, per-class report; images\n"
+          "                                    whose input or output is not finite are counted apart\n"
           "  export-onnx -o OUT.onnx           the weights as a standard ONNX inference model\n"
-          "  data --data DIR [--out DIR]       class counts per split, class weights, a contact sheet\n"
+          "  data --data DIR [--out DIR] [--split A,B,C] [--seed N] [--max-pixels N]\n"
+          "                                    class counts per split, class weights, a contact sheet\n"
           "  gradients X.pb LABELS.pb [W.pb] -o DIR [--seed S]\n"
           "                                    one step's loss and gradients as ONNX tensors (no update)\n",
           m->name);
@@ -153,39 +163,19 @@ int snt_rt_main_train(int argc, char **argv, const snt_model_info *info, const s
       usage_train(argc < 2 ? stderr : stdout, info);
     return rc;
   }
-  const char *weights = NULL;
-  int threads = 0, n = 0;
-  char **args = malloc(sizeof(char *) * (size_t)argc);
-  if (!args) return 2;
-  for (int i = 2; i < argc; i++) {
-    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      usage_train(stdout, info);
-      free(args);
-      return 0;
-    }
-    if ((strcmp(argv[i], "--weights") == 0 || strcmp(argv[i], "--threads") == 0) && i + 1 >= argc) {
-      fprintf(stderr, "%s: %s needs a value\n", info->name, argv[i]);
-      free(args);
-      return 1;
-    }
-    if (strcmp(argv[i], "--weights") == 0) weights = argv[++i];
-    else if (strcmp(argv[i], "--threads") == 0) {
-      threads = atoi(argv[++i]);
-      if (threads < 1 || threads > 256) {
-        fprintf(stderr, "%s: --threads takes 1 to 256, got '%s'\n", info->name, argv[i]);
-        free(args);
-        return 1;
-      }
-    } else args[n++] = argv[i];
-  }
-  openblas_set_num_threads(threads > 0 ? threads : openblas_get_num_procs());
+  snt_rt_common c = {0};
+  int n = argc - 2;
+  char **args = argv + 2;
   int rc;
-  if (strcmp(cmd, "train") == 0) rc = snt_tr_cmd_train(info, t, weights, threads, n, args);
-  else if (strcmp(cmd, "evaluate") == 0) rc = snt_tr_cmd_evaluate(info, t, weights, threads, n, args);
-  else if (strcmp(cmd, "export-onnx") == 0) rc = snt_tr_cmd_export(info, t, weights, n, args);
-  else if (strcmp(cmd, "gradients") == 0) rc = snt_tr_cmd_gradients(info, t, weights, n, args);
-  else rc = snt_tr_cmd_data(info, t, n, args);
-  free(args);
+  if (strcmp(cmd, "train") == 0) rc = snt_tr_cmd_train(info, t, &c, n, args);
+  else if (strcmp(cmd, "evaluate") == 0) rc = snt_tr_cmd_evaluate(info, t, &c, n, args);
+  else if (strcmp(cmd, "export-onnx") == 0) rc = snt_tr_cmd_export(info, t, &c, n, args);
+  else if (strcmp(cmd, "gradients") == 0) rc = snt_tr_cmd_gradients(info, t, &c, n, args);
+  else rc = snt_tr_cmd_data(info, t, &c, n, args);
+  if (rc < 0) {
+    usage_train(stdout, info);
+    rc = 0;
+  }
   return rc;
 }
 
@@ -224,16 +214,17 @@ static int write_step_outputs(const snt_train_info *t, const snt_tr_bufs *b, int
 /* EXE gradients IMAGES.pb LABELS.pb [SAMPLE_WEIGHTS.pb] -o DIR [--seed S]: one training step's
  * loss, probabilities, parameter gradients and batch statistics, without updating anything, so
  * other frameworks can check them. */
-int snt_tr_cmd_gradients(const snt_model_info *info, const snt_train_info *t, const char *weights, int argc, char **argv) {
-  const char *files[3] = {0}, *dir = NULL;
+int snt_tr_cmd_gradients(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv) {
+  const char *dir = NULL;
+  char *files[3] = {0};
   int n_files = 0;
   uint64_t seed = 0;
-  for (int i = 0; i < argc; i++) {
-    if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) dir = argv[++i];
-    else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) seed = strtoull(argv[++i], NULL, 10);
-    else if (n_files < 3 && argv[i][0] != '-') files[n_files++] = argv[i];
-    else return fprintf(stderr, "%s gradients: unexpected argument '%s'\n", info->name, argv[i]), 1;
-  }
+  const snt_opt own[] = {{.name = "out", 'o', SNT_OPT_STRING, &dir, "DIR", "the folder for the outputs"},
+                         {.name = "seed", 0, SNT_OPT_UINT64, &seed, "S", "the step's seed (dropout)"},
+                         {NULL}};
+  int prc = snt_tr_parse(info, "gradients", own, c, argc, argv, files, 3, &n_files);
+  if (prc) return prc;
+  const char *weights = c->weights;
   if (n_files < 2 || !dir)
     return fprintf(stderr, "%s gradients: needs IMAGES.pb LABELS.pb [WEIGHTS.pb] -o DIR\n", info->name), 1;
   const snt_model_info *sm = t->step_model;
@@ -249,17 +240,28 @@ int snt_tr_cmd_gradients(const snt_model_info *info, const snt_train_info *t, co
               (n_files > 2 && (in[2].dtype != SNT_F32 || snt_tensor_buf_nbytes(&in[2]) != (size_t)n * sizeof(float)))))
     fprintf(stderr, "%s gradients: want float images [n, ...], int64 labels [n] and float weights [n], n <= %lld\n",
             info->name, (long long)sm->batch), rc = 1;
+  /* The loss kernel would refuse a label out of range with a bare status: say which one. */
+  for (int64_t i = 0; !rc && i < n; i++) {
+    int64_t label = ((const int64_t *)in[1].data)[i], classes = sm->outputs[1].dims[1];
+    if (label < 0 || label >= classes)
+      fprintf(stderr, "%s: label %lld of sample %lld is out of range (0 to %lld)\n", files[1], (long long)label,
+              (long long)i, (long long)(classes - 1)), rc = 1;
+  }
   snt_tr_bufs b = {0};
   if (!rc) rc = snt_tr_bufs_init(&b, sm);
   void *inst = rc ? NULL : sm->create();
-  if (!rc && !inst) rc = 2;
+  if (!rc && !inst)
+    fprintf(stderr, "%s gradients: out of memory: cannot allocate the training step's activation arena (batch %lld)\n",
+            info->name, (long long)sm->batch), rc = SNT_EXIT_INTERNAL;
   if (!rc) {
     memcpy(b.x, in[0].data, snt_tensor_buf_nbytes(&in[0]));
     memcpy(b.labels, in[1].data, snt_tensor_buf_nbytes(&in[1]));
     for (int64_t i = 0; i < n; i++) b.w[i] = n_files > 2 ? ((const float *)in[2].data)[i] : 1.0f;
     sm->set_weights(inst, s.blob);
     const void *ins[3] = {b.x, b.labels, b.w};
-    if (t->step(inst, n, seed, ins, b.out) != 0) rc = 2;
+    int st = t->step(inst, n, seed, ins, b.out);
+    if (st != 0)
+      fprintf(stderr, "%s gradients: the training step failed (status %d from a kernel)\n", info->name, st), rc = SNT_EXIT_INTERNAL;
   }
   if (!rc) rc = write_step_outputs(t, &b, n, dir);
   if (inst) sm->destroy(inst);

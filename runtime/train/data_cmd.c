@@ -10,29 +10,23 @@
 
 enum { PER_ROW = 6, TILE = 96 };
 
-int snt_tr_cmd_data(const snt_model_info *info, const snt_train_info *t, int argc, char **argv) {
+int snt_tr_cmd_data(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv) {
   const char *dir = NULL, *out = ".";
   double split[3];
   memcpy(split, t->recipe.split, sizeof split);
   int64_t seed = t->recipe.seed;
-  long long max_pixels = 0;
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i];
-    if (i + 1 >= argc) return fprintf(stderr, "%s data: %s needs a value\n", info->name, a), 1;
-    if (strcmp(a, "--data") == 0) dir = argv[++i];
-    else if (strcmp(a, "--out") == 0) out = argv[++i];
-    else if (strcmp(a, "--seed") == 0) seed = atoll(argv[++i]);
-    else if (strcmp(a, "--max-pixels") == 0) {
-      char *end;
-      max_pixels = strtoll(argv[++i], &end, 10);
-      if (*end || end == argv[i] || max_pixels < 1 || max_pixels > SNT_IMAGE_MAX_PIXELS)
-        return fprintf(stderr, "%s data: --max-pixels takes a number from 1 to %lld, got '%s'\n", info->name,
-                       (long long)SNT_IMAGE_MAX_PIXELS, argv[i]), 1;
-    }
-    else if (strcmp(a, "--split") == 0) {
-      if (snt_tr_parse_split(argv[++i], split)) return fprintf(stderr, "%s data: --split takes A,B,C\n", info->name), 1;
-    } else return fprintf(stderr, "%s data: unknown option '%s'\n", info->name, a), 1;
-  }
+  const snt_opt own[] = {
+      {.name = "data", 0, SNT_OPT_STRING, &dir, "DIR", "a folder of class folders (required)"},
+      {.name = "out", 0, SNT_OPT_STRING, &out, "DIR", "where samples.png goes (default .)"},
+      {.name = "seed", 0, SNT_OPT_INT, &seed, "N", "the split's seed", .imin = 0, .imax = INT64_MAX},
+      {.name = "split", 0, SNT_OPT_DOUBLES, split, "A,B,C", "train, val and test fractions", .dmin = 0, .dmax = 1,
+       .count = 3},
+      {.name = "max-pixels", 0, SNT_OPT_INT, &c->max_pixels, "N", "the largest image decoded", .imin = 1,
+       .imax = SNT_IMAGE_MAX_PIXELS},
+      {NULL}};
+  int n_pos = 0;
+  int prc = snt_tr_parse(info, "data", own, c, argc, argv, NULL, 0, &n_pos);
+  if (prc) return prc;
   if (!dir) return fprintf(stderr, "%s data: needs --data DIR\n", info->name), 1;
   snt_tr_data d;
   if (snt_tr_data_open(info, dir, split, (uint64_t)seed, &d)) return 1;
@@ -41,7 +35,10 @@ int snt_tr_cmd_data(const snt_model_info *info, const snt_train_info *t, int arg
   int64_t *per = calloc((size_t)n * 3 + 1, sizeof *per);
   const snt_image **tiles = calloc((size_t)n * PER_ROW + 1, sizeof *tiles);
   snt_image *imgs = calloc((size_t)n * PER_ROW + 1, sizeof *imgs);
-  int rc = cw && per && tiles && imgs ? 0 : 2;
+  int rc = cw && per && tiles && imgs ? 0 : SNT_EXIT_INTERNAL;
+  if (rc)
+    fprintf(stderr, "%s data: out of memory: cannot allocate the tables for %d classes (%zu bytes)\n", info->name, n,
+            ((size_t)n + 1) * sizeof *cw + ((size_t)n * 3 + 1) * sizeof *per + ((size_t)n * PER_ROW + 1) * (sizeof *tiles + sizeof *imgs));
   if (!rc) {
     snt_data_class_weights(&d.ds, &d.split, cw);
     const int *lists[3] = {d.split.train, d.split.val, d.split.test};
@@ -58,7 +55,7 @@ int snt_tr_cmd_data(const snt_model_info *info, const snt_train_info *t, int arg
      * 1-channel model, else colour (the alpha of a 4-channel model is not shown). */
     const snt_model_io *in = &info->inputs[0];
     snt_image_opts io = {.channels = in->rank == 4 && in->dims[info->pre.nhwc ? 3 : 1] == 1 ? 1 : 3,
-                         .max_pixels = max_pixels};
+                         .max_pixels = c->max_pixels};
     int *used = calloc((size_t)n + 1, sizeof *used);
     for (int i = 0; used && i < d.ds.n_items; i++) {
       int c = d.ds.label[i];

@@ -13,7 +13,7 @@ void snt_tr_eval_free(snt_tr_eval *e) {
 }
 
 int snt_tr_evaluate(const snt_train_info *t, const unsigned char *eval_blob, const snt_dataset *ds, const int *items,
-                    int n_items, int threads, snt_tr_eval *out) {
+                    int n_items, int threads, long long max_pixels, snt_tr_eval *out) {
   memset(out, 0, sizeof *out);
   const snt_model_info *em = t->eval_model;
   const snt_model_io *in = &em->inputs[0];
@@ -21,7 +21,7 @@ int snt_tr_evaluate(const snt_train_info *t, const unsigned char *eval_blob, con
   size_t sample = 1;
   for (int k = 1; k < in->rank; k++) sample *= (size_t)in->dims[k];
   snt_loader_opts lo = {.height = (int)in->dims[2], .width = (int)in->dims[3], .channels = (int)in->dims[1], .batch = (int)b,
-                        .workers = threads > 1 ? 2 : 1};
+                        .workers = threads > 1 ? 2 : 1, .max_pixels = max_pixels};
   snt_loader *l = NULL;
   snt_err e;
   float *x = calloc(sample * (size_t)b, sizeof(float)), *probs = calloc((size_t)(b * classes), sizeof(float));
@@ -30,6 +30,19 @@ int snt_tr_evaluate(const snt_train_info *t, const unsigned char *eval_blob, con
   out->pred = calloc((size_t)n_items + 1, sizeof(int));
   void *inst = em->create();
   int rc = x && probs && labels && out->truth && out->pred && inst ? 0 : 2;
+  if (rc)
+    fprintf(stderr, "%s: out of memory: cannot allocate the evaluation buffers (batch %lld, %d images)%s\n", em->name,
+            (long long)b, n_items, inst ? "" : " or the model's activation arena");
+  /* Non-finite weights make every prediction meaningless, even where the softmax looks finite. */
+  int64_t bad_weights = 0;
+  for (int p = 0; p < em->n_params; p++) {
+    int64_t numel = 1;
+    for (int k = 0; k < em->params[p].rank; k++) numel *= em->params[p].dims[k];
+    bad_weights += snt_rt_count_nonfinite(em->params[p].dtype, eval_blob + em->params[p].offset, numel);
+  }
+  if (bad_weights)
+    fprintf(stderr, "%s evaluate: the weights hold %lld non-finite value%s (NaN or Inf): every image is invalid\n",
+            em->name, (long long)bad_weights, bad_weights == 1 ? "" : "s");
   if (!rc && snt_loader_create(ds, items, n_items, &lo, &l, &e) != SNT_OK) rc = 1;
   if (!rc && snt_loader_begin_epoch(l, 0, &e) != SNT_OK) rc = 1;
   if (!rc) em->set_weights(inst, eval_blob);
@@ -44,12 +57,19 @@ int snt_tr_evaluate(const snt_train_info *t, const unsigned char *eval_blob, con
     if (n == 0) break;
     const void *ins[1] = {x};
     void *outs[1] = {probs};
-    if (em->run(inst, ins, outs) != 0) {
+    int st = em->run(inst, ins, outs);
+    if (st != 0) {
+      fprintf(stderr, "%s evaluate: running the model failed (status %d from a kernel)\n", em->name, st);
       rc = 2;
       break;
     }
     for (int i = 0; i < n; i++) {
       const float *p = probs + (size_t)i * (size_t)classes;
+      if (bad_weights || snt_rt_count_nonfinite(SNT_F32, x + (size_t)i * sample, (int64_t)sample) ||
+          snt_rt_count_nonfinite(SNT_F32, p, classes)) {
+        out->invalid++;
+        continue;
+      }
       int best = 0;
       for (int c = 1; c < classes; c++)
         if (p[c] > p[best]) best = c;

@@ -63,7 +63,8 @@ int snt_tr_state_init(snt_tr_state *s, const snt_train_info *t, const snt_model_
   s->param_off = calloc(np, sizeof(int64_t)), s->param_n = calloc(np, sizeof(int64_t));
   s->stat_off = calloc(ns, sizeof(int64_t)), s->stat_n = calloc(ns, sizeof(int64_t));
   if (!s->blob || !s->moment_off || !s->param_off || !s->param_n || !s->stat_off || !s->stat_n) {
-    fprintf(stderr, "%s: out of memory\n", infer->name);
+    fprintf(stderr, "%s: out of memory: cannot allocate %zu bytes for the weights and their index\n", infer->name,
+            t->step_model->weights_bytes + 64 + (np * 3 + ns * 2) * sizeof(int64_t));
     return EXIT_INTERNAL;
   }
   int bad = lookup_all(t, t->n_params, param_name, s->param_off, s->param_n);
@@ -80,7 +81,8 @@ int snt_tr_state_init(snt_tr_state *s, const snt_train_info *t, const snt_model_
   s->m = calloc((size_t)s->n_moments + 1, sizeof(float));
   s->v = calloc((size_t)s->n_moments + 1, sizeof(float));
   if (!s->m || !s->v) {
-    fprintf(stderr, "%s: out of memory\n", infer->name);
+    fprintf(stderr, "%s: out of memory: cannot allocate 2 x %zu bytes for the optimizer moments\n", infer->name,
+            ((size_t)s->n_moments + 1) * sizeof(float));
     return EXIT_INTERNAL;
   }
   if (infer->weights) copy_by_name(infer, infer->weights, t->step_model, s->blob);

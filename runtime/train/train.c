@@ -27,6 +27,7 @@ typedef struct opts {
   int64_t epochs, batch, patience, seed;
   double lr, bn_momentum, split[3];
   int threads, augment, resume, has_split;
+  long long max_pixels; /* --max-pixels, 0 = the image module's default */
 } opts;
 
 static double now(void) {
@@ -35,58 +36,56 @@ static double now(void) {
   return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static int parse(const snt_model_info *info, const snt_train_info *t, int argc, char **argv, opts *o) {
+enum { MAX_EPOCHS = 1000000 };
+
+/* Returns 0, -1 when help was asked for, or an exit code after printing why. */
+static int parse(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv, opts *o) {
   const snt_train_recipe *r = &t->recipe;
   int64_t most = t->step_model->batch;
   *o = (opts){.out = "run", .epochs = r->epochs, .batch = r->batch < most ? r->batch : most, .patience = -1, .seed = r->seed,
               .lr = -1, .bn_momentum = -1, .augment = 1};
   memcpy(o->split, r->split, sizeof o->split);
-  for (int i = 0; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    bool flag = strcmp(a, "--no-augment") == 0 || strcmp(a, "--resume") == 0;
-    if (!flag && !v) {
-      fprintf(stderr, "%s train: %s needs a value\n", info->name, a);
-      return 1;
-    }
-    char *end = NULL;
-    if (strcmp(a, "--no-augment") == 0) o->augment = 0;
-    else if (strcmp(a, "--resume") == 0) o->resume = 1;
-    else if (strcmp(a, "--data") == 0) o->data = argv[++i];
-    else if (strcmp(a, "--out") == 0) o->out = argv[++i];
-    else if (strcmp(a, "--init-from") == 0) o->init_from = argv[++i];
-    else if (strcmp(a, "--epochs") == 0) o->epochs = strtoll(argv[++i], &end, 10);
-    else if (strcmp(a, "--batch") == 0) o->batch = strtoll(argv[++i], &end, 10);
-    else if (strcmp(a, "--patience") == 0) o->patience = strtoll(argv[++i], &end, 10);
-    else if (strcmp(a, "--seed") == 0) o->seed = strtoll(argv[++i], &end, 10);
-    else if (strcmp(a, "--lr") == 0) o->lr = strtod(argv[++i], &end);
-    else if (strcmp(a, "--bn-momentum") == 0) o->bn_momentum = strtod(argv[++i], &end);
-    else if (strcmp(a, "--split") == 0) {
-      if (snt_tr_parse_split(argv[++i], o->split)) {
-        fprintf(stderr, "%s train: --split takes three fractions such as 0.8,0.1,0.1, got '%s'\n", info->name, argv[i]);
-        return 1;
-      }
-      o->has_split = 1;
-    } else {
-      fprintf(stderr, "%s train: unknown option '%s' (run '%s train --help')\n", info->name, a, info->name);
-      return 1;
-    }
-    if (end && *end) {
-      fprintf(stderr, "%s train: %s takes a number, got '%s'\n", info->name, a, argv[i]);
-      return 1;
-    }
-  }
+  bool no_augment = false, resume = false;
+  double split[3];
+  const snt_opt own[] = {
+      {.name = "data", 0, SNT_OPT_STRING, &o->data, "DIR", "a folder of class folders (required)"},
+      {.name = "out", 0, SNT_OPT_STRING, &o->out, "DIR", "where checkpoints go (default run)"},
+      {.name = "init-from", 0, SNT_OPT_STRING, &o->init_from, "W.onnx", "start from the parameters this file has"},
+      {.name = "epochs", 0, SNT_OPT_INT, &o->epochs, "N", "epochs in all", .imin = 1, .imax = MAX_EPOCHS},
+      {.name = "batch", 0, SNT_OPT_INT, &o->batch, "N", "batch size (at most sinter compile --train-batch)", .imin = 1,
+       .imax = INT64_MAX},
+      {.name = "patience", 0, SNT_OPT_INT, &o->patience, "N", "early-stopping patience", .imin = 0, .imax = MAX_EPOCHS},
+      {.name = "seed", 0, SNT_OPT_INT, &o->seed, "N", "split, shuffle and augmentation seed", .imin = 0, .imax = INT64_MAX},
+      {.name = "lr", 0, SNT_OPT_DOUBLE, &o->lr, "X", "learning rate", .dmin = 0, .dmax = 1e6, .min_open = true},
+      {.name = "bn-momentum", 0, SNT_OPT_DOUBLE, &o->bn_momentum, "X", "batch-norm momentum", .dmin = 0, .dmax = 1},
+      {.name = "split", 0, SNT_OPT_DOUBLES, split, "A,B,C", "train, val and test fractions", .dmin = 0, .dmax = 1,
+       .count = 3},
+      {.name = "no-augment", 0, SNT_OPT_FLAG, &no_augment, NULL, "no augmentation"},
+      {.name = "resume", 0, SNT_OPT_FLAG, &resume, NULL, "continue from DIR/last.onnx"},
+      {.name = "max-pixels", 0, SNT_OPT_INT, &c->max_pixels, "N", "the largest image decoded", .imin = 1,
+       .imax = SNT_IMAGE_MAX_PIXELS},
+      {NULL}};
+  split[0] = -1;
+  int n_pos = 0;
+  int rc = snt_tr_parse(info, "train", own, c, argc, argv, NULL, 0, &n_pos);
+  if (rc) return rc;
+  if (split[0] >= 0) memcpy(o->split, split, sizeof split), o->has_split = 1;
+  o->augment = !no_augment;
+  o->resume = resume;
+  o->max_pixels = c->max_pixels;
   if (!o->data) {
     fprintf(stderr, "%s train: needs --data DIR (a folder of class folders)\n", info->name);
-    return 1;
+    return SNT_EXIT_USER;
   }
-  if (o->batch < 1 || o->batch > t->step_model->batch) {
+  if (o->batch > most) { /* the range depends on the executable: said with how to change it */
     fprintf(stderr, "%s train: --batch %lld: this executable trains batches of 1 to %lld (sinter compile --train-batch N)\n",
-            info->name, (long long)o->batch, (long long)t->step_model->batch);
-    return 1;
+            info->name, (long long)o->batch, (long long)most);
+    return SNT_EXIT_USER;
   }
-  if (o->epochs < 0 || !(o->bn_momentum < 0 || o->bn_momentum <= 1) || (o->lr != -1 && !(o->lr > 0))) {
-    fprintf(stderr, "%s train: --epochs must be >= 0, --lr > 0 and --bn-momentum in [0, 1]\n", info->name);
-    return 1;
+  if (o->epochs < 1 || o->epochs > MAX_EPOCHS) { /* the recipe's, when --epochs is not given */
+    fprintf(stderr, "%s train: the recipe's epochs %lld is out of range (1 to %d): give --epochs\n", info->name,
+            (long long)o->epochs, MAX_EPOCHS);
+    return SNT_EXIT_USER;
   }
   return 0;
 }
@@ -111,6 +110,18 @@ static double update(snt_tr_state *s, const snt_tr_bufs *b, float bn_momentum) {
     snt_k_moving_update(s->stat_n[i], (float *)(s->blob + s->stat_off[i]), b->out[t->stats[i].output], mom);
   }
   return penalty;
+}
+
+/* What stopped being finite in a step: the loss, the probabilities or the updated weights; NULL
+ * when all are finite. */
+static const char *nonfinite(const snt_tr_state *s, const snt_tr_bufs *b, int n, double loss) {
+  const snt_train_info *t = s->t;
+  if (!isfinite(loss)) return "the loss is not finite";
+  if (snt_rt_count_nonfinite(SNT_F32, b->out[1], (int64_t)n * t->step_model->outputs[1].dims[1]))
+    return "the predicted probabilities are not finite";
+  for (int i = 0; i < t->n_params; i++)
+    if (snt_rt_count_nonfinite(SNT_F32, s->blob + s->param_off[i], s->param_n[i])) return "the weights are not finite";
+  return NULL;
 }
 
 static void progress(bool tty, int step, int steps, double t0, double loss, double acc, bool last) {
@@ -161,13 +172,29 @@ static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *c
     for (int i = 0; i < n; i++) b.w[i] = (float)cw[b.labels[i]];
     const void *ins[3] = {b.x, b.labels, b.w};
     uint64_t seed = snt_rng_u64((uint64_t)o->seed, 7, (uint64_t)epoch, (uint64_t)step);
-    if (t->step(inst, n, seed, ins, b.out) != 0) {
-      fprintf(stderr, "internal error in the training step\n");
-      rc = 2;
+    int st = t->step(inst, n, seed, ins, b.out);
+    if (st != 0) {
+      fprintf(stderr, "%s train: the training step failed (status %d from a kernel) at epoch %d, step %d\n",
+              s->t->step_model->name, st, epoch + 1, step + 1);
+      rc = SNT_EXIT_INTERNAL;
       break;
     }
     double loss = *(float *)b.out[0];
     loss += update(s, &b, bn_momentum);
+    const char *bad = nonfinite(s, &b, n, loss);
+    if (bad) {
+      /* Keras's TerminateOnNaN, also for weights: the loss is clipped, so NaN weights can give a
+       * finite one. Nothing of this state is saved: the checkpoints on disk are those of the last
+       * completed epoch. */
+      printf("\n"); /* ends the progress line */
+      fflush(stdout);
+      fprintf(stderr, "%s train: %s at epoch %d, step %d of %d: stopping (is the learning rate too high?); ",
+              t->step_model->name, bad, epoch + 1, step + 1, steps);
+      if (s->epoch > 0) fprintf(stderr, "%s/last.onnx and best.onnx keep the weights of epoch %d\n", o->out, s->epoch);
+      else fprintf(stderr, "no epoch was completed: no checkpoint was written\n");
+      rc = SNT_EXIT_USER;
+      break;
+    }
     const float *p = b.out[1];
     for (int i = 0; i < n; i++) {
       int best = 0;
@@ -236,7 +263,7 @@ static int validate(trainer *tr, double *val_loss, double *val_acc) {
   if (!tr->d.split.n_val) return 0;
   snt_tr_copy_to(&tr->s, tr->t->eval_model, tr->eval_blob);
   snt_tr_eval ev;
-  int rc = snt_tr_evaluate(tr->t, tr->eval_blob, &tr->d.ds, tr->d.split.val, tr->d.split.n_val, tr->o.threads, &ev);
+  int rc = snt_tr_evaluate(tr->t, tr->eval_blob, &tr->d.ds, tr->d.split.val, tr->d.split.n_val, tr->o.threads, tr->o.max_pixels, &ev);
   if (!rc) *val_loss = ev.loss, *val_acc = ev.accuracy;
   snt_tr_eval_free(&ev);
   return rc;
@@ -354,13 +381,15 @@ static int setup(trainer *tr) {
   if (o->lr > 0 && !o->resume) tr->s.lr = o->lr;
   if (snt_tr_mkdir_p(o->out)) return fprintf(stderr, "%s: cannot create: %s\n", o->out, strerror(errno)), 1;
   if ((rc = snt_tr_data_open(tr->info, o->data, o->split, (uint64_t)o->seed, &tr->d))) return rc;
-  if (!(tr->cw = calloc((size_t)tr->d.ds.n_classes + 1, sizeof *tr->cw))) return fprintf(stderr, "out of memory\n"), 2;
+  if (!(tr->cw = snt_rt_alloc(tr->info->name, sizeof *tr->cw * ((size_t)tr->d.ds.n_classes + 1), "the class weights")))
+    return SNT_EXIT_INTERNAL;
   class_weights(t, &tr->d, tr->cw);
   print_counts(&tr->d, tr->cw);
   const snt_model_io *in = &t->step_model->inputs[0];
   const snt_train_recipe *r = &t->recipe;
   snt_loader_opts lo = {.height = (int)in->dims[2], .width = (int)in->dims[3], .channels = (int)in->dims[1], .batch = (int)o->batch, .shuffle = 1,
-                        .augment = o->augment, .seed = (uint64_t)o->seed, .workers = 2};
+                        .augment = o->augment, .seed = (uint64_t)o->seed, .workers = 2,
+                        .max_pixels = o->max_pixels};
   lo.aug = (snt_augment){r->augment.flip_horizontal, r->augment.flip_vertical, r->augment.brightness,
                          {r->augment.contrast[0], r->augment.contrast[1]}, r->augment.rotation,
                          {r->augment.shift[0], r->augment.shift[1]}, r->augment.zoom};
@@ -368,10 +397,18 @@ static int setup(trainer *tr) {
   if (snt_loader_create(&tr->d.ds, tr->d.split.train, tr->d.split.n_train, &lo, &tr->train, &e) != SNT_OK)
     return fprintf(stderr, "%s\n", e.msg), 1;
   tr->step_inst = t->step_model->create();
-  tr->eval_blob = calloc(1, t->eval_model->weights_bytes + 64);
-  tr->best_blob = malloc(t->step_model->weights_bytes + 64);
-  tr->hist = realloc(tr->hist, sizeof *tr->hist * (size_t)(o->epochs + tr->n_hist + 1));
-  if (!tr->step_inst || !tr->eval_blob || !tr->best_blob || !tr->hist) return fprintf(stderr, "out of memory\n"), 2;
+  if (!tr->step_inst)
+    return fprintf(stderr, "%s train: out of memory: cannot allocate the training step's activation arena (batch %lld)\n",
+                   tr->info->name, (long long)t->step_model->batch), SNT_EXIT_INTERNAL;
+  tr->eval_blob = snt_rt_alloc(tr->info->name, t->eval_model->weights_bytes + 64, "the evaluation weights");
+  tr->best_blob = tr->eval_blob ? snt_rt_alloc(tr->info->name, t->step_model->weights_bytes + 64, "the best weights") : NULL;
+  /* --epochs is at most MAX_EPOCHS and a history at most as long as a finished run, so this
+   * product cannot overflow. */
+  size_t hist_bytes = sizeof *tr->hist * (size_t)(o->epochs + tr->n_hist + 1);
+  snt_history_row *hist = tr->best_blob ? realloc(tr->hist, hist_bytes) : NULL;
+  if (tr->best_blob && !hist) fprintf(stderr, "%s: out of memory: cannot allocate %zu bytes for the history\n", tr->info->name, hist_bytes);
+  if (hist) tr->hist = hist;
+  if (!tr->eval_blob || !tr->best_blob || !hist) return SNT_EXIT_INTERNAL;
   memcpy(tr->best_blob, tr->s.blob, t->step_model->weights_bytes);
   if (o->resume) {
     char bp[4200];
@@ -399,16 +436,19 @@ static void teardown(trainer *tr) {
   free(tr->hist);
 }
 
-int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, const char *weights, int threads, int argc,
-                     char **argv) {
-  trainer *tr = calloc(1, sizeof *tr);
-  if (!tr) return 2;
+int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv) {
+  trainer *tr = snt_rt_alloc(info->name, sizeof(trainer), "the trainer");
+  if (!tr) return SNT_EXIT_INTERNAL;
   tr->info = info;
   tr->t = t;
   signal(SIGINT, on_sigint);
-  int rc = parse(info, t, argc, argv, &tr->o);
-  tr->o.weights = weights;
-  tr->o.threads = threads;
+  int rc = parse(info, t, c, argc, argv, &tr->o);
+  if (rc < 0) {
+    free(tr);
+    return -1;
+  }
+  tr->o.weights = c->weights;
+  tr->o.threads = c->threads;
   if (!rc) {
     if (tr->o.threads <= 0) tr->o.threads = openblas_get_num_procs();
     rc = setup(tr);
@@ -445,7 +485,7 @@ int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, const 
     /* The weights after the steps taken so far; --resume finishes the epoch from the next step. */
     rc = save_all(tr, false);
     printf("\ninterrupted: %s/last.onnx holds the weights (epochs completed: %d)\n", tr->o.out, tr->s.epoch);
-    rc = rc ? rc : 130;
+    rc = rc ? rc : SNT_EXIT_INTERRUPTED;
     teardown(tr);
     free(tr);
     return rc;

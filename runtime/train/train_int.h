@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "runtime/driver/driver.h"
 #include "sinter/data.h"
 #include "sinter/train.h"
 
@@ -80,17 +81,22 @@ typedef struct snt_tr_eval {
   int64_t n;
   int *truth, *pred;
   int skipped;
+  int64_t invalid; /* images whose input or output was not finite: not in n, loss or accuracy */
 } snt_tr_eval;
 int snt_tr_evaluate(const snt_train_info *t, const unsigned char *eval_blob, const snt_dataset *ds, const int *items,
-                    int n_items, int threads, snt_tr_eval *out);
+                    int n_items, int threads, long long max_pixels, snt_tr_eval *out);
 void snt_tr_eval_free(snt_tr_eval *e);
 
-int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, const char *weights, int threads, int argc,
-                     char **argv);
-int snt_tr_cmd_evaluate(const snt_model_info *info, const snt_train_info *t, const char *weights, int threads, int argc,
-                        char **argv);
-int snt_tr_cmd_export(const snt_model_info *info, const snt_train_info *t, const char *weights, int argc, char **argv);
-int snt_tr_cmd_gradients(const snt_model_info *info, const snt_train_info *t, const char *weights, int argc, char **argv);
-int snt_tr_cmd_data(const snt_model_info *info, const snt_train_info *t, int argc, char **argv);
+/* snt_rt_parse, then the linear algebra's threads as --threads says. */
+int snt_tr_parse(const snt_model_info *info, const char *cmd, const snt_opt *own, snt_rt_common *c, int argc, char **argv,
+                 char **pos, int max_pos, int *n_pos);
+
+/* The commands: each parses its own options and the common ones (c) with snt_rt_parse, and
+ * returns an exit code, or -1 when --help was asked for. */
+int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv);
+int snt_tr_cmd_evaluate(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv);
+int snt_tr_cmd_export(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv);
+int snt_tr_cmd_gradients(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv);
+int snt_tr_cmd_data(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv);
 
 #endif

@@ -114,7 +114,9 @@ TRAIN_FLAGS = ["--batch", "16", "--threads", "1", "--seed", "7", "--split", "0.6
 
 
 def train(exe, out, epochs, extra=(), ok_codes=(0,)):
-    return run([exe, "train", "--data", data256(), "--out", out, "--epochs", str(epochs)] + TRAIN_FLAGS + list(extra),
+    # An option in `extra` replaces the default one: an option given twice is an error.
+    flags = [f for i in range(0, len(TRAIN_FLAGS), 2) if TRAIN_FLAGS[i] not in extra for f in TRAIN_FLAGS[i:i + 2]]
+    return run([exe, "train", "--data", data256(), "--out", out, "--epochs", str(epochs)] + flags + list(extra),
                ok_codes=ok_codes)
 
 
