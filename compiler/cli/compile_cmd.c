@@ -1,4 +1,5 @@
 /* sinter compile: a .nn or .onnx model to a standalone executable. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,9 @@ static const char help[] =
     "  --scale S           predict feeds (pixel * S - mean) / std; pixels are 0..255 (default 1)\n"
     "  --mean M1,M2,M3     per channel (default 0)\n"
     "  --std S1,S2,S3      per channel (default 1)\n"
-    "  --nhwc              the model takes channels-last images\n";
+    "  --nhwc              the model takes channels-last images\n"
+    "  --max-memory BYTES  refuse a model whose planned memory (activations, weights, scratch)\n"
+    "                      exceeds BYTES (default: the machine's physical memory)\n";
 
 static bool ends_with(const char *s, const char *suffix) {
   size_t a = strlen(s), b = strlen(suffix);
@@ -121,11 +124,24 @@ static snt_status build_training(snt_diag *d, const char *model, const snt_lower
   return st;
 }
 
+int snt_parse_max_memory(const char *v, uint64_t *out) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long long b = v && *v >= '0' && *v <= '9' ? strtoull(v, &end, 10) : 0;
+  if (!end || *end || errno || b < 1 || b > (1ull << 62)) {
+    fprintf(stderr, "sinter: error: --max-memory takes a number of bytes from 1 to 4611686018427387904, got '%s'\n", v ? v : "");
+    return 1;
+  }
+  *out = b;
+  return 0;
+}
+
 int snt_cmd_compile(int argc, char **argv) {
   const char *model = NULL, *out = NULL, *weights = NULL, *emit = NULL, *labels = NULL;
   snt_param_set sets[64];
   int n_sets = 0;
   snt_lower_opts lo = {0};
+  uint64_t max_memory = 0; /* 0: the physical memory */
   snt_model_pre pre = {1, {0, 0, 0}, {1, 1, 1}, 0};
   bool has_pre = false, passes = true, trainable = true;
   long long batch = 1, threads = 0, train_batch = 0;
@@ -138,7 +154,7 @@ int snt_cmd_compile(int argc, char **argv) {
     bool takes = strcmp(a, "-o") == 0 || strcmp(a, "--weights") == 0 || strcmp(a, "--emit-c") == 0 ||
                  strcmp(a, "--batch") == 0 || strcmp(a, "--set") == 0 || strcmp(a, "--model") == 0 ||
                  strcmp(a, "--labels") == 0 || strcmp(a, "--scale") == 0 || strcmp(a, "--mean") == 0 || strcmp(a, "--std") == 0 ||
-                 strcmp(a, "--threads") == 0 || strcmp(a, "--train-batch") == 0;
+                 strcmp(a, "--threads") == 0 || strcmp(a, "--train-batch") == 0 || strcmp(a, "--max-memory") == 0;
     if (takes && !v) {
       fprintf(stderr, "sinter compile: %s needs a value\nrun 'sinter compile --help' for usage\n", a);
       return SNT_EXIT_USER;
@@ -161,6 +177,9 @@ int snt_cmd_compile(int argc, char **argv) {
       }
     }
     else if (strcmp(a, "--nhwc") == 0) pre.nhwc = 1, has_pre = true;
+    else if (strcmp(a, "--max-memory") == 0) {
+      if (snt_parse_max_memory(argv[++i], &max_memory)) return SNT_EXIT_USER;
+    }
     else if (strcmp(a, "--batch") == 0) {
       char *end;
       batch = strtoll(argv[++i], &end, 10);
@@ -226,6 +245,7 @@ int snt_cmd_compile(int argc, char **argv) {
     if (!st) st = weights ? snt_weights_load(g, weights, d, stderr) : snt_weights_init(g, (uint64_t)g->recipe.seed);
   }
   if (!st && labels) st = add_labels(g, labels);
+  if (g) g->max_memory = max_memory;
   char *summary = !st ? summary_text(g) : NULL;
   training tr = {0};
   snt_diag *td = snt_diag_create();
