@@ -160,6 +160,10 @@ int snt_cmd_run(int argc, char **argv) {
     }
     else if (!model) model = argv[i];
     else if (n < 64) files[n++] = argv[i];
+    else {
+      fprintf(stderr, "sinter run: takes at most 64 input files\n");
+      return SNT_EXIT_USER;
+    }
   }
   if (!model || !out) {
     fprintf(stderr, "sinter run: needs MODEL.onnx, its input files and -o DIR\nrun 'sinter run --help' for usage\n");

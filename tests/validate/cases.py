@@ -315,6 +315,15 @@ def _(d):
     write_pb(d, "x.pb", np.zeros((1, 2, 4, 5), np.float32))
 
 
+@case("exe_run_input_wrong_type", [["compile", "{m}", "-o", "{d}/exe"], ["@{d}/exe", "run", "{d}/x.pb", "-o", "{d}/out"]],
+      "{d}/x.pb: input 0 ('x') must be FLOAT (1, 2, 4, 4) (a smaller batch is fine), the file holds INT64 (1, 2, 4, 4); "
+      "run 'g info'")
+def _(d):
+    import numpy as np
+    save(d, [node("Relu", ["x"], ["y"])], [X4], [Y4])
+    write_pb(d, "x.pb", np.zeros((1, 2, 4, 4), np.int64))
+
+
 # ---------------------------------------------------------------- DSL
 def dsl(d, text):
     with open(os.path.join(d, "m.nn"), "w") as f:
@@ -347,6 +356,17 @@ dsl_case("dsl_filters_1e9_compile", 10**9, ["compile", "{d}/m.nn", "-o", "{d}/ex
          "more than 4294967296 (2^32) elements, the cap per tensor")
 
 
+@case("dsl_input_over_cap", ["check", "{d}/m.nn"],
+      "{d}/m.nn:2:16: error: input 'image': the shape holds more than 4294967296 (2^32) elements with the batch, "
+      "the cap per tensor")
+def _(d):
+    dsl(d, """model m {
+  input image: [16777216, 16777216, 16777216]
+  output probs = dense(flatten(image), 2, activation = softmax)
+}
+""")
+
+
 # ---------------------------------------------------------------- odd but valid: must run, checked numerically
 def ort_outputs(d, model, feeds):
     """ONNX Runtime's outputs through ../shared/reference/ort_run.js (node)."""
@@ -377,14 +397,17 @@ def odd_case(name, build_fn, feeds_fn):
 
 
 def _odd(d):
-    """Clip with its min omitted in the middle, Dropout with its ratio omitted, then a Sum
-    and a Concat of 40 inputs each (past any 32-bit input mask): one compile for all."""
+    """Clip with its min omitted in the middle, Dropout with its ratio omitted, a Sum and a
+    Concat of 40 inputs each (past any 32-bit input mask), Resize with roi omitted: one
+    compile for all."""
     import numpy as np
     save(d, [node("Clip", ["x", "", "hi"], ["c"]),
              node("Dropout", ["c", "", "t"], ["r"], name="dr"),
              node("Sum", ["r"] * 39 + ["x"], ["s"], name="s"),
-             node("Concat", ["s"] * 40, ["y"], name="cat", axis=1)],
-         [X4], [("y", [1, 80, 4, 4])], [init("hi", np.array(0.25, np.float32)), init("t", np.array(False))])
+             node("Concat", ["s"] * 40, ["k"], name="cat", axis=1),
+             node("Resize", ["k", "", "sc"], ["y"], name="rs", mode="nearest")],
+         [X4], [("y", [1, 80, 8, 8])], [init("hi", np.array(0.25, np.float32)), init("t", np.array(False)),
+                                        init("sc", np.array([1, 1, 2, 2], np.float32))])
 
 
 def _feeds_x4():
@@ -416,8 +439,13 @@ def check(sinter, root, name):
     d = case_dir(root, name)
     m = os.path.join(d, "m.onnx")
     sub = lambda s: s.replace("{m}", m).replace("{d}", d)
-    args = [sinter] + [sub(a) for a in argv]
-    p = subprocess.run(args, capture_output=True, text=True, errors="replace", timeout=120)
+    steps = argv if isinstance(argv[0], list) else [argv]
+    for step in steps:  # every step but the last must succeed; "@PROG" runs PROG instead of sinter
+        args = [sub(step[0][1:])] + [sub(a) for a in step[1:]] if step[0][0] == "@" else [sinter] + [sub(a) for a in step]
+        p = subprocess.run(args, capture_output=True, text=True, errors="replace", timeout=120)
+        if step is not steps[-1] and p.returncode != 0:
+            print("FAIL %s: setup step %s exited %d\n%s" % (name, " ".join(args), p.returncode, p.stderr[-3000:]))
+            return 1
     problems = []
     if any(k in p.stderr for k in ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer", "runtime error:")):
         problems.append("a sanitizer reported an error")
