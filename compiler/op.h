@@ -110,7 +110,7 @@ static inline snt_tensor *snt_in_opt(snt_graph *g, const snt_node *n, int i) {
 
 /* Size caps and checked arithmetic (shape_util.c); docs/onnx.md "Validation and limits". */
 #define SNT_MAX_ELEMENTS ((int64_t)1 << 32) /* elements of one tensor */
-#define SNT_MAX_ATTR INT64_C(2147483647)    /* strides, kernels, dilations, pads */
+#define SNT_MAX_ATTR (INT64_C(1) << 24)     /* strides, kernels, dilations, pads (the DSL's dim cap) */
 static inline bool snt_mul_ok(int64_t a, int64_t b, int64_t *out) { return !__builtin_mul_overflow(a, b, out); }
 static inline bool snt_add_ok(int64_t a, int64_t b, int64_t *out) { return !__builtin_add_overflow(a, b, out); }
 static inline bool snt_size_add_ok(size_t a, size_t b, size_t *out) { return !__builtin_add_overflow(a, b, out); }

@@ -229,7 +229,7 @@ static snt_status constant(import_ctx *c, const Onnx__NodeProto *np, const char 
   }
   int t = add_valued(c, np->output[0], SNT_T_CONST, &b);
   snt_tensor_buf_free(&b);
-  return t < 0 ? SNT_ERR_NOMEM : SNT_OK;
+  return t < 0 ? SNT_ERR_NOMEM : snt_onnx_validate_tensor(c->d, c->g, t, "Constant");
 }
 
 static const snt_op *find_op(const char *onnx_type) {
