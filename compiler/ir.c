@@ -118,9 +118,12 @@ snt_status snt_ir_add_label(snt_graph *g, const char *label) {
   return SNT_OK;
 }
 
+/* Saturates at INT64_MAX instead of wrapping: a shape past the caps (op.h) is refused by
+ * the size checks, and a saturated count makes every comparison on the way fail safely. */
 int64_t snt_tensor_numel(const snt_tensor *t) {
   int64_t n = 1;
-  for (int i = 0; i < t->rank; i++) n *= t->dims[i];
+  for (int i = 0; i < t->rank; i++)
+    if (!snt_mul_ok(n, t->dims[i] < 0 ? 0 : t->dims[i], &n)) return INT64_MAX;
   return n;
 }
 
@@ -265,11 +268,10 @@ snt_param_counts snt_ir_count_params(const snt_graph *g) {
     if (t->kind != SNT_T_PARAM) continue;
     int64_t n = snt_tensor_numel(t);
     bool frozen = t->owner >= 0 && g->nodes[t->owner].frozen;
-    c.total += n;
-    if (t->trainable && !frozen)
-      c.trainable += n;
-    else
-      c.non_trainable += n;
+    /* Saturating sums: a count never wraps to a negative number in a summary. */
+    if (!snt_add_ok(c.total, n, &c.total)) c.total = INT64_MAX;
+    int64_t *part = t->trainable && !frozen ? &c.trainable : &c.non_trainable;
+    if (!snt_add_ok(*part, n, part)) *part = INT64_MAX;
   }
   return c;
 }

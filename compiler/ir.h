@@ -70,6 +70,7 @@ typedef struct snt_graph {
   char **labels;
   int n_labels, cap_labels;
   snt_recipe recipe;
+  uint64_t max_memory; /* bytes the planned model may use (arena, weights, scratch); 0: physical memory */
 } snt_graph;
 
 snt_graph *snt_ir_create(const char *name);

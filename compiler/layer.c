@@ -201,6 +201,7 @@ static snt_status make_node(snt_lower_ctx *c, const snt_op *op, const snt_ast_ex
   if (t < 0) return SNT_ERR_NOMEM;
   snt_status st = op->params ? op->params(c->g, node, c->d) : SNT_OK;
   if (!st) st = op->infer(c->g, node, c->d);
+  if (!st) st = snt_check_node_sizes(c->g, node, c->d); /* parameters too: 2^62 filters */
   *out = (snt_value){SNT_V_TENSOR, {.tensor = t}};
   return st;
 }

@@ -36,6 +36,10 @@ static snt_status stmt_input(snt_lower_ctx *c, const snt_ast_stmt *s) {
     }
     dims[i + 1] = d->u.i;
   }
+  int64_t numel = 0;
+  if (!snt_dims_numel(v.u.list.n + 1, dims, &numel) || numel > SNT_MAX_ELEMENTS)
+    return snt_error_at(c, s->expr->loc, "input '%s': the shape holds more than 4294967296 (2^32) elements with the batch, "
+                        "the cap per tensor", s->name);
   int t = snt_ir_add_tensor(c->g, s->name, SNT_T_INPUT, SNT_F32, v.u.list.n + 1, dims);
   if (t < 0 || snt_ir_mark_input(c->g, t) || !SNT_GROW(c->inputs, c->n_inputs + 1, c->cap_inputs))
     return SNT_ERR_NOMEM;

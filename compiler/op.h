@@ -28,6 +28,18 @@ typedef struct snt_arg_spec {
   const char *const *symbols;   /* SNT_ARG_SYMBOL: the accepted names, NULL-terminated */
 } snt_arg_spec;
 
+/* ONNX validation (compiler/onnx/validate.c), checked on every imported node before the
+ * op's onnx_import and infer. An INT or INTS attribute's accepted values. */
+typedef struct snt_attr_range {
+  const char *name;
+  int64_t min, max;
+} snt_attr_range;
+/* The ONNX schema's arity (opsets 1 to 17). Inputs from min_in on are optional and may be
+ * omitted as ""; max_in -1 = variadic, where every input given is required. */
+typedef struct snt_onnx_arity {
+  int min_in, max_in, min_out, max_out;
+} snt_onnx_arity;
+
 typedef struct snt_op {
   const char *name;          /* the DSL and IR name: "conv2d" */
   const char *type_name;     /* the Keras class, shown in summaries: "Conv2D" */
@@ -67,6 +79,10 @@ typedef struct snt_op {
   /* Adds the backward nodes of the node from the gradients of its outputs; NULL when the op has
    * no gradient rule yet (training a model that needs one is an error naming the layer). */
   snt_status (*grad)(struct snt_ad *ad, int node);
+
+  /* ONNX validation (compiler/onnx/validate.c); every op with an onnx_type sets the arity. */
+  snt_onnx_arity onnx_arity;
+  const snt_attr_range *onnx_ranges; /* {0}-terminated; NULL when none */
 } snt_op;
 
 const snt_op *snt_op_find(const char *name);
@@ -91,5 +107,22 @@ snt_status snt_broadcast_shape(snt_graph *g, int node, snt_diag *d, const int *i
 static inline snt_tensor *snt_in_opt(snt_graph *g, const snt_node *n, int i) {
   return i < n->n_in && n->in[i] >= 0 ? &g->tensors[n->in[i]] : NULL;
 }
+
+/* Size caps and checked arithmetic (shape_util.c); docs/onnx.md "Validation and limits". */
+#define SNT_MAX_ELEMENTS ((int64_t)1 << 32) /* elements of one tensor */
+#define SNT_MAX_ATTR (INT64_C(1) << 24)     /* strides, kernels, dilations, pads (the DSL's dim cap) */
+static inline bool snt_mul_ok(int64_t a, int64_t b, int64_t *out) { return !__builtin_mul_overflow(a, b, out); }
+static inline bool snt_add_ok(int64_t a, int64_t b, int64_t *out) { return !__builtin_add_overflow(a, b, out); }
+static inline bool snt_size_add_ok(size_t a, size_t b, size_t *out) { return !__builtin_add_overflow(a, b, out); }
+/* The element count of dims[0..rank): false when a dim is negative or the product overflows. */
+bool snt_dims_numel(int rank, const int64_t *dims, int64_t *out);
+/* Why a tensor's shape is refused (a negative dim, a count past int64 or SNT_MAX_ELEMENTS),
+ * or NULL when it is within the caps. */
+const char *snt_size_problem(const snt_tensor *t);
+/* Checks the tensors a node reads and writes with snt_size_problem; the error names the
+ * layer, the op, the tensor and its shape. */
+snt_status snt_check_node_sizes(snt_graph *g, int node, snt_diag *d);
+/* The default memory cap: the machine's physical memory (sysconf), else 2^62. */
+uint64_t snt_default_max_memory(void);
 
 #endif

@@ -105,6 +105,19 @@ static void plan_inplace(const snt_graph *g, snt_plan *p, int *first, int *last)
   }
 }
 
+/* The planned bytes against the cap: the graph's max_memory (--max-memory), else the
+ * machine's physical memory. Sizes add with overflow checks. */
+static snt_status check_memory(const snt_graph *g, snt_diag *d, const snt_plan *p) {
+  uint64_t cap = g->max_memory ? g->max_memory : snt_default_max_memory();
+  size_t total = 0;
+  bool ok = snt_size_add_ok(p->arena_bytes, p->weights_bytes, &total) && snt_size_add_ok(total, p->scratch_bytes, &total);
+  if (ok && total <= cap) return SNT_OK;
+  return snt_diag_error(d, g->src, (snt_loc){0},
+                        "model '%s': the planned model needs %s%zu bytes (arena %zu, weights %zu, scratch %zu), more than the "
+                        "memory cap of %llu bytes (%s)", g->name, ok ? "" : "more than ", total, p->arena_bytes, p->weights_bytes,
+                        p->scratch_bytes, (unsigned long long)cap, g->max_memory ? "--max-memory" : "the physical memory; --max-memory changes it");
+}
+
 snt_status snt_plan_build(const snt_graph *g, snt_diag *d, snt_plan *p) {
   memset(p, 0, sizeof *p);
   p->order = malloc(sizeof(int) * (size_t)(g->n_nodes + 1));
@@ -131,7 +144,7 @@ snt_status snt_plan_build(const snt_graph *g, snt_diag *d, snt_plan *p) {
       bool read = first[t] >= 0 || last[t] >= 0 || snt_ir_is_output(g, t);
       if ((x->kind == SNT_T_PARAM || x->kind == SNT_T_CONST) && read) {
         p->places[t] = (snt_place){SNT_PLACE_WEIGHTS, 0, woff, -1};
-        woff += align_up(snt_tensor_bytes(x));
+        if (!snt_size_add_ok(woff, align_up(snt_tensor_bytes(x)), &woff)) woff = SIZE_MAX / 2; /* refused by check_memory */
       } else if (x->kind == SNT_T_ACT && first[t] >= 0 && p->places[t].alias_of >= 0) {
         p->places[t].kind = SNT_PLACE_ARENA; /* shares its root's bytes, placed below */
       } else if (x->kind == SNT_T_ACT && first[t] >= 0) {
@@ -156,6 +169,7 @@ snt_status snt_plan_build(const snt_graph *g, snt_diag *d, snt_plan *p) {
       if (s > p->scratch_bytes) p->scratch_bytes = s;
     }
     st = place_arena(iv, n_iv, p->places, &p->arena_bytes);
+    if (!st) st = check_memory(g, d, p);
     for (int t = 0; t < g->n_tensors; t++)
       if (p->places[t].alias_of >= 0) p->places[t].offset = p->places[p->places[t].alias_of].offset;
   }

@@ -16,7 +16,7 @@ double snt_graph_flops(const snt_graph *g) {
 static int64_t node_params(const snt_graph *g, const snt_node *n) {
   int64_t p = 0;
   for (int i = n->n_act_in; i < n->n_in; i++)
-    if (n->in[i] >= 0) p += snt_tensor_numel(&g->tensors[n->in[i]]);
+    if (n->in[i] >= 0 && !snt_add_ok(p, snt_tensor_numel(&g->tensors[n->in[i]]), &p)) return INT64_MAX; /* never negative */
   return p;
 }
 

@@ -2,6 +2,8 @@
 #ifndef SINTER_COMPILER_CLI_H
 #define SINTER_COMPILER_CLI_H
 
+#include <stdint.h>
+
 #include "compiler/lower.h"
 #include "sinter/exit.h"
 #include "sinter/opts.h"
@@ -18,5 +20,8 @@ int snt_cmd_ops(int argc, char **argv);
 int snt_cmd_import(int argc, char **argv);
 int snt_cmd_onnx_test(int argc, char **argv);
 int snt_cmd_synth_data(int argc, char **argv);
+
+/* --max-memory BYTES of compile and run (compile_cmd.c): 1 to 2^62; prints the error and
+ * returns nonzero when the value is not accepted. */
 
 #endif

@@ -1,4 +1,5 @@
 /* sinter compile: a .nn or .onnx model to a standalone executable. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +228,7 @@ int snt_cmd_compile(int argc, char **argv) {
     if (!st) st = weights ? snt_weights_load(g, weights, d, stderr) : snt_weights_init(g, (uint64_t)g->recipe.seed);
   }
   if (!st && labels) st = add_labels(g, labels);
+  if (g) g->max_memory = (uint64_t)a.max_memory;
   char *summary = !st ? summary_text(g) : NULL;
   training tr = {0};
   snt_diag *td = snt_diag_create();

@@ -29,6 +29,41 @@ static int runtime_inputs(const Onnx__ModelProto *m, const char **names, int max
   return n;
 }
 
+/* "FLOAT (1, N, 4)": a declared graph input (symbolic dims by name) or a file's tensor. */
+static void describe(char *buf, size_t size, int dtype, int rank, const Onnx__TensorShapeProto *sh, const int64_t *dims) {
+  const char *tn = snt_dtype_name((snt_dtype)dtype);
+  size_t o = (size_t)snprintf(buf, size, "%s (", tn ? tn : "?");
+  for (int k = 0; k < rank && o < size; k++) {
+    const Onnx__TensorShapeProto__Dimension *dm = sh ? sh->dim[k] : NULL;
+    if (dm && dm->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE)
+      o += (size_t)snprintf(buf + o, size - o, "%s%s", k ? ", " : "", dm->dim_param && dm->dim_param[0] ? dm->dim_param : "?");
+    else
+      o += (size_t)snprintf(buf + o, size - o, "%s%lld", k ? ", " : "", (long long)(dm ? dm->dim_value : dims[k]));
+  }
+  if (o < size) snprintf(buf + o, size - o, ")");
+}
+
+/* An input file must hold the declared type and shape (symbolic dims take any size). */
+static bool input_fits(const Onnx__ModelProto *m, const char *model, const char *file, const char *name,
+                       const snt_tensor_buf *b) {
+  const Onnx__ValueInfoProto *vi = NULL;
+  for (size_t i = 0; i < m->graph->n_input && !vi; i++)
+    if (strcmp(m->graph->input[i]->name, name) == 0) vi = m->graph->input[i];
+  const Onnx__TypeProto__Tensor *tt = vi && vi->type ? vi->type->tensor_type : NULL;
+  if (!tt) return true; /* the importer names what is wrong with the declaration */
+  const Onnx__TensorShapeProto *sh = tt->shape;
+  bool ok = tt->elem_type == (int32_t)b->dtype && (!sh || sh->n_dim == (size_t)b->rank);
+  for (size_t k = 0; ok && sh && k < sh->n_dim; k++)
+    ok = sh->dim[k]->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE || sh->dim[k]->dim_value == b->dims[k];
+  if (ok) return true;
+  char want[512], got[512];
+  describe(want, sizeof want, tt->elem_type, sh ? (int)sh->n_dim : 0, sh, NULL);
+  if (!sh) snprintf(want, sizeof want, "%s", snt_dtype_name((snt_dtype)tt->elem_type) ? snt_dtype_name((snt_dtype)tt->elem_type) : "?");
+  describe(got, sizeof got, b->dtype, b->rank, NULL, b->dims);
+  fprintf(stderr, "sinter: error: %s: graph input '%s' of %s is %s; the file holds %s\n", file, name, model, want, got);
+  return false;
+}
+
 static int spawn_wait(char **argv) {
   pid_t pid = fork();
   if (pid < 0) return -1;
@@ -43,7 +78,7 @@ static int spawn_wait(char **argv) {
 
 /* Compiles `model` with the given input files, runs it, writes out_dir/output_<i>.pb.
  * Returns an exit code; messages go to stderr. */
-static int run_model(const char *model, char **files, int n_files, const char *out_dir) {
+static int run_model(const char *model, char **files, int n_files, const char *out_dir, uint64_t max_memory) {
   snt_diag *d = snt_diag_create();
   Onnx__ModelProto *m = NULL;
   snt_err e;
@@ -70,9 +105,12 @@ static int run_model(const char *model, char **files, int n_files, const char *o
     }
     free(given[i].name);
     given[i].name = snt_strdup(names[i]);
+    if (!input_fits(m, model, files[i], names[i], &given[i])) goto done;
   }
   snt_onnx_import_opts io = {.batch = n_files ? 0 : 1, .given = given, .n_given = n_files};
-  if (snt_onnx_import(d, m, model, &io, &g) != SNT_OK || snt_passes_inference(g, d) != SNT_OK) goto done;
+  if (snt_onnx_import(d, m, model, &io, &g) != SNT_OK) goto done;
+  g->max_memory = max_memory;
+  if (snt_passes_inference(g, d) != SNT_OK) goto done;
   fd = mkstemp(exe);
   if (fd < 0) {
     fprintf(stderr, "sinter: error: cannot create a temporary file %s: %s\n", exe, strerror(errno));
@@ -145,7 +183,7 @@ int snt_cmd_run(int argc, char **argv) {
     free(pos);
     return SNT_EXIT_USER;
   }
-  int rc = run_model(pos[0], pos + 1, n_pos - 1, out);
+  int rc = run_model(pos[0], pos + 1, n_pos - 1, out, (uint64_t)max_memory);
   free(pos);
   return rc;
 }
@@ -266,7 +304,7 @@ static bool run_case(const char *dir, char *why, size_t size) {
     if (!mkdtemp(tmp)) {
       snprintf(why, size, "cannot make a temporary folder");
       ok = false;
-    } else if (run_model(model, ins, n_in, tmp) != 0) {
+    } else if (run_model(model, ins, n_in, tmp, 0) != 0) {
       snprintf(why, size, "compiling or running failed (messages above)");
       ok = false;
     }

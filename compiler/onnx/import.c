@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler/onnx/validate.h"
 #include "compiler/op.h"
 #include "compiler/passes/passes.h"
 #include "sinter/onnx_io.h"
@@ -102,6 +103,8 @@ static snt_status initializers(import_ctx *c, const Onnx__GraphProto *gp) {
     int t = add_valued(c, b.name, SNT_T_CONST, &b);
     snt_tensor_buf_free(&b);
     if (t < 0) return SNT_ERR_NOMEM;
+    snt_status st = snt_onnx_validate_tensor(c->d, c->g, t, "initializer");
+    if (st) return st;
   }
   return SNT_OK;
 }
@@ -158,6 +161,7 @@ static snt_status inputs(import_ctx *c, const Onnx__GraphProto *gp) {
     if (t < 0 || snt_ir_mark_input(c->g, t)) return SNT_ERR_NOMEM;
     c->g->tensors[t].batched = !given(c, vi->name) && symbolic_first_dim(vi);
     bind(c, t);
+    if ((st = snt_onnx_validate_tensor(c->d, c->g, t, "graph input"))) return st;
   }
   return SNT_OK;
 }
@@ -225,7 +229,7 @@ static snt_status constant(import_ctx *c, const Onnx__NodeProto *np, const char 
   }
   int t = add_valued(c, np->output[0], SNT_T_CONST, &b);
   snt_tensor_buf_free(&b);
-  return t < 0 ? SNT_ERR_NOMEM : SNT_OK;
+  return t < 0 ? SNT_ERR_NOMEM : snt_onnx_validate_tensor(c->d, c->g, t, "Constant");
 }
 
 static const snt_op *find_op(const char *onnx_type) {
@@ -245,7 +249,7 @@ static snt_status node_inputs(import_ctx *c, const Onnx__NodeProto *np, int node
       if (t < 0)
         return err(c, "node '%s' (%s, opset %d) reads '%s', which no input, initializer or earlier node provides",
                    nname, np->op_type, c->opset, np->input[k]);
-      if ((op->onnx_const_inputs >> k) & 1 && c->g->tensors[t].kind != SNT_T_CONST) {
+      if (k < 32 && (op->onnx_const_inputs >> k) & 1 && c->g->tensors[t].kind != SNT_T_CONST) {
         const snt_tensor_buf *v = given(c, np->input[k]);
         if (c->g->tensors[t].kind != SNT_T_INPUT || !v)
           return err(c, "node '%s' (%s, opset %d): input %zu ('%s') determines a shape, so its value must be known "
@@ -289,6 +293,9 @@ static snt_status node(import_ctx *c, const Onnx__NodeProto *np, int index) {
   if (strcmp(np->op_type, "Constant") == 0) return constant(c, np, nname);
   const snt_op *op = find_op(np->op_type);
   if (!op) return err(c, "node '%s': op %s (opset %d) is not supported", nname, np->op_type, c->opset);
+  snt_onnx_site at = {c->g->src, nname, np->op_type, c->opset};
+  snt_status vst = snt_onnx_validate_node(c->d, &at, op, np);
+  if (vst) return vst;
   int n = snt_ir_add_node(c->g, op, nname, (snt_loc){0});
   if (n < 0) return SNT_ERR_NOMEM;
   snt_status st = copy_attrs(c, np, &c->g->nodes[n], nname);
@@ -303,6 +310,7 @@ static snt_status node(import_ctx *c, const Onnx__NodeProto *np, int index) {
   }
   if (!st && op->onnx_import) st = op->onnx_import(c->g, n, c->opset, c->d);
   if (!st) st = op->infer(c->g, n, c->d);
+  if (!st) st = snt_onnx_validate_sizes(c->d, &at, c->g, n);
   /* Shape arithmetic on constants becomes a constant now, so a Reshape or Resize after it
    * finds its shape-determining input known (compiler/passes/fold_constants.c). */
   bool folded = false;
@@ -354,6 +362,8 @@ snt_status snt_onnx_import(snt_diag *d, const Onnx__ModelProto *m, const char *p
   snt_err e;
   c.g = snt_ir_create(gp->name && gp->name[0] ? gp->name : "model");
   snt_status st = c.map && c.g ? snt_onnx_dirname(path, &c.base_dir, &e) : SNT_ERR_NOMEM;
+  /* Errors about nodes name the file; the source lives in d, which outlives the graph's use. */
+  if (!st && !(c.g->src = snt_diag_add_source(d, path, "", 0))) st = SNT_ERR_NOMEM;
   if (!st) {
     c.g->batch = c.o->batch > 0 ? c.o->batch : 1;
     st = initializers(&c, gp);

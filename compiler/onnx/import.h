@@ -14,7 +14,8 @@ typedef struct snt_onnx_import_opts {
   int n_given;
 } snt_onnx_import_opts;
 
-/* Imports `m`; `path` names the file in messages and locates external data. */
+/* Imports `m`; `path` names the file in messages and locates external data. The graph's
+ * src (for later messages about its nodes) is held by d: use the graph with d alive. */
 snt_status snt_onnx_import(snt_diag *d, const Onnx__ModelProto *m, const char *path,
                            const snt_onnx_import_opts *o, snt_graph **out);
 /* Loads and imports a .onnx file. */

@@ -60,7 +60,7 @@ static snt_status grad(snt_ad *ad, int node) {
   const snt_op snt_op_##id = {.name = #id, .type_name = "Activation", .default_layer = "activation", \
                               .doc = label, .min_inputs = 1, .max_inputs = 1, .args = no_args, \
                               .infer = snt_infer_same, .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = snt_emit_unary, .inplace = true, \
-                              .grad = grad}
+                              .grad = grad, .onnx_arity = {1, 1, 1, 1}}
 
 ACTIVATION(relu, "Relu", "rectified linear unit: relu(x) = max(x, 0)");
 ACTIVATION(sigmoid, "Sigmoid", "logistic sigmoid: sigmoid(x) = 1 / (1 + exp(-x))");

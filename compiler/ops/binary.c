@@ -70,7 +70,7 @@ static snt_status fold_emit(snt_emit *e, int node) {
   const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,    \
                               .min_inputs = lo, .max_inputs = hi, .args = no_args,                   \
                               .infer = snt_infer_broadcast, .onnx_type = onnx, .onnx_export = snt_ox_same, \
-                              .emit = fold_emit}
+                              .emit = fold_emit, .onnx_arity = {lo, hi, 1, 1}}
 
 BINARY(sub, "Sub", 2, 2, "a - b, broadcasting: sub(a, b)");
 BINARY(mul, "Mul", 2, 2, "a * b, broadcasting: mul(a, b)");

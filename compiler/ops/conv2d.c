@@ -242,9 +242,15 @@ static snt_status grad(snt_ad *ad, int node) {
 
 static const char *const roles[] = {NULL, "kernel", "bias", NULL};
 
+/* ONNX attribute ranges (compiler/onnx/validate.c). */
+static const snt_attr_range conv_ranges[] = {
+    {"kernel_shape", 1, SNT_MAX_ATTR}, {"strides", 1, SNT_MAX_ATTR}, {"dilations", 1, SNT_MAX_ATTR},
+    {"pads", 0, SNT_MAX_ATTR}, {"group", 1, SNT_MAX_ATTR}, {0}};
+
 const snt_op snt_op_conv2d = {
     .name = "conv2d", .type_name = "Conv2D", .default_layer = "conv2d",
     .doc = "2-D convolution: conv2d(x, filters, kernel, stride=1, padding=valid, dilation=1, groups=1, bias=true, activation=none, l2=0)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer, .flops = flops,
     .onnx_type = "Conv", .onnx_import = onnx_import, .onnx_roles = roles, .onnx_export = onnx_export, .emit = emit, .scratch = scratch,
-    .grad = grad};
+    .grad = grad,
+    .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = conv_ranges};

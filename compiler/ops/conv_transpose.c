@@ -125,7 +125,14 @@ static snt_status emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+/* ONNX attribute ranges (compiler/onnx/validate.c). */
+static const snt_attr_range convt_ranges[] = {
+    {"kernel_shape", 1, SNT_MAX_ATTR}, {"strides", 1, SNT_MAX_ATTR}, {"dilations", 1, SNT_MAX_ATTR},
+    {"pads", 0, SNT_MAX_ATTR}, {"group", 1, SNT_MAX_ATTR}, {"output_padding", 0, SNT_MAX_ATTR},
+    {"output_shape", 1, SNT_MAX_ATTR}, {0}};
+
 const snt_op snt_op_conv_transpose = {
     .name = "conv_transpose", .type_name = "Conv2DTranspose", .default_layer = "conv2d_transpose",
     .doc = "transposed convolution (ONNX ConvTranspose)", .min_inputs = 1, .max_inputs = 1, .args = args,
-    .infer = infer, .onnx_type = "ConvTranspose", .onnx_import = onnx_import, .emit = emit, .scratch = scratch};
+    .infer = infer, .onnx_type = "ConvTranspose", .onnx_import = onnx_import, .emit = emit, .scratch = scratch,
+    .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = convt_ranges};

@@ -68,7 +68,8 @@ snt_status snt_infer_same(snt_graph *g, int node, snt_diag *d) {
 #define UNARY(id, onnx, doc_)                                                                         \
   const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,      \
                               .min_inputs = 1, .max_inputs = 1, .args = no_args, .infer = snt_infer_same, \
-                              .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = snt_emit_unary, .inplace = true}
+                              .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = snt_emit_unary, .inplace = true, \
+                              .onnx_arity = {1, 1, 1, 1}}
 
 UNARY(abs, "Abs", "absolute value: abs(x)");
 UNARY(neg, "Neg", "negation: neg(x)");
@@ -94,7 +95,8 @@ static snt_status leaky_emit(snt_emit *e, int node) {
 const snt_op snt_op_leaky_relu = {
     .name = "leaky_relu", .type_name = "LeakyReLU", .default_layer = "leaky_re_lu",
     .doc = "x for x >= 0, alpha * x below: leaky_relu(x, alpha=0.01)", .min_inputs = 1, .max_inputs = 1,
-    .args = leaky_args, .infer = snt_infer_same, .onnx_type = "LeakyRelu", .emit = leaky_emit, .inplace = true};
+    .args = leaky_args, .infer = snt_infer_same, .onnx_type = "LeakyRelu", .emit = leaky_emit, .inplace = true,
+    .onnx_arity = {1, 1, 1, 1}};
 
 /* ---- cast ---- */
 
@@ -128,7 +130,8 @@ static snt_status cast_emit(snt_emit *e, int node) {
 const snt_op snt_op_cast = {
     .name = "cast", .type_name = "Cast", .default_layer = "cast",
     .doc = "element type conversion (ONNX type numbers): cast(x, to)", .min_inputs = 1, .max_inputs = 1,
-    .args = cast_args, .infer = cast_infer, .onnx_type = "Cast", .emit = cast_emit};
+    .args = cast_args, .infer = cast_infer, .onnx_type = "Cast", .emit = cast_emit,
+    .onnx_arity = {1, 1, 1, 1}};
 
 /* ---- clip: min and max are attributes before opset 11, optional inputs after ---- */
 
@@ -181,4 +184,5 @@ static snt_status clip_emit(snt_emit *e, int node) {
 const snt_op snt_op_clip = {
     .name = "clip", .type_name = "Clip", .default_layer = "clip",
     .doc = "limits values to [min, max]: clip(x, min=-inf, max=inf)", .min_inputs = 1, .max_inputs = 3,
-    .args = clip_args, .infer = clip_infer, .onnx_type = "Clip", .emit = clip_emit, .inplace = true};
+    .args = clip_args, .infer = clip_infer, .onnx_type = "Clip", .emit = clip_emit, .inplace = true,
+    .onnx_arity = {1, 3, 1, 1}};

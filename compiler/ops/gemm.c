@@ -74,12 +74,17 @@ static snt_status matmul_emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+/* ONNX attribute ranges (compiler/onnx/validate.c). */
+static const snt_attr_range gemm_ranges[] = {{"transA", 0, 1}, {"transB", 0, 1}, {0}};
+
 const snt_op snt_op_gemm = {
     .name = "gemm", .type_name = "Gemm", .default_layer = "gemm",
     .doc = "y = alpha * A' B' + beta * C: gemm(a, b, c, alpha=1, beta=1, transA=0, transB=0)", .min_inputs = 2,
-    .max_inputs = 3, .args = gemm_args, .infer = gemm_infer, .onnx_type = "Gemm", .emit = gemm_emit};
+    .max_inputs = 3, .args = gemm_args, .infer = gemm_infer, .onnx_type = "Gemm", .emit = gemm_emit,
+    .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = gemm_ranges};
 
 const snt_op snt_op_matmul = {
     .name = "matmul", .type_name = "MatMul", .default_layer = "matmul",
     .doc = "matrix product with numpy's broadcasting: matmul(a, b)", .min_inputs = 2, .max_inputs = 2,
-    .args = no_args, .infer = matmul_infer, .onnx_type = "MatMul", .emit = matmul_emit};
+    .args = no_args, .infer = matmul_infer, .onnx_type = "MatMul", .emit = matmul_emit,
+    .onnx_arity = {2, 2, 1, 1}};

@@ -47,7 +47,9 @@ static snt_status infer(snt_graph *g, int node, snt_diag *d) {
   for (int i = 0; i < x->rank; i++) {
     if (full[i] < 0 || full[x->rank + i] < 0)
       return snt_node_error(g, n, d, "padding must not be negative, got %lld", (long long)(full[i] < 0 ? full[i] : full[x->rank + i]));
-    dims[i] = x->dims[i] + full[i] + full[x->rank + i];
+    if (full[i] > SNT_MAX_ATTR || full[x->rank + i] > SNT_MAX_ATTR ||
+        !snt_add_ok(x->dims[i], full[i] + full[x->rank + i], &dims[i]))
+      return snt_node_error(g, n, d, "padding of axis %d is too large (at most %lld per side)", i, (long long)SNT_MAX_ATTR);
   }
   snt_tensor *v = snt_in_opt(g, n, 2);
   if (v && (snt_tensor_numel(v) != 1 || v->dtype != x->dtype)) return snt_node_error(g, n, d, "constant_value must be one value of the input's type");
@@ -140,8 +142,12 @@ static snt_status grad(snt_ad *ad, int node) {
   return snt_ad_input_grad(ad, &pad_grad, node, 1, &dy);
 }
 
+/* ONNX attribute ranges (compiler/onnx/validate.c). */
+static const snt_attr_range pad_ranges[] = {{"pads", 0, SNT_MAX_ATTR}, {"paddings", 0, SNT_MAX_ATTR}, {0}};
+
 const snt_op snt_op_pad = {
     .name = "pad", .type_name = "ZeroPadding2D", .default_layer = "zero_padding2d",
     .doc = "padding of height and width: pad(x, p | [ph, pw] | [top, left, bottom, right], value=0, mode=constant)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Pad", .onnx_import = onnx_import,
-    .onnx_const_inputs = 1u << 1, .onnx_export = onnx_export, .emit = emit, .grad = grad};
+    .onnx_const_inputs = 1u << 1, .onnx_export = onnx_export, .emit = emit, .grad = grad,
+    .onnx_arity = {1, 3, 1, 1}, .onnx_ranges = pad_ranges};

@@ -180,14 +180,26 @@ static snt_status grad(snt_ad *ad, int node) {
   return snt_ad_input_grad(ad, &pool_grad, node, 2, ins);
 }
 
+/* ONNX attribute ranges (compiler/onnx/validate.c). */
+static const snt_attr_range max_ranges[] = {
+    {"kernel_shape", 1, SNT_MAX_ATTR}, {"strides", 1, SNT_MAX_ATTR}, {"dilations", 1, SNT_MAX_ATTR},
+    {"pads", 0, SNT_MAX_ATTR}, {"ceil_mode", 0, 1}, {"storage_order", 0, 1}, {0}};
+
 const snt_op snt_op_maxpool = {
     .name = "maxpool", .type_name = "MaxPooling2D", .default_layer = "max_pooling2d",
     .doc = "2-D max pooling: maxpool(x, pool=2, stride=pool, padding=valid)",
     .min_inputs = 1, .max_inputs = 1, .args = max_args, .infer = infer, .onnx_type = "MaxPool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad};
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad,
+    .onnx_arity = {1, 1, 1, 2}, .onnx_ranges = max_ranges};
+
+/* ONNX attribute ranges (compiler/onnx/validate.c). */
+static const snt_attr_range avg_ranges[] = {
+    {"kernel_shape", 1, SNT_MAX_ATTR}, {"strides", 1, SNT_MAX_ATTR}, {"dilations", 1, SNT_MAX_ATTR},
+    {"pads", 0, SNT_MAX_ATTR}, {"ceil_mode", 0, 1}, {"count_include_pad", 0, 1}, {0}};
 
 const snt_op snt_op_avgpool = {
     .name = "avgpool", .type_name = "AveragePooling2D", .default_layer = "average_pooling2d",
     .doc = "2-D average pooling: avgpool(x, pool=2, stride=pool, padding=valid, count_include_pad=false)",
     .min_inputs = 1, .max_inputs = 1, .args = avg_args, .infer = infer, .onnx_type = "AveragePool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad};
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad,
+    .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = avg_ranges};

@@ -64,12 +64,17 @@ static snt_status emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+/* ONNX attribute ranges (compiler/onnx/validate.c). */
+static const snt_attr_range reduce_ranges[] = {{"keepdims", 0, 1}, {"noop_with_empty_axes", 0, 1}, {0}};
+
 const snt_op snt_op_reduce_mean = {
     .name = "reduce_mean", .type_name = "ReduceMean", .default_layer = "reduce_mean",
     .doc = "mean over axes: reduce_mean(x, axes, keepdims=true)", .min_inputs = 1, .max_inputs = 1, .args = args,
-    .infer = infer, .onnx_type = "ReduceMean", .onnx_const_inputs = 1u << 1, .emit = emit};
+    .infer = infer, .onnx_type = "ReduceMean", .onnx_const_inputs = 1u << 1, .emit = emit,
+    .onnx_arity = {1, 2, 1, 1}, .onnx_ranges = reduce_ranges};
 
 const snt_op snt_op_reduce_sum = {
     .name = "reduce_sum", .type_name = "ReduceSum", .default_layer = "reduce_sum",
     .doc = "sum over axes: reduce_sum(x, axes, keepdims=true)", .min_inputs = 1, .max_inputs = 1, .args = args,
-    .infer = infer, .onnx_type = "ReduceSum", .onnx_const_inputs = 1u << 1, .emit = emit};
+    .infer = infer, .onnx_type = "ReduceSum", .onnx_const_inputs = 1u << 1, .emit = emit,
+    .onnx_arity = {1, 2, 1, 1}, .onnx_ranges = reduce_ranges};

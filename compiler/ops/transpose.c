@@ -43,7 +43,11 @@ static snt_status emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+/* ONNX attribute ranges (compiler/onnx/validate.c); perm is also checked against the rank. */
+static const snt_attr_range ranges[] = {{"perm", 0, SNT_MAX_RANK - 1}, {0}};
+
 const snt_op snt_op_transpose = {
     .name = "transpose", .type_name = "Permute", .default_layer = "permute",
     .doc = "permutes the axes: transpose(x, perm)", .min_inputs = 1, .max_inputs = 1, .args = args,
-    .infer = infer, .onnx_type = "Transpose", .emit = emit};
+    .infer = infer, .onnx_type = "Transpose", .emit = emit,
+    .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = ranges};

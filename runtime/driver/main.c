@@ -61,6 +61,14 @@ static bool fits(const snt_tensor_buf *t, const snt_model_io *io) {
   return true;
 }
 
+/* "FLOAT (1, 3, 4)" for messages. */
+static void dims_text(char *buf, size_t size, snt_dtype dtype, int rank, const int64_t *dims) {
+  const char *tn = snt_dtype_name(dtype);
+  size_t o = (size_t)snprintf(buf, size, "%s (", tn ? tn : "?");
+  for (int k = 0; k < rank && o < size; k++) o += (size_t)snprintf(buf + o, size - o, "%s%lld", k ? ", " : "", (long long)dims[k]);
+  if (o < size) snprintf(buf + o, size - o, ")");
+}
+
 /* Warns about NaN or Inf in a float tensor: the model runs, but its result says little. */
 static void warn_nonfinite(const char *model, const char *what, int i, const char *name, snt_dtype dt, const void *data,
                            int64_t n) {
@@ -78,6 +86,11 @@ static int cmd_run(const snt_model_info *m, snt_rt_common *c, int argc, char **a
   int rc = snt_rt_parse(m->name, "run", own, c, argc, argv, files, 64, &n_files);
   if (rc < 0) return snt_rt_usage(stdout, m), 0;
   if (rc) return rc;
+  if (m->n_inputs > 64 || m->n_outputs > 64) {
+    fprintf(stderr, "%s run: the model has %d inputs and %d outputs; run takes at most 64 of each\n", m->name, m->n_inputs,
+            m->n_outputs);
+    return SNT_RT_EXIT_USER;
+  }
   if (!dir || n_files != m->n_inputs) {
     fprintf(stderr, "%s run: needs %d input file%s and -o DIR (got %d file%s%s)\n", m->name, m->n_inputs,
             m->n_inputs == 1 ? "" : "s", n_files, n_files == 1 ? "" : "s", dir ? "" : ", no -o");
@@ -100,8 +113,11 @@ static int cmd_run(const snt_model_info *m, snt_rt_common *c, int argc, char **a
       fprintf(stderr, "%s\n", e.msg);
       rc = SNT_RT_EXIT_USER;
     } else if (!fits(&ins[i], &model.in[i])) {
-      fprintf(stderr, "%s: input %d ('%s') must be %s shaped as the compiled input (a smaller batch is fine); run '%s info'\n",
-              files[i], i, model.in[i].name, snt_dtype_name(model.in[i].dtype), m->name);
+      char want[256], got[256];
+      dims_text(want, sizeof want, model.in[i].dtype, model.in[i].rank, model.in[i].dims);
+      dims_text(got, sizeof got, ins[i].dtype, ins[i].rank, ins[i].dims);
+      fprintf(stderr, "%s: input %d ('%s') must be %s (a smaller batch is fine), the file holds %s; run '%s info'\n",
+              files[i], i, model.in[i].name, want, got, m->name);
       rc = SNT_RT_EXIT_USER;
     } else {
       /* A smaller batch runs padded with zeros; its outputs are cut back to it. */

@@ -105,7 +105,13 @@ static int is_depthwise(const snt_k_conv3 *g) { return g->cg == 1 && !is_pointwi
 size_t snt_k_conv_scratch_bytes(const snt_k_conv_desc *d) {
   snt_k_conv3 g;
   if (snt_k_conv3_init(d, &g) != SNT_OK || is_pointwise(&g) || is_depthwise(&g)) return 0;
-  return (size_t)(g.cg * g.w.k_size * g.w.out_size) * sizeof(float);
+  /* Checked: SIZE_MAX (refused by the compiler's memory cap) instead of a wrapped size. */
+  int64_t n;
+  size_t bytes;
+  if (__builtin_mul_overflow(g.cg, g.w.k_size, &n) || __builtin_mul_overflow(n, g.w.out_size, &n) ||
+      __builtin_mul_overflow((size_t)n, sizeof(float), &bytes))
+    return SIZE_MAX;
+  return bytes;
 }
 
 /* One row of im2col: dst[o] = src[o * step + start], zero where that falls outside [0, n_in). */

@@ -15,7 +15,13 @@ static int is_pointwise(const snt_k_conv3 *g) {
 size_t snt_k_conv_transpose_scratch_bytes(const snt_k_conv_desc *d) {
   snt_k_conv3 g;
   if (snt_k_conv3_init(d, &g) != SNT_OK || is_pointwise(&g)) return 0;
-  return (size_t)(g.mg * g.w.k_size * g.w.in_size) * sizeof(float);
+  /* Checked: SIZE_MAX (refused by the compiler's memory cap) instead of a wrapped size. */
+  int64_t n;
+  size_t bytes;
+  if (__builtin_mul_overflow(g.mg, g.w.k_size, &n) || __builtin_mul_overflow(n, g.w.in_size, &n) ||
+      __builtin_mul_overflow((size_t)n, sizeof(float), &bytes))
+    return SIZE_MAX;
+  return bytes;
 }
 
 /* Adds one col row (one output channel, one kernel tap) into the output plane yp. */

@@ -47,9 +47,14 @@ snt_status snt_k_pad(size_t elem_size, int rank, const int64_t *in_dims, const i
     int64_t pb = pads[a], pe = pads[a + rank];
     if (pb < 0 || pe < 0 || in_dims[a] < 0) return SNT_ERR_INPUT;
     if (in_dims[a] == 0 && (pb || pe) && mode != SNT_K_PAD_CONSTANT) return SNT_ERR_INPUT;
-    od[a] = in_dims[a] + pb + pe;
+    /* Checked: a wrapped size would make the rows below write out of bounds. */
+    if (__builtin_add_overflow(in_dims[a], pb, &od[a]) || __builtin_add_overflow(od[a], pe, &od[a])) return SNT_ERR_INPUT;
   }
-  int64_t out_total = snt_k_prod(od, rank), last = od[rank - 1];
+  int64_t out_total = 1, last = od[rank - 1];
+  for (int a = 0; a < rank; a++)
+    if (__builtin_mul_overflow(out_total, od[a], &out_total) ||
+        __builtin_mul_overflow(out_total, (int64_t)elem_size, &(int64_t){0}))
+      return SNT_ERR_INPUT;
   if (out_total == 0) return SNT_OK;
   int64_t rows = out_total / last, idx[SNT_MAX_RANK] = {0};
   for (int64_t t = 0; t < rows; t++) {

@@ -1,0 +1,103 @@
+/* ONNX node validation: arity, omitted inputs, attribute ranges, size caps. Every op
+ * declares its schema in its own file (compiler/ops/); this file applies it. */
+#include "compiler/onnx/validate.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support/util.h"
+
+static snt_status fail(snt_diag *d, const snt_onnx_site *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static snt_status fail(snt_diag *d, const snt_onnx_site *at, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *m = snt_vformat(fmt, ap);
+  va_end(ap);
+  snt_diag_error(d, at->src, (snt_loc){0}, "node '%s' (%s, opset %d): %s", at->node, at->op_type, at->opset,
+                 m ? m : "out of memory");
+  free(m);
+  return SNT_ERR_INPUT;
+}
+
+static const char *plural(int n, const char *word) {
+  static const char *const words[][2] = {{"input", "inputs"}, {"output", "outputs"}};
+  int w = strcmp(word, "input") == 0 ? 0 : 1;
+  return words[w][n != 1];
+}
+
+/* min..max of something counted: "1", "2 to 3", "at least 1". */
+static snt_status count_error(snt_diag *d, const snt_onnx_site *at, const char *what, int lo, int hi, size_t got) {
+  if (hi < 0) return fail(d, at, "needs at least %d %s, got %zu", lo, plural(lo, what), got);
+  if (lo == hi) return fail(d, at, "takes %d %s, got %zu", lo, plural(lo, what), got);
+  return fail(d, at, "takes %d to %d %s, got %zu", lo, hi, plural(hi, what), got);
+}
+
+static snt_status arity(snt_diag *d, const snt_onnx_site *at, const snt_onnx_arity *a, const Onnx__NodeProto *np) {
+  size_t n_in = np->n_input;
+  while (n_in > 0 && !np->input[n_in - 1][0]) n_in--; /* trailing omitted inputs are absent ones */
+  if (n_in < (size_t)a->min_in || (a->max_in >= 0 && n_in > (size_t)a->max_in))
+    return count_error(d, at, "input", a->min_in, a->max_in, n_in);
+  /* Only optional inputs may be omitted; a variadic list has none. */
+  for (size_t k = 0; k < n_in; k++)
+    if (!np->input[k][0] && (k < (size_t)a->min_in || a->max_in < 0))
+      return fail(d, at, "input %zu is required but omitted (named \"\")", k + 1);
+  size_t n_out = np->n_output;
+  if (n_out < (size_t)a->min_out || (a->max_out >= 0 && n_out > (size_t)a->max_out))
+    return count_error(d, at, "output", a->min_out, a->max_out, n_out);
+  if (n_out > 0 && !np->output[0][0]) return fail(d, at, "output 1 is required but named \"\"");
+  return SNT_OK;
+}
+
+static const snt_attr_range *range_of(const snt_op *op, const char *name) {
+  for (const snt_attr_range *r = op->onnx_ranges; r && r->name; r++)
+    if (strcmp(r->name, name) == 0) return r;
+  return NULL;
+}
+
+static snt_status ranges(snt_diag *d, const snt_onnx_site *at, const snt_op *op, const Onnx__NodeProto *np) {
+  for (size_t i = 0; i < np->n_attribute; i++) {
+    const Onnx__AttributeProto *a = np->attribute[i];
+    const snt_attr_range *r = range_of(op, a->name);
+    if (!r) continue;
+    const int64_t *v = a->ints;
+    size_t n = a->n_ints;
+    if (a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT) v = &a->i, n = 1;
+    else if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS)
+      return fail(d, at, "attribute '%s' must be an integer or a list of integers", a->name);
+    for (size_t k = 0; k < n; k++)
+      if (v[k] < r->min || v[k] > r->max)
+        return fail(d, at, "attribute '%s' has %" PRId64 ", expected %" PRId64 " to %" PRId64, a->name, v[k], r->min, r->max);
+  }
+  return SNT_OK;
+}
+
+snt_status snt_onnx_validate_node(snt_diag *d, const snt_onnx_site *at, const snt_op *op, const Onnx__NodeProto *np) {
+  if (op->onnx_arity.min_out < 1) return fail(d, at, "internal: the op declares no ONNX arity");
+  snt_status st = arity(d, at, &op->onnx_arity, np);
+  return st ? st : ranges(d, at, op, np);
+}
+
+static void dims_str(char *buf, size_t size, const snt_tensor *t) { snt_shape_str(buf, size, t, 0); }
+
+snt_status snt_onnx_validate_sizes(snt_diag *d, const snt_onnx_site *at, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  for (int k = 0; k < n->n_out; k++) {
+    const snt_tensor *t = &g->tensors[n->out[k]];
+    const char *why = snt_size_problem(t);
+    if (!why) continue;
+    char s[SNT_MAX_RANK * 24 + 8];
+    dims_str(s, sizeof s, t);
+    return fail(d, at, "output '%s' would have shape %s: %s", t->name, s, why);
+  }
+  return SNT_OK;
+}
+
+snt_status snt_onnx_validate_tensor(snt_diag *d, const snt_graph *g, int t, const char *what) {
+  const char *why = snt_size_problem(&g->tensors[t]);
+  if (!why) return SNT_OK;
+  char s[SNT_MAX_RANK * 24 + 8];
+  dims_str(s, sizeof s, &g->tensors[t]);
+  return snt_diag_error(d, g->src, (snt_loc){0}, "%s '%s' has shape %s: %s", what, g->tensors[t].name, s, why);
+}
