@@ -252,4 +252,4 @@ const snt_op snt_op_batchnorm = {
     .doc = "batch normalisation over channels: batchnorm(x, eps=0.001, momentum=0.99, center=true, scale=true)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer,
     .onnx_type = "BatchNormalization", .onnx_import = onnx_import, .onnx_roles = roles, .onnx_export = onnx_export, .emit = emit, .inplace = true,
-    .train = train, .grad = grad};
+    .train = train, .grad = grad, .types = SNT_TYPES_KERNEL(31)};

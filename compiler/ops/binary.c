@@ -25,6 +25,8 @@ snt_status snt_emit_fold(snt_emit *e, int node, const char *combine) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *y = &e->g->tensors[n->out[0]];
   const char *ct = snt_compute_ctype(y->dtype);
+  char *safe = snt_int_safe_expr(y->dtype, combine); /* integers: no overflow or division UB */
+  if (safe) combine = safe;
   snt_strbuf b = {0};
   snt_sb_printf(&b, "%s acc = %s;", ct, snt_emit_load(e, n->in[0], "ix0"));
   for (int k = 1; k < n->n_in; k++) {
@@ -35,6 +37,7 @@ snt_status snt_emit_fold(snt_emit *e, int node, const char *combine) {
                   snt_emit_load(e, n->in[k], idx), combine);
   }
   snt_sb_printf(&b, " %s;", snt_emit_store(e, n->out[0], "io", "acc"));
+  free(safe);
   if (b.failed) return SNT_ERR_NOMEM;
   snt_emit_elementwise_loop(e, n->out[0], n->in, n->n_in, b.data);
   snt_sb_free(&b);
@@ -66,16 +69,20 @@ static snt_status fold_emit(snt_emit *e, int node) {
   return SNT_ERR_INTERNAL;
 }
 
-#define BINARY(id, onnx, lo, hi, doc_)                                                              \
+#define BINARY(id, onnx, lo, hi, doc_, types_)                                                           \
   const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,    \
                               .min_inputs = lo, .max_inputs = hi, .args = no_args,                   \
                               .infer = snt_infer_broadcast, .onnx_type = onnx, .onnx_export = snt_ox_same, \
-                              .emit = fold_emit}
+                              .emit = fold_emit, .types = types_}
+#define FOLD_NOTE "loop in the type (FLOAT16, BFLOAT16 in float32, rounded per element; integers wrap, x / 0 = 0)"
+#define POW_TYPES {.t = SNT_TY_FLOATS, .other = SNT_TY_FLOATS | SNT_TY(SNT_I32) | SNT_TY(SNT_I64), .note = "computed in double, rounded to the type"}
+#define FOLD_TYPES(ts) {.t = (ts), .t_slots = ~0u, .note = FOLD_NOTE}
 
-BINARY(sub, "Sub", 2, 2, "a - b, broadcasting: sub(a, b)");
-BINARY(mul, "Mul", 2, 2, "a * b, broadcasting: mul(a, b)");
-BINARY(div, "Div", 2, 2, "a / b, broadcasting (integers truncate): div(a, b)");
-BINARY(pow, "Pow", 2, 2, "a ** b, broadcasting, in a's type: pow(a, b)");
-BINARY(sum, "Sum", 1, -1, "elementwise sum of any number of tensors, broadcasting: sum(a, b, ...)");
-BINARY(maximum, "Max", 1, -1, "elementwise maximum, broadcasting: maximum(a, b, ...)");
-BINARY(minimum, "Min", 1, -1, "elementwise minimum, broadcasting: minimum(a, b, ...)");
+BINARY(sub, "Sub", 2, 2, "a - b, broadcasting: sub(a, b)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));
+BINARY(mul, "Mul", 2, 2, "a * b, broadcasting: mul(a, b)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));
+BINARY(div, "Div", 2, 2, "a / b, broadcasting (integers truncate): div(a, b)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));
+BINARY(pow, "Pow", 2, 2, "a ** b, broadcasting, in a's type: pow(a, b)",
+       POW_TYPES);
+BINARY(sum, "Sum", 1, -1, "elementwise sum of any number of tensors, broadcasting: sum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS));
+BINARY(maximum, "Max", 1, -1, "elementwise maximum, broadcasting: maximum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));
+BINARY(minimum, "Min", 1, -1, "elementwise minimum, broadcasting: minimum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));

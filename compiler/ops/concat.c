@@ -56,4 +56,5 @@ static snt_status emit(snt_emit *e, int node) {
 const snt_op snt_op_concat = {
     .name = "concat", .type_name = "Concatenate", .default_layer = "concatenate",
     .doc = "joins tensors along an axis: concat(a, b, ..., axis=1)", .min_inputs = 1, .max_inputs = -1, .args = args,
-    .infer = infer, .onnx_type = "Concat", .emit = emit};
+    .infer = infer, .onnx_type = "Concat", .emit = emit,
+    .types = {.t = SNT_TY_ALL, .t_slots = ~0u, .note = SNT_NOTE_MOVE}};

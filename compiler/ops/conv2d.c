@@ -247,4 +247,4 @@ const snt_op snt_op_conv2d = {
     .doc = "2-D convolution: conv2d(x, filters, kernel, stride=1, padding=valid, dilation=1, groups=1, bias=true, activation=none, l2=0)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer, .flops = flops,
     .onnx_type = "Conv", .onnx_import = onnx_import, .onnx_roles = roles, .onnx_export = onnx_export, .emit = emit, .scratch = scratch,
-    .grad = grad};
+    .grad = grad, .types = SNT_TYPES_KERNEL(7)};

@@ -105,4 +105,5 @@ const snt_op snt_op_dropout = {
     .doc = "random zeroing while training: dropout(x, rate, seed=0)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Dropout",
     .onnx_import = onnx_import, .onnx_const_inputs = 1u << 2, .onnx_export = onnx_export, .emit = emit,
-    .train = train, .grad = grad};
+    .train = train, .grad = grad,
+    .types = {.t = SNT_TY_FLOATS, .other = SNT_TY_FLOATS | SNT_TY(SNT_BOOL), .note = "a copy at inference"}};

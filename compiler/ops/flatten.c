@@ -112,4 +112,5 @@ const snt_op snt_op_flatten = {
     .name = "flatten", .type_name = "Flatten", .default_layer = "flatten",
     .doc = "flatten each sample; order=hwc (Keras, default) or chw: flatten(x, order=hwc)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Flatten",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad};
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad,
+    .types = {.t = SNT_TY_ALL, .note = SNT_NOTE_MOVE}};

@@ -77,9 +77,11 @@ static snt_status matmul_emit(snt_emit *e, int node) {
 const snt_op snt_op_gemm = {
     .name = "gemm", .type_name = "Gemm", .default_layer = "gemm",
     .doc = "y = alpha * A' B' + beta * C: gemm(a, b, c, alpha=1, beta=1, transA=0, transB=0)", .min_inputs = 2,
-    .max_inputs = 3, .args = gemm_args, .infer = gemm_infer, .onnx_type = "Gemm", .emit = gemm_emit};
+    .max_inputs = 3, .args = gemm_args, .infer = gemm_infer, .onnx_type = "Gemm", .emit = gemm_emit,
+    .types = SNT_TYPES_KERNEL(7)};
 
 const snt_op snt_op_matmul = {
     .name = "matmul", .type_name = "MatMul", .default_layer = "matmul",
     .doc = "matrix product with numpy's broadcasting: matmul(a, b)", .min_inputs = 2, .max_inputs = 2,
-    .args = no_args, .infer = matmul_infer, .onnx_type = "MatMul", .emit = matmul_emit};
+    .args = no_args, .infer = matmul_infer, .onnx_type = "MatMul", .emit = matmul_emit,
+    .types = SNT_TYPES_KERNEL(3)};

@@ -93,10 +93,12 @@ const snt_op snt_op_global_avg_pool = {
     .name = "global_avg_pool", .type_name = "GlobalAveragePooling2D",
     .default_layer = "global_average_pooling2d", .doc = "mean over height and width: global_avg_pool(x)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "GlobalAveragePool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = avg_grad};
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = avg_grad,
+    .types = SNT_TYPES_KERNEL(1)};
 
 const snt_op snt_op_global_max_pool = {
     .name = "global_max_pool", .type_name = "GlobalMaxPooling2D",
     .default_layer = "global_max_pooling2d", .doc = "maximum over height and width: global_max_pool(x)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "GlobalMaxPool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = max_grad};
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = max_grad,
+    .types = SNT_TYPES_KERNEL(1)};

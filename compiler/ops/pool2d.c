@@ -184,10 +184,13 @@ const snt_op snt_op_maxpool = {
     .name = "maxpool", .type_name = "MaxPooling2D", .default_layer = "max_pooling2d",
     .doc = "2-D max pooling: maxpool(x, pool=2, stride=pool, padding=valid)",
     .min_inputs = 1, .max_inputs = 1, .args = max_args, .infer = infer, .onnx_type = "MaxPool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad};
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad,
+    /* A maximum of INT8/UINT8 values computed in float32 is exact. */
+    .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64) | SNT_TY(SNT_I8) | SNT_TY(SNT_U8),
+              .note = "float32 kernel: the other types are cast to float32 (exact for INT8, UINT8) and the result back"}};
 
 const snt_op snt_op_avgpool = {
     .name = "avgpool", .type_name = "AveragePooling2D", .default_layer = "average_pooling2d",
     .doc = "2-D average pooling: avgpool(x, pool=2, stride=pool, padding=valid, count_include_pad=false)",
     .min_inputs = 1, .max_inputs = 1, .args = avg_args, .infer = infer, .onnx_type = "AveragePool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad};
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad, .types = SNT_TYPES_KERNEL(1)};

@@ -58,9 +58,11 @@ static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int
 const snt_op snt_op_softmax = {
     .name = "softmax", .type_name = "Activation", .default_layer = "activation",
     .doc = "softmax over one axis of each sample: softmax(x, axis=-1)", .min_inputs = 1, .max_inputs = 1,
-    .args = args, .infer = infer, .onnx_type = "Softmax", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .inplace = true};
+    .args = args, .infer = infer, .onnx_type = "Softmax", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .inplace = true,
+    .types = SNT_TYPES_KERNEL(1)};
 
 const snt_op snt_op_log_softmax = {
     .name = "log_softmax", .type_name = "Activation", .default_layer = "activation",
     .doc = "log of softmax over one axis of each sample: log_softmax(x, axis=-1)", .min_inputs = 1, .max_inputs = 1,
-    .args = args, .infer = infer, .onnx_type = "LogSoftmax", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .inplace = true};
+    .args = args, .infer = infer, .onnx_type = "LogSoftmax", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .inplace = true,
+    .types = SNT_TYPES_KERNEL(1)};

@@ -46,4 +46,5 @@ static snt_status emit(snt_emit *e, int node) {
 const snt_op snt_op_transpose = {
     .name = "transpose", .type_name = "Permute", .default_layer = "permute",
     .doc = "permutes the axes: transpose(x, perm)", .min_inputs = 1, .max_inputs = 1, .args = args,
-    .infer = infer, .onnx_type = "Transpose", .emit = emit};
+    .infer = infer, .onnx_type = "Transpose", .emit = emit,
+    .types = {.t = SNT_TY_ALL, .note = SNT_NOTE_MOVE}};
