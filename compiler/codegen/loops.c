@@ -25,6 +25,8 @@ char *snt_int_safe_expr(snt_dtype t, const char *expr) {
   if (strcmp(expr, "a / b") == 0)
     return is_signed_int(t) ? snt_format("(b == 0 ? (%s)0 : b == -1 ? (%s)(0 - (uint64_t)a) : (%s)(a / b))", ct, ct, ct)
                             : snt_format("(b == 0 ? (%s)0 : (%s)(a / b))", ct, ct);
+  if (strncmp(expr, "pow(", 4) == 0) /* a double result out of range must not reach a C conversion */
+    return snt_format("((%s)(int64_t)fmin(fmax(%s, -0x1p63), 0x1.fffffffffffffp62))", ct, expr);
   if (strcmp(expr, "-x") == 0) return snt_format("((%s)(0 - (uint64_t)x))", ct);
   if (strcmp(expr, "(x < 0 ? -x : x)") == 0)
     return is_signed_int(t) ? snt_format("(x < 0 ? (%s)(0 - (uint64_t)x) : x)", ct) : snt_format("x");

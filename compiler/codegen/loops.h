@@ -14,7 +14,7 @@ void snt_emit_elementwise_loop(snt_emit *e, int out, const int *ins, int n_ins, 
  * DOUBLE, the element type itself for integers. */
 const char *snt_compute_ctype(snt_dtype t);
 /* For an integer type, the form of arithmetic expression `expr` ("a + b", "a - b", "a * b",
- * "a / b", "-x", "(x < 0 ? -x : x)") without undefined behaviour: + - * and negation wrap
+ * "a / b", "-x", "(x < 0 ? -x : x)", "pow(...)") without undefined behaviour: + - * and negation wrap
  * (computed in uint64_t), a / 0 = 0 and MIN / -1 = MIN. A new string, or NULL when the type is
  * not an integer or the expression needs no change (docs/onnx.md documents the results). */
 char *snt_int_safe_expr(snt_dtype t, const char *expr);

@@ -75,7 +75,9 @@ static snt_status fold_emit(snt_emit *e, int node) {
                               .infer = snt_infer_broadcast, .onnx_type = onnx, .onnx_export = snt_ox_same, \
                               .emit = fold_emit, .types = types_}
 #define FOLD_NOTE "loop in the type (FLOAT16, BFLOAT16 in float32, rounded per element; integers wrap, x / 0 = 0)"
-#define POW_TYPES {.t = SNT_TY_FLOATS, .other = SNT_TY_FLOATS | SNT_TY(SNT_I32) | SNT_TY(SNT_I64), .note = "computed in double, rounded to the type"}
+#define POW_TYPES                                                                                    \
+  {.t = SNT_TY_FLOATS | SNT_TY(SNT_I32) | SNT_TY(SNT_I64), .other = SNT_TY_NUMERIC,                    \
+   .note = "computed in double, rounded to the type (integers: truncated, saturated to int64 first)"}
 #define FOLD_TYPES(ts) {.t = (ts), .t_slots = ~0u, .note = FOLD_NOTE}
 
 BINARY(sub, "Sub", 2, 2, "a - b, broadcasting: sub(a, b)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));
