@@ -74,15 +74,16 @@ static snt_status fold_emit(snt_emit *e, int node) {
                               .min_inputs = lo, .max_inputs = hi, .args = no_args,                   \
                               .infer = snt_infer_broadcast, .onnx_type = onnx, .onnx_export = snt_ox_same, \
                               .emit = fold_emit, .types = types_}
-#define FOLD_NOTE "loop in the type (FLOAT16, BFLOAT16 in float32, rounded per element; integers wrap, x / 0 = 0)"
+#define FOLD_NOTE "loop in the type (FLOAT16, BFLOAT16 in float32, rounded per element; integers wrap)"
 #define POW_TYPES                                                                                    \
   {.t = SNT_TY_FLOATS | SNT_TY(SNT_I32) | SNT_TY(SNT_I64), .other = SNT_TY_NUMERIC,                    \
    .note = "computed in double, rounded to the type (integers: truncated, saturated to int64 first)"}
 #define FOLD_TYPES(ts) {.t = (ts), .t_slots = ~0u, .note = FOLD_NOTE}
+#define DIV_TYPES {.t = SNT_TY_FLOATS | SNT_TY_INTS, .t_slots = ~0u, .note = FOLD_NOTE "; x / 0 = 0, MIN / -1 = MIN"}
 
 BINARY(sub, "Sub", 2, 2, "a - b, broadcasting: sub(a, b)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));
 BINARY(mul, "Mul", 2, 2, "a * b, broadcasting: mul(a, b)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));
-BINARY(div, "Div", 2, 2, "a / b, broadcasting (integers truncate): div(a, b)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));
+BINARY(div, "Div", 2, 2, "a / b, broadcasting (integers truncate): div(a, b)", DIV_TYPES);
 BINARY(pow, "Pow", 2, 2, "a ** b, broadcasting, in a's type: pow(a, b)",
        POW_TYPES);
 BINARY(sum, "Sum", 1, -1, "elementwise sum of any number of tensors, broadcasting: sum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS));

@@ -67,21 +67,22 @@ snt_status snt_infer_same(snt_graph *g, int node, snt_diag *d) {
   return SNT_OK;
 }
 
-#define UNARY(id, onnx, doc_, types_)                                                                 \
+#define UNARY(id, onnx, doc_, types_, note_)                                                                \
   const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,      \
                               .min_inputs = 1, .max_inputs = 1, .args = no_args, .infer = snt_infer_same, \
                               .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = snt_emit_unary, .inplace = true, \
-                              .types = {.t = (types_), .note = UNARY_NOTE}}
+                              .types = {.t = (types_), .note = note_}}
 /* Types of the unary ops (emitted loops: FLOAT16/BFLOAT16 load and store through float32). */
-#define UNARY_NOTE "loop in the type (FLOAT16, BFLOAT16 in float32, rounded per element; integers wrap)"
+#define UNARY_NOTE "loop in the type (FLOAT16, BFLOAT16 in float32, rounded per element)"
+#define UNARY_INT_NOTE UNARY_NOTE "; integers wrap (Abs(MIN) = MIN)"
 
-UNARY(abs, "Abs", "absolute value: abs(x)", SNT_TY_FLOATS | SNT_TY_INTS);
-UNARY(neg, "Neg", "negation: neg(x)", SNT_TY_FLOATS | SNT_TY_SINTS);
-UNARY(exp, "Exp", "exponential: exp(x)", SNT_TY_FLOATS);
-UNARY(log, "Log", "natural logarithm: log(x)", SNT_TY_FLOATS);
-UNARY(sqrt, "Sqrt", "square root: sqrt(x)", SNT_TY_FLOATS);
-UNARY(erf, "Erf", "error function: erf(x)", SNT_TY_FLOATS);
-UNARY(identity, "Identity", "a copy of x: identity(x)", SNT_TY_ALL);
+UNARY(abs, "Abs", "absolute value: abs(x)", SNT_TY_FLOATS | SNT_TY_INTS, UNARY_INT_NOTE);
+UNARY(neg, "Neg", "negation: neg(x)", SNT_TY_FLOATS | SNT_TY_SINTS, UNARY_INT_NOTE);
+UNARY(exp, "Exp", "exponential: exp(x)", SNT_TY_FLOATS, UNARY_NOTE);
+UNARY(log, "Log", "natural logarithm: log(x)", SNT_TY_FLOATS, UNARY_NOTE);
+UNARY(sqrt, "Sqrt", "square root: sqrt(x)", SNT_TY_FLOATS, UNARY_NOTE);
+UNARY(erf, "Erf", "error function: erf(x)", SNT_TY_FLOATS, UNARY_NOTE);
+UNARY(identity, "Identity", "a copy of x: identity(x)", SNT_TY_ALL, "a copy, any element type");
 
 /* ---- leaky_relu ---- */
 
