@@ -66,6 +66,10 @@ static int cmd_run(const snt_model_info *m, const snt_rt_common *c, int argc, ch
     if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) dir = argv[++i];
     else if (n_files < 64) files[n_files++] = argv[i];
   }
+  if (m->n_inputs > 64 || m->n_outputs > 64) { /* the buffers below hold 64 */
+    fprintf(stderr, "%s run: %d inputs and %d outputs: at most 64 of each\n", m->name, m->n_inputs, m->n_outputs);
+    return SNT_RT_EXIT_USER;
+  }
   if (!dir || n_files != m->n_inputs) {
     fprintf(stderr, "%s run: needs %d input file%s and -o DIR (got %d file%s%s)\n", m->name, m->n_inputs,
             m->n_inputs == 1 ? "" : "s", n_files, n_files == 1 ? "" : "s", dir ? "" : ", no -o");

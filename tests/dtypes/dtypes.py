@@ -3,7 +3,8 @@
 checked against ONNX Runtime (FLOAT16), PyTorch in float64 (DOUBLE: ONNX Runtime's CPU provider
 has no DOUBLE Conv or AveragePool) or exact integer references (wrapping, x / 0 = 0).
 
-usage: dtypes.py SINTER WORKDIR CASE   (CASE: float16 float64 ints bfloat16 refused)
+usage: dtypes.py SINTER WORKDIR CASE
+  (CASE: float16 float64 ints bfloat16 refused refused_all alltypes_f alltypes_h alltypes_s alltypes_u)
 Prints PASS <case> or FAIL lines; exit status 0 only when everything matched."""
 import os
 import subprocess
@@ -365,9 +366,221 @@ def refused_case():
             fail(f"refused {op} {types}: exit {p.returncode}, first line\n  {first}\nwant\n  {want}")
 
 
+# ---- every element type through the type-generic ops, one model (one C compile) ----
+
+ALL = [("FLOAT", TP.FLOAT, np.float32), ("UINT8", TP.UINT8, np.uint8), ("INT8", TP.INT8, np.int8),
+       ("UINT16", TP.UINT16, np.uint16), ("INT16", TP.INT16, np.int16), ("INT32", TP.INT32, np.int32),
+       ("INT64", TP.INT64, np.int64), ("BOOL", TP.BOOL, np.bool_), ("FLOAT16", TP.FLOAT16, np.float16),
+       ("DOUBLE", TP.DOUBLE, np.float64), ("UINT32", TP.UINT32, np.uint32), ("UINT64", TP.UINT64, np.uint64),
+       ("BFLOAT16", TP.BFLOAT16, np.uint16)]
+FLOATS = ("FLOAT", "FLOAT16", "DOUBLE", "BFLOAT16")
+
+
+def bf16_value(bits):
+    return (np.asarray(bits, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
+
+
+def values(name, npt, rng, shape):
+    """Test values of a type: the full range for integers (so + - * wrap), no zeros in y."""
+    if name == "BOOL":
+        return rng.integers(0, 2, shape).astype(np.bool_)
+    if name == "BFLOAT16":
+        return bf16_bits(rng.uniform(-3, 3, shape).astype(np.float32) + 0.25)
+    if name in FLOATS:
+        return (rng.uniform(-3, 3, shape) + 0.25).astype(npt)
+    info = np.iinfo(npt)
+    v = rng.integers(int(info.min), int(info.max), shape, dtype=npt, endpoint=True)
+    v[v == 0] = 1
+    return v
+
+
+GROUPS = {"alltypes_f": ("FLOAT", "DOUBLE"), "alltypes_h": ("FLOAT16", "BFLOAT16"),
+          "alltypes_s": ("INT8", "INT16", "INT32", "INT64", "BOOL"), "alltypes_u": ("UINT8", "UINT16", "UINT32", "UINT64")}
+
+
+def alltypes_case():
+    rng = np.random.default_rng(5)
+    n = h.make_node
+    nodes, ins, outs, inits, files, want = [], [], [], [], [], []
+    shape = [2, 3]
+    for name, t, npt in [a for a in ALL if a[0] in GROUPS[CASE]]:
+        # One constant per reader: import makes a constant read at a weight slot that node's parameter.
+        k = name.lower()
+        inits += [nh.from_array(np.array([3, 2], np.int64), f"shape32_{k}"), nh.from_array(np.array([1, 0], np.int64), f"idx_{k}"),
+                  nh.from_array(np.array([0], np.int64), f"ax0_{k}"), nh.from_array(np.array([0, 1, 0, 1], np.int64), f"pads_{k}")]
+        x, y = values(name, npt, rng, shape), values(name, npt, rng, shape)
+        if name not in FLOATS and name != "BOOL":
+            # Division corner cases: a zero divisor, MIN / -1 (signed), and plain values.
+            info = np.iinfo(npt)
+            x[0, 0], y[0, 0], y[0, 1] = info.min, (-1 if info.min < 0 else 3), 0
+        k = name.lower()
+        xs, ys = f"x_{k}", f"y_{k}"
+        ins += [vi(xs, t, shape), vi(ys, t, shape)]
+        files += [write_pb(os.path.join(WORK, f"{xs}.pb"), x, xs, t), write_pb(os.path.join(WORK, f"{ys}.pb"), y, ys, t)]
+        # Exact references: bits for moves; values computed in float32 (rounded once) or wrapped.
+        def out(op, inputs, ref, out_t=t, **attrs):
+            o = f"{op.lower()}_{k}_{len(nodes)}"
+            nodes.append(n(op, inputs, [o], name=o, **attrs))
+            outs.append(vi(o, out_t))
+            want.append((o, out_t, ref))
+        # The moves in one chain (a model has at most 64 outputs): every step copies bits.
+        nodes.append(n("Transpose", [xs], [f"t1_{k}"], perm=[1, 0], name=f"t1_{k}"))
+        nodes.append(n("Reshape", [f"t1_{k}", f"shape32_{k}"], [f"t2_{k}"], name=f"t2_{k}"))
+        nodes.append(n("Concat", [f"t2_{k}", f"t2_{k}"], [f"t3_{k}"], axis=0, name=f"t3_{k}"))
+        nodes.append(n("Gather", [f"t3_{k}", f"idx_{k}"], [f"t4_{k}"], axis=0, name=f"t4_{k}"))
+        nodes.append(n("Unsqueeze", [f"t4_{k}", f"ax0_{k}"], [f"t5_{k}"], name=f"t5_{k}"))
+        nodes.append(n("Flatten", [f"t5_{k}"], [f"t6_{k}"], axis=1, name=f"t6_{k}"))
+        r = np.concatenate([x.T.reshape(3, 2)] * 2, 0)[[1, 0]][None].reshape(1, -1)
+        if name != "BOOL":
+            nodes.append(n("Pad", [f"t6_{k}", f"pads_{k}"], [f"t7_{k}"], name=f"t7_{k}"))
+            r = np.pad(r, ((0, 0), (1, 1)))
+        out("Identity", [f"t7_{k}" if name != "BOOL" else f"t6_{k}"], r)
+        fx = bf16_value(x) if name == "BFLOAT16" else x.astype(np.float32)
+        out("Cast", [xs], fx, out_t=TP.FLOAT, to=TP.FLOAT)
+        if name == "BOOL":
+            continue
+        if name in FLOATS:
+            fy = bf16_value(y) if name == "BFLOAT16" else y.astype(np.float64)
+            fx = x.astype(np.float64) if name == "DOUBLE" else fx.astype(np.float64)
+            rnd = (lambda v: bf16_bits(np.asarray(v, np.float32))) if name == "BFLOAT16" else (lambda v: np.asarray(v).astype(npt))
+            for op, f in [("Add", fx + fy), ("Sub", fx - fy), ("Mul", fx * fy), ("Div", fx / fy), ("Max", np.maximum(fx, fy)),
+                          ("Min", np.minimum(fx, fy))]:
+                out(op, [xs, ys], rnd(f))
+            from math import erf
+            for op, f in [("Abs", abs(fx)), ("Neg", -fx), ("Relu", np.maximum(fx, 0)), ("Exp", np.exp(fx)),
+                          ("Log", np.log(abs(fx))), ("Sqrt", np.sqrt(abs(fx))), ("Sigmoid", 1 / (1 + np.exp(-fx))),
+                          ("Tanh", np.tanh(fx)), ("Erf", np.vectorize(erf)(fx))]:
+                src = xs
+                if op in ("Log", "Sqrt"):
+                    src = f"abs_{k}"
+                    nodes.append(n("Abs", [xs], [src], name=src))
+                out(op, [src], rnd(f))
+            out("LeakyRelu", [xs], rnd(np.where(fx >= 0, fx, np.float32(0.1) * fx)), alpha=0.1)
+            out("Sum", [xs, ys, xs], rnd(rnd_sum(fx, fy, name)))
+            continue
+        bits = np.iinfo(npt).bits
+        W = [lambda v: wrap(v, npt)]
+        ints = lambda f: np.array([[W[0](f(int(a), int(b))) for a, b in zip(ra, rb)] for ra, rb in zip(x, y)], dtype=npt)
+        out("Add", [xs, ys], ints(lambda a, b: a + b))
+        out("Sub", [xs, ys], ints(lambda a, b: a - b))
+        out("Mul", [xs, ys], ints(lambda a, b: a * b))
+        out("Div", [xs, ys], ints(lambda a, b: int_div(a, b, npt)))
+        out("Max", [xs, ys], np.maximum(x, y))
+        out("Min", [xs, ys], np.minimum(x, y))
+        out("Abs", [xs], ints(lambda a, b: abs(a)))
+        if np.iinfo(npt).min < 0:
+            out("Neg", [xs], ints(lambda a, b: -a))
+            out("Relu", [xs], np.maximum(x, 0))
+        lo, hi = np.array(-5 if np.iinfo(npt).min < 0 else 5, npt), np.array(100, npt)
+        inits += [nh.from_array(lo, f"lo_{k}"), nh.from_array(hi, f"hi_{k}")]
+        out("Clip", [xs, f"lo_{k}", f"hi_{k}"], np.clip(x, lo, hi))
+        del bits
+    model = os.path.join(WORK, f"{CASE}.onnx")
+    save(model, nodes, ins, outs, inits, opset=14)
+    env = dict(os.environ, CFLAGS="-fsanitize=undefined -fno-sanitize-recover=all")
+    got = sinter_run(model, files, os.path.join(WORK, "alltypes_out"), env=env)
+    if got is None:
+        return
+    for (o, t, ref), g in zip(want, got):
+        if g.data_type != t:
+            fail(f"alltypes {o}: type {g.data_type}, want {t}")
+            continue
+        if t == TP.BFLOAT16:
+            a = np.frombuffer(g.raw_data, dtype=np.uint16) if g.raw_data else np.array(g.int32_data, dtype=np.uint16)
+            a = bf16_value(a).astype(np.float64).reshape(np.shape(ref))
+            b = bf16_value(ref).astype(np.float64)
+            tol = 2 ** -7  # one bfloat16 unit: float32 math rounded once, possibly the other way
+        else:
+            a, b = nh.to_array(g), np.asarray(ref)
+            tol = {TP.FLOAT: 1e-6, TP.FLOAT16: 2 ** -10, TP.DOUBLE: 1e-15}.get(t, 0)
+        if a.shape != b.shape:
+            fail(f"alltypes {o}: shape {a.shape}, want {b.shape}")
+        elif tol == 0:
+            if a.tolist() != b.tolist():
+                fail(f"alltypes {o}: {a.tolist()}, want {b.tolist()}")
+        else:
+            a, b = a.astype(np.float64), b.astype(np.float64)
+            err = np.where(a == b, 0, np.abs(a - b) / np.maximum(1e-3, np.abs(b)))
+            if not np.all(err <= tol * 1.01):
+                fail(f"alltypes {o}: {a.tolist()}, want {b.tolist()}")
+
+
+def rnd_sum(fx, fy, name):
+    """Sum(x, y, x) as the generated loop does it: rounded to float32 per step for FLOAT16,
+    BFLOAT16 and FLOAT (the compute type), in double for DOUBLE."""
+    if name == "DOUBLE":
+        return fx + fy + fx
+    return (np.float32(fx) + np.float32(fy)) + np.float32(fx)
+
+
+# ---- every (op, type) pair the table refuses: a clean error at import ----
+
+UNIVERSE = [a[0] for a in ALL]
+
+
+def types_table():
+    text = subprocess.run([SINTER, "ops", "--types", "--markdown"], check=True, capture_output=True, text=True).stdout
+    table = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 4 and cells[0] not in ("ONNX op", "---"):
+            table[cells[0]] = [x.strip() for x in cells[1].split(",")]
+    return table
+
+
+# Inputs of each op: "T" (the type under test) or a constant of a fixed type.
+def op_inputs(op):
+    f32 = lambda name, v: nh.from_array(np.array(v, np.float32), name)
+    i64 = lambda name, v: nh.from_array(np.array(v, np.int64), name)
+    spec = {
+        "Conv": ["T", "T"], "ConvTranspose": ["T", "T"], "BatchNormalization": ["T"] * 5, "Gemm": ["T", "T"],
+        "MatMul": ["T", "T"], "Add": ["T", "T"], "Sub": ["T", "T"], "Mul": ["T", "T"], "Div": ["T", "T"],
+        "Max": ["T", "T"], "Min": ["T", "T"], "Sum": ["T", "T"], "Pow": ["T", f32("p", 2.0)],
+        "Reshape": ["T", i64("s", [16])], "Unsqueeze": ["T", i64("a", [0])], "Squeeze": ["T", i64("a", [0])],
+        "Gather": ["T", i64("i", [0])], "Pad": ["T", i64("p", [0, 0, 0, 0, 0, 0, 0, 0])],
+        "Resize": ["T", "", f32("sc", [1, 1, 2, 2])], "ReduceSum": ["T", i64("a", [1])],
+    }
+    return spec.get(op, ["T"])
+
+
+ATTRS = {"MaxPool": {"kernel_shape": [2, 2]}, "AveragePool": {"kernel_shape": [2, 2]}, "Cast": {"to": TP.FLOAT},
+         "Concat": {"axis": 0}, "ReduceMean": {"axes": [1]}}
+
+
+def refused_all_case():
+    table = types_table()
+    count = 0
+    for op, ok in sorted(table.items()):
+        for tname in UNIVERSE:
+            if tname in ok:
+                continue
+            t = getattr(TP, tname)
+            ins, inits, names = [], [], []
+            for k, s in enumerate(op_inputs(op)):
+                if s == "T":
+                    names.append(f"x{k}")
+                    ins.append(vi(f"x{k}", t, [1, 1, 4, 4]))
+                elif s == "":
+                    names.append("")
+                else:
+                    names.append(s.name)
+                    inits.append(s)
+            model = os.path.join(WORK, f"{op}_{tname}.onnx")
+            save(model, [h.make_node(op, names, ["y"], name="n", **ATTRS.get(op, {}))], ins, [vi("y", t)], inits, opset=13)
+            p = run([SINTER, "import", model, "-o", os.path.join(WORK, "x.nn")], check=False)
+            first = (p.stderr.splitlines() or [""])[0]
+            want = (f"sinter: error: {model}: node 'n' ({op}, opset 13): op {op} (opset 13) does not support type {tname} "
+                    f"(input 1, 'x0'; supported: {', '.join(ok)})")
+            count += 1
+            if p.returncode != 1 or first != want:
+                fail(f"{op} {tname}: exit {p.returncode}, first line\n  {first}\nwant\n  {want}")
+    if count < 100:
+        fail(f"only {count} refused pairs: the table was not read")
+
+
 os.makedirs(WORK, exist_ok=True)
 {"float16": float16_case, "float64": float64_case, "ints": ints_case, "bfloat16": bfloat16_case,
- "refused": refused_case}[CASE]()
+ "refused": refused_case, "refused_all": refused_all_case, **{g: alltypes_case for g in GROUPS}}[CASE]()
 if fails:
     sys.exit(1)
 print(f"PASS {CASE}")
