@@ -314,6 +314,7 @@ def bfloat16_case():
         bits = np.frombuffer(got[0].raw_data, dtype=np.uint16) if got[0].raw_data else np.array(got[0].int32_data, dtype=np.uint16)
         if got[0].data_type != TP.BFLOAT16 or bits.tolist() != bf16_bits(f).ravel().tolist():
             fail(f"Cast FLOAT->BFLOAT16: type {got[0].data_type}, bits {bits.tolist()}, want {bf16_bits(f).ravel().tolist()}")
+    bfloat16_backend_case()
     frm = os.path.join(WORK, "cast_from_bf16.onnx")
     save(frm, [h.make_node("Cast", ["x"], ["y"], to=TP.FLOAT)], [vi("x", TP.BFLOAT16, [3, 4])], [vi("y", TP.FLOAT, [3, 4])])
     bits = bf16_bits(f)
@@ -325,6 +326,23 @@ def bfloat16_case():
         y = nh.to_array(got[0])
         if got[0].data_type != TP.FLOAT or not np.array_equal(y, want, equal_nan=True):
             fail(f"Cast BFLOAT16->FLOAT: {y.tolist()}, want {want.tolist()}")
+
+
+def bfloat16_backend_case():
+    """test_cast_BFLOAT16_to_FLOAT as onnx 1.12's backend test writes it (UINT16 data for a
+    BFLOAT16 input), through `sinter onnx-test`."""
+    f = np.array([0.47892547, 0.48033667, 0.49968487, 0.81910545, 0.47031248, 0.816468, 0.21087195, 0.7229038,
+                  np.nan, np.inf, np.inf, -np.inf], dtype=np.float32)
+    bits = f.view(np.uint16)[1::2].reshape(3, 4)  # little-endian: the high halves, as onnx 1.12 does
+    case = os.path.join(WORK, "test_cast_BFLOAT16_to_FLOAT")
+    os.makedirs(os.path.join(case, "test_data_set_0"), exist_ok=True)
+    node = h.make_node("Cast", ["input"], ["output"], to=TP.FLOAT)
+    save(os.path.join(case, "model.onnx"), [node], [vi("input", TP.BFLOAT16, [3, 4])], [vi("output", TP.FLOAT, [3, 4])])
+    write_pb(os.path.join(case, "test_data_set_0", "input_0.pb"), bits, "input")
+    write_pb(os.path.join(case, "test_data_set_0", "output_0.pb"), (bits.astype(np.uint32) << 16).view(np.float32), "output")
+    p = run([SINTER, "onnx-test", case], check=False)
+    if p.returncode != 0 or "1 passed, 0 failed" not in p.stdout:
+        fail(f"onnx-test {case}: exit {p.returncode}: {p.stdout[-1000:]} {p.stderr[-1000:]}")
 
 
 # ---- refused (op, type) pairs: exit 1, the exact first line, before any C compile ----
