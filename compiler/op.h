@@ -21,6 +21,10 @@ struct snt_ad;
 /* A float32 kernel: FLOAT16 and DOUBLE through Casts, slots bound to T given. */
 #define SNT_TYPES_KERNEL(slots) \
   {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .t_slots = (slots), .note = SNT_NOTE_KERNEL}
+/* An emitted loop in float or double: FLOAT16 through Casts, DOUBLE in double precision. */
+#define SNT_TYPES_LOOP_F64(slots)                                                           \
+  {.t = SNT_TY(SNT_F32) | SNT_TY(SNT_F64), .t_f32 = SNT_TY(SNT_F16), .t_slots = (slots),     \
+   .note = "DOUBLE in double precision; FLOAT16 cast to float32 and the result rounded back"}
 #define SNT_NOTE_MOVE "moves elements: any element type"
 #define SNT_NOTE_KERNEL "float32 kernel: FLOAT16 and DOUBLE are cast to float32 and the result rounded back"
 typedef struct snt_op_types {

@@ -213,6 +213,26 @@ def float64_case():
     want = [a + b, a - b, a * b, a / b, np.maximum(a, b), np.minimum(a, b), np.abs(a), -a, e,
             1 / (1 + np.exp(-a)), np.tanh(a), np.maximum(a, 0), np.sqrt(a)]
     compare("float64_elementwise", [op for op, _ in ops], got, want, TP.DOUBLE, lambda name: 4e-16)
+    # BatchNormalization, Softmax, LogSoftmax and the global pools loop in double: float32 would
+    # be off by ~1e-7; double by ~1e-13 (BatchNormalization folds to x * s + t, which cancels).
+    model3 = os.path.join(WORK, "float64_loops.onnx")
+    xa = rng.standard_normal((2, 3, 2, 2)) * 3
+    bn = [rng.standard_normal(3), rng.standard_normal(3), rng.standard_normal(3), rng.uniform(0.5, 2, 3)]
+    inits = [nh.from_array(v, k) for v, k in zip(bn, ["g", "b", "mu", "var"])]
+    nodes3 = [n("BatchNormalization", ["x", "g", "b", "mu", "var"], ["bn"], epsilon=1e-5, name="bn"),
+              n("Softmax", ["x"], ["softmax"], axis=1, name="softmax"), n("LogSoftmax", ["x"], ["logsoftmax"], axis=1, name="lsm"),
+              n("GlobalAveragePool", ["x"], ["gap"], name="gap"), n("GlobalMaxPool", ["x"], ["gmp"], name="gmp")]
+    names = ["bn", "softmax", "logsoftmax", "gap", "gmp"]
+    save(model3, nodes3, [vi("x", TP.DOUBLE, [2, 3, 2, 2])], [vi(k, TP.DOUBLE) for k in names], inits)
+    got = sinter_run(model3, [write_pb(os.path.join(WORK, "f64x.pb"), xa, "x")], os.path.join(WORK, "float64_loops_out"))
+    if got is None:
+        return
+    c = lambda v: v[None, :, None, None]
+    e = np.exp(xa - xa.max(1, keepdims=True))
+    want = [(xa - c(bn[2])) / np.sqrt(c(bn[3]) + 1e-5) * c(bn[0]) + c(bn[1]), e / e.sum(1, keepdims=True),
+            xa - xa.max(1, keepdims=True) - np.log(e.sum(1, keepdims=True)), xa.mean((2, 3), keepdims=True),
+            xa.max((2, 3), keepdims=True)]
+    compare("float64_loops", names, got, want, TP.DOUBLE, lambda name: 1e-12)
 
 
 # ---- integers: exact references with the documented semantics ----
