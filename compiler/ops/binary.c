@@ -89,3 +89,45 @@ BINARY(pow, "Pow", 2, 2, "a ** b, broadcasting, in a's type: pow(a, b)",
 BINARY(sum, "Sum", 1, -1, "elementwise sum of any number of tensors, broadcasting: sum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS));
 BINARY(maximum, "Max", 1, -1, "elementwise maximum, broadcasting: maximum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));
 BINARY(minimum, "Min", 1, -1, "elementwise minimum, broadcasting: minimum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));
+
+/* ---- mod: ONNX Mod; fmod=0 (integers only) follows the divisor's sign, fmod=1 the dividend's ---- */
+
+static const snt_arg_spec mod_args[] = {{"fmod", SNT_ARG_INT, "0", NULL}, {0}};
+
+static bool is_int(snt_dtype t) { return snt_dtype_size(t) && t != SNT_F32 && t != SNT_F64 && t != SNT_F16 && t != SNT_BF16; }
+
+static snt_status mod_infer(snt_graph *g, int node, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  int64_t f = snt_node_int(n, "fmod", 0);
+  if (f != 0 && f != 1) return snt_node_error(g, n, d, "fmod must be 0 or 1, got %lld", (long long)f);
+  if (!f && !is_int(snt_in(g, n, 0)->dtype))
+    return snt_node_error(g, n, d, "fmod=0 is for integers: %s needs fmod=1", snt_dtype_name(snt_in(g, n, 0)->dtype));
+  return snt_infer_broadcast(g, node, d);
+}
+
+/* Integers: x mod 0 = 0 and MIN mod -1 = 0 (no division UB); floats: C's fmod, in double. */
+static snt_status mod_emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  snt_dtype t = e->g->tensors[n->out[0]].dtype;
+  if (!is_int(t)) return snt_emit_fold(e, node, "fmod((double)a, (double)b)");
+  bool sgn = t == SNT_I8 || t == SNT_I16 || t == SNT_I32 || t == SNT_I64;
+  const char *ct = snt_dtype_ctype(t);
+  char *r = sgn ? snt_format("(b == 0 || b == -1 ? (%s)0 : (%s)(a %% b))", ct, ct) : snt_format("(b == 0 ? (%s)0 : (%s)(a %% b))", ct, ct);
+  /* fmod=0 moves a remainder whose sign differs from the divisor's by one divisor. */
+  char *c = r && sgn && !snt_node_int(n, "fmod", 0)
+                ? snt_format("((%s)(%s) != 0 && (((%s)(%s) < 0) != (b < 0)) ? (%s)((uint64_t)(%s) + (uint64_t)b) : (%s)(%s))", ct,
+                             r, ct, r, ct, r, ct, r)
+                : NULL;
+  snt_status st = r ? snt_emit_fold(e, node, c ? c : r) : SNT_ERR_NOMEM;
+  free(r);
+  free(c);
+  return st;
+}
+
+const snt_op snt_op_mod = {
+    .name = "mod", .type_name = "Mod", .default_layer = "mod",
+    .doc = "remainder, broadcasting: mod(a, b, fmod=0) (fmod=0: the sign of b, integers only; fmod=1: the sign of a)",
+    .min_inputs = 2, .max_inputs = 2, .args = mod_args, .infer = mod_infer, .onnx_type = "Mod",
+    .emit = mod_emit,
+    .types = {.t = SNT_TY_FLOATS | SNT_TY_INTS, .t_slots = ~0u,
+              .note = "integers in the type (x mod 0 = 0, MIN mod -1 = 0); floats: fmod in double, rounded to the type"}};

@@ -255,6 +255,17 @@ def int_div(x, y, npt):
     return wrap(q if (x < 0) == (y < 0) else -q, npt)
 
 
+def int_mod(x, y, fmod):
+    """ONNX Mod with sinter's documented corner: x mod 0 = 0 (and MIN mod -1 = 0, as it should be)."""
+    x, y = int(x), int(y)
+    if y == 0:
+        return 0
+    if fmod:
+        r = abs(x) % abs(y)
+        return -r if x < 0 else r
+    return x % y  # Python's remainder has the divisor's sign
+
+
 def ints_case():
     # The generated C of this case is built with UBSan: any overflow or division UB aborts.
     env = dict(os.environ, CFLAGS="-fsanitize=undefined -fno-sanitize-recover=all")
@@ -493,6 +504,7 @@ def alltypes_case():
                     src = f"abs_{k}"
                     nodes.append(n("Abs", [xs], [src], name=src))
                 out(op, [src], rnd(f))
+            out("Mod", [xs, ys], rnd(np.fmod(fx, fy)), fmod=1)
             out("LeakyRelu", [xs], rnd(np.where(fx >= 0, fx, np.float32(0.1) * fx)), alpha=0.1)
             out("Sum", [xs, ys, xs], rnd(rnd_sum(fx, fy, name)))
             continue
@@ -503,6 +515,8 @@ def alltypes_case():
         out("Sub", [xs, ys], ints(lambda a, b: a - b))
         out("Mul", [xs, ys], ints(lambda a, b: a * b))
         out("Div", [xs, ys], ints(lambda a, b: int_div(a, b, npt)))
+        out("Mod", [xs, ys], ints(lambda a, b: int_mod(a, b, 0)), fmod=0)
+        out("Mod", [xs, ys], ints(lambda a, b: int_mod(a, b, 1)), fmod=1)
         out("Max", [xs, ys], np.maximum(x, y))
         out("Min", [xs, ys], np.minimum(x, y))
         out("Abs", [xs], ints(lambda a, b: abs(a)))
