@@ -22,7 +22,14 @@ void snt_types_names(uint32_t mask, char *buf, size_t size) {
   if (!len) snprintf(buf, size, "-");
 }
 
-static uint32_t t_slots(const snt_op_types *ty) { return ty->t_slots ? ty->t_slots : 1u; }
+/* Whether input slot k is bound to T (slots past 31 follow slot 31: variadic ops). */
+static bool is_t_slot(const snt_op_types *ty, int k) {
+  uint32_t s = ty->t_slots ? ty->t_slots : 1u;
+  return (s >> (k < 32 ? k : 31)) & 1;
+}
+
+/* Whether a type is in a mask (types past 31 never are). */
+static bool in_mask(uint32_t mask, snt_dtype t) { return (unsigned)t < 32 && (mask & SNT_TY(t)); }
 
 static const char *type_str(snt_dtype t, char *buf, size_t size) {
   const char *name = snt_dtype_name(t);
@@ -39,13 +46,13 @@ snt_status snt_check_types(snt_graph *g, int node, int opset, const char *path, 
   uint32_t all = ty->t | ty->t_f32;
   int first = -1; /* the first input bound to T: the others must have its type */
   char tb[16], sup[256];
-  for (int k = 0; k < n->n_in && k < 32; k++) {
+  for (int k = 0; k < n->n_in; k++) {
     if (n->in[k] < 0) continue;
     const snt_tensor *x = &g->tensors[n->in[k]];
-    bool is_t = (t_slots(ty) >> k) & 1;
+    bool is_t = is_t_slot(ty, k);
     uint32_t ok = is_t ? all : ty->other;
     if (!is_t && !ty->other) continue;
-    if (!(ok & SNT_TY(x->dtype)) || !snt_dtype_size(x->dtype)) {
+    if (!in_mask(ok, x->dtype) || !snt_dtype_size(x->dtype)) {
       snt_types_names(ok, sup, sizeof sup);
       return snt_diag_error(d, NULL, (snt_loc){0},
                             "%s: node '%s' (%s, opset %d): op %s (opset %d) does not support type %s (input %d, '%s'; "
@@ -115,10 +122,10 @@ static int add_cast(snt_graph *g, const char *node_name, const char *what, int f
 /* The type the node computes in when it is one of its op's t_f32 types, else UNDEFINED. */
 static snt_dtype wrapped_type(const snt_graph *g, const snt_node *n) {
   const snt_op_types *ty = &n->op->types;
-  for (int k = 0; k < n->n_in && k < 32; k++) {
-    if (n->in[k] < 0 || !((t_slots(ty) >> k) & 1)) continue;
+  for (int k = 0; k < n->n_in; k++) {
+    if (n->in[k] < 0 || !is_t_slot(ty, k)) continue;
     snt_dtype t = g->tensors[n->in[k]].dtype;
-    return (ty->t_f32 & SNT_TY(t)) && !(ty->t & SNT_TY(t)) ? t : SNT_UNDEFINED;
+    return in_mask(ty->t_f32, t) && !in_mask(ty->t, t) ? t : SNT_UNDEFINED;
   }
   return SNT_UNDEFINED;
 }
@@ -144,9 +151,9 @@ snt_status snt_legalize_node(snt_graph *g, int node, snt_diag *d) {
   if (t == SNT_UNDEFINED) return SNT_OK;
   /* Inputs bound to T become FLOAT: the node's own weights in place, others through a Cast. */
   int casts = 0;
-  for (int k = 0; k < g->nodes[node].n_in && k < 32; k++) {
+  for (int k = 0; k < g->nodes[node].n_in; k++) {
     int x = g->nodes[node].in[k];
-    if (x < 0 || !((t_slots(&g->nodes[node].op->types) >> k) & 1) || g->tensors[x].dtype != t) continue;
+    if (x < 0 || !is_t_slot(&g->nodes[node].op->types, k) || g->tensors[x].dtype != t) continue;
     if (g->tensors[x].data && g->tensors[x].kind == SNT_T_PARAM && g->tensors[x].owner == node) {
       snt_status st = const_to_f32(&g->tensors[x]);
       if (st) return st;
