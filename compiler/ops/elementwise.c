@@ -117,14 +117,25 @@ static snt_status cast_infer(snt_graph *g, int node, snt_diag *d) {
   return SNT_OK;
 }
 
+static void int_limits(snt_dtype t, const char **lo, const char **hi);
+
+static bool is_float_type(snt_dtype t) { return t == SNT_F32 || t == SNT_F64 || t == SNT_F16 || t == SNT_BF16; }
+
 static snt_status cast_emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *x = &e->g->tensors[n->in[0]], *y = &e->g->tensors[n->out[0]];
   const char *load = snt_emit_load(e, n->in[0], "ix0");
   char *body;
-  if (x->dtype == SNT_F64 && y->dtype == SNT_F16)
+  const char *lo, *hi;
+  int_limits(y->dtype, &lo, &hi);
+  if (x->dtype == SNT_F64 && y->dtype == SNT_F16) {
     body = snt_format("%s[io] = snt_f64_to_f16(%s);", snt_emit_ptr(e, n->out[0]), load);
-  else
+  } else if (is_float_type(x->dtype) && !is_float_type(y->dtype) && y->dtype != SNT_BOOL) {
+    /* A float out of the integer range is undefined behaviour in C: NaN gives 0, the rest saturates. */
+    const char *ct = snt_dtype_ctype(y->dtype);
+    body = snt_format("const double v = %s; %s[io] = v != v ? (%s)0 : v <= (double)%s ? (%s)%s : v >= (double)%s ? (%s)%s : (%s)v;",
+                      load, snt_emit_ptr(e, n->out[0]), ct, lo, ct, lo, hi, ct, hi, ct);
+  } else
     body = snt_format("%s;", snt_emit_store(e, n->out[0], "io", load));
   if (!body) return SNT_ERR_NOMEM;
   snt_emit_elementwise_loop(e, n->out[0], n->in, 1, body);
