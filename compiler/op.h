@@ -9,6 +9,32 @@ struct snt_emit;
 struct snt_onnx_export;
 struct snt_ad;
 
+/* ---- element types an op computes (issue 9; checked at import by compiler/passes/legalize_types.c) ---- */
+#define SNT_TY(t) (1u << (t))
+#define SNT_TY_FLOAT16S (SNT_TY(SNT_F16) | SNT_TY(SNT_BF16))
+#define SNT_TY_SINTS (SNT_TY(SNT_I8) | SNT_TY(SNT_I16) | SNT_TY(SNT_I32) | SNT_TY(SNT_I64))
+#define SNT_TY_UINTS (SNT_TY(SNT_U8) | SNT_TY(SNT_U16) | SNT_TY(SNT_U32) | SNT_TY(SNT_U64))
+#define SNT_TY_INTS (SNT_TY_SINTS | SNT_TY_UINTS)
+#define SNT_TY_NUMERIC (SNT_TY(SNT_F32) | SNT_TY(SNT_F64) | SNT_TY_FLOAT16S | SNT_TY_INTS)
+#define SNT_TY_ALL (SNT_TY_NUMERIC | SNT_TY(SNT_BOOL))
+#define SNT_TY_FLOATS (SNT_TY(SNT_F32) | SNT_TY(SNT_F64) | SNT_TY_FLOAT16S)
+/* A float32 kernel: FLOAT16 and DOUBLE through Casts, slots bound to T given. */
+#define SNT_TYPES_KERNEL(slots) \
+  {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .t_slots = (slots), .note = SNT_NOTE_KERNEL}
+/* An emitted loop in float or double: FLOAT16 through Casts, DOUBLE in double precision. */
+#define SNT_TYPES_LOOP_F64(slots)                                                           \
+  {.t = SNT_TY(SNT_F32) | SNT_TY(SNT_F64), .t_f32 = SNT_TY(SNT_F16), .t_slots = (slots),     \
+   .note = "DOUBLE in double precision; FLOAT16 cast to float32 and the result rounded back"}
+#define SNT_NOTE_MOVE "moves elements: any element type"
+#define SNT_NOTE_KERNEL "float32 kernel: FLOAT16 and DOUBLE are cast to float32 and the result rounded back"
+typedef struct snt_op_types {
+  uint32_t t;       /* types of T (the schema's main type variable) the emitter computes in */
+  uint32_t t_f32;   /* more types of T computed in FLOAT between Casts the importer inserts */
+  uint32_t t_slots; /* input slots bound to T, which must agree (bit i = input i); 0: input 0 */
+  uint32_t other;   /* types accepted at the other input slots (indices, shapes...); 0: any */
+  const char *note; /* for the docs table: how the types are computed ("in float32", ...) */
+} snt_op_types;
+
 /* How a DSL argument becomes a node attribute. */
 typedef enum snt_arg_type {
   SNT_ARG_INT,        /* integer -> INT */
@@ -83,6 +109,8 @@ typedef struct snt_op {
   /* ONNX validation (compiler/onnx/validate.c); every op with an onnx_type sets the arity. */
   snt_onnx_arity onnx_arity;
   const snt_attr_range *onnx_ranges; /* {0}-terminated; NULL when none */
+  /* Element types of ONNX inputs (issue 9): anything else is refused at import. */
+  snt_op_types types;
 } snt_op;
 
 const snt_op *snt_op_find(const char *name);

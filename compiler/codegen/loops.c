@@ -4,10 +4,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "support/util.h"
+
 const char *snt_compute_ctype(snt_dtype t) {
   if (t == SNT_F32 || t == SNT_F16 || t == SNT_BF16) return "float";
   if (t == SNT_F64) return "double";
   return snt_dtype_ctype(t);
+}
+
+static bool is_signed_int(snt_dtype t) { return t == SNT_I8 || t == SNT_I16 || t == SNT_I32 || t == SNT_I64; }
+static bool is_unsigned_int(snt_dtype t) { return t == SNT_U8 || t == SNT_U16 || t == SNT_U32 || t == SNT_U64 || t == SNT_BOOL; }
+
+char *snt_int_safe_expr(snt_dtype t, const char *expr) {
+  if (!is_signed_int(t) && !is_unsigned_int(t)) return NULL;
+  const char *ct = snt_dtype_ctype(t);
+  /* uint64_t arithmetic is defined modulo 2^64; converting back keeps the low bits (GCC and
+   * Clang define the conversion to a signed type as wrapping). */
+  if (strcmp(expr, "a + b") == 0 || strcmp(expr, "a - b") == 0 || strcmp(expr, "a * b") == 0)
+    return snt_format("((%s)((uint64_t)a %c (uint64_t)b))", ct, expr[2]);
+  if (strcmp(expr, "a / b") == 0)
+    return is_signed_int(t) ? snt_format("(b == 0 ? (%s)0 : b == -1 ? (%s)(0 - (uint64_t)a) : (%s)(a / b))", ct, ct, ct)
+                            : snt_format("(b == 0 ? (%s)0 : (%s)(a / b))", ct, ct);
+  if (strncmp(expr, "pow(", 4) == 0) /* a double result out of range must not reach a C conversion */
+    return snt_format("((%s)(int64_t)fmin(fmax(%s, -0x1p63), 0x1.fffffffffffffp62))", ct, expr);
+  if (strcmp(expr, "-x") == 0) return snt_format("((%s)(0 - (uint64_t)x))", ct);
+  if (strcmp(expr, "(x < 0 ? -x : x)") == 0)
+    return is_signed_int(t) ? snt_format("(x < 0 ? (%s)(0 - (uint64_t)x) : x)", ct) : snt_format("x");
+  return NULL;
 }
 
 const char *snt_math_suffix(snt_dtype t) { return t == SNT_F64 ? "" : "f"; }

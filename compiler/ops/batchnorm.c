@@ -82,18 +82,22 @@ static snt_status emit(snt_emit *e, int node) {
   const char *mean = param(e, n, "moving_mean", 3), *var = param(e, n, "moving_variance", 4);
   int64_t c = x->dims[1], inner = snt_tensor_numel(x) / x->dims[0] / c;
   bool relu = snt_node_int(n, "relu", 0);
+  /* FLOAT, or DOUBLE in double precision (FLOAT16 arrives as FLOAT between Casts). */
+  bool f64 = x->dtype == SNT_F64;
+  const char *ct = f64 ? "double" : "float", *f = f64 ? "" : "f";
+  double eps = snt_node_float(n, "eps", 1e-3);
   snt_emit_line(e, "{");
-  snt_emit_line(e, "const float *x = %s, *mean = %s, *var = %s;", snt_emit_ptr(e, n->in[0]), mean, var);
-  snt_emit_line(e, "float *y = %s;", snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "const %s *x = %s, *mean = %s, *var = %s;", ct, snt_emit_ptr(e, n->in[0]), mean, var);
+  snt_emit_line(e, "%s *y = %s;", ct, snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "for (int64_t c = 0; c < %lld; c++) {", (long long)c);
-  snt_emit_line(e, "  const float s = %s / sqrtf(var[c] + %sf), t = %s - mean[c] * s;",
-                gamma ? snt_format_keep(e, "%s[c]", gamma) : "1.0f", snt_emit_f64(e, (float)snt_node_float(n, "eps", 1e-3)),
+  snt_emit_line(e, "  const %s s = %s / sqrt%s(var[c] + %s%s), t = %s - mean[c] * s;", ct,
+                gamma ? snt_format_keep(e, "%s[c]", gamma) : "1.0f", f, snt_emit_f64(e, f64 ? eps : (float)eps), f,
                 beta ? snt_format_keep(e, "%s[c]", beta) : "0.0f");
   snt_emit_line(e, "  for (int64_t b = 0; b < %lld; b++) {", (long long)x->dims[0]);
-  snt_emit_line(e, "    const float *xi = x + (b * %lld + c) * %lld;", (long long)c, (long long)inner);
-  snt_emit_line(e, "    float *yi = y + (b * %lld + c) * %lld;", (long long)c, (long long)inner);
+  snt_emit_line(e, "    const %s *xi = x + (b * %lld + c) * %lld;", ct, (long long)c, (long long)inner);
+  snt_emit_line(e, "    %s *yi = y + (b * %lld + c) * %lld;", ct, (long long)c, (long long)inner);
   snt_emit_line(e, "    for (int64_t i = 0; i < %lld; i++) {", (long long)inner);
-  snt_emit_line(e, "      const float v = xi[i] * s + t;");
+  snt_emit_line(e, "      const %s v = xi[i] * s + t;", ct);
   snt_emit_line(e, relu ? "      yi[i] = v > 0 ? v : 0;" : "      yi[i] = v;");
   snt_emit_line(e, "    }");
   snt_emit_line(e, "  }");
@@ -253,4 +257,4 @@ const snt_op snt_op_batchnorm = {
     .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer,
     .onnx_type = "BatchNormalization", .onnx_import = onnx_import, .onnx_roles = roles, .onnx_export = onnx_export, .emit = emit, .inplace = true,
     .train = train, .grad = grad,
-    .onnx_arity = {5, 5, 1, 5}};
+    .onnx_arity = {5, 5, 1, 5}, .types = SNT_TYPES_LOOP_F64(31)};

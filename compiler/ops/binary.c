@@ -25,6 +25,8 @@ snt_status snt_emit_fold(snt_emit *e, int node, const char *combine) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *y = &e->g->tensors[n->out[0]];
   const char *ct = snt_compute_ctype(y->dtype);
+  char *safe = snt_int_safe_expr(y->dtype, combine); /* integers: no overflow or division UB */
+  if (safe) combine = safe;
   snt_strbuf b = {0};
   snt_sb_printf(&b, "%s acc = %s;", ct, snt_emit_load(e, n->in[0], "ix0"));
   for (int k = 1; k < n->n_in; k++) {
@@ -35,6 +37,7 @@ snt_status snt_emit_fold(snt_emit *e, int node, const char *combine) {
                   snt_emit_load(e, n->in[k], idx), combine);
   }
   snt_sb_printf(&b, " %s;", snt_emit_store(e, n->out[0], "io", "acc"));
+  free(safe);
   if (b.failed) return SNT_ERR_NOMEM;
   snt_emit_elementwise_loop(e, n->out[0], n->in, n->n_in, b.data);
   snt_sb_free(&b);
@@ -66,16 +69,65 @@ static snt_status fold_emit(snt_emit *e, int node) {
   return SNT_ERR_INTERNAL;
 }
 
-#define BINARY(id, onnx, lo, hi, doc_)                                                              \
+#define BINARY(id, onnx, lo, hi, doc_, types_)                                                           \
   const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,    \
                               .min_inputs = lo, .max_inputs = hi, .args = no_args,                   \
                               .infer = snt_infer_broadcast, .onnx_type = onnx, .onnx_export = snt_ox_same, \
-                              .emit = fold_emit, .onnx_arity = {lo, hi, 1, 1}}
+                              .emit = fold_emit, .onnx_arity = {lo, hi, 1, 1}, .types = types_}
+#define FOLD_NOTE "loop in the type (FLOAT16, BFLOAT16 in float32, rounded per element; integers wrap)"
+#define POW_TYPES                                                                                    \
+  {.t = SNT_TY_FLOATS | SNT_TY(SNT_I32) | SNT_TY(SNT_I64), .other = SNT_TY_NUMERIC,                    \
+   .note = "computed in double, rounded to the type (integers: truncated, saturated to int64 first)"}
+#define FOLD_TYPES(ts) {.t = (ts), .t_slots = ~0u, .note = FOLD_NOTE}
+#define DIV_TYPES {.t = SNT_TY_FLOATS | SNT_TY_INTS, .t_slots = ~0u, .note = FOLD_NOTE "; x / 0 = 0, MIN / -1 = MIN"}
 
-BINARY(sub, "Sub", 2, 2, "a - b, broadcasting: sub(a, b)");
-BINARY(mul, "Mul", 2, 2, "a * b, broadcasting: mul(a, b)");
-BINARY(div, "Div", 2, 2, "a / b, broadcasting (integers truncate): div(a, b)");
-BINARY(pow, "Pow", 2, 2, "a ** b, broadcasting, in a's type: pow(a, b)");
-BINARY(sum, "Sum", 1, -1, "elementwise sum of any number of tensors, broadcasting: sum(a, b, ...)");
-BINARY(maximum, "Max", 1, -1, "elementwise maximum, broadcasting: maximum(a, b, ...)");
-BINARY(minimum, "Min", 1, -1, "elementwise minimum, broadcasting: minimum(a, b, ...)");
+BINARY(sub, "Sub", 2, 2, "a - b, broadcasting: sub(a, b)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));
+BINARY(mul, "Mul", 2, 2, "a * b, broadcasting: mul(a, b)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));
+BINARY(div, "Div", 2, 2, "a / b, broadcasting (integers truncate): div(a, b)", DIV_TYPES);
+BINARY(pow, "Pow", 2, 2, "a ** b, broadcasting, in a's type: pow(a, b)",
+       POW_TYPES);
+BINARY(sum, "Sum", 1, -1, "elementwise sum of any number of tensors, broadcasting: sum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS));
+BINARY(maximum, "Max", 1, -1, "elementwise maximum, broadcasting: maximum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));
+BINARY(minimum, "Min", 1, -1, "elementwise minimum, broadcasting: minimum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));
+
+/* ---- mod: ONNX Mod; fmod=0 (integers only) follows the divisor's sign, fmod=1 the dividend's ---- */
+
+static const snt_arg_spec mod_args[] = {{"fmod", SNT_ARG_INT, "0", NULL}, {0}};
+
+static bool is_int(snt_dtype t) { return snt_dtype_size(t) && t != SNT_F32 && t != SNT_F64 && t != SNT_F16 && t != SNT_BF16; }
+
+static snt_status mod_infer(snt_graph *g, int node, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  int64_t f = snt_node_int(n, "fmod", 0);
+  if (f != 0 && f != 1) return snt_node_error(g, n, d, "fmod must be 0 or 1, got %lld", (long long)f);
+  if (!f && !is_int(snt_in(g, n, 0)->dtype))
+    return snt_node_error(g, n, d, "fmod=0 is for integers: %s needs fmod=1", snt_dtype_name(snt_in(g, n, 0)->dtype));
+  return snt_infer_broadcast(g, node, d);
+}
+
+/* Integers: x mod 0 = 0 and MIN mod -1 = 0 (no division UB); floats: C's fmod, in double. */
+static snt_status mod_emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  snt_dtype t = e->g->tensors[n->out[0]].dtype;
+  if (!is_int(t)) return snt_emit_fold(e, node, "fmod((double)a, (double)b)");
+  bool sgn = t == SNT_I8 || t == SNT_I16 || t == SNT_I32 || t == SNT_I64;
+  const char *ct = snt_dtype_ctype(t);
+  char *r = sgn ? snt_format("(b == 0 || b == -1 ? (%s)0 : (%s)(a %% b))", ct, ct) : snt_format("(b == 0 ? (%s)0 : (%s)(a %% b))", ct, ct);
+  /* fmod=0 moves a remainder whose sign differs from the divisor's by one divisor. */
+  char *c = r && sgn && !snt_node_int(n, "fmod", 0)
+                ? snt_format("((%s)(%s) != 0 && (((%s)(%s) < 0) != (b < 0)) ? (%s)((uint64_t)(%s) + (uint64_t)b) : (%s)(%s))", ct,
+                             r, ct, r, ct, r, ct, r)
+                : NULL;
+  snt_status st = r ? snt_emit_fold(e, node, c ? c : r) : SNT_ERR_NOMEM;
+  free(r);
+  free(c);
+  return st;
+}
+
+const snt_op snt_op_mod = {
+    .name = "mod", .type_name = "Mod", .default_layer = "mod",
+    .doc = "remainder, broadcasting: mod(a, b, fmod=0) (fmod=0: the sign of b, integers only; fmod=1: the sign of a)",
+    .min_inputs = 2, .max_inputs = 2, .args = mod_args, .infer = mod_infer, .onnx_type = "Mod",
+    .emit = mod_emit, .onnx_arity = {2, 2, 1, 1},
+    .types = {.t = SNT_TY_FLOATS | SNT_TY_INTS, .t_slots = ~0u,
+              .note = "integers in the type (x mod 0 = 0, MIN mod -1 = 0); floats: fmod in double, rounded to the type"}};

@@ -57,4 +57,4 @@ const snt_op snt_op_concat = {
     .name = "concat", .type_name = "Concatenate", .default_layer = "concatenate",
     .doc = "joins tensors along an axis: concat(a, b, ..., axis=1)", .min_inputs = 1, .max_inputs = -1, .args = args,
     .infer = infer, .onnx_type = "Concat", .emit = emit,
-    .onnx_arity = {1, -1, 1, 1}};
+    .onnx_arity = {1, -1, 1, 1}, .types = {.t = SNT_TY_ALL, .t_slots = ~0u, .note = SNT_NOTE_MOVE}};

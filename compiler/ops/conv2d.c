@@ -253,4 +253,4 @@ const snt_op snt_op_conv2d = {
     .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer, .flops = flops,
     .onnx_type = "Conv", .onnx_import = onnx_import, .onnx_roles = roles, .onnx_export = onnx_export, .emit = emit, .scratch = scratch,
     .grad = grad,
-    .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = conv_ranges};
+    .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = conv_ranges, .types = SNT_TYPES_KERNEL(7)};

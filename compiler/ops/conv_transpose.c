@@ -135,4 +135,4 @@ const snt_op snt_op_conv_transpose = {
     .name = "conv_transpose", .type_name = "Conv2DTranspose", .default_layer = "conv2d_transpose",
     .doc = "transposed convolution (ONNX ConvTranspose)", .min_inputs = 1, .max_inputs = 1, .args = args,
     .infer = infer, .onnx_type = "ConvTranspose", .onnx_import = onnx_import, .emit = emit, .scratch = scratch,
-    .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = convt_ranges};
+    .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = convt_ranges, .types = SNT_TYPES_KERNEL(7)};

@@ -106,4 +106,4 @@ const snt_op snt_op_dropout = {
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Dropout",
     .onnx_import = onnx_import, .onnx_const_inputs = 1u << 2, .onnx_export = onnx_export, .emit = emit,
     .train = train, .grad = grad,
-    .onnx_arity = {1, 3, 1, 2}};
+    .onnx_arity = {1, 3, 1, 2}, .types = {.t = SNT_TY_FLOATS, .other = SNT_TY_FLOATS | SNT_TY(SNT_BOOL), .note = "a copy at inference"}};

@@ -40,7 +40,9 @@ static char *expand(const char *tmpl, const char *suffix) {
 snt_status snt_emit_unary_expr(snt_emit *e, int node, const char *tmpl) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *x = &e->g->tensors[n->in[0]];
-  char *expr = expand(tmpl, snt_math_suffix(x->dtype));
+  char *safe = snt_int_safe_expr(x->dtype, tmpl); /* integer abs and neg wrap */
+  char *expr = expand(safe ? safe : tmpl, snt_math_suffix(x->dtype));
+  free(safe);
   if (!expr) return SNT_ERR_NOMEM;
   char *body = snt_format("const %s x = %s; %s;", snt_compute_ctype(x->dtype), snt_emit_load(e, n->in[0], "ix0"),
                           snt_emit_store(e, n->out[0], "io", expr));
@@ -65,19 +67,22 @@ snt_status snt_infer_same(snt_graph *g, int node, snt_diag *d) {
   return SNT_OK;
 }
 
-#define UNARY(id, onnx, doc_)                                                                         \
+#define UNARY(id, onnx, doc_, types_, note_)                                                                \
   const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,      \
                               .min_inputs = 1, .max_inputs = 1, .args = no_args, .infer = snt_infer_same, \
                               .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = snt_emit_unary, .inplace = true, \
-                              .onnx_arity = {1, 1, 1, 1}}
+                              .onnx_arity = {1, 1, 1, 1}, .types = {.t = (types_), .note = note_}}
+/* Types of the unary ops (emitted loops: FLOAT16/BFLOAT16 load and store through float32). */
+#define UNARY_NOTE "loop in the type (FLOAT16, BFLOAT16 in float32, rounded per element)"
+#define UNARY_INT_NOTE UNARY_NOTE "; integers wrap (Abs(MIN) = MIN)"
 
-UNARY(abs, "Abs", "absolute value: abs(x)");
-UNARY(neg, "Neg", "negation: neg(x)");
-UNARY(exp, "Exp", "exponential: exp(x)");
-UNARY(log, "Log", "natural logarithm: log(x)");
-UNARY(sqrt, "Sqrt", "square root: sqrt(x)");
-UNARY(erf, "Erf", "error function: erf(x)");
-UNARY(identity, "Identity", "a copy of x: identity(x)");
+UNARY(abs, "Abs", "absolute value: abs(x)", SNT_TY_FLOATS | SNT_TY_INTS, UNARY_INT_NOTE);
+UNARY(neg, "Neg", "negation: neg(x)", SNT_TY_FLOATS | SNT_TY_SINTS, UNARY_INT_NOTE);
+UNARY(exp, "Exp", "exponential: exp(x)", SNT_TY_FLOATS, UNARY_NOTE);
+UNARY(log, "Log", "natural logarithm: log(x)", SNT_TY_FLOATS, UNARY_NOTE);
+UNARY(sqrt, "Sqrt", "square root: sqrt(x)", SNT_TY_FLOATS, UNARY_NOTE);
+UNARY(erf, "Erf", "error function: erf(x)", SNT_TY_FLOATS, UNARY_NOTE);
+UNARY(identity, "Identity", "a copy of x: identity(x)", SNT_TY_ALL, "a copy, any element type");
 
 /* ---- leaky_relu ---- */
 
@@ -96,7 +101,7 @@ const snt_op snt_op_leaky_relu = {
     .name = "leaky_relu", .type_name = "LeakyReLU", .default_layer = "leaky_re_lu",
     .doc = "x for x >= 0, alpha * x below: leaky_relu(x, alpha=0.01)", .min_inputs = 1, .max_inputs = 1,
     .args = leaky_args, .infer = snt_infer_same, .onnx_type = "LeakyRelu", .emit = leaky_emit, .inplace = true,
-    .onnx_arity = {1, 1, 1, 1}};
+    .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_FLOATS, .note = UNARY_NOTE}};
 
 /* ---- cast ---- */
 
@@ -112,14 +117,25 @@ static snt_status cast_infer(snt_graph *g, int node, snt_diag *d) {
   return SNT_OK;
 }
 
+static void int_limits(snt_dtype t, const char **lo, const char **hi);
+
+static bool is_float_type(snt_dtype t) { return t == SNT_F32 || t == SNT_F64 || t == SNT_F16 || t == SNT_BF16; }
+
 static snt_status cast_emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *x = &e->g->tensors[n->in[0]], *y = &e->g->tensors[n->out[0]];
   const char *load = snt_emit_load(e, n->in[0], "ix0");
   char *body;
-  if (x->dtype == SNT_F64 && y->dtype == SNT_F16)
+  const char *lo, *hi;
+  int_limits(y->dtype, &lo, &hi);
+  if (x->dtype == SNT_F64 && y->dtype == SNT_F16) {
     body = snt_format("%s[io] = snt_f64_to_f16(%s);", snt_emit_ptr(e, n->out[0]), load);
-  else
+  } else if (is_float_type(x->dtype) && !is_float_type(y->dtype) && y->dtype != SNT_BOOL) {
+    /* A float out of the integer range is undefined behaviour in C: NaN gives 0, the rest saturates. */
+    const char *ct = snt_dtype_ctype(y->dtype);
+    body = snt_format("const double v = %s; %s[io] = v != v ? (%s)0 : v <= (double)%s ? (%s)%s : v >= (double)%s ? (%s)%s : (%s)v;",
+                      load, snt_emit_ptr(e, n->out[0]), ct, lo, ct, lo, hi, ct, hi, ct);
+  } else
     body = snt_format("%s;", snt_emit_store(e, n->out[0], "io", load));
   if (!body) return SNT_ERR_NOMEM;
   snt_emit_elementwise_loop(e, n->out[0], n->in, 1, body);
@@ -131,7 +147,7 @@ const snt_op snt_op_cast = {
     .name = "cast", .type_name = "Cast", .default_layer = "cast",
     .doc = "element type conversion (ONNX type numbers): cast(x, to)", .min_inputs = 1, .max_inputs = 1,
     .args = cast_args, .infer = cast_infer, .onnx_type = "Cast", .emit = cast_emit,
-    .onnx_arity = {1, 1, 1, 1}};
+    .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_ALL, .note = "any of these to any of these; BFLOAT16 and FLOAT16 round to nearest even"}};
 
 /* ---- clip: min and max are attributes before opset 11, optional inputs after ---- */
 
@@ -185,4 +201,4 @@ const snt_op snt_op_clip = {
     .name = "clip", .type_name = "Clip", .default_layer = "clip",
     .doc = "limits values to [min, max]: clip(x, min=-inf, max=inf)", .min_inputs = 1, .max_inputs = 3,
     .args = clip_args, .infer = clip_infer, .onnx_type = "Clip", .emit = clip_emit, .inplace = true,
-    .onnx_arity = {1, 3, 1, 1}};
+    .onnx_arity = {1, 3, 1, 1}, .types = {.t = SNT_TY_FLOATS | SNT_TY_INTS, .t_slots = 7, .note = UNARY_NOTE}};

@@ -113,4 +113,4 @@ const snt_op snt_op_flatten = {
     .doc = "flatten each sample; order=hwc (Keras, default) or chw: flatten(x, order=hwc)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Flatten",
     .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad,
-    .onnx_arity = {1, 1, 1, 1}};
+    .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_ALL, .note = SNT_NOTE_MOVE}};

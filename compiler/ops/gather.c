@@ -39,4 +39,4 @@ const snt_op snt_op_gather = {
     .name = "gather", .type_name = "Gather", .default_layer = "gather",
     .doc = "slices of x along an axis picked by integer indices: gather(x, indices, axis=0)", .min_inputs = 2,
     .max_inputs = 2, .args = args, .infer = infer, .onnx_type = "Gather", .emit = emit,
-    .onnx_arity = {2, 2, 1, 1}};
+    .onnx_arity = {2, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I32) | SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE}};

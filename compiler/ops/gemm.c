@@ -1,6 +1,7 @@
 /* gemm (ONNX Gemm): y = alpha * A' B' + beta * C; matmul (ONNX MatMul): numpy's matmul. */
 #include "compiler/ops/common.h"
 #include "sinter/kernels.h"
+#include "support/util.h"
 
 static const snt_arg_spec gemm_args[] = {
     {"alpha", SNT_ARG_FLOAT, "1", NULL}, {"beta", SNT_ARG_FLOAT, "1", NULL},
@@ -21,7 +22,7 @@ static snt_status gemm_infer(snt_graph *g, int node, snt_diag *d) {
       return snt_node_error(g, n, d, "C does not broadcast to (%lld, %lld)", (long long)m, (long long)nn);
   }
   int64_t dims[2] = {m, nn};
-  snt_set_output(g, node, 0, SNT_F32, 2, dims);
+  snt_set_output(g, node, 0, a->dtype, 2, dims);
   return SNT_OK;
 }
 
@@ -59,13 +60,59 @@ static snt_status matmul_infer(snt_graph *g, int node, snt_diag *d) {
   int r = rbat;
   if (a->rank >= 2) dims[r++] = a->dims[a->rank - 2];
   if (b->rank >= 2) dims[r++] = b->dims[b->rank - 1];
-  snt_set_output(g, node, 0, SNT_F32, r, dims);
+  snt_set_output(g, node, 0, a->dtype, r, dims); /* MatMul returns its input type */
+  return SNT_OK;
+}
+
+/* The element offset of a batch operand: its batch dims (right-aligned to the output's rbat
+ * loop counters i0..) with a stride each, broadcast dims (size 1) left out. */
+static void batch_offset(snt_strbuf *s, const snt_tensor *x, int rbat, int64_t matrix) {
+  int rx = x->rank > 2 ? x->rank - 2 : 0;
+  int64_t stride = matrix;
+  snt_sb_puts(s, "0");
+  for (int d = rx - 1; d >= 0; d--) {
+    if (x->dims[d] != 1) snt_sb_printf(s, " + i%d * %lld", d + (rbat - rx), (long long)stride);
+    stride *= x->dims[d];
+  }
+}
+
+/* Integer MatMul: exact, in wrapping uint64_t arithmetic (no float32 kernel, no overflow UB). */
+static snt_status matmul_int_emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *a = &e->g->tensors[n->in[0]], *b = &e->g->tensors[n->in[1]], *y = &e->g->tensors[n->out[0]];
+  int64_t M = a->rank >= 2 ? a->dims[a->rank - 2] : 1, K = a->dims[a->rank - 1], N = b->rank >= 2 ? b->dims[b->rank - 1] : 1;
+  int ra = a->rank > 2 ? a->rank - 2 : 0, rb = b->rank > 2 ? b->rank - 2 : 0, rbat = ra > rb ? ra : rb;
+  const char *ct = snt_dtype_ctype(y->dtype);
+  snt_strbuf ao = {0}, bo = {0};
+  batch_offset(&ao, a, rbat, M * K);
+  batch_offset(&bo, b, rbat, K * N);
+  if (ao.failed || bo.failed) return SNT_ERR_NOMEM;
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "const %s *A = %s, *B = %s;", ct, snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]));
+  snt_emit_line(e, "%s *Y = %s;", ct, snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "int64_t yo = 0;");
+  for (int d = 0; d < rbat; d++) snt_emit_line(e, "for (int64_t i%d = 0; i%d < %lld; i%d++)", d, d, (long long)y->dims[d], d);
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "  const int64_t ao = %s, bo = %s;", ao.data, bo.data);
+  snt_emit_line(e, "  for (int64_t m = 0; m < %lld; m++)", (long long)M);
+  snt_emit_line(e, "    for (int64_t j = 0; j < %lld; j++) {", (long long)N);
+  snt_emit_line(e, "      uint64_t acc = 0;");
+  snt_emit_line(e, "      for (int64_t k = 0; k < %lld; k++) acc += (uint64_t)A[ao + m * %lld + k] * (uint64_t)B[bo + k * %lld + j];",
+                (long long)K, (long long)K, (long long)N);
+  snt_emit_line(e, "      Y[yo + m * %lld + j] = (%s)acc;", (long long)N, ct);
+  snt_emit_line(e, "    }");
+  snt_emit_line(e, "  yo += %lld;", (long long)(M * N));
+  snt_emit_line(e, "}");
+  snt_emit_line(e, "}");
+  snt_sb_free(&ao);
+  snt_sb_free(&bo);
   return SNT_OK;
 }
 
 static snt_status matmul_emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *a = &e->g->tensors[n->in[0]], *b = &e->g->tensors[n->in[1]];
+  if (a->dtype != SNT_F32) return matmul_int_emit(e, node);
   snt_emit_line(e, "{");
   snt_emit_line(e, "static const int64_t ad[] = %s, bd[] = %s;", snt_emit_dims(e, n->in[0]), snt_emit_dims(e, n->in[1]));
   snt_emit_line(e, "if (snt_k_matmul(%d, ad, %s, %d, bd, %s, %s) != SNT_OK) return 1;", a->rank, snt_emit_ptr(e, n->in[0]),
@@ -81,10 +128,12 @@ const snt_op snt_op_gemm = {
     .name = "gemm", .type_name = "Gemm", .default_layer = "gemm",
     .doc = "y = alpha * A' B' + beta * C: gemm(a, b, c, alpha=1, beta=1, transA=0, transB=0)", .min_inputs = 2,
     .max_inputs = 3, .args = gemm_args, .infer = gemm_infer, .onnx_type = "Gemm", .emit = gemm_emit,
-    .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = gemm_ranges};
+    .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = gemm_ranges, .types = SNT_TYPES_KERNEL(7)};
 
 const snt_op snt_op_matmul = {
     .name = "matmul", .type_name = "MatMul", .default_layer = "matmul",
     .doc = "matrix product with numpy's broadcasting: matmul(a, b)", .min_inputs = 2, .max_inputs = 2,
     .args = no_args, .infer = matmul_infer, .onnx_type = "MatMul", .emit = matmul_emit,
-    .onnx_arity = {2, 2, 1, 1}};
+    .onnx_arity = {2, 2, 1, 1}, .types = {.t = SNT_TY(SNT_F32) | SNT_TY(SNT_I32) | SNT_TY(SNT_I64) | SNT_TY(SNT_U32) | SNT_TY(SNT_U64),
+              .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .t_slots = 3,
+              .note = SNT_NOTE_KERNEL "; integers exact, in the type (wrapping)"}};

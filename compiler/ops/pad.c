@@ -95,6 +95,7 @@ static snt_status emit(snt_emit *e, int node) {
   } else if (strcmp(mode, "constant") == 0) {
     snt_emit_line(e, "%s v = 0;", snt_dtype_ctype(x->dtype));
     if (x->dtype == SNT_F32 || x->dtype == SNT_F64) snt_emit_line(e, "v = %s;", snt_emit_f64(e, snt_node_float(n, "value", 0)));
+    if (x->dtype == SNT_F16) snt_emit_line(e, "v = snt_f32_to_f16(%sf);", snt_emit_f64(e, (float)snt_node_float(n, "value", 0)));
     value = "&v";
   }
   snt_emit_line(e, "if (snt_k_pad(%zu, %d, dims, pads, %s, %s, %s, %s) != SNT_OK) return 1;", snt_dtype_size(x->dtype), x->rank,
@@ -150,4 +151,4 @@ const snt_op snt_op_pad = {
     .doc = "padding of height and width: pad(x, p | [ph, pw] | [top, left, bottom, right], value=0, mode=constant)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Pad", .onnx_import = onnx_import,
     .onnx_const_inputs = 1u << 1, .onnx_export = onnx_export, .emit = emit, .grad = grad,
-    .onnx_arity = {1, 3, 1, 1}, .onnx_ranges = pad_ranges};
+    .onnx_arity = {1, 3, 1, 1}, .onnx_ranges = pad_ranges, .types = {.t = SNT_TY_NUMERIC, .t_slots = 5, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE}};

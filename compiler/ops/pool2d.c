@@ -190,7 +190,8 @@ const snt_op snt_op_maxpool = {
     .doc = "2-D max pooling: maxpool(x, pool=2, stride=pool, padding=valid)",
     .min_inputs = 1, .max_inputs = 1, .args = max_args, .infer = infer, .onnx_type = "MaxPool",
     .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad,
-    .onnx_arity = {1, 1, 1, 2}, .onnx_ranges = max_ranges};
+    .onnx_arity = {1, 1, 1, 2}, .onnx_ranges = max_ranges, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64) | SNT_TY(SNT_I8) | SNT_TY(SNT_U8),
+              .note = "float32 kernel: the other types are cast to float32 (exact for INT8, UINT8) and the result back"}};
 
 /* ONNX attribute ranges (compiler/onnx/validate.c). */
 static const snt_attr_range avg_ranges[] = {
@@ -202,4 +203,4 @@ const snt_op snt_op_avgpool = {
     .doc = "2-D average pooling: avgpool(x, pool=2, stride=pool, padding=valid, count_include_pad=false)",
     .min_inputs = 1, .max_inputs = 1, .args = avg_args, .infer = infer, .onnx_type = "AveragePool",
     .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad,
-    .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = avg_ranges};
+    .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = avg_ranges, .types = SNT_TYPES_KERNEL(1)};

@@ -117,19 +117,19 @@ const snt_op snt_op_reshape = {
     .doc = "the same values in a new shape (0 copies a dimension, -1 infers one): reshape(x, shape)",
     .min_inputs = 1, .max_inputs = 1, .args = reshape_args, .infer = reshape_infer, .onnx_type = "Reshape",
     .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy,
-    .onnx_arity = {1, 2, 1, 1}};
+    .onnx_arity = {1, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE}};
 
 const snt_op snt_op_squeeze = {
     .name = "squeeze", .type_name = "Squeeze", .default_layer = "squeeze",
     .doc = "removes dimensions of size 1: squeeze(x, axes)", .min_inputs = 1, .max_inputs = 1, .args = axes_args,
     .infer = squeeze_infer, .onnx_type = "Squeeze", .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy,
-    .onnx_arity = {1, 2, 1, 1}};
+    .onnx_arity = {1, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE}};
 
 const snt_op snt_op_unsqueeze = {
     .name = "unsqueeze", .type_name = "Unsqueeze", .default_layer = "unsqueeze",
     .doc = "inserts dimensions of size 1: unsqueeze(x, axes)", .min_inputs = 1, .max_inputs = 1, .args = axes_args,
     .infer = unsqueeze_infer, .onnx_type = "Unsqueeze", .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy,
-    .onnx_arity = {1, 2, 1, 1}};
+    .onnx_arity = {1, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE}};
 
 /* ---- shape: the dimensions as int64 values, known at compile time ---- */
 
@@ -170,4 +170,4 @@ const snt_op snt_op_tensor_shape = {
     .name = "tensor_shape", .type_name = "Shape", .default_layer = "shape",
     .doc = "the dimensions of x as int64 values (ONNX start/end select a range)", .min_inputs = 1, .max_inputs = 1,
     .args = no_args, .infer = shape_infer, .onnx_type = "Shape", .emit = shape_emit,
-    .onnx_arity = {1, 1, 1, 1}};
+    .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_ALL, .note = "reads the shape only"}};

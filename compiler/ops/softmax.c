@@ -31,6 +31,31 @@ static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
   return st;
 }
 
+/* DOUBLE in double precision, stable by subtracting the maximum (y may be x: each element is
+ * read before it is written). */
+static snt_status emit_f64(snt_emit *e, int node, int64_t outer, int64_t len, int64_t inner, bool log) {
+  const snt_node *n = &e->g->nodes[node];
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "const double *x = %s;", snt_emit_ptr(e, n->in[0]));
+  snt_emit_line(e, "double *y = %s;", snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "for (int64_t o = 0; o < %lld; o++)", (long long)outer);
+  snt_emit_line(e, "  for (int64_t j = 0; j < %lld; j++) {", (long long)inner);
+  snt_emit_line(e, "    const double *xp = x + o * %lld + j;", (long long)(len * inner));
+  snt_emit_line(e, "    double *yp = y + o * %lld + j, m = -INFINITY, s = 0;", (long long)(len * inner));
+  snt_emit_line(e, "    for (int64_t a = 0; a < %lld; a++) m = xp[a * %lld] > m ? xp[a * %lld] : m;", (long long)len,
+                (long long)inner, (long long)inner);
+  snt_emit_line(e, "    for (int64_t a = 0; a < %lld; a++) s += exp(xp[a * %lld] - m);", (long long)len, (long long)inner);
+  if (log)
+    snt_emit_line(e, "    for (int64_t a = 0; a < %lld; a++) yp[a * %lld] = xp[a * %lld] - m - log(s);", (long long)len,
+                  (long long)inner, (long long)inner);
+  else
+    snt_emit_line(e, "    for (int64_t a = 0; a < %lld; a++) yp[a * %lld] = exp(xp[a * %lld] - m) / s;", (long long)len,
+                  (long long)inner, (long long)inner);
+  snt_emit_line(e, "  }");
+  snt_emit_line(e, "}");
+  return SNT_OK;
+}
+
 static snt_status emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *x = &e->g->tensors[n->in[0]];
@@ -42,6 +67,7 @@ static snt_status emit(snt_emit *e, int node) {
     else inner *= x->dims[i];
   }
   bool log = n->op->name[0] == 'l';
+  if (x->dtype == SNT_F64) return emit_f64(e, node, outer, len, inner, log);
   snt_emit_line(e, "snt_k_%ssoftmax(%lld, %lld, %lld, %s, %s);", log ? "log_" : "", (long long)outer, (long long)len,
                 (long long)inner, snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   return SNT_OK;
@@ -59,10 +85,10 @@ const snt_op snt_op_softmax = {
     .name = "softmax", .type_name = "Activation", .default_layer = "activation",
     .doc = "softmax over one axis of each sample: softmax(x, axis=-1)", .min_inputs = 1, .max_inputs = 1,
     .args = args, .infer = infer, .onnx_type = "Softmax", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .inplace = true,
-    .onnx_arity = {1, 1, 1, 1}};
+    .onnx_arity = {1, 1, 1, 1}, .types = SNT_TYPES_LOOP_F64(1)};
 
 const snt_op snt_op_log_softmax = {
     .name = "log_softmax", .type_name = "Activation", .default_layer = "activation",
     .doc = "log of softmax over one axis of each sample: log_softmax(x, axis=-1)", .min_inputs = 1, .max_inputs = 1,
     .args = args, .infer = infer, .onnx_type = "LogSoftmax", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .inplace = true,
-    .onnx_arity = {1, 1, 1, 1}};
+    .onnx_arity = {1, 1, 1, 1}, .types = SNT_TYPES_LOOP_F64(1)};
