@@ -237,10 +237,9 @@ snt_status snt_file_mkdir_p(const char *dir, snt_err *e) {
     char saved = *c;
     *c = '\0';
     struct stat st;
-    if (mkdir(p, 0777) != 0 && errno != EEXIST)
-      s = snt_err_set(e, SNT_ERR_IO, "%s: cannot create %s: %s", dir, p, strerror(errno));
-    else if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
-      s = snt_err_set(e, SNT_ERR_IO, "%s: cannot create %s: it exists and is not a folder", dir, p);
+    int err = mkdir(p, 0777) != 0 && errno != EEXIST ? errno : stat(p, &st) != 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR : 0;
+    if (err) s = snt_err_set(e, SNT_ERR_IO, "%s: cannot create %s: %s", dir, p, strerror(err));
+    errno = err; /* for callers that report with strerror(errno) */
     *c = saved;
     if (s != SNT_OK || !saved) break;
   }
@@ -423,8 +422,12 @@ snt_status snt_file_atomic_open(const char *path, snt_file_atomic *a, snt_err *e
   snt_file_sweep_stale(dir);
   a->path = strdup(path);
   if (!a->path) s = snt_err_set(e, SNT_ERR_NOMEM, "%s: out of memory", path);
+  /* "-<name>" at the end says which file a leftover was meant to replace. */
+  const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+  char suffix[72];
+  snprintf(suffix, sizeof suffix, "-%.64s", base);
   snt_err inner;
-  if (s == SNT_OK && (s = tmpfile_in(dir, "", 0666, &a->tmp, &a->fd, &a->slot, &inner)) != SNT_OK)
+  if (s == SNT_OK && (s = tmpfile_in(dir, suffix, 0666, &a->tmp, &a->fd, &a->slot, &inner)) != SNT_OK)
     snt_err_set(e, s, "%s: cannot write: %s", path, inner.msg);
   free(dir);
   if (s != SNT_OK) {
