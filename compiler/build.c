@@ -54,11 +54,18 @@ static int run_capture(char **argv, char **out) {
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
   posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+  /* Its own process group, so a signal that ends sinter can stop cc, cc1, as and ld at once
+   * (before its temporary files and our build folder go). */
+  posix_spawnattr_t at;
+  posix_spawnattr_init(&at);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&at, 0);
   pid_t pid;
-  int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+  int rc = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
   close(fds[1]);
-  if (rc == 0) snt_file_cleanup_child(pid);
+  if (rc == 0) snt_file_cleanup_child(pid, true);
   snt_strbuf log = {0};
   char buf[4096];
   for (ssize_t n; rc == 0 && ((n = read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR));)
@@ -69,7 +76,7 @@ static int run_capture(char **argv, char **out) {
     pid_t w;
     while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
     }
-    snt_file_cleanup_child(0);
+    snt_file_cleanup_child(0, false);
     status = w != pid ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
   }
   if (!log.failed && log.data) *out = snt_strdup(log.data);

@@ -8,6 +8,7 @@
 #ifndef SINTER_FILE_H
 #define SINTER_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -70,7 +71,8 @@ void snt_file_tmpfile_remove(char *path);
 /* Removes ".sinter-tmp-<pid>-*" entries of `dir` whose process is no longer alive. */
 void snt_file_sweep_stale(const char *dir);
 
-/* A child process (the C compiler) to stop first when a signal ends this one; 0: none. */
-void snt_file_cleanup_child(pid_t pid);
+/* A child process (the C compiler) to stop first when a signal ends this one, with its
+ * whole process group when own_group (it was spawned as a group leader); 0: none. */
+void snt_file_cleanup_child(pid_t pid, bool own_group);
 
 #endif

@@ -31,6 +31,7 @@ typedef struct cleanup_slot {
 
 static cleanup_slot slots[N_SLOTS];
 static _Atomic pid_t child_pid;
+static _Atomic int child_group; /* the child leads its own process group: signal all of it */
 static _Atomic int installed;
 static const int cleanup_signals[] = {SIGINT, SIGTERM, SIGHUP};
 
@@ -77,7 +78,7 @@ static void cleanup_all(void) {
 static void on_signal(int sig) {
   pid_t c = atomic_exchange(&child_pid, 0);
   if (c > 0) {
-    kill(c, sig);
+    kill(atomic_load(&child_group) ? -c : c, sig);
     struct timespec tick = {0, 10 * 1000 * 1000};
     int i = 0;
     while (waitpid(c, NULL, WNOHANG) == 0 && i++ < 300) nanosleep(&tick, NULL);
@@ -143,8 +144,9 @@ static void unregister_path(const char *path) {
   }
 }
 
-void snt_file_cleanup_child(pid_t pid) {
+void snt_file_cleanup_child(pid_t pid, bool own_group) {
   install();
+  atomic_store(&child_group, own_group);
   atomic_store(&child_pid, pid);
 }
 
