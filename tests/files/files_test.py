@@ -291,9 +291,11 @@ def t_fsize():
 
 def t_rss():
     """Weights held once: the peak RSS of compiling a model with 256 MiB of external weights
-    (and a 64 KiB arena) stays under weights + 48 MiB (sinter itself and the graph take ~5 MiB,
-    the assembler less than the weights). Before, the decoded tensors and the blob built
-    in memory made it 2 x weights (529 MB)."""
+    (and a 64 KiB arena) stays under weights + 80 MiB. The peak is the largest process of the
+    run: sinter holds the weights once plus ~5 MiB; `as` reads the .incbin whole (weights +
+    4 MiB) and `ld` maps the weights object plus the runtime library (measured up to weights +
+    41 MiB here). Before, the decoded tensors plus the blob built in memory made sinter's
+    own peak 2 x weights (529 MB)."""
     d = fresh("rss")
     k, n = 8192, 8192
     model = matmul_model(d, k, n)
@@ -303,7 +305,7 @@ def t_rss():
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # KiB on Linux
     check(before * 1024 < weights, "no earlier child of this test was bigger (%d KiB)" % before)
     # ASan maps one shadow byte per 8 bytes of heap, and its own runtime.
-    limit = weights + (48 << 20) + (weights // 8 + (64 << 20) if A.sanitized else 0)
+    limit = weights + (80 << 20) + (weights // 8 + (64 << 20) if A.sanitized else 0)
     check(r.returncode == 0 and peak < limit,
           "compile peak RSS %.1f MiB for %.0f MiB of weights (limit %.0f MiB; exit %d %s)"
           % (peak / 2**20, weights / 2**20, limit / 2**20, r.returncode, first_line(r.stderr)))
