@@ -164,6 +164,22 @@ static snt_status compile(const char *dir, const char *prefix, bool has_weights,
   return st;
 }
 
+/* Links into a temporary beside the executable, then renames it over: an interrupted build
+ * leaves no half-written executable, and a running one is replaced, not overwritten. */
+static snt_status compile_atomic(const char *dir, const char *prefix, bool has_weights, bool train, const char *output,
+                                 snt_diag *d) {
+  snt_file_atomic a;
+  snt_err e;
+  if (snt_file_atomic_open(output, &a, &e) != SNT_OK) return snt_diag_error(d, NULL, (snt_loc){0}, "%s", e.msg);
+  snt_status st = compile(dir, prefix, has_weights, train, a.tmp, d);
+  if (st) {
+    snt_file_atomic_abandon(&a);
+    return st;
+  }
+  if (snt_file_atomic_commit(&a, &e) != SNT_OK) return snt_diag_error(d, NULL, (snt_loc){0}, "%s", e.msg);
+  return SNT_OK;
+}
+
 /* Plans and writes one more model of the executable, <prefix><suffix>, whose weights the
  * runtime provides. */
 static snt_status side_model(const snt_graph *g, const char *prefix, const char *suffix, bool step, const char *dir,
@@ -205,7 +221,7 @@ snt_status snt_build_executable(const snt_graph *g, const snt_build_opts *o, snt
     st = snt_codegen(g, &p, &co, dir, d);
     if (!st && o->train_step) st = training_side(o, prefix, dir, d);
     else if (!st) st = write_main(dir, prefix, d);
-    if (!st) st = compile(dir, prefix, p.weights_bytes > 0, o->train_step != NULL, o->output, d);
+    if (!st) st = compile_atomic(dir, prefix, p.weights_bytes > 0, o->train_step != NULL, o->output, d);
     snt_plan_free(&p);
   }
   snt_file_tmpdir_remove(tmp);

@@ -252,6 +252,9 @@ def t_signals():
         check(seen and p.returncode == -sig and left == [],
               "compile killed by %s during the build: died of it (%s), %s left in TMPDIR"
               % (signal.Signals(sig).name, p.returncode, left or "nothing"))
+        # The executable is linked beside -o and renamed: nothing half-written there either.
+        check(temps(d) == [] and not os.path.exists(os.path.join(d, "exe")),
+              "no partial executable or temporary beside -o (%s)" % temps(d))
 
 
 def t_leftover():
