@@ -2,6 +2,7 @@
 #include "compiler/build.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "compiler/codegen/emit.h"
 #include "compiler/codegen/suite.h"
 #include "compiler/plan.h"
+#include "sinter/file.h"
 #include "sinter_build_paths.h"
 #include "support/util.h"
 
@@ -40,26 +42,45 @@ static void split_args(argv_buf *a, const char *s) {
   }
 }
 
-/* Runs argv, capturing its output into *out (malloc'ed); returns its exit status or -1. */
+/* Runs argv, capturing its output into *out (malloc'ed) through a pipe, so no temporary file
+ * is involved; returns its exit status or -1. A signal that ends sinter stops it too. */
 static int run_capture(char **argv, char **out) {
-  char tmpl[] = "/tmp/sinter-cc-XXXXXX";
-  int fd = mkstemp(tmpl);
-  if (fd < 0) return -1;
+  *out = NULL;
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  fcntl(fds[0], F_SETFD, FD_CLOEXEC); /* only the dup2'ed copies reach the compiler */
+  fcntl(fds[1], F_SETFD, FD_CLOEXEC);
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fd, 1);
-  posix_spawn_file_actions_adddup2(&fa, fd, 2);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+  /* Its own process group, so a signal that ends sinter can stop cc, cc1, as and ld at once
+   * (before its temporary files and our build folder go). */
+  posix_spawnattr_t at;
+  posix_spawnattr_init(&at);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&at, 0);
   pid_t pid;
-  int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+  int rc = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  close(fds[1]);
+  if (rc == 0) snt_file_cleanup_child(pid, true);
+  snt_strbuf log = {0};
+  char buf[4096];
+  for (ssize_t n; rc == 0 && ((n = read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR));)
+    if (n > 0 && log.len < (1u << 20)) snt_sb_printf(&log, "%.*s", (int)n, buf); /* the first MiB is plenty */
+  close(fds[0]);
   int status = -1;
-  if (rc == 0 && waitpid(pid, &status, 0) == pid) status = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  else status = -1;
-  close(fd);
-  size_t len;
-  int en;
-  if (snt_read_file(tmpl, out, &len, &en) != SNT_OK) *out = NULL;
-  unlink(tmpl);
+  if (rc == 0) {
+    pid_t w;
+    while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
+    }
+    snt_file_cleanup_child(0, false);
+    status = w != pid ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  }
+  if (!log.failed && log.data) *out = snt_strdup(log.data);
+  snt_sb_free(&log);
   return status;
 }
 
@@ -143,35 +164,20 @@ static snt_status compile(const char *dir, const char *prefix, bool has_weights,
   return st;
 }
 
-static void remove_dir(const char *dir, const char *prefix) {
-  const char *suffixes[] = {".c", ".h", "_weights.bin", "_weights.S", "_train.c", "_train.h", "_eval.c", "_eval.h", "_suite.c"};
-  for (int i = 0; i < 9; i++) {
-    char *p = snt_format("%s/%s%s", dir, prefix, suffixes[i]);
-    if (p) unlink(p);
-    free(p);
+/* Links into a temporary beside the executable, then renames it over: an interrupted build
+ * leaves no half-written executable, and a running one is replaced, not overwritten. */
+static snt_status compile_atomic(const char *dir, const char *prefix, bool has_weights, bool train, const char *output,
+                                 snt_diag *d) {
+  snt_file_atomic a;
+  snt_err e;
+  if (snt_file_atomic_open(output, &a, &e) != SNT_OK) return snt_diag_error(d, NULL, (snt_loc){0}, "%s", e.msg);
+  snt_status st = compile(dir, prefix, has_weights, train, a.tmp, d);
+  if (st) {
+    snt_file_atomic_abandon(&a);
+    return st;
   }
-  char *p = snt_format("%s/main.c", dir);
-  if (p) unlink(p);
-  free(p);
-  rmdir(dir);
-}
-
-/* mkdir -p: creates the folder and its missing parents. */
-static int mkdir_p(const char *dir) {
-  char *p = snt_strdup(dir);
-  if (!p) return -1;
-  for (char *s = p + 1; *s; s++) {
-    if (*s != '/') continue;
-    *s = '\0';
-    if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-      free(p);
-      return -1;
-    }
-    *s = '/';
-  }
-  int rc = mkdir(p, 0777) != 0 && errno != EEXIST ? -1 : 0;
-  free(p);
-  return rc;
+  if (snt_file_atomic_commit(&a, &e) != SNT_OK) return snt_diag_error(d, NULL, (snt_loc){0}, "%s", e.msg);
+  return SNT_OK;
 }
 
 /* Plans and writes one more model of the executable, <prefix><suffix>, whose weights the
@@ -209,14 +215,14 @@ static void name_note(const char *name, const char *prefix, snt_diag *d) {
 }
 
 snt_status snt_build_executable(const snt_graph *g, const snt_build_opts *o, snt_diag *d) {
-  char tmpl[] = "/tmp/sinter-XXXXXX";
+  /* The build folder: --emit-c's, else a temporary one in $TMPDIR that is removed on every
+   * exit path, signals included (sinter/file.h). */
+  char *tmp = NULL;
   const char *dir = o->emit_dir;
-  if (dir) {
-    if (mkdir_p(dir) != 0)
-      return snt_diag_error(d, NULL, (snt_loc){0}, "cannot create '%s': %s", dir, strerror(errno));
-  } else if (!(dir = mkdtemp(tmpl))) {
-    return snt_diag_error(d, NULL, (snt_loc){0}, "cannot create a temporary folder: %s", strerror(errno));
-  }
+  snt_err e;
+  if (dir ? snt_file_mkdir_p(dir, &e) : snt_file_tmpdir_create(NULL, &tmp, &e))
+    return snt_diag_error(d, NULL, (snt_loc){0}, "%s", e.msg);
+  if (tmp) dir = tmp;
   char *prefix = snt_c_ident(g->name);
   if (prefix && o->name_note && strcmp(prefix, g->name) != 0) name_note(g->name, prefix, d);
   snt_plan p;
@@ -226,10 +232,10 @@ snt_status snt_build_executable(const snt_graph *g, const snt_build_opts *o, snt
     st = snt_codegen(g, &p, &co, dir, d);
     if (!st && o->train_step) st = training_side(o, prefix, dir, d);
     else if (!st) st = write_main(dir, prefix, d);
-    if (!st) st = compile(dir, prefix, p.weights_bytes > 0, o->train_step != NULL, o->output, d);
+    if (!st) st = compile_atomic(dir, prefix, p.weights_bytes > 0, o->train_step != NULL, o->output, d);
     snt_plan_free(&p);
   }
-  if (!o->emit_dir && prefix) remove_dir(dir, prefix);
+  snt_file_tmpdir_remove(tmp);
   free(prefix);
   return st;
 }

@@ -68,11 +68,10 @@ const snt_source *snt_diag_add_source(snt_diag *d, const char *path, const char 
 const snt_source *snt_diag_load_file(snt_diag *d, const char *path) {
   size_t len = 0;
   char *text = NULL;
-  int err_no = 0;
-  snt_status st = snt_read_file(path, &text, &len, &err_no);
+  snt_err why;
+  snt_status st = snt_read_file(path, &text, &len, &why);
   if (st != SNT_OK) {
-    snt_diag_error(d, NULL, (snt_loc){0}, "cannot read '%s': %s", path,
-                   err_no ? strerror(err_no) : snt_status_str(st));
+    snt_diag_error(d, NULL, (snt_loc){0}, "cannot read '%s': %s", path, why.msg);
     return NULL;
   }
   const snt_source *s = snt_diag_add_source(d, path, text, len);

@@ -1,6 +1,8 @@
 /* Small internal helpers. */
 #include "support/util.h"
 
+#include "sinter/file.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,42 +49,18 @@ char *snt_format(const char *fmt, ...) {
   return p;
 }
 
-snt_status snt_read_file(const char *path, char **text, size_t *len, int *err_no) {
-  *err_no = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    *err_no = errno;
-    return SNT_ERR_IO;
+snt_status snt_read_file(const char *path, char **text, size_t *len, snt_err *why) {
+  uint8_t *data = NULL;
+  snt_err e;
+  snt_status st = snt_file_read(path, 0, &data, len, &e); /* regular files only: a FIFO never hangs */
+  *text = (char *)data;
+  if (st != SNT_OK && why) {
+    /* The caller names the file itself: keep only the reason after "<path>: ". */
+    size_t n = strlen(path);
+    const char *reason = strncmp(e.msg, path, n) == 0 && e.msg[n] == ':' && e.msg[n + 1] == ' ' ? e.msg + n + 2 : e.msg;
+    snt_err_set(why, st, "%s", reason);
   }
-  size_t cap = 4096, n = 0;
-  char *buf = malloc(cap);
-  while (buf) {
-    size_t got = fread(buf + n, 1, cap - n - 1, f);
-    n += got;
-    if (got == 0) break;
-    if (n + 1 == cap) {
-      char *nb = realloc(buf, cap * 2);
-      if (!nb) {
-        free(buf);
-        buf = NULL;
-        break;
-      }
-      buf = nb;
-      cap *= 2;
-    }
-  }
-  int err = ferror(f);
-  if (err) *err_no = errno ? errno : EIO;
-  fclose(f);
-  if (!buf) return SNT_ERR_NOMEM;
-  if (err) {
-    free(buf);
-    return SNT_ERR_IO;
-  }
-  buf[n] = '\0';
-  *text = buf;
-  *len = n;
-  return SNT_OK;
+  return st;
 }
 
 int snt_edit_distance(const char *a, const char *b) {

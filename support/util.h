@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sinter/error.h"
 #include "sinter/status.h"
 
 /* Ensures array `a` (capacity `cap`) holds `need` items; false when out of memory. */
@@ -18,8 +19,9 @@ char *snt_strndup(const char *s, size_t n);
 char *snt_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *snt_vformat(const char *fmt, va_list ap);
 
-/* Reads a whole file; the caller frees *text (NUL-terminated); *err_no gets errno on failure. */
-snt_status snt_read_file(const char *path, char **text, size_t *len, int *err_no);
+/* Reads a whole regular file (a FIFO or folder is refused, never waited on); the caller
+ * frees *text (NUL-terminated). On failure `why` (may be NULL) gets the reason, without the path. */
+snt_status snt_read_file(const char *path, char **text, size_t *len, snt_err *why);
 
 /* Edit distance, for "did you mean" suggestions. */
 int snt_edit_distance(const char *a, const char *b);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sinter/file.h"
 #include "compiler/cli/cli.h"
 #include "compiler/onnx/import.h"
 #include "compiler/onnx/to_dsl.h"
@@ -40,9 +41,8 @@ int snt_cmd_import(int argc, char **argv) {
   if (!st) st = snt_onnx_write_dsl(g, model, mem, d);
   if (mem) fclose(mem);
   if (!st) {
-    FILE *f = fopen(out, "w");
-    if (!f || fwrite(text, 1, len, f) != len) st = snt_diag_error(d, NULL, (snt_loc){0}, "cannot write '%s': %s", out, strerror(errno));
-    if (f && fclose(f) != 0 && !st) st = snt_diag_error(d, NULL, (snt_loc){0}, "cannot write '%s'", out);
+    snt_err e; /* atomic: an interrupted import leaves the old .nn as it was */
+    if (snt_file_write_atomic(out, text, len, &e) != SNT_OK) st = snt_diag_error(d, NULL, (snt_loc){0}, "%s", e.msg);
   }
   snt_diag_print(d, stderr);
   /* Every failure has a message: one without a diagnostic (out of memory deep inside) says what. */

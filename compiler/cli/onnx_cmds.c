@@ -14,6 +14,7 @@
 #include "compiler/cli/cli.h"
 #include "compiler/onnx/import.h"
 #include "compiler/passes/passes.h"
+#include "sinter/file.h"
 #include "sinter/onnx_io.h"
 #include "support/util.h"
 
@@ -71,8 +72,11 @@ static int spawn_wait(char **argv) {
     execv(argv[0], argv);
     _exit(127);
   }
+  snt_file_cleanup_child(pid, false); /* a signal stops it before its executable is removed */
   int status;
-  if (waitpid(pid, &status, 0) != pid) return -1;
+  pid_t w = waitpid(pid, &status, 0);
+  snt_file_cleanup_child(0, false);
+  if (w != pid) return -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
@@ -85,8 +89,7 @@ static int run_model(const char *model, char **files, int n_files, const char *o
   snt_tensor_buf given[64] = {0};
   snt_graph *g = NULL;
   int rc = SNT_EXIT_USER;
-  char exe[] = "/tmp/sinter-run-XXXXXX";
-  int fd = -1;
+  char *exe = NULL; /* a registered temporary: removed on signals too (sinter/file.h) */
   if (snt_onnx_load_model(model, &m, &e) != SNT_OK) {
     fprintf(stderr, "sinter: error: %s\n", e.msg);
     goto done;
@@ -111,13 +114,11 @@ static int run_model(const char *model, char **files, int n_files, const char *o
   if (snt_onnx_import(d, m, model, &io, &g) != SNT_OK) goto done;
   g->max_memory = max_memory;
   if (snt_passes_inference(g, d) != SNT_OK) goto done;
-  fd = mkstemp(exe);
-  if (fd < 0) {
-    fprintf(stderr, "sinter: error: cannot create a temporary file %s: %s\n", exe, strerror(errno));
+  if (snt_file_tmpfile_create(NULL, "-run", &exe, NULL, &e) != SNT_OK) {
+    fprintf(stderr, "sinter: error: %s\n", e.msg);
     rc = SNT_EXIT_INTERNAL;
     goto done;
   }
-  close(fd);
   snt_build_opts bo = {.output = exe};
   if (snt_build_executable(g, &bo, d) != SNT_OK) {
     rc = SNT_EXIT_INTERNAL;
@@ -138,7 +139,7 @@ static int run_model(const char *model, char **files, int n_files, const char *o
 done:
   snt_diag_print(d, stderr);
   if (snt_diag_error_count(d) && rc == SNT_EXIT_OK) rc = SNT_EXIT_USER;
-  if (fd >= 0) unlink(exe);
+  snt_file_tmpfile_remove(exe);
   snt_ir_destroy(g);
   for (int i = 0; i < 64; i++) snt_tensor_buf_free(&given[i]);
   snt_onnx_free_model(m);
@@ -306,9 +307,10 @@ static bool run_case(const char *dir, char *why, size_t size) {
   for (int s = 0; s < n_sets && ok; s++) {
     char **ins = NULL, **outs = NULL;
     int n_in = list(sets[s], "input_", &ins), n_out = list(sets[s], "output_", &outs);
-    char tmp[] = "/tmp/sinter-case-XXXXXX";
-    if (!mkdtemp(tmp)) {
-      snprintf(why, size, "cannot make a temporary folder");
+    char *tmp = NULL;
+    snt_err e;
+    if (snt_file_tmpdir_create(NULL, &tmp, &e) != SNT_OK) {
+      snprintf(why, size, "%s", e.msg);
       ok = false;
     } else if (run_model(model, ins, n_in, tmp, 0) != 0) {
       snprintf(why, size, "compiling or running failed (messages above)");
@@ -319,12 +321,7 @@ static bool run_case(const char *dir, char *why, size_t size) {
       ok = compare(got, outs[i], why, size);
       free(got);
     }
-    for (int i = 0; i < n_out + 2; i++) {
-      char *p = snt_format("%s/output_%d.pb", tmp, i);
-      if (p) unlink(p);
-      free(p);
-    }
-    rmdir(tmp);
+    snt_file_tmpdir_remove(tmp);
     free_list(ins, n_in);
     free_list(outs, n_out);
   }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "sinter/file.h"
 #include "compiler/cli/cli.h"
 #include "compiler/synth.h"
 #include "sinter/image.h"
@@ -57,25 +58,9 @@ static int parse_synth_args(int argc, char **argv, synth_opts *o) {
   return 0;
 }
 
-static snt_status make_dir(const char *path, snt_err *e) {
-  if (mkdir(path, 0777) == 0 || errno == EEXIST) return SNT_OK;
-  return snt_err_set(e, SNT_ERR_IO, "cannot create folder %s: %s", path, strerror(errno));
-}
-
-/* mkdir -p: creates the missing parents of `path` too. */
-static snt_status make_dirs(const char *path, snt_err *e) {
-  char *p = snt_strdup(path);
-  if (!p) return snt_err_set(e, SNT_ERR_NOMEM, "out of memory");
-  snt_status st = SNT_OK;
-  for (char *s = strchr(p + 1, '/'); s && st == SNT_OK; s = strchr(s + 1, '/')) {
-    *s = 0;
-    st = make_dir(p, e);
-    *s = '/';
-  }
-  if (st == SNT_OK) st = make_dir(p, e);
-  free(p);
-  return st;
-}
+/* mkdir -p (sinter/file.h): creates the missing parents of `path` too. */
+static snt_status make_dirs(const char *path, snt_err *e) { return snt_file_mkdir_p(path, e); }
+static snt_status make_dir(const char *path, snt_err *e) { return snt_file_mkdir_p(path, e); }
 
 static snt_status write_readme(const synth_opts *o, snt_err *e) {
   char *path = snt_format("%s/README.txt", o->dir);

@@ -10,6 +10,7 @@
 
 #include "compiler/codegen/emit.h"
 #include "compiler/onnx/export.h"
+#include "sinter/file.h"
 #include "sinter/onnx_io.h"
 #include "support/util.h"
 
@@ -116,15 +117,14 @@ snt_status snt_codegen_suite(const snt_suite_src *s, const char *dir, snt_diag *
 
 /* Exports through a temporary file, then drops every parameter's values from the model. */
 snt_status snt_onnx_template(const snt_graph *g, unsigned char **out, size_t *len, snt_diag *d) {
-  char tmpl[] = "/tmp/sinter-onnx-XXXXXX";
-  int fd = mkstemp(tmpl);
-  if (fd < 0) return snt_diag_error(d, NULL, (snt_loc){0}, "cannot create a temporary file: %s", strerror(errno));
-  close(fd);
+  char *tmpl = NULL;
+  snt_err e;
+  if (snt_file_tmpfile_create(NULL, ".onnx", &tmpl, NULL, &e) != SNT_OK)
+    return snt_diag_error(d, NULL, (snt_loc){0}, "%s", e.msg);
   snt_status st = snt_onnx_export_file(g, tmpl, NULL, d);
   Onnx__ModelProto *m = NULL;
-  snt_err e;
   if (!st && snt_onnx_load_model(tmpl, &m, &e) != SNT_OK) st = snt_diag_error(d, NULL, (snt_loc){0}, "%s", e.msg);
-  unlink(tmpl);
+  snt_file_tmpfile_remove(tmpl);
   for (size_t i = 0; !st && i < m->graph->n_initializer; i++) {
     Onnx__TensorProto *t = m->graph->initializer[i];
     bool param = false;

@@ -44,7 +44,8 @@ snt_status snt_onnx_save_model(const char *path, const Onnx__ModelProto *m, snt_
 /* The ai.onnx opset the model imports (domain "" or "ai.onnx"); 0 when it imports none. */
 int64_t snt_onnx_opset(const Onnx__ModelProto *m);
 
-/* The directory part of `path` as a malloc'ed string ("." when it has none), for base_dir. */
+/* The folder of `path`'s real path (symbolic links resolved; its textual folder when it does
+ * not resolve), malloc'ed: the base_dir that confines external data. */
 snt_status snt_onnx_dirname(const char *path, char **out, snt_err *e);
 
 #endif

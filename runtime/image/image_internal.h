@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "sinter/file.h"
 #include "sinter/image.h"
 
 /* Refuses zero, negative or absurd sizes (see SNT_IMAGE_MAX_SIDE) with a message naming `what`. */
@@ -37,7 +38,7 @@ snt_status snt_image__decode_jpeg(const char *path, FILE *f, const snt_image__wa
  * close, rename over `path`) or abandon it (close and remove). */
 typedef struct snt_image__tmpfile {
   FILE *f;
-  char *tmp_path;
+  snt_file_atomic a; /* sinter/file.h: the temporary, removed on every exit path */
 } snt_image__tmpfile;
 
 snt_status snt_image__tmp_open(const char *path, snt_image__tmpfile *t, snt_err *e);

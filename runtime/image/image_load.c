@@ -160,61 +160,36 @@ snt_status snt_image__check_write_args(const char *path, int width, int height, 
 
 snt_status snt_image__tmp_open(const char *path, snt_image__tmpfile *t, snt_err *e) {
   *t = (snt_image__tmpfile){0};
-  size_t len = strlen(path) + 48;
-  t->tmp_path = malloc(len);
-  if (!t->tmp_path) return snt_err_set(e, SNT_ERR_NOMEM, "%s: out of memory", path);
-  /* O_EXCL with a per-process counter keeps parallel writers (threads or processes) apart; open()
-   * rather than mkstemp() so that the file gets the usual 0666 & ~umask permissions. */
-  for (int attempt = 0; attempt < 1000; attempt++) {
-    snprintf(t->tmp_path, len, "%s.tmp.%ld.%d", path, (long)getpid(), attempt);
-    int fd = open(t->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0 && errno == EEXIST) continue;
-    if (fd < 0) {
-      snt_status st = snt_err_set(e, SNT_ERR_IO, "%s: cannot create %s: %s", path, t->tmp_path, strerror(errno));
-      free(t->tmp_path);
-      t->tmp_path = NULL;
-      return st;
-    }
-    t->f = fdopen(fd, "wb");
-    if (!t->f) {
-      snt_status st = snt_err_set(e, SNT_ERR_IO, "%s: cannot open %s: %s", path, t->tmp_path, strerror(errno));
-      close(fd);
-      snt_image__tmp_abandon(t);
-      return st;
-    }
-    return SNT_OK;
+  snt_status st = snt_file_atomic_open(path, &t->a, e);
+  if (st != SNT_OK) return st;
+  /* The FILE gets its own descriptor, so fclose and the module's commit each close one. */
+  int fd = fcntl(t->a.fd, F_DUPFD_CLOEXEC, 0);
+  t->f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+  if (!t->f) {
+    st = snt_err_set(e, SNT_ERR_IO, "%s: cannot open %s: %s", path, t->a.tmp, strerror(errno));
+    if (fd >= 0) close(fd);
+    snt_file_atomic_abandon(&t->a);
   }
-  snt_status st = snt_err_set(e, SNT_ERR_IO, "%s: cannot find a free temporary name (%s)", path, t->tmp_path);
-  free(t->tmp_path);
-  t->tmp_path = NULL;
   return st;
 }
 
 void snt_image__tmp_abandon(snt_image__tmpfile *t) {
   if (t->f) fclose(t->f);
-  if (t->tmp_path) {
-    unlink(t->tmp_path);
-    free(t->tmp_path);
-  }
+  if (t->a.path) snt_file_atomic_abandon(&t->a);
   *t = (snt_image__tmpfile){0};
 }
 
 snt_status snt_image__tmp_commit(const char *path, snt_image__tmpfile *t, snt_err *e) {
   snt_status st = SNT_OK;
-  /* fsync before rename: otherwise a crash can leave the new name pointing at an empty file. */
-  if (fflush(t->f) != 0 || ferror(t->f) || fsync(fileno(t->f)) != 0)
-    st = snt_err_set(e, SNT_ERR_IO, "%s: cannot write %s: %s", path, t->tmp_path, strerror(errno));
-  int rc = fclose(t->f);
+  int bad = fflush(t->f) != 0 || ferror(t->f);
+  if (fclose(t->f) != 0) bad = 1;
   t->f = NULL;
-  if (st == SNT_OK && rc != 0)
-    st = snt_err_set(e, SNT_ERR_IO, "%s: cannot write %s: %s", path, t->tmp_path, strerror(errno));
-  if (st == SNT_OK && rename(t->tmp_path, path) != 0)
-    st = snt_err_set(e, SNT_ERR_IO, "%s: cannot rename %s to it: %s", path, t->tmp_path, strerror(errno));
-  if (st != SNT_OK) {
+  if (bad) {
+    st = snt_err_set(e, SNT_ERR_IO, "%s: cannot write %s: %s", path, t->a.tmp, strerror(errno));
     snt_image__tmp_abandon(t);
     return st;
   }
-  free(t->tmp_path);
+  st = snt_file_atomic_commit(&t->a, e); /* fsync, rename over `path`, fsync the folder */
   *t = (snt_image__tmpfile){0};
-  return SNT_OK;
+  return st;
 }

@@ -1,7 +1,9 @@
 /* External tensor data: external_data {location, offset, length} names a byte range of a
  * file next to the model. The location comes from an untrusted file, so it must stay
- * inside base_dir: absolute paths and ".." components are refused. */
+ * inside base_dir: absolute paths and ".." components are refused, and the path resolved
+ * with realpath must stay inside base_dir's real path (symbolic links cannot escape). */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,15 +66,16 @@ static snt_status parse_count(const char *s, const char *key, uint64_t *v, const
   return SNT_OK;
 }
 
-static snt_status check_ref(const ext_ref *r, size_t nbytes, uint64_t *offset, const char *what, snt_err *e) {
+static snt_status check_ref(const ext_ref *r, size_t nbytes, uint64_t *offset, uint64_t *length, const char *what,
+                            snt_err *e) {
   snt_status s = check_location(r->location, what, e);
-  uint64_t length = nbytes;
   *offset = 0;
+  *length = UINT64_MAX; /* none given: the rest of the file */
   if (s == SNT_OK && r->offset) s = parse_count(r->offset, "offset", offset, what, e);
-  if (s == SNT_OK && r->length) s = parse_count(r->length, "length", &length, what, e);
-  if (s == SNT_OK && length != nbytes)
+  if (s == SNT_OK && r->length) s = parse_count(r->length, "length", length, what, e);
+  if (s == SNT_OK && r->length && *length != nbytes)
     s = snt_err_set(e, SNT_ERR_INPUT, "%s: external data length is %llu bytes, expected %zu from its dims and type",
-                    what, (unsigned long long)length, nbytes);
+                    what, (unsigned long long)*length, nbytes);
   return s;
 }
 
@@ -91,20 +94,69 @@ static snt_status read_range(int fd, const char *path, uint64_t offset, size_t n
   return SNT_OK;
 }
 
-/* Opens the file and checks it is a regular file holding [offset, offset + nbytes). */
-static snt_status open_checked(const char *path, uint64_t offset, size_t nbytes, int *fd_out, const char *what,
-                               snt_err *e) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return snt_err_set(e, SNT_ERR_IO, "%s: cannot open external data file %s: %s", what, path, strerror(errno));
-  struct stat st;
+/* True when `real` is `root` or inside it (a '/' boundary: "/m/dir2" is not inside "/m/dir"). */
+static bool inside(const char *real, const char *root) {
+  size_t n = strlen(root);
+  if (n == 1 && root[0] == '/') return real[0] == '/';
+  return strncmp(real, root, n) == 0 && real[n] == '/';
+}
+
+/* Resolves base_dir/location with realpath and refuses a result outside base_dir's real
+ * path: a symbolic link inside the folder must not reach /etc/passwd. */
+static snt_status confine(const char *base_dir, const char *location, char **real_out, const char *what, snt_err *e) {
+  *real_out = NULL;
+  size_t n = strlen(base_dir) + strlen(location) + 2;
+  char *path = malloc(n);
+  if (!path) return snt_err_set(e, SNT_ERR_NOMEM, "%s: out of memory", what);
+  snprintf(path, n, "%s/%s", base_dir, location);
+  char *root = realpath(base_dir, NULL), *real = root ? realpath(path, NULL) : NULL;
   snt_status s = SNT_OK;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-    s = snt_err_set(e, SNT_ERR_IO, "%s: external data file %s is not a regular file", what, path);
+  if (!root || !real)
+    s = snt_err_set(e, SNT_ERR_IO, "%s: cannot open external data file %s: %s", what, path, strerror(errno));
+  else if (!inside(real, root))
+    s = snt_err_set(e, SNT_ERR_INPUT,
+                    "%s: external data location '%s' leads outside the model's folder %s (through a symbolic link); "
+                    "it must stay inside it",
+                    what, location, root);
+  free(path);
+  free(root);
+  if (s != SNT_OK) {
+    free(real);
+    return s;
+  }
+  *real_out = real;
+  return SNT_OK;
+}
+
+/* Opens the resolved file: regular (a FIFO or folder is refused without blocking), the same
+ * file realpath saw (a link swapped in meanwhile is caught by st_dev/st_ino), and holding
+ * exactly [offset, offset + nbytes) when no length was declared, at least that otherwise. */
+static snt_status open_checked(const char *real, uint64_t offset, uint64_t length, size_t nbytes, int *fd_out,
+                               const char *what, snt_err *e) {
+  struct stat before, st;
+  if (stat(real, &before) != 0)
+    return snt_err_set(e, SNT_ERR_IO, "%s: cannot open external data file %s: %s", what, real, strerror(errno));
+  if (!S_ISREG(before.st_mode))
+    return snt_err_set(e, SNT_ERR_INPUT, "%s: external data file %s is not a regular file", what, real);
+  int fd = open(real, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return snt_err_set(e, SNT_ERR_IO, "%s: cannot open external data file %s: %s", what, real, strerror(errno));
+  snt_status s = SNT_OK;
+  int fl = fcntl(fd, F_GETFL);
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != before.st_dev || st.st_ino != before.st_ino ||
+      fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
+    s = snt_err_set(e, SNT_ERR_INPUT, "%s: external data file %s is not a regular file (or changed while opened)",
+                    what, real);
   else if ((uint64_t)st.st_size < offset || (uint64_t)st.st_size - offset < nbytes)
     s = snt_err_set(e, SNT_ERR_INPUT,
-                    "%s: external data file %s has %lld bytes, too short for %zu bytes at offset %llu", what, path,
+                    "%s: external data file %s has %lld bytes, too short for %zu bytes at offset %llu", what, real,
                     (long long)st.st_size, nbytes, (unsigned long long)offset);
+  else if (length == UINT64_MAX && (uint64_t)st.st_size - offset != nbytes)
+    s = snt_err_set(e, SNT_ERR_INPUT,
+                    "%s: external data without a length takes the rest of %s, %llu bytes from offset %llu, "
+                    "but the tensor has %zu bytes",
+                    what, real, (unsigned long long)((uint64_t)st.st_size - offset), (unsigned long long)offset,
+                    nbytes);
   if (s != SNT_OK) {
     close(fd);
     return s;
@@ -116,29 +168,45 @@ static snt_status open_checked(const char *path, uint64_t offset, size_t nbytes,
 snt_status snt_onnx_external_load(const Onnx__TensorProto *tp, const char *base_dir, size_t nbytes,
                                   const char *what, void **data, snt_err *e) {
   ext_ref r;
-  uint64_t offset;
+  uint64_t offset, length;
   snt_status s = collect_keys(tp, &r, what, e);
-  if (s == SNT_OK) s = check_ref(&r, nbytes, &offset, what, e);
+  if (s == SNT_OK) s = check_ref(&r, nbytes, &offset, &length, what, e);
   if (s != SNT_OK) return s;
   if (!base_dir)
     return snt_err_set(e, SNT_ERR_INPUT, "%s: external data '%s' but no base directory to find it in", what,
                        r.location);
-  size_t n = strlen(base_dir) + strlen(r.location) + 2;
-  char *path = malloc(n);
-  if (!path) return snt_err_set(e, SNT_ERR_NOMEM, "%s: out of memory", what);
-  snprintf(path, n, "%s/%s", base_dir, r.location);
+  char *real = NULL;
+  s = confine(base_dir, r.location, &real, what, e);
   int fd = -1;
-  s = open_checked(path, offset, nbytes, &fd, what, e);
+  if (s == SNT_OK) s = open_checked(real, offset, length, nbytes, &fd, what, e);
   void *dst = NULL;
   if (s == SNT_OK && !(dst = malloc(nbytes ? nbytes : 1)))
     s = snt_err_set(e, SNT_ERR_NOMEM, "%s: out of memory for %zu bytes", what, nbytes);
-  if (s == SNT_OK) s = read_range(fd, path, offset, nbytes, dst, what, e);
+  if (s == SNT_OK) s = read_range(fd, real, offset, nbytes, dst, what, e);
   if (fd >= 0) close(fd);
-  free(path);
+  free(real);
   if (s != SNT_OK) {
     free(dst);
     return s;
   }
   *data = dst;
+  return SNT_OK;
+}
+
+snt_status snt_onnx_external_total(const Onnx__TensorProto *tp, uint64_t *total, uint64_t cap, const char *model,
+                                   snt_err *e) {
+  if (!tp || !tp->has_data_location || tp->data_location != ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL) return SNT_OK;
+  size_t elsize = snt_dtype_size((snt_dtype)tp->data_type), nbytes;
+  int64_t numel;
+  snt_err ignored;
+  /* A bad type or shape is decode's to report, with its own message. */
+  if (!elsize || snt_onnx_shape_size(tp->dims, tp->n_dims, elsize, "", &numel, &nbytes, &ignored) != SNT_OK)
+    return SNT_OK;
+  *total = nbytes > UINT64_MAX - *total ? UINT64_MAX : *total + nbytes;
+  if (*total > cap)
+    return snt_err_set(e, SNT_ERR_INPUT,
+                       "%s: the model's external data adds up to more than %llu bytes (the physical memory) at "
+                       "tensor '%s'",
+                       model, (unsigned long long)cap, tp->name ? tp->name : "");
   return SNT_OK;
 }

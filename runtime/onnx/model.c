@@ -3,6 +3,21 @@
 #include <string.h>
 
 #include "runtime/onnx/onnx_int.h"
+#include "sinter/file.h"
+
+/* The external data of all initializers and Constant tensors, checked before any is read:
+ * together they must fit in the physical memory. */
+static snt_status external_total(const Onnx__ModelProto *m, const char *path, snt_err *e) {
+  uint64_t total = 0, cap = snt_file_phys_memory();
+  const Onnx__GraphProto *g = m->graph;
+  snt_status s = SNT_OK;
+  for (size_t i = 0; s == SNT_OK && i < g->n_initializer; i++)
+    s = snt_onnx_external_total(g->initializer[i], &total, cap, path, e);
+  for (size_t i = 0; s == SNT_OK && i < g->n_node; i++)
+    for (size_t k = 0; s == SNT_OK && g->node[i] && k < g->node[i]->n_attribute; k++)
+      if (g->node[i]->attribute[k]) s = snt_onnx_external_total(g->node[i]->attribute[k]->t, &total, cap, path, e);
+  return s;
+}
 
 snt_status snt_onnx_model_from_bytes(const uint8_t *data, size_t len, const char *name_for_messages,
                                      Onnx__ModelProto **out, snt_err *e) {
@@ -32,7 +47,11 @@ snt_status snt_onnx_load_model(const char *path, Onnx__ModelProto **out, snt_err
   snt_status s = snt_onnx_file_read(path, &bytes, &len, e);
   if (s != SNT_OK) return s;
   s = snt_onnx_model_from_bytes(bytes, len, path, out, e);
-  free(bytes);
+  free(bytes); /* the unpacked message holds its own copy: drop this one at once */
+  if (s == SNT_OK && (s = external_total(*out, path, e)) != SNT_OK) {
+    snt_onnx_free_model(*out);
+    *out = NULL;
+  }
   return s;
 }
 

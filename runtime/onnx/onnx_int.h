@@ -25,8 +25,14 @@ const char *snt_onnx_type_name(int32_t data_type);
 void snt_onnx_to_from_le(void *buf, size_t nbytes, size_t elsize);
 
 /* Loads the `nbytes` of an external-data tensor into a malloc'ed buffer, checking the
- * location (relative, no "..") and the file's length before allocating anything. */
+ * location (relative, no "..", its real path inside base_dir's real path), that it is a
+ * regular file, and the file's length before allocating anything. */
 snt_status snt_onnx_external_load(const Onnx__TensorProto *tp, const char *base_dir, size_t nbytes,
                                   const char *what, void **data, snt_err *e);
+
+/* Adds the bytes of `tp` to *total when its data is external; an error when the sum passes
+ * `cap` (the model's external data must fit in memory). */
+snt_status snt_onnx_external_total(const Onnx__TensorProto *tp, uint64_t *total, uint64_t cap, const char *model,
+                                   snt_err *e);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "runtime/onnx/onnx_int.h"
+#include "sinter/file.h"
 #include "sinter/report.h"
 
 enum { N_COLS = 7 }; /* the six of the header, then `skipped` */
@@ -42,7 +43,7 @@ snt_status snt_history_write(const char *path, int n_rows, const snt_history_row
     free(buf);
     return snt_err_set(e, SNT_ERR_NOMEM, "%s: out of memory for the history", path);
   }
-  snt_status st = snt_onnx_file_write_atomic(path, buf, len, e);
+  snt_status st = snt_file_write_atomic(path, buf, len, e);
   free(buf);
   return st;
 }

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "runtime/train/train_int.h"
+#include "sinter/file.h"
 
 int snt_tr_parse_split(const char *s, double out[3]) {
   char *end;
@@ -42,13 +43,5 @@ void snt_tr_data_close(snt_tr_data *d) {
 }
 
 int snt_tr_mkdir_p(const char *dir) {
-  char p[4096];
-  snprintf(p, sizeof p, "%s", dir);
-  for (char *c = p + 1; *c; c++)
-    if (*c == '/') {
-      *c = '\0';
-      if (mkdir(p, 0777) && errno != EEXIST) return -1;
-      *c = '/';
-    }
-  return mkdir(p, 0777) && errno != EEXIST ? -1 : 0;
+  return snt_file_mkdir_p(dir, NULL) == SNT_OK ? 0 : -1; /* errno stays set for the caller's message */
 }

@@ -293,6 +293,11 @@ def t_sigint():
           % (extra, k + 1, "same" if a == b else "differs", diff[:5]))
 
 
+def is_ckpt_tmp(f):
+    """A checkpoint's temporary: .sinter-tmp-<pid>-<random>-last.onnx (or best.onnx)."""
+    return f.startswith(".sinter-tmp-") and f.endswith(("-last.onnx", "-best.onnx"))
+
+
 def t_atomic():
     """SIGKILL at random moments, many of them inside a checkpoint write: RUN/last.onnx is
     absent or a complete model, never partial; --resume goes on from whatever survived."""
@@ -301,7 +306,7 @@ def t_atomic():
     last = os.path.join(out, "last.onnx")
     rng = random.Random(12345)
     kills, during_write, valid, absent, resumed = 0, 0, 0, 0, 0
-    seen_tmp = set()
+    seen_tmp = {}
     t_end = time.time() + A.budget
     while kills < 40 and time.time() < t_end:
         resume = os.path.exists(last) and os.path.exists(os.path.join(out, "history.csv"))
@@ -314,7 +319,7 @@ def t_atomic():
             # 17 MB write and its fsync take ~10-90 ms here).
             def writing():
                 return p.poll() is not None or any(
-                    f.startswith(("last.onnx.tmp", "best.onnx.tmp")) and f not in before
+                    is_ckpt_tmp(f) and f not in before
                     for f in (os.listdir(out) if os.path.isdir(out) else ()))
             wait_for(writing, 30)
             time.sleep(rng.uniform(0.0, 0.03))
@@ -329,10 +334,11 @@ def t_atomic():
         p.wait()
         kills += 1
         resumed += resume
-        tmp = {f for f in os.listdir(out) if f.startswith(("last.onnx.tmp", "best.onnx.tmp"))}
-        if tmp - seen_tmp:
-            during_write += 1  # the kill landed between mkstemp and rename
-        seen_tmp |= tmp
+        # Sizes now: the next run removes a dead run's temporaries (sinter/file.h).
+        tmp = {f: os.path.getsize(os.path.join(out, f)) for f in os.listdir(out) if is_ckpt_tmp(f)}
+        if set(tmp) - set(seen_tmp):
+            during_write += 1  # the kill landed between creating the temporary and the rename
+        seen_tmp.update(tmp)
         if os.path.exists(last):
             ok, why = valid_onnx(last)
             if not ok:
@@ -353,8 +359,7 @@ def t_atomic():
     # What the kills interrupted: temporary files cut short, which a write in place would have
     # left as RUN/last.onnx itself.
     full = os.path.getsize(last)
-    partial = sorted(os.path.getsize(os.path.join(out, f)) for f in seen_tmp if f.startswith("last.onnx.tmp")
-                     and os.path.getsize(os.path.join(out, f)) < full)
+    partial = sorted(n for f, n in seen_tmp.items() if f.endswith("-last.onnx") and n < full)
     check(len(partial) >= 3, "%d kills cut a checkpoint write short (temporary files of %s of %d bytes)"
           % (len(partial), partial[:6], full))
     ep = int(meta(last).get("sinter.epoch", "0"))

@@ -13,12 +13,12 @@ static unsigned char *pattern(int w, int h, int ch) {
   return p;
 }
 
-/* No file of the scratch folder starts with `prefix` and has ".tmp." in its name. */
+/* No temporary (".sinter-tmp-<pid>-<random>-<name>") of a file named `prefix`... is left. */
 static int leftover_temps(const char *prefix) {
   int count = 0, found = 0;
   char **names = fx_list_dir(SINTER_TEST_TMP, "", &count);
   for (int i = 0; i < count; i++)
-    found += strncmp(names[i], prefix, strlen(prefix)) == 0 && strstr(names[i], ".tmp.") != NULL;
+    found += strncmp(names[i], ".sinter-tmp-", 12) == 0 && strstr(names[i], prefix) != NULL;
   fx_free_list(names, count);
   return found;
 }
