@@ -46,6 +46,7 @@ png)
 esac
 
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+[[ -d $shared ]] || printf 'fuzz: no shared data at %s (set SINTER_SHARED_DIR): committed seeds only\n' "$shared"
 printf 'fuzz: %s for %ss, corpus folders: %s\n' "$name" "$seconds" "${dirs[*]}"
 rc=0
 # The outer timeout only guards against a fuzzer that ignores -max_total_time.
