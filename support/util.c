@@ -25,7 +25,7 @@ char *snt_strdup(const char *s) { return s ? snt_strndup(s, strlen(s)) : NULL; }
 char *snt_strndup(const char *s, size_t n) {
   char *p = malloc(n + 1);
   if (!p) return NULL;
-  memcpy(p, s, n);
+  if (n) memcpy(p, s, n); /* s may be NULL when n is 0 (an absent protobuf bytes field) */
   p[n] = '\0';
   return p;
 }
