@@ -364,6 +364,7 @@ snt_status snt_onnx_import(snt_diag *d, const Onnx__ModelProto *m, const char *p
   if (opset < MIN_OPSET || opset > MAX_OPSET)
     return err(&c, "ai.onnx opset %lld is not supported (sinter reads opsets %d to %d)", (long long)opset, MIN_OPSET, MAX_OPSET);
   c.opset = (int)opset;
+  if (!m->graph) return err(&c, "the model has no graph: the file is not a valid ONNX model");
   const Onnx__GraphProto *gp = m->graph;
   c.map_cap = 256;
   c.map = calloc((size_t)c.map_cap, sizeof *c.map);
@@ -372,6 +373,7 @@ snt_status snt_onnx_import(snt_diag *d, const Onnx__ModelProto *m, const char *p
   snt_status st = c.map && c.g ? snt_onnx_dirname(path, &c.base_dir, &e) : SNT_ERR_NOMEM;
   /* Errors about nodes name the file; the source lives in d, which outlives the graph's use. */
   if (!st && !(c.g->src = snt_diag_add_source(d, path, "", 0))) st = SNT_ERR_NOMEM;
+  if (!st) st = snt_onnx_validate_strings(d, c.g->src, m);
   if (!st) {
     c.g->batch = c.o->batch > 0 ? c.o->batch : 1;
     st = initializers(&c, gp);

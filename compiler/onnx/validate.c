@@ -101,3 +101,38 @@ snt_status snt_onnx_validate_tensor(snt_diag *d, const snt_graph *g, int t, cons
   dims_str(s, sizeof s, &g->tensors[t]);
   return snt_diag_error(d, g->src, (snt_loc){0}, "%s '%s' has shape %s: %s", what, g->tensors[t].name, s, why);
 }
+
+/* protobuf-c leaves an absent proto2 string NULL: a file without an op_type, a tensor
+ * name or an attribute name is malformed, and nothing after this may meet a NULL. */
+static snt_status missing(snt_diag *d, const snt_source *src, const char *what, size_t i, const char *field) {
+  return snt_diag_error(d, src, (snt_loc){0}, "%s %zu has no %s: the file is not a valid ONNX model", what, i, field);
+}
+
+static snt_status value_infos(snt_diag *d, const snt_source *src, const char *what, Onnx__ValueInfoProto *const *v,
+                              size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!v[i] || !v[i]->name) return missing(d, src, what, i, "name");
+  return SNT_OK;
+}
+
+snt_status snt_onnx_validate_strings(snt_diag *d, const snt_source *src, const Onnx__ModelProto *m) {
+  const Onnx__GraphProto *gp = m->graph;
+  if (!gp) return snt_diag_error(d, src, (snt_loc){0}, "the model has no graph: the file is not a valid ONNX model");
+  for (size_t i = 0; i < m->n_metadata_props; i++)
+    if (!m->metadata_props[i]->key || !m->metadata_props[i]->value) return missing(d, src, "metadata entry", i, "key or value");
+  snt_status st = value_infos(d, src, "graph input", gp->input, gp->n_input);
+  if (!st) st = value_infos(d, src, "graph output", gp->output, gp->n_output);
+  for (size_t i = 0; !st && i < gp->n_initializer; i++)
+    if (!gp->initializer[i]->name) st = missing(d, src, "initializer", i, "name");
+  for (size_t i = 0; !st && i < gp->n_node; i++) {
+    const Onnx__NodeProto *np = gp->node[i];
+    if (!np->op_type) return missing(d, src, "node", i, "op_type");
+    for (size_t k = 0; k < np->n_attribute; k++)
+      if (!np->attribute[k]->name) return missing(d, src, "an attribute of node", i, "name");
+    for (size_t k = 0; k < np->n_input; k++)
+      if (!np->input[k]) return missing(d, src, "an input of node", i, "name");
+    for (size_t k = 0; k < np->n_output; k++)
+      if (!np->output[k]) return missing(d, src, "an output of node", i, "name");
+  }
+  return st;
+}

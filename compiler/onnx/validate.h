@@ -21,4 +21,7 @@ snt_status snt_onnx_validate_sizes(snt_diag *d, const snt_onnx_site *at, const s
 /* Checks one graph input or initializer `t`; `what` is "graph input" or "initializer". */
 snt_status snt_onnx_validate_tensor(snt_diag *d, const snt_graph *g, int t, const char *what);
 
+/* Refuses absent strings protobuf-c leaves NULL (op_type, names, metadata keys) and a missing graph. */
+snt_status snt_onnx_validate_strings(snt_diag *d, const snt_source *src, const Onnx__ModelProto *m);
+
 #endif
