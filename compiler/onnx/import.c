@@ -273,9 +273,10 @@ static snt_status node_inputs(import_ctx *c, const Onnx__NodeProto *np, int node
   }
   snt_node *n = &c->g->nodes[node];
   n->n_act_in = op->max_inputs < 0 || op->max_inputs > n->n_in ? n->n_in : op->max_inputs;
-  /* Initializers read at weight slots are the layer's parameters. */
+  /* Initializers read at weight slots are the layer's parameters; shape-determining slots
+   * (a Reshape's shape) stay constants, so another node may read the same initializer. */
   for (int k = n->n_act_in; k < n->n_in; k++) {
-    if (n->in[k] < 0) continue;
+    if (n->in[k] < 0 || (k < 32 && (op->onnx_const_inputs >> k) & 1)) continue;
     snt_tensor *w = &c->g->tensors[n->in[k]];
     if (w->kind == SNT_T_CONST && w->producer < 0 && w->owner < 0) {
       w->kind = SNT_T_PARAM, w->owner = node, w->trainable = true;

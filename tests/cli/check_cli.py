@@ -99,7 +99,7 @@ error([EXE, "train", "--data", "data", "--split", "0.8,0.1"],
       "simple_cnn train: --split: '0.8,0.1' is not 3 comma-separated numbers")
 error([EXE, "predict", "--top=0", IMG], "simple_cnn predict: --top: 0 is out of range (1 to 100000)")
 error([EXE, "predict", "--max-pixels", "0", IMG],
-      "simple_cnn predict: --max-pixels: 0 is out of range (1 to 1099511627776)")
+      "simple_cnn predict: --max-pixels: 0 is out of range (1 to 268435456)")
 error([EXE, "bench", "--seconds", "nan"], "simple_cnn bench: --seconds: 'nan' is not a finite number")
 error([EXE, "bench", "--iters", "10001"], "simple_cnn bench: --iters: 10001 is out of range (1 to 10000)")
 error([EXE, "bench", "--batch", "2"],

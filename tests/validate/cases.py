@@ -434,6 +434,20 @@ def _feeds_x4():
 odd_case("odd_omitted_inputs_and_40_inputs", _odd, _feeds_x4)
 
 
+def _shared_shape(d):
+    """One shape initializer read by two Reshapes (and a Flatten-like third): each must find
+    it known, not made a parameter of the first reader."""
+    import numpy as np
+    save(d, [node("Reshape", ["x", "shape"], ["a"], name="r1"),
+             node("Relu", ["x"], ["xr"], name="relu"),
+             node("Reshape", ["xr", "shape"], ["b"], name="r2"),
+             node("Add", ["a", "b"], ["y"], name="add")],
+         [X4], [("y", [1, 32])], [init("shape", np.array([1, -1], np.int64))])
+
+
+odd_case("odd_shared_shape_initializer", _shared_shape, _feeds_x4)
+
+
 # ---------------------------------------------------------------- driver
 def case_dir(root, name):
     return os.path.join(root, name)
