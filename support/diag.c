@@ -81,7 +81,7 @@ const snt_source *snt_diag_load_file(snt_diag *d, const char *path) {
 
 void snt_diag_vadd(snt_diag *d, snt_severity sev, const snt_source *src, snt_loc loc,
                    const char *fmt, va_list ap) {
-  if (!SNT_GROW(d->msgs, d->n_msgs + 1, d->cap_msgs)) return;
+  if (!d || !SNT_GROW(d->msgs, d->n_msgs + 1, d->cap_msgs)) return; /* no sink: dropped */
   char *text = snt_vformat(fmt, ap);
   if (!text) return;
   d->msgs[d->n_msgs++] = (snt_diag_msg){sev, src, loc, text};

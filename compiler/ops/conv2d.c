@@ -107,8 +107,8 @@ static snt_k_act_kind act_kind(const char *a) {
 
 static snt_status make_desc(const snt_graph *g, const snt_node *n, snt_k_conv_desc *k) {
   const snt_tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
-  int c = 0, sp = x->rank - 2;
-  const int64_t *kv = snt_node_ints(n, "kernel", &c), *pads = snt_node_ints(n, "resolved_pads", &c);
+  int c = 0, ck = 0, sp = x->rank - 2;
+  const int64_t *kv = snt_node_ints(n, "kernel", &ck), *pads = snt_node_ints(n, "resolved_pads", &c);
   int cs = 0, cd = 0;
   const int64_t *s = snt_node_ints(n, "stride", &cs), *dl = snt_node_ints(n, "dilation", &cd);
   memset(k, 0, sizeof *k);
@@ -120,7 +120,7 @@ static snt_status make_desc(const snt_graph *g, const snt_node *n, snt_k_conv_de
   for (int i = 0; i < sp; i++) {
     k->in[i] = x->dims[2 + i];
     k->out[i] = y->dims[2 + i];
-    k->kernel[i] = kv[i < c ? i : 0];
+    k->kernel[i] = kv[ck == sp ? i : 0];
     k->stride[i] = s && cs == sp ? s[i] : 1;
     k->dilation[i] = dl && cd == sp ? dl[i] : 1;
     k->pad_begin[i] = pads[i];

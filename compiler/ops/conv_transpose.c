@@ -16,10 +16,14 @@ typedef struct geom {
   int64_t out[SNT_MAX_SPATIAL];
 } geom;
 
-static void ints_or(const snt_node *n, const char *name, int sp, int64_t def, int64_t *out) {
+/* An INTS attribute of `count` values, or `def` for each when absent; another length is an error. */
+static snt_status ints_or(snt_graph *g, const snt_node *n, snt_diag *d, const char *name, int count, int64_t def,
+                          int64_t *out) {
   int c = 0;
   const int64_t *v = snt_node_ints(n, name, &c);
-  for (int i = 0; i < sp; i++) out[i] = v && c == sp ? v[i] : def;
+  if (v && c != count) return snt_node_error(g, n, d, "%s has %d values, expected %d", name, c, count);
+  for (int i = 0; i < count; i++) out[i] = v ? v[i] : def;
+  return SNT_OK;
 }
 
 /* ONNX's rules: out = s (in - 1) + output_padding + eff_k - pads; with output_shape or a
@@ -31,12 +35,15 @@ static snt_status geometry(snt_graph *g, const snt_node *n, snt_diag *d, geom *o
     return snt_node_error(g, n, d, "expects N, C and 1 to 3 spatial dims, with a weight of the same rank");
   o->sp = sp;
   int64_t op[SNT_MAX_SPATIAL], pads[2 * SNT_MAX_SPATIAL] = {0}, want[SNT_MAX_SPATIAL];
-  ints_or(n, "stride", sp, 1, o->s);
-  ints_or(n, "dilation", sp, 1, o->dil);
-  ints_or(n, "output_padding", sp, 0, op);
+  snt_status st = ints_or(g, n, d, "stride", sp, 1, o->s);
+  if (!st) st = ints_or(g, n, d, "dilation", sp, 1, o->dil);
+  if (!st) st = ints_or(g, n, d, "output_padding", sp, 0, op);
+  if (!st) st = ints_or(g, n, d, "pads", 2 * sp, 0, pads);
+  if (st) return st;
   int c = 0;
-  const int64_t *p = snt_node_ints(n, "pads", &c), *osh = snt_node_ints(n, "output_shape", &c);
-  if (p) memcpy(pads, p, sizeof(int64_t) * (size_t)(2 * sp));
+  const int64_t *osh = snt_node_ints(n, "output_shape", &c);
+  if (osh && c != sp && c != sp + 2)
+    return snt_node_error(g, n, d, "output_shape has %d values, expected %d (or %d with N and C)", c, sp, sp + 2);
   const char *ap = snt_node_string(n, "auto_pad", "NOTSET");
   for (int i = 0; i < sp; i++) {
     o->k[i] = w->dims[2 + i];

@@ -4,10 +4,16 @@
 #include <stdio.h>
 #include <string.h>
 
-static void read_pair(const snt_node *n, const char *name, int spatial, int64_t def, int64_t *out) {
+/* One value per spatial dim (or one for all); written back with one per dim, so every later
+ * reader (kernel descriptors, export) sees the same values. */
+static snt_status read_pair(snt_graph *g, snt_node *n, snt_diag *d, const char *name, int spatial, int64_t def,
+                            int64_t *out) {
   int c = 0;
   const int64_t *v = snt_node_ints(n, name, &c);
-  for (int i = 0; i < spatial; i++) out[i] = v && c == spatial ? v[i] : v && c == 1 ? v[0] : def;
+  if (v && c != spatial && c != 1)
+    return snt_node_error(g, n, d, "%s has %d values, expected %d (one per spatial dimension)", name, c, spatial);
+  for (int i = 0; i < spatial; i++) out[i] = v && c == spatial ? v[i] : v ? v[0] : def;
+  return v ? snt_node_set_ints(n, name, spatial, out) : SNT_OK;
 }
 
 /* "3x3" or "[3, 3]"-style lists for messages. */
@@ -28,8 +34,9 @@ snt_status snt_window_resolve(snt_graph *g, int node, snt_diag *d, const int64_t
   }
   memset(w, 0, sizeof *w);
   w->spatial = sp;
-  read_pair(n, "stride", sp, 1, w->stride);
-  read_pair(n, "dilation", sp, 1, w->dil);
+  snt_status st = read_pair(g, n, d, "stride", sp, 1, w->stride);
+  if (!st) st = read_pair(g, n, d, "dilation", sp, 1, w->dil);
+  if (st) return st;
   for (int i = 0; i < sp; i++) {
     w->in[i] = x->dims[2 + i];
     w->k[i] = k[i];
