@@ -600,7 +600,7 @@ def op_inputs(op):
     spec = {
         "Conv": ["T", "T"], "ConvTranspose": ["T", "T"], "BatchNormalization": ["T"] * 5, "Gemm": ["T", "T"],
         "MatMul": ["T", "T"], "Add": ["T", "T"], "Sub": ["T", "T"], "Mul": ["T", "T"], "Div": ["T", "T"],
-        "Max": ["T", "T"], "Min": ["T", "T"], "Sum": ["T", "T"], "Pow": ["T", f32("p", 2.0)],
+        "Max": ["T", "T"], "Min": ["T", "T"], "Sum": ["T", "T"], "Mod": ["T", "T"], "Pow": ["T", f32("p", 2.0)],
         "Reshape": ["T", i64("s", [16])], "Unsqueeze": ["T", i64("a", [0])], "Squeeze": ["T", i64("a", [0])],
         "Gather": ["T", i64("i", [0])], "Pad": ["T", i64("p", [0, 0, 0, 0, 0, 0, 0, 0])],
         "Resize": ["T", "", f32("sc", [1, 1, 2, 2])], "ReduceSum": ["T", i64("a", [1])],
