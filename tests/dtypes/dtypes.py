@@ -249,7 +249,7 @@ def float64_kernels_case():
             "mu": rng.standard_normal(4), "var": rng.uniform(0.5, 2, 4),
             "WT": rng.standard_normal((4, 3, 3, 3)), "BT": rng.standard_normal(6),
             "GB": rng.standard_normal((5, 12)), "GC": rng.standard_normal((3, 5)), "GR": rng.standard_normal(5),
-            "MB": rng.standard_normal((3, 4, 5))}
+            "MB": rng.standard_normal((3, 4, 5)), "WC1": rng.standard_normal((4, 2, 3))}
     inits = [nh.from_array(v, k) for k, v in arrs.items()]
     nodes = [
         # groups 2, stride 2, dilation 2, asymmetric pads, bias
@@ -272,11 +272,16 @@ def float64_kernels_case():
         n("Gemm", ["GA2", "GB", "GR"], ["gemm2"], transB=1, alpha=2.0, name="gemm2"),
         n("MatMul", ["MA", "MB"], ["matmul"], name="matmul"),
         n("MatMul", ["MV", "MB"], ["matvec"], name="matvec"),
+        # 1 and 3 spatial axes
+        n("Conv", ["X1", "WC1"], ["conv1d"], group=2, strides=[2], dilations=[2], pads=[1, 2], name="conv1d"),
+        n("AveragePool", ["X1"], ["avg1d"], kernel_shape=[3], strides=[2], pads=[1, 1], count_include_pad=1, name="avg1d"),
+        n("MaxPool", ["X3"], ["max3d"], kernel_shape=[2, 3, 2], strides=[2, 2, 1], pads=[0, 1, 1, 0, 1, 1], name="max3d"),
     ]
     outs = ["conv", "c1relu", "c1bn", "maxpool", "maxidx", "maxceil", "avgceil", "avgnopad", "convt", "gemm",
-            "gemm2", "matmul", "matvec"]
+            "gemm2", "matmul", "matvec", "conv1d", "avg1d", "max3d"]
     xs = {"X": rng.standard_normal((2, 4, 7, 7)), "GA": rng.standard_normal((12, 3)), "GA2": rng.standard_normal((3, 12)),
-          "MA": rng.standard_normal((2, 1, 3, 4)), "MV": rng.standard_normal(4)}
+          "MA": rng.standard_normal((2, 1, 3, 4)), "MV": rng.standard_normal(4), "X1": rng.standard_normal((2, 4, 9)),
+          "X3": rng.standard_normal((1, 2, 4, 5, 6))}
     ins = [vi(k, TP.DOUBLE, list(v.shape)) for k, v in xs.items()]
     outvi = [vi(o, TP.INT64 if o == "maxidx" else TP.DOUBLE) for o in outs]
     model = os.path.join(WORK, "float64_kernels.onnx")
@@ -308,6 +313,9 @@ def float64_kernels_case():
     r["gemm2"] = 2.0 * t["GA2"] @ t["GB"].T + t["GR"]
     r["matmul"] = t["MA"] @ t["MB"]
     r["matvec"] = t["MV"] @ t["MB"]
+    r["conv1d"] = F.conv1d(F.pad(t["X1"], (1, 2)), t["WC1"], stride=2, dilation=2, groups=2)
+    r["avg1d"] = F.avg_pool1d(t["X1"], 3, 2, padding=1, count_include_pad=True)
+    r["max3d"] = F.max_pool3d(t["X3"], (2, 3, 2), (2, 2, 1), padding=(0, 1, 1))
     want = [r[o].numpy() for o in outs]
     # Sums of <= 36 double products: a few units of 2^-52, where float32 would give ~1e-7.
     k = outs.index("maxidx")
