@@ -133,7 +133,7 @@ static snt_status make_desc(const snt_graph *g, const snt_node *n, snt_k_conv_de
 static size_t scratch(const snt_graph *g, const snt_node *n) {
   snt_k_conv_desc k;
   make_desc(g, n, &k);
-  return snt_k_conv_scratch_bytes(&k);
+  return g->tensors[n->in[0]].dtype == SNT_F64 ? 0 : snt_k_conv_scratch_bytes(&k);
 }
 
 static const char *arr(snt_emit *e, const int64_t *v, int n) { return snt_emit_ints(e, v, n); }
@@ -149,9 +149,10 @@ static snt_status emit(snt_emit *e, int node) {
                 arr(e, k.in, 3), arr(e, k.out, 3), arr(e, k.kernel, 3), arr(e, k.stride, 3), arr(e, k.dilation, 3),
                 arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3), (int)k.act.kind);
   bool residual = snt_node_int(n, "residual", 0) && n->n_in > 3;
-  snt_emit_line(e, "if (snt_k_conv(&d, %s, %s, %s, %s, %s, S) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]),
-                snt_emit_ptr(e, n->in[1]), snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL",
-                residual ? snt_emit_ptr(e, n->in[3]) : "NULL", snt_emit_ptr(e, n->out[0]));
+  bool f64 = g->tensors[n->in[0]].dtype == SNT_F64; /* double kernel: no scratch */
+  snt_emit_line(e, "if (snt_k_conv%s(&d, %s, %s, %s, %s, %s%s) != SNT_OK) return 1;", f64 ? "_f64" : "",
+                snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]), snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL",
+                residual ? snt_emit_ptr(e, n->in[3]) : "NULL", snt_emit_ptr(e, n->out[0]), f64 ? "" : ", S");
   snt_emit_line(e, "}");
   if (strcmp(snt_node_string(n, "activation", "none"), "softmax") == 0) {
     const snt_tensor *y = &e->g->tensors[n->out[0]];
@@ -253,4 +254,4 @@ const snt_op snt_op_conv2d = {
     .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer, .flops = flops,
     .onnx_type = "Conv", .onnx_import = onnx_import, .onnx_roles = roles, .onnx_export = onnx_export, .emit = emit, .scratch = scratch,
     .grad = grad,
-    .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = conv_ranges, .types = SNT_TYPES_KERNEL(7)};
+    .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = conv_ranges, .types = SNT_TYPES_LOOP_F64(7)};

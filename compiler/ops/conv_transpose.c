@@ -112,7 +112,7 @@ static void make_desc(const snt_graph *g, const snt_node *n, snt_k_conv_desc *k)
 static size_t scratch(const snt_graph *g, const snt_node *n) {
   snt_k_conv_desc k;
   make_desc(g, n, &k);
-  return snt_k_conv_transpose_scratch_bytes(&k);
+  return g->tensors[n->in[0]].dtype == SNT_F64 ? 0 : snt_k_conv_transpose_scratch_bytes(&k);
 }
 
 static snt_status emit(snt_emit *e, int node) {
@@ -125,9 +125,11 @@ static snt_status emit(snt_emit *e, int node) {
                 snt_emit_ints(e, k.in, 3), snt_emit_ints(e, k.out, 3), snt_emit_ints(e, k.kernel, 3),
                 snt_emit_ints(e, k.stride, 3), snt_emit_ints(e, k.dilation, 3), snt_emit_ints(e, k.pad_begin, 3),
                 snt_emit_ints(e, k.pad_end, 3));
-  snt_emit_line(e, "if (snt_k_conv_transpose(&d, %s, %s, %s, %s, S) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]),
-                snt_emit_ptr(e, n->in[1]), snt_in_opt((snt_graph *)e->g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL",
-                snt_emit_ptr(e, n->out[0]));
+  bool f64 = e->g->tensors[n->in[0]].dtype == SNT_F64; /* double kernel: no scratch */
+  snt_emit_line(e, "if (snt_k_conv_transpose%s(&d, %s, %s, %s, %s%s) != SNT_OK) return 1;", f64 ? "_f64" : "",
+                snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]),
+                snt_in_opt((snt_graph *)e->g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL", snt_emit_ptr(e, n->out[0]),
+                f64 ? "" : ", S");
   snt_emit_line(e, "}");
   return SNT_OK;
 }
@@ -142,4 +144,4 @@ const snt_op snt_op_conv_transpose = {
     .name = "conv_transpose", .type_name = "Conv2DTranspose", .default_layer = "conv2d_transpose",
     .doc = "transposed convolution (ONNX ConvTranspose)", .min_inputs = 1, .max_inputs = 1, .args = args,
     .infer = infer, .onnx_type = "ConvTranspose", .onnx_import = onnx_import, .emit = emit, .scratch = scratch,
-    .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = convt_ranges, .types = SNT_TYPES_KERNEL(7)};
+    .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = convt_ranges, .types = SNT_TYPES_LOOP_F64(7)};

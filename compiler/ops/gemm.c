@@ -37,7 +37,8 @@ static snt_status gemm_emit(snt_emit *e, int node) {
                 (long long)y->dims[1], (long long)(ta ? a->dims[0] : a->dims[1]), ta, (int)snt_node_int(n, "transB", 0),
                 snt_emit_f64(e, (float)snt_node_float(n, "alpha", 1)), snt_emit_f64(e, (float)snt_node_float(n, "beta", 1)),
                 (long long)rows, (long long)cols);
-  snt_emit_line(e, "if (snt_k_gemm(&d, %s, %s, %s, %s) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]),
+  snt_emit_line(e, "if (snt_k_gemm%s(&d, %s, %s, %s, %s) != SNT_OK) return 1;", a->dtype == SNT_F64 ? "_f64" : "",
+                snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]),
                 c ? snt_emit_ptr(e, n->in[2]) : "NULL", snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;
@@ -76,13 +77,14 @@ static void batch_offset(snt_strbuf *s, const snt_tensor *x, int rbat, int64_t m
   }
 }
 
-/* Integer MatMul: exact, in wrapping uint64_t arithmetic (no float32 kernel, no overflow UB). */
-static snt_status matmul_int_emit(snt_emit *e, int node) {
+/* Integer MatMul: exact, in wrapping uint64_t arithmetic (no float32 kernel, no overflow UB);
+ * DOUBLE MatMul: the same loops with a double accumulator. */
+static snt_status matmul_loop_emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *a = &e->g->tensors[n->in[0]], *b = &e->g->tensors[n->in[1]], *y = &e->g->tensors[n->out[0]];
   int64_t M = a->rank >= 2 ? a->dims[a->rank - 2] : 1, K = a->dims[a->rank - 1], N = b->rank >= 2 ? b->dims[b->rank - 1] : 1;
   int ra = a->rank > 2 ? a->rank - 2 : 0, rb = b->rank > 2 ? b->rank - 2 : 0, rbat = ra > rb ? ra : rb;
-  const char *ct = snt_dtype_ctype(y->dtype);
+  const char *ct = snt_dtype_ctype(y->dtype), *acc = y->dtype == SNT_F64 ? "double" : "uint64_t";
   snt_strbuf ao = {0}, bo = {0};
   batch_offset(&ao, a, rbat, M * K);
   batch_offset(&bo, b, rbat, K * N);
@@ -96,9 +98,9 @@ static snt_status matmul_int_emit(snt_emit *e, int node) {
   snt_emit_line(e, "  const int64_t ao = %s, bo = %s;", ao.data, bo.data);
   snt_emit_line(e, "  for (int64_t m = 0; m < %lld; m++)", (long long)M);
   snt_emit_line(e, "    for (int64_t j = 0; j < %lld; j++) {", (long long)N);
-  snt_emit_line(e, "      uint64_t acc = 0;");
-  snt_emit_line(e, "      for (int64_t k = 0; k < %lld; k++) acc += (uint64_t)A[ao + m * %lld + k] * (uint64_t)B[bo + k * %lld + j];",
-                (long long)K, (long long)K, (long long)N);
+  snt_emit_line(e, "      %s acc = 0;", acc);
+  snt_emit_line(e, "      for (int64_t k = 0; k < %lld; k++) acc += (%s)A[ao + m * %lld + k] * (%s)B[bo + k * %lld + j];",
+                (long long)K, acc, (long long)K, acc, (long long)N);
   snt_emit_line(e, "      Y[yo + m * %lld + j] = (%s)acc;", (long long)N, ct);
   snt_emit_line(e, "    }");
   snt_emit_line(e, "  yo += %lld;", (long long)(M * N));
@@ -112,7 +114,7 @@ static snt_status matmul_int_emit(snt_emit *e, int node) {
 static snt_status matmul_emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *a = &e->g->tensors[n->in[0]], *b = &e->g->tensors[n->in[1]];
-  if (a->dtype != SNT_F32) return matmul_int_emit(e, node);
+  if (a->dtype != SNT_F32) return matmul_loop_emit(e, node);
   snt_emit_line(e, "{");
   snt_emit_line(e, "static const int64_t ad[] = %s, bd[] = %s;", snt_emit_dims(e, n->in[0]), snt_emit_dims(e, n->in[1]));
   snt_emit_line(e, "if (snt_k_matmul(%d, ad, %s, %d, bd, %s, %s) != SNT_OK) return 1;", a->rank, snt_emit_ptr(e, n->in[0]),
@@ -128,12 +130,12 @@ const snt_op snt_op_gemm = {
     .name = "gemm", .type_name = "Gemm", .default_layer = "gemm",
     .doc = "y = alpha * A' B' + beta * C: gemm(a, b, c, alpha=1, beta=1, transA=0, transB=0)", .min_inputs = 2,
     .max_inputs = 3, .args = gemm_args, .infer = gemm_infer, .onnx_type = "Gemm", .emit = gemm_emit,
-    .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = gemm_ranges, .types = SNT_TYPES_KERNEL(7)};
+    .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = gemm_ranges, .types = SNT_TYPES_LOOP_F64(7)};
 
 const snt_op snt_op_matmul = {
     .name = "matmul", .type_name = "MatMul", .default_layer = "matmul",
     .doc = "matrix product with numpy's broadcasting: matmul(a, b)", .min_inputs = 2, .max_inputs = 2,
     .args = no_args, .infer = matmul_infer, .onnx_type = "MatMul", .emit = matmul_emit,
-    .onnx_arity = {2, 2, 1, 1}, .types = {.t = SNT_TY(SNT_F32) | SNT_TY(SNT_I32) | SNT_TY(SNT_I64) | SNT_TY(SNT_U32) | SNT_TY(SNT_U64),
-              .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .t_slots = 3,
-              .note = SNT_NOTE_KERNEL "; integers exact, in the type (wrapping)"}};
+    .onnx_arity = {2, 2, 1, 1}, .types = {.t = SNT_TY(SNT_F32) | SNT_TY(SNT_F64) | SNT_TY(SNT_I32) | SNT_TY(SNT_I64) | SNT_TY(SNT_U32) | SNT_TY(SNT_U64),
+              .t_f32 = SNT_TY(SNT_F16), .t_slots = 3,
+              .note = "DOUBLE in double precision; FLOAT16 cast to float32 and the result rounded back; integers exact, in the type (wrapping)"}};

@@ -114,14 +114,15 @@ static snt_status emit(snt_emit *e, int node) {
     st[i] = s && cs == sp ? s[i] : 1, dil[i] = dl && cd == sp ? dl[i] : 1, pb[i] = pads[i], pe[i] = pads[sp + i];
   }
   bool is_max = n->op->name[0] == 'm';
-  if (is_max && sp == 2 && emit_fast_max(e, n, k, st, dil, pb, pe)) return SNT_OK;
+  bool f64 = x->dtype == SNT_F64; /* the double kernel of runtime/kernels/f64.c */
+  if (is_max && sp == 2 && !f64 && emit_fast_max(e, n, k, st, dil, pb, pe)) return SNT_OK;
   snt_emit_line(e, "{");
   snt_emit_line(e, "static const snt_k_pool_desc d = {%d, %s, %d, 0, %lld, %lld, %s, %s, %s, %s, %s, %s, %s};", sp,
                 is_max ? "SNT_K_POOL_MAX" : "SNT_K_POOL_AVG", (int)snt_node_int(n, "count_include_pad", 0),
                 (long long)x->dims[0], (long long)x->dims[1], snt_emit_ints(e, in, 3), snt_emit_ints(e, out, 3),
                 snt_emit_ints(e, k, 3), snt_emit_ints(e, st, 3), snt_emit_ints(e, dil, 3), snt_emit_ints(e, pb, 3),
                 snt_emit_ints(e, pe, 3));
-  snt_emit_line(e, "if (snt_k_pool(&d, %s, %s, %s) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]),
+  snt_emit_line(e, "if (snt_k_pool%s(&d, %s, %s, %s) != SNT_OK) return 1;", f64 ? "_f64" : "", snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->out[0]), n->n_out > 1 ? snt_emit_ptr(e, n->out[1]) : "NULL");
   snt_emit_line(e, "}");
   return SNT_OK;
@@ -190,8 +191,8 @@ const snt_op snt_op_maxpool = {
     .doc = "2-D max pooling: maxpool(x, pool=2, stride=pool, padding=valid)",
     .min_inputs = 1, .max_inputs = 1, .args = max_args, .infer = infer, .onnx_type = "MaxPool",
     .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad,
-    .onnx_arity = {1, 1, 1, 2}, .onnx_ranges = max_ranges, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64) | SNT_TY(SNT_I8) | SNT_TY(SNT_U8),
-              .note = "float32 kernel: the other types are cast to float32 (exact for INT8, UINT8) and the result back"}};
+    .onnx_arity = {1, 1, 1, 2}, .onnx_ranges = max_ranges, .types = {.t = SNT_TY(SNT_F32) | SNT_TY(SNT_F64), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_I8) | SNT_TY(SNT_U8),
+              .note = "DOUBLE in double precision; FLOAT16, INT8, UINT8 cast to float32 (exact for INT8, UINT8) and the result back"}};
 
 /* ONNX attribute ranges (compiler/onnx/validate.c). */
 static const snt_attr_range avg_ranges[] = {
@@ -203,4 +204,4 @@ const snt_op snt_op_avgpool = {
     .doc = "2-D average pooling: avgpool(x, pool=2, stride=pool, padding=valid, count_include_pad=false)",
     .min_inputs = 1, .max_inputs = 1, .args = avg_args, .infer = infer, .onnx_type = "AveragePool",
     .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad,
-    .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = avg_ranges, .types = SNT_TYPES_KERNEL(1)};
+    .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = avg_ranges, .types = SNT_TYPES_LOOP_F64(1)};

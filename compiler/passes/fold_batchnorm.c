@@ -25,7 +25,8 @@ static int foldable(const snt_graph *g, int b) {
   if (!(conv || dense) || strcmp(snt_node_string(ln, "activation", "none"), "none") != 0 || snt_node_int(ln, "residual", 0))
     return -1;
   int k = snt_node_param(g, ln, "kernel");
-  if (k < 0 || !g->tensors[k].data || g->tensors[k].kind != SNT_T_PARAM) return -1;
+  /* The fold rewrites float32 weights (a DOUBLE conv keeps its BatchNormalization). */
+  if (k < 0 || !g->tensors[k].data || g->tensors[k].kind != SNT_T_PARAM || g->tensors[k].dtype != SNT_F32) return -1;
   return l;
 }
 

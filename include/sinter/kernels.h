@@ -90,6 +90,15 @@ typedef struct snt_k_gemm_desc {
 snt_status snt_k_gemm(const snt_k_gemm_desc *d, const float *a, const float *b, const float *c,
                       float *y);
 
+/* DOUBLE in double precision (runtime/kernels/f64.c): Gemm, Conv (residual may be NULL),
+ * ConvTranspose and MaxPool/AveragePool, with the descriptors and semantics of the float32 kernels. */
+snt_status snt_k_gemm_f64(const snt_k_gemm_desc *d, const double *a, const double *b, const double *c, double *y);
+snt_status snt_k_conv_f64(const snt_k_conv_desc *d, const double *x, const double *w, const double *bias,
+                          const double *residual, double *y);
+snt_status snt_k_conv_transpose_f64(const snt_k_conv_desc *d, const double *x, const double *w, const double *bias,
+                                    double *y);
+snt_status snt_k_pool_f64(const snt_k_pool_desc *d, const double *x, double *y, int64_t *indices);
+
 /* MatMul with numpy rules: 1-D operands are promoted, batch dims broadcast. y's shape is the
  * broadcast one (the caller computes it). */
 snt_status snt_k_matmul(int a_rank, const int64_t *a_dims, const float *a, int b_rank,

@@ -4,7 +4,7 @@ checked against ONNX Runtime (FLOAT16), PyTorch in float64 (DOUBLE: ONNX Runtime
 has no DOUBLE Conv or AveragePool) or exact integer references (wrapping, x / 0 = 0).
 
 usage: dtypes.py SINTER WORKDIR CASE
-  (CASE: float16 float64 ints bfloat16 refused refused_all alltypes_f alltypes_h alltypes_s alltypes_u)
+  (CASE: float16 float64 float64_kernels ints bfloat16 refused refused_all alltypes_f alltypes_h alltypes_s alltypes_u)
 Prints PASS <case> or FAIL lines; exit status 0 only when everything matched."""
 import os
 import subprocess
@@ -97,6 +97,8 @@ def compare(case, names, got, want, dtype, tol):
         if not np.all(err <= t):
             i = int(np.argmax(err))
             fail(f"{case}: output {name} differs: {a.flat[i]} vs {b.flat[i]} (relative {err.flat[i]:.3g} > {t})")
+        elif err.size:
+            print(f"{case}: {name} max error {float(err.max()):.3g} (bound {t})")
 
 
 # ---- a small CNN-shaped graph over every float op, in one model per type ----
@@ -161,7 +163,7 @@ def torch_reference(inits, x):
     X = torch.from_numpy(x)
     r = {}
     r["conv"] = F.conv2d(X, w["W"], w["B"], padding=1)
-    r["bn"] = (r["conv"] - w["mu"][None, :, None, None]) / torch.sqrt(w["var"][None, :, None, None] + 1e-3) * \
+    r["bn"] = (r["conv"] - w["mu"][None, :, None, None]) / torch.sqrt(w["var"][None, :, None, None] + float(np.float32(1e-3))) * \
         w["g"][None, :, None, None] + w["b"][None, :, None, None]
     relu = torch.relu(r["bn"])
     r["maxpool"] = F.max_pool2d(relu, 2, 2)
@@ -191,10 +193,10 @@ def float64_case():
     if got is None:
         return
     ref = torch_reference(inits, xa)
-    # Conv, pooling, BatchNormalization, Gemm, MatMul and softmax run float32 kernels on DOUBLE
-    # (docs/onnx.md says so): float32's 2^-24 rounding over sums of <= 48 terms stays under 1e-5
-    # relative. Every later elementwise op computes in double but inherits that error.
-    compare("float64", names, got, [ref[k] for k in names], TP.DOUBLE, lambda name: 1e-5)
+    # Every op of the graph computes in double (Conv, pools, ConvTranspose, Gemm and MatMul in
+    # runtime/kernels/f64.c or emitted loops): sums of <= 48 terms stay far under 1e-10, where
+    # float32 kernels would be off by ~1e-7.
+    compare("float64", names, got, [ref[k] for k in names], TP.DOUBLE, lambda name: 1e-10)
     # Elementwise ops alone compute in double: exact to double rounding.
     model2 = os.path.join(WORK, "float64_elementwise.onnx")
     n = h.make_node
@@ -233,6 +235,93 @@ def float64_case():
             xa - xa.max(1, keepdims=True) - np.log(e.sum(1, keepdims=True)), xa.mean((2, 3), keepdims=True),
             xa.max((2, 3), keepdims=True)]
     compare("float64_loops", names, got, want, TP.DOUBLE, lambda name: 1e-12)
+
+
+def float64_kernels_case():
+    """Conv, ConvTranspose, MaxPool, AveragePool, Gemm and MatMul in DOUBLE over their attributes,
+    against PyTorch in float64 (ONNX Runtime's CPU provider has no DOUBLE Conv or AveragePool)."""
+    import torch
+    import torch.nn.functional as F
+    rng = np.random.default_rng(3)
+    n = h.make_node
+    arrs = {"W": rng.standard_normal((6, 2, 3, 3)), "B": rng.standard_normal(6),
+            "W1": rng.standard_normal((4, 4, 2, 2)), "g": rng.standard_normal(4), "b": rng.standard_normal(4),
+            "mu": rng.standard_normal(4), "var": rng.uniform(0.5, 2, 4),
+            "WT": rng.standard_normal((4, 3, 3, 3)), "BT": rng.standard_normal(6),
+            "GB": rng.standard_normal((5, 12)), "GC": rng.standard_normal((3, 5)), "GR": rng.standard_normal(5),
+            "MB": rng.standard_normal((3, 4, 5)), "WC1": rng.standard_normal((4, 2, 3))}
+    inits = [nh.from_array(v, k) for k, v in arrs.items()]
+    nodes = [
+        # groups 2, stride 2, dilation 2, asymmetric pads, bias
+        n("Conv", ["X", "W", "B"], ["conv"], group=2, strides=[2, 1], dilations=[2, 2], pads=[1, 2, 2, 1], name="conv"),
+        # a fused ReLU, and a BatchNormalization after a conv that is not an output (the fold's path)
+        n("Conv", ["X", "W1"], ["c1"], pads=[0, 1, 0, 1], name="c1"),
+        n("Relu", ["c1"], ["c1relu"], name="c1relu"),
+        n("BatchNormalization", ["c1", "g", "b", "mu", "var"], ["c1bn"], epsilon=1e-5, name="c1bn"),
+        n("MaxPool", ["X"], ["maxpool", "maxidx"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
+          dilations=[1, 2], name="maxpool"),
+        n("MaxPool", ["X"], ["maxceil"], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1, name="maxceil"),
+        n("AveragePool", ["X"], ["avgceil"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1,
+          count_include_pad=1, name="avgceil"),
+        n("AveragePool", ["X"], ["avgnopad"], kernel_shape=[3, 2], strides=[2, 1], pads=[1, 1, 1, 1], ceil_mode=1,
+          count_include_pad=0, name="avgnopad"),
+        # ConvTranspose: groups 2, stride 2, dilation 2, pads, output_padding, bias
+        n("ConvTranspose", ["X", "WT", "BT"], ["convt"], group=2, strides=[2, 2], dilations=[1, 2], pads=[1, 0, 0, 1],
+          output_padding=[1, 1], name="convt"),
+        n("Gemm", ["GA", "GB", "GC"], ["gemm"], transA=1, transB=1, alpha=0.75, beta=-1.5, name="gemm"),
+        n("Gemm", ["GA2", "GB", "GR"], ["gemm2"], transB=1, alpha=2.0, name="gemm2"),
+        n("MatMul", ["MA", "MB"], ["matmul"], name="matmul"),
+        n("MatMul", ["MV", "MB"], ["matvec"], name="matvec"),
+        # 1 and 3 spatial axes
+        n("Conv", ["X1", "WC1"], ["conv1d"], group=2, strides=[2], dilations=[2], pads=[1, 2], name="conv1d"),
+        n("AveragePool", ["X1"], ["avg1d"], kernel_shape=[3], strides=[2], pads=[1, 1], count_include_pad=1, name="avg1d"),
+        n("MaxPool", ["X3"], ["max3d"], kernel_shape=[2, 3, 2], strides=[2, 2, 1], pads=[0, 1, 1, 0, 1, 1], name="max3d"),
+    ]
+    outs = ["conv", "c1relu", "c1bn", "maxpool", "maxidx", "maxceil", "avgceil", "avgnopad", "convt", "gemm",
+            "gemm2", "matmul", "matvec", "conv1d", "avg1d", "max3d"]
+    xs = {"X": rng.standard_normal((2, 4, 7, 7)), "GA": rng.standard_normal((12, 3)), "GA2": rng.standard_normal((3, 12)),
+          "MA": rng.standard_normal((2, 1, 3, 4)), "MV": rng.standard_normal(4), "X1": rng.standard_normal((2, 4, 9)),
+          "X3": rng.standard_normal((1, 2, 4, 5, 6))}
+    ins = [vi(k, TP.DOUBLE, list(v.shape)) for k, v in xs.items()]
+    outvi = [vi(o, TP.INT64 if o == "maxidx" else TP.DOUBLE) for o in outs]
+    model = os.path.join(WORK, "float64_kernels.onnx")
+    save(model, nodes, ins, outvi, inits)
+    pbs = [write_pb(os.path.join(WORK, f"f64k_{k}.pb"), v, k) for k, v in xs.items()]
+    got = sinter_run(model, pbs, os.path.join(WORK, "float64_kernels_out"))
+    if got is None:
+        return
+    t = {k: torch.from_numpy(v) for k, v in {**arrs, **xs}.items()}
+    X = t["X"]
+    r = {}
+    r["conv"] = F.conv2d(F.pad(X, (2, 1, 1, 2)), t["W"], t["B"], stride=(2, 1), dilation=2, groups=2)
+    c1 = F.conv2d(F.pad(X, (1, 1, 0, 0)), t["W1"])
+    r["c1relu"] = torch.relu(c1)
+    c = lambda v: v[None, :, None, None]
+    r["c1bn"] = (c1 - c(t["mu"])) / torch.sqrt(c(t["var"]) + float(np.float32(1e-5))) * c(t["g"]) + c(t["b"])
+    mp, idx = F.max_pool2d(X, 3, 2, padding=1, dilation=(1, 2), return_indices=True)
+    r["maxpool"] = mp
+    plane = torch.arange(2 * 4).reshape(2, 4, 1, 1) * 49  # ONNX indices count batch and channel
+    r["maxidx"] = idx + plane
+    r["maxceil"] = F.max_pool2d(X, 2, 2, ceil_mode=True)
+    r["avgceil"] = F.avg_pool2d(X, 3, 2, padding=1, ceil_mode=True, count_include_pad=True)
+    r["avgnopad"] = F.avg_pool2d(X, (3, 2), (2, 1), padding=1, ceil_mode=True, count_include_pad=False)
+    # ONNX pads [top, left, bottom, right] = [1, 0, 0, 1]: PyTorch takes symmetric padding, so
+    # crop the unpadded full output: rows [1, end - 0), cols [0, end - 1), output_padding added to the end.
+    full = F.conv_transpose2d(X, t["WT"], t["BT"], stride=2, dilation=(1, 2), groups=2, output_padding=1)
+    r["convt"] = full[:, :, 1:, :full.shape[3] - 1]
+    r["gemm"] = 0.75 * t["GA"].T @ t["GB"].T - 1.5 * t["GC"]
+    r["gemm2"] = 2.0 * t["GA2"] @ t["GB"].T + t["GR"]
+    r["matmul"] = t["MA"] @ t["MB"]
+    r["matvec"] = t["MV"] @ t["MB"]
+    r["conv1d"] = F.conv1d(F.pad(t["X1"], (1, 2)), t["WC1"], stride=2, dilation=2, groups=2)
+    r["avg1d"] = F.avg_pool1d(t["X1"], 3, 2, padding=1, count_include_pad=True)
+    r["max3d"] = F.max_pool3d(t["X3"], (2, 3, 2), (2, 2, 1), padding=(0, 1, 1))
+    want = [r[o].numpy() for o in outs]
+    # Sums of <= 36 double products: a few units of 2^-52, where float32 would give ~1e-7.
+    k = outs.index("maxidx")
+    compare("float64_kernels", outs[:k] + outs[k + 1:], got[:k] + got[k + 1:], want[:k] + want[k + 1:], TP.DOUBLE,
+            lambda name: 1e-10)
+    compare("float64_kernels", ["maxidx"], [got[k]], [want[k]], TP.INT64, lambda name: 0)
 
 
 # ---- integers: exact references with the documented semantics ----
@@ -644,7 +733,7 @@ def refused_all_case():
 
 
 os.makedirs(WORK, exist_ok=True)
-{"float16": float16_case, "float64": float64_case, "ints": ints_case, "bfloat16": bfloat16_case,
+{"float16": float16_case, "float64": float64_case, "float64_kernels": float64_kernels_case, "ints": ints_case, "bfloat16": bfloat16_case,
  "refused": refused_case, "refused_all": refused_all_case, **{g: alltypes_case for g in GROUPS}}[CASE]()
 if fails:
     sys.exit(1)
