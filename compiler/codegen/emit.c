@@ -304,9 +304,12 @@ static void info(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const snt
   snt_sb_printf(s, "  .pre = {.scale = %a, .mean = {%a, %a, %a}, .std = {%a, %a, %a}, .nhwc = %d},\n  .summary = ",
                 pre.scale, pre.mean[0], pre.mean[1], pre.mean[2], pre.std[0], pre.std[1], pre.std[2], pre.nhwc);
   snt_c_string(s, o && o->summary ? o->summary : "");
+  /* What <prefix>_create allocates, for the executable's out-of-memory message. */
+  size_t memory = (p->arena_bytes ? p->arena_bytes : 64) + (p->scratch_bytes ? (p->scratch_bytes + 63) / 64 * 64 : 64);
   snt_sb_printf(s, ",\n  .n_params = %d, .params = %s_params, .weights_bytes = %zu, .weights = %s%s,\n"
-                   "  .create = create_, .run = run_, .destroy = destroy_, .set_weights = set_weights_};\n",
-                n_params, prefix, p->weights_bytes, has_w ? prefix : "NULL", has_w ? "_weights" : "");
+                   "  .create = create_, .run = run_, .destroy = destroy_, .set_weights = set_weights_,\n"
+                   "  .memory_bytes = %zu};\n",
+                n_params, prefix, p->weights_bytes, has_w ? prefix : "NULL", has_w ? "_weights" : "", memory);
 }
 
 /* The C prefix: the caller's (an identifier it made, as <prefix>_train), else the model's name

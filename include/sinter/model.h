@@ -51,6 +51,7 @@ typedef struct snt_model_info {
   void (*destroy)(void *model);
   /* Makes the model read its weights from `blob` (laid out as `weights`), owned by the caller. */
   void (*set_weights)(void *model, const void *blob);
+  size_t memory_bytes; /* what create allocates per instance: the activation arena and the scratch */
 } snt_model_info;
 
 /* The command-line driver of a compiled model: `EXE run IN.pb... -o DIR`, ... */

@@ -110,10 +110,9 @@ int snt_rt_open(const snt_model_info *info, const snt_rt_common *c, snt_rt_model
             (long long)out->bad_weights, out->bad_weights == 1 ? "" : "s", out->bad_param);
   for (int k = 0; k < out->n_inst; k++) {
     if (!(out->inst[k] = info->create())) {
-      /* The generated create allocates the activation arena and scratch; their size is not in
-       * snt_model_info, so the message names what was asked for instead of a byte count. */
-      fprintf(stderr, "%s: out of memory: cannot allocate model copy %d of %d (its activation arena and scratch for a "
-                      "batch of %lld)\n", info->name, k + 1, out->n_inst, (long long)info->batch);
+      fprintf(stderr, "%s: out of memory: cannot allocate %zu bytes for model copy %d of %d (its activation arena and "
+                      "scratch for a batch of %lld)\n", info->name, info->memory_bytes, k + 1, out->n_inst,
+              (long long)info->batch);
       snt_rt_close(out);
       return SNT_RT_EXIT_INTERNAL;
     }
