@@ -300,7 +300,7 @@ static bool compare(const char *got_path, const char *want_path, char *why, size
   return ok;
 }
 
-static bool run_case(const char *dir, char *why, size_t size) {
+static bool run_case(const char *dir, uint64_t max_memory, char *why, size_t size) {
   char **sets = NULL;
   int n_sets = list(dir, "test_data_set_", &sets);
   char *model = snt_format("%s/model.onnx", dir);
@@ -314,7 +314,7 @@ static bool run_case(const char *dir, char *why, size_t size) {
     if (snt_file_tmpdir_create(NULL, &tmp, &e) != SNT_OK) {
       snprintf(why, size, "%s", e.msg);
       ok = false;
-    } else if (run_model(model, ins, n_in, tmp, 0) != 0) {
+    } else if (run_model(model, ins, n_in, tmp, max_memory) != 0) {
       snprintf(why, size, "compiling or running failed (messages above)");
       ok = false;
     }
@@ -334,14 +334,17 @@ static bool run_case(const char *dir, char *why, size_t size) {
 
 int snt_cmd_onnx_test(int argc, char **argv) {
   int passed = 0, failed = 0;
-  const snt_opt table[] = {{NULL}};
+  int64_t max_memory = 0; /* --max-memory BYTES: each case's planned memory cap; 0 = the machine's memory */
+  const snt_opt table[] = {{.name = "max-memory", 0, SNT_OPT_INT, &max_memory, "BYTES",
+                            "the most memory each case's planned model may take", .imin = 1, .imax = INT64_MAX},
+                           {NULL}};
   const snt_opt *const tables[] = {table, NULL};
   char **pos = malloc(sizeof(char *) * ((size_t)argc + 1));
   int n_pos = 0;
   snt_err e;
   snt_opt_result r = pos ? snt_opt_parse(tables, argc, argv, pos, argc, &n_pos, &e) : SNT_OPT_ERROR;
   if (r == SNT_OPT_HELP) {
-    printf("usage: sinter onnx-test CASE_DIR|FOLDER...\n\n"
+    printf("usage: sinter onnx-test CASE_DIR|FOLDER... [--max-memory BYTES]\n\n"
            "Runs ONNX backend-test cases (model.onnx, test_data_set_*/input_*.pb, output_*.pb) through\n"
            "`sinter run` and compares with rtol 1e-3, atol 1e-7 (exact for integers): one line per case,\n"
            "then 'N passed, M failed'. Exit status 1 if any case failed.\n");
@@ -370,7 +373,7 @@ int snt_cmd_onnx_test(int argc, char **argv) {
     for (int k = 0; k < n; k++) {
       if (!is_case(cases[k])) continue;
       char why[2048] = "";
-      bool ok = run_case(cases[k], why, sizeof why);
+      bool ok = run_case(cases[k], (uint64_t)max_memory, why, sizeof why);
       printf("%s %s%s%s\n", ok ? "PASS" : "FAIL", cases[k], ok ? "" : ": ", ok ? "" : why);
       fflush(stdout);
       ok ? passed++ : failed++;

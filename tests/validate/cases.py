@@ -308,6 +308,18 @@ def _(d):
          [("y", [1, 1])], [init("w", np.ones((1024, 1), np.float32))])
 
 
+@case("onnx_test_max_memory_small", ["onnx-test", "{d}", "--max-memory", "1000"],
+      "{d}/model.onnx: error: model 'g': the planned model needs 4160 bytes (arena 64, weights 4096, scratch 0), "
+      "more than the memory cap of 1000 bytes (--max-memory)")
+def _(d):
+    import numpy as np
+    save(d, [node("MatMul", ["x", "w"], ["h"]), node("Relu", ["h"], ["y"], name="r")], [("x", [1, 1024])],
+         [("y", [1, 1])], [init("w", np.ones((1024, 1), np.float32))], name="model.onnx")
+    os.makedirs(os.path.join(d, "test_data_set_0"), exist_ok=True)
+    write_pb(os.path.join(d, "test_data_set_0"), "input_0.pb", np.ones((1, 1024), np.float32))
+    write_pb(os.path.join(d, "test_data_set_0"), "output_0.pb", np.full((1, 1), 1024, np.float32))
+
+
 # ---------------------------------------------------------------- sinter run: input files against the graph
 def write_pb(d, name, array):
     _, _, _, nh = _h()
