@@ -205,9 +205,14 @@ snt_status snt_onnx_export_file(const snt_graph *g, const char *path, const snt_
     gp.output = alloc(&x, sizeof(*gp.output) * (size_t)g->n_outputs);
     for (int i = 0; gp.output && i < g->n_outputs; i++) gp.output[i] = value_info(&x, &g->tensors[g->outputs[i]]);
     if (g->n_labels) {
-      /* One label per line: labels may hold spaces and commas. */
+      /* One label per line: labels may hold spaces and commas; a newline or backslash inside a
+       * label is written \n or \\ (compiler/onnx/import.c reads them back). */
       snt_strbuf b = {0};
-      for (int i = 0; i < g->n_labels; i++) snt_sb_printf(&b, "%s%s", i ? "\n" : "", g->labels[i]);
+      for (int i = 0; i < g->n_labels; i++) {
+        if (i) snt_sb_puts(&b, "\n");
+        for (const char *c = g->labels[i]; *c; c++)
+          snt_sb_puts(&b, *c == '\n' ? "\\n" : *c == '\\' ? "\\\\" : (char[2]){*c, 0});
+      }
       labels.key = "labels";
       labels.value = b.data ? dup(&x, b.data) : NULL;
       snt_sb_free(&b);

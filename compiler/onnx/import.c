@@ -336,15 +336,26 @@ static snt_status outputs(import_ctx *c, const Onnx__GraphProto *gp) {
   return SNT_OK;
 }
 
+static void unescape_label(char *l) {
+  char *o = l;
+  for (const char *p = l; *p; p++) {
+    if (p[0] == '\\' && (p[1] == 'n' || p[1] == '\\')) *o++ = *++p == 'n' ? '\n' : '\\';
+    else *o++ = *p;
+  }
+  *o = '\0';
+}
+
 static snt_status labels(import_ctx *c, const Onnx__ModelProto *m) {
   for (size_t i = 0; i < m->n_metadata_props; i++) {
     if (strcmp(m->metadata_props[i]->key, "labels") != 0) continue;
-    /* One label per line: labels may hold commas ("Viral Pneumonia" has a space). */
+    /* One label per line: labels may hold commas ("Viral Pneumonia" has a space); \n and \\
+     * inside a label stand for a newline and a backslash (as compiler/onnx/export.c writes). */
     const char *s = m->metadata_props[i]->value;
     while (s && *s) {
       const char *nl = strchr(s, '\n');
       size_t len = nl ? (size_t)(nl - s) : strlen(s);
       char *l = snt_strndup(s, len);
+      if (l) unescape_label(l);
       if (!l || snt_ir_add_label(c->g, l)) {
         free(l);
         return SNT_ERR_NOMEM;

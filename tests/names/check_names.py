@@ -324,6 +324,16 @@ def mode_dsl(tmp):
     for nm in names[:1] + names[2:]:
         if raw(nm) not in data:
             fail("the exported ONNX lost layer name %r" % nm)
+    # Labels: one per line in the metadata, a newline or backslash inside one escaped (\\n, \\\\);
+    # compiling the exported file reads them back as they were.
+    esc = lambda b: b.replace(b"\\", b"\\\\").replace(b"\n", b"\\n")
+    if b"\n".join(esc(raw(lb)) for lb in DSL_LABELS) not in data:
+        fail("the exported ONNX does not hold the labels one per line, escaped")
+    run([SINTER, "compile", "exported.onnx", "-o", "back"], tmp, what="sinter compile exported.onnx")
+    back = run(["./back", "info"], tmp, what="back info").stdout
+    for i, lb in enumerate(DSL_LABELS):
+        if ("label %d: " % i).encode() + raw(lb) + b"\n" not in back:
+            fail("label %d %r did not survive export-onnx -> compile:\n%s" % (i, lb, back))
     pw = [numpy_helper.to_array(t) for t in plain.graph.initializer]
     hw = [numpy_helper.to_array(t) for t in exported.graph.initializer]
     if len(pw) != len(hw) or any(a.shape != b.shape or np.max(np.abs(a - b)) > 0 for a, b in zip(pw, hw)):
