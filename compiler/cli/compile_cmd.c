@@ -164,16 +164,11 @@ static int parse_compile(int argc, char **argv, compile_args *a) {
       {.name = "std", 0, SNT_OPT_DOUBLES, std, "S1,S2,S3", "per channel", .dmin = 0, .dmax = 1e6, .min_open = true, .count = 3},
       {.name = "nhwc", 0, SNT_OPT_FLAG, &nhwc, NULL, "the model takes channels-last images"},
       {NULL}};
-  const snt_opt *const tables[] = {table, NULL};
   char *pos[1];
   int n_pos = 0;
-  snt_err e;
-  snt_opt_result r = snt_opt_parse(tables, argc, argv, pos, 1, &n_pos, &e);
-  if (r == SNT_OPT_HELP) {
-    fputs(help, stdout);
-    return -1;
-  }
-  if (r) return snt_opt_fail(prog, &e);
+  int rc = snt_opt_parse_cmd(prog, table, argc, argv, pos, 1, &n_pos);
+  if (rc < 0) fputs(help, stdout);
+  if (rc) return rc;
   if (!n_pos || !a->out) {
     fprintf(stderr, "%s: needs MODEL and -o EXE\nrun '%s --help' for usage\n", prog, prog);
     return SNT_EXIT_USER;
@@ -188,7 +183,7 @@ static int parse_compile(int argc, char **argv, compile_args *a) {
   /* Preprocessing other than the identity makes the model carry its own. */
   a->has_pre = nhwc || scale != 1;
   for (int c = 0; c < 3; c++) a->has_pre |= mean[c] != 0 || std[c] != 1;
-  int rc = snt_cli_sets(prog, &sets, a->sets);
+  rc = snt_cli_sets(prog, &sets, a->sets);
   if (rc) return rc;
   a->n_sets = sets.n;
   return 0;

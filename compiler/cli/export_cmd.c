@@ -23,27 +23,25 @@ int snt_cmd_export_onnx(int argc, char **argv) {
       {.name = "model", 0, SNT_OPT_STRING, &lo.model, "NAME", "DSL files with several models: the one to export"},
       {.name = "no-freeze", 0, SNT_OPT_FLAG, &no_freeze, NULL, "ignore freeze statements"},
       {NULL}};
-  const snt_opt *const tables[] = {table, NULL};
   char *pos[1];
   int n_pos = 0;
-  snt_err e;
-  snt_opt_result r = snt_opt_parse(tables, argc, argv, pos, 1, &n_pos, &e);
-  if (r == SNT_OPT_HELP) {
+  int rc = snt_opt_parse_cmd(prog, table, argc, argv, pos, 1, &n_pos);
+  if (rc < 0) {
     printf("usage: sinter export-onnx MODEL.nn [--weights W.onnx] -o OUT.onnx [--set NAME=VALUE]... [--model NAME]\n\n"
            "Writes the model as a standard ONNX inference graph (ir_version 8, opset 13, a symbolic batch\n"
            "dimension N, one output, labels in metadata_props) with its weights: from --weights (mapped as\n"
            "sinter compile maps them), else freshly initialised as Keras does.\n\n");
-    snt_opt_print_help(stdout, tables);
+    snt_opt_print_help(stdout, (const snt_opt *const[]){table, NULL});
     return 0;
   }
-  if (r) return snt_opt_fail(prog, &e);
+  if (rc) return rc;
   if (!n_pos || !out) {
     fprintf(stderr, "sinter export-onnx: needs MODEL.nn and -o OUT.onnx\nrun 'sinter export-onnx --help' for usage\n");
     return SNT_EXIT_USER;
   }
   model = pos[0];
   lo.no_freeze = no_freeze;
-  int rc = snt_cli_sets(prog, &set_list, sets);
+  rc = snt_cli_sets(prog, &set_list, sets);
   if (rc) return rc;
   int n_sets = set_list.n;
   lo.sets = sets;

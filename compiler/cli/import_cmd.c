@@ -13,19 +13,17 @@ int snt_cmd_import(int argc, char **argv) {
   const char *model = NULL, *out = NULL;
   const snt_opt table[] = {{.name = "out", 'o', SNT_OPT_STRING, &out, "MODEL.nn", "the DSL file to write (required)"},
                            {NULL}};
-  const snt_opt *const tables[] = {table, NULL};
   char *pos[1];
   int n_pos = 0;
-  snt_err e;
-  snt_opt_result r = snt_opt_parse(tables, argc, argv, pos, 1, &n_pos, &e);
-  if (r == SNT_OPT_HELP) {
+  int rc = snt_opt_parse_cmd("sinter import", table, argc, argv, pos, 1, &n_pos);
+  if (rc < 0) {
     printf("usage: sinter import MODEL.onnx -o MODEL.nn\n\n"
            "Writes the ONNX graph as a model in sinter's DSL, one layer per node (named as the node).\n"
            "The weights stay in the ONNX file: sinter compile MODEL.nn --weights MODEL.onnx maps them.\n"
            "Ops without a DSL form are an error naming the node.\n");
     return 0;
   }
-  if (r) return snt_opt_fail("sinter import", &e);
+  if (rc) return rc;
   if (n_pos) model = pos[0];
   if (!model || !out) {
     fprintf(stderr, "sinter import: needs MODEL.onnx and -o MODEL.nn\nrun 'sinter import --help' for usage\n");

@@ -95,23 +95,18 @@ static int parse_args(const char *cmd, int argc, char **argv, cli_opts *o) {
       {.name = "model", 0, SNT_OPT_STRING, &o->lower.model, "NAME", "the model to use when a file defines several"},
       {.name = "no-freeze", 0, SNT_OPT_FLAG, &no_freeze, NULL, "ignore freeze statements and trainable = false"},
       {NULL}};
-  const snt_opt *const tables[] = {table, NULL};
   char *pos[1];
   int n_pos = 0;
-  snt_err e;
-  snt_opt_result r = snt_opt_parse(tables, argc, argv, pos, 1, &n_pos, &e);
-  if (r == SNT_OPT_HELP) {
-    command_help(cmd);
-    return -1;
-  }
-  if (r) return snt_opt_fail(prog, &e);
+  int rc = snt_opt_parse_cmd(prog, table, argc, argv, pos, 1, &n_pos);
+  if (rc < 0) command_help(cmd);
+  if (rc) return rc;
   if (!n_pos) {
     fprintf(stderr, "%s: needs a model file (MODEL.nn)\nrun '%s --help' for usage\n", prog, prog);
     return SNT_EXIT_USER;
   }
   o->file = pos[0];
   o->lower.no_freeze = no_freeze;
-  int rc = snt_cli_sets(prog, &sets, o->sets);
+  rc = snt_cli_sets(prog, &sets, o->sets);
   if (rc) return rc;
   o->n_sets = sets.n;
   o->lower.sets = o->sets;

@@ -33,16 +33,14 @@ int snt_cmd_ops(int argc, char **argv) {
   const snt_opt table[] = {{.name = "markdown", 0, SNT_OPT_FLAG, &md, NULL, "a Markdown table (docs/ops.md)"},
                            {.name = "types", 0, SNT_OPT_FLAG, &types, NULL, "the element types each ONNX op computes"},
                            {NULL}};
-  const snt_opt *const tables[] = {table, NULL};
   int n_pos = 0;
-  snt_err e;
-  snt_opt_result r = snt_opt_parse(tables, argc, argv, NULL, 0, &n_pos, &e);
-  if (r == SNT_OPT_HELP) {
+  int rc = snt_opt_parse_cmd("sinter ops", table, argc, argv, NULL, 0, &n_pos);
+  if (rc < 0) {
     printf("usage: sinter ops [--types] [--markdown]\n\nLists every op: its DSL name, ONNX op, Keras class and signature;\n"
            "with --types, the element types each ONNX op computes (anything else is refused at import).\n");
     return 0;
   }
-  if (r) return snt_opt_fail("sinter ops", &e);
+  if (rc) return rc;
   if (types) {
     types_table(md);
     return 0;

@@ -41,15 +41,10 @@ static int parse_synth_args(int argc, char **argv, synth_opts *o) {
        .imax = SNT_SYNTH_MAX_SIZE},
       {.name = "seed", 0, SNT_OPT_UINT64, &o->seed, "K", "any unsigned 64-bit number"},
       {NULL}};
-  const snt_opt *const tables[] = {table, NULL};
   int n_pos = 0;
-  snt_err e;
-  snt_opt_result r = snt_opt_parse(tables, argc, argv, NULL, 0, &n_pos, &e);
-  if (r == SNT_OPT_HELP) {
-    fputs(synth_usage, stdout);
-    return -1;
-  }
-  if (r) return snt_opt_fail("sinter synth-data", &e);
+  int rc = snt_opt_parse_cmd("sinter synth-data", table, argc, argv, NULL, 0, &n_pos);
+  if (rc < 0) fputs(synth_usage, stdout);
+  if (rc) return rc;
   o->per_class = (long)per_class, o->size = (long)size;
   if (!o->dir) {
     fprintf(stderr, "sinter synth-data: needs -o DIR\nrun 'sinter synth-data --help' for usage\n");

@@ -65,5 +65,9 @@ void snt_opt_print_help(FILE *f, const snt_opt *const *tables);
 
 /* Prints "PROG: MESSAGE" and "run 'PROG --help' for usage" on stderr; returns SNT_EXIT_USER. */
 int snt_opt_fail(const char *prog, const snt_err *e);
+/* One command's line against one table: 0 when parsed, -1 when --help was asked for (the
+ * caller prints its help), else the exit code after printing why (snt_opt_fail). */
+int snt_opt_parse_cmd(const char *prog, const snt_opt *table, int argc, char **argv, char **pos, int max_pos,
+                      int *n_pos);
 
 #endif

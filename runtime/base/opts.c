@@ -296,3 +296,12 @@ int snt_opt_fail(const char *prog, const snt_err *e) {
   fprintf(stderr, "%s: %s\nrun '%s --help' for usage\n", prog, e->msg, prog);
   return SNT_EXIT_USER;
 }
+
+int snt_opt_parse_cmd(const char *prog, const snt_opt *table, int argc, char **argv, char **pos, int max_pos,
+                      int *n_pos) {
+  const snt_opt *const tables[] = {table, NULL};
+  snt_err e;
+  snt_opt_result r = snt_opt_parse(tables, argc, argv, pos, max_pos, n_pos, &e);
+  if (r == SNT_OPT_HELP) return -1;
+  return r ? snt_opt_fail(prog, &e) : 0;
+}
