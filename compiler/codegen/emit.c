@@ -234,16 +234,17 @@ static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const
   snt_sb_printf(s,
                 "struct %s {\n  unsigned char *arena;  /* %zu bytes of activations */\n"
                 "  unsigned char *scratch; /* %zu bytes for kernels */\n"
-                "  const unsigned char *weights; /* %zu bytes, embedded or loaded */\n};\n\n",
+                "  const unsigned char *weights; /* %zu bytes, embedded or loaded */\n"
+                "  snt_k_ctx *k; /* the kernels' threads and instruction set */\n};\n\n",
                 prefix, p->arena_bytes, p->scratch_bytes, p->weights_bytes);
   snt_sb_printf(s,
                 "struct %s *%s_create(void) {\n  struct %s *m = calloc(1, sizeof *m);\n  if (!m) return NULL;\n"
                 "  m->weights = %s;\n"
-                "  m->arena = aligned_alloc(64, %zu);\n  m->scratch = aligned_alloc(64, %zu);\n"
-                "  if (!m->arena || !m->scratch) {\n    %s_destroy(m);\n    return NULL;\n  }\n"
+                "  m->arena = aligned_alloc(64, %zu);\n  m->scratch = aligned_alloc(64, %zu);\n  m->k = snt_k_ctx_create(1);\n"
+                "  if (!m->arena || !m->scratch || !m->k) {\n    %s_destroy(m);\n    return NULL;\n  }\n"
                 "  memset(m->arena, 0, %zu); /* rows past a short batch are read, never used: keep them finite */\n"
                 "  return m;\n}\n\n"
-                "void %s_destroy(struct %s *m) {\n  if (!m) return;\n  free(m->arena);\n  free(m->scratch);\n  free(m);\n}\n\n",
+                "void %s_destroy(struct %s *m) {\n  if (!m) return;\n  snt_k_ctx_destroy(m->k);\n  free(m->arena);\n  free(m->scratch);\n  free(m);\n}\n\n",
                 prefix, prefix, prefix, has_w ? weights_sym : "NULL", p->arena_bytes ? p->arena_bytes : 64, p->scratch_bytes ? (p->scratch_bytes + 63) / 64 * 64 : 64,
                 prefix, p->arena_bytes ? p->arena_bytes : 64, prefix, prefix);
 }
@@ -293,8 +294,9 @@ static void info(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const snt
                 "\nstatic void *create_(void) { return %s_create(); }\n"
                 "static int run_(void *m, const void *const *in, void *const *out) { return %s_run(m, in, out); }\n"
                 "static void destroy_(void *m) { %s_destroy(m); }\n"
-                "static void set_weights_(void *m, const void *w) { ((struct %s *)m)->weights = w; }\n\n",
-                prefix, prefix, prefix, prefix);
+                "static void set_weights_(void *m, const void *w) { ((struct %s *)m)->weights = w; }\n"
+                "static void set_threads_(void *m, int t) { snt_k_ctx_set_threads(((struct %s *)m)->k, t); }\n\n",
+                prefix, prefix, prefix, prefix, prefix);
   snt_sb_printf(s, "const snt_model_info %s_info = {\n  .name = ", prefix);
   snt_c_string(s, g->name);
   snt_sb_printf(s, ",\n  .batch = %lld, .instances = %d, .n_inputs = %d, .n_outputs = %d,\n"
@@ -308,6 +310,7 @@ static void info(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const snt
   size_t memory = (p->arena_bytes ? p->arena_bytes : 64) + (p->scratch_bytes ? (p->scratch_bytes + 63) / 64 * 64 : 64);
   snt_sb_printf(s, ",\n  .n_params = %d, .params = %s_params, .weights_bytes = %zu, .weights = %s%s,\n"
                    "  .create = create_, .run = run_, .destroy = destroy_, .set_weights = set_weights_,\n"
+                   "  .set_threads = set_threads_,\n"
                    "  .memory_bytes = %zu};\n",
                 n_params, prefix, p->weights_bytes, has_w ? prefix : "NULL", has_w ? "_weights" : "", memory);
 }

@@ -150,7 +150,7 @@ static snt_status emit(snt_emit *e, int node) {
                 arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3), (int)k.act.kind);
   bool residual = snt_node_int(n, "residual", 0) && n->n_in > 3;
   bool f64 = g->tensors[n->in[0]].dtype == SNT_F64; /* double kernel: no scratch */
-  snt_emit_line(e, "if (snt_k_conv%s(&d, %s, %s, %s, %s, %s%s) != SNT_OK) return 1;", f64 ? "_f64" : "",
+  snt_emit_line(e, "if (snt_k_conv%s(%s&d, %s, %s, %s, %s, %s%s) != SNT_OK) return 1;", f64 ? "_f64" : "", f64 ? "" : "m->k, ",
                 snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]), snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL",
                 residual ? snt_emit_ptr(e, n->in[3]) : "NULL", snt_emit_ptr(e, n->out[0]), f64 ? "" : ", S");
   snt_emit_line(e, "}");

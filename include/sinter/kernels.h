@@ -13,6 +13,19 @@
 
 enum { SNT_K_MAX_SPATIAL = 3 };
 
+/* ---- context -------------------------------------------------------------------------- */
+
+/* What the kernels run with: a team of threads and the instruction set (detected once; the
+ * environment variable SINTER_ISA=avx512|avx2|c forces a lower one). One per model instance;
+ * kernels given NULL run on the calling thread alone. */
+typedef struct snt_k_ctx snt_k_ctx;
+snt_k_ctx *snt_k_ctx_create(int threads); /* threads < 1: 1; NULL when out of memory */
+void snt_k_ctx_destroy(snt_k_ctx *ctx);
+/* Threads for the next calls (at least 1; the team grows to it, capped at 64 or by what the
+ * system lets it start). Not while a kernel runs on ctx. */
+void snt_k_ctx_set_threads(snt_k_ctx *ctx, int threads);
+int snt_k_ctx_threads(const snt_k_ctx *ctx);
+
 /* ---- convolution ---------------------------------------------------------------------- */
 
 typedef enum snt_k_act_kind {
@@ -40,7 +53,7 @@ typedef struct snt_k_conv_desc {
 /* y = act(conv(x, w) + bias + residual); w is [out_c, in_c/groups, k...]; bias [out_c] and
  * residual (shaped like y, not aliasing it) may be NULL. */
 size_t snt_k_conv_scratch_bytes(const snt_k_conv_desc *d);
-snt_status snt_k_conv(const snt_k_conv_desc *d, const float *x, const float *w, const float *bias,
+snt_status snt_k_conv(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w, const float *bias,
                       const float *residual, float *y, void *scratch);
 /* y = act(conv_transpose(x, w) + bias); w is [in_c, out_c/groups, k...]; bias may be NULL. */
 size_t snt_k_conv_transpose_scratch_bytes(const snt_k_conv_desc *d);
@@ -87,7 +100,7 @@ typedef struct snt_k_gemm_desc {
   float alpha, beta;
   int64_t c_rows, c_cols;
 } snt_k_gemm_desc;
-snt_status snt_k_gemm(const snt_k_gemm_desc *d, const float *a, const float *b, const float *c,
+snt_status snt_k_gemm(snt_k_ctx *ctx, const snt_k_gemm_desc *d, const float *a, const float *b, const float *c,
                       float *y);
 
 /* DOUBLE in double precision (runtime/kernels/f64.c): Gemm, Conv (residual may be NULL),
@@ -101,7 +114,7 @@ snt_status snt_k_pool_f64(const snt_k_pool_desc *d, const double *x, double *y, 
 
 /* MatMul with numpy rules: 1-D operands are promoted, batch dims broadcast. y's shape is the
  * broadcast one (the caller computes it). */
-snt_status snt_k_matmul(int a_rank, const int64_t *a_dims, const float *a, int b_rank,
+snt_status snt_k_matmul(snt_k_ctx *ctx, int a_rank, const int64_t *a_dims, const float *a, int b_rank,
                         const int64_t *b_dims, const float *b, float *y);
 
 /* Softmax / LogSoftmax over the middle axis of x = [outer, axis_len, inner]; y may equal x. */

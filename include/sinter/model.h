@@ -51,6 +51,8 @@ typedef struct snt_model_info {
   void (*destroy)(void *model);
   /* Makes the model read its weights from `blob` (laid out as `weights`), owned by the caller. */
   void (*set_weights)(void *model, const void *blob);
+  /* Threads the model's kernels use from now on (its instance starts with one). */
+  void (*set_threads)(void *model, int threads);
   size_t memory_bytes; /* what create allocates per instance: the activation arena and the scratch */
 } snt_model_info;
 

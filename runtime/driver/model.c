@@ -117,6 +117,7 @@ int snt_rt_open(const snt_model_info *info, const snt_rt_common *c, snt_rt_model
       return SNT_RT_EXIT_INTERNAL;
     }
     if (out->blob) info->set_weights(out->inst[k], out->blob);
+    info->set_threads(out->inst[k], out->n_inst > 1 ? 1 : (c->threads > 0 ? c->threads : openblas_get_num_procs()));
   }
   return 0;
 }

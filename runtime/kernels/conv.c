@@ -213,8 +213,9 @@ static snt_status conv_gemm(const snt_k_conv3 *g, const float *x, const float *w
   return SNT_OK;
 }
 
-snt_status snt_k_conv(const snt_k_conv_desc *d, const float *x, const float *w, const float *bias,
+snt_status snt_k_conv(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w, const float *bias,
                       const float *residual, float *y, void *scratch) {
+  (void)ctx; /* the GEMM below is still OpenBLAS's, which keeps its own threads */
   snt_k_conv3 g;
   snt_status st = snt_k_conv3_init(d, &g);
   if (st != SNT_OK) return st;

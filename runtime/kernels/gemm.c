@@ -17,8 +17,9 @@ static void fill_c(const snt_k_gemm_desc *d, const float *c, float *y) {
   }
 }
 
-snt_status snt_k_gemm(const snt_k_gemm_desc *d, const float *a, const float *b, const float *c,
+snt_status snt_k_gemm(snt_k_ctx *ctx, const snt_k_gemm_desc *d, const float *a, const float *b, const float *c,
                       float *y) {
+  (void)ctx; /* cblas keeps its own threads */
   if (!snt_k_fits_int(d->m) || !snt_k_fits_int(d->n) || !snt_k_fits_int(d->k)) return SNT_ERR_INPUT;
   if (c && ((d->c_rows != 1 && d->c_rows != d->m) || (d->c_cols != 1 && d->c_cols != d->n)))
     return SNT_ERR_INPUT;
@@ -70,8 +71,9 @@ static void sgemm_nn(int64_t m, int64_t n, int64_t k, const float *a, const floa
               b, (int)n, 0.0f, y, (int)n);
 }
 
-snt_status snt_k_matmul(int a_rank, const int64_t *a_dims, const float *a, int b_rank,
+snt_status snt_k_matmul(snt_k_ctx *ctx, int a_rank, const int64_t *a_dims, const float *a, int b_rank,
                         const int64_t *b_dims, const float *b, float *y) {
+  (void)ctx;
   if (a_rank < 1 || b_rank < 1 || a_rank > SNT_MAX_RANK || b_rank > SNT_MAX_RANK)
     return SNT_ERR_INPUT;
   int64_t m = a_rank >= 2 ? a_dims[a_rank - 2] : 1, k = a_dims[a_rank - 1];

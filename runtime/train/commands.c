@@ -250,6 +250,7 @@ int snt_tr_cmd_gradients(const snt_model_info *info, const snt_train_info *t, sn
   snt_tr_bufs b = {0};
   if (!rc) rc = snt_tr_bufs_init(&b, sm);
   void *inst = rc ? NULL : sm->create();
+  if (inst) sm->set_threads(inst, c->threads > 0 ? c->threads : openblas_get_num_procs());
   if (!rc && !inst)
     fprintf(stderr, "%s gradients: out of memory: cannot allocate the training step's activation arena (batch %lld)\n",
             info->name, (long long)sm->batch), rc = SNT_EXIT_INTERNAL;

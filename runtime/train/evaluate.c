@@ -1,5 +1,6 @@
 /* Inference over a list of items with the eval model (inference mode, the training batch). */
 #include <math.h>
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ int snt_tr_evaluate(const snt_train_info *t, const unsigned char *eval_blob, con
   out->truth = calloc((size_t)n_items + 1, sizeof(int));
   out->pred = calloc((size_t)n_items + 1, sizeof(int));
   void *inst = em->create();
+  if (inst) em->set_threads(inst, threads > 0 ? threads : openblas_get_num_procs());
   int rc = x && probs && labels && out->truth && out->pred && inst ? 0 : 2;
   if (rc)
     fprintf(stderr, "%s: out of memory: cannot allocate the evaluation buffers (batch %lld, %d images)%s\n", em->name,

@@ -397,6 +397,7 @@ static int setup(trainer *tr) {
   if (snt_loader_create(&tr->d.ds, tr->d.split.train, tr->d.split.n_train, &lo, &tr->train, &e) != SNT_OK)
     return fprintf(stderr, "%s\n", e.msg), 1;
   tr->step_inst = t->step_model->create();
+  if (tr->step_inst) t->step_model->set_threads(tr->step_inst, tr->o.threads);
   if (!tr->step_inst)
     return fprintf(stderr, "%s train: out of memory: cannot allocate the training step's activation arena (batch %lld)\n",
                    tr->info->name, (long long)t->step_model->batch), SNT_EXIT_INTERNAL;

@@ -182,7 +182,7 @@ static void run_conv_case(test_state *ts, rng *r, int i, const snt_k_conv_desc *
   rng_fill(r, res, ny);
   int use_b = (int)rng_int(r, 0, 1), use_res = (int)rng_int(r, 0, 1);
   void *scratch = xmalloc(snt_k_conv_scratch_bytes(d));
-  CHECK_INT(ts, snt_k_conv(d, x, w, use_b ? b : NULL, use_res ? res : NULL, y, scratch), SNT_OK);
+  CHECK_INT(ts, snt_k_conv(NULL, d, x, w, use_b ? b : NULL, use_res ? res : NULL, y, scratch), SNT_OK);
   ref_conv(d, x, w, use_b ? b : NULL, use_res ? res : NULL, want, mag);
   char what[256];
   describe(what, sizeof what, "conv", i, d);
@@ -246,7 +246,7 @@ static void run_hand_conv(test_state *ts, const char *what, const snt_k_conv_des
                           const float *x, const float *w, const float *want, int64_t ny) {
   float *y = alloc_nan(ny);
   void *scratch = xmalloc(snt_k_conv_scratch_bytes(d));
-  CHECK_INT(ts, snt_k_conv(d, x, w, NULL, NULL, y, scratch), SNT_OK);
+  CHECK_INT(ts, snt_k_conv(NULL, d, x, w, NULL, NULL, y, scratch), SNT_OK);
   check_close_list(ts, what, y, want, ny, 1e-6);
   free(y), free(scratch);
 }
@@ -273,7 +273,7 @@ static void test_hand_conv(test_state *ts) {
   float wn[9], bias[1] = {130.0f}, y[12];
   for (int i = 0; i < 9; i++) wn[i] = -1.0f;
   void *scratch = xmalloc(snt_k_conv_scratch_bytes(&d));
-  CHECK_INT(ts, snt_k_conv(&d, x, wn, bias, NULL, y, scratch), SNT_OK);
+  CHECK_INT(ts, snt_k_conv(NULL, &d, x, wn, bias, NULL, y, scratch), SNT_OK);
   static const float relu_want[12] = {118, 103, 106, 67, 22, 49, 7, 0, 0, 18, 0, 6};
   check_close_list(ts, "conv bias relu", y, relu_want, 12, 1e-6);
   free(scratch);
@@ -287,7 +287,7 @@ static void test_hand_conv(test_state *ts) {
   for (int i = 0; i < 9; i++) want2[i] = valid[i] + 9.0f;
   CHECK(ts, snt_k_conv_scratch_bytes(&d2) > 0);
   scratch = xmalloc(snt_k_conv_scratch_bytes(&d2));
-  CHECK_INT(ts, snt_k_conv(&d2, x2, w2, NULL, NULL, y2, scratch), SNT_OK);
+  CHECK_INT(ts, snt_k_conv(NULL, &d2, x2, w2, NULL, NULL, y2, scratch), SNT_OK);
   check_close_list(ts, "conv two channels", y2, want2, 9, 1e-6);
   free(scratch);
   /* 1-D, dilation 2, asymmetric pads (2, 0): x = 1..5, w = [1, 10, 100]:
@@ -298,7 +298,7 @@ static void test_hand_conv(test_state *ts) {
   float x1[5] = {1, 2, 3, 4, 5}, w1[3] = {1, 10, 100}, y1[3];
   static const float want1[3] = {310, 420, 531};
   scratch = xmalloc(snt_k_conv_scratch_bytes(&d1));
-  CHECK_INT(ts, snt_k_conv(&d1, x1, w1, NULL, NULL, y1, scratch), SNT_OK);
+  CHECK_INT(ts, snt_k_conv(NULL, &d1, x1, w1, NULL, NULL, y1, scratch), SNT_OK);
   check_close_list(ts, "conv 1-D dilated", y1, want1, 3, 1e-6);
   free(scratch);
 }
@@ -333,10 +333,10 @@ static void test_errors(test_state *ts) {
   snt_k_conv_desc d = desc_2d(5, 5, 3, 1, 1);
   float buf[64] = {0};
   d.groups = 2; /* does not divide one channel */
-  CHECK_INT(ts, snt_k_conv(&d, buf, buf, NULL, NULL, buf, NULL), SNT_ERR_INPUT);
+  CHECK_INT(ts, snt_k_conv(NULL, &d, buf, buf, NULL, NULL, buf, NULL), SNT_ERR_INPUT);
   d = desc_2d(5, 5, 3, 1, 1);
   d.spatial = 4;
-  CHECK_INT(ts, snt_k_conv(&d, buf, buf, NULL, NULL, buf, NULL), SNT_ERR_INPUT);
+  CHECK_INT(ts, snt_k_conv(NULL, &d, buf, buf, NULL, NULL, buf, NULL), SNT_ERR_INPUT);
   d = desc_2d(5, 5, 3, 0, 1);
   CHECK_INT(ts, snt_k_conv_transpose(&d, buf, buf, NULL, buf, NULL), SNT_ERR_INPUT);
 }

@@ -62,7 +62,7 @@ static void test_gemm(test_state *ts) {
         }
         want[row * d.n + col] = s, scale[row * d.n + col] = m;
       }
-    CHECK_INT(ts, snt_k_gemm(&d, a, b, c_kind ? c : NULL, y), SNT_OK);
+    CHECK_INT(ts, snt_k_gemm(NULL, &d, a, b, c_kind ? c : NULL, y), SNT_OK);
     char what[160];
     snprintf(what, sizeof what, "gemm case %d: M=%lld N=%lld K=%lld tA=%d tB=%d C=%d", i,
              (long long)d.m, (long long)d.n, (long long)d.k, d.trans_a, d.trans_b, c_kind);
@@ -73,10 +73,10 @@ static void test_gemm(test_state *ts) {
   snt_k_gemm_desc d = {.m = 2, .n = 2, .k = 2, .alpha = 2, .beta = 10, .c_rows = 1, .c_cols = 2};
   float a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8}, c[2] = {1, 2}, y[4];
   static const float want[4] = {48, 64, 96, 120};
-  CHECK_INT(ts, snt_k_gemm(&d, a, b, c, y), SNT_OK);
+  CHECK_INT(ts, snt_k_gemm(NULL, &d, a, b, c, y), SNT_OK);
   check_close_list(ts, "gemm hand", y, want, 4, 0);
   d.c_rows = 3;
-  CHECK_INT(ts, snt_k_gemm(&d, a, b, c, y), SNT_ERR_INPUT);
+  CHECK_INT(ts, snt_k_gemm(NULL, &d, a, b, c, y), SNT_ERR_INPUT);
 }
 
 /* ---- MatMul ----------------------------------------------------------------------- */
@@ -123,7 +123,7 @@ static void run_matmul(test_state *ts, const char *what, int ar, const int64_t *
   double *want = alloc_d(ny_max), *scale = alloc_d(ny_max);
   rng_fill(r, a, na), rng_fill(r, b, nb);
   ref_matmul(ar, ad, a, br, bd, b, want, scale, &ny);
-  CHECK_INT(ts, snt_k_matmul(ar, ad, a, br, bd, b, y), SNT_OK);
+  CHECK_INT(ts, snt_k_matmul(NULL, ar, ad, a, br, bd, b, y), SNT_OK);
   check_close_arr(ts, what, y, want, scale, ny, 1e-5);
   CHECK(ts, isnan(y[ny])); /* nothing written past the output */
   free(a), free(b), free(y), free(want), free(scale);
@@ -159,9 +159,9 @@ static void test_matmul(test_state *ts) {
   }
   int64_t ad[3] = {2, 3, 4}, bd[3] = {3, 4, 5};
   float buf[128];
-  CHECK_INT(ts, snt_k_matmul(3, ad, buf, 3, bd, buf, buf), SNT_ERR_INPUT); /* batch 2 vs 3 */
+  CHECK_INT(ts, snt_k_matmul(NULL, 3, ad, buf, 3, bd, buf, buf), SNT_ERR_INPUT); /* batch 2 vs 3 */
   int64_t bd2[2] = {5, 5};
-  CHECK_INT(ts, snt_k_matmul(3, ad, buf, 2, bd2, buf, buf), SNT_ERR_INPUT); /* K 4 vs 5 */
+  CHECK_INT(ts, snt_k_matmul(NULL, 3, ad, buf, 2, bd2, buf, buf), SNT_ERR_INPUT); /* K 4 vs 5 */
 }
 
 /* ---- Softmax ------------------------------------------------------------------------ */

@@ -77,7 +77,7 @@ typedef struct conv_ctx {
 
 static double conv_objective(void *p) {
   conv_ctx *c = p;
-  if (snt_k_conv(&c->d, c->x, c->w, c->b, NULL, c->y, c->scratch) != SNT_OK) return NAN;
+  if (snt_k_conv(NULL, &c->d, c->x, c->w, c->b, NULL, c->y, c->scratch) != SNT_OK) return NAN;
   return dot_rd(c->r, c->y, c->ny);
 }
 

@@ -1,0 +1,112 @@
+/* The kernel context: a team of threads that lives as long as the model instance, so a layer
+ * costs a wake-up, not a thread start. Workers sleep on a condition variable between calls;
+ * a call hands out one job (fn, arg) and waits until every member has run it. */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "gemm_core.h"
+
+enum { MAX_TEAM = 64 };
+
+struct snt_k_ctx {
+  snt_k_isa isa;
+  int created, threads; /* team size, and members the next calls use */
+  pthread_t tid[MAX_TEAM];
+  pthread_mutex_t mu;
+  pthread_cond_t go, done;
+  uint64_t generation; /* bumped per job, so a worker runs each job once */
+  int pending, quit, job_threads;
+  void (*fn)(void *arg, int t, int threads);
+  void *arg;
+  struct member {
+    struct snt_k_ctx *ctx;
+    int t;
+  } members[MAX_TEAM];
+};
+
+static void *member_main(void *p) {
+  struct member *me = p;
+  snt_k_ctx *c = me->ctx;
+  uint64_t seen = 0;
+  pthread_mutex_lock(&c->mu);
+  for (;;) {
+    while (!c->quit && c->generation == seen) pthread_cond_wait(&c->go, &c->mu);
+    if (c->quit) break;
+    seen = c->generation;
+    if (me->t >= c->job_threads) continue;
+    void (*fn)(void *, int, int) = c->fn;
+    void *arg = c->arg;
+    int n = c->job_threads;
+    pthread_mutex_unlock(&c->mu);
+    fn(arg, me->t, n);
+    pthread_mutex_lock(&c->mu);
+    if (--c->pending == 0) pthread_cond_signal(&c->done);
+  }
+  pthread_mutex_unlock(&c->mu);
+  return NULL;
+}
+
+/* Starts members up to `threads`; one that cannot be started caps the team (the kernels
+ * still run, on fewer threads). Called with no job running. */
+static void grow(snt_k_ctx *c, int threads) {
+  if (threads > MAX_TEAM) threads = MAX_TEAM;
+  for (int t = c->created; t < threads; t++) {
+    c->members[t] = (struct member){c, t};
+    if (pthread_create(&c->tid[t], NULL, member_main, &c->members[t]) != 0) break;
+    c->created = t + 1;
+  }
+}
+
+snt_k_ctx *snt_k_ctx_create(int threads) {
+  snt_k_ctx *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->isa = snt_k_isa_detect();
+  c->created = 1;
+  pthread_mutex_init(&c->mu, NULL);
+  pthread_cond_init(&c->go, NULL);
+  pthread_cond_init(&c->done, NULL);
+  snt_k_ctx_set_threads(c, threads);
+  return c;
+}
+
+void snt_k_ctx_destroy(snt_k_ctx *c) {
+  if (!c) return;
+  pthread_mutex_lock(&c->mu);
+  c->quit = 1;
+  pthread_cond_broadcast(&c->go);
+  pthread_mutex_unlock(&c->mu);
+  for (int t = 1; t < c->created; t++) pthread_join(c->tid[t], NULL);
+  pthread_cond_destroy(&c->go);
+  pthread_cond_destroy(&c->done);
+  pthread_mutex_destroy(&c->mu);
+  free(c);
+}
+
+void snt_k_ctx_set_threads(snt_k_ctx *c, int threads) {
+  if (!c) return;
+  if (threads > c->created) grow(c, threads);
+  c->threads = threads < 1 ? 1 : (threads > c->created ? c->created : threads);
+}
+
+int snt_k_ctx_threads(const snt_k_ctx *c) { return c ? c->threads : 1; }
+
+snt_k_isa snt_k_ctx_isa(const snt_k_ctx *c) { return c ? c->isa : snt_k_isa_detect(); }
+
+void snt_k_ctx_parallel(snt_k_ctx *c, void (*fn)(void *arg, int t, int threads), void *arg) {
+  if (!c || c->threads == 1) {
+    fn(arg, 0, 1);
+    return;
+  }
+  pthread_mutex_lock(&c->mu);
+  c->fn = fn;
+  c->arg = arg;
+  c->job_threads = c->threads;
+  c->pending = c->threads - 1;
+  c->generation++;
+  pthread_cond_broadcast(&c->go);
+  pthread_mutex_unlock(&c->mu);
+  fn(arg, 0, c->job_threads);
+  pthread_mutex_lock(&c->mu);
+  while (c->pending) pthread_cond_wait(&c->done, &c->mu);
+  pthread_mutex_unlock(&c->mu);
+}

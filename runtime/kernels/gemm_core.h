@@ -1,0 +1,80 @@
+/* sinter's own single-precision GEMM (private to runtime/kernels/): packed panels, a
+ * register-blocked microkernel chosen at run time by CPU features, work split over the
+ * context's threads, and the epilogue (bias, residual, activation) applied in the
+ * microkernel's store. Convolution feeds it through a B-panel packer (implicit im2col).
+ *
+ * Packed layouts (both zero-padded to whole strips, so microkernels never branch on edges):
+ *   A block (mc x kc at rows m0.., depth k0..): strips of MR rows; strip s holds kc columns of MR
+ *     floats: dst[(s * kc + kk) * MR + ii] = A[m0 + s * MR + ii][k0 + kk]  (0 past m).
+ *   B block (kc x nc at depth k0.., columns n0..): strips of NR columns; strip s holds kc rows of
+ *     NR floats: dst[(s * kc + kk) * NR + jj] = B[k0 + kk][n0 + s * NR + jj]  (0 past n). */
+#ifndef SINTER_RUNTIME_KERNELS_GEMM_CORE_H
+#define SINTER_RUNTIME_KERNELS_GEMM_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sinter/kernels.h"
+
+/* The instruction set a kernel runs with; SINTER_ISA=avx512|avx2|c forces a lower one (for
+ * tests and comparisons); asking for more than the CPU has gives what it has. */
+typedef enum snt_k_isa { SNT_K_ISA_C, SNT_K_ISA_AVX2, SNT_K_ISA_AVX512 } snt_k_isa;
+snt_k_isa snt_k_isa_detect(void); /* CPU features, capped by SINTER_ISA */
+const char *snt_k_isa_name(snt_k_isa isa);
+
+/* The microkernel geometry of an ISA: MR x NR register tile, and cache blocking. */
+typedef struct snt_k_gemm_shape {
+  int mr, nr;
+  int64_t mc, kc, nc;
+} snt_k_gemm_shape;
+snt_k_gemm_shape snt_k_gemm_shape_of(snt_k_isa isa);
+
+/* Writes a packed B block as described above; nr is the strip width of the ISA in use. */
+typedef void (*snt_k_pack_b_fn)(const void *src, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr,
+                                float *dst);
+
+/* The fused epilogue: C = act(alpha * A*B + beta_c + row_bias[i] + col_bias[j] + residual[i][j]),
+ * where beta_c is C's previous value when accumulate is set (else 0). Each pointer may be NULL. */
+typedef struct snt_k_epilogue_desc {
+  float alpha;             /* 1 for convolution */
+  int accumulate;          /* C += instead of C = */
+  const float *row_bias;   /* [m]: conv bias, folded BatchNorm shift */
+  const float *col_bias;   /* [n]: Gemm's bias vector */
+  const float *residual;   /* [m][ldr], not aliasing C */
+  int64_t ldr;
+  snt_k_act act;
+} snt_k_epilogue_desc;
+
+/* One GEMM: C[m][n] (row stride ldc) = epilogue(A[m][k] * B[k][n]).
+ * A: a (row-major, lda; trans_a: a is [k][m]) or packed_a (the whole matrix packed by
+ *    snt_k_gemm_pack_a for the same ISA, e.g. weights packed once at load).
+ * B: pack_b(pack_b_src, ...) when set, else b (row-major, ldb; trans_b: b is [n][k]). */
+typedef struct snt_k_gemm_call {
+  int64_t m, n, k;
+  const float *a, *packed_a;
+  int64_t lda;
+  int trans_a;
+  const float *b;
+  int64_t ldb;
+  int trans_b;
+  snt_k_pack_b_fn pack_b;
+  const void *pack_b_src;
+  float *c;
+  int64_t ldc;
+  snt_k_epilogue_desc epi;
+} snt_k_gemm_call;
+
+/* Runs the GEMM on ctx's threads (ctx NULL: one thread) with ctx's ISA; the packing buffers
+ * come from ctx (or a local allocation when ctx is NULL): SNT_ERR_NOMEM when they cannot. */
+snt_status snt_k_gemm_run(snt_k_ctx *ctx, const snt_k_gemm_call *call);
+
+/* Bytes of A packed whole for isa, and the packing itself (a row-major [m][k], lda). */
+size_t snt_k_gemm_packed_a_bytes(snt_k_isa isa, int64_t m, int64_t k);
+void snt_k_gemm_pack_a(snt_k_isa isa, const float *a, int64_t lda, int trans_a, int64_t m, int64_t k, float *dst);
+
+/* The context's ISA (detected once at create); and its thread team: fn(arg, t, threads) runs
+ * once on each of `threads` threads (t = 0 on the caller) and returns when all are done. */
+snt_k_isa snt_k_ctx_isa(const snt_k_ctx *ctx);
+void snt_k_ctx_parallel(snt_k_ctx *ctx, void (*fn)(void *arg, int t, int threads), void *arg);
+
+#endif
