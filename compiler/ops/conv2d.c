@@ -211,7 +211,7 @@ static snt_status emit_grad_input(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   snt_emit_line(e, "{");
   emit_desc(e, n);
-  snt_emit_line(e, "if (snt_k_conv_backward_data(&d, %s, %s, %s, S) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]),
+  snt_emit_line(e, "if (snt_k_conv_backward_data(m->k, &d, %s, %s, %s, S) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;
@@ -221,7 +221,7 @@ static snt_status emit_grad_kernel(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   snt_emit_line(e, "{");
   emit_desc(e, n);
-  snt_emit_line(e, "if (snt_k_conv_backward_filter(&d, %s, %s, %s, %s, S) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]),
+  snt_emit_line(e, "if (snt_k_conv_backward_filter(m->k, &d, %s, %s, %s, %s, S) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->out[0]), n->n_out > 1 ? snt_emit_ptr(e, n->out[1]) : "NULL");
   snt_emit_line(e, "}");
   return SNT_OK;

@@ -173,8 +173,9 @@ static void data_chunk(const snt_k_conv3 *g, const float *dy, const float *w, fl
     col2im(g, col + j * p, ld, dx + ((n0 + j) * g->cin + grp * g->cg) * g->w.in_size);
 }
 
-snt_status snt_k_conv_backward_data(const snt_k_conv_desc *d, const float *dy, const float *w, float *dx,
+snt_status snt_k_conv_backward_data(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *dy, const float *w, float *dx,
                                     void *scratch) {
+  (void)ctx;
   snt_k_conv3 g;
   snt_status st = snt_k_conv3_init(d, &g);
   if (st != SNT_OK) return st;
@@ -222,8 +223,9 @@ static void bias_grad(const snt_k_conv3 *g, const float *dy, float *db) {
   }
 }
 
-snt_status snt_k_conv_backward_filter(const snt_k_conv_desc *d, const float *x, const float *dy, float *dw,
+snt_status snt_k_conv_backward_filter(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *dy, float *dw,
                                       float *db, void *scratch) {
+  (void)ctx;
   snt_k_conv3 g;
   snt_status st = snt_k_conv3_init(d, &g);
   if (st != SNT_OK) return st;
