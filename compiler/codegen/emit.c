@@ -221,7 +221,8 @@ static snt_status weights(const snt_graph *g, const snt_plan *p, const char *pre
 
 /* Inside the model's own functions the state is `struct <prefix>`: a struct tag cannot be
  * hidden by a local (m, in, out, n, seed, A, S, W, ...), so any prefix is safe there. */
-static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const char *prefix, bool embed, bool step) {
+static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const char *prefix, bool embed, bool step,
+                     bool bf16) {
   char weights_sym[300];
   snprintf(weights_sym, sizeof weights_sym, "%s_weights", prefix);
   bool has_w = p->weights_bytes && embed;
@@ -243,10 +244,13 @@ static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const
                 "  m->arena = aligned_alloc(64, %zu);\n  m->scratch = aligned_alloc(64, %zu);\n  m->k = snt_k_ctx_create(1);\n"
                 "  if (!m->arena || !m->scratch || !m->k) {\n    %s_destroy(m);\n    return NULL;\n  }\n"
                 "  memset(m->arena, 0, %zu); /* rows past a short batch are read, never used: keep them finite */\n"
+                "%s"
                 "  return m;\n}\n\n"
                 "void %s_destroy(struct %s *m) {\n  if (!m) return;\n  snt_k_ctx_destroy(m->k);\n  free(m->arena);\n  free(m->scratch);\n  free(m);\n}\n\n",
                 prefix, prefix, prefix, has_w ? weights_sym : "NULL", p->arena_bytes ? p->arena_bytes : 64, p->scratch_bytes ? (p->scratch_bytes + 63) / 64 * 64 : 64,
-                prefix, p->arena_bytes ? p->arena_bytes : 64, prefix, prefix);
+                prefix, p->arena_bytes ? p->arena_bytes : 64,
+                bf16 ? "  snt_k_ctx_set_precision(m->k, SNT_K_BF16); /* sinter compile --precision bf16 */\n" : "",
+                prefix, prefix);
 }
 
 /* Copies graph outputs that no node writes (an input or a constant passed through). */
@@ -310,9 +314,9 @@ static void info(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const snt
   size_t memory = (p->arena_bytes ? p->arena_bytes : 64) + (p->scratch_bytes ? (p->scratch_bytes + 63) / 64 * 64 : 64);
   snt_sb_printf(s, ",\n  .n_params = %d, .params = %s_params, .weights_bytes = %zu, .weights = %s%s,\n"
                    "  .create = create_, .run = run_, .destroy = destroy_, .set_weights = set_weights_,\n"
-                   "  .set_threads = set_threads_,\n"
+                   "  .set_threads = set_threads_, .bf16 = %d,\n"
                    "  .memory_bytes = %zu};\n",
-                n_params, prefix, p->weights_bytes, has_w ? prefix : "NULL", has_w ? "_weights" : "", memory);
+                n_params, prefix, p->weights_bytes, has_w ? prefix : "NULL", has_w ? "_weights" : "", o && o->bf16, memory);
 }
 
 /* The C prefix: the caller's (an identifier it made, as <prefix>_train), else the model's name
@@ -350,7 +354,7 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
   }
   if (!st) passthrough_outputs(&e);
   if (!st) {
-    preamble(&src, g, p, prefix, embed, e.step);
+    preamble(&src, g, p, prefix, embed, e.step, o && o->bf16);
     if (e.step)
       snt_sb_printf(&src, "int %s_step(struct %s *m, int64_t n, uint64_t seed, const void *const *in, void *const *out) {\n"
                           "  (void)n, (void)seed;\n", prefix, prefix);

@@ -53,6 +53,7 @@ typedef struct snt_model_info {
   void (*set_weights)(void *model, const void *blob);
   /* Threads the model's kernels use from now on (its instance starts with one). */
   void (*set_threads)(void *model, int threads);
+  int bf16; /* compiled with --precision bf16: products in bfloat16 where the CPU has AVX512_BF16 */
   size_t memory_bytes; /* what create allocates per instance: the activation arena and the scratch */
 } snt_model_info;
 

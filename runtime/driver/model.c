@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "runtime/driver/driver.h"
+#include "sinter/kernels.h"
 #include "sinter/onnx_io.h"
 
 size_t snt_rt_io_bytes(const snt_model_io *io) {
@@ -104,6 +105,9 @@ int snt_rt_open(const snt_model_info *info, const snt_rt_common *c, snt_rt_model
     if (rc) return rc;
   }
   check_weights(out, out->blob ? out->blob : info->weights);
+  if (info->bf16 && !snt_k_bf16_available())
+    fprintf(stderr, "%s: warning: compiled with --precision bf16, but this CPU has no AVX512_BF16 (or SINTER_ISA "
+                    "forbids AVX-512): running in FP32\n", info->name);
   if (out->bad_weights)
     fprintf(stderr, "%s: warning: the weights%s%s hold %lld non-finite value%s (NaN or Inf), the first in '%s': every "
                     "output is invalid\n", info->name, c->weights ? " in " : "", c->weights ? c->weights : "",

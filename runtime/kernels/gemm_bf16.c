@@ -53,9 +53,9 @@ void snt_k_bf16_cache_destroy(snt_k_bf16_cache *c) {
   free(c);
 }
 
-int snt_k_bf16_supported(void) {
+int snt_k_bf16_available(void) {
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+  return snt_k_isa_detect() == SNT_K_ISA_AVX512 && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512bf16");
 }
 

@@ -9,14 +9,15 @@ typedef struct snt_k_bf16_cache snt_k_bf16_cache;
 snt_k_bf16_cache *snt_k_bf16_cache_create(void);
 void snt_k_bf16_cache_destroy(snt_k_bf16_cache *c);
 
-/* Whether this CPU has AVX512_BF16 (and the AVX-512 it needs). */
-int snt_k_bf16_supported(void);
 /* f rounded to bfloat16 (nearest even) and back: what the BF16 GEMM multiplies. */
 float snt_k_bf16_round(float f);
 
 /* The call with A (plain, a constant: cached by address) and B rounded to bfloat16, sums in
- * float32, on ctx's threads. The caller checks snt_k_bf16_supported(). SNT_ERR_INPUT for a call
+ * float32, on ctx's threads. The caller checks snt_k_bf16_available(). SNT_ERR_INPUT for a call
  * it does not take (packed_a, empty sizes), SNT_ERR_NOMEM. */
+/* ctx's cache when ctx runs BF16 on this CPU, else NULL (ctx.c). */
+snt_k_bf16_cache *snt_k_ctx_bf16(snt_k_ctx *ctx);
+
 snt_status snt_k_gemm_run_bf16(snt_k_ctx *ctx, snt_k_bf16_cache *cache, const snt_k_gemm_call *g);
 
 #endif

@@ -130,7 +130,7 @@ static void test_rounding(test_state *ts) {
 int main(void) {
   test_state ts = {0};
   test_rounding(&ts);
-  if (snt_k_bf16_supported()) {
+  if (snt_k_bf16_available()) {
     snt_k_ctx *ctx = snt_k_ctx_create(2);
     snt_k_bf16_cache *cache = snt_k_bf16_cache_create();
     test_shapes(&ts, ctx);
