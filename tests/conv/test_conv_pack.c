@@ -1,7 +1,8 @@
 /* The implicit-im2col packer (runtime/kernels/conv_pack.c) against a plain im2col written from
  * the conv definition followed by a naive packing in gemm_core.h's B layout: every block of
  * random geometries (strides, dilations, one-sided pads, 1-3 spatial axes), several strip
- * widths and block offsets, compared bit for bit (both are copies). */
+ * widths and block offsets, compared bit for bit (both are copies), for each ISA's packer the
+ * CPU can run. */
 #include "conv_impl.h"
 #include "kernels_ref.h"
 
@@ -50,7 +51,7 @@ static int random_geometry(rng *r, snt_k_win3 *w) {
   return snt_k_win3_init(spatial, in, out, k, s, dl, pb, pe, w) == SNT_OK;
 }
 
-static void test_blocks(test_state *ts) {
+static void test_blocks(test_state *ts, snt_k_pack_b_fn pack, const char *isa) {
   rng r = {0xc0a7bacc};
   static const int nrs[] = {4, 8, 16, 32, 48, 64, 96};
   for (int i = 0, done = 0; done < 300; i++) {
@@ -69,13 +70,13 @@ static void test_blocks(test_state *ts) {
       if (b == 0) k0 = 0, kc = K, n0 = 0, nc = P; /* the whole matrix once */
       int64_t n = (nc + nr - 1) / nr * nr * kc;
       float *got = alloc_nan(n), *want = alloc_f(n);
-      snt_k_conv_pack_b(&src, k0, kc, n0, nc, nr, got);
+      pack(&src, k0, kc, n0, nc, nr, got);
       ref_pack(col, P, k0, kc, n0, nc, nr, want);
       ts->checks++;
       if (memcmp(got, want, (size_t)n * sizeof(float)) != 0) {
         ts->failures++;
-        fprintf(stderr, "case %d block %d: in %lld,%lld,%lld k %lld,%lld,%lld s %lld,%lld,%lld nr %d k0 %lld kc %lld "
-                "n0 %lld nc %lld: packed block differs\n", i, b, (long long)w.in[0], (long long)w.in[1],
+        fprintf(stderr, "%s case %d block %d: in %lld,%lld,%lld k %lld,%lld,%lld s %lld,%lld,%lld nr %d k0 %lld kc %lld "
+                "n0 %lld nc %lld: packed block differs\n", isa, i, b, (long long)w.in[0], (long long)w.in[1],
                 (long long)w.in[2], (long long)w.k[0], (long long)w.k[1], (long long)w.k[2], (long long)w.s[0],
                 (long long)w.s[1], (long long)w.s[2], nr, (long long)k0, (long long)kc, (long long)n0, (long long)nc);
       }
@@ -87,6 +88,9 @@ static void test_blocks(test_state *ts) {
 
 int main(void) {
   test_state ts = {0};
-  test_blocks(&ts);
+  __builtin_cpu_init();
+  test_blocks(&ts, snt_k_conv_pack_b_c, "c");
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) test_blocks(&ts, snt_k_conv_pack_b_avx2, "avx2");
+  if (__builtin_cpu_supports("avx512f")) test_blocks(&ts, snt_k_conv_pack_b_avx512, "avx512");
   return test_report("test_conv_pack", &ts);
 }
