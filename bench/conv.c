@@ -1,7 +1,7 @@
 /* bench_conv: per-layer speed of snt_k_conv on the seed models' convolution shapes against
  * the old path (a whole im2col + OpenBLAS sgemm + a separate bias/ReLU pass), interleaved run
  * by run in the same process; medians. Built as build/bench_conv (not a test).
- *   build/bench_conv [--batch N] [--threads T] [--reps R] [--model simple_cnn|deep_cnn|resnet50v2|all]
+ *   build/bench_conv [--batch N] [--threads T] [--reps R] [--model simple_cnn|deep_cnn|resnet50v2|all] [--cpu]
  * SINTER_ISA=avx2|c forces a lower ISA; OpenBLAS keeps its own threads (OPENBLAS_NUM_THREADS). */
 #include <cblas.h>
 #include <stdio.h>
@@ -18,7 +18,7 @@ typedef struct layer {
 } layer;
 
 static const layer layers[] = {
-    {"simple_cnn", 1, 3, 224, 224, 32, 3, 1, 1},      {"simple_cnn", 1, 32, 112, 112, 64, 3, 1, 1},
+    {"simple_cnn", 1, 3, 224, 224, 32, 3, 1, 1},      {"gray1ch", 1, 1, 256, 256, 16, 3, 1, 1}, {"simple_cnn", 1, 32, 112, 112, 64, 3, 1, 1},
     {"simple_cnn", 1, 64, 56, 56, 128, 3, 1, 1},      {"deep_cnn", 1, 128, 28, 28, 256, 3, 1, 1},
     {"resnet50v2", 1, 3, 224, 224, 64, 7, 2, 3},      {"resnet50v2", 3, 64, 56, 56, 256, 1, 1, 0},
     {"resnet50v2", 1, 64, 56, 56, 64, 1, 1, 0},       {"resnet50v2", 2, 64, 56, 56, 64, 3, 1, 1},
@@ -35,9 +35,13 @@ static const layer layers[] = {
     {"resnet50v2", 3, 512, 7, 7, 2048, 1, 1, 0},      {"resnet50v2", 2, 2048, 7, 7, 512, 1, 1, 0},
 };
 
+/* --cpu: process CPU time instead of wall time (steadier on a shared machine; counts every
+ * thread's time, so compare like with like). */
+static clockid_t clock_used = CLOCK_MONOTONIC;
+
 static double now(void) {
   struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
+  clock_gettime(clock_used, &t);
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -82,8 +86,14 @@ int main(int argc, char **argv) {
   int64_t batch = 1;
   int threads = 2, reps = 5;
   const char *model = "all";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "--batch")) batch = atoll(argv[i + 1]);
+  for (int i = 1; i < argc; i += 2) {
+    if (!strcmp(argv[i], "--cpu")) {
+      clock_used = CLOCK_PROCESS_CPUTIME_ID;
+      i--;
+    } else if (i + 1 >= argc) {
+      fprintf(stderr, "bench_conv: '%s' needs a value\n", argv[i]);
+      return 1;
+    } else if (!strcmp(argv[i], "--batch")) batch = atoll(argv[i + 1]);
     else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--model")) model = argv[i + 1];

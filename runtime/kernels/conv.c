@@ -104,7 +104,7 @@ typedef enum conv_path { PATH_IMPLICIT, PATH_1X1, PATH_DEPTHWISE, PATH_DIRECT3X3
 /* Depthwise (one input channel per group) runs direct loops: as a GEMM it would have K = k. */
 static conv_path choose(const snt_k_conv3 *g, snt_k_isa isa) {
   if (isa == SNT_K_ISA_AVX512 && snt_k_conv_direct_applies(g)) return PATH_DIRECT3X3;
-  if (g->cg == 1) return PATH_DEPTHWISE;
+  if (g->cg == 1 && g->groups > 1) return PATH_DEPTHWISE;
   return is_pointwise(g) ? PATH_1X1 : PATH_IMPLICIT;
 }
 

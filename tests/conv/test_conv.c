@@ -35,7 +35,9 @@ static const conv_case cases[] = {
     {"3-D", 3, 3, 6, 1, 2, {5, 6, 7}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}},
     {"3-D stride 2 groups 3", 3, 6, 9, 3, 1, {6, 7, 9}, {2, 3, 3}, {2, 1, 2}, {1, 2, 1}, {0, 2, 1}, {1, 0, 1}},
     {"direct 3x3 pads 1", 2, 3, 16, 1, 2, {20, 37}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
-    {"direct 3x3 pads 0/1", 2, 4, 24, 1, 1, {9, 33}, {3, 3}, {1, 1}, {1, 1}, {0, 0}, {1, 1}},
+    {"direct 3x3 pads 0/1", 2, 2, 24, 1, 1, {9, 33}, {3, 3}, {1, 1}, {1, 1}, {0, 0}, {1, 1}},
+    {"3x3 few channels, many outputs", 2, 3, 32, 1, 1, {9, 33}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"one input channel", 2, 1, 6, 1, 2, {9, 13}, {3, 3}, {2, 1}, {1, 1}, {1, 0}, {1, 1}},
     {"direct 3x3 one channel", 2, 1, 8, 1, 3, {16, 16}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
     {"large K and M", 2, 64, 150, 1, 1, {20, 20}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
     {"large N", 2, 8, 20, 1, 2, {56, 57}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
@@ -121,7 +123,7 @@ static void expected_kernel(const conv_case *c, snt_k_isa isa, char *buf, size_t
   }
   const char *in = isa == SNT_K_ISA_AVX512 ? "avx512" : isa == SNT_K_ISA_AVX2 ? "avx2" : "c";
   if (strncmp(c->name, "direct", 6) == 0 && isa == SNT_K_ISA_AVX512) snprintf(buf, n, "direct3x3-avx512");
-  else if (c->cin / c->groups == 1) snprintf(buf, n, "depthwise-%s", in);
+  else if (c->cin / c->groups == 1 && c->groups > 1) snprintf(buf, n, "depthwise-%s", in);
   else snprintf(buf, n, "gemm-%s %s", in, pointwise ? "1x1" : "implicit");
 }
 
