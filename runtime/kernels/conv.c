@@ -127,12 +127,33 @@ size_t snt_k_conv_scratch_bytes(const snt_k_conv_desc *d) {
   return 0;
 }
 
-/* Per image and group, one GEMM on ctx's threads: M = mg is often small, N = P large, so the
- * GEMM splits N inside an image rather than images over threads. */
+/* Weights packed for the GEMM once per call when several images share them (else each image's
+ * GEMM would pack them again): one region per group in ctx's scratch slot 1. NULL (each GEMM
+ * packs for itself) for one image, without ctx, or when the buffer cannot be had. */
+enum { PACKED_W_SLOT = 1 };
+
+static const float *pack_weights(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g, const float *w,
+                                 size_t *group_floats) {
+  int64_t kdim = g->cg * g->w.k_size;
+  size_t per = snt_k_gemm_packed_a_bytes(isa, g->mg, kdim), total;
+  if (g->batch < 2 || !ctx || __builtin_mul_overflow(per, (size_t)g->groups, &total)) return NULL;
+  float *dst = snt_k_ctx_scratch(ctx, PACKED_W_SLOT, 0, total);
+  if (!dst) return NULL;
+  *group_floats = per / sizeof(float);
+  for (int64_t grp = 0; grp < g->groups; grp++)
+    snt_k_gemm_pack_a(isa, w + grp * g->mg * kdim, kdim, 0, g->mg, kdim, dst + (size_t)grp * *group_floats);
+  return dst;
+}
+
+/* Per image and group, one GEMM on ctx's threads, which splits it along N = P (or M when P is
+ * short), so one image uses every core and results do not depend on the thread count. Images
+ * are not dealt to threads: the GEMM runs on ctx's team and cannot run inside a job of it. */
 static snt_status conv_gemm(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g, const float *x, const float *w,
                             const snt_k_conv_epi *e, float *y) {
   int64_t kdim = g->cg * g->w.k_size, p = g->w.out_size;
   int pointwise = is_pointwise(g);
+  size_t group_floats = 0;
+  const float *packed = pack_weights(ctx, isa, g, w, &group_floats);
   for (int64_t n = 0; n < g->batch; n++) {
     for (int64_t grp = 0; grp < g->groups; grp++) {
       const float *xg = x + (n * g->cin + grp * g->cg) * g->w.in_size;
@@ -140,6 +161,7 @@ static snt_status conv_gemm(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g,
       snt_k_conv_src src = {&g->w, xg};
       snt_k_gemm_call c = {
           .m = g->mg, .n = p, .k = kdim, .a = w + grp * g->mg * kdim, .lda = kdim,
+          .packed_a = packed ? packed + (size_t)grp * group_floats : NULL,
           .c = y + yoff, .ldc = p,
           .epi = {.alpha = 1.0f, .row_bias = e->bias ? e->bias + grp * g->mg : NULL,
                   .residual = e->residual ? e->residual + yoff : NULL, .ldr = p, .act = e->act}};
