@@ -24,6 +24,9 @@ struct snt_k_ctx {
   } members[MAX_TEAM];
   snt_k_precision precision;
   snt_k_bf16_cache *bf16; /* rounded weights, made when BF16 is first used */
+  /* Per-member scratch (packing buffers), grown on demand and kept between calls. */
+  void *scratch[SNT_K_SCRATCH_SLOTS][MAX_TEAM];
+  size_t scratch_bytes[SNT_K_SCRATCH_SLOTS][MAX_TEAM];
 };
 
 static void *member_main(void *p) {
@@ -82,6 +85,9 @@ void snt_k_ctx_destroy(snt_k_ctx *c) {
   pthread_cond_destroy(&c->done);
   pthread_mutex_destroy(&c->mu);
   snt_k_bf16_cache_destroy(c->bf16);
+  for (int s = 0; s < SNT_K_SCRATCH_SLOTS; s++) {
+    for (int t = 0; t < MAX_TEAM; t++) free(c->scratch[s][t]);
+  }
   free(c);
 }
 
@@ -123,4 +129,17 @@ snt_k_bf16_cache *snt_k_ctx_bf16(snt_k_ctx *c) {
   if (!c || c->precision != SNT_K_BF16 || !snt_k_bf16_available()) return NULL;
   if (!c->bf16) c->bf16 = snt_k_bf16_cache_create();
   return c->bf16;
+}
+
+void *snt_k_ctx_scratch(snt_k_ctx *c, int slot, int t, size_t bytes) {
+  if (!c || slot < 0 || slot >= SNT_K_SCRATCH_SLOTS || t < 0 || t >= MAX_TEAM) return NULL;
+  if (bytes == 0) bytes = 1;
+  if (c->scratch_bytes[slot][t] >= bytes) return c->scratch[slot][t];
+  size_t rounded = (bytes + 63) / 64 * 64; /* aligned_alloc wants a multiple of the alignment */
+  void *p = aligned_alloc(64, rounded);
+  if (!p) return NULL;
+  free(c->scratch[slot][t]); /* its contents are not kept: callers overwrite what they use */
+  c->scratch[slot][t] = p;
+  c->scratch_bytes[slot][t] = rounded;
+  return p;
 }

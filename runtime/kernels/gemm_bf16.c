@@ -118,6 +118,16 @@ static const uint32_t *cached_a(snt_k_bf16_cache *c, const snt_k_gemm_call *g) {
 /* fp32 strips of NR columns (K rows each, the layout of gemm_core.h with kc = K) from a plain B. */
 static void pack_b_plain(const snt_k_gemm_call *g, int64_t n0, int64_t nc, float *dst) {
   int64_t strips = round_up(nc, NR) / NR;
+  if (!g->trans_b) { /* row by row: each B row is read once, in order */
+    for (int64_t k = 0; k < g->k; k++)
+      for (int64_t s = 0; s < strips; s++) {
+        float *d = dst + (s * g->k + k) * NR;
+        int64_t w = nc - s * NR < NR ? nc - s * NR : NR;
+        memcpy(d, g->b + k * g->ldb + n0 + s * NR, (size_t)w * sizeof(float));
+        for (int64_t j = w; j < NR; j++) d[j] = 0.0f;
+      }
+    return;
+  }
   for (int64_t s = 0; s < strips; s++)
     for (int64_t k = 0; k < g->k; k++) {
       float *d = dst + (s * g->k + k) * NR;
