@@ -117,6 +117,43 @@ static void test_threads(test_state *ts, snt_k_bf16_cache *cache) {
   }
 }
 
+/* A 3x3 stride-2 conv with bias and ReLU on a BF16 context: the conv's implicit im2col feeds the
+ * BF16 GEMM; reference: double sums of the rounded image and weights. */
+static void test_conv(test_state *ts) {
+  rng r = {0xc0de};
+  snt_k_conv_desc d = {.spatial = 2, .batch = 2, .in_channels = 5, .out_channels = 11, .groups = 1,
+                       .in = {13, 17}, .out = {7, 9}, .kernel = {3, 3}, .stride = {2, 2}, .dilation = {1, 1},
+                       .pad_begin = {1, 1}, .pad_end = {1, 1}, .act = {SNT_K_ACT_RELU, 0, 0, 0}};
+  int64_t xn = 2 * 5 * 13 * 17, wn = 11 * 5 * 9, yn = 2 * 11 * 7 * 9;
+  float *x = alloc_f(xn), *w = alloc_f(wn), *b = alloc_f(11), *y = alloc_nan(yn);
+  rng_fill(&r, x, xn), rng_fill(&r, w, wn), rng_fill(&r, b, 11);
+  snt_k_ctx *ctx = snt_k_ctx_create(2);
+  snt_k_ctx_set_precision(ctx, SNT_K_BF16);
+  CHECK_INT(ts, snt_k_conv(ctx, &d, x, w, b, NULL, y, NULL), SNT_OK);
+  snt_k_ctx_destroy(ctx);
+  double *want = alloc_d(yn), *scale = alloc_d(yn);
+  for (int n = 0; n < 2; n++)
+    for (int o = 0; o < 11; o++)
+      for (int i = 0; i < 7; i++)
+        for (int j = 0; j < 9; j++) {
+          double s = 0, sa = 0;
+          for (int c = 0; c < 5; c++)
+            for (int kh = 0; kh < 3; kh++)
+              for (int kw = 0; kw < 3; kw++) {
+                int ih = 2 * i - 1 + kh, iw = 2 * j - 1 + kw;
+                if (ih < 0 || ih >= 13 || iw < 0 || iw >= 17) continue;
+                double v = (double)snt_k_bf16_round(x[((n * 5 + c) * 13 + ih) * 17 + iw]) *
+                           snt_k_bf16_round(w[((o * 5 + c) * 3 + kh) * 3 + kw]);
+                s += v, sa += fabs(v);
+              }
+          int64_t q = ((n * 11 + o) * 7 + i) * 9 + j;
+          want[q] = s + b[o] < 0 ? 0 : s + b[o];
+          scale[q] = sa + fabs(b[o]) + 1e-3;
+        }
+  check_close_arr(ts, "bf16 conv", y, want, scale, yn, 2e-5);
+  free(x), free(w), free(b), free(y), free(want), free(scale);
+}
+
 static void test_rounding(test_state *ts) {
   CHECK(ts, snt_k_bf16_round(1.0f) == 1.0f);
   CHECK(ts, snt_k_bf16_round(1.00390625f) == 1.0f);      /* halfway 1 + 2^-8: to even (1) */
@@ -138,6 +175,7 @@ int main(void) {
     snt_k_bf16_cache_destroy(cache);
     cache = snt_k_bf16_cache_create();
     test_threads(&ts, cache);
+    test_conv(&ts);
     snt_k_bf16_cache_destroy(cache);
     snt_k_ctx_destroy(ctx);
   } else {
