@@ -130,10 +130,12 @@ static snt_status matmul_emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
-/* The float kernel, A carrying the batch as its dim 0, and B of a lower rank or a broadcast dim 0. */
+/* The float kernel with A carrying the batch as its dim 0: its rows when A is a matrix (and B
+ * has no batch dims), else its first batch dim, which B must not have or must broadcast. */
 static bool matmul_rows(const snt_graph *g, const snt_node *n, const bool *rows) {
   const snt_tensor *a = &g->tensors[n->in[0]], *b = &g->tensors[n->in[1]];
-  return a->dtype == SNT_F32 && a->rank >= 2 && snt_rows_first(g, n, rows) && (b->rank < a->rank || b->dims[0] == 1);
+  bool b_ok = a->rank == 2 ? b->rank <= 2 : b->rank < a->rank || b->dims[0] == 1;
+  return a->dtype == SNT_F32 && a->rank >= 2 && b_ok && snt_rows_first(g, n, rows);
 }
 
 /* ONNX attribute ranges (compiler/onnx/validate.c). */

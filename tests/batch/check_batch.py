@@ -124,13 +124,14 @@ def ort(path):
 
 def onnx_mix():
     """Conv, BatchNorm, Relu, MaxPool, Pad, Transpose (batch first), Reshape, MatMul on 3-D, Add with
-    broadcasting, Softmax, Concat, ReduceMean, Gather, Clip, LeakyRelu, AveragePool, Flatten, Gemm."""
+    broadcasting, Softmax, Concat, ReduceMean, Gather, Clip, LeakyRelu, AveragePool, Flatten, Gemm, MatMul
+    on 2-D."""
     r = np.random.default_rng(3)
     f = lambda *s: r.normal(0, 0.5, s).astype(np.float32)
     inits = {"w": f(6, 3, 3, 3), "b": f(6), "g": f(6) + 1, "be": f(6), "mu": f(6), "var": np.abs(f(6)) + 0.5,
              "pads": np.array([0, 0, 1, 0, 0, 0, 0, 1], np.int64), "shape": np.array([0, 6, 16], np.int64),
              "mm": f(16, 5), "bias3": f(6, 5), "idx": np.array([4, 0, 2], np.int64), "axes": np.array([2], np.int64),
-             "gw": f(12, 7), "gb": f(7)}
+             "gw": f(12, 7), "gb": f(7), "mw": f(18, 7)}
     n = helper.make_node
     nodes = [
         n("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
@@ -152,7 +153,9 @@ def onnx_mix():
         n("Clip", ["fl"], ["cl"]),
         n("Concat", ["rm", "rm"], ["rm2"], axis=1),                                      # [N, 12]
         n("Gemm", ["rm2", "gw", "gb"], ["ge"]),                                          # [N, 7]
-        n("Sigmoid", ["ge"], ["y"]),
+        n("MatMul", ["cl", "mw"], ["mo"]),                                               # 2-D: [N, 7]
+        n("Add", ["ge", "mo"], ["s"]),
+        n("Sigmoid", ["s"], ["y"]),
     ]
     del inits["axes"]
     path = onnx_model(nodes, inits, [3, 8, 8], [7], "mix")
