@@ -167,10 +167,11 @@ static void *work(void *arg) {
   return NULL;
 }
 
-/* Kernel threads per copy: all of them when one copy runs, else one each (the copies are the
- * parallelism). Changed only when the number of active copies calls for it. */
+/* Kernel threads per copy: the run's threads shared by the copies running at once (all of them
+ * when one copy has rows). Changed only when the number of active copies calls for it. */
 static void give_threads(snt_rt_model *m, int active) {
-  int want = active <= 1 ? m->threads : 1;
+  int at_once = active < m->workers ? active : m->workers;
+  int want = at_once <= 1 ? m->threads : m->threads / at_once > 1 ? m->threads / at_once : 1;
   if (want == m->inst_threads) return;
   m->inst_threads = want;
   openblas_set_num_threads(want);
