@@ -145,7 +145,8 @@ static snt_status emit(snt_emit *e, int node) {
   snt_graph *g = (snt_graph *)e->g;
   snt_emit_line(e, "{");
   snt_emit_line(e, "%s snt_k_conv_desc d = {%d, %s, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {%d, 0, 0, 0}};",
-                e->step ? "const" : "static const", k.spatial, e->step ? "n" : snt_emit_i64(e, k.batch), (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
+                e->step || snt_emit_rows_dyn(e, n->in[0]) ? "const" : "static const", k.spatial,
+                e->step ? "n" : snt_emit_rows(e, n->in[0]), (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
                 arr(e, k.in, 3), arr(e, k.out, 3), arr(e, k.kernel, 3), arr(e, k.stride, 3), arr(e, k.dilation, 3),
                 arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3), (int)k.act.kind);
   bool residual = snt_node_int(n, "residual", 0) && n->n_in > 3;
@@ -156,7 +157,7 @@ static snt_status emit(snt_emit *e, int node) {
   snt_emit_line(e, "}");
   if (strcmp(snt_node_string(n, "activation", "none"), "softmax") == 0) {
     const snt_tensor *y = &e->g->tensors[n->out[0]];
-    snt_emit_line(e, "snt_k_softmax(%lld, %lld, %lld, %s, %s);", (long long)y->dims[0], (long long)y->dims[1],
+    snt_emit_line(e, "snt_k_softmax(%s, %lld, %lld, %s, %s);", snt_emit_rows(e, n->out[0]), (long long)y->dims[1],
                   (long long)(snt_tensor_numel(y) / y->dims[0] / y->dims[1]), snt_emit_ptr(e, n->out[0]),
                   snt_emit_ptr(e, n->out[0]));
   }
@@ -243,6 +244,9 @@ static snt_status grad(snt_ad *ad, int node) {
 
 static const char *const roles[] = {NULL, "kernel", "bias", NULL};
 
+/* Samples stay apart; the fused residual (input 3) carries the batch like x. */
+static bool rows(const snt_graph *g, const snt_node *n, const bool *r) { return snt_rows_slots(g, n, r, 1u | 8u); }
+
 /* ONNX attribute ranges (compiler/onnx/validate.c). */
 static const snt_attr_range conv_ranges[] = {
     {"kernel_shape", 1, SNT_MAX_ATTR}, {"strides", 1, SNT_MAX_ATTR}, {"dilations", 1, SNT_MAX_ATTR},
@@ -253,5 +257,5 @@ const snt_op snt_op_conv2d = {
     .doc = "2-D convolution: conv2d(x, filters, kernel, stride=1, padding=valid, dilation=1, groups=1, bias=true, activation=none, l2=0)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer, .flops = flops,
     .onnx_type = "Conv", .onnx_import = onnx_import, .onnx_roles = roles, .onnx_export = onnx_export, .emit = emit, .scratch = scratch,
-    .grad = grad,
+    .grad = grad, .batch_rows = rows,
     .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = conv_ranges, .types = SNT_TYPES_LOOP_F64(7)};

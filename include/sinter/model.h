@@ -55,6 +55,11 @@ typedef struct snt_model_info {
   void (*set_threads)(void *model, int threads);
   int bf16; /* compiled with --precision bf16: products in bfloat16 where the CPU has AVX512_BF16 */
   size_t memory_bytes; /* what create allocates per instance: the activation arena and the scratch */
+  /* Runs the first n (1 to batch) samples: batched inputs and outputs hold n rows. NULL: only run. */
+  int (*run_n)(void *model, int64_t n, const void *const *inputs, void *const *outputs);
+  /* 1 when run_n costs n samples; 0 when it computes the whole batch (an op not known to keep
+   * samples apart: the summary names it). */
+  int batch_scalable;
 } snt_model_info;
 
 /* The command-line driver of a compiled model: `EXE run IN.pb... -o DIR`, ... */

@@ -65,11 +65,11 @@ int snt_rt_cmd_bench(const snt_model_info *info, snt_rt_common *c, int argc, cha
   double *t = short_of_memory ? NULL : snt_rt_alloc(info->name, sizeof(double) * 10000, "the timings");
   int n = 0;
   if (!t) rc = SNT_RT_EXIT_INTERNAL;
-  for (int w = 0; w < 2 && !rc; w++) rc = snt_rt_run(&m, ins, outs) ? SNT_RT_EXIT_INTERNAL : 0; /* warm-up */
+  for (int w = 0; w < 2 && !rc; w++) rc = snt_rt_run_n(&m, batch, ins, outs) ? SNT_RT_EXIT_INTERNAL : 0; /* warm-up */
   double start = now();
   while (!rc && n < 10000 && (iters ? n < iters : (n < 5 || now() - start < seconds))) {
     double t0 = now();
-    if (snt_rt_run(&m, ins, outs) != 0) rc = SNT_RT_EXIT_INTERNAL;
+    if (snt_rt_run_n(&m, batch, ins, outs) != 0) rc = SNT_RT_EXIT_INTERNAL;
     t[n++] = now() - t0;
   }
   if (!rc) {
