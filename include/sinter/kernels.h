@@ -55,6 +55,8 @@ typedef struct snt_k_conv_desc {
 size_t snt_k_conv_scratch_bytes(const snt_k_conv_desc *d);
 snt_status snt_k_conv(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w, const float *bias,
                       const float *residual, float *y, void *scratch);
+/* The path snt_k_conv takes for d on ctx ("conv-direct3x3-avx512", ...), for profiles. */
+const char *snt_k_conv_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d);
 /* y = act(conv_transpose(x, w) + bias); w is [in_c, out_c/groups, k...]; bias may be NULL. */
 size_t snt_k_conv_transpose_scratch_bytes(const snt_k_conv_desc *d);
 snt_status snt_k_conv_transpose(const snt_k_conv_desc *d, const float *x, const float *w,
