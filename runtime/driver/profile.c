@@ -122,7 +122,7 @@ int snt_rt_prof_print(const snt_rt_prof *p, const snt_rt_model *m, int64_t batch
   printf("total: nodes %.3f ms, run %.3f ms (median), %.6g GFLOP per run, %s GFLOP/s, %s of peak\n", sum * 1e3,
          run_median * 1e3, flops * 1e-9, gf, pct);
   printf("FMA peak: %.1f GFLOP/s on %d thread%s (%s)\n", peak->gflops, peak->threads, peak->threads == 1 ? "" : "s",
-         peak->isa);
+         peak->isa ? peak->isa : "not measured");
   free(col);
   return 0;
 }
