@@ -260,7 +260,7 @@ static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const
   generated_by(s, g);
   snt_sb_printf(s,
                 "#include <math.h>\n#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n\n"
-                "#include <sinter/dtype.h>\n#include <sinter/kernels.h>\n%s\n#include \"%s.h\"\n\n",
+                "#include <sinter/dtype.h>\n#include <sinter/kernels.h>\n#include <sinter/profile.h>\n%s\n#include \"%s.h\"\n\n",
                 step ? "#include <sinter/kernels_train.h>\n" : "", prefix);
   if (has_w) snt_sb_printf(s, "extern const unsigned char %s_weights[];\n\n", prefix);
   snt_sb_printf(s,
@@ -268,7 +268,8 @@ static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const
                 "  unsigned char *scratch; /* %zu bytes for kernels */\n"
                 "  const unsigned char *weights; /* %zu bytes, embedded or loaded */\n"
                 "  snt_k_ctx *k; /* the kernels' threads and instruction set */\n"
-                "  unsigned char *stage; /* %zu bytes: a short batch's inputs and outputs, padded to the whole */\n};\n\n",
+                "  unsigned char *stage; /* %zu bytes: a short batch's inputs and outputs, padded to the whole */\n"
+                "  double *prof; /* bench --profile: the time after each node; NULL when off */\n};\n\n",
                 prefix, p->arena_bytes, p->scratch_bytes, p->weights_bytes, stage);
   snt_sb_printf(s,
                 "struct %s *%s_create(void) {\n  struct %s *m = calloc(1, sizeof *m);\n  if (!m) return NULL;\n"
@@ -357,9 +358,44 @@ static void info(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const snt
   snt_sb_printf(s, ",\n  .n_params = %d, .params = %s_params, .weights_bytes = %zu, .weights = %s%s,\n"
                    "  .create = create_, .run = run_, .destroy = destroy_, .set_weights = set_weights_,\n"
                    "  .set_threads = set_threads_, .run_n = %s, .batch_scalable = %d, .bf16 = %d,\n"
-                   "  .memory_bytes = %zu};\n",
+                   "  .memory_bytes = %zu,\n",
                 n_params, prefix, p->weights_bytes, has_w ? prefix : "NULL", has_w ? "_weights" : "",
                 o && o->step ? "NULL" : "run_n_", scalable, o && o->bf16, memory);
+}
+
+/* ---- profiling (EXE bench --profile): a timestamp after each node while m->prof is set ---- */
+
+/* One branch per node when profiling is off. */
+static void profile_stamp(snt_strbuf *body, int i) {
+  snt_sb_printf(body, "  if (m->prof) m->prof[%d] = snt_prof_now();\n", i);
+}
+
+/* The node table (names through snt_c_string: they are untrusted), kernel_ naming each node's
+ * kernel through the op's kernel_name hook, and set_profile_. */
+static void profile_tables(snt_strbuf *s, snt_emit *e) {
+  const snt_graph *g = e->g;
+  const snt_plan *p = e->plan;
+  snt_sb_printf(s, "static const snt_model_node %s_nodes[%d] = {\n", e->prefix, p->n_order ? p->n_order : 1);
+  for (int i = 0; i < p->n_order; i++) {
+    const snt_node *n = &g->nodes[p->order[i]];
+    snt_sb_puts(s, "  {.name = ");
+    snt_c_string(s, n->name ? n->name : "");
+    snt_sb_printf(s, ", .op = \"%s\", .flops = %a},\n", n->op->name, n->op->flops ? n->op->flops(g, n) : 0.0);
+  }
+  if (!p->n_order) snt_sb_puts(s, "  {.name = NULL},\n");
+  snt_sb_printf(s, "};\n\nstatic const char *kernel_(void *mv, int i) {\n  struct %s *m = mv;\n  (void)m;\n  switch (i) {\n",
+                e->prefix);
+  for (int i = 0; i < p->n_order; i++) {
+    const snt_node *n = &g->nodes[p->order[i]];
+    if (n->op->kernel_name) snt_sb_printf(s, "    case %d: return %s;\n", i, n->op->kernel_name(e, p->order[i]));
+  }
+  snt_sb_printf(s, "    default: return NULL;\n  }\n}\n\n"
+                   "static void set_profile_(void *m, double *t) { ((struct %s *)m)->prof = t; }\n\n", e->prefix);
+}
+
+static void profile_info(snt_strbuf *s, const snt_emit *e) {
+  snt_sb_printf(s, "  .n_nodes = %d, .nodes = %s_nodes, .set_profile = set_profile_, .kernel = kernel_};\n",
+                e->plan->n_order, e->prefix);
 }
 
 /* The C prefix: the caller's (an identifier it made, as <prefix>_train), else the model's name
@@ -451,6 +487,7 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
   char *note = !st && !e.step ? snt_batch_scan_note(g, &scan) : NULL;
   if (!st && !e.step && !note) st = SNT_ERR_NOMEM;
   if (!st && !e.arena) st = SNT_ERR_NOMEM;
+  if (!st) profile_stamp(&body, 0);
   for (int s = 0; !st && s < p->n_order; s++) {
     const snt_node *n = &g->nodes[p->order[s]];
     snt_sb_printf(&body, "  /* %s '", n->op->name);
@@ -460,6 +497,7 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
       st = snt_node_error(g, n, d, "cannot be compiled yet: sinter has no code for op '%s'", n->op->name);
     else
       st = n->op->emit(&e, p->order[s]);
+    profile_stamp(&body, s + 1);
   }
   if (!st) passthrough_outputs(&e);
   if (!st) {
@@ -483,7 +521,9 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
       snt_sb_printf(&src, "int %s_run(struct %s *m, const void *const *in, void *const *out) {\n"
                           "  return %s_run_n(m, %lld, in, out);\n}\n\n", prefix, prefix, prefix, (long long)g->batch);
     }
+    profile_tables(&src, &e);
     info(&src, g, p, o, prefix, scan.scalable, stage, note);
+    profile_info(&src, &e);
     if (src.failed || body.failed) st = SNT_ERR_NOMEM;
   }
   char *cname = prefix ? snt_format("%s.c", prefix) : NULL;
