@@ -338,9 +338,11 @@ static void info(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const snt
                 "%s%s%s"
                 "static void destroy_(void *m) { %s_destroy(m); }\n"
                 "static void set_weights_(void *m, const void *w) { ((struct %s *)m)->weights = w; }\n"
-                "static void set_threads_(void *m, int t) { snt_k_ctx_set_threads(((struct %s *)m)->k, t); }\n\n",
+                "static void set_threads_(void *m, int t) { snt_k_ctx_set_threads(((struct %s *)m)->k, t); }\n"
+                "static void set_precision_(void *m, int bf16) {\n"
+                "  snt_k_ctx_set_precision(((struct %s *)m)->k, bf16 ? SNT_K_BF16 : SNT_K_FP32);\n}\n\n",
                 prefix, prefix, o && o->step ? "" : "static int run_n_(void *m, int64_t n, const void *const *in, void *const *out) { return ",
-                o && o->step ? "" : prefix, o && o->step ? "" : "_run_n(m, n, in, out); }\n", prefix, prefix, prefix);
+                o && o->step ? "" : prefix, o && o->step ? "" : "_run_n(m, n, in, out); }\n", prefix, prefix, prefix, prefix);
   snt_sb_printf(s, "const snt_model_info %s_info = {\n  .name = ", prefix);
   snt_c_string(s, g->name);
   snt_sb_printf(s, ",\n  .batch = %lld, .instances = %d, .n_inputs = %d, .n_outputs = %d,\n"
@@ -357,7 +359,7 @@ static void info(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const snt
   if (batch_note) snt_c_string(s, batch_note);
   snt_sb_printf(s, ",\n  .n_params = %d, .params = %s_params, .weights_bytes = %zu, .weights = %s%s,\n"
                    "  .create = create_, .run = run_, .destroy = destroy_, .set_weights = set_weights_,\n"
-                   "  .set_threads = set_threads_, .run_n = %s, .batch_scalable = %d, .bf16 = %d,\n"
+                   "  .set_threads = set_threads_, .set_precision = set_precision_, .run_n = %s, .batch_scalable = %d, .bf16 = %d,\n"
                    "  .memory_bytes = %zu,\n",
                 n_params, prefix, p->weights_bytes, has_w ? prefix : "NULL", has_w ? "_weights" : "",
                 o && o->step ? "NULL" : "run_n_", scalable, o && o->bf16, memory);

@@ -63,8 +63,8 @@ typedef struct snt_k_conv_desc {
 size_t snt_k_conv_scratch_bytes(const snt_k_conv_desc *d);
 snt_status snt_k_conv(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w, const float *bias,
                       const float *residual, float *y, void *scratch);
-/* A short static name of the path snt_k_conv takes for d on ctx (e.g. "gemm-avx512 implicit",
- * "gemm-avx2 1x1", "depthwise-c", "direct3x3-avx512"), for profiles and summaries. */
+/* A short static name of the path snt_k_conv takes for d on ctx (e.g. "gemm-avx512-implicit",
+ * "gemm-avx2-1x1", "depthwise-c", "direct3x3-avx512"), for profiles and summaries. */
 const char *snt_k_conv_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d);
 /* y = act(conv_transpose(x, w) + bias); w is [in_c, out_c/groups, k...]; bias may be NULL. */
 size_t snt_k_conv_transpose_scratch_bytes(const snt_k_conv_desc *d);

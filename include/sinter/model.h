@@ -60,6 +60,8 @@ typedef struct snt_model_info {
   void (*set_weights)(void *model, const void *blob);
   /* Threads the model's kernels use from now on (its instance starts with one). */
   void (*set_threads)(void *model, int threads);
+  /* Products in bfloat16 (1) or float32 (0) from now on (EXE ... --precision). */
+  void (*set_precision)(void *model, int bf16);
   int bf16; /* compiled with --precision bf16: products in bfloat16 where the CPU has AVX512_BF16 */
   size_t memory_bytes; /* what create allocates per instance: the activation arena and the scratch */
   /* Runs the first n (1 to batch) samples: batched inputs and outputs hold n rows. NULL: only run. */

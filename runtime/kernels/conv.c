@@ -111,8 +111,8 @@ static conv_path choose(const snt_k_conv3 *g, snt_k_isa isa) {
 
 const char *snt_k_conv_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d) {
   static const char *const names[4][3] = {
-      {"gemm-c implicit", "gemm-avx2 implicit", "gemm-avx512 implicit"},
-      {"gemm-c 1x1", "gemm-avx2 1x1", "gemm-avx512 1x1"},
+      {"gemm-c-implicit", "gemm-avx2-implicit", "gemm-avx512-implicit"},
+      {"gemm-c-1x1", "gemm-avx2-1x1", "gemm-avx512-1x1"},
       {"depthwise-c", "depthwise-avx2", "depthwise-avx512"},
       {"direct3x3-avx512", "direct3x3-avx512", "direct3x3-avx512"},
   };

@@ -74,7 +74,9 @@ def onnx_model(path):
 # into the conv; pooling and flatten are not counted).
 ONNX_FLOPS = 2 * 27 * 16 * 32 * 32 + 2 * 4096 * 10
 # The generated run of the ONNX model: name, op, kernel prefix.
-ONNX_ROWS = [(CONV, "conv2d", "conv-"), (POOL, "maxpool", "maxpool"), ("flat", "flatten", "flatten"),
+# A convolution names its path (runtime/kernels/conv.c snt_k_conv_kernel).
+CONV_KERNELS = ("gemm-", "depthwise-", "direct3x3-")
+ONNX_ROWS = [(CONV, "conv2d", CONV_KERNELS), (POOL, "maxpool", "maxpool"), ("flat", "flatten", "flatten"),
              (FC, "gemm", "gemm-")]
 
 
@@ -176,7 +178,7 @@ def main():
             for r in rows:
                 if r["name"] not in names:
                     fail("node %r is not a layer of the summary" % r["name"])
-                want = "conv-" if r["op"] == "conv2d" else "gemm-" if r["op"] == "dense" else r["op"]
+                want = CONV_KERNELS if r["op"] == "conv2d" else "gemm-" if r["op"] == "dense" else r["op"]
                 if not r["kernel"].startswith(want):
                     fail("node %r (%s) runs kernel %r" % (r["name"], r["op"], r["kernel"]))
             if not any(r["op"] == "conv2d" for r in rows) or not any(r["op"] == "dense" for r in rows):
