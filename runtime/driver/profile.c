@@ -101,7 +101,7 @@ int snt_rt_prof_print(const snt_rt_prof *p, const snt_rt_model *m, int64_t batch
     if (len > width) width = len;
   }
   if (width > 40) width = 40;
-  printf("\nper node: median of %d runs, batch %lld; GFLOP/s from the FLOPs `summary` counts (conv and dense)\n",
+  printf("\nper node: median of %d runs, batch %lld; GFLOP/s from the FLOPs `summary` counts (conv, dense, Gemm)\n",
          p->runs, (long long)batch);
   printf("%4s  %-*s  %-16s %10s %9s %7s  %s\n", "#", width, "node", "op", "ms", "GFLOP/s", "% peak", "kernel");
   double sum = 0, flops = 0;
