@@ -35,7 +35,8 @@ AVX2 void snt_k_ukr_avx2(const snt_k_ukr_args *p) {
     _mm_prefetch((const char *)(p->c + i * p->ldc), _MM_HINT_T0);
   }
   const float *a = p->a, *b = p->b;
-  for (int64_t k = 0; k < p->kc; k++, a += MR, b += NR) {
+  const int64_t ldb = p->ldb;
+  for (int64_t k = 0; k < p->kc; k++, a += MR, b += ldb) {
     __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 6
     for (int i = 0; i < MR; i++) {

@@ -27,6 +27,17 @@ AVX512 static inline __m512 act_vec(__m512 v, const snt_k_act *act) {
   }
 }
 
+/* One k step of the tile: two B vectors, MR broadcasts of A, 2 MR FMAs. */
+AVX512 static inline __attribute__((always_inline)) void step(const float *a, const float *b, __m512 *c0, __m512 *c1) {
+  __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; i++) {
+    __m512 ai = _mm512_set1_ps(a[i]);
+    c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+    c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+  }
+}
+
 AVX512 void snt_k_ukr_avx512(const snt_k_ukr_args *p) {
   __m512 c0[MR], c1[MR];
 #pragma GCC unroll 14
@@ -37,14 +48,16 @@ AVX512 void snt_k_ukr_avx512(const snt_k_ukr_args *p) {
     _mm_prefetch((const char *)(p->c + i * p->ldc + 16), _MM_HINT_T0);
   }
   const float *a = p->a, *b = p->b;
-  for (int64_t k = 0; k < p->kc; k++, a += MR, b += NR) {
-    __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-#pragma GCC unroll 14
-    for (int i = 0; i < MR; i++) {
-      __m512 ai = _mm512_set1_ps(a[i]);
-      c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
-      c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+  const int64_t ldb = p->ldb;
+  if (p->prefetch_b) { /* B in place, first use of this strip: fetch the next strip's rows meanwhile */
+    for (int64_t k = 0; k < p->kc; k++, a += MR, b += ldb) {
+      _mm_prefetch((const char *)(b + NR), _MM_HINT_T0);
+      _mm_prefetch((const char *)(b + NR + 16), _MM_HINT_T0);
+      step(a, b, c0, c1);
     }
+  } else {
+#pragma GCC unroll 2
+    for (int64_t k = 0; k < p->kc; k++, a += MR, b += ldb) step(a, b, c0, c1);
   }
   __mmask16 m0 = lane_mask(p->nr), m1 = lane_mask(p->nr - 16);
   __m512 alpha = _mm512_set1_ps(p->alpha);
