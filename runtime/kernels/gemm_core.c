@@ -48,7 +48,7 @@ static snt_k_ukr_fn ukr_of(snt_k_isa isa) {
 /* One strip of A not transposed: MR row streams read side by side, the strip written in order
  * (MR is a constant in each copy, so the inner loop unrolls). */
 static inline void pack_a_strip_rows(const float *a, int64_t lda, int h, int64_t kcb, int mr, float *d) {
-  const float *rows[SNT_K_MR_MAX];
+  const float *rows[SNT_K_MR_MAX > SNT_K_NR_MAX ? SNT_K_MR_MAX : SNT_K_NR_MAX];
   for (int ii = 0; ii < mr; ii++) rows[ii] = a + (ii < h ? ii : 0) * lda;
   if (h == mr) {
     for (int64_t kk = 0; kk < kcb; kk++, d += mr) {
@@ -61,11 +61,14 @@ static inline void pack_a_strip_rows(const float *a, int64_t lda, int h, int64_t
   }
 }
 
+/* Also a strip of B transposed (its columns are rows of b). */
 static void pack_a_strip_rows_any(const float *a, int64_t lda, int h, int64_t kcb, int mr, float *d) {
-  switch (mr) { /* the ISAs' MR, each with a constant trip count */
+  switch (mr) { /* the ISAs' MR and NR, each with a constant trip count */
     case SNT_K_AVX512_MR: pack_a_strip_rows(a, lda, h, kcb, SNT_K_AVX512_MR, d); break;
     case SNT_K_AVX2_MR: pack_a_strip_rows(a, lda, h, kcb, SNT_K_AVX2_MR, d); break;
     case SNT_K_C_MR: pack_a_strip_rows(a, lda, h, kcb, SNT_K_C_MR, d); break;
+    case SNT_K_AVX512_NR: pack_a_strip_rows(a, lda, h, kcb, SNT_K_AVX512_NR, d); break;
+    case SNT_K_AVX2_NR: pack_a_strip_rows(a, lda, h, kcb, SNT_K_AVX2_NR, d); break;
     default: pack_a_strip_rows(a, lda, h, kcb, mr, d); break;
   }
 }
@@ -126,14 +129,8 @@ static void pack_b_plain(const void *src, int64_t k0, int64_t kcb, int64_t n0, i
           for (int jj = w; jj < nr; jj++) dk[jj] = 0.0f;
         }
       }
-    } else {
-      for (int jj = 0; jj < w; jj++) {
-        const float *col = pb->b + (j0 + jj) * pb->ldb + k0;
-        for (int64_t kk = 0; kk < kcb; kk++) d[kk * nr + jj] = col[kk];
-      }
-      for (int jj = w; jj < nr; jj++) {
-        for (int64_t kk = 0; kk < kcb; kk++) d[kk * nr + jj] = 0.0f;
-      }
+    } else { /* B[k][j] = b[j][k]: the strip's columns are rows of b, read side by side */
+      pack_a_strip_rows_any(pb->b + j0 * pb->ldb + k0, pb->ldb, w, kcb, nr, d);
     }
   }
 }
