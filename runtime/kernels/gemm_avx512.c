@@ -49,10 +49,10 @@ AVX512 void snt_k_ukr_avx512(const snt_k_ukr_args *p) {
   }
   const float *a = p->a, *b = p->b;
   const int64_t ldb = p->ldb;
-  if (p->prefetch_b) { /* B in place, first use of this strip: fetch the next strip's rows meanwhile */
+  if (p->prefetch_b) { /* first use of this B strip: fetch the next strip's rows meanwhile */
     for (int64_t k = 0; k < p->kc; k++, a += MR, b += ldb) {
-      _mm_prefetch((const char *)(b + NR), _MM_HINT_T0);
-      _mm_prefetch((const char *)(b + NR + 16), _MM_HINT_T0);
+      _mm_prefetch((const char *)(b + p->b_next), _MM_HINT_T0);
+      _mm_prefetch((const char *)(b + p->b_next + 16), _MM_HINT_T0);
       step(a, b, c0, c1);
     }
   } else {

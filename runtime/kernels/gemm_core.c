@@ -112,26 +112,39 @@ typedef struct plain_b {
   int trans_b;
 } plain_b;
 
+/* Row-major B: each row of the block read once, front to back (DRAM and the prefetcher like
+ * that), its pieces written to the strips (which sit in L2). */
+static inline void pack_b_rows(const float *b, int64_t ldb, int64_t kcb, int64_t ncb, int nr, float *dst) {
+  int64_t full = ncb / nr * nr;
+  for (int64_t kk = 0; kk < kcb; kk++) {
+    const float *row = b + kk * ldb;
+    float *d = dst + kk * nr;
+    for (int64_t j = 0; j < full; j += nr, d += kcb * nr) {
+      for (int jj = 0; jj < nr; jj++) d[jj] = row[j + jj];
+    }
+    if (full < ncb) {
+      int w = (int)(ncb - full);
+      for (int jj = 0; jj < w; jj++) d[jj] = row[full + jj];
+      for (int jj = w; jj < nr; jj++) d[jj] = 0.0f;
+    }
+  }
+}
+
 static void pack_b_plain(const void *src, int64_t k0, int64_t kcb, int64_t n0, int64_t ncb, int nr, float *dst) {
   const plain_b *pb = src;
-  for (int64_t s = 0; s * nr < ncb; s++) {
-    float *d = dst + s * kcb * nr;
+  if (!pb->trans_b) {
+    const float *b = pb->b + k0 * pb->ldb + n0;
+    switch (nr) { /* constant strip widths unroll */
+      case SNT_K_AVX512_NR: pack_b_rows(b, pb->ldb, kcb, ncb, SNT_K_AVX512_NR, dst); break;
+      case SNT_K_AVX2_NR: pack_b_rows(b, pb->ldb, kcb, ncb, SNT_K_AVX2_NR, dst); break;
+      default: pack_b_rows(b, pb->ldb, kcb, ncb, nr, dst); break;
+    }
+    return;
+  }
+  for (int64_t s = 0; s * nr < ncb; s++) { /* B[k][j] = b[j][k]: strip columns are rows of b */
     int64_t j0 = n0 + s * nr;
     int w = (int)min64(nr, ncb - s * nr);
-    if (!pb->trans_b) { /* B[k][j] = b[k][j]: a strip row is contiguous */
-      for (int64_t kk = 0; kk < kcb; kk++) {
-        const float *row = pb->b + (k0 + kk) * pb->ldb + j0;
-        float *dk = d + kk * nr;
-        if (w == nr) {
-          for (int jj = 0; jj < nr; jj++) dk[jj] = row[jj];
-        } else {
-          for (int jj = 0; jj < w; jj++) dk[jj] = row[jj];
-          for (int jj = w; jj < nr; jj++) dk[jj] = 0.0f;
-        }
-      }
-    } else { /* B[k][j] = b[j][k]: the strip's columns are rows of b, read side by side */
-      pack_a_strip_rows_any(pb->b + j0 * pb->ldb + k0, pb->ldb, w, kcb, nr, d);
-    }
+    pack_a_strip_rows_any(pb->b + j0 * pb->ldb + k0, pb->ldb, w, kcb, nr, dst + s * kcb * nr);
   }
 }
 
@@ -316,9 +329,11 @@ static void macro_kernel(const gemm_job *J, snt_k_ukr_args *u, const float *ablk
     if (!J->direct_b) {
       u->b = bblk + jr * kcb;
       u->ldb = nr;
+      u->b_next = kcb * nr;
     } else if (u->nr == nr) {
       u->b = g->b + k0 * g->ldb + jc + jr;
       u->ldb = g->ldb;
+      u->b_next = nr; /* past the last full strip: a prefetch, which never faults */
     } else {
       u->b = bblk;
       u->ldb = nr;
@@ -326,7 +341,7 @@ static void macro_kernel(const gemm_job *J, snt_k_ukr_args *u, const float *ablk
     for (int64_t ir = 0; ir < mcb; ir += mr) {
       int64_t i = ic + ir, j = jc + jr;
       u->a = ablk + ir * kcb;
-      u->prefetch_b = J->direct_b && ir == 0 && jr + 2 * nr <= ncb;
+      u->prefetch_b = ir == 0 && jr + nr < ncb;
       u->mr = (int)min64(mr, mcb - ir);
       u->c = g->c + i * g->ldc + j;
       u->row_bias = e->row_bias ? e->row_bias + i : NULL;

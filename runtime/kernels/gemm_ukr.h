@@ -26,7 +26,8 @@ typedef struct snt_k_ukr_args {
   int64_t ldc;
   int mr, nr;
   int load_c, last;
-  int prefetch_b; /* a hint: prefetch the next B strip (B in place, first pass over it) */
+  int prefetch_b;    /* a hint: prefetch the next B strip (first pass over this one) */
+  int64_t b_next;    /* floats from a B row to the same row of the next strip */
   float alpha;
   const float *row_bias, *col_bias; /* at the tile's first row / column; NULL: none */
   const float *residual;            /* at the tile's corner; NULL: none */
