@@ -192,8 +192,8 @@ static void epilogue_only(const snt_k_gemm_call *g) {
 /* ---- GEMV: m = 1 or n = 1 ---------------------------------------------------------------- */
 
 /* out[o] = sum_k x[k] * W(o, k) for o in [0, outs); W is w with ldw, dot (W(o,k) = w[o*ldw+k])
- * or axpy (W(o,k) = w[k*ldw+o]); C[o] sits at c + o * c_step; (i, j) of o are (o*ri, o*rj)
- * and the fixed index is in (i0, j0). */
+ * or axpy (W(o,k) = w[k*ldw+o]); C[o] sits at c + o * c_step and is C's element
+ * (i, j) = (o * ri, o * rj) for the epilogue. */
 typedef struct gemv_job {
   const snt_k_gemm_call *g;
   snt_k_isa isa;
