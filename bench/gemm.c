@@ -2,7 +2,7 @@
  * with the FMA peak measured in the same run (16 independent vfmadd231ps chains per thread:
  * zmm with AVX-512, ymm with AVX2). Runs are interleaved (sinter, OpenBLAS, sinter, ...) and
  * the medians printed, since this machine is shared and noisy.
- *   build/bench_gemm [--threads T] [--reps R] [--cpu-time] [--shape M,N,K]...   (default: 1 then 2 threads, 5 reps)
+ *   build/bench_gemm [--threads T] [--reps R] [--cpu-time] [--shape M,N,K[,t]]...   (t: B is [n][k])   (default: 1 then 2 threads, 5 reps)
  * Columns: the peak probed just before each run, sinter and OpenBLAS GFLOP/s with their share
  * of that peak, and sinter / OpenBLAS; all medians over the reps. */
 #include <cblas.h>
@@ -154,6 +154,7 @@ static double fma_peak(snt_k_ctx *ctx, int avx512) {
 
 typedef struct shape {
   int64_t m, n, k;
+  int trans_b; /* B stored [n][k], as the weights of a dense layer */
 } shape;
 
 static float *rand_buf(int64_t n) {
@@ -178,8 +179,8 @@ static double time_blas(const shape *s, const float *a, const float *b, float *c
   int calls = 0;
   double t0 = now(), t;
   do {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->m, (int)s->n, (int)s->k, 1.0f, a, (int)s->k, b,
-                (int)s->n, 0.0f, c, (int)s->n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, s->trans_b ? CblasTrans : CblasNoTrans, (int)s->m, (int)s->n, (int)s->k,
+                1.0f, a, (int)s->k, b, s->trans_b ? (int)s->k : (int)s->n, 0.0f, c, (int)s->n);
     calls++;
   } while ((t = now() - t0) < 0.15);
   return t / calls;
@@ -188,8 +189,8 @@ static double time_blas(const shape *s, const float *a, const float *b, float *c
 /* Interleaved: peak probe, sinter, OpenBLAS, reps times; the medians of each. */
 static void bench_shape(snt_k_ctx *ctx, const shape *s, int reps, int wide, double *peaks, int *n_peaks) {
   float *a = rand_buf(s->m * s->k), *b = rand_buf(s->k * s->n), *c = rand_buf(s->m * s->n);
-  snt_k_gemm_call g = {.m = s->m, .n = s->n, .k = s->k, .a = a, .lda = s->k, .b = b, .ldb = s->n, .c = c, .ldc = s->n,
-                       .epi = {.alpha = 1.0f}};
+  snt_k_gemm_call g = {.m = s->m, .n = s->n, .k = s->k, .a = a, .lda = s->k, .b = b, .ldb = s->trans_b ? s->k : s->n,
+                       .trans_b = s->trans_b, .c = c, .ldc = s->n, .epi = {.alpha = 1.0f}};
   double flops = 2.0 * (double)s->m * (double)s->n * (double)s->k, ts[64], tb[64], tp[64];
   time_sinter(ctx, &g); /* warm: buffers grown, pages touched */
   time_blas(s, a, b, c);
@@ -199,8 +200,8 @@ static void bench_shape(snt_k_ctx *ctx, const shape *s, int reps, int wide, doub
     tb[r] = flops / time_blas(s, a, b, c) * 1e-9;
   }
   double ms = median(ts, reps), mb = median(tb, reps), mp = median(tp, reps);
-  printf("%6lld %6lld %6lld %3d %7.1f %9.1f %5.0f%% %9.1f %5.0f%% %6.2f\n", (long long)s->m, (long long)s->n,
-         (long long)s->k, snt_k_ctx_threads(ctx), mp, ms, 100.0 * ms / mp, mb, 100.0 * mb / mp, ms / mb);
+  printf("%6lld %6lld%s %6lld %3d %7.1f %9.1f %5.0f%% %9.1f %5.0f%% %6.2f\n", (long long)s->m, (long long)s->n,
+         s->trans_b ? "t" : " ", (long long)s->k, snt_k_ctx_threads(ctx), mp, ms, 100.0 * ms / mp, mb, 100.0 * mb / mp, ms / mb);
   fflush(stdout);
   free(a), free(b), free(c);
 }
@@ -220,20 +221,22 @@ int main(int argc, char **argv) {
       if (reps < 1 || reps > 64) reps = 5;
     } else if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc && n_shapes < 32) {
       long long m, n, k;
-      if (sscanf(argv[++i], "%lld,%lld,%lld", &m, &n, &k) != 3 || m < 1 || n < 1 || k < 1) {
-        fprintf(stderr, "bench_gemm: --shape wants M,N,K (positive), got '%s'\n", argv[i]);
+      char t = 0;
+      int got = sscanf(argv[++i], "%lld,%lld,%lld,%c", &m, &n, &k, &t);
+      if (got < 3 || m < 1 || n < 1 || k < 1 || (got == 4 && t != 't')) {
+        fprintf(stderr, "bench_gemm: --shape wants M,N,K or M,N,K,t (B transposed), got '%s'\n", argv[i]);
         return 1;
       }
-      shapes[n_shapes++] = (shape){m, n, k};
+      shapes[n_shapes++] = (shape){m, n, k, got == 4};
     } else {
       fprintf(stderr, "bench_gemm: unknown argument '%s'\n", argv[i]);
       return 1;
     }
   }
   if (n_shapes == 0) {
-    const shape dflt[] = {{1024, 1024, 1024}, {2048, 2048, 2048}, {64, 12544, 576},  {128, 3136, 1152},
-                          {256, 3136, 2304},  {512, 3136, 4608},  {2048, 49, 512},   {512, 784, 4608},
-                          {1, 2048, 2048}, {1, 1000, 2048}, {1, 16, 100352}};
+    const shape dflt[] = {{1024, 1024, 1024, 0}, {2048, 2048, 2048, 0}, {64, 12544, 576, 0}, {128, 3136, 1152, 0},
+                          {256, 3136, 2304, 0},   {512, 3136, 4608, 0},   {2048, 49, 512, 0},   {512, 784, 4608, 0},
+                          {1, 2048, 2048, 0},     {1, 1000, 2048, 1},     {1, 16, 100352, 1},   {32, 1000, 2048, 1}};
     n_shapes = (int)(sizeof dflt / sizeof *dflt);
     memcpy(shapes, dflt, sizeof dflt);
   }
@@ -250,7 +253,7 @@ int main(int argc, char **argv) {
     int n_peaks = 0;
     printf("\nthreads %d (GFLOP/s; peak: 16 %s FMA chains per thread, probed before each run)\n", threads,
            wide ? "zmm" : "ymm");
-    printf("%6s %6s %6s %3s %7s %9s %6s %9s %6s %6s\n", "m", "n", "k", "thr", "peak", "sinter", "%peak", "openblas",
+    printf("%6s %6s  %6s %3s %7s %9s %6s %9s %6s %6s\n", "m", "n", "k", "thr", "peak", "sinter", "%peak", "openblas",
            "%peak", "ratio");
     for (int s = 0; s < n_shapes; s++) bench_shape(ctx, &shapes[s], reps, wide, peaks, &n_peaks);
     printf("FMA peak, %d threads: median %.1f GFLOP/s over %d probes\n", threads, median(peaks, n_peaks), n_peaks);

@@ -137,3 +137,42 @@ AVX2 void snt_k_gemv_axpy_avx2(int64_t n, int64_t k, const float *x, const float
     for (int v = 0; v < 8; v++) _mm256_maskstore_ps(y + j0 + 8 * v, m[v], s[v]);
   }
 }
+
+/* Two rows of A at a time (8 accumulators: 16 ymm registers hold no 4 x 4 tile). */
+AVX2 void snt_k_dot_tile_avx2(int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, int mr, int nr,
+                              float *out) {
+  enum { T = SNT_K_DOT_TILE };
+  const float *br[T];
+  for (int j = 0; j < T; j++) br[j] = b + (j < nr ? j : 0) * ldb; /* past nr: row 0 again, never stored */
+  __m256i tail = lane_mask((int)(k % 8));
+  for (int i0 = 0; i0 < mr; i0 += 2) {
+    const float *a0 = a + i0 * lda, *a1 = i0 + 1 < mr ? a0 + lda : a0;
+    __m256 acc0[T], acc1[T];
+#pragma GCC unroll 4
+    for (int j = 0; j < T; j++) acc0[j] = acc1[j] = _mm256_setzero_ps();
+    int64_t kk = 0;
+    for (; kk + 8 <= k; kk += 8) {
+      __m256 x0 = _mm256_loadu_ps(a0 + kk), x1 = _mm256_loadu_ps(a1 + kk);
+#pragma GCC unroll 4
+      for (int j = 0; j < T; j++) {
+        __m256 bv = _mm256_loadu_ps(br[j] + kk);
+        acc0[j] = _mm256_fmadd_ps(x0, bv, acc0[j]);
+        acc1[j] = _mm256_fmadd_ps(x1, bv, acc1[j]);
+      }
+    }
+    if (kk < k) {
+      __m256 x0 = _mm256_maskload_ps(a0 + kk, tail), x1 = _mm256_maskload_ps(a1 + kk, tail);
+#pragma GCC unroll 4
+      for (int j = 0; j < T; j++) {
+        __m256 bv = _mm256_maskload_ps(br[j] + kk, tail);
+        acc0[j] = _mm256_fmadd_ps(x0, bv, acc0[j]);
+        acc1[j] = _mm256_fmadd_ps(x1, bv, acc1[j]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < T; j++) {
+      out[i0 * T + j] = hsum(acc0[j]);
+      if (i0 + 1 < T) out[(i0 + 1) * T + j] = hsum(acc1[j]);
+    }
+  }
+}

@@ -148,3 +148,48 @@ AVX512 void snt_k_gemv_axpy_avx512(int64_t n, int64_t k, const float *x, const f
     }
   }
 }
+
+AVX512 void snt_k_dot_tile_avx512(int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, int mr, int nr,
+                                  float *out) {
+  enum { T = SNT_K_DOT_TILE };
+  const float *ar[T], *br[T];
+  for (int i = 0; i < T; i++) { /* rows past the tile repeat row 0: read, never stored */
+    ar[i] = a + (i < mr ? i : 0) * lda;
+    br[i] = b + (i < nr ? i : 0) * ldb;
+  }
+  __m512 acc[T][T];
+#pragma GCC unroll 4
+  for (int i = 0; i < T; i++) {
+#pragma GCC unroll 4
+    for (int j = 0; j < T; j++) acc[i][j] = _mm512_setzero_ps();
+  }
+  int64_t kk = 0;
+  for (; kk + 16 <= k; kk += 16) {
+    __m512 bv[T];
+#pragma GCC unroll 4
+    for (int j = 0; j < T; j++) bv[j] = _mm512_loadu_ps(br[j] + kk);
+#pragma GCC unroll 4
+    for (int i = 0; i < T; i++) {
+      __m512 av = _mm512_loadu_ps(ar[i] + kk);
+#pragma GCC unroll 4
+      for (int j = 0; j < T; j++) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
+    }
+  }
+  if (kk < k) {
+    __mmask16 m = lane_mask((int)(k - kk));
+    __m512 bv[T];
+#pragma GCC unroll 4
+    for (int j = 0; j < T; j++) bv[j] = _mm512_maskz_loadu_ps(m, br[j] + kk);
+#pragma GCC unroll 4
+    for (int i = 0; i < T; i++) {
+      __m512 av = _mm512_maskz_loadu_ps(m, ar[i] + kk);
+#pragma GCC unroll 4
+      for (int j = 0; j < T; j++) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < T; i++) {
+#pragma GCC unroll 4
+    for (int j = 0; j < T; j++) out[i * T + j] = _mm512_reduce_add_ps(acc[i][j]);
+  }
+}

@@ -66,3 +66,22 @@ void snt_k_gemv_axpy_c(int64_t n, int64_t k, const float *x, const float *w, int
     }
   }
 }
+
+void snt_k_dot_tile_c(int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, int mr, int nr, float *out) {
+  enum { T = SNT_K_DOT_TILE, L = 8 };
+  int64_t kv = k / L * L;
+  for (int i = 0; i < mr; i++) {
+    const float *ar = a + i * lda;
+    for (int j = 0; j < nr; j++) {
+      const float *br = b + j * ldb;
+      float lane[L] = {0};
+      for (int64_t kk = 0; kk < kv; kk += L) {
+        for (int l = 0; l < L; l++) lane[l] += ar[kk + l] * br[kk + l];
+      }
+      float s = 0.0f;
+      for (int l = 0; l < L; l++) s += lane[l];
+      for (int64_t kk = kv; kk < k; kk++) s += ar[kk] * br[kk];
+      out[i * T + j] = s;
+    }
+  }
+}
