@@ -3,8 +3,8 @@
  * of every tile and block size), every operand form (trans, ld > width, packed A, a B-packing
  * callback written from the documented layout) and every epilogue, so every path of the driver
  * (blocked with B packed or in place, GEMV for m = 1 / n = 1, dot tiles for few rows of A and a
- * transposed B); 1, 2 and 3 threads give
- * bit-identical C; m = 0 / n = 0 leave C untouched; k = 0 runs the epilogue alone. */
+ * transposed B); 1, 2 and 3 threads give bit-identical C; m = 0 / n = 0 leave C untouched;
+ * k = 0 runs the epilogue alone. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
