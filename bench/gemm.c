@@ -2,7 +2,8 @@
  * with the FMA peak measured in the same run (16 independent vfmadd231ps chains per thread:
  * zmm with AVX-512, ymm with AVX2). Runs are interleaved (sinter, OpenBLAS, sinter, ...) and
  * the medians printed, since this machine is shared and noisy.
- *   build/bench_gemm [--threads T] [--reps R] [--cpu-time] [--shape M,N,K[,t]]...   (t: B is [n][k])   (default: 1 then 2 threads, 5 reps)
+ *   build/bench_gemm [--threads T] [--reps R] [--cpu-time] [--shape M,N,K[,FLAGS]]...
+ *   FLAGS: t = B stored [n][k] (a dense layer's weights), p = A packed once beforehand (sinter only)   (default: 1 then 2 threads, 5 reps)
  * Columns: the peak probed just before each run, sinter and OpenBLAS GFLOP/s with their share
  * of that peak, and sinter / OpenBLAS; all medians over the reps. */
 #include <cblas.h>
@@ -154,7 +155,8 @@ static double fma_peak(snt_k_ctx *ctx, int avx512) {
 
 typedef struct shape {
   int64_t m, n, k;
-  int trans_b; /* B stored [n][k], as the weights of a dense layer */
+  int trans_b;  /* B stored [n][k], as the weights of a dense layer */
+  int packed_a; /* A packed once before the runs (weights packed at load) */
 } shape;
 
 static float *rand_buf(int64_t n) {
@@ -191,6 +193,14 @@ static void bench_shape(snt_k_ctx *ctx, const shape *s, int reps, int wide, doub
   float *a = rand_buf(s->m * s->k), *b = rand_buf(s->k * s->n), *c = rand_buf(s->m * s->n);
   snt_k_gemm_call g = {.m = s->m, .n = s->n, .k = s->k, .a = a, .lda = s->k, .b = b, .ldb = s->trans_b ? s->k : s->n,
                        .trans_b = s->trans_b, .c = c, .ldc = s->n, .epi = {.alpha = 1.0f}};
+  float *packed = NULL;
+  if (s->packed_a) {
+    snt_k_isa isa = snt_k_ctx_isa(ctx);
+    packed = aligned_alloc(64, (snt_k_gemm_packed_a_bytes(isa, s->m, s->k) + 63) / 64 * 64);
+    if (!packed) exit(2);
+    snt_k_gemm_pack_a(isa, a, s->k, 0, s->m, s->k, packed);
+    g.packed_a = packed;
+  }
   double flops = 2.0 * (double)s->m * (double)s->n * (double)s->k, ts[64], tb[64], tp[64];
   time_sinter(ctx, &g); /* warm: buffers grown, pages touched */
   time_blas(s, a, b, c);
@@ -200,10 +210,10 @@ static void bench_shape(snt_k_ctx *ctx, const shape *s, int reps, int wide, doub
     tb[r] = flops / time_blas(s, a, b, c) * 1e-9;
   }
   double ms = median(ts, reps), mb = median(tb, reps), mp = median(tp, reps);
-  printf("%6lld %6lld%s %6lld %3d %7.1f %9.1f %5.0f%% %9.1f %5.0f%% %6.2f\n", (long long)s->m, (long long)s->n,
-         s->trans_b ? "t" : " ", (long long)s->k, snt_k_ctx_threads(ctx), mp, ms, 100.0 * ms / mp, mb, 100.0 * mb / mp, ms / mb);
+  printf("%6lld%s %6lld%s %6lld %3d %7.1f %9.1f %5.0f%% %9.1f %5.0f%% %6.2f\n", (long long)s->m, s->packed_a ? "p" : " ",
+         (long long)s->n, s->trans_b ? "t" : " ", (long long)s->k, snt_k_ctx_threads(ctx), mp, ms, 100.0 * ms / mp, mb, 100.0 * mb / mp, ms / mb);
   fflush(stdout);
-  free(a), free(b), free(c);
+  free(a), free(b), free(c), free(packed);
 }
 
 int main(int argc, char **argv) {
@@ -221,22 +231,24 @@ int main(int argc, char **argv) {
       if (reps < 1 || reps > 64) reps = 5;
     } else if (strcmp(argv[i], "--shape") == 0 && i + 1 < argc && n_shapes < 32) {
       long long m, n, k;
-      char t = 0;
-      int got = sscanf(argv[++i], "%lld,%lld,%lld,%c", &m, &n, &k, &t);
-      if (got < 3 || m < 1 || n < 1 || k < 1 || (got == 4 && t != 't')) {
-        fprintf(stderr, "bench_gemm: --shape wants M,N,K or M,N,K,t (B transposed), got '%s'\n", argv[i]);
+      char flags[8] = "";
+      int got = sscanf(argv[++i], "%lld,%lld,%lld,%7s", &m, &n, &k, flags);
+      if (got < 3 || m < 1 || n < 1 || k < 1 || strspn(flags, "tp") != strlen(flags)) {
+        fprintf(stderr, "bench_gemm: --shape wants M,N,K[,FLAGS] (t: B transposed, p: A packed), got '%s'\n", argv[i]);
         return 1;
       }
-      shapes[n_shapes++] = (shape){m, n, k, got == 4};
+      shapes[n_shapes++] = (shape){m, n, k, strchr(flags, 't') != NULL, strchr(flags, 'p') != NULL};
     } else {
       fprintf(stderr, "bench_gemm: unknown argument '%s'\n", argv[i]);
       return 1;
     }
   }
   if (n_shapes == 0) {
-    const shape dflt[] = {{1024, 1024, 1024, 0}, {2048, 2048, 2048, 0}, {64, 12544, 576, 0}, {128, 3136, 1152, 0},
-                          {256, 3136, 2304, 0},   {512, 3136, 4608, 0},   {2048, 49, 512, 0},   {512, 784, 4608, 0},
-                          {1, 2048, 2048, 0},     {1, 1000, 2048, 1},     {1, 16, 100352, 1},   {32, 1000, 2048, 1}};
+    const shape dflt[] = {{1024, 1024, 1024, 0, 0}, {2048, 2048, 2048, 0, 0}, {64, 12544, 576, 0, 0},
+                          {128, 3136, 1152, 0, 0},   {256, 3136, 2304, 0, 0},   {512, 3136, 4608, 0, 0},
+                          {2048, 49, 512, 0, 0},     {2048, 49, 512, 0, 1},     {512, 784, 4608, 0, 0},
+                          {1, 2048, 2048, 0, 0},     {1, 1000, 2048, 1, 0},     {1, 16, 100352, 1, 0},
+                          {32, 1000, 2048, 1, 0}};
     n_shapes = (int)(sizeof dflt / sizeof *dflt);
     memcpy(shapes, dflt, sizeof dflt);
   }
@@ -253,7 +265,7 @@ int main(int argc, char **argv) {
     int n_peaks = 0;
     printf("\nthreads %d (GFLOP/s; peak: 16 %s FMA chains per thread, probed before each run)\n", threads,
            wide ? "zmm" : "ymm");
-    printf("%6s %6s  %6s %3s %7s %9s %6s %9s %6s %6s\n", "m", "n", "k", "thr", "peak", "sinter", "%peak", "openblas",
+    printf("%6s  %6s  %6s %3s %7s %9s %6s %9s %6s %6s\n", "m", "n", "k", "thr", "peak", "sinter", "%peak", "openblas",
            "%peak", "ratio");
     for (int s = 0; s < n_shapes; s++) bench_shape(ctx, &shapes[s], reps, wide, peaks, &n_peaks);
     printf("FMA peak, %d threads: median %.1f GFLOP/s over %d probes\n", threads, median(peaks, n_peaks), n_peaks);
