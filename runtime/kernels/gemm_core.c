@@ -1,10 +1,10 @@
 /* The GEMM driver: C is cut into one rectangle per thread (along n when n has the work, else
- * along m; whole strips, so no two threads share a cache line of C except at a strip edge);
- * each thread runs the blocked loops jc (nc) -> pc (kc) -> ic (mc) -> jr (NR) -> ir (MR) on its
- * rectangle with its own packing buffers. k is never split and the k-blocks do not depend on
- * the split, so results are bit-identical whatever the thread count. */
+ * along m; whole strips, so threads meet only at strip edges); each thread runs the blocked
+ * loops jc (nc) -> pc (kc) -> ic (mc) -> jr (NR) -> ir (MR) on its rectangle with its own
+ * packing buffers (B is read in place instead when few rows of A share it). m = 1 or n = 1 take
+ * a GEMV, few rows of A times a transposed B take dot tiles. k is never split and the k-blocks
+ * do not depend on the split, so results are bit-identical whatever the thread count. */
 #include <stdlib.h>
-#include <string.h>
 
 #include "gemm_ukr.h"
 #include "kernels_util.h"
