@@ -28,13 +28,16 @@ snt_status snt_k_gemm(snt_k_ctx *ctx, const snt_k_gemm_desc *d, const float *a, 
   snt_k_gemm_call g = {.m = d->m, .n = d->n, .k = d->k, .a = a, .lda = d->trans_a ? d->m : d->k,
                        .trans_a = d->trans_a, .b = b, .ldb = d->trans_b ? d->k : d->n, .trans_b = d->trans_b,
                        .c = y, .ldc = d->n, .epi = {.alpha = d->alpha}};
-  if (c && d->beta != 0.0f) { /* C in y itself: filled in place, then accumulated */
+  if (c && d->beta != 0.0f) {
     int row = d->c_rows == 1 && d->c_cols == d->n, col = d->c_cols == 1 && d->c_rows == d->m;
-    if (d->beta == 1.0f && row) {
+    if (c == y) { /* never read as bias or residual while y holds partial sums */
+      fill_c(d, c, y);
+      g.epi.accumulate = 1;
+    } else if (d->beta == 1.0f && row) {
       g.epi.col_bias = c;
     } else if (d->beta == 1.0f && col) {
       g.epi.row_bias = c;
-    } else if (d->beta == 1.0f && d->c_rows == d->m && d->c_cols == d->n && c != y) {
+    } else if (d->beta == 1.0f && d->c_rows == d->m && d->c_cols == d->n) {
       g.epi.residual = c;
       g.epi.ldr = d->n;
     } else {
