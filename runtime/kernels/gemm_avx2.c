@@ -26,6 +26,17 @@ AVX2 static inline __m256 act_vec(__m256 v, const snt_k_act *act) {
   }
 }
 
+/* One k step of the tile: two B vectors, MR broadcasts of A, 2 MR FMAs. */
+AVX2 static inline __attribute__((always_inline)) void step(const float *a, const float *b, __m256 *c0, __m256 *c1) {
+  __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; i++) {
+    __m256 ai = _mm256_broadcast_ss(a + i);
+    c0[i] = _mm256_fmadd_ps(ai, b0, c0[i]);
+    c1[i] = _mm256_fmadd_ps(ai, b1, c1[i]);
+  }
+}
+
 AVX2 void snt_k_ukr_avx2(const snt_k_ukr_args *p) {
   __m256 c0[MR], c1[MR];
 #pragma GCC unroll 6
@@ -35,14 +46,15 @@ AVX2 void snt_k_ukr_avx2(const snt_k_ukr_args *p) {
     _mm_prefetch((const char *)(p->c + i * p->ldc), _MM_HINT_T0);
   }
   const float *a = p->a, *b = p->b;
-  for (int64_t k = 0; k < p->kc; k++, a += MR, b += NR) {
-    __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) {
-      __m256 ai = _mm256_broadcast_ss(a + i);
-      c0[i] = _mm256_fmadd_ps(ai, b0, c0[i]);
-      c1[i] = _mm256_fmadd_ps(ai, b1, c1[i]);
+  const int64_t ldb = p->ldb;
+  if (p->prefetch_b) { /* first use of this B strip: fetch the next strip's rows meanwhile */
+    for (int64_t k = 0; k < p->kc; k++, a += MR, b += ldb) {
+      _mm_prefetch((const char *)(b + p->b_next), _MM_HINT_T0);
+      step(a, b, c0, c1);
     }
+  } else {
+#pragma GCC unroll 2
+    for (int64_t k = 0; k < p->kc; k++, a += MR, b += ldb) step(a, b, c0, c1);
   }
   __m256i m0 = lane_mask(p->nr), m1 = lane_mask(p->nr - 8);
   __m256 alpha = _mm256_set1_ps(p->alpha);
@@ -123,5 +135,44 @@ AVX2 void snt_k_gemv_axpy_avx2(int64_t n, int64_t k, const float *x, const float
     }
 #pragma GCC unroll 8
     for (int v = 0; v < 8; v++) _mm256_maskstore_ps(y + j0 + 8 * v, m[v], s[v]);
+  }
+}
+
+/* Two rows of A at a time (8 accumulators: 16 ymm registers hold no 4 x 4 tile). */
+AVX2 void snt_k_dot_tile_avx2(int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, int mr, int nr,
+                              float *out) {
+  enum { T = SNT_K_DOT_TILE };
+  const float *br[T];
+  for (int j = 0; j < T; j++) br[j] = b + (j < nr ? j : 0) * ldb; /* past nr: row 0 again, never stored */
+  __m256i tail = lane_mask((int)(k % 8));
+  for (int i0 = 0; i0 < mr; i0 += 2) {
+    const float *a0 = a + i0 * lda, *a1 = i0 + 1 < mr ? a0 + lda : a0;
+    __m256 acc0[T], acc1[T];
+#pragma GCC unroll 4
+    for (int j = 0; j < T; j++) acc0[j] = acc1[j] = _mm256_setzero_ps();
+    int64_t kk = 0;
+    for (; kk + 8 <= k; kk += 8) {
+      __m256 x0 = _mm256_loadu_ps(a0 + kk), x1 = _mm256_loadu_ps(a1 + kk);
+#pragma GCC unroll 4
+      for (int j = 0; j < T; j++) {
+        __m256 bv = _mm256_loadu_ps(br[j] + kk);
+        acc0[j] = _mm256_fmadd_ps(x0, bv, acc0[j]);
+        acc1[j] = _mm256_fmadd_ps(x1, bv, acc1[j]);
+      }
+    }
+    if (kk < k) {
+      __m256 x0 = _mm256_maskload_ps(a0 + kk, tail), x1 = _mm256_maskload_ps(a1 + kk, tail);
+#pragma GCC unroll 4
+      for (int j = 0; j < T; j++) {
+        __m256 bv = _mm256_maskload_ps(br[j] + kk, tail);
+        acc0[j] = _mm256_fmadd_ps(x0, bv, acc0[j]);
+        acc1[j] = _mm256_fmadd_ps(x1, bv, acc1[j]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < T; j++) {
+      out[i0 * T + j] = hsum(acc0[j]);
+      if (i0 + 1 < T) out[(i0 + 1) * T + j] = hsum(acc1[j]);
+    }
   }
 }

@@ -8,7 +8,8 @@ enum { MR = SNT_K_C_MR, NR = SNT_K_C_NR, GEMV_LANES = 16, AXPY_COLS = 64 };
 void snt_k_ukr_c(const snt_k_ukr_args *p) {
   float acc[MR][NR] = {{0}};
   const float *a = p->a, *b = p->b;
-  for (int64_t k = 0; k < p->kc; k++, a += MR, b += NR) {
+  const int64_t ldb = p->ldb;
+  for (int64_t k = 0; k < p->kc; k++, a += MR, b += ldb) {
     for (int i = 0; i < MR; i++) {
       for (int j = 0; j < NR; j++) acc[i][j] += a[i] * b[j];
     }
@@ -62,6 +63,25 @@ void snt_k_gemv_axpy_c(int64_t n, int64_t k, const float *x, const float *w, int
         for (int jj = 0; jj < w_cols; jj++) acc[jj] += x[kk] * wr[jj];
       }
       for (int jj = 0; jj < w_cols; jj++) y[j0 + jj] = acc[jj];
+    }
+  }
+}
+
+void snt_k_dot_tile_c(int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, int mr, int nr, float *out) {
+  enum { T = SNT_K_DOT_TILE, L = 8 };
+  int64_t kv = k / L * L;
+  for (int i = 0; i < mr; i++) {
+    const float *ar = a + i * lda;
+    for (int j = 0; j < nr; j++) {
+      const float *br = b + j * ldb;
+      float lane[L] = {0};
+      for (int64_t kk = 0; kk < kv; kk += L) {
+        for (int l = 0; l < L; l++) lane[l] += ar[kk + l] * br[kk + l];
+      }
+      float s = 0.0f;
+      for (int l = 0; l < L; l++) s += lane[l];
+      for (int64_t kk = kv; kk < k; kk++) s += ar[kk] * br[kk];
+      out[i * T + j] = s;
     }
   }
 }

@@ -1,10 +1,10 @@
 /* The GEMM driver: C is cut into one rectangle per thread (along n when n has the work, else
- * along m; whole strips, so no two threads share a cache line of C except at a strip edge);
- * each thread runs the blocked loops jc (nc) -> pc (kc) -> ic (mc) -> jr (NR) -> ir (MR) on its
- * rectangle with its own packing buffers. k is never split and the k-blocks do not depend on
- * the split, so results are bit-identical whatever the thread count. */
+ * along m; whole strips, so threads meet only at strip edges); each thread runs the blocked
+ * loops jc (nc) -> pc (kc) -> ic (mc) -> jr (NR) -> ir (MR) on its rectangle with its own
+ * packing buffers (B is read in place instead when few rows of A share it). m = 1 or n = 1 take
+ * a GEMV, few rows of A times a transposed B take dot tiles. k is never split and the k-blocks
+ * do not depend on the split, so results are bit-identical whatever the thread count. */
 #include <stdlib.h>
-#include <string.h>
 
 #include "gemm_bf16.h"
 #include "gemm_ukr.h"
@@ -14,11 +14,13 @@
 
 snt_k_gemm_shape snt_k_gemm_shape_of(snt_k_isa isa) {
   switch (isa) {
-    case SNT_K_ISA_AVX512: return (snt_k_gemm_shape){SNT_K_AVX512_MR, SNT_K_AVX512_NR, 14 * 32, 256, 2048};
-    case SNT_K_ISA_AVX2: return (snt_k_gemm_shape){SNT_K_AVX2_MR, SNT_K_AVX2_NR, 6 * 64, 256, 2048};
+    /* Measured on Zen 5 (L1 48 KB, L2 1 MB): a packed B block of 256 x 1024 fits L2 with the
+     * 224 x 256 A block; 2048 columns were 15% slower (B strips then come from L3). */
+    case SNT_K_ISA_AVX512: return (snt_k_gemm_shape){SNT_K_AVX512_MR, SNT_K_AVX512_NR, 14 * 16, 256, 1024};
+    case SNT_K_ISA_AVX2: return (snt_k_gemm_shape){SNT_K_AVX2_MR, SNT_K_AVX2_NR, 6 * 40, 256, 1024};
     case SNT_K_ISA_C: break;
   }
-  return (snt_k_gemm_shape){SNT_K_C_MR, SNT_K_C_NR, 4 * 64, 256, 2048};
+  return (snt_k_gemm_shape){SNT_K_C_MR, SNT_K_C_NR, 4 * 64, 256, 1024};
 }
 
 /* Equal blocks (a multiple of 8 deep) rather than full ones and a thin remainder. */
@@ -44,6 +46,34 @@ static snt_k_ukr_fn ukr_of(snt_k_isa isa) {
 
 /* ---- packing ----------------------------------------------------------------------------- */
 
+/* One strip of A not transposed: MR row streams read side by side, the strip written in order
+ * (MR is a constant in each copy, so the inner loop unrolls). */
+static inline void pack_a_strip_rows(const float *a, int64_t lda, int h, int64_t kcb, int mr, float *d) {
+  const float *rows[SNT_K_MR_MAX > SNT_K_NR_MAX ? SNT_K_MR_MAX : SNT_K_NR_MAX];
+  for (int ii = 0; ii < mr; ii++) rows[ii] = a + (ii < h ? ii : 0) * lda;
+  if (h == mr) {
+    for (int64_t kk = 0; kk < kcb; kk++, d += mr) {
+      for (int ii = 0; ii < mr; ii++) d[ii] = rows[ii][kk];
+    }
+  } else {
+    for (int64_t kk = 0; kk < kcb; kk++, d += mr) {
+      for (int ii = 0; ii < mr; ii++) d[ii] = ii < h ? rows[ii][kk] : 0.0f;
+    }
+  }
+}
+
+/* Also a strip of B transposed (its columns are rows of b). */
+static void pack_a_strip_rows_any(const float *a, int64_t lda, int h, int64_t kcb, int mr, float *d) {
+  switch (mr) { /* the ISAs' MR and NR, each with a constant trip count */
+    case SNT_K_AVX512_MR: pack_a_strip_rows(a, lda, h, kcb, SNT_K_AVX512_MR, d); break;
+    case SNT_K_AVX2_MR: pack_a_strip_rows(a, lda, h, kcb, SNT_K_AVX2_MR, d); break;
+    case SNT_K_C_MR: pack_a_strip_rows(a, lda, h, kcb, SNT_K_C_MR, d); break;
+    case SNT_K_AVX512_NR: pack_a_strip_rows(a, lda, h, kcb, SNT_K_AVX512_NR, d); break;
+    case SNT_K_AVX2_NR: pack_a_strip_rows(a, lda, h, kcb, SNT_K_AVX2_NR, d); break;
+    default: pack_a_strip_rows(a, lda, h, kcb, mr, d); break;
+  }
+}
+
 /* Rows [m0, m0 + rows) of A, depth [k0, k0 + kcb), as strips of mr rows (zero past rows). */
 static void pack_a_block(const float *a, int64_t lda, int trans_a, int64_t m0, int64_t rows, int64_t k0,
                          int64_t kcb, int mr, float *dst) {
@@ -59,13 +89,7 @@ static void pack_a_block(const float *a, int64_t lda, int trans_a, int64_t m0, i
         for (int ii = h; ii < mr; ii++) dk[ii] = 0.0f;
       }
     } else {
-      for (int ii = 0; ii < h; ii++) {
-        const float *src = a + (i0 + ii) * lda + k0;
-        for (int64_t kk = 0; kk < kcb; kk++) d[kk * mr + ii] = src[kk];
-      }
-      for (int ii = h; ii < mr; ii++) {
-        for (int64_t kk = 0; kk < kcb; kk++) d[kk * mr + ii] = 0.0f;
-      }
+      pack_a_strip_rows_any(a + i0 * lda + k0, lda, h, kcb, mr, d);
     }
   }
 }
@@ -89,32 +113,39 @@ typedef struct plain_b {
   int trans_b;
 } plain_b;
 
+/* Row-major B: each row of the block read once, front to back (DRAM and the prefetcher like
+ * that), its pieces written to the strips (which sit in L2). */
+static inline void pack_b_rows(const float *b, int64_t ldb, int64_t kcb, int64_t ncb, int nr, float *dst) {
+  int64_t full = ncb / nr * nr;
+  for (int64_t kk = 0; kk < kcb; kk++) {
+    const float *row = b + kk * ldb;
+    float *d = dst + kk * nr;
+    for (int64_t j = 0; j < full; j += nr, d += kcb * nr) {
+      for (int jj = 0; jj < nr; jj++) d[jj] = row[j + jj];
+    }
+    if (full < ncb) {
+      int w = (int)(ncb - full);
+      for (int jj = 0; jj < w; jj++) d[jj] = row[full + jj];
+      for (int jj = w; jj < nr; jj++) d[jj] = 0.0f;
+    }
+  }
+}
+
 static void pack_b_plain(const void *src, int64_t k0, int64_t kcb, int64_t n0, int64_t ncb, int nr, float *dst) {
   const plain_b *pb = src;
-  for (int64_t s = 0; s * nr < ncb; s++) {
-    float *d = dst + s * kcb * nr;
+  if (!pb->trans_b) {
+    const float *b = pb->b + k0 * pb->ldb + n0;
+    switch (nr) { /* constant strip widths unroll */
+      case SNT_K_AVX512_NR: pack_b_rows(b, pb->ldb, kcb, ncb, SNT_K_AVX512_NR, dst); break;
+      case SNT_K_AVX2_NR: pack_b_rows(b, pb->ldb, kcb, ncb, SNT_K_AVX2_NR, dst); break;
+      default: pack_b_rows(b, pb->ldb, kcb, ncb, nr, dst); break;
+    }
+    return;
+  }
+  for (int64_t s = 0; s * nr < ncb; s++) { /* B[k][j] = b[j][k]: strip columns are rows of b */
     int64_t j0 = n0 + s * nr;
     int w = (int)min64(nr, ncb - s * nr);
-    if (!pb->trans_b) { /* B[k][j] = b[k][j]: a strip row is contiguous */
-      for (int64_t kk = 0; kk < kcb; kk++) {
-        const float *row = pb->b + (k0 + kk) * pb->ldb + j0;
-        float *dk = d + kk * nr;
-        if (w == nr) {
-          memcpy(dk, row, (size_t)nr * sizeof(float));
-        } else {
-          for (int jj = 0; jj < w; jj++) dk[jj] = row[jj];
-          for (int jj = w; jj < nr; jj++) dk[jj] = 0.0f;
-        }
-      }
-    } else {
-      for (int jj = 0; jj < w; jj++) {
-        const float *col = pb->b + (j0 + jj) * pb->ldb + k0;
-        for (int64_t kk = 0; kk < kcb; kk++) d[kk * nr + jj] = col[kk];
-      }
-      for (int jj = w; jj < nr; jj++) {
-        for (int64_t kk = 0; kk < kcb; kk++) d[kk * nr + jj] = 0.0f;
-      }
-    }
+    pack_a_strip_rows_any(pb->b + j0 * pb->ldb + k0, pb->ldb, w, kcb, nr, dst + s * kcb * nr);
   }
 }
 
@@ -162,8 +193,8 @@ static void epilogue_only(const snt_k_gemm_call *g) {
 /* ---- GEMV: m = 1 or n = 1 ---------------------------------------------------------------- */
 
 /* out[o] = sum_k x[k] * W(o, k) for o in [0, outs); W is w with ldw, dot (W(o,k) = w[o*ldw+k])
- * or axpy (W(o,k) = w[k*ldw+o]); C[o] sits at c + o * c_step; (i, j) of o are (o*ri, o*rj)
- * and the fixed index is in (i0, j0). */
+ * or axpy (W(o,k) = w[k*ldw+o]); C[o] sits at c + o * c_step and is C's element
+ * (i, j) = (o * ri, o * rj) for the epilogue. */
 typedef struct gemv_job {
   const snt_k_gemm_call *g;
   snt_k_isa isa;
@@ -254,6 +285,51 @@ static snt_status gemv_run(snt_k_ctx *ctx, const snt_k_gemm_call *g, snt_k_isa i
   return SNT_OK;
 }
 
+/* ---- few rows of A times a transposed B: dot tiles, nothing packed ------------------------- */
+
+/* Up to this many rows of A (measured on Zen 5 against the packed path: m 2..64, n 128..1000,
+ * k 512..100352; AVX2's 2-row tiles lose from m = 64). */
+enum { DOT_MAX_ROWS = 64, DOT_MAX_ROWS_AVX2 = 32 };
+
+typedef struct dot_job {
+  const snt_k_gemm_call *g;
+  snt_k_dot_tile_fn tile;
+} dot_job;
+
+/* Thread t takes a range of column groups (16 columns, so threads meet at cache-line edges). */
+static void dot_thread(void *arg, int t, int threads) {
+  enum { T = SNT_K_DOT_TILE, GROUP = 16 };
+  const dot_job *J = arg;
+  const snt_k_gemm_call *g = J->g;
+  int64_t groups = (g->n + GROUP - 1) / GROUP;
+  int64_t j0 = groups * t / threads * GROUP, j1 = min64(g->n, groups * (t + 1) / threads * GROUP);
+  float out[T * T];
+  for (int64_t j = j0; j < j1; j += T) {
+    int nr = (int)min64(T, j1 - j);
+    for (int64_t i = 0; i < g->m; i += T) {
+      int mr = (int)min64(T, g->m - i);
+      J->tile(g->k, g->a + i * g->lda, g->lda, g->b + j * g->ldb, g->ldb, mr, nr, out);
+      for (int ii = 0; ii < mr; ii++) {
+        float *c = g->c + (i + ii) * g->ldc + j;
+        for (int jj = 0; jj < nr; jj++) c[jj] = epi_one(&g->epi, g->epi.alpha * out[ii * T + jj], c[jj], i + ii, j + jj);
+      }
+    }
+  }
+}
+
+static int dot_applies(const snt_k_gemm_call *g, snt_k_isa isa) {
+  int64_t rows = isa == SNT_K_ISA_AVX2 ? DOT_MAX_ROWS_AVX2 : DOT_MAX_ROWS;
+  return !g->pack_b && !g->packed_a && g->trans_b && !g->trans_a && g->m <= rows;
+}
+
+static void dot_run(snt_k_ctx *ctx, const snt_k_gemm_call *g, snt_k_isa isa, int threads) {
+  dot_job J = {.g = g, .tile = isa == SNT_K_ISA_AVX512 ? snt_k_dot_tile_avx512
+                              : isa == SNT_K_ISA_AVX2  ? snt_k_dot_tile_avx2
+                                                       : snt_k_dot_tile_c};
+  if (threads == 1) dot_thread(&J, 0, 1);
+  else snt_k_ctx_parallel(ctx, dot_thread, &J);
+}
+
 /* ---- the blocked GEMM -------------------------------------------------------------------- */
 
 typedef struct gemm_job {
@@ -265,6 +341,7 @@ typedef struct gemm_job {
   int64_t ms, ns; /* strips of MR rows, of NR columns */
   snt_k_pack_b_fn pack_b;
   const void *pack_b_src;
+  int direct_b; /* B's full strips read in place (few A strips to share a packed copy) */
   float *bufs[64];
   snt_k_isa isa;
 } gemm_job;
@@ -272,7 +349,7 @@ typedef struct gemm_job {
 /* Floats of packing buffer a thread needs for a rectangle of `rows` x `cols`. */
 static int64_t buf_floats(const gemm_job *J, int64_t rows, int64_t cols) {
   int64_t a = J->g->packed_a ? 0 : round_up(min64(J->sh.mc, rows), J->sh.mr) * J->kc;
-  int64_t b = round_up(min64(J->sh.nc, cols), J->sh.nr) * J->kc;
+  int64_t b = (J->direct_b ? J->sh.nr : round_up(min64(J->sh.nc, cols), J->sh.nr)) * J->kc;
   return round_up(a, 16) + b;
 }
 
@@ -285,20 +362,32 @@ static void region_of(const gemm_job *J, int t, int64_t *i0, int64_t *i1, int64_
   *j1 = min64(J->g->n, J->ns * (tni + 1) / J->tn * J->sh.nr);
 }
 
-/* The tiles of one packed A block x packed B block. */
+/* The tiles of one packed A block x B block (packed, or in place but for a packed tail strip). */
 static void macro_kernel(const gemm_job *J, snt_k_ukr_args *u, const float *ablk, const float *bblk, int64_t ic,
-                         int64_t mcb, int64_t jc, int64_t ncb, int64_t kcb) {
+                         int64_t mcb, int64_t jc, int64_t ncb, int64_t k0, int64_t kcb) {
   const snt_k_gemm_call *g = J->g;
   const snt_k_epilogue_desc *e = &g->epi;
   int mr = J->sh.mr, nr = J->sh.nr;
   int slow = u->last && act_is_slow(&e->act);
   u->kc = kcb;
   for (int64_t jr = 0; jr < ncb; jr += nr) {
-    u->b = bblk + jr * kcb;
     u->nr = (int)min64(nr, ncb - jr);
+    if (!J->direct_b) {
+      u->b = bblk + jr * kcb;
+      u->ldb = nr;
+      u->b_next = kcb * nr;
+    } else if (u->nr == nr) {
+      u->b = g->b + k0 * g->ldb + jc + jr;
+      u->ldb = g->ldb;
+      u->b_next = nr; /* past the last full strip: a prefetch, which never faults */
+    } else {
+      u->b = bblk;
+      u->ldb = nr;
+    }
     for (int64_t ir = 0; ir < mcb; ir += mr) {
       int64_t i = ic + ir, j = jc + jr;
       u->a = ablk + ir * kcb;
+      u->prefetch_b = ir == 0 && jr + nr < ncb;
       u->mr = (int)min64(mr, mcb - ir);
       u->c = g->c + i * g->ldc + j;
       u->row_bias = e->row_bias ? e->row_bias + i : NULL;
@@ -325,7 +414,12 @@ static void gemm_thread(void *arg, int t, int threads) {
     int64_t ncb = min64(J->sh.nc, j1 - jc);
     for (int64_t k0 = 0; k0 < g->k; k0 += J->kc) {
       int64_t kcb = min64(J->kc, g->k - k0);
-      J->pack_b(J->pack_b_src, k0, kcb, jc, ncb, J->sh.nr, bbuf);
+      if (!J->direct_b) {
+        J->pack_b(J->pack_b_src, k0, kcb, jc, ncb, J->sh.nr, bbuf);
+      } else if (ncb % J->sh.nr) { /* only the partial strip, which in place would read past n */
+        int64_t full = ncb / J->sh.nr * J->sh.nr;
+        J->pack_b(J->pack_b_src, k0, kcb, jc + full, ncb - full, J->sh.nr, bbuf);
+      }
       u.load_c = k0 > 0 || g->epi.accumulate;
       u.last = k0 + kcb >= g->k;
       for (int64_t ic = i0; ic < i1; ic += J->sh.mc) {
@@ -337,7 +431,7 @@ static void gemm_thread(void *arg, int t, int threads) {
           pack_a_block(g->a, g->lda, g->trans_a, ic, mcb, k0, kcb, J->sh.mr, abuf);
           ablk = abuf;
         }
-        macro_kernel(J, &u, ablk, bbuf, ic, mcb, jc, ncb, kcb);
+        macro_kernel(J, &u, ablk, bbuf, ic, mcb, jc, ncb, k0, kcb);
       }
     }
   }
@@ -361,6 +455,11 @@ static void choose_split(gemm_job *J, int threads) {
     }
   }
 }
+
+/* Up to this many rows of A, B is read in place: packing it costs about as much as the few
+ * tiles that share each packed strip (measured on Zen 5: in place wins to m = 512 at least,
+ * packed from m = 1000). */
+enum { DIRECT_B_MAX_ROWS = 512 };
 
 static int64_t isa_threads(snt_k_ctx *ctx, const snt_k_gemm_call *g) {
   /* Small products run on one thread: a wake-up costs more than they do. */
@@ -392,6 +491,10 @@ snt_status snt_k_gemm_run(snt_k_ctx *ctx, const snt_k_gemm_call *g) {
   snt_k_isa isa = snt_k_ctx_isa(ctx);
   int threads = (int)isa_threads(ctx, g);
   if (gemv_applies(g)) return gemv_run(ctx, g, isa, threads);
+  if (dot_applies(g, isa)) {
+    dot_run(ctx, g, isa, threads);
+    return SNT_OK;
+  }
 
   gemm_job J = {.g = g, .isa = isa, .sh = snt_k_gemm_shape_of(isa), .ukr = ukr_of(isa)};
   J.kc = snt_k_gemm_kc(isa, g->k);
@@ -401,6 +504,7 @@ snt_status snt_k_gemm_run(snt_k_ctx *ctx, const snt_k_gemm_call *g) {
   if (threads > 64) threads = 64;
   choose_split(&J, threads);
   J.used = J.tm * J.tn;
+  J.direct_b = !g->pack_b && !g->trans_b && J.mp <= DIRECT_B_MAX_ROWS;
   plain_b pb = {g->b, g->ldb, g->trans_b};
   J.pack_b = g->pack_b ? g->pack_b : pack_b_plain;
   J.pack_b_src = g->pack_b ? g->pack_b_src : &pb;

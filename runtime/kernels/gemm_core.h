@@ -22,14 +22,18 @@ typedef enum snt_k_isa { SNT_K_ISA_C, SNT_K_ISA_AVX2, SNT_K_ISA_AVX512 } snt_k_i
 snt_k_isa snt_k_isa_detect(void); /* CPU features, capped by SINTER_ISA */
 const char *snt_k_isa_name(snt_k_isa isa);
 
-/* The microkernel geometry of an ISA: MR x NR register tile, and cache blocking. */
+/* The microkernel geometry of an ISA: MR x NR register tile, and cache blocking (kc is the
+ * largest k-block; snt_k_gemm_kc gives the one used for a given k). AVX-512: 14 x 32,
+ * AVX2: 6 x 16, C: 4 x 16. */
 typedef struct snt_k_gemm_shape {
   int mr, nr;
   int64_t mc, kc, nc;
 } snt_k_gemm_shape;
 snt_k_gemm_shape snt_k_gemm_shape_of(snt_k_isa isa);
 
-/* Writes a packed B block as described above; nr is the strip width of the ISA in use. */
+/* Writes a packed B block as described above; nr is the strip width of the ISA in use. The
+ * driver calls it from every thread of the team at once (on disjoint dst), for blocks of at
+ * most shape.kc x shape.nc, so it must only read src. */
 typedef void (*snt_k_pack_b_fn)(const void *src, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr,
                                 float *dst);
 

@@ -21,10 +21,13 @@ enum {
 typedef struct snt_k_ukr_args {
   int64_t kc;
   const float *a, *b;
+  int64_t ldb; /* floats between B's k-rows: NR when packed, B's own ldb when read in place */
   float *c;
   int64_t ldc;
   int mr, nr;
   int load_c, last;
+  int prefetch_b;    /* a hint: prefetch the next B strip (first pass over this one) */
+  int64_t b_next;    /* floats from a B row to the same row of the next strip */
   float alpha;
   const float *row_bias, *col_bias; /* at the tile's first row / column; NULL: none */
   const float *residual;            /* at the tile's corner; NULL: none */
@@ -49,6 +52,17 @@ void snt_k_gemv_dot_c(int64_t n, int64_t k, const float *x, const float *w, int6
 void snt_k_gemv_axpy_avx512(int64_t n, int64_t k, const float *x, const float *w, int64_t ldw, float *y);
 void snt_k_gemv_axpy_avx2(int64_t n, int64_t k, const float *x, const float *w, int64_t ldw, float *y);
 void snt_k_gemv_axpy_c(int64_t n, int64_t k, const float *x, const float *w, int64_t ldw, float *y);
+
+/* out[i * 4 + j] = sum_k a[i * lda + k] * b[j * ldb + k] for i < mr, j < nr (both <= 4): a tile of
+ * A B' with both operands contiguous along k, for few rows of A and a transposed B (a dense
+ * layer's weights) where packing B would cost more than the product. Rows past mr / nr are
+ * not read. Each sum runs over k in vector lanes, then one fixed reduction order. */
+enum { SNT_K_DOT_TILE = 4 };
+typedef void (*snt_k_dot_tile_fn)(int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, int mr, int nr,
+                                  float *out);
+void snt_k_dot_tile_avx512(int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, int mr, int nr, float *out);
+void snt_k_dot_tile_avx2(int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, int mr, int nr, float *out);
+void snt_k_dot_tile_c(int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, int mr, int nr, float *out);
 
 /* The scalar epilogue (C path, edges of the GEMV, k = 0): v = act(...) as in the microkernel. */
 static inline float snt_k_ukr_act(float v, const snt_k_act *act) {

@@ -1,8 +1,10 @@
 /* sinter's GEMM core (runtime/kernels/gemm_core.h) on the ISA named by argv[1] (ctest sets
  * SINTER_ISA to match): against a double-precision loop on awkward shapes (1, primes, tails
  * of every tile and block size), every operand form (trans, ld > width, packed A, a B-packing
- * callback written from the documented layout) and every epilogue; 1, 2 and 3 threads give
- * bit-identical C; m = 0 / n = 0 leave C untouched; k = 0 runs the epilogue alone. */
+ * callback written from the documented layout) and every epilogue, so every path of the driver
+ * (blocked with B packed or in place, GEMV for m = 1 / n = 1, dot tiles for few rows of A and a
+ * transposed B); 1, 2 and 3 threads give bit-identical C; m = 0 / n = 0 leave C untouched;
+ * k = 0 runs the epilogue alone. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -197,12 +199,13 @@ static void test_threads(test_state *ts, snt_k_ctx *ctx, snt_k_isa isa) {
   snt_k_gemm_shape sh = snt_k_gemm_shape_of(isa);
   const int64_t shapes[][3] = {
       {97, 131, 301}, {sh.mc + 3, 67, 40}, {23, sh.nc + 9, 36}, {1, 3001, 300}, {2999, 1, 301}, {300, 49, 160},
-      {64, 391, 72}, {2, 1000, 400},
+      {64, 391, 72}, {2, 1000, 400}, {530, 45, 70}, /* m > 512: B packed even when plain */
   };
   rng r = {0x7e55 + (uint64_t)isa};
   for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
-    const int variants[] = {0, 3, 13, 22}; /* plain; both transposed; packed A, ld > width; B callback */
-    for (int vi = 0; vi < 4; vi++) {
+    /* plain; B transposed; both transposed; packed A, ld > width; B callback */
+    const int variants[] = {0, 2, 3, 13, 22};
+    for (int vi = 0; vi < 5; vi++) {
       problem p = make_problem(&r, shapes[s][0], shapes[s][1], shapes[s][2], variants[vi]);
       float *one, *more;
       snt_k_ctx_set_threads(ctx, 1);
