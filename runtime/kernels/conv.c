@@ -145,6 +145,20 @@ static const float *pack_weights(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv
   return dst;
 }
 
+/* A zero-padded copy of one image for the packers (ctx's scratch slot 2, borders zeroed here,
+ * the interior written per image): with every tap inside, packing is plain copies. NULL (the
+ * packers check bounds instead) without ctx or the memory. */
+enum { PADDED_SLOT = 2 };
+
+static float *padded_buffer(snt_k_ctx *ctx, const snt_k_conv3 *g, snt_k_win3 *wp) {
+  snt_k_conv_padded_geometry(&g->w, wp);
+  size_t floats = snt_k_conv_padded_floats(wp, g->cin);
+  if (!ctx || floats > SIZE_MAX / sizeof(float)) return NULL;
+  float *xp = snt_k_ctx_scratch(ctx, PADDED_SLOT, 0, floats * sizeof(float));
+  if (xp) memset(xp, 0, floats * sizeof(float));
+  return xp;
+}
+
 /* Per image and group, one GEMM on ctx's threads, which splits it along N = P (or M when P is
  * short), so one image uses every core and results do not depend on the thread count. Images
  * are not dealt to threads: the GEMM runs on ctx's team and cannot run inside a job of it. */
@@ -154,11 +168,15 @@ static snt_status conv_gemm(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g,
   int pointwise = is_pointwise(g);
   size_t group_floats = 0;
   const float *packed = pack_weights(ctx, isa, g, w, &group_floats);
+  snt_k_win3 wp;
+  float *xpad = pointwise ? NULL : padded_buffer(ctx, g, &wp);
   for (int64_t n = 0; n < g->batch; n++) {
+    if (xpad) snt_k_conv_pad_image(&g->w, &wp, g->cin, x + n * g->cin * g->w.in_size, xpad);
     for (int64_t grp = 0; grp < g->groups; grp++) {
       const float *xg = x + (n * g->cin + grp * g->cg) * g->w.in_size;
       int64_t yoff = (n * g->cout + grp * g->mg) * p;
-      snt_k_conv_src src = {&g->w, xg};
+      snt_k_conv_src src = {&g->w, xg, 0};
+      if (xpad) src = (snt_k_conv_src){&wp, xpad + grp * g->cg * wp.in_size, 1};
       snt_k_gemm_call c = {
           .m = g->mg, .n = p, .k = kdim, .a = w + grp * g->mg * kdim, .lda = kdim,
           .packed_a = packed ? packed + (size_t)grp * group_floats : NULL,
