@@ -26,6 +26,17 @@ AVX2 static inline __m256 act_vec(__m256 v, const snt_k_act *act) {
   }
 }
 
+/* One k step of the tile: two B vectors, MR broadcasts of A, 2 MR FMAs. */
+AVX2 static inline __attribute__((always_inline)) void step(const float *a, const float *b, __m256 *c0, __m256 *c1) {
+  __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; i++) {
+    __m256 ai = _mm256_broadcast_ss(a + i);
+    c0[i] = _mm256_fmadd_ps(ai, b0, c0[i]);
+    c1[i] = _mm256_fmadd_ps(ai, b1, c1[i]);
+  }
+}
+
 AVX2 void snt_k_ukr_avx2(const snt_k_ukr_args *p) {
   __m256 c0[MR], c1[MR];
 #pragma GCC unroll 6
@@ -35,14 +46,15 @@ AVX2 void snt_k_ukr_avx2(const snt_k_ukr_args *p) {
     _mm_prefetch((const char *)(p->c + i * p->ldc), _MM_HINT_T0);
   }
   const float *a = p->a, *b = p->b;
-  for (int64_t k = 0; k < p->kc; k++, a += MR, b += NR) {
-    __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) {
-      __m256 ai = _mm256_broadcast_ss(a + i);
-      c0[i] = _mm256_fmadd_ps(ai, b0, c0[i]);
-      c1[i] = _mm256_fmadd_ps(ai, b1, c1[i]);
+  const int64_t ldb = p->ldb;
+  if (p->prefetch_b) { /* B in place, first use of this strip: fetch the next strip's rows meanwhile */
+    for (int64_t k = 0; k < p->kc; k++, a += MR, b += ldb) {
+      _mm_prefetch((const char *)(b + NR), _MM_HINT_T0);
+      step(a, b, c0, c1);
     }
+  } else {
+#pragma GCC unroll 2
+    for (int64_t k = 0; k < p->kc; k++, a += MR, b += ldb) step(a, b, c0, c1);
   }
   __m256i m0 = lane_mask(p->nr), m1 = lane_mask(p->nr - 8);
   __m256 alpha = _mm256_set1_ps(p->alpha);

@@ -27,6 +27,17 @@ AVX512 static inline __m512 act_vec(__m512 v, const snt_k_act *act) {
   }
 }
 
+/* One k step of the tile: two B vectors, MR broadcasts of A, 2 MR FMAs. */
+AVX512 static inline __attribute__((always_inline)) void step(const float *a, const float *b, __m512 *c0, __m512 *c1) {
+  __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; i++) {
+    __m512 ai = _mm512_set1_ps(a[i]);
+    c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+    c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+  }
+}
+
 AVX512 void snt_k_ukr_avx512(const snt_k_ukr_args *p) {
   __m512 c0[MR], c1[MR];
 #pragma GCC unroll 14
@@ -37,14 +48,16 @@ AVX512 void snt_k_ukr_avx512(const snt_k_ukr_args *p) {
     _mm_prefetch((const char *)(p->c + i * p->ldc + 16), _MM_HINT_T0);
   }
   const float *a = p->a, *b = p->b;
-  for (int64_t k = 0; k < p->kc; k++, a += MR, b += NR) {
-    __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-#pragma GCC unroll 14
-    for (int i = 0; i < MR; i++) {
-      __m512 ai = _mm512_set1_ps(a[i]);
-      c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
-      c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+  const int64_t ldb = p->ldb;
+  if (p->prefetch_b) { /* B in place, first use of this strip: fetch the next strip's rows meanwhile */
+    for (int64_t k = 0; k < p->kc; k++, a += MR, b += ldb) {
+      _mm_prefetch((const char *)(b + NR), _MM_HINT_T0);
+      _mm_prefetch((const char *)(b + NR + 16), _MM_HINT_T0);
+      step(a, b, c0, c1);
     }
+  } else {
+#pragma GCC unroll 2
+    for (int64_t k = 0; k < p->kc; k++, a += MR, b += ldb) step(a, b, c0, c1);
   }
   __mmask16 m0 = lane_mask(p->nr), m1 = lane_mask(p->nr - 16);
   __m512 alpha = _mm512_set1_ps(p->alpha);
@@ -102,23 +115,36 @@ AVX512 void snt_k_gemv_dot_avx512(int64_t n, int64_t k, const float *x, const fl
   }
 }
 
-/* Rows of w scaled and summed in k order, 128 columns (8 accumulators) per pass. */
+/* Rows of w scaled and summed in k order, up to 128 columns (8 accumulators) per pass; only
+ * the live vectors are touched. Each y[j] is the same k-ordered sum whatever the pass width. */
+AVX512 static inline __attribute__((always_inline)) void axpy_pass(int nv, int64_t cols, int64_t k, const float *x,
+                                                                   const float *w, int64_t ldw, float *y) {
+  __mmask16 m[8];
+  __m512 s[8];
+#pragma GCC unroll 8
+  for (int v = 0; v < nv; v++) {
+    m[v] = lane_mask((int)(cols - 16 * v > 16 ? 16 : cols - 16 * v));
+    s[v] = _mm512_setzero_ps();
+  }
+  for (int64_t kk = 0; kk < k; kk++) {
+    const float *wr = w + kk * ldw;
+    __m512 xv = _mm512_set1_ps(x[kk]);
+#pragma GCC unroll 8
+    for (int v = 0; v < nv; v++) s[v] = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m[v], wr + 16 * v), s[v]);
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < nv; v++) _mm512_mask_storeu_ps(y + 16 * v, m[v], s[v]);
+}
+
 AVX512 void snt_k_gemv_axpy_avx512(int64_t n, int64_t k, const float *x, const float *w, int64_t ldw, float *y) {
   for (int64_t j0 = 0; j0 < n; j0 += 128) {
-    __mmask16 m[8];
-    __m512 s[8];
-#pragma GCC unroll 8
-    for (int v = 0; v < 8; v++) {
-      m[v] = lane_mask((int)(n - j0 - 16 * v > 16 ? 16 : n - j0 - 16 * v));
-      s[v] = _mm512_setzero_ps();
+    int64_t cols = n - j0 < 128 ? n - j0 : 128;
+    switch ((cols + 15) / 16) {
+      case 1: axpy_pass(1, cols, k, x, w + j0, ldw, y + j0); break;
+      case 2: axpy_pass(2, cols, k, x, w + j0, ldw, y + j0); break;
+      case 3: axpy_pass(3, cols, k, x, w + j0, ldw, y + j0); break;
+      case 4: axpy_pass(4, cols, k, x, w + j0, ldw, y + j0); break;
+      default: axpy_pass(8, cols, k, x, w + j0, ldw, y + j0); break;
     }
-    for (int64_t kk = 0; kk < k; kk++) {
-      const float *wr = w + kk * ldw + j0;
-      __m512 xv = _mm512_set1_ps(x[kk]);
-#pragma GCC unroll 8
-      for (int v = 0; v < 8; v++) s[v] = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m[v], wr + 16 * v), s[v]);
-    }
-#pragma GCC unroll 8
-    for (int v = 0; v < 8; v++) _mm512_mask_storeu_ps(y + j0 + 16 * v, m[v], s[v]);
   }
 }

@@ -8,7 +8,8 @@ enum { MR = SNT_K_C_MR, NR = SNT_K_C_NR, GEMV_LANES = 16, AXPY_COLS = 64 };
 void snt_k_ukr_c(const snt_k_ukr_args *p) {
   float acc[MR][NR] = {{0}};
   const float *a = p->a, *b = p->b;
-  for (int64_t k = 0; k < p->kc; k++, a += MR, b += NR) {
+  const int64_t ldb = p->ldb;
+  for (int64_t k = 0; k < p->kc; k++, a += MR, b += ldb) {
     for (int i = 0; i < MR; i++) {
       for (int j = 0; j < NR; j++) acc[i][j] += a[i] * b[j];
     }

@@ -13,11 +13,13 @@
 
 snt_k_gemm_shape snt_k_gemm_shape_of(snt_k_isa isa) {
   switch (isa) {
-    case SNT_K_ISA_AVX512: return (snt_k_gemm_shape){SNT_K_AVX512_MR, SNT_K_AVX512_NR, 14 * 32, 256, 2048};
-    case SNT_K_ISA_AVX2: return (snt_k_gemm_shape){SNT_K_AVX2_MR, SNT_K_AVX2_NR, 6 * 64, 256, 2048};
+    /* Measured on Zen 5 (L1 48 KB, L2 1 MB): a packed B block of 256 x 1024 fits L2 with the
+     * 224 x 256 A block; 2048 columns were 15% slower (B strips then come from L3). */
+    case SNT_K_ISA_AVX512: return (snt_k_gemm_shape){SNT_K_AVX512_MR, SNT_K_AVX512_NR, 14 * 16, 256, 1024};
+    case SNT_K_ISA_AVX2: return (snt_k_gemm_shape){SNT_K_AVX2_MR, SNT_K_AVX2_NR, 6 * 40, 256, 1024};
     case SNT_K_ISA_C: break;
   }
-  return (snt_k_gemm_shape){SNT_K_C_MR, SNT_K_C_NR, 4 * 64, 256, 2048};
+  return (snt_k_gemm_shape){SNT_K_C_MR, SNT_K_C_NR, 4 * 64, 256, 1024};
 }
 
 /* Equal blocks (a multiple of 8 deep) rather than full ones and a thin remainder. */
@@ -43,6 +45,34 @@ static snt_k_ukr_fn ukr_of(snt_k_isa isa) {
 
 /* ---- packing ----------------------------------------------------------------------------- */
 
+/* One strip of A not transposed: MR row streams read side by side, the strip written in order
+ * (MR is a constant in each copy, so the inner loop unrolls). */
+static inline void pack_a_strip_rows(const float *a, int64_t lda, int h, int64_t kcb, int mr, float *d) {
+  const float *rows[SNT_K_MR_MAX > SNT_K_NR_MAX ? SNT_K_MR_MAX : SNT_K_NR_MAX];
+  for (int ii = 0; ii < mr; ii++) rows[ii] = a + (ii < h ? ii : 0) * lda;
+  if (h == mr) {
+    for (int64_t kk = 0; kk < kcb; kk++, d += mr) {
+      for (int ii = 0; ii < mr; ii++) d[ii] = rows[ii][kk];
+    }
+  } else {
+    for (int64_t kk = 0; kk < kcb; kk++, d += mr) {
+      for (int ii = 0; ii < mr; ii++) d[ii] = ii < h ? rows[ii][kk] : 0.0f;
+    }
+  }
+}
+
+/* Also a strip of B transposed (its columns are rows of b). */
+static void pack_a_strip_rows_any(const float *a, int64_t lda, int h, int64_t kcb, int mr, float *d) {
+  switch (mr) { /* the ISAs' MR and NR, each with a constant trip count */
+    case SNT_K_AVX512_MR: pack_a_strip_rows(a, lda, h, kcb, SNT_K_AVX512_MR, d); break;
+    case SNT_K_AVX2_MR: pack_a_strip_rows(a, lda, h, kcb, SNT_K_AVX2_MR, d); break;
+    case SNT_K_C_MR: pack_a_strip_rows(a, lda, h, kcb, SNT_K_C_MR, d); break;
+    case SNT_K_AVX512_NR: pack_a_strip_rows(a, lda, h, kcb, SNT_K_AVX512_NR, d); break;
+    case SNT_K_AVX2_NR: pack_a_strip_rows(a, lda, h, kcb, SNT_K_AVX2_NR, d); break;
+    default: pack_a_strip_rows(a, lda, h, kcb, mr, d); break;
+  }
+}
+
 /* Rows [m0, m0 + rows) of A, depth [k0, k0 + kcb), as strips of mr rows (zero past rows). */
 static void pack_a_block(const float *a, int64_t lda, int trans_a, int64_t m0, int64_t rows, int64_t k0,
                          int64_t kcb, int mr, float *dst) {
@@ -58,13 +88,7 @@ static void pack_a_block(const float *a, int64_t lda, int trans_a, int64_t m0, i
         for (int ii = h; ii < mr; ii++) dk[ii] = 0.0f;
       }
     } else {
-      for (int ii = 0; ii < h; ii++) {
-        const float *src = a + (i0 + ii) * lda + k0;
-        for (int64_t kk = 0; kk < kcb; kk++) d[kk * mr + ii] = src[kk];
-      }
-      for (int ii = h; ii < mr; ii++) {
-        for (int64_t kk = 0; kk < kcb; kk++) d[kk * mr + ii] = 0.0f;
-      }
+      pack_a_strip_rows_any(a + i0 * lda + k0, lda, h, kcb, mr, d);
     }
   }
 }
@@ -99,20 +123,14 @@ static void pack_b_plain(const void *src, int64_t k0, int64_t kcb, int64_t n0, i
         const float *row = pb->b + (k0 + kk) * pb->ldb + j0;
         float *dk = d + kk * nr;
         if (w == nr) {
-          memcpy(dk, row, (size_t)nr * sizeof(float));
+          for (int jj = 0; jj < nr; jj++) dk[jj] = row[jj];
         } else {
           for (int jj = 0; jj < w; jj++) dk[jj] = row[jj];
           for (int jj = w; jj < nr; jj++) dk[jj] = 0.0f;
         }
       }
-    } else {
-      for (int jj = 0; jj < w; jj++) {
-        const float *col = pb->b + (j0 + jj) * pb->ldb + k0;
-        for (int64_t kk = 0; kk < kcb; kk++) d[kk * nr + jj] = col[kk];
-      }
-      for (int jj = w; jj < nr; jj++) {
-        for (int64_t kk = 0; kk < kcb; kk++) d[kk * nr + jj] = 0.0f;
-      }
+    } else { /* B[k][j] = b[j][k]: the strip's columns are rows of b, read side by side */
+      pack_a_strip_rows_any(pb->b + j0 * pb->ldb + k0, pb->ldb, w, kcb, nr, d);
     }
   }
 }
@@ -264,6 +282,7 @@ typedef struct gemm_job {
   int64_t ms, ns; /* strips of MR rows, of NR columns */
   snt_k_pack_b_fn pack_b;
   const void *pack_b_src;
+  int direct_b; /* B's full strips read in place (few A strips to share a packed copy) */
   float *bufs[64];
   snt_k_isa isa;
 } gemm_job;
@@ -271,7 +290,7 @@ typedef struct gemm_job {
 /* Floats of packing buffer a thread needs for a rectangle of `rows` x `cols`. */
 static int64_t buf_floats(const gemm_job *J, int64_t rows, int64_t cols) {
   int64_t a = J->g->packed_a ? 0 : round_up(min64(J->sh.mc, rows), J->sh.mr) * J->kc;
-  int64_t b = round_up(min64(J->sh.nc, cols), J->sh.nr) * J->kc;
+  int64_t b = (J->direct_b ? J->sh.nr : round_up(min64(J->sh.nc, cols), J->sh.nr)) * J->kc;
   return round_up(a, 16) + b;
 }
 
@@ -284,20 +303,30 @@ static void region_of(const gemm_job *J, int t, int64_t *i0, int64_t *i1, int64_
   *j1 = min64(J->g->n, J->ns * (tni + 1) / J->tn * J->sh.nr);
 }
 
-/* The tiles of one packed A block x packed B block. */
+/* The tiles of one packed A block x B block (packed, or in place but for a packed tail strip). */
 static void macro_kernel(const gemm_job *J, snt_k_ukr_args *u, const float *ablk, const float *bblk, int64_t ic,
-                         int64_t mcb, int64_t jc, int64_t ncb, int64_t kcb) {
+                         int64_t mcb, int64_t jc, int64_t ncb, int64_t k0, int64_t kcb) {
   const snt_k_gemm_call *g = J->g;
   const snt_k_epilogue_desc *e = &g->epi;
   int mr = J->sh.mr, nr = J->sh.nr;
   int slow = u->last && act_is_slow(&e->act);
   u->kc = kcb;
   for (int64_t jr = 0; jr < ncb; jr += nr) {
-    u->b = bblk + jr * kcb;
     u->nr = (int)min64(nr, ncb - jr);
+    if (!J->direct_b) {
+      u->b = bblk + jr * kcb;
+      u->ldb = nr;
+    } else if (u->nr == nr) {
+      u->b = g->b + k0 * g->ldb + jc + jr;
+      u->ldb = g->ldb;
+    } else {
+      u->b = bblk;
+      u->ldb = nr;
+    }
     for (int64_t ir = 0; ir < mcb; ir += mr) {
       int64_t i = ic + ir, j = jc + jr;
       u->a = ablk + ir * kcb;
+      u->prefetch_b = J->direct_b && ir == 0 && jr + 2 * nr <= ncb;
       u->mr = (int)min64(mr, mcb - ir);
       u->c = g->c + i * g->ldc + j;
       u->row_bias = e->row_bias ? e->row_bias + i : NULL;
@@ -324,7 +353,12 @@ static void gemm_thread(void *arg, int t, int threads) {
     int64_t ncb = min64(J->sh.nc, j1 - jc);
     for (int64_t k0 = 0; k0 < g->k; k0 += J->kc) {
       int64_t kcb = min64(J->kc, g->k - k0);
-      J->pack_b(J->pack_b_src, k0, kcb, jc, ncb, J->sh.nr, bbuf);
+      if (!J->direct_b) {
+        J->pack_b(J->pack_b_src, k0, kcb, jc, ncb, J->sh.nr, bbuf);
+      } else if (ncb % J->sh.nr) { /* only the partial strip, which in place would read past n */
+        int64_t full = ncb / J->sh.nr * J->sh.nr;
+        J->pack_b(J->pack_b_src, k0, kcb, jc + full, ncb - full, J->sh.nr, bbuf);
+      }
       u.load_c = k0 > 0 || g->epi.accumulate;
       u.last = k0 + kcb >= g->k;
       for (int64_t ic = i0; ic < i1; ic += J->sh.mc) {
@@ -336,7 +370,7 @@ static void gemm_thread(void *arg, int t, int threads) {
           pack_a_block(g->a, g->lda, g->trans_a, ic, mcb, k0, kcb, J->sh.mr, abuf);
           ablk = abuf;
         }
-        macro_kernel(J, &u, ablk, bbuf, ic, mcb, jc, ncb, kcb);
+        macro_kernel(J, &u, ablk, bbuf, ic, mcb, jc, ncb, k0, kcb);
       }
     }
   }
@@ -359,6 +393,13 @@ static void choose_split(gemm_job *J, int threads) {
       J->tn = tn;
     }
   }
+}
+
+/* Up to this many rows of A, B is read in place: packing it would cost about as much as the
+ * few tiles that share each packed strip. SINTER_GEMM_DIRECT_B overrides (for measuring). */
+static int64_t direct_b_rows(void) {
+  const char *v = getenv("SINTER_GEMM_DIRECT_B");
+  return v ? atoll(v) : 512;
 }
 
 static int64_t isa_threads(snt_k_ctx *ctx, const snt_k_gemm_call *g) {
@@ -398,6 +439,7 @@ snt_status snt_k_gemm_run(snt_k_ctx *ctx, const snt_k_gemm_call *g) {
   if (threads > 64) threads = 64;
   choose_split(&J, threads);
   J.used = J.tm * J.tn;
+  J.direct_b = !g->pack_b && !g->trans_b && J.mp <= direct_b_rows();
   plain_b pb = {g->b, g->ldb, g->trans_b};
   J.pack_b = g->pack_b ? g->pack_b : pack_b_plain;
   J.pack_b_src = g->pack_b ? g->pack_b_src : &pb;

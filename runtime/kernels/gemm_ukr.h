@@ -21,10 +21,12 @@ enum {
 typedef struct snt_k_ukr_args {
   int64_t kc;
   const float *a, *b;
+  int64_t ldb; /* floats between B's k-rows: NR when packed, B's own ldb when read in place */
   float *c;
   int64_t ldc;
   int mr, nr;
   int load_c, last;
+  int prefetch_b; /* a hint: prefetch the next B strip (B in place, first pass over it) */
   float alpha;
   const float *row_bias, *col_bias; /* at the tile's first row / column; NULL: none */
   const float *residual;            /* at the tile's corner; NULL: none */
