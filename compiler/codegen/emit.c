@@ -221,9 +221,11 @@ static snt_status weights(const snt_graph *g, const snt_plan *p, const char *pre
 
 /* Inside the model's own functions the state is `struct <prefix>`: a struct tag cannot be
  * hidden by a local (m, in, out, n, seed, A, S, W, ...), so any prefix is safe there. */
-static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const char *prefix, bool embed, bool step) {
-  char weights_sym[300];
+static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const char *prefix, bool embed, bool step,
+                     size_t packed) {
+  char weights_sym[300], packed_alloc[64];
   snprintf(weights_sym, sizeof weights_sym, "%s_weights", prefix);
+  snprintf(packed_alloc, sizeof packed_alloc, "aligned_alloc(64, %zu)", packed);
   bool has_w = p->weights_bytes && embed;
   generated_by(s, g);
   snt_sb_printf(s,
@@ -235,18 +237,22 @@ static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const
                 "struct %s {\n  unsigned char *arena;  /* %zu bytes of activations */\n"
                 "  unsigned char *scratch; /* %zu bytes for kernels */\n"
                 "  const unsigned char *weights; /* %zu bytes, embedded or loaded */\n"
-                "  snt_k_ctx *k; /* the kernels' threads and instruction set */\n};\n\n",
-                prefix, p->arena_bytes, p->scratch_bytes, p->weights_bytes);
+                "  snt_k_ctx *k; /* the kernels' threads and instruction set */\n"
+                "  unsigned char *packed; /* %zu bytes: conv weights packed for the GEMM */\n"
+                "  const unsigned char *packed_for; /* the weights they were packed from; NULL: not yet */\n};\n\n",
+                prefix, p->arena_bytes, p->scratch_bytes, p->weights_bytes, packed);
   snt_sb_printf(s,
                 "struct %s *%s_create(void) {\n  struct %s *m = calloc(1, sizeof *m);\n  if (!m) return NULL;\n"
                 "  m->weights = %s;\n"
                 "  m->arena = aligned_alloc(64, %zu);\n  m->scratch = aligned_alloc(64, %zu);\n  m->k = snt_k_ctx_create(1);\n"
-                "  if (!m->arena || !m->scratch || !m->k) {\n    %s_destroy(m);\n    return NULL;\n  }\n"
+                "  m->packed = %s;\n"
+                "  if (!m->arena || !m->scratch || !m->k%s) {\n    %s_destroy(m);\n    return NULL;\n  }\n"
                 "  memset(m->arena, 0, %zu); /* rows past a short batch are read, never used: keep them finite */\n"
                 "  return m;\n}\n\n"
-                "void %s_destroy(struct %s *m) {\n  if (!m) return;\n  snt_k_ctx_destroy(m->k);\n  free(m->arena);\n  free(m->scratch);\n  free(m);\n}\n\n",
+                "void %s_destroy(struct %s *m) {\n  if (!m) return;\n  snt_k_ctx_destroy(m->k);\n  free(m->arena);\n  free(m->scratch);\n"
+                "  free(m->packed);\n  free(m);\n}\n\n",
                 prefix, prefix, prefix, has_w ? weights_sym : "NULL", p->arena_bytes ? p->arena_bytes : 64, p->scratch_bytes ? (p->scratch_bytes + 63) / 64 * 64 : 64,
-                prefix, p->arena_bytes ? p->arena_bytes : 64, prefix, prefix);
+                packed ? packed_alloc : "NULL", packed ? " || !m->packed" : "", prefix, p->arena_bytes ? p->arena_bytes : 64, prefix, prefix);
 }
 
 /* Copies graph outputs that no node writes (an input or a constant passed through). */
@@ -281,7 +287,8 @@ static void labels(snt_strbuf *s, const snt_graph *g, const char *prefix) {
 }
 
 /* The model's snt_model_info, field by field (designated: the struct's order does not matter). */
-static void info(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const snt_codegen_opts *o, const char *prefix) {
+static void info(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const snt_codegen_opts *o, const char *prefix,
+                 size_t packed) {
   bool has_w = p->weights_bytes && !(o && o->no_weights);
   io_table(s, g, prefix, "inputs", g->inputs, g->n_inputs);
   io_table(s, g, prefix, "outputs", g->outputs, g->n_outputs);
@@ -294,9 +301,10 @@ static void info(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const snt
                 "\nstatic void *create_(void) { return %s_create(); }\n"
                 "static int run_(void *m, const void *const *in, void *const *out) { return %s_run(m, in, out); }\n"
                 "static void destroy_(void *m) { %s_destroy(m); }\n"
-                "static void set_weights_(void *m, const void *w) { ((struct %s *)m)->weights = w; }\n"
+                "static void set_weights_(void *m, const void *w) {\n"
+                "  ((struct %s *)m)->weights = w;\n  ((struct %s *)m)->packed_for = NULL; /* packed again at the next run */\n}\n"
                 "static void set_threads_(void *m, int t) { snt_k_ctx_set_threads(((struct %s *)m)->k, t); }\n\n",
-                prefix, prefix, prefix, prefix, prefix);
+                prefix, prefix, prefix, prefix, prefix, prefix);
   snt_sb_printf(s, "const snt_model_info %s_info = {\n  .name = ", prefix);
   snt_c_string(s, g->name);
   snt_sb_printf(s, ",\n  .batch = %lld, .instances = %d, .n_inputs = %d, .n_outputs = %d,\n"
@@ -307,7 +315,8 @@ static void info(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const snt
                 pre.scale, pre.mean[0], pre.mean[1], pre.mean[2], pre.std[0], pre.std[1], pre.std[2], pre.nhwc);
   snt_c_string(s, o && o->summary ? o->summary : "");
   /* What <prefix>_create allocates, for the executable's out-of-memory message. */
-  size_t memory = (p->arena_bytes ? p->arena_bytes : 64) + (p->scratch_bytes ? (p->scratch_bytes + 63) / 64 * 64 : 64);
+  size_t memory = (p->arena_bytes ? p->arena_bytes : 64) + (p->scratch_bytes ? (p->scratch_bytes + 63) / 64 * 64 : 64) +
+                  packed;
   snt_sb_printf(s, ",\n  .n_params = %d, .params = %s_params, .weights_bytes = %zu, .weights = %s%s,\n"
                    "  .create = create_, .run = run_, .destroy = destroy_, .set_weights = set_weights_,\n"
                    "  .set_threads = set_threads_,\n"
@@ -350,7 +359,7 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
   }
   if (!st) passthrough_outputs(&e);
   if (!st) {
-    preamble(&src, g, p, prefix, embed, e.step);
+    preamble(&src, g, p, prefix, embed, e.step, e.packed_bytes);
     if (e.step)
       snt_sb_printf(&src, "int %s_step(struct %s *m, int64_t n, uint64_t seed, const void *const *in, void *const *out) {\n"
                           "  (void)n, (void)seed;\n", prefix, prefix);
@@ -359,11 +368,12 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
     snt_sb_printf(&src, "  unsigned char *A = m->arena;\n  void *S = m->scratch;\n");
     snt_sb_printf(&src, "  const unsigned char *W = m->weights;\n  (void)A, (void)S, (void)W, (void)in, (void)out;\n");
     snt_sb_puts(&src, body.data ? body.data : "");
+    if (e.packed_bytes) snt_sb_puts(&src, "  m->packed_for = m->weights;\n");
     snt_sb_puts(&src, "  return 0;\n}\n\n");
     if (e.step)
       snt_sb_printf(&src, "int %s_run(struct %s *m, const void *const *in, void *const *out) {\n"
                           "  return %s_step(m, %lld, 0, in, out);\n}\n\n", prefix, prefix, prefix, (long long)g->batch);
-    info(&src, g, p, o, prefix);
+    info(&src, g, p, o, prefix, e.packed_bytes);
     if (src.failed || body.failed) st = SNT_ERR_NOMEM;
   }
   char *cname = prefix ? snt_format("%s.c", prefix) : NULL;

@@ -16,6 +16,7 @@ typedef struct snt_emit {
   snt_arena *arena;   /* strings handed out by snt_emit_ptr */
   const char *prefix; /* the C identifier of the model */
   bool step;          /* a training step: C variables n (samples present) and seed exist */
+  size_t packed_bytes; /* m->packed, weights packed once at the first run (inference only) */
 } snt_emit;
 
 /* The number of samples a node processes: "n" in a training step (which may run fewer than
