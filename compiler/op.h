@@ -94,10 +94,19 @@ typedef struct snt_op {
   snt_status (*onnx_export)(struct snt_onnx_export *x, const snt_graph *g, int node);
   /* Writes the C code that computes the node. */
   snt_status (*emit)(struct snt_emit *e, int node);
+  /* A C expression of type const char * naming the kernel the node runs with (evaluated at run
+   * time with the model in `m`, for `EXE bench --profile`); NULL: the op's name. */
+  const char *(*kernel_name)(struct snt_emit *e, int node);
   /* Bytes of kernel scratch the node needs; NULL when none. */
   size_t (*scratch)(const snt_graph *g, const snt_node *n);
   /* The output may share the input's buffer (elementwise ops). */
   bool inplace;
+  /* Issue 10: may the node run on the first n samples only? Called (inference) when an input
+   * carries the batch; rows[t] says tensor t's dim 0 is the batch with samples kept apart, and
+   * every output's dim 0 is the batch. True when each output row depends on the same row of
+   * the inputs only and emit loops over the run-time count (snt_emit_rows). NULL: not known,
+   * and a model using the op on batched data runs its whole compiled batch every time. */
+  bool (*batch_rows)(const snt_graph *g, const snt_node *n, const bool *rows);
 
   /* Training (compiler/autodiff.h). Rewrites the node for training mode (BatchNorm's batch
    * statistics, active dropout); NULL when it computes the same in training. */

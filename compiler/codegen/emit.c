@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compiler/codegen/batch.h"
 #include "compiler/op.h"
 #include "sinter/file.h"
 #include "sinter/version.h"
@@ -63,6 +64,26 @@ const char *snt_emit_ints(snt_emit *e, const int64_t *v, int n) {
 
 const char *snt_emit_batch(snt_emit *e) {
   return e->step ? "n" : keep(e, snt_format("%lldLL", (long long)e->g->batch));
+}
+
+bool snt_emit_rows_dyn(const snt_emit *e, int tensor) { return e->rows && tensor >= 0 && e->rows[tensor]; }
+
+const char *snt_emit_rows(snt_emit *e, int tensor) {
+  const snt_tensor *t = &e->g->tensors[tensor];
+  return snt_emit_rows_dyn(e, tensor) ? "n" : snt_emit_i64(e, t->rank ? t->dims[0] : 1);
+}
+
+/* count elements (or bytes) of the whole tensor, scaled to n rows when they are run-time. */
+static const char *scaled(snt_emit *e, int tensor, int64_t count) {
+  const snt_tensor *t = &e->g->tensors[tensor];
+  if (!snt_emit_rows_dyn(e, tensor) || !t->dims[0]) return snt_emit_i64(e, count);
+  return keep(e, snt_format("(n * %lldLL)", (long long)(count / t->dims[0])));
+}
+
+const char *snt_emit_numel(snt_emit *e, int tensor) { return scaled(e, tensor, snt_tensor_numel(&e->g->tensors[tensor])); }
+
+const char *snt_emit_bytes(snt_emit *e, int tensor) {
+  return scaled(e, tensor, (int64_t)snt_tensor_bytes(&e->g->tensors[tensor]));
 }
 
 const char *snt_emit_dims(snt_emit *e, int tensor) {
@@ -150,6 +171,12 @@ static void generated_by(snt_strbuf *s, const snt_graph *g) {
 
 static snt_status header(const snt_graph *g, const char *prefix, const char *dir, snt_diag *d, bool step) {
   snt_strbuf h = {0};
+  char *run_n_decl = step ? snt_strdup("")
+                          : snt_format("/* Runs the first n (1 to %lld) samples: batched inputs and outputs hold n rows.\n"
+                                       " * Returns 0, or 1 when n is out of range. */\n"
+                                       "int %s_run_n(%s *m, int64_t n, const void *const *in, void *const *out);\n",
+                                       (long long)g->batch, prefix, prefix);
+  if (!run_n_decl) return SNT_ERR_NOMEM;
   generated_by(&h, g);
   snt_sb_printf(&h,
                 "#ifndef %s_H\n#define %s_H\n\n#include <sinter/model.h>\n\n"
@@ -160,11 +187,12 @@ static snt_status header(const snt_graph *g, const char *prefix, const char *dir
                 "/* Runs one batch of %lld: in[i] and out[i] point at dense row-major buffers of the\n"
                 " * shapes in %s_info.inputs / .outputs. Returns 0. */\n"
                 "int %s_run(%s *m, const void *const *in, void *const *out);\n"
+                "%s"
                 "void %s_destroy(%s *m);\n\n"
                 "/* Names, types and shapes of the inputs and outputs, labels, and the entry points. */\n"
                 "extern const snt_model_info %s_info;\n\n",
-                prefix, prefix, prefix, prefix, prefix, prefix, (long long)g->batch, prefix, prefix, prefix, prefix,
-                prefix, prefix);
+                prefix, prefix, prefix, prefix, prefix, prefix, (long long)g->batch, prefix, prefix, prefix, run_n_decl,
+                prefix, prefix, prefix);
   if (step)
     snt_sb_printf(&h, "/* One training step on n <= %lld samples (dropout seeded by seed). Returns 0. */\n"
                       "int %s_step(struct %s *m, int64_t n, uint64_t seed, const void *const *in, void *const *out);\n\n",
@@ -173,6 +201,7 @@ static snt_status header(const snt_graph *g, const char *prefix, const char *dir
   char *name = snt_format("%s.h", prefix);
   snt_status st = h.failed || !name ? SNT_ERR_NOMEM : write_file(d, dir, name, h.data, h.len);
   free(name);
+  free(run_n_decl);
   snt_sb_free(&h);
   return st;
 }
@@ -222,15 +251,17 @@ static snt_status weights(const snt_graph *g, const snt_plan *p, const char *pre
 /* Inside the model's own functions the state is `struct <prefix>`: a struct tag cannot be
  * hidden by a local (m, in, out, n, seed, A, S, W, ...), so any prefix is safe there. */
 static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const char *prefix, bool embed, bool step,
-                     size_t packed) {
+                     size_t stage, bool bf16, size_t packed) {
   char weights_sym[300], packed_alloc[64];
   snprintf(weights_sym, sizeof weights_sym, "%s_weights", prefix);
   snprintf(packed_alloc, sizeof packed_alloc, "aligned_alloc(64, %zu)", packed);
   bool has_w = p->weights_bytes && embed;
+  char stage_alloc[64] = "NULL";
+  if (stage) snprintf(stage_alloc, sizeof stage_alloc, "aligned_alloc(64, %zu)", (stage + 63) / 64 * 64);
   generated_by(s, g);
   snt_sb_printf(s,
                 "#include <math.h>\n#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n\n"
-                "#include <sinter/dtype.h>\n#include <sinter/kernels.h>\n%s\n#include \"%s.h\"\n\n",
+                "#include <sinter/dtype.h>\n#include <sinter/kernels.h>\n#include <sinter/profile.h>\n%s\n#include \"%s.h\"\n\n",
                 step ? "#include <sinter/kernels_train.h>\n" : "", prefix);
   if (has_w) snt_sb_printf(s, "extern const unsigned char %s_weights[];\n\n", prefix);
   snt_sb_printf(s,
@@ -238,21 +269,29 @@ static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const
                 "  unsigned char *scratch; /* %zu bytes for kernels */\n"
                 "  const unsigned char *weights; /* %zu bytes, embedded or loaded */\n"
                 "  snt_k_ctx *k; /* the kernels' threads and instruction set */\n"
+                "  unsigned char *stage; /* %zu bytes: a short batch's inputs and outputs, padded to the whole */\n"
+                "  double *prof; /* bench --profile: the time after each node; NULL when off */\n"
                 "  unsigned char *packed; /* %zu bytes: conv weights packed for the GEMM */\n"
                 "  const unsigned char *packed_for; /* the weights they were packed from; NULL: not yet */\n};\n\n",
-                prefix, p->arena_bytes, p->scratch_bytes, p->weights_bytes, packed);
+                prefix, p->arena_bytes, p->scratch_bytes, p->weights_bytes, stage, packed);
   snt_sb_printf(s,
                 "struct %s *%s_create(void) {\n  struct %s *m = calloc(1, sizeof *m);\n  if (!m) return NULL;\n"
                 "  m->weights = %s;\n"
                 "  m->arena = aligned_alloc(64, %zu);\n  m->scratch = aligned_alloc(64, %zu);\n  m->k = snt_k_ctx_create(1);\n"
-                "  m->packed = %s;\n"
-                "  if (!m->arena || !m->scratch || !m->k%s) {\n    %s_destroy(m);\n    return NULL;\n  }\n"
-                "  memset(m->arena, 0, %zu); /* rows past a short batch are read, never used: keep them finite */\n"
+                "  m->stage = %s;\n  m->packed = %s;\n"
+                "  if (!m->arena || !m->scratch || !m->k || (%d && !m->stage) || (%d && !m->packed)) {\n"
+                "    %s_destroy(m);\n    return NULL;\n  }\n"
+                "  /* Touched once here, not on the first runs; rows past a short batch stay finite. */\n"
+                "  memset(m->arena, 0, %zu);\n  memset(m->scratch, 0, %zu);\n"
+                "%s"
                 "  return m;\n}\n\n"
                 "void %s_destroy(struct %s *m) {\n  if (!m) return;\n  snt_k_ctx_destroy(m->k);\n  free(m->arena);\n  free(m->scratch);\n"
-                "  free(m->packed);\n  free(m);\n}\n\n",
+                "  free(m->stage);\n  free(m->packed);\n  free(m);\n}\n\n",
                 prefix, prefix, prefix, has_w ? weights_sym : "NULL", p->arena_bytes ? p->arena_bytes : 64, p->scratch_bytes ? (p->scratch_bytes + 63) / 64 * 64 : 64,
-                packed ? packed_alloc : "NULL", packed ? " || !m->packed" : "", prefix, p->arena_bytes ? p->arena_bytes : 64, prefix, prefix);
+                stage_alloc, packed ? packed_alloc : "NULL", stage > 0, packed > 0, prefix, p->arena_bytes ? p->arena_bytes : 64,
+                p->scratch_bytes ? (p->scratch_bytes + 63) / 64 * 64 : 64,
+                bf16 ? "  snt_k_ctx_set_precision(m->k, SNT_K_BF16); /* sinter compile --precision bf16 */\n" : "",
+                prefix, prefix);
 }
 
 /* Copies graph outputs that no node writes (an input or a constant passed through). */
@@ -260,7 +299,7 @@ static void passthrough_outputs(snt_emit *e) {
   for (int i = 0; i < e->g->n_outputs; i++) {
     int t = e->g->outputs[i];
     if (e->plan->places[t].kind == SNT_PLACE_OUTPUT) continue;
-    snt_emit_line(e, "memcpy(out[%d], %s, %zu);", i, snt_emit_ptr(e, t), snt_tensor_bytes(&e->g->tensors[t]));
+    snt_emit_line(e, "memcpy(out[%d], %s, %s);", i, snt_emit_ptr(e, t), snt_emit_bytes(e, t));
   }
 }
 
@@ -288,7 +327,7 @@ static void labels(snt_strbuf *s, const snt_graph *g, const char *prefix) {
 
 /* The model's snt_model_info, field by field (designated: the struct's order does not matter). */
 static void info(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const snt_codegen_opts *o, const char *prefix,
-                 size_t packed) {
+                 bool scalable, size_t stage, const char *batch_note, size_t packed) {
   bool has_w = p->weights_bytes && !(o && o->no_weights);
   io_table(s, g, prefix, "inputs", g->inputs, g->n_inputs);
   io_table(s, g, prefix, "outputs", g->outputs, g->n_outputs);
@@ -300,11 +339,13 @@ static void info(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const snt
   snt_sb_printf(s,
                 "\nstatic void *create_(void) { return %s_create(); }\n"
                 "static int run_(void *m, const void *const *in, void *const *out) { return %s_run(m, in, out); }\n"
+                "%s%s%s"
                 "static void destroy_(void *m) { %s_destroy(m); }\n"
                 "static void set_weights_(void *m, const void *w) {\n"
                 "  ((struct %s *)m)->weights = w;\n  ((struct %s *)m)->packed_for = NULL; /* packed again at the next run */\n}\n"
                 "static void set_threads_(void *m, int t) { snt_k_ctx_set_threads(((struct %s *)m)->k, t); }\n\n",
-                prefix, prefix, prefix, prefix, prefix, prefix);
+                prefix, prefix, o && o->step ? "" : "static int run_n_(void *m, int64_t n, const void *const *in, void *const *out) { return ",
+                o && o->step ? "" : prefix, o && o->step ? "" : "_run_n(m, n, in, out); }\n", prefix, prefix, prefix, prefix);
   snt_sb_printf(s, "const snt_model_info %s_info = {\n  .name = ", prefix);
   snt_c_string(s, g->name);
   snt_sb_printf(s, ",\n  .batch = %lld, .instances = %d, .n_inputs = %d, .n_outputs = %d,\n"
@@ -314,14 +355,52 @@ static void info(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const snt
   snt_sb_printf(s, "  .pre = {.scale = %a, .mean = {%a, %a, %a}, .std = {%a, %a, %a}, .nhwc = %d},\n  .summary = ",
                 pre.scale, pre.mean[0], pre.mean[1], pre.mean[2], pre.std[0], pre.std[1], pre.std[2], pre.nhwc);
   snt_c_string(s, o && o->summary ? o->summary : "");
+  if (batch_note) snt_sb_puts(s, " ");
   /* What <prefix>_create allocates, for the executable's out-of-memory message. */
   size_t memory = (p->arena_bytes ? p->arena_bytes : 64) + (p->scratch_bytes ? (p->scratch_bytes + 63) / 64 * 64 : 64) +
-                  packed;
+                  (stage + 63) / 64 * 64 + packed;
+  if (batch_note) snt_c_string(s, batch_note);
   snt_sb_printf(s, ",\n  .n_params = %d, .params = %s_params, .weights_bytes = %zu, .weights = %s%s,\n"
                    "  .create = create_, .run = run_, .destroy = destroy_, .set_weights = set_weights_,\n"
-                   "  .set_threads = set_threads_,\n"
-                   "  .memory_bytes = %zu};\n",
-                n_params, prefix, p->weights_bytes, has_w ? prefix : "NULL", has_w ? "_weights" : "", memory);
+                   "  .set_threads = set_threads_, .run_n = %s, .batch_scalable = %d, .bf16 = %d,\n"
+                   "  .memory_bytes = %zu,\n",
+                n_params, prefix, p->weights_bytes, has_w ? prefix : "NULL", has_w ? "_weights" : "",
+                o && o->step ? "NULL" : "run_n_", scalable, o && o->bf16, memory);
+}
+
+/* ---- profiling (EXE bench --profile): a timestamp after each node while m->prof is set ---- */
+
+/* One branch per node when profiling is off. */
+static void profile_stamp(snt_strbuf *body, int i) {
+  snt_sb_printf(body, "  if (m->prof) m->prof[%d] = snt_prof_now();\n", i);
+}
+
+/* The node table (names through snt_c_string: they are untrusted), kernel_ naming each node's
+ * kernel through the op's kernel_name hook, and set_profile_. */
+static void profile_tables(snt_strbuf *s, snt_emit *e) {
+  const snt_graph *g = e->g;
+  const snt_plan *p = e->plan;
+  snt_sb_printf(s, "static const snt_model_node %s_nodes[%d] = {\n", e->prefix, p->n_order ? p->n_order : 1);
+  for (int i = 0; i < p->n_order; i++) {
+    const snt_node *n = &g->nodes[p->order[i]];
+    snt_sb_puts(s, "  {.name = ");
+    snt_c_string(s, n->name ? n->name : "");
+    snt_sb_printf(s, ", .op = \"%s\", .flops = %a},\n", n->op->name, n->op->flops ? n->op->flops(g, n) : 0.0);
+  }
+  if (!p->n_order) snt_sb_puts(s, "  {.name = NULL},\n");
+  snt_sb_printf(s, "};\n\nstatic const char *kernel_(void *mv, int i) {\n  struct %s *m = mv;\n  (void)m;\n  switch (i) {\n",
+                e->prefix);
+  for (int i = 0; i < p->n_order; i++) {
+    const snt_node *n = &g->nodes[p->order[i]];
+    if (n->op->kernel_name) snt_sb_printf(s, "    case %d: return %s;\n", i, n->op->kernel_name(e, p->order[i]));
+  }
+  snt_sb_printf(s, "    default: return NULL;\n  }\n}\n\n"
+                   "static void set_profile_(void *m, double *t) { ((struct %s *)m)->prof = t; }\n\n", e->prefix);
+}
+
+static void profile_info(snt_strbuf *s, const snt_emit *e) {
+  snt_sb_printf(s, "  .n_nodes = %d, .nodes = %s_nodes, .set_profile = set_profile_, .kernel = kernel_};\n",
+                e->plan->n_order, e->prefix);
 }
 
 /* The C prefix: the caller's (an identifier it made, as <prefix>_train), else the model's name
@@ -338,6 +417,66 @@ static snt_status codegen_prefix(const snt_graph *g, const snt_codegen_opts *o, 
   return (*prefix = snt_strdup(o->name)) ? SNT_OK : SNT_ERR_NOMEM;
 }
 
+/* Bytes of the batched inputs and outputs, each 64-byte aligned: a short batch's stage. */
+static size_t stage_bytes(const snt_graph *g) {
+  size_t b = 0;
+  for (int i = 0; i < g->n_inputs; i++)
+    if (batched(g, &g->tensors[g->inputs[i]], true)) b += (snt_tensor_bytes(&g->tensors[g->inputs[i]]) + 63) / 64 * 64;
+  for (int i = 0; i < g->n_outputs; i++)
+    if (batched(g, &g->tensors[g->outputs[i]], false)) b += (snt_tensor_bytes(&g->tensors[g->outputs[i]]) + 63) / 64 * 64;
+  return b;
+}
+
+/* Copies the batched rows of one io table between the caller's n rows and the stage. */
+static void stage_io(snt_strbuf *s, const snt_graph *g, const int *ts, int count, bool is_input, size_t *off) {
+  const char *name = is_input ? "in" : "out";
+  for (int i = 0; i < count; i++) {
+    const snt_tensor *t = &g->tensors[ts[i]];
+    if (!batched(g, t, is_input)) {
+      snt_sb_printf(s, "  s%s[%d] = %s[%d];\n", name, i, name, i);
+      continue;
+    }
+    size_t row = snt_tensor_bytes(t) / (size_t)t->dims[0];
+    snt_sb_printf(s, "  s%s[%d] = m->stage + %zu;\n", name, i, *off);
+    if (is_input)
+      snt_sb_printf(s, "  memcpy(m->stage + %zu, in[%d], (size_t)n * %zu);\n  memset(m->stage + %zu + (size_t)n * %zu, 0, (size_t)(%lld - n) * %zu);\n",
+                    *off, i, row, *off, row, (long long)t->dims[0], row);
+    *off += (snt_tensor_bytes(t) + 63) / 64 * 64;
+  }
+}
+
+static void copy_back(snt_strbuf *s, const snt_graph *g, size_t off) {
+  for (int i = 0; i < g->n_inputs; i++)
+    if (batched(g, &g->tensors[g->inputs[i]], true)) off += (snt_tensor_bytes(&g->tensors[g->inputs[i]]) + 63) / 64 * 64;
+  for (int i = 0; i < g->n_outputs; i++) {
+    const snt_tensor *t = &g->tensors[g->outputs[i]];
+    if (!batched(g, t, false)) continue;
+    snt_sb_printf(s, "  memcpy(out[%d], m->stage + %zu, (size_t)n * %zu);\n", i, off, snt_tensor_bytes(t) / (size_t)t->dims[0]);
+    off += (snt_tensor_bytes(t) + 63) / 64 * 64;
+  }
+}
+
+/* <prefix>_run_n: the body on n rows when the model keeps samples apart; else the whole batch,
+ * a short one staged with zero rows (the memset then is the price of an op that mixes samples). */
+static void run_n_fn(snt_strbuf *s, const snt_graph *g, const char *prefix, bool scalable, size_t stage) {
+  long long b = (long long)g->batch;
+  snt_sb_printf(s, "int %s_run_n(struct %s *m, int64_t n, const void *const *in, void *const *out) {\n"
+                   "  if (n < 1 || n > %lld) return n == 0 ? 0 : 1;\n", prefix, prefix, b);
+  if (scalable || !stage) {
+    if (scalable) snt_sb_printf(s, "  return %s_rows_(m, n, in, out);\n}\n\n", prefix);
+    else snt_sb_printf(s, "  return %s_rows_(m, %lld, in, out);\n}\n\n", prefix, b);
+    return;
+  }
+  snt_sb_printf(s, "  if (n == %lld) return %s_rows_(m, n, in, out);\n", b, prefix);
+  snt_sb_printf(s, "  const void *sin[%d];\n  void *sout[%d];\n", g->n_inputs + 1, g->n_outputs + 1);
+  size_t off = 0;
+  stage_io(s, g, g->inputs, g->n_inputs, true, &off);
+  stage_io(s, g, g->outputs, g->n_outputs, false, &off);
+  snt_sb_printf(s, "  const int rc = %s_rows_(m, %lld, sin, sout);\n", prefix, b);
+  copy_back(s, g, 0);
+  snt_sb_puts(s, "  return rc;\n}\n\n");
+}
+
 snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_opts *o, const char *dir,
                        snt_diag *d) {
   char *prefix = NULL;
@@ -346,7 +485,14 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
   snt_emit e = {.g = g, .plan = p, .d = d, .c = &body, .arena = snt_arena_create(), .prefix = prefix,
                 .step = o && o->step};
   bool embed = !(o && o->no_weights);
+  snt_batch_scan scan = {.blocker = -1};
+  if (!st) st = snt_batch_scan_run(g, p, &scan);
+  if (!st && !e.step && scan.scalable && g->batch > 1) e.rows = scan.rows;
+  size_t stage = !st && !e.step && !scan.scalable && g->batch > 1 ? stage_bytes(g) : 0;
+  char *note = !st && !e.step ? snt_batch_scan_note(g, &scan) : NULL;
+  if (!st && !e.step && !note) st = SNT_ERR_NOMEM;
   if (!st && !e.arena) st = SNT_ERR_NOMEM;
+  if (!st) profile_stamp(&body, 0);
   for (int s = 0; !st && s < p->n_order; s++) {
     const snt_node *n = &g->nodes[p->order[s]];
     snt_sb_printf(&body, "  /* %s '", n->op->name);
@@ -356,15 +502,18 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
       st = snt_node_error(g, n, d, "cannot be compiled yet: sinter has no code for op '%s'", n->op->name);
     else
       st = n->op->emit(&e, p->order[s]);
+    profile_stamp(&body, s + 1);
   }
   if (!st) passthrough_outputs(&e);
   if (!st) {
-    preamble(&src, g, p, prefix, embed, e.step, e.packed_bytes);
+    preamble(&src, g, p, prefix, embed, e.step, stage, o && o->bf16, e.packed_bytes);
     if (e.step)
       snt_sb_printf(&src, "int %s_step(struct %s *m, int64_t n, uint64_t seed, const void *const *in, void *const *out) {\n"
                           "  (void)n, (void)seed;\n", prefix, prefix);
     else
-      snt_sb_printf(&src, "int %s_run(struct %s *m, const void *const *in, void *const *out) {\n", prefix, prefix);
+      snt_sb_printf(&src, "/* The nodes in order, on the first n samples (n is the whole batch when the model mixes them). */\n"
+                          "static int %s_rows_(struct %s *m, int64_t n, const void *const *in, void *const *out) {\n"
+                          "  (void)n;\n", prefix, prefix);
     snt_sb_printf(&src, "  unsigned char *A = m->arena;\n  void *S = m->scratch;\n");
     snt_sb_printf(&src, "  const unsigned char *W = m->weights;\n  (void)A, (void)S, (void)W, (void)in, (void)out;\n");
     snt_sb_puts(&src, body.data ? body.data : "");
@@ -373,7 +522,14 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
     if (e.step)
       snt_sb_printf(&src, "int %s_run(struct %s *m, const void *const *in, void *const *out) {\n"
                           "  return %s_step(m, %lld, 0, in, out);\n}\n\n", prefix, prefix, prefix, (long long)g->batch);
-    info(&src, g, p, o, prefix, e.packed_bytes);
+    else {
+      run_n_fn(&src, g, prefix, scan.scalable, stage);
+      snt_sb_printf(&src, "int %s_run(struct %s *m, const void *const *in, void *const *out) {\n"
+                          "  return %s_run_n(m, %lld, in, out);\n}\n\n", prefix, prefix, prefix, (long long)g->batch);
+    }
+    profile_tables(&src, &e);
+    info(&src, g, p, o, prefix, scan.scalable, stage, note, e.packed_bytes);
+    profile_info(&src, &e);
     if (src.failed || body.failed) st = SNT_ERR_NOMEM;
   }
   char *cname = prefix ? snt_format("%s.c", prefix) : NULL;
@@ -381,6 +537,8 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
   if (!st) st = header(g, prefix, dir, d, e.step);
   if (!st && p->weights_bytes && embed) st = weights(g, p, prefix, dir, d);
   free(cname);
+  free(note);
+  snt_batch_scan_free(&scan);
   snt_sb_free(&src);
   snt_sb_free(&body);
   snt_arena_destroy(e.arena);

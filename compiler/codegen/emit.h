@@ -16,8 +16,19 @@ typedef struct snt_emit {
   snt_arena *arena;   /* strings handed out by snt_emit_ptr */
   const char *prefix; /* the C identifier of the model */
   bool step;          /* a training step: C variables n (samples present) and seed exist */
+  const bool *rows;   /* inference: per tensor, its rows past the run-time n are skipped; NULL: none */
   size_t packed_bytes; /* m->packed, weights packed once at the first run (inference only) */
 } snt_emit;
+
+/* Tensor t's dim 0 at run time: "n" when its code stops after the first n samples (issue 10:
+ * e->rows says so), else the planned size as a literal. Emitters use it for the batch of
+ * every per-sample loop and kernel descriptor; snt_emit_numel and snt_emit_bytes likewise
+ * give t's element and byte counts ("(n * 1024LL)"). */
+const char *snt_emit_rows(snt_emit *e, int tensor);
+const char *snt_emit_numel(snt_emit *e, int tensor);
+const char *snt_emit_bytes(snt_emit *e, int tensor);
+/* Whether t's rows are run-time (snt_emit_rows gives "n"): descriptors holding it cannot be static. */
+bool snt_emit_rows_dyn(const snt_emit *e, int tensor);
 
 /* The number of samples a node processes: "n" in a training step (which may run fewer than
  * the planned batch), else the planned batch as a literal. Cross-sample kernels (batch
@@ -49,6 +60,7 @@ typedef struct snt_codegen_opts {
   int instances;              /* copies that split the batch between threads; 0 means 1 */
   bool step;                  /* emit <name>_step(m, n, seed, in, out), a training step */
   bool no_weights;            /* the caller always provides the weights (set_weights): none embedded */
+  bool bf16;                  /* the model's products in bfloat16 where the CPU can (inference) */
 } snt_codegen_opts;
 
 /* Writes <dir>/<name>.c, <name>.h and, when the plan has weights, <name>_weights.bin and

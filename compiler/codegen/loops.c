@@ -52,7 +52,7 @@ void snt_emit_elementwise_loop(snt_emit *e, int out, const int *ins, int n_ins, 
   }
   snt_emit_line(e, "{");
   if (flat) {
-    snt_emit_line(e, "for (int64_t io = 0; io < %lld; io++) {", (long long)snt_tensor_numel(y));
+    snt_emit_line(e, "for (int64_t io = 0; io < %s; io++) {", snt_emit_numel(e, out));
     for (int k = 0; k < n_ins; k++)
       snt_emit_line(e, "  const int64_t ix%d = %s;", k, snt_tensor_numel(&e->g->tensors[ins[k]]) == 1 ? "0" : "io");
     snt_emit_line(e, "  %s", body);
@@ -63,7 +63,8 @@ void snt_emit_elementwise_loop(snt_emit *e, int out, const int *ins, int n_ins, 
   /* Right-aligned broadcasting: input dim i of rank r lines up with output dim i + (R - r). */
   int R = y->rank;
   snt_emit_line(e, "int64_t io = 0;");
-  for (int d = 0; d < R; d++) snt_emit_line(e, "for (int64_t i%d = 0; i%d < %lld; i%d++)", d, d, (long long)y->dims[d], d);
+  for (int d = 0; d < R; d++)
+    snt_emit_line(e, "for (int64_t i%d = 0; i%d < %s; i%d++)", d, d, d ? snt_emit_i64(e, y->dims[d]) : snt_emit_rows(e, out), d);
   snt_emit_line(e, "{");
   for (int k = 0; k < n_ins; k++) {
     const snt_tensor *x = &e->g->tensors[ins[k]];

@@ -57,5 +57,5 @@ const snt_op snt_op_add = {
     .name = "add", .type_name = "Add", .default_layer = "add",
     .doc = "elementwise sum of tensors of one shape: add(a, b, ...) or a + b",
     .min_inputs = 2, .max_inputs = -1, .args = args, .infer = infer,
-    .onnx_type = "Add", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad,
+    .onnx_type = "Add", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad, .batch_rows = snt_rows_elementwise,
     .onnx_arity = {2, 2, 1, 1}, .types = {.t = SNT_TY_FLOATS | SNT_TY_INTS, .t_slots = ~0u, .note = "loop in the type (FLOAT16, BFLOAT16 in float32, rounded per element; integers wrap)"}};

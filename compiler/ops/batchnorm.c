@@ -93,7 +93,7 @@ static snt_status emit(snt_emit *e, int node) {
   snt_emit_line(e, "  const %s s = %s / sqrt%s(var[c] + %s%s), t = %s - mean[c] * s;", ct,
                 gamma ? snt_format_keep(e, "%s[c]", gamma) : "1.0f", f, snt_emit_f64(e, f64 ? eps : (float)eps), f,
                 beta ? snt_format_keep(e, "%s[c]", beta) : "0.0f");
-  snt_emit_line(e, "  for (int64_t b = 0; b < %lld; b++) {", (long long)x->dims[0]);
+  snt_emit_line(e, "  for (int64_t b = 0; b < %s; b++) {", snt_emit_rows(e, n->in[0]));
   snt_emit_line(e, "    const %s *xi = x + (b * %lld + c) * %lld;", ct, (long long)c, (long long)inner);
   snt_emit_line(e, "    %s *yi = y + (b * %lld + c) * %lld;", ct, (long long)c, (long long)inner);
   snt_emit_line(e, "    for (int64_t i = 0; i < %lld; i++) {", (long long)inner);
@@ -255,6 +255,6 @@ const snt_op snt_op_batchnorm = {
     .name = "batchnorm", .type_name = "BatchNormalization", .default_layer = "batch_normalization",
     .doc = "batch normalisation over channels: batchnorm(x, eps=0.001, momentum=0.99, center=true, scale=true)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer,
-    .onnx_type = "BatchNormalization", .onnx_import = onnx_import, .onnx_roles = roles, .onnx_export = onnx_export, .emit = emit, .inplace = true,
+    .onnx_type = "BatchNormalization", .onnx_import = onnx_import, .onnx_roles = roles, .onnx_export = onnx_export, .emit = emit, .inplace = true, .batch_rows = snt_rows_first,
     .train = train, .grad = grad,
     .onnx_arity = {5, 5, 1, 5}, .types = SNT_TYPES_LOOP_F64(31)};

@@ -73,7 +73,7 @@ static snt_status fold_emit(snt_emit *e, int node) {
   const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,    \
                               .min_inputs = lo, .max_inputs = hi, .args = no_args,                   \
                               .infer = snt_infer_broadcast, .onnx_type = onnx, .onnx_export = snt_ox_same, \
-                              .emit = fold_emit, .onnx_arity = {lo, hi, 1, 1}, .types = types_}
+                              .emit = fold_emit, .batch_rows = snt_rows_elementwise, .onnx_arity = {lo, hi, 1, 1}, .types = types_}
 #define FOLD_NOTE "loop in the type (FLOAT16, BFLOAT16 in float32, rounded per element; integers wrap)"
 #define POW_TYPES                                                                                    \
   {.t = SNT_TY_FLOATS | SNT_TY(SNT_I32) | SNT_TY(SNT_I64), .other = SNT_TY_NUMERIC,                    \
@@ -128,6 +128,6 @@ const snt_op snt_op_mod = {
     .name = "mod", .type_name = "Mod", .default_layer = "mod",
     .doc = "remainder, broadcasting: mod(a, b, fmod=0) (fmod=0: the sign of b, integers only; fmod=1: the sign of a)",
     .min_inputs = 2, .max_inputs = 2, .args = mod_args, .infer = mod_infer, .onnx_type = "Mod",
-    .emit = mod_emit, .onnx_arity = {2, 2, 1, 1},
+    .emit = mod_emit, .batch_rows = snt_rows_elementwise, .onnx_arity = {2, 2, 1, 1},
     .types = {.t = SNT_TY_FLOATS | SNT_TY_INTS, .t_slots = ~0u,
               .note = "integers in the type (x mod 0 = 0, MIN mod -1 = 0); floats: fmod in double, rounded to the type"}};

@@ -16,6 +16,17 @@ snt_status snt_emit_fold(snt_emit *e, int node, const char *combine);
 /* out[0] = a byte copy of in[0] (ops that only change the shape). */
 snt_status snt_emit_copy(snt_emit *e, int node);
 
+/* batch_rows rules (compiler/ops/rows.c; snt_op.batch_rows). snt_rows_slots: input 0 carries the
+ * batch and no input outside `slots` (bit k = input k) does; snt_rows_first: input 0 only;
+ * snt_rows_elementwise: every batched input has the output's rank (broadcasting). */
+bool snt_rows_slots(const snt_graph *g, const snt_node *n, const bool *rows, unsigned slots);
+bool snt_rows_first(const snt_graph *g, const snt_node *n, const bool *rows);
+bool snt_rows_elementwise(const snt_graph *g, const snt_node *n, const bool *rows);
+/* A static or, when t's rows are run-time, an automatic C declaration ("static const" or "const"). */
+static inline const char *snt_emit_const(const snt_emit *e, int t) { return snt_emit_rows_dyn(e, t) ? "const" : "static const"; }
+/* t's dims as an initializer list, dim 0 as snt_emit_rows gives it: "{n, 3, 8, 8}". */
+const char *snt_emit_dims_rows(snt_emit *e, int tensor);
+
 /* Training helpers (compiler/ops/activation.c). */
 struct snt_ad;
 /* The gradient before node fwd's fused activation, given dy after it: dy itself when the node

@@ -46,15 +46,23 @@ static snt_status emit(snt_emit *e, int node) {
   }
   snt_emit_line(e, "const void *const xs[] = {%s};", ptrs.data);
   snt_emit_line(e, "static const int64_t sizes[] = %s;", snt_emit_ints(e, sizes, n->n_in));
-  snt_emit_line(e, "snt_k_concat(%zu, %d, xs, sizes, %lld, %lld, %s);", snt_dtype_size(x->dtype), n->n_in, (long long)outer,
+  const char *outer_s = snt_emit_rows_dyn(e, n->out[0]) ? snt_format_keep(e, "n * %lldLL", (long long)(outer / x->dims[0]))
+                                                         : snt_emit_i64(e, outer);
+  snt_emit_line(e, "snt_k_concat(%zu, %d, xs, sizes, %s, %lld, %s);", snt_dtype_size(x->dtype), n->n_in, outer_s,
                 (long long)inner, snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   snt_sb_free(&ptrs);
   return SNT_OK;
 }
 
+/* Along an axis past the batch: any input may carry it (the others have it as dim 0 too). */
+static bool rows(const snt_graph *g, const snt_node *n, const bool *r) {
+  (void)r;
+  return norm_axis(n, g->tensors[n->in[0]].rank) > 0;
+}
+
 const snt_op snt_op_concat = {
     .name = "concat", .type_name = "Concatenate", .default_layer = "concatenate",
     .doc = "joins tensors along an axis: concat(a, b, ..., axis=1)", .min_inputs = 1, .max_inputs = -1, .args = args,
-    .infer = infer, .onnx_type = "Concat", .emit = emit,
+    .infer = infer, .onnx_type = "Concat", .emit = emit, .batch_rows = rows,
     .onnx_arity = {1, -1, 1, 1}, .types = {.t = SNT_TY_ALL, .t_slots = ~0u, .note = SNT_NOTE_MOVE}};

@@ -120,8 +120,8 @@ static snt_status emit(snt_emit *e, int node) {
   snt_k_conv_desc k;
   make_desc(e->g, n, &k);
   snt_emit_line(e, "{");
-  snt_emit_line(e, "static const snt_k_conv_desc d = {%d, %lld, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {0, 0, 0, 0}};",
-                k.spatial, (long long)k.batch, (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
+  snt_emit_line(e, "%s snt_k_conv_desc d = {%d, %s, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {0, 0, 0, 0}};",
+                snt_emit_const(e, n->in[0]), k.spatial, snt_emit_rows(e, n->in[0]), (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
                 snt_emit_ints(e, k.in, 3), snt_emit_ints(e, k.out, 3), snt_emit_ints(e, k.kernel, 3),
                 snt_emit_ints(e, k.stride, 3), snt_emit_ints(e, k.dilation, 3), snt_emit_ints(e, k.pad_begin, 3),
                 snt_emit_ints(e, k.pad_end, 3));
@@ -144,4 +144,4 @@ const snt_op snt_op_conv_transpose = {
     .name = "conv_transpose", .type_name = "Conv2DTranspose", .default_layer = "conv2d_transpose",
     .doc = "transposed convolution (ONNX ConvTranspose)", .min_inputs = 1, .max_inputs = 1, .args = args,
     .infer = infer, .onnx_type = "ConvTranspose", .onnx_import = onnx_import, .emit = emit, .scratch = scratch,
-    .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = convt_ranges, .types = SNT_TYPES_LOOP_F64(7)};
+    .batch_rows = snt_rows_first, .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = convt_ranges, .types = SNT_TYPES_LOOP_F64(7)};

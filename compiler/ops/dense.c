@@ -54,18 +54,19 @@ static snt_status emit(snt_emit *e, int node) {
   const snt_tensor *x = &e->g->tensors[n->in[0]], *y = &e->g->tensors[n->out[0]];
   bool bias = n->n_in > 2;
   snt_emit_line(e, "{");
-  snt_emit_line(e, "static const snt_k_gemm_desc d = {%lld, %lld, %lld, 0, 0, 1.0f, %s, 1, %lld};", (long long)x->dims[0],
+  snt_emit_line(e, "%s snt_k_gemm_desc d = {%s, %lld, %lld, 0, 0, 1.0f, %s, 1, %lld};", snt_emit_const(e, n->in[0]), snt_emit_rows(e, n->in[0]),
                 (long long)y->dims[1], (long long)x->dims[1], bias ? "1.0f" : "0.0f", (long long)y->dims[1]);
   snt_emit_line(e, "if (snt_k_gemm(m->k, &d, %s, %s, %s, %s) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->in[1]), bias ? snt_emit_ptr(e, n->in[2]) : "NULL", snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   const char *act = snt_node_string(n, "activation", "none");
   const char *out = snt_emit_ptr(e, n->out[0]);
-  long long rows = (long long)y->dims[0], cols = (long long)y->dims[1];
-  if (strcmp(act, "softmax") == 0) snt_emit_line(e, "snt_k_softmax(%lld, %lld, 1, %s, %s);", rows, cols, out, out);
-  else if (strcmp(act, "relu") == 0) snt_emit_line(e, "for (int64_t i = 0; i < %lld; i++) %s[i] = %s[i] > 0 ? %s[i] : 0;", rows * cols, out, out, out);
-  else if (strcmp(act, "sigmoid") == 0) snt_emit_line(e, "for (int64_t i = 0; i < %lld; i++) %s[i] = 1 / (1 + expf(-%s[i]));", rows * cols, out, out);
-  else if (strcmp(act, "tanh") == 0) snt_emit_line(e, "for (int64_t i = 0; i < %lld; i++) %s[i] = tanhf(%s[i]);", rows * cols, out, out);
+  const char *rows = snt_emit_rows(e, n->out[0]), *count = snt_emit_numel(e, n->out[0]);
+  long long cols = (long long)y->dims[1];
+  if (strcmp(act, "softmax") == 0) snt_emit_line(e, "snt_k_softmax(%s, %lld, 1, %s, %s);", rows, cols, out, out);
+  else if (strcmp(act, "relu") == 0) snt_emit_line(e, "for (int64_t i = 0; i < %s; i++) %s[i] = %s[i] > 0 ? %s[i] : 0;", count, out, out, out);
+  else if (strcmp(act, "sigmoid") == 0) snt_emit_line(e, "for (int64_t i = 0; i < %s; i++) %s[i] = 1 / (1 + expf(-%s[i]));", count, out, out);
+  else if (strcmp(act, "tanh") == 0) snt_emit_line(e, "for (int64_t i = 0; i < %s; i++) %s[i] = tanhf(%s[i]);", count, out, out);
   return SNT_OK;
 }
 
@@ -111,6 +112,12 @@ static snt_status emit_grad_kernel(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+/* bench --profile: one GEMM on m's kernel context. */
+static const char *kernel_name(snt_emit *e, int node) {
+  (void)e, (void)node;
+  return "snt_k_gemm_kernel(m->k)";
+}
+
 static const snt_arg_spec no_args[] = {{0}};
 static const snt_op dense_grad_input = {.name = "dense_grad_input", .type_name = "DenseGrad", .default_layer = "grad",
                                         .doc = "gradient of dense's input", .args = no_args, .emit = emit_grad_input};
@@ -123,4 +130,4 @@ const snt_op snt_op_dense = {
     .name = "dense", .type_name = "Dense", .default_layer = "dense",
     .doc = "fully connected layer: dense(x, units, activation=none, bias=true, l2=0)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer, .flops = flops, .onnx_export = onnx_export, .emit = emit,
-    .grad = grad};
+    .kernel_name = kernel_name, .grad = grad, .batch_rows = snt_rows_first};

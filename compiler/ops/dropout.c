@@ -38,7 +38,7 @@ static snt_status emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   snt_status st = snt_emit_copy(e, node);
   if (!st && n->n_out > 1)
-    snt_emit_line(e, "memset(%s, 1, %lld);", snt_emit_ptr(e, n->out[1]), (long long)snt_tensor_numel(&e->g->tensors[n->out[1]]));
+    snt_emit_line(e, "memset(%s, 1, %s);", snt_emit_ptr(e, n->out[1]), snt_emit_numel(e, n->out[1]));
   return st;
 }
 
@@ -104,6 +104,6 @@ const snt_op snt_op_dropout = {
     .name = "dropout", .type_name = "Dropout", .default_layer = "dropout",
     .doc = "random zeroing while training: dropout(x, rate, seed=0)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Dropout",
-    .onnx_import = onnx_import, .onnx_const_inputs = 1u << 2, .onnx_export = onnx_export, .emit = emit,
+    .onnx_import = onnx_import, .onnx_const_inputs = 1u << 2, .onnx_export = onnx_export, .emit = emit, .batch_rows = snt_rows_first,
     .train = train, .grad = grad,
     .onnx_arity = {1, 3, 1, 2}, .types = {.t = SNT_TY_FLOATS, .other = SNT_TY_FLOATS | SNT_TY(SNT_BOOL), .note = "a copy at inference"}};

@@ -70,7 +70,7 @@ snt_status snt_infer_same(snt_graph *g, int node, snt_diag *d) {
 #define UNARY(id, onnx, doc_, types_, note_)                                                                \
   const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,      \
                               .min_inputs = 1, .max_inputs = 1, .args = no_args, .infer = snt_infer_same, \
-                              .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = snt_emit_unary, .inplace = true, \
+                              .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = snt_emit_unary, .inplace = true, .batch_rows = snt_rows_elementwise, \
                               .onnx_arity = {1, 1, 1, 1}, .types = {.t = (types_), .note = note_}}
 /* Types of the unary ops (emitted loops: FLOAT16/BFLOAT16 load and store through float32). */
 #define UNARY_NOTE "loop in the type (FLOAT16, BFLOAT16 in float32, rounded per element)"
@@ -100,7 +100,7 @@ static snt_status leaky_emit(snt_emit *e, int node) {
 const snt_op snt_op_leaky_relu = {
     .name = "leaky_relu", .type_name = "LeakyReLU", .default_layer = "leaky_re_lu",
     .doc = "x for x >= 0, alpha * x below: leaky_relu(x, alpha=0.01)", .min_inputs = 1, .max_inputs = 1,
-    .args = leaky_args, .infer = snt_infer_same, .onnx_type = "LeakyRelu", .emit = leaky_emit, .inplace = true,
+    .args = leaky_args, .infer = snt_infer_same, .onnx_type = "LeakyRelu", .emit = leaky_emit, .inplace = true, .batch_rows = snt_rows_elementwise,
     .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_FLOATS, .note = UNARY_NOTE}};
 
 /* ---- cast ---- */
@@ -146,7 +146,7 @@ static snt_status cast_emit(snt_emit *e, int node) {
 const snt_op snt_op_cast = {
     .name = "cast", .type_name = "Cast", .default_layer = "cast",
     .doc = "element type conversion (ONNX type numbers): cast(x, to)", .min_inputs = 1, .max_inputs = 1,
-    .args = cast_args, .infer = cast_infer, .onnx_type = "Cast", .emit = cast_emit,
+    .args = cast_args, .infer = cast_infer, .onnx_type = "Cast", .emit = cast_emit, .batch_rows = snt_rows_elementwise,
     .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_ALL, .note = "any of these to any of these; BFLOAT16 and FLOAT16 round to nearest even"}};
 
 /* ---- clip: min and max are attributes before opset 11, optional inputs after ---- */
@@ -200,5 +200,5 @@ static snt_status clip_emit(snt_emit *e, int node) {
 const snt_op snt_op_clip = {
     .name = "clip", .type_name = "Clip", .default_layer = "clip",
     .doc = "limits values to [min, max]: clip(x, min=-inf, max=inf)", .min_inputs = 1, .max_inputs = 3,
-    .args = clip_args, .infer = clip_infer, .onnx_type = "Clip", .emit = clip_emit, .inplace = true,
+    .args = clip_args, .infer = clip_infer, .onnx_type = "Clip", .emit = clip_emit, .inplace = true, .batch_rows = snt_rows_elementwise,
     .onnx_arity = {1, 3, 1, 1}, .types = {.t = SNT_TY_FLOATS | SNT_TY_INTS, .t_slots = 7, .note = UNARY_NOTE}};

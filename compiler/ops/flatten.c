@@ -43,10 +43,11 @@ static snt_status emit(snt_emit *e, int node) {
   snt_emit_line(e, "{");
   snt_strbuf dims = {0}, perm = {0};
   for (int i = 0; i < x->rank; i++) {
-    snt_sb_printf(&dims, "%s%lld", i ? ", " : "", (long long)x->dims[i]);
+    if (i == 0 && snt_emit_rows_dyn(e, n->in[0])) snt_sb_puts(&dims, "n");
+    else snt_sb_printf(&dims, "%s%lld", i ? ", " : "", (long long)x->dims[i]);
     snt_sb_printf(&perm, "%s%d", i ? ", " : "", i == 0 ? 0 : i == x->rank - 1 ? 1 : i + 1);
   }
-  snt_emit_line(e, "static const int64_t dims[] = {%s};", dims.data);
+  snt_emit_line(e, "%s int64_t dims[] = {%s};", snt_emit_const(e, n->in[0]), dims.data);
   snt_emit_line(e, "static const int perm[] = {%s};", perm.data);
   snt_emit_line(e, "if (snt_k_transpose(%zu, %d, dims, perm, %s, %s) != SNT_OK) return 1;", snt_dtype_size(x->dtype),
                 x->rank, snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
@@ -112,5 +113,5 @@ const snt_op snt_op_flatten = {
     .name = "flatten", .type_name = "Flatten", .default_layer = "flatten",
     .doc = "flatten each sample; order=hwc (Keras, default) or chw: flatten(x, order=hwc)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Flatten",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad,
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad, .batch_rows = snt_rows_first,
     .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_ALL, .note = SNT_NOTE_MOVE}};

@@ -28,15 +28,23 @@ static snt_status emit(snt_emit *e, int node) {
   if (axis < 0) axis += x->rank;
   for (int i = 0; i < axis; i++) outer *= x->dims[i];
   for (int i = (int)axis + 1; i < x->rank; i++) inner *= x->dims[i];
-  snt_emit_line(e, "if (snt_k_gather(%zu, %lld, %lld, %lld, %s, %d, %s, %lld, %s) != SNT_OK) return 1;",
-                snt_dtype_size(x->dtype), (long long)outer, (long long)x->dims[axis], (long long)inner,
+  const char *outer_s = snt_emit_rows_dyn(e, n->in[0]) ? snt_format_keep(e, "n * %lldLL", (long long)(outer / x->dims[0]))
+                                                        : snt_emit_i64(e, outer);
+  snt_emit_line(e, "if (snt_k_gather(%zu, %s, %lld, %lld, %s, %d, %s, %lld, %s) != SNT_OK) return 1;",
+                snt_dtype_size(x->dtype), outer_s, (long long)x->dims[axis], (long long)inner,
                 snt_emit_ptr(e, n->in[0]), (int)ix->dtype, snt_emit_ptr(e, n->in[1]), (long long)snt_tensor_numel(ix),
                 snt_emit_ptr(e, n->out[0]));
   return SNT_OK;
 }
 
+/* Along an axis past the batch, with indices that do not carry it. */
+static bool rows(const snt_graph *g, const snt_node *n, const bool *r) {
+  int64_t axis = snt_node_int(n, "axis", 0);
+  return (axis < 0 ? axis + g->tensors[n->in[0]].rank : axis) > 0 && snt_rows_first(g, n, r);
+}
+
 const snt_op snt_op_gather = {
     .name = "gather", .type_name = "Gather", .default_layer = "gather",
     .doc = "slices of x along an axis picked by integer indices: gather(x, indices, axis=0)", .min_inputs = 2,
-    .max_inputs = 2, .args = args, .infer = infer, .onnx_type = "Gather", .emit = emit,
+    .max_inputs = 2, .args = args, .infer = infer, .onnx_type = "Gather", .emit = emit, .batch_rows = rows,
     .onnx_arity = {2, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I32) | SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE}};

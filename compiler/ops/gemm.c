@@ -33,7 +33,8 @@ static snt_status gemm_emit(snt_emit *e, int node) {
   bool ta = snt_node_int(n, "transA", 0);
   int64_t rows = c && c->rank == 2 ? c->dims[0] : 1, cols = c && c->rank >= 1 ? c->dims[c->rank - 1] : 1;
   snt_emit_line(e, "{");
-  snt_emit_line(e, "static const snt_k_gemm_desc d = {%lld, %lld, %lld, %d, %d, %sf, %sf, %lld, %lld};", (long long)y->dims[0],
+  snt_emit_line(e, "%s snt_k_gemm_desc d = {%s, %lld, %lld, %d, %d, %sf, %sf, %lld, %lld};", snt_emit_const(e, n->out[0]),
+                snt_emit_rows(e, n->out[0]),
                 (long long)y->dims[1], (long long)(ta ? a->dims[0] : a->dims[1]), ta, (int)snt_node_int(n, "transB", 0),
                 snt_emit_f64(e, (float)snt_node_float(n, "alpha", 1)), snt_emit_f64(e, (float)snt_node_float(n, "beta", 1)),
                 (long long)rows, (long long)cols);
@@ -42,6 +43,11 @@ static snt_status gemm_emit(snt_emit *e, int node) {
                 c ? snt_emit_ptr(e, n->in[2]) : "NULL", snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;
+}
+
+/* A (not transposed) carries the batch as its rows; B and C do not. */
+static bool gemm_rows(const snt_graph *g, const snt_node *n, const bool *rows) {
+  return !snt_node_int(n, "transA", 0) && snt_rows_first(g, n, rows);
 }
 
 static snt_status matmul_infer(snt_graph *g, int node, snt_diag *d) {
@@ -116,11 +122,31 @@ static snt_status matmul_emit(snt_emit *e, int node) {
   const snt_tensor *a = &e->g->tensors[n->in[0]], *b = &e->g->tensors[n->in[1]];
   if (a->dtype != SNT_F32) return matmul_loop_emit(e, node);
   snt_emit_line(e, "{");
-  snt_emit_line(e, "static const int64_t ad[] = %s, bd[] = %s;", snt_emit_dims(e, n->in[0]), snt_emit_dims(e, n->in[1]));
+  snt_emit_line(e, "%s int64_t ad[] = %s, bd[] = %s;", snt_emit_const(e, n->in[0]), snt_emit_dims_rows(e, n->in[0]),
+                snt_emit_dims(e, n->in[1]));
   snt_emit_line(e, "if (snt_k_matmul(m->k, %d, ad, %s, %d, bd, %s, %s) != SNT_OK) return 1;", a->rank, snt_emit_ptr(e, n->in[0]),
                 b->rank, snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;
+}
+
+/* The float kernel with A carrying the batch as its dim 0: its rows when A is a matrix (and B
+ * has no batch dims), else its first batch dim, which B must not have or must broadcast. */
+static bool matmul_rows(const snt_graph *g, const snt_node *n, const bool *rows) {
+  const snt_tensor *a = &g->tensors[n->in[0]], *b = &g->tensors[n->in[1]];
+  bool b_ok = a->rank == 2 ? b->rank <= 2 : b->rank < a->rank || b->dims[0] == 1;
+  return a->dtype == SNT_F32 && a->rank >= 2 && b_ok && snt_rows_first(g, n, rows);
+}
+
+/* 2 x K x N per row of A (a row is a sample, as in dense). */
+static double gemm_flops(const snt_graph *g, const snt_node *n) {
+  const snt_tensor *a = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
+  return 2.0 * (double)(snt_node_int(n, "transA", 0) ? a->dims[0] : a->dims[1]) * (double)y->dims[1];
+}
+
+/* bench --profile: float32 runs on the GEMM of m's kernel context. */
+static const char *gemm_kernel_name(snt_emit *e, int node) {
+  return e->g->tensors[e->g->nodes[node].in[0]].dtype == SNT_F64 ? "\"gemm-f64\"" : "snt_k_gemm_kernel(m->k)";
 }
 
 /* ONNX attribute ranges (compiler/onnx/validate.c). */
@@ -129,13 +155,14 @@ static const snt_attr_range gemm_ranges[] = {{"transA", 0, 1}, {"transB", 0, 1},
 const snt_op snt_op_gemm = {
     .name = "gemm", .type_name = "Gemm", .default_layer = "gemm",
     .doc = "y = alpha * A' B' + beta * C: gemm(a, b, c, alpha=1, beta=1, transA=0, transB=0)", .min_inputs = 2,
-    .max_inputs = 3, .args = gemm_args, .infer = gemm_infer, .onnx_type = "Gemm", .emit = gemm_emit,
+    .max_inputs = 3, .args = gemm_args, .infer = gemm_infer, .flops = gemm_flops, .onnx_type = "Gemm", .emit = gemm_emit,
+    .kernel_name = gemm_kernel_name, .batch_rows = gemm_rows,
     .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = gemm_ranges, .types = SNT_TYPES_LOOP_F64(7)};
 
 const snt_op snt_op_matmul = {
     .name = "matmul", .type_name = "MatMul", .default_layer = "matmul",
     .doc = "matrix product with numpy's broadcasting: matmul(a, b)", .min_inputs = 2, .max_inputs = 2,
-    .args = no_args, .infer = matmul_infer, .onnx_type = "MatMul", .emit = matmul_emit,
+    .args = no_args, .infer = matmul_infer, .onnx_type = "MatMul", .emit = matmul_emit, .batch_rows = matmul_rows,
     .onnx_arity = {2, 2, 1, 1}, .types = {.t = SNT_TY(SNT_F32) | SNT_TY(SNT_F64) | SNT_TY(SNT_I32) | SNT_TY(SNT_I64) | SNT_TY(SNT_U32) | SNT_TY(SNT_U64),
               .t_f32 = SNT_TY(SNT_F16), .t_slots = 3,
               .note = "DOUBLE in double precision; FLOAT16 cast to float32 and the result rounded back; integers exact, in the type (wrapping)"}};

@@ -34,10 +34,11 @@ static snt_status emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *x = &e->g->tensors[n->in[0]];
   int64_t outer = x->dims[0] * x->dims[1];
+  const char *outer_s = snt_format_keep(e, "%s * %lldLL", snt_emit_rows(e, n->in[0]), (long long)x->dims[1]);
   if (x->dtype == SNT_F64) { /* DOUBLE in double precision (FLOAT16 arrives as FLOAT between Casts) */
     int64_t inner = snt_tensor_numel(x) / outer;
     bool avg = n->op->name[7] == 'a';
-    snt_emit_line(e, "for (int64_t o = 0; o < %lld; o++) {", (long long)outer);
+    snt_emit_line(e, "for (int64_t o = 0; o < %s; o++) {", outer_s);
     snt_emit_line(e, "  const double *xp = %s + o * %lld;", snt_emit_ptr(e, n->in[0]), (long long)inner);
     snt_emit_line(e, "  double r = %s;", avg ? "0" : "xp[0]");
     snt_emit_line(e, "  for (int64_t i = 0; i < %lld; i++) r = %s;", (long long)inner, avg ? "r + xp[i]" : "xp[i] > r ? xp[i] : r");
@@ -45,8 +46,8 @@ static snt_status emit(snt_emit *e, int node) {
     snt_emit_line(e, "}");
     return SNT_OK;
   }
-  snt_emit_line(e, "snt_k_global_pool(%s, %lld, %lld, %s, %s);", n->op->name[7] == 'a' ? "SNT_K_POOL_AVG" : "SNT_K_POOL_MAX",
-                (long long)outer, (long long)(snt_tensor_numel(x) / outer), snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "snt_k_global_pool(%s, %s, %lld, %s, %s);", n->op->name[7] == 'a' ? "SNT_K_POOL_AVG" : "SNT_K_POOL_MAX",
+                outer_s, (long long)(snt_tensor_numel(x) / outer), snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   return SNT_OK;
 }
 
@@ -104,12 +105,12 @@ const snt_op snt_op_global_avg_pool = {
     .name = "global_avg_pool", .type_name = "GlobalAveragePooling2D",
     .default_layer = "global_average_pooling2d", .doc = "mean over height and width: global_avg_pool(x)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "GlobalAveragePool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = avg_grad,
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = avg_grad, .batch_rows = snt_rows_first,
     .onnx_arity = {1, 1, 1, 1}, .types = SNT_TYPES_LOOP_F64(1)};
 
 const snt_op snt_op_global_max_pool = {
     .name = "global_max_pool", .type_name = "GlobalMaxPooling2D",
     .default_layer = "global_max_pooling2d", .doc = "maximum over height and width: global_max_pool(x)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "GlobalMaxPool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = max_grad,
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = max_grad, .batch_rows = snt_rows_first,
     .onnx_arity = {1, 1, 1, 1}, .types = SNT_TYPES_LOOP_F64(1)};

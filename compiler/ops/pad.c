@@ -88,7 +88,8 @@ static snt_status emit(snt_emit *e, int node) {
   const int64_t *p = snt_node_ints(n, "pads_nd", &cnt);
   const char *mode = snt_node_string(n, "mode", "constant");
   snt_emit_line(e, "{");
-  snt_emit_line(e, "static const int64_t dims[] = %s, pads[] = %s;", snt_emit_dims(e, n->in[0]), snt_emit_ints(e, p, cnt));
+  snt_emit_line(e, "%s int64_t dims[] = %s, pads[] = %s;", snt_emit_const(e, n->in[0]), snt_emit_dims_rows(e, n->in[0]),
+                snt_emit_ints(e, p, cnt));
   const char *value = "NULL";
   if (snt_in_opt(g, n, 2)) {
     value = snt_emit_ptr(e, n->in[2]);
@@ -103,6 +104,13 @@ static snt_status emit(snt_emit *e, int node) {
                 snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;
+}
+
+/* No padding of the batch axis. */
+static bool rows(const snt_graph *g, const snt_node *n, const bool *r) {
+  int cnt = 0, rank = g->tensors[n->in[0]].rank;
+  const int64_t *p = snt_node_ints(n, "pads_nd", &cnt);
+  return p && cnt == 2 * rank && p[0] == 0 && p[rank] == 0 && snt_rows_first(g, n, r);
 }
 
 static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
@@ -150,5 +158,5 @@ const snt_op snt_op_pad = {
     .name = "pad", .type_name = "ZeroPadding2D", .default_layer = "zero_padding2d",
     .doc = "padding of height and width: pad(x, p | [ph, pw] | [top, left, bottom, right], value=0, mode=constant)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Pad", .onnx_import = onnx_import,
-    .onnx_const_inputs = 1u << 1, .onnx_export = onnx_export, .emit = emit, .grad = grad,
+    .onnx_const_inputs = 1u << 1, .onnx_export = onnx_export, .emit = emit, .grad = grad, .batch_rows = rows,
     .onnx_arity = {1, 3, 1, 1}, .onnx_ranges = pad_ranges, .types = {.t = SNT_TY_NUMERIC, .t_slots = 5, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE}};

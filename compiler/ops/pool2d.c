@@ -82,7 +82,7 @@ static bool emit_fast_max(snt_emit *e, const snt_node *n, const int64_t *k, cons
   snt_emit_line(e, "{");
   snt_emit_line(e, "const float *x = %s;", snt_emit_ptr(e, n->in[0]));
   snt_emit_line(e, "float *y = %s;", snt_emit_ptr(e, n->out[0]));
-  snt_emit_line(e, "for (int64_t p = 0; p < %lld; p++) {", (long long)(x->dims[0] * x->dims[1]));
+  snt_emit_line(e, "for (int64_t p = 0; p < %s * %lldLL; p++) {", snt_emit_rows(e, n->in[0]), (long long)x->dims[1]);
   snt_emit_line(e, "  const float *xp = x + p * %lld;", (long long)(h * w));
   snt_emit_line(e, "  float *yp = y + p * %lld;", (long long)(oh * ow));
   snt_emit_line(e, "  for (int64_t i = 0; i < %lld; i++)", (long long)oh);
@@ -117,9 +117,9 @@ static snt_status emit(snt_emit *e, int node) {
   bool f64 = x->dtype == SNT_F64; /* the double kernel of runtime/kernels/f64.c */
   if (is_max && sp == 2 && !f64 && emit_fast_max(e, n, k, st, dil, pb, pe)) return SNT_OK;
   snt_emit_line(e, "{");
-  snt_emit_line(e, "static const snt_k_pool_desc d = {%d, %s, %d, 0, %lld, %lld, %s, %s, %s, %s, %s, %s, %s};", sp,
+  snt_emit_line(e, "%s snt_k_pool_desc d = {%d, %s, %d, 0, %s, %lld, %s, %s, %s, %s, %s, %s, %s};", snt_emit_const(e, n->in[0]), sp,
                 is_max ? "SNT_K_POOL_MAX" : "SNT_K_POOL_AVG", (int)snt_node_int(n, "count_include_pad", 0),
-                (long long)x->dims[0], (long long)x->dims[1], snt_emit_ints(e, in, 3), snt_emit_ints(e, out, 3),
+                snt_emit_rows(e, n->in[0]), (long long)x->dims[1], snt_emit_ints(e, in, 3), snt_emit_ints(e, out, 3),
                 snt_emit_ints(e, k, 3), snt_emit_ints(e, st, 3), snt_emit_ints(e, dil, 3), snt_emit_ints(e, pb, 3),
                 snt_emit_ints(e, pe, 3));
   snt_emit_line(e, "if (snt_k_pool%s(&d, %s, %s, %s) != SNT_OK) return 1;", f64 ? "_f64" : "", snt_emit_ptr(e, n->in[0]),
@@ -190,7 +190,7 @@ const snt_op snt_op_maxpool = {
     .name = "maxpool", .type_name = "MaxPooling2D", .default_layer = "max_pooling2d",
     .doc = "2-D max pooling: maxpool(x, pool=2, stride=pool, padding=valid)",
     .min_inputs = 1, .max_inputs = 1, .args = max_args, .infer = infer, .onnx_type = "MaxPool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad,
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad, .batch_rows = snt_rows_first,
     .onnx_arity = {1, 1, 1, 2}, .onnx_ranges = max_ranges, .types = {.t = SNT_TY(SNT_F32) | SNT_TY(SNT_F64), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_I8) | SNT_TY(SNT_U8),
               .note = "DOUBLE in double precision; FLOAT16, INT8, UINT8 cast to float32 (exact for INT8, UINT8) and the result back"}};
 
@@ -203,5 +203,5 @@ const snt_op snt_op_avgpool = {
     .name = "avgpool", .type_name = "AveragePooling2D", .default_layer = "average_pooling2d",
     .doc = "2-D average pooling: avgpool(x, pool=2, stride=pool, padding=valid, count_include_pad=false)",
     .min_inputs = 1, .max_inputs = 1, .args = avg_args, .infer = infer, .onnx_type = "AveragePool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad,
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad, .batch_rows = snt_rows_first,
     .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = avg_ranges, .types = SNT_TYPES_LOOP_F64(1)};

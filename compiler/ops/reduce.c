@@ -56,12 +56,17 @@ static snt_status emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *x = &e->g->tensors[n->in[0]];
   snt_emit_line(e, "{");
-  snt_emit_line(e, "static const int64_t dims[] = %s;", snt_emit_dims(e, n->in[0]));
+  snt_emit_line(e, "%s int64_t dims[] = %s;", snt_emit_const(e, n->in[0]), snt_emit_dims_rows(e, n->in[0]));
   snt_emit_line(e, "if (snt_k_reduce(%s, %d, dims, %lldu, %s, %s) != SNT_OK) return 1;",
                 n->op->name[7] == 'm' ? "SNT_K_REDUCE_MEAN" : "SNT_K_REDUCE_SUM", x->rank,
                 (long long)snt_node_int(n, "axes_mask", 0), snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;
+}
+
+/* Axes past the batch only. */
+static bool rows(const snt_graph *g, const snt_node *n, const bool *r) {
+  return !(snt_node_int(n, "axes_mask", 0) & 1) && snt_rows_first(g, n, r);
 }
 
 /* ONNX attribute ranges (compiler/onnx/validate.c). */
@@ -70,11 +75,11 @@ static const snt_attr_range reduce_ranges[] = {{"keepdims", 0, 1}, {"noop_with_e
 const snt_op snt_op_reduce_mean = {
     .name = "reduce_mean", .type_name = "ReduceMean", .default_layer = "reduce_mean",
     .doc = "mean over axes: reduce_mean(x, axes, keepdims=true)", .min_inputs = 1, .max_inputs = 1, .args = args,
-    .infer = infer, .onnx_type = "ReduceMean", .onnx_const_inputs = 1u << 1, .emit = emit,
+    .infer = infer, .onnx_type = "ReduceMean", .onnx_const_inputs = 1u << 1, .emit = emit, .batch_rows = rows,
     .onnx_arity = {1, 2, 1, 1}, .onnx_ranges = reduce_ranges, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL}};
 
 const snt_op snt_op_reduce_sum = {
     .name = "reduce_sum", .type_name = "ReduceSum", .default_layer = "reduce_sum",
     .doc = "sum over axes: reduce_sum(x, axes, keepdims=true)", .min_inputs = 1, .max_inputs = 1, .args = args,
-    .infer = infer, .onnx_type = "ReduceSum", .onnx_const_inputs = 1u << 1, .emit = emit,
+    .infer = infer, .onnx_type = "ReduceSum", .onnx_const_inputs = 1u << 1, .emit = emit, .batch_rows = rows,
     .onnx_arity = {1, 2, 1, 1}, .onnx_ranges = reduce_ranges, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL}};

@@ -42,7 +42,7 @@ static snt_status emit(snt_emit *e, int node) {
   snt_emit_line(e, "static const float s[] = {%s}, o[] = {%s};", sv.data, ov.data);
   snt_emit_line(e, "const float *x = %s;", snt_emit_ptr(e, n->in[0]));
   snt_emit_line(e, "float *y = %s;", snt_emit_ptr(e, n->out[0]));
-  snt_emit_line(e, "for (int64_t b = 0; b < %lld; b++)", (long long)x->dims[0]);
+  snt_emit_line(e, "for (int64_t b = 0; b < %s; b++)", snt_emit_rows(e, n->in[0]));
   snt_emit_line(e, "  for (int64_t c = 0; c < %lld; c++)", (long long)c);
   snt_emit_line(e, "    for (int64_t i = 0; i < %lld; i++) {", (long long)inner);
   snt_emit_line(e, "      const int64_t k = (b * %lld + c) * %lld + i;", (long long)c, (long long)inner);
@@ -81,4 +81,5 @@ static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int
 const snt_op snt_op_rescale = {
     .name = "rescale", .type_name = "Rescaling", .default_layer = "rescaling",
     .doc = "affine map x * scale + offset, per tensor or per channel: rescale(x, scale, offset=0)",
-    .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_export = onnx_export, .emit = emit, .inplace = true};
+    .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_export = onnx_export, .emit = emit, .inplace = true,
+    .batch_rows = snt_rows_first};

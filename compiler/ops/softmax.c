@@ -67,10 +67,18 @@ static snt_status emit(snt_emit *e, int node) {
     else inner *= x->dims[i];
   }
   bool log = n->op->name[0] == 'l';
-  if (x->dtype == SNT_F64) return emit_f64(e, node, outer, len, inner, log);
-  snt_emit_line(e, "snt_k_%ssoftmax(%lld, %lld, %lld, %s, %s);", log ? "log_" : "", (long long)outer, (long long)len,
+  if (x->dtype == SNT_F64) return emit_f64(e, node, outer, len, inner, log); /* whole batch: rows() refuses DOUBLE */
+  const char *outer_s = snt_emit_rows_dyn(e, n->in[0])
+                            ? snt_format_keep(e, "n * %lldLL", (long long)(outer / x->dims[0]))
+                            : snt_emit_i64(e, outer);
+  snt_emit_line(e, "snt_k_%ssoftmax(%s, %lld, %lld, %s, %s);", log ? "log_" : "", outer_s, (long long)len,
                 (long long)inner, snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   return SNT_OK;
+}
+
+/* Over an axis past the batch (input 0 keeps dim 0 as the outer loop), in float. */
+static bool rows(const snt_graph *g, const snt_node *n, const bool *r) {
+  return snt_node_int(n, "full_axis", 0) > 0 && g->tensors[n->in[0]].dtype == SNT_F32 && snt_rows_first(g, n, r);
 }
 
 static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
@@ -84,11 +92,11 @@ static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int
 const snt_op snt_op_softmax = {
     .name = "softmax", .type_name = "Activation", .default_layer = "activation",
     .doc = "softmax over one axis of each sample: softmax(x, axis=-1)", .min_inputs = 1, .max_inputs = 1,
-    .args = args, .infer = infer, .onnx_type = "Softmax", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .inplace = true,
+    .args = args, .infer = infer, .onnx_type = "Softmax", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .inplace = true, .batch_rows = rows,
     .onnx_arity = {1, 1, 1, 1}, .types = SNT_TYPES_LOOP_F64(1)};
 
 const snt_op snt_op_log_softmax = {
     .name = "log_softmax", .type_name = "Activation", .default_layer = "activation",
     .doc = "log of softmax over one axis of each sample: log_softmax(x, axis=-1)", .min_inputs = 1, .max_inputs = 1,
-    .args = args, .infer = infer, .onnx_type = "LogSoftmax", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .inplace = true,
+    .args = args, .infer = infer, .onnx_type = "LogSoftmax", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .inplace = true, .batch_rows = rows,
     .onnx_arity = {1, 1, 1, 1}, .types = SNT_TYPES_LOOP_F64(1)};

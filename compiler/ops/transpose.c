@@ -35,12 +35,19 @@ static snt_status emit(snt_emit *e, int node) {
   get_perm(n, x->rank, perm);
   for (int i = 0; i < x->rank; i++) p64[i] = perm[i];
   snt_emit_line(e, "{");
-  snt_emit_line(e, "static const int64_t dims[] = %s;", snt_emit_dims(e, n->in[0]));
+  snt_emit_line(e, "%s int64_t dims[] = %s;", snt_emit_const(e, n->in[0]), snt_emit_dims_rows(e, n->in[0]));
   snt_emit_line(e, "static const int perm[] = %s;", snt_emit_ints(e, p64, x->rank));
   snt_emit_line(e, "if (snt_k_transpose(%zu, %d, dims, perm, %s, %s) != SNT_OK) return 1;", snt_dtype_size(x->dtype),
                 x->rank, snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;
+}
+
+/* The batch axis stays first. */
+static bool rows(const snt_graph *g, const snt_node *n, const bool *r) {
+  int perm[SNT_MAX_RANK];
+  get_perm(n, g->tensors[n->in[0]].rank, perm);
+  return perm[0] == 0 && snt_rows_first(g, n, r);
 }
 
 /* ONNX attribute ranges (compiler/onnx/validate.c); perm is also checked against the rank. */
@@ -49,5 +56,5 @@ static const snt_attr_range ranges[] = {{"perm", 0, SNT_MAX_RANK - 1}, {0}};
 const snt_op snt_op_transpose = {
     .name = "transpose", .type_name = "Permute", .default_layer = "permute",
     .doc = "permutes the axes: transpose(x, perm)", .min_inputs = 1, .max_inputs = 1, .args = args,
-    .infer = infer, .onnx_type = "Transpose", .emit = emit,
+    .infer = infer, .onnx_type = "Transpose", .emit = emit, .batch_rows = rows,
     .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = ranges, .types = {.t = SNT_TY_ALL, .note = SNT_NOTE_MOVE}};

@@ -26,6 +26,14 @@ void snt_k_ctx_destroy(snt_k_ctx *ctx);
 void snt_k_ctx_set_threads(snt_k_ctx *ctx, int threads);
 int snt_k_ctx_threads(const snt_k_ctx *ctx);
 
+/* Arithmetic of the matrix products: FP32, or (inference only) operands rounded to bfloat16
+ * and summed in float32 where the CPU has AVX512_BF16; elsewhere BF16 runs as FP32. The
+ * constant operand (weights) is rounded once and cached in ctx by its address. */
+typedef enum snt_k_precision { SNT_K_FP32, SNT_K_BF16 } snt_k_precision;
+void snt_k_ctx_set_precision(snt_k_ctx *ctx, snt_k_precision p);
+/* Whether BF16 products run here (AVX512_BF16, and SINTER_ISA not below avx512). */
+int snt_k_bf16_available(void);
+
 /* ---- convolution ---------------------------------------------------------------------- */
 
 typedef enum snt_k_act_kind {

@@ -42,6 +42,8 @@ typedef struct snt_rt_model {
   const snt_model_info *info;
   void *inst[64];
   int n_inst, workers;
+  int threads;          /* all the threads a run may use (--threads, else the machine's) */
+  int inst_threads;     /* the kernel threads each copy was last given */
   void *blob;           /* loaded weights, owned; NULL when embedded ones are used */
   int64_t batch;        /* the whole batch: info->batch * instances */
   int64_t bad_weights;  /* non-finite values in the weights in use; 0 when all are finite */
@@ -54,6 +56,10 @@ void snt_rt_close(snt_rt_model *m);
 /* Runs the whole batch: in/out are buffers shaped as m->in / m->out. 0 on success; else the
  * failure was printed, naming the model and the status. */
 int snt_rt_run(snt_rt_model *m, const void *const *in, void *const *out);
+/* Runs the first n (1 to m->batch) samples only: batched buffers hold at least n rows, and
+ * rows past n are neither read nor written. The copies with no rows do nothing; a run that
+ * needs one copy gives it every thread. */
+int snt_rt_run_n(snt_rt_model *m, int64_t n, const void *const *in, void *const *out);
 /* Bytes of a tensor. */
 size_t snt_rt_io_bytes(const snt_model_io *io);
 

@@ -19,8 +19,9 @@ int snt_rt_usage(FILE *f, const snt_model_info *m) {
           "          [--json] [--top K] [--save-input DIR] [--max-pixels N]\n"
           "                                   an image whose input or output is not finite is 'invalid'\n"
           "  run IN_0.pb [IN_1.pb ...] -o DIR run once on serialized ONNX tensors; writes DIR/output_<i>.pb\n"
-          "  bench [--batch N] [--iters K] [--seconds S]  (iters 1 to 10000, seconds 0.01 to 86400)\n"
-          "                                   median latency and images per second\n"
+          "  bench [--batch N] [--iters K] [--seconds S] [--profile]  (iters 1 to 10000, seconds 0.01 to 86400)\n"
+          "                                   median latency and images per second; --profile: each node's\n"
+          "                                   time, GFLOP/s and kernel, against the machine's FMA peak\n"
           "  summary                          the layer table\n"
           "  info                             inputs and outputs with their types and shapes\n\n"
           "  --weights FILE.onnx              use these weights (as export-onnx writes them) instead of the built-in ones\n"
@@ -47,6 +48,9 @@ static int cmd_info(const snt_model_info *m, const snt_rt_common *c) {
   for (int i = 0; i < m->n_outputs; i++) print_io("output", &model.out[i]);
   for (int i = 0; i < m->n_labels; i++) printf("label %d: %s\n", i, m->labels[i]);
   printf("threads: %d model cop%s of batch %lld\n", model.n_inst, model.n_inst == 1 ? "y" : "ies", (long long)m->batch);
+  printf("batch: %s\n", !m->run_n ? "every run computes the whole batch"
+                        : m->batch_scalable ? "a run of n samples computes n"
+                                            : "every run computes the whole batch (an op mixes samples: see summary)");
   snt_rt_close(&model);
   return 0;
 }
@@ -126,7 +130,7 @@ static int cmd_run(const snt_model_info *m, snt_rt_common *c, int argc, char **a
               files[i], i, model.in[i].name, want, got, m->name);
       rc = SNT_RT_EXIT_USER;
     } else {
-      /* A smaller batch runs padded with zeros; its outputs are cut back to it. */
+      /* A smaller batch runs its own samples only (snt_rt_run_n); the outputs are cut back to it. */
       if (model.in[i].batched && ins[i].dims[0] < used) used = ins[i].dims[0];
       in_bufs[i] = snt_rt_alloc(m->name, snt_rt_io_bytes(&model.in[i]) + 1, "an input tensor");
       if (!in_bufs[i]) rc = SNT_RT_EXIT_INTERNAL;
@@ -137,7 +141,7 @@ static int cmd_run(const snt_model_info *m, snt_rt_common *c, int argc, char **a
   }
   for (int i = 0; i < m->n_outputs && !rc; i++)
     if (!(outs[i] = snt_rt_alloc(m->name, snt_rt_io_bytes(&model.out[i]) + 1, "an output tensor"))) rc = SNT_RT_EXIT_INTERNAL;
-  if (!rc && snt_rt_run(&model, in_ptrs, outs) != 0) rc = SNT_RT_EXIT_INTERNAL;
+  if (!rc && snt_rt_run_n(&model, used, in_ptrs, outs) != 0) rc = SNT_RT_EXIT_INTERNAL;
   for (int i = 0; i < m->n_outputs && !rc; i++) {
     const snt_model_io *io = &model.out[i];
     snt_tensor_buf t = {.dtype = io->dtype, .rank = io->rank, .data = outs[i], .name = (char *)io->name};

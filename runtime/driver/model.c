@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "runtime/driver/driver.h"
+#include "sinter/kernels.h"
 #include "sinter/onnx_io.h"
 
 size_t snt_rt_io_bytes(const snt_model_io *io) {
@@ -89,7 +90,9 @@ int snt_rt_open(const snt_model_info *info, const snt_rt_common *c, snt_rt_model
    * one thread. A single copy gives all threads to the linear algebra instead. */
   int threads = c->threads > 0 ? c->threads : out->n_inst;
   out->workers = threads < out->n_inst ? threads : out->n_inst;
-  openblas_set_num_threads(out->n_inst > 1 ? 1 : (c->threads > 0 ? c->threads : openblas_get_num_procs()));
+  out->threads = c->threads > 0 ? c->threads : openblas_get_num_procs();
+  out->inst_threads = out->n_inst > 1 ? 1 : out->threads;
+  openblas_set_num_threads(out->inst_threads);
   out->batch = info->batch * out->n_inst;
   for (int i = 0; i < info->n_inputs && i < SNT_RT_MAX_IO; i++) {
     out->in[i] = info->inputs[i];
@@ -104,6 +107,9 @@ int snt_rt_open(const snt_model_info *info, const snt_rt_common *c, snt_rt_model
     if (rc) return rc;
   }
   check_weights(out, out->blob ? out->blob : info->weights);
+  if (info->bf16 && !snt_k_bf16_available())
+    fprintf(stderr, "%s: warning: compiled with --precision bf16, but this CPU has no AVX512_BF16 (or SINTER_ISA "
+                    "forbids AVX-512): running in FP32\n", info->name);
   if (out->bad_weights)
     fprintf(stderr, "%s: warning: the weights%s%s hold %lld non-finite value%s (NaN or Inf), the first in '%s': every "
                     "output is invalid\n", info->name, c->weights ? " in " : "", c->weights ? c->weights : "",
@@ -117,7 +123,7 @@ int snt_rt_open(const snt_model_info *info, const snt_rt_common *c, snt_rt_model
       return SNT_RT_EXIT_INTERNAL;
     }
     if (out->blob) info->set_weights(out->inst[k], out->blob);
-    info->set_threads(out->inst[k], out->n_inst > 1 ? 1 : (c->threads > 0 ? c->threads : openblas_get_num_procs()));
+    info->set_threads(out->inst[k], out->inst_threads);
   }
   return 0;
 }
@@ -133,45 +139,78 @@ typedef struct job {
   snt_rt_model *m;
   const void *const *in;
   void *const *out;
+  int64_t n; /* samples of the whole run */
   int first, step, rc;
 } job;
+
+/* Copy k's share of n samples: its slice of the batch, cut at n (0: nothing to do). */
+static int64_t share(const snt_rt_model *m, int k, int64_t n) {
+  int64_t b = m->info->batch, r = n - (int64_t)k * b;
+  return r < 0 ? 0 : r > b ? b : r;
+}
+
+static int run_copy(snt_rt_model *m, int k, int64_t rows, const void *const *in, void *const *out) {
+  const snt_model_info *info = m->info;
+  if (info->run_n) return info->run_n(m->inst[k], rows, in, out);
+  return info->run(m->inst[k], in, out); /* a model without run_n runs its whole batch */
+}
 
 /* Runs the instances first, first + step, ... on their slices of the batch. */
 static void *work(void *arg) {
   job *j = arg;
   const snt_model_info *info = j->m->info;
-  for (int k = j->first; k < j->m->n_inst && !j->rc; k += j->step) {
+  for (int k = j->first; k < j->m->n_inst && !j->rc && share(j->m, k, j->n) > 0; k += j->step) {
     const void *in[SNT_RT_MAX_IO];
     void *out[SNT_RT_MAX_IO];
     for (int i = 0; i < info->n_inputs; i++)
       in[i] = (const char *)j->in[i] + (info->inputs[i].batched ? (size_t)k * snt_rt_io_bytes(&info->inputs[i]) : 0);
     for (int i = 0; i < info->n_outputs; i++)
       out[i] = (char *)j->out[i] + (size_t)k * snt_rt_io_bytes(&info->outputs[i]);
-    j->rc = info->run(j->m->inst[k], in, out);
+    j->rc = run_copy(j->m, k, share(j->m, k, j->n), in, out);
   }
   return NULL;
 }
 
-static int run_all(snt_rt_model *m, const void *const *in, void *const *out);
+/* Kernel threads per copy: the run's threads shared by the copies running at once (all of them
+ * when one copy has rows). Changed only when the number of active copies calls for it. */
+static void give_threads(snt_rt_model *m, int active) {
+  int at_once = active < m->workers ? active : m->workers;
+  int want = at_once <= 1 ? m->threads : m->threads / at_once > 1 ? m->threads / at_once : 1;
+  if (want == m->inst_threads) return;
+  m->inst_threads = want;
+  openblas_set_num_threads(want);
+  for (int k = 0; k < m->n_inst; k++) m->info->set_threads(m->inst[k], want);
+}
 
-int snt_rt_run(snt_rt_model *m, const void *const *in, void *const *out) {
-  int rc = run_all(m, in, out);
+static int run_all(snt_rt_model *m, int64_t n, const void *const *in, void *const *out);
+
+int snt_rt_run_n(snt_rt_model *m, int64_t n, const void *const *in, void *const *out) {
+  if (n < 1 || n > m->batch) {
+    fprintf(stderr, "%s: internal: a run of %lld samples (1 to %lld)\n", m->info->name, (long long)n, (long long)m->batch);
+    return SNT_RT_EXIT_INTERNAL;
+  }
+  int rc = run_all(m, n, in, out);
   if (rc) fprintf(stderr, "%s: running the model failed (status %d from a kernel)\n", m->info->name, rc);
   return rc;
 }
 
-static int run_all(snt_rt_model *m, const void *const *in, void *const *out) {
-  if (m->n_inst == 1) return m->info->run(m->inst[0], in, out);
+int snt_rt_run(snt_rt_model *m, const void *const *in, void *const *out) { return snt_rt_run_n(m, m->batch, in, out); }
+
+static int run_all(snt_rt_model *m, int64_t n, const void *const *in, void *const *out) {
+  int64_t b = m->info->batch;
+  int active = (int)((n + b - 1) / b), workers = active < m->workers ? active : m->workers;
+  if (m->n_inst > 1) give_threads(m, active);
+  if (active == 1) return run_copy(m, 0, n, in, out);
   job jobs[64];
   pthread_t tid[64];
   bool started[64] = {false};
-  for (int w = 0; w < m->workers; w++) jobs[w] = (job){m, in, out, w, m->workers, 0};
-  for (int w = 1; w < m->workers; w++) started[w] = pthread_create(&tid[w], NULL, work, &jobs[w]) == 0;
-  for (int w = 1; w < m->workers; w++)
+  for (int w = 0; w < workers; w++) jobs[w] = (job){m, in, out, n, w, workers, 0};
+  for (int w = 1; w < workers; w++) started[w] = pthread_create(&tid[w], NULL, work, &jobs[w]) == 0;
+  for (int w = 1; w < workers; w++)
     if (!started[w]) work(&jobs[w]); /* no thread to be had: do its share here */
   work(&jobs[0]);
   int rc = jobs[0].rc;
-  for (int w = 1; w < m->workers; w++) {
+  for (int w = 1; w < workers; w++) {
     if (started[w]) pthread_join(tid[w], NULL);
     rc |= jobs[w].rc;
   }

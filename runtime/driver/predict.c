@@ -196,11 +196,11 @@ int snt_rt_cmd_predict(const snt_model_info *info, snt_rt_common *c, int argc, c
       slot[used++] = i;
     }
     if (rc || used == 0) continue;
-    /* A partial batch runs with the rest of the buffer zeroed. */
-    memset(x + (size_t)used * sample, 0, sizeof(float) * sample * (size_t)(batch - used));
+    /* A partial batch costs its own samples only (or, for a model that mixes samples, runs
+     * padded with zeros inside run_n). */
     const void *ins[1] = {x};
     outs[0] = y;
-    if (snt_rt_run(&m, ins, outs) != 0) rc = SNT_RT_EXIT_INTERNAL;
+    if (snt_rt_run_n(&m, used, ins, outs) != 0) rc = SNT_RT_EXIT_INTERNAL;
     for (int j = 0; j < used && !rc; j++, first = false) {
       const char *why = m.bad_weights ? "non-finite weights"
                         : snt_rt_count_nonfinite(SNT_F32, x + (size_t)j * sample, (int64_t)sample) ? "non-finite input"

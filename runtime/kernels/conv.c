@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conv_impl.h"
+#include "gemm_bf16.h"
 
 snt_status snt_k_conv3_init(const snt_k_conv_desc *d, snt_k_conv3 *g) {
   if (d->spatial < 1 || d->spatial > SNT_K_MAX_SPATIAL) return SNT_ERR_INPUT;
@@ -194,7 +195,9 @@ static snt_status conv_gemm(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g,
   int64_t kdim = g->cg * g->w.k_size, p = g->w.out_size;
   int pointwise = is_pointwise(g);
   size_t group_floats = snt_k_gemm_packed_a_bytes(isa, g->mg, kdim) / sizeof(float);
-  if (!packed) packed = pack_weights(ctx, isa, g, w);
+  /* A BF16 context rounds and caches the weights itself, once for the model's life. */
+  if (snt_k_ctx_bf16(ctx) != NULL) packed = NULL;
+  else if (!packed) packed = pack_weights(ctx, isa, g, w);
   snt_k_win3 wp;
   float *xpad = pointwise ? NULL : padded_buffer(ctx, g, &wp);
   for (int64_t n = 0; n < g->batch; n++) {
@@ -209,7 +212,8 @@ static snt_status conv_gemm(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g,
           .packed_a = packed ? packed + (size_t)grp * group_floats : NULL,
           .c = y + yoff, .ldc = p,
           .epi = {.alpha = 1.0f, .row_bias = e->bias ? e->bias + grp * g->mg : NULL,
-                  .residual = e->residual ? e->residual + yoff : NULL, .ldr = p, .act = e->act}};
+                  .residual = e->residual ? e->residual + yoff : NULL, .ldr = p, .act = e->act},
+          .a_constant = 1};
       if (pointwise) {
         c.b = xg;
         c.ldb = p;
@@ -268,7 +272,7 @@ snt_status snt_k_conv_pack_weights(snt_k_ctx *ctx, const snt_k_conv_desc *d, con
   snt_k_conv3 g;
   snt_status st = snt_k_conv3_init(d, &g);
   if (st != SNT_OK) return st;
-  if (snt_k_conv_packed_weights_bytes(d) == 0) return SNT_OK;
+  if (snt_k_conv_packed_weights_bytes(d) == 0 || snt_k_ctx_bf16(ctx)) return SNT_OK; /* BF16: see conv_gemm */
   pack_weights_into(ctx, snt_k_ctx_isa(ctx), &g, w, packed);
   return SNT_OK;
 }

@@ -4,7 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "gemm_core.h"
+#include "gemm_bf16.h"
 
 enum { MAX_TEAM = 64 };
 
@@ -22,6 +22,8 @@ struct snt_k_ctx {
     struct snt_k_ctx *ctx;
     int t;
   } members[MAX_TEAM];
+  snt_k_precision precision;
+  snt_k_bf16_cache *bf16; /* rounded weights, made when BF16 is first used */
   /* Per-member scratch (packing buffers), grown on demand and kept between calls. */
   void *scratch[SNT_K_SCRATCH_SLOTS][MAX_TEAM];
   size_t scratch_bytes[SNT_K_SCRATCH_SLOTS][MAX_TEAM];
@@ -82,6 +84,7 @@ void snt_k_ctx_destroy(snt_k_ctx *c) {
   pthread_cond_destroy(&c->go);
   pthread_cond_destroy(&c->done);
   pthread_mutex_destroy(&c->mu);
+  snt_k_bf16_cache_destroy(c->bf16);
   for (int s = 0; s < SNT_K_SCRATCH_SLOTS; s++) {
     for (int t = 0; t < MAX_TEAM; t++) free(c->scratch[s][t]);
   }
@@ -115,6 +118,17 @@ void snt_k_ctx_parallel(snt_k_ctx *c, void (*fn)(void *arg, int t, int threads),
   pthread_mutex_lock(&c->mu);
   while (c->pending) pthread_cond_wait(&c->done, &c->mu);
   pthread_mutex_unlock(&c->mu);
+}
+
+void snt_k_ctx_set_precision(snt_k_ctx *c, snt_k_precision p) {
+  if (c) c->precision = p;
+}
+
+/* The BF16 cache when the context runs BF16 here, else NULL (FP32). */
+snt_k_bf16_cache *snt_k_ctx_bf16(snt_k_ctx *c) {
+  if (!c || c->precision != SNT_K_BF16 || !snt_k_bf16_available()) return NULL;
+  if (!c->bf16) c->bf16 = snt_k_bf16_cache_create();
+  return c->bf16;
 }
 
 void *snt_k_ctx_scratch(snt_k_ctx *c, int slot, int t, size_t bytes) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_bf16.h"
 #include "gemm_ukr.h"
 #include "kernels_util.h"
 
@@ -427,6 +428,8 @@ snt_status snt_k_gemm_run(snt_k_ctx *ctx, const snt_k_gemm_call *g) {
     epilogue_only(g);
     return SNT_OK;
   }
+  snt_k_bf16_cache *bf16 = g->a_constant && g->a && !g->packed_a ? snt_k_ctx_bf16(ctx) : NULL;
+  if (bf16) return snt_k_gemm_run_bf16(ctx, bf16, g);
   snt_k_isa isa = snt_k_ctx_isa(ctx);
   int threads = (int)isa_threads(ctx, g);
   if (gemv_applies(g)) return gemv_run(ctx, g, isa, threads);

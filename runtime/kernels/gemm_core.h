@@ -62,6 +62,7 @@ typedef struct snt_k_gemm_call {
   float *c;
   int64_t ldc;
   snt_k_epilogue_desc epi;
+  int a_constant; /* a holds weights that never change: a BF16 context may round and cache it */
 } snt_k_gemm_call;
 
 /* Runs the GEMM on ctx's threads (ctx NULL: one thread) with ctx's ISA; the packing buffers

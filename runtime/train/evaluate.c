@@ -59,7 +59,7 @@ int snt_tr_evaluate(const snt_train_info *t, const unsigned char *eval_blob, con
     if (n == 0) break;
     const void *ins[1] = {x};
     void *outs[1] = {probs};
-    int st = em->run(inst, ins, outs);
+    int st = em->run_n ? em->run_n(inst, n, ins, outs) : em->run(inst, ins, outs); /* the last batch: n samples */
     if (st != 0) {
       fprintf(stderr, "%s evaluate: running the model failed (status %d from a kernel)\n", em->name, st);
       rc = 2;
