@@ -110,14 +110,15 @@ static conv_path choose(const snt_k_conv3 *g, snt_k_isa isa) {
 }
 
 const char *snt_k_conv_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d) {
+  /* One word each (the profile table splits on blanks), "conv-" first like the other layers'. */
   static const char *const names[4][3] = {
-      {"gemm-c implicit", "gemm-avx2 implicit", "gemm-avx512 implicit"},
-      {"gemm-c 1x1", "gemm-avx2 1x1", "gemm-avx512 1x1"},
-      {"depthwise-c", "depthwise-avx2", "depthwise-avx512"},
-      {"direct3x3-avx512", "direct3x3-avx512", "direct3x3-avx512"},
+      {"conv-gemm-c-implicit", "conv-gemm-avx2-implicit", "conv-gemm-avx512-implicit"},
+      {"conv-gemm-c-1x1", "conv-gemm-avx2-1x1", "conv-gemm-avx512-1x1"},
+      {"conv-depthwise-c", "conv-depthwise-avx2", "conv-depthwise-avx512"},
+      {"conv-direct3x3-avx512", "conv-direct3x3-avx512", "conv-direct3x3-avx512"},
   };
   snt_k_conv3 g;
-  if (snt_k_conv3_init(d, &g) != SNT_OK) return "invalid";
+  if (snt_k_conv3_init(d, &g) != SNT_OK) return "conv-invalid";
   snt_k_isa isa = snt_k_ctx_isa(ctx);
   return names[choose(&g, isa)][isa];
 }

@@ -122,9 +122,9 @@ static void expected_kernel(const conv_case *c, snt_k_isa isa, char *buf, size_t
     pointwise = pointwise && c->k[a] == 1 && c->s[a] == 1 && c->pb[a] == 0 && c->pe[a] == 0;
   }
   const char *in = isa == SNT_K_ISA_AVX512 ? "avx512" : isa == SNT_K_ISA_AVX2 ? "avx2" : "c";
-  if (strncmp(c->name, "direct", 6) == 0 && isa == SNT_K_ISA_AVX512) snprintf(buf, n, "direct3x3-avx512");
-  else if (c->cin / c->groups == 1 && c->groups > 1) snprintf(buf, n, "depthwise-%s", in);
-  else snprintf(buf, n, "gemm-%s %s", in, pointwise ? "1x1" : "implicit");
+  if (strncmp(c->name, "direct", 6) == 0 && isa == SNT_K_ISA_AVX512) snprintf(buf, n, "conv-direct3x3-avx512");
+  else if (c->cin / c->groups == 1 && c->groups > 1) snprintf(buf, n, "conv-depthwise-%s", in);
+  else snprintf(buf, n, "conv-gemm-%s-%s", in, pointwise ? "1x1" : "implicit");
 }
 
 typedef struct bufs {
