@@ -108,7 +108,7 @@ int main(int argc, char **argv) {
   }
   snt_k_ctx *ctx = snt_k_ctx_create(threads);
   if (!ctx) return 1;
-  printf("%-11s %5s %4s %4s %5s %2s %1s %-22s %9s %8s %9s %8s %6s\n", "model", "cin", "hw", "k", "cout", "s", "n",
+  printf("%-11s %5s %4s %4s %5s %2s %1s %-26s %9s %8s %9s %8s %6s\n", "model", "cin", "hw", "k", "cout", "s", "n",
          "kernel", "sinter ms", "GFLOP/s", "blas ms", "GFLOP/s", "ratio");
   double tot_s = 0, tot_b = 0;
   for (size_t li = 0; li < sizeof layers / sizeof layers[0]; li++) {
@@ -142,7 +142,7 @@ int main(int argc, char **argv) {
     qsort(tb, (size_t)reps, sizeof(double), cmp_d);
     double s = ts[reps / 2], bl = tb[reps / 2];
     double flop = 2.0 * (double)batch * (double)L->cout * (double)(oh * ow) * (double)(L->cin * L->k * L->k);
-    printf("%-11s %5lld %4lld %4lld %5lld %2lld %1d %-22s %9.3f %8.1f %9.3f %8.1f %6.2f\n", L->model,
+    printf("%-11s %5lld %4lld %4lld %5lld %2lld %1d %-26s %9.3f %8.1f %9.3f %8.1f %6.2f\n", L->model,
            (long long)L->cin, (long long)L->h, (long long)L->k, (long long)L->cout, (long long)L->s, L->count,
            snt_k_conv_kernel(ctx, &d), 1e3 * s, flop / s * 1e-9, 1e3 * bl, flop / bl * 1e-9, bl / s);
     tot_s += L->count * s;

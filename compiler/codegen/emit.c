@@ -251,9 +251,10 @@ static snt_status weights(const snt_graph *g, const snt_plan *p, const char *pre
 /* Inside the model's own functions the state is `struct <prefix>`: a struct tag cannot be
  * hidden by a local (m, in, out, n, seed, A, S, W, ...), so any prefix is safe there. */
 static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const char *prefix, bool embed, bool step,
-                     size_t stage, bool bf16) {
-  char weights_sym[300];
+                     size_t stage, bool bf16, size_t packed) {
+  char weights_sym[300], packed_alloc[64];
   snprintf(weights_sym, sizeof weights_sym, "%s_weights", prefix);
+  snprintf(packed_alloc, sizeof packed_alloc, "aligned_alloc(64, %zu)", packed);
   bool has_w = p->weights_bytes && embed;
   char stage_alloc[64] = "NULL";
   if (stage) snprintf(stage_alloc, sizeof stage_alloc, "aligned_alloc(64, %zu)", (stage + 63) / 64 * 64);
@@ -269,22 +270,25 @@ static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const
                 "  const unsigned char *weights; /* %zu bytes, embedded or loaded */\n"
                 "  snt_k_ctx *k; /* the kernels' threads and instruction set */\n"
                 "  unsigned char *stage; /* %zu bytes: a short batch's inputs and outputs, padded to the whole */\n"
-                "  double *prof; /* bench --profile: the time after each node; NULL when off */\n};\n\n",
-                prefix, p->arena_bytes, p->scratch_bytes, p->weights_bytes, stage);
+                "  double *prof; /* bench --profile: the time after each node; NULL when off */\n"
+                "  unsigned char *packed; /* %zu bytes: conv weights packed for the GEMM */\n"
+                "  const unsigned char *packed_for; /* the weights they were packed from; NULL: not yet */\n};\n\n",
+                prefix, p->arena_bytes, p->scratch_bytes, p->weights_bytes, stage, packed);
   snt_sb_printf(s,
                 "struct %s *%s_create(void) {\n  struct %s *m = calloc(1, sizeof *m);\n  if (!m) return NULL;\n"
                 "  m->weights = %s;\n"
                 "  m->arena = aligned_alloc(64, %zu);\n  m->scratch = aligned_alloc(64, %zu);\n  m->k = snt_k_ctx_create(1);\n"
-                "  m->stage = %s;\n"
-                "  if (!m->arena || !m->scratch || !m->k || (%d && !m->stage)) {\n    %s_destroy(m);\n    return NULL;\n  }\n"
+                "  m->stage = %s;\n  m->packed = %s;\n"
+                "  if (!m->arena || !m->scratch || !m->k || (%d && !m->stage) || (%d && !m->packed)) {\n"
+                "    %s_destroy(m);\n    return NULL;\n  }\n"
                 "  /* Touched once here, not on the first runs; rows past a short batch stay finite. */\n"
                 "  memset(m->arena, 0, %zu);\n  memset(m->scratch, 0, %zu);\n"
                 "%s"
                 "  return m;\n}\n\n"
                 "void %s_destroy(struct %s *m) {\n  if (!m) return;\n  snt_k_ctx_destroy(m->k);\n  free(m->arena);\n  free(m->scratch);\n"
-                "  free(m->stage);\n  free(m);\n}\n\n",
+                "  free(m->stage);\n  free(m->packed);\n  free(m);\n}\n\n",
                 prefix, prefix, prefix, has_w ? weights_sym : "NULL", p->arena_bytes ? p->arena_bytes : 64, p->scratch_bytes ? (p->scratch_bytes + 63) / 64 * 64 : 64,
-                stage_alloc, stage > 0, prefix, p->arena_bytes ? p->arena_bytes : 64,
+                stage_alloc, packed ? packed_alloc : "NULL", stage > 0, packed > 0, prefix, p->arena_bytes ? p->arena_bytes : 64,
                 p->scratch_bytes ? (p->scratch_bytes + 63) / 64 * 64 : 64,
                 bf16 ? "  snt_k_ctx_set_precision(m->k, SNT_K_BF16); /* sinter compile --precision bf16 */\n" : "",
                 prefix, prefix);
@@ -323,7 +327,7 @@ static void labels(snt_strbuf *s, const snt_graph *g, const char *prefix) {
 
 /* The model's snt_model_info, field by field (designated: the struct's order does not matter). */
 static void info(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const snt_codegen_opts *o, const char *prefix,
-                 bool scalable, size_t stage, const char *batch_note) {
+                 bool scalable, size_t stage, const char *batch_note, size_t packed) {
   bool has_w = p->weights_bytes && !(o && o->no_weights);
   io_table(s, g, prefix, "inputs", g->inputs, g->n_inputs);
   io_table(s, g, prefix, "outputs", g->outputs, g->n_outputs);
@@ -337,12 +341,13 @@ static void info(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const snt
                 "static int run_(void *m, const void *const *in, void *const *out) { return %s_run(m, in, out); }\n"
                 "%s%s%s"
                 "static void destroy_(void *m) { %s_destroy(m); }\n"
-                "static void set_weights_(void *m, const void *w) { ((struct %s *)m)->weights = w; }\n"
+                "static void set_weights_(void *m, const void *w) {\n"
+                "  ((struct %s *)m)->weights = w;\n  ((struct %s *)m)->packed_for = NULL; /* packed again at the next run */\n}\n"
                 "static void set_threads_(void *m, int t) { snt_k_ctx_set_threads(((struct %s *)m)->k, t); }\n"
                 "static void set_precision_(void *m, int bf16) {\n"
                 "  snt_k_ctx_set_precision(((struct %s *)m)->k, bf16 ? SNT_K_BF16 : SNT_K_FP32);\n}\n\n",
                 prefix, prefix, o && o->step ? "" : "static int run_n_(void *m, int64_t n, const void *const *in, void *const *out) { return ",
-                o && o->step ? "" : prefix, o && o->step ? "" : "_run_n(m, n, in, out); }\n", prefix, prefix, prefix, prefix);
+                o && o->step ? "" : prefix, o && o->step ? "" : "_run_n(m, n, in, out); }\n", prefix, prefix, prefix, prefix, prefix);
   snt_sb_printf(s, "const snt_model_info %s_info = {\n  .name = ", prefix);
   snt_c_string(s, g->name);
   snt_sb_printf(s, ",\n  .batch = %lld, .instances = %d, .n_inputs = %d, .n_outputs = %d,\n"
@@ -355,7 +360,7 @@ static void info(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const snt
   if (batch_note) snt_sb_puts(s, " ");
   /* What <prefix>_create allocates, for the executable's out-of-memory message. */
   size_t memory = (p->arena_bytes ? p->arena_bytes : 64) + (p->scratch_bytes ? (p->scratch_bytes + 63) / 64 * 64 : 64) +
-                  (stage + 63) / 64 * 64;
+                  (stage + 63) / 64 * 64 + packed;
   if (batch_note) snt_c_string(s, batch_note);
   snt_sb_printf(s, ",\n  .n_params = %d, .params = %s_params, .weights_bytes = %zu, .weights = %s%s,\n"
                    "  .create = create_, .run = run_, .destroy = destroy_, .set_weights = set_weights_,\n"
@@ -503,7 +508,7 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
   }
   if (!st) passthrough_outputs(&e);
   if (!st) {
-    preamble(&src, g, p, prefix, embed, e.step, stage, o && o->bf16);
+    preamble(&src, g, p, prefix, embed, e.step, stage, o && o->bf16, e.packed_bytes);
     if (e.step)
       snt_sb_printf(&src, "int %s_step(struct %s *m, int64_t n, uint64_t seed, const void *const *in, void *const *out) {\n"
                           "  (void)n, (void)seed;\n", prefix, prefix);
@@ -514,6 +519,7 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
     snt_sb_printf(&src, "  unsigned char *A = m->arena;\n  void *S = m->scratch;\n");
     snt_sb_printf(&src, "  const unsigned char *W = m->weights;\n  (void)A, (void)S, (void)W, (void)in, (void)out;\n");
     snt_sb_puts(&src, body.data ? body.data : "");
+    if (e.packed_bytes) snt_sb_puts(&src, "  m->packed_for = m->weights;\n");
     snt_sb_puts(&src, "  return 0;\n}\n\n");
     if (e.step)
       snt_sb_printf(&src, "int %s_run(struct %s *m, const void *const *in, void *const *out) {\n"
@@ -524,7 +530,7 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
                           "  return %s_run_n(m, %lld, in, out);\n}\n\n", prefix, prefix, prefix, (long long)g->batch);
     }
     profile_tables(&src, &e);
-    info(&src, g, p, o, prefix, scan.scalable, stage, note);
+    info(&src, g, p, o, prefix, scan.scalable, stage, note, e.packed_bytes);
     profile_info(&src, &e);
     if (src.failed || body.failed) st = SNT_ERR_NOMEM;
   }

@@ -17,6 +17,7 @@ typedef struct snt_emit {
   const char *prefix; /* the C identifier of the model */
   bool step;          /* a training step: C variables n (samples present) and seed exist */
   const bool *rows;   /* inference: per tensor, its rows past the run-time n are skipped; NULL: none */
+  size_t packed_bytes; /* m->packed, weights packed once at the first run (inference only) */
 } snt_emit;
 
 /* Tensor t's dim 0 at run time: "n" when its code stops after the first n samples (issue 10:

@@ -151,9 +151,23 @@ static snt_status emit(snt_emit *e, int node) {
                 arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3), (int)k.act.kind);
   bool residual = snt_node_int(n, "residual", 0) && n->n_in > 3;
   bool f64 = g->tensors[n->in[0]].dtype == SNT_F64; /* double kernel: no scratch */
-  snt_emit_line(e, "if (snt_k_conv%s(%s&d, %s, %s, %s, %s, %s%s) != SNT_OK) return 1;", f64 ? "_f64" : "", f64 ? "" : "m->k, ",
-                snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]), snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL",
-                residual ? snt_emit_ptr(e, n->in[3]) : "NULL", snt_emit_ptr(e, n->out[0]), f64 ? "" : ", S");
+  /* Inference with weights from the blob: packed for the GEMM once, at the first run after
+   * create or set_weights (m->packed_for), not on every run. */
+  size_t packed = f64 || e->step || e->plan->places[n->in[1]].kind != SNT_PLACE_WEIGHTS ? 0 : snt_k_conv_packed_weights_bytes(&k);
+  if (packed && packed != SIZE_MAX) {
+    snt_emit_line(e, "float *P = (float *)(m->packed + %zu);", e->packed_bytes);
+    snt_emit_line(e, "if (m->packed_for != m->weights && snt_k_conv_pack_weights(m->k, &d, %s, P) != SNT_OK) return 1;",
+                  snt_emit_ptr(e, n->in[1]));
+    snt_emit_line(e, "if (snt_k_conv_packed(m->k, &d, %s, %s, P, %s, %s, %s, S) != SNT_OK) return 1;",
+                  snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]), snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL",
+                  residual ? snt_emit_ptr(e, n->in[3]) : "NULL", snt_emit_ptr(e, n->out[0]));
+    e->packed_bytes += (packed + 63) / 64 * 64;
+  } else {
+    snt_emit_line(e, "if (snt_k_conv%s(%s&d, %s, %s, %s, %s, %s%s) != SNT_OK) return 1;", f64 ? "_f64" : "",
+                  f64 ? "" : "m->k, ", snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]),
+                  snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL", residual ? snt_emit_ptr(e, n->in[3]) : "NULL",
+                  snt_emit_ptr(e, n->out[0]), f64 ? "" : ", S");
+  }
   snt_emit_line(e, "}");
   if (strcmp(snt_node_string(n, "activation", "none"), "softmax") == 0) {
     const snt_tensor *y = &e->g->tensors[n->out[0]];

@@ -63,9 +63,18 @@ typedef struct snt_k_conv_desc {
 size_t snt_k_conv_scratch_bytes(const snt_k_conv_desc *d);
 snt_status snt_k_conv(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w, const float *bias,
                       const float *residual, float *y, void *scratch);
-/* A short static name of the path snt_k_conv takes for d on ctx (e.g. "gemm-avx512-implicit",
- * "gemm-avx2-1x1", "depthwise-c", "direct3x3-avx512"), for profiles and summaries. */
+/* A short static name of the path snt_k_conv takes for d on ctx, one word (e.g.
+ * "conv-gemm-avx512-implicit", "conv-gemm-avx2-1x1", "conv-depthwise-c", "conv-direct3x3-avx512"),
+ * for profiles and summaries. */
 const char *snt_k_conv_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d);
+/* Weights packed once (at load) for snt_k_conv_packed: the bytes to reserve, the same for every
+ * instruction set (0: d never uses them), the packing for ctx's instruction set, and the conv
+ * taking them (with the same ctx, or one of the same instruction set) and w itself, which the
+ * direct paths read. Pack again whenever w changes. */
+size_t snt_k_conv_packed_weights_bytes(const snt_k_conv_desc *d);
+snt_status snt_k_conv_pack_weights(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *w, float *packed);
+snt_status snt_k_conv_packed(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w,
+                             const float *packed_w, const float *bias, const float *residual, float *y, void *scratch);
 /* y = act(conv_transpose(x, w) + bias); w is [in_c, out_c/groups, k...]; bias may be NULL. */
 size_t snt_k_conv_transpose_scratch_bytes(const snt_k_conv_desc *d);
 snt_status snt_k_conv_transpose(const snt_k_conv_desc *d, const float *x, const float *w,

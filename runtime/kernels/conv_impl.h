@@ -8,11 +8,22 @@
 #include "gemm_core.h"
 #include "kernels_util.h"
 
-/* What the packer reads: the geometry and the group's first input channel of one image. */
+/* What the packer reads: the geometry and the group's first input channel of one image. When
+ * `padded` is set, x is a zero-padded copy (snt_k_conv_pad_image) and w its geometry
+ * (snt_k_conv_padded_geometry): every tap is inside, so the packers copy without bounds checks. */
 typedef struct snt_k_conv_src {
   const snt_k_win3 *w;
   const float *x;
+  int padded;
 } snt_k_conv_src;
+
+/* The geometry of an image padded on every side by w's pads (wp's pads are 0, its in[] the
+ * padded sizes); the floats of `channels` padded planes plus the slack the packers read past
+ * the last element (SIZE_MAX on overflow); and the copy of x's channels into the interior of
+ * xp, whose borders the caller has zeroed. */
+void snt_k_conv_padded_geometry(const snt_k_win3 *w, snt_k_win3 *wp);
+size_t snt_k_conv_padded_floats(const snt_k_win3 *wp, int64_t channels);
+void snt_k_conv_pad_image(const snt_k_win3 *w, const snt_k_win3 *wp, int64_t channels, const float *x, float *xp);
 
 /* snt_k_pack_b_fn's (gemm_core.h) over an snt_k_conv_src: write B[k0..k0+kc)[n0..n0+nc) in
  * strips of nr columns, zero past nc, as gemm_core.h lays them out; one per ISA, the same

@@ -1,7 +1,9 @@
 /* Implicit im2col (see conv_impl.h): each B strip is gathered straight from the image, one
- * output-row run at a time, so no im2col matrix of the whole image is ever written. The run
- * copies are written three times: AVX-512 (masked loads stand in for the padding, stride 2 is
- * a two-register permute, larger strides a gather), AVX2 (the same with 8 lanes), portable C. */
+ * output-row run at a time, so no im2col matrix of the whole image is ever written. Two
+ * sources: a zero-padded copy of the image (what conv.c makes when ctx gives it the memory),
+ * where every run is a plain copy at one offset per row of B; and the image itself, where each
+ * run checks its bounds. Both are written per ISA: AVX-512 (stride 2 a two-register permute,
+ * larger strides a gather; masked loads stand in for the padding), AVX2 (8 lanes), portable C. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -158,8 +160,8 @@ static void tap_next(const snt_k_win3 *w, tap *t) {
       }                                                                                                           \
     }                                                                                                             \
   }                                                                                                               \
-  void NAME(const void *src, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float *dst) {                \
-    const snt_k_conv_src *cs = src;                                                                               \
+  ATTR static void NAME(const snt_k_conv_src *cs, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr,        \
+                        float *dst) {                                                                             \
     run runs[PIECE_COLS];                                                                                         \
     for (int64_t s0 = 0; s0 < nc; s0 += nr) {                                                                     \
       float *strip = dst + s0 * kc; /* strip s0 / nr starts at (s0 / nr) * kc * nr */                             \
@@ -174,9 +176,129 @@ static void tap_next(const snt_k_win3 *w, tap *t) {
     }                                                                                                             \
   }
 
-DEFINE_PACKER(snt_k_conv_pack_b_avx512, __attribute__((target("avx512f,avx2,fma"))), run_avx512)
-DEFINE_PACKER(snt_k_conv_pack_b_avx2, __attribute__((target("avx2,fma"))), run_avx2)
-DEFINE_PACKER(snt_k_conv_pack_b_c, , run_c)
+/* ---- padded images: no bounds to check ------------------------------------------------ */
+
+enum { PAD_SLACK = 64 }; /* floats the copies below may read past a run's last element */
+
+void snt_k_conv_padded_geometry(const snt_k_win3 *w, snt_k_win3 *wp) {
+  *wp = *w;
+  for (int a = 0; a < 3; a++) {
+    wp->in[a] = w->in[a] + w->pb[a] + w->pe[a];
+    wp->pb[a] = wp->pe[a] = 0;
+  }
+  wp->in_size = snt_k_prod(wp->in, 3);
+}
+
+size_t snt_k_conv_padded_floats(const snt_k_win3 *wp, int64_t channels) {
+  int64_t n;
+  if (__builtin_mul_overflow(wp->in[0], wp->in[1], &n) || __builtin_mul_overflow(n, wp->in[2], &n) ||
+      __builtin_mul_overflow(n, channels, &n) || __builtin_add_overflow(n, (int64_t)PAD_SLACK, &n) ||
+      (uint64_t)n > SIZE_MAX / sizeof(float))
+    return SIZE_MAX;
+  return (size_t)n;
+}
+
+void snt_k_conv_pad_image(const snt_k_win3 *w, const snt_k_win3 *wp, int64_t channels, const float *x, float *xp) {
+  for (int64_t c = 0; c < channels; c++)
+    for (int64_t d = 0; d < w->in[0]; d++)
+      for (int64_t h = 0; h < w->in[1]; h++)
+        memcpy(xp + c * wp->in_size + ((d + w->pb[0]) * wp->in[1] + h + w->pb[1]) * wp->in[2] + w->pb[2],
+               x + c * w->in_size + (d * w->in[1] + h) * w->in[2], (size_t)w->in[2] * sizeof(float));
+}
+
+/* dst[i] = src[i * step] for i < len; the vector versions read up to PAD_SLACK floats past. */
+static inline void copy_c(float *restrict dst, const float *restrict src, int64_t step, int64_t len) {
+  if (step == 1) {
+    for (int64_t i = 0; i < len; i++) dst[i] = src[i];
+  } else {
+    for (int64_t i = 0; i < len; i++) dst[i] = src[i * step];
+  }
+}
+
+__attribute__((target("avx512f"))) static inline void copy_avx512(float *dst, const float *src, int64_t step,
+                                                                    int64_t len) {
+  int64_t i = 0;
+  if (step == 1) {
+    for (; i + 16 <= len; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
+    if (i < len) _mm512_mask_storeu_ps(dst + i, lanes16(0, len - i), _mm512_loadu_ps(src + i));
+  } else if (step == 2) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    for (; i < len; i += 16) {
+      __m512 v = _mm512_permutex2var_ps(_mm512_loadu_ps(src + 2 * i), even, _mm512_loadu_ps(src + 2 * i + 16));
+      if (i + 16 <= len) _mm512_storeu_ps(dst + i, v);
+      else _mm512_mask_storeu_ps(dst + i, lanes16(0, len - i), v);
+    }
+  } else {
+    __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                     _mm512_set1_epi32((int)step));
+    for (; i < len; i += 16) {
+      __mmask16 m = lanes16(0, len - i);
+      _mm512_mask_storeu_ps(dst + i, m, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, src + i * step, 4));
+    }
+  }
+}
+
+__attribute__((target("avx2,fma"))) static inline void copy_avx2(float *dst, const float *src, int64_t step,
+                                                                 int64_t len) {
+  int64_t i = 0;
+  if (step == 1)
+    for (; i + 8 <= len; i += 8) _mm256_storeu_ps(dst + i, _mm256_loadu_ps(src + i));
+  for (; i < len; i++) dst[i] = src[i * step];
+}
+
+/* The packer over a padded image: per row of B one offset, per run one copy. */
+#define DEFINE_PADDED_PACKER(NAME, ATTR, COPY)                                                                    \
+  ATTR static void NAME(const snt_k_conv_src *cs, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr,          \
+                        float *dst) {                                                                             \
+    const snt_k_win3 *w = cs->w;                                                                                  \
+    run runs[PIECE_COLS];                                                                                         \
+    int64_t base[PIECE_COLS];                                                                                     \
+    for (int64_t s0 = 0; s0 < nc; s0 += nr) {                                                                     \
+      float *strip = dst + s0 * kc;                                                                               \
+      int64_t width = nc - s0 < nr ? nc - s0 : nr;                                                                \
+      for (int64_t c0 = 0; c0 < width; c0 += PIECE_COLS) {                                                        \
+        int64_t len = width - c0 < PIECE_COLS ? width - c0 : PIECE_COLS;                                          \
+        int n = split_runs(w, n0 + s0 + c0, len, c0, runs);                                                       \
+        for (int i = 0; i < n; i++)                                                                               \
+          base[i] = (runs[i].od * w->s[0] * w->in[1] + runs[i].oh * w->s[1]) * w->in[2] + runs[i].ow * w->s[2];   \
+        tap t = tap_of(w, k0);                                                                                    \
+        for (int64_t kk = 0; kk < kc; kk++, tap_next(w, &t)) {                                                    \
+          const float *xt = cs->x + t.c * w->in_size + (t.kd * w->dl[0] * w->in[1] + t.kh * w->dl[1]) * w->in[2] + \
+                            t.kw * w->dl[2];                                                                      \
+          float *row = strip + kk * nr;                                                                           \
+          for (int i = 0; i < n; i++) COPY(row + runs[i].at, xt + base[i], w->s[2], runs[i].len);                 \
+        }                                                                                                         \
+      }                                                                                                           \
+      for (int64_t kk = 0; width < nr && kk < kc; kk++)                                                           \
+        memset(strip + kk * nr + width, 0, (size_t)(nr - width) * sizeof(float));                                 \
+    }                                                                                                             \
+  }
+
+DEFINE_PADDED_PACKER(padded_avx512, __attribute__((target("avx512f,avx2,fma"))), copy_avx512)
+DEFINE_PADDED_PACKER(padded_avx2, __attribute__((target("avx2,fma"))), copy_avx2)
+DEFINE_PADDED_PACKER(padded_c, , copy_c)
+
+DEFINE_PACKER(checked_avx512, __attribute__((target("avx512f,avx2,fma"))), run_avx512)
+DEFINE_PACKER(checked_avx2, __attribute__((target("avx2,fma"))), run_avx2)
+DEFINE_PACKER(checked_c, , run_c)
+
+void snt_k_conv_pack_b_avx512(const void *src, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float *dst) {
+  const snt_k_conv_src *cs = src;
+  if (cs->padded) padded_avx512(cs, k0, kc, n0, nc, nr, dst);
+  else checked_avx512(cs, k0, kc, n0, nc, nr, dst);
+}
+
+void snt_k_conv_pack_b_avx2(const void *src, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float *dst) {
+  const snt_k_conv_src *cs = src;
+  if (cs->padded) padded_avx2(cs, k0, kc, n0, nc, nr, dst);
+  else checked_avx2(cs, k0, kc, n0, nc, nr, dst);
+}
+
+void snt_k_conv_pack_b_c(const void *src, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float *dst) {
+  const snt_k_conv_src *cs = src;
+  if (cs->padded) padded_c(cs, k0, kc, n0, nc, nr, dst);
+  else checked_c(cs, k0, kc, n0, nc, nr, dst);
+}
 
 snt_k_pack_b_fn snt_k_conv_pack_b_for(snt_k_isa isa) {
   switch (isa) {

@@ -2,7 +2,7 @@
  * double-precision convolution written from the ONNX definition: awkward shapes (tails in every
  * dimension, strides 2 and 4, dilation, groups, depthwise with multiplier 2, 1x1, 3x3, 7x7,
  * 11x11 stride 4, one-sided pads, 1-D and 3-D, batch 3), every epilogue, the path named by
- * snt_k_conv_kernel, and 1 vs 2 threads bit for bit. */
+ * snt_k_conv_kernel, weights packed once, and 1 vs 2 threads bit for bit. */
 #include "gemm_core.h"
 #include "kernels_ref.h"
 
@@ -122,9 +122,9 @@ static void expected_kernel(const conv_case *c, snt_k_isa isa, char *buf, size_t
     pointwise = pointwise && c->k[a] == 1 && c->s[a] == 1 && c->pb[a] == 0 && c->pe[a] == 0;
   }
   const char *in = isa == SNT_K_ISA_AVX512 ? "avx512" : isa == SNT_K_ISA_AVX2 ? "avx2" : "c";
-  if (strncmp(c->name, "direct", 6) == 0 && isa == SNT_K_ISA_AVX512) snprintf(buf, n, "direct3x3-avx512");
-  else if (c->cin / c->groups == 1 && c->groups > 1) snprintf(buf, n, "depthwise-%s", in);
-  else snprintf(buf, n, "gemm-%s-%s", in, pointwise ? "1x1" : "implicit");
+  if (strncmp(c->name, "direct", 6) == 0 && isa == SNT_K_ISA_AVX512) snprintf(buf, n, "conv-direct3x3-avx512");
+  else if (c->cin / c->groups == 1 && c->groups > 1) snprintf(buf, n, "conv-depthwise-%s", in);
+  else snprintf(buf, n, "conv-gemm-%s-%s", in, pointwise ? "1x1" : "implicit");
 }
 
 typedef struct bufs {
@@ -185,6 +185,29 @@ static void run_epilogue(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2, const cha
   }
 }
 
+/* Weights packed once (snt_k_conv_pack_weights) give the same output bit for bit as packed per
+ * call, on 1 and 2 threads; depthwise convs need no packed weights. */
+static void run_packed(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2, const conv_case *c, snt_k_conv_desc d, bufs *B) {
+  d.act = acts[SNT_K_ACT_RELU];
+  size_t bytes = snt_k_conv_packed_weights_bytes(&d);
+  int depthwise = c->cin / c->groups == 1 && c->groups > 1;
+  CHECK(ts, depthwise ? bytes == 0 : bytes >= (size_t)B->nw * sizeof(float));
+  float *packed = alloc_nan((int64_t)(bytes / sizeof(float)));
+  CHECK_INT(ts, snt_k_conv_pack_weights(c1, &d, B->w, packed), SNT_OK);
+  CHECK_INT(ts, snt_k_conv(c1, &d, B->x, B->w, B->b, B->res, B->y1, NULL), SNT_OK);
+  for (int t = 0; t < 2; t++) {
+    for (int64_t i = 0; i < B->ny; i++) B->y2[i] = NAN;
+    CHECK_INT(ts, snt_k_conv_packed(t ? c2 : c1, &d, B->x, B->w, bytes ? packed : NULL, B->b, B->res, B->y2, NULL),
+              SNT_OK);
+    ts->checks++;
+    if (memcmp(B->y1, B->y2, (size_t)B->ny * sizeof(float)) != 0) {
+      ts->failures++;
+      fprintf(stderr, "%s: weights packed once differ (%d threads)\n", c->name, t + 1);
+    }
+  }
+  free(packed);
+}
+
 static void test_cases(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2) {
   rng r = {0xc0deface};
   snt_k_isa isa = snt_k_ctx_isa(c1);
@@ -197,6 +220,7 @@ static void test_cases(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2) {
     /* Two epilogues per case, the activations rotating over the cases. */
     run_epilogue(ts, c1, c2, cases[i].name, d, &B, i % N_ACTS, 1, 0);
     run_epilogue(ts, c1, c2, cases[i].name, d, &B, (i + 3) % N_ACTS, i % 2, 1);
+    run_packed(ts, c1, c2, &cases[i], d, &B);
     bufs_free(&B);
   }
 }

@@ -75,7 +75,7 @@ def onnx_model(path):
 ONNX_FLOPS = 2 * 27 * 16 * 32 * 32 + 2 * 4096 * 10
 # The generated run of the ONNX model: name, op, kernel prefix.
 # A convolution names its path (runtime/kernels/conv.c snt_k_conv_kernel).
-CONV_KERNELS = ("gemm-", "depthwise-", "direct3x3-")
+CONV_KERNELS = "conv-"
 ONNX_ROWS = [(CONV, "conv2d", CONV_KERNELS), (POOL, "maxpool", "maxpool"), ("flat", "flatten", "flatten"),
              (FC, "gemm", "gemm-")]
 
