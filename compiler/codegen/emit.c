@@ -277,13 +277,12 @@ static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const
                 "  m->stage = %s;\n"
                 "  if (!m->arena || !m->scratch || !m->k || (%d && !m->stage)) {\n    %s_destroy(m);\n    return NULL;\n  }\n"
                 "  /* Touched once here, not on the first runs; rows past a short batch stay finite. */\n"
-                "  memset(m->arena, 0, %zu);\n  memset(m->scratch, 0, %zu);\n"
+                "  memset(m->arena, 0, %zu);\n"
                 "  return m;\n}\n\n"
                 "void %s_destroy(struct %s *m) {\n  if (!m) return;\n  snt_k_ctx_destroy(m->k);\n  free(m->arena);\n  free(m->scratch);\n"
                 "  free(m->stage);\n  free(m);\n}\n\n",
                 prefix, prefix, prefix, has_w ? weights_sym : "NULL", p->arena_bytes ? p->arena_bytes : 64, p->scratch_bytes ? (p->scratch_bytes + 63) / 64 * 64 : 64,
-                stage_alloc, stage > 0, prefix, p->arena_bytes ? p->arena_bytes : 64,
-                p->scratch_bytes ? (p->scratch_bytes + 63) / 64 * 64 : 64, prefix, prefix);
+                stage_alloc, stage > 0, prefix, p->arena_bytes ? p->arena_bytes : 64, prefix, prefix);
 }
 
 /* Copies graph outputs that no node writes (an input or a constant passed through). */
