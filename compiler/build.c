@@ -228,7 +228,8 @@ snt_status snt_build_executable(const snt_graph *g, const snt_build_opts *o, snt
   snt_plan p;
   snt_status st = prefix ? snt_plan_build(g, d, &p) : SNT_ERR_NOMEM;
   if (!st) {
-    snt_codegen_opts co = {.name = prefix, .pre = o->pre, .summary = o->summary, .instances = o->instances};
+    snt_codegen_opts co = {.name = prefix, .pre = o->pre, .summary = o->summary, .instances = o->instances,
+                           .bf16 = o->bf16};
     st = snt_codegen(g, &p, &co, dir, d);
     if (!st && o->train_step) st = training_side(o, prefix, dir, d);
     else if (!st) st = write_main(dir, prefix, d);

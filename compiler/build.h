@@ -12,6 +12,7 @@ typedef struct snt_build_opts {
   const snt_model_pre *pre; /* image preprocessing of predict; NULL: none */
   const char *summary;      /* the layer table `EXE summary` prints; NULL: none */
   int instances;            /* the graph is one instance's share of the batch; 0 means 1 */
+  bool bf16;                /* inference products in bfloat16 (sinter compile --precision bf16) */
   bool name_note;           /* a note when the model's name is not its C prefix (sinter compile) */
   /* A trainable executable: the training step (from snt_autodiff_build), the inference graph at
    * the training batch (for validation), and the ONNX template of checkpoints. NULL: inference only. */

@@ -94,6 +94,9 @@ typedef struct snt_op {
   snt_status (*onnx_export)(struct snt_onnx_export *x, const snt_graph *g, int node);
   /* Writes the C code that computes the node. */
   snt_status (*emit)(struct snt_emit *e, int node);
+  /* A C expression of type const char * naming the kernel the node runs with (evaluated at run
+   * time with the model in `m`, for `EXE bench --profile`); NULL: the op's name. */
+  const char *(*kernel_name)(struct snt_emit *e, int node);
   /* Bytes of kernel scratch the node needs; NULL when none. */
   size_t (*scratch)(const snt_graph *g, const snt_node *n);
   /* The output may share the input's buffer (elementwise ops). */

@@ -13,6 +13,21 @@ double snt_graph_flops(const snt_graph *g) {
   return f;
 }
 
+/* A node whose parameters train (a frozen node's, or BatchNorm's moving statistics, do not). */
+static bool trains(const snt_graph *g, const snt_node *n) {
+  if (n->frozen) return false;
+  for (int i = n->n_act_in; i < n->n_in; i++)
+    if (n->in[i] >= 0 && g->tensors[n->in[i]].kind == SNT_T_PARAM && g->tensors[n->in[i]].trainable) return true;
+  return false;
+}
+
+double snt_graph_trainable_flops(const snt_graph *g) {
+  double f = 0;
+  for (int i = 0; i < g->n_nodes; i++)
+    if (g->nodes[i].op->flops && trains(g, &g->nodes[i])) f += g->nodes[i].op->flops(g, &g->nodes[i]);
+  return f;
+}
+
 static int64_t node_params(const snt_graph *g, const snt_node *n) {
   int64_t p = 0;
   for (int i = n->n_act_in; i < n->n_in; i++)
@@ -71,7 +86,13 @@ void snt_summary_print(const snt_graph *g, FILE *out) {
   }
   rule(out, '=', width);
   char flops[32];
-  format_flops(flops, sizeof flops, snt_graph_flops(g));
+  double all = snt_graph_flops(g), trainable = snt_graph_trainable_flops(g);
+  /* With frozen layers, what a training step's backward pass costs (bench/train uses it). */
+  if (trainable < all) {
+    format_flops(flops, sizeof flops, trainable);
+    fprintf(out, "FLOPs of the layers that train (one forward pass): %s\n", flops);
+  }
+  format_flops(flops, sizeof flops, all);
   fprintf(out, "FLOPs (one forward pass, 2 x multiply-adds of conv and dense): %s\n", flops);
   snt_param_counts c = snt_ir_count_params(g);
   char a[32], b[32], d[32];

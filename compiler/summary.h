@@ -9,6 +9,9 @@
 /* Twice the multiply-adds of the conv and dense layers for one image. */
 double snt_graph_flops(const snt_graph *g);
 
+/* The same for the layers whose parameters train (not frozen). */
+double snt_graph_trainable_flops(const snt_graph *g);
+
 /* Prints the table, the FLOPs, then the Total / Trainable / Non-trainable lines. */
 void snt_summary_print(const snt_graph *g, FILE *out);
 

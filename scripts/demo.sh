@@ -95,6 +95,40 @@ if [[ $SYNTHETIC == 1 ]]; then
   fi
 fi
 
+step "BF16 inference (AVX512_BF16 where the CPU has it) against FP32"
+mkdir -p "$OUT/eval-bf16"
+run "$EXE" evaluate --data "$DATA" --split test --weights "$RUN/best.onnx" --precision bf16 --out "$OUT/eval-bf16" | tee "$OUT/eval-bf16.txt"
+ACC16=$(sed -n 's/^accuracy: \([0-9.]*\).*/\1/p' "$OUT/eval-bf16.txt" | head -1)
+NTEST=$(sed -n 's/.*evaluated \([0-9]*\) images.*/\1/p' "$OUT/eval.txt" | head -1)
+[[ -n $ACC16 && -n $NTEST ]] || die "evaluate --precision bf16 printed no accuracy"
+CHANGED=$(awk -v a="$ACC" -v b="$ACC16" -v n="$NTEST" 'BEGIN { d = (a - b) * n; if (d < 0) d = -d; printf "%d", d + 0.5 }')
+echo "test accuracy: FP32 $ACC, BF16 $ACC16: $CHANGED of $NTEST test images changed"
+[[ $CHANGED -le 1 ]] || die "BF16 changed the test accuracy by $CHANGED images (more than one)"
+SHARED_DATA=${SHARED_DATA:-$ROOT/../shared/data}
+if [[ -d $SHARED_DATA ]]; then
+  # Every image of the shared X-ray folder through both precisions: top-1 agreement and the
+  # largest probability difference. Reported, not required: a model trained on the synthetic
+  # data sees real X-rays far from anything it learnt, where near-ties flip under BF16
+  # (docs/performance.md; the ctest bf16.accuracy requires 99% of a model trained on X-rays).
+  mapfile -t XR < <(find "$SHARED_DATA" -type f \( -iname '*.png' -o -iname '*.jpg' -o -iname '*.jpeg' \) | sort)
+  "$EXE" predict --weights "$RUN/best.onnx" --json --top 100 --precision fp32 "${XR[@]}" >"$OUT/xr-fp32.json"
+  "$EXE" predict --weights "$RUN/best.onnx" --json --top 100 --precision bf16 "${XR[@]}" >"$OUT/xr-bf16.json"
+  "$PY" - "$OUT/xr-fp32.json" "$OUT/xr-bf16.json" <<'EOF'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+agree, worst = 0, 0.0
+for x, y in zip(a, b):
+    px = {e["label"]: e["confidence"] for e in x["predictions"]}
+    py = {e["label"]: e["confidence"] for e in y["predictions"]}
+    agree += max(px, key=px.get) == max(py, key=py.get)
+    worst = max(worst, max(abs(px[k] - py[k]) for k in px))
+print("BF16 vs FP32 on %d images of ../shared/data: top-1 agreement %.2f%%, largest probability difference %.4f"
+      % (len(a), 100.0 * agree / len(a), worst))
+if agree < 0.99 * len(a):
+    print("note: below 99%: this model was trained on the synthetic data, not on these images")
+EOF
+fi
+
 step "classify a few images with the trained weights"
 mapfile -t IMAGES < <(for c in "$DATA"/*/; do find "$c" -type f \( -iname '*.png' -o -iname '*.jpg' -o -iname '*.jpeg' \) | sort | head -1; done)
 [[ ${#IMAGES[@]} -gt 0 ]] || die "no images in $DATA"

@@ -41,7 +41,9 @@ static const char help[] =
     "  --std S1,S2,S3      per channel (default 1)\n"
     "  --nhwc              the model takes channels-last images\n"
     "  --max-memory BYTES  the most memory the model's planned arena may take (default: the\n"
-    "                      machine's physical memory)\n\n"
+    "                      machine's physical memory)\n"
+    "  --precision P       fp32 (default) or bf16: inference products on bfloat16 operands with\n"
+    "                      float32 sums (AVX512_BF16; where the CPU lacks it, FP32 with a warning)\n\n"
     "Numbers are checked: --batch and --train-batch 1 to 65536, --threads 1 to 64, --scale and\n"
     "--std more than 0 (at most 1e6), --mean -1e6 to 1e6. Options take --name VALUE or --name=VALUE.\n";
 
@@ -132,6 +134,7 @@ typedef struct compile_args {
   bool has_pre, passes, trainable;
   long long batch, threads, train_batch;
   int64_t max_memory; /* --max-memory BYTES: the planned arena's cap; 0 = the machine's memory */
+  const char *precision; /* --precision fp32|bf16 */
 } compile_args;
 
 /* Returns 0, -1 when help was printed, or an exit code. */
@@ -163,6 +166,7 @@ static int parse_compile(int argc, char **argv, compile_args *a) {
       {.name = "mean", 0, SNT_OPT_DOUBLES, mean, "M1,M2,M3", "per channel", .dmin = -1e6, .dmax = 1e6, .count = 3},
       {.name = "std", 0, SNT_OPT_DOUBLES, std, "S1,S2,S3", "per channel", .dmin = 0, .dmax = 1e6, .min_open = true, .count = 3},
       {.name = "nhwc", 0, SNT_OPT_FLAG, &nhwc, NULL, "the model takes channels-last images"},
+      {.name = "precision", 0, SNT_OPT_STRING, &a->precision, "fp32|bf16", "the arithmetic of the products"},
       {NULL}};
   char *pos[1];
   int n_pos = 0;
@@ -174,6 +178,10 @@ static int parse_compile(int argc, char **argv, compile_args *a) {
     return SNT_EXIT_USER;
   }
   a->model = pos[0];
+  if (a->precision && strcmp(a->precision, "fp32") != 0 && strcmp(a->precision, "bf16") != 0) {
+    fprintf(stderr, "%s: --precision: '%s' is not a precision (fp32 or bf16)\n", prog, a->precision);
+    return SNT_EXIT_USER;
+  }
   a->lo.no_freeze = no_freeze;
   a->passes = !no_passes;
   a->trainable = !no_train;
@@ -250,7 +258,8 @@ int snt_cmd_compile(int argc, char **argv) {
     if (threads > 1 && !all_batched)
       st = snt_diag_error(d, NULL, (snt_loc){0}, "--threads %lld: the model has inputs or outputs without a batch dimension", threads);
     snt_build_opts bo = {.output = out, .emit_dir = emit, .pre = has_pre ? &pre : NULL, .summary = summary,
-                         .instances = (int)threads, .name_note = true, .train_step = tr.step, .ad = &tr.ad, .eval = tr.eval,
+                         .instances = (int)threads, .name_note = true,
+                         .bf16 = a.precision && strcmp(a.precision, "bf16") == 0, .train_step = tr.step, .ad = &tr.ad, .eval = tr.eval,
                          .onnx_template = tr.onnx_template, .onnx_template_bytes = tr.onnx_template_bytes};
     if (!st)
       st = snt_build_executable(g, &bo, d);

@@ -251,7 +251,7 @@ static snt_status weights(const snt_graph *g, const snt_plan *p, const char *pre
 /* Inside the model's own functions the state is `struct <prefix>`: a struct tag cannot be
  * hidden by a local (m, in, out, n, seed, A, S, W, ...), so any prefix is safe there. */
 static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const char *prefix, bool embed, bool step,
-                     size_t stage) {
+                     size_t stage, bool bf16) {
   char weights_sym[300];
   snprintf(weights_sym, sizeof weights_sym, "%s_weights", prefix);
   bool has_w = p->weights_bytes && embed;
@@ -260,7 +260,7 @@ static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const
   generated_by(s, g);
   snt_sb_printf(s,
                 "#include <math.h>\n#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n\n"
-                "#include <sinter/dtype.h>\n#include <sinter/kernels.h>\n%s\n#include \"%s.h\"\n\n",
+                "#include <sinter/dtype.h>\n#include <sinter/kernels.h>\n#include <sinter/profile.h>\n%s\n#include \"%s.h\"\n\n",
                 step ? "#include <sinter/kernels_train.h>\n" : "", prefix);
   if (has_w) snt_sb_printf(s, "extern const unsigned char %s_weights[];\n\n", prefix);
   snt_sb_printf(s,
@@ -268,7 +268,8 @@ static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const
                 "  unsigned char *scratch; /* %zu bytes for kernels */\n"
                 "  const unsigned char *weights; /* %zu bytes, embedded or loaded */\n"
                 "  snt_k_ctx *k; /* the kernels' threads and instruction set */\n"
-                "  unsigned char *stage; /* %zu bytes: a short batch's inputs and outputs, padded to the whole */\n};\n\n",
+                "  unsigned char *stage; /* %zu bytes: a short batch's inputs and outputs, padded to the whole */\n"
+                "  double *prof; /* bench --profile: the time after each node; NULL when off */\n};\n\n",
                 prefix, p->arena_bytes, p->scratch_bytes, p->weights_bytes, stage);
   snt_sb_printf(s,
                 "struct %s *%s_create(void) {\n  struct %s *m = calloc(1, sizeof *m);\n  if (!m) return NULL;\n"
@@ -278,11 +279,14 @@ static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const
                 "  if (!m->arena || !m->scratch || !m->k || (%d && !m->stage)) {\n    %s_destroy(m);\n    return NULL;\n  }\n"
                 "  /* Touched once here, not on the first runs; rows past a short batch stay finite. */\n"
                 "  memset(m->arena, 0, %zu);\n"
+                "%s"
                 "  return m;\n}\n\n"
                 "void %s_destroy(struct %s *m) {\n  if (!m) return;\n  snt_k_ctx_destroy(m->k);\n  free(m->arena);\n  free(m->scratch);\n"
                 "  free(m->stage);\n  free(m);\n}\n\n",
                 prefix, prefix, prefix, has_w ? weights_sym : "NULL", p->arena_bytes ? p->arena_bytes : 64, p->scratch_bytes ? (p->scratch_bytes + 63) / 64 * 64 : 64,
-                stage_alloc, stage > 0, prefix, p->arena_bytes ? p->arena_bytes : 64, prefix, prefix);
+                stage_alloc, stage > 0, prefix, p->arena_bytes ? p->arena_bytes : 64,
+                bf16 ? "  snt_k_ctx_set_precision(m->k, SNT_K_BF16); /* sinter compile --precision bf16 */\n" : "",
+                prefix, prefix);
 }
 
 /* Copies graph outputs that no node writes (an input or a constant passed through). */
@@ -333,9 +337,11 @@ static void info(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const snt
                 "%s%s%s"
                 "static void destroy_(void *m) { %s_destroy(m); }\n"
                 "static void set_weights_(void *m, const void *w) { ((struct %s *)m)->weights = w; }\n"
-                "static void set_threads_(void *m, int t) { snt_k_ctx_set_threads(((struct %s *)m)->k, t); }\n\n",
+                "static void set_threads_(void *m, int t) { snt_k_ctx_set_threads(((struct %s *)m)->k, t); }\n"
+                "static void set_precision_(void *m, int bf16) {\n"
+                "  snt_k_ctx_set_precision(((struct %s *)m)->k, bf16 ? SNT_K_BF16 : SNT_K_FP32);\n}\n\n",
                 prefix, prefix, o && o->step ? "" : "static int run_n_(void *m, int64_t n, const void *const *in, void *const *out) { return ",
-                o && o->step ? "" : prefix, o && o->step ? "" : "_run_n(m, n, in, out); }\n", prefix, prefix, prefix);
+                o && o->step ? "" : prefix, o && o->step ? "" : "_run_n(m, n, in, out); }\n", prefix, prefix, prefix, prefix);
   snt_sb_printf(s, "const snt_model_info %s_info = {\n  .name = ", prefix);
   snt_c_string(s, g->name);
   snt_sb_printf(s, ",\n  .batch = %lld, .instances = %d, .n_inputs = %d, .n_outputs = %d,\n"
@@ -352,10 +358,45 @@ static void info(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const snt
   if (batch_note) snt_c_string(s, batch_note);
   snt_sb_printf(s, ",\n  .n_params = %d, .params = %s_params, .weights_bytes = %zu, .weights = %s%s,\n"
                    "  .create = create_, .run = run_, .destroy = destroy_, .set_weights = set_weights_,\n"
-                   "  .set_threads = set_threads_, .run_n = %s, .batch_scalable = %d,\n"
-                   "  .memory_bytes = %zu};\n",
+                   "  .set_threads = set_threads_, .set_precision = set_precision_, .run_n = %s, .batch_scalable = %d, .bf16 = %d,\n"
+                   "  .memory_bytes = %zu,\n",
                 n_params, prefix, p->weights_bytes, has_w ? prefix : "NULL", has_w ? "_weights" : "",
-                o && o->step ? "NULL" : "run_n_", scalable, memory);
+                o && o->step ? "NULL" : "run_n_", scalable, o && o->bf16, memory);
+}
+
+/* ---- profiling (EXE bench --profile): a timestamp after each node while m->prof is set ---- */
+
+/* One branch per node when profiling is off. */
+static void profile_stamp(snt_strbuf *body, int i) {
+  snt_sb_printf(body, "  if (m->prof) m->prof[%d] = snt_prof_now();\n", i);
+}
+
+/* The node table (names through snt_c_string: they are untrusted), kernel_ naming each node's
+ * kernel through the op's kernel_name hook, and set_profile_. */
+static void profile_tables(snt_strbuf *s, snt_emit *e) {
+  const snt_graph *g = e->g;
+  const snt_plan *p = e->plan;
+  snt_sb_printf(s, "static const snt_model_node %s_nodes[%d] = {\n", e->prefix, p->n_order ? p->n_order : 1);
+  for (int i = 0; i < p->n_order; i++) {
+    const snt_node *n = &g->nodes[p->order[i]];
+    snt_sb_puts(s, "  {.name = ");
+    snt_c_string(s, n->name ? n->name : "");
+    snt_sb_printf(s, ", .op = \"%s\", .flops = %a},\n", n->op->name, n->op->flops ? n->op->flops(g, n) : 0.0);
+  }
+  if (!p->n_order) snt_sb_puts(s, "  {.name = NULL},\n");
+  snt_sb_printf(s, "};\n\nstatic const char *kernel_(void *mv, int i) {\n  struct %s *m = mv;\n  (void)m;\n  switch (i) {\n",
+                e->prefix);
+  for (int i = 0; i < p->n_order; i++) {
+    const snt_node *n = &g->nodes[p->order[i]];
+    if (n->op->kernel_name) snt_sb_printf(s, "    case %d: return %s;\n", i, n->op->kernel_name(e, p->order[i]));
+  }
+  snt_sb_printf(s, "    default: return NULL;\n  }\n}\n\n"
+                   "static void set_profile_(void *m, double *t) { ((struct %s *)m)->prof = t; }\n\n", e->prefix);
+}
+
+static void profile_info(snt_strbuf *s, const snt_emit *e) {
+  snt_sb_printf(s, "  .n_nodes = %d, .nodes = %s_nodes, .set_profile = set_profile_, .kernel = kernel_};\n",
+                e->plan->n_order, e->prefix);
 }
 
 /* The C prefix: the caller's (an identifier it made, as <prefix>_train), else the model's name
@@ -447,6 +488,7 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
   char *note = !st && !e.step ? snt_batch_scan_note(g, &scan) : NULL;
   if (!st && !e.step && !note) st = SNT_ERR_NOMEM;
   if (!st && !e.arena) st = SNT_ERR_NOMEM;
+  if (!st) profile_stamp(&body, 0);
   for (int s = 0; !st && s < p->n_order; s++) {
     const snt_node *n = &g->nodes[p->order[s]];
     snt_sb_printf(&body, "  /* %s '", n->op->name);
@@ -456,10 +498,11 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
       st = snt_node_error(g, n, d, "cannot be compiled yet: sinter has no code for op '%s'", n->op->name);
     else
       st = n->op->emit(&e, p->order[s]);
+    profile_stamp(&body, s + 1);
   }
   if (!st) passthrough_outputs(&e);
   if (!st) {
-    preamble(&src, g, p, prefix, embed, e.step, stage);
+    preamble(&src, g, p, prefix, embed, e.step, stage, o && o->bf16);
     if (e.step)
       snt_sb_printf(&src, "int %s_step(struct %s *m, int64_t n, uint64_t seed, const void *const *in, void *const *out) {\n"
                           "  (void)n, (void)seed;\n", prefix, prefix);
@@ -479,7 +522,9 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
       snt_sb_printf(&src, "int %s_run(struct %s *m, const void *const *in, void *const *out) {\n"
                           "  return %s_run_n(m, %lld, in, out);\n}\n\n", prefix, prefix, prefix, (long long)g->batch);
     }
+    profile_tables(&src, &e);
     info(&src, g, p, o, prefix, scan.scalable, stage, note);
+    profile_info(&src, &e);
     if (src.failed || body.failed) st = SNT_ERR_NOMEM;
   }
   char *cname = prefix ? snt_format("%s.c", prefix) : NULL;

@@ -59,6 +59,7 @@ typedef struct snt_codegen_opts {
   int instances;              /* copies that split the batch between threads; 0 means 1 */
   bool step;                  /* emit <name>_step(m, n, seed, in, out), a training step */
   bool no_weights;            /* the caller always provides the weights (set_weights): none embedded */
+  bool bf16;                  /* the model's products in bfloat16 where the CPU can (inference) */
 } snt_codegen_opts;
 
 /* Writes <dir>/<name>.c, <name>.h and, when the plan has weights, <name>_weights.bin and

@@ -164,6 +164,17 @@ static snt_status emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+/* bench --profile: the path snt_k_conv takes for this layer, asked at run time. */
+static const char *kernel_name(snt_emit *e, int node) {
+  snt_k_conv_desc k;
+  make_desc(e->g, &e->g->nodes[node], &k);
+  if (e->g->tensors[e->g->nodes[node].in[0]].dtype == SNT_F64) return "\"conv-f64\"";
+  return snt_format_keep(e, "snt_k_conv_kernel(m->k, &(const snt_k_conv_desc){%d, %lldLL, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {%d, 0, 0, 0}})",
+                         k.spatial, (long long)k.batch, (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
+                         arr(e, k.in, 3), arr(e, k.out, 3), arr(e, k.kernel, 3), arr(e, k.stride, 3), arr(e, k.dilation, 3),
+                         arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3), (int)k.act.kind);
+}
+
 static double flops(const snt_graph *g, const snt_node *n) {
   const snt_tensor *y = &g->tensors[n->out[0]], *x = &g->tensors[n->in[0]];
   int cnt = 0;
@@ -212,7 +223,7 @@ static snt_status emit_grad_input(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   snt_emit_line(e, "{");
   emit_desc(e, n);
-  snt_emit_line(e, "if (snt_k_conv_backward_data(&d, %s, %s, %s, S) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]),
+  snt_emit_line(e, "if (snt_k_conv_backward_data(m->k, &d, %s, %s, %s, S) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;
@@ -222,7 +233,7 @@ static snt_status emit_grad_kernel(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   snt_emit_line(e, "{");
   emit_desc(e, n);
-  snt_emit_line(e, "if (snt_k_conv_backward_filter(&d, %s, %s, %s, %s, S) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]),
+  snt_emit_line(e, "if (snt_k_conv_backward_filter(m->k, &d, %s, %s, %s, %s, S) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->out[0]), n->n_out > 1 ? snt_emit_ptr(e, n->out[1]) : "NULL");
   snt_emit_line(e, "}");
   return SNT_OK;
@@ -257,5 +268,5 @@ const snt_op snt_op_conv2d = {
     .doc = "2-D convolution: conv2d(x, filters, kernel, stride=1, padding=valid, dilation=1, groups=1, bias=true, activation=none, l2=0)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer, .flops = flops,
     .onnx_type = "Conv", .onnx_import = onnx_import, .onnx_roles = roles, .onnx_export = onnx_export, .emit = emit, .scratch = scratch,
-    .grad = grad, .batch_rows = rows,
+    .kernel_name = kernel_name, .grad = grad, .batch_rows = rows,
     .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = conv_ranges, .types = SNT_TYPES_LOOP_F64(7)};

@@ -112,6 +112,12 @@ static snt_status emit_grad_kernel(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+/* bench --profile: one GEMM on m's kernel context. */
+static const char *kernel_name(snt_emit *e, int node) {
+  (void)e, (void)node;
+  return "snt_k_gemm_kernel(m->k)";
+}
+
 static const snt_arg_spec no_args[] = {{0}};
 static const snt_op dense_grad_input = {.name = "dense_grad_input", .type_name = "DenseGrad", .default_layer = "grad",
                                         .doc = "gradient of dense's input", .args = no_args, .emit = emit_grad_input};
@@ -124,4 +130,4 @@ const snt_op snt_op_dense = {
     .name = "dense", .type_name = "Dense", .default_layer = "dense",
     .doc = "fully connected layer: dense(x, units, activation=none, bias=true, l2=0)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer, .flops = flops, .onnx_export = onnx_export, .emit = emit,
-    .grad = grad, .batch_rows = snt_rows_first};
+    .kernel_name = kernel_name, .grad = grad, .batch_rows = snt_rows_first};

@@ -138,13 +138,25 @@ static bool matmul_rows(const snt_graph *g, const snt_node *n, const bool *rows)
   return a->dtype == SNT_F32 && a->rank >= 2 && b_ok && snt_rows_first(g, n, rows);
 }
 
+/* 2 x K x N per row of A (a row is a sample, as in dense). */
+static double gemm_flops(const snt_graph *g, const snt_node *n) {
+  const snt_tensor *a = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
+  return 2.0 * (double)(snt_node_int(n, "transA", 0) ? a->dims[0] : a->dims[1]) * (double)y->dims[1];
+}
+
+/* bench --profile: float32 runs on the GEMM of m's kernel context. */
+static const char *gemm_kernel_name(snt_emit *e, int node) {
+  return e->g->tensors[e->g->nodes[node].in[0]].dtype == SNT_F64 ? "\"gemm-f64\"" : "snt_k_gemm_kernel(m->k)";
+}
+
 /* ONNX attribute ranges (compiler/onnx/validate.c). */
 static const snt_attr_range gemm_ranges[] = {{"transA", 0, 1}, {"transB", 0, 1}, {0}};
 
 const snt_op snt_op_gemm = {
     .name = "gemm", .type_name = "Gemm", .default_layer = "gemm",
     .doc = "y = alpha * A' B' + beta * C: gemm(a, b, c, alpha=1, beta=1, transA=0, transB=0)", .min_inputs = 2,
-    .max_inputs = 3, .args = gemm_args, .infer = gemm_infer, .onnx_type = "Gemm", .emit = gemm_emit, .batch_rows = gemm_rows,
+    .max_inputs = 3, .args = gemm_args, .infer = gemm_infer, .flops = gemm_flops, .onnx_type = "Gemm", .emit = gemm_emit,
+    .kernel_name = gemm_kernel_name, .batch_rows = gemm_rows,
     .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = gemm_ranges, .types = SNT_TYPES_LOOP_F64(7)};
 
 const snt_op snt_op_matmul = {

@@ -26,6 +26,14 @@ void snt_k_ctx_destroy(snt_k_ctx *ctx);
 void snt_k_ctx_set_threads(snt_k_ctx *ctx, int threads);
 int snt_k_ctx_threads(const snt_k_ctx *ctx);
 
+/* Arithmetic of the matrix products: FP32, or (inference only) operands rounded to bfloat16
+ * and summed in float32 where the CPU has AVX512_BF16; elsewhere BF16 runs as FP32. The
+ * constant operand (weights) is rounded once and cached in ctx by its address. */
+typedef enum snt_k_precision { SNT_K_FP32, SNT_K_BF16 } snt_k_precision;
+void snt_k_ctx_set_precision(snt_k_ctx *ctx, snt_k_precision p);
+/* Whether BF16 products run here (AVX512_BF16, and SINTER_ISA not below avx512). */
+int snt_k_bf16_available(void);
+
 /* ---- convolution ---------------------------------------------------------------------- */
 
 typedef enum snt_k_act_kind {
@@ -55,6 +63,9 @@ typedef struct snt_k_conv_desc {
 size_t snt_k_conv_scratch_bytes(const snt_k_conv_desc *d);
 snt_status snt_k_conv(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w, const float *bias,
                       const float *residual, float *y, void *scratch);
+/* A short static name of the path snt_k_conv takes for d on ctx (e.g. "gemm-avx512-implicit",
+ * "gemm-avx2-1x1", "depthwise-c", "direct3x3-avx512"), for profiles and summaries. */
+const char *snt_k_conv_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d);
 /* y = act(conv_transpose(x, w) + bias); w is [in_c, out_c/groups, k...]; bias may be NULL. */
 size_t snt_k_conv_transpose_scratch_bytes(const snt_k_conv_desc *d);
 snt_status snt_k_conv_transpose(const snt_k_conv_desc *d, const float *x, const float *w,

@@ -18,11 +18,11 @@
 size_t snt_k_conv_backward_scratch_bytes(const snt_k_conv_desc *d);
 /* dx = gradient of conv(x, w) with respect to x, given dy shaped like y. 1-3 spatial dims,
  * stride, dilation, asymmetric padding, groups. */
-snt_status snt_k_conv_backward_data(const snt_k_conv_desc *d, const float *dy, const float *w,
+snt_status snt_k_conv_backward_data(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *dy, const float *w,
                                     float *dx, void *scratch);
 /* dw = gradient with respect to w, summed over the batch; db (may be NULL) = sum of dy over
  * batch and space. */
-snt_status snt_k_conv_backward_filter(const snt_k_conv_desc *d, const float *x, const float *dy,
+snt_status snt_k_conv_backward_filter(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *dy,
                                       float *dw, float *db, void *scratch);
 
 /* ---- batch normalisation -------------------------------------------------------------- */

@@ -32,6 +32,13 @@ typedef struct snt_model_pre {
   int nhwc;
 } snt_model_pre;
 
+/* A node of the generated run, in the order it runs (for `EXE bench --profile`). */
+typedef struct snt_model_node {
+  const char *name; /* the layer's name as the model file gives it (any bytes) */
+  const char *op;   /* sinter's op: "conv2d", "dense", ... */
+  double flops;     /* of one sample, counted as `summary` does (2 x multiply-adds); 0: not counted */
+} snt_model_node;
+
 typedef struct snt_model_info {
   const char *name;
   int64_t batch;                /* per instance; the executable runs `instances` side by side */
@@ -53,12 +60,23 @@ typedef struct snt_model_info {
   void (*set_weights)(void *model, const void *blob);
   /* Threads the model's kernels use from now on (its instance starts with one). */
   void (*set_threads)(void *model, int threads);
+  /* Products in bfloat16 (1) or float32 (0) from now on (EXE ... --precision). */
+  void (*set_precision)(void *model, int bf16);
+  int bf16; /* compiled with --precision bf16: products in bfloat16 where the CPU has AVX512_BF16 */
   size_t memory_bytes; /* what create allocates per instance: the activation arena and the scratch */
   /* Runs the first n (1 to batch) samples: batched inputs and outputs hold n rows. NULL: only run. */
   int (*run_n)(void *model, int64_t n, const void *const *inputs, void *const *outputs);
   /* 1 when run_n costs n samples; 0 when it computes the whole batch (an op not known to keep
    * samples apart: the summary names it). */
   int batch_scalable;
+  /* Profiling (all NULL/0 in a model compiled without it). n_nodes entries of nodes. While
+   * stamps is set, run writes snt_prof_now() to stamps[0] as it starts and to stamps[i + 1] when
+   * node i is done (n_nodes + 1 doubles, owned by the caller); NULL turns it off again. */
+  int n_nodes;
+  const snt_model_node *nodes;
+  void (*set_profile)(void *model, double *stamps);
+  /* The kernel node i runs with on this instance ("gemm-avx512", ...), or NULL: its op. */
+  const char *(*kernel)(void *model, int node);
 } snt_model_info;
 
 /* The command-line driver of a compiled model: `EXE run IN.pb... -o DIR`, ... */

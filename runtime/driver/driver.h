@@ -18,9 +18,16 @@ typedef struct snt_rt_common {
   int threads;         /* --threads N; 0 = all the model was compiled for */
   int64_t max_pixels;  /* --max-pixels N: the largest image the image-reading commands decode; 0 = default */
   int64_t threads_arg; /* --threads as parsed */
+  const char *precision_arg; /* --precision fp32|bf16 as given */
+  int precision;             /* 0: as compiled; else SNT_RT_FP32 or SNT_RT_BF16 */
 } snt_rt_common;
 
-enum { SNT_RT_MAX_THREADS = 256 };
+enum { SNT_RT_MAX_THREADS = 256, SNT_RT_FP32 = 1, SNT_RT_BF16 = 2 };
+
+/* Whether the model's products run in bfloat16 (--precision, else as compiled). */
+static inline int snt_rt_bf16(const snt_model_info *info, const snt_rt_common *c) {
+  return c->precision ? c->precision == SNT_RT_BF16 : info->bf16;
+}
 
 /* Parses argv against the command's own options (may be NULL) and the common ones.
  * Returns 0, -1 when --help was asked for (the caller prints it), or an exit code after

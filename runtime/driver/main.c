@@ -19,12 +19,15 @@ int snt_rt_usage(FILE *f, const snt_model_info *m) {
           "          [--json] [--top K] [--save-input DIR] [--max-pixels N]\n"
           "                                   an image whose input or output is not finite is 'invalid'\n"
           "  run IN_0.pb [IN_1.pb ...] -o DIR run once on serialized ONNX tensors; writes DIR/output_<i>.pb\n"
-          "  bench [--batch N] [--iters K] [--seconds S]  (iters 1 to 10000, seconds 0.01 to 86400)\n"
-          "                                   median latency and images per second\n"
+          "  bench [--batch N] [--iters K] [--seconds S] [--profile]  (iters 1 to 10000, seconds 0.01 to 86400)\n"
+          "                                   median latency and images per second; --profile: each node's\n"
+          "                                   time, GFLOP/s and kernel, against the machine's FMA peak\n"
           "  summary                          the layer table\n"
           "  info                             inputs and outputs with their types and shapes\n\n"
           "  --weights FILE.onnx              use these weights (as export-onnx writes them) instead of the built-in ones\n"
           "  --threads N                      threads for the linear algebra, 1 to 256 (default: all cores)\n"
+          "  --precision fp32|bf16            inference products in float32 or on bfloat16 operands (AVX512_BF16)\n"
+          "                                   with float32 sums (default: as compiled, sinter compile --precision)\n"
           "  --max-pixels N                   predict: the largest image (width x height) decoded\n\n"
           "Options take --name VALUE or --name=VALUE; -- ends them. Exit status: 0 success, 1 a bad\n"
           "argument or input, 2 an internal error (named on stderr), 130 interrupted.\n",
@@ -168,6 +171,7 @@ int snt_rt_parse(const char *model, const char *cmd, const snt_opt *own, snt_rt_
   const snt_opt common[] = {
       {.name = "weights", 0, SNT_OPT_STRING, &c->weights, "FILE.onnx", "use these weights instead of the built-in ones"},
       {.name = "threads", 0, SNT_OPT_INT, &c->threads_arg, "N", "threads", .imin = 1, .imax = SNT_RT_MAX_THREADS},
+      {.name = "precision", 0, SNT_OPT_STRING, &c->precision_arg, "fp32|bf16", "the arithmetic of the products"},
       {NULL}};
   const snt_opt none[] = {{NULL}};
   const snt_opt *const tables[] = {own ? own : none, common, NULL};
@@ -180,6 +184,11 @@ int snt_rt_parse(const char *model, const char *cmd, const snt_opt *own, snt_rt_
     return snt_opt_fail(prog, &e);
   }
   c->threads = (int)c->threads_arg;
+  if (c->precision_arg && strcmp(c->precision_arg, "fp32") && strcmp(c->precision_arg, "bf16")) {
+    fprintf(stderr, "%s %s: --precision: '%s' is not a precision (fp32 or bf16)\n", model, cmd, c->precision_arg);
+    return SNT_RT_EXIT_USER;
+  }
+  if (c->precision_arg) c->precision = strcmp(c->precision_arg, "bf16") == 0 ? SNT_RT_BF16 : SNT_RT_FP32;
   return 0;
 }
 

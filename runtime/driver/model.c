@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "runtime/driver/driver.h"
+#include "sinter/kernels.h"
 #include "sinter/onnx_io.h"
 
 size_t snt_rt_io_bytes(const snt_model_io *io) {
@@ -106,6 +107,9 @@ int snt_rt_open(const snt_model_info *info, const snt_rt_common *c, snt_rt_model
     if (rc) return rc;
   }
   check_weights(out, out->blob ? out->blob : info->weights);
+  if (snt_rt_bf16(info, c) && !snt_k_bf16_available())
+    fprintf(stderr, "%s: warning: --precision bf16 (or compiled so), but this CPU has no AVX512_BF16 (or SINTER_ISA "
+                    "forbids AVX-512): running in FP32\n", info->name);
   if (out->bad_weights)
     fprintf(stderr, "%s: warning: the weights%s%s hold %lld non-finite value%s (NaN or Inf), the first in '%s': every "
                     "output is invalid\n", info->name, c->weights ? " in " : "", c->weights ? c->weights : "",
@@ -120,6 +124,7 @@ int snt_rt_open(const snt_model_info *info, const snt_rt_common *c, snt_rt_model
     }
     if (out->blob) info->set_weights(out->inst[k], out->blob);
     info->set_threads(out->inst[k], out->inst_threads);
+    info->set_precision(out->inst[k], snt_rt_bf16(info, c));
   }
   return 0;
 }

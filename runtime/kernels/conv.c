@@ -1,10 +1,14 @@
-/* Convolution: im2col + sgemm, a direct sgemm for 1x1 stride-1 unpadded kernels, and direct
- * loops for depthwise kernels (where a GEMM would degenerate to a matrix-vector product). */
-#include <cblas.h>
+/* Convolution on sinter's own GEMM: per image and group, y[mg][P] = W_g[mg][cg*k] x B, where B
+ * is the image's im2col, never built whole: conv_pack.c packs its strips straight from the
+ * image as the GEMM asks for them, and bias, residual and activation happen in the GEMM's
+ * store. 1x1 stride-1 unpadded convs hand the image itself to the GEMM as B. Depthwise convs
+ * (one input channel per group) run direct loops (conv_depthwise.c), few-channel 3x3 convs the
+ * direct AVX-512 loops of conv_direct.c. */
 #include <math.h>
 #include <string.h>
 
-#include "kernels_util.h"
+#include "conv_impl.h"
+#include "gemm_bf16.h"
 
 snt_status snt_k_conv3_init(const snt_k_conv_desc *d, snt_k_conv3 *g) {
   if (d->spatial < 1 || d->spatial > SNT_K_MAX_SPATIAL) return SNT_ERR_INPUT;
@@ -48,18 +52,16 @@ snt_status snt_k_win3_init(int spatial, const int64_t *in, const int64_t *out, c
   return SNT_OK;
 }
 
-static void add_bias_residual(float *restrict y, const float *restrict r, float b, int64_t n) {
+/* One row of the epilogue; the activations are written so that NaN passes through, as numpy's. */
+void snt_k_conv_epilogue_row(float *restrict y, const float *restrict r, float b, int64_t n, const snt_k_act *act) {
   if (r) {
     for (int64_t i = 0; i < n; i++) y[i] += r[i] + b;
   } else if (b != 0.0f) {
     for (int64_t i = 0; i < n; i++) y[i] += b;
   }
-}
-
-static void apply_act(float *restrict y, int64_t n, const snt_k_act *act) {
   switch (act->kind) {
     case SNT_K_ACT_NONE: break;
-    case SNT_K_ACT_RELU: /* written so that NaN passes through, as numpy's max(x, 0) */
+    case SNT_K_ACT_RELU:
       for (int64_t i = 0; i < n; i++) y[i] = y[i] < 0.0f ? 0.0f : y[i];
       break;
     case SNT_K_ACT_LEAKY_RELU: {
@@ -86,8 +88,7 @@ void snt_k_epilogue(int64_t batch, int64_t channels, int64_t inner, const float 
   for (int64_t n = 0; n < batch; n++) {
     for (int64_t c = 0; c < channels; c++) {
       int64_t off = (n * channels + c) * inner;
-      add_bias_residual(y + off, residual ? residual + off : NULL, bias ? bias[c] : 0.0f, inner);
-      apply_act(y + off, inner, act);
+      snt_k_conv_epilogue_row(y + off, residual ? residual + off : NULL, bias ? bias[c] : 0.0f, inner, act);
     }
   }
 }
@@ -99,115 +100,84 @@ static int is_pointwise(const snt_k_conv3 *g) {
   return 1;
 }
 
-/* Depthwise (one input channel per group) runs direct loops and needs no scratch. */
-static int is_depthwise(const snt_k_conv3 *g) { return g->cg == 1 && !is_pointwise(g); }
+typedef enum conv_path { PATH_IMPLICIT, PATH_1X1, PATH_DEPTHWISE, PATH_DIRECT3X3 } conv_path;
 
-size_t snt_k_conv_scratch_bytes(const snt_k_conv_desc *d) {
+/* Depthwise (one input channel per group) runs direct loops: as a GEMM it would have K = k. */
+static conv_path choose(const snt_k_conv3 *g, snt_k_isa isa) {
+  if (isa == SNT_K_ISA_AVX512 && snt_k_conv_direct_applies(g)) return PATH_DIRECT3X3;
+  if (g->cg == 1 && g->groups > 1) return PATH_DEPTHWISE;
+  return is_pointwise(g) ? PATH_1X1 : PATH_IMPLICIT;
+}
+
+const char *snt_k_conv_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d) {
+  static const char *const names[4][3] = {
+      {"gemm-c-implicit", "gemm-avx2-implicit", "gemm-avx512-implicit"},
+      {"gemm-c-1x1", "gemm-avx2-1x1", "gemm-avx512-1x1"},
+      {"depthwise-c", "depthwise-avx2", "depthwise-avx512"},
+      {"direct3x3-avx512", "direct3x3-avx512", "direct3x3-avx512"},
+  };
   snt_k_conv3 g;
-  if (snt_k_conv3_init(d, &g) != SNT_OK || is_pointwise(&g) || is_depthwise(&g)) return 0;
-  /* Checked: SIZE_MAX (refused by the compiler's memory cap) instead of a wrapped size. */
-  int64_t n;
-  size_t bytes;
-  if (__builtin_mul_overflow(g.cg, g.w.k_size, &n) || __builtin_mul_overflow(n, g.w.out_size, &n) ||
-      __builtin_mul_overflow((size_t)n, sizeof(float), &bytes))
-    return SIZE_MAX;
-  return bytes;
+  if (snt_k_conv3_init(d, &g) != SNT_OK) return "invalid";
+  snt_k_isa isa = snt_k_ctx_isa(ctx);
+  return names[choose(&g, isa)][isa];
 }
 
-/* One row of im2col: dst[o] = src[o * step + start], zero where that falls outside [0, n_in). */
-static void gather_row(float *restrict dst, const float *restrict src, int64_t start, int64_t step,
-                       int64_t n_out, int64_t n_in) {
-  int64_t lo, hi;
-  snt_k_valid_range(start, step, n_out, n_in, &lo, &hi);
-  for (int64_t o = 0; o < lo; o++) dst[o] = 0.0f;
-  if (step == 1) {
-    memcpy(dst + lo, src + lo + start, (size_t)(hi - lo) * sizeof(float));
-  } else {
-    for (int64_t o = lo; o < hi; o++) dst[o] = src[o * step + start];
-  }
-  for (int64_t o = hi; o < n_out; o++) dst[o] = 0.0f;
+/* Every path takes its working memory from ctx (the GEMM's packing buffers) or needs none. */
+size_t snt_k_conv_scratch_bytes(const snt_k_conv_desc *d) {
+  (void)d;
+  return 0;
 }
 
-/* col[(c, kd, kh, kw), (od, oh, ow)] for the cg channels of one group of one image. */
-static void im2col(const snt_k_conv3 *g, const float *x, float *col) {
-  const int64_t *k = g->w.k, *o = g->w.out, *in = g->w.in;
-  for (int64_t c = 0; c < g->cg; c++) {
-    const float *xc = x + c * g->w.in_size;
-    for (int64_t kd = 0; kd < k[0]; kd++)
-      for (int64_t kh = 0; kh < k[1]; kh++)
-        for (int64_t kw = 0; kw < k[2]; kw++) {
-          float *row = col + (((c * k[0] + kd) * k[1] + kh) * k[2] + kw) * g->w.out_size;
-          for (int64_t od = 0; od < o[0]; od++) {
-            int64_t id = od * g->w.s[0] - g->w.pb[0] + kd * g->w.dl[0];
-            for (int64_t oh = 0; oh < o[1]; oh++) {
-              int64_t ih = oh * g->w.s[1] - g->w.pb[1] + kh * g->w.dl[1];
-              float *dst = row + (od * o[1] + oh) * o[2];
-              if (id < 0 || id >= in[0] || ih < 0 || ih >= in[1]) {
-                memset(dst, 0, (size_t)o[2] * sizeof(float));
-                continue;
-              }
-              gather_row(dst, xc + (id * in[1] + ih) * in[2], kw * g->w.dl[2] - g->w.pb[2], g->w.s[2],
-                         o[2], in[2]);
-            }
-          }
-        }
-  }
+/* Weights packed for the GEMM once per call when several images share them (else each image's
+ * GEMM would pack them again): one region per group in ctx's scratch slot 1. NULL (each GEMM
+ * packs for itself) for one image, without ctx, or when the buffer cannot be had. */
+enum { PACKED_W_SLOT = 1 };
+
+static const float *pack_weights(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g, const float *w,
+                                 size_t *group_floats) {
+  int64_t kdim = g->cg * g->w.k_size;
+  size_t per = snt_k_gemm_packed_a_bytes(isa, g->mg, kdim), total;
+  if (g->batch < 2 || !ctx || __builtin_mul_overflow(per, (size_t)g->groups, &total)) return NULL;
+  float *dst = snt_k_ctx_scratch(ctx, PACKED_W_SLOT, 0, total);
+  if (!dst) return NULL;
+  *group_floats = per / sizeof(float);
+  for (int64_t grp = 0; grp < g->groups; grp++)
+    snt_k_gemm_pack_a(isa, w + grp * g->mg * kdim, kdim, 0, g->mg, kdim, dst + (size_t)grp * *group_floats);
+  return dst;
 }
 
-/* Accumulates one kernel tap of a depthwise conv into the output plane yp. */
-static void depthwise_tap(const snt_k_conv3 *g, const float *xp, float wv, int64_t kd,
-                          int64_t kh, int64_t kw, float *yp) {
-  const int64_t *o = g->w.out, *in = g->w.in;
-  int64_t start = kw * g->w.dl[2] - g->w.pb[2], step = g->w.s[2], lo, hi;
-  snt_k_valid_range(start, step, o[2], in[2], &lo, &hi);
-  for (int64_t od = 0; od < o[0]; od++) {
-    int64_t id = od * g->w.s[0] - g->w.pb[0] + kd * g->w.dl[0];
-    if (id < 0 || id >= in[0]) continue;
-    for (int64_t oh = 0; oh < o[1]; oh++) {
-      int64_t ih = oh * g->w.s[1] - g->w.pb[1] + kh * g->w.dl[1];
-      if (ih < 0 || ih >= in[1]) continue;
-      float *restrict yr = yp + (od * o[1] + oh) * o[2];
-      const float *restrict xr = xp + (id * in[1] + ih) * in[2];
-      if (step == 1) {
-        for (int64_t ow = lo; ow < hi; ow++) yr[ow] += wv * xr[ow + start];
-      } else {
-        for (int64_t ow = lo; ow < hi; ow++) yr[ow] += wv * xr[ow * step + start];
-      }
-    }
-  }
-}
-
-static void conv_depthwise(const snt_k_conv3 *g, const float *x, const float *w, float *y) {
-  for (int64_t n = 0; n < g->batch; n++) {
-    for (int64_t oc = 0; oc < g->cout; oc++) {
-      const float *xp = x + (n * g->cin + oc / g->mg) * g->w.in_size;
-      const float *wp = w + oc * g->w.k_size;
-      float *yp = y + (n * g->cout + oc) * g->w.out_size;
-      memset(yp, 0, (size_t)g->w.out_size * sizeof(float));
-      for (int64_t kd = 0; kd < g->w.k[0]; kd++)
-        for (int64_t kh = 0; kh < g->w.k[1]; kh++)
-          for (int64_t kw = 0; kw < g->w.k[2]; kw++)
-            depthwise_tap(g, xp, wp[(kd * g->w.k[1] + kh) * g->w.k[2] + kw], kd, kh, kw, yp);
-    }
-  }
-}
-
-static snt_status conv_gemm(const snt_k_conv3 *g, const float *x, const float *w, float *y,
-                            float *col) {
+/* Per image and group, one GEMM on ctx's threads, which splits it along N = P (or M when P is
+ * short), so one image uses every core and results do not depend on the thread count. Images
+ * are not dealt to threads: the GEMM runs on ctx's team and cannot run inside a job of it. */
+static snt_status conv_gemm(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g, const float *x, const float *w,
+                            const snt_k_conv_epi *e, float *y) {
   int64_t kdim = g->cg * g->w.k_size, p = g->w.out_size;
-  if (!snt_k_fits_int(kdim) || !snt_k_fits_int(p) || !snt_k_fits_int(g->mg)) return SNT_ERR_INPUT;
   int pointwise = is_pointwise(g);
+  size_t group_floats = 0;
+  /* A BF16 context rounds and caches the weights itself, once for the model's life. */
+  int bf16 = snt_k_ctx_bf16(ctx) != NULL;
+  const float *packed = bf16 ? NULL : pack_weights(ctx, isa, g, w, &group_floats);
   for (int64_t n = 0; n < g->batch; n++) {
     for (int64_t grp = 0; grp < g->groups; grp++) {
       const float *xg = x + (n * g->cin + grp * g->cg) * g->w.in_size;
-      const float *b = xg;
-      if (!pointwise) {
-        im2col(g, xg, col);
-        b = col;
+      int64_t yoff = (n * g->cout + grp * g->mg) * p;
+      snt_k_conv_src src = {&g->w, xg};
+      snt_k_gemm_call c = {
+          .m = g->mg, .n = p, .k = kdim, .a = w + grp * g->mg * kdim, .lda = kdim,
+          .packed_a = packed ? packed + (size_t)grp * group_floats : NULL,
+          .c = y + yoff, .ldc = p,
+          .epi = {.alpha = 1.0f, .row_bias = e->bias ? e->bias + grp * g->mg : NULL,
+                  .residual = e->residual ? e->residual + yoff : NULL, .ldr = p, .act = e->act},
+          .a_constant = 1};
+      if (pointwise) {
+        c.b = xg;
+        c.ldb = p;
+      } else {
+        c.pack_b = snt_k_conv_pack_b_for(isa);
+        c.pack_b_src = &src;
       }
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->mg, (int)p, (int)kdim, 1.0f,
-                  w + grp * g->mg * kdim, (int)kdim, b, (int)p, 0.0f,
-                  y + (n * g->cout + grp * g->mg) * p, (int)p);
+      snt_status st = snt_k_gemm_run(ctx, &c);
+      if (st != SNT_OK) return st;
     }
   }
   return SNT_OK;
@@ -215,23 +185,18 @@ static snt_status conv_gemm(const snt_k_conv3 *g, const float *x, const float *w
 
 snt_status snt_k_conv(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w, const float *bias,
                       const float *residual, float *y, void *scratch) {
-  (void)ctx; /* the GEMM below is still OpenBLAS's, which keeps its own threads */
+  (void)scratch;
   snt_k_conv3 g;
   snt_status st = snt_k_conv3_init(d, &g);
   if (st != SNT_OK) return st;
   if (g.batch == 0 || g.w.out_size == 0) return SNT_OK;
-  size_t scratch_floats = snt_k_conv_scratch_bytes(d) / sizeof(float);
-  if (is_depthwise(&g)) {
-    conv_depthwise(&g, x, w, y);
-  } else if (scratch && snt_k_conv_direct_fits(&g, scratch_floats)) {
-    /* Bias and ReLU happen in registers; other epilogues run after. */
-    int fused = !residual && (d->act.kind == SNT_K_ACT_NONE || d->act.kind == SNT_K_ACT_RELU);
-    snt_k_conv_direct(&g, x, w, fused ? bias : NULL, fused && d->act.kind == SNT_K_ACT_RELU, y, scratch);
-    if (fused) return SNT_OK;
-  } else {
-    st = conv_gemm(&g, x, w, y, scratch);
-    if (st != SNT_OK) return st;
+  snt_k_conv_epi e = {bias, residual, d->act};
+  snt_k_isa isa = snt_k_ctx_isa(ctx);
+  switch (choose(&g, isa)) {
+    case PATH_DIRECT3X3: snt_k_conv_direct(ctx, &g, x, w, &e, y); return SNT_OK;
+    case PATH_DEPTHWISE: snt_k_conv_depthwise(ctx, isa, &g, x, w, &e, y); return SNT_OK;
+    case PATH_1X1:
+    case PATH_IMPLICIT: break;
   }
-  snt_k_epilogue(g.batch, g.cout, g.w.out_size, bias, residual, &d->act, y);
-  return SNT_OK;
+  return conv_gemm(ctx, isa, &g, x, w, &e, y);
 }

@@ -1,15 +1,15 @@
-/* Convolution backward passes as im2col/col2im + sgemm. Per group:
+/* Convolution backward passes as im2col/col2im + sinter's GEMM (on the context's threads). Per group:
  *   data:   dcol[kdim, P] = W^T[kdim, mg] * dy[mg, P], then col2im scatters dcol into dx;
  *   filter: dw[mg, kdim] += dy[mg, P] * col[kdim, P]^T.
  * When an image's output plane P is small, a chunk of images is laid side by side (columns
  * j*P.. of one [rows, chunk*P] matrix) so that each sgemm gets a large enough dimension. */
-#include <cblas.h>
 #include <string.h>
 
+#include "gemm_core.h"
 #include "kernels_util.h"
 #include "sinter/kernels_train.h"
 
-/* Columns an sgemm should see at least: below this OpenBLAS runs far from its peak. */
+/* Columns a GEMM should see at least: below this it runs far from its peak. */
 enum { TARGET_COLS = 1024, MAX_CHUNK = 64 };
 
 static int is_pointwise(const snt_k_conv3 *g) {
@@ -147,33 +147,40 @@ static snt_status check_sizes(const snt_k_conv3 *g, int64_t chunk) {
   return SNT_OK;
 }
 
+/* c = a' * b' (+ c when accumulate), row-major, a' = a or a^T. */
+static snt_status sgemm(snt_k_ctx *ctx, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, const float *a,
+                        int64_t lda, const float *b, int64_t ldb, int accumulate, float *c, int64_t ldc) {
+  snt_k_gemm_call g = {.m = m, .n = n, .k = k, .a = a, .lda = lda, .trans_a = trans_a, .b = b, .ldb = ldb,
+                       .trans_b = trans_b, .c = c, .ldc = ldc, .epi = {.alpha = 1.0f, .accumulate = accumulate}};
+  return snt_k_gemm_run(ctx, &g);
+}
+
 static void zero(float *p, int64_t n) {
   if (n > 0) memset(p, 0, (size_t)n * sizeof(float));
 }
 
 /* dx for images n0..n0+nb of group grp. */
-static void data_chunk(const snt_k_conv3 *g, const float *dy, const float *w, float *dx, float *scratch,
-                       int64_t n0, int64_t nb, int64_t grp) {
+static snt_status data_chunk(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *dy, const float *w, float *dx,
+                             float *scratch, int64_t n0, int64_t nb, int64_t grp) {
   int64_t kdim = g->cg * g->w.k_size, p = g->w.out_size, ld = nb * p;
   const float *wg = w + grp * g->mg * kdim;
   if (nb == 1) {
     const float *dyg = dy + (n0 * g->cout + grp * g->mg) * p;
     float *dxg = dx + (n0 * g->cin + grp * g->cg) * g->w.in_size;
     float *dst = is_pointwise(g) ? dxg : scratch;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)p, (int)g->mg, 1.0f, wg, (int)kdim,
-                dyg, (int)p, 0.0f, dst, (int)p);
-    if (dst != dxg) col2im(g, scratch, p, dxg);
-    return;
+    snt_status st = sgemm(ctx, 1, 0, kdim, p, g->mg, wg, kdim, dyg, p, 0, dst, p);
+    if (!st && dst != dxg) col2im(g, scratch, p, dxg);
+    return st;
   }
   float *col = scratch, *dyc = scratch + kdim * ld;
   gather_dy(g, dy, n0, nb, grp, dyc);
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kdim, (int)ld, (int)g->mg, 1.0f, wg, (int)kdim,
-              dyc, (int)ld, 0.0f, col, (int)ld);
-  for (int64_t j = 0; j < nb; j++)
+  snt_status st = sgemm(ctx, 1, 0, kdim, ld, g->mg, wg, kdim, dyc, ld, 0, col, ld);
+  for (int64_t j = 0; !st && j < nb; j++)
     col2im(g, col + j * p, ld, dx + ((n0 + j) * g->cin + grp * g->cg) * g->w.in_size);
+  return st;
 }
 
-snt_status snt_k_conv_backward_data(const snt_k_conv_desc *d, const float *dy, const float *w, float *dx,
+snt_status snt_k_conv_backward_data(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *dy, const float *w, float *dx,
                                     void *scratch) {
   snt_k_conv3 g;
   snt_status st = snt_k_conv3_init(d, &g);
@@ -184,16 +191,16 @@ snt_status snt_k_conv_backward_data(const snt_k_conv_desc *d, const float *dy, c
     zero(dx, g.batch * g.cin * g.w.in_size);
     return SNT_OK;
   }
-  for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
+  for (int64_t n0 = 0; n0 < g.batch && !st; n0 += chunk) {
     int64_t nb = g.batch - n0 < chunk ? g.batch - n0 : chunk;
-    for (int64_t grp = 0; grp < g.groups; grp++) data_chunk(&g, dy, w, dx, scratch, n0, nb, grp);
+    for (int64_t grp = 0; grp < g.groups && !st; grp++) st = data_chunk(ctx, &g, dy, w, dx, scratch, n0, nb, grp);
   }
-  return SNT_OK;
+  return st;
 }
 
 /* dw (group grp) += the contribution of images n0..n0+nb; beta 0 on the first chunk. */
-static void filter_chunk(const snt_k_conv3 *g, const float *x, const float *dy, float *dw, float *scratch,
-                         int64_t n0, int64_t nb, int64_t grp, float beta) {
+static snt_status filter_chunk(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, const float *dy, float *dw,
+                               float *scratch, int64_t n0, int64_t nb, int64_t grp, int accumulate) {
   int64_t kdim = g->cg * g->w.k_size, p = g->w.out_size, ld = nb * p;
   const float *a = dy + (n0 * g->cout + grp * g->mg) * p, *b = x + (n0 * g->cin + grp * g->cg) * g->w.in_size;
   if (nb > 1) {
@@ -205,8 +212,7 @@ static void filter_chunk(const snt_k_conv3 *g, const float *x, const float *dy, 
       im2col(g, x + ((n0 + j) * g->cin + grp * g->cg) * g->w.in_size, scratch + j * p, ld);
     b = scratch;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->mg, (int)kdim, (int)ld, 1.0f, a, (int)ld, b,
-              (int)ld, beta, dw + grp * g->mg * kdim, (int)kdim);
+  return sgemm(ctx, 0, 1, g->mg, kdim, ld, a, ld, b, ld, accumulate, dw + grp * g->mg * kdim, kdim);
 }
 
 /* db[oc] = sum of dy over batch and space, accumulated in double. */
@@ -222,7 +228,7 @@ static void bias_grad(const snt_k_conv3 *g, const float *dy, float *db) {
   }
 }
 
-snt_status snt_k_conv_backward_filter(const snt_k_conv_desc *d, const float *x, const float *dy, float *dw,
+snt_status snt_k_conv_backward_filter(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *dy, float *dw,
                                       float *db, void *scratch) {
   snt_k_conv3 g;
   snt_status st = snt_k_conv3_init(d, &g);
@@ -234,10 +240,10 @@ snt_status snt_k_conv_backward_filter(const snt_k_conv_desc *d, const float *x, 
     zero(dw, g.cout * g.cg * g.w.k_size);
     return SNT_OK;
   }
-  for (int64_t n0 = 0; n0 < g.batch; n0 += chunk) {
+  for (int64_t n0 = 0; n0 < g.batch && !st; n0 += chunk) {
     int64_t nb = g.batch - n0 < chunk ? g.batch - n0 : chunk;
-    for (int64_t grp = 0; grp < g.groups; grp++)
-      filter_chunk(&g, x, dy, dw, scratch, n0, nb, grp, n0 == 0 ? 0.0f : 1.0f);
+    for (int64_t grp = 0; grp < g.groups && !st; grp++)
+      st = filter_chunk(ctx, &g, x, dy, dw, scratch, n0, nb, grp, n0 != 0);
   }
-  return SNT_OK;
+  return st;
 }

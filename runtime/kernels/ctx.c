@@ -4,7 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#include "gemm_core.h"
+#include "gemm_bf16.h"
 
 enum { MAX_TEAM = 64 };
 
@@ -22,6 +22,11 @@ struct snt_k_ctx {
     struct snt_k_ctx *ctx;
     int t;
   } members[MAX_TEAM];
+  snt_k_precision precision;
+  snt_k_bf16_cache *bf16; /* rounded weights, made when BF16 is first used */
+  /* Per-member scratch (packing buffers), grown on demand and kept between calls. */
+  void *scratch[SNT_K_SCRATCH_SLOTS][MAX_TEAM];
+  size_t scratch_bytes[SNT_K_SCRATCH_SLOTS][MAX_TEAM];
 };
 
 static void *member_main(void *p) {
@@ -79,6 +84,10 @@ void snt_k_ctx_destroy(snt_k_ctx *c) {
   pthread_cond_destroy(&c->go);
   pthread_cond_destroy(&c->done);
   pthread_mutex_destroy(&c->mu);
+  snt_k_bf16_cache_destroy(c->bf16);
+  for (int s = 0; s < SNT_K_SCRATCH_SLOTS; s++) {
+    for (int t = 0; t < MAX_TEAM; t++) free(c->scratch[s][t]);
+  }
   free(c);
 }
 
@@ -109,4 +118,28 @@ void snt_k_ctx_parallel(snt_k_ctx *c, void (*fn)(void *arg, int t, int threads),
   pthread_mutex_lock(&c->mu);
   while (c->pending) pthread_cond_wait(&c->done, &c->mu);
   pthread_mutex_unlock(&c->mu);
+}
+
+void snt_k_ctx_set_precision(snt_k_ctx *c, snt_k_precision p) {
+  if (c) c->precision = p;
+}
+
+/* The BF16 cache when the context runs BF16 here, else NULL (FP32). */
+snt_k_bf16_cache *snt_k_ctx_bf16(snt_k_ctx *c) {
+  if (!c || c->precision != SNT_K_BF16 || !snt_k_bf16_available()) return NULL;
+  if (!c->bf16) c->bf16 = snt_k_bf16_cache_create();
+  return c->bf16;
+}
+
+void *snt_k_ctx_scratch(snt_k_ctx *c, int slot, int t, size_t bytes) {
+  if (!c || slot < 0 || slot >= SNT_K_SCRATCH_SLOTS || t < 0 || t >= MAX_TEAM) return NULL;
+  if (bytes == 0) bytes = 1;
+  if (c->scratch_bytes[slot][t] >= bytes) return c->scratch[slot][t];
+  size_t rounded = (bytes + 63) / 64 * 64; /* aligned_alloc wants a multiple of the alignment */
+  void *p = aligned_alloc(64, rounded);
+  if (!p) return NULL;
+  free(c->scratch[slot][t]); /* its contents are not kept: callers overwrite what they use */
+  c->scratch[slot][t] = p;
+  c->scratch_bytes[slot][t] = rounded;
+  return p;
 }

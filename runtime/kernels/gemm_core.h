@@ -22,14 +22,18 @@ typedef enum snt_k_isa { SNT_K_ISA_C, SNT_K_ISA_AVX2, SNT_K_ISA_AVX512 } snt_k_i
 snt_k_isa snt_k_isa_detect(void); /* CPU features, capped by SINTER_ISA */
 const char *snt_k_isa_name(snt_k_isa isa);
 
-/* The microkernel geometry of an ISA: MR x NR register tile, and cache blocking. */
+/* The microkernel geometry of an ISA: MR x NR register tile, and cache blocking (kc is the
+ * largest k-block; snt_k_gemm_kc gives the one used for a given k). AVX-512: 14 x 32,
+ * AVX2: 6 x 16, C: 4 x 16. */
 typedef struct snt_k_gemm_shape {
   int mr, nr;
   int64_t mc, kc, nc;
 } snt_k_gemm_shape;
 snt_k_gemm_shape snt_k_gemm_shape_of(snt_k_isa isa);
 
-/* Writes a packed B block as described above; nr is the strip width of the ISA in use. */
+/* Writes a packed B block as described above; nr is the strip width of the ISA in use. The
+ * driver calls it from every thread of the team at once (on disjoint dst), for blocks of at
+ * most shape.kc x shape.nc, so it must only read src. */
 typedef void (*snt_k_pack_b_fn)(const void *src, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr,
                                 float *dst);
 
@@ -62,13 +66,24 @@ typedef struct snt_k_gemm_call {
   float *c;
   int64_t ldc;
   snt_k_epilogue_desc epi;
+  int a_constant; /* a holds weights that never change: a BF16 context may round and cache it */
 } snt_k_gemm_call;
 
 /* Runs the GEMM on ctx's threads (ctx NULL: one thread) with ctx's ISA; the packing buffers
  * come from ctx (or a local allocation when ctx is NULL): SNT_ERR_NOMEM when they cannot. */
 snt_status snt_k_gemm_run(snt_k_ctx *ctx, const snt_k_gemm_call *call);
 
-/* Bytes of A packed whole for isa, and the packing itself (a row-major [m][k], lda). */
+/* The depth of the k-blocks for isa and k: blocks start at 0, kc, 2 kc, ... (the last may be
+ * shorter). It depends on nothing else, so every C element is summed in the same order
+ * whatever the thread count or the split of the work. */
+int64_t snt_k_gemm_kc(snt_k_isa isa, int64_t k);
+
+/* Bytes of A packed whole for isa, and the packing itself (a row-major [m][k], lda; trans_a: a
+ * is [k][m]). Layout, with MR = shape.mr, mp = m rounded up to MR, kc = snt_k_gemm_kc(isa, k):
+ * k-block p (depth k0 = p * kc, kcb = min(kc, k - k0) columns) starts at float k0 * mp and holds
+ * the mp / MR strips of the A block layout above, each kcb * MR floats:
+ *   dst[k0 * mp + (s * kcb + kk) * MR + ii] = A[s * MR + ii][k0 + kk]  (0 for rows past m).
+ * So the rows [i0, i0 + mc) of a k-block (i0 a multiple of MR) are one contiguous A block. */
 size_t snt_k_gemm_packed_a_bytes(snt_k_isa isa, int64_t m, int64_t k);
 void snt_k_gemm_pack_a(snt_k_isa isa, const float *a, int64_t lda, int trans_a, int64_t m, int64_t k, float *dst);
 
@@ -76,5 +91,13 @@ void snt_k_gemm_pack_a(snt_k_isa isa, const float *a, int64_t lda, int trans_a, 
  * once on each of `threads` threads (t = 0 on the caller) and returns when all are done. */
 snt_k_isa snt_k_ctx_isa(const snt_k_ctx *ctx);
 void snt_k_ctx_parallel(snt_k_ctx *ctx, void (*fn)(void *arg, int t, int threads), void *arg);
+
+/* Scratch of member t (64-byte aligned, at least `bytes`, grown on demand and kept by ctx until
+ * destroy; its contents are not preserved across growth). NULL when ctx is NULL or out of
+ * memory. Slots keep users apart: GEMM takes slot 0 of every member during snt_k_gemm_run
+ * (pack_b callbacks must not use it); slots 1..3 are free for other kernels. Call it on the
+ * caller's thread, before snt_k_ctx_parallel (it is not thread-safe). */
+enum { SNT_K_SCRATCH_SLOTS = 4, SNT_K_SCRATCH_GEMM = 0 };
+void *snt_k_ctx_scratch(snt_k_ctx *ctx, int slot, int t, size_t bytes);
 
 #endif

@@ -106,12 +106,6 @@ typedef struct snt_k_conv3 {
 /* Checks d and fills g; SNT_ERR_INPUT for a descriptor no ONNX model can produce. */
 snt_status snt_k_conv3_init(const snt_k_conv_desc *d, snt_k_conv3 *g);
 
-/* Direct 3x3 convolution for few input channels (conv_direct.c): whether it applies to g with
- * that much scratch on this CPU, and the convolution with its bias (may be NULL) and ReLU. */
-int snt_k_conv_direct_fits(const snt_k_conv3 *g, size_t scratch_floats);
-void snt_k_conv_direct(const snt_k_conv3 *g, const float *x, const float *w, const float *bias, int relu, float *y,
-                       float *scratch);
-
 /* Epilogue of conv: y = act(y + bias[c] + residual) over [batch, channels, inner]. */
 void snt_k_epilogue(int64_t batch, int64_t channels, int64_t inner, const float *bias,
                     const float *residual, const snt_k_act *act, float *y);

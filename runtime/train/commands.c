@@ -67,7 +67,7 @@ int snt_tr_cmd_evaluate(const snt_model_info *info, const snt_train_info *t, snt
     if (!blob || (part[0] == 'a' && !all)) rc = SNT_EXIT_INTERNAL;
     if (!rc) {
       snt_tr_copy_to(&s, t->eval_model, blob);
-      rc = snt_tr_evaluate(t, blob, &d.ds, items, n, threads, c->max_pixels, &ev);
+      rc = snt_tr_evaluate(t, blob, &d.ds, items, n, threads, snt_rt_bf16(info, c), c->max_pixels, &ev);
     }
     if (!rc) {
       printf("evaluated %lld images (%s part of split %g,%g,%g seed %lld)%s\n", (long long)ev.n, part, s.split[0], s.split[1],

@@ -14,7 +14,7 @@ void snt_tr_eval_free(snt_tr_eval *e) {
 }
 
 int snt_tr_evaluate(const snt_train_info *t, const unsigned char *eval_blob, const snt_dataset *ds, const int *items,
-                    int n_items, int threads, long long max_pixels, snt_tr_eval *out) {
+                    int n_items, int threads, int bf16, long long max_pixels, snt_tr_eval *out) {
   memset(out, 0, sizeof *out);
   const snt_model_info *em = t->eval_model;
   const snt_model_io *in = &em->inputs[0];
@@ -31,6 +31,7 @@ int snt_tr_evaluate(const snt_train_info *t, const unsigned char *eval_blob, con
   out->pred = calloc((size_t)n_items + 1, sizeof(int));
   void *inst = em->create();
   if (inst) em->set_threads(inst, threads > 0 ? threads : openblas_get_num_procs());
+  if (inst) em->set_precision(inst, bf16);
   int rc = x && probs && labels && out->truth && out->pred && inst ? 0 : 2;
   if (rc)
     fprintf(stderr, "%s: out of memory: cannot allocate the evaluation buffers (batch %lld, %d images)%s\n", em->name,

@@ -263,7 +263,7 @@ static int validate(trainer *tr, double *val_loss, double *val_acc) {
   if (!tr->d.split.n_val) return 0;
   snt_tr_copy_to(&tr->s, tr->t->eval_model, tr->eval_blob);
   snt_tr_eval ev;
-  int rc = snt_tr_evaluate(tr->t, tr->eval_blob, &tr->d.ds, tr->d.split.val, tr->d.split.n_val, tr->o.threads, tr->o.max_pixels, &ev);
+  int rc = snt_tr_evaluate(tr->t, tr->eval_blob, &tr->d.ds, tr->d.split.val, tr->d.split.n_val, tr->o.threads, 0, tr->o.max_pixels, &ev);
   if (!rc) *val_loss = ev.loss, *val_acc = ev.accuracy;
   snt_tr_eval_free(&ev);
   return rc;
@@ -447,6 +447,11 @@ int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, snt_rt
   if (rc < 0) {
     free(tr);
     return -1;
+  }
+  if (!rc && c->precision == SNT_RT_BF16) {
+    fprintf(stderr, "%s train: --precision bf16 is for inference (predict, evaluate, run, bench): training runs in FP32\n",
+            info->name);
+    rc = SNT_EXIT_USER;
   }
   tr->o.weights = c->weights;
   tr->o.threads = c->threads;

@@ -117,8 +117,8 @@ static void check_conv(test_state *ts, const char *what, snt_k_conv_desc d, uint
   c.scratch = xmalloc(sb > sf ? sb : sf);
   float *dy = alloc_f(ny), *dx = alloc_nan(nx), *dw = alloc_nan(nw), *db = alloc_nan(d.out_channels);
   for (int64_t i = 0; i < ny; i++) dy[i] = (float)c.r[i];
-  CHECK_INT(ts, snt_k_conv_backward_data(&d, dy, c.w, dx, c.scratch), SNT_OK);
-  CHECK_INT(ts, snt_k_conv_backward_filter(&d, c.x, dy, dw, db, c.scratch), SNT_OK);
+  CHECK_INT(ts, snt_k_conv_backward_data(NULL, &d, dy, c.w, dx, c.scratch), SNT_OK);
+  CHECK_INT(ts, snt_k_conv_backward_filter(NULL, &d, c.x, dy, dw, db, c.scratch), SNT_OK);
   double *gx = alloc_d(nx), *gw = alloc_d(nw), *gb = alloc_d(d.out_channels);
   fd_grad(c.x, nx, 0.25, conv_objective, &c, gx);
   fd_grad(c.w, nw, 0.25, conv_objective, &c, gw);
@@ -132,7 +132,7 @@ static void check_conv(test_state *ts, const char *what, snt_k_conv_desc d, uint
   check_grad(ts, name, db, gb, d.out_channels, 1e-4);
   /* db is optional; dw must not change without it. */
   float *dw2 = alloc_nan(nw);
-  CHECK_INT(ts, snt_k_conv_backward_filter(&d, c.x, dy, dw2, NULL, c.scratch), SNT_OK);
+  CHECK_INT(ts, snt_k_conv_backward_filter(NULL, &d, c.x, dy, dw2, NULL, c.scratch), SNT_OK);
   CHECK(ts, memcmp(dw, dw2, (size_t)nw * sizeof(float)) == 0);
   free(c.x), free(c.w), free(c.b), free(c.y), free(c.r), free(c.scratch);
   free(dy), free(dx), free(dw), free(db), free(dw2), free(gx), free(gw), free(gb);
@@ -182,14 +182,14 @@ static void test_conv(test_state *ts) {
     for (int i = 0; i < 54; i++) dw[i] = NAN;
     for (int i = 0; i < 3; i++) db[i] = NAN;
     void *scratch = xmalloc(snt_k_conv_backward_scratch_bytes(&d));
-    CHECK_INT(ts, snt_k_conv_backward_filter(&d, NULL, NULL, dw, db, scratch), SNT_OK);
+    CHECK_INT(ts, snt_k_conv_backward_filter(NULL, &d, NULL, NULL, dw, db, scratch), SNT_OK);
     int zeros = 1;
     for (int i = 0; i < 54; i++) zeros = zeros && dw[i] == 0.0f;
     for (int i = 0; i < 3; i++) zeros = zeros && db[i] == 0.0f;
     CHECK(ts, zeros);
     free(scratch);
     d.groups = 4; /* 2 channels do not split into 4 groups */
-    CHECK_INT(ts, snt_k_conv_backward_data(&d, NULL, NULL, NULL, NULL), SNT_ERR_INPUT);
+    CHECK_INT(ts, snt_k_conv_backward_data(NULL, &d, NULL, NULL, NULL, NULL), SNT_ERR_INPUT);
   }
 }
 

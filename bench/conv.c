@@ -1,0 +1,155 @@
+/* bench_conv: per-layer speed of snt_k_conv on the seed models' convolution shapes against
+ * the old path (a whole im2col + OpenBLAS sgemm + a separate bias/ReLU pass), interleaved run
+ * by run in the same process; medians. Built as build/bench_conv (not a test).
+ *   build/bench_conv [--batch N] [--threads T] [--reps R] [--model simple_cnn|deep_cnn|resnet50v2|all] [--cpu]
+ * SINTER_ISA=avx2|c forces a lower ISA; OpenBLAS keeps its own threads (OPENBLAS_NUM_THREADS). */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sinter/kernels.h"
+
+typedef struct layer {
+  const char *model;
+  int count;
+  int64_t cin, h, w, cout, k, s, p;
+} layer;
+
+static const layer layers[] = {
+    {"simple_cnn", 1, 3, 224, 224, 32, 3, 1, 1},      {"gray1ch", 1, 1, 256, 256, 16, 3, 1, 1}, {"simple_cnn", 1, 32, 112, 112, 64, 3, 1, 1},
+    {"simple_cnn", 1, 64, 56, 56, 128, 3, 1, 1},      {"deep_cnn", 1, 128, 28, 28, 256, 3, 1, 1},
+    {"resnet50v2", 1, 3, 224, 224, 64, 7, 2, 3},      {"resnet50v2", 3, 64, 56, 56, 256, 1, 1, 0},
+    {"resnet50v2", 1, 64, 56, 56, 64, 1, 1, 0},       {"resnet50v2", 2, 64, 56, 56, 64, 3, 1, 1},
+    {"resnet50v2", 2, 256, 56, 56, 64, 1, 1, 0},      {"resnet50v2", 1, 64, 56, 56, 64, 3, 2, 1},
+    {"resnet50v2", 1, 64, 28, 28, 256, 1, 1, 0},      {"resnet50v2", 1, 256, 28, 28, 512, 1, 1, 0},
+    {"resnet50v2", 1, 256, 28, 28, 128, 1, 1, 0},     {"resnet50v2", 3, 128, 28, 28, 128, 3, 1, 1},
+    {"resnet50v2", 3, 128, 28, 28, 512, 1, 1, 0},     {"resnet50v2", 3, 512, 28, 28, 128, 1, 1, 0},
+    {"resnet50v2", 1, 128, 28, 28, 128, 3, 2, 1},     {"resnet50v2", 1, 128, 14, 14, 512, 1, 1, 0},
+    {"resnet50v2", 1, 512, 14, 14, 1024, 1, 1, 0},    {"resnet50v2", 1, 512, 14, 14, 256, 1, 1, 0},
+    {"resnet50v2", 5, 256, 14, 14, 256, 3, 1, 1},     {"resnet50v2", 5, 256, 14, 14, 1024, 1, 1, 0},
+    {"resnet50v2", 5, 1024, 14, 14, 256, 1, 1, 0},    {"resnet50v2", 1, 256, 14, 14, 256, 3, 2, 1},
+    {"resnet50v2", 1, 256, 7, 7, 1024, 1, 1, 0},      {"resnet50v2", 1, 1024, 7, 7, 2048, 1, 1, 0},
+    {"resnet50v2", 1, 1024, 7, 7, 512, 1, 1, 0},      {"resnet50v2", 3, 512, 7, 7, 512, 3, 1, 1},
+    {"resnet50v2", 3, 512, 7, 7, 2048, 1, 1, 0},      {"resnet50v2", 2, 2048, 7, 7, 512, 1, 1, 0},
+};
+
+/* --cpu: process CPU time instead of wall time (steadier on a shared machine; counts every
+ * thread's time, so compare like with like). */
+static clockid_t clock_used = CLOCK_MONOTONIC;
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(clock_used, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The old path: col[(c, kh, kw)][(oh, ow)] of one image, then sgemm, then bias + ReLU. */
+static void old_conv(const snt_k_conv_desc *d, const float *x, const float *w, const float *b, float *y, float *col) {
+  int64_t C = d->in_channels, H = d->in[0], W = d->in[1], OH = d->out[0], OW = d->out[1], K = d->kernel[0];
+  int64_t S = d->stride[0], P = d->pad_begin[0], M = d->out_channels, KD = C * K * K, N = OH * OW;
+  int pointwise = K == 1 && S == 1 && P == 0;
+  for (int64_t n = 0; n < d->batch; n++) {
+    const float *xn = x + n * C * H * W, *B = xn;
+    if (!pointwise) {
+      for (int64_t r = 0; r < KD; r++) {
+        int64_t c = r / (K * K), kh = r / K % K, kw = r % K;
+        for (int64_t oh = 0; oh < OH; oh++) {
+          int64_t ih = oh * S - P + kh;
+          float *dst = col + r * N + oh * OW;
+          for (int64_t ow = 0; ow < OW; ow++) {
+            int64_t iw = ow * S - P + kw;
+            dst[ow] = ih >= 0 && ih < H && iw >= 0 && iw < W ? xn[(c * H + ih) * W + iw] : 0.0f;
+          }
+        }
+      }
+      B = col;
+    }
+    float *yn = y + n * M * N;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)KD, 1.0f, w, (int)KD, B, (int)N, 0.0f,
+                yn, (int)N);
+    for (int64_t m = 0; m < M; m++)
+      for (int64_t j = 0; j < N; j++) {
+        float v = yn[m * N + j] + b[m];
+        yn[m * N + j] = v < 0.0f ? 0.0f : v;
+      }
+  }
+}
+
+int main(int argc, char **argv) {
+  int64_t batch = 1;
+  int threads = 2, reps = 5;
+  const char *model = "all";
+  for (int i = 1; i < argc; i += 2) {
+    if (!strcmp(argv[i], "--cpu")) {
+      clock_used = CLOCK_PROCESS_CPUTIME_ID;
+      i--;
+    } else if (i + 1 >= argc) {
+      fprintf(stderr, "bench_conv: '%s' needs a value\n", argv[i]);
+      return 1;
+    } else if (!strcmp(argv[i], "--batch")) batch = atoll(argv[i + 1]);
+    else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--model")) model = argv[i + 1];
+    else {
+      fprintf(stderr, "bench_conv: unknown argument '%s'\n", argv[i]);
+      return 1;
+    }
+  }
+  if (batch < 1 || threads < 1 || reps < 1 || reps > 99) {
+    fprintf(stderr, "bench_conv: --batch, --threads, --reps must be positive (reps <= 99)\n");
+    return 1;
+  }
+  snt_k_ctx *ctx = snt_k_ctx_create(threads);
+  if (!ctx) return 1;
+  printf("%-11s %5s %4s %4s %5s %2s %1s %-22s %9s %8s %9s %8s %6s\n", "model", "cin", "hw", "k", "cout", "s", "n",
+         "kernel", "sinter ms", "GFLOP/s", "blas ms", "GFLOP/s", "ratio");
+  double tot_s = 0, tot_b = 0;
+  for (size_t li = 0; li < sizeof layers / sizeof layers[0]; li++) {
+    const layer *L = &layers[li];
+    if (strcmp(model, "all") && strcmp(model, L->model)) continue;
+    int64_t oh = (L->h + 2 * L->p - L->k) / L->s + 1, ow = (L->w + 2 * L->p - L->k) / L->s + 1;
+    snt_k_conv_desc d = {.spatial = 2, .batch = batch, .in_channels = L->cin, .out_channels = L->cout, .groups = 1,
+                         .in = {L->h, L->w}, .out = {oh, ow}, .kernel = {L->k, L->k}, .stride = {L->s, L->s},
+                         .dilation = {1, 1}, .pad_begin = {L->p, L->p}, .pad_end = {L->p, L->p},
+                         .act = {SNT_K_ACT_RELU, 0, 0, 0}};
+    size_t nx = (size_t)(batch * L->cin * L->h * L->w), nw = (size_t)(L->cout * L->cin * L->k * L->k);
+    size_t ny = (size_t)(batch * L->cout * oh * ow), ncol = (size_t)(L->cin * L->k * L->k * oh * ow);
+    float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc((size_t)L->cout * 4), *y = malloc(ny * 4);
+    float *col = malloc(ncol * 4);
+    if (!x || !w || !b || !y || !col) return 1;
+    for (size_t i = 0; i < nx; i++) x[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
+    for (size_t i = 0; i < nw; i++) w[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
+    for (int64_t i = 0; i < L->cout; i++) b[i] = 0.01f * (float)i;
+    double ts[99], tb[99];
+    snt_k_conv(ctx, &d, x, w, b, NULL, y, NULL); /* warm-up: page faults, packing buffers */
+    old_conv(&d, x, w, b, y, col);
+    for (int r = 0; r < reps; r++) {
+      double t0 = now();
+      snt_k_conv(ctx, &d, x, w, b, NULL, y, NULL);
+      double t1 = now();
+      old_conv(&d, x, w, b, y, col);
+      tb[r] = now() - t1;
+      ts[r] = t1 - t0;
+    }
+    qsort(ts, (size_t)reps, sizeof(double), cmp_d);
+    qsort(tb, (size_t)reps, sizeof(double), cmp_d);
+    double s = ts[reps / 2], bl = tb[reps / 2];
+    double flop = 2.0 * (double)batch * (double)L->cout * (double)(oh * ow) * (double)(L->cin * L->k * L->k);
+    printf("%-11s %5lld %4lld %4lld %5lld %2lld %1d %-22s %9.3f %8.1f %9.3f %8.1f %6.2f\n", L->model,
+           (long long)L->cin, (long long)L->h, (long long)L->k, (long long)L->cout, (long long)L->s, L->count,
+           snt_k_conv_kernel(ctx, &d), 1e3 * s, flop / s * 1e-9, 1e3 * bl, flop / bl * 1e-9, bl / s);
+    tot_s += L->count * s;
+    tot_b += L->count * bl;
+    free(x), free(w), free(b), free(y), free(col);
+  }
+  printf("total (layers x count): sinter %.2f ms, blas %.2f ms, ratio %.2f\n", 1e3 * tot_s, 1e3 * tot_b, tot_b / tot_s);
+  snt_k_ctx_destroy(ctx);
+  return 0;
+}

@@ -1,0 +1,45 @@
+/* Implicit im2col: the B-panel packer that feeds convolution to sinter's GEMM (private to
+ * runtime/kernels/). B is the im2col matrix of one group of one image, never built whole:
+ * row k = (c, kd, kh, kw) of the group's cg channels, column j = (od, oh, ow) of the output;
+ * B[k][j] = x[c][od*s0 - pb0 + kd*dl0][oh*s1 - pb1 + kh*dl1][ow*s2 - pb2 + kw*dl2], 0 in padding. */
+#ifndef SINTER_RUNTIME_KERNELS_CONV_IMPL_H
+#define SINTER_RUNTIME_KERNELS_CONV_IMPL_H
+
+#include "gemm_core.h"
+#include "kernels_util.h"
+
+/* What the packer reads: the geometry and the group's first input channel of one image. */
+typedef struct snt_k_conv_src {
+  const snt_k_win3 *w;
+  const float *x;
+} snt_k_conv_src;
+
+/* snt_k_pack_b_fn's (gemm_core.h) over an snt_k_conv_src: write B[k0..k0+kc)[n0..n0+nc) in
+ * strips of nr columns, zero past nc, as gemm_core.h lays them out; one per ISA, the same
+ * output bit for bit (they only copy). */
+void snt_k_conv_pack_b_avx512(const void *src, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float *dst);
+void snt_k_conv_pack_b_avx2(const void *src, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float *dst);
+void snt_k_conv_pack_b_c(const void *src, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float *dst);
+snt_k_pack_b_fn snt_k_conv_pack_b_for(snt_k_isa isa);
+
+/* What a conv runs besides the GEMM: its bias, residual (both may be NULL) and activation. */
+typedef struct snt_k_conv_epi {
+  const float *bias, *residual;
+  snt_k_act act;
+} snt_k_conv_epi;
+
+/* y[i] = act(y[i] + b + r[i]) over one output row (r may be NULL). */
+void snt_k_conv_epilogue_row(float *y, const float *r, float b, int64_t n, const snt_k_act *act);
+
+/* Depthwise convolution (one input channel per group, conv_depthwise.c): direct loops along
+ * output rows, vectorised for isa, planes split over ctx's threads. */
+void snt_k_conv_depthwise(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g, const float *x, const float *w,
+                          const snt_k_conv_epi *e, float *y);
+
+/* Direct 3x3 convolution for few input channels on AVX-512 (conv_direct.c): whether g's
+ * geometry suits it, and the convolution, output rows split over ctx's threads. */
+int snt_k_conv_direct_applies(const snt_k_conv3 *g);
+void snt_k_conv_direct(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, const float *w, const snt_k_conv_epi *e,
+                       float *y);
+
+#endif

@@ -1,0 +1,195 @@
+/* The AVX-512 GEMM path: a 14 x 32 register tile (28 zmm accumulators, so both FMA pipes stay
+ * busy past the 4-cycle latency), masked stores at the edges, the epilogue in registers.
+ * Compiled for avx512f per function, so the rest of the runtime stays generic. */
+#include <immintrin.h>
+
+#include "gemm_ukr.h"
+
+#define AVX512 __attribute__((target("avx512f")))
+
+enum { MR = SNT_K_AVX512_MR, NR = SNT_K_AVX512_NR };
+
+AVX512 static inline __mmask16 lane_mask(int count) {
+  return count >= 16 ? (__mmask16)0xFFFF : (count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1));
+}
+
+/* relu / leaky / clip on one vector (sigmoid and tanh: the driver's pass). NaN passes. */
+AVX512 static inline __m512 act_vec(__m512 v, const snt_k_act *act) {
+  switch (act->kind) {
+    case SNT_K_ACT_RELU: return _mm512_max_ps(_mm512_setzero_ps(), v);
+    case SNT_K_ACT_LEAKY_RELU: {
+      __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+      return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(act->alpha));
+    }
+    case SNT_K_ACT_CLIP:
+      return _mm512_min_ps(_mm512_set1_ps(act->clip_max), _mm512_max_ps(_mm512_set1_ps(act->clip_min), v));
+    default: return v;
+  }
+}
+
+/* One k step of the tile: two B vectors, MR broadcasts of A, 2 MR FMAs. */
+AVX512 static inline __attribute__((always_inline)) void step(const float *a, const float *b, __m512 *c0, __m512 *c1) {
+  __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; i++) {
+    __m512 ai = _mm512_set1_ps(a[i]);
+    c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+    c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+  }
+}
+
+AVX512 void snt_k_ukr_avx512(const snt_k_ukr_args *p) {
+  __m512 c0[MR], c1[MR];
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; i++) {
+    c0[i] = _mm512_setzero_ps();
+    c1[i] = _mm512_setzero_ps();
+    _mm_prefetch((const char *)(p->c + i * p->ldc), _MM_HINT_T0);
+    _mm_prefetch((const char *)(p->c + i * p->ldc + 16), _MM_HINT_T0);
+  }
+  const float *a = p->a, *b = p->b;
+  const int64_t ldb = p->ldb;
+  if (p->prefetch_b) { /* first use of this B strip: fetch the next strip's rows meanwhile */
+    for (int64_t k = 0; k < p->kc; k++, a += MR, b += ldb) {
+      _mm_prefetch((const char *)(b + p->b_next), _MM_HINT_T0);
+      _mm_prefetch((const char *)(b + p->b_next + 16), _MM_HINT_T0);
+      step(a, b, c0, c1);
+    }
+  } else {
+#pragma GCC unroll 2
+    for (int64_t k = 0; k < p->kc; k++, a += MR, b += ldb) step(a, b, c0, c1);
+  }
+  __mmask16 m0 = lane_mask(p->nr), m1 = lane_mask(p->nr - 16);
+  __m512 alpha = _mm512_set1_ps(p->alpha);
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; i++) {
+    if (i >= p->mr) break;
+    float *c = p->c + i * p->ldc;
+    __m512 v0 = _mm512_mul_ps(c0[i], alpha), v1 = _mm512_mul_ps(c1[i], alpha);
+    if (p->load_c) {
+      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, c));
+      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, c + 16));
+    }
+    if (p->last) {
+      if (p->row_bias) {
+        __m512 rb = _mm512_set1_ps(p->row_bias[i]);
+        v0 = _mm512_add_ps(v0, rb);
+        v1 = _mm512_add_ps(v1, rb);
+      }
+      if (p->col_bias) {
+        v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, p->col_bias));
+        v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, p->col_bias + 16));
+      }
+      if (p->residual) {
+        const float *r = p->residual + i * p->ldr;
+        v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, r));
+        v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, r + 16));
+      }
+      v0 = act_vec(v0, &p->act);
+      v1 = act_vec(v1, &p->act);
+    }
+    _mm512_mask_storeu_ps(c, m0, v0);
+    _mm512_mask_storeu_ps(c + 16, m1, v1);
+  }
+}
+
+/* Dot products: four 16-lane partial sums, the tail masked, one fixed reduction order. */
+AVX512 void snt_k_gemv_dot_avx512(int64_t n, int64_t k, const float *x, const float *w, int64_t ldw, float *y) {
+  int64_t k64 = k / 64 * 64, k16 = k / 16 * 16;
+  for (int64_t j = 0; j < n; j++) {
+    const float *wr = w + j * ldw;
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int64_t kk = 0;
+    for (; kk < k64; kk += 64) {
+      s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + kk), _mm512_loadu_ps(wr + kk), s0);
+      s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + kk + 16), _mm512_loadu_ps(wr + kk + 16), s1);
+      s2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + kk + 32), _mm512_loadu_ps(wr + kk + 32), s2);
+      s3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + kk + 48), _mm512_loadu_ps(wr + kk + 48), s3);
+    }
+    for (; kk < k16; kk += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + kk), _mm512_loadu_ps(wr + kk), s0);
+    if (kk < k) {
+      __mmask16 m = lane_mask((int)(k - kk));
+      s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + kk), _mm512_maskz_loadu_ps(m, wr + kk), s1);
+    }
+    y[j] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+  }
+}
+
+/* Rows of w scaled and summed in k order, up to 128 columns (8 accumulators) per pass; only
+ * the live vectors are touched. Each y[j] is the same k-ordered sum whatever the pass width. */
+AVX512 static inline __attribute__((always_inline)) void axpy_pass(int nv, int64_t cols, int64_t k, const float *x,
+                                                                   const float *w, int64_t ldw, float *y) {
+  __mmask16 m[8];
+  __m512 s[8];
+#pragma GCC unroll 8
+  for (int v = 0; v < nv; v++) {
+    m[v] = lane_mask((int)(cols - 16 * v > 16 ? 16 : cols - 16 * v));
+    s[v] = _mm512_setzero_ps();
+  }
+  for (int64_t kk = 0; kk < k; kk++) {
+    const float *wr = w + kk * ldw;
+    __m512 xv = _mm512_set1_ps(x[kk]);
+#pragma GCC unroll 8
+    for (int v = 0; v < nv; v++) s[v] = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m[v], wr + 16 * v), s[v]);
+  }
+#pragma GCC unroll 8
+  for (int v = 0; v < nv; v++) _mm512_mask_storeu_ps(y + 16 * v, m[v], s[v]);
+}
+
+AVX512 void snt_k_gemv_axpy_avx512(int64_t n, int64_t k, const float *x, const float *w, int64_t ldw, float *y) {
+  for (int64_t j0 = 0; j0 < n; j0 += 128) {
+    int64_t cols = n - j0 < 128 ? n - j0 : 128;
+    switch ((cols + 15) / 16) {
+      case 1: axpy_pass(1, cols, k, x, w + j0, ldw, y + j0); break;
+      case 2: axpy_pass(2, cols, k, x, w + j0, ldw, y + j0); break;
+      case 3: axpy_pass(3, cols, k, x, w + j0, ldw, y + j0); break;
+      case 4: axpy_pass(4, cols, k, x, w + j0, ldw, y + j0); break;
+      default: axpy_pass(8, cols, k, x, w + j0, ldw, y + j0); break;
+    }
+  }
+}
+
+AVX512 void snt_k_dot_tile_avx512(int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, int mr, int nr,
+                                  float *out) {
+  enum { T = SNT_K_DOT_TILE };
+  const float *ar[T], *br[T];
+  for (int i = 0; i < T; i++) { /* rows past the tile repeat row 0: read, never stored */
+    ar[i] = a + (i < mr ? i : 0) * lda;
+    br[i] = b + (i < nr ? i : 0) * ldb;
+  }
+  __m512 acc[T][T];
+#pragma GCC unroll 4
+  for (int i = 0; i < T; i++) {
+#pragma GCC unroll 4
+    for (int j = 0; j < T; j++) acc[i][j] = _mm512_setzero_ps();
+  }
+  int64_t kk = 0;
+  for (; kk + 16 <= k; kk += 16) {
+    __m512 bv[T];
+#pragma GCC unroll 4
+    for (int j = 0; j < T; j++) bv[j] = _mm512_loadu_ps(br[j] + kk);
+#pragma GCC unroll 4
+    for (int i = 0; i < T; i++) {
+      __m512 av = _mm512_loadu_ps(ar[i] + kk);
+#pragma GCC unroll 4
+      for (int j = 0; j < T; j++) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
+    }
+  }
+  if (kk < k) {
+    __mmask16 m = lane_mask((int)(k - kk));
+    __m512 bv[T];
+#pragma GCC unroll 4
+    for (int j = 0; j < T; j++) bv[j] = _mm512_maskz_loadu_ps(m, br[j] + kk);
+#pragma GCC unroll 4
+    for (int i = 0; i < T; i++) {
+      __m512 av = _mm512_maskz_loadu_ps(m, ar[i] + kk);
+#pragma GCC unroll 4
+      for (int j = 0; j < T; j++) acc[i][j] = _mm512_fmadd_ps(av, bv[j], acc[i][j]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < T; i++) {
+#pragma GCC unroll 4
+    for (int j = 0; j < T; j++) out[i * T + j] = _mm512_reduce_add_ps(acc[i][j]);
+  }
+}

@@ -1,0 +1,286 @@
+/* BF16 GEMM for inference (sinter compile --precision bf16): operands rounded to bfloat16
+ * (round to nearest even), products summed in float32 by AVX512_BF16's vdpbf16ps, which
+ * does two multiply-adds per lane and so twice the FP32 FMA rate.
+ *
+ * The constant operand A (weights) is rounded and packed once, on first use, into a cache
+ * owned by the kernel context, keyed by its address and geometry: weights never change in an
+ * inference model. B is packed per call through the same fp32 packers as the FP32 GEMM
+ * (so convolution's implicit im2col serves both), then rounded into k-pairs.
+ *
+ * Layouts (K rounded up to even, K2 = K / 2 pairs):
+ *   A: strips of MR rows; strip s, pair p: MR uint32 (a[2p] low half, a[2p+1] high half).
+ *   B: strips of NR columns; strip s, pair p: NR pairs of bf16 (b[2p][j], b[2p+1][j]).
+ * The microkernel runs the whole K for an MR x NR tile and applies the epilogue in its store:
+ * no partial sums go through C. */
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gemm_bf16.h"
+#include "kernels_util.h"
+
+enum { MR = 8, NR = 48, NV = NR / 16, MAX_ENTRIES = 4096 };
+/* Bytes of packed B a thread keeps in its L2 (1 MiB on Zen 4/5) while every strip of A passes. */
+enum { B_BUDGET = 512 * 1024 };
+
+typedef struct a_entry {
+  const float *src;
+  int64_t m, k, lda;
+  int trans;
+  uint32_t *packed; /* (m rounded up to MR) x K2 pairs */
+} a_entry;
+
+struct snt_k_bf16_cache {
+  int n, cap;
+  a_entry *e;
+  /* Per-thread B buffers, grown on demand and kept: a fresh large block per call would be a
+   * fresh mapping, page-faulted on every run. */
+  float *fbuf[64];
+  uint16_t *bbuf[64];
+  size_t fcap[64];
+};
+
+snt_k_bf16_cache *snt_k_bf16_cache_create(void) { return calloc(1, sizeof(snt_k_bf16_cache)); }
+
+void snt_k_bf16_cache_destroy(snt_k_bf16_cache *c) {
+  if (!c) return;
+  for (int i = 0; i < c->n; i++) free(c->e[i].packed);
+  for (int t = 0; t < 64; t++) {
+    free(c->fbuf[t]);
+    free(c->bbuf[t]);
+  }
+  free(c->e);
+  free(c);
+}
+
+int snt_k_bf16_available(void) {
+  __builtin_cpu_init();
+  return snt_k_isa_detect() == SNT_K_ISA_AVX512 && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512bf16");
+}
+
+/* float32 -> bfloat16, round to nearest even; NaN stays a (quiet) NaN. */
+static uint16_t to_bf16(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+float snt_k_bf16_round(float f) {
+  uint32_t u = (uint32_t)to_bf16(f) << 16;
+  float r;
+  memcpy(&r, &u, 4);
+  return r;
+}
+
+static float a_at(const a_entry *a, int64_t i, int64_t k) {
+  if (i >= a->m || k >= a->k) return 0.0f;
+  return a->trans ? a->src[k * a->lda + i] : a->src[i * a->lda + k];
+}
+
+static int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
+
+static void pack_a(a_entry *a) {
+  int64_t strips = round_up(a->m, MR) / MR, k2 = round_up(a->k, 2) / 2;
+  for (int64_t s = 0; s < strips; s++)
+    for (int64_t p = 0; p < k2; p++)
+      for (int r = 0; r < MR; r++) {
+        int64_t i = s * MR + r;
+        uint32_t lo = to_bf16(a_at(a, i, 2 * p)), hi = to_bf16(a_at(a, i, 2 * p + 1));
+        a->packed[(s * k2 + p) * MR + r] = lo | hi << 16;
+      }
+}
+
+/* The packed A of the call, from the cache or made now; NULL when out of memory. */
+static const uint32_t *cached_a(snt_k_bf16_cache *c, const snt_k_gemm_call *g) {
+  for (int i = 0; i < c->n; i++) {
+    a_entry *e = &c->e[i];
+    if (e->src == g->a && e->m == g->m && e->k == g->k && e->lda == g->lda && e->trans == g->trans_a)
+      return e->packed;
+  }
+  if (c->n == MAX_ENTRIES) return NULL;
+  if (c->n == c->cap) {
+    int cap = c->cap ? 2 * c->cap : 64;
+    a_entry *ne = realloc(c->e, sizeof(a_entry) * (size_t)cap);
+    if (!ne) return NULL;
+    c->e = ne;
+    c->cap = cap;
+  }
+  a_entry e = {g->a, g->m, g->k, g->lda, g->trans_a, NULL};
+  size_t bytes = (size_t)(round_up(g->m, MR) * (round_up(g->k, 2) / 2)) * sizeof(uint32_t);
+  if (!(e.packed = aligned_alloc(64, (size_t)round_up((int64_t)bytes, 64)))) return NULL;
+  pack_a(&e);
+  c->e[c->n++] = e;
+  return e.packed;
+}
+
+/* fp32 strips of NR columns (K rows each, the layout of gemm_core.h with kc = K) from a plain B. */
+static void pack_b_plain(const snt_k_gemm_call *g, int64_t n0, int64_t nc, float *dst) {
+  int64_t strips = round_up(nc, NR) / NR;
+  if (!g->trans_b) { /* row by row: each B row is read once, in order */
+    for (int64_t k = 0; k < g->k; k++)
+      for (int64_t s = 0; s < strips; s++) {
+        float *d = dst + (s * g->k + k) * NR;
+        int64_t w = nc - s * NR < NR ? nc - s * NR : NR;
+        memcpy(d, g->b + k * g->ldb + n0 + s * NR, (size_t)w * sizeof(float));
+        for (int64_t j = w; j < NR; j++) d[j] = 0.0f;
+      }
+    return;
+  }
+  for (int64_t s = 0; s < strips; s++)
+    for (int64_t k = 0; k < g->k; k++) {
+      float *d = dst + (s * g->k + k) * NR;
+      for (int j = 0; j < NR; j++) {
+        int64_t col = n0 + s * NR + j;
+        d[j] = col >= n0 + nc ? 0.0f : (g->trans_b ? g->b[col * g->ldb + k] : g->b[k * g->ldb + col]);
+      }
+    }
+}
+
+/* One fp32 strip (K rows of NR) into K2 bf16 pair rows; an odd K gets a zero last row. */
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void round_strip(const float *src, int64_t k,
+                                                                             uint16_t *dst) {
+  static const uint16_t order[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+                                     8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  __m512i idx = _mm512_loadu_si512(order);
+  for (int64_t p = 0; 2 * p < k; p++) {
+    const float *r0 = src + 2 * p * NR, *r1 = 2 * p + 1 < k ? r0 + NR : NULL;
+    for (int v = 0; v < NV; v++) {
+      __m512 lo = _mm512_loadu_ps(r0 + 16 * v), hi = r1 ? _mm512_loadu_ps(r1 + 16 * v) : _mm512_setzero_ps();
+      __m512i both = (__m512i)_mm512_cvtne2ps_pbh(hi, lo); /* lo's 16 values, then hi's */
+      _mm512_storeu_si512(dst + (p * NR + 16 * v) * 2, _mm512_permutexvar_epi16(idx, both));
+    }
+  }
+}
+
+typedef struct job {
+  const snt_k_gemm_call *g;
+  const uint32_t *a;
+  int64_t k2;
+  int split_n; /* threads take column strips (else row strips) */
+  float *fbuf[64];
+  uint16_t *bbuf[64];
+  int64_t nc; /* columns per packed B block */
+} job;
+
+/* act(alpha * acc + C? + biases + residual) into C's rows i0.. (rows < m) and columns j0.. . */
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void store_tile(const snt_k_gemm_call *g,
+                                                                            __m512 *acc, int64_t i0,
+                                                                            int64_t j0) {
+  const snt_k_epilogue_desc *e = &g->epi;
+  int rows = g->m - i0 < MR ? (int)(g->m - i0) : MR;
+  for (int v = 0; v < NV; v++) {
+    int64_t j = j0 + 16 * v, left = g->n - j;
+    if (left <= 0) break;
+    __mmask16 mk = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+    __m512 cb = e->col_bias ? _mm512_maskz_loadu_ps(mk, e->col_bias + j) : _mm512_setzero_ps();
+    for (int r = 0; r < rows; r++) {
+      int64_t i = i0 + r;
+      float *cp = g->c + i * g->ldc + j;
+      __m512 x = _mm512_mul_ps(acc[r * NV + v], _mm512_set1_ps(e->alpha));
+      if (e->accumulate) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk, cp));
+      if (e->row_bias) x = _mm512_add_ps(x, _mm512_set1_ps(e->row_bias[i]));
+      x = _mm512_add_ps(x, cb);
+      if (e->residual) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk, e->residual + i * e->ldr + j));
+      switch (e->act.kind) {
+        case SNT_K_ACT_RELU: /* NaN passes, as max(x, 0) in numpy */
+          x = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), x, _mm512_setzero_ps());
+          break;
+        case SNT_K_ACT_LEAKY_RELU:
+          x = _mm512_mask_mul_ps(x, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), x,
+                                 _mm512_set1_ps(e->act.alpha));
+          break;
+        case SNT_K_ACT_CLIP:
+          x = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(e->act.clip_min), _CMP_LT_OQ), x,
+                                   _mm512_set1_ps(e->act.clip_min));
+          x = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(e->act.clip_max), _CMP_GT_OQ), x,
+                                   _mm512_set1_ps(e->act.clip_max));
+          break;
+        default: break;
+      }
+      _mm512_mask_storeu_ps(cp, mk, x);
+      if (e->act.kind == SNT_K_ACT_SIGMOID || e->act.kind == SNT_K_ACT_TANH) {
+        snt_k_act a = e->act;
+        snt_k_epilogue(1, 1, left < 16 ? left : 16, NULL, NULL, &a, cp);
+      }
+    }
+  }
+}
+
+/* An MR x NR tile over all K2 pairs, then its store. */
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void tile(const snt_k_gemm_call *g, const uint32_t *a,
+                                                                      const uint16_t *b, int64_t k2, int64_t i0,
+                                                                      int64_t j0) {
+  __m512 acc[MR * NV];
+#pragma GCC unroll 24
+  for (int q = 0; q < MR * NV; q++) acc[q] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < k2; p++) {
+    __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 32),
+             b2 = (__m512bh)_mm512_loadu_si512(b + 64);
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; r++) {
+      __m512bh av = (__m512bh)_mm512_set1_epi32((int)a[r]);
+      acc[r * NV + 0] = _mm512_dpbf16_ps(acc[r * NV + 0], av, b0);
+      acc[r * NV + 1] = _mm512_dpbf16_ps(acc[r * NV + 1], av, b1);
+      acc[r * NV + 2] = _mm512_dpbf16_ps(acc[r * NV + 2], av, b2);
+    }
+    a += MR;
+    b += 2 * NR;
+  }
+  store_tile(g, acc, i0, j0);
+}
+
+/* Packs columns [n0, n0 + nc) and runs every row strip in [s0, s1) against them. */
+static void block(job *jb, int t, int64_t n0, int64_t nc, int64_t s0, int64_t s1) {
+  const snt_k_gemm_call *g = jb->g;
+  int64_t strips = round_up(nc, NR) / NR;
+  if (g->pack_b) g->pack_b(g->pack_b_src, 0, g->k, n0, nc, NR, jb->fbuf[t]);
+  else pack_b_plain(g, n0, nc, jb->fbuf[t]);
+  for (int64_t s = 0; s < strips; s++) round_strip(jb->fbuf[t] + s * g->k * NR, g->k, jb->bbuf[t] + s * jb->k2 * NR * 2);
+  for (int64_t s = 0; s < strips; s++)
+    for (int64_t i = s0; i < s1; i++)
+      tile(g, jb->a + i * jb->k2 * MR, jb->bbuf[t] + s * jb->k2 * NR * 2, jb->k2, i * MR, n0 + s * NR);
+}
+
+static void run_thread(void *arg, int t, int threads) {
+  job *jb = arg;
+  const snt_k_gemm_call *g = jb->g;
+  int64_t mstrips = round_up(g->m, MR) / MR, nstrips = round_up(g->n, NR) / NR;
+  int64_t s0 = 0, s1 = mstrips, c0 = 0, c1 = nstrips;
+  if (jb->split_n) c0 = nstrips * t / threads, c1 = nstrips * (t + 1) / threads;
+  else s0 = mstrips * t / threads, s1 = mstrips * (t + 1) / threads;
+  if (s0 >= s1) return;
+  for (int64_t c = c0 * NR; c < c1 * NR && c < g->n; c += jb->nc) {
+    int64_t nc = c1 * NR - c < jb->nc ? c1 * NR - c : jb->nc;
+    if (c + nc > g->n) nc = g->n - c;
+    block(jb, t, c, nc, s0, s1);
+  }
+}
+
+snt_status snt_k_gemm_run_bf16(snt_k_ctx *ctx, snt_k_bf16_cache *cache, const snt_k_gemm_call *g) {
+  if (!g->a || g->packed_a || g->m <= 0 || g->n <= 0 || g->k <= 0) return SNT_ERR_INPUT;
+  job jb = {.g = g, .k2 = round_up(g->k, 2) / 2};
+  if (!(jb.a = cached_a(cache, g))) return SNT_ERR_NOMEM;
+  int threads = snt_k_ctx_threads(ctx);
+  if (threads > 64) threads = 64;
+  int64_t nstrips = round_up(g->n, NR) / NR, mstrips = round_up(g->m, MR) / MR;
+  jb.split_n = nstrips >= 2 * threads || nstrips >= mstrips;
+  int64_t per = B_BUDGET / (jb.k2 * 2 * NR * 2);
+  jb.nc = (per < 1 ? 1 : per) * NR;
+  size_t fbytes = (size_t)round_up((int64_t)((size_t)(round_up(g->k, 2) * jb.nc) * sizeof(float)), 64);
+  for (int t = 0; t < threads; t++) {
+    if (cache->fcap[t] < fbytes) {
+      free(cache->fbuf[t]);
+      free(cache->bbuf[t]);
+      cache->fbuf[t] = aligned_alloc(64, fbytes);
+      cache->bbuf[t] = aligned_alloc(64, fbytes / 2);
+      cache->fcap[t] = cache->fbuf[t] && cache->bbuf[t] ? fbytes : 0;
+      if (!cache->fcap[t]) return SNT_ERR_NOMEM;
+    }
+    jb.fbuf[t] = cache->fbuf[t];
+    jb.bbuf[t] = cache->bbuf[t];
+  }
+  snt_k_ctx_parallel(ctx, run_thread, &jb);
+  return SNT_OK;
+}

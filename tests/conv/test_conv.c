@@ -1,0 +1,231 @@
+/* snt_k_conv on the ISA path SINTER_ISA selects (ctest runs this once per ISA) against a naive
+ * double-precision convolution written from the ONNX definition: awkward shapes (tails in every
+ * dimension, strides 2 and 4, dilation, groups, depthwise with multiplier 2, 1x1, 3x3, 7x7,
+ * 11x11 stride 4, one-sided pads, 1-D and 3-D, batch 3), every epilogue, the path named by
+ * snt_k_conv_kernel, and 1 vs 2 threads bit for bit. */
+#include "gemm_core.h"
+#include "kernels_ref.h"
+
+/* One case: channels, groups, batch, then per axis (right-aligned, unused leading axes 1):
+ * in, kernel, stride, dilation, pad begin, pad end. */
+typedef struct conv_case {
+  const char *name;
+  int spatial;
+  int64_t cin, cout, groups, batch;
+  int64_t in[3], k[3], s[3], dl[3], pb[3], pe[3];
+} conv_case;
+
+static const conv_case cases[] = {
+    {"3x3 tails", 2, 5, 13, 1, 1, {17, 23}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"3x3 stride 2 batch 3", 2, 6, 10, 1, 3, {15, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
+    {"11x11 stride 4", 2, 3, 9, 1, 1, {43, 39}, {11, 11}, {4, 4}, {1, 1}, {2, 2}, {2, 2}},
+    {"3x3 dilation 2", 2, 4, 7, 1, 2, {13, 11}, {3, 3}, {1, 1}, {2, 2}, {2, 2}, {2, 2}},
+    {"3x3 groups 2", 2, 6, 10, 2, 3, {9, 12}, {3, 3}, {1, 2}, {1, 1}, {1, 0}, {1, 1}},
+    {"depthwise 3x3", 2, 5, 5, 5, 3, {11, 19}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"depthwise x2 stride 2", 2, 4, 8, 4, 1, {13, 10}, {3, 5}, {2, 2}, {1, 1}, {1, 2}, {1, 2}},
+    {"depthwise dilation 2", 2, 3, 3, 3, 1, {10, 21}, {3, 3}, {1, 3}, {2, 2}, {2, 0}, {2, 2}},
+    {"1x1", 2, 17, 19, 1, 3, {12, 9}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+    {"1x1 groups 2", 2, 18, 10, 2, 1, {7, 9}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+    {"1x1 stride 2", 2, 16, 33, 1, 2, {14, 15}, {1, 1}, {2, 2}, {1, 1}, {0, 0}, {0, 0}},
+    {"7x7 stride 2", 2, 3, 16, 1, 1, {29, 31}, {7, 7}, {2, 2}, {1, 1}, {3, 3}, {3, 3}},
+    {"one-sided pads", 2, 3, 11, 1, 2, {10, 17}, {3, 3}, {1, 1}, {1, 1}, {0, 0}, {2, 2}},
+    {"stride 4 one-sided", 2, 5, 6, 1, 1, {21, 26}, {5, 4}, {4, 4}, {1, 1}, {0, 2}, {2, 0}},
+    {"1-D", 1, 7, 5, 1, 3, {50}, {5}, {2}, {1}, {1}, {3}},
+    {"1-D dilation 2", 1, 4, 9, 1, 1, {77}, {3}, {1}, {2}, {0}, {2}},
+    {"3-D", 3, 3, 6, 1, 2, {5, 6, 7}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}},
+    {"3-D stride 2 groups 3", 3, 6, 9, 3, 1, {6, 7, 9}, {2, 3, 3}, {2, 1, 2}, {1, 2, 1}, {0, 2, 1}, {1, 0, 1}},
+    {"direct 3x3 pads 1", 2, 3, 16, 1, 2, {20, 37}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"direct 3x3 pads 0/1", 2, 2, 24, 1, 1, {9, 33}, {3, 3}, {1, 1}, {1, 1}, {0, 0}, {1, 1}},
+    {"3x3 few channels, many outputs", 2, 3, 32, 1, 1, {9, 33}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"one input channel", 2, 1, 6, 1, 2, {9, 13}, {3, 3}, {2, 1}, {1, 1}, {1, 0}, {1, 1}},
+    {"direct 3x3 one channel", 2, 1, 8, 1, 3, {16, 16}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"large K and M", 2, 64, 150, 1, 1, {20, 20}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"large N", 2, 8, 20, 1, 2, {56, 57}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"large 1x1", 2, 300, 40, 1, 1, {28, 29}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+};
+
+static snt_k_conv_desc desc_of(const conv_case *c) {
+  snt_k_conv_desc d = {.spatial = c->spatial, .batch = c->batch, .in_channels = c->cin, .out_channels = c->cout,
+                       .groups = c->groups};
+  for (int a = 0; a < c->spatial; a++) {
+    d.in[a] = c->in[a], d.kernel[a] = c->k[a], d.stride[a] = c->s[a], d.dilation[a] = c->dl[a];
+    d.pad_begin[a] = c->pb[a], d.pad_end[a] = c->pe[a];
+    d.out[a] = (c->in[a] + c->pb[a] + c->pe[a] - ((c->k[a] - 1) * c->dl[a] + 1)) / c->s[a] + 1;
+  }
+  return d;
+}
+
+static double ref_act(const snt_k_act *a, double v) {
+  switch (a->kind) {
+    case SNT_K_ACT_NONE: return v;
+    case SNT_K_ACT_RELU: return v > 0 ? v : 0;
+    case SNT_K_ACT_LEAKY_RELU: return v >= 0 ? v : a->alpha * v;
+    case SNT_K_ACT_SIGMOID: return 1.0 / (1.0 + exp(-v));
+    case SNT_K_ACT_TANH: return tanh(v);
+    case SNT_K_ACT_CLIP: return v < a->clip_min ? a->clip_min : v > a->clip_max ? a->clip_max : v;
+  }
+  return v;
+}
+
+/* Right-aligned 3-axis view of a descriptor's array (missing leading axes: fill). */
+static void axes3(const snt_k_conv_desc *d, const int64_t *v, int64_t fill, int64_t *out) {
+  int off = 3 - d->spatial;
+  for (int a = 0; a < 3; a++) out[a] = a < off ? fill : v[a - off];
+}
+
+/* Pre-activation sums in double, and rms[i]: sqrt(sum of squared terms) + |bias| + |residual|,
+ * the size of a float32 rounding error's scale. */
+static void ref_conv(const snt_k_conv_desc *d, const float *x, const float *w, const float *b, const float *res,
+                     double *y, double *rms) {
+  int64_t in[3], out[3], k[3], s[3], dl[3], pb[3];
+  axes3(d, d->in, 1, in), axes3(d, d->out, 1, out), axes3(d, d->kernel, 1, k);
+  axes3(d, d->stride, 1, s), axes3(d, d->dilation, 1, dl), axes3(d, d->pad_begin, 0, pb);
+  int64_t cg = d->in_channels / d->groups, mg = d->out_channels / d->groups;
+  int64_t in_sz = in[0] * in[1] * in[2], out_sz = out[0] * out[1] * out[2], k_sz = k[0] * k[1] * k[2];
+  for (int64_t n = 0; n < d->batch; n++)
+    for (int64_t oc = 0; oc < d->out_channels; oc++)
+      for (int64_t o0 = 0; o0 < out[0]; o0++)
+        for (int64_t o1 = 0; o1 < out[1]; o1++)
+          for (int64_t o2 = 0; o2 < out[2]; o2++) {
+            int64_t yi = (n * d->out_channels + oc) * out_sz + (o0 * out[1] + o1) * out[2] + o2;
+            double acc = 0, sq = 0;
+            for (int64_t icg = 0; icg < cg; icg++) {
+              const float *xc = x + (n * d->in_channels + oc / mg * cg + icg) * in_sz;
+              const float *wc = w + (oc * cg + icg) * k_sz;
+              for (int64_t k0 = 0; k0 < k[0]; k0++) {
+                int64_t i0 = o0 * s[0] - pb[0] + k0 * dl[0];
+                if (i0 < 0 || i0 >= in[0]) continue;
+                for (int64_t k1 = 0; k1 < k[1]; k1++) {
+                  int64_t i1 = o1 * s[1] - pb[1] + k1 * dl[1];
+                  if (i1 < 0 || i1 >= in[1]) continue;
+                  for (int64_t k2 = 0; k2 < k[2]; k2++) {
+                    int64_t i2 = o2 * s[2] - pb[2] + k2 * dl[2];
+                    if (i2 < 0 || i2 >= in[2]) continue;
+                    double t = (double)xc[(i0 * in[1] + i1) * in[2] + i2] * wc[(k0 * k[1] + k1) * k[2] + k2];
+                    acc += t;
+                    sq += t * t;
+                  }
+                }
+              }
+            }
+            rms[yi] = sqrt(sq);
+            if (b) acc += b[oc], rms[yi] += fabs(b[oc]);
+            if (res) acc += res[yi], rms[yi] += fabs(res[yi]);
+            y[yi] = acc;
+          }
+}
+
+/* The path snt_k_conv_kernel must name for a case on this ISA. */
+static void expected_kernel(const conv_case *c, snt_k_isa isa, char *buf, size_t n) {
+  int pointwise = 1;
+  for (int a = 0; a < c->spatial; a++) {
+    pointwise = pointwise && c->k[a] == 1 && c->s[a] == 1 && c->pb[a] == 0 && c->pe[a] == 0;
+  }
+  const char *in = isa == SNT_K_ISA_AVX512 ? "avx512" : isa == SNT_K_ISA_AVX2 ? "avx2" : "c";
+  if (strncmp(c->name, "direct", 6) == 0 && isa == SNT_K_ISA_AVX512) snprintf(buf, n, "direct3x3-avx512");
+  else if (c->cin / c->groups == 1 && c->groups > 1) snprintf(buf, n, "depthwise-%s", in);
+  else snprintf(buf, n, "gemm-%s-%s", in, pointwise ? "1x1" : "implicit");
+}
+
+typedef struct bufs {
+  float *x, *w, *b, *res, *y1, *y2;
+  double *pre, *rms;
+  int64_t nx, nw, ny;
+} bufs;
+
+static bufs bufs_make(rng *r, const snt_k_conv_desc *d) {
+  bufs B;
+  int64_t cg = d->in_channels / d->groups;
+  B.nx = d->batch * d->in_channels * prod64(d->in, d->spatial);
+  B.nw = d->out_channels * cg * prod64(d->kernel, d->spatial);
+  B.ny = d->batch * d->out_channels * prod64(d->out, d->spatial);
+  B.x = alloc_f(B.nx), B.w = alloc_f(B.nw), B.b = alloc_f(d->out_channels), B.res = alloc_f(B.ny);
+  B.y1 = alloc_f(B.ny), B.y2 = alloc_f(B.ny), B.pre = alloc_d(B.ny), B.rms = alloc_d(B.ny);
+  rng_fill(r, B.x, B.nx), rng_fill(r, B.w, B.nw), rng_fill(r, B.b, d->out_channels), rng_fill(r, B.res, B.ny);
+  return B;
+}
+
+static void bufs_free(bufs *B) {
+  free(B->x), free(B->w), free(B->b), free(B->res), free(B->y1), free(B->y2), free(B->pre), free(B->rms);
+}
+
+static const snt_k_act acts[] = {{SNT_K_ACT_NONE, 0, 0, 0},           {SNT_K_ACT_RELU, 0, 0, 0},
+                                 {SNT_K_ACT_LEAKY_RELU, 0.1f, 0, 0},    {SNT_K_ACT_SIGMOID, 0, 0, 0},
+                                 {SNT_K_ACT_TANH, 0, 0, 0},             {SNT_K_ACT_CLIP, 0, -0.5f, 0.75f}};
+enum { N_ACTS = 6 };
+
+/* Runs d with one epilogue on both contexts: output equal bit for bit, and close to the reference. */
+static void run_epilogue(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2, const char *name, snt_k_conv_desc d,
+                         bufs *B, int act, int use_b, int use_res) {
+  d.act = acts[act];
+  const float *b = use_b ? B->b : NULL, *res = use_res ? B->res : NULL;
+  for (int64_t i = 0; i < B->ny; i++) B->y1[i] = B->y2[i] = NAN;
+  CHECK_INT(ts, snt_k_conv_scratch_bytes(&d), 0);
+  CHECK_INT(ts, snt_k_conv(c1, &d, B->x, B->w, b, res, B->y1, NULL), SNT_OK);
+  CHECK_INT(ts, snt_k_conv(c2, &d, B->x, B->w, b, res, B->y2, NULL), SNT_OK);
+  char what[160];
+  snprintf(what, sizeof what, "%s (act %d, bias %d, residual %d)", name, act, use_b, use_res);
+  ts->checks++;
+  if (memcmp(B->y1, B->y2, (size_t)B->ny * sizeof(float)) != 0) {
+    ts->failures++;
+    fprintf(stderr, "%s: 1 and 2 threads differ\n", what);
+  }
+  ref_conv(&d, B->x, B->w, b, res, B->pre, B->rms);
+  double kdim = (double)(d.in_channels / d.groups) * (double)prod64(d.kernel, d.spatial);
+  double tol = 1e-5 * sqrt(kdim);
+  ts->checks++;
+  for (int64_t i = 0; i < B->ny; i++) {
+    double want = ref_act(&d.act, B->pre[i]);
+    if (!close_to(B->y1[i], want, B->rms[i], tol)) {
+      ts->failures++;
+      fprintf(stderr, "%s: element %lld: got %.9g, want %.9g (scale %.3g)\n", what, (long long)i, (double)B->y1[i],
+              want, B->rms[i]);
+      break;
+    }
+  }
+}
+
+static void test_cases(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2) {
+  rng r = {0xc0deface};
+  snt_k_isa isa = snt_k_ctx_isa(c1);
+  for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
+    snt_k_conv_desc d = desc_of(&cases[i]);
+    char want[64];
+    expected_kernel(&cases[i], isa, want, sizeof want);
+    CHECK_STR(ts, snt_k_conv_kernel(c1, &d), want);
+    bufs B = bufs_make(&r, &d);
+    /* Two epilogues per case, the activations rotating over the cases. */
+    run_epilogue(ts, c1, c2, cases[i].name, d, &B, i % N_ACTS, 1, 0);
+    run_epilogue(ts, c1, c2, cases[i].name, d, &B, (i + 3) % N_ACTS, i % 2, 1);
+    bufs_free(&B);
+  }
+}
+
+/* Every activation with bias alone and with bias and residual, on one small case per path. */
+static void test_epilogues(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2) {
+  rng r = {0xe9109e};
+  static const int picks[] = {0, 5, 8, 18}; /* implicit, depthwise, 1x1, direct */
+  for (int p = 0; p < 4; p++) {
+    const conv_case *c = &cases[picks[p]];
+    snt_k_conv_desc d = desc_of(c);
+    bufs B = bufs_make(&r, &d);
+    for (int a = 0; a < N_ACTS; a++) {
+      run_epilogue(ts, c1, c2, c->name, d, &B, a, 1, 0);
+      run_epilogue(ts, c1, c2, c->name, d, &B, a, 1, 1);
+    }
+    bufs_free(&B);
+  }
+}
+
+int main(void) {
+  test_state ts = {0};
+  snt_k_ctx *c1 = snt_k_ctx_create(1), *c2 = snt_k_ctx_create(2);
+  if (!c1 || !c2) return 2;
+  CHECK_INT(&ts, snt_k_ctx_threads(c2), 2);
+  printf("isa %s\n", snt_k_isa_name(snt_k_ctx_isa(c1)));
+  test_cases(&ts, c1, c2);
+  test_epilogues(&ts, c1, c2);
+  snt_k_ctx_destroy(c1);
+  snt_k_ctx_destroy(c2);
+  return test_report("test_conv", &ts);
+}
