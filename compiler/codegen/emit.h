@@ -32,7 +32,7 @@ bool snt_emit_rows_dyn(const snt_emit *e, int tensor);
 
 /* The number of samples a node processes: "n" in a training step (which may run fewer than
  * the planned batch), else the planned batch as a literal. Cross-sample kernels (batch
- * statistics, reductions over the batch, the loss) use it; per-sample ones may use the plan. */
+ * statistics, reductions over the batch, the loss) use it; per-sample ones use snt_emit_rows. */
 const char *snt_emit_batch(snt_emit *e);
 
 /* A typed C expression for a tensor's data: "((float *)(A + 4096))". */

@@ -132,8 +132,14 @@ static snt_status emit(snt_emit *e, int node) {
   for (int i = 0; i < SNT_MAX_RANK; i++) snt_sb_printf(&sc, "%s%sf", i ? ", " : "", snt_emit_f64(e, k.scales[i]));
   for (int i = 0; i < 2 * SNT_MAX_RANK; i++) snt_sb_printf(&roi, "%s%sf", i ? ", " : "", snt_emit_f64(e, k.roi[i]));
   snt_emit_line(e, "{");
-  snt_emit_line(e, "static const snt_k_resize_desc d = {%d, %s, %s, {%s}, {%s}, %d, %d, %d, %sf, %d, %sf};", k.rank,
-                snt_emit_ints(e, k.in, SNT_MAX_RANK), snt_emit_ints(e, k.out, SNT_MAX_RANK), sc.data, roi.data, (int)k.mode,
+  const char *in = snt_emit_ints(e, k.in, SNT_MAX_RANK), *out = snt_emit_ints(e, k.out, SNT_MAX_RANK);
+  if (snt_emit_rows_dyn(e, n->in[0])) { /* dim 0 (the batch) maps onto itself: n rows */
+    k.in[0] = k.out[0] = 0;
+    in = snt_format_keep(e, "{n%s", strchr(snt_emit_ints(e, k.in, SNT_MAX_RANK), ','));
+    out = snt_format_keep(e, "{n%s", strchr(snt_emit_ints(e, k.out, SNT_MAX_RANK), ','));
+  }
+  snt_emit_line(e, "%s snt_k_resize_desc d = {%d, %s, %s, {%s}, {%s}, %d, %d, %d, %sf, %d, %sf};", snt_emit_const(e, n->in[0]), k.rank,
+                in, out, sc.data, roi.data, (int)k.mode,
                 (int)k.coord, (int)k.nearest, snt_emit_f64(e, k.cubic_coeff_a), k.exclude_outside,
                 snt_emit_f64(e, k.extrapolation_value));
   snt_emit_line(e, "if (snt_k_resize(&d, %s, %s, S) != SNT_OK) return 1;", snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
@@ -143,9 +149,17 @@ static snt_status emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+/* The batch axis kept as it is: scale 1, and no region of interest to crop it. */
+static bool rows(const snt_graph *g, const snt_node *n, const bool *r) {
+  snt_k_resize_desc k;
+  if (make_desc((snt_graph *)g, n, NULL, &k) != SNT_OK) return false;
+  return k.rank >= 2 && k.scales[0] == 1.0f && k.in[0] == k.out[0] && k.coord != SNT_K_COORD_TF_CROP_AND_RESIZE &&
+         snt_rows_first(g, n, r);
+}
+
 const snt_op snt_op_resize = {
     .name = "resize", .type_name = "Resizing", .default_layer = "resizing",
     .doc = "interpolation to new sizes (ONNX Resize): resize(x, scales)", .min_inputs = 1, .max_inputs = 1,
     .args = args, .infer = infer, .onnx_type = "Resize", .onnx_import = onnx_import,
-    .onnx_const_inputs = (1u << 1) | (1u << 2) | (1u << 3), .emit = emit, .scratch = scratch,
+    .onnx_const_inputs = (1u << 1) | (1u << 2) | (1u << 3), .emit = emit, .scratch = scratch, .batch_rows = rows,
     .onnx_arity = {1, 4, 1, 1}, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY_FLOATS | SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL}};

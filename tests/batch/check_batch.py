@@ -124,14 +124,15 @@ def ort(path):
 
 def onnx_mix():
     """Conv, BatchNorm, Relu, MaxPool, Pad, Transpose (batch first), Reshape, MatMul on 3-D, Add with
-    broadcasting, Softmax, Concat, ReduceMean, Gather, Clip, LeakyRelu, AveragePool, Flatten, Gemm, MatMul
-    on 2-D."""
+    broadcasting, Softmax, Concat, ReduceMean, Gather, Clip, LeakyRelu, AveragePool, Resize, Flatten, Gemm,
+    MatMul on 2-D."""
     r = np.random.default_rng(3)
     f = lambda *s: r.normal(0, 0.5, s).astype(np.float32)
     inits = {"w": f(6, 3, 3, 3), "b": f(6), "g": f(6) + 1, "be": f(6), "mu": f(6), "var": np.abs(f(6)) + 0.5,
              "pads": np.array([0, 0, 1, 0, 0, 0, 0, 1], np.int64), "shape": np.array([0, 6, 16], np.int64),
              "mm": f(16, 5), "bias3": f(6, 5), "idx": np.array([4, 0, 2], np.int64), "axes": np.array([2], np.int64),
-             "gw": f(12, 7), "gb": f(7), "mw": f(18, 7)}
+             "gw": f(12, 7), "gb": f(7), "mw": f(18, 7),
+             "rsc": np.array([1, 1, 2, 2], np.float32)}
     n = helper.make_node
     nodes = [
         n("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]),
@@ -140,7 +141,9 @@ def onnx_mix():
         n("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),                 # [N, 6, 4, 4]
         n("Pad", ["p", "pads"], ["pd"], mode="edge"),                                    # [N, 6, 5, 5]
         n("AveragePool", ["pd"], ["ap"], kernel_shape=[2, 2], strides=[1, 1]),           # [N, 6, 4, 4]
-        n("Transpose", ["ap"], ["t"], perm=[0, 1, 3, 2]),
+        n("Resize", ["ap", "", "rsc"], ["rz"], mode="linear"),                          # [N, 6, 8, 8]
+        n("AveragePool", ["rz"], ["ap2"], kernel_shape=[2, 2], strides=[2, 2]),          # [N, 6, 4, 4]
+        n("Transpose", ["ap2"], ["t"], perm=[0, 1, 3, 2]),
         n("Reshape", ["t", "shape"], ["rs"]),                                            # [N, 6, 16]
         n("MatMul", ["rs", "mm"], ["mmo"]),                                              # [N, 6, 5]
         n("Add", ["mmo", "bias3"], ["ad"]),
