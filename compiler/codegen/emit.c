@@ -484,7 +484,7 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
   snt_status st = codegen_prefix(g, o, d, &prefix);
   snt_strbuf src = {0}, body = {0};
   snt_emit e = {.g = g, .plan = p, .d = d, .c = &body, .arena = snt_arena_create(), .prefix = prefix,
-                .step = o && o->step};
+                .step = o && o->step, .no_pack = o && o->no_weights};
   bool embed = !(o && o->no_weights);
   snt_batch_scan scan = {.blocker = -1};
   if (!st) st = snt_batch_scan_run(g, p, &scan);

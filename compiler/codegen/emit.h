@@ -16,6 +16,7 @@ typedef struct snt_emit {
   snt_arena *arena;   /* strings handed out by snt_emit_ptr */
   const char *prefix; /* the C identifier of the model */
   bool step;          /* a training step: C variables n (samples present) and seed exist */
+  bool no_pack;       /* weights change under the model (training's eval side): keep no packed copy */
   const bool *rows;   /* inference: per tensor, its rows past the run-time n are skipped; NULL: none */
   size_t packed_bytes; /* m->packed, weights packed once at the first run (inference only) */
 } snt_emit;

@@ -152,8 +152,9 @@ static snt_status emit(snt_emit *e, int node) {
   bool residual = snt_node_int(n, "residual", 0) && n->n_in > 3;
   bool f64 = g->tensors[n->in[0]].dtype == SNT_F64; /* double kernel: no scratch */
   /* Inference with weights from the blob: packed for the GEMM once, at the first run after
-   * create or set_weights (m->packed_for), not on every run. */
-  size_t packed = f64 || e->step || e->plan->places[n->in[1]].kind != SNT_PLACE_WEIGHTS ? 0 : snt_k_conv_packed_weights_bytes(&k);
+   * create or set_weights (m->packed_for), not on every run. Not for training's models, whose
+   * weights change every step: a packed copy would only add to the training's memory. */
+  size_t packed = f64 || e->step || e->no_pack || e->plan->places[n->in[1]].kind != SNT_PLACE_WEIGHTS ? 0 : snt_k_conv_packed_weights_bytes(&k);
   if (packed && packed != SIZE_MAX) {
     snt_emit_line(e, "float *P = (float *)(m->packed + %zu);", e->packed_bytes);
     snt_emit_line(e, "if (m->packed_for != m->weights && snt_k_conv_pack_weights(m->k, &d, %s, P) != SNT_OK) return 1;",
