@@ -55,18 +55,6 @@ static snt_k_conv_desc desc_of(const conv_case *c) {
   return d;
 }
 
-static double ref_act(const snt_k_act *a, double v) {
-  switch (a->kind) {
-    case SNT_K_ACT_NONE: return v;
-    case SNT_K_ACT_RELU: return v > 0 ? v : 0;
-    case SNT_K_ACT_LEAKY_RELU: return v >= 0 ? v : a->alpha * v;
-    case SNT_K_ACT_SIGMOID: return 1.0 / (1.0 + exp(-v));
-    case SNT_K_ACT_TANH: return tanh(v);
-    case SNT_K_ACT_CLIP: return v < a->clip_min ? a->clip_min : v > a->clip_max ? a->clip_max : v;
-  }
-  return v;
-}
-
 /* Right-aligned 3-axis view of a descriptor's array (missing leading axes: fill). */
 static void axes3(const snt_k_conv_desc *d, const int64_t *v, int64_t fill, int64_t *out) {
   int off = 3 - d->spatial;

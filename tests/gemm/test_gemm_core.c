@@ -11,27 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "kernels_ref.h"
 #include "runtime/kernels/gemm_core.h"
-
-typedef struct rng {
-  uint64_t s;
-} rng;
-static uint64_t rng_next(rng *r) {
-  r->s = r->s * 6364136223846793005ull + 1442695040888963407ull;
-  return r->s >> 17;
-}
-static int64_t rng_int(rng *r, int64_t lo, int64_t hi) { return lo + (int64_t)(rng_next(r) % (uint64_t)(hi - lo + 1)); }
-static float rng_float(rng *r) { return (float)((double)(rng_next(r) % 2000001) / 1000000.0 - 1.0); }
-
-static void *xmalloc(size_t n) {
-  void *p = malloc(n ? n : 1);
-  if (!p) {
-    fprintf(stderr, "out of memory\n");
-    exit(2);
-  }
-  return p;
-}
 
 /* One GEMM problem with its operands in the stored form. */
 typedef struct problem {
@@ -55,18 +36,6 @@ static void test_pack_b(const void *src, int64_t k0, int64_t kc, int64_t n0, int
       }
     }
   }
-}
-
-static double act_ref(double v, const snt_k_act *a) {
-  switch (a->kind) {
-    case SNT_K_ACT_NONE: return v;
-    case SNT_K_ACT_RELU: return v < 0 ? 0 : v;
-    case SNT_K_ACT_LEAKY_RELU: return v < 0 ? a->alpha * v : v;
-    case SNT_K_ACT_SIGMOID: return 1.0 / (1.0 + exp(-v));
-    case SNT_K_ACT_TANH: return tanh(v);
-    case SNT_K_ACT_CLIP: return v < a->clip_min ? a->clip_min : (v > a->clip_max ? a->clip_max : v);
-  }
-  return v;
 }
 
 static float *alloc_rand(rng *r, int64_t n) {
@@ -156,7 +125,7 @@ static int check_result(test_state *ts, const problem *p, const float *c, const 
                                p->epi.col_bias ? p->epi.col_bias[j] : 0.0,
                                p->epi.residual ? p->epi.residual[i * p->ldr + j] : 0.0};
       for (int q = 0; q < 4; q++) v += extra[q], mag += fabs(extra[q]);
-      double want = act_ref(v, &p->epi.act);
+      double want = ref_act(&p->epi.act, v);
       double tol = 1e-5 * sqrt((double)p->k + 1.0) * (mag + 1e-3) + 1e-6 * fabs(want); /* + the output's rounding */
       if (!(fabs(got - want) <= tol)) {
         if (bad < 3)

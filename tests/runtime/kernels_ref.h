@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "sinter/kernels.h"
 
 /* xorshift64*: the same numbers on every machine, so a failure can be replayed. */
 typedef struct rng {
@@ -94,6 +95,19 @@ static inline void check_close_list(test_state *ts, const char *what, const floa
       return;
     }
   }
+}
+
+/* A fused activation from its definition; NaN passes ReLU as numpy's max(x, 0) does. */
+static inline double ref_act(const snt_k_act *a, double v) {
+  switch (a->kind) {
+    case SNT_K_ACT_NONE: return v;
+    case SNT_K_ACT_RELU: return v < 0 ? 0 : v;
+    case SNT_K_ACT_LEAKY_RELU: return v < 0 ? a->alpha * v : v;
+    case SNT_K_ACT_SIGMOID: return 1.0 / (1.0 + exp(-v));
+    case SNT_K_ACT_TANH: return tanh(v);
+    case SNT_K_ACT_CLIP: return v < a->clip_min ? a->clip_min : (v > a->clip_max ? a->clip_max : v);
+  }
+  return v;
 }
 
 static inline int64_t prod64(const int64_t *d, int n) {

@@ -5,18 +5,6 @@
 
 /* ---- references --------------------------------------------------------------------- */
 
-static double ref_act(const snt_k_act *a, double v) {
-  switch (a->kind) {
-    case SNT_K_ACT_NONE: return v;
-    case SNT_K_ACT_RELU: return v > 0 ? v : 0;
-    case SNT_K_ACT_LEAKY_RELU: return v >= 0 ? v : a->alpha * v;
-    case SNT_K_ACT_SIGMOID: return 1.0 / (1.0 + exp(-v));
-    case SNT_K_ACT_TANH: return tanh(v);
-    case SNT_K_ACT_CLIP: return v < a->clip_min ? a->clip_min : v > a->clip_max ? a->clip_max : v;
-  }
-  return v;
-}
-
 /* Row-major multi-index of flat position p over dims[0..n). */
 static void unflatten(int64_t p, const int64_t *dims, int n, int64_t *idx) {
   for (int i = n - 1; i >= 0; i--) {
