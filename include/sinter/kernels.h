@@ -1,7 +1,8 @@
 /* Compute kernels that generated code calls: float32 maths with ONNX semantics (opsets 13-17)
  * and type-generic data movement. Tensors are dense row-major; images are N, C, D1..Dk.
- * Kernels never allocate: callers pass scratch of the size the ..._scratch_bytes functions give
- * (64-byte alignment is best). Inputs and outputs must not overlap unless a function says so. */
+ * Callers pass scratch of the size the ..._scratch_bytes functions give (64-byte alignment is
+ * best); the GEMM's packing buffers and packed weights live in the kernel context instead,
+ * grown on first use and kept, so no run after the first allocates. Inputs and outputs must not overlap unless a function says so. */
 #ifndef SINTER_KERNELS_H
 #define SINTER_KERNELS_H
 
