@@ -57,7 +57,7 @@ static snt_status emit(snt_emit *e, int node) {
   const snt_tensor *x = &e->g->tensors[n->in[0]];
   snt_emit_line(e, "{");
   snt_emit_line(e, "%s int64_t dims[] = %s;", snt_emit_const(e, n->in[0]), snt_emit_dims_rows(e, n->in[0]));
-  snt_emit_line(e, "if (snt_k_reduce(%s, %d, dims, %lldu, %s, %s) != SNT_OK) return 1;",
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_reduce(%s, %d, dims, %lldu, %s, %s))) return 1;",
                 n->op->name[7] == 'm' ? "SNT_K_REDUCE_MEAN" : "SNT_K_REDUCE_SUM", x->rank,
                 (long long)snt_node_int(n, "axes_mask", 0), snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
