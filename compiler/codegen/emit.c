@@ -389,7 +389,10 @@ static void profile_tables(snt_strbuf *s, snt_emit *e) {
     snt_sb_printf(s, ", .op = \"%s\", .flops = %a},\n", n->op->name, n->op->flops ? n->op->flops(g, n) : 0.0);
   }
   if (!p->n_order) snt_sb_puts(s, "  {.name = NULL},\n");
-  snt_sb_printf(s, "};\n\nstatic const char *kernel_(void *mv, int i) {\n  struct %s *m = mv;\n  (void)m;\n  switch (i) {\n",
+  /* Without an instance (EXE summary) the names come from a zeroed one: no kernel context, so
+   * the kernels answer for this CPU's ISA and FP32. */
+  snt_sb_printf(s, "};\n\nstatic const char *kernel_(void *mv, int i) {\n  struct %s m0_ = {0}, *m = mv ? mv : &m0_;\n"
+                   "  (void)m;\n  switch (i) {\n",
                 e->prefix);
   for (int i = 0; i < p->n_order; i++) {
     const snt_node *n = &g->nodes[p->order[i]];

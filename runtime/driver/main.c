@@ -192,6 +192,29 @@ int snt_rt_parse(const char *model, const char *cmd, const snt_opt *own, snt_rt_
   return 0;
 }
 
+/* The kernel each conv, dense and Gemm node runs with on this CPU (chosen at run time from its
+ * features and the layer's shape; SINTER_ISA caps the ISA). */
+static void print_kernels(const snt_model_info *m) {
+  if (!m->kernel) return;
+  int width = 4, any = 0;
+  for (int i = 0; i < m->n_nodes; i++) {
+    if (!m->kernel(NULL, i)) continue;
+    int len = (int)strlen(m->nodes[i].name);
+    if (len > width) width = len < 60 ? len : 60;
+    any = 1;
+  }
+  if (!any) return;
+  printf("\nKernels on this CPU (FP32%s):\n", m->bf16 ? "; --precision bf16 runs the GEMM convolutions and dense layers in bfloat16 where the CPU has AVX512_BF16" : "");
+  for (int i = 0; i < m->n_nodes; i++) {
+    const char *k = m->kernel(NULL, i);
+    if (!k) continue;
+    putchar(' ');
+    int len = 0;
+    for (const char *c = m->nodes[i].name; *c; c++, len++) putchar((unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c);
+    printf("%*s  %-10s  %s\n", width > len ? width - len : 0, "", m->nodes[i].op, k);
+  }
+}
+
 /* info and summary: no arguments but the common options. */
 static int simple_command(const snt_model_info *m, snt_rt_common *c, const char *cmd, int argc, char **argv) {
   int n = 0;
@@ -200,6 +223,7 @@ static int simple_command(const snt_model_info *m, snt_rt_common *c, const char 
   if (rc) return rc;
   if (strcmp(cmd, "info") == 0) return cmd_info(m, c);
   fputs(m->summary && m->summary[0] ? m->summary : "(no summary was compiled in)\n", stdout);
+  print_kernels(m);
   return 0;
 }
 

@@ -183,6 +183,11 @@ def main():
                     fail("node %r (%s) runs kernel %r" % (r["name"], r["op"], r["kernel"]))
             if not any(r["op"] == "conv2d" for r in rows) or not any(r["op"] == "dense" for r in rows):
                 fail("no conv2d or dense row: %r" % rows)
+            # summary names the same kernel for every conv and dense node as the profiled run
+            listed = dict(re.findall(r"^ (\S+)\s+\w+\s+(\S+)$", summary.split("Kernels on this CPU", 1)[-1], re.M))
+            for r in rows:
+                if r["op"] in ("conv2d", "dense") and listed.get(r["name"]) != r["kernel"]:
+                    fail("summary lists kernel %r for %r, the profile %r" % (listed.get(r["name"]), r["name"], r["kernel"]))
             check_sums(rows, total, True)
     print("PASS %s" % MODE)
 
