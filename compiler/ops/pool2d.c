@@ -71,13 +71,15 @@ static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
   return st;
 }
 
-/* 2-D max pooling whose windows all lie inside the input: loops with constant bounds that
- * the compiler unrolls, instead of the general kernel's clipping per window. */
+/* 2-D max pooling whose windows all lie inside the input, with a row stride above 2 (which
+ * snt_k_pool_ctx does not vectorise) or rows under 16 outputs (one masked AVX-512 block each,
+ * measured slower than these loops): loops with constant bounds that the compiler unrolls. */
 static bool emit_fast_max(snt_emit *e, const snt_node *n, const int64_t *k, const int64_t *st, const int64_t *dil,
                           const int64_t *pb, const int64_t *pe) {
   const snt_tensor *x = &e->g->tensors[n->in[0]], *y = &e->g->tensors[n->out[0]];
   if (x->rank != 4 || n->n_out > 1 || dil[0] != 1 || dil[1] != 1 || pb[0] || pb[1] || pe[0] || pe[1]) return false;
   int64_t h = x->dims[2], w = x->dims[3], oh = y->dims[2], ow = y->dims[3];
+  if (st[1] <= 2 && ow >= 16) return false;
   if ((oh - 1) * st[0] + k[0] > h || (ow - 1) * st[1] + k[1] > w) return false;
   snt_emit_line(e, "{");
   snt_emit_line(e, "const float *x = %s;", snt_emit_ptr(e, n->in[0]));
@@ -122,7 +124,7 @@ static snt_status emit(snt_emit *e, int node) {
                 snt_emit_rows(e, n->in[0]), (long long)x->dims[1], snt_emit_ints(e, in, 3), snt_emit_ints(e, out, 3),
                 snt_emit_ints(e, k, 3), snt_emit_ints(e, st, 3), snt_emit_ints(e, dil, 3), snt_emit_ints(e, pb, 3),
                 snt_emit_ints(e, pe, 3));
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_pool%s(&d, %s, %s, %s))) return 1;", f64 ? "_f64" : "", snt_emit_ptr(e, n->in[0]),
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_pool_%s&d, %s, %s, %s))) return 1;", f64 ? "f64(" : "ctx(m->k, ", snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->out[0]), n->n_out > 1 ? snt_emit_ptr(e, n->out[1]) : "NULL");
   snt_emit_line(e, "}");
   return SNT_OK;

@@ -107,6 +107,8 @@ typedef struct snt_k_pool_desc {
 
 /* indices (max only, may be NULL) get ONNX MaxPool's flat index into x, batch and channel included. */
 snt_status snt_k_pool(const snt_k_pool_desc *d, const float *x, float *y, int64_t *indices);
+/* The same on ctx's team and ISA (NULL: the calling thread); the same bits on any of them. */
+snt_status snt_k_pool_ctx(snt_k_ctx *ctx, const snt_k_pool_desc *d, const float *x, float *y, int64_t *indices);
 /* GlobalMaxPool / GlobalAveragePool: y[i] = max or mean of x[i*inner .. (i+1)*inner). */
 void snt_k_global_pool(snt_k_pool_kind kind, int64_t outer, int64_t inner, const float *x, float *y);
 
@@ -116,6 +118,13 @@ void snt_k_global_pool(snt_k_pool_kind kind, int64_t outer, int64_t inner, const
 void snt_k_batchnorm(int64_t batch, int64_t channels, int64_t inner, const float *x,
                      const float *scale, const float *bias, const float *mean, const float *var,
                      float epsilon, float *y);
+/* The same as generated code runs it, on ctx's team: per channel s = gamma / sqrtf(var + eps)
+ * and t = beta - mean * s in float (gamma NULL: 1, beta NULL: 0), then y = x * s + t rounded
+ * after the multiply and the add (no FMA), and with relu max(y, 0) (NaN gives 0). Every ISA
+ * and thread count gives the same bits; y may equal x. */
+snt_status snt_k_bn_infer(snt_k_ctx *ctx, int64_t batch, int64_t channels, int64_t inner, const float *x,
+                          const float *gamma, const float *beta, const float *mean, const float *var, float eps,
+                          int relu, float *y);
 
 /* Gemm: y[M,N] = alpha * A' * B' + beta * C. A is [M,K] ([K,M] if trans_a), B is [K,N] ([N,K]
  * if trans_b). C may be NULL; else it is [c_rows, c_cols] with c_rows in {1, M}, c_cols in {1, N}

@@ -1,9 +1,12 @@
 /* MaxPool, AveragePool and their global forms. Window bounds are computed once per output
- * position so that the tap loops carry no padding checks. */
+ * position so that the tap loops carry no padding checks; the outputs of a row whose windows lie
+ * inside the input along the last axis go to a vectorised sweep (pool_rows.c) computing the same
+ * bits, and rows are split over the context's team. */
 #include <math.h>
 #include <string.h>
 
-#include "kernels_util.h"
+#include "gemm_core.h"
+#include "pool_impl.h"
 
 /* Pool geometry with 3 spatial axes; unused leading axes have size 1. */
 typedef snt_k_win3 pool3;
@@ -36,42 +39,127 @@ static int64_t column_major(const pool3 *g, int64_t at, int spatial) {
   return r;
 }
 
-static void pool_plane(const snt_k_pool_desc *d, const pool3 *g, const float *xp, float *yp,
-                       int64_t *ip, int64_t plane_base) {
-  window w[3];
-  for (int64_t o0 = 0; o0 < g->out[0]; o0++) {
-    w[0] = snt_k_axis_window(g, 0, o0);
-    for (int64_t o1 = 0; o1 < g->out[1]; o1++) {
-      w[1] = snt_k_axis_window(g, 1, o1);
+/* One output's window along each axis. */
+static float window_out(const snt_k_pool_desc *d, const pool3 *g, const float *xp, const window w[3], int64_t *ip,
+                        int64_t plane_base) {
+  if (d->kind == SNT_K_POOL_AVG) return window_avg(g, xp, w, d->count_include_pad);
+  int64_t at;
+  float m = snt_k_window_max(g, xp, w, &at);
+  if (ip) {
+    if (at >= 0 && d->storage_order) at = column_major(g, at, d->spatial);
+    *ip = at < 0 ? -1 : plane_base + at;
+  }
+  return m;
+}
+
+typedef struct pool_job {
+  const snt_k_pool_desc *d;
+  const pool3 *g;
+  const float *x;
+  float *y;
+  int64_t *ind;
+  void (*interior)(const snt_k_pool_row *r); /* NULL: every output by its window */
+  int64_t a, b;   /* outputs on the last axis whose windows are inside */
+  int64_t a1, b1; /* the same on axis 1 */
+} pool_job;
+
+/* snt_k_axis_window without its divisions for a window inside the input, as most are. */
+static inline window axis_window(const pool3 *g, int a, int64_t o) {
+  int64_t start = o * g->s[a] - g->pb[a];
+  if (start >= 0 && start + (g->k[a] - 1) * g->dl[a] < g->in[a]) return (window){start, 0, g->k[a], g->k[a]};
+  return snt_k_axis_window(g, a, o);
+}
+
+/* Rows q .. q + n - 1 of the flattened (plane, o0, o1): plane p, o0, o1 .. o1 + n - 1, where n is
+ * 1 or the rows' windows lie inside the input along axis 1; and the same rows of the `planes` - 1
+ * planes after p when out[0] is 1. The interior of the last axis goes to one sweep; the rest window
+ * by window. */
+static void pool_rows(const pool_job *j, int64_t q, int64_t p, int64_t o0, int64_t o1, int64_t n, int64_t planes) {
+  const pool3 *g = j->g;
+  window w[3] = {axis_window(g, 0, o0), axis_window(g, 1, o1)};
+  int64_t a = j->a, b = j->b;
+  if (!j->interior || w[0].lo == w[0].hi || w[1].lo == w[1].hi) a = b = 0;
+  for (int64_t pl = 0; pl < planes && (a > 0 || b < g->out[2]); pl++) {
+    for (int64_t i = 0; i < n; i++) {
+      int64_t at = (q + i) * g->out[2] + pl * g->out_size;
+      int64_t *ir = j->ind ? j->ind + at : NULL;
+      w[1] = axis_window(g, 1, o1 + i);
       for (int64_t o2 = 0; o2 < g->out[2]; o2++) {
+        if (o2 == a && a < b) o2 = b;
+        if (o2 == g->out[2]) break;
         w[2] = snt_k_axis_window(g, 2, o2);
-        int64_t o = (o0 * g->out[1] + o1) * g->out[2] + o2, at;
-        if (d->kind == SNT_K_POOL_AVG) {
-          yp[o] = window_avg(g, xp, w, d->count_include_pad);
-          continue;
-        }
-        yp[o] = snt_k_window_max(g, xp, w, &at);
-        if (ip) {
-          if (at >= 0 && d->storage_order) at = column_major(g, at, d->spatial);
-          ip[o] = at < 0 ? -1 : plane_base + at;
-        }
+        j->y[at + o2] = window_out(j->d, g, j->x + (p + pl) * g->in_size, w, ir ? ir + o2 : NULL, (p + pl) * g->in_size);
       }
+    }
+  }
+  if (a == b) return;
+  w[1] = axis_window(g, 1, o1);
+  w[2] = (window){0, 0, g->k[2], g->k[2]}; /* an interior window's last axis */
+  snt_k_pool_row r = {g, j->x + p * g->in_size, w[0], w[1], planes, n, a, b, j->d->kind == SNT_K_POOL_MAX,
+                      (double)snt_k_window_count(w, j->d->count_include_pad), j->y + q * g->out[2]};
+  j->interior(&r);
+}
+
+/* Thread t's rows, walking (plane, o0, o1) by increments rather than dividing per row, and the
+ * rows inside along axis 1 in runs; whole planes at once when every row of a 2-D plane is. */
+static void pool_part(void *arg, int t, int threads) {
+  const pool_job *j = arg;
+  const pool3 *g = j->g;
+  int64_t planes = j->d->batch * j->d->channels;
+  if (g->out[0] == 1 && j->a1 == 0 && j->b1 == g->out[1]) {
+    int64_t p0 = planes * t / threads, p1 = planes * (t + 1) / threads;
+    if (p1 > p0 && g->out[1] > 0) pool_rows(j, p0 * g->out[1], p0, 0, 0, g->out[1], p1 - p0);
+    return;
+  }
+  int64_t rows = planes * g->out[0] * g->out[1];
+  int64_t q = rows * t / threads, end = rows * (t + 1) / threads;
+  if (q >= end) return;
+  int64_t per_plane = g->out[0] * g->out[1], p = q / per_plane, o0 = q % per_plane / g->out[1], o1 = q % g->out[1];
+  while (q < end) {
+    int64_t n = 1;
+    if (o1 >= j->a1 && o1 < j->b1) n = (j->b1 < o1 + end - q ? j->b1 : o1 + end - q) - o1;
+    pool_rows(j, q, p, o0, o1, n, 1);
+    q += n;
+    if ((o1 += n) == g->out[1]) {
+      o1 = 0;
+      if (++o0 == g->out[0]) o0 = 0, p++;
     }
   }
 }
 
-snt_status snt_k_pool(const snt_k_pool_desc *d, const float *x, float *y, int64_t *indices) {
+/* The sweep for ctx's ISA: vectors for stride 1 or 2 along the last axis, else C (indices are
+ * found window by window). */
+static void (*interior_for(snt_k_ctx *ctx, const pool3 *g, int64_t *indices))(const snt_k_pool_row *) {
+  if (indices) return NULL;
+  if (g->dl[2] == 1 && g->s[2] <= 2) {
+    switch (snt_k_ctx_isa(ctx)) {
+      case SNT_K_ISA_AVX512: return snt_k_pool_row_avx512;
+      case SNT_K_ISA_AVX2: return snt_k_pool_row_avx2;
+      case SNT_K_ISA_C: break;
+    }
+  }
+  return snt_k_pool_row_c;
+}
+
+snt_status snt_k_pool_ctx(snt_k_ctx *ctx, const snt_k_pool_desc *d, const float *x, float *y, int64_t *indices) {
   pool3 g;
   snt_status st = pool3_init(d, &g);
   if (st != SNT_OK) return st;
   if (d->kind != SNT_K_POOL_MAX && d->kind != SNT_K_POOL_AVG) return SNT_ERR_INPUT;
-  int64_t planes = d->batch * d->channels;
-  for (int64_t p = 0; p < planes; p++) {
-    pool_plane(d, &g, x + p * g.in_size, y + p * g.out_size,
-               indices && d->kind == SNT_K_POOL_MAX ? indices + p * g.out_size : NULL,
-               p * g.in_size);
-  }
+  pool_job j = {d, &g, x, y, d->kind == SNT_K_POOL_MAX ? indices : NULL, NULL, 0, 0, 0, 0};
+  j.interior = interior_for(ctx, &g, j.ind);
+  /* Outputs o whose window o * s - pb + [0, (k - 1) * dl] lies in [0, in). */
+  snt_k_valid_range(-g.pb[2], g.s[2], g.out[2], g.in[2] - (g.k[2] - 1) * g.dl[2], &j.a, &j.b);
+  snt_k_valid_range(-g.pb[1], g.s[1], g.out[1], g.in[1] - (g.k[1] - 1) * g.dl[1], &j.a1, &j.b1);
+  /* Below a million taps a wake-up of the team (10-20 us, more when the machine is busy) costs
+   * about what the second thread saves. */
+  if (d->batch * d->channels * g.out_size * g.k_size < (1 << 20)) pool_part(&j, 0, 1);
+  else snt_k_ctx_parallel(ctx, pool_part, &j);
   return SNT_OK;
+}
+
+snt_status snt_k_pool(const snt_k_pool_desc *d, const float *x, float *y, int64_t *indices) {
+  return snt_k_pool_ctx(NULL, d, x, y, indices);
 }
 
 /* Sixteen partial sums: vectorisable without -ffast-math, and more accurate than one. */

@@ -1,0 +1,29 @@
+/* Pooling's vectorised rows (pool_rows.c), private to runtime/kernels/: the outputs of one output
+ * row whose windows lie inside the input along the last axis, so the taps there need no clipping. */
+#ifndef SINTER_RUNTIME_KERNELS_POOL_IMPL_H
+#define SINTER_RUNTIME_KERNELS_POOL_IMPL_H
+
+#include "kernels_util.h"
+
+/* Outputs [a, b) of `rows` consecutive rows of `planes` consecutive planes: axes 0 and 1 contribute
+ * their real taps (w0, w1, not empty; row i's w1 starts i strides further on), the last axis all
+ * k[2] taps. Each output is computed as pool.c's per-window code does: the max
+ * starts at the first tap in row-major order and takes a later one only when strictly greater;
+ * the average sums the taps in that order in double from 0 and divides by count. */
+typedef struct snt_k_pool_row {
+  const snt_k_win3 *g;
+  const float *xp; /* the first input plane */
+  snt_k_window w0, w1;
+  int64_t planes, rows, a, b;
+  int max;      /* else average */
+  double count; /* average: the divisor */
+  float *y;     /* the first output row */
+} snt_k_pool_row;
+
+/* Vectorised for the last axis's stride 1 or 2 and dilation 1. */
+void snt_k_pool_row_avx512(const snt_k_pool_row *r);
+void snt_k_pool_row_avx2(const snt_k_pool_row *r);
+/* Any stride and dilation. */
+void snt_k_pool_row_c(const snt_k_pool_row *r);
+
+#endif
