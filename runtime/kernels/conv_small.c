@@ -1,7 +1,7 @@
 /* Direct convolution, first made for layers with few input channels (the first layer of an
  * image model: 3 -> 32 3x3, 3 -> 64 7x7 stride 2), where the implicit GEMM's K is 27-147 and
  * packing its B strips costs as much as the products; it also beats the GEMM on stride-1 convs
- * of more channels (snt_k_conv_small_applies). Each thread copies the input rows an output row
+ * of a few more channels (snt_k_conv_small_applies). Each thread copies the input rows an output row
  * needs into a ring of "phase rows" (padded, and split by the horizontal stride: phase p holds
  * padded columns p, p + s, p + 2s, ...), so every tap of an output-column vector is one
  * unaligned load without masks; a register tile of MO output channels x NV vectors of 16 output
@@ -23,18 +23,19 @@ enum {
   VW = 16,
   MAX_K = 16,      /* kernel width: the tap offset table */
   MAX_RING = 64,   /* rows of the ring per channel: (kh - 1) * dilation + 1 */
-  FIRST_LAYER_TAPS = 160, STRIDE1_TAPS = 1152, STRIDED_TAPS = 400, /* see snt_k_conv_small_applies */
+  FIRST_LAYER_TAPS = 160, STRIDE1_TAPS = 288, STRIDED_TAPS = 400, /* see snt_k_conv_small_applies */
   ARRANGED_SLOT = 1, /* the arranged weights (conv.c's packed-weights slot: unused on this path) */
   RING_SLOT = SNT_K_SCRATCH_GEMM, /* per thread (this path never runs the GEMM) */
   TEAM_MAX = 64 /* ctx.c's cap on threads */
 };
 
 /* 1-D or 2-D, one group, a window of more than one tap (1x1 convs read the image in place as the
- * GEMM's B), strides and dilations up to 4, rows of at least a vector. Taps (cin x kh x kw) as
- * measured against the implicit GEMM (CPU time, 1 and 2 threads, interleaved): 1.3-2x faster
- * for the first layers (3 -> 32 3x3, 3 -> 64 7x7 stride 2, 3 -> 64 11x11 stride 4: 363 taps),
- * 1.1-1.4x for stride 1 up to 1152 taps (32 -> 64 at 112x112, 128 -> 128 at 28x28), even at
- * 576 taps with stride 2; in BF16 the GEMM's halved products win beyond the first layers. */
+ * GEMM's B), strides and dilations up to 4, rows of at least a vector. Taps (cin x kh x kw)
+ * from CPU time against the implicit GEMM, both with weights packed at load, interleaved:
+ * first layers 1.3-1.7x faster (3 -> 32 3x3, 3 -> 64 7x7 stride 2, 3 -> 64 11x11 stride 4 at
+ * 363 taps), stride 1 1.15-1.6x up to 288 taps (16 -> 32, 32 -> 64), but from 576 taps a tie
+ * or a loss on 2 threads (64 -> 64 1.08x, 64 -> 128 0.97x, 128 -> 128 0.91x at 1152). In BF16
+ * the GEMM's halved products win beyond the first layers. */
 int snt_k_conv_small_applies(const snt_k_conv3 *g, int bf16) {
   const snt_k_win3 *w = &g->w;
   if (g->groups != 1 || w->in[0] != 1 || w->k[0] != 1 || w->out[0] != 1 || w->k[1] * w->k[2] == 1) return 0;

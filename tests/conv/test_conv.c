@@ -117,14 +117,14 @@ static void ref_conv(const snt_k_conv_desc *d, const float *x, const float *w, c
           }
 }
 
-/* Whether conv_small.c's rule (FP32) takes a case: at most 1152 taps with stride 1, else 400. */
+/* Whether conv_small.c's rule (FP32) takes a case: at most 288 taps with stride 1, else 400. */
 static int direct_applies(const conv_case *c, const snt_k_conv_desc *d) {
   int64_t taps = c->cin, last = c->spatial - 1, window = 1, stride1 = 1;
   for (int a = 0; a < c->spatial; a++) {
     taps *= c->k[a], window *= c->k[a], stride1 = stride1 && c->s[a] == 1;
     if (c->s[a] > 4 || c->dl[a] > 4) return 0;
   }
-  return c->groups == 1 && c->spatial <= 2 && window > 1 && taps <= (stride1 ? 1152 : 400) && d->out[last] >= 16;
+  return c->groups == 1 && c->spatial <= 2 && window > 1 && taps <= (stride1 ? 288 : 400) && d->out[last] >= 16;
 }
 
 /* The path snt_k_conv_kernel must name for a case on this ISA. */
