@@ -70,7 +70,7 @@ size_t snt_k_conv_scratch_bytes(const snt_k_conv_desc *d);
 snt_status snt_k_conv(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w, const float *bias,
                       const float *residual, float *y, void *scratch);
 /* A short static name of the path snt_k_conv takes for d on ctx, one word (e.g.
- * "conv-gemm-avx512-implicit", "conv-gemm-avx2-1x1", "conv-depthwise-c", "conv-direct3x3-avx512"),
+ * "conv-gemm-avx512-implicit", "conv-gemm-avx2-1x1", "conv-depthwise-c", "conv-direct-avx512"),
  * for profiles and summaries. */
 const char *snt_k_conv_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d);
 /* Weights packed once (at load) for snt_k_conv_packed: the bytes to reserve, the same for every

@@ -2,8 +2,8 @@
  * is the image's im2col, never built whole: conv_pack.c packs its strips straight from the
  * image as the GEMM asks for them, and bias, residual and activation happen in the GEMM's
  * store. 1x1 stride-1 unpadded convs hand the image itself to the GEMM as B. Depthwise convs
- * (one input channel per group) run direct loops (conv_depthwise.c), few-channel 3x3 convs the
- * direct AVX-512 loops of conv_direct.c. */
+ * (one input channel per group) run direct loops (conv_depthwise.c), convs with few taps or
+ * stride 1 the direct AVX-512 loops of conv_small.c. */
 #include <math.h>
 #include <string.h>
 
@@ -100,11 +100,11 @@ static int is_pointwise(const snt_k_conv3 *g) {
   return 1;
 }
 
-typedef enum conv_path { PATH_IMPLICIT, PATH_1X1, PATH_DEPTHWISE, PATH_DIRECT3X3 } conv_path;
+typedef enum conv_path { PATH_IMPLICIT, PATH_1X1, PATH_DEPTHWISE, PATH_DIRECT } conv_path;
 
 /* Depthwise (one input channel per group) runs direct loops: as a GEMM it would have K = k. */
-static conv_path choose(const snt_k_conv3 *g, snt_k_isa isa) {
-  if (isa == SNT_K_ISA_AVX512 && snt_k_conv_direct_applies(g)) return PATH_DIRECT3X3;
+static conv_path choose(snt_k_ctx *ctx, const snt_k_conv3 *g, snt_k_isa isa) {
+  if (isa == SNT_K_ISA_AVX512 && snt_k_conv_small_applies(g, snt_k_ctx_bf16(ctx) != NULL)) return PATH_DIRECT;
   if (g->cg == 1 && g->groups > 1) return PATH_DEPTHWISE;
   return is_pointwise(g) ? PATH_1X1 : PATH_IMPLICIT;
 }
@@ -115,12 +115,12 @@ const char *snt_k_conv_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d) {
       {"conv-gemm-c-implicit", "conv-gemm-avx2-implicit", "conv-gemm-avx512-implicit"},
       {"conv-gemm-c-1x1", "conv-gemm-avx2-1x1", "conv-gemm-avx512-1x1"},
       {"conv-depthwise-c", "conv-depthwise-avx2", "conv-depthwise-avx512"},
-      {"conv-direct3x3-avx512", "conv-direct3x3-avx512", "conv-direct3x3-avx512"},
+      {"conv-direct-avx512", "conv-direct-avx512", "conv-direct-avx512"},
   };
   snt_k_conv3 g;
   if (snt_k_conv3_init(d, &g) != SNT_OK) return "conv-invalid";
   snt_k_isa isa = snt_k_ctx_isa(ctx);
-  return names[choose(&g, isa)][isa];
+  return names[choose(ctx, &g, isa)][isa];
 }
 
 /* Every path takes its working memory from ctx (the GEMM's packing buffers) or needs none. */
@@ -238,8 +238,8 @@ static snt_status conv_run(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float
   if (g.batch == 0 || g.w.out_size == 0) return SNT_OK;
   snt_k_conv_epi e = {bias, residual, d->act};
   snt_k_isa isa = snt_k_ctx_isa(ctx);
-  switch (choose(&g, isa)) {
-    case PATH_DIRECT3X3: snt_k_conv_direct(ctx, &g, x, w, &e, y); return SNT_OK;
+  switch (choose(ctx, &g, isa)) {
+    case PATH_DIRECT: return snt_k_conv_small(ctx, &g, x, w, packed, &e, y);
     case PATH_DEPTHWISE: snt_k_conv_depthwise(ctx, isa, &g, x, w, &e, y); return SNT_OK;
     case PATH_1X1:
     case PATH_IMPLICIT: break;
@@ -253,7 +253,7 @@ snt_status snt_k_conv(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, 
   return conv_run(ctx, d, x, w, NULL, bias, residual, y);
 }
 
-/* Depthwise convs never use the GEMM; every other shape may (direct 3x3 on AVX-512 only). */
+/* Depthwise convs never use the GEMM; every other shape may (the direct path is AVX-512 only). */
 size_t snt_k_conv_packed_weights_bytes(const snt_k_conv_desc *d) {
   snt_k_conv3 g;
   if (snt_k_conv3_init(d, &g) != SNT_OK || (g.cg == 1 && g.groups > 1)) return 0;
@@ -266,13 +266,18 @@ size_t snt_k_conv_packed_weights_bytes(const snt_k_conv_desc *d) {
       return SIZE_MAX;
     if (total > most) most = total;
   }
-  return most;
+  total = snt_k_conv_small_applies(&g, 0) ? snt_k_conv_small_weights_bytes(&g) : 0; /* the direct path's */
+  return total > most ? total : most;
 }
 
 snt_status snt_k_conv_pack_weights(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *w, float *packed) {
   snt_k_conv3 g;
   snt_status st = snt_k_conv3_init(d, &g);
   if (st != SNT_OK) return st;
+  if (snt_k_ctx_isa(ctx) == SNT_K_ISA_AVX512 && snt_k_conv_small_applies(&g, 0)) { /* whatever the precision */
+    snt_k_conv_small_pack(&g, w, packed);
+    return SNT_OK;
+  }
   if (snt_k_conv_packed_weights_bytes(d) == 0 || snt_k_ctx_bf16(ctx)) return SNT_OK; /* BF16: see conv_gemm */
   pack_weights_into(ctx, snt_k_ctx_isa(ctx), &g, w, packed);
   return SNT_OK;

@@ -47,10 +47,14 @@ void snt_k_conv_epilogue_row(float *y, const float *r, float b, int64_t n, const
 void snt_k_conv_depthwise(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g, const float *x, const float *w,
                           const snt_k_conv_epi *e, float *y);
 
-/* Direct 3x3 convolution for few input channels on AVX-512 (conv_direct.c): whether g's
- * geometry suits it, and the convolution, output rows split over ctx's threads. */
-int snt_k_conv_direct_applies(const snt_k_conv3 *g);
-void snt_k_conv_direct(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, const float *w, const snt_k_conv_epi *e,
-                       float *y);
+/* Direct convolution on AVX-512 (conv_small.c): whether g suits it (bf16: the context runs its
+ * GEMMs in BF16, which this FP32 path would forgo); the bytes and the arrangement of its
+ * weights packed at load; and the convolution (packed NULL: arranged per call), output rows
+ * split over ctx's threads (ctx may be NULL). */
+int snt_k_conv_small_applies(const snt_k_conv3 *g, int bf16);
+size_t snt_k_conv_small_weights_bytes(const snt_k_conv3 *g);
+void snt_k_conv_small_pack(const snt_k_conv3 *g, const float *w, float *packed);
+snt_status snt_k_conv_small(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, const float *w,
+                            const float *packed, const snt_k_conv_epi *e, float *y);
 
 #endif

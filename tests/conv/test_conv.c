@@ -1,8 +1,9 @@
 /* snt_k_conv on the ISA path SINTER_ISA selects (ctest runs this once per ISA) against a naive
  * double-precision convolution written from the ONNX definition: awkward shapes (tails in every
  * dimension, strides 2 and 4, dilation, groups, depthwise with multiplier 2, 1x1, 3x3, 7x7,
- * 11x11 stride 4, one-sided pads, 1-D and 3-D, batch 3), every epilogue, the path named by
- * snt_k_conv_kernel, weights packed once, and 1 vs 2 threads bit for bit. */
+ * 11x11 stride 4, one-sided pads, 1-D and 3-D, batch 3, the direct path's tails), every
+ * epilogue, the path named by snt_k_conv_kernel, weights packed once, and 1 vs 2 threads bit
+ * for bit. */
 #include "gemm_core.h"
 #include "kernels_ref.h"
 
@@ -42,6 +43,19 @@ static const conv_case cases[] = {
     {"large K and M", 2, 64, 150, 1, 1, {20, 20}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
     {"large N", 2, 8, 20, 1, 2, {56, 57}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
     {"large 1x1", 2, 300, 40, 1, 1, {28, 29}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+    /* the direct AVX-512 path (conv_small.c): few input channels, couts off its 8-channel
+     * tile, widths off its 16-column vectors, one-sided and asymmetric pads */
+    {"direct 3x3 cin 1 cout 13", 2, 1, 13, 1, 2, {19, 35}, {3, 3}, {1, 1}, {1, 1}, {1, 0}, {0, 1}},
+    {"direct 3x3 stride 2 cout 70", 2, 2, 70, 1, 1, {21, 45}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
+    {"direct 5x5 cin 4", 2, 4, 32, 1, 1, {14, 53}, {5, 5}, {1, 1}, {1, 1}, {2, 0}, {1, 2}},
+    {"direct 7x7 stride 2 cout 64", 2, 3, 64, 1, 2, {29, 71}, {7, 7}, {2, 2}, {1, 1}, {3, 3}, {3, 2}},
+    {"direct 5x5 stride 2 cin 1", 2, 1, 8, 1, 1, {12, 40}, {5, 5}, {2, 2}, {1, 1}, {2, 1}, {0, 2}},
+    {"direct 3x5 dilation 2", 2, 3, 16, 1, 1, {13, 40}, {3, 5}, {1, 1}, {2, 2}, {2, 2}, {2, 2}},
+    {"direct 1-D stride 3", 1, 2, 9, 1, 2, {100}, {4}, {3}, {1}, {2}, {1}},
+    {"direct width 16", 2, 3, 24, 1, 1, {5, 16}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"direct width 15", 2, 3, 24, 1, 1, {5, 15}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"direct 11x11 stride 4 pads", 2, 3, 20, 1, 1, {30, 90}, {11, 11}, {4, 4}, {1, 1}, {0, 5}, {3, 0}},
+    {"direct 32 channels", 2, 32, 40, 1, 1, {10, 50}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
 };
 
 static snt_k_conv_desc desc_of(const conv_case *c) {
@@ -103,6 +117,16 @@ static void ref_conv(const snt_k_conv_desc *d, const float *x, const float *w, c
           }
 }
 
+/* Whether conv_small.c's rule (FP32) takes a case: at most 288 taps with stride 1, else 400. */
+static int direct_applies(const conv_case *c, const snt_k_conv_desc *d) {
+  int64_t taps = c->cin, last = c->spatial - 1, window = 1, stride1 = 1;
+  for (int a = 0; a < c->spatial; a++) {
+    taps *= c->k[a], window *= c->k[a], stride1 = stride1 && c->s[a] == 1;
+    if (c->s[a] > 4 || c->dl[a] > 4) return 0;
+  }
+  return c->groups == 1 && c->spatial <= 2 && window > 1 && taps <= (stride1 ? 288 : 400) && d->out[last] >= 16;
+}
+
 /* The path snt_k_conv_kernel must name for a case on this ISA. */
 static void expected_kernel(const conv_case *c, snt_k_isa isa, char *buf, size_t n) {
   int pointwise = 1;
@@ -110,7 +134,8 @@ static void expected_kernel(const conv_case *c, snt_k_isa isa, char *buf, size_t
     pointwise = pointwise && c->k[a] == 1 && c->s[a] == 1 && c->pb[a] == 0 && c->pe[a] == 0;
   }
   const char *in = isa == SNT_K_ISA_AVX512 ? "avx512" : isa == SNT_K_ISA_AVX2 ? "avx2" : "c";
-  if (strncmp(c->name, "direct", 6) == 0 && isa == SNT_K_ISA_AVX512) snprintf(buf, n, "conv-direct3x3-avx512");
+  snt_k_conv_desc d = desc_of(c);
+  if (isa == SNT_K_ISA_AVX512 && direct_applies(c, &d)) snprintf(buf, n, "conv-direct-avx512");
   else if (c->cin / c->groups == 1 && c->groups > 1) snprintf(buf, n, "conv-depthwise-%s", in);
   else snprintf(buf, n, "conv-gemm-%s-%s", in, pointwise ? "1x1" : "implicit");
 }

@@ -1,0 +1,312 @@
+/* Direct convolution, first made for layers with few input channels (the first layer of an
+ * image model: 3 -> 32 3x3, 3 -> 64 7x7 stride 2), where the implicit GEMM's K is 27-147 and
+ * packing its B strips costs as much as the products; it also beats the GEMM on stride-1 convs
+ * of a few more channels (snt_k_conv_small_applies). Each thread copies the input rows an output row
+ * needs into a ring of "phase rows" (padded, and split by the horizontal stride: phase p holds
+ * padded columns p, p + s, p + 2s, ...), so every tap of an output-column vector is one
+ * unaligned load without masks; a register tile of MO output channels x NV vectors of 16 output
+ * columns sums the taps in (channel, kh, kw) order, the GEMM's k order, with broadcast weights
+ * arranged at load (snt_k_conv_small_pack) or per call; bias, residual and activation are
+ * applied in registers before the store. AVX-512 only; output rows go to threads, each
+ * computed the same way whatever the thread count. */
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv_impl.h"
+
+#define AVX512 __attribute__((target("avx512f")))
+
+enum {
+  MO = 8,          /* output channels per register tile */
+  NV = 3,          /* 16-column vectors per register tile (24 accumulators) */
+  VW = 16,
+  MAX_K = 16,      /* kernel width: the tap offset table */
+  MAX_RING = 64,   /* rows of the ring per channel: (kh - 1) * dilation + 1 */
+  FIRST_LAYER_TAPS = 160, STRIDE1_TAPS = 288, STRIDED_TAPS = 400, /* see snt_k_conv_small_applies */
+  ARRANGED_SLOT = 1, /* the arranged weights (conv.c's packed-weights slot: unused on this path) */
+  RING_SLOT = SNT_K_SCRATCH_GEMM, /* per thread (this path never runs the GEMM) */
+  TEAM_MAX = 64 /* ctx.c's cap on threads */
+};
+
+/* 1-D or 2-D, one group, a window of more than one tap (1x1 convs read the image in place as the
+ * GEMM's B), strides and dilations up to 4, rows of at least a vector. Taps (cin x kh x kw)
+ * from CPU time against the implicit GEMM, both with weights packed at load, interleaved:
+ * first layers 1.3-1.7x faster (3 -> 32 3x3, 3 -> 64 7x7 stride 2, 3 -> 64 11x11 stride 4 at
+ * 363 taps), stride 1 1.15-1.6x up to 288 taps (16 -> 32, 32 -> 64), but from 576 taps a tie
+ * or a loss on 2 threads (64 -> 64 1.08x, 64 -> 128 0.97x, 128 -> 128 0.91x at 1152). In BF16
+ * the GEMM's halved products win beyond the first layers. */
+int snt_k_conv_small_applies(const snt_k_conv3 *g, int bf16) {
+  const snt_k_win3 *w = &g->w;
+  if (g->groups != 1 || w->in[0] != 1 || w->k[0] != 1 || w->out[0] != 1 || w->k[1] * w->k[2] == 1) return 0;
+  int64_t taps = g->cin * w->k[1] * w->k[2];
+  int64_t most = bf16 ? FIRST_LAYER_TAPS : w->s[1] == 1 && w->s[2] == 1 ? STRIDE1_TAPS : STRIDED_TAPS;
+  if (taps > most || w->k[2] > MAX_K || (w->k[1] - 1) * w->dl[1] + 1 > MAX_RING) return 0;
+  for (int i = 1; i < 3; i++)
+    if (w->s[i] > 4 || w->dl[i] > 4) return 0;
+  return w->out[2] >= VW;
+}
+
+/* The geometry of one call, with the ring's layout. */
+typedef struct small_geo {
+  int64_t batch, cin, cout, kh, kw, sh, sw, dh, dw, ph, pw, in_h, in_w, out_h, out_w;
+  int64_t ring;      /* rows per channel in the ring */
+  int64_t q;         /* floats per phase row */
+  int64_t row;       /* floats per ring row: sw phase rows */
+  int64_t taps, blocks;
+  int64_t off[MAX_K]; /* tap kw's column offset in a ring row */
+} small_geo;
+
+static void geo_init(const snt_k_conv3 *g, small_geo *s) {
+  const snt_k_win3 *w = &g->w;
+  *s = (small_geo){.batch = g->batch, .cin = g->cin, .cout = g->cout, .kh = w->k[1], .kw = w->k[2],
+                   .sh = w->s[1], .sw = w->s[2], .dh = w->dl[1], .dw = w->dl[2], .ph = w->pb[1], .pw = w->pb[2], .in_h = w->in[1],
+                   .in_w = w->in[2], .out_h = w->out[1], .out_w = w->out[2]};
+  s->ring = (s->kh - 1) * s->dh + 1;
+  /* Loads reach column round_up(out_w, 16) - 1 + the largest tap offset within a phase. */
+  int64_t reach = (s->out_w + VW - 1) / VW * VW + (s->kw - 1) * s->dw / s->sw + 1;
+  s->q = (reach + VW - 1) / VW * VW;
+  s->row = s->sw * s->q;
+  s->taps = s->cin * s->kh * s->kw;
+  s->blocks = (s->cout + MO - 1) / MO;
+  for (int64_t k = 0; k < s->kw; k++) s->off[k] = (k * s->dw) % s->sw * s->q + k * s->dw / s->sw;
+}
+
+/* wa[block][c][kh][kw][MO] = w[block * MO + o][c][kh][kw], 0 past cout. */
+static void arrange_weights(const small_geo *s, const float *w, float *wa) {
+  for (int64_t b = 0; b < s->blocks; b++)
+    for (int64_t t = 0; t < s->taps; t++)
+      for (int o = 0; o < MO; o++) {
+        int64_t oc = b * MO + o;
+        wa[(b * s->taps + t) * MO + o] = oc < s->cout ? w[oc * s->taps + t] : 0.0f;
+      }
+}
+
+static inline __mmask16 lanes(int64_t n) {
+  return n >= VW ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1u);
+}
+
+/* dst[i] = src[start + i * step] for i < n where that lies in [0, limit), else 0. */
+AVX512 static void fill_phase(float *dst, const float *src, int64_t start, int64_t step, int64_t n, int64_t limit) {
+  int64_t lo, hi;
+  snt_k_valid_range(start, step, n, limit, &lo, &hi);
+  memset(dst, 0, (size_t)lo * sizeof(float));
+  if (step == 1) {
+    memcpy(dst + lo, src + start + lo, (size_t)(hi - lo) * sizeof(float));
+  } else if (step == 2) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    for (int64_t i = lo; i < hi; i += VW) {
+      int64_t m = hi - i < VW ? hi - i : VW, c = start + 2 * i; /* reads columns [c, c + 2m - 1) */
+      __m512 a = _mm512_maskz_loadu_ps(lanes(2 * m - 1), src + c);
+      __m512 b = _mm512_maskz_loadu_ps(lanes(2 * m - 1 - VW), src + c + VW);
+      _mm512_mask_storeu_ps(dst + i, lanes(m), _mm512_permutex2var_ps(a, even, b));
+    }
+  } else {
+    for (int64_t i = lo; i < hi; i++) dst[i] = src[start + i * step];
+  }
+  memset(dst + hi, 0, (size_t)(n - hi) * sizeof(float));
+}
+
+typedef struct small_job {
+  const small_geo *s;
+  const float *x, *wa;
+  const snt_k_conv_epi *e;
+  float *y;
+  float **rings;
+} small_job;
+
+/* One thread's state: its ring and which image row each ring row holds (-1: none). */
+typedef struct ring_state {
+  float *buf;
+  int64_t held[MAX_RING];
+} ring_state;
+
+/* Makes ring rows hold input row ih of image n for every channel. */
+static void load_row(const small_job *j, ring_state *r, int64_t n, int64_t ih) {
+  const small_geo *s = j->s;
+  int64_t slot = ih % s->ring, key = n * s->in_h + ih;
+  if (r->held[slot] == key) return;
+  r->held[slot] = key;
+  for (int64_t c = 0; c < s->cin; c++) {
+    const float *src = j->x + ((n * s->cin + c) * s->in_h + ih) * s->in_w;
+    float *dst = r->buf + (c * s->ring + slot) * s->row;
+    for (int64_t p = 0; p < s->sw; p++) fill_phase(dst + p * s->q, src, p - s->pw, s->sw, s->q, s->in_w);
+  }
+}
+
+/* relu / leaky / clip on one vector, as gemm_avx512.c's store does (sigmoid, tanh: a pass after). */
+AVX512 static inline __m512 act_vec(__m512 v, const snt_k_act *act) {
+  switch (act->kind) {
+    case SNT_K_ACT_RELU: return _mm512_max_ps(_mm512_setzero_ps(), v);
+    case SNT_K_ACT_LEAKY_RELU: {
+      __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+      return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(act->alpha));
+    }
+    case SNT_K_ACT_CLIP:
+      return _mm512_min_ps(_mm512_set1_ps(act->clip_max), _mm512_max_ps(_mm512_set1_ps(act->clip_min), v));
+    default: return v;
+  }
+}
+
+/* What a tile reads and writes: ring rows [rows[0], rows[n_rows]) of channel 0 (a channel's
+ * rows are ring * row floats apart), the block's arranged weights from tap kh_lo, the output
+ * corner (output channel block * MO, row h, column j0) and how many columns and channels count. */
+typedef struct tile_args {
+  const float *ring;
+  const int64_t *rows; /* ring offsets of the valid kh taps' rows */
+  int n_rows;
+  int64_t kh_lo;
+  const float *wa;
+  float *y;
+  const float *res;
+  const float *bias; /* at the block's first channel, or NULL */
+  int64_t plane, j0, cols, chans;
+} tile_args;
+
+AVX512 static inline __attribute__((always_inline)) void tile(const small_job *j, const tile_args *a, int nv) {
+  const small_geo *s = j->s;
+  __m512 acc[MO][NV];
+#pragma GCC unroll 8
+  for (int o = 0; o < MO; o++)
+#pragma GCC unroll 3
+    for (int v = 0; v < nv; v++) acc[o][v] = _mm512_setzero_ps();
+  for (int64_t c = 0; c < s->cin; c++) {
+    const float *rc = a->ring + c * s->ring * s->row;
+    const float *wc = a->wa + (c * s->kh + a->kh_lo) * s->kw * MO;
+    for (int r = 0; r < a->n_rows; r++, wc += s->kw * MO) {
+      const float *xr = rc + a->rows[r] + a->j0;
+      for (int64_t k = 0; k < s->kw; k++) {
+        const float *xp = xr + s->off[k], *wk = wc + k * MO;
+        __m512 xv[NV];
+#pragma GCC unroll 3
+        for (int v = 0; v < nv; v++) xv[v] = _mm512_loadu_ps(xp + v * VW);
+#pragma GCC unroll 8
+        for (int o = 0; o < MO; o++) {
+          __m512 wv = _mm512_set1_ps(wk[o]);
+#pragma GCC unroll 3
+          for (int v = 0; v < nv; v++) acc[o][v] = _mm512_fmadd_ps(xv[v], wv, acc[o][v]);
+        }
+      }
+    }
+  }
+  const snt_k_act *act = &j->e->act;
+#pragma GCC unroll 8
+  for (int o = 0; o < MO; o++) {
+    if (o >= a->chans) break;
+    __m512 b = _mm512_set1_ps(a->bias ? a->bias[o] : 0.0f);
+#pragma GCC unroll 3
+    for (int v = 0; v < nv; v++) {
+      __mmask16 m = lanes(a->cols - v * VW);
+      __m512 t = acc[o][v];
+      if (a->bias) t = _mm512_add_ps(t, b);
+      if (a->res) t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, a->res + o * a->plane + v * VW));
+      float *out = a->y + o * a->plane + v * VW;
+      if (a->cols - v * VW >= VW) _mm512_storeu_ps(out, act_vec(t, act)); /* measured: beats a masked store */
+      else _mm512_mask_storeu_ps(out, m, act_vec(t, act));
+    }
+  }
+}
+
+AVX512 static void tile3(const small_job *j, const tile_args *a) { tile(j, a, 3); }
+AVX512 static void tile2(const small_job *j, const tile_args *a) { tile(j, a, 2); }
+AVX512 static void tile1(const small_job *j, const tile_args *a) { tile(j, a, 1); }
+
+/* Sigmoid and tanh, a pass over a finished stretch, with gemm_core.c's formulas. */
+static void slow_act(float *y, int64_t n, const snt_k_act *act) {
+  if (act->kind == SNT_K_ACT_SIGMOID)
+    for (int64_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-y[i]));
+  else if (act->kind == SNT_K_ACT_TANH)
+    for (int64_t i = 0; i < n; i++) y[i] = tanhf(y[i]);
+}
+
+/* Output row h of image n, every output channel. */
+static void output_row(const small_job *j, ring_state *r, int64_t n, int64_t h) {
+  const small_geo *s = j->s;
+  int64_t rows[MAX_RING], kh_lo = -1;
+  int n_rows = 0;
+  for (int64_t k = 0; k < s->kh; k++) {
+    int64_t ih = h * s->sh - s->ph + k * s->dh;
+    if (ih < 0 || ih >= s->in_h) continue;
+    if (kh_lo < 0) kh_lo = k;
+    load_row(j, r, n, ih);
+    rows[n_rows++] = ih % s->ring * s->row;
+  }
+  int64_t plane = s->out_h * s->out_w;
+  for (int64_t b = 0; b < s->blocks; b++) {
+    int64_t at = (n * s->cout + b * MO) * plane + h * s->out_w;
+    tile_args a = {r->buf, rows, n_rows, kh_lo < 0 ? 0 : kh_lo, j->wa + b * s->taps * MO, j->y + at,
+                   j->e->residual ? j->e->residual + at : NULL, j->e->bias ? j->e->bias + b * MO : NULL, plane, 0, 0,
+                   s->cout - b * MO < MO ? s->cout - b * MO : MO};
+    for (int64_t j0 = 0; j0 < s->out_w; j0 += NV * VW) {
+      a.j0 = j0;
+      a.cols = s->out_w - j0;
+      int64_t nv = (a.cols + VW - 1) / VW;
+      if (nv >= 3) tile3(j, &a);
+      else if (nv == 2) tile2(j, &a);
+      else tile1(j, &a);
+      a.y += NV * VW;
+      if (a.res) a.res += NV * VW;
+    }
+    if (j->e->act.kind == SNT_K_ACT_SIGMOID || j->e->act.kind == SNT_K_ACT_TANH)
+      for (int64_t o = 0; o < a.chans; o++) slow_act(j->y + at + o * plane, s->out_w, &j->e->act);
+  }
+}
+
+static void small_part(void *arg, int t, int threads) {
+  const small_job *j = arg;
+  const small_geo *s = j->s;
+  ring_state r;
+  r.buf = j->rings[t];
+  for (int i = 0; i < MAX_RING; i++) r.held[i] = -1;
+  int64_t rows = s->batch * s->out_h;
+  for (int64_t i = rows * t / threads; i < rows * (t + 1) / threads; i++) output_row(j, &r, i / s->out_h, i % s->out_h);
+}
+
+/* A ring per thread in ctx's RING_SLOT and, when the weights were not arranged at load, their
+ * arrangement in ARRANGED_SLOT; without ctx, one block of our own (*own, freed by the caller). */
+static snt_status buffers(snt_k_ctx *ctx, const small_geo *s, int need_wa, float **wa, float **rings, void **own) {
+  size_t wa_bytes = need_wa ? (size_t)(s->blocks * s->taps * MO) * sizeof(float) : 0;
+  size_t ring_bytes = (size_t)(s->cin * s->ring * s->row) * sizeof(float);
+  *own = NULL;
+  if (!ctx) {
+    size_t first = (wa_bytes + 63) / 64 * 64;
+    if (!(*own = aligned_alloc(64, (first + ring_bytes + 63) / 64 * 64))) return SNT_ERR_NOMEM;
+    if (need_wa) *wa = *own;
+    rings[0] = (float *)((char *)*own + first);
+    return SNT_OK;
+  }
+  if (need_wa && !(*wa = snt_k_ctx_scratch(ctx, ARRANGED_SLOT, 0, wa_bytes))) return SNT_ERR_NOMEM;
+  for (int t = 0; t < snt_k_ctx_threads(ctx); t++)
+    if (!(rings[t] = snt_k_ctx_scratch(ctx, RING_SLOT, t, ring_bytes))) return SNT_ERR_NOMEM;
+  return SNT_OK;
+}
+
+size_t snt_k_conv_small_weights_bytes(const snt_k_conv3 *g) {
+  int64_t floats;
+  if (__builtin_mul_overflow((g->cout + MO - 1) / MO * MO, g->cin * g->w.k_size, &floats) ||
+      (uint64_t)floats > SIZE_MAX / sizeof(float))
+    return SIZE_MAX;
+  return (size_t)floats * sizeof(float);
+}
+
+void snt_k_conv_small_pack(const snt_k_conv3 *g, const float *w, float *packed) {
+  small_geo s;
+  geo_init(g, &s);
+  arrange_weights(&s, w, packed);
+}
+
+snt_status snt_k_conv_small(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, const float *w,
+                            const float *packed, const snt_k_conv_epi *e, float *y) {
+  small_geo s;
+  geo_init(g, &s);
+  float *wa = NULL, *rings[TEAM_MAX];
+  void *own;
+  snt_status st = buffers(ctx, &s, packed == NULL, &wa, rings, &own);
+  if (st == SNT_OK) {
+    if (!packed) arrange_weights(&s, w, wa);
+    small_job j = {&s, x, packed ? packed : wa, e, y, rings};
+    snt_k_ctx_parallel(ctx, small_part, &j);
+  }
+  free(own);
+  return st;
+}
