@@ -3,7 +3,8 @@
  * image as the GEMM asks for them, and bias, residual and activation happen in the GEMM's
  * store. 1x1 stride-1 unpadded convs hand the image itself to the GEMM as B. Depthwise convs
  * (one input channel per group) run direct loops (conv_depthwise.c), few-channel 3x3 convs the
- * direct AVX-512 loops of conv_direct.c. */
+ * direct AVX-512 loops of conv_direct.c, small maps on AVX-512 the transposed product of
+ * conv_t.c (pixels of the whole batch as rows). */
 #include <math.h>
 #include <string.h>
 
@@ -100,27 +101,31 @@ static int is_pointwise(const snt_k_conv3 *g) {
   return 1;
 }
 
-typedef enum conv_path { PATH_IMPLICIT, PATH_1X1, PATH_DEPTHWISE, PATH_DIRECT3X3 } conv_path;
+typedef enum conv_path { PATH_IMPLICIT, PATH_1X1, PATH_DEPTHWISE, PATH_DIRECT3X3, PATH_T } conv_path;
 
-/* Depthwise (one input channel per group) runs direct loops: as a GEMM it would have K = k. */
-static conv_path choose(const snt_k_conv3 *g, snt_k_isa isa) {
+/* Depthwise (one input channel per group) runs direct loops: as a GEMM it would have K = k.
+ * Small maps on AVX-512 take the transposed product (conv_t.c); a BF16 context keeps the GEMM,
+ * which rounds the weights itself. */
+static conv_path choose(snt_k_ctx *ctx, const snt_k_conv3 *g) {
+  snt_k_isa isa = snt_k_ctx_isa(ctx);
   if (isa == SNT_K_ISA_AVX512 && snt_k_conv_direct_applies(g)) return PATH_DIRECT3X3;
   if (g->cg == 1 && g->groups > 1) return PATH_DEPTHWISE;
+  if (isa == SNT_K_ISA_AVX512 && ctx && snt_k_conv_t_applies(g) && !snt_k_ctx_bf16(ctx)) return PATH_T;
   return is_pointwise(g) ? PATH_1X1 : PATH_IMPLICIT;
 }
 
 const char *snt_k_conv_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d) {
   /* One word each (the profile table splits on blanks), "conv-" first like the other layers'. */
-  static const char *const names[4][3] = {
+  static const char *const names[5][3] = {
       {"conv-gemm-c-implicit", "conv-gemm-avx2-implicit", "conv-gemm-avx512-implicit"},
       {"conv-gemm-c-1x1", "conv-gemm-avx2-1x1", "conv-gemm-avx512-1x1"},
       {"conv-depthwise-c", "conv-depthwise-avx2", "conv-depthwise-avx512"},
       {"conv-direct3x3-avx512", "conv-direct3x3-avx512", "conv-direct3x3-avx512"},
+      {"conv-gemmt-avx512", "conv-gemmt-avx512", "conv-gemmt-avx512"},
   };
   snt_k_conv3 g;
   if (snt_k_conv3_init(d, &g) != SNT_OK) return "conv-invalid";
-  snt_k_isa isa = snt_k_ctx_isa(ctx);
-  return names[choose(&g, isa)][isa];
+  return names[choose(ctx, &g)][snt_k_ctx_isa(ctx)];
 }
 
 /* Every path takes its working memory from ctx (the GEMM's packing buffers) or needs none. */
@@ -238,7 +243,8 @@ static snt_status conv_run(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float
   if (g.batch == 0 || g.w.out_size == 0) return SNT_OK;
   snt_k_conv_epi e = {bias, residual, d->act};
   snt_k_isa isa = snt_k_ctx_isa(ctx);
-  switch (choose(&g, isa)) {
+  switch (choose(ctx, &g)) {
+    case PATH_T: return snt_k_conv_t(ctx, &g, x, w, packed, &e, y);
     case PATH_DIRECT3X3: snt_k_conv_direct(ctx, &g, x, w, &e, y); return SNT_OK;
     case PATH_DEPTHWISE: snt_k_conv_depthwise(ctx, isa, &g, x, w, &e, y); return SNT_OK;
     case PATH_1X1:
@@ -266,6 +272,7 @@ size_t snt_k_conv_packed_weights_bytes(const snt_k_conv_desc *d) {
       return SIZE_MAX;
     if (total > most) most = total;
   }
+  if (snt_k_conv_t_applies(&g) && snt_k_conv_t_packed_bytes(&g) > most) most = snt_k_conv_t_packed_bytes(&g);
   return most;
 }
 
@@ -274,6 +281,10 @@ snt_status snt_k_conv_pack_weights(snt_k_ctx *ctx, const snt_k_conv_desc *d, con
   snt_status st = snt_k_conv3_init(d, &g);
   if (st != SNT_OK) return st;
   if (snt_k_conv_packed_weights_bytes(d) == 0 || snt_k_ctx_bf16(ctx)) return SNT_OK; /* BF16: see conv_gemm */
+  if (choose(ctx, &g) == PATH_T) { /* the layout its path reads */
+    snt_k_conv_t_pack_weights(&g, w, packed);
+    return SNT_OK;
+  }
   pack_weights_into(ctx, snt_k_ctx_isa(ctx), &g, w, packed);
   return SNT_OK;
 }
