@@ -3,7 +3,8 @@
  * image as the GEMM asks for them, and bias, residual and activation happen in the GEMM's
  * store. 1x1 stride-1 unpadded convs hand the image itself to the GEMM as B. Depthwise convs
  * (one input channel per group) run direct loops (conv_depthwise.c), convs with few taps or
- * stride 1 the direct AVX-512 loops of conv_small.c. */
+ * stride 1 the direct AVX-512 loops of conv_small.c, small maps on AVX-512 the transposed
+ * product of conv_t.c (pixels of the whole batch as rows). */
 #include <math.h>
 #include <string.h>
 
@@ -100,27 +101,35 @@ static int is_pointwise(const snt_k_conv3 *g) {
   return 1;
 }
 
-typedef enum conv_path { PATH_IMPLICIT, PATH_1X1, PATH_DEPTHWISE, PATH_DIRECT } conv_path;
+typedef enum conv_path { PATH_IMPLICIT, PATH_1X1, PATH_DEPTHWISE, PATH_DIRECT, PATH_T } conv_path;
 
-/* Depthwise (one input channel per group) runs direct loops: as a GEMM it would have K = k. */
+/* Depthwise (one input channel per group) runs direct loops: as a GEMM it would have K = k.
+ * Small maps on AVX-512 take the transposed product (conv_t.c); a BF16 context keeps the GEMM,
+ * which rounds the weights itself. */
 static conv_path choose(snt_k_ctx *ctx, const snt_k_conv3 *g, snt_k_isa isa) {
   if (isa == SNT_K_ISA_AVX512 && snt_k_conv_small_applies(g, snt_k_ctx_bf16(ctx) != NULL)) return PATH_DIRECT;
   if (g->cg == 1 && g->groups > 1) return PATH_DEPTHWISE;
+  if (isa == SNT_K_ISA_AVX512 && ctx && snt_k_conv_t_applies(g) && !snt_k_ctx_bf16(ctx)) return PATH_T;
   return is_pointwise(g) ? PATH_1X1 : PATH_IMPLICIT;
 }
 
 const char *snt_k_conv_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d) {
   /* One word each (the profile table splits on blanks), "conv-" first like the other layers'. */
-  static const char *const names[4][3] = {
+  static const char *const names[5][3] = {
       {"conv-gemm-c-implicit", "conv-gemm-avx2-implicit", "conv-gemm-avx512-implicit"},
       {"conv-gemm-c-1x1", "conv-gemm-avx2-1x1", "conv-gemm-avx512-1x1"},
       {"conv-depthwise-c", "conv-depthwise-avx2", "conv-depthwise-avx512"},
       {"conv-direct-avx512", "conv-direct-avx512", "conv-direct-avx512"},
+      {"conv-gemmt-avx512", "conv-gemmt-avx512", "conv-gemmt-avx512"},
   };
   snt_k_conv3 g;
   if (snt_k_conv3_init(d, &g) != SNT_OK) return "conv-invalid";
-  snt_k_isa isa = snt_k_ctx_isa(ctx);
-  return names[choose(ctx, &g, isa)][isa];
+  /* Without a context (EXE summary) a default one answers: the small-map path needs one. */
+  snt_k_ctx *tmp = ctx ? NULL : snt_k_ctx_create(1);
+  snt_k_isa isa = snt_k_ctx_isa(ctx ? ctx : tmp);
+  const char *name = names[choose(ctx ? ctx : tmp, &g, isa)][isa];
+  snt_k_ctx_destroy(tmp);
+  return name;
 }
 
 /* Every path takes its working memory from ctx (the GEMM's packing buffers) or needs none. */
@@ -239,6 +248,7 @@ static snt_status conv_run(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float
   snt_k_conv_epi e = {bias, residual, d->act};
   snt_k_isa isa = snt_k_ctx_isa(ctx);
   switch (choose(ctx, &g, isa)) {
+    case PATH_T: return snt_k_conv_t(ctx, &g, x, w, packed, &e, y);
     case PATH_DIRECT: return snt_k_conv_small(ctx, &g, x, w, packed, &e, y);
     case PATH_DEPTHWISE: snt_k_conv_depthwise(ctx, isa, &g, x, w, &e, y); return SNT_OK;
     case PATH_1X1:
@@ -267,7 +277,9 @@ size_t snt_k_conv_packed_weights_bytes(const snt_k_conv_desc *d) {
     if (total > most) most = total;
   }
   total = snt_k_conv_small_applies(&g, 0) ? snt_k_conv_small_weights_bytes(&g) : 0; /* the direct path's */
-  return total > most ? total : most;
+  if (total > most) most = total;
+  if (snt_k_conv_t_applies(&g) && snt_k_conv_t_packed_bytes(&g) > most) most = snt_k_conv_t_packed_bytes(&g);
+  return most;
 }
 
 snt_status snt_k_conv_pack_weights(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *w, float *packed) {
@@ -279,6 +291,10 @@ snt_status snt_k_conv_pack_weights(snt_k_ctx *ctx, const snt_k_conv_desc *d, con
     return SNT_OK;
   }
   if (snt_k_conv_packed_weights_bytes(d) == 0 || snt_k_ctx_bf16(ctx)) return SNT_OK; /* BF16: see conv_gemm */
+  if (choose(ctx, &g, snt_k_ctx_isa(ctx)) == PATH_T) { /* the layout its path reads */
+    snt_k_conv_t_pack_weights(&g, w, packed);
+    return SNT_OK;
+  }
   pack_weights_into(ctx, snt_k_ctx_isa(ctx), &g, w, packed);
   return SNT_OK;
 }

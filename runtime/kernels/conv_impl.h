@@ -57,4 +57,13 @@ void snt_k_conv_small_pack(const snt_k_conv3 *g, const float *w, float *packed);
 snt_status snt_k_conv_small(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, const float *w,
                             const float *packed, const snt_k_conv_epi *e, float *y);
 
+/* Small feature maps as the transposed product on AVX-512 (conv_t.c): whether g suits it; the
+ * bytes and layout of its packed weights (W^T in 32-column strips); and the convolution
+ * (packed NULL: packed per call into ctx's scratch slot 1), split over ctx's threads. */
+int snt_k_conv_t_applies(const snt_k_conv3 *g);
+size_t snt_k_conv_t_packed_bytes(const snt_k_conv3 *g);
+void snt_k_conv_t_pack_weights(const snt_k_conv3 *g, const float *w, float *dst);
+snt_status snt_k_conv_t(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, const float *w, const float *packed,
+                        const snt_k_conv_epi *e, float *y);
+
 #endif

@@ -1,7 +1,8 @@
 /* snt_k_conv on the ISA path SINTER_ISA selects (ctest runs this once per ISA) against a naive
  * double-precision convolution written from the ONNX definition: awkward shapes (tails in every
  * dimension, strides 2 and 4, dilation, groups, depthwise with multiplier 2, 1x1, 3x3, 7x7,
- * 11x11 stride 4, one-sided pads, 1-D and 3-D, batch 3, the direct path's tails), every
+ * 11x11 stride 4, one-sided pads, 1-D and 3-D, batch 3, the direct path's tails, small maps at
+ * batch 32), every
  * epilogue, the path named by snt_k_conv_kernel, weights packed once, and 1 vs 2 threads bit
  * for bit. */
 #include "gemm_core.h"
@@ -56,6 +57,17 @@ static const conv_case cases[] = {
     {"direct width 15", 2, 3, 24, 1, 1, {5, 15}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
     {"direct 11x11 stride 4 pads", 2, 3, 20, 1, 1, {30, 90}, {11, 11}, {4, 4}, {1, 1}, {0, 5}, {3, 0}},
     {"direct 32 channels", 2, 32, 40, 1, 1, {10, 50}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    /* Small maps (the transposed product on AVX-512): strips across images, chunks of strips,
+     * several k-blocks, output channels off the 32-column tile. */
+    {"small 1x1 7x7 batch 32", 2, 33, 70, 1, 32, {7, 7}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+    {"small 3x3 7x7", 2, 17, 45, 1, 3, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"small 3x3 13x9", 2, 9, 40, 1, 1, {13, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"small 1x1 14x14 batch 3", 2, 31, 64, 1, 3, {14, 14}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+    {"small 1x1 stride 2", 2, 15, 37, 1, 3, {14, 14}, {1, 1}, {2, 2}, {1, 1}, {0, 0}, {0, 0}},
+    {"small 3x3 stride 2 batch 32", 2, 13, 50, 1, 32, {14, 13}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
+    {"small HW 1", 2, 21, 35, 1, 3, {1, 1}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+    {"small 3x3 on 1x1 batch 32", 2, 5, 33, 1, 32, {1, 1}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"small large K", 2, 301, 70, 1, 2, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
 };
 
 static snt_k_conv_desc desc_of(const conv_case *c) {
@@ -135,8 +147,10 @@ static void expected_kernel(const conv_case *c, snt_k_isa isa, char *buf, size_t
   }
   const char *in = isa == SNT_K_ISA_AVX512 ? "avx512" : isa == SNT_K_ISA_AVX2 ? "avx2" : "c";
   snt_k_conv_desc d = desc_of(c);
+  int64_t out = prod64(d.out, d.spatial), taps = prod64(d.kernel, d.spatial);
   if (isa == SNT_K_ISA_AVX512 && direct_applies(c, &d)) snprintf(buf, n, "conv-direct-avx512");
   else if (c->cin / c->groups == 1 && c->groups > 1) snprintf(buf, n, "conv-depthwise-%s", in);
+  else if (isa == SNT_K_ISA_AVX512 && c->groups == 1 && out <= 256 && taps <= 64) snprintf(buf, n, "conv-gemmt-avx512");
   else snprintf(buf, n, "conv-gemm-%s-%s", in, pointwise ? "1x1" : "implicit");
 }
 
@@ -241,8 +255,8 @@ static void test_cases(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2) {
 /* Every activation with bias alone and with bias and residual, on one small case per path. */
 static void test_epilogues(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2) {
   rng r = {0xe9109e};
-  static const int picks[] = {0, 5, 8, 18}; /* implicit, depthwise, 1x1, direct */
-  for (int p = 0; p < 4; p++) {
+  static const int picks[] = {0, 5, 25, 18, 27}; /* implicit, depthwise, 1x1, direct, small maps */
+  for (int p = 0; p < 5; p++) {
     const conv_case *c = &cases[picks[p]];
     snt_k_conv_desc d = desc_of(c);
     bufs B = bufs_make(&r, &d);

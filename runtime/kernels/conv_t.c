@@ -1,0 +1,341 @@
+/* Convolution on small feature maps as the transposed product (AVX-512 only): rows are output
+ * pixels of all images stacked (the microkernel's 14), columns output channels (its 32):
+ * C^T[n*P + p][co] = sum_k im2col(x[n])[k][p] * W[co][k]. Per image, P = 49 or 196 columns
+ * fill the 32-wide tile to 77-88% and split badly over threads; 14-row strips of stacked pixels
+ * are full, and the output channels split evenly. W^T is packed once (32-column strips, the
+ * k-blocks of snt_k_gemm_kc); im2col^T strips are gathered from the image per k-block; the
+ * microkernel adds the bias, and a transposing store writes NCHW with residual and activation. */
+#include <immintrin.h>
+#include <math.h>
+
+#include "conv_impl.h"
+#include "gemm_ukr.h"
+
+#define AVX512 __attribute__((target("avx512f,prfchw")))
+
+enum {
+  MR = SNT_K_AVX512_MR,
+  NR = SNT_K_AVX512_NR,
+  MAX_TAPS = 64,     /* kernel positions; more take the other paths */
+  MAX_P = 256,       /* output pixels per image: larger maps fill the per-image tile anyway */
+  CHUNK_STRIPS = 16, /* row strips whose A block (16 x 14 x kc) stays in L2 */
+  SEGS = MR          /* image runs within one strip (HW = 1: one per row) */
+};
+
+/* Small maps, one group, taps and an image that fit the gathers' int32 indices. Not the batch:
+ * weights packed for a batch must suit every smaller one (the executable runs batch n). */
+int snt_k_conv_t_applies(const snt_k_conv3 *g) {
+  int64_t floats;
+  if (g->groups != 1 || g->w.out_size > MAX_P || g->w.k_size > MAX_TAPS) return 0;
+  return !__builtin_mul_overflow(g->cin, g->w.in_size, &floats) && floats <= INT32_MAX;
+}
+
+static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+size_t snt_k_conv_t_packed_bytes(const snt_k_conv3 *g) {
+  int64_t floats;
+  if (__builtin_mul_overflow(round_up(g->cout, NR), g->cin * g->w.k_size, &floats) ||
+      (uint64_t)floats > SIZE_MAX / sizeof(float))
+    return SIZE_MAX;
+  return (size_t)floats * sizeof(float);
+}
+
+/* k-block at k0 (kcb deep) starts at float k0 * np; strip s of it holds kcb rows of 32:
+ * dst[k0 * np + (s * kcb + kk) * 32 + jj] = W[s * 32 + jj][k0 + kk] (0 past cout). */
+void snt_k_conv_t_pack_weights(const snt_k_conv3 *g, const float *w, float *dst) {
+  int64_t k = g->cin * g->w.k_size, kc = snt_k_gemm_kc(SNT_K_ISA_AVX512, k), np = round_up(g->cout, NR);
+  for (int64_t k0 = 0; k0 < k; k0 += kc) {
+    int64_t kcb = min64(kc, k - k0);
+    for (int64_t s = 0; s < np / NR; s++) {
+      float *d = dst + k0 * np + s * kcb * NR;
+      for (int jj = 0; jj < NR; jj++) {
+        int64_t co = s * NR + jj;
+        const float *row = w + co * k + k0;
+        for (int64_t kk = 0; kk < kcb; kk++) d[kk * NR + jj] = co < g->cout ? row[kk] : 0.0f;
+      }
+    }
+  }
+}
+
+/* ---- one strip of 14 output pixels --------------------------------------------------------- */
+
+/* Where a strip's rows come from and go to: per lane the image offset and first input
+ * coordinates; runs of rows within one image (lanes [lo, hi) at y offset off). */
+typedef struct strip {
+  int rows;
+  int32_t base[16];
+  int64_t i0[16], i1[16], i2[16];
+  int nseg;
+  struct seg {
+    int lo, hi;
+    int64_t off;
+  } seg[SEGS];
+} strip;
+
+static void strip_init(const snt_k_conv3 *g, int64_t s, strip *st) {
+  const snt_k_win3 *w = &g->w;
+  int64_t m = g->batch * w->out_size, first = s * MR, prev_n = -1;
+  st->rows = (int)min64(MR, m - first);
+  st->nseg = 0;
+  for (int ii = 0; ii < 16; ii++) {
+    int64_t i = first + (ii < st->rows ? ii : 0), n = i / w->out_size, p = i % w->out_size;
+    st->base[ii] = (int32_t)(n * g->cin * w->in_size);
+    st->i0[ii] = p / (w->out[1] * w->out[2]) * w->s[0] - w->pb[0];
+    st->i1[ii] = p / w->out[2] % w->out[1] * w->s[1] - w->pb[1];
+    st->i2[ii] = p % w->out[2] * w->s[2] - w->pb[2];
+    if (ii >= st->rows) continue;
+    if (n != prev_n) st->seg[st->nseg++] = (struct seg){ii, ii + 1, (n * g->cout) * w->out_size + p};
+    else st->seg[st->nseg - 1].hi = ii + 1;
+    prev_n = n;
+  }
+}
+
+/* One kernel position of a strip: the gather's lanes and indices (x + c * in_size is the
+ * channel's base); contiguous when the valid lanes are a prefix reading consecutive floats. */
+typedef struct tap {
+  __mmask16 mask;
+  int contiguous;
+  int32_t idx[16];
+} tap;
+
+static void taps_init(const snt_k_win3 *w, const strip *st, tap *taps) {
+  int t = 0;
+  for (int64_t kd = 0; kd < w->k[0]; kd++)
+    for (int64_t kh = 0; kh < w->k[1]; kh++)
+      for (int64_t kw = 0; kw < w->k[2]; kw++, t++) {
+        tap *tp = &taps[t];
+        tp->mask = 0;
+        tp->contiguous = 1;
+        for (int ii = 0; ii < 16; ii++) {
+          int64_t a = st->i0[ii] + kd * w->dl[0], b = st->i1[ii] + kh * w->dl[1], c = st->i2[ii] + kw * w->dl[2];
+          int ok = ii < st->rows && a >= 0 && a < w->in[0] && b >= 0 && b < w->in[1] && c >= 0 && c < w->in[2];
+          tp->idx[ii] = ok ? st->base[ii] + (int32_t)((a * w->in[1] + b) * w->in[2] + c) : 0;
+          if (ok) tp->mask |= (__mmask16)(1u << ii);
+          if (ok != (ii < st->rows) || (ok && tp->idx[ii] != tp->idx[0] + ii)) tp->contiguous = 0;
+        }
+      }
+}
+
+/* A strip of im2col^T over depth [k0, k0 + kcb): dst[kk * 14 + ii] = B[k0 + kk][row ii]. */
+AVX512 static void pack_strip(const snt_k_conv3 *g, const float *x, const tap *taps, int64_t k0, int64_t kcb,
+                              float *dst) {
+  int64_t ks = g->w.k_size, c = k0 / ks, t = k0 % ks, end = g->batch * g->cin * g->w.in_size;
+  for (int64_t kk = 0; kk < kcb; kk++, dst += MR) {
+    const tap *tp = &taps[t];
+    const float *xc = x + c * g->w.in_size;
+    __m512 v;
+    /* Zen's masked loads are slow (a residual read that way cost a third of a layer): a
+     * plain load, masked by a blend, wherever 16 floats are inside the buffer. */
+    if (tp->contiguous && c * g->w.in_size + tp->idx[0] + 16 <= end)
+      v = _mm512_maskz_mov_ps(tp->mask, _mm512_loadu_ps(xc + tp->idx[0]));
+    else if (tp->contiguous) v = _mm512_maskz_loadu_ps(tp->mask, xc + tp->idx[0]);
+    else v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), tp->mask, _mm512_loadu_si512(tp->idx), xc, 4);
+    _mm512_mask_storeu_ps(dst, (__mmask16)((1u << MR) - 1), v);
+    if (++t == ks) t = 0, c++;
+  }
+}
+
+/* ---- the transposing store ----------------------------------------------------------------- */
+
+AVX512 static inline __m512 act16(__m512 v, const snt_k_act *act) {
+  switch (act->kind) {
+    case SNT_K_ACT_NONE: return v;
+    case SNT_K_ACT_RELU: return _mm512_max_ps(_mm512_setzero_ps(), v); /* NaN passes */
+    case SNT_K_ACT_LEAKY_RELU: {
+      __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+      return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(act->alpha));
+    }
+    case SNT_K_ACT_CLIP:
+      return _mm512_min_ps(_mm512_set1_ps(act->clip_max), _mm512_max_ps(_mm512_set1_ps(act->clip_min), v));
+    case SNT_K_ACT_SIGMOID:
+    case SNT_K_ACT_TANH: break;
+  }
+  float f[16];
+  _mm512_storeu_ps(f, v);
+  for (int i = 0; i < 16; i++) f[i] = act->kind == SNT_K_ACT_SIGMOID ? 1.0f / (1.0f + expf(-f[i])) : tanhf(f[i]);
+  return _mm512_loadu_ps(f);
+}
+
+static inline __mmask16 lanes(int lo, int hi) { return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u)); }
+
+/* The finished tile (rows = the strip's pixels, ldc 32, bias added) to y[n][co][p] for its nr
+ * channels from co0: one channel's pixels are a column of the tile, gathered from L1, then
+ * each image run gets its residual and activation and is stored contiguously. */
+AVX512 static void store_tile(const snt_k_conv3 *g, const strip *st, const float *tile, int nr, int64_t co0,
+                              const snt_k_conv_epi *e, float *y) {
+  const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          _mm512_set1_epi32(NR));
+  __mmask16 valid = lanes(0, st->rows);
+  int64_t p = g->w.out_size, end = g->batch * g->cout * p;
+  for (int jj = 0; jj < nr; jj++) {
+    __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, rows, tile + jj, 4);
+    if (!e->residual) v = act16(v, &e->act);
+    for (int sgi = 0; sgi < st->nseg; sgi++) {
+      const struct seg *sg = &st->seg[sgi];
+      int64_t off = sg->off + (co0 + jj) * p;
+      __mmask16 at = lanes(sg->lo, sg->hi), low = lanes(0, sg->hi - sg->lo);
+      __m512 o = v;
+      if (e->residual) {
+        __m512 r = off + 16 <= end ? _mm512_loadu_ps(e->residual + off) /* see pack_strip */
+                                   : _mm512_maskz_loadu_ps(low, e->residual + off);
+        o = act16(_mm512_add_ps(v, sg->lo ? _mm512_maskz_expand_ps(at, r) : r), &e->act);
+      }
+      _mm512_mask_storeu_ps(y + off, low, sg->lo ? _mm512_maskz_compress_ps(at, o) : o);
+    }
+  }
+}
+
+/* The lines the tile's store will read (residual) and write, fetched while the microkernel
+ * runs: one channel's run is 56 bytes at a stride of the map, which no prefetcher follows. */
+AVX512 static void prefetch_tile(const snt_k_conv3 *g, const strip *st, int nr, int64_t co0, const snt_k_conv_epi *e,
+                                 const float *y) {
+  int64_t p = g->w.out_size;
+  for (int sgi = 0; sgi < st->nseg; sgi++) {
+    const struct seg *sg = &st->seg[sgi];
+    for (int jj = 0; jj < nr; jj++) {
+      int64_t off = sg->off + (co0 + jj) * p, last = sg->hi - sg->lo - 1;
+      if (e->residual) {
+        _mm_prefetch((const char *)(e->residual + off), _MM_HINT_T0);
+        _mm_prefetch((const char *)(e->residual + off + last), _MM_HINT_T0);
+      }
+      _mm_prefetch((const char *)(y + off), _MM_HINT_ET0);
+      _mm_prefetch((const char *)(y + off + last), _MM_HINT_ET0);
+    }
+  }
+}
+
+/* ---- the driver ---------------------------------------------------------------------------- */
+
+typedef struct t_job {
+  const snt_k_conv3 *g;
+  const float *x, *wt;
+  const snt_k_conv_epi *e;
+  float *y;
+  int64_t k, kc, np, ms, ns; /* depth, k-block, cout rounded to 32, row and column strips */
+  int tm, tn;
+  float *bufs[64];
+} t_job;
+
+static void region_of(const t_job *J, int t, int64_t *r0, int64_t *r1, int64_t *c0, int64_t *c1) {
+  int tmi = t / J->tn, tni = t % J->tn;
+  *r0 = J->ms * tmi / J->tm;
+  *r1 = J->ms * (tmi + 1) / J->tm;
+  *c0 = J->ns * tni / J->tn;
+  *c1 = J->ns * (tni + 1) / J->tn;
+}
+
+/* A block: CHUNK_STRIPS strips x kc; then the chunk's tiles of the thread's columns. */
+static int64_t buf_floats(const t_job *J, int64_t cols) {
+  return CHUNK_STRIPS * MR * J->kc + CHUNK_STRIPS * MR * NR * cols;
+}
+
+/* One chunk of row strips [s0, s1) x the thread's column strips [c0, c1), k-block by k-block:
+ * partial tiles wait in cbuf; the last k-block's tile goes straight to y. */
+AVX512 static void chunk(const t_job *J, int64_t s0, int64_t s1, int64_t c0, int64_t c1, float *abuf, float *cbuf) {
+  const snt_k_conv3 *g = J->g;
+  strip st[CHUNK_STRIPS];
+  tap taps[MAX_TAPS];
+  snt_k_ukr_args u = {.ldb = NR, .ldc = NR, .alpha = 1.0f, .act = {SNT_K_ACT_NONE, 0, 0, 0}};
+  for (int64_t s = s0; s < s1; s++) strip_init(g, s, &st[s - s0]);
+  for (int64_t k0 = 0; k0 < J->k; k0 += J->kc) {
+    int64_t kcb = min64(J->kc, J->k - k0);
+    for (int64_t s = s0; s < s1; s++) {
+      taps_init(&g->w, &st[s - s0], taps);
+      pack_strip(g, J->x, taps, k0, kcb, abuf + (s - s0) * kcb * MR);
+    }
+    u.kc = kcb;
+    u.load_c = k0 > 0;
+    u.last = k0 + kcb >= J->k;
+    u.b_next = kcb * NR;
+    for (int64_t cs = c0; cs < c1; cs++) {
+      u.b = J->wt + k0 * J->np + cs * kcb * NR;
+      u.nr = (int)min64(NR, g->cout - cs * NR);
+      u.col_bias = J->e->bias ? J->e->bias + cs * NR : NULL;
+      for (int64_t s = s0; s < s1; s++) {
+        const strip *sp = &st[s - s0];
+        u.a = abuf + (s - s0) * kcb * MR;
+        u.c = cbuf + ((cs - c0) * CHUNK_STRIPS + (s - s0)) * MR * NR;
+        u.mr = sp->rows;
+        u.prefetch_b = s == s0 && cs + 1 < c1;
+        if (u.last && s == s0) prefetch_tile(g, sp, u.nr, cs * NR, J->e, J->y);
+        if (u.last && s + 1 < s1) prefetch_tile(g, sp + 1, u.nr, cs * NR, J->e, J->y);
+        snt_k_ukr_avx512(&u);
+        if (u.last) store_tile(g, sp, u.c, u.nr, cs * NR, J->e, J->y);
+      }
+    }
+  }
+}
+
+static void t_thread(void *arg, int t, int threads) {
+  const t_job *J = arg;
+  (void)threads;
+  if (t >= J->tm * J->tn) return;
+  int64_t r0, r1, c0, c1;
+  region_of(J, t, &r0, &r1, &c0, &c1);
+  float *abuf = J->bufs[t], *cbuf = abuf + CHUNK_STRIPS * MR * J->kc;
+  for (int64_t s = r0; s < r1 && c0 < c1; s += CHUNK_STRIPS)
+    chunk(J, s, min64(r1, s + CHUNK_STRIPS), c0, c1, abuf, cbuf);
+}
+
+/* The split tm x tn that minimises the busiest thread's work in half tiles: its tiles (2
+ * each), its strips gathered (1 each) and its weight strips streamed per chunk (1 each): so
+ * columns split when rows are few (a batch-1 7x7 map has 4 strips), rows otherwise. */
+static void choose_split(t_job *J, int threads) {
+  int64_t best = -1;
+  for (int tm = 1; tm <= threads; tm++) {
+    if (threads % tm) continue;
+    int tn = threads / tm;
+    int64_t rows = (J->ms + tm - 1) / tm, cols = (J->ns + tn - 1) / tn;
+    int64_t cost = rows * cols * 2 + rows + cols * ((rows + CHUNK_STRIPS - 1) / CHUNK_STRIPS);
+    if (best < 0 || cost < best) {
+      best = cost;
+      J->tm = tm;
+      J->tn = tn;
+    }
+  }
+}
+
+/* Images [n0, n0 + nb) as one stacked product. */
+static snt_status run_slice(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, const float *wt,
+                            const snt_k_conv_epi *e, float *y) {
+  t_job J = {.g = g, .x = x, .wt = wt, .e = e, .y = y};
+  J.k = g->cin * g->w.k_size;
+  J.kc = snt_k_gemm_kc(SNT_K_ISA_AVX512, J.k);
+  J.np = round_up(g->cout, NR);
+  J.ms = (g->batch * g->w.out_size + MR - 1) / MR;
+  J.ns = J.np / NR;
+  int threads = snt_k_ctx_threads(ctx);
+  if (threads > 64) threads = 64;
+  choose_split(&J, threads);
+  for (int t = 0; t < J.tm * J.tn; t++) {
+    int64_t r0, r1, c0, c1;
+    region_of(&J, t, &r0, &r1, &c0, &c1);
+    J.bufs[t] = snt_k_ctx_scratch(ctx, 3, t, (size_t)buf_floats(&J, c1 - c0) * sizeof(float));
+    if (!J.bufs[t]) return SNT_ERR_NOMEM;
+  }
+  if (J.tm * J.tn == 1) t_thread(&J, 0, 1);
+  else snt_k_ctx_parallel(ctx, t_thread, &J);
+  return SNT_OK;
+}
+
+/* The batch in slices whose gather indices fit int32 (one slice for any real model). */
+snt_status snt_k_conv_t(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, const float *w, const float *packed,
+                        const snt_k_conv_epi *e, float *y) {
+  if (!packed) { /* weights packed per call (training's forward, direct kernel calls) */
+    float *wt = snt_k_ctx_scratch(ctx, 1, 0, snt_k_conv_t_packed_bytes(g));
+    if (!wt) return SNT_ERR_NOMEM;
+    snt_k_conv_t_pack_weights(g, w, wt);
+    packed = wt;
+  }
+  int64_t in_img = g->cin * g->w.in_size, out_img = g->cout * g->w.out_size;
+  int64_t per = INT32_MAX / (in_img > 0 ? in_img : 1);
+  for (int64_t n0 = 0; n0 < g->batch; n0 += per) {
+    snt_k_conv3 s = *g;
+    s.batch = min64(per, g->batch - n0);
+    snt_k_conv_epi se = {e->bias, e->residual ? e->residual + n0 * out_img : NULL, e->act};
+    snt_status st = run_slice(ctx, &s, x + n0 * in_img, packed, &se, y + n0 * out_img);
+    if (st != SNT_OK) return st;
+  }
+  return SNT_OK;
+}
