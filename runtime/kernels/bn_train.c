@@ -214,25 +214,40 @@ void snt_k_bn_train_backward(int64_t batch, int64_t channels, int64_t inner, con
   snt_k_parallel_for(channels, min_channels(batch, inner), backward_channels, &a);
 }
 
-void snt_k_bn_infer_backward(int64_t batch, int64_t channels, int64_t inner, const float *y, const float *dy,
-                             const float *gamma, const float *var, float eps, int relu, float *dx) {
-  for (int64_t c = 0; c < channels; c++) {
-    float a = (float)((gamma ? (double)gamma[c] : 1.0) / sqrt((double)var[c] + (double)eps));
-    for (int64_t n = 0; n < batch; n++) {
-      int64_t off = (n * channels + c) * inner;
-      const float *restrict g = dy + off;
-      float *restrict d = dx + off;
-      if (relu) {
-        const float *restrict yy = y + off;
-        for (int64_t i = 0; i < inner; i++) {
-          float v = a * g[i];
-          d[i] = yy[i] > 0.0f ? v : 0.0f;
-        }
-      } else {
-        for (int64_t i = 0; i < inner; i++) d[i] = a * g[i];
+typedef struct infer_args {
+  int64_t channels, inner;
+  const float *y, *dy, *gamma, *var;
+  float eps;
+  int relu;
+  float *dx;
+} infer_args;
+
+/* Planes p0..p1 (sample, channel) in memory order: dx = dy * gamma / sqrt(var + eps), masked by
+ * y > 0 after a fused ReLU. Each element alone: the thread count changes nothing. */
+static void infer_planes(void *ctx, int64_t p0, int64_t p1) {
+  const infer_args *a = ctx;
+  for (int64_t p = p0; p < p1; p++) {
+    int64_t c = p % a->channels, off = p * a->inner;
+    float s = (float)((a->gamma ? (double)a->gamma[c] : 1.0) / sqrt((double)a->var[c] + (double)a->eps));
+    const float *restrict g = a->dy + off;
+    float *restrict d = a->dx + off;
+    if (a->relu) {
+      const float *restrict yy = a->y + off;
+      for (int64_t i = 0; i < a->inner; i++) {
+        float v = s * g[i];
+        d[i] = yy[i] > 0.0f ? v : 0.0f;
       }
+    } else {
+      for (int64_t i = 0; i < a->inner; i++) d[i] = s * g[i];
     }
   }
+}
+
+void snt_k_bn_infer_backward(int64_t batch, int64_t channels, int64_t inner, const float *y, const float *dy,
+                             const float *gamma, const float *var, float eps, int relu, float *dx) {
+  infer_args a = {channels, inner, y, dy, gamma, var, eps, relu, dx};
+  int64_t per = inner > 0 ? (65536 + inner - 1) / inner : 1 << 30; /* planes a thread's start pays for */
+  if (channels > 0) snt_k_parallel_for(batch * channels, per, infer_planes, &a);
 }
 
 void snt_k_moving_update(int64_t n, float *moving, const float *value, float momentum) {

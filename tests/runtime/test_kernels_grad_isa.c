@@ -6,7 +6,7 @@
  *   - max pooling backward on tiling windows (2x2 and others, planes with columns and rows in no
  *     window, ties) equal to the first-maximum rule exactly;
  *   - BatchNorm training forward and backward (channels in blocks, small and large planes) within
- *     1e-4 of a double reference, bit-identical on 1 and 2 threads;
+ *     1e-4 of a double reference, bit-identical on 1 and 2 threads, and its frozen form's backward;
  *   - Adam's step (vector body, tail, two threads) equal to the scalar float formula exactly. */
 #include <cblas.h>
 #include <stdint.h>
@@ -248,6 +248,35 @@ static void test_bn(test_state *ts) {
   }
 }
 
+/* The frozen (inference-form) BatchNorm backward: dy * gamma / sqrt(var + eps), masked by y > 0. */
+static void test_bn_infer(test_state *ts) {
+  enum { NB = 3, CH = 700, IN = 37, TOTAL = NB * CH * IN };
+  rng r = {50};
+  float *y = alloc_f(TOTAL), *dy = alloc_f(TOTAL), *gamma = alloc_f(CH), *var = alloc_f(CH);
+  rng_fill(&r, y, TOTAL), rng_fill(&r, dy, TOTAL), rng_fill(&r, gamma, CH), rng_fill(&r, var, CH);
+  for (int c = 0; c < CH; c++) var[c] = fabsf(var[c]);
+  double *want = alloc_d(TOTAL);
+  for (int relu = 0; relu < 2; relu++) {
+    for (int64_t k = 0; k < TOTAL; k++) {
+      int64_t c = k / IN % CH;
+      want[k] = relu && !(y[k] > 0) ? 0 : dy[k] * gamma[c] / sqrt((double)var[c] + 1e-3);
+    }
+    float *one = alloc_nan(TOTAL);
+    for (int threads = 1; threads <= 2; threads++) {
+      openblas_set_num_threads(threads);
+      float *dx = threads == 1 ? one : alloc_nan(TOTAL);
+      snt_k_bn_infer_backward(NB, CH, IN, y, dy, gamma, var, 1e-3f, relu, dx);
+      check_close_arr(ts, relu ? "bn infer backward + relu" : "bn infer backward", dx, want, NULL, TOTAL, 1e-6);
+      if (threads == 2) {
+        CHECK(ts, memcmp(one, dx, TOTAL * sizeof(float)) == 0);
+        free(dx);
+      }
+    }
+    free(one);
+  }
+  free(y), free(dy), free(gamma), free(var), free(want);
+}
+
 /* ---- Adam ------------------------------------------------------------------------------ */
 
 /* Adam's vector body and its threads give the bits of the scalar float formula. */
@@ -279,6 +308,7 @@ int main(void) {
   test_conv_grads(&ts);
   test_pool_tiling(&ts);
   test_bn(&ts);
+  test_bn_infer(&ts);
   test_adam(&ts);
   return test_report("test_kernels_grad_isa", &ts);
 }
