@@ -50,29 +50,58 @@ typedef struct bn_args {
   float *out, *mean_out, *var_out, *invstd_out, *dgamma, *dbeta;
 } bn_args;
 
-static void forward_channels(void *ctx, int64_t c0, int64_t c1) {
-  const bn_args *a = ctx;
+/* Channels go in blocks, and within a block image by image, so that memory is read in runs of
+ * about RUN floats: a channel's planes alone are short runs far apart when planes are small
+ * (7x7, 14x14), which leaves the loads waiting on memory. Each channel still sums its planes in
+ * image order, so the results are those of a channel-by-channel loop. */
+enum { RUN = 4096, BLOCK_CHANNELS = 512 };
+
+static int64_t block_channels(int64_t inner) {
+  int64_t b = inner > 0 ? RUN / inner : BLOCK_CHANNELS;
+  return b < 1 ? 1 : (b > BLOCK_CHANNELS ? BLOCK_CHANNELS : b);
+}
+
+static void forward_block(const bn_args *a, int64_t c0, int64_t c1) {
   int64_t batch = a->batch, channels = a->channels, inner = a->inner;
-  double count = (double)batch * (double)inner;
+  double count = (double)batch * (double)inner, s[BLOCK_CHANNELS][2];
+  float shift[BLOCK_CHANNELS], sc[BLOCK_CHANNELS], b[BLOCK_CHANNELS];
   for (int64_t c = c0; c < c1; c++) {
-    float shift = count > 0 ? a->x[c * inner] : 0.0f;
-    double s[2] = {0.0, 0.0};
-    for (int64_t n = 0; n < batch; n++) moments_acc(a->x + (n * channels + c) * inner, inner, shift, s);
-    double mu = count > 0 ? s[0] / count : 0.0;
-    double v = count > 0 ? s[1] / count - mu * mu : 0.0;
+    shift[c - c0] = count > 0 ? a->x[c * inner] : 0.0f;
+    s[c - c0][0] = s[c - c0][1] = 0.0;
+  }
+  for (int64_t n = 0; n < batch; n++)
+    for (int64_t c = c0; c < c1; c++) moments_acc(a->x + (n * channels + c) * inner, inner, shift[c - c0], s[c - c0]);
+  for (int64_t c = c0; c < c1; c++) {
+    double mu = count > 0 ? s[c - c0][0] / count : 0.0;
+    double v = count > 0 ? s[c - c0][1] / count - mu * mu : 0.0;
     v = v < 0.0 ? 0.0 : v;
-    mu += shift;
+    mu += shift[c - c0];
     double is = 1.0 / sqrt(v + (double)a->eps);
     a->mean_out[c] = (float)mu;
     a->var_out[c] = (float)v;
     a->invstd_out[c] = (float)is;
-    double sc = (a->gamma ? (double)a->gamma[c] : 1.0) * is;
-    double b = (a->beta ? (double)a->beta[c] : 0.0) - mu * sc;
-    for (int64_t n = 0; n < batch; n++) {
-      int64_t off = (n * channels + c) * inner;
-      scale_shift(a->out + off, a->x + off, (float)sc, (float)b, inner, a->relu);
-    }
+    double scd = (a->gamma ? (double)a->gamma[c] : 1.0) * is;
+    sc[c - c0] = (float)scd;
+    b[c - c0] = (float)((a->beta ? (double)a->beta[c] : 0.0) - mu * scd);
   }
+  for (int64_t n = 0; n < batch; n++)
+    for (int64_t c = c0; c < c1; c++) {
+      int64_t off = (n * channels + c) * inner;
+      scale_shift(a->out + off, a->x + off, sc[c - c0], b[c - c0], inner, a->relu);
+    }
+}
+
+static void forward_channels(void *ctx, int64_t c0, int64_t c1) {
+  const bn_args *a = ctx;
+  int64_t bc = block_channels(a->inner);
+  for (int64_t c = c0; c < c1; c += bc) forward_block(a, c, c + bc < c1 ? c + bc : c1);
+}
+
+/* Channels per thread at least: about 4096 elements' worth, so that a thread's start is paid
+ * for (7x7 planes of a batch of 32 split too). */
+static int64_t min_channels(int64_t batch, int64_t inner) {
+  int64_t per = batch * inner;
+  return per >= 4096 ? 1 : (per > 0 ? (4096 + per - 1) / per : 1 << 30);
 }
 
 /* Channels are independent: they split over threads (the tensors are far larger than cache). */
@@ -81,7 +110,7 @@ void snt_k_bn_train_forward(int64_t batch, int64_t channels, int64_t inner, cons
                             float *invstd) {
   bn_args a = {.batch = batch, .channels = channels, .inner = inner, .x = x, .gamma = gamma, .beta = beta, .eps = eps,
                .relu = relu, .out = y, .mean_out = mean, .var_out = var, .invstd_out = invstd};
-  snt_k_parallel_for(channels, batch * inner >= 4096 ? 1 : channels, forward_channels, &a);
+  snt_k_parallel_for(channels, min_channels(batch, inner), forward_channels, &a);
 }
 
 /* Adds sum(g), sum(g * (x - mean)) and sum(x - mean) to s, where g is dy masked by y > 0 when
@@ -136,32 +165,45 @@ static void bn_dx(const float *restrict x, const float *restrict y, const float 
   }
 }
 
-static void backward_channels(void *ctx, int64_t c0, int64_t c1) {
-  const bn_args *a = ctx;
+static void backward_block(const bn_args *a, int64_t c0, int64_t c1) {
   int64_t batch = a->batch, channels = a->channels, inner = a->inner;
   const float *mask = a->relu ? a->y : NULL;
-  double count = (double)batch * (double)inner;
-  for (int64_t c = c0; c < c1; c++) {
-    double s[3] = {0.0, 0.0, 0.0}, is = a->invstd[c];
-    for (int64_t n = 0; n < batch; n++) {
+  double count = (double)batch * (double)inner, s[BLOCK_CHANNELS][3];
+  float sc[BLOCK_CHANNELS], cc[BLOCK_CHANNELS], e[BLOCK_CHANNELS];
+  for (int64_t c = c0; c < c1; c++) s[c - c0][0] = s[c - c0][1] = s[c - c0][2] = 0.0;
+  for (int64_t n = 0; n < batch; n++)
+    for (int64_t c = c0; c < c1; c++) {
       int64_t off = (n * channels + c) * inner;
-      grad_sums(a->x + off, mask ? mask + off : NULL, a->dy + off, inner, a->mean[c], s);
+      grad_sums(a->x + off, mask ? mask + off : NULL, a->dy + off, inner, a->mean[c], s[c - c0]);
     }
+  for (int64_t c = c0; c < c1; c++) {
+    const double *sum = s[c - c0];
+    double is = a->invstd[c];
     /* Centre on the exact batch mean (the stored one is rounded to float): otherwise dx keeps a
      * per-channel offset that a layer before, summing dx over every pixel, amplifies. */
-    double shift = count > 0 ? s[2] / count : 0.0;
-    double db = s[0], dg = (s[1] - shift * s[0]) * is; /* dgamma = sum g * xhat */
+    double shift = count > 0 ? sum[2] / count : 0.0;
+    double db = sum[0], dg = (sum[1] - shift * sum[0]) * is; /* dgamma = sum g * xhat */
     if (a->dgamma) a->dgamma[c] = (float)dg;
     if (a->dbeta) a->dbeta[c] = (float)db;
-    if (!a->out || count == 0) continue;
-    double sc = (a->gamma ? (double)a->gamma[c] : 1.0) * is;
-    double cc = sc * dg * is / count, e = sc * db / count - cc * shift;
-    for (int64_t n = 0; n < batch; n++) {
+    double scd = (a->gamma ? (double)a->gamma[c] : 1.0) * is;
+    double ccd = scd * dg * is / count;
+    sc[c - c0] = (float)scd;
+    cc[c - c0] = (float)ccd;
+    e[c - c0] = (float)(scd * db / count - ccd * shift);
+  }
+  if (!a->out || count == 0) return;
+  for (int64_t n = 0; n < batch; n++)
+    for (int64_t c = c0; c < c1; c++) {
       int64_t off = (n * channels + c) * inner;
-      bn_dx(a->x + off, mask ? mask + off : NULL, a->dy + off, inner, a->mean[c], (float)sc, (float)cc, (float)e,
+      bn_dx(a->x + off, mask ? mask + off : NULL, a->dy + off, inner, a->mean[c], sc[c - c0], cc[c - c0], e[c - c0],
             a->out + off);
     }
-  }
+}
+
+static void backward_channels(void *ctx, int64_t c0, int64_t c1) {
+  const bn_args *a = ctx;
+  int64_t bc = block_channels(a->inner);
+  for (int64_t c = c0; c < c1; c += bc) backward_block(a, c, c + bc < c1 ? c + bc : c1);
 }
 
 void snt_k_bn_train_backward(int64_t batch, int64_t channels, int64_t inner, const float *x, const float *y,
@@ -169,28 +211,43 @@ void snt_k_bn_train_backward(int64_t batch, int64_t channels, int64_t inner, con
                              float *dx, float *dgamma, float *dbeta) {
   bn_args a = {.batch = batch, .channels = channels, .inner = inner, .x = x, .y = y, .dy = dy, .gamma = gamma,
                .mean = mean, .invstd = invstd, .relu = relu, .out = dx, .dgamma = dgamma, .dbeta = dbeta};
-  snt_k_parallel_for(channels, batch * inner >= 4096 ? 1 : channels, backward_channels, &a);
+  snt_k_parallel_for(channels, min_channels(batch, inner), backward_channels, &a);
+}
+
+typedef struct infer_args {
+  int64_t channels, inner;
+  const float *y, *dy, *gamma, *var;
+  float eps;
+  int relu;
+  float *dx;
+} infer_args;
+
+/* Planes p0..p1 (sample, channel) in memory order: dx = dy * gamma / sqrt(var + eps), masked by
+ * y > 0 after a fused ReLU. Each element alone: the thread count changes nothing. */
+static void infer_planes(void *ctx, int64_t p0, int64_t p1) {
+  const infer_args *a = ctx;
+  for (int64_t p = p0; p < p1; p++) {
+    int64_t c = p % a->channels, off = p * a->inner;
+    float s = (float)((a->gamma ? (double)a->gamma[c] : 1.0) / sqrt((double)a->var[c] + (double)a->eps));
+    const float *restrict g = a->dy + off;
+    float *restrict d = a->dx + off;
+    if (a->relu) {
+      const float *restrict yy = a->y + off;
+      for (int64_t i = 0; i < a->inner; i++) {
+        float v = s * g[i];
+        d[i] = yy[i] > 0.0f ? v : 0.0f;
+      }
+    } else {
+      for (int64_t i = 0; i < a->inner; i++) d[i] = s * g[i];
+    }
+  }
 }
 
 void snt_k_bn_infer_backward(int64_t batch, int64_t channels, int64_t inner, const float *y, const float *dy,
                              const float *gamma, const float *var, float eps, int relu, float *dx) {
-  for (int64_t c = 0; c < channels; c++) {
-    float a = (float)((gamma ? (double)gamma[c] : 1.0) / sqrt((double)var[c] + (double)eps));
-    for (int64_t n = 0; n < batch; n++) {
-      int64_t off = (n * channels + c) * inner;
-      const float *restrict g = dy + off;
-      float *restrict d = dx + off;
-      if (relu) {
-        const float *restrict yy = y + off;
-        for (int64_t i = 0; i < inner; i++) {
-          float v = a * g[i];
-          d[i] = yy[i] > 0.0f ? v : 0.0f;
-        }
-      } else {
-        for (int64_t i = 0; i < inner; i++) d[i] = a * g[i];
-      }
-    }
-  }
+  infer_args a = {channels, inner, y, dy, gamma, var, eps, relu, dx};
+  int64_t per = inner > 0 ? (65536 + inner - 1) / inner : 1 << 30; /* planes a thread's start pays for */
+  if (channels > 0) snt_k_parallel_for(batch * channels, per, infer_planes, &a);
 }
 
 void snt_k_moving_update(int64_t n, float *moving, const float *value, float momentum) {

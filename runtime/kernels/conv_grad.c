@@ -1,6 +1,7 @@
 /* Convolution backward passes as im2col/col2im + sinter's GEMM (on the context's threads). Per group:
  *   data:   dcol[kdim, P] = W^T[kdim, mg] * dy[mg, P], then col2im scatters dcol into dx;
- *   filter: dw[mg, kdim] += dy[mg, P] * col[kdim, P]^T.
+ *   filter: dw[mg, kdim] += dy[mg, P] * col[kdim, P]^T, or transposed (transposed_filter):
+ *           dw^T[kdim, mg] += col[kdim, P] * dy[mg, P]^T, then dw = (dw^T)^T.
  * When an image's output plane P is small, a chunk of images is laid side by side (columns
  * j*P.. of one [rows, chunk*P] matrix) so that each sgemm gets a large enough dimension. */
 #include <string.h>
@@ -32,6 +33,17 @@ static int64_t scratch_floats(const snt_k_conv3 *g, int64_t chunk) {
   int64_t kdim = g->cg * g->w.k_size, cols = chunk * g->w.out_size;
   if (chunk == 1) return is_pointwise(g) ? 0 : kdim * cols;
   return (kdim + g->mg) * cols;
+}
+
+/* Whether the filter gradient is computed transposed, dw^T[kdim][mg] = col * dy^T: the GEMM then
+ * has kdim rows, and the blocked path instead of dot tiles for few output channels (measured on
+ * Zen 5, batch 32: 3x3 convs 15-25% faster; 1x1 convs neither win nor lose, so stay as they are).
+ * dw^T is accumulated in dw's own memory and turned round at the end through the scratch, which
+ * must hold it: no memory is added. */
+static int transposed_filter(const snt_k_conv3 *g) {
+  int64_t kdim = g->cg * g->w.k_size;
+  if (is_pointwise(g) || !(kdim >= g->mg || g->mg <= 64)) return 0;
+  return scratch_floats(g, chunk_images(g)) >= g->cout * kdim;
 }
 
 size_t snt_k_conv_backward_scratch_bytes(const snt_k_conv_desc *d) {
@@ -198,9 +210,10 @@ snt_status snt_k_conv_backward_data(snt_k_ctx *ctx, const snt_k_conv_desc *d, co
   return st;
 }
 
-/* dw (group grp) += the contribution of images n0..n0+nb; beta 0 on the first chunk. */
+/* dw (group grp) += the contribution of images n0..n0+nb; beta 0 on the first chunk. Transposed:
+ * group grp's block of dw holds dw^T ([kdim][mg]) until the end. */
 static snt_status filter_chunk(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, const float *dy, float *dw,
-                               float *scratch, int64_t n0, int64_t nb, int64_t grp, int accumulate) {
+                               int transposed, float *scratch, int64_t n0, int64_t nb, int64_t grp, int accumulate) {
   int64_t kdim = g->cg * g->w.k_size, p = g->w.out_size, ld = nb * p;
   const float *a = dy + (n0 * g->cout + grp * g->mg) * p, *b = x + (n0 * g->cin + grp * g->cg) * g->w.in_size;
   if (nb > 1) {
@@ -212,7 +225,9 @@ static snt_status filter_chunk(snt_k_ctx *ctx, const snt_k_conv3 *g, const float
       im2col(g, x + ((n0 + j) * g->cin + grp * g->cg) * g->w.in_size, scratch + j * p, ld);
     b = scratch;
   }
-  return sgemm(ctx, 0, 1, g->mg, kdim, ld, a, ld, b, ld, accumulate, dw + grp * g->mg * kdim, kdim);
+  float *dwg = dw + grp * g->mg * kdim;
+  if (!transposed) return sgemm(ctx, 0, 1, g->mg, kdim, ld, a, ld, b, ld, accumulate, dwg, kdim);
+  return sgemm(ctx, 0, 1, kdim, g->mg, ld, b, ld, a, ld, accumulate, dwg, g->mg);
 }
 
 /* db[oc] = sum of dy over batch and space, accumulated in double. */
@@ -240,10 +255,19 @@ snt_status snt_k_conv_backward_filter(snt_k_ctx *ctx, const snt_k_conv_desc *d, 
     zero(dw, g.cout * g.cg * g.w.k_size);
     return SNT_OK;
   }
+  int transposed = transposed_filter(&g);
   for (int64_t n0 = 0; n0 < g.batch && !st; n0 += chunk) {
     int64_t nb = g.batch - n0 < chunk ? g.batch - n0 : chunk;
     for (int64_t grp = 0; grp < g.groups && !st; grp++)
-      st = filter_chunk(ctx, &g, x, dy, dw, scratch, n0, nb, grp, n0 != 0);
+      st = filter_chunk(ctx, &g, x, dy, dw, transposed, scratch, n0, nb, grp, n0 != 0);
+  }
+  if (!st && transposed) {
+    int64_t kdim = g.cg * g.w.k_size;
+    float *t = scratch;
+    memcpy(t, dw, (size_t)(g.cout * kdim) * sizeof(float));
+    for (int64_t grp = 0; grp < g.groups; grp++)
+      for (int64_t m = 0; m < g.mg; m++)
+        for (int64_t q = 0; q < kdim; q++) dw[(grp * g.mg + m) * kdim + q] = t[(grp * kdim + q) * g.mg + m];
   }
   return st;
 }

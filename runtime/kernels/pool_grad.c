@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "gemm_core.h"
 #include "kernels_util.h"
 #include "sinter/kernels_train.h"
 
@@ -54,24 +55,69 @@ static int is_tiling_max(const snt_k_pool_desc *d, const snt_k_win3 *g) {
   return 1;
 }
 
-static void plane_tiling_max(const snt_k_win3 *g, const float *xp, const float *dyp, float *dxp) {
-  int64_t kh = g->k[1], kw = g->k[2], w = g->in[2];
-  memset(dxp, 0, (size_t)g->in_size * sizeof(float));
-  for (int64_t d0 = 0; d0 < g->in[0]; d0++) {
-    const float *xs = xp + d0 * g->in[1] * w, *dys = dyp + d0 * g->out[1] * g->out[2];
-    float *dxs = dxp + d0 * g->in[1] * w;
-    for (int64_t oh = 0; oh < g->out[1]; oh++)
-      for (int64_t ow = 0; ow < g->out[2]; ow++) {
-        int64_t base = oh * kh * w + ow * kw, best_at = base;
-        float best = xs[base];
-        for (int64_t i = 0; i < kh; i++)
-          for (int64_t j = 0; j < kw; j++) {
-            int64_t at = base + i * w + j;
-            if (xs[at] > best) best = xs[at], best_at = at;
-          }
-        dxs[best_at] += dys[oh * g->out[2] + ow];
-      }
+/* dx of one 2x2 window row pair: the gradient to the first maximum (a, b, c, d in row-major
+ * order, ties to the earlier), zero to the other three. Branch-free, so it vectorises. */
+static inline __attribute__((always_inline)) void rows_2x2(const float *restrict x0, const float *restrict x1,
+                                                           const float *restrict dy, int64_t n, float *restrict d0,
+                                                           float *restrict d1) {
+  for (int64_t o = 0; o < n; o++) {
+    float a = x0[2 * o], b = x0[2 * o + 1], c = x1[2 * o], d = x1[2 * o + 1], v = dy[o];
+    float m1 = b > a ? b : a, m2 = c > m1 ? c : m1; /* the running maxima, as the forward keeps them */
+    float vd = d > m2 ? v : 0.0f, r = d > m2 ? 0.0f : v; /* r: what is left for a, b, c */
+    float vc = c > m1 ? r : 0.0f, r2 = c > m1 ? 0.0f : r;
+    d0[2 * o] = b > a ? 0.0f : r2;
+    d0[2 * o + 1] = b > a ? r2 : 0.0f;
+    d1[2 * o] = vc;
+    d1[2 * o + 1] = vd;
   }
+}
+
+/* Any kh x kw tiling: each window's first maximum gets the gradient, every other element 0;
+ * rows and columns past the last window are zeroed. dx is written once, never cleared first. */
+static inline __attribute__((always_inline)) void plane_tiling_max(const snt_k_win3 *g, const float *xp,
+                                                                   const float *dyp, float *dxp) {
+  int64_t kh = g->k[1], kw = g->k[2], h = g->in[1], w = g->in[2], oh_n = g->out[1], ow_n = g->out[2];
+  for (int64_t d0 = 0; d0 < g->in[0]; d0++) {
+    const float *xs = xp + d0 * h * w, *dys = dyp + d0 * oh_n * ow_n;
+    float *dxs = dxp + d0 * h * w;
+    for (int64_t oh = 0; oh < oh_n; oh++) {
+      const float *dyr = dys + oh * ow_n;
+      float *dxr = dxs + oh * kh * w;
+      if (kh == 2 && kw == 2) {
+        rows_2x2(xs + oh * 2 * w, xs + oh * 2 * w + w, dyr, ow_n, dxr, dxr + w);
+      } else {
+        for (int64_t ow = 0; ow < ow_n; ow++) {
+          int64_t base = oh * kh * w + ow * kw, best_at = base;
+          float best = xs[base];
+          for (int64_t i = 0; i < kh; i++)
+            for (int64_t j = 0; j < kw; j++) {
+              int64_t at = base + i * w + j;
+              if (xs[at] > best) best = xs[at], best_at = at;
+            }
+          for (int64_t i = 0; i < kh; i++)
+            for (int64_t j = 0; j < kw; j++) dxs[base + i * w + j] = base + i * w + j == best_at ? dyr[ow] : 0.0f;
+        }
+      }
+      for (int64_t i = 0; i < kh && ow_n * kw < w; i++)
+        memset(dxr + i * w + ow_n * kw, 0, (size_t)(w - ow_n * kw) * sizeof(float));
+    }
+    if (oh_n * kh < h) memset(dxs + oh_n * kh * w, 0, (size_t)((h - oh_n * kh) * w) * sizeof(float));
+  }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void tiling_avx512(const snt_k_win3 *g, const float *x,
+                                                                            const float *dy, float *dx, int64_t p0,
+                                                                            int64_t p1) {
+  for (int64_t p = p0; p < p1; p++) plane_tiling_max(g, x + p * g->in_size, dy + p * g->out_size, dx + p * g->in_size);
+}
+
+__attribute__((target("avx2,fma"))) static void tiling_avx2(const snt_k_win3 *g, const float *x, const float *dy,
+                                                            float *dx, int64_t p0, int64_t p1) {
+  for (int64_t p = p0; p < p1; p++) plane_tiling_max(g, x + p * g->in_size, dy + p * g->out_size, dx + p * g->in_size);
+}
+
+static void tiling_c(const snt_k_win3 *g, const float *x, const float *dy, float *dx, int64_t p0, int64_t p1) {
+  for (int64_t p = p0; p < p1; p++) plane_tiling_max(g, x + p * g->in_size, dy + p * g->out_size, dx + p * g->in_size);
 }
 
 typedef struct pool_args {
@@ -80,16 +126,22 @@ typedef struct pool_args {
   const float *x, *dy;
   float *dx;
   int tiling;
+  snt_k_isa isa;
 } pool_args;
 
 /* Planes (sample, channel) are independent: they split over threads. */
 static void backward_planes(void *ctx, int64_t p0, int64_t p1) {
   const pool_args *a = ctx;
   const snt_k_win3 *g = a->g;
-  for (int64_t p = p0; p < p1; p++) {
-    if (a->tiling) plane_tiling_max(g, a->x + p * g->in_size, a->dy + p * g->out_size, a->dx + p * g->in_size);
-    else plane_backward(a->d, g, a->x + p * g->in_size, a->dy + p * g->out_size, a->dx + p * g->in_size);
+  if (a->tiling) {
+    switch (a->isa) {
+      case SNT_K_ISA_AVX512: tiling_avx512(g, a->x, a->dy, a->dx, p0, p1); return;
+      case SNT_K_ISA_AVX2: tiling_avx2(g, a->x, a->dy, a->dx, p0, p1); return;
+      case SNT_K_ISA_C: tiling_c(g, a->x, a->dy, a->dx, p0, p1); return;
+    }
   }
+  for (int64_t p = p0; p < p1; p++)
+    plane_backward(a->d, g, a->x + p * g->in_size, a->dy + p * g->out_size, a->dx + p * g->in_size);
 }
 
 snt_status snt_k_pool_backward(const snt_k_pool_desc *d, const float *x, const float *dy, float *dx) {
@@ -99,7 +151,7 @@ snt_status snt_k_pool_backward(const snt_k_pool_desc *d, const float *x, const f
   snt_status st = snt_k_win3_init(d->spatial, d->in, d->out, d->kernel, d->stride, d->dilation, d->pad_begin,
                                   d->pad_end, &g);
   if (st != SNT_OK) return st;
-  pool_args a = {d, &g, x, dy, dx, is_tiling_max(d, &g) && g.out_size > 0};
+  pool_args a = {d, &g, x, dy, dx, is_tiling_max(d, &g) && g.out_size > 0, snt_k_isa_detect()};
   int64_t planes = d->batch * d->channels;
   snt_k_parallel_for(planes, g.in_size >= 4096 ? 1 : planes, backward_planes, &a);
   return SNT_OK;
