@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act_avx512.h"
 #include "conv_impl.h"
 
 #define AVX512 __attribute__((target("avx512f")))
@@ -134,19 +135,6 @@ static void load_row(const small_job *j, ring_state *r, int64_t n, int64_t ih) {
   }
 }
 
-/* relu / leaky / clip on one vector, as gemm_avx512.c's store does (sigmoid, tanh: a pass after). */
-AVX512 static inline __m512 act_vec(__m512 v, const snt_k_act *act) {
-  switch (act->kind) {
-    case SNT_K_ACT_RELU: return _mm512_max_ps(_mm512_setzero_ps(), v);
-    case SNT_K_ACT_LEAKY_RELU: {
-      __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-      return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(act->alpha));
-    }
-    case SNT_K_ACT_CLIP:
-      return _mm512_min_ps(_mm512_set1_ps(act->clip_max), _mm512_max_ps(_mm512_set1_ps(act->clip_min), v));
-    default: return v;
-  }
-}
 
 /* What a tile reads and writes: ring rows [rows[0], rows[n_rows]) of channel 0 (a channel's
  * rows are ring * row floats apart), the block's arranged weights from tap kh_lo, the output
@@ -201,8 +189,8 @@ AVX512 static inline __attribute__((always_inline)) void tile(const small_job *j
       if (a->bias) t = _mm512_add_ps(t, b);
       if (a->res) t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, a->res + o * a->plane + v * VW));
       float *out = a->y + o * a->plane + v * VW;
-      if (a->cols - v * VW >= VW) _mm512_storeu_ps(out, act_vec(t, act)); /* measured: beats a masked store */
-      else _mm512_mask_storeu_ps(out, m, act_vec(t, act));
+      if (a->cols - v * VW >= VW) _mm512_storeu_ps(out, snt_k_act_vec512(t, act)); /* measured: beats a masked store */
+      else _mm512_mask_storeu_ps(out, m, snt_k_act_vec512(t, act));
     }
   }
 }

@@ -8,6 +8,7 @@
 #include <immintrin.h>
 #include <math.h>
 
+#include "act_avx512.h"
 #include "conv_impl.h"
 #include "gemm_ukr.h"
 
@@ -138,19 +139,9 @@ AVX512 static void pack_strip(const snt_k_conv3 *g, const float *x, const tap *t
 
 /* ---- the transposing store ----------------------------------------------------------------- */
 
+/* relu / leaky / clip as the other stores; sigmoid and tanh lane by lane with the GEMM's formulas. */
 AVX512 static inline __m512 act16(__m512 v, const snt_k_act *act) {
-  switch (act->kind) {
-    case SNT_K_ACT_NONE: return v;
-    case SNT_K_ACT_RELU: return _mm512_max_ps(_mm512_setzero_ps(), v); /* NaN passes */
-    case SNT_K_ACT_LEAKY_RELU: {
-      __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-      return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(act->alpha));
-    }
-    case SNT_K_ACT_CLIP:
-      return _mm512_min_ps(_mm512_set1_ps(act->clip_max), _mm512_max_ps(_mm512_set1_ps(act->clip_min), v));
-    case SNT_K_ACT_SIGMOID:
-    case SNT_K_ACT_TANH: break;
-  }
+  if (act->kind != SNT_K_ACT_SIGMOID && act->kind != SNT_K_ACT_TANH) return snt_k_act_vec512(v, act);
   float f[16];
   _mm512_storeu_ps(f, v);
   for (int i = 0; i < 16; i++) f[i] = act->kind == SNT_K_ACT_SIGMOID ? 1.0f / (1.0f + expf(-f[i])) : tanhf(f[i]);

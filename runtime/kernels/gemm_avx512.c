@@ -3,6 +3,7 @@
  * Compiled for avx512f per function, so the rest of the runtime stays generic. */
 #include <immintrin.h>
 
+#include "act_avx512.h"
 #include "gemm_ukr.h"
 
 #define AVX512 __attribute__((target("avx512f")))
@@ -13,19 +14,6 @@ AVX512 static inline __mmask16 lane_mask(int count) {
   return count >= 16 ? (__mmask16)0xFFFF : (count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1));
 }
 
-/* relu / leaky / clip on one vector (sigmoid and tanh: the driver's pass). NaN passes. */
-AVX512 static inline __m512 act_vec(__m512 v, const snt_k_act *act) {
-  switch (act->kind) {
-    case SNT_K_ACT_RELU: return _mm512_max_ps(_mm512_setzero_ps(), v);
-    case SNT_K_ACT_LEAKY_RELU: {
-      __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-      return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(act->alpha));
-    }
-    case SNT_K_ACT_CLIP:
-      return _mm512_min_ps(_mm512_set1_ps(act->clip_max), _mm512_max_ps(_mm512_set1_ps(act->clip_min), v));
-    default: return v;
-  }
-}
 
 /* One k step of the tile: two B vectors, MR broadcasts of A, 2 MR FMAs. */
 AVX512 static inline __attribute__((always_inline)) void step(const float *a, const float *b, __m512 *c0, __m512 *c1) {
@@ -85,8 +73,8 @@ AVX512 void snt_k_ukr_avx512(const snt_k_ukr_args *p) {
         v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, r));
         v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, r + 16));
       }
-      v0 = act_vec(v0, &p->act);
-      v1 = act_vec(v1, &p->act);
+      v0 = snt_k_act_vec512(v0, &p->act);
+      v1 = snt_k_act_vec512(v1, &p->act);
     }
     _mm512_mask_storeu_ps(c, m0, v0);
     _mm512_mask_storeu_ps(c + 16, m1, v1);
