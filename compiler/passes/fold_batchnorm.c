@@ -27,6 +27,7 @@ static int foldable(const snt_graph *g, int b) {
   int k = snt_node_param(g, ln, "kernel");
   /* The fold rewrites float32 weights (a DOUBLE conv keeps its BatchNormalization). */
   if (k < 0 || !g->tensors[k].data || g->tensors[k].kind != SNT_T_PARAM || g->tensors[k].dtype != SNT_F32) return -1;
+  if (!snt_param_private(g, ln, "kernel") || !snt_param_private(g, ln, "bias")) return -1;
   return l;
 }
 

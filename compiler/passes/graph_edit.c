@@ -16,6 +16,11 @@ int snt_readers(const snt_graph *g, int t, int *first) {
   return count;
 }
 
+bool snt_param_private(const snt_graph *g, const snt_node *n, const char *role) {
+  int t = snt_node_param(g, n, role), first;
+  return t < 0 || (snt_readers(g, t, &first) == 1 && !snt_ir_is_output(g, t));
+}
+
 void snt_replace_uses(snt_graph *g, int from, int to) {
   for (int i = 0; i < g->n_nodes; i++)
     for (int k = 0; k < g->nodes[i].n_in; k++)

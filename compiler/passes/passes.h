@@ -38,6 +38,9 @@ snt_status snt_passes_inference(snt_graph *g, snt_diag *d);
 /* Helpers for passes (graph_edit.c). */
 /* Readers of tensor t: count, and the first reader node (or -1). */
 int snt_readers(const snt_graph *g, int t, int *first);
+/* Whether n's parameter of that role, if any, is n's alone (read once, no graph output): a
+ * pass may rewrite its values only then (ONNX lets nodes share an initializer). */
+bool snt_param_private(const snt_graph *g, const snt_node *n, const char *role);
 /* Makes every reader (and graph output) of `from` read `to` instead. */
 void snt_replace_uses(snt_graph *g, int from, int to);
 /* Removes the nodes flagged in dead[] and renumbers producers and owners. */

@@ -1,0 +1,89 @@
+"""The inference passes that rewrite weights: a BatchNormalization and a constant Mul/Div before
+a Conv (x / 255 as exporters write it) fold into the Conv's kernel and bias. Each case runs in
+sinter and in ONNX Runtime (the reference): the folds must leave the numbers alone, take the
+node out of the plan when legal (per tensor and per channel), and leave it in place when the
+Conv shares its kernel with another node (ONNX lets nodes read one initializer: folding into
+it would change the other node's weights too) or the scaled tensor is also read elsewhere."""
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper, TensorProto
+
+sinter, ort_run, ort_modules = sys.argv[1:4]
+rng = np.random.default_rng(7)
+init = lambda a, name: numpy_helper.from_array(np.asarray(a, np.float32), name)
+
+
+def bn(i):
+    return [init(rng.random(4) + 0.5, f"g{i}"), init(rng.random(4), f"b{i}"), init(rng.random(4), f"m{i}"),
+            init(rng.random(4) + 0.5, f"v{i}")]
+
+
+def bn_node(x, i, y):
+    return helper.make_node("BatchNormalization", [x, f"g{i}", f"b{i}", f"m{i}", f"v{i}"], [y], name=f"bn{i}")
+
+
+W = init(rng.standard_normal((4, 3, 3, 3)), "W")
+W2 = init(rng.standard_normal((4, 3, 3, 3)), "W2")
+conv = lambda x, w, y, name: helper.make_node("Conv", [x, w], [y], pads=[1, 1, 1, 1], name=name)
+# name: (nodes, initializers, outputs, op types that must be gone from the plan, that must stay)
+cases = {
+    "mul_scalar": ([helper.make_node("Mul", ["x", "s"], ["xs"], name="scale"), conv("xs", "W", "c", "conv"),
+                    bn_node("c", 1, "y")], [W, init(1 / 255, "s")] + bn(1), ["y"], ["mul", "batchnorm"], []),
+    "div_scalar_first": ([helper.make_node("Div", ["x", "s"], ["xs"], name="scale"), conv("xs", "W", "y", "conv")],
+                         [W, init(255, "s")], ["y"], ["div"], []),
+    "mul_per_channel_const_first": ([helper.make_node("Mul", ["s", "x"], ["xs"], name="scale"),
+                                     conv("xs", "W", "y", "conv")], [W, init([[[0.5]], [[2]], [[-1]]], "s")], ["y"],
+                                    ["mul"], []),
+    "shared_kernel": ([helper.make_node("Mul", ["x", "s"], ["xs"], name="scale"), conv("xs", "W", "c1", "conv1"),
+                       bn_node("c1", 1, "y1"), conv("x", "W", "c2", "conv2"), bn_node("c2", 2, "y2"),
+                       helper.make_node("Add", ["y1", "y2"], ["y"], name="sum")],
+                      [W, init(0.5, "s")] + bn(1) + bn(2), ["y"], [], ["mul", "batchnorm"]),
+    "scaled_read_twice": ([helper.make_node("Mul", ["x", "s"], ["xs"], name="scale"), conv("xs", "W2", "y", "conv"),
+                           helper.make_node("Relu", ["xs"], ["r"], name="relu")],
+                          [W2, init(3, "s")], ["y", "r"], [], ["mul"]),
+}
+
+failed = 0
+x = rng.standard_normal((2, 3, 7, 6)).astype(np.float32)
+for name, (nodes, inits, outs, gone, kept) in cases.items():
+    with tempfile.TemporaryDirectory() as d:
+        shapes = {"y": [2, 4, 7, 6], "r": [2, 3, 7, 6]}
+        g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 7, 6])],
+                              [helper.make_tensor_value_info(o, TensorProto.FLOAT, shapes[o]) for o in outs], inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+        m.ir_version = 8
+        onnx.checker.check_model(m)
+        model, xpb = os.path.join(d, "model.onnx"), os.path.join(d, "x.pb")
+        onnx.save(m, model)
+        open(xpb, "wb").write(numpy_helper.from_array(x).SerializeToString())
+        os.mkdir(os.path.join(d, "ort"))
+        subprocess.run(["node", ort_run, model, xpb, "-o", os.path.join(d, "ort")], check=True,
+                       env=dict(os.environ, ORT_NODE_MODULES=ort_modules))
+        subprocess.run([sinter, "run", model, xpb, "-o", d], check=True)
+        exe = os.path.join(d, "exe")
+        subprocess.run([sinter, "compile", model, "-o", exe], check=True, capture_output=True)
+        prof = subprocess.run([exe, "bench", "--profile", "--iters", "1", "--threads", "1"], check=True,
+                              capture_output=True, text=True).stdout
+        ops = {ln.split()[2] for ln in prof.splitlines() if ln.strip()[:1].isdigit() and len(ln.split()) > 3}
+        for i in range(len(outs)):
+            t = onnx.TensorProto()
+            t.ParseFromString(open(os.path.join(d, f"output_{i}.pb"), "rb").read())
+            r = onnx.TensorProto()
+            r.ParseFromString(open(os.path.join(d, "ort", f"output_{i}.pb"), "rb").read())
+            a, b = numpy_helper.to_array(t), numpy_helper.to_array(r)
+            err = float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(b)))))
+            if a.shape != b.shape or not err <= 1e-5:
+                print(f"FAIL {name}: output {i} differs from ONNX Runtime by {err:.3g} (relative)")
+                failed += 1
+        bad = sorted(set(gone) & ops) + [f"no {k}" for k in kept if k not in ops]
+        if bad:
+            print(f"FAIL {name}: plan ops {sorted(ops)}: {bad}")
+            failed += 1
+        else:
+            print(f"ok {name}: plan ops {sorted(ops)}")
+sys.exit(1 if failed else 0)
