@@ -1,5 +1,6 @@
 /* conv2d: convolution over NCHW with 1 to 3 spatial dims (the DSL writes 2-D), groups,
  * dilation, Keras or ONNX padding, and a fused bias and activation. */
+#include <math.h>
 #include <string.h>
 
 #include "compiler/autodiff.h"
@@ -102,6 +103,7 @@ static snt_k_act_kind act_kind(const char *a) {
   if (strcmp(a, "relu") == 0) return SNT_K_ACT_RELU;
   if (strcmp(a, "sigmoid") == 0) return SNT_K_ACT_SIGMOID;
   if (strcmp(a, "tanh") == 0) return SNT_K_ACT_TANH;
+  if (strcmp(a, "clip") == 0) return SNT_K_ACT_CLIP; /* a Clip fused by snt_pass_fuse_activation */
   return SNT_K_ACT_NONE;
 }
 
@@ -127,6 +129,8 @@ static snt_status make_desc(const snt_graph *g, const snt_node *n, snt_k_conv_de
     k->pad_end[i] = pads[sp + i];
   }
   k->act.kind = act_kind(snt_node_string(n, "activation", "none"));
+  k->act.clip_min = (float)snt_node_float(n, "clip_min", -INFINITY);
+  k->act.clip_max = (float)snt_node_float(n, "clip_max", INFINITY);
   return SNT_OK;
 }
 
@@ -144,11 +148,12 @@ static snt_status emit(snt_emit *e, int node) {
   make_desc(e->g, n, &k);
   snt_graph *g = (snt_graph *)e->g;
   snt_emit_line(e, "{");
-  snt_emit_line(e, "%s snt_k_conv_desc d = {%d, %s, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {%d, 0, 0, 0}};",
+  snt_emit_line(e, "%s snt_k_conv_desc d = {%d, %s, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {%d, 0, (float)%s, (float)%s}};",
                 e->step || snt_emit_rows_dyn(e, n->in[0]) ? "const" : "static const", k.spatial,
                 e->step ? "n" : snt_emit_rows(e, n->in[0]), (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
                 arr(e, k.in, 3), arr(e, k.out, 3), arr(e, k.kernel, 3), arr(e, k.stride, 3), arr(e, k.dilation, 3),
-                arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3), (int)k.act.kind);
+                arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3), (int)k.act.kind,
+                snt_emit_f64(e, k.act.clip_min), snt_emit_f64(e, k.act.clip_max));
   bool residual = snt_node_int(n, "residual", 0) && n->n_in > 3;
   bool f64 = g->tensors[n->in[0]].dtype == SNT_F64; /* double kernel: no scratch */
   /* Inference with weights from the blob: packed for the GEMM once, at the first run after
@@ -184,10 +189,11 @@ static const char *kernel_name(snt_emit *e, int node) {
   snt_k_conv_desc k;
   make_desc(e->g, &e->g->nodes[node], &k);
   if (e->g->tensors[e->g->nodes[node].in[0]].dtype == SNT_F64) return "\"conv-f64\"";
-  return snt_format_keep(e, "snt_k_conv_kernel(m->k, &(const snt_k_conv_desc){%d, %lldLL, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {%d, 0, 0, 0}})",
+  return snt_format_keep(e, "snt_k_conv_kernel(m->k, &(const snt_k_conv_desc){%d, %lldLL, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {%d, 0, (float)%s, (float)%s}})",
                          k.spatial, (long long)k.batch, (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
                          arr(e, k.in, 3), arr(e, k.out, 3), arr(e, k.kernel, 3), arr(e, k.stride, 3), arr(e, k.dilation, 3),
-                         arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3), (int)k.act.kind);
+                         arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3), (int)k.act.kind, snt_emit_f64(e, k.act.clip_min),
+                         snt_emit_f64(e, k.act.clip_max));
 }
 
 static double flops(const snt_graph *g, const snt_node *n) {

@@ -1,9 +1,35 @@
-/* relu, sigmoid or tanh right after a conv2d or dense becomes its fused activation. */
+/* relu, sigmoid or tanh right after a conv2d or dense becomes its fused activation; so does a
+ * float Clip with constant bounds after a conv2d (ReLU6 of MobileNets), which the conv kernels
+ * apply in their store. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "compiler/op.h"
 #include "compiler/passes/passes.h"
+
+/* Clip's bound from input i (a float32 constant) or the attribute of opsets before 11. */
+static bool clip_bound(const snt_graph *g, const snt_node *n, int i, const char *attr, double none, double *v) {
+  *v = none;
+  if (n->n_in > i && n->in[i] >= 0) {
+    const snt_tensor *b = &g->tensors[n->in[i]];
+    if (b->kind == SNT_T_INPUT || b->kind == SNT_T_ACT || !b->data || b->trainable || b->dtype != SNT_F32 ||
+        snt_tensor_numel(b) != 1)
+      return false;
+    *v = *(const float *)b->data;
+  } else if (snt_node_attr(n, attr)) {
+    *v = (float)snt_node_float(n, attr, none); /* the op computes in float */
+  }
+  return !isnan(*v);
+}
+
+/* Sets the fused activation of layer ln from node a; false when a cannot be fused into it. */
+static bool fusable(const snt_graph *g, const snt_node *a, const snt_node *ln, double *lo, double *hi) {
+  const char *act = a->op->name;
+  if (strcmp(act, "clip") != 0) return !strcmp(act, "relu") || !strcmp(act, "sigmoid") || !strcmp(act, "tanh");
+  return strcmp(ln->op->name, "conv2d") == 0 && g->tensors[a->in[0]].dtype == SNT_F32 &&
+         clip_bound(g, a, 1, "min", -INFINITY, lo) && clip_bound(g, a, 2, "max", INFINITY, hi);
+}
 
 snt_status snt_pass_fuse_activation(snt_graph *g, snt_diag *d, int *changed) {
   (void)d;
@@ -12,14 +38,17 @@ snt_status snt_pass_fuse_activation(snt_graph *g, snt_diag *d, int *changed) {
   snt_status st = SNT_OK;
   for (int a = 0; a < g->n_nodes && !st; a++) {
     const char *act = g->nodes[a].op->name;
-    if (strcmp(act, "relu") && strcmp(act, "sigmoid") && strcmp(act, "tanh")) continue;
+    if (strcmp(act, "relu") && strcmp(act, "sigmoid") && strcmp(act, "tanh") && strcmp(act, "clip")) continue;
     int x = g->nodes[a].in[0], first, l = g->tensors[x].producer;
     if (l < 0 || dead[l] || snt_readers(g, x, &first) != 1 || snt_ir_is_output(g, x)) continue;
     snt_node *ln = &g->nodes[l];
+    double lo = 0, hi = 0;
     if ((strcmp(ln->op->name, "conv2d") && strcmp(ln->op->name, "dense")) ||
-        strcmp(snt_node_string(ln, "activation", "none"), "none") != 0)
+        strcmp(snt_node_string(ln, "activation", "none"), "none") != 0 || !fusable(g, &g->nodes[a], ln, &lo, &hi))
       continue;
     if ((st = snt_node_set_string(ln, "activation", act))) break;
+    if (!strcmp(act, "clip") && ((st = snt_node_set_float(ln, "clip_min", lo)) || (st = snt_node_set_float(ln, "clip_max", hi))))
+      break;
     int y = g->nodes[a].out[0];
     g->tensors[ln->out[0]].producer = -1;
     ln->out[0] = y;

@@ -68,6 +68,13 @@ static const conv_case cases[] = {
     {"small HW 1", 2, 21, 35, 1, 3, {1, 1}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
     {"small 3x3 on 1x1 batch 32", 2, 5, 33, 1, 32, {1, 1}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
     {"small large K", 2, 301, 70, 1, 2, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    /* Depthwise on AVX-512 (conv_dw_avx512.c): widths off its 64-column groups, strides 1 and 2
+     * per axis, one-sided pads, pads as large as the kernel, 7x7, 1-wide outputs. */
+    {"depthwise 3x3 width 70", 2, 6, 6, 6, 2, {9, 70}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"depthwise 7x7 stride 2 one-sided", 2, 3, 3, 3, 1, {23, 37}, {7, 7}, {2, 2}, {1, 1}, {3, 0}, {0, 3}},
+    {"depthwise 5x3 strides 1/2", 2, 4, 4, 4, 1, {12, 33}, {5, 3}, {1, 2}, {1, 1}, {2, 1}, {2, 1}},
+    {"depthwise large pads", 2, 2, 2, 2, 1, {5, 6}, {3, 3}, {2, 1}, {1, 1}, {3, 3}, {3, 3}},
+    {"depthwise 1 wide", 2, 5, 5, 5, 1, {6, 1}, {3, 3}, {1, 2}, {1, 1}, {1, 1}, {1, 1}},
 };
 
 static snt_k_conv_desc desc_of(const conv_case *c) {

@@ -1,5 +1,6 @@
-"""The inference passes that rewrite weights: a BatchNormalization and a constant Mul/Div before
-a Conv (x / 255 as exporters write it) fold into the Conv's kernel and bias. Each case runs in
+"""The inference passes that fold nodes into a Conv: a BatchNormalization and a constant Mul/Div
+before it (x / 255 as exporters write it) into its kernel and bias, a Clip after it (ReLU6) into
+its kernels' store. Each case runs in
 sinter and in ONNX Runtime (the reference): the folds must leave the numbers alone, take the
 node out of the plan when legal (per tensor and per channel), and leave it in place when the
 Conv shares its kernel with another node (ONNX lets nodes read one initializer: folding into
@@ -43,6 +44,10 @@ cases = {
                        bn_node("c1", 1, "y1"), conv("x", "W", "c2", "conv2"), bn_node("c2", 2, "y2"),
                        helper.make_node("Add", ["y1", "y2"], ["y"], name="sum")],
                       [W, init(0.5, "s")] + bn(1) + bn(2), ["y"], [], ["mul", "batchnorm"]),
+    "clip_relu6": ([conv("x", "W", "c", "conv"), helper.make_node("Clip", ["c", "lo", "hi"], ["y"], name="relu6")],
+                   [W, init(0, "lo"), init(0.5, "hi")], ["y"], ["clip"], []),
+    "clip_max_only": ([conv("x", "W", "c", "conv"), helper.make_node("Clip", ["c", "", "hi"], ["y"], name="clip")],
+                      [W, init(-0.25, "hi")], ["y"], ["clip"], []),
     "scaled_read_twice": ([helper.make_node("Mul", ["x", "s"], ["xs"], name="scale"), conv("xs", "W2", "y", "conv"),
                            helper.make_node("Relu", ["xs"], ["r"], name="relu")],
                           [W2, init(3, "s")], ["y", "r"], [], ["mul"]),
