@@ -160,7 +160,11 @@ typedef struct bounds {
 AVX512 static inline __m512 load_lanes(const float *p, __mmask16 k, const bounds *bd) {
   if (k == 0xFFFF) return _mm512_loadu_ps(p);
   if (k == 0) return _mm512_setzero_ps();
-  if (p >= bd->lo && p + VW <= bd->hi) return _mm512_maskz_mov_ps(k, _mm512_loadu_ps(p));
+  if (p >= bd->lo && p + VW <= bd->hi) {
+    __m512 v = _mm512_loadu_ps(p);
+    __asm__("" : "+v"(v)); /* else gcc folds the blend back into a masked load */
+    return _mm512_maskz_mov_ps(k, v);
+  }
   return _mm512_maskz_loadu_ps(k, p);
 }
 
