@@ -106,10 +106,11 @@ typedef enum conv_path { PATH_IMPLICIT, PATH_1X1, PATH_DEPTHWISE, PATH_DIRECT, P
 
 /* Depthwise (one input channel per group) runs direct loops: as a GEMM it would have K = k.
  * 3x3 stride-1 convs go to Winograd first where it wins (FP32 even in a BF16 context up to
- * 128 channels, see snt_k_conv_winograd_applies); small maps on AVX-512 take the transposed
+ * 128 channels, see snt_k_conv_winograd_applies), except in training; small maps on AVX-512 take the transposed
  * product (conv_t.c); a BF16 context keeps the GEMM, which rounds the weights itself. */
 static conv_path choose(snt_k_ctx *ctx, const snt_k_conv3 *g, snt_k_isa isa) {
-  if (isa == SNT_K_ISA_AVX512 && ctx && snt_k_conv_winograd_applies(g, snt_k_ctx_bf16(ctx) != NULL))
+  if (isa == SNT_K_ISA_AVX512 && ctx && !snt_k_ctx_training(ctx) &&
+      snt_k_conv_winograd_applies(g, snt_k_ctx_bf16(ctx) != NULL))
     return PATH_WINO;
   if (isa == SNT_K_ISA_AVX512 && snt_k_conv_small_applies(g, snt_k_ctx_bf16(ctx) != NULL)) return PATH_DIRECT;
   if (g->cg == 1 && g->groups > 1) return PATH_DEPTHWISE;
