@@ -42,13 +42,14 @@ int snt_k_conv_winograd_shape(const snt_k_conv3 *g) {
   return 1;
 }
 
-/* Whether it wins, from bench_conv-style A/B runs (2 threads, weights packed at load, batch 1
- * and 32) against the direct, implicit-GEMM and small-map paths: 1.4-3x from 16 input
- * channels on maps of 9 tiles (10x10 outputs) and more; a tie at 8 channels (the direct path
- * keeps those, and the first layers); on 7x7 maps (4 tiles an image) it loses at batch 1
- * (0.4-0.7x: its weights are 4x larger) and wins only at 32, and the choice may not depend on
- * the batch (weights packed for one batch serve every smaller one). In BF16 (bf16 set) the
- * GEMM's halved products catch up from 256 channels. */
+/* Whether it wins, from A/B runs interleaved in one process (2 threads, weights packed at
+ * load, batch 1 and 32) against the direct, implicit-GEMM and small-map paths: 1.4-3x on the
+ * seed models' 3x3 layers from 16 input channels and 14x14 maps up, 1.8x on 12x12 (9 tiles of
+ * 4x4 outputs), a tie at 10x10 x 64 channels; a tie at 8 channels (the direct path keeps
+ * those, and the first layers); on 7x7 maps (4 tiles an image) it loses at batch 1 (0.4-0.7x:
+ * its weights are 4x larger) and wins only at 32, and the choice may not depend on the batch
+ * (weights packed for one batch serve every smaller one). In BF16 (bf16 set) the GEMM's
+ * halved products catch up at 128 channels and win from 256 at batch 1. */
 int snt_k_conv_winograd_applies(const snt_k_conv3 *g, int bf16) {
   if (!snt_k_conv_winograd_shape(g) || g->cin < MIN_CIN || g->cout < R || (bf16 && g->cin > BF16_MAX_CIN)) return 0;
   return (g->w.out[1] + 3) / 4 * ((g->w.out[2] + 3) / 4) >= MIN_TILES;
