@@ -2,6 +2,9 @@
  * the old path (a whole im2col + OpenBLAS sgemm + a separate bias/ReLU pass), interleaved run
  * by run in the same process; medians. Built as build/bench_conv (not a test).
  *   build/bench_conv [--batch N] [--threads T] [--reps R] [--model simple_cnn|deep_cnn|resnet50v2|all] [--cpu]
+ *                    [--packed] [--only KxS]
+ * --packed packs the weights once (snt_k_conv_pack_weights), as generated code does at load;
+ * --only 3x1 keeps the layers of one kernel size and stride.
  * SINTER_ISA=avx2|c forces a lower ISA; OpenBLAS keeps its own threads (OPENBLAS_NUM_THREADS). */
 #include <cblas.h>
 #include <stdio.h>
@@ -82,13 +85,24 @@ static void old_conv(const snt_k_conv_desc *d, const float *x, const float *w, c
   }
 }
 
+/* The conv as generated code runs it: with weights packed at load when pw is set. */
+static void run(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w, const float *pw,
+                const float *b, float *y) {
+  if (pw) snt_k_conv_packed(ctx, d, x, w, pw, b, NULL, y, NULL);
+  else snt_k_conv(ctx, d, x, w, b, NULL, y, NULL);
+}
+
 int main(int argc, char **argv) {
   int64_t batch = 1;
   int threads = 2, reps = 5;
-  const char *model = "all";
+  const char *model = "all", *only = NULL;
+  int packed_w = 0;
   for (int i = 1; i < argc; i += 2) {
     if (!strcmp(argv[i], "--cpu")) {
       clock_used = CLOCK_PROCESS_CPUTIME_ID;
+      i--;
+    } else if (!strcmp(argv[i], "--packed")) {
+      packed_w = 1;
       i--;
     } else if (i + 1 >= argc) {
       fprintf(stderr, "bench_conv: '%s' needs a value\n", argv[i]);
@@ -97,6 +111,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--model")) model = argv[i + 1];
+    else if (!strcmp(argv[i], "--only")) only = argv[i + 1];
     else {
       fprintf(stderr, "bench_conv: unknown argument '%s'\n", argv[i]);
       return 1;
@@ -114,6 +129,9 @@ int main(int argc, char **argv) {
   for (size_t li = 0; li < sizeof layers / sizeof layers[0]; li++) {
     const layer *L = &layers[li];
     if (strcmp(model, "all") && strcmp(model, L->model)) continue;
+    char ks[32];
+    snprintf(ks, sizeof ks, "%lldx%lld", (long long)L->k, (long long)L->s);
+    if (only && strcmp(only, ks)) continue;
     int64_t oh = (L->h + 2 * L->p - L->k) / L->s + 1, ow = (L->w + 2 * L->p - L->k) / L->s + 1;
     snt_k_conv_desc d = {.spatial = 2, .batch = batch, .in_channels = L->cin, .out_channels = L->cout, .groups = 1,
                          .in = {L->h, L->w}, .out = {oh, ow}, .kernel = {L->k, L->k}, .stride = {L->s, L->s},
@@ -128,11 +146,14 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < nw; i++) w[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
     for (int64_t i = 0; i < L->cout; i++) b[i] = 0.01f * (float)i;
     double ts[99], tb[99];
-    snt_k_conv(ctx, &d, x, w, b, NULL, y, NULL); /* warm-up: page faults, packing buffers */
+    size_t pbytes = packed_w ? snt_k_conv_packed_weights_bytes(&d) : 0;
+    float *pw = pbytes ? aligned_alloc(64, (pbytes + 63) / 64 * 64) : NULL;
+    if (pw && snt_k_conv_pack_weights(ctx, &d, w, pw) != SNT_OK) return 1;
+    run(ctx, &d, x, w, pw, b, y); /* warm-up: page faults, packing buffers */
     old_conv(&d, x, w, b, y, col);
     for (int r = 0; r < reps; r++) {
       double t0 = now();
-      snt_k_conv(ctx, &d, x, w, b, NULL, y, NULL);
+      run(ctx, &d, x, w, pw, b, y);
       double t1 = now();
       old_conv(&d, x, w, b, y, col);
       tb[r] = now() - t1;
@@ -147,7 +168,7 @@ int main(int argc, char **argv) {
            snt_k_conv_kernel(ctx, &d), 1e3 * s, flop / s * 1e-9, 1e3 * bl, flop / bl * 1e-9, bl / s);
     tot_s += L->count * s;
     tot_b += L->count * bl;
-    free(x), free(w), free(b), free(y), free(col);
+    free(x), free(w), free(b), free(y), free(col), free(pw);
   }
   printf("total (layers x count): sinter %.2f ms, blas %.2f ms, ratio %.2f\n", 1e3 * tot_s, 1e3 * tot_b, tot_b / tot_s);
   snt_k_ctx_destroy(ctx);

@@ -283,13 +283,14 @@ static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const
                 "    %s_destroy(m);\n    return NULL;\n  }\n"
                 "  /* Touched once here, not on the first runs; rows past a short batch stay finite. */\n"
                 "  memset(m->arena, 0, %zu);\n"
-                "%s"
+                "%s%s"
                 "  return m;\n}\n\n"
                 "void %s_destroy(struct %s *m) {\n  if (!m) return;\n  snt_k_ctx_destroy(m->k);\n  free(m->arena);\n  free(m->scratch);\n"
                 "  free(m->stage);\n  free(m->packed);\n  free(m);\n}\n\n",
                 prefix, prefix, prefix, has_w ? weights_sym : "NULL", p->arena_bytes ? p->arena_bytes : 64, p->scratch_bytes ? (p->scratch_bytes + 63) / 64 * 64 : 64,
                 stage_alloc, packed ? packed_alloc : "NULL", stage > 0, packed > 0, prefix, p->arena_bytes ? p->arena_bytes : 64,
                 bf16 ? "  snt_k_ctx_set_precision(m->k, SNT_K_BF16); /* sinter compile --precision bf16 */\n" : "",
+                step ? "  snt_k_ctx_set_training(m->k, 1); /* convolutions as the definition sums them */\n" : "",
                 prefix, prefix);
 }
 

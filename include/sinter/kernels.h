@@ -39,6 +39,10 @@ typedef enum snt_k_precision { SNT_K_FP32, SNT_K_BF16 } snt_k_precision;
 void snt_k_ctx_set_precision(snt_k_ctx *ctx, snt_k_precision p);
 /* Whether BF16 products run here (AVX512_BF16, and SINTER_ISA not below avx512). */
 int snt_k_bf16_available(void);
+/* A training step's context (generated step code sets it): convolutions keep to the paths that
+ * sum the products of the definition (not Winograd, whose transforms round differently, so that
+ * a max-pool's gradient goes where a float64 reference sends it). */
+void snt_k_ctx_set_training(snt_k_ctx *ctx, int training);
 
 /* ---- convolution ---------------------------------------------------------------------- */
 

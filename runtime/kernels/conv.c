@@ -4,7 +4,8 @@
  * store. 1x1 stride-1 unpadded convs hand the image itself to the GEMM as B. Depthwise convs
  * (one input channel per group) run direct loops (conv_depthwise.c), convs with few taps or
  * stride 1 the direct AVX-512 loops of conv_small.c, small maps on AVX-512 the transposed
- * product of conv_t.c (pixels of the whole batch as rows). */
+ * product of conv_t.c (pixels of the whole batch as rows), and 3x3 stride-1 convs of 16 and
+ * more channels on AVX-512 Winograd's F(4x4, 3x3) (conv_winograd.c). */
 #include <math.h>
 #include <string.h>
 
@@ -101,12 +102,16 @@ static int is_pointwise(const snt_k_conv3 *g) {
   return 1;
 }
 
-typedef enum conv_path { PATH_IMPLICIT, PATH_1X1, PATH_DEPTHWISE, PATH_DIRECT, PATH_T } conv_path;
+typedef enum conv_path { PATH_IMPLICIT, PATH_1X1, PATH_DEPTHWISE, PATH_DIRECT, PATH_T, PATH_WINO } conv_path;
 
 /* Depthwise (one input channel per group) runs direct loops: as a GEMM it would have K = k.
- * Small maps on AVX-512 take the transposed product (conv_t.c); a BF16 context keeps the GEMM,
- * which rounds the weights itself. */
+ * 3x3 stride-1 convs go to Winograd first where it wins (FP32 even in a BF16 context up to
+ * 128 channels, see snt_k_conv_winograd_applies), except in training; small maps on AVX-512 take the transposed
+ * product (conv_t.c); a BF16 context keeps the GEMM, which rounds the weights itself. */
 static conv_path choose(snt_k_ctx *ctx, const snt_k_conv3 *g, snt_k_isa isa) {
+  if (isa == SNT_K_ISA_AVX512 && ctx && !snt_k_ctx_training(ctx) &&
+      snt_k_conv_winograd_applies(g, snt_k_ctx_bf16(ctx) != NULL))
+    return PATH_WINO;
   if (isa == SNT_K_ISA_AVX512 && snt_k_conv_small_applies(g, snt_k_ctx_bf16(ctx) != NULL)) return PATH_DIRECT;
   if (g->cg == 1 && g->groups > 1) return PATH_DEPTHWISE;
   if (isa == SNT_K_ISA_AVX512 && ctx && snt_k_conv_t_applies(g) && !snt_k_ctx_bf16(ctx)) return PATH_T;
@@ -115,12 +120,13 @@ static conv_path choose(snt_k_ctx *ctx, const snt_k_conv3 *g, snt_k_isa isa) {
 
 const char *snt_k_conv_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d) {
   /* One word each (the profile table splits on blanks), "conv-" first like the other layers'. */
-  static const char *const names[5][3] = {
+  static const char *const names[6][3] = {
       {"conv-gemm-c-implicit", "conv-gemm-avx2-implicit", "conv-gemm-avx512-implicit"},
       {"conv-gemm-c-1x1", "conv-gemm-avx2-1x1", "conv-gemm-avx512-1x1"},
       {"conv-depthwise-c", "conv-depthwise-avx2", "conv-depthwise-avx512"},
       {"conv-direct-avx512", "conv-direct-avx512", "conv-direct-avx512"},
       {"conv-gemmt-avx512", "conv-gemmt-avx512", "conv-gemmt-avx512"},
+      {"conv-winograd-avx512", "conv-winograd-avx512", "conv-winograd-avx512"},
   };
   snt_k_conv3 g;
   if (snt_k_conv3_init(d, &g) != SNT_OK) return "conv-invalid";
@@ -248,6 +254,7 @@ static snt_status conv_run(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float
   snt_k_conv_epi e = {bias, residual, d->act};
   snt_k_isa isa = snt_k_ctx_isa(ctx);
   switch (choose(ctx, &g, isa)) {
+    case PATH_WINO: return snt_k_conv_winograd(ctx, &g, x, w, packed, &e, y);
     case PATH_T: return snt_k_conv_t(ctx, &g, x, w, packed, &e, y);
     case PATH_DIRECT: return snt_k_conv_small(ctx, &g, x, w, packed, &e, y);
     case PATH_DEPTHWISE: snt_k_conv_depthwise(ctx, isa, &g, x, w, &e, y); return SNT_OK;
@@ -279,6 +286,8 @@ size_t snt_k_conv_packed_weights_bytes(const snt_k_conv_desc *d) {
   total = snt_k_conv_small_applies(&g, 0) ? snt_k_conv_small_weights_bytes(&g) : 0; /* the direct path's */
   if (total > most) most = total;
   if (snt_k_conv_t_applies(&g) && snt_k_conv_t_packed_bytes(&g) > most) most = snt_k_conv_t_packed_bytes(&g);
+  if (snt_k_conv_winograd_applies(&g, 0) && snt_k_conv_winograd_weights_bytes(&g) > most)
+    most = snt_k_conv_winograd_weights_bytes(&g);
   return most;
 }
 
@@ -286,6 +295,10 @@ snt_status snt_k_conv_pack_weights(snt_k_ctx *ctx, const snt_k_conv_desc *d, con
   snt_k_conv3 g;
   snt_status st = snt_k_conv3_init(d, &g);
   if (st != SNT_OK) return st;
+  if (choose(ctx, &g, snt_k_ctx_isa(ctx)) == PATH_WINO) {
+    snt_k_conv_winograd_pack(ctx, &g, w, packed);
+    return SNT_OK;
+  }
   if (snt_k_ctx_isa(ctx) == SNT_K_ISA_AVX512 && snt_k_conv_small_applies(&g, 0)) { /* whatever the precision */
     snt_k_conv_small_pack(&g, w, packed);
     return SNT_OK;

@@ -73,4 +73,16 @@ void snt_k_conv_t_pack_weights(const snt_k_conv3 *g, const float *w, float *dst)
 snt_status snt_k_conv_t(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, const float *w, const float *packed,
                         const snt_k_conv_epi *e, float *y);
 
+/* Winograd F(4x4, 3x3) on AVX-512 (conv_winograd.c): whether it can compute g (3x3, stride
+ * and dilation 1, one group, 2-D) and whether it is chosen for g (bf16: in a BF16 context);
+ * the bytes and the making of its transformed weights (G g G^T, 36 per kernel, on ctx's
+ * threads); and the convolution of any g it can compute (packed NULL: weights transformed per
+ * call into ctx's scratch slot 1), split over ctx's threads (ctx required). */
+int snt_k_conv_winograd_shape(const snt_k_conv3 *g);
+int snt_k_conv_winograd_applies(const snt_k_conv3 *g, int bf16);
+size_t snt_k_conv_winograd_weights_bytes(const snt_k_conv3 *g);
+void snt_k_conv_winograd_pack(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *w, float *u);
+snt_status snt_k_conv_winograd(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, const float *w,
+                               const float *packed, const snt_k_conv_epi *e, float *y);
+
 #endif

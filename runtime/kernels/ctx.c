@@ -23,6 +23,7 @@ struct snt_k_ctx {
     int t;
   } members[MAX_TEAM];
   snt_k_precision precision;
+  int training; /* snt_k_ctx_set_training */
   snt_k_bf16_cache *bf16; /* rounded weights, made when BF16 is first used */
   /* Per-member scratch (packing buffers), grown on demand and kept between calls. */
   void *scratch[SNT_K_SCRATCH_SLOTS][MAX_TEAM];
@@ -119,6 +120,12 @@ void snt_k_ctx_parallel(snt_k_ctx *c, void (*fn)(void *arg, int t, int threads),
   while (c->pending) pthread_cond_wait(&c->done, &c->mu);
   pthread_mutex_unlock(&c->mu);
 }
+
+void snt_k_ctx_set_training(snt_k_ctx *c, int training) {
+  if (c) c->training = training != 0;
+}
+
+int snt_k_ctx_training(const snt_k_ctx *c) { return c ? c->training : 0; }
 
 void snt_k_ctx_set_precision(snt_k_ctx *c, snt_k_precision p) {
   if (c) c->precision = p;

@@ -90,6 +90,7 @@ void snt_k_gemm_pack_a(snt_k_isa isa, const float *a, int64_t lda, int trans_a, 
 /* The context's ISA (detected once at create); and its thread team: fn(arg, t, threads) runs
  * once on each of `threads` threads (t = 0 on the caller) and returns when all are done. */
 snt_k_isa snt_k_ctx_isa(const snt_k_ctx *ctx);
+int snt_k_ctx_training(const snt_k_ctx *ctx); /* snt_k_ctx_set_training's flag (0 for NULL) */
 void snt_k_ctx_parallel(snt_k_ctx *ctx, void (*fn)(void *arg, int t, int threads), void *arg);
 
 /* Scratch of member t (64-byte aligned, at least `bytes`, grown on demand and kept by ctx until

@@ -146,6 +146,15 @@ static int direct_applies(const conv_case *c, const snt_k_conv_desc *d) {
   return c->groups == 1 && c->spatial <= 2 && window > 1 && taps <= (stride1 ? 288 : 400) && d->out[last] >= 16;
 }
 
+/* Whether conv_winograd.c's rule (FP32) takes a case: 2-D 3x3, stride and dilation 1, one
+ * group, at least 16 input and 8 output channels, at least 9 tiles of 4x4 outputs an image. */
+static int winograd_applies(const conv_case *c, const snt_k_conv_desc *d) {
+  if (c->spatial != 2 || c->groups != 1 || c->cin < 16 || c->cout < 8) return 0;
+  for (int a = 0; a < 2; a++)
+    if (c->k[a] != 3 || c->s[a] != 1 || c->dl[a] != 1) return 0;
+  return (d->out[0] + 3) / 4 * ((d->out[1] + 3) / 4) >= 9;
+}
+
 /* The path snt_k_conv_kernel must name for a case on this ISA. */
 static void expected_kernel(const conv_case *c, snt_k_isa isa, char *buf, size_t n) {
   int pointwise = 1;
@@ -155,7 +164,8 @@ static void expected_kernel(const conv_case *c, snt_k_isa isa, char *buf, size_t
   const char *in = isa == SNT_K_ISA_AVX512 ? "avx512" : isa == SNT_K_ISA_AVX2 ? "avx2" : "c";
   snt_k_conv_desc d = desc_of(c);
   int64_t out = prod64(d.out, d.spatial), taps = prod64(d.kernel, d.spatial);
-  if (isa == SNT_K_ISA_AVX512 && direct_applies(c, &d)) snprintf(buf, n, "conv-direct-avx512");
+  if (isa == SNT_K_ISA_AVX512 && winograd_applies(c, &d)) snprintf(buf, n, "conv-winograd-avx512");
+  else if (isa == SNT_K_ISA_AVX512 && direct_applies(c, &d)) snprintf(buf, n, "conv-direct-avx512");
   else if (c->cin / c->groups == 1 && c->groups > 1) snprintf(buf, n, "conv-depthwise-%s", in);
   else if (isa == SNT_K_ISA_AVX512 && c->groups == 1 && out <= 256 && taps <= 64) snprintf(buf, n, "conv-gemmt-avx512");
   else snprintf(buf, n, "conv-gemm-%s-%s", in, pointwise ? "1x1" : "implicit");
