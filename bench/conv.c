@@ -2,6 +2,10 @@
  * the old path (a whole im2col + OpenBLAS sgemm + a separate bias/ReLU pass), interleaved run
  * by run in the same process; medians. Built as build/bench_conv (not a test).
  *   build/bench_conv [--batch N] [--threads T] [--reps R] [--model simple_cnn|deep_cnn|resnet50v2|all] [--cpu]
+ *                    [--packed] [--no-blas] [--kernel SUBSTRING]
+ * --packed: sinter's weights packed once before timing, as executables do (else per call);
+ * --no-blas: sinter only (A/B runs of two builds); --kernel: only layers whose path name
+ * contains SUBSTRING (e.g. gemmt).
  * SINTER_ISA=avx2|c forces a lower ISA; OpenBLAS keeps its own threads (OPENBLAS_NUM_THREADS). */
 #include <cblas.h>
 #include <stdio.h>
@@ -85,10 +89,13 @@ static void old_conv(const snt_k_conv_desc *d, const float *x, const float *w, c
 int main(int argc, char **argv) {
   int64_t batch = 1;
   int threads = 2, reps = 5;
-  const char *model = "all";
+  const char *model = "all", *kernel = "";
+  int packed = 0, blas = 1;
   for (int i = 1; i < argc; i += 2) {
-    if (!strcmp(argv[i], "--cpu")) {
-      clock_used = CLOCK_PROCESS_CPUTIME_ID;
+    if (!strcmp(argv[i], "--cpu") || !strcmp(argv[i], "--packed") || !strcmp(argv[i], "--no-blas")) {
+      if (argv[i][2] == 'c') clock_used = CLOCK_PROCESS_CPUTIME_ID;
+      else if (argv[i][2] == 'p') packed = 1;
+      else blas = 0;
       i--;
     } else if (i + 1 >= argc) {
       fprintf(stderr, "bench_conv: '%s' needs a value\n", argv[i]);
@@ -97,6 +104,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--model")) model = argv[i + 1];
+    else if (!strcmp(argv[i], "--kernel")) kernel = argv[i + 1];
     else {
       fprintf(stderr, "bench_conv: unknown argument '%s'\n", argv[i]);
       return 1;
@@ -122,19 +130,22 @@ int main(int argc, char **argv) {
     size_t nx = (size_t)(batch * L->cin * L->h * L->w), nw = (size_t)(L->cout * L->cin * L->k * L->k);
     size_t ny = (size_t)(batch * L->cout * oh * ow), ncol = (size_t)(L->cin * L->k * L->k * oh * ow);
     float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc((size_t)L->cout * 4), *y = malloc(ny * 4);
-    float *col = malloc(ncol * 4);
+    if (!strstr(snt_k_conv_kernel(ctx, &d), kernel)) continue;
+    float *col = malloc(ncol * 4), *pw = NULL;
     if (!x || !w || !b || !y || !col) return 1;
     for (size_t i = 0; i < nx; i++) x[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
     for (size_t i = 0; i < nw; i++) w[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
     for (int64_t i = 0; i < L->cout; i++) b[i] = 0.01f * (float)i;
-    double ts[99], tb[99];
-    snt_k_conv(ctx, &d, x, w, b, NULL, y, NULL); /* warm-up: page faults, packing buffers */
-    old_conv(&d, x, w, b, y, col);
+    size_t npw = packed ? snt_k_conv_packed_weights_bytes(&d) : 0;
+    if (npw && (!(pw = malloc(npw)) || snt_k_conv_pack_weights(ctx, &d, w, pw) != SNT_OK)) return 1;
+    double ts[99], tb[99] = {0};
+    snt_k_conv_packed(ctx, &d, x, w, pw, b, NULL, y, NULL); /* warm-up: page faults, packing buffers */
+    if (blas) old_conv(&d, x, w, b, y, col);
     for (int r = 0; r < reps; r++) {
       double t0 = now();
-      snt_k_conv(ctx, &d, x, w, b, NULL, y, NULL);
+      snt_k_conv_packed(ctx, &d, x, w, pw, b, NULL, y, NULL);
       double t1 = now();
-      old_conv(&d, x, w, b, y, col);
+      if (blas) old_conv(&d, x, w, b, y, col);
       tb[r] = now() - t1;
       ts[r] = t1 - t0;
     }
@@ -147,7 +158,7 @@ int main(int argc, char **argv) {
            snt_k_conv_kernel(ctx, &d), 1e3 * s, flop / s * 1e-9, 1e3 * bl, flop / bl * 1e-9, bl / s);
     tot_s += L->count * s;
     tot_b += L->count * bl;
-    free(x), free(w), free(b), free(y), free(col);
+    free(x), free(w), free(b), free(y), free(col), free(pw);
   }
   printf("total (layers x count): sinter %.2f ms, blas %.2f ms, ratio %.2f\n", 1e3 * tot_s, 1e3 * tot_b, tot_b / tot_s);
   snt_k_ctx_destroy(ctx);

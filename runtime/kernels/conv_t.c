@@ -92,47 +92,85 @@ static void strip_init(const snt_k_conv3 *g, int64_t s, strip *st) {
   }
 }
 
-/* One kernel position of a strip: the gather's lanes and indices (x + c * in_size is the
- * channel's base); contiguous when the valid lanes are a prefix reading consecutive floats. */
+/* One kernel position of a strip, read from a channel's plane at xc: lane ii is xc[lo + perm[ii]]
+ * (inside the image) or 0, so a window of 16 or 32 floats from lo and one permute (none when
+ * the lanes read consecutive floats) replace a gather; GATHER (lanes too far apart) reads
+ * xc[perm[ii]]. Zen's gathers cost several cycles a lane; a permute one. */
+enum { TAP_ZERO, TAP_ID, TAP_P16, TAP_P32, TAP_GATHER };
+
 typedef struct tap {
+  int32_t perm[16];
+  int32_t lo;
   __mmask16 mask;
-  int contiguous;
-  int32_t idx[16];
+  uint16_t kind;
 } tap;
+
+static void tap_init(const snt_k_win3 *w, const strip *st, int64_t kd, int64_t kh, int64_t kw, tap *tp) {
+  int32_t idx[16], lo = INT32_MAX, hi = -1;
+  tp->mask = 0;
+  for (int ii = 0; ii < 16; ii++) {
+    int64_t a = st->i0[ii] + kd * w->dl[0], b = st->i1[ii] + kh * w->dl[1], c = st->i2[ii] + kw * w->dl[2];
+    int ok = ii < st->rows && a >= 0 && a < w->in[0] && b >= 0 && b < w->in[1] && c >= 0 && c < w->in[2];
+    idx[ii] = ok ? st->base[ii] + (int32_t)((a * w->in[1] + b) * w->in[2] + c) : 0;
+    if (!ok) continue;
+    tp->mask |= (__mmask16)(1u << ii);
+    lo = idx[ii] < lo ? idx[ii] : lo;
+    hi = idx[ii] > hi ? idx[ii] : hi;
+  }
+  if (!tp->mask) {
+    *tp = (tap){.kind = TAP_ZERO};
+    return;
+  }
+  /* Consecutive floats from lane 0's place (the first lanes may be padding): one plain load. */
+  int first = __builtin_ctz(tp->mask), id = idx[first] >= first;
+  for (int ii = first; ii < 16; ii++)
+    if (((tp->mask >> ii) & 1) && idx[ii] != idx[first] - first + ii) id = 0;
+  tp->kind = id ? TAP_ID : hi - lo < 16 ? TAP_P16 : hi - lo < 32 ? TAP_P32 : TAP_GATHER;
+  tp->lo = id ? idx[first] - first : tp->kind == TAP_GATHER ? 0 : lo;
+  for (int ii = 0; ii < 16; ii++) tp->perm[ii] = (tp->mask >> ii) & 1 ? idx[ii] - tp->lo : 0;
+}
 
 static void taps_init(const snt_k_win3 *w, const strip *st, tap *taps) {
   int t = 0;
   for (int64_t kd = 0; kd < w->k[0]; kd++)
     for (int64_t kh = 0; kh < w->k[1]; kh++)
-      for (int64_t kw = 0; kw < w->k[2]; kw++, t++) {
-        tap *tp = &taps[t];
-        tp->mask = 0;
-        tp->contiguous = 1;
-        for (int ii = 0; ii < 16; ii++) {
-          int64_t a = st->i0[ii] + kd * w->dl[0], b = st->i1[ii] + kh * w->dl[1], c = st->i2[ii] + kw * w->dl[2];
-          int ok = ii < st->rows && a >= 0 && a < w->in[0] && b >= 0 && b < w->in[1] && c >= 0 && c < w->in[2];
-          tp->idx[ii] = ok ? st->base[ii] + (int32_t)((a * w->in[1] + b) * w->in[2] + c) : 0;
-          if (ok) tp->mask |= (__mmask16)(1u << ii);
-          if (ok != (ii < st->rows) || (ok && tp->idx[ii] != tp->idx[0] + ii)) tp->contiguous = 0;
-        }
-      }
+      for (int64_t kw = 0; kw < w->k[2]; kw++) tap_init(w, st, kd, kh, kw, &taps[t++]);
 }
 
-/* A strip of im2col^T over depth [k0, k0 + kcb): dst[kk * 14 + ii] = B[k0 + kk][row ii]. */
-AVX512 static void pack_strip(const snt_k_conv3 *g, const float *x, const tap *taps, int64_t k0, int64_t kcb,
-                              float *dst) {
+/* Floats [0, n) of p, the rest 0; a plain load wherever 16 floats are inside the buffer (Zen's
+ * masked loads are slow: a residual read that way cost a third of a layer). */
+AVX512 static inline __m512 load_upto(const float *p, int64_t n) {
+  if (n >= 16) return _mm512_loadu_ps(p);
+  return _mm512_maskz_loadu_ps(n <= 0 ? 0 : (__mmask16)((1u << n) - 1u), p);
+}
+
+/* One tap of one channel (xc its plane, room the floats from xc to the end of x). */
+AVX512 static inline __m512 tap_load(const tap *tp, const float *xc, int64_t room) {
+  const float *p = xc + tp->lo;
+  room -= tp->lo;
+  switch (tp->kind) {
+    case TAP_ID: return _mm512_maskz_mov_ps(tp->mask, load_upto(p, room));
+    case TAP_P16: return _mm512_maskz_permutexvar_ps(tp->mask, _mm512_loadu_si512(tp->perm), load_upto(p, room));
+    case TAP_P32:
+      return _mm512_maskz_permutex2var_ps(tp->mask, load_upto(p, room), _mm512_loadu_si512(tp->perm),
+                                          load_upto(p + 16, room - 16));
+    case TAP_GATHER:
+      return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), tp->mask, _mm512_loadu_si512(tp->perm), xc, 4);
+    default: return _mm512_setzero_ps();
+  }
+}
+
+/* The strips' im2col^T over depth [k0, k0 + kcb): strip s at dst + s * astride holds
+ * B[k0 + kk][row ii] at [kk * 14 + ii]. Depth outermost, so each channel's plane is read once
+ * for all strips while it is in L1; 16-float stores spill 2 into the next row (written next)
+ * or the strip's padding. */
+AVX512 static void pack_strips(const snt_k_conv3 *g, const float *x, const tap *taps, int nst, int64_t k0,
+                               int64_t kcb, int64_t astride, float *dst) {
   int64_t ks = g->w.k_size, c = k0 / ks, t = k0 % ks, end = g->batch * g->cin * g->w.in_size;
-  for (int64_t kk = 0; kk < kcb; kk++, dst += MR) {
-    const tap *tp = &taps[t];
+  for (int64_t kk = 0; kk < kcb; kk++) {
     const float *xc = x + c * g->w.in_size;
-    __m512 v;
-    /* Zen's masked loads are slow (a residual read that way cost a third of a layer): a
-     * plain load, masked by a blend, wherever 16 floats are inside the buffer. */
-    if (tp->contiguous && c * g->w.in_size + tp->idx[0] + 16 <= end)
-      v = _mm512_maskz_mov_ps(tp->mask, _mm512_loadu_ps(xc + tp->idx[0]));
-    else if (tp->contiguous) v = _mm512_maskz_loadu_ps(tp->mask, xc + tp->idx[0]);
-    else v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), tp->mask, _mm512_loadu_si512(tp->idx), xc, 4);
-    _mm512_mask_storeu_ps(dst, (__mmask16)((1u << MR) - 1), v);
+    int64_t room = end - c * g->w.in_size;
+    for (int s = 0; s < nst; s++) _mm512_storeu_ps(dst + s * astride + kk * MR, tap_load(&taps[s * ks + t], xc, room));
     if (++t == ks) t = 0, c++;
   }
 }
@@ -150,30 +188,62 @@ AVX512 static inline __m512 act16(__m512 v, const snt_k_act *act) {
 
 static inline __mmask16 lanes(int lo, int hi) { return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u)); }
 
-/* The finished tile (rows = the strip's pixels, ldc 32, bias added) to y[n][co][p] for its nr
- * channels from co0: one channel's pixels are a column of the tile, gathered from L1, then
- * each image run gets its residual and activation and is stored contiguously. */
+/* r[i] lane j to r[j] lane i: pairs, then quads within 128-bit lanes, then the 128-bit lanes. */
+AVX512 static inline void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+    r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+    r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+  }
+  for (int h = 0; h < 16; h += 8)
+    for (int i = 0; i < 4; i++) {
+      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
+      t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xdd);
+    }
+  for (int i = 0; i < 8; i++) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+  }
+}
+
+/* One channel's pixels of the strip (lane ii = row ii) to y[n][co][p] for each image run, with
+ * residual and activation. */
+AVX512 static inline void store_channel(const snt_k_conv3 *g, const strip *st, __m512 v, int64_t co,
+                                        const snt_k_conv_epi *e, float *y) {
+  int64_t p = g->w.out_size, end = g->batch * g->cout * p;
+  if (!e->residual) v = act16(v, &e->act);
+  for (int sgi = 0; sgi < st->nseg; sgi++) {
+    const struct seg *sg = &st->seg[sgi];
+    int64_t off = sg->off + co * p;
+    __mmask16 at = lanes(sg->lo, sg->hi), low = lanes(0, sg->hi - sg->lo);
+    __m512 o = v;
+    if (e->residual) {
+      __m512 r = off + 16 <= end ? _mm512_loadu_ps(e->residual + off) /* see load_upto */
+                                 : _mm512_maskz_loadu_ps(low, e->residual + off);
+      o = act16(_mm512_add_ps(v, sg->lo ? _mm512_maskz_expand_ps(at, r) : r), &e->act);
+    }
+    _mm512_mask_storeu_ps(y + off, low, sg->lo ? _mm512_maskz_compress_ps(at, o) : o);
+  }
+}
+
+/* The finished tile (rows = the strip's pixels, ldc 32, bias added) to y for its nr channels
+ * from co0: each 16-channel half transposed in registers, so that a vector holds one
+ * channel's pixels (rows past the strip read as 0). */
 AVX512 static void store_tile(const snt_k_conv3 *g, const strip *st, const float *tile, int nr, int64_t co0,
                               const snt_k_conv_epi *e, float *y) {
-  const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                          _mm512_set1_epi32(NR));
-  __mmask16 valid = lanes(0, st->rows);
-  int64_t p = g->w.out_size, end = g->batch * g->cout * p;
-  for (int jj = 0; jj < nr; jj++) {
-    __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, rows, tile + jj, 4);
-    if (!e->residual) v = act16(v, &e->act);
-    for (int sgi = 0; sgi < st->nseg; sgi++) {
-      const struct seg *sg = &st->seg[sgi];
-      int64_t off = sg->off + (co0 + jj) * p;
-      __mmask16 at = lanes(sg->lo, sg->hi), low = lanes(0, sg->hi - sg->lo);
-      __m512 o = v;
-      if (e->residual) {
-        __m512 r = off + 16 <= end ? _mm512_loadu_ps(e->residual + off) /* see pack_strip */
-                                   : _mm512_maskz_loadu_ps(low, e->residual + off);
-        o = act16(_mm512_add_ps(v, sg->lo ? _mm512_maskz_expand_ps(at, r) : r), &e->act);
-      }
-      _mm512_mask_storeu_ps(y + off, low, sg->lo ? _mm512_maskz_compress_ps(at, o) : o);
-    }
+  for (int h = 0; h < nr; h += 16) {
+    __m512 r[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i++) r[i] = i < st->rows ? _mm512_loadu_ps(tile + i * NR + h) : _mm512_setzero_ps();
+    transpose16(r);
+    int n = nr - h < 16 ? nr - h : 16;
+    for (int j = 0; j < n; j++) store_channel(g, st, r[j], co0 + h + j, e, y);
   }
 }
 
@@ -216,25 +286,32 @@ static void region_of(const t_job *J, int t, int64_t *r0, int64_t *r1, int64_t *
   *c1 = J->ns * (tni + 1) / J->tn;
 }
 
-/* A block: CHUNK_STRIPS strips x kc; then the chunk's tiles of the thread's columns. */
+/* A thread's buffer: the chunk's taps, its A block (CHUNK_STRIPS strips of kc x 14, each
+ * padded for the packer's spill), then the chunk's tiles of the thread's columns. */
+static int64_t astride(const t_job *J) { return J->kc * MR + 16; }
+static int64_t taps_floats(const t_job *J) {
+  return (CHUNK_STRIPS * J->g->w.k_size * (int64_t)sizeof(tap) + 63) / 64 * 16;
+}
 static int64_t buf_floats(const t_job *J, int64_t cols) {
-  return CHUNK_STRIPS * MR * J->kc + CHUNK_STRIPS * MR * NR * cols;
+  return taps_floats(J) + CHUNK_STRIPS * astride(J) + CHUNK_STRIPS * MR * NR * cols;
 }
 
 /* One chunk of row strips [s0, s1) x the thread's column strips [c0, c1), k-block by k-block:
  * partial tiles wait in cbuf; the last k-block's tile goes straight to y. */
-AVX512 static void chunk(const t_job *J, int64_t s0, int64_t s1, int64_t c0, int64_t c1, float *abuf, float *cbuf) {
+AVX512 static void chunk(const t_job *J, int64_t s0, int64_t s1, int64_t c0, int64_t c1, float *buf) {
   const snt_k_conv3 *g = J->g;
   strip st[CHUNK_STRIPS];
-  tap taps[MAX_TAPS];
+  tap *taps = (tap *)(void *)buf;
+  float *abuf = buf + taps_floats(J), *cbuf = abuf + CHUNK_STRIPS * astride(J);
+  int nst = (int)(s1 - s0);
   snt_k_ukr_args u = {.ldb = NR, .ldc = NR, .alpha = 1.0f, .act = {SNT_K_ACT_NONE, 0, 0, 0}};
-  for (int64_t s = s0; s < s1; s++) strip_init(g, s, &st[s - s0]);
+  for (int i = 0; i < nst; i++) {
+    strip_init(g, s0 + i, &st[i]);
+    taps_init(&g->w, &st[i], taps + i * g->w.k_size);
+  }
   for (int64_t k0 = 0; k0 < J->k; k0 += J->kc) {
     int64_t kcb = min64(J->kc, J->k - k0);
-    for (int64_t s = s0; s < s1; s++) {
-      taps_init(&g->w, &st[s - s0], taps);
-      pack_strip(g, J->x, taps, k0, kcb, abuf + (s - s0) * kcb * MR);
-    }
+    pack_strips(g, J->x, taps, nst, k0, kcb, astride(J), abuf);
     u.kc = kcb;
     u.load_c = k0 > 0;
     u.last = k0 + kcb >= J->k;
@@ -243,14 +320,14 @@ AVX512 static void chunk(const t_job *J, int64_t s0, int64_t s1, int64_t c0, int
       u.b = J->wt + k0 * J->np + cs * kcb * NR;
       u.nr = (int)min64(NR, g->cout - cs * NR);
       u.col_bias = J->e->bias ? J->e->bias + cs * NR : NULL;
-      for (int64_t s = s0; s < s1; s++) {
-        const strip *sp = &st[s - s0];
-        u.a = abuf + (s - s0) * kcb * MR;
-        u.c = cbuf + ((cs - c0) * CHUNK_STRIPS + (s - s0)) * MR * NR;
+      for (int i = 0; i < nst; i++) {
+        const strip *sp = &st[i];
+        u.a = abuf + i * astride(J);
+        u.c = cbuf + ((cs - c0) * CHUNK_STRIPS + i) * MR * NR;
         u.mr = sp->rows;
-        u.prefetch_b = s == s0 && cs + 1 < c1;
-        if (u.last && s == s0) prefetch_tile(g, sp, u.nr, cs * NR, J->e, J->y);
-        if (u.last && s + 1 < s1) prefetch_tile(g, sp + 1, u.nr, cs * NR, J->e, J->y);
+        u.prefetch_b = i == 0 && cs + 1 < c1;
+        if (u.last && i == 0) prefetch_tile(g, sp, u.nr, cs * NR, J->e, J->y);
+        if (u.last && i + 1 < nst) prefetch_tile(g, sp + 1, u.nr, cs * NR, J->e, J->y);
         snt_k_ukr_avx512(&u);
         if (u.last) store_tile(g, sp, u.c, u.nr, cs * NR, J->e, J->y);
       }
@@ -264,9 +341,7 @@ static void t_thread(void *arg, int t, int threads) {
   if (t >= J->tm * J->tn) return;
   int64_t r0, r1, c0, c1;
   region_of(J, t, &r0, &r1, &c0, &c1);
-  float *abuf = J->bufs[t], *cbuf = abuf + CHUNK_STRIPS * MR * J->kc;
-  for (int64_t s = r0; s < r1 && c0 < c1; s += CHUNK_STRIPS)
-    chunk(J, s, min64(r1, s + CHUNK_STRIPS), c0, c1, abuf, cbuf);
+  for (int64_t s = r0; s < r1 && c0 < c1; s += CHUNK_STRIPS) chunk(J, s, min64(r1, s + CHUNK_STRIPS), c0, c1, J->bufs[t]);
 }
 
 /* The split tm x tn that minimises the busiest thread's work in half tiles: its tiles (2
