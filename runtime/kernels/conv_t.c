@@ -93,41 +93,54 @@ static void strip_init(const snt_k_conv3 *g, int64_t s, strip *st) {
 }
 
 /* One kernel position of a strip, read from a channel's plane at xc: lane ii is xc[lo + perm[ii]]
- * (inside the image) or 0, so a window of 16 or 32 floats from lo and one permute (none when
- * the lanes read consecutive floats) replace a gather; GATHER (lanes too far apart) reads
- * xc[perm[ii]]. Zen's gathers cost several cycles a lane; a permute one. */
+ * (perm < 16) or xc[lo2 + perm[ii] - 16] inside the image, else 0; so one or two windows of 16
+ * floats and one permute (none when the lanes read consecutive floats) replace a gather (two
+ * rows of a map, stride 2 included). GATHER (lanes spread wider) reads xc[perm[ii]]. Zen's
+ * gathers cost several cycles a lane; a permute one. */
 enum { TAP_ZERO, TAP_ID, TAP_P16, TAP_P32, TAP_GATHER };
 
 typedef struct tap {
   int32_t perm[16];
-  int32_t lo;
+  int32_t lo, lo2;
   __mmask16 mask;
   uint16_t kind;
 } tap;
 
-static void tap_init(const snt_k_win3 *w, const strip *st, int64_t kd, int64_t kh, int64_t kw, tap *tp) {
-  int32_t idx[16], lo = INT32_MAX, hi = -1;
-  tp->mask = 0;
+/* Its lanes' places from the channel's base (0 outside the image) and the mask of those inside. */
+static __mmask16 tap_places(const snt_k_win3 *w, const strip *st, int64_t kd, int64_t kh, int64_t kw, int32_t *idx) {
+  __mmask16 mask = 0;
   for (int ii = 0; ii < 16; ii++) {
     int64_t a = st->i0[ii] + kd * w->dl[0], b = st->i1[ii] + kh * w->dl[1], c = st->i2[ii] + kw * w->dl[2];
     int ok = ii < st->rows && a >= 0 && a < w->in[0] && b >= 0 && b < w->in[1] && c >= 0 && c < w->in[2];
     idx[ii] = ok ? st->base[ii] + (int32_t)((a * w->in[1] + b) * w->in[2] + c) : 0;
-    if (!ok) continue;
-    tp->mask |= (__mmask16)(1u << ii);
-    lo = idx[ii] < lo ? idx[ii] : lo;
-    hi = idx[ii] > hi ? idx[ii] : hi;
+    if (ok) mask |= (__mmask16)(1u << ii);
   }
-  if (!tp->mask) {
-    *tp = (tap){.kind = TAP_ZERO};
-    return;
-  }
+  return mask;
+}
+
+static void tap_init(const snt_k_win3 *w, const strip *st, int64_t kd, int64_t kh, int64_t kw, tap *tp) {
+  int32_t idx[16], lo = INT32_MAX, lo2 = INT32_MAX, hi2 = -1;
+  *tp = (tap){.mask = tap_places(w, st, kd, kh, kw, idx), .kind = TAP_ZERO};
+  if (!tp->mask) return;
+  for (int ii = 0; ii < 16; ii++)
+    if ((tp->mask >> ii) & 1 && idx[ii] < lo) lo = idx[ii];
+  for (int ii = 0; ii < 16; ii++) /* the lanes past the first window: the second's span */
+    if ((tp->mask >> ii) & 1 && idx[ii] >= lo + 16) {
+      lo2 = idx[ii] < lo2 ? idx[ii] : lo2;
+      hi2 = idx[ii] > hi2 ? idx[ii] : hi2;
+    }
   /* Consecutive floats from lane 0's place (the first lanes may be padding): one plain load. */
   int first = __builtin_ctz(tp->mask), id = idx[first] >= first;
   for (int ii = first; ii < 16; ii++)
     if (((tp->mask >> ii) & 1) && idx[ii] != idx[first] - first + ii) id = 0;
-  tp->kind = id ? TAP_ID : hi - lo < 16 ? TAP_P16 : hi - lo < 32 ? TAP_P32 : TAP_GATHER;
+  tp->kind = id ? TAP_ID : hi2 < 0 ? TAP_P16 : hi2 - lo2 < 16 ? TAP_P32 : TAP_GATHER;
   tp->lo = id ? idx[first] - first : tp->kind == TAP_GATHER ? 0 : lo;
-  for (int ii = 0; ii < 16; ii++) tp->perm[ii] = (tp->mask >> ii) & 1 ? idx[ii] - tp->lo : 0;
+  tp->lo2 = tp->kind == TAP_P32 ? lo2 : 0;
+  for (int ii = 0; ii < 16; ii++) {
+    int32_t v = idx[ii] - tp->lo;
+    if (tp->kind == TAP_P32 && idx[ii] >= lo + 16) v = 16 + idx[ii] - lo2;
+    tp->perm[ii] = (tp->mask >> ii) & 1 ? v : 0;
+  }
 }
 
 static void taps_init(const snt_k_win3 *w, const strip *st, tap *taps) {
@@ -153,7 +166,7 @@ AVX512 static inline __m512 tap_load(const tap *tp, const float *xc, int64_t roo
     case TAP_P16: return _mm512_maskz_permutexvar_ps(tp->mask, _mm512_loadu_si512(tp->perm), load_upto(p, room));
     case TAP_P32:
       return _mm512_maskz_permutex2var_ps(tp->mask, load_upto(p, room), _mm512_loadu_si512(tp->perm),
-                                          load_upto(p + 16, room - 16));
+                                          load_upto(xc + tp->lo2, room + tp->lo - tp->lo2));
     case TAP_GATHER:
       return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), tp->mask, _mm512_loadu_si512(tp->perm), xc, 4);
     default: return _mm512_setzero_ps();
