@@ -2,10 +2,11 @@
  * the old path (a whole im2col + OpenBLAS sgemm + a separate bias/ReLU pass), interleaved run
  * by run in the same process; medians. Built as build/bench_conv (not a test).
  *   build/bench_conv [--batch N] [--threads T] [--reps R] [--model simple_cnn|deep_cnn|resnet50v2|all] [--cpu]
- *                    [--packed] [--no-blas] [--kernel SUBSTRING]
+ *                    [--packed] [--no-blas] [--kernel SUBSTRING] [--cold]
  * --packed: sinter's weights packed once before timing, as executables do (else per call);
  * --no-blas: sinter only (A/B runs of two builds); --kernel: only layers whose path name
- * contains SUBSTRING (e.g. gemmt).
+ * contains SUBSTRING (e.g. gemmt); --cold: 64 MB written before each sinter call, so weights
+ * come from DRAM as in a model at batch 1.
  * SINTER_ISA=avx2|c forces a lower ISA; OpenBLAS keeps its own threads (OPENBLAS_NUM_THREADS). */
 #include <cblas.h>
 #include <stdio.h>
@@ -91,10 +92,13 @@ int main(int argc, char **argv) {
   int threads = 2, reps = 5;
   const char *model = "all", *kernel = "";
   int packed = 0, blas = 1;
+  size_t cold = 0;
   for (int i = 1; i < argc; i += 2) {
-    if (!strcmp(argv[i], "--cpu") || !strcmp(argv[i], "--packed") || !strcmp(argv[i], "--no-blas")) {
-      if (argv[i][2] == 'c') clock_used = CLOCK_PROCESS_CPUTIME_ID;
-      else if (argv[i][2] == 'p') packed = 1;
+    if (!strcmp(argv[i], "--cpu") || !strcmp(argv[i], "--packed") || !strcmp(argv[i], "--no-blas") ||
+        !strcmp(argv[i], "--cold")) {
+      if (!strcmp(argv[i], "--cold")) cold = (size_t)64 << 20;
+      else if (!strcmp(argv[i], "--cpu")) clock_used = CLOCK_PROCESS_CPUTIME_ID;
+      else if (!strcmp(argv[i], "--packed")) packed = 1;
       else blas = 0;
       i--;
     } else if (i + 1 >= argc) {
@@ -115,7 +119,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   snt_k_ctx *ctx = snt_k_ctx_create(threads);
-  if (!ctx) return 1;
+  char *flush = cold ? malloc(cold) : NULL;
+  if (!ctx || (cold && !flush)) return 1;
   printf("%-11s %5s %4s %4s %5s %2s %1s %-26s %9s %8s %9s %8s %6s\n", "model", "cin", "hw", "k", "cout", "s", "n",
          "kernel", "sinter ms", "GFLOP/s", "blas ms", "GFLOP/s", "ratio");
   double tot_s = 0, tot_b = 0;
@@ -142,6 +147,7 @@ int main(int argc, char **argv) {
     snt_k_conv_packed(ctx, &d, x, w, pw, b, NULL, y, NULL); /* warm-up: page faults, packing buffers */
     if (blas) old_conv(&d, x, w, b, y, col);
     for (int r = 0; r < reps; r++) {
+      if (flush) memset(flush, r, cold);
       double t0 = now();
       snt_k_conv_packed(ctx, &d, x, w, pw, b, NULL, y, NULL);
       double t1 = now();
@@ -162,5 +168,6 @@ int main(int argc, char **argv) {
   }
   printf("total (layers x count): sinter %.2f ms, blas %.2f ms, ratio %.2f\n", 1e3 * tot_s, 1e3 * tot_b, tot_b / tot_s);
   snt_k_ctx_destroy(ctx);
+  free(flush);
   return 0;
 }

@@ -65,6 +65,7 @@ void snt_k_conv_t_pack_weights(const snt_k_conv3 *g, const float *w, float *dst)
  * coordinates; runs of rows within one image (lanes [lo, hi) at y offset off). */
 typedef struct strip {
   int rows;
+  int spill; /* its stores may write 16 floats: the 2 past it belong to a later strip's store */
   int32_t base[16];
   int64_t i0[16], i1[16], i2[16];
   int nseg;
@@ -204,21 +205,26 @@ static inline __mmask16 lanes(int lo, int hi) { return (__mmask16)(((1u << hi) -
 /* r[i] lane j to r[j] lane i: pairs, then quads within 128-bit lanes, then the 128-bit lanes. */
 AVX512 static inline void transpose16(__m512 r[16]) {
   __m512 t[16];
+#pragma GCC unroll 8
   for (int i = 0; i < 16; i += 2) {
     t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
     t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
   }
+#pragma GCC unroll 4
   for (int i = 0; i < 16; i += 4) {
     r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
     r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
     r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
     r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
   }
+#pragma GCC unroll 2
   for (int h = 0; h < 16; h += 8)
+#pragma GCC unroll 4
     for (int i = 0; i < 4; i++) {
       t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
       t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xdd);
     }
+#pragma GCC unroll 8
   for (int i = 0; i < 8; i++) {
     r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
     r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
@@ -241,7 +247,25 @@ AVX512 static inline void store_channel(const snt_k_conv3 *g, const strip *st, _
                                  : _mm512_maskz_loadu_ps(low, e->residual + off);
       o = act16(_mm512_add_ps(v, sg->lo ? _mm512_maskz_expand_ps(at, r) : r), &e->act);
     }
-    _mm512_mask_storeu_ps(y + off, low, sg->lo ? _mm512_maskz_compress_ps(at, o) : o);
+    if (st->spill) _mm512_storeu_ps(y + off, o);
+    else _mm512_mask_storeu_ps(y + off, low, sg->lo ? _mm512_maskz_compress_ps(at, o) : o);
+  }
+}
+
+/* The channels of a strip that is one run at the start of its lanes (the common case): a
+ * vector per channel, P floats apart, residual and activation in registers; 16-float stores
+ * where the strip may spill (see strip.spill). The activation is a constant per call site. */
+AVX512 static inline __attribute__((always_inline)) void store_run(const __m512 *r, int n, float *yo, const float *ro,
+                                                                  int64_t p, __mmask16 low, int spill, int r_plain,
+                                                                  const snt_k_act *act) {
+#pragma GCC unroll 16
+  for (int j = 0; j < 16; j++) {
+    if (j >= n) break;
+    __m512 o = r[j];
+    if (ro) o = _mm512_add_ps(o, r_plain ? _mm512_loadu_ps(ro + j * p) : _mm512_maskz_loadu_ps(low, ro + j * p));
+    o = snt_k_act_vec512(o, act);
+    if (spill) _mm512_storeu_ps(yo + j * p, o);
+    else _mm512_mask_storeu_ps(yo + j * p, low, o);
   }
 }
 
@@ -250,32 +274,116 @@ AVX512 static inline void store_channel(const snt_k_conv3 *g, const strip *st, _
  * channel's pixels (rows past the strip read as 0). */
 AVX512 static void store_tile(const snt_k_conv3 *g, const strip *st, const float *tile, int nr, int64_t co0,
                               const snt_k_conv_epi *e, float *y) {
+  int64_t p = g->w.out_size, end = g->batch * g->cout * p;
+  const struct seg *sg = &st->seg[0];
+  int simple = st->nseg == 1 && sg->lo == 0 && e->act.kind != SNT_K_ACT_SIGMOID && e->act.kind != SNT_K_ACT_TANH;
   for (int h = 0; h < nr; h += 16) {
     __m512 r[16];
 #pragma GCC unroll 16
     for (int i = 0; i < 16; i++) r[i] = i < st->rows ? _mm512_loadu_ps(tile + i * NR + h) : _mm512_setzero_ps();
     transpose16(r);
     int n = nr - h < 16 ? nr - h : 16;
-    for (int j = 0; j < n; j++) store_channel(g, st, r[j], co0 + h + j, e, y);
+    if (!simple) {
+      for (int j = 0; j < n; j++) store_channel(g, st, r[j], co0 + h + j, e, y);
+      continue;
+    }
+    int64_t off = sg->off + (co0 + h) * p;
+    const float *ro = e->residual ? e->residual + off : NULL;
+    int r_plain = off + (n - 1) * p + 16 <= end; /* see load_upto */
+    __mmask16 low = lanes(0, sg->hi);
+    switch (e->act.kind) {
+      case SNT_K_ACT_RELU: store_run(r, n, y + off, ro, p, low, st->spill, r_plain, &(snt_k_act){SNT_K_ACT_RELU, 0, 0, 0}); break;
+      case SNT_K_ACT_NONE: store_run(r, n, y + off, ro, p, low, st->spill, r_plain, &(snt_k_act){SNT_K_ACT_NONE, 0, 0, 0}); break;
+      default: store_run(r, n, y + off, ro, p, low, st->spill, r_plain, &e->act); break;
+    }
   }
 }
 
-/* The lines the tile's store will read (residual) and write, fetched while the microkernel
- * runs: one channel's run is 56 bytes at a stride of the map, which no prefetcher follows. */
-AVX512 static void prefetch_tile(const snt_k_conv3 *g, const strip *st, int nr, int64_t co0, const snt_k_conv_epi *e,
-                                 const float *y) {
+/* The lines the tile's store will write (then read: the residual), gathered for the
+ * microkernel to fetch near its end: one channel's run is 56 bytes at a stride of the map,
+ * which no prefetcher follows, and fetched earlier they would leave L1 to the A and B strips. */
+enum { MAX_PF = 160 };
+
+static int store_lines(const snt_k_conv3 *g, const strip *st, int nr, int64_t co0, const snt_k_conv_epi *e,
+                       const float *y, const char **pf, int *nw) {
   int64_t p = g->w.out_size;
-  for (int sgi = 0; sgi < st->nseg; sgi++) {
-    const struct seg *sg = &st->seg[sgi];
-    for (int jj = 0; jj < nr; jj++) {
-      int64_t off = sg->off + (co0 + jj) * p, last = sg->hi - sg->lo - 1;
-      if (e->residual) {
-        _mm_prefetch((const char *)(e->residual + off), _MM_HINT_T0);
-        _mm_prefetch((const char *)(e->residual + off + last), _MM_HINT_T0);
+  int n = 0;
+  for (int pass = 0; pass < 1 + (e->residual != NULL); pass++) {
+    const float *base = pass ? e->residual : y;
+    for (int sgi = 0; sgi < st->nseg; sgi++) {
+      const struct seg *sg = &st->seg[sgi];
+      for (int jj = 0; jj < nr && n + 2 <= MAX_PF; jj++) {
+        int64_t off = sg->off + (co0 + jj) * p;
+        pf[n++] = (const char *)(base + off);
+        pf[n++] = (const char *)(base + off + (sg->hi - sg->lo - 1));
       }
-      _mm_prefetch((const char *)(y + off), _MM_HINT_ET0);
-      _mm_prefetch((const char *)(y + off + last), _MM_HINT_ET0);
     }
+    if (!pass) *nw = n;
+  }
+  return n;
+}
+
+/* ---- the microkernel ----------------------------------------------------------------------- */
+
+/* gemm_avx512.c's 14 x 32 tile over one k-block (A strip: 14 floats a k-row, B strip: 32), into
+ * this path's tile buffer (all 14 rows, ldc 32; plus the partial tile when load_c, plus bias
+ * when given); b_next, when set, is the next B strip, fetched during this pass, and pf the
+ * store's lines, fetched during the last k-rows (nw of them written: fetched for ownership). */
+typedef struct t_tile {
+  int64_t kc;
+  const float *a, *b, *b_next, *bias;
+  float *c;
+  int nr, load_c, npf, nw;
+  const char *const *pf;
+} t_tile;
+
+AVX512 static inline __attribute__((always_inline)) void t_step(const float *a, const float *b, __m512 *c0,
+                                                                __m512 *c1) {
+  __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; i++) {
+    __m512 ai = _mm512_set1_ps(a[i]);
+    c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+    c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+  }
+}
+
+AVX512 __attribute__((noinline)) static void t_kernel(const t_tile *p) {
+  __m512 c0[MR], c1[MR];
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; i++) c0[i] = c1[i] = _mm512_setzero_ps();
+  const float *a = p->a, *b = p->b;
+  int64_t k = 0, tail = p->kc - min64(p->kc, p->npf / 2 + 24);
+  if (p->b_next) {
+    const float *bn = p->b_next;
+    for (; k < p->kc; k++, a += MR, b += NR, bn += NR) {
+      _mm_prefetch((const char *)bn, _MM_HINT_T0);
+      _mm_prefetch((const char *)(bn + 16), _MM_HINT_T0);
+      t_step(a, b, c0, c1);
+    }
+  }
+#pragma GCC unroll 2
+  for (; k < tail; k++, a += MR, b += NR) t_step(a, b, c0, c1);
+  for (int j = 0; k < p->kc; k++, a += MR, b += NR) {
+    for (int q = 0; q < 2 && j < p->npf; q++, j++) {
+      if (j < p->nw) _mm_prefetch(p->pf[j], _MM_HINT_ET0);
+      else _mm_prefetch(p->pf[j], _MM_HINT_T0);
+    }
+    t_step(a, b, c0, c1);
+  }
+  __mmask16 m0 = lanes(0, p->nr < 16 ? p->nr : 16), m1 = lanes(0, p->nr > 16 ? p->nr - 16 : 0);
+  __m512 bias0 = p->bias ? _mm512_maskz_loadu_ps(m0, p->bias) : _mm512_setzero_ps();
+  __m512 bias1 = p->bias ? _mm512_maskz_loadu_ps(m1, p->bias + 16) : _mm512_setzero_ps();
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; i++) {
+    float *c = p->c + i * NR;
+    __m512 v0 = _mm512_add_ps(c0[i], bias0), v1 = _mm512_add_ps(c1[i], bias1);
+    if (p->load_c) {
+      v0 = _mm512_add_ps(v0, _mm512_loadu_ps(c));
+      v1 = _mm512_add_ps(v1, _mm512_loadu_ps(c + 16));
+    }
+    _mm512_storeu_ps(c, v0);
+    _mm512_storeu_ps(c + 16, v1);
   }
 }
 
@@ -311,38 +419,43 @@ static int64_t buf_floats(const t_job *J, int64_t cols) {
 
 /* One chunk of row strips [s0, s1) x the thread's column strips [c0, c1), k-block by k-block:
  * partial tiles wait in cbuf; the last k-block's tile goes straight to y. */
-AVX512 static void chunk(const t_job *J, int64_t s0, int64_t s1, int64_t c0, int64_t c1, float *buf) {
+AVX512 static void chunk(const t_job *J, int64_t s0, int64_t s1, int64_t r1, int64_t c0, int64_t c1, float *buf) {
   const snt_k_conv3 *g = J->g;
   strip st[CHUNK_STRIPS];
   tap *taps = (tap *)(void *)buf;
   float *abuf = buf + taps_floats(J), *cbuf = abuf + CHUNK_STRIPS * astride(J);
   int nst = (int)(s1 - s0);
-  snt_k_ukr_args u = {.ldb = NR, .ldc = NR, .alpha = 1.0f, .act = {SNT_K_ACT_NONE, 0, 0, 0}};
+  uintptr_t yb = (uintptr_t)J->y, ye = yb + (uintptr_t)(g->batch * g->cout * g->w.out_size) * sizeof(float);
+  uintptr_t rb = (uintptr_t)J->e->residual, re = rb + (ye - yb);
+  int aliased = J->e->residual && rb < ye && yb < re;
+  const char *pf[MAX_PF], *early[MAX_PF];
   for (int i = 0; i < nst; i++) {
     strip_init(g, s0 + i, &st[i]);
+    st[i].spill = s0 + i + 1 < r1 && st[i].rows == MR && st[i].nseg == 1 &&
+                  st[i].seg[0].off % g->w.out_size + 16 <= g->w.out_size && !aliased;
     taps_init(&g->w, &st[i], taps + i * g->w.k_size);
   }
   for (int64_t k0 = 0; k0 < J->k; k0 += J->kc) {
     int64_t kcb = min64(J->kc, J->k - k0);
+    int last = k0 + kcb >= J->k;
     pack_strips(g, J->x, taps, nst, k0, kcb, astride(J), abuf);
-    u.kc = kcb;
-    u.load_c = k0 > 0;
-    u.last = k0 + kcb >= J->k;
-    u.b_next = kcb * NR;
+    t_tile tk = {.kc = kcb, .load_c = k0 > 0, .pf = pf};
     for (int64_t cs = c0; cs < c1; cs++) {
-      u.b = J->wt + k0 * J->np + cs * kcb * NR;
-      u.nr = (int)min64(NR, g->cout - cs * NR);
-      u.col_bias = J->e->bias ? J->e->bias + cs * NR : NULL;
+      tk.b = J->wt + k0 * J->np + cs * kcb * NR;
+      tk.nr = (int)min64(NR, g->cout - cs * NR);
+      tk.bias = last && J->e->bias ? J->e->bias + cs * NR : NULL;
       for (int i = 0; i < nst; i++) {
-        const strip *sp = &st[i];
-        u.a = abuf + i * astride(J);
-        u.c = cbuf + ((cs - c0) * CHUNK_STRIPS + i) * MR * NR;
-        u.mr = sp->rows;
-        u.prefetch_b = i == 0 && cs + 1 < c1;
-        if (u.last && i == 0) prefetch_tile(g, sp, u.nr, cs * NR, J->e, J->y);
-        if (u.last && i + 1 < nst) prefetch_tile(g, sp + 1, u.nr, cs * NR, J->e, J->y);
-        snt_k_ukr_avx512(&u);
-        if (u.last) store_tile(g, sp, u.c, u.nr, cs * NR, J->e, J->y);
+        tk.a = abuf + i * astride(J);
+        tk.c = cbuf + ((cs - c0) * CHUNK_STRIPS + i) * MR * NR;
+        tk.b_next = i == 0 && cs + 1 < c1 ? tk.b + kcb * NR : NULL;
+        tk.npf = 0;
+        if (last) { /* the next strip's lines towards L2 now, this one's into L1 at the end */
+          int nw, n = i + 1 < nst ? store_lines(g, &st[i + 1], tk.nr, cs * NR, J->e, J->y, early, &nw) : 0;
+          for (int q = 0; q < n; q++) _mm_prefetch(early[q], _MM_HINT_T1);
+          tk.npf = store_lines(g, &st[i], tk.nr, cs * NR, J->e, J->y, pf, &tk.nw);
+        }
+        t_kernel(&tk);
+        if (last) store_tile(g, &st[i], tk.c, tk.nr, cs * NR, J->e, J->y);
       }
     }
   }
@@ -354,7 +467,7 @@ static void t_thread(void *arg, int t, int threads) {
   if (t >= J->tm * J->tn) return;
   int64_t r0, r1, c0, c1;
   region_of(J, t, &r0, &r1, &c0, &c1);
-  for (int64_t s = r0; s < r1 && c0 < c1; s += CHUNK_STRIPS) chunk(J, s, min64(r1, s + CHUNK_STRIPS), c0, c1, J->bufs[t]);
+  for (int64_t s = r0; s < r1 && c0 < c1; s += CHUNK_STRIPS) chunk(J, s, min64(r1, s + CHUNK_STRIPS), r1, c0, c1, J->bufs[t]);
 }
 
 /* The split tm x tn that minimises the busiest thread's work in half tiles: its tiles (2
