@@ -335,6 +335,10 @@ typedef struct t_tile {
   float *c;
   int nr, load_c, npf, nw;
   const char *const *pf;
+  /* t_kernel7's second column strip: at b + kc * 32, its tile and bias */
+  float *c2;
+  const float *bias2;
+  int nr2;
 } t_tile;
 
 AVX512 static inline __attribute__((always_inline)) void t_step(const float *a, const float *b, __m512 *c0,
@@ -387,6 +391,49 @@ AVX512 __attribute__((noinline)) static void t_kernel(const t_tile *p) {
   }
 }
 
+/* A strip of at most 7 rows (the last of a batch-1 7x7 map, 49 = 3 x 14 + 7) over two column
+ * strips: 7 x 64, the same 28 accumulators and FMAs per k-row as 14 x 32, none of them on empty
+ * rows; each sum in the same order as t_kernel's, so either gives the same bits. */
+AVX512 __attribute__((noinline)) static void t_kernel7(const t_tile *p) {
+  enum { R = MR / 2 };
+  __m512 acc[R][4];
+#pragma GCC unroll 7
+  for (int i = 0; i < R; i++) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = _mm512_setzero_ps();
+  const float *a = p->a, *b = p->b, *b2 = p->b + p->kc * NR;
+  int64_t k = 0, tail = p->kc - min64(p->kc, p->npf / 2 + 24);
+  for (int j = 0; k < p->kc; k++, a += MR, b += NR, b2 += NR) {
+    if (k >= tail)
+      for (int q = 0; q < 2 && j < p->npf; q++, j++) {
+        if (j < p->nw) _mm_prefetch(p->pf[j], _MM_HINT_ET0);
+        else _mm_prefetch(p->pf[j], _MM_HINT_T0);
+      }
+    __m512 v0 = _mm512_loadu_ps(b), v1 = _mm512_loadu_ps(b + 16), v2 = _mm512_loadu_ps(b2), v3 = _mm512_loadu_ps(b2 + 16);
+#pragma GCC unroll 7
+    for (int i = 0; i < R; i++) {
+      __m512 ai = _mm512_set1_ps(a[i]);
+      acc[i][0] = _mm512_fmadd_ps(ai, v0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(ai, v1, acc[i][1]);
+      acc[i][2] = _mm512_fmadd_ps(ai, v2, acc[i][2]);
+      acc[i][3] = _mm512_fmadd_ps(ai, v3, acc[i][3]);
+    }
+  }
+  __m512 bias[4];
+  for (int h = 0; h < 4; h++) {
+    const float *bp = h < 2 ? p->bias : p->bias2;
+    int n = (h < 2 ? p->nr : p->nr2) - (h & 1) * 16;
+    bias[h] = bp ? _mm512_maskz_loadu_ps(lanes(0, n < 0 ? 0 : n > 16 ? 16 : n), bp + (h & 1) * 16) : _mm512_setzero_ps();
+  }
+#pragma GCC unroll 7
+  for (int i = 0; i < R; i++)
+#pragma GCC unroll 4
+    for (int h = 0; h < 4; h++) {
+      float *c = (h < 2 ? p->c : p->c2) + i * NR + (h & 1) * 16;
+      __m512 v = _mm512_add_ps(acc[i][h], bias[h]);
+      if (p->load_c) v = _mm512_add_ps(v, _mm512_loadu_ps(c));
+      _mm512_storeu_ps(c, v);
+    }
+}
+
 /* ---- the driver ---------------------------------------------------------------------------- */
 
 typedef struct t_job {
@@ -415,6 +462,16 @@ static int64_t taps_floats(const t_job *J) {
 }
 static int64_t buf_floats(const t_job *J, int64_t cols) {
   return taps_floats(J) + CHUNK_STRIPS * astride(J) + CHUNK_STRIPS * MR * NR * cols;
+}
+
+/* The weight strip after (k0, cs): the next column, else the first column of the next k-block
+ * or (more chunks to come) of the first; NULL at the end. Fetched during strip cs's first pass,
+ * so that no k-block starts on a strip from DRAM (weights are read once per batch-1 run). */
+static const float *next_strip(const t_job *J, int64_t k0, int64_t cs, int64_t c0, int64_t c1, int more_chunks) {
+  int64_t kcb = min64(J->kc, J->k - k0);
+  if (cs + 1 < c1) return J->wt + k0 * J->np + (cs + 1) * kcb * NR;
+  if (k0 + kcb < J->k) return J->wt + (k0 + kcb) * J->np + c0 * min64(J->kc, J->k - k0 - kcb) * NR;
+  return more_chunks ? J->wt + c0 * min64(J->kc, J->k) * NR : NULL;
 }
 
 /* One chunk of row strips [s0, s1) x the thread's column strips [c0, c1), k-block by k-block:
@@ -447,15 +504,31 @@ AVX512 static void chunk(const t_job *J, int64_t s0, int64_t s1, int64_t r1, int
       for (int i = 0; i < nst; i++) {
         tk.a = abuf + i * astride(J);
         tk.c = cbuf + ((cs - c0) * CHUNK_STRIPS + i) * MR * NR;
-        tk.b_next = i == 0 && cs + 1 < c1 ? tk.b + kcb * NR : NULL;
+        tk.b_next = i == 0 ? next_strip(J, k0, cs, c0, c1, s1 < r1) : NULL;
         tk.npf = 0;
-        if (last) { /* the next strip's lines towards L2 now, this one's into L1 at the end */
-          int nw, n = i + 1 < nst ? store_lines(g, &st[i + 1], tk.nr, cs * NR, J->e, J->y, early, &nw) : 0;
-          for (int q = 0; q < n; q++) _mm_prefetch(early[q], _MM_HINT_T1);
-          tk.npf = store_lines(g, &st[i], tk.nr, cs * NR, J->e, J->y, pf, &tk.nw);
+        /* A strip of at most 7 rows takes column strips in pairs (c0, c0 + 1), ..., at the
+         * second of each: the earlier strips' stores, which may spill into it, come first. */
+        int half = st[i].rows <= MR / 2 && (cs - c0) % 2 == 1;
+        if (st[i].rows <= MR / 2 && (cs - c0) % 2 == 0 && cs + 1 < c1) continue;
+        if (half) {
+          tk.c2 = tk.c;
+          tk.nr2 = tk.nr;
+          tk.bias2 = tk.bias;
+          tk.b -= kcb * NR;
+          tk.c -= CHUNK_STRIPS * MR * NR;
+          tk.nr = NR;
+          tk.bias = last && J->e->bias ? J->e->bias + (cs - 1) * NR : NULL;
         }
-        t_kernel(&tk);
-        if (last) store_tile(g, &st[i], tk.c, tk.nr, cs * NR, J->e, J->y);
+        int64_t co0 = (cs - half) * NR;
+        if (last) { /* the next strip's lines towards L2 now, this one's into L1 at the end */
+          int nw, n = i + 1 < nst ? store_lines(g, &st[i + 1], tk.nr, co0, J->e, J->y, early, &nw) : 0;
+          for (int q = 0; q < n; q++) _mm_prefetch(early[q], _MM_HINT_T1);
+          tk.npf = store_lines(g, &st[i], tk.nr + (half ? tk.nr2 : 0), co0, J->e, J->y, pf, &tk.nw);
+        }
+        if (half) t_kernel7(&tk);
+        else t_kernel(&tk);
+        if (last) store_tile(g, &st[i], tk.c, tk.nr, co0, J->e, J->y);
+        if (last && half) store_tile(g, &st[i], tk.c2, tk.nr2, co0 + NR, J->e, J->y);
       }
     }
   }
