@@ -18,7 +18,8 @@ enum {
   MR = SNT_K_AVX512_MR,
   NR = SNT_K_AVX512_NR,
   MAX_TAPS = 64,     /* kernel positions; more take the other paths */
-  MAX_P = 256,       /* output pixels per image: larger maps fill the per-image tile anyway */
+  MAX_P = 256,       /* output pixels per image of a 1x1 conv: larger maps fill the GEMM's tile */
+  MAX_P_TAPS = 1024, /* with taps: 28x28 maps ran 3-13% faster here than as implicit GEMM */
   CHUNK_STRIPS = 16, /* row strips whose A block (16 x 14 x kc) stays in L2 */
   SEGS = MR          /* image runs within one strip (HW = 1: one per row) */
 };
@@ -27,7 +28,7 @@ enum {
  * weights packed for a batch must suit every smaller one (the executable runs batch n). */
 int snt_k_conv_t_applies(const snt_k_conv3 *g) {
   int64_t floats;
-  if (g->groups != 1 || g->w.out_size > MAX_P || g->w.k_size > MAX_TAPS) return 0;
+  if (g->groups != 1 || g->w.out_size > (g->w.k_size > 1 ? MAX_P_TAPS : MAX_P) || g->w.k_size > MAX_TAPS) return 0;
   return !__builtin_mul_overflow(g->cin, g->w.in_size, &floats) && floats <= INT32_MAX;
 }
 

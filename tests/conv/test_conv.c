@@ -75,6 +75,8 @@ static const conv_case cases[] = {
     {"small 3x3 stride 2 14 to 7", 2, 24, 40, 1, 1, {14, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
     {"small 3x3 stride 2 28 to 14", 2, 12, 33, 1, 2, {28, 28}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
     {"small 1x1 14x14 batch 1", 2, 20, 64, 1, 1, {14, 14}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+    /* 3x3 maps over 1024 pixels with too many taps for the direct path stay implicit GEMM */
+    {"implicit past the small maps", 2, 40, 20, 1, 1, {36, 35}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
 };
 
 static snt_k_conv_desc desc_of(const conv_case *c) {
@@ -157,7 +159,8 @@ static void expected_kernel(const conv_case *c, snt_k_isa isa, char *buf, size_t
   int64_t out = prod64(d.out, d.spatial), taps = prod64(d.kernel, d.spatial);
   if (isa == SNT_K_ISA_AVX512 && direct_applies(c, &d)) snprintf(buf, n, "conv-direct-avx512");
   else if (c->cin / c->groups == 1 && c->groups > 1) snprintf(buf, n, "conv-depthwise-%s", in);
-  else if (isa == SNT_K_ISA_AVX512 && c->groups == 1 && out <= 256 && taps <= 64) snprintf(buf, n, "conv-gemmt-avx512");
+  else if (isa == SNT_K_ISA_AVX512 && c->groups == 1 && out <= (taps > 1 ? 1024 : 256) && taps <= 64)
+    snprintf(buf, n, "conv-gemmt-avx512");
   else snprintf(buf, n, "conv-gemm-%s-%s", in, pointwise ? "1x1" : "implicit");
 }
 
