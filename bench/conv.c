@@ -2,9 +2,11 @@
  * the old path (a whole im2col + OpenBLAS sgemm + a separate bias/ReLU pass), interleaved run
  * by run in the same process; medians. Built as build/bench_conv (not a test).
  *   build/bench_conv [--batch N] [--threads T] [--reps R] [--model simple_cnn|deep_cnn|resnet50v2|all] [--cpu]
- *                    [--packed] [--only KxS]
- * --packed packs the weights once (snt_k_conv_pack_weights), as generated code does at load;
- * --only 3x1 keeps the layers of one kernel size and stride.
+ *                    [--packed] [--no-blas] [--kernel SUBSTRING] [--only KxS] [--cold]
+ * --packed: sinter's weights packed once before timing, as executables do (else per call);
+ * --no-blas: sinter only (A/B runs of two builds); --kernel: only layers whose path name
+ * contains SUBSTRING (e.g. gemmt); --only 3x1: only layers of that kernel size and stride; --cold: 64 MB written before each sinter call, so weights
+ * come from DRAM as in a model at batch 1.
  * SINTER_ISA=avx2|c forces a lower ISA; OpenBLAS keeps its own threads (OPENBLAS_NUM_THREADS). */
 #include <cblas.h>
 #include <stdio.h>
@@ -85,24 +87,19 @@ static void old_conv(const snt_k_conv_desc *d, const float *x, const float *w, c
   }
 }
 
-/* The conv as generated code runs it: with weights packed at load when pw is set. */
-static void run(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w, const float *pw,
-                const float *b, float *y) {
-  if (pw) snt_k_conv_packed(ctx, d, x, w, pw, b, NULL, y, NULL);
-  else snt_k_conv(ctx, d, x, w, b, NULL, y, NULL);
-}
-
 int main(int argc, char **argv) {
   int64_t batch = 1;
   int threads = 2, reps = 5;
-  const char *model = "all", *only = NULL;
-  int packed_w = 0;
+  const char *model = "all", *kernel = "", *only = NULL;
+  int packed = 0, blas = 1;
+  size_t cold = 0;
   for (int i = 1; i < argc; i += 2) {
-    if (!strcmp(argv[i], "--cpu")) {
-      clock_used = CLOCK_PROCESS_CPUTIME_ID;
-      i--;
-    } else if (!strcmp(argv[i], "--packed")) {
-      packed_w = 1;
+    if (!strcmp(argv[i], "--cpu") || !strcmp(argv[i], "--packed") || !strcmp(argv[i], "--no-blas") ||
+        !strcmp(argv[i], "--cold")) {
+      if (!strcmp(argv[i], "--cold")) cold = (size_t)64 << 20;
+      else if (!strcmp(argv[i], "--cpu")) clock_used = CLOCK_PROCESS_CPUTIME_ID;
+      else if (!strcmp(argv[i], "--packed")) packed = 1;
+      else blas = 0;
       i--;
     } else if (i + 1 >= argc) {
       fprintf(stderr, "bench_conv: '%s' needs a value\n", argv[i]);
@@ -111,6 +108,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--model")) model = argv[i + 1];
+    else if (!strcmp(argv[i], "--kernel")) kernel = argv[i + 1];
     else if (!strcmp(argv[i], "--only")) only = argv[i + 1];
     else {
       fprintf(stderr, "bench_conv: unknown argument '%s'\n", argv[i]);
@@ -122,7 +120,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   snt_k_ctx *ctx = snt_k_ctx_create(threads);
-  if (!ctx) return 1;
+  char *flush = cold ? malloc(cold) : NULL;
+  if (!ctx || (cold && !flush)) return 1;
   printf("%-11s %5s %4s %4s %5s %2s %1s %-26s %9s %8s %9s %8s %6s\n", "model", "cin", "hw", "k", "cout", "s", "n",
          "kernel", "sinter ms", "GFLOP/s", "blas ms", "GFLOP/s", "ratio");
   double tot_s = 0, tot_b = 0;
@@ -139,23 +138,24 @@ int main(int argc, char **argv) {
                          .act = {SNT_K_ACT_RELU, 0, 0, 0}};
     size_t nx = (size_t)(batch * L->cin * L->h * L->w), nw = (size_t)(L->cout * L->cin * L->k * L->k);
     size_t ny = (size_t)(batch * L->cout * oh * ow), ncol = (size_t)(L->cin * L->k * L->k * oh * ow);
+    if (!strstr(snt_k_conv_kernel(ctx, &d), kernel)) continue;
     float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc((size_t)L->cout * 4), *y = malloc(ny * 4);
-    float *col = malloc(ncol * 4);
+    float *col = malloc(ncol * 4), *pw = NULL;
     if (!x || !w || !b || !y || !col) return 1;
     for (size_t i = 0; i < nx; i++) x[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.5f;
     for (size_t i = 0; i < nw; i++) w[i] = (float)((i * 104729) % 1000) / 1000.0f - 0.5f;
     for (int64_t i = 0; i < L->cout; i++) b[i] = 0.01f * (float)i;
-    double ts[99], tb[99];
-    size_t pbytes = packed_w ? snt_k_conv_packed_weights_bytes(&d) : 0;
-    float *pw = pbytes ? aligned_alloc(64, (pbytes + 63) / 64 * 64) : NULL;
-    if (pw && snt_k_conv_pack_weights(ctx, &d, w, pw) != SNT_OK) return 1;
-    run(ctx, &d, x, w, pw, b, y); /* warm-up: page faults, packing buffers */
-    old_conv(&d, x, w, b, y, col);
+    size_t npw = packed ? snt_k_conv_packed_weights_bytes(&d) : 0;
+    if (npw && (!(pw = aligned_alloc(64, (npw + 63) / 64 * 64)) || snt_k_conv_pack_weights(ctx, &d, w, pw) != SNT_OK)) return 1;
+    double ts[99], tb[99] = {0};
+    snt_k_conv_packed(ctx, &d, x, w, pw, b, NULL, y, NULL); /* warm-up: page faults, packing buffers */
+    if (blas) old_conv(&d, x, w, b, y, col);
     for (int r = 0; r < reps; r++) {
+      if (flush) memset(flush, r, cold);
       double t0 = now();
-      run(ctx, &d, x, w, pw, b, y);
+      snt_k_conv_packed(ctx, &d, x, w, pw, b, NULL, y, NULL);
       double t1 = now();
-      old_conv(&d, x, w, b, y, col);
+      if (blas) old_conv(&d, x, w, b, y, col);
       tb[r] = now() - t1;
       ts[r] = t1 - t0;
     }
@@ -172,5 +172,6 @@ int main(int argc, char **argv) {
   }
   printf("total (layers x count): sinter %.2f ms, blas %.2f ms, ratio %.2f\n", 1e3 * tot_s, 1e3 * tot_b, tot_b / tot_s);
   snt_k_ctx_destroy(ctx);
+  free(flush);
   return 0;
 }

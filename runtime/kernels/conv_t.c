@@ -3,31 +3,29 @@
  * C^T[n*P + p][co] = sum_k im2col(x[n])[k][p] * W[co][k]. Per image, P = 49 or 196 columns
  * fill the 32-wide tile to 77-88% and split badly over threads; 14-row strips of stacked pixels
  * are full, and the output channels split evenly. W^T is packed once (32-column strips, the
- * k-blocks of snt_k_gemm_kc); im2col^T strips are gathered from the image per k-block; the
- * microkernel adds the bias, and a transposing store writes NCHW with residual and activation. */
+ * k-blocks of snt_k_gemm_kc); im2col^T strips are read from the image per k-block (windows and
+ * permutes); conv_t_tile.c's microkernel adds the bias, and its transposing store writes NCHW
+ * with residual and activation. */
 #include <immintrin.h>
-#include <math.h>
 
-#include "act_avx512.h"
-#include "conv_impl.h"
-#include "gemm_ukr.h"
+#include "conv_t.h"
 
 #define AVX512 __attribute__((target("avx512f,prfchw")))
 
 enum {
-  MR = SNT_K_AVX512_MR,
-  NR = SNT_K_AVX512_NR,
+  MR = SNT_K_CONV_T_MR,
+  NR = SNT_K_CONV_T_NR,
   MAX_TAPS = 64,     /* kernel positions; more take the other paths */
-  MAX_P = 256,       /* output pixels per image: larger maps fill the per-image tile anyway */
-  CHUNK_STRIPS = 16, /* row strips whose A block (16 x 14 x kc) stays in L2 */
-  SEGS = MR          /* image runs within one strip (HW = 1: one per row) */
+  MAX_P = 256,       /* output pixels per image of a 1x1 conv: larger maps fill the GEMM's tile */
+  MAX_P_TAPS = 1024, /* with taps: 28x28 maps ran 3-13% faster here than as implicit GEMM */
+  CHUNK_STRIPS = 16  /* row strips whose A block (16 x 14 x kc) stays in L2 */
 };
 
 /* Small maps, one group, taps and an image that fit the gathers' int32 indices. Not the batch:
  * weights packed for a batch must suit every smaller one (the executable runs batch n). */
 int snt_k_conv_t_applies(const snt_k_conv3 *g) {
   int64_t floats;
-  if (g->groups != 1 || g->w.out_size > MAX_P || g->w.k_size > MAX_TAPS) return 0;
+  if (g->groups != 1 || g->w.out_size > (g->w.k_size > 1 ? MAX_P_TAPS : MAX_P) || g->w.k_size > MAX_TAPS) return 0;
   return !__builtin_mul_overflow(g->cin, g->w.in_size, &floats) && floats <= INT32_MAX;
 }
 
@@ -59,20 +57,11 @@ void snt_k_conv_t_pack_weights(const snt_k_conv3 *g, const float *w, float *dst)
   }
 }
 
+typedef snt_k_conv_t_strip strip;
+typedef snt_k_conv_t_tile t_tile;
+
 /* ---- one strip of 14 output pixels --------------------------------------------------------- */
 
-/* Where a strip's rows come from and go to: per lane the image offset and first input
- * coordinates; runs of rows within one image (lanes [lo, hi) at y offset off). */
-typedef struct strip {
-  int rows;
-  int32_t base[16];
-  int64_t i0[16], i1[16], i2[16];
-  int nseg;
-  struct seg {
-    int lo, hi;
-    int64_t off;
-  } seg[SEGS];
-} strip;
 
 static void strip_init(const snt_k_conv3 *g, int64_t s, strip *st) {
   const snt_k_win3 *w = &g->w;
@@ -92,107 +81,99 @@ static void strip_init(const snt_k_conv3 *g, int64_t s, strip *st) {
   }
 }
 
-/* One kernel position of a strip: the gather's lanes and indices (x + c * in_size is the
- * channel's base); contiguous when the valid lanes are a prefix reading consecutive floats. */
+/* One kernel position of a strip, read from a channel's plane at xc: lane ii is xc[lo + perm[ii]]
+ * (perm < 16) or xc[lo2 + perm[ii] - 16] inside the image, else 0; so one or two windows of 16
+ * floats and one permute (none when the lanes read consecutive floats) replace a gather (two
+ * rows of a map, stride 2 included). GATHER (lanes spread wider) reads xc[perm[ii]]. Zen's
+ * gathers cost several cycles a lane; a permute one. */
+enum { TAP_ZERO, TAP_ID, TAP_P16, TAP_P32, TAP_GATHER };
+
 typedef struct tap {
+  int32_t perm[16];
+  int32_t lo, lo2;
   __mmask16 mask;
-  int contiguous;
-  int32_t idx[16];
+  uint16_t kind;
 } tap;
+
+/* Its lanes' places from the channel's base (0 outside the image) and the mask of those inside. */
+static __mmask16 tap_places(const snt_k_win3 *w, const strip *st, int64_t kd, int64_t kh, int64_t kw, int32_t *idx) {
+  __mmask16 mask = 0;
+  for (int ii = 0; ii < 16; ii++) {
+    int64_t a = st->i0[ii] + kd * w->dl[0], b = st->i1[ii] + kh * w->dl[1], c = st->i2[ii] + kw * w->dl[2];
+    int ok = ii < st->rows && a >= 0 && a < w->in[0] && b >= 0 && b < w->in[1] && c >= 0 && c < w->in[2];
+    idx[ii] = ok ? st->base[ii] + (int32_t)((a * w->in[1] + b) * w->in[2] + c) : 0;
+    if (ok) mask |= (__mmask16)(1u << ii);
+  }
+  return mask;
+}
+
+static void tap_init(const snt_k_win3 *w, const strip *st, int64_t kd, int64_t kh, int64_t kw, tap *tp) {
+  int32_t idx[16], lo = INT32_MAX, lo2 = INT32_MAX, hi2 = -1;
+  *tp = (tap){.mask = tap_places(w, st, kd, kh, kw, idx), .kind = TAP_ZERO};
+  if (!tp->mask) return;
+  for (int ii = 0; ii < 16; ii++)
+    if ((tp->mask >> ii) & 1 && idx[ii] < lo) lo = idx[ii];
+  for (int ii = 0; ii < 16; ii++) /* the lanes past the first window: the second's span */
+    if ((tp->mask >> ii) & 1 && idx[ii] >= lo + 16) {
+      lo2 = idx[ii] < lo2 ? idx[ii] : lo2;
+      hi2 = idx[ii] > hi2 ? idx[ii] : hi2;
+    }
+  /* Consecutive floats from lane 0's place (the first lanes may be padding): one plain load. */
+  int first = __builtin_ctz(tp->mask), id = idx[first] >= first;
+  for (int ii = first; ii < 16; ii++)
+    if (((tp->mask >> ii) & 1) && idx[ii] != idx[first] - first + ii) id = 0;
+  tp->kind = id ? TAP_ID : hi2 < 0 ? TAP_P16 : hi2 - lo2 < 16 ? TAP_P32 : TAP_GATHER;
+  tp->lo = id ? idx[first] - first : tp->kind == TAP_GATHER ? 0 : lo;
+  tp->lo2 = tp->kind == TAP_P32 ? lo2 : 0;
+  for (int ii = 0; ii < 16; ii++) {
+    int32_t v = idx[ii] - tp->lo;
+    if (tp->kind == TAP_P32 && idx[ii] >= lo + 16) v = 16 + idx[ii] - lo2;
+    tp->perm[ii] = (tp->mask >> ii) & 1 ? v : 0;
+  }
+}
 
 static void taps_init(const snt_k_win3 *w, const strip *st, tap *taps) {
   int t = 0;
   for (int64_t kd = 0; kd < w->k[0]; kd++)
     for (int64_t kh = 0; kh < w->k[1]; kh++)
-      for (int64_t kw = 0; kw < w->k[2]; kw++, t++) {
-        tap *tp = &taps[t];
-        tp->mask = 0;
-        tp->contiguous = 1;
-        for (int ii = 0; ii < 16; ii++) {
-          int64_t a = st->i0[ii] + kd * w->dl[0], b = st->i1[ii] + kh * w->dl[1], c = st->i2[ii] + kw * w->dl[2];
-          int ok = ii < st->rows && a >= 0 && a < w->in[0] && b >= 0 && b < w->in[1] && c >= 0 && c < w->in[2];
-          tp->idx[ii] = ok ? st->base[ii] + (int32_t)((a * w->in[1] + b) * w->in[2] + c) : 0;
-          if (ok) tp->mask |= (__mmask16)(1u << ii);
-          if (ok != (ii < st->rows) || (ok && tp->idx[ii] != tp->idx[0] + ii)) tp->contiguous = 0;
-        }
-      }
+      for (int64_t kw = 0; kw < w->k[2]; kw++) tap_init(w, st, kd, kh, kw, &taps[t++]);
 }
 
-/* A strip of im2col^T over depth [k0, k0 + kcb): dst[kk * 14 + ii] = B[k0 + kk][row ii]. */
-AVX512 static void pack_strip(const snt_k_conv3 *g, const float *x, const tap *taps, int64_t k0, int64_t kcb,
-                              float *dst) {
+/* Floats [0, n) of p, the rest 0; a plain load wherever 16 floats are inside the buffer (Zen's
+ * masked loads are slow: a residual read that way cost a third of a layer). */
+AVX512 static inline __m512 load_upto(const float *p, int64_t n) {
+  if (n >= 16) return _mm512_loadu_ps(p);
+  return _mm512_maskz_loadu_ps(n <= 0 ? 0 : (__mmask16)((1u << n) - 1u), p);
+}
+
+/* One tap of one channel (xc its plane, room the floats from xc to the end of x). */
+AVX512 static inline __m512 tap_load(const tap *tp, const float *xc, int64_t room) {
+  const float *p = xc + tp->lo;
+  room -= tp->lo;
+  switch (tp->kind) {
+    case TAP_ID: return _mm512_maskz_mov_ps(tp->mask, load_upto(p, room));
+    case TAP_P16: return _mm512_maskz_permutexvar_ps(tp->mask, _mm512_loadu_si512(tp->perm), load_upto(p, room));
+    case TAP_P32:
+      return _mm512_maskz_permutex2var_ps(tp->mask, load_upto(p, room), _mm512_loadu_si512(tp->perm),
+                                          load_upto(xc + tp->lo2, room + tp->lo - tp->lo2));
+    case TAP_GATHER:
+      return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), tp->mask, _mm512_loadu_si512(tp->perm), xc, 4);
+    default: return _mm512_setzero_ps();
+  }
+}
+
+/* The strips' im2col^T over depth [k0, k0 + kcb): strip s at dst + s * astride holds
+ * B[k0 + kk][row ii] at [kk * 14 + ii]. Depth outermost, so each channel's plane is read once
+ * for all strips while it is in L1; 16-float stores spill 2 into the next row (written next)
+ * or the strip's padding. */
+AVX512 static void pack_strips(const snt_k_conv3 *g, const float *x, const tap *taps, int nst, int64_t k0,
+                               int64_t kcb, int64_t astride, float *dst) {
   int64_t ks = g->w.k_size, c = k0 / ks, t = k0 % ks, end = g->batch * g->cin * g->w.in_size;
-  for (int64_t kk = 0; kk < kcb; kk++, dst += MR) {
-    const tap *tp = &taps[t];
+  for (int64_t kk = 0; kk < kcb; kk++) {
     const float *xc = x + c * g->w.in_size;
-    __m512 v;
-    /* Zen's masked loads are slow (a residual read that way cost a third of a layer): a
-     * plain load, masked by a blend, wherever 16 floats are inside the buffer. */
-    if (tp->contiguous && c * g->w.in_size + tp->idx[0] + 16 <= end)
-      v = _mm512_maskz_mov_ps(tp->mask, _mm512_loadu_ps(xc + tp->idx[0]));
-    else if (tp->contiguous) v = _mm512_maskz_loadu_ps(tp->mask, xc + tp->idx[0]);
-    else v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), tp->mask, _mm512_loadu_si512(tp->idx), xc, 4);
-    _mm512_mask_storeu_ps(dst, (__mmask16)((1u << MR) - 1), v);
+    int64_t room = end - c * g->w.in_size;
+    for (int s = 0; s < nst; s++) _mm512_storeu_ps(dst + s * astride + kk * MR, tap_load(&taps[s * ks + t], xc, room));
     if (++t == ks) t = 0, c++;
-  }
-}
-
-/* ---- the transposing store ----------------------------------------------------------------- */
-
-/* relu / leaky / clip as the other stores; sigmoid and tanh lane by lane with the GEMM's formulas. */
-AVX512 static inline __m512 act16(__m512 v, const snt_k_act *act) {
-  if (act->kind != SNT_K_ACT_SIGMOID && act->kind != SNT_K_ACT_TANH) return snt_k_act_vec512(v, act);
-  float f[16];
-  _mm512_storeu_ps(f, v);
-  for (int i = 0; i < 16; i++) f[i] = act->kind == SNT_K_ACT_SIGMOID ? 1.0f / (1.0f + expf(-f[i])) : tanhf(f[i]);
-  return _mm512_loadu_ps(f);
-}
-
-static inline __mmask16 lanes(int lo, int hi) { return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u)); }
-
-/* The finished tile (rows = the strip's pixels, ldc 32, bias added) to y[n][co][p] for its nr
- * channels from co0: one channel's pixels are a column of the tile, gathered from L1, then
- * each image run gets its residual and activation and is stored contiguously. */
-AVX512 static void store_tile(const snt_k_conv3 *g, const strip *st, const float *tile, int nr, int64_t co0,
-                              const snt_k_conv_epi *e, float *y) {
-  const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                          _mm512_set1_epi32(NR));
-  __mmask16 valid = lanes(0, st->rows);
-  int64_t p = g->w.out_size, end = g->batch * g->cout * p;
-  for (int jj = 0; jj < nr; jj++) {
-    __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, rows, tile + jj, 4);
-    if (!e->residual) v = act16(v, &e->act);
-    for (int sgi = 0; sgi < st->nseg; sgi++) {
-      const struct seg *sg = &st->seg[sgi];
-      int64_t off = sg->off + (co0 + jj) * p;
-      __mmask16 at = lanes(sg->lo, sg->hi), low = lanes(0, sg->hi - sg->lo);
-      __m512 o = v;
-      if (e->residual) {
-        __m512 r = off + 16 <= end ? _mm512_loadu_ps(e->residual + off) /* see pack_strip */
-                                   : _mm512_maskz_loadu_ps(low, e->residual + off);
-        o = act16(_mm512_add_ps(v, sg->lo ? _mm512_maskz_expand_ps(at, r) : r), &e->act);
-      }
-      _mm512_mask_storeu_ps(y + off, low, sg->lo ? _mm512_maskz_compress_ps(at, o) : o);
-    }
-  }
-}
-
-/* The lines the tile's store will read (residual) and write, fetched while the microkernel
- * runs: one channel's run is 56 bytes at a stride of the map, which no prefetcher follows. */
-AVX512 static void prefetch_tile(const snt_k_conv3 *g, const strip *st, int nr, int64_t co0, const snt_k_conv_epi *e,
-                                 const float *y) {
-  int64_t p = g->w.out_size;
-  for (int sgi = 0; sgi < st->nseg; sgi++) {
-    const struct seg *sg = &st->seg[sgi];
-    for (int jj = 0; jj < nr; jj++) {
-      int64_t off = sg->off + (co0 + jj) * p, last = sg->hi - sg->lo - 1;
-      if (e->residual) {
-        _mm_prefetch((const char *)(e->residual + off), _MM_HINT_T0);
-        _mm_prefetch((const char *)(e->residual + off + last), _MM_HINT_T0);
-      }
-      _mm_prefetch((const char *)(y + off), _MM_HINT_ET0);
-      _mm_prefetch((const char *)(y + off + last), _MM_HINT_ET0);
-    }
   }
 }
 
@@ -216,43 +197,81 @@ static void region_of(const t_job *J, int t, int64_t *r0, int64_t *r1, int64_t *
   *c1 = J->ns * (tni + 1) / J->tn;
 }
 
-/* A block: CHUNK_STRIPS strips x kc; then the chunk's tiles of the thread's columns. */
+/* A thread's buffer: the chunk's taps, its A block (CHUNK_STRIPS strips of kc x 14, each
+ * padded for the packer's spill), then the chunk's tiles of the thread's columns. */
+static int64_t astride(const t_job *J) { return J->kc * MR + 16; }
+static int64_t taps_floats(const t_job *J) {
+  return (CHUNK_STRIPS * J->g->w.k_size * (int64_t)sizeof(tap) + 63) / 64 * 16;
+}
 static int64_t buf_floats(const t_job *J, int64_t cols) {
-  return CHUNK_STRIPS * MR * J->kc + CHUNK_STRIPS * MR * NR * cols;
+  return taps_floats(J) + CHUNK_STRIPS * astride(J) + CHUNK_STRIPS * MR * NR * cols;
+}
+
+/* The weight strip after (k0, cs): the next column, else the first column of the next k-block
+ * or (more chunks to come) of the first; NULL at the end. Fetched during strip cs's first pass,
+ * so that no k-block starts on a strip from DRAM (weights are read once per batch-1 run). */
+static const float *next_strip(const t_job *J, int64_t k0, int64_t cs, int64_t c0, int64_t c1, int more_chunks) {
+  int64_t kcb = min64(J->kc, J->k - k0);
+  if (cs + 1 < c1) return J->wt + k0 * J->np + (cs + 1) * kcb * NR;
+  if (k0 + kcb < J->k) return J->wt + (k0 + kcb) * J->np + c0 * min64(J->kc, J->k - k0 - kcb) * NR;
+  return more_chunks ? J->wt + c0 * min64(J->kc, J->k) * NR : NULL;
 }
 
 /* One chunk of row strips [s0, s1) x the thread's column strips [c0, c1), k-block by k-block:
  * partial tiles wait in cbuf; the last k-block's tile goes straight to y. */
-AVX512 static void chunk(const t_job *J, int64_t s0, int64_t s1, int64_t c0, int64_t c1, float *abuf, float *cbuf) {
+AVX512 static void chunk(const t_job *J, int64_t s0, int64_t s1, int64_t r1, int64_t c0, int64_t c1, float *buf) {
   const snt_k_conv3 *g = J->g;
   strip st[CHUNK_STRIPS];
-  tap taps[MAX_TAPS];
-  snt_k_ukr_args u = {.ldb = NR, .ldc = NR, .alpha = 1.0f, .act = {SNT_K_ACT_NONE, 0, 0, 0}};
-  for (int64_t s = s0; s < s1; s++) strip_init(g, s, &st[s - s0]);
+  tap *taps = (tap *)(void *)buf;
+  float *abuf = buf + taps_floats(J), *cbuf = abuf + CHUNK_STRIPS * astride(J);
+  int nst = (int)(s1 - s0);
+  uintptr_t yb = (uintptr_t)J->y, ye = yb + (uintptr_t)(g->batch * g->cout * g->w.out_size) * sizeof(float);
+  uintptr_t rb = (uintptr_t)J->e->residual, re = rb + (ye - yb);
+  int aliased = J->e->residual && rb < ye && yb < re;
+  const char *pf[SNT_K_CONV_T_MAX_PF], *early[SNT_K_CONV_T_MAX_PF];
+  for (int i = 0; i < nst; i++) {
+    strip_init(g, s0 + i, &st[i]);
+    st[i].spill = s0 + i + 1 < r1 && st[i].rows == MR && st[i].nseg == 1 &&
+                  st[i].seg[0].off % g->w.out_size + 16 <= g->w.out_size && !aliased;
+    taps_init(&g->w, &st[i], taps + i * g->w.k_size);
+  }
   for (int64_t k0 = 0; k0 < J->k; k0 += J->kc) {
     int64_t kcb = min64(J->kc, J->k - k0);
-    for (int64_t s = s0; s < s1; s++) {
-      taps_init(&g->w, &st[s - s0], taps);
-      pack_strip(g, J->x, taps, k0, kcb, abuf + (s - s0) * kcb * MR);
-    }
-    u.kc = kcb;
-    u.load_c = k0 > 0;
-    u.last = k0 + kcb >= J->k;
-    u.b_next = kcb * NR;
+    int last = k0 + kcb >= J->k;
+    pack_strips(g, J->x, taps, nst, k0, kcb, astride(J), abuf);
+    t_tile tk = {.kc = kcb, .load_c = k0 > 0, .pf = pf};
     for (int64_t cs = c0; cs < c1; cs++) {
-      u.b = J->wt + k0 * J->np + cs * kcb * NR;
-      u.nr = (int)min64(NR, g->cout - cs * NR);
-      u.col_bias = J->e->bias ? J->e->bias + cs * NR : NULL;
-      for (int64_t s = s0; s < s1; s++) {
-        const strip *sp = &st[s - s0];
-        u.a = abuf + (s - s0) * kcb * MR;
-        u.c = cbuf + ((cs - c0) * CHUNK_STRIPS + (s - s0)) * MR * NR;
-        u.mr = sp->rows;
-        u.prefetch_b = s == s0 && cs + 1 < c1;
-        if (u.last && s == s0) prefetch_tile(g, sp, u.nr, cs * NR, J->e, J->y);
-        if (u.last && s + 1 < s1) prefetch_tile(g, sp + 1, u.nr, cs * NR, J->e, J->y);
-        snt_k_ukr_avx512(&u);
-        if (u.last) store_tile(g, sp, u.c, u.nr, cs * NR, J->e, J->y);
+      tk.b = J->wt + k0 * J->np + cs * kcb * NR;
+      tk.nr = (int)min64(NR, g->cout - cs * NR);
+      tk.bias = last && J->e->bias ? J->e->bias + cs * NR : NULL;
+      for (int i = 0; i < nst; i++) {
+        tk.a = abuf + i * astride(J);
+        tk.c = cbuf + ((cs - c0) * CHUNK_STRIPS + i) * MR * NR;
+        tk.b_next = i == 0 ? next_strip(J, k0, cs, c0, c1, s1 < r1) : NULL;
+        tk.npf = 0;
+        /* A strip of at most 7 rows takes column strips in pairs (c0, c0 + 1), ..., at the
+         * second of each: the earlier strips' stores, which may spill into it, come first. */
+        int half = st[i].rows <= MR / 2 && (cs - c0) % 2 == 1;
+        if (st[i].rows <= MR / 2 && (cs - c0) % 2 == 0 && cs + 1 < c1) continue;
+        if (half) {
+          tk.c2 = tk.c;
+          tk.nr2 = tk.nr;
+          tk.bias2 = tk.bias;
+          tk.b -= kcb * NR;
+          tk.c -= CHUNK_STRIPS * MR * NR;
+          tk.nr = NR;
+          tk.bias = last && J->e->bias ? J->e->bias + (cs - 1) * NR : NULL;
+        }
+        int64_t co0 = (cs - half) * NR;
+        if (last) { /* the next strip's lines towards L2 now, this one's into L1 at the end */
+          int nw, n = i + 1 < nst ? snt_k_conv_t_store_lines(g, &st[i + 1], tk.nr, co0, J->e, J->y, early, &nw) : 0;
+          for (int q = 0; q < n; q++) _mm_prefetch(early[q], _MM_HINT_T1);
+          tk.npf = snt_k_conv_t_store_lines(g, &st[i], tk.nr + (half ? tk.nr2 : 0), co0, J->e, J->y, pf, &tk.nw);
+        }
+        if (half) snt_k_conv_t_kernel7(&tk);
+        else snt_k_conv_t_kernel(&tk);
+        if (last) snt_k_conv_t_store_tile(g, &st[i], tk.c, tk.nr, co0, J->e, J->y);
+        if (last && half) snt_k_conv_t_store_tile(g, &st[i], tk.c2, tk.nr2, co0 + NR, J->e, J->y);
       }
     }
   }
@@ -264,9 +283,8 @@ static void t_thread(void *arg, int t, int threads) {
   if (t >= J->tm * J->tn) return;
   int64_t r0, r1, c0, c1;
   region_of(J, t, &r0, &r1, &c0, &c1);
-  float *abuf = J->bufs[t], *cbuf = abuf + CHUNK_STRIPS * MR * J->kc;
   for (int64_t s = r0; s < r1 && c0 < c1; s += CHUNK_STRIPS)
-    chunk(J, s, min64(r1, s + CHUNK_STRIPS), c0, c1, abuf, cbuf);
+    chunk(J, s, min64(r1, s + CHUNK_STRIPS), r1, c0, c1, J->bufs[t]);
 }
 
 /* The split tm x tn that minimises the busiest thread's work in half tiles: its tiles (2

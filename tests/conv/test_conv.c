@@ -2,7 +2,7 @@
  * double-precision convolution written from the ONNX definition: awkward shapes (tails in every
  * dimension, strides 2 and 4, dilation, groups, depthwise with multiplier 2, 1x1, 3x3, 7x7,
  * 11x11 stride 4, one-sided pads, 1-D and 3-D, batch 3, the direct path's tails, small maps at
- * batch 32), every
+ * batch 1 and 32), every
  * epilogue, the path named by snt_k_conv_kernel, weights packed once, and 1 vs 2 threads bit
  * for bit. */
 #include "gemm_core.h"
@@ -68,6 +68,15 @@ static const conv_case cases[] = {
     {"small HW 1", 2, 21, 35, 1, 3, {1, 1}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
     {"small 3x3 on 1x1 batch 32", 2, 5, 33, 1, 32, {1, 1}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
     {"small large K", 2, 301, 70, 1, 2, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    /* batch 1 on 7x7 (the 7-row strip over column pairs, an odd column left alone, several
+     * k-blocks), stride 2 from 14x14 and 28x28 (taps from two map rows or one), 16-float stores */
+    {"small 3x3 7x7 batch 1 cout 100", 2, 40, 100, 1, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"small 1x1 7x7 batch 1 deep", 2, 300, 70, 1, 1, {7, 7}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+    {"small 3x3 stride 2 14 to 7", 2, 24, 40, 1, 1, {14, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
+    {"small 3x3 stride 2 28 to 14", 2, 12, 33, 1, 2, {28, 28}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
+    {"small 1x1 14x14 batch 1", 2, 20, 64, 1, 1, {14, 14}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+    /* 3x3 maps over 1024 pixels with too many taps for the direct path stay implicit GEMM */
+    {"implicit past the small maps", 2, 40, 20, 1, 1, {36, 35}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
     /* Depthwise on AVX-512 (conv_dw_avx512.c): widths off its 64-column groups, strides 1 and 2
      * per axis, one-sided pads, pads as large as the kernel, 7x7, 1-wide outputs. */
     {"depthwise 3x3 width 70", 2, 6, 6, 6, 2, {9, 70}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
@@ -167,7 +176,8 @@ static void expected_kernel(const conv_case *c, snt_k_isa isa, char *buf, size_t
   if (isa == SNT_K_ISA_AVX512 && winograd_applies(c, &d)) snprintf(buf, n, "conv-winograd-avx512");
   else if (isa == SNT_K_ISA_AVX512 && direct_applies(c, &d)) snprintf(buf, n, "conv-direct-avx512");
   else if (c->cin / c->groups == 1 && c->groups > 1) snprintf(buf, n, "conv-depthwise-%s", in);
-  else if (isa == SNT_K_ISA_AVX512 && c->groups == 1 && out <= 256 && taps <= 64) snprintf(buf, n, "conv-gemmt-avx512");
+  else if (isa == SNT_K_ISA_AVX512 && c->groups == 1 && out <= (taps > 1 ? 1024 : 256) && taps <= 64)
+    snprintf(buf, n, "conv-gemmt-avx512");
   else snprintf(buf, n, "conv-gemm-%s-%s", in, pointwise ? "1x1" : "implicit");
 }
 
@@ -272,8 +282,9 @@ static void test_cases(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2) {
 /* Every activation with bias alone and with bias and residual, on one small case per path. */
 static void test_epilogues(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2) {
   rng r = {0xe9109e};
-  static const int picks[] = {0, 5, 25, 18, 27}; /* implicit, depthwise, 1x1, direct, small maps */
-  for (int p = 0; p < 5; p++) {
+  /* implicit, depthwise, 1x1, direct, direct stride 2, small maps at batch 3 and batch 1 */
+  static const int picks[] = {0, 5, 25, 18, 27, 38, 46};
+  for (int p = 0; p < (int)(sizeof picks / sizeof picks[0]); p++) {
     const conv_case *c = &cases[picks[p]];
     snt_k_conv_desc d = desc_of(c);
     bufs B = bufs_make(&r, &d);
