@@ -57,24 +57,24 @@ static const conv_case cases[] = {
     {"direct width 15", 2, 3, 24, 1, 1, {5, 15}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
     {"direct 11x11 stride 4 pads", 2, 3, 20, 1, 1, {30, 90}, {11, 11}, {4, 4}, {1, 1}, {0, 5}, {3, 0}},
     {"direct 32 channels", 2, 32, 40, 1, 1, {10, 50}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
-    /* Small maps (the transposed product on AVX-512): strips across images, chunks of strips,
-     * several k-blocks, output channels off the 32-column tile. */
-    {"small 1x1 7x7 batch 32", 2, 33, 70, 1, 32, {7, 7}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
-    {"small 3x3 7x7", 2, 17, 45, 1, 3, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
-    {"small 3x3 13x9", 2, 9, 40, 1, 1, {13, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
-    {"small 1x1 14x14 batch 3", 2, 31, 64, 1, 3, {14, 14}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
-    {"small 1x1 stride 2", 2, 15, 37, 1, 3, {14, 14}, {1, 1}, {2, 2}, {1, 1}, {0, 0}, {0, 0}},
-    {"small 3x3 stride 2 batch 32", 2, 13, 50, 1, 32, {14, 13}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
-    {"small HW 1", 2, 21, 35, 1, 3, {1, 1}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
-    {"small 3x3 on 1x1 batch 32", 2, 5, 33, 1, 32, {1, 1}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    /* Small maps (the transposed product on AVX-512, from 192 of cin x taps): strips across
+     * images, chunks of strips, several k-blocks, output channels off the 32-column tile. */
+    {"small 1x1 7x7 batch 32", 2, 197, 70, 1, 32, {7, 7}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+    {"small 3x3 7x7", 2, 23, 45, 1, 3, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"small 3x3 13x9", 2, 22, 40, 1, 1, {13, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"small 1x1 14x14 batch 3", 2, 211, 64, 1, 3, {14, 14}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+    {"small 1x1 stride 2", 2, 193, 37, 1, 3, {14, 14}, {1, 1}, {2, 2}, {1, 1}, {0, 0}, {0, 0}},
+    {"small 3x3 stride 2 batch 32", 2, 23, 50, 1, 32, {14, 13}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
+    {"small HW 1", 2, 201, 35, 1, 3, {1, 1}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+    {"small 3x3 on 1x1 batch 32", 2, 22, 33, 1, 32, {1, 1}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
     {"small large K", 2, 301, 70, 1, 2, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
     /* batch 1 on 7x7 (the 7-row strip over column pairs, an odd column left alone, several
      * k-blocks), stride 2 from 14x14 and 28x28 (taps from two map rows or one), 16-float stores */
     {"small 3x3 7x7 batch 1 cout 100", 2, 40, 100, 1, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
     {"small 1x1 7x7 batch 1 deep", 2, 300, 70, 1, 1, {7, 7}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
     {"small 3x3 stride 2 14 to 7", 2, 24, 40, 1, 1, {14, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
-    {"small 3x3 stride 2 28 to 14", 2, 12, 33, 1, 2, {28, 28}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
-    {"small 1x1 14x14 batch 1", 2, 20, 64, 1, 1, {14, 14}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+    {"small 3x3 stride 2 28 to 14", 2, 22, 33, 1, 2, {28, 28}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
+    {"small 1x1 14x14 batch 1", 2, 199, 64, 1, 1, {14, 14}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
     /* 3x3 maps over 1024 pixels with too many taps for the direct path stay implicit GEMM */
     {"implicit past the small maps", 2, 40, 20, 1, 1, {36, 35}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
     /* Depthwise on AVX-512 (conv_dw_avx512.c): widths off its 64-column groups, strides 1 and 2
@@ -84,6 +84,8 @@ static const conv_case cases[] = {
     {"depthwise 5x3 strides 1/2", 2, 4, 4, 4, 1, {12, 33}, {5, 3}, {1, 2}, {1, 1}, {2, 1}, {2, 1}},
     {"depthwise large pads", 2, 2, 2, 2, 1, {5, 6}, {3, 3}, {2, 1}, {1, 1}, {3, 3}, {3, 3}},
     {"depthwise 1 wide", 2, 5, 5, 5, 1, {6, 1}, {3, 3}, {1, 2}, {1, 1}, {1, 1}, {1, 1}},
+    /* LeNet's second conv: a small map, but too shallow for the transposed product */
+    {"5x5 small map, cin x taps 150", 2, 6, 16, 1, 4, {14, 14}, {5, 5}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
 };
 
 static snt_k_conv_desc desc_of(const conv_case *c) {
@@ -176,7 +178,8 @@ static void expected_kernel(const conv_case *c, snt_k_isa isa, char *buf, size_t
   if (isa == SNT_K_ISA_AVX512 && winograd_applies(c, &d)) snprintf(buf, n, "conv-winograd-avx512");
   else if (isa == SNT_K_ISA_AVX512 && direct_applies(c, &d)) snprintf(buf, n, "conv-direct-avx512");
   else if (c->cin / c->groups == 1 && c->groups > 1) snprintf(buf, n, "conv-depthwise-%s", in);
-  else if (isa == SNT_K_ISA_AVX512 && c->groups == 1 && out <= (taps > 1 ? 1024 : 256) && taps <= 64)
+  else if (isa == SNT_K_ISA_AVX512 && c->groups == 1 && out <= (taps > 1 ? 1024 : 256) && taps <= 64 &&
+           c->cin * taps >= 192)
     snprintf(buf, n, "conv-gemmt-avx512");
   else snprintf(buf, n, "conv-gemm-%s-%s", in, pointwise ? "1x1" : "implicit");
 }
