@@ -4,10 +4,12 @@
  *           dw^T[kdim, mg] += col[kdim, P] * dy[mg, P]^T, then dw = (dw^T)^T.
  * When an image's output plane P is small, a chunk of images is laid side by side (columns
  * j*P.. of one [rows, chunk*P] matrix) so that each sgemm gets a large enough dimension.
- * Stride-1 convs on large maps take the filter gradient without col (conv_grad_filter.c). */
+ * Stride-1 convs on large maps take the filter gradient without col (conv_grad_filter.c), on
+ * small maps the data gradient as a forward conv with flipped weights (conv_grad_flip.c). */
 #include <string.h>
 
 #include "conv_grad.h"
+#include "gemm_bf16.h"
 #include "gemm_core.h"
 
 /* Columns a GEMM should see at least: below this it runs far from its peak. */
@@ -55,6 +57,8 @@ size_t snt_k_conv_backward_scratch_bytes(const snt_k_conv_desc *d) {
   snt_k_conv3 g;
   if (snt_k_conv3_init(d, &g) != SNT_OK) return 0;
   size_t floats = (size_t)scratch_floats(&g, chunk_images(&g));
+  if (snt_k_conv_grad_flip_applies(d, &g) && snt_k_conv_grad_flip_floats(&g) > floats)
+    floats = snt_k_conv_grad_flip_floats(&g);
   if (implicit_filter(&g) && snt_k_conv_grad_implicit_floats(&g) > floats) floats = snt_k_conv_grad_implicit_floats(&g);
   return floats * sizeof(float);
 }
@@ -210,6 +214,9 @@ snt_status snt_k_conv_backward_data(snt_k_ctx *ctx, const snt_k_conv_desc *d, co
     zero(dx, g.batch * g.cin * g.w.in_size);
     return SNT_OK;
   }
+  /* Not on a BF16 context: its GEMM would cache the flipped weights as constants. */
+  if (snt_k_conv_grad_flip_applies(d, &g) && !snt_k_ctx_bf16(ctx))
+    return snt_k_conv_backward_data_flip(ctx, d, &g, dy, w, dx, scratch);
   for (int64_t n0 = 0; n0 < g.batch && !st; n0 += chunk) {
     int64_t nb = g.batch - n0 < chunk ? g.batch - n0 : chunk;
     for (int64_t grp = 0; grp < g.groups && !st; grp++) st = data_chunk(ctx, &g, dy, w, dx, scratch, n0, nb, grp);
