@@ -65,10 +65,11 @@ static inline void pack_a_strip_rows(const float *a, int64_t lda, int h, int64_t
 /* Also a strip of B transposed (its columns are rows of b). */
 static void pack_a_strip_rows_any(const float *a, int64_t lda, int h, int64_t kcb, int mr, float *d) {
   switch (mr) { /* the ISAs' MR and NR, each with a constant trip count */
-    case SNT_K_AVX512_MR: pack_a_strip_rows(a, lda, h, kcb, SNT_K_AVX512_MR, d); break;
+    /* Only the AVX-512 path has these widths: its transposing packer (16 x 16 in registers). */
+    case SNT_K_AVX512_MR:
+    case SNT_K_AVX512_NR: snt_k_pack_rows_t_avx512(a, lda, h, kcb, mr, d); break;
     case SNT_K_AVX2_MR: pack_a_strip_rows(a, lda, h, kcb, SNT_K_AVX2_MR, d); break;
     case SNT_K_C_MR: pack_a_strip_rows(a, lda, h, kcb, SNT_K_C_MR, d); break;
-    case SNT_K_AVX512_NR: pack_a_strip_rows(a, lda, h, kcb, SNT_K_AVX512_NR, d); break;
     case SNT_K_AVX2_NR: pack_a_strip_rows(a, lda, h, kcb, SNT_K_AVX2_NR, d); break;
     default: pack_a_strip_rows(a, lda, h, kcb, mr, d); break;
   }

@@ -41,6 +41,12 @@ void snt_k_ukr_avx512(const snt_k_ukr_args *args);
 void snt_k_ukr_avx2(const snt_k_ukr_args *args);
 void snt_k_ukr_c(const snt_k_ukr_args *args);
 
+/* A strip packed from rows that run along k (gemm_pack_avx512.c): d[kk * width + ii] =
+ * a[ii * lda + kk] for ii < h (h <= width), 0 up to width, kk < kcb. AVX-512 only. */
+void snt_k_pack_rows_t_avx512(const float *a, int64_t lda, int h, int64_t kcb, int width, float *d);
+/* The same from h row pointers (h <= width <= 32). */
+void snt_k_pack_ptrs_t_avx512(const float *const *rows, int h, int64_t kcb, int width, float *d);
+
 /* y[j] = sum_k x[k] * w[j * ldw + k] for j in [0, n) (each a dot product in a fixed order). */
 typedef void (*snt_k_dot_fn)(int64_t n, int64_t k, const float *x, const float *w, int64_t ldw, float *y);
 /* y[j] = sum_k x[k] * w[k * ldw + j] for j in [0, n) (rows of w scaled and summed in k order). */

@@ -1,8 +1,9 @@
 /* The training kernels' vectorised paths against naive references, with each ISA path forced in
  * turn (SINTER_ISA, set here before each context is made) and on 1 and 2 threads:
  *   - convolution filter and data gradients (both GEMM orientations of the filter gradient, image
- *     chunks, groups, stride, one-sided pads) within 1e-4 of a double reference of the terms'
- *     size, and bit-identical whatever the thread count;
+ *     chunks, the implicit filter gradient of stride-1 convs on large maps, the data gradient
+ *     as a flipped forward conv on small maps, groups, stride, one-sided pads) within 1e-4 of
+ *     a double reference of the terms' size, and bit-identical whatever the thread count;
  *   - max pooling backward on tiling windows (2x2 and others, planes with columns and rows in no
  *     window, ties) equal to the first-maximum rule exactly;
  *   - BatchNorm training forward and backward (channels in blocks, small and large planes) within
@@ -106,6 +107,21 @@ static void test_conv_grads(test_state *ts) {
       /* small planes: images side by side in chunks (a partial last chunk), groups */
       {"3x3 stride 2, one-sided pad, groups 2", 5, 6, 10, 2, 9, 11, 3, 2, 0, 1},
       {"3x3 small plane, 67 outputs", 3, 9, 67, 1, 6, 7, 3, 1, 1, 1},
+      /* stride 1 and more than 512 output positions: dw summed on the padded grid with B packed
+       * from the padded image (conv_grad_filter.c): no pad, pad 2, one-sided pads, groups,
+       * tap counts that are no multiple of a strip (27, 75, 45 / 50 per group) */
+      {"3x3 valid, 3 -> 5, implicit dw", 2, 3, 5, 1, 29, 31, 3, 1, 0, 0},
+      {"5x5 pad 2, 3 -> 34, implicit dw", 2, 3, 34, 1, 27, 23, 5, 1, 2, 2},
+      {"3x3 pads 0/1, groups 2, implicit dw", 3, 10, 6, 2, 26, 27, 3, 1, 0, 1},
+      {"5x5 pads 2/0, 2 -> 17, implicit dw", 1, 2, 17, 1, 33, 30, 5, 1, 2, 0},
+      /* stride 1, one group, at most 196 output positions: dx as a forward conv of dy with the
+       * flipped weights (conv_grad_flip.c), pads dl*(k-1) - p: 2, 1/2, 0/... one-sided */
+      {"3x3 pad 1, 5 -> 6, flipped dx", 3, 5, 6, 1, 7, 9, 3, 1, 1, 1},
+      {"5x5 pads 2/1, 4 -> 7, flipped dx", 2, 4, 7, 1, 9, 8, 5, 1, 2, 1},
+      {"3x3 valid, 3 -> 2, flipped dx", 2, 3, 2, 1, 6, 7, 3, 1, 0, 0},
+      {"3x3 pads 0/2, 6 -> 5, flipped dx", 2, 6, 5, 1, 5, 6, 3, 1, 0, 2},
+      /* pads beyond a tap's reach: the column path */
+      {"3x3 pad 3, small plane", 1, 3, 4, 1, 5, 5, 3, 1, 3, 3},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_conv_case(ts, &cases[i], 100 + i);
 }

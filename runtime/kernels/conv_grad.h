@@ -1,0 +1,25 @@
+/* Private to runtime/kernels/: convolution backward paths beside conv_grad.c's column ones. */
+#ifndef SINTER_RUNTIME_KERNELS_CONV_GRAD_H
+#define SINTER_RUNTIME_KERNELS_CONV_GRAD_H
+
+#include "kernels_util.h"
+#include "sinter/kernels_train.h"
+
+/* Whether d's data gradient is a forward convolution of dy with the weights flipped in space
+ * and transposed (conv_grad_flip.c: stride 1, pads within a tap's reach, one group, small maps,
+ * where it was measured to win); the floats of scratch it needs (the flipped weights); and dx
+ * itself, the flipped weights built in scratch. */
+int snt_k_conv_grad_flip_applies(const snt_k_conv_desc *d, const snt_k_conv3 *g);
+size_t snt_k_conv_grad_flip_floats(const snt_k_conv3 *g);
+snt_status snt_k_conv_backward_data_flip(snt_k_ctx *ctx, const snt_k_conv_desc *d, const snt_k_conv3 *g,
+                                         const float *dy, const float *w, float *dx, float *scratch);
+
+/* Whether the filter gradient of g is summed on the padded grid with B packed from the padded
+ * image (conv_grad_filter.c: stride 1, 1-2 spatial dims, more than 512 output positions); the
+ * floats of scratch it needs; and dw itself (overwritten, summed over g->batch images). */
+int snt_k_conv_grad_implicit_applies(const snt_k_conv3 *g);
+size_t snt_k_conv_grad_implicit_floats(const snt_k_conv3 *g);
+snt_status snt_k_conv_backward_filter_implicit(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, const float *dy,
+                                               float *dw, float *scratch);
+
+#endif
