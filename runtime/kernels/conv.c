@@ -109,8 +109,9 @@ typedef enum conv_path { PATH_IMPLICIT, PATH_1X1, PATH_DEPTHWISE, PATH_DIRECT, P
  * 128 channels, see snt_k_conv_winograd_applies), except in training; small maps on AVX-512 take the transposed
  * product (conv_t.c); a BF16 context keeps the GEMM, which rounds the weights itself. */
 static conv_path choose(snt_k_ctx *ctx, const snt_k_conv3 *g, snt_k_isa isa) {
-  if (isa == SNT_K_ISA_AVX512 && ctx && !snt_k_ctx_training(ctx) &&
-      snt_k_conv_winograd_applies(g, snt_k_ctx_bf16(ctx) != NULL))
+  int bf16 = snt_k_ctx_bf16(ctx) != NULL;
+  if (isa == SNT_K_ISA_AVX512 && ctx && !snt_k_ctx_training(ctx) && (!bf16 || snt_k_ctx_bf16_fp32_paths(ctx)) &&
+      snt_k_conv_winograd_applies(g, bf16))
     return PATH_WINO;
   if (isa == SNT_K_ISA_AVX512 && snt_k_conv_small_applies(g, snt_k_ctx_bf16(ctx) != NULL)) return PATH_DIRECT;
   if (g->cg == 1 && g->groups > 1) return PATH_DEPTHWISE;

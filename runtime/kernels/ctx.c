@@ -3,6 +3,7 @@
  * a call hands out one job (fn, arg) and waits until every member has run it. */
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gemm_bf16.h"
 
@@ -24,6 +25,7 @@ struct snt_k_ctx {
   } members[MAX_TEAM];
   snt_k_precision precision;
   int training; /* snt_k_ctx_set_training */
+  int bf16_fp32_paths; /* a BF16 context may take FP32 paths that beat its GEMM (Winograd) */
   snt_k_bf16_cache *bf16; /* rounded weights, made when BF16 is first used */
   /* Per-member scratch (packing buffers), grown on demand and kept between calls. */
   void *scratch[SNT_K_SCRATCH_SLOTS][MAX_TEAM];
@@ -67,6 +69,9 @@ snt_k_ctx *snt_k_ctx_create(int threads) {
   snt_k_ctx *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   c->isa = snt_k_isa_detect();
+  /* SINTER_BF16_WINOGRAD=0 keeps BF16 contexts on their BF16 GEMMs (tests compare those). */
+  const char *wino = getenv("SINTER_BF16_WINOGRAD");
+  c->bf16_fp32_paths = !(wino && strcmp(wino, "0") == 0);
   c->created = 1;
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->go, NULL);
@@ -126,6 +131,8 @@ void snt_k_ctx_set_training(snt_k_ctx *c, int training) {
 }
 
 int snt_k_ctx_training(const snt_k_ctx *c) { return c ? c->training : 0; }
+
+int snt_k_ctx_bf16_fp32_paths(const snt_k_ctx *c) { return c ? c->bf16_fp32_paths : 1; }
 
 void snt_k_ctx_set_precision(snt_k_ctx *c, snt_k_precision p) {
   if (c) c->precision = p;
