@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "act_avx512.h"
+#include "ukr_avx512.h"
 #include "conv_t.h"
 
 #define AVX512 __attribute__((target("avx512f,prfchw")))
@@ -151,18 +152,6 @@ int snt_k_conv_t_store_lines(const snt_k_conv3 *g, const strip *st, int nr, int6
 
 /* ---- the microkernel ----------------------------------------------------------------------- */
 
-
-AVX512 static inline __attribute__((always_inline)) void t_step(const float *a, const float *b, __m512 *c0,
-                                                                __m512 *c1) {
-  __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-#pragma GCC unroll 14
-  for (int i = 0; i < MR; i++) {
-    __m512 ai = _mm512_set1_ps(a[i]);
-    c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
-    c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
-  }
-}
-
 AVX512 void snt_k_conv_t_kernel(const t_tile *p) {
   __m512 c0[MR], c1[MR];
 #pragma GCC unroll 14
@@ -174,17 +163,17 @@ AVX512 void snt_k_conv_t_kernel(const t_tile *p) {
     for (; k < p->kc; k++, a += MR, b += NR, bn += NR) {
       _mm_prefetch((const char *)bn, _MM_HINT_T0);
       _mm_prefetch((const char *)(bn + 16), _MM_HINT_T0);
-      t_step(a, b, c0, c1);
+      snt_k_ukr_step_avx512(a, b, c0, c1);
     }
   }
 #pragma GCC unroll 2
-  for (; k < tail; k++, a += MR, b += NR) t_step(a, b, c0, c1);
+  for (; k < tail; k++, a += MR, b += NR) snt_k_ukr_step_avx512(a, b, c0, c1);
   for (int j = 0; k < p->kc; k++, a += MR, b += NR) {
     for (int q = 0; q < 2 && j < p->npf; q++, j++) {
       if (j < p->nw) _mm_prefetch(p->pf[j], _MM_HINT_ET0);
       else _mm_prefetch(p->pf[j], _MM_HINT_T0);
     }
-    t_step(a, b, c0, c1);
+    snt_k_ukr_step_avx512(a, b, c0, c1);
   }
   __mmask16 m0 = lanes(0, p->nr < 16 ? p->nr : 16), m1 = lanes(0, p->nr > 16 ? p->nr - 16 : 0);
   __m512 bias0 = p->bias ? _mm512_maskz_loadu_ps(m0, p->bias) : _mm512_setzero_ps();

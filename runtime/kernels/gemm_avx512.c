@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "act_avx512.h"
+#include "ukr_avx512.h"
 #include "gemm_ukr.h"
 
 #define AVX512 __attribute__((target("avx512f")))
@@ -12,18 +13,6 @@ enum { MR = SNT_K_AVX512_MR, NR = SNT_K_AVX512_NR };
 
 AVX512 static inline __mmask16 lane_mask(int count) {
   return count >= 16 ? (__mmask16)0xFFFF : (count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1));
-}
-
-
-/* One k step of the tile: two B vectors, MR broadcasts of A, 2 MR FMAs. */
-AVX512 static inline __attribute__((always_inline)) void step(const float *a, const float *b, __m512 *c0, __m512 *c1) {
-  __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-#pragma GCC unroll 14
-  for (int i = 0; i < MR; i++) {
-    __m512 ai = _mm512_set1_ps(a[i]);
-    c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
-    c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
-  }
 }
 
 AVX512 void snt_k_ukr_avx512(const snt_k_ukr_args *p) {
@@ -41,11 +30,11 @@ AVX512 void snt_k_ukr_avx512(const snt_k_ukr_args *p) {
     for (int64_t k = 0; k < p->kc; k++, a += MR, b += ldb) {
       _mm_prefetch((const char *)(b + p->b_next), _MM_HINT_T0);
       _mm_prefetch((const char *)(b + p->b_next + 16), _MM_HINT_T0);
-      step(a, b, c0, c1);
+      snt_k_ukr_step_avx512(a, b, c0, c1);
     }
   } else {
 #pragma GCC unroll 2
-    for (int64_t k = 0; k < p->kc; k++, a += MR, b += ldb) step(a, b, c0, c1);
+    for (int64_t k = 0; k < p->kc; k++, a += MR, b += ldb) snt_k_ukr_step_avx512(a, b, c0, c1);
   }
   __mmask16 m0 = lane_mask(p->nr), m1 = lane_mask(p->nr - 16);
   __m512 alpha = _mm512_set1_ps(p->alpha);
