@@ -1,13 +1,26 @@
 /* The kernel context: a team of threads that lives as long as the model instance, so a layer
- * costs a wake-up, not a thread start. Workers sleep on a condition variable between calls;
- * a call hands out one job (fn, arg) and waits until every member has run it. */
+ * costs a hand-off, not a thread start. A call publishes one job (fn, arg) by bumping an atomic
+ * generation and waits until every member has run it. Both sides spin for a bounded time before
+ * sleeping on a condition variable: layers follow each other within microseconds, and a futex
+ * wake-up (an inter-processor interrupt on a virtual machine) costs more than a small layer. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "gemm_bf16.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CPU_RELAX() _mm_pause()
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
 enum { MAX_TEAM = 64 };
+/* How long a member or the caller spins before it sleeps (env SINTER_SPIN_US overrides). */
+enum { DEFAULT_SPIN_NS = 100000 };
 
 struct snt_k_ctx {
   snt_k_isa isa;
@@ -15,13 +28,19 @@ struct snt_k_ctx {
   pthread_t tid[MAX_TEAM];
   pthread_mutex_t mu;
   pthread_cond_t go, done;
-  uint64_t generation; /* bumped per job, so a worker runs each job once */
-  int pending, quit, job_threads;
+  _Atomic uint64_t generation; /* bumped per job, so a member runs each job once */
+  _Atomic int pending;         /* members yet to finish the current job */
+  _Atomic int quit;
+  _Atomic int sleepers;        /* members asleep on `go` (or about to be) */
+  _Atomic int caller_asleep;   /* the caller is asleep on `done` (or about to be) */
+  int job_threads;
+  int64_t spin_ns;
   void (*fn)(void *arg, int t, int threads);
   void *arg;
   struct member {
     struct snt_k_ctx *ctx;
     int t;
+    uint64_t seen; /* the generation when it started: jobs before it are not its own */
   } members[MAX_TEAM];
   snt_k_precision precision;
   int training; /* snt_k_ctx_set_training */
@@ -32,25 +51,54 @@ struct snt_k_ctx {
   size_t scratch_bytes[SNT_K_SCRATCH_SLOTS][MAX_TEAM];
 };
 
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Spins until the generation moves past `seen` or quit is set, for at most c->spin_ns.
+ * Returns 1 when it did. */
+static int spin_for_job(snt_k_ctx *c, uint64_t seen) {
+  int64_t t0 = 0;
+  for (unsigned i = 0;; i++) {
+    if (atomic_load(&c->generation) != seen || atomic_load(&c->quit)) return 1;
+    CPU_RELAX();
+    if ((i & 255) == 255) {
+      int64_t t = now_ns();
+      if (!t0) t0 = t;
+      else if (t - t0 > c->spin_ns) return 0;
+    }
+  }
+}
+
+/* Sleeps until a new job or quit. Sequentially consistent `sleepers` and `generation` make the
+ * caller either see this sleeper or this sleeper see the new generation. */
+static void sleep_for_job(snt_k_ctx *c, uint64_t seen) {
+  pthread_mutex_lock(&c->mu);
+  atomic_fetch_add(&c->sleepers, 1);
+  while (!atomic_load(&c->quit) && atomic_load(&c->generation) == seen) pthread_cond_wait(&c->go, &c->mu);
+  atomic_fetch_sub(&c->sleepers, 1);
+  pthread_mutex_unlock(&c->mu);
+}
+
 static void *member_main(void *p) {
   struct member *me = p;
   snt_k_ctx *c = me->ctx;
-  uint64_t seen = 0;
-  pthread_mutex_lock(&c->mu);
+  uint64_t seen = me->seen;
   for (;;) {
-    while (!c->quit && c->generation == seen) pthread_cond_wait(&c->go, &c->mu);
-    if (c->quit) break;
-    seen = c->generation;
-    if (me->t >= c->job_threads) continue;
-    void (*fn)(void *, int, int) = c->fn;
-    void *arg = c->arg;
-    int n = c->job_threads;
-    pthread_mutex_unlock(&c->mu);
-    fn(arg, me->t, n);
-    pthread_mutex_lock(&c->mu);
-    if (--c->pending == 0) pthread_cond_signal(&c->done);
+    if (!spin_for_job(c, seen)) sleep_for_job(c, seen);
+    if (atomic_load(&c->quit)) break;
+    seen = atomic_load(&c->generation);
+    /* Every member counts in `pending`, so none can still be reading this job's fields when
+     * the caller publishes the next one. */
+    if (me->t < c->job_threads) c->fn(c->arg, me->t, c->job_threads);
+    if (atomic_fetch_sub(&c->pending, 1) == 1 && atomic_load(&c->caller_asleep)) {
+      pthread_mutex_lock(&c->mu);
+      pthread_cond_signal(&c->done);
+      pthread_mutex_unlock(&c->mu);
+    }
   }
-  pthread_mutex_unlock(&c->mu);
   return NULL;
 }
 
@@ -59,7 +107,7 @@ static void *member_main(void *p) {
 static void grow(snt_k_ctx *c, int threads) {
   if (threads > MAX_TEAM) threads = MAX_TEAM;
   for (int t = c->created; t < threads; t++) {
-    c->members[t] = (struct member){c, t};
+    c->members[t] = (struct member){c, t, atomic_load(&c->generation)};
     if (pthread_create(&c->tid[t], NULL, member_main, &c->members[t]) != 0) break;
     c->created = t + 1;
   }
@@ -72,6 +120,9 @@ snt_k_ctx *snt_k_ctx_create(int threads) {
   /* SINTER_BF16_WINOGRAD=0 keeps BF16 contexts on their BF16 GEMMs (tests compare those). */
   const char *wino = getenv("SINTER_BF16_WINOGRAD");
   c->bf16_fp32_paths = !(wino && strcmp(wino, "0") == 0);
+  const char *spin = getenv("SINTER_SPIN_US");
+  long us = spin && *spin ? strtol(spin, NULL, 10) : -1;
+  c->spin_ns = us >= 0 && us <= 1000000 ? us * 1000 : DEFAULT_SPIN_NS;
   c->created = 1;
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->go, NULL);
@@ -83,7 +134,7 @@ snt_k_ctx *snt_k_ctx_create(int threads) {
 void snt_k_ctx_destroy(snt_k_ctx *c) {
   if (!c) return;
   pthread_mutex_lock(&c->mu);
-  c->quit = 1;
+  atomic_store(&c->quit, 1);
   pthread_cond_broadcast(&c->go);
   pthread_mutex_unlock(&c->mu);
   for (int t = 1; t < c->created; t++) pthread_join(c->tid[t], NULL);
@@ -112,18 +163,33 @@ void snt_k_ctx_parallel(snt_k_ctx *c, void (*fn)(void *arg, int t, int threads),
     fn(arg, 0, 1);
     return;
   }
-  pthread_mutex_lock(&c->mu);
   c->fn = fn;
   c->arg = arg;
   c->job_threads = c->threads;
-  c->pending = c->threads - 1;
-  c->generation++;
-  pthread_cond_broadcast(&c->go);
-  pthread_mutex_unlock(&c->mu);
+  atomic_store(&c->pending, c->created - 1);
+  atomic_fetch_add(&c->generation, 1); /* publishes the fields above */
+  if (atomic_load(&c->sleepers)) {
+    pthread_mutex_lock(&c->mu);
+    pthread_cond_broadcast(&c->go);
+    pthread_mutex_unlock(&c->mu);
+  }
   fn(arg, 0, c->job_threads);
-  pthread_mutex_lock(&c->mu);
-  while (c->pending) pthread_cond_wait(&c->done, &c->mu);
-  pthread_mutex_unlock(&c->mu);
+  int64_t t0 = 0;
+  for (unsigned i = 0; atomic_load(&c->pending); i++) {
+    CPU_RELAX();
+    if ((i & 255) != 255) continue;
+    int64_t t = now_ns();
+    if (!t0) {
+      t0 = t;
+    } else if (t - t0 > c->spin_ns) {
+      pthread_mutex_lock(&c->mu);
+      atomic_store(&c->caller_asleep, 1);
+      while (atomic_load(&c->pending)) pthread_cond_wait(&c->done, &c->mu);
+      atomic_store(&c->caller_asleep, 0);
+      pthread_mutex_unlock(&c->mu);
+      break;
+    }
+  }
 }
 
 void snt_k_ctx_set_training(snt_k_ctx *c, int training) {

@@ -71,24 +71,47 @@ AVX512 void snt_k_ukr_avx512(const snt_k_ukr_args *p) {
 }
 
 /* Dot products: four 16-lane partial sums, the tail masked, one fixed reduction order. */
+/* Four rows at a time: x is loaded once for four rows, and four streams of w are in flight.
+ * Each y[j] is the same sum in the same order as a row alone. */
+AVX512 static inline __attribute__((always_inline)) void dot_rows4(int64_t k, const float *x, const float *w,
+                                                                   int64_t ldw, float *y) {
+  int64_t k32 = k / 32 * 32;
+  const float *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw;
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
+  int64_t kk = 0;
+  for (; kk < k32; kk += 32) {
+    __m512 x0 = _mm512_loadu_ps(x + kk), x1 = _mm512_loadu_ps(x + kk + 16);
+    a0 = _mm512_fmadd_ps(x0, _mm512_loadu_ps(w0 + kk), a0);
+    b0 = _mm512_fmadd_ps(x0, _mm512_loadu_ps(w1 + kk), b0);
+    c0 = _mm512_fmadd_ps(x0, _mm512_loadu_ps(w2 + kk), c0);
+    d0 = _mm512_fmadd_ps(x0, _mm512_loadu_ps(w3 + kk), d0);
+    a1 = _mm512_fmadd_ps(x1, _mm512_loadu_ps(w0 + kk + 16), a1);
+    b1 = _mm512_fmadd_ps(x1, _mm512_loadu_ps(w1 + kk + 16), b1);
+    c1 = _mm512_fmadd_ps(x1, _mm512_loadu_ps(w2 + kk + 16), c1);
+    d1 = _mm512_fmadd_ps(x1, _mm512_loadu_ps(w3 + kk + 16), d1);
+  }
+  for (; kk < k; kk += 16) {
+    __mmask16 m = lane_mask((int)(k - kk));
+    __m512 x0 = _mm512_maskz_loadu_ps(m, x + kk);
+    a0 = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(m, w0 + kk), a0);
+    b0 = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(m, w1 + kk), b0);
+    c0 = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(m, w2 + kk), c0);
+    d0 = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(m, w3 + kk), d0);
+  }
+  y[0] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+  y[1] = _mm512_reduce_add_ps(_mm512_add_ps(b0, b1));
+  y[2] = _mm512_reduce_add_ps(_mm512_add_ps(c0, c1));
+  y[3] = _mm512_reduce_add_ps(_mm512_add_ps(d0, d1));
+}
+
 AVX512 void snt_k_gemv_dot_avx512(int64_t n, int64_t k, const float *x, const float *w, int64_t ldw, float *y) {
-  int64_t k64 = k / 64 * 64, k16 = k / 16 * 16;
-  for (int64_t j = 0; j < n; j++) {
-    const float *wr = w + j * ldw;
-    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    int64_t kk = 0;
-    for (; kk < k64; kk += 64) {
-      s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + kk), _mm512_loadu_ps(wr + kk), s0);
-      s1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + kk + 16), _mm512_loadu_ps(wr + kk + 16), s1);
-      s2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + kk + 32), _mm512_loadu_ps(wr + kk + 32), s2);
-      s3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + kk + 48), _mm512_loadu_ps(wr + kk + 48), s3);
-    }
-    for (; kk < k16; kk += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + kk), _mm512_loadu_ps(wr + kk), s0);
-    if (kk < k) {
-      __mmask16 m = lane_mask((int)(k - kk));
-      s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + kk), _mm512_maskz_loadu_ps(m, wr + kk), s1);
-    }
-    y[j] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) dot_rows4(k, x, w + j * ldw, ldw, y + j);
+  for (; j < n; j++) {
+    float t[4];
+    /* the last rows alone: the same sums, the missing rows read as row j again */
+    dot_rows4(k, x, w + j * ldw, 0, t);
+    y[j] = t[0];
   }
 }
 
