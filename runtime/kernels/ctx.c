@@ -1,9 +1,11 @@
 /* The kernel context: a team of threads that lives as long as the model instance, so a layer
  * costs a hand-off, not a thread start. A call publishes one job (fn, arg) by bumping an atomic
- * generation and waits until every member has run it. Both sides spin for a bounded time before
- * sleeping on a condition variable: layers follow each other within microseconds, and a futex
- * wake-up (an inter-processor interrupt on a virtual machine) costs more than a small layer. */
+ * generation and waits until every member has run it. Both sides wait a bounded time (pausing,
+ * then yielding the core) before sleeping on a condition variable: layers follow each other
+ * within microseconds, and a futex wake-up (an interrupt between processors on a virtual
+ * machine) costs more than a small layer. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,18 +59,31 @@ static int64_t now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* One step of a bounded wait: a pause, then (past a quarter of the budget) a yield, so a
+ * member that was descheduled on a busy machine gets the core back. 0 when the budget is spent. */
+typedef struct spin_clock {
+  int64_t t0;
+  int yield;
+} spin_clock;
+
+static int spin_wait(const snt_k_ctx *c, spin_clock *k, unsigned i) {
+  if (k->yield) sched_yield();
+  else CPU_RELAX();
+  if ((i & 255) != 255 && !k->yield) return 1;
+  int64_t t = now_ns();
+  if (!k->t0) k->t0 = t;
+  int64_t spent = t - k->t0;
+  k->yield = spent > c->spin_ns / 4;
+  return spent <= c->spin_ns;
+}
+
 /* Spins until the generation moves past `seen` or quit is set, for at most c->spin_ns.
  * Returns 1 when it did. */
 static int spin_for_job(snt_k_ctx *c, uint64_t seen) {
-  int64_t t0 = 0;
+  spin_clock clk = {0};
   for (unsigned i = 0;; i++) {
     if (atomic_load(&c->generation) != seen || atomic_load(&c->quit)) return 1;
-    CPU_RELAX();
-    if ((i & 255) == 255) {
-      int64_t t = now_ns();
-      if (!t0) t0 = t;
-      else if (t - t0 > c->spin_ns) return 0;
-    }
+    if (!spin_wait(c, &clk, i)) return 0;
   }
 }
 
@@ -174,14 +189,9 @@ void snt_k_ctx_parallel(snt_k_ctx *c, void (*fn)(void *arg, int t, int threads),
     pthread_mutex_unlock(&c->mu);
   }
   fn(arg, 0, c->job_threads);
-  int64_t t0 = 0;
+  spin_clock clk = {0};
   for (unsigned i = 0; atomic_load(&c->pending); i++) {
-    CPU_RELAX();
-    if ((i & 255) != 255) continue;
-    int64_t t = now_ns();
-    if (!t0) {
-      t0 = t;
-    } else if (t - t0 > c->spin_ns) {
+    if (!spin_wait(c, &clk, i)) {
       pthread_mutex_lock(&c->mu);
       atomic_store(&c->caller_asleep, 1);
       while (atomic_load(&c->pending)) pthread_cond_wait(&c->done, &c->mu);
