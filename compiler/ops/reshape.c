@@ -105,9 +105,12 @@ static snt_status unsqueeze_infer(snt_graph *g, int node, snt_diag *d) {
   return SNT_OK;
 }
 
+/* The planner puts the output on the input's bytes when the input dies here (.inplace): then
+ * both are the same place and there is nothing to copy. */
 snt_status snt_emit_copy(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
-  snt_emit_line(e, "memcpy(%s, %s, %s);", snt_emit_ptr(e, n->out[0]), snt_emit_ptr(e, n->in[0]), snt_emit_bytes(e, n->in[0]));
+  const char *out = snt_emit_ptr(e, n->out[0]), *in = snt_emit_ptr(e, n->in[0]); /* arena strings */
+  if (strcmp(out, in) != 0) snt_emit_line(e, "memcpy(%s, %s, %s);", out, in, snt_emit_bytes(e, n->in[0]));
   return SNT_OK;
 }
 
@@ -115,19 +118,19 @@ const snt_op snt_op_reshape = {
     .name = "reshape", .type_name = "Reshape", .default_layer = "reshape",
     .doc = "the same values in a new shape (0 copies a dimension, -1 infers one): reshape(x, shape)",
     .min_inputs = 1, .max_inputs = 1, .args = reshape_args, .infer = reshape_infer, .onnx_type = "Reshape",
-    .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .batch_rows = snt_rows_first,
+    .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .inplace = true, .batch_rows = snt_rows_first,
     .onnx_arity = {1, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE}};
 
 const snt_op snt_op_squeeze = {
     .name = "squeeze", .type_name = "Squeeze", .default_layer = "squeeze",
     .doc = "removes dimensions of size 1: squeeze(x, axes)", .min_inputs = 1, .max_inputs = 1, .args = axes_args,
-    .infer = squeeze_infer, .onnx_type = "Squeeze", .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .batch_rows = snt_rows_first,
+    .infer = squeeze_infer, .onnx_type = "Squeeze", .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .inplace = true, .batch_rows = snt_rows_first,
     .onnx_arity = {1, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE}};
 
 const snt_op snt_op_unsqueeze = {
     .name = "unsqueeze", .type_name = "Unsqueeze", .default_layer = "unsqueeze",
     .doc = "inserts dimensions of size 1: unsqueeze(x, axes)", .min_inputs = 1, .max_inputs = 1, .args = axes_args,
-    .infer = unsqueeze_infer, .onnx_type = "Unsqueeze", .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .batch_rows = snt_rows_first,
+    .infer = unsqueeze_infer, .onnx_type = "Unsqueeze", .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .inplace = true, .batch_rows = snt_rows_first,
     .onnx_arity = {1, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE}};
 
 /* ---- shape: the dimensions as int64 values, known at compile time ---- */

@@ -31,6 +31,9 @@ void snt_k_ctx_destroy(snt_k_ctx *ctx);
  * system lets it start). Not while a kernel runs on ctx. */
 void snt_k_ctx_set_threads(snt_k_ctx *ctx, int threads);
 int snt_k_ctx_threads(const snt_k_ctx *ctx);
+/* Runs fn(arg, t, threads) once on each of the team's `threads` members (t = 0 on the caller)
+ * and returns when all are done; NULL ctx or one thread: fn(arg, 0, 1) here. */
+void snt_k_ctx_parallel(snt_k_ctx *ctx, void (*fn)(void *arg, int t, int threads), void *arg);
 
 /* Arithmetic of the matrix products: FP32, or (inference only) operands rounded to bfloat16
  * and summed in float32 where the CPU has AVX512_BF16; elsewhere BF16 runs as FP32. The

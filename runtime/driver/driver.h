@@ -51,6 +51,7 @@ typedef struct snt_rt_model {
   int n_inst, workers;
   int threads;          /* all the threads a run may use (--threads, else the machine's) */
   int inst_threads;     /* the kernel threads each copy was last given */
+  struct snt_k_ctx *pool; /* threads that run the copies (workers > 1), kept between runs */
   void *blob;           /* loaded weights, owned; NULL when embedded ones are used */
   int64_t batch;        /* the whole batch: info->batch * instances */
   int64_t bad_weights;  /* non-finite values in the weights in use; 0 when all are finite */

@@ -1,7 +1,8 @@
 /* Direct convolution, first made for layers with few input channels (the first layer of an
  * image model: 3 -> 32 3x3, 3 -> 64 7x7 stride 2), where the implicit GEMM's K is 27-147 and
  * packing its B strips costs as much as the products; it also beats the GEMM on stride-1 convs
- * of a few more channels (snt_k_conv_small_applies). Each thread copies the input rows an output row
+ * of a few more channels, and on grouped convs of few channels per group (snt_k_conv_small_applies).
+ * Each thread copies the input rows an output row
  * needs into a ring of "phase rows" (padded, and split by the horizontal stride: phase p holds
  * padded columns p, p + s, p + 2s, ...), so every tap of an output-column vector is one
  * unaligned load without masks; a register tile of MO output channels x NV vectors of 16 output
@@ -27,7 +28,9 @@ enum {
   FIRST_LAYER_TAPS = 160, STRIDE1_TAPS = 288, STRIDED_TAPS = 400, /* see snt_k_conv_small_applies */
   ARRANGED_SLOT = 1, /* the arranged weights (conv.c's packed-weights slot: unused on this path) */
   RING_SLOT = SNT_K_SCRATCH_GEMM, /* per thread (this path never runs the GEMM) */
-  TEAM_MAX = 64 /* ctx.c's cap on threads */
+  TEAM_MAX = 64, /* ctx.c's cap on threads */
+  MAX_GROUP_CHANNELS = 64, /* input channels per group of a grouped conv taken here */
+  MIN_GROUPED_WIDTH = 7     /* output columns of a grouped conv taken here */
 };
 
 /* 1-D or 2-D, one group, a window of more than one tap (1x1 convs read the image in place as the
@@ -39,18 +42,24 @@ enum {
  * the GEMM's halved products win beyond the first layers. */
 int snt_k_conv_small_applies(const snt_k_conv3 *g, int bf16) {
   const snt_k_win3 *w = &g->w;
-  if (g->groups != 1 || w->in[0] != 1 || w->k[0] != 1 || w->out[0] != 1 || w->k[1] * w->k[2] == 1) return 0;
-  int64_t taps = g->cin * w->k[1] * w->k[2];
+  if (w->in[0] != 1 || w->k[0] != 1 || w->out[0] != 1) return 0;
+  /* Grouped convs with few channels per group: as GEMMs their M (mg) and K (cg taps) are too
+   * small to fill a register tile, here each group is a few tiles. Depthwise has its own path. */
+  if (g->groups > 1 && (g->cg == 1 || g->cg > MAX_GROUP_CHANNELS)) return 0;
+  if (g->groups == 1 && w->k[1] * w->k[2] == 1) return 0;
+  int64_t taps = g->cg * w->k[1] * w->k[2];
   int64_t most = bf16 ? FIRST_LAYER_TAPS : w->s[1] == 1 && w->s[2] == 1 ? STRIDE1_TAPS : STRIDED_TAPS;
   if (taps > most || w->k[2] > MAX_K || (w->k[1] - 1) * w->dl[1] + 1 > MAX_RING) return 0;
   for (int i = 1; i < 3; i++)
     if (w->s[i] > 4 || w->dl[i] > 4) return 0;
-  return w->out[2] >= VW;
+  /* Rows narrower than a vector waste lanes, but a grouped conv's GEMMs waste more. */
+  return w->out[2] >= (g->groups > 1 ? MIN_GROUPED_WIDTH : VW);
 }
 
 /* The geometry of one call, with the ring's layout. */
 typedef struct small_geo {
   int64_t batch, cin, cout, kh, kw, sh, sw, dh, dw, ph, pw, in_h, in_w, out_h, out_w;
+  int64_t groups, cg, mg; /* groups, and input / output channels per group */
   int64_t ring;      /* rows per channel in the ring */
   int64_t q;         /* floats per phase row */
   int64_t row;       /* floats per ring row: sw phase rows */
@@ -62,24 +71,26 @@ static void geo_init(const snt_k_conv3 *g, small_geo *s) {
   const snt_k_win3 *w = &g->w;
   *s = (small_geo){.batch = g->batch, .cin = g->cin, .cout = g->cout, .kh = w->k[1], .kw = w->k[2],
                    .sh = w->s[1], .sw = w->s[2], .dh = w->dl[1], .dw = w->dl[2], .ph = w->pb[1], .pw = w->pb[2], .in_h = w->in[1],
-                   .in_w = w->in[2], .out_h = w->out[1], .out_w = w->out[2]};
+                   .in_w = w->in[2], .out_h = w->out[1], .out_w = w->out[2], .groups = g->groups, .cg = g->cg,
+                   .mg = g->mg};
   s->ring = (s->kh - 1) * s->dh + 1;
   /* Loads reach column round_up(out_w, 16) - 1 + the largest tap offset within a phase. */
   int64_t reach = (s->out_w + VW - 1) / VW * VW + (s->kw - 1) * s->dw / s->sw + 1;
   s->q = (reach + VW - 1) / VW * VW;
   s->row = s->sw * s->q;
-  s->taps = s->cin * s->kh * s->kw;
-  s->blocks = (s->cout + MO - 1) / MO;
+  s->taps = s->cg * s->kh * s->kw;
+  s->blocks = (s->mg + MO - 1) / MO; /* per group */
   for (int64_t k = 0; k < s->kw; k++) s->off[k] = (k * s->dw) % s->sw * s->q + k * s->dw / s->sw;
 }
 
-/* wa[block][c][kh][kw][MO] = w[block * MO + o][c][kh][kw], 0 past cout. */
+/* wa[group][block][c][kh][kw][MO] = w[group * mg + block * MO + o][c][kh][kw], 0 past the
+ * group's mg channels. */
 static void arrange_weights(const small_geo *s, const float *w, float *wa) {
-  for (int64_t b = 0; b < s->blocks; b++)
+  for (int64_t gb = 0; gb < s->groups * s->blocks; gb++)
     for (int64_t t = 0; t < s->taps; t++)
       for (int o = 0; o < MO; o++) {
-        int64_t oc = b * MO + o;
-        wa[(b * s->taps + t) * MO + o] = oc < s->cout ? w[oc * s->taps + t] : 0.0f;
+        int64_t grp = gb / s->blocks, m = gb % s->blocks * MO + o;
+        wa[(gb * s->taps + t) * MO + o] = m < s->mg ? w[(grp * s->mg + m) * s->taps + t] : 0.0f;
       }
 }
 
@@ -136,7 +147,7 @@ static void load_row(const small_job *j, ring_state *r, int64_t n, int64_t ih) {
 }
 
 
-/* What a tile reads and writes: ring rows [rows[0], rows[n_rows]) of channel 0 (a channel's
+/* What a tile reads and writes: ring rows [rows[0], rows[n_rows]) of the group's channel 0 (a channel's
  * rows are ring * row floats apart), the block's arranged weights from tap kh_lo, the output
  * corner (output channel block * MO, row h, column j0) and how many columns and channels count. */
 typedef struct tile_args {
@@ -158,7 +169,7 @@ AVX512 static inline __attribute__((always_inline)) void tile(const small_job *j
   for (int o = 0; o < MO; o++)
 #pragma GCC unroll 3
     for (int v = 0; v < nv; v++) acc[o][v] = _mm512_setzero_ps();
-  for (int64_t c = 0; c < s->cin; c++) {
+  for (int64_t c = 0; c < s->cg; c++) {
     const float *rc = a->ring + c * s->ring * s->row;
     const float *wc = a->wa + (c * s->kh + a->kh_lo) * s->kw * MO;
     for (int r = 0; r < a->n_rows; r++, wc += s->kw * MO) {
@@ -220,11 +231,12 @@ static void output_row(const small_job *j, ring_state *r, int64_t n, int64_t h) 
     rows[n_rows++] = ih % s->ring * s->row;
   }
   int64_t plane = s->out_h * s->out_w;
-  for (int64_t b = 0; b < s->blocks; b++) {
-    int64_t at = (n * s->cout + b * MO) * plane + h * s->out_w;
-    tile_args a = {r->buf, rows, n_rows, kh_lo < 0 ? 0 : kh_lo, j->wa + b * s->taps * MO, j->y + at,
-                   j->e->residual ? j->e->residual + at : NULL, j->e->bias ? j->e->bias + b * MO : NULL, plane, 0, 0,
-                   s->cout - b * MO < MO ? s->cout - b * MO : MO};
+  for (int64_t gb = 0; gb < s->groups * s->blocks; gb++) {
+    int64_t grp = gb / s->blocks, m0 = gb % s->blocks * MO, oc = grp * s->mg + m0;
+    int64_t at = (n * s->cout + oc) * plane + h * s->out_w;
+    tile_args a = {r->buf + grp * s->cg * s->ring * s->row, rows, n_rows, kh_lo < 0 ? 0 : kh_lo,
+                   j->wa + gb * s->taps * MO, j->y + at, j->e->residual ? j->e->residual + at : NULL,
+                   j->e->bias ? j->e->bias + oc : NULL, plane, 0, 0, s->mg - m0 < MO ? s->mg - m0 : MO};
     for (int64_t j0 = 0; j0 < s->out_w; j0 += NV * VW) {
       a.j0 = j0;
       a.cols = s->out_w - j0;
@@ -253,7 +265,7 @@ static void small_part(void *arg, int t, int threads) {
 /* A ring per thread in ctx's RING_SLOT and, when the weights were not arranged at load, their
  * arrangement in ARRANGED_SLOT; without ctx, one block of our own (*own, freed by the caller). */
 static snt_status buffers(snt_k_ctx *ctx, const small_geo *s, int need_wa, float **wa, float **rings, void **own) {
-  size_t wa_bytes = need_wa ? (size_t)(s->blocks * s->taps * MO) * sizeof(float) : 0;
+  size_t wa_bytes = need_wa ? (size_t)(s->groups * s->blocks * s->taps * MO) * sizeof(float) : 0;
   size_t ring_bytes = (size_t)(s->cin * s->ring * s->row) * sizeof(float);
   *own = NULL;
   if (!ctx) {
@@ -271,7 +283,7 @@ static snt_status buffers(snt_k_ctx *ctx, const small_geo *s, int need_wa, float
 
 size_t snt_k_conv_small_weights_bytes(const snt_k_conv3 *g) {
   int64_t floats;
-  if (__builtin_mul_overflow((g->cout + MO - 1) / MO * MO, g->cin * g->w.k_size, &floats) ||
+  if (__builtin_mul_overflow(g->groups * ((g->mg + MO - 1) / MO * MO), g->cg * g->w.k_size, &floats) ||
       (uint64_t)floats > SIZE_MAX / sizeof(float))
     return SIZE_MAX;
   return (size_t)floats * sizeof(float);

@@ -94,7 +94,6 @@ int snt_k_ctx_training(const snt_k_ctx *ctx); /* snt_k_ctx_set_training's flag (
 /* Whether a BF16 context may take an FP32 path that beats its GEMM (Winograd): 1 unless the
  * environment had SINTER_BF16_WINOGRAD=0 at create. */
 int snt_k_ctx_bf16_fp32_paths(const snt_k_ctx *ctx);
-void snt_k_ctx_parallel(snt_k_ctx *ctx, void (*fn)(void *arg, int t, int threads), void *arg);
 
 /* Scratch of member t (64-byte aligned, at least `bytes`, grown on demand and kept by ctx until
  * destroy; its contents are not preserved across growth). NULL when ctx is NULL or out of

@@ -84,6 +84,14 @@ static const conv_case cases[] = {
     {"depthwise 5x3 strides 1/2", 2, 4, 4, 4, 1, {12, 33}, {5, 3}, {1, 2}, {1, 1}, {2, 1}, {2, 1}},
     {"depthwise large pads", 2, 2, 2, 2, 1, {5, 6}, {3, 3}, {2, 1}, {1, 1}, {3, 3}, {3, 3}},
     {"depthwise 1 wide", 2, 5, 5, 5, 1, {6, 1}, {3, 3}, {1, 2}, {1, 1}, {1, 1}, {1, 1}},
+    /* Grouped convs of few channels a group on the direct path: groups of 4 and 3 channels with
+     * 4 and 5 outputs (tiles of 8 channels cross no group), 1x1 grouped, stride 2, residual. */
+    {"direct grouped 3x3 cg 4", 2, 32, 32, 8, 2, {11, 35}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"direct grouped 3x3 cg 3 mg 5", 2, 12, 20, 4, 1, {9, 17}, {3, 3}, {1, 1}, {1, 1}, {1, 0}, {0, 1}},
+    {"direct grouped 1x1 cg 16 mg 9", 2, 32, 18, 2, 2, {5, 40}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+    {"direct grouped 3x3 stride 2 cg 8", 2, 32, 24, 4, 1, {13, 41}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
+    {"direct grouped cg 2 mg 1", 2, 6, 3, 3, 1, {6, 20}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"direct grouped 7 wide stride 2", 2, 64, 64, 4, 3, {14, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
     /* LeNet's second conv: a small map, but too shallow for the transposed product */
     {"5x5 small map, cin x taps 150", 2, 6, 16, 1, 4, {14, 14}, {5, 5}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
 };
@@ -147,14 +155,16 @@ static void ref_conv(const snt_k_conv_desc *d, const float *x, const float *w, c
           }
 }
 
-/* Whether conv_small.c's rule (FP32) takes a case: at most 288 taps with stride 1, else 400. */
+/* Whether conv_small.c's rule (FP32) takes a case: at most 288 taps of a group with stride 1,
+ * else 400; grouped convs of 2 to 64 channels a group, 1x1 too; not depthwise. */
 static int direct_applies(const conv_case *c, const snt_k_conv_desc *d) {
-  int64_t taps = c->cin, last = c->spatial - 1, window = 1, stride1 = 1;
+  int64_t cg = c->cin / c->groups, taps = cg, last = c->spatial - 1, window = 1, stride1 = 1;
   for (int a = 0; a < c->spatial; a++) {
     taps *= c->k[a], window *= c->k[a], stride1 = stride1 && c->s[a] == 1;
     if (c->s[a] > 4 || c->dl[a] > 4) return 0;
   }
-  return c->groups == 1 && c->spatial <= 2 && window > 1 && taps <= (stride1 ? 288 : 400) && d->out[last] >= 16;
+  int shape_ok = c->groups == 1 ? window > 1 : cg > 1 && cg <= 64;
+  return shape_ok && c->spatial <= 2 && taps <= (stride1 ? 288 : 400) && d->out[last] >= (c->groups > 1 ? 7 : 16);
 }
 
 /* Whether conv_winograd.c's rule (FP32) takes a case: 2-D 3x3, stride and dilation 1, one
