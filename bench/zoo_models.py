@@ -1,6 +1,7 @@
 """Third-party-style CNNs for bench/zoo, exported from PyTorch with seeded random weights: the
 shapes people bring besides the seed models (MNIST-size inputs, stride-4 stems, depthwise
-blocks, 384x384 inputs, an NHWC graph as tf2onnx writes it: a Transpose first).
+blocks, 384x384 inputs, an NHWC graph as tf2onnx writes it: a Transpose first; SqueezeNet, SE,
+grouped-conv, DenseNet and MLP shapes).
   /usr/bin/python3 bench/zoo_models.py OUTDIR   -> OUTDIR/NAME.onnx (dynamic batch)"""
 import os
 import sys
@@ -70,7 +71,91 @@ def vgg_384():  # VGG-style 3x3 blocks on 384x384
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(256, 4)).eval(), (3, 384, 384)
 
 
-MODELS = [lenet, mnist_cnn, alexnet_stem, mobilenet_384, nhwc_stride4, vgg_384]
+class Fire(nn.Module):
+    def __init__(self, cin, squeeze, expand):
+        super().__init__()
+        self.squeeze = nn.Sequential(nn.Conv2d(cin, squeeze, 1), nn.ReLU())
+        self.e1 = nn.Sequential(nn.Conv2d(squeeze, expand, 1), nn.ReLU())
+        self.e3 = nn.Sequential(nn.Conv2d(squeeze, expand, 3, padding=1), nn.ReLU())
+
+    def forward(self, x):
+        x = self.squeeze(x)
+        return torch.cat([self.e1(x), self.e3(x)], 1)
+
+
+def squeezenet():  # SqueezeNet 1.1: Fire modules (1x1 squeeze, 1x1 and 3x3 expand, Concat), ceil-mode pools
+    pool = lambda: nn.MaxPool2d(3, 2, ceil_mode=True)
+    return nn.Sequential(nn.Conv2d(3, 64, 3, 2), nn.ReLU(), pool(), Fire(64, 16, 64), Fire(128, 16, 64), pool(),
+                         Fire(128, 32, 128), Fire(256, 32, 128), pool(), Fire(256, 48, 192), Fire(384, 64, 256),
+                         nn.Dropout(0.5), nn.Conv2d(512, 4, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()), (3, 224, 224)
+
+
+class SeBlock(nn.Module):  # a residual block whose branch is scaled per channel by a squeeze-excitation gate
+    def __init__(self, c):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(),
+                                  nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c))
+        self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(c, c // 4, 1), nn.ReLU(), nn.Conv2d(c // 4, c, 1),
+                                  nn.Sigmoid())
+
+    def forward(self, x):
+        y = self.body(x)
+        return torch.relu(x + y * self.gate(y))
+
+
+def se_resnet():  # residual blocks with squeeze-excitation gates (a Sigmoid scale broadcast over the map)
+    return nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1), SeBlock(64),
+                         SeBlock(64), nn.Conv2d(64, 128, 3, 2, 1), SeBlock(128), SeBlock(128), nn.Conv2d(128, 256, 3, 2, 1),
+                         SeBlock(256), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(256, 4)), (3, 224, 224)
+
+
+class Shuffle(nn.Module):  # ShuffleNet's channel shuffle: Reshape, Transpose, Reshape
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        return x.view(n, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
+def grouped():  # ResNeXt / ShuffleNet-like grouped convs (4 to 32 groups) with a channel shuffle
+    return nn.Sequential(nn.Conv2d(3, 64, 3, 2, 1), nn.ReLU(), nn.Conv2d(64, 128, 1, groups=4), nn.BatchNorm2d(128),
+                         nn.ReLU(), Shuffle(4), nn.Conv2d(128, 128, 3, 1, 1, groups=32), nn.BatchNorm2d(128),
+                         nn.Conv2d(128, 256, 1, groups=4), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(256, 256, 3, 1, 1, groups=32),
+                         nn.ReLU(), nn.AvgPool2d(2), nn.Conv2d(256, 512, 3, 2, 1, groups=8), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 4)), (3, 224, 224)
+
+
+class DenseLayer(nn.Module):
+    def __init__(self, cin, growth):
+        super().__init__()
+        self.f = nn.Sequential(nn.BatchNorm2d(cin), nn.ReLU(), nn.Conv2d(cin, 4 * growth, 1, bias=False),
+                               nn.BatchNorm2d(4 * growth), nn.ReLU(), nn.Conv2d(4 * growth, growth, 3, padding=1, bias=False))
+
+    def forward(self, x):
+        return torch.cat([x, self.f(x)], 1)
+
+
+def densenet():  # DenseNet blocks: BN-ReLU-conv growing a Concat, transitions with average pooling
+    layers, c = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(3, 2, 1)], 64
+    for _ in range(2):
+        for _ in range(4):
+            layers.append(DenseLayer(c, 32))
+            c += 32
+        layers += [nn.BatchNorm2d(c), nn.ReLU(), nn.Conv2d(c, c // 2, 1, bias=False), nn.AvgPool2d(2)]
+        c //= 2
+    layers += [nn.BatchNorm2d(c), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 4)]
+    return nn.Sequential(*layers), (3, 224, 224)
+
+
+def mlp():  # a multilayer perceptron on MNIST (Gemm layers only)
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10),
+                         nn.LogSoftmax(1)), (1, 28, 28)
+
+
+MODELS = [lenet, mnist_cnn, alexnet_stem, mobilenet_384, nhwc_stride4, vgg_384, squeezenet, se_resnet, grouped, densenet,
+          mlp]
 
 if __name__ == "__main__":
     out = sys.argv[1]
