@@ -6,6 +6,7 @@
 
 #include "compiler/autodiff.h"
 #include "compiler/build.h"
+#include "compiler/codegen/batch.h"
 #include "compiler/codegen/suite.h"
 #include "compiler/cli/cli.h"
 #include "compiler/lower.h"
@@ -206,8 +207,20 @@ static int parse_compile(int argc, char **argv, compile_args *a) {
  * inputs and outputs for c samples pass the cache budget, those bytes; the cheapest divisor c
  * of per wins, keeping at most 64 slices of the whole batch, if it saves a quarter of per's
  * bytes (an AlexNet stem at a little less lost speed). Models whose weights alone pass the
- * budget keep per (not measured to win there). */
+ * budget keep per (not measured to win there), and so do models that mix samples (a slice's
+ * result would depend on its size). */
 enum { CACHE_BUDGET = 16 << 20, MAX_SLICES = 64 };
+
+static bool keeps_samples_apart(const snt_graph *g) {
+  snt_plan p = {0};
+  snt_batch_scan s = {0};
+  snt_diag *d = snt_diag_create();
+  bool apart = d && snt_plan_build(g, d, &p) == SNT_OK && snt_batch_scan_run(g, &p, &s) == SNT_OK && s.scalable;
+  snt_batch_scan_free(&s);
+  snt_plan_free(&p);
+  snt_diag_destroy(d);
+  return apart;
+}
 
 static int64_t samples_per_copy(const snt_graph *g, int64_t per, int64_t batch) {
   double weights = 0;
@@ -220,7 +233,7 @@ static int64_t samples_per_copy(const snt_graph *g, int64_t per, int64_t batch) 
   }
   int64_t best = per;
   double best_cost = -1, per_cost = -1;
-  if (weights > CACHE_BUDGET) return per;
+  if (weights > CACHE_BUDGET || !keeps_samples_apart(g)) return per;
   for (int64_t c = per; c >= 1; c--) {
     if (per % c || batch / c > MAX_SLICES) continue;
     double cost = weights / (double)c;
