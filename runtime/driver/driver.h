@@ -43,12 +43,17 @@ void *snt_rt_alloc(const char *model, size_t bytes, const char *what);
 /* Counts the non-finite values of a float32 or float64 buffer (0 for other types). */
 int64_t snt_rt_count_nonfinite(snt_dtype dtype, const void *data, int64_t n);
 
-/* An opened model: its instances (one per thread, each on its share of the batch), its
- * weights, and the inputs and outputs of the whole batch. */
+/* An opened model: its slices of the batch (n_inst, info->batch samples each), the model
+ * copies that run them (one per worker thread, each running its slices one after another),
+ * its weights, and the inputs and outputs of the whole batch. */
 typedef struct snt_rt_model {
   const snt_model_info *info;
-  void *inst[64];
-  int n_inst, workers;
+  void *inst[64];       /* the copies: n_copies of them */
+  int n_inst, workers;  /* slices; worker threads (a run uses at most that many) */
+  int n_copies;
+  double *prof_stamps;  /* bench --profile: [copy][n_nodes + 1], what a copy's run writes; else NULL */
+  double *prof_sums;    /* [copy][n_nodes]: node seconds summed over the slices the copy ran */
+  int prof_nodes;
   int threads;          /* all the threads a run may use (--threads, else the machine's) */
   int inst_threads;     /* the kernel threads each copy was last given */
   struct snt_k_ctx *pool; /* threads that run the copies (workers > 1), kept between runs */

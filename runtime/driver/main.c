@@ -49,7 +49,8 @@ static int cmd_info(const snt_model_info *m, const snt_rt_common *c) {
   for (int i = 0; i < m->n_inputs; i++) print_io("input", &model.in[i]);
   for (int i = 0; i < m->n_outputs; i++) print_io("output", &model.out[i]);
   for (int i = 0; i < m->n_labels; i++) printf("label %d: %s\n", i, m->labels[i]);
-  printf("threads: %d model cop%s of batch %lld\n", model.n_inst, model.n_inst == 1 ? "y" : "ies", (long long)m->batch);
+  printf("threads: %d model cop%s, %d slice%s of batch %lld\n", model.n_copies, model.n_copies == 1 ? "y" : "ies",
+         model.n_inst, model.n_inst == 1 ? "" : "s", (long long)m->batch);
   printf("batch: %s\n", !m->run_n ? "every run computes the whole batch"
                         : m->batch_scalable ? "a run of n samples computes n"
                                             : "every run computes the whole batch (an op mixes samples: see summary)");

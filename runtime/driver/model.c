@@ -88,9 +88,11 @@ int snt_rt_open(const snt_model_info *info, const snt_rt_common *c, snt_rt_model
   out->n_inst = info->instances > 1 && info->instances <= 64 ? info->instances : 1;
   /* Threads split the batch between model copies; each copy's linear algebra then runs on
    * one thread. A single copy gives all threads to the linear algebra instead. */
-  int threads = c->threads > 0 ? c->threads : out->n_inst;
-  out->workers = threads < out->n_inst ? threads : out->n_inst;
   out->threads = c->threads > 0 ? c->threads : openblas_get_num_procs();
+  int threads = c->threads > 0 ? c->threads : out->n_inst < out->threads ? out->n_inst : out->threads;
+  out->workers = threads < out->n_inst ? threads : out->n_inst;
+  /* One copy per worker: a copy's arena stays in cache from one of its slices to the next. */
+  out->n_copies = out->workers;
   out->inst_threads = out->n_inst > 1 ? 1 : out->threads;
   openblas_set_num_threads(out->inst_threads);
   out->batch = info->batch * out->n_inst;
@@ -116,10 +118,10 @@ int snt_rt_open(const snt_model_info *info, const snt_rt_common *c, snt_rt_model
             (long long)out->bad_weights, out->bad_weights == 1 ? "" : "s", out->bad_param);
   /* A thread start per run costs 30-60 us here, as much as a small model's whole batch. */
   if (out->workers > 1) out->pool = snt_k_ctx_create(out->workers); /* NULL: threads per run */
-  for (int k = 0; k < out->n_inst; k++) {
+  for (int k = 0; k < out->n_copies; k++) {
     if (!(out->inst[k] = info->create())) {
       fprintf(stderr, "%s: out of memory: cannot allocate %zu bytes for model copy %d of %d (its activation arena and "
-                      "scratch for a batch of %lld)\n", info->name, info->memory_bytes, k + 1, out->n_inst,
+                      "scratch for a batch of %lld)\n", info->name, info->memory_bytes, k + 1, out->n_copies,
               (long long)info->batch);
       snt_rt_close(out);
       return SNT_RT_EXIT_INTERNAL;
@@ -132,7 +134,7 @@ int snt_rt_open(const snt_model_info *info, const snt_rt_common *c, snt_rt_model
 }
 
 void snt_rt_close(snt_rt_model *m) {
-  for (int k = 0; k < m->n_inst; k++)
+  for (int k = 0; k < m->n_copies; k++)
     if (m->inst[k]) m->info->destroy(m->inst[k]);
   snt_k_ctx_destroy(m->pool);
   free(m->blob);
@@ -153,13 +155,20 @@ static int64_t share(const snt_rt_model *m, int k, int64_t n) {
   return r < 0 ? 0 : r > b ? b : r;
 }
 
-static int run_copy(snt_rt_model *m, int k, int64_t rows, const void *const *in, void *const *out) {
+/* Runs copy c on one slice; when profiling, adds the slice's node times to the copy's sums. */
+static int run_copy(snt_rt_model *m, int c, int64_t rows, const void *const *in, void *const *out) {
   const snt_model_info *info = m->info;
-  if (info->run_n) return info->run_n(m->inst[k], rows, in, out);
-  return info->run(m->inst[k], in, out); /* a model without run_n runs its whole batch */
+  int rc = info->run_n ? info->run_n(m->inst[c], rows, in, out)
+                       : info->run(m->inst[c], in, out); /* a model without run_n runs its whole batch */
+  if (m->prof_stamps) {
+    const double *s = m->prof_stamps + (size_t)c * ((size_t)m->prof_nodes + 1);
+    double *sum = m->prof_sums + (size_t)c * (size_t)m->prof_nodes;
+    for (int i = 0; i < m->prof_nodes; i++) sum[i] += s[i + 1] - s[i];
+  }
+  return rc;
 }
 
-/* Runs the instances first, first + step, ... on their slices of the batch. */
+/* Worker `first` runs the slices first, first + step, ... on its own copy, one after another. */
 static void *work(void *arg) {
   job *j = arg;
   const snt_model_info *info = j->m->info;
@@ -170,7 +179,7 @@ static void *work(void *arg) {
       in[i] = (const char *)j->in[i] + (info->inputs[i].batched ? (size_t)k * snt_rt_io_bytes(&info->inputs[i]) : 0);
     for (int i = 0; i < info->n_outputs; i++)
       out[i] = (char *)j->out[i] + (size_t)k * snt_rt_io_bytes(&info->outputs[i]);
-    j->rc = run_copy(j->m, k, share(j->m, k, j->n), in, out);
+    j->rc = run_copy(j->m, j->first, share(j->m, k, j->n), in, out);
   }
   return NULL;
 }
@@ -188,7 +197,7 @@ static void give_threads(snt_rt_model *m, int active) {
   if (want == m->inst_threads) return;
   m->inst_threads = want;
   openblas_set_num_threads(want);
-  for (int k = 0; k < m->n_inst; k++) m->info->set_threads(m->inst[k], want);
+  for (int k = 0; k < m->n_copies; k++) m->info->set_threads(m->inst[k], want);
 }
 
 static int run_all(snt_rt_model *m, int64_t n, const void *const *in, void *const *out);
@@ -208,6 +217,7 @@ int snt_rt_run(snt_rt_model *m, const void *const *in, void *const *out) { retur
 static int run_all(snt_rt_model *m, int64_t n, const void *const *in, void *const *out) {
   int64_t b = m->info->batch;
   int active = (int)((n + b - 1) / b), workers = active < m->workers ? active : m->workers;
+  if (m->prof_sums) memset(m->prof_sums, 0, sizeof(double) * (size_t)m->n_copies * (size_t)m->prof_nodes);
   if (m->n_inst > 1) give_threads(m, active);
   if (active == 1) return run_copy(m, 0, n, in, out);
   job jobs[64];

@@ -15,20 +15,29 @@ int snt_rt_prof_start(snt_rt_prof *p, snt_rt_model *m) {
     return SNT_RT_EXIT_USER;
   }
   p->n_nodes = info->n_nodes;
-  p->stamps = snt_rt_alloc(info->name, sizeof(double) * (size_t)m->n_inst * ((size_t)p->n_nodes + 1), "the profile");
-  if (!p->stamps) return SNT_RT_EXIT_INTERNAL;
-  for (int k = 0; k < m->n_inst; k++) info->set_profile(m->inst[k], p->stamps + (size_t)k * ((size_t)p->n_nodes + 1));
+  p->stamps = snt_rt_alloc(info->name, sizeof(double) * (size_t)m->n_copies * ((size_t)p->n_nodes + 1), "the profile");
+  double *sums = p->stamps ? calloc((size_t)m->n_copies * (size_t)p->n_nodes + 1, sizeof(double)) : NULL;
+  if (!sums) {
+    if (p->stamps) fprintf(stderr, "%s: out of memory for the profile\n", info->name);
+    free(p->stamps);
+    p->stamps = NULL;
+    return SNT_RT_EXIT_INTERNAL;
+  }
+  for (int k = 0; k < m->n_copies; k++) info->set_profile(m->inst[k], p->stamps + (size_t)k * ((size_t)p->n_nodes + 1));
+  m->prof_stamps = p->stamps, m->prof_sums = sums, m->prof_nodes = p->n_nodes;
   return 0;
 }
 
 void snt_rt_prof_stop(snt_rt_prof *p, snt_rt_model *m) {
-  for (int k = 0; p->stamps && k < m->n_inst; k++) m->info->set_profile(m->inst[k], NULL);
+  for (int k = 0; p->stamps && k < m->n_copies; k++) m->info->set_profile(m->inst[k], NULL);
+  free(m->prof_sums);
+  m->prof_stamps = m->prof_sums = NULL;
   free(p->stamps);
   free(p->times);
   memset(p, 0, sizeof *p);
 }
 
-/* Node i's time in the run just done: the instances' times over the threads that ran them side by side. */
+/* Node i's time in the run just done: the slices' times over the threads that ran them side by side. */
 int snt_rt_prof_record(snt_rt_prof *p, const snt_rt_model *m) {
   if (p->runs == p->cap) {
     int cap = p->cap ? 2 * p->cap : 64;
@@ -44,10 +53,7 @@ int snt_rt_prof_record(snt_rt_prof *p, const snt_rt_model *m) {
   int workers = m->n_inst > 1 && m->workers > 0 ? m->workers : 1;
   for (int i = 0; i < p->n_nodes; i++) {
     double sum = 0;
-    for (int k = 0; k < m->n_inst; k++) {
-      const double *s = p->stamps + (size_t)k * ((size_t)p->n_nodes + 1);
-      sum += s[i + 1] - s[i];
-    }
+    for (int k = 0; k < m->n_copies; k++) sum += m->prof_sums[(size_t)k * (size_t)p->n_nodes + (size_t)i];
     row[i] = sum / workers;
   }
   p->runs++;

@@ -1,25 +1,22 @@
-/* Depthwise 2-D convolution on AVX-512 for the common shapes (strides 1-2, dilation 1, kernels
- * up to 7x7): each input plane is first copied into zero-padded "phase rows" (phase p of a row
- * holds padded columns p, p + s, p + 2s, ...), so that every tap of 16 output columns is one
- * contiguous load; the taps of an output row then sum in registers (the generic loops in
- * conv_depthwise.c add each tap into memory: one load and store per tap). Bias, residual and
- * activation apply before the one store. Planes go to threads, each computed alike whatever
- * the thread count. */
+/* Depthwise 2-D convolution on AVX-512 for kernels up to 7x7, strides 1-2, dilation 1. Output
+ * rows go in blocks of ROWS and columns in groups of one or two 16-float vectors; each input row
+ * the block needs is loaded once per kernel column and feeds every output row of the block it
+ * reaches, the sums staying in registers (each input load serves up to ROWS FMAs instead of one).
+ * Padding is masks on the loads, so the input is read where it lies, without copies; stride 2
+ * along the width loads 32 consecutive columns and splits the even and odd ones with a permute
+ * each. 3x3 kernels get fully unrolled instances. Bias, residual and activation apply before
+ * the one store. Planes go to threads; every output sums its taps in the same order (kernel
+ * rows, then columns), whatever the blocking or the thread count. */
 #include <immintrin.h>
-#include <string.h>
+#include <stdint.h>
 
 #include "act_avx512.h"
 #include "conv_impl.h"
 
 #define AVX512 __attribute__((target("avx512f")))
+#define INLINE static inline __attribute__((always_inline))
 
-enum { MAX_K = 7, VW = 16, UNROLL = 4, TEAM_MAX = 64, PHASE_SLOT = 3 };
-
-typedef struct dw_geo {
-  int64_t in_h, in_w, out_h, out_w, kh, kw, sh, sw, ph, pw;
-  int64_t q;   /* floats per phase row: out_w + (kw - 1) / sw */
-  int64_t row; /* floats per input row: sw phase rows */
-} dw_geo;
+enum { MAX_K = 7, VW = 16, ROWS = 4, MAX_U = 2 };
 
 int snt_k_conv_dw_fast_applies(const snt_k_conv3 *g) {
   const snt_k_win3 *w = &g->w;
@@ -29,111 +26,183 @@ int snt_k_conv_dw_fast_applies(const snt_k_conv3 *g) {
   return 1;
 }
 
-static void geo_init(const snt_k_conv3 *g, dw_geo *s) {
-  const snt_k_win3 *w = &g->w;
-  *s = (dw_geo){w->in[1], w->in[2], w->out[1], w->out[2], w->k[1], w->k[2], w->s[1], w->s[2], w->pb[1], w->pb[2], 0, 0};
-  s->q = s->out_w + (s->kw - 1) / s->sw;
-  s->row = s->sw * s->q;
+/* One output plane's operands. */
+typedef struct dw_plane {
+  const snt_k_win3 *w;
+  const float *x, *wk, *r; /* input plane, its kh x kw weights, residual plane (or NULL) */
+  float *y;
+  float b;
+  const snt_k_act *act;
+  int fused; /* act applies in the store (else a pass over each finished row) */
+} dw_plane;
+
+/* Lanes i with 0 <= start + i < limit. */
+INLINE __mmask16 range_mask(int64_t start, int64_t limit) {
+  int64_t lo = start < 0 ? -start : 0, hi = limit - start;
+  if (hi > VW) hi = VW;
+  if (hi <= lo) return 0;
+  return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
 }
 
-size_t snt_k_conv_dw_fast_scratch(const snt_k_conv3 *g) {
-  dw_geo s;
-  geo_init(g, &s);
-  int64_t floats;
-  if (__builtin_mul_overflow(s.in_h, s.row, &floats) || (uint64_t)floats > SIZE_MAX / sizeof(float) - 64) return SIZE_MAX;
-  return (size_t)floats * sizeof(float);
+/* A masked load at row[off], off possibly outside the row: only masked-off lanes lie outside
+ * (they neither fault nor read), and the address is formed as an integer so that no pointer
+ * outside the input is ever made. */
+AVX512 INLINE __m512 load_at(__mmask16 m, const float *row, int64_t off) {
+  return _mm512_maskz_loadu_ps(m, (const void *)((uintptr_t)row + (uintptr_t)off * sizeof(float)));
 }
 
-/* Phase rows of one input plane: buf[ih * row + p * q + i] = padded column i * sw + p; the
- * columns inside the input are a strided copy, the rest zeros. */
-AVX512 static void phase_plane(const dw_geo *s, const float *x, float *buf) {
-  for (int64_t ih = 0; ih < s->in_h; ih++) {
-    const float *xr = x + ih * s->in_w;
-    for (int64_t p = 0; p < s->sw; p++) {
-      float *br = buf + ih * s->row + p * s->q;
-      int64_t lo, hi; /* i with 0 <= i * sw + p - pw < in_w */
-      snt_k_valid_range(p - s->pw, s->sw, s->q, s->in_w, &lo, &hi);
-      if (hi < lo) hi = lo;
-      for (int64_t i = 0; i < lo; i++) br[i] = 0.0f;
-      int64_t off = p - s->pw; /* column of i = 0 (negative in the padding) */
-      if (s->sw == 1) memcpy(br + lo, xr + lo + off, (size_t)(hi - lo) * sizeof(float));
-      else
-        for (int64_t i = lo; i < hi; i++) br[i] = xr[i * 2 + off];
-      for (int64_t i = hi; i < s->q; i++) br[i] = 0.0f;
+/* The load masks of one column group: per load t (kernel column t for stride 1, columns 2t and
+ * 2t + 1 for stride 2), vector u and half (stride 2 loads two vectors). */
+typedef struct dw_masks {
+  __mmask16 m[MAX_K][MAX_U][2];
+} dw_masks;
+
+/* Input row xr's contribution to the block's accumulators: i is its index among the rows the
+ * block spans, so it is kernel row i - r * sh of output row r. */
+AVX512 INLINE void in_row(const dw_plane *p, const dw_masks *mk, const float *xr, int64_t x0, int64_t i, int64_t sh,
+                          int64_t kh, int64_t kw, int U, int SW, __m512 acc[ROWS][MAX_U]) {
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  const int64_t loads = SW == 1 ? kw : (kw + 1) / 2; /* kw: a constant when KW is */
+#pragma GCC unroll 7
+  for (int64_t t = 0; t < loads; t++) {
+    __m512 v[MAX_U][2];
+#pragma GCC unroll 2
+    for (int u = 0; u < U; u++) {
+      if (SW == 1) {
+        v[u][0] = load_at(mk->m[t][u][0], xr, x0 + u * VW + t);
+      } else {
+        __m512 lo = load_at(mk->m[t][u][0], xr, x0 + 2 * u * VW + 2 * t);
+        __m512 hi = load_at(mk->m[t][u][1], xr, x0 + 2 * u * VW + 2 * t + VW);
+        v[u][0] = _mm512_permutex2var_ps(lo, even, hi);
+        v[u][1] = _mm512_permutex2var_ps(lo, odd, hi);
+      }
+    }
+#pragma GCC unroll 2
+    for (int par = 0; par < SW; par++) {
+      int64_t c = SW * t + par; /* kernel column */
+      if (c >= kw) break;
+#pragma GCC unroll 4
+      for (int r = 0; r < ROWS; r++) {
+        int64_t kr = i - r * sh;
+        if (kr < 0 || kr >= kh) continue;
+        __m512 wv = _mm512_set1_ps(p->wk[kr * kw + c]);
+#pragma GCC unroll 2
+        for (int u = 0; u < U; u++) acc[r][u] = _mm512_fmadd_ps(wv, v[u][par], acc[r][u]);
+      }
     }
   }
+}
+
+/* Output rows [oh0, oh0 + rows) (rows <= ROWS), columns [c0, c0 + U * 16) cut at out_w. SH,
+ * SW, KH, KW: the geometry when known at compile time (0: read it from p). */
+AVX512 INLINE void block(const dw_plane *p, int64_t oh0, int64_t rows, int64_t c0, int U, int SH, int SW, int KH,
+                         int KW) {
+  const snt_k_win3 *w = p->w;
+  const int64_t in_h = w->in[1], in_w = w->in[2], out_w = w->out[2];
+  const int64_t kh = KH ? KH : w->k[1], kw = KW ? KW : w->k[2], sh = SH ? SH : w->s[1];
+  const int64_t x0 = SW * c0 - w->pb[2]; /* input column of the group's first output, tap 0 */
+  dw_masks mk;
+  for (int64_t t = 0; t < (SW == 1 ? kw : (kw + 1) / 2); t++)
+    for (int u = 0; u < U; u++) {
+      int64_t start = x0 + SW * u * VW + SW * t;
+      mk.m[t][u][0] = range_mask(start, in_w);
+      mk.m[t][u][1] = SW == 2 ? range_mask(start + VW, in_w) : 0;
+    }
+  /* acc is indexed by constants only (every loop over it unrolled), so it lives in registers */
+  __m512 acc[ROWS][MAX_U];
+#pragma GCC unroll 4
+  for (int r = 0; r < ROWS; r++)
+#pragma GCC unroll 2
+    for (int u = 0; u < MAX_U; u++) acc[r][u] = _mm512_setzero_ps();
+  const int64_t ih0 = oh0 * sh - w->pb[1];
+  if (KH && SH) {
+#pragma GCC unroll 16
+    for (int64_t i = 0; i < (ROWS - 1) * SH + KH; i++) {
+      int64_t ih = ih0 + i;
+      if (ih >= 0 && ih < in_h) in_row(p, &mk, p->x + ih * in_w, x0, i, sh, kh, kw, U, SW, acc);
+    }
+  } else {
+    for (int64_t i = 0; i < (rows - 1) * sh + kh; i++) {
+      int64_t ih = ih0 + i;
+      if (ih >= 0 && ih < in_h) in_row(p, &mk, p->x + ih * in_w, x0, i, sh, kh, kw, U, SW, acc);
+    }
+  }
+#pragma GCC unroll 4
+  for (int r = 0; r < ROWS; r++) {
+    if (r >= rows) break;
+    int64_t at = (oh0 + r) * out_w + c0;
+#pragma GCC unroll 2
+    for (int u = 0; u < U; u++) {
+      __mmask16 om = range_mask(c0 + u * VW, out_w);
+      __m512 v = _mm512_add_ps(acc[r][u], _mm512_set1_ps(p->b));
+      if (p->r) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(om, p->r + at + u * VW));
+      _mm512_mask_storeu_ps(p->y + at + u * VW, om, p->fused ? snt_k_act_vec512(v, p->act) : v);
+    }
+  }
+}
+
+AVX512 INLINE void plane(const dw_plane *p, int SH, int SW, int KH, int KW) {
+  const snt_k_win3 *w = p->w;
+  const int64_t out_h = w->out[1], out_w = w->out[2];
+  for (int64_t oh0 = 0; oh0 < out_h; oh0 += ROWS) {
+    int64_t rows = out_h - oh0 < ROWS ? out_h - oh0 : ROWS;
+    for (int64_t c0 = 0; c0 < out_w; c0 += MAX_U * VW) {
+      if (out_w - c0 > VW) block(p, oh0, rows, c0, 2, SH, SW, KH, KW);
+      else block(p, oh0, rows, c0, 1, SH, SW, KH, KW);
+    }
+    if (!p->fused) /* sigmoid, tanh */
+      for (int64_t r = 0; r < rows; r++) snt_k_conv_epilogue_row(p->y + (oh0 + r) * out_w, NULL, 0.0f, out_w, p->act);
+  }
+}
+
+/* 3x3 kernels with equal strides run the unrolled instances (a last, shorter row block computes
+ * ROWS rows there and stores its own), any other kernel the general ones. */
+AVX512 static void plane_3x3_s1(const dw_plane *p) { plane(p, 1, 1, 3, 3); }
+AVX512 static void plane_3x3_s2(const dw_plane *p) { plane(p, 2, 2, 3, 3); }
+AVX512 static void plane_s1(const dw_plane *p) { plane(p, 0, 1, 0, 0); }
+AVX512 static void plane_s2(const dw_plane *p) { plane(p, 0, 2, 0, 0); }
+
+typedef void (*plane_fn)(const dw_plane *p);
+
+static plane_fn plane_for(const snt_k_win3 *w) {
+  if (w->k[1] == 3 && w->k[2] == 3 && w->s[1] == w->s[2]) return w->s[2] == 1 ? plane_3x3_s1 : plane_3x3_s2;
+  return w->s[2] == 1 ? plane_s1 : plane_s2;
 }
 
 typedef struct dw_job {
   const snt_k_conv3 *g;
-  const dw_geo *s;
   const float *x, *w;
   const snt_k_conv_epi *e;
   float *y;
-  float *bufs[TEAM_MAX];
+  plane_fn fn;
 } dw_job;
 
-/* One output row: columns [0, out_w) in groups of UNROLL vectors, the last ones masked. */
-AVX512 static void out_row(const dw_job *j, const float *buf, const float *wk, float b, const float *r, int64_t oh,
-                           float *yr) {
-  const dw_geo *s = j->s;
+static void dw_part(void *arg, int t, int threads) {
+  const dw_job *j = arg;
+  const snt_k_conv3 *g = j->g;
+  const snt_k_win3 *w = &g->w;
   const snt_k_act *act = &j->e->act;
   int fused = act->kind == SNT_K_ACT_NONE || act->kind == SNT_K_ACT_RELU || act->kind == SNT_K_ACT_LEAKY_RELU ||
               act->kind == SNT_K_ACT_CLIP;
-  for (int64_t c0 = 0; c0 < s->out_w; c0 += UNROLL * VW) {
-    __m512 acc[UNROLL];
-    __mmask16 m[UNROLL];
-    for (int u = 0; u < UNROLL; u++) {
-      int64_t left = s->out_w - c0 - u * VW;
-      m[u] = left >= VW ? (__mmask16)0xffff : left > 0 ? (__mmask16)((1u << left) - 1) : 0;
-      acc[u] = _mm512_setzero_ps();
-    }
-    for (int64_t kh = 0; kh < s->kh; kh++) {
-      int64_t ih = oh * s->sh - s->ph + kh;
-      if (ih < 0 || ih >= s->in_h) continue;
-      const float *br = buf + ih * s->row;
-      for (int64_t kw = 0; kw < s->kw; kw++) {
-        const float *src = br + (kw % s->sw) * s->q + kw / s->sw + c0;
-        __m512 wv = _mm512_set1_ps(wk[kh * s->kw + kw]);
-        for (int u = 0; u < UNROLL; u++)
-          acc[u] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m[u], src + u * VW), acc[u]);
-      }
-    }
-    for (int u = 0; u < UNROLL && m[u]; u++) {
-      __m512 v = _mm512_add_ps(acc[u], _mm512_set1_ps(b));
-      if (r) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m[u], r + c0 + u * VW));
-      _mm512_mask_storeu_ps(yr + c0 + u * VW, m[u], fused ? snt_k_act_vec512(v, act) : v);
-    }
-  }
-  if (!fused) snt_k_conv_epilogue_row(yr, NULL, 0.0f, s->out_w, act); /* sigmoid, tanh */
-}
-
-AVX512 static void dw_part(void *arg, int t, int threads) {
-  const dw_job *j = arg;
-  const snt_k_conv3 *g = j->g;
-  const dw_geo *s = j->s;
-  int64_t total = g->batch * g->cout, in_plane = s->in_h * s->in_w, out_plane = s->out_h * s->out_w;
-  for (int64_t p = total * t / threads; p < total * (t + 1) / threads; p++) {
-    int64_t n = p / g->cout, oc = p % g->cout;
-    phase_plane(s, j->x + (n * g->cin + oc / g->mg) * in_plane, j->bufs[t]);
-    const float *r = j->e->residual ? j->e->residual + p * out_plane : NULL;
-    float b = j->e->bias ? j->e->bias[oc] : 0.0f;
-    for (int64_t oh = 0; oh < s->out_h; oh++)
-      out_row(j, j->bufs[t], j->w + oc * s->kh * s->kw, b, r ? r + oh * s->out_w : NULL, oh,
-              j->y + p * out_plane + oh * s->out_w);
+  int64_t total = g->batch * g->cout;
+  for (int64_t q = total * t / threads; q < total * (t + 1) / threads; q++) {
+    int64_t n = q / g->cout, oc = q % g->cout;
+    dw_plane p = {w,
+                  j->x + (n * g->cin + oc / g->mg) * w->in_size,
+                  j->w + oc * w->k_size,
+                  j->e->residual ? j->e->residual + q * w->out_size : NULL,
+                  j->y + q * w->out_size,
+                  j->e->bias ? j->e->bias[oc] : 0.0f,
+                  act,
+                  fused};
+    j->fn(&p);
   }
 }
 
 int snt_k_conv_dw_fast(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, const float *w, const snt_k_conv_epi *e,
                        float *y) {
-  dw_geo s;
-  geo_init(g, &s);
-  size_t bytes = snt_k_conv_dw_fast_scratch(g);
-  int threads = snt_k_ctx_threads(ctx);
-  if (!ctx || bytes == SIZE_MAX || threads > TEAM_MAX) return 0;
-  dw_job j = {g, &s, x, w, e, y, {0}};
-  for (int t = 0; t < threads; t++)
-    if (!(j.bufs[t] = snt_k_ctx_scratch(ctx, PHASE_SLOT, t, bytes))) return 0;
+  dw_job j = {g, x, w, e, y, plane_for(&g->w)};
   snt_k_ctx_parallel(ctx, dw_part, &j);
   return 1;
 }

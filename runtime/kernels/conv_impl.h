@@ -47,10 +47,9 @@ void snt_k_conv_epilogue_row(float *y, const float *r, float b, int64_t n, const
 void snt_k_conv_depthwise(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g, const float *x, const float *w,
                           const snt_k_conv_epi *e, float *y);
 /* Its AVX-512 path for 2-D kernels up to 7x7, strides 1-2, no dilation (conv_dw_avx512.c):
- * whether g suits it, the bytes of its per-thread buffer, and the convolution (0 when it could
- * not run: no ctx or no memory for its buffers; the caller then runs the generic loops). */
+ * whether g suits it, and the convolution (1 when it ran; it needs no buffers, and ctx may be
+ * NULL). */
 int snt_k_conv_dw_fast_applies(const snt_k_conv3 *g);
-size_t snt_k_conv_dw_fast_scratch(const snt_k_conv3 *g);
 int snt_k_conv_dw_fast(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, const float *w, const snt_k_conv_epi *e,
                        float *y);
 

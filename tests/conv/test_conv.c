@@ -4,7 +4,7 @@
  * 11x11 stride 4, one-sided pads, 1-D and 3-D, batch 3, the direct path's tails, small maps at
  * batch 1 and 32), every
  * epilogue, the path named by snt_k_conv_kernel, weights packed once, and 1 vs 2 threads bit
- * for bit. */
+ * for bit (depthwise also 1 vs 3). */
 #include "gemm_core.h"
 #include "kernels_ref.h"
 
@@ -94,6 +94,21 @@ static const conv_case cases[] = {
     {"direct grouped 7 wide stride 2", 2, 64, 64, 4, 3, {14, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
     /* LeNet's second conv: a small map, but too shallow for the transposed product */
     {"5x5 small map, cin x taps 150", 2, 6, 16, 1, 4, {14, 14}, {5, 5}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+    /* Depthwise on AVX-512, register-blocked: 3x3 stride 1 and 2 (the unrolled instances) with
+     * row blocks off 4, column groups off 32 (one vector and two), loads masked at both edges,
+     * one-sided and no pads; mixed strides and 5x5 (the general instances); multiplier 2. */
+    {"depthwise 3x3 rows 19 width 33", 2, 3, 3, 3, 2, {19, 33}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"depthwise 3x3 stride 2 odd", 2, 4, 4, 4, 1, {23, 57}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
+    {"depthwise 3x3 stride 2 pads 0/1", 2, 3, 3, 3, 2, {16, 40}, {3, 3}, {2, 2}, {1, 1}, {0, 0}, {1, 1}},
+    {"depthwise 3x3 no pads width 50", 2, 2, 2, 2, 1, {10, 50}, {3, 3}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+    {"depthwise 3x3 stride 2 pads 1/0", 2, 3, 3, 3, 1, {15, 37}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {0, 0}},
+    {"depthwise 3x3 x2 stride 2 width 70", 2, 3, 6, 3, 1, {9, 139}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
+    {"depthwise 5x5 width 100", 2, 2, 2, 2, 1, {11, 100}, {5, 5}, {1, 1}, {1, 1}, {2, 2}, {2, 2}},
+    {"depthwise 3x3 strides 2/1", 2, 3, 3, 3, 1, {17, 35}, {3, 3}, {2, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"depthwise 3x3 strides 1/2", 2, 3, 3, 3, 1, {13, 70}, {3, 3}, {1, 2}, {1, 1}, {1, 1}, {1, 1}},
+    {"depthwise 3x3 stride 2 batch 5", 2, 7, 7, 7, 5, {24, 24}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
+    {"depthwise 3x3 width 16 height 4", 2, 2, 2, 2, 1, {4, 16}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"depthwise 7x7 stride 1", 2, 2, 2, 2, 1, {12, 20}, {7, 7}, {1, 1}, {1, 1}, {3, 3}, {3, 3}},
 };
 
 static snt_k_conv_desc desc_of(const conv_case *c) {
@@ -309,6 +324,26 @@ static void test_epilogues(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2) {
   }
 }
 
+/* Depthwise planes split over 3 threads (an odd share each) give the 1-thread output bit for bit. */
+static void test_depthwise_threads(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c3) {
+  rng r = {0xd3d3};
+  for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
+    const conv_case *c = &cases[i];
+    if (!(c->cin / c->groups == 1 && c->groups > 1)) continue;
+    snt_k_conv_desc d = desc_of(c);
+    d.act = acts[SNT_K_ACT_CLIP];
+    bufs B = bufs_make(&r, &d);
+    CHECK_INT(ts, snt_k_conv(c1, &d, B.x, B.w, B.b, B.res, B.y1, NULL), SNT_OK);
+    CHECK_INT(ts, snt_k_conv(c3, &d, B.x, B.w, B.b, B.res, B.y2, NULL), SNT_OK);
+    ts->checks++;
+    if (memcmp(B.y1, B.y2, (size_t)B.ny * sizeof(float)) != 0) {
+      ts->failures++;
+      fprintf(stderr, "%s: 1 and 3 threads differ\n", c->name);
+    }
+    bufs_free(&B);
+  }
+}
+
 int main(void) {
   test_state ts = {0};
   snt_k_ctx *c1 = snt_k_ctx_create(1), *c2 = snt_k_ctx_create(2);
@@ -317,6 +352,10 @@ int main(void) {
   printf("isa %s\n", snt_k_isa_name(snt_k_ctx_isa(c1)));
   test_cases(&ts, c1, c2);
   test_epilogues(&ts, c1, c2);
+  snt_k_ctx *c3 = snt_k_ctx_create(3);
+  if (!c3) return 2;
+  test_depthwise_threads(&ts, c1, c3);
+  snt_k_ctx_destroy(c3);
   snt_k_ctx_destroy(c1);
   snt_k_ctx_destroy(c2);
   return test_report("test_conv", &ts);
