@@ -5,7 +5,8 @@
  *     as a flipped forward conv on small maps, groups, stride, one-sided pads) within 1e-4 of
  *     a double reference of the terms' size, and bit-identical whatever the thread count;
  *   - max pooling backward on tiling windows (2x2 and others, planes with columns and rows in no
- *     window, ties) equal to the first-maximum rule exactly;
+ *     window, ties) and on overlapping ones inside the plane (3x3/2, 2x4/(1, 3)) equal to the
+ *     first-maximum rule exactly;
  *   - BatchNorm training forward and backward (channels in blocks, small and large planes) within
  *     1e-4 of a double reference, bit-identical on 1 and 2 threads, and its frozen form's backward;
  *   - Adam's step (vector body, tail, two threads) equal to the scalar float formula exactly. */
@@ -128,47 +129,53 @@ static void test_conv_grads(test_state *ts) {
 
 /* ---- max pooling backward on tiling windows ----------------------------------------- */
 
-/* The gradient to each window's first maximum in row-major order, 0 elsewhere. */
-static void pool_reference(int64_t planes, int64_t h, int64_t w, int64_t kh, int64_t kw, const float *x,
-                           const float *dy, float *dx) {
-  int64_t oh = h / kh, ow = w / kw;
+/* The gradient to each window's first maximum in row-major order, 0 elsewhere; windows kh x kw
+ * every sh, sw (overlapping when the stride is below the kernel). */
+static void pool_reference(int64_t planes, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                           const float *x, const float *dy, float *dx) {
+  int64_t oh = (h - kh) / sh + 1, ow = (w - kw) / sw + 1;
   for (int64_t i = 0; i < planes * h * w; i++) dx[i] = 0.0f;
   for (int64_t p = 0; p < planes; p++)
     for (int64_t a = 0; a < oh; a++)
       for (int64_t b = 0; b < ow; b++) {
-        int64_t best = p * h * w + a * kh * w + b * kw;
+        int64_t best = p * h * w + a * sh * w + b * sw;
         for (int64_t i = 0; i < kh; i++)
           for (int64_t j = 0; j < kw; j++) {
-            int64_t at = p * h * w + (a * kh + i) * w + b * kw + j;
+            int64_t at = p * h * w + (a * sh + i) * w + b * sw + j;
             if (x[at] > x[best]) best = at;
           }
         dx[best] += dy[(p * oh + a) * ow + b];
       }
 }
 
-static void check_pool_case(test_state *ts, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
-                            uint64_t seed) {
-  int64_t oh = h / kh, ow = w / kw, nx = n * c * h * w, ny = n * c * oh * ow;
-  snt_k_pool_desc d = {2, SNT_K_POOL_MAX, 0, 0, n, c, {h, w, 0}, {oh, ow, 0}, {kh, kw, 0}, {kh, kw, 0},
+static void check_pool_strided(test_state *ts, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                               int64_t sh, int64_t sw, uint64_t seed) {
+  int64_t oh = (h - kh) / sh + 1, ow = (w - kw) / sw + 1, nx = n * c * h * w, ny = n * c * oh * ow;
+  snt_k_pool_desc d = {2, SNT_K_POOL_MAX, 0, 0, n, c, {h, w, 0}, {oh, ow, 0}, {kh, kw, 0}, {sh, sw, 0},
                        {1, 1, 0}, {0, 0, 0}, {0, 0, 0}};
   rng r = {seed};
   float *x = alloc_f(nx), *dy = alloc_f(ny), *want = alloc_f(nx);
   /* Few distinct values, so that windows hold ties (the first one must win). */
   for (int64_t i = 0; i < nx; i++) x[i] = (float)rng_int(&r, 0, 3);
   rng_fill(&r, dy, ny);
-  pool_reference(n * c, h, w, kh, kw, x, dy, want);
+  pool_reference(n * c, h, w, kh, kw, sh, sw, x, dy, want);
   for (size_t i = 0; i < sizeof ISAS / sizeof *ISAS; i++) {
     setenv("SINTER_ISA", ISAS[i], 1);
     float *dx = alloc_nan(nx);
     CHECK_INT(ts, snt_k_pool_backward(&d, x, dy, dx), SNT_OK);
     char name[128];
-    snprintf(name, sizeof name, "max pool %lldx%lld over %lldx%lld (%s)", (long long)kh, (long long)kw, (long long)h,
-             (long long)w, ISAS[i]);
+    snprintf(name, sizeof name, "max pool %lldx%lld/(%lld, %lld) over %lldx%lld (%s)", (long long)kh, (long long)kw,
+             (long long)sh, (long long)sw, (long long)h, (long long)w, ISAS[i]);
     check_close_list(ts, name, dx, want, nx, 0.0);
     free(dx);
   }
   unsetenv("SINTER_ISA");
   free(x), free(dy), free(want);
+}
+
+static void check_pool_case(test_state *ts, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                            uint64_t seed) {
+  check_pool_strided(ts, n, c, h, w, kh, kw, kh, kw, seed);
 }
 
 static void test_pool_tiling(test_state *ts) {
@@ -177,6 +184,12 @@ static void test_pool_tiling(test_state *ts) {
   check_pool_case(ts, 2, 2, 10, 11, 3, 3, 3);  /* 3x3/3 */
   check_pool_case(ts, 1, 3, 7, 13, 2, 3, 4);   /* 2x3/(2, 3) */
   check_pool_case(ts, 1, 1, 2, 2, 2, 2, 5);    /* one window */
+  /* overlapping windows inside the plane (pool_grad.c's scan, ResNet's 3x3/2 stem pool) */
+  check_pool_strided(ts, 2, 3, 15, 17, 3, 3, 2, 2, 6);  /* the last row and column in every window */
+  check_pool_strided(ts, 1, 2, 16, 18, 3, 3, 2, 2, 7);  /* a row and a column in no window */
+  check_pool_strided(ts, 2, 1, 9, 12, 2, 4, 1, 3, 8);   /* 2x4/(1, 3) */
+  check_pool_strided(ts, 1, 2, 7, 78, 3, 3, 2, 2, 9);   /* 38 windows a row: two vectors and a tail */
+  check_pool_strided(ts, 1, 1, 5, 300, 3, 2, 2, 2, 10); /* 150 windows a row, 3x2/2 */
 }
 
 /* ---- BatchNorm training forward and backward ------------------------------------------- */
