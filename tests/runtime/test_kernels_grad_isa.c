@@ -1,7 +1,8 @@
 /* The training kernels' vectorised paths against naive references, with each ISA path forced in
  * turn (SINTER_ISA, set here before each context is made) and on 1 and 2 threads:
  *   - convolution filter and data gradients (both GEMM orientations of the filter gradient, image
- *     chunks, the implicit filter gradient of stride-1 convs on large maps, the data gradient
+ *     chunks, the implicit filter gradient of stride-1 convs on large maps, the direct one of
+ *     first layers on AVX-512, the data gradient
  *     as a flipped forward conv on small maps, groups, stride, one-sided pads) within 1e-4 of
  *     a double reference of the terms' size, and bit-identical whatever the thread count;
  *   - max pooling backward on tiling windows (2x2 and others, planes with columns and rows in no
@@ -115,6 +116,16 @@ static void test_conv_grads(test_state *ts) {
       {"5x5 pad 2, 3 -> 34, implicit dw", 2, 3, 34, 1, 27, 23, 5, 1, 2, 2},
       {"3x3 pads 0/1, groups 2, implicit dw", 3, 10, 6, 2, 26, 27, 3, 1, 0, 1},
       {"5x5 pads 2/0, 2 -> 17, implicit dw", 1, 2, 17, 1, 33, 30, 5, 1, 2, 0},
+      /* the cases above take the direct path on AVX-512 (below): this one, 216 taps, does not */
+      {"3x3 pad 1, 24 -> 5, implicit dw on every ISA", 2, 24, 5, 1, 24, 23, 3, 1, 1, 1},
+      /* at most 192 of cin x taps, more than 512 output positions, one group: on AVX-512 dw summed
+       * in registers on the input's column phases (conv_grad_direct.c); the cases above with 3
+       * or 2 inputs take it too. Stride 2 with pads 3/2 (phases of unequal width), 3 -> 9 7x7 as
+       * ResNet50V2's stem; 3 x 64 = 192 taps; 4 x 9 = 36 taps with 21 output rows (a partial
+       * band) and output columns a multiple of 16 (no tail) */
+      {"7x7 stride 2 pads 3/2, 3 -> 9, direct dw", 2, 3, 9, 1, 61, 59, 7, 2, 3, 2},
+      {"8x8 valid, 3 -> 6 (192 taps), direct dw", 1, 3, 6, 1, 30, 31, 8, 1, 0, 0},
+      {"3x3 pad 1, 4 -> 7, direct dw", 2, 4, 7, 1, 21, 32, 3, 1, 1, 1},
       /* stride 1, one group, at most 196 output positions: dx as a forward conv of dy with the
        * flipped weights (conv_grad_flip.c), pads dl*(k-1) - p: 2, 1/2, 0/... one-sided */
       {"3x3 pad 1, 5 -> 6, flipped dx", 3, 5, 6, 1, 7, 9, 3, 1, 1, 1},
