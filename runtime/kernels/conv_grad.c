@@ -5,7 +5,10 @@
  * When an image's output plane P is small, a chunk of images is laid side by side (columns
  * j*P.. of one [rows, chunk*P] matrix) so that each sgemm gets a large enough dimension.
  * Stride-1 convs on large maps take the filter gradient without col (conv_grad_filter.c), on
- * small maps the data gradient as a forward conv with flipped weights (conv_grad_flip.c). */
+ * small maps the data gradient as a forward conv with flipped weights (conv_grad_flip.c); first
+ * layers (few channels x taps) on large maps the filter gradient summed in registers on AVX-512
+ * (conv_grad_direct.c: batch 32, CPU time, 3 -> 32 3x3 at 224x224 67 -> 32 ms, ResNet50V2's
+ * 7x7/2 stem 94 -> 62 ms). */
 #include <string.h>
 
 #include "conv_grad.h"
@@ -60,6 +63,9 @@ size_t snt_k_conv_backward_scratch_bytes(const snt_k_conv_desc *d) {
   if (snt_k_conv_grad_flip_applies(d, &g) && snt_k_conv_grad_flip_floats(&g) > floats)
     floats = snt_k_conv_grad_flip_floats(&g);
   if (implicit_filter(&g) && snt_k_conv_grad_implicit_floats(&g) > floats) floats = snt_k_conv_grad_implicit_floats(&g);
+  /* Whatever the ISA: the executable may run on another CPU than the one it was compiled on. */
+  if (snt_k_conv_grad_direct_applies(&g) && snt_k_conv_grad_direct_floats(&g) > floats)
+    floats = snt_k_conv_grad_direct_floats(&g);
   return floats * sizeof(float);
 }
 
@@ -269,6 +275,8 @@ snt_status snt_k_conv_backward_filter(snt_k_ctx *ctx, const snt_k_conv_desc *d, 
     zero(dw, g.cout * g.cg * g.w.k_size);
     return SNT_OK;
   }
+  if (snt_k_ctx_isa(ctx) == SNT_K_ISA_AVX512 && snt_k_conv_grad_direct_applies(&g))
+    return snt_k_conv_backward_filter_direct(ctx, &g, x, dy, dw, scratch);
   if (implicit_filter(&g)) return snt_k_conv_backward_filter_implicit(ctx, &g, x, dy, dw, scratch);
   int transposed = transposed_filter(&g);
   for (int64_t n0 = 0; n0 < g.batch && !st; n0 += chunk) {

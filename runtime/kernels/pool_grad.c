@@ -1,6 +1,7 @@
 /* Pooling backward over the windows the forward uses (snt_k_axis_window, kernels_util.h): max
  * pooling routes each gradient to the element snt_k_pool picks (snt_k_window_max: the first
  * maximum in row-major window order), average pooling spreads it as the forward divides. */
+#include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
@@ -120,12 +121,113 @@ static void tiling_c(const snt_k_win3 *g, const float *x, const float *dy, float
   for (int64_t p = p0; p < p1; p++) plane_tiling_max(g, x + p * g->in_size, dy + p * g->out_size, dx + p * g->in_size);
 }
 
+/* Max pooling whose windows all lie inside the plane (no padding, dilation 1, 2-D) but may
+ * overlap (ResNet's 3x3/2 stem pool): each window's first maximum found by a plain scan, without
+ * the generic path's per-window clipping (ResNet50V2's stem pool backward at batch 32: 172 -> 30
+ * ms of CPU time with the AVX-512 stride-2 rows, 157 ms with the portable scan). */
+static int is_inside_max(const snt_k_pool_desc *d, const snt_k_win3 *g) {
+  if (d->kind != SNT_K_POOL_MAX || g->in[0] != 1 || g->k[0] != 1) return 0;
+  for (int a = 1; a < 3; a++) {
+    if (g->dl[a] != 1 || g->pb[a] || g->pe[a] || (g->out[a] - 1) * g->s[a] + g->k[a] > g->in[a]) return 0;
+  }
+  return 1;
+}
+
+enum { INSIDE_ROW = 256 }; /* windows of a row scanned before their gradients are added */
+
+/* Rows of windows in two passes: the first maximum's offset of up to INSIDE_ROW windows with
+ * selects (vectorisable, no mispredicted branch per element), then the adds, which stay scalar
+ * as overlapping windows can pick the same element. */
+static inline __attribute__((always_inline)) void plane_inside_max(const snt_k_win3 *g, const float *restrict xp,
+                                                                   const float *restrict dyp, float *restrict dxp) {
+  int64_t kh = g->k[1], kw = g->k[2], sh = g->s[1], sw = g->s[2], w = g->in[2];
+  int32_t at[INSIDE_ROW];
+  float best[INSIDE_ROW];
+  memset(dxp, 0, (size_t)g->in_size * sizeof(float));
+  for (int64_t oh = 0; oh < g->out[1]; oh++)
+    for (int64_t o0 = 0; o0 < g->out[2]; o0 += INSIDE_ROW) {
+      int64_t cnt = g->out[2] - o0 < INSIDE_ROW ? g->out[2] - o0 : INSIDE_ROW;
+      const float *row = xp + oh * sh * w + o0 * sw;
+      for (int64_t o = 0; o < cnt; o++) best[o] = row[o * sw], at[o] = 0;
+      for (int64_t i = 0; i < kh; i++)
+        for (int64_t j = i ? 0 : 1; j < kw; j++) {
+          const float *r = row + i * w + j;
+          int32_t off = (int32_t)(i * w + j);
+          for (int64_t o = 0; o < cnt; o++) {
+            float v = r[o * sw];
+            int gt = v > best[o];
+            best[o] = gt ? v : best[o];
+            at[o] = gt ? off : at[o];
+          }
+        }
+      float *d = dxp + oh * sh * w + o0 * sw;
+      const float *dyr = dyp + oh * g->out[2] + o0;
+      for (int64_t o = 0; o < cnt; o++) d[o * sw + at[o]] += dyr[o];
+    }
+}
+
+/* Stride 2 along the row on AVX-512: 16 windows at a time, their taps the even lanes of two
+ * masked loads (never past the last element a window reads). */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void row_s2_avx512(const float *row, int64_t w,
+                                                                            int64_t kh, int64_t kw, int64_t cnt,
+                                                                            int32_t *at) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  for (int64_t o = 0; o < cnt; o += 16) {
+    int64_t need = 2 * (cnt - o < 16 ? cnt - o : 16) - 1; /* elements from a tap's first one */
+    __mmask16 ma = (__mmask16)((1u << (need < 16 ? need : 16)) - 1);
+    __mmask16 mb = (__mmask16)(need > 16 ? (1u << (need - 16)) - 1 : 0);
+    __m512 best = _mm512_setzero_ps();
+    __m512i bat = _mm512_setzero_si512();
+    for (int64_t i = 0; i < kh; i++)
+      for (int64_t j = 0; j < kw; j++) {
+        const float *r = row + i * w + j + 2 * o;
+        __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(ma, r), even, _mm512_maskz_loadu_ps(mb, r + 16));
+        if (i == 0 && j == 0) {
+          best = v;
+          continue;
+        }
+        __mmask16 gt = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
+        best = _mm512_mask_mov_ps(best, gt, v);
+        bat = _mm512_mask_mov_epi32(bat, gt, _mm512_set1_epi32((int32_t)(i * w + j)));
+      }
+    _mm512_storeu_si512(at + o, bat);
+  }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void inside_avx512(const snt_k_win3 *g, const float *x,
+                                                                            const float *dy, float *dx, int64_t p0,
+                                                                            int64_t p1) {
+  if (g->s[2] != 2) {
+    for (int64_t p = p0; p < p1; p++) plane_inside_max(g, x + p * g->in_size, dy + p * g->out_size, dx + p * g->in_size);
+    return;
+  }
+  int64_t w = g->in[2], ow = g->out[2];
+  int32_t at[INSIDE_ROW + 16];
+  for (int64_t p = p0; p < p1; p++) {
+    const float *xp = x + p * g->in_size, *dyp = dy + p * g->out_size;
+    float *dxp = dx + p * g->in_size;
+    memset(dxp, 0, (size_t)g->in_size * sizeof(float));
+    for (int64_t oh = 0; oh < g->out[1]; oh++)
+      for (int64_t o0 = 0; o0 < ow; o0 += INSIDE_ROW) {
+        int64_t cnt = ow - o0 < INSIDE_ROW ? ow - o0 : INSIDE_ROW;
+        row_s2_avx512(xp + oh * g->s[1] * w + o0 * 2, w, g->k[1], g->k[2], cnt, at);
+        float *d = dxp + oh * g->s[1] * w + o0 * 2;
+        const float *dyr = dyp + oh * ow + o0;
+        for (int64_t o = 0; o < cnt; o++) d[o * 2 + at[o]] += dyr[o];
+      }
+  }
+}
+
+static void inside_c(const snt_k_win3 *g, const float *x, const float *dy, float *dx, int64_t p0, int64_t p1) {
+  for (int64_t p = p0; p < p1; p++) plane_inside_max(g, x + p * g->in_size, dy + p * g->out_size, dx + p * g->in_size);
+}
+
 typedef struct pool_args {
   const snt_k_pool_desc *d;
   const snt_k_win3 *g;
   const float *x, *dy;
   float *dx;
-  int tiling;
+  int tiling, inside;
   snt_k_isa isa;
 } pool_args;
 
@@ -140,6 +242,11 @@ static void backward_planes(void *ctx, int64_t p0, int64_t p1) {
       case SNT_K_ISA_C: tiling_c(g, a->x, a->dy, a->dx, p0, p1); return;
     }
   }
+  if (a->inside) {
+    if (a->isa == SNT_K_ISA_AVX512) inside_avx512(g, a->x, a->dy, a->dx, p0, p1);
+    else inside_c(g, a->x, a->dy, a->dx, p0, p1);
+    return;
+  }
   for (int64_t p = p0; p < p1; p++)
     plane_backward(a->d, g, a->x + p * g->in_size, a->dy + p * g->out_size, a->dx + p * g->in_size);
 }
@@ -151,7 +258,8 @@ snt_status snt_k_pool_backward(const snt_k_pool_desc *d, const float *x, const f
   snt_status st = snt_k_win3_init(d->spatial, d->in, d->out, d->kernel, d->stride, d->dilation, d->pad_begin,
                                   d->pad_end, &g);
   if (st != SNT_OK) return st;
-  pool_args a = {d, &g, x, dy, dx, is_tiling_max(d, &g) && g.out_size > 0, snt_k_isa_detect()};
+  int tiling = is_tiling_max(d, &g) && g.out_size > 0;
+  pool_args a = {d, &g, x, dy, dx, tiling, !tiling && g.out_size > 0 && is_inside_max(d, &g), snt_k_isa_detect()};
   int64_t planes = d->batch * d->channels;
   snt_k_parallel_for(planes, g.in_size >= 4096 ? 1 : planes, backward_planes, &a);
   return SNT_OK;

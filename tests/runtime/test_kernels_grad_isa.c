@@ -1,11 +1,13 @@
 /* The training kernels' vectorised paths against naive references, with each ISA path forced in
  * turn (SINTER_ISA, set here before each context is made) and on 1 and 2 threads:
  *   - convolution filter and data gradients (both GEMM orientations of the filter gradient, image
- *     chunks, the implicit filter gradient of stride-1 convs on large maps, the data gradient
+ *     chunks, the implicit filter gradient of stride-1 convs on large maps, the direct one of
+ *     first layers on AVX-512, the data gradient
  *     as a flipped forward conv on small maps, groups, stride, one-sided pads) within 1e-4 of
  *     a double reference of the terms' size, and bit-identical whatever the thread count;
  *   - max pooling backward on tiling windows (2x2 and others, planes with columns and rows in no
- *     window, ties) equal to the first-maximum rule exactly;
+ *     window, ties) and on overlapping ones inside the plane (3x3/2, 2x4/(1, 3)) equal to the
+ *     first-maximum rule exactly;
  *   - BatchNorm training forward and backward (channels in blocks, small and large planes) within
  *     1e-4 of a double reference, bit-identical on 1 and 2 threads, and its frozen form's backward;
  *   - Adam's step (vector body, tail, two threads) equal to the scalar float formula exactly. */
@@ -114,6 +116,16 @@ static void test_conv_grads(test_state *ts) {
       {"5x5 pad 2, 3 -> 34, implicit dw", 2, 3, 34, 1, 27, 23, 5, 1, 2, 2},
       {"3x3 pads 0/1, groups 2, implicit dw", 3, 10, 6, 2, 26, 27, 3, 1, 0, 1},
       {"5x5 pads 2/0, 2 -> 17, implicit dw", 1, 2, 17, 1, 33, 30, 5, 1, 2, 0},
+      /* the cases above take the direct path on AVX-512 (below): this one, 216 taps, does not */
+      {"3x3 pad 1, 24 -> 5, implicit dw on every ISA", 2, 24, 5, 1, 24, 23, 3, 1, 1, 1},
+      /* at most 192 of cin x taps, more than 512 output positions, one group: on AVX-512 dw summed
+       * in registers on the input's column phases (conv_grad_direct.c); the cases above with 3
+       * or 2 inputs take it too. Stride 2 with pads 3/2 (phases of unequal width), 3 -> 9 7x7 as
+       * ResNet50V2's stem; 3 x 64 = 192 taps; 4 x 9 = 36 taps with 21 output rows (a partial
+       * band) and output columns a multiple of 16 (no tail) */
+      {"7x7 stride 2 pads 3/2, 3 -> 9, direct dw", 2, 3, 9, 1, 61, 59, 7, 2, 3, 2},
+      {"8x8 valid, 3 -> 6 (192 taps), direct dw", 1, 3, 6, 1, 30, 31, 8, 1, 0, 0},
+      {"3x3 pad 1, 4 -> 7, direct dw", 2, 4, 7, 1, 21, 32, 3, 1, 1, 1},
       /* stride 1, one group, at most 196 output positions: dx as a forward conv of dy with the
        * flipped weights (conv_grad_flip.c), pads dl*(k-1) - p: 2, 1/2, 0/... one-sided */
       {"3x3 pad 1, 5 -> 6, flipped dx", 3, 5, 6, 1, 7, 9, 3, 1, 1, 1},
@@ -128,47 +140,53 @@ static void test_conv_grads(test_state *ts) {
 
 /* ---- max pooling backward on tiling windows ----------------------------------------- */
 
-/* The gradient to each window's first maximum in row-major order, 0 elsewhere. */
-static void pool_reference(int64_t planes, int64_t h, int64_t w, int64_t kh, int64_t kw, const float *x,
-                           const float *dy, float *dx) {
-  int64_t oh = h / kh, ow = w / kw;
+/* The gradient to each window's first maximum in row-major order, 0 elsewhere; windows kh x kw
+ * every sh, sw (overlapping when the stride is below the kernel). */
+static void pool_reference(int64_t planes, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                           const float *x, const float *dy, float *dx) {
+  int64_t oh = (h - kh) / sh + 1, ow = (w - kw) / sw + 1;
   for (int64_t i = 0; i < planes * h * w; i++) dx[i] = 0.0f;
   for (int64_t p = 0; p < planes; p++)
     for (int64_t a = 0; a < oh; a++)
       for (int64_t b = 0; b < ow; b++) {
-        int64_t best = p * h * w + a * kh * w + b * kw;
+        int64_t best = p * h * w + a * sh * w + b * sw;
         for (int64_t i = 0; i < kh; i++)
           for (int64_t j = 0; j < kw; j++) {
-            int64_t at = p * h * w + (a * kh + i) * w + b * kw + j;
+            int64_t at = p * h * w + (a * sh + i) * w + b * sw + j;
             if (x[at] > x[best]) best = at;
           }
         dx[best] += dy[(p * oh + a) * ow + b];
       }
 }
 
-static void check_pool_case(test_state *ts, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
-                            uint64_t seed) {
-  int64_t oh = h / kh, ow = w / kw, nx = n * c * h * w, ny = n * c * oh * ow;
-  snt_k_pool_desc d = {2, SNT_K_POOL_MAX, 0, 0, n, c, {h, w, 0}, {oh, ow, 0}, {kh, kw, 0}, {kh, kw, 0},
+static void check_pool_strided(test_state *ts, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                               int64_t sh, int64_t sw, uint64_t seed) {
+  int64_t oh = (h - kh) / sh + 1, ow = (w - kw) / sw + 1, nx = n * c * h * w, ny = n * c * oh * ow;
+  snt_k_pool_desc d = {2, SNT_K_POOL_MAX, 0, 0, n, c, {h, w, 0}, {oh, ow, 0}, {kh, kw, 0}, {sh, sw, 0},
                        {1, 1, 0}, {0, 0, 0}, {0, 0, 0}};
   rng r = {seed};
   float *x = alloc_f(nx), *dy = alloc_f(ny), *want = alloc_f(nx);
   /* Few distinct values, so that windows hold ties (the first one must win). */
   for (int64_t i = 0; i < nx; i++) x[i] = (float)rng_int(&r, 0, 3);
   rng_fill(&r, dy, ny);
-  pool_reference(n * c, h, w, kh, kw, x, dy, want);
+  pool_reference(n * c, h, w, kh, kw, sh, sw, x, dy, want);
   for (size_t i = 0; i < sizeof ISAS / sizeof *ISAS; i++) {
     setenv("SINTER_ISA", ISAS[i], 1);
     float *dx = alloc_nan(nx);
     CHECK_INT(ts, snt_k_pool_backward(&d, x, dy, dx), SNT_OK);
     char name[128];
-    snprintf(name, sizeof name, "max pool %lldx%lld over %lldx%lld (%s)", (long long)kh, (long long)kw, (long long)h,
-             (long long)w, ISAS[i]);
+    snprintf(name, sizeof name, "max pool %lldx%lld/(%lld, %lld) over %lldx%lld (%s)", (long long)kh, (long long)kw,
+             (long long)sh, (long long)sw, (long long)h, (long long)w, ISAS[i]);
     check_close_list(ts, name, dx, want, nx, 0.0);
     free(dx);
   }
   unsetenv("SINTER_ISA");
   free(x), free(dy), free(want);
+}
+
+static void check_pool_case(test_state *ts, int64_t n, int64_t c, int64_t h, int64_t w, int64_t kh, int64_t kw,
+                            uint64_t seed) {
+  check_pool_strided(ts, n, c, h, w, kh, kw, kh, kw, seed);
 }
 
 static void test_pool_tiling(test_state *ts) {
@@ -177,6 +195,12 @@ static void test_pool_tiling(test_state *ts) {
   check_pool_case(ts, 2, 2, 10, 11, 3, 3, 3);  /* 3x3/3 */
   check_pool_case(ts, 1, 3, 7, 13, 2, 3, 4);   /* 2x3/(2, 3) */
   check_pool_case(ts, 1, 1, 2, 2, 2, 2, 5);    /* one window */
+  /* overlapping windows inside the plane (pool_grad.c's scan, ResNet's 3x3/2 stem pool) */
+  check_pool_strided(ts, 2, 3, 15, 17, 3, 3, 2, 2, 6);  /* the last row and column in every window */
+  check_pool_strided(ts, 1, 2, 16, 18, 3, 3, 2, 2, 7);  /* a row and a column in no window */
+  check_pool_strided(ts, 2, 1, 9, 12, 2, 4, 1, 3, 8);   /* 2x4/(1, 3) */
+  check_pool_strided(ts, 1, 2, 7, 78, 3, 3, 2, 2, 9);   /* 38 windows a row: two vectors and a tail */
+  check_pool_strided(ts, 1, 1, 5, 300, 3, 2, 2, 2, 10); /* 150 windows a row, 3x2/2 */
 }
 
 /* ---- BatchNorm training forward and backward ------------------------------------------- */
