@@ -241,7 +241,9 @@ static int64_t samples_per_copy(const snt_graph *g, int64_t per, int64_t batch) 
       const snt_node *n = &g->nodes[i];
       double bytes = 0;
       for (int k = 0; k < n->n_act_in + n->n_out; k++) {
-        const snt_tensor *x = &g->tensors[k < n->n_act_in ? n->in[k] : n->out[k - n->n_act_in]];
+        int t = k < n->n_act_in ? n->in[k] : n->out[k - n->n_act_in];
+        if (t < 0) continue; /* an omitted ONNX input or output */
+        const snt_tensor *x = &g->tensors[t];
         double b = (double)snt_dtype_size(x->dtype);
         for (int d = 0; d < x->rank; d++) b *= (double)x->dims[d];
         bytes += b;
