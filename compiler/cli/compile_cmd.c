@@ -222,38 +222,36 @@ static bool keeps_samples_apart(const snt_graph *g) {
   return apart;
 }
 
+/* Bytes a node reads and writes for one sample (omitted ONNX inputs and outputs skipped). */
+static double node_bytes_per_sample(const snt_graph *g, const snt_node *n) {
+  double bytes = 0;
+  for (int k = 0; k < n->n_act_in + n->n_out; k++) {
+    int t = k < n->n_act_in ? n->in[k] : n->out[k - n->n_act_in];
+    if (t >= 0) bytes += (double)snt_tensor_bytes(&g->tensors[t]);
+  }
+  return bytes / (double)(g->batch > 0 ? g->batch : 1);
+}
+
 static int64_t samples_per_copy(const snt_graph *g, int64_t per, int64_t batch) {
   double weights = 0;
-  for (int t = 0; t < g->n_tensors; t++) {
-    const snt_tensor *x = &g->tensors[t];
-    if (x->kind != SNT_T_PARAM && x->kind != SNT_T_CONST) continue;
-    double n = (double)snt_dtype_size(x->dtype);
-    for (int k = 0; k < x->rank; k++) n *= (double)x->dims[k];
-    weights += n;
-  }
+  for (int t = 0; t < g->n_tensors; t++)
+    if (g->tensors[t].kind == SNT_T_PARAM || g->tensors[t].kind == SNT_T_CONST)
+      weights += (double)snt_tensor_bytes(&g->tensors[t]);
+  if (weights > CACHE_BUDGET || !keeps_samples_apart(g)) return per;
+  double *node = malloc(sizeof(double) * (size_t)(g->n_nodes + 1));
+  if (!node) return per;
+  for (int i = 0; i < g->n_nodes; i++) node[i] = node_bytes_per_sample(g, &g->nodes[i]);
   int64_t best = per;
   double best_cost = -1, per_cost = -1;
-  if (weights > CACHE_BUDGET || !keeps_samples_apart(g)) return per;
   for (int64_t c = per; c >= 1; c--) {
     if (per % c || batch / c > MAX_SLICES) continue;
     double cost = weights / (double)c;
-    for (int i = 0; i < g->n_nodes; i++) {
-      const snt_node *n = &g->nodes[i];
-      double bytes = 0;
-      for (int k = 0; k < n->n_act_in + n->n_out; k++) {
-        int t = k < n->n_act_in ? n->in[k] : n->out[k - n->n_act_in];
-        if (t < 0) continue; /* an omitted ONNX input or output */
-        const snt_tensor *x = &g->tensors[t];
-        double b = (double)snt_dtype_size(x->dtype);
-        for (int d = 0; d < x->rank; d++) b *= (double)x->dims[d];
-        bytes += b;
-      }
-      bytes /= (double)(g->batch > 0 ? g->batch : 1); /* per sample */
-      if (bytes * (double)c > CACHE_BUDGET) cost += bytes;
-    }
+    for (int i = 0; i < g->n_nodes; i++)
+      if (node[i] * (double)c > CACHE_BUDGET) cost += node[i];
     if (c == per) per_cost = cost;
     if (best_cost < 0 || cost < best_cost) best = c, best_cost = cost;
   }
+  free(node);
   return best_cost < 0.75 * per_cost ? best : per;
 }
 
