@@ -24,6 +24,14 @@ AVX512 void snt_k_ukr_avx512(const snt_k_ukr_args *p) {
     _mm_prefetch((const char *)(p->c + i * p->ldc), _MM_HINT_T0);
     _mm_prefetch((const char *)(p->c + i * p->ldc + 16), _MM_HINT_T0);
   }
+  if (p->last && p->residual) { /* its rows are 14 strided streams the hardware does not follow */
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++) {
+      if (i >= p->mr) break;
+      _mm_prefetch((const char *)(p->residual + i * p->ldr), _MM_HINT_T0);
+      _mm_prefetch((const char *)(p->residual + i * p->ldr + 16), _MM_HINT_T0);
+    }
+  }
   const float *a = p->a, *b = p->b;
   const int64_t ldb = p->ldb;
   if (p->prefetch_b) { /* first use of this B strip: fetch the next strip's rows meanwhile */
