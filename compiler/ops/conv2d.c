@@ -154,13 +154,29 @@ static snt_status emit(snt_emit *e, int node) {
                 arr(e, k.in, 3), arr(e, k.out, 3), arr(e, k.kernel, 3), arr(e, k.stride, 3), arr(e, k.dilation, 3),
                 arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3), (int)k.act.kind,
                 snt_emit_f64(e, k.act.clip_min), snt_emit_f64(e, k.act.clip_max));
-  bool residual = snt_node_int(n, "residual", 0) && n->n_in > 3;
+  bool residual = snt_node_int(n, "residual", 0) && n->n_in > 3 && n->in[3] >= 0;
   bool f64 = g->tensors[n->in[0]].dtype == SNT_F64; /* double kernel: no scratch */
+  int tap_s = snt_node_param(g, n, "tap_scale"), tap_t = snt_node_param(g, n, "tap_shift");
   /* Inference with weights from the blob: packed for the GEMM once, at the first run after
    * create or set_weights (m->packed_for), not on every run. Not for training's models, whose
    * weights change every step: a packed copy would only add to the training's memory. */
   size_t packed = f64 || e->step || e->no_pack || e->plan->places[n->in[1]].kind != SNT_PLACE_WEIGHTS ? 0 : snt_k_conv_packed_weights_bytes(&k);
-  if (packed && packed != SIZE_MAX) {
+  if (tap_s >= 0 && tap_t >= 0 && n->n_out > 1 && !f64) { /* the batchnorm of snt_pass_fuse_bn_tap */
+    snt_emit_line(e, "const snt_k_conv_tap T = {%s, %s, %s, %d};", snt_emit_ptr(e, tap_s), snt_emit_ptr(e, tap_t),
+                  snt_emit_ptr(e, n->out[1]), (int)snt_node_int(n, "tap_relu", 0));
+    const char *pk = "NULL";
+    if (packed && packed != SIZE_MAX) {
+      snt_emit_line(e, "float *P = (float *)(m->packed + %zu);", e->packed_bytes);
+      snt_emit_line(e, "if (m->packed_for != m->weights && SNT_K_FAILED(snt_k_conv_pack_weights(m->k, &d, %s, P))) return 1;",
+                    snt_emit_ptr(e, n->in[1]));
+      e->packed_bytes += (packed + 63) / 64 * 64;
+      pk = "P";
+    }
+    snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv_tapped(m->k, &d, %s, %s, %s, %s, %s, %s, &T, S))) return 1;",
+                  snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]), pk,
+                  snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL", residual ? snt_emit_ptr(e, n->in[3]) : "NULL",
+                  snt_emit_ptr(e, n->out[0]));
+  } else if (packed && packed != SIZE_MAX) {
     snt_emit_line(e, "float *P = (float *)(m->packed + %zu);", e->packed_bytes);
     snt_emit_line(e, "if (m->packed_for != m->weights && SNT_K_FAILED(snt_k_conv_pack_weights(m->k, &d, %s, P))) return 1;",
                   snt_emit_ptr(e, n->in[1]));

@@ -37,5 +37,7 @@ snt_status snt_passes_inference(snt_graph *g, snt_diag *d) {
     }
     if (!changed) break;
   }
-  return SNT_OK;
+  int changed = 0;
+  snt_status st = snt_pass_fuse_bn_tap(g, d, &changed);
+  return st ? st : snt_pass_dead_nodes(g, d, &changed);
 }

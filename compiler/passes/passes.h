@@ -19,6 +19,10 @@ snt_status snt_pass_fold_pad(snt_graph *g, snt_diag *d, int *changed);
 snt_status snt_pass_fuse_residual(snt_graph *g, snt_diag *d, int *changed);
 /* batchnorm followed by relu (its only reader) computes both in one pass. */
 snt_status snt_pass_fuse_bn_relu(snt_graph *g, snt_diag *d, int *changed);
+/* An inference batchnorm reading a conv2d's output that it cannot fold into (other readers,
+ * a fused residual) becomes the conv's second output, written in the conv's store. Last: no
+ * later pass may change what the conv's first output is. */
+snt_status snt_pass_fuse_bn_tap(snt_graph *g, snt_diag *d, int *changed);
 /* Dropout and identity nodes vanish at inference: readers read their input. */
 snt_status snt_pass_drop_identity(snt_graph *g, snt_diag *d, int *changed);
 /* Cheap shape arithmetic (tensor_shape, gather, concat, reshape, squeeze, unsqueeze, cast,
@@ -32,7 +36,7 @@ snt_status snt_fold_node(snt_graph *g, int node, bool *folded);
 /* Nodes whose outputs nobody reads (and are no graph output) are removed. */
 snt_status snt_pass_dead_nodes(snt_graph *g, snt_diag *d, int *changed);
 
-/* The inference pipeline: all of the above until nothing changes. */
+/* The inference pipeline: all of the above until nothing changes, then the batchnorm taps. */
 snt_status snt_passes_inference(snt_graph *g, snt_diag *d);
 
 /* Helpers for passes (graph_edit.c). */

@@ -88,6 +88,19 @@ size_t snt_k_conv_packed_weights_bytes(const snt_k_conv_desc *d);
 snt_status snt_k_conv_pack_weights(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *w, float *packed);
 snt_status snt_k_conv_packed(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w,
                              const float *packed_w, const float *bias, const float *residual, float *y, void *scratch);
+/* A second output written with y: out[n][c][...] = post(y[n][c][...] * scale[c] + shift[c]),
+ * post ReLU (v > 0 ? v : 0) when relu is set. It is the inference BatchNormalization (and ReLU) that reads y in
+ * a pre-activation ResNet, done in the conv's store instead of its own pass over memory; out
+ * is shaped like y and aliases none of the conv's buffers. */
+typedef struct snt_k_conv_tap {
+  const float *scale, *shift;
+  float *out;
+  int relu;
+} snt_k_conv_tap;
+/* snt_k_conv_packed (packed_w NULL: snt_k_conv) that also writes tap (NULL: none). */
+snt_status snt_k_conv_tapped(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w,
+                             const float *packed_w, const float *bias, const float *residual, float *y,
+                             const snt_k_conv_tap *tap, void *scratch);
 /* y = act(conv_transpose(x, w) + bias); w is [in_c, out_c/groups, k...]; bias may be NULL. */
 size_t snt_k_conv_transpose_scratch_bytes(const snt_k_conv_desc *d);
 snt_status snt_k_conv_transpose(const snt_k_conv_desc *d, const float *x, const float *w,

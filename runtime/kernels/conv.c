@@ -229,7 +229,10 @@ static snt_status conv_gemm(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g,
           .packed_a = packed ? packed + (size_t)grp * group_floats : NULL,
           .c = y + yoff, .ldc = p,
           .epi = {.alpha = 1.0f, .row_bias = e->bias ? e->bias + grp * g->mg : NULL,
-                  .residual = e->residual ? e->residual + yoff : NULL, .ldr = p, .act = e->act},
+                  .residual = e->residual ? e->residual + yoff : NULL, .ldr = p, .act = e->act,
+                  .tap = e->tap ? e->tap->out + yoff : NULL, .ldt = p,
+                  .tap_scale = e->tap ? e->tap->scale + grp * g->mg : NULL,
+                  .tap_shift = e->tap ? e->tap->shift + grp * g->mg : NULL, .tap_relu = e->tap && e->tap->relu},
           .a_constant = 1};
       if (pointwise) {
         c.b = xg;
@@ -245,30 +248,60 @@ static snt_status conv_gemm(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g,
   return SNT_OK;
 }
 
+void snt_k_conv_tap_pass(const snt_k_conv_tap *tap, int64_t batch, int64_t channels, int64_t plane, const float *y) {
+  for (int64_t n = 0; n < batch; n++) {
+    for (int64_t c = 0; c < channels; c++) {
+      int64_t off = (n * channels + c) * plane;
+      const float *src = y + off;
+      float *dst = tap->out + off, s = tap->scale[c], b = tap->shift[c];
+      if (tap->relu) {
+        for (int64_t i = 0; i < plane; i++) {
+          float v = src[i] * s + b;
+          dst[i] = v > 0.0f ? v : 0.0f; /* NaN to 0, as snt_k_bn_infer */
+        }
+      } else {
+        for (int64_t i = 0; i < plane; i++) dst[i] = src[i] * s + b;
+      }
+    }
+  }
+}
+
+static int tap_ok(const snt_k_conv_tap *tap) { return !tap || (tap->scale && tap->shift && tap->out); }
+
 /* The convolution, with the weights already packed for ctx's ISA (packed NULL: packed here). */
 static snt_status conv_run(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w,
-                           const float *packed, const float *bias, const float *residual, float *y) {
+                           const float *packed, const float *bias, const float *residual, float *y,
+                           const snt_k_conv_tap *tap) {
   snt_k_conv3 g;
   snt_status st = snt_k_conv3_init(d, &g);
   if (st != SNT_OK) return st;
+  if (!tap_ok(tap)) return SNT_ERR_INPUT;
   if (g.batch == 0 || g.w.out_size == 0) return SNT_OK;
-  snt_k_conv_epi e = {bias, residual, d->act};
+  snt_k_conv_epi e = {bias, residual, d->act, NULL};
   snt_k_isa isa = snt_k_ctx_isa(ctx);
   switch (choose(ctx, &g, isa)) {
-    case PATH_WINO: return snt_k_conv_winograd(ctx, &g, x, w, packed, &e, y);
-    case PATH_T: return snt_k_conv_t(ctx, &g, x, w, packed, &e, y);
-    case PATH_DIRECT: return snt_k_conv_small(ctx, &g, x, w, packed, &e, y);
-    case PATH_DEPTHWISE: snt_k_conv_depthwise(ctx, isa, &g, x, w, &e, y); return SNT_OK;
+    case PATH_WINO: st = snt_k_conv_winograd(ctx, &g, x, w, packed, &e, y); break;
+    case PATH_T: e.tap = tap; return snt_k_conv_t(ctx, &g, x, w, packed, &e, y);
+    case PATH_DIRECT: st = snt_k_conv_small(ctx, &g, x, w, packed, &e, y); break;
+    case PATH_DEPTHWISE: snt_k_conv_depthwise(ctx, isa, &g, x, w, &e, y); break;
     case PATH_1X1:
-    case PATH_IMPLICIT: break;
+    case PATH_IMPLICIT: e.tap = tap; return conv_gemm(ctx, isa, &g, x, w, packed, &e, y);
   }
-  return conv_gemm(ctx, isa, &g, x, w, packed, &e, y);
+  if (st == SNT_OK && tap) snt_k_conv_tap_pass(tap, g.batch, g.cout, g.w.out_size, y);
+  return st;
 }
 
 snt_status snt_k_conv(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w, const float *bias,
                       const float *residual, float *y, void *scratch) {
   (void)scratch;
-  return conv_run(ctx, d, x, w, NULL, bias, residual, y);
+  return conv_run(ctx, d, x, w, NULL, bias, residual, y, NULL);
+}
+
+snt_status snt_k_conv_tapped(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w,
+                             const float *packed_w, const float *bias, const float *residual, float *y,
+                             const snt_k_conv_tap *tap, void *scratch) {
+  (void)scratch;
+  return conv_run(ctx, d, x, w, packed_w, bias, residual, y, tap);
 }
 
 /* Depthwise convs never use the GEMM; every other shape may (the direct path is AVX-512 only). */
@@ -316,5 +349,5 @@ snt_status snt_k_conv_pack_weights(snt_k_ctx *ctx, const snt_k_conv_desc *d, con
 snt_status snt_k_conv_packed(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w,
                              const float *packed_w, const float *bias, const float *residual, float *y, void *scratch) {
   (void)scratch;
-  return conv_run(ctx, d, x, w, packed_w, bias, residual, y);
+  return conv_run(ctx, d, x, w, packed_w, bias, residual, y, NULL);
 }

@@ -33,11 +33,17 @@ void snt_k_conv_pack_b_avx2(const void *src, int64_t k0, int64_t kc, int64_t n0,
 void snt_k_conv_pack_b_c(const void *src, int64_t k0, int64_t kc, int64_t n0, int64_t nc, int nr, float *dst);
 snt_k_pack_b_fn snt_k_conv_pack_b_for(snt_k_isa isa);
 
-/* What a conv runs besides the GEMM: its bias, residual (both may be NULL) and activation. */
+/* What a conv runs besides the GEMM: its bias, residual (both may be NULL), activation and
+ * tap (NULL, or a path that writes it in its store: the GEMM's and conv_t's; for the others
+ * snt_k_conv_tapped makes a pass after the conv). */
 typedef struct snt_k_conv_epi {
   const float *bias, *residual;
   snt_k_act act;
+  const snt_k_conv_tap *tap;
 } snt_k_conv_epi;
+
+/* The tap as a pass over a finished y of `batch` images, `channels` planes of `plane` floats. */
+void snt_k_conv_tap_pass(const snt_k_conv_tap *tap, int64_t batch, int64_t channels, int64_t plane, const float *y);
 
 /* y[i] = act(y[i] + b + r[i]) over one output row (r may be NULL). */
 void snt_k_conv_epilogue_row(float *y, const float *r, float b, int64_t n, const snt_k_act *act);

@@ -59,8 +59,14 @@ AVX512 static inline void transpose16(__m512 r[16]) {
   }
 }
 
+/* The tap (snt_k_conv_tap) of channel co's vector o, as snt_k_bn_infer computes it. */
+AVX512 static inline __m512 tap16(__m512 o, const snt_k_conv_tap *tap, int64_t co) {
+  __m512 t = _mm512_add_ps(_mm512_mul_ps(o, _mm512_set1_ps(tap->scale[co])), _mm512_set1_ps(tap->shift[co]));
+  return tap->relu ? _mm512_max_ps(t, _mm512_setzero_ps()) : t;
+}
+
 /* One channel's pixels of the strip (lane ii = row ii) to y[n][co][p] for each image run, with
- * residual and activation. */
+ * residual, activation and tap. */
 AVX512 static inline void store_channel(const snt_k_conv3 *g, const strip *st, __m512 v, int64_t co,
                                         const snt_k_conv_epi *e, float *y) {
   int64_t p = g->w.out_size, end = g->batch * g->cout * p;
@@ -77,6 +83,11 @@ AVX512 static inline void store_channel(const snt_k_conv3 *g, const strip *st, _
     }
     if (st->spill) _mm512_storeu_ps(y + off, o);
     else _mm512_mask_storeu_ps(y + off, low, sg->lo ? _mm512_maskz_compress_ps(at, o) : o);
+    if (e->tap) {
+      __m512 t = tap16(o, e->tap, co);
+      if (st->spill) _mm512_storeu_ps(e->tap->out + off, t);
+      else _mm512_mask_storeu_ps(e->tap->out + off, low, sg->lo ? _mm512_maskz_compress_ps(at, t) : t);
+    }
   }
 }
 
@@ -85,7 +96,8 @@ AVX512 static inline void store_channel(const snt_k_conv3 *g, const strip *st, _
  * where the strip may spill (see strip.spill). The activation is a constant per call site. */
 AVX512 static inline __attribute__((always_inline)) void store_run(const __m512 *r, int n, float *yo, const float *ro,
                                                                   int64_t p, __mmask16 low, int spill, int r_plain,
-                                                                  const snt_k_act *act) {
+                                                                  const snt_k_act *act, const snt_k_conv_tap *tap,
+                                                                  int64_t off, int64_t co) {
 #pragma GCC unroll 16
   for (int j = 0; j < 16; j++) {
     if (j >= n) break;
@@ -94,6 +106,11 @@ AVX512 static inline __attribute__((always_inline)) void store_run(const __m512 
     o = snt_k_act_vec512(o, act);
     if (spill) _mm512_storeu_ps(yo + j * p, o);
     else _mm512_mask_storeu_ps(yo + j * p, low, o);
+    if (tap) {
+      __m512 t = tap16(o, tap, co + j);
+      if (spill) _mm512_storeu_ps(tap->out + off + j * p, t);
+      else _mm512_mask_storeu_ps(tap->out + off + j * p, low, t);
+    }
   }
 }
 
@@ -120,10 +137,15 @@ AVX512 void snt_k_conv_t_store_tile(const snt_k_conv3 *g, const strip *st, const
     int r_plain = off + (n - 1) * p + 16 <= end; /* see load_upto */
     __mmask16 low = lanes(0, sg->hi);
     static const snt_k_act relu = {SNT_K_ACT_RELU, 0, 0, 0}, none = {SNT_K_ACT_NONE, 0, 0, 0};
+    int64_t co = co0 + h;
+    if (e->tap) { /* one general copy: a tap's layers are few */
+      store_run(r, n, y + off, ro, p, low, st->spill, r_plain, &e->act, e->tap, off, co);
+      continue;
+    }
     switch (e->act.kind) {
-      case SNT_K_ACT_RELU: store_run(r, n, y + off, ro, p, low, st->spill, r_plain, &relu); break;
-      case SNT_K_ACT_NONE: store_run(r, n, y + off, ro, p, low, st->spill, r_plain, &none); break;
-      default: store_run(r, n, y + off, ro, p, low, st->spill, r_plain, &e->act); break;
+      case SNT_K_ACT_RELU: store_run(r, n, y + off, ro, p, low, st->spill, r_plain, &relu, NULL, off, co); break;
+      case SNT_K_ACT_NONE: store_run(r, n, y + off, ro, p, low, st->spill, r_plain, &none, NULL, off, co); break;
+      default: store_run(r, n, y + off, ro, p, low, st->spill, r_plain, &e->act, NULL, off, co); break;
     }
   }
 }

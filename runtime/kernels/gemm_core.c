@@ -174,6 +174,19 @@ static void slow_act_tile(float *c, int64_t ldc, int rows, int cols, const snt_k
   }
 }
 
+/* The tap (gemm_core.h) of a finished block of C: rows [i0, i0 + rows), columns [j0, j0 + cols). */
+static void tap_block(const snt_k_epilogue_desc *e, const float *c, int64_t ldc, int64_t i0, int64_t rows, int64_t j0,
+                      int64_t cols) {
+  for (int64_t i = i0; i < i0 + rows; i++) {
+    const float *src = c + i * ldc + j0;
+    float *dst = e->tap + i * e->ldt + j0, s = e->tap_scale[i], b = e->tap_shift[i];
+    for (int64_t j = 0; j < cols; j++) {
+      float v = src[j] * s + b;
+      dst[j] = !e->tap_relu || v > 0.0f ? v : 0.0f; /* as snt_k_bn_infer: NaN to 0 */
+    }
+  }
+}
+
 /* C[i][j] for one element whose product (already scaled by alpha) is v. */
 static float epi_one(const snt_k_epilogue_desc *e, float v, float c_old, int64_t i, int64_t j) {
   if (e->accumulate) v += c_old;
@@ -370,6 +383,8 @@ static void macro_kernel(const gemm_job *J, snt_k_ukr_args *u, const float *ablk
   const snt_k_epilogue_desc *e = &g->epi;
   int mr = J->sh.mr, nr = J->sh.nr;
   int slow = u->last && act_is_slow(&e->act);
+  /* The AVX-512 microkernel writes the tap in its store; else a pass over the tile in L1. */
+  int tap_ukr = u->last && e->tap && J->isa == SNT_K_ISA_AVX512 && !slow, tap_pass = u->last && e->tap && !tap_ukr;
   u->kc = kcb;
   for (int64_t jr = 0; jr < ncb; jr += nr) {
     u->nr = (int)min64(nr, ncb - jr);
@@ -394,8 +409,12 @@ static void macro_kernel(const gemm_job *J, snt_k_ukr_args *u, const float *ablk
       u->row_bias = e->row_bias ? e->row_bias + i : NULL;
       u->col_bias = e->col_bias ? e->col_bias + j : NULL;
       u->residual = e->residual ? e->residual + i * e->ldr + j : NULL;
+      u->tap = tap_ukr ? e->tap + i * e->ldt + j : NULL;
+      u->tap_scale = tap_ukr ? e->tap_scale + i : NULL;
+      u->tap_shift = tap_ukr ? e->tap_shift + i : NULL;
       J->ukr(u);
       if (slow) slow_act_tile(u->c, g->ldc, u->mr, u->nr, &e->act);
+      if (tap_pass) tap_block(e, g->c, g->ldc, i, u->mr, j, u->nr);
     }
   }
 }
@@ -410,7 +429,8 @@ static void gemm_thread(void *arg, int t, int threads) {
   if (i0 >= i1 || j0 >= j1) return;
   float *abuf = J->bufs[t];
   float *bbuf = abuf + (g->packed_a ? 0 : round_up(round_up(min64(J->sh.mc, i1 - i0), J->sh.mr) * J->kc, 16));
-  snt_k_ukr_args u = {.ldc = g->ldc, .alpha = g->epi.alpha, .ldr = g->epi.ldr, .act = g->epi.act};
+  snt_k_ukr_args u = {.ldc = g->ldc, .alpha = g->epi.alpha, .ldr = g->epi.ldr, .act = g->epi.act,
+                      .ldt = g->epi.ldt, .tap_relu = g->epi.tap_relu};
   for (int64_t jc = j0; jc < j1; jc += J->sh.nc) {
     int64_t ncb = min64(J->sh.nc, j1 - jc);
     for (int64_t k0 = 0; k0 < g->k; k0 += J->kc) {
@@ -477,7 +497,14 @@ static snt_status check_call(const snt_k_gemm_call *g) {
   if (!g->packed_a && (!g->a || g->lda < (g->trans_a ? g->m : g->k))) return SNT_ERR_INPUT;
   if (!g->pack_b && (!g->b || g->ldb < (g->trans_b ? g->k : g->n))) return SNT_ERR_INPUT;
   if (g->epi.residual && g->epi.ldr < g->n) return SNT_ERR_INPUT;
+  if (g->epi.tap && (g->epi.ldt < g->n || !g->epi.tap_scale || !g->epi.tap_shift)) return SNT_ERR_INPUT;
   return SNT_OK;
+}
+
+/* The paths other than the blocked GEMM, then the tap as a pass over C. */
+static snt_status run_other(const snt_k_gemm_call *g, snt_status st) {
+  if (st == SNT_OK && g->epi.tap) tap_block(&g->epi, g->c, g->ldc, 0, g->m, 0, g->n);
+  return st;
 }
 
 snt_status snt_k_gemm_run(snt_k_ctx *ctx, const snt_k_gemm_call *g) {
@@ -485,16 +512,16 @@ snt_status snt_k_gemm_run(snt_k_ctx *ctx, const snt_k_gemm_call *g) {
   if (st != SNT_OK || g->m == 0 || g->n == 0) return st;
   if (g->k == 0) {
     epilogue_only(g);
-    return SNT_OK;
+    return run_other(g, SNT_OK);
   }
   snt_k_bf16_cache *bf16 = g->a_constant && g->a && !g->packed_a ? snt_k_ctx_bf16(ctx) : NULL;
-  if (bf16) return snt_k_gemm_run_bf16(ctx, bf16, g);
+  if (bf16) return run_other(g, snt_k_gemm_run_bf16(ctx, bf16, g));
   snt_k_isa isa = snt_k_ctx_isa(ctx);
   int threads = (int)isa_threads(ctx, g);
-  if (gemv_applies(g)) return gemv_run(ctx, g, isa, threads);
+  if (gemv_applies(g)) return run_other(g, gemv_run(ctx, g, isa, threads));
   if (dot_applies(g, isa)) {
     dot_run(ctx, g, isa, threads);
-    return SNT_OK;
+    return run_other(g, SNT_OK);
   }
 
   gemm_job J = {.g = g, .isa = isa, .sh = snt_k_gemm_shape_of(isa), .ukr = ukr_of(isa)};

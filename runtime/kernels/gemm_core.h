@@ -47,6 +47,12 @@ typedef struct snt_k_epilogue_desc {
   const float *residual;   /* [m][ldr], not aliasing C */
   int64_t ldr;
   snt_k_act act;
+  /* A second output (NULL: none), written after C: tap[i][j] (row stride ldt, aliasing
+   * nothing) = C[i][j] * tap_scale[i] + tap_shift[i], then ReLU when tap_relu is set. */
+  float *tap;
+  int64_t ldt;
+  const float *tap_scale, *tap_shift;
+  int tap_relu;
 } snt_k_epilogue_desc;
 
 /* One GEMM: C[m][n] (row stride ldc) = epilogue(A[m][k] * B[k][n]).

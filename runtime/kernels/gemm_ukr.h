@@ -33,6 +33,13 @@ typedef struct snt_k_ukr_args {
   const float *residual;            /* at the tile's corner; NULL: none */
   int64_t ldr;
   snt_k_act act;
+  /* The epilogue's tap (gemm_core.h) at the tile's corner, its scale and shift at the tile's
+   * first row; NULL: none. Only the AVX-512 microkernel writes it (the driver does for the
+   * others, after the tile). */
+  float *tap;
+  int64_t ldt;
+  const float *tap_scale, *tap_shift;
+  int tap_relu;
 } snt_k_ukr_args;
 
 typedef void (*snt_k_ukr_fn)(const snt_k_ukr_args *args);

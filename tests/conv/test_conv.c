@@ -344,6 +344,68 @@ static void test_depthwise_threads(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c3)
   }
 }
 
+/* The batchnorm tap (snt_k_conv_tapped) on every case, so on every path: y unchanged bit for
+ * bit, the tap equal to snt_k_bn_infer over y (the node it replaces) up to rounding, the same
+ * on 1 and 2 threads and with weights packed once. */
+static void run_tap(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2, const conv_case *c, snt_k_conv_desc d, bufs *B,
+                    int relu) {
+  int64_t ch = d.out_channels, plane = B->ny / d.batch / ch;
+  float *gamma = alloc_f(ch), *beta = alloc_f(ch), *mean = alloc_f(ch), *var = alloc_f(ch), *scale = alloc_f(ch),
+        *shift = alloc_f(ch), *t1 = alloc_nan(B->ny), *t2 = alloc_nan(B->ny), *want = alloc_f(B->ny);
+  rng r = {0x7a9 + (uint64_t)ch};
+  rng_fill(&r, gamma, ch), rng_fill(&r, beta, ch), rng_fill(&r, mean, ch), rng_fill(&r, var, ch);
+  const float eps = 1e-3f;
+  for (int64_t i = 0; i < ch; i++) { /* as snt_pass_fuse_bn_tap computes them */
+    var[i] = var[i] * var[i] + 0.25f;
+    scale[i] = gamma[i] / sqrtf(var[i] + eps);
+    shift[i] = beta[i] - mean[i] * scale[i];
+  }
+  d.act = acts[relu ? SNT_K_ACT_NONE : SNT_K_ACT_RELU];
+  CHECK_INT(ts, snt_k_conv(c1, &d, B->x, B->w, B->b, B->res, B->y1, NULL), SNT_OK);
+  CHECK_INT(ts, snt_k_bn_infer(c1, d.batch, ch, plane, B->y1, gamma, beta, mean, var, eps, relu, want), SNT_OK);
+  size_t bytes = snt_k_conv_packed_weights_bytes(&d);
+  float *packed = bytes ? alloc_nan((int64_t)(bytes / sizeof(float))) : NULL;
+  if (packed) CHECK_INT(ts, snt_k_conv_pack_weights(c2, &d, B->w, packed), SNT_OK);
+  snt_k_conv_tap tap1 = {scale, shift, t1, relu}, tap2 = {scale, shift, t2, relu};
+  for (int64_t i = 0; i < B->ny; i++) B->y2[i] = NAN;
+  CHECK_INT(ts, snt_k_conv_tapped(c1, &d, B->x, B->w, NULL, B->b, B->res, B->y2, &tap1, NULL), SNT_OK);
+  ts->checks++;
+  if (memcmp(B->y1, B->y2, (size_t)B->ny * sizeof(float)) != 0) {
+    ts->failures++;
+    fprintf(stderr, "%s: tap (relu %d) changed y\n", c->name, relu);
+  }
+  CHECK_INT(ts, snt_k_conv_tapped(c2, &d, B->x, B->w, packed, B->b, B->res, B->y2, &tap2, NULL), SNT_OK);
+  ts->checks++;
+  if (memcmp(t1, t2, (size_t)B->ny * sizeof(float)) != 0) {
+    ts->failures++;
+    fprintf(stderr, "%s: tap (relu %d): 1 thread and 2 threads with packed weights differ\n", c->name, relu);
+  }
+  ts->checks++;
+  for (int64_t i = 0; i < B->ny; i++) {
+    int64_t k = i / plane % ch;
+    double tol = 1e-6 * (fabs((double)B->y1[i] * scale[k]) + fabs((double)shift[k])) + 1e-30;
+    if (!(fabs((double)t1[i] - (double)want[i]) <= tol)) {
+      ts->failures++;
+      fprintf(stderr, "%s: tap (relu %d) element %lld: got %.9g, want %.9g\n", c->name, relu, (long long)i, (double)t1[i],
+              (double)want[i]);
+      break;
+    }
+  }
+  snt_k_conv_tap bad = {scale, NULL, t1, relu};
+  CHECK_INT(ts, snt_k_conv_tapped(c1, &d, B->x, B->w, NULL, B->b, B->res, B->y2, &bad, NULL), SNT_ERR_INPUT);
+  free(gamma), free(beta), free(mean), free(var), free(scale), free(shift), free(t1), free(t2), free(want), free(packed);
+}
+
+static void test_taps(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2) {
+  rng r = {0x7a97a9};
+  for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
+    snt_k_conv_desc d = desc_of(&cases[i]);
+    bufs B = bufs_make(&r, &d);
+    run_tap(ts, c1, c2, &cases[i], d, &B, i % 2);
+    bufs_free(&B);
+  }
+}
+
 int main(void) {
   test_state ts = {0};
   snt_k_ctx *c1 = snt_k_ctx_create(1), *c2 = snt_k_ctx_create(2);
@@ -352,6 +414,7 @@ int main(void) {
   printf("isa %s\n", snt_k_isa_name(snt_k_ctx_isa(c1)));
   test_cases(&ts, c1, c2);
   test_epilogues(&ts, c1, c2);
+  test_taps(&ts, c1, c2);
   snt_k_ctx *c3 = snt_k_ctx_create(3);
   if (!c3) return 2;
   test_depthwise_threads(&ts, c1, c3);

@@ -1,6 +1,7 @@
 """The inference passes that fold nodes into a Conv: a BatchNormalization and a constant Mul/Div
 before it (x / 255 as exporters write it) into its kernel and bias, a Clip after it (ReLU6) into
-its kernels' store. Each case runs in
+its kernels' store, and a BatchNormalization that cannot fold (a residual Add between, or the
+Conv's output read elsewhere too) into the Conv's second output (the tap). Each case runs in
 sinter and in ONNX Runtime (the reference): the folds must leave the numbers alone, take the
 node out of the plan when legal (per tensor and per channel), and leave it in place when the
 Conv shares its kernel with another node (ONNX lets nodes read one initializer: folding into
@@ -24,6 +25,11 @@ def bn(i):
             init(rng.random(4) + 0.5, f"v{i}")]
 
 
+def bn3():
+    return [init(rng.random(3) + 0.5, "g3"), init(rng.random(3), "b3"), init(rng.random(3), "m3"),
+            init(rng.random(3) + 0.5, "v3")]
+
+
 def bn_node(x, i, y):
     return helper.make_node("BatchNormalization", [x, f"g{i}", f"b{i}", f"m{i}", f"v{i}"], [y], name=f"bn{i}")
 
@@ -43,7 +49,15 @@ cases = {
     "shared_kernel": ([helper.make_node("Mul", ["x", "s"], ["xs"], name="scale"), conv("xs", "W", "c1", "conv1"),
                        bn_node("c1", 1, "y1"), conv("x", "W", "c2", "conv2"), bn_node("c2", 2, "y2"),
                        helper.make_node("Add", ["y1", "y2"], ["y"], name="sum")],
-                      [W, init(0.5, "s")] + bn(1) + bn(2), ["y"], [], ["mul", "batchnorm"]),
+                      [W, init(0.5, "s")] + bn(1) + bn(2), ["y"], ["batchnorm"], ["mul"]),  # BNs as taps
+    # A pre-activation ResNet's joint: conv + residual, then BN + ReLU for the next block while
+    # the sum stays the next shortcut; a tap that is a graph output beside the conv's own.
+    "residual_bn_relu_tap": ([conv("x", "W3", "c", "conv"), helper.make_node("Add", ["c", "x"], ["s"], name="add"),
+                              bn_node("s", 3, "b"), helper.make_node("Relu", ["b"], ["r"], name="relu"),
+                              helper.make_node("Add", ["r", "s"], ["z"], name="next")],
+                             [init(rng.standard_normal((3, 3, 3, 3)), "W3")] + bn3(), ["z"], ["batchnorm", "relu"], []),
+    "tap_and_conv_outputs": ([conv("x", "W", "y", "conv"), bn_node("y", 1, "t")], [W] + bn(1), ["y", "t"],
+                             ["batchnorm"], []),
     "clip_relu6": ([conv("x", "W", "c", "conv"), helper.make_node("Clip", ["c", "lo", "hi"], ["y"], name="relu6")],
                    [W, init(0, "lo"), init(0.5, "hi")], ["y"], ["clip"], []),
     "clip_max_only": ([conv("x", "W", "c", "conv"), helper.make_node("Clip", ["c", "", "hi"], ["y"], name="clip")],
@@ -57,7 +71,7 @@ failed = 0
 x = rng.standard_normal((2, 3, 7, 6)).astype(np.float32)
 for name, (nodes, inits, outs, gone, kept) in cases.items():
     with tempfile.TemporaryDirectory() as d:
-        shapes = {"y": [2, 4, 7, 6], "r": [2, 3, 7, 6]}
+        shapes = {"y": [2, 4, 7, 6], "r": [2, 3, 7, 6], "z": [2, 3, 7, 6], "t": [2, 4, 7, 6]}
         g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 7, 6])],
                               [helper.make_tensor_value_info(o, TensorProto.FLOAT, shapes[o]) for o in outs], inits)
         m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
