@@ -277,12 +277,17 @@ static snt_status emit_grad_kernel(snt_emit *e, int node) {
 }
 
 static const snt_arg_spec no_args[] = {{0}};
+/* A gradient (data or kernel) costs the multiply-adds of its forward layer: profiles count it so. */
+static double grad_flops(const snt_graph *g, const snt_node *b) {
+  const snt_node *f = snt_ad_fwd(g, b);
+  return f ? flops(g, f) : 0.0;
+}
 static const snt_op conv2d_grad_input = {
     .name = "conv2d_grad_input", .type_name = "Conv2DGrad", .default_layer = "grad", .doc = "gradient of conv2d's input",
-    .args = no_args, .emit = emit_grad_input, .scratch = grad_scratch};
+    .args = no_args, .emit = emit_grad_input, .scratch = grad_scratch, .flops = grad_flops};
 static const snt_op conv2d_grad_kernel = {
     .name = "conv2d_grad_kernel", .type_name = "Conv2DGrad", .default_layer = "grad", .doc = "gradient of conv2d's kernel and bias",
-    .args = no_args, .emit = emit_grad_kernel, .scratch = grad_scratch};
+    .args = no_args, .emit = emit_grad_kernel, .scratch = grad_scratch, .flops = grad_flops};
 
 static snt_status grad(snt_ad *ad, int node) {
   const snt_node *n = &ad->g->nodes[node];

@@ -119,10 +119,15 @@ static const char *kernel_name(snt_emit *e, int node) {
 }
 
 static const snt_arg_spec no_args[] = {{0}};
+/* A gradient (data or kernel) costs the multiply-adds of its forward layer: profiles count it so. */
+static double grad_flops(const snt_graph *g, const snt_node *b) {
+  const snt_node *f = snt_ad_fwd(g, b);
+  return f ? flops(g, f) : 0.0;
+}
 static const snt_op dense_grad_input = {.name = "dense_grad_input", .type_name = "DenseGrad", .default_layer = "grad",
-                                        .doc = "gradient of dense's input", .args = no_args, .emit = emit_grad_input};
+                                        .doc = "gradient of dense's input", .args = no_args, .emit = emit_grad_input, .flops = grad_flops};
 static const snt_op dense_grad_kernel = {.name = "dense_grad_kernel", .type_name = "DenseGrad", .default_layer = "grad",
-                                         .doc = "gradient of dense's kernel and bias", .args = no_args, .emit = emit_grad_kernel};
+                                         .doc = "gradient of dense's kernel and bias", .args = no_args, .emit = emit_grad_kernel, .flops = grad_flops};
 
 static snt_status grad(snt_ad *ad, int node) { return snt_ad_layer_grad(ad, node, &dense_grad_input, &dense_grad_kernel); }
 

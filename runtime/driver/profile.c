@@ -74,7 +74,7 @@ static double node_median(const snt_rt_prof *p, int i, double *col) {
 
 /* A node name on one line: control characters and backslashes as \xNN and \\ (names are
  * untrusted and may hold any byte); at most 200 bytes, then "...". */
-static void print_name(const char *s, int width) {
+void snt_rt_print_name(const char *s, int width) {
   int w = 0;
   for (const unsigned char *c = (const unsigned char *)(s ? s : ""); *c; c++) {
     if (w >= 200) {
@@ -118,7 +118,7 @@ int snt_rt_prof_print(const snt_rt_prof *p, const snt_rt_model *m, int64_t batch
     char gf[32], pct[32];
     rate(gf, pct, sizeof gf, f, t, peak->gflops);
     printf("%4d  ", i + 1);
-    print_name(n->name, width);
+    snt_rt_print_name(n->name, width);
     printf("  %-16s %10.3f %9s %7s  %s\n", n->op, t * 1e3, gf, pct, kernel ? kernel : n->op);
     sum += t;
     flops += f;

@@ -18,6 +18,9 @@ int snt_rt_prof_start(snt_rt_prof *p, snt_rt_model *m);
 int snt_rt_prof_record(snt_rt_prof *p, const snt_rt_model *m);
 /* The per-node table, the total (run_median: the bench's median run) and the peak. */
 int snt_rt_prof_print(const snt_rt_prof *p, const snt_rt_model *m, int64_t batch, double run_median, const snt_peak *peak);
+/* A node name on one line, padded to width: control bytes as \xNN, a backslash doubled (names
+ * are untrusted and may hold any byte); at most 200 bytes, then "...". */
+void snt_rt_print_name(const char *s, int width);
 /* Turns profiling off and frees p. */
 void snt_rt_prof_stop(snt_rt_prof *p, snt_rt_model *m);
 

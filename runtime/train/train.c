@@ -26,7 +26,7 @@ typedef struct opts {
   const char *data, *out, *weights, *init_from;
   int64_t epochs, batch, patience, seed;
   double lr, bn_momentum, split[3];
-  int threads, augment, resume, has_split;
+  int threads, augment, resume, has_split, profile;
   long long max_pixels; /* --max-pixels, 0 = the image module's default */
 } opts;
 
@@ -45,7 +45,7 @@ static int parse(const snt_model_info *info, const snt_train_info *t, snt_rt_com
   *o = (opts){.out = "run", .epochs = r->epochs, .batch = r->batch < most ? r->batch : most, .patience = -1, .seed = r->seed,
               .lr = -1, .bn_momentum = -1, .augment = 1};
   memcpy(o->split, r->split, sizeof o->split);
-  bool no_augment = false, resume = false;
+  bool no_augment = false, resume = false, profile = false;
   double split[3];
   const snt_opt own[] = {
       {.name = "data", 0, SNT_OPT_STRING, &o->data, "DIR", "a folder of class folders (required)"},
@@ -62,6 +62,7 @@ static int parse(const snt_model_info *info, const snt_train_info *t, snt_rt_com
        .count = 3},
       {.name = "no-augment", 0, SNT_OPT_FLAG, &no_augment, NULL, "no augmentation"},
       {.name = "resume", 0, SNT_OPT_FLAG, &resume, NULL, "continue from DIR/last.onnx"},
+      {.name = "profile", 0, SNT_OPT_FLAG, &profile, NULL, "time every node of the step; a table at the end"},
       {.name = "max-pixels", 0, SNT_OPT_INT, &c->max_pixels, "N", "the largest image decoded", .imin = 1,
        .imax = SNT_IMAGE_MAX_PIXELS},
       {NULL}};
@@ -72,6 +73,7 @@ static int parse(const snt_model_info *info, const snt_train_info *t, snt_rt_com
   if (split[0] >= 0) memcpy(o->split, split, sizeof split), o->has_split = 1;
   o->augment = !no_augment;
   o->resume = resume;
+  o->profile = profile;
   o->max_pixels = c->max_pixels;
   if (!o->data) {
     fprintf(stderr, "%s train: needs --data DIR (a folder of class folders)\n", info->name);
@@ -144,7 +146,7 @@ typedef struct epoch_result {
 } epoch_result;
 
 static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *cw, const opts *o, float bn_momentum,
-                     int epoch, const snt_tr_bufs *bp, epoch_result *res) {
+                     int epoch, const snt_tr_bufs *bp, snt_tr_prof *prof, epoch_result *res) {
   const snt_train_info *t = s->t;
   snt_tr_bufs b = *bp;
   int rc = 0;
@@ -179,6 +181,7 @@ static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *c
       rc = SNT_EXIT_INTERNAL;
       break;
     }
+    snt_tr_prof_step(prof, n);
     double loss = *(float *)b.out[0];
     loss += update(s, &b, bn_momentum);
     const char *bad = nonfinite(s, &b, n, loss);
@@ -256,6 +259,7 @@ typedef struct trainer {
   int n_hist;
   snt_tr_bufs b; /* the step's inputs and outputs, kept across epochs */
   double *cw; /* class weights of the training split */
+  snt_tr_prof prof; /* --profile */
 } trainer;
 
 static int validate(trainer *tr, double *val_loss, double *val_acc) {
@@ -422,10 +426,12 @@ static int setup(trainer *tr) {
     }
   }
   t->step_model->set_weights(tr->step_inst, tr->s.blob);
+  if (o->profile && (rc = snt_tr_prof_start(&tr->prof, t->step_model, tr->step_inst))) return rc;
   return snt_tr_bufs_init(&tr->b, t->step_model);
 }
 
 static void teardown(trainer *tr) {
+  snt_tr_prof_stop(&tr->prof, tr->t->step_model, tr->step_inst);
   snt_tr_bufs_free(&tr->b);
   free(tr->cw);
   if (tr->step_inst) tr->t->step_model->destroy(tr->step_inst);
@@ -464,7 +470,8 @@ int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, snt_rt
   for (int epoch = tr->s.epoch; !rc && epoch < tr->o.epochs && !interrupted; epoch++) {
     printf("Epoch %d/%lld\n", epoch + 1, (long long)tr->o.epochs);
     epoch_result er;
-    rc = run_epoch(&tr->s, tr->step_inst, tr->train, tr->cw, &tr->o, bn_momentum, epoch, &tr->b, &er);
+    rc = run_epoch(&tr->s, tr->step_inst, tr->train, tr->cw, &tr->o, bn_momentum, epoch, &tr->b,
+                   tr->o.profile ? &tr->prof : NULL, &er);
     if (rc || interrupted) break;
     double vl, va;
     if ((rc = validate(tr, &vl, &va))) break;
@@ -502,6 +509,7 @@ int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, snt_rt
   }
   if (!rc) rc = save_all(tr, true);
   if (!rc) printf("wrote %s/best.onnx, %s/last.onnx, %s/history.csv, %s/curves.png\n", tr->o.out, tr->o.out, tr->o.out, tr->o.out);
+  if (!rc && tr->o.profile) snt_tr_prof_print(&tr->prof, t->step_model, tr->step_inst, tr->o.threads);
   teardown(tr);
   free(tr);
   return rc;

@@ -60,6 +60,19 @@ typedef struct snt_tr_bufs {
 int snt_tr_bufs_init(snt_tr_bufs *b, const snt_model_info *step_model); /* 0, or 2 when out of memory */
 void snt_tr_bufs_free(snt_tr_bufs *b);
 
+/* EXE train --profile (train_profile.c): node times of the step model, summed over the steps
+ * after the first, printed as a table with the measured FMA peak. */
+typedef struct snt_tr_prof {
+  int n;          /* the step model's nodes */
+  double *stamps; /* what the generated step writes: the time after each node */
+  double *sums;   /* each node's seconds over the counted steps */
+  int64_t steps, samples, warm;
+} snt_tr_prof;
+int snt_tr_prof_start(snt_tr_prof *p, const snt_model_info *step_model, void *inst); /* 0, or an exit code */
+void snt_tr_prof_step(snt_tr_prof *p, int samples); /* after each step (p NULL: off) */
+void snt_tr_prof_print(const snt_tr_prof *p, const snt_model_info *step_model, void *inst, int threads);
+void snt_tr_prof_stop(snt_tr_prof *p, const snt_model_info *step_model, void *inst);
+
 /* The data folder scanned against the model's labels and split; warnings printed. */
 typedef struct snt_tr_data {
   snt_dataset ds;
