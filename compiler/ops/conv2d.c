@@ -282,12 +282,29 @@ static double grad_flops(const snt_graph *g, const snt_node *b) {
   const snt_node *f = snt_ad_fwd(g, b);
   return f ? flops(g, f) : 0.0;
 }
+/* bench and train --profile: the path each gradient takes, asked at run time. */
+static const char *grad_kernel_name(snt_emit *e, int node, const char *fn) {
+  snt_k_conv_desc k;
+  make_desc(e->g, snt_ad_fwd(e->g, &e->g->nodes[node]), &k);
+  return snt_format_keep(e, "%s(m->k, &(const snt_k_conv_desc){%d, %lldLL, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {0, 0, 0, 0}})",
+                         fn, k.spatial, (long long)k.batch, (long long)k.in_channels, (long long)k.out_channels,
+                         (long long)k.groups, arr(e, k.in, 3), arr(e, k.out, 3), arr(e, k.kernel, 3), arr(e, k.stride, 3),
+                         arr(e, k.dilation, 3), arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3));
+}
+static const char *grad_input_kernel(snt_emit *e, int node) {
+  return grad_kernel_name(e, node, "snt_k_conv_backward_data_kernel");
+}
+static const char *grad_filter_kernel(snt_emit *e, int node) {
+  return grad_kernel_name(e, node, "snt_k_conv_backward_filter_kernel");
+}
 static const snt_op conv2d_grad_input = {
     .name = "conv2d_grad_input", .type_name = "Conv2DGrad", .default_layer = "grad", .doc = "gradient of conv2d's input",
-    .args = no_args, .emit = emit_grad_input, .scratch = grad_scratch, .flops = grad_flops};
+    .args = no_args, .emit = emit_grad_input, .scratch = grad_scratch, .flops = grad_flops,
+    .kernel_name = grad_input_kernel};
 static const snt_op conv2d_grad_kernel = {
     .name = "conv2d_grad_kernel", .type_name = "Conv2DGrad", .default_layer = "grad", .doc = "gradient of conv2d's kernel and bias",
-    .args = no_args, .emit = emit_grad_kernel, .scratch = grad_scratch, .flops = grad_flops};
+    .args = no_args, .emit = emit_grad_kernel, .scratch = grad_scratch, .flops = grad_flops,
+    .kernel_name = grad_filter_kernel};
 
 static snt_status grad(snt_ad *ad, int node) {
   const snt_node *n = &ad->g->nodes[node];

@@ -25,6 +25,13 @@ snt_status snt_k_conv_backward_data(snt_k_ctx *ctx, const snt_k_conv_desc *d, co
 snt_status snt_k_conv_backward_filter(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *dy,
                                       float *dw, float *db, void *scratch);
 
+/* Short static names of the paths the two take for d on ctx (one word each, for profiles):
+ * "conv-grad-data-flip" (a forward conv with flipped weights) or "conv-grad-data-column-<isa>";
+ * "conv-grad-filter-direct-avx512", "conv-grad-filter-implicit-<isa>" or
+ * "conv-grad-filter-column-<isa>". */
+const char *snt_k_conv_backward_data_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d);
+const char *snt_k_conv_backward_filter_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d);
+
 /* ---- batch normalisation -------------------------------------------------------------- */
 
 /* Training-mode BN over x = [batch, channels, inner]: per-channel batch mean and biased variance

@@ -230,6 +230,27 @@ snt_status snt_k_conv_backward_data(snt_k_ctx *ctx, const snt_k_conv_desc *d, co
   return st;
 }
 
+const char *snt_k_conv_backward_data_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d) {
+  static const char *const column[3] = {"conv-grad-data-column-c", "conv-grad-data-column-avx2",
+                                        "conv-grad-data-column-avx512"};
+  snt_k_conv3 g;
+  if (snt_k_conv3_init(d, &g) != SNT_OK) return "conv-grad-invalid";
+  if (snt_k_conv_grad_flip_applies(d, &g) && !snt_k_ctx_bf16(ctx)) return "conv-grad-data-flip";
+  return column[snt_k_ctx_isa(ctx)];
+}
+
+const char *snt_k_conv_backward_filter_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d) {
+  static const char *const implicit[3] = {"conv-grad-filter-implicit-c", "conv-grad-filter-implicit-avx2",
+                                          "conv-grad-filter-implicit-avx512"};
+  static const char *const column[3] = {"conv-grad-filter-column-c", "conv-grad-filter-column-avx2",
+                                        "conv-grad-filter-column-avx512"};
+  snt_k_conv3 g;
+  if (snt_k_conv3_init(d, &g) != SNT_OK) return "conv-grad-invalid";
+  snt_k_isa isa = snt_k_ctx_isa(ctx);
+  if (isa == SNT_K_ISA_AVX512 && snt_k_conv_grad_direct_applies(&g)) return "conv-grad-filter-direct-avx512";
+  return implicit_filter(&g) ? implicit[isa] : column[isa];
+}
+
 /* dw (group grp) += the contribution of images n0..n0+nb; beta 0 on the first chunk. Transposed:
  * group grp's block of dw holds dw^T ([kdim][mg]) until the end. */
 static snt_status filter_chunk(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, const float *dy, float *dw,
