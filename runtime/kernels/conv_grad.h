@@ -2,14 +2,16 @@
 #ifndef SINTER_RUNTIME_KERNELS_CONV_GRAD_H
 #define SINTER_RUNTIME_KERNELS_CONV_GRAD_H
 
+#include "gemm_core.h"
 #include "kernels_util.h"
 #include "sinter/kernels_train.h"
 
 /* Whether d's data gradient is a forward convolution of dy with the weights flipped in space
- * and transposed (conv_grad_flip.c: stride 1, pads within a tap's reach, one group, small maps,
- * where it was measured to win); the floats of scratch it needs (the flipped weights); and dx
- * itself, the flipped weights built in scratch. */
-int snt_k_conv_grad_flip_applies(const snt_k_conv_desc *d, const snt_k_conv3 *g);
+ * and transposed (conv_grad_flip.c: stride 1, pads within a tap's reach, one group, maps up to
+ * 28x28 or a flipped conv on the direct AVX-512 path: where it was measured to win) on isa
+ * (AVX-512 takes a superset of the others' cases); the floats of scratch it needs (the flipped
+ * weights); and dx itself, the flipped weights built in scratch. */
+int snt_k_conv_grad_flip_applies(const snt_k_conv_desc *d, const snt_k_conv3 *g, snt_k_isa isa);
 size_t snt_k_conv_grad_flip_floats(const snt_k_conv3 *g);
 snt_status snt_k_conv_backward_data_flip(snt_k_ctx *ctx, const snt_k_conv_desc *d, const snt_k_conv3 *g,
                                          const float *dy, const float *w, float *dx, float *scratch);

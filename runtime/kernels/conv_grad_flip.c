@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "conv_grad.h"
+#include "conv_impl.h"
 
 /* Pads of the flipped conv, dl*(k-1) - p, must not be negative: the forward pads reach no
  * further than a tap does. */
@@ -18,11 +19,34 @@ static int pads_fit(const snt_k_conv_desc *d) {
   return 1;
 }
 
-/* Measured on Zen 5, batch 32, against the column path (ResNet50V2's 3x3 convs): at 7x7
- * 1.2-1.5x faster, at 14x14 1.05-1.25x, at 28x28 and above 0.85-1.0x (SimpleCNN's and DeepCNN's
- * 3x3 lose there), 1x1 mixed; so small maps with more than one tap and one group only. */
-int snt_k_conv_grad_flip_applies(const snt_k_conv_desc *d, const snt_k_conv3 *g) {
-  return pads_fit(d) && g->groups == 1 && g->w.k_size > 1 && g->w.out_size <= 196;
+/* The flipped conv's geometry: dy's planes in, x's out, the cin and cout of d swapped. */
+static snt_k_conv_desc flipped_desc(const snt_k_conv_desc *d) {
+  snt_k_conv_desc f = *d;
+  f.in_channels = d->out_channels;
+  f.out_channels = d->in_channels;
+  memset(&f.act, 0, sizeof f.act);
+  for (int i = 0; i < d->spatial; i++) {
+    int64_t reach = d->dilation[i] * (d->kernel[i] - 1);
+    f.in[i] = d->out[i];
+    f.out[i] = d->in[i];
+    f.pad_begin[i] = reach - d->pad_begin[i];
+    f.pad_end[i] = reach - d->pad_end[i];
+  }
+  return f;
+}
+
+/* Measured on Zen 5, batch 32, against the column path, interleaved in one process: at 7x7
+ * 1.2-1.5x faster, at 14x14 1.05-1.25x, at 28x28 1.14-1.19x; at 56x56 0.95-1.14x and at 112x112
+ * 0.89x when the flipped conv is an implicit GEMM, but 1.3x (3 -> 32) and 3.7x (32 -> 32 at
+ * 224x224) when it takes the direct AVX-512 path (the column matrix of a large map is written
+ * and read back through DRAM). So: maps up to 28x28, or larger ones whose flipped conv runs
+ * direct on AVX-512. More than one tap, one group. */
+int snt_k_conv_grad_flip_applies(const snt_k_conv_desc *d, const snt_k_conv3 *g, snt_k_isa isa) {
+  if (!pads_fit(d) || g->groups != 1 || g->w.k_size <= 1) return 0;
+  if (g->w.out_size <= 784) return 1;
+  snt_k_conv_desc f = flipped_desc(d);
+  snt_k_conv3 gf;
+  return isa == SNT_K_ISA_AVX512 && snt_k_conv3_init(&f, &gf) == SNT_OK && snt_k_conv_small_applies(&gf, 0);
 }
 
 size_t snt_k_conv_grad_flip_floats(const snt_k_conv3 *g) { return (size_t)(g->cout * g->cg * g->w.k_size); }
@@ -41,17 +65,7 @@ static void flip_weights(const snt_k_conv3 *g, const float *w, float *wf) {
 
 snt_status snt_k_conv_backward_data_flip(snt_k_ctx *ctx, const snt_k_conv_desc *d, const snt_k_conv3 *g,
                                          const float *dy, const float *w, float *dx, float *scratch) {
-  snt_k_conv_desc f = *d;
-  f.in_channels = d->out_channels;
-  f.out_channels = d->in_channels;
-  memset(&f.act, 0, sizeof f.act);
-  for (int i = 0; i < d->spatial; i++) {
-    int64_t reach = d->dilation[i] * (d->kernel[i] - 1);
-    f.in[i] = d->out[i];
-    f.out[i] = d->in[i];
-    f.pad_begin[i] = reach - d->pad_begin[i];
-    f.pad_end[i] = reach - d->pad_end[i];
-  }
+  snt_k_conv_desc f = flipped_desc(d);
   flip_weights(g, w, scratch);
   return snt_k_conv(ctx, &f, dy, scratch, NULL, NULL, dx, NULL);
 }

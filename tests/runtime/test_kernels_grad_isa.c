@@ -126,12 +126,14 @@ static void test_conv_grads(test_state *ts) {
       {"7x7 stride 2 pads 3/2, 3 -> 9, direct dw", 2, 3, 9, 1, 61, 59, 7, 2, 3, 2},
       {"8x8 valid, 3 -> 6 (192 taps), direct dw", 1, 3, 6, 1, 30, 31, 8, 1, 0, 0},
       {"3x3 pad 1, 4 -> 7, direct dw", 2, 4, 7, 1, 21, 32, 3, 1, 1, 1},
-      /* stride 1, one group, at most 196 output positions: dx as a forward conv of dy with the
+      /* stride 1, one group, at most 784 output positions: dx as a forward conv of dy with the
        * flipped weights (conv_grad_flip.c), pads dl*(k-1) - p: 2, 1/2, 0/... one-sided */
       {"3x3 pad 1, 5 -> 6, flipped dx", 3, 5, 6, 1, 7, 9, 3, 1, 1, 1},
       {"5x5 pads 2/1, 4 -> 7, flipped dx", 2, 4, 7, 1, 9, 8, 5, 1, 2, 1},
       {"3x3 valid, 3 -> 2, flipped dx", 2, 3, 2, 1, 6, 7, 3, 1, 0, 0},
       {"3x3 pads 0/2, 6 -> 5, flipped dx", 2, 6, 5, 1, 5, 6, 3, 1, 0, 2},
+      /* past 28x28 the flip only where its conv runs direct (AVX-512): column dx on the others */
+      {"3x3 pad 1, 8 -> 4, 40x33, flipped dx on AVX-512", 2, 8, 4, 1, 40, 33, 3, 1, 1, 1},
       /* pads beyond a tap's reach: the column path */
       {"3x3 pad 3, small plane", 1, 3, 4, 1, 5, 5, 3, 1, 3, 3},
   };
