@@ -515,7 +515,7 @@ snt_status snt_k_gemm_run(snt_k_ctx *ctx, const snt_k_gemm_call *g) {
     return run_other(g, SNT_OK);
   }
   snt_k_bf16_cache *bf16 = g->a_constant && g->a && !g->packed_a ? snt_k_ctx_bf16(ctx) : NULL;
-  if (bf16) return run_other(g, snt_k_gemm_run_bf16(ctx, bf16, g));
+  if (bf16) return snt_k_gemm_run_bf16(ctx, bf16, g); /* writes the tap in its store */
   snt_k_isa isa = snt_k_ctx_isa(ctx);
   int threads = (int)isa_threads(ctx, g);
   if (gemv_applies(g)) return run_other(g, gemv_run(ctx, g, isa, threads));

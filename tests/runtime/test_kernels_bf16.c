@@ -143,6 +143,59 @@ static void test_conv(test_state *ts) {
   free(x), free(w), free(b), free(y), free(want), free(scale);
 }
 
+/* The BN tap (snt_k_conv_tapped) on a BF16 context, written by the BF16 GEMM's store: y the
+ * untapped conv's bit for bit, the tap snt_k_bn_infer over y up to rounding; a 1x1 conv with a
+ * residual and a 3x3 stride-2 one, each with and without the tap's ReLU. */
+static void test_tap(test_state *ts) {
+  rng r = {0x7a9b};
+  snt_k_conv_desc ds[2] = {
+      {.spatial = 2, .batch = 2, .in_channels = 24, .out_channels = 37, .groups = 1, .in = {9, 11}, .out = {9, 11},
+       .kernel = {1, 1}, .stride = {1, 1}, .dilation = {1, 1}, .act = {SNT_K_ACT_NONE, 0, 0, 0}},
+      {.spatial = 2, .batch = 2, .in_channels = 5, .out_channels = 11, .groups = 1, .in = {13, 17}, .out = {7, 9},
+       .kernel = {3, 3}, .stride = {2, 2}, .dilation = {1, 1}, .pad_begin = {1, 1}, .pad_end = {1, 1},
+       .act = {SNT_K_ACT_RELU, 0, 0, 0}}};
+  snt_k_ctx *ctx = snt_k_ctx_create(2);
+  snt_k_ctx_set_precision(ctx, SNT_K_BF16);
+  for (int c = 0; c < 2; c++) {
+    const snt_k_conv_desc *d = &ds[c];
+    int64_t ch = d->out_channels, plane = d->out[0] * d->out[1];
+    int64_t xn = d->batch * d->in_channels * d->in[0] * d->in[1], wn = ch * d->in_channels * d->kernel[0] * d->kernel[1];
+    int64_t yn = d->batch * ch * plane;
+    float *x = alloc_f(xn), *w = alloc_f(wn), *res = alloc_f(yn), *y0 = alloc_nan(yn), *y1 = alloc_nan(yn);
+    float *t = alloc_nan(yn), *want = alloc_f(yn), *gamma = alloc_f(ch), *beta = alloc_f(ch), *mean = alloc_f(ch);
+    float *var = alloc_f(ch), *scale = alloc_f(ch), *shift = alloc_f(ch);
+    rng_fill(&r, x, xn), rng_fill(&r, w, wn), rng_fill(&r, res, yn);
+    rng_fill(&r, gamma, ch), rng_fill(&r, beta, ch), rng_fill(&r, mean, ch), rng_fill(&r, var, ch);
+    for (int64_t i = 0; i < ch; i++) {
+      var[i] = var[i] * var[i] + 0.5f;
+      scale[i] = gamma[i] / sqrtf(var[i] + 1e-3f);
+      shift[i] = beta[i] - mean[i] * scale[i];
+    }
+    const float *rp = c == 0 ? res : NULL;
+    for (int relu = 0; relu < 2; relu++) {
+      snt_k_conv_tap tap = {scale, shift, t, relu};
+      CHECK_INT(ts, snt_k_conv(ctx, d, x, w, NULL, rp, y0, NULL), SNT_OK);
+      CHECK_INT(ts, snt_k_conv_tapped(ctx, d, x, w, NULL, NULL, rp, y1, &tap, NULL), SNT_OK);
+      CHECK(ts, memcmp(y0, y1, sizeof(float) * (size_t)yn) == 0);
+      CHECK_INT(ts, snt_k_bn_infer(ctx, d->batch, ch, plane, y0, gamma, beta, mean, var, 1e-3f, relu, want), SNT_OK);
+      double worst = 0;
+      for (int64_t i = 0; i < yn; i++) {
+        int64_t k = i / plane % ch;
+        double err = fabs((double)t[i] - want[i]) / (fabs((double)y0[i] * scale[k]) + fabs((double)shift[k]) + 1e-30);
+        worst = err > worst || isnan(err) ? err : worst;
+      }
+      ts->checks++;
+      if (!(worst <= 1e-6)) {
+        ts->failures++;
+        fprintf(stderr, "bf16 tap (conv %d, relu %d): relative error %.3g\n", c, relu, worst);
+      }
+    }
+    free(x), free(w), free(res), free(y0), free(y1), free(t), free(want);
+    free(gamma), free(beta), free(mean), free(var), free(scale), free(shift);
+  }
+  snt_k_ctx_destroy(ctx);
+}
+
 static void test_rounding(test_state *ts) {
   CHECK(ts, snt_k_bf16_round(1.0f) == 1.0f);
   CHECK(ts, snt_k_bf16_round(1.00390625f) == 1.0f);      /* halfway 1 + 2^-8: to even (1) */
@@ -165,6 +218,7 @@ int main(void) {
     cache = snt_k_bf16_cache_create();
     test_threads(&ts, cache);
     test_conv(&ts);
+    test_tap(&ts);
     snt_k_bf16_cache_destroy(cache);
     snt_k_ctx_destroy(ctx);
   } else {
