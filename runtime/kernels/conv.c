@@ -217,6 +217,11 @@ static snt_status conv_gemm(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g,
   else if (!packed) packed = pack_weights(ctx, isa, g, w);
   snt_k_win3 wp;
   float *xpad = pointwise ? NULL : padded_buffer(ctx, g, &wp);
+  /* Outputs past the context's stream size (a batch's maps, not one image's) go out with
+   * streaming stores: the next layers find them in DRAM either way, and the stores then skip
+   * C's read. Not while training: its backward reads them soon after (unmeasured). */
+  double out_bytes = (double)g->batch * (double)g->cout * (double)p * sizeof(float);
+  int stream = ctx && out_bytes >= snt_k_ctx_stream_bytes(ctx) && !snt_k_ctx_training(ctx);
   for (int64_t n = 0; n < g->batch; n++) {
     if (xpad) snt_k_conv_pad_image(&g->w, &wp, g->cin, x + n * g->cin * g->w.in_size, xpad);
     for (int64_t grp = 0; grp < g->groups; grp++) {
@@ -232,7 +237,8 @@ static snt_status conv_gemm(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g,
                   .residual = e->residual ? e->residual + yoff : NULL, .ldr = p, .act = e->act,
                   .tap = e->tap ? e->tap->out + yoff : NULL, .ldt = p,
                   .tap_scale = e->tap ? e->tap->scale + grp * g->mg : NULL,
-                  .tap_shift = e->tap ? e->tap->shift + grp * g->mg : NULL, .tap_relu = e->tap && e->tap->relu},
+                  .tap_shift = e->tap ? e->tap->shift + grp * g->mg : NULL, .tap_relu = e->tap && e->tap->relu,
+                  .stream = stream},
           .a_constant = 1};
       if (pointwise) {
         c.b = xg;

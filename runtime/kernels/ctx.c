@@ -21,6 +21,10 @@
 #endif
 
 enum { MAX_TEAM = 64 };
+/* Outputs this large go out with streaming stores: 24 MB is past what this machine's L3 keeps
+ * for a layer's next reader (ResNet50V2's maps at batch 32 are 13-103 MB, at batch 1 at most 3). */
+#define DEFAULT_STREAM_BYTES (24.0 * 1024 * 1024)
+
 /* How long a member or the caller spins before it sleeps (env SINTER_SPIN_US overrides). */
 enum { DEFAULT_SPIN_NS = 100000 };
 
@@ -47,6 +51,7 @@ struct snt_k_ctx {
   snt_k_precision precision;
   int training; /* snt_k_ctx_set_training */
   int bf16_fp32_paths; /* a BF16 context may take FP32 paths that beat its GEMM (Winograd) */
+  double stream_bytes; /* outputs from this size on are streamed (snt_k_ctx_stream_bytes) */
   snt_k_bf16_cache *bf16; /* rounded weights, made when BF16 is first used */
   /* Per-member scratch (packing buffers), grown on demand and kept between calls. */
   void *scratch[SNT_K_SCRATCH_SLOTS][MAX_TEAM];
@@ -138,6 +143,10 @@ snt_k_ctx *snt_k_ctx_create(int threads) {
   const char *spin = getenv("SINTER_SPIN_US");
   long us = spin && *spin ? strtol(spin, NULL, 10) : -1;
   c->spin_ns = us >= 0 && us <= 1000000 ? us * 1000 : DEFAULT_SPIN_NS;
+  /* SINTER_STREAM_BYTES=N streams from N bytes on (tests set 0 to reach the streaming stores). */
+  const char *sb = getenv("SINTER_STREAM_BYTES");
+  double sbv = sb && *sb ? strtod(sb, NULL) : -1;
+  c->stream_bytes = sbv >= 0 ? sbv : DEFAULT_STREAM_BYTES;
   c->created = 1;
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->go, NULL);
@@ -209,6 +218,8 @@ void snt_k_ctx_set_training(snt_k_ctx *c, int training) {
 int snt_k_ctx_training(const snt_k_ctx *c) { return c ? c->training : 0; }
 
 int snt_k_ctx_bf16_fp32_paths(const snt_k_ctx *c) { return c ? c->bf16_fp32_paths : 1; }
+
+double snt_k_ctx_stream_bytes(const snt_k_ctx *c) { return c ? c->stream_bytes : DEFAULT_STREAM_BYTES; }
 
 void snt_k_ctx_set_precision(snt_k_ctx *c, snt_k_precision p) {
   if (c) c->precision = p;

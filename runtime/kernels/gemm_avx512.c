@@ -2,6 +2,7 @@
  * busy past the 4-cycle latency), masked stores at the edges, the epilogue in registers.
  * Compiled for avx512f per function, so the rest of the runtime stays generic. */
 #include <immintrin.h>
+#include <stdint.h>
 
 #include "act_avx512.h"
 #include "ukr_avx512.h"
@@ -17,12 +18,17 @@ AVX512 static inline __mmask16 lane_mask(int count) {
 
 AVX512 void snt_k_ukr_avx512(const snt_k_ukr_args *p) {
   __m512 c0[MR], c1[MR];
+  /* Streamed full tiles skip the read of C: it is written whole, not read. */
+  int stream = p->stream && p->last && p->nr == NR && !p->load_c && ((uintptr_t)p->c & 63) == 0 &&
+               (p->ldc & 15) == 0 && (!p->tap || (((uintptr_t)p->tap & 63) == 0 && (p->ldt & 15) == 0));
 #pragma GCC unroll 14
   for (int i = 0; i < MR; i++) {
     c0[i] = _mm512_setzero_ps();
     c1[i] = _mm512_setzero_ps();
-    _mm_prefetch((const char *)(p->c + i * p->ldc), _MM_HINT_T0);
-    _mm_prefetch((const char *)(p->c + i * p->ldc + 16), _MM_HINT_T0);
+    if (!stream) {
+      _mm_prefetch((const char *)(p->c + i * p->ldc), _MM_HINT_T0);
+      _mm_prefetch((const char *)(p->c + i * p->ldc + 16), _MM_HINT_T0);
+    }
   }
   if (p->last && p->residual) { /* its rows are 14 strided streams the hardware does not follow */
 #pragma GCC unroll 14
@@ -73,8 +79,13 @@ AVX512 void snt_k_ukr_avx512(const snt_k_ukr_args *p) {
       v0 = snt_k_act_vec512(v0, &p->act);
       v1 = snt_k_act_vec512(v1, &p->act);
     }
-    _mm512_mask_storeu_ps(c, m0, v0);
-    _mm512_mask_storeu_ps(c + 16, m1, v1);
+    if (stream) {
+      _mm512_stream_ps(c, v0);
+      _mm512_stream_ps(c + 16, v1);
+    } else {
+      _mm512_mask_storeu_ps(c, m0, v0);
+      _mm512_mask_storeu_ps(c + 16, m1, v1);
+    }
     if (p->tap) { /* p->last is set whenever the driver gives a tap */
       __m512 s = _mm512_set1_ps(p->tap_scale[i]), b = _mm512_set1_ps(p->tap_shift[i]);
       /* As snt_k_bn_infer computes it: multiply, add, max(v, 0) (NaN to 0). */
@@ -83,8 +94,13 @@ AVX512 void snt_k_ukr_avx512(const snt_k_ukr_args *p) {
         t0 = _mm512_max_ps(t0, _mm512_setzero_ps());
         t1 = _mm512_max_ps(t1, _mm512_setzero_ps());
       }
-      _mm512_mask_storeu_ps(p->tap + i * p->ldt, m0, t0);
-      _mm512_mask_storeu_ps(p->tap + i * p->ldt + 16, m1, t1);
+      if (stream) {
+        _mm512_stream_ps(p->tap + i * p->ldt, t0);
+        _mm512_stream_ps(p->tap + i * p->ldt + 16, t1);
+      } else {
+        _mm512_mask_storeu_ps(p->tap + i * p->ldt, m0, t0);
+        _mm512_mask_storeu_ps(p->tap + i * p->ldt + 16, m1, t1);
+      }
     }
   }
 }

@@ -199,7 +199,12 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void store_tile(co
           break;
         default: break;
       }
-      _mm512_mask_storeu_ps(cp, mk, x);
+      /* A whole aligned vector of a streamed C (gemm_core.h) skips the read for ownership. */
+      int stream = e->stream && left >= 16 && ((uintptr_t)cp & 63) == 0 && e->act.kind != SNT_K_ACT_SIGMOID &&
+                   e->act.kind != SNT_K_ACT_TANH &&
+                   (!e->tap || ((uintptr_t)(e->tap + i * e->ldt + j) & 63) == 0);
+      if (stream) _mm512_stream_ps(cp, x);
+      else _mm512_mask_storeu_ps(cp, mk, x);
       if (e->act.kind == SNT_K_ACT_SIGMOID || e->act.kind == SNT_K_ACT_TANH) {
         snt_k_act a = e->act;
         snt_k_epilogue(1, 1, left < 16 ? left : 16, NULL, NULL, &a, cp);
@@ -208,7 +213,8 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void store_tile(co
       if (e->tap) { /* as snt_k_bn_infer computes it: multiply, add, max(v, 0) (NaN to 0) */
         __m512 t = _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(e->tap_scale[i])), _mm512_set1_ps(e->tap_shift[i]));
         if (e->tap_relu) t = _mm512_max_ps(t, _mm512_setzero_ps());
-        _mm512_mask_storeu_ps(e->tap + i * e->ldt + j, mk, t);
+        if (stream) _mm512_stream_ps(e->tap + i * e->ldt + j, t);
+        else _mm512_mask_storeu_ps(e->tap + i * e->ldt + j, mk, t);
       }
     }
   }
@@ -262,6 +268,7 @@ static void run_thread(void *arg, int t, int threads) {
     if (c + nc > g->n) nc = g->n - c;
     block(jb, t, c, nc, s0, s1);
   }
+  if (g->epi.stream) __builtin_ia32_sfence(); /* streamed stores visible before the team's hand-back */
 }
 
 snt_status snt_k_gemm_run_bf16(snt_k_ctx *ctx, snt_k_bf16_cache *cache, const snt_k_gemm_call *g) {

@@ -430,7 +430,8 @@ static void gemm_thread(void *arg, int t, int threads) {
   float *abuf = J->bufs[t];
   float *bbuf = abuf + (g->packed_a ? 0 : round_up(round_up(min64(J->sh.mc, i1 - i0), J->sh.mr) * J->kc, 16));
   snt_k_ukr_args u = {.ldc = g->ldc, .alpha = g->epi.alpha, .ldr = g->epi.ldr, .act = g->epi.act,
-                      .ldt = g->epi.ldt, .tap_relu = g->epi.tap_relu};
+                      .ldt = g->epi.ldt, .tap_relu = g->epi.tap_relu,
+                      .stream = g->epi.stream && J->isa == SNT_K_ISA_AVX512 && !act_is_slow(&g->epi.act)};
   for (int64_t jc = j0; jc < j1; jc += J->sh.nc) {
     int64_t ncb = min64(J->sh.nc, j1 - jc);
     for (int64_t k0 = 0; k0 < g->k; k0 += J->kc) {
@@ -456,6 +457,7 @@ static void gemm_thread(void *arg, int t, int threads) {
       }
     }
   }
+  if (u.stream) __builtin_ia32_sfence(); /* streamed stores visible before the team's hand-back */
 }
 
 /* The split tm x tn = threads that minimises the busiest thread's cost: multiply-adds over

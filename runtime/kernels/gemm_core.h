@@ -53,6 +53,9 @@ typedef struct snt_k_epilogue_desc {
   int64_t ldt;
   const float *tap_scale, *tap_shift;
   int tap_relu;
+  /* A hint: C (and the tap) are far larger than the caches and read again only by later layers,
+   * so whole tiles go out with streaming stores (no read for ownership, no prefetch of C). */
+  int stream;
 } snt_k_epilogue_desc;
 
 /* One GEMM: C[m][n] (row stride ldc) = epilogue(A[m][k] * B[k][n]).
@@ -97,6 +100,9 @@ void snt_k_gemm_pack_a(snt_k_isa isa, const float *a, int64_t lda, int trans_a, 
  * once on each of `threads` threads (t = 0 on the caller) and returns when all are done. */
 snt_k_isa snt_k_ctx_isa(const snt_k_ctx *ctx);
 int snt_k_ctx_training(const snt_k_ctx *ctx); /* snt_k_ctx_set_training's flag (0 for NULL) */
+/* Outputs of at least this many bytes are written with streaming stores (the epilogue's
+ * `stream`): 24 MB, or SINTER_STREAM_BYTES at create. */
+double snt_k_ctx_stream_bytes(const snt_k_ctx *ctx);
 /* Whether a BF16 context may take an FP32 path that beats its GEMM (Winograd): 1 unless the
  * environment had SINTER_BF16_WINOGRAD=0 at create. */
 int snt_k_ctx_bf16_fp32_paths(const snt_k_ctx *ctx);

@@ -40,6 +40,7 @@ typedef struct snt_k_ukr_args {
   int64_t ldt;
   const float *tap_scale, *tap_shift;
   int tap_relu;
+  int stream; /* the epilogue's hint (gemm_core.h): AVX-512 only, full 64-byte-aligned rows */
 } snt_k_ukr_args;
 
 typedef void (*snt_k_ukr_fn)(const snt_k_ukr_args *args);

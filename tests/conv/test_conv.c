@@ -406,6 +406,51 @@ static void test_taps(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2) {
   }
 }
 
+/* Streaming stores (outputs past the context's stream size; 0 here): a 1x1 conv on the GEMM
+ * with 64-byte-aligned maps whose rows are whole vectors, with residual and tap, and an
+ * implicit 3x3 one, give what plain stores give, bit for bit, on 1 and 2 threads. */
+static void test_stream(test_state *ts) {
+  if (snt_k_isa_detect() != SNT_K_ISA_AVX512) return;
+  static const conv_case sc[] = {
+      {"stream 1x1 24 -> 40, 32x32", 2, 24, 40, 1, 2, {32, 32}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+      /* dilation 5: none of the direct, Winograd or small-map paths, so the implicit GEMM */
+      {"stream 3x3 dilation 5, 24 -> 64, 48x32", 2, 24, 64, 1, 2, {48, 32}, {3, 3}, {1, 1}, {5, 5}, {5, 5}, {5, 5}},
+  };
+  setenv("SINTER_STREAM_BYTES", "0", 1);
+  snt_k_ctx *s1 = snt_k_ctx_create(1), *s2 = snt_k_ctx_create(2);
+  unsetenv("SINTER_STREAM_BYTES");
+  snt_k_ctx *p1 = snt_k_ctx_create(1);
+  rng r = {0x57e4};
+  for (int i = 0; i < 2; i++) {
+    snt_k_conv_desc d = desc_of(&sc[i]);
+    d.act = acts[SNT_K_ACT_RELU];
+    bufs B = bufs_make(&r, &d);
+    const char *path = snt_k_conv_kernel(p1, &d);
+    CHECK(ts, strstr(path, "conv-gemm-avx512") == path);
+    int64_t ch = d.out_channels, n = (B.ny + 15) / 16 * 16;
+    float *y[3], *t[3], *scale = alloc_f(ch), *shift = alloc_f(ch);
+    rng_fill(&r, scale, ch), rng_fill(&r, shift, ch);
+    snt_k_ctx *ctxs[3] = {p1, s1, s2};
+    for (int k = 0; k < 3; k++) {
+      y[k] = aligned_alloc(64, (size_t)n * sizeof(float));
+      t[k] = aligned_alloc(64, (size_t)n * sizeof(float));
+      snt_k_conv_tap tap = {scale, shift, t[k], 1};
+      CHECK_INT(ts, snt_k_conv_tapped(ctxs[k], &d, B.x, B.w, NULL, B.b, B.res, y[k], &tap, NULL), SNT_OK);
+    }
+    for (int k = 1; k < 3; k++) {
+      ts->checks++;
+      if (memcmp(y[0], y[k], (size_t)B.ny * sizeof(float)) || memcmp(t[0], t[k], (size_t)B.ny * sizeof(float))) {
+        ts->failures++;
+        fprintf(stderr, "%s: streamed output (%d threads) differs from plain stores\n", sc[i].name, k);
+      }
+    }
+    for (int k = 0; k < 3; k++) free(y[k]), free(t[k]);
+    free(scale), free(shift);
+    bufs_free(&B);
+  }
+  snt_k_ctx_destroy(s1), snt_k_ctx_destroy(s2), snt_k_ctx_destroy(p1);
+}
+
 int main(void) {
   test_state ts = {0};
   snt_k_ctx *c1 = snt_k_ctx_create(1), *c2 = snt_k_ctx_create(2);
@@ -415,6 +460,7 @@ int main(void) {
   test_cases(&ts, c1, c2);
   test_epilogues(&ts, c1, c2);
   test_taps(&ts, c1, c2);
+  test_stream(&ts);
   snt_k_ctx *c3 = snt_k_ctx_create(3);
   if (!c3) return 2;
   test_depthwise_threads(&ts, c1, c3);
