@@ -1,11 +1,7 @@
 /* Batch normalisation in training mode: batch statistics forward, and the backward of both
  * the training and the inference (frozen) forms. */
-#include <immintrin.h>
 #include <math.h>
-#include <stdint.h>
-#include <stdlib.h>
 
-#include "gemm_core.h"
 #include "kernels_util.h"
 #include "sinter/kernels_train.h"
 
@@ -46,28 +42,8 @@ static void scale_shift(float *restrict y, const float *restrict x, float a, flo
   }
 }
 
-/* Large tensors (a batch's maps past 24 MB) go out with streaming stores on AVX-512: they reach
- * DRAM either way, and the stores then skip the read for ownership. The same arithmetic as the
- * loops above, so the values do not depend on it. */
-enum { STREAM_FLOATS = 6 << 20 };
-
-__attribute__((target("avx512f"), optimize("fp-contract=off"))) static void scale_shift_stream(float *restrict y, const float *restrict x, float a,
-                                                                  float b, int64_t n, int relu) {
-  /* The unaligned head and the tail by the plain loop: C here could become FMAs (avx512f). */
-  int64_t i = (int64_t)((64 - ((uintptr_t)y & 63)) & 63) / (int64_t)sizeof(float);
-  i = i > n ? n : i;
-  scale_shift(y, x, a, b, i, relu);
-  const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b), z = _mm512_setzero_ps();
-  for (; i + 16 <= n; i += 16) {
-    __m512 v = _mm512_add_ps(_mm512_mul_ps(va, _mm512_loadu_ps(x + i)), vb);
-    _mm512_stream_ps(y + i, relu ? _mm512_max_ps(z, v) : v); /* max(0, NaN) and max(0, -0) pass v, as above */
-  }
-  scale_shift(y + i, x + i, a, b, n - i, relu);
-}
-
 typedef struct bn_args {
   int64_t batch, channels, inner;
-  int stream; /* STREAM_FLOATS and AVX-512 */
   const float *x, *y, *dy, *gamma, *beta, *mean, *invstd;
   float eps;
   int relu;
@@ -111,8 +87,7 @@ static void forward_block(const bn_args *a, int64_t c0, int64_t c1) {
   for (int64_t n = 0; n < batch; n++)
     for (int64_t c = c0; c < c1; c++) {
       int64_t off = (n * channels + c) * inner;
-      if (a->stream) scale_shift_stream(a->out + off, a->x + off, sc[c - c0], b[c - c0], inner, a->relu);
-      else scale_shift(a->out + off, a->x + off, sc[c - c0], b[c - c0], inner, a->relu);
+      scale_shift(a->out + off, a->x + off, sc[c - c0], b[c - c0], inner, a->relu);
     }
 }
 
@@ -120,7 +95,6 @@ static void forward_channels(void *ctx, int64_t c0, int64_t c1) {
   const bn_args *a = ctx;
   int64_t bc = block_channels(a->inner);
   for (int64_t c = c0; c < c1; c += bc) forward_block(a, c, c + bc < c1 ? c + bc : c1);
-  if (a->stream) __builtin_ia32_sfence(); /* streamed stores visible before the thread's join */
 }
 
 /* Channels per thread at least: about 4096 elements' worth, so that a thread's start is paid
@@ -130,21 +104,12 @@ static int64_t min_channels(int64_t batch, int64_t inner) {
   return per >= 4096 ? 1 : (per > 0 ? (4096 + per - 1) / per : 1 << 30);
 }
 
-/* SINTER_STREAM_BYTES (the conv outputs' setting) also moves this threshold; tests set 0. */
-static int streamed(int64_t floats) {
-  const char *sb = getenv("SINTER_STREAM_BYTES");
-  double bytes = sb && *sb ? strtod(sb, NULL) : -1;
-  if (bytes < 0) bytes = (double)STREAM_FLOATS * sizeof(float);
-  return (double)floats * sizeof(float) >= bytes && snt_k_isa_detect() == SNT_K_ISA_AVX512;
-}
-
 /* Channels are independent: they split over threads (the tensors are far larger than cache). */
 void snt_k_bn_train_forward(int64_t batch, int64_t channels, int64_t inner, const float *x, const float *gamma,
                             const float *beta, float eps, int relu, float *y, float *mean, float *var,
                             float *invstd) {
   bn_args a = {.batch = batch, .channels = channels, .inner = inner, .x = x, .gamma = gamma, .beta = beta, .eps = eps,
                .relu = relu, .out = y, .mean_out = mean, .var_out = var, .invstd_out = invstd};
-  a.stream = streamed(batch * channels * inner);
   snt_k_parallel_for(channels, min_channels(batch, inner), forward_channels, &a);
 }
 
@@ -200,23 +165,6 @@ static void bn_dx(const float *restrict x, const float *restrict y, const float 
   }
 }
 
-/* bn_dx above with streaming stores (see scale_shift_stream). */
-__attribute__((target("avx512f"), optimize("fp-contract=off"))) static void bn_dx_stream(const float *restrict x, const float *restrict y,
-                                                            const float *restrict dy, int64_t n, float mean, float a,
-                                                            float c, float e, float *restrict dx) {
-  int64_t i = (int64_t)((64 - ((uintptr_t)dx & 63)) & 63) / (int64_t)sizeof(float);
-  i = i > n ? n : i;
-  bn_dx(x, y, dy, i, mean, a, c, e, dx);
-  const __m512 va = _mm512_set1_ps(a), vc = _mm512_set1_ps(c), ve = _mm512_set1_ps(e), vm = _mm512_set1_ps(mean);
-  for (; i + 16 <= n; i += 16) {
-    __m512 g = _mm512_loadu_ps(dy + i);
-    if (y) g = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_loadu_ps(y + i), _mm512_setzero_ps(), _CMP_GT_OQ), g);
-    __m512 t = _mm512_sub_ps(_mm512_mul_ps(va, g), _mm512_mul_ps(vc, _mm512_sub_ps(_mm512_loadu_ps(x + i), vm)));
-    _mm512_stream_ps(dx + i, _mm512_sub_ps(t, ve));
-  }
-  bn_dx(x + i, y ? y + i : NULL, dy + i, n - i, mean, a, c, e, dx + i);
-}
-
 static void backward_block(const bn_args *a, int64_t c0, int64_t c1) {
   int64_t batch = a->batch, channels = a->channels, inner = a->inner;
   const float *mask = a->relu ? a->y : NULL;
@@ -247,12 +195,8 @@ static void backward_block(const bn_args *a, int64_t c0, int64_t c1) {
   for (int64_t n = 0; n < batch; n++)
     for (int64_t c = c0; c < c1; c++) {
       int64_t off = (n * channels + c) * inner;
-      if (a->stream)
-        bn_dx_stream(a->x + off, mask ? mask + off : NULL, a->dy + off, inner, a->mean[c], sc[c - c0], cc[c - c0],
-                     e[c - c0], a->out + off);
-      else
-        bn_dx(a->x + off, mask ? mask + off : NULL, a->dy + off, inner, a->mean[c], sc[c - c0], cc[c - c0], e[c - c0],
-              a->out + off);
+      bn_dx(a->x + off, mask ? mask + off : NULL, a->dy + off, inner, a->mean[c], sc[c - c0], cc[c - c0], e[c - c0],
+            a->out + off);
     }
 }
 
@@ -260,7 +204,6 @@ static void backward_channels(void *ctx, int64_t c0, int64_t c1) {
   const bn_args *a = ctx;
   int64_t bc = block_channels(a->inner);
   for (int64_t c = c0; c < c1; c += bc) backward_block(a, c, c + bc < c1 ? c + bc : c1);
-  if (a->stream) __builtin_ia32_sfence();
 }
 
 void snt_k_bn_train_backward(int64_t batch, int64_t channels, int64_t inner, const float *x, const float *y,
@@ -268,7 +211,6 @@ void snt_k_bn_train_backward(int64_t batch, int64_t channels, int64_t inner, con
                              float *dx, float *dgamma, float *dbeta) {
   bn_args a = {.batch = batch, .channels = channels, .inner = inner, .x = x, .y = y, .dy = dy, .gamma = gamma,
                .mean = mean, .invstd = invstd, .relu = relu, .out = dx, .dgamma = dgamma, .dbeta = dbeta};
-  a.stream = streamed(batch * channels * inner);
   snt_k_parallel_for(channels, min_channels(batch, inner), backward_channels, &a);
 }
 

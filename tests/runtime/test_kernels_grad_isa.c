@@ -257,20 +257,16 @@ static void test_bn(test_state *ts) {
     float *ref[2][4] = {{0}};
     for (int relu = 0; relu < 2; relu++) {
       bn_reference(nb, ch, inner, x, gamma, beta, dy, relu, y, dx, dg, db);
-      /* run 3: 2 threads with every output streamed (AVX-512: the batch-32 path), bit for bit */
-      for (int run = 1; run <= 3; run++) {
-        int threads = run == 1 ? 1 : 2;
+      for (int threads = 1; threads <= 2; threads++) {
         openblas_set_num_threads(threads);
-        if (run == 3) setenv("SINTER_STREAM_BYTES", "0", 1);
         float *gy = alloc_nan(total), *gx = alloc_nan(total), *gg = alloc_nan(ch), *gb = alloc_nan(ch);
         float *mean = alloc_f(ch), *var = alloc_f(ch), *is = alloc_f(ch);
         snt_k_bn_train_forward(nb, ch, inner, x, gamma, beta, 1e-3f, relu, gy, mean, var, is);
         snt_k_bn_train_backward(nb, ch, inner, x, gy, dy, gamma, mean, is, relu, gx, gg, gb);
-        unsetenv("SINTER_STREAM_BYTES");
         double sy = max_abs(y, total), sx = max_abs(dx, total), sg = max_abs(dg, ch), sb = max_abs(db, ch);
         char name[96];
-        snprintf(name, sizeof name, "bn %lldx%lldx%lld relu %d, %d threads%s", (long long)nb, (long long)ch,
-                 (long long)inner, relu, threads, run == 3 ? ", streamed" : "");
+        snprintf(name, sizeof name, "bn %lldx%lldx%lld relu %d, %d threads", (long long)nb, (long long)ch,
+                 (long long)inner, relu, threads);
         ts->checks++;
         int ok = 1;
         for (int64_t i = 0; i < total && ok; i++) ok = fabs(gy[i] - y[i]) <= 1e-4 * sy && fabs(gx[i] - dx[i]) <= 1e-4 * sx;
@@ -279,7 +275,7 @@ static void test_bn(test_state *ts) {
         float *got[4] = {gy, gx, gg, gb};
         int64_t len[4] = {total, total, ch, ch};
         for (int k = 0; k < 4; k++) {
-          if (run == 1) {
+          if (threads == 1) {
             ref[relu][k] = got[k];
           } else {
             CHECK(ts, memcmp(ref[relu][k], got[k], (size_t)len[k] * sizeof(float)) == 0);
