@@ -35,7 +35,7 @@ static int tappable(const snt_graph *g, int b) {
   return c;
 }
 
-/* scale and shift as snt_k_bn_infer computes them (float32), so the tap equals the node. */
+/* scale and shift as snt_k_bn_infer computes them (float32): the tap is the node's output to an ulp. */
 static void bn_scale_shift(const snt_graph *g, const snt_node *bn, int64_t channels, float *scale, float *shift) {
   const float *gamma = param(g, bn, "gamma"), *beta = param(g, bn, "beta");
   const float *mean = param(g, bn, "moving_mean"), *var = param(g, bn, "moving_variance");

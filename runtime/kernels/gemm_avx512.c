@@ -88,7 +88,7 @@ AVX512 void snt_k_ukr_avx512(const snt_k_ukr_args *p) {
     }
     if (p->tap) { /* p->last is set whenever the driver gives a tap */
       __m512 s = _mm512_set1_ps(p->tap_scale[i]), b = _mm512_set1_ps(p->tap_shift[i]);
-      /* As snt_k_bn_infer computes it: multiply, add, max(v, 0) (NaN to 0). */
+      /* snt_k_bn_infer's multiply, add, max(v, 0) (NaN to 0); the first two may become an FMA. */
       __m512 t0 = _mm512_add_ps(_mm512_mul_ps(v0, s), b), t1 = _mm512_add_ps(_mm512_mul_ps(v1, s), b);
       if (p->tap_relu) {
         t0 = _mm512_max_ps(t0, _mm512_setzero_ps());

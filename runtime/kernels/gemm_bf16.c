@@ -210,7 +210,7 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void store_tile(co
         snt_k_epilogue(1, 1, left < 16 ? left : 16, NULL, NULL, &a, cp);
         x = _mm512_maskz_loadu_ps(mk, cp);
       }
-      if (e->tap) { /* as snt_k_bn_infer computes it: multiply, add, max(v, 0) (NaN to 0) */
+      if (e->tap) { /* snt_k_bn_infer's multiply, add, max(v, 0) (NaN to 0); maybe fused into an FMA */
         __m512 t = _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(e->tap_scale[i])), _mm512_set1_ps(e->tap_shift[i]));
         if (e->tap_relu) t = _mm512_max_ps(t, _mm512_setzero_ps());
         if (stream) _mm512_stream_ps(e->tap + i * e->ldt + j, t);
