@@ -108,14 +108,26 @@ typedef enum conv_path { PATH_IMPLICIT, PATH_1X1, PATH_DEPTHWISE, PATH_DIRECT, P
  * 3x3 stride-1 convs go to Winograd first where it wins (FP32 even in a BF16 context up to
  * 128 channels, see snt_k_conv_winograd_applies), except in training; small maps on AVX-512 take the transposed
  * product (conv_t.c); a BF16 context keeps the GEMM, which rounds the weights itself. */
+/* Whether a BF16 context runs this layer's GEMM in BF16. Not where the GEMM waits on memory
+ * rather than on its products: fewer than 256 products per output (K), or a 1x1 conv on a map
+ * past 28x28 (measured on ResNet50V2 at batch 32: those layers ran 1.1-2x slower in BF16 than in
+ * FP32, which streams its output; the 1x1 ones on 14x14 and 28x28 maps 1.2-1.7x faster, and
+ * DeepCNN's 3x3 ones on large maps gain from BF16). Such a layer takes the FP32 paths, weights
+ * packed at load. SINTER_BF16_WINOGRAD=0 (tests) keeps every layer in BF16. */
+static int layer_bf16(snt_k_ctx *ctx, const snt_k_conv3 *g) {
+  if (!snt_k_ctx_bf16(ctx)) return 0;
+  if (!snt_k_ctx_bf16_fp32_paths(ctx)) return 1;
+  return g->cg * g->w.k_size >= 256 && (g->w.k_size > 1 || g->w.out_size <= 784);
+}
+
 static conv_path choose(snt_k_ctx *ctx, const snt_k_conv3 *g, snt_k_isa isa) {
-  int bf16 = snt_k_ctx_bf16(ctx) != NULL;
+  int bf16 = layer_bf16(ctx, g);
   if (isa == SNT_K_ISA_AVX512 && ctx && !snt_k_ctx_training(ctx) && (!bf16 || snt_k_ctx_bf16_fp32_paths(ctx)) &&
       snt_k_conv_winograd_applies(g, bf16))
     return PATH_WINO;
-  if (isa == SNT_K_ISA_AVX512 && snt_k_conv_small_applies(g, snt_k_ctx_bf16(ctx) != NULL)) return PATH_DIRECT;
+  if (isa == SNT_K_ISA_AVX512 && snt_k_conv_small_applies(g, bf16)) return PATH_DIRECT;
   if (g->cg == 1 && g->groups > 1) return PATH_DEPTHWISE;
-  if (isa == SNT_K_ISA_AVX512 && ctx && snt_k_conv_t_applies(g) && !snt_k_ctx_bf16(ctx)) return PATH_T;
+  if (isa == SNT_K_ISA_AVX512 && ctx && snt_k_conv_t_applies(g) && !bf16) return PATH_T;
   return is_pointwise(g) ? PATH_1X1 : PATH_IMPLICIT;
 }
 
@@ -134,7 +146,11 @@ const char *snt_k_conv_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d) {
   /* Without a context (EXE summary) a default one answers: the small-map path needs one. */
   snt_k_ctx *tmp = ctx ? NULL : snt_k_ctx_create(1);
   snt_k_isa isa = snt_k_ctx_isa(ctx ? ctx : tmp);
-  const char *name = names[choose(ctx ? ctx : tmp, &g, isa)][isa];
+  conv_path path = choose(ctx ? ctx : tmp, &g, isa);
+  const char *name = names[path][isa];
+  /* A BF16 layer's GEMM says so (its other paths are FP32 even in a BF16 context). */
+  if ((path == PATH_1X1 || path == PATH_IMPLICIT) && layer_bf16(ctx ? ctx : tmp, &g))
+    name = path == PATH_1X1 ? "conv-gemm-bf16-1x1" : "conv-gemm-bf16-implicit";
   snt_k_ctx_destroy(tmp);
   return name;
 }
@@ -212,8 +228,9 @@ static snt_status conv_gemm(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g,
   int64_t kdim = g->cg * g->w.k_size, p = g->w.out_size;
   int pointwise = is_pointwise(g);
   size_t group_floats = snt_k_gemm_packed_a_bytes(isa, g->mg, kdim) / sizeof(float);
-  /* A BF16 context rounds and caches the weights itself, once for the model's life. */
-  if (snt_k_ctx_bf16(ctx) != NULL) packed = NULL;
+  /* A BF16 layer's GEMM rounds and caches the weights itself, once for the model's life; an
+   * FP32 one's (packed weights) never goes to BF16. */
+  if (layer_bf16(ctx, g)) packed = NULL;
   else if (!packed) packed = pack_weights(ctx, isa, g, w);
   snt_k_win3 wp;
   float *xpad = pointwise ? NULL : padded_buffer(ctx, g, &wp);
@@ -343,7 +360,7 @@ snt_status snt_k_conv_pack_weights(snt_k_ctx *ctx, const snt_k_conv_desc *d, con
     snt_k_conv_small_pack(&g, w, packed);
     return SNT_OK;
   }
-  if (snt_k_conv_packed_weights_bytes(d) == 0 || snt_k_ctx_bf16(ctx)) return SNT_OK; /* BF16: see conv_gemm */
+  if (snt_k_conv_packed_weights_bytes(d) == 0 || layer_bf16(ctx, &g)) return SNT_OK; /* BF16: see conv_gemm */
   if (choose(ctx, &g, snt_k_ctx_isa(ctx)) == PATH_T) { /* the layout its path reads */
     snt_k_conv_t_pack_weights(&g, w, packed);
     return SNT_OK;

@@ -106,6 +106,37 @@ static void test_threads(test_state *ts, snt_k_bf16_cache *cache) {
   }
 }
 
+/* A BF16 context whose every GEMM layer runs in BF16 (SINTER_BF16_WINOGRAD=0 at create: by
+ * default a layer whose GEMM waits on memory stays in FP32). */
+static snt_k_ctx *bf16_everywhere(void) {
+  setenv("SINTER_BF16_WINOGRAD", "0", 1);
+  snt_k_ctx *ctx = snt_k_ctx_create(2);
+  unsetenv("SINTER_BF16_WINOGRAD");
+  if (ctx) snt_k_ctx_set_precision(ctx, SNT_K_BF16);
+  return ctx;
+}
+
+/* Which layers a default BF16 context runs in BF16: K >= 256 and a 3x3 kernel or a map up to
+ * 28x28; a 1x1 conv of K < 256 or on a larger map keeps FP32 (its GEMM waits on memory). */
+static void test_layer_choice(test_state *ts) {
+  snt_k_ctx *ctx = snt_k_ctx_create(2);
+  snt_k_ctx_set_precision(ctx, SNT_K_BF16);
+  struct {
+    int64_t cin, hw, k, s;
+    const char *want;
+  } cases[] = {{256, 14, 1, 1, "conv-gemm-bf16-1x1"},   {512, 28, 1, 1, "conv-gemm-bf16-1x1"},
+               {64, 14, 1, 1, "conv-gemm-avx512-1x1"},  {256, 56, 1, 1, "conv-gemm-avx512-1x1"},
+               {64, 56, 3, 2, "conv-gemm-bf16-implicit"}, {128, 56, 1, 2, "conv-gemm-avx512-implicit"}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int64_t o = (cases[i].hw + 2 * (cases[i].k / 2) - cases[i].k) / cases[i].s + 1, p = cases[i].k / 2;
+    snt_k_conv_desc d = {.spatial = 2, .batch = 32, .in_channels = cases[i].cin, .out_channels = 512, .groups = 1,
+                         .in = {cases[i].hw, cases[i].hw}, .out = {o, o}, .kernel = {cases[i].k, cases[i].k},
+                         .stride = {cases[i].s, cases[i].s}, .dilation = {1, 1}, .pad_begin = {p, p}, .pad_end = {p, p}};
+    CHECK_STR(ts, snt_k_conv_kernel(ctx, &d), cases[i].want);
+  }
+  snt_k_ctx_destroy(ctx);
+}
+
 /* A 3x3 stride-2 conv with bias and ReLU on a BF16 context: the conv's implicit im2col feeds the
  * BF16 GEMM; reference: double sums of the rounded image and weights. */
 static void test_conv(test_state *ts) {
@@ -116,8 +147,7 @@ static void test_conv(test_state *ts) {
   int64_t xn = 2 * 5 * 13 * 17, wn = 11 * 5 * 9, yn = 2 * 11 * 7 * 9;
   float *x = alloc_f(xn), *w = alloc_f(wn), *b = alloc_f(11), *y = alloc_nan(yn);
   rng_fill(&r, x, xn), rng_fill(&r, w, wn), rng_fill(&r, b, 11);
-  snt_k_ctx *ctx = snt_k_ctx_create(2);
-  snt_k_ctx_set_precision(ctx, SNT_K_BF16);
+  snt_k_ctx *ctx = bf16_everywhere();
   CHECK_INT(ts, snt_k_conv(ctx, &d, x, w, b, NULL, y, NULL), SNT_OK);
   snt_k_ctx_destroy(ctx);
   double *want = alloc_d(yn), *scale = alloc_d(yn);
@@ -154,8 +184,7 @@ static void test_tap(test_state *ts) {
       {.spatial = 2, .batch = 2, .in_channels = 5, .out_channels = 11, .groups = 1, .in = {13, 17}, .out = {7, 9},
        .kernel = {3, 3}, .stride = {2, 2}, .dilation = {1, 1}, .pad_begin = {1, 1}, .pad_end = {1, 1},
        .act = {SNT_K_ACT_RELU, 0, 0, 0}}};
-  snt_k_ctx *ctx = snt_k_ctx_create(2);
-  snt_k_ctx_set_precision(ctx, SNT_K_BF16);
+  snt_k_ctx *ctx = bf16_everywhere();
   for (int c = 0; c < 2; c++) {
     const snt_k_conv_desc *d = &ds[c];
     int64_t ch = d->out_channels, plane = d->out[0] * d->out[1];
@@ -219,6 +248,7 @@ int main(void) {
     test_threads(&ts, cache);
     test_conv(&ts);
     test_tap(&ts);
+    test_layer_choice(&ts);
     snt_k_bf16_cache_destroy(cache);
     snt_k_ctx_destroy(ctx);
   } else {
