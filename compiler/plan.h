@@ -17,7 +17,8 @@ typedef struct snt_place {
   snt_place_kind kind;
   int index;
   size_t offset;
-  int alias_of; /* tensor whose buffer this one shares (in-place), or -1 */
+  int alias_of; /* tensor whose buffer this one shares (in place, or inside its concat), or -1;
+                   offset is then within the root's bytes */
 } snt_place;
 
 typedef struct snt_plan {

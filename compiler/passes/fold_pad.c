@@ -1,16 +1,33 @@
 /* A zero pad of the spatial dims right before a conv2d (Keras's ZeroPadding2D + 'valid'
- * convolution, as in ResNet50V2) becomes the convolution's own padding: no copy. */
+ * convolution, as in ResNet50V2) becomes the convolution's own padding: no copy. A pad of
+ * nothing on every axis (PyTorch exports one before each AveragePool) is dropped. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "compiler/op.h"
 #include "compiler/passes/passes.h"
 
+/* Whether pad node n adds nothing: its output is its input, whatever the mode and value. */
+static bool pads_nothing(const snt_node *n) {
+  int cnt = 0;
+  const int64_t *p = snt_node_ints(n, "pads_nd", &cnt);
+  if (strcmp(n->op->name, "pad") != 0 || !p || cnt == 0) return false;
+  for (int i = 0; i < cnt; i++)
+    if (p[i] != 0) return false;
+  return true;
+}
+
 snt_status snt_pass_fold_pad(snt_graph *g, snt_diag *d, int *changed) {
   (void)d;
   bool *dead = calloc((size_t)g->n_nodes + 1, sizeof(bool));
   if (!dead) return SNT_ERR_NOMEM;
   snt_status st = SNT_OK;
+  for (int i = 0; i < g->n_nodes; i++) {
+    if (!pads_nothing(&g->nodes[i])) continue;
+    snt_replace_uses(g, g->nodes[i].out[0], g->nodes[i].in[0]);
+    dead[i] = true;
+    (*changed)++;
+  }
   for (int c = 0; c < g->n_nodes && !st; c++) {
     snt_node *conv = &g->nodes[c];
     if (strcmp(conv->op->name, "conv2d") != 0) continue;

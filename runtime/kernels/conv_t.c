@@ -19,8 +19,10 @@ enum {
   MAX_P = 256,       /* output pixels per image of a 1x1 conv: larger maps fill the GEMM's tile */
   MAX_P_TAPS = 1024, /* with taps: 28x28 maps ran 3-13% faster here than as implicit GEMM */
   CHUNK_STRIPS = 16, /* row strips whose A block (16 x 14 x kc) stays in L2 */
-  MIN_K = 192        /* cin x taps: below, the strips' packing outweighs the products (LeNet's
+  MIN_K = 192,       /* cin x taps: below, the strips' packing outweighs the products (LeNet's
                         6 -> 16 5x5 on 14x14 ran 2.8x, 3 -> 16 3x3 3.4x slower than implicit GEMM) */
+  MIN_COUT = 16      /* fewer fill under half of the 32 tile columns: SqueezeNet's 512 -> 4 1x1 on
+                        13x13 ran at 3% of peak here (0.055 ms), see snt_k_conv_t_applies */
 };
 
 /* Small maps, one group, enough depth, taps and an image that fit the gathers' int32 indices. Not the batch:
@@ -28,7 +30,7 @@ enum {
 int snt_k_conv_t_applies(const snt_k_conv3 *g) {
   int64_t floats;
   if (g->groups != 1 || g->w.out_size > (g->w.k_size > 1 ? MAX_P_TAPS : MAX_P) || g->w.k_size > MAX_TAPS ||
-      g->cin * g->w.k_size < MIN_K)
+      g->cin * g->w.k_size < MIN_K || g->cout < MIN_COUT)
     return 0;
   return !__builtin_mul_overflow(g->cin, g->w.in_size, &floats) && floats <= INT32_MAX;
 }

@@ -368,6 +368,28 @@ AVX512 static void block_outputs(const wg_job *J, int64_t ob, const seg *segs, i
     output_channel(s, M + (co - ob * OB) * TB, co, segs, nseg, nv, J->e, O, J->y);
 }
 
+/* Vectors of tiles in block b (the last block may be short). */
+static int64_t block_vectors(const wg_geo *s, int64_t b) {
+  int64_t count = s->tiles - b * TB < TB ? s->tiles - b * TB : TB;
+  return (count + VW - 1) / VW;
+}
+
+/* Where thread t's pairs start: the pair boundary whose work before it (pairs weighted by their
+ * block's tile vectors) is nearest to t / threads of the whole. Counting pairs alone gave a
+ * SqueezeNet 27x27 map's two blocks (48 tiles and 1) x 4 channel blocks as 12 : 4 vectors. */
+static int64_t split_at(const wg_geo *s, int t, int threads) {
+  int64_t total = s->blocks * s->coblocks, weight = 0;
+  for (int64_t b = 0; b < s->blocks; b++) weight += block_vectors(s, b) * s->coblocks;
+  int64_t best = 0, cum = 0, target = weight * t; /* compared in units of 1 / threads */
+  int64_t best_gap = target;
+  for (int64_t i = 1; i <= total; i++) {
+    cum += block_vectors(s, (i - 1) / s->coblocks);
+    int64_t gap = cum * threads > target ? cum * threads - target : target - cum * threads;
+    if (gap < best_gap) best = i, best_gap = gap;
+  }
+  return best;
+}
+
 /* Thread t's share of the (block, output-channel block) pairs, block-major: a block's input
  * transform is made once per thread that has any of its pairs. */
 static void wg_part(void *arg, int t, int threads) {
@@ -377,14 +399,13 @@ static void wg_part(void *arg, int t, int threads) {
   seg segs[TB];
   bounds bd = {J->x, J->x + s->batch * s->cin * s->in_h * s->in_w};
   int nseg = 0, nv = 0;
-  int64_t total = s->blocks * s->coblocks, have = -1;
+  int64_t have = -1, end = split_at(s, t + 1, threads);
   memset(P, 0, (size_t)XI * PL * sizeof(float)); /* lanes no run writes: finite, once per call */
-  for (int64_t i = total * t / threads; i < total * (t + 1) / threads; i++) {
+  for (int64_t i = split_at(s, t, threads); i < end; i++) {
     int64_t b = i / s->coblocks;
     if (b != have) {
       nseg = block_segs(s, b, segs);
-      int64_t count = s->tiles - b * TB < TB ? s->tiles - b * TB : TB;
-      nv = (int)((count + VW - 1) / VW);
+      nv = (int)block_vectors(s, b);
       for (int64_t c = 0; c < s->cin; c++) input_channel(s, J->x, c, segs, nseg, nv, &bd, P, V);
       have = b;
     }

@@ -1,9 +1,12 @@
 /* The kernel context: a team of threads that lives as long as the model instance, so a layer
- * costs a hand-off, not a thread start. A call publishes one job (fn, arg) by bumping an atomic
- * generation and waits until every member has run it. Both sides wait a bounded time (pausing,
- * then yielding the core) before sleeping on a condition variable: layers follow each other
- * within microseconds, and a futex wake-up (an interrupt between processors on a virtual
- * machine) costs more than a small layer. */
+ * costs a hand-off, not a thread start. A call publishes one job (fn, arg, n parts) in one
+ * atomic word with a new generation; the caller and the members claim its parts from that
+ * word, so a member that is late (descheduled on a busy machine) leaves its part to whoever
+ * is free rather than holding the layer up, and part t computes the same whoever runs it.
+ * The caller returns when every part is done. Both sides wait a bounded time (pausing, then
+ * yielding the core) before sleeping on a condition variable: layers follow each other within
+ * microseconds, and a futex wake-up (an interrupt between processors on a virtual machine)
+ * costs more than a small layer. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -28,24 +31,30 @@ enum { MAX_TEAM = 64 };
 /* How long a member or the caller spins before it sleeps (env SINTER_SPIN_US overrides). */
 enum { DEFAULT_SPIN_NS = 100000 };
 
+/* The job word: generation (high 32 bits), parts (16), next part to claim (low 16). */
+#define JOB_GEN(w) ((w) >> 32)
+#define JOB_PARTS(w) ((int)(((w) >> 16) & 0xFFFF))
+#define JOB_NEXT(w) ((int)((w) & 0xFFFF))
+
+typedef void (*job_fn)(void *arg, int t, int threads);
+
 struct snt_k_ctx {
   snt_k_isa isa;
   int created, threads; /* team size, and members the next calls use */
   pthread_t tid[MAX_TEAM];
   pthread_mutex_t mu;
-  pthread_cond_t go, done;
-  _Atomic uint64_t generation; /* bumped per job, so a member runs each job once */
-  _Atomic int pending;         /* members yet to finish the current job */
+  pthread_cond_t go, done_cv;
+  _Atomic uint64_t job;        /* JOB_GEN, JOB_PARTS, JOB_NEXT */
+  _Atomic int done;            /* parts of the current job finished */
   _Atomic int quit;
   _Atomic int sleepers;        /* members asleep on `go` (or about to be) */
   _Atomic int caller_asleep;   /* the caller is asleep on `done` (or about to be) */
-  int job_threads;
   int64_t spin_ns;
-  void (*fn)(void *arg, int t, int threads);
-  void *arg;
+  /* Atomic: a late member may read them as the next job is published; its claim then fails. */
+  _Atomic job_fn fn;
+  void *_Atomic arg;
   struct member {
     struct snt_k_ctx *ctx;
-    int t;
     uint64_t seen; /* the generation when it started: jobs before it are not its own */
   } members[MAX_TEAM];
   snt_k_precision precision;
@@ -87,19 +96,37 @@ static int spin_wait(const snt_k_ctx *c, spin_clock *k, unsigned i) {
 static int spin_for_job(snt_k_ctx *c, uint64_t seen) {
   spin_clock clk = {0};
   for (unsigned i = 0;; i++) {
-    if (atomic_load(&c->generation) != seen || atomic_load(&c->quit)) return 1;
+    if (JOB_GEN(atomic_load(&c->job)) != seen || atomic_load(&c->quit)) return 1;
     if (!spin_wait(c, &clk, i)) return 0;
   }
 }
 
-/* Sleeps until a new job or quit. Sequentially consistent `sleepers` and `generation` make the
+/* Sleeps until a new job or quit. Sequentially consistent `sleepers` and `job` make the
  * caller either see this sleeper or this sleeper see the new generation. */
 static void sleep_for_job(snt_k_ctx *c, uint64_t seen) {
   pthread_mutex_lock(&c->mu);
   atomic_fetch_add(&c->sleepers, 1);
-  while (!atomic_load(&c->quit) && atomic_load(&c->generation) == seen) pthread_cond_wait(&c->go, &c->mu);
+  while (!atomic_load(&c->quit) && JOB_GEN(atomic_load(&c->job)) == seen) pthread_cond_wait(&c->go, &c->mu);
   atomic_fetch_sub(&c->sleepers, 1);
   pthread_mutex_unlock(&c->mu);
+}
+
+/* Claims and runs parts of job `gen` until none is left. fn and arg are read before the
+ * claim: a claim that succeeds proves the job was still `gen`, whose fields stay until all
+ * its parts are done, this one included. */
+static void run_parts(snt_k_ctx *c, uint64_t gen) {
+  for (uint64_t w = atomic_load(&c->job); JOB_GEN(w) == gen && JOB_NEXT(w) < JOB_PARTS(w);) {
+    job_fn fn = atomic_load(&c->fn);
+    void *arg = atomic_load(&c->arg);
+    if (!atomic_compare_exchange_weak(&c->job, &w, w + 1)) continue; /* w reloaded */
+    fn(arg, JOB_NEXT(w), JOB_PARTS(w));
+    if (atomic_fetch_add(&c->done, 1) + 1 == JOB_PARTS(w) && atomic_load(&c->caller_asleep)) {
+      pthread_mutex_lock(&c->mu);
+      pthread_cond_signal(&c->done_cv);
+      pthread_mutex_unlock(&c->mu);
+    }
+    w = atomic_load(&c->job);
+  }
 }
 
 static void *member_main(void *p) {
@@ -109,15 +136,8 @@ static void *member_main(void *p) {
   for (;;) {
     if (!spin_for_job(c, seen)) sleep_for_job(c, seen);
     if (atomic_load(&c->quit)) break;
-    seen = atomic_load(&c->generation);
-    /* Every member counts in `pending`, so none can still be reading this job's fields when
-     * the caller publishes the next one. */
-    if (me->t < c->job_threads) c->fn(c->arg, me->t, c->job_threads);
-    if (atomic_fetch_sub(&c->pending, 1) == 1 && atomic_load(&c->caller_asleep)) {
-      pthread_mutex_lock(&c->mu);
-      pthread_cond_signal(&c->done);
-      pthread_mutex_unlock(&c->mu);
-    }
+    seen = JOB_GEN(atomic_load(&c->job));
+    run_parts(c, seen);
   }
   return NULL;
 }
@@ -127,7 +147,7 @@ static void *member_main(void *p) {
 static void grow(snt_k_ctx *c, int threads) {
   if (threads > MAX_TEAM) threads = MAX_TEAM;
   for (int t = c->created; t < threads; t++) {
-    c->members[t] = (struct member){c, t, atomic_load(&c->generation)};
+    c->members[t] = (struct member){c, JOB_GEN(atomic_load(&c->job))};
     if (pthread_create(&c->tid[t], NULL, member_main, &c->members[t]) != 0) break;
     c->created = t + 1;
   }
@@ -150,7 +170,7 @@ snt_k_ctx *snt_k_ctx_create(int threads) {
   c->created = 1;
   pthread_mutex_init(&c->mu, NULL);
   pthread_cond_init(&c->go, NULL);
-  pthread_cond_init(&c->done, NULL);
+  pthread_cond_init(&c->done_cv, NULL);
   snt_k_ctx_set_threads(c, threads);
   return c;
 }
@@ -163,7 +183,7 @@ void snt_k_ctx_destroy(snt_k_ctx *c) {
   pthread_mutex_unlock(&c->mu);
   for (int t = 1; t < c->created; t++) pthread_join(c->tid[t], NULL);
   pthread_cond_destroy(&c->go);
-  pthread_cond_destroy(&c->done);
+  pthread_cond_destroy(&c->done_cv);
   pthread_mutex_destroy(&c->mu);
   snt_k_bf16_cache_destroy(c->bf16);
   for (int s = 0; s < SNT_K_SCRATCH_SLOTS; s++) {
@@ -187,23 +207,24 @@ void snt_k_ctx_parallel(snt_k_ctx *c, void (*fn)(void *arg, int t, int threads),
     fn(arg, 0, 1);
     return;
   }
-  c->fn = fn;
-  c->arg = arg;
-  c->job_threads = c->threads;
-  atomic_store(&c->pending, c->created - 1);
-  atomic_fetch_add(&c->generation, 1); /* publishes the fields above */
+  int parts = c->threads;
+  atomic_store(&c->fn, fn);
+  atomic_store(&c->arg, arg);
+  atomic_store(&c->done, 0);
+  uint64_t gen = (JOB_GEN(atomic_load(&c->job)) + 1) & 0xFFFFFFFFu;
+  atomic_store(&c->job, gen << 32 | (uint64_t)parts << 16); /* publishes the fields above */
   if (atomic_load(&c->sleepers)) {
     pthread_mutex_lock(&c->mu);
     pthread_cond_broadcast(&c->go);
     pthread_mutex_unlock(&c->mu);
   }
-  fn(arg, 0, c->job_threads);
+  run_parts(c, gen);
   spin_clock clk = {0};
-  for (unsigned i = 0; atomic_load(&c->pending); i++) {
+  for (unsigned i = 0; atomic_load(&c->done) < parts; i++) {
     if (!spin_wait(c, &clk, i)) {
       pthread_mutex_lock(&c->mu);
       atomic_store(&c->caller_asleep, 1);
-      while (atomic_load(&c->pending)) pthread_cond_wait(&c->done, &c->mu);
+      while (atomic_load(&c->done) < parts) pthread_cond_wait(&c->done_cv, &c->mu);
       atomic_store(&c->caller_asleep, 0);
       pthread_mutex_unlock(&c->mu);
       break;

@@ -79,7 +79,8 @@ void snt_k_concat(size_t elem_size, int n, const void *const *xs, const int64_t 
   for (int64_t o = 0; o < outer; o++) {
     for (int i = 0; i < n; i++) {
       size_t bytes = (size_t)(axis_sizes[i] * inner) * elem_size;
-      memcpy(dst, (const char *)xs[i] + (size_t)o * bytes, bytes);
+      const char *src = (const char *)xs[i] + (size_t)o * bytes;
+      if (src != dst) memcpy(dst, src, bytes); /* else planned in place (compiler/plan.c) */
       dst += bytes;
     }
   }

@@ -204,7 +204,7 @@ static void expected_kernel(const conv_case *c, snt_k_isa isa, char *buf, size_t
   else if (isa == SNT_K_ISA_AVX512 && direct_applies(c, &d)) snprintf(buf, n, "conv-direct-avx512");
   else if (c->cin / c->groups == 1 && c->groups > 1) snprintf(buf, n, "conv-depthwise-%s", in);
   else if (isa == SNT_K_ISA_AVX512 && c->groups == 1 && out <= (taps > 1 ? 1024 : 256) && taps <= 64 &&
-           c->cin * taps >= 192)
+           c->cin * taps >= 192 && c->cout >= 16)
     snprintf(buf, n, "conv-gemmt-avx512");
   else snprintf(buf, n, "conv-gemm-%s-%s", in, pointwise ? "1x1" : "implicit");
 }
