@@ -104,10 +104,6 @@ static int is_pointwise(const snt_k_conv3 *g) {
 
 typedef enum conv_path { PATH_IMPLICIT, PATH_1X1, PATH_DEPTHWISE, PATH_DIRECT, PATH_T, PATH_WINO } conv_path;
 
-/* Depthwise (one input channel per group) runs direct loops: as a GEMM it would have K = k.
- * 3x3 stride-1 convs go to Winograd first where it wins (FP32 even in a BF16 context up to
- * 128 channels, see snt_k_conv_winograd_applies), except in training; small maps on AVX-512 take the transposed
- * product (conv_t.c); a BF16 context keeps the GEMM, which rounds the weights itself. */
 /* Whether a BF16 context runs this layer's GEMM in BF16. Not where the GEMM waits on memory
  * rather than on its products: fewer than 256 products per output (K), or a 1x1 conv on a map
  * past 28x28 (measured on ResNet50V2 at batch 32: those layers ran 1.1-2x slower in BF16 than in
@@ -120,6 +116,10 @@ static int layer_bf16(snt_k_ctx *ctx, const snt_k_conv3 *g) {
   return g->cg * g->w.k_size >= 256 && (g->w.k_size > 1 || g->w.out_size <= 784);
 }
 
+/* Depthwise (one input channel per group) runs direct loops: as a GEMM it would have K = k.
+ * 3x3 stride-1 convs go to Winograd first where it wins (FP32 even in a BF16 context up to
+ * 128 channels, see snt_k_conv_winograd_applies), except in training; small maps on AVX-512 take the transposed
+ * product (conv_t.c); a BF16 layer (layer_bf16) keeps the GEMM, which rounds the weights itself. */
 static conv_path choose(snt_k_ctx *ctx, const snt_k_conv3 *g, snt_k_isa isa) {
   int bf16 = layer_bf16(ctx, g);
   if (isa == SNT_K_ISA_AVX512 && ctx && !snt_k_ctx_training(ctx) && (!bf16 || snt_k_ctx_bf16_fp32_paths(ctx)) &&
@@ -275,16 +275,7 @@ void snt_k_conv_tap_pass(const snt_k_conv_tap *tap, int64_t batch, int64_t chann
   for (int64_t n = 0; n < batch; n++) {
     for (int64_t c = 0; c < channels; c++) {
       int64_t off = (n * channels + c) * plane;
-      const float *src = y + off;
-      float *dst = tap->out + off, s = tap->scale[c], b = tap->shift[c];
-      if (tap->relu) {
-        for (int64_t i = 0; i < plane; i++) {
-          float v = src[i] * s + b;
-          dst[i] = v > 0.0f ? v : 0.0f; /* NaN to 0, as snt_k_bn_infer */
-        }
-      } else {
-        for (int64_t i = 0; i < plane; i++) dst[i] = src[i] * s + b;
-      }
+      snt_k_tap_run(y + off, tap->out + off, plane, tap->scale[c], tap->shift[c], tap->relu);
     }
   }
 }

@@ -177,14 +177,8 @@ static void slow_act_tile(float *c, int64_t ldc, int rows, int cols, const snt_k
 /* The tap (gemm_core.h) of a finished block of C: rows [i0, i0 + rows), columns [j0, j0 + cols). */
 static void tap_block(const snt_k_epilogue_desc *e, const float *c, int64_t ldc, int64_t i0, int64_t rows, int64_t j0,
                       int64_t cols) {
-  for (int64_t i = i0; i < i0 + rows; i++) {
-    const float *src = c + i * ldc + j0;
-    float *dst = e->tap + i * e->ldt + j0, s = e->tap_scale[i], b = e->tap_shift[i];
-    for (int64_t j = 0; j < cols; j++) {
-      float v = src[j] * s + b;
-      dst[j] = !e->tap_relu || v > 0.0f ? v : 0.0f; /* as snt_k_bn_infer: NaN to 0 */
-    }
-  }
+  for (int64_t i = i0; i < i0 + rows; i++)
+    snt_k_tap_run(c + i * ldc + j0, e->tap + i * e->ldt + j0, cols, e->tap_scale[i], e->tap_shift[i], e->tap_relu);
 }
 
 /* C[i][j] for one element whose product (already scaled by alpha) is v. */

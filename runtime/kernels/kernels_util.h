@@ -110,4 +110,17 @@ snt_status snt_k_conv3_init(const snt_k_conv_desc *d, snt_k_conv3 *g);
 void snt_k_epilogue(int64_t batch, int64_t channels, int64_t inner, const float *bias,
                     const float *residual, const snt_k_act *act, float *y);
 
+/* One run of n outputs' BN tap (snt_k_conv_tap): v = y * s + b, then v > 0 ? v : 0 under relu
+ * (NaN to 0, as snt_k_bn_infer). The passes that write a tap after a kernel share it. */
+static inline void snt_k_tap_run(const float *restrict y, float *restrict out, int64_t n, float s, float b, int relu) {
+  if (relu) {
+    for (int64_t i = 0; i < n; i++) {
+      float v = y[i] * s + b;
+      out[i] = v > 0.0f ? v : 0.0f;
+    }
+  } else {
+    for (int64_t i = 0; i < n; i++) out[i] = y[i] * s + b;
+  }
+}
+
 #endif
