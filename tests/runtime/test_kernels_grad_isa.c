@@ -203,6 +203,12 @@ static void test_pool_tiling(test_state *ts) {
   check_pool_strided(ts, 2, 1, 9, 12, 2, 4, 1, 3, 8);   /* 2x4/(1, 3) */
   check_pool_strided(ts, 1, 2, 7, 78, 3, 3, 2, 2, 9);   /* 38 windows a row: two vectors and a tail */
   check_pool_strided(ts, 1, 1, 5, 300, 3, 2, 2, 2, 10); /* 150 windows a row, 3x2/2 */
+  /* 1x1 windows (pool_grad.c's point path, ResNet50V2's strided shortcut) */
+  check_pool_strided(ts, 2, 3, 14, 40, 1, 1, 2, 2, 11); /* 20 a row: a vector of 8 twice and a tail of 4 */
+  check_pool_strided(ts, 1, 2, 7, 33, 1, 1, 2, 2, 12);  /* odd sizes: the last row and column are hit */
+  check_pool_strided(ts, 1, 2, 8, 34, 1, 1, 2, 2, 13);  /* even sizes: the last row and column are not */
+  check_pool_strided(ts, 1, 1, 10, 11, 1, 1, 3, 2, 14); /* 1x1/(3, 2) */
+  check_pool_strided(ts, 1, 1, 9, 9, 1, 1, 1, 1, 15);   /* 1x1/1: dx = dy */
 }
 
 /* ---- BatchNorm training forward and backward ------------------------------------------- */
