@@ -306,10 +306,13 @@ static const snt_op conv2d_grad_kernel = {
     .args = no_args, .emit = emit_grad_kernel, .scratch = grad_scratch, .flops = grad_flops,
     .kernel_name = grad_filter_kernel};
 
+/* y = act(conv(x) + residual): the residual's gradient is the conv output's, act' applied. */
 static snt_status grad(snt_ad *ad, int node) {
+  snt_status st = snt_ad_layer_grad(ad, node, &conv2d_grad_input, &conv2d_grad_kernel);
   const snt_node *n = &ad->g->nodes[node];
-  if (snt_node_int(n, "residual", 0)) return snt_node_error(ad->g, n, ad->d, "internal: a fused residual cannot be trained");
-  return snt_ad_layer_grad(ad, node, &conv2d_grad_input, &conv2d_grad_kernel);
+  if (st || !snt_node_int(n, "residual", 0) || !snt_ad_needs(ad, n->in[3])) return st;
+  int dy = snt_ad_act_grad(ad, node, snt_ad_grad(ad, n->out[0]));
+  return dy < 0 ? SNT_ERR_NOMEM : snt_ad_accumulate(ad, n->in[3], dy);
 }
 
 static const char *const roles[] = {NULL, "kernel", "bias", NULL};
