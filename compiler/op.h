@@ -90,6 +90,9 @@ typedef struct snt_op {
   /* ONNX input slots whose values must be known at compile time (bit i = input i):
    * they determine shapes (a Reshape's shape, Resize's scales, axes, pads). */
   unsigned onnx_const_inputs;
+  /* Activation input slots (below max_inputs) whose FLOAT or DOUBLE initializers are the
+   * layer's weights (Gemm's B and C, MatMul's B): parameters, counted by `summary`. */
+  unsigned onnx_weight_inputs;
   /* Writes the node as standard ONNX nodes (compiler/onnx/export.h); NULL: no ONNX form. */
   snt_status (*onnx_export)(struct snt_onnx_export *x, const snt_graph *g, int node);
   /* Writes the C code that computes the node. */

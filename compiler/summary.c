@@ -13,11 +13,19 @@ double snt_graph_flops(const snt_graph *g) {
   return f;
 }
 
+/* Whether input i of n holds its parameters: the slots past the activations, or an ONNX
+ * initializer the importer made this node's weight (Gemm's B and C, MatMul's B). */
+static bool param_slot(const snt_graph *g, const snt_node *n, int i) {
+  if (n->in[i] < 0) return false;
+  const snt_tensor *t = &g->tensors[n->in[i]];
+  return i >= n->n_act_in || (t->kind == SNT_T_PARAM && t->owner == (int)(n - g->nodes));
+}
+
 /* A node whose parameters train (a frozen node's, or BatchNorm's moving statistics, do not). */
 static bool trains(const snt_graph *g, const snt_node *n) {
   if (n->frozen) return false;
-  for (int i = n->n_act_in; i < n->n_in; i++)
-    if (n->in[i] >= 0 && g->tensors[n->in[i]].kind == SNT_T_PARAM && g->tensors[n->in[i]].trainable) return true;
+  for (int i = 0; i < n->n_in; i++)
+    if (param_slot(g, n, i) && g->tensors[n->in[i]].kind == SNT_T_PARAM && g->tensors[n->in[i]].trainable) return true;
   return false;
 }
 
@@ -30,8 +38,8 @@ double snt_graph_trainable_flops(const snt_graph *g) {
 
 static int64_t node_params(const snt_graph *g, const snt_node *n) {
   int64_t p = 0;
-  for (int i = n->n_act_in; i < n->n_in; i++)
-    if (n->in[i] >= 0 && !snt_add_ok(p, snt_tensor_numel(&g->tensors[n->in[i]]), &p)) return INT64_MAX; /* never negative */
+  for (int i = 0; i < n->n_in; i++)
+    if (param_slot(g, n, i) && !snt_add_ok(p, snt_tensor_numel(&g->tensors[n->in[i]]), &p)) return INT64_MAX; /* never negative */
   return p;
 }
 

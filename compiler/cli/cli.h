@@ -20,6 +20,7 @@ int snt_cmd_ops(int argc, char **argv);
 int snt_cmd_import(int argc, char **argv);
 int snt_cmd_onnx_test(int argc, char **argv);
 int snt_cmd_synth_data(int argc, char **argv);
+int snt_cmd_info(int argc, char **argv);
 
 /* --max-memory BYTES of compile and run (compile_cmd.c): 1 to 2^62; prints the error and
  * returns nonzero when the value is not accepted. */

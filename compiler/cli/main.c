@@ -6,6 +6,7 @@
 
 #include "compiler/cli/cli.h"
 #include "compiler/lower.h"
+#include "compiler/onnx/import.h"
 #include "compiler/summary.h"
 #include "sinter/version.h"
 #include "support/util.h"
@@ -17,7 +18,10 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  check MODEL.nn     parse, lower and shape-check a model; errors as file:line:col\n"
-    "  summary MODEL.nn   layer table, output shapes, FLOPs and Keras parameter counts\n"
+    "  summary MODEL.nn|MODEL.onnx\n"
+    "                     layer table, output shapes, FLOPs and Keras parameter counts\n"
+    "  info MODEL.onnx    IR, opsets, producer, inputs and outputs, op histogram, parameters,\n"
+    "                     and the nodes sinter cannot compile, with why\n"
     "  compile MODEL.nn|MODEL.onnx -o EXE\n"
     "                     build a standalone executable (predict, train, evaluate, export-onnx, ...)\n"
     "  export-onnx MODEL.nn [--weights W.onnx] -o OUT.onnx\n"
@@ -55,7 +59,8 @@ static void command_help(const char *cmd) {
            "Parses and lowers the model, infers every shape and checks the train section.\n"
            "Prints one line on success; errors as file:line:col: error: message, exit 1.\n");
   else
-    printf("usage: sinter summary MODEL.nn [--set NAME=VALUE]... [--model NAME] [--no-freeze]\n\n"
+    printf("usage: sinter summary MODEL.nn [--set NAME=VALUE]... [--model NAME] [--no-freeze]\n"
+           "       sinter summary MODEL.onnx\n\n"
            "Prints each layer with its type, output shape (C, H, W), parameter count and\n"
            "whether it trains, then the FLOPs of one forward pass and the Total / Trainable /\n"
            "Non-trainable parameter counts as Keras reports them.\n");
@@ -120,7 +125,13 @@ static int run_model_command(const char *cmd, int argc, char **argv) {
   if (rc == 0) {
     snt_diag *d = snt_diag_create();
     snt_graph *g = NULL;
-    snt_status st = d ? snt_load_model(d, o.file, &o.lower, &g) : SNT_ERR_NOMEM;
+    size_t len = strlen(o.file);
+    bool onnx = len >= 5 && strcmp(o.file + len - 5, ".onnx") == 0;
+    snt_status st = !d ? SNT_ERR_NOMEM
+                    : !onnx ? snt_load_model(d, o.file, &o.lower, &g)
+                    : o.n_sets || o.lower.model || o.lower.no_freeze
+                        ? snt_diag_error(d, NULL, (snt_loc){0}, "%s: --set, --model and --no-freeze are for .nn models", o.file)
+                        : snt_onnx_import_file(d, o.file, NULL, &g);
     if (d) snt_diag_print(d, stderr);
     if (st == SNT_OK && strcmp(cmd, "summary") == 0) {
       snt_summary_print(g, stdout);
@@ -162,7 +173,8 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "export-onnx") == 0) return snt_cmd_export_onnx(argc - 2, argv + 2);
   if (strcmp(cmd, "onnx-test") == 0) return snt_cmd_onnx_test(argc - 2, argv + 2);
   if (strcmp(cmd, "synth-data") == 0) return snt_cmd_synth_data(argc - 2, argv + 2);
-  static const char *const commands[] = {"check", "summary", "compile", "export-onnx", "import", "run", "ops",
+  if (strcmp(cmd, "info") == 0) return snt_cmd_info(argc - 2, argv + 2);
+  static const char *const commands[] = {"check", "summary", "info", "compile", "export-onnx", "import", "run", "ops",
                                          "onnx-test", "synth-data", "help", "version", NULL};
   const char *near = snt_opt_suggest(cmd, commands);
   if (near) fprintf(stderr, "sinter: unknown command '%s'; did you mean '%s'?\n\n%s", cmd, near, usage);

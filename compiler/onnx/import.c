@@ -244,6 +244,10 @@ static const snt_op *find_op(const char *onnx_type) {
   return NULL;
 }
 
+/* FLOAT and DOUBLE weights only: a 16-bit one is converted in place for its node
+ * (snt_legalize_node), which would change it under a later node that reads it too. */
+static bool weight_type(snt_dtype t) { return t == SNT_F32 || t == SNT_F64; }
+
 static snt_status node_inputs(import_ctx *c, const Onnx__NodeProto *np, int node, const char *nname) {
   const snt_op *op = c->g->nodes[node].op;
   size_t n_in = np->n_input;
@@ -273,11 +277,13 @@ static snt_status node_inputs(import_ctx *c, const Onnx__NodeProto *np, int node
   }
   snt_node *n = &c->g->nodes[node];
   n->n_act_in = op->max_inputs < 0 || op->max_inputs > n->n_in ? n->n_in : op->max_inputs;
-  /* Initializers read at weight slots are the layer's parameters; shape-determining slots
-   * (a Reshape's shape) stay constants, so another node may read the same initializer. */
-  for (int k = n->n_act_in; k < n->n_in; k++) {
+  /* Initializers read at weight slots (past the activation inputs, or marked in
+   * onnx_weight_inputs) are the layer's parameters; shape-determining slots (a Reshape's shape)
+   * stay constants, so another node may read the same initializer. */
+  for (int k = 0; k < n->n_in; k++) {
     if (n->in[k] < 0 || (k < 32 && (op->onnx_const_inputs >> k) & 1)) continue;
     snt_tensor *w = &c->g->tensors[n->in[k]];
+    if (k < n->n_act_in && !(k < 32 && (op->onnx_weight_inputs >> k) & 1 && weight_type(w->dtype))) continue;
     if (w->kind == SNT_T_CONST && w->producer < 0 && w->owner < 0) {
       w->kind = SNT_T_PARAM, w->owner = node, w->trainable = true;
       /* Roles by slot let passes and emitters find parameters as in DSL models. */
@@ -291,18 +297,39 @@ static snt_status node_inputs(import_ctx *c, const Onnx__NodeProto *np, int node
   return SNT_OK;
 }
 
-static snt_status node(import_ctx *c, const Onnx__NodeProto *np, int index) {
-  char fallback[64];
-  snprintf(fallback, sizeof fallback, "%s_%d", np->op_type, index);
-  const char *nname = np->name && np->name[0] ? np->name : fallback;
+/* The checks a node passes on its own: domain, op, attributes against the op's schema. */
+static snt_status check_node(import_ctx *c, const Onnx__NodeProto *np, const char *nname, const snt_source *src,
+                             const snt_op **op) {
+  *op = NULL;
   if (np->domain && np->domain[0] && strcmp(np->domain, "ai.onnx") != 0)
     return err(c, "node '%s' (%s): domain '%s' is not supported (only ai.onnx)", nname, np->op_type, np->domain);
-  if (strcmp(np->op_type, "Constant") == 0) return constant(c, np, nname);
-  const snt_op *op = find_op(np->op_type);
-  if (!op) return err(c, "node '%s': op %s (opset %d) is not supported", nname, np->op_type, c->opset);
-  snt_onnx_site at = {c->g->src, nname, np->op_type, c->opset};
-  snt_status vst = snt_onnx_validate_node(c->d, &at, op, np);
+  if (strcmp(np->op_type, "Constant") == 0) return SNT_OK;
+  if (!(*op = find_op(np->op_type)))
+    return err(c, "node '%s': op %s (opset %d) is not supported", nname, np->op_type, c->opset);
+  snt_onnx_site at = {src, nname, np->op_type, c->opset};
+  return snt_onnx_validate_node(c->d, &at, *op, np);
+}
+
+static const char *node_name(const Onnx__NodeProto *np, int index, char fallback[64]) {
+  snprintf(fallback, 64, "%s_%d", np->op_type, index);
+  return np->name && np->name[0] ? np->name : fallback;
+}
+
+snt_status snt_onnx_check_node(snt_diag *d, const snt_source *src, const Onnx__NodeProto *np, int index, int opset) {
+  import_ctx c = {.d = d, .path = src->path, .opset = opset};
+  char fallback[64];
+  const snt_op *op;
+  return check_node(&c, np, node_name(np, index, fallback), src, &op);
+}
+
+static snt_status node(import_ctx *c, const Onnx__NodeProto *np, int index) {
+  char fallback[64];
+  const char *nname = node_name(np, index, fallback);
+  const snt_op *op;
+  snt_status vst = check_node(c, np, nname, c->g->src, &op);
   if (vst) return vst;
+  if (!op) return constant(c, np, nname);
+  snt_onnx_site at = {c->g->src, nname, np->op_type, c->opset};
   int n = snt_ir_add_node(c->g, op, nname, (snt_loc){0});
   if (n < 0) return SNT_ERR_NOMEM;
   snt_status st = copy_attrs(c, np, &c->g->nodes[n], nname);

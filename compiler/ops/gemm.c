@@ -151,18 +151,21 @@ static const char *gemm_kernel_name(snt_emit *e, int node) {
 
 /* ONNX attribute ranges (compiler/onnx/validate.c). */
 static const snt_attr_range gemm_ranges[] = {{"transA", 0, 1}, {"transB", 0, 1}, {0}};
+static const char *const gemm_roles[] = {NULL, "kernel", "bias", NULL}, *const matmul_roles[] = {NULL, "kernel", NULL};
 
 const snt_op snt_op_gemm = {
     .name = "gemm", .type_name = "Gemm", .default_layer = "gemm",
     .doc = "y = alpha * A' B' + beta * C: gemm(a, b, c, alpha=1, beta=1, transA=0, transB=0)", .min_inputs = 2,
     .max_inputs = 3, .args = gemm_args, .infer = gemm_infer, .flops = gemm_flops, .onnx_type = "Gemm", .emit = gemm_emit,
+    .onnx_roles = gemm_roles, .onnx_weight_inputs = 6,
     .kernel_name = gemm_kernel_name, .batch_rows = gemm_rows,
     .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = gemm_ranges, .types = SNT_TYPES_LOOP_F64(7)};
 
 const snt_op snt_op_matmul = {
     .name = "matmul", .type_name = "MatMul", .default_layer = "matmul",
     .doc = "matrix product with numpy's broadcasting: matmul(a, b)", .min_inputs = 2, .max_inputs = 2,
-    .args = no_args, .infer = matmul_infer, .onnx_type = "MatMul", .emit = matmul_emit, .batch_rows = matmul_rows,
+    .args = no_args, .infer = matmul_infer, .onnx_type = "MatMul", .emit = matmul_emit,
+    .onnx_roles = matmul_roles, .onnx_weight_inputs = 2, .batch_rows = matmul_rows,
     .onnx_arity = {2, 2, 1, 1}, .types = {.t = SNT_TY(SNT_F32) | SNT_TY(SNT_F64) | SNT_TY(SNT_I32) | SNT_TY(SNT_I64) | SNT_TY(SNT_U32) | SNT_TY(SNT_U64),
               .t_f32 = SNT_TY(SNT_F16), .t_slots = 3,
               .note = "DOUBLE in double precision; FLOAT16 cast to float32 and the result rounded back; integers exact, in the type (wrapping)"}};
