@@ -254,10 +254,7 @@ static snt_status mark_outputs(snt_ad *ad) {
 
 snt_status snt_autodiff_build(snt_graph *g, snt_diag *d, snt_ad *ad) {
   memset(ad, 0, sizeof *ad);
-  /* BatchNorm then ReLU runs as one kernel forward and one backward (the relu's mask is the
-   * output's sign): two passes over the largest tensors fewer each way. */
-  int changed = 0;
-  snt_status fst = snt_pass_fuse_bn_relu(g, d, &changed);
+  snt_status fst = snt_passes_run(g, d, SNT_PIPELINE_TRAINING);
   if (fst) return fst;
   ad->g = g;
   ad->d = d;

@@ -36,7 +36,14 @@ snt_status snt_fold_node(snt_graph *g, int node, bool *folded);
 /* Nodes whose outputs nobody reads (and are no graph output) are removed. */
 snt_status snt_pass_dead_nodes(snt_graph *g, snt_diag *d, int *changed);
 
-/* The inference pipeline: all of the above until nothing changes, then the batchnorm taps. */
+/* The pass pipelines (pipeline.c, the one place that lists them). */
+typedef enum snt_pipeline {
+  SNT_PIPELINE_INFERENCE,   /* all of the above until nothing changes, then the batchnorm taps */
+  SNT_PIPELINE_KEEP_VALUES, /* those that keep every parameter's value: the training eval graph */
+  SNT_PIPELINE_TRAINING     /* the step graph before autodiff: batchnorm + relu fused */
+} snt_pipeline;
+snt_status snt_passes_run(snt_graph *g, snt_diag *d, snt_pipeline which);
+/* snt_passes_run(g, d, SNT_PIPELINE_INFERENCE). */
 snt_status snt_passes_inference(snt_graph *g, snt_diag *d);
 
 /* Helpers for passes (graph_edit.c). */
