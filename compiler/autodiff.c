@@ -11,7 +11,6 @@
 #include "support/util.h"
 
 extern const snt_op snt_op_softmax_xent;
-extern const snt_op snt_op_add;
 
 static snt_status grow(snt_ad *ad) {
   int n = ad->g->n_tensors;
@@ -151,7 +150,7 @@ static snt_status find_logits(snt_ad *ad, int *logits) {
                           g->n_outputs);
   int o = g->outputs[0], p = g->tensors[o].producer;
   snt_node *n = p >= 0 ? &g->nodes[p] : NULL;
-  if (n && strcmp(n->op->name, "softmax") == 0) {
+  if (n && n->op == &snt_op_softmax) {
     *logits = n->in[0];
     return SNT_OK;
   }
