@@ -97,6 +97,13 @@ typedef struct snt_op {
   /* A C expression of type const char * naming the kernel the node runs with (evaluated at run
    * time with the model in `m`, for `EXE bench --profile`); NULL: the op's name. */
   const char *(*kernel_name)(struct snt_emit *e, int node);
+  /* Constant folding (compiler/passes/fold_constants.c): computes the node's single output
+   * into y (zeroed, sized for it) from inputs known at compile time, exactly as the emitted
+   * code would. SNT_ERR_INPUT: leave it to run time. NULL: the op is never folded. */
+  snt_status (*fold)(snt_graph *g, const snt_node *n, void *y);
+  /* The op reads only its input's static shape, never its values (Shape): it folds whether
+   * or not the input is known. */
+  bool reads_shape_only;
   /* Bytes of kernel scratch the node needs; NULL when none. */
   size_t (*scratch)(const snt_graph *g, const snt_node *n);
   /* The output may share the input's buffer (elementwise ops). */

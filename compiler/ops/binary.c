@@ -69,11 +69,16 @@ static snt_status fold_emit(snt_emit *e, int node) {
   return SNT_ERR_INTERNAL;
 }
 
-#define BINARY(id, onnx, lo, hi, doc_, types_)                                                           \
+/* Constant folding of sub, mul and div (fold_util.c). */
+static snt_status sub_fold(snt_graph *g, const snt_node *n, void *y) { return snt_fold_arith(g, n, y, '-'); }
+static snt_status mul_fold(snt_graph *g, const snt_node *n, void *y) { return snt_fold_arith(g, n, y, '*'); }
+static snt_status div_fold(snt_graph *g, const snt_node *n, void *y) { return snt_fold_arith(g, n, y, '/'); }
+
+#define BINARY(id, onnx, lo, hi, doc_, types_, fold_)                                                    \
   const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,    \
                               .min_inputs = lo, .max_inputs = hi, .args = no_args,                   \
                               .infer = snt_infer_broadcast, .onnx_type = onnx, .onnx_export = snt_ox_same, \
-                              .emit = fold_emit, .batch_rows = snt_rows_elementwise, .onnx_arity = {lo, hi, 1, 1}, .types = types_}
+                              .emit = fold_emit, .fold = fold_, .batch_rows = snt_rows_elementwise, .onnx_arity = {lo, hi, 1, 1}, .types = types_}
 #define FOLD_NOTE "loop in the type (FLOAT16, BFLOAT16 in float32, rounded per element; integers wrap)"
 #define POW_TYPES                                                                                    \
   {.t = SNT_TY_FLOATS | SNT_TY(SNT_I32) | SNT_TY(SNT_I64), .other = SNT_TY_NUMERIC,                    \
@@ -81,14 +86,14 @@ static snt_status fold_emit(snt_emit *e, int node) {
 #define FOLD_TYPES(ts) {.t = (ts), .t_slots = ~0u, .note = FOLD_NOTE}
 #define DIV_TYPES {.t = SNT_TY_FLOATS | SNT_TY_INTS, .t_slots = ~0u, .note = FOLD_NOTE "; x / 0 = 0, MIN / -1 = MIN"}
 
-BINARY(sub, "Sub", 2, 2, "a - b, broadcasting: sub(a, b)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));
-BINARY(mul, "Mul", 2, 2, "a * b, broadcasting: mul(a, b)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));
-BINARY(div, "Div", 2, 2, "a / b, broadcasting (integers truncate): div(a, b)", DIV_TYPES);
+BINARY(sub, "Sub", 2, 2, "a - b, broadcasting: sub(a, b)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS), sub_fold);
+BINARY(mul, "Mul", 2, 2, "a * b, broadcasting: mul(a, b)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS), mul_fold);
+BINARY(div, "Div", 2, 2, "a / b, broadcasting (integers truncate): div(a, b)", DIV_TYPES, div_fold);
 BINARY(pow, "Pow", 2, 2, "a ** b, broadcasting, in a's type: pow(a, b)",
-       POW_TYPES);
-BINARY(sum, "Sum", 1, -1, "elementwise sum of any number of tensors, broadcasting: sum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS));
-BINARY(maximum, "Max", 1, -1, "elementwise maximum, broadcasting: maximum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));
-BINARY(minimum, "Min", 1, -1, "elementwise minimum, broadcasting: minimum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));
+       POW_TYPES, NULL);
+BINARY(sum, "Sum", 1, -1, "elementwise sum of any number of tensors, broadcasting: sum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS), NULL);
+BINARY(maximum, "Max", 1, -1, "elementwise maximum, broadcasting: maximum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS), NULL);
+BINARY(minimum, "Min", 1, -1, "elementwise minimum, broadcasting: minimum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS), NULL);
 
 /* ---- mod: ONNX Mod; fmod=0 (integers only) follows the divisor's sign, fmod=1 the dividend's ---- */
 

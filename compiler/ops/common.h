@@ -27,6 +27,21 @@ static inline const char *snt_emit_const(const snt_emit *e, int t) { return snt_
 /* t's dims as an initializer list, dim 0 as snt_emit_rows gives it: "{n, 3, 8, 8}". */
 const char *snt_emit_dims_rows(snt_emit *e, int tensor);
 
+/* Constant folding helpers (compiler/ops/fold_util.c; snt_op.fold). Folding handles INT32 and
+ * INT64, FLOAT and DOUBLE elements, converted as the emitted C converts them. */
+bool snt_fold_is_int(snt_dtype t);
+bool snt_fold_is_float(snt_dtype t);
+int64_t snt_fold_get_i64(const snt_tensor *t, int64_t i);
+double snt_fold_get_f64(const snt_tensor *t, int64_t i);
+/* Stores an integer; false when the type cannot hold it (C would overflow at run time). */
+bool snt_fold_put_i64(snt_dtype dt, void *y, int64_t i, int64_t v);
+void snt_fold_put_f64(snt_dtype dt, void *y, int64_t i, double v);
+/* The fold rule of ops whose output holds the input's bytes unchanged (reshape, identity...). */
+snt_status snt_fold_copy(snt_graph *g, const snt_node *n, void *y);
+/* The fold rule of add, sub, mul, div (op '+', '-', '*', '/') with numpy broadcasting, all
+ * inputs of the output's type; SNT_ERR_INPUT where the emitted C would overflow or divide by 0. */
+snt_status snt_fold_arith(snt_graph *g, const snt_node *n, void *y, char op);
+
 /* Training helpers (compiler/ops/activation.c). */
 struct snt_ad;
 /* The gradient before node fwd's fused activation, given dy after it: dy itself when the node

@@ -67,22 +67,23 @@ snt_status snt_infer_same(snt_graph *g, int node, snt_diag *d) {
   return SNT_OK;
 }
 
-#define UNARY(id, onnx, doc_, types_, note_)                                                                \
+#define UNARY(id, onnx, doc_, types_, note_, fold_)                                                         \
   const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,      \
                               .min_inputs = 1, .max_inputs = 1, .args = no_args, .infer = snt_infer_same, \
-                              .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = snt_emit_unary, .inplace = true, .batch_rows = snt_rows_elementwise, \
+                              .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = snt_emit_unary, .fold = fold_, \
+                              .inplace = true, .batch_rows = snt_rows_elementwise, \
                               .onnx_arity = {1, 1, 1, 1}, .types = {.t = (types_), .note = note_}}
 /* Types of the unary ops (emitted loops: FLOAT16/BFLOAT16 load and store through float32). */
 #define UNARY_NOTE "loop in the type (FLOAT16, BFLOAT16 in float32, rounded per element)"
 #define UNARY_INT_NOTE UNARY_NOTE "; integers wrap (Abs(MIN) = MIN)"
 
-UNARY(abs, "Abs", "absolute value: abs(x)", SNT_TY_FLOATS | SNT_TY_INTS, UNARY_INT_NOTE);
-UNARY(neg, "Neg", "negation: neg(x)", SNT_TY_FLOATS | SNT_TY_SINTS, UNARY_INT_NOTE);
-UNARY(exp, "Exp", "exponential: exp(x)", SNT_TY_FLOATS, UNARY_NOTE);
-UNARY(log, "Log", "natural logarithm: log(x)", SNT_TY_FLOATS, UNARY_NOTE);
-UNARY(sqrt, "Sqrt", "square root: sqrt(x)", SNT_TY_FLOATS, UNARY_NOTE);
-UNARY(erf, "Erf", "error function: erf(x)", SNT_TY_FLOATS, UNARY_NOTE);
-UNARY(identity, "Identity", "a copy of x: identity(x)", SNT_TY_ALL, "a copy, any element type");
+UNARY(abs, "Abs", "absolute value: abs(x)", SNT_TY_FLOATS | SNT_TY_INTS, UNARY_INT_NOTE, NULL);
+UNARY(neg, "Neg", "negation: neg(x)", SNT_TY_FLOATS | SNT_TY_SINTS, UNARY_INT_NOTE, NULL);
+UNARY(exp, "Exp", "exponential: exp(x)", SNT_TY_FLOATS, UNARY_NOTE, NULL);
+UNARY(log, "Log", "natural logarithm: log(x)", SNT_TY_FLOATS, UNARY_NOTE, NULL);
+UNARY(sqrt, "Sqrt", "square root: sqrt(x)", SNT_TY_FLOATS, UNARY_NOTE, NULL);
+UNARY(erf, "Erf", "error function: erf(x)", SNT_TY_FLOATS, UNARY_NOTE, NULL);
+UNARY(identity, "Identity", "a copy of x: identity(x)", SNT_TY_ALL, "a copy, any element type", snt_fold_copy);
 
 /* ---- leaky_relu ---- */
 
@@ -143,10 +144,29 @@ static snt_status cast_emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+/* Folded as its emitted C conversion; a float that does not fit the integer type (undefined
+ * in C) is left to run time. */
+static snt_status cast_fold(snt_graph *g, const snt_node *n, void *y) {
+  const snt_tensor *x = snt_in(g, n, 0);
+  snt_dtype to = snt_out(g, n, 0)->dtype, from = x->dtype;
+  if (!(snt_fold_is_int(from) || snt_fold_is_float(from)) || !(snt_fold_is_int(to) || snt_fold_is_float(to))) return SNT_ERR_INPUT;
+  for (int64_t i = 0; i < snt_tensor_numel(x); i++) {
+    if (snt_fold_is_int(from) && snt_fold_is_int(to) && !snt_fold_put_i64(to, y, i, snt_fold_get_i64(x, i))) return SNT_ERR_INPUT;
+    if (snt_fold_is_int(from) && to == SNT_F32) ((float *)y)[i] = (float)snt_fold_get_i64(x, i); /* rounded once, as C does */
+    if (snt_fold_is_int(from) && to == SNT_F64) ((double *)y)[i] = (double)snt_fold_get_i64(x, i);
+    if (snt_fold_is_float(from) && snt_fold_is_float(to)) snt_fold_put_f64(to, y, i, snt_fold_get_f64(x, i));
+    if (snt_fold_is_float(from) && snt_fold_is_int(to)) {
+      double v = snt_fold_get_f64(x, i);
+      if (!(v > -9.2e18 && v < 9.2e18) || !snt_fold_put_i64(to, y, i, (int64_t)v)) return SNT_ERR_INPUT;
+    }
+  }
+  return SNT_OK;
+}
+
 const snt_op snt_op_cast = {
     .name = "cast", .type_name = "Cast", .default_layer = "cast",
     .doc = "element type conversion (ONNX type numbers): cast(x, to)", .min_inputs = 1, .max_inputs = 1,
-    .args = cast_args, .infer = cast_infer, .onnx_type = "Cast", .emit = cast_emit, .batch_rows = snt_rows_elementwise,
+    .args = cast_args, .infer = cast_infer, .onnx_type = "Cast", .emit = cast_emit, .fold = cast_fold, .batch_rows = snt_rows_elementwise,
     .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_ALL, .note = "any of these to any of these; BFLOAT16 and FLOAT16 round to nearest even"}};
 
 /* ---- clip: min and max are attributes before opset 11, optional inputs after ---- */

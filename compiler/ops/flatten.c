@@ -109,9 +109,16 @@ static snt_status grad(snt_ad *ad, int node) {
   return snt_ad_input_grad(ad, &flatten_grad, node, 1, &dy);
 }
 
+/* Folded in ONNX order (the bytes unchanged); Keras-order flatten moves elements and is
+ * left to its kernel. */
+static snt_status fold(snt_graph *g, const snt_node *n, void *y) {
+  if (strcmp(snt_node_string(n, "order", "chw"), "hwc") == 0 && snt_in(g, n, 0)->rank >= 3) return SNT_ERR_INPUT;
+  return snt_fold_copy(g, n, y);
+}
+
 const snt_op snt_op_flatten = {
     .name = "flatten", .type_name = "Flatten", .default_layer = "flatten",
     .doc = "flatten each sample; order=hwc (Keras, default) or chw: flatten(x, order=hwc)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Flatten",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad, .batch_rows = snt_rows_first,
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .fold = fold, .grad = grad, .batch_rows = snt_rows_first,
     .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_ALL, .note = SNT_NOTE_MOVE}};

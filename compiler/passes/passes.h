@@ -25,9 +25,10 @@ snt_status snt_pass_fuse_bn_relu(snt_graph *g, snt_diag *d, int *changed);
 snt_status snt_pass_fuse_bn_tap(snt_graph *g, snt_diag *d, int *changed);
 /* Dropout and identity nodes vanish at inference: readers read their input. */
 snt_status snt_pass_drop_identity(snt_graph *g, snt_diag *d, int *changed);
-/* Cheap shape arithmetic (tensor_shape, gather, concat, reshape, squeeze, unsqueeze, cast,
- * add/sub/mul/div, ...) whose value inputs are all compile-time constants becomes a constant
- * (at most 1 MiB); nothing that reads a graph input or a parameter is ever evaluated. */
+/* Cheap shape arithmetic (ops with a fold rule: tensor_shape, gather, concat, reshape, squeeze,
+ * unsqueeze, cast, add/sub/mul/div, ...) whose value inputs are all compile-time constants
+ * becomes a constant (at most 1 MiB); nothing that reads a graph input or a parameter is
+ * ever evaluated. */
 snt_status snt_pass_fold_constants(snt_graph *g, snt_diag *d, int *changed);
 /* The same for one node, removed from the graph when it folds (*folded): the importer can
  * call it right after a node's shape inference, so a shape computed from Shape feeds a
