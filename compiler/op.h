@@ -8,6 +8,7 @@
 struct snt_emit;
 struct snt_onnx_export;
 struct snt_ad;
+struct snt_dsl_writer;
 
 /* ---- element types an op computes (issue 9; checked at import by compiler/passes/legalize_types.c) ---- */
 #define SNT_TY(t) (1u << (t))
@@ -92,6 +93,11 @@ typedef struct snt_op {
   unsigned onnx_const_inputs;
   /* Writes the node as standard ONNX nodes (compiler/onnx/export.h); NULL: no ONNX form. */
   snt_status (*onnx_export)(struct snt_onnx_export *x, const snt_graph *g, int node);
+  /* sinter import (compiler/onnx/to_dsl.h): writes the imported node as DSL text, or returns
+   * snt_dsl_unsupported naming why this node cannot be. NULL: the op has no DSL form, and
+   * no_dsl is the reason the importer reports. */
+  snt_status (*to_dsl)(struct snt_dsl_writer *w, int node);
+  const char *no_dsl;
   /* Writes the C code that computes the node. */
   snt_status (*emit)(struct snt_emit *e, int node);
   /* A C expression of type const char * naming the kernel the node runs with (evaluated at run

@@ -42,6 +42,12 @@ snt_status snt_fold_copy(snt_graph *g, const snt_node *n, void *y);
  * inputs of the output's type; SNT_ERR_INPUT where the emitted C would overflow or divide by 0. */
 snt_status snt_fold_arith(snt_graph *g, const snt_node *n, void *y, char op);
 
+/* sinter import rule of add, sub, mul (compiler/ops/binary.c): a per-channel constant
+ * operand is input preprocessing, written as rescale; add of two equal-rank activations is a
+ * residual add. op is '+', '-' or '*'. */
+struct snt_dsl_writer;
+snt_status snt_dsl_arith(struct snt_dsl_writer *w, int node, char op);
+
 /* Training helpers (compiler/ops/activation.c). */
 struct snt_ad;
 /* The gradient before node fwd's fused activation, given dy after it: dy itself when the node

@@ -1,4 +1,5 @@
 /* concat: joins tensors along one axis. */
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "sinter/kernels.h"
 
@@ -79,5 +80,5 @@ static snt_status fold(snt_graph *g, const snt_node *n, void *y) {
 const snt_op snt_op_concat = {
     .name = "concat", .type_name = "Concatenate", .default_layer = "concatenate",
     .doc = "joins tensors along an axis: concat(a, b, ..., axis=1)", .min_inputs = 1, .max_inputs = -1, .args = args,
-    .infer = infer, .onnx_type = "Concat", .emit = emit, .fold = fold, .batch_rows = rows,
+    .infer = infer, .onnx_type = "Concat", .emit = emit, .fold = fold, .no_dsl = SNT_NO_DSL_YET, .batch_rows = rows,
     .onnx_arity = {1, -1, 1, 1}, .types = {.t = SNT_TY_ALL, .t_slots = ~0u, .note = SNT_NOTE_MOVE}};

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "compiler/codegen/loops.h"
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "support/util.h"
 
@@ -67,23 +68,24 @@ snt_status snt_infer_same(snt_graph *g, int node, snt_diag *d) {
   return SNT_OK;
 }
 
-#define UNARY(id, onnx, doc_, types_, note_, fold_)                                                         \
+#define UNARY(id, onnx, doc_, types_, note_, fold_, dsl_)                                                   \
   const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,      \
                               .min_inputs = 1, .max_inputs = 1, .args = no_args, .infer = snt_infer_same, \
-                              .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = snt_emit_unary, .fold = fold_, \
+                              .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = snt_emit_unary, .fold = fold_, .to_dsl = dsl_, \
                               .inplace = true, .batch_rows = snt_rows_elementwise, \
                               .onnx_arity = {1, 1, 1, 1}, .types = {.t = (types_), .note = note_}}
 /* Types of the unary ops (emitted loops: FLOAT16/BFLOAT16 load and store through float32). */
 #define UNARY_NOTE "loop in the type (FLOAT16, BFLOAT16 in float32, rounded per element)"
 #define UNARY_INT_NOTE UNARY_NOTE "; integers wrap (Abs(MIN) = MIN)"
 
-UNARY(abs, "Abs", "absolute value: abs(x)", SNT_TY_FLOATS | SNT_TY_INTS, UNARY_INT_NOTE, NULL);
-UNARY(neg, "Neg", "negation: neg(x)", SNT_TY_FLOATS | SNT_TY_SINTS, UNARY_INT_NOTE, NULL);
-UNARY(exp, "Exp", "exponential: exp(x)", SNT_TY_FLOATS, UNARY_NOTE, NULL);
-UNARY(log, "Log", "natural logarithm: log(x)", SNT_TY_FLOATS, UNARY_NOTE, NULL);
-UNARY(sqrt, "Sqrt", "square root: sqrt(x)", SNT_TY_FLOATS, UNARY_NOTE, NULL);
-UNARY(erf, "Erf", "error function: erf(x)", SNT_TY_FLOATS, UNARY_NOTE, NULL);
-UNARY(identity, "Identity", "a copy of x: identity(x)", SNT_TY_ALL, "a copy, any element type", snt_fold_copy);
+UNARY(abs, "Abs", "absolute value: abs(x)", SNT_TY_FLOATS | SNT_TY_INTS, UNARY_INT_NOTE, NULL, snt_dsl_plain);
+UNARY(neg, "Neg", "negation: neg(x)", SNT_TY_FLOATS | SNT_TY_SINTS, UNARY_INT_NOTE, NULL, snt_dsl_plain);
+UNARY(exp, "Exp", "exponential: exp(x)", SNT_TY_FLOATS, UNARY_NOTE, NULL, snt_dsl_plain);
+UNARY(log, "Log", "natural logarithm: log(x)", SNT_TY_FLOATS, UNARY_NOTE, NULL, snt_dsl_plain);
+UNARY(sqrt, "Sqrt", "square root: sqrt(x)", SNT_TY_FLOATS, UNARY_NOTE, NULL, snt_dsl_plain);
+UNARY(erf, "Erf", "error function: erf(x)", SNT_TY_FLOATS, UNARY_NOTE, NULL, snt_dsl_plain);
+UNARY(identity, "Identity", "a copy of x: identity(x)", SNT_TY_ALL, "a copy, any element type", snt_fold_copy,
+      snt_dsl_alias); /* the DSL reads its input */
 
 /* ---- leaky_relu ---- */
 
@@ -98,10 +100,17 @@ static snt_status leaky_emit(snt_emit *e, int node) {
   return st;
 }
 
+static snt_status leaky_dsl(snt_dsl_writer *w, int node) {
+  const snt_node *n = &w->g->nodes[node];
+  const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
+  fprintf(w->out, "  %s = leaky_relu(%s, %.9g, name = %s)\n", lhs, in, snt_node_float(n, "alpha", 0.01), snt_dsl_lit(w, n->name));
+  return SNT_OK;
+}
+
 const snt_op snt_op_leaky_relu = {
     .name = "leaky_relu", .type_name = "LeakyReLU", .default_layer = "leaky_re_lu",
     .doc = "x for x >= 0, alpha * x below: leaky_relu(x, alpha=0.01)", .min_inputs = 1, .max_inputs = 1,
-    .args = leaky_args, .infer = snt_infer_same, .onnx_type = "LeakyRelu", .emit = leaky_emit, .inplace = true, .batch_rows = snt_rows_elementwise,
+    .args = leaky_args, .infer = snt_infer_same, .onnx_type = "LeakyRelu", .emit = leaky_emit, .to_dsl = leaky_dsl, .inplace = true, .batch_rows = snt_rows_elementwise,
     .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_FLOATS, .note = UNARY_NOTE}};
 
 /* ---- cast ---- */
@@ -166,7 +175,7 @@ static snt_status cast_fold(snt_graph *g, const snt_node *n, void *y) {
 const snt_op snt_op_cast = {
     .name = "cast", .type_name = "Cast", .default_layer = "cast",
     .doc = "element type conversion (ONNX type numbers): cast(x, to)", .min_inputs = 1, .max_inputs = 1,
-    .args = cast_args, .infer = cast_infer, .onnx_type = "Cast", .emit = cast_emit, .fold = cast_fold, .batch_rows = snt_rows_elementwise,
+    .args = cast_args, .infer = cast_infer, .onnx_type = "Cast", .emit = cast_emit, .fold = cast_fold, .no_dsl = SNT_NO_DSL_YET, .batch_rows = snt_rows_elementwise,
     .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_ALL, .note = "any of these to any of these; BFLOAT16 and FLOAT16 round to nearest even"}};
 
 /* ---- clip: min and max are attributes before opset 11, optional inputs after ---- */
@@ -220,5 +229,5 @@ static snt_status clip_emit(snt_emit *e, int node) {
 const snt_op snt_op_clip = {
     .name = "clip", .type_name = "Clip", .default_layer = "clip",
     .doc = "limits values to [min, max]: clip(x, min=-inf, max=inf)", .min_inputs = 1, .max_inputs = 3,
-    .args = clip_args, .infer = clip_infer, .onnx_type = "Clip", .emit = clip_emit, .inplace = true, .batch_rows = snt_rows_elementwise,
+    .args = clip_args, .infer = clip_infer, .onnx_type = "Clip", .emit = clip_emit, .no_dsl = SNT_NO_DSL_YET, .inplace = true, .batch_rows = snt_rows_elementwise,
     .onnx_arity = {1, 3, 1, 1}, .types = {.t = SNT_TY_FLOATS | SNT_TY_INTS, .t_slots = 7, .note = UNARY_NOTE}};

@@ -4,6 +4,7 @@
 
 #include "compiler/onnx/export.h"
 #include "compiler/autodiff.h"
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "sinter/kernels_train.h"
 #include "sinter/kernels.h"
@@ -101,16 +102,30 @@ static snt_status max_grad(snt_ad *ad, int node) {
   return snt_ad_input_grad(ad, &global_max_pool_grad, node, 2, ins);
 }
 
+/* The DSL's global pool gives (C,); ONNX keeps 1x1 dims, which a Flatten (flatten.c) then drops. */
+static snt_status to_dsl(snt_dsl_writer *w, int node) {
+  const snt_graph *g = w->g;
+  const snt_node *n = &g->nodes[node];
+  const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
+  int first = -1;
+  for (int r = 0; r < g->n_nodes; r++)
+    for (int k = 0; k < g->nodes[r].n_in; k++)
+      if (g->nodes[r].in[k] == n->out[0] && g->nodes[r].op != &snt_op_flatten) first = r;
+  if (first >= 0) return snt_dsl_unsupported(w, n, "its 1x1 output feeds something other than a Flatten");
+  fprintf(w->out, "  %s = %s(%s, name = %s)\n", lhs, n->op->name, in, snt_dsl_lit(w, n->name));
+  return SNT_OK;
+}
+
 const snt_op snt_op_global_avg_pool = {
     .name = "global_avg_pool", .type_name = "GlobalAveragePooling2D",
     .default_layer = "global_average_pooling2d", .doc = "mean over height and width: global_avg_pool(x)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "GlobalAveragePool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = avg_grad, .batch_rows = snt_rows_first,
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl, .grad = avg_grad, .batch_rows = snt_rows_first,
     .onnx_arity = {1, 1, 1, 1}, .types = SNT_TYPES_LOOP_F64(1)};
 
 const snt_op snt_op_global_max_pool = {
     .name = "global_max_pool", .type_name = "GlobalMaxPooling2D",
     .default_layer = "global_max_pooling2d", .doc = "maximum over height and width: global_max_pool(x)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "GlobalMaxPool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = max_grad, .batch_rows = snt_rows_first,
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl, .grad = max_grad, .batch_rows = snt_rows_first,
     .onnx_arity = {1, 1, 1, 1}, .types = SNT_TYPES_LOOP_F64(1)};

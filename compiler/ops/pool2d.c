@@ -5,6 +5,7 @@
 
 #include "compiler/autodiff.h"
 #include "compiler/onnx/export.h"
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "compiler/ops/window.h"
 #include "sinter/kernels_train.h"
@@ -188,11 +189,33 @@ static const snt_attr_range max_ranges[] = {
     {"kernel_shape", 1, SNT_MAX_ATTR}, {"strides", 1, SNT_MAX_ATTR}, {"dilations", 1, SNT_MAX_ATTR},
     {"pads", 0, SNT_MAX_ATTR}, {"ceil_mode", 0, 1}, {"storage_order", 0, 1}, {0}};
 
+/* maxpool and avgpool in the DSL (sinter import). */
+static snt_status to_dsl(snt_dsl_writer *w, int node) {
+  const snt_node *n = &w->g->nodes[node];
+  const char *op = n->op->name;
+  FILE *f = w->out;
+  const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
+  if (w->g->tensors[n->in[0]].rank != 4 || snt_node_int(n, "ceil_mode", 0) || n->n_out > 1)
+    return snt_dsl_unsupported(w, n, "2-D pooling without ceil_mode or indices only");
+  int c = 0, cs = 0;
+  const int64_t *k = snt_node_ints(n, "pool", &c), *p = snt_node_ints(n, "resolved_pads", &c), *s = snt_node_ints(n, "stride", &cs);
+  fprintf(f, "  %s = %s(%s, ", lhs, op, in);
+  snt_dsl_ints(f, k, 2);
+  fprintf(f, ", stride = ");
+  snt_dsl_ints(f, s, 2);
+  fprintf(f, ", padding = ");
+  snt_dsl_ints(f, p, 4);
+  if (op[0] == 'a') fprintf(f, ", count_include_pad = %s", snt_node_int(n, "count_include_pad", 0) ? "true" : "false");
+  fprintf(f, ", name = %s)\n", snt_dsl_lit(w, n->name));
+  return SNT_OK;
+}
+
 const snt_op snt_op_maxpool = {
     .name = "maxpool", .type_name = "MaxPooling2D", .default_layer = "max_pooling2d",
     .doc = "2-D max pooling: maxpool(x, pool=2, stride=pool, padding=valid)",
     .min_inputs = 1, .max_inputs = 1, .args = max_args, .infer = infer, .onnx_type = "MaxPool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad, .batch_rows = snt_rows_first,
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl, .grad = grad,
+    .batch_rows = snt_rows_first,
     .onnx_arity = {1, 1, 1, 2}, .onnx_ranges = max_ranges, .types = {.t = SNT_TY(SNT_F32) | SNT_TY(SNT_F64), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_I8) | SNT_TY(SNT_U8),
               .note = "DOUBLE in double precision; FLOAT16, INT8, UINT8 cast to float32 (exact for INT8, UINT8) and the result back"}};
 
@@ -205,5 +228,6 @@ const snt_op snt_op_avgpool = {
     .name = "avgpool", .type_name = "AveragePooling2D", .default_layer = "average_pooling2d",
     .doc = "2-D average pooling: avgpool(x, pool=2, stride=pool, padding=valid, count_include_pad=false)",
     .min_inputs = 1, .max_inputs = 1, .args = avg_args, .infer = infer, .onnx_type = "AveragePool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad, .batch_rows = snt_rows_first,
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl, .grad = grad,
+    .batch_rows = snt_rows_first,
     .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = avg_ranges, .types = SNT_TYPES_LOOP_F64(1)};

@@ -1,5 +1,6 @@
 /* reduce_mean and reduce_sum over a set of axes (all when none are given), keeping
  * the reduced axes as size 1 when keepdims is set (ONNX's default). */
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 
 static const snt_arg_spec args[] = {{"axes", SNT_ARG_INTS, "[]", NULL}, {"keepdims", SNT_ARG_BOOL, "true", NULL}, {0}};
@@ -75,11 +76,11 @@ static const snt_attr_range reduce_ranges[] = {{"keepdims", 0, 1}, {"noop_with_e
 const snt_op snt_op_reduce_mean = {
     .name = "reduce_mean", .type_name = "ReduceMean", .default_layer = "reduce_mean",
     .doc = "mean over axes: reduce_mean(x, axes, keepdims=true)", .min_inputs = 1, .max_inputs = 1, .args = args,
-    .infer = infer, .onnx_type = "ReduceMean", .onnx_const_inputs = 1u << 1, .emit = emit, .batch_rows = rows,
+    .infer = infer, .onnx_type = "ReduceMean", .onnx_const_inputs = 1u << 1, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .batch_rows = rows,
     .onnx_arity = {1, 2, 1, 1}, .onnx_ranges = reduce_ranges, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL}};
 
 const snt_op snt_op_reduce_sum = {
     .name = "reduce_sum", .type_name = "ReduceSum", .default_layer = "reduce_sum",
     .doc = "sum over axes: reduce_sum(x, axes, keepdims=true)", .min_inputs = 1, .max_inputs = 1, .args = args,
-    .infer = infer, .onnx_type = "ReduceSum", .onnx_const_inputs = 1u << 1, .emit = emit, .batch_rows = rows,
+    .infer = infer, .onnx_type = "ReduceSum", .onnx_const_inputs = 1u << 1, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .batch_rows = rows,
     .onnx_arity = {1, 2, 1, 1}, .onnx_ranges = reduce_ranges, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL}};
