@@ -133,7 +133,15 @@ typedef struct snt_op {
   const snt_attr_range *onnx_ranges; /* {0}-terminated; NULL when none */
   /* Element types of ONNX inputs (issue 9): anything else is refused at import. */
   snt_op_types types;
+
+  /* Why the op lacks a rule every op is expected to have (tests/unit/test_ops.c checks each
+   * registered op has the rule or the reason, never both). */
+  const char *no_onnx;   /* no onnx_type: no ONNX op imports to it */
+  const char *no_export; /* no onnx_export: it is not written as ONNX */
+  const char *no_types;  /* types.t is 0: no ONNX element types are checked for it */
 } snt_op;
+/* The reason of the ops sinter export-onnx cannot write yet. */
+#define SNT_NO_EXPORT_YET "no ONNX export rule yet: sinter export-onnx refuses a model that uses it"
 
 const snt_op *snt_op_find(const char *name);
 

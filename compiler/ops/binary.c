@@ -165,4 +165,5 @@ const snt_op snt_op_mod = {
     .min_inputs = 2, .max_inputs = 2, .args = mod_args, .infer = mod_infer, .onnx_type = "Mod",
     .emit = mod_emit, .no_dsl = SNT_NO_DSL_YET, .batch_rows = snt_rows_elementwise, .onnx_arity = {2, 2, 1, 1},
     .types = {.t = SNT_TY_FLOATS | SNT_TY_INTS, .t_slots = ~0u,
-              .note = "integers in the type (x mod 0 = 0, MIN mod -1 = 0); floats: fmod in double, rounded to the type"}};
+              .note = "integers in the type (x mod 0 = 0, MIN mod -1 = 0); floats: fmod in double, rounded to the type"},
+    .no_export = SNT_NO_EXPORT_YET};

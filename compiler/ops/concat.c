@@ -81,4 +81,5 @@ const snt_op snt_op_concat = {
     .name = "concat", .type_name = "Concatenate", .default_layer = "concatenate",
     .doc = "joins tensors along an axis: concat(a, b, ..., axis=1)", .min_inputs = 1, .max_inputs = -1, .args = args,
     .infer = infer, .onnx_type = "Concat", .emit = emit, .fold = fold, .no_dsl = SNT_NO_DSL_YET, .batch_rows = rows,
-    .onnx_arity = {1, -1, 1, 1}, .types = {.t = SNT_TY_ALL, .t_slots = ~0u, .note = SNT_NOTE_MOVE}};
+    .onnx_arity = {1, -1, 1, 1}, .types = {.t = SNT_TY_ALL, .t_slots = ~0u, .note = SNT_NOTE_MOVE},
+    .no_export = SNT_NO_EXPORT_YET};

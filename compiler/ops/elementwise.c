@@ -111,7 +111,8 @@ const snt_op snt_op_leaky_relu = {
     .name = "leaky_relu", .type_name = "LeakyReLU", .default_layer = "leaky_re_lu",
     .doc = "x for x >= 0, alpha * x below: leaky_relu(x, alpha=0.01)", .min_inputs = 1, .max_inputs = 1,
     .args = leaky_args, .infer = snt_infer_same, .onnx_type = "LeakyRelu", .emit = leaky_emit, .to_dsl = leaky_dsl, .inplace = true, .batch_rows = snt_rows_elementwise,
-    .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_FLOATS, .note = UNARY_NOTE}};
+    .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_FLOATS, .note = UNARY_NOTE},
+    .no_export = SNT_NO_EXPORT_YET};
 
 /* ---- cast ---- */
 
@@ -176,7 +177,8 @@ const snt_op snt_op_cast = {
     .name = "cast", .type_name = "Cast", .default_layer = "cast",
     .doc = "element type conversion (ONNX type numbers): cast(x, to)", .min_inputs = 1, .max_inputs = 1,
     .args = cast_args, .infer = cast_infer, .onnx_type = "Cast", .emit = cast_emit, .fold = cast_fold, .no_dsl = SNT_NO_DSL_YET, .batch_rows = snt_rows_elementwise,
-    .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_ALL, .note = "any of these to any of these; BFLOAT16 and FLOAT16 round to nearest even"}};
+    .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_ALL, .note = "any of these to any of these; BFLOAT16 and FLOAT16 round to nearest even"},
+    .no_export = SNT_NO_EXPORT_YET};
 
 /* ---- clip: min and max are attributes before opset 11, optional inputs after ---- */
 
@@ -230,4 +232,5 @@ const snt_op snt_op_clip = {
     .name = "clip", .type_name = "Clip", .default_layer = "clip",
     .doc = "limits values to [min, max]: clip(x, min=-inf, max=inf)", .min_inputs = 1, .max_inputs = 3,
     .args = clip_args, .infer = clip_infer, .onnx_type = "Clip", .emit = clip_emit, .no_dsl = SNT_NO_DSL_YET, .inplace = true, .batch_rows = snt_rows_elementwise,
-    .onnx_arity = {1, 3, 1, 1}, .types = {.t = SNT_TY_FLOATS | SNT_TY_INTS, .t_slots = 7, .note = UNARY_NOTE}};
+    .onnx_arity = {1, 3, 1, 1}, .types = {.t = SNT_TY_FLOATS | SNT_TY_INTS, .t_slots = 7, .note = UNARY_NOTE},
+    .no_export = SNT_NO_EXPORT_YET};

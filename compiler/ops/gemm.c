@@ -177,7 +177,8 @@ const snt_op snt_op_gemm = {
     .doc = "y = alpha * A' B' + beta * C: gemm(a, b, c, alpha=1, beta=1, transA=0, transB=0)", .min_inputs = 2,
     .max_inputs = 3, .args = gemm_args, .infer = gemm_infer, .flops = gemm_flops, .onnx_type = "Gemm", .emit = gemm_emit, .to_dsl = gemm_dsl,
     .kernel_name = gemm_kernel_name, .batch_rows = gemm_rows,
-    .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = gemm_ranges, .types = SNT_TYPES_LOOP_F64(7)};
+    .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = gemm_ranges, .types = SNT_TYPES_LOOP_F64(7),
+    .no_export = SNT_NO_EXPORT_YET};
 
 const snt_op snt_op_matmul = {
     .name = "matmul", .type_name = "MatMul", .default_layer = "matmul",
@@ -185,4 +186,5 @@ const snt_op snt_op_matmul = {
     .args = no_args, .infer = matmul_infer, .onnx_type = "MatMul", .emit = matmul_emit, .to_dsl = matmul_dsl, .batch_rows = matmul_rows,
     .onnx_arity = {2, 2, 1, 1}, .types = {.t = SNT_TY(SNT_F32) | SNT_TY(SNT_F64) | SNT_TY(SNT_I32) | SNT_TY(SNT_I64) | SNT_TY(SNT_U32) | SNT_TY(SNT_U64),
               .t_f32 = SNT_TY(SNT_F16), .t_slots = 3,
-              .note = "DOUBLE in double precision; FLOAT16 cast to float32 and the result rounded back; integers exact, in the type (wrapping)"}};
+              .note = "DOUBLE in double precision; FLOAT16 cast to float32 and the result rounded back; integers exact, in the type (wrapping)"},
+    .no_export = SNT_NO_EXPORT_YET};

@@ -77,10 +77,12 @@ const snt_op snt_op_reduce_mean = {
     .name = "reduce_mean", .type_name = "ReduceMean", .default_layer = "reduce_mean",
     .doc = "mean over axes: reduce_mean(x, axes, keepdims=true)", .min_inputs = 1, .max_inputs = 1, .args = args,
     .infer = infer, .onnx_type = "ReduceMean", .onnx_const_inputs = 1u << 1, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .batch_rows = rows,
-    .onnx_arity = {1, 2, 1, 1}, .onnx_ranges = reduce_ranges, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL}};
+    .onnx_arity = {1, 2, 1, 1}, .onnx_ranges = reduce_ranges, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL},
+    .no_export = SNT_NO_EXPORT_YET};
 
 const snt_op snt_op_reduce_sum = {
     .name = "reduce_sum", .type_name = "ReduceSum", .default_layer = "reduce_sum",
     .doc = "sum over axes: reduce_sum(x, axes, keepdims=true)", .min_inputs = 1, .max_inputs = 1, .args = args,
     .infer = infer, .onnx_type = "ReduceSum", .onnx_const_inputs = 1u << 1, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .batch_rows = rows,
-    .onnx_arity = {1, 2, 1, 1}, .onnx_ranges = reduce_ranges, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL}};
+    .onnx_arity = {1, 2, 1, 1}, .onnx_ranges = reduce_ranges, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL},
+    .no_export = SNT_NO_EXPORT_YET};

@@ -82,5 +82,7 @@ static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int
 const snt_op snt_op_rescale = {
     .name = "rescale", .type_name = "Rescaling", .default_layer = "rescaling",
     .doc = "affine map x * scale + offset, per tensor or per channel: rescale(x, scale, offset=0)",
-    .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_export = onnx_export, .emit = emit, .no_dsl = "no ONNX op imports to it", .inplace = true,
-    .batch_rows = snt_rows_first};
+    .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_export = onnx_export, .emit = emit, .inplace = true,
+    .batch_rows = snt_rows_first, .no_dsl = "no ONNX op imports to it",
+    .no_onnx = "a DSL layer: ONNX Mul and Add by constants import as mul and add",
+    .no_types = "never imported from ONNX, whose element types the types rule checks"};

@@ -72,4 +72,5 @@ const snt_op snt_op_transpose = {
     .name = "transpose", .type_name = "Permute", .default_layer = "permute",
     .doc = "permutes the axes: transpose(x, perm)", .min_inputs = 1, .max_inputs = 1, .args = args,
     .infer = infer, .onnx_type = "Transpose", .emit = emit, .to_dsl = to_dsl, .batch_rows = rows,
-    .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = ranges, .types = {.t = SNT_TY_ALL, .note = SNT_NOTE_MOVE}};
+    .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = ranges, .types = {.t = SNT_TY_ALL, .note = SNT_NOTE_MOVE},
+    .no_export = SNT_NO_EXPORT_YET};
