@@ -9,8 +9,6 @@ snt_status snt_infer_same(snt_graph *g, int node, snt_diag *d);
 snt_status snt_infer_broadcast(snt_graph *g, int node, snt_diag *d);
 /* y = tmpl(x) elementwise; "$f" in tmpl is the math suffix of x's type. */
 snt_status snt_emit_unary_expr(snt_emit *e, int node, const char *tmpl);
-/* The emitter of the unary ops named in elementwise.c (relu, sigmoid, tanh, exp, ...). */
-snt_status snt_emit_unary(snt_emit *e, int node);
 /* y = fold of the inputs with `combine` over a and b, broadcasting. */
 snt_status snt_emit_fold(snt_emit *e, int node, const char *combine);
 /* out[0] = a byte copy of in[0] (ops that only change the shape). */

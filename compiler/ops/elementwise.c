@@ -11,17 +11,6 @@
 
 static const snt_arg_spec no_args[] = {{0}};
 
-typedef struct unary_def {
-  const char *name, *expr;
-} unary_def;
-
-static const unary_def unary_defs[] = {
-    {"abs", "(x < 0 ? -x : x)"},  {"neg", "-x"},       {"exp", "exp$f(x)"},
-    {"log", "log$f(x)"},          {"sqrt", "sqrt$f(x)"}, {"erf", "erf$f(x)"},
-    {"relu", "(x > 0 ? x : 0)"},  {"sigmoid", "1 / (1 + exp$f(-x))"}, {"tanh", "tanh$f(x)"},
-    {"identity", "x"},
-};
-
 /* Replaces each "$f" of a template with the type's math suffix. */
 static char *expand(const char *tmpl, const char *suffix) {
   snt_strbuf b = {0};
@@ -54,13 +43,6 @@ snt_status snt_emit_unary_expr(snt_emit *e, int node, const char *tmpl) {
   return SNT_OK;
 }
 
-snt_status snt_emit_unary(snt_emit *e, int node) {
-  const char *name = e->g->nodes[node].op->name;
-  for (size_t i = 0; i < sizeof unary_defs / sizeof unary_defs[0]; i++)
-    if (strcmp(unary_defs[i].name, name) == 0) return snt_emit_unary_expr(e, node, unary_defs[i].expr);
-  return SNT_ERR_INTERNAL;
-}
-
 snt_status snt_infer_same(snt_graph *g, int node, snt_diag *d) {
   (void)d;
   snt_tensor *x = snt_in(g, &g->nodes[node], 0);
@@ -68,23 +50,25 @@ snt_status snt_infer_same(snt_graph *g, int node, snt_diag *d) {
   return SNT_OK;
 }
 
-#define UNARY(id, onnx, doc_, types_, note_, fold_, dsl_)                                                   \
+/* A unary op computing expr_ of x (a template for snt_emit_unary_expr). */
+#define UNARY(id, onnx, doc_, types_, note_, expr_, fold_, dsl_)                                            \
+  static snt_status id##_emit(snt_emit *e, int node) { return snt_emit_unary_expr(e, node, expr_); }    \
   const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,      \
                               .min_inputs = 1, .max_inputs = 1, .args = no_args, .infer = snt_infer_same, \
-                              .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = snt_emit_unary, .fold = fold_, .to_dsl = dsl_, \
+                              .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = id##_emit, .fold = fold_, .to_dsl = dsl_, \
                               .inplace = true, .batch_rows = snt_rows_elementwise, \
                               .onnx_arity = {1, 1, 1, 1}, .types = {.t = (types_), .note = note_}}
 /* Types of the unary ops (emitted loops: FLOAT16/BFLOAT16 load and store through float32). */
 #define UNARY_NOTE "loop in the type (FLOAT16, BFLOAT16 in float32, rounded per element)"
 #define UNARY_INT_NOTE UNARY_NOTE "; integers wrap (Abs(MIN) = MIN)"
 
-UNARY(abs, "Abs", "absolute value: abs(x)", SNT_TY_FLOATS | SNT_TY_INTS, UNARY_INT_NOTE, NULL, snt_dsl_plain);
-UNARY(neg, "Neg", "negation: neg(x)", SNT_TY_FLOATS | SNT_TY_SINTS, UNARY_INT_NOTE, NULL, snt_dsl_plain);
-UNARY(exp, "Exp", "exponential: exp(x)", SNT_TY_FLOATS, UNARY_NOTE, NULL, snt_dsl_plain);
-UNARY(log, "Log", "natural logarithm: log(x)", SNT_TY_FLOATS, UNARY_NOTE, NULL, snt_dsl_plain);
-UNARY(sqrt, "Sqrt", "square root: sqrt(x)", SNT_TY_FLOATS, UNARY_NOTE, NULL, snt_dsl_plain);
-UNARY(erf, "Erf", "error function: erf(x)", SNT_TY_FLOATS, UNARY_NOTE, NULL, snt_dsl_plain);
-UNARY(identity, "Identity", "a copy of x: identity(x)", SNT_TY_ALL, "a copy, any element type", snt_fold_copy,
+UNARY(abs, "Abs", "absolute value: abs(x)", SNT_TY_FLOATS | SNT_TY_INTS, UNARY_INT_NOTE, "(x < 0 ? -x : x)", NULL, snt_dsl_plain);
+UNARY(neg, "Neg", "negation: neg(x)", SNT_TY_FLOATS | SNT_TY_SINTS, UNARY_INT_NOTE, "-x", NULL, snt_dsl_plain);
+UNARY(exp, "Exp", "exponential: exp(x)", SNT_TY_FLOATS, UNARY_NOTE, "exp$f(x)", NULL, snt_dsl_plain);
+UNARY(log, "Log", "natural logarithm: log(x)", SNT_TY_FLOATS, UNARY_NOTE, "log$f(x)", NULL, snt_dsl_plain);
+UNARY(sqrt, "Sqrt", "square root: sqrt(x)", SNT_TY_FLOATS, UNARY_NOTE, "sqrt$f(x)", NULL, snt_dsl_plain);
+UNARY(erf, "Erf", "error function: erf(x)", SNT_TY_FLOATS, UNARY_NOTE, "erf$f(x)", NULL, snt_dsl_plain);
+UNARY(identity, "Identity", "a copy of x: identity(x)", SNT_TY_ALL, "a copy, any element type", "x", snt_fold_copy,
       snt_dsl_alias); /* the DSL reads its input */
 
 /* ---- leaky_relu ---- */
