@@ -38,7 +38,7 @@ static snt_status emit(snt_emit *e, int node) {
   const char *outer_s = snt_format_keep(e, "%s * %lldLL", snt_emit_rows(e, n->in[0]), (long long)x->dims[1]);
   if (x->dtype == SNT_F64) { /* DOUBLE in double precision (FLOAT16 arrives as FLOAT between Casts) */
     int64_t inner = snt_tensor_numel(x) / outer;
-    bool avg = n->op->name[7] == 'a';
+    bool avg = n->op == &snt_op_global_avg_pool;
     snt_emit_line(e, "for (int64_t o = 0; o < %s; o++) {", outer_s);
     snt_emit_line(e, "  const double *xp = %s + o * %lld;", snt_emit_ptr(e, n->in[0]), (long long)inner);
     snt_emit_line(e, "  double r = %s;", avg ? "0" : "xp[0]");
@@ -47,7 +47,7 @@ static snt_status emit(snt_emit *e, int node) {
     snt_emit_line(e, "}");
     return SNT_OK;
   }
-  snt_emit_line(e, "snt_k_global_pool(%s, %s, %lld, %s, %s);", n->op->name[7] == 'a' ? "SNT_K_POOL_AVG" : "SNT_K_POOL_MAX",
+  snt_emit_line(e, "snt_k_global_pool(%s, %s, %lld, %s, %s);", n->op == &snt_op_global_avg_pool ? "SNT_K_POOL_AVG" : "SNT_K_POOL_MAX",
                 outer_s, (long long)(snt_tensor_numel(x) / outer), snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   return SNT_OK;
 }

@@ -10,6 +10,9 @@
 #include "compiler/ops/window.h"
 #include "sinter/kernels_train.h"
 
+/* The two records this file defines (below); rules shared by both tell them apart. */
+extern const snt_op snt_op_maxpool, snt_op_avgpool;
+
 static const snt_arg_spec max_args[] = {
     {"pool", SNT_ARG_INT2, "2", NULL},
     {"stride", SNT_ARG_INT2, "0", NULL}, /* 0: the pool size */
@@ -116,7 +119,7 @@ static snt_status emit(snt_emit *e, int node) {
     in[i] = x->dims[2 + i], out[i] = y->dims[2 + i], k[i] = kv[ck == 1 ? 0 : i];
     st[i] = s && cs == sp ? s[i] : 1, dil[i] = dl && cd == sp ? dl[i] : 1, pb[i] = pads[i], pe[i] = pads[sp + i];
   }
-  bool is_max = n->op->name[0] == 'm';
+  bool is_max = n->op == &snt_op_maxpool;
   bool f64 = x->dtype == SNT_F64; /* the double kernel of runtime/kernels/f64.c */
   if (is_max && sp == 2 && !f64 && emit_fast_max(e, n, k, st, dil, pb, pe)) return SNT_OK;
   snt_emit_line(e, "{");
@@ -139,7 +142,7 @@ static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int
   int64_t k[3], st[3];
   for (int i = 0; i < sp; i++) k[i] = kv[ck == 1 ? 0 : i], st[i] = s && cs == sp ? s[i] : 1;
   const char *in = snt_ox_name(x, n->in[0]);
-  bool is_max = n->op->name[0] == 'm';
+  bool is_max = n->op == &snt_op_maxpool;
   int o = snt_ox_node(x, is_max ? "MaxPool" : "AveragePool", n->name, 1, &in, snt_ox_name(x, n->out[0]));
   snt_ox_attr_ints(x, o, "kernel_shape", sp, k);
   snt_ox_attr_ints(x, o, "strides", sp, st);
@@ -162,7 +165,7 @@ static snt_status emit_grad(snt_emit *e, int node) {
     in[i] = x->dims[2 + i], out[i] = y->dims[2 + i], k[i] = kv[ck == 1 ? 0 : i];
     st[i] = s && cs == sp ? s[i] : 1, dil[i] = dl && cd == sp ? dl[i] : 1, pb[i] = pads[i], pe[i] = pads[sp + i];
   }
-  bool is_max = n->op->name[0] == 'm';
+  bool is_max = n->op == &snt_op_maxpool;
   snt_emit_line(e, "{");
   snt_emit_line(e, "const snt_k_pool_desc d = {%d, %s, %d, 0, %s, %lld, %s, %s, %s, %s, %s, %s, %s};", sp,
                 is_max ? "SNT_K_POOL_MAX" : "SNT_K_POOL_AVG", (int)snt_node_int(n, "count_include_pad", 0), snt_emit_batch(e),
@@ -205,7 +208,7 @@ static snt_status to_dsl(snt_dsl_writer *w, int node) {
   snt_dsl_ints(f, s, 2);
   fprintf(f, ", padding = ");
   snt_dsl_ints(f, p, 4);
-  if (op[0] == 'a') fprintf(f, ", count_include_pad = %s", snt_node_int(n, "count_include_pad", 0) ? "true" : "false");
+  if (n->op == &snt_op_avgpool) fprintf(f, ", count_include_pad = %s", snt_node_int(n, "count_include_pad", 0) ? "true" : "false");
   fprintf(f, ", name = %s)\n", snt_dsl_lit(w, n->name));
   return SNT_OK;
 }

@@ -3,6 +3,8 @@
 #include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 
+extern const snt_op snt_op_reduce_mean; /* defined below, beside reduce_sum */
+
 static const snt_arg_spec args[] = {{"axes", SNT_ARG_INTS, "[]", NULL}, {"keepdims", SNT_ARG_BOOL, "true", NULL}, {0}};
 
 /* The reduced axes as a bit mask; axes come from constant input 1 or the attribute. */
@@ -59,7 +61,7 @@ static snt_status emit(snt_emit *e, int node) {
   snt_emit_line(e, "{");
   snt_emit_line(e, "%s int64_t dims[] = %s;", snt_emit_const(e, n->in[0]), snt_emit_dims_rows(e, n->in[0]));
   snt_emit_line(e, "if (SNT_K_FAILED(snt_k_reduce(%s, %d, dims, %lldu, %s, %s))) return 1;",
-                n->op->name[7] == 'm' ? "SNT_K_REDUCE_MEAN" : "SNT_K_REDUCE_SUM", x->rank,
+                n->op == &snt_op_reduce_mean ? "SNT_K_REDUCE_MEAN" : "SNT_K_REDUCE_SUM", x->rank,
                 (long long)snt_node_int(n, "axes_mask", 0), snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;

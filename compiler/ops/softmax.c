@@ -5,6 +5,8 @@
 #include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 
+extern const snt_op snt_op_log_softmax; /* defined below, beside softmax */
+
 static const snt_arg_spec args[] = {{"axis", SNT_ARG_INT, "-1", NULL}, {0}};
 
 static snt_status infer(snt_graph *g, int node, snt_diag *d) {
@@ -67,7 +69,7 @@ static snt_status emit(snt_emit *e, int node) {
     else if (i == a || coerce) len *= x->dims[i];
     else inner *= x->dims[i];
   }
-  bool log = n->op->name[0] == 'l';
+  bool log = n->op == &snt_op_log_softmax;
   if (x->dtype == SNT_F64) return emit_f64(e, node, outer, len, inner, log); /* whole batch: rows() refuses DOUBLE */
   const char *outer_s = snt_emit_rows_dyn(e, n->in[0])
                             ? snt_format_keep(e, "n * %lldLL", (long long)(outer / x->dims[0]))
