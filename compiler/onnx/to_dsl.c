@@ -4,7 +4,6 @@
 #include "compiler/onnx/to_dsl.h"
 
 #include <ctype.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 

@@ -44,7 +44,6 @@ bool snt_dsl_is_param(const snt_graph *g, const snt_node *n, int i);
 int snt_dsl_channel_const(const snt_graph *g, int t, int64_t channels, double *v);
 
 /* Rules several ops share. The output stands for the input (dropout, identity). */
-struct snt_dsl_writer;
 snt_status snt_dsl_alias(snt_dsl_writer *w, int node);
 /* `y = op(x, name = ...)`: one-input ops without attributes (relu, exp, ...); a node with
  * more inputs has no DSL form. */
