@@ -140,18 +140,19 @@ typedef struct snt_op {
   const char *no_export; /* no onnx_export: it is not written as ONNX */
   const char *no_types;  /* types.t is 0: no ONNX element types are checked for it */
 } snt_op;
+
 /* The reason of the ops sinter export-onnx cannot write yet. */
 #define SNT_NO_EXPORT_YET "no ONNX export rule yet: sinter export-onnx refuses a model that uses it"
 
 const snt_op *snt_op_find(const char *name);
+int snt_op_count(void);
+const snt_op *snt_op_at(int i);
 
 /* The records passes and rules match nodes by (n->op == &snt_op_conv2d, never by name); each is
  * defined in its file under compiler/ops/. */
 extern const snt_op snt_op_conv2d, snt_op_dense, snt_op_batchnorm, snt_op_relu, snt_op_sigmoid, snt_op_tanh, snt_op_clip,
     snt_op_softmax, snt_op_add, snt_op_sub, snt_op_mul, snt_op_div, snt_op_pad, snt_op_rescale, snt_op_dropout,
     snt_op_identity, snt_op_concat, snt_op_cast, snt_op_flatten, snt_op_global_avg_pool, snt_op_global_max_pool;
-int snt_op_count(void);
-const snt_op *snt_op_at(int i);
 
 /* Symbol lists shared by several ops. */
 extern const char *const snt_activation_symbols[];
