@@ -11,7 +11,6 @@
 #include "support/util.h"
 
 extern const snt_op snt_op_softmax_xent;
-extern const snt_op snt_op_add;
 
 static snt_status grow(snt_ad *ad) {
   int n = ad->g->n_tensors;
@@ -151,7 +150,7 @@ static snt_status find_logits(snt_ad *ad, int *logits) {
                           g->n_outputs);
   int o = g->outputs[0], p = g->tensors[o].producer;
   snt_node *n = p >= 0 ? &g->nodes[p] : NULL;
-  if (n && strcmp(n->op->name, "softmax") == 0) {
+  if (n && n->op == &snt_op_softmax) {
     *logits = n->in[0];
     return SNT_OK;
   }
@@ -254,14 +253,7 @@ static snt_status mark_outputs(snt_ad *ad) {
 
 snt_status snt_autodiff_build(snt_graph *g, snt_diag *d, snt_ad *ad) {
   memset(ad, 0, sizeof *ad);
-  /* BatchNorm then ReLU runs as one kernel forward and one backward (the relu's mask is the
-   * output's sign): two passes over the largest tensors fewer each way. A zero pad before a
-   * conv becomes its padding and a residual add its epilogue (the gradient passes dy to the
-   * residual): no pad, pad gradient or add pass at all (ResNet50V2 step: 16 pads, 16 adds). */
-  int changed = 0;
-  snt_status fst = snt_pass_fold_pad(g, d, &changed);
-  if (!fst) fst = snt_pass_fuse_residual(g, d, &changed);
-  if (!fst) fst = snt_pass_fuse_bn_relu(g, d, &changed);
+  snt_status fst = snt_passes_run(g, d, SNT_PIPELINE_TRAINING);
   if (fst) return fst;
   ad->g = g;
   ad->d = d;

@@ -227,7 +227,7 @@ static snt_status eval_binary(snt_lower_ctx *c, const snt_ast_expr *e, snt_value
   if (op >= SNT_OP_EQ && op <= SNT_OP_GE) return compare(c, e, &a, &b, out);
   if (op == SNT_OP_ADD && a.kind == SNT_V_TENSOR && b.kind == SNT_V_TENSOR) {
     snt_value ins[2] = {a, b};
-    return snt_call_op(c, snt_op_find("add"), e, ins, 2, out);
+    return snt_call_op(c, &snt_op_add, e, ins, 2, out);
   }
   if (op == SNT_OP_ADD && a.kind == b.kind && (a.kind == SNT_V_STR || a.kind == SNT_V_LIST)) {
     st = concat(c, &a, &b, out);

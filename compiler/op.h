@@ -8,6 +8,7 @@
 struct snt_emit;
 struct snt_onnx_export;
 struct snt_ad;
+struct snt_dsl_writer;
 
 /* ---- element types an op computes (issue 9; checked at import by compiler/passes/legalize_types.c) ---- */
 #define SNT_TY(t) (1u << (t))
@@ -95,11 +96,23 @@ typedef struct snt_op {
   unsigned onnx_weight_inputs;
   /* Writes the node as standard ONNX nodes (compiler/onnx/export.h); NULL: no ONNX form. */
   snt_status (*onnx_export)(struct snt_onnx_export *x, const snt_graph *g, int node);
+  /* sinter import (compiler/onnx/to_dsl.h): writes the imported node as DSL text, or returns
+   * snt_dsl_unsupported naming why this node cannot be. NULL: the op has no DSL form, and
+   * no_dsl is the reason the importer reports. */
+  snt_status (*to_dsl)(struct snt_dsl_writer *w, int node);
+  const char *no_dsl;
   /* Writes the C code that computes the node. */
   snt_status (*emit)(struct snt_emit *e, int node);
   /* A C expression of type const char * naming the kernel the node runs with (evaluated at run
    * time with the model in `m`, for `EXE bench --profile`); NULL: the op's name. */
   const char *(*kernel_name)(struct snt_emit *e, int node);
+  /* Constant folding (compiler/passes/fold_constants.c): computes the node's single output
+   * into y (zeroed, sized for it) from inputs known at compile time, exactly as the emitted
+   * code would. SNT_ERR_INPUT: leave it to run time. NULL: the op is never folded. */
+  snt_status (*fold)(snt_graph *g, const snt_node *n, void *y);
+  /* The op reads only its input's static shape, never its values (Shape): it folds whether
+   * or not the input is known. */
+  bool reads_shape_only;
   /* Bytes of kernel scratch the node needs; NULL when none. */
   size_t (*scratch)(const snt_graph *g, const snt_node *n);
   /* The output may share the input's buffer (elementwise ops). */
@@ -123,11 +136,26 @@ typedef struct snt_op {
   const snt_attr_range *onnx_ranges; /* {0}-terminated; NULL when none */
   /* Element types of ONNX inputs (issue 9): anything else is refused at import. */
   snt_op_types types;
+
+  /* Why the op lacks a rule every op is expected to have (tests/unit/test_ops.c checks each
+   * registered op has the rule or the reason, never both). */
+  const char *no_onnx;   /* no onnx_type: no ONNX op imports to it */
+  const char *no_export; /* no onnx_export: it is not written as ONNX */
+  const char *no_types;  /* types.t is 0: no ONNX element types are checked for it */
 } snt_op;
+
+/* The reason of the ops sinter export-onnx cannot write yet. */
+#define SNT_NO_EXPORT_YET "no ONNX export rule yet: sinter export-onnx refuses a model that uses it"
 
 const snt_op *snt_op_find(const char *name);
 int snt_op_count(void);
 const snt_op *snt_op_at(int i);
+
+/* The records passes and rules match nodes by (n->op == &snt_op_conv2d, never by name); each is
+ * defined in its file under compiler/ops/. */
+extern const snt_op snt_op_conv2d, snt_op_dense, snt_op_batchnorm, snt_op_relu, snt_op_sigmoid, snt_op_tanh, snt_op_clip,
+    snt_op_softmax, snt_op_add, snt_op_sub, snt_op_mul, snt_op_div, snt_op_pad, snt_op_rescale, snt_op_dropout,
+    snt_op_identity, snt_op_concat, snt_op_cast, snt_op_flatten, snt_op_global_avg_pool, snt_op_global_max_pool;
 
 /* Symbol lists shared by several ops. */
 extern const char *const snt_activation_symbols[];

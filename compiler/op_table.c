@@ -8,7 +8,7 @@
   X(global_avg_pool) X(global_max_pool) X(flatten) X(add) X(pad) X(rescale) X(dropout)              \
   X(abs) X(neg) X(exp) X(log) X(sqrt) X(erf) X(identity) X(leaky_relu) X(cast) X(clip)                \
   X(sub) X(mul) X(div) X(pow) X(sum) X(maximum) X(minimum) X(reshape) X(squeeze) X(unsqueeze)       \
-  X(tensor_shape) X(transpose) X(concat) X(gather) X(softmax) X(log_softmax) X(reduce_mean) X(reduce_sum) \
+  X(tensor_shape) X(transpose) X(concat) X(gather) X(log_softmax) X(reduce_mean) X(reduce_sum) \
   X(gemm) X(matmul) X(resize) X(conv_transpose) X(mod)
 
 #define DECLARE(id) extern const snt_op snt_op_##id;

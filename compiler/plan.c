@@ -140,7 +140,7 @@ static bool can_join(const snt_graph *g, const snt_plan *p, const int *first, co
 static void plan_concat(const snt_graph *g, snt_plan *p, const int *first, const int *last, size_t *delta) {
   for (int s = 0; s < p->n_order; s++) {
     const snt_node *n = &g->nodes[p->order[s]];
-    if (strcmp(n->op->name, "concat") != 0 || n->n_out != 1) continue;
+    if (n->op != &snt_op_concat || n->n_out != 1) continue;
     int y = n->out[0];
     const snt_tensor *ty = &g->tensors[y];
     int64_t axis = snt_node_int(n, "axis", 1), outer = 1;

@@ -96,28 +96,13 @@ static void training_free(training *t) {
   free(t->onnx_template);
 }
 
-/* The passes that keep every parameter's value (no folding), so weights map by name. */
-static snt_status keep_values_passes(snt_graph *g, snt_diag *d) {
-  snt_status (*const passes[])(snt_graph *, snt_diag *, int *) = {
-      snt_pass_drop_identity, snt_pass_fold_pad, snt_pass_fuse_activation, snt_pass_fuse_bn_relu, snt_pass_dead_nodes};
-  for (int round = 0; round < 16; round++) {
-    int changed = 0;
-    for (size_t i = 0; i < sizeof passes / sizeof passes[0]; i++) {
-      snt_status st = passes[i](g, d, &changed);
-      if (st) return st;
-    }
-    if (!changed) break;
-  }
-  return SNT_OK;
-}
-
 static snt_status build_training(snt_diag *d, const char *model, const snt_lower_opts *lo, const snt_graph *g,
                                  long long train_batch, training *t) {
   snt_lower_opts o = *lo;
   o.batch = train_batch > 0 ? train_batch : g->recipe.batch > 0 ? g->recipe.batch : 32;
   snt_status st = snt_load_model(d, model, &o, &t->step);
   if (!st) st = snt_load_model(d, model, &o, &t->eval);
-  if (!st) st = keep_values_passes(t->eval, d);
+  if (!st) st = snt_passes_run(t->eval, d, SNT_PIPELINE_KEEP_VALUES);
   if (!st) st = snt_autodiff_build(t->step, d, &t->ad);
   if (!st) st = snt_onnx_template(g, &t->onnx_template, &t->onnx_template_bytes, d);
   if (st) {
@@ -316,7 +301,7 @@ int snt_cmd_compile(int argc, char **argv) {
       snt_diag_print(td, stderr);
     }
   }
-  if (!st && passes) st = tr.step ? keep_values_passes(g, d) : snt_passes_inference(g, d);
+  if (!st && passes) st = snt_passes_run(g, d, tr.step ? SNT_PIPELINE_KEEP_VALUES : SNT_PIPELINE_INFERENCE);
   if (!st) {
     /* Splitting needs every input and output to carry the batch. */
     bool all_batched = true;

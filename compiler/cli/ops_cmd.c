@@ -15,9 +15,6 @@ static void types_table(bool md) {
   for (int i = 0; i < snt_op_count(); i++) {
     const snt_op *op = snt_op_at(i);
     if (!op->onnx_type) continue;
-    bool dup = false; /* an op listed twice in the registry prints once */
-    for (int k = 0; k < i; k++) dup |= snt_op_at(k) == op;
-    if (dup) continue;
     char t[256], other[256];
     snt_types_names(op->types.t | op->types.t_f32, t, sizeof t);
     snt_types_names(op->types.other, other, sizeof other);

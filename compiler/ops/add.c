@@ -1,6 +1,7 @@
 /* add: elementwise sum of two or more tensors of the same shape (residual connections). */
 #include "compiler/autodiff.h"
 #include "compiler/onnx/export.h"
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 
 static const snt_arg_spec args[] = {{0}};
@@ -53,9 +54,12 @@ static snt_status grad(snt_ad *ad, int node) {
   return st;
 }
 
+static snt_status fold(snt_graph *g, const snt_node *n, void *y) { return snt_fold_arith(g, n, y, '+'); }
+static snt_status to_dsl(snt_dsl_writer *w, int node) { return snt_dsl_arith(w, node, '+'); }
+
 const snt_op snt_op_add = {
     .name = "add", .type_name = "Add", .default_layer = "add",
     .doc = "elementwise sum of tensors of one shape: add(a, b, ...) or a + b",
     .min_inputs = 2, .max_inputs = -1, .args = args, .infer = infer,
-    .onnx_type = "Add", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad, .batch_rows = snt_rows_elementwise,
-    .onnx_arity = {2, 2, 1, 1}, .types = {.t = SNT_TY_FLOATS | SNT_TY_INTS, .t_slots = ~0u, .note = "loop in the type (FLOAT16, BFLOAT16 in float32, rounded per element; integers wrap)"}};
+    .onnx_type = "Add", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .fold = fold, .to_dsl = to_dsl, .grad = grad,
+    .batch_rows = snt_rows_elementwise, .onnx_arity = {2, 2, 1, 1}, .types = {.t = SNT_TY_FLOATS | SNT_TY_INTS, .t_slots = ~0u, .note = "loop in the type (FLOAT16, BFLOAT16 in float32, rounded per element; integers wrap)"}};

@@ -6,6 +6,7 @@
 
 #include "compiler/autodiff.h"
 #include "compiler/onnx/export.h"
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "sinter/kernels_train.h"
 
@@ -256,10 +257,20 @@ static snt_status grad(snt_ad *ad, int node) {
 
 static const char *const roles[] = {NULL, "gamma", "beta", "moving_mean", "moving_variance", NULL};
 
+static snt_status to_dsl(snt_dsl_writer *w, int node) {
+  const snt_node *n = &w->g->nodes[node];
+  const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
+  if (!snt_dsl_is_param(w->g, n, 1) || !snt_dsl_is_param(w->g, n, 4)) return snt_dsl_unsupported(w, n, "its statistics must be constants");
+  fprintf(w->out, "  %s = batchnorm(%s, eps = %.9g, momentum = %.9g, name = %s)\n", lhs, in, snt_node_float(n, "eps", 1e-5),
+          snt_node_float(n, "momentum", 0.9), snt_dsl_lit(w, n->name));
+  return SNT_OK;
+}
+
 const snt_op snt_op_batchnorm = {
     .name = "batchnorm", .type_name = "BatchNormalization", .default_layer = "batch_normalization",
     .doc = "batch normalisation over channels: batchnorm(x, eps=0.001, momentum=0.99, center=true, scale=true)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer,
-    .onnx_type = "BatchNormalization", .onnx_import = onnx_import, .onnx_roles = roles, .onnx_export = onnx_export, .emit = emit, .inplace = true, .batch_rows = snt_rows_first,
+    .onnx_type = "BatchNormalization", .onnx_import = onnx_import, .onnx_roles = roles, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl, .inplace = true,
+    .batch_rows = snt_rows_first,
     .train = train, .grad = grad,
     .onnx_arity = {5, 5, 1, 5}, .types = SNT_TYPES_LOOP_F64(31)};

@@ -5,6 +5,7 @@
 
 #include "compiler/codegen/loops.h"
 #include "compiler/onnx/export.h"
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "support/util.h"
 
@@ -53,27 +54,45 @@ snt_status snt_ox_same(struct snt_onnx_export *x, const snt_graph *g, int node) 
   return snt_ox_node(x, n->op->onnx_type, n->name, n->n_in, ins, snt_ox_name(x, n->out[0])) < 0 ? SNT_ERR_NOMEM : SNT_OK;
 }
 
-typedef struct fold_def {
-  const char *name, *combine;
-} fold_def;
-
-static const fold_def folds[] = {
-    {"sub", "a - b"}, {"mul", "a * b"}, {"div", "a / b"}, {"pow", "pow((double)a, (double)b)"},
-    {"sum", "a + b"}, {"maximum", "(a > b ? a : b)"}, {"minimum", "(a < b ? a : b)"},
-};
-
-static snt_status fold_emit(snt_emit *e, int node) {
-  const char *name = e->g->nodes[node].op->name;
-  for (size_t i = 0; i < sizeof folds / sizeof folds[0]; i++)
-    if (strcmp(folds[i].name, name) == 0) return snt_emit_fold(e, node, folds[i].combine);
-  return SNT_ERR_INTERNAL;
+snt_status snt_dsl_arith(snt_dsl_writer *w, int node, char op) {
+  const snt_graph *g = w->g;
+  const snt_node *n = &g->nodes[node];
+  const snt_tensor *x = &g->tensors[n->in[0]];
+  FILE *f = w->out;
+  const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
+  int64_t ch = x->rank >= 2 ? x->dims[1] : 1;
+  double v[4096];
+  int k = ch <= 4096 ? snt_dsl_channel_const(g, n->in[1], ch, v) : -1;
+  if (k > 0) {
+    if (op == '-')
+      for (int j = 0; j < k; j++) v[j] = -v[j];
+    fprintf(f, "  %s = rescale(%s, ", lhs, in);
+    if (op == '*') snt_dsl_floats(f, v, k), fprintf(f, ", 0");
+    else fprintf(f, "1, "), snt_dsl_floats(f, v, k);
+    fprintf(f, ", name = %s)\n", snt_dsl_lit(w, n->name));
+  } else if (op == '+' && n->n_in == 2 && g->tensors[n->in[1]].kind == SNT_T_ACT && g->tensors[n->in[1]].rank == x->rank) {
+    fprintf(f, "  %s = add(%s, %s, name = %s)\n", lhs, in, snt_dsl_ident(w, n->in[1]), snt_dsl_lit(w, n->name));
+  } else {
+    return snt_dsl_unsupported(w, n, "only residual adds of equal shapes and per-channel constants are expressible");
+  }
+  return SNT_OK;
 }
 
-#define BINARY(id, onnx, lo, hi, doc_, types_)                                                           \
+static snt_status sub_dsl(snt_dsl_writer *w, int node) { return snt_dsl_arith(w, node, '-'); }
+static snt_status mul_dsl(snt_dsl_writer *w, int node) { return snt_dsl_arith(w, node, '*'); }
+
+/* Constant folding of sub, mul and div (fold_util.c). */
+static snt_status sub_fold(snt_graph *g, const snt_node *n, void *y) { return snt_fold_arith(g, n, y, '-'); }
+static snt_status mul_fold(snt_graph *g, const snt_node *n, void *y) { return snt_fold_arith(g, n, y, '*'); }
+static snt_status div_fold(snt_graph *g, const snt_node *n, void *y) { return snt_fold_arith(g, n, y, '/'); }
+
+/* An op folding its inputs left to right with combine_ over a and b (snt_emit_fold). */
+#define BINARY(id, onnx, lo, hi, doc_, types_, combine_, fold_, dsl_)                                    \
+  static snt_status id##_emit(snt_emit *e, int node) { return snt_emit_fold(e, node, combine_); }     \
   const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,    \
                               .min_inputs = lo, .max_inputs = hi, .args = no_args,                   \
                               .infer = snt_infer_broadcast, .onnx_type = onnx, .onnx_export = snt_ox_same, \
-                              .emit = fold_emit, .batch_rows = snt_rows_elementwise, .onnx_arity = {lo, hi, 1, 1}, .types = types_}
+                              .emit = id##_emit, .fold = fold_, .to_dsl = dsl_, .batch_rows = snt_rows_elementwise, .onnx_arity = {lo, hi, 1, 1}, .types = types_}
 #define FOLD_NOTE "loop in the type (FLOAT16, BFLOAT16 in float32, rounded per element; integers wrap)"
 #define POW_TYPES                                                                                    \
   {.t = SNT_TY_FLOATS | SNT_TY(SNT_I32) | SNT_TY(SNT_I64), .other = SNT_TY_NUMERIC,                    \
@@ -81,14 +100,16 @@ static snt_status fold_emit(snt_emit *e, int node) {
 #define FOLD_TYPES(ts) {.t = (ts), .t_slots = ~0u, .note = FOLD_NOTE}
 #define DIV_TYPES {.t = SNT_TY_FLOATS | SNT_TY_INTS, .t_slots = ~0u, .note = FOLD_NOTE "; x / 0 = 0, MIN / -1 = MIN"}
 
-BINARY(sub, "Sub", 2, 2, "a - b, broadcasting: sub(a, b)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));
-BINARY(mul, "Mul", 2, 2, "a * b, broadcasting: mul(a, b)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));
-BINARY(div, "Div", 2, 2, "a / b, broadcasting (integers truncate): div(a, b)", DIV_TYPES);
+BINARY(sub, "Sub", 2, 2, "a - b, broadcasting: sub(a, b)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS), "a - b", sub_fold, sub_dsl);
+BINARY(mul, "Mul", 2, 2, "a * b, broadcasting: mul(a, b)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS), "a * b", mul_fold, mul_dsl);
+BINARY(div, "Div", 2, 2, "a / b, broadcasting (integers truncate): div(a, b)", DIV_TYPES, "a / b", div_fold, snt_dsl_plain);
 BINARY(pow, "Pow", 2, 2, "a ** b, broadcasting, in a's type: pow(a, b)",
-       POW_TYPES);
-BINARY(sum, "Sum", 1, -1, "elementwise sum of any number of tensors, broadcasting: sum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS));
-BINARY(maximum, "Max", 1, -1, "elementwise maximum, broadcasting: maximum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));
-BINARY(minimum, "Min", 1, -1, "elementwise minimum, broadcasting: minimum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS));
+       POW_TYPES, "pow((double)a, (double)b)", NULL, snt_dsl_plain);
+BINARY(sum, "Sum", 1, -1, "elementwise sum of any number of tensors, broadcasting: sum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS), "a + b", NULL, snt_dsl_plain);
+BINARY(maximum, "Max", 1, -1, "elementwise maximum, broadcasting: maximum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS), "(a > b ? a : b)", NULL,
+       snt_dsl_plain);
+BINARY(minimum, "Min", 1, -1, "elementwise minimum, broadcasting: minimum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS), "(a < b ? a : b)", NULL,
+       snt_dsl_plain);
 
 /* ---- mod: ONNX Mod; fmod=0 (integers only) follows the divisor's sign, fmod=1 the dividend's ---- */
 
@@ -128,6 +149,7 @@ const snt_op snt_op_mod = {
     .name = "mod", .type_name = "Mod", .default_layer = "mod",
     .doc = "remainder, broadcasting: mod(a, b, fmod=0) (fmod=0: the sign of b, integers only; fmod=1: the sign of a)",
     .min_inputs = 2, .max_inputs = 2, .args = mod_args, .infer = mod_infer, .onnx_type = "Mod",
-    .emit = mod_emit, .batch_rows = snt_rows_elementwise, .onnx_arity = {2, 2, 1, 1},
+    .emit = mod_emit, .no_dsl = SNT_NO_DSL_YET, .batch_rows = snt_rows_elementwise, .onnx_arity = {2, 2, 1, 1},
     .types = {.t = SNT_TY_FLOATS | SNT_TY_INTS, .t_slots = ~0u,
-              .note = "integers in the type (x mod 0 = 0, MIN mod -1 = 0); floats: fmod in double, rounded to the type"}};
+              .note = "integers in the type (x mod 0 = 0, MIN mod -1 = 0); floats: fmod in double, rounded to the type"},
+    .no_export = SNT_NO_EXPORT_YET};

@@ -9,8 +9,6 @@ snt_status snt_infer_same(snt_graph *g, int node, snt_diag *d);
 snt_status snt_infer_broadcast(snt_graph *g, int node, snt_diag *d);
 /* y = tmpl(x) elementwise; "$f" in tmpl is the math suffix of x's type. */
 snt_status snt_emit_unary_expr(snt_emit *e, int node, const char *tmpl);
-/* The emitter of the unary ops named in elementwise.c (relu, sigmoid, tanh, exp, ...). */
-snt_status snt_emit_unary(snt_emit *e, int node);
 /* y = fold of the inputs with `combine` over a and b, broadcasting. */
 snt_status snt_emit_fold(snt_emit *e, int node, const char *combine);
 /* out[0] = a byte copy of in[0] (ops that only change the shape). */
@@ -26,6 +24,27 @@ bool snt_rows_elementwise(const snt_graph *g, const snt_node *n, const bool *row
 static inline const char *snt_emit_const(const snt_emit *e, int t) { return snt_emit_rows_dyn(e, t) ? "const" : "static const"; }
 /* t's dims as an initializer list, dim 0 as snt_emit_rows gives it: "{n, 3, 8, 8}". */
 const char *snt_emit_dims_rows(snt_emit *e, int tensor);
+
+/* Constant folding helpers (compiler/ops/fold_util.c; snt_op.fold). Folding handles INT32 and
+ * INT64, FLOAT and DOUBLE elements, converted as the emitted C converts them. */
+bool snt_fold_is_int(snt_dtype t);
+bool snt_fold_is_float(snt_dtype t);
+int64_t snt_fold_get_i64(const snt_tensor *t, int64_t i);
+double snt_fold_get_f64(const snt_tensor *t, int64_t i);
+/* Stores an integer; false when the type cannot hold it (C would overflow at run time). */
+bool snt_fold_put_i64(snt_dtype dt, void *y, int64_t i, int64_t v);
+void snt_fold_put_f64(snt_dtype dt, void *y, int64_t i, double v);
+/* The fold rule of ops whose output holds the input's bytes unchanged (reshape, identity...). */
+snt_status snt_fold_copy(snt_graph *g, const snt_node *n, void *y);
+/* The fold rule of add, sub, mul, div (op '+', '-', '*', '/') with numpy broadcasting, all
+ * inputs of the output's type; SNT_ERR_INPUT where the emitted C would overflow or divide by 0. */
+snt_status snt_fold_arith(snt_graph *g, const snt_node *n, void *y, char op);
+
+/* sinter import rule of add, sub, mul (compiler/ops/binary.c): a per-channel constant
+ * operand is input preprocessing, written as rescale; add of two equal-rank activations is a
+ * residual add. op is '+', '-' or '*'. */
+struct snt_dsl_writer;
+snt_status snt_dsl_arith(struct snt_dsl_writer *w, int node, char op);
 
 /* Training helpers (compiler/ops/activation.c). */
 struct snt_ad;

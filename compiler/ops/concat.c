@@ -1,5 +1,7 @@
 /* concat: joins tensors along one axis. */
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
+#include "sinter/kernels.h"
 
 static const snt_arg_spec args[] = {{"axis", SNT_ARG_INT, "1", NULL}, {0}};
 
@@ -61,8 +63,23 @@ static bool rows(const snt_graph *g, const snt_node *n, const bool *r) {
   return norm_axis(n, g->tensors[n->in[0]].rank) > 0;
 }
 
+/* Folded with the kernel the emitted code calls. */
+static snt_status fold(snt_graph *g, const snt_node *n, void *y) {
+  const snt_tensor *x = snt_in(g, n, 0);
+  int64_t axis = snt_node_int(n, "axis", 1), outer = 1, inner = 1, sizes[64];
+  const void *xs[64];
+  if (axis < 0) axis += x->rank;
+  if (n->n_in > 64) return SNT_ERR_INPUT;
+  for (int i = 0; i < axis; i++) outer *= x->dims[i];
+  for (int i = (int)axis + 1; i < x->rank; i++) inner *= x->dims[i];
+  for (int k = 0; k < n->n_in; k++) xs[k] = snt_in(g, n, k)->data, sizes[k] = snt_in(g, n, k)->dims[axis];
+  snt_k_concat(snt_dtype_size(x->dtype), n->n_in, xs, sizes, outer, inner, y);
+  return SNT_OK;
+}
+
 const snt_op snt_op_concat = {
     .name = "concat", .type_name = "Concatenate", .default_layer = "concatenate",
     .doc = "joins tensors along an axis: concat(a, b, ..., axis=1)", .min_inputs = 1, .max_inputs = -1, .args = args,
-    .infer = infer, .onnx_type = "Concat", .emit = emit, .batch_rows = rows,
-    .onnx_arity = {1, -1, 1, 1}, .types = {.t = SNT_TY_ALL, .t_slots = ~0u, .note = SNT_NOTE_MOVE}};
+    .infer = infer, .onnx_type = "Concat", .emit = emit, .fold = fold, .no_dsl = SNT_NO_DSL_YET, .batch_rows = rows,
+    .onnx_arity = {1, -1, 1, 1}, .types = {.t = SNT_TY_ALL, .t_slots = ~0u, .note = SNT_NOTE_MOVE},
+    .no_export = SNT_NO_EXPORT_YET};

@@ -5,6 +5,7 @@
 
 #include "compiler/autodiff.h"
 #include "compiler/onnx/export.h"
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "compiler/ops/window.h"
 #include "sinter/kernels_train.h"
@@ -325,10 +326,34 @@ static const snt_attr_range conv_ranges[] = {
     {"kernel_shape", 1, SNT_MAX_ATTR}, {"strides", 1, SNT_MAX_ATTR}, {"dilations", 1, SNT_MAX_ATTR},
     {"pads", 0, SNT_MAX_ATTR}, {"group", 1, SNT_MAX_ATTR}, {0}};
 
+static snt_status to_dsl(snt_dsl_writer *w, int node) {
+  const snt_graph *g = w->g;
+  const snt_node *n = &g->nodes[node];
+  FILE *f = w->out;
+  const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
+  if (g->tensors[n->in[0]].rank != 4 || !snt_dsl_is_param(g, n, 1))
+    return snt_dsl_unsupported(w, n, "2-D convolutions with constant weights only");
+  int c = 0, cs = 0, cd = 0;
+  const int64_t *k = snt_node_ints(n, "kernel", &c), *p = snt_node_ints(n, "resolved_pads", &c);
+  const int64_t *s = snt_node_ints(n, "stride", &cs), *dl = snt_node_ints(n, "dilation", &cd);
+  int64_t one[2] = {1, 1};
+  fprintf(f, "  %s = conv2d(%s, %lld, ", lhs, in, (long long)snt_node_int(n, "filters", 0));
+  snt_dsl_ints(f, k, 2);
+  fprintf(f, ", stride = ");
+  snt_dsl_ints(f, s && cs == 2 ? s : one, 2);
+  fprintf(f, ", padding = ");
+  snt_dsl_ints(f, p, 4);
+  fprintf(f, ", dilation = ");
+  snt_dsl_ints(f, dl && cd == 2 ? dl : one, 2);
+  fprintf(f, ", groups = %lld, bias = %s, name = %s)\n", (long long)snt_node_int(n, "groups", 1),
+          snt_dsl_is_param(g, n, 2) ? "true" : "false", snt_dsl_lit(w, n->name));
+  return SNT_OK;
+}
+
 const snt_op snt_op_conv2d = {
     .name = "conv2d", .type_name = "Conv2D", .default_layer = "conv2d",
     .doc = "2-D convolution: conv2d(x, filters, kernel, stride=1, padding=valid, dilation=1, groups=1, bias=true, activation=none, l2=0)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer, .flops = flops,
-    .onnx_type = "Conv", .onnx_import = onnx_import, .onnx_roles = roles, .onnx_export = onnx_export, .emit = emit, .scratch = scratch,
+    .onnx_type = "Conv", .onnx_import = onnx_import, .onnx_roles = roles, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl, .scratch = scratch,
     .kernel_name = kernel_name, .grad = grad, .batch_rows = rows,
     .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = conv_ranges, .types = SNT_TYPES_LOOP_F64(7)};

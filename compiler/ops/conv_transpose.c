@@ -2,6 +2,7 @@
  * dims, with groups, dilation, output_padding and output_shape / auto_pad rules. */
 #include <string.h>
 
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "compiler/ops/window.h"
 #include "sinter/kernels.h"
@@ -143,5 +144,6 @@ static const snt_attr_range convt_ranges[] = {
 const snt_op snt_op_conv_transpose = {
     .name = "conv_transpose", .type_name = "Conv2DTranspose", .default_layer = "conv2d_transpose",
     .doc = "transposed convolution (ONNX ConvTranspose)", .min_inputs = 1, .max_inputs = 1, .args = args,
-    .infer = infer, .onnx_type = "ConvTranspose", .onnx_import = onnx_import, .emit = emit, .scratch = scratch,
-    .batch_rows = snt_rows_first, .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = convt_ranges, .types = SNT_TYPES_LOOP_F64(7)};
+    .infer = infer, .onnx_type = "ConvTranspose", .onnx_import = onnx_import, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .scratch = scratch,
+    .batch_rows = snt_rows_first, .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = convt_ranges, .types = SNT_TYPES_LOOP_F64(7),
+    .no_export = SNT_NO_EXPORT_YET};

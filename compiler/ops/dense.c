@@ -3,6 +3,7 @@
 
 #include "compiler/autodiff.h"
 #include "compiler/onnx/export.h"
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "sinter/kernels.h"
 
@@ -135,4 +136,6 @@ const snt_op snt_op_dense = {
     .name = "dense", .type_name = "Dense", .default_layer = "dense",
     .doc = "fully connected layer: dense(x, units, activation=none, bias=true, l2=0)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer, .flops = flops, .onnx_export = onnx_export, .emit = emit,
-    .kernel_name = kernel_name, .grad = grad, .batch_rows = snt_rows_first};
+    .kernel_name = kernel_name, .grad = grad, .batch_rows = snt_rows_first, .no_dsl = "no ONNX op imports to it",
+    .no_onnx = "a DSL layer: ONNX Gemm and MatMul import as gemm and matmul",
+    .no_types = "never imported from ONNX, whose element types the types rule checks"};

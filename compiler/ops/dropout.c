@@ -4,6 +4,7 @@
 
 #include "compiler/autodiff.h"
 #include "compiler/onnx/export.h"
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "sinter/kernels_train.h"
 
@@ -104,6 +105,6 @@ const snt_op snt_op_dropout = {
     .name = "dropout", .type_name = "Dropout", .default_layer = "dropout",
     .doc = "random zeroing while training: dropout(x, rate, seed=0)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Dropout",
-    .onnx_import = onnx_import, .onnx_const_inputs = 1u << 2, .onnx_export = onnx_export, .emit = emit, .batch_rows = snt_rows_first,
+    .onnx_import = onnx_import, .onnx_const_inputs = 1u << 2, .onnx_export = onnx_export, .emit = emit, .to_dsl = snt_dsl_alias, .batch_rows = snt_rows_first,
     .train = train, .grad = grad,
     .onnx_arity = {1, 3, 1, 2}, .types = {.t = SNT_TY_FLOATS, .other = SNT_TY_FLOATS | SNT_TY(SNT_BOOL), .note = "a copy at inference"}};

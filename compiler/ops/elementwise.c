@@ -5,21 +5,11 @@
 #include <string.h>
 
 #include "compiler/codegen/loops.h"
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "support/util.h"
 
 static const snt_arg_spec no_args[] = {{0}};
-
-typedef struct unary_def {
-  const char *name, *expr;
-} unary_def;
-
-static const unary_def unary_defs[] = {
-    {"abs", "(x < 0 ? -x : x)"},  {"neg", "-x"},       {"exp", "exp$f(x)"},
-    {"log", "log$f(x)"},          {"sqrt", "sqrt$f(x)"}, {"erf", "erf$f(x)"},
-    {"relu", "(x > 0 ? x : 0)"},  {"sigmoid", "1 / (1 + exp$f(-x))"}, {"tanh", "tanh$f(x)"},
-    {"identity", "x"},
-};
 
 /* Replaces each "$f" of a template with the type's math suffix. */
 static char *expand(const char *tmpl, const char *suffix) {
@@ -53,13 +43,6 @@ snt_status snt_emit_unary_expr(snt_emit *e, int node, const char *tmpl) {
   return SNT_OK;
 }
 
-snt_status snt_emit_unary(snt_emit *e, int node) {
-  const char *name = e->g->nodes[node].op->name;
-  for (size_t i = 0; i < sizeof unary_defs / sizeof unary_defs[0]; i++)
-    if (strcmp(unary_defs[i].name, name) == 0) return snt_emit_unary_expr(e, node, unary_defs[i].expr);
-  return SNT_ERR_INTERNAL;
-}
-
 snt_status snt_infer_same(snt_graph *g, int node, snt_diag *d) {
   (void)d;
   snt_tensor *x = snt_in(g, &g->nodes[node], 0);
@@ -67,22 +50,26 @@ snt_status snt_infer_same(snt_graph *g, int node, snt_diag *d) {
   return SNT_OK;
 }
 
-#define UNARY(id, onnx, doc_, types_, note_)                                                                \
+/* A unary op computing expr_ of x (a template for snt_emit_unary_expr). */
+#define UNARY(id, onnx, doc_, types_, note_, expr_, fold_, dsl_)                                            \
+  static snt_status id##_emit(snt_emit *e, int node) { return snt_emit_unary_expr(e, node, expr_); }    \
   const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,      \
                               .min_inputs = 1, .max_inputs = 1, .args = no_args, .infer = snt_infer_same, \
-                              .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = snt_emit_unary, .inplace = true, .batch_rows = snt_rows_elementwise, \
+                              .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = id##_emit, .fold = fold_, .to_dsl = dsl_, \
+                              .inplace = true, .batch_rows = snt_rows_elementwise, \
                               .onnx_arity = {1, 1, 1, 1}, .types = {.t = (types_), .note = note_}}
 /* Types of the unary ops (emitted loops: FLOAT16/BFLOAT16 load and store through float32). */
 #define UNARY_NOTE "loop in the type (FLOAT16, BFLOAT16 in float32, rounded per element)"
 #define UNARY_INT_NOTE UNARY_NOTE "; integers wrap (Abs(MIN) = MIN)"
 
-UNARY(abs, "Abs", "absolute value: abs(x)", SNT_TY_FLOATS | SNT_TY_INTS, UNARY_INT_NOTE);
-UNARY(neg, "Neg", "negation: neg(x)", SNT_TY_FLOATS | SNT_TY_SINTS, UNARY_INT_NOTE);
-UNARY(exp, "Exp", "exponential: exp(x)", SNT_TY_FLOATS, UNARY_NOTE);
-UNARY(log, "Log", "natural logarithm: log(x)", SNT_TY_FLOATS, UNARY_NOTE);
-UNARY(sqrt, "Sqrt", "square root: sqrt(x)", SNT_TY_FLOATS, UNARY_NOTE);
-UNARY(erf, "Erf", "error function: erf(x)", SNT_TY_FLOATS, UNARY_NOTE);
-UNARY(identity, "Identity", "a copy of x: identity(x)", SNT_TY_ALL, "a copy, any element type");
+UNARY(abs, "Abs", "absolute value: abs(x)", SNT_TY_FLOATS | SNT_TY_INTS, UNARY_INT_NOTE, "(x < 0 ? -x : x)", NULL, snt_dsl_plain);
+UNARY(neg, "Neg", "negation: neg(x)", SNT_TY_FLOATS | SNT_TY_SINTS, UNARY_INT_NOTE, "-x", NULL, snt_dsl_plain);
+UNARY(exp, "Exp", "exponential: exp(x)", SNT_TY_FLOATS, UNARY_NOTE, "exp$f(x)", NULL, snt_dsl_plain);
+UNARY(log, "Log", "natural logarithm: log(x)", SNT_TY_FLOATS, UNARY_NOTE, "log$f(x)", NULL, snt_dsl_plain);
+UNARY(sqrt, "Sqrt", "square root: sqrt(x)", SNT_TY_FLOATS, UNARY_NOTE, "sqrt$f(x)", NULL, snt_dsl_plain);
+UNARY(erf, "Erf", "error function: erf(x)", SNT_TY_FLOATS, UNARY_NOTE, "erf$f(x)", NULL, snt_dsl_plain);
+UNARY(identity, "Identity", "a copy of x: identity(x)", SNT_TY_ALL, "a copy, any element type", "x", snt_fold_copy,
+      snt_dsl_alias); /* the DSL reads its input */
 
 /* ---- leaky_relu ---- */
 
@@ -97,11 +84,19 @@ static snt_status leaky_emit(snt_emit *e, int node) {
   return st;
 }
 
+static snt_status leaky_dsl(snt_dsl_writer *w, int node) {
+  const snt_node *n = &w->g->nodes[node];
+  const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
+  fprintf(w->out, "  %s = leaky_relu(%s, %.9g, name = %s)\n", lhs, in, snt_node_float(n, "alpha", 0.01), snt_dsl_lit(w, n->name));
+  return SNT_OK;
+}
+
 const snt_op snt_op_leaky_relu = {
     .name = "leaky_relu", .type_name = "LeakyReLU", .default_layer = "leaky_re_lu",
     .doc = "x for x >= 0, alpha * x below: leaky_relu(x, alpha=0.01)", .min_inputs = 1, .max_inputs = 1,
-    .args = leaky_args, .infer = snt_infer_same, .onnx_type = "LeakyRelu", .emit = leaky_emit, .inplace = true, .batch_rows = snt_rows_elementwise,
-    .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_FLOATS, .note = UNARY_NOTE}};
+    .args = leaky_args, .infer = snt_infer_same, .onnx_type = "LeakyRelu", .emit = leaky_emit, .to_dsl = leaky_dsl, .inplace = true, .batch_rows = snt_rows_elementwise,
+    .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_FLOATS, .note = UNARY_NOTE},
+    .no_export = SNT_NO_EXPORT_YET};
 
 /* ---- cast ---- */
 
@@ -143,11 +138,31 @@ static snt_status cast_emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+/* Folded as its emitted C conversion; a float that does not fit the integer type (undefined
+ * in C) is left to run time. */
+static snt_status cast_fold(snt_graph *g, const snt_node *n, void *y) {
+  const snt_tensor *x = snt_in(g, n, 0);
+  snt_dtype to = snt_out(g, n, 0)->dtype, from = x->dtype;
+  if (!(snt_fold_is_int(from) || snt_fold_is_float(from)) || !(snt_fold_is_int(to) || snt_fold_is_float(to))) return SNT_ERR_INPUT;
+  for (int64_t i = 0; i < snt_tensor_numel(x); i++) {
+    if (snt_fold_is_int(from) && snt_fold_is_int(to) && !snt_fold_put_i64(to, y, i, snt_fold_get_i64(x, i))) return SNT_ERR_INPUT;
+    if (snt_fold_is_int(from) && to == SNT_F32) ((float *)y)[i] = (float)snt_fold_get_i64(x, i); /* rounded once, as C does */
+    if (snt_fold_is_int(from) && to == SNT_F64) ((double *)y)[i] = (double)snt_fold_get_i64(x, i);
+    if (snt_fold_is_float(from) && snt_fold_is_float(to)) snt_fold_put_f64(to, y, i, snt_fold_get_f64(x, i));
+    if (snt_fold_is_float(from) && snt_fold_is_int(to)) {
+      double v = snt_fold_get_f64(x, i);
+      if (!(v > -9.2e18 && v < 9.2e18) || !snt_fold_put_i64(to, y, i, (int64_t)v)) return SNT_ERR_INPUT;
+    }
+  }
+  return SNT_OK;
+}
+
 const snt_op snt_op_cast = {
     .name = "cast", .type_name = "Cast", .default_layer = "cast",
     .doc = "element type conversion (ONNX type numbers): cast(x, to)", .min_inputs = 1, .max_inputs = 1,
-    .args = cast_args, .infer = cast_infer, .onnx_type = "Cast", .emit = cast_emit, .batch_rows = snt_rows_elementwise,
-    .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_ALL, .note = "any of these to any of these; BFLOAT16 and FLOAT16 round to nearest even"}};
+    .args = cast_args, .infer = cast_infer, .onnx_type = "Cast", .emit = cast_emit, .fold = cast_fold, .no_dsl = SNT_NO_DSL_YET, .batch_rows = snt_rows_elementwise,
+    .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_ALL, .note = "any of these to any of these; BFLOAT16 and FLOAT16 round to nearest even"},
+    .no_export = SNT_NO_EXPORT_YET};
 
 /* ---- clip: min and max are attributes before opset 11, optional inputs after ---- */
 
@@ -200,5 +215,6 @@ static snt_status clip_emit(snt_emit *e, int node) {
 const snt_op snt_op_clip = {
     .name = "clip", .type_name = "Clip", .default_layer = "clip",
     .doc = "limits values to [min, max]: clip(x, min=-inf, max=inf)", .min_inputs = 1, .max_inputs = 3,
-    .args = clip_args, .infer = clip_infer, .onnx_type = "Clip", .emit = clip_emit, .inplace = true, .batch_rows = snt_rows_elementwise,
-    .onnx_arity = {1, 3, 1, 1}, .types = {.t = SNT_TY_FLOATS | SNT_TY_INTS, .t_slots = 7, .note = UNARY_NOTE}};
+    .args = clip_args, .infer = clip_infer, .onnx_type = "Clip", .emit = clip_emit, .no_dsl = SNT_NO_DSL_YET, .inplace = true, .batch_rows = snt_rows_elementwise,
+    .onnx_arity = {1, 3, 1, 1}, .types = {.t = SNT_TY_FLOATS | SNT_TY_INTS, .t_slots = 7, .note = UNARY_NOTE},
+    .no_export = SNT_NO_EXPORT_YET};

@@ -6,6 +6,7 @@
 
 #include "compiler/autodiff.h"
 #include "compiler/onnx/export.h"
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 
 static const char *const orders[] = {"hwc", "chw", NULL};
@@ -109,9 +110,36 @@ static snt_status grad(snt_ad *ad, int node) {
   return snt_ad_input_grad(ad, &flatten_grad, node, 1, &dy);
 }
 
+/* Folded in ONNX order (the bytes unchanged); Keras-order flatten moves elements and is
+ * left to its kernel. */
+static snt_status fold(snt_graph *g, const snt_node *n, void *y) {
+  if (strcmp(snt_node_string(n, "order", "chw"), "hwc") == 0 && snt_in(g, n, 0)->rank >= 3) return SNT_ERR_INPUT;
+  return snt_fold_copy(g, n, y);
+}
+
+/* ONNX's Flatten (axis 1); after a global pool the DSL's tensor is flat already. */
+static snt_status to_dsl(snt_dsl_writer *w, int node) {
+  const snt_graph *g = w->g;
+  const snt_node *n = &g->nodes[node];
+  const snt_tensor *x = &g->tensors[n->in[0]];
+  if (snt_node_int(n, "axis", 1) != 1) return snt_dsl_unsupported(w, n, SNT_NO_DSL_YET);
+  int src = n->in[0];
+  bool pooled = x->rank >= 2;
+  for (int k = 2; k < x->rank; k++) pooled &= x->dims[k] == 1;
+  int p = g->tensors[snt_dsl_root(w, src)].producer;
+  pooled &= p >= 0 && (g->nodes[p].op == &snt_op_global_avg_pool || g->nodes[p].op == &snt_op_global_max_pool);
+  if (x->rank == 2 || pooled) {
+    w->alias[n->out[0]] = src;
+    return SNT_OK;
+  }
+  fprintf(w->out, "  %s = flatten(%s, order = %s, name = %s)\n", snt_dsl_ident(w, n->out[0]), snt_dsl_ident(w, src),
+          w->hwc[src] ? "hwc" : "chw", snt_dsl_lit(w, n->name));
+  return SNT_OK;
+}
+
 const snt_op snt_op_flatten = {
     .name = "flatten", .type_name = "Flatten", .default_layer = "flatten",
     .doc = "flatten each sample; order=hwc (Keras, default) or chw: flatten(x, order=hwc)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Flatten",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad, .batch_rows = snt_rows_first,
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .fold = fold, .to_dsl = to_dsl, .grad = grad, .batch_rows = snt_rows_first,
     .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_ALL, .note = SNT_NOTE_MOVE}};

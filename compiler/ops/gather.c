@@ -1,5 +1,7 @@
 /* gather: picks slices along one axis by integer indices (read at run time). */
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
+#include "sinter/kernels.h"
 
 static const snt_arg_spec args[] = {{"axis", SNT_ARG_INT, "0", NULL}, {0}};
 
@@ -43,8 +45,20 @@ static bool rows(const snt_graph *g, const snt_node *n, const bool *r) {
   return (axis < 0 ? axis + g->tensors[n->in[0]].rank : axis) > 0 && snt_rows_first(g, n, r);
 }
 
+/* Folded with the kernel the emitted code calls. */
+static snt_status fold(snt_graph *g, const snt_node *n, void *y) {
+  const snt_tensor *x = snt_in(g, n, 0), *ix = snt_in(g, n, 1);
+  int64_t axis = snt_node_int(n, "axis", 0), outer = 1, inner = 1;
+  if (axis < 0) axis += x->rank;
+  for (int i = 0; i < axis; i++) outer *= x->dims[i];
+  for (int i = (int)axis + 1; i < x->rank; i++) inner *= x->dims[i];
+  return snt_k_gather(snt_dtype_size(x->dtype), outer, x->dims[axis], inner, x->data, ix->dtype, ix->data,
+                      snt_tensor_numel(ix), y);
+}
+
 const snt_op snt_op_gather = {
     .name = "gather", .type_name = "Gather", .default_layer = "gather",
     .doc = "slices of x along an axis picked by integer indices: gather(x, indices, axis=0)", .min_inputs = 2,
-    .max_inputs = 2, .args = args, .infer = infer, .onnx_type = "Gather", .emit = emit, .batch_rows = rows,
-    .onnx_arity = {2, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I32) | SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE}};
+    .max_inputs = 2, .args = args, .infer = infer, .onnx_type = "Gather", .emit = emit, .fold = fold, .no_dsl = SNT_NO_DSL_YET, .batch_rows = rows,
+    .onnx_arity = {2, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I32) | SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE},
+    .no_export = SNT_NO_EXPORT_YET};

@@ -1,4 +1,5 @@
 /* gemm (ONNX Gemm): y = alpha * A' B' + beta * C; matmul (ONNX MatMul): numpy's matmul. */
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "sinter/kernels.h"
 #include "support/util.h"
@@ -153,19 +154,40 @@ static const char *gemm_kernel_name(snt_emit *e, int node) {
 static const snt_attr_range gemm_ranges[] = {{"transA", 0, 1}, {"transB", 0, 1}, {0}};
 static const char *const gemm_roles[] = {NULL, "kernel", "bias", NULL}, *const matmul_roles[] = {NULL, "kernel", NULL};
 
+/* A Gemm or MatMul that is a dense layer (sinter import). */
+static snt_status dense_dsl(snt_dsl_writer *w, int node, bool gemm) {
+  const snt_graph *g = w->g;
+  const snt_node *n = &g->nodes[node];
+  const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
+  if (g->tensors[n->in[0]].rank != 2 || !snt_dsl_is_param(g, n, 1) ||
+      (gemm && (snt_node_int(n, "transA", 0) || snt_node_float(n, "alpha", 1) != 1 || snt_node_float(n, "beta", 1) != 1 ||
+                (n->n_in > 2 && !snt_dsl_is_param(g, n, 2)))))
+    return snt_dsl_unsupported(w, n, "dense layers (constant B and C, no transA, alpha = beta = 1) only");
+  const snt_tensor *b = &g->tensors[n->in[1]];
+  int64_t units = gemm && snt_node_int(n, "transB", 0) ? b->dims[0] : b->dims[1];
+  fprintf(w->out, "  %s = dense(%s, %lld, bias = %s, name = %s)\n", lhs, in, (long long)units,
+          gemm && n->n_in > 2 ? "true" : "false", snt_dsl_lit(w, n->name));
+  return SNT_OK;
+}
+
+static snt_status gemm_dsl(snt_dsl_writer *w, int node) { return dense_dsl(w, node, true); }
+static snt_status matmul_dsl(snt_dsl_writer *w, int node) { return dense_dsl(w, node, false); }
+
 const snt_op snt_op_gemm = {
     .name = "gemm", .type_name = "Gemm", .default_layer = "gemm",
     .doc = "y = alpha * A' B' + beta * C: gemm(a, b, c, alpha=1, beta=1, transA=0, transB=0)", .min_inputs = 2,
-    .max_inputs = 3, .args = gemm_args, .infer = gemm_infer, .flops = gemm_flops, .onnx_type = "Gemm", .emit = gemm_emit,
+    .max_inputs = 3, .args = gemm_args, .infer = gemm_infer, .flops = gemm_flops, .onnx_type = "Gemm", .emit = gemm_emit, .to_dsl = gemm_dsl,
     .onnx_roles = gemm_roles, .onnx_weight_inputs = 6,
     .kernel_name = gemm_kernel_name, .batch_rows = gemm_rows,
-    .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = gemm_ranges, .types = SNT_TYPES_LOOP_F64(7)};
+    .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = gemm_ranges, .types = SNT_TYPES_LOOP_F64(7),
+    .no_export = SNT_NO_EXPORT_YET};
 
 const snt_op snt_op_matmul = {
     .name = "matmul", .type_name = "MatMul", .default_layer = "matmul",
     .doc = "matrix product with numpy's broadcasting: matmul(a, b)", .min_inputs = 2, .max_inputs = 2,
-    .args = no_args, .infer = matmul_infer, .onnx_type = "MatMul", .emit = matmul_emit,
-    .onnx_roles = matmul_roles, .onnx_weight_inputs = 2, .batch_rows = matmul_rows,
+    .args = no_args, .infer = matmul_infer, .onnx_type = "MatMul", .emit = matmul_emit, .to_dsl = matmul_dsl, .batch_rows = matmul_rows,
+    .onnx_roles = matmul_roles, .onnx_weight_inputs = 2,
     .onnx_arity = {2, 2, 1, 1}, .types = {.t = SNT_TY(SNT_F32) | SNT_TY(SNT_F64) | SNT_TY(SNT_I32) | SNT_TY(SNT_I64) | SNT_TY(SNT_U32) | SNT_TY(SNT_U64),
               .t_f32 = SNT_TY(SNT_F16), .t_slots = 3,
-              .note = "DOUBLE in double precision; FLOAT16 cast to float32 and the result rounded back; integers exact, in the type (wrapping)"}};
+              .note = "DOUBLE in double precision; FLOAT16 cast to float32 and the result rounded back; integers exact, in the type (wrapping)"},
+    .no_export = SNT_NO_EXPORT_YET};

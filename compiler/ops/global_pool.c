@@ -4,6 +4,7 @@
 
 #include "compiler/onnx/export.h"
 #include "compiler/autodiff.h"
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "sinter/kernels_train.h"
 #include "sinter/kernels.h"
@@ -37,7 +38,7 @@ static snt_status emit(snt_emit *e, int node) {
   const char *outer_s = snt_format_keep(e, "%s * %lldLL", snt_emit_rows(e, n->in[0]), (long long)x->dims[1]);
   if (x->dtype == SNT_F64) { /* DOUBLE in double precision (FLOAT16 arrives as FLOAT between Casts) */
     int64_t inner = snt_tensor_numel(x) / outer;
-    bool avg = n->op->name[7] == 'a';
+    bool avg = n->op == &snt_op_global_avg_pool;
     snt_emit_line(e, "for (int64_t o = 0; o < %s; o++) {", outer_s);
     snt_emit_line(e, "  const double *xp = %s + o * %lld;", snt_emit_ptr(e, n->in[0]), (long long)inner);
     snt_emit_line(e, "  double r = %s;", avg ? "0" : "xp[0]");
@@ -46,7 +47,7 @@ static snt_status emit(snt_emit *e, int node) {
     snt_emit_line(e, "}");
     return SNT_OK;
   }
-  snt_emit_line(e, "snt_k_global_pool(%s, %s, %lld, %s, %s);", n->op->name[7] == 'a' ? "SNT_K_POOL_AVG" : "SNT_K_POOL_MAX",
+  snt_emit_line(e, "snt_k_global_pool(%s, %s, %lld, %s, %s);", n->op == &snt_op_global_avg_pool ? "SNT_K_POOL_AVG" : "SNT_K_POOL_MAX",
                 outer_s, (long long)(snt_tensor_numel(x) / outer), snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   return SNT_OK;
 }
@@ -101,16 +102,30 @@ static snt_status max_grad(snt_ad *ad, int node) {
   return snt_ad_input_grad(ad, &global_max_pool_grad, node, 2, ins);
 }
 
+/* The DSL's global pool gives (C,); ONNX keeps 1x1 dims, which a Flatten (flatten.c) then drops. */
+static snt_status to_dsl(snt_dsl_writer *w, int node) {
+  const snt_graph *g = w->g;
+  const snt_node *n = &g->nodes[node];
+  const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
+  int first = -1;
+  for (int r = 0; r < g->n_nodes; r++)
+    for (int k = 0; k < g->nodes[r].n_in; k++)
+      if (g->nodes[r].in[k] == n->out[0] && g->nodes[r].op != &snt_op_flatten) first = r;
+  if (first >= 0) return snt_dsl_unsupported(w, n, "its 1x1 output feeds something other than a Flatten");
+  fprintf(w->out, "  %s = %s(%s, name = %s)\n", lhs, n->op->name, in, snt_dsl_lit(w, n->name));
+  return SNT_OK;
+}
+
 const snt_op snt_op_global_avg_pool = {
     .name = "global_avg_pool", .type_name = "GlobalAveragePooling2D",
     .default_layer = "global_average_pooling2d", .doc = "mean over height and width: global_avg_pool(x)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "GlobalAveragePool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = avg_grad, .batch_rows = snt_rows_first,
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl, .grad = avg_grad, .batch_rows = snt_rows_first,
     .onnx_arity = {1, 1, 1, 1}, .types = SNT_TYPES_LOOP_F64(1)};
 
 const snt_op snt_op_global_max_pool = {
     .name = "global_max_pool", .type_name = "GlobalMaxPooling2D",
     .default_layer = "global_max_pooling2d", .doc = "maximum over height and width: global_max_pool(x)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "GlobalMaxPool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = max_grad, .batch_rows = snt_rows_first,
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl, .grad = max_grad, .batch_rows = snt_rows_first,
     .onnx_arity = {1, 1, 1, 1}, .types = SNT_TYPES_LOOP_F64(1)};

@@ -6,6 +6,7 @@
 
 #include "compiler/onnx/export.h"
 #include "compiler/autodiff.h"
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "sinter/kernels_train.h"
 #include "sinter/kernels.h"
@@ -154,9 +155,24 @@ static snt_status grad(snt_ad *ad, int node) {
 /* ONNX attribute ranges (compiler/onnx/validate.c). */
 static const snt_attr_range pad_ranges[] = {{"pads", 0, SNT_MAX_ATTR}, {"paddings", 0, SNT_MAX_ATTR}, {0}};
 
+static snt_status to_dsl(snt_dsl_writer *w, int node) {
+  const snt_node *n = &w->g->nodes[node];
+  const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
+  int c = 0;
+  const int64_t *p = snt_node_ints(n, "pads_nd", &c);
+  if (w->g->tensors[n->in[0]].rank != 4 || c != 8 || p[0] || p[1] || p[4] || p[5] || (n->n_in > 2 && n->in[2] >= 0) ||
+      strcmp(snt_node_string(n, "mode", "constant"), "constant") != 0)
+    return snt_dsl_unsupported(w, n, "zero padding of height and width only");
+  int64_t tlbr[4] = {p[2], p[3], p[6], p[7]};
+  fprintf(w->out, "  %s = pad(%s, ", lhs, in);
+  snt_dsl_ints(w->out, tlbr, 4);
+  fprintf(w->out, ", name = %s)\n", snt_dsl_lit(w, n->name));
+  return SNT_OK;
+}
+
 const snt_op snt_op_pad = {
     .name = "pad", .type_name = "ZeroPadding2D", .default_layer = "zero_padding2d",
     .doc = "padding of height and width: pad(x, p | [ph, pw] | [top, left, bottom, right], value=0, mode=constant)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Pad", .onnx_import = onnx_import,
-    .onnx_const_inputs = 1u << 1, .onnx_export = onnx_export, .emit = emit, .grad = grad, .batch_rows = rows,
+    .onnx_const_inputs = 1u << 1, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl, .grad = grad, .batch_rows = rows,
     .onnx_arity = {1, 3, 1, 1}, .onnx_ranges = pad_ranges, .types = {.t = SNT_TY_NUMERIC, .t_slots = 5, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE}};

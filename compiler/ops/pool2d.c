@@ -5,9 +5,13 @@
 
 #include "compiler/autodiff.h"
 #include "compiler/onnx/export.h"
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "compiler/ops/window.h"
 #include "sinter/kernels_train.h"
+
+/* The two records this file defines (below); rules shared by both tell them apart. */
+extern const snt_op snt_op_maxpool, snt_op_avgpool;
 
 static const snt_arg_spec max_args[] = {
     {"pool", SNT_ARG_INT2, "2", NULL},
@@ -115,7 +119,7 @@ static snt_status emit(snt_emit *e, int node) {
     in[i] = x->dims[2 + i], out[i] = y->dims[2 + i], k[i] = kv[ck == 1 ? 0 : i];
     st[i] = s && cs == sp ? s[i] : 1, dil[i] = dl && cd == sp ? dl[i] : 1, pb[i] = pads[i], pe[i] = pads[sp + i];
   }
-  bool is_max = n->op->name[0] == 'm';
+  bool is_max = n->op == &snt_op_maxpool;
   bool f64 = x->dtype == SNT_F64; /* the double kernel of runtime/kernels/f64.c */
   if (is_max && sp == 2 && !f64 && emit_fast_max(e, n, k, st, dil, pb, pe)) return SNT_OK;
   snt_emit_line(e, "{");
@@ -138,7 +142,7 @@ static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int
   int64_t k[3], st[3];
   for (int i = 0; i < sp; i++) k[i] = kv[ck == 1 ? 0 : i], st[i] = s && cs == sp ? s[i] : 1;
   const char *in = snt_ox_name(x, n->in[0]);
-  bool is_max = n->op->name[0] == 'm';
+  bool is_max = n->op == &snt_op_maxpool;
   int o = snt_ox_node(x, is_max ? "MaxPool" : "AveragePool", n->name, 1, &in, snt_ox_name(x, n->out[0]));
   snt_ox_attr_ints(x, o, "kernel_shape", sp, k);
   snt_ox_attr_ints(x, o, "strides", sp, st);
@@ -161,7 +165,7 @@ static snt_status emit_grad(snt_emit *e, int node) {
     in[i] = x->dims[2 + i], out[i] = y->dims[2 + i], k[i] = kv[ck == 1 ? 0 : i];
     st[i] = s && cs == sp ? s[i] : 1, dil[i] = dl && cd == sp ? dl[i] : 1, pb[i] = pads[i], pe[i] = pads[sp + i];
   }
-  bool is_max = n->op->name[0] == 'm';
+  bool is_max = n->op == &snt_op_maxpool;
   snt_emit_line(e, "{");
   snt_emit_line(e, "const snt_k_pool_desc d = {%d, %s, %d, 0, %s, %lld, %s, %s, %s, %s, %s, %s, %s};", sp,
                 is_max ? "SNT_K_POOL_MAX" : "SNT_K_POOL_AVG", (int)snt_node_int(n, "count_include_pad", 0), snt_emit_batch(e),
@@ -188,11 +192,33 @@ static const snt_attr_range max_ranges[] = {
     {"kernel_shape", 1, SNT_MAX_ATTR}, {"strides", 1, SNT_MAX_ATTR}, {"dilations", 1, SNT_MAX_ATTR},
     {"pads", 0, SNT_MAX_ATTR}, {"ceil_mode", 0, 1}, {"storage_order", 0, 1}, {0}};
 
+/* maxpool and avgpool in the DSL (sinter import). */
+static snt_status to_dsl(snt_dsl_writer *w, int node) {
+  const snt_node *n = &w->g->nodes[node];
+  const char *op = n->op->name;
+  FILE *f = w->out;
+  const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
+  if (w->g->tensors[n->in[0]].rank != 4 || snt_node_int(n, "ceil_mode", 0) || n->n_out > 1)
+    return snt_dsl_unsupported(w, n, "2-D pooling without ceil_mode or indices only");
+  int c = 0, cs = 0;
+  const int64_t *k = snt_node_ints(n, "pool", &c), *p = snt_node_ints(n, "resolved_pads", &c), *s = snt_node_ints(n, "stride", &cs);
+  fprintf(f, "  %s = %s(%s, ", lhs, op, in);
+  snt_dsl_ints(f, k, 2);
+  fprintf(f, ", stride = ");
+  snt_dsl_ints(f, s, 2);
+  fprintf(f, ", padding = ");
+  snt_dsl_ints(f, p, 4);
+  if (n->op == &snt_op_avgpool) fprintf(f, ", count_include_pad = %s", snt_node_int(n, "count_include_pad", 0) ? "true" : "false");
+  fprintf(f, ", name = %s)\n", snt_dsl_lit(w, n->name));
+  return SNT_OK;
+}
+
 const snt_op snt_op_maxpool = {
     .name = "maxpool", .type_name = "MaxPooling2D", .default_layer = "max_pooling2d",
     .doc = "2-D max pooling: maxpool(x, pool=2, stride=pool, padding=valid)",
     .min_inputs = 1, .max_inputs = 1, .args = max_args, .infer = infer, .onnx_type = "MaxPool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad, .batch_rows = snt_rows_first,
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl, .grad = grad,
+    .batch_rows = snt_rows_first,
     .onnx_arity = {1, 1, 1, 2}, .onnx_ranges = max_ranges, .types = {.t = SNT_TY(SNT_F32) | SNT_TY(SNT_F64), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_I8) | SNT_TY(SNT_U8),
               .note = "DOUBLE in double precision; FLOAT16, INT8, UINT8 cast to float32 (exact for INT8, UINT8) and the result back"}};
 
@@ -205,5 +231,6 @@ const snt_op snt_op_avgpool = {
     .name = "avgpool", .type_name = "AveragePooling2D", .default_layer = "average_pooling2d",
     .doc = "2-D average pooling: avgpool(x, pool=2, stride=pool, padding=valid, count_include_pad=false)",
     .min_inputs = 1, .max_inputs = 1, .args = avg_args, .infer = infer, .onnx_type = "AveragePool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .grad = grad, .batch_rows = snt_rows_first,
+    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl, .grad = grad,
+    .batch_rows = snt_rows_first,
     .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = avg_ranges, .types = SNT_TYPES_LOOP_F64(1)};

@@ -1,6 +1,9 @@
 /* reduce_mean and reduce_sum over a set of axes (all when none are given), keeping
  * the reduced axes as size 1 when keepdims is set (ONNX's default). */
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
+
+extern const snt_op snt_op_reduce_mean; /* defined below, beside reduce_sum */
 
 static const snt_arg_spec args[] = {{"axes", SNT_ARG_INTS, "[]", NULL}, {"keepdims", SNT_ARG_BOOL, "true", NULL}, {0}};
 
@@ -58,7 +61,7 @@ static snt_status emit(snt_emit *e, int node) {
   snt_emit_line(e, "{");
   snt_emit_line(e, "%s int64_t dims[] = %s;", snt_emit_const(e, n->in[0]), snt_emit_dims_rows(e, n->in[0]));
   snt_emit_line(e, "if (SNT_K_FAILED(snt_k_reduce(%s, %d, dims, %lldu, %s, %s))) return 1;",
-                n->op->name[7] == 'm' ? "SNT_K_REDUCE_MEAN" : "SNT_K_REDUCE_SUM", x->rank,
+                n->op == &snt_op_reduce_mean ? "SNT_K_REDUCE_MEAN" : "SNT_K_REDUCE_SUM", x->rank,
                 (long long)snt_node_int(n, "axes_mask", 0), snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;
@@ -75,11 +78,13 @@ static const snt_attr_range reduce_ranges[] = {{"keepdims", 0, 1}, {"noop_with_e
 const snt_op snt_op_reduce_mean = {
     .name = "reduce_mean", .type_name = "ReduceMean", .default_layer = "reduce_mean",
     .doc = "mean over axes: reduce_mean(x, axes, keepdims=true)", .min_inputs = 1, .max_inputs = 1, .args = args,
-    .infer = infer, .onnx_type = "ReduceMean", .onnx_const_inputs = 1u << 1, .emit = emit, .batch_rows = rows,
-    .onnx_arity = {1, 2, 1, 1}, .onnx_ranges = reduce_ranges, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL}};
+    .infer = infer, .onnx_type = "ReduceMean", .onnx_const_inputs = 1u << 1, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .batch_rows = rows,
+    .onnx_arity = {1, 2, 1, 1}, .onnx_ranges = reduce_ranges, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL},
+    .no_export = SNT_NO_EXPORT_YET};
 
 const snt_op snt_op_reduce_sum = {
     .name = "reduce_sum", .type_name = "ReduceSum", .default_layer = "reduce_sum",
     .doc = "sum over axes: reduce_sum(x, axes, keepdims=true)", .min_inputs = 1, .max_inputs = 1, .args = args,
-    .infer = infer, .onnx_type = "ReduceSum", .onnx_const_inputs = 1u << 1, .emit = emit, .batch_rows = rows,
-    .onnx_arity = {1, 2, 1, 1}, .onnx_ranges = reduce_ranges, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL}};
+    .infer = infer, .onnx_type = "ReduceSum", .onnx_const_inputs = 1u << 1, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .batch_rows = rows,
+    .onnx_arity = {1, 2, 1, 1}, .onnx_ranges = reduce_ranges, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL},
+    .no_export = SNT_NO_EXPORT_YET};

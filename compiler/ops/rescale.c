@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "compiler/onnx/export.h"
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 
 static const snt_arg_spec args[] = {
@@ -82,4 +83,6 @@ const snt_op snt_op_rescale = {
     .name = "rescale", .type_name = "Rescaling", .default_layer = "rescaling",
     .doc = "affine map x * scale + offset, per tensor or per channel: rescale(x, scale, offset=0)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_export = onnx_export, .emit = emit, .inplace = true,
-    .batch_rows = snt_rows_first};
+    .batch_rows = snt_rows_first, .no_dsl = "no ONNX op imports to it",
+    .no_onnx = "a DSL layer: ONNX Mul and Add by constants import as mul and add",
+    .no_types = "never imported from ONNX, whose element types the types rule checks"};

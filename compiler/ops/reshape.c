@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 
 static const snt_arg_spec reshape_args[] = {{"shape", SNT_ARG_INTS, NULL, NULL}, {0}};
@@ -118,20 +119,25 @@ const snt_op snt_op_reshape = {
     .name = "reshape", .type_name = "Reshape", .default_layer = "reshape",
     .doc = "the same values in a new shape (0 copies a dimension, -1 infers one): reshape(x, shape)",
     .min_inputs = 1, .max_inputs = 1, .args = reshape_args, .infer = reshape_infer, .onnx_type = "Reshape",
-    .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .inplace = true, .batch_rows = snt_rows_first,
-    .onnx_arity = {1, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE}};
+    .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .fold = snt_fold_copy, .no_dsl = SNT_NO_DSL_YET, .inplace = true,
+    .batch_rows = snt_rows_first, .onnx_arity = {1, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE},
+    .no_export = SNT_NO_EXPORT_YET};
 
 const snt_op snt_op_squeeze = {
     .name = "squeeze", .type_name = "Squeeze", .default_layer = "squeeze",
     .doc = "removes dimensions of size 1: squeeze(x, axes)", .min_inputs = 1, .max_inputs = 1, .args = axes_args,
-    .infer = squeeze_infer, .onnx_type = "Squeeze", .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .inplace = true, .batch_rows = snt_rows_first,
-    .onnx_arity = {1, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE}};
+    .infer = squeeze_infer, .onnx_type = "Squeeze", .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .fold = snt_fold_copy,
+    .no_dsl = SNT_NO_DSL_YET,  .inplace = true, .batch_rows = snt_rows_first,
+    .onnx_arity = {1, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE},
+    .no_export = SNT_NO_EXPORT_YET};
 
 const snt_op snt_op_unsqueeze = {
     .name = "unsqueeze", .type_name = "Unsqueeze", .default_layer = "unsqueeze",
     .doc = "inserts dimensions of size 1: unsqueeze(x, axes)", .min_inputs = 1, .max_inputs = 1, .args = axes_args,
-    .infer = unsqueeze_infer, .onnx_type = "Unsqueeze", .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .inplace = true, .batch_rows = snt_rows_first,
-    .onnx_arity = {1, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE}};
+    .infer = unsqueeze_infer, .onnx_type = "Unsqueeze", .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .fold = snt_fold_copy,
+    .no_dsl = SNT_NO_DSL_YET,  .inplace = true, .batch_rows = snt_rows_first,
+    .onnx_arity = {1, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE},
+    .no_export = SNT_NO_EXPORT_YET};
 
 /* ---- shape: the dimensions as int64 values, known at compile time ---- */
 
@@ -167,9 +173,21 @@ static snt_status shape_emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+/* Folded from the static shape of its input, the dims shape_emit writes. */
+static snt_status shape_fold(snt_graph *g, const snt_node *n, void *y) {
+  const snt_tensor *x = snt_in(g, n, 0);
+  int64_t start = snt_node_int(n, "start", 0), len = snt_out(g, n, 0)->dims[0];
+  if (start < 0) start += x->rank;
+  if (start < 0) start = 0;
+  for (int64_t i = 0; i < len; i++) ((int64_t *)y)[i] = x->dims[start + i];
+  return SNT_OK;
+}
+
 /* Not "shape": the DSL's shape(x) is the builtin that gives per-sample sizes as a list. */
 const snt_op snt_op_tensor_shape = {
     .name = "tensor_shape", .type_name = "Shape", .default_layer = "shape",
     .doc = "the dimensions of x as int64 values (ONNX start/end select a range)", .min_inputs = 1, .max_inputs = 1,
     .args = no_args, .infer = shape_infer, .onnx_type = "Shape", .emit = shape_emit,
-    .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_ALL, .note = "reads the shape only"}};
+    .fold = shape_fold, .reads_shape_only = true, .to_dsl = snt_dsl_plain,
+    .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_ALL, .note = "reads the shape only"},
+    .no_export = SNT_NO_EXPORT_YET};

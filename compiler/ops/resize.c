@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "sinter/kernels.h"
 
@@ -161,5 +162,6 @@ const snt_op snt_op_resize = {
     .name = "resize", .type_name = "Resizing", .default_layer = "resizing",
     .doc = "interpolation to new sizes (ONNX Resize): resize(x, scales)", .min_inputs = 1, .max_inputs = 1,
     .args = args, .infer = infer, .onnx_type = "Resize", .onnx_import = onnx_import,
-    .onnx_const_inputs = (1u << 1) | (1u << 2) | (1u << 3), .emit = emit, .scratch = scratch, .batch_rows = rows,
-    .onnx_arity = {1, 4, 1, 1}, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY_FLOATS | SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL}};
+    .onnx_const_inputs = (1u << 1) | (1u << 2) | (1u << 3), .emit = emit, .scratch = scratch, .no_dsl = SNT_NO_DSL_YET, .batch_rows = rows,
+    .onnx_arity = {1, 4, 1, 1}, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY_FLOATS | SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL},
+    .no_export = SNT_NO_EXPORT_YET};

@@ -2,7 +2,10 @@
  * (-1 the last); ONNX counts the whole tensor, and before opset 13 flattens it to 2-D
  * at the axis. Both become "full_axis" (and "coerce_2d") on the node. */
 #include "compiler/onnx/export.h"
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
+
+extern const snt_op snt_op_log_softmax; /* defined below, beside softmax */
 
 static const snt_arg_spec args[] = {{"axis", SNT_ARG_INT, "-1", NULL}, {0}};
 
@@ -66,7 +69,7 @@ static snt_status emit(snt_emit *e, int node) {
     else if (i == a || coerce) len *= x->dims[i];
     else inner *= x->dims[i];
   }
-  bool log = n->op->name[0] == 'l';
+  bool log = n->op == &snt_op_log_softmax;
   if (x->dtype == SNT_F64) return emit_f64(e, node, outer, len, inner, log); /* whole batch: rows() refuses DOUBLE */
   const char *outer_s = snt_emit_rows_dyn(e, n->in[0])
                             ? snt_format_keep(e, "n * %lldLL", (long long)(outer / x->dims[0]))
@@ -89,14 +92,25 @@ static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int
   return k < 0 ? SNT_ERR_NOMEM : SNT_OK;
 }
 
+static snt_status to_dsl(snt_dsl_writer *w, int node) {
+  const snt_node *n = &w->g->nodes[node];
+  const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
+  int64_t a = snt_node_int(n, "full_axis", 1);
+  if (a < 1 || snt_node_int(n, "coerce_2d", 0)) return snt_dsl_unsupported(w, n, "softmax over one axis after the batch only");
+  fprintf(w->out, "  %s = softmax(%s, axis = %lld, name = %s)\n", lhs, in, (long long)(a - 1), snt_dsl_lit(w, n->name));
+  return SNT_OK;
+}
+
 const snt_op snt_op_softmax = {
     .name = "softmax", .type_name = "Activation", .default_layer = "activation",
     .doc = "softmax over one axis of each sample: softmax(x, axis=-1)", .min_inputs = 1, .max_inputs = 1,
-    .args = args, .infer = infer, .onnx_type = "Softmax", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .inplace = true, .batch_rows = rows,
+    .args = args, .infer = infer, .onnx_type = "Softmax", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl,
+    .inplace = true, .batch_rows = rows,
     .onnx_arity = {1, 1, 1, 1}, .types = SNT_TYPES_LOOP_F64(1)};
 
 const snt_op snt_op_log_softmax = {
     .name = "log_softmax", .type_name = "Activation", .default_layer = "activation",
     .doc = "log of softmax over one axis of each sample: log_softmax(x, axis=-1)", .min_inputs = 1, .max_inputs = 1,
-    .args = args, .infer = infer, .onnx_type = "LogSoftmax", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .inplace = true, .batch_rows = rows,
+    .args = args, .infer = infer, .onnx_type = "LogSoftmax", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit,
+    .no_dsl = SNT_NO_DSL_YET, .inplace = true, .batch_rows = rows,
     .onnx_arity = {1, 1, 1, 1}, .types = SNT_TYPES_LOOP_F64(1)};

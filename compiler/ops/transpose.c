@@ -1,4 +1,5 @@
 /* transpose: permutes the axes (ONNX default: reversed). */
+#include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 
 static const snt_arg_spec args[] = {{"perm", SNT_ARG_INTS, "[]", NULL}, {0}};
@@ -53,8 +54,23 @@ static bool rows(const snt_graph *g, const snt_node *n, const bool *r) {
 /* ONNX attribute ranges (compiler/onnx/validate.c); perm is also checked against the rank. */
 static const snt_attr_range ranges[] = {{"perm", 0, SNT_MAX_RANK - 1}, {0}};
 
+/* Keras's channels-last Flatten exports as this Transpose before a Flatten: the DSL reads the
+ * NCHW input, and the flatten (flatten.c) is written with order = hwc. */
+static snt_status to_dsl(snt_dsl_writer *w, int node) {
+  const snt_node *n = &w->g->nodes[node];
+  const snt_tensor *x = &w->g->tensors[n->in[0]];
+  int c = 0;
+  const int64_t *perm = snt_node_ints(n, "perm", &c);
+  if (x->rank != 4 || !perm || c != 4 || perm[0] != 0 || perm[1] != 2 || perm[2] != 3 || perm[3] != 1)
+    return snt_dsl_unsupported(w, n, SNT_NO_DSL_YET);
+  w->alias[n->out[0]] = n->in[0];
+  w->hwc[n->out[0]] = true;
+  return SNT_OK;
+}
+
 const snt_op snt_op_transpose = {
     .name = "transpose", .type_name = "Permute", .default_layer = "permute",
     .doc = "permutes the axes: transpose(x, perm)", .min_inputs = 1, .max_inputs = 1, .args = args,
-    .infer = infer, .onnx_type = "Transpose", .emit = emit, .batch_rows = rows,
-    .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = ranges, .types = {.t = SNT_TY_ALL, .note = SNT_NOTE_MOVE}};
+    .infer = infer, .onnx_type = "Transpose", .emit = emit, .to_dsl = to_dsl, .batch_rows = rows,
+    .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = ranges, .types = {.t = SNT_TY_ALL, .note = SNT_NOTE_MOVE},
+    .no_export = SNT_NO_EXPORT_YET};

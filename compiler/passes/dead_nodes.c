@@ -21,23 +21,3 @@ snt_status snt_pass_dead_nodes(snt_graph *g, snt_diag *d, int *changed) {
   free(dead);
   return st;
 }
-
-snt_status snt_passes_inference(snt_graph *g, snt_diag *d) {
-  /* Constants fold first, so shape arithmetic is gone before the others count readers.
-   * Folding BN needs the conv's activation still free; the residual goes in before the
-   * activation is fused after it. */
-  snt_status (*const passes[])(snt_graph *, snt_diag *, int *) = {
-      snt_pass_fold_constants, snt_pass_drop_identity, snt_pass_fold_batchnorm, snt_pass_fold_rescale,
-      snt_pass_fold_pad, snt_pass_fuse_residual, snt_pass_fuse_activation, snt_pass_fuse_bn_relu, snt_pass_dead_nodes};
-  for (int round = 0; round < 8; round++) {
-    int changed = 0;
-    for (size_t p = 0; p < sizeof passes / sizeof passes[0]; p++) {
-      snt_status st = passes[p](g, d, &changed);
-      if (st) return st;
-    }
-    if (!changed) break;
-  }
-  int changed = 0;
-  snt_status st = snt_pass_fuse_bn_tap(g, d, &changed);
-  return st ? st : snt_pass_dead_nodes(g, d, &changed);
-}

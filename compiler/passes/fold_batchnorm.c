@@ -15,12 +15,12 @@ static const float *param(const snt_graph *g, const snt_node *n, const char *rol
 /* The layer before batchnorm `b`, when folding is legal; else -1. */
 static int foldable(const snt_graph *g, int b) {
   const snt_node *bn = &g->nodes[b];
-  if (strcmp(bn->op->name, "batchnorm") != 0 || !param(g, bn, "moving_mean") || !param(g, bn, "moving_variance")) return -1;
+  if (bn->op != &snt_op_batchnorm || !param(g, bn, "moving_mean") || !param(g, bn, "moving_variance")) return -1;
   int x = bn->in[0], first;
   int l = g->tensors[x].producer;
   if (l < 0 || snt_readers(g, x, &first) != 1 || snt_ir_is_output(g, x)) return -1;
   const snt_node *ln = &g->nodes[l];
-  bool conv = strcmp(ln->op->name, "conv2d") == 0, dense = strcmp(ln->op->name, "dense") == 0;
+  bool conv = ln->op == &snt_op_conv2d, dense = ln->op == &snt_op_dense;
   /* BN(conv + residual) is not a folded conv plus the residual. */
   if (!(conv || dense) || strcmp(snt_node_string(ln, "activation", "none"), "none") != 0 || snt_node_int(ln, "residual", 0))
     return -1;
@@ -38,7 +38,7 @@ static snt_status fold(snt_graph *g, int l, int b) {
   const float *mean = param(g, bn, "moving_mean"), *var = param(g, bn, "moving_variance");
   double eps = snt_node_float(bn, "eps", 1e-3);
   snt_node *ln = &g->nodes[l];
-  bool conv = strcmp(ln->op->name, "conv2d") == 0;
+  bool conv = ln->op == &snt_op_conv2d;
   snt_tensor *k = &g->tensors[snt_node_param(g, ln, "kernel")];
   int bi = snt_node_param(g, ln, "bias");
   if (bi < 0) {

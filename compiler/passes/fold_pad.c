@@ -11,7 +11,7 @@
 static bool pads_nothing(const snt_node *n) {
   int cnt = 0;
   const int64_t *p = snt_node_ints(n, "pads_nd", &cnt);
-  if (strcmp(n->op->name, "pad") != 0 || !p || cnt == 0) return false;
+  if (n->op != &snt_op_pad || !p || cnt == 0) return false;
   for (int i = 0; i < cnt; i++)
     if (p[i] != 0) return false;
   return true;
@@ -30,11 +30,11 @@ snt_status snt_pass_fold_pad(snt_graph *g, snt_diag *d, int *changed) {
   }
   for (int c = 0; c < g->n_nodes && !st; c++) {
     snt_node *conv = &g->nodes[c];
-    if (strcmp(conv->op->name, "conv2d") != 0) continue;
+    if (conv->op != &snt_op_conv2d) continue;
     int x = conv->in[0], first, p = g->tensors[x].producer;
     if (p < 0 || dead[p] || snt_readers(g, x, &first) != 1 || snt_ir_is_output(g, x)) continue;
     const snt_node *pad = &g->nodes[p];
-    if (strcmp(pad->op->name, "pad") != 0 || strcmp(snt_node_string(pad, "mode", "constant"), "constant") != 0 ||
+    if (pad->op != &snt_op_pad || strcmp(snt_node_string(pad, "mode", "constant"), "constant") != 0 ||
         snt_node_float(pad, "value", 0) != 0 || (pad->n_in > 2 && pad->in[2] >= 0))
       continue;
     int r = g->tensors[x].rank, cp = 0, cr = 0;

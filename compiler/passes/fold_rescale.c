@@ -33,16 +33,15 @@ static const float *channel_constant(const snt_graph *g, int t, int64_t cin, int
 /* The scale (and offset) per input channel of producer p of conv's x, in s[] and o[]; false
  * when p is not such a preprocessing. x's own shape must be the product's (no broadcast up). */
 static bool preprocessing(const snt_graph *g, const snt_node *p, int64_t cin, double *s, double *o) {
-  const char *op = p->op->name;
-  if (strcmp(op, "rescale") == 0) {
+  if (p->op == &snt_op_rescale) {
     int ns = 0, no = 0;
     const double *sc = snt_node_floats(p, "scale", &ns), *of = snt_node_floats(p, "offset", &no);
     if (!sc || !of || !ns || !no) return false;
     for (int64_t c = 0; c < cin; c++) s[c] = sc[ns == 1 ? 0 : c], o[c] = of[no == 1 ? 0 : c];
     return true;
   }
-  bool div = strcmp(op, "div") == 0;
-  if ((!div && strcmp(op, "mul") != 0) || p->n_in != 2) return false;
+  bool div = p->op == &snt_op_div;
+  if ((!div && p->op != &snt_op_mul) || p->n_in != 2) return false;
   int64_t stride = 0;
   int xi = 0;
   const float *v = channel_constant(g, p->in[1], cin, &stride);
@@ -90,7 +89,7 @@ snt_status snt_pass_fold_rescale(snt_graph *g, snt_diag *d, int *changed) {
   snt_status st = SNT_OK;
   for (int c = 0; c < g->n_nodes && !st; c++) {
     const snt_node *conv = &g->nodes[c];
-    if (strcmp(conv->op->name, "conv2d") != 0 || snt_node_int(conv, "groups", 1) != 1) continue;
+    if (conv->op != &snt_op_conv2d || snt_node_int(conv, "groups", 1) != 1) continue;
     int x = conv->in[0], first, r = g->tensors[x].producer, k = snt_node_param(g, conv, "kernel");
     if (r < 0 || dead[r] || k < 0 || !g->tensors[k].data || snt_readers(g, x, &first) != 1 || snt_ir_is_output(g, x) ||
         g->tensors[x].rank < 2 || !snt_param_private(g, conv, "kernel") || !snt_param_private(g, conv, "bias"))
@@ -105,7 +104,7 @@ snt_status snt_pass_fold_rescale(snt_graph *g, snt_diag *d, int *changed) {
     for (int64_t i = 0; ok && i < cin; i++) offset |= so[cin + i] != 0;
     if (ok && !(offset && has_padding(conv))) {
       int from = g->nodes[r].in[0];
-      if (strcmp(g->nodes[r].op->name, "mul") == 0 && g->tensors[from].kind != SNT_T_INPUT && g->tensors[from].kind != SNT_T_ACT)
+      if (g->nodes[r].op == &snt_op_mul && g->tensors[from].kind != SNT_T_INPUT && g->tensors[from].kind != SNT_T_ACT)
         from = g->nodes[r].in[1];
       if (!(st = fold_into(g, c, cin, so, so + cin, offset))) {
         g->nodes[c].in[0] = from;

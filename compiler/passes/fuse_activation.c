@@ -25,9 +25,8 @@ static bool clip_bound(const snt_graph *g, const snt_node *n, int i, const char 
 
 /* Sets the fused activation of layer ln from node a; false when a cannot be fused into it. */
 static bool fusable(const snt_graph *g, const snt_node *a, const snt_node *ln, double *lo, double *hi) {
-  const char *act = a->op->name;
-  if (strcmp(act, "clip") != 0) return !strcmp(act, "relu") || !strcmp(act, "sigmoid") || !strcmp(act, "tanh");
-  return strcmp(ln->op->name, "conv2d") == 0 && g->tensors[a->in[0]].dtype == SNT_F32 &&
+  if (a->op != &snt_op_clip) return a->op == &snt_op_relu || a->op == &snt_op_sigmoid || a->op == &snt_op_tanh;
+  return ln->op == &snt_op_conv2d && g->tensors[a->in[0]].dtype == SNT_F32 &&
          clip_bound(g, a, 1, "min", -INFINITY, lo) && clip_bound(g, a, 2, "max", INFINITY, hi);
 }
 
@@ -37,17 +36,18 @@ snt_status snt_pass_fuse_activation(snt_graph *g, snt_diag *d, int *changed) {
   if (!dead) return SNT_ERR_NOMEM;
   snt_status st = SNT_OK;
   for (int a = 0; a < g->n_nodes && !st; a++) {
-    const char *act = g->nodes[a].op->name;
-    if (strcmp(act, "relu") && strcmp(act, "sigmoid") && strcmp(act, "tanh") && strcmp(act, "clip")) continue;
+    const snt_op *op = g->nodes[a].op;
+    if (op != &snt_op_relu && op != &snt_op_sigmoid && op != &snt_op_tanh && op != &snt_op_clip) continue;
+    const char *act = op->name; /* the layer's activation attribute names the op */
     int x = g->nodes[a].in[0], first, l = g->tensors[x].producer;
     if (l < 0 || dead[l] || snt_readers(g, x, &first) != 1 || snt_ir_is_output(g, x)) continue;
     snt_node *ln = &g->nodes[l];
     double lo = 0, hi = 0;
-    if ((strcmp(ln->op->name, "conv2d") && strcmp(ln->op->name, "dense")) ||
+    if ((ln->op != &snt_op_conv2d && ln->op != &snt_op_dense) ||
         strcmp(snt_node_string(ln, "activation", "none"), "none") != 0 || !fusable(g, &g->nodes[a], ln, &lo, &hi))
       continue;
     if ((st = snt_node_set_string(ln, "activation", act))) break;
-    if (!strcmp(act, "clip") && ((st = snt_node_set_float(ln, "clip_min", lo)) || (st = snt_node_set_float(ln, "clip_max", hi))))
+    if (op == &snt_op_clip && ((st = snt_node_set_float(ln, "clip_min", lo)) || (st = snt_node_set_float(ln, "clip_max", hi))))
       break;
     int y = g->nodes[a].out[0];
     g->tensors[ln->out[0]].producer = -1;

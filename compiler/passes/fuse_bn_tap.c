@@ -19,7 +19,7 @@ static const float *param(const snt_graph *g, const snt_node *n, const char *rol
 /* The conv2d whose output batchnorm `b` reads, when the tap is legal; else -1. */
 static int tappable(const snt_graph *g, int b) {
   const snt_node *bn = &g->nodes[b];
-  if (strcmp(bn->op->name, "batchnorm") != 0 || bn->n_out != 1 || !param(g, bn, "moving_mean") ||
+  if (bn->op != &snt_op_batchnorm || bn->n_out != 1 || !param(g, bn, "moving_mean") ||
       !param(g, bn, "moving_variance"))
     return -1;
   if ((snt_node_param(g, bn, "gamma") >= 0 && !param(g, bn, "gamma")) ||
@@ -28,7 +28,7 @@ static int tappable(const snt_graph *g, int b) {
   int x = bn->in[0], c = g->tensors[x].producer;
   if (c < 0 || g->tensors[x].dtype != SNT_F32 || g->tensors[bn->out[0]].dtype != SNT_F32) return -1;
   const snt_node *conv = &g->nodes[c];
-  if (strcmp(conv->op->name, "conv2d") != 0 || conv->n_out != 1 || conv->out[0] != x || snt_node_int(conv, "tap", 0))
+  if (conv->op != &snt_op_conv2d || conv->n_out != 1 || conv->out[0] != x || snt_node_int(conv, "tap", 0))
     return -1;
   /* Softmax as a conv's activation runs after the kernel: the tap would read y before it. */
   if (strcmp(snt_node_string(conv, "activation", "none"), "softmax") == 0) return -1;

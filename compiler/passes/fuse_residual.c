@@ -20,12 +20,12 @@ snt_status snt_pass_fuse_residual(snt_graph *g, snt_diag *d, int *changed) {
   snt_status st = SNT_OK;
   for (int a = 0; a < g->n_nodes && !st; a++) {
     snt_node *add = &g->nodes[a];
-    if (strcmp(add->op->name, "add") != 0 || add->n_in != 2) continue;
+    if (add->op != &snt_op_add || add->n_in != 2) continue;
     for (int side = 1; side >= 0; side--) {
       int y = add->in[side], other = add->in[1 - side], first, c = g->tensors[y].producer;
       if (c < 0 || dead[c] || y == other || snt_readers(g, y, &first) != 1 || snt_ir_is_output(g, y)) continue;
       snt_node *conv = &g->nodes[c];
-      if (strcmp(conv->op->name, "conv2d") != 0 || snt_node_int(conv, "residual", 0) ||
+      if (conv->op != &snt_op_conv2d || snt_node_int(conv, "residual", 0) ||
           strcmp(snt_node_string(conv, "activation", "none"), "none") != 0 ||
           !same_shape(&g->tensors[y], &g->tensors[other]) || g->tensors[other].dtype != SNT_F32)
         continue;

@@ -76,7 +76,7 @@ snt_status snt_check_types(snt_graph *g, int node, int opset, const char *path, 
 /* ---- Casts around the ops that compute a type in float32 ---- */
 
 /* The cast op (compiler/ops/elementwise.c). */
-static const snt_op *cast_op(void) { return snt_op_find("cast"); }
+static const snt_op *cast_op(void) { return &snt_op_cast; }
 
 /* Converts a constant's values to FLOAT in place. */
 static snt_status const_to_f32(snt_tensor *t) {

@@ -25,9 +25,10 @@ snt_status snt_pass_fuse_bn_relu(snt_graph *g, snt_diag *d, int *changed);
 snt_status snt_pass_fuse_bn_tap(snt_graph *g, snt_diag *d, int *changed);
 /* Dropout and identity nodes vanish at inference: readers read their input. */
 snt_status snt_pass_drop_identity(snt_graph *g, snt_diag *d, int *changed);
-/* Cheap shape arithmetic (tensor_shape, gather, concat, reshape, squeeze, unsqueeze, cast,
- * add/sub/mul/div, ...) whose value inputs are all compile-time constants becomes a constant
- * (at most 1 MiB); nothing that reads a graph input or a parameter is ever evaluated. */
+/* Cheap shape arithmetic (ops with a fold rule: tensor_shape, gather, concat, reshape, squeeze,
+ * unsqueeze, cast, add/sub/mul/div, ...) whose value inputs are all compile-time constants
+ * becomes a constant (at most 1 MiB); nothing that reads a graph input or a parameter is
+ * ever evaluated. */
 snt_status snt_pass_fold_constants(snt_graph *g, snt_diag *d, int *changed);
 /* The same for one node, removed from the graph when it folds (*folded): the importer can
  * call it right after a node's shape inference, so a shape computed from Shape feeds a
@@ -36,7 +37,14 @@ snt_status snt_fold_node(snt_graph *g, int node, bool *folded);
 /* Nodes whose outputs nobody reads (and are no graph output) are removed. */
 snt_status snt_pass_dead_nodes(snt_graph *g, snt_diag *d, int *changed);
 
-/* The inference pipeline: all of the above until nothing changes, then the batchnorm taps. */
+/* The pass pipelines (pipeline.c, the one place that lists them). */
+typedef enum snt_pipeline {
+  SNT_PIPELINE_INFERENCE,   /* all of the above until nothing changes, then the batchnorm taps */
+  SNT_PIPELINE_KEEP_VALUES, /* those that keep every parameter's value: the training eval graph */
+  SNT_PIPELINE_TRAINING     /* the step graph before autodiff: batchnorm + relu fused */
+} snt_pipeline;
+snt_status snt_passes_run(snt_graph *g, snt_diag *d, snt_pipeline which);
+/* snt_passes_run(g, d, SNT_PIPELINE_INFERENCE). */
 snt_status snt_passes_inference(snt_graph *g, snt_diag *d);
 
 /* Helpers for passes (graph_edit.c). */

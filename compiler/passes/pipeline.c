@@ -1,0 +1,55 @@
+/* The pass pipelines, written once: which passes run, in what order, for each use. A
+ * pipeline repeats its `repeat` passes until a round changes nothing (at most max_rounds
+ * rounds), then runs its `then` passes once. */
+#include "compiler/passes/passes.h"
+
+typedef snt_status (*pass_fn)(snt_graph *g, snt_diag *d, int *changed);
+
+typedef struct pipeline {
+  pass_fn repeat[12];
+  int max_rounds;
+  pass_fn then[4];
+} pipeline;
+
+static const pipeline pipelines[] = {
+    /* Constants fold first, so shape arithmetic is gone before the others count readers.
+     * Folding BN needs the conv's activation still free; the residual goes in before the
+     * activation is fused after it. The batchnorm taps come last: no later pass may change
+     * what a conv's first output is. */
+    [SNT_PIPELINE_INFERENCE] = {{snt_pass_fold_constants, snt_pass_drop_identity, snt_pass_fold_batchnorm,
+                                 snt_pass_fold_rescale, snt_pass_fold_pad, snt_pass_fuse_residual,
+                                 snt_pass_fuse_activation, snt_pass_fuse_bn_relu, snt_pass_dead_nodes},
+                                8,
+                                {snt_pass_fuse_bn_tap, snt_pass_dead_nodes}},
+    /* Every parameter keeps its value (no folding), so weights map by name. */
+    [SNT_PIPELINE_KEEP_VALUES] = {{snt_pass_drop_identity, snt_pass_fold_pad, snt_pass_fuse_activation,
+                                   snt_pass_fuse_bn_relu, snt_pass_dead_nodes},
+                                  16,
+                                  {NULL}},
+    /* The training step before autodiff: BatchNorm then ReLU runs as one kernel forward and
+     * one backward (the relu's mask is the output's sign), two passes over the largest
+     * tensors fewer each way. A zero pad before a conv becomes its padding and a residual add
+     * its epilogue (the gradient passes dy to the residual): no pad, pad gradient or add pass
+     * at all (ResNet50V2's step: 16 pads, 16 adds). */
+    [SNT_PIPELINE_TRAINING] = {{NULL}, 0, {snt_pass_fold_pad, snt_pass_fuse_residual, snt_pass_fuse_bn_relu}},
+};
+
+snt_status snt_passes_run(snt_graph *g, snt_diag *d, snt_pipeline which) {
+  const pipeline *p = &pipelines[which];
+  for (int round = 0; round < p->max_rounds; round++) {
+    int changed = 0;
+    for (int i = 0; i < 12 && p->repeat[i]; i++) {
+      snt_status st = p->repeat[i](g, d, &changed);
+      if (st) return st;
+    }
+    if (!changed) break;
+  }
+  int changed = 0;
+  for (int i = 0; i < 4 && p->then[i]; i++) {
+    snt_status st = p->then[i](g, d, &changed);
+    if (st) return st;
+  }
+  return SNT_OK;
+}
+
+snt_status snt_passes_inference(snt_graph *g, snt_diag *d) { return snt_passes_run(g, d, SNT_PIPELINE_INFERENCE); }
