@@ -163,8 +163,9 @@ static snt_status emit_train(snt_emit *e, int node) {
   return SNT_OK;
 }
 
-/* in: x, dy, mean, invstd, y (+ the forward node's gamma); out: dx?, dgamma?, dbeta? by attributes.
- * A fused relu (BN then ReLU, one pass each way) masks dy by y > 0 first. */
+/* in: x, dy, mean, invstd (+ the forward node's gamma and beta); out: dx?, dgamma?, dbeta? by
+ * attributes. A fused relu (BN then ReLU, one pass each way) masks dy where y was 0, which the
+ * kernel recomputes from x: y is not read back. */
 static snt_status emit_train_grad(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_node *f = snt_ad_fwd(e->g, n);
@@ -174,11 +175,10 @@ static snt_status emit_train_grad(snt_emit *e, int node) {
   const char *dx = snt_node_int(n, "want_dx", 0) ? snt_emit_ptr(e, n->out[o++]) : "NULL";
   const char *dg = snt_node_int(n, "want_dgamma", 0) ? snt_emit_ptr(e, n->out[o++]) : "NULL";
   const char *db = snt_node_int(n, "want_dbeta", 0) ? snt_emit_ptr(e, n->out[o++]) : "NULL";
-  bool relu = snt_node_int(n, "relu", 0) && n->n_in > 4;
+  int relu = (int)snt_node_int(f, "relu", 0);
   snt_emit_line(e, "snt_k_bn_train_backward(%s, %lld, %lld, %s, %s, %s, %s, %s, %s, %d, %s, %s, %s);", snt_emit_batch(e),
-                (long long)c, (long long)inner, snt_emit_ptr(e, n->in[0]), relu ? snt_emit_ptr(e, n->in[4]) : "NULL",
-                snt_emit_ptr(e, n->in[1]), param_ptr(e, f, "gamma"), snt_emit_ptr(e, n->in[2]), snt_emit_ptr(e, n->in[3]), relu,
-                dx, dg, db);
+                (long long)c, (long long)inner, snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]), param_ptr(e, f, "gamma"),
+                param_ptr(e, f, "beta"), snt_emit_ptr(e, n->in[2]), snt_emit_ptr(e, n->in[3]), relu, dx, dg, db);
   return SNT_OK;
 }
 
@@ -240,8 +240,8 @@ static snt_status grad(snt_ad *ad, int node) {
     int dx = b >= 0 ? snt_ad_output_like(ad, b, x, "dx") : -1;
     return dx < 0 ? SNT_ERR_NOMEM : snt_ad_accumulate(ad, x, dx);
   }
-  int ins[5] = {x, dy, n->out[1], n->out[3], n->out[0]};
-  int b = snt_ad_node(ad, &batchnorm_train_grad, node, "grad", 5, ins);
+  int ins[4] = {x, dy, n->out[1], n->out[3]};
+  int b = snt_ad_node(ad, &batchnorm_train_grad, node, "grad", 4, ins);
   if (b < 0 || snt_node_set_int(&g->nodes[b], "want_dx", want_dx) || snt_node_set_int(&g->nodes[b], "want_dgamma", want_g) ||
       snt_node_set_int(&g->nodes[b], "want_dbeta", want_b))
     return SNT_ERR_NOMEM;

@@ -40,10 +40,12 @@ const char *snt_k_conv_backward_filter_kernel(snt_k_ctx *ctx, const snt_k_conv_d
 void snt_k_bn_train_forward(int64_t batch, int64_t channels, int64_t inner, const float *x,
                             const float *gamma, const float *beta, float eps, int relu, float *y,
                             float *mean, float *var, float *invstd);
-/* Backward of snt_k_bn_train_forward; y is its output (read only when relu != 0: dy is masked
- * where y <= 0). dx, dgamma and dbeta may each be NULL. */
+/* Backward of snt_k_bn_train_forward from its inputs and statistics (mean, invstd): under relu,
+ * dy is masked where the forward's output was 0, which is recomputed from x, gamma and beta
+ * exactly as the forward computed it (beta may be NULL: 0) rather than read back. dx, dgamma
+ * and dbeta may each be NULL. */
 void snt_k_bn_train_backward(int64_t batch, int64_t channels, int64_t inner, const float *x,
-                             const float *y, const float *dy, const float *gamma, const float *mean,
+                             const float *dy, const float *gamma, const float *beta, const float *mean,
                              const float *invstd, int relu, float *dx, float *dgamma, float *dbeta);
 /* Backward of inference-mode BN (frozen layers): dx = dy * gamma / sqrt(var + eps), masked by
  * y > 0 when relu. gamma may be NULL (1). */

@@ -5,6 +5,12 @@
 #include "kernels_util.h"
 #include "sinter/kernels_train.h"
 
+/* The backward recomputes the forward's sc * x + b to mask dy: both must round alike, so no
+ * loop may fuse it into an FMA, whatever flags the file is built with. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 /* Sums run in float over blocks (each of LANES float lanes adds BLOCK / LANES values, a few ulps
  * of error) and the block sums accumulate in double: double precision across the channel at
  * float speed, since gcc vectorises fixed-lane float loops but not double reductions. */
@@ -44,11 +50,20 @@ static void scale_shift(float *restrict y, const float *restrict x, float a, flo
 
 typedef struct bn_args {
   int64_t batch, channels, inner;
-  const float *x, *y, *dy, *gamma, *beta, *mean, *invstd;
+  const float *x, *dy, *gamma, *beta, *mean, *invstd;
   float eps;
   int relu;
   float *out, *mean_out, *var_out, *invstd_out, *dgamma, *dbeta;
 } bn_args;
+
+/* y = sc * x + b of channel c, from the stored (float) mean and invstd: the backward makes the
+ * same two floats and so the same ReLU mask from x, instead of reading y back from memory. */
+static void affine(const bn_args *a, int64_t c, float *sc, float *b) {
+  const float *mean = a->mean ? a->mean : a->mean_out, *invstd = a->invstd ? a->invstd : a->invstd_out;
+  double scd = (a->gamma ? (double)a->gamma[c] : 1.0) * (double)invstd[c];
+  *sc = (float)scd;
+  *b = (float)((a->beta ? (double)a->beta[c] : 0.0) - (double)mean[c] * scd);
+}
 
 /* Channels go in blocks, and within a block image by image, so that memory is read in runs of
  * about RUN floats: a channel's planes alone are short runs far apart when planes are small
@@ -80,9 +95,7 @@ static void forward_block(const bn_args *a, int64_t c0, int64_t c1) {
     a->mean_out[c] = (float)mu;
     a->var_out[c] = (float)v;
     a->invstd_out[c] = (float)is;
-    double scd = (a->gamma ? (double)a->gamma[c] : 1.0) * is;
-    sc[c - c0] = (float)scd;
-    b[c - c0] = (float)((a->beta ? (double)a->beta[c] : 0.0) - mu * scd);
+    affine(a, c, &sc[c - c0], &b[c - c0]);
   }
   for (int64_t n = 0; n < batch; n++)
     for (int64_t c = c0; c < c1; c++) {
@@ -113,19 +126,20 @@ void snt_k_bn_train_forward(int64_t batch, int64_t channels, int64_t inner, cons
   snt_k_parallel_for(channels, min_channels(batch, inner), forward_channels, &a);
 }
 
-/* Adds sum(g), sum(g * (x - mean)) and sum(x - mean) to s, where g is dy masked by y > 0 when
- * y is given. The last one measures how far the float mean is from the batch's exact mean. */
-static void grad_sums(const float *restrict x, const float *restrict y, const float *restrict dy, int64_t n,
+/* Adds sum(g), sum(g * (x - mean)) and sum(x - mean) to s, where g is dy masked by
+ * sc * x + sb > 0 under relu. The last one measures how far the float mean is from the batch's
+ * exact mean. */
+static void grad_sums(const float *restrict x, int relu, float sc, float sb, const float *restrict dy, int64_t n,
                       float mean, double s[3]) {
   int64_t i = 0;
-  /* Two copies of the loop, so that neither reads y conditionally and both vectorise. */
+  /* Two copies of the loop, so that neither masks conditionally and both vectorise. */
   for (; i + BLOCK <= n; i += BLOCK) {
     float a[LANES] = {0}, b[LANES] = {0}, d[LANES] = {0};
-    if (y) {
+    if (relu) {
       for (int64_t k = 0; k < BLOCK; k += LANES)
         for (int j = 0; j < LANES; j++) {
           float dv = dy[i + k + j]; /* loaded unconditionally, so the select vectorises */
-          float g = y[i + k + j] > 0.0f ? dv : 0.0f;
+          float g = sc * x[i + k + j] + sb > 0.0f ? dv : 0.0f;
           float xc = x[i + k + j] - mean;
           a[j] += g;
           b[j] += g * xc;
@@ -144,20 +158,21 @@ static void grad_sums(const float *restrict x, const float *restrict y, const fl
     for (int j = 0; j < LANES; j++) s[0] += a[j], s[1] += b[j], s[2] += d[j];
   }
   for (; i < n; i++) {
-    float g = y && !(y[i] > 0.0f) ? 0.0f : dy[i];
+    float g = relu && !(sc * x[i] + sb > 0.0f) ? 0.0f : dy[i];
     s[0] += g;
     s[1] += (double)g * ((double)x[i] - (double)mean);
     s[2] += (double)x[i] - (double)mean;
   }
 }
 
-/* dx = a*g - c*(x - mean) - e, the closed form of BN's input gradient. */
-static void bn_dx(const float *restrict x, const float *restrict y, const float *restrict dy, int64_t n, float mean,
+/* dx = a*g - c*(x - mean) - e, the closed form of BN's input gradient (g: dy masked where
+ * sc * x + sb, the forward's output before its ReLU, is not positive, under relu). */
+static void bn_dx(const float *restrict x, int relu, float sc, float sb, const float *restrict dy, int64_t n, float mean,
                   float a, float c, float e, float *restrict dx) {
-  if (y) {
+  if (relu) {
     for (int64_t i = 0; i < n; i++) {
       float dv = dy[i];
-      float g = y[i] > 0.0f ? dv : 0.0f;
+      float g = sc * x[i] + sb > 0.0f ? dv : 0.0f;
       dx[i] = a * g - c * (x[i] - mean) - e;
     }
   } else {
@@ -167,14 +182,16 @@ static void bn_dx(const float *restrict x, const float *restrict y, const float 
 
 static void backward_block(const bn_args *a, int64_t c0, int64_t c1) {
   int64_t batch = a->batch, channels = a->channels, inner = a->inner;
-  const float *mask = a->relu ? a->y : NULL;
   double count = (double)batch * (double)inner, s[BLOCK_CHANNELS][3];
-  float sc[BLOCK_CHANNELS], cc[BLOCK_CHANNELS], e[BLOCK_CHANNELS];
-  for (int64_t c = c0; c < c1; c++) s[c - c0][0] = s[c - c0][1] = s[c - c0][2] = 0.0;
+  float sc[BLOCK_CHANNELS], cc[BLOCK_CHANNELS], e[BLOCK_CHANNELS], fs[BLOCK_CHANNELS], fb[BLOCK_CHANNELS];
+  for (int64_t c = c0; c < c1; c++) {
+    s[c - c0][0] = s[c - c0][1] = s[c - c0][2] = 0.0;
+    affine(a, c, &fs[c - c0], &fb[c - c0]);
+  }
   for (int64_t n = 0; n < batch; n++)
     for (int64_t c = c0; c < c1; c++) {
       int64_t off = (n * channels + c) * inner;
-      grad_sums(a->x + off, mask ? mask + off : NULL, a->dy + off, inner, a->mean[c], s[c - c0]);
+      grad_sums(a->x + off, a->relu, fs[c - c0], fb[c - c0], a->dy + off, inner, a->mean[c], s[c - c0]);
     }
   for (int64_t c = c0; c < c1; c++) {
     const double *sum = s[c - c0];
@@ -195,8 +212,8 @@ static void backward_block(const bn_args *a, int64_t c0, int64_t c1) {
   for (int64_t n = 0; n < batch; n++)
     for (int64_t c = c0; c < c1; c++) {
       int64_t off = (n * channels + c) * inner;
-      bn_dx(a->x + off, mask ? mask + off : NULL, a->dy + off, inner, a->mean[c], sc[c - c0], cc[c - c0], e[c - c0],
-            a->out + off);
+      bn_dx(a->x + off, a->relu, fs[c - c0], fb[c - c0], a->dy + off, inner, a->mean[c], sc[c - c0], cc[c - c0],
+            e[c - c0], a->out + off);
     }
 }
 
@@ -206,10 +223,10 @@ static void backward_channels(void *ctx, int64_t c0, int64_t c1) {
   for (int64_t c = c0; c < c1; c += bc) backward_block(a, c, c + bc < c1 ? c + bc : c1);
 }
 
-void snt_k_bn_train_backward(int64_t batch, int64_t channels, int64_t inner, const float *x, const float *y,
-                             const float *dy, const float *gamma, const float *mean, const float *invstd, int relu,
+void snt_k_bn_train_backward(int64_t batch, int64_t channels, int64_t inner, const float *x, const float *dy,
+                             const float *gamma, const float *beta, const float *mean, const float *invstd, int relu,
                              float *dx, float *dgamma, float *dbeta) {
-  bn_args a = {.batch = batch, .channels = channels, .inner = inner, .x = x, .y = y, .dy = dy, .gamma = gamma,
+  bn_args a = {.batch = batch, .channels = channels, .inner = inner, .x = x, .dy = dy, .gamma = gamma, .beta = beta,
                .mean = mean, .invstd = invstd, .relu = relu, .out = dx, .dgamma = dgamma, .dbeta = dbeta};
   snt_k_parallel_for(channels, min_channels(batch, inner), backward_channels, &a);
 }

@@ -436,7 +436,7 @@ static void test_bn_backward(test_state *ts) {
     snt_k_bn_train_forward(BN_N, BN_C, BN_I, c.x, c.gamma, c.beta, c.eps, relu, c.y, m, v, s);
     for (int i = 0; i < BN_TOTAL; i++) dy[i] = (float)c.r[i], dx[i] = NAN;
     dg[0] = dg[1] = dbt[0] = dbt[1] = NAN;
-    snt_k_bn_train_backward(BN_N, BN_C, BN_I, c.x, c.y, dy, c.gamma, m, s, relu, dx, dg, dbt);
+    snt_k_bn_train_backward(BN_N, BN_C, BN_I, c.x, dy, c.gamma, c.beta, m, s, relu, dx, dg, dbt);
     double gx[BN_TOTAL], gg[BN_C], gb[BN_C];
     fd_grad(c.x, BN_TOTAL, 1e-3, bn_objective, &c, gx);
     fd_grad(c.gamma, BN_C, 1e-3, bn_objective, &c, gg);
@@ -446,9 +446,9 @@ static void test_bn_backward(test_state *ts) {
     check_grad(ts, relu ? "bn+relu dbeta" : "bn dbeta", dbt, gb, BN_C, 2e-3);
     /* dx only, then dgamma/dbeta only: the same numbers */
     float dx2[BN_TOTAL], dg2[BN_C], db2[BN_C];
-    snt_k_bn_train_backward(BN_N, BN_C, BN_I, c.x, c.y, dy, c.gamma, m, s, relu, dx2, NULL, NULL);
+    snt_k_bn_train_backward(BN_N, BN_C, BN_I, c.x, dy, c.gamma, c.beta, m, s, relu, dx2, NULL, NULL);
     CHECK(ts, memcmp(dx, dx2, sizeof dx) == 0);
-    snt_k_bn_train_backward(BN_N, BN_C, BN_I, c.x, c.y, dy, c.gamma, m, s, relu, NULL, dg2, db2);
+    snt_k_bn_train_backward(BN_N, BN_C, BN_I, c.x, dy, c.gamma, c.beta, m, s, relu, NULL, dg2, db2);
     CHECK(ts, memcmp(dg, dg2, sizeof dg) == 0 && memcmp(dbt, db2, sizeof dbt) == 0);
   }
 }

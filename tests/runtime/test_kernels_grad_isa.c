@@ -268,7 +268,7 @@ static void test_bn(test_state *ts) {
         float *gy = alloc_nan(total), *gx = alloc_nan(total), *gg = alloc_nan(ch), *gb = alloc_nan(ch);
         float *mean = alloc_f(ch), *var = alloc_f(ch), *is = alloc_f(ch);
         snt_k_bn_train_forward(nb, ch, inner, x, gamma, beta, 1e-3f, relu, gy, mean, var, is);
-        snt_k_bn_train_backward(nb, ch, inner, x, gy, dy, gamma, mean, is, relu, gx, gg, gb);
+        snt_k_bn_train_backward(nb, ch, inner, x, dy, gamma, beta, mean, is, relu, gx, gg, gb);
         double sy = max_abs(y, total), sx = max_abs(dx, total), sg = max_abs(dg, ch), sb = max_abs(db, ch);
         char name[96];
         snprintf(name, sizeof name, "bn %lldx%lldx%lld relu %d, %d threads", (long long)nb, (long long)ch,
