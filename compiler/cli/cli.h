@@ -22,6 +22,13 @@ int snt_cmd_onnx_test(int argc, char **argv);
 int snt_cmd_synth_data(int argc, char **argv);
 int snt_cmd_info(int argc, char **argv);
 
+/* Class names (g->labels, from --labels or the model) must name the classes of the one output
+ * [batch, classes]: else an error saying so, `from` naming where the names came from. */
+snt_status snt_cli_check_labels(const snt_graph *g, snt_diag *d, const char *from);
+/* --softmax: a softmax over the classes after the one output of FLOAT logits [batch, classes],
+ * the output keeping its name; nothing when the output already is a softmax's (*added false). */
+snt_status snt_cli_append_softmax(snt_graph *g, snt_diag *d, bool *added);
+
 /* --max-memory BYTES of compile and run (compile_cmd.c): 1 to 2^62; prints the error and
  * returns nonzero when the value is not accepted. */
 

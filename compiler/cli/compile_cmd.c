@@ -38,7 +38,8 @@ static const char help[] =
     "  --train-batch N     DSL models: the largest batch `EXE train` takes (default: the recipe's)\n"
     "  --no-train          DSL models: build for inference only (BN folded into the convolutions)\n"
     "third-party ONNX classifiers:\n"
-    "  --labels A,B,...    class names for predict\n"
+    "  --labels A,B,...    class names for predict (as many as the output has classes)\n"
+    "  --softmax           append a softmax over the classes: for models whose output is logits\n"
     "  --scale S           predict feeds (pixel * S - mean) / std; pixels are 0..255 (default 1)\n"
     "  --mean M1,M2,M3     per channel (default 0)\n"
     "  --std S1,S2,S3      per channel (default 1)\n"
@@ -119,7 +120,7 @@ typedef struct compile_args {
   int n_sets;
   snt_lower_opts lo;
   snt_model_pre pre;
-  bool has_pre, passes, trainable;
+  bool has_pre, passes, trainable, softmax;
   long long batch, threads, train_batch;
   int64_t max_memory; /* --max-memory BYTES: the planned arena's cap; 0 = the machine's memory */
   const char *precision; /* --precision fp32|bf16 */
@@ -149,6 +150,7 @@ static int parse_compile(int argc, char **argv, compile_args *a) {
       {.name = "max-memory", 0, SNT_OPT_INT, &a->max_memory, "BYTES", "the most memory the planned arena may take",
        .imin = 1, .imax = INT64_MAX},
       {.name = "labels", 0, SNT_OPT_STRING, &a->labels, "A,B,...", "class names for predict"},
+      {.name = "softmax", 0, SNT_OPT_FLAG, &a->softmax, NULL, "ONNX models: a softmax after the logits"},
       {.name = "scale", 0, SNT_OPT_DOUBLE, &scale, "S", "predict feeds (pixel * S - mean) / std", .dmin = 0, .dmax = 1e6,
        .min_open = true},
       {.name = "mean", 0, SNT_OPT_DOUBLES, mean, "M1,M2,M3", "per channel", .dmin = -1e6, .dmax = 1e6, .count = 3},
@@ -282,7 +284,12 @@ int snt_cmd_compile(int argc, char **argv) {
     st = snt_load_model(d, model, &lo, &g);
     if (!st) st = weights ? snt_weights_load(g, weights, d, stderr) : snt_weights_init(g, (uint64_t)g->recipe.seed);
   }
+  if (!st && a.softmax && !onnx) st = snt_diag_error(d, NULL, (snt_loc){0}, "--softmax is for ONNX models: a DSL model says its own activation");
+  bool added = false;
+  if (!st && a.softmax) st = snt_cli_append_softmax(g, d, &added);
+  if (!st && a.softmax && !added) snt_diag_warning(d, NULL, (snt_loc){0}, "--softmax: the output already is a softmax's; none added");
   if (!st && labels) st = add_labels(g, labels);
+  if (!st) st = snt_cli_check_labels(g, d, labels ? "--labels" : "the model's labels metadata");
   if (g) g->max_memory = (uint64_t)a.max_memory;
   char *summary = !st ? summary_text(g) : NULL;
   training tr = {0};

@@ -11,16 +11,19 @@
 
 int snt_cmd_import(int argc, char **argv) {
   const char *model = NULL, *out = NULL;
+  bool softmax = false;
   const snt_opt table[] = {{.name = "out", 'o', SNT_OPT_STRING, &out, "MODEL.nn", "the DSL file to write (required)"},
+                           {.name = "softmax", 0, SNT_OPT_FLAG, &softmax, NULL, "a softmax after an output of logits"},
                            {NULL}};
   char *pos[1];
   int n_pos = 0;
   int rc = snt_opt_parse_cmd("sinter import", table, argc, argv, pos, 1, &n_pos);
   if (rc < 0) {
-    printf("usage: sinter import MODEL.onnx -o MODEL.nn\n\n"
+    printf("usage: sinter import MODEL.onnx -o MODEL.nn [--softmax]\n\n"
            "Writes the ONNX graph as a model in sinter's DSL, one layer per node (named as the node).\n"
            "The weights stay in the ONNX file: sinter compile MODEL.nn --weights MODEL.onnx maps them.\n"
-           "Ops without a DSL form are an error naming the node.\n");
+           "Ops without a DSL form are an error naming the node. --softmax appends a softmax over the\n"
+           "classes when the model's output is logits (none when it already is a softmax's).\n");
     return 0;
   }
   if (rc) return rc;
@@ -32,6 +35,10 @@ int snt_cmd_import(int argc, char **argv) {
   snt_diag *d = snt_diag_create();
   snt_graph *g = NULL;
   snt_status st = snt_onnx_import_file(d, model, NULL, &g);
+  bool added = false;
+  if (!st && softmax) st = snt_cli_append_softmax(g, d, &added);
+  if (!st && softmax && !added) snt_diag_warning(d, NULL, (snt_loc){0}, "--softmax: the output already is a softmax's; none added");
+  if (!st) st = snt_cli_check_labels(g, d, "the model's labels metadata");
   char *text = NULL;
   size_t len = 0;
   FILE *mem = st ? NULL : open_memstream(&text, &len);
