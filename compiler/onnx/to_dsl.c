@@ -187,7 +187,11 @@ snt_status snt_onnx_write_dsl(const snt_graph *g, const char *onnx_path, FILE *o
       fputc('\n', out);
     }
   }
-  for (int i = 0; i < g->n_nodes && !st; i++) st = node(&w, i);
+  /* Every node the DSL cannot express is named, not just the first. */
+  for (int i = 0; i < g->n_nodes && st != SNT_ERR_NOMEM; i++) {
+    snt_status ns = node(&w, i);
+    if (ns && (!st || ns == SNT_ERR_NOMEM)) st = ns;
+  }
   for (int i = 0; i < g->n_outputs && !st; i++) fprintf(out, "  output %s\n", snt_dsl_ident(&w, g->outputs[i]));
   if (!st) fprintf(out, "}\n");
   for (int t = 0; t < g->n_tensors; t++) free(w.ident[t]);

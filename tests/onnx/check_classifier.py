@@ -118,6 +118,26 @@ text = open(nn).read() if os.path.exists(nn) else ""
 if "softmax(" not in text or "output y" not in text:
     failures.append("import --softmax: no softmax before output y:\n" + text)
 
+# import names every node the DSL cannot express, not just the first.
+g = helper.make_graph(
+    [helper.make_node("Gemm", ["x", "W", "B"], ["h"], transB=1, alpha=2.0, name="scaled"),
+     helper.make_node("Relu", ["h"], ["r"], name="relu"),
+     helper.make_node("Gemm", ["r", "W2"], ["y"], alpha=0.5, name="halved")],
+    "two_bad", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 8])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 3])],
+    [numpy_helper.from_array(W, "W"), numpy_helper.from_array(B, "B"),
+     numpy_helper.from_array(rng.standard_normal((5, 3)).astype(np.float32), "W2")])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+m.ir_version = 7
+two_bad = os.path.join(tmp, "two_bad.onnx")
+onnx.save(m, two_bad)
+p = run([SINTER, "import", two_bad, "-o", os.path.join(tmp, "two_bad.nn")], code=1)
+for name in ("scaled", "halved"):
+    expect_diag(p, "sinter: error: %s: node '%s' (Gemm) cannot be written in the DSL: dense layers (constant B and C, "
+                   "no transA, alpha = beta = 1) only" % (two_bad, name), "import names every node")
+if os.path.exists(os.path.join(tmp, "two_bad.nn")):
+    failures.append("import of an inexpressible graph wrote a file")
+
 if failures:
     print("FAIL\n" + "\n".join(failures))
     sys.exit(1)
