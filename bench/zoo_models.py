@@ -1,7 +1,8 @@
 """Third-party-style CNNs for bench/zoo, exported from PyTorch with seeded random weights: the
 shapes people bring besides the seed models (MNIST-size inputs, stride-4 stems, depthwise
 blocks, 384x384 inputs, an NHWC graph as tf2onnx writes it: a Transpose first; SqueezeNet, SE,
-grouped-conv, DenseNet and MLP shapes).
+grouped-conv, DenseNet and MLP shapes; MobileNet-V2 with HardSwish, EfficientNet-like SiLU and
+squeeze-excitation, ResNet-18 and a U-Net-like encoder-decoder, as issue 11's realistic models).
   /usr/bin/python3 bench/zoo_models.py OUTDIR   -> OUTDIR/NAME.onnx (dynamic batch)"""
 import os
 import sys
@@ -154,8 +155,86 @@ def mlp():  # a multilayer perceptron on MNIST (Gemm layers only)
                          nn.LogSoftmax(1)), (1, 28, 28)
 
 
+def conv_bn(cin, cout, k=3, s=1, groups=1, act=nn.ReLU):
+    return [nn.Conv2d(cin, cout, k, s, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)] + ([act()] if act else [])
+
+
+class InvertedResidual(nn.Module):  # MobileNet-V2's block: 1x1 expand, 3x3 depthwise, 1x1 project
+    def __init__(self, cin, cout, s, expand, act=nn.ReLU6):
+        super().__init__()
+        mid = cin * expand
+        self.res = s == 1 and cin == cout
+        self.f = nn.Sequential(*conv_bn(cin, mid, 1, act=act), *conv_bn(mid, mid, 3, s, mid, act), *conv_bn(mid, cout, 1, act=None))
+
+    def forward(self, x):
+        return x + self.f(x) if self.res else self.f(x)
+
+
+def mobilenet_v2():  # MobileNet-V2 blocks at 224x224, a HardSwish stem and head as MobileNet-V3 has them
+    blocks = [InvertedResidual(16, 16, 1, 1)]
+    for cin, cout, s, n in [(16, 24, 2, 2), (24, 32, 2, 3), (32, 64, 2, 4), (64, 96, 1, 3), (96, 160, 2, 3)]:
+        blocks += [InvertedResidual(cin if i == 0 else cout, cout, s if i == 0 else 1, 6) for i in range(n)]
+    return nn.Sequential(*conv_bn(3, 16, 3, 2, act=nn.Hardswish), *blocks, *conv_bn(160, 640, 1, act=nn.Hardswish),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(640, 4)), (3, 224, 224)
+
+
+class SqueezeExcite(nn.Module):  # EfficientNet's gate: ReduceMean, SiLU, Sigmoid, Mul
+    def __init__(self, c, r=4):
+        super().__init__()
+        self.a, self.b = nn.Conv2d(c, c // r, 1), nn.Conv2d(c // r, c, 1)
+
+    def forward(self, x):
+        return x * torch.sigmoid(self.b(nn.functional.silu(self.a(x.mean((2, 3), keepdim=True)))))
+
+
+def efficientnet():  # EfficientNet-B0-like MBConv blocks with SiLU and squeeze-excitation at 224x224
+    layers = [*conv_bn(3, 32, 3, 2, act=nn.SiLU)]
+    for cin, cout, s in [(32, 16, 1), (16, 24, 2), (24, 40, 2), (40, 80, 2), (80, 112, 1), (112, 192, 2)]:
+        mid = cin * (1 if cin == 32 else 6)
+        layers += [*conv_bn(cin, mid, 1, act=nn.SiLU), *conv_bn(mid, mid, 3, s, mid, nn.SiLU), SqueezeExcite(mid),
+                   *conv_bn(mid, cout, 1, act=None)]
+    return nn.Sequential(*layers, *conv_bn(192, 640, 1, act=nn.SiLU), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(640, 4)), (3, 224, 224)
+
+
+class Basic(nn.Module):  # ResNet-18's basic block
+    def __init__(self, cin, cout, s):
+        super().__init__()
+        self.f = nn.Sequential(*conv_bn(cin, cout, 3, s), *conv_bn(cout, cout, 3, act=None))
+        self.down = nn.Sequential(*conv_bn(cin, cout, 1, s, act=None)) if s != 1 or cin != cout else nn.Identity()
+
+    def forward(self, x):
+        return torch.relu(self.f(x) + self.down(x))
+
+
+def resnet18():  # ResNet-18 at 224x224
+    return nn.Sequential(*conv_bn(3, 64, 7, 2), nn.MaxPool2d(3, 2, 1), Basic(64, 64, 1), Basic(64, 64, 1),
+                         Basic(64, 128, 2), Basic(128, 128, 1), Basic(128, 256, 2), Basic(256, 256, 1), Basic(256, 512, 2),
+                         Basic(512, 512, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 4)), (3, 224, 224)
+
+
+class UNet(nn.Module):  # a U-Net-like encoder-decoder on a 1x256x256 X-ray: ConvTranspose, Resize, Concat skips
+    def __init__(self):
+        super().__init__()
+        self.e1, self.e2 = nn.Sequential(*conv_bn(1, 16), *conv_bn(16, 16)), nn.Sequential(nn.MaxPool2d(2), *conv_bn(16, 32))
+        self.e3 = nn.Sequential(nn.MaxPool2d(2), *conv_bn(32, 64), *conv_bn(64, 64))
+        self.up1, self.d1 = nn.ConvTranspose2d(64, 32, 2, 2), nn.Sequential(*conv_bn(64, 32))
+        self.up2 = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+        self.d2, self.head = nn.Sequential(*conv_bn(48, 16)), nn.Conv2d(16, 2, 1)
+
+    def forward(self, x):
+        a = self.e1(x)
+        b = self.e2(a)
+        d = self.d1(torch.cat([self.up1(self.e3(b)), b], 1))
+        return self.head(self.d2(torch.cat([self.up2(d), a], 1)))
+
+
+def unet():
+    return UNet(), (1, 256, 256)
+
+
 MODELS = [lenet, mnist_cnn, alexnet_stem, mobilenet_384, nhwc_stride4, vgg_384, squeezenet, se_resnet, grouped, densenet,
-          mlp]
+          mlp, mobilenet_v2, efficientnet, resnet18, unet]
 
 if __name__ == "__main__":
     out = sys.argv[1]
