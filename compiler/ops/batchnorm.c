@@ -66,6 +66,8 @@ static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
   bool training = opset >= 14 ? snt_node_int(n, "training_mode", 0) != 0 : n->n_out > 1 && !snt_node_int(n, "is_test", 0);
   if (opset >= 14 && !training && n->n_out > 1)
     return snt_node_error(g, n, d, "running_mean and running_var are outputs of training mode only (opset %d)", opset);
+  if (opset >= 14 && training && n->n_out != 3)
+    return snt_node_error(g, n, d, "training mode needs 3 outputs (Y, running_mean, running_var), got %d (opset %d)", n->n_out, opset);
   snt_status st = snt_node_set_float(n, "eps", snt_node_float(n, "epsilon", 1e-5));
   if (!st) st = snt_node_set_float(n, "momentum", snt_node_float(n, "momentum", 0.9));
   if (!st && training) n->op = &snt_op_batchnorm_onnx_train;
