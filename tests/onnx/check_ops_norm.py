@@ -177,6 +177,35 @@ print(f"{'ok' if ok else 'FAIL'} dropout draw: the same seed draws the same mask
 failed += not ok
 
 
+# ---- LRN where ONNX Runtime refuses (even sizes, ranks other than 4): the spec's formula in numpy ----
+def lrn_ref(x, size, alpha=1e-4, beta=0.75, bias=1.0):
+    sq, c = np.zeros(x.shape, F64), x.shape[1]
+    lo, hi = (size - 1) // 2, size - 1 - (size - 1) // 2
+    for k in range(c):
+        sq[:, k] = (x[:, max(0, k - lo):min(c - 1, k + hi) + 1].astype(F64) ** 2).sum(axis=1)
+    return (x / (bias + alpha / size * sq) ** beta).astype(x.dtype)
+
+
+with tempfile.TemporaryDirectory() as d:
+    lrn_cases = [("lrn_even", rnd((2, 6, 3, 3)) * 3, dict(size=4, alpha=0.01, beta=0.5, bias=2.0)),
+                 ("lrn_3d", rnd((1, 5, 7)) * 3, dict(size=2, alpha=0.1)),
+                 ("lrn_5d", rnd((1, 4, 2, 3, 2)) * 3, dict(size=3, alpha=0.2, beta=1.0))]
+    nodes = [helper.make_node("LRN", [f"{n}_x"], [f"{n}_y"], name=n, **a) for n, _, a in lrn_cases]
+    g = helper.make_graph(nodes, "lrn", [helper.make_tensor_value_info(f"{n}_x", TensorProto.FLOAT, x.shape) for n, x, _ in lrn_cases],
+                          [helper.make_tensor_value_info(f"{n}_y", TensorProto.FLOAT, x.shape) for n, x, _ in lrn_cases])
+    model = os.path.join(d, "m.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), model)
+    pbs = [os.path.join(d, f"in{i}.pb") for i in range(len(lrn_cases))]
+    for pb, (_, x, _) in zip(pbs, lrn_cases):
+        open(pb, "wb").write(numpy_helper.from_array(x).SerializeToString())
+    subprocess.run([sinter, "run", model, *pbs, "-o", d], check=True, capture_output=True)
+    for i, (n, x, a) in enumerate(lrn_cases):
+        y, want = numpy_helper.to_array(onnx.load_tensor(os.path.join(d, f"output_{i}.pb"))), lrn_ref(x, **a)
+        err = float(np.max(np.abs(y - want) / np.maximum(1.0, np.abs(want))))
+        print(f"{'ok' if err <= 1e-5 else 'FAIL'} {n} against numpy: err {err:.2g}")
+        failed += not err <= 1e-5
+
+
 # ---- refused nodes: exact messages ----
 def refused(opset, node, inputs, inits, want):
     global failed
