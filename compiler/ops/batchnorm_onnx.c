@@ -1,7 +1,9 @@
 /* ONNX BatchNormalization in training mode (opset 14's training_mode, or before 14 the extra
  * outputs): y normalised with the batch's own mean and (biased) variance per channel, and
  *   running_mean = mean * momentum + batch_mean * (1 - momentum)   (likewise running_var).
- * Before opset 14 the outputs are Y, mean, var, saved_mean, saved_var (the batch's). The
+ * Before opset 14 the outputs are Y, mean, var, saved_mean (the batch's) and saved_var, which
+ * ONNX Runtime writes as the batch's 1 / sqrt(var + epsilon), the spec saying only "to speed up
+ * the gradient": sinter writes the same. The
  * inference record (batchnorm.c) hands the node over to this one at import. */
 #include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
@@ -34,7 +36,7 @@ static snt_status emit(snt_emit *e, int node) {
   each(e, batch, c, inner, "v += (x[o] - mean) * (x[o] - mean);");
   snt_emit_line(e, "  const double var = v / %lld, inv = 1.0 / sqrt(var + %s);", (long long)(count ? count : 1), snt_emit_f64(e, eps));
   each(e, batch, c, inner, snt_format_keep(e, "y[o] = (%s)((x[o] - mean) * inv * gamma[c] + beta[c]);", ty));
-  const char *stats[4] = {"rm[c] * %s + mean * %s", "rv[c] * %s + var * %s", "mean", "var"};
+  const char *stats[4] = {"rm[c] * %s + mean * %s", "rv[c] * %s + var * %s", "mean", "inv"};
   for (int k = 1; k < n->n_out && k <= 4; k++)
     snt_emit_line(e, "  ((%s *)%s)[c] = (%s)(%s);", ty, snt_emit_ptr(e, n->out[k]), ty,
                   snt_format_keep(e, stats[k - 1], snt_emit_f64(e, mom), snt_emit_f64(e, 1 - mom)));

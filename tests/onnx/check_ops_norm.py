@@ -129,6 +129,7 @@ m.add("up_linear", "Upsample", [rnd((2, 1, 3, 3)), np.array([1, 1, 2, 2], F32)],
 m.add("up_frac", "Upsample", [rnd((1, 1, 3, 4)), np.array([1, 1, 1.5, 2.5], F32)], [1], inits=(1,))
 m.add("mvn9", "MeanVarianceNormalization", [rnd((2, 3, 4, 4))], [1])
 m.add("bn9", "BatchNormalization", [rnd((2, 3, 4))] + bn_params(3), [1], inits=(1, 2, 3, 4))
+m.add("bn9_train", "BatchNormalization", [rnd((3, 2, 4)) + 1] + bn_params(2), [1] * 5, inits=(1, 2, 3, 4), momentum=0.7)
 m.add("inst9", "InstanceNormalization", [rnd((2, 2, 5)), rnd(2), rnd(2)], [1], inits=(1, 2))
 m.run()
 
