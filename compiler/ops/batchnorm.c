@@ -70,6 +70,9 @@ static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
     return snt_node_error(g, n, d, "training mode needs 3 outputs (Y, running_mean, running_var), got %d (opset %d)", n->n_out, opset);
   snt_status st = snt_node_set_float(n, "eps", snt_node_float(n, "epsilon", 1e-5));
   if (!st) st = snt_node_set_float(n, "momentum", snt_node_float(n, "momentum", 0.9));
+  snt_dtype t = snt_in(g, n, 0)->dtype;
+  if (!st && training && t != SNT_F32 && t != SNT_F64) /* its statistics outputs are T: no Casts around them */
+    return snt_node_error(g, n, d, "training mode computes FLOAT and DOUBLE only, not %s (opset %d)", snt_dtype_name(t), opset);
   if (!st && training) n->op = &snt_op_batchnorm_onnx_train;
   return st;
 }

@@ -6,6 +6,7 @@
 #include "compiler/onnx/export.h"
 #include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
+#include "sinter/dtype.h"
 #include "sinter/kernels_train.h"
 
 static const snt_arg_spec args[] = {
@@ -30,6 +31,8 @@ static bool const_scalar(const snt_tensor *t, double *v) {
   if (!t || !t->data || snt_tensor_numel(t) != 1) return false;
   if (t->dtype == SNT_F32) *v = ((const float *)t->data)[0];
   else if (t->dtype == SNT_F64) *v = ((const double *)t->data)[0];
+  else if (t->dtype == SNT_F16) *v = snt_f16_to_f32(((const uint16_t *)t->data)[0]);
+  else if (t->dtype == SNT_BF16) *v = snt_bf16_to_f32(((const uint16_t *)t->data)[0]);
   else return false;
   return true;
 }
@@ -151,7 +154,8 @@ static const snt_op dropout_draw = {
     .doc = "ONNX Dropout in training mode: a random mask", .min_inputs = 1, .max_inputs = 1, .args = args,
     .infer = infer, .onnx_type = "Dropout", .emit = emit_draw, .no_dsl = "training-mode dropout has no DSL form",
     .onnx_arity = {1, 3, 1, 2}, .no_export = SNT_NO_EXPORT_YET,
-    .types = {.t = SNT_TY_FLOATS, .other = SNT_TY_FLOATS | SNT_TY(SNT_BOOL), .note = "a random mask"}};
+    .types = {.t = SNT_TY(SNT_F32) | SNT_TY(SNT_F64), .t_f32 = SNT_TY_FLOAT16S, .other = SNT_TY_FLOATS | SNT_TY(SNT_BOOL),
+              .note = "DOUBLE in double precision; FLOAT16 and BFLOAT16 cast to float32 and back"}};
 
 const snt_op snt_op_dropout = {
     .name = "dropout", .type_name = "Dropout", .default_layer = "dropout",

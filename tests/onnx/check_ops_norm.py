@@ -207,6 +207,37 @@ with tempfile.TemporaryDirectory() as d:
         failed += not err <= 1e-5
 
 
+# ---- FLOAT16 through float32 (ONNX Runtime's CPU provider lacks these kernels): numpy's result ----
+with tempfile.TemporaryDirectory() as d:
+    x, sc = rnd((2, 3, 6)).astype(np.float16), rnd(6).astype(np.float16)
+    nodes = [helper.make_node("LayerNormalization", ["x", "s"], ["y", "mean", "inv"], name="ln16"),
+             helper.make_node("Dropout", ["x", "r", "t"], ["dy", "dm"], name="drop16", seed=4)]
+    g = helper.make_graph(nodes, "f16", [helper.make_tensor_value_info("x", TensorProto.FLOAT16, x.shape)],
+                          [helper.make_tensor_value_info(o, t, None) for o, t in
+                           (("y", TensorProto.FLOAT16), ("mean", TensorProto.FLOAT), ("inv", TensorProto.FLOAT),
+                            ("dy", TensorProto.FLOAT16), ("dm", TensorProto.BOOL))],
+                          [numpy_helper.from_array(sc, "s"), numpy_helper.from_array(np.array(0.5, np.float16), "r"),
+                           numpy_helper.from_array(np.array(True), "t")])
+    model, xpb = os.path.join(d, "m.onnx"), os.path.join(d, "x.pb")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), model)
+    open(xpb, "wb").write(numpy_helper.from_array(x).SerializeToString())
+    r = subprocess.run([sinter, "run", model, xpb, "-o", d], capture_output=True, text=True)
+    if r.returncode:
+        print(r.stderr[-2000:])
+    r.check_returncode()
+    y, mean, inv, dy, dm = (numpy_helper.to_array(onnx.load_tensor(os.path.join(d, f"output_{i}.pb"))) for i in range(5))
+    xf = x.astype(F64)
+    mu, var = xf.mean(-1, keepdims=True), xf.var(-1, keepdims=True)
+    want = (xf - mu) / np.sqrt(var + 1e-5) * sc.astype(F64)
+    ok = (y.dtype == np.float16 and mean.dtype == F32 and inv.dtype == F32 and mean.shape == (2, 3, 1)
+          and np.allclose(y, want, rtol=1e-3, atol=1e-3) and np.allclose(mean, mu, atol=1e-6)
+          and np.allclose(inv, 1 / np.sqrt(var + 1e-5), rtol=1e-5)
+          and dy.dtype == np.float16 and np.array_equal(dy[dm], (x[dm].astype(F32) * 2).astype(np.float16))
+          and np.all(dy[~dm] == 0) and 0 < dm.mean() < 1)
+    print(f"{'ok' if ok else 'FAIL'} FLOAT16 LayerNormalization (FLOAT Mean, InvStdDev) and training Dropout")
+    failed += not ok
+
+
 # ---- refused nodes: exact messages ----
 def refused(opset, node, inputs, inits, want):
     global failed
@@ -247,5 +278,9 @@ refused(15, helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["
 refused(15, helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], name="bn1", training_mode=1), X4,
         [numpy_helper.from_array(np.ones(3, F32), k) for k in "sbmv"],
         "node 'bn1' (batchnorm): training mode needs 3 outputs (Y, running_mean, running_var), got 1 (opset 15)")
+refused(15, helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["y", "rm", "rv"], name="bn16",
+                              training_mode=1), [], [numpy_helper.from_array(rnd((2, 3, 4)).astype(np.float16), "x")]
+        + [numpy_helper.from_array(np.ones(3, np.float16), k) for k in "sbmv"],
+        "node 'bn16' (batchnorm): training mode computes FLOAT and DOUBLE only, not FLOAT16 (opset 15)")
 print(f"{'PASS' if not failed else 'FAILED'}: {failed} failed")
 sys.exit(1 if failed else 0)
