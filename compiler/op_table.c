@@ -9,7 +9,8 @@
   X(abs) X(neg) X(exp) X(log) X(sqrt) X(erf) X(identity) X(leaky_relu) X(cast) X(clip)                \
   X(sub) X(mul) X(div) X(pow) X(sum) X(maximum) X(minimum) X(reshape) X(squeeze) X(unsqueeze)       \
   X(tensor_shape) X(transpose) X(concat) X(gather) X(log_softmax) X(reduce_mean) X(reduce_sum) \
-  X(gemm) X(matmul) X(resize) X(conv_transpose) X(mod)
+  X(gemm) X(matmul) X(resize) X(conv_transpose) X(mod) \
+  X(instance_norm) X(mvn) X(layer_norm) X(lrn) X(upsample)
 
 #define DECLARE(id) extern const snt_op snt_op_##id;
 OPS(DECLARE)

@@ -39,7 +39,7 @@ static snt_status params(snt_graph *g, int node, snt_diag *d) {
   return SNT_OK;
 }
 
-static snt_status infer(snt_graph *g, int node, snt_diag *d) {
+snt_status snt_batchnorm_infer(snt_graph *g, int node, snt_diag *d) {
   snt_status st = check(g, node, d);
   if (st) return st;
   snt_node *n = &g->nodes[node];
@@ -51,18 +51,29 @@ static snt_status infer(snt_graph *g, int node, snt_diag *d) {
                             (long long)x->dims[1]);
   }
   snt_set_output(g, node, 0, x->dtype, x->rank, x->dims);
+  for (int o = 1; o < n->n_out; o++) snt_set_output(g, node, o, x->dtype, 1, &x->dims[1]); /* ONNX training's statistics */
   return SNT_OK;
 }
 
+extern const snt_op snt_op_batchnorm_onnx_train; /* compiler/ops/batchnorm_onnx.c */
+
 /* ONNX: X, scale, B, mean, var; epsilon defaults to 1e-5. Training mode (opset 14's
- * attribute, or the extra outputs) is not inference. */
+ * attribute; before it, the extra outputs unless is_test) normalises with the batch's own
+ * statistics: batchnorm_onnx.c. */
 static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
   snt_node *n = &g->nodes[node];
   if (n->n_in != 5) return snt_node_error(g, n, d, "needs 5 inputs (X, scale, B, mean, var), got %d", n->n_in);
-  if (snt_node_int(n, "training_mode", 0) || n->n_out > 1)
-    return snt_node_error(g, n, d, "training mode is not supported in an inference graph (opset %d)", opset);
+  bool training = opset >= 14 ? snt_node_int(n, "training_mode", 0) != 0 : n->n_out > 1 && !snt_node_int(n, "is_test", 0);
+  if (opset >= 14 && !training && n->n_out > 1)
+    return snt_node_error(g, n, d, "running_mean and running_var are outputs of training mode only (opset %d)", opset);
+  if (opset >= 14 && training && n->n_out != 3)
+    return snt_node_error(g, n, d, "training mode needs 3 outputs (Y, running_mean, running_var), got %d (opset %d)", n->n_out, opset);
   snt_status st = snt_node_set_float(n, "eps", snt_node_float(n, "epsilon", 1e-5));
   if (!st) st = snt_node_set_float(n, "momentum", snt_node_float(n, "momentum", 0.9));
+  snt_dtype t = snt_in(g, n, 0)->dtype;
+  if (!st && training && t != SNT_F32 && t != SNT_F64) /* its statistics outputs are T: no Casts around them */
+    return snt_node_error(g, n, d, "training mode computes FLOAT and DOUBLE only, not %s (opset %d)", snt_dtype_name(t), opset);
+  if (!st && training) n->op = &snt_op_batchnorm_onnx_train;
   return st;
 }
 
@@ -269,7 +280,7 @@ static snt_status to_dsl(snt_dsl_writer *w, int node) {
 const snt_op snt_op_batchnorm = {
     .name = "batchnorm", .type_name = "BatchNormalization", .default_layer = "batch_normalization",
     .doc = "batch normalisation over channels: batchnorm(x, eps=0.001, momentum=0.99, center=true, scale=true)",
-    .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = infer,
+    .min_inputs = 1, .max_inputs = 1, .args = args, .params = params, .infer = snt_batchnorm_infer,
     .onnx_type = "BatchNormalization", .onnx_import = onnx_import, .onnx_roles = roles, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl, .inplace = true,
     .batch_rows = snt_rows_first,
     .train = train, .grad = grad,

@@ -70,8 +70,6 @@ static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
     int64_t ones[SNT_MAX_SPATIAL] = {1, 1, 1};
     st = snt_node_set_ints(n, "stride", sp, ones);
   }
-  if (!st && snt_node_int(n, "storage_order", 0) != 0 && n->n_out > 1)
-    return snt_node_error(g, n, d, "storage_order 1 (column-major indices) is not supported (opset %d)", opset);
   return st;
 }
 
@@ -123,8 +121,10 @@ static snt_status emit(snt_emit *e, int node) {
   bool f64 = x->dtype == SNT_F64; /* the double kernel of runtime/kernels/f64.c */
   if (is_max && sp == 2 && !f64 && emit_fast_max(e, n, k, st, dil, pb, pe)) return SNT_OK;
   snt_emit_line(e, "{");
-  snt_emit_line(e, "%s snt_k_pool_desc d = {%d, %s, %d, 0, %s, %lld, %s, %s, %s, %s, %s, %s, %s};", snt_emit_const(e, n->in[0]), sp,
+  /* storage_order: MaxPool's Indices in column-major order over the spatial axes (ONNX opset 8 on). */
+  snt_emit_line(e, "%s snt_k_pool_desc d = {%d, %s, %d, %d, %s, %lld, %s, %s, %s, %s, %s, %s, %s};", snt_emit_const(e, n->in[0]), sp,
                 is_max ? "SNT_K_POOL_MAX" : "SNT_K_POOL_AVG", (int)snt_node_int(n, "count_include_pad", 0),
+                (int)snt_node_int(n, "storage_order", 0),
                 snt_emit_rows(e, n->in[0]), (long long)x->dims[1], snt_emit_ints(e, in, 3), snt_emit_ints(e, out, 3),
                 snt_emit_ints(e, k, 3), snt_emit_ints(e, st, 3), snt_emit_ints(e, dil, 3), snt_emit_ints(e, pb, 3),
                 snt_emit_ints(e, pe, 3));

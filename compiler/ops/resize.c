@@ -165,3 +165,38 @@ const snt_op snt_op_resize = {
     .onnx_const_inputs = (1u << 1) | (1u << 2) | (1u << 3), .emit = emit, .scratch = scratch, .no_dsl = SNT_NO_DSL_YET, .batch_rows = rows,
     .onnx_arity = {1, 4, 1, 1}, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY_FLOATS | SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL},
     .no_export = SNT_NO_EXPORT_YET};
+
+/* ONNX Upsample (opset 7 to 9; deprecated at 10 in favour of Resize): scales as an attribute at 7
+ * and 8, an input from 9; 'nearest' or '(bi)linear' with the asymmetric coordinates Resize-10
+ * uses, and for nearest the floor of the source coordinate (scales are at least 1). */
+static snt_status upsample_import(snt_graph *g, int node, int opset, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  if (opset < 7) return snt_node_error(g, n, d, "Upsample before opset 7 (experimental) is not supported (opset %d)", opset);
+  const char *given = snt_node_string(n, "mode", "nearest"), *mode = NULL; /* given is freed when mode is set */
+  if (strcmp(given, "nearest") == 0) mode = "nearest";
+  else if (strcmp(given, "linear") == 0 || strcmp(given, "bilinear") == 0) mode = "linear";
+  else return snt_node_error(g, n, d, "mode '%s' is not supported, only nearest and linear (opset %d)", given, opset);
+  snt_status st = snt_node_set_string(n, "mode", mode);
+  if (!st) st = snt_node_set_string(n, "coordinate_transformation_mode", "asymmetric");
+  if (!st) st = snt_node_set_string(n, "nearest_mode", "floor");
+  if (st || opset < 9) {
+    n->n_in = 1;
+    return st;
+  }
+  snt_tensor *sc = snt_in_opt(g, n, 1);
+  if (!sc || !sc->data || sc->dtype != SNT_F32 || snt_tensor_numel(sc) > SNT_MAX_RANK)
+    return snt_node_error(g, n, d, "scales must be a constant float list (opset %d)", opset);
+  double v[SNT_MAX_RANK];
+  int c = (int)snt_tensor_numel(sc);
+  for (int i = 0; i < c; i++) v[i] = ((float *)sc->data)[i];
+  n->n_in = 1;
+  return snt_node_set_floats(n, "scales", c, v);
+}
+
+const snt_op snt_op_upsample = {
+    .name = "upsample", .type_name = "UpSampling", .default_layer = "up_sampling",
+    .doc = "nearest or linear upsampling by scales (ONNX Upsample, opsets 7-9)", .min_inputs = 1, .max_inputs = 1,
+    .args = args, .infer = infer, .onnx_type = "Upsample", .onnx_import = upsample_import, .onnx_const_inputs = 1u << 1,
+    .emit = emit, .scratch = scratch, .no_dsl = SNT_NO_DSL_YET, .batch_rows = rows, .onnx_arity = {1, 2, 1, 1},
+    .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY(SNT_F32), .note = SNT_NOTE_KERNEL},
+    .no_export = SNT_NO_EXPORT_YET};

@@ -153,7 +153,6 @@ snt_status snt_k_pool_f64(const snt_k_pool_desc *d, const double *x, double *y, 
   snt_status st = snt_k_win3_init(d->spatial, d->in, d->out, d->kernel, d->stride, d->dilation, d->pad_begin,
                                   d->pad_end, &g);
   if (st != SNT_OK) return st;
-  if (d->storage_order && indices) return SNT_ERR_INPUT; /* refused at import */
   for (int64_t p = 0; p < d->batch * d->channels; p++) {
     const double *xp = x + p * g.in_size;
     snt_k_window w[3];
@@ -166,6 +165,11 @@ snt_status snt_k_pool_f64(const snt_k_pool_desc *d, const double *x, double *y, 
           w[2] = snt_k_axis_window(&g, 2, o[2]);
           int64_t k = p * g.out_size + (o[0] * g.out[1] + o[1]) * g.out[2] + o[2], at;
           y[k] = pool_window(d, &g, xp, w, &at);
+          if (at >= 0 && d->storage_order) { /* column-major over the spatial axes of the plane */
+            int64_t idx[3] = {at / g.in[2] / g.in[1], at / g.in[2] % g.in[1], at % g.in[2]}, r = 0;
+            for (int a = 2; a >= 3 - d->spatial; a--) r = r * g.in[a] + idx[a];
+            at = r;
+          }
           if (indices && d->kind == SNT_K_POOL_MAX) indices[k] = at < 0 ? -1 : p * g.in_size + at;
         }
       }

@@ -1,0 +1,53 @@
+/* lrn: local response normalisation across channels (ONNX LRN, AlexNet/GoogLeNet):
+ * y = x / (bias + alpha / size * sum of x^2 over the channels c - floor((size-1)/2) to
+ * c + ceil((size-1)/2))^beta. */
+#include "compiler/onnx/to_dsl.h"
+#include "compiler/ops/common.h"
+
+static const snt_arg_spec no_args[] = {{0}};
+
+static snt_status infer(snt_graph *g, int node, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  snt_tensor *x = snt_in(g, n, 0);
+  if (x->rank < 3) return snt_node_error(g, n, d, "expects an input (N, C, D1, ...) of rank 3 or more, got rank %d", x->rank);
+  if (!snt_node_attr(n, "size")) return snt_node_error(g, n, d, "needs the attribute size");
+  return snt_infer_same(g, node, d);
+}
+
+static snt_status emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *x = &e->g->tensors[n->in[0]];
+  int64_t size = snt_node_int(n, "size", 1), c = x->dims[1], inner = snt_tensor_numel(x) / x->dims[0] / (c ? c : 1);
+  int64_t lo = (size - 1) / 2, hi = size - 1 - lo;
+  double alpha = snt_node_float(n, "alpha", 1e-4), beta = snt_node_float(n, "beta", 0.75), bias = snt_node_float(n, "bias", 1.0);
+  const char *ty = x->dtype == SNT_F64 ? "double" : "float";
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "const %s *x = %s;", ty, snt_emit_ptr(e, n->in[0]));
+  snt_emit_line(e, "%s *y = %s;", ty, snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "for (int64_t b = 0; b < %s; b++)", snt_emit_rows(e, n->in[0]));
+  snt_emit_line(e, "  for (int64_t c = 0; c < %lld; c++) {", (long long)c);
+  snt_emit_line(e, "    const int64_t c0 = c - %lld < 0 ? 0 : c - %lld, c1 = c + %lld > %lld ? %lld : c + %lld;", (long long)lo,
+                (long long)lo, (long long)hi, (long long)(c - 1), (long long)(c - 1), (long long)hi);
+  snt_emit_line(e, "    for (int64_t i = 0; i < %lld; i++) {", (long long)inner);
+  snt_emit_line(e, "      double s = 0;");
+  snt_emit_line(e, "      for (int64_t k = c0; k <= c1; k++) {");
+  snt_emit_line(e, "        const double v = x[(b * %lld + k) * %lld + i];", (long long)c, (long long)inner);
+  snt_emit_line(e, "        s += v * v;");
+  snt_emit_line(e, "      }");
+  snt_emit_line(e, "      const int64_t o = (b * %lld + c) * %lld + i;", (long long)c, (long long)inner);
+  snt_emit_line(e, "      y[o] = (%s)(x[o] / pow(%s + %s * s, %s));", ty, snt_emit_f64(e, bias), snt_emit_f64(e, alpha / (double)size),
+                snt_emit_f64(e, beta));
+  snt_emit_line(e, "    }");
+  snt_emit_line(e, "  }");
+  snt_emit_line(e, "}");
+  return SNT_OK;
+}
+
+static const snt_attr_range ranges[] = {{"size", 1, SNT_MAX_ATTR}, {0}};
+
+const snt_op snt_op_lrn = {
+    .name = "lrn", .type_name = "LRN", .default_layer = "lrn",
+    .doc = "local response normalisation across channels (ONNX LRN)",
+    .min_inputs = 1, .max_inputs = 1, .args = no_args, .infer = infer, .onnx_type = "LRN", .emit = emit,
+    .no_dsl = SNT_NO_DSL_YET, .batch_rows = snt_rows_first, .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = ranges,
+    .types = SNT_TYPES_LOOP_F64(1), .no_export = SNT_NO_EXPORT_YET};
