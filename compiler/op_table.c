@@ -9,8 +9,9 @@
   X(abs) X(neg) X(exp) X(log) X(sqrt) X(erf) X(identity) X(leaky_relu) X(cast) X(clip)                \
   X(sub) X(mul) X(div) X(pow) X(sum) X(maximum) X(minimum) X(reshape) X(squeeze) X(unsqueeze)       \
   X(tensor_shape) X(transpose) X(concat) X(gather) X(log_softmax) X(reduce_mean) X(reduce_sum) \
-  X(gemm) X(matmul) X(resize) X(conv_transpose) X(mod) \
-  X(instance_norm) X(mvn) X(layer_norm) X(lrn) X(upsample)
+  X(gemm) X(matmul) X(resize) X(conv_transpose) X(mod)                                             \
+  X(instance_norm) X(mvn) X(layer_norm) X(lrn) X(upsample)                                          \
+  X(hard_sigmoid) X(hard_swish) X(selu) X(elu) X(thresholded_relu) X(prelu) X(mean) X(ceil) X(floor) X(round) X(sign) X(reciprocal) X(sin) X(cos) X(tan) X(asin) X(acos) X(atan) X(sinh) X(cosh) X(softplus) X(softsign) X(isnan) X(isinf) X(logical_not) X(equal) X(less) X(greater) X(less_equal) X(greater_equal) X(logical_and) X(logical_or) X(logical_xor) X(where)
 
 #define DECLARE(id) extern const snt_op snt_op_##id;
 OPS(DECLARE)

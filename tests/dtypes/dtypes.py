@@ -693,6 +693,7 @@ def op_inputs(op):
         "Reshape": ["T", i64("s", [16])], "Unsqueeze": ["T", i64("a", [0])], "Squeeze": ["T", i64("a", [0])],
         "Gather": ["T", i64("i", [0])], "Pad": ["T", i64("p", [0, 0, 0, 0, 0, 0, 0, 0])],
         "Resize": ["T", "", f32("sc", [1, 1, 2, 2])], "ReduceSum": ["T", i64("a", [1])],
+        **{op: ["T", "T"] for op in ("PRelu", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor")},
     }
     return spec.get(op, ["T"])
 
