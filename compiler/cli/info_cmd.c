@@ -2,11 +2,13 @@
  * inputs and outputs with types and shapes, an op histogram, the parameter count, and the nodes
  * sinter cannot compile, each with why. Every name comes from an untrusted file: printed with
  * control characters escaped. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "compiler/cli/cli.h"
+#include "compiler/onnx/functions.h"
 #include "compiler/onnx/import.h"
 #include "sinter/onnx_io.h"
 #include "support/util.h"
@@ -131,15 +133,21 @@ static int put_compilable(FILE *f, const char *path, const Onnx__ModelProto *m) 
     return SNT_EXIT_INTERNAL;
   }
   int opset = (int)snt_onnx_opset(m), bad = 0;
-  for (size_t i = 0; i < gp->n_node; i++)
-    if (snt_onnx_check_node(d, src, gp->node[i], (int)i, opset) != SNT_OK) bad++;
+  /* Calls of local functions are checked as the nodes they inline to (opsets by the import). */
+  snt_onnx_flat flat = {0};
+  bool inlined = snt_onnx_inline_functions(d, src, m, opset, 1, INT_MAX, &flat) == SNT_OK;
+  bad += !inlined;
+  for (int i = 0; i < flat.n; i++)
+    if (snt_onnx_check_node(d, src, flat.nodes[i].np, flat.nodes[i].index, flat.nodes[i].opset) != SNT_OK) bad++;
+  size_t n_nodes = inlined ? (size_t)flat.n : gp->n_node;
+  snt_onnx_flat_free(&flat);
   if (!bad) {
     snt_graph *g = NULL;
     if (snt_onnx_import(d, m, path, NULL, &g) == SNT_OK) fputs("sinter: every node compiles (`sinter summary` shows the layers)\n", f);
     else fputs("sinter: the nodes pass one by one, but the graph does not import:\n", f);
     snt_ir_destroy(g);
   } else {
-    fprintf(f, "sinter cannot compile %d of %zu nodes:\n", bad, gp->n_node);
+    fprintf(f, "sinter cannot compile %d of %zu nodes:\n", bad, n_nodes);
   }
   for (int i = 0; i < snt_diag_count(d); i++) {
     const snt_diag_msg *msg = snt_diag_get(d, i);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler/onnx/functions.h"
 #include "compiler/onnx/validate.h"
 #include "compiler/op.h"
 #include "compiler/passes/legalize_types.h"
@@ -418,9 +419,15 @@ snt_status snt_onnx_import(snt_diag *d, const Onnx__ModelProto *m, const char *p
     st = initializers(&c, gp);
   }
   if (!st) st = inputs(&c, gp);
-  for (size_t i = 0; !st && i < gp->n_node; i++) {
-    st = node(&c, gp->node[i], (int)i);
+  /* Calls of local functions become their bodies, each node read at its function's opset. */
+  snt_onnx_flat flat = {0};
+  if (!st) st = snt_onnx_inline_functions(d, c.g->src, m, c.opset, MIN_OPSET, MAX_OPSET, &flat);
+  for (int i = 0; !st && i < flat.n; i++) {
+    c.opset = flat.nodes[i].opset;
+    st = node(&c, flat.nodes[i].np, flat.nodes[i].index);
   }
+  snt_onnx_flat_free(&flat);
+  c.opset = (int)opset;
   if (!st) st = outputs(&c, gp);
   if (!st) st = labels(&c, m);
   free(c.map);

@@ -5,6 +5,17 @@
 #include "runtime/onnx/onnx_int.h"
 #include "sinter/file.h"
 
+enum { SNT_ONNX_MAX_IR = 10 };
+
+static snt_status nodes_total(Onnx__NodeProto *const *nodes, size_t n, uint64_t *total, uint64_t cap,
+                              const char *path, snt_err *e) {
+  snt_status s = SNT_OK;
+  for (size_t i = 0; s == SNT_OK && i < n; i++)
+    for (size_t k = 0; s == SNT_OK && nodes[i] && k < nodes[i]->n_attribute; k++)
+      if (nodes[i]->attribute[k]) s = snt_onnx_external_total(nodes[i]->attribute[k]->t, total, cap, path, e);
+  return s;
+}
+
 /* The external data of all initializers and Constant tensors, checked before any is read:
  * together they must fit in the physical memory. */
 static snt_status external_total(const Onnx__ModelProto *m, const char *path, snt_err *e) {
@@ -13,9 +24,10 @@ static snt_status external_total(const Onnx__ModelProto *m, const char *path, sn
   snt_status s = SNT_OK;
   for (size_t i = 0; s == SNT_OK && i < g->n_initializer; i++)
     s = snt_onnx_external_total(g->initializer[i], &total, cap, path, e);
-  for (size_t i = 0; s == SNT_OK && i < g->n_node; i++)
-    for (size_t k = 0; s == SNT_OK && g->node[i] && k < g->node[i]->n_attribute; k++)
-      if (g->node[i]->attribute[k]) s = snt_onnx_external_total(g->node[i]->attribute[k]->t, &total, cap, path, e);
+  for (size_t i = 0; s == SNT_OK && i < g->n_node; i++) s = nodes_total(&g->node[i], 1, &total, cap, path, e);
+  /* Constants inside local functions load their data too. */
+  for (size_t i = 0; s == SNT_OK && i < m->n_functions; i++)
+    if (m->functions[i]) s = nodes_total(m->functions[i]->node, m->functions[i]->n_node, &total, cap, path, e);
   return s;
 }
 
@@ -34,6 +46,14 @@ snt_status snt_onnx_model_from_bytes(const uint8_t *data, size_t len, const char
   if (!m->graph) {
     onnx__model_proto__free_unpacked(m, NULL);
     return snt_err_set(e, SNT_ERR_INPUT, "%s: the ONNX model has no graph", name);
+  }
+  /* Up to IR 10 the fields sinter reads are those of the 1.12 schema it is built with (newer
+   * ones are skipped as unknown); a newer IR may change their meaning. */
+  if (m->has_ir_version && m->ir_version > SNT_ONNX_MAX_IR) {
+    long long v = (long long)m->ir_version;
+    onnx__model_proto__free_unpacked(m, NULL);
+    return snt_err_set(e, SNT_ERR_INPUT, "%s: ONNX IR version %lld is not supported (sinter reads IR versions up to %d)",
+                       name, v, SNT_ONNX_MAX_IR);
   }
   *out = m;
   return SNT_OK;
