@@ -178,28 +178,27 @@ static snt_status layer_import(snt_graph *g, int node, int opset, snt_diag *d) {
   return SNT_OK;
 }
 
-/* MVN's axes before opset 13 were fixed to [0, 2, 3] too (the attribute came in 9 as well). */
+/* ONNX attribute ranges (compiler/onnx/validate.c): MVN's axes, LayerNormalization's axis. */
 static const snt_attr_range ranges[] = {{"axes", -SNT_MAX_RANK, SNT_MAX_RANK - 1}, {"axis", -SNT_MAX_RANK, SNT_MAX_RANK - 1}, {0}};
 static const char *const inst_roles[] = {NULL, "gamma", "beta", NULL};
 
-#define NORM_NO_EXPORT SNT_NO_EXPORT_YET
 const snt_op snt_op_instance_norm = {
     .name = "instance_norm", .type_name = "InstanceNormalization", .default_layer = "instance_normalization",
     .doc = "normalisation of each sample's channel over its spatial axes (ONNX InstanceNormalization)",
     .min_inputs = 1, .max_inputs = 1, .args = no_args, .infer = infer, .onnx_type = "InstanceNormalization",
     .onnx_roles = inst_roles, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .onnx_arity = {3, 3, 1, 1}, .onnx_ranges = ranges,
-    .types = SNT_TYPES_LOOP_F64(7), .no_export = NORM_NO_EXPORT};
+    .types = SNT_TYPES_LOOP_F64(7), .no_export = SNT_NO_EXPORT_YET};
 
 const snt_op snt_op_mvn = {
     .name = "mvn", .type_name = "MeanVarianceNormalization", .default_layer = "mean_variance_normalization",
     .doc = "(x - mean) / std over axes (ONNX MeanVarianceNormalization, default axes [0, 2, 3])",
     .min_inputs = 1, .max_inputs = 1, .args = no_args, .infer = infer, .onnx_type = "MeanVarianceNormalization",
     .emit = emit, .no_dsl = SNT_NO_DSL_YET, .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = ranges,
-    .types = SNT_TYPES_LOOP_F64(1), .no_export = NORM_NO_EXPORT};
+    .types = SNT_TYPES_LOOP_F64(1), .no_export = SNT_NO_EXPORT_YET};
 
 const snt_op snt_op_layer_norm = {
     .name = "layer_norm", .type_name = "LayerNormalization", .default_layer = "layer_normalization",
     .doc = "normalisation over the axes from `axis` on, scaled and shifted (ONNX LayerNormalization)",
     .min_inputs = 1, .max_inputs = 1, .args = no_args, .infer = infer, .onnx_type = "LayerNormalization",
     .onnx_import = layer_import, .onnx_roles = inst_roles, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .onnx_arity = {2, 3, 1, 3},
-    .onnx_ranges = ranges, .types = SNT_TYPES_LOOP_F64(7), .no_export = NORM_NO_EXPORT};
+    .onnx_ranges = ranges, .types = SNT_TYPES_LOOP_F64(7), .no_export = SNT_NO_EXPORT_YET};
