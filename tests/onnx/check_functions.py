@@ -1,12 +1,15 @@
 """Model-local functions (FunctionProto) inlined at import and IR versions 9 and 10 (issue 11,
-points 2 and 3). Models built here with onnx.helper: a function called twice by two nodes of the
-same name, nested calls passing an attribute down, attribute references with and without a value
-(the op's default, the function's default from FunctionProto.attribute_proto), a function with an
-output the call leaves unused, a function importing another ai.onnx opset than the model, IR 9 and
-IR 10 files (IR 10 with an overloaded function); each compared with ONNX Runtime (<= 1e-5
-relative). Fields newer than Debian's onnx 1.12 schema (attribute_proto, overload) are written
-as raw protobuf bytes. Then the exact messages for a recursive function, a node in an unknown
-domain, a function's unreadable opset, a call that inlines too many nodes and an IR 11 file.
+points 2 and 3). Models built here with onnx.helper, compared with ONNX Runtime (<= 1e-5
+relative): a function called twice (its inner name colliding with a graph tensor), nested calls
+passing an attribute down, attribute references with and without a value (the op's default, the
+function's default from FunctionProto.attribute_proto; also against numpy), a function with an
+output the call leaves unused, IR 9 and IR 10 files (IR 10 with an overloaded function). Against
+sinter's own results or numpy: two calls with the same node name (ONNX Runtime refuses those),
+a function importing ai.onnx 11 in an opset 17 model. Fields newer than Debian's onnx 1.12
+schema (attribute_proto, overload) are written as raw protobuf bytes. Then exact messages for a
+recursive function, a node in an unknown domain, a function's unreadable opset, a call that
+inlines too many nodes, an output no node computes, an undeclared attribute reference, external
+data leaving the folder and an IR 11 file; and `sinter info` on calls.
 usage: check_functions.py SINTER ORT_RUN_JS ORT_NODE_MODULES"""
 import os
 import subprocess
@@ -222,6 +225,18 @@ p = model("undeclared", [call("c", "Lk", ["x"], ["y"], alpha=0.5)], ["y"],
           [fn("Lk", ["x"], ["y"], [node("LeakyRelu", ["x"], ["y"], refs=[ref("alpha", "beta")])], ["alpha"])])
 error("undeclared", p, "%s: error: local function 'Lk': attribute 'alpha' refers to 'beta', which the function does "
       "not declare" % p)
+# A Constant inside a function is confined like any other (issue 9): no '..' out of the folder.
+ext = onnx.TensorProto(name="k", data_type=TensorProto.FLOAT, dims=[1], data_location=TensorProto.EXTERNAL)
+ext.external_data.add(key="location", value="../secret.bin")
+with open(os.path.join(tmp, "secret.bin"), "wb") as f:
+    f.write(b"abcd")
+p = model("ext", [call("c", "K", ["x"], ["y"])], ["y"],
+          [fn("K", ["x"], ["y"], [node("Constant", [], ["k"], value=ext), node("Mul", ["x", "k"], ["y"])])])
+os.makedirs(os.path.join(tmp, "ext"))
+os.rename(p, os.path.join(tmp, "ext", "model.onnx"))
+p = os.path.join(tmp, "ext", "model.onnx")
+error("external_data", p, "%s: node 'c/Constant_0' (Constant): tensor 'k': external data location '../secret.bin' has "
+      "a '..' component; it must stay in the model's directory" % p)
 p = model("ir11", plain, ["y"], [], ir=11)
 error("ir11", p, "%s: ONNX IR version 11 is not supported (sinter reads IR versions up to 10)" % p)
 
@@ -238,4 +253,4 @@ for name, want in [("nested", "sinter: every node compiles"),
 if failures:
     print("\n".join("FAIL " + f for f in failures))
     sys.exit(1)
-print("PASS check_functions: %d cases" % (len(cases) + 14))
+print("PASS check_functions: %d cases" % (len(cases) + 15))
