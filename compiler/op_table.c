@@ -9,7 +9,8 @@
   X(abs) X(neg) X(exp) X(log) X(sqrt) X(erf) X(identity) X(leaky_relu) X(cast) X(clip)                \
   X(sub) X(mul) X(div) X(pow) X(sum) X(maximum) X(minimum) X(reshape) X(squeeze) X(unsqueeze)       \
   X(tensor_shape) X(transpose) X(concat) X(gather) X(log_softmax) X(reduce_mean) X(reduce_sum) \
-  X(gemm) X(matmul) X(resize) X(conv_transpose) X(mod)
+  X(gemm) X(matmul) X(resize) X(conv_transpose) X(mod)                            \
+  X(slice) X(split) X(reduce_max) X(reduce_min) X(reduce_prod) X(reduce_l1) X(reduce_l2) X(reduce_log_sum) X(reduce_log_sum_exp) X(reduce_sum_square) X(argmax) X(argmin) X(top_k) X(gather_elements) X(expand) X(tile) X(constant_of_shape) X(range) X(size)
 
 #define DECLARE(id) extern const snt_op snt_op_##id;
 OPS(DECLARE)
