@@ -128,6 +128,9 @@ static snt_status ge_infer(snt_graph *g, int node, snt_diag *d) {
   if (st) return st;
   if (ix->dtype != SNT_I64 && ix->dtype != SNT_I32) return snt_node_error(g, n, d, "indices must be INT32 or INT64");
   if (ix->rank != x->rank) return snt_node_error(g, n, d, "indices have rank %d, the data %d", ix->rank, x->rank);
+  for (int a = 0; a < x->rank; a++) /* the other coordinates index x as they are */
+    if (a != axis && ix->dims[a] > x->dims[a])
+      return snt_node_error(g, n, d, "indices have %lld along axis %d, the data only %lld", (long long)ix->dims[a], a, (long long)x->dims[a]);
   snt_set_output(g, node, 0, x->dtype, ix->rank, ix->dims);
   return SNT_OK;
 }

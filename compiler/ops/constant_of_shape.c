@@ -92,7 +92,7 @@ static snt_status range_fold(snt_graph *g, const snt_node *n, void *y) {
       case SNT_F32: ((float *)y)[i] = *(const float *)s->data + (float)i * *(const float *)dl->data; break;
       case SNT_F64: ((double *)y)[i] = *(const double *)s->data + (double)i * *(const double *)dl->data; break;
       case SNT_I16: ((int16_t *)y)[i] = (int16_t)(*(const int16_t *)s->data + i * *(const int16_t *)dl->data); break;
-      case SNT_I32: ((int32_t *)y)[i] = (int32_t)((int64_t)*(const int32_t *)s->data + i * *(const int32_t *)dl->data); break;
+      case SNT_I32: ((int32_t *)y)[i] = (int32_t)(uint32_t)((uint64_t)(int64_t) * (const int32_t *)s->data + (uint64_t)i * (uint64_t)(int64_t) * (const int32_t *)dl->data); break;
       default: ((int64_t *)y)[i] = (int64_t)((uint64_t) * (const int64_t *)s->data + (uint64_t)i * (uint64_t) * (const int64_t *)dl->data);
     }
   }

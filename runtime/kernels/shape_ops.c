@@ -157,7 +157,10 @@ snt_status snt_k_gather_elements(size_t es, int rank, const int64_t *x_dims, con
   if (rank < 1 || rank > SNT_MAX_RANK || axis < 0 || axis >= rank) return SNT_ERR_INPUT;
   if (index_type != SNT_I64 && index_type != SNT_I32) return SNT_ERR_INPUT;
   int64_t total = snt_k_prod(idx_dims, rank), idx[SNT_MAX_RANK] = {0}, xs[SNT_MAX_RANK], s = 1;
-  for (int a = rank - 1; a >= 0; a--) xs[a] = s, s *= x_dims[a];
+  for (int a = rank - 1; a >= 0; a--) {
+    if (a != axis && idx_dims[a] > x_dims[a]) return SNT_ERR_INPUT;
+    xs[a] = s, s *= x_dims[a];
+  }
   for (int64_t t = 0; t < total; t++) {
     int64_t v = index_type == SNT_I64 ? ((const int64_t *)indices)[t] : ((const int32_t *)indices)[t];
     if (v < 0) v += x_dims[axis];

@@ -171,6 +171,7 @@ def bad_cases():
         one("ConstantOfShape", ["s"], [i64([2, -1], "s")], 13, "the shape has a negative dimension or overflows"),
         one("Range", ["a", "b", "c"], [I(0, "a", np.float32), I(1, "b", np.float32), I(0, "c", np.float32)], 13, "delta is 0"),
         one("GatherElements", ["x", "i"], [i64([[1]], "i")], 13, "indices have rank 2, the data 4"),
+        one("GatherElements", ["x", "i"], [i64(np.zeros((2, 4, 1, 1)), "i")], 13, "indices have 4 along axis 1, the data only 3"),
     ]
 
 
