@@ -54,7 +54,8 @@ const snt_op snt_op_constant_of_shape = {
     .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY(SNT_I64), .note = "the shape is INT64; the value any type"},
     .no_export = SNT_NO_EXPORT_YET};
 
-/* ---- range: start, start + delta, ... short of limit; all three constant scalars ---- */
+/* ---- range (tensor_range: the DSL has a range builtin): start, start + delta, ... short of
+ * limit; all three constant scalars ---- */
 
 static bool range_type(snt_dtype t) { return t == SNT_F32 || t == SNT_F64 || t == SNT_I16 || t == SNT_I32 || t == SNT_I64; }
 
@@ -109,7 +110,7 @@ static snt_status range_emit(snt_emit *e, int node) {
 }
 
 const snt_op snt_op_range = {
-    .name = "range", .type_name = "Range", .default_layer = "range",
+    .name = "tensor_range", .type_name = "Range", .default_layer = "range",
     .doc = "start, start + delta, ... before limit, from constant scalars (folded at compile time)", .min_inputs = 3,
     .max_inputs = 3, .args = no_args, .infer = range_infer, .onnx_type = "Range", .onnx_const_inputs = 7u,
     .emit = range_emit, .fold = range_fold, .no_dsl = SNT_NO_DSL_YET, .onnx_arity = {3, 3, 1, 1},
@@ -117,7 +118,7 @@ const snt_op snt_op_range = {
               .note = "folded at compile time"},
     .no_export = SNT_NO_EXPORT_YET};
 
-/* ---- size: the element count as an INT64 scalar ---- */
+/* ---- size (tensor_size, as tensor_shape): the element count as an INT64 scalar ---- */
 
 static snt_status size_infer(snt_graph *g, int node, snt_diag *d) {
   (void)d;
@@ -137,7 +138,7 @@ static snt_status size_fold(snt_graph *g, const snt_node *n, void *y) {
 }
 
 const snt_op snt_op_size = {
-    .name = "size", .type_name = "Size", .default_layer = "size",
+    .name = "tensor_size", .type_name = "Size", .default_layer = "size",
     .doc = "the element count of x as an INT64 scalar", .min_inputs = 1, .max_inputs = 1, .args = no_args,
     .infer = size_infer, .onnx_type = "Size", .emit = size_emit, .fold = size_fold, .reads_shape_only = true,
     .no_dsl = SNT_NO_DSL_YET, .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_ALL, .note = "reads the shape only"},
