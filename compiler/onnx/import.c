@@ -173,11 +173,36 @@ static snt_status inputs(import_ctx *c, const Onnx__GraphProto *gp) {
   return SNT_OK;
 }
 
+/* A one-element TENSOR attribute (ConstantOfShape's value) as NAME_dtype and NAME_bits (its
+ * bytes); *one is false for any other tensor. */
+static snt_status tensor_attr(import_ctx *c, const Onnx__AttributeProto *a, snt_node *n, const char *nname,
+                              const char *op_type, bool *one) {
+  snt_tensor_buf b = {0};
+  snt_err e;
+  if (snt_onnx_tensor_decode(a->t, c->base_dir, &b, &e))
+    return err(c, "node '%s' (%s, opset %d): attribute '%s': %s", nname, op_type, c->opset, a->name, e.msg);
+  size_t es = snt_dtype_size(b.dtype);
+  snt_status st = SNT_OK;
+  *one = snt_tensor_buf_numel(&b) == 1 && es > 0 && es <= 8;
+  if (*one) {
+    uint64_t bits = 0;
+    memcpy(&bits, b.data, es);
+    char key[300];
+    snprintf(key, sizeof key, "%s_dtype", a->name);
+    st = snt_node_set_int(n, key, b.dtype);
+    snprintf(key, sizeof key, "%s_bits", a->name);
+    if (!st) st = snt_node_set_int(n, key, (int64_t)bits);
+  }
+  snt_tensor_buf_free(&b);
+  return st;
+}
+
 /* Copies the ONNX attributes onto the node under their ONNX names. */
 static snt_status copy_attrs(import_ctx *c, const Onnx__NodeProto *np, snt_node *n, const char *nname) {
   for (size_t i = 0; i < np->n_attribute; i++) {
     const Onnx__AttributeProto *a = np->attribute[i];
     snt_status st;
+    bool one = false;
     switch (a->type) {
       case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT: st = snt_node_set_int(n, a->name, a->i); break;
       case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT: st = snt_node_set_float(n, a->name, a->f); break;
@@ -196,6 +221,9 @@ static snt_status copy_attrs(import_ctx *c, const Onnx__NodeProto *np, snt_node 
         free(s);
         break;
       }
+      case ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR:
+        if (a->t && ((st = tensor_attr(c, a, n, nname, np->op_type, &one)) || one)) break;
+        __attribute__((fallthrough)); /* not a one-element tensor */
       default:
         return err(c, "node '%s' (%s, opset %d): attribute '%s' has a type sinter does not support", nname,
                    np->op_type, c->opset, a->name);

@@ -1,9 +1,27 @@
-/* reduce_mean and reduce_sum over a set of axes (all when none are given), keeping
- * the reduced axes as size 1 when keepdims is set (ONNX's default). */
+/* The Reduce ops (mean, sum, max, min, prod, l1, l2, log_sum, log_sum_exp, sum_square) over a set
+ * of axes (all when none are given), keeping the reduced axes as size 1 when keepdims is set
+ * (ONNX's default). Axes are an attribute up to opset 17, except ReduceSum's input from 13. */
+#include <string.h>
+
 #include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 
-extern const snt_op snt_op_reduce_mean; /* defined below, beside reduce_sum */
+/* defined below */
+extern const snt_op snt_op_reduce_mean, snt_op_reduce_sum, snt_op_reduce_max, snt_op_reduce_min, snt_op_reduce_prod, snt_op_reduce_l1,
+    snt_op_reduce_l2, snt_op_reduce_log_sum, snt_op_reduce_log_sum_exp, snt_op_reduce_sum_square;
+
+/* The kernel call of each op: snt_k_reduce's kinds, then snt_k_reduce2's. */
+static const char *kernel_of(const snt_op *op, const char **fn) {
+  static const struct { const snt_op *op; const char *kind; } kinds[] = {
+      {&snt_op_reduce_mean, "SNT_K_REDUCE_MEAN"}, {&snt_op_reduce_sum, "SNT_K_REDUCE_SUM"},
+      {&snt_op_reduce_max, "SNT_K_REDUCE_MAX"}, {&snt_op_reduce_min, "SNT_K_REDUCE_MIN"},
+      {&snt_op_reduce_prod, "SNT_K_REDUCE_PROD"}, {&snt_op_reduce_l1, "SNT_K_REDUCE_L1"},
+      {&snt_op_reduce_l2, "SNT_K_REDUCE_L2"}, {&snt_op_reduce_log_sum, "SNT_K_REDUCE_LOG_SUM"},
+      {&snt_op_reduce_log_sum_exp, "SNT_K_REDUCE_LOG_SUM_EXP"}, {&snt_op_reduce_sum_square, "SNT_K_REDUCE_SUM_SQUARE"}};
+  for (int i = 0; i < (int)(sizeof kinds / sizeof kinds[0]); i++)
+    if (kinds[i].op == op) return *fn = i < 4 ? "snt_k_reduce" : "snt_k_reduce2", kinds[i].kind;
+  return *fn = "snt_k_reduce", "SNT_K_REDUCE_SUM";
+}
 
 static const snt_arg_spec args[] = {{"axes", SNT_ARG_INTS, "[]", NULL}, {"keepdims", SNT_ARG_BOOL, "true", NULL}, {0}};
 
@@ -40,7 +58,9 @@ static snt_status axes_mask(snt_graph *g, int node, snt_diag *d, uint32_t *mask)
 static snt_status infer(snt_graph *g, int node, snt_diag *d) {
   snt_node *n = &g->nodes[node];
   snt_tensor *x = snt_in(g, n, 0);
-  if (x->dtype != SNT_F32) return snt_node_error(g, n, d, "reduces FLOAT tensors only, not %s", snt_dtype_name(x->dtype));
+  /* FLOAT16 and DOUBLE reach the float32 kernel through the importer's Casts (legalize_types.c). */
+  if (!(SNT_TY(x->dtype) & (SNT_TY(SNT_F32) | SNT_TY(SNT_F64) | SNT_TY_FLOAT16S)))
+    return snt_node_error(g, n, d, "reduces FLOAT tensors only, not %s", snt_dtype_name(x->dtype));
   uint32_t mask = 0;
   snt_status st = axes_mask(g, node, d, &mask);
   if (st) return st;
@@ -60,8 +80,8 @@ static snt_status emit(snt_emit *e, int node) {
   const snt_tensor *x = &e->g->tensors[n->in[0]];
   snt_emit_line(e, "{");
   snt_emit_line(e, "%s int64_t dims[] = %s;", snt_emit_const(e, n->in[0]), snt_emit_dims_rows(e, n->in[0]));
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_reduce(%s, %d, dims, %lldu, %s, %s))) return 1;",
-                n->op == &snt_op_reduce_mean ? "SNT_K_REDUCE_MEAN" : "SNT_K_REDUCE_SUM", x->rank,
+  const char *fn, *kind = kernel_of(n->op, &fn);
+  snt_emit_line(e, "if (SNT_K_FAILED(%s(%s, %d, dims, %lldu, %s, %s))) return 1;", fn, kind, x->rank,
                 (long long)snt_node_int(n, "axes_mask", 0), snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;
@@ -75,16 +95,33 @@ static bool rows(const snt_graph *g, const snt_node *n, const bool *r) {
 /* ONNX attribute ranges (compiler/onnx/validate.c). */
 static const snt_attr_range reduce_ranges[] = {{"keepdims", 0, 1}, {"noop_with_empty_axes", 0, 1}, {0}};
 
-const snt_op snt_op_reduce_mean = {
-    .name = "reduce_mean", .type_name = "ReduceMean", .default_layer = "reduce_mean",
-    .doc = "mean over axes: reduce_mean(x, axes, keepdims=true)", .min_inputs = 1, .max_inputs = 1, .args = args,
-    .infer = infer, .onnx_type = "ReduceMean", .onnx_const_inputs = 1u << 1, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .batch_rows = rows,
-    .onnx_arity = {1, 2, 1, 1}, .onnx_ranges = reduce_ranges, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL},
-    .no_export = SNT_NO_EXPORT_YET};
+/* The axes input arrived with opset 13 for ReduceSum (with noop_with_empty_axes), 18 for the
+ * others: before it the axes are an attribute, from it an input. */
+static snt_status reduce_import(snt_graph *g, int node, int opset, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  int from = n->op == &snt_op_reduce_sum ? 13 : 18;
+  if (opset < from && (n->n_in > 1 || snt_node_attr(n, "noop_with_empty_axes")))
+    return snt_node_error(g, n, d, "%s-%d takes its axes as an attribute (an input from opset %d)", n->op->type_name, opset, from);
+  if (opset >= from && snt_node_attr(n, "axes"))
+    return snt_node_error(g, n, d, "%s-%d takes its axes as an input, not an attribute", n->op->type_name, opset);
+  return SNT_OK;
+}
 
-const snt_op snt_op_reduce_sum = {
-    .name = "reduce_sum", .type_name = "ReduceSum", .default_layer = "reduce_sum",
-    .doc = "sum over axes: reduce_sum(x, axes, keepdims=true)", .min_inputs = 1, .max_inputs = 1, .args = args,
-    .infer = infer, .onnx_type = "ReduceSum", .onnx_const_inputs = 1u << 1, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .batch_rows = rows,
-    .onnx_arity = {1, 2, 1, 1}, .onnx_ranges = reduce_ranges, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL},
-    .no_export = SNT_NO_EXPORT_YET};
+#define REDUCE_OP(id, onnx, what)                                                                                     \
+  const snt_op snt_op_##id = {                                                                                       \
+      .name = #id, .type_name = onnx, .default_layer = #id, .doc = what " over axes: " #id "(x, axes, keepdims=true)", \
+      .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = onnx, .onnx_import = reduce_import, \
+      .onnx_const_inputs = 1u << 1, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .batch_rows = rows,                       \
+      .onnx_arity = {1, 2, 1, 1}, .onnx_ranges = reduce_ranges, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL}, \
+      .no_export = SNT_NO_EXPORT_YET};
+
+REDUCE_OP(reduce_mean, "ReduceMean", "mean")
+REDUCE_OP(reduce_sum, "ReduceSum", "sum")
+REDUCE_OP(reduce_max, "ReduceMax", "maximum")
+REDUCE_OP(reduce_min, "ReduceMin", "minimum")
+REDUCE_OP(reduce_prod, "ReduceProd", "product")
+REDUCE_OP(reduce_l1, "ReduceL1", "sum of absolute values")
+REDUCE_OP(reduce_l2, "ReduceL2", "square root of the sum of squares")
+REDUCE_OP(reduce_log_sum, "ReduceLogSum", "log of the sum")
+REDUCE_OP(reduce_log_sum_exp, "ReduceLogSumExp", "log of the sum of exponentials")
+REDUCE_OP(reduce_sum_square, "ReduceSumSquare", "sum of squares")

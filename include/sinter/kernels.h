@@ -238,4 +238,6 @@ typedef enum snt_k_reduce_kind {
 snt_status snt_k_reduce(snt_k_reduce_kind kind, int rank, const int64_t *dims, uint32_t axes_mask,
                         const float *x, float *y);
 
+#include "sinter/kernels_shape.h" /* the shape and index ops */
+
 #endif

@@ -1,0 +1,40 @@
+/* Kernels of the shape and index ops (Slice, Split, Expand, Tile, ArgMax, TopK, the Reduce
+ * family past sum/mean/max/min, GatherElements); runtime/kernels/shape_ops.c. */
+#ifndef SINTER_KERNELS_SHAPE_H
+#define SINTER_KERNELS_SHAPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sinter/dtype.h"
+#include "sinter/status.h"
+
+/* y[i] = x[offset + sum_a idx_a * strides[a]] over y's dims (rank <= 2 * SNT_MAX_RANK; strides in
+ * elements, 0 repeats, negative walks back): Slice, Split, Expand and Tile (as [rep, dim] pairs). */
+snt_status snt_k_strided(size_t elem_size, int rank, const int64_t *out_dims, const int64_t *strides,
+                         int64_t offset, const void *x, void *y);
+
+/* ArgMax (is_min 0) / ArgMin along the middle axis of x = [outer, len, inner]; ties give the
+ * first index, or the last with select_last. */
+snt_status snt_k_arg(int is_min, int select_last, int64_t outer, int64_t len, int64_t inner, const float *x,
+                     int64_t *y);
+
+typedef enum snt_k_reduce2_kind {
+  SNT_K_REDUCE_PROD, SNT_K_REDUCE_L1, SNT_K_REDUCE_L2, SNT_K_REDUCE_LOG_SUM, SNT_K_REDUCE_LOG_SUM_EXP,
+  SNT_K_REDUCE_SUM_SQUARE
+} snt_k_reduce2_kind;
+/* The other ONNX reductions over the axes set in axes_mask; y holds the kept axes in order. */
+snt_status snt_k_reduce2(snt_k_reduce2_kind kind, int rank, const int64_t *dims, uint32_t axes_mask, const float *x,
+                         float *y);
+
+/* TopK along the middle axis of x = [outer, len, inner]: the k largest (or smallest) in order,
+ * ties by the lower index; values and indices are [outer, k, inner]. */
+snt_status snt_k_topk(int64_t outer, int64_t len, int64_t inner, int64_t k, int largest, const float *x, float *values,
+                      int64_t *indices);
+
+/* GatherElements: y[i] = x[i with its axis coordinate replaced by indices[i]] (negative counts
+ * from the end); y has the indices' dims. An index out of range is SNT_ERR_INPUT. */
+snt_status snt_k_gather_elements(size_t elem_size, int rank, const int64_t *x_dims, const int64_t *idx_dims, int axis,
+                                 const void *x, snt_dtype index_type, const void *indices, void *y);
+
+#endif
