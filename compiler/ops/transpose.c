@@ -1,6 +1,7 @@
 /* transpose: permutes the axes (ONNX default: reversed). */
 #include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
+#include "sinter/kernels.h"
 
 static const snt_arg_spec args[] = {{"perm", SNT_ARG_INTS, "[]", NULL}, {0}};
 
@@ -44,6 +45,15 @@ static snt_status emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+/* A constant input (shape arithmetic: PyTorch's LocalResponseNorm builds its pads so) folds
+ * through the kernel the generated code calls. */
+static snt_status fold(snt_graph *g, const snt_node *n, void *y) {
+  const snt_tensor *x = snt_in(g, n, 0);
+  int perm[SNT_MAX_RANK];
+  get_perm(n, x->rank, perm);
+  return snt_k_transpose(snt_dtype_size(x->dtype), x->rank, x->dims, perm, x->data, y) == SNT_OK ? SNT_OK : SNT_ERR_INPUT;
+}
+
 /* The batch axis stays first. */
 static bool rows(const snt_graph *g, const snt_node *n, const bool *r) {
   int perm[SNT_MAX_RANK];
@@ -71,6 +81,6 @@ static snt_status to_dsl(snt_dsl_writer *w, int node) {
 const snt_op snt_op_transpose = {
     .name = "transpose", .type_name = "Permute", .default_layer = "permute",
     .doc = "permutes the axes: transpose(x, perm)", .min_inputs = 1, .max_inputs = 1, .args = args,
-    .infer = infer, .onnx_type = "Transpose", .emit = emit, .to_dsl = to_dsl, .batch_rows = rows,
+    .infer = infer, .onnx_type = "Transpose", .emit = emit, .fold = fold, .to_dsl = to_dsl, .batch_rows = rows,
     .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = ranges, .types = {.t = SNT_TY_ALL, .note = SNT_NOTE_MOVE},
     .no_export = SNT_NO_EXPORT_YET};
