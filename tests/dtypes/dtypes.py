@@ -694,6 +694,9 @@ def op_inputs(op):
         "Gather": ["T", i64("i", [0])], "Pad": ["T", i64("p", [0, 0, 0, 0, 0, 0, 0, 0])],
         "Resize": ["T", "", f32("sc", [1, 1, 2, 2])], "ReduceSum": ["T", i64("a", [1])],
         **{op: ["T", "T"] for op in ("PRelu", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor")},
+        "InstanceNormalization": ["T"] * 3, "LayerNormalization": ["T", "T"], "TopK": ["T", i64("k", [1])],
+        # shape-determining inputs: constants of the type under test ("C", value v), so the type is what is refused
+        "ConstantOfShape": [("C", [1])], "Range": [("C", 0), ("C", 1), ("C", 1)],  # 0 and 1: valid BOOLs too
     }
     return spec.get(op, ["T"])
 
@@ -712,7 +715,11 @@ def refused_all_case():
             t = getattr(TP, tname)
             ins, inits, names = [], [], []
             for k, s in enumerate(op_inputs(op)):
-                if s == "T":
+                if isinstance(s, tuple):
+                    v = np.array(s[1])
+                    names.append(f"x{k}")
+                    inits.append(h.make_tensor(f"x{k}", t, list(v.shape), v.flatten().tolist()))
+                elif s == "T":
                     names.append(f"x{k}")
                     ins.append(vi(f"x{k}", t, [1, 1, 4, 4]))
                 elif s == "":
@@ -721,7 +728,9 @@ def refused_all_case():
                     names.append(s.name)
                     inits.append(s)
             model = os.path.join(WORK, f"{op}_{tname}.onnx")
-            save(model, [h.make_node(op, names, ["y"], name="n", **ATTRS.get(op, {}))], ins, [vi("y", t)], inits, opset=13)
+            outs = [vi("y", t)] + ([vi("i", TP.INT64)] if op == "TopK" else [])
+            save(model, [h.make_node(op, names, [o.name for o in outs], name="n", **ATTRS.get(op, {}))], ins, outs, inits,
+                 opset=13)
             p = run([SINTER, "import", model, "-o", os.path.join(WORK, "x.nn")], check=False)
             first = (p.stderr.splitlines() or [""])[0]
             want = (f"sinter: error: {model}: node 'n' ({op}, opset 13): op {op} (opset 13) does not support type {tname} "
