@@ -57,7 +57,7 @@ snt_status snt_broadcast_shape(snt_graph *g, int node, snt_diag *d, const int *i
 void snt_set_shape(snt_graph *g, int node, int i, int rank, const int64_t *dims) {
   snt_tensor *t = snt_out(g, &g->nodes[node], i);
   t->rank = rank;
-  memcpy(t->dims, dims, (size_t)rank * sizeof *dims);
+  if (rank > 0) memcpy(t->dims, dims, (size_t)rank * sizeof *dims); /* a scalar passes no dims */
 }
 
 bool snt_dims_numel(int rank, const int64_t *dims, int64_t *out) {
