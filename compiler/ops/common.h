@@ -30,6 +30,8 @@ const char *snt_emit_dims_rows(snt_emit *e, int tensor);
 bool snt_fold_is_int(snt_dtype t);
 bool snt_fold_is_float(snt_dtype t);
 int64_t snt_fold_get_i64(const snt_tensor *t, int64_t i);
+/* The flat index into x of output element i under numpy broadcasting. */
+int64_t snt_fold_bcast_index(const snt_tensor *x, const snt_tensor *out, int64_t i);
 double snt_fold_get_f64(const snt_tensor *t, int64_t i);
 /* Stores an integer; false when the type cannot hold it (C would overflow at run time). */
 bool snt_fold_put_i64(snt_dtype dt, void *y, int64_t i, int64_t v);

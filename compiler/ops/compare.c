@@ -14,18 +14,6 @@
 static const snt_arg_spec no_args[] = {{0}};
 #define NO_DSL "its result or inputs are BOOL, which the DSL has no type for"
 
-/* The flat index into x of output element i under numpy broadcasting. */
-static int64_t bcast_index(const snt_tensor *x, const snt_tensor *out, int64_t i) {
-  int64_t idx = 0, stride = 1;
-  for (int d = out->rank - 1, k = x->rank - 1; d >= 0 && k >= 0; d--, k--) {
-    int64_t c = i % out->dims[d];
-    i /= out->dims[d];
-    if (x->dims[k] != 1) idx += c * stride;
-    stride *= x->dims[k];
-  }
-  return idx;
-}
-
 static bool fold_int_like(snt_dtype t) { return snt_fold_is_int(t) || t == SNT_BOOL || t == SNT_U8; }
 static int64_t get_int(const snt_tensor *t, int64_t i) {
   return t->dtype == SNT_BOOL || t->dtype == SNT_U8 ? ((const uint8_t *)t->data)[i] : snt_fold_get_i64(t, i);
@@ -85,7 +73,7 @@ static snt_status fold_pair(snt_graph *g, const snt_node *n, void *y, char op) {
   bool ints = fold_int_like(a->dtype) && fold_int_like(b->dtype);
   if (!ints && !(snt_fold_is_float(a->dtype) && snt_fold_is_float(b->dtype))) return SNT_ERR_INPUT;
   for (int64_t i = 0; i < snt_tensor_numel(out); i++) {
-    int64_t ia = bcast_index(a, out, i), ib = bcast_index(b, out, i);
+    int64_t ia = snt_fold_bcast_index(a, out, i), ib = snt_fold_bcast_index(b, out, i);
     bool r;
     if (op == '&' || op == '|' || op == '^') {
       bool p = get_int(a, ia) != 0, q = get_int(b, ib) != 0;
@@ -153,9 +141,9 @@ static snt_status where_fold(snt_graph *g, const snt_node *n, void *y) {
   size_t sz = snt_dtype_size(out->dtype);
   if (!sz) return SNT_ERR_INPUT;
   for (int64_t i = 0; i < snt_tensor_numel(out); i++) {
-    bool pick = ((const uint8_t *)c->data)[bcast_index(c, out, i)] != 0;
+    bool pick = ((const uint8_t *)c->data)[snt_fold_bcast_index(c, out, i)] != 0;
     const snt_tensor *s = pick ? a : b;
-    memcpy((char *)y + (size_t)i * sz, (const char *)s->data + (size_t)bcast_index(s, out, i) * sz, sz);
+    memcpy((char *)y + (size_t)i * sz, (const char *)s->data + (size_t)snt_fold_bcast_index(s, out, i) * sz, sz);
   }
   return SNT_OK;
 }

@@ -36,7 +36,7 @@ snt_status snt_fold_copy(snt_graph *g, const snt_node *n, void *y) {
 }
 
 /* The flat index into x of output element i under numpy broadcasting. */
-static int64_t bcast_index(const snt_tensor *x, const snt_tensor *out, int64_t i) {
+int64_t snt_fold_bcast_index(const snt_tensor *x, const snt_tensor *out, int64_t i) {
   int64_t idx = 0, stride = 1;
   for (int d = out->rank - 1, k = x->rank - 1; d >= 0 && k >= 0; d--, k--) {
     int64_t c = i % out->dims[d];
@@ -70,10 +70,10 @@ static double float_step(char op, double a, double b) {
  * does; false where the emitted C would overflow (each step in the output's type). */
 static bool arith_int(snt_graph *g, const snt_node *n, char op, const snt_tensor *out, int64_t i, int64_t *v) {
   const snt_tensor *x0 = snt_in(g, n, 0);
-  *v = snt_fold_get_i64(x0, bcast_index(x0, out, i));
+  *v = snt_fold_get_i64(x0, snt_fold_bcast_index(x0, out, i));
   for (int k = 1; k < n->n_in; k++) {
     const snt_tensor *x = snt_in(g, n, k);
-    if (!int_step(op, *v, snt_fold_get_i64(x, bcast_index(x, out, i)), v)) return false;
+    if (!int_step(op, *v, snt_fold_get_i64(x, snt_fold_bcast_index(x, out, i)), v)) return false;
     if (out->dtype == SNT_I32 && (*v < INT32_MIN || *v > INT32_MAX)) return false;
   }
   return true;
@@ -81,10 +81,10 @@ static bool arith_int(snt_graph *g, const snt_node *n, char op, const snt_tensor
 
 static double arith_float(snt_graph *g, const snt_node *n, char op, const snt_tensor *out, int64_t i) {
   const snt_tensor *x0 = snt_in(g, n, 0);
-  double v = snt_fold_get_f64(x0, bcast_index(x0, out, i));
+  double v = snt_fold_get_f64(x0, snt_fold_bcast_index(x0, out, i));
   for (int k = 1; k < n->n_in; k++) {
     const snt_tensor *x = snt_in(g, n, k);
-    v = float_step(op, v, snt_fold_get_f64(x, bcast_index(x, out, i)));
+    v = float_step(op, v, snt_fold_get_f64(x, snt_fold_bcast_index(x, out, i)));
     if (out->dtype == SNT_F32) v = (float)v;
   }
   return v;
