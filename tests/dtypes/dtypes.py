@@ -697,12 +697,16 @@ def op_inputs(op):
         "InstanceNormalization": ["T"] * 3, "LayerNormalization": ["T", "T"], "TopK": ["T", i64("k", [1])],
         # shape-determining inputs: constants of the type under test ("C", value v), so the type is what is refused
         "ConstantOfShape": [("C", [1])], "Range": [("C", 0), ("C", 1), ("C", 1)],  # 0 and 1: valid BOOLs too
+        "MaxUnpool": ["T", i64("i", np.zeros((1, 1, 4, 4)))], "GatherND": ["T", i64("i", [[0]])],
+        "ScatterElements": ["T", i64("i", np.zeros((1, 1, 1, 1))), "T"], "ScatterND": ["T", i64("i", [[0]]), "T"],
+        "Scatter": ["T", i64("i", np.zeros((1, 1, 1, 1))), "T"], "CumSum": ["T", i64("a", 0)],
+        "OneHot": ["T", i64("d", 3), f32("v", [0, 1])],
     }
     return spec.get(op, ["T"])
 
 
 ATTRS = {"MaxPool": {"kernel_shape": [2, 2]}, "AveragePool": {"kernel_shape": [2, 2]}, "Cast": {"to": TP.FLOAT},
-         "Concat": {"axis": 0}, "ReduceMean": {"axes": [1]}}
+         "Concat": {"axis": 0}, "ReduceMean": {"axes": [1]}, "MaxUnpool": {"kernel_shape": [2, 2]}}
 
 
 def refused_all_case():
