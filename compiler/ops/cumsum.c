@@ -53,4 +53,4 @@ const snt_op snt_op_cumsum = {
     .types = {.t = SNT_TY(SNT_F32) | SNT_TY(SNT_F64) | SNT_TY(SNT_I32) | SNT_TY(SNT_I64) | SNT_TY(SNT_U32) | SNT_TY(SNT_U64),
               .t_f32 = SNT_TY_FLOAT16S, .other = SNT_TY(SNT_I32) | SNT_TY(SNT_I64),
               .note = "integers wrap; FLOAT16 and BFLOAT16 summed in float32 and rounded back"},
-    .no_export = SNT_NO_EXPORT_YET};
+    .no_export = "it has no DSL form, and sinter export-onnx writes DSL models only"};

@@ -61,4 +61,4 @@ const snt_op snt_op_gather_nd = {
     .min_inputs = 2, .max_inputs = 2, .args = args, .infer = infer, .onnx_type = "GatherND", .onnx_import = onnx_import,
     .emit = emit, .no_dsl = SNT_NO_DSL_YET, .onnx_arity = {2, 2, 1, 1},
     .onnx_ranges = ranges,
-    .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE}, .no_export = SNT_NO_EXPORT_YET};
+    .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE}, .no_export = "it has no DSL form, and sinter export-onnx writes DSL models only"};

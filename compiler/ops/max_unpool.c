@@ -102,4 +102,4 @@ const snt_op snt_op_max_unpool = {
     .no_dsl = "it reads MaxPool's indices, which the DSL cannot name", .onnx_arity = {2, 3, 1, 1},
     .onnx_ranges = ranges,
     .types = {.t = SNT_TY(SNT_F32) | SNT_TY(SNT_F64) | SNT_TY(SNT_F16), .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE},
-    .no_export = SNT_NO_EXPORT_YET};
+    .no_export = "it has no DSL form, and sinter export-onnx writes DSL models only"};

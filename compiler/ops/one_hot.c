@@ -72,4 +72,4 @@ const snt_op snt_op_one_hot = {
     .min_inputs = 3, .max_inputs = 3, .args = args, .infer = infer, .onnx_type = "OneHot", .onnx_import = onnx_import,
     .onnx_const_inputs = 1u << 1, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .onnx_arity = {3, 3, 1, 1},
     .types = {.t = SNT_TY_NUMERIC, .note = "indices of any numeric type (truncated); depth a number; values any type"},
-    .no_export = SNT_NO_EXPORT_YET};
+    .no_export = "it has no DSL form, and sinter export-onnx writes DSL models only"};

@@ -64,11 +64,11 @@ const snt_op snt_op_scatter_elements = {
     .doc = "x with updates written (or added, multiplied) along an axis at indices of updates' shape",
     .min_inputs = 3, .max_inputs = 3, .args = args, .infer = infer, .onnx_type = "ScatterElements",
     .onnx_import = onnx_import, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .onnx_arity = {3, 3, 1, 1},
-    .types = SCATTER_TYPES, .no_export = SNT_NO_EXPORT_YET};
+    .types = SCATTER_TYPES, .no_export = "it has no DSL form, and sinter export-onnx writes DSL models only"};
 
 const snt_op snt_op_scatter = {
     .name = "scatter", .type_name = "Scatter", .default_layer = "scatter",
     .doc = "ONNX's Scatter (opsets 9 and 10, deprecated from 11): scatter_elements without reduction",
     .min_inputs = 3, .max_inputs = 3, .args = scatter_args, .infer = infer, .onnx_type = "Scatter",
     .onnx_import = onnx_import, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .onnx_arity = {3, 3, 1, 1},
-    .types = SCATTER_TYPES, .no_export = SNT_NO_EXPORT_YET};
+    .types = SCATTER_TYPES, .no_export = "it has no DSL form, and sinter export-onnx writes DSL models only"};

@@ -51,4 +51,4 @@ const snt_op snt_op_scatter_nd = {
     .min_inputs = 3, .max_inputs = 3, .args = args, .infer = infer, .onnx_type = "ScatterND",
     .onnx_import = snt_scatter_import_red, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .onnx_arity = {3, 3, 1, 1},
     .types = {.t = SNT_TY_ALL, .t_slots = 5u, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE "; add and mul wrap integers"},
-    .no_export = SNT_NO_EXPORT_YET};
+    .no_export = "it has no DSL form, and sinter export-onnx writes DSL models only"};
