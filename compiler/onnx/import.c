@@ -7,13 +7,14 @@
 
 #include "compiler/onnx/functions.h"
 #include "compiler/onnx/validate.h"
+#include "compiler/onnx/versions.h"
 #include "compiler/op.h"
 #include "compiler/passes/legalize_types.h"
 #include "compiler/passes/passes.h"
 #include "sinter/onnx_io.h"
 #include "support/util.h"
 
-enum { MIN_OPSET = 1, MAX_OPSET = 17 };
+enum { MIN_OPSET = 1, MAX_OPSET = 21 };
 
 typedef struct import_ctx {
   snt_diag *d;
@@ -335,6 +336,10 @@ static snt_status check_node(import_ctx *c, const Onnx__NodeProto *np, const cha
   if (strcmp(np->op_type, "Constant") == 0) return SNT_OK;
   if (!(*op = find_op(np->op_type)))
     return err(c, "node '%s': op %s (opset %d) is not supported", nname, np->op_type, c->opset);
+  int v = snt_onnx_since_18(np->op_type, c->opset);
+  if (v > (*op)->onnx_upto)
+    return err(c, "node '%s': op %s version %d (opset %d) is not supported yet: sinter follows %s up to opset %d", nname,
+               np->op_type, v, c->opset, np->op_type, (*op)->onnx_upto > 17 ? (*op)->onnx_upto : 17);
   snt_onnx_site at = {src, nname, np->op_type, c->opset};
   return snt_onnx_validate_node(c->d, &at, *op, np);
 }

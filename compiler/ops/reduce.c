@@ -110,7 +110,7 @@ static snt_status reduce_import(snt_graph *g, int node, int opset, snt_diag *d) 
 #define REDUCE_OP(id, onnx, what)                                                                                     \
   const snt_op snt_op_##id = {                                                                                       \
       .name = #id, .type_name = onnx, .default_layer = #id, .doc = what " over axes: " #id "(x, axes, keepdims=true)", \
-      .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = onnx, .onnx_import = reduce_import, \
+      .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = onnx, .onnx_import = reduce_import, .onnx_upto = 20, \
       .onnx_const_inputs = 1u << 1, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .batch_rows = rows,                       \
       .onnx_arity = {1, 2, 1, 1}, .onnx_ranges = reduce_ranges, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL}, \
       .no_export = SNT_NO_EXPORT_YET};

@@ -118,7 +118,7 @@ snt_status snt_emit_copy(snt_emit *e, int node) {
 const snt_op snt_op_reshape = {
     .name = "reshape", .type_name = "Reshape", .default_layer = "reshape",
     .doc = "the same values in a new shape (0 copies a dimension, -1 infers one): reshape(x, shape)",
-    .min_inputs = 1, .max_inputs = 1, .args = reshape_args, .infer = reshape_infer, .onnx_type = "Reshape",
+    .min_inputs = 1, .max_inputs = 1, .args = reshape_args, .infer = reshape_infer, .onnx_type = "Reshape", .onnx_upto = 21,
     .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .fold = snt_fold_copy, .no_dsl = SNT_NO_DSL_YET, .inplace = true,
     .batch_rows = snt_rows_first, .onnx_arity = {1, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE},
     .no_export = SNT_NO_EXPORT_YET};
@@ -126,7 +126,7 @@ const snt_op snt_op_reshape = {
 const snt_op snt_op_squeeze = {
     .name = "squeeze", .type_name = "Squeeze", .default_layer = "squeeze",
     .doc = "removes dimensions of size 1: squeeze(x, axes)", .min_inputs = 1, .max_inputs = 1, .args = axes_args,
-    .infer = squeeze_infer, .onnx_type = "Squeeze", .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .fold = snt_fold_copy,
+    .infer = squeeze_infer, .onnx_type = "Squeeze", .onnx_upto = 21, .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .fold = snt_fold_copy,
     .no_dsl = SNT_NO_DSL_YET,  .inplace = true, .batch_rows = snt_rows_first,
     .onnx_arity = {1, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE},
     .no_export = SNT_NO_EXPORT_YET};
@@ -134,7 +134,7 @@ const snt_op snt_op_squeeze = {
 const snt_op snt_op_unsqueeze = {
     .name = "unsqueeze", .type_name = "Unsqueeze", .default_layer = "unsqueeze",
     .doc = "inserts dimensions of size 1: unsqueeze(x, axes)", .min_inputs = 1, .max_inputs = 1, .args = axes_args,
-    .infer = unsqueeze_infer, .onnx_type = "Unsqueeze", .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .fold = snt_fold_copy,
+    .infer = unsqueeze_infer, .onnx_type = "Unsqueeze", .onnx_upto = 21, .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .fold = snt_fold_copy,
     .no_dsl = SNT_NO_DSL_YET,  .inplace = true, .batch_rows = snt_rows_first,
     .onnx_arity = {1, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE},
     .no_export = SNT_NO_EXPORT_YET};
@@ -187,7 +187,7 @@ static snt_status shape_fold(snt_graph *g, const snt_node *n, void *y) {
 const snt_op snt_op_tensor_shape = {
     .name = "tensor_shape", .type_name = "Shape", .default_layer = "shape",
     .doc = "the dimensions of x as int64 values (ONNX start/end select a range)", .min_inputs = 1, .max_inputs = 1,
-    .args = no_args, .infer = shape_infer, .onnx_type = "Shape", .emit = shape_emit,
+    .args = no_args, .infer = shape_infer, .onnx_type = "Shape", .onnx_upto = 21, .emit = shape_emit,
     .fold = shape_fold, .reads_shape_only = true, .to_dsl = snt_dsl_plain,
     .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_ALL, .note = "reads the shape only"},
     .no_export = SNT_NO_EXPORT_YET};

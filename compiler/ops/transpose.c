@@ -81,6 +81,6 @@ static snt_status to_dsl(snt_dsl_writer *w, int node) {
 const snt_op snt_op_transpose = {
     .name = "transpose", .type_name = "Permute", .default_layer = "permute",
     .doc = "permutes the axes: transpose(x, perm)", .min_inputs = 1, .max_inputs = 1, .args = args,
-    .infer = infer, .onnx_type = "Transpose", .emit = emit, .fold = fold, .to_dsl = to_dsl, .batch_rows = rows,
+    .infer = infer, .onnx_type = "Transpose", .onnx_upto = 21, .emit = emit, .fold = fold, .to_dsl = to_dsl, .batch_rows = rows,
     .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = ranges, .types = {.t = SNT_TY_ALL, .note = SNT_NOTE_MOVE},
     .no_export = SNT_NO_EXPORT_YET};
