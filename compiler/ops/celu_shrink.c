@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "compiler/codegen/loops.h"
+#include "compiler/onnx/export.h"
 #include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "support/util.h"
@@ -67,19 +68,38 @@ static snt_status shrink_emit(snt_emit *e, int node) {
   return st;
 }
 
+/* sinter import: the op with its float attributes by name. */
+static snt_status to_dsl(snt_dsl_writer *w, int node) {
+  const snt_node *n = &w->g->nodes[node];
+  fprintf(w->out, "  %s = %s(%s", snt_dsl_ident(w, n->out[0]), n->op->name, snt_dsl_ident(w, n->in[0]));
+  for (const snt_arg_spec *a = n->op->args; a->name; a++)
+    fprintf(w->out, ", %s = %.9g", a->name, snt_node_float(n, a->name, strtod(a->def, NULL)));
+  fprintf(w->out, ", name = %s)\n", snt_dsl_lit(w, n->name));
+  return SNT_OK;
+}
+
+/* The ONNX op with its float attributes (Celu needs opset 12, the export's 13 by default). */
+static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  const char *in = snt_ox_name(x, n->in[0]);
+  int k = snt_ox_node(x, n->op->onnx_type, n->name, 1, &in, snt_ox_name(x, n->out[0]));
+  if (k < 0) return SNT_ERR_NOMEM;
+  for (const snt_arg_spec *a = n->op->args; a->name; a++)
+    snt_ox_attr_float(x, k, a->name, (float)snt_node_float(n, a->name, strtod(a->def, NULL)));
+  return SNT_OK;
+}
+
 #define NOTE "loop in the type (FLOAT16 in float32, rounded per element)"
 
 const snt_op snt_op_celu = {
     .name = "celu", .type_name = "Celu", .default_layer = "celu",
     .doc = "max(0, x) + min(0, alpha * (exp(x / alpha) - 1)): celu(x, alpha=1)", .min_inputs = 1, .max_inputs = 1,
-    .args = celu_args, .infer = snt_infer_same, .onnx_type = "Celu", .emit = celu_emit, .no_dsl = SNT_NO_DSL_YET, .inplace = true,
-    .batch_rows = snt_rows_elementwise, .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY(SNT_F32), .note = "float32 (the schema's only type)"},
-    .no_export = SNT_NO_EXPORT_YET};
+    .args = celu_args, .infer = snt_infer_same, .onnx_type = "Celu", .emit = celu_emit, .to_dsl = to_dsl, .onnx_export = onnx_export, .inplace = true,
+    .batch_rows = snt_rows_elementwise, .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY(SNT_F32), .note = "float32 (the schema's only type)"}};
 
 const snt_op snt_op_shrink = {
     .name = "shrink", .type_name = "Shrink", .default_layer = "shrink",
     .doc = "x < -lambd ? x + bias : x > lambd ? x - bias : 0: shrink(x, bias=0, lambd=0.5)", .min_inputs = 1, .max_inputs = 1,
-    .args = shrink_args, .infer = snt_infer_same, .onnx_type = "Shrink", .emit = shrink_emit, .no_dsl = SNT_NO_DSL_YET, .inplace = true,
+    .args = shrink_args, .infer = snt_infer_same, .onnx_type = "Shrink", .emit = shrink_emit, .to_dsl = to_dsl, .onnx_export = onnx_export, .inplace = true,
     .batch_rows = snt_rows_elementwise, .onnx_arity = {1, 1, 1, 1},
-    .types = {.t = (SNT_TY_FLOATS & ~SNT_TY(SNT_BF16)) | SNT_TY_INTS, .note = NOTE "; integers in double, saturated back"},
-    .no_export = SNT_NO_EXPORT_YET};
+    .types = {.t = (SNT_TY_FLOATS & ~SNT_TY(SNT_BF16)) | SNT_TY_INTS, .note = NOTE "; integers in double, saturated back"}};

@@ -4,6 +4,7 @@
  * the channel order: DCR (depth-column-row, the default and opset 1's only order) or CRD. */
 #include <string.h>
 
+#include "compiler/onnx/export.h"
 #include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "sinter/kernels.h"
@@ -20,7 +21,7 @@ static bool is_crd(const snt_node *n) { return is_d2s(n) && strcmp(snt_node_stri
 /* Why x cannot be rearranged with blocksize b, or NULL (messages for infer and onnx_import). */
 static const char *problem(const snt_node *n, const snt_tensor *x, int64_t b, char *buf, size_t size) {
   if (x->rank != 4) return snprintf(buf, size, "the input has rank %d, not 4 (N, C, H, W)", x->rank), buf;
-  if (b < 1) return "blocksize must be at least 1";
+  if (b < 1 || b > SNT_MAX_ATTR) return "blocksize must be within 1..2^24";
   if (is_d2s(n) && x->dims[1] % (b * b))
     return snprintf(buf, size, "%lld channels are not divisible by blocksize^2 = %lld", (long long)x->dims[1], (long long)(b * b)), buf;
   for (int a = 2; !is_d2s(n) && a < 4; a++)
@@ -92,6 +93,26 @@ static snt_status emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+static snt_status to_dsl(snt_dsl_writer *w, int node) {
+  const snt_node *n = &w->g->nodes[node];
+  const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
+  fprintf(w->out, "  %s = %s(%s, %lld", lhs, n->op->name, in, (long long)snt_node_int(n, "blocksize", 1));
+  if (is_d2s(n)) fprintf(w->out, ", mode = %s", is_crd(n) ? "CRD" : "DCR");
+  fprintf(w->out, ", name = %s)\n", snt_dsl_lit(w, n->name));
+  return SNT_OK;
+}
+
+/* Opset 13's form (mode from 11). */
+static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  const char *in = snt_ox_name(x, n->in[0]);
+  int k = snt_ox_node(x, n->op->onnx_type, n->name, 1, &in, snt_ox_name(x, n->out[0]));
+  if (k < 0) return SNT_ERR_NOMEM;
+  snt_ox_attr_int(x, k, "blocksize", snt_node_int(n, "blocksize", 1));
+  if (is_d2s(n)) snt_ox_attr_string(x, k, "mode", is_crd(n) ? "CRD" : "DCR");
+  return SNT_OK;
+}
+
 static const snt_attr_range ranges[] = {{"blocksize", 1, SNT_MAX_ATTR}, {0}};
 
 /* Each sample is rearranged on its own: the batch axis stays first. */
@@ -99,12 +120,12 @@ const snt_op snt_op_depth_to_space = {
     .name = "depth_to_space", .type_name = "DepthToSpace", .default_layer = "depth_to_space",
     .doc = "moves channel blocks into blocksize x blocksize spatial blocks (NCHW): depth_to_space(x, blocksize, mode=DCR)",
     .min_inputs = 1, .max_inputs = 1, .args = d2s_args, .infer = infer, .onnx_type = "DepthToSpace", .onnx_import = onnx_import,
-    .emit = emit, .no_dsl = SNT_NO_DSL_YET, .batch_rows = snt_rows_first, .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = ranges,
-    .types = {.t = SNT_TY_ALL, .note = SNT_NOTE_MOVE}, .no_export = SNT_NO_EXPORT_YET};
+    .emit = emit, .to_dsl = to_dsl, .onnx_export = onnx_export, .batch_rows = snt_rows_first, .onnx_arity = {1, 1, 1, 1},
+    .onnx_ranges = ranges, .types = {.t = SNT_TY_ALL, .note = SNT_NOTE_MOVE}};
 
 const snt_op snt_op_space_to_depth = {
     .name = "space_to_depth", .type_name = "SpaceToDepth", .default_layer = "space_to_depth",
     .doc = "moves blocksize x blocksize spatial blocks into channels (NCHW): space_to_depth(x, blocksize)",
     .min_inputs = 1, .max_inputs = 1, .args = s2d_args, .infer = infer, .onnx_type = "SpaceToDepth", .onnx_import = onnx_import,
-    .emit = emit, .no_dsl = SNT_NO_DSL_YET, .batch_rows = snt_rows_first, .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = ranges,
-    .types = {.t = SNT_TY_ALL, .note = SNT_NOTE_MOVE}, .no_export = SNT_NO_EXPORT_YET};
+    .emit = emit, .to_dsl = to_dsl, .onnx_export = onnx_export, .batch_rows = snt_rows_first, .onnx_arity = {1, 1, 1, 1},
+    .onnx_ranges = ranges, .types = {.t = SNT_TY_ALL, .note = SNT_NOTE_MOVE}};

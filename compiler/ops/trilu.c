@@ -45,6 +45,20 @@ static snt_status trilu_emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+/* A constant input (a mask built from shape arithmetic) folds: the kept elements' bytes, the
+ * rest left zero (y comes zeroed; 0 is all-zero bytes in every type). */
+static snt_status trilu_fold(snt_graph *g, const snt_node *n, void *y) {
+  const snt_tensor *x = snt_in(g, n, 0);
+  int64_t rows = x->dims[x->rank - 2], cols = x->dims[x->rank - 1], k = snt_node_int(n, "_k", 0), total = snt_tensor_numel(x);
+  bool upper = snt_node_int(n, "upper", 1) != 0;
+  size_t s = snt_dtype_size(x->dtype);
+  for (int64_t o = 0; rows && cols && o < total; o++) {
+    int64_t j = o % cols, i = o / cols % rows;
+    if (upper ? j - i >= k : j - i <= k) memcpy((unsigned char *)y + (size_t)o * s, (const unsigned char *)x->data + (size_t)o * s, s);
+  }
+  return SNT_OK;
+}
+
 static const snt_attr_range trilu_ranges[] = {{"upper", 0, 1}, {0}};
 
 /* k is the optional input 1, a compile-time constant: the mask it gives is in the emitted code. */
@@ -52,7 +66,7 @@ const snt_op snt_op_trilu = {
     .name = "trilu", .type_name = "Trilu", .default_layer = "trilu",
     .doc = "the upper (j - i >= k) or lower (j - i <= k) triangle of the last two axes, the rest 0: trilu(x, upper=true)",
     .min_inputs = 1, .max_inputs = 2, .args = trilu_args, .infer = trilu_infer, .onnx_type = "Trilu", .onnx_const_inputs = 1u << 1,
-    .emit = trilu_emit, .no_dsl = SNT_NO_DSL_YET, .onnx_arity = {1, 2, 1, 1},
+    .emit = trilu_emit, .fold = trilu_fold, .no_dsl = SNT_NO_DSL_YET, .onnx_arity = {1, 2, 1, 1},
     .onnx_ranges = trilu_ranges,
     .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE}, .no_export = SNT_NO_EXPORT_YET};
 
@@ -95,6 +109,8 @@ static snt_status eye_fold(snt_graph *g, const snt_node *n, void *y) {
   return SNT_OK;
 }
 
+static const snt_attr_range eye_ranges[] = {{"dtype", 0, SNT_BF16}, {0}};
+
 /* Folding makes it a constant before code is emitted; this is for a graph that is not folded. */
 static snt_status eye_emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
@@ -116,5 +132,5 @@ const snt_op snt_op_eye_like = {
     .name = "eye_like", .type_name = "EyeLike", .default_layer = "eye_like",
     .doc = "a 2-D tensor shaped as x with 1 on the diagonal j - i = k: eye_like(x, dtype=x's, k=0)", .min_inputs = 1,
     .max_inputs = 1, .args = eye_args, .infer = eye_infer, .onnx_type = "EyeLike", .emit = eye_emit, .fold = eye_fold,
-    .reads_shape_only = true, .no_dsl = SNT_NO_DSL_YET, .onnx_arity = {1, 1, 1, 1},
+    .reads_shape_only = true, .no_dsl = SNT_NO_DSL_YET, .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = eye_ranges,
     .types = {.t = SNT_TY_ALL & ~SNT_TY(SNT_BF16), .note = "writes any element type but BFLOAT16 (the schema's; dtype, else the input's)"}, .no_export = SNT_NO_EXPORT_YET};

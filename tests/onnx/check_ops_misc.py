@@ -3,7 +3,8 @@ Runtime, each version's form (DepthToSpace 1/11/13 with mode DCR and CRD, SpaceT
 Hardmax 1/11 coerced to 2-D at the axis and 13 along one axis, ties to the first index) with
 their attributes and the element types ORT has kernels for. Cases are batched: one model per
 opset holding many nodes, run once by each side. Floats within 1e-5 relative, the rest exact.
-Then one malformed node per op must be refused with its exact message (node, op, opset)."""
+Then one malformed node per op must be refused with its exact message (node, op, opset), and the
+DSL forms (sinter import, compile, export-onnx) of the four ops that have one must round-trip."""
 import os
 import subprocess
 import sys
@@ -80,6 +81,8 @@ def models():
     m.add("Shrink", ["xi"], bias=2.0, lambd=1.0)
     m.add("Shrink", ["xb"], bias=100.0, lambd=3.0)  # x -+ bias within INT8
     m.add("Shrink", ["xu"], bias=1.0, lambd=4.0)
+    m.add("Shrink", ["d8"], bias=0.5, lambd=0.25)
+    m.add("Shrink", ["h"], bias=-1.0, lambd=0.5)
     m.add("EyeLike", ["m"])
     m.add("EyeLike", ["m"], k=2, dtype=TP.INT32)
     m.add("EyeLike", ["mi"], k=-1)
@@ -124,6 +127,8 @@ def models():
     m.add("Trilu", ["m", i64(-7)], upper=0)
     m.add("Trilu", ["xl", i64(1)], upper=0)
     m.add("Trilu", ["md", i64(0)], upper=1)
+    m.add("Trilu", [np.arange(-12, 12, dtype=np.int32).reshape(2, 3, 4), i64(1)], upper=0)  # folded at import
+    m.add("Trilu", [np.arange(1, 13, dtype=np.float32).reshape(4, 3)])
     m.add("Celu", ["x8"])
     m.add("Celu", ["x8"], alpha=2.0)
     m.add("Celu", ["t"], alpha=0.5)
@@ -138,8 +143,9 @@ def models():
     m.add("CastLike", ["xi", "mb"])
     m.add("CastLike", ["mb", "xl"])
     m.add("CastLike", ["xu", "xi"])
-    m.add("CastLike", [np.array([1.5, -2.5, 3e9], np.float32), "xl"])  # folded at import
-    m.add("CastLike", [np.array([7, -1], np.int64), "m"])
+    m.add("CastLike", [np.array([1.5, -2.5, 3e9], np.float32), np.zeros(1, np.int64)])  # both constant: folded at import
+    m.add("CastLike", [np.array([7, -1], np.int64), np.zeros((2, 2), np.float32)])
+    m.add("CastLike", [np.array([7, -1], np.int64), "m"])  # run time
     return ms
 
 
@@ -205,6 +211,7 @@ def bad_cases():
             "node 'bad' (Trilu, opset 14): input 2 ('x') determines a shape, so its value must be known when compiling"),
         one("Trilu", ["x"], [], 14, (3,), "node 'bad' (trilu): the input has rank 1; it needs at least 2"),
         one("EyeLike", ["x"], [], 9, (2, 2, 2), "node 'bad' (eye_like): the input has rank 3, not 2"),
+        one("EyeLike", ["x"], [], 9, (2, 2), "node 'bad' (eye_like): dtype 8 is not an element type it can write", dtype=TP.STRING),
     ]
 
 
@@ -224,7 +231,38 @@ def check_bad(d):
     return failed
 
 
+def dsl_round_trip(d):
+    """sinter import writes DepthToSpace, SpaceToDepth, Celu and Shrink as DSL; the compiled .nn
+    and its export-onnx (run by ORT) must compute what ORT computes for the original model."""
+    nodes = [node("DepthToSpace", ["x"], ["a"], blocksize=2, mode="CRD"), node("SpaceToDepth", ["a"], ["b"], blocksize=2),
+             node("DepthToSpace", ["b"], ["c"], blocksize=2), node("Celu", ["c"], ["e"], alpha=0.7),
+             node("Shrink", ["e"], ["y"], bias=0.2, lambd=0.3)]
+    g = helper.make_graph(nodes, "dsl", [helper.make_tensor_value_info("x", TP.FLOAT, ["N", 8, 3, 4])],
+                          [helper.make_empty_tensor_value_info("y")])
+    mp = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    mp.ir_version = 7
+    src, nn, exported, exe = (os.path.join(d, f) for f in ("dsl.onnx", "dsl.nn", "dsl_export.onnx", "dsl.exe"))
+    onnx.save(mp, src)
+    x = os.path.join(d, "dsl_x.pb")
+    open(x, "wb").write(numpy_helper.from_array(INPUTS["x8"]).SerializeToString())
+    for cmd in ([sinter, "import", src, "-o", nn], [sinter, "export-onnx", nn, "-o", exported], [sinter, "compile", nn, "--batch", "4", "-o", exe],
+                [exe, "run", x, "-o", os.path.join(d, "dsl_s")]):
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode:
+            print(f"FAIL dsl round trip: {' '.join(cmd[:2])}: {p.stderr.strip()}")
+            return 1
+    for model, out in ((src, "dsl_r"), (exported, "dsl_e")):
+        subprocess.run(["node", ort_run, model, x, "-o", os.path.join(d, out)], check=True, env=dict(os.environ, ORT_NODE_MODULES=ort_modules))
+    load = lambda o: numpy_helper.to_array(onnx.load_tensor(os.path.join(d, o, "output_0.pb")))
+    ref, s, e = load("dsl_r"), load("dsl_s"), load("dsl_e")
+    text = open(nn).read()
+    ok = "depth_to_space(x, 2, mode = CRD" in text and "shrink(e, bias = 0.2" in text
+    ok = ok and s.shape == ref.shape and float(np.max(np.abs(s - ref))) <= 1e-5 and np.array_equal(e, ref)
+    print("ok dsl round trip (import, compile, export-onnx)" if ok else f"FAIL dsl round trip:\n{text}")
+    return 0 if ok else 1
+
+
 with tempfile.TemporaryDirectory() as d:
-    failed = sum(run_model(d, k, m) for k, m in enumerate(models())) + check_bad(d)
+    failed = sum(run_model(d, k, m) for k, m in enumerate(models())) + check_bad(d) + dsl_round_trip(d)
 print("PASS" if not failed else f"{failed} failures")
 sys.exit(1 if failed else 0)
