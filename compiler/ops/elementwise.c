@@ -1,5 +1,5 @@
 /* Elementwise unary ops of ONNX graphs: abs, neg, exp, log, sqrt, erf, leaky_relu,
- * identity, cast and clip. Each computes in float (double for DOUBLE, the type itself
+ * identity, cast, cast_like and clip. Each computes in float (double for DOUBLE, the type itself
  * for integers); "$f" in a template is the math-function suffix of that type. */
 #include <math.h>
 #include <stdint.h>
@@ -184,6 +184,25 @@ const snt_op snt_op_cast = {
     .doc = "element type conversion (ONNX type numbers): cast(x, to)", .min_inputs = 1, .max_inputs = 1,
     .args = cast_args, .infer = cast_infer, .onnx_type = "Cast", .onnx_upto = 21, .emit = cast_emit, .fold = cast_fold, .no_dsl = SNT_NO_DSL_YET, .batch_rows = snt_rows_elementwise,
     .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_ALL, .note = "any of these to any of these; BFLOAT16 and FLOAT16 round to nearest even"},
+    .no_export = SNT_NO_EXPORT_YET};
+
+/* ---- cast_like (opset 15): a cast to the element type of the second input, which supplies
+ * only its type (its values are never read); emitted and folded as cast. ---- */
+
+static snt_status cast_like_infer(snt_graph *g, int node, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  snt_tensor *x = snt_in(g, n, 0), *like = snt_in(g, n, 1);
+  if (!snt_dtype_ctype(like->dtype)) return snt_node_error(g, n, d, "cannot cast to element type %d", (int)like->dtype);
+  if (!snt_dtype_ctype(x->dtype)) return snt_node_error(g, n, d, "cannot cast from element type %d", (int)x->dtype);
+  snt_set_output(g, node, 0, like->dtype, x->rank, x->dims);
+  return SNT_OK;
+}
+
+const snt_op snt_op_cast_like = {
+    .name = "cast_like", .type_name = "CastLike", .default_layer = "cast_like",
+    .doc = "element type conversion to the type of a second tensor: cast_like(x, like)", .min_inputs = 2, .max_inputs = 2,
+    .args = no_args, .infer = cast_like_infer, .onnx_type = "CastLike", .onnx_upto = 21, .emit = cast_emit, .fold = cast_fold, .no_dsl = SNT_NO_DSL_YET,
+    .onnx_arity = {2, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY_ALL, .note = "as cast, to the second input's type"},
     .no_export = SNT_NO_EXPORT_YET};
 
 /* ---- clip: min and max are attributes before opset 11, optional inputs after ---- */

@@ -695,6 +695,7 @@ def op_inputs(op):
         "Resize": ["T", "", f32("sc", [1, 1, 2, 2])], "ReduceSum": ["T", i64("a", [1])],
         **{op: ["T", "T"] for op in ("PRelu", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor")},
         "InstanceNormalization": ["T"] * 3, "LayerNormalization": ["T", "T"], "TopK": ["T", i64("k", [1])],
+        "CastLike": ["T", "T"],
         # shape-determining inputs: constants of the type under test ("C", value v), so the type is what is refused
         "ConstantOfShape": [("C", [1])], "Range": [("C", 0), ("C", 1), ("C", 1)],  # 0 and 1: valid BOOLs too
     }
