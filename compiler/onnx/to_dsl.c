@@ -110,8 +110,19 @@ const char *snt_dsl_lit(snt_dsl_writer *w, const char *name) {
   return b->failed ? "\"\"" : b->data;
 }
 
+bool snt_dsl_used(const snt_graph *g, int t) {
+  for (int i = 0; i < g->n_outputs; i++)
+    if (g->outputs[i] == t) return true;
+  for (int r = 0; r < g->n_nodes; r++)
+    for (int k = 0; k < g->nodes[r].n_in; k++)
+      if (g->nodes[r].in[k] == t) return true;
+  return false;
+}
+
 snt_status snt_dsl_alias(snt_dsl_writer *w, int node) {
   const snt_node *n = &w->g->nodes[node];
+  for (int k = 1; k < n->n_out; k++)
+    if (snt_dsl_used(w->g, n->out[k])) return snt_dsl_unsupported(w, n, "its second output (a mask) is used");
   w->alias[n->out[0]] = n->in[0];
   return SNT_OK;
 }
@@ -211,7 +222,14 @@ snt_status snt_onnx_write_dsl(const snt_graph *g, const char *onnx_path, FILE *o
     snt_status ns = node(&w, i);
     if (ns && (!st || ns == SNT_ERR_NOMEM)) st = ns;
   }
-  for (int i = 0; i < g->n_outputs && !st; i++) fprintf(out, "  output %s\n", snt_dsl_ident(&w, g->outputs[i]));
+  for (int i = 0; i < g->n_outputs && !st; i++) {
+    const snt_tensor *t = &g->tensors[snt_dsl_root(&w, g->outputs[i])];
+    if (t->kind != SNT_T_ACT && t->kind != SNT_T_INPUT)
+      st = snt_diag_error(d, NULL, (snt_loc){0}, "%s: graph output '%s' is a constant, which the DSL cannot hold", onnx_path,
+                          g->tensors[g->outputs[i]].name);
+    else
+      fprintf(out, "  output %s\n", snt_dsl_ident(&w, g->outputs[i]));
+  }
   if (!st) fprintf(out, "}\n");
   for (int t = 0; t < g->n_tensors; t++) free(w.ident[t]);
   free(w.ident);

@@ -208,7 +208,10 @@ static snt_status to_dsl(snt_dsl_writer *w, int node) {
   const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
   if (w->g->tensors[n->in[0]].rank != 4 || snt_node_int(n, "ceil_mode", 0) || n->n_out > 1)
     return snt_dsl_unsupported(w, n, "2-D pooling without ceil_mode or indices only");
-  int c = 0, cs = 0;
+  int c = 0, cs = 0, cd = 0;
+  const int64_t *dl = snt_node_ints(n, "dilation", &cd);
+  for (int i = 0; dl && i < cd; i++)
+    if (dl[i] != 1) return snt_dsl_unsupported(w, n, "the DSL's pools have no dilation");
   const int64_t *k = snt_node_ints(n, "pool", &c), *p = snt_node_ints(n, "resolved_pads", &c), *s = snt_node_ints(n, "stride", &cs);
   fprintf(f, "  %s = %s(%s, ", lhs, op, in);
   snt_dsl_ints(f, k, 2);
