@@ -1,0 +1,130 @@
+"""Mish (opset 18), Gelu (opset 20) and GroupNormalization (18 and 21) against ONNX Runtime 1.30
+(the files are built with onnx.helper, no checker: Debian's onnx 1.12 does not know these ops):
+extreme inputs for the activations, both Gelu modes, GroupNormalization on rank 3, 4 and 5
+inputs with 1, C and in-between groups in both versions; then malformed nodes sinter refuses."""
+import math
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import TensorProto as TP
+from onnx import numpy_helper
+
+sys.path.insert(0, os.path.dirname(__file__))
+from ortcompare import Model, run_model, check_refused  # noqa: E402
+
+sinter, ort_run, ort_modules = sys.argv[1:4]
+rng = np.random.default_rng(1818)
+EXT = np.array([-1e4, -1e3, -88, -30, -20, -5, -1, -1e-3, 0, 1e-3, 1, 5, 20, 30, 88, 1e3, 1e4], np.float32)
+X = (rng.standard_normal((2, 3, 5, 6)) * 3).astype(np.float32)
+X3 = rng.standard_normal((2, 6, 7)).astype(np.float32)
+X4 = (rng.standard_normal((2, 6, 3, 4)) * 2 + 1).astype(np.float32)
+X5 = rng.standard_normal((1, 4, 2, 3, 3)).astype(np.float32)
+INPUTS = [("x", X, TP.FLOAT), ("xe", EXT, TP.FLOAT), ("xd", X.astype(np.float64), TP.DOUBLE),
+          ("xed", EXT.astype(np.float64), TP.DOUBLE), ("x3", X3, TP.FLOAT), ("x4", X4, TP.FLOAT), ("x5", X5, TP.FLOAT),
+          ("x4d", X4.astype(np.float64), TP.DOUBLE)]
+f32 = lambda n: rng.standard_normal(n).astype(np.float32)
+
+
+def activations(opset):
+    """DOUBLE where ONNX Runtime 1.30 runs it: Mish-18 (not the function it expands Mish into at
+    20, whose Softplus has no DOUBLE kernel) and Gelu's tanh form (not erf's); see gelu_double."""
+    m = Model(opset, ir_version=10 if opset >= 21 else 8)
+    for src in ["x", "xe", "xd", "xed"]:
+        double = src.endswith("d")
+        if opset == 18 or not double:
+            m.add("Mish", [src])
+        if opset >= 20:
+            if not double:
+                m.add("Gelu", [src])
+                m.add("Gelu", [src], approximate="none")
+            m.add("Gelu", [src], approximate="tanh")
+    return m
+
+
+def gelu_double(d):
+    """Gelu's erf form in DOUBLE against math.erf (ONNX Runtime has no DOUBLE Erf kernel)."""
+    m = Model(20, ir_version=9)
+    m.add("Gelu", ["xd"])
+    m.add("Gelu", ["xed"], approximate="none")
+    path = os.path.join(d, "gelu_double.onnx")
+    onnx.save(m.proto("gelu_double", INPUTS), path)
+    pbs = []
+    for n, a, _ in INPUTS:
+        pbs.append(os.path.join(d, f"gd_{n}.pb"))
+        open(pbs[-1], "wb").write(numpy_helper.from_array(a).SerializeToString())
+    p = subprocess.run([sinter, "run", path, *pbs, "-o", os.path.join(d, "gd")], capture_output=True, text=True)
+    if p.returncode:
+        print(f"FAIL gelu_double: sinter run failed: {p.stderr.strip()}")
+        return 1
+    failed = 0
+    for i, src in enumerate([X, EXT]):
+        a = numpy_helper.to_array(onnx.load_tensor(os.path.join(d, "gd", f"output_{i}.pb")))
+        v = src.astype(np.float64).ravel()
+        want = np.array([0.5 * t * (1 + math.erf(t / math.sqrt(2))) for t in v]).reshape(src.shape)
+        if a.dtype != np.float64 or a.shape != want.shape or np.max(np.abs(a - want) / np.maximum(1.0, np.abs(want))) > 1e-12:
+            print(f"FAIL gelu_double output {i}: {a.dtype}{a.shape} differs from math.erf's")
+            failed += 1
+    if not failed:
+        print("ok gelu_double: 2 outputs checked against math.erf")
+    return failed
+
+
+def group_norm(opset):
+    """Each input with 1, C and in-between groups; version 18's scale per group, 21's per channel."""
+    m = Model(opset, ir_version=10 if opset >= 21 else 8)
+    for src, a in [("x3", X3), ("x4", X4), ("x5", X5), ("x4d", X4)]:
+        c = a.shape[1]
+        for g in sorted({1, 2, c}):
+            k = c if opset >= 21 else g
+            sc, bi = f32(k), f32(k)
+            if src == "x4d":
+                sc, bi = sc.astype(np.float64), bi.astype(np.float64)
+            attrs = {"epsilon": 1e-3} if g == 2 else {}
+            if opset >= 21 and g == 1:
+                attrs["stash_type"] = 1
+            m.add("GroupNormalization", [src, sc, bi], num_groups=g, **attrs)
+    return m
+
+
+def refused():
+    cases = []
+    m = Model(18, ir_version=8)
+    m.add("GroupNormalization", ["x4", f32(4), f32(4)], num_groups=4)
+    cases.append(("gn_divide", m, "num_groups 4 does not divide the 6 channels"))
+    m = Model(21, ir_version=10)
+    m.add("GroupNormalization", ["x4", f32(6), f32(6)], num_groups=2, stash_type=0)
+    cases.append(("gn_stash", m, "stash_type 0 is not supported, only 1 (FLOAT) (opset 21)"))
+    m = Model(18, ir_version=8)
+    m.add("GroupNormalization", ["x4", f32(6), f32(6)], num_groups=3)
+    cases.append(("gn18_per_channel", m, "input 1 (scale) must have 3 values, one per group "
+                  "(GroupNormalization-18; version 21 takes one per channel)"))
+    m = Model(21, ir_version=10)
+    m.add("GroupNormalization", ["x4", f32(6), f32(3)], num_groups=3)
+    cases.append(("gn21_per_group", m, "input 2 (bias) must have 6 values, one per channel (GroupNormalization-21)"))
+    m = Model(18, ir_version=8)
+    m.add("GroupNormalization", ["x4", f32(6), f32(6)])
+    cases.append(("gn_no_groups", m, "requires the attribute num_groups (opset 18)"))
+    m = Model(20, ir_version=9)
+    m.add("Gelu", ["x"], approximate="fast")
+    cases.append(("gelu_mode", m, "approximate 'fast' is not one of none, tanh (opset 20)"))
+    with tempfile.TemporaryDirectory() as d:
+        bad = sum(check_refused(d, sinter, n, m, INPUTS, msg) for n, m, msg in cases)
+    return bad, len(cases)
+
+
+failed = 0
+with tempfile.TemporaryDirectory() as d:
+    for name, m in [("act18", activations(18)), ("act20", activations(20)), ("act21", activations(21)),
+                    ("gn18", group_norm(18)), ("gn21", group_norm(21))]:
+        failed += run_model(d, name, m, INPUTS, sinter, ort_run, ort_modules)
+    failed += gelu_double(d)
+bad, n_bad = refused()
+if not bad:
+    print(f"ok {n_bad} malformed nodes refused")
+failed += bad
+print("PASS" if not failed else f"{failed} failures")
+sys.exit(1 if failed else 0)
