@@ -65,13 +65,32 @@ ACT(selu, "Selu", "gamma * (x > 0 ? x : alpha * (exp(x) - 1)): selu(x, alpha=1.6
 ACT(elu, "Elu", "x >= 0 ? x : alpha * (exp(x) - 1): elu(x, alpha=1)", alpha1_args, "(x >= 0 ? x : %1$s * (exp$f(x) - 1))");
 ACT(thresholded_relu, "ThresholdedRelu", "x > alpha ? x : 0: thresholded_relu(x, alpha=1)", alpha1_args, "(x > %1$s ? x : 0)");
 
-/* Mish-18 and Gelu-20 exist only from their opsets: older files get no such node. */
-static snt_status export_since(struct snt_onnx_export *x, const snt_graph *g, int node, int since, const char *why) {
-  if (snt_ox_opset(x) < since) return snt_ox_refuse(x, node, why);
-  return snt_ox_unary(x, g, node);
+/* Below the opsets of Mish (18) and Gelu (20) the export writes their formulas as older ops,
+ * node by node: op(a) or op(a, b) into a fresh value (into `out` when given), in a node named
+ * after the sinter node's `name`; NULL when out of memory (also when an input is NULL). */
+static const char *ox_step(struct snt_onnx_export *x, const char *name, const char *op, const char *a, const char *b,
+                           const char *out) {
+  const char *ins[2] = {a, b};
+  bool unary = strcmp(op, "Tanh") == 0 || strcmp(op, "Erf") == 0 || strcmp(op, "Softplus") == 0;
+  if (!a || (!unary && !b)) return NULL;
+  if (!out) out = snt_ox_temp(x, name);
+  const char *nm = snt_ox_temp(x, name);
+  return out && nm && snt_ox_node(x, op, nm, unary ? 1 : 2, ins, out) >= 0 ? out : NULL;
 }
+
+/* A scalar constant of the node's FLOAT or DOUBLE type; NULL for the 16-bit types. */
+static const char *ox_scalar(struct snt_onnx_export *x, snt_dtype t, double v) {
+  float f = (float)v;
+  if (t != SNT_F32 && t != SNT_F64) return NULL;
+  return snt_ox_const(x, "c", t, 0, NULL, t == SNT_F64 ? (const void *)&v : (const void *)&f);
+}
+
 static snt_status mish_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
-  return export_since(x, g, node, 18, "Mish is opset 18's");
+  if (snt_ox_opset(x) >= 18) return snt_ox_unary(x, g, node);
+  const snt_node *n = &g->nodes[node];
+  const char *in = snt_ox_name(x, n->in[0]), *nm = n->name;
+  const char *t = ox_step(x, nm, "Tanh", ox_step(x, nm, "Softplus", in, NULL, NULL), NULL, NULL);
+  return t && ox_step(x, nm, "Mul", in, t, snt_ox_name(x, n->out[0])) ? SNT_OK : SNT_ERR_NOMEM;
 }
 /* softplus as Softplus computes it (no overflow of exp for large x); tanh(inf) is 1. */
 ACT_UPTO(mish, "Mish", "x * tanh(softplus(x)): mish(x)", no_args,
@@ -105,9 +124,26 @@ static snt_status gelu_dsl(snt_dsl_writer *w, int node) {
   return SNT_OK;
 }
 
+/* Before opset 20: 0.5 x (1 + erf(x / sqrt 2)) or 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))). */
+static snt_status gelu_formula(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  snt_dtype ty = g->tensors[n->in[0]].dtype;
+  if (ty != SNT_F32 && ty != SNT_F64) return snt_ox_refuse(x, node, "Gelu is opset 20's (FLOAT and DOUBLE are written as its formula)");
+  const char *in = snt_ox_name(x, n->in[0]), *nm = n->name, *t;
+  if (gelu_tanh(n)) {
+    const char *cube = ox_step(x, nm, "Mul", ox_step(x, nm, "Mul", in, in, NULL), in, NULL);
+    t = ox_step(x, nm, "Add", in, ox_step(x, nm, "Mul", cube, ox_scalar(x, ty, 0.044715), NULL), NULL);
+    t = ox_step(x, nm, "Tanh", ox_step(x, nm, "Mul", t, ox_scalar(x, ty, 0.79788456080286535588), NULL), NULL, NULL);
+  } else {
+    t = ox_step(x, nm, "Erf", ox_step(x, nm, "Mul", in, ox_scalar(x, ty, 0.70710678118654752440), NULL), NULL, NULL);
+  }
+  t = ox_step(x, nm, "Mul", in, ox_step(x, nm, "Add", t, ox_scalar(x, ty, 1), NULL), NULL);
+  return t && ox_step(x, nm, "Mul", t, ox_scalar(x, ty, 0.5), snt_ox_name(x, n->out[0])) ? SNT_OK : SNT_ERR_NOMEM;
+}
+
 static snt_status gelu_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
   const snt_node *n = &g->nodes[node];
-  if (snt_ox_opset(x) < 20) return snt_ox_refuse(x, node, "Gelu is opset 20's");
+  if (snt_ox_opset(x) < 20) return gelu_formula(x, g, node);
   const char *in = snt_ox_name(x, n->in[0]);
   int k = snt_ox_node(x, "Gelu", n->name, 1, &in, snt_ox_name(x, n->out[0]));
   snt_ox_attr_string(x, k, "approximate", gelu_tanh(n) ? "tanh" : "none");
@@ -116,7 +152,7 @@ static snt_status gelu_export(struct snt_onnx_export *x, const snt_graph *g, int
 
 const snt_op snt_op_gelu = {
     .name = "gelu", .type_name = "Gelu", .default_layer = "gelu",
-    .doc = "0.5 x (1 + erf(x / sqrt 2)), or the tanh approximation: gelu(x, approximate=none|tanh)", .min_inputs = 1,
+    .doc = "0.5 x (1 + erf(x / sqrt 2)), or the tanh approximation: gelu(x, approximate=none or tanh)", .min_inputs = 1,
     .max_inputs = 1, .args = gelu_args, .infer = snt_infer_same, .onnx_type = "Gelu", .onnx_import = gelu_import,
     .onnx_upto = 20, .onnx_export = gelu_export, .emit = gelu_emit, .to_dsl = gelu_dsl, .inplace = true,
     .batch_rows = snt_rows_elementwise, .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_FLOATS, .note = ACT_NOTE}};

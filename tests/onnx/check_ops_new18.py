@@ -90,6 +90,49 @@ def group_norm(opset):
     return m
 
 
+DSL = """model t {
+  input x: [8]
+  a = mish(x, name = "m")
+  b = gelu(a, approximate = tanh, name = "g")
+  y = gelu(b, name = "g2")
+  output y
+}
+"""
+
+
+def ort(d, path, name, xs):
+    pb, out = os.path.join(d, f"{name}.pb"), os.path.join(d, name)
+    open(pb, "wb").write(numpy_helper.from_array(xs).SerializeToString())
+    subprocess.run(["node", ort_run, path, pb, "-o", out], check=True, env=dict(os.environ, ORT_NODE_MODULES=ort_modules))
+    return numpy_helper.to_array(onnx.load_tensor(os.path.join(out, "output_0.pb")))
+
+
+def export_formulas(d):
+    """sinter export-onnx writes opset 13: Mish and both Gelu forms as their formulas in older ops;
+    ONNX Runtime runs that file and the same chain at opset 20, and they must agree."""
+    nn, exported = os.path.join(d, "t.nn"), os.path.join(d, "t.onnx")
+    open(nn, "w").write(DSL)
+    p = subprocess.run([sinter, "export-onnx", nn, "-o", exported], capture_output=True, text=True)
+    if p.returncode:
+        print(f"FAIL export: {p.stderr.strip()}")
+        return 1
+    m = Model(20, ir_version=9)
+    a = m.add("Mish", ["x"])[0]
+    b = m.add("Gelu", [a], approximate="tanh")[0]
+    m.add("Gelu", [b])
+    m.outs = m.outs[-1:]
+    ref = os.path.join(d, "ref.onnx")
+    xs = np.concatenate([EXT[:16], np.linspace(-6, 6, 16, dtype=np.float32)]).reshape(4, 8)
+    onnx.save(m.proto("ref", [("x", xs, TP.FLOAT)]), ref)
+    got, want = ort(d, exported, "exp", xs), ort(d, ref, "ref", xs)
+    ops = sorted({n.op_type for n in onnx.load(exported).graph.node})
+    if got.shape != want.shape or np.max(np.abs(got - want) / np.maximum(1.0, np.abs(want))) > 1e-5 or "Gelu" in ops:
+        print(f"FAIL export: the opset 13 formulas ({', '.join(ops)}) differ from Mish and Gelu")
+        return 1
+    print(f"ok export at opset 13 as {', '.join(ops)}")
+    return 0
+
+
 def refused():
     cases = []
     m = Model(18, ir_version=8)
@@ -122,6 +165,7 @@ with tempfile.TemporaryDirectory() as d:
                     ("gn18", group_norm(18)), ("gn21", group_norm(21))]:
         failed += run_model(d, name, m, INPUTS, sinter, ort_run, ort_modules)
     failed += gelu_double(d)
+    failed += export_formulas(d)
 bad, n_bad = refused()
 if not bad:
     print(f"ok {n_bad} malformed nodes refused")
