@@ -51,6 +51,7 @@ static snt_status emit(snt_emit *e, int node) {
   int64_t groups = snt_node_int(n, "num_groups", 1), c = x->dims[1], spatial = 1;
   for (int i = 2; i < x->rank; i++) spatial *= x->dims[i];
   int64_t runs = x->dims[0] * groups, members = c / groups * spatial;
+  if (!spatial) spatial = 1; /* no members: the loops below never run, and no "m / 0" is written */
   const char *ty = x->dtype == SNT_F64 ? "double" : "float";
   /* the affine index of member m of run r: its group, or its channel */
   const char *idx = snt_node_int(n, "per_channel", 1)
