@@ -338,6 +338,10 @@ static snt_status check_node(import_ctx *c, const Onnx__NodeProto *np, const cha
   if (strcmp(np->op_type, "If") == 0) return SNT_OK; /* if_node: compiled when its condition is a constant */
   if (!(*op = find_op(np->op_type)))
     return err(c, "node '%s': op %s (opset %d) is not supported", nname, np->op_type, c->opset);
+  int first = snt_onnx_introduced_18(np->op_type);
+  if (c->opset < first)
+    return err(c, "node '%s': op %s does not exist before opset %d (the node is read at opset %d)", nname, np->op_type, first,
+               c->opset);
   int v = snt_onnx_since_18(np->op_type, c->opset);
   if (v > (*op)->onnx_upto)
     return err(c, "node '%s': op %s version %d (opset %d) is not supported yet: sinter follows %s up to opset %d", nname,

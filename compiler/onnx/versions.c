@@ -31,6 +31,19 @@ static const since versions[] = {
     {"QLinearMatMul", 21}, {"GroupNormalization", 21},
 };
 
+/* Ops that opsets 18 to 21 introduced: a node of one in an older opset is not ONNX. */
+static const since introduced[] = {
+    {"CenterCropPad", 18}, {"Col2Im", 18}, {"Mish", 18}, {"GroupNormalization", 18}, {"BitwiseAnd", 18},
+    {"BitwiseOr", 18}, {"BitwiseXor", 18}, {"BitwiseNot", 18}, {"DeformConv", 19}, {"AffineGrid", 20},
+    {"Gelu", 20}, {"ImageDecoder", 20}, {"RegexFullMatch", 20}, {"StringConcat", 20}, {"StringSplit", 20},
+};
+
+int snt_onnx_introduced_18(const char *op_type) {
+  for (size_t i = 0; i < sizeof introduced / sizeof introduced[0]; i++)
+    if (strcmp(introduced[i].op, op_type) == 0) return introduced[i].version;
+  return 0;
+}
+
 int snt_onnx_since_18(const char *op_type, int opset) {
   int best = 0;
   for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++)

@@ -7,5 +7,7 @@
 /* The newest version of op_type (ai.onnx) at or below opset if it is from 18 on; 0 when the
  * op has not changed since opset 17 (or is not an ai.onnx op). */
 int snt_onnx_since_18(const char *op_type, int opset);
+/* The opset that introduced op_type if that is 18 or later; 0 otherwise. */
+int snt_onnx_introduced_18(const char *op_type);
 
 #endif

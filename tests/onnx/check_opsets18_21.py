@@ -132,6 +132,9 @@ def refused(d):
     m.add("Resize", ["x", EMPTY, f32(2.0)], axes=[2])
     cases.append(("resize_axes_17", m, "axes, antialias and keep_aspect_ratio_policy are "
                   "Resize-18's, not 17's"))
+    m = Model(17)
+    m.add("Mish", ["x"])
+    cases.append(("mish_17", m, "node 'n0_Mish': op Mish does not exist before opset 18 (the node is read at opset 17)"))
     m = Model(22, ir_version=10)
     m.add("Relu", ["x"])
     cases.append(("opset_22", m, "ai.onnx opset 22 is not supported (sinter reads opsets 1 to 21)"))
