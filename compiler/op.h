@@ -61,7 +61,7 @@ typedef struct snt_attr_range {
   const char *name;
   int64_t min, max;
 } snt_attr_range;
-/* The ONNX schema's arity (opsets 1 to 17). Inputs from min_in on are optional and may be
+/* The ONNX schema's arity (opsets 1 to 21). Inputs from min_in on are optional and may be
  * omitted as ""; max_in -1 = variadic, where every input given is required. */
 typedef struct snt_onnx_arity {
   int min_in, max_in, min_out, max_out;
@@ -86,6 +86,9 @@ typedef struct snt_op {
   /* Turns the ONNX attributes the importer copied onto the node (ONNX names) into this
    * op's attributes; NULL when the ONNX attributes are already this op's. */
   snt_status (*onnx_import)(snt_graph *g, int node, int opset, snt_diag *d);
+  /* The newest ONNX version (18 to 21) of the op whose meaning the record follows; 0: the
+   * versions up to opset 17 only. Newer versions are refused (compiler/onnx/versions.c). */
+  int onnx_upto;
   /* The parameter role of each ONNX input slot ("kernel", "gamma", ...; NULL for data). */
   const char *const *onnx_roles;
   /* ONNX input slots whose values must be known at compile time (bit i = input i):

@@ -17,8 +17,9 @@ struct snt_onnx_export {
   int n_nodes, cap_nodes;
   Onnx__TensorProto **inits;
   int n_inits, cap_inits;
-  int temp;
+  int temp, opset;
   bool failed;
+  snt_diag *d;
 };
 
 static void *alloc(snt_onnx_export *x, size_t n) {
@@ -34,6 +35,12 @@ static char *dup(snt_onnx_export *x, const char *s) {
 }
 
 const char *snt_ox_name(snt_onnx_export *x, int tensor) { return x->g->tensors[tensor].name; }
+
+int snt_ox_opset(const snt_onnx_export *x) { return x->opset; }
+
+snt_status snt_ox_refuse(snt_onnx_export *x, int node, const char *why) {
+  return snt_node_error(x->g, &x->g->nodes[node], x->d, "cannot be exported to ONNX opset %d: %s", x->opset, why);
+}
 
 /* Not truncated: two 4 KB layer names that differ at the end must give different tensors. */
 const char *snt_ox_temp(snt_onnx_export *x, const char *base) {
@@ -170,7 +177,7 @@ static snt_status build_graph(snt_onnx_export *x, const snt_graph *g, snt_diag *
 }
 
 snt_status snt_onnx_export_file(const snt_graph *g, const char *path, const snt_onnx_export_opts *o, snt_diag *d) {
-  snt_onnx_export x = {.g = g, .a = snt_arena_create()};
+  snt_onnx_export x = {.g = g, .a = snt_arena_create(), .opset = o && o->opset ? o->opset : 13, .d = d};
   if (!x.a) return SNT_ERR_NOMEM;
   snt_status st = build_graph(&x, g, d);
   Onnx__ModelProto m;
@@ -189,7 +196,7 @@ snt_status snt_onnx_export_file(const snt_graph *g, const char *path, const snt_
     m.producer_version = SINTER_VERSION;
     ops.domain = "";
     ops.has_version = 1;
-    ops.version = o && o->opset ? o->opset : 13;
+    ops.version = x.opset;
     m.n_opset_import = 1;
     m.opset_import = &opsp;
     m.graph = &gp;

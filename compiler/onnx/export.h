@@ -9,6 +9,10 @@ typedef struct snt_onnx_export snt_onnx_export;
 
 /* The ONNX name of an IR tensor. */
 const char *snt_ox_name(snt_onnx_export *x, int tensor);
+/* The opset the file declares. */
+int snt_ox_opset(const snt_onnx_export *x);
+/* Reports that node has no form at this opset (why says what it needs); returns the error. */
+snt_status snt_ox_refuse(snt_onnx_export *x, int node, const char *why);
 /* A fresh name for an intermediate value. */
 const char *snt_ox_temp(snt_onnx_export *x, const char *base);
 /* Adds a node; returns its handle for the attribute setters, or -1 when out of memory. */

@@ -7,13 +7,14 @@
 
 #include "compiler/onnx/functions.h"
 #include "compiler/onnx/validate.h"
+#include "compiler/onnx/versions.h"
 #include "compiler/op.h"
 #include "compiler/passes/legalize_types.h"
 #include "compiler/passes/passes.h"
 #include "sinter/onnx_io.h"
 #include "support/util.h"
 
-enum { MIN_OPSET = 1, MAX_OPSET = 17 };
+enum { MIN_OPSET = 1, MAX_OPSET = 21 };
 
 typedef struct import_ctx {
   snt_diag *d;
@@ -25,6 +26,7 @@ typedef struct import_ctx {
   /* tensor names to indices: open addressing, index + 1, 0 = empty */
   int *map;
   int map_cap;
+  int if_depth; /* nested If branches being imported */
 } import_ctx;
 
 static uint32_t hash(const char *s) {
@@ -333,8 +335,17 @@ static snt_status check_node(import_ctx *c, const Onnx__NodeProto *np, const cha
   if (np->domain && np->domain[0] && strcmp(np->domain, "ai.onnx") != 0)
     return err(c, "node '%s' (%s): domain '%s' is not supported (only ai.onnx)", nname, np->op_type, np->domain);
   if (strcmp(np->op_type, "Constant") == 0) return SNT_OK;
+  if (strcmp(np->op_type, "If") == 0) return SNT_OK; /* if_node: compiled when its condition is a constant */
   if (!(*op = find_op(np->op_type)))
     return err(c, "node '%s': op %s (opset %d) is not supported", nname, np->op_type, c->opset);
+  int first = snt_onnx_introduced_18(np->op_type);
+  if (c->opset < first)
+    return err(c, "node '%s': op %s does not exist before opset %d (the node is read at opset %d)", nname, np->op_type, first,
+               c->opset);
+  int v = snt_onnx_since_18(np->op_type, c->opset);
+  if (v > (*op)->onnx_upto)
+    return err(c, "node '%s': op %s version %d (opset %d) is not supported yet: sinter follows %s up to opset %d", nname,
+               np->op_type, v, c->opset, np->op_type, (*op)->onnx_upto > 17 ? (*op)->onnx_upto : 17);
   snt_onnx_site at = {src, nname, np->op_type, c->opset};
   return snt_onnx_validate_node(c->d, &at, *op, np);
 }
@@ -351,9 +362,62 @@ snt_status snt_onnx_check_node(snt_diag *d, const snt_source *src, const Onnx__N
   return check_node(&c, np, node_name(np, index, fallback), src, &op);
 }
 
+static snt_status node(import_ctx *c, const Onnx__NodeProto *np, int index);
+
+enum { MAX_IF_DEPTH = 16 };
+
+static const Onnx__GraphProto *branch_of(const Onnx__NodeProto *np, const char *name) {
+  for (size_t i = 0; i < np->n_attribute; i++)
+    if (strcmp(np->attribute[i]->name, name) == 0 && np->attribute[i]->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH)
+      return np->attribute[i]->g;
+  return NULL;
+}
+
+/* Each If output is an Identity of its branch's output, read through the usual node path. */
+static snt_status branch_outputs(import_ctx *c, const Onnx__NodeProto *np, const Onnx__GraphProto *b, int index) {
+  for (size_t k = 0; k < np->n_output; k++) {
+    Onnx__NodeProto id;
+    onnx__node_proto__init(&id);
+    char name[96], *in = b->output[k]->name, *out = np->output[k];
+    snprintf(name, sizeof name, "%.60s:out%zu", np->name && np->name[0] ? np->name : "If", k);
+    id.name = name, id.op_type = "Identity", id.n_input = 1, id.input = &in, id.n_output = 1, id.output = &out;
+    snt_status st = node(c, &id, index);
+    if (st) return st;
+  }
+  return SNT_OK;
+}
+
+/* An If whose condition is known when compiling (a rank or shape test, as PyTorch exports)
+ * becomes the nodes of the branch it takes; a condition computed from data cannot be
+ * compiled into a static plan. Branch nodes read outer names directly (ONNX scoping). */
+static snt_status if_node(import_ctx *c, const Onnx__NodeProto *np, const char *nname) {
+  if (np->n_input != 1 || !np->input[0][0]) return err(c, "node '%s' (If, opset %d): takes 1 input, got %zu", nname, c->opset, np->n_input);
+  const Onnx__GraphProto *then_g = branch_of(np, "then_branch"), *else_g = branch_of(np, "else_branch");
+  if (!then_g || !else_g) return err(c, "node '%s' (If, opset %d): needs then_branch and else_branch graph attributes", nname, c->opset);
+  int t = lookup(c, np->input[0]);
+  if (t < 0) return err(c, "node '%s' (If, opset %d) reads '%s', which no input, initializer or earlier node provides", nname, c->opset, np->input[0]);
+  const snt_tensor *cond = &c->g->tensors[t];
+  if (cond->kind != SNT_T_CONST || !cond->data || cond->dtype != SNT_BOOL || snt_tensor_numel(cond) != 1)
+    return err(c, "node '%s' (If, opset %d): its condition '%s' must be one BOOL known when compiling (sinter compiles "
+               "the branch it selects; a condition computed from the data is not supported)", nname, c->opset, np->input[0]);
+  const Onnx__GraphProto *b = *(const uint8_t *)cond->data ? then_g : else_g;
+  if (b->n_output != np->n_output)
+    return err(c, "node '%s' (If, opset %d): the %s branch has %zu outputs for the node's %zu", nname, c->opset,
+               b == then_g ? "then" : "else", b->n_output, np->n_output);
+  if (c->if_depth >= MAX_IF_DEPTH) return err(c, "node '%s' (If, opset %d): Ifs nested deeper than %d", nname, c->opset, MAX_IF_DEPTH);
+  snt_status st = snt_onnx_validate_graph_strings(c->d, c->g->src, b);
+  if (!st) st = initializers(c, b);
+  c->if_depth++;
+  for (size_t i = 0; !st && i < b->n_node; i++) st = node(c, b->node[i], (int)i);
+  c->if_depth--;
+  return st ? st : branch_outputs(c, np, b, 0);
+}
+
 static snt_status node(import_ctx *c, const Onnx__NodeProto *np, int index) {
   char fallback[64];
   const char *nname = node_name(np, index, fallback);
+  if (strcmp(np->op_type, "If") == 0 && (!np->domain || !np->domain[0] || strcmp(np->domain, "ai.onnx") == 0))
+    return if_node(c, np, nname);
   const snt_op *op;
   snt_status vst = check_node(c, np, nname, c->g->src, &op);
   if (vst) return vst;

@@ -110,8 +110,19 @@ const char *snt_dsl_lit(snt_dsl_writer *w, const char *name) {
   return b->failed ? "\"\"" : b->data;
 }
 
+bool snt_dsl_used(const snt_graph *g, int t) {
+  for (int i = 0; i < g->n_outputs; i++)
+    if (g->outputs[i] == t) return true;
+  for (int r = 0; r < g->n_nodes; r++)
+    for (int k = 0; k < g->nodes[r].n_in; k++)
+      if (g->nodes[r].in[k] == t) return true;
+  return false;
+}
+
 snt_status snt_dsl_alias(snt_dsl_writer *w, int node) {
   const snt_node *n = &w->g->nodes[node];
+  for (int k = 1; k < n->n_out; k++)
+    if (snt_dsl_used(w->g, n->out[k])) return snt_dsl_unsupported(w, n, "its second output (a mask) is used");
   w->alias[n->out[0]] = n->in[0];
   return SNT_OK;
 }
@@ -151,6 +162,25 @@ static void comment_path(FILE *f, const char *path) {
   for (const unsigned char *p = (const unsigned char *)path; *p; p++) fputc(*p < 0x20 || *p == 0x7f ? '?' : *p, f);
 }
 
+/* DSL inputs are batched. A file whose inputs have a fixed first dimension (the same in all,
+ * rank 2 or more) is written with that dimension as the batch, to compile with --batch N. */
+static snt_status fixed_batch(const snt_graph *g, const char *onnx_path, snt_diag *d, int64_t *fixed) {
+  *fixed = 0;
+  for (int i = 0; i < g->n_inputs; i++) {
+    const snt_tensor *t = &g->tensors[g->inputs[i]];
+    if (t->batched) continue;
+    if (t->rank < 2 || (*fixed && t->dims[0] != *fixed))
+      return snt_diag_error(d, NULL, (snt_loc){0}, "%s: graph input '%s' has no symbolic batch dimension%s; DSL inputs always "
+                            "have one", onnx_path, t->name, t->rank < 2 ? " and rank below 2" : " and another first dimension than the other inputs");
+    *fixed = t->dims[0];
+  }
+  for (int i = 0; *fixed && i < g->n_inputs; i++)
+    if (g->tensors[g->inputs[i]].batched)
+      return snt_diag_error(d, NULL, (snt_loc){0}, "%s: graph input '%s' has a symbolic batch dimension, other inputs a fixed one "
+                            "(%lld); DSL inputs share one batch", onnx_path, g->tensors[g->inputs[i]].name, (long long)*fixed);
+  return SNT_OK;
+}
+
 snt_status snt_onnx_write_dsl(const snt_graph *g, const char *onnx_path, FILE *out, snt_diag *d) {
   snt_dsl_writer w = {.g = g, .d = d, .out = out, .path = onnx_path};
   w.ident = calloc((size_t)g->n_tensors + 1, sizeof(char *));
@@ -163,18 +193,18 @@ snt_status snt_onnx_write_dsl(const snt_graph *g, const char *onnx_path, FILE *o
     return SNT_ERR_NOMEM;
   }
   for (int t = 0; t < g->n_tensors; t++) w.alias[t] = -1;
-  snt_status st = SNT_OK;
-  for (int i = 0; i < g->n_inputs && !st; i++)
-    if (!g->tensors[g->inputs[i]].batched)
-      st = snt_diag_error(d, NULL, (snt_loc){0}, "%s: graph input '%s' has no symbolic batch dimension; DSL inputs always have one",
-                          onnx_path, g->tensors[g->inputs[i]].name);
+  int64_t fixed = 0;
+  snt_status st = fixed_batch(g, onnx_path, d, &fixed);
   char *mname = model_ident(g->name);
   if (!st) {
     fprintf(out, "# Imported by sinter %s from ", SINTER_VERSION);
     comment_path(out, onnx_path);
     fprintf(out, " (graph %s). The weights stay in that file:\n#   sinter compile THIS.nn --weights ", snt_dsl_lit(&w, g->name));
     comment_path(out, onnx_path);
-    fprintf(out, " -o EXE\n\nmodel %s {\n", mname ? mname : "imported");
+    if (fixed) fprintf(out, " --batch %lld", (long long)fixed);
+    fprintf(out, " -o EXE\n");
+    if (fixed) fprintf(out, "# The file fixes the batch at %lld: the DSL's batch dimension stands for it.\n", (long long)fixed);
+    fprintf(out, "\nmodel %s {\n", mname ? mname : "imported");
     for (int i = 0; i < g->n_inputs; i++) {
       const snt_tensor *t = &g->tensors[g->inputs[i]];
       fprintf(out, "  input %s: ", snt_dsl_ident(&w, g->inputs[i]));
@@ -192,7 +222,14 @@ snt_status snt_onnx_write_dsl(const snt_graph *g, const char *onnx_path, FILE *o
     snt_status ns = node(&w, i);
     if (ns && (!st || ns == SNT_ERR_NOMEM)) st = ns;
   }
-  for (int i = 0; i < g->n_outputs && !st; i++) fprintf(out, "  output %s\n", snt_dsl_ident(&w, g->outputs[i]));
+  for (int i = 0; i < g->n_outputs && !st; i++) {
+    const snt_tensor *t = &g->tensors[snt_dsl_root(&w, g->outputs[i])];
+    if (t->kind != SNT_T_ACT && t->kind != SNT_T_INPUT)
+      st = snt_diag_error(d, NULL, (snt_loc){0}, "%s: graph output '%s' is a constant, which the DSL cannot hold", onnx_path,
+                          g->tensors[g->outputs[i]].name);
+    else
+      fprintf(out, "  output %s\n", snt_dsl_ident(&w, g->outputs[i]));
+  }
   if (!st) fprintf(out, "}\n");
   for (int t = 0; t < g->n_tensors; t++) free(w.ident[t]);
   free(w.ident);

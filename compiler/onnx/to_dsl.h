@@ -43,7 +43,11 @@ bool snt_dsl_is_param(const snt_graph *g, const snt_node *n, int i);
 /* A float32 constant of one value per channel (or one value): its count, values in v; -1 otherwise. */
 int snt_dsl_channel_const(const snt_graph *g, int t, int64_t channels, double *v);
 
-/* Rules several ops share. The output stands for the input (dropout, identity). */
+/* Whether tensor t is read by a node or is a graph output. */
+bool snt_dsl_used(const snt_graph *g, int t);
+
+/* Rules several ops share. The output stands for the input (dropout, identity); a node whose
+ * other outputs are used has no DSL form. */
 snt_status snt_dsl_alias(snt_dsl_writer *w, int node);
 /* `y = op(x, name = ...)`: one-input ops without attributes (relu, exp, ...); a node with
  * more inputs has no DSL form. */

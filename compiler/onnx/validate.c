@@ -115,11 +115,7 @@ static snt_status value_infos(snt_diag *d, const snt_source *src, const char *wh
   return SNT_OK;
 }
 
-snt_status snt_onnx_validate_strings(snt_diag *d, const snt_source *src, const Onnx__ModelProto *m) {
-  const Onnx__GraphProto *gp = m->graph;
-  if (!gp) return snt_diag_error(d, src, (snt_loc){0}, "the model has no graph: the file is not a valid ONNX model");
-  for (size_t i = 0; i < m->n_metadata_props; i++)
-    if (!m->metadata_props[i]->key || !m->metadata_props[i]->value) return missing(d, src, "metadata entry", i, "key or value");
+snt_status snt_onnx_validate_graph_strings(snt_diag *d, const snt_source *src, const Onnx__GraphProto *gp) {
   snt_status st = value_infos(d, src, "graph input", gp->input, gp->n_input);
   if (!st) st = value_infos(d, src, "graph output", gp->output, gp->n_output);
   for (size_t i = 0; !st && i < gp->n_initializer; i++)
@@ -135,4 +131,12 @@ snt_status snt_onnx_validate_strings(snt_diag *d, const snt_source *src, const O
       if (!np->output[k]) return missing(d, src, "an output of node", i, "name");
   }
   return st;
+}
+
+snt_status snt_onnx_validate_strings(snt_diag *d, const snt_source *src, const Onnx__ModelProto *m) {
+  const Onnx__GraphProto *gp = m->graph;
+  if (!gp) return snt_diag_error(d, src, (snt_loc){0}, "the model has no graph: the file is not a valid ONNX model");
+  for (size_t i = 0; i < m->n_metadata_props; i++)
+    if (!m->metadata_props[i]->key || !m->metadata_props[i]->value) return missing(d, src, "metadata entry", i, "key or value");
+  return snt_onnx_validate_graph_strings(d, src, gp);
 }

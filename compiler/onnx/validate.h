@@ -23,5 +23,7 @@ snt_status snt_onnx_validate_tensor(snt_diag *d, const snt_graph *g, int t, cons
 
 /* Refuses absent strings protobuf-c leaves NULL (op_type, names, metadata keys) and a missing graph. */
 snt_status snt_onnx_validate_strings(snt_diag *d, const snt_source *src, const Onnx__ModelProto *m);
+/* The same for one graph (an If's branch). */
+snt_status snt_onnx_validate_graph_strings(snt_diag *d, const snt_source *src, const Onnx__GraphProto *gp);
 
 #endif

@@ -1,9 +1,11 @@
 /* Activations of ONNX graphs with float attributes (HardSigmoid, HardSwish, Selu, Elu,
- * ThresholdedRelu), PRelu (a slope tensor broadcast to x) and Mean (variadic, broadcasting).
+ * ThresholdedRelu), Mish (opset 18), Gelu (opset 20), PRelu (a slope tensor broadcast to x) and Mean (variadic, broadcasting).
  * Opset 1's consumed_inputs attribute of HardSigmoid, Selu, Elu and PRelu is legacy and ignored. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "compiler/codegen/loops.h"
+#include "compiler/onnx/export.h"
 #include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "support/util.h"
@@ -37,13 +39,16 @@ static snt_status dsl_attrs(snt_dsl_writer *w, int node) {
 }
 
 #define ACT_NOTE "loop in the type (FLOAT16, BFLOAT16 in float32, rounded per element)"
-#define ACT(id, onnx, doc_, args_, tmpl_)                                                                \
+#define ACT(id, onnx, doc_, args_, tmpl_) ACT_UPTO(id, onnx, doc_, args_, tmpl_, 0, NULL, SNT_NO_EXPORT_YET)
+/* upto: the newest ONNX version the op follows (compiler/onnx/versions.c); export_: its ONNX form or NULL. */
+#define ACT_UPTO(id, onnx, doc_, args_, tmpl_, upto, export_, no_export_)                                  \
   static snt_status id##_emit(snt_emit *e, int node) { return emit_attrs(e, node, tmpl_); }             \
   const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,      \
                               .min_inputs = 1, .max_inputs = 1, .args = args_, .infer = snt_infer_same, \
-                              .onnx_type = onnx, .emit = id##_emit, .to_dsl = dsl_attrs, .inplace = true, \
+                              .onnx_type = onnx, .onnx_upto = upto, .onnx_export = export_,             \
+                              .emit = id##_emit, .to_dsl = dsl_attrs, .inplace = true,                  \
                               .batch_rows = snt_rows_elementwise, .onnx_arity = {1, 1, 1, 1},             \
-                              .types = {.t = SNT_TY_FLOATS, .note = ACT_NOTE}, .no_export = SNT_NO_EXPORT_YET}
+                              .types = {.t = SNT_TY_FLOATS, .note = ACT_NOTE}, .no_export = no_export_}
 
 static const snt_arg_spec hard_sigmoid_args[] = {{"alpha", SNT_ARG_FLOAT, "0.2", NULL}, {"beta", SNT_ARG_FLOAT, "0.5", NULL}, {0}};
 static const snt_arg_spec no_args[] = {{0}};
@@ -59,6 +64,98 @@ ACT(selu, "Selu", "gamma * (x > 0 ? x : alpha * (exp(x) - 1)): selu(x, alpha=1.6
     "(x > 0 ? %2$s * x : %2$s * (%1$s * exp$f(x) - %1$s))");
 ACT(elu, "Elu", "x >= 0 ? x : alpha * (exp(x) - 1): elu(x, alpha=1)", alpha1_args, "(x >= 0 ? x : %1$s * (exp$f(x) - 1))");
 ACT(thresholded_relu, "ThresholdedRelu", "x > alpha ? x : 0: thresholded_relu(x, alpha=1)", alpha1_args, "(x > %1$s ? x : 0)");
+
+/* Below the opsets of Mish (18) and Gelu (20) the export writes their formulas as older ops,
+ * node by node: op(a) or op(a, b) into a fresh value (into `out` when given), in a node named
+ * after the sinter node's `name`; NULL when out of memory (also when an input is NULL). */
+static const char *ox_step(struct snt_onnx_export *x, const char *name, const char *op, const char *a, const char *b,
+                           const char *out) {
+  const char *ins[2] = {a, b};
+  bool unary = strcmp(op, "Tanh") == 0 || strcmp(op, "Erf") == 0 || strcmp(op, "Softplus") == 0;
+  if (!a || (!unary && !b)) return NULL;
+  if (!out) out = snt_ox_temp(x, name);
+  const char *nm = snt_ox_temp(x, name);
+  return out && nm && snt_ox_node(x, op, nm, unary ? 1 : 2, ins, out) >= 0 ? out : NULL;
+}
+
+/* A scalar constant of the node's FLOAT or DOUBLE type; NULL for the 16-bit types. */
+static const char *ox_scalar(struct snt_onnx_export *x, snt_dtype t, double v) {
+  float f = (float)v;
+  if (t != SNT_F32 && t != SNT_F64) return NULL;
+  return snt_ox_const(x, "c", t, 0, NULL, t == SNT_F64 ? (const void *)&v : (const void *)&f);
+}
+
+static snt_status mish_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  if (snt_ox_opset(x) >= 18) return snt_ox_unary(x, g, node);
+  const snt_node *n = &g->nodes[node];
+  const char *in = snt_ox_name(x, n->in[0]), *nm = n->name;
+  const char *t = ox_step(x, nm, "Tanh", ox_step(x, nm, "Softplus", in, NULL, NULL), NULL, NULL);
+  return t && ox_step(x, nm, "Mul", in, t, snt_ox_name(x, n->out[0])) ? SNT_OK : SNT_ERR_NOMEM;
+}
+/* softplus as Softplus computes it (no overflow of exp for large x); tanh(inf) is 1. */
+ACT_UPTO(mish, "Mish", "x * tanh(softplus(x)): mish(x)", no_args,
+         "x * tanh$f(x > 0 ? x + log1p$f(exp$f(-x)) : log1p$f(exp$f(x)))", 18, mish_export, NULL);
+
+/* ---- gelu: 0.5 x (1 + erf(x / sqrt 2)), or with approximate = "tanh" the tanh form ---- */
+
+static const char *const gelu_modes[] = {"none", "tanh", NULL};
+static const snt_arg_spec gelu_args[] = {{"approximate", SNT_ARG_SYMBOL, "none", gelu_modes}, {0}};
+
+static bool gelu_tanh(const snt_node *n) { return strcmp(snt_node_string(n, "approximate", "none"), "tanh") == 0; }
+
+static snt_status gelu_import(snt_graph *g, int node, int opset, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  const char *a = snt_node_string(n, "approximate", "none");
+  if (strcmp(a, "none") != 0 && strcmp(a, "tanh") != 0)
+    return snt_node_error(g, n, d, "approximate '%s' is not one of none, tanh (opset %d)", a, opset);
+  return SNT_OK;
+}
+
+static snt_status gelu_emit(snt_emit *e, int node) {
+  if (gelu_tanh(&e->g->nodes[node]))
+    return snt_emit_unary_expr(e, node, "(0.5$f * x * (1 + tanh$f(0.79788456080286535588$f * (x + 0.044715$f * x * x * x))))");
+  return snt_emit_unary_expr(e, node, "(0.5$f * x * (1 + erf$f(x * 0.70710678118654752440$f)))");
+}
+
+static snt_status gelu_dsl(snt_dsl_writer *w, int node) {
+  const snt_node *n = &w->g->nodes[node];
+  fprintf(w->out, "  %s = gelu(%s, approximate = %s, name = %s)\n", snt_dsl_ident(w, n->out[0]), snt_dsl_ident(w, n->in[0]),
+          gelu_tanh(n) ? "tanh" : "none", snt_dsl_lit(w, n->name));
+  return SNT_OK;
+}
+
+/* Before opset 20: 0.5 x (1 + erf(x / sqrt 2)) or 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))). */
+static snt_status gelu_formula(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  snt_dtype ty = g->tensors[n->in[0]].dtype;
+  if (ty != SNT_F32 && ty != SNT_F64) return snt_ox_refuse(x, node, "Gelu is opset 20's (FLOAT and DOUBLE are written as its formula)");
+  const char *in = snt_ox_name(x, n->in[0]), *nm = n->name, *t;
+  if (gelu_tanh(n)) {
+    const char *cube = ox_step(x, nm, "Mul", ox_step(x, nm, "Mul", in, in, NULL), in, NULL);
+    t = ox_step(x, nm, "Add", in, ox_step(x, nm, "Mul", cube, ox_scalar(x, ty, 0.044715), NULL), NULL);
+    t = ox_step(x, nm, "Tanh", ox_step(x, nm, "Mul", t, ox_scalar(x, ty, 0.79788456080286535588), NULL), NULL, NULL);
+  } else {
+    t = ox_step(x, nm, "Erf", ox_step(x, nm, "Mul", in, ox_scalar(x, ty, 0.70710678118654752440), NULL), NULL, NULL);
+  }
+  t = ox_step(x, nm, "Mul", in, ox_step(x, nm, "Add", t, ox_scalar(x, ty, 1), NULL), NULL);
+  return t && ox_step(x, nm, "Mul", t, ox_scalar(x, ty, 0.5), snt_ox_name(x, n->out[0])) ? SNT_OK : SNT_ERR_NOMEM;
+}
+
+static snt_status gelu_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  if (snt_ox_opset(x) < 20) return gelu_formula(x, g, node);
+  const char *in = snt_ox_name(x, n->in[0]);
+  int k = snt_ox_node(x, "Gelu", n->name, 1, &in, snt_ox_name(x, n->out[0]));
+  snt_ox_attr_string(x, k, "approximate", gelu_tanh(n) ? "tanh" : "none");
+  return k < 0 ? SNT_ERR_NOMEM : SNT_OK;
+}
+
+const snt_op snt_op_gelu = {
+    .name = "gelu", .type_name = "Gelu", .default_layer = "gelu",
+    .doc = "0.5 x (1 + erf(x / sqrt 2)), or the tanh approximation: gelu(x, approximate=none or tanh)", .min_inputs = 1,
+    .max_inputs = 1, .args = gelu_args, .infer = snt_infer_same, .onnx_type = "Gelu", .onnx_import = gelu_import,
+    .onnx_upto = 20, .onnx_export = gelu_export, .emit = gelu_emit, .to_dsl = gelu_dsl, .inplace = true,
+    .batch_rows = snt_rows_elementwise, .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_FLOATS, .note = ACT_NOTE}};
 
 /* ---- prelu: x < 0 ? slope * x : x, the slope broadcast to x's shape (unidirectional) ---- */
 

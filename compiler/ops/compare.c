@@ -95,7 +95,7 @@ static snt_status fold_pair(snt_graph *g, const snt_node *n, void *y, char op) {
   static snt_status id##_fold(snt_graph *g, const snt_node *n, void *y) { return fold_pair(g, n, y, fc); } \
   const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,      \
                               .min_inputs = 2, .max_inputs = 2, .args = no_args, .infer = infer_bool,   \
-                              .onnx_type = onnx, .onnx_import = legacy_import, .onnx_export = snt_ox_same, \
+                              .onnx_type = onnx, .onnx_import = legacy_import, .onnx_upto = 19, .onnx_export = snt_ox_same, \
                               .emit = id##_emit, .fold = id##_fold, .no_dsl = NO_DSL,                   \
                               .batch_rows = snt_rows_elementwise, .onnx_arity = {2, 2, 1, 1},            \
                               .types = {.t = (types_), .t_slots = 3, .note = note_}}

@@ -77,9 +77,22 @@ static snt_status fold(snt_graph *g, const snt_node *n, void *y) {
   return SNT_OK;
 }
 
+/* sinter import: tensors the model computes, joined along an axis after the batch. */
+static snt_status to_dsl(snt_dsl_writer *w, int node) {
+  const snt_node *n = &w->g->nodes[node];
+  int64_t axis = norm_axis(n, w->g->tensors[n->in[0]].rank);
+  if (axis < 1) return snt_dsl_unsupported(w, n, "it joins along the batch axis");
+  for (int k = 0; k < n->n_in; k++)
+    if (snt_dsl_is_param(w->g, n, k)) return snt_dsl_unsupported(w, n, "an input is a constant, which the DSL cannot hold");
+  fprintf(w->out, "  %s = concat(", snt_dsl_ident(w, n->out[0]));
+  for (int k = 0; k < n->n_in; k++) fprintf(w->out, "%s, ", snt_dsl_ident(w, n->in[k]));
+  fprintf(w->out, "axis = %lld, name = %s)\n", (long long)axis, snt_dsl_lit(w, n->name));
+  return SNT_OK;
+}
+
 const snt_op snt_op_concat = {
     .name = "concat", .type_name = "Concatenate", .default_layer = "concatenate",
     .doc = "joins tensors along an axis: concat(a, b, ..., axis=1)", .min_inputs = 1, .max_inputs = -1, .args = args,
-    .infer = infer, .onnx_type = "Concat", .emit = emit, .fold = fold, .no_dsl = SNT_NO_DSL_YET, .batch_rows = rows,
+    .infer = infer, .onnx_type = "Concat", .emit = emit, .fold = fold, .to_dsl = to_dsl, .batch_rows = rows,
     .onnx_arity = {1, -1, 1, 1}, .types = {.t = SNT_TY_ALL, .t_slots = ~0u, .note = SNT_NOTE_MOVE},
     .no_export = SNT_NO_EXPORT_YET};

@@ -49,7 +49,7 @@ static snt_status cos_fold(snt_graph *g, const snt_node *n, void *y) {
 const snt_op snt_op_constant_of_shape = {
     .name = "constant_of_shape", .type_name = "ConstantOfShape", .default_layer = "constant_of_shape",
     .doc = "a tensor of the given constant shape filled with one value (ONNX's value attribute, FLOAT 0 by default)",
-    .min_inputs = 1, .max_inputs = 1, .args = no_args, .infer = cos_infer, .onnx_type = "ConstantOfShape",
+    .min_inputs = 1, .max_inputs = 1, .args = no_args, .infer = cos_infer, .onnx_type = "ConstantOfShape", .onnx_upto = 21,
     .onnx_const_inputs = 1u, .emit = cos_emit, .fold = cos_fold, .reads_shape_only = false, .no_dsl = SNT_NO_DSL_YET,
     .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY(SNT_I64), .note = "the shape is INT64; the value any type"},
     .no_export = SNT_NO_EXPORT_YET};
@@ -140,6 +140,6 @@ static snt_status size_fold(snt_graph *g, const snt_node *n, void *y) {
 const snt_op snt_op_size = {
     .name = "tensor_size", .type_name = "Size", .default_layer = "size",
     .doc = "the element count of x as an INT64 scalar", .min_inputs = 1, .max_inputs = 1, .args = no_args,
-    .infer = size_infer, .onnx_type = "Size", .emit = size_emit, .fold = size_fold, .reads_shape_only = true,
+    .infer = size_infer, .onnx_type = "Size", .onnx_upto = 21, .emit = size_emit, .fold = size_fold, .reads_shape_only = true,
     .no_dsl = SNT_NO_DSL_YET, .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_ALL, .note = "reads the shape only"},
     .no_export = SNT_NO_EXPORT_YET};

@@ -1,6 +1,8 @@
 /* Elementwise unary ops of ONNX graphs: abs, neg, exp, log, sqrt, erf, leaky_relu,
- * identity, cast and clip. Each computes in float (double for DOUBLE, the type itself
+ * identity, cast, cast_like and clip. Each computes in float (double for DOUBLE, the type itself
  * for integers); "$f" in a template is the math-function suffix of that type. */
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,20 +52,40 @@ snt_status snt_infer_same(snt_graph *g, int node, snt_diag *d) {
   return SNT_OK;
 }
 
+/* Neg and Abs of constants (shape arithmetic in expanded functions: LayerNormalization's
+ * Neg(axis)). An integer result the type cannot hold is left to run time, which wraps. */
+static snt_status sign_fold(snt_graph *g, const snt_node *n, void *y, bool neg) {
+  const snt_tensor *x = snt_in(g, n, 0);
+  for (int64_t i = 0; i < snt_tensor_numel(x); i++) {
+    if (snt_fold_is_float(x->dtype)) {
+      double v = snt_fold_get_f64(x, i);
+      snt_fold_put_f64(x->dtype, y, i, neg ? -v : fabs(v));
+    } else if (snt_fold_is_int(x->dtype)) {
+      int64_t v = snt_fold_get_i64(x, i);
+      if (v == INT64_MIN || !snt_fold_put_i64(x->dtype, y, i, neg || v < 0 ? -v : v)) return SNT_ERR_INPUT;
+    } else {
+      return SNT_ERR_INPUT;
+    }
+  }
+  return SNT_OK;
+}
+static snt_status neg_fold(snt_graph *g, const snt_node *n, void *y) { return sign_fold(g, n, y, true); }
+static snt_status abs_fold(snt_graph *g, const snt_node *n, void *y) { return sign_fold(g, n, y, false); }
+
 /* A unary op computing expr_ of x (a template for snt_emit_unary_expr). */
 #define UNARY(id, onnx, doc_, types_, note_, expr_, fold_, dsl_)                                            \
   static snt_status id##_emit(snt_emit *e, int node) { return snt_emit_unary_expr(e, node, expr_); }    \
   const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,      \
                               .min_inputs = 1, .max_inputs = 1, .args = no_args, .infer = snt_infer_same, \
-                              .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = id##_emit, .fold = fold_, .to_dsl = dsl_, \
+                              .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = id##_emit, .fold = fold_, .to_dsl = dsl_, .onnx_upto = 21, \
                               .inplace = true, .batch_rows = snt_rows_elementwise, \
                               .onnx_arity = {1, 1, 1, 1}, .types = {.t = (types_), .note = note_}}
 /* Types of the unary ops (emitted loops: FLOAT16/BFLOAT16 load and store through float32). */
 #define UNARY_NOTE "loop in the type (FLOAT16, BFLOAT16 in float32, rounded per element)"
 #define UNARY_INT_NOTE UNARY_NOTE "; integers wrap (Abs(MIN) = MIN)"
 
-UNARY(abs, "Abs", "absolute value: abs(x)", SNT_TY_FLOATS | SNT_TY_INTS, UNARY_INT_NOTE, "(x < 0 ? -x : x)", NULL, snt_dsl_plain);
-UNARY(neg, "Neg", "negation: neg(x)", SNT_TY_FLOATS | SNT_TY_SINTS, UNARY_INT_NOTE, "-x", NULL, snt_dsl_plain);
+UNARY(abs, "Abs", "absolute value: abs(x)", SNT_TY_FLOATS | SNT_TY_INTS, UNARY_INT_NOTE, "(x < 0 ? -x : x)", abs_fold, snt_dsl_plain);
+UNARY(neg, "Neg", "negation: neg(x)", SNT_TY_FLOATS | SNT_TY_SINTS, UNARY_INT_NOTE, "-x", neg_fold, snt_dsl_plain);
 UNARY(exp, "Exp", "exponential: exp(x)", SNT_TY_FLOATS, UNARY_NOTE, "exp$f(x)", NULL, snt_dsl_plain);
 UNARY(log, "Log", "natural logarithm: log(x)", SNT_TY_FLOATS, UNARY_NOTE, "log$f(x)", NULL, snt_dsl_plain);
 UNARY(sqrt, "Sqrt", "square root: sqrt(x)", SNT_TY_FLOATS, UNARY_NOTE, "sqrt$f(x)", NULL, snt_dsl_plain);
@@ -160,8 +182,27 @@ static snt_status cast_fold(snt_graph *g, const snt_node *n, void *y) {
 const snt_op snt_op_cast = {
     .name = "cast", .type_name = "Cast", .default_layer = "cast",
     .doc = "element type conversion (ONNX type numbers): cast(x, to)", .min_inputs = 1, .max_inputs = 1,
-    .args = cast_args, .infer = cast_infer, .onnx_type = "Cast", .emit = cast_emit, .fold = cast_fold, .no_dsl = SNT_NO_DSL_YET, .batch_rows = snt_rows_elementwise,
+    .args = cast_args, .infer = cast_infer, .onnx_type = "Cast", .onnx_upto = 21, .emit = cast_emit, .fold = cast_fold, .no_dsl = SNT_NO_DSL_YET, .batch_rows = snt_rows_elementwise,
     .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_ALL, .note = "any of these to any of these; BFLOAT16 and FLOAT16 round to nearest even"},
+    .no_export = SNT_NO_EXPORT_YET};
+
+/* ---- cast_like (opset 15): a cast to the element type of the second input, which supplies
+ * only its type (its values are never read); emitted and folded as cast. ---- */
+
+static snt_status cast_like_infer(snt_graph *g, int node, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  snt_tensor *x = snt_in(g, n, 0), *like = snt_in(g, n, 1);
+  if (!snt_dtype_ctype(like->dtype)) return snt_node_error(g, n, d, "cannot cast to element type %d", (int)like->dtype);
+  if (!snt_dtype_ctype(x->dtype)) return snt_node_error(g, n, d, "cannot cast from element type %d", (int)x->dtype);
+  snt_set_output(g, node, 0, like->dtype, x->rank, x->dims);
+  return SNT_OK;
+}
+
+const snt_op snt_op_cast_like = {
+    .name = "cast_like", .type_name = "CastLike", .default_layer = "cast_like",
+    .doc = "element type conversion to the type of a second tensor: cast_like(x, like)", .min_inputs = 2, .max_inputs = 2,
+    .args = no_args, .infer = cast_like_infer, .onnx_type = "CastLike", .onnx_upto = 21, .emit = cast_emit, .fold = cast_fold, .no_dsl = SNT_NO_DSL_YET,
+    .onnx_arity = {2, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY_ALL, .note = "as cast, to the second input's type"},
     .no_export = SNT_NO_EXPORT_YET};
 
 /* ---- clip: min and max are attributes before opset 11, optional inputs after ---- */

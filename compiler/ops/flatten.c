@@ -140,6 +140,6 @@ static snt_status to_dsl(snt_dsl_writer *w, int node) {
 const snt_op snt_op_flatten = {
     .name = "flatten", .type_name = "Flatten", .default_layer = "flatten",
     .doc = "flatten each sample; order=hwc (Keras, default) or chw: flatten(x, order=hwc)",
-    .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Flatten",
+    .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Flatten", .onnx_upto = 21,
     .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .fold = fold, .to_dsl = to_dsl, .grad = grad, .batch_rows = snt_rows_first,
     .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_ALL, .note = SNT_NOTE_MOVE}};

@@ -107,12 +107,22 @@ static snt_status to_dsl(snt_dsl_writer *w, int node) {
   const snt_graph *g = w->g;
   const snt_node *n = &g->nodes[node];
   const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
-  int first = -1;
+  bool flat = false, square = false; /* read through a Flatten; read as (C, 1, 1) */
   for (int r = 0; r < g->n_nodes; r++)
     for (int k = 0; k < g->nodes[r].n_in; k++)
-      if (g->nodes[r].in[k] == n->out[0] && g->nodes[r].op != &snt_op_flatten) first = r;
-  if (first >= 0) return snt_dsl_unsupported(w, n, "its 1x1 output feeds something other than a Flatten");
-  fprintf(w->out, "  %s = %s(%s, name = %s)\n", lhs, n->op->name, in, snt_dsl_lit(w, n->name));
+      if (g->nodes[r].in[k] == n->out[0]) *(g->nodes[r].op == &snt_op_flatten ? &flat : &square) = true;
+  for (int i = 0; i < g->n_outputs; i++) square |= g->outputs[i] == n->out[0];
+  if (flat && square) return snt_dsl_unsupported(w, n, "its output feeds a Flatten and something else");
+  if (!square) {
+    fprintf(w->out, "  %s = %s(%s, name = %s)\n", lhs, n->op->name, in, snt_dsl_lit(w, n->name));
+    return SNT_OK;
+  }
+  /* The DSL's global pools give (C); the ONNX (C, 1, 1) comes back through a reshape. */
+  const snt_tensor *y = &g->tensors[n->out[0]];
+  fprintf(w->out, "  %s_flat = %s(%s, name = %s)\n", lhs, n->op->name, in, snt_dsl_lit(w, n->name));
+  fprintf(w->out, "  %s = reshape(%s_flat, [0, %lld", lhs, lhs, (long long)y->dims[1]);
+  for (int k = 2; k < y->rank; k++) fprintf(w->out, ", 1");
+  fprintf(w->out, "])\n");
   return SNT_OK;
 }
 

@@ -45,7 +45,7 @@ static snt_status sign_fold(snt_graph *g, const snt_node *n, void *y) {
   static snt_status id##_emit(snt_emit *e, int node) { return snt_emit_unary_expr(e, node, expr_); }     \
   const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,       \
                               .min_inputs = 1, .max_inputs = 1, .args = no_args, .infer = snt_infer_same,  \
-                              .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = id##_emit, .fold = fold_, \
+                              .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = id##_emit, .fold = fold_, .onnx_upto = 20, \
                               .to_dsl = snt_dsl_plain, .inplace = true, .batch_rows = snt_rows_elementwise,  \
                               .onnx_arity = {1, 1, 1, 1}, .types = {.t = (types_), .note = MATH_NOTE}}
 
@@ -86,7 +86,7 @@ static snt_status not_fold(snt_graph *g, const snt_node *n, void *y) {
   static snt_status id##_emit(snt_emit *e, int node) { return snt_emit_unary_expr(e, node, expr_); }     \
   const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,       \
                               .min_inputs = 1, .max_inputs = 1, .args = no_args, .infer = infer_bool,   \
-                              .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = id##_emit, .fold = fold_, \
+                              .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = id##_emit, .fold = fold_, .onnx_upto = 20, \
                               .no_dsl = "its result is BOOL, which the DSL has no type for", .inplace = inplace_, \
                               .batch_rows = snt_rows_elementwise, .onnx_arity = {1, 1, 1, 1},              \
                               .types = {.t = (types_), .note = note_}}
@@ -110,7 +110,7 @@ static snt_status isinf_emit(snt_emit *e, int node) {
 const snt_op snt_op_isinf = {
     .name = "isinf", .type_name = "IsInf", .default_layer = "isinf",
     .doc = "true where x is infinite: isinf(x, detect_positive=1, detect_negative=1)", .min_inputs = 1, .max_inputs = 1,
-    .args = isinf_args, .infer = infer_bool, .onnx_type = "IsInf", .emit = isinf_emit,
+    .args = isinf_args, .infer = infer_bool, .onnx_type = "IsInf", .onnx_upto = 20, .emit = isinf_emit,
     .no_dsl = "its result is BOOL, which the DSL has no type for", .batch_rows = snt_rows_elementwise,
     .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = isinf_ranges, .types = {.t = SNT_TY_FLOATS, .note = "BOOL result"},
     .no_export = SNT_NO_EXPORT_YET};

@@ -1,4 +1,4 @@
-/* pad: constant (zero by default), edge or reflect padding. The DSL pads height and
+/* pad: constant (zero by default), edge, reflect or wrap padding. The DSL pads height and
  * width (Keras ZeroPadding2D); ONNX pads any axes, with pads [begin..., end...] from an
  * attribute (before opset 11) or a constant input, and the fill value from an input
  * read at run time. "pads_nd" holds the full-rank pads either way. */
@@ -11,7 +11,7 @@
 #include "sinter/kernels_train.h"
 #include "sinter/kernels.h"
 
-static const char *const modes[] = {"constant", "reflect", "edge", NULL};
+static const char *const modes[] = {"constant", "reflect", "edge", "wrap", NULL};
 static const snt_arg_spec args[] = {
     {"padding", SNT_ARG_PADDING, NULL, NULL},
     {"value", SNT_ARG_FLOAT, "0", NULL},
@@ -58,26 +58,53 @@ static snt_status infer(snt_graph *g, int node, snt_diag *d) {
   return SNT_OK;
 }
 
+/* Pad-18's axes input names the axes the pads are for (the others get none). */
+static snt_status axes_pads(snt_graph *g, snt_node *n, snt_diag *d, const snt_tensor *pads, int64_t *full, int opset) {
+  const snt_tensor *x = snt_in(g, n, 0), *axes = snt_in_opt(g, n, 3);
+  int64_t na = snt_tensor_numel(axes);
+  if (axes->dtype != SNT_I64 || !axes->data || na > x->rank)
+    return snt_node_error(g, n, d, "axes must be a constant of at most %d int64 values (opset %d)", x->rank, opset);
+  if (!pads || !pads->data || pads->dtype != SNT_I64 || snt_tensor_numel(pads) != 2 * na)
+    return snt_node_error(g, n, d, "pads must be a constant of %lld int64 values, two per axis (opset %d)", (long long)(2 * na), opset);
+  bool seen[SNT_MAX_RANK] = {false};
+  memset(full, 0, sizeof(int64_t) * 2 * (size_t)x->rank);
+  for (int64_t i = 0; i < na; i++) {
+    int64_t a = ((const int64_t *)axes->data)[i];
+    if (a < -x->rank || a >= x->rank || seen[a < 0 ? a + x->rank : a])
+      return snt_node_error(g, n, d, "axes value %lld is out of range or repeated for rank %d (opset %d)", (long long)a, x->rank, opset);
+    a = a < 0 ? a + x->rank : a;
+    seen[a] = true;
+    full[a] = ((const int64_t *)pads->data)[i], full[x->rank + a] = ((const int64_t *)pads->data)[na + i];
+  }
+  return SNT_OK;
+}
+
 static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
   snt_node *n = &g->nodes[node];
   snt_tensor *x = snt_in(g, n, 0), *pads = snt_in_opt(g, n, 1);
   int64_t full[2 * SNT_MAX_RANK];
-  int cnt = 0;
-  if (opset >= 11) {
+  int cnt = 2 * x->rank;
+  if (snt_in_opt(g, n, 3)) {
+    if (opset < 18) return snt_node_error(g, n, d, "Pad-%d takes no axes input (it has one from opset 18)", opset);
+    snt_status st = axes_pads(g, n, d, pads, full, opset);
+    if (st) return st;
+  } else if (opset >= 11) {
     if (!pads || !pads->data || pads->dtype != SNT_I64 || snt_tensor_numel(pads) != 2 * x->rank)
       return snt_node_error(g, n, d, "pads must be a constant of %d int64 values (opset %d)", 2 * x->rank, opset);
     memcpy(full, pads->data, sizeof(int64_t) * 2 * (size_t)x->rank);
-    cnt = 2 * x->rank;
   } else {
     const int64_t *p = snt_node_ints(n, opset < 2 ? "paddings" : "pads", &cnt);
     if (!p || cnt != 2 * x->rank) return snt_node_error(g, n, d, "pads must have %d values (opset %d)", 2 * x->rank, opset);
     memcpy(full, p, sizeof(int64_t) * (size_t)cnt);
   }
   const char *mode = snt_node_string(n, "mode", "constant");
-  if (strcmp(mode, "constant") && strcmp(mode, "reflect") && strcmp(mode, "edge"))
-    return snt_node_error(g, n, d, "mode '%s' is not supported (constant, reflect, edge are; opset %d)", mode, opset);
-  /* The pads input has been read; only constant_value (input 2) is read at run time. */
+  bool wrap = opset >= 19 && strcmp(mode, "wrap") == 0;
+  if (strcmp(mode, "constant") && strcmp(mode, "reflect") && strcmp(mode, "edge") && !wrap)
+    return snt_node_error(g, n, d, "mode '%s' is not supported (constant, reflect, edge%s are; opset %d)", mode,
+                          opset >= 19 ? ", wrap" : "", opset);
+  /* pads and axes have been read; only constant_value (input 2) is read at run time. */
   if (n->n_in > 1) n->in[1] = -1;
+  if (n->n_in > 3) n->n_in = 3;
   return snt_node_set_ints(n, "pads_nd", cnt, full);
 }
 
@@ -101,7 +128,10 @@ static snt_status emit(snt_emit *e, int node) {
     value = "&v";
   }
   snt_emit_line(e, "if (SNT_K_FAILED(snt_k_pad(%zu, %d, dims, pads, %s, %s, %s, %s))) return 1;", snt_dtype_size(x->dtype), x->rank,
-                mode[0] == 'c' ? "SNT_K_PAD_CONSTANT" : mode[0] == 'e' ? "SNT_K_PAD_EDGE" : "SNT_K_PAD_REFLECT", value,
+                mode[0] == 'c'   ? "SNT_K_PAD_CONSTANT"
+                : mode[0] == 'e' ? "SNT_K_PAD_EDGE"
+                : mode[0] == 'w' ? "SNT_K_PAD_WRAP"
+                                 : "SNT_K_PAD_REFLECT", value,
                 snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;
@@ -116,6 +146,8 @@ static bool rows(const snt_graph *g, const snt_node *n, const bool *r) {
 
 static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
   const snt_node *n = &g->nodes[node];
+  if (strcmp(snt_node_string(n, "mode", "constant"), "wrap") == 0 && snt_ox_opset(x) < 19)
+    return snt_ox_refuse(x, node, "wrap padding is Pad-19's");
   int cnt = 0;
   const int64_t *p = snt_node_ints(n, "pads_nd", &cnt);
   int64_t len = cnt;
@@ -174,5 +206,5 @@ const snt_op snt_op_pad = {
     .name = "pad", .type_name = "ZeroPadding2D", .default_layer = "zero_padding2d",
     .doc = "padding of height and width: pad(x, p | [ph, pw] | [top, left, bottom, right], value=0, mode=constant)",
     .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = "Pad", .onnx_import = onnx_import,
-    .onnx_const_inputs = 1u << 1, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl, .grad = grad, .batch_rows = rows,
-    .onnx_arity = {1, 3, 1, 1}, .onnx_ranges = pad_ranges, .types = {.t = SNT_TY_NUMERIC, .t_slots = 5, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE}};
+    .onnx_const_inputs = 1u << 1 | 1u << 3, .onnx_upto = 21, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl, .grad = grad, .batch_rows = rows,
+    .onnx_arity = {1, 4, 1, 1}, .onnx_ranges = pad_ranges, .types = {.t = SNT_TY_NUMERIC, .t_slots = 5, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE}};

@@ -139,14 +139,22 @@ static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int
   const snt_tensor *xt = &g->tensors[n->in[0]];
   int sp = xt->rank - 2, c = 0, cs = 0, ck = 0;
   const int64_t *pads = snt_node_ints(n, "resolved_pads", &c), *s = snt_node_ints(n, "stride", &cs), *kv = snt_node_ints(n, "pool", &ck);
-  int64_t k[3], st[3];
-  for (int i = 0; i < sp; i++) k[i] = kv[ck == 1 ? 0 : i], st[i] = s && cs == sp ? s[i] : 1;
+  int cd = 0;
+  const int64_t *dl = snt_node_ints(n, "dilation", &cd);
+  int64_t k[3], st[3], dil[3];
+  bool dilated = false;
+  for (int i = 0; i < sp; i++) {
+    k[i] = kv[ck == 1 ? 0 : i], st[i] = s && cs == sp ? s[i] : 1, dil[i] = dl && cd == sp ? dl[i] : 1;
+    dilated |= dil[i] != 1;
+  }
   const char *in = snt_ox_name(x, n->in[0]);
   bool is_max = n->op == &snt_op_maxpool;
+  if (dilated && !is_max && snt_ox_opset(x) < 19) return snt_ox_refuse(x, node, "a dilated average pool is AveragePool-19's");
   int o = snt_ox_node(x, is_max ? "MaxPool" : "AveragePool", n->name, 1, &in, snt_ox_name(x, n->out[0]));
   snt_ox_attr_ints(x, o, "kernel_shape", sp, k);
   snt_ox_attr_ints(x, o, "strides", sp, st);
   snt_ox_attr_ints(x, o, "pads", 2 * sp, pads);
+  if (dilated) snt_ox_attr_ints(x, o, "dilations", sp, dil);
   if (snt_node_int(n, "ceil_mode", 0)) snt_ox_attr_int(x, o, "ceil_mode", 1);
   if (!is_max) snt_ox_attr_int(x, o, "count_include_pad", snt_node_int(n, "count_include_pad", 0));
   return o < 0 ? SNT_ERR_NOMEM : SNT_OK;
@@ -200,7 +208,10 @@ static snt_status to_dsl(snt_dsl_writer *w, int node) {
   const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
   if (w->g->tensors[n->in[0]].rank != 4 || snt_node_int(n, "ceil_mode", 0) || n->n_out > 1)
     return snt_dsl_unsupported(w, n, "2-D pooling without ceil_mode or indices only");
-  int c = 0, cs = 0;
+  int c = 0, cs = 0, cd = 0;
+  const int64_t *dl = snt_node_ints(n, "dilation", &cd);
+  for (int i = 0; dl && i < cd; i++)
+    if (dl[i] != 1) return snt_dsl_unsupported(w, n, "the DSL's pools have no dilation");
   const int64_t *k = snt_node_ints(n, "pool", &c), *p = snt_node_ints(n, "resolved_pads", &c), *s = snt_node_ints(n, "stride", &cs);
   fprintf(f, "  %s = %s(%s, ", lhs, op, in);
   snt_dsl_ints(f, k, 2);
@@ -230,7 +241,7 @@ static const snt_attr_range avg_ranges[] = {
 const snt_op snt_op_avgpool = {
     .name = "avgpool", .type_name = "AveragePooling2D", .default_layer = "average_pooling2d",
     .doc = "2-D average pooling: avgpool(x, pool=2, stride=pool, padding=valid, count_include_pad=false)",
-    .min_inputs = 1, .max_inputs = 1, .args = avg_args, .infer = infer, .onnx_type = "AveragePool",
+    .min_inputs = 1, .max_inputs = 1, .args = avg_args, .infer = infer, .onnx_type = "AveragePool", .onnx_upto = 19,
     .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl, .grad = grad,
     .batch_rows = snt_rows_first,
     .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = avg_ranges, .types = SNT_TYPES_LOOP_F64(1)};

@@ -107,11 +107,27 @@ static snt_status reduce_import(snt_graph *g, int node, int opset, snt_diag *d) 
   return SNT_OK;
 }
 
+/* sinter import: the DSL takes the same full-rank axes (dim 0 the batch), which it must keep. */
+static snt_status to_dsl(snt_dsl_writer *w, int node) {
+  const snt_node *n = &w->g->nodes[node];
+  uint32_t mask = (uint32_t)snt_node_int(n, "axes_mask", 0);
+  if (mask & 1u) return snt_dsl_unsupported(w, n, "it reduces over the batch axis");
+  if (!mask) return snt_dsl_alias(w, node); /* noop_with_empty_axes: a copy */
+  int64_t axes[SNT_MAX_RANK];
+  int c = 0;
+  for (int a = 1; a < w->g->tensors[n->in[0]].rank; a++)
+    if (mask >> a & 1u) axes[c++] = a;
+  fprintf(w->out, "  %s = %s(%s, ", snt_dsl_ident(w, n->out[0]), n->op->name, snt_dsl_ident(w, n->in[0]));
+  snt_dsl_ints(w->out, axes, c);
+  fprintf(w->out, ", keepdims = %s, name = %s)\n", snt_node_int(n, "keepdims", 1) ? "true" : "false", snt_dsl_lit(w, n->name));
+  return SNT_OK;
+}
+
 #define REDUCE_OP(id, onnx, what)                                                                                     \
   const snt_op snt_op_##id = {                                                                                       \
       .name = #id, .type_name = onnx, .default_layer = #id, .doc = what " over axes: " #id "(x, axes, keepdims=true)", \
-      .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = onnx, .onnx_import = reduce_import, \
-      .onnx_const_inputs = 1u << 1, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .batch_rows = rows,                       \
+      .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = onnx, .onnx_import = reduce_import, .onnx_upto = 20, \
+      .onnx_const_inputs = 1u << 1, .emit = emit, .to_dsl = to_dsl, .batch_rows = rows,                     \
       .onnx_arity = {1, 2, 1, 1}, .onnx_ranges = reduce_ranges, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL}, \
       .no_export = SNT_NO_EXPORT_YET};
 

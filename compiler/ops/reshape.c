@@ -8,6 +8,7 @@
 
 static const snt_arg_spec reshape_args[] = {{"shape", SNT_ARG_INTS, NULL, NULL}, {0}};
 static const snt_arg_spec axes_args[] = {{"axes", SNT_ARG_INTS, "[]", NULL}, {0}};
+extern const snt_op snt_op_unsqueeze; /* below */
 
 /* An int64 constant input (a shape or axes) as a list; false when absent. */
 static bool const_ints(snt_graph *g, const snt_node *n, int slot, int64_t *out, int *count, int max) {
@@ -115,27 +116,65 @@ snt_status snt_emit_copy(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+/* sinter import: the DSL's reshape takes the full-rank shape; its first entry must keep the
+ * batch (0 copies it, -1 infers it, or the batch itself, written as 0). */
+static snt_status reshape_dsl(snt_dsl_writer *w, int node) {
+  const snt_node *n = &w->g->nodes[node];
+  const snt_tensor *x = &w->g->tensors[n->in[0]];
+  int64_t s[SNT_MAX_RANK];
+  int r = 0;
+  if (!ints_arg((snt_graph *)w->g, n, "shape", s, &r) || r < 1) return snt_dsl_unsupported(w, n, "its shape is not a constant");
+  bool allowzero = snt_node_int(n, "allowzero", 0);
+  for (int i = 0; i < r; i++)
+    if (allowzero && s[i] == 0) return snt_dsl_unsupported(w, n, "allowzero with a 0 in the shape");
+  if (s[0] == x->dims[0]) s[0] = 0;
+  bool others_known = true;
+  for (int i = 1; i < r; i++) others_known &= s[i] > 0 || s[i] == 0;
+  if (s[0] != 0 && !(s[0] == -1 && others_known)) return snt_dsl_unsupported(w, n, "its shape does not keep the batch first");
+  fprintf(w->out, "  %s = reshape(%s, ", snt_dsl_ident(w, n->out[0]), snt_dsl_ident(w, n->in[0]));
+  snt_dsl_ints(w->out, s, r);
+  fprintf(w->out, ", name = %s)\n", snt_dsl_lit(w, n->name));
+  return SNT_OK;
+}
+
+/* squeeze and unsqueeze with explicit axes after the batch (full-rank, as the DSL's). */
+static snt_status axes_dsl(snt_dsl_writer *w, int node) {
+  const snt_node *n = &w->g->nodes[node];
+  int64_t axes[SNT_MAX_RANK];
+  int c = 0;
+  if (!ints_arg((snt_graph *)w->g, n, "axes", axes, &c) || c < 1) return snt_dsl_unsupported(w, n, "it has no explicit axes");
+  int rank = w->g->tensors[n->op == &snt_op_unsqueeze ? n->out[0] : n->in[0]].rank;
+  for (int i = 0; i < c; i++) {
+    axes[i] = axes[i] < 0 ? axes[i] + rank : axes[i];
+    if (axes[i] < 1) return snt_dsl_unsupported(w, n, "an axis is the batch axis");
+  }
+  fprintf(w->out, "  %s = %s(%s, ", snt_dsl_ident(w, n->out[0]), n->op->name, snt_dsl_ident(w, n->in[0]));
+  snt_dsl_ints(w->out, axes, c);
+  fprintf(w->out, ", name = %s)\n", snt_dsl_lit(w, n->name));
+  return SNT_OK;
+}
+
 const snt_op snt_op_reshape = {
     .name = "reshape", .type_name = "Reshape", .default_layer = "reshape",
     .doc = "the same values in a new shape (0 copies a dimension, -1 infers one): reshape(x, shape)",
-    .min_inputs = 1, .max_inputs = 1, .args = reshape_args, .infer = reshape_infer, .onnx_type = "Reshape",
-    .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .fold = snt_fold_copy, .no_dsl = SNT_NO_DSL_YET, .inplace = true,
+    .min_inputs = 1, .max_inputs = 1, .args = reshape_args, .infer = reshape_infer, .onnx_type = "Reshape", .onnx_upto = 21,
+    .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .fold = snt_fold_copy, .to_dsl = reshape_dsl, .inplace = true,
     .batch_rows = snt_rows_first, .onnx_arity = {1, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE},
     .no_export = SNT_NO_EXPORT_YET};
 
 const snt_op snt_op_squeeze = {
     .name = "squeeze", .type_name = "Squeeze", .default_layer = "squeeze",
     .doc = "removes dimensions of size 1: squeeze(x, axes)", .min_inputs = 1, .max_inputs = 1, .args = axes_args,
-    .infer = squeeze_infer, .onnx_type = "Squeeze", .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .fold = snt_fold_copy,
-    .no_dsl = SNT_NO_DSL_YET,  .inplace = true, .batch_rows = snt_rows_first,
+    .infer = squeeze_infer, .onnx_type = "Squeeze", .onnx_upto = 21, .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .fold = snt_fold_copy,
+    .to_dsl = axes_dsl, .inplace = true, .batch_rows = snt_rows_first,
     .onnx_arity = {1, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE},
     .no_export = SNT_NO_EXPORT_YET};
 
 const snt_op snt_op_unsqueeze = {
     .name = "unsqueeze", .type_name = "Unsqueeze", .default_layer = "unsqueeze",
     .doc = "inserts dimensions of size 1: unsqueeze(x, axes)", .min_inputs = 1, .max_inputs = 1, .args = axes_args,
-    .infer = unsqueeze_infer, .onnx_type = "Unsqueeze", .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .fold = snt_fold_copy,
-    .no_dsl = SNT_NO_DSL_YET,  .inplace = true, .batch_rows = snt_rows_first,
+    .infer = unsqueeze_infer, .onnx_type = "Unsqueeze", .onnx_upto = 21, .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .fold = snt_fold_copy,
+    .to_dsl = axes_dsl, .inplace = true, .batch_rows = snt_rows_first,
     .onnx_arity = {1, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE},
     .no_export = SNT_NO_EXPORT_YET};
 
@@ -187,7 +226,7 @@ static snt_status shape_fold(snt_graph *g, const snt_node *n, void *y) {
 const snt_op snt_op_tensor_shape = {
     .name = "tensor_shape", .type_name = "Shape", .default_layer = "shape",
     .doc = "the dimensions of x as int64 values (ONNX start/end select a range)", .min_inputs = 1, .max_inputs = 1,
-    .args = no_args, .infer = shape_infer, .onnx_type = "Shape", .emit = shape_emit,
+    .args = no_args, .infer = shape_infer, .onnx_type = "Shape", .onnx_upto = 21, .emit = shape_emit,
     .fold = shape_fold, .reads_shape_only = true, .to_dsl = snt_dsl_plain,
     .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_ALL, .note = "reads the shape only"},
     .no_export = SNT_NO_EXPORT_YET};

@@ -1,4 +1,4 @@
-/* resize (ONNX Resize, opsets 10-17): nearest, linear or cubic interpolation of any axes.
+/* resize (ONNX Resize, opsets 10-19): nearest, linear or cubic interpolation of any axes.
  * roi, scales and sizes determine the output shape, so they are compile-time constants. */
 #include <math.h>
 #include <string.h>
@@ -22,6 +22,7 @@ static const named coords[] = {{"half_pixel", SNT_K_COORD_HALF_PIXEL},
                                {"asymmetric", SNT_K_COORD_ASYMMETRIC},
                                {"tf_crop_and_resize", SNT_K_COORD_TF_CROP_AND_RESIZE},
                                {"tf_half_pixel_for_nn", SNT_K_COORD_TF_HALF_PIXEL_FOR_NN},
+                               {"half_pixel_symmetric", SNT_K_COORD_HALF_PIXEL_SYMMETRIC},
                                {NULL, 0}};
 static const named nearests[] = {{"round_prefer_floor", SNT_K_NEAREST_ROUND_PREFER_FLOOR},
                                  {"round_prefer_ceil", SNT_K_NEAREST_ROUND_PREFER_CEIL},
@@ -45,7 +46,10 @@ static snt_status make_desc(snt_graph *g, const snt_node *n, snt_diag *d, snt_k_
   const int64_t *sizes = snt_node_ints(n, "sizes", &cnt);
   for (int i = 0; i < x->rank; i++) {
     k->in[i] = x->dims[i];
-    if (sizes) {
+    if (sizes && sc) { /* keep_aspect_ratio_policy: one scale, sizes rounded from it */
+      k->out[i] = sizes[i];
+      k->scales[i] = (float)sc[i];
+    } else if (sizes) {
       k->out[i] = sizes[i];
       k->scales[i] = x->dims[i] ? (float)((double)sizes[i] / (double)x->dims[i]) : 1.0f;
     } else {
@@ -88,35 +92,112 @@ static snt_status infer(snt_graph *g, int node, snt_diag *d) {
   return SNT_OK;
 }
 
+/* Resize-18's axes: scales, sizes and roi given for some axes, the others kept. */
+static snt_status full_rank(snt_graph *g, snt_node *n, snt_diag *d, int c, double *v, bool sizes, double *roi, int *c_roi) {
+  const snt_tensor *x = snt_in(g, n, 0);
+  int na = 0;
+  const int64_t *axes = snt_node_ints(n, "axes", &na);
+  if (!axes) {
+    if (c != x->rank) return snt_node_error(g, n, d, "scales or sizes must have %d values, got %d", x->rank, c);
+    return SNT_OK;
+  }
+  if (c != na || (roi && *c_roi > 0 && *c_roi != 2 * na))
+    return snt_node_error(g, n, d, "scales, sizes and roi must have a value (roi two) per axis in axes (%d)", na);
+  double full[SNT_MAX_RANK], froi[2 * SNT_MAX_RANK];
+  bool seen[SNT_MAX_RANK] = {false};
+  for (int i = 0; i < x->rank; i++) full[i] = sizes ? (double)x->dims[i] : 1.0, froi[i] = 0.0, froi[x->rank + i] = 1.0;
+  for (int i = 0; i < na; i++) {
+    int64_t a = axes[i] < 0 ? axes[i] + x->rank : axes[i];
+    if (a < 0 || a >= x->rank || seen[a]) return snt_node_error(g, n, d, "axes value %lld is out of range or repeated", (long long)axes[i]);
+    seen[a] = true, full[a] = v[i];
+    if (roi && *c_roi > 0) froi[a] = roi[i], froi[x->rank + a] = roi[na + i];
+  }
+  memcpy(v, full, sizeof(double) * (size_t)x->rank);
+  if (roi && *c_roi > 0) memcpy(roi, froi, sizeof(double) * 2 * (size_t)x->rank), *c_roi = 2 * x->rank;
+  return SNT_OK;
+}
+
+/* keep_aspect_ratio_policy (opset 18) with sizes: one scale for the given axes, the smallest
+ * (not_larger) or largest (not_smaller) of sizes / in, and sizes rounded from it. */
+static snt_status keep_aspect(snt_graph *g, snt_node *n, snt_diag *d, const double *sizes) {
+  const snt_tensor *x = snt_in(g, n, 0);
+  const char *policy = snt_node_string(n, "keep_aspect_ratio_policy", "stretch");
+  bool larger = strcmp(policy, "not_smaller") == 0;
+  if (!larger && strcmp(policy, "not_larger") != 0)
+    return snt_node_error(g, n, d, "keep_aspect_ratio_policy '%s' is not supported (stretch, not_larger, not_smaller are)", policy);
+  int na = 0;
+  const int64_t *axes = snt_node_ints(n, "axes", &na);
+  bool on[SNT_MAX_RANK] = {false};
+  for (int i = 0; i < x->rank; i++) on[i] = !axes;
+  for (int i = 0; axes && i < na; i++) on[axes[i] < 0 ? axes[i] + x->rank : axes[i]] = true;
+  double scale = larger ? 0.0 : INFINITY;
+  for (int i = 0; i < x->rank; i++)
+    if (on[i] && x->dims[i] > 0) {
+      double s = (double)(float)(sizes[i] / (double)x->dims[i]);
+      scale = larger ? fmax(scale, s) : fmin(scale, s);
+    }
+  if (!isfinite(scale) || !(scale > 0)) return snt_node_error(g, n, d, "sizes give no scale to keep the aspect ratio with");
+  double sc[SNT_MAX_RANK];
+  int64_t out[SNT_MAX_RANK];
+  for (int i = 0; i < x->rank; i++) {
+    sc[i] = on[i] ? scale : 1.0;
+    out[i] = on[i] ? (int64_t)nearbyint((double)(float)scale * (double)x->dims[i]) : x->dims[i];
+  }
+  snt_status st = snt_node_set_floats(n, "scales", x->rank, sc);
+  return st ? st : snt_node_set_ints(n, "sizes", x->rank, out);
+}
+
+/* Resize-18's antialias changes only downscaling with linear or cubic filters. */
+static snt_status check_antialias(snt_graph *g, snt_node *n, snt_diag *d, int opset) {
+  if (opset < 18 || !snt_node_int(n, "antialias", 0) || strcmp(snt_node_string(n, "mode", "nearest"), "nearest") == 0) return SNT_OK;
+  snt_k_resize_desc k;
+  snt_status st = make_desc(g, n, d, &k);
+  for (int i = 0; !st && i < k.rank; i++)
+    if (k.scales[i] < 1.0f) return snt_node_error(g, n, d, "antialias when downscaling is not supported yet (opset %d)", opset);
+  return st;
+}
+
 /* Reads the constant inputs into attributes: opset 10 has (X, scales), later ones
- * (X, roi, scales, sizes) with empty names for the unused. */
+ * (X, roi, scales, sizes) with empty names for the unused; 18 adds axes and the
+ * aspect-ratio policy. */
 static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
   snt_node *n = &g->nodes[node];
   int s_slot = opset < 11 ? 1 : 2;
-  snt_tensor *roi = opset < 11 ? NULL : snt_in_opt(g, n, 1), *sc = snt_in_opt(g, n, s_slot);
+  snt_tensor *roi_t = opset < 11 ? NULL : snt_in_opt(g, n, 1), *sc = snt_in_opt(g, n, s_slot);
   snt_tensor *sz = opset < 11 ? NULL : snt_in_opt(g, n, 3);
+  if (opset < 18 && (snt_node_attr(n, "axes") || snt_node_attr(n, "antialias") || snt_node_attr(n, "keep_aspect_ratio_policy")))
+    return snt_node_error(g, n, d, "axes, antialias and keep_aspect_ratio_policy are Resize-18's, not %d's", opset);
+  double v[SNT_MAX_RANK], roi[2 * SNT_MAX_RANK];
+  int c_roi = 0;
+  if (roi_t && snt_tensor_numel(roi_t) > 0 && roi_t->data && roi_t->dtype == SNT_F32) {
+    c_roi = (int)snt_tensor_numel(roi_t);
+    if (c_roi > 2 * SNT_MAX_RANK) return snt_node_error(g, n, d, "roi has too many values");
+    for (int i = 0; i < c_roi; i++) roi[i] = ((float *)roi_t->data)[i];
+  }
   snt_status st = SNT_OK;
-  if (sz && snt_tensor_numel(sz) > 0) {
-    if (sz->dtype != SNT_I64 || !sz->data) return snt_node_error(g, n, d, "sizes must be a constant int64 list (opset %d)", opset);
-    st = snt_node_set_ints(n, "sizes", (int)snt_tensor_numel(sz), sz->data);
-  } else if (sc && snt_tensor_numel(sc) > 0) {
-    if (sc->dtype != SNT_F32 || !sc->data) return snt_node_error(g, n, d, "scales must be a constant float list (opset %d)", opset);
-    double v[SNT_MAX_RANK];
-    int c = (int)snt_tensor_numel(sc);
-    if (c > SNT_MAX_RANK) return snt_node_error(g, n, d, "too many scales");
-    for (int i = 0; i < c; i++) v[i] = ((float *)sc->data)[i];
-    st = snt_node_set_floats(n, "scales", c, v);
+  bool sizes = sz && snt_tensor_numel(sz) > 0;
+  snt_tensor *t = sizes ? sz : sc;
+  if (!t || snt_tensor_numel(t) == 0) return snt_node_error(g, n, d, "needs scales or sizes (opset %d)", opset);
+  if (sizes ? sz->dtype != SNT_I64 || !sz->data : sc->dtype != SNT_F32 || !sc->data)
+    return snt_node_error(g, n, d, "%s must be a constant %s list (opset %d)", sizes ? "sizes" : "scales", sizes ? "int64" : "float", opset);
+  int c = (int)snt_tensor_numel(t);
+  if (c > SNT_MAX_RANK) return snt_node_error(g, n, d, "too many %s", sizes ? "sizes" : "scales");
+  for (int i = 0; i < c; i++) v[i] = sizes ? (double)((int64_t *)sz->data)[i] : ((float *)sc->data)[i];
+  const snt_tensor *x = snt_in(g, n, 0);
+  if ((st = full_rank(g, n, d, c, v, sizes, roi, &c_roi))) return st;
+  bool keep = sizes && strcmp(snt_node_string(n, "keep_aspect_ratio_policy", "stretch"), "stretch") != 0;
+  if (keep) {
+    st = keep_aspect(g, n, d, v);
+  } else if (sizes) {
+    int64_t iv[SNT_MAX_RANK];
+    for (int i = 0; i < x->rank; i++) iv[i] = (int64_t)v[i];
+    st = snt_node_set_ints(n, "sizes", x->rank, iv);
   } else {
-    return snt_node_error(g, n, d, "needs scales or sizes (opset %d)", opset);
+    st = snt_node_set_floats(n, "scales", x->rank, v);
   }
-  if (!st && roi && snt_tensor_numel(roi) > 0 && roi->data && roi->dtype == SNT_F32) {
-    double v[2 * SNT_MAX_RANK];
-    int c = (int)snt_tensor_numel(roi);
-    for (int i = 0; i < c && i < 2 * SNT_MAX_RANK; i++) v[i] = ((float *)roi->data)[i];
-    st = snt_node_set_floats(n, "roi", c < 2 * SNT_MAX_RANK ? c : 2 * SNT_MAX_RANK, v);
-  }
+  if (!st && c_roi > 0) st = snt_node_set_floats(n, "roi", c_roi < 2 * SNT_MAX_RANK ? c_roi : 2 * SNT_MAX_RANK, roi);
   n->n_in = 1; /* everything but X is compiled in */
-  return st;
+  return st ? st : check_antialias(g, n, d, opset);
 }
 
 static size_t scratch(const snt_graph *g, const snt_node *n) {
@@ -161,7 +242,7 @@ static bool rows(const snt_graph *g, const snt_node *n, const bool *r) {
 const snt_op snt_op_resize = {
     .name = "resize", .type_name = "Resizing", .default_layer = "resizing",
     .doc = "interpolation to new sizes (ONNX Resize): resize(x, scales)", .min_inputs = 1, .max_inputs = 1,
-    .args = args, .infer = infer, .onnx_type = "Resize", .onnx_import = onnx_import,
+    .args = args, .infer = infer, .onnx_type = "Resize", .onnx_import = onnx_import, .onnx_upto = 19,
     .onnx_const_inputs = (1u << 1) | (1u << 2) | (1u << 3), .emit = emit, .scratch = scratch, .no_dsl = SNT_NO_DSL_YET, .batch_rows = rows,
     .onnx_arity = {1, 4, 1, 1}, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY_FLOATS | SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL},
     .no_export = SNT_NO_EXPORT_YET};

@@ -158,11 +158,31 @@ static snt_status split_emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
-/* Split-1 and -2 take `split` as an attribute or an input, 11 as an attribute, 13 as an input. */
+/* Split-18's num_outputs: parts of ceil(dim / num_outputs), the last one smaller. */
+static snt_status split_num_outputs(snt_graph *g, snt_node *n, snt_diag *d, int opset) {
+  const snt_tensor *x = snt_in(g, n, 0);
+  int64_t k = snt_node_int(n, "num_outputs", 0), axis = snt_node_int(n, "axis", 0);
+  if (n->n_in > 1) return snt_node_error(g, n, d, "takes the split input or num_outputs, not both (opset %d)", opset);
+  if (k != n->n_out) return snt_node_error(g, n, d, "num_outputs is %lld but the node has %d outputs (opset %d)", (long long)k, n->n_out, opset);
+  if (axis < -x->rank || axis >= x->rank) return SNT_OK; /* split_infer names the bad axis */
+  int64_t dim = x->dims[axis < 0 ? axis + x->rank : axis], chunk = (dim + k - 1) / k, sizes[64];
+  for (int64_t i = 0; i < k; i++) {
+    sizes[i] = dim - i * chunk < chunk ? dim - i * chunk : chunk;
+    if (sizes[i] < 0) sizes[i] = 0;
+  }
+  if (k > 1 && sizes[k - 1] == 0)
+    return snt_node_error(g, n, d, "cannot split %lld along axis %lld into %lld parts of %lld (opset %d)", (long long)dim,
+                          (long long)axis, (long long)k, (long long)chunk, opset);
+  return snt_node_set_ints(n, "split", (int)k, sizes);
+}
+
+/* Split-1 and -2 take `split` as an attribute or an input, 11 as an attribute, 13 as an input;
+ * 18 adds num_outputs. */
 static snt_status split_import(snt_graph *g, int node, int opset, snt_diag *d) {
   snt_node *n = &g->nodes[node];
   if (opset >= 13 && snt_node_attr(n, "split")) return snt_node_error(g, n, d, "Split-%d takes split as an input, not an attribute", opset);
   if (opset >= 2 && opset < 13 && n->n_in > 1) return snt_node_error(g, n, d, "Split-%d takes split as an attribute, not an input", opset);
+  if (opset >= 18 && snt_node_attr(n, "num_outputs") && n->n_out <= 64) return split_num_outputs(g, n, d, opset);
   return SNT_OK;
 }
 
@@ -170,6 +190,6 @@ const snt_op snt_op_split = {
     .name = "split", .type_name = "Split", .default_layer = "split",
     .doc = "parts of x along an axis (equal unless sizes are given): split(x, axis=0, split=[])",
     .min_inputs = 1, .max_inputs = 1, .args = split_args, .infer = split_infer, .onnx_type = "Split",
-    .onnx_import = split_import, .onnx_const_inputs = 1u << 1, .emit = split_emit,
+    .onnx_import = split_import, .onnx_upto = 18, .onnx_const_inputs = 1u << 1, .emit = split_emit,
     .no_dsl = "it has several outputs, which the DSL cannot name", .onnx_arity = {1, 2, 1, 64},
     .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE}, .no_export = SNT_NO_EXPORT_YET};

@@ -97,7 +97,7 @@ static snt_status to_dsl(snt_dsl_writer *w, int node) {
   const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
   int64_t a = snt_node_int(n, "full_axis", 1);
   if (a < 1 || snt_node_int(n, "coerce_2d", 0)) return snt_dsl_unsupported(w, n, "softmax over one axis after the batch only");
-  fprintf(w->out, "  %s = softmax(%s, axis = %lld, name = %s)\n", lhs, in, (long long)(a - 1), snt_dsl_lit(w, n->name));
+  fprintf(w->out, "  %s = %s(%s, axis = %lld, name = %s)\n", lhs, n->op->name, in, (long long)(a - 1), snt_dsl_lit(w, n->name));
   return SNT_OK;
 }
 
@@ -112,5 +112,5 @@ const snt_op snt_op_log_softmax = {
     .name = "log_softmax", .type_name = "Activation", .default_layer = "activation",
     .doc = "log of softmax over one axis of each sample: log_softmax(x, axis=-1)", .min_inputs = 1, .max_inputs = 1,
     .args = args, .infer = infer, .onnx_type = "LogSoftmax", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit,
-    .no_dsl = SNT_NO_DSL_YET, .inplace = true, .batch_rows = rows,
+    .to_dsl = to_dsl, .inplace = true, .batch_rows = rows,
     .onnx_arity = {1, 1, 1, 1}, .types = SNT_TYPES_LOOP_F64(1)};

@@ -65,14 +65,20 @@ static bool rows(const snt_graph *g, const snt_node *n, const bool *r) {
 static const snt_attr_range ranges[] = {{"perm", 0, SNT_MAX_RANK - 1}, {0}};
 
 /* Keras's channels-last Flatten exports as this Transpose before a Flatten: the DSL reads the
- * NCHW input, and the flatten (flatten.c) is written with order = hwc. */
+ * NCHW input, and the flatten (flatten.c) is written with order = hwc. Other permutations
+ * that keep the batch first are the DSL's transpose (full-rank perm). */
 static snt_status to_dsl(snt_dsl_writer *w, int node) {
   const snt_node *n = &w->g->nodes[node];
   const snt_tensor *x = &w->g->tensors[n->in[0]];
   int c = 0;
   const int64_t *perm = snt_node_ints(n, "perm", &c);
-  if (x->rank != 4 || !perm || c != 4 || perm[0] != 0 || perm[1] != 2 || perm[2] != 3 || perm[3] != 1)
-    return snt_dsl_unsupported(w, n, SNT_NO_DSL_YET);
+  if (!perm || c != x->rank || perm[0] != 0) return snt_dsl_unsupported(w, n, "it moves the batch axis");
+  if (x->rank != 4 || perm[1] != 2 || perm[2] != 3 || perm[3] != 1) {
+    fprintf(w->out, "  %s = transpose(%s, ", snt_dsl_ident(w, n->out[0]), snt_dsl_ident(w, n->in[0]));
+    snt_dsl_ints(w->out, perm, c);
+    fprintf(w->out, ", name = %s)\n", snt_dsl_lit(w, n->name));
+    return SNT_OK;
+  }
   w->alias[n->out[0]] = n->in[0];
   w->hwc[n->out[0]] = true;
   return SNT_OK;
@@ -81,6 +87,6 @@ static snt_status to_dsl(snt_dsl_writer *w, int node) {
 const snt_op snt_op_transpose = {
     .name = "transpose", .type_name = "Permute", .default_layer = "permute",
     .doc = "permutes the axes: transpose(x, perm)", .min_inputs = 1, .max_inputs = 1, .args = args,
-    .infer = infer, .onnx_type = "Transpose", .emit = emit, .fold = fold, .to_dsl = to_dsl, .batch_rows = rows,
+    .infer = infer, .onnx_type = "Transpose", .onnx_upto = 21, .emit = emit, .fold = fold, .to_dsl = to_dsl, .batch_rows = rows,
     .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = ranges, .types = {.t = SNT_TY_ALL, .note = SNT_NOTE_MOVE},
     .no_export = SNT_NO_EXPORT_YET};

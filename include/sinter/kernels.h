@@ -183,14 +183,16 @@ typedef enum snt_k_resize_mode {
 } snt_k_resize_mode;
 typedef enum snt_k_resize_coord {
   SNT_K_COORD_HALF_PIXEL, SNT_K_COORD_PYTORCH_HALF_PIXEL, SNT_K_COORD_ALIGN_CORNERS,
-  SNT_K_COORD_ASYMMETRIC, SNT_K_COORD_TF_CROP_AND_RESIZE, SNT_K_COORD_TF_HALF_PIXEL_FOR_NN
+  SNT_K_COORD_ASYMMETRIC, SNT_K_COORD_TF_CROP_AND_RESIZE, SNT_K_COORD_TF_HALF_PIXEL_FOR_NN,
+  SNT_K_COORD_HALF_PIXEL_SYMMETRIC /* opset 19 */
 } snt_k_resize_coord;
 typedef enum snt_k_nearest_mode {
   SNT_K_NEAREST_ROUND_PREFER_FLOOR, SNT_K_NEAREST_ROUND_PREFER_CEIL, SNT_K_NEAREST_FLOOR,
   SNT_K_NEAREST_CEIL
 } snt_k_nearest_mode;
 
-/* Resize (opset 13). scales are per axis: the given ones, or out/in when sizes were given.
+/* Resize (opsets 10 to 19). scales are per axis: the given ones, or out/in when sizes were given
+ * (or the one scale of keep_aspect_ratio_policy).
  * roi (tf_crop_and_resize only) is ONNX's [starts..., ends...], normalised. */
 typedef struct snt_k_resize_desc {
   int rank;
@@ -213,7 +215,7 @@ snt_status snt_k_resize(const snt_k_resize_desc *d, const float *x, float *y, vo
 snt_status snt_k_transpose(size_t elem_size, int rank, const int64_t *in_dims, const int *perm,
                            const void *x, void *y);
 
-typedef enum snt_k_pad_mode { SNT_K_PAD_CONSTANT, SNT_K_PAD_EDGE, SNT_K_PAD_REFLECT } snt_k_pad_mode;
+typedef enum snt_k_pad_mode { SNT_K_PAD_CONSTANT, SNT_K_PAD_EDGE, SNT_K_PAD_REFLECT, SNT_K_PAD_WRAP } snt_k_pad_mode;
 /* Pad with ONNX's pads = [begin_0..begin_{r-1}, end_0..end_{r-1}], all >= 0; value is one
  * element (constant mode). Reflect repeats its mirror when a pad exceeds the axis, as numpy. */
 snt_status snt_k_pad(size_t elem_size, int rank, const int64_t *in_dims, const int64_t *pads,

@@ -8,6 +8,7 @@
 static int64_t pad_source(int64_t i, int64_t n, snt_k_pad_mode mode) {
   if (i >= 0 && i < n) return i;
   if (mode == SNT_K_PAD_CONSTANT) return -1;
+  if (mode == SNT_K_PAD_WRAP) return (i % n + n) % n; /* ONNX Pad-19 wrap: periodic with period n */
   if (mode == SNT_K_PAD_EDGE || n == 1) return i < 0 ? 0 : n - 1;
   int64_t period = 2 * (n - 1);
   i %= period;
@@ -40,7 +41,7 @@ static void pad_row(char *dst, const char *src, int64_t n, int64_t pb, int64_t p
 snt_status snt_k_pad(size_t elem_size, int rank, const int64_t *in_dims, const int64_t *pads,
                      snt_k_pad_mode mode, const void *value, const void *x, void *y) {
   if (rank < 1 || rank > SNT_MAX_RANK || elem_size == 0) return SNT_ERR_INPUT;
-  if (mode != SNT_K_PAD_CONSTANT && mode != SNT_K_PAD_EDGE && mode != SNT_K_PAD_REFLECT)
+  if (mode != SNT_K_PAD_CONSTANT && mode != SNT_K_PAD_EDGE && mode != SNT_K_PAD_REFLECT && mode != SNT_K_PAD_WRAP)
     return SNT_ERR_INPUT;
   int64_t od[SNT_MAX_RANK];
   for (int a = 0; a < rank; a++) {

@@ -39,6 +39,12 @@ static double source_coord(const snt_k_resize_desc *d, int a, int64_t x, int *ou
     case SNT_K_COORD_ALIGN_CORNERS: return len == 1.0f ? 0.0 : (double)x * (in - 1.0) / denom;
     case SNT_K_COORD_ASYMMETRIC: return (double)x / s;
     case SNT_K_COORD_TF_HALF_PIXEL_FOR_NN: return ((double)x + 0.5) / s; /* opset 11 only */
+    case SNT_K_COORD_HALF_PIXEL_SYMMETRIC: {
+      /* Half-pixel about the input's centre when out is not exactly scale * in. */
+      float sf = d->scales[a], adjustment = (float)d->out[a] / (sf * (float)d->in[a]);
+      float offset = (float)d->in[a] / 2.0f * (1.0f - adjustment); /* float32, as ONNX Runtime */
+      return (double)(offset + ((float)x + 0.5f) / sf - 0.5f);
+    }
     case SNT_K_COORD_TF_CROP_AND_RESIZE: {
       /* Float32 where the reference computes in float32 (roi and scale are float32 arrays). */
       float r0 = d->roi[a], r1 = d->roi[a + d->rank], span = r1 - r0;

@@ -694,7 +694,8 @@ def op_inputs(op):
         "Gather": ["T", i64("i", [0])], "Pad": ["T", i64("p", [0, 0, 0, 0, 0, 0, 0, 0])],
         "Resize": ["T", "", f32("sc", [1, 1, 2, 2])], "ReduceSum": ["T", i64("a", [1])],
         **{op: ["T", "T"] for op in ("PRelu", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor")},
-        "InstanceNormalization": ["T"] * 3, "LayerNormalization": ["T", "T"], "TopK": ["T", i64("k", [1])],
+        "InstanceNormalization": ["T"] * 3, "GroupNormalization": ["T"] * 3, "LayerNormalization": ["T", "T"], "TopK": ["T", i64("k", [1])],
+        "CastLike": ["T", "T"],
         # shape-determining inputs: constants of the type under test ("C", value v), so the type is what is refused
         "ConstantOfShape": [("C", [1])], "Range": [("C", 0), ("C", 1), ("C", 1)],  # 0 and 1: valid BOOLs too
         "MaxUnpool": ["T", i64("i", np.zeros((1, 1, 4, 4)))], "GatherND": ["T", i64("i", [[0]])],
@@ -706,7 +707,8 @@ def op_inputs(op):
 
 
 ATTRS = {"MaxPool": {"kernel_shape": [2, 2]}, "AveragePool": {"kernel_shape": [2, 2]}, "Cast": {"to": TP.FLOAT},
-         "Concat": {"axis": 0}, "ReduceMean": {"axes": [1]}, "MaxUnpool": {"kernel_shape": [2, 2]}}
+         "Concat": {"axis": 0}, "ReduceMean": {"axes": [1]}, "GroupNormalization": {"num_groups": 1},
+         "MaxUnpool": {"kernel_shape": [2, 2]}}
 
 
 def refused_all_case():

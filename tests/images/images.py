@@ -299,7 +299,8 @@ def t_limits():
     cap = 1 << 26
     want = "%s: image is 16384x16384 = 268435456 pixels, more than the cap of %d (--max-pixels N to change it)" % (big, cap)
     p, t = timed([tiny_exe(), "predict", big])
-    check(p is not None and p.returncode == 1 and first_line(p) == want and t < 1.0,
+    # The cap's message (not a decoder's about the missing data) shows the header alone decided.
+    check(p is not None and p.returncode == 1 and first_line(p) == want,
           "a %d-byte PNG declaring 16384x16384 is refused from its header in %.2f s, exit %s: %r"
           % (size, t, p and p.returncode, first_line(p)))
     # The same for a JPEG: a small real one whose SOF0 says 16384x16384.
@@ -310,7 +311,7 @@ def t_limits():
     b[sof + 5:sof + 9] = struct.pack(">HH", 16384, 16384)
     open(jpg, "wb").write(bytes(b))
     p, t = timed([tiny_exe(), "predict", jpg])
-    check(p is not None and p.returncode == 1 and first_line(p) == want.replace(big, jpg) and t < 1.0,
+    check(p is not None and p.returncode == 1 and first_line(p) == want.replace(big, jpg),
           "a JPEG declaring 16384x16384 is refused from its header in %.2f s: %r" % (t, first_line(p)))
     # --max-pixels lowers and raises the cap (a 24x24 image has 576 pixels).
     small = os.path.join(d, "small.png")
@@ -328,12 +329,13 @@ def t_limits():
         p, _ = timed([tiny_exe(), "predict", "--max-pixels", bad, small])
         check(p.returncode == 1 and first_line(p).endswith("--max-pixels: " + why),
               "--max-pixels %s: refused with the range: %r" % (bad, first_line(p)))
-    # Non-regular files named like images: refused at once, never waited on.
+    # Non-regular files named like images: refused at once, never waited on (a read of the FIFO
+    # would block until the 10 s timeout, which timed() reports as no process).
     fifo = os.path.join(d, "x.png")
     os.mkfifo(fifo)
     p, t = timed([tiny_exe(), "predict", fifo], timeout=10)
-    check(p is not None and p.returncode == 1 and first_line(p) == "%s: is a FIFO (named pipe), not an image file" % fifo
-          and t < 2.0, "a FIFO named x.png is refused in %.2f s: %r" % (t, first_line(p)))
+    check(p is not None and p.returncode == 1 and first_line(p) == "%s: is a FIFO (named pipe), not an image file" % fifo,
+          "a FIFO named x.png is refused in %.2f s: %r" % (t, first_line(p)))
     dpng = os.path.join(d, "dir.png")
     os.mkdir(dpng)
     p, t = timed([tiny_exe(), "predict", dpng, small])

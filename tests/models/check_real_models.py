@@ -3,7 +3,7 @@ weights, exported at opsets 11, 13 and 17, compiled by sinter and compared with 
 with PyTorch itself (<= 1e-4 relative to the output's scale): MobileNet-V2-like (depthwise,
 ReLU6, HardSwish), SqueezeNet-like (Concat, ceil-mode pools), ShuffleNet-like (channel shuffle
 by Reshape/Transpose), EfficientNet-like (SiLU, squeeze-excite by ReduceMean, Sigmoid, Mul),
-ResNet-18-like, VGG-like (its LRN: see vgg()), DenseNet-like, a U-Net-like encoder-decoder (ConvTranspose,
+ResNet-18-like, VGG-like with LRN (an If in PyTorch's export), DenseNet-like, a U-Net-like encoder-decoder (ConvTranspose,
 Resize, Concat), a Keras-style NHWC export (Transpose first, channels-last flatten), and an
 AlexNet-like stem (11x11 stride 4, Dropout).
 usage: check_real_models.py SINTER ORT_RUN_JS ORT_NODE_MODULES WORK_DIR [NAME...]"""
@@ -115,13 +115,13 @@ def resnet18():
                          Basic(32, 64, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 4)), (3, 64, 64)
 
 
-# PyTorch 1.13 writes nn.LocalResponseNorm as a decomposition with an If on the input's rank,
-# which sinter cannot import yet (If is not an op it has): the VGG here has no LRN, and the LRN
-# op itself is checked against ONNX Runtime by onnx.ops_norm.
+# PyTorch 1.13 writes nn.LocalResponseNorm as a decomposition (Pad, AveragePool, Pow) with an If on
+# the input's rank, which sinter compiles as the branch its constant condition selects.
 def vgg():
-    return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(),
-                         nn.MaxPool2d(2), nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 8 * 8, 32), nn.ReLU(), nn.Dropout(),
-                         nn.Linear(32, 4), nn.Softmax(1)), (3, 32, 32)
+    return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.LocalResponseNorm(5, 1e-3, 0.75, 2.0),
+                         nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 3, padding=1),
+                         nn.ReLU(), nn.LocalResponseNorm(3), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 8 * 8, 32),
+                         nn.ReLU(), nn.Dropout(), nn.Linear(32, 4), nn.Softmax(1)), (3, 32, 32)
 
 
 class DenseLayer(nn.Module):

@@ -208,7 +208,7 @@ error("unknown_domain", p, "%s: error: node 'am' (AddMul): domain 'com.other' is
 p = model("function_opset_99", [call("s", "OldSum", ["x"], ["y"])], ["y"],
           [fn("OldSum", ["x"], ["y"], [node("Relu", ["x"], ["y"])], opset=99)])
 error("function_opset_99", p, "%s: error: node 's': local function 'OldSum' imports ai.onnx opset 99, which sinter does not "
-      "read (opsets 1 to 17)" % p)
+      "read (opsets 1 to 21)" % p)
 # Each level calls the one below twice: 2^20 nodes if nothing stopped it.
 blow = [fn("B0", ["x"], ["y"], [node("Relu", ["x"], ["y"])])]
 for k in range(1, 21):

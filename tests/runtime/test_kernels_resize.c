@@ -68,6 +68,11 @@ static double ref_interp_1d(const snt_k_resize_desc *d, int axis, const double *
     case SNT_K_COORD_PYTORCH_HALF_PIXEL: xo = len == 1.0f ? -0.5 : ((double)x + 0.5) / d->scales[axis] - 0.5; break;
     case SNT_K_COORD_HALF_PIXEL: xo = ((double)x + 0.5) / d->scales[axis] - 0.5; break;
     case SNT_K_COORD_TF_HALF_PIXEL_FOR_NN: xo = ((double)x + 0.5) / d->scales[axis]; break; /* opset 11 */
+    case SNT_K_COORD_HALF_PIXEL_SYMMETRIC: { /* opset 19: about the centre when out != scale * in */
+      float out_w = d->scales[axis] * (float)in, adj = (float)d->out[axis] / out_w;
+      xo = (float)((float)in / 2.0f * (1.0f - adj) + ((float)x + 0.5f) / d->scales[axis] - 0.5f);
+      break;
+    }
   }
   double ratio = xo == floor(xo) ? 1.0 : xo - floor(xo), c[4];
   int n = ref_coeffs(d, ratio, c), pad = (n + 1) / 2;
@@ -270,7 +275,8 @@ static void test_random(test_state *ts) {
   for (int i = 0, done = 0; done < 600; i++) {
     snt_k_resize_desc d = {.rank = (int)rng_int(&r, 1, 5)};
     d.mode = (snt_k_resize_mode)rng_int(&r, 0, 2);
-    d.coord = (snt_k_resize_coord)rng_int(&r, 0, 4);
+    int64_t c = rng_int(&r, 0, 5); /* 0-4 in enum order, 5 for opset 19's half_pixel_symmetric */
+    d.coord = c == 5 ? SNT_K_COORD_HALF_PIXEL_SYMMETRIC : (snt_k_resize_coord)c;
     d.nearest = (snt_k_nearest_mode)rng_int(&r, 0, 3);
     d.cubic_coeff_a = rng_int(&r, 0, 1) ? -0.75f : -0.5f;
     d.exclude_outside = (int)rng_int(&r, 0, 1);

@@ -67,11 +67,11 @@ ONE_INPUT = ["Relu", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "MaxPool", "Ave
              "GlobalMaxPool", "Flatten", "Abs", "Neg", "Exp", "Log", "Sqrt", "Erf", "Identity", "LeakyRelu", "Cast",
              "Clip", "Shape", "Transpose", "Concat", "Sum", "Max", "Min", "Reshape", "Squeeze", "Unsqueeze",
              "ReduceMean", "ReduceSum", "Resize", "Pad", "Dropout"]
-# op: (min inputs, max inputs or -1) as sinter's schema declares them (opsets 1 to 17)
+# op: (min inputs, max inputs or -1) as sinter's schema declares them (opsets 1 to 21)
 ARITY = {op: (1, 1) for op in ONE_INPUT}
 ARITY.update({"Clip": (1, 3), "Concat": (1, -1), "Sum": (1, -1), "Max": (1, -1), "Min": (1, -1), "Reshape": (1, 2),
               "Squeeze": (1, 2), "Unsqueeze": (1, 2), "ReduceMean": (1, 2), "ReduceSum": (1, 2), "Resize": (1, 4),
-              "Pad": (1, 3), "Dropout": (1, 3), "Conv": (2, 3), "ConvTranspose": (2, 3), "BatchNormalization": (5, 5),
+              "Pad": (1, 4), "Dropout": (1, 3), "Conv": (2, 3), "ConvTranspose": (2, 3), "BatchNormalization": (5, 5),
               "Add": (2, 2), "Sub": (2, 2), "Mul": (2, 2), "Div": (2, 2), "Pow": (2, 2), "Gather": (2, 2),
               "Gemm": (2, 3), "MatMul": (2, 2)})
 

@@ -1,0 +1,85 @@
+"""Shared harness of the ONNX op scripts: a chain of independent nodes in one model (one
+compile checks them all), run in sinter and ONNX Runtime and compared output by output, and
+malformed nodes that sinter must refuse with an exact message."""
+import os
+import subprocess
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+
+class Model:
+    def __init__(self, opset, ir_version=7):
+        self.opset, self.ir_version = opset, ir_version
+        self.nodes, self.inits, self.outs = [], [], []
+
+    def add(self, op, ins, n_out=1, **attrs):
+        """A node reading `ins` (names, or arrays made initializers); its outputs are graph outputs."""
+        names = []
+        for v in ins:
+            if isinstance(v, str):
+                names.append(v)
+            else:
+                nm = f"c{len(self.inits)}"
+                self.inits.append(numpy_helper.from_array(np.asarray(v), nm))
+                names.append(nm)
+        k = len(self.nodes)
+        outs = [f"y{k}_{i}" for i in range(n_out)]
+        self.nodes.append(helper.make_node(op, names, outs, name=f"n{k}_{op}", **attrs))
+        self.outs += outs
+        return outs
+
+    def proto(self, name, inputs):
+        """The ModelProto; inputs are (name, array, TensorProto type). No checker: onnx 1.12
+        does not know opsets above 17, ONNX Runtime judges those files."""
+        g = helper.make_graph(self.nodes, name, [helper.make_tensor_value_info(n, t, a.shape) for n, a, t in inputs],
+                              [helper.make_empty_tensor_value_info(o) for o in self.outs], self.inits)
+        mp = helper.make_model(g, opset_imports=[helper.make_opsetid("", self.opset)])
+        mp.ir_version = self.ir_version
+        return mp
+
+
+def run_model(d, name, m, inputs, sinter, ort_run, ort_modules, rtol=1e-5):
+    """Runs m in both and compares: floats within rtol (relative above 1), the rest exactly."""
+    path = os.path.join(d, f"m{name}.onnx")
+    onnx.save(m.proto(name, inputs), path)
+    pbs = []
+    for n, a, _ in inputs:
+        pbs.append(os.path.join(d, f"{name}_{n}.pb"))
+        open(pbs[-1], "wb").write(numpy_helper.from_array(a).SerializeToString())
+    so, ro = os.path.join(d, f"s{name}"), os.path.join(d, f"r{name}")
+    os.mkdir(so), os.mkdir(ro)
+    subprocess.run(["node", ort_run, path, *pbs, "-o", ro], check=True, env=dict(os.environ, ORT_NODE_MODULES=ort_modules))
+    p = subprocess.run([sinter, "run", path, *pbs, "-o", so], capture_output=True, text=True)
+    if p.returncode:
+        print(f"FAIL model {name} (opset {m.opset}): sinter run failed: {p.stderr.strip()}")
+        return 1
+    failed = 0
+    load = lambda f: numpy_helper.to_array(onnx.load_tensor(f))
+    for i, o in enumerate(m.outs):
+        a, b = load(os.path.join(so, f"output_{i}.pb")), load(os.path.join(ro, f"output_{i}.pb"))
+        nd = m.nodes[int(o[1:].split("_")[0])]
+        ok = a.shape == b.shape and a.dtype == b.dtype
+        if ok and a.dtype.kind == "f":
+            ok = a.size == 0 or float(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(b)))) <= rtol
+        elif ok:
+            ok = np.array_equal(a, b)
+        if not ok:
+            print(f"FAIL model {name} (opset {m.opset}) {nd.name} output {o}: {a.dtype}{a.shape} vs ONNX Runtime {b.dtype}{b.shape}")
+            failed += 1
+    if not failed:
+        print(f"ok model {name} (opset {m.opset}): {len(m.outs)} outputs of {len(m.nodes)} nodes checked")
+    return failed
+
+
+def check_refused(d, sinter, name, m, inputs, msg):
+    """sinter compile must fail with msg, the end of its first line (after the file, the node and the op)."""
+    path = os.path.join(d, f"bad_{name}.onnx")
+    onnx.save(m.proto(name, inputs), path)
+    p = subprocess.run([sinter, "compile", path, "-o", os.path.join(d, "bad.exe")], capture_output=True, text=True)
+    want = f"{msg}"
+    if p.returncode == 0 or f"{path}" not in p.stderr or not p.stderr.splitlines()[0].endswith(msg):
+        print(f"FAIL refused {name}: want '{want}', got: {p.stderr.strip()}")
+        return 1
+    return 0
