@@ -32,20 +32,6 @@ static snt_status celu_emit(snt_emit *e, int node) {
   return t ? emit_expr(e, node, "float", t) : SNT_ERR_NOMEM;
 }
 
-/* C bounds of an integer type as double expressions, for the saturating conversion. */
-static void bounds(snt_dtype t, const char **lo, const char **hi) {
-  switch (t) {
-    case SNT_I8: *lo = "INT8_MIN", *hi = "INT8_MAX"; break;
-    case SNT_I16: *lo = "INT16_MIN", *hi = "INT16_MAX"; break;
-    case SNT_I32: *lo = "INT32_MIN", *hi = "INT32_MAX"; break;
-    case SNT_I64: *lo = "INT64_MIN", *hi = "INT64_MAX"; break;
-    case SNT_U8: *lo = "0", *hi = "UINT8_MAX"; break;
-    case SNT_U16: *lo = "0", *hi = "UINT16_MAX"; break;
-    case SNT_U32: *lo = "0", *hi = "UINT32_MAX"; break;
-    default: *lo = "0", *hi = "UINT64_MAX"; break;
-  }
-}
-
 /* x < -lambd ? x + bias : x > lambd ? x - bias : 0. */
 static snt_status shrink_emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
@@ -57,7 +43,7 @@ static snt_status shrink_emit(snt_emit *e, int node) {
     return x ? emit_expr(e, node, ct, x) : SNT_ERR_NOMEM;
   }
   const char *lo, *hi, *ct = snt_dtype_ctype(t);
-  bounds(t, &lo, &hi);
+  snt_int_limits_expr(t, &lo, &hi); /* the bounds of the saturating conversion */
   snt_emit_line(e, "{");
   snt_emit_line(e, "#define SNT_SHRINK_SAT(v) ((v) != (v) ? 0 : (v) <= (double)%s ? (%s)%s : (v) >= (double)%s ? (%s)%s : (%s)(v))", lo, ct,
                 lo, hi, ct, hi, ct);

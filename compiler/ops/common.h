@@ -9,6 +9,9 @@ snt_status snt_infer_same(snt_graph *g, int node, snt_diag *d);
 snt_status snt_infer_broadcast(snt_graph *g, int node, snt_diag *d);
 /* y = tmpl(x) elementwise; "$f" in tmpl is the math suffix of x's type. */
 snt_status snt_emit_unary_expr(snt_emit *e, int node, const char *tmpl);
+/* The C limits of an element type as expressions (INT8_MIN ...; +-INFINITY for floats): a clip
+ * without bounds, a saturating conversion (compiler/ops/elementwise.c). */
+void snt_int_limits_expr(snt_dtype t, const char **lo, const char **hi);
 /* y = fold of the inputs with `combine` over a and b, broadcasting. */
 snt_status snt_emit_fold(snt_emit *e, int node, const char *combine);
 /* out[0] = a byte copy of in[0] (ops that only change the shape). */

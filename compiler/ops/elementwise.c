@@ -134,7 +134,6 @@ static snt_status cast_infer(snt_graph *g, int node, snt_diag *d) {
   return SNT_OK;
 }
 
-static void int_limits(snt_dtype t, const char **lo, const char **hi);
 
 static bool is_float_type(snt_dtype t) { return t == SNT_F32 || t == SNT_F64 || t == SNT_F16 || t == SNT_BF16; }
 
@@ -144,7 +143,7 @@ static snt_status cast_emit(snt_emit *e, int node) {
   const char *load = snt_emit_load(e, n->in[0], "ix0");
   char *body;
   const char *lo, *hi;
-  int_limits(y->dtype, &lo, &hi);
+  snt_int_limits_expr(y->dtype, &lo, &hi);
   if (x->dtype == SNT_F64 && y->dtype == SNT_F16) {
     body = snt_format("%s[io] = snt_f64_to_f16(%s);", snt_emit_ptr(e, n->out[0]), load);
   } else if (is_float_type(x->dtype) && !is_float_type(y->dtype) && y->dtype != SNT_BOOL) {
@@ -218,8 +217,7 @@ static snt_status clip_infer(snt_graph *g, int node, snt_diag *d) {
   return snt_infer_same(g, node, d);
 }
 
-/* The C limits of an integer type, for a clip without bounds. */
-static void int_limits(snt_dtype t, const char **lo, const char **hi) {
+void snt_int_limits_expr(snt_dtype t, const char **lo, const char **hi) {
   switch (t) {
     case SNT_I8: *lo = "INT8_MIN", *hi = "INT8_MAX"; break;
     case SNT_I16: *lo = "INT16_MIN", *hi = "INT16_MAX"; break;
@@ -241,7 +239,7 @@ static snt_status clip_emit(snt_emit *e, int node) {
   lo = snt_in_opt(g, n, 1) ? snt_emit_load(e, n->in[1], "0") : NULL;
   hi = snt_in_opt(g, n, 2) ? snt_emit_load(e, n->in[2], "0") : NULL;
   const char *tlo, *thi;
-  int_limits(x->dtype, &tlo, &thi);
+  snt_int_limits_expr(x->dtype, &tlo, &thi);
   if (!lo && snt_node_attr(n, "min")) lo = snt_emit_f64(e, snt_node_float(n, "min", 0));
   if (!hi && snt_node_attr(n, "max")) hi = snt_emit_f64(e, snt_node_float(n, "max", 0));
   char *t = snt_format("(x < lo ? lo : x > hi ? hi : x)");

@@ -11,6 +11,9 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper, TensorProto as TP
 
+sys.path.insert(0, os.path.dirname(__file__))
+from ortcompare import Model, run_model  # noqa: E402
+
 sinter, ort_run, ort_modules = sys.argv[1:4]
 rng = np.random.default_rng(11)
 X = rng.standard_normal((2, 3, 4, 6)).astype(np.float32)
@@ -18,28 +21,6 @@ XI = rng.integers(-50, 50, (2, 3, 4, 6)).astype(np.int32)
 XT = np.round(rng.standard_normal((3, 5)) * 1.5).astype(np.float32)  # ties for ArgMax/TopK
 I = lambda v, name, dt=np.int64: numpy_helper.from_array(np.asarray(v, dt), name)
 node = helper.make_node
-
-
-class Model:
-    def __init__(self, opset):
-        self.opset = opset
-        self.nodes, self.inits, self.outs = [], [], []
-
-    def add(self, op, ins, n_out=1, consts=(), **attrs):
-        """A node reading `ins` (names, or arrays made initializers); its outputs are graph outputs."""
-        names = []
-        for v in ins:
-            if isinstance(v, str):
-                names.append(v)
-            else:
-                nm = f"c{len(self.inits)}"
-                self.inits.append(numpy_helper.from_array(np.asarray(v), nm))
-                names.append(nm)
-        k = len(self.nodes)
-        outs = [f"y{k}_{i}" for i in range(n_out)]
-        self.nodes.append(node(op, names, outs, name=f"n{k}_{op}", **attrs))
-        self.outs += outs
-        return outs
 
 
 def models():
@@ -115,41 +96,7 @@ def models():
     return ms
 
 
-def run_model(d, name, m):
-    opset = m.opset
-    ins = [("x", X, TP.FLOAT), ("xi", XI, TP.INT32), ("xt", XT, TP.FLOAT), ("xp", np.abs(X) + 0.1, TP.FLOAT)]
-    g = helper.make_graph(m.nodes, f"shape{name}", [helper.make_tensor_value_info(n, t, a.shape) for n, a, t in ins],
-                          [helper.make_empty_tensor_value_info(o) for o in m.outs], m.inits)
-    mp = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
-    mp.ir_version = 7
-    path = os.path.join(d, f"m{name}.onnx")
-    onnx.save(mp, path)
-    pbs = []
-    for n, a, _ in ins:
-        pbs.append(os.path.join(d, f"{n}.pb"))
-        open(pbs[-1], "wb").write(numpy_helper.from_array(a).SerializeToString())
-    so, ro = os.path.join(d, f"s{name}"), os.path.join(d, f"r{name}")
-    os.mkdir(so), os.mkdir(ro)
-    subprocess.run(["node", ort_run, path, *pbs, "-o", ro], check=True, env=dict(os.environ, ORT_NODE_MODULES=ort_modules))
-    p = subprocess.run([sinter, "run", path, *pbs, "-o", so], capture_output=True, text=True)
-    if p.returncode:
-        print(f"FAIL model {name} (opset {opset}): sinter run failed: {p.stderr.strip()}")
-        return 1
-    failed = 0
-    load = lambda f: numpy_helper.to_array(onnx.load_tensor(f))
-    for i, o in enumerate(m.outs):
-        a, b = load(os.path.join(so, f"output_{i}.pb")), load(os.path.join(ro, f"output_{i}.pb"))
-        nd = m.nodes[int(o[1:].split("_")[0])]
-        ok = a.shape == b.shape and a.dtype == b.dtype
-        if ok and a.dtype.kind == "f":
-            ok = a.size == 0 or float(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(b)))) <= 1e-5
-        elif ok:
-            ok = np.array_equal(a, b)
-        if not ok:
-            print(f"FAIL model {name} (opset {opset}) {nd.name} output {o}: {a.dtype}{a.shape} vs ONNX Runtime {b.dtype}{b.shape}")
-            failed += 1
-    print(f"ok model {name} (opset {opset}): {len(m.outs)} outputs of {len(m.nodes)} nodes checked" if not failed else "")
-    return failed
+INPUTS = [("x", X, TP.FLOAT), ("xi", XI, TP.INT32), ("xt", XT, TP.FLOAT), ("xp", np.abs(X) + 0.1, TP.FLOAT)]
 
 
 # (name, opset, nodes, initializers, the exact error after "node 'bad' (...): ")
@@ -192,6 +139,6 @@ def check_bad(d):
 
 
 with tempfile.TemporaryDirectory() as d:
-    failed = sum(run_model(d, o, m) for o, m in models().items()) + check_bad(d)
+    failed = sum(run_model(d, o, m, INPUTS, sinter, ort_run, ort_modules) for o, m in models().items()) + check_bad(d)
 print("PASS" if not failed else f"{failed} failures")
 sys.exit(1 if failed else 0)
