@@ -1,4 +1,5 @@
 /* concat: joins tensors along one axis. */
+#include "compiler/onnx/export.h"
 #include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "sinter/kernels.h"
@@ -90,9 +91,19 @@ static snt_status to_dsl(snt_dsl_writer *w, int node) {
   return SNT_OK;
 }
 
+static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  const char *ins[64];
+  if (n->n_in > 64) return snt_ox_refuse(x, node, "more than 64 inputs");
+  for (int k = 0; k < n->n_in; k++) ins[k] = snt_ox_name(x, n->in[k]);
+  int k = snt_ox_node(x, "Concat", n->name, n->n_in, ins, snt_ox_name(x, n->out[0]));
+  snt_ox_attr_int(x, k, "axis", norm_axis(n, g->tensors[n->in[0]].rank));
+  return k < 0 ? SNT_ERR_NOMEM : SNT_OK;
+}
+
 const snt_op snt_op_concat = {
     .name = "concat", .type_name = "Concatenate", .default_layer = "concatenate",
     .doc = "joins tensors along an axis: concat(a, b, ..., axis=1)", .min_inputs = 1, .max_inputs = -1, .args = args,
     .infer = infer, .onnx_type = "Concat", .emit = emit, .fold = fold, .to_dsl = to_dsl, .batch_rows = rows,
     .onnx_arity = {1, -1, 1, 1}, .types = {.t = SNT_TY_ALL, .t_slots = ~0u, .note = SNT_NOTE_MOVE},
-    .no_export = SNT_NO_EXPORT_YET};
+    .onnx_export = onnx_export};

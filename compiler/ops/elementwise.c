@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "compiler/codegen/loops.h"
+#include "compiler/onnx/export.h"
 #include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "support/util.h"
@@ -113,12 +114,20 @@ static snt_status leaky_dsl(snt_dsl_writer *w, int node) {
   return SNT_OK;
 }
 
+static snt_status leaky_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  const char *in = snt_ox_name(x, n->in[0]);
+  int k = snt_ox_node(x, "LeakyRelu", n->name, 1, &in, snt_ox_name(x, n->out[0]));
+  snt_ox_attr_float(x, k, "alpha", (float)snt_node_float(n, "alpha", 0.01));
+  return k < 0 ? SNT_ERR_NOMEM : SNT_OK;
+}
+
 const snt_op snt_op_leaky_relu = {
     .name = "leaky_relu", .type_name = "LeakyReLU", .default_layer = "leaky_re_lu",
     .doc = "x for x >= 0, alpha * x below: leaky_relu(x, alpha=0.01)", .min_inputs = 1, .max_inputs = 1,
     .args = leaky_args, .infer = snt_infer_same, .onnx_type = "LeakyRelu", .emit = leaky_emit, .to_dsl = leaky_dsl, .inplace = true, .batch_rows = snt_rows_elementwise,
     .onnx_arity = {1, 1, 1, 1}, .types = {.t = SNT_TY_FLOATS, .note = UNARY_NOTE},
-    .no_export = SNT_NO_EXPORT_YET};
+    .onnx_export = leaky_export};
 
 /* ---- cast ---- */
 

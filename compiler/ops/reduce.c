@@ -3,6 +3,7 @@
  * (ONNX's default). Axes are an attribute up to opset 17, except ReduceSum's input from 13. */
 #include <string.h>
 
+#include "compiler/onnx/export.h"
 #include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 
@@ -123,13 +124,29 @@ static snt_status to_dsl(snt_dsl_writer *w, int node) {
   return SNT_OK;
 }
 
+/* ONNX export at opset 13: axes an input of ReduceSum, an attribute of the others. */
+static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  uint32_t mask = (uint32_t)snt_node_int(n, "axes_mask", 0);
+  int64_t axes[SNT_MAX_RANK], c = 0;
+  for (int a = 0; a < g->tensors[n->in[0]].rank; a++)
+    if (mask >> a & 1u) axes[c++] = a;
+  if (!mask) return snt_ox_refuse(x, node, "a reduction over no axis (a copy) has no opset-13 form");
+  bool input = n->op == &snt_op_reduce_sum;
+  const char *ins[2] = {snt_ox_name(x, n->in[0]), input ? snt_ox_const(x, "axes", SNT_I64, 1, &c, axes) : NULL};
+  int k = snt_ox_node(x, n->op->onnx_type, n->name, input ? 2 : 1, ins, snt_ox_name(x, n->out[0]));
+  if (!input) snt_ox_attr_ints(x, k, "axes", (int)c, axes);
+  snt_ox_attr_int(x, k, "keepdims", snt_node_int(n, "keepdims", 1) ? 1 : 0);
+  return k < 0 ? SNT_ERR_NOMEM : SNT_OK;
+}
+
 #define REDUCE_OP(id, onnx, what)                                                                                     \
   const snt_op snt_op_##id = {                                                                                       \
       .name = #id, .type_name = onnx, .default_layer = #id, .doc = what " over axes: " #id "(x, axes, keepdims=true)", \
       .min_inputs = 1, .max_inputs = 1, .args = args, .infer = infer, .onnx_type = onnx, .onnx_import = reduce_import, .onnx_upto = 20, \
       .onnx_const_inputs = 1u << 1, .emit = emit, .to_dsl = to_dsl, .batch_rows = rows,                     \
       .onnx_arity = {1, 2, 1, 1}, .onnx_ranges = reduce_ranges, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL}, \
-      .no_export = SNT_NO_EXPORT_YET};
+      .onnx_export = onnx_export};
 
 REDUCE_OP(reduce_mean, "ReduceMean", "mean")
 REDUCE_OP(reduce_sum, "ReduceSum", "sum")

@@ -3,12 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler/onnx/export.h"
 #include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 
 static const snt_arg_spec reshape_args[] = {{"shape", SNT_ARG_INTS, NULL, NULL}, {0}};
 static const snt_arg_spec axes_args[] = {{"axes", SNT_ARG_INTS, "[]", NULL}, {0}};
-extern const snt_op snt_op_unsqueeze; /* below */
+extern const snt_op snt_op_unsqueeze, snt_op_reshape; /* below */
 
 /* An int64 constant input (a shape or axes) as a list; false when absent. */
 static bool const_ints(snt_graph *g, const snt_node *n, int slot, int64_t *out, int *count, int max) {
@@ -154,13 +155,28 @@ static snt_status axes_dsl(snt_dsl_writer *w, int node) {
   return SNT_OK;
 }
 
+/* ONNX export (opset 13): the shape or axes as an int64 initializer input. */
+static snt_status ints_export(struct snt_onnx_export *x, const snt_graph *g, int node, const char *what) {
+  const snt_node *n = &g->nodes[node];
+  int64_t v[SNT_MAX_RANK];
+  int c = 0;
+  if (!ints_arg((snt_graph *)g, n, what, v, &c)) return snt_ox_refuse(x, node, "its shape or axes are not known");
+  int64_t len = c;
+  const char *ins[2] = {snt_ox_name(x, n->in[0]), snt_ox_const(x, what, SNT_I64, 1, &len, v)};
+  int k = snt_ox_node(x, n->op->onnx_type, n->name, c > 0 || n->op == &snt_op_reshape ? 2 : 1, ins, snt_ox_name(x, n->out[0]));
+  if (n->op == &snt_op_reshape && snt_node_int(n, "allowzero", 0)) snt_ox_attr_int(x, k, "allowzero", 1);
+  return k < 0 ? SNT_ERR_NOMEM : SNT_OK;
+}
+static snt_status reshape_export(struct snt_onnx_export *x, const snt_graph *g, int node) { return ints_export(x, g, node, "shape"); }
+static snt_status axes_export(struct snt_onnx_export *x, const snt_graph *g, int node) { return ints_export(x, g, node, "axes"); }
+
 const snt_op snt_op_reshape = {
     .name = "reshape", .type_name = "Reshape", .default_layer = "reshape",
     .doc = "the same values in a new shape (0 copies a dimension, -1 infers one): reshape(x, shape)",
     .min_inputs = 1, .max_inputs = 1, .args = reshape_args, .infer = reshape_infer, .onnx_type = "Reshape", .onnx_upto = 21,
     .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .fold = snt_fold_copy, .to_dsl = reshape_dsl, .inplace = true,
     .batch_rows = snt_rows_first, .onnx_arity = {1, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE},
-    .no_export = SNT_NO_EXPORT_YET};
+    .onnx_export = reshape_export};
 
 const snt_op snt_op_squeeze = {
     .name = "squeeze", .type_name = "Squeeze", .default_layer = "squeeze",
@@ -168,7 +184,7 @@ const snt_op snt_op_squeeze = {
     .infer = squeeze_infer, .onnx_type = "Squeeze", .onnx_upto = 21, .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .fold = snt_fold_copy,
     .to_dsl = axes_dsl, .inplace = true, .batch_rows = snt_rows_first,
     .onnx_arity = {1, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE},
-    .no_export = SNT_NO_EXPORT_YET};
+    .onnx_export = axes_export};
 
 const snt_op snt_op_unsqueeze = {
     .name = "unsqueeze", .type_name = "Unsqueeze", .default_layer = "unsqueeze",
@@ -176,7 +192,7 @@ const snt_op snt_op_unsqueeze = {
     .infer = unsqueeze_infer, .onnx_type = "Unsqueeze", .onnx_upto = 21, .onnx_const_inputs = 1u << 1, .emit = snt_emit_copy, .fold = snt_fold_copy,
     .to_dsl = axes_dsl, .inplace = true, .batch_rows = snt_rows_first,
     .onnx_arity = {1, 2, 1, 1}, .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE},
-    .no_export = SNT_NO_EXPORT_YET};
+    .onnx_export = axes_export};
 
 /* ---- shape: the dimensions as int64 values, known at compile time ---- */
 

@@ -1,4 +1,5 @@
 /* transpose: permutes the axes (ONNX default: reversed). */
+#include "compiler/onnx/export.h"
 #include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "sinter/kernels.h"
@@ -84,9 +85,21 @@ static snt_status to_dsl(snt_dsl_writer *w, int node) {
   return SNT_OK;
 }
 
+static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  int perm[SNT_MAX_RANK], rank = g->tensors[n->in[0]].rank;
+  int64_t p[SNT_MAX_RANK];
+  get_perm(n, rank, perm);
+  for (int i = 0; i < rank; i++) p[i] = perm[i];
+  const char *in = snt_ox_name(x, n->in[0]);
+  int k = snt_ox_node(x, "Transpose", n->name, 1, &in, snt_ox_name(x, n->out[0]));
+  snt_ox_attr_ints(x, k, "perm", rank, p);
+  return k < 0 ? SNT_ERR_NOMEM : SNT_OK;
+}
+
 const snt_op snt_op_transpose = {
     .name = "transpose", .type_name = "Permute", .default_layer = "permute",
     .doc = "permutes the axes: transpose(x, perm)", .min_inputs = 1, .max_inputs = 1, .args = args,
     .infer = infer, .onnx_type = "Transpose", .onnx_upto = 21, .emit = emit, .fold = fold, .to_dsl = to_dsl, .batch_rows = rows,
     .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = ranges, .types = {.t = SNT_TY_ALL, .note = SNT_NOTE_MOVE},
-    .no_export = SNT_NO_EXPORT_YET};
+    .onnx_export = onnx_export};
