@@ -119,6 +119,15 @@ bool snt_dsl_used(const snt_graph *g, int t) {
   return false;
 }
 
+bool snt_dsl_used_but_by(const snt_graph *g, int t, const snt_op *op) {
+  for (int i = 0; i < g->n_outputs; i++)
+    if (g->outputs[i] == t) return true;
+  for (int r = 0; r < g->n_nodes; r++)
+    for (int k = 0; k < g->nodes[r].n_in; k++)
+      if (g->nodes[r].in[k] == t && g->nodes[r].op != op) return true;
+  return false;
+}
+
 snt_status snt_dsl_alias(snt_dsl_writer *w, int node) {
   const snt_node *n = &w->g->nodes[node];
   for (int k = 1; k < n->n_out; k++)

@@ -260,9 +260,50 @@ static snt_status clip_emit(snt_emit *e, int node) {
   return st;
 }
 
+/* A bound of Clip: a float32 constant input, else the attribute (min/max of opsets 1-6 or the
+ * DSL); false when absent, or read at run time (*runtime). */
+static bool clip_bound(const snt_graph *g, const snt_node *n, int slot, const char *name, double *v, bool *runtime) {
+  const snt_tensor *b = slot < n->n_in && n->in[slot] >= 0 ? &g->tensors[n->in[slot]] : NULL;
+  if (b) {
+    bool known = b->kind == SNT_T_CONST && b->data && b->dtype == SNT_F32;
+    if (known) *v = ((const float *)b->data)[0];
+    else *runtime = true;
+    return known;
+  }
+  if (!snt_node_attr(n, name)) return false;
+  *v = snt_node_float(n, name, 0);
+  return true;
+}
+
+static snt_status clip_dsl(snt_dsl_writer *w, int node) {
+  const snt_node *n = &w->g->nodes[node];
+  double lo = 0, hi = 0;
+  bool runtime = false, has_lo = clip_bound(w->g, n, 1, "min", &lo, &runtime), has_hi = clip_bound(w->g, n, 2, "max", &hi, &runtime);
+  if (runtime || w->g->tensors[n->in[0]].dtype != SNT_F32)
+    return snt_dsl_unsupported(w, n, "FLOAT clips with constant bounds only");
+  fprintf(w->out, "  %s = clip(%s", snt_dsl_ident(w, n->out[0]), snt_dsl_ident(w, n->in[0]));
+  if (has_lo) fprintf(w->out, ", min = %.9g", lo);
+  if (has_hi) fprintf(w->out, ", max = %.9g", hi);
+  fprintf(w->out, ", name = %s)\n", snt_dsl_lit(w, n->name));
+  return SNT_OK;
+}
+
+/* Clip-13: the bounds as float32 scalar initializers, an absent one as "". */
+static snt_status clip_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  double lo = 0, hi = 0;
+  bool runtime = false, has_lo = clip_bound(g, n, 1, "min", &lo, &runtime), has_hi = clip_bound(g, n, 2, "max", &hi, &runtime);
+  if (runtime || g->tensors[n->in[0]].dtype != SNT_F32) return snt_ox_refuse(x, node, "FLOAT clips with constant bounds only");
+  float flo = (float)lo, fhi = (float)hi;
+  const char *ins[3] = {snt_ox_name(x, n->in[0]), has_lo ? snt_ox_const(x, "min", SNT_F32, 0, NULL, &flo) : "",
+                        has_hi ? snt_ox_const(x, "max", SNT_F32, 0, NULL, &fhi) : ""};
+  int k = snt_ox_node(x, "Clip", n->name, has_hi ? 3 : has_lo ? 2 : 1, ins, snt_ox_name(x, n->out[0]));
+  return k < 0 ? SNT_ERR_NOMEM : SNT_OK;
+}
+
 const snt_op snt_op_clip = {
     .name = "clip", .type_name = "Clip", .default_layer = "clip",
     .doc = "limits values to [min, max]: clip(x, min=-inf, max=inf)", .min_inputs = 1, .max_inputs = 3,
-    .args = clip_args, .infer = clip_infer, .onnx_type = "Clip", .emit = clip_emit, .no_dsl = SNT_NO_DSL_YET, .inplace = true, .batch_rows = snt_rows_elementwise,
+    .args = clip_args, .infer = clip_infer, .onnx_type = "Clip", .emit = clip_emit, .to_dsl = clip_dsl, .inplace = true, .batch_rows = snt_rows_elementwise,
     .onnx_arity = {1, 3, 1, 1}, .types = {.t = SNT_TY_FLOATS | SNT_TY_INTS, .t_slots = 7, .note = UNARY_NOTE},
-    .no_export = SNT_NO_EXPORT_YET};
+    .onnx_export = clip_export};

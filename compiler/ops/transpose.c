@@ -66,7 +66,8 @@ static bool rows(const snt_graph *g, const snt_node *n, const bool *r) {
 static const snt_attr_range ranges[] = {{"perm", 0, SNT_MAX_RANK - 1}, {0}};
 
 /* Keras's channels-last Flatten exports as this Transpose before a Flatten: the DSL reads the
- * NCHW input, and the flatten (flatten.c) is written with order = hwc. Other permutations
+ * NCHW input, and the flatten (flatten.c) is written with order = hwc (when only Flattens read
+ * it). Other permutations
  * that keep the batch first are the DSL's transpose (full-rank perm). */
 static snt_status to_dsl(snt_dsl_writer *w, int node) {
   const snt_node *n = &w->g->nodes[node];
@@ -74,7 +75,8 @@ static snt_status to_dsl(snt_dsl_writer *w, int node) {
   int c = 0;
   const int64_t *perm = snt_node_ints(n, "perm", &c);
   if (!perm || c != x->rank || perm[0] != 0) return snt_dsl_unsupported(w, n, "it moves the batch axis");
-  if (x->rank != 4 || perm[1] != 2 || perm[2] != 3 || perm[3] != 1) {
+  bool to_flatten = !snt_dsl_used_but_by(w->g, n->out[0], &snt_op_flatten);
+  if (x->rank != 4 || perm[1] != 2 || perm[2] != 3 || perm[3] != 1 || !to_flatten) {
     fprintf(w->out, "  %s = transpose(%s, ", snt_dsl_ident(w, n->out[0]), snt_dsl_ident(w, n->in[0]));
     snt_dsl_ints(w->out, perm, c);
     fprintf(w->out, ", name = %s)\n", snt_dsl_lit(w, n->name));
