@@ -14,6 +14,10 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper, TensorProto as TP
 
+sys.path.insert(0, os.path.dirname(__file__))
+import ortcompare  # noqa: E402
+from ortcompare import Model  # noqa: E402
+
 sinter, ort_run, ort_modules = sys.argv[1:4]
 rng = np.random.default_rng(14)
 node = helper.make_node
@@ -39,28 +43,6 @@ INPUTS = {
     "mb": rng.random((3, 4)) < 0.5,
     "h": rng.standard_normal((2, 5)).astype(np.float16),
 }
-
-
-class Model:
-    def __init__(self, opset):
-        self.opset = opset
-        self.nodes, self.inits, self.outs = [], [], []
-
-    def add(self, op, ins, **attrs):
-        """A node reading `ins` (input names, or arrays made initializers); its output is a graph output."""
-        names = []
-        for v in ins:
-            if isinstance(v, str):
-                names.append(v)
-            else:
-                nm = f"c{len(self.inits)}"
-                self.inits.append(numpy_helper.from_array(np.asarray(v), nm))
-                names.append(nm)
-        k = len(self.nodes)
-        out = f"y{k}"
-        self.nodes.append(node(op, names, [out], name=f"n{k}_{op}", **attrs))
-        self.outs.append(out)
-        return out
 
 
 def models():
@@ -150,41 +132,11 @@ def models():
 
 
 def run_model(d, k, m):
+    """m against ONNX Runtime, fed the INPUTS its nodes read."""
     used = sorted({i for n in m.nodes for i in n.input if i in INPUTS})
-    g = helper.make_graph(m.nodes, f"misc{k}",
-                          [helper.make_tensor_value_info(n, onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[INPUTS[n].dtype], INPUTS[n].shape) for n in used],
-                          [helper.make_empty_tensor_value_info(o) for o in m.outs], m.inits)
-    mp = helper.make_model(g, opset_imports=[helper.make_opsetid("", m.opset)])
-    mp.ir_version = 8 if m.opset >= 15 else 7
-    path = os.path.join(d, f"m{k}.onnx")
-    onnx.save(mp, path)
-    pbs = []
-    for n in used:
-        pbs.append(os.path.join(d, f"{n}.pb"))
-        open(pbs[-1], "wb").write(numpy_helper.from_array(INPUTS[n]).SerializeToString())
-    so, ro = os.path.join(d, f"s{k}"), os.path.join(d, f"r{k}")
-    os.mkdir(so), os.mkdir(ro)
-    subprocess.run(["node", ort_run, path, *pbs, "-o", ro], check=True, env=dict(os.environ, ORT_NODE_MODULES=ort_modules))
-    p = subprocess.run([sinter, "run", path, *pbs, "-o", so], capture_output=True, text=True)
-    if p.returncode:
-        print(f"FAIL model {k} (opset {m.opset}): sinter run failed: {p.stderr.strip()}")
-        return 1
-    failed = 0
-    load = lambda f: numpy_helper.to_array(onnx.load_tensor(f))
-    for i, o in enumerate(m.outs):
-        a, b = load(os.path.join(so, f"output_{i}.pb")), load(os.path.join(ro, f"output_{i}.pb"))
-        nd = m.nodes[i]
-        ok = a.shape == b.shape and a.dtype == b.dtype
-        if ok and a.dtype.kind == "f":
-            tol = 1e-3 if a.dtype == np.float16 else 1e-5
-            ok = a.size == 0 or float(np.max(np.abs(a.astype(np.float64) - b) / np.maximum(1.0, np.abs(b)))) <= tol
-        elif ok:
-            ok = np.array_equal(a, b)
-        if not ok:
-            print(f"FAIL model {k} (opset {m.opset}) {nd.name}: {a.dtype}{a.shape} vs ONNX Runtime {b.dtype}{b.shape}")
-            failed += 1
-    print(f"ok model {k} (opset {m.opset}): {len(m.outs)} outputs checked" if not failed else "")
-    return failed
+    ins = [(n, INPUTS[n], onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[INPUTS[n].dtype]) for n in used]
+    m.ir_version = 8 if m.opset >= 15 else 7
+    return ortcompare.run_model(d, f"misc{k}", m, ins, sinter, ort_run, ort_modules)
 
 
 def bad_cases():
