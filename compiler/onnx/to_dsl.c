@@ -110,21 +110,14 @@ const char *snt_dsl_lit(snt_dsl_writer *w, const char *name) {
   return b->failed ? "\"\"" : b->data;
 }
 
-bool snt_dsl_used(const snt_graph *g, int t) {
-  for (int i = 0; i < g->n_outputs; i++)
-    if (g->outputs[i] == t) return true;
-  for (int r = 0; r < g->n_nodes; r++)
-    for (int k = 0; k < g->nodes[r].n_in; k++)
-      if (g->nodes[r].in[k] == t) return true;
-  return false;
-}
+bool snt_dsl_used(const snt_graph *g, int t) { return snt_dsl_used_but_by(g, t, NULL); }
 
 bool snt_dsl_used_but_by(const snt_graph *g, int t, const snt_op *op) {
   for (int i = 0; i < g->n_outputs; i++)
     if (g->outputs[i] == t) return true;
   for (int r = 0; r < g->n_nodes; r++)
     for (int k = 0; k < g->nodes[r].n_in; k++)
-      if (g->nodes[r].in[k] == t && g->nodes[r].op != op) return true;
+      if (g->nodes[r].in[k] == t && (!op || g->nodes[r].op != op)) return true;
   return false;
 }
 

@@ -45,7 +45,7 @@ int snt_dsl_channel_const(const snt_graph *g, int t, int64_t channels, double *v
 
 /* Whether tensor t is read by a node or is a graph output. */
 bool snt_dsl_used(const snt_graph *g, int t);
-/* Whether t is a graph output or read by a node whose op is not op. */
+/* Whether t is a graph output or read by a node whose op is not op (NULL: by any node). */
 bool snt_dsl_used_but_by(const snt_graph *g, int t, const struct snt_op *op);
 
 /* Rules several ops share. The output stands for the input (dropout, identity); a node whose

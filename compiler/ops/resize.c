@@ -140,8 +140,10 @@ static snt_status keep_aspect(snt_graph *g, snt_node *n, snt_diag *d, const doub
   double sc[SNT_MAX_RANK];
   int64_t out[SNT_MAX_RANK];
   for (int i = 0; i < x->rank; i++) {
+    double o = nearbyint((double)(float)scale * (double)x->dims[i]);
+    if (on[i] && !(o <= (double)SNT_MAX_ATTR)) return snt_node_error(g, n, d, "axis %d would have size %.0f", i, o);
     sc[i] = on[i] ? scale : 1.0;
-    out[i] = on[i] ? (int64_t)nearbyint((double)(float)scale * (double)x->dims[i]) : x->dims[i];
+    out[i] = on[i] ? (int64_t)o : x->dims[i];
   }
   snt_status st = snt_node_set_floats(n, "scales", x->rank, sc);
   return st ? st : snt_node_set_ints(n, "sizes", x->rank, out);
@@ -182,7 +184,13 @@ static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
     return snt_node_error(g, n, d, "%s must be a constant %s list (opset %d)", sizes ? "sizes" : "scales", sizes ? "int64" : "float", opset);
   int c = (int)snt_tensor_numel(t);
   if (c > SNT_MAX_RANK) return snt_node_error(g, n, d, "too many %s", sizes ? "sizes" : "scales");
-  for (int i = 0; i < c; i++) v[i] = sizes ? (double)((int64_t *)sz->data)[i] : ((float *)sc->data)[i];
+  for (int i = 0; i < c; i++) {
+    v[i] = sizes ? (double)((int64_t *)sz->data)[i] : ((float *)sc->data)[i];
+    /* Bounded here, so the doubles below hold them exactly and convert back without overflow. */
+    if (sizes && (v[i] < 0 || v[i] > (double)SNT_MAX_ATTR))
+      return snt_node_error(g, n, d, "sizes value %lld is out of range (0 to %lld)", (long long)((int64_t *)sz->data)[i],
+                            (long long)SNT_MAX_ATTR);
+  }
   const snt_tensor *x = snt_in(g, n, 0);
   if ((st = full_rank(g, n, d, c, v, sizes, roi, &c_roi))) return st;
   bool keep = sizes && strcmp(snt_node_string(n, "keep_aspect_ratio_policy", "stretch"), "stretch") != 0;

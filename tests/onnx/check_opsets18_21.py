@@ -128,6 +128,12 @@ def refused(d):
     m.add("Resize", ["x", EMPTY, f32(1, 1, 0.5, 0.5)], mode="linear", antialias=1)
     cases.append(("resize_antialias", m, "antialias when downscaling is not supported yet "
                   "(opset 18)"))
+    m = Model(18)
+    m.add("Resize", ["x", EMPTY, EMPTY, i64(1, 4611686018427387904)], axes=[2, 3], keep_aspect_ratio_policy="not_smaller")
+    cases.append(("resize_huge_size", m, "sizes value 4611686018427387904 is out of range (0 to 16777216)"))
+    m = Model(18)
+    m.add("Resize", ["x", EMPTY, EMPTY, i64(16000000, 1)], axes=[2, 3], keep_aspect_ratio_policy="not_smaller")
+    cases.append(("resize_aspect_overflow", m, "axis 3 would have size 19200000"))
     m = Model(17)
     m.add("Resize", ["x", EMPTY, f32(2.0)], axes=[2])
     cases.append(("resize_axes_17", m, "axes, antialias and keep_aspect_ratio_policy are "
