@@ -135,7 +135,7 @@ int main(int argc, char **argv) {
     snt_k_conv_desc d = {.spatial = 2, .batch = batch, .in_channels = L->cin, .out_channels = L->cout, .groups = 1,
                          .in = {L->h, L->w}, .out = {oh, ow}, .kernel = {L->k, L->k}, .stride = {L->s, L->s},
                          .dilation = {1, 1}, .pad_begin = {L->p, L->p}, .pad_end = {L->p, L->p},
-                         .act = {SNT_K_ACT_RELU, 0, 0, 0}};
+                         .act = {SNT_K_ACT_RELU, 0, 0, 0, 0}};
     size_t nx = (size_t)(batch * L->cin * L->h * L->w), nw = (size_t)(L->cout * L->cin * L->k * L->k);
     size_t ny = (size_t)(batch * L->cout * oh * ow), ncol = (size_t)(L->cin * L->k * L->k * oh * ow);
     if (!strstr(snt_k_conv_kernel(ctx, &d), kernel)) continue;

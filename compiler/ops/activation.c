@@ -57,13 +57,17 @@ static snt_status grad(snt_ad *ad, int node) {
   return dx < 0 ? SNT_ERR_NOMEM : snt_ad_accumulate(ad, x, dx);
 }
 
-#define ACTIVATION(id, onnx, label, types_, expr_)                                                      \
-  static snt_status id##_emit(snt_emit *e, int node) { return snt_emit_unary_expr(e, node, expr_); }  \
+/* kind_: the snt_k_activation kind that runs float32 (NULL: the loop for every type). */
+#define ACTIVATION(id, onnx, label, types_, expr_, kind_)                                                \
+  static snt_status id##_emit(snt_emit *e, int node) {                                                  \
+    if (kind_ && snt_emit_activation_call(e, node, kind_ ? kind_ : "", 0, 0)) return SNT_OK;            \
+    return snt_emit_unary_expr(e, node, expr_);                                                         \
+  }                                                                                                     \
   const snt_op snt_op_##id = {.name = #id, .type_name = "Activation", .default_layer = "activation", \
                               .doc = label, .min_inputs = 1, .max_inputs = 1, .args = no_args, \
                               .infer = snt_infer_same, .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = id##_emit, .to_dsl = snt_dsl_plain, .inplace = true, \
                               .grad = grad, .batch_rows = snt_rows_elementwise, .onnx_arity = {1, 1, 1, 1}, .types = {.t = (types_), .note = "loop in the type (FLOAT16, BFLOAT16 in float32)"}}
 
-ACTIVATION(relu, "Relu", "rectified linear unit: relu(x) = max(x, 0)", SNT_TY_FLOATS | SNT_TY_SINTS, "(x > 0 ? x : 0)");
-ACTIVATION(sigmoid, "Sigmoid", "logistic sigmoid: sigmoid(x) = 1 / (1 + exp(-x))", SNT_TY_FLOATS, "1 / (1 + exp$f(-x))");
-ACTIVATION(tanh, "Tanh", "hyperbolic tangent: tanh(x)", SNT_TY_FLOATS, "tanh$f(x)");
+ACTIVATION(relu, "Relu", "rectified linear unit: relu(x) = max(x, 0)", SNT_TY_FLOATS | SNT_TY_SINTS, "(x > 0 ? x : 0)", NULL);
+ACTIVATION(sigmoid, "Sigmoid", "logistic sigmoid: sigmoid(x) = 1 / (1 + exp(-x))", SNT_TY_FLOATS, "1 / (1 + exp$f(-x))", "SNT_K_ACT_SIGMOID");
+ACTIVATION(tanh, "Tanh", "hyperbolic tangent: tanh(x)", SNT_TY_FLOATS, "tanh$f(x)", "SNT_K_ACT_TANH");

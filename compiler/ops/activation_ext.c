@@ -14,6 +14,12 @@
  * compute type `ct` (cast from the double literal so FLOAT computes in float). */
 static snt_status emit_attrs(snt_emit *e, int node, const char *tmpl) {
   const snt_node *n = &e->g->nodes[node];
+  /* float32 HardSigmoid and HardSwish through snt_k_activation */
+  if (n->op == &snt_op_hard_sigmoid &&
+      snt_emit_activation_call(e, node, "SNT_K_ACT_HARD_SIGMOID", snt_node_float(n, "alpha", 0.2), snt_node_float(n, "beta", 0.5)))
+    return SNT_OK;
+  if (n->op == &snt_op_hard_swish && snt_emit_activation_call(e, node, "SNT_K_ACT_HARD_SWISH", 1 / 6.0f, 0.5))
+    return SNT_OK;
   const char *ct = snt_compute_ctype(e->g->tensors[n->in[0]].dtype);
   const char *v[3] = {"0", "0", "0"};
   int k = 0;
@@ -57,7 +63,7 @@ static const snt_arg_spec selu_args[] = {{"alpha", SNT_ARG_FLOAT, "1.67326319217
 static const snt_arg_spec alpha1_args[] = {{"alpha", SNT_ARG_FLOAT, "1", NULL}, {0}};
 
 ACT(hard_sigmoid, "HardSigmoid", "max(0, min(1, alpha * x + beta)): hard_sigmoid(x, alpha=0.2, beta=0.5)", hard_sigmoid_args,
-    "fmax$f(0, fmin$f(1, %1$s * x + %2$s))");
+    "(x != x ? x : fmax$f(0, fmin$f(1, %1$s * x + %2$s)))"); /* NaN stays NaN, as numpy's clip */
 /* ONNX Runtime computes x * HardSigmoid(x) with alpha 1/6, beta 0.5. */
 ACT(hard_swish, "HardSwish", "x * max(0, min(1, x / 6 + 0.5)): hard_swish(x)", no_args, "x * fmax$f(0, fmin$f(1, x * (1 / 6.0$f) + 0.5$f))");
 ACT(selu, "Selu", "gamma * (x > 0 ? x : alpha * (exp(x) - 1)): selu(x, alpha=1.6733, gamma=1.0507)", selu_args,

@@ -9,6 +9,10 @@ snt_status snt_infer_same(snt_graph *g, int node, snt_diag *d);
 snt_status snt_infer_broadcast(snt_graph *g, int node, snt_diag *d);
 /* y = tmpl(x) elementwise; "$f" in tmpl is the math suffix of x's type. */
 snt_status snt_emit_unary_expr(snt_emit *e, int node, const char *tmpl);
+/* y = act(x) by snt_k_activation (vectorised, on the team) when x and y are float32: `kind`
+ * names the SNT_K_ACT_ enumerator. False, with nothing emitted, for the other types (the
+ * caller emits its loop). */
+bool snt_emit_activation_call(snt_emit *e, int node, const char *kind, double alpha, double beta);
 /* The C limits of an element type as expressions (INT8_MIN ...; +-INFINITY for floats): a clip
  * without bounds, a saturating conversion (compiler/ops/elementwise.c). */
 void snt_int_limits_expr(snt_dtype t, const char **lo, const char **hi);

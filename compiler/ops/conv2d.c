@@ -104,7 +104,11 @@ static snt_k_act_kind act_kind(const char *a) {
   if (strcmp(a, "relu") == 0) return SNT_K_ACT_RELU;
   if (strcmp(a, "sigmoid") == 0) return SNT_K_ACT_SIGMOID;
   if (strcmp(a, "tanh") == 0) return SNT_K_ACT_TANH;
-  if (strcmp(a, "clip") == 0) return SNT_K_ACT_CLIP; /* a Clip fused by snt_pass_fuse_activation */
+  /* the rest are fused by snt_pass_fuse_activation: Clip, x * Sigmoid(x), HardSigmoid, HardSwish */
+  if (strcmp(a, "clip") == 0) return SNT_K_ACT_CLIP;
+  if (strcmp(a, "silu") == 0) return SNT_K_ACT_SILU;
+  if (strcmp(a, "hard_sigmoid") == 0) return SNT_K_ACT_HARD_SIGMOID;
+  if (strcmp(a, "hard_swish") == 0) return SNT_K_ACT_HARD_SWISH;
   return SNT_K_ACT_NONE;
 }
 
@@ -132,6 +136,8 @@ static snt_status make_desc(const snt_graph *g, const snt_node *n, snt_k_conv_de
   k->act.kind = act_kind(snt_node_string(n, "activation", "none"));
   k->act.clip_min = (float)snt_node_float(n, "clip_min", -INFINITY);
   k->act.clip_max = (float)snt_node_float(n, "clip_max", INFINITY);
+  k->act.alpha = (float)snt_node_float(n, "act_alpha", 0);
+  k->act.beta = (float)snt_node_float(n, "act_beta", 0);
   return SNT_OK;
 }
 
@@ -149,12 +155,12 @@ static snt_status emit(snt_emit *e, int node) {
   make_desc(e->g, n, &k);
   snt_graph *g = (snt_graph *)e->g;
   snt_emit_line(e, "{");
-  snt_emit_line(e, "%s snt_k_conv_desc d = {%d, %s, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {%d, 0, (float)%s, (float)%s}};",
+  snt_emit_line(e, "%s snt_k_conv_desc d = {%d, %s, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {%d, (float)%s, (float)%s, (float)%s, (float)%s}};",
                 e->step || snt_emit_rows_dyn(e, n->in[0]) ? "const" : "static const", k.spatial,
                 e->step ? "n" : snt_emit_rows(e, n->in[0]), (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
                 arr(e, k.in, 3), arr(e, k.out, 3), arr(e, k.kernel, 3), arr(e, k.stride, 3), arr(e, k.dilation, 3),
-                arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3), (int)k.act.kind,
-                snt_emit_f64(e, k.act.clip_min), snt_emit_f64(e, k.act.clip_max));
+                arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3), (int)k.act.kind, snt_emit_f64(e, k.act.alpha),
+                snt_emit_f64(e, k.act.clip_min), snt_emit_f64(e, k.act.clip_max), snt_emit_f64(e, k.act.beta));
   bool residual = snt_node_int(n, "residual", 0) && n->n_in > 3 && n->in[3] >= 0;
   bool f64 = g->tensors[n->in[0]].dtype == SNT_F64; /* double kernel: no scratch */
   int tap_s = snt_node_param(g, n, "tap_scale"), tap_t = snt_node_param(g, n, "tap_shift");
@@ -206,11 +212,11 @@ static const char *kernel_name(snt_emit *e, int node) {
   snt_k_conv_desc k;
   make_desc(e->g, &e->g->nodes[node], &k);
   if (e->g->tensors[e->g->nodes[node].in[0]].dtype == SNT_F64) return "\"conv-f64\"";
-  return snt_format_keep(e, "snt_k_conv_kernel(m->k, &(const snt_k_conv_desc){%d, %lldLL, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {%d, 0, (float)%s, (float)%s}})",
+  return snt_format_keep(e, "snt_k_conv_kernel(m->k, &(const snt_k_conv_desc){%d, %lldLL, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {%d, (float)%s, (float)%s, (float)%s, (float)%s}})",
                          k.spatial, (long long)k.batch, (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
                          arr(e, k.in, 3), arr(e, k.out, 3), arr(e, k.kernel, 3), arr(e, k.stride, 3), arr(e, k.dilation, 3),
-                         arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3), (int)k.act.kind, snt_emit_f64(e, k.act.clip_min),
-                         snt_emit_f64(e, k.act.clip_max));
+                         arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3), (int)k.act.kind, snt_emit_f64(e, k.act.alpha),
+                         snt_emit_f64(e, k.act.clip_min), snt_emit_f64(e, k.act.clip_max), snt_emit_f64(e, k.act.beta));
 }
 
 static double flops(const snt_graph *g, const snt_node *n) {

@@ -46,6 +46,19 @@ snt_status snt_emit_unary_expr(snt_emit *e, int node, const char *tmpl) {
   return SNT_OK;
 }
 
+bool snt_emit_activation_call(snt_emit *e, int node, const char *kind, double alpha, double beta) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *x = &e->g->tensors[n->in[0]], *y = &e->g->tensors[n->out[0]];
+  if (x->dtype != SNT_F32 || y->dtype != SNT_F32 || snt_tensor_numel(x) != snt_tensor_numel(y)) return false;
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "static const snt_k_act act_desc = {%s, (float)%s, 0, 0, (float)%s};", kind, snt_emit_f64(e, alpha),
+                snt_emit_f64(e, beta));
+  snt_emit_line(e, "snt_k_activation(m->k, &act_desc, %s, %s, %s);", snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]),
+                snt_emit_numel(e, n->out[0]));
+  snt_emit_line(e, "}");
+  return true;
+}
+
 snt_status snt_infer_same(snt_graph *g, int node, snt_diag *d) {
   (void)d;
   snt_tensor *x = snt_in(g, &g->nodes[node], 0);
@@ -76,6 +89,9 @@ static snt_status abs_fold(snt_graph *g, const snt_node *n, void *y) { return si
 /* A unary op computing expr_ of x (a template for snt_emit_unary_expr). */
 #define UNARY(id, onnx, doc_, types_, note_, expr_, fold_, dsl_)                                            \
   static snt_status id##_emit(snt_emit *e, int node) { return snt_emit_unary_expr(e, node, expr_); }    \
+  UNARY_OP(id, onnx, doc_, types_, note_, fold_, dsl_)
+/* The record of a unary op whose emit rule is id##_emit. */
+#define UNARY_OP(id, onnx, doc_, types_, note_, fold_, dsl_)                                                \
   const snt_op snt_op_##id = {.name = #id, .type_name = onnx, .default_layer = #id, .doc = doc_,      \
                               .min_inputs = 1, .max_inputs = 1, .args = no_args, .infer = snt_infer_same, \
                               .onnx_type = onnx, .onnx_export = snt_ox_unary, .emit = id##_emit, .fold = fold_, .to_dsl = dsl_, .onnx_upto = 21, \
@@ -87,7 +103,11 @@ static snt_status abs_fold(snt_graph *g, const snt_node *n, void *y) { return si
 
 UNARY(abs, "Abs", "absolute value: abs(x)", SNT_TY_FLOATS | SNT_TY_INTS, UNARY_INT_NOTE, "(x < 0 ? -x : x)", abs_fold, snt_dsl_plain);
 UNARY(neg, "Neg", "negation: neg(x)", SNT_TY_FLOATS | SNT_TY_SINTS, UNARY_INT_NOTE, "-x", neg_fold, snt_dsl_plain);
-UNARY(exp, "Exp", "exponential: exp(x)", SNT_TY_FLOATS, UNARY_NOTE, "exp$f(x)", NULL, snt_dsl_plain);
+/* float32 through snt_k_activation's vectorised exp */
+static snt_status exp_emit(snt_emit *e, int node) {
+  return snt_emit_activation_call(e, node, "SNT_K_ACT_EXP", 0, 0) ? SNT_OK : snt_emit_unary_expr(e, node, "exp$f(x)");
+}
+UNARY_OP(exp, "Exp", "exponential: exp(x)", SNT_TY_FLOATS, UNARY_NOTE, NULL, snt_dsl_plain);
 UNARY(log, "Log", "natural logarithm: log(x)", SNT_TY_FLOATS, UNARY_NOTE, "log$f(x)", NULL, snt_dsl_plain);
 UNARY(sqrt, "Sqrt", "square root: sqrt(x)", SNT_TY_FLOATS, UNARY_NOTE, "sqrt$f(x)", NULL, snt_dsl_plain);
 UNARY(erf, "Erf", "error function: erf(x)", SNT_TY_FLOATS, UNARY_NOTE, "erf$f(x)", NULL, snt_dsl_plain);

@@ -1,6 +1,8 @@
-/* relu, sigmoid or tanh right after a conv2d or dense becomes its fused activation; so does a
- * float Clip with constant bounds after a conv2d (ReLU6 of MobileNets), which the conv kernels
- * apply in their store. */
+/* relu, sigmoid or tanh right after a conv2d or dense becomes its fused activation; so do, after
+ * a float32 conv2d, a Clip with constant bounds (ReLU6 of MobileNets), HardSigmoid, HardSwish,
+ * and x * Sigmoid(x) or x * HardSigmoid(x) written as two nodes (the SiLU of EfficientNets, the
+ * hard swish of MobileNet-V3 exports). The kernels apply them in their store or in a pass over
+ * each finished tile while it is in cache, instead of a pass over the whole tensor. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +25,80 @@ static bool clip_bound(const snt_graph *g, const snt_node *n, int i, const char 
   return !isnan(*v);
 }
 
-/* Sets the fused activation of layer ln from node a; false when a cannot be fused into it. */
-static bool fusable(const snt_graph *g, const snt_node *a, const snt_node *ln, double *lo, double *hi) {
-  if (a->op != &snt_op_clip) return a->op == &snt_op_relu || a->op == &snt_op_sigmoid || a->op == &snt_op_tanh;
-  return ln->op == &snt_op_conv2d && g->tensors[a->in[0]].dtype == SNT_F32 &&
-         clip_bound(g, a, 1, "min", -INFINITY, lo) && clip_bound(g, a, 2, "max", INFINITY, hi);
+/* What fusing node a into a layer sets: the activation and its parameters. */
+typedef struct fused_act {
+  const char *act;
+  double lo, hi, alpha, beta;
+} fused_act;
+
+static bool is_f32_conv(const snt_graph *g, const snt_node *ln) {
+  return ln->op == &snt_op_conv2d && g->tensors[ln->out[0]].dtype == SNT_F32;
+}
+
+/* Fills f for node a after layer ln; false when a cannot be fused into it. */
+static bool fusable(const snt_graph *g, const snt_node *a, const snt_node *ln, fused_act *f) {
+  f->act = a->op->name;
+  if (a->op == &snt_op_relu || a->op == &snt_op_sigmoid || a->op == &snt_op_tanh) return true;
+  if (!is_f32_conv(g, ln)) return false;
+  if (a->op == &snt_op_hard_sigmoid) {
+    f->alpha = snt_node_float(a, "alpha", 0.2), f->beta = snt_node_float(a, "beta", 0.5);
+    return true;
+  }
+  if (a->op == &snt_op_hard_swish) { /* ONNX fixes alpha 1/6 and beta 0.5 */
+    f->alpha = 1 / 6.0f, f->beta = 0.5;
+    return true;
+  }
+  return a->op == &snt_op_clip && clip_bound(g, a, 1, "min", -INFINITY, &f->lo) &&
+         clip_bound(g, a, 2, "max", INFINITY, &f->hi);
+}
+
+/* A layer whose output x may take a fused activation: a conv2d or dense without one, x not a
+ * graph output and read by `readers` nodes; -1 if none. */
+static int free_layer(const snt_graph *g, const bool *dead, int x, int readers) {
+  int first, l = g->tensors[x].producer;
+  if (l < 0 || dead[l] || snt_readers(g, x, &first) != readers || snt_ir_is_output(g, x)) return -1;
+  const snt_node *ln = &g->nodes[l];
+  if (ln->op != &snt_op_conv2d && ln->op != &snt_op_dense) return -1;
+  return strcmp(snt_node_string(ln, "activation", "none"), "none") == 0 ? l : -1;
+}
+
+/* Mul node m as x * act(x), act a Sigmoid or HardSigmoid read by m alone, after a float32
+ * conv2d whose output only the two read: its activation silu or hard_swish; a gets the act node. */
+static int gated_layer(const snt_graph *g, const bool *dead, const snt_node *m, fused_act *f, int *a) {
+  if (m->op != &snt_op_mul || m->n_in != 2) return -1;
+  for (int side = 0; side < 2; side++) {
+    int x = m->in[side], s = m->in[1 - side], first, an = g->tensors[s].producer;
+    if (an < 0 || dead[an] || snt_readers(g, s, &first) != 1 || snt_ir_is_output(g, s)) continue;
+    const snt_node *act = &g->nodes[an];
+    if ((act->op != &snt_op_sigmoid && act->op != &snt_op_hard_sigmoid) || act->in[0] != x) continue;
+    int l = free_layer(g, dead, x, 2);
+    if (l < 0 || !is_f32_conv(g, &g->nodes[l])) continue;
+    if (act->op == &snt_op_sigmoid) {
+      f->act = "silu";
+    } else {
+      f->act = "hard_swish";
+      f->alpha = snt_node_float(act, "alpha", 0.2), f->beta = snt_node_float(act, "beta", 0.5);
+    }
+    *a = an;
+    return l;
+  }
+  return -1;
+}
+
+/* Layer l takes activation f and, as its output, node last's. */
+static snt_status fuse(snt_graph *g, int l, const fused_act *f, int last) {
+  snt_node *ln = &g->nodes[l];
+  snt_status st = snt_node_set_string(ln, "activation", f->act);
+  if (!st && strcmp(f->act, "clip") == 0 && !(st = snt_node_set_float(ln, "clip_min", f->lo)))
+    st = snt_node_set_float(ln, "clip_max", f->hi);
+  if (!st && strncmp(f->act, "hard_", 5) == 0 && !(st = snt_node_set_float(ln, "act_alpha", f->alpha)))
+    st = snt_node_set_float(ln, "act_beta", f->beta);
+  if (st) return st;
+  int y = g->nodes[last].out[0];
+  g->tensors[ln->out[0]].producer = -1;
+  ln->out[0] = y;
+  g->tensors[y].producer = l;
+  return SNT_OK;
 }
 
 snt_status snt_pass_fuse_activation(snt_graph *g, snt_diag *d, int *changed) {
@@ -36,24 +107,16 @@ snt_status snt_pass_fuse_activation(snt_graph *g, snt_diag *d, int *changed) {
   if (!dead) return SNT_ERR_NOMEM;
   snt_status st = SNT_OK;
   for (int a = 0; a < g->n_nodes && !st; a++) {
-    const snt_op *op = g->nodes[a].op;
-    if (op != &snt_op_relu && op != &snt_op_sigmoid && op != &snt_op_tanh && op != &snt_op_clip) continue;
-    const char *act = op->name; /* the layer's activation attribute names the op */
-    int x = g->nodes[a].in[0], first, l = g->tensors[x].producer;
-    if (l < 0 || dead[l] || snt_readers(g, x, &first) != 1 || snt_ir_is_output(g, x)) continue;
-    snt_node *ln = &g->nodes[l];
-    double lo = 0, hi = 0;
-    if ((ln->op != &snt_op_conv2d && ln->op != &snt_op_dense) ||
-        strcmp(snt_node_string(ln, "activation", "none"), "none") != 0 || !fusable(g, &g->nodes[a], ln, &lo, &hi))
-      continue;
-    if ((st = snt_node_set_string(ln, "activation", act))) break;
-    if (op == &snt_op_clip && ((st = snt_node_set_float(ln, "clip_min", lo)) || (st = snt_node_set_float(ln, "clip_max", hi))))
-      break;
-    int y = g->nodes[a].out[0];
-    g->tensors[ln->out[0]].producer = -1;
-    ln->out[0] = y;
-    g->tensors[y].producer = l;
+    fused_act f = {0};
+    int gate = -1, l = gated_layer(g, dead, &g->nodes[a], &f, &gate);
+    if (l < 0) {
+      if (g->nodes[a].n_in < 1 || g->nodes[a].in[0] < 0) continue;
+      l = free_layer(g, dead, g->nodes[a].in[0], 1);
+      if (l < 0 || !fusable(g, &g->nodes[a], &g->nodes[l], &f)) continue;
+    }
+    if ((st = fuse(g, l, &f, a))) break;
     dead[a] = true;
+    if (gate >= 0) dead[gate] = true;
     (*changed)++;
   }
   if (!st) st = snt_remove_nodes(g, dead);

@@ -51,14 +51,23 @@ void snt_k_ctx_set_training(snt_k_ctx *ctx, int training);
 
 typedef enum snt_k_act_kind {
   SNT_K_ACT_NONE, SNT_K_ACT_RELU, SNT_K_ACT_LEAKY_RELU, SNT_K_ACT_SIGMOID, SNT_K_ACT_TANH,
-  SNT_K_ACT_CLIP
+  SNT_K_ACT_CLIP,
+  SNT_K_ACT_SILU,         /* x * sigmoid(x): a Mul of x and its Sigmoid (SiLU, swish) */
+  SNT_K_ACT_HARD_SIGMOID, /* max(0, min(1, alpha x + beta)) */
+  SNT_K_ACT_HARD_SWISH,   /* x * hard_sigmoid(x): HardSwish, alpha 1/6 and beta 0.5 */
+  SNT_K_ACT_EXP           /* exp(x): standalone Exp nodes only */
 } snt_k_act_kind;
 
-/* A fused activation: alpha is LeakyRelu's slope, clip_min/clip_max are Clip's bounds. */
+/* A fused activation: alpha is LeakyRelu's slope or the hard ones' alpha, clip_min/clip_max
+ * are Clip's bounds, beta the hard ones' offset. */
 typedef struct snt_k_act {
   snt_k_act_kind kind;
-  float alpha, clip_min, clip_max;
+  float alpha, clip_min, clip_max, beta;
 } snt_k_act;
+
+/* y[i] = act(x[i]) over n floats on ctx's team, vectorised for the ISA; y may equal x. Sigmoid
+ * is 1 / (1 + exp(-x)) and tanh Cephes' tanhf, each within a few ulp of libm's. */
+void snt_k_activation(snt_k_ctx *ctx, const snt_k_act *act, const float *x, float *y, int64_t n);
 
 /* Conv and ConvTranspose. Only the first `spatial` (1..3) entries of the arrays are read.
  * ConvTranspose's output_padding and output_shape only change out[], which the caller gives. */

@@ -25,6 +25,10 @@ void snt_k_act_backward(snt_k_act_kind kind, float alpha, int64_t n, const float
       return;
     case SNT_K_ACT_NONE:
     case SNT_K_ACT_CLIP: /* Clip's bounds are not passed: callers lower it to other nodes */
+    case SNT_K_ACT_SILU: /* the rest are fused for inference only, never differentiated */
+    case SNT_K_ACT_HARD_SIGMOID:
+    case SNT_K_ACT_HARD_SWISH:
+    case SNT_K_ACT_EXP:
       if (n > 0 && dx != dy) memmove(dx, dy, (size_t)n * sizeof(float));
       return;
   }

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "act_pass.h"
 #include "conv_impl.h"
 #include "gemm_bf16.h"
 
@@ -54,8 +55,10 @@ snt_status snt_k_win3_init(int spatial, const int64_t *in, const int64_t *out, c
   return SNT_OK;
 }
 
-/* One row of the epilogue; the activations are written so that NaN passes through, as numpy's. */
-void snt_k_conv_epilogue_row(float *restrict y, const float *restrict r, float b, int64_t n, const snt_k_act *act) {
+/* One row of the epilogue; relu, leaky relu and clip are written so that NaN passes through,
+ * as numpy's, the others are act_pass.h's. */
+void snt_k_conv_epilogue_row(snt_k_isa isa, float *restrict y, const float *restrict r, float b, int64_t n,
+                             const snt_k_act *act) {
   if (r) {
     for (int64_t i = 0; i < n; i++) y[i] += r[i] + b;
   } else if (b != 0.0f) {
@@ -71,26 +74,21 @@ void snt_k_conv_epilogue_row(float *restrict y, const float *restrict r, float b
       for (int64_t i = 0; i < n; i++) y[i] = y[i] < 0.0f ? a * y[i] : y[i];
       break;
     }
-    case SNT_K_ACT_SIGMOID:
-      for (int64_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-y[i]));
-      break;
-    case SNT_K_ACT_TANH:
-      for (int64_t i = 0; i < n; i++) y[i] = tanhf(y[i]);
-      break;
     case SNT_K_ACT_CLIP: {
       float lo = act->clip_min, hi = act->clip_max;
       for (int64_t i = 0; i < n; i++) y[i] = y[i] < lo ? lo : (y[i] > hi ? hi : y[i]);
       break;
     }
+    default: snt_k_act_pass(isa, act, y, y, n); break;
   }
 }
 
-void snt_k_epilogue(int64_t batch, int64_t channels, int64_t inner, const float *bias,
+void snt_k_epilogue(snt_k_isa isa, int64_t batch, int64_t channels, int64_t inner, const float *bias,
                     const float *residual, const snt_k_act *act, float *y) {
   for (int64_t n = 0; n < batch; n++) {
     for (int64_t c = 0; c < channels; c++) {
       int64_t off = (n * channels + c) * inner;
-      snt_k_conv_epilogue_row(y + off, residual ? residual + off : NULL, bias ? bias[c] : 0.0f, inner, act);
+      snt_k_conv_epilogue_row(isa, y + off, residual ? residual + off : NULL, bias ? bias[c] : 0.0f, inner, act);
     }
   }
 }

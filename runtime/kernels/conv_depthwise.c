@@ -55,7 +55,7 @@ static inline __attribute__((always_inline)) void plane(const dw_job *j, int64_t
           row_taps(w, xp + (id * w->in[1] + ih) * w->in[2], wp + (kd * w->k[1] + kh) * w->k[2], yr);
         }
       }
-      snt_k_conv_epilogue_row(yr, rp ? rp + at : NULL, b, w->out[2], &j->e->act);
+      snt_k_conv_epilogue_row(j->isa, yr, rp ? rp + at : NULL, b, w->out[2], &j->e->act);
     }
 }
 

@@ -152,7 +152,7 @@ AVX512 INLINE void plane(const dw_plane *p, int SH, int SW, int KH, int KW) {
       else block(p, oh0, rows, c0, 1, SH, SW, KH, KW);
     }
     if (!p->fused) /* sigmoid, tanh */
-      for (int64_t r = 0; r < rows; r++) snt_k_conv_epilogue_row(p->y + (oh0 + r) * out_w, NULL, 0.0f, out_w, p->act);
+      for (int64_t r = 0; r < rows; r++) snt_k_conv_epilogue_row(SNT_K_ISA_AVX512, p->y + (oh0 + r) * out_w, NULL, 0.0f, out_w, p->act);
   }
 }
 

@@ -45,8 +45,11 @@ typedef struct snt_k_conv_epi {
 /* The tap as a pass over a finished y of `batch` images, `channels` planes of `plane` floats. */
 void snt_k_conv_tap_pass(const snt_k_conv_tap *tap, int64_t batch, int64_t channels, int64_t plane, const float *y);
 
+/* Epilogue of conv (activations on isa's path): y = act(y + bias[c] + residual) over [batch, channels, inner]. */
+void snt_k_epilogue(snt_k_isa isa, int64_t batch, int64_t channels, int64_t inner, const float *bias,
+                    const float *residual, const snt_k_act *act, float *y);
 /* y[i] = act(y[i] + b + r[i]) over one output row (r may be NULL). */
-void snt_k_conv_epilogue_row(float *y, const float *r, float b, int64_t n, const snt_k_act *act);
+void snt_k_conv_epilogue_row(snt_k_isa isa, float *y, const float *r, float b, int64_t n, const snt_k_act *act);
 
 /* Depthwise convolution (one input channel per group, conv_depthwise.c): direct loops along
  * output rows, vectorised for isa, planes split over ctx's threads. */

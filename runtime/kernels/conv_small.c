@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "act_pass.h"
 #include "act_avx512.h"
 #include "conv_impl.h"
 
@@ -211,12 +212,7 @@ AVX512 static void tile2(const small_job *j, const tile_args *a) { tile(j, a, 2)
 AVX512 static void tile1(const small_job *j, const tile_args *a) { tile(j, a, 1); }
 
 /* Sigmoid and tanh, a pass over a finished stretch, with gemm_core.c's formulas. */
-static void slow_act(float *y, int64_t n, const snt_k_act *act) {
-  if (act->kind == SNT_K_ACT_SIGMOID)
-    for (int64_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-y[i]));
-  else if (act->kind == SNT_K_ACT_TANH)
-    for (int64_t i = 0; i < n; i++) y[i] = tanhf(y[i]);
-}
+static void slow_act(float *y, int64_t n, const snt_k_act *act) { snt_k_act_pass_avx512(act, y, y, n); }
 
 /* Output row h of image n, every output channel. */
 static void output_row(const small_job *j, ring_state *r, int64_t n, int64_t h) {
@@ -247,7 +243,7 @@ static void output_row(const small_job *j, ring_state *r, int64_t n, int64_t h) 
       a.y += NV * VW;
       if (a.res) a.res += NV * VW;
     }
-    if (j->e->act.kind == SNT_K_ACT_SIGMOID || j->e->act.kind == SNT_K_ACT_TANH)
+    if (snt_k_act_needs_pass(&j->e->act))
       for (int64_t o = 0; o < a.chans; o++) slow_act(j->y + at + o * plane, s->out_w, &j->e->act);
   }
 }

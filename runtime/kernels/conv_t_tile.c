@@ -5,6 +5,7 @@
 #include <immintrin.h>
 #include <math.h>
 
+#include "act_pass.h"
 #include "act_avx512.h"
 #include "ukr_avx512.h"
 #include "conv_t.h"
@@ -21,10 +22,10 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* relu / leaky / clip as the other stores; sigmoid and tanh lane by lane with the GEMM's formulas. */
 AVX512 static inline __m512 act16(__m512 v, const snt_k_act *act) {
-  if (act->kind != SNT_K_ACT_SIGMOID && act->kind != SNT_K_ACT_TANH) return snt_k_act_vec512(v, act);
+  if (!snt_k_act_needs_pass(act)) return snt_k_act_vec512(v, act);
   float f[16];
   _mm512_storeu_ps(f, v);
-  for (int i = 0; i < 16; i++) f[i] = act->kind == SNT_K_ACT_SIGMOID ? 1.0f / (1.0f + expf(-f[i])) : tanhf(f[i]);
+  snt_k_act_pass_avx512(act, f, f, 16);
   return _mm512_loadu_ps(f);
 }
 
@@ -122,7 +123,7 @@ AVX512 void snt_k_conv_t_store_tile(const snt_k_conv3 *g, const strip *st, const
                               const snt_k_conv_epi *e, float *y) {
   int64_t p = g->w.out_size, end = g->batch * g->cout * p;
   const struct seg *sg = &st->seg[0];
-  int simple = st->nseg == 1 && sg->lo == 0 && e->act.kind != SNT_K_ACT_SIGMOID && e->act.kind != SNT_K_ACT_TANH;
+  int simple = st->nseg == 1 && sg->lo == 0 && !snt_k_act_needs_pass(&e->act);
   for (int h = 0; h < nr; h += 16) {
     __m512 r[16];
 #pragma GCC unroll 16
@@ -137,7 +138,7 @@ AVX512 void snt_k_conv_t_store_tile(const snt_k_conv3 *g, const strip *st, const
     const float *ro = e->residual ? e->residual + off : NULL;
     int r_plain = off + (n - 1) * p + 16 <= end; /* see load_upto */
     __mmask16 low = lanes(0, sg->hi);
-    static const snt_k_act relu = {SNT_K_ACT_RELU, 0, 0, 0}, none = {SNT_K_ACT_NONE, 0, 0, 0};
+    static const snt_k_act relu = {SNT_K_ACT_RELU, 0, 0, 0, 0}, none = {SNT_K_ACT_NONE, 0, 0, 0, 0};
     int64_t co = co0 + h;
     if (e->tap) { /* one general copy: a tap's layers are few */
       store_run(r, n, y + off, ro, p, low, st->spill, r_plain, &e->act, e->tap, off, co);

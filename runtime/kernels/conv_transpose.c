@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include <string.h>
 
+#include "conv_impl.h"
 #include "kernels_util.h"
 
 static int is_pointwise(const snt_k_conv3 *g) {
@@ -79,6 +80,6 @@ snt_status snt_k_conv_transpose(const snt_k_conv_desc *d, const float *x, const 
       if (!pointwise) col2im(&g, col, yg);
     }
   }
-  snt_k_epilogue(g.batch, g.cout, g.w.out_size, bias, NULL, &d->act, y);
+  snt_k_epilogue(snt_k_isa_detect(), g.batch, g.cout, g.w.out_size, bias, NULL, &d->act, y);
   return SNT_OK;
 }

@@ -13,6 +13,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "act_pass.h"
 #include "act_avx512.h"
 #include "conv_impl.h"
 
@@ -281,12 +282,7 @@ AVX512 static void product2(int64_t cin, const float *v, const float *u, float *
 AVX512 static void product1(int64_t cin, const float *v, const float *u, float *m) { product(cin, v, u, m, 1); }
 
 /* Sigmoid and tanh, a pass over a stored stretch, with gemm_core.c's formulas. */
-static void slow_act(float *y, int64_t n, const snt_k_act *act) {
-  if (act->kind == SNT_K_ACT_SIGMOID)
-    for (int64_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-y[i]));
-  else if (act->kind == SNT_K_ACT_TANH)
-    for (int64_t i = 0; i < n; i++) y[i] = tanhf(y[i]);
-}
+static void slow_act(float *y, int64_t n, const snt_k_act *act) { snt_k_act_pass_avx512(act, y, y, n); }
 
 /* Output channel co of the block: O[a][b][lane] = (A^T M A)[a][b] (m: M at co, OB * TB floats
  * between xi), then per run of tiles and output row the four column phases interleaved to
@@ -307,7 +303,7 @@ AVX512 static void output_channel(const wg_geo *s, const float *m, int64_t co, c
   }
   const __m512i pick = _mm512_setr_epi32(0, 16, 0, 16, 1, 17, 1, 17, 2, 18, 2, 18, 3, 19, 3, 19);
   __m512 bias = _mm512_set1_ps(e->bias ? e->bias[co] : 0.0f);
-  int slow = e->act.kind == SNT_K_ACT_SIGMOID || e->act.kind == SNT_K_ACT_TANH;
+  int slow = snt_k_act_needs_pass(&e->act);
   int64_t ny = s->batch * s->cout * s->out_h * s->out_w;
   bounds rb = {e->residual, e->residual ? e->residual + ny : NULL};
   for (int i = 0; i < nseg; i++) {

@@ -34,6 +34,14 @@ static double act_f64(double v, const snt_k_act *act) {
     case SNT_K_ACT_SIGMOID: return 1.0 / (1.0 + exp(-v));
     case SNT_K_ACT_TANH: return tanh(v);
     case SNT_K_ACT_CLIP: return v < act->clip_min ? act->clip_min : (v > act->clip_max ? act->clip_max : v);
+    case SNT_K_ACT_SILU: return v / (1.0 + exp(-v));
+    case SNT_K_ACT_HARD_SIGMOID:
+    case SNT_K_ACT_HARD_SWISH: {
+      double t = (double)act->alpha * v + (double)act->beta;
+      t = t > 1.0 ? 1.0 : (t < 0.0 ? 0.0 : t);
+      return act->kind == SNT_K_ACT_HARD_SWISH ? v * t : t;
+    }
+    case SNT_K_ACT_EXP: return exp(v);
   }
   return v;
 }

@@ -6,6 +6,7 @@
  * do not depend on the split, so results are bit-identical whatever the thread count. */
 #include <stdlib.h>
 
+#include "act_pass.h"
 #include "gemm_bf16.h"
 #include "gemm_ukr.h"
 #include "kernels_util.h"
@@ -153,25 +154,15 @@ static void pack_b_plain(const void *src, int64_t k0, int64_t kcb, int64_t n0, i
 /* ---- the epilogue outside the microkernel ---------------------------------------------- */
 
 static float act_slow(float v, const snt_k_act *act) {
-  if (act->kind == SNT_K_ACT_SIGMOID) return 1.0f / (1.0f + expf(-v));
-  if (act->kind == SNT_K_ACT_TANH) return tanhf(v);
-  return snt_k_ukr_act(v, act);
+  snt_k_act_pass_c(act, &v, &v, 1);
+  return v;
 }
 
-static int act_is_slow(const snt_k_act *act) {
-  return act->kind == SNT_K_ACT_SIGMOID || act->kind == SNT_K_ACT_TANH;
-}
+static int act_is_slow(const snt_k_act *act) { return snt_k_act_needs_pass(act); }
 
-/* Sigmoid and tanh, a pass over a finished tile while it is in L1. */
-static void slow_act_tile(float *c, int64_t ldc, int rows, int cols, const snt_k_act *act) {
-  for (int i = 0; i < rows; i++) {
-    float *r = c + i * ldc;
-    if (act->kind == SNT_K_ACT_SIGMOID) {
-      for (int j = 0; j < cols; j++) r[j] = 1.0f / (1.0f + expf(-r[j]));
-    } else {
-      for (int j = 0; j < cols; j++) r[j] = tanhf(r[j]);
-    }
-  }
+/* The activations of act_pass.h, a pass over a finished tile while it is in L1. */
+static void slow_act_tile(snt_k_isa isa, float *c, int64_t ldc, int rows, int cols, const snt_k_act *act) {
+  for (int i = 0; i < rows; i++) snt_k_act_pass(isa, act, c + i * ldc, c + i * ldc, cols);
 }
 
 /* The tap (gemm_core.h) of a finished block of C: rows [i0, i0 + rows), columns [j0, j0 + cols). */
@@ -407,7 +398,7 @@ static void macro_kernel(const gemm_job *J, snt_k_ukr_args *u, const float *ablk
       u->tap_scale = tap_ukr ? e->tap_scale + i : NULL;
       u->tap_shift = tap_ukr ? e->tap_shift + i : NULL;
       J->ukr(u);
-      if (slow) slow_act_tile(u->c, g->ldc, u->mr, u->nr, &e->act);
+      if (slow) slow_act_tile(J->isa, u->c, g->ldc, u->mr, u->nr, &e->act);
       if (tap_pass) tap_block(e, g->c, g->ldc, i, u->mr, j, u->nr);
     }
   }

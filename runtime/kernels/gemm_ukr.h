@@ -85,8 +85,7 @@ static inline float snt_k_ukr_act(float v, const snt_k_act *act) {
     case SNT_K_ACT_RELU: return v < 0.0f ? 0.0f : v; /* NaN passes, as numpy's max(x, 0) */
     case SNT_K_ACT_LEAKY_RELU: return v < 0.0f ? act->alpha * v : v;
     case SNT_K_ACT_CLIP: return v < act->clip_min ? act->clip_min : (v > act->clip_max ? act->clip_max : v);
-    case SNT_K_ACT_SIGMOID:
-    case SNT_K_ACT_TANH: break; /* a separate pass */
+    default: break; /* sigmoid, tanh and the others of act_pass.h: a separate pass */
   }
   return v;
 }

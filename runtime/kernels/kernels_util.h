@@ -106,10 +106,6 @@ typedef struct snt_k_conv3 {
 /* Checks d and fills g; SNT_ERR_INPUT for a descriptor no ONNX model can produce. */
 snt_status snt_k_conv3_init(const snt_k_conv_desc *d, snt_k_conv3 *g);
 
-/* Epilogue of conv: y = act(y + bias[c] + residual) over [batch, channels, inner]. */
-void snt_k_epilogue(int64_t batch, int64_t channels, int64_t inner, const float *bias,
-                    const float *residual, const snt_k_act *act, float *y);
-
 /* One run of n outputs' BN tap (snt_k_conv_tap): v = y * s + b, then v > 0 ? v : 0 under relu
  * (NaN to 0, as snt_k_bn_infer). The passes that write a tap after a kernel share it. */
 static inline void snt_k_tap_run(const float *restrict y, float *restrict out, int64_t n, float s, float b, int relu) {

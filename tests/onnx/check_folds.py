@@ -1,6 +1,7 @@
 """The inference passes that fold nodes into a Conv: a BatchNormalization and a constant Mul/Div
 before it (x / 255 as exporters write it) into its kernel and bias, a Clip after it (ReLU6) into
-its kernels' store, and a BatchNormalization that cannot fold (a residual Add between, or the
+its kernels' store, so do x * Sigmoid(x) (SiLU), x * HardSigmoid(x), HardSigmoid and HardSwish,
+and a BatchNormalization that cannot fold (a residual Add between, or the
 Conv's output read elsewhere too) into the Conv's second output (the tap). Each case runs in
 sinter and in ONNX Runtime (the reference): the folds must leave the numbers alone, take the
 node out of the plan when legal (per tensor and per channel), and leave it in place when the
@@ -62,6 +63,28 @@ cases = {
                    [W, init(0, "lo"), init(0.5, "hi")], ["y"], ["clip"], []),
     "clip_max_only": ([conv("x", "W", "c", "conv"), helper.make_node("Clip", ["c", "", "hi"], ["y"], name="clip")],
                       [W, init(-0.25, "hi")], ["y"], ["clip"], []),
+    # SiLU and hard swish as exporters write them (x * Sigmoid(x), x * HardSigmoid(x), either
+    # operand order) and the HardSigmoid/HardSwish ops: the conv's activation, computed in its store.
+    "silu": ([conv("x", "W", "c", "conv"), helper.make_node("Sigmoid", ["c"], ["s"], name="sig"),
+              helper.make_node("Mul", ["c", "s"], ["y"], name="silu")], [W], ["y"], ["sigmoid", "mul"], []),
+    "silu_gate_first": ([conv("x", "W", "c", "conv"), helper.make_node("Sigmoid", ["c"], ["s"], name="sig"),
+                         helper.make_node("Mul", ["s", "c"], ["y"], name="silu")], [W], ["y"], ["sigmoid", "mul"], []),
+    "hard_swish_as_mul": ([conv("x", "W", "c", "conv"),
+                           helper.make_node("HardSigmoid", ["c"], ["s"], alpha=0.25, beta=0.4, name="hsig"),
+                           helper.make_node("Mul", ["c", "s"], ["y"], name="hswish")], [W], ["y"],
+                          ["hard_sigmoid", "mul"], []),
+    "hard_swish": ([conv("x", "W", "c", "conv"), helper.make_node("HardSwish", ["c"], ["y"], name="hswish")], [W],
+                   ["y"], ["hard_swish"], []),
+    "hard_sigmoid": ([conv("x", "W", "c", "conv"), helper.make_node("HardSigmoid", ["c"], ["y"], name="hsig")], [W],
+                     ["y"], ["hard_sigmoid"], []),
+    # The conv's output is a graph output too: nothing fuses, and the standalone Sigmoid and
+    # HardSwish (snt_k_activation) compute what ONNX Runtime does.
+    "silu_conv_output_read": ([conv("x", "W", "t", "conv"), helper.make_node("Sigmoid", ["t"], ["s"], name="sig"),
+                               helper.make_node("Mul", ["t", "s"], ["y"], name="silu")], [W], ["y", "t"], [],
+                              ["sigmoid", "mul"]),
+    "standalone": ([helper.make_node("HardSwish", ["x"], ["h"], name="hswish"),
+                    helper.make_node("Tanh", ["h"], ["e"], name="tanh"), helper.make_node("Exp", ["e"], ["r"], name="exp")],
+                   [], ["r"], [], ["hard_swish", "tanh", "exp"]),
     "scaled_read_twice": ([helper.make_node("Mul", ["x", "s"], ["xs"], name="scale"), conv("xs", "W2", "y", "conv"),
                            helper.make_node("Relu", ["xs"], ["r"], name="relu")],
                           [W2, init(3, "s")], ["y", "r"], [], ["mul"]),
@@ -74,7 +97,7 @@ for name, (nodes, inits, outs, gone, kept) in cases.items():
         shapes = {"y": [2, 4, 7, 6], "r": [2, 3, 7, 6], "z": [2, 3, 7, 6], "t": [2, 4, 7, 6]}
         g = helper.make_graph(nodes, name, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 7, 6])],
                               [helper.make_tensor_value_info(o, TensorProto.FLOAT, shapes[o]) for o in outs], inits)
-        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)])
         m.ir_version = 8
         onnx.checker.check_model(m)
         model, xpb = os.path.join(d, "model.onnx"), os.path.join(d, "x.pb")

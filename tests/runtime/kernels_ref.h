@@ -106,6 +106,14 @@ static inline double ref_act(const snt_k_act *a, double v) {
     case SNT_K_ACT_SIGMOID: return 1.0 / (1.0 + exp(-v));
     case SNT_K_ACT_TANH: return tanh(v);
     case SNT_K_ACT_CLIP: return v < a->clip_min ? a->clip_min : (v > a->clip_max ? a->clip_max : v);
+    case SNT_K_ACT_SILU: return v / (1.0 + exp(-v));
+    case SNT_K_ACT_HARD_SIGMOID:
+    case SNT_K_ACT_HARD_SWISH: { /* NaN stays NaN, as numpy's clip */
+      double t = (double)a->alpha * v + a->beta;
+      t = t > 1 ? 1 : (t < 0 ? 0 : t);
+      return a->kind == SNT_K_ACT_HARD_SWISH ? v * t : t;
+    }
+    case SNT_K_ACT_EXP: return exp(v);
   }
   return v;
 }

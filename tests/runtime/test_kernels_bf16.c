@@ -73,9 +73,10 @@ static void test_epilogues(test_state *ts, snt_k_ctx *ctx, snt_k_bf16_cache *cac
   rng r = {0xe9110};
   problem p = {.m = 19, .n = 101, .k = 45};
   make(&r, &p);
-  snt_k_act acts[] = {{SNT_K_ACT_NONE, 0, 0, 0}, {SNT_K_ACT_RELU, 0, 0, 0}, {SNT_K_ACT_LEAKY_RELU, 0.1f, 0, 0},
-                      {SNT_K_ACT_CLIP, 0, -0.5f, 0.5f}, {SNT_K_ACT_SIGMOID, 0, 0, 0}, {SNT_K_ACT_TANH, 0, 0, 0}};
-  for (int a = 0; a < 6; a++) {
+  snt_k_act acts[] = {{SNT_K_ACT_NONE, 0, 0, 0, 0}, {SNT_K_ACT_RELU, 0, 0, 0, 0}, {SNT_K_ACT_LEAKY_RELU, 0.1f, 0, 0, 0},
+                      {SNT_K_ACT_CLIP, 0, -0.5f, 0.5f, 0}, {SNT_K_ACT_SIGMOID, 0, 0, 0, 0}, {SNT_K_ACT_TANH, 0, 0, 0, 0},
+                      {SNT_K_ACT_SILU, 0, 0, 0, 0}, {SNT_K_ACT_HARD_SWISH, 1 / 6.0f, 0, 0, 0.5f}};
+  for (int a = 0; a < 8; a++) {
     snt_k_epilogue_desc e = {.alpha = 0.5f, .accumulate = a % 2, .row_bias = p.bias_r, .col_bias = a % 3 ? p.bias_c : NULL,
                              .residual = a % 2 ? NULL : p.res, .ldr = p.n, .act = acts[a]};
     check_one(ts, ctx, cache, &p, &e, "epilogue");
@@ -143,7 +144,7 @@ static void test_conv(test_state *ts) {
   rng r = {0xc0de};
   snt_k_conv_desc d = {.spatial = 2, .batch = 2, .in_channels = 5, .out_channels = 11, .groups = 1,
                        .in = {13, 17}, .out = {7, 9}, .kernel = {3, 3}, .stride = {2, 2}, .dilation = {1, 1},
-                       .pad_begin = {1, 1}, .pad_end = {1, 1}, .act = {SNT_K_ACT_RELU, 0, 0, 0}};
+                       .pad_begin = {1, 1}, .pad_end = {1, 1}, .act = {SNT_K_ACT_RELU, 0, 0, 0, 0}};
   int64_t xn = 2 * 5 * 13 * 17, wn = 11 * 5 * 9, yn = 2 * 11 * 7 * 9;
   float *x = alloc_f(xn), *w = alloc_f(wn), *b = alloc_f(11), *y = alloc_nan(yn);
   rng_fill(&r, x, xn), rng_fill(&r, w, wn), rng_fill(&r, b, 11);
@@ -180,10 +181,10 @@ static void test_tap(test_state *ts) {
   rng r = {0x7a9b};
   snt_k_conv_desc ds[2] = {
       {.spatial = 2, .batch = 2, .in_channels = 24, .out_channels = 37, .groups = 1, .in = {9, 11}, .out = {9, 11},
-       .kernel = {1, 1}, .stride = {1, 1}, .dilation = {1, 1}, .act = {SNT_K_ACT_NONE, 0, 0, 0}},
+       .kernel = {1, 1}, .stride = {1, 1}, .dilation = {1, 1}, .act = {SNT_K_ACT_NONE, 0, 0, 0, 0}},
       {.spatial = 2, .batch = 2, .in_channels = 5, .out_channels = 11, .groups = 1, .in = {13, 17}, .out = {7, 9},
        .kernel = {3, 3}, .stride = {2, 2}, .dilation = {1, 1}, .pad_begin = {1, 1}, .pad_end = {1, 1},
-       .act = {SNT_K_ACT_RELU, 0, 0, 0}}};
+       .act = {SNT_K_ACT_RELU, 0, 0, 0, 0}}};
   snt_k_ctx *ctx = bf16_everywhere();
   for (int c = 0; c < 2; c++) {
     const snt_k_conv_desc *d = &ds[c];

@@ -342,7 +342,7 @@ static void test_direct_3x3(test_state *ts) {
     int64_t oh = v[2] + v[4] + v[5] - 2, ow = v[3] + v[4] + v[5] - 2;
     snt_k_conv_desc d = {.spatial = 2, .batch = 2, .in_channels = v[0], .out_channels = v[1], .groups = 1,
                          .in = {v[2], v[3]}, .out = {oh, ow}, .kernel = {3, 3}, .stride = {1, 1}, .dilation = {1, 1},
-                         .pad_begin = {v[4], v[4]}, .pad_end = {v[5], v[5]}, .act = {SNT_K_ACT_RELU, 0, 0, 0}};
+                         .pad_begin = {v[4], v[4]}, .pad_end = {v[5], v[5]}, .act = {SNT_K_ACT_RELU, 0, 0, 0, 0}};
     run_conv_case(ts, &r, 1000 + i, &d);
   }
 }

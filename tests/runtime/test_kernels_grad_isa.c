@@ -58,7 +58,7 @@ static void conv_reference(const conv_case *c, const float *x, const float *w, c
 static snt_k_conv_desc desc_of(const conv_case *c) {
   int64_t oh = out_size(c->h, c->k, c->s, c->pb, c->pe), ow = out_size(c->w, c->k, c->s, c->pb, c->pe);
   snt_k_conv_desc d = {2, c->batch, c->cin, c->cout, c->groups, {c->h, c->w, 0}, {oh, ow, 0}, {c->k, c->k, 0},
-                       {c->s, c->s, 0}, {1, 1, 0}, {c->pb, c->pb, 0}, {c->pe, c->pe, 0}, {0, 0, 0, 0}};
+                       {c->s, c->s, 0}, {1, 1, 0}, {c->pb, c->pb, 0}, {c->pe, c->pe, 0}, {0, 0, 0, 0, 0}};
   return d;
 }
 
