@@ -1,8 +1,10 @@
 /* The activation pass (act_pass.h): Cephes' expf (range reduction by ln 2 in two parts, a
  * degree-5 polynomial, scaling by 2^n) and tanhf (an odd polynomial below 0.625, else
- * 1 - 2 / (exp(2|x|) + 1)) on 16, 8 or 1 lanes. A lane the polynomial does not cover (NaN, or
- * exp's argument outside [-87, 88], where results leave the normal range) is recomputed with
- * libm, so the extremes are exactly the scalar formulas'. */
+ * 1 - 2 / (exp(2|x|) + 1)) on 16, 8 or 1 lanes. exp's argument is clamped to [-104, 89], past
+ * which the result is 0 or infinite in float, and the scaling by 2^n is exact into the subnormal
+ * range and overflows to infinity (scalef, or two exponent-field multiplies on AVX2): no lane
+ * needs libm, so large activations (an unnormalised image's first conv) cost what small ones do.
+ * The clamps keep NaN (min/max return their second operand when one is NaN). */
 #include "act_pass.h"
 
 #include <immintrin.h>
@@ -16,44 +18,30 @@
 enum { VEC = 16 };
 
 static const float LOG2E = 1.44269504088896341f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
-static const float EXP_LO = -87.0f, EXP_HI = 88.0f;
+static const float EXP_LO = -104.0f, EXP_HI = 89.0f;
 static const float EP[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
                             4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
 static const float TP[5] = {-5.70498872745e-3f, 2.06390887954e-2f, -5.37397155531e-2f, 1.33314422036e-1f,
                             -3.33332819422e-1f};
 static const float TANH_SMALL = 0.625f, TANH_BIG = 44.0f; /* beyond 44, 1 - 2 / (e^88 + 1) is 1 */
 
-/* ---- one lane: the reference the vectors follow, and libm for the lanes they leave ---------- */
+/* ---- one lane: the C path and the formulas the vectors follow ---------------------------- */
 
 static float hard_sigmoid1(float v, const snt_k_act *a) {
   float t = a->alpha * v + a->beta;
   return t > 1.0f ? 1.0f : (t < 0.0f ? 0.0f : t); /* NaN stays NaN */
 }
 
-static float act_libm(const snt_k_act *a, float v) {
-  switch (a->kind) {
-    case SNT_K_ACT_NONE: break;
-    case SNT_K_ACT_RELU: return v < 0.0f ? 0.0f : v;
-    case SNT_K_ACT_LEAKY_RELU: return v < 0.0f ? a->alpha * v : v;
-    case SNT_K_ACT_CLIP: return v < a->clip_min ? a->clip_min : (v > a->clip_max ? a->clip_max : v);
-    case SNT_K_ACT_SIGMOID: return 1.0f / (1.0f + expf(-v));
-    case SNT_K_ACT_TANH: return tanhf(v);
-    case SNT_K_ACT_SILU: return v * (1.0f / (1.0f + expf(-v)));
-    case SNT_K_ACT_HARD_SIGMOID: return hard_sigmoid1(v, a);
-    case SNT_K_ACT_HARD_SWISH: return v * hard_sigmoid1(v, a);
-    case SNT_K_ACT_EXP: return expf(v);
-  }
-  return v;
-}
+static float clamp1(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); } /* NaN stays */
 
-/* exp(x) for x in [EXP_LO, EXP_HI]. */
 static float exp1(float x) {
+  x = clamp1(x, EXP_LO, EXP_HI);
   float fx = nearbyintf(x * LOG2E);
   float r = x - fx * LN2_HI;
   r = r - fx * LN2_LO;
   float p = EP[0];
   for (int i = 1; i < 6; i++) p = p * r + EP[i];
-  return ldexpf(p * (r * r) + r + 1.0f, (int)fx);
+  return ldexpf(p * (r * r) + r + 1.0f, (int)(fx == fx ? fx : 0)); /* NaN: p is NaN already */
 }
 
 static float tanh1(float x) {
@@ -63,21 +51,24 @@ static float tanh1(float x) {
     for (int i = 1; i < 5; i++) p = p * z + TP[i];
     return p * z * x + x;
   }
-  float y = 1.0f - 2.0f / (exp1(2.0f * (ax < TANH_BIG ? ax : TANH_BIG)) + 1.0f);
+  float y = 1.0f - 2.0f / (exp1(2.0f * (ax > TANH_BIG ? TANH_BIG : ax)) + 1.0f);
   return x < 0 ? -y : y;
 }
 
-/* exp's argument for the kind, whose range decides whether a lane needs libm. */
-static int in_range(float e) { return e >= EXP_LO && e <= EXP_HI; }
-
 static float act1(const snt_k_act *a, float v) {
   switch (a->kind) {
-    case SNT_K_ACT_SIGMOID: return in_range(-v) ? 1.0f / (1.0f + exp1(-v)) : act_libm(a, v);
-    case SNT_K_ACT_SILU: return in_range(-v) ? v * (1.0f / (1.0f + exp1(-v))) : act_libm(a, v);
-    case SNT_K_ACT_EXP: return in_range(v) ? exp1(v) : act_libm(a, v);
-    case SNT_K_ACT_TANH: return v == v ? tanh1(v) : v;
-    default: return act_libm(a, v);
+    case SNT_K_ACT_NONE: break;
+    case SNT_K_ACT_RELU: return v < 0.0f ? 0.0f : v;
+    case SNT_K_ACT_LEAKY_RELU: return v < 0.0f ? a->alpha * v : v;
+    case SNT_K_ACT_CLIP: return v < a->clip_min ? a->clip_min : (v > a->clip_max ? a->clip_max : v);
+    case SNT_K_ACT_SIGMOID: return 1.0f / (1.0f + exp1(-v));
+    case SNT_K_ACT_TANH: return tanh1(v);
+    case SNT_K_ACT_SILU: return v * (1.0f / (1.0f + exp1(-v)));
+    case SNT_K_ACT_HARD_SIGMOID: return hard_sigmoid1(v, a);
+    case SNT_K_ACT_HARD_SWISH: return v * hard_sigmoid1(v, a);
+    case SNT_K_ACT_EXP: return exp1(v);
   }
+  return v;
 }
 
 void snt_k_act_pass_c(const snt_k_act *act, const float *x, float *y, int64_t n) {
@@ -86,7 +77,12 @@ void snt_k_act_pass_c(const snt_k_act *act, const float *x, float *y, int64_t n)
 
 /* ---- AVX-512 ---------------------------------------------------------------------------- */
 
+AVX512 static inline __m512 clamp16(__m512 v, float lo, float hi) {
+  return _mm512_max_ps(_mm512_set1_ps(lo), _mm512_min_ps(_mm512_set1_ps(hi), v));
+}
+
 AVX512 static inline __m512 exp16(__m512 x) {
+  x = clamp16(x, EXP_LO, EXP_HI);
   __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(LN2_HI), x);
   r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(LN2_LO), r);
@@ -94,11 +90,6 @@ AVX512 static inline __m512 exp16(__m512 x) {
   for (int i = 1; i < 6; i++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EP[i]));
   __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
   return _mm512_scalef_ps(y, fx);
-}
-
-AVX512 static inline __mmask16 out_of_range16(__m512 e) {
-  return (__mmask16)~(_mm512_cmp_ps_mask(e, _mm512_set1_ps(EXP_LO), _CMP_GE_OQ) &
-                      _mm512_cmp_ps_mask(e, _mm512_set1_ps(EXP_HI), _CMP_LE_OQ));
 }
 
 AVX512 static inline __m512 sigmoid16(__m512 v) {
@@ -110,10 +101,10 @@ AVX512 static inline __m512 tanh16(__m512 x) {
   __m512 ax = _mm512_abs_ps(x), z = _mm512_mul_ps(x, x), p = _mm512_set1_ps(TP[0]);
   for (int i = 1; i < 5; i++) p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(TP[i]));
   __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(p, z), x, x);
-  __m512 e = exp16(_mm512_add_ps(_mm512_min_ps(ax, _mm512_set1_ps(TANH_BIG)), _mm512_min_ps(ax, _mm512_set1_ps(TANH_BIG))));
+  __m512 c = _mm512_min_ps(_mm512_set1_ps(TANH_BIG), ax);
+  __m512 e = exp16(_mm512_add_ps(c, c));
   __m512 big = _mm512_sub_ps(_mm512_set1_ps(1.0f), _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
-  /* copy x's sign onto big */
-  big = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(big),
+  big = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(big), /* x's sign */
                                             _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN))));
   __mmask16 is_small = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(TANH_SMALL), _CMP_LT_OQ);
   return _mm512_mask_blend_ps(is_small, big, small);
@@ -121,13 +112,10 @@ AVX512 static inline __m512 tanh16(__m512 x) {
 
 AVX512 static inline __m512 hard_sigmoid16(__m512 v, const snt_k_act *a) {
   __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(a->alpha), _mm512_set1_ps(a->beta));
-  /* min/max return their second operand when one is NaN: t, so NaN stays NaN */
   return _mm512_max_ps(_mm512_setzero_ps(), _mm512_min_ps(_mm512_set1_ps(1.0f), t));
 }
 
-/* act of 16 lanes; *bad gets the lanes to redo with libm. */
-AVX512 static inline __m512 act16(const snt_k_act *a, __m512 v, __mmask16 *bad) {
-  *bad = 0;
+AVX512 static inline __m512 act16(const snt_k_act *a, __m512 v) {
   switch (a->kind) {
     case SNT_K_ACT_NONE: return v;
     case SNT_K_ACT_RELU: return _mm512_max_ps(_mm512_setzero_ps(), v);
@@ -135,10 +123,10 @@ AVX512 static inline __m512 act16(const snt_k_act *a, __m512 v, __mmask16 *bad) 
       return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), v, _mm512_set1_ps(a->alpha));
     case SNT_K_ACT_CLIP:
       return _mm512_min_ps(_mm512_set1_ps(a->clip_max), _mm512_max_ps(_mm512_set1_ps(a->clip_min), v));
-    case SNT_K_ACT_SIGMOID: *bad = out_of_range16(_mm512_sub_ps(_mm512_setzero_ps(), v)); return sigmoid16(v);
-    case SNT_K_ACT_SILU: *bad = out_of_range16(_mm512_sub_ps(_mm512_setzero_ps(), v)); return _mm512_mul_ps(v, sigmoid16(v));
-    case SNT_K_ACT_EXP: *bad = out_of_range16(v); return exp16(v);
-    case SNT_K_ACT_TANH: *bad = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q); return tanh16(v);
+    case SNT_K_ACT_SIGMOID: return sigmoid16(v);
+    case SNT_K_ACT_SILU: return _mm512_mul_ps(v, sigmoid16(v));
+    case SNT_K_ACT_EXP: return exp16(v);
+    case SNT_K_ACT_TANH: return tanh16(v);
     case SNT_K_ACT_HARD_SIGMOID: return hard_sigmoid16(v, a);
     case SNT_K_ACT_HARD_SWISH: return _mm512_mul_ps(v, hard_sigmoid16(v, a));
   }
@@ -146,43 +134,38 @@ AVX512 static inline __m512 act16(const snt_k_act *a, __m512 v, __mmask16 *bad) 
 }
 
 AVX512 void snt_k_act_pass_avx512(const snt_k_act *act, const float *x, float *y, int64_t n) {
-  for (int64_t i = 0; i < n; i += VEC) {
-    int64_t left = n - i;
-    __mmask16 m = left >= VEC ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
-    __mmask16 bad;
-    __m512 v = _mm512_maskz_loadu_ps(m, x + i);
-    __m512 r = act16(act, v, &bad);
-    bad &= m;
-    if (bad) {
-      float t[VEC], xs[VEC];
-      _mm512_storeu_ps(t, r);
-      _mm512_storeu_ps(xs, v);
-      for (int l = 0; l < VEC; l++)
-        if (bad >> l & 1) t[l] = act_libm(act, xs[l]);
-      r = _mm512_loadu_ps(t);
-    }
-    _mm512_mask_storeu_ps(y + i, m, r);
+  int64_t i = 0;
+  for (; i + VEC <= n; i += VEC) _mm512_storeu_ps(y + i, act16(act, _mm512_loadu_ps(x + i)));
+  if (i < n) {
+    __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, m, act16(act, _mm512_maskz_loadu_ps(m, x + i)));
   }
 }
 
 /* ---- AVX2 -------------------------------------------------------------------------------- */
 
+AVX2 static inline __m256 clamp8(__m256 v, float lo, float hi) {
+  return _mm256_max_ps(_mm256_set1_ps(lo), _mm256_min_ps(_mm256_set1_ps(hi), v));
+}
+
+/* 2^k for integer k in [-126, 127]: the exponent field alone. */
+AVX2 static inline __m256 pow2_8(__m256i k) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k, _mm256_set1_epi32(127)), 23));
+}
+
 AVX2 static inline __m256 exp8(__m256 x) {
+  x = clamp8(x, EXP_LO, EXP_HI);
   __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(LN2_HI), x);
   r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(LN2_LO), r);
   __m256 p = _mm256_set1_ps(EP[0]);
   for (int i = 1; i < 6; i++) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EP[i]));
   __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
-  /* 2^fx for fx in [-126, 127]: the exponent field alone */
-  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-}
-
-AVX2 static inline int out_of_range8(__m256 e) {
-  __m256 ok = _mm256_and_ps(_mm256_cmp_ps(e, _mm256_set1_ps(EXP_LO), _CMP_GE_OQ),
-                            _mm256_cmp_ps(e, _mm256_set1_ps(EXP_HI), _CMP_LE_OQ));
-  return ~_mm256_movemask_ps(ok) & 0xff;
+  /* fx in [-150, 129]: 2^fx as 2^h * 2^(fx - h), h = fx / 2, both factors normal, so the
+   * second multiply rounds into the subnormals or overflows to infinity as scalef would
+   * (a NaN lane's fx converts to INT_MIN; y is NaN there already) */
+  __m256i k = _mm256_cvtps_epi32(fx), h = _mm256_srai_epi32(k, 1);
+  return _mm256_mul_ps(_mm256_mul_ps(y, pow2_8(h)), pow2_8(_mm256_sub_epi32(k, h)));
 }
 
 AVX2 static inline __m256 sigmoid8(__m256 v) {
@@ -196,7 +179,7 @@ AVX2 static inline __m256 tanh8(__m256 x) {
   __m256 z = _mm256_mul_ps(x, x), p = _mm256_set1_ps(TP[0]);
   for (int i = 1; i < 5; i++) p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(TP[i]));
   __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
-  __m256 c = _mm256_min_ps(ax, _mm256_set1_ps(TANH_BIG));
+  __m256 c = _mm256_min_ps(_mm256_set1_ps(TANH_BIG), ax);
   __m256 e = exp8(_mm256_add_ps(c, c));
   __m256 big = _mm256_sub_ps(_mm256_set1_ps(1.0f), _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
   big = _mm256_or_ps(big, sign);
@@ -208,8 +191,7 @@ AVX2 static inline __m256 hard_sigmoid8(__m256 v, const snt_k_act *a) {
   return _mm256_max_ps(_mm256_setzero_ps(), _mm256_min_ps(_mm256_set1_ps(1.0f), t));
 }
 
-AVX2 static inline __m256 act8(const snt_k_act *a, __m256 v, int *bad) {
-  *bad = 0;
+AVX2 static inline __m256 act8(const snt_k_act *a, __m256 v) {
   switch (a->kind) {
     case SNT_K_ACT_NONE: return v;
     case SNT_K_ACT_RELU: return _mm256_max_ps(_mm256_setzero_ps(), v);
@@ -217,10 +199,10 @@ AVX2 static inline __m256 act8(const snt_k_act *a, __m256 v, int *bad) {
       return _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(a->alpha)), _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ));
     case SNT_K_ACT_CLIP:
       return _mm256_min_ps(_mm256_set1_ps(a->clip_max), _mm256_max_ps(_mm256_set1_ps(a->clip_min), v));
-    case SNT_K_ACT_SIGMOID: *bad = out_of_range8(_mm256_sub_ps(_mm256_setzero_ps(), v)); return sigmoid8(v);
-    case SNT_K_ACT_SILU: *bad = out_of_range8(_mm256_sub_ps(_mm256_setzero_ps(), v)); return _mm256_mul_ps(v, sigmoid8(v));
-    case SNT_K_ACT_EXP: *bad = out_of_range8(v); return exp8(v);
-    case SNT_K_ACT_TANH: *bad = _mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)); return tanh8(v);
+    case SNT_K_ACT_SIGMOID: return sigmoid8(v);
+    case SNT_K_ACT_SILU: return _mm256_mul_ps(v, sigmoid8(v));
+    case SNT_K_ACT_EXP: return exp8(v);
+    case SNT_K_ACT_TANH: return tanh8(v);
     case SNT_K_ACT_HARD_SIGMOID: return hard_sigmoid8(v, a);
     case SNT_K_ACT_HARD_SWISH: return _mm256_mul_ps(v, hard_sigmoid8(v, a));
   }
@@ -229,24 +211,11 @@ AVX2 static inline __m256 act8(const snt_k_act *a, __m256 v, int *bad) {
 
 AVX2 void snt_k_act_pass_avx2(const snt_k_act *act, const float *x, float *y, int64_t n) {
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    int bad;
-    __m256 v = _mm256_loadu_ps(x + i);
-    __m256 r = act8(act, v, &bad);
-    if (bad) { /* from v: y may be x */
-      float t[8], xs[8];
-      _mm256_storeu_ps(t, r);
-      _mm256_storeu_ps(xs, v);
-      for (int l = 0; l < 8; l++)
-        if (bad >> l & 1) t[l] = act_libm(act, xs[l]);
-      r = _mm256_loadu_ps(t);
-    }
-    _mm256_storeu_ps(y + i, r);
-  }
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, act8(act, _mm256_loadu_ps(x + i)));
   if (i < n) { /* the tail through a buffer: an 8-lane load past n could fault */
     float t[8] = {0};
     for (int64_t k = i; k < n; k++) t[k - i] = x[k];
-    snt_k_act_pass_avx2(act, t, t, 8);
+    _mm256_storeu_ps(t, act8(act, _mm256_loadu_ps(t)));
     for (int64_t k = i; k < n; k++) y[k] = t[k - i];
   }
 }
