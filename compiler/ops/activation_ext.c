@@ -20,6 +20,7 @@ static snt_status emit_attrs(snt_emit *e, int node, const char *tmpl) {
     return SNT_OK;
   if (n->op == &snt_op_hard_swish && snt_emit_activation_call(e, node, "SNT_K_ACT_HARD_SWISH", 1 / 6.0f, 0.5))
     return SNT_OK;
+  if (n->op == &snt_op_mish && snt_emit_activation_call(e, node, "SNT_K_ACT_MISH", 0, 0)) return SNT_OK;
   const char *ct = snt_compute_ctype(e->g->tensors[n->in[0]].dtype);
   const char *v[3] = {"0", "0", "0"};
   int k = 0;

@@ -104,11 +104,12 @@ static snt_k_act_kind act_kind(const char *a) {
   if (strcmp(a, "relu") == 0) return SNT_K_ACT_RELU;
   if (strcmp(a, "sigmoid") == 0) return SNT_K_ACT_SIGMOID;
   if (strcmp(a, "tanh") == 0) return SNT_K_ACT_TANH;
-  /* the rest are fused by snt_pass_fuse_activation: Clip, x * Sigmoid(x), HardSigmoid, HardSwish */
+  /* the rest are fused by snt_pass_fuse_activation: Clip, x * Sigmoid(x), HardSigmoid, HardSwish, Mish */
   if (strcmp(a, "clip") == 0) return SNT_K_ACT_CLIP;
   if (strcmp(a, "silu") == 0) return SNT_K_ACT_SILU;
   if (strcmp(a, "hard_sigmoid") == 0) return SNT_K_ACT_HARD_SIGMOID;
   if (strcmp(a, "hard_swish") == 0) return SNT_K_ACT_HARD_SWISH;
+  if (strcmp(a, "mish") == 0) return SNT_K_ACT_MISH;
   return SNT_K_ACT_NONE;
 }
 

@@ -1,5 +1,5 @@
 /* relu, sigmoid or tanh right after a conv2d or dense becomes its fused activation; so do, after
- * a float32 conv2d, a Clip with constant bounds (ReLU6 of MobileNets), HardSigmoid, HardSwish,
+ * a float32 conv2d, a Clip with constant bounds (ReLU6 of MobileNets), HardSigmoid, HardSwish, Mish,
  * and x * Sigmoid(x) or x * HardSigmoid(x) written as two nodes (the SiLU of EfficientNets, the
  * hard swish of MobileNet-V3 exports). The kernels apply them in their store or in a pass over
  * each finished tile while it is in cache, instead of a pass over the whole tensor. */
@@ -44,6 +44,7 @@ static bool fusable(const snt_graph *g, const snt_node *a, const snt_node *ln, f
     f->alpha = snt_node_float(a, "alpha", 0.2), f->beta = snt_node_float(a, "beta", 0.5);
     return true;
   }
+  if (a->op == &snt_op_mish) return true;
   if (a->op == &snt_op_hard_swish) { /* ONNX fixes alpha 1/6 and beta 0.5 */
     f->alpha = 1 / 6.0f, f->beta = 0.5;
     return true;

@@ -29,6 +29,7 @@ void snt_k_act_backward(snt_k_act_kind kind, float alpha, int64_t n, const float
     case SNT_K_ACT_HARD_SIGMOID:
     case SNT_K_ACT_HARD_SWISH:
     case SNT_K_ACT_EXP:
+    case SNT_K_ACT_MISH:
       if (n > 0 && dx != dy) memmove(dx, dy, (size_t)n * sizeof(float));
       return;
   }

@@ -24,6 +24,9 @@ static const float EP[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f
 static const float TP[5] = {-5.70498872745e-3f, 2.06390887954e-2f, -5.37397155531e-2f, 1.33314422036e-1f,
                             -3.33332819422e-1f};
 static const float TANH_SMALL = 0.625f, TANH_BIG = 44.0f; /* beyond 44, 1 - 2 / (e^88 + 1) is 1 */
+/* mish(x) = x * tanh(log(1 + e^x)) = x * n / (n + 2) with n = e^x (e^x + 2): one exp and no
+ * cancellation; past 20, tanh(softplus(x)) is 1 in float (and n would overflow). */
+static const float MISH_BIG = 20.0f;
 
 /* ---- one lane: the C path and the formulas the vectors follow ---------------------------- */
 
@@ -55,6 +58,12 @@ static float tanh1(float x) {
   return x < 0 ? -y : y;
 }
 
+static float mish1(float v) {
+  if (v > MISH_BIG) return v;
+  float e = exp1(v), n = e * (e + 2.0f);
+  return v * (n / (n + 2.0f));
+}
+
 static float act1(const snt_k_act *a, float v) {
   switch (a->kind) {
     case SNT_K_ACT_NONE: break;
@@ -67,6 +76,7 @@ static float act1(const snt_k_act *a, float v) {
     case SNT_K_ACT_HARD_SIGMOID: return hard_sigmoid1(v, a);
     case SNT_K_ACT_HARD_SWISH: return v * hard_sigmoid1(v, a);
     case SNT_K_ACT_EXP: return exp1(v);
+    case SNT_K_ACT_MISH: return mish1(v);
   }
   return v;
 }
@@ -115,6 +125,13 @@ AVX512 static inline __m512 hard_sigmoid16(__m512 v, const snt_k_act *a) {
   return _mm512_max_ps(_mm512_setzero_ps(), _mm512_min_ps(_mm512_set1_ps(1.0f), t));
 }
 
+AVX512 static inline __m512 mish16(__m512 v) {
+  __m512 e = exp16(_mm512_min_ps(_mm512_set1_ps(MISH_BIG), v));
+  __m512 n = _mm512_mul_ps(e, _mm512_add_ps(e, _mm512_set1_ps(2.0f)));
+  __m512 r = _mm512_mul_ps(v, _mm512_div_ps(n, _mm512_add_ps(n, _mm512_set1_ps(2.0f))));
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, _mm512_set1_ps(MISH_BIG), _CMP_GT_OQ), r, v);
+}
+
 AVX512 static inline __m512 act16(const snt_k_act *a, __m512 v) {
   switch (a->kind) {
     case SNT_K_ACT_NONE: return v;
@@ -129,6 +146,7 @@ AVX512 static inline __m512 act16(const snt_k_act *a, __m512 v) {
     case SNT_K_ACT_TANH: return tanh16(v);
     case SNT_K_ACT_HARD_SIGMOID: return hard_sigmoid16(v, a);
     case SNT_K_ACT_HARD_SWISH: return _mm512_mul_ps(v, hard_sigmoid16(v, a));
+    case SNT_K_ACT_MISH: return mish16(v);
   }
   return v;
 }
@@ -191,6 +209,13 @@ AVX2 static inline __m256 hard_sigmoid8(__m256 v, const snt_k_act *a) {
   return _mm256_max_ps(_mm256_setzero_ps(), _mm256_min_ps(_mm256_set1_ps(1.0f), t));
 }
 
+AVX2 static inline __m256 mish8(__m256 v) {
+  __m256 e = exp8(_mm256_min_ps(_mm256_set1_ps(MISH_BIG), v));
+  __m256 n = _mm256_mul_ps(e, _mm256_add_ps(e, _mm256_set1_ps(2.0f)));
+  __m256 r = _mm256_mul_ps(v, _mm256_div_ps(n, _mm256_add_ps(n, _mm256_set1_ps(2.0f))));
+  return _mm256_blendv_ps(r, v, _mm256_cmp_ps(v, _mm256_set1_ps(MISH_BIG), _CMP_GT_OQ));
+}
+
 AVX2 static inline __m256 act8(const snt_k_act *a, __m256 v) {
   switch (a->kind) {
     case SNT_K_ACT_NONE: return v;
@@ -205,6 +230,7 @@ AVX2 static inline __m256 act8(const snt_k_act *a, __m256 v) {
     case SNT_K_ACT_TANH: return tanh8(v);
     case SNT_K_ACT_HARD_SIGMOID: return hard_sigmoid8(v, a);
     case SNT_K_ACT_HARD_SWISH: return _mm256_mul_ps(v, hard_sigmoid8(v, a));
+    case SNT_K_ACT_MISH: return mish8(v);
   }
   return v;
 }

@@ -1,5 +1,5 @@
 /* The activation pass: an activation applied to stored float32 outputs, vectorised per ISA
- * (private to runtime/kernels/). The exp-based ones (sigmoid, tanh, silu, exp) and the hard
+ * (private to runtime/kernels/). The exp-based ones (sigmoid, tanh, silu, mish, exp) and the hard
  * ones cannot go in a microkernel's store cheaply, so every conv and GEMM path runs this pass
  * over a finished tile while it is in L1; standalone activation nodes run it through
  * snt_k_activation. Every path computes the same formulas (Cephes' expf and tanhf), lanes
@@ -13,7 +13,8 @@
 /* Whether act needs a pass of its own (the stores do relu, leaky relu and clip). */
 static inline int snt_k_act_needs_pass(const snt_k_act *act) {
   return act->kind == SNT_K_ACT_SIGMOID || act->kind == SNT_K_ACT_TANH || act->kind == SNT_K_ACT_SILU ||
-         act->kind == SNT_K_ACT_HARD_SIGMOID || act->kind == SNT_K_ACT_HARD_SWISH || act->kind == SNT_K_ACT_EXP;
+         act->kind == SNT_K_ACT_HARD_SIGMOID || act->kind == SNT_K_ACT_HARD_SWISH || act->kind == SNT_K_ACT_EXP ||
+         act->kind == SNT_K_ACT_MISH;
 }
 
 /* y[i] = act(x[i]) for i < n; y may equal x. Any kind (the cheap ones too). */

@@ -42,6 +42,7 @@ static double act_f64(double v, const snt_k_act *act) {
       return act->kind == SNT_K_ACT_HARD_SWISH ? v * t : t;
     }
     case SNT_K_ACT_EXP: return exp(v);
+    case SNT_K_ACT_MISH: return v * tanh(v > 0 ? v + log1p(exp(-v)) : log1p(exp(v)));
   }
   return v;
 }

@@ -234,8 +234,9 @@ static void bufs_free(bufs *B) {
 static const snt_k_act acts[] = {{SNT_K_ACT_NONE, 0, 0, 0, 0},           {SNT_K_ACT_RELU, 0, 0, 0, 0},
                                  {SNT_K_ACT_LEAKY_RELU, 0.1f, 0, 0, 0},    {SNT_K_ACT_SIGMOID, 0, 0, 0, 0},
                                  {SNT_K_ACT_TANH, 0, 0, 0, 0},             {SNT_K_ACT_CLIP, 0, -0.5f, 0.75f, 0},    {SNT_K_ACT_SILU, 0, 0, 0, 0},
-                                 {SNT_K_ACT_HARD_SIGMOID, 0.2f, 0, 0, 0.5f}, {SNT_K_ACT_HARD_SWISH, 1 / 6.0f, 0, 0, 0.5f}};
-enum { N_ACTS = 9 };
+                                 {SNT_K_ACT_HARD_SIGMOID, 0.2f, 0, 0, 0.5f}, {SNT_K_ACT_HARD_SWISH, 1 / 6.0f, 0, 0, 0.5f},
+                                 {SNT_K_ACT_EXP, 0, 0, 0, 0},              {SNT_K_ACT_MISH, 0, 0, 0, 0}};
+enum { N_ACTS = 11 };
 
 /* Runs d with one epilogue on both contexts: output equal bit for bit, and close to the reference. */
 static void run_epilogue(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2, const char *name, snt_k_conv_desc d,

@@ -114,6 +114,7 @@ static inline double ref_act(const snt_k_act *a, double v) {
       return a->kind == SNT_K_ACT_HARD_SWISH ? v * t : t;
     }
     case SNT_K_ACT_EXP: return exp(v);
+    case SNT_K_ACT_MISH: return v * tanh(v > 0 ? v + log1p(exp(-v)) : log1p(exp(v)));
   }
   return v;
 }

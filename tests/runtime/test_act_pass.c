@@ -1,6 +1,6 @@
 /* The activation pass (runtime/kernels/act_pass.c) on each ISA path the CPU has, against double
  * references of the definitions: sigmoid, tanh, silu, exp, hard sigmoid, hard swish, relu, leaky
- * relu and clip over a fine grid of [-100, 100], the edges of the polynomial ranges, subnormal
+ * relu, clip and mish over a fine grid of [-100, 100], the edges of the polynomial ranges, subnormal
  * results, infinities and NaN; in place and out of place, every tail length, unaligned
  * pointers; and snt_k_activation on 1 and 2 threads equal bit for bit to the single pass. */
 #include <float.h>
@@ -16,7 +16,8 @@ static const snt_k_act ACTS[] = {
     {SNT_K_ACT_SILU, 0, 0, 0, 0},           {SNT_K_ACT_EXP, 0, 0, 0, 0},
     {SNT_K_ACT_HARD_SIGMOID, 0.2f, 0, 0, 0.5f}, {SNT_K_ACT_HARD_SWISH, 1 / 6.0f, 0, 0, 0.5f},
     {SNT_K_ACT_RELU, 0, 0, 0, 0},           {SNT_K_ACT_LEAKY_RELU, 0.01f, 0, 0, 0},
-    {SNT_K_ACT_CLIP, 0, -1.5f, 6.0f, 0},    {SNT_K_ACT_NONE, 0, 0, 0, 0}};
+    {SNT_K_ACT_CLIP, 0, -1.5f, 6.0f, 0},    {SNT_K_ACT_NONE, 0, 0, 0, 0},
+    {SNT_K_ACT_MISH, 0, 0, 0, 0}};
 enum { N_ACTS = sizeof ACTS / sizeof ACTS[0] };
 
 /* The inputs: the grid, then values at the ranges' edges and beyond. */
