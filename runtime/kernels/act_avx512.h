@@ -1,12 +1,18 @@
 /* The fused activations on one AVX-512 vector, shared by the stores of the GEMM microkernel,
- * the direct convolution and the small-map convolution, so that every path computes them alike;
- * it inlines into callers whose target includes AVX-512F. */
+ * the direct, depthwise, Winograd and small-map convolutions and by the activation pass
+ * (act_pass.c), so that every path computes them alike; it inlines into callers whose target
+ * includes AVX-512F. snt_k_act_vec512 is the cheap ones (relu, leaky relu, clip: others pass
+ * unchanged, for a caller that runs act_pass.h's pass after); snt_k_act_all512 is every kind,
+ * with act_pass.c's formulas (Cephes' expf and tanhf). */
 #ifndef SNT_KERNELS_ACT_AVX512_H
 #define SNT_KERNELS_ACT_AVX512_H
 
 #include <immintrin.h>
+#include <stdint.h>
 
 #include "sinter/kernels.h"
+
+#define SNT_AVX512_INLINE __attribute__((target("avx512f"), always_inline, unused)) static inline
 
 /* relu / leaky / clip (sigmoid and tanh: the caller's pass; anything else unchanged). NaN
  * passes relu. */
@@ -21,6 +27,98 @@ __attribute__((target("avx512f"))) static inline __m512 snt_k_act_vec512(__m512 
       return _mm512_min_ps(_mm512_set1_ps(act->clip_max), _mm512_max_ps(_mm512_set1_ps(act->clip_min), v));
     default: return v;
   }
+}
+
+static const float __attribute__((unused)) SNT_K_LOG2E = 1.44269504088896341f, SNT_K_LN2_HI = 0.693359375f, SNT_K_LN2_LO = -2.12194440e-4f;
+static const float __attribute__((unused)) SNT_K_EXP_LO = -104.0f, SNT_K_EXP_HI = 89.0f;
+static const float __attribute__((unused)) SNT_K_EP[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                            4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+static const float __attribute__((unused)) SNT_K_TP[5] = {-5.70498872745e-3f, 2.06390887954e-2f, -5.37397155531e-2f, 1.33314422036e-1f,
+                            -3.33332819422e-1f};
+static const float __attribute__((unused)) SNT_K_TANH_SMALL = 0.625f;
+/* mish(x) = x * tanh(log(1 + e^x)) = x * n / (n + 2) with n = e^x (e^x + 2): one exp and no
+ * cancellation; past 20, tanh(softplus(x)) is 1 in float (and n would overflow). */
+static const float __attribute__((unused)) SNT_K_MISH_BIG = 20.0f;
+
+SNT_AVX512_INLINE __m512 snt_k_clamp16(__m512 v, float lo, float hi) {
+  return _mm512_max_ps(_mm512_set1_ps(lo), _mm512_min_ps(_mm512_set1_ps(hi), v));
+}
+
+SNT_AVX512_INLINE __m512 snt_k_exp16(__m512 x) {
+  x = snt_k_clamp16(x, SNT_K_EXP_LO, SNT_K_EXP_HI);
+  __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(SNT_K_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(SNT_K_LN2_HI), x);
+  r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(SNT_K_LN2_LO), r);
+  __m512 p = _mm512_set1_ps(SNT_K_EP[0]);
+  for (int i = 1; i < 6; i++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(SNT_K_EP[i]));
+  __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(y, fx);
+}
+
+/* 1 / d for d in [1, 2^64]: the 14-bit estimate and one Newton step (rounding aside, 2^-27). */
+SNT_AVX512_INLINE __m512 snt_k_recip16(__m512 d) {
+  __m512 r = _mm512_rcp14_ps(d);
+  return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(1.0f)), r);
+}
+
+/* With e = exp(-|v|) in (0, 1]: 1 / (1 + e) for v >= 0, e / (1 + e) below, so that neither
+ * overflows and the small results keep their precision (down into the subnormals). */
+SNT_AVX512_INLINE __m512 snt_k_sigmoid16(__m512 v) {
+  __m512 e = snt_k_exp16(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(v)));
+  __m512 r = snt_k_recip16(_mm512_add_ps(_mm512_set1_ps(1.0f), e));
+  __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+  return _mm512_mask_mul_ps(r, neg, r, e);
+}
+
+SNT_AVX512_INLINE __m512 snt_k_tanh16(__m512 x) {
+  __m512 ax = _mm512_abs_ps(x), z = _mm512_mul_ps(x, x), p = _mm512_set1_ps(SNT_K_TP[0]);
+  for (int i = 1; i < 5; i++) p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(SNT_K_TP[i]));
+  __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(p, z), x, x);
+  /* 1 - 2 / (exp(2|x|) + 1) = 1 - 2 e / (1 + e) with e = exp(-2|x|) in (0, 1] */
+  __m512 e = snt_k_exp16(_mm512_mul_ps(_mm512_set1_ps(-2.0f), ax));
+  __m512 q = _mm512_mul_ps(e, snt_k_recip16(_mm512_add_ps(_mm512_set1_ps(1.0f), e)));
+  __m512 big = _mm512_fnmadd_ps(_mm512_set1_ps(2.0f), q, _mm512_set1_ps(1.0f));
+  big = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(big), /* x's sign */
+                                            _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN))));
+  __mmask16 is_small = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(SNT_K_TANH_SMALL), _CMP_LT_OQ);
+  return _mm512_mask_blend_ps(is_small, big, small);
+}
+
+SNT_AVX512_INLINE __m512 snt_k_hard_sigmoid16(__m512 v, const snt_k_act *a) {
+  __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(a->alpha), _mm512_set1_ps(a->beta));
+  return _mm512_max_ps(_mm512_setzero_ps(), _mm512_min_ps(_mm512_set1_ps(1.0f), t));
+}
+
+SNT_AVX512_INLINE __m512 snt_k_mish16(__m512 v) {
+  __m512 e = snt_k_exp16(_mm512_min_ps(_mm512_set1_ps(SNT_K_MISH_BIG), v));
+  __m512 n = _mm512_mul_ps(e, _mm512_add_ps(e, _mm512_set1_ps(2.0f)));
+  __m512 r = _mm512_mul_ps(v, _mm512_mul_ps(n, snt_k_recip16(_mm512_add_ps(n, _mm512_set1_ps(2.0f)))));
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, _mm512_set1_ps(SNT_K_MISH_BIG), _CMP_GT_OQ), r, v);
+}
+
+/* kind is a constant wherever this inlines (pass16), so the switch folds away. */
+SNT_AVX512_INLINE __m512 snt_k_act16(const snt_k_act *a, snt_k_act_kind kind, __m512 v) {
+  switch (kind) {
+    case SNT_K_ACT_NONE: return v;
+    case SNT_K_ACT_RELU: return _mm512_max_ps(_mm512_setzero_ps(), v);
+    case SNT_K_ACT_LEAKY_RELU:
+      return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), v, _mm512_set1_ps(a->alpha));
+    case SNT_K_ACT_CLIP:
+      return _mm512_min_ps(_mm512_set1_ps(a->clip_max), _mm512_max_ps(_mm512_set1_ps(a->clip_min), v));
+    case SNT_K_ACT_SIGMOID: return snt_k_sigmoid16(v);
+    case SNT_K_ACT_SILU: return _mm512_mul_ps(v, snt_k_sigmoid16(v));
+    case SNT_K_ACT_EXP: return snt_k_exp16(v);
+    case SNT_K_ACT_TANH: return snt_k_tanh16(v);
+    case SNT_K_ACT_HARD_SIGMOID: return snt_k_hard_sigmoid16(v, a);
+    case SNT_K_ACT_HARD_SWISH: return _mm512_mul_ps(v, snt_k_hard_sigmoid16(v, a));
+    case SNT_K_ACT_MISH: return snt_k_mish16(v);
+  }
+  return v;
+}
+
+/* Every kind, act->kind read once per call. */
+__attribute__((target("avx512f"))) static inline __m512 snt_k_act_all512(__m512 v, const snt_k_act *act) {
+  return snt_k_act16(act, act->kind, v);
 }
 
 #endif

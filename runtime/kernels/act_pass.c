@@ -7,6 +7,8 @@
  * The clamps keep NaN (min/max return their second operand when one is NaN). */
 #include "act_pass.h"
 
+#include "act_avx512.h"
+
 #include <immintrin.h>
 #include <math.h>
 
@@ -16,17 +18,6 @@
 #define AVX2 __attribute__((target("avx2,fma")))
 
 enum { VEC = 16 };
-
-static const float LOG2E = 1.44269504088896341f, LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
-static const float EXP_LO = -104.0f, EXP_HI = 89.0f;
-static const float EP[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
-                            4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
-static const float TP[5] = {-5.70498872745e-3f, 2.06390887954e-2f, -5.37397155531e-2f, 1.33314422036e-1f,
-                            -3.33332819422e-1f};
-static const float TANH_SMALL = 0.625f, TANH_BIG = 44.0f; /* beyond 44, 1 - 2 / (e^88 + 1) is 1 */
-/* mish(x) = x * tanh(log(1 + e^x)) = x * n / (n + 2) with n = e^x (e^x + 2): one exp and no
- * cancellation; past 20, tanh(softplus(x)) is 1 in float (and n would overflow). */
-static const float MISH_BIG = 20.0f;
 
 /* ---- one lane: the C path and the formulas the vectors follow ---------------------------- */
 
@@ -38,30 +29,35 @@ static float hard_sigmoid1(float v, const snt_k_act *a) {
 static float clamp1(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); } /* NaN stays */
 
 static float exp1(float x) {
-  x = clamp1(x, EXP_LO, EXP_HI);
-  float fx = nearbyintf(x * LOG2E);
-  float r = x - fx * LN2_HI;
-  r = r - fx * LN2_LO;
-  float p = EP[0];
-  for (int i = 1; i < 6; i++) p = p * r + EP[i];
+  x = clamp1(x, SNT_K_EXP_LO, SNT_K_EXP_HI);
+  float fx = nearbyintf(x * SNT_K_LOG2E);
+  float r = x - fx * SNT_K_LN2_HI;
+  r = r - fx * SNT_K_LN2_LO;
+  float p = SNT_K_EP[0];
+  for (int i = 1; i < 6; i++) p = p * r + SNT_K_EP[i];
   return ldexpf(p * (r * r) + r + 1.0f, (int)(fx == fx ? fx : 0)); /* NaN: p is NaN already */
 }
 
 static float tanh1(float x) {
   float ax = fabsf(x);
-  if (ax < TANH_SMALL) {
-    float z = x * x, p = TP[0];
-    for (int i = 1; i < 5; i++) p = p * z + TP[i];
+  if (ax < SNT_K_TANH_SMALL) {
+    float z = x * x, p = SNT_K_TP[0];
+    for (int i = 1; i < 5; i++) p = p * z + SNT_K_TP[i];
     return p * z * x + x;
   }
-  float y = 1.0f - 2.0f / (exp1(2.0f * (ax > TANH_BIG ? TANH_BIG : ax)) + 1.0f);
+  float e = exp1(-2.0f * ax), y = 1.0f - 2.0f * (e / (1.0f + e));
   return x < 0 ? -y : y;
 }
 
 static float mish1(float v) {
-  if (v > MISH_BIG) return v;
+  if (v > SNT_K_MISH_BIG) return v;
   float e = exp1(v), n = e * (e + 2.0f);
   return v * (n / (n + 2.0f));
+}
+
+static float sigmoid1(float v) {
+  float e = exp1(-fabsf(v)), r = 1.0f / (1.0f + e);
+  return v < 0 ? e * r : r;
 }
 
 static float act1(const snt_k_act *a, float v) {
@@ -70,9 +66,9 @@ static float act1(const snt_k_act *a, float v) {
     case SNT_K_ACT_RELU: return v < 0.0f ? 0.0f : v;
     case SNT_K_ACT_LEAKY_RELU: return v < 0.0f ? a->alpha * v : v;
     case SNT_K_ACT_CLIP: return v < a->clip_min ? a->clip_min : (v > a->clip_max ? a->clip_max : v);
-    case SNT_K_ACT_SIGMOID: return 1.0f / (1.0f + exp1(-v));
+    case SNT_K_ACT_SIGMOID: return sigmoid1(v);
     case SNT_K_ACT_TANH: return tanh1(v);
-    case SNT_K_ACT_SILU: return v * (1.0f / (1.0f + exp1(-v)));
+    case SNT_K_ACT_SILU: return v * sigmoid1(v);
     case SNT_K_ACT_HARD_SIGMOID: return hard_sigmoid1(v, a);
     case SNT_K_ACT_HARD_SWISH: return v * hard_sigmoid1(v, a);
     case SNT_K_ACT_EXP: return exp1(v);
@@ -85,80 +81,35 @@ void snt_k_act_pass_c(const snt_k_act *act, const float *x, float *y, int64_t n)
   for (int64_t i = 0; i < n; i++) y[i] = act1(act, x[i]);
 }
 
-/* ---- AVX-512 ---------------------------------------------------------------------------- */
+/* ---- AVX-512: act_avx512.h's snt_k_act16 -------------------------------------------------- */
 
-AVX512 static inline __m512 clamp16(__m512 v, float lo, float hi) {
-  return _mm512_max_ps(_mm512_set1_ps(lo), _mm512_min_ps(_mm512_set1_ps(hi), v));
-}
-
-AVX512 static inline __m512 exp16(__m512 x) {
-  x = clamp16(x, EXP_LO, EXP_HI);
-  __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(LN2_HI), x);
-  r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(LN2_LO), r);
-  __m512 p = _mm512_set1_ps(EP[0]);
-  for (int i = 1; i < 6; i++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(EP[i]));
-  __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(y, fx);
-}
-
-AVX512 static inline __m512 sigmoid16(__m512 v) {
-  __m512 e = exp16(_mm512_sub_ps(_mm512_setzero_ps(), v));
-  return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
-}
-
-AVX512 static inline __m512 tanh16(__m512 x) {
-  __m512 ax = _mm512_abs_ps(x), z = _mm512_mul_ps(x, x), p = _mm512_set1_ps(TP[0]);
-  for (int i = 1; i < 5; i++) p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(TP[i]));
-  __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(p, z), x, x);
-  __m512 c = _mm512_min_ps(_mm512_set1_ps(TANH_BIG), ax);
-  __m512 e = exp16(_mm512_add_ps(c, c));
-  __m512 big = _mm512_sub_ps(_mm512_set1_ps(1.0f), _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
-  big = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(big), /* x's sign */
-                                            _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN))));
-  __mmask16 is_small = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(TANH_SMALL), _CMP_LT_OQ);
-  return _mm512_mask_blend_ps(is_small, big, small);
-}
-
-AVX512 static inline __m512 hard_sigmoid16(__m512 v, const snt_k_act *a) {
-  __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(a->alpha), _mm512_set1_ps(a->beta));
-  return _mm512_max_ps(_mm512_setzero_ps(), _mm512_min_ps(_mm512_set1_ps(1.0f), t));
-}
-
-AVX512 static inline __m512 mish16(__m512 v) {
-  __m512 e = exp16(_mm512_min_ps(_mm512_set1_ps(MISH_BIG), v));
-  __m512 n = _mm512_mul_ps(e, _mm512_add_ps(e, _mm512_set1_ps(2.0f)));
-  __m512 r = _mm512_mul_ps(v, _mm512_div_ps(n, _mm512_add_ps(n, _mm512_set1_ps(2.0f))));
-  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, _mm512_set1_ps(MISH_BIG), _CMP_GT_OQ), r, v);
-}
-
-AVX512 static inline __m512 act16(const snt_k_act *a, __m512 v) {
-  switch (a->kind) {
-    case SNT_K_ACT_NONE: return v;
-    case SNT_K_ACT_RELU: return _mm512_max_ps(_mm512_setzero_ps(), v);
-    case SNT_K_ACT_LEAKY_RELU:
-      return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), v, _mm512_set1_ps(a->alpha));
-    case SNT_K_ACT_CLIP:
-      return _mm512_min_ps(_mm512_set1_ps(a->clip_max), _mm512_max_ps(_mm512_set1_ps(a->clip_min), v));
-    case SNT_K_ACT_SIGMOID: return sigmoid16(v);
-    case SNT_K_ACT_SILU: return _mm512_mul_ps(v, sigmoid16(v));
-    case SNT_K_ACT_EXP: return exp16(v);
-    case SNT_K_ACT_TANH: return tanh16(v);
-    case SNT_K_ACT_HARD_SIGMOID: return hard_sigmoid16(v, a);
-    case SNT_K_ACT_HARD_SWISH: return _mm512_mul_ps(v, hard_sigmoid16(v, a));
-    case SNT_K_ACT_MISH: return mish16(v);
-  }
-  return v;
-}
-
-AVX512 void snt_k_act_pass_avx512(const snt_k_act *act, const float *x, float *y, int64_t n) {
+AVX512 static inline __attribute__((always_inline)) void pass16(const snt_k_act *act, snt_k_act_kind kind,
+                                                                 const float *x, float *y, int64_t n) {
   int64_t i = 0;
-  for (; i + VEC <= n; i += VEC) _mm512_storeu_ps(y + i, act16(act, _mm512_loadu_ps(x + i)));
+  for (; i + VEC <= n; i += VEC) _mm512_storeu_ps(y + i, snt_k_act16(act, kind, _mm512_loadu_ps(x + i)));
   if (i < n) {
     __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-    _mm512_mask_storeu_ps(y + i, m, act16(act, _mm512_maskz_loadu_ps(m, x + i)));
+    _mm512_mask_storeu_ps(y + i, m, snt_k_act16(act, kind, _mm512_maskz_loadu_ps(m, x + i)));
   }
 }
+
+/* One loop per kind, the kind's code inlined into it. */
+#define PASS_CASES(pass)                                                            \
+  switch (act->kind) {                                                             \
+    case SNT_K_ACT_NONE: pass(act, SNT_K_ACT_NONE, x, y, n); break;                \
+    case SNT_K_ACT_RELU: pass(act, SNT_K_ACT_RELU, x, y, n); break;                \
+    case SNT_K_ACT_LEAKY_RELU: pass(act, SNT_K_ACT_LEAKY_RELU, x, y, n); break;    \
+    case SNT_K_ACT_CLIP: pass(act, SNT_K_ACT_CLIP, x, y, n); break;                \
+    case SNT_K_ACT_SIGMOID: pass(act, SNT_K_ACT_SIGMOID, x, y, n); break;          \
+    case SNT_K_ACT_TANH: pass(act, SNT_K_ACT_TANH, x, y, n); break;                \
+    case SNT_K_ACT_SILU: pass(act, SNT_K_ACT_SILU, x, y, n); break;                \
+    case SNT_K_ACT_HARD_SIGMOID: pass(act, SNT_K_ACT_HARD_SIGMOID, x, y, n); break; \
+    case SNT_K_ACT_HARD_SWISH: pass(act, SNT_K_ACT_HARD_SWISH, x, y, n); break;    \
+    case SNT_K_ACT_EXP: pass(act, SNT_K_ACT_EXP, x, y, n); break;                  \
+    case SNT_K_ACT_MISH: pass(act, SNT_K_ACT_MISH, x, y, n); break;                \
+  }
+
+AVX512 void snt_k_act_pass_avx512(const snt_k_act *act, const float *x, float *y, int64_t n) { PASS_CASES(pass16) }
 
 /* ---- AVX2 -------------------------------------------------------------------------------- */
 
@@ -172,12 +123,12 @@ AVX2 static inline __m256 pow2_8(__m256i k) {
 }
 
 AVX2 static inline __m256 exp8(__m256 x) {
-  x = clamp8(x, EXP_LO, EXP_HI);
-  __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(LN2_HI), x);
-  r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(LN2_LO), r);
-  __m256 p = _mm256_set1_ps(EP[0]);
-  for (int i = 1; i < 6; i++) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(EP[i]));
+  x = clamp8(x, SNT_K_EXP_LO, SNT_K_EXP_HI);
+  __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(SNT_K_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(SNT_K_LN2_HI), x);
+  r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(SNT_K_LN2_LO), r);
+  __m256 p = _mm256_set1_ps(SNT_K_EP[0]);
+  for (int i = 1; i < 6; i++) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(SNT_K_EP[i]));
   __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r), _mm256_set1_ps(1.0f));
   /* fx in [-150, 129]: 2^fx as 2^h * 2^(fx - h), h = fx / 2, both factors normal, so the
    * second multiply rounds into the subnormals or overflows to infinity as scalef would
@@ -186,22 +137,32 @@ AVX2 static inline __m256 exp8(__m256 x) {
   return _mm256_mul_ps(_mm256_mul_ps(y, pow2_8(h)), pow2_8(_mm256_sub_epi32(k, h)));
 }
 
+/* snt_k_recip16's and snt_k_sigmoid16's formulas (the estimate has 12 bits here: two Newton steps). */
+AVX2 static inline __m256 recip8(__m256 d) {
+  __m256 r = _mm256_rcp_ps(d);
+  r = _mm256_fmadd_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(1.0f)), r);
+  return _mm256_fmadd_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(1.0f)), r);
+}
+
+AVX2 static inline __m256 abs8(__m256 v) { return _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_set1_epi32(INT32_MIN)), v); }
+
 AVX2 static inline __m256 sigmoid8(__m256 v) {
-  __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), v));
-  return _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+  __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), abs8(v)));
+  __m256 r = recip8(_mm256_add_ps(_mm256_set1_ps(1.0f), e));
+  return _mm256_blendv_ps(r, _mm256_mul_ps(r, e), _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ));
 }
 
 AVX2 static inline __m256 tanh8(__m256 x) {
   __m256 sign = _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MIN)));
   __m256 ax = _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_set1_epi32(INT32_MIN)), x);
-  __m256 z = _mm256_mul_ps(x, x), p = _mm256_set1_ps(TP[0]);
-  for (int i = 1; i < 5; i++) p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(TP[i]));
+  __m256 z = _mm256_mul_ps(x, x), p = _mm256_set1_ps(SNT_K_TP[0]);
+  for (int i = 1; i < 5; i++) p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(SNT_K_TP[i]));
   __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
-  __m256 c = _mm256_min_ps(_mm256_set1_ps(TANH_BIG), ax);
-  __m256 e = exp8(_mm256_add_ps(c, c));
-  __m256 big = _mm256_sub_ps(_mm256_set1_ps(1.0f), _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
+  __m256 e = exp8(_mm256_mul_ps(_mm256_set1_ps(-2.0f), ax));
+  __m256 q = _mm256_mul_ps(e, recip8(_mm256_add_ps(_mm256_set1_ps(1.0f), e)));
+  __m256 big = _mm256_fnmadd_ps(_mm256_set1_ps(2.0f), q, _mm256_set1_ps(1.0f));
   big = _mm256_or_ps(big, sign);
-  return _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, _mm256_set1_ps(TANH_SMALL), _CMP_LT_OQ));
+  return _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, _mm256_set1_ps(SNT_K_TANH_SMALL), _CMP_LT_OQ));
 }
 
 AVX2 static inline __m256 hard_sigmoid8(__m256 v, const snt_k_act *a) {
@@ -210,14 +171,14 @@ AVX2 static inline __m256 hard_sigmoid8(__m256 v, const snt_k_act *a) {
 }
 
 AVX2 static inline __m256 mish8(__m256 v) {
-  __m256 e = exp8(_mm256_min_ps(_mm256_set1_ps(MISH_BIG), v));
+  __m256 e = exp8(_mm256_min_ps(_mm256_set1_ps(SNT_K_MISH_BIG), v));
   __m256 n = _mm256_mul_ps(e, _mm256_add_ps(e, _mm256_set1_ps(2.0f)));
-  __m256 r = _mm256_mul_ps(v, _mm256_div_ps(n, _mm256_add_ps(n, _mm256_set1_ps(2.0f))));
-  return _mm256_blendv_ps(r, v, _mm256_cmp_ps(v, _mm256_set1_ps(MISH_BIG), _CMP_GT_OQ));
+  __m256 r = _mm256_mul_ps(v, _mm256_mul_ps(n, recip8(_mm256_add_ps(n, _mm256_set1_ps(2.0f)))));
+  return _mm256_blendv_ps(r, v, _mm256_cmp_ps(v, _mm256_set1_ps(SNT_K_MISH_BIG), _CMP_GT_OQ));
 }
 
-AVX2 static inline __m256 act8(const snt_k_act *a, __m256 v) {
-  switch (a->kind) {
+AVX2 static inline __attribute__((always_inline)) __m256 act8(const snt_k_act *a, snt_k_act_kind kind, __m256 v) {
+  switch (kind) {
     case SNT_K_ACT_NONE: return v;
     case SNT_K_ACT_RELU: return _mm256_max_ps(_mm256_setzero_ps(), v);
     case SNT_K_ACT_LEAKY_RELU:
@@ -235,16 +196,19 @@ AVX2 static inline __m256 act8(const snt_k_act *a, __m256 v) {
   return v;
 }
 
-AVX2 void snt_k_act_pass_avx2(const snt_k_act *act, const float *x, float *y, int64_t n) {
+AVX2 static inline __attribute__((always_inline)) void pass8(const snt_k_act *act, snt_k_act_kind kind, const float *x,
+                                                             float *y, int64_t n) {
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, act8(act, _mm256_loadu_ps(x + i)));
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, act8(act, kind, _mm256_loadu_ps(x + i)));
   if (i < n) { /* the tail through a buffer: an 8-lane load past n could fault */
     float t[8] = {0};
     for (int64_t k = i; k < n; k++) t[k - i] = x[k];
-    _mm256_storeu_ps(t, act8(act, _mm256_loadu_ps(t)));
+    _mm256_storeu_ps(t, act8(act, kind, _mm256_loadu_ps(t)));
     for (int64_t k = i; k < n; k++) y[k] = t[k - i];
   }
 }
+
+AVX2 void snt_k_act_pass_avx2(const snt_k_act *act, const float *x, float *y, int64_t n) { PASS_CASES(pass8) }
 
 void snt_k_act_pass(snt_k_isa isa, const snt_k_act *act, const float *x, float *y, int64_t n) {
   if (isa == SNT_K_ISA_AVX512) snt_k_act_pass_avx512(act, x, y, n);

@@ -33,7 +33,6 @@ typedef struct dw_plane {
   float *y;
   float b;
   const snt_k_act *act;
-  int fused; /* act applies in the store (else a pass over each finished row) */
 } dw_plane;
 
 /* Lanes i with 0 <= start + i < limit. */
@@ -137,7 +136,7 @@ AVX512 INLINE void block(const dw_plane *p, int64_t oh0, int64_t rows, int64_t c
       __mmask16 om = range_mask(c0 + u * VW, out_w);
       __m512 v = _mm512_add_ps(acc[r][u], _mm512_set1_ps(p->b));
       if (p->r) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(om, p->r + at + u * VW));
-      _mm512_mask_storeu_ps(p->y + at + u * VW, om, p->fused ? snt_k_act_vec512(v, p->act) : v);
+      _mm512_mask_storeu_ps(p->y + at + u * VW, om, snt_k_act_all512(v, p->act));
     }
   }
 }
@@ -151,8 +150,6 @@ AVX512 INLINE void plane(const dw_plane *p, int SH, int SW, int KH, int KW) {
       if (out_w - c0 > VW) block(p, oh0, rows, c0, 2, SH, SW, KH, KW);
       else block(p, oh0, rows, c0, 1, SH, SW, KH, KW);
     }
-    if (!p->fused) /* sigmoid, tanh */
-      for (int64_t r = 0; r < rows; r++) snt_k_conv_epilogue_row(SNT_K_ISA_AVX512, p->y + (oh0 + r) * out_w, NULL, 0.0f, out_w, p->act);
   }
 }
 
@@ -183,8 +180,6 @@ static void dw_part(void *arg, int t, int threads) {
   const snt_k_conv3 *g = j->g;
   const snt_k_win3 *w = &g->w;
   const snt_k_act *act = &j->e->act;
-  int fused = act->kind == SNT_K_ACT_NONE || act->kind == SNT_K_ACT_RELU || act->kind == SNT_K_ACT_LEAKY_RELU ||
-              act->kind == SNT_K_ACT_CLIP;
   int64_t total = g->batch * g->cout;
   for (int64_t q = total * t / threads; q < total * (t + 1) / threads; q++) {
     int64_t n = q / g->cout, oc = q % g->cout;
@@ -194,8 +189,7 @@ static void dw_part(void *arg, int t, int threads) {
                   j->e->residual ? j->e->residual + q * w->out_size : NULL,
                   j->y + q * w->out_size,
                   j->e->bias ? j->e->bias[oc] : 0.0f,
-                  act,
-                  fused};
+                  act};
     j->fn(&p);
   }
 }

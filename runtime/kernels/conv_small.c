@@ -201,8 +201,8 @@ AVX512 static inline __attribute__((always_inline)) void tile(const small_job *j
       if (a->bias) t = _mm512_add_ps(t, b);
       if (a->res) t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, a->res + o * a->plane + v * VW));
       float *out = a->y + o * a->plane + v * VW;
-      if (a->cols - v * VW >= VW) _mm512_storeu_ps(out, snt_k_act_vec512(t, act)); /* measured: beats a masked store */
-      else _mm512_mask_storeu_ps(out, m, snt_k_act_vec512(t, act));
+      if (a->cols - v * VW >= VW) _mm512_storeu_ps(out, snt_k_act_all512(t, act)); /* measured: beats a masked store */
+      else _mm512_mask_storeu_ps(out, m, snt_k_act_all512(t, act));
     }
   }
 }
@@ -210,9 +210,6 @@ AVX512 static inline __attribute__((always_inline)) void tile(const small_job *j
 AVX512 static void tile3(const small_job *j, const tile_args *a) { tile(j, a, 3); }
 AVX512 static void tile2(const small_job *j, const tile_args *a) { tile(j, a, 2); }
 AVX512 static void tile1(const small_job *j, const tile_args *a) { tile(j, a, 1); }
-
-/* Sigmoid and tanh, a pass over a finished stretch, with gemm_core.c's formulas. */
-static void slow_act(float *y, int64_t n, const snt_k_act *act) { snt_k_act_pass_avx512(act, y, y, n); }
 
 /* Output row h of image n, every output channel. */
 static void output_row(const small_job *j, ring_state *r, int64_t n, int64_t h) {
@@ -243,8 +240,6 @@ static void output_row(const small_job *j, ring_state *r, int64_t n, int64_t h) 
       a.y += NV * VW;
       if (a.res) a.res += NV * VW;
     }
-    if (snt_k_act_needs_pass(&j->e->act))
-      for (int64_t o = 0; o < a.chans; o++) slow_act(j->y + at + o * plane, s->out_w, &j->e->act);
   }
 }
 

@@ -281,9 +281,6 @@ AVX512 static void product3(int64_t cin, const float *v, const float *u, float *
 AVX512 static void product2(int64_t cin, const float *v, const float *u, float *m) { product(cin, v, u, m, 2); }
 AVX512 static void product1(int64_t cin, const float *v, const float *u, float *m) { product(cin, v, u, m, 1); }
 
-/* Sigmoid and tanh, a pass over a stored stretch, with gemm_core.c's formulas. */
-static void slow_act(float *y, int64_t n, const snt_k_act *act) { snt_k_act_pass_avx512(act, y, y, n); }
-
 /* Output channel co of the block: O[a][b][lane] = (A^T M A)[a][b] (m: M at co, OB * TB floats
  * between xi), then per run of tiles and output row the four column phases interleaved to
  * 16 consecutive columns, bias, residual and activation added, stored. */
@@ -303,7 +300,6 @@ AVX512 static void output_channel(const wg_geo *s, const float *m, int64_t co, c
   }
   const __m512i pick = _mm512_setr_epi32(0, 16, 0, 16, 1, 17, 1, 17, 2, 18, 2, 18, 3, 19, 3, 19);
   __m512 bias = _mm512_set1_ps(e->bias ? e->bias[co] : 0.0f);
-  int slow = snt_k_act_needs_pass(&e->act);
   int64_t ny = s->batch * s->cout * s->out_h * s->out_w;
   bounds rb = {e->residual, e->residual ? e->residual + ny : NULL};
   for (int i = 0; i < nseg; i++) {
@@ -322,10 +318,9 @@ AVX512 static void output_channel(const wg_geo *s, const float *m, int64_t co, c
         int64_t off = at + col0 + 16 * q;
         v = _mm512_add_ps(v, bias);
         if (e->residual) v = _mm512_add_ps(v, load_lanes(e->residual + off, k, &rb));
-        if (k == 0xFFFF) _mm512_storeu_ps(y + off, snt_k_act_vec512(v, &e->act));
-        else _mm512_mask_storeu_ps(y + off, k, snt_k_act_vec512(v, &e->act));
+        if (k == 0xFFFF) _mm512_storeu_ps(y + off, snt_k_act_all512(v, &e->act));
+        else _mm512_mask_storeu_ps(y + off, k, snt_k_act_all512(v, &e->act));
       }
-      if (slow) slow_act(y + at + col0, cols, &e->act);
     }
   }
 }

@@ -1,10 +1,12 @@
 /* The AVX-512 GEMM path: a 14 x 32 register tile (28 zmm accumulators, so both FMA pipes stay
- * busy past the 4-cycle latency), masked stores at the edges, the epilogue in registers.
+ * busy past the 4-cycle latency), masked stores at the edges, the epilogue in registers (every
+ * activation, the exp-based ones too).
  * Compiled for avx512f per function, so the rest of the runtime stays generic. */
 #include <immintrin.h>
 #include <stdint.h>
 
 #include "act_avx512.h"
+#include "act_pass.h"
 #include "ukr_avx512.h"
 #include "gemm_ukr.h"
 
@@ -14,6 +16,11 @@ enum { MR = SNT_K_AVX512_MR, NR = SNT_K_AVX512_NR };
 
 AVX512 static inline __mmask16 lane_mask(int count) {
   return count >= 16 ? (__mmask16)0xFFFF : (count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1));
+}
+
+/* The exp-based and hard activations, out of line: one copy of their code, not 28 unrolled. */
+AVX512 __attribute__((noinline)) static __m512 act_all(__m512 v, const snt_k_act *act) {
+  return snt_k_act_all512(v, act);
 }
 
 AVX512 void snt_k_ukr_avx512(const snt_k_ukr_args *p) {
@@ -52,6 +59,7 @@ AVX512 void snt_k_ukr_avx512(const snt_k_ukr_args *p) {
   }
   __mmask16 m0 = lane_mask(p->nr), m1 = lane_mask(p->nr - 16);
   __m512 alpha = _mm512_set1_ps(p->alpha);
+  const int slow_act = snt_k_act_needs_pass(&p->act);
 #pragma GCC unroll 14
   for (int i = 0; i < MR; i++) {
     if (i >= p->mr) break;
@@ -76,8 +84,13 @@ AVX512 void snt_k_ukr_avx512(const snt_k_ukr_args *p) {
         v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, r));
         v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, r + 16));
       }
-      v0 = snt_k_act_vec512(v0, &p->act);
-      v1 = snt_k_act_vec512(v1, &p->act);
+      if (slow_act) {
+        v0 = act_all(v0, &p->act);
+        v1 = act_all(v1, &p->act);
+      } else {
+        v0 = snt_k_act_vec512(v0, &p->act);
+        v1 = snt_k_act_vec512(v1, &p->act);
+      }
     }
     if (stream) {
       _mm512_stream_ps(c, v0);

@@ -367,8 +367,9 @@ static void macro_kernel(const gemm_job *J, snt_k_ukr_args *u, const float *ablk
   const snt_k_gemm_call *g = J->g;
   const snt_k_epilogue_desc *e = &g->epi;
   int mr = J->sh.mr, nr = J->sh.nr;
-  int slow = u->last && act_is_slow(&e->act);
-  /* The AVX-512 microkernel writes the tap in its store; else a pass over the tile in L1. */
+  /* The AVX-512 microkernel applies every activation and writes the tap in its store; the
+   * others leave the exp-based activations and the tap to a pass over the tile in L1. */
+  int slow = u->last && J->isa != SNT_K_ISA_AVX512 && act_is_slow(&e->act);
   int tap_ukr = u->last && e->tap && J->isa == SNT_K_ISA_AVX512 && !slow, tap_pass = u->last && e->tap && !tap_ukr;
   u->kc = kcb;
   for (int64_t jr = 0; jr < ncb; jr += nr) {
@@ -416,7 +417,7 @@ static void gemm_thread(void *arg, int t, int threads) {
   float *bbuf = abuf + (g->packed_a ? 0 : round_up(round_up(min64(J->sh.mc, i1 - i0), J->sh.mr) * J->kc, 16));
   snt_k_ukr_args u = {.ldc = g->ldc, .alpha = g->epi.alpha, .ldr = g->epi.ldr, .act = g->epi.act,
                       .ldt = g->epi.ldt, .tap_relu = g->epi.tap_relu,
-                      .stream = g->epi.stream && J->isa == SNT_K_ISA_AVX512 && !act_is_slow(&g->epi.act)};
+                      .stream = g->epi.stream && J->isa == SNT_K_ISA_AVX512};
   for (int64_t jc = j0; jc < j1; jc += J->sh.nc) {
     int64_t ncb = min64(J->sh.nc, j1 - jc);
     for (int64_t k0 = 0; k0 < g->k; k0 += J->kc) {
