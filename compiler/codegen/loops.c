@@ -43,7 +43,7 @@ static bool same_shape(const snt_tensor *a, const snt_tensor *b) {
   return true;
 }
 
-enum { SNT_MAX_INPUTS_LOOP = 16, MIN_RUN = 16 };
+enum { MAX_RUN_INPUTS = 16, MIN_RUN = 16 };
 
 /* Input x's size along output dim d (1 where x's rank does not reach). */
 static int64_t dim_at(const snt_tensor *x, int R, int d) {
@@ -53,12 +53,13 @@ static int64_t dim_at(const snt_tensor *x, int R, int d) {
 
 /* The first output dim s >= 1 of the longest run of trailing dims [s, R) over which every input
  * either has the output's sizes (full[k]: read contiguously) or size 1 (read once), with at
- * least MIN_RUN elements; R if there is none. Over such a run the body is one flat loop the
- * compiler vectorises (a channel scale [N, C, 1, 1] times a map [N, C, H, W]: runs of H W). */
+ * least MIN_RUN elements; R (an empty run, full[] unset) if there is none. Over such a run the
+ * body is one flat loop the compiler vectorises (a channel scale [N, C, 1, 1] times a map
+ * [N, C, H, W]: runs of H W). */
 static int inner_run(const snt_graph *g, const snt_tensor *y, const int *ins, int n_ins, bool *full) {
   int R = y->rank, best = R;
-  if (n_ins > SNT_MAX_INPUTS_LOOP) return R;
-  bool is_full[SNT_MAX_INPUTS_LOOP], is_one[SNT_MAX_INPUTS_LOOP];
+  if (n_ins > MAX_RUN_INPUTS) return R;
+  bool is_full[MAX_RUN_INPUTS], is_one[MAX_RUN_INPUTS];
   for (int k = 0; k < n_ins; k++) is_full[k] = is_one[k] = true;
   int64_t len = 1;
   for (int d = R - 1; d >= 1; d--) {
@@ -79,7 +80,8 @@ static int inner_run(const snt_graph *g, const snt_tensor *y, const int *ins, in
   return best;
 }
 
-/* Outer loops over output dims [0, s), the body in a flat loop over the run [s, R). */
+/* Outer loops over output dims [0, s), the body in a flat loop over the run [s, R) (one
+ * iteration when s = R). */
 static void emit_run_loops(snt_emit *e, int out, const int *ins, int n_ins, const char *body, int s, const bool *full) {
   const snt_tensor *y = &e->g->tensors[out];
   int R = y->rank;
@@ -104,7 +106,7 @@ static void emit_run_loops(snt_emit *e, int out, const int *ins, int n_ins, cons
   }
   snt_emit_line(e, "  for (int64_t j = 0; j < %lldLL; j++) {", (long long)run);
   snt_emit_line(e, "    const int64_t io = ob + j;");
-  for (int k = 0; k < n_ins; k++) snt_emit_line(e, "    const int64_t ix%d = b%d%s;", k, k, full[k] ? " + j" : "");
+  for (int k = 0; k < n_ins; k++) snt_emit_line(e, "    const int64_t ix%d = b%d%s;", k, k, s < R && full[k] ? " + j" : "");
   snt_emit_line(e, "    %s", body);
   snt_emit_line(e, "  }");
   snt_emit_line(e, "  ob += %lldLL;", (long long)run);
@@ -130,32 +132,6 @@ void snt_emit_elementwise_loop(snt_emit *e, int out, const int *ins, int n_ins, 
     return;
   }
   /* Right-aligned broadcasting: input dim i of rank r lines up with output dim i + (R - r). */
-  int R = y->rank;
-  bool full[SNT_MAX_INPUTS_LOOP];
-  int s = inner_run(e->g, y, ins, n_ins, full);
-  if (s < R) {
-    emit_run_loops(e, out, ins, n_ins, body, s, full);
-    return;
-  }
-  snt_emit_line(e, "int64_t io = 0;");
-  for (int d = 0; d < R; d++)
-    snt_emit_line(e, "for (int64_t i%d = 0; i%d < %s; i%d++)", d, d, d ? snt_emit_i64(e, y->dims[d]) : snt_emit_rows(e, out), d);
-  snt_emit_line(e, "{");
-  for (int k = 0; k < n_ins; k++) {
-    const snt_tensor *x = &e->g->tensors[ins[k]];
-    snt_strbuf idx = {0};
-    snt_sb_puts(&idx, "0");
-    int64_t stride = 1;
-    for (int d = x->rank - 1; d >= 0; d--) {
-      int od = d + (R - x->rank);
-      if (x->dims[d] != 1) snt_sb_printf(&idx, " + i%d * %lld", od, (long long)stride);
-      stride *= x->dims[d];
-    }
-    snt_emit_line(e, "  const int64_t ix%d = %s;", k, idx.data);
-    snt_sb_free(&idx);
-  }
-  snt_emit_line(e, "  %s", body);
-  snt_emit_line(e, "  io++;");
-  snt_emit_line(e, "}");
-  snt_emit_line(e, "}");
+  bool full[MAX_RUN_INPUTS] = {false};
+  emit_run_loops(e, out, ins, n_ins, body, inner_run(e->g, y, ins, n_ins, full), full);
 }

@@ -60,7 +60,7 @@ static snt_status grad(snt_ad *ad, int node) {
 /* kind_: the snt_k_activation kind that runs float32 (NULL: the loop for every type). */
 #define ACTIVATION(id, onnx, label, types_, expr_, kind_)                                                \
   static snt_status id##_emit(snt_emit *e, int node) {                                                  \
-    if (kind_ && snt_emit_activation_call(e, node, kind_ ? kind_ : "", 0, 0)) return SNT_OK;            \
+    if (kind_ && snt_emit_activation_call(e, node, kind_, 0, 0)) return SNT_OK;                         \
     return snt_emit_unary_expr(e, node, expr_);                                                         \
   }                                                                                                     \
   const snt_op snt_op_##id = {.name = #id, .type_name = "Activation", .default_layer = "activation", \

@@ -1,10 +1,10 @@
 /* The activation pass: an activation applied to stored float32 outputs, vectorised per ISA
  * (private to runtime/kernels/). The exp-based ones (sigmoid, tanh, silu, mish, exp) and the hard
- * ones cannot go in a microkernel's store cheaply, so every conv and GEMM path runs this pass
- * over a finished tile while it is in L1; standalone activation nodes run it through
- * snt_k_activation. Every path computes the same formulas (Cephes' expf and tanhf), lanes
- * outside the polynomial's range go to libm, so results agree with the scalar C path to a few
- * ulp whatever the ISA. */
+ * ones do not fit the AVX2 and C microkernels' stores, so those paths run this pass over a
+ * finished tile while it is in L1; standalone activation nodes run it through
+ * snt_k_activation; the AVX-512 stores compute them in registers (act_avx512.h). Every path
+ * computes the same formulas (Cephes' expf and tanhf, exp's argument clamped where its result
+ * is 0 or infinite in float), so results agree to a few ulp whatever the ISA. */
 #ifndef SINTER_RUNTIME_KERNELS_ACT_PASS_H
 #define SINTER_RUNTIME_KERNELS_ACT_PASS_H
 

@@ -20,8 +20,6 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* ---- the transposing store ----------------------------------------------------------------- */
 
-/* Every activation in the store, as the other AVX-512 stores. */
-AVX512 static inline __m512 act16(__m512 v, const snt_k_act *act) { return snt_k_act_all512(v, act); }
 
 static inline __mmask16 lanes(int lo, int hi) { return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u)); }
 
@@ -66,7 +64,7 @@ AVX512 static inline __m512 tap16(__m512 o, const snt_k_conv_tap *tap, int64_t c
 AVX512 static inline void store_channel(const snt_k_conv3 *g, const strip *st, __m512 v, int64_t co,
                                         const snt_k_conv_epi *e, float *y) {
   int64_t p = g->w.out_size, end = g->batch * g->cout * p;
-  if (!e->residual) v = act16(v, &e->act);
+  if (!e->residual) v = snt_k_act_all512(v, &e->act);
   for (int sgi = 0; sgi < st->nseg; sgi++) {
     const struct seg *sg = &st->seg[sgi];
     int64_t off = sg->off + co * p;
@@ -75,7 +73,7 @@ AVX512 static inline void store_channel(const snt_k_conv3 *g, const strip *st, _
     if (e->residual) {
       __m512 r = off + 16 <= end ? _mm512_loadu_ps(e->residual + off) /* see load_upto */
                                  : _mm512_maskz_loadu_ps(low, e->residual + off);
-      o = act16(_mm512_add_ps(v, sg->lo ? _mm512_maskz_expand_ps(at, r) : r), &e->act);
+      o = snt_k_act_all512(_mm512_add_ps(v, sg->lo ? _mm512_maskz_expand_ps(at, r) : r), &e->act);
     }
     if (st->spill) _mm512_storeu_ps(y + off, o);
     else _mm512_mask_storeu_ps(y + off, low, sg->lo ? _mm512_maskz_compress_ps(at, o) : o);

@@ -16,9 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "act_pass.h"
+#include "act_avx512.h"
 #include "gemm_bf16.h"
-#include "conv_impl.h"
 #include "kernels_util.h"
 
 enum { MR = 8, NR = 48, NV = NR / 16, MAX_ENTRIES = 4096 };
@@ -199,18 +198,13 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void store_tile(co
           x = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(e->act.clip_max), _CMP_GT_OQ), x,
                                    _mm512_set1_ps(e->act.clip_max));
           break;
-        default: break;
+        default: x = snt_k_act_all512(x, &e->act); break; /* the exp-based and hard ones; none */
       }
       /* A whole aligned vector of a streamed C (gemm_core.h) skips the read for ownership. */
-      int stream = e->stream && left >= 16 && ((uintptr_t)cp & 63) == 0 && !snt_k_act_needs_pass(&e->act) &&
+      int stream = e->stream && left >= 16 && ((uintptr_t)cp & 63) == 0 &&
                    (!e->tap || ((uintptr_t)(e->tap + i * e->ldt + j) & 63) == 0);
       if (stream) _mm512_stream_ps(cp, x);
       else _mm512_mask_storeu_ps(cp, mk, x);
-      if (snt_k_act_needs_pass(&e->act)) {
-        snt_k_act a = e->act;
-        snt_k_epilogue(SNT_K_ISA_AVX512, 1, 1, left < 16 ? left : 16, NULL, NULL, &a, cp);
-        x = _mm512_maskz_loadu_ps(mk, cp);
-      }
       if (e->tap) { /* snt_k_bn_infer's multiply, add, max(v, 0) (NaN to 0); maybe fused into an FMA */
         __m512 t = _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(e->tap_scale[i])), _mm512_set1_ps(e->tap_shift[i]));
         if (e->tap_relu) t = _mm512_max_ps(t, _mm512_setzero_ps());

@@ -153,12 +153,12 @@ static void pack_b_plain(const void *src, int64_t k0, int64_t kcb, int64_t n0, i
 
 /* ---- the epilogue outside the microkernel ---------------------------------------------- */
 
-static float act_slow(float v, const snt_k_act *act) {
+/* One element (GEMV, dot tiles, k = 0): the cheap kinds inline, the others act_pass.h's. */
+static float act_one(float v, const snt_k_act *act) {
+  if (!snt_k_act_needs_pass(act)) return snt_k_ukr_act(v, act);
   snt_k_act_pass_c(act, &v, &v, 1);
   return v;
 }
-
-static int act_is_slow(const snt_k_act *act) { return snt_k_act_needs_pass(act); }
 
 /* The activations of act_pass.h, a pass over a finished tile while it is in L1. */
 static void slow_act_tile(snt_k_isa isa, float *c, int64_t ldc, int rows, int cols, const snt_k_act *act) {
@@ -178,7 +178,7 @@ static float epi_one(const snt_k_epilogue_desc *e, float v, float c_old, int64_t
   if (e->row_bias) v += e->row_bias[i];
   if (e->col_bias) v += e->col_bias[j];
   if (e->residual) v += e->residual[i * e->ldr + j];
-  return act_slow(v, &e->act);
+  return act_one(v, &e->act);
 }
 
 /* k = 0: the product is 0 and only the epilogue remains. */
@@ -369,7 +369,7 @@ static void macro_kernel(const gemm_job *J, snt_k_ukr_args *u, const float *ablk
   int mr = J->sh.mr, nr = J->sh.nr;
   /* The AVX-512 microkernel applies every activation and writes the tap in its store; the
    * others leave the exp-based activations and the tap to a pass over the tile in L1. */
-  int slow = u->last && J->isa != SNT_K_ISA_AVX512 && act_is_slow(&e->act);
+  int slow = u->last && J->isa != SNT_K_ISA_AVX512 && snt_k_act_needs_pass(&e->act);
   int tap_ukr = u->last && e->tap && J->isa == SNT_K_ISA_AVX512 && !slow, tap_pass = u->last && e->tap && !tap_ukr;
   u->kc = kcb;
   for (int64_t jr = 0; jr < ncb; jr += nr) {
