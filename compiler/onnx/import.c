@@ -203,6 +203,7 @@ static snt_status tensor_attr(import_ctx *c, const Onnx__AttributeProto *a, snt_
 static snt_status copy_attrs(import_ctx *c, const Onnx__NodeProto *np, snt_node *n, const char *nname) {
   for (size_t i = 0; i < np->n_attribute; i++) {
     const Onnx__AttributeProto *a = np->attribute[i];
+    if (snt_onnx_attr_internal(a->name)) continue;
     snt_status st;
     bool one = false;
     switch (a->type) {

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler/onnx/schema_attrs.h"
+#include "compiler/onnx/versions.h"
 #include "support/util.h"
 
 static snt_status fail(snt_diag *d, const snt_onnx_site *at, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -73,9 +75,81 @@ static snt_status ranges(snt_diag *d, const snt_onnx_site *at, const snt_op *op,
   return SNT_OK;
 }
 
+bool snt_onnx_attr_internal(const char *name) { return strncmp(name, "__", 2) == 0; }
+
+static int first_version(const char *op_type) {
+  int v = 0;
+  for (const snt_onnx_attr_row *r = snt_onnx_attr_rows; r->op; r++)
+    if (strcmp(r->op, op_type) == 0 && (!v || r->since < v)) v = r->since;
+  return v;
+}
+
+/* The newest version of op_type that has the attribute, for the message; NULL: none has. */
+static const snt_onnx_attr_row *version_with(const char *op_type, const char *name) {
+  const snt_onnx_attr_row *best = NULL;
+  for (const snt_onnx_attr_row *r = snt_onnx_attr_rows; r->op; r++)
+    if (strcmp(r->op, op_type) == 0 && snt_onnx_attr_in_row(r, name) && (!best || r->since > best->since)) best = r;
+  return best;
+}
+
+/* The version after row's (where its attribute set ends), 0 when row is the newest. */
+static int next_since(const snt_onnx_attr_row *row) {
+  int next = 0;
+  for (const snt_onnx_attr_row *r = snt_onnx_attr_rows; r->op; r++)
+    if (strcmp(r->op, row->op) == 0 && r->since > row->since && (!next || r->since < next)) next = r->since;
+  return next;
+}
+
+/* The first version of the run of versions up to row's that all have the attribute. */
+static int first_of_run(const snt_onnx_attr_row *row, const char *name) {
+  int from = row->since;
+  for (const snt_onnx_attr_row *r = row; r > snt_onnx_attr_rows && strcmp(r[-1].op, row->op) == 0; r--) {
+    if (!snt_onnx_attr_in_row(&r[-1], name)) break;
+    from = r[-1].since;
+  }
+  return from;
+}
+
+/* Only the schema's attributes of the version in force: the importer copies them under their
+ * own names, and a foreign name could set an op's internal attribute. */
+static snt_status schema_attrs(snt_diag *d, const snt_onnx_site *at, const Onnx__NodeProto *np) {
+  const snt_onnx_attr_row *row = snt_onnx_attr_row_at(np->op_type, at->opset);
+  if (!row) {
+    int first = first_version(np->op_type);
+    if (first) return fail(d, at, "op %s does not exist before opset %d", np->op_type, first);
+    return fail(d, at, "internal: no ONNX schema attributes are known for %s", np->op_type);
+  }
+  int v18 = snt_onnx_since_18(np->op_type, at->opset), version = v18 > row->since ? v18 : row->since;
+  for (size_t i = 0; i < np->n_attribute; i++) {
+    const char *name = np->attribute[i]->name;
+    if (snt_onnx_attr_internal(name) || snt_onnx_attr_in_row(row, name)) continue;
+    const snt_onnx_attr_row *other = version_with(np->op_type, name);
+    char was[96] = "";
+    if (other) {
+      int from = first_of_run(other, name), end = next_since(other);
+      if (end) snprintf(was, sizeof was, " (%s has it in opsets %d to %d)", other->op, from, end - 1);
+      else snprintf(was, sizeof was, " (%s has it from opset %d)", other->op, from);
+    }
+    if (!row->attrs[0])
+      return fail(d, at, "attribute '%s' is not an attribute of %s-%d, which has none%s", name, row->op, version, was);
+    char *list = malloc(2 * strlen(row->attrs) + 1), *o = list; /* "a b" -> "a, b" */
+    for (const char *p = row->attrs; list && *p; p++) {
+      *o++ = *p;
+      if (*p == ' ') o[-1] = ',', *o++ = ' ';
+    }
+    if (list) *o = '\0';
+    snt_status st = fail(d, at, "attribute '%s' is not an attribute of %s-%d%s; expected one of: %s", name, row->op,
+                         version, was, list ? list : row->attrs);
+    free(list);
+    return st;
+  }
+  return SNT_OK;
+}
+
 snt_status snt_onnx_validate_node(snt_diag *d, const snt_onnx_site *at, const snt_op *op, const Onnx__NodeProto *np) {
   if (op->onnx_arity.min_out < 1) return fail(d, at, "internal: the op declares no ONNX arity");
-  snt_status st = arity(d, at, &op->onnx_arity, np);
+  snt_status st = schema_attrs(d, at, np);
+  if (!st) st = arity(d, at, &op->onnx_arity, np);
   return st ? st : ranges(d, at, op, np);
 }
 

@@ -15,6 +15,8 @@ typedef struct snt_onnx_site {
 } snt_onnx_site;
 
 /* Checks node `np` against op's schema (compiler/op.h: onnx_arity, onnx_ranges). */
+/* Names the ONNX checker and ONNX Runtime leave unchecked (a "__" prefix): ignored at import. */
+bool snt_onnx_attr_internal(const char *name);
 snt_status snt_onnx_validate_node(snt_diag *d, const snt_onnx_site *at, const snt_op *op, const Onnx__NodeProto *np);
 /* Checks the sizes of the tensors node `node` reads and writes (after its infer). */
 snt_status snt_onnx_validate_sizes(snt_diag *d, const snt_onnx_site *at, const snt_graph *g, int node);

@@ -48,8 +48,6 @@ static snt_status infer(snt_graph *g, int node, snt_diag *d) {
 /* The same checks with the ONNX op and opset named; mode is an attribute from opset 11. */
 static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
   snt_node *n = &g->nodes[node];
-  if (opset < 11 && snt_node_attr(n, "mode"))
-    return snt_node_error(g, n, d, "%s-%d has no mode attribute (from opset 11)", n->op->onnx_type, opset);
   const char *m = snt_node_string(n, "mode", "DCR");
   if (strcmp(m, "DCR") != 0 && strcmp(m, "CRD") != 0)
     return snt_node_error(g, n, d, "%s-%d: mode '%s' is neither DCR nor CRD", n->op->onnx_type, opset, m);

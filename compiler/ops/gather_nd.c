@@ -47,18 +47,12 @@ static snt_status emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
-static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
-  snt_node *n = &g->nodes[node];
-  if (opset < 12 && snt_node_attr(n, "batch_dims")) return snt_node_error(g, n, d, "GatherND-11 has no batch_dims (from opset 12)");
-  return SNT_OK;
-}
-
 static const snt_attr_range ranges[] = {{"batch_dims", 0, SNT_MAX_RANK}, {0}};
 
 const snt_op snt_op_gather_nd = {
     .name = "gather_nd", .type_name = "GatherND", .default_layer = "gather_nd",
     .doc = "slices of x picked by INT64 coordinate tuples (the indices' last axis), after batch_dims shared axes",
-    .min_inputs = 2, .max_inputs = 2, .args = args, .infer = infer, .onnx_type = "GatherND", .onnx_import = onnx_import,
+    .min_inputs = 2, .max_inputs = 2, .args = args, .infer = infer, .onnx_type = "GatherND",
     .emit = emit, .no_dsl = SNT_NO_DSL_YET, .onnx_arity = {2, 2, 1, 1},
     .onnx_ranges = ranges,
     .types = {.t = SNT_TY_ALL, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE}, .no_export = "it has no DSL form, and sinter export-onnx writes DSL models only"};

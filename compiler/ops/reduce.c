@@ -101,10 +101,8 @@ static const snt_attr_range reduce_ranges[] = {{"keepdims", 0, 1}, {"noop_with_e
 static snt_status reduce_import(snt_graph *g, int node, int opset, snt_diag *d) {
   snt_node *n = &g->nodes[node];
   int from = n->op == &snt_op_reduce_sum ? 13 : 18;
-  if (opset < from && (n->n_in > 1 || snt_node_attr(n, "noop_with_empty_axes")))
+  if (opset < from && n->n_in > 1)
     return snt_node_error(g, n, d, "%s-%d takes its axes as an attribute (an input from opset %d)", n->op->type_name, opset, from);
-  if (opset >= from && snt_node_attr(n, "axes"))
-    return snt_node_error(g, n, d, "%s-%d takes its axes as an input, not an attribute", n->op->type_name, opset);
   return SNT_OK;
 }
 

@@ -167,8 +167,6 @@ static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
   int s_slot = opset < 11 ? 1 : 2;
   snt_tensor *roi_t = opset < 11 ? NULL : snt_in_opt(g, n, 1), *sc = snt_in_opt(g, n, s_slot);
   snt_tensor *sz = opset < 11 ? NULL : snt_in_opt(g, n, 3);
-  if (opset < 18 && (snt_node_attr(n, "axes") || snt_node_attr(n, "antialias") || snt_node_attr(n, "keep_aspect_ratio_policy")))
-    return snt_node_error(g, n, d, "axes, antialias and keep_aspect_ratio_policy are Resize-18's, not %d's", opset);
   double v[SNT_MAX_RANK], roi[2 * SNT_MAX_RANK];
   int c_roi = 0;
   if (roi_t && snt_tensor_numel(roi_t) > 0 && roi_t->data && roi_t->dtype == SNT_F32) {

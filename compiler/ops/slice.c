@@ -97,11 +97,10 @@ static snt_status slice_fold(snt_graph *g, const snt_node *n, void *y) {
 /* Opset 1 has the attributes, 10 on the inputs; one form only. */
 static snt_status slice_import(snt_graph *g, int node, int opset, snt_diag *d) {
   snt_node *n = &g->nodes[node];
-  bool attrs = snt_node_attr(n, "starts") || snt_node_attr(n, "ends") || snt_node_attr(n, "axes");
   if (opset < 10 && (n->n_in > 1 || !snt_node_attr(n, "starts") || !snt_node_attr(n, "ends")))
     return snt_node_error(g, n, d, "Slice-1 takes starts and ends as attributes (inputs from opset 10)");
-  if (opset >= 10 && (attrs || n->n_in < 3 || n->in[1] < 0 || n->in[2] < 0))
-    return snt_node_error(g, n, d, "Slice-%d takes starts and ends as inputs, not attributes", opset);
+  if (opset >= 10 && (n->n_in < 3 || n->in[1] < 0 || n->in[2] < 0))
+    return snt_node_error(g, n, d, "Slice-%d takes starts and ends as inputs", opset);
   return SNT_OK;
 }
 
@@ -180,7 +179,6 @@ static snt_status split_num_outputs(snt_graph *g, snt_node *n, snt_diag *d, int 
  * 18 adds num_outputs. */
 static snt_status split_import(snt_graph *g, int node, int opset, snt_diag *d) {
   snt_node *n = &g->nodes[node];
-  if (opset >= 13 && snt_node_attr(n, "split")) return snt_node_error(g, n, d, "Split-%d takes split as an input, not an attribute", opset);
   if (opset >= 2 && opset < 13 && n->n_in > 1) return snt_node_error(g, n, d, "Split-%d takes split as an attribute, not an input", opset);
   if (opset >= 18 && snt_node_attr(n, "num_outputs") && n->n_out <= 64) return split_num_outputs(g, n, d, opset);
   return SNT_OK;

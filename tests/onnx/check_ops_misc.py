@@ -146,7 +146,8 @@ def bad_cases():
         one("DepthToSpace", ["x"], [], 13, (1, 3, 2, 2),
             "node 'bad' (depth_to_space): DepthToSpace-13: 3 channels are not divisible by blocksize^2 = 4", blocksize=2),
         one("DepthToSpace", ["x"], [], 9, (1, 4, 2, 2),
-            "node 'bad' (depth_to_space): DepthToSpace-9 has no mode attribute (from opset 11)", blocksize=2, mode="CRD"),
+            "node 'bad' (DepthToSpace, opset 9): attribute 'mode' is not an attribute of DepthToSpace-1 (DepthToSpace has "
+            "it from opset 11); expected one of: blocksize", blocksize=2, mode="CRD"),
         one("DepthToSpace", ["x"], [], 11, (1, 4, 2, 2),
             "node 'bad' (depth_to_space): DepthToSpace-11: mode 'RDC' is neither DCR nor CRD", blocksize=2, mode="RDC"),
         one("SpaceToDepth", ["x"], [], 13, (1, 1, 5, 4),

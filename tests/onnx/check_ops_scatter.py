@@ -249,9 +249,11 @@ def bad_cases():
         one("MaxUnpool", ["x", "i", "s"], [I(np.zeros((2, 3, 4, 5)), "i"), I([2, 3, 8, 9], "s")], 11,
             "output_shape's dim 2 (8) is below the unpooled size 9", kernel_shape=[3, 3], strides=[2, 2]),
         one("GatherND", ["x", "i"], [I([[0, 3]], "i")], 13, "index 3 is out of range for axis 1 of size 3"),
-        one("GatherND", ["x", "i"], [I([[0, 1]], "i")], 11, "GatherND-11 has no batch_dims (from opset 12)", batch_dims=1),
+        one("GatherND", ["x", "i"], [I([[0, 1]], "i")], 11, "node 'bad' (GatherND, opset 11): attribute 'batch_dims' is not an attribute of GatherND-11, which has none "
+            "(GatherND has it from opset 12)", batch_dims=1),
         one("ScatterElements", ["x", "i", "u"], [I(np.zeros((1, 1, 1, 1)), "i"), f32(np.zeros((1, 1, 1, 1)), "u")], 13,
-            "ScatterElements-13 has no reduction attribute (from opset 16)", reduction="add"),
+            "attribute 'reduction' is not an attribute of ScatterElements-13 (ScatterElements has it from opset 16); "
+            "expected one of: axis", reduction="add"),
         one("ScatterElements", ["x", "i", "u"], [I(np.zeros((1, 1, 1, 1)), "i"), f32(np.zeros((1, 1, 1, 1)), "u")], 16,
             "reduction 'max' is not supported (none, add or mul)", reduction="max"),
         one("Scatter", ["x", "i", "u"], [I(np.full((1, 1, 1, 1), -6), "i"), f32(np.zeros((1, 1, 1, 1)), "u")], 9,

@@ -105,11 +105,14 @@ def bad_cases():
     one = lambda op, ins, inits, opset, msg, **a: (op, opset, [node(op, ins, ["y"] + ["z"] * (op == "TopK"), name="bad", **a)],
                                                    inits, msg)
     return [
-        one("Slice", ["x"], [], 13, "Slice-13 takes starts and ends as inputs, not attributes", starts=[0], ends=[1]),
+        one("Slice", ["x"], [], 13, "attribute 'ends' is not an attribute of Slice-13, which has none "
+            "(Slice has it in opsets 1 to 9)", starts=[0], ends=[1]),
         one("Slice", ["x", "s", "e", "a", "st"], [i64([0], "s"), i64([1], "e"), i64([0], "a"), i64([0], "st")], 13, "a step is 0"),
-        one("Split", ["x"], [], 13, "Split-13 takes split as an input, not an attribute", split=[1, 1]),
+        one("Split", ["x"], [], 13, "attribute 'split' is not an attribute of Split-13 (Split has it in opsets 1 to "
+            "12); expected one of: axis", split=[1, 1]),
         one("ReduceMax", ["x", "a"], [i64([1], "a")], 13, "ReduceMax-13 takes its axes as an attribute (an input from opset 18)"),
-        one("ReduceSum", ["x"], [], 13, "ReduceSum-13 takes its axes as an input, not an attribute", axes=[1]),
+        one("ReduceSum", ["x"], [], 13, "attribute 'axes' is not an attribute of ReduceSum-13 (ReduceSum has it in "
+            "opsets 1 to 12); expected one of: keepdims, noop_with_empty_axes", axes=[1]),
         one("ReduceL2", ["x"], [], 13, "axis 4 is out of range for rank 4", axes=[4]),
         one("ArgMax", ["x"], [], 13, "axis -5 is out of range for rank 4", axis=-5),
         one("TopK", ["x", "k"], [i64([7], "k")], 13, "k = 7 is not within 0..6"),

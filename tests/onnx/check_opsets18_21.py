@@ -136,8 +136,9 @@ def refused(d):
     cases.append(("resize_aspect_overflow", m, "axis 3 would have size 19200000"))
     m = Model(17)
     m.add("Resize", ["x", EMPTY, f32(2.0)], axes=[2])
-    cases.append(("resize_axes_17", m, "axes, antialias and keep_aspect_ratio_policy are "
-                  "Resize-18's, not 17's"))
+    cases.append(("resize_axes_17", m, "attribute 'axes' is not an attribute of Resize-13 (Resize has it from "
+                  "opset 18); expected one of: coordinate_transformation_mode, cubic_coeff_a, exclude_outside, "
+                  "extrapolation_value, mode, nearest_mode"))
     m = Model(18)
     m.add("ScatterElements", ["x", np.zeros((1, 1, 1, 1), np.int64), np.ones((1, 1, 1, 1), np.float32)], reduction="max")
     cases.append(("scatter_18", m, "node 'n0_ScatterElements': op ScatterElements version 18 (opset 18) is not supported yet: "
