@@ -63,6 +63,9 @@ MATH(acos, "Acos", "arccosine: acos(x)", SNT_TY_FLOATS, "acos$f(x)", NULL);
 MATH(atan, "Atan", "arctangent: atan(x)", SNT_TY_FLOATS, "atan$f(x)", NULL);
 MATH(sinh, "Sinh", "hyperbolic sine: sinh(x)", SNT_TY_FLOATS, "sinh$f(x)", NULL);
 MATH(cosh, "Cosh", "hyperbolic cosine: cosh(x)", SNT_TY_FLOATS, "cosh$f(x)", NULL);
+MATH(asinh, "Asinh", "inverse hyperbolic sine: asinh(x)", SNT_TY_FLOATS, "asinh$f(x)", NULL);
+MATH(acosh, "Acosh", "inverse hyperbolic cosine: acosh(x)", SNT_TY_FLOATS, "acosh$f(x)", NULL);
+MATH(atanh, "Atanh", "inverse hyperbolic tangent: atanh(x)", SNT_TY_FLOATS, "atanh$f(x)", NULL);
 /* log(1 + e^x) without overflow: x + log1p(e^-x) above 0. */
 MATH(softplus, "Softplus", "log(1 + exp(x)): softplus(x)", SNT_TY_FLOATS, "(x > 0 ? x + log1p$f(exp$f(-x)) : log1p$f(exp$f(x)))", NULL);
 MATH(softsign, "Softsign", "x / (1 + |x|): softsign(x)", SNT_TY_FLOATS, "x / (1 + fabs$f(x))", NULL);

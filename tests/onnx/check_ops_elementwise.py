@@ -50,7 +50,7 @@ REF = {
     "Softplus": lambda x: np.log1p(np.exp(x)), "Softsign": lambda x: x / (1 + np.abs(x)),
     "Ceil": np.ceil, "Floor": np.floor, "Round": np.round, "Sign": np.sign, "Reciprocal": lambda x: 1 / x,
     "Sin": np.sin, "Cos": np.cos, "Tan": np.tan, "Asin": np.arcsin, "Acos": np.arccos, "Atan": np.arctan,
-    "Sinh": np.sinh, "Cosh": np.cosh,
+    "Sinh": np.sinh, "Cosh": np.cosh, "Asinh": np.arcsinh, "Acosh": np.arccosh, "Atanh": np.arctanh,
 }
 
 # (opset, op, [input arrays], attrs, name); inputs named per case; BOOL/int results exact
@@ -81,8 +81,10 @@ for t in (F32, F64, F16):
         case(7, op, [X(t)])
     for op in ("Asin", "Acos"):
         case(7, op, [X(t, -1, 1)])
-    for op in ("Sinh", "Cosh"):
+    for op in ("Sinh", "Cosh", "Asinh"):
         case(9, op, [X(t)])
+    case(9, "Acosh", [X(t, 1, 4)])
+    case(9, "Atanh", [X(t, -0.99, 0.99)])
     case(9, "IsNaN", [np.array([1, np.nan, -np.inf, 0, np.nan], t)])
 for t in (np.int32, np.int64, np.int8, np.uint8):
     case(13, "Sign", [X(t)])
@@ -214,7 +216,7 @@ def close(a, b):
 
 
 # ONNX Runtime 1.30's CPU provider has no kernel for these (op, opset, type): numpy judges them.
-NO_ORT = {(op, o, F64) for op, o in [("Acos", 7), ("Asin", 7), ("Atan", 7), ("Tan", 7), ("Cosh", 9), ("Sinh", 9),
+NO_ORT = {(op, o, F64) for op, o in [("Acos", 7), ("Asin", 7), ("Atan", 7), ("Tan", 7), ("Cosh", 9), ("Sinh", 9), ("Asinh", 9), ("Acosh", 9), ("Atanh", 9),
                                      ("Elu", 6), ("Elu", 17), ("HardSigmoid", 6), ("HardSigmoid", 17),
                                      ("HardSwish", 17), ("Selu", 6), ("Selu", 17), ("Softplus", 6),
                                      ("Softplus", 17), ("Softsign", 6), ("Softsign", 17), ("ThresholdedRelu", 11),
