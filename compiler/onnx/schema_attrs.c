@@ -125,6 +125,7 @@ const snt_onnx_attr_row snt_onnx_attr_rows[] = {
     {"Greater", 13, ""},
     {"GreaterOrEqual", 12, ""},
     {"GreaterOrEqual", 16, ""},
+    {"GridSample", 16, "align_corners mode padding_mode"},
     {"GroupNormalization", 18, "epsilon num_groups"},
     {"GroupNormalization", 21, "epsilon num_groups stash_type"},
     {"HardSigmoid", 1, "alpha beta consumed_inputs"},

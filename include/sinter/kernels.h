@@ -186,6 +186,20 @@ snt_status snt_k_matmul(snt_k_ctx *ctx, int a_rank, const int64_t *a_dims, const
 void snt_k_softmax(int64_t outer, int64_t axis_len, int64_t inner, const float *x, float *y);
 void snt_k_log_softmax(int64_t outer, int64_t axis_len, int64_t inner, const float *x, float *y);
 
+/* ---- grid sample ---------------------------------------------------------------------- */
+
+typedef enum snt_k_gs_mode { SNT_K_GS_LINEAR, SNT_K_GS_NEAREST, SNT_K_GS_CUBIC } snt_k_gs_mode;
+typedef enum snt_k_gs_pad { SNT_K_GS_ZEROS, SNT_K_GS_BORDER, SNT_K_GS_REFLECTION } snt_k_gs_pad;
+typedef struct snt_k_grid_sample {
+  snt_k_gs_mode mode;
+  snt_k_gs_pad pad;
+  int align_corners;
+  int64_t n, c, h, w, h_out, w_out;
+} snt_k_grid_sample;
+/* ONNX GridSample on 2-D maps: x [n, c, h, w], grid [n, h_out, w_out, 2] of (x, y) in [-1, 1],
+ * y [n, c, h_out, w_out]. */
+void snt_k_grid_sample_run(const snt_k_grid_sample *p, const float *x, const float *grid, float *y);
+
 /* ---- resize --------------------------------------------------------------------------- */
 
 typedef enum snt_k_resize_mode {

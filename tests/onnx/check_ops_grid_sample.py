@@ -1,0 +1,115 @@
+"""GridSample-16 (bilinear/nearest/bicubic) and -20 (linear/nearest/cubic) against ONNX Runtime:
+every mode x padding mode (zeros, border, reflection) x align_corners, a grid reaching past the
+border by up to 2.5 times the map (several reflections), odd map sizes, batch 2, FLOAT and DOUBLE.
+Then hostile grids (NaN, +-1e30, inf) never crash: NaN samples NaN, a point far outside samples 0
+with zeros padding and the corner pixel with border padding; malformed nodes are refused."""
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import onnx
+from onnx import numpy_helper, TensorProto as TP
+
+sys.path.insert(0, os.path.dirname(__file__))
+import ortcompare  # noqa: E402
+from ortcompare import Model  # noqa: E402
+
+sinter, ort_run, ort_modules = sys.argv[1:4]
+rng = np.random.default_rng(16)
+X = rng.standard_normal((2, 3, 5, 7)).astype(np.float32)
+G = rng.uniform(-2.5, 2.5, (2, 4, 6, 2)).astype(np.float32)
+G[0, 0, :3] = [[-1, -1], [1, 1], [0, 0]]  # the corners and the centre exactly
+INPUTS = [("x", X, TP.FLOAT), ("g", G, TP.FLOAT), ("xd", X.astype(np.float64), TP.DOUBLE),
+          ("gd", G.astype(np.float64), TP.DOUBLE)]
+MODES = {16: ("bilinear", "nearest", "bicubic"), 20: ("linear", "nearest", "cubic")}
+
+
+def models():
+    out = []
+    for opset in (16, 20):
+        m = Model(opset, ir_version=9 if opset >= 20 else 8)
+        for mode in MODES[opset]:
+            for pad in ("zeros", "border", "reflection"):
+                for align in (0, 1):
+                    m.add("GridSample", ["x", "g"], mode=mode, padding_mode=pad, align_corners=align)
+        m.add("GridSample", ["x", "g"])  # defaults: (bi)linear, zeros, 0
+        out.append((f"grid{opset}", m, INPUTS[:2]))
+    m = Model(20, ir_version=9)
+    m.add("GridSample", ["xd", "gd"], mode="cubic", padding_mode="reflection")
+    out.append(("grid_double", m, INPUTS[2:]))
+    return out
+
+
+def hostile(d):
+    """Values judged by the rules of runtime/kernels/grid_sample.c (ONNX Runtime is no reference
+    for NaN or 1e30 coordinates)."""
+    g = np.zeros((1, 1, 4, 2), np.float32)
+    g[0, 0] = [[np.nan, 0], [1e30, 1e30], [-np.inf, 0.5], [-1e30, 3e29]]
+    x = rng.standard_normal((1, 2, 5, 7)).astype(np.float32)
+    m = Model(16, ir_version=8)
+    for pad in ("zeros", "border", "reflection"):
+        for mode in MODES[16]:
+            m.add("GridSample", ["x", "g"], mode=mode, padding_mode=pad)
+    path = os.path.join(d, "hostile.onnx")
+    onnx.save(m.proto("hostile", [("x", x, TP.FLOAT), ("g", g, TP.FLOAT)]), path)
+    pbs = []
+    for name, a in (("x", x), ("g", g)):
+        pbs.append(os.path.join(d, f"h_{name}.pb"))
+        open(pbs[-1], "wb").write(numpy_helper.from_array(a, name).SerializeToString())
+    so = os.path.join(d, "hostile_out")
+    p = subprocess.run([sinter, "run", path, *pbs, "-o", so], capture_output=True, text=True)
+    if p.returncode:
+        print(f"FAIL hostile grids: sinter run failed: {p.stderr.strip()}")
+        return 1
+    failed = 0
+    for i, o in enumerate(m.outs):
+        y = numpy_helper.to_array(onnx.load_tensor(os.path.join(so, f"output_{i}.pb")))[0, :, 0]
+        pad = ("zeros", "border", "reflection")[i // 3]
+        ok = np.all(np.isnan(y[:, 0]))  # a NaN coordinate samples NaN
+        if pad == "zeros":
+            ok &= np.all(y[:, 1] == 0) and np.all(y[:, 3] == 0)
+        elif pad == "border":
+            ok &= np.allclose(y[:, 1], x[0, :, 4, 6])  # clamped to the last row and column
+        else:
+            ok &= np.all(np.isfinite(y[:, 3]))
+        if not ok:
+            print(f"FAIL hostile grid, {m.nodes[i].name} ({pad}): {y}")
+            failed += 1
+    if not failed:
+        print(f"ok hostile grids: {len(m.outs)} nodes")
+    return failed
+
+
+def refused(d):
+    cases = []
+    m = Model(16, ir_version=8)
+    m.add("GridSample", ["x", "g"], mode="linear")
+    cases.append(("mode16", m, "GridSample-16: mode 'linear' is none of bilinear, nearest and bicubic"))
+    m = Model(16, ir_version=8)
+    m.add("GridSample", ["x", "g"], padding_mode="wrap")
+    cases.append(("pad", m, "padding_mode 'wrap' is none of zeros, border and reflection"))
+    m = Model(16, ir_version=8)
+    m.add("GridSample", ["x", "x"])
+    cases.append(("grid_shape", m, "the grid has shape (2, 3, 5, 7), expected (2, H_out, W_out, 2)"))
+    m = Model(16, ir_version=8)
+    m.add("GridSample", ["x", "g"], align_corners=2)
+    cases.append(("align", m, "attribute 'align_corners' has 2, expected 0 to 1"))
+    failed = sum(ortcompare.check_refused(d, sinter, n, m, INPUTS, msg) for n, m, msg in cases)
+    if not failed:
+        print(f"ok {len(cases)} malformed nodes refused")
+    return failed
+
+
+def main():
+    failed = 0
+    with tempfile.TemporaryDirectory() as d:
+        for name, m, ins in models():
+            failed += ortcompare.run_model(d, name, m, ins, sinter, ort_run, ort_modules, rtol=1e-5)
+        failed += hostile(d) + refused(d)
+    print("FAIL check_ops_grid_sample" if failed else "PASS check_ops_grid_sample")
+    return 1 if failed else 0
+
+
+sys.exit(main())
