@@ -26,6 +26,7 @@ NEWER = {
     "Gelu": [(20, ["approximate"])],
     "Mish": [(18, [])],
     "IsInf": [(20, ["detect_negative", "detect_positive"])],
+    "BitwiseAnd": [(18, [])], "BitwiseOr": [(18, [])], "BitwiseXor": [(18, [])], "BitwiseNot": [(18, [])],
 }
 for r in ["ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean", "ReduceMin",
           "ReduceProd", "ReduceSumSquare"]:
