@@ -26,6 +26,8 @@ NEWER = {
     "Gelu": [(20, ["approximate"])],
     "Mish": [(18, [])],
     "IsInf": [(20, ["detect_negative", "detect_positive"])],
+    "QuantizeLinear": [(19, ["axis", "saturate"]), (21, ["axis", "block_size", "output_dtype", "saturate"])],
+    "DequantizeLinear": [(19, ["axis"]), (21, ["axis", "block_size"])],
     "BitwiseAnd": [(18, [])], "BitwiseOr": [(18, [])], "BitwiseXor": [(18, [])], "BitwiseNot": [(18, [])],
 }
 for r in ["ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean", "ReduceMin",
