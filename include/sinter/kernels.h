@@ -267,5 +267,6 @@ snt_status snt_k_reduce(snt_k_reduce_kind kind, int rank, const int64_t *dims, u
 #include "sinter/kernels_shape.h" /* the shape and index ops */
 #include "sinter/kernels_loss.h"  /* the ONNX loss ops */
 #include "sinter/kernels_quant.h" /* QuantizeLinear, DequantizeLinear */
+#include "sinter/kernels_int.h"   /* ConvInteger, MatMulInteger, QLinearConv, QLinearMatMul */
 
 #endif
