@@ -1,4 +1,4 @@
-/* scatter_elements (ONNX ScatterElements, opsets 11, 13, 16 with reduction none/add/mul) and
+/* scatter_elements (ONNX ScatterElements, opsets 11, 13, 16 with reduction none/add/mul, 18 with max/min) and
  * scatter (Scatter, opsets 9 and 10: ScatterElements without reduction; deprecated from 11): a copy of
  * x where each element of updates replaces (or is added to, multiplied into) the element at its
  * own coordinates with the axis coordinate taken from the indices (INT32 or INT64, negative
@@ -10,7 +10,7 @@
 
 extern const snt_op snt_op_scatter;
 
-static const char *const reductions[] = {"none", "add", "mul", NULL};
+static const char *const reductions[] = {"none", "add", "mul", "max", "min", NULL};
 static const snt_arg_spec args[] = {{"axis", SNT_ARG_INT, "0", NULL}, {"reduction", SNT_ARG_SYMBOL, "none", reductions}, {0}};
 static const snt_arg_spec scatter_args[] = {{"axis", SNT_ARG_INT, "0", NULL}, {0}};
 
@@ -61,9 +61,9 @@ static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
 
 const snt_op snt_op_scatter_elements = {
     .name = "scatter_elements", .type_name = "ScatterElements", .default_layer = "scatter_elements",
-    .doc = "x with updates written (or added, multiplied) along an axis at indices of updates' shape",
+    .doc = "x with updates written (or added, multiplied, maxed, mined) along an axis at indices of updates' shape",
     .min_inputs = 3, .max_inputs = 3, .args = args, .infer = infer, .onnx_type = "ScatterElements",
-    .onnx_import = onnx_import, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .onnx_arity = {3, 3, 1, 1},
+    .onnx_import = onnx_import, .onnx_upto = 18, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .onnx_arity = {3, 3, 1, 1},
     .types = SCATTER_TYPES, .no_export = "it has no DSL form, and sinter export-onnx writes DSL models only"};
 
 const snt_op snt_op_scatter = {

@@ -1,4 +1,4 @@
-/* scatter_nd (ONNX ScatterND, opsets 11, 13, 16 with reduction none/add/mul): a copy of x where
+/* scatter_nd (ONNX ScatterND, opsets 11, 13, 16 with reduction none/add/mul, 18 with max/min): a copy of x where
  * the slices named by INT64 coordinate tuples (the indices' last axis) are replaced by (or
  * combined with) the slices of updates. Constant indices are checked at compile time. */
 #include "compiler/onnx/to_dsl.h"
@@ -6,7 +6,7 @@
 #include "compiler/ops/scatter_util.h"
 #include "sinter/kernels_scatter.h"
 
-static const char *const reductions[] = {"none", "add", "mul", NULL};
+static const char *const reductions[] = {"none", "add", "mul", "max", "min", NULL};
 static const snt_arg_spec args[] = {{"reduction", SNT_ARG_SYMBOL, "none", reductions}, {0}};
 
 static snt_status infer(snt_graph *g, int node, snt_diag *d) {
@@ -49,6 +49,6 @@ const snt_op snt_op_scatter_nd = {
     .name = "scatter_nd", .type_name = "ScatterND", .default_layer = "scatter_nd",
     .doc = "x with the slices named by INT64 coordinate tuples replaced by (or added to, multiplied by) updates",
     .min_inputs = 3, .max_inputs = 3, .args = args, .infer = infer, .onnx_type = "ScatterND",
-    .onnx_import = snt_scatter_import_red, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .onnx_arity = {3, 3, 1, 1},
+    .onnx_import = snt_scatter_import_red, .onnx_upto = 18, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .onnx_arity = {3, 3, 1, 1},
     .types = {.t = SNT_TY_ALL, .t_slots = 5u, .other = SNT_TY(SNT_I64), .note = SNT_NOTE_MOVE "; add and mul wrap integers"},
     .no_export = "it has no DSL form, and sinter export-onnx writes DSL models only"};

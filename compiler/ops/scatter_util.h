@@ -39,16 +39,19 @@ static inline int snt_scatter_red(const snt_node *n) {
   return strcmp(r, "none") == 0 ? SNT_K_SCATTER_NONE
          : strcmp(r, "add") == 0 ? SNT_K_SCATTER_ADD
          : strcmp(r, "mul") == 0 ? SNT_K_SCATTER_MUL
+         : strcmp(r, "max") == 0 ? SNT_K_SCATTER_MAX
+         : strcmp(r, "min") == 0 ? SNT_K_SCATTER_MIN
                                  : -1;
 }
 
-/* onnx_import's check of the reduction attribute: none, add or mul (versions before opset 16
- * have none, and the schema check of compiler/onnx/validate.c refuses it there). */
+/* onnx_import's check of the reduction attribute: none, add or mul, and max or min from opset 18
+ * (versions before 16 have no reduction: the schema check of compiler/onnx/validate.c). */
 static inline snt_status snt_scatter_import_red(snt_graph *g, int node, int opset, snt_diag *d) {
   snt_node *n = &g->nodes[node];
-  (void)opset;
-  if (snt_scatter_red(n) < 0)
-    return snt_node_error(g, n, d, "reduction '%s' is not supported (none, add or mul)", snt_node_string(n, "reduction", ""));
+  int red = snt_scatter_red(n);
+  if (red < 0 || (opset < 18 && red >= SNT_K_SCATTER_MAX))
+    return snt_node_error(g, n, d, "reduction '%s' is not supported at opset %d (none, add or mul; max and min from opset 18)",
+                          snt_node_string(n, "reduction", ""), opset);
   return SNT_OK;
 }
 

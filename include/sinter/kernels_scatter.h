@@ -11,7 +11,9 @@
 #include "sinter/status.h"
 
 /* How ScatterElements and ScatterND combine an update with the element it lands on. */
-typedef enum snt_k_scatter_red { SNT_K_SCATTER_NONE, SNT_K_SCATTER_ADD, SNT_K_SCATTER_MUL } snt_k_scatter_red;
+typedef enum snt_k_scatter_red {
+  SNT_K_SCATTER_NONE, SNT_K_SCATTER_ADD, SNT_K_SCATTER_MUL, SNT_K_SCATTER_MAX, SNT_K_SCATTER_MIN
+} snt_k_scatter_red;
 
 /* MaxUnpool (the ONNX reference's rule): indices are flat offsets into a tensor of dims (rank
  * `rank`), which sits at the origin of y (y_dims, each at least dims'; zero elsewhere), and

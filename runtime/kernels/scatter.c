@@ -62,47 +62,68 @@ snt_status snt_k_gather_nd(size_t es, int rank, const int64_t *x_dims, int b, in
 
 /* ---- combining an update with an element ---- */
 
-#define COMBINE_INT(U, W)                                      \
-  do {                                                         \
-    U a, c;                                                    \
-    memcpy(&a, dst, sizeof a), memcpy(&c, src, sizeof c);      \
-    a = (U)(red == SNT_K_SCATTER_ADD ? (W)a + c : (W)a * c);   \
-    memcpy(dst, &a, sizeof a);                                 \
+/* max and min as std::max and std::min (ONNX Runtime's): the element stays unless the update
+ * compares strictly greater (smaller), so a NaN element stays and a NaN update is dropped. */
+#define REDUCE(a, c)                                        \
+  switch (red) {                                            \
+    case SNT_K_SCATTER_ADD: a = a + c; break;               \
+    case SNT_K_SCATTER_MUL: a = a * c; break;               \
+    case SNT_K_SCATTER_MAX: a = a < c ? c : a; break;       \
+    case SNT_K_SCATTER_MIN: a = c < a ? c : a; break;       \
+    default: break;                                         \
+  }
+
+/* Integers wrap: add and mul in unsigned arithmetic at least as wide as unsigned int (narrow
+ * types never promote to a signed int); max and min compare in the signed or unsigned type. */
+#define COMBINE_INT(S, U, W)                                                 \
+  do {                                                                       \
+    S a, c;                                                                  \
+    memcpy(&a, dst, sizeof a), memcpy(&c, src, sizeof c);                    \
+    if (red == SNT_K_SCATTER_ADD) a = (S)(U)((W)(U)a + (W)(U)c);             \
+    else if (red == SNT_K_SCATTER_MUL) a = (S)(U)((W)(U)a * (W)(U)c);        \
+    else if (red == SNT_K_SCATTER_MAX) a = a < c ? c : a;                    \
+    else if (red == SNT_K_SCATTER_MIN) a = c < a ? c : a;                    \
+    memcpy(dst, &a, sizeof a);                                               \
   } while (0)
 
-/* dst = dst + src or dst * src in type t; integers wrap: the arithmetic is unsigned and at least
- * as wide as unsigned int, so narrow types never promote to a signed int. */
+/* dst = reduce(dst, src) in type t. */
 static void combine_one(snt_dtype t, snt_k_scatter_red red, char *dst, const char *src) {
   switch (t) {
     case SNT_F32: {
       float a, c;
       memcpy(&a, dst, 4), memcpy(&c, src, 4);
-      a = red == SNT_K_SCATTER_ADD ? a + c : a * c;
+      REDUCE(a, c);
       memcpy(dst, &a, 4);
       break;
     }
     case SNT_F64: {
       double a, c;
       memcpy(&a, dst, 8), memcpy(&c, src, 8);
-      a = red == SNT_K_SCATTER_ADD ? a + c : a * c;
+      REDUCE(a, c);
       memcpy(dst, &a, 8);
       break;
     }
     case SNT_F16:
     case SNT_BF16: {
-      uint16_t a, c;
-      memcpy(&a, dst, 2), memcpy(&c, src, 2);
-      float fa = t == SNT_F16 ? snt_f16_to_f32(a) : snt_bf16_to_f32(a), fc = t == SNT_F16 ? snt_f16_to_f32(c) : snt_bf16_to_f32(c);
-      float r = red == SNT_K_SCATTER_ADD ? fa + fc : fa * fc;
-      a = t == SNT_F16 ? snt_f32_to_f16(r) : snt_f32_to_bf16(r);
-      memcpy(dst, &a, 2);
+      uint16_t h;
+      memcpy(&h, dst, 2);
+      float a = t == SNT_F16 ? snt_f16_to_f32(h) : snt_bf16_to_f32(h), c;
+      memcpy(&h, src, 2);
+      c = t == SNT_F16 ? snt_f16_to_f32(h) : snt_bf16_to_f32(h);
+      REDUCE(a, c);
+      h = t == SNT_F16 ? snt_f32_to_f16(a) : snt_f32_to_bf16(a);
+      memcpy(dst, &h, 2);
       break;
     }
-    case SNT_BOOL: *dst = red == SNT_K_SCATTER_ADD ? (*dst || *src) : (*dst && *src); break;
-    case SNT_I8: case SNT_U8: COMBINE_INT(uint8_t, unsigned); break;
-    case SNT_I16: case SNT_U16: COMBINE_INT(uint16_t, unsigned); break;
-    case SNT_I32: case SNT_U32: COMBINE_INT(uint32_t, uint32_t); break;
-    case SNT_I64: case SNT_U64: COMBINE_INT(uint64_t, uint64_t); break;
+    case SNT_BOOL: *dst = red == SNT_K_SCATTER_ADD || red == SNT_K_SCATTER_MAX ? (*dst || *src) : (*dst && *src); break;
+    case SNT_I8: COMBINE_INT(int8_t, uint8_t, unsigned); break;
+    case SNT_U8: COMBINE_INT(uint8_t, uint8_t, unsigned); break;
+    case SNT_I16: COMBINE_INT(int16_t, uint16_t, unsigned); break;
+    case SNT_U16: COMBINE_INT(uint16_t, uint16_t, unsigned); break;
+    case SNT_I32: COMBINE_INT(int32_t, uint32_t, uint32_t); break;
+    case SNT_U32: COMBINE_INT(uint32_t, uint32_t, uint32_t); break;
+    case SNT_I64: COMBINE_INT(int64_t, uint64_t, uint64_t); break;
+    case SNT_U64: COMBINE_INT(uint64_t, uint64_t, uint64_t); break;
     default: break;
   }
 }
@@ -116,7 +137,7 @@ static void combine(snt_dtype t, snt_k_scatter_red red, size_t es, char *dst, co
 }
 
 static bool red_ok(snt_dtype t, snt_k_scatter_red red) {
-  return snt_dtype_size(t) > 0 && (red == SNT_K_SCATTER_NONE || red == SNT_K_SCATTER_ADD || red == SNT_K_SCATTER_MUL);
+  return snt_dtype_size(t) > 0 && red >= SNT_K_SCATTER_NONE && red <= SNT_K_SCATTER_MIN;
 }
 
 snt_status snt_k_scatter_nd(snt_dtype t, snt_k_scatter_red red, int rank, const int64_t *x_dims, int k, int64_t n_idx,

@@ -255,7 +255,7 @@ def bad_cases():
             "attribute 'reduction' is not an attribute of ScatterElements-13 (ScatterElements has it from opset 16); "
             "expected one of: axis", reduction="add"),
         one("ScatterElements", ["x", "i", "u"], [I(np.zeros((1, 1, 1, 1)), "i"), f32(np.zeros((1, 1, 1, 1)), "u")], 16,
-            "reduction 'max' is not supported (none, add or mul)", reduction="max"),
+            "reduction 'max' is not supported at opset 16 (none, add or mul; max and min from opset 18)", reduction="max"),
         one("Scatter", ["x", "i", "u"], [I(np.full((1, 1, 1, 1), -6), "i"), f32(np.zeros((1, 1, 1, 1)), "u")], 9,
             "index -6 is out of range for axis 3 of size 5", axis=3),
         one("ScatterND", ["x", "i", "u"], [I([[0, 1]], "i"), f32(np.zeros((1, 4)), "u")], 13,
