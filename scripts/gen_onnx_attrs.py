@@ -28,6 +28,7 @@ NEWER = {
     "IsInf": [(20, ["detect_negative", "detect_positive"])],
     "QuantizeLinear": [(19, ["axis", "saturate"]), (21, ["axis", "block_size", "output_dtype", "saturate"])],
     "DequantizeLinear": [(19, ["axis"]), (21, ["axis", "block_size"])],
+    "AffineGrid": [(20, ["align_corners"])],
     "BitwiseAnd": [(18, [])], "BitwiseOr": [(18, [])], "BitwiseXor": [(18, [])], "BitwiseNot": [(18, [])],
 }
 for r in ["ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean", "ReduceMin",

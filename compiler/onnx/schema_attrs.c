@@ -13,6 +13,7 @@ const snt_onnx_attr_row snt_onnx_attr_rows[] = {
     {"Add", 7, ""},
     {"Add", 13, ""},
     {"Add", 14, ""},
+    {"AffineGrid", 20, "align_corners"},
     {"And", 1, "axis broadcast"},
     {"And", 7, ""},
     {"ArgMax", 1, "axis keepdims"},

@@ -1,4 +1,5 @@
-"""GridSample-16 (bilinear/nearest/bicubic) and -20 (linear/nearest/cubic) against ONNX Runtime:
+"""GridSample-16 (bilinear/nearest/bicubic), -20 (linear/nearest/cubic) and AffineGrid-20 (2-D and
+3-D, align_corners 0 and 1, feeding a GridSample) against ONNX Runtime. GridSample:
 every mode x padding mode (zeros, border, reflection) x align_corners, a grid reaching past the
 border by up to 2.5 times the map (several reflections), odd map sizes, batch 2, FLOAT and DOUBLE.
 Then hostile grids (NaN, +-1e30, inf) never crash: NaN samples NaN, a point far outside samples 0
@@ -36,6 +37,18 @@ def models():
                     m.add("GridSample", ["x", "g"], mode=mode, padding_mode=pad, align_corners=align)
         m.add("GridSample", ["x", "g"])  # defaults: (bi)linear, zeros, 0
         out.append((f"grid{opset}", m, INPUTS[:2]))
+    # AffineGrid-20, 2-D and 3-D, and a spatial transformer: AffineGrid feeding GridSample
+    m = Model(20, ir_version=9)
+    th2 = rng.uniform(-1.2, 1.2, (2, 2, 3)).astype(np.float32)
+    th3 = rng.uniform(-1.2, 1.2, (2, 3, 4)).astype(np.float32)
+    for align in (0, 1):
+        m.add("AffineGrid", [th2, np.array([2, 3, 4, 6], np.int64)], align_corners=align)
+        m.add("AffineGrid", [th3, np.array([2, 1, 3, 4, 5], np.int64)], align_corners=align)
+        m.add("AffineGrid", [th2, np.array([2, 3, 1, 1], np.int64)], align_corners=align)  # single points
+    (grid,) = m.add("AffineGrid", [th2, np.array([2, 3, 6, 8], np.int64)])
+    m.outs.remove(grid)
+    m.add("GridSample", ["x", grid], mode="linear", padding_mode="border")
+    out.append(("affine_grid", m, INPUTS[:1]))
     m = Model(20, ir_version=9)
     m.add("GridSample", ["xd", "gd"], mode="cubic", padding_mode="reflection")
     out.append(("grid_double", m, INPUTS[2:]))
@@ -84,6 +97,12 @@ def hostile(d):
 
 def refused(d):
     cases = []
+    m = Model(20, ir_version=9)
+    m.add("AffineGrid", [np.zeros((2, 2, 3), np.float32), np.array([2, 3, 4], np.int64)])
+    cases.append(("affine_size", m, "size must be a constant of 4 or 5 integers ([N, C, H, W] or [N, C, D, H, W])"))
+    m = Model(20, ir_version=9)
+    m.add("AffineGrid", [np.zeros((2, 3, 4), np.float32), np.array([2, 3, 4, 4], np.int64)])
+    cases.append(("affine_theta", m, "theta has shape (2, 3, 4), expected (2, 2, 3) for a size of 4 values"))
     m = Model(16, ir_version=8)
     m.add("GridSample", ["x", "g"], mode="linear")
     cases.append(("mode16", m, "GridSample-16: mode 'linear' is none of bilinear, nearest and bicubic"))
