@@ -14,6 +14,15 @@
 snt_status snt_k_strided(size_t elem_size, int rank, const int64_t *out_dims, const int64_t *strides,
                          int64_t offset, const void *x, void *y);
 
+/* ReverseSequence: y = x with, for each batch index b, the first lens[b] elements along the time
+ * axis reversed (the rest copied). x has `rank` dims; a length outside [0, dims[time_axis]] is
+ * SNT_ERR_INPUT, checked before anything is written. */
+snt_status snt_k_reverse_sequence(size_t elem_size, int rank, const int64_t *dims, int batch_axis, int time_axis,
+                                  const int64_t *lens, const void *x, void *y);
+
+/* Det: the determinants of `batch` m x m matrices (LU with partial pivoting, in double). */
+void snt_k_det(int64_t batch, int64_t m, const float *x, float *y);
+
 /* ArgMax (is_min 0) / ArgMin along the middle axis of x = [outer, len, inner]; ties give the
  * first index, or the last with select_last. */
 snt_status snt_k_arg(int is_min, int select_last, int64_t outer, int64_t len, int64_t inner, const float *x,

@@ -1,0 +1,60 @@
+/* ReverseSequence and Det. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sinter/kernels.h"
+
+snt_status snt_k_reverse_sequence(size_t es, int rank, const int64_t *dims, int batch_axis, int time_axis,
+                                  const int64_t *lens, const void *x, void *y) {
+  if (rank < 2 || rank > SNT_MAX_RANK || batch_axis == time_axis || batch_axis < 0 || batch_axis >= rank || time_axis < 0 ||
+      time_axis >= rank)
+    return SNT_ERR_INPUT;
+  for (int64_t b = 0; b < dims[batch_axis]; b++)
+    if (lens[b] < 0 || lens[b] > dims[time_axis]) return SNT_ERR_INPUT;
+  int64_t strides[SNT_MAX_RANK], total = 1;
+  for (int a = rank - 1; a >= 0; a--) strides[a] = total, total *= dims[a];
+  int64_t idx[SNT_MAX_RANK] = {0};
+  for (int64_t i = 0; i < total; i++) {
+    int64_t t = idx[time_axis], len = lens[idx[batch_axis]];
+    int64_t src = i + (t < len ? (len - 1 - 2 * t) * strides[time_axis] : 0);
+    memcpy((char *)y + (size_t)i * es, (const char *)x + (size_t)src * es, es);
+    for (int a = rank - 1; a >= 0 && ++idx[a] == dims[a]; a--) idx[a] = 0;
+  }
+  return SNT_OK;
+}
+
+void snt_k_det(int64_t batch, int64_t m, const float *x, float *y) {
+  double *a = malloc(sizeof(double) * (size_t)(m * m > 0 ? m * m : 1));
+  for (int64_t b = 0; b < batch; b++) {
+    if (!a) {
+      y[b] = NAN;
+      continue;
+    }
+    for (int64_t i = 0; i < m * m; i++) a[i] = x[b * m * m + i];
+    double det = 1.0;
+    for (int64_t c = 0; c < m; c++) {
+      int64_t p = c;
+      for (int64_t r = c + 1; r < m; r++)
+        if (fabs(a[r * m + c]) > fabs(a[p * m + c])) p = r;
+      if (a[p * m + c] == 0.0) {
+        det = 0.0;
+        break;
+      }
+      if (p != c) {
+        for (int64_t k = 0; k < m; k++) {
+          double t = a[c * m + k];
+          a[c * m + k] = a[p * m + k], a[p * m + k] = t;
+        }
+        det = -det;
+      }
+      det *= a[c * m + c];
+      for (int64_t r = c + 1; r < m; r++) {
+        double f = a[r * m + c] / a[c * m + c];
+        for (int64_t k = c; k < m; k++) a[r * m + k] -= f * a[c * m + k];
+      }
+    }
+    y[b] = (float)det;
+  }
+  free(a);
+}
