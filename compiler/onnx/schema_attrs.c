@@ -298,6 +298,8 @@ const snt_onnx_attr_row snt_onnx_attr_rows[] = {
     {"Resize", 13, "coordinate_transformation_mode cubic_coeff_a exclude_outside extrapolation_value mode nearest_mode"},
     {"Resize", 18, "antialias axes coordinate_transformation_mode cubic_coeff_a exclude_outside extrapolation_value keep_aspect_ratio_policy mode nearest_mode"},
     {"ReverseSequence", 10, "batch_axis time_axis"},
+    {"RoiAlign", 10, "mode output_height output_width sampling_ratio spatial_scale"},
+    {"RoiAlign", 16, "coordinate_transformation_mode mode output_height output_width sampling_ratio spatial_scale"},
     {"Round", 11, ""},
     {"Scatter", 9, "axis"},
     {"Scatter", 11, "axis"},

@@ -186,6 +186,19 @@ snt_status snt_k_matmul(snt_k_ctx *ctx, int a_rank, const int64_t *a_dims, const
 void snt_k_softmax(int64_t outer, int64_t axis_len, int64_t inner, const float *x, float *y);
 void snt_k_log_softmax(int64_t outer, int64_t axis_len, int64_t inner, const float *x, float *y);
 
+/* ---- RoiAlign ------------------------------------------------------------------------- */
+
+typedef struct snt_k_roi_align {
+  int max_mode;       /* 0: average of the samples, 1: ONNX Runtime's max of weighted corners */
+  int half_pixel;     /* coordinate_transformation_mode half_pixel (16's default) */
+  int64_t n, c, h, w, rois, out_h, out_w, sampling_ratio;
+  float spatial_scale;
+} snt_k_roi_align;
+/* ONNX RoiAlign: x [n, c, h, w], rois [rois, 4] of (x1, y1, x2, y2), batch indices [rois];
+ * y [rois, c, out_h, out_w]. A batch index outside [0, n), a non-finite roi or more than 65536
+ * samples per bin side is SNT_ERR_INPUT (checked before anything is written). */
+snt_status snt_k_roi_align_run(const snt_k_roi_align *p, const float *x, const float *rois, const int64_t *batch, float *y);
+
 /* ---- grid sample ---------------------------------------------------------------------- */
 
 typedef enum snt_k_gs_mode { SNT_K_GS_LINEAR, SNT_K_GS_NEAREST, SNT_K_GS_CUBIC } snt_k_gs_mode;

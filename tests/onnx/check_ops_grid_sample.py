@@ -1,5 +1,6 @@
 """GridSample-16 (bilinear/nearest/bicubic), -20 (linear/nearest/cubic) and AffineGrid-20 (2-D and
-3-D, align_corners 0 and 1, feeding a GridSample) against ONNX Runtime. GridSample:
+3-D, align_corners 0 and 1, feeding a GridSample) and RoiAlign (10, 16; avg and max, both
+coordinate modes, adaptive and fixed sampling) against ONNX Runtime. GridSample:
 every mode x padding mode (zeros, border, reflection) x align_corners, a grid reaching past the
 border by up to 2.5 times the map (several reflections), odd map sizes, batch 2, FLOAT and DOUBLE.
 Then hostile grids (NaN, +-1e30, inf) never crash: NaN samples NaN, a point far outside samples 0
@@ -49,6 +50,18 @@ def models():
     m.outs.remove(grid)
     m.add("GridSample", ["x", grid], mode="linear", padding_mode="border")
     out.append(("affine_grid", m, INPUTS[:1]))
+    # RoiAlign-10 (output_half_pixel) and -16 (half_pixel by default), avg and max, rois partly
+    # outside the map and smaller than a pixel, fixed and adaptive sampling
+    rois = np.array([[0, 0, 6, 4], [1.5, 0.5, 3.2, 4.9], [-2, -1, 3, 2], [5, 3, 9, 7], [2, 2, 2.3, 2.4]], np.float32)
+    bidx = np.array([0, 1, 1, 0, 1], np.int64)
+    for opset, modes in ((10, [{}]), (16, [{}, {"coordinate_transformation_mode": "output_half_pixel"}])):
+        m = Model(opset, ir_version=8)
+        for extra in modes:
+            for mode in ("avg", "max"):
+                m.add("RoiAlign", ["x", rois, bidx], mode=mode, output_height=3, output_width=2, **extra)
+                m.add("RoiAlign", ["x", rois, bidx], mode=mode, output_height=2, output_width=4, sampling_ratio=2,
+                      spatial_scale=0.5, **extra)
+        out.append((f"roi_align{opset}", m, INPUTS[:1]))
     m = Model(20, ir_version=9)
     m.add("GridSample", ["xd", "gd"], mode="cubic", padding_mode="reflection")
     out.append(("grid_double", m, INPUTS[2:]))
@@ -97,6 +110,9 @@ def hostile(d):
 
 def refused(d):
     cases = []
+    m = Model(16, ir_version=8)
+    m.add("RoiAlign", ["x", np.zeros((2, 3), np.float32), np.zeros(2, np.int64)])
+    cases.append(("roi_shape", m, "rois has shape (2, 3), expected (num_rois, 4)"))
     m = Model(20, ir_version=9)
     m.add("AffineGrid", [np.zeros((2, 2, 3), np.float32), np.array([2, 3, 4], np.int64)])
     cases.append(("affine_size", m, "size must be a constant of 4 or 5 integers ([N, C, H, W] or [N, C, D, H, W])"))
