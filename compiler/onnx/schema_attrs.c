@@ -94,6 +94,7 @@ const snt_onnx_attr_row snt_onnx_attr_rows[] = {
     {"Dropout", 12, "seed"},
     {"Dropout", 13, "seed"},
     {"DynamicQuantizeLinear", 11, ""},
+    {"Einsum", 12, "equation"},
     {"Elu", 1, "alpha consumed_inputs"},
     {"Elu", 6, "alpha"},
     {"Equal", 1, "axis broadcast"},

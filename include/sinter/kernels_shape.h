@@ -20,6 +20,19 @@ snt_status snt_k_strided(size_t elem_size, int rank, const int64_t *out_dims, co
 snt_status snt_k_reverse_sequence(size_t elem_size, int rank, const int64_t *dims, int batch_axis, int time_axis,
                                   const int64_t *lens, const void *x, void *y);
 
+/* Einsum over labels 0..n_labels-1, the first n_out of them the output's: y at each output index
+ * = sum over the other labels of the product of the inputs, each read with its per-label element
+ * strides (0 where it lacks the label or broadcasts it; a repeated label adds its strides: the
+ * diagonal). Sums in double. */
+enum { SNT_K_EINSUM_MAX_IN = 8, SNT_K_EINSUM_LABELS = 64 };
+typedef struct snt_k_einsum {
+  int n_in, n_labels, n_out;
+  int64_t size[SNT_K_EINSUM_LABELS];
+  int64_t in_stride[SNT_K_EINSUM_MAX_IN][SNT_K_EINSUM_LABELS];
+  int64_t out_stride[SNT_K_EINSUM_LABELS];
+} snt_k_einsum;
+void snt_k_einsum_run(const snt_k_einsum *p, const float *const *x, float *y);
+
 /* Det: the determinants of `batch` m x m matrices (LU with partial pivoting, in double). */
 void snt_k_det(int64_t batch, int64_t m, const float *x, float *y);
 

@@ -58,3 +58,26 @@ void snt_k_det(int64_t batch, int64_t m, const float *x, float *y) {
   }
   free(a);
 }
+
+void snt_k_einsum_run(const snt_k_einsum *p, const float *const *x, float *y) {
+  int64_t idx[SNT_K_EINSUM_LABELS] = {0}, off[SNT_K_EINSUM_MAX_IN] = {0}, outs = 1, inner = 1;
+  for (int l = 0; l < p->n_out; l++) outs *= p->size[l];
+  for (int l = p->n_out; l < p->n_labels; l++) inner *= p->size[l];
+  for (int64_t o = 0; o < outs; o++) {
+    int64_t yo = 0;
+    for (int l = 0; l < p->n_out; l++) yo += idx[l] * p->out_stride[l];
+    double acc = 0.0;
+    for (int64_t r = 0; r < inner; r++) {
+      double v = 1.0;
+      for (int i = 0; i < p->n_in; i++) {
+        off[i] = 0;
+        for (int l = 0; l < p->n_labels; l++) off[i] += idx[l] * p->in_stride[i][l];
+        v *= (double)x[i][off[i]];
+      }
+      acc += v;
+      for (int l = p->n_labels - 1; l >= p->n_out && ++idx[l] == p->size[l]; l--) idx[l] = 0; /* next reduced index */
+    }
+    y[yo] = (float)acc;
+    for (int l = p->n_out - 1; l >= 0 && ++idx[l] == p->size[l]; l--) idx[l] = 0; /* next output index */
+  }
+}

@@ -1,5 +1,7 @@
 """ReverseSequence (10; batch and time axes either way, lengths 0 to full, FLOAT, INT64 and BOOL
-data, rank 2 to 4) and Det (11; 2-D, batched, singular, 1x1) against ONNX Runtime. A length past
+data, rank 2 to 4), Det (11; 2-D, batched, singular, 1x1) and Einsum (12; products, transposes,
+diagonals, traces, outer products, broadcast ellipses, implicit outputs, 3 inputs, attention's
+bhid,bhjd) against ONNX Runtime. A length past
 the time axis fails the run; malformed nodes are refused."""
 import os
 import subprocess
@@ -36,7 +38,16 @@ def models():
     d.add("Det", [rng.standard_normal((3, 3)).astype(np.float32)])
     d.add("Det", [np.array([[1, 2], [2, 4]], np.float32)])  # singular
     d.add("Det", [np.array([[[2.5]]], np.float32)])
-    return [("rs", m), ("det", d)]
+    e = Model(12)
+    f = lambda *s: rng.standard_normal(s).astype(np.float32)
+    for eq, ins in [("ij,jk->ik", [f(3, 4), f(4, 5)]), ("bij,bjk->bik", [f(2, 3, 4), f(2, 4, 5)]),
+                    ("ij->ji", [f(3, 4)]), ("ii->i", [f(4, 4)]), ("ii", [f(4, 4)]), ("i,i", [f(6), f(6)]),
+                    ("i,j->ij", [f(3), f(4)]), ("...ij,...jk->...ik", [f(2, 3, 3, 4), f(1, 3, 4, 2)]),
+                    ("ij,jk", [f(3, 4), f(4, 2)]), ("ab,bc,cd->ad", [f(2, 3), f(3, 4), f(4, 5)]),
+                    ("bhid,bhjd->bhij", [f(1, 2, 5, 3), f(1, 2, 4, 3)]), ("...i->...", [f(2, 3, 4)]),
+                    ("Ab,bA->A", [f(3, 2), f(2, 3)])]:
+        e.add("Einsum", ins, equation=eq)
+    return [("rs", m), ("det", d), ("einsum", e)]
 
 
 def too_long(d):
@@ -68,6 +79,15 @@ def refused(d):
     m = Model(11)
     m.add("Det", ["x"])
     cases.append(("det_shape", m, "the input has shape (5, 4, 3), expected [..., M, M]"))
+    m = Model(12)
+    m.add("Einsum", ["m", "m"], equation="ij->i")
+    cases.append(("einsum_terms", m, "equation 'ij->i': a term whose labels do not match its input's rank"))
+    m = Model(12)
+    m.add("Einsum", [np.zeros((2, 3), np.float32), np.zeros((4, 5), np.float32)], equation="ij,jk->ik")
+    cases.append(("einsum_sizes", m, "equation 'ij,jk->ik': label sizes 3 and 4 differ"))
+    m = Model(12)
+    m.add("Einsum", [np.zeros((2, 3), np.float32)], equation="ij->k")
+    cases.append(("einsum_out", m, "equation 'ij->k': an output label repeated or absent from the inputs"))
     failed = sum(ortcompare.check_refused(d, sinter, n, m, INPUTS, msg) for n, m, msg in cases)
     if not failed:
         print(f"ok {len(cases)} malformed nodes refused")
