@@ -29,6 +29,8 @@ typedef struct snt_tensor {
   int owner;        /* params: the node (layer) the weight belongs to */
   void *data;       /* CONST: always; PARAM: the loaded weights, or NULL (owned) */
   bool batched;     /* inputs: dim 0 is the batch (DSL inputs, symbolic ONNX dims) */
+  bool fixed;       /* inputs: the value given when compiling is compiled in (a chain from it
+                     * determines a shape, compiler/onnx/import.c), so its readers fold */
 } snt_tensor;
 
 typedef enum snt_attr_kind { SNT_ATTR_INT, SNT_ATTR_FLOAT, SNT_ATTR_INTS, SNT_ATTR_FLOATS, SNT_ATTR_STRING } snt_attr_kind;

@@ -157,22 +157,77 @@ static bool symbolic_first_dim(const Onnx__ValueInfoProto *vi) {
   return sh && sh->n_dim > 0 && sh->dim[0]->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
 }
 
-static snt_status inputs(import_ctx *c, const Onnx__GraphProto *gp) {
-  for (size_t i = 0; i < gp->n_input; i++) {
+static const snt_op *find_op(const char *onnx_type);
+
+static int producer_of(const snt_onnx_flat *flat, const char *name) {
+  for (int k = 0; k < flat->n; k++)
+    for (size_t o = 0; o < flat->nodes[k].np->n_output; o++)
+      if (flat->nodes[k].np->output[o] && strcmp(flat->nodes[k].np->output[o], name) == 0) return k;
+  return -1;
+}
+
+/* The graph inputs with a given value that reach a shape-determining node input (a Range's
+ * limit, a Reshape's shape) through any chain of nodes: they become constants, so that the
+ * chain folds at import. NULL when none can (no values given) or out of memory. */
+static bool *shape_inputs(const import_ctx *c, const Onnx__GraphProto *gp, const snt_onnx_flat *flat) {
+  if (!c->o->n_given || !gp->n_input) return NULL;
+  bool *marked = calloc(gp->n_input, sizeof *marked), *seen = calloc((size_t)flat->n + 1, sizeof *seen);
+  const char **work = NULL;
+  int n_work = 0, cap = 0;
+  for (int k = 0; marked && seen && k < flat->n; k++) {
+    const snt_op *op = find_op(flat->nodes[k].np->op_type);
+    for (size_t s = 0; op && s < flat->nodes[k].np->n_input && s < 32; s++) {
+      if (!((op->onnx_const_inputs >> s) & 1) || !flat->nodes[k].np->input[s][0]) continue;
+      if (!SNT_GROW(work, n_work + 1, cap)) break;
+      work[n_work++] = flat->nodes[k].np->input[s];
+    }
+  }
+  while (marked && seen && work && n_work > 0) {
+    const char *name = work[--n_work];
+    for (size_t i = 0; i < gp->n_input; i++)
+      if (strcmp(gp->input[i]->name, name) == 0) marked[i] = true;
+    int k = producer_of(flat, name);
+    if (k < 0 || seen[k]) continue;
+    seen[k] = true;
+    for (size_t s = 0; s < flat->nodes[k].np->n_input; s++) {
+      if (!flat->nodes[k].np->input[s][0]) continue;
+      if (!SNT_GROW(work, n_work + 1, cap)) break;
+      work[n_work++] = flat->nodes[k].np->input[s];
+    }
+  }
+  free(work);
+  free(seen);
+  return marked;
+}
+
+static snt_status inputs(import_ctx *c, const Onnx__GraphProto *gp, const snt_onnx_flat *flat) {
+  bool *to_const = shape_inputs(c, gp, flat);
+  snt_status st = SNT_OK;
+  for (size_t i = 0; !st && i < gp->n_input; i++) {
     const Onnx__ValueInfoProto *vi = gp->input[i];
     if (lookup(c, vi->name) >= 0) continue; /* an initializer also listed as an input */
     snt_dtype dt = SNT_UNDEFINED;
     int rank = 0;
     int64_t dims[SNT_MAX_RANK];
-    snt_status st = input_shape(c, vi, &dt, &rank, dims);
-    if (st) return st;
+    if ((st = input_shape(c, vi, &dt, &rank, dims))) break;
     int t = snt_ir_add_tensor(c->g, vi->name, SNT_T_INPUT, dt, rank, dims);
-    if (t < 0 || snt_ir_mark_input(c->g, t)) return SNT_ERR_NOMEM;
-    c->g->tensors[t].batched = !given(c, vi->name) && symbolic_first_dim(vi);
+    if (t < 0 || snt_ir_mark_input(c->g, t)) {
+      st = SNT_ERR_NOMEM;
+      break;
+    }
+    const snt_tensor_buf *v = given(c, vi->name);
+    c->g->tensors[t].batched = !v && symbolic_first_dim(vi);
     bind(c, t);
-    if ((st = snt_onnx_validate_tensor(c->d, c->g, t, "graph input"))) return st;
+    if ((st = snt_onnx_validate_tensor(c->d, c->g, t, "graph input"))) break;
+    if (to_const && to_const[i] && v) { /* known when compiling, as node_inputs makes a direct one */
+      snt_tensor *x = &c->g->tensors[t];
+      x->kind = SNT_T_CONST, x->fixed = true;
+      if (!(x->data = malloc(snt_tensor_buf_nbytes(v) + 1))) st = SNT_ERR_NOMEM;
+      else memcpy(x->data, v->data, snt_tensor_buf_nbytes(v));
+    }
   }
-  return SNT_OK;
+  free(to_const);
+  return st;
 }
 
 /* A one-element TENSOR attribute (ConstantOfShape's value) as NAME_dtype and NAME_bits (its
@@ -511,10 +566,10 @@ snt_status snt_onnx_import(snt_diag *d, const Onnx__ModelProto *m, const char *p
     c.g->batch = c.o->batch > 0 ? c.o->batch : 1;
     st = initializers(&c, gp);
   }
-  if (!st) st = inputs(&c, gp);
   /* Calls of local functions become their bodies, each node read at its function's opset. */
   snt_onnx_flat flat = {0};
   if (!st) st = snt_onnx_inline_functions(d, c.g->src, m, c.opset, MIN_OPSET, MAX_OPSET, &flat);
+  if (!st) st = inputs(&c, gp, &flat);
   for (int i = 0; !st && i < flat.n; i++) {
     c.opset = flat.nodes[i].opset;
     st = node(&c, flat.nodes[i].np, flat.nodes[i].index);

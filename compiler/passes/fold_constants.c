@@ -22,9 +22,11 @@ static bool is_graph_input(const snt_graph *g, int t) {
 }
 
 /* A value known at compile time. A graph input the importer bound to a given value is not
- * one: it was bound only to determine a shape, every other reader reads it at run time. */
+ * one when a shape slot reads it directly (every other reader reads it at run time), but is
+ * when it is `fixed`: a chain of nodes from it determines a shape, and the chain must fold. */
 static bool known(const snt_graph *g, int t) {
-  return t >= 0 && g->tensors[t].kind == SNT_T_CONST && g->tensors[t].data && !is_graph_input(g, t);
+  return t >= 0 && g->tensors[t].kind == SNT_T_CONST && g->tensors[t].data &&
+         (!is_graph_input(g, t) || g->tensors[t].fixed);
 }
 
 /* Whether every input the node's values come from is known. Slots in onnx_const_inputs

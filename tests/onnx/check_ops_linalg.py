@@ -1,7 +1,8 @@
 """ReverseSequence (10; batch and time axes either way, lengths 0 to full, FLOAT, INT64 and BOOL
 data, rank 2 to 4), Det (11; 2-D, batched, singular, 1x1) and Einsum (12; products, transposes,
 diagonals, traces, outer products, broadcast ellipses, implicit outputs, 3 inputs, attention's
-bhid,bhjd) against ONNX Runtime. A length past
+bhid,bhjd), HannWindow, HammingWindow, BlackmanWindow (17) and a Range whose limit comes from a
+graph input through a Cast (the given value is compiled in) against ONNX Runtime. A length past
 the time axis fails the run; malformed nodes are refused."""
 import os
 import subprocess
@@ -23,7 +24,8 @@ XB = rng.standard_normal((4, 6, 2, 3)).astype(np.float32)  # batch 4, time 6 (ba
 XL = rng.integers(-99, 99, (5, 4)).astype(np.int64)
 XT = rng.integers(0, 2, (4, 6)).astype(bool)
 M = rng.standard_normal((3, 2, 4, 4)).astype(np.float32)
-INPUTS = [("x", X, TP.FLOAT), ("xb", XB, TP.FLOAT), ("xl", XL, TP.INT64), ("xt", XT, TP.BOOL), ("m", M, TP.FLOAT)]
+INPUTS = [("x", X, TP.FLOAT), ("xb", XB, TP.FLOAT), ("xl", XL, TP.INT64), ("xt", XT, TP.BOOL), ("m", M, TP.FLOAT),
+          ("sz", np.array(7, np.int64), TP.INT64)]
 i64 = lambda *v: np.array(v, np.int64)
 
 
@@ -47,7 +49,16 @@ def models():
                     ("bhid,bhjd->bhij", [f(1, 2, 5, 3), f(1, 2, 4, 3)]), ("...i->...", [f(2, 3, 4)]),
                     ("Ab,bA->A", [f(3, 2), f(2, 3)])]:
         e.add("Einsum", ins, equation=eq)
-    return [("rs", m), ("det", d), ("einsum", e)]
+    w = Model(17)
+    w.add("HannWindow", [np.array(10, np.int64)])
+    w.add("HammingWindow", [np.array(7, np.int32)], periodic=0, output_datatype=TP.DOUBLE)
+    w.add("BlackmanWindow", [np.array(12, np.int64)], periodic=0)
+    w.add("BlackmanWindow", [np.array(1, np.int64)])
+    # A graph input whose value, given when compiling, reaches a shape through a chain: it folds.
+    (szf,) = w.add("Cast", ["sz"], to=TP.FLOAT)
+    w.outs.remove(szf)
+    w.add("Range", [np.array(0, np.float32), szf, np.array(1.5, np.float32)])
+    return [("rs", m), ("det", d), ("einsum", e), ("windows", w)]
 
 
 def too_long(d):
