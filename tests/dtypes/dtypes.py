@@ -29,7 +29,9 @@ def fail(msg):
 
 
 # Ops that opsets after 13 introduced are built at their first opset (an older one refuses them).
-INTRODUCED = {"Mish": 18, "GroupNormalization": 18, "Gelu": 20}
+INTRODUCED = {"Mish": 18, "GroupNormalization": 18, "Gelu": 20, "AffineGrid": 20, "BitwiseAnd": 18, "BitwiseOr": 18,
+              "BitwiseXor": 18, "BitwiseNot": 18, "BlackmanWindow": 17, "HammingWindow": 17, "HannWindow": 17,
+              "GridSample": 16, "HardSwish": 14, "LayerNormalization": 17, "RoiAlign": 16}
 
 
 def save(path, nodes, inputs, outputs, inits=(), opset=13):
@@ -706,6 +708,13 @@ def op_inputs(op):
         "ScatterElements": ["T", i64("i", np.zeros((1, 1, 1, 1))), "T"], "ScatterND": ["T", i64("i", [[0]]), "T"],
         "Scatter": ["T", i64("i", np.zeros((1, 1, 1, 1))), "T"], "CumSum": ["T", i64("a", 0)],
         "OneHot": ["T", i64("d", 3), f32("v", [0, 1])],
+        **{op: ["T", "T"] for op in ("BitShift", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "ConvInteger", "MatMulInteger",
+                                     "GridSample")},
+        "QuantizeLinear": ["T", f32("s", 1.0)], "DequantizeLinear": ["T", f32("s", 1.0)],
+        **{op: ["T", f32("s", 1.0), "T", "T", f32("s", 1.0), "T", f32("s", 1.0), "T"] for op in ("QLinearConv", "QLinearMatMul")},
+        "NegativeLogLikelihoodLoss": ["T", i64("t", [0])], "SoftmaxCrossEntropyLoss": ["T", i64("t", [0])],
+        "RoiAlign": ["T", "T", i64("b", [0])], "AffineGrid": ["T", i64("sz", [1, 1, 2, 2])],
+        **{op: [("C", 1)] for op in ("HannWindow", "HammingWindow", "BlackmanWindow")},
     }
     return spec.get(op, ["T"])
 
