@@ -29,6 +29,7 @@ NEWER = {
     "QuantizeLinear": [(19, ["axis", "saturate"]), (21, ["axis", "block_size", "output_dtype", "saturate"])],
     "DequantizeLinear": [(19, ["axis"]), (21, ["axis", "block_size"])],
     "AffineGrid": [(20, ["align_corners"])],
+    "CenterCropPad": [(18, ["axes"])],
     "BitwiseAnd": [(18, [])], "BitwiseOr": [(18, [])], "BitwiseXor": [(18, [])], "BitwiseNot": [(18, [])],
 }
 for r in ["ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean", "ReduceMin",

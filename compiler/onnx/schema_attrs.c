@@ -56,6 +56,7 @@ const snt_onnx_attr_row snt_onnx_attr_rows[] = {
     {"Ceil", 6, ""},
     {"Ceil", 13, ""},
     {"Celu", 12, "alpha"},
+    {"CenterCropPad", 18, "axes"},
     {"Clip", 1, "consumed_inputs max min"},
     {"Clip", 6, "max min"},
     {"Clip", 11, ""},

@@ -252,6 +252,11 @@ snt_status snt_k_resize(const snt_k_resize_desc *d, const float *x, float *y, vo
 snt_status snt_k_transpose(size_t elem_size, int rank, const int64_t *in_dims, const int *perm,
                            const void *x, void *y);
 
+/* y (y_dims) at index i reads x (x_dims) at i + offset per axis, or is zero where that falls
+ * outside x: CenterCropPad's crops (offset > 0) and zero pads (offset < 0) in one pass. */
+snt_status snt_k_shift_window(size_t elem_size, int rank, const int64_t *x_dims, const int64_t *y_dims,
+                              const int64_t *offset, const void *x, void *y);
+
 typedef enum snt_k_pad_mode { SNT_K_PAD_CONSTANT, SNT_K_PAD_EDGE, SNT_K_PAD_REFLECT, SNT_K_PAD_WRAP } snt_k_pad_mode;
 /* Pad with ONNX's pads = [begin_0..begin_{r-1}, end_0..end_{r-1}], all >= 0; value is one
  * element (constant mode). Reflect repeats its mirror when a pad exceeds the axis, as numpy. */

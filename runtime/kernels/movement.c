@@ -1,4 +1,5 @@
 /* Pad, Concat and Gather for any element size. */
+#include <stdbool.h>
 #include <string.h>
 
 #include "kernels_util.h"
@@ -108,6 +109,26 @@ snt_status snt_k_gather(size_t elem_size, int64_t outer, int64_t axis_len, int64
       memcpy(dst, base + (size_t)(k < 0 ? k + axis_len : k) * row, row);
       dst += row;
     }
+  }
+  return SNT_OK;
+}
+
+snt_status snt_k_shift_window(size_t es, int rank, const int64_t *x_dims, const int64_t *y_dims, const int64_t *offset,
+                              const void *x, void *y) {
+  if (rank < 0 || rank > SNT_MAX_RANK || es == 0) return SNT_ERR_INPUT;
+  int64_t total = 1, xs[SNT_MAX_RANK], idx[SNT_MAX_RANK] = {0}, k = 1;
+  for (int a = rank - 1; a >= 0; a--) xs[a] = k, k *= x_dims[a], total *= y_dims[a];
+  for (int64_t i = 0; i < total; i++) {
+    int64_t src = 0;
+    bool inside = true;
+    for (int a = 0; a < rank && inside; a++) {
+      int64_t v = idx[a] + offset[a];
+      inside = v >= 0 && v < x_dims[a];
+      src += v * xs[a];
+    }
+    if (inside) memcpy((char *)y + (size_t)i * es, (const char *)x + (size_t)src * es, es);
+    else memset((char *)y + (size_t)i * es, 0, es);
+    for (int a = rank - 1; a >= 0 && ++idx[a] == y_dims[a]; a--) idx[a] = 0;
   }
   return SNT_OK;
 }

@@ -52,8 +52,14 @@ def opset18():
 
 
 def opset18_scatter():
-    """The scatters' max and min, with repeated indices (order-free), on FLOAT and INT32."""
+    """The scatters' max and min, with repeated indices (order-free), on FLOAT and INT32; and
+    CenterCropPad: crops and pads, odd differences, axes given or not."""
     m = Model(18)
+    m.add("CenterCropPad", ["x", i64(2, 3, 3, 4)])
+    m.add("CenterCropPad", ["x", i64(2, 3, 8, 9)])
+    m.add("CenterCropPad", ["x", i64(4, 9)], axes=[2, 3])
+    m.add("CenterCropPad", ["xi", i64(1, 3)], axes=[-1, 0])
+    m.add("CenterCropPad", ["xi", i64(10)], axes=[1])
     ie = rng.integers(0, 3, (2, 2, 5, 6)).astype(np.int64)
     ind = i64(0, 1, 1, 2, 0, 1, 1, 0).reshape(4, 2)
     for red in ("max", "min"):
@@ -152,6 +158,9 @@ def refused(d):
     cases.append(("resize_axes_17", m, "attribute 'axes' is not an attribute of Resize-13 (Resize has it from "
                   "opset 18); expected one of: coordinate_transformation_mode, cubic_coeff_a, exclude_outside, "
                   "extrapolation_value, mode, nearest_mode"))
+    m = Model(18)
+    m.add("CenterCropPad", ["x", i64(2, 2)], axes=[1, -3])
+    cases.append(("crop_axes", m, "an axis is out of range or repeated"))
     m = Model(16)
     m.add("ScatterElements", ["x", np.zeros((1, 1, 1, 1), np.int64), np.ones((1, 1, 1, 1), np.float32)], reduction="max")
     cases.append(("scatter_max_16", m, "reduction 'max' is not supported at opset 16 (none, add or mul; max and min "
