@@ -30,6 +30,7 @@ NEWER = {
     "DequantizeLinear": [(19, ["axis"]), (21, ["axis", "block_size"])],
     "AffineGrid": [(20, ["align_corners"])],
     "CenterCropPad": [(18, ["axes"])],
+    "Col2Im": [(18, ["dilations", "pads", "strides"])],
     "BitwiseAnd": [(18, [])], "BitwiseOr": [(18, [])], "BitwiseXor": [(18, [])], "BitwiseNot": [(18, [])],
 }
 for r in ["ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean", "ReduceMin",

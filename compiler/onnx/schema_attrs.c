@@ -62,6 +62,7 @@ const snt_onnx_attr_row snt_onnx_attr_rows[] = {
     {"Clip", 11, ""},
     {"Clip", 12, ""},
     {"Clip", 13, ""},
+    {"Col2Im", 18, "dilations pads strides"},
     {"Concat", 1, "axis"},
     {"Concat", 4, "axis"},
     {"Concat", 11, "axis"},

@@ -33,6 +33,15 @@ typedef struct snt_k_einsum {
 } snt_k_einsum;
 void snt_k_einsum_run(const snt_k_einsum *p, const float *const *x, float *y);
 
+/* Col2Im: x [n, c * prod(block), prod(out)] of sliding blocks summed back into y [n, c, image...]
+ * (sp spatial dims, at most 3): block element k of column l lands at l's position * stride -
+ * pad + k * dilation when that lies inside the image. */
+typedef struct snt_k_col2im {
+  int sp;
+  int64_t n, c, image[3], block[3], out[3], stride[3], dil[3], pad[3];
+} snt_k_col2im;
+void snt_k_col2im_run(const snt_k_col2im *p, const float *x, float *y);
+
 /* Det: the determinants of `batch` m x m matrices (LU with partial pivoting, in double). */
 void snt_k_det(int64_t batch, int64_t m, const float *x, float *y);
 

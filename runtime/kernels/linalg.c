@@ -1,5 +1,6 @@
 /* ReverseSequence and Det. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,4 +81,26 @@ void snt_k_einsum_run(const snt_k_einsum *p, const float *const *x, float *y) {
     y[yo] = (float)acc;
     for (int l = p->n_out - 1; l >= 0 && ++idx[l] == p->size[l]; l--) idx[l] = 0; /* next output index */
   }
+}
+
+void snt_k_col2im_run(const snt_k_col2im *p, const float *x, float *y) {
+  int64_t img = 1, blk = 1, cols = 1;
+  for (int a = 0; a < p->sp; a++) img *= p->image[a], blk *= p->block[a], cols *= p->out[a];
+  memset(y, 0, sizeof(float) * (size_t)(p->n * p->c * img));
+  for (int64_t nc = 0; nc < p->n * p->c; nc++)
+    for (int64_t k = 0; k < blk; k++)
+      for (int64_t l = 0; l < cols; l++) {
+        int64_t kr = k, lr = l, at = 0;
+        bool inside = true;
+        for (int a = p->sp - 1; a >= 0; a--) { /* the last spatial dim varies fastest */
+          int64_t ki = kr % p->block[a], li = lr % p->out[a];
+          kr /= p->block[a], lr /= p->out[a];
+          int64_t v = li * p->stride[a] - p->pad[a] + ki * p->dil[a];
+          if (v < 0 || v >= p->image[a]) inside = false;
+          int64_t scale = 1;
+          for (int b = a + 1; b < p->sp; b++) scale *= p->image[b];
+          at += v * scale;
+        }
+        if (inside) y[nc * img + at] += x[(nc * blk + k) * cols + l];
+      }
 }

@@ -60,6 +60,12 @@ def opset18_scatter():
     m.add("CenterCropPad", ["x", i64(4, 9)], axes=[2, 3])
     m.add("CenterCropPad", ["xi", i64(1, 3)], axes=[-1, 0])
     m.add("CenterCropPad", ["xi", i64(10)], axes=[1])
+    # Col2Im: overlapping blocks summed; strides, dilations and pads
+    m.add("Col2Im", [rng.standard_normal((2, 12, 16)).astype(np.float32), i64(5, 6), i64(2, 3)])
+    span = lambda img, b, s, d, p0, p1: (img + p0 + p1 - d * (b - 1) - 1) // s + 1
+    cols = span(7, 3, 2, 1, 1, 1) * span(6, 2, 1, 2, 0, 1)
+    m.add("Col2Im", [rng.standard_normal((1, 3 * 6, cols)).astype(np.float32), i64(7, 6), i64(3, 2)],
+          strides=[2, 1], dilations=[1, 2], pads=[1, 0, 1, 1])
     ie = rng.integers(0, 3, (2, 2, 5, 6)).astype(np.int64)
     ind = i64(0, 1, 1, 2, 0, 1, 1, 0).reshape(4, 2)
     for red in ("max", "min"):
@@ -158,6 +164,9 @@ def refused(d):
     cases.append(("resize_axes_17", m, "attribute 'axes' is not an attribute of Resize-13 (Resize has it from "
                   "opset 18); expected one of: coordinate_transformation_mode, cubic_coeff_a, exclude_outside, "
                   "extrapolation_value, mode, nearest_mode"))
+    m = Model(18)
+    m.add("Col2Im", [np.zeros((1, 12, 15), np.float32), i64(5, 6), i64(2, 3)])
+    cases.append(("col2im_cols", m, "the input has shape (1, 12, 15): dim 1 must be a multiple of 6 and dim 2 be 16"))
     m = Model(18)
     m.add("CenterCropPad", ["x", i64(2, 2)], axes=[1, -3])
     cases.append(("crop_axes", m, "an axis is out of range or repeated"))
