@@ -3,13 +3,12 @@ BitwiseOr, BitwiseXor, BitwiseNot (opset 18, every integer type ONNX Runtime has
 against ONNX Runtime, exactly. Then shifts by the type's width or more give 0 (judged by that
 rule: C leaves them undefined), and a bad direction or a float input is refused."""
 import os
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
 import onnx
-from onnx import numpy_helper, helper
+from onnx import helper
 
 sys.path.insert(0, os.path.dirname(__file__))
 import ortcompare  # noqa: E402
@@ -58,20 +57,12 @@ def bitwise_model():
 def shift_uint16(d):
     """UINT16, judged by numpy (ONNX Runtime has no kernel for it)."""
     m, ins = shift_model((np.uint16,))
-    path = os.path.join(d, "u16.onnx")
-    onnx.save(m.proto("u16", ins), path)
-    pbs = []
-    for name, v, _ in ins:
-        pbs.append(os.path.join(d, f"u16_{name}.pb"))
-        open(pbs[-1], "wb").write(numpy_helper.from_array(v, name).SerializeToString())
-    out = os.path.join(d, "u16_out")
-    p = subprocess.run([sinter, "run", path, *pbs, "-o", out], capture_output=True, text=True)
-    if p.returncode:
+    p, got = ortcompare.run_sinter(d, sinter, "u16", m, ins)
+    if got is None:
         print(f"FAIL UINT16 shifts: {p.stderr.strip()}")
         return 1
     a, s, b = (v for _, v, _ in ins)
     want = [np.left_shift(a, s), np.left_shift(a, b), np.right_shift(a, s), np.right_shift(a, b)]  # as added
-    got = [numpy_helper.to_array(onnx.load_tensor(os.path.join(out, f"output_{i}.pb"))) for i in range(4)]
     if not all(g.dtype == np.uint16 and np.array_equal(g, w) for g, w in zip(got, want)):
         print("FAIL UINT16 shifts differ from numpy")
         return 1
@@ -85,16 +76,8 @@ def wide_shifts(d):
     m.add("BitShift", ["a", "s"], direction="RIGHT")
     a = np.array([1, 255, 7, 128], np.uint8)
     s = np.array([8, 9, 200, 255], np.uint8)
-    path = os.path.join(d, "wide.onnx")
-    onnx.save(m.proto("wide", [("a", a, tp(np.uint8)), ("s", s, tp(np.uint8))]), path)
-    pbs = []
-    for name, v in (("a", a), ("s", s)):
-        pbs.append(os.path.join(d, f"w_{name}.pb"))
-        open(pbs[-1], "wb").write(numpy_helper.from_array(v, name).SerializeToString())
-    out = os.path.join(d, "wide_out")
-    p = subprocess.run([sinter, "run", path, *pbs, "-o", out], capture_output=True, text=True)
-    ys = [numpy_helper.to_array(onnx.load_tensor(os.path.join(out, f"output_{i}.pb"))) for i in (0, 1)] if not p.returncode else []
-    if p.returncode or any(np.any(y != 0) for y in ys):
+    p, ys = ortcompare.run_sinter(d, sinter, "wide", m, [("a", a, tp(np.uint8)), ("s", s, tp(np.uint8))])
+    if ys is None or any(np.any(y != 0) for y in ys):
         print(f"FAIL shifts by 8 or more: {ys} {p.stderr.strip()}")
         return 1
     print("ok shifts by the width or more give 0")
@@ -115,10 +98,7 @@ def refused(d):
     m = Model(17)
     m.add("BitwiseNot", ["a"])
     cases.append(("not17", m, [a], "op BitwiseNot does not exist before opset 18 (the node is read at opset 17)"))
-    failed = sum(ortcompare.check_refused(d, sinter, n, m, ins, msg) for n, m, ins, msg in cases)
-    if not failed:
-        print(f"ok {len(cases)} malformed nodes refused")
-    return failed
+    return ortcompare.refuse_all(d, sinter, cases)
 
 
 def main():
@@ -127,8 +107,7 @@ def main():
         for name, (m, ins) in (("shift", shift_model()), ("bitwise", bitwise_model())):
             failed += ortcompare.run_model(d, name, m, ins, sinter, ort_run, ort_modules)
         failed += shift_uint16(d) + wide_shifts(d) + refused(d)
-    print("FAIL check_ops_bitwise" if failed else "PASS check_ops_bitwise")
-    return 1 if failed else 0
+    return ortcompare.finish("check_ops_bitwise", failed)
 
 
 sys.exit(main())

@@ -6,13 +6,11 @@ border by up to 2.5 times the map (several reflections), odd map sizes, batch 2,
 Then hostile grids (NaN, +-1e30, inf) never crash: NaN samples NaN, a point far outside samples 0
 with zeros padding and the corner pixel with border padding; malformed nodes are refused."""
 import os
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
-import onnx
-from onnx import numpy_helper, TensorProto as TP
+from onnx import TensorProto as TP
 
 sys.path.insert(0, os.path.dirname(__file__))
 import ortcompare  # noqa: E402
@@ -78,20 +76,13 @@ def hostile(d):
     for pad in ("zeros", "border", "reflection"):
         for mode in MODES[16]:
             m.add("GridSample", ["x", "g"], mode=mode, padding_mode=pad)
-    path = os.path.join(d, "hostile.onnx")
-    onnx.save(m.proto("hostile", [("x", x, TP.FLOAT), ("g", g, TP.FLOAT)]), path)
-    pbs = []
-    for name, a in (("x", x), ("g", g)):
-        pbs.append(os.path.join(d, f"h_{name}.pb"))
-        open(pbs[-1], "wb").write(numpy_helper.from_array(a, name).SerializeToString())
-    so = os.path.join(d, "hostile_out")
-    p = subprocess.run([sinter, "run", path, *pbs, "-o", so], capture_output=True, text=True)
-    if p.returncode:
+    p, ys = ortcompare.run_sinter(d, sinter, "hostile", m, [("x", x, TP.FLOAT), ("g", g, TP.FLOAT)])
+    if ys is None:
         print(f"FAIL hostile grids: sinter run failed: {p.stderr.strip()}")
         return 1
     failed = 0
-    for i, o in enumerate(m.outs):
-        y = numpy_helper.to_array(onnx.load_tensor(os.path.join(so, f"output_{i}.pb")))[0, :, 0]
+    for i, y in enumerate(ys):
+        y = y[0, :, 0]
         pad = ("zeros", "border", "reflection")[i // 3]
         ok = np.all(np.isnan(y[:, 0]))  # a NaN coordinate samples NaN
         if pad == "zeros":
@@ -131,10 +122,7 @@ def refused(d):
     m = Model(16, ir_version=8)
     m.add("GridSample", ["x", "g"], align_corners=2)
     cases.append(("align", m, "attribute 'align_corners' has 2, expected 0 to 1"))
-    failed = sum(ortcompare.check_refused(d, sinter, n, m, INPUTS, msg) for n, m, msg in cases)
-    if not failed:
-        print(f"ok {len(cases)} malformed nodes refused")
-    return failed
+    return ortcompare.refuse_all(d, sinter, cases, INPUTS)
 
 
 def main():
@@ -143,8 +131,7 @@ def main():
         for name, m, ins in models():
             failed += ortcompare.run_model(d, name, m, ins, sinter, ort_run, ort_modules, rtol=1e-5)
         failed += hostile(d) + refused(d)
-    print("FAIL check_ops_grid_sample" if failed else "PASS check_ops_grid_sample")
-    return 1 if failed else 0
+    return ortcompare.finish("check_ops_grid_sample", failed)
 
 
 sys.exit(main())

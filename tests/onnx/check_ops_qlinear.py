@@ -7,11 +7,8 @@ import os
 import sys
 import tempfile
 
-import subprocess
-
 import numpy as np
-import onnx
-from onnx import numpy_helper, TensorProto as TP
+from onnx import TensorProto as TP
 
 sys.path.insert(0, os.path.dirname(__file__))
 import ortcompare  # noqa: E402
@@ -67,14 +64,9 @@ def per_row(d):
     m = Model(10)
     zp, b = u8(5), u8(7, 4)
     m.add("MatMulInteger", ["au", b, zp])
-    path = os.path.join(d, "rows.onnx")
-    onnx.save(m.proto("rows", INPUTS[3:4]), path)
-    pb = os.path.join(d, "rows_au.pb")
-    open(pb, "wb").write(numpy_helper.from_array(AU, "au").SerializeToString())
-    out = os.path.join(d, "rows_out")
-    p = subprocess.run([sinter, "run", path, pb, "-o", out], capture_output=True, text=True)
+    p, ys = ortcompare.run_sinter(d, sinter, "rows", m, INPUTS[3:4])
     want = (AU.astype(np.int64) - zp.astype(np.int64)[:, None]) @ b.astype(np.int64)
-    got = numpy_helper.to_array(onnx.load_tensor(os.path.join(out, "output_0.pb"))) if not p.returncode else None
+    got = ys[0] if ys else None
     if got is None or got.dtype != np.int32 or not np.array_equal(got, want):
         print(f"FAIL per-row zero points of A: {p.stderr.strip()}")
         return 1
@@ -98,10 +90,7 @@ def refused(d):
     m.add("QLinearMatMul", ["au", f32(0.1, 0.2), np.array(100, np.uint8), u8(7, 4), f32(0.05), np.array(90, np.uint8),
                             f32(0.8), np.array(120, np.uint8)])
     cases.append(("qm_scale", m, "the scales must be FLOAT: a_scale and y_scale one value, b_scale one or one per column"))
-    failed = sum(ortcompare.check_refused(d, sinter, n, m, INPUTS, msg) for n, m, msg in cases)
-    if not failed:
-        print(f"ok {len(cases)} malformed nodes refused")
-    return failed
+    return ortcompare.refuse_all(d, sinter, cases, INPUTS)
 
 
 def main():
@@ -110,8 +99,7 @@ def main():
         for name, m in models():
             failed += ortcompare.run_model(d, name, m, INPUTS, sinter, ort_run, ort_modules)
         failed += per_row(d) + refused(d)
-    print("FAIL check_ops_qlinear" if failed else "PASS check_ops_qlinear")
-    return 1 if failed else 0
+    return ortcompare.finish("check_ops_qlinear", failed)
 
 
 sys.exit(main())

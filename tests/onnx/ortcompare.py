@@ -85,3 +85,37 @@ def check_refused(d, sinter, name, m, inputs, msg):
         print(f"FAIL refused {name}: want '{want}', got: {p.stderr.strip()}")
         return 1
     return 0
+
+
+def run_sinter(d, sinter, name, m, inputs):
+    """Runs m in sinter alone, for values judged by a rule or by numpy: (the finished process,
+    the outputs as arrays, or None when the run failed). inputs are (name, array, type)."""
+    path = os.path.join(d, f"s_{name}.onnx")
+    onnx.save(m.proto(name, inputs), path)
+    pbs = []
+    for n, a, _ in inputs:
+        pbs.append(os.path.join(d, f"s_{name}_{n}.pb"))
+        open(pbs[-1], "wb").write(numpy_helper.from_array(a, n).SerializeToString())
+    out = os.path.join(d, f"s_{name}_out")
+    p = subprocess.run([sinter, "run", path, *pbs, "-o", out], capture_output=True, text=True)
+    if p.returncode:
+        return p, None
+    return p, [numpy_helper.to_array(onnx.load_tensor(os.path.join(out, f"output_{i}.pb"))) for i in range(len(m.outs))]
+
+
+def refuse_all(d, sinter, cases, inputs=None):
+    """check_refused over (name, model, message) cases (with `inputs`) or (name, model, inputs,
+    message) ones; prints one line when all are refused; returns the failures."""
+    failed = 0
+    for c in cases:
+        name, m, ins, msg = c if len(c) == 4 else (c[0], c[1], inputs, c[2])
+        failed += check_refused(d, sinter, name, m, ins, msg)
+    if not failed:
+        print(f"ok {len(cases)} malformed nodes refused")
+    return failed
+
+
+def finish(script, failed):
+    """The last line ctest matches, and the exit status."""
+    print(f"FAIL {script}" if failed else f"PASS {script}")
+    return 1 if failed else 0
