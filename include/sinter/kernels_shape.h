@@ -42,6 +42,15 @@ typedef struct snt_k_col2im {
 } snt_k_col2im;
 void snt_k_col2im_run(const snt_k_col2im *p, const float *x, float *y);
 
+/* LpPool: y = (sum over the window of |x|^p)^(1/p) per [batch * channel] plane, the window's
+ * taps outside the input adding nothing; geometry as a convolution's (1 to 3 spatial dims,
+ * unused ones 1). Sums in double. */
+typedef struct snt_k_lp_pool {
+  int64_t planes, in[3], out[3], k[3], stride[3], dil[3], pad[3];
+  double p;
+} snt_k_lp_pool;
+void snt_k_lp_pool_run(const snt_k_lp_pool *p, const float *x, float *y);
+
 /* Det: the determinants of `batch` m x m matrices (LU with partial pivoting, in double). */
 void snt_k_det(int64_t batch, int64_t m, const float *x, float *y);
 

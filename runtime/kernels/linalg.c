@@ -104,3 +104,21 @@ void snt_k_col2im_run(const snt_k_col2im *p, const float *x, float *y) {
         if (inside) y[nc * img + at] += x[(nc * blk + k) * cols + l];
       }
 }
+
+void snt_k_lp_pool_run(const snt_k_lp_pool *p, const float *x, float *y) {
+  int64_t in_size = p->in[0] * p->in[1] * p->in[2], out_size = p->out[0] * p->out[1] * p->out[2];
+  for (int64_t q = 0; q < p->planes; q++)
+    for (int64_t o = 0; o < out_size; o++) {
+      int64_t od = o / (p->out[1] * p->out[2]), oh = o / p->out[2] % p->out[1], ow = o % p->out[2];
+      double acc = 0.0;
+      for (int64_t kd = 0; kd < p->k[0]; kd++)
+        for (int64_t kh = 0; kh < p->k[1]; kh++)
+          for (int64_t kw = 0; kw < p->k[2]; kw++) {
+            int64_t id = od * p->stride[0] - p->pad[0] + kd * p->dil[0], ih = oh * p->stride[1] - p->pad[1] + kh * p->dil[1];
+            int64_t iw = ow * p->stride[2] - p->pad[2] + kw * p->dil[2];
+            if (id < 0 || id >= p->in[0] || ih < 0 || ih >= p->in[1] || iw < 0 || iw >= p->in[2]) continue;
+            acc += pow(fabs((double)x[q * in_size + (id * p->in[1] + ih) * p->in[2] + iw]), p->p);
+          }
+      y[q * out_size + o] = (float)pow(acc, 1.0 / p->p);
+    }
+}

@@ -31,7 +31,7 @@ def fail(msg):
 # Ops that opsets after 13 introduced are built at their first opset (an older one refuses them).
 INTRODUCED = {"Mish": 18, "GroupNormalization": 18, "Gelu": 20, "AffineGrid": 20, "BitwiseAnd": 18, "BitwiseOr": 18,
               "BitwiseXor": 18, "BitwiseNot": 18, "BlackmanWindow": 17, "HammingWindow": 17, "HannWindow": 17,
-              "GridSample": 16, "HardSwish": 14, "LayerNormalization": 17, "RoiAlign": 16, "Col2Im": 18,
+              "GridSample": 16, "LpPool": 2, "HardSwish": 14, "LayerNormalization": 17, "RoiAlign": 16, "Col2Im": 18,
               "CenterCropPad": 18}
 
 
@@ -722,7 +722,7 @@ def op_inputs(op):
 
 ATTRS = {"MaxPool": {"kernel_shape": [2, 2]}, "AveragePool": {"kernel_shape": [2, 2]}, "Cast": {"to": TP.FLOAT},
          "Concat": {"axis": 0}, "ReduceMean": {"axes": [1]}, "GroupNormalization": {"num_groups": 1},
-         "MaxUnpool": {"kernel_shape": [2, 2]}}
+         "MaxUnpool": {"kernel_shape": [2, 2]}, "LpPool": {"kernel_shape": [2, 2]}}
 
 
 def refused_all_case():

@@ -51,6 +51,23 @@ def opset18():
     return m
 
 
+def lp_pool():
+    """LpPool at 11 (pads, auto_pad, p 1 to 3, 1-D too) and 18 (ceil_mode, dilations)."""
+    m = Model(11)
+    m.add("LpPool", ["x"], kernel_shape=[2, 3])
+    m.add("LpPool", ["x"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 0], p=1)
+    m.add("LpPool", ["x"], kernel_shape=[2, 2], auto_pad="SAME_UPPER", p=3)
+    m.add("LpPool", [rng.standard_normal((2, 3, 9)).astype(np.float32)], kernel_shape=[4], strides=[2])
+    return m
+
+
+def lp_pool18():
+    m = Model(18)
+    m.add("LpPool", ["x"], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1)
+    m.add("LpPool", ["x"], kernel_shape=[2, 2], dilations=[2, 1], p=3)
+    return m
+
+
 def opset18_scatter():
     """The scatters' max and min, with repeated indices (order-free), on FLOAT and INT32; and
     CenterCropPad: crops and pads, odd differences, axes given or not."""
@@ -185,7 +202,8 @@ def refused(d):
 
 with tempfile.TemporaryDirectory() as d:
     failed = sum(run_model(d, str(o), f(), INPUTS, sinter, ort_run, ort_modules)
-                 for o, f in [(18, opset18), ("18s", opset18_scatter), (19, opset19), (20, opset20), (21, opset21)])
+                 for o, f in [(18, opset18), ("18s", opset18_scatter), (19, opset19), (20, opset20), (21, opset21),
+                              ("11lp", lp_pool), ("18lp", lp_pool18)])
     bad, n_bad = refused(d)
     if not bad:
         print(f"ok {n_bad} unsupported forms refused")
