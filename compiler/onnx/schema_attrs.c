@@ -63,6 +63,8 @@ const snt_onnx_attr_row snt_onnx_attr_rows[] = {
     {"Clip", 12, ""},
     {"Clip", 13, ""},
     {"Col2Im", 18, "dilations pads strides"},
+    {"Compress", 9, "axis"},
+    {"Compress", 11, "axis"},
     {"Concat", 1, "axis"},
     {"Concat", 4, "axis"},
     {"Concat", 11, "axis"},

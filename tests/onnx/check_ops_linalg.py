@@ -2,7 +2,8 @@
 data, rank 2 to 4), Det (11; 2-D, batched, singular, 1x1) and Einsum (12; products, transposes,
 diagonals, traces, outer products, broadcast ellipses, implicit outputs, 3 inputs, attention's
 bhid,bhjd), HannWindow, HammingWindow, BlackmanWindow (17) and a Range whose limit comes from a
-graph input through a Cast (the given value is compiled in) against ONNX Runtime. A length past
+graph input through a Cast (the given value is compiled in) and Compress (its condition an
+initializer or a given input) against ONNX Runtime. A length past
 the time axis fails the run; malformed nodes are refused."""
 import os
 import sys
@@ -23,7 +24,7 @@ XL = rng.integers(-99, 99, (5, 4)).astype(np.int64)
 XT = rng.integers(0, 2, (4, 6)).astype(bool)
 M = rng.standard_normal((3, 2, 4, 4)).astype(np.float32)
 INPUTS = [("x", X, TP.FLOAT), ("xb", XB, TP.FLOAT), ("xl", XL, TP.INT64), ("xt", XT, TP.BOOL), ("m", M, TP.FLOAT),
-          ("sz", np.array(7, np.int64), TP.INT64)]
+          ("sz", np.array(7, np.int64), TP.INT64), ("keep", np.array([1, 0, 0, 1, 1, 0], bool), TP.BOOL)]
 i64 = lambda *v: np.array(v, np.int64)
 
 
@@ -56,6 +57,12 @@ def models():
     (szf,) = w.add("Cast", ["sz"], to=TP.FLOAT)
     w.outs.remove(szf)
     w.add("Range", [np.array(0, np.float32), szf, np.array(1.5, np.float32)])
+    # Compress: the condition known when compiling (an initializer, or the given input "keep")
+    cond = np.array([True, False, True, True, False], bool)
+    w.add("Compress", ["x", cond], axis=0)
+    w.add("Compress", ["x", cond[:3]], axis=-1)
+    w.add("Compress", ["xt", np.array([False, True, True, False, True, True, False], bool)])  # flattened, shorter
+    w.add("Compress", ["xb", "keep"], axis=1)
     return [("rs", m), ("det", d), ("einsum", e), ("windows", w)]
 
 
