@@ -12,6 +12,7 @@
 static const snt_arg_spec args[] = {{"equation", SNT_ARG_SYMBOL, NULL, NULL}, {0}};
 
 enum { ELL = 52, NONE = -1 }; /* label ids: a-z 0-25, A-Z 26-51, ellipsis dims 52-59 */
+#define MAX_WORK (INT64_C(1) << 40) /* products one node may compute */
 
 typedef struct eq_term {
   int labels[SNT_MAX_RANK]; /* per axis */
@@ -129,6 +130,10 @@ static const char *plan_of(const snt_graph *g, const snt_node *n, eq_plan *pl, c
   pl->k.n_out = pl->k.n_labels;
   for (int l = 0; l < SNT_K_EINSUM_LABELS; l++)
     if (seen[l] && slot[l] < 0) slot[l] = pl->k.n_labels, pl->k.size[pl->k.n_labels++] = sz[l];
+  /* Every output index sums over every other label: the loop nest runs the product of all. */
+  int64_t work = 1;
+  for (int l = 0; l < pl->k.n_labels; l++)
+    if (!snt_mul_ok(work, pl->k.size[l] > 0 ? pl->k.size[l] : 1, &work) || work > MAX_WORK) return "more than 2^40 products";
   pl->k.n_in = n->n_in;
   for (int i = 0; i < n->n_in; i++) {
     const snt_tensor *x = &g->tensors[n->in[i]];

@@ -55,7 +55,7 @@ static snt_status det_emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *x = &e->g->tensors[n->in[0]];
   int64_t m = x->dims[x->rank - 1];
-  snt_emit_line(e, "snt_k_det(%lldLL, %lldLL, %s, %s);", (long long)(m > 0 ? snt_tensor_numel(x) / (m * m) : snt_tensor_numel(&e->g->tensors[n->out[0]])),
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_det(%lldLL, %lldLL, %s, %s))) return 1;", (long long)(m > 0 ? snt_tensor_numel(x) / (m * m) : snt_tensor_numel(&e->g->tensors[n->out[0]])),
                 (long long)m, snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   return SNT_OK;
 }

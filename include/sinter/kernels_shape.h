@@ -51,8 +51,9 @@ typedef struct snt_k_lp_pool {
 } snt_k_lp_pool;
 void snt_k_lp_pool_run(const snt_k_lp_pool *p, const float *x, float *y);
 
-/* Det: the determinants of `batch` m x m matrices (LU with partial pivoting, in double). */
-void snt_k_det(int64_t batch, int64_t m, const float *x, float *y);
+/* Det: the determinants of `batch` m x m matrices (LU with partial pivoting, in double);
+ * SNT_ERR_NOMEM when its working copy cannot be allocated. */
+snt_status snt_k_det(int64_t batch, int64_t m, const float *x, float *y);
 
 /* ArgMax (is_min 0) / ArgMin along the middle axis of x = [outer, len, inner]; ties give the
  * first index, or the last with select_last. */

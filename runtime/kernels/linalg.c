@@ -25,13 +25,10 @@ snt_status snt_k_reverse_sequence(size_t es, int rank, const int64_t *dims, int 
   return SNT_OK;
 }
 
-void snt_k_det(int64_t batch, int64_t m, const float *x, float *y) {
+snt_status snt_k_det(int64_t batch, int64_t m, const float *x, float *y) {
   double *a = malloc(sizeof(double) * (size_t)(m * m > 0 ? m * m : 1));
+  if (!a) return SNT_ERR_NOMEM;
   for (int64_t b = 0; b < batch; b++) {
-    if (!a) {
-      y[b] = NAN;
-      continue;
-    }
     for (int64_t i = 0; i < m * m; i++) a[i] = x[b * m * m + i];
     double det = 1.0;
     for (int64_t c = 0; c < m; c++) {
@@ -58,6 +55,7 @@ void snt_k_det(int64_t batch, int64_t m, const float *x, float *y) {
     y[b] = (float)det;
   }
   free(a);
+  return SNT_OK;
 }
 
 void snt_k_einsum_run(const snt_k_einsum *p, const float *const *x, float *y) {

@@ -97,6 +97,10 @@ def refused(d):
     m = Model(12)
     m.add("Einsum", [np.zeros((2, 3), np.float32)], equation="ij->k")
     cases.append(("einsum_out", m, "equation 'ij->k': an output label repeated or absent from the inputs"))
+    m = Model(12)  # 2^11 * 2^11 * 2^10 * 2^10 * 2^10 = 2^52 products from five small inputs
+    big = [np.zeros(s, np.float32) for s in (2048, 2048, 1024, 1024, 1024)]
+    m.add("Einsum", big, equation="a,b,c,d,e->")
+    cases.append(("einsum_work", m, "equation 'a,b,c,d,e->': more than 2^40 products"))
     return ortcompare.refuse_all(d, sinter, cases, INPUTS)
 
 
