@@ -272,6 +272,7 @@ static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const
                 "  unsigned char *stage; /* %zu bytes: a short batch's inputs and outputs, padded to the whole */\n"
                 "  double *prof; /* bench --profile: the time after each node; NULL when off */\n"
                 "  unsigned char *packed; /* %zu bytes: conv weights packed for the GEMM */\n"
+                "  int at; /* the node running: the one that failed when a run returns a status */\n"
                 "  const unsigned char *packed_for; /* the weights they were packed from; NULL: not yet */\n};\n\n",
                 prefix, p->arena_bytes, p->scratch_bytes, p->weights_bytes, stage, packed);
   snt_sb_printf(s,
@@ -400,11 +401,13 @@ static void profile_tables(snt_strbuf *s, snt_emit *e) {
     if (n->op->kernel_name) snt_sb_printf(s, "    case %d: return %s;\n", i, n->op->kernel_name(e, p->order[i]));
   }
   snt_sb_printf(s, "    default: return NULL;\n  }\n}\n\n"
-                   "static void set_profile_(void *m, double *t) { ((struct %s *)m)->prof = t; }\n\n", e->prefix);
+                   "static void set_profile_(void *m, double *t) { ((struct %s *)m)->prof = t; }\n"
+                   "static int failed_node_(void *m) { return ((struct %s *)m)->at; }\n\n", e->prefix, e->prefix);
 }
 
 static void profile_info(snt_strbuf *s, const snt_emit *e) {
-  snt_sb_printf(s, "  .n_nodes = %d, .nodes = %s_nodes, .set_profile = set_profile_, .kernel = kernel_};\n",
+  snt_sb_printf(s, "  .n_nodes = %d, .nodes = %s_nodes, .set_profile = set_profile_, .kernel = kernel_,\n"
+                   "  .failed_node = failed_node_};\n",
                 e->plan->n_order, e->prefix);
 }
 
@@ -466,7 +469,7 @@ static void copy_back(snt_strbuf *s, const snt_graph *g, size_t off) {
 static void run_n_fn(snt_strbuf *s, const snt_graph *g, const char *prefix, bool scalable, size_t stage) {
   long long b = (long long)g->batch;
   snt_sb_printf(s, "int %s_run_n(struct %s *m, int64_t n, const void *const *in, void *const *out) {\n"
-                   "  if (n < 1 || n > %lld) return n == 0 ? 0 : 1;\n", prefix, prefix, b);
+                   "  m->at = -1;\n  if (n < 1 || n > %lld) return n == 0 ? 0 : 1;\n", prefix, prefix, b);
   if (scalable || !stage) {
     if (scalable) snt_sb_printf(s, "  return %s_rows_(m, n, in, out);\n}\n\n", prefix);
     else snt_sb_printf(s, "  return %s_rows_(m, %lld, in, out);\n}\n\n", prefix, b);
@@ -503,6 +506,7 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
     snt_sb_printf(&body, "  /* %s '", n->op->name);
     snt_c_comment(&body, n->name);
     snt_sb_puts(&body, "' */\n");
+    snt_sb_printf(&body, "  m->at = %d;\n", s);
     if (!n->op->emit)
       st = snt_node_error(g, n, d, "cannot be compiled yet: sinter has no code for op '%s'", n->op->name);
     else
@@ -520,7 +524,8 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
                           "static int %s_rows_(struct %s *m, int64_t n, const void *const *in, void *const *out) {\n"
                           "  (void)n;\n", prefix, prefix);
     snt_sb_printf(&src, "  unsigned char *A = m->arena;\n  void *S = m->scratch;\n");
-    snt_sb_printf(&src, "  const unsigned char *W = m->weights;\n  (void)A, (void)S, (void)W, (void)in, (void)out;\n");
+    snt_sb_printf(&src, "  const unsigned char *W = m->weights;\n  snt_status snt_k_st_ = SNT_OK;\n"
+                        "  (void)A, (void)S, (void)W, (void)in, (void)out, (void)snt_k_st_;\n");
     snt_sb_puts(&src, body.data ? body.data : "");
     if (e.packed_bytes) snt_sb_puts(&src, "  m->packed_for = m->weights;\n");
     snt_sb_puts(&src, "  return 0;\n}\n\n");

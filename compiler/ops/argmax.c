@@ -49,7 +49,7 @@ static snt_status arg_emit(snt_emit *e, int node) {
   int64_t axis = snt_node_int(n, "axis", 0), outer, inner;
   if (axis < 0) axis += x->rank;
   around(x, axis, &outer, &inner);
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_arg(%d, %d, %s, %s, %s, %s, %s))) return 1;", n->op == &snt_op_argmin,
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_arg(%d, %d, %s, %s, %s, %s, %s))) return snt_k_st_;", n->op == &snt_op_argmin,
                 snt_node_int(n, "select_last_index", 0) != 0, snt_emit_i64(e, outer), snt_emit_i64(e, x->dims[axis]),
                 snt_emit_i64(e, inner), snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   return SNT_OK;
@@ -92,7 +92,7 @@ static snt_status topk_emit(snt_emit *e, int node) {
   if (axis < 0) axis += x->rank;
   around(x, axis, &outer, &inner);
   /* Both outputs are written; ONNX always has both, sinter may find the indices unused. */
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_topk(%s, %s, %s, %s, %d, %s, %s, %s))) return 1;", snt_emit_i64(e, outer),
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_topk(%s, %s, %s, %s, %d, %s, %s, %s))) return snt_k_st_;", snt_emit_i64(e, outer),
                 snt_emit_i64(e, x->dims[axis]), snt_emit_i64(e, inner), snt_emit_i64(e, snt_node_int(n, "_k", 0)),
                 snt_node_int(n, "largest", 1) != 0, snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]),
                 snt_emit_ptr(e, n->out[1]));
@@ -142,7 +142,7 @@ static snt_status ge_emit(snt_emit *e, int node) {
   if (axis < 0) axis += x->rank;
   snt_emit_line(e, "{");
   snt_emit_line(e, "static const int64_t xd[] = %s, id[] = %s;", snt_emit_dims(e, n->in[0]), snt_emit_dims(e, n->in[1]));
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_gather_elements(%zu, %d, xd, id, %d, %s, %d, %s, %s))) return 1;",
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_gather_elements(%zu, %d, xd, id, %d, %s, %d, %s, %s))) return snt_k_st_;",
                 snt_dtype_size(x->dtype), x->rank, (int)axis, snt_emit_ptr(e, n->in[0]), (int)ix->dtype,
                 snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");

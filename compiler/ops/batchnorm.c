@@ -98,7 +98,7 @@ static snt_status emit(snt_emit *e, int node) {
   double eps = snt_node_float(n, "eps", 1e-3);
   /* FLOAT, or DOUBLE in double precision (FLOAT16 arrives as FLOAT between Casts). */
   if (x->dtype != SNT_F64) {
-    snt_emit_line(e, "if (SNT_K_FAILED(snt_k_bn_infer(m->k, %s, %lld, %lld, %s, %s, %s, %s, %s, %sf, %d, %s))) return 1;",
+    snt_emit_line(e, "if (SNT_K_FAILED(snt_k_bn_infer(m->k, %s, %lld, %lld, %s, %s, %s, %s, %s, %sf, %d, %s))) return snt_k_st_;",
                   snt_emit_rows(e, n->in[0]), (long long)c, (long long)inner, snt_emit_ptr(e, n->in[0]), gamma ? gamma : "NULL",
                   beta ? beta : "NULL", mean, var, snt_emit_f64(e, (float)eps), (int)relu, snt_emit_ptr(e, n->out[0]));
     return SNT_OK;

@@ -47,7 +47,7 @@ static snt_status emit(snt_emit *e, int node) {
   snt_emit_line(e, "{");
   snt_emit_line(e, "  static const int64_t xd[] = %s, yd[] = %s, off[] = %s;", snt_emit_dims(e, n->in[0]),
                 snt_emit_ints(e, dims, x->rank), snt_emit_ints(e, off, x->rank));
-  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_shift_window(%zu, %d, xd, yd, off, %s, %s))) return 1;", snt_dtype_size(x->dtype),
+  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_shift_window(%zu, %d, xd, yd, off, %s, %s))) return snt_k_st_;", snt_dtype_size(x->dtype),
                 x->rank, snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;

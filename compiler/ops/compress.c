@@ -69,7 +69,7 @@ static snt_status emit(snt_emit *e, int node) {
   }
   snt_emit_line(e, "{");
   snt_emit_line(e, "  static const int64_t idx[] = %s;", snt_emit_ints(e, idx, (int)count));
-  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_gather(%zu, %lldLL, %lldLL, %lldLL, %s, %d, idx, %lldLL, %s))) return 1;",
+  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_gather(%zu, %lldLL, %lldLL, %lldLL, %s, %d, idx, %lldLL, %s))) return snt_k_st_;",
                 snt_dtype_size(x->dtype), (long long)outer, (long long)len, (long long)inner, snt_emit_ptr(e, n->in[0]),
                 (int)SNT_I64, (long long)count, snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");

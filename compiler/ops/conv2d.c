@@ -175,25 +175,25 @@ static snt_status emit(snt_emit *e, int node) {
     const char *pk = "NULL";
     if (packed && packed != SIZE_MAX) {
       snt_emit_line(e, "float *P = (float *)(m->packed + %zu);", e->packed_bytes);
-      snt_emit_line(e, "if (m->packed_for != m->weights && SNT_K_FAILED(snt_k_conv_pack_weights(m->k, &d, %s, P))) return 1;",
+      snt_emit_line(e, "if (m->packed_for != m->weights && SNT_K_FAILED(snt_k_conv_pack_weights(m->k, &d, %s, P))) return snt_k_st_;",
                     snt_emit_ptr(e, n->in[1]));
       e->packed_bytes += (packed + 63) / 64 * 64;
       pk = "P";
     }
-    snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv_tapped(m->k, &d, %s, %s, %s, %s, %s, %s, &T, S))) return 1;",
+    snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv_tapped(m->k, &d, %s, %s, %s, %s, %s, %s, &T, S))) return snt_k_st_;",
                   snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]), pk,
                   snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL", residual ? snt_emit_ptr(e, n->in[3]) : "NULL",
                   snt_emit_ptr(e, n->out[0]));
   } else if (packed && packed != SIZE_MAX) {
     snt_emit_line(e, "float *P = (float *)(m->packed + %zu);", e->packed_bytes);
-    snt_emit_line(e, "if (m->packed_for != m->weights && SNT_K_FAILED(snt_k_conv_pack_weights(m->k, &d, %s, P))) return 1;",
+    snt_emit_line(e, "if (m->packed_for != m->weights && SNT_K_FAILED(snt_k_conv_pack_weights(m->k, &d, %s, P))) return snt_k_st_;",
                   snt_emit_ptr(e, n->in[1]));
-    snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv_packed(m->k, &d, %s, %s, P, %s, %s, %s, S))) return 1;",
+    snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv_packed(m->k, &d, %s, %s, P, %s, %s, %s, S))) return snt_k_st_;",
                   snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]), snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL",
                   residual ? snt_emit_ptr(e, n->in[3]) : "NULL", snt_emit_ptr(e, n->out[0]));
     e->packed_bytes += (packed + 63) / 64 * 64;
   } else {
-    snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv%s(%s&d, %s, %s, %s, %s, %s%s))) return 1;", f64 ? "_f64" : "",
+    snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv%s(%s&d, %s, %s, %s, %s, %s%s))) return snt_k_st_;", f64 ? "_f64" : "",
                   f64 ? "" : "m->k, ", snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]),
                   snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL", residual ? snt_emit_ptr(e, n->in[3]) : "NULL",
                   snt_emit_ptr(e, n->out[0]), f64 ? "" : ", S");
@@ -268,7 +268,7 @@ static snt_status emit_grad_input(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   snt_emit_line(e, "{");
   emit_desc(e, n);
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv_backward_data(m->k, &d, %s, %s, %s, S))) return 1;", snt_emit_ptr(e, n->in[0]),
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv_backward_data(m->k, &d, %s, %s, %s, S))) return snt_k_st_;", snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;
@@ -278,7 +278,7 @@ static snt_status emit_grad_kernel(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   snt_emit_line(e, "{");
   emit_desc(e, n);
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv_backward_filter(m->k, &d, %s, %s, %s, %s, S))) return 1;", snt_emit_ptr(e, n->in[0]),
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv_backward_filter(m->k, &d, %s, %s, %s, %s, S))) return snt_k_st_;", snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->out[0]), n->n_out > 1 ? snt_emit_ptr(e, n->out[1]) : "NULL");
   snt_emit_line(e, "}");
   return SNT_OK;

@@ -110,7 +110,7 @@ static snt_status ci_emit(snt_emit *e, int node) {
   desc_of(e->g, n, 1, &k);
   snt_emit_line(e, "{");
   emit_desc(e, &k);
-  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_conv_integer(&d, %d, %s, (snt_k_zp){%s, 1}, %d, %s, (snt_k_zp){%s, %lldLL}, %s))) return 1;",
+  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_conv_integer(&d, %d, %s, (snt_k_zp){%s, 1}, %d, %s, (snt_k_zp){%s, %lldLL}, %s))) return snt_k_st_;",
                 (int)e->g->tensors[n->in[0]].dtype, snt_emit_ptr(e, n->in[0]), opt_ptr(e, n, 2), (int)e->g->tensors[n->in[1]].dtype,
                 snt_emit_ptr(e, n->in[1]), opt_ptr(e, n, 3), (long long)opt_numel(e, n, 3), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
@@ -127,13 +127,13 @@ static snt_status qc_emit(snt_emit *e, int node) {
   snt_emit_line(e, "{");
   emit_desc(e, &k);
   snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_conv_integer(&d, %d, %s, (snt_k_zp){%s, 1}, %d, %s, (snt_k_zp){%s, %lldLL}, "
-                "(int32_t *)S))) return 1;", (int)e->g->tensors[n->in[0]].dtype, snt_emit_ptr(e, n->in[0]),
+                "(int32_t *)S))) return snt_k_st_;", (int)e->g->tensors[n->in[0]].dtype, snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->in[2]), (int)e->g->tensors[n->in[3]].dtype, snt_emit_ptr(e, n->in[3]),
                 snt_emit_ptr(e, n->in[5]), (long long)opt_numel(e, n, 5));
   snt_emit_line(e, "  const snt_k_requant r = {%lldLL, %lldLL, %lldLL, *%s, *%s, %s, %lldLL, %d};", (long long)k.batch,
                 (long long)k.out_channels, (long long)inner, snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->in[6]),
                 snt_emit_ptr(e, n->in[4]), (long long)opt_numel(e, n, 4), (int)y->dtype);
-  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_requantize(&r, (const int32_t *)S, %s, %s, %s))) return 1;", opt_ptr(e, n, 8),
+  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_requantize(&r, (const int32_t *)S, %s, %s, %s))) return snt_k_st_;", opt_ptr(e, n, 8),
                 snt_emit_ptr(e, n->in[7]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;

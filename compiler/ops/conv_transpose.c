@@ -127,7 +127,7 @@ static snt_status emit(snt_emit *e, int node) {
                 snt_emit_ints(e, k.stride, 3), snt_emit_ints(e, k.dilation, 3), snt_emit_ints(e, k.pad_begin, 3),
                 snt_emit_ints(e, k.pad_end, 3));
   bool f64 = e->g->tensors[n->in[0]].dtype == SNT_F64; /* double kernel: no scratch */
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv_transpose%s(&d, %s, %s, %s, %s%s))) return 1;", f64 ? "_f64" : "",
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv_transpose%s(&d, %s, %s, %s, %s%s))) return snt_k_st_;", f64 ? "_f64" : "",
                 snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]),
                 snt_in_opt((snt_graph *)e->g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL", snt_emit_ptr(e, n->out[0]),
                 f64 ? "" : ", S");

@@ -36,7 +36,7 @@ static snt_status emit(snt_emit *e, int node) {
   int64_t axis = snt_node_int(n, "_axis", 0), outer = 1, inner = 1;
   for (int i = 0; i < axis; i++) outer *= x->dims[i];
   for (int i = (int)axis + 1; i < x->rank; i++) inner *= x->dims[i];
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_cumsum(%d, %s, %s, %s, %d, %d, %s, %s))) return 1;", (int)x->dtype,
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_cumsum(%d, %s, %s, %s, %d, %d, %s, %s))) return snt_k_st_;", (int)x->dtype,
                 snt_emit_i64(e, outer), snt_emit_i64(e, x->dims[axis]), snt_emit_i64(e, inner),
                 snt_node_int(n, "exclusive", 0) != 0, snt_node_int(n, "reverse", 0) != 0, snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->out[0]));

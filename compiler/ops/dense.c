@@ -57,7 +57,7 @@ static snt_status emit(snt_emit *e, int node) {
   snt_emit_line(e, "{");
   snt_emit_line(e, "%s snt_k_gemm_desc d = {%s, %lld, %lld, 0, 0, 1.0f, %s, 1, %lld};", snt_emit_const(e, n->in[0]), snt_emit_rows(e, n->in[0]),
                 (long long)y->dims[1], (long long)x->dims[1], bias ? "1.0f" : "0.0f", (long long)y->dims[1]);
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_gemm(m->k, &d, %s, %s, %s, %s))) return 1;", snt_emit_ptr(e, n->in[0]),
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_gemm(m->k, &d, %s, %s, %s, %s))) return snt_k_st_;", snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->in[1]), bias ? snt_emit_ptr(e, n->in[2]) : "NULL", snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   const char *act = snt_node_string(n, "activation", "none");
@@ -92,7 +92,7 @@ static snt_status emit_grad_input(snt_emit *e, int node) {
   snt_emit_line(e, "{");
   snt_emit_line(e, "const snt_k_gemm_desc d = {%s, %lld, %lld, 0, 1, 1.0f, 0.0f, 1, 1};", snt_emit_batch(e),
                 (long long)k->dims[0], (long long)k->dims[1]);
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_gemm(m->k, &d, %s, %s, NULL, %s))) return 1;", snt_emit_ptr(e, n->in[0]),
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_gemm(m->k, &d, %s, %s, NULL, %s))) return snt_k_st_;", snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;
@@ -104,7 +104,7 @@ static snt_status emit_grad_kernel(snt_emit *e, int node) {
   snt_emit_line(e, "{");
   snt_emit_line(e, "const snt_k_gemm_desc d = {%lld, %lld, %s, 1, 0, 1.0f, 0.0f, 1, 1};", (long long)k->dims[0],
                 (long long)k->dims[1], snt_emit_batch(e));
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_gemm(m->k, &d, %s, %s, NULL, %s))) return 1;", snt_emit_ptr(e, n->in[0]),
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_gemm(m->k, &d, %s, %s, NULL, %s))) return snt_k_st_;", snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->out[0]));
   if (n->n_out > 1)
     snt_emit_line(e, "snt_k_colsum(%s, %lld, %s, %s);", snt_emit_batch(e), (long long)k->dims[1], snt_emit_ptr(e, n->in[1]),

@@ -85,7 +85,7 @@ static snt_status emit(snt_emit *e, int node) {
   snt_emit_line(e, "%s int64_t dims[] = {%s, %lld, %lld, %lld, %lld, %lld};", snt_emit_const(e, n->in[0]), snt_emit_rows(e, n->in[0]),
                 (long long)v[1], (long long)v[2], (long long)v[3], (long long)v[4], (long long)v[5]);
   snt_emit_line(e, "static const int perm[] = {%d, %d, %d, %d, %d, %d};", perm[0], perm[1], perm[2], perm[3], perm[4], perm[5]);
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_transpose(%zu, 6, dims, perm, %s, %s))) return 1;", snt_dtype_size(x->dtype),
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_transpose(%zu, 6, dims, perm, %s, %s))) return snt_k_st_;", snt_dtype_size(x->dtype),
                 snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;

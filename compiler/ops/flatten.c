@@ -50,7 +50,7 @@ static snt_status emit(snt_emit *e, int node) {
   }
   snt_emit_line(e, "%s int64_t dims[] = {%s};", snt_emit_const(e, n->in[0]), dims.data);
   snt_emit_line(e, "static const int perm[] = {%s};", perm.data);
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_transpose(%zu, %d, dims, perm, %s, %s))) return 1;", snt_dtype_size(x->dtype),
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_transpose(%zu, %d, dims, perm, %s, %s))) return snt_k_st_;", snt_dtype_size(x->dtype),
                 x->rank, snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   snt_sb_free(&dims);
@@ -93,7 +93,7 @@ static snt_status emit_grad(snt_emit *e, int node) {
   snt_emit_line(e, "{");
   snt_emit_line(e, "static const int64_t dims[] = {%s};", dims.data);
   snt_emit_line(e, "static const int perm[] = {%s};", perm.data);
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_transpose(4, %d, dims, perm, %s, %s))) return 1;", x->rank, snt_emit_ptr(e, n->in[0]),
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_transpose(4, %d, dims, perm, %s, %s))) return snt_k_st_;", x->rank, snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   snt_sb_free(&dims);

@@ -32,7 +32,7 @@ static snt_status emit(snt_emit *e, int node) {
   for (int i = (int)axis + 1; i < x->rank; i++) inner *= x->dims[i];
   const char *outer_s = snt_emit_rows_dyn(e, n->in[0]) ? snt_format_keep(e, "n * %lldLL", (long long)(outer / x->dims[0]))
                                                         : snt_emit_i64(e, outer);
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_gather(%zu, %s, %lld, %lld, %s, %d, %s, %lld, %s))) return 1;",
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_gather(%zu, %s, %lld, %lld, %s, %d, %s, %lld, %s))) return snt_k_st_;",
                 snt_dtype_size(x->dtype), outer_s, (long long)x->dims[axis], (long long)inner,
                 snt_emit_ptr(e, n->in[0]), (int)ix->dtype, snt_emit_ptr(e, n->in[1]), (long long)snt_tensor_numel(ix),
                 snt_emit_ptr(e, n->out[0]));

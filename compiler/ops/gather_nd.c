@@ -40,7 +40,7 @@ static snt_status emit(snt_emit *e, int node) {
   for (int a = (int)b; a < ix->rank - 1; a++) n_idx *= ix->dims[a];
   snt_emit_line(e, "{");
   snt_emit_line(e, "static const int64_t xd[] = %s;", snt_emit_dims(e, n->in[0]));
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_gather_nd(%zu, %d, xd, %d, %d, %s, %s, %s, %s))) return 1;",
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_gather_nd(%zu, %d, xd, %d, %d, %s, %s, %s, %s))) return snt_k_st_;",
                 snt_dtype_size(x->dtype), x->rank, (int)b, (int)k, snt_emit_i64(e, n_idx), snt_emit_ptr(e, n->in[1]),
                 snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");

@@ -39,7 +39,7 @@ static snt_status gemm_emit(snt_emit *e, int node) {
                 (long long)y->dims[1], (long long)(ta ? a->dims[0] : a->dims[1]), ta, (int)snt_node_int(n, "transB", 0),
                 snt_emit_f64(e, (float)snt_node_float(n, "alpha", 1)), snt_emit_f64(e, (float)snt_node_float(n, "beta", 1)),
                 (long long)rows, (long long)cols);
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_gemm%s(%s&d, %s, %s, %s, %s))) return 1;", a->dtype == SNT_F64 ? "_f64" : "", a->dtype == SNT_F64 ? "" : "m->k, ",
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_gemm%s(%s&d, %s, %s, %s, %s))) return snt_k_st_;", a->dtype == SNT_F64 ? "_f64" : "", a->dtype == SNT_F64 ? "" : "m->k, ",
                 snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]),
                 c ? snt_emit_ptr(e, n->in[2]) : "NULL", snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
@@ -125,7 +125,7 @@ static snt_status matmul_emit(snt_emit *e, int node) {
   snt_emit_line(e, "{");
   snt_emit_line(e, "%s int64_t ad[] = %s, bd[] = %s;", snt_emit_const(e, n->in[0]), snt_emit_dims_rows(e, n->in[0]),
                 snt_emit_dims(e, n->in[1]));
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_matmul(m->k, %d, ad, %s, %d, bd, %s, %s))) return 1;", a->rank, snt_emit_ptr(e, n->in[0]),
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_matmul(m->k, %d, ad, %s, %d, bd, %s, %s))) return snt_k_st_;", a->rank, snt_emit_ptr(e, n->in[0]),
                 b->rank, snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;

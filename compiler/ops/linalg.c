@@ -25,7 +25,7 @@ static snt_status rs_emit(snt_emit *e, int node) {
   const snt_tensor *x = &e->g->tensors[n->in[0]];
   snt_emit_line(e, "{");
   snt_emit_line(e, "  static const int64_t dims[] = %s;", snt_emit_dims(e, n->in[0]));
-  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_reverse_sequence(%zu, %d, dims, %d, %d, %s, %s, %s))) return 1;",
+  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_reverse_sequence(%zu, %d, dims, %d, %d, %s, %s, %s))) return snt_k_st_;",
                 snt_dtype_size(x->dtype), x->rank, (int)snt_node_int(n, "batch_axis", 1), (int)snt_node_int(n, "time_axis", 0),
                 snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
@@ -55,7 +55,7 @@ static snt_status det_emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *x = &e->g->tensors[n->in[0]];
   int64_t m = x->dims[x->rank - 1];
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_det(%lldLL, %lldLL, %s, %s))) return 1;", (long long)(m > 0 ? snt_tensor_numel(x) / (m * m) : snt_tensor_numel(&e->g->tensors[n->out[0]])),
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_det(%lldLL, %lldLL, %s, %s))) return snt_k_st_;", (long long)(m > 0 ? snt_tensor_numel(x) / (m * m) : snt_tensor_numel(&e->g->tensors[n->out[0]])),
                 (long long)m, snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   return SNT_OK;
 }

@@ -14,7 +14,7 @@ static snt_status infer(snt_graph *g, int node, snt_diag *d) {
 static snt_status emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *x = &e->g->tensors[n->in[0]];
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_softmax_xent(%s, %lld, %s, %s, %s, %s, %s, %s))) return 1;", snt_emit_batch(e),
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_softmax_xent(%s, %lld, %s, %s, %s, %s, %s, %s))) return snt_k_st_;", snt_emit_batch(e),
                 (long long)x->dims[1], snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->in[2]),
                 snt_emit_ptr(e, n->out[1]), snt_emit_ptr(e, n->out[0]), snt_emit_ptr(e, n->out[2]));
   return SNT_OK;

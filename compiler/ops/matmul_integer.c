@@ -97,7 +97,7 @@ static snt_status emit_product(snt_emit *e, const snt_node *n, int a_slot, int b
                 snt_emit_ints(e, p->b_batch, p->batch_rank), (long long)p->m, (long long)p->k, (long long)p->n, (int)p->at,
                 (int)p->bt);
   snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_matmul_integer(&p, %s, (snt_k_zp){%s, %lldLL}, %s, (snt_k_zp){%s, %lldLL}, %s))) "
-                "return 1;", snt_emit_ptr(e, n->in[a_slot]), opt_ptr(e, n, az), (long long)opt_numel(e, n, az),
+                "return snt_k_st_;", snt_emit_ptr(e, n->in[a_slot]), opt_ptr(e, n, az), (long long)opt_numel(e, n, az),
                 snt_emit_ptr(e, n->in[b_slot]), opt_ptr(e, n, bz), (long long)opt_numel(e, n, bz), y);
   return SNT_OK;
 }
@@ -122,7 +122,7 @@ static snt_status qm_emit(snt_emit *e, int node) {
   snt_emit_line(e, "  const snt_k_requant r = {%lldLL, %lldLL, 1, *%s, *%s, %s, %lldLL, %d};", (long long)rows, (long long)p.n,
                 snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->in[6]), snt_emit_ptr(e, n->in[4]), (long long)opt_numel(e, n, 4),
                 (int)y->dtype);
-  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_requantize(&r, (const int32_t *)S, NULL, %s, %s))) return 1;",
+  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_requantize(&r, (const int32_t *)S, NULL, %s, %s))) return snt_k_st_;",
                 snt_emit_ptr(e, n->in[7]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return st;

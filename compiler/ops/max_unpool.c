@@ -78,7 +78,7 @@ static snt_status emit(snt_emit *e, int node) {
   const int64_t *in = snt_node_ints(n, "_unpooled", &c);
   snt_emit_line(e, "{");
   snt_emit_line(e, "static const int64_t ud[] = %s, yd[] = %s;", snt_emit_ints(e, in, c), snt_emit_dims(e, n->out[0]));
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_max_unpool(%zu, %d, ud, yd, %s, %s, %s, %s))) return 1;", snt_dtype_size(x->dtype),
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_max_unpool(%zu, %d, ud, yd, %s, %s, %s, %s))) return snt_k_st_;", snt_dtype_size(x->dtype),
                 c, snt_emit_i64(e, snt_tensor_numel(x)), snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]),
                 snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");

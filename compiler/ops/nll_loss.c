@@ -60,7 +60,7 @@ static snt_status emit_nll(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   snt_emit_line(e, "{");
   snt_emit_line(e, "  const snt_k_nll p = %s;", params(e, n));
-  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_nll_loss(&p, %s, %s, %s, %s))) return 1;", snt_emit_ptr(e, n->in[0]),
+  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_nll_loss(&p, %s, %s, %s, %s))) return snt_k_st_;", snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->in[1]), weights(e, n), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;
@@ -71,7 +71,7 @@ static snt_status emit_sce(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   snt_emit_line(e, "{");
   snt_emit_line(e, "  const snt_k_nll p = %s;", params(e, n));
-  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_softmax_ce_loss(&p, %s, %s, %s, %s, %s))) return 1;", snt_emit_ptr(e, n->in[0]),
+  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_softmax_ce_loss(&p, %s, %s, %s, %s, %s))) return snt_k_st_;", snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->in[1]), weights(e, n), n->n_out > 1 ? snt_emit_ptr(e, n->out[1]) : "(float *)S",
                 snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");

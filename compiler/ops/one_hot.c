@@ -53,7 +53,7 @@ static snt_status emit(snt_emit *e, int node) {
   int64_t axis = snt_node_int(n, "_axis", 0), outer = 1, inner = 1;
   for (int i = 0; i < axis; i++) outer *= ix->dims[i];
   for (int i = (int)axis; i < ix->rank; i++) inner *= ix->dims[i];
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_one_hot(%zu, %s, %s, %s, %d, %d, %s, %s, %s))) return 1;",
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_one_hot(%zu, %s, %s, %s, %d, %d, %s, %s, %s))) return snt_k_st_;",
                 snt_dtype_size(y->dtype), snt_emit_i64(e, outer), snt_emit_i64(e, snt_node_int(n, "_depth", 0)),
                 snt_emit_i64(e, inner), (int)snt_node_int(n, "_negative", 1), (int)ix->dtype, snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->in[2]), snt_emit_ptr(e, n->out[0]));

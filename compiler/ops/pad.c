@@ -127,7 +127,7 @@ static snt_status emit(snt_emit *e, int node) {
     if (x->dtype == SNT_F16) snt_emit_line(e, "v = snt_f32_to_f16(%sf);", snt_emit_f64(e, (float)snt_node_float(n, "value", 0)));
     value = "&v";
   }
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_pad(%zu, %d, dims, pads, %s, %s, %s, %s))) return 1;", snt_dtype_size(x->dtype), x->rank,
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_pad(%zu, %d, dims, pads, %s, %s, %s, %s))) return snt_k_st_;", snt_dtype_size(x->dtype), x->rank,
                 mode[0] == 'c'   ? "SNT_K_PAD_CONSTANT"
                 : mode[0] == 'e' ? "SNT_K_PAD_EDGE"
                 : mode[0] == 'w' ? "SNT_K_PAD_WRAP"
@@ -166,7 +166,7 @@ static snt_status emit_grad(snt_emit *e, int node) {
   const int64_t *p = snt_node_ints(n, "pads_nd", &cnt);
   snt_emit_line(e, "{");
   snt_emit_line(e, "static const int64_t dims[] = %s, pads[] = %s;", snt_emit_dims(e, n->in[0]), snt_emit_ints(e, p, cnt));
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_pad_backward(%d, dims, pads, %s, %s))) return 1;", e->g->tensors[n->in[0]].rank,
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_pad_backward(%d, dims, pads, %s, %s))) return snt_k_st_;", e->g->tensors[n->in[0]].rank,
                 snt_emit_ptr(e, b->in[0]), snt_emit_ptr(e, b->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;

@@ -128,7 +128,7 @@ static snt_status emit(snt_emit *e, int node) {
                 snt_emit_rows(e, n->in[0]), (long long)x->dims[1], snt_emit_ints(e, in, 3), snt_emit_ints(e, out, 3),
                 snt_emit_ints(e, k, 3), snt_emit_ints(e, st, 3), snt_emit_ints(e, dil, 3), snt_emit_ints(e, pb, 3),
                 snt_emit_ints(e, pe, 3));
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_pool_%s&d, %s, %s, %s))) return 1;", f64 ? "f64(" : "ctx(m->k, ", snt_emit_ptr(e, n->in[0]),
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_pool_%s&d, %s, %s, %s))) return snt_k_st_;", f64 ? "f64(" : "ctx(m->k, ", snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->out[0]), n->n_out > 1 ? snt_emit_ptr(e, n->out[1]) : "NULL");
   snt_emit_line(e, "}");
   return SNT_OK;
@@ -179,7 +179,7 @@ static snt_status emit_grad(snt_emit *e, int node) {
                 is_max ? "SNT_K_POOL_MAX" : "SNT_K_POOL_AVG", (int)snt_node_int(n, "count_include_pad", 0), snt_emit_batch(e),
                 (long long)x->dims[1], snt_emit_ints(e, in, 3), snt_emit_ints(e, out, 3), snt_emit_ints(e, k, 3),
                 snt_emit_ints(e, st, 3), snt_emit_ints(e, dil, 3), snt_emit_ints(e, pb, 3), snt_emit_ints(e, pe, 3));
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_pool_backward(&d, %s, %s, %s))) return 1;", snt_emit_ptr(e, b->in[0]),
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_pool_backward(&d, %s, %s, %s))) return snt_k_st_;", snt_emit_ptr(e, b->in[0]),
                 snt_emit_ptr(e, b->in[1]), snt_emit_ptr(e, b->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;

@@ -82,7 +82,7 @@ static snt_status emit(snt_emit *e, int node) {
   snt_emit_line(e, "{");
   snt_emit_line(e, "%s int64_t dims[] = %s;", snt_emit_const(e, n->in[0]), snt_emit_dims_rows(e, n->in[0]));
   const char *fn, *kind = kernel_of(n->op, &fn);
-  snt_emit_line(e, "if (SNT_K_FAILED(%s(%s, %d, dims, %lldu, %s, %s))) return 1;", fn, kind, x->rank,
+  snt_emit_line(e, "if (SNT_K_FAILED(%s(%s, %d, dims, %lldu, %s, %s))) return snt_k_st_;", fn, kind, x->rank,
                 (long long)snt_node_int(n, "axes_mask", 0), snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;

@@ -51,7 +51,7 @@ static snt_status emit(snt_emit *e, int node) {
                 (long long)x->dims[0], (long long)x->dims[1], (long long)x->dims[2], (long long)x->dims[3], (long long)y->dims[0],
                 (long long)y->dims[2], (long long)y->dims[3], (long long)snt_node_int(n, "sampling_ratio", 0),
                 snt_emit_f64(e, (float)snt_node_float(n, "spatial_scale", 1.0)));
-  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_roi_align_run(&p, %s, %s, %s, %s))) return 1;", snt_emit_ptr(e, n->in[0]),
+  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_roi_align_run(&p, %s, %s, %s, %s))) return snt_k_st_;", snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->in[2]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;

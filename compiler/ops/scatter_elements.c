@@ -43,7 +43,7 @@ static snt_status emit(snt_emit *e, int node) {
   if (axis < 0) axis += x->rank;
   snt_emit_line(e, "{");
   snt_emit_line(e, "static const int64_t xd[] = %s, id[] = %s;", snt_emit_dims(e, n->in[0]), snt_emit_dims(e, n->in[1]));
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_scatter_elements(%d, %d, %d, xd, id, %d, %d, %s, %s, %s, %s))) return 1;",
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_scatter_elements(%d, %d, %d, xd, id, %d, %d, %s, %s, %s, %s))) return snt_k_st_;",
                 (int)x->dtype, snt_scatter_red(n), x->rank, (int)axis, (int)ix->dtype, snt_emit_ptr(e, n->in[1]),
                 snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[2]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");

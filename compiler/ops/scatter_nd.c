@@ -38,7 +38,7 @@ static snt_status emit(snt_emit *e, int node) {
   int64_t k = ix->dims[ix->rank - 1], n_idx = snt_tensor_numel(ix) / (k ? k : 1);
   snt_emit_line(e, "{");
   snt_emit_line(e, "static const int64_t xd[] = %s;", snt_emit_dims(e, n->in[0]));
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_scatter_nd(%d, %d, %d, xd, %d, %s, %s, %s, %s, %s))) return 1;", (int)x->dtype,
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_scatter_nd(%d, %d, %d, xd, %d, %s, %s, %s, %s, %s))) return snt_k_st_;", (int)x->dtype,
                 snt_scatter_red(n), x->rank, (int)k, snt_emit_i64(e, n_idx), snt_emit_ptr(e, n->in[1]),
                 snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[2]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");

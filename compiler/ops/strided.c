@@ -8,7 +8,7 @@ snt_status snt_emit_strided(snt_emit *e, int in, int out, int rank, const int64_
   snt_emit_line(e, "{");
   snt_emit_line(e, "static const int64_t dims[] = %s, strides[] = %s;", snt_emit_ints(e, dims, rank),
                 snt_emit_ints(e, strides, rank));
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_strided(%zu, %d, dims, strides, %s, %s, %s))) return 1;",
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_strided(%zu, %d, dims, strides, %s, %s, %s))) return snt_k_st_;",
                 snt_dtype_size(e->g->tensors[in].dtype), rank, snt_emit_i64(e, offset), snt_emit_ptr(e, in),
                 snt_emit_ptr(e, out));
   snt_emit_line(e, "}");

@@ -12,10 +12,11 @@
 #include "sinter/dtype.h"
 #include "sinter/status.h"
 
-/* Generated code checks each kernel's status with this. Without the hint gcc guesses every
- * `return 1` after a call as likely, so after a few dozen nodes it treats the rest of the run
- * as cold code and stops vectorising its loops (BatchNorm, elementwise). */
-#define SNT_K_FAILED(call) __builtin_expect((call) != SNT_OK, 0)
+/* Generated code checks each kernel's status with this, keeping it in the function's
+ * snt_k_st_ so that the run returns it. Without the hint gcc guesses every early return after
+ * a call as likely, so after a few dozen nodes it treats the rest of the run as cold code and
+ * stops vectorising its loops (BatchNorm, elementwise). */
+#define SNT_K_FAILED(call) __builtin_expect((snt_k_st_ = (call)) != SNT_OK, 0)
 
 enum { SNT_K_MAX_SPATIAL = 3 };
 

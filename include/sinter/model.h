@@ -77,6 +77,9 @@ typedef struct snt_model_info {
   void (*set_profile)(void *model, double *stamps);
   /* The kernel node i runs with on this instance ("gemm-avx512", ...), or NULL: its op. */
   const char *(*kernel)(void *model, int node);
+  /* After a run or step that returned a status: the node (an index into nodes) whose kernel
+   * failed. */
+  int (*failed_node)(void *model);
 } snt_model_info;
 
 /* The command-line driver of a compiled model: `EXE run IN.pb... -o DIR`, ... */

@@ -40,6 +40,14 @@ int snt_rt_parse(const char *model, const char *cmd, const snt_opt *own, snt_rt_
  * tests can reach these paths. */
 void *snt_rt_alloc(const char *model, size_t bytes, const char *what);
 
+/* A node name on one line to f, padded to width: control bytes as \xNN, a backslash doubled
+ * (names are untrusted and may hold any byte); at most 200 bytes, then "...". */
+void snt_rt_fprint_name(FILE *f, const char *s, int width);
+
+/* Says on stderr why a run or training step of inst returned status st: the node whose kernel
+ * failed, its op and the reason. what: the command ("train", ...) or NULL. */
+void snt_rt_report_failure(const snt_model_info *info, void *inst, int st, const char *what);
+
 /* Counts the non-finite values of a float32 or float64 buffer (0 for other types). */
 int64_t snt_rt_count_nonfinite(snt_dtype dtype, const void *data, int64_t n);
 

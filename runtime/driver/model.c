@@ -147,6 +147,7 @@ typedef struct job {
   void *const *out;
   int64_t n; /* samples of the whole run */
   int first, step, rc;
+  int copy; /* the copy whose run returned rc */
 } job;
 
 /* Copy k's share of n samples: its slice of the batch, cut at n (0: nothing to do). */
@@ -180,6 +181,7 @@ static void *work(void *arg) {
     for (int i = 0; i < info->n_outputs; i++)
       out[i] = (char *)j->out[i] + (size_t)k * snt_rt_io_bytes(&info->outputs[i]);
     j->rc = run_copy(j->m, j->first, share(j->m, k, j->n), in, out);
+    j->copy = j->first;
   }
   return NULL;
 }
@@ -200,21 +202,54 @@ static void give_threads(snt_rt_model *m, int active) {
   for (int k = 0; k < m->n_copies; k++) m->info->set_threads(m->inst[k], want);
 }
 
-static int run_all(snt_rt_model *m, int64_t n, const void *const *in, void *const *out);
+static int run_all(snt_rt_model *m, int64_t n, const void *const *in, void *const *out, int *failed_copy);
+
+static const char *failure_reason(int st) {
+  switch (st) {
+  case SNT_ERR_INPUT: return "its kernel refused the values it was given (an index, a class or a size out of the op's range)";
+  case SNT_ERR_NOMEM: return "its kernel ran out of memory";
+  default: return NULL;
+  }
+}
+
+void snt_rt_report_failure(const snt_model_info *info, void *inst, int st, const char *what) {
+  int at = info->failed_node ? info->failed_node(inst) : -1;
+  const char *why = failure_reason(st);
+  fprintf(stderr, "%s%s%s: ", info->name, what ? " " : "", what ? what : "");
+  if (at >= 0 && at < info->n_nodes) {
+    fputs("node '", stderr);
+    snt_rt_fprint_name(stderr, info->nodes[at].name, 0);
+    fprintf(stderr, "' (%s) failed: ", info->nodes[at].op);
+  } else {
+    fputs("running the model failed: ", stderr);
+  }
+  if (why) fprintf(stderr, "%s\n", why);
+  else fprintf(stderr, "status %d from its kernel\n", st);
+}
 
 int snt_rt_run_n(snt_rt_model *m, int64_t n, const void *const *in, void *const *out) {
   if (n < 1 || n > m->batch) {
     fprintf(stderr, "%s: internal: a run of %lld samples (1 to %lld)\n", m->info->name, (long long)n, (long long)m->batch);
     return SNT_RT_EXIT_INTERNAL;
   }
-  int rc = run_all(m, n, in, out);
-  if (rc) fprintf(stderr, "%s: running the model failed (status %d from a kernel)\n", m->info->name, rc);
+  int copy = 0, rc = run_all(m, n, in, out, &copy);
+  if (rc) snt_rt_report_failure(m->info, m->inst[copy], rc, NULL);
   return rc;
 }
 
 int snt_rt_run(snt_rt_model *m, const void *const *in, void *const *out) { return snt_rt_run_n(m, m->batch, in, out); }
 
-static int run_all(snt_rt_model *m, int64_t n, const void *const *in, void *const *out) {
+/* The first failure among the workers' jobs: its status, and its copy in *failed_copy. */
+static int first_failure(const job *jobs, int workers, int *failed_copy) {
+  for (int w = 0; w < workers; w++)
+    if (jobs[w].rc) {
+      *failed_copy = jobs[w].copy;
+      return jobs[w].rc;
+    }
+  return 0;
+}
+
+static int run_all(snt_rt_model *m, int64_t n, const void *const *in, void *const *out, int *failed_copy) {
   int64_t b = m->info->batch;
   int active = (int)((n + b - 1) / b), workers = active < m->workers ? active : m->workers;
   if (m->prof_sums) memset(m->prof_sums, 0, sizeof(double) * (size_t)m->n_copies * (size_t)m->prof_nodes);
@@ -223,22 +258,17 @@ static int run_all(snt_rt_model *m, int64_t n, const void *const *in, void *cons
   job jobs[64];
   pthread_t tid[64];
   bool started[64] = {false};
-  for (int w = 0; w < workers; w++) jobs[w] = (job){m, in, out, n, w, workers, 0};
+  for (int w = 0; w < workers; w++) jobs[w] = (job){m, in, out, n, w, workers, 0, 0};
   if (m->pool) snt_k_ctx_set_threads(m->pool, workers);
   if (m->pool && snt_k_ctx_threads(m->pool) == workers) { /* else the team could not grow */
     snt_k_ctx_parallel(m->pool, pool_work, jobs);
-    int rc = 0;
-    for (int w = 0; w < workers; w++) rc |= jobs[w].rc;
-    return rc;
+    return first_failure(jobs, workers, failed_copy);
   }
   for (int w = 1; w < workers; w++) started[w] = pthread_create(&tid[w], NULL, work, &jobs[w]) == 0;
   for (int w = 1; w < workers; w++)
     if (!started[w]) work(&jobs[w]); /* no thread to be had: do its share here */
   work(&jobs[0]);
-  int rc = jobs[0].rc;
-  for (int w = 1; w < workers; w++) {
+  for (int w = 1; w < workers; w++)
     if (started[w]) pthread_join(tid[w], NULL);
-    rc |= jobs[w].rc;
-  }
-  return rc;
+  return first_failure(jobs, workers, failed_copy);
 }

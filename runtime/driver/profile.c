@@ -72,21 +72,22 @@ static double node_median(const snt_rt_prof *p, int i, double *col) {
   return p->runs ? col[p->runs / 2] : 0;
 }
 
-/* A node name on one line: control characters and backslashes as \xNN and \\ (names are
- * untrusted and may hold any byte); at most 200 bytes, then "...". */
-void snt_rt_print_name(const char *s, int width) {
+/* Control bytes escaped: names are untrusted and may hold any byte. */
+void snt_rt_fprint_name(FILE *f, const char *s, int width) {
   int w = 0;
   for (const unsigned char *c = (const unsigned char *)(s ? s : ""); *c; c++) {
     if (w >= 200) {
-      w += printf("...");
+      w += fprintf(f, "...");
       break;
     }
-    if (*c < 0x20 || *c == 0x7f) w += printf("\\x%02x", *c);
-    else if (*c == '\\') w += printf("\\\\");
-    else putchar(*c), w++;
+    if (*c < 0x20 || *c == 0x7f) w += fprintf(f, "\\x%02x", *c);
+    else if (*c == '\\') w += fprintf(f, "\\\\");
+    else fputc(*c, f), w++;
   }
-  for (; w < width; w++) putchar(' ');
+  for (; w < width; w++) fputc(' ', f);
 }
+
+void snt_rt_print_name(const char *s, int width) { snt_rt_fprint_name(stdout, s, width); }
 
 static void rate(char *gf, char *pct, size_t size, double flops, double seconds, double peak) {
   snprintf(gf, size, "-");

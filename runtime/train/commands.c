@@ -261,8 +261,7 @@ int snt_tr_cmd_gradients(const snt_model_info *info, const snt_train_info *t, sn
     sm->set_weights(inst, s.blob);
     const void *ins[3] = {b.x, b.labels, b.w};
     int st = t->step(inst, n, seed, ins, b.out);
-    if (st != 0)
-      fprintf(stderr, "%s gradients: the training step failed (status %d from a kernel)\n", info->name, st), rc = SNT_EXIT_INTERNAL;
+    if (st != 0) snt_rt_report_failure(sm, inst, st, "gradients"), rc = SNT_EXIT_INTERNAL;
   }
   if (!rc) rc = write_step_outputs(t, &b, n, dir);
   if (inst) sm->destroy(inst);

@@ -62,7 +62,7 @@ int snt_tr_evaluate(const snt_train_info *t, const unsigned char *eval_blob, con
     void *outs[1] = {probs};
     int st = em->run_n ? em->run_n(inst, n, ins, outs) : em->run(inst, ins, outs); /* the last batch: n samples */
     if (st != 0) {
-      fprintf(stderr, "%s evaluate: running the model failed (status %d from a kernel)\n", em->name, st);
+      snt_rt_report_failure(em, inst, st, "evaluate");
       rc = 2;
       break;
     }

@@ -176,8 +176,9 @@ static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *c
     uint64_t seed = snt_rng_u64((uint64_t)o->seed, 7, (uint64_t)epoch, (uint64_t)step);
     int st = t->step(inst, n, seed, ins, b.out);
     if (st != 0) {
-      fprintf(stderr, "%s train: the training step failed (status %d from a kernel) at epoch %d, step %d\n",
-              s->t->step_model->name, st, epoch + 1, step + 1);
+      char what[96];
+      snprintf(what, sizeof what, "train (epoch %d, step %d)", epoch + 1, step + 1);
+      snt_rt_report_failure(s->t->step_model, inst, st, what);
       rc = SNT_EXIT_INTERNAL;
       break;
     }
