@@ -218,6 +218,56 @@ static float *padded_buffer(snt_k_ctx *ctx, const snt_k_conv3 *g, snt_k_win3 *wp
   return xp;
 }
 
+/* A BF16 layer on a small map takes the whole batch as one product, images side by side as
+ * column blocks, when one image's P columns would leave much of its last strip of the GEMM's
+ * 48 columns empty (7x7: 49 of 96 columns computed are real). Not for a milder waste (14x14:
+ * 196 of 240): the batch's packing and straddling stores cost more (ResNet50V2, batch 32). */
+static int batch_columns(const snt_k_conv3 *g) {
+  int64_t p = g->w.out_size, computed = (p + 47) / 48 * 48;
+  return g->groups == 1 && g->batch > 1 && p >= 16 && (is_pointwise(g) ? 10 * computed > 13 * p : 10 * computed > 11 * p);
+}
+
+/* The whole batch zero-padded (scratch slot PADDED_SLOT), for the plain-copy packer; NULL
+ * (the packer checks bounds) without the memory. */
+static float *padded_batch(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, snt_k_win3 *wp) {
+  snt_k_conv_padded_geometry(&g->w, wp);
+  int64_t planes;
+  if (!ctx || __builtin_mul_overflow(g->batch, g->cin, &planes)) return NULL;
+  size_t floats = snt_k_conv_padded_floats(wp, planes);
+  if (floats > SIZE_MAX / sizeof(float)) return NULL;
+  float *xp = snt_k_ctx_scratch(ctx, PADDED_SLOT, 0, floats * sizeof(float));
+  if (!xp) return NULL;
+  memset(xp, 0, floats * sizeof(float));
+  for (int64_t n = 0; n < g->batch; n++)
+    snt_k_conv_pad_image(&g->w, wp, g->cin, x + n * g->cin * g->w.in_size, xp + n * g->cin * wp->in_size);
+  return xp;
+}
+
+static snt_status conv_gemm_batch(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g, const float *x,
+                                  const float *w, const snt_k_conv_epi *e, int stream, float *y) {
+  int64_t p = g->w.out_size, n;
+  if (__builtin_mul_overflow(g->batch, p, &n)) return SNT_ERR_INPUT;
+  snt_k_conv_src src = {&g->w, x, 0, g->cin * g->w.in_size};
+  snt_k_win3 wp;
+  float *xpad = is_pointwise(g) ? NULL : padded_batch(ctx, g, x, &wp);
+  if (xpad) src = (snt_k_conv_src){&wp, xpad, 1, g->cin * wp.in_size};
+  snt_k_gemm_call c = {
+      .m = g->cout, .n = n, .k = g->cin * g->w.k_size, .a = w, .lda = g->cin * g->w.k_size,
+      .c = y, .ldc = p, .col_block = p, .col_stride = g->cout * p, .b_stride = g->cin * g->w.in_size,
+      .epi = {.alpha = 1.0f, .row_bias = e->bias, .residual = e->residual, .ldr = p, .act = e->act,
+              .tap = e->tap ? e->tap->out : NULL, .ldt = p, .tap_scale = e->tap ? e->tap->scale : NULL,
+              .tap_shift = e->tap ? e->tap->shift : NULL, .tap_relu = e->tap && e->tap->relu, .stream = stream},
+      .a_constant = 1};
+  if (is_pointwise(g)) {
+    c.b = x;
+    c.ldb = p;
+  } else {
+    c.pack_b = snt_k_conv_pack_b_for(isa);
+    c.pack_b_src = &src;
+  }
+  return snt_k_gemm_run(ctx, &c);
+}
+
 /* Per image and group, one GEMM on ctx's threads, which splits it along N = P (or M when P is
  * short), so one image uses every core and results do not depend on the thread count. Images
  * are not dealt to threads: the GEMM runs on ctx's team and cannot run inside a job of it. */
@@ -228,22 +278,24 @@ static snt_status conv_gemm(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g,
   size_t group_floats = snt_k_gemm_packed_a_bytes(isa, g->mg, kdim) / sizeof(float);
   /* A BF16 layer's GEMM rounds and caches the weights itself, once for the model's life; an
    * FP32 one's (packed weights) never goes to BF16. */
-  if (layer_bf16(ctx, g)) packed = NULL;
-  else if (!packed) packed = pack_weights(ctx, isa, g, w);
-  snt_k_win3 wp;
-  float *xpad = pointwise ? NULL : padded_buffer(ctx, g, &wp);
   /* Outputs past the context's stream size (a batch's maps, not one image's) go out with
    * streaming stores: the next layers find them in DRAM either way, and the stores then skip
    * C's read. Not while training: its backward reads them soon after (unmeasured). */
   double out_bytes = (double)g->batch * (double)g->cout * (double)p * sizeof(float);
   int stream = ctx && out_bytes >= snt_k_ctx_stream_bytes(ctx) && !snt_k_ctx_training(ctx);
+  int bf16 = layer_bf16(ctx, g);
+  if (bf16 && batch_columns(g)) return conv_gemm_batch(ctx, isa, g, x, w, e, stream, y);
+  if (bf16) packed = NULL;
+  else if (!packed) packed = pack_weights(ctx, isa, g, w);
+  snt_k_win3 wp;
+  float *xpad = pointwise ? NULL : padded_buffer(ctx, g, &wp);
   for (int64_t n = 0; n < g->batch; n++) {
     if (xpad) snt_k_conv_pad_image(&g->w, &wp, g->cin, x + n * g->cin * g->w.in_size, xpad);
     for (int64_t grp = 0; grp < g->groups; grp++) {
       const float *xg = x + (n * g->cin + grp * g->cg) * g->w.in_size;
       int64_t yoff = (n * g->cout + grp * g->mg) * p;
-      snt_k_conv_src src = {&g->w, xg, 0};
-      if (xpad) src = (snt_k_conv_src){&wp, xpad + grp * g->cg * wp.in_size, 1};
+      snt_k_conv_src src = {&g->w, xg, 0, 0};
+      if (xpad) src = (snt_k_conv_src){&wp, xpad + grp * g->cg * wp.in_size, 1, 0};
       snt_k_gemm_call c = {
           .m = g->mg, .n = p, .k = kdim, .a = w + grp * g->mg * kdim, .lda = kdim,
           .packed_a = packed ? packed + (size_t)grp * group_floats : NULL,

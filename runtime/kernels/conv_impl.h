@@ -10,11 +10,13 @@
 
 /* What the packer reads: the geometry and the group's first input channel of one image. When
  * `padded` is set, x is a zero-padded copy (snt_k_conv_pad_image) and w its geometry
- * (snt_k_conv_padded_geometry): every tap is inside, so the packers copy without bounds checks. */
+ * (snt_k_conv_padded_geometry): every tap is inside, so the packers copy without bounds checks.
+ * Columns past the image's w->out_size are the next images', img_stride floats apart in x. */
 typedef struct snt_k_conv_src {
   const snt_k_win3 *w;
   const float *x;
   int padded;
+  int64_t img_stride;
 } snt_k_conv_src;
 
 /* The geometry of an image padded on every side by w's pads (wp's pads are 0, its in[] the

@@ -12,24 +12,26 @@
 /* Columns of one strip handled per pass: bounds the runs array whatever the strip width. */
 enum { PIECE_COLS = 64 };
 
-/* A run of columns along one output row: output position (od, oh, ow), len columns, written
- * at column `at` of the strip. */
+/* A run of columns along one output row: image img, output position (od, oh, ow), len columns,
+ * written at column `at` of the strip. */
 typedef struct run {
-  int64_t od, oh, ow, len, at;
+  int64_t img, od, oh, ow, len, at;
 } run;
 
 /* Splits columns [j, j + len) (len <= PIECE_COLS) into runs along output rows. */
 static int split_runs(const snt_k_win3 *w, int64_t j, int64_t len, int64_t at, run *r) {
-  int64_t ow = j % w->out[2], rest = j / w->out[2];
+  int64_t img = j / w->out_size, q = j % w->out_size;
+  int64_t ow = q % w->out[2], rest = q / w->out[2];
   int64_t oh = rest % w->out[1], od = rest / w->out[1];
   int n = 0;
   while (len > 0) {
     int64_t l = w->out[2] - ow < len ? w->out[2] - ow : len;
-    r[n++] = (run){od, oh, ow, l, at};
+    r[n++] = (run){img, od, oh, ow, l, at};
     at += l;
     len -= l;
     ow = 0;
     if (++oh == w->out[1]) oh = 0, od++;
+    if (od == w->out[0]) od = 0, img++;
   }
   return n;
 }
@@ -145,16 +147,15 @@ static void tap_next(const snt_k_win3 *w, tap *t) {
 /* Rows k0..k0+kc of the runs r[0..n_runs) into a strip (rows nr floats apart), and the packer
  * over whole strips; RUN is the ISA's run copy, ATTR its target attribute. */
 #define DEFINE_PACKER(NAME, ATTR, RUN)                                                                            \
-  ATTR static void NAME##_runs(const snt_k_win3 *w, const float *x, int64_t k0, int64_t kc, const run *r,          \
-                               int n_runs, int nr, float *dst) {                                                  \
+  ATTR static void NAME##_runs(const snt_k_win3 *w, const float *x, int64_t img_stride, int64_t k0, int64_t kc,    \
+                               const run *r, int n_runs, int nr, float *dst) {                                    \
     tap t = tap_of(w, k0);                                                                                        \
     for (int64_t kk = 0; kk < kc; kk++, tap_next(w, &t)) {                                                        \
       float *row = dst + kk * nr;                                                                                 \
-      const float *xc = x + t.c * w->in_size;                                                                     \
       for (int i = 0; i < n_runs; i++) {                                                                          \
         int64_t id = r[i].od * w->s[0] - w->pb[0] + t.kd * w->dl[0];                                              \
         int64_t ih = r[i].oh * w->s[1] - w->pb[1] + t.kh * w->dl[1];                                              \
-        const float *xr = NULL;                                                                                   \
+        const float *xr = NULL, *xc = x + r[i].img * img_stride + t.c * w->in_size;                               \
         if (id >= 0 && id < w->in[0] && ih >= 0 && ih < w->in[1]) xr = xc + (id * w->in[1] + ih) * w->in[2];     \
         RUN(row + r[i].at, xr, r[i].ow * w->s[2] - w->pb[2] + t.kw * w->dl[2], w->s[2], r[i].len, w->in[2]);      \
       }                                                                                                           \
@@ -169,7 +170,7 @@ static void tap_next(const snt_k_win3 *w, tap *t) {
       for (int64_t c0 = 0; c0 < width; c0 += PIECE_COLS) {                                                        \
         int64_t len = width - c0 < PIECE_COLS ? width - c0 : PIECE_COLS;                                          \
         int n = split_runs(cs->w, n0 + s0 + c0, len, c0, runs);                                                   \
-        NAME##_runs(cs->w, cs->x, k0, kc, runs, n, nr, strip);                                                    \
+        NAME##_runs(cs->w, cs->x, cs->img_stride, k0, kc, runs, n, nr, strip);                                    \
       }                                                                                                           \
       for (int64_t kk = 0; width < nr && kk < kc; kk++)                                                           \
         memset(strip + kk * nr + width, 0, (size_t)(nr - width) * sizeof(float));                                 \
@@ -260,7 +261,8 @@ __attribute__((target("avx2,fma"))) static inline void copy_avx2(float *dst, con
         int64_t len = width - c0 < PIECE_COLS ? width - c0 : PIECE_COLS;                                          \
         int n = split_runs(w, n0 + s0 + c0, len, c0, runs);                                                       \
         for (int i = 0; i < n; i++)                                                                               \
-          base[i] = (runs[i].od * w->s[0] * w->in[1] + runs[i].oh * w->s[1]) * w->in[2] + runs[i].ow * w->s[2];   \
+          base[i] = runs[i].img * cs->img_stride +                                                                \
+                    (runs[i].od * w->s[0] * w->in[1] + runs[i].oh * w->s[1]) * w->in[2] + runs[i].ow * w->s[2];   \
         tap t = tap_of(w, k0);                                                                                    \
         for (int64_t kk = 0; kk < kc; kk++, tap_next(w, &t)) {                                                    \
           const float *xt = cs->x + t.c * w->in_size + (t.kd * w->dl[0] * w->in[1] + t.kh * w->dl[1]) * w->in[2] + \

@@ -118,13 +118,17 @@ static const uint32_t *cached_a(snt_k_bf16_cache *c, const snt_k_gemm_call *g) {
 
 /* fp32 strips of NR columns (K rows each, the layout of gemm_core.h with kc = K) from a plain B. */
 static void pack_b_plain(const snt_k_gemm_call *g, int64_t n0, int64_t nc, float *dst) {
-  int64_t strips = round_up(nc, NR) / NR;
-  if (!g->trans_b) { /* row by row: each B row is read once, in order */
+  int64_t strips = round_up(nc, NR) / NR, cb = g->col_block;
+  if (!g->trans_b) { /* row by row: each B row is read once, in order; cut where a column block ends */
     for (int64_t k = 0; k < g->k; k++)
       for (int64_t s = 0; s < strips; s++) {
         float *d = dst + (s * g->k + k) * NR;
         int64_t w = nc - s * NR < NR ? nc - s * NR : NR;
-        memcpy(d, g->b + k * g->ldb + n0 + s * NR, (size_t)w * sizeof(float));
+        for (int64_t done = 0, len; done < w; done += len) {
+          int64_t col = n0 + s * NR + done;
+          len = cb && cb - col % cb < w - done ? cb - col % cb : w - done;
+          memcpy(d + done, g->b + k * g->ldb + (cb ? col / cb * g->b_stride + col % cb : col), (size_t)len * sizeof(float));
+        }
         for (int64_t j = w; j < NR; j++) d[j] = 0.0f;
       }
     return;
@@ -165,6 +169,41 @@ typedef struct job {
   int64_t nc; /* columns per packed B block */
 } job;
 
+/* Where the 16 columns from j sit, as offsets from a row's start: lanes [0, split) at o0 and
+ * the others at o1 + lane (o1: the next column block's start minus split); split is 16 unless
+ * the vector crosses into the next block (blocks are at least 16 columns: check_call). */
+typedef struct vec_at {
+  int64_t o0, o1;
+  int split;
+} vec_at;
+
+static inline vec_at vec_at_of(const snt_k_gemm_call *g, int64_t j) {
+  vec_at v = {j, 0, 16};
+  if (!g->col_block) return v;
+  int64_t in = j % g->col_block, blk = j / g->col_block;
+  v.o0 = blk * g->col_stride + in;
+  if (g->col_block - in < 16) {
+    v.split = (int)(g->col_block - in);
+    v.o1 = (blk + 1) * g->col_stride - v.split;
+  }
+  return v;
+}
+
+__attribute__((target("avx512f"))) static inline __mmask16 low_lanes(int n) {
+  return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+}
+
+__attribute__((target("avx512f"))) static inline __m512 load_at(const float *row, vec_at v, __mmask16 mk) {
+  __m512 x = _mm512_maskz_loadu_ps(mk & low_lanes(v.split), row + v.o0);
+  if (v.split < 16) x = _mm512_mask_loadu_ps(x, mk & (__mmask16)~low_lanes(v.split), row + v.o1);
+  return x;
+}
+
+__attribute__((target("avx512f"))) static inline void store_at(float *row, vec_at v, __mmask16 mk, __m512 x) {
+  _mm512_mask_storeu_ps(row + v.o0, mk & low_lanes(v.split), x);
+  if (v.split < 16) _mm512_mask_storeu_ps(row + v.o1, mk & (__mmask16)~low_lanes(v.split), x);
+}
+
 /* act(alpha * acc + C? + biases + residual) into C's rows i0.. (rows < m) and columns j0.. . */
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void store_tile(const snt_k_gemm_call *g,
                                                                             __m512 *acc, int64_t i0,
@@ -174,16 +213,17 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void store_tile(co
   for (int v = 0; v < NV; v++) {
     int64_t j = j0 + 16 * v, left = g->n - j;
     if (left <= 0) break;
-    __mmask16 mk = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+    __mmask16 mk = low_lanes(left >= 16 ? 16 : (int)left);
+    vec_at at = vec_at_of(g, j);
     __m512 cb = e->col_bias ? _mm512_maskz_loadu_ps(mk, e->col_bias + j) : _mm512_setzero_ps();
     for (int r = 0; r < rows; r++) {
       int64_t i = i0 + r;
-      float *cp = g->c + i * g->ldc + j;
+      float *cp = g->c + i * g->ldc;
       __m512 x = _mm512_mul_ps(acc[r * NV + v], _mm512_set1_ps(e->alpha));
-      if (e->accumulate) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk, cp));
+      if (e->accumulate) x = _mm512_add_ps(x, load_at(cp, at, mk));
       if (e->row_bias) x = _mm512_add_ps(x, _mm512_set1_ps(e->row_bias[i]));
       x = _mm512_add_ps(x, cb);
-      if (e->residual) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mk, e->residual + i * e->ldr + j));
+      if (e->residual) x = _mm512_add_ps(x, load_at(e->residual + i * e->ldr, at, mk));
       switch (e->act.kind) {
         case SNT_K_ACT_RELU: /* NaN passes, as max(x, 0) in numpy */
           x = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), x, _mm512_setzero_ps());
@@ -200,29 +240,49 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void store_tile(co
           break;
         default: x = snt_k_act_all512(x, &e->act); break; /* the exp-based and hard ones; none */
       }
+      float *tp = e->tap ? e->tap + i * e->ldt : NULL;
       /* A whole aligned vector of a streamed C (gemm_core.h) skips the read for ownership. */
-      int stream = e->stream && left >= 16 && ((uintptr_t)cp & 63) == 0 &&
-                   (!e->tap || ((uintptr_t)(e->tap + i * e->ldt + j) & 63) == 0);
-      if (stream) _mm512_stream_ps(cp, x);
-      else _mm512_mask_storeu_ps(cp, mk, x);
-      if (e->tap) { /* snt_k_bn_infer's multiply, add, max(v, 0) (NaN to 0); maybe fused into an FMA */
+      int stream = e->stream && left >= 16 && at.split == 16 && ((uintptr_t)(cp + at.o0) & 63) == 0 &&
+                   (!tp || ((uintptr_t)(tp + at.o0) & 63) == 0);
+      if (stream) _mm512_stream_ps(cp + at.o0, x);
+      else store_at(cp, at, mk, x);
+      if (tp) { /* snt_k_bn_infer's multiply, add, max(v, 0) (NaN to 0); maybe fused into an FMA */
         __m512 t = _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(e->tap_scale[i])), _mm512_set1_ps(e->tap_shift[i]));
         if (e->tap_relu) t = _mm512_max_ps(t, _mm512_setzero_ps());
-        if (stream) _mm512_stream_ps(e->tap + i * e->ldt + j, t);
-        else _mm512_mask_storeu_ps(e->tap + i * e->ldt + j, mk, t);
+        if (stream) _mm512_stream_ps(tp + at.o0, t);
+        else store_at(tp, at, mk, t);
       }
     }
   }
 }
 
-/* An MR x NR tile over all K2 pairs, then its store. */
+/* The lines of C (and of the residual) the tile at rows i0, columns j0 will read or write:
+ * fetched during the tile before it, since its rows lie a whole map apart, where no
+ * prefetcher follows them. Returns how many (at most 2 * MR * NV). */
+static int tile_lines(const snt_k_gemm_call *g, int64_t i0, int64_t j0, const char **pf) {
+  int n = 0;
+  if (i0 >= g->m) return 0;
+  int rows = g->m - i0 < MR ? (int)(g->m - i0) : MR;
+  for (int v = 0; v < NV && j0 + 16 * v < g->n; v++) {
+    vec_at at = vec_at_of(g, j0 + 16 * v);
+    for (int r = 0; r < rows; r++) {
+      if (g->epi.residual) pf[n++] = (const char *)(g->epi.residual + (i0 + r) * g->epi.ldr + at.o0);
+      if (!g->epi.stream) pf[n++] = (const char *)(g->c + (i0 + r) * g->ldc + at.o0);
+    }
+  }
+  return n;
+}
+
+/* An MR x NR tile over all K2 pairs, then its store; fetching the npf lines pf (the next tile's)
+ * one per pair on the way. */
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void tile(const snt_k_gemm_call *g, const uint32_t *a,
                                                                       const uint16_t *b, int64_t k2, int64_t i0,
-                                                                      int64_t j0) {
+                                                                      int64_t j0, const char *const *pf, int npf) {
   __m512 acc[MR * NV];
 #pragma GCC unroll 24
   for (int q = 0; q < MR * NV; q++) acc[q] = _mm512_setzero_ps();
   for (int64_t p = 0; p < k2; p++) {
+    if (p < npf) _mm_prefetch(pf[p], _MM_HINT_T0);
     __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 32),
              b2 = (__m512bh)_mm512_loadu_si512(b + 64);
 #pragma GCC unroll 8
@@ -245,9 +305,12 @@ static void block(job *jb, int t, int64_t n0, int64_t nc, int64_t s0, int64_t s1
   if (g->pack_b) g->pack_b(g->pack_b_src, 0, g->k, n0, nc, NR, jb->fbuf[t]);
   else pack_b_plain(g, n0, nc, jb->fbuf[t]);
   for (int64_t s = 0; s < strips; s++) round_strip(jb->fbuf[t] + s * g->k * NR, g->k, jb->bbuf[t] + s * jb->k2 * NR * 2);
+  const char *pf[2 * MR * NV];
   for (int64_t s = 0; s < strips; s++)
-    for (int64_t i = s0; i < s1; i++)
-      tile(g, jb->a + i * jb->k2 * MR, jb->bbuf[t] + s * jb->k2 * NR * 2, jb->k2, i * MR, n0 + s * NR);
+    for (int64_t i = s0; i < s1; i++) {
+      int npf = g->epi.residual || !g->epi.stream ? tile_lines(g, (i + 1) * MR, n0 + s * NR, pf) : 0;
+      tile(g, jb->a + i * jb->k2 * MR, jb->bbuf[t] + s * jb->k2 * NR * 2, jb->k2, i * MR, n0 + s * NR, pf, npf);
+    }
 }
 
 static void run_thread(void *arg, int t, int threads) {

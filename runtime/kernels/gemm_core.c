@@ -480,12 +480,15 @@ static int64_t isa_threads(snt_k_ctx *ctx, const snt_k_gemm_call *g) {
 }
 
 static snt_status check_call(const snt_k_gemm_call *g) {
-  if (g->m < 0 || g->n < 0 || g->k < 0 || !g->c || g->ldc < g->n) return SNT_ERR_INPUT;
+  int64_t w = g->col_block ? g->col_block : g->n; /* the columns a row of C holds */
+  if (g->col_block && (g->col_block < 16 || g->n % g->col_block || g->trans_b || g->col_stride < g->m * g->ldc))
+    return SNT_ERR_INPUT;
+  if (g->m < 0 || g->n < 0 || g->k < 0 || !g->c || g->ldc < w) return SNT_ERR_INPUT;
   if (g->m == 0 || g->n == 0 || g->k == 0) return SNT_OK;
   if (!g->packed_a && (!g->a || g->lda < (g->trans_a ? g->m : g->k))) return SNT_ERR_INPUT;
-  if (!g->pack_b && (!g->b || g->ldb < (g->trans_b ? g->k : g->n))) return SNT_ERR_INPUT;
-  if (g->epi.residual && g->epi.ldr < g->n) return SNT_ERR_INPUT;
-  if (g->epi.tap && (g->epi.ldt < g->n || !g->epi.tap_scale || !g->epi.tap_shift)) return SNT_ERR_INPUT;
+  if (!g->pack_b && (!g->b || g->ldb < (g->trans_b ? g->k : w))) return SNT_ERR_INPUT;
+  if (g->epi.residual && g->epi.ldr < w) return SNT_ERR_INPUT;
+  if (g->epi.tap && (g->epi.ldt < w || !g->epi.tap_scale || !g->epi.tap_shift)) return SNT_ERR_INPUT;
   return SNT_OK;
 }
 
@@ -498,6 +501,8 @@ static snt_status run_other(const snt_k_gemm_call *g, snt_status st) {
 snt_status snt_k_gemm_run(snt_k_ctx *ctx, const snt_k_gemm_call *g) {
   snt_status st = check_call(g);
   if (st != SNT_OK || g->m == 0 || g->n == 0) return st;
+  if (g->col_block && (g->k == 0 || !g->a_constant || !g->a || g->packed_a || !snt_k_ctx_bf16(ctx)))
+    return SNT_ERR_INPUT; /* column blocks: the BF16 GEMM only */
   if (g->k == 0) {
     epilogue_only(g);
     return run_other(g, SNT_OK);

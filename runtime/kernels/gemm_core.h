@@ -76,6 +76,10 @@ typedef struct snt_k_gemm_call {
   int64_t ldc;
   snt_k_epilogue_desc epi;
   int a_constant; /* a holds weights that never change: a BF16 context may round and cache it */
+  /* Column blocks (BF16 GEMM only; 0: none): the n columns are blocks of col_block, side by side
+   * in the product but col_stride floats apart in C, the residual and the tap (and b_stride in a
+   * plain B): a convolution's images in one product, so that a small map fills whole strips. */
+  int64_t col_block, col_stride, b_stride;
 } snt_k_gemm_call;
 
 /* Runs the GEMM on ctx's threads (ctx NULL: one thread) with ctx's ISA; the packing buffers

@@ -2,7 +2,8 @@
  * the conv definition followed by a naive packing in gemm_core.h's B layout: every block of
  * random geometries (strides, dilations, one-sided pads, 1-3 spatial axes), several strip
  * widths and block offsets, compared bit for bit (both are copies), for each ISA's packer the
- * CPU can run, reading the image itself and a zero-padded copy of it. */
+ * CPU can run, reading the image itself, a zero-padded copy of it, and three images side by
+ * side (columns past one image's are the next one's, as the BF16 GEMM's batched product reads). */
 #include "conv_impl.h"
 #include "kernels_ref.h"
 
@@ -59,8 +60,14 @@ static void test_blocks(test_state *ts, snt_k_pack_b_fn pack, const char *isa) {
     if (!random_geometry(&r, &w)) continue;
     done++;
     int64_t cg = rng_int(&r, 1, 5), K = cg * w.k_size, P = w.out_size;
-    float *x = alloc_f(cg * w.in_size), *col = alloc_f(K * P);
-    rng_fill(&r, x, cg * w.in_size);
+    enum { IMAGES = 3, GAP = 7 }; /* floats between one image's channels and the next image */
+    int64_t stride = cg * w.in_size + GAP;
+    float *x = alloc_f(IMAGES * stride), *col = alloc_f(K * P), *cols = alloc_f(K * IMAGES * P);
+    rng_fill(&r, x, IMAGES * stride);
+    for (int im = 0; im < IMAGES; im++) {
+      ref_im2col(&w, cg, x + im * stride, col);
+      for (int64_t k = 0; k < K; k++) memcpy(cols + (k * IMAGES + im) * P, col + k * P, (size_t)P * sizeof(float));
+    }
     ref_im2col(&w, cg, x, col);
     snt_k_win3 wp;
     snt_k_conv_padded_geometry(&w, &wp);
@@ -68,28 +75,29 @@ static void test_blocks(test_state *ts, snt_k_pack_b_fn pack, const char *isa) {
     float *xp = alloc_f((int64_t)np);
     memset(xp, 0, np * sizeof(float));
     snt_k_conv_pad_image(&w, &wp, cg, x, xp);
-    snt_k_conv_src srcs[2] = {{&w, x, 0}, {&wp, xp, 1}};
-    for (int b = 0; b < 8; b++) {
-      const snt_k_conv_src *src = &srcs[b % 2];
+    snt_k_conv_src srcs[3] = {{&w, x, 0, 0}, {&wp, xp, 1, 0}, {&w, x, 0, stride}};
+    for (int b = 0; b < 12; b++) {
+      const snt_k_conv_src *src = &srcs[b % 3];
+      int64_t cols_n = b % 3 == 2 ? IMAGES * P : P;
       int nr = nrs[rng_int(&r, 0, 6)];
       int64_t k0 = rng_int(&r, 0, K - 1), kc = rng_int(&r, 1, K - k0);
-      int64_t n0 = rng_int(&r, 0, P - 1), nc = rng_int(&r, 1, P - n0);
-      if (b < 2) k0 = 0, kc = K, n0 = 0, nc = P; /* the whole matrix once per source */
+      int64_t n0 = rng_int(&r, 0, cols_n - 1), nc = rng_int(&r, 1, cols_n - n0);
+      if (b < 3) k0 = 0, kc = K, n0 = 0, nc = cols_n; /* the whole matrix once per source */
       int64_t n = (nc + nr - 1) / nr * nr * kc;
       float *got = alloc_nan(n), *want = alloc_f(n);
       pack(src, k0, kc, n0, nc, nr, got);
-      ref_pack(col, P, k0, kc, n0, nc, nr, want);
+      ref_pack(b % 3 == 2 ? cols : col, cols_n, k0, kc, n0, nc, nr, want);
       ts->checks++;
       if (memcmp(got, want, (size_t)n * sizeof(float)) != 0) {
         ts->failures++;
         fprintf(stderr, "%s%s case %d block %d: in %lld,%lld,%lld k %lld,%lld,%lld s %lld,%lld,%lld nr %d k0 %lld kc %lld "
-                "n0 %lld nc %lld: packed block differs\n", isa, src->padded ? " padded" : "", i, b, (long long)w.in[0], (long long)w.in[1],
+                "n0 %lld nc %lld: packed block differs\n", isa, src->padded ? " padded" : src->img_stride ? " batched" : "", i, b, (long long)w.in[0], (long long)w.in[1],
                 (long long)w.in[2], (long long)w.k[0], (long long)w.k[1], (long long)w.k[2], (long long)w.s[0],
                 (long long)w.s[1], (long long)w.s[2], nr, (long long)k0, (long long)kc, (long long)n0, (long long)nc);
       }
       free(got), free(want);
     }
-    free(x), free(xp), free(col);
+    free(x), free(xp), free(col), free(cols);
   }
 }
 

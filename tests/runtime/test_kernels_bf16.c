@@ -107,6 +107,46 @@ static void test_threads(test_state *ts, snt_k_bf16_cache *cache) {
   }
 }
 
+/* Column blocks (a convolution's images side by side): one call over 4 blocks of 21 columns
+ * (vectors cross from one block into the next), blocks spaced apart in B, C, the residual and the
+ * tap, against one call per block: the same bits, and nothing written between the blocks. With
+ * and without streaming stores, accumulate, on 2 threads and both splits of the work. */
+static void test_col_blocks(test_state *ts, snt_k_bf16_cache *cache) {
+  rng r = {0xb10c};
+  enum { M = 13, CB = 21, BLOCKS = 4, K = 37, GAP = 5 };
+  int64_t bs = K * CB + GAP, cs = M * CB + GAP, total_b = BLOCKS * bs, total_c = BLOCKS * cs;
+  float *a = alloc_f(M * K), *b = alloc_f(total_b), *res = alloc_f(total_c), *scale = alloc_f(M), *shift = alloc_f(M);
+  rng_fill(&r, a, M * K), rng_fill(&r, b, total_b), rng_fill(&r, res, total_c), rng_fill(&r, scale, M),
+      rng_fill(&r, shift, M);
+  snt_k_ctx *ctx = snt_k_ctx_create(2);
+  for (int variant = 0; variant < 4; variant++) {
+    float *got = alloc_nan(total_c), *want = alloc_nan(total_c), *tap_got = alloc_nan(total_c),
+          *tap_want = alloc_nan(total_c);
+    if (variant & 2) /* accumulate onto C */
+      for (int64_t i = 0; i < total_c; i++) got[i] = want[i] = (float)(i % 17) * 0.25f;
+    snt_k_epilogue_desc e = {.alpha = 1, .accumulate = (variant & 2) != 0, .residual = res, .ldr = CB,
+                             .act = {SNT_K_ACT_RELU, 0, 0, 0, 0}, .tap = tap_got, .ldt = CB, .tap_scale = scale,
+                             .tap_shift = shift, .tap_relu = 1, .stream = variant & 1};
+    snt_k_gemm_call g = {.m = M, .n = BLOCKS * CB, .k = K, .a = a, .lda = K, .b = b, .ldb = CB, .c = got, .ldc = CB,
+                         .epi = e, .col_block = CB, .col_stride = cs, .b_stride = bs};
+    CHECK_INT(ts, snt_k_gemm_run(ctx, &g), SNT_ERR_INPUT); /* an FP32 context: the blocks are BF16's */
+    CHECK_INT(ts, snt_k_gemm_run_bf16(ctx, cache, &g), SNT_OK);
+    for (int blk = 0; blk < BLOCKS; blk++) {
+      snt_k_gemm_call one = {.m = M, .n = CB, .k = K, .a = a, .lda = K, .b = b + blk * bs, .ldb = CB,
+                             .c = want + blk * cs, .ldc = CB, .epi = e};
+      one.epi.residual = res + blk * cs;
+      one.epi.tap = tap_want + blk * cs;
+      CHECK_INT(ts, snt_k_gemm_run_bf16(ctx, cache, &one), SNT_OK);
+    }
+    /* NaN stays NaN between the blocks (memcmp: both hold the same NaN bits there) */
+    CHECK(ts, memcmp(got, want, sizeof(float) * (size_t)total_c) == 0);
+    CHECK(ts, memcmp(tap_got, tap_want, sizeof(float) * (size_t)total_c) == 0);
+    free(got), free(want), free(tap_got), free(tap_want);
+  }
+  snt_k_ctx_destroy(ctx);
+  free(a), free(b), free(res), free(scale), free(shift);
+}
+
 /* A BF16 context whose every GEMM layer runs in BF16 (SINTER_BF16_WINOGRAD=0 at create: by
  * default a layer whose GEMM waits on memory stays in FP32). */
 static snt_k_ctx *bf16_everywhere(void) {
@@ -247,6 +287,7 @@ int main(void) {
     snt_k_bf16_cache_destroy(cache);
     cache = snt_k_bf16_cache_create();
     test_threads(&ts, cache);
+    test_col_blocks(&ts, cache);
     test_conv(&ts);
     test_tap(&ts);
     test_layer_choice(&ts);
