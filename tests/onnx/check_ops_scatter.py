@@ -14,6 +14,9 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper, TensorProto as TP
 
+sys.path.insert(0, os.path.dirname(__file__))
+import ortcompare  # noqa: E402
+
 sinter, ort_run, ort_modules = sys.argv[1:4]
 rng = np.random.default_rng(14)
 X = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
@@ -27,26 +30,12 @@ node = helper.make_node
 i64 = lambda *v: np.array(v, np.int64)
 
 
-class Model:
+class Model(ortcompare.Model):
+    """ortcompare's, with reference outputs (ref: output name -> array) for the nodes ONNX
+    Runtime does not judge."""
     def __init__(self, opset):
-        self.opset = opset
-        self.nodes, self.inits, self.outs, self.ref = [], [], [], {}
-
-    def add(self, op, ins, n_out=1, **attrs):
-        """A node reading `ins` (names, or arrays made initializers); its outputs are graph outputs."""
-        names = []
-        for v in ins:
-            if isinstance(v, str):
-                names.append(v)
-            else:
-                nm = f"c{len(self.inits)}"
-                self.inits.append(numpy_helper.from_array(np.asarray(v), nm))
-                names.append(nm)
-        k = len(self.nodes)
-        outs = [f"y{k}_{i}" for i in range(n_out)]
-        self.nodes.append(node(op, names, outs, name=f"n{k}_{op}", **attrs))
-        self.outs += outs
-        return outs
+        super().__init__(opset, ir_version=8)
+        self.ref = {}
 
 
 def unique_idx(shape, axis_len, axis):
@@ -190,55 +179,8 @@ def models():
 
 
 def run_model(d, name, m):
-    opset = m.opset
     used = {i for n in m.nodes for i in n.input}
-    ins = [i for i in INPUTS if i[0] in used]
-    g = helper.make_graph(m.nodes, f"scatter{name}", [helper.make_tensor_value_info(n, t, a.shape) for n, a, t in ins],
-                          [helper.make_empty_tensor_value_info(o) for o in m.outs], m.inits)
-    mp = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
-    mp.ir_version = 8
-    path = os.path.join(d, f"m{name}.onnx")
-    onnx.save(mp, path)
-    pbs = []
-    for n, a, _ in ins:
-        pbs.append(os.path.join(d, f"{n}.pb"))
-        open(pbs[-1], "wb").write(numpy_helper.from_array(a).SerializeToString())
-    so, ro = os.path.join(d, f"s{name}"), os.path.join(d, f"r{name}")
-    os.mkdir(so), os.mkdir(ro)
-    # ONNX Runtime runs the nodes without a reference of their own here, in a model of those only.
-    ort_outs = [o for o in m.outs if o not in m.ref]
-    if ort_outs:
-        kept = [n for n in m.nodes if not set(n.output) & set(m.ref)]
-        read = {i for n in kept for i in n.input}
-        og = helper.make_graph(kept, g.name, [v for v in g.input if v.name in read],
-                               [helper.make_empty_tensor_value_info(o) for o in ort_outs], [t for t in m.inits if t.name in read])
-        om = helper.make_model(og, opset_imports=[helper.make_opsetid("", opset)])
-        om.ir_version = 8
-        onnx.save(om, path[:-5] + "_ort.onnx")
-        ort_pbs = [f for f, (n, _, _) in zip(pbs, ins) if n in read]
-        subprocess.run(["node", ort_run, path[:-5] + "_ort.onnx", *ort_pbs, "-o", ro], check=True, env=dict(os.environ, ORT_NODE_MODULES=ort_modules))
-    p = subprocess.run([sinter, "run", path, *pbs, "-o", so], capture_output=True, text=True)
-    if p.returncode:
-        print(f"FAIL model {name} (opset {opset}): sinter run failed: {p.stderr.strip()}")
-        return 1
-    failed = 0
-    load = lambda f: numpy_helper.to_array(onnx.load_tensor(f))
-    for i, o in enumerate(m.outs):
-        a = load(os.path.join(so, f"output_{i}.pb"))
-        b = m.ref[o] if o in m.ref else load(os.path.join(ro, f"output_{ort_outs.index(o)}.pb"))
-        nd = m.nodes[int(o[1:].split("_")[0])]
-        ok = a.shape == b.shape and a.dtype == b.dtype
-        if ok and a.dtype.kind == "f":
-            a64, b64 = a.astype(np.float64), b.astype(np.float64)
-            ok = a.size == 0 or float(np.max(np.abs(a64 - b64) / np.maximum(1.0, np.abs(b64)))) <= 1e-5
-        elif ok:
-            ok = np.array_equal(a, b)
-        if not ok:
-            print(f"FAIL model {name} (opset {opset}) {nd.name} output {o}: {a.dtype}{a.shape} vs reference {b.dtype}{b.shape}\n"
-                  f"  got  {a.reshape(-1)[:12]}\n  want {b.reshape(-1)[:12]}")
-            failed += 1
-    print(f"ok model {name} (opset {opset}): {len(m.outs)} outputs of {len(m.nodes)} nodes checked" if not failed else "")
-    return failed
+    return ortcompare.run_model(d, name, m, [i for i in INPUTS if i[0] in used], sinter, ort_run, ort_modules)
 
 
 # (op, opset, nodes, initializers, the exact error after "node 'bad' (...): ")
@@ -269,22 +211,6 @@ def bad_cases():
     ]
 
 
-def check_bad(d):
-    failed = 0
-    for op, opset, nodes, inits, msg in bad_cases():
-        g = helper.make_graph(nodes, "bad", [helper.make_tensor_value_info("x", TP.FLOAT, X.shape)],
-                              [helper.make_empty_tensor_value_info(o) for n in nodes for o in n.output], inits)
-        mp = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
-        path = os.path.join(d, "bad.onnx")
-        onnx.save(mp, path)
-        p = subprocess.run([sinter, "compile", path, "-o", os.path.join(d, "bad.exe")], capture_output=True, text=True)
-        if p.returncode == 0 or f": {msg}" not in p.stderr:
-            print(f"FAIL bad {op}: want '{msg}', got: {p.stderr.strip()}")
-            failed += 1
-    print(f"ok {len(bad_cases())} malformed nodes refused" if not failed else "")
-    return failed
-
-
 def check_run_time_index(d):
     """GatherND indices fed at run time: one out of range fails the run (as Gather's do)."""
     g = helper.make_graph([node("GatherND", ["x", "gi"], ["y"], name="gnd")], "rt",
@@ -305,6 +231,6 @@ def check_run_time_index(d):
 
 
 with tempfile.TemporaryDirectory() as d:
-    failed = sum(run_model(d, o, m) for o, m in models().items()) + check_bad(d) + check_run_time_index(d)
+    failed = sum(run_model(d, o, m) for o, m in models().items()) + ortcompare.refuse_nodes(d, sinter, bad_cases(), X.shape) + check_run_time_index(d)
 print("PASS" if not failed else f"{failed} failures")
 sys.exit(1 if failed else 0)

@@ -40,18 +40,41 @@ class Model:
         return mp
 
 
+def _ort_part(m, inputs, ref):
+    """The model of m's nodes whose outputs have no reference in ref, and the inputs it reads."""
+    sub = Model(m.opset, m.ir_version)
+    sub.nodes = [n for n in m.nodes if not set(n.output) & set(ref)]
+    read = {i for n in sub.nodes for i in n.input}
+    sub.inits = [t for t in m.inits if t.name in read]
+    sub.outs = [o for o in m.outs if o not in ref]
+    return sub, [i for i in inputs if i[0] in read]
+
+
 def run_model(d, name, m, inputs, sinter, ort_run, ort_modules, rtol=1e-5):
     """Runs m in both and compares: floats within rtol (relative above 1; FLOAT16 within 1e-3),
-    the rest exactly."""
+    the rest exactly. Outputs named in m.ref (a dict of arrays, when m has one) are compared with
+    those instead; ONNX Runtime then runs a model of the other nodes only."""
     path = os.path.join(d, f"m{name}.onnx")
     onnx.save(m.proto(name, inputs), path)
-    pbs = []
-    for n, a, _ in inputs:
-        pbs.append(os.path.join(d, f"{name}_{n}.pb"))
-        open(pbs[-1], "wb").write(numpy_helper.from_array(a).SerializeToString())
+
+    def save_inputs(prefix, ins):
+        pbs = []
+        for n, a, _ in ins:
+            pbs.append(os.path.join(d, f"{prefix}{name}_{n}.pb"))
+            open(pbs[-1], "wb").write(numpy_helper.from_array(a).SerializeToString())
+        return pbs
+
+    pbs = save_inputs("", inputs)
     so, ro = os.path.join(d, f"s{name}"), os.path.join(d, f"r{name}")
     os.mkdir(so), os.mkdir(ro)
-    subprocess.run(["node", ort_run, path, *pbs, "-o", ro], check=True, env=dict(os.environ, ORT_NODE_MODULES=ort_modules))
+    ref = getattr(m, "ref", {})
+    ort_m, ort_ins = _ort_part(m, inputs, ref) if ref else (m, inputs)
+    if ort_m.outs:
+        ort_path = path if not ref else os.path.join(d, f"m{name}_ort.onnx")
+        if ref:
+            onnx.save(ort_m.proto(name, ort_ins), ort_path)
+        ort_pbs = pbs if not ref else save_inputs("ort_", ort_ins)
+        subprocess.run(["node", ort_run, ort_path, *ort_pbs, "-o", ro], check=True, env=dict(os.environ, ORT_NODE_MODULES=ort_modules))
     p = subprocess.run([sinter, "run", path, *pbs, "-o", so], capture_output=True, text=True)
     if p.returncode:
         print(f"FAIL model {name} (opset {m.opset}): sinter run failed: {p.stderr.strip()}")
@@ -59,19 +82,42 @@ def run_model(d, name, m, inputs, sinter, ort_run, ort_modules, rtol=1e-5):
     failed = 0
     load = lambda f: numpy_helper.to_array(onnx.load_tensor(f))
     for i, o in enumerate(m.outs):
-        a, b = load(os.path.join(so, f"output_{i}.pb")), load(os.path.join(ro, f"output_{i}.pb"))
+        a = load(os.path.join(so, f"output_{i}.pb"))
+        b = ref[o] if o in ref else load(os.path.join(ro, f"output_{ort_m.outs.index(o)}.pb"))
         nd = m.nodes[int(o[1:].split("_")[0])]
         ok = a.shape == b.shape and a.dtype == b.dtype
         if ok and a.dtype.kind == "f":
             tol = max(rtol, 1e-3) if a.dtype == np.float16 else rtol
-            ok = a.size == 0 or float(np.max(np.abs(a.astype(np.float64) - b) / np.maximum(1.0, np.abs(b)))) <= tol
+            a64, b64 = a.astype(np.float64), b.astype(np.float64)
+            ok = a.size == 0 or float(np.max(np.abs(a64 - b64) / np.maximum(1.0, np.abs(b64)))) <= tol
         elif ok:
             ok = np.array_equal(a, b)
         if not ok:
-            print(f"FAIL model {name} (opset {m.opset}) {nd.name} output {o}: {a.dtype}{a.shape} vs ONNX Runtime {b.dtype}{b.shape}")
+            print(f"FAIL model {name} (opset {m.opset}) {nd.name} output {o}: {a.dtype}{a.shape} vs "
+                  f"{'reference' if o in ref else 'ONNX Runtime'} {b.dtype}{b.shape}\n"
+                  f"  got  {a.reshape(-1)[:12]}\n  want {b.reshape(-1)[:12]}")
             failed += 1
     if not failed:
         print(f"ok model {name} (opset {m.opset}): {len(m.outs)} outputs of {len(m.nodes)} nodes checked")
+    return failed
+
+
+def refuse_nodes(d, sinter, cases, x_shape):
+    """Each (op, opset, nodes, initializers, message) case, a model of those nodes over one FLOAT
+    input 'x' of x_shape, must fail `sinter compile` with ': message' in its error; prints one
+    line when all do; returns the failures."""
+    failed = 0
+    for op, opset, nodes, inits, msg in cases:
+        g = helper.make_graph(nodes, "bad", [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, x_shape)],
+                              [helper.make_empty_tensor_value_info(o) for n in nodes for o in n.output], inits)
+        path = os.path.join(d, "bad.onnx")
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)]), path)
+        p = subprocess.run([sinter, "compile", path, "-o", os.path.join(d, "bad.exe")], capture_output=True, text=True)
+        if p.returncode == 0 or f": {msg}" not in p.stderr:
+            print(f"FAIL bad {op}: want '{msg}', got: {p.stderr.strip()}")
+            failed += 1
+    if not failed:
+        print(f"ok {len(cases)} malformed nodes refused")
     return failed
 
 
