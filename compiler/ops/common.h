@@ -55,6 +55,14 @@ snt_status snt_fold_arith(snt_graph *g, const snt_node *n, void *y, char op);
 struct snt_dsl_writer;
 snt_status snt_dsl_arith(struct snt_dsl_writer *w, int node, char op);
 
+/* Softmax, LogSoftmax and Hardmax from ONNX (compiler/ops/softmax.c): "axis" (default 1 before
+ * opset 13, else -1) checked and kept as "full_axis", with "coerce_2d" before opset 13 (the
+ * input flattened to 2-D at the axis). */
+snt_status snt_onnx_axis_lines(snt_graph *g, int node, int opset, snt_diag *d);
+/* The lines those ops work along: x split at "full_axis" into outer x len x inner (with
+ * "coerce_2d", len takes every axis from it). */
+void snt_axis_lines(const snt_node *n, const snt_tensor *x, int64_t *outer, int64_t *len, int64_t *inner);
+
 /* Training helpers (compiler/ops/activation.c). */
 struct snt_ad;
 /* The gradient before node fwd's fused activation, given dy after it: dy itself when the node

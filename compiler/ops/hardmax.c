@@ -20,28 +20,12 @@ static snt_status infer(snt_graph *g, int node, snt_diag *d) {
   return snt_infer_same(g, node, d);
 }
 
-static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
-  snt_node *n = &g->nodes[node];
-  int rank = snt_in(g, n, 0)->rank;
-  int64_t axis = snt_node_int(n, "axis", opset < 13 ? 1 : -1);
-  if (axis < -rank || axis >= rank)
-    return snt_node_error(g, n, d, "Hardmax-%d: axis %lld is out of range for rank %d", opset, (long long)axis, rank);
-  snt_status st = snt_node_set_int(n, "full_axis", axis < 0 ? axis + rank : axis);
-  if (!st && opset < 13) st = snt_node_set_int(n, "coerce_2d", 1);
-  return st;
-}
-
 /* Each (outer, inner) line of `len` elements: the first maximum found, then the line written. */
 static snt_status emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *x = &e->g->tensors[n->in[0]];
-  int64_t a = snt_node_int(n, "full_axis", 0), outer = 1, len = 1, inner = 1;
-  bool coerce = snt_node_int(n, "coerce_2d", 0);
-  for (int i = 0; i < x->rank; i++) {
-    if (i < a) outer *= x->dims[i];
-    else if (i == a || coerce) len *= x->dims[i];
-    else inner *= x->dims[i];
-  }
+  int64_t outer, len, inner;
+  snt_axis_lines(n, x, &outer, &len, &inner);
   if (outer * len * inner == 0) return SNT_OK;
   const char *ct = x->dtype == SNT_F64 ? "double" : "float";
   snt_emit_line(e, "for (int64_t o = 0; o < %lldLL; o++)", (long long)outer);
@@ -62,7 +46,7 @@ static snt_status emit(snt_emit *e, int node) {
 const snt_op snt_op_hardmax = {
     .name = "hardmax", .type_name = "Hardmax", .default_layer = "hardmax",
     .doc = "1 at the first largest element along an axis, 0 elsewhere: hardmax(x, axis=-1)", .min_inputs = 1, .max_inputs = 1,
-    .args = args, .infer = infer, .onnx_type = "Hardmax", .onnx_import = onnx_import, .emit = emit, .no_dsl = SNT_NO_DSL_YET,
+    .args = args, .infer = infer, .onnx_type = "Hardmax", .onnx_import = snt_onnx_axis_lines, .emit = emit, .no_dsl = SNT_NO_DSL_YET,
     .onnx_arity = {1, 1, 1, 1},
     .types = {.t = SNT_TY_FLOATS, .note = "compares in the type (FLOAT16, BFLOAT16 through float32)"},
     .no_export = SNT_NO_EXPORT_YET};

@@ -24,7 +24,7 @@ static snt_status infer(snt_graph *g, int node, snt_diag *d) {
   return snt_infer_same(g, node, d);
 }
 
-static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
+snt_status snt_onnx_axis_lines(snt_graph *g, int node, int opset, snt_diag *d) {
   snt_node *n = &g->nodes[node];
   int rank = snt_in(g, n, 0)->rank;
   int64_t axis = snt_node_int(n, "axis", opset < 13 ? 1 : -1);
@@ -32,6 +32,17 @@ static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
   snt_status st = snt_node_set_int(n, "full_axis", axis < 0 ? axis + rank : axis);
   if (!st && opset < 13) st = snt_node_set_int(n, "coerce_2d", 1);
   return st;
+}
+
+void snt_axis_lines(const snt_node *n, const snt_tensor *x, int64_t *outer, int64_t *len, int64_t *inner) {
+  int64_t a = snt_node_int(n, "full_axis", 0);
+  bool coerce = snt_node_int(n, "coerce_2d", 0);
+  *outer = *len = *inner = 1;
+  for (int i = 0; i < x->rank; i++) {
+    if (i < a) *outer *= x->dims[i];
+    else if (i == a || coerce) *len *= x->dims[i];
+    else *inner *= x->dims[i];
+  }
 }
 
 /* DOUBLE in double precision, stable by subtracting the maximum (y may be x: each element is
@@ -62,13 +73,8 @@ static snt_status emit_f64(snt_emit *e, int node, int64_t outer, int64_t len, in
 static snt_status emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *x = &e->g->tensors[n->in[0]];
-  int64_t a = snt_node_int(n, "full_axis", 0), outer = 1, len = 1, inner = 1;
-  bool coerce = snt_node_int(n, "coerce_2d", 0);
-  for (int i = 0; i < x->rank; i++) {
-    if (i < a) outer *= x->dims[i];
-    else if (i == a || coerce) len *= x->dims[i];
-    else inner *= x->dims[i];
-  }
+  int64_t outer, len, inner;
+  snt_axis_lines(n, x, &outer, &len, &inner);
   bool log = n->op == &snt_op_log_softmax;
   if (x->dtype == SNT_F64) return emit_f64(e, node, outer, len, inner, log); /* whole batch: rows() refuses DOUBLE */
   const char *outer_s = snt_emit_rows_dyn(e, n->in[0])
@@ -104,13 +110,13 @@ static snt_status to_dsl(snt_dsl_writer *w, int node) {
 const snt_op snt_op_softmax = {
     .name = "softmax", .type_name = "Activation", .default_layer = "activation",
     .doc = "softmax over one axis of each sample: softmax(x, axis=-1)", .min_inputs = 1, .max_inputs = 1,
-    .args = args, .infer = infer, .onnx_type = "Softmax", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl,
+    .args = args, .infer = infer, .onnx_type = "Softmax", .onnx_import = snt_onnx_axis_lines, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl,
     .inplace = true, .batch_rows = rows,
     .onnx_arity = {1, 1, 1, 1}, .types = SNT_TYPES_LOOP_F64(1)};
 
 const snt_op snt_op_log_softmax = {
     .name = "log_softmax", .type_name = "Activation", .default_layer = "activation",
     .doc = "log of softmax over one axis of each sample: log_softmax(x, axis=-1)", .min_inputs = 1, .max_inputs = 1,
-    .args = args, .infer = infer, .onnx_type = "LogSoftmax", .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit,
+    .args = args, .infer = infer, .onnx_type = "LogSoftmax", .onnx_import = snt_onnx_axis_lines, .onnx_export = onnx_export, .emit = emit,
     .to_dsl = to_dsl, .inplace = true, .batch_rows = rows,
     .onnx_arity = {1, 1, 1, 1}, .types = SNT_TYPES_LOOP_F64(1)};

@@ -157,8 +157,8 @@ def bad_cases():
         one("Celu", ["x"], [], 12, (2, 3), "node 'bad' (Celu, opset 12): op Celu (opset 12) does not support type DOUBLE (input 1, 'x'; supported: FLOAT)", TP.DOUBLE),
         one("Shrink", ["x"], [], 9, (2, 3), "node 'bad' (Shrink, opset 9): op Shrink (opset 9) does not support type BOOL (input 1, 'x'; supported: FLOAT, UINT8, INT8, "
             "UINT16, INT16, INT32, INT64, FLOAT16, DOUBLE, UINT32, UINT64)", TP.BOOL),
-        one("Hardmax", ["x"], [], 13, (2, 3), "node 'bad' (hardmax): Hardmax-13: axis 2 is out of range for rank 2", axis=2),
-        one("Hardmax", ["x"], [], 1, (2, 3), "node 'bad' (hardmax): Hardmax-1: axis -3 is out of range for rank 2", axis=-3),
+        one("Hardmax", ["x"], [], 13, (2, 3), "node 'bad' (hardmax): axis 2 is out of range for rank 2 (opset 13)", axis=2),
+        one("Hardmax", ["x"], [], 1, (2, 3), "node 'bad' (hardmax): axis -3 is out of range for rank 2 (opset 1)", axis=-3),
         one("CastLike", ["x"], [], 15, (2, 3), "node 'bad' (CastLike, opset 15): takes 2 inputs, got 1"),
         one("Trilu", ["x", "x"], [], 14, (3, 3),
             "node 'bad' (Trilu, opset 14): input 2 ('x') determines a shape, so its value must be known when compiling"),
