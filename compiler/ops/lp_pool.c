@@ -26,18 +26,6 @@ static snt_status infer(snt_graph *g, int node, snt_diag *d) {
   return SNT_OK;
 }
 
-static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
-  snt_node *n = &g->nodes[node];
-  int sp = snt_in(g, n, 0)->rank - 2;
-  if (!snt_node_attr(n, "kernel_shape")) return snt_node_error(g, n, d, "needs kernel_shape (opset %d)", opset);
-  snt_status st = snt_window_import(g, node, d, "pool");
-  if (!st && !snt_node_attr(n, "stride") && sp >= 1 && sp <= SNT_MAX_SPATIAL) { /* ONNX's default, as MaxPool's */
-    int64_t ones[SNT_MAX_SPATIAL] = {1, 1, 1};
-    st = snt_node_set_ints(n, "stride", sp, ones);
-  }
-  return st;
-}
-
 static snt_status emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *x = &e->g->tensors[n->in[0]], *y = &e->g->tensors[n->out[0]];
@@ -65,6 +53,6 @@ static const snt_attr_range ranges[] = {
 const snt_op snt_op_lp_pool = {
     .name = "lp_pool", .type_name = "LpPool", .default_layer = "lp_pool",
     .doc = "the p-norm of each pooling window: (sum |x|^p)^(1/p)", .min_inputs = 1, .max_inputs = 1, .args = args,
-    .infer = infer, .onnx_type = "LpPool", .onnx_import = onnx_import, .onnx_upto = 18, .emit = emit,
+    .infer = infer, .onnx_type = "LpPool", .onnx_import = snt_pool_onnx_import, .onnx_upto = 18, .emit = emit,
     .no_dsl = SNT_NO_DSL_YET, .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = ranges, .types = SNT_TYPES_KERNEL(0),
     .no_export = SNT_NO_EXPORT_YET};

@@ -61,12 +61,12 @@ static snt_status infer(snt_graph *g, int node, snt_diag *d) {
   return SNT_OK;
 }
 
-static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
+snt_status snt_pool_onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
   snt_node *n = &g->nodes[node];
   int sp = snt_in(g, n, 0)->rank - 2;
   if (!snt_node_attr(n, "kernel_shape")) return snt_node_error(g, n, d, "needs kernel_shape (opset %d)", opset);
   snt_status st = snt_window_import(g, node, d, "pool");
-  if (!st && !snt_node_attr(n, "stride") && sp >= 1 && sp <= SNT_MAX_SPATIAL) {
+  if (!st && !snt_node_attr(n, "stride") && sp >= 1 && sp <= SNT_MAX_SPATIAL) { /* ONNX's default: 1 */
     int64_t ones[SNT_MAX_SPATIAL] = {1, 1, 1};
     st = snt_node_set_ints(n, "stride", sp, ones);
   }
@@ -228,7 +228,7 @@ const snt_op snt_op_maxpool = {
     .name = "maxpool", .type_name = "MaxPooling2D", .default_layer = "max_pooling2d",
     .doc = "2-D max pooling: maxpool(x, pool=2, stride=pool, padding=valid)",
     .min_inputs = 1, .max_inputs = 1, .args = max_args, .infer = infer, .onnx_type = "MaxPool",
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl, .grad = grad,
+    .onnx_import = snt_pool_onnx_import, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl, .grad = grad,
     .batch_rows = snt_rows_first,
     .onnx_arity = {1, 1, 1, 2}, .onnx_ranges = max_ranges, .types = {.t = SNT_TY(SNT_F32) | SNT_TY(SNT_F64), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_I8) | SNT_TY(SNT_U8),
               .note = "DOUBLE in double precision; FLOAT16, INT8, UINT8 cast to float32 (exact for INT8, UINT8) and the result back"}};
@@ -242,6 +242,6 @@ const snt_op snt_op_avgpool = {
     .name = "avgpool", .type_name = "AveragePooling2D", .default_layer = "average_pooling2d",
     .doc = "2-D average pooling: avgpool(x, pool=2, stride=pool, padding=valid, count_include_pad=false)",
     .min_inputs = 1, .max_inputs = 1, .args = avg_args, .infer = infer, .onnx_type = "AveragePool", .onnx_upto = 19,
-    .onnx_import = onnx_import, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl, .grad = grad,
+    .onnx_import = snt_pool_onnx_import, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl, .grad = grad,
     .batch_rows = snt_rows_first,
     .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = avg_ranges, .types = SNT_TYPES_LOOP_F64(1)};

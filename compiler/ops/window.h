@@ -22,5 +22,8 @@ snt_status snt_window_resolve(snt_graph *g, int node, snt_diag *d, const int64_t
 /* Renames ONNX's strides, dilations, pads, auto_pad and kernel_shape (as kernel_attr) to
  * stride, dilation, pads + padding; absent ones get ONNX's defaults. */
 snt_status snt_window_import(snt_graph *g, int node, snt_diag *d, const char *kernel_attr);
+/* The ONNX rule of the pooling ops (MaxPool, AveragePool, LpPool; compiler/ops/pool2d.c):
+ * kernel_shape required, the window attributes as snt_window_import, strides 1 when absent. */
+snt_status snt_pool_onnx_import(snt_graph *g, int node, int opset, snt_diag *d);
 
 #endif
