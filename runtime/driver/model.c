@@ -146,8 +146,7 @@ typedef struct job {
   const void *const *in;
   void *const *out;
   int64_t n; /* samples of the whole run */
-  int first, step, rc;
-  int copy; /* the copy whose run returned rc */
+  int first, step, rc; /* worker `first` runs copy `first` */
 } job;
 
 /* Copy k's share of n samples: its slice of the batch, cut at n (0: nothing to do). */
@@ -181,7 +180,6 @@ static void *work(void *arg) {
     for (int i = 0; i < info->n_outputs; i++)
       out[i] = (char *)j->out[i] + (size_t)k * snt_rt_io_bytes(&info->outputs[i]);
     j->rc = run_copy(j->m, j->first, share(j->m, k, j->n), in, out);
-    j->copy = j->first;
   }
   return NULL;
 }
@@ -243,7 +241,7 @@ int snt_rt_run(snt_rt_model *m, const void *const *in, void *const *out) { retur
 static int first_failure(const job *jobs, int workers, int *failed_copy) {
   for (int w = 0; w < workers; w++)
     if (jobs[w].rc) {
-      *failed_copy = jobs[w].copy;
+      *failed_copy = jobs[w].first;
       return jobs[w].rc;
     }
   return 0;
@@ -258,7 +256,7 @@ static int run_all(snt_rt_model *m, int64_t n, const void *const *in, void *cons
   job jobs[64];
   pthread_t tid[64];
   bool started[64] = {false};
-  for (int w = 0; w < workers; w++) jobs[w] = (job){m, in, out, n, w, workers, 0, 0};
+  for (int w = 0; w < workers; w++) jobs[w] = (job){m, in, out, n, w, workers, 0};
   if (m->pool) snt_k_ctx_set_threads(m->pool, workers);
   if (m->pool && snt_k_ctx_threads(m->pool) == workers) { /* else the team could not grow */
     snt_k_ctx_parallel(m->pool, pool_work, jobs);

@@ -204,18 +204,30 @@ static const float *pack_weights(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv
   return dst;
 }
 
-/* A zero-padded copy of one image for the packers (ctx's scratch slot 2, borders zeroed here,
- * the interior written per image): with every tap inside, packing is plain copies. NULL (the
- * packers check bounds instead) without ctx or the memory. */
+/* Room for zero-padded copies of `images` images, side by side, for the packers (ctx's scratch
+ * slot 2, zeroed here; the caller writes the interiors): with every tap inside, packing is plain
+ * copies. NULL (the packers check bounds instead) without ctx or the memory. */
 enum { PADDED_SLOT = 2 };
 
-static float *padded_buffer(snt_k_ctx *ctx, const snt_k_conv3 *g, snt_k_win3 *wp) {
+static float *padded_buffer(snt_k_ctx *ctx, const snt_k_conv3 *g, int64_t images, snt_k_win3 *wp) {
   snt_k_conv_padded_geometry(&g->w, wp);
-  size_t floats = snt_k_conv_padded_floats(wp, g->cin);
-  if (!ctx || floats > SIZE_MAX / sizeof(float)) return NULL;
+  int64_t planes;
+  if (!ctx || __builtin_mul_overflow(images, g->cin, &planes)) return NULL;
+  size_t floats = snt_k_conv_padded_floats(wp, planes);
+  if (floats > SIZE_MAX / sizeof(float)) return NULL;
   float *xp = snt_k_ctx_scratch(ctx, PADDED_SLOT, 0, floats * sizeof(float));
   if (xp) memset(xp, 0, floats * sizeof(float));
   return xp;
+}
+
+/* The conv's epilogue for the GEMM over output channels [ch0, ...) at output offset yoff
+ * (rows p floats apart). */
+static snt_k_epilogue_desc conv_epilogue(const snt_k_conv_epi *e, int64_t ch0, int64_t yoff, int64_t p, int stream) {
+  return (snt_k_epilogue_desc){
+      .alpha = 1.0f, .row_bias = e->bias ? e->bias + ch0 : NULL, .residual = e->residual ? e->residual + yoff : NULL,
+      .ldr = p, .act = e->act, .tap = e->tap ? e->tap->out + yoff : NULL, .ldt = p,
+      .tap_scale = e->tap ? e->tap->scale + ch0 : NULL, .tap_shift = e->tap ? e->tap->shift + ch0 : NULL,
+      .tap_relu = e->tap && e->tap->relu, .stream = stream};
 }
 
 /* A BF16 layer on a small map takes the whole batch as one product, images side by side as
@@ -227,37 +239,20 @@ static int batch_columns(const snt_k_conv3 *g) {
   return g->groups == 1 && g->batch > 1 && p >= 16 && (is_pointwise(g) ? 10 * computed > 13 * p : 10 * computed > 11 * p);
 }
 
-/* The whole batch zero-padded (scratch slot PADDED_SLOT), for the plain-copy packer; NULL
- * (the packer checks bounds) without the memory. */
-static float *padded_batch(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, snt_k_win3 *wp) {
-  snt_k_conv_padded_geometry(&g->w, wp);
-  int64_t planes;
-  if (!ctx || __builtin_mul_overflow(g->batch, g->cin, &planes)) return NULL;
-  size_t floats = snt_k_conv_padded_floats(wp, planes);
-  if (floats > SIZE_MAX / sizeof(float)) return NULL;
-  float *xp = snt_k_ctx_scratch(ctx, PADDED_SLOT, 0, floats * sizeof(float));
-  if (!xp) return NULL;
-  memset(xp, 0, floats * sizeof(float));
-  for (int64_t n = 0; n < g->batch; n++)
-    snt_k_conv_pad_image(&g->w, wp, g->cin, x + n * g->cin * g->w.in_size, xp + n * g->cin * wp->in_size);
-  return xp;
-}
-
 static snt_status conv_gemm_batch(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g, const float *x,
                                   const float *w, const snt_k_conv_epi *e, int stream, float *y) {
   int64_t p = g->w.out_size, n;
   if (__builtin_mul_overflow(g->batch, p, &n)) return SNT_ERR_INPUT;
   snt_k_conv_src src = {&g->w, x, 0, g->cin * g->w.in_size};
   snt_k_win3 wp;
-  float *xpad = is_pointwise(g) ? NULL : padded_batch(ctx, g, x, &wp);
+  float *xpad = is_pointwise(g) ? NULL : padded_buffer(ctx, g, g->batch, &wp);
+  for (int64_t i = 0; xpad && i < g->batch; i++) /* the whole batch padded: plain copies for the packer */
+    snt_k_conv_pad_image(&g->w, &wp, g->cin, x + i * g->cin * g->w.in_size, xpad + i * g->cin * wp.in_size);
   if (xpad) src = (snt_k_conv_src){&wp, xpad, 1, g->cin * wp.in_size};
   snt_k_gemm_call c = {
       .m = g->cout, .n = n, .k = g->cin * g->w.k_size, .a = w, .lda = g->cin * g->w.k_size,
       .c = y, .ldc = p, .col_block = p, .col_stride = g->cout * p, .b_stride = g->cin * g->w.in_size,
-      .epi = {.alpha = 1.0f, .row_bias = e->bias, .residual = e->residual, .ldr = p, .act = e->act,
-              .tap = e->tap ? e->tap->out : NULL, .ldt = p, .tap_scale = e->tap ? e->tap->scale : NULL,
-              .tap_shift = e->tap ? e->tap->shift : NULL, .tap_relu = e->tap && e->tap->relu, .stream = stream},
-      .a_constant = 1};
+      .epi = conv_epilogue(e, 0, 0, p, stream), .a_constant = 1};
   if (is_pointwise(g)) {
     c.b = x;
     c.ldb = p;
@@ -276,8 +271,6 @@ static snt_status conv_gemm(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g,
   int64_t kdim = g->cg * g->w.k_size, p = g->w.out_size;
   int pointwise = is_pointwise(g);
   size_t group_floats = snt_k_gemm_packed_a_bytes(isa, g->mg, kdim) / sizeof(float);
-  /* A BF16 layer's GEMM rounds and caches the weights itself, once for the model's life; an
-   * FP32 one's (packed weights) never goes to BF16. */
   /* Outputs past the context's stream size (a batch's maps, not one image's) go out with
    * streaming stores: the next layers find them in DRAM either way, and the stores then skip
    * C's read. Not while training: its backward reads them soon after (unmeasured). */
@@ -285,10 +278,12 @@ static snt_status conv_gemm(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g,
   int stream = ctx && out_bytes >= snt_k_ctx_stream_bytes(ctx) && !snt_k_ctx_training(ctx);
   int bf16 = layer_bf16(ctx, g);
   if (bf16 && batch_columns(g)) return conv_gemm_batch(ctx, isa, g, x, w, e, stream, y);
+  /* A BF16 layer's GEMM rounds and caches the weights itself, once for the model's life; an
+   * FP32 one's (packed weights) never goes to BF16. */
   if (bf16) packed = NULL;
   else if (!packed) packed = pack_weights(ctx, isa, g, w);
   snt_k_win3 wp;
-  float *xpad = pointwise ? NULL : padded_buffer(ctx, g, &wp);
+  float *xpad = pointwise ? NULL : padded_buffer(ctx, g, 1, &wp);
   for (int64_t n = 0; n < g->batch; n++) {
     if (xpad) snt_k_conv_pad_image(&g->w, &wp, g->cin, x + n * g->cin * g->w.in_size, xpad);
     for (int64_t grp = 0; grp < g->groups; grp++) {
@@ -299,14 +294,7 @@ static snt_status conv_gemm(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g,
       snt_k_gemm_call c = {
           .m = g->mg, .n = p, .k = kdim, .a = w + grp * g->mg * kdim, .lda = kdim,
           .packed_a = packed ? packed + (size_t)grp * group_floats : NULL,
-          .c = y + yoff, .ldc = p,
-          .epi = {.alpha = 1.0f, .row_bias = e->bias ? e->bias + grp * g->mg : NULL,
-                  .residual = e->residual ? e->residual + yoff : NULL, .ldr = p, .act = e->act,
-                  .tap = e->tap ? e->tap->out + yoff : NULL, .ldt = p,
-                  .tap_scale = e->tap ? e->tap->scale + grp * g->mg : NULL,
-                  .tap_shift = e->tap ? e->tap->shift + grp * g->mg : NULL, .tap_relu = e->tap && e->tap->relu,
-                  .stream = stream},
-          .a_constant = 1};
+          .c = y + yoff, .ldc = p, .epi = conv_epilogue(e, grp * g->mg, yoff, p, stream), .a_constant = 1};
       if (pointwise) {
         c.b = xg;
         c.ldb = p;

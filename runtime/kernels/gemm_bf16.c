@@ -261,7 +261,7 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void store_tile(co
  * prefetcher follows them. Returns how many (at most 2 * MR * NV). */
 static int tile_lines(const snt_k_gemm_call *g, int64_t i0, int64_t j0, const char **pf) {
   int n = 0;
-  if (i0 >= g->m) return 0;
+  if (i0 >= g->m || (!g->epi.residual && g->epi.stream)) return 0; /* streamed C is not read */
   int rows = g->m - i0 < MR ? (int)(g->m - i0) : MR;
   for (int v = 0; v < NV && j0 + 16 * v < g->n; v++) {
     vec_at at = vec_at_of(g, j0 + 16 * v);
@@ -308,7 +308,7 @@ static void block(job *jb, int t, int64_t n0, int64_t nc, int64_t s0, int64_t s1
   const char *pf[2 * MR * NV];
   for (int64_t s = 0; s < strips; s++)
     for (int64_t i = s0; i < s1; i++) {
-      int npf = g->epi.residual || !g->epi.stream ? tile_lines(g, (i + 1) * MR, n0 + s * NR, pf) : 0;
+      int npf = tile_lines(g, (i + 1) * MR, n0 + s * NR, pf);
       tile(g, jb->a + i * jb->k2 * MR, jb->bbuf[t] + s * jb->k2 * NR * 2, jb->k2, i * MR, n0 + s * NR, pf, npf);
     }
 }

@@ -480,8 +480,9 @@ static int64_t isa_threads(snt_k_ctx *ctx, const snt_k_gemm_call *g) {
 }
 
 static snt_status check_call(const snt_k_gemm_call *g) {
-  int64_t w = g->col_block ? g->col_block : g->n; /* the columns a row of C holds */
-  if (g->col_block && (g->col_block < 16 || g->n % g->col_block || g->trans_b || g->col_stride < g->m * g->ldc))
+  int64_t w = g->col_block ? g->col_block : g->n, block; /* w: the columns a row of C holds */
+  if (g->col_block && (g->col_block < 16 || g->n % g->col_block || g->trans_b ||
+                       __builtin_mul_overflow(g->m, g->ldc, &block) || g->col_stride < block))
     return SNT_ERR_INPUT;
   if (g->m < 0 || g->n < 0 || g->k < 0 || !g->c || g->ldc < w) return SNT_ERR_INPUT;
   if (g->m == 0 || g->n == 0 || g->k == 0) return SNT_OK;
