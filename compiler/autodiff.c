@@ -12,7 +12,7 @@
 
 extern const snt_op snt_op_softmax_xent;
 
-static snt_status grow(snt_ad *ad) {
+snt_status snt_ad_grow(snt_ad *ad) {
   int n = ad->g->n_tensors;
   if (n <= ad->cap) return SNT_OK;
   int cap = n * 2 + 16;
@@ -68,7 +68,7 @@ int snt_ad_output(snt_ad *ad, int b, const char *suffix, snt_dtype dtype, int ra
   char *name = snt_format("%s/%s", g->nodes[b].name, suffix);
   int t = name ? snt_ir_node_add_output(g, b, name) : -1;
   free(name);
-  if (t < 0 || grow(ad)) return -1;
+  if (t < 0 || snt_ad_grow(ad)) return -1;
   snt_set_output(g, b, g->nodes[b].n_out - 1, dtype, rank, dims);
   return t;
 }
@@ -79,7 +79,7 @@ int snt_ad_output_like(snt_ad *ad, int b, int like, const char *suffix) {
 }
 
 snt_status snt_ad_accumulate(snt_ad *ad, int t, int grad) {
-  snt_status st = grow(ad);
+  snt_status st = snt_ad_grow(ad);
   if (st) return st;
   if (ad->grad[t] < 0) {
     ad->grad[t] = grad;
@@ -143,7 +143,7 @@ void snt_ad_free(snt_ad *ad) {
 
 /* The logits behind the model's softmax output: the layer's fused softmax is taken off (the
  * loss computes the probabilities) or a standalone softmax is bypassed. */
-static snt_status find_logits(snt_ad *ad, int *logits) {
+snt_status snt_ad_find_logits(snt_ad *ad, int *logits) {
   snt_graph *g = ad->g;
   if (g->n_outputs != 1)
     return snt_diag_error(ad->d, g->src, (snt_loc){0}, "training needs a model with one output (a softmax over the classes), got %d",
@@ -166,7 +166,7 @@ static snt_status find_logits(snt_ad *ad, int *logits) {
 static snt_status add_loss(snt_ad *ad) {
   snt_graph *g = ad->g;
   int logits = -1;
-  snt_status st = find_logits(ad, &logits);
+  snt_status st = snt_ad_find_logits(ad, &logits);
   if (st) return st;
   const snt_tensor *lt = &g->tensors[logits];
   if (lt->rank != 2)
@@ -215,7 +215,7 @@ static snt_status mark_needs(snt_ad *ad) {
   return SNT_OK;
 }
 
-static snt_status backward(snt_ad *ad) {
+snt_status snt_ad_backward(snt_ad *ad) {
   snt_graph *g = ad->g;
   for (int i = ad->n_fwd - 1; i >= 0; i--) {
     const snt_node *n = &g->nodes[i];
@@ -259,13 +259,13 @@ snt_status snt_autodiff_build(snt_graph *g, snt_diag *d, snt_ad *ad) {
   ad->d = d;
   ad->n_fwd = g->n_nodes;
   ad->loss = ad->probs = ad->labels = ad->weights = -1;
-  snt_status st = grow(ad);
+  snt_status st = snt_ad_grow(ad);
   for (int i = 0; i < ad->n_fwd && !st; i++)
     if (g->nodes[i].op->train) st = g->nodes[i].op->train(ad, i);
-  if (!st) st = grow(ad);
+  if (!st) st = snt_ad_grow(ad);
   if (!st) st = mark_needs(ad);
   if (!st) st = add_loss(ad);
-  if (!st) st = backward(ad);
+  if (!st) st = snt_ad_backward(ad);
   if (!st) st = mark_outputs(ad);
   return st;
 }

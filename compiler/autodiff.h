@@ -39,6 +39,16 @@ typedef struct snt_ad {
 snt_status snt_autodiff_build(snt_graph *g, snt_diag *d, snt_ad *ad);
 void snt_ad_free(snt_ad *ad);
 
+/* ---- for other builders of backward passes (explain.c) ---- */
+
+/* The logits behind the model's softmax output (a fused softmax is taken off the layer). */
+snt_status snt_ad_find_logits(snt_ad *ad, int *logits);
+/* Runs the gradient rules of the forward nodes [0, n_fwd) in reverse, where a gradient
+ * reaches a node's outputs and one of its inputs needs one. */
+snt_status snt_ad_backward(snt_ad *ad);
+/* Sizes grad/needs to the graph's tensors (new entries -1 / false). */
+snt_status snt_ad_grow(snt_ad *ad);
+
 /* ---- for the ops' rules ---- */
 
 /* The gradient of a tensor (-1 when nothing flows into it). */

@@ -125,7 +125,8 @@ static void runtime_paths(char *inc, char *inc2, size_t size, char *libs, size_t
   snprintf(libs, libs_size, "%s", SINTER_RT_LIBS);
 }
 
-static snt_status compile(const char *dir, const char *prefix, bool has_weights, bool train, const char *output, snt_diag *d) {
+static snt_status compile(const char *dir, const char *prefix, bool has_weights, bool train, bool explain, const char *output,
+                          snt_diag *d) {
   argv_buf a = {0};
   char inc1[4400], inc2[4400], libs[16384];
   runtime_paths(inc1, inc2, sizeof inc1, libs, sizeof libs);
@@ -133,9 +134,15 @@ static snt_status compile(const char *dir, const char *prefix, bool has_weights,
   arg(&a, cc && *cc ? cc : "cc");
   arg(&a, "-O3"); /* the generated loops (BN, elementwise) vectorise at -O3 with gcc 12 */
   arg(&a, "-std=gnu11");
+  /* A kernel called without its prototype, or with a pointer of the wrong type, is a sinter bug
+   * that would compute garbage: stop the build instead. */
+  arg(&a, "-Werror=implicit-function-declaration");
+  arg(&a, "-Werror=incompatible-pointer-types");
+  arg(&a, "-Werror=int-conversion");
   char *c1 = snt_format("%s/%s.c", dir, prefix);
   char *c2 = train ? snt_format("%s/%s_suite.c", dir, prefix) : snt_format("%s/main.c", dir);
   char *c3 = train ? snt_format("%s/%s_train.c", dir, prefix) : NULL, *c4 = train ? snt_format("%s/%s_eval.c", dir, prefix) : NULL;
+  char *c5 = explain ? snt_format("%s/%s_explain.c", dir, prefix) : NULL;
   char *s1 = has_weights ? snt_format("%s/%s_weights.S", dir, prefix) : NULL;
   char *wa = snt_format("-Wa,-I%s", dir); /* .incbin finds the blob next to the stub */
   arg(&a, inc1);
@@ -147,11 +154,12 @@ static snt_status compile(const char *dir, const char *prefix, bool has_weights,
   arg(&a, c2);
   if (c3) arg(&a, c3);
   if (c4) arg(&a, c4);
+  if (c5) arg(&a, c5);
   if (s1) arg(&a, s1);
   arg(&a, "-o");
   arg(&a, output);
   split_args(&a, libs);
-  free(c1), free(c2), free(c3), free(c4), free(s1), free(wa);
+  free(c1), free(c2), free(c3), free(c4), free(c5), free(s1), free(wa);
   char *log = NULL;
   int rc = run_capture(a.v, &log);
   snt_status st = SNT_OK;
@@ -166,12 +174,12 @@ static snt_status compile(const char *dir, const char *prefix, bool has_weights,
 
 /* Links into a temporary beside the executable, then renames it over: an interrupted build
  * leaves no half-written executable, and a running one is replaced, not overwritten. */
-static snt_status compile_atomic(const char *dir, const char *prefix, bool has_weights, bool train, const char *output,
-                                 snt_diag *d) {
+static snt_status compile_atomic(const char *dir, const char *prefix, bool has_weights, bool train, bool explain,
+                                 const char *output, snt_diag *d) {
   snt_file_atomic a;
   snt_err e;
   if (snt_file_atomic_open(output, &a, &e) != SNT_OK) return snt_diag_error(d, NULL, (snt_loc){0}, "%s", e.msg);
-  snt_status st = compile(dir, prefix, has_weights, train, a.tmp, d);
+  snt_status st = compile(dir, prefix, has_weights, train, explain, a.tmp, d);
   if (st) {
     snt_file_atomic_abandon(&a);
     return st;
@@ -199,7 +207,9 @@ static snt_status side_model(const snt_graph *g, const char *prefix, const char 
 static snt_status training_side(const snt_build_opts *o, const char *prefix, const char *dir, snt_diag *d) {
   snt_status st = side_model(o->eval, prefix, "_eval", false, dir, d);
   if (!st) st = side_model(o->train_step, prefix, "_train", true, dir, d);
-  snt_suite_src s = {o->train_step, o->ad, prefix, o->onnx_template, o->onnx_template_bytes};
+  if (!st && o->explain_graph) st = side_model(o->explain_graph, prefix, "_explain", false, dir, d);
+  snt_suite_src s = {o->train_step, o->ad, prefix, o->onnx_template, o->onnx_template_bytes,
+                     o->explain_graph ? o->explain : NULL, o->explain_why};
   if (!st) st = snt_codegen_suite(&s, dir, d);
   return st;
 }
@@ -233,7 +243,8 @@ snt_status snt_build_executable(const snt_graph *g, const snt_build_opts *o, snt
     st = snt_codegen(g, &p, &co, dir, d);
     if (!st && o->train_step) st = training_side(o, prefix, dir, d);
     else if (!st) st = write_main(dir, prefix, d);
-    if (!st) st = compile_atomic(dir, prefix, p.weights_bytes > 0, o->train_step != NULL, o->output, d);
+    if (!st)
+      st = compile_atomic(dir, prefix, p.weights_bytes > 0, o->train_step != NULL, o->train_step && o->explain_graph, o->output, d);
     snt_plan_free(&p);
   }
   snt_file_tmpdir_remove(tmp);

@@ -21,6 +21,10 @@ typedef struct snt_build_opts {
   const snt_graph *eval;
   const unsigned char *onnx_template;
   size_t onnx_template_bytes;
+  /* Grad-CAM's graph (compiler/explain.h) at batch 1, or NULL with explain_why saying why not. */
+  const snt_graph *explain_graph;
+  const struct snt_explain *explain;
+  const char *explain_why;
 } snt_build_opts;
 
 /* Plans g, writes its C and builds the executable with $CC (default cc) and $CFLAGS. */

@@ -8,6 +8,7 @@
 #include "compiler/build.h"
 #include "compiler/codegen/batch.h"
 #include "compiler/codegen/suite.h"
+#include "compiler/explain.h"
 #include "compiler/cli/cli.h"
 #include "compiler/lower.h"
 #include "compiler/onnx/import.h"
@@ -88,6 +89,9 @@ typedef struct training {
   snt_ad ad;
   unsigned char *onnx_template;
   size_t onnx_template_bytes;
+  snt_graph *explain_g; /* Grad-CAM's graph, or NULL with explain_why */
+  snt_explain explain;
+  char *explain_why;
 } training;
 
 static void training_free(training *t) {
@@ -95,6 +99,26 @@ static void training_free(training *t) {
   snt_ir_destroy(t->step);
   snt_ir_destroy(t->eval);
   free(t->onnx_template);
+  snt_explain_free(&t->explain);
+  snt_ir_destroy(t->explain_g);
+  free(t->explain_why);
+}
+
+/* Grad-CAM's graph at batch 1. A model it cannot explain still compiles: `EXE explain` says
+ * why (the first message of the failed build). */
+static void build_explain(const char *model, const snt_lower_opts *lo, training *t) {
+  snt_lower_opts o = *lo;
+  o.batch = 1;
+  snt_diag *d = snt_diag_create();
+  snt_status st = d ? snt_load_model(d, model, &o, &t->explain_g) : SNT_ERR_NOMEM;
+  if (!st) st = snt_explain_build(t->explain_g, d, &t->explain);
+  if (!st) return snt_diag_destroy(d);
+  const snt_diag_msg *m = d && snt_diag_count(d) > 0 ? snt_diag_get(d, 0) : NULL;
+  t->explain_why = snt_format("%s", m ? m->text : snt_status_str(st));
+  snt_explain_free(&t->explain);
+  snt_ir_destroy(t->explain_g);
+  t->explain_g = NULL;
+  snt_diag_destroy(d);
 }
 
 static snt_status build_training(snt_diag *d, const char *model, const snt_lower_opts *lo, const snt_graph *g,
@@ -106,6 +130,7 @@ static snt_status build_training(snt_diag *d, const char *model, const snt_lower
   if (!st) st = snt_passes_run(t->eval, d, SNT_PIPELINE_KEEP_VALUES);
   if (!st) st = snt_autodiff_build(t->step, d, &t->ad);
   if (!st) st = snt_onnx_template(g, &t->onnx_template, &t->onnx_template_bytes, d);
+  if (!st) build_explain(model, lo, t);
   if (st) {
     training_free(t);
     memset(t, 0, sizeof *t);
@@ -319,7 +344,8 @@ int snt_cmd_compile(int argc, char **argv) {
     snt_build_opts bo = {.output = out, .emit_dir = emit, .pre = has_pre ? &pre : NULL, .summary = summary,
                          .instances = (int)threads, .name_note = true,
                          .bf16 = a.precision && strcmp(a.precision, "bf16") == 0, .train_step = tr.step, .ad = &tr.ad, .eval = tr.eval,
-                         .onnx_template = tr.onnx_template, .onnx_template_bytes = tr.onnx_template_bytes};
+                         .onnx_template = tr.onnx_template, .onnx_template_bytes = tr.onnx_template_bytes,
+                         .explain_graph = tr.explain_g, .explain = &tr.explain, .explain_why = tr.explain_why};
     if (!st)
       st = snt_build_executable(g, &bo, d);
   }

@@ -12,6 +12,8 @@ typedef struct snt_suite_src {
   const char *prefix;     /* the inference model's C name: <prefix>_train, <prefix>_eval exist */
   const unsigned char *onnx_template;
   size_t onnx_template_bytes;
+  const struct snt_explain *explain; /* <prefix>_explain exists when set */
+  const char *explain_why;           /* else why not (NULL: not asked) */
 } snt_suite_src;
 
 /* Writes <dir>/<prefix>_suite.c defining `const snt_train_info <prefix>_suite`. */

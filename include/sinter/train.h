@@ -29,6 +29,13 @@ typedef struct snt_train_stat {
   float momentum;   /* the layer's own; < 0: the recipe's bn_momentum */
 } snt_train_stat;
 
+/* A layer `EXE explain` can look at: the explain model's outputs holding the layer's activation
+ * and the gradient of the explained class's score there. */
+typedef struct snt_train_explain_layer {
+  const char *name; /* the layer's name in the model file */
+  int act_output, grad_output;
+} snt_train_explain_layer;
+
 typedef enum snt_train_cw { SNT_TRAIN_CW_NONE, SNT_TRAIN_CW_BALANCED, SNT_TRAIN_CW_EXPLICIT } snt_train_cw;
 
 /* The `train { }` section of the model file (defaults: the seed notebook's). */
@@ -79,6 +86,14 @@ typedef struct snt_train_info {
    * the runtime fills initializers of the same names from its weights. */
   const unsigned char *onnx_template;
   size_t onnx_template_bytes;
+  /* Grad-CAM (EXE explain): a model of batch 1, inputs (images [1, ...], the score's gradient
+   * with respect to the logits [1, classes]), outputs (probabilities, then each layer's
+   * activation and gradient; the last layer is the model's last convolution). NULL, with
+   * explain_why saying why, when the model cannot be explained. */
+  const snt_model_info *explain_model;
+  int n_explain_layers;
+  const snt_train_explain_layer *explain_layers;
+  const char *explain_why;
 } snt_train_info;
 
 /* The command line of a trainable executable: the inference commands plus train, evaluate,

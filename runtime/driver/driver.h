@@ -5,7 +5,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "sinter/error.h"
 #include "sinter/exit.h"
+#include "sinter/image.h"
 #include "sinter/model.h"
 #include "sinter/opts.h"
 
@@ -83,6 +85,12 @@ int snt_rt_run(snt_rt_model *m, const void *const *in, void *const *out);
 int snt_rt_run_n(snt_rt_model *m, int64_t n, const void *const *in, void *const *out);
 /* Bytes of a tensor. */
 size_t snt_rt_io_bytes(const snt_model_io *io);
+
+/* The channel count of the model's image input (NCHW, or NHWC when compiled with --nhwc). */
+int snt_rt_image_channels(const snt_model_info *info);
+/* A decoded image (0..255, any size, the model's channel count) as one sample of the model's
+ * input 0: resized bilinearly, then preprocessed as compiled. 0, or -1 with a message. */
+int snt_rt_image_input(const snt_model_info *info, const snt_image *img, float *dst, snt_err *e);
 
 /* The usage text of every executable (its inference commands); returns 0. */
 int snt_rt_usage(FILE *f, const snt_model_info *m);

@@ -242,13 +242,14 @@ int snt_rt_main(int argc, char **argv, const snt_model_info *m) {
   if (strcmp(cmd, "bench") == 0) return snt_rt_cmd_bench(m, &c, n, args);
   if (strcmp(cmd, "info") == 0 || strcmp(cmd, "summary") == 0) return simple_command(m, &c, cmd, n, args);
   if (strcmp(cmd, "train") == 0 || strcmp(cmd, "evaluate") == 0 || strcmp(cmd, "export-onnx") == 0 ||
-      strcmp(cmd, "data") == 0 || strcmp(cmd, "gradients") == 0) {
+      strcmp(cmd, "data") == 0 || strcmp(cmd, "gradients") == 0 || strcmp(cmd, "explain") == 0) {
     fprintf(stderr, "%s: '%s' is not available: this executable was compiled for inference only (an ONNX graph, "
-                    "sinter compile --no-train, or a model sinter cannot train yet)\n", m->name, cmd);
+                    "sinter compile --no-train, or a model sinter cannot train yet)%s\n", m->name, cmd,
+            strcmp(cmd, "explain") == 0 ? "; Grad-CAM needs the generated backward pass of a trainable executable" : "");
     return SNT_RT_EXIT_USER;
   }
   static const char *const commands[] = {"predict", "run", "bench", "summary", "info", "train", "evaluate",
-                                         "export-onnx", "data", "gradients", "help", NULL};
+                                         "export-onnx", "data", "gradients", "explain", "help", NULL};
   const char *near = snt_opt_suggest(cmd, commands);
   if (near) fprintf(stderr, "%s: unknown command '%s'; did you mean '%s'?\n\n", m->name, cmd, near);
   else fprintf(stderr, "%s: unknown command '%s'\n\n", m->name, cmd);

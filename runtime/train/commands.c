@@ -148,6 +148,8 @@ static void usage_train(FILE *f, const snt_model_info *m) {
           "  export-onnx -o OUT.onnx           the weights as a standard ONNX inference model\n"
           "  data --data DIR [--out DIR] [--split A,B,C] [--seed N] [--max-pixels N]\n"
           "                                    class counts per split, class weights, a contact sheet\n"
+          "  explain IMAGE... -o DIR [--class NAME] [--layer NAME] [--max-pixels N]\n"
+          "                                    Grad-CAM: an overlay PNG and a JSON (probabilities, map) per image\n"
           "  gradients X.pb LABELS.pb [W.pb] -o DIR [--seed S]\n"
           "                                    one step's loss and gradients as ONNX tensors (no update)\n",
           m->name);
@@ -156,7 +158,7 @@ static void usage_train(FILE *f, const snt_model_info *m) {
 int snt_rt_main_train(int argc, char **argv, const snt_model_info *info, const snt_train_info *t) {
   const char *cmd = argc > 1 ? argv[1] : "";
   bool ours = strcmp(cmd, "train") == 0 || strcmp(cmd, "evaluate") == 0 || strcmp(cmd, "export-onnx") == 0 ||
-              strcmp(cmd, "data") == 0 || strcmp(cmd, "gradients") == 0;
+              strcmp(cmd, "data") == 0 || strcmp(cmd, "gradients") == 0 || strcmp(cmd, "explain") == 0;
   if (!ours) {
     int rc = snt_rt_main(argc, argv, info);
     if (argc < 2 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0)
@@ -171,6 +173,7 @@ int snt_rt_main_train(int argc, char **argv, const snt_model_info *info, const s
   else if (strcmp(cmd, "evaluate") == 0) rc = snt_tr_cmd_evaluate(info, t, &c, n, args);
   else if (strcmp(cmd, "export-onnx") == 0) rc = snt_tr_cmd_export(info, t, &c, n, args);
   else if (strcmp(cmd, "gradients") == 0) rc = snt_tr_cmd_gradients(info, t, &c, n, args);
+  else if (strcmp(cmd, "explain") == 0) rc = snt_tr_cmd_explain(info, t, &c, n, args);
   else rc = snt_tr_cmd_data(info, t, &c, n, args);
   if (rc < 0) {
     usage_train(stdout, info);

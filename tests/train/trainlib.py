@@ -42,7 +42,7 @@ def build_harness(gen, prefix, harness_c, cflags, libs, out):
     base = [cc, "-O2", "-std=gnu11", "-Werror=incompatible-pointer-types", "-Werror=int-conversion",
             "-Werror=implicit-function-declaration", "-I" + gen] + shlex.split(cflags)
     objs = []
-    for src, extra in ((prefix + ".c", []), (prefix + "_train.c", []), (prefix + "_eval.c", []),
+    for src, extra in ((prefix + ".c", []), (prefix + "_train.c", []), (prefix + "_eval.c", []), (prefix + "_explain.c", []),
                        (prefix + "_suite.c", ["-Dmain=snt_suite_main_unused"]),
                        (prefix + "_weights.S", ["-Wa,-I" + gen])):
         path = os.path.join(gen, src)
