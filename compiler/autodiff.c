@@ -224,7 +224,8 @@ snt_status snt_ad_backward(snt_ad *ad) {
     for (int k = 0; k < n->n_in; k++) wants |= snt_ad_needs(ad, n->in[k]);
     if (!has_grad || !wants) continue;
     if (!n->op->grad)
-      return snt_node_error(g, n, ad->d, "cannot be trained yet: op '%s' has no gradient rule", n->op->name);
+      return snt_node_error(g, n, ad->d, "cannot be %s yet: op '%s' has no gradient rule", ad->purpose ? ad->purpose : "trained",
+                            n->op->name);
     snt_status st = n->op->grad(ad, i);
     if (st) return st;
   }

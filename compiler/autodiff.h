@@ -29,6 +29,7 @@ typedef struct snt_ad {
   int loss, probs;     /* the first two outputs */
   int *params;         /* trainable parameters, in tensor order; their gradients are outputs */
   int n_params;
+  const char *purpose; /* in messages: "cannot be <purpose> yet"; NULL: "trained" */
 } snt_ad;
 
 /* Builds the training step of g in place: g's nodes become the forward pass, the loss and the

@@ -80,6 +80,17 @@ static snt_status layer_outputs(snt_explain *ex) {
   return st;
 }
 
+/* The class scores are the logits behind the model's one softmax output. */
+static snt_status softmax_output(snt_graph *g, snt_diag *d, int output) {
+  if (output < 0) return snt_diag_error(d, g->src, (snt_loc){0}, "explain needs a model with one output, got %d", g->n_outputs);
+  int p = g->tensors[output].producer;
+  const snt_node *n = p >= 0 ? &g->nodes[p] : NULL;
+  if (n && (n->op == &snt_op_softmax || strcmp(snt_node_string(n, "activation", "none"), "softmax") == 0)) return SNT_OK;
+  return snt_diag_error(d, g->src, (snt_loc){0},
+                        "explain needs the model's output to be a softmax over the classes (sinter compile --softmax adds "
+                        "one after logits); output '%s' is not", g->tensors[output].name);
+}
+
 snt_status snt_explain_build(snt_graph *g, snt_diag *d, snt_explain *ex) {
   memset(ex, 0, sizeof *ex);
   snt_ad *ad = &ex->ad;
@@ -87,10 +98,15 @@ snt_status snt_explain_build(snt_graph *g, snt_diag *d, snt_explain *ex) {
   if (st) return st;
   ad->g = g, ad->d = d, ad->n_fwd = g->n_nodes;
   ad->loss = ad->probs = ad->labels = ad->weights = -1;
+  ad->purpose = "explained";
   if (g->n_inputs != 1)
     return snt_diag_error(d, g->src, (snt_loc){0}, "explain needs a model with one image input, got %d inputs", g->n_inputs);
   int output = g->n_outputs == 1 ? g->outputs[0] : -1, logits = -1;
+  if ((st = softmax_output(g, d, output))) return st;
   if ((st = snt_ad_grow(ad)) || (st = snt_ad_find_logits(ad, &logits))) return st;
+  if (g->tensors[logits].rank == 2 && g->tensors[logits].dims[0] != 1)
+    return snt_diag_error(d, g->src, (snt_loc){0}, "explain needs a batch of 1; the model's batch is fixed at %lld",
+                          (long long)g->tensors[logits].dims[0]);
   if (g->tensors[logits].rank != 2)
     return snt_diag_error(d, g->src, (snt_loc){0}, "explain needs class scores of shape (batch, classes), got rank %d",
                           g->tensors[logits].rank);

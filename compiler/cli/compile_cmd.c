@@ -104,13 +104,17 @@ static void training_free(training *t) {
   free(t->explain_why);
 }
 
-/* Grad-CAM's graph at batch 1. A model it cannot explain still compiles: `EXE explain` says
- * why (the first message of the failed build). */
-static void build_explain(const char *model, const snt_lower_opts *lo, training *t) {
+/* Grad-CAM's graph at batch 1, from a DSL model or an ONNX graph (with the softmax --softmax
+ * adds). A model it cannot explain still compiles: `EXE explain` says why (the first message
+ * of the failed build). */
+static void build_explain(const char *model, const snt_lower_opts *lo, bool onnx, bool softmax, training *t) {
   snt_lower_opts o = *lo;
   o.batch = 1;
+  snt_onnx_import_opts io = {.batch = 1};
   snt_diag *d = snt_diag_create();
-  snt_status st = d ? snt_load_model(d, model, &o, &t->explain_g) : SNT_ERR_NOMEM;
+  snt_status st = !d ? SNT_ERR_NOMEM : onnx ? snt_onnx_import_file(d, model, &io, &t->explain_g) : snt_load_model(d, model, &o, &t->explain_g);
+  bool added = false;
+  if (!st && softmax) st = snt_cli_append_softmax(t->explain_g, d, &added);
   if (!st) st = snt_explain_build(t->explain_g, d, &t->explain);
   if (!st) return snt_diag_destroy(d);
   const snt_diag_msg *m = d && snt_diag_count(d) > 0 ? snt_diag_get(d, 0) : NULL;
@@ -130,7 +134,7 @@ static snt_status build_training(snt_diag *d, const char *model, const snt_lower
   if (!st) st = snt_passes_run(t->eval, d, SNT_PIPELINE_KEEP_VALUES);
   if (!st) st = snt_autodiff_build(t->step, d, &t->ad);
   if (!st) st = snt_onnx_template(g, &t->onnx_template, &t->onnx_template_bytes, d);
-  if (!st) build_explain(model, lo, t);
+  if (!st) build_explain(model, lo, false, false, t);
   if (st) {
     training_free(t);
     memset(t, 0, sizeof *t);
@@ -145,7 +149,7 @@ typedef struct compile_args {
   int n_sets;
   snt_lower_opts lo;
   snt_model_pre pre;
-  bool has_pre, passes, trainable, softmax;
+  bool has_pre, passes, trainable, softmax, explain;
   long long batch, threads, train_batch;
   int64_t max_memory; /* --max-memory BYTES: the planned arena's cap; 0 = the machine's memory */
   const char *precision; /* --precision fp32|bf16 */
@@ -155,7 +159,7 @@ typedef struct compile_args {
 static int parse_compile(int argc, char **argv, compile_args *a) {
   static const char prog[] = "sinter compile";
   snt_opt_list sets = {0};
-  bool embed = false, no_freeze = false, no_passes = false, no_train = false, nhwc = false;
+  bool embed = false, no_freeze = false, no_passes = false, no_train = false, nhwc = false, no_explain = false;
   int64_t batch = 1, threads = 0, train_batch = 0;
   double scale = 1, mean[3] = {0, 0, 0}, std[3] = {1, 1, 1};
   const snt_opt table[] = {
@@ -172,6 +176,7 @@ static int parse_compile(int argc, char **argv, compile_args *a) {
       {.name = "train-batch", 0, SNT_OPT_INT, &train_batch, "N", "DSL models: the largest batch EXE train takes", .imin = 1,
        .imax = 65536},
       {.name = "no-train", 0, SNT_OPT_FLAG, &no_train, NULL, "DSL models: build for inference only"},
+      {.name = "no-explain", 0, SNT_OPT_FLAG, &no_explain, NULL, "ONNX models: no Grad-CAM model (EXE explain)"},
       {.name = "max-memory", 0, SNT_OPT_INT, &a->max_memory, "BYTES", "the most memory the planned arena may take",
        .imin = 1, .imax = INT64_MAX},
       {.name = "labels", 0, SNT_OPT_STRING, &a->labels, "A,B,...", "class names for predict"},
@@ -200,6 +205,7 @@ static int parse_compile(int argc, char **argv, compile_args *a) {
   a->lo.no_freeze = no_freeze;
   a->passes = !no_passes;
   a->trainable = !no_train;
+  a->explain = !no_explain;
   a->batch = batch, a->threads = threads, a->train_batch = train_batch;
   a->pre = (snt_model_pre){(float)scale, {(float)mean[0], (float)mean[1], (float)mean[2]},
                            {(float)std[0], (float)std[1], (float)std[2]}, nhwc};
@@ -333,6 +339,7 @@ int snt_cmd_compile(int argc, char **argv) {
       snt_diag_print(td, stderr);
     }
   }
+  if (!st && onnx && a.explain) build_explain(model, &lo, true, a.softmax, &tr);
   if (!st && passes) st = snt_passes_run(g, d, tr.step ? SNT_PIPELINE_KEEP_VALUES : SNT_PIPELINE_INFERENCE);
   if (!st) {
     /* Splitting needs every input and output to carry the batch. */

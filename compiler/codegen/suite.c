@@ -75,25 +75,23 @@ static void recipe(snt_strbuf *b, const snt_recipe *r) {
   snt_sb_printf(b, "},\n    .bn_momentum = %a}", r->bn_momentum);
 }
 
-/* The layers explain can look at, and the fields of snt_train_info that point at them. */
-static void explain_tables(snt_strbuf *b, const snt_suite_src *s) {
-  const snt_explain *ex = s->explain;
+/* `static const snt_explain_info explain_`: the layers explain can look at, the explain model
+ * (<prefix>_explain) when ex is set, else why not. */
+void snt_codegen_explain_tables(snt_strbuf *b, const snt_explain *ex, const char *prefix, const char *why, const char *more) {
   int n = ex ? ex->n_layers : 0;
-  snt_sb_printf(b, "static const snt_train_explain_layer explain_layers_[%d] = {\n", n ? n : 1);
+  snt_sb_printf(b, "static const snt_explain_layer_info explain_layers_[%d] = {\n", n ? n : 1);
   for (int i = 0; i < n; i++) {
     snt_sb_puts(b, "  {.name = ");
     snt_c_string(b, ex->ad.g->nodes[ex->layers[i].node].name);
     snt_sb_printf(b, ", .act_output = %d, .grad_output = %d},\n", 1 + 2 * i, 2 + 2 * i);
   }
   snt_sb_puts(b, n ? "};\n\n" : "  {.name = NULL},\n};\n\n");
-}
-
-static void explain_fields(snt_strbuf *b, const snt_suite_src *s) {
-  if (s->explain) snt_sb_printf(b, ",\n  .explain_model = &%s_explain_info", s->prefix);
-  snt_sb_printf(b, ",\n  .n_explain_layers = %d, .explain_layers = explain_layers_, .explain_why = ",
-                s->explain ? s->explain->n_layers : 0);
-  if (s->explain || !s->explain_why) snt_sb_puts(b, "NULL");
-  else snt_c_string(b, s->explain_why);
+  snt_sb_puts(b, "static const snt_explain_info explain_ = {");
+  if (ex) snt_sb_printf(b, ".model = &%s_explain_info, ", prefix);
+  snt_sb_printf(b, ".n_layers = %d, .layers = explain_layers_, .why = ", n);
+  if (ex || !why) snt_sb_puts(b, "NULL");
+  else snt_c_string(b, why);
+  snt_sb_printf(b, "%s};\n\n", more ? more : "");
 }
 
 static void template_bytes(snt_strbuf *b, const unsigned char *p, size_t n) {
@@ -112,7 +110,7 @@ snt_status snt_codegen_suite(const snt_suite_src *s, const char *dir, snt_diag *
                 p, p, p);
   if (s->explain) snt_sb_printf(&b, "#include \"%s_explain.h\"\n", p);
   snt_sb_puts(&b, "\n");
-  explain_tables(&b, s);
+  snt_codegen_explain_tables(&b, s->explain, p, s->explain_why ? s->explain_why : "the model was compiled without it", NULL);
   tables(&b, s);
   class_weights(&b, &s->step->recipe);
   template_bytes(&b, s->onnx_template, s->onnx_template_bytes);
@@ -126,7 +124,7 @@ snt_status snt_codegen_suite(const snt_suite_src *s, const char *dir, snt_diag *
                 p, p, p, p, s->ad->n_params, s->ad->n_stats, (long long)trainable);
   recipe(&b, &s->step->recipe);
   snt_sb_printf(&b, ",\n  .onnx_template = onnx_template_, .onnx_template_bytes = %zu", s->onnx_template_bytes);
-  explain_fields(&b, s);
+  snt_sb_puts(&b, ",\n  .explain = &explain_");
   snt_sb_printf(&b,
                 "};\n\n"
                 "int main(int argc, char **argv) { return snt_rt_main_train(argc, argv, &%s_info, &%s_suite); }\n", p, p);

@@ -5,6 +5,7 @@
 
 #include "compiler/autodiff.h"
 #include "compiler/ir.h"
+#include "support/util.h"
 
 typedef struct snt_suite_src {
   const snt_graph *step;  /* the training step, as snt_autodiff_build left it */
@@ -15,6 +16,12 @@ typedef struct snt_suite_src {
   const struct snt_explain *explain; /* <prefix>_explain exists when set */
   const char *explain_why;           /* else why not (NULL: not asked) */
 } snt_suite_src;
+
+/* Emits `static const snt_explain_info explain_` (sinter/explain.h) and its layer table: the
+ * model <prefix>_explain when ex is set (its header must be included), else `why`; `more`
+ * (may be NULL) is appended to the initializer (", .n_delta = ..."). */
+void snt_codegen_explain_tables(snt_strbuf *b, const struct snt_explain *ex, const char *prefix, const char *why,
+                                const char *more);
 
 /* Writes <dir>/<prefix>_suite.c defining `const snt_train_info <prefix>_suite`. */
 snt_status snt_codegen_suite(const snt_suite_src *s, const char *dir, snt_diag *d);

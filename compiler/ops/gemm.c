@@ -1,4 +1,5 @@
 /* gemm (ONNX Gemm): y = alpha * A' B' + beta * C; matmul (ONNX MatMul): numpy's matmul. */
+#include "compiler/autodiff.h"
 #include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "sinter/kernels.h"
@@ -173,12 +174,46 @@ static snt_status dense_dsl(snt_dsl_writer *w, int node, bool gemm) {
 static snt_status gemm_dsl(snt_dsl_writer *w, int node) { return dense_dsl(w, node, true); }
 static snt_status matmul_dsl(snt_dsl_writer *w, int node) { return dense_dsl(w, node, false); }
 
+/* The gradient of A (what explain needs of a classifier's last layer): alpha dY B'^T, or
+ * alpha B' dY^T when A is transposed. Reads dY and B; the forward node's attributes. */
+static snt_status gemm_grad_emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *dy = &e->g->tensors[n->in[0]], *b = &e->g->tensors[n->in[1]];
+  int ta = (int)snt_node_int(n, "transA", 0), tb = (int)snt_node_int(n, "transB", 0);
+  long long m = dy->dims[0], nn = dy->dims[1], k = tb ? b->dims[1] : b->dims[0];
+  const char *alpha = snt_emit_f64(e, (float)snt_node_float(n, "alpha", 1));
+  snt_emit_line(e, "{");
+  if (!ta)
+    snt_emit_line(e, "const snt_k_gemm_desc d = {%lld, %lld, %lld, 0, %d, %sf, 0.0f, 1, 1};", m, k, nn, !tb, alpha);
+  else
+    snt_emit_line(e, "const snt_k_gemm_desc d = {%lld, %lld, %lld, %d, 1, %sf, 0.0f, 1, 1};", k, m, nn, tb, alpha);
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_gemm(m->k, &d, %s, %s, NULL, %s))) return snt_k_st_;",
+                snt_emit_ptr(e, n->in[ta ? 1 : 0]), snt_emit_ptr(e, n->in[ta ? 0 : 1]), snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "}");
+  return SNT_OK;
+}
+
+static const snt_op gemm_grad_input = {.name = "gemm_grad_input", .type_name = "GemmGrad", .default_layer = "grad",
+                                       .doc = "gradient of gemm's input A", .args = no_args, .emit = gemm_grad_emit};
+
+static snt_status gemm_grad(snt_ad *ad, int node) {
+  const snt_graph *g = ad->g;
+  const snt_node *n = &g->nodes[node];
+  const char *purpose = ad->purpose ? ad->purpose : "trained";
+  if (snt_ad_needs(ad, n->in[1]) || (n->n_in > 2 && n->in[2] >= 0 && snt_ad_needs(ad, n->in[2])))
+    return snt_node_error(g, n, ad->d, "cannot be %s yet: gemm's gradient rule covers its input A, not B or C", purpose);
+  if (g->tensors[n->in[0]].dtype != SNT_F32)
+    return snt_node_error(g, n, ad->d, "cannot be %s yet: gemm's gradient rule is for FLOAT", purpose);
+  int ins[2] = {snt_ad_grad(ad, n->out[0]), n->in[1]};
+  return snt_ad_input_grad(ad, &gemm_grad_input, node, 2, ins);
+}
+
 const snt_op snt_op_gemm = {
     .name = "gemm", .type_name = "Gemm", .default_layer = "gemm",
     .doc = "y = alpha * A' B' + beta * C: gemm(a, b, c, alpha=1, beta=1, transA=0, transB=0)", .min_inputs = 2,
     .max_inputs = 3, .args = gemm_args, .infer = gemm_infer, .flops = gemm_flops, .onnx_type = "Gemm", .emit = gemm_emit, .to_dsl = gemm_dsl,
     .onnx_roles = gemm_roles, .onnx_weight_inputs = 6,
-    .kernel_name = gemm_kernel_name, .batch_rows = gemm_rows,
+    .kernel_name = gemm_kernel_name, .batch_rows = gemm_rows, .grad = gemm_grad,
     .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = gemm_ranges, .types = SNT_TYPES_LOOP_F64(7),
     .no_export = SNT_NO_EXPORT_YET};
 

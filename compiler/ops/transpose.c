@@ -1,4 +1,5 @@
 /* transpose: permutes the axes (ONNX default: reversed). */
+#include "compiler/autodiff.h"
 #include "compiler/onnx/export.h"
 #include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
@@ -99,9 +100,27 @@ static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int
   return k < 0 ? SNT_ERR_NOMEM : SNT_OK;
 }
 
+extern const snt_op snt_op_transpose;
+
+/* The gradient goes back through the inverse permutation: a transpose node whose perm undoes
+ * the forward one. */
+static snt_status grad(snt_ad *ad, int node) {
+  const snt_node *n = &ad->g->nodes[node];
+  int x = n->in[0], rank = ad->g->tensors[x].rank, perm[SNT_MAX_RANK];
+  int64_t inv[SNT_MAX_RANK];
+  get_perm(n, rank, perm);
+  for (int i = 0; i < rank; i++) inv[perm[i]] = i;
+  int dy = snt_ad_grad(ad, n->out[0]);
+  int b = snt_ad_node(ad, &snt_op_transpose, node, "grad", 1, &dy); /* n moves when the node table grows */
+  if (b < 0 || snt_node_set_ints(&ad->g->nodes[b], "perm", rank, inv)) return SNT_ERR_NOMEM;
+  int dx = snt_ad_output_like(ad, b, x, "dx");
+  return dx < 0 ? SNT_ERR_NOMEM : snt_ad_accumulate(ad, x, dx);
+}
+
 const snt_op snt_op_transpose = {
     .name = "transpose", .type_name = "Permute", .default_layer = "permute",
     .doc = "permutes the axes: transpose(x, perm)", .min_inputs = 1, .max_inputs = 1, .args = args,
     .infer = infer, .onnx_type = "Transpose", .onnx_upto = 21, .emit = emit, .fold = fold, .to_dsl = to_dsl, .batch_rows = rows,
+    .grad = grad,
     .onnx_arity = {1, 1, 1, 1}, .onnx_ranges = ranges, .types = {.t = SNT_TY_ALL, .note = SNT_NOTE_MOVE},
     .onnx_export = onnx_export};

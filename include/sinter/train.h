@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "sinter/explain.h"
 #include "sinter/model.h"
 
 /* A parameter the optimizer updates: grad_output is the step's output holding dLoss/dparam. */
@@ -28,13 +29,6 @@ typedef struct snt_train_stat {
   int output;
   float momentum;   /* the layer's own; < 0: the recipe's bn_momentum */
 } snt_train_stat;
-
-/* A layer `EXE explain` can look at: the explain model's outputs holding the layer's activation
- * and the gradient of the explained class's score there. */
-typedef struct snt_train_explain_layer {
-  const char *name; /* the layer's name in the model file */
-  int act_output, grad_output;
-} snt_train_explain_layer;
 
 typedef enum snt_train_cw { SNT_TRAIN_CW_NONE, SNT_TRAIN_CW_BALANCED, SNT_TRAIN_CW_EXPLICIT } snt_train_cw;
 
@@ -86,14 +80,8 @@ typedef struct snt_train_info {
    * the runtime fills initializers of the same names from its weights. */
   const unsigned char *onnx_template;
   size_t onnx_template_bytes;
-  /* Grad-CAM (EXE explain): a model of batch 1, inputs (images [1, ...], the score's gradient
-   * with respect to the logits [1, classes]), outputs (probabilities, then each layer's
-   * activation and gradient; the last layer is the model's last convolution). NULL, with
-   * explain_why saying why, when the model cannot be explained. */
-  const snt_model_info *explain_model;
-  int n_explain_layers;
-  const snt_train_explain_layer *explain_layers;
-  const char *explain_why;
+  /* Grad-CAM (EXE explain); its model's parameters have the step model's names. */
+  const snt_explain_info *explain;
 } snt_train_info;
 
 /* The command line of a trainable executable: the inference commands plus train, evaluate,

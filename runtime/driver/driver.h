@@ -74,6 +74,10 @@ typedef struct snt_rt_model {
   snt_model_io in[SNT_RT_MAX_IO], out[SNT_RT_MAX_IO];
 } snt_rt_model;
 
+/* A blob of info's layout (malloc'ed, *out) filled from the initializers of an ONNX file with
+ * the parameters' names, types and shapes; 0, or an exit code after printing why. */
+int snt_rt_load_weights(const snt_model_info *info, const char *path, void **out);
+
 int snt_rt_open(const snt_model_info *info, const snt_rt_common *c, snt_rt_model *out);
 void snt_rt_close(snt_rt_model *m);
 /* Runs the whole batch: in/out are buffers shaped as m->in / m->out. 0 on success; else the

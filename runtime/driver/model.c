@@ -47,7 +47,7 @@ static void check_weights(snt_rt_model *m, const unsigned char *blob) {
 }
 
 /* Copies each parameter's initializer (same name, type and shape) into a blob. */
-static int load_weights(const snt_model_info *info, const char *path, void **out) {
+int snt_rt_load_weights(const snt_model_info *info, const char *path, void **out) {
   Onnx__ModelProto *m = NULL;
   snt_err e;
   if (snt_onnx_load_model(path, &m, &e) != SNT_OK) {
@@ -105,7 +105,7 @@ int snt_rt_open(const snt_model_info *info, const snt_rt_common *c, snt_rt_model
     if (out->out[i].batched) out->out[i].dims[0] = out->batch;
   }
   if (c->weights) {
-    int rc = load_weights(info, c->weights, &out->blob);
+    int rc = snt_rt_load_weights(info, c->weights, &out->blob);
     if (rc) return rc;
   }
   check_weights(out, out->blob ? out->blob : info->weights);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "runtime/driver/driver.h"
+#include "runtime/explain/explain.h"
 #include "runtime/train/train_int.h"
 #include "sinter/onnx_io.h"
 #include "sinter/report.h"
@@ -155,6 +156,23 @@ static void usage_train(FILE *f, const snt_model_info *m) {
           m->name);
 }
 
+/* The explain model's parameters have the step model's names: copied from the training state
+ * (--weights, else the built-in weights). */
+typedef struct tr_model {
+  const snt_model_info *info;
+  const snt_train_info *t;
+} tr_model;
+
+static int train_weights(void *ctx, const snt_explain_info *x, const char *weights, unsigned char *blob) {
+  const tr_model *m = ctx;
+  snt_tr_state s;
+  int rc = load_state(m->info, m->t, weights, &s);
+  if (rc) return rc;
+  if (!rc) snt_tr_copy_to(&s, x->model, blob);
+  snt_tr_state_free(&s);
+  return rc;
+}
+
 int snt_rt_main_train(int argc, char **argv, const snt_model_info *info, const snt_train_info *t) {
   const char *cmd = argc > 1 ? argv[1] : "";
   bool ours = strcmp(cmd, "train") == 0 || strcmp(cmd, "evaluate") == 0 || strcmp(cmd, "export-onnx") == 0 ||
@@ -173,7 +191,7 @@ int snt_rt_main_train(int argc, char **argv, const snt_model_info *info, const s
   else if (strcmp(cmd, "evaluate") == 0) rc = snt_tr_cmd_evaluate(info, t, &c, n, args);
   else if (strcmp(cmd, "export-onnx") == 0) rc = snt_tr_cmd_export(info, t, &c, n, args);
   else if (strcmp(cmd, "gradients") == 0) rc = snt_tr_cmd_gradients(info, t, &c, n, args);
-  else if (strcmp(cmd, "explain") == 0) rc = snt_tr_cmd_explain(info, t, &c, n, args);
+  else if (strcmp(cmd, "explain") == 0) rc = snt_xp_cmd(info, t->explain, train_weights, &(tr_model){info, t}, &c, n, args);
   else rc = snt_tr_cmd_data(info, t, &c, n, args);
   if (rc < 0) {
     usage_train(stdout, info);

@@ -110,7 +110,6 @@ int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, snt_rt
 int snt_tr_cmd_evaluate(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv);
 int snt_tr_cmd_export(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv);
 int snt_tr_cmd_gradients(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv);
-int snt_tr_cmd_explain(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv);
 int snt_tr_cmd_data(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv);
 
 #endif

@@ -19,8 +19,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-# The conv module whose output is each DSL model's last convolution (Keras's 'conv2d_2' etc.).
-LAST_CONV = {"simple_cnn": ("blocks", 2, "conv2d_2"), "deep_cnn": ("blocks", 3, "conv2d_3")}
+# The module whose output is each model's last convolution as sinter names it: the DSL model's
+# raw convolution (Keras's 'conv2d_2'), or in a plain eval-mode ONNX export, where PyTorch folded
+# the BatchNorm into the convolution, the BatchNorm's output.
+LAST_CONV = {"simple_cnn": ("blocks", 2, "conv", "conv2d_2"), "deep_cnn": ("blocks", 3, "conv", "conv2d_3"),
+             "simple_cnn-onnx": ("blocks", 2, "bn", "/blocks/blocks.2/conv/Conv")}
 
 
 def torch_gradcam(model, x, module, cls):
@@ -55,22 +58,28 @@ def main():
     import keras_models as km
 
     torch.manual_seed(0)
-    model = km.build(a.model)  # keras_init_ calibrates at 224; DeepCNN's dense layer fixes its size
-    if a.model == "deep_cnn":
+    onnx_graph = a.model.endswith("-onnx")
+    name = a.model[: -len("-onnx")] if onnx_graph else a.model
+    model = km.build(name)  # keras_init_ calibrates at 224; DeepCNN's dense layer fixes its size
+    if name == "deep_cnn":
         a.size = 224
     km.keras_init_(model, seed=1)
     model.eval()
-    attr, idx, layer = LAST_CONV[a.model]
-    conv = getattr(model, attr)[idx].conv
+    attr, idx, sub, layer = LAST_CONV[a.model]
+    conv = getattr(getattr(model, attr)[idx], sub)
     images = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(os.path.join(a.shared, "data", "cxr-256")) for f in fs
                     if f.endswith(".png"))[::97][:3]
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
         exe = os.path.join(tmp, a.model)
         weights = os.path.join(tmp, "w.onnx")  # the same draw, exported at the test's size
-        export_at_size(km, model, weights, a.size)
-        subprocess.run([a.sinter, "compile", os.path.join(a.models, a.model + ".nn"), "--set", f"size={a.size}",
-                        "--weights", weights, "-o", exe], check=True)
+        export_at_size(km, model, weights, a.size, onnx_graph)
+        if onnx_graph:
+            compile_cmd = [a.sinter, "compile", weights, "--labels", "COVID,Normal,Viral Pneumonia,Lung_Opacity"]
+        else:
+            compile_cmd = [a.sinter, "compile", os.path.join(a.models, name + ".nn"), "--set", f"size={a.size}",
+                           "--weights", weights]
+        subprocess.run(compile_cmd + ["-o", exe], check=True)
         for cls in (None, 0):
             out = os.path.join(tmp, f"out{cls}")
             cmd = [exe, "explain", *images, "-o", out] + ([] if cls is None else ["--class", "COVID"])
@@ -95,13 +104,16 @@ def main():
     return 1 if failures else 0
 
 
-def export_at_size(km, model, path, size):
-    """The seed draw at another input size, with the Keras names load_weights matches."""
+def export_at_size(km, model, path, size, plain):
+    """The seed draw at another input size: with the Keras names --weights matches, or (plain)
+    as PyTorch's eval-mode export, BatchNorms folded into the convolutions."""
     import importlib.util
     spec = importlib.util.spec_from_file_location("esm", os.path.join(os.path.dirname(km.__file__), "export_seed_models.py"))
     esm = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(esm)
     x = torch.rand((1, 3, size, size)) * 255.0
+    if plain:
+        return esm.export(model, x, path, torch.onnx.TrainingMode.EVAL)
     esm.export(model, x, path, torch.onnx.TrainingMode.PRESERVE)
     state = dict(model.named_parameters())
     state.update(model.named_buffers())

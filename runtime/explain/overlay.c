@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/train/gradcam.h"
+#include "runtime/explain/gradcam.h"
 #include "sinter/report.h"
 
 /* matplotlib's viridis at 0, 1/8, ..., 1 (perceptually uniform, readable in gray print). */

@@ -4,9 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-#include "runtime/train/gradcam.h"
-#include "runtime/train/train_int.h"
+#include "runtime/driver/driver.h"
+#include "runtime/explain/explain.h"
+#include "runtime/explain/gradcam.h"
 #include "sinter/image.h"
 
 enum { EXPLAIN_MAX_IMAGES = 100000, OVERLAY_MAX_SIDE = 1024 };
@@ -90,7 +92,7 @@ static int explain_one(snt_gradcam *g, const snt_model_info *info, int cls, long
   snprintf(png, sizeof png, "%s.gradcam.png", stem);
   snprintf(json, sizeof json, "%s.gradcam.json", stem);
   if (!rc && snt_image_write_png(png, w, h, 3, rgb, &e) != SNT_OK) rc = -1;
-  const char *layer = g->t->explain_layers[g->layer].name;
+  const char *layer = g->x->layers[g->layer].name;
   if (!rc && write_json(json, info, image, layer, png, &r, g->classes))
     snt_err_set(&e, SNT_ERR_IO, "%s: cannot write: %s", json, strerror(errno)), rc = -1;
   if (rc) fprintf(stderr, "%s: %s\n", image, e.msg);
@@ -111,39 +113,57 @@ static int find_class(const snt_model_info *info, const char *name, int classes)
   return -2;
 }
 
-int snt_tr_cmd_explain(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv) {
-  explain_opts o = {0};
-  const snt_opt own[] = {{.name = "out", 'o', SNT_OPT_STRING, &o.dir, "DIR", "the folder for the overlays and maps"},
-                         {.name = "class", 0, SNT_OPT_STRING, &o.cls_name, "NAME", "explain this class (default: the predicted one)"},
-                         {.name = "layer", 0, SNT_OPT_STRING, &o.layer, "NAME", "the convolution to look at (default: the last)"},
+/* mkdir -p: a folder and its parents; 0, or -1 with errno. */
+static int mkdir_p(const char *dir) {
+  char path[4096];
+  if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) return errno = ENAMETOOLONG, -1;
+  for (char *p = path + 1; *p; p++)
+    if (*p == '/') {
+      *p = '\0';
+      if (mkdir(path, 0777) != 0 && errno != EEXIST) return -1;
+      *p = '/';
+    }
+  return mkdir(path, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Parses the options and checks the layer and class: 0, -1 for --help, or an exit code. */
+static int parse(const snt_model_info *info, const snt_explain_info *x, snt_rt_common *c, int argc, char **argv,
+                 explain_opts *o, char **images, int *n, int *layer, int *cls) {
+  const snt_opt own[] = {{.name = "out", 'o', SNT_OPT_STRING, &o->dir, "DIR", "the folder for the overlays and maps"},
+                         {.name = "class", 0, SNT_OPT_STRING, &o->cls_name, "NAME", "explain this class (default: the predicted one)"},
+                         {.name = "layer", 0, SNT_OPT_STRING, &o->layer, "NAME", "the convolution to look at (default: the last)"},
                          {.name = "max-pixels", 0, SNT_OPT_INT, &c->max_pixels, "N", "the largest image decoded", .imin = 1,
                           .imax = SNT_IMAGE_MAX_PIXELS},
                          {NULL}};
-  char **images = calloc(EXPLAIN_MAX_IMAGES, sizeof *images);
-  int n = 0;
-  int rc = images ? snt_tr_parse(info, "explain", own, c, argc, argv, images, EXPLAIN_MAX_IMAGES, &n) : SNT_EXIT_INTERNAL;
-  if (!rc && (n < 1 || !o.dir)) fprintf(stderr, "%s explain: needs IMAGE... -o DIR\n", info->name), rc = 1;
+  int rc = snt_rt_parse(info->name, "explain", own, c, argc, argv, images, EXPLAIN_MAX_IMAGES, n);
+  if (rc) return rc;
+  if (*n < 1 || !o->dir) return fprintf(stderr, "%s explain: needs IMAGE... -o DIR\n", info->name), 1;
   snt_err e = {0};
-  int layer = rc ? -1 : snt_gradcam_find_layer(t, o.layer, &e);
-  if (!rc && !t->explain_model)
-    fprintf(stderr, "%s explain: this model cannot be explained: %s\n", info->name, t->explain_why ? t->explain_why : "no explain model"), rc = 1;
-  if (!rc && layer < 0) fprintf(stderr, "%s explain: %s\n", info->name, e.msg), rc = 1;
-  int cls = rc ? -1 : find_class(info, o.cls_name, (int)t->explain_model->outputs[0].dims[1]);
-  if (cls == -2) rc = 1;
-  if (!rc && snt_tr_mkdir_p(o.dir)) fprintf(stderr, "%s: cannot create: %s\n", o.dir, strerror(errno)), rc = 1;
-  snt_tr_state s = {0};
-  bool have_state = false;
-  if (!rc) {
-    rc = snt_tr_state_init(&s, t, info);
-    have_state = !rc;
-    if (!rc && c->weights) rc = snt_tr_load(&s, c->weights, true, false);
-  }
+  if ((*layer = snt_gradcam_find_layer(x, o->layer, &e)) < 0) return fprintf(stderr, "%s explain: %s\n", info->name, e.msg), 1;
+  *cls = find_class(info, o->cls_name, (int)x->model->outputs[0].dims[1]);
+  if (*cls == -2) return 1;
+  if (mkdir_p(o->dir)) return fprintf(stderr, "%s: cannot create: %s\n", o->dir, strerror(errno)), 1;
+  return 0;
+}
+
+int snt_xp_cmd(const snt_model_info *info, const snt_explain_info *x, snt_xp_weights_fn weights, void *ctx, snt_rt_common *c,
+               int argc, char **argv) {
+  explain_opts o = {0};
+  char **images = calloc(EXPLAIN_MAX_IMAGES, sizeof *images);
+  int n = 0, layer = -1, cls = -1;
+  int rc = images ? parse(info, x, c, argc, argv, &o, images, &n, &layer, &cls) : SNT_EXIT_INTERNAL;
+  unsigned char *blob = NULL;
+  if (!rc && !(blob = snt_rt_alloc(info->name, x->model->weights_bytes + 64, "the explain model's weights"))) rc = SNT_EXIT_INTERNAL;
+  if (!rc) rc = weights(ctx, x, c->weights, blob);
   snt_gradcam g = {0};
-  if (!rc && snt_gradcam_open(&g, info, t, s.blob, layer, c->threads > 0 ? c->threads : openblas_get_num_procs(), &e))
+  snt_err e = {0};
+  int threads = c->threads > 0 ? c->threads : openblas_get_num_procs();
+  if (!rc && snt_gradcam_open(&g, info, x, blob, layer, threads, &e))
     fprintf(stderr, "%s explain: %s\n", info->name, e.msg), rc = SNT_EXIT_INTERNAL;
+  free(blob);
   char **used = rc ? NULL : calloc((size_t)n, sizeof *used);
   if (!rc && !used) rc = SNT_EXIT_INTERNAL;
-  if (!rc) printf("explain: layer '%s'%s\n", t->explain_layers[layer].name, o.layer ? "" : " (the last convolution)");
+  if (!rc) printf("explain: layer '%s'%s\n", x->layers[layer].name, o.layer ? "" : " (the last convolution)");
   int failed = 0;
   for (int i = 0; !rc && i < n; i++) {
     char stem[4200];
@@ -153,7 +173,6 @@ int snt_tr_cmd_explain(const snt_model_info *info, const snt_train_info *t, snt_
   for (int i = 0; used && i < n; i++) free(used[i]);
   free(used);
   snt_gradcam_close(&g);
-  if (have_state) snt_tr_state_free(&s);
   free(images);
   return rc ? rc : failed ? 1 : 0;
 }
