@@ -157,7 +157,7 @@ void snt_contact_sheet_tile_origin(int n_classes, const char *const *labels, int
 
 /* The ROC curves of n_classes classes in one picture: one curve per class whose AUC is
  * defined, the chance diagonal, axes from 0 to 1, and a legend naming every class with its
- * AUC ("n/a" for the others). labels as in snt_report_print. */
+ * AUC ("n/a" for the others; past 40 classes, how many more). labels as in snt_report_print. */
 snt_status snt_plot_roc(const char *path, int n_classes, const char *const *labels, const snt_roc *rocs, snt_err *e);
 
 /* n rows of `path,true_class,<one column per class>` with a header naming the classes:

@@ -8,7 +8,8 @@
 static const snt_rgb WHITE = {255, 255, 255}, INK = {34, 34, 34}, GRID = {229, 229, 229},
                      FRAME = {110, 110, 110}, CHANCE = {170, 170, 170};
 
-enum { SIDE = 440, LEFT = 90, TOP = 70, SCALE = 2, ROW = 26, SWATCH = 28, MAX_NAME = 40 };
+/* The legend lists at most MAX_ROWS classes (then how many more): the picture stays bounded. */
+enum { SIDE = 440, LEFT = 90, TOP = 70, SCALE = 2, ROW = 26, SWATCH = 28, MAX_NAME = 40, MAX_ROWS = 40 };
 
 /* matplotlib's tab10, the colours of its successive lines. */
 static snt_rgb colour(int k) {
@@ -57,18 +58,21 @@ static void draw_curve(snt_canvas *c, const snt_roc *r, snt_rgb col) {
 static int legend_width(int n, const char *const *labels, const snt_roc *rocs) {
   char buf[128];
   int w = 0;
-  for (int k = 0; k < n; k++) {
+  for (int k = 0; k < n && k < MAX_ROWS; k++) {
     legend_text(labels, &rocs[k], k, buf, sizeof buf);
     if (snt_text_width(buf, SCALE) > w) w = snt_text_width(buf, SCALE);
   }
+  snprintf(buf, sizeof buf, "... and %d more", n - MAX_ROWS);
+  if (n > MAX_ROWS && snt_text_width(buf, SCALE) > w) w = snt_text_width(buf, SCALE);
   return SWATCH + 8 + w;
 }
 
 snt_status snt_plot_roc(const char *path, int n_classes, const char *const *labels, const snt_roc *rocs, snt_err *e) {
-  if (n_classes < 1 || n_classes > 1000 || !rocs)
+  if (n_classes < 1 || !rocs)
     return snt_err_set(e, SNT_ERR_INPUT, "%s: ROC curves of %d classes cannot be plotted", path, n_classes);
   int lx = LEFT + SIDE + 30, lw = legend_width(n_classes, labels, rocs);
-  int height = TOP + SIDE + 80, rows_h = 40 + n_classes * ROW;
+  int rows = n_classes < MAX_ROWS ? n_classes : MAX_ROWS + 1;
+  int height = TOP + SIDE + 80, rows_h = TOP + rows * ROW + 20;
   snt_canvas c;
   snt_status st = snt_canvas_init(&c, lx + lw + 24, height > rows_h ? height : rows_h, WHITE, e);
   if (st != SNT_OK) return st;
@@ -79,9 +83,14 @@ snt_status snt_plot_roc(const char *path, int n_classes, const char *const *labe
   for (int k = 0; k < n_classes; k++) {
     if (!isnan(rocs[k].auc)) draw_curve(&c, &rocs[k], colour(k));
     int y = TOP + k * ROW;
+    if (k >= MAX_ROWS) continue;
     if (!isnan(rocs[k].auc)) snt_canvas_line(&c, lx, y + 7, lx + SWATCH, y + 7, 3, colour(k));
     legend_text(labels, &rocs[k], k, buf, sizeof buf);
     snt_canvas_text(&c, lx + SWATCH + 8, y, SCALE, INK, buf);
+  }
+  if (n_classes > MAX_ROWS) {
+    snprintf(buf, sizeof buf, "... and %d more", n_classes - MAX_ROWS);
+    snt_canvas_text(&c, lx + SWATCH + 8, TOP + MAX_ROWS * ROW, SCALE, INK, buf);
   }
   st = snt_canvas_write_png(&c, path, e);
   snt_canvas_free(&c);
