@@ -73,7 +73,7 @@ static int walk(const char *dir, snt_rt_inputs *l) {
 static int expand(const char *dir, snt_rt_inputs *out) {
   snt_rt_inputs found = {0};
   int rc = walk(dir, &found);
-  if (!rc) qsort(found.v, (size_t)found.n, sizeof *found.v, by_path);
+  if (!rc && found.n > 1) qsort(found.v, (size_t)found.n, sizeof *found.v, by_path);
   if (!rc && found.n == 0) {
     char msg[1200];
     snprintf(msg, sizeof msg, "%s: the folder holds no file to classify (hidden ones are skipped)", dir);
