@@ -1,7 +1,8 @@
 """EXE evaluate's clinical metrics (issue 12, point 3) against sklearn on the same predictions.
 
-A SimpleCNN at 32x32 is trained for a few epochs on synthetic images; some images are copied
-into other classes, so tied scores fall on positives and negatives alike. Then, from the CSV
+A SimpleCNN at 32x32 is trained for a few epochs on synthetic images and evaluated on 5 real
+X-rays per class of ../shared/data/cxr-native (the synthetic ones when that folder is absent);
+some images are copied into other classes, so tied scores fall on positives and negatives alike. Then, from the CSV
 that --predictions writes (full float precision): sklearn's roc_auc_score per class against
 the printed AUC (1e-9; it prints 10 decimals), roc_curve(drop_intermediate=False) against
 roc.csv point by point, the confusion matrix of the argmax against the printed TP/FN/FP/TN,
@@ -9,7 +10,7 @@ sensitivity and specificity, the macro AUC, and --threshold CLASS=P against nump
 weights file of zeros (every score tied: AUC 0.5), a set without one class and one with a
 single class ("n/a" with the reason, the macro over the rest), bad --threshold values with
 their exact messages, and roc.png decoding at the size its layout gives.
-usage: check_metrics.py SINTER MODEL.nn WORKDIR"""
+usage: check_metrics.py SINTER MODEL.nn WORKDIR [SHARED_DIR]"""
 import csv
 import os
 import shutil
@@ -23,6 +24,7 @@ from PIL import Image
 from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
 SINTER, MODEL, WORK = sys.argv[1:4]
+NATIVE = os.path.join(sys.argv[4], "data", "cxr-native") if len(sys.argv) > 4 else ""
 failures = []
 CLASSES = ["COVID", "Normal", "Viral Pneumonia", "Lung_Opacity"]
 
@@ -56,12 +58,20 @@ def images(cls, root="data"):
 
 # Duplicates across classes: the same pixels score the same, so ties mix positives and
 # negatives. One file name needs RFC 4180 quoting.
-shutil.copytree(os.path.join(WORK, "data"), os.path.join(WORK, "dup"))
+if os.path.isdir(NATIVE):
+    for cls in CLASSES:
+        os.makedirs(os.path.join(WORK, "dup", cls, "images"))
+        for f in sorted(os.listdir(os.path.join(NATIVE, cls, "images")))[:5]:
+            shutil.copy(os.path.join(NATIVE, cls, "images", f), os.path.join(WORK, "dup", cls, "images", f))
+else:
+    print("note: %s is absent, evaluating on synthetic images" % NATIVE)
+    shutil.copytree(os.path.join(WORK, "data"), os.path.join(WORK, "dup"))
+originals = {cls: images(cls, "dup") for cls in CLASSES}
 for i, cls in enumerate(CLASSES):
-    for j, src in enumerate(images(CLASSES[(i + 1) % 4])[:3]):
+    for j, src in enumerate(originals[CLASSES[(i + 1) % 4]][:3]):
         shutil.copy(src, os.path.join(WORK, "dup", cls, "images", "dup%d.png" % j))
 odd = os.path.join(WORK, "dup", "Normal", "images", 'a,"quoted" name.png')
-shutil.copy(images("Normal")[0], odd)
+shutil.copy(originals["Normal"][0], odd)
 
 
 def table(stdout):
