@@ -164,6 +164,9 @@ snt_status snt_loader_begin_epoch(snt_loader *l, int epoch, snt_err *e);
  * counted; the batch is filled from the following items. Any other failure (out of memory) is
  * returned with *n_out = 0. */
 snt_status snt_loader_next(snt_loader *l, float *x, int64_t *labels, int *n_out, snt_err *e);
+/* The same, also writing each image's data set item (its index in ds) to items[0..*n_out), so
+ * a caller can name the file behind every row even when some were skipped. */
+snt_status snt_loader_next_items(snt_loader *l, float *x, int64_t *labels, int *items, int *n_out, snt_err *e);
 
 /* Images skipped so far in the current epoch, and the message of the first ("" if none). */
 int snt_loader_skipped(const snt_loader *l);

@@ -55,6 +55,39 @@ void snt_report_print(FILE *f, const snt_confusion *c, const char *const *labels
  * "true \ pred" and the class names (labels as in snt_report_print). */
 void snt_confusion_print(FILE *f, const snt_confusion *c, const char *const *labels);
 
+/* ---- clinical metrics: one class against the rest ------------------------------------ */
+
+/* Class k's one-vs-rest ROC curve over n samples (scores[i * stride + k], truth[i]): a point
+ * (0, 0) at threshold +inf, then one per distinct score, highest first, with every sample
+ * scoring at or above it called positive; tied scores are one threshold (sklearn's roc_curve
+ * with drop_intermediate=False). auc is the trapezoidal area under it, sklearn's
+ * roc_auc_score; it and the rates are NaN when the class has no positives or no negatives.
+ * A non-finite score is an SNT_ERR_INPUT. On error *out is left empty. */
+typedef struct snt_roc {
+  int64_t pos, neg; /* samples of class k and of the others */
+  int n;            /* points */
+  double *fpr, *tpr;
+  float *thr;       /* thr[0] = +inf */
+  double auc;
+} snt_roc;
+
+snt_status snt_roc_build(int64_t n, const float *scores, int64_t stride, const int *truth, int k, snt_roc *out,
+                         snt_err *e);
+void snt_roc_free(snt_roc *r);
+
+/* Class k against the rest: true and false positives and negatives. */
+typedef struct snt_binary_counts {
+  int64_t tp, fn, fp, tn;
+} snt_binary_counts;
+
+/* At the argmax decision (the confusion matrix's), and with k called when its score is >= p. */
+snt_binary_counts snt_confusion_binary(const snt_confusion *c, int k);
+snt_binary_counts snt_threshold_counts(int64_t n, const float *scores, int64_t stride, const int *truth, int k,
+                                       double p);
+/* TP / (TP + FN) and TN / (TN + FP); NaN when the denominator is 0. */
+double snt_sensitivity(snt_binary_counts b);
+double snt_specificity(snt_binary_counts b);
+
 /* ---- canvas: an RGB picture with lines, rectangles and text -------------------------- */
 
 typedef struct snt_rgb {
@@ -121,6 +154,22 @@ snt_status snt_plot_contact_sheet(const char *path, int n_classes, const char *c
  * (and tests) that want to find it again. */
 void snt_contact_sheet_tile_origin(int n_classes, const char *const *labels, int tile, int row,
                                    int col, int *x, int *y);
+
+/* The ROC curves of n_classes classes in one picture: one curve per class whose AUC is
+ * defined, the chance diagonal, axes from 0 to 1, and a legend naming every class with its
+ * AUC ("n/a" for the others; past 40 classes, how many more). labels as in snt_report_print. */
+snt_status snt_plot_roc(const char *path, int n_classes, const char *const *labels, const snt_roc *rocs, snt_err *e);
+
+/* n rows of `path,true_class,<one column per class>` with a header naming the classes:
+ * paths[i], the name of class truth[i], then probs[i * n_classes + k] as %.9g (every float
+ * reads back exactly). Fields are quoted as RFC 4180 says when they need it; lines end in
+ * CRLF. Written atomically. */
+snt_status snt_predictions_write(const char *path, int64_t n, const char *const *paths, const int *truth,
+                                 int n_classes, const char *const *labels, const float *probs, snt_err *e);
+
+/* The ROC points, `class,threshold,fpr,tpr`, of every class whose AUC is defined, in class
+ * then curve order (the first threshold of each written "inf"). Written atomically. */
+snt_status snt_roc_write(const char *path, int n_classes, const char *const *labels, const snt_roc *rocs, snt_err *e);
 
 /* ---- training history ---------------------------------------------------------------- */
 

@@ -196,7 +196,7 @@ snt_status snt_loader_begin_epoch(snt_loader *l, int epoch, snt_err *e) {
 }
 
 /* Takes position l->consumed (mu held): copies it into x/labels at *count unless it failed. */
-static snt_status take(snt_loader *l, float *x, int64_t *labels, int *count, snt_err *e) {
+static snt_status take(snt_loader *l, float *x, int64_t *labels, int *items, int *count, snt_err *e) {
   int s = l->consumed % l->ring;
   while (l->slot_pos[s] != l->consumed) pthread_cond_wait(&l->cv_ready, &l->mu);
   snt_status st = l->slot_st[s];
@@ -205,6 +205,7 @@ static snt_status take(snt_loader *l, float *x, int64_t *labels, int *count, snt
     pthread_mutex_unlock(&l->mu);  /* the slot stays ours until consumed moves on */
     memcpy(x + (size_t)*count * l->floats, l->slots + (size_t)s * l->floats, sizeof *x * l->floats);
     labels[*count] = l->ds->label[item];
+    if (items) items[*count] = item;
     (*count)++;
     pthread_mutex_lock(&l->mu);
   } else if (st == SNT_ERR_IO || st == SNT_ERR_INPUT) {
@@ -220,12 +221,16 @@ static snt_status take(snt_loader *l, float *x, int64_t *labels, int *count, snt
 }
 
 snt_status snt_loader_next(snt_loader *l, float *x, int64_t *labels, int *n_out, snt_err *e) {
+  return snt_loader_next_items(l, x, labels, NULL, n_out, e);
+}
+
+snt_status snt_loader_next_items(snt_loader *l, float *x, int64_t *labels, int *items, int *n_out, snt_err *e) {
   *n_out = 0;
   if (!l->begun) return snt_err_set(e, SNT_ERR_INPUT, "loader: snt_loader_begin_epoch was not called");
   int count = 0;
   snt_status st = SNT_OK;
   pthread_mutex_lock(&l->mu);
-  while (st == SNT_OK && count < l->o.batch && l->consumed < l->n) st = take(l, x, labels, &count, e);
+  while (st == SNT_OK && count < l->o.batch && l->consumed < l->n) st = take(l, x, labels, items, &count, e);
   int done = l->consumed >= l->n;
   pthread_mutex_unlock(&l->mu);
   if (done) stop_workers(l);  /* they have finished; joining releases them */

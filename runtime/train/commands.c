@@ -30,11 +30,15 @@ int snt_tr_parse(const snt_model_info *info, const char *cmd, const snt_opt *own
 static const char *const parts[] = {"test", "val", "train", "all", NULL};
 
 int snt_tr_cmd_evaluate(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv) {
-  const char *data = NULL, *part = "test", *out = NULL;
+  const char *data = NULL, *part = "test", *out = NULL, *predictions = NULL;
+  snt_opt_list thresholds = {0};
   const snt_opt own[] = {
       {.name = "data", 0, SNT_OPT_STRING, &data, "DIR", "a folder of class folders (required)"},
       {.name = "split", 0, SNT_OPT_CHOICE, &part, "PART", "the part of the split to evaluate", .choices = parts},
-      {.name = "out", 0, SNT_OPT_STRING, &out, "DIR", "where confusion_matrix.png goes"},
+      {.name = "out", 0, SNT_OPT_STRING, &out, "DIR", "where confusion_matrix.png, roc.png and roc.csv go"},
+      {.name = "predictions", 0, SNT_OPT_STRING, &predictions, "FILE.csv", "write every image's probabilities"},
+      {.name = "threshold", 0, SNT_OPT_REPEAT, &thresholds, "CLASS=P",
+       "sensitivity and specificity of CLASS called at probability >= P"},
       {.name = "max-pixels", 0, SNT_OPT_INT, &c->max_pixels, "N", "the largest image decoded", .imin = 1,
        .imax = SNT_IMAGE_MAX_PIXELS},
       {NULL}};
@@ -47,6 +51,10 @@ int snt_tr_cmd_evaluate(const snt_model_info *info, const snt_train_info *t, snt
     fprintf(stderr, "%s evaluate: needs --data DIR\n", info->name);
     return 1;
   }
+  snt_tr_threshold th[SNT_OPT_MAX_REPEAT];
+  if ((prc = snt_tr_parse_thresholds(info, &thresholds, th))) return prc;
+  snt_tr_clinical_opts co = {.thresholds = th, .n_thresholds = thresholds.n, .dir = out ? out : ".",
+                             .predictions = predictions};
   snt_tr_state s;
   int rc = load_state(info, t, weights, &s);
   snt_tr_data d = {0};
@@ -97,6 +105,7 @@ int snt_tr_cmd_evaluate(const snt_model_info *info, const snt_train_info *t, snt
           rc = 1;
         } else {
           printf("\nwrote %s\n", path);
+          rc = snt_tr_clinical(&ev, &d.ds, &c, &co);
         }
         snt_confusion_free(&c);
       }
@@ -144,8 +153,13 @@ static void usage_train(FILE *f, const snt_model_info *m) {
           "        --seed 0 to 2^63-1. A loss that is not finite stops training (exit 1) naming the epoch\n"
           "        and step; last.onnx and best.onnx keep the last completed epoch's weights.\n"
           "  evaluate --data DIR [--split test|val|train|all] [--out DIR] [--max-pixels N]\n"
+          "        [--predictions FILE.csv] [--threshold CLASS=P]\n"
           "                                    loss, accuracy, confusion matrix, per-class report; images\n"
-          "                                    whose input or output is not finite are counted apart\n"
+          "                                    whose input or output is not finite are counted apart;\n"
+          "                                    per class (one vs rest) ROC AUC, sensitivity, specificity,\n"
+          "                                    the macro AUC, roc.png and roc.csv; --predictions: every\n"
+          "                                    image's path, true class and probabilities; --threshold\n"
+          "                                    (repeatable): CLASS called at probability >= P (0 to 1)\n"
           "  export-onnx -o OUT.onnx           the weights as a standard ONNX inference model\n"
           "  data --data DIR [--out DIR] [--split A,B,C] [--seed N] [--max-pixels N]\n"
           "                                    class counts per split, class weights, a contact sheet\n"

@@ -10,6 +10,8 @@
 void snt_tr_eval_free(snt_tr_eval *e) {
   free(e->truth);
   free(e->pred);
+  free(e->probs);
+  free(e->item);
   memset(e, 0, sizeof *e);
 }
 
@@ -29,10 +31,14 @@ int snt_tr_evaluate(const snt_train_info *t, const unsigned char *eval_blob, con
   int64_t *labels = calloc((size_t)b, sizeof(int64_t));
   out->truth = calloc((size_t)n_items + 1, sizeof(int));
   out->pred = calloc((size_t)n_items + 1, sizeof(int));
+  out->item = calloc((size_t)n_items + 1, sizeof(int));
+  out->probs = calloc((size_t)n_items * (size_t)classes + 1, sizeof(float));
+  out->classes = (int)classes;
+  int *items_b = calloc((size_t)b, sizeof(int));
   void *inst = em->create();
   if (inst) em->set_threads(inst, threads > 0 ? threads : openblas_get_num_procs());
   if (inst) em->set_precision(inst, bf16);
-  int rc = x && probs && labels && out->truth && out->pred && inst ? 0 : 2;
+  int rc = x && probs && labels && out->truth && out->pred && out->item && out->probs && items_b && inst ? 0 : 2;
   if (rc)
     fprintf(stderr, "%s: out of memory: cannot allocate the evaluation buffers (batch %lld, %d images)%s\n", em->name,
             (long long)b, n_items, inst ? "" : " or the model's activation arena");
@@ -53,7 +59,7 @@ int snt_tr_evaluate(const snt_train_info *t, const unsigned char *eval_blob, con
   int64_t correct = 0;
   while (!rc) {
     int n = 0;
-    if (snt_loader_next(l, x, labels, &n, &e) != SNT_OK) {
+    if (snt_loader_next_items(l, x, labels, items_b, &n, &e) != SNT_OK) {
       rc = 1;
       break;
     }
@@ -81,6 +87,8 @@ int snt_tr_evaluate(const snt_train_info *t, const unsigned char *eval_blob, con
       correct += best == labels[i];
       out->truth[out->n] = (int)labels[i];
       out->pred[out->n] = best;
+      out->item[out->n] = items_b[i];
+      memcpy(out->probs + (size_t)out->n * (size_t)classes, p, sizeof(float) * (size_t)classes);
       out->n++;
     }
   }
@@ -93,5 +101,6 @@ int snt_tr_evaluate(const snt_train_info *t, const unsigned char *eval_blob, con
   free(x);
   free(probs);
   free(labels);
+  free(items_b);
   return rc;
 }

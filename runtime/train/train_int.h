@@ -93,12 +93,36 @@ typedef struct snt_tr_eval {
   double loss, accuracy;
   int64_t n;
   int *truth, *pred;
+  int *item;    /* the data set item of each of the n rows */
+  float *probs; /* n x classes: the model's probabilities, for the clinical metrics */
+  int classes;
   int skipped;
   int64_t invalid; /* images whose input or output was not finite: not in n, loss or accuracy */
 } snt_tr_eval;
 int snt_tr_evaluate(const snt_train_info *t, const unsigned char *eval_blob, const snt_dataset *ds, const int *items,
                     int n_items, int threads, int bf16, long long max_pixels, snt_tr_eval *out);
 void snt_tr_eval_free(snt_tr_eval *e);
+
+/* evaluate's clinical metrics (clinical.c). --threshold CLASS=P: class CLASS called when its
+ * probability is >= P. */
+typedef struct snt_tr_threshold {
+  int cls;
+  double p;
+} snt_tr_threshold;
+/* Parses each CLASS=P against the model's labels; 0, or an exit code after saying why. */
+int snt_tr_parse_thresholds(const snt_model_info *info, const snt_opt_list *args, snt_tr_threshold *out);
+
+typedef struct snt_tr_clinical_opts {
+  const snt_tr_threshold *thresholds;
+  int n_thresholds;
+  const char *dir;         /* where roc.png and roc.csv go */
+  const char *predictions; /* --predictions FILE.csv, or NULL */
+} snt_tr_clinical_opts;
+/* Prints the per-class AUC, sensitivity and specificity table, the macro AUC and the
+ * thresholds' counts, then writes the files; 0 or an exit code after saying why. */
+struct snt_confusion;
+int snt_tr_clinical(const snt_tr_eval *ev, const snt_dataset *ds, const struct snt_confusion *c,
+                    const snt_tr_clinical_opts *o);
 
 /* snt_rt_parse, then the linear algebra's threads as --threads says. */
 int snt_tr_parse(const snt_model_info *info, const char *cmd, const snt_opt *own, snt_rt_common *c, int argc, char **argv,

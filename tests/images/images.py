@@ -339,8 +339,10 @@ def t_limits():
     dpng = os.path.join(d, "dir.png")
     os.mkdir(dpng)
     p, t = timed([tiny_exe(), "predict", dpng, small])
-    check(p is not None and p.returncode == 1 and first_line(p) == "%s: is a directory, not an image file" % dpng
-          and p.stdout.startswith(small + ":"), "a directory named dir.png is refused, the next image still classified")
+    # A folder stands for the files under it (predict DIR); an empty one is an error of its own.
+    check(p is not None and p.returncode == 1
+          and first_line(p) == "%s: the folder holds no file to classify (hidden ones are skipped)" % dpng
+          and p.stdout.startswith(small + ":"), "an empty directory named dir.png is an error, the next image still classified")
     p, t = timed([tiny_exe(), "predict", "/dev/zero"])
     check(p is not None and p.returncode == 1 and first_line(p) == "/dev/zero: is a character device, not an image file",
           "/dev/zero is refused in %.2f s: %r" % (t, first_line(p)))

@@ -46,10 +46,16 @@ def main():
             g.write(f.read()[:300])
         p = subprocess.run([exe, "predict", "--json", "--top", "4", "--save-input", saved, os.path.join(tmp, "missing.png")]
                            + pick[:1] + [bad] + pick[1:], capture_output=True, text=True)
-        errors_ok = p.returncode == 1 and "missing.png" in p.stderr and "corrupt.png" in p.stderr
+        results = json.loads(p.stdout)
+        # Each failed image has an error entry in its place (the JSON covers every argument).
+        missing = os.path.join(tmp, "missing.png")
+        errors_ok = (p.returncode == 1 and "missing.png" in p.stderr and "corrupt.png" in p.stderr
+                     and [r["file"] for r in results] == [missing] + pick[:1] + [bad] + pick[1:]
+                     and [r["file"] for r in results if "error" in r] == [missing, bad]
+                     and all(r["error"] in p.stderr and r["valid"] is False for r in results if "error" in r))
         print(f"{'PASS' if errors_ok else 'FAIL'} bad images: exit {p.returncode}, stderr: {p.stderr.strip()}")
         ok &= errors_ok
-        results = json.loads(p.stdout)
+        results = [r for r in results if "error" not in r]
         assert len(results) == len(pick), (len(results), len(pick))
         env = dict(os.environ, ORT_NODE_MODULES=a.ort_modules)
         for k, (path, r) in enumerate(zip(pick, results)):
