@@ -30,6 +30,12 @@ APT_PACKAGES=(
   python3-numpy
   python3-torch        # tests: the PyTorch reference models (../shared/reference)
   python3-pil          # tests: an independent PNG decoder for the resize check
+  python3-sklearn      # tests: ROC AUC, ROC curves (evaluate's clinical metrics); scipy for rank correlations
+  libdcmtk-dev         # DICOM decoding (runtime/image)
+  dcmtk                # tests: img2dcm, dcmcjpeg, dcmcjpls, dcmcrle make DICOM files from PNGs
+  python3-pydicom      # tests: an independent DICOM reader
+  python3-gdcm         # tests: pydicom's decoder for JPEG lossless and JPEG-LS
+  libmicrohttpd-dev    # EXE serve
   ca-certificates
 )
 
