@@ -137,6 +137,12 @@ run "$EXE" predict --weights "$RUN/best.onnx" --top 2 "${IMAGES[@]}"
 mkdir -p "$OUT/ort/in"
 "$EXE" predict --weights "$RUN/best.onnx" --json --top 100 --save-input "$OUT/ort/in" "${IMAGES[@]}" >"$OUT/predict.json"
 
+step "explain the sample images: Grad-CAM overlays (where the model looked)"
+run "$EXE" explain --weights "$RUN/best.onnx" -o "$OUT/explain" "${IMAGES[@]}"
+mapfile -t OVERLAYS < <(find "$OUT/explain" -name '*.gradcam.png' | sort)
+[[ ${#OVERLAYS[@]} -eq ${#IMAGES[@]} ]] || die "explain wrote ${#OVERLAYS[@]} overlays for ${#IMAGES[@]} images"
+printf 'overlay: %s\n' "${OVERLAYS[@]}"
+
 step "export to ONNX and check it with ONNX Runtime"
 run "$EXE" export-onnx --weights "$RUN/best.onnx" -o "$OUT/model.onnx"
 # The exact tensors predict fed the model (--save-input) go through ONNX Runtime; its
@@ -212,5 +218,6 @@ cat <<EOF
   $RUN/history.csv, curves.png  the training curves
   $OUT/eval/confusion_matrix.png, $OUT/eval.txt   the test-split evaluation
   $OUT/predict.json           predict's output for the sample images
+  $OUT/explain/               Grad-CAM overlays (.gradcam.png) and maps (.gradcam.json)
   $OUT/model.onnx             the trained model as a standard ONNX inference graph
 EOF
