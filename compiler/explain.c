@@ -94,7 +94,7 @@ static snt_status softmax_output(snt_graph *g, snt_diag *d, int output) {
 snt_status snt_explain_build(snt_graph *g, snt_diag *d, snt_explain *ex) {
   memset(ex, 0, sizeof *ex);
   snt_ad *ad = &ex->ad;
-  snt_status st = snt_passes_run(g, d, SNT_PIPELINE_TRAINING);
+  snt_status st = snt_passes_run(g, d, SNT_PIPELINE_EXPLAIN);
   if (st) return st;
   ad->g = g, ad->d = d, ad->n_fwd = g->n_nodes;
   ad->loss = ad->probs = ad->labels = ad->weights = -1;

@@ -41,7 +41,8 @@ snt_status snt_pass_dead_nodes(snt_graph *g, snt_diag *d, int *changed);
 typedef enum snt_pipeline {
   SNT_PIPELINE_INFERENCE,   /* all of the above until nothing changes, then the batchnorm taps */
   SNT_PIPELINE_KEEP_VALUES, /* those that keep every parameter's value: the training eval graph */
-  SNT_PIPELINE_TRAINING     /* the step graph before autodiff: batchnorm + relu fused */
+  SNT_PIPELINE_TRAINING,    /* the step graph before autodiff: batchnorm + relu fused */
+  SNT_PIPELINE_EXPLAIN      /* the explain graph: training's, without residuals fused into convs */
 } snt_pipeline;
 snt_status snt_passes_run(snt_graph *g, snt_diag *d, snt_pipeline which);
 /* snt_passes_run(g, d, SNT_PIPELINE_INFERENCE). */

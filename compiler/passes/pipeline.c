@@ -32,6 +32,9 @@ static const pipeline pipelines[] = {
      * its epilogue (the gradient passes dy to the residual): no pad, pad gradient or add pass
      * at all (ResNet50V2's step: 16 pads, 16 adds). */
     [SNT_PIPELINE_TRAINING] = {{NULL}, 0, {snt_pass_fold_pad, snt_pass_fuse_residual, snt_pass_fuse_bn_relu}},
+    /* Grad-CAM's graph (compiler/explain.c): as training, but a convolution's output stays its
+     * own (no residual add fused into it: ResNet's last conv is not its block's sum). */
+    [SNT_PIPELINE_EXPLAIN] = {{NULL}, 0, {snt_pass_fold_pad, snt_pass_fuse_bn_relu}},
 };
 
 snt_status snt_passes_run(snt_graph *g, snt_diag *d, snt_pipeline which) {

@@ -23,7 +23,8 @@ from PIL import Image
 # raw convolution (Keras's 'conv2d_2'), or in a plain eval-mode ONNX export, where PyTorch folded
 # the BatchNorm into the convolution, the BatchNorm's output.
 LAST_CONV = {"simple_cnn": ("blocks", 2, "conv", "conv2d_2"), "deep_cnn": ("blocks", 3, "conv", "conv2d_3"),
-             "simple_cnn-onnx": ("blocks", 2, "bn", "/blocks/blocks.2/conv/Conv")}
+             "simple_cnn-onnx": ("blocks", 2, "bn", "/blocks/blocks.2/conv/Conv"),
+             "resnet50v2": ("backbone", None, "conv5.2.conv3", "conv5_block3_3_conv")}
 
 
 def torch_gradcam(model, x, module, cls):
@@ -66,7 +67,10 @@ def main():
     km.keras_init_(model, seed=1)
     model.eval()
     attr, idx, sub, layer = LAST_CONV[a.model]
-    conv = getattr(getattr(model, attr)[idx], sub)
+    conv = getattr(model, attr)
+    conv = conv[idx] if idx is not None else conv
+    for part in sub.split("."):
+        conv = conv[int(part)] if part.isdigit() else getattr(conv, part)
     images = sorted(os.path.join(dp, f) for dp, _, fs in os.walk(os.path.join(a.shared, "data", "cxr-256")) for f in fs
                     if f.endswith(".png"))[::97][:3]
     failures = 0
@@ -97,7 +101,7 @@ def main():
                 gmap = np.array(got["map"]["values"]).reshape(got["map"]["height"], got["map"]["width"])
                 dmap = np.abs(gmap - cam).max()
                 dprob = np.abs(np.array(list(got["probabilities"].values())) - probs).max()
-                ok = got["class_index"] == k and dmap <= 1e-4 and dprob <= 1e-5 and got["layer"] == layer
+                ok = got["class_index"] == k and dmap <= 1e-4 and dprob <= 1e-4 and got["layer"] == layer
                 print(f"{a.model} {stem} class {k}: map max |diff| {dmap:.2e}, probs {dprob:.2e}, raw max "
                       f"{got['map']['max']:.6g} vs {mx:.6g}, nonzero {np.count_nonzero(cam)}/{cam.size}: {'ok' if ok else 'FAIL'}")
                 failures += not ok
