@@ -59,6 +59,7 @@
 #ifndef SINTER_IMAGE_H
 #define SINTER_IMAGE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sinter/error.h"
@@ -89,6 +90,11 @@ typedef struct snt_image_opts {
  * defaults). Only regular files are read: a FIFO, directory or device is refused without
  * blocking. On error `out` is left empty ({0}), so snt_image_free(out) is always safe. */
 snt_status snt_image_load_opts(const char *path, const snt_image_opts *o, snt_image *out, snt_err *e);
+
+/* snt_image_load_opts on an image held in memory (size bytes at data), e.g. an HTTP body:
+ * the format is sniffed from the bytes as for files; name stands for the image in messages. */
+snt_status snt_image_load_mem(const char *name, const void *data, size_t size, const snt_image_opts *o,
+                              snt_image *out, snt_err *e);
 
 /* snt_image_load_opts with the defaults (3 channels, the default pixel cap). */
 snt_status snt_image_load(const char *path, snt_image *out, snt_err *e);

@@ -5,7 +5,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "sinter/error.h"
 #include "sinter/exit.h"
+#include "sinter/image.h"
 #include "sinter/model.h"
 #include "sinter/opts.h"
 
@@ -87,7 +89,17 @@ size_t snt_rt_io_bytes(const snt_model_io *io);
 /* The usage text of every executable (its inference commands); returns 0. */
 int snt_rt_usage(FILE *f, const snt_model_info *m);
 
+/* The channel count of the model's image input (NCHW, or NHWC when compiled with --nhwc). */
+int snt_rt_image_channels(const snt_model_info *info);
+/* Whether the model takes one float image tensor of 1, 3 or 4 channels; else why, naming cmd. */
+snt_status snt_rt_image_model_check(const snt_model_info *info, const char *cmd, snt_err *e);
+/* One decoded image (with the model's channel count) as one sample of input 0, written to dst:
+ * resized bilinearly to the input's size, then the compiled normalisation. What `predict` and
+ * `serve` feed the model. */
+snt_status snt_rt_image_sample(const snt_model_info *info, const snt_image *img, float *dst, snt_err *e);
+
 int snt_rt_cmd_predict(const snt_model_info *info, snt_rt_common *c, int argc, char **argv);
 int snt_rt_cmd_bench(const snt_model_info *info, snt_rt_common *c, int argc, char **argv);
+int snt_rt_cmd_serve(const snt_model_info *info, snt_rt_common *c, int argc, char **argv);
 
 #endif
