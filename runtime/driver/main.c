@@ -22,6 +22,10 @@ int snt_rt_usage(FILE *f, const snt_model_info *m) {
           "  bench [--batch N] [--iters K] [--seconds S] [--profile]  (iters 1 to 10000, seconds 0.01 to 86400)\n"
           "                                   median latency and images per second; --profile: each node's\n"
           "                                   time, GFLOP/s and kernel, against the machine's FMA peak\n"
+          "  serve [--host ADDR] [--port N] [--max-wait-ms MS] [--no-batch] [--max-body BYTES]\n"
+          "        [--timeout-ms MS] [--max-connections N] [--max-pixels N]\n"
+          "                                   an HTTP server: POST /v1/predict, GET /v1/model, /v1/health and a\n"
+          "                                   web page at /; binds 127.0.0.1:8080 by default (docs/serving.md)\n"
           "  summary                          the layer table\n"
           "  info                             inputs and outputs with their types and shapes\n\n"
           "  --weights FILE.onnx              use these weights (as export-onnx writes them) instead of the built-in ones\n"
@@ -240,6 +244,7 @@ int snt_rt_main(int argc, char **argv, const snt_model_info *m) {
   if (strcmp(cmd, "run") == 0) return cmd_run(m, &c, n, args);
   if (strcmp(cmd, "predict") == 0) return snt_rt_cmd_predict(m, &c, n, args);
   if (strcmp(cmd, "bench") == 0) return snt_rt_cmd_bench(m, &c, n, args);
+  if (strcmp(cmd, "serve") == 0) return snt_rt_cmd_serve(m, &c, n, args);
   if (strcmp(cmd, "info") == 0 || strcmp(cmd, "summary") == 0) return simple_command(m, &c, cmd, n, args);
   if (strcmp(cmd, "train") == 0 || strcmp(cmd, "evaluate") == 0 || strcmp(cmd, "export-onnx") == 0 ||
       strcmp(cmd, "data") == 0 || strcmp(cmd, "gradients") == 0) {
@@ -247,7 +252,7 @@ int snt_rt_main(int argc, char **argv, const snt_model_info *m) {
                     "sinter compile --no-train, or a model sinter cannot train yet)\n", m->name, cmd);
     return SNT_RT_EXIT_USER;
   }
-  static const char *const commands[] = {"predict", "run", "bench", "summary", "info", "train", "evaluate",
+  static const char *const commands[] = {"predict", "run", "bench", "serve", "summary", "info", "train", "evaluate",
                                          "export-onnx", "data", "gradients", "help", NULL};
   const char *near = snt_opt_suggest(cmd, commands);
   if (near) fprintf(stderr, "%s: unknown command '%s'; did you mean '%s'?\n\n", m->name, cmd, near);
