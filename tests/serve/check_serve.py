@@ -7,6 +7,7 @@ starts `EXE serve --port 0`, then checks
   malformed  200 malformed requests (bad headers, truncated bodies, wrong types, huge declared
              lengths, raw garbage): the server stays up and its VmRSS stays flat
   sigterm    SIGTERM while requests are in flight: they are answered, the exit status is 0
+  timeouts   --timeout-ms: 503 when no result came in time, idle connections closed; SIGINT
 usage: check_serve.py SINTER MODEL.nn SHARED_DIR WORKDIR"""
 import http.client
 import json
@@ -305,6 +306,31 @@ def test_sigterm(proc, port):
     check(rc == 0, "sigterm: exit status %r, stderr %r" % (rc, proc.stderr.read()))
 
 
+def test_timeouts():
+    """A result not started within --timeout-ms is a 503; an idle connection is closed after it
+    (rounded up to whole seconds); SIGINT stops the server like SIGTERM."""
+    proc, port = start("--timeout-ms", "300", "--max-wait-ms", "3000")
+    try:
+        t0 = time.time()
+        st, _, r = jrequest(port, "POST", "/v1/predict", blobs[0], {"Content-Type": "image/png"})
+        dt = time.time() - t0
+        check(st == 503 and r == {"error": "the model was busy: no result within 300 ms (--timeout-ms)"}, "timeout: %d %r" % (st, r))
+        check(0.25 < dt < 2.5, "timeout: answered after %.2f s" % dt)
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n")  # headers never end
+        t0 = time.time()
+        closed = s.recv(4096) == b""
+        s.close()
+        check(closed and 0.5 < time.time() - t0 < 4, "idle connection: closed %r after %.2f s" % (closed, time.time() - t0))
+        proc.send_signal(signal.SIGINT)
+        rc = proc.wait(timeout=10)
+        check(rc == 0, "SIGINT: exit status %r" % rc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+test_timeouts()
 proc, port = start("--timeout-ms", "10000")
 try:
     t0 = time.time()
