@@ -49,6 +49,7 @@ typedef struct snt_srv_queue {
   pthread_cond_t work, done; /* work: a job arrived or stop; done: a job finished */
   snt_srv_job *head, *tail;
   int64_t queued;
+  int64_t preparing; /* requests decoding images that will queue them soon */
   bool stop, started;
   pthread_t thread;
   float *x, *y;  /* the batch's input and output buffers */
@@ -61,7 +62,10 @@ typedef struct snt_srv_queue {
 snt_status snt_srv_queue_create(snt_srv_queue *q, snt_rt_model *m, double max_wait, snt_err *e);
 /* Finishes the queued jobs, stops the thread and frees the buffers. */
 void snt_srv_queue_destroy(snt_srv_queue *q);
-/* Queues n jobs together and waits until all are done, or until deadline (monotonic seconds)
+/* A request says it is decoding images it will queue (delta 1) or that it gave up (-1): a
+ * batch waits for more samples only while some are on their way. */
+void snt_srv_queue_preparing(snt_srv_queue *q, int delta);
+/* Queues n jobs together (ending the caller's preparing count) and waits until all are done, or until deadline (monotonic seconds)
  * for the ones not yet taken by the inference thread: those are withdrawn and 1 is returned
  * (a job already running is always waited for). 0 when all are done. */
 int snt_srv_queue_run(snt_srv_queue *q, snt_srv_job *jobs, int n, double deadline);

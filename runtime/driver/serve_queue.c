@@ -1,7 +1,8 @@
 /* Dynamic batching: requests queue their samples; one inference thread owns the model, takes
- * up to the compiled batch at a time (waiting at most max_wait after the oldest sample for
- * more to arrive) and runs them together with snt_rt_run_n, which costs n samples, not the
- * whole batch. */
+ * up to the compiled batch at a time and runs them together with snt_rt_run_n, which costs n
+ * samples, not the whole batch. A batch waits for more samples at most max_wait after its
+ * oldest, and only while other requests are still decoding theirs: a lone request runs at
+ * once. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,8 @@ static void *inference_thread(void *arg) {
     if (!q->head) break; /* stopping with nothing left */
     /* Wait for a fuller batch, but never past max_wait after the oldest sample came. */
     double until = q->head->t_queued + q->max_wait;
-    while (q->head && q->queued < q->batch && !q->stop && snt_srv_now() < until) wait_until(&q->work, &q->mu, until);
+    while (q->head && q->queued < q->batch && q->preparing > 0 && !q->stop && snt_srv_now() < until)
+      wait_until(&q->work, &q->mu, until);
     if (!q->head) continue; /* withdrawn meanwhile (timed out) */
     int n = take(q, jobs);
     pthread_mutex_unlock(&q->mu);
@@ -152,9 +154,17 @@ static void withdraw(snt_srv_queue *q, snt_srv_job *j) {
   q->queued--;
 }
 
+void snt_srv_queue_preparing(snt_srv_queue *q, int delta) {
+  pthread_mutex_lock(&q->mu);
+  q->preparing += delta;
+  pthread_cond_signal(&q->work); /* one fewer on its way: a waiting batch may go */
+  pthread_mutex_unlock(&q->mu);
+}
+
 int snt_srv_queue_run(snt_srv_queue *q, snt_srv_job *jobs, int n, double deadline) {
   double now = snt_srv_now();
   pthread_mutex_lock(&q->mu);
+  q->preparing--;
   for (int i = 0; i < n; i++) {
     jobs[i].t_queued = now, jobs[i].done = jobs[i].taken = false, jobs[i].next = NULL;
     if (q->tail) q->tail->next = &jobs[i];

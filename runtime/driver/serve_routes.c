@@ -80,13 +80,14 @@ static void json_prediction(snt_srv *s, const snt_srv_req *req, const snt_srv_pa
                      (snt_srv_now() - req->start) * 1e3);
 }
 
-/* Runs the prepared samples through the queue and writes the answer. */
-static void run_and_answer(snt_srv *s, const snt_srv_req *req, const snt_srv_part *parts, int n, float *x,
+/* Runs the prepared samples through the queue and writes the answer; whether they were queued. */
+static bool run_and_answer(snt_srv *s, const snt_srv_req *req, const snt_srv_part *parts, int n, float *x,
                            snt_srv_reply *rep) {
   snt_srv_queue *q = &s->queue;
   snt_srv_job *jobs = calloc((size_t)n, sizeof *jobs);
   float *probs = calloc((size_t)n * (size_t)q->k, sizeof *probs);
-  if (!jobs || !probs) {
+  bool queued = jobs && probs;
+  if (!queued) {
     snt_srv_error(rep, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory for %d results", n);
   } else {
     for (int i = 0; i < n; i++) jobs[i].x = x + (size_t)i * (size_t)q->sample, jobs[i].probs = probs + (size_t)i * (size_t)q->k;
@@ -107,6 +108,7 @@ static void run_and_answer(snt_srv *s, const snt_srv_req *req, const snt_srv_par
   }
   free(jobs);
   free(probs);
+  return queued;
 }
 
 static void handle_predict(snt_srv *s, const snt_srv_req *req, snt_srv_reply *rep) {
@@ -116,12 +118,15 @@ static void handle_predict(snt_srv *s, const snt_srv_req *req, snt_srv_reply *re
     snt_srv_error(rep, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
     return;
   }
+  snt_srv_queue_preparing(&s->queue, 1);
+  bool queued = false;
   if (request_parts(req, parts, &n, rep) == 0) {
     float *x = calloc((size_t)n * (size_t)s->queue.sample, sizeof *x);
     if (!x) snt_srv_error(rep, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory for %d images", n);
-    else if (prepare_all(s, parts, n, x, rep) == 0) run_and_answer(s, req, parts, n, x, rep);
+    else if (prepare_all(s, parts, n, x, rep) == 0) queued = run_and_answer(s, req, parts, n, x, rep);
     free(x);
   }
+  if (!queued) snt_srv_queue_preparing(&s->queue, -1);
   free(parts);
 }
 
