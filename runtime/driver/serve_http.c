@@ -148,12 +148,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 }
 
 /* conf's host and port as a socket address (numeric or a name the resolver knows). */
-static snt_status resolve(const snt_srv_conf *conf, struct sockaddr_storage *sa, snt_err *e) {
+static snt_status resolve(const char *model, const snt_srv_conf *conf, struct sockaddr_storage *sa, snt_err *e) {
   struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res;
   char port[16];
   snprintf(port, sizeof port, "%lld", (long long)conf->port);
   int rc = getaddrinfo(conf->host, port, &hints, &res);
-  if (rc) return snt_err_set(e, SNT_ERR_INPUT, "serve: --host %s: %s", conf->host, gai_strerror(rc));
+  if (rc) return snt_err_set(e, SNT_ERR_INPUT, "%s serve: --host %s: %s", model, conf->host, gai_strerror(rc));
   memcpy(sa, res->ai_addr, res->ai_addrlen);
   freeaddrinfo(res);
   return SNT_OK;
@@ -161,7 +161,7 @@ static snt_status resolve(const snt_srv_conf *conf, struct sockaddr_storage *sa,
 
 snt_status snt_srv_http_start(snt_srv *s, void **daemon, int *port, snt_err *e) {
   struct sockaddr_storage sa = {0};
-  snt_status st = resolve(&s->conf, &sa, e);
+  snt_status st = resolve(s->info->name, &s->conf, &sa, e);
   if (st != SNT_OK) return st;
   unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC;
   if (sa.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
