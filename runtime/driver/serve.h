@@ -29,8 +29,12 @@ void snt_srv_buf_json_string(snt_srv_buf *b, const char *s);
 void snt_srv_buf_free(snt_srv_buf *b);
 
 /* One sample waiting for (or done by) the inference thread. The request that queued it owns it
- * and waits until done. */
+ * and waits until done. A job with `call` set is no sample: the inference thread runs
+ * call(model, arg) alone, between batches (for work that needs the model to itself, such as
+ * an explanation's forward and backward passes: no other thread may touch the model). */
 typedef struct snt_srv_job {
+  void (*call)(snt_rt_model *m, void *arg);
+  void *arg;
   const float *x;         /* one sample of input 0 */
   float *probs;           /* out: the output row (k floats) */
   int status;             /* 0 ok; else the run failed */
@@ -127,6 +131,10 @@ typedef struct snt_srv_part {
  * *n is set. On error e names what is malformed. */
 snt_status snt_srv_multipart(const char *content_type, const char *body, size_t size, snt_srv_part *parts, int max,
                              int *n, snt_err *e);
+
+/* The request's images: the parts of a multipart body, else the body itself (named "body").
+ * 0, or -1 with rep set to the 400 that says what is malformed. */
+int snt_srv_request_parts(const snt_srv_req *req, snt_srv_part *parts, int max, int *n, snt_srv_reply *rep);
 
 /* The embedded web page (HTML with its CSS and JS inline). */
 extern const char snt_srv_page[];

@@ -29,10 +29,10 @@ static void wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, double deadline)
   pthread_cond_timedwait(cv, mu, &ts);
 }
 
-/* Takes up to q->batch jobs from the head (under mu). */
+/* Takes up to q->batch jobs from the head (under mu); a call job goes alone. */
 static int take(snt_srv_queue *q, snt_srv_job **out) {
   int n = 0;
-  while (q->head && n < q->batch) {
+  while (q->head && n < q->batch && !(n && q->head->call) && !(n && out[0]->call)) {
     snt_srv_job *j = q->head;
     q->head = j->next;
     j->next = NULL;
@@ -47,6 +47,11 @@ static int take(snt_srv_queue *q, snt_srv_job **out) {
 /* Runs n taken jobs as one batch (outside mu: the requests only read their job when done). */
 static void run_batch(snt_srv_queue *q, snt_srv_job **jobs, int n) {
   double t0 = snt_srv_now();
+  if (jobs[0]->call) {
+    jobs[0]->call(q->model, jobs[0]->arg);
+    jobs[0]->t_start = t0, jobs[0]->t_end = snt_srv_now(), jobs[0]->batch = 1;
+    return;
+  }
   for (int i = 0; i < n; i++) memcpy(q->x + (size_t)i * (size_t)q->sample, jobs[i]->x, (size_t)q->sample * sizeof(float));
   const void *ins[1] = {q->x};
   q->outs[0] = q->y;
@@ -70,7 +75,7 @@ static void *inference_thread(void *arg) {
     if (!q->head) break; /* stopping with nothing left */
     /* Wait for a fuller batch, but never past max_wait after the oldest sample came. */
     double until = q->head->t_queued + q->max_wait;
-    while (q->head && q->queued < q->batch && q->preparing > 0 && !q->stop && snt_srv_now() < until)
+    while (q->head && !q->head->call && q->queued < q->batch && q->preparing > 0 && !q->stop && snt_srv_now() < until)
       wait_until(&q->work, &q->mu, until);
     if (!q->head) continue; /* withdrawn meanwhile (timed out) */
     int n = take(q, jobs);

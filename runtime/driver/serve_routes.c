@@ -17,8 +17,7 @@ static void label(const snt_model_info *info, int k, char *buf, size_t size) {
   else snprintf(buf, size, "class %d", k);
 }
 
-/* The request's images: the parts of a multipart body, else the body itself. */
-static int request_parts(const snt_srv_req *req, snt_srv_part *parts, int *n, snt_srv_reply *rep) {
+int snt_srv_request_parts(const snt_srv_req *req, snt_srv_part *parts, int max, int *n, snt_srv_reply *rep) {
   const char *ct = req->content_type ? req->content_type : "";
   if (strncasecmp(ct, "multipart/form-data", strlen("multipart/form-data")) != 0) {
     snprintf(parts[0].name, sizeof parts[0].name, "body");
@@ -26,7 +25,7 @@ static int request_parts(const snt_srv_req *req, snt_srv_part *parts, int *n, sn
     return 0;
   }
   snt_err e;
-  if (snt_srv_multipart(ct, req->body, req->size, parts, MAX_PARTS, n, &e) == SNT_OK) return 0;
+  if (snt_srv_multipart(ct, req->body, req->size, parts, max, n, &e) == SNT_OK) return 0;
   snt_srv_error(rep, MHD_HTTP_BAD_REQUEST, "%s", e.msg);
   return -1;
 }
@@ -120,7 +119,7 @@ static void handle_predict(snt_srv *s, const snt_srv_req *req, snt_srv_reply *re
   }
   snt_srv_queue_preparing(&s->queue, 1);
   bool queued = false;
-  if (request_parts(req, parts, &n, rep) == 0) {
+  if (snt_srv_request_parts(req, parts, MAX_PARTS, &n, rep) == 0) {
     float *x = calloc((size_t)n * (size_t)s->queue.sample, sizeof *x);
     if (!x) snt_srv_error(rep, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory for %d images", n);
     else if (prepare_all(s, parts, n, x, rep) == 0) queued = run_and_answer(s, req, parts, n, x, rep);
