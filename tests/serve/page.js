@@ -35,7 +35,7 @@ function startServer() {
       const m = out.match(/serving on (http:\/\/127\.0\.0\.1:\d+)\n/);
       if (m) resolve({ proc: p, url: m[1] });
     });
-    p.on('exit', (code) => reject(new Error('serve exited with ' + code + ' before listening: ' + out)));
+    p.once('exit', (code) => reject(new Error('serve exited with ' + code + ' before listening: ' + out)));
   });
 }
 
@@ -92,7 +92,10 @@ async function main() {
     check(fs.statSync(shot).size > 1000, 'screenshot ' + shot + ' is empty');
   } finally {
     await browser.close();
+    const exited = new Promise((resolve) => proc.on('exit', (code, sig) => resolve(code === null ? sig : code)));
     proc.kill('SIGTERM');
+    const code = await exited;
+    check(code === 0, 'serve exited with ' + code + ' after SIGTERM');
   }
   console.log(failures ? 'FAIL: ' + failures + ' checks' : 'page: all checks passed, screenshot ' + shot);
   process.exit(failures ? 1 : 0);
