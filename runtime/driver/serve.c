@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runtime/driver/serve.h"
 
@@ -90,8 +91,11 @@ int snt_rt_cmd_serve(const snt_model_info *info, snt_rt_common *c, int argc, cha
   all = stop;
   sigaddset(&all, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &all, &old);
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
   pthread_mutex_init(&s.mu, NULL);
+  sem_init(&s.decoders, 0, (unsigned)(cores < 1 ? 1 : cores > 64 ? 64 : cores));
   rc = run(info, c, &s, no_batch, &stop);
+  sem_destroy(&s.decoders);
   pthread_mutex_destroy(&s.mu);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   return rc;

@@ -9,6 +9,7 @@
 #define SINTER_RUNTIME_SERVE_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -88,6 +89,9 @@ typedef struct snt_srv {
   snt_srv_queue queue;
   pthread_mutex_t mu; /* guards the counters below */
   int64_t requests, in_flight;
+  /* Images decoded at once: one per core. Decoding is CPU-bound, so more would not be faster,
+   * and this bounds the memory of many large images arriving together. */
+  sem_t decoders;
 } snt_srv;
 
 /* A request as the handlers see it: the body is complete and within the cap. */

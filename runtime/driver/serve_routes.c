@@ -37,9 +37,11 @@ static int prepare_all(snt_srv *s, const snt_srv_part *parts, int n, float *x, s
   for (int i = 0; i < n; i++) {
     snt_image img = {0};
     snt_err e;
+    while (sem_wait(&s->decoders) != 0) continue; /* EINTR only */
     snt_status st = snt_image_load_mem(parts[i].name, parts[i].data, parts[i].size, &io, &img, &e);
     if (st == SNT_OK) st = snt_rt_image_sample(info, &img, x + (size_t)i * (size_t)s->queue.sample, &e);
     snt_image_free(&img);
+    sem_post(&s->decoders);
     if (st == SNT_ERR_NOMEM) return snt_srv_error(rep, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", e.msg), -1;
     if (st != SNT_OK) return snt_srv_error(rep, MHD_HTTP_BAD_REQUEST, "%s", e.msg), -1;
   }
