@@ -82,10 +82,11 @@ static void *inference_thread(void *arg) {
     pthread_mutex_unlock(&q->mu);
     run_batch(q, jobs, n);
     pthread_mutex_lock(&q->mu);
+    bool samples = !jobs[0]->call; /* the counters are about batches of samples */
     for (int i = 0; i < n; i++) jobs[i]->done = true;
-    q->batches++;
-    q->samples += n;
-    if (n > q->max_batch_seen) q->max_batch_seen = n;
+    q->batches += samples;
+    q->samples += samples ? n : 0;
+    if (samples && n > q->max_batch_seen) q->max_batch_seen = n;
     pthread_cond_broadcast(&q->done);
   }
   pthread_mutex_unlock(&q->mu);
