@@ -128,7 +128,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   snt_srv_reply rep = {.status = MHD_HTTP_OK, .content_type = "application/json"};
   snt_srv_req req = {.method = method, .path = url, .body = r->body.data ? r->body.data : "", .size = r->body.len,
                      .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
-.start = r->start, .deadline = r->start + (double)s->conf.timeout_ms / 1000.0};
+                     .start = r->start, .deadline = r->start + (double)s->conf.timeout_ms / 1000.0};
   r->route->handle(s, &req, &rep);
   r->replied = true;
   return send_reply(c, &rep, NULL, false);
