@@ -7,7 +7,8 @@ starts `EXE serve --port 0`, then checks
   malformed  200 malformed requests (bad headers, truncated bodies, wrong types, huge declared
              lengths, raw garbage): the server stays up and its VmRSS stays flat
   sigterm    SIGTERM while requests are in flight: they are answered, the exit status is 0
-  timeouts   --timeout-ms: 503 when no result came in time, idle connections closed; SIGINT
+  timeouts   --timeout-ms: 503 when no result came in time, idle connections closed; SIGINT;
+             --max-pixels refuses larger images
 usage: check_serve.py SINTER MODEL.nn SHARED_DIR WORKDIR"""
 import http.client
 import json
@@ -15,10 +16,12 @@ import os
 import random
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
 import time
+import zlib
 
 sinter, model, shared, work = sys.argv[1:5]
 os.makedirs(work, exist_ok=True)
@@ -140,6 +143,8 @@ def test_api(port):
          "multipart part 1: cut short (no boundary after it)"),
         (("POST", "/v1/predict", multipart([("ok.png", blobs[0]), ("bad.png", blobs[1][:200])])[0], multipart([])[1]), 400,
          None),
+        (("POST", "/v1/predict") + multipart([("p%d.png" % i, b"x") for i in range(65)]), 400,
+         "more than 64 parts in one request"),
     ]
     for args, status, msg in errors:
         st, h, r = jrequest(port, *args)
@@ -306,11 +311,23 @@ def test_sigterm(proc, port):
     check(rc == 0, "sigterm: exit status %r, stderr %r" % (rc, proc.stderr.read()))
 
 
+def gray_png(w, h):
+    """An 8-bit gray PNG of w x h pixels: IHDR, one IDAT, IEND."""
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+    raw = b"".join(b"\0" + bytes((x * 7 + y) & 255 for x in range(w)) for y in range(h))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
 def test_timeouts():
     """A result not started within --timeout-ms is a 503; an idle connection is closed after it
     (rounded up to whole seconds); SIGINT stops the server like SIGTERM."""
-    proc, port = start("--timeout-ms", "1")
+    proc, port = start("--timeout-ms", "1", "--max-pixels", "65536")  # the 256x256 images pass
     try:
+        st, _, r = jrequest(port, "POST", "/v1/predict", gray_png(300, 300), {"Content-Type": "image/png"})
+        want = "body: image is 300x300 = 90000 pixels, more than the cap of 65536 (--max-pixels N to change it)"
+        check(st == 400 and r == {"error": want}, "--max-pixels: %d %r" % (st, r))
         # Decoding 16 images takes more than 1 ms: the deadline has passed when they would queue.
         st, _, r = jrequest(port, "POST", "/v1/predict", *multipart([("a.png", b) for b in blobs * 2]))
         check(st == 503 and r == {"error": "the model was busy: no result within 1 ms (--timeout-ms)"}, "timeout: %d %r" % (st, r))
