@@ -103,9 +103,7 @@ snt_status snt_image_load(const char *path, snt_image *out, snt_err *e) {
   return snt_image_load_opts(path, NULL, out, e);
 }
 
-/* Sniffs the format from f's first bytes and decodes; path names the image in messages. The
- * caller opened f and closes it. */
-static snt_status sniff_decode(const char *path, FILE *f, const snt_image__want *want, snt_image *out, snt_err *e) {
+snt_status snt_image__sniff_decode(const char *path, FILE *f, const snt_image__want *want, snt_image *out, snt_err *e) {
   snt_status st;
   unsigned char head[8];
   size_t n = fread(head, 1, sizeof head, f);
@@ -140,8 +138,7 @@ static snt_status sniff_decode(const char *path, FILE *f, const snt_image__want 
   return st;
 }
 
-/* The decoding options with their defaults filled in, after checking them. */
-static snt_status want_of(const char *who, const snt_image_opts *o, snt_image__want *w, snt_err *e) {
+snt_status snt_image__want_of(const char *who, const snt_image_opts *o, snt_image__want *w, snt_err *e) {
   snt_status st = snt_image_check_opts(who, o, e);
   *w = (snt_image__want){.channels = o && o->channels ? o->channels : 3,
                          .max_pixels = o && o->max_pixels ? o->max_pixels : SNT_IMAGE_DEFAULT_MAX_PIXELS};
@@ -153,30 +150,12 @@ snt_status snt_image_load_opts(const char *path, const snt_image_opts *o, snt_im
   if (!path || !out)
     return snt_err_set(e, SNT_ERR_INTERNAL, "snt_image_load: %s is NULL", path ? "out" : "path");
   snt_image__want want;
-  snt_status st = want_of(path, o, &want, e);
+  snt_status st = snt_image__want_of(path, o, &want, e);
   if (st != SNT_OK) return st;
   FILE *f;
   st = open_regular(path, &f, e);
   if (st != SNT_OK) return st;
-  st = sniff_decode(path, f, &want, out, e);
-  fclose(f);
-  if (st != SNT_OK) snt_image_free(out);
-  return st;
-}
-
-snt_status snt_image_load_mem(const char *name, const void *data, size_t size, const snt_image_opts *o,
-                              snt_image *out, snt_err *e) {
-  if (out) *out = (snt_image){0};
-  if (!name || !out || (!data && size))
-    return snt_err_set(e, SNT_ERR_INTERNAL, "snt_image_load_mem: %s is NULL", !name ? "name" : !out ? "out" : "data");
-  snt_image__want want;
-  snt_status st = want_of(name, o, &want, e);
-  if (st != SNT_OK) return st;
-  if (size == 0) return snt_err_set(e, SNT_ERR_INPUT, "%s: empty, not an image", name);
-  /* A read-only stream over the bytes: the decoders read FILE streams, as for files. */
-  FILE *f = fmemopen((void *)data, size, "rb");
-  if (!f) return snt_err_set(e, SNT_ERR_NOMEM, "%s: cannot open a stream over %zu bytes: %s", name, size, strerror(errno));
-  st = sniff_decode(name, f, &want, out, e);
+  st = snt_image__sniff_decode(path, f, &want, out, e);
   fclose(f);
   if (st != SNT_OK) snt_image_free(out);
   return st;
