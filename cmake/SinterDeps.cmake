@@ -35,5 +35,9 @@ snt_require(PNG_FOUND "libpng" "libpng-dev")
 find_package(JPEG QUIET)
 snt_require(JPEG_FOUND "libjpeg" "libjpeg-dev")
 
+# EXE serve's HTTP server.
+pkg_check_modules(MICROHTTPD QUIET IMPORTED_TARGET libmicrohttpd)
+snt_require(MICROHTTPD_FOUND "libmicrohttpd" "libmicrohttpd-dev")
+
 set(THREADS_PREFER_PTHREAD_FLAG ON)
 find_package(Threads REQUIRED)

@@ -59,6 +59,7 @@
 #ifndef SINTER_IMAGE_H
 #define SINTER_IMAGE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sinter/error.h"
@@ -90,6 +91,11 @@ typedef struct snt_image_opts {
  * blocking. On error `out` is left empty ({0}), so snt_image_free(out) is always safe. */
 snt_status snt_image_load_opts(const char *path, const snt_image_opts *o, snt_image *out, snt_err *e);
 
+/* snt_image_load_opts on an image held in memory (size bytes at data), e.g. an HTTP body:
+ * the format is sniffed from the bytes as for files; name stands for the image in messages. */
+snt_status snt_image_load_mem(const char *name, const void *data, size_t size, const snt_image_opts *o,
+                              snt_image *out, snt_err *e);
+
 /* snt_image_load_opts with the defaults (3 channels, the default pixel cap). */
 snt_status snt_image_load(const char *path, snt_image *out, snt_err *e);
 
@@ -113,6 +119,10 @@ snt_status snt_image_resize_bilinear(const snt_image *in, int out_h, int out_w, 
  * renamed over it, so readers never see a partial file. */
 snt_status snt_image_write_png(const char *path, int width, int height, int channels,
                                const uint8_t *hwc, snt_err *e);
+
+/* The PNG snt_image_write_png would write, in memory: *out is malloc'ed (*len bytes). */
+snt_status snt_image_encode_png(int width, int height, int channels, const uint8_t *hwc, uint8_t **out, size_t *len,
+                                snt_err *e);
 
 /* Writes a baseline JPEG (channels 1 = gray, 3 = RGB stored as YCbCr 4:2:0), quality 1..100,
  * atomically like snt_image_write_png. */

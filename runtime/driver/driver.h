@@ -14,6 +14,18 @@
 /* The exit codes are sinter/exit.h's; these names stay for the code that uses them. */
 enum { SNT_RT_EXIT_USER = SNT_EXIT_USER, SNT_RT_EXIT_INTERNAL = SNT_EXIT_INTERNAL, SNT_RT_MAX_IO = 64 };
 
+struct snt_explain_info;
+/* Fills blob (laid out as x->model's parameters) from the file --weights names (NULL: the
+ * built-in weights); 0 or an exit code after printing why. */
+typedef int (*snt_rt_explain_weights_fn)(void *ctx, const struct snt_explain_info *x, const char *weights,
+                                         unsigned char *blob);
+/* Where an executable's explain model and its weights come from (sinter/explain.h). */
+typedef struct snt_rt_explain_src {
+  const struct snt_explain_info *x;
+  snt_rt_explain_weights_fn weights;
+  void *ctx;
+} snt_rt_explain_src;
+
 /* Options every command takes. */
 typedef struct snt_rt_common {
   const char *weights; /* --weights FILE.onnx */
@@ -22,6 +34,7 @@ typedef struct snt_rt_common {
   int64_t threads_arg; /* --threads as parsed */
   const char *precision_arg; /* --precision fp32|bf16 as given */
   int precision;             /* 0: as compiled; else SNT_RT_FP32 or SNT_RT_BF16 */
+  const snt_rt_explain_src *explain; /* NULL: the executable cannot explain (serve's /v1/explain) */
 } snt_rt_common;
 
 enum { SNT_RT_MAX_THREADS = 256, SNT_RT_FP32 = 1, SNT_RT_BF16 = 2 };
@@ -90,16 +103,23 @@ int snt_rt_run_n(snt_rt_model *m, int64_t n, const void *const *in, void *const 
 /* Bytes of a tensor. */
 size_t snt_rt_io_bytes(const snt_model_io *io);
 
-/* The channel count of the model's image input (NCHW, or NHWC when compiled with --nhwc). */
-int snt_rt_image_channels(const snt_model_info *info);
-/* A decoded image (0..255, any size, the model's channel count) as one sample of the model's
- * input 0: resized bilinearly, then preprocessed as compiled. 0, or -1 with a message. */
-int snt_rt_image_input(const snt_model_info *info, const snt_image *img, float *dst, snt_err *e);
+/* snt_rt_main of an executable that can explain: serve answers /v1/explain through xs. */
+int snt_rt_main_with(int argc, char **argv, const snt_model_info *m, const snt_rt_explain_src *xs);
 
 /* The usage text of every executable (its inference commands); returns 0. */
 int snt_rt_usage(FILE *f, const snt_model_info *m);
 
+/* The channel count of the model's image input (NCHW, or NHWC when compiled with --nhwc). */
+int snt_rt_image_channels(const snt_model_info *info);
+/* Whether the model takes one float image tensor of 1, 3 or 4 channels; else why, naming cmd. */
+snt_status snt_rt_image_model_check(const snt_model_info *info, const char *cmd, snt_err *e);
+/* One decoded image (with the model's channel count) as one sample of input 0, written to dst:
+ * resized bilinearly to the input's size, then the compiled normalisation. What `predict` and
+ * `serve` feed the model. */
+snt_status snt_rt_image_sample(const snt_model_info *info, const snt_image *img, float *dst, snt_err *e);
+
 int snt_rt_cmd_predict(const snt_model_info *info, snt_rt_common *c, int argc, char **argv);
 int snt_rt_cmd_bench(const snt_model_info *info, snt_rt_common *c, int argc, char **argv);
+int snt_rt_cmd_serve(const snt_model_info *info, snt_rt_common *c, int argc, char **argv);
 
 #endif

@@ -23,6 +23,10 @@ int snt_rt_usage(FILE *f, const snt_model_info *m) {
           "  bench [--batch N] [--iters K] [--seconds S] [--profile]  (iters 1 to 10000, seconds 0.01 to 86400)\n"
           "                                   median latency and images per second; --profile: each node's\n"
           "                                   time, GFLOP/s and kernel, against the machine's FMA peak\n"
+          "  serve [--host ADDR] [--port N] [--max-wait-ms MS] [--no-batch] [--max-body BYTES]\n"
+          "        [--timeout-ms MS] [--max-connections N] [--max-pixels N]\n"
+          "                                   an HTTP server: POST /v1/predict, GET /v1/model, /v1/health and a\n"
+          "                                   web page at /; binds 127.0.0.1:8080 by default (docs/serving.md)\n"
           "  summary                          the layer table\n"
           "  info                             inputs and outputs with their types and shapes\n\n"
           "  --weights FILE.onnx              use these weights (as export-onnx writes them) instead of the built-in ones\n"
@@ -229,7 +233,9 @@ static int simple_command(const snt_model_info *m, snt_rt_common *c, const char 
   return 0;
 }
 
-int snt_rt_main(int argc, char **argv, const snt_model_info *m) {
+int snt_rt_main(int argc, char **argv, const snt_model_info *m) { return snt_rt_main_with(argc, argv, m, NULL); }
+
+int snt_rt_main_with(int argc, char **argv, const snt_model_info *m, const snt_rt_explain_src *xs) {
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
     snt_rt_usage(argc < 2 ? stderr : stdout, m);
     return argc < 2 ? SNT_RT_EXIT_USER : 0;
@@ -237,10 +243,11 @@ int snt_rt_main(int argc, char **argv, const snt_model_info *m) {
   const char *cmd = argv[1];
   int n = argc - 2;
   char **args = argv + 2;
-  snt_rt_common c = {0};
+  snt_rt_common c = {.explain = xs};
   if (strcmp(cmd, "run") == 0) return cmd_run(m, &c, n, args);
   if (strcmp(cmd, "predict") == 0) return snt_rt_cmd_predict(m, &c, n, args);
   if (strcmp(cmd, "bench") == 0) return snt_rt_cmd_bench(m, &c, n, args);
+  if (strcmp(cmd, "serve") == 0) return snt_rt_cmd_serve(m, &c, n, args);
   if (strcmp(cmd, "info") == 0 || strcmp(cmd, "summary") == 0) return simple_command(m, &c, cmd, n, args);
   if (strcmp(cmd, "train") == 0 || strcmp(cmd, "evaluate") == 0 || strcmp(cmd, "export-onnx") == 0 ||
       strcmp(cmd, "data") == 0 || strcmp(cmd, "gradients") == 0 || strcmp(cmd, "explain") == 0) {
@@ -249,7 +256,7 @@ int snt_rt_main(int argc, char **argv, const snt_model_info *m) {
             strcmp(cmd, "explain") == 0 ? "; Grad-CAM needs the generated backward pass of a trainable executable" : "");
     return SNT_RT_EXIT_USER;
   }
-  static const char *const commands[] = {"predict", "run", "bench", "summary", "info", "train", "evaluate",
+  static const char *const commands[] = {"predict", "run", "bench", "serve", "summary", "info", "train", "evaluate",
                                          "export-onnx", "data", "gradients", "explain", "help", NULL};
   const char *near = snt_opt_suggest(cmd, commands);
   if (near) fprintf(stderr, "%s: unknown command '%s'; did you mean '%s'?\n\n", m->name, cmd, near);

@@ -17,38 +17,16 @@ typedef struct predict_opts {
   long long max_pixels;
 } predict_opts;
 
-/* The channel count of the model's image input (NCHW, or NHWC when compiled with --nhwc). */
-static int image_channels(const snt_model_info *info) {
-  const snt_model_io *in = &info->inputs[0];
-  return (int)in->dims[info->pre.nhwc ? 3 : 1];
-}
-
-/* (x * scale - mean[c]) / std[c]. The compiled preprocessing has three means and deviations: a
- * 1-channel model uses the first; a 4-channel model's alpha gets scale alone. */
-static float normalise(const snt_model_pre *p, int c, float x) {
-  return c < 3 ? (x * p->scale - p->mean[c]) / p->std[c] : x * p->scale;
-}
 enum { PREDICT_MAX_TOP = 100000 };
 
 /* Decodes, resizes and preprocesses one image into dst (one sample of input 0). */
 static int prepare(const snt_model_info *info, const predict_opts *o, const char *path, float *dst, snt_err *e) {
-  const snt_model_io *in = &info->inputs[0]; /* sample dims: the same in every instance */
-  bool nhwc = info->pre.nhwc;
-  int h = (int)in->dims[nhwc ? 1 : 2], w = (int)in->dims[nhwc ? 2 : 3], ch = image_channels(info);
-  snt_image img = {0}, sized = {0};
-  snt_image_opts io = {.channels = ch, .max_pixels = o->max_pixels};
+  snt_image img = {0};
+  snt_image_opts io = {.channels = snt_rt_image_channels(info), .max_pixels = o->max_pixels};
   if (snt_image_load_opts(path, &io, &img, e) != SNT_OK) return -1;
-  snt_status st = snt_image_resize_bilinear(&img, h, w, &sized, e);
+  snt_status st = snt_rt_image_sample(info, &img, dst, e);
   snt_image_free(&img);
-  if (st != SNT_OK) return -1;
-  size_t plane = (size_t)h * (size_t)w;
-  for (int c = 0; c < ch; c++)
-    for (size_t i = 0; i < plane; i++) {
-      float v = normalise(&info->pre, c, sized.data[(size_t)c * plane + i]);
-      dst[nhwc ? i * (size_t)ch + (size_t)c : (size_t)c * plane + i] = v;
-    }
-  snt_image_free(&sized);
-  return 0;
+  return st == SNT_OK ? 0 : -1;
 }
 
 static int cmp_desc(const void *a, const void *b) {
@@ -245,12 +223,8 @@ static int check_model(const snt_model_info *info, int n_args) {
             info->n_inputs != 1 || in->rank != 4 ? "; this model does not take one image tensor" : "");
     return SNT_RT_EXIT_USER;
   }
-  int ch = image_channels(info);
-  if (ch != 1 && ch != 3 && ch != 4) {
-    fprintf(stderr, "%s predict: the model's image input has %d channels; images are read as 1 (gray), 3 (RGB) or "
-            "4 (RGBA) channels\n", info->name, ch);
-    return SNT_RT_EXIT_USER;
-  }
+  snt_err ce;
+  if (snt_rt_image_model_check(info, "predict", &ce) != SNT_OK) return fprintf(stderr, "%s\n", ce.msg), SNT_RT_EXIT_USER;
   return 0;
 }
 

@@ -6,9 +6,7 @@
 #include "runtime/driver/driver.h"
 #include "sinter/explain.h"
 
-/* Fills blob (laid out as x->model's parameters) from the file --weights names (NULL: the
- * built-in weights); 0 or an exit code after printing why. */
-typedef int (*snt_xp_weights_fn)(void *ctx, const snt_explain_info *x, const char *weights, unsigned char *blob);
+typedef snt_rt_explain_weights_fn snt_xp_weights_fn;
 
 /* EXE explain IMAGE... -o DIR [--class NAME] [--layer NAME]: an exit code, or -1 for --help. */
 int snt_xp_cmd(const snt_model_info *info, const snt_explain_info *x, snt_xp_weights_fn weights, void *ctx, snt_rt_common *c,

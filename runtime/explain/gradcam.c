@@ -110,7 +110,7 @@ int snt_gradcam_run(snt_gradcam *g, const snt_image *img, int cls, snt_gradcam_r
   memset(r, 0, sizeof *r);
   const snt_model_info *xm = g->x->model;
   if (cls >= g->classes) return snt_err_set(e, SNT_ERR_INPUT, "class %d is out of range (the model has %d)", cls, g->classes), -1;
-  if (snt_rt_image_input(g->info, img, g->in, e) != 0) return -1;
+  if (snt_rt_image_sample(g->info, img, g->in, e) != SNT_OK) return -1;
   if (run_seeded(g, cls >= 0 ? cls : 0, e)) return -1;
   const float *probs = g->out[0];
   if (snt_rt_count_nonfinite(SNT_F32, probs, g->classes))

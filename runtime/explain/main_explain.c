@@ -44,7 +44,8 @@ static int own_weights(void *ctx, const snt_explain_info *x, const char *weights
 
 int snt_rt_main_explain(int argc, char **argv, const snt_model_info *info, const snt_explain_info *x) {
   if (argc < 2 || strcmp(argv[1], "explain") != 0) {
-    int rc = snt_rt_main(argc, argv, info);
+    snt_rt_explain_src xs = {x, own_weights, (void *)info};
+    int rc = snt_rt_main_with(argc, argv, info, x->model ? &xs : NULL);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0)
       fprintf(argc < 2 ? stderr : stdout, "  explain IMAGE... -o DIR [--class NAME] [--layer NAME] [--max-pixels N]\n"
                                           "                                    Grad-CAM: an overlay PNG and a JSON per image\n");

@@ -28,6 +28,13 @@ snt_status snt_image__check_header(const char *path, long long width, long long 
 snt_status snt_image__from_hwc8(const char *path, int width, int height, int channels,
                                 const uint8_t *hwc, snt_image *out, snt_err *e);
 
+/* Checks o and fills in its defaults; messages name `who`. */
+snt_status snt_image__want_of(const char *who, const snt_image_opts *o, snt_image__want *w, snt_err *e);
+
+/* Sniffs the format from f's first bytes and hands f (rewound) to its decoder; path names the
+ * image in messages. The caller opened f and closes it. */
+snt_status snt_image__sniff_decode(const char *path, FILE *f, const snt_image__want *want, snt_image *out, snt_err *e);
+
 /* Decoders: `f` is open at offset 0 and stays owned by the caller. */
 snt_status snt_image__decode_png(const char *path, FILE *f, const snt_image__want *w, snt_image *out,
                                  snt_err *e);

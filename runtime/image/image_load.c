@@ -103,17 +103,8 @@ snt_status snt_image_load(const char *path, snt_image *out, snt_err *e) {
   return snt_image_load_opts(path, NULL, out, e);
 }
 
-snt_status snt_image_load_opts(const char *path, const snt_image_opts *o, snt_image *out, snt_err *e) {
-  if (out) *out = (snt_image){0};
-  if (!path || !out)
-    return snt_err_set(e, SNT_ERR_INTERNAL, "snt_image_load: %s is NULL", path ? "out" : "path");
-  snt_status st = snt_image_check_opts(path, o, e);
-  if (st != SNT_OK) return st;
-  snt_image__want want = {.channels = o && o->channels ? o->channels : 3,
-                          .max_pixels = o && o->max_pixels ? o->max_pixels : SNT_IMAGE_DEFAULT_MAX_PIXELS};
-  FILE *f;
-  st = open_regular(path, &f, e);
-  if (st != SNT_OK) return st;
+snt_status snt_image__sniff_decode(const char *path, FILE *f, const snt_image__want *want, snt_image *out, snt_err *e) {
+  snt_status st;
   unsigned char head[8];
   size_t n = fread(head, 1, sizeof head, f);
   if (n == 0 && ferror(f)) {
@@ -122,10 +113,10 @@ snt_status snt_image_load_opts(const char *path, const snt_image_opts *o, snt_im
     st = snt_err_set(e, SNT_ERR_INPUT, "%s: empty file, not an image", path);
   } else if (n == 8 && memcmp(head, "\x89PNG\r\n\x1a\n", 8) == 0) {
     rewind(f);
-    st = snt_image__decode_png(path, f, &want, out, e);
+    st = snt_image__decode_png(path, f, want, out, e);
   } else if (n >= 3 && head[0] == 0xff && head[1] == 0xd8 && head[2] == 0xff) {
     rewind(f);
-    st = snt_image__decode_jpeg(path, f, &want, out, e);
+    st = snt_image__decode_jpeg(path, f, want, out, e);
   } else if (n < 8 && memcmp(head, "\x89PNG\r\n\x1a\n", n) == 0) {
     st = snt_err_set(e, SNT_ERR_INPUT, "%s: truncated PNG: the file is only %zu bytes long", path, n);
   } else {
@@ -144,6 +135,27 @@ snt_status snt_image_load_opts(const char *path, const snt_image_opts *o, snt_im
                           : "%s: not a PNG or JPEG image: it begins with the bytes%s",
                      path, shown);
   }
+  return st;
+}
+
+snt_status snt_image__want_of(const char *who, const snt_image_opts *o, snt_image__want *w, snt_err *e) {
+  snt_status st = snt_image_check_opts(who, o, e);
+  *w = (snt_image__want){.channels = o && o->channels ? o->channels : 3,
+                         .max_pixels = o && o->max_pixels ? o->max_pixels : SNT_IMAGE_DEFAULT_MAX_PIXELS};
+  return st;
+}
+
+snt_status snt_image_load_opts(const char *path, const snt_image_opts *o, snt_image *out, snt_err *e) {
+  if (out) *out = (snt_image){0};
+  if (!path || !out)
+    return snt_err_set(e, SNT_ERR_INTERNAL, "snt_image_load: %s is NULL", path ? "out" : "path");
+  snt_image__want want;
+  snt_status st = snt_image__want_of(path, o, &want, e);
+  if (st != SNT_OK) return st;
+  FILE *f;
+  st = open_regular(path, &f, e);
+  if (st != SNT_OK) return st;
+  st = snt_image__sniff_decode(path, f, &want, out, e);
   fclose(f);
   if (st != SNT_OK) snt_image_free(out);
   return st;

@@ -189,3 +189,31 @@ snt_status snt_image_write_png(const char *path, int width, int height, int chan
   }
   return snt_image__tmp_commit(path, &t, e);
 }
+
+/* The same encoder into a memory stream (open_memstream), for callers that send the bytes. */
+snt_status snt_image_encode_png(int width, int height, int channels, const uint8_t *hwc, uint8_t **out, size_t *len,
+                                snt_err *e) {
+  *out = NULL, *len = 0;
+  if (width < 1 || height < 1 || width > SNT_IMAGE_MAX_SIDE || height > SNT_IMAGE_MAX_SIDE || !hwc ||
+      (channels != 1 && channels != 3 && channels != 4))
+    return snt_err_set(e, SNT_ERR_INPUT, "a PNG is encoded from 1 to %d pixels a side and 1, 3 or 4 channels",
+                       SNT_IMAGE_MAX_SIDE);
+  char *buf = NULL;
+  size_t size = 0;
+  FILE *f = open_memstream(&buf, &size);
+  if (!f) return snt_err_set(e, SNT_ERR_NOMEM, "out of memory encoding a PNG");
+  png_writer w = {.f = f, .width = width, .height = height, .channels = channels, .hwc = hwc};
+  w.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &w, writer_error, writer_warning);
+  if (w.png) w.info = png_create_info_struct(w.png);
+  snt_status st = SNT_OK;
+  if (!w.png || !w.info) st = snt_err_set(e, SNT_ERR_NOMEM, "out of memory starting libpng");
+  else if (write_steps(&w) != 0) st = snt_err_set(e, SNT_ERR_IO, "cannot encode PNG: %s", w.libmsg);
+  png_destroy_write_struct(&w.png, &w.info);
+  if (fclose(f) != 0 && st == SNT_OK) st = snt_err_set(e, SNT_ERR_NOMEM, "out of memory encoding a PNG");
+  if (st != SNT_OK) {
+    free(buf);
+    return st;
+  }
+  *out = (uint8_t *)buf, *len = size;
+  return SNT_OK;
+}

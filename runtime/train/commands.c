@@ -192,7 +192,9 @@ int snt_rt_main_train(int argc, char **argv, const snt_model_info *info, const s
   bool ours = strcmp(cmd, "train") == 0 || strcmp(cmd, "evaluate") == 0 || strcmp(cmd, "export-onnx") == 0 ||
               strcmp(cmd, "data") == 0 || strcmp(cmd, "gradients") == 0 || strcmp(cmd, "explain") == 0;
   if (!ours) {
-    int rc = snt_rt_main(argc, argv, info);
+    tr_model tm = {info, t};
+    snt_rt_explain_src xs = {t->explain, train_weights, &tm};
+    int rc = snt_rt_main_with(argc, argv, info, t->explain && t->explain->model ? &xs : NULL);
     if (argc < 2 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0)
       usage_train(argc < 2 ? stderr : stdout, info);
     return rc;
