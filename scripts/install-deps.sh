@@ -36,6 +36,7 @@ APT_PACKAGES=(
   python3-pydicom      # tests: an independent DICOM reader
   python3-gdcm         # tests: pydicom's decoder for JPEG lossless and JPEG-LS
   libmicrohttpd-dev    # EXE serve
+  chromium             # tests: serve's web page in a headless browser (serve.page)
   ca-certificates
 )
 
@@ -157,6 +158,7 @@ main() {
   step_apt
   step_node
   step_ort
+  "$(dirname "${BASH_SOURCE[0]}")/install-puppeteer.sh" || die "installing puppeteer-core failed"
 }
 
 main "$@"
