@@ -143,6 +143,31 @@ mapfile -t OVERLAYS < <(find "$OUT/explain" -name '*.gradcam.png' | sort)
 [[ ${#OVERLAYS[@]} -eq ${#IMAGES[@]} ]] || die "explain wrote ${#OVERLAYS[@]} overlays for ${#IMAGES[@]} images"
 printf 'overlay: %s\n' "${OVERLAYS[@]}"
 
+step "serve the model over HTTP: start, one prediction and one explanation, stop (SIGTERM)"
+"$EXE" serve --weights "$RUN/best.onnx" --port 0 >"$OUT/serve.out" 2>"$OUT/serve.err" &
+SERVE_PID=$!
+for _ in $(seq 100); do grep -q '^serving on ' "$OUT/serve.out" 2>/dev/null && break; sleep 0.1; done
+URL=$(sed -n 's/^serving on //p' "$OUT/serve.out")
+[[ -n $URL ]] || { kill "$SERVE_PID" 2>/dev/null; die "serve did not start: $(cat "$OUT/serve.err")"; }
+echo "serving on $URL (the web page: $URL/)"
+"$PY" - "$URL" "${IMAGES[0]}" "$OUT/serve-overlay.png" <<'EOF'
+import base64, json, sys, urllib.request
+url, image, overlay = sys.argv[1:4]
+body = open(image, "rb").read()
+for path in ("/v1/predict", "/v1/explain"):
+    req = urllib.request.Request(url + path, data=body, headers={"Content-Type": "image/png"})
+    r = json.load(urllib.request.urlopen(req, timeout=60))
+    if path == "/v1/predict":
+        p = r["predictions"][0]
+        print("POST /v1/predict: %s -> %s (%.1f ms)" % (image, p["class"], p["timings_ms"]["total"]))
+    else:
+        open(overlay, "wb").write(base64.b64decode(r["overlay_png_base64"]))
+        print("POST /v1/explain: %s, layer %s -> %s" % (r["class"], r["layer"], overlay))
+EOF
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID" || die "serve did not exit 0 after SIGTERM"
+echo "serve stopped (exit 0)"
+
 step "export to ONNX and check it with ONNX Runtime"
 run "$EXE" export-onnx --weights "$RUN/best.onnx" -o "$OUT/model.onnx"
 # The exact tensors predict fed the model (--save-input) go through ONNX Runtime; its
