@@ -17,6 +17,6 @@ mkdir -p docs/images "$OUT/pictures"
   -o "$OUT/pictures/cnn"
 "$OUT/pictures/cnn" explain "$IMAGE" -o "$OUT/pictures"
 cp "$(find "$OUT/pictures" -name '*.gradcam.png' | head -1)" docs/images/gradcam-overlay.png
-node tests/serve/page.js "$OUT/pictures/cnn" "$IMAGE" docs/images/web-page.png .deps/puppeteer/node_modules \
+node tests/serve/page.js "$OUT/pictures/cnn" "$IMAGE" "$ROOT/docs/images/web-page.png" "$ROOT/.deps/puppeteer/node_modules" \
   "$(command -v chromium)"
 ls -la docs/images/gradcam-overlay.png docs/images/web-page.png
