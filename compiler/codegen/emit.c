@@ -261,9 +261,11 @@ static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const
   generated_by(s, g);
   snt_sb_printf(s,
                 "#include <math.h>\n#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n\n"
-                "#include <sinter/dtype.h>\n#include <sinter/kernels.h>\n#include <sinter/kernels_train.h>\n"
+                "#include <sinter/dtype.h>\n#include <sinter/kernels.h>\n#include <sinter/kernels_int.h>\n"
+                "#include <sinter/kernels_loss.h>\n#include <sinter/kernels_quant.h>\n#include <sinter/kernels_scatter.h>\n"
+                "#include <sinter/kernels_shape.h>\n#include <sinter/kernels_train.h>\n"
                 "#include <sinter/profile.h>\n\n#include \"%s.h\"\n\n",
-                prefix); /* backward kernels: the training step's, and the explain model's without a step */
+                prefix); /* every kernel's prototype: an op's emitter may call any of them */
   if (has_w) snt_sb_printf(s, "extern const unsigned char %s_weights[];\n\n", prefix);
   snt_sb_printf(s,
                 "struct %s {\n  unsigned char *arena;  /* %zu bytes of activations */\n"

@@ -342,7 +342,7 @@ def test_timeouts():
         t0 = time.time()
         closed = s.recv(4096) == b""
         s.close()
-        check(closed and 0.5 < time.time() - t0 < 4, "idle connection: closed %r after %.2f s" % (closed, time.time() - t0))
+        check(closed and 0.5 < time.time() - t0 < 10, "idle connection: closed %r after %.2f s" % (closed, time.time() - t0))
         proc.send_signal(signal.SIGINT)
         rc = proc.wait(timeout=10)
         check(rc == 0, "SIGINT: exit status %r" % rc)
