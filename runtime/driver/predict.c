@@ -14,6 +14,7 @@ typedef struct predict_opts {
   int64_t top;
   const char *save_dir;
   long long max_pixels;
+  snt_image_window window; /* --window C,W */
 } predict_opts;
 
 /* The channel count of the model's image input (NCHW, or NHWC when compiled with --nhwc). */
@@ -35,7 +36,7 @@ static int prepare(const snt_model_info *info, const predict_opts *o, const char
   bool nhwc = info->pre.nhwc;
   int h = (int)in->dims[nhwc ? 1 : 2], w = (int)in->dims[nhwc ? 2 : 3], ch = image_channels(info);
   snt_image img = {0}, sized = {0};
-  snt_image_opts io = {.channels = ch, .max_pixels = o->max_pixels};
+  snt_image_opts io = {.channels = ch, .max_pixels = o->max_pixels, .window = o->window};
   if (snt_image_load_opts(path, &io, &img, e) != SNT_OK) return -1;
   snt_status st = snt_image_resize_bilinear(&img, h, w, &sized, e);
   snt_image_free(&img);
@@ -146,6 +147,7 @@ int snt_rt_cmd_predict(const snt_model_info *info, snt_rt_common *c, int argc, c
   int prc = snt_rt_parse(info->name, "predict", own, c, argc, argv, files, argc, &n);
   c->max_pixels = max_pixels;
   o.max_pixels = max_pixels;
+  o.window = c->window;
   if (prc) {
     free(files);
     if (prc < 0) return snt_rt_usage(stdout, info);
@@ -153,7 +155,7 @@ int snt_rt_cmd_predict(const snt_model_info *info, snt_rt_common *c, int argc, c
   }
   const snt_model_io *in = &info->inputs[0];
   if (n == 0 || info->n_inputs != 1 || in->dtype != SNT_F32 || in->rank != 4) {
-    fprintf(stderr, "%s predict: needs image files (PNG or JPEG)%s\n", info->name,
+    fprintf(stderr, "%s predict: needs image files (PNG, JPEG or DICOM)%s\n", info->name,
             info->n_inputs != 1 || in->rank != 4 ? "; this model does not take one image tensor" : "");
     free(files);
     return SNT_RT_EXIT_USER;
