@@ -95,7 +95,8 @@ snt_status parse(const char *path, const unsigned char *buf, size_t len, DcmFile
   ff.transferInit();
   OFCondition c = ff.read(is, EXS_Unknown, EGL_noChange, DCM_MaxReadLength);
   ff.transferEnd();
-  if (c == EC_StreamNotifyClient)
+  // DCMTK says "Invalid stream" (or waits for more data) when an element runs past the end.
+  if (c == EC_StreamNotifyClient || (c == EC_InvalidStream && is.eos()))
     return snt_err_set(e, SNT_ERR_INPUT, "%s: truncated DICOM file (%zu bytes): it ends inside an element", path, len);
   if (c.bad()) return snt_err_set(e, SNT_ERR_INPUT, "%s: damaged DICOM file: %s", path, c.text());
   return SNT_OK;
