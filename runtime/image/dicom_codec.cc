@@ -50,7 +50,6 @@ bool xfer_supported(E_TransferSyntax x) {
     case EXS_LittleEndianImplicit:
     case EXS_LittleEndianExplicit:
     case EXS_BigEndianExplicit:
-    case EXS_DeflatedLittleEndianExplicit:
     case EXS_JPEGProcess1:
     case EXS_JPEGProcess2_4:
     case EXS_JPEGProcess14:
@@ -65,7 +64,7 @@ bool xfer_supported(E_TransferSyntax x) {
 }
 
 const char *const xfer_list =
-    "uncompressed, deflated, JPEG baseline/extended, JPEG lossless (process 14, SV1), JPEG-LS "
+    "uncompressed, JPEG baseline/extended, JPEG lossless (process 14, SV1), JPEG-LS "
     "(lossless and near-lossless) and RLE";
 
 // Reads the whole regular file: DCMTK parses from memory, so the file is never opened again by
@@ -242,7 +241,8 @@ snt_status read_all(const char *path, FILE *f, long long max_pixels, snt_image__
   snt_status st = slurp(path, f, max_pixels, &buf, &len, e);
   if (st) return free(buf), st;
   DcmFileFormat ff;
-  st = parse(path, buf, len, ff, e);
+  st = snt_image__dicom_walk(path, buf, len, e);
+  if (!st) st = parse(path, buf, len, ff, e);
   DcmDataset *d = ff.getDataset();
   Uint16 alloc = 0, high = 0;
   if (!st && !d) st = snt_err_set(e, SNT_ERR_INPUT, "%s: DICOM file without a data set", path);

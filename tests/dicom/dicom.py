@@ -290,6 +290,7 @@ def t_errors():
     p["slope0"] = write_dcm(os.path.join(d, "slope0.dcm"), g0, 8, RescaleSlope=0)
     good = write_dcm(os.path.join(d, "good.dcm"), g0, 8)
     raw = open(good, "rb").read()
+    pix = raw.rfind(b"\xe0\x7f\x10\x00")  # (7fe0,0010) OB: 12-byte header, then 96 x 128 bytes
     p["cut_pixels"] = os.path.join(d, "cut_pixels.dcm")
     open(p["cut_pixels"], "wb").write(raw[:len(raw) - 5000])
     p["cut_header"] = os.path.join(d, "cut_header.dcm")
@@ -307,8 +308,22 @@ def t_errors():
     jls = os.path.join(d, "good_jls.dcm")
     run(["dcmcjpls", good, jls])
     raw = bytearray(open(jls, "rb").read())
+    frag = raw.rfind(b"\xfe\xff\x00\xe0")  # the item holding the JPEG-LS stream
+    frag_len = int.from_bytes(raw[frag + 4:frag + 8], "little")
     p["jls_cut"] = os.path.join(d, "jls_cut.dcm")
     open(p["jls_cut"], "wb").write(raw[:len(raw) - 3000])
+    graw = open(good, "rb").read()
+    rows = graw.find(b"\x28\x00\x10\x00US")
+    p["bad_vr"] = os.path.join(d, "bad_vr.dcm")
+    open(p["bad_vr"], "wb").write(graw[:rows + 4] + b"ZZ" + graw[rows + 6:])
+    huge = bytearray(graw)
+    huge[pix + 8:pix + 12] = (0xFFFFFFF0).to_bytes(4, "little")  # a 1 KB file asking for 4 GB
+    p["huge_length"] = os.path.join(d, "huge_length.dcm")
+    open(p["huge_length"], "wb").write(huge[:pix + 1024])
+    p["deflated"] = os.path.join(d, "deflated.dcm")
+    deflated = pydicom.dcmread(good)
+    deflated.file_meta.TransferSyntaxUID = pydicom.uid.DeflatedExplicitVRLittleEndian
+    deflated.save_as(p["deflated"])
     p["text"] = os.path.join(d, "text.dcm")
     open(p["text"], "w").write("PatientName,Rows\nDoe,96\n")
     p["png_named_dcm"] = os.path.join(d, "png_named.dcm")
@@ -327,13 +342,19 @@ def t_errors():
         "bits32": "32 bits allocated per pixel is not supported: 8 or 16",
         "width0": "Window Center 10 / Width 0: the width must be at least 1",
         "slope0": "Rescale Slope 0 / Intercept 0: the slope must be finite and not 0",
-        "cut_pixels": "truncated DICOM file (%d bytes): it ends inside an element" % (len(open(good, "rb").read()) - 5000),
+        "cut_pixels": "truncated DICOM file (%d bytes): element (7fe0,0010) at byte %d declares 12288 bytes, %d remain"
+                      % (len(open(good, "rb").read()) - 5000, pix, len(open(good, "rb").read()) - 5000 - pix - 12),
         "cut_header": "truncated DICOM file (200 bytes): it ends inside an element",
         "nopixels": "DICOM file without pixel data (7fe0,0010)",
         "j2k": "transfer syntax 'JPEG 2000 (Lossless only)' (1.2.840.10008.1.2.4.90) is not supported: uncompressed, "
-               "deflated, JPEG baseline/extended, JPEG lossless (process 14, SV1), JPEG-LS (lossless and "
+               "JPEG baseline/extended, JPEG lossless (process 14, SV1), JPEG-LS (lossless and "
                "near-lossless) and RLE",
-        "jls_cut": "truncated DICOM file (%d bytes): it ends inside an element" % (len(raw) - 3000),
+        "jls_cut": "truncated DICOM file (%d bytes): element (fffe,e000) at byte %d declares %d bytes, %d remain"
+                   % (len(raw) - 3000, frag, frag_len, len(raw) - 3000 - frag - 8),
+        "bad_vr": "damaged DICOM file: element (0028,0010) at byte %d has no valid VR" % rows,
+        "huge_length": "truncated DICOM file (%d bytes): element (7fe0,0010) at byte %d declares 4294967280 bytes, 1012 "
+                       "remain" % (pix + 1024, pix),
+        "deflated": "deflated DICOM (transfer syntax 1.2.840.10008.1.2.1.99) is not supported",
         "text": "not a PNG, JPEG or DICOM image: it begins with the text \"PatientN\"",
     }
     for k, msg in want.items():
