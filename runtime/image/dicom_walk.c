@@ -10,6 +10,8 @@ typedef struct walker {
   size_t len, pos;
   int big, implicit; /* the data set's encoding (the meta group is explicit little endian) */
   int fragments;     /* inside encapsulated pixel data: items are opaque byte runs */
+  int un;            /* depth of undefined-length sequences inside a UN element of undefined
+                      * length, whose content is implicit VR little endian (PS3.5 6.2.2) */
 } walker;
 
 static unsigned u16(const walker *w, size_t at, int big) {
@@ -53,17 +55,18 @@ static snt_status set_syntax(const char *path, walker *w, size_t at, unsigned lo
 static snt_status step(const char *path, walker *w, snt_err *e) {
   size_t at = w->pos, left = w->len - at;
   if (left < 8) return snt_err_set(e, SNT_ERR_INPUT, "%s: truncated DICOM file (%zu bytes): it ends inside an element", path, w->len);
-  int meta = u16(w, at, 0) == 0x0002, big = w->big && !meta;
+  int meta = u16(w, at, 0) == 0x0002, big = w->big && !meta && !w->un;
   unsigned group = u16(w, at, big), elem = u16(w, at + 2, big);
   unsigned long n;
   size_t head = 8;
   int descend = 0;
   if (group == 0xFFFE) { /* items and delimiters have no VR */
     n = u32(w, at + 4, big);
-    if (elem == 0xE0DD) w->fragments = 0;
+    if (elem == 0xE0DD) w->fragments = 0, w->un -= w->un > 0;
     descend = elem == 0xE000 && !w->fragments;
-  } else if (w->implicit && !meta) {
+  } else if ((w->implicit && !meta) || w->un) {
     n = u32(w, at + 4, big);
+    w->un += w->un && n == 0xFFFFFFFFUL; /* a nested sequence */
   } else {
     int lng;
     if (!known_vr(w->p + at + 4, &lng))
@@ -73,6 +76,7 @@ static snt_status step(const char *path, walker *w, snt_err *e) {
     n = lng ? u32(w, at + 8, big) : u16(w, at + 6, big);
     head = lng ? 12 : 8;
     descend = w->p[at + 4] == 'S' && w->p[at + 5] == 'Q';
+    if (w->p[at + 4] == 'U' && w->p[at + 5] == 'N' && n == 0xFFFFFFFFUL) w->un = 1;
   }
   if (n == 0xFFFFFFFFUL) { /* undefined length: a sequence, item or encapsulated pixel data */
     if (group == 0x7FE0 && elem == 0x0010) w->fragments = 1;

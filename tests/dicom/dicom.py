@@ -276,6 +276,25 @@ def t_decode():
           "4 channels: gray replicated, alpha 255")
 
 
+def with_un_sequence(raw):
+    """raw (explicit VR little endian) with a private nested sequence inserted before (0028,0002), written
+    as VR UN with undefined length: implicit VR little endian inside (CP-246), as anonymisers leave them."""
+    import struct
+
+    def el(g, e, v):
+        return struct.pack("<HHI", g, e, len(v)) + v
+
+    def undef(g, e):
+        return struct.pack("<HHI", g, e, 0xFFFFFFFF)
+
+    inner = undef(0x0009, 0x1020) + undef(0xFFFE, 0xE000) + el(0x0009, 0x1021, b"abcd") + el(0xFFFE, 0xE00D, b"") \
+        + el(0xFFFE, 0xE0DD, b"")
+    body = undef(0xFFFE, 0xE000) + el(0x0009, 0x1001, b"x" * 10) + inner + el(0xFFFE, 0xE00D, b"") + el(0xFFFE, 0xE0DD, b"")
+    private = b"\x09\x00\x10\x00LO\x04\x00SNT " + b"\x09\x00\x10\x10UN\x00\x00" + struct.pack("<I", 0xFFFFFFFF) + body
+    at = raw.find(b"\x28\x00\x02\x00US")
+    return raw[:at] + private + raw[at:]
+
+
 def t_errors():
     d = fresh_dir("errors")
     g0, _ = sources()
@@ -324,6 +343,8 @@ def t_errors():
     deflated = pydicom.dcmread(good)
     deflated.file_meta.TransferSyntaxUID = pydicom.uid.DeflatedExplicitVRLittleEndian
     deflated.save_as(p["deflated"])
+    un = os.path.join(d, "un_sequence.dcm")
+    open(un, "wb").write(with_un_sequence(graw))
     p["text"] = os.path.join(d, "text.dcm")
     open(p["text"], "w").write("PatientName,Rows\nDoe,96\n")
     p["png_named_dcm"] = os.path.join(d, "png_named.dcm")
@@ -331,6 +352,7 @@ def t_errors():
     Image.fromarray(g0).save(p["png_named_dcm"], format="PNG")
     dump = Dumped(d)
     outs = {k: dump.add("image", v) for k, v in p.items()}
+    un_out = dump.add("image", un)
     capped = dump.add("image", good, maxpix=12287)
     fits = dump.add("image", good, maxpix=12288)
     dump.run()
@@ -360,6 +382,9 @@ def t_errors():
     for k, msg in want.items():
         _, err = load(outs[k], "<f4")
         check(err == p[k] + ": " + msg, "%s refused: %r" % (k, err))
+    img, err = load(un_out, "<f4")
+    check(err is None and np.array_equal(img[0], g0.astype(np.float32)),
+          "a private sequence as UN of undefined length (implicit VR inside, CP-246) is walked and skipped (%s)" % err)
     img, err = load(outs["png_named_dcm"], "<f4")
     check(err is None and np.array_equal(img[0], g0.astype(np.float32)),
           "a PNG named .dcm is read as the PNG it is (sniffed by content)")
