@@ -241,7 +241,14 @@ snt_status read_all(const char *path, FILE *f, long long max_pixels, snt_image__
   snt_status st = slurp(path, f, max_pixels, &buf, &len, e);
   if (st) return free(buf), st;
   DcmFileFormat ff;
-  st = snt_image__dicom_walk(path, buf, len, e);
+  char uid[SNT_IMAGE__UID_SIZE];
+  st = snt_image__dicom_walk(path, buf, len, uid, e);
+  // DCMTK guesses the encoding of a data set whose transfer syntax it does not know; the walk
+  // read it by the UID, so the two must agree: an unknown or missing UID is refused.
+  if (!st && (!uid[0] || strspn(uid, "0123456789.") != strlen(uid) || DcmXfer(uid).getXfer() == EXS_Unknown))
+    st = snt_err_set(e, SNT_ERR_INPUT, "%s: %s", path,
+                     uid[0] ? "the transfer syntax UID (0002,0010) is not a valid one DCMTK knows"
+                            : "DICOM file without a transfer syntax UID (0002,0010)");
   if (!st) st = parse(path, buf, len, ff, e);
   DcmDataset *d = ff.getDataset();
   Uint16 alloc = 0, high = 0;

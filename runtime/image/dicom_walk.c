@@ -10,6 +10,7 @@ typedef struct walker {
   size_t len, pos;
   int big, implicit; /* the data set's encoding (the meta group is explicit little endian) */
   int fragments;     /* inside encapsulated pixel data: items are opaque byte runs */
+  char *uid;         /* out: the transfer syntax UID of (0002,0010), "" when absent */
   int un;            /* depth of undefined-length sequences inside a UN element of undefined
                       * length, whose content is implicit VR little endian (PS3.5 6.2.2) */
 } walker;
@@ -40,8 +41,9 @@ static int known_vr(const unsigned char *v, int *lng) {
 
 /* The transfer syntax UID of the meta group's (0002,0010), to know how the data set is encoded. */
 static snt_status set_syntax(const char *path, walker *w, size_t at, unsigned long n, snt_err *e) {
-  char uid[65] = "";
-  memcpy(uid, w->p + at, n < 64 ? n : 64);
+  char *uid = w->uid;
+  memset(uid, 0, SNT_IMAGE__UID_SIZE);
+  memcpy(uid, w->p + at, n < SNT_IMAGE__UID_SIZE - 1 ? n : SNT_IMAGE__UID_SIZE - 1);
   for (int i = (int)strlen(uid) - 1; i >= 0 && (uid[i] == ' ' || uid[i] == '\0'); i--) uid[i] = '\0';
   w->implicit = strcmp(uid, "1.2.840.10008.1.2") == 0;
   w->big = strcmp(uid, "1.2.840.10008.1.2.2") == 0;
@@ -94,8 +96,9 @@ static snt_status step(const char *path, walker *w, snt_err *e) {
   return SNT_OK;
 }
 
-snt_status snt_image__dicom_walk(const char *path, const unsigned char *p, size_t len, snt_err *e) {
-  walker w = {.p = p, .len = len, .pos = 132};
+snt_status snt_image__dicom_walk(const char *path, const unsigned char *p, size_t len, char *uid, snt_err *e) {
+  walker w = {.p = p, .len = len, .pos = 132, .uid = uid};
+  uid[0] = '\0';
   while (w.pos < len) {
     snt_status st = step(path, &w, e);
     if (st != SNT_OK) return st;

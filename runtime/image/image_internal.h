@@ -72,8 +72,10 @@ void snt_image__dicom_free(snt_image__dicom *d);
 
 /* Checks every element header of a Part 10 file in memory (p[0..len), "DICM" at 128): each
  * declared length fits in the bytes left, each explicit VR is a real one; deflated data sets are
- * refused. Run before DCMTK parses, which allocates declared lengths up front. */
-snt_status snt_image__dicom_walk(const char *path, const unsigned char *p, size_t len, snt_err *e);
+ * refused. Run before DCMTK parses, which allocates declared lengths up front. uid (of
+ * SNT_IMAGE__UID_SIZE bytes) gets the transfer syntax UID, "" when the file has none. */
+enum { SNT_IMAGE__UID_SIZE = 65 };
+snt_status snt_image__dicom_walk(const char *path, const unsigned char *p, size_t len, char *uid, snt_err *e);
 
 /* Maps d's stored values to 0..255 floats (width * height of them) as docs/dicom.md says;
  * `override` (may be NULL or unset) replaces the file's window and VOI LUT. */

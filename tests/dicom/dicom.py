@@ -343,6 +343,8 @@ def t_errors():
     deflated = pydicom.dcmread(good)
     deflated.file_meta.TransferSyntaxUID = pydicom.uid.DeflatedExplicitVRLittleEndian
     deflated.save_as(p["deflated"])
+    p["unknown_syntax"] = os.path.join(d, "unknown_syntax.dcm")  # DCMTK would guess the encoding
+    open(p["unknown_syntax"], "wb").write(graw.replace(b"1.2.840.10008.1.2.1\0", b"1.2.840.10008.9.9.9\0", 1))
     un = os.path.join(d, "un_sequence.dcm")
     open(un, "wb").write(with_un_sequence(graw))
     p["text"] = os.path.join(d, "text.dcm")
@@ -376,6 +378,7 @@ def t_errors():
         "bad_vr": "damaged DICOM file: element (0028,0010) at byte %d has no valid VR" % rows,
         "huge_length": "truncated DICOM file (%d bytes): element (7fe0,0010) at byte %d declares 4294967280 bytes, 1012 "
                        "remain" % (pix + 1024, pix),
+        "unknown_syntax": "the transfer syntax UID (0002,0010) is not a valid one DCMTK knows",
         "deflated": "deflated DICOM (transfer syntax 1.2.840.10008.1.2.1.99) is not supported",
         "text": "not a PNG, JPEG or DICOM image: it begins with the text \"PatientN\"",
     }
