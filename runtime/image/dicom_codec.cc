@@ -7,6 +7,8 @@
 #include <dcmtk/dcmdata/dcistrmb.h>
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcpixel.h>
+#include <dcmtk/dcmdata/dcpixseq.h>
+#include <dcmtk/dcmdata/dcpxitem.h>
 #include <dcmtk/dcmdata/dcrledrg.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
@@ -204,6 +206,20 @@ snt_status read_lut(const char *path, DcmDataset *d, snt_image__dicom *out, snt_
   return SNT_OK;
 }
 
+// The JPEG syntaxes: the first fragment's headers, before DCMTK's own scan of them.
+snt_status check_jpeg(const char *path, E_TransferSyntax x, DcmElement *el, snt_err *e) {
+  if (x != EXS_JPEGProcess1 && x != EXS_JPEGProcess2_4 && x != EXS_JPEGProcess14 && x != EXS_JPEGProcess14SV1)
+    return SNT_OK;
+  DcmPixelSequence *seq = NULL;
+  DcmPixelItem *item = NULL;
+  Uint8 *frag = NULL;
+  if (el->ident() != EVR_PixelData ||  // a (7fe0,0010) of another VR is some other class
+      OFstatic_cast(DcmPixelData *, el)->getEncapsulatedRepresentation(x, NULL, seq).bad() || !seq ||
+      seq->getItem(item, 1).bad() || !item || item->getUint8Array(frag).bad() || !frag)
+    return snt_err_set(e, SNT_ERR_INPUT, "%s: JPEG pixel data without a fragment", path);
+  return snt_image__dicom_jpeg_check(path, frag, item->getLength(), e);
+}
+
 // Decodes the pixel data to native little endian and extracts the stored values.
 snt_status read_pixels(const char *path, DcmDataset *d, Uint16 alloc, Uint16 high, snt_image__dicom *out, snt_err *e) {
   E_TransferSyntax x = d->getOriginalXfer();
@@ -214,6 +230,8 @@ snt_status read_pixels(const char *path, DcmDataset *d, Uint16 alloc, Uint16 hig
   DcmElement *el = NULL;
   if (d->findAndGetElement(DCM_PixelData, el).bad() || !el)
     return snt_err_set(e, SNT_ERR_INPUT, "%s: DICOM file without pixel data (7fe0,0010)", path);
+  snt_status st = check_jpeg(path, x, el, e);
+  if (st) return st;
   OFCondition c = d->chooseRepresentation(EXS_LittleEndianExplicit, NULL);
   if (c.bad()) return snt_err_set(e, SNT_ERR_INPUT, "%s: cannot decode the %s pixel data: %s", path, xfer.getXferName(), c.text());
   size_t plane = (size_t)out->width * (size_t)out->height, need = plane * (alloc / 8);

@@ -105,3 +105,24 @@ snt_status snt_image__dicom_walk(const char *path, const unsigned char *p, size_
   }
   return SNT_OK;
 }
+
+/* A marker that may come before the frame header, with a length: APPn, DQT, DHT, DAC, DRI, DNL,
+ * DHP, EXP, COM and the JPEG extensions (ITU T.81 table B.1). */
+static int jpeg_table_marker(unsigned m) {
+  return (m >= 0xE0 && m <= 0xEF) || m == 0xDB || m == 0xC4 || m == 0xCC || (m >= 0xDC && m <= 0xDF) || m == 0xFE ||
+         (m >= 0xF0 && m <= 0xFD);
+}
+
+snt_status snt_image__dicom_jpeg_check(const char *path, const unsigned char *p, size_t len, snt_err *e) {
+  if (len < 4 || p[0] != 0xFF || p[1] != 0xD8)
+    return snt_err_set(e, SNT_ERR_INPUT, "%s: damaged JPEG data in the pixel data: no start of image", path);
+  for (size_t at = 2; at + 4 <= len;) {
+    unsigned m = p[at + 1], n = (unsigned)p[at + 2] << 8 | p[at + 3];
+    if (p[at] == 0xFF && m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) return SNT_OK; /* SOFn */
+    if (p[at] != 0xFF || !jpeg_table_marker(m) || n < 2)
+      return snt_err_set(e, SNT_ERR_INPUT, "%s: damaged JPEG data in the pixel data: bytes %02x %02x at %zu, where a marker "
+                         "segment or the frame header should be", path, p[at], m, at);
+    at += 2 + (size_t)n;
+  }
+  return snt_err_set(e, SNT_ERR_INPUT, "%s: damaged JPEG data in the pixel data: no frame header", path);
+}

@@ -75,6 +75,11 @@ void snt_image__dicom_free(snt_image__dicom *d);
  * refused. Run before DCMTK parses, which allocates declared lengths up front. uid (of
  * SNT_IMAGE__UID_SIZE bytes) gets the transfer syntax UID, "" when the file has none. */
 enum { SNT_IMAGE__UID_SIZE = 65 };
+
+/* Checks the first fragment of JPEG pixel data up to its frame header: SOI, then marker
+ * segments of valid lengths. DCMTK 3.6.7 scans that part itself for the bit depth and can
+ * loop forever on some malformed ones (found by fuzz_dicom). */
+snt_status snt_image__dicom_jpeg_check(const char *path, const unsigned char *p, size_t len, snt_err *e);
 snt_status snt_image__dicom_walk(const char *path, const unsigned char *p, size_t len, char *uid, snt_err *e);
 
 /* Maps d's stored values to 0..255 floats (width * height of them) as docs/dicom.md says;

@@ -347,6 +347,12 @@ def t_errors():
     open(p["unknown_syntax"], "wb").write(graw.replace(b"1.2.840.10008.1.2.1\0", b"1.2.840.10008.9.9.9\0", 1))
     un = os.path.join(d, "un_sequence.dcm")
     open(un, "wb").write(with_un_sequence(graw))
+    sv1 = os.path.join(d, "good_sv1.dcm")
+    run(["dcmcjpeg", "+e1", good, sv1])
+    jraw = bytearray(open(sv1, "rb").read())
+    jraw[jraw.find(b"\xff\xd8\xff") + 3] = 0xFF  # SOI, then FF FF: DCMTK 3.6.7's bit-depth scan hangs on such
+    p["jpeg_markers"] = os.path.join(d, "jpeg_markers.dcm")
+    open(p["jpeg_markers"], "wb").write(jraw)
     p["text"] = os.path.join(d, "text.dcm")
     open(p["text"], "w").write("PatientName,Rows\nDoe,96\n")
     p["png_named_dcm"] = os.path.join(d, "png_named.dcm")
@@ -379,6 +385,8 @@ def t_errors():
         "huge_length": "truncated DICOM file (%d bytes): element (7fe0,0010) at byte %d declares 4294967280 bytes, 1012 "
                        "remain" % (pix + 1024, pix),
         "unknown_syntax": "the transfer syntax UID (0002,0010) is not a valid one DCMTK knows",
+        "jpeg_markers": "damaged JPEG data in the pixel data: bytes ff ff at 2, where a marker segment or the frame "
+                        "header should be",
         "deflated": "deflated DICOM (transfer syntax 1.2.840.10008.1.2.1.99) is not supported",
         "text": "not a PNG, JPEG or DICOM image: it begins with the text \"PatientN\"",
     }
