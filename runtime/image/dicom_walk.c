@@ -10,6 +10,7 @@ typedef struct walker {
   size_t len, pos;
   int big, implicit; /* the data set's encoding (the meta group is explicit little endian) */
   int fragments;     /* inside encapsulated pixel data: items are opaque byte runs */
+  size_t meta_end;   /* where (0002,0000) says the meta group ends: DCMTK reads up to there as meta */
   char *uid;         /* out: the transfer syntax UID of (0002,0010), "" when absent */
   int un;            /* depth of undefined-length sequences inside a UN element of undefined
                       * length, whose content is implicit VR little endian (PS3.5 6.2.2) */
@@ -57,7 +58,7 @@ static snt_status set_syntax(const char *path, walker *w, size_t at, unsigned lo
 static snt_status step(const char *path, walker *w, snt_err *e) {
   size_t at = w->pos, left = w->len - at;
   if (left < 8) return snt_err_set(e, SNT_ERR_INPUT, "%s: truncated DICOM file (%zu bytes): it ends inside an element", path, w->len);
-  int meta = u16(w, at, 0) == 0x0002, big = w->big && !meta && !w->un;
+  int meta = u16(w, at, 0) == 0x0002 || at < w->meta_end, big = w->big && !meta && !w->un;
   unsigned group = u16(w, at, big), elem = u16(w, at + 2, big);
   unsigned long n;
   size_t head = 8;
@@ -88,6 +89,7 @@ static snt_status step(const char *path, walker *w, snt_err *e) {
   if (n > left - head)
     return snt_err_set(e, SNT_ERR_INPUT, "%s: truncated DICOM file (%zu bytes): element (%04x,%04x) at byte %zu declares %lu bytes, %zu remain",
                        path, w->len, group, elem, at, n, left - head);
+  if (meta && group == 0x0002 && elem == 0x0000 && n == 4) w->meta_end = at + head + 4 + u32(w, at + head, 0);
   if (meta && group == 0x0002 && elem == 0x0010) {
     snt_status st = set_syntax(path, w, at + head, n, e);
     if (st != SNT_OK) return st;
