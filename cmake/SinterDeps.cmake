@@ -41,3 +41,16 @@ snt_require(MICROHTTPD_FOUND "libmicrohttpd" "libmicrohttpd-dev")
 
 set(THREADS_PREFER_PTHREAD_FLAG ON)
 find_package(Threads REQUIRED)
+
+# DCMTK for DICOM input (runtime/image/dicom_codec.cc): dcmdata with its RLE decoder, the JPEG
+# and JPEG-LS decoders, and their logging and support libraries. Found as plain libraries so the
+# same list can go on the link line of the executables sinter builds.
+find_path(DCMTK_INCLUDE_DIR dcmtk/dcmdata/dcfilefo.h)
+set(SNT_DCMTK_LIBRARIES "")
+foreach(lib dcmjpls dcmjpeg dcmdata oflog ofstd)
+  find_library(SNT_DCMTK_${lib} NAMES ${lib})
+  if(NOT SNT_DCMTK_${lib} OR NOT DCMTK_INCLUDE_DIR)
+    snt_require(FALSE "DCMTK (dcmtk/dcmdata/dcfilefo.h, lib${lib})" "libdcmtk-dev")
+  endif()
+  list(APPEND SNT_DCMTK_LIBRARIES ${SNT_DCMTK_${lib}})
+endforeach()

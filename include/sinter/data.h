@@ -47,9 +47,9 @@ typedef struct snt_dataset {
   char **warnings; /* e.g. a label without a folder; the caller decides whether to print them */
 } snt_dataset;
 
-/* Scans DIR/<label>/images/ *.png (Kaggle layout; a class folder uses images/ when it has one,
- * never masks/) or DIR/<label>/ *.{png,jpg,jpeg} (any case). Hidden and non-image files are
- * ignored. A folder that is not a label is an error; a label without a folder is a warning in
+/* Scans DIR/<label>/images/ (Kaggle layout; a class folder uses images/ when it has one, never
+ * masks/) or DIR/<label>/ for *.{png,jpg,jpeg,dcm} (any case; a folder may mix them). Hidden and
+ * non-image files are ignored. A folder that is not a label is an error; a label without a folder is a warning in
  * out->warnings. A missing DIR, one without images, or a repeated label is an error. */
 snt_status snt_data_scan(const char *dir, int n_labels, const char *const *labels, snt_dataset *out,
                          snt_err *e);
@@ -143,6 +143,7 @@ typedef struct snt_loader_opts {
   int height, width, batch;
   int channels;
   long long max_pixels;
+  snt_image_window window; /* the VOI window of DICOM images (sinter/image.h) */
   int shuffle, augment;
   snt_augment aug;
   uint64_t seed;

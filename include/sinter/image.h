@@ -1,4 +1,4 @@
-/* Image decoding (PNG, JPEG), bilinear resizing and PNG/JPEG writing for the runtime.
+/* Image decoding (PNG, JPEG, DICOM), bilinear resizing and PNG/JPEG writing for the runtime.
  *
  * Decoded images are what the Keras notebooks feed their models: tf.io.decode_png(channels=C)
  * (which, like tf.io.decode_image, also decodes JPEG), cast to float32 without rescaling.
@@ -8,7 +8,11 @@
  * Conversion rules, chosen to reproduce TensorFlow's decoders (tensorflow/core/lib/png/png_io.cc
  * CommonInitDecode, tensorflow/core/lib/jpeg/jpeg_mem.cc UncompressLow and
  * tensorflow/core/kernels/image/decode_image_op.cc):
- *  - The format is sniffed from the first bytes (89 'PNG' / FF D8 FF), never from the file name.
+ *  - The format is sniffed from the first bytes (89 'PNG' / FF D8 FF / "DICM" at offset 128 of
+ *    a DICOM Part 10 file), never from the file name.
+ *  - DICOM (single-frame MONOCHROME1/2 through DCMTK) has its own mapping to 0..255, described in
+ *    docs/dicom.md: stored values -> Rescale Slope/Intercept -> VOI window or LUT (or the stored
+ *    bit range) -> MONOCHROME1 inverted. Gray is replicated for 3 or 4 channels (alpha 255).
  *  - Channels (what TF's decoders give for channels=1, 3 or 4):
  *    1: gray images as they are. Colour PNGs become gray in libpng itself, called as TF calls
  *       it: png_set_rgb_to_gray(png, 1, 0.299, 0.587). libpng turns these into 15-bit fixed
@@ -79,14 +83,23 @@ typedef struct snt_image {
   float *data;
 } snt_image;
 
+/* A DICOM VOI window (--window C,W): when `set`, it replaces the file's own window or VOI LUT.
+ * width >= 1 (DICOM PS3.3 C.11.2.1.2.1); ignored for PNG and JPEG. */
+typedef struct snt_image_window {
+  int set;
+  double center, width;
+} snt_image_window;
+
 /* How snt_image_load_opts decodes: channels 1, 3 or 4 (0 = 3); max_pixels: the largest
- * width * height accepted, 1..SNT_IMAGE_MAX_PIXELS (0 = SNT_IMAGE_DEFAULT_MAX_PIXELS). */
+ * width * height accepted, 1..SNT_IMAGE_MAX_PIXELS (0 = SNT_IMAGE_DEFAULT_MAX_PIXELS);
+ * window: the VOI window of DICOM images (see docs/dicom.md). */
 typedef struct snt_image_opts {
   int channels;
   long long max_pixels;
+  snt_image_window window;
 } snt_image_opts;
 
-/* Decodes a PNG or JPEG file into `out` with o->channels channels (o may be NULL: the
+/* Decodes a PNG, JPEG or DICOM file into `out` with o->channels channels (o may be NULL: the
  * defaults). Only regular files are read: a FIFO, directory or device is refused without
  * blocking. On error `out` is left empty ({0}), so snt_image_free(out) is always safe. */
 snt_status snt_image_load_opts(const char *path, const snt_image_opts *o, snt_image *out, snt_err *e);
@@ -99,8 +112,8 @@ snt_status snt_image_load_mem(const char *name, const void *data, size_t size, c
 /* snt_image_load_opts with the defaults (3 channels, the default pixel cap). */
 snt_status snt_image_load(const char *path, snt_image *out, snt_err *e);
 
-/* Checks o (channels 0, 1, 3 or 4; max_pixels 0..SNT_IMAGE_MAX_PIXELS) with a message naming
- * `who`. */
+/* Checks o (channels 0, 1, 3 or 4; max_pixels 0..SNT_IMAGE_MAX_PIXELS; a set window finite with
+ * width >= 1) with a message naming `who`. */
 snt_status snt_image_check_opts(const char *who, const snt_image_opts *o, snt_err *e);
 
 /* Releases img->data and empties *img; img may be NULL. */

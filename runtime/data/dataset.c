@@ -60,12 +60,12 @@ static int is_file(const char *path) {
   return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* .png, .jpg or .jpeg in any case. */
+/* .png, .jpg, .jpeg or .dcm (DICOM) in any case; the loader sniffs the content itself. */
 static int is_image_name(const char *name) {
   const char *dot = strrchr(name, '.');
   if (!dot || dot == name) return 0;
   return strcasecmp(dot, ".png") == 0 || strcasecmp(dot, ".jpg") == 0 ||
-         strcasecmp(dot, ".jpeg") == 0;
+         strcasecmp(dot, ".jpeg") == 0 || strcasecmp(dot, ".dcm") == 0;
 }
 
 /* The non-hidden entries of `dir` that are directories (want_dirs) or image files, sorted. */

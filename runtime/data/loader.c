@@ -40,7 +40,7 @@ struct snt_loader {
 static snt_status decode_item(snt_loader *l, int j, float *dst, snt_err *e) {
   const char *path = l->ds->paths[l->items[j]];
   snt_image img = {0}, small = {0};
-  snt_image_opts io = {.channels = l->o.channels, .max_pixels = l->o.max_pixels};
+  snt_image_opts io = {.channels = l->o.channels, .max_pixels = l->o.max_pixels, .window = l->o.window};
   snt_status st = snt_image_load_opts(path, &io, &img, e);
   if (st == SNT_OK) st = snt_image_resize_bilinear(&img, l->o.height, l->o.width, &small, e);
   if (st == SNT_OK && small.channels != l->o.channels)
@@ -110,7 +110,7 @@ static snt_status check_opts(const snt_dataset *ds, const int *items, int n,
   if (o->channels != 0 && o->channels != 1 && o->channels != 3 && o->channels != 4)
     return snt_err_set(e, SNT_ERR_INPUT, "the model's image input has %d channels; images are read as 1 (gray), "
                        "3 (RGB) or 4 (RGBA) channels", o->channels);
-  snt_image_opts io = {.channels = o->channels, .max_pixels = o->max_pixels};
+  snt_image_opts io = {.channels = o->channels, .max_pixels = o->max_pixels, .window = o->window};
   snt_status st = snt_image_check_opts("loader", &io, e);
   if (st != SNT_OK) return st;
   if (n < 0 || (n > 0 && !items)) return snt_err_set(e, SNT_ERR_INPUT, "loader: no item list");

@@ -35,6 +35,8 @@ typedef struct snt_rt_common {
   const char *precision_arg; /* --precision fp32|bf16 as given */
   int precision;             /* 0: as compiled; else SNT_RT_FP32 or SNT_RT_BF16 */
   const snt_rt_explain_src *explain; /* NULL: the executable cannot explain (serve's /v1/explain) */
+  double window_arg[2];      /* --window C,W as parsed (the commands that read images) */
+  snt_image_window window;   /* set when --window was given: the VOI window of DICOM images */
 } snt_rt_common;
 
 enum { SNT_RT_MAX_THREADS = 256, SNT_RT_FP32 = 1, SNT_RT_BF16 = 2 };
@@ -44,7 +46,8 @@ static inline int snt_rt_bf16(const snt_model_info *info, const snt_rt_common *c
   return c->precision ? c->precision == SNT_RT_BF16 : info->bf16;
 }
 
-/* Parses argv against the command's own options (may be NULL) and the common ones.
+/* Parses argv against the command's own options (may be NULL) and the common ones (plus
+ * --window C,W for the commands that read images: predict, train, evaluate, data, explain, serve).
  * Returns 0, -1 when --help was asked for (the caller prints it), or an exit code after
  * printing why. Positional arguments go to pos (may be argv). */
 int snt_rt_parse(const char *model, const char *cmd, const snt_opt *own, snt_rt_common *c, int argc, char **argv,

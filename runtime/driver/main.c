@@ -1,6 +1,7 @@
 /* The command line of an executable built by sinter. Only snt_rt_main decides exit
  * codes: 0 success, 1 a problem with the user's input, 2 an internal error. */
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +16,8 @@ int snt_rt_usage(FILE *f, const snt_model_info *m) {
           "usage: %s COMMAND [ARGS] [--weights FILE.onnx] [--threads N]\n\n"
           "Model '%s' compiled by sinter: %d input%s, %d output%s, batch %lld.\n\n"
           "commands:\n"
-          "  predict IMAGE|DIR...             class and confidence per PNG or JPEG image\n"
-          "          [--json] [--top K] [--save-input DIR] [--max-pixels N]\n"
+          "  predict IMAGE|DIR...             class and confidence per PNG, JPEG or DICOM image\n"
+          "          [--json] [--top K] [--save-input DIR] [--max-pixels N] [--window C,W]\n"
           "                                   an image whose input or output is not finite is 'invalid';\n"
           "                                   a folder: every file under it (sorted, hidden ones skipped)\n"
           "  run IN_0.pb [IN_1.pb ...] -o DIR run once on serialized ONNX tensors; writes DIR/output_<i>.pb\n"
@@ -33,7 +34,9 @@ int snt_rt_usage(FILE *f, const snt_model_info *m) {
           "  --threads N                      threads for the linear algebra, 1 to 256 (default: all cores)\n"
           "  --precision fp32|bf16            inference products in float32 or on bfloat16 operands (AVX512_BF16)\n"
           "                                   with float32 sums (default: as compiled, sinter compile --precision)\n"
-          "  --max-pixels N                   predict: the largest image (width x height) decoded\n\n"
+          "  --max-pixels N                   predict: the largest image (width x height) decoded\n"
+          "  --window C,W                     commands that read images: the VOI window of DICOM images\n"
+          "                                   (center C, width W >= 1), instead of the file's own\n\n"
           "Options take --name VALUE or --name=VALUE; -- ends them. Exit status: 0 success, 1 a bad\n"
           "argument or input, 2 an internal error (named on stderr), 130 interrupted.\n",
           m->name, m->name, m->n_inputs, m->n_inputs == 1 ? "" : "s", m->n_outputs, m->n_outputs == 1 ? "" : "s",
@@ -172,6 +175,14 @@ static int cmd_run(const snt_model_info *m, snt_rt_common *c, int argc, char **a
   return rc;
 }
 
+/* The commands that decode image files, and so take --window. */
+static bool reads_images(const char *cmd) {
+  static const char *const cmds[] = {"predict", "train", "evaluate", "data", "explain", "serve", NULL};
+  for (int i = 0; cmds[i]; i++)
+    if (strcmp(cmd, cmds[i]) == 0) return true;
+  return false;
+}
+
 int snt_rt_parse(const char *model, const char *cmd, const snt_opt *own, snt_rt_common *c, int argc, char **argv,
                  char **pos, int max_pos, int *n_pos) {
   const snt_opt common[] = {
@@ -179,8 +190,13 @@ int snt_rt_parse(const char *model, const char *cmd, const snt_opt *own, snt_rt_
       {.name = "threads", 0, SNT_OPT_INT, &c->threads_arg, "N", "threads", .imin = 1, .imax = SNT_RT_MAX_THREADS},
       {.name = "precision", 0, SNT_OPT_STRING, &c->precision_arg, "fp32|bf16", "the arithmetic of the products"},
       {NULL}};
+  c->window_arg[1] = NAN; /* still NaN: not given (the parser takes finite numbers only) */
+  const snt_opt image[] = {
+      {.name = "window", 0, SNT_OPT_DOUBLES, c->window_arg, "C,W", "DICOM VOI window center and width (width >= 1)",
+       .dmin = -1e300, .dmax = 1e300, .count = 2},
+      {NULL}};
   const snt_opt none[] = {{NULL}};
-  const snt_opt *const tables[] = {own ? own : none, common, NULL};
+  const snt_opt *const tables[] = {own ? own : none, common, reads_images(cmd) ? image : none, NULL};
   snt_err e;
   snt_opt_result r = snt_opt_parse(tables, argc, argv, pos, max_pos, n_pos, &e);
   if (r == SNT_OPT_HELP) return -1;
@@ -190,6 +206,12 @@ int snt_rt_parse(const char *model, const char *cmd, const snt_opt *own, snt_rt_
     return snt_opt_fail(prog, &e);
   }
   c->threads = (int)c->threads_arg;
+  if (!isnan(c->window_arg[1]) && !(c->window_arg[1] >= 1)) {
+    fprintf(stderr, "%s %s: --window: the width must be at least 1, not %g (C,W: center, width)\n", model, cmd,
+            c->window_arg[1]);
+    return SNT_RT_EXIT_USER;
+  }
+  if (!isnan(c->window_arg[1])) c->window = (snt_image_window){1, c->window_arg[0], c->window_arg[1]};
   if (c->precision_arg && strcmp(c->precision_arg, "fp32") && strcmp(c->precision_arg, "bf16")) {
     fprintf(stderr, "%s %s: --precision: '%s' is not a precision (fp32 or bf16)\n", model, cmd, c->precision_arg);
     return SNT_RT_EXIT_USER;

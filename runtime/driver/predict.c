@@ -15,6 +15,7 @@ typedef struct predict_opts {
   int64_t top;
   const char *save_dir;
   long long max_pixels;
+  snt_image_window window; /* --window C,W */
 } predict_opts;
 
 enum { PREDICT_MAX_TOP = 100000 };
@@ -22,7 +23,7 @@ enum { PREDICT_MAX_TOP = 100000 };
 /* Decodes, resizes and preprocesses one image into dst (one sample of input 0). */
 static int prepare(const snt_model_info *info, const predict_opts *o, const char *path, float *dst, snt_err *e) {
   snt_image img = {0};
-  snt_image_opts io = {.channels = snt_rt_image_channels(info), .max_pixels = o->max_pixels};
+  snt_image_opts io = {.channels = snt_rt_image_channels(info), .max_pixels = o->max_pixels, .window = o->window};
   if (snt_image_load_opts(path, &io, &img, e) != SNT_OK) return -1;
   snt_status st = snt_rt_image_sample(info, &img, dst, e);
   snt_image_free(&img);
@@ -265,6 +266,7 @@ int snt_rt_cmd_predict(const snt_model_info *info, snt_rt_common *c, int argc, c
   o.max_pixels = max_pixels;
   int rc = prc < 0 ? snt_rt_usage(stdout, info) : prc ? prc : check_model(info, n);
   snt_rt_inputs in = {0};
+  o.window = c->window;
   if (prc) {
     free(args);
     return rc;

@@ -86,7 +86,8 @@ static void answer(snt_srv *s, const snt_srv_req *req, const snt_srv_part *part,
 /* Decodes the image and explains it under the explainer's lock; 0, or -1 with rep set. */
 static int explain_part(snt_srv *s, const snt_srv_req *req, const snt_srv_part *part, snt_srv_reply *rep) {
   snt_image img = {0};
-  snt_image_opts io = {.channels = snt_rt_image_channels(s->info), .max_pixels = s->common->max_pixels};
+  snt_image_opts io = {.channels = snt_rt_image_channels(s->info), .max_pixels = s->common->max_pixels,
+                       .window = s->common->window};
   snt_gradcam_result r = {0};
   snt_err e = {0};
   uint8_t *rgb = NULL, *png = NULL;

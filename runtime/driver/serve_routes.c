@@ -33,7 +33,8 @@ int snt_srv_request_parts(const snt_srv_req *req, snt_srv_part *parts, int max, 
 /* Decodes and preprocesses every part into x (n samples), as `predict` does for files. */
 static int prepare_all(snt_srv *s, const snt_srv_part *parts, int n, float *x, snt_srv_reply *rep) {
   const snt_model_info *info = s->info;
-  snt_image_opts io = {.channels = snt_rt_image_channels(info), .max_pixels = s->common->max_pixels};
+  snt_image_opts io = {.channels = snt_rt_image_channels(info), .max_pixels = s->common->max_pixels,
+                       .window = s->common->window};
   for (int i = 0; i < n; i++) {
     snt_image img = {0};
     snt_err e;

@@ -75,10 +75,10 @@ static void out_stem(const char *dir, const char *image, int index, char **used,
   else snprintf(out, size, "%s/%s", dir, stem);
 }
 
-static int explain_one(snt_gradcam *g, const snt_model_info *info, int cls, long long max_pixels,
+static int explain_one(snt_gradcam *g, const snt_model_info *info, int cls, const snt_rt_common *c,
                        const char *image, const char *stem) {
   snt_image img = {0};
-  snt_image_opts io = {.channels = snt_rt_image_channels(info), .max_pixels = max_pixels};
+  snt_image_opts io = {.channels = snt_rt_image_channels(info), .max_pixels = c->max_pixels, .window = c->window};
   snt_gradcam_result r = {0};
   snt_err e = {0};
   uint8_t *rgb = NULL;
@@ -168,7 +168,7 @@ int snt_xp_cmd(const snt_model_info *info, const snt_explain_info *x, snt_xp_wei
   for (int i = 0; !rc && i < n; i++) {
     char stem[4200];
     out_stem(o.dir, images[i], i, used, stem, sizeof stem);
-    failed += explain_one(&g, info, cls, c->max_pixels, images[i], stem) != 0;
+    failed += explain_one(&g, info, cls, c, images[i], stem) != 0;
   }
   for (int i = 0; used && i < n; i++) free(used[i]);
   free(used);

@@ -1,6 +1,7 @@
-/* snt_image_load: opens the file, sniffs its format and hands it to the PNG or JPEG decoder. */
+/* snt_image_load: opens the file, sniffs its format and hands it to the PNG, JPEG or DICOM decoder. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -56,6 +57,9 @@ snt_status snt_image_check_opts(const char *who, const snt_image_opts *o, snt_er
   if (o->max_pixels < 0 || o->max_pixels > SNT_IMAGE_MAX_PIXELS)
     return snt_err_set(e, SNT_ERR_INPUT, "%s: the pixel cap must be 1 to %lld, not %lld", who,
                        (long long)SNT_IMAGE_MAX_PIXELS, o->max_pixels);
+  if (o->window.set && !(isfinite(o->window.center) && isfinite(o->window.width) && o->window.width >= 1))
+    return snt_err_set(e, SNT_ERR_INPUT, "%s: the window needs a finite center and a width of at least 1, not %g,%g", who,
+                       o->window.center, o->window.width);
   return SNT_OK;
 }
 
@@ -105,22 +109,26 @@ snt_status snt_image_load(const char *path, snt_image *out, snt_err *e) {
 
 snt_status snt_image__sniff_decode(const char *path, FILE *f, const snt_image__want *want, snt_image *out, snt_err *e) {
   snt_status st;
-  unsigned char head[8];
+  unsigned char head[132]; /* a DICOM Part 10 file has "DICM" after its 128-byte preamble */
   size_t n = fread(head, 1, sizeof head, f);
   if (n == 0 && ferror(f)) {
     st = snt_err_set(e, SNT_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
   } else if (n == 0) {
     st = snt_err_set(e, SNT_ERR_INPUT, "%s: empty file, not an image", path);
-  } else if (n == 8 && memcmp(head, "\x89PNG\r\n\x1a\n", 8) == 0) {
+  } else if (n >= 8 && memcmp(head, "\x89PNG\r\n\x1a\n", 8) == 0) {
     rewind(f);
     st = snt_image__decode_png(path, f, want, out, e);
   } else if (n >= 3 && head[0] == 0xff && head[1] == 0xd8 && head[2] == 0xff) {
     rewind(f);
     st = snt_image__decode_jpeg(path, f, want, out, e);
+  } else if (n == 132 && memcmp(head + 128, "DICM", 4) == 0) {
+    rewind(f);
+    st = snt_image__decode_dicom(path, f, want, out, e);
   } else if (n < 8 && memcmp(head, "\x89PNG\r\n\x1a\n", n) == 0) {
     st = snt_err_set(e, SNT_ERR_INPUT, "%s: truncated PNG: the file is only %zu bytes long", path, n);
   } else {
     /* Show the first bytes, as text when they are text (a CSV or HTML page saved as .png). */
+    if (n > 8) n = 8;
     char shown[8 * 3 + 1] = "";
     int text = 1;
     for (size_t i = 0; i < n; i++) text &= (head[i] >= 0x20 && head[i] < 0x7f) || head[i] == '\n' || head[i] == '\t';
@@ -131,8 +139,8 @@ snt_status snt_image__sniff_decode(const char *path, FILE *f, const snt_image__w
         snprintf(shown + 3 * i, 4, " %02x", head[i]);
     }
     st = snt_err_set(e, SNT_ERR_INPUT,
-                     text ? "%s: not a PNG or JPEG image: it begins with the text \"%s\""
-                          : "%s: not a PNG or JPEG image: it begins with the bytes%s",
+                     text ? "%s: not a PNG, JPEG or DICOM image: it begins with the text \"%s\""
+                          : "%s: not a PNG, JPEG or DICOM image: it begins with the bytes%s",
                      path, shown);
   }
   return st;
@@ -141,7 +149,8 @@ snt_status snt_image__sniff_decode(const char *path, FILE *f, const snt_image__w
 snt_status snt_image__want_of(const char *who, const snt_image_opts *o, snt_image__want *w, snt_err *e) {
   snt_status st = snt_image_check_opts(who, o, e);
   *w = (snt_image__want){.channels = o && o->channels ? o->channels : 3,
-                         .max_pixels = o && o->max_pixels ? o->max_pixels : SNT_IMAGE_DEFAULT_MAX_PIXELS};
+                         .max_pixels = o && o->max_pixels ? o->max_pixels : SNT_IMAGE_DEFAULT_MAX_PIXELS,
+                         .window = o ? o->window : (snt_image_window){0}};
   return st;
 }
 

@@ -76,7 +76,7 @@ int snt_tr_cmd_evaluate(const snt_model_info *info, const snt_train_info *t, snt
     if (!blob || (part[0] == 'a' && !all)) rc = SNT_EXIT_INTERNAL;
     if (!rc) {
       snt_tr_copy_to(&s, t->eval_model, blob);
-      rc = snt_tr_evaluate(t, blob, &d.ds, items, n, threads, snt_rt_bf16(info, c), c->max_pixels, &ev);
+      rc = snt_tr_evaluate(t, blob, &d.ds, items, n, threads, snt_rt_bf16(info, c), c->max_pixels, c->window, &ev);
     }
     if (!rc) {
       printf("evaluated %lld images (%s part of split %g,%g,%g seed %lld)%s\n", (long long)ev.n, part, s.split[0], s.split[1],
@@ -148,11 +148,12 @@ static void usage_train(FILE *f, const snt_model_info *m) {
           "        [--init-from W.onnx]        start from the parameters this file has (the rest fresh)\n"
           "        [--resume]                  continue from DIR/last.onnx as if never interrupted\n"
           "        [--max-pixels N]            the largest image (width x height) decoded\n"
+          "        [--window C,W]              the VOI window of DICOM images (center, width >= 1)\n"
           "        ranges: --epochs 1 to 1000000, --batch 1 to the compiled training batch, --patience 0 to\n"
           "        1000000, --lr more than 0 and at most 1e6, --bn-momentum and --split fractions 0 to 1,\n"
           "        --seed 0 to 2^63-1. A loss that is not finite stops training (exit 1) naming the epoch\n"
           "        and step; last.onnx and best.onnx keep the last completed epoch's weights.\n"
-          "  evaluate --data DIR [--split test|val|train|all] [--out DIR] [--max-pixels N]\n"
+          "  evaluate --data DIR [--split test|val|train|all] [--out DIR] [--max-pixels N] [--window C,W]\n"
           "        [--predictions FILE.csv] [--threshold CLASS=P]\n"
           "                                    loss, accuracy, confusion matrix, per-class report; images\n"
           "                                    whose input or output is not finite are counted apart;\n"
@@ -161,7 +162,7 @@ static void usage_train(FILE *f, const snt_model_info *m) {
           "                                    image's path, true class and probabilities; --threshold\n"
           "                                    (repeatable): CLASS called at probability >= P (0 to 1)\n"
           "  export-onnx -o OUT.onnx           the weights as a standard ONNX inference model\n"
-          "  data --data DIR [--out DIR] [--split A,B,C] [--seed N] [--max-pixels N]\n"
+          "  data --data DIR [--out DIR] [--split A,B,C] [--seed N] [--max-pixels N] [--window C,W]\n"
           "                                    class counts per split, class weights, a contact sheet\n"
           "  explain IMAGE... -o DIR [--class NAME] [--layer NAME] [--max-pixels N]\n"
           "                                    Grad-CAM: an overlay PNG and a JSON (probabilities, map) per image\n"

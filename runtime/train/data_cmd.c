@@ -55,7 +55,7 @@ int snt_tr_cmd_data(const snt_model_info *info, const snt_train_info *t, snt_rt_
      * 1-channel model, else colour (the alpha of a 4-channel model is not shown). */
     const snt_model_io *in = &info->inputs[0];
     snt_image_opts io = {.channels = in->rank == 4 && in->dims[info->pre.nhwc ? 3 : 1] == 1 ? 1 : 3,
-                         .max_pixels = c->max_pixels};
+                         .max_pixels = c->max_pixels, .window = c->window};
     int *used = calloc((size_t)n + 1, sizeof *used);
     for (int i = 0; used && i < d.ds.n_items; i++) {
       int c = d.ds.label[i];

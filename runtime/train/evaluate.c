@@ -16,7 +16,8 @@ void snt_tr_eval_free(snt_tr_eval *e) {
 }
 
 int snt_tr_evaluate(const snt_train_info *t, const unsigned char *eval_blob, const snt_dataset *ds, const int *items,
-                    int n_items, int threads, int bf16, long long max_pixels, snt_tr_eval *out) {
+                    int n_items, int threads, int bf16, long long max_pixels, snt_image_window window,
+                    snt_tr_eval *out) {
   memset(out, 0, sizeof *out);
   const snt_model_info *em = t->eval_model;
   const snt_model_io *in = &em->inputs[0];
@@ -24,7 +25,8 @@ int snt_tr_evaluate(const snt_train_info *t, const unsigned char *eval_blob, con
   size_t sample = 1;
   for (int k = 1; k < in->rank; k++) sample *= (size_t)in->dims[k];
   snt_loader_opts lo = {.height = (int)in->dims[2], .width = (int)in->dims[3], .channels = (int)in->dims[1], .batch = (int)b,
-                        .workers = threads > 1 ? 2 : 1, .max_pixels = max_pixels};
+                        .workers = threads > 1 ? 2 : 1, .max_pixels = max_pixels,
+                        .window = window};
   snt_loader *l = NULL;
   snt_err e;
   float *x = calloc(sample * (size_t)b, sizeof(float)), *probs = calloc((size_t)(b * classes), sizeof(float));

@@ -28,6 +28,7 @@ typedef struct opts {
   double lr, bn_momentum, split[3];
   int threads, augment, resume, has_split, profile;
   long long max_pixels; /* --max-pixels, 0 = the image module's default */
+  snt_image_window window; /* --window C,W for DICOM images */
 } opts;
 
 static double now(void) {
@@ -75,6 +76,7 @@ static int parse(const snt_model_info *info, const snt_train_info *t, snt_rt_com
   o->resume = resume;
   o->profile = profile;
   o->max_pixels = c->max_pixels;
+  o->window = c->window;
   if (!o->data) {
     fprintf(stderr, "%s train: needs --data DIR (a folder of class folders)\n", info->name);
     return SNT_EXIT_USER;
@@ -268,7 +270,7 @@ static int validate(trainer *tr, double *val_loss, double *val_acc) {
   if (!tr->d.split.n_val) return 0;
   snt_tr_copy_to(&tr->s, tr->t->eval_model, tr->eval_blob);
   snt_tr_eval ev;
-  int rc = snt_tr_evaluate(tr->t, tr->eval_blob, &tr->d.ds, tr->d.split.val, tr->d.split.n_val, tr->o.threads, 0, tr->o.max_pixels, &ev);
+  int rc = snt_tr_evaluate(tr->t, tr->eval_blob, &tr->d.ds, tr->d.split.val, tr->d.split.n_val, tr->o.threads, 0, tr->o.max_pixels, tr->o.window, &ev);
   if (!rc) *val_loss = ev.loss, *val_acc = ev.accuracy;
   snt_tr_eval_free(&ev);
   return rc;
@@ -394,7 +396,7 @@ static int setup(trainer *tr) {
   const snt_train_recipe *r = &t->recipe;
   snt_loader_opts lo = {.height = (int)in->dims[2], .width = (int)in->dims[3], .channels = (int)in->dims[1], .batch = (int)o->batch, .shuffle = 1,
                         .augment = o->augment, .seed = (uint64_t)o->seed, .workers = 2,
-                        .max_pixels = o->max_pixels};
+                        .max_pixels = o->max_pixels, .window = o->window};
   lo.aug = (snt_augment){r->augment.flip_horizontal, r->augment.flip_vertical, r->augment.brightness,
                          {r->augment.contrast[0], r->augment.contrast[1]}, r->augment.rotation,
                          {r->augment.shift[0], r->augment.shift[1]}, r->augment.zoom};

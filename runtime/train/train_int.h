@@ -100,7 +100,8 @@ typedef struct snt_tr_eval {
   int64_t invalid; /* images whose input or output was not finite: not in n, loss or accuracy */
 } snt_tr_eval;
 int snt_tr_evaluate(const snt_train_info *t, const unsigned char *eval_blob, const snt_dataset *ds, const int *items,
-                    int n_items, int threads, int bf16, long long max_pixels, snt_tr_eval *out);
+                    int n_items, int threads, int bf16, long long max_pixels, snt_image_window window,
+                    snt_tr_eval *out);
 void snt_tr_eval_free(snt_tr_eval *e);
 
 /* evaluate's clinical metrics (clinical.c). --threshold CLASS=P: class CLASS called when its

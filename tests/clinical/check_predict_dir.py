@@ -89,7 +89,7 @@ for e in entries:
         a = {x["label"]: x["confidence"] for x in alone[0]["predictions"]}
         ok = all(abs(x["confidence"] - a[x["label"]]) <= 1e-6 for x in e["predictions"])
     check(ok, "%s: in the folder %r, alone %r" % (f, e, alone))
-check("notes.txt: not a PNG or JPEG image" in p.stderr, "notes.txt: %r" % p.stderr)
+check("notes.txt: not a PNG, JPEG or DICOM image" in p.stderr, "notes.txt: %r" % p.stderr)
 
 # A folder between two files: each argument in its place, the folder's files in order.
 entries, _ = predict_json(["xr/B.png", "xr/d", "xr/a.png"], 0)

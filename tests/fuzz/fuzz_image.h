@@ -1,4 +1,4 @@
-/* Shared by fuzz_png.c and fuzz_jpeg.c: feeds bytes to snt_image_load through an in-memory
+/* Shared by fuzz_png.c, fuzz_jpeg.c and fuzz_dicom.c: feeds bytes to snt_image_load through an in-memory
  * file (memfd), so the loader runs exactly as on a real path and nothing touches the disk. */
 #ifndef SINTER_FUZZ_IMAGE_H
 #define SINTER_FUZZ_IMAGE_H
@@ -20,7 +20,8 @@ static inline uint32_t fuzz_be32(const uint8_t *p) {
   return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static inline void fuzz_image_load(const uint8_t *data, size_t size) {
+/* snt_image_load_opts with o (NULL: the defaults). */
+static inline void fuzz_image_load_opts(const uint8_t *data, size_t size, const snt_image_opts *o) {
   int fd = memfd_create("fuzz-image", MFD_CLOEXEC);
   if (fd < 0) return;
   size_t off = 0;
@@ -34,7 +35,7 @@ static inline void fuzz_image_load(const uint8_t *data, size_t size) {
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     snt_image img = {0};
     snt_err e;
-    if (snt_image_load(path, &img, &e) == SNT_OK) {
+    if (snt_image_load_opts(path, o, &img, &e) == SNT_OK) {
       /* Touch every pixel, so ASan sees a buffer shorter than the size it claims. */
       volatile float sink = 0;
       size_t n = (size_t)img.width * (size_t)img.height * (size_t)img.channels;
@@ -45,5 +46,7 @@ static inline void fuzz_image_load(const uint8_t *data, size_t size) {
   }
   close(fd);
 }
+
+static inline void fuzz_image_load(const uint8_t *data, size_t size) { fuzz_image_load_opts(data, size, NULL); }
 
 #endif

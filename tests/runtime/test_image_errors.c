@@ -70,14 +70,14 @@ static void check_files(test_state *ts) {
   expect_error(ts, SINTER_TEST_TMP, SNT_ERR_INPUT, "is a directory");  /* refused before any read */
   const char *text = "label,file\nCOVID,COVID-1.png\n";
   fx_write_file(fx_tmp(path, sizeof path, "err_text.png"), text, strlen(text));
-  expect_error(ts, path, SNT_ERR_INPUT, "not a PNG or JPEG");
+  expect_error(ts, path, SNT_ERR_INPUT, "not a PNG, JPEG or DICOM");
   unsigned char noise[1000];
   for (size_t i = 0; i < sizeof noise; i++) noise[i] = (unsigned char)(i * 2654435761u >> 13);
   noise[0] = 0x42;  /* not a magic byte by chance */
   fx_write_file(fx_tmp(path, sizeof path, "err_noise.jpg"), noise, sizeof noise);
-  expect_error(ts, path, SNT_ERR_INPUT, "not a PNG or JPEG");
+  expect_error(ts, path, SNT_ERR_INPUT, "not a PNG, JPEG or DICOM");
   fx_write_file(fx_tmp(path, sizeof path, "err_gif.png"), "GIF89a\x01\x00\x01\x00", 10);
-  expect_error(ts, path, SNT_ERR_INPUT, "not a PNG or JPEG");
+  expect_error(ts, path, SNT_ERR_INPUT, "not a PNG, JPEG or DICOM");
 
   snt_err e = {{0}};
   snt_image img;

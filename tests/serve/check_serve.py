@@ -135,7 +135,7 @@ def test_api(port):
          "/v1/predict takes a PNG, JPEG or DICOM image (image/png, image/jpeg, application/dicom, "
          "application/octet-stream) or multipart/form-data, not 'text/plain'"),
         (("POST", "/v1/predict", b"hello", {"Content-Type": "image/png"}), 400,
-         'body: not a PNG or JPEG image: it begins with the text "hello"'),
+         'body: not a PNG, JPEG or DICOM image: it begins with the text "hello"'),
         (("POST", "/v1/predict", b"", {"Content-Type": "image/png"}), 400, "body: empty, not an image"),
         (("POST", "/v1/predict", blobs[0][:4], {"Content-Type": "image/png"}), 400,
          "body: truncated PNG: the file is only 4 bytes long"),
