@@ -81,6 +81,11 @@ static snt_status step(const char *path, walker *w, snt_err *e) {
     descend = w->p[at + 4] == 'S' && w->p[at + 5] == 'Q';
     if (w->p[at + 4] == 'U' && w->p[at + 5] == 'N' && n == 0xFFFFFFFFUL) w->un = 1;
   }
+  /* The file meta information (PS3.10 7.1) is group 0002 elements only, none a sequence or of
+   * undefined length; DCMTK's recovery from such damage there reserves what it declares. */
+  if (meta && (group != 0x0002 || descend || n == 0xFFFFFFFFUL))
+    return snt_err_set(e, SNT_ERR_INPUT, "%s: damaged DICOM file: the file meta information holds element (%04x,%04x) at byte %zu, %s",
+                       path, group, elem, at, group != 0x0002 ? "not of group 0002" : "a sequence or of undefined length");
   if (n == 0xFFFFFFFFUL) { /* undefined length: a sequence, item or encapsulated pixel data */
     if (group == 0x7FE0 && elem == 0x0010) w->fragments = 1;
     w->pos = at + head;
