@@ -159,7 +159,7 @@ typedef struct compile_args {
 static int parse_compile(int argc, char **argv, compile_args *a) {
   static const char prog[] = "sinter compile";
   snt_opt_list sets = {0};
-  bool embed = false, no_freeze = false, no_passes = false, no_train = false, nhwc = false, no_explain = false;
+  bool embed = false, no_freeze = false, no_passes = false, no_train = false, nhwc = false;
   int64_t batch = 1, threads = 0, train_batch = 0;
   double scale = 1, mean[3] = {0, 0, 0}, std[3] = {1, 1, 1};
   const snt_opt table[] = {
@@ -176,7 +176,7 @@ static int parse_compile(int argc, char **argv, compile_args *a) {
       {.name = "train-batch", 0, SNT_OPT_INT, &train_batch, "N", "DSL models: the largest batch EXE train takes", .imin = 1,
        .imax = 65536},
       {.name = "no-train", 0, SNT_OPT_FLAG, &no_train, NULL, "DSL models: build for inference only"},
-      {.name = "no-explain", 0, SNT_OPT_FLAG, &no_explain, NULL, "ONNX models: no Grad-CAM model (EXE explain)"},
+      {.name = "explain", 0, SNT_OPT_FLAG, &a->explain, NULL, "ONNX models: also Grad-CAM's model (EXE explain)"},
       {.name = "max-memory", 0, SNT_OPT_INT, &a->max_memory, "BYTES", "the most memory the planned arena may take",
        .imin = 1, .imax = INT64_MAX},
       {.name = "labels", 0, SNT_OPT_STRING, &a->labels, "A,B,...", "class names for predict"},
@@ -205,7 +205,6 @@ static int parse_compile(int argc, char **argv, compile_args *a) {
   a->lo.no_freeze = no_freeze;
   a->passes = !no_passes;
   a->trainable = !no_train;
-  a->explain = !no_explain;
   a->batch = batch, a->threads = threads, a->train_batch = train_batch;
   a->pre = (snt_model_pre){(float)scale, {(float)mean[0], (float)mean[1], (float)mean[2]},
                            {(float)std[0], (float)std[1], (float)std[2]}, nhwc};
@@ -339,7 +338,10 @@ int snt_cmd_compile(int argc, char **argv) {
       snt_diag_print(td, stderr);
     }
   }
+  /* Opt-in for ONNX graphs: the explain graph is a second import, a second copy of the weights
+   * in the compiler's memory (DSL explain graphs hold none). */
   if (!st && onnx && a.explain) build_explain(model, &lo, true, a.softmax, &tr);
+  if (!st && !onnx && a.explain) st = snt_diag_error(d, NULL, (snt_loc){0}, "--explain is for ONNX models: a DSL model's executable explains unless compiled --no-train");
   if (!st && passes) st = snt_passes_run(g, d, tr.step ? SNT_PIPELINE_KEEP_VALUES : SNT_PIPELINE_INFERENCE);
   if (!st) {
     /* Splitting needs every input and output to carry the batch. */

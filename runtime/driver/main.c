@@ -275,7 +275,8 @@ int snt_rt_main_with(int argc, char **argv, const snt_model_info *m, const snt_r
       strcmp(cmd, "data") == 0 || strcmp(cmd, "gradients") == 0 || strcmp(cmd, "explain") == 0) {
     fprintf(stderr, "%s: '%s' is not available: this executable was compiled for inference only (an ONNX graph, "
                     "sinter compile --no-train, or a model sinter cannot train yet)%s\n", m->name, cmd,
-            strcmp(cmd, "explain") == 0 ? "; Grad-CAM needs the generated backward pass of a trainable executable" : "");
+            strcmp(cmd, "explain") == 0 ? "; Grad-CAM needs an explain model: a DSL model compiled without --no-train, "
+                                          "or an ONNX graph compiled with --explain" : "");
     return SNT_RT_EXIT_USER;
   }
   static const char *const commands[] = {"predict", "run", "bench", "serve", "summary", "info", "train", "evaluate",

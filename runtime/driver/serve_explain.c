@@ -17,7 +17,7 @@ void snt_srv_explain_open(snt_srv *s) {
   snt_err e = {0};
   if (!xs) {
     snprintf(s->xp_why, sizeof s->xp_why, "this executable has no explain model (a DSL model compiled with --no-train, "
-                                          "or an ONNX graph compiled with --no-explain)");
+                                          "or an ONNX graph compiled without --explain)");
     return;
   }
   int layer = snt_gradcam_find_layer(xs->x, NULL, &e);

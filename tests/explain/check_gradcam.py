@@ -79,7 +79,7 @@ def main():
         weights = os.path.join(tmp, "w.onnx")  # the same draw, exported at the test's size
         export_at_size(km, model, weights, a.size, onnx_graph)
         if onnx_graph:
-            compile_cmd = [a.sinter, "compile", weights, "--labels", "COVID,Normal,Viral Pneumonia,Lung_Opacity"]
+            compile_cmd = [a.sinter, "compile", weights, "--explain", "--labels", "COVID,Normal,Viral Pneumonia,Lung_Opacity"]
         else:
             compile_cmd = [a.sinter, "compile", os.path.join(a.models, name + ".nn"), "--set", f"size={a.size}",
                            "--weights", weights]

@@ -388,7 +388,7 @@ def test_explain(port):
     try:
         st, _, r = jrequest(plain, "POST", "/v1/explain", blobs[0], {"Content-Type": "image/png"})
         want_err = ("cannot explain: this executable has no explain model (a DSL model compiled with --no-train, or an "
-                    "ONNX graph compiled with --no-explain)")
+                    "ONNX graph compiled without --explain)")
         check(st == 501 and r == {"error": want_err}, "explain without a model: %d %r" % (st, r))
     finally:
         proc.terminate()
