@@ -94,6 +94,10 @@ typedef struct snt_rt_model {
  * the parameters' names, types and shapes; 0, or an exit code after printing why. */
 int snt_rt_load_weights(const snt_model_info *info, const char *path, void **out);
 
+/* Copies every parameter of `to` that `from` has under the same name from src (laid out as
+ * from's) into dst (laid out as to's); the others are left as they are. */
+void snt_rt_copy_params(const snt_model_info *from, const unsigned char *src, const snt_model_info *to, unsigned char *dst);
+
 int snt_rt_open(const snt_model_info *info, const snt_rt_common *c, snt_rt_model *out);
 void snt_rt_close(snt_rt_model *m);
 /* Runs the whole batch: in/out are buffers shaped as m->in / m->out. 0 on success; else the

@@ -47,6 +47,17 @@ static void check_weights(snt_rt_model *m, const unsigned char *blob) {
 }
 
 /* Copies each parameter's initializer (same name, type and shape) into a blob. */
+void snt_rt_copy_params(const snt_model_info *from, const unsigned char *src, const snt_model_info *to, unsigned char *dst) {
+  for (int i = 0; i < to->n_params; i++)
+    for (int j = 0; j < from->n_params; j++)
+      if (strcmp(from->params[j].name, to->params[i].name) == 0) {
+        int64_t n = 1;
+        for (int k = 0; k < to->params[i].rank; k++) n *= to->params[i].dims[k];
+        memcpy(dst + to->params[i].offset, src + from->params[j].offset, (size_t)n * snt_dtype_size(to->params[i].dtype));
+        break;
+      }
+}
+
 int snt_rt_load_weights(const snt_model_info *info, const char *path, void **out) {
   Onnx__ModelProto *m = NULL;
   snt_err e;

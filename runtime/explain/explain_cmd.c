@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "runtime/driver/driver.h"
 #include "runtime/explain/explain.h"
 #include "runtime/explain/gradcam.h"
+#include "sinter/file.h"
 #include "sinter/image.h"
 
 enum { EXPLAIN_MAX_IMAGES = 100000, OVERLAY_MAX_SIDE = 1024 };
@@ -113,19 +113,6 @@ static int find_class(const snt_model_info *info, const char *name, int classes)
   return -2;
 }
 
-/* mkdir -p: a folder and its parents; 0, or -1 with errno. */
-static int mkdir_p(const char *dir) {
-  char path[4096];
-  if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) return errno = ENAMETOOLONG, -1;
-  for (char *p = path + 1; *p; p++)
-    if (*p == '/') {
-      *p = '\0';
-      if (mkdir(path, 0777) != 0 && errno != EEXIST) return -1;
-      *p = '/';
-    }
-  return mkdir(path, 0777) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* Parses the options and checks the layer and class: 0, -1 for --help, or an exit code. */
 static int parse(const snt_model_info *info, const snt_explain_info *x, snt_rt_common *c, int argc, char **argv,
                  explain_opts *o, char **images, int *n, int *layer, int *cls) {
@@ -142,7 +129,7 @@ static int parse(const snt_model_info *info, const snt_explain_info *x, snt_rt_c
   if ((*layer = snt_gradcam_find_layer(x, o->layer, &e)) < 0) return fprintf(stderr, "%s explain: %s\n", info->name, e.msg), 1;
   *cls = find_class(info, o->cls_name, (int)x->model->outputs[0].dims[1]);
   if (*cls == -2) return 1;
-  if (mkdir_p(o->dir)) return fprintf(stderr, "%s: cannot create: %s\n", o->dir, strerror(errno)), 1;
+  if (snt_file_mkdir_p(o->dir, &e) != SNT_OK) return fprintf(stderr, "%s\n", e.msg), 1;
   return 0;
 }
 

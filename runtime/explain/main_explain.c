@@ -7,18 +7,6 @@
 
 #include "runtime/explain/explain.h"
 
-/* The explain model's parameters by name from a blob of another model's layout. */
-static void copy_by_name(const snt_model_info *from, const unsigned char *src, const snt_model_info *to, unsigned char *dst) {
-  for (int i = 0; i < to->n_params; i++)
-    for (int j = 0; j < from->n_params; j++)
-      if (strcmp(from->params[j].name, to->params[i].name) == 0) {
-        int64_t n = 1;
-        for (int k = 0; k < to->params[i].rank; k++) n *= to->params[i].dims[k];
-        memcpy(dst + to->params[i].offset, src + from->params[j].offset, (size_t)n * snt_dtype_size(to->params[i].dtype));
-        break;
-      }
-}
-
 /* The inference model's parameters of the same names (built in, or --weights), then the
  * explain model's own values of those that sinter compile's passes changed. */
 static int own_weights(void *ctx, const snt_explain_info *x, const char *weights, unsigned char *blob) {
@@ -34,7 +22,7 @@ static int own_weights(void *ctx, const snt_explain_info *x, const char *weights
     int rc = snt_rt_load_weights(info, weights, &loaded);
     if (rc) return rc;
   }
-  copy_by_name(info, loaded ? loaded : info->weights, xm, blob);
+  snt_rt_copy_params(info, loaded ? loaded : info->weights, xm, blob);
   free(loaded);
   for (int i = 0; i < x->n_delta; i++)
     for (int k = 0; k < xm->n_params; k++)

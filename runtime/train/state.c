@@ -31,17 +31,8 @@ int64_t snt_tr_param_offset(const snt_train_info *t, const char *name, int64_t *
   return (int64_t)t->step_model->params[i].offset;
 }
 
-static void copy_by_name(const snt_model_info *from, const unsigned char *src, const snt_model_info *to, unsigned char *dst) {
-  for (int i = 0; i < to->n_params; i++) {
-    int j = find(from, to->params[i].name);
-    if (j < 0) continue;
-    size_t bytes = (size_t)numel(&to->params[i]) * snt_dtype_size(to->params[i].dtype);
-    memcpy(dst + to->params[i].offset, src + from->params[j].offset, bytes);
-  }
-}
-
 void snt_tr_copy_to(const snt_tr_state *s, const snt_model_info *to, unsigned char *blob) {
-  copy_by_name(s->t->step_model, s->blob, to, blob);
+  snt_rt_copy_params(s->t->step_model, s->blob, to, blob);
 }
 
 /* Offsets and sizes of the named step-model parameters; -1 when a name is missing. */
@@ -85,7 +76,7 @@ int snt_tr_state_init(snt_tr_state *s, const snt_train_info *t, const snt_model_
             ((size_t)s->n_moments + 1) * sizeof(float));
     return EXIT_INTERNAL;
   }
-  if (infer->weights) copy_by_name(infer, infer->weights, t->step_model, s->blob);
+  if (infer->weights) snt_rt_copy_params(infer, infer->weights, t->step_model, s->blob);
   s->lr = t->recipe.lr;
   s->best = s->lr_best = INFINITY;
   s->best_epoch = -1;
