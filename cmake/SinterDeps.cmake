@@ -42,9 +42,8 @@ snt_require(MICROHTTPD_FOUND "libmicrohttpd" "libmicrohttpd-dev")
 set(THREADS_PREFER_PTHREAD_FLAG ON)
 find_package(Threads REQUIRED)
 
-# DCMTK for DICOM input (runtime/image/dicom_codec.cc): dcmdata with its RLE decoder, the JPEG
-# and JPEG-LS decoders, and their logging and support libraries. Found as plain libraries so the
-# same list can go on the link line of the executables sinter builds.
+# DCMTK for DICOM input (the plugin runtime/image/dicom/): dcmdata with its RLE decoder, the JPEG
+# and JPEG-LS decoders, and their logging and support libraries.
 find_path(DCMTK_INCLUDE_DIR dcmtk/dcmdata/dcfilefo.h)
 set(SNT_DCMTK_LIBRARIES "")
 foreach(lib dcmjpls dcmjpeg dcmdata oflog ofstd)

@@ -154,9 +154,11 @@ int snt_srv_request_parts(const snt_srv_req *req, snt_srv_part *parts, int max, 
 /* The embedded web page (HTML with its CSS and JS inline). */
 extern const char snt_srv_page[];
 
-/* Starts libmicrohttpd on conf's address; *daemon is opaque; the bound port in *port. */
-snt_status snt_srv_http_start(snt_srv *s, void **daemon, int *port, snt_err *e);
-/* Stops accepting, waits (at most grace seconds) for the requests being handled, then stops. */
-void snt_srv_http_stop(snt_srv *s, void *daemon, double grace);
+/* Loads libmicrohttpd and starts it on conf's address; *server is opaque, for http_stop; the
+ * bound port in *port. */
+snt_status snt_srv_http_start(snt_srv *s, void **server, int *port, snt_err *e);
+/* Stops accepting, waits (at most grace seconds) for the requests being handled, then stops
+ * and frees *server. */
+void snt_srv_http_stop(snt_srv *s, void *server, double grace);
 
 #endif

@@ -2,6 +2,7 @@
  * while its samples wait for the inference thread), limits checked before any body is read,
  * bodies gathered up to the cap, then the route table's handler. Every error is JSON. */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -12,6 +13,38 @@
 #include <unistd.h>
 
 #include "runtime/driver/serve.h"
+
+/* libmicrohttpd is loaded when serve starts: linked, it and its TLS stack (gnutls and eight
+ * more libraries) would load with every process of every command. The ABI of soname 12 has
+ * been stable since 2012; the types come from the header. */
+#define SNT_MHD_SONAME "libmicrohttpd.so.12"
+#define SNT_MHD_FUNCS(X)                                                                          \
+  X(start_daemon) X(stop_daemon) X(quiesce_daemon) X(get_daemon_info) X(lookup_connection_value) \
+  X(create_response_from_buffer) X(add_response_header) X(queue_response) X(destroy_response)
+#define SNT_MHD_FIELD(f) __typeof__(MHD_##f) *f;
+
+/* The running server: the loaded library's functions, the daemon, what the callbacks serve. */
+typedef struct http {
+  struct { SNT_MHD_FUNCS(SNT_MHD_FIELD) } mhd;
+  struct MHD_Daemon *daemon;
+  snt_srv *s;
+} http;
+
+static snt_status mhd_load(http *h, snt_err *e) {
+  void *lib = dlopen(SNT_MHD_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+  if (!lib)
+    return snt_err_set(e, SNT_ERR_IO, "%s serve: cannot load libmicrohttpd (%s): install the Debian package libmicrohttpd12",
+                       h->s->info->name, dlerror());
+  void *sym;
+#define SNT_MHD_LOAD(f)                                                                                         \
+  if (!(sym = dlsym(lib, "MHD_" #f)))                                                                           \
+    return dlclose(lib), snt_err_set(e, SNT_ERR_IO, "%s serve: %s has no MHD_%s", h->s->info->name, SNT_MHD_SONAME, #f); \
+  memcpy(&h->mhd.f, &sym, sizeof sym); /* object pointer to function pointer, as POSIX allows */
+  SNT_MHD_FUNCS(SNT_MHD_LOAD)
+#undef SNT_MHD_LOAD
+  dlclose(lib); /* RTLD_NODELETE: it stays loaded */
+  return SNT_OK;
+}
 
 /* What a request carries between libmicrohttpd's calls. */
 typedef struct request {
@@ -37,19 +70,20 @@ void snt_srv_error(snt_srv_reply *rep, int status, const char *fmt, ...) {
 
 /* Queues rep (its body handed to libmicrohttpd); close: the body was not read, so the
  * connection cannot be reused. */
-static enum MHD_Result send_reply(struct MHD_Connection *c, snt_srv_reply *rep, const char *allow, bool close) {
+static enum MHD_Result send_reply(const http *h, struct MHD_Connection *c, snt_srv_reply *rep, const char *allow,
+                                   bool close) {
   if (rep->body.oom) snt_srv_buf_free(&rep->body), rep->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-  struct MHD_Response *r = rep->body.data
-                               ? MHD_create_response_from_buffer(rep->body.len, rep->body.data, MHD_RESPMEM_MUST_FREE)
-                               : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+  struct MHD_Response *r =
+      rep->body.data ? h->mhd.create_response_from_buffer(rep->body.len, rep->body.data, MHD_RESPMEM_MUST_FREE)
+                     : h->mhd.create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
   if (!r) return snt_srv_buf_free(&rep->body), MHD_NO;
   rep->body = (snt_srv_buf){0}; /* the response owns the bytes now */
-  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type ? rep->content_type : "application/json");
-  MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-  if (allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
-  if (close) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-  enum MHD_Result ok = MHD_queue_response(c, (unsigned)rep->status, r);
-  MHD_destroy_response(r);
+  h->mhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type ? rep->content_type : "application/json");
+  h->mhd.add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  if (allow) h->mhd.add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+  if (close) h->mhd.add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+  enum MHD_Result ok = h->mhd.queue_response(c, (unsigned)rep->status, r);
+  h->mhd.destroy_response(r);
   return ok;
 }
 
@@ -79,16 +113,18 @@ static bool type_allowed(const snt_srv_route *r, const char *ct) {
 
 /* The first call of a request (headers read, no body yet): route, media type and declared
  * length are checked here, so a refused body is never read. */
-static enum MHD_Result on_headers(snt_srv *s, struct MHD_Connection *c, request *r, const char *url, const char *method) {
+static enum MHD_Result on_headers(const http *h, struct MHD_Connection *c, request *r, const char *url,
+                                  const char *method) {
+  const snt_srv *s = h->s;
   char allow[128];
   snt_srv_reply rep = {0};
   r->route = find_route(method, url, allow, sizeof allow);
   if (!r->route && allow[0]) snt_srv_error(&rep, MHD_HTTP_METHOD_NOT_ALLOWED, "%s is not allowed on %s (allowed: %s)", method, url, allow);
   else if (!r->route) snt_srv_error(&rep, MHD_HTTP_NOT_FOUND, "no such resource: %s %s", method, url);
-  if (rep.status) return r->replied = true, send_reply(c, &rep, allow[0] ? allow : NULL, true);
+  if (rep.status) return r->replied = true, send_reply(h, c, &rep, allow[0] ? allow : NULL, true);
   if (!r->route->body_types) return MHD_YES; /* answered when the (empty) body is complete */
-  const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-  const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  const char *ct = h->mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+  const char *cl = h->mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
   unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0; /* libmicrohttpd checked its syntax */
   if (!type_allowed(r->route, ct)) {
     snt_srv_error(&rep, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
@@ -98,14 +134,15 @@ static enum MHD_Result on_headers(snt_srv *s, struct MHD_Connection *c, request 
     snt_srv_error(&rep, MHD_HTTP_CONTENT_TOO_LARGE, "the body is %llu bytes; at most %lld are accepted (--max-body)",
                   declared, (long long)s->conf.max_body);
   }
-  if (rep.status) return r->replied = true, send_reply(c, &rep, NULL, true);
+  if (rep.status) return r->replied = true, send_reply(h, c, &rep, NULL, true);
   return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls) {
   (void)version;
-  snt_srv *s = cls;
+  const http *h = cls;
+  snt_srv *s = h->s;
   request *r = *con_cls;
   if (!r) {
     if (!(r = calloc(1, sizeof *r))) return MHD_NO;
@@ -114,7 +151,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     pthread_mutex_lock(&s->mu);
     s->requests++, s->in_flight++;
     pthread_mutex_unlock(&s->mu);
-    return on_headers(s, c, r, url, method);
+    return on_headers(h, c, r, url, method);
   }
   if (r->replied) return *upload_size = 0, MHD_YES;
   if (*upload_size) {
@@ -127,16 +164,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   }
   snt_srv_reply rep = {.status = MHD_HTTP_OK, .content_type = "application/json"};
   snt_srv_req req = {.method = method, .path = url, .body = r->body.data ? r->body.data : "", .size = r->body.len,
-                     .content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+                     .content_type = h->mhd.lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
                      .start = r->start, .deadline = r->start + (double)s->conf.timeout_ms / 1000.0};
   r->route->handle(s, &req, &rep);
   r->replied = true;
-  return send_reply(c, &rep, NULL, false);
+  return send_reply(h, c, &rep, NULL, false);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
   (void)c, (void)toe;
-  snt_srv *s = cls;
+  snt_srv *s = ((const http *)cls)->s;
   request *r = *con_cls;
   if (!r) return;
   snt_srv_buf_free(&r->body);
@@ -159,30 +196,36 @@ static snt_status resolve(const char *model, const snt_srv_conf *conf, struct so
   return SNT_OK;
 }
 
-snt_status snt_srv_http_start(snt_srv *s, void **daemon, int *port, snt_err *e) {
+snt_status snt_srv_http_start(snt_srv *s, void **server, int *port, snt_err *e) {
   struct sockaddr_storage sa = {0};
   snt_status st = resolve(s->info->name, &s->conf, &sa, e);
   if (st != SNT_OK) return st;
+  http *h = calloc(1, sizeof *h);
+  if (!h) return snt_err_set(e, SNT_ERR_NOMEM, "%s serve: out of memory", s->info->name);
+  h->s = s;
+  if ((st = mhd_load(h, e)) != SNT_OK) return free(h), st;
   unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC;
   if (sa.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
   unsigned timeout_s = (unsigned)((s->conf.timeout_ms + 999) / 1000);
-  struct MHD_Daemon *d = MHD_start_daemon(
-      flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+  h->daemon = h->mhd.start_daemon(
+      flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
       MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->conf.max_conns,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
       MHD_OPTION_END);
-  if (!d)
+  if (!h->daemon) {
+    free(h);
     return snt_err_set(e, SNT_ERR_IO, "%s serve: cannot listen on %s port %lld (in use, or not an address of this machine)",
                        s->info->name, s->conf.host, (long long)s->conf.port);
-  const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+  }
+  const union MHD_DaemonInfo *di = h->mhd.get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
   *port = di ? di->port : (int)s->conf.port;
-  *daemon = d;
+  *server = h;
   return SNT_OK;
 }
 
-void snt_srv_http_stop(snt_srv *s, void *daemon, double grace) {
-  struct MHD_Daemon *d = daemon;
-  MHD_socket fd = MHD_quiesce_daemon(d); /* no new connections; ours to close */
+void snt_srv_http_stop(snt_srv *s, void *server, double grace) {
+  http *h = server;
+  MHD_socket fd = h->mhd.quiesce_daemon(h->daemon); /* no new connections; ours to close */
   if (fd != MHD_INVALID_SOCKET) close(fd);
   double until = snt_srv_now() + grace;
   for (;;) {
@@ -192,5 +235,6 @@ void snt_srv_http_stop(snt_srv *s, void *daemon, double grace) {
     if (!busy || snt_srv_now() >= until) break;
     usleep(5000);
   }
-  MHD_stop_daemon(d);
+  h->mhd.stop_daemon(h->daemon);
+  free(h);
 }

@@ -5,7 +5,7 @@ execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD} --prefix ${P} RESULT
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "cmake --install failed")
 endif()
-foreach(f bin/sinter lib/sinter/libsinterrt.a lib/sinter/libsnt_onnxpb.a include/sinter/model.h include/sinter/kernels.h
+foreach(f bin/sinter lib/sinter/libsinterrt.a lib/sinter/libsnt_onnxpb.a lib/sinter/libsinter_dicom.so include/sinter/model.h include/sinter/kernels.h
           include/sinter/version.h include/onnx/onnx.pb-c.h)
   if(NOT EXISTS ${P}/${f})
     message(FATAL_ERROR "not installed: ${f}")

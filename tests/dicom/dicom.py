@@ -476,6 +476,20 @@ def t_commands():
     p = run([exe, "predict", multi, png], ok_codes=(1,))
     check(multi + ": multi-frame DICOM (2 frames) is not supported: one frame per file" in p.stderr
           and p.stdout.count("x.png:") == 1, "predict: a multi-frame file is refused, the PNG still classified")
+    # The decoder is a plugin loaded on the first DICOM file: without it, DICOM files are refused
+    # by name and everything else still runs.
+    gone = os.path.join(d, "no", "libsinter_dicom.so")
+    env = dict(os.environ, SINTER_DICOM_PLUGIN=gone)
+    p = run([exe, "predict", dcm, png], ok_codes=(1,), env=env)
+    check(dcm + ": cannot load the DICOM decoder libsinter_dicom.so (" + gone + ": cannot open shared object file: "
+          "No such file or directory); set SINTER_DICOM_PLUGIN to its path" in p.stderr
+          and p.stdout.count("x.png:") == 1, "predict without the DICOM plugin: %r" % p.stderr.strip()[:300])
+    zlib = "/lib/x86_64-linux-gnu/libz.so.1"
+    p = run([exe, "predict", dcm], ok_codes=(1,), env=dict(os.environ, SINTER_DICOM_PLUGIN=zlib))
+    check(dcm + ": " + zlib + " is not sinter's DICOM plugin (no snt_dicom_plugin_v1 entry table)" in p.stderr,
+          "predict with another library as the plugin: %r" % p.stderr.strip()[:300])
+    p = run(["ldd", exe])
+    check("libdcm" not in p.stdout and "libofstd" not in p.stdout, "executables do not load DCMTK at start")
     p = run([exe, "info", "--window", "1,2"], ok_codes=(1,))
     check("window" in p.stderr, "info takes no --window (%s)" % p.stderr.splitlines()[:1])
 

@@ -3,7 +3,7 @@
  * make it ask for gigabytes; here every declared length is checked against the bytes left. */
 #include <string.h>
 
-#include "image_internal.h"
+#include "../image_internal.h"
 
 typedef struct walker {
   const unsigned char *p;

@@ -1,6 +1,6 @@
-// snt_image__dicom_read: one DICOM Part 10 file through DCMTK (dcmdata, with the JPEG, JPEG-LS and
-// RLE decoders) into stored values; the mapping to 0..255 is C (dicom_map.c). C++ stays in here,
-// and no exception leaves it: every entry point catches everything.
+// The DICOM plugin's reader: one DICOM Part 10 file through DCMTK (dcmdata, with the JPEG, JPEG-LS
+// and RLE decoders) into stored values; the mapping to 0..255 is C (../dicom_map.c). C++ stays in
+// here, and no exception leaves it: the entry point catches everything.
 #include <dcmtk/config/osconfig.h>
 #include <dcmtk/dcmdata/dcdict.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
@@ -23,7 +23,8 @@
 
 #include <new>
 
-#include "image_internal.h"
+#include "sinter/version.h"
+#include "dicom_plugin.h"
 
 namespace {
 
@@ -45,6 +46,21 @@ void register_codecs() {
   } catch (...) {
   }
 }
+
+// Deregisters the decoders at exit, before DCMTK's own statics go (this object is constructed
+// after them, as the plugin loads after DCMTK, so it is destroyed first): their records would
+// otherwise outlive DCMTK's list of them, as leaks.
+struct CodecsAtExit {
+  ~CodecsAtExit() {
+    if (!codecs_ok) return;
+    try {
+      DcmRLEDecoderRegistration::cleanup();
+      DJLSDecoderRegistration::cleanup();
+      DJDecoderRegistration::cleanup();
+    } catch (...) {
+    }
+  }
+} codecs_at_exit;
 
 // The encapsulated transfer syntaxes decoded here; any other one is refused by name.
 bool xfer_supported(E_TransferSyntax x) {
@@ -253,11 +269,18 @@ snt_status read_pixels(const char *path, DcmDataset *d, Uint16 alloc, Uint16 hig
   return SNT_OK;
 }
 
+// The file's bytes, freed also when DCMTK throws.
+struct FileBytes {
+  unsigned char *p = NULL;
+  ~FileBytes() { free(p); }
+};
+
 snt_status read_all(const char *path, FILE *f, long long max_pixels, snt_image__dicom *out, snt_err *e) {
-  unsigned char *buf = NULL;
+  FileBytes bytes;
   size_t len = 0;
-  snt_status st = slurp(path, f, max_pixels, &buf, &len, e);
-  if (st) return free(buf), st;
+  snt_status st = slurp(path, f, max_pixels, &bytes.p, &len, e);
+  if (st) return st;
+  const unsigned char *buf = bytes.p;
   DcmFileFormat ff;
   char uid[SNT_IMAGE__UID_SIZE];
   st = snt_image__dicom_walk(path, buf, len, uid, e);
@@ -276,32 +299,25 @@ snt_status read_all(const char *path, FILE *f, long long max_pixels, snt_image__
   if (!st) st = read_voi(path, d, out, e);
   if (!st) st = read_lut(path, d, out, e);
   if (!st) st = read_pixels(path, d, alloc, high, out, e);
-  free(buf);
   return st;
 }
 
-}  // namespace
-
-extern "C" snt_status snt_image__dicom_read(const char *path, FILE *f, long long max_pixels, snt_image__dicom *out,
-                                            snt_err *e) {
+// Read through the table below; the caller (../dicom_load.c) frees `out`, also after an error.
+snt_status plugin_read(const char *path, FILE *f, long long max_pixels, snt_image__dicom *out, snt_err *e) {
   *out = snt_image__dicom();
-  snt_status st;
   try {
     if (pthread_once(&codecs_once, register_codecs) != 0 || !codecs_ok)
       return snt_err_set(e, SNT_ERR_INTERNAL, "%s: cannot register the DICOM decoders", path);
-    st = read_all(path, f, max_pixels, out, e);
+    return read_all(path, f, max_pixels, out, e);
   } catch (const std::bad_alloc &) {
-    st = snt_err_set(e, SNT_ERR_NOMEM, "%s: out of memory while decoding the DICOM file", path);
+    return snt_err_set(e, SNT_ERR_NOMEM, "%s: out of memory while decoding the DICOM file", path);
   } catch (...) {
-    st = snt_err_set(e, SNT_ERR_INPUT, "%s: the DICOM decoder failed on this file", path);
+    return snt_err_set(e, SNT_ERR_INPUT, "%s: the DICOM decoder failed on this file", path);
   }
-  if (st != SNT_OK) snt_image__dicom_free(out);
-  return st;
 }
 
-extern "C" void snt_image__dicom_free(snt_image__dicom *d) {
-  if (!d) return;
-  free(d->lut);
-  free(d->values);
-  *d = snt_image__dicom();
-}
+const snt_dicom_plugin plugin = {SINTER_VERSION, sizeof(snt_image__dicom), sizeof(snt_err), plugin_read};
+
+}  // namespace
+
+extern "C" __attribute__((visibility("default"))) const snt_dicom_plugin *snt_dicom_plugin_v1(void) { return &plugin; }
