@@ -26,6 +26,9 @@ typedef struct snt_rt_explain_src {
   void *ctx;
 } snt_rt_explain_src;
 
+/* The name of class k for people: its label, else "class k" written into buf. */
+const char *snt_rt_label(const snt_model_info *info, int k, char *buf, size_t size);
+
 /* Options every command takes. */
 typedef struct snt_rt_common {
   const char *weights; /* --weights FILE.onnx */

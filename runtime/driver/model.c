@@ -47,6 +47,12 @@ static void check_weights(snt_rt_model *m, const unsigned char *blob) {
 }
 
 /* Copies each parameter's initializer (same name, type and shape) into a blob. */
+const char *snt_rt_label(const snt_model_info *info, int k, char *buf, size_t size) {
+  if (k >= 0 && k < info->n_labels) return info->labels[k];
+  snprintf(buf, size, "class %d", k);
+  return buf;
+}
+
 void snt_rt_copy_params(const snt_model_info *from, const unsigned char *src, const snt_model_info *to, unsigned char *dst) {
   for (int i = 0; i < to->n_params; i++)
     for (int j = 0; j < from->n_params; j++)

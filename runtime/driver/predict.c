@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/base/json.h"
 #include "runtime/driver/driver.h"
 #include "runtime/driver/predict_int.h"
 #include "sinter/image.h"
@@ -35,29 +36,14 @@ static int cmp_desc(const void *a, const void *b) {
   return (*x < *y) - (*x > *y);
 }
 
-static void label(const snt_model_info *info, int k, char *buf, size_t size) {
-  if (k < info->n_labels) snprintf(buf, size, "%s", info->labels[k]);
-  else snprintf(buf, size, "class %d", k);
-}
-
-static void print_json_string(const char *s) {
-  putchar('"');
-  for (; *s; s++) {
-    if (*s == '"' || *s == '\\') printf("\\%c", *s);
-    else if ((unsigned char)*s < 0x20) printf("\\u%04x", *s);
-    else putchar(*s);
-  }
-  putchar('"');
-}
-
 /* An image whose input or output holds NaN or Inf (or a model whose weights do) has no
  * prediction: it is reported invalid, with why. */
 static void report_invalid(const predict_opts *o, const char *file, const char *why, bool first) {
   if (o->json) {
     printf("%s  {\"file\": ", first ? "" : ",\n");
-    print_json_string(file);
+    snt_json_string(stdout, file);
     printf(", \"valid\": false, \"reason\": ");
-    print_json_string(why);
+    snt_json_string(stdout, why);
     printf(", \"predictions\": []}");
   } else {
     printf("%s: invalid (%s)\n", file, why);
@@ -69,9 +55,9 @@ static void report_invalid(const predict_opts *o, const char *file, const char *
 static void report_error(const predict_opts *o, const char *file, const char *msg, bool first) {
   if (!o->json) return;
   printf("%s  {\"file\": ", first ? "" : ",\n");
-  print_json_string(file);
+  snt_json_string(stdout, file);
   printf(", \"valid\": false, \"error\": ");
-  print_json_string(msg);
+  snt_json_string(stdout, msg);
   printf(", \"predictions\": []}");
 }
 
@@ -82,22 +68,23 @@ static void report(const snt_model_info *info, const predict_opts *o, const char
   for (int i = 0; i < k; i++) order[i] = &probs[i];
   qsort(order, (size_t)k, sizeof *order, cmp_desc);
   int top = o->top < k ? (int)o->top : k;
-  char name[256];
+  char nbuf[32];
+  const char *name;
   if (o->json) {
     printf("%s  {\"file\": ", first ? "" : ",\n");
-    print_json_string(file);
+    snt_json_string(stdout, file);
     printf(", \"valid\": true, \"predictions\": [");
     for (int i = 0; i < top; i++) {
-      label(info, (int)(order[i] - probs), name, sizeof name);
+      name = snt_rt_label(info, (int)(order[i] - probs), nbuf, sizeof nbuf);
       printf("%s{\"label\": ", i ? ", " : "");
-      print_json_string(name);
+      snt_json_string(stdout, name);
       printf(", \"confidence\": %.6f}", *order[i]);
     }
     printf("]}");
   } else {
     printf("%s:", file);
     for (int i = 0; i < top; i++) {
-      label(info, (int)(order[i] - probs), name, sizeof name);
+      name = snt_rt_label(info, (int)(order[i] - probs), nbuf, sizeof nbuf);
       printf("%s %s (%.4f)", i ? "," : "", name, *order[i]);
     }
     printf("\n");

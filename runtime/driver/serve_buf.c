@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/base/json.h"
 #include "runtime/driver/serve.h"
 
 static bool reserve(snt_srv_buf *b, size_t more) {
@@ -39,29 +40,12 @@ void snt_srv_buf_printf(snt_srv_buf *b, const char *fmt, ...) {
   b->len += (size_t)n;
 }
 
-/* The length of the valid UTF-8 sequence at s (1 to 4), or 0 when it is not one. */
-static int utf8_len(const unsigned char *s) {
-  unsigned char c = s[0], d = s[1];
-  int n = c > 0xf4 ? 0 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
-  /* no overlong forms, no surrogates, nothing past U+10FFFF */
-  if ((c == 0xe0 && d < 0xa0) || (c == 0xed && d >= 0xa0) || (c == 0xf0 && d < 0x90) || (c == 0xf4 && d >= 0x90))
-    return 0;
-  for (int i = 1; i < n; i++)
-    if ((s[i] & 0xc0) != 0x80) return 0;
-  return n;
-}
-
-/* Untrusted text (labels, part names, messages quoting them) stays valid JSON: control bytes are
- * escaped and bytes that are not UTF-8 become U+FFFD. */
 void snt_srv_buf_json_string(snt_srv_buf *b, const char *s) {
+  char buf[8];
   snt_srv_buf_append(b, "\"", 1);
-  for (const unsigned char *p = (const unsigned char *)s; *p;) {
-    int n = *p < 0x80 ? 1 : utf8_len(p);
-    if (*p == '"' || *p == '\\') snt_srv_buf_printf(b, "\\%c", *p);
-    else if (*p < 0x20 || *p == 0x7f) snt_srv_buf_printf(b, "\\u%04x", *p);
-    else if (n == 0) snt_srv_buf_append(b, "\\ufffd", 6);
-    else snt_srv_buf_append(b, p, (size_t)n);
-    p += n ? n : 1;
+  while (*s) {
+    s += snt_json_char(s, buf);
+    snt_srv_buf_append(b, buf, strlen(buf));
   }
   snt_srv_buf_append(b, "\"", 1);
 }

@@ -53,23 +53,19 @@ static void base64(snt_srv_buf *b, const uint8_t *p, size_t n) {
   }
 }
 
-static void label(const snt_model_info *info, int k, char *buf, size_t size) {
-  if (k < info->n_labels) snprintf(buf, size, "%s", info->labels[k]);
-  else snprintf(buf, size, "class %d", k);
-}
-
 static void answer(snt_srv *s, const snt_srv_req *req, const snt_srv_part *part, const snt_gradcam_result *r,
                    const uint8_t *png, size_t png_len, snt_srv_reply *rep) {
   snt_srv_buf *b = &rep->body;
-  char name[256];
+  char nbuf[32];
+  const char *name;
   snt_srv_buf_printf(b, "{\"file\": ");
   snt_srv_buf_json_string(b, part->name);
-  label(s->info, r->cls, name, sizeof name);
+  name = snt_rt_label(s->info, r->cls, nbuf, sizeof nbuf);
   snt_srv_buf_printf(b, ", \"class\": ");
   snt_srv_buf_json_string(b, name);
   snt_srv_buf_printf(b, ", \"probability\": %.9g, \"probabilities\": {", r->probs[r->cls]);
   for (int k = 0; k < s->xp->classes; k++) {
-    label(s->info, k, name, sizeof name);
+    name = snt_rt_label(s->info, k, nbuf, sizeof nbuf);
     snt_srv_buf_printf(b, "%s", k ? ", " : "");
     snt_srv_buf_json_string(b, name);
     snt_srv_buf_printf(b, ": %.9g", r->probs[k]);
@@ -100,9 +96,10 @@ static int explain_part(snt_srv *s, const snt_srv_req *req, const snt_srv_part *
   pthread_mutex_lock(&s->xp_mu);
   int rc = snt_gradcam_run(s->xp, &img, -1, &r, &e);
   pthread_mutex_unlock(&s->xp_mu);
-  char caption[300], name[256];
+  char caption[300], nbuf[32];
+  const char *name;
   if (!rc) {
-    label(s->info, r.cls, name, sizeof name);
+    name = snt_rt_label(s->info, r.cls, nbuf, sizeof nbuf);
     snprintf(caption, sizeof caption, "%.200s %.1f%%", name, 100.0 * r.probs[r.cls]);
     rc = snt_gradcam_overlay(&img, &r, caption, OVERLAY_MAX_SIDE, &rgb, &w, &h, &e);
   }

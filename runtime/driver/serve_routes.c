@@ -12,11 +12,6 @@ enum { MAX_PARTS = 64 }; /* images in one multipart request */
 static const char *const image_types[] = {"image/png", "image/jpeg", "application/dicom", "application/octet-stream",
                                           "multipart/form-data", NULL};
 
-static void label(const snt_model_info *info, int k, char *buf, size_t size) {
-  if (k < info->n_labels) snprintf(buf, size, "%s", info->labels[k]);
-  else snprintf(buf, size, "class %d", k);
-}
-
 int snt_srv_request_parts(const snt_srv_req *req, snt_srv_part *parts, int max, int *n, snt_srv_reply *rep) {
   const char *ct = req->content_type ? req->content_type : "";
   if (strncasecmp(ct, "multipart/form-data", strlen("multipart/form-data")) != 0) {
@@ -57,7 +52,8 @@ static void json_prediction(snt_srv *s, const snt_srv_req *req, const snt_srv_pa
   const char *why = s->queue.model->bad_weights ? "non-finite weights"
                     : snt_rt_count_nonfinite(SNT_F32, j->x, s->queue.sample) ? "non-finite input"
                     : snt_rt_count_nonfinite(SNT_F32, j->probs, k) ? "non-finite output" : NULL;
-  char name[256];
+  char nbuf[32];
+  const char *name;
   snt_srv_buf_printf(b, "{\"file\": ");
   snt_srv_buf_json_string(b, part->name);
   if (why) {
@@ -65,12 +61,12 @@ static void json_prediction(snt_srv *s, const snt_srv_req *req, const snt_srv_pa
   } else {
     int best = 0;
     for (int c = 1; c < k; c++) best = j->probs[c] > j->probs[best] ? c : best;
-    label(info, best, name, sizeof name);
+    name = snt_rt_label(info, best, nbuf, sizeof nbuf);
     snt_srv_buf_printf(b, ", \"valid\": true, \"class\": ");
     snt_srv_buf_json_string(b, name);
     snt_srv_buf_printf(b, ", \"probabilities\": {");
     for (int c = 0; c < k; c++) {
-      label(info, c, name, sizeof name);
+      name = snt_rt_label(info, c, nbuf, sizeof nbuf);
       snt_srv_buf_printf(b, "%s", c ? ", " : "");
       snt_srv_buf_json_string(b, name);
       snt_srv_buf_printf(b, ": %.9g", j->probs[c]);
@@ -154,12 +150,13 @@ static void handle_model(snt_srv *s, const snt_srv_req *req, snt_srv_reply *rep)
   const snt_rt_model *m = s->queue.model;
   const snt_model_io *in = &m->in[0];
   snt_srv_buf *b = &rep->body;
-  char name[256];
+  char nbuf[32];
+  const char *name;
   snt_srv_buf_printf(b, "{\"name\": ");
   snt_srv_buf_json_string(b, info->name);
   snt_srv_buf_printf(b, ", \"sinter_version\": \"%s\", \"labels\": [", SINTER_VERSION);
   for (int c = 0; c < s->queue.k; c++) {
-    label(info, c, name, sizeof name);
+    name = snt_rt_label(info, c, nbuf, sizeof nbuf);
     snt_srv_buf_printf(b, "%s", c ? ", " : "");
     snt_srv_buf_json_string(b, name);
   }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/base/json.h"
 #include "runtime/driver/driver.h"
 #include "runtime/explain/explain.h"
 #include "runtime/explain/gradcam.h"
@@ -17,42 +18,25 @@ typedef struct explain_opts {
   const char *dir, *cls_name, *layer;
 } explain_opts;
 
-static void json_string(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-    else if (ch < 0x20 || ch == 0x7f) fprintf(f, "\\u%04x", ch);
-    else fputc(ch, f);
-  }
-  fputc('"', f);
-}
-
-static const char *label_of(const snt_model_info *info, int k, char *buf, size_t size) {
-  if (k < info->n_labels) return info->labels[k];
-  snprintf(buf, size, "class %d", k);
-  return buf;
-}
-
 static int write_json(const char *path, const snt_model_info *info, const char *image, const char *layer, const char *png,
                       const snt_gradcam_result *r, int classes) {
   FILE *f = fopen(path, "w");
   if (!f) return -1;
   char buf[32];
   fputs("{\"image\": ", f);
-  json_string(f, image);
+  snt_json_string(f, image);
   fputs(", \"class\": ", f);
-  json_string(f, label_of(info, r->cls, buf, sizeof buf));
+  snt_json_string(f, snt_rt_label(info, r->cls, buf, sizeof buf));
   fprintf(f, ", \"class_index\": %d, \"probability\": %.9g, \"probabilities\": {", r->cls, r->probs[r->cls]);
   for (int k = 0; k < classes; k++) {
     fputs(k ? ", " : "", f);
-    json_string(f, label_of(info, k, buf, sizeof buf));
+    snt_json_string(f, snt_rt_label(info, k, buf, sizeof buf));
     fprintf(f, ": %.9g", r->probs[k]);
   }
   fputs("}, \"layer\": ", f);
-  json_string(f, layer);
+  snt_json_string(f, layer);
   fputs(", \"overlay\": ", f);
-  json_string(f, png);
+  snt_json_string(f, png);
   fprintf(f, ",\n \"map\": {\"height\": %d, \"width\": %d, \"max\": %.9g, \"values\": [", r->h, r->w, r->max);
   for (int64_t i = 0; i < (int64_t)r->h * r->w; i++) fprintf(f, "%s%.9g", i ? (i % r->w ? ", " : ",\n  ") : "\n  ", r->map[i]);
   fputs("]}}\n", f);
@@ -86,7 +70,7 @@ static int explain_one(snt_gradcam *g, const snt_model_info *info, int cls, cons
   char png[4400], json[4400], caption[300], buf[32];
   if (snt_image_load_opts(image, &io, &img, &e) != SNT_OK || snt_gradcam_run(g, &img, cls, &r, &e)) rc = -1;
   if (!rc) {
-    snprintf(caption, sizeof caption, "%.200s %.1f%%", label_of(info, r.cls, buf, sizeof buf), 100.0 * r.probs[r.cls]);
+    snprintf(caption, sizeof caption, "%.200s %.1f%%", snt_rt_label(info, r.cls, buf, sizeof buf), 100.0 * r.probs[r.cls]);
     rc = snt_gradcam_overlay(&img, &r, caption, OVERLAY_MAX_SIDE, &rgb, &w, &h, &e);
   }
   snprintf(png, sizeof png, "%s.gradcam.png", stem);
@@ -96,7 +80,7 @@ static int explain_one(snt_gradcam *g, const snt_model_info *info, int cls, cons
   if (!rc && write_json(json, info, image, layer, png, &r, g->classes))
     snt_err_set(&e, SNT_ERR_IO, "%s: cannot write: %s", json, strerror(errno)), rc = -1;
   if (rc) fprintf(stderr, "%s: %s\n", image, e.msg);
-  else printf("%s: %s %.4f -> %s, %s\n", image, label_of(info, r.cls, buf, sizeof buf), r.probs[r.cls], png, json);
+  else printf("%s: %s %.4f -> %s, %s\n", image, snt_rt_label(info, r.cls, buf, sizeof buf), r.probs[r.cls], png, json);
   free(rgb);
   snt_gradcam_result_free(&r);
   snt_image_free(&img);

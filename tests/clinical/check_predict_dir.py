@@ -104,6 +104,14 @@ msg = "empty: the folder holds no file to classify (hidden ones are skipped)"
 check(len(entries) == 2 and entries[0] == {"file": "empty", "valid": False, "error": msg, "predictions": []}
       and entries[1].get("valid") is True and p.stderr.splitlines()[:1] == [msg], "empty folder: %r %r" % (entries, p.stderr))
 
+# A file name that is not UTF-8 and holds a quote and a control byte: still valid JSON, the byte
+# that is not UTF-8 as U+FFFD, the others escaped.
+odd = os.path.join(WORK, os.fsdecode(b'q"\xff\x01.png'))
+shutil.copy(src[0], odd)
+entries, _ = predict_json([os.path.relpath(odd, WORK)], 0)
+check(len(entries) == 1 and entries[0].get("file") == 'q"\ufffd\x01.png' and entries[0].get("valid") is True,
+      "a name that is not UTF-8: %r" % entries)
+
 # Text output: the good files' lines in order, the failures on stderr.
 p = run([EXE, "predict", "xr"], 1)
 got = [l.split(":")[0] for l in p.stdout.splitlines()]
