@@ -14,7 +14,6 @@ usage: check_metrics.py SINTER MODEL.nn WORKDIR [SHARED_DIR]"""
 import csv
 import os
 import shutil
-import subprocess
 import sys
 
 import numpy as np
@@ -23,23 +22,21 @@ from onnx import numpy_helper
 from PIL import Image
 from sklearn.metrics import confusion_matrix, roc_auc_score, roc_curve
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import checklib  # noqa: E402
+from checklib import finish  # noqa: E402
+
 SINTER, MODEL, WORK = sys.argv[1:4]
 NATIVE = os.path.join(sys.argv[4], "data", "cxr-native") if len(sys.argv) > 4 else ""
-failures = []
 CLASSES = ["COVID", "Normal", "Viral Pneumonia", "Lung_Opacity"]
 
 
 def check(ok, what):
-    if not ok:
-        failures.append(what)
+    checklib.check(ok, what, quiet=True)
 
 
 def run(args, expect=0):
-    p = subprocess.run(args, cwd=WORK, capture_output=True, text=True, timeout=300)
-    if p.returncode != expect:
-        failures.append("%s: exit %d, want %d\nstdout: %s\nstderr: %s" % (" ".join(args), p.returncode, expect,
-                                                                           p.stdout[-3000:], p.stderr[-3000:]))
-    return p
+    return checklib.run(args, (expect,), cwd=WORK)
 
 
 shutil.rmtree(WORK, ignore_errors=True)
@@ -79,7 +76,7 @@ def table(stdout):
     lines = stdout.splitlines()
     start = [i for i, l in enumerate(lines) if l.startswith("clinical metrics")]
     if not start:
-        failures.append("no clinical metrics table in:\n" + stdout)
+        check(False, "no clinical metrics table in:\n" + stdout)
         return {}, lines
     rows = {}
     for l in lines[start[0] + 2:]:
@@ -127,7 +124,7 @@ def check_against_sklearn(tag, out, csv_path, stdout, thresholds=()):
     for k, cls in enumerate(CLASSES):
         row = rows.get(cls)
         if row is None:
-            failures.append("%s: no row for %s" % (tag, cls))
+            check(False, "%s: no row for %s" % (tag, cls))
             continue
         y = truth == k
         tp, fn = cm[k, k], cm[k].sum() - cm[k, k]
@@ -240,7 +237,4 @@ for arg, want in bad:
 p = run([EXE, "evaluate", "--data", "data", "--split", "all", "--out", "evx", "--predictions", "no/such/dir/p.csv"], expect=1)
 check("no/such/dir/p.csv" in p.stderr, "--predictions into a missing folder: %r" % p.stderr)
 
-if failures:
-    print("FAIL\n" + "\n".join(failures))
-    sys.exit(1)
-print("ok: evaluate's AUC, ROC points, sensitivity, specificity and thresholds match sklearn and numpy")
+finish("ok: evaluate's AUC, ROC points, sensitivity, specificity and thresholds match sklearn and numpy")

@@ -11,24 +11,21 @@ usage: check_predict_dir.py SINTER MODEL.nn WORKDIR"""
 import json
 import os
 import shutil
-import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import checklib  # noqa: E402
+from checklib import finish  # noqa: E402
+
 SINTER, MODEL, WORK = sys.argv[1:4]
-failures = []
 
 
 def check(ok, what):
-    if not ok:
-        failures.append(what)
+    checklib.check(ok, what, quiet=True)
 
 
 def run(args, expect=0):
-    p = subprocess.run(args, cwd=WORK, capture_output=True, text=True, timeout=300)
-    if p.returncode != expect:
-        failures.append("%s: exit %d, want %d\nstdout: %s\nstderr: %s" % (" ".join(args), p.returncode, expect,
-                                                                           p.stdout[-3000:], p.stderr[-3000:]))
-    return p
+    return checklib.run(args, (expect,), cwd=WORK)
 
 
 def predict_json(args, expect):
@@ -36,7 +33,7 @@ def predict_json(args, expect):
     try:
         return json.loads(p.stdout), p
     except ValueError as e:
-        failures.append("predict %s: not JSON (%s):\n%s" % (" ".join(args), e, p.stdout))
+        check(False, "predict %s: not JSON (%s):\n%s" % (" ".join(args), e, p.stdout))
         return [], p
 
 
@@ -118,7 +115,4 @@ got = [l.split(":")[0] for l in p.stdout.splitlines()]
 check(got == [w for w in want if w not in bad], "text order: %r" % got)
 check(sum(b in p.stderr for b in bad) == 2, "text: the failures on stderr: %r" % p.stderr)
 
-if failures:
-    print("FAIL\n" + "\n".join(failures))
-    sys.exit(1)
-print("ok: predict DIR lists %d files in byte order, valid JSON with %d error entries" % (len(want), len(bad)))
+finish("ok: predict DIR lists %d files in byte order, valid JSON with %d error entries" % (len(want), len(bad)))

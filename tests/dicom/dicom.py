@@ -20,7 +20,6 @@ Nothing binary is committed: every file is made under --work.
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -30,31 +29,15 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import (ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid)
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checklib import check, fresh_dir as _fresh, finish, run  # noqa: E402
+
 A = None
-FAILS = []
 SRC = [("COVID", "COVID-353.png"), ("Normal", None)]
 
 
-def check(ok, what):
-    print(("PASS " if ok else "FAIL ") + what, flush=True)
-    if not ok:
-        FAILS.append(what)
-    return ok
-
-
-def run(cmd, ok_codes=(0,), timeout=300, **kw):
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
-    if p.returncode not in ok_codes:
-        sys.exit("command failed (exit %d): %s\nstdout:\n%s\nstderr:\n%s"
-                 % (p.returncode, " ".join(cmd), p.stdout[-4000:], p.stderr[-4000:]))
-    return p
-
-
 def fresh_dir(*p):
-    d = os.path.join(A.work, *p)
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
-    return d
+    return _fresh(os.path.join(A.work, *p))
 
 
 def sources():
@@ -506,9 +489,7 @@ def main():
     A.here = os.path.dirname(os.path.abspath(__file__))
     os.makedirs(A.work, exist_ok=True)
     {"decode": t_decode, "errors": t_errors, "commands": t_commands}[A.test]()
-    if FAILS:
-        sys.exit("%d check(s) failed:\n  %s" % (len(FAILS), "\n  ".join(FAILS)))
-    print("all checks passed")
+    finish("all checks passed")
 
 
 if __name__ == "__main__":

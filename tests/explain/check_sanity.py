@@ -11,7 +11,6 @@ same maps (rank correlation 1) and `--layer`/`--class` refusals name what exists
 import argparse
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -19,14 +18,10 @@ import onnx
 from onnx import numpy_helper
 from scipy import stats
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checklib import run  # noqa: E402
+
 RANDOMISED = ("dense_1/", "dense/", "conv2d_2/")
-
-
-def run(cmd, **kw):
-    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
-    if r.returncode != 0:
-        sys.exit(f"failed ({r.returncode}): {' '.join(cmd)}\n{r.stdout}\n{r.stderr}")
-    return r
 
 
 def spearman(a, b):
@@ -92,17 +87,11 @@ def main():
     rhos = [spearman(x, y) for x, y in zip(base, rand)]
     mean = float(np.mean(rhos))
     print("rank correlation trained vs re-initialised last layers:", " ".join(f"{r:.3f}" for r in rhos), f"mean {mean:.3f}")
-    bad = run_fail([w("exe"), "explain", images[0], "--weights", trained, "-o", w("x"), "--layer", "nope"])
+    bad = run([w("exe"), "explain", images[0], "--weights", trained, "-o", w("x"), "--layer", "nope"], ok_codes=(1,)).stderr
     assert "--layer 'nope' is not a convolution layer of the model; the layers are 'conv2d', 'conv2d_1', 'conv2d_2'" in bad, bad
-    bad = run_fail([w("exe"), "explain", images[0], "-o", w("x"), "--class", "Cat"])
+    bad = run([w("exe"), "explain", images[0], "-o", w("x"), "--class", "Cat"], ok_codes=(1,)).stderr
     assert "--class 'Cat' is not one of the model's labels: 'COVID', 'Normal', 'Viral Pneumonia', 'Lung_Opacity'" in bad, bad
     return 0 if mean < 0.5 else 1
-
-
-def run_fail(cmd):
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    assert r.returncode == 1, (r.returncode, r.stderr)
-    return r.stderr
 
 
 if __name__ == "__main__":

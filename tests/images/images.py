@@ -30,24 +30,11 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checklib import check, fresh_dir as _fresh, finish, run  # noqa: E402
+
 A = None
-FAILS = []
 LABELS = ["COVID", "Normal", "Viral Pneumonia"]
-
-
-def check(ok, what):
-    print(("PASS " if ok else "FAIL ") + what, flush=True)
-    if not ok:
-        FAILS.append(what)
-    return ok
-
-
-def run(cmd, ok_codes=(0,), timeout=300, **kw):
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
-    if p.returncode not in ok_codes:
-        sys.exit("command failed (exit %d): %s\nstdout:\n%s\nstderr:\n%s"
-                 % (p.returncode, " ".join(cmd), p.stdout[-4000:], p.stderr[-4000:]))
-    return p
 
 
 def work(*p):
@@ -55,10 +42,7 @@ def work(*p):
 
 
 def fresh_dir(*p):
-    d = work(*p)
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
-    return d
+    return _fresh(work(*p))
 
 
 def load_pb(path):
@@ -413,9 +397,7 @@ def main():
     A.here = os.path.dirname(os.path.abspath(__file__))
     A.work = os.path.abspath(A.work)
     TESTS[A.test]()
-    if FAILS:
-        sys.exit("%d check(s) failed:\n  %s" % (len(FAILS), "\n  ".join(FAILS)))
-    print("all checks passed")
+    finish("all checks passed")
 
 
 if __name__ == "__main__":
