@@ -184,6 +184,19 @@ static snt_status emit(snt_emit *e, int node) {
                   snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]), pk,
                   snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL", residual ? snt_emit_ptr(e, n->in[3]) : "NULL",
                   snt_emit_ptr(e, n->out[0]));
+  } else if (snt_node_int(n, "pool2", 0) && n->n_out > 1 && !f64) { /* snt_pass_fuse_conv_pool */
+    const char *pk = "NULL";
+    if (packed && packed != SIZE_MAX) {
+      snt_emit_line(e, "float *P = (float *)(m->packed + %zu);", e->packed_bytes);
+      snt_emit_line(e, "if (m->packed_for != m->weights && SNT_K_FAILED(snt_k_conv_pack_weights(m->k, &d, %s, P))) return snt_k_st_;",
+                    snt_emit_ptr(e, n->in[1]));
+      e->packed_bytes += (packed + 63) / 64 * 64;
+      pk = "P";
+    }
+    snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv_pool2(m->k, &d, %s, %s, %s, %s, %s, %s))) return snt_k_st_;",
+                  snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]), pk,
+                  snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL", snt_emit_ptr(e, n->out[0]),
+                  snt_emit_ptr(e, n->out[1]));
   } else if (packed && packed != SIZE_MAX) {
     snt_emit_line(e, "float *P = (float *)(m->packed + %zu);", e->packed_bytes);
     snt_emit_line(e, "if (m->packed_for != m->weights && SNT_K_FAILED(snt_k_conv_pack_weights(m->k, &d, %s, P))) return snt_k_st_;",
@@ -213,8 +226,8 @@ static const char *kernel_name(snt_emit *e, int node) {
   snt_k_conv_desc k;
   make_desc(e->g, &e->g->nodes[node], &k);
   if (e->g->tensors[e->g->nodes[node].in[0]].dtype == SNT_F64) return "\"conv-f64\"";
-  return snt_format_keep(e, "snt_k_conv_kernel(m->k, &(const snt_k_conv_desc){%d, %lldLL, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {%d, (float)%s, (float)%s, (float)%s, (float)%s}})",
-                         k.spatial, (long long)k.batch, (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
+  return snt_format_keep(e, "snt_k_conv%s_kernel(m->k, &(const snt_k_conv_desc){%d, %lldLL, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {%d, (float)%s, (float)%s, (float)%s, (float)%s}})",
+                         snt_node_int(&e->g->nodes[node], "pool2", 0) ? "_pool2" : "", k.spatial, (long long)k.batch, (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
                          arr(e, k.in, 3), arr(e, k.out, 3), arr(e, k.kernel, 3), arr(e, k.stride, 3), arr(e, k.dilation, 3),
                          arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3), (int)k.act.kind, snt_emit_f64(e, k.act.alpha),
                          snt_emit_f64(e, k.act.clip_min), snt_emit_f64(e, k.act.clip_max), snt_emit_f64(e, k.act.beta));

@@ -23,6 +23,8 @@ snt_status snt_pass_fuse_bn_relu(snt_graph *g, snt_diag *d, int *changed);
  * a fused residual) becomes the conv's second output, written in the conv's store. Last: no
  * later pass may change what the conv's first output is. */
 snt_status snt_pass_fuse_bn_tap(snt_graph *g, snt_diag *d, int *changed);
+/* A conv2d read only by a 2x2 stride-2 max pool writes the pool as its second output (inference). */
+snt_status snt_pass_fuse_conv_pool(snt_graph *g, snt_diag *d, int *changed);
 /* Dropout and identity nodes vanish at inference: readers read their input. */
 snt_status snt_pass_drop_identity(snt_graph *g, snt_diag *d, int *changed);
 /* Cheap shape arithmetic (ops with a fold rule: tensor_shape, gather, concat, reshape, squeeze,

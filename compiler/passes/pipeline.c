@@ -14,18 +14,18 @@ typedef struct pipeline {
 static const pipeline pipelines[] = {
     /* Constants fold first, so shape arithmetic is gone before the others count readers.
      * Folding BN needs the conv's activation still free; the residual goes in before the
-     * activation is fused after it. The batchnorm taps come last: no later pass may change
-     * what a conv's first output is. */
+     * activation is fused after it. The batchnorm taps and the pools a conv writes come last:
+     * no later pass may change what a conv's outputs are. */
     [SNT_PIPELINE_INFERENCE] = {{snt_pass_fold_constants, snt_pass_drop_identity, snt_pass_fold_batchnorm,
                                  snt_pass_fold_rescale, snt_pass_fold_pad, snt_pass_fuse_residual,
                                  snt_pass_fuse_activation, snt_pass_fuse_bn_relu, snt_pass_dead_nodes},
                                 8,
-                                {snt_pass_fuse_bn_tap, snt_pass_dead_nodes}},
+                                {snt_pass_fuse_bn_tap, snt_pass_fuse_conv_pool, snt_pass_dead_nodes}},
     /* Every parameter keeps its value (no folding), so weights map by name. */
     [SNT_PIPELINE_KEEP_VALUES] = {{snt_pass_drop_identity, snt_pass_fold_pad, snt_pass_fuse_activation,
                                    snt_pass_fuse_bn_relu, snt_pass_dead_nodes},
                                   16,
-                                  {NULL}},
+                                  {snt_pass_fuse_conv_pool, snt_pass_dead_nodes}},
     /* The training step before autodiff: BatchNorm then ReLU runs as one kernel forward and
      * one backward (the relu's mask is the output's sign), two passes over the largest
      * tensors fewer each way. A zero pad before a conv becomes its padding and a residual add

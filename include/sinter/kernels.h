@@ -112,6 +112,15 @@ typedef struct snt_k_conv_tap {
 snt_status snt_k_conv_tapped(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w,
                              const float *packed_w, const float *bias, const float *residual, float *y,
                              const snt_k_conv_tap *tap, void *scratch);
+/* A 2-D conv and the 2x2 stride-2 max pool (no padding, the last odd row and column dropped)
+ * of its output: pooled = maxpool(act(conv(x, w) + bias)), bit for bit as snt_k_conv_packed
+ * then snt_k_pool_ctx. The direct path pools each pair of output rows while they are in cache
+ * and never writes y; the other paths write y and pool it. */
+snt_status snt_k_conv_pool2(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w,
+                            const float *packed_w, const float *bias, float *y, float *pooled);
+/* Its path as snt_k_conv_kernel names it, with "+maxpool" (pooled in the store) or
+ * "+maxpool-pass" (pooled after the conv). */
+const char *snt_k_conv_pool2_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d);
 /* y = act(conv_transpose(x, w) + bias); w is [in_c, out_c/groups, k...]; bias may be NULL. */
 size_t snt_k_conv_transpose_scratch_bytes(const snt_k_conv_desc *d);
 snt_status snt_k_conv_transpose(const snt_k_conv_desc *d, const float *x, const float *w,

@@ -129,29 +129,39 @@ static conv_path choose(snt_k_ctx *ctx, const snt_k_conv3 *g, snt_k_isa isa) {
   return is_pointwise(g) ? PATH_1X1 : PATH_IMPLICIT;
 }
 
-const char *snt_k_conv_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d) {
+/* The path's name; pool: snt_k_conv_pool2's ("+maxpool": pooled in the store on the direct
+ * path, "+maxpool-pass" after the conv on the others). */
+static const char *kernel_name(snt_k_ctx *ctx, const snt_k_conv_desc *d, int pool) {
   /* One word each (the profile table splits on blanks), "conv-" first like the other layers'. */
-  static const char *const names[6][3] = {
-      {"conv-gemm-c-implicit", "conv-gemm-avx2-implicit", "conv-gemm-avx512-implicit"},
-      {"conv-gemm-c-1x1", "conv-gemm-avx2-1x1", "conv-gemm-avx512-1x1"},
-      {"conv-depthwise-c", "conv-depthwise-avx2", "conv-depthwise-avx512"},
-      {"conv-direct-avx512", "conv-direct-avx512", "conv-direct-avx512"},
-      {"conv-gemmt-avx512", "conv-gemmt-avx512", "conv-gemmt-avx512"},
-      {"conv-winograd-avx512", "conv-winograd-avx512", "conv-winograd-avx512"},
+#define SNT_NAMES(s) {s, s "+maxpool-pass"}
+  static const char *const names[6][3][2] = {
+      {SNT_NAMES("conv-gemm-c-implicit"), SNT_NAMES("conv-gemm-avx2-implicit"), SNT_NAMES("conv-gemm-avx512-implicit")},
+      {SNT_NAMES("conv-gemm-c-1x1"), SNT_NAMES("conv-gemm-avx2-1x1"), SNT_NAMES("conv-gemm-avx512-1x1")},
+      {SNT_NAMES("conv-depthwise-c"), SNT_NAMES("conv-depthwise-avx2"), SNT_NAMES("conv-depthwise-avx512")},
+      {{"conv-direct-avx512", "conv-direct-avx512+maxpool"}, {"conv-direct-avx512", "conv-direct-avx512+maxpool"},
+       {"conv-direct-avx512", "conv-direct-avx512+maxpool"}},
+      {SNT_NAMES("conv-gemmt-avx512"), SNT_NAMES("conv-gemmt-avx512"), SNT_NAMES("conv-gemmt-avx512")},
+      {SNT_NAMES("conv-winograd-avx512"), SNT_NAMES("conv-winograd-avx512"), SNT_NAMES("conv-winograd-avx512")},
   };
+#undef SNT_NAMES
   snt_k_conv3 g;
   if (snt_k_conv3_init(d, &g) != SNT_OK) return "conv-invalid";
   /* Without a context (EXE summary) a default one answers: the small-map path needs one. */
   snt_k_ctx *tmp = ctx ? NULL : snt_k_ctx_create(1);
   snt_k_isa isa = snt_k_ctx_isa(ctx ? ctx : tmp);
   conv_path path = choose(ctx ? ctx : tmp, &g, isa);
-  const char *name = names[path][isa];
+  const char *name = names[path][isa][pool != 0];
   /* A BF16 layer's GEMM says so (its other paths are FP32 even in a BF16 context). */
   if ((path == PATH_1X1 || path == PATH_IMPLICIT) && layer_bf16(ctx ? ctx : tmp, &g))
-    name = path == PATH_1X1 ? "conv-gemm-bf16-1x1" : "conv-gemm-bf16-implicit";
+    name = path == PATH_1X1 ? (pool ? "conv-gemm-bf16-1x1+maxpool-pass" : "conv-gemm-bf16-1x1")
+                            : (pool ? "conv-gemm-bf16-implicit+maxpool-pass" : "conv-gemm-bf16-implicit");
   snt_k_ctx_destroy(tmp);
   return name;
 }
+
+const char *snt_k_conv_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d) { return kernel_name(ctx, d, 0); }
+
+const char *snt_k_conv_pool2_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d) { return kernel_name(ctx, d, 1); }
 
 /* Every path takes its working memory from ctx (the GEMM's packing buffers) or needs none. */
 size_t snt_k_conv_scratch_bytes(const snt_k_conv_desc *d) {
@@ -329,7 +339,7 @@ static snt_status conv_run(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float
   if (st != SNT_OK) return st;
   if (!tap_ok(tap)) return SNT_ERR_INPUT;
   if (g.batch == 0 || g.w.out_size == 0) return SNT_OK;
-  snt_k_conv_epi e = {bias, residual, d->act, NULL};
+  snt_k_conv_epi e = {bias, residual, d->act, NULL, NULL};
   snt_k_isa isa = snt_k_ctx_isa(ctx);
   switch (choose(ctx, &g, isa)) {
     case PATH_WINO: st = snt_k_conv_winograd(ctx, &g, x, w, packed, &e, y); break;
@@ -402,4 +412,22 @@ snt_status snt_k_conv_packed(snt_k_ctx *ctx, const snt_k_conv_desc *d, const flo
                              const float *packed_w, const float *bias, const float *residual, float *y, void *scratch) {
   (void)scratch;
   return conv_run(ctx, d, x, w, packed_w, bias, residual, y, NULL);
+}
+
+snt_status snt_k_conv_pool2(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w,
+                            const float *packed_w, const float *bias, float *y, float *pooled) {
+  snt_k_conv3 g;
+  snt_status st = snt_k_conv3_init(d, &g);
+  if (st != SNT_OK) return st;
+  if (d->spatial != 2 || d->out[0] < 2 || d->out[1] < 2) return SNT_ERR_INPUT;
+  if (g.batch == 0) return SNT_OK;
+  if (choose(ctx, &g, snt_k_ctx_isa(ctx)) == PATH_DIRECT) {
+    snt_k_conv_epi e = {bias, NULL, d->act, NULL, pooled};
+    return snt_k_conv_small(ctx, &g, x, w, packed_w, &e, y);
+  }
+  if ((st = conv_run(ctx, d, x, w, packed_w, bias, NULL, y, NULL)) != SNT_OK) return st;
+  snt_k_pool_desc p = {.spatial = 2, .kind = SNT_K_POOL_MAX, .batch = d->batch, .channels = d->out_channels,
+                       .in = {d->out[0], d->out[1]}, .out = {d->out[0] / 2, d->out[1] / 2}, .kernel = {2, 2},
+                       .stride = {2, 2}, .dilation = {1, 1}};
+  return snt_k_pool_ctx(ctx, &p, y, pooled, NULL);
 }

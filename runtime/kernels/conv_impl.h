@@ -42,6 +42,9 @@ typedef struct snt_k_conv_epi {
   const float *bias, *residual;
   snt_k_act act;
   const snt_k_conv_tap *tap;
+  /* The direct path only (snt_k_conv_pool2): the 2x2 stride-2 max pool of the output goes
+   * here, and y is not written. */
+  float *pool2;
 } snt_k_conv_epi;
 
 /* The tap as a pass over a finished y of `batch` images, `channels` planes of `plane` floats. */

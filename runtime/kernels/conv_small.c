@@ -28,6 +28,7 @@ enum {
   MAX_RING = 64,   /* rows of the ring per channel: (kh - 1) * dilation + 1 */
   FIRST_LAYER_TAPS = 160, STRIDE1_TAPS = 288, STRIDED_TAPS = 400, /* see snt_k_conv_small_applies */
   ARRANGED_SLOT = 1, /* the arranged weights (conv.c's packed-weights slot: unused on this path) */
+  PAIR_SLOT = 3,     /* per thread, with a fused 2x2 max pool: two output rows of every channel */
   RING_SLOT = SNT_K_SCRATCH_GEMM, /* per thread (this path never runs the GEMM) */
   TEAM_MAX = 64, /* ctx.c's cap on threads */
   MAX_GROUP_CHANNELS = 64, /* input channels per group of a grouped conv taken here */
@@ -126,6 +127,7 @@ typedef struct small_job {
   const snt_k_conv_epi *e;
   float *y;
   float **rings;
+  float **pairs; /* with e->pool2 */
 } small_job;
 
 /* One thread's state: its ring and which image row each ring row holds (-1: none). */
@@ -211,8 +213,9 @@ AVX512 static void tile3(const small_job *j, const tile_args *a) { tile(j, a, 3)
 AVX512 static void tile2(const small_job *j, const tile_args *a) { tile(j, a, 2); }
 AVX512 static void tile1(const small_job *j, const tile_args *a) { tile(j, a, 1); }
 
-/* Output row h of image n, every output channel. */
-static void output_row(const small_job *j, ring_state *r, int64_t n, int64_t h) {
+/* Output row h of image n, every output channel, to dst (channel 0's row; channels plane
+ * floats apart). */
+static void output_row(const small_job *j, ring_state *r, int64_t n, int64_t h, float *dst, int64_t plane) {
   const small_geo *s = j->s;
   int64_t rows[MAX_RING], kh_lo = -1;
   int n_rows = 0;
@@ -223,12 +226,11 @@ static void output_row(const small_job *j, ring_state *r, int64_t n, int64_t h) 
     load_row(j, r, n, ih);
     rows[n_rows++] = ih % s->ring * s->row;
   }
-  int64_t plane = s->out_h * s->out_w;
   for (int64_t gb = 0; gb < s->groups * s->blocks; gb++) {
     int64_t grp = gb / s->blocks, m0 = gb % s->blocks * MO, oc = grp * s->mg + m0;
-    int64_t at = (n * s->cout + oc) * plane + h * s->out_w;
+    int64_t at = (n * s->cout + oc) * s->out_h * s->out_w + h * s->out_w; /* the residual's (y's layout) */
     tile_args a = {r->buf + grp * s->cg * s->ring * s->row, rows, n_rows, kh_lo < 0 ? 0 : kh_lo,
-                   j->wa + gb * s->taps * MO, j->y + at, j->e->residual ? j->e->residual + at : NULL,
+                   j->wa + gb * s->taps * MO, dst + oc * plane, j->e->residual ? j->e->residual + at : NULL,
                    j->e->bias ? j->e->bias + oc : NULL, plane, 0, 0, s->mg - m0 < MO ? s->mg - m0 : MO};
     for (int64_t j0 = 0; j0 < s->out_w; j0 += NV * VW) {
       a.j0 = j0;
@@ -243,32 +245,77 @@ static void output_row(const small_job *j, ring_state *r, int64_t n, int64_t h) 
   }
 }
 
+/* dst[i] = max of the 2x2 window at (0, 2i) of rows r0, r1, for i < n, its taps in snt_k_pool's
+ * order (row-major, a later one only when strictly greater: maxps(v, m)). */
+AVX512 static void pool2_row(const float *r0, const float *r1, int64_t n, float *dst) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  for (int64_t i = 0; i < n; i += VW) {
+    int64_t m = n - i < VW ? n - i : VW;
+    __mmask16 lo = lanes(2 * m), hi = lanes(2 * m - VW);
+    __m512 a0 = _mm512_maskz_loadu_ps(lo, r0 + 2 * i), b0 = _mm512_maskz_loadu_ps(hi, r0 + 2 * i + VW);
+    __m512 a1 = _mm512_maskz_loadu_ps(lo, r1 + 2 * i), b1 = _mm512_maskz_loadu_ps(hi, r1 + 2 * i + VW);
+    __m512 v = _mm512_permutex2var_ps(a0, even, b0);
+    v = _mm512_max_ps(_mm512_permutex2var_ps(a0, odd, b0), v);
+    v = _mm512_max_ps(_mm512_permutex2var_ps(a1, even, b1), v);
+    v = _mm512_max_ps(_mm512_permutex2var_ps(a1, odd, b1), v);
+    _mm512_mask_storeu_ps(dst + i, lanes(m), v);
+  }
+}
+
+/* Pooled row p of image n: output rows 2p and 2p + 1 into the thread's pair buffer, pooled
+ * from there while they are in cache. */
+static void pooled_row(const small_job *j, ring_state *r, float *pair, int64_t n, int64_t p) {
+  const small_geo *s = j->s;
+  int64_t ph = s->out_h / 2, pw = s->out_w / 2;
+  output_row(j, r, n, 2 * p, pair, 2 * s->out_w);
+  output_row(j, r, n, 2 * p + 1, pair + s->out_w, 2 * s->out_w);
+  for (int64_t c = 0; c < s->cout; c++)
+    pool2_row(pair + c * 2 * s->out_w, pair + c * 2 * s->out_w + s->out_w, pw,
+              j->e->pool2 + ((n * s->cout + c) * ph + p) * pw);
+}
+
 static void small_part(void *arg, int t, int threads) {
   const small_job *j = arg;
   const small_geo *s = j->s;
   ring_state r;
   r.buf = j->rings[t];
   for (int i = 0; i < MAX_RING; i++) r.held[i] = -1;
-  int64_t rows = s->batch * s->out_h;
-  for (int64_t i = rows * t / threads; i < rows * (t + 1) / threads; i++) output_row(j, &r, i / s->out_h, i % s->out_h);
+  if (j->e->pool2) {
+    int64_t rows = s->batch * (s->out_h / 2);
+    for (int64_t i = rows * t / threads; i < rows * (t + 1) / threads; i++)
+      pooled_row(j, &r, j->pairs[t], i / (s->out_h / 2), i % (s->out_h / 2));
+    return;
+  }
+  int64_t rows = s->batch * s->out_h, plane = s->out_h * s->out_w;
+  for (int64_t i = rows * t / threads; i < rows * (t + 1) / threads; i++) {
+    int64_t n = i / s->out_h, h = i % s->out_h;
+    output_row(j, &r, n, h, j->y + n * s->cout * plane + h * s->out_w, plane);
+  }
 }
 
-/* A ring per thread in ctx's RING_SLOT and, when the weights were not arranged at load, their
- * arrangement in ARRANGED_SLOT; without ctx, one block of our own (*own, freed by the caller). */
-static snt_status buffers(snt_k_ctx *ctx, const small_geo *s, int need_wa, float **wa, float **rings, void **own) {
+/* A ring per thread in ctx's RING_SLOT, a pair buffer per thread in PAIR_SLOT when pooling,
+ * and, when the weights were not arranged at load, their arrangement in ARRANGED_SLOT; without
+ * ctx, one block of our own (*own, freed by the caller). */
+static snt_status buffers(snt_k_ctx *ctx, const small_geo *s, int need_wa, int pool, float **wa, float **rings,
+                          float **pairs, void **own) {
   size_t wa_bytes = need_wa ? (size_t)(s->groups * s->blocks * s->taps * MO) * sizeof(float) : 0;
   size_t ring_bytes = (size_t)(s->cin * s->ring * s->row) * sizeof(float);
+  size_t pair_bytes = pool ? (size_t)(s->cout * 2 * s->out_w) * sizeof(float) : 0;
   *own = NULL;
   if (!ctx) {
-    size_t first = (wa_bytes + 63) / 64 * 64;
-    if (!(*own = aligned_alloc(64, (first + ring_bytes + 63) / 64 * 64))) return SNT_ERR_NOMEM;
+    size_t first = (wa_bytes + 63) / 64 * 64, second = (ring_bytes + 63) / 64 * 64;
+    if (!(*own = aligned_alloc(64, first + second + (pair_bytes + 63) / 64 * 64 + 64))) return SNT_ERR_NOMEM;
     if (need_wa) *wa = *own;
     rings[0] = (float *)((char *)*own + first);
+    pairs[0] = (float *)((char *)*own + first + second);
     return SNT_OK;
   }
   if (need_wa && !(*wa = snt_k_ctx_scratch(ctx, ARRANGED_SLOT, 0, wa_bytes))) return SNT_ERR_NOMEM;
-  for (int t = 0; t < snt_k_ctx_threads(ctx); t++)
+  for (int t = 0; t < snt_k_ctx_threads(ctx); t++) {
     if (!(rings[t] = snt_k_ctx_scratch(ctx, RING_SLOT, t, ring_bytes))) return SNT_ERR_NOMEM;
+    if (pool && !(pairs[t] = snt_k_ctx_scratch(ctx, PAIR_SLOT, t, pair_bytes))) return SNT_ERR_NOMEM;
+  }
   return SNT_OK;
 }
 
@@ -290,12 +337,12 @@ snt_status snt_k_conv_small(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x
                             const float *packed, const snt_k_conv_epi *e, float *y) {
   small_geo s;
   geo_init(g, &s);
-  float *wa = NULL, *rings[TEAM_MAX];
+  float *wa = NULL, *rings[TEAM_MAX], *pairs[TEAM_MAX] = {NULL};
   void *own;
-  snt_status st = buffers(ctx, &s, packed == NULL, &wa, rings, &own);
+  snt_status st = buffers(ctx, &s, packed == NULL, e->pool2 != NULL, &wa, rings, pairs, &own);
   if (st == SNT_OK) {
     if (!packed) arrange_weights(&s, w, wa);
-    small_job j = {&s, x, packed ? packed : wa, e, y, rings};
+    small_job j = {&s, x, packed ? packed : wa, e, y, rings, pairs};
     snt_k_ctx_parallel(ctx, small_part, &j);
   }
   free(own);

@@ -453,6 +453,54 @@ static void test_stream(test_state *ts) {
   snt_k_ctx_destroy(s1), snt_k_ctx_destroy(s2), snt_k_ctx_destroy(p1);
 }
 
+/* snt_k_conv_pool2 = snt_k_conv_packed then snt_k_pool_ctx (2x2, stride 2), bit for bit, on 1
+ * and 2 threads, with weights packed once and per call: 2-D cases (odd output sizes drop their
+ * last row and column), the direct path's first layers among them, and every activation. */
+static void test_pool2(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2) {
+  static const conv_case pc[] = {
+      {"pool2 first layer 3 -> 32, 23x37", 2, 3, 32, 1, 2, {23, 37}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+      {"pool2 3 -> 13, 34x66 (channel tail)", 2, 3, 13, 1, 3, {34, 66}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+      {"pool2 5x5 stride 2, 2 -> 9", 2, 2, 9, 1, 1, {40, 57}, {5, 5}, {2, 2}, {1, 1}, {2, 2}, {2, 2}},
+      {"pool2 16 -> 24, 19x20", 2, 16, 24, 1, 2, {19, 20}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+      {"pool2 1x1 64 -> 16, 9x9", 2, 64, 16, 1, 1, {9, 9}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+      {"pool2 groups 2, 8 -> 8, 12x18", 2, 8, 8, 2, 2, {12, 18}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+  };
+  rng r = {0x9001};
+  for (int i = 0; i < (int)(sizeof pc / sizeof pc[0]); i++) {
+    snt_k_conv_desc d = desc_of(&pc[i]);
+    bufs B = bufs_make(&r, &d);
+    int64_t ph = d.out[0] / 2, pw = d.out[1] / 2, np = d.batch * d.out_channels * ph * pw;
+    snt_k_pool_desc pd = {.spatial = 2, .kind = SNT_K_POOL_MAX, .batch = d.batch, .channels = d.out_channels,
+                          .in = {d.out[0], d.out[1]}, .out = {ph, pw}, .kernel = {2, 2}, .stride = {2, 2},
+                          .dilation = {1, 1}};
+    size_t bytes = snt_k_conv_packed_weights_bytes(&d);
+    float *packed = bytes ? alloc_nan((int64_t)(bytes / sizeof(float))) : NULL, *want = alloc_nan(np),
+          *got = alloc_nan(np);
+    for (int a = 0; a < N_ACTS; a += (i == 0 ? 1 : 5)) {
+      d.act = acts[a];
+      const float *b = a % 2 ? NULL : B.b;
+      CHECK_INT(ts, snt_k_conv(c1, &d, B.x, B.w, b, NULL, B.y1, NULL), SNT_OK);
+      CHECK_INT(ts, snt_k_pool_ctx(c1, &pd, B.y1, want, NULL), SNT_OK);
+      if (packed) CHECK_INT(ts, snt_k_conv_pack_weights(c2, &d, B.w, packed), SNT_OK);
+      for (int t = 0; t < 3; t++) {
+        for (int64_t k = 0; k < np; k++) got[k] = NAN;
+        snt_k_ctx *c = t == 1 ? c1 : c2;
+        CHECK_INT(ts, snt_k_conv_pool2(c, &d, B.x, B.w, t == 2 ? packed : NULL, b, B.y2, got), SNT_OK);
+        ts->checks++;
+        if (memcmp(want, got, (size_t)np * sizeof(float)) != 0) {
+          ts->failures++;
+          fprintf(stderr, "%s (act %d, %s): fused pool differs from conv then pool\n", pc[i].name, a,
+                  t == 0 ? "2 threads" : t == 1 ? "1 thread" : "2 threads, packed weights");
+        }
+      }
+    }
+    d.out[0] = 1; /* a map the pool would leave empty is refused */
+    CHECK_INT(ts, snt_k_conv_pool2(c1, &d, B.x, B.w, NULL, NULL, B.y2, got), SNT_ERR_INPUT);
+    free(packed), free(want), free(got);
+    bufs_free(&B);
+  }
+}
+
 int main(void) {
   test_state ts = {0};
   snt_k_ctx *c1 = snt_k_ctx_create(1), *c2 = snt_k_ctx_create(2);
@@ -462,6 +510,7 @@ int main(void) {
   test_cases(&ts, c1, c2);
   test_epilogues(&ts, c1, c2);
   test_taps(&ts, c1, c2);
+  test_pool2(&ts, c1, c2);
   test_stream(&ts);
   snt_k_ctx *c3 = snt_k_ctx_create(3);
   if (!c3) return 2;

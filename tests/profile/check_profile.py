@@ -26,6 +26,7 @@ MODE, SINTER, SRC = sys.argv[1:4]
 
 CONV = 'conv "one" */ \\ tab\there\nline2 caf\u00e9'
 POOL = "pool %s%n%d ??/"
+FLAT = "flat %s%n%d ??/ %p"
 FC = "fc"
 
 
@@ -63,7 +64,7 @@ def onnx_model(path):
     nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], name=CONV, pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
              helper.make_node("Relu", ["c"], ["r"], name="relu"),
              helper.make_node("MaxPool", ["r"], ["p"], name=POOL, kernel_shape=[2, 2], strides=[2, 2]),
-             helper.make_node("Flatten", ["p"], ["f"], name="flat"),
+             helper.make_node("Flatten", ["p"], ["f"], name=FLAT),
              helper.make_node("Gemm", ["f", "w2", "b2"], ["y"], name=FC)]
     g = helper.make_graph(nodes, "prof", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 32, 32])],
                           [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])], inits)
@@ -76,8 +77,9 @@ ONNX_FLOPS = 2 * 27 * 16 * 32 * 32 + 2 * 4096 * 10
 # The generated run of the ONNX model: name, op, kernel prefix.
 # A convolution names its path (runtime/kernels/conv.c snt_k_conv_kernel).
 CONV_KERNELS = "conv-"
-ONNX_ROWS = [(CONV, "conv2d", CONV_KERNELS), (POOL, "maxpool", "maxpool"), ("flat", "flatten", "flatten"),
-             (FC, "gemm", "gemm-")]
+# The 2x2 max pool is the conv's second output (compiler/passes/fuse_conv_pool.c): its row is
+# the conv's, whose kernel says "+maxpool" (in the store) or "+maxpool-pass".
+ONNX_ROWS = [(CONV, "conv2d", CONV_KERNELS), (FLAT, "flatten", "flatten"), (FC, "gemm", "gemm-")]
 
 
 def parse(out):
@@ -117,6 +119,8 @@ def check_rows(rows, want):
     for r, (_, _, k) in zip(rows, want):
         if not r["kernel"].startswith(k):
             fail("node %r runs kernel %r, want %s..." % (r["name"], r["kernel"], k))
+    if want is ONNX_ROWS and not re.search(r"\+maxpool(-pass)?$", rows[0]["kernel"]):
+        fail("the conv's kernel %r does not name the max pool it writes" % rows[0]["kernel"])
 
 
 def check_sums(rows, total, one_copy):
