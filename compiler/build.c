@@ -184,6 +184,9 @@ static void runtime_paths(char *inc, char *inc2, size_t size, char *libs, size_t
   snprintf(libs, libs_size, "%s", SINTER_RT_LIBS);
 }
 
+/* The largest weights blob linked with SINTER_FAST_LD. */
+enum { FAST_LD_MAX_BLOB = 32 << 20 };
+
 /* What to build: the generated sources beside <prefix>.c. */
 typedef struct build_parts {
   bool has_weights, train, explain, explain_weights;
@@ -214,6 +217,14 @@ static snt_status compile(const char *dir, const char *prefix, const build_parts
   arg(&a, inc2);
   arg(&a, wa);
   split_args(&a, SINTER_EXE_CFLAGS);
+  /* gold links in a third of ld.bfd's time but holds the weights object and the output in
+   * memory at once: a large blob links with the default linker, whose peak stays near the
+   * blob's size (tests/files: files.rss). */
+  char *blob = snt_format("%s/%s_weights.bin", dir, prefix);
+  struct stat sb;
+  if (SINTER_FAST_LD[0] && !(has_weights && blob && stat(blob, &sb) == 0 && sb.st_size > FAST_LD_MAX_BLOB))
+    arg(&a, SINTER_FAST_LD);
+  free(blob);
   split_args(&a, getenv("CFLAGS"));
   arg(&a, c1);
   arg(&a, c2);
