@@ -150,6 +150,17 @@ static size_t scratch(const snt_graph *g, const snt_node *n) {
 
 static const char *arr(snt_emit *e, const int64_t *v, int n) { return snt_emit_ints(e, v, n); }
 
+/* Weights packed once (`packed` bytes of m->packed, 0 or SIZE_MAX: none): declares P, packs
+ * into it at the first run after create or set_weights; the pointer to pass, "P" or "NULL". */
+static const char *emit_packed(snt_emit *e, const snt_node *n, size_t packed) {
+  if (!packed || packed == SIZE_MAX) return "NULL";
+  snt_emit_line(e, "float *P = (float *)(m->packed + %zu);", e->packed_bytes);
+  snt_emit_line(e, "if (m->packed_for != m->weights && SNT_K_FAILED(snt_k_conv_pack_weights(m->k, &d, %s, P))) return snt_k_st_;",
+                snt_emit_ptr(e, n->in[1]));
+  e->packed_bytes += (packed + 63) / 64 * 64;
+  return "P";
+}
+
 static snt_status emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   snt_k_conv_desc k;
@@ -172,39 +183,22 @@ static snt_status emit(snt_emit *e, int node) {
   if (tap_s >= 0 && tap_t >= 0 && n->n_out > 1 && !f64) { /* the batchnorm of snt_pass_fuse_bn_tap */
     snt_emit_line(e, "const snt_k_conv_tap T = {%s, %s, %s, %d};", snt_emit_ptr(e, tap_s), snt_emit_ptr(e, tap_t),
                   snt_emit_ptr(e, n->out[1]), (int)snt_node_int(n, "tap_relu", 0));
-    const char *pk = "NULL";
-    if (packed && packed != SIZE_MAX) {
-      snt_emit_line(e, "float *P = (float *)(m->packed + %zu);", e->packed_bytes);
-      snt_emit_line(e, "if (m->packed_for != m->weights && SNT_K_FAILED(snt_k_conv_pack_weights(m->k, &d, %s, P))) return snt_k_st_;",
-                    snt_emit_ptr(e, n->in[1]));
-      e->packed_bytes += (packed + 63) / 64 * 64;
-      pk = "P";
-    }
+    const char *pk = emit_packed(e, n, packed);
     snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv_tapped(m->k, &d, %s, %s, %s, %s, %s, %s, &T, S))) return snt_k_st_;",
                   snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]), pk,
                   snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL", residual ? snt_emit_ptr(e, n->in[3]) : "NULL",
                   snt_emit_ptr(e, n->out[0]));
   } else if (snt_node_int(n, "pool2", 0) && n->n_out > 1 && !f64) { /* snt_pass_fuse_conv_pool */
-    const char *pk = "NULL";
-    if (packed && packed != SIZE_MAX) {
-      snt_emit_line(e, "float *P = (float *)(m->packed + %zu);", e->packed_bytes);
-      snt_emit_line(e, "if (m->packed_for != m->weights && SNT_K_FAILED(snt_k_conv_pack_weights(m->k, &d, %s, P))) return snt_k_st_;",
-                    snt_emit_ptr(e, n->in[1]));
-      e->packed_bytes += (packed + 63) / 64 * 64;
-      pk = "P";
-    }
+    const char *pk = emit_packed(e, n, packed);
     snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv_pool2(m->k, &d, %s, %s, %s, %s, %s, %s))) return snt_k_st_;",
                   snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]), pk,
                   snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL", snt_emit_ptr(e, n->out[0]),
                   snt_emit_ptr(e, n->out[1]));
   } else if (packed && packed != SIZE_MAX) {
-    snt_emit_line(e, "float *P = (float *)(m->packed + %zu);", e->packed_bytes);
-    snt_emit_line(e, "if (m->packed_for != m->weights && SNT_K_FAILED(snt_k_conv_pack_weights(m->k, &d, %s, P))) return snt_k_st_;",
-                  snt_emit_ptr(e, n->in[1]));
+    emit_packed(e, n, packed);
     snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv_packed(m->k, &d, %s, %s, P, %s, %s, %s, S))) return snt_k_st_;",
                   snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]), snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL",
                   residual ? snt_emit_ptr(e, n->in[3]) : "NULL", snt_emit_ptr(e, n->out[0]));
-    e->packed_bytes += (packed + 63) / 64 * 64;
   } else {
     snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv%s(%s&d, %s, %s, %s, %s, %s%s))) return snt_k_st_;", f64 ? "_f64" : "",
                   f64 ? "" : "m->k, ", snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]),
