@@ -119,6 +119,7 @@ static snt_status emit(snt_emit *e, int node) {
   }
   bool is_max = n->op == &snt_op_maxpool;
   bool f64 = x->dtype == SNT_F64; /* the double kernel of runtime/kernels/f64.c */
+  if (f64 && snt_node_int(n, "pad_fill", 0)) return SNT_ERR_INTERNAL; /* the pass folds float32 pads only */
   if (is_max && sp == 2 && !f64 && emit_fast_max(e, n, k, st, dil, pb, pe)) return SNT_OK;
   snt_emit_line(e, "{");
   /* storage_order: MaxPool's Indices in column-major order over the spatial axes (ONNX opset 8 on). */
@@ -128,6 +129,12 @@ static snt_status emit(snt_emit *e, int node) {
                 snt_emit_rows(e, n->in[0]), (long long)x->dims[1], snt_emit_ints(e, in, 3), snt_emit_ints(e, out, 3),
                 snt_emit_ints(e, k, 3), snt_emit_ints(e, st, 3), snt_emit_ints(e, dil, 3), snt_emit_ints(e, pb, 3),
                 snt_emit_ints(e, pe, 3));
+  if (is_max && snt_node_int(n, "pad_fill", 0)) { /* a constant pad folded in (passes/fold_pad.c) */
+    snt_emit_line(e, "if (SNT_K_FAILED(snt_k_maxpool_filled(m->k, &d, (float)%s, %s, %s))) return snt_k_st_;",
+                  snt_emit_f64(e, (float)snt_node_float(n, "pad_value", 0)), snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
+    snt_emit_line(e, "}");
+    return SNT_OK;
+  }
   snt_emit_line(e, "if (SNT_K_FAILED(snt_k_pool_%s&d, %s, %s, %s))) return snt_k_st_;", f64 ? "f64(" : "ctx(m->k, ", snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->out[0]), n->n_out > 1 ? snt_emit_ptr(e, n->out[1]) : "NULL");
   snt_emit_line(e, "}");
@@ -149,6 +156,7 @@ static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int
   }
   const char *in = snt_ox_name(x, n->in[0]);
   bool is_max = n->op == &snt_op_maxpool;
+  if (is_max && snt_node_int(n, "pad_fill", 0)) return snt_ox_refuse(x, node, "a max pool with a folded constant pad");
   if (dilated && !is_max && snt_ox_opset(x) < 19) return snt_ox_refuse(x, node, "a dilated average pool is AveragePool-19's");
   int o = snt_ox_node(x, is_max ? "MaxPool" : "AveragePool", n->name, 1, &in, snt_ox_name(x, n->out[0]));
   snt_ox_attr_ints(x, o, "kernel_shape", sp, k);

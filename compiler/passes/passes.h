@@ -15,6 +15,9 @@ snt_status snt_pass_fuse_activation(snt_graph *g, snt_diag *d, int *changed);
 snt_status snt_pass_fold_rescale(snt_graph *g, snt_diag *d, int *changed);
 /* A zero pad of the spatial dims feeding only a conv2d becomes the conv's padding. */
 snt_status snt_pass_fold_pad(snt_graph *g, snt_diag *d, int *changed);
+/* Inference: a constant pad feeding only a max pool becomes padding filled with its value, a
+ * zero pad feeding only an average pool padding counted in the mean. */
+snt_status snt_pass_fold_pad_pool(snt_graph *g, snt_diag *d, int *changed);
 /* add(a, conv2d(...)) becomes the conv's fused residual input. */
 snt_status snt_pass_fuse_residual(snt_graph *g, snt_diag *d, int *changed);
 /* batchnorm followed by relu (its only reader) computes both in one pass. */

@@ -17,7 +17,7 @@ static const pipeline pipelines[] = {
      * activation is fused after it. The batchnorm taps and the pools a conv writes come last:
      * no later pass may change what a conv's outputs are. */
     [SNT_PIPELINE_INFERENCE] = {{snt_pass_fold_constants, snt_pass_drop_identity, snt_pass_fold_batchnorm,
-                                 snt_pass_fold_rescale, snt_pass_fold_pad, snt_pass_fuse_residual,
+                                 snt_pass_fold_rescale, snt_pass_fold_pad, snt_pass_fold_pad_pool, snt_pass_fuse_residual,
                                  snt_pass_fuse_activation, snt_pass_fuse_bn_relu, snt_pass_dead_nodes},
                                 8,
                                 {snt_pass_fuse_bn_tap, snt_pass_fuse_conv_pool, snt_pass_dead_nodes}},

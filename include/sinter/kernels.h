@@ -149,6 +149,9 @@ typedef struct snt_k_pool_desc {
 snt_status snt_k_pool(const snt_k_pool_desc *d, const float *x, float *y, int64_t *indices);
 /* The same on ctx's team and ISA (NULL: the calling thread); the same bits on any of them. */
 snt_status snt_k_pool_ctx(snt_k_ctx *ctx, const snt_k_pool_desc *d, const float *x, float *y, int64_t *indices);
+/* MaxPool whose padding holds pad_value instead of -inf (a constant Pad folded into the pool):
+ * a window reaching into the padding takes max(pad_value, its inputs); a NaN input stays NaN. */
+snt_status snt_k_maxpool_filled(snt_k_ctx *ctx, const snt_k_pool_desc *d, float pad_value, const float *x, float *y);
 /* GlobalMaxPool / GlobalAveragePool: y[i] = max or mean of x[i*inner .. (i+1)*inner). */
 void snt_k_global_pool(snt_k_pool_kind kind, int64_t outer, int64_t inner, const float *x, float *y);
 

@@ -69,6 +69,11 @@ static inline snt_k_window snt_k_axis_window(const snt_k_win3 *g, int a, int64_t
   return w;
 }
 
+/* Whether the window reaches into the padding along some axis. */
+static inline int snt_k_window_padded(const snt_k_window w[3]) {
+  return w[0].hi - w[0].lo < w[0].n_padded || w[1].hi - w[1].lo < w[1].n_padded || w[2].hi - w[2].lo < w[2].n_padded;
+}
+
 /* The window's maximum; *at gets its first position (a later element must be strictly greater)
  * as a row-major index within the plane, -1 for a window without input. */
 static inline float snt_k_window_max(const snt_k_win3 *g, const float *xp, const snt_k_window w[3], int64_t *at) {

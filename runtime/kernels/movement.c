@@ -17,8 +17,17 @@ static int64_t pad_source(int64_t i, int64_t n, snt_k_pad_mode mode) {
   return i >= n ? period - i : i;
 }
 
+/* n copies of value: one, then doubling copies of what is written (a row of 114 floats was
+ * 114 memcpy calls). */
 static void fill(char *dst, const void *value, int64_t n, size_t es) {
-  for (int64_t i = 0; i < n; i++) memcpy(dst + (size_t)i * es, value, es);
+  if (n <= 0) return;
+  memcpy(dst, value, es);
+  size_t done = es, total = (size_t)n * es;
+  while (done < total) {
+    size_t c = done < total - done ? done : total - done;
+    memcpy(dst + done, dst, c);
+    done += c;
+  }
 }
 
 /* One output row along the last axis, from input row src (NULL: all constant). */
@@ -26,6 +35,12 @@ static void pad_row(char *dst, const char *src, int64_t n, int64_t pb, int64_t p
                     snt_k_pad_mode mode, const void *value, size_t es) {
   if (!src) {
     fill(dst, value, pb + n + pe, es);
+    return;
+  }
+  if (mode == SNT_K_PAD_CONSTANT) {
+    fill(dst, value, pb, es);
+    memcpy(dst + (size_t)pb * es, src, (size_t)n * es);
+    fill(dst + (size_t)(pb + n) * es, value, pe, es);
     return;
   }
   for (int64_t i = -pb; i < 0; i++) {

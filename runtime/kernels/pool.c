@@ -40,11 +40,12 @@ static int64_t column_major(const pool3 *g, int64_t at, int spatial) {
 }
 
 /* One output's window along each axis. */
-static float window_out(const snt_k_pool_desc *d, const pool3 *g, const float *xp, const window w[3], int64_t *ip,
-                        int64_t plane_base) {
+static float window_out(const snt_k_pool_desc *d, const float *fill, const pool3 *g, const float *xp, const window w[3],
+                        int64_t *ip, int64_t plane_base) {
   if (d->kind == SNT_K_POOL_AVG) return window_avg(g, xp, w, d->count_include_pad);
   int64_t at;
   float m = snt_k_window_max(g, xp, w, &at);
+  if (fill && snt_k_window_padded(w) && (at < 0 || m < *fill)) m = *fill; /* a NaN input stays */
   if (ip) {
     if (at >= 0 && d->storage_order) at = column_major(g, at, d->spatial);
     *ip = at < 0 ? -1 : plane_base + at;
@@ -61,6 +62,7 @@ typedef struct pool_job {
   void (*interior)(const snt_k_pool_row *r); /* NULL: every output by its window */
   int64_t a, b;   /* outputs on the last axis whose windows are inside */
   int64_t a1, b1; /* the same on axis 1 */
+  const float *fill; /* max: the padding's value (NULL: none, -inf) */
 } pool_job;
 
 /* snt_k_axis_window without its divisions for a window inside the input, as most are. */
@@ -79,6 +81,8 @@ static void pool_rows(const pool_job *j, int64_t q, int64_t p, int64_t o0, int64
   window w[3] = {axis_window(g, 0, o0), axis_window(g, 1, o1)};
   int64_t a = j->a, b = j->b;
   if (!j->interior || w[0].lo == w[0].hi || w[1].lo == w[1].hi) a = b = 0;
+  /* The sweep knows no pad value: rows reaching into a filled padding go window by window. */
+  if (j->fill && (w[0].hi - w[0].lo < w[0].n_padded || w[1].hi - w[1].lo < w[1].n_padded)) a = b = 0;
   for (int64_t pl = 0; pl < planes && (a > 0 || b < g->out[2]); pl++) {
     for (int64_t i = 0; i < n; i++) {
       int64_t at = (q + i) * g->out[2] + pl * g->out_size;
@@ -88,7 +92,7 @@ static void pool_rows(const pool_job *j, int64_t q, int64_t p, int64_t o0, int64
         if (o2 == a && a < b) o2 = b;
         if (o2 == g->out[2]) break;
         w[2] = snt_k_axis_window(g, 2, o2);
-        j->y[at + o2] = window_out(j->d, g, j->x + (p + pl) * g->in_size, w, ir ? ir + o2 : NULL, (p + pl) * g->in_size);
+        j->y[at + o2] = window_out(j->d, j->fill, g, j->x + (p + pl) * g->in_size, w, ir ? ir + o2 : NULL, (p + pl) * g->in_size);
       }
     }
   }
@@ -141,12 +145,13 @@ static void (*interior_for(snt_k_ctx *ctx, const pool3 *g, int64_t *indices))(co
   return snt_k_pool_row_c;
 }
 
-snt_status snt_k_pool_ctx(snt_k_ctx *ctx, const snt_k_pool_desc *d, const float *x, float *y, int64_t *indices) {
+static snt_status pool_run(snt_k_ctx *ctx, const snt_k_pool_desc *d, const float *fill, const float *x, float *y,
+                           int64_t *indices) {
   pool3 g;
   snt_status st = pool3_init(d, &g);
   if (st != SNT_OK) return st;
   if (d->kind != SNT_K_POOL_MAX && d->kind != SNT_K_POOL_AVG) return SNT_ERR_INPUT;
-  pool_job j = {d, &g, x, y, d->kind == SNT_K_POOL_MAX ? indices : NULL, NULL, 0, 0, 0, 0};
+  pool_job j = {d, &g, x, y, d->kind == SNT_K_POOL_MAX ? indices : NULL, NULL, 0, 0, 0, 0, fill};
   j.interior = interior_for(ctx, &g, j.ind);
   /* Outputs o whose window o * s - pb + [0, (k - 1) * dl] lies in [0, in). */
   snt_k_valid_range(-g.pb[2], g.s[2], g.out[2], g.in[2] - (g.k[2] - 1) * g.dl[2], &j.a, &j.b);
@@ -156,6 +161,15 @@ snt_status snt_k_pool_ctx(snt_k_ctx *ctx, const snt_k_pool_desc *d, const float 
   if (d->batch * d->channels * g.out_size * g.k_size < (1 << 18)) pool_part(&j, 0, 1);
   else snt_k_ctx_parallel(ctx, pool_part, &j);
   return SNT_OK;
+}
+
+snt_status snt_k_pool_ctx(snt_k_ctx *ctx, const snt_k_pool_desc *d, const float *x, float *y, int64_t *indices) {
+  return pool_run(ctx, d, NULL, x, y, indices);
+}
+
+snt_status snt_k_maxpool_filled(snt_k_ctx *ctx, const snt_k_pool_desc *d, float pad_value, const float *x, float *y) {
+  if (d->kind != SNT_K_POOL_MAX) return SNT_ERR_INPUT;
+  return pool_run(ctx, d, &pad_value, x, y, NULL);
 }
 
 snt_status snt_k_pool(const snt_k_pool_desc *d, const float *x, float *y, int64_t *indices) {
