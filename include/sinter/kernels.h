@@ -220,10 +220,12 @@ typedef struct snt_k_grid_sample {
   snt_k_gs_mode mode;
   snt_k_gs_pad pad;
   int align_corners;
-  int64_t n, c, h, w, h_out, w_out;
+  int volumetric; /* 3-D: x [n, c, d, h, w], grid points (x, y, z); else d = d_out = 1 */
+  int64_t n, c, d, h, w, d_out, h_out, w_out;
 } snt_k_grid_sample;
 /* ONNX GridSample on 2-D maps: x [n, c, h, w], grid [n, h_out, w_out, 2] of (x, y) in [-1, 1],
- * y [n, c, h_out, w_out]. */
+ * y [n, c, h_out, w_out]; on volumes: x [n, c, d, h, w], grid [n, d_out, h_out, w_out, 3] of
+ * (x, y, z), y [n, c, d_out, h_out, w_out]. */
 void snt_k_grid_sample_run(const snt_k_grid_sample *p, const float *x, const float *grid, float *y);
 
 /* ---- resize --------------------------------------------------------------------------- */

@@ -1,8 +1,11 @@
-/* ONNX GridSample (opsets 16 and 20) on 2-D maps, as ONNX Runtime computes it: the grid's
- * normalised (x, y) become pixel coordinates (align_corners: -1 and 1 are the corner pixels'
- * centres, else their outer edges); a point outside the border is clamped (border) or reflected
- * (reflection) into it; then the interpolation reads each tap through the padding rule (zeros:
- * 0 outside; border: the clamped pixel; reflection: the reflected one). Cubic uses A = -0.75. */
+/* ONNX GridSample (opsets 16 and 20) on 2-D maps and (20) 3-D volumes, as ONNX Runtime computes
+ * it: the grid's normalised (x, y[, z]) become pixel coordinates (align_corners: -1 and 1 are
+ * the corner pixels' centres, else their outer edges); nearest rounds them (half to even); a
+ * point outside the border is clamped (border) or reflected (reflection) into it; then the
+ * interpolation reads each tap through the padding rule (zeros: 0 outside; border: the clamped
+ * pixel; reflection: the reflected one). Cubic uses A = -0.75; on volumes it is the spec's
+ * N-cubic (tricubic: ONNX Runtime has cubic on 2-D maps only), the same rules along z.
+ * A map is a volume of depth 1 sampled at z = 0, so one path serves both. */
 #include <math.h>
 #include <stdbool.h>
 
@@ -25,29 +28,32 @@ static float reflect(float v, float lo, float hi) {
   return same_side ? hi - r : lo + r;
 }
 
-typedef struct gs_plane {
+typedef struct gs_vol {
   const snt_k_grid_sample *p;
-  const float *x; /* one [h, w] plane */
-  float lo[2], hi[2]; /* the border: x then y */
-} gs_plane;
+  const float *x;          /* one [d, h, w] volume */
+  int64_t len[3];          /* w, h, d */
+  float lo[3], hi[3];      /* the border box along x, y, z */
+} gs_vol;
 
 static int64_t clamp_i(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-static float pixel(const gs_plane *g, int64_t ix, int64_t iy) {
-  const snt_k_grid_sample *p = g->p;
-  switch (p->pad) {
+/* One tap through the padding rule. Indices are within 6 of the box (sample's test); reflection
+ * goes through float as ONNX Runtime's does, and the clamp keeps any rounding inside. */
+static float voxel(const gs_vol *g, int64_t ix, int64_t iy, int64_t iz) {
+  switch (g->p->pad) {
     case SNT_K_GS_ZEROS:
-      if (ix < 0 || ix >= p->w || iy < 0 || iy >= p->h) return 0.0f;
+      if (ix < 0 || ix >= g->len[0] || iy < 0 || iy >= g->len[1] || iz < 0 || iz >= g->len[2]) return 0.0f;
       break;
     case SNT_K_GS_BORDER:
-      ix = clamp_i(ix, 0, p->w - 1), iy = clamp_i(iy, 0, p->h - 1);
+      ix = clamp_i(ix, 0, g->len[0] - 1), iy = clamp_i(iy, 0, g->len[1] - 1), iz = clamp_i(iz, 0, g->len[2] - 1);
       break;
     case SNT_K_GS_REFLECTION:
-      ix = clamp_i((int64_t)reflect((float)ix, g->lo[0], g->hi[0]), 0, p->w - 1);
-      iy = clamp_i((int64_t)reflect((float)iy, g->lo[1], g->hi[1]), 0, p->h - 1);
+      ix = clamp_i((int64_t)reflect((float)ix, g->lo[0], g->hi[0]), 0, g->len[0] - 1);
+      iy = clamp_i((int64_t)reflect((float)iy, g->lo[1], g->hi[1]), 0, g->len[1] - 1);
+      iz = clamp_i((int64_t)reflect((float)iz, g->lo[2], g->hi[2]), 0, g->len[2] - 1);
       break;
   }
-  return g->x[iy * p->w + ix];
+  return g->x[(iz * g->len[1] + iy) * g->len[0] + ix];
 }
 
 static void cubic_coeffs(float t, float c[4]) {
@@ -59,47 +65,80 @@ static void cubic_coeffs(float t, float c[4]) {
   c[3] = ((a * t3 - 5 * a) * t3 + 8 * a) * t3 - 4 * a;
 }
 
-static float sample(const gs_plane *g, float fx, float fy) {
-  const snt_k_grid_sample *p = g->p;
-  /* Far outside (zeros padding; the others brought the point in) every tap reads 0; NaN stays. */
-  if (!(fx > -4 && fx < (float)p->w + 4 && fy > -4 && fy < (float)p->h + 4)) return isnan(fx) || isnan(fy) ? NAN : 0.0f;
-  if (p->mode == SNT_K_GS_NEAREST) return pixel(g, (int64_t)nearbyintf(fx), (int64_t)nearbyintf(fy));
-  float x0f = floorf(fx), y0f = floorf(fy);
-  int64_t x0 = (int64_t)x0f, y0 = (int64_t)y0f;
-  if (p->mode == SNT_K_GS_LINEAR) {
-    float dx1 = fx - x0f, dx2 = 1 - dx1, dy1 = fy - y0f, dy2 = 1 - dy1;
-    float p11 = pixel(g, x0, y0), p21 = pixel(g, x0 + 1, y0), p12 = pixel(g, x0, y0 + 1), p22 = pixel(g, x0 + 1, y0 + 1);
-    return dy2 * (dx2 * p11 + dx1 * p21) + dy1 * (dx2 * p12 + dx1 * p22);
+/* The first tap along one axis and the weights of its 2 (linear) or 4 (cubic) taps, in ONNX
+ * Runtime's arithmetic. */
+static int64_t axis_taps(snt_k_gs_mode mode, float f, float w[4]) {
+  float f0 = floorf(f);
+  if (mode == SNT_K_GS_LINEAR) {
+    w[0] = (f0 + 1) - f, w[1] = f - f0;
+    return (int64_t)f0;
   }
-  float cx[4], cy[4], v = 0;
-  cubic_coeffs(fx - x0f, cx), cubic_coeffs(fy - y0f, cy);
-  for (int i = 0; i < 4; i++) {
-    float row = 0;
-    for (int j = 0; j < 4; j++) row += cx[j] * pixel(g, x0 - 1 + j, y0 - 1 + i);
-    v += cy[i] * row;
+  cubic_coeffs(f - f0, w);
+  return (int64_t)f0 - 1;
+}
+
+/* The separable sum, x innermost, then y, then z, as ONNX Runtime nests it. A map has one
+ * z tap of weight 1. */
+static float interpolate(const gs_vol *g, const float f[3]) {
+  int taps = g->p->mode == SNT_K_GS_LINEAR ? 2 : 4, zt = g->p->volumetric ? taps : 1;
+  float w[3][4] = {{0}, {0}, {1}};
+  int64_t b[3] = {0, 0, 0};
+  for (int a = 0; a < (g->p->volumetric ? 3 : 2); a++) b[a] = axis_taps(g->p->mode, f[a], w[a]);
+  float v = 0;
+  for (int k = 0; k < zt; k++) {
+    float plane = 0;
+    for (int i = 0; i < taps; i++) {
+      float row = 0;
+      for (int j = 0; j < taps; j++) row += w[0][j] * voxel(g, b[0] + j, b[1] + i, b[2] + k);
+      plane += w[1][i] * row;
+    }
+    v += w[2][k] * plane;
   }
   return v;
 }
 
+static float sample(const gs_vol *g, const float f[3]) {
+  /* Far outside (zeros padding; the others brought the point in) every tap reads 0; NaN stays.
+   * This bounds every tap index before any integer conversion. */
+  for (int a = 0; a < 3; a++)
+    if (!(f[a] > -4 && f[a] < (float)g->len[a] + 4)) return isnan(f[0]) || isnan(f[1]) || isnan(f[2]) ? NAN : 0.0f;
+  if (g->p->mode == SNT_K_GS_NEAREST)
+    return voxel(g, (int64_t)nearbyintf(f[0]), (int64_t)nearbyintf(f[1]), (int64_t)nearbyintf(f[2]));
+  return interpolate(g, f);
+}
+
+/* The point's pixel coordinate along one axis, brought into the border box by the padding rule.
+ * Nearest rounds first, as ONNX Runtime does: a halfway point outside reflects from its even
+ * neighbour. */
+static float place(const gs_vol *g, int a, float v) {
+  const snt_k_grid_sample *p = g->p;
+  float f = denormalize(v, g->len[a], p->align_corners);
+  if (p->mode == SNT_K_GS_NEAREST) f = nearbyintf(f);
+  if (p->pad == SNT_K_GS_BORDER) {
+    /* Cubic clamps each tap only: 3 pixels past the border every tap reads the edge. */
+    float lo = p->mode == SNT_K_GS_CUBIC ? -3.0f : 0.0f, hi = (float)g->len[a] + (p->mode == SNT_K_GS_CUBIC ? 2.0f : -1.0f);
+    return f < lo ? lo : f > hi ? hi : f;
+  }
+  return p->pad == SNT_K_GS_REFLECTION ? reflect(f, g->lo[a], g->hi[a]) : f;
+}
+
 void snt_k_grid_sample_run(const snt_k_grid_sample *p, const float *x, const float *grid, float *y) {
-  gs_plane g = {p, x, {0, 0}, {(float)(p->w - 1), (float)(p->h - 1)}};
-  if (!p->align_corners) g.lo[0] = g.lo[1] = -0.5f, g.hi[0] = (float)p->w - 0.5f, g.hi[1] = (float)p->h - 0.5f;
-  int64_t outs = p->h_out * p->w_out;
+  int axes = p->volumetric ? 3 : 2;
+  gs_vol g = {p, x, {p->w, p->h, p->volumetric ? p->d : 1}, {0}, {0}};
+  for (int a = 0; a < 3; a++) {
+    g.lo[a] = p->align_corners ? 0.0f : -0.5f;
+    g.hi[a] = (float)g.len[a] - (p->align_corners ? 1.0f : 0.5f);
+  }
+  /* The compiler checked these products (compiler/ops/grid_sample.c), empty tensors too. */
+  int64_t vol = g.len[0] * g.len[1] * g.len[2], outs = (p->volumetric ? p->d_out : 1) * p->h_out * p->w_out;
   for (int64_t b = 0; b < p->n; b++)
     for (int64_t k = 0; k < outs; k++) {
-      const float *gp = grid + (b * outs + k) * 2;
-      float fx = denormalize(gp[0], p->w, p->align_corners), fy = denormalize(gp[1], p->h, p->align_corners);
-      if (p->pad == SNT_K_GS_BORDER) {
-        /* Cubic clamps each tap only: 3 pixels past the border every tap reads the edge. */
-        float lo = p->mode == SNT_K_GS_CUBIC ? -3.0f : 0.0f, d = p->mode == SNT_K_GS_CUBIC ? 2.0f : -1.0f;
-        fx = fx < lo ? lo : fx > (float)p->w + d ? (float)p->w + d : fx;
-        fy = fy < lo ? lo : fy > (float)p->h + d ? (float)p->h + d : fy;
-      } else if (p->pad == SNT_K_GS_REFLECTION) {
-        fx = reflect(fx, g.lo[0], g.hi[0]), fy = reflect(fy, g.lo[1], g.hi[1]);
-      }
+      const float *gp = grid + (b * outs + k) * axes;
+      float f[3] = {0, 0, 0}; /* a map samples its one plane at z = 0 */
+      for (int a = 0; a < axes; a++) f[a] = place(&g, a, gp[a]);
       for (int64_t ch = 0; ch < p->c; ch++) {
-        g.x = x + (b * p->c + ch) * p->h * p->w;
-        y[(b * p->c + ch) * outs + k] = sample(&g, fx, fy);
+        g.x = x + (b * p->c + ch) * vol;
+        y[(b * p->c + ch) * outs + k] = sample(&g, f);
       }
     }
 }
