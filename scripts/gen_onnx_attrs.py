@@ -31,6 +31,7 @@ NEWER = {
     "AffineGrid": [(20, ["align_corners"])],
     "CenterCropPad": [(18, ["axes"])],
     "Col2Im": [(18, ["dilations", "pads", "strides"])],
+    "DeformConv": [(19, ["dilations", "group", "kernel_shape", "offset_group", "pads", "strides"])],
     "LpPool": [(18, ["auto_pad", "ceil_mode", "dilations", "kernel_shape", "p", "pads", "strides"])],
     "BitwiseAnd": [(18, [])], "BitwiseOr": [(18, [])], "BitwiseXor": [(18, [])], "BitwiseNot": [(18, [])],
 }

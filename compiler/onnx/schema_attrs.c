@@ -79,6 +79,7 @@ const snt_onnx_attr_row snt_onnx_attr_rows[] = {
     {"Cosh", 9, ""},
     {"CumSum", 11, "exclusive reverse"},
     {"CumSum", 14, "exclusive reverse"},
+    {"DeformConv", 19, "dilations group kernel_shape offset_group pads strides"},
     {"DepthToSpace", 1, "blocksize"},
     {"DepthToSpace", 11, "blocksize mode"},
     {"DepthToSpace", 13, "blocksize mode"},

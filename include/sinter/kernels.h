@@ -199,6 +199,27 @@ snt_status snt_k_matmul(snt_k_ctx *ctx, int a_rank, const int64_t *a_dims, const
 void snt_k_softmax(int64_t outer, int64_t axis_len, int64_t inner, const float *x, float *y);
 void snt_k_log_softmax(int64_t outer, int64_t axis_len, int64_t inner, const float *x, float *y);
 
+/* ---- DeformConv ----------------------------------------------------------------------- */
+
+/* ONNX DeformConv (2-D): x [n, c, h, w], w [oc, c / group, kh, kw], offset [n, offset_group * 2 *
+ * kh * kw, out_h, out_w], optional bias [oc] and mask [n, offset_group * kh * kw, out_h, out_w].
+ * The end pads only shape out_h and out_w. */
+typedef struct snt_k_deform_conv {
+  int64_t n, c, h, w, oc, kh, kw, out_h, out_w;
+  int64_t stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, group, offset_group;
+} snt_k_deform_conv;
+
+/* As ONNX Runtime computes it: tap (i, j) of output pixel (oy, ox) samples channel c bilinearly
+ * at (oy * stride_h - pad_top + i * dil_h + dy, ox * stride_w - pad_left + j * dil_w + dx), with
+ * (dy, dx) the tap's pair of channels (dy first) in c's offset group, times the mask (NULL: 1); a
+ * point at or past -1 or the map's size, NaN too, samples 0, and each corner outside the map
+ * counts 0. Then y = conv of the samples with w, + bias (NULL: none). SNT_ERR_INPUT for an
+ * inconsistent descriptor or one whose sizes overflow (scratch_bytes then gives SIZE_MAX);
+ * scratch holds one block of sampled columns. */
+size_t snt_k_deform_conv_scratch_bytes(const snt_k_deform_conv *p);
+snt_status snt_k_deform_conv_run(snt_k_ctx *ctx, const snt_k_deform_conv *p, const float *x, const float *w,
+                                 const float *offset, const float *bias, const float *mask, float *y, void *scratch);
+
 /* ---- RoiAlign ------------------------------------------------------------------------- */
 
 typedef struct snt_k_roi_align {

@@ -32,7 +32,7 @@ def fail(msg):
 INTRODUCED = {"Mish": 18, "GroupNormalization": 18, "Gelu": 20, "AffineGrid": 20, "BitwiseAnd": 18, "BitwiseOr": 18,
               "BitwiseXor": 18, "BitwiseNot": 18, "BlackmanWindow": 17, "HammingWindow": 17, "HannWindow": 17,
               "GridSample": 16, "LpPool": 2, "HardSwish": 14, "LayerNormalization": 17, "RoiAlign": 16, "Col2Im": 18,
-              "CenterCropPad": 18}
+              "CenterCropPad": 18, "DeformConv": 19}
 
 
 def save(path, nodes, inputs, outputs, inits=(), opset=13):
@@ -714,7 +714,7 @@ def op_inputs(op):
         "QuantizeLinear": ["T", f32("s", 1.0)], "DequantizeLinear": ["T", f32("s", 1.0)],
         **{op: ["T", f32("s", 1.0), "T", "T", f32("s", 1.0), "T", f32("s", 1.0), "T"] for op in ("QLinearConv", "QLinearMatMul")},
         "NegativeLogLikelihoodLoss": ["T", i64("t", [0])], "SoftmaxCrossEntropyLoss": ["T", i64("t", [0])],
-        "RoiAlign": ["T", "T", i64("b", [0])], "Col2Im": ["T", i64("im", [2, 2]), i64("bl", [1, 1])], "AffineGrid": ["T", i64("sz", [1, 1, 2, 2])],
+        "RoiAlign": ["T", "T", i64("b", [0])], "DeformConv": ["T", "T", "T"], "Col2Im": ["T", i64("im", [2, 2]), i64("bl", [1, 1])], "AffineGrid": ["T", i64("sz", [1, 1, 2, 2])],
         **{op: [("C", 1)] for op in ("HannWindow", "HammingWindow", "BlackmanWindow")},
     }
     return spec.get(op, ["T"])
