@@ -56,19 +56,29 @@ void snt_dsl_ints(FILE *f, const int64_t *v, int n) {
   fputc(']', f);
 }
 
+/* Through identity nodes: PyTorch's exporter feeds a merged initializer's other users so. */
 bool snt_dsl_is_param(const snt_graph *g, const snt_node *n, int i) {
-  return i < n->n_in && n->in[i] >= 0 && (g->tensors[n->in[i]].kind == SNT_T_PARAM || g->tensors[n->in[i]].kind == SNT_T_CONST);
+  if (i >= n->n_in || n->in[i] < 0) return false;
+  int t = n->in[i];
+  for (int depth = 0; depth < 8 && g->tensors[t].kind == SNT_T_ACT && g->tensors[t].producer >= 0; depth++) {
+    const snt_node *p = &g->nodes[g->tensors[t].producer];
+    if (p->op != &snt_op_identity || p->n_in != 1 || p->in[0] < 0) break;
+    t = p->in[0];
+  }
+  return g->tensors[t].kind == SNT_T_PARAM || g->tensors[t].kind == SNT_T_CONST;
 }
 
-/* A constant of one value per channel (or one value): its floats, for rescale. */
-int snt_dsl_channel_const(const snt_graph *g, int t, int64_t channels, double *v) {
+/* A constant of one value per channel of x (or one value): its floats, for rescale. Broadcast
+ * from the right, its one longer axis must meet x's axis 1 ([C] meets the last axis), and it
+ * must not add axes to x. */
+int snt_dsl_channel_const(const snt_graph *g, int t, const snt_tensor *x, double *v) {
   const snt_tensor *c = &g->tensors[t];
   if (c->kind != SNT_T_CONST && c->kind != SNT_T_PARAM) return -1;
-  if (c->dtype != SNT_F32 || !c->data) return -1;
-  int64_t n = snt_tensor_numel(c);
+  if (c->dtype != SNT_F32 || !c->data || c->rank > x->rank) return -1;
+  int64_t n = snt_tensor_numel(c), channels = x->rank >= 2 ? x->dims[1] : 1;
   if (n != 1 && n != channels) return -1;
   for (int i = 0; i < c->rank; i++)
-    if (c->dims[i] != 1 && c->dims[i] != n) return -1;
+    if (c->dims[i] != 1 && (c->dims[i] != n || x->rank - c->rank + i != 1)) return -1;
   for (int64_t i = 0; i < n; i++) v[i] = ((float *)c->data)[i];
   return (int)n;
 }
@@ -129,13 +139,20 @@ snt_status snt_dsl_alias(snt_dsl_writer *w, int node) {
   return SNT_OK;
 }
 
-snt_status snt_dsl_plain(snt_dsl_writer *w, int node) {
+snt_status snt_dsl_call(snt_dsl_writer *w, int node, const char *op) {
   const snt_node *n = &w->g->nodes[node];
-  const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
-  if (n->n_in != 1) return snt_dsl_unsupported(w, n, SNT_NO_DSL_YET);
-  fprintf(w->out, "  %s = %s(%s, name = %s)\n", lhs, n->op->name, in, snt_dsl_lit(w, n->name));
+  for (int i = 0; i < n->n_in; i++) {
+    if (n->in[i] < 0) return snt_dsl_unsupported(w, n, "an optional input is omitted, which the DSL cannot say");
+    if (snt_dsl_is_param(w->g, n, i)) return snt_dsl_unsupported(w, n, "an input is a constant, which the DSL cannot hold");
+  }
+  const char *lhs = snt_dsl_ident(w, n->out[0]);
+  fprintf(w->out, "  %s = %s(", lhs, op);
+  for (int i = 0; i < n->n_in; i++) fprintf(w->out, "%s, ", snt_dsl_ident(w, n->in[i]));
+  fprintf(w->out, "name = %s)\n", snt_dsl_lit(w, n->name));
   return SNT_OK;
 }
+
+snt_status snt_dsl_plain(snt_dsl_writer *w, int node) { return snt_dsl_call(w, node, w->g->nodes[node].op->name); }
 
 /* A node through its op's rule; an op without one gives the reason on its record. */
 static snt_status node(snt_dsl_writer *w, int i) {
@@ -209,6 +226,9 @@ snt_status snt_onnx_write_dsl(const snt_graph *g, const char *onnx_path, FILE *o
     fprintf(out, "\nmodel %s {\n", mname ? mname : "imported");
     for (int i = 0; i < g->n_inputs; i++) {
       const snt_tensor *t = &g->tensors[g->inputs[i]];
+      if (t->dtype != SNT_F32 && !st) /* the DSL's inputs are images: float32 */
+        st = snt_diag_error(d, NULL, (snt_loc){0}, "%s: graph input '%s' cannot be written in the DSL: it is %s, DSL inputs are FLOAT",
+                            onnx_path, t->name, snt_dtype_name(t->dtype));
       fprintf(out, "  input %s: ", snt_dsl_ident(&w, g->inputs[i]));
       snt_dsl_ints(out, t->dims + 1, t->rank - 1);
       fputc('\n', out);

@@ -40,8 +40,9 @@ void snt_dsl_ints(FILE *f, const int64_t *v, int n);
 void snt_dsl_floats(FILE *f, const double *v, int n);
 /* Whether input i of n is a parameter or constant. */
 bool snt_dsl_is_param(const snt_graph *g, const snt_node *n, int i);
-/* A float32 constant of one value per channel (or one value): its count, values in v; -1 otherwise. */
-int snt_dsl_channel_const(const snt_graph *g, int t, int64_t channels, double *v);
+/* A float32 constant of one value per channel of x (or one value), broadcast as ONNX does: its
+ * count, values in v; -1 otherwise. */
+int snt_dsl_channel_const(const snt_graph *g, int t, const snt_tensor *x, double *v);
 
 /* Whether tensor t is read by a node or is a graph output. */
 bool snt_dsl_used(const snt_graph *g, int t);
@@ -51,8 +52,10 @@ bool snt_dsl_used_but_by(const snt_graph *g, int t, const struct snt_op *op);
 /* Rules several ops share. The output stands for the input (dropout, identity); a node whose
  * other outputs are used has no DSL form. */
 snt_status snt_dsl_alias(snt_dsl_writer *w, int node);
-/* `y = op(x, name = ...)`: one-input ops without attributes (relu, exp, ...); a node with
- * more inputs has no DSL form. */
+/* `y = op(a, b, ..., name = ...)` for ops without attributes (relu, exp, maximum, ...) whose
+ * inputs are all tensors the model computes (or its inputs): a constant has no DSL form. */
 snt_status snt_dsl_plain(snt_dsl_writer *w, int node);
+/* The same under another op name. */
+snt_status snt_dsl_call(snt_dsl_writer *w, int node, const char *op);
 
 #endif

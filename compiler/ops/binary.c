@@ -54,26 +54,39 @@ snt_status snt_ox_same(struct snt_onnx_export *x, const snt_graph *g, int node) 
   return snt_ox_node(x, n->op->onnx_type, n->name, n->n_in, ins, snt_ox_name(x, n->out[0])) < 0 ? SNT_ERR_NOMEM : SNT_OK;
 }
 
+static bool same_shape(const snt_tensor *a, const snt_tensor *b) {
+  if (a->rank != b->rank) return false;
+  for (int k = 1; k < a->rank; k++)
+    if (a->dims[k] != b->dims[k]) return false;
+  return true;
+}
+
 snt_status snt_dsl_arith(snt_dsl_writer *w, int node, char op) {
   const snt_graph *g = w->g;
   const snt_node *n = &g->nodes[node];
-  const snt_tensor *x = &g->tensors[n->in[0]];
+  /* c + x and c * x as x + c and x * c */
+  int a = (op == '+' || op == '*') && snt_dsl_is_param(g, n, 0) && !snt_dsl_is_param(g, n, 1);
+  const snt_tensor *x = &g->tensors[n->in[a]];
   FILE *f = w->out;
-  const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
+  const char *in = snt_dsl_ident(w, n->in[a]), *lhs = snt_dsl_ident(w, n->out[0]);
   int64_t ch = x->rank >= 2 ? x->dims[1] : 1;
   double v[4096];
-  int k = ch <= 4096 ? snt_dsl_channel_const(g, n->in[1], ch, v) : -1;
+  int k = ch <= 4096 && !snt_dsl_is_param(g, n, a) ? snt_dsl_channel_const(g, n->in[1 - a], x, v) : -1;
   if (k > 0) {
-    if (op == '-')
-      for (int j = 0; j < k; j++) v[j] = -v[j];
-    fprintf(f, "  %s = rescale(%s, ", lhs, in);
-    if (op == '*') snt_dsl_floats(f, v, k), fprintf(f, ", 0");
+    for (int j = 0; j < k; j++) v[j] = op == '-' ? -v[j] : op == '/' ? 1.0 / v[j] : v[j];
+    fprintf(f, "  %s = rescale(%s, ", lhs, in); /* x / c as x * (1 / c): within an ulp */
+    if (op == '*' || op == '/') snt_dsl_floats(f, v, k), fprintf(f, ", 0");
     else fprintf(f, "1, "), snt_dsl_floats(f, v, k);
     fprintf(f, ", name = %s)\n", snt_dsl_lit(w, n->name));
-  } else if (op == '+' && n->n_in == 2 && g->tensors[n->in[1]].kind == SNT_T_ACT && g->tensors[n->in[1]].rank == x->rank) {
+  } else if (op == '+' && n->n_in == 2 && !snt_dsl_is_param(g, n, 0) && !snt_dsl_is_param(g, n, 1) &&
+             same_shape(x, &g->tensors[n->in[1]])) {
     fprintf(f, "  %s = add(%s, %s, name = %s)\n", lhs, in, snt_dsl_ident(w, n->in[1]), snt_dsl_lit(w, n->name));
+  } else if (!snt_dsl_is_param(g, n, 0) && !snt_dsl_is_param(g, n, 1)) {
+    /* Two computed tensors, broadcasting (a squeeze-excite gate, x * sigmoid(x)): the DSL's
+     * add is Keras's (one shape), sum broadcasts. */
+    return snt_dsl_call(w, node, op == '+' ? "sum" : op == '-' ? "sub" : op == '*' ? "mul" : "div");
   } else {
-    return snt_dsl_unsupported(w, n, "only residual adds of equal shapes and per-channel constants are expressible");
+    return snt_dsl_unsupported(w, n, "a constant that is not one value per channel, which the DSL cannot hold");
   }
   return SNT_OK;
 }
@@ -102,7 +115,9 @@ static snt_status div_fold(snt_graph *g, const snt_node *n, void *y) { return sn
 
 BINARY(sub, "Sub", 2, 2, "a - b, broadcasting: sub(a, b)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS), "a - b", sub_fold, sub_dsl);
 BINARY(mul, "Mul", 2, 2, "a * b, broadcasting: mul(a, b)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS), "a * b", mul_fold, mul_dsl);
-BINARY(div, "Div", 2, 2, "a / b, broadcasting (integers truncate): div(a, b)", DIV_TYPES, "a / b", div_fold, snt_dsl_plain);
+static snt_status div_dsl(snt_dsl_writer *w, int node) { return snt_dsl_arith(w, node, '/'); }
+
+BINARY(div, "Div", 2, 2, "a / b, broadcasting (integers truncate): div(a, b)", DIV_TYPES, "a / b", div_fold, div_dsl);
 BINARY(pow, "Pow", 2, 2, "a ** b, broadcasting, in a's type: pow(a, b)",
        POW_TYPES, "pow((double)a, (double)b)", NULL, snt_dsl_plain);
 BINARY(sum, "Sum", 1, -1, "elementwise sum of any number of tensors, broadcasting: sum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS), "a + b", NULL, snt_dsl_plain);

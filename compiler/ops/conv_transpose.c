@@ -2,14 +2,20 @@
  * dims, with groups, dilation, output_padding and output_shape / auto_pad rules. */
 #include <string.h>
 
+#include "compiler/onnx/export.h"
 #include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "compiler/ops/window.h"
 #include "sinter/kernels.h"
 
+/* The DSL's form; pads are ONNX's [top, left, bottom, right] (cropped from the full output),
+ * output_padding adds rows and columns at the end. */
 static const snt_arg_spec args[] = {
-    {"filters", SNT_ARG_INT, NULL, NULL}, {"kernel", SNT_ARG_INT2, NULL, NULL}, {"stride", SNT_ARG_INT2, "1", NULL},
-    {"groups", SNT_ARG_INT, "1", NULL},   {0}};
+    {"filters", SNT_ARG_INT, NULL, NULL},      {"kernel", SNT_ARG_INT2, NULL, NULL},
+    {"stride", SNT_ARG_INT2, "1", NULL},       {"pads", SNT_ARG_INTS, "[]", NULL},
+    {"output_padding", SNT_ARG_INT2, "0", NULL}, {"dilation", SNT_ARG_INT2, "1", NULL},
+    {"groups", SNT_ARG_INT, "1", NULL},        {"bias", SNT_ARG_BOOL, "true", NULL},
+    {0}};
 
 typedef struct geom {
   int sp;
@@ -22,6 +28,7 @@ static snt_status ints_or(snt_graph *g, const snt_node *n, snt_diag *d, const ch
                           int64_t *out) {
   int c = 0;
   const int64_t *v = snt_node_ints(n, name, &c);
+  if (v && c == 0) v = NULL; /* the DSL's empty default */
   if (v && c != count) return snt_node_error(g, n, d, "%s has %d values, expected %d", name, c, count);
   for (int i = 0; i < count; i++) out[i] = v ? v[i] : def;
   return SNT_OK;
@@ -67,11 +74,33 @@ static snt_status geometry(snt_graph *g, const snt_node *n, snt_diag *d, geom *o
   return SNT_OK;
 }
 
+/* The DSL's kernel [C, filters / groups, kh, kw] (ONNX's layout) and bias. */
+static snt_status params(snt_graph *g, int node, snt_diag *d) {
+  snt_node *n = &g->nodes[node];
+  snt_tensor *x = snt_in(g, n, 0);
+  int64_t filters = snt_node_int(n, "filters", 0), groups = snt_node_int(n, "groups", 1), k[SNT_MAX_SPATIAL];
+  int sp = x->rank - 2;
+  if (sp < 1 || sp > SNT_MAX_SPATIAL) return snt_node_error(g, n, d, "expects a 3-D input (channels, height, width)");
+  if (filters < 1 || groups < 1 || filters % groups || x->dims[1] % groups)
+    return snt_node_error(g, n, d, "filters (%lld) and the input channels (%lld) must be positive multiples of groups (%lld)",
+                          (long long)filters, (long long)x->dims[1], (long long)groups);
+  snt_status st = ints_or(g, n, d, "kernel", sp, 0, k);
+  if (st) return st;
+  int64_t kdims[2 + SNT_MAX_SPATIAL] = {x->dims[1], filters / groups};
+  for (int i = 0; i < sp; i++) {
+    if (k[i] < 1) return snt_node_error(g, n, d, "kernel sizes must be positive");
+    kdims[2 + i] = k[i];
+  }
+  if (snt_ir_add_param(g, node, "kernel", x->rank, kdims, true) < 0) return SNT_ERR_NOMEM;
+  if (snt_node_int(n, "bias", 1) && snt_ir_add_param(g, node, "bias", 1, &filters, true) < 0) return SNT_ERR_NOMEM;
+  return SNT_OK;
+}
+
 static snt_status infer(snt_graph *g, int node, snt_diag *d) {
   snt_node *n = &g->nodes[node];
   snt_tensor *x = snt_in(g, n, 0), *w = snt_in_opt(g, n, 1), *b = snt_in_opt(g, n, 2);
   if (!w) return snt_node_error(g, n, d, "needs a weight input");
-  int64_t groups = snt_node_int(n, "group", 1);
+  int64_t groups = snt_node_int(n, "groups", 1);
   if (groups < 1 || x->dims[1] % groups || w->dims[0] != x->dims[1])
     return snt_node_error(g, n, d, "the weight's first dimension must equal the input channels, divisible by group");
   geom o;
@@ -91,6 +120,7 @@ static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
   const int64_t *v = snt_node_ints(n, "strides", &c);
   snt_status st = v ? snt_node_set_ints(n, "stride", c, v) : SNT_OK;
   if (!st && (v = snt_node_ints(n, "dilations", &c))) st = snt_node_set_ints(n, "dilation", c, v);
+  if (!st) st = snt_node_set_int(n, "groups", snt_node_int(n, "group", 1));
   return st;
 }
 
@@ -103,7 +133,7 @@ static void make_desc(const snt_graph *g, const snt_node *n, snt_k_conv_desc *k)
   k->batch = x->dims[0];
   k->in_channels = x->dims[1];
   k->out_channels = y->dims[1];
-  k->groups = snt_node_int(n, "group", 1);
+  k->groups = snt_node_int(n, "groups", 1);
   for (int i = 0; i < o.sp; i++) {
     k->in[i] = x->dims[2 + i], k->out[i] = y->dims[2 + i], k->kernel[i] = o.k[i], k->stride[i] = o.s[i];
     k->dilation[i] = o.dil[i], k->pad_begin[i] = o.pb[i], k->pad_end[i] = o.pe[i];
@@ -135,6 +165,68 @@ static snt_status emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+/* The geometry as explicit numbers: pads, and output_padding with any extra output_shape rows. */
+static snt_status explicit_geometry(const snt_graph *g, const snt_node *n, geom *o, int64_t *op) {
+  if (geometry((snt_graph *)g, n, NULL, o) != SNT_OK) return SNT_ERR_INTERNAL;
+  const snt_tensor *x = &g->tensors[n->in[0]];
+  for (int i = 0; i < o->sp; i++) {
+    int64_t base = o->s[i] * (x->dims[2 + i] - 1) + (o->k[i] - 1) * o->dil[i] + 1;
+    op[i] = o->out[i] - base + o->pb[i] + o->pe[i];
+  }
+  return SNT_OK;
+}
+
+/* conv_transpose(x, filters, [kh, kw], stride = ..., pads = [t, l, b, r], output_padding = ...). */
+static snt_status to_dsl(snt_dsl_writer *w, int node) {
+  const snt_graph *g = w->g;
+  const snt_node *n = &g->nodes[node];
+  geom o;
+  int64_t op[SNT_MAX_SPATIAL], pads[4];
+  if (g->tensors[n->in[0]].rank != 4 || !snt_dsl_is_param(g, n, 1) || (n->n_in > 2 && n->in[2] >= 0 && !snt_dsl_is_param(g, n, 2)))
+    return snt_dsl_unsupported(w, n, "2-D transposed convolutions with constant weights only");
+  snt_status st = explicit_geometry(g, n, &o, op);
+  if (st) return st;
+  const snt_tensor *wt = &g->tensors[n->in[1]];
+  int64_t groups = snt_node_int(n, "groups", 1);
+  pads[0] = o.pb[0], pads[1] = o.pb[1], pads[2] = o.pe[0], pads[3] = o.pe[1];
+  FILE *f = w->out;
+  const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
+  fprintf(f, "  %s = conv_transpose(%s, %lld, ", lhs, in, (long long)(wt->dims[1] * groups));
+  snt_dsl_ints(f, o.k, 2);
+  fprintf(f, ", stride = ");
+  snt_dsl_ints(f, o.s, 2);
+  fprintf(f, ", pads = ");
+  snt_dsl_ints(f, pads, 4);
+  fprintf(f, ", output_padding = ");
+  snt_dsl_ints(f, op, 2);
+  fprintf(f, ", dilation = ");
+  snt_dsl_ints(f, o.dil, 2);
+  fprintf(f, ", groups = %lld, bias = %s, name = %s)\n", (long long)groups, n->n_in > 2 && n->in[2] >= 0 ? "true" : "false",
+          snt_dsl_lit(w, n->name));
+  return SNT_OK;
+}
+
+static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  geom o;
+  int64_t op[SNT_MAX_SPATIAL], pads[2 * SNT_MAX_SPATIAL];
+  snt_status st = explicit_geometry(g, n, &o, op);
+  if (st) return st;
+  for (int i = 0; i < o.sp; i++) pads[i] = o.pb[i], pads[o.sp + i] = o.pe[i];
+  const char *ins[3] = {snt_ox_name(x, n->in[0]), snt_ox_name(x, n->in[1]), n->n_in > 2 && n->in[2] >= 0 ? snt_ox_name(x, n->in[2]) : ""};
+  int e = snt_ox_node(x, "ConvTranspose", n->name, ins[2][0] ? 3 : 2, ins, snt_ox_name(x, n->out[0]));
+  if (e < 0) return SNT_ERR_NOMEM;
+  snt_ox_attr_ints(x, e, "kernel_shape", o.sp, o.k);
+  snt_ox_attr_ints(x, e, "strides", o.sp, o.s);
+  snt_ox_attr_ints(x, e, "dilations", o.sp, o.dil);
+  snt_ox_attr_ints(x, e, "pads", 2 * o.sp, pads);
+  snt_ox_attr_ints(x, e, "output_padding", o.sp, op);
+  snt_ox_attr_int(x, e, "group", snt_node_int(n, "groups", 1));
+  return SNT_OK;
+}
+
+static const char *const roles[] = {NULL, "kernel", "bias", NULL};
+
 /* ONNX attribute ranges (compiler/onnx/validate.c). */
 static const snt_attr_range convt_ranges[] = {
     {"kernel_shape", 1, SNT_MAX_ATTR}, {"strides", 1, SNT_MAX_ATTR}, {"dilations", 1, SNT_MAX_ATTR},
@@ -143,7 +235,8 @@ static const snt_attr_range convt_ranges[] = {
 
 const snt_op snt_op_conv_transpose = {
     .name = "conv_transpose", .type_name = "Conv2DTranspose", .default_layer = "conv2d_transpose",
-    .doc = "transposed convolution (ONNX ConvTranspose)", .min_inputs = 1, .max_inputs = 1, .args = args,
-    .infer = infer, .onnx_type = "ConvTranspose", .onnx_import = onnx_import, .emit = emit, .no_dsl = SNT_NO_DSL_YET, .scratch = scratch,
-    .batch_rows = snt_rows_first, .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = convt_ranges, .types = SNT_TYPES_LOOP_F64(7),
-    .no_export = SNT_NO_EXPORT_YET};
+    .doc = "transposed convolution (ONNX ConvTranspose): conv_transpose(x, filters, kernel, stride=1, pads=[], output_padding=0, dilation=1, groups=1, bias=true)",
+    .min_inputs = 1, .max_inputs = 1, .args = args, .params = params,
+    .infer = infer, .onnx_type = "ConvTranspose", .onnx_import = onnx_import, .onnx_roles = roles, .emit = emit, .to_dsl = to_dsl,
+    .scratch = scratch, .batch_rows = snt_rows_first, .onnx_arity = {2, 3, 1, 1}, .onnx_ranges = convt_ranges,
+    .types = SNT_TYPES_LOOP_F64(7), .onnx_export = onnx_export};

@@ -13,10 +13,12 @@
 /* The two records this file defines (below); rules shared by both tell them apart. */
 extern const snt_op snt_op_maxpool, snt_op_avgpool;
 
+/* ceil_mode (ONNX's, PyTorch's): a last window that starts inside the padded input counts. */
 static const snt_arg_spec max_args[] = {
     {"pool", SNT_ARG_INT2, "2", NULL},
     {"stride", SNT_ARG_INT2, "0", NULL}, /* 0: the pool size */
     {"padding", SNT_ARG_PADDING, "valid", NULL},
+    {"ceil_mode", SNT_ARG_BOOL, "false", NULL},
     {0}};
 
 static const snt_arg_spec avg_args[] = {
@@ -24,6 +26,7 @@ static const snt_arg_spec avg_args[] = {
     {"stride", SNT_ARG_INT2, "0", NULL},
     {"padding", SNT_ARG_PADDING, "valid", NULL},
     {"count_include_pad", SNT_ARG_BOOL, "false", NULL},
+    {"ceil_mode", SNT_ARG_BOOL, "false", NULL},
     {0}};
 
 static snt_status infer(snt_graph *g, int node, snt_diag *d) {
@@ -214,8 +217,8 @@ static snt_status to_dsl(snt_dsl_writer *w, int node) {
   const char *op = n->op->name;
   FILE *f = w->out;
   const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
-  if (w->g->tensors[n->in[0]].rank != 4 || snt_node_int(n, "ceil_mode", 0) || n->n_out > 1)
-    return snt_dsl_unsupported(w, n, "2-D pooling without ceil_mode or indices only");
+  if (w->g->tensors[n->in[0]].rank != 4 || n->n_out > 1)
+    return snt_dsl_unsupported(w, n, "2-D pooling without indices only");
   int c = 0, cs = 0, cd = 0;
   const int64_t *dl = snt_node_ints(n, "dilation", &cd);
   for (int i = 0; dl && i < cd; i++)
@@ -228,13 +231,14 @@ static snt_status to_dsl(snt_dsl_writer *w, int node) {
   fprintf(f, ", padding = ");
   snt_dsl_ints(f, p, 4);
   if (n->op == &snt_op_avgpool) fprintf(f, ", count_include_pad = %s", snt_node_int(n, "count_include_pad", 0) ? "true" : "false");
+  if (snt_node_int(n, "ceil_mode", 0)) fprintf(f, ", ceil_mode = true");
   fprintf(f, ", name = %s)\n", snt_dsl_lit(w, n->name));
   return SNT_OK;
 }
 
 const snt_op snt_op_maxpool = {
     .name = "maxpool", .type_name = "MaxPooling2D", .default_layer = "max_pooling2d",
-    .doc = "2-D max pooling: maxpool(x, pool=2, stride=pool, padding=valid)",
+    .doc = "2-D max pooling: maxpool(x, pool=2, stride=pool, padding=valid, ceil_mode=false)",
     .min_inputs = 1, .max_inputs = 1, .args = max_args, .infer = infer, .onnx_type = "MaxPool",
     .onnx_import = snt_pool_onnx_import, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl, .grad = grad,
     .batch_rows = snt_rows_first,
@@ -248,7 +252,7 @@ static const snt_attr_range avg_ranges[] = {
 
 const snt_op snt_op_avgpool = {
     .name = "avgpool", .type_name = "AveragePooling2D", .default_layer = "average_pooling2d",
-    .doc = "2-D average pooling: avgpool(x, pool=2, stride=pool, padding=valid, count_include_pad=false)",
+    .doc = "2-D average pooling: avgpool(x, pool=2, stride=pool, padding=valid, count_include_pad=false, ceil_mode=false)",
     .min_inputs = 1, .max_inputs = 1, .args = avg_args, .infer = infer, .onnx_type = "AveragePool", .onnx_upto = 19,
     .onnx_import = snt_pool_onnx_import, .onnx_export = onnx_export, .emit = emit, .to_dsl = to_dsl, .grad = grad,
     .batch_rows = snt_rows_first,

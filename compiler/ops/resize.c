@@ -3,11 +3,28 @@
 #include <math.h>
 #include <string.h>
 
+#include "compiler/onnx/export.h"
 #include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
 #include "sinter/kernels.h"
 
-static const snt_arg_spec args[] = {{"scales", SNT_ARG_FLOATS, NULL, NULL}, {0}};
+static const char *const mode_syms[] = {"nearest", "linear", "cubic", NULL};
+static const char *const coord_syms[] = {"half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
+                                         "tf_half_pixel_for_nn", "half_pixel_symmetric", NULL};
+static const char *const nearest_syms[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil", NULL};
+
+/* The DSL's resize: scales per axis (batch first); sizes, when given, are the output's and the
+ * scales the coordinate mapping's (as ONNX's sizes give them). Names as ONNX's attributes. */
+static const snt_arg_spec args[] = {{"scales", SNT_ARG_FLOATS, NULL, NULL},
+                                    {"sizes", SNT_ARG_INTS, "[]", NULL},
+                                    {"mode", SNT_ARG_SYMBOL, "nearest", mode_syms},
+                                    {"coordinate_transformation_mode", SNT_ARG_SYMBOL, "half_pixel", coord_syms},
+                                    {"nearest_mode", SNT_ARG_SYMBOL, "round_prefer_floor", nearest_syms},
+                                    {"cubic_coeff_a", SNT_ARG_FLOAT, "-0.75", NULL},
+                                    {"exclude_outside", SNT_ARG_BOOL, "false", NULL},
+                                    {"extrapolation_value", SNT_ARG_FLOAT, "0", NULL},
+                                    {0}};
+static const snt_arg_spec upsample_args[] = {{"scales", SNT_ARG_FLOATS, NULL, NULL}, {0}};
 
 typedef struct named {
   const char *name;
@@ -41,14 +58,21 @@ static snt_status make_desc(snt_graph *g, const snt_node *n, snt_diag *d, snt_k_
   const snt_tensor *x = &g->tensors[n->in[0]];
   memset(k, 0, sizeof *k);
   k->rank = x->rank;
-  int cnt = 0;
-  const double *sc = snt_node_floats(n, "scales", &cnt);
-  const int64_t *sizes = snt_node_ints(n, "sizes", &cnt);
+  int cs = 0, cz = 0;
+  const double *sc = snt_node_floats(n, "scales", &cs);
+  const int64_t *sizes = snt_node_ints(n, "sizes", &cz);
+  if (cs == 0) sc = NULL; /* the DSL's empty default */
+  if (cz == 0) sizes = NULL;
+  if ((sc && cs != x->rank) || (sizes && cz != x->rank) || (!sc && !sizes))
+    return d ? snt_node_error(g, n, d, "scales or sizes must have %d values", x->rank) : SNT_ERR_INPUT;
   for (int i = 0; i < x->rank; i++) {
     k->in[i] = x->dims[i];
     if (sizes && sc) { /* keep_aspect_ratio_policy: one scale, sizes rounded from it */
-      k->out[i] = sizes[i];
+      k->out[i] = sizes[i] ? sizes[i] : x->dims[i];
       k->scales[i] = (float)sc[i];
+    } else if (sizes && sizes[i] == 0) { /* the DSL's 0: the axis kept (the batch) */
+      k->out[i] = x->dims[i];
+      k->scales[i] = 1.0f;
     } else if (sizes) {
       k->out[i] = sizes[i];
       k->scales[i] = x->dims[i] ? (float)((double)sizes[i] / (double)x->dims[i]) : 1.0f;
@@ -75,10 +99,11 @@ static snt_status infer(snt_graph *g, int node, snt_diag *d) {
   snt_node *n = &g->nodes[node];
   snt_tensor *x = snt_in(g, n, 0);
   if (x->dtype != SNT_F32) return snt_node_error(g, n, d, "resizes FLOAT tensors only, not %s", snt_dtype_name(x->dtype));
-  int cnt = 0;
-  if (!snt_node_floats(n, "scales", &cnt) && !snt_node_ints(n, "sizes", &cnt))
-    return snt_node_error(g, n, d, "needs scales or sizes");
-  if (cnt != x->rank) return snt_node_error(g, n, d, "scales or sizes must have %d values, got %d", x->rank, cnt);
+  int cs = 0, cz = 0;
+  bool has_s = snt_node_floats(n, "scales", &cs) && cs > 0, has_z = snt_node_ints(n, "sizes", &cz) && cz > 0;
+  if (!has_s && !has_z) return snt_node_error(g, n, d, "needs scales or sizes");
+  if ((has_s && cs != x->rank) || (has_z && cz != x->rank))
+    return snt_node_error(g, n, d, "scales or sizes must have %d values, got %d", x->rank, has_z && cz != x->rank ? cz : cs);
   const char *names[3] = {"mode", "coordinate_transformation_mode", "nearest_mode"};
   const named *tables[3] = {modes, coords, nearests};
   const char *defs[3] = {"nearest", "half_pixel", "round_prefer_floor"};
@@ -185,8 +210,8 @@ static snt_status onnx_import(snt_graph *g, int node, int opset, snt_diag *d) {
   for (int i = 0; i < c; i++) {
     v[i] = sizes ? (double)((int64_t *)sz->data)[i] : ((float *)sc->data)[i];
     /* Bounded here, so the doubles below hold them exactly and convert back without overflow. */
-    if (sizes && (v[i] < 0 || v[i] > (double)SNT_MAX_ATTR))
-      return snt_node_error(g, n, d, "sizes value %lld is out of range (0 to %lld)", (long long)((int64_t *)sz->data)[i],
+    if (sizes && (v[i] < 1 || v[i] > (double)SNT_MAX_ATTR))
+      return snt_node_error(g, n, d, "sizes value %lld is out of range (1 to %lld)", (long long)((int64_t *)sz->data)[i],
                             (long long)SNT_MAX_ATTR);
   }
   const snt_tensor *x = snt_in(g, n, 0);
@@ -245,13 +270,90 @@ static bool rows(const snt_graph *g, const snt_node *n, const bool *r) {
          snt_rows_first(g, n, r);
 }
 
+/* resize(x, scales, sizes = [...], mode = ..., ...): every attribute the kernel reads. With
+ * sizes alone (ONNX's sizes input), the scales written are the ones the kernel maps with. */
+static snt_status to_dsl(snt_dsl_writer *w, int node) {
+  const snt_node *n = &w->g->nodes[node];
+  snt_k_resize_desc k;
+  int c = 0;
+  if (snt_node_floats(n, "roi", &c) && c > 0)
+    return snt_dsl_unsupported(w, n, "a region of interest (tf_crop_and_resize) has no DSL form");
+  if (make_desc((snt_graph *)w->g, n, NULL, &k) != SNT_OK) return SNT_ERR_INTERNAL;
+  if (k.rank < 2 || k.out[0] != k.in[0] || k.scales[0] != 1.0f)
+    return snt_dsl_unsupported(w, n, "it resizes the batch axis");
+  double sc[SNT_MAX_RANK];
+  for (int i = 0; i < k.rank; i++) sc[i] = k.scales[i];
+  k.out[0] = 0; /* sizes: 0 keeps the batch, whatever it is compiled for */
+  FILE *f = w->out;
+  const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
+  fprintf(f, "  %s = resize(%s, [", lhs, in);
+  for (int i = 0; i < k.rank; i++) fprintf(f, "%s%.9g", i ? ", " : "", sc[i]); /* a list even for one axis */
+  fprintf(f, "]");
+  if (snt_node_ints(n, "sizes", &c) && c > 0) fprintf(f, ", sizes = "), snt_dsl_ints(f, k.out, k.rank);
+  fprintf(f, ", mode = %s, coordinate_transformation_mode = %s, nearest_mode = %s", snt_node_string(n, "mode", "nearest"),
+          snt_node_string(n, "coordinate_transformation_mode", "half_pixel"),
+          snt_node_string(n, "nearest_mode", "round_prefer_floor"));
+  if (k.cubic_coeff_a != -0.75f) fprintf(f, ", cubic_coeff_a = %.9g", (double)k.cubic_coeff_a);
+  if (k.exclude_outside) fprintf(f, ", exclude_outside = true");
+  if (k.extrapolation_value != 0.0f) fprintf(f, ", extrapolation_value = %.9g", (double)k.extrapolation_value);
+  fprintf(f, ", name = %s)\n", snt_dsl_lit(w, n->name));
+  return SNT_OK;
+}
+
+/* Sizes as a tensor: the batch axis from the input's shape at run time (the file's batch is
+ * symbolic), the others constants: Concat(Slice(Shape(x), 0, 1), sizes[1:]). */
+static const char *sizes_input(struct snt_onnx_export *x, const snt_node *n, const int64_t *sz, int cz) {
+  int64_t one = 1, zero = 0, rest = cz - 1;
+  const char *in = snt_ox_name(x, n->in[0]), *shape = snt_ox_temp(x, n->name), *batch = snt_ox_temp(x, n->name);
+  const char *sizes = snt_ox_temp(x, n->name);
+  const char *sl[3] = {shape, snt_ox_const(x, "start", SNT_I64, 1, &one, &zero), snt_ox_const(x, "end", SNT_I64, 1, &one, &one)};
+  const char *cat[2] = {batch, snt_ox_const(x, "sizes", SNT_I64, 1, &rest, sz + 1)};
+  if (snt_ox_node(x, "Shape", snt_ox_temp(x, n->name), 1, &in, shape) < 0 ||
+      snt_ox_node(x, "Slice", snt_ox_temp(x, n->name), 3, sl, batch) < 0)
+    return NULL;
+  int c = snt_ox_node(x, "Concat", snt_ox_temp(x, n->name), 2, cat, sizes);
+  if (c < 0) return NULL;
+  snt_ox_attr_int(x, c, "axis", 0);
+  return sizes;
+}
+
+/* Resize-13: X, an empty roi, then scales or sizes. */
+static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int node) {
+  const snt_node *n = &g->nodes[node];
+  int cs = 0, cz = 0, c = 0;
+  const double *sc = snt_node_floats(n, "scales", &cs);
+  const int64_t *sz = snt_node_ints(n, "sizes", &cz);
+  if (snt_ox_opset(x) < 13) return snt_ox_refuse(x, node, "Resize as exported needs opset 13");
+  const snt_tensor *in = &g->tensors[n->in[0]];
+  bool aspect = false; /* scales that are not sizes / input: keep_aspect_ratio_policy's */
+  for (int i = 0; cs > 0 && cz > 0 && i < cz && i < cs; i++)
+    aspect |= sz[i] ? in->dims[i] == 0 || (float)((double)sz[i] / (double)in->dims[i]) != (float)sc[i] : sc[i] != 1.0;
+  if ((snt_node_floats(n, "roi", &c) && c > 0) || aspect || (cs > 0 && cz > 0 && cs != cz))
+    return snt_ox_refuse(x, node, "a resize with a region of interest or an aspect-ratio policy");
+  if (cz > 0) cs = 0; /* the sizes say it all */
+  int64_t rank = cs > 0 ? cs : cz;
+  float f[SNT_MAX_RANK];
+  for (int i = 0; i < cs && i < SNT_MAX_RANK; i++) f[i] = (float)sc[i];
+  const char *ins[4] = {snt_ox_name(x, n->in[0]), "", cs > 0 ? snt_ox_const(x, "scales", SNT_F32, 1, &rank, f) : "", ""};
+  if (cz > 0 && (ins[3] = sizes_input(x, n, sz, cz)) == NULL) return SNT_ERR_NOMEM;
+  int o = snt_ox_node(x, "Resize", n->name, cz > 0 ? 4 : 3, ins, snt_ox_name(x, n->out[0]));
+  if (o < 0) return SNT_ERR_NOMEM;
+  snt_ox_attr_string(x, o, "mode", snt_node_string(n, "mode", "nearest"));
+  snt_ox_attr_string(x, o, "coordinate_transformation_mode", snt_node_string(n, "coordinate_transformation_mode", "half_pixel"));
+  snt_ox_attr_string(x, o, "nearest_mode", snt_node_string(n, "nearest_mode", "round_prefer_floor"));
+  snt_ox_attr_float(x, o, "cubic_coeff_a", (float)snt_node_float(n, "cubic_coeff_a", -0.75));
+  snt_ox_attr_int(x, o, "exclude_outside", snt_node_int(n, "exclude_outside", 0));
+  snt_ox_attr_float(x, o, "extrapolation_value", (float)snt_node_float(n, "extrapolation_value", 0));
+  return SNT_OK;
+}
+
 const snt_op snt_op_resize = {
     .name = "resize", .type_name = "Resizing", .default_layer = "resizing",
-    .doc = "interpolation to new sizes (ONNX Resize): resize(x, scales)", .min_inputs = 1, .max_inputs = 1,
+    .doc = "interpolation to new sizes (ONNX Resize): resize(x, scales, sizes=[], mode=nearest, coordinate_transformation_mode=half_pixel, nearest_mode=round_prefer_floor, cubic_coeff_a=-0.75, exclude_outside=false, extrapolation_value=0)", .min_inputs = 1, .max_inputs = 1,
     .args = args, .infer = infer, .onnx_type = "Resize", .onnx_import = onnx_import, .onnx_upto = 19,
-    .onnx_const_inputs = (1u << 1) | (1u << 2) | (1u << 3), .emit = emit, .scratch = scratch, .no_dsl = SNT_NO_DSL_YET, .batch_rows = rows,
+    .onnx_const_inputs = (1u << 1) | (1u << 2) | (1u << 3), .emit = emit, .scratch = scratch, .to_dsl = to_dsl, .batch_rows = rows,
     .onnx_arity = {1, 4, 1, 1}, .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY_FLOATS | SNT_TY(SNT_I64), .note = SNT_NOTE_KERNEL},
-    .no_export = SNT_NO_EXPORT_YET};
+    .onnx_export = onnx_export};
 
 /* ONNX Upsample (opset 7 to 9; deprecated at 10 in favour of Resize): scales as an attribute at 7
  * and 8, an input from 9; 'nearest' or '(bi)linear' with the asymmetric coordinates Resize-10
@@ -283,7 +385,7 @@ static snt_status upsample_import(snt_graph *g, int node, int opset, snt_diag *d
 const snt_op snt_op_upsample = {
     .name = "upsample", .type_name = "UpSampling", .default_layer = "up_sampling",
     .doc = "nearest or linear upsampling by scales (ONNX Upsample, opsets 7-9)", .min_inputs = 1, .max_inputs = 1,
-    .args = args, .infer = infer, .onnx_type = "Upsample", .onnx_import = upsample_import, .onnx_const_inputs = 1u << 1,
-    .emit = emit, .scratch = scratch, .no_dsl = SNT_NO_DSL_YET, .batch_rows = rows, .onnx_arity = {1, 2, 1, 1},
+    .args = upsample_args, .infer = infer, .onnx_type = "Upsample", .onnx_import = upsample_import, .onnx_const_inputs = 1u << 1,
+    .emit = emit, .scratch = scratch, .to_dsl = to_dsl, .batch_rows = rows, .onnx_arity = {1, 2, 1, 1},
     .types = {.t = SNT_TY(SNT_F32), .t_f32 = SNT_TY(SNT_F16) | SNT_TY(SNT_F64), .other = SNT_TY(SNT_F32), .note = SNT_NOTE_KERNEL},
-    .no_export = SNT_NO_EXPORT_YET};
+    .onnx_export = onnx_export};

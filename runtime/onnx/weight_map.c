@@ -8,19 +8,20 @@
 /* One initializer of the file, with the role its consumer gives it. */
 typedef struct winit {
   const Onnx__TensorProto *tp;
+  int init;         /* its index among the graph's initializers */
   const char *name;
   snt_dtype dtype;
   int rank;
   int64_t dims[SNT_MAX_RANK];
   const char *role; /* kernel, bias, gamma, beta, moving_mean, moving_variance; NULL: not a weight */
-  const char *kind; /* conv2d, dense, batchnorm: the op it fits */
+  const char *kind; /* conv2d, conv_transpose, dense, batchnorm: the op it fits */
   int layer;        /* index of its ONNX weight layer (in node order) */
   bool out_in;      /* a dense kernel stored [out, in] (Gemm with transB) */
   bool used;
 } winit;
 
 typedef struct wfile {
-  winit *w;
+  winit *w; /* the initializers, then a copy for each further layer that shares one */
   int n;
   int n_layers;
   const char **layer_names; /* ONNX node names, for messages */
@@ -47,6 +48,22 @@ static int64_t attr_int(const Onnx__NodeProto *n, const char *name, int64_t def)
   return v;
 }
 
+/* The initializer a node input reads, directly or through Identity nodes (PyTorch's exporter
+ * merges equal initializers and feeds the other users through an Identity); -1 if none. */
+static int find_weight(const Onnx__GraphProto *g, const wfile *f, const char *name) {
+  for (int depth = 0; depth < 8; depth++) {
+    int w = find_init(f, name);
+    if (w >= 0) return w;
+    const Onnx__NodeProto *p = NULL;
+    for (size_t i = 0; i < g->n_node && !p; i++)
+      for (size_t k = 0; k < g->node[i]->n_output && !p; k++)
+        if (strcmp(g->node[i]->output[k], name) == 0) p = g->node[i];
+    if (!p || strcmp(p->op_type, "Identity") != 0 || p->n_input != 1) return -1;
+    name = p->input[0];
+  }
+  return -1;
+}
+
 /* Gives each initializer the role its consuming node and input slot give it. */
 static void assign_roles(const Onnx__GraphProto *g, wfile *f) {
   static const char *const bn_roles[] = {NULL, "gamma", "beta", "moving_mean", "moving_variance"};
@@ -55,20 +72,30 @@ static void assign_roles(const Onnx__GraphProto *g, wfile *f) {
     const char *op = n->op_type, *kind = NULL;
     bool layer = false;
     for (size_t k = 0; k < n->n_input; k++) {
-      int w = find_init(f, n->input[k]);
-      if (w < 0 || f->w[w].role) continue;
+      int w = find_weight(g, f, n->input[k]);
+      if (w < 0) continue;
       const char *role = NULL;
+      bool out_in = false;
       if (strcmp(op, "Conv") == 0 && k >= 1 && k <= 2) role = k == 1 ? "kernel" : "bias", kind = "conv2d";
+      else if (strcmp(op, "ConvTranspose") == 0 && k >= 1 && k <= 2) role = k == 1 ? "kernel" : "bias", kind = "conv_transpose";
       else if (strcmp(op, "BatchNormalization") == 0 && k >= 1 && k <= 4) role = bn_roles[k], kind = "batchnorm";
       else if (strcmp(op, "Gemm") == 0 && k >= 1 && k <= 2) {
         role = k == 1 ? "kernel" : "bias", kind = "dense";
-        f->w[w].out_in = k == 1 && attr_int(n, "transB", 0);
+        out_in = k == 1 && attr_int(n, "transB", 0);
       } else if (strcmp(op, "MatMul") == 0 && k == 1) role = "kernel", kind = "dense";
       else if (strcmp(op, "Add") == 0 && n->n_input >= 2) {
         const char *other = producer_op(g, n->input[1 - (k & 1)]);
         if (other && strcmp(other, "MatMul") == 0) role = "bias", kind = "dense";
       }
       if (!role) continue;
+      /* An initializer several layers read (exporters merge equal ones: every BatchNorm's gamma
+       * of 1 at initialisation) is a weight of each: a copy per further layer. */
+      if (f->w[w].role) {
+        winit copy = f->w[w];
+        copy.role = NULL, copy.used = false;
+        f->w[w = f->n++] = copy;
+      }
+      if (strcmp(op, "Gemm") == 0) f->w[w].out_in = out_in;
       /* A MatMul's bias Add belongs to the MatMul's layer. */
       bool joins = strcmp(op, "Add") == 0;
       if (!layer && !joins) f->n_layers++, layer = true;
@@ -139,7 +166,8 @@ static snt_status take(const snt_wmap_target *t, winit *w, int wi, snt_wmap_how 
     return snt_err_set(e, SNT_ERR_INPUT, "%s: weights do not fit the model: '%s' (%s %s) does not fit parameter '%s' %s", o->path,
                        w->name, snt_dtype_name(w->dtype), b, t->name, a);
   }
-  mt->init = wi;
+  (void)wi;
+  mt->init = w->init;
   mt->transpose = w->out_in && w->rank == 2;
   mt->how = how;
   w->used = true;
@@ -219,7 +247,9 @@ snt_status snt_wmap_match_targets(const Onnx__ModelProto *m, const snt_wmap_targ
   if (by) *by = SNT_WMAP_NONE;
   const Onnx__GraphProto *gp = m ? m->graph : NULL;
   if (!gp) return snt_err_set(e, SNT_ERR_INPUT, "%s: the model has no graph", o->path);
-  wfile f = {.w = calloc(gp->n_initializer + 1, sizeof(winit)), .layer_names = calloc(gp->n_node + 1, sizeof(char *))};
+  size_t uses = gp->n_initializer + 1; /* room for a copy per node input (shared initializers) */
+  for (size_t i = 0; i < gp->n_node; i++) uses += gp->node[i]->n_input;
+  wfile f = {.w = calloc(uses, sizeof(winit)), .layer_names = calloc(gp->n_node + 1, sizeof(char *))};
   if (!f.w || !f.layer_names) {
     free(f.w);
     free(f.layer_names);
@@ -229,6 +259,7 @@ snt_status snt_wmap_match_targets(const Onnx__ModelProto *m, const snt_wmap_targ
     const Onnx__TensorProto *tp = gp->initializer[i];
     winit *w = &f.w[f.n++];
     w->tp = tp;
+    w->init = (int)i;
     w->name = tp->name;
     w->dtype = (snt_dtype)tp->data_type;
     w->rank = tp->n_dims <= SNT_MAX_RANK ? (int)tp->n_dims : -1;
