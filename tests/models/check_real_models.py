@@ -5,7 +5,9 @@ ReLU6, HardSwish), SqueezeNet-like (Concat, ceil-mode pools), ShuffleNet-like (c
 by Reshape/Transpose), EfficientNet-like (SiLU, squeeze-excite by ReduceMean, Sigmoid, Mul),
 ResNet-18-like, VGG-like with LRN (an If in PyTorch's export), DenseNet-like, a U-Net-like encoder-decoder (ConvTranspose,
 Resize, Concat), a Keras-style NHWC export (Transpose first, channels-last flatten), and an
-AlexNet-like stem (11x11 stride 4, Dropout).
+AlexNet-like stem (11x11 stride 4, Dropout). Each opset-13 file also goes through `sinter
+import`, and the .nn compiled with the file's weights must give PyTorch's outputs (VGG-like's LRN
+is refused by name: PyTorch exports it as a channel Pad and a 3-D pool).
 usage: check_real_models.py SINTER ORT_RUN_JS ORT_NODE_MODULES WORK_DIR [NAME...]"""
 import concurrent.futures
 import os
@@ -224,6 +226,36 @@ def output_of(d):
     return numpy_helper.to_array(onnx.load_tensor(os.path.join(d, "output_0.pb")))
 
 
+NOT_IMPORTED = {"vgg": "node '/2/Pad' (Pad) cannot be written in the DSL"}  # LRN exported as a channel Pad + pooling
+
+
+def compare(what, got, ref, ref_name):
+    if got.shape != ref.shape:
+        return "%s: shape %s, %s %s" % (what, got.shape, ref_name, ref.shape)
+    scale = max(float(np.abs(ref).max()), 1e-3)
+    err = float(np.abs(got.astype(np.float64) - ref).max()) / scale
+    return None if err <= 1e-4 else "%s: largest difference from %s %.3g of the output's scale" % (what, ref_name, err)
+
+
+def check_import(name, d, want):
+    """sinter import -> compile the .nn with the file's weights -> run: PyTorch's output again."""
+    what, nn_path, exe = "%s imported" % name, os.path.join(d, "m.nn"), os.path.join(d, "imported")
+    p = subprocess.run([SINTER, "import", os.path.join(d, "model.onnx"), "-o", nn_path], capture_output=True, text=True)
+    if name in NOT_IMPORTED:
+        ok = p.returncode != 0 and NOT_IMPORTED[name] in p.stderr
+        return None if ok else "%s: expected refused with %r, got exit %d: %s" % (what, NOT_IMPORTED[name], p.returncode,
+                                                                                   p.stderr[-500:])
+    for cmd in ([] if p.returncode else [[SINTER, "compile", nn_path, "--weights", os.path.join(d, "model.onnx"), "--batch",
+                                          str(BATCH), "-o", exe]]) + [[exe, "run", os.path.join(d, "input_0.pb"), "-o",
+                                                                        os.path.join(d, "imported_out")]]:
+        if p.returncode:
+            return "%s: %s exit %d\n%s" % (what, os.path.basename(p.args[0]), p.returncode, p.stderr[-1500:])
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if p.returncode:
+        return "%s: run exit %d\n%s" % (what, p.returncode, p.stderr[-1500:])
+    return compare(what, output_of(os.path.join(d, "imported_out")), want, "PyTorch")
+
+
 def check(case):
     name, opset, d, want = case
     what = "%s opset %d" % (name, opset)
@@ -237,16 +269,11 @@ def check(case):
     if p.returncode:
         return "%s: ONNX Runtime failed\n%s" % (what, p.stderr[-1500:])
     got = output_of(os.path.join(d, "sinter"))
-    errors = []
-    for ref, ref_name in ((output_of(os.path.join(d, "ort")), "ONNX Runtime"), (want, "PyTorch")):
-        if got.shape != ref.shape:
-            errors.append("%s: shape %s, %s %s" % (what, got.shape, ref_name, ref.shape))
-            continue
-        scale = max(float(np.abs(ref).max()), 1e-3)
-        err = float(np.abs(got.astype(np.float64) - ref).max()) / scale
-        if not err <= 1e-4:
-            errors.append("%s: largest difference from %s %.3g of the output's scale" % (what, ref_name, err))
-    return "\n".join(errors) or None
+    errors = [compare(what, got, ref, ref_name) for ref, ref_name in ((output_of(os.path.join(d, "ort")), "ONNX Runtime"),
+                                                                      (want, "PyTorch"))]
+    if opset == 13:
+        errors.append(check_import(name, d, want))
+    return "\n".join(e for e in errors if e) or None
 
 
 def main():
@@ -262,7 +289,8 @@ def main():
     if failures:
         print("FAIL\n" + "\n".join(failures))
         sys.exit(1)
-    print("PASS %d models x %d opsets match ONNX Runtime and PyTorch" % (len(names), len(OPSETS)))
+    print("PASS %d models x %d opsets match ONNX Runtime and PyTorch; imported to the DSL (opset 13), %d of them "
+          "compile to PyTorch's outputs" % (len(names), len(OPSETS), len([n for n in names if n not in NOT_IMPORTED])))
 
 
 main()
