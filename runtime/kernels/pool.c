@@ -3,6 +3,7 @@
  * inside the input along the last axis go to a vectorised sweep (pool_rows.c) computing the same
  * bits, and rows are split over the context's team. */
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "gemm_core.h"
@@ -81,8 +82,9 @@ static void pool_rows(const pool_job *j, int64_t q, int64_t p, int64_t o0, int64
   window w[3] = {axis_window(g, 0, o0), axis_window(g, 1, o1)};
   int64_t a = j->a, b = j->b;
   if (!j->interior || w[0].lo == w[0].hi || w[1].lo == w[1].hi) a = b = 0;
-  /* The sweep knows no pad value: rows reaching into a filled padding go window by window. */
-  if (j->fill && (w[0].hi - w[0].lo < w[0].n_padded || w[1].hi - w[1].lo < w[1].n_padded)) a = b = 0;
+  /* Rows reaching into a filled padding along the outer axes: the sweep takes their inputs,
+   * the pad value is taken after. */
+  bool filled = j->fill && (w[0].hi - w[0].lo < w[0].n_padded || w[1].hi - w[1].lo < w[1].n_padded);
   for (int64_t pl = 0; pl < planes && (a > 0 || b < g->out[2]); pl++) {
     for (int64_t i = 0; i < n; i++) {
       int64_t at = (q + i) * g->out[2] + pl * g->out_size;
@@ -102,6 +104,12 @@ static void pool_rows(const pool_job *j, int64_t q, int64_t p, int64_t o0, int64
   snt_k_pool_row r = {g, j->x + p * g->in_size, w[0], w[1], planes, n, a, b, j->d->kind == SNT_K_POOL_MAX,
                       (double)snt_k_window_count(w, j->d->count_include_pad), j->y + q * g->out[2]};
   j->interior(&r);
+  for (int64_t pl = 0; filled && pl < planes; pl++) {
+    for (int64_t i = 0; i < n; i++) {
+      float *y = j->y + (q + i) * g->out[2] + pl * g->out_size, v = *j->fill;
+      for (int64_t o = a; o < b; o++) y[o] = y[o] < v ? v : y[o]; /* NaN stays */
+    }
+  }
 }
 
 /* Thread t's rows, walking (plane, o0, o1) by increments rather than dividing per row, and the
