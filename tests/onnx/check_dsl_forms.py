@@ -1,6 +1,6 @@
 """The DSL forms and ONNX export of the shape ops (Clip with constant bounds, Transpose,
 Concat, the Reduce ops, Squeeze, Unsqueeze, Reshape, LogSoftmax, LeakyRelu) and of the CNN
-forms (SiLU and squeeze-excite products, ceil_mode pools, ConvTranspose, Resize by scales and
+forms (SiLU and squeeze-excite products, ceil_mode pools, LRN, ConvTranspose, Resize by scales and
 by sizes, broadcasting Add and Sub): a batched ONNX
 chain goes through `sinter import`, compiles, and is written back by `sinter export-onnx`;
 the compiled .nn and the export in ONNX Runtime must compute what ONNX Runtime computes for
@@ -59,7 +59,8 @@ def cnn_chain(out):
              node("Mul", ["silu", "gate"], ["se"], name="se"),
              node("Div", ["se", "dv"], ["dvd"], name="per_channel_div"),
              node("MaxPool", ["dvd"], ["mp"], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1, name="pool_ceil"),
-             node("ConvTranspose", ["mp", "wt", "bt"], ["up"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
+             node("LRN", ["mp"], ["lr"], size=3, alpha=2e-4, beta=0.7, bias=1.5, name="lrn"),
+             node("ConvTranspose", ["lr", "wt", "bt"], ["up"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1],
                   output_padding=[1, 0], name="deconv"),
              node("Resize", ["up", "", "sc"], ["rs"], mode="linear", name="resize_scales"),
              node("Resize", ["rs", "", "", "sz"], ["rz"], mode="nearest", coordinate_transformation_mode="asymmetric",
@@ -90,7 +91,8 @@ def shared_chain(out):
 
 
 CNN_TEXT = ("mul(c, cs", "mul(silu, gate", "rescale(se, [", "ceil_mode = true",
-            "conv_transpose(mp, 3, [3, 3], stride = [2, 2], pads = [1, 1, 1, 1], output_padding = [1, 0]",
+            "lrn(mp, 3, alpha = 0.000199999994947575", "conv_transpose(lr, 3, [3, 3], stride = [2, 2], pads = [1, 1, 1, 1], "
+            "output_padding = [1, 0]",
             "resize(up, [1, 1, 2, 1.5], mode = linear", "sizes = [0, 3, 11, 13], mode = nearest, "
             "coordinate_transformation_mode = asymmetric, nearest_mode = floor", "sum(rz, rg", "sub(ad, rg")
 
@@ -173,7 +175,7 @@ def refused(d):
 
 with tempfile.TemporaryDirectory() as d:
     failed = sum(round_trip(d, k, o) for k, o in enumerate(("y1", "y2", "y3"))) + refused(d)
-    failed += round_trip(d, "cnn", "y", cnn_chain, CNN_TEXT, 14)
+    failed += round_trip(d, "cnn", "y", cnn_chain, CNN_TEXT, 15)
     failed += round_trip(d, "shared", "y", shared_chain, ("conv2d(n1, 4,", "batchnorm(c2,"), 5)
 print("PASS" if not failed else f"{failed} failures")
 sys.exit(1 if failed else 0)
