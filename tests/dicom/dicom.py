@@ -322,6 +322,10 @@ def t_errors():
     huge[pix + 8:pix + 12] = (0xFFFFFFF0).to_bytes(4, "little")  # a 1 KB file asking for 4 GB
     p["huge_length"] = os.path.join(d, "huge_length.dcm")
     open(p["huge_length"], "wb").write(huge[:pix + 1024])
+    # a data set element before the meta group: DCMTK would guess big endian from it and reserve
+    # what it declares (fuzz_dicom: a 630-byte file asking for 2.2 GB)
+    p["no_meta"] = os.path.join(d, "no_meta.dcm")
+    open(p["no_meta"], "wb").write(graw[:132] + b"\x08\x00\x16\x00UI\x04\x001.2\x00" + graw[132:])
     p["deflated"] = os.path.join(d, "deflated.dcm")
     deflated = pydicom.dcmread(good)
     deflated.file_meta.TransferSyntaxUID = pydicom.uid.DeflatedExplicitVRLittleEndian
@@ -368,6 +372,8 @@ def t_errors():
         "huge_length": "truncated DICOM file (%d bytes): element (7fe0,0010) at byte %d declares 4294967280 bytes, 1012 "
                        "remain" % (pix + 1024, pix),
         "unknown_syntax": "the transfer syntax UID (0002,0010) is not a valid one DCMTK knows",
+        "no_meta": "damaged DICOM file: element (0008,0016) at byte 132, where the file meta information (group 0002) "
+                   "should begin",
         "jpeg_markers": "damaged JPEG data in the pixel data: bytes ff ff at 2, where a marker segment or the frame "
                         "header should be",
         "deflated": "deflated DICOM (transfer syntax 1.2.840.10008.1.2.1.99) is not supported",

@@ -106,6 +106,12 @@ static snt_status step(const char *path, walker *w, snt_err *e) {
 snt_status snt_image__dicom_walk(const char *path, const unsigned char *p, size_t len, char *uid, snt_err *e) {
   walker w = {.p = p, .len = len, .pos = 132, .uid = uid};
   uid[0] = '\0';
+  /* The meta information follows the prefix at once (PS3.10 7.1). Without it DCMTK guesses the
+   * encoding from the first tag's bytes, big endian too, and reserves lengths read so (a 630-byte
+   * file asked for 2.2 GB), which this walk, reading little endian, would not check. */
+  if (len >= 136 && u16(&w, 132, 0) != 0x0002)
+    return snt_err_set(e, SNT_ERR_INPUT, "%s: damaged DICOM file: element (%04x,%04x) at byte 132, where the file meta "
+                       "information (group 0002) should begin", path, u16(&w, 132, 0), u16(&w, 134, 0));
   while (w.pos < len) {
     snt_status st = step(path, &w, e);
     if (st != SNT_OK) return st;
