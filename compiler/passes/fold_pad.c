@@ -34,6 +34,24 @@ static bool pad_value(const snt_graph *g, const snt_node *pad, double *v) {
   return true;
 }
 
+/* The spatial pads of a constant pad node p producing x, x's only reader the caller, that pads
+ * neither batch nor channels nor crops, into pads[2 * sp] (begins, then ends), and its fill. */
+static bool constant_spatial_pad(const snt_graph *g, int p, const bool *dead, int x, int sp, int64_t *pads,
+                                 double *value) {
+  int first, cp = 0, r = sp + 2;
+  if (p < 0 || dead[p] || snt_readers(g, x, &first) != 1 || snt_ir_is_output(g, x)) return false;
+  const snt_node *pad = &g->nodes[p];
+  if (pad->op != &snt_op_pad || strcmp(snt_node_string(pad, "mode", "constant"), "constant") != 0 ||
+      !pad_value(g, pad, value))
+    return false;
+  const int64_t *pp = snt_node_ints(pad, "pads_nd", &cp);
+  if (!pp || cp != 2 * r || pp[0] || pp[1] || pp[r] || pp[r + 1]) return false;
+  for (int i = 0; i < sp; i++) pads[i] = pp[2 + i], pads[sp + i] = pp[r + 2 + i];
+  for (int i = 0; i < 2 * sp; i++)
+    if (pads[i] < 0) return false; /* a crop */
+  return true;
+}
+
 snt_status snt_pass_fold_pad(snt_graph *g, snt_diag *d, int *changed) {
   (void)d;
   bool *dead = calloc((size_t)g->n_nodes + 1, sizeof(bool));
@@ -48,47 +66,24 @@ snt_status snt_pass_fold_pad(snt_graph *g, snt_diag *d, int *changed) {
   for (int c = 0; c < g->n_nodes && !st; c++) {
     snt_node *conv = &g->nodes[c];
     if (conv->op != &snt_op_conv2d) continue;
-    int x = conv->in[0], first, p = g->tensors[x].producer;
-    if (p < 0 || dead[p] || snt_readers(g, x, &first) != 1 || snt_ir_is_output(g, x)) continue;
-    const snt_node *pad = &g->nodes[p];
+    int x = conv->in[0], p = g->tensors[x].producer, sp = g->tensors[x].rank - 2, cr = 0;
+    const int64_t *cv = snt_node_ints(conv, "resolved_pads", &cr);
+    int64_t pads[2 * SNT_MAX_SPATIAL];
     double value;
-    if (pad->op != &snt_op_pad || strcmp(snt_node_string(pad, "mode", "constant"), "constant") != 0 ||
-        !pad_value(g, pad, &value) || value != 0)
+    if (sp < 1 || sp > SNT_MAX_SPATIAL || !cv || cr != 2 * sp || !constant_spatial_pad(g, p, dead, x, sp, pads, &value) ||
+        value != 0)
       continue;
-    int r = g->tensors[x].rank, cp = 0, cr = 0;
-    const int64_t *pp = snt_node_ints(pad, "pads_nd", &cp), *cv = snt_node_ints(conv, "resolved_pads", &cr);
-    int sp = r - 2;
-    if (!pp || !cv || cp != 2 * r || cr != 2 * sp || pp[0] || pp[1] || pp[r] || pp[r + 1]) continue;
-    int64_t pads[2 * SNT_MAX_RANK];
-    for (int i = 0; i < sp; i++) pads[i] = cv[i] + pp[2 + i], pads[sp + i] = cv[sp + i] + pp[r + 2 + i];
+    for (int i = 0; i < 2 * sp; i++) pads[i] += cv[i];
     if ((st = snt_node_set_string(conv, "padding", "explicit")) || (st = snt_node_set_ints(conv, "pads", 2 * sp, pads)) ||
         (st = snt_node_set_ints(conv, "resolved_pads", 2 * sp, pads)))
       break;
-    conv->in[0] = pad->in[0];
+    conv->in[0] = g->nodes[p].in[0];
     dead[p] = true;
     (*changed)++;
   }
   if (!st) st = snt_remove_nodes(g, dead);
   free(dead);
   return st;
-}
-
-/* The spatial pads of a constant, float32 pad node p whose only reader is `reader` and that pads
- * neither batch nor channels, into pads[2 * sp] (begins, then ends); else false. */
-static bool constant_spatial_pad(const snt_graph *g, int p, const bool *dead, int x, int sp, int64_t *pads,
-                                 double *value) {
-  int first, cp = 0, r = sp + 2;
-  if (p < 0 || dead[p] || snt_readers(g, x, &first) != 1 || snt_ir_is_output(g, x)) return false;
-  const snt_node *pad = &g->nodes[p];
-  if (pad->op != &snt_op_pad || strcmp(snt_node_string(pad, "mode", "constant"), "constant") != 0 ||
-      !pad_value(g, pad, value) || g->tensors[pad->in[0]].dtype != SNT_F32)
-    return false;
-  const int64_t *pp = snt_node_ints(pad, "pads_nd", &cp);
-  if (!pp || cp != 2 * r || pp[0] || pp[1] || pp[r] || pp[r + 1]) return false;
-  for (int i = 0; i < sp; i++) pads[i] = pp[2 + i], pads[sp + i] = pp[r + 2 + i];
-  for (int i = 0; i < 2 * sp; i++)
-    if (pads[i] < 0) return false; /* a crop */
-  return true;
 }
 
 static bool all_zero(const int64_t *v, int n) {
@@ -114,7 +109,8 @@ snt_status snt_pass_fold_pad_pool(snt_graph *g, snt_diag *d, int *changed) {
     int64_t pads[2 * SNT_MAX_SPATIAL];
     const int64_t *own = snt_node_ints(pool, "resolved_pads", &cr);
     double value;
-    if (sp < 1 || sp > SNT_MAX_SPATIAL || !own || cr != 2 * sp || !constant_spatial_pad(g, p, dead, x, sp, pads, &value))
+    if (sp < 1 || sp > SNT_MAX_SPATIAL || !own || cr != 2 * sp || g->tensors[x].dtype != SNT_F32 ||
+        !constant_spatial_pad(g, p, dead, x, sp, pads, &value))
       continue;
     bool counted = snt_node_int(pool, "count_include_pad", 0) != 0;
     if (is_max ? !all_zero(own, 2 * sp) : (value != 0 || (!counted && !all_zero(own, 2 * sp)))) continue;
