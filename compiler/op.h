@@ -162,6 +162,9 @@ extern const snt_op snt_op_conv2d, snt_op_dense, snt_op_batchnorm, snt_op_relu, 
     snt_op_hard_sigmoid, snt_op_hard_swish, snt_op_mish, snt_op_hann_window, snt_op_hamming_window, snt_op_maxpool,
     snt_op_avgpool;
 
+/* Made by passes only, never parsed or imported (so not in op_table.c). */
+extern const snt_op snt_op_conv_expand_dw;
+
 /* Symbol lists shared by several ops. */
 extern const char *const snt_activation_symbols[];
 

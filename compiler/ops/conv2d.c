@@ -1,12 +1,14 @@
 /* conv2d: convolution over NCHW with 1 to 3 spatial dims (the DSL writes 2-D), groups,
  * dilation, Keras or ONNX padding, and a fused bias and activation. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "compiler/autodiff.h"
 #include "compiler/onnx/export.h"
 #include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
+#include "compiler/ops/conv2d.h"
 #include "compiler/ops/window.h"
 #include "sinter/kernels_train.h"
 
@@ -113,7 +115,20 @@ static snt_k_act_kind act_kind(const char *a) {
   return SNT_K_ACT_NONE;
 }
 
-static snt_status make_desc(const snt_graph *g, const snt_node *n, snt_k_conv_desc *k) {
+/* The names of a conv's activation attributes; snt_conv2d_act reads them with a prefix. */
+const char *const snt_conv2d_act_attrs[SNT_CONV2D_ACT_ATTRS] = {"activation", "clip_min", "clip_max", "act_alpha",
+                                                                "act_beta"};
+
+snt_k_act snt_conv2d_act(const snt_node *n, const char *prefix) {
+  char key[SNT_CONV2D_ACT_ATTRS][48];
+  for (int i = 0; i < SNT_CONV2D_ACT_ATTRS; i++) snprintf(key[i], sizeof key[i], "%s%s", prefix, snt_conv2d_act_attrs[i]);
+  snt_k_act a = {act_kind(snt_node_string(n, key[0], "none")), (float)snt_node_float(n, key[3], 0),
+                 (float)snt_node_float(n, key[1], -INFINITY), (float)snt_node_float(n, key[2], INFINITY),
+                 (float)snt_node_float(n, key[4], 0)};
+  return a;
+}
+
+snt_status snt_conv2d_desc(const snt_graph *g, const snt_node *n, snt_k_conv_desc *k) {
   const snt_tensor *x = &g->tensors[n->in[0]], *y = &g->tensors[n->out[0]];
   int c = 0, ck = 0, sp = x->rank - 2;
   const int64_t *kv = snt_node_ints(n, "kernel", &ck), *pads = snt_node_ints(n, "resolved_pads", &c);
@@ -134,13 +149,11 @@ static snt_status make_desc(const snt_graph *g, const snt_node *n, snt_k_conv_de
     k->pad_begin[i] = pads[i];
     k->pad_end[i] = pads[sp + i];
   }
-  k->act.kind = act_kind(snt_node_string(n, "activation", "none"));
-  k->act.clip_min = (float)snt_node_float(n, "clip_min", -INFINITY);
-  k->act.clip_max = (float)snt_node_float(n, "clip_max", INFINITY);
-  k->act.alpha = (float)snt_node_float(n, "act_alpha", 0);
-  k->act.beta = (float)snt_node_float(n, "act_beta", 0);
+  k->act = snt_conv2d_act(n, "");
   return SNT_OK;
 }
+
+static snt_status make_desc(const snt_graph *g, const snt_node *n, snt_k_conv_desc *k) { return snt_conv2d_desc(g, n, k); }
 
 static size_t scratch(const snt_graph *g, const snt_node *n) {
   snt_k_conv_desc k;

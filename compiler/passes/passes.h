@@ -28,6 +28,9 @@ snt_status snt_pass_fuse_bn_relu(snt_graph *g, snt_diag *d, int *changed);
 snt_status snt_pass_fuse_bn_tap(snt_graph *g, snt_diag *d, int *changed);
 /* A conv2d read only by a 2x2 stride-2 max pool writes the pool as its second output (inference). */
 snt_status snt_pass_fuse_conv_pool(snt_graph *g, snt_diag *d, int *changed);
+/* A 1x1 conv read only by a depthwise conv, on maps of 1 MB and more an image: one
+ * conv_expand_dw node (fuse_expand_dw.c). */
+snt_status snt_pass_fuse_expand_dw(snt_graph *g, snt_diag *d, int *changed);
 /* Dropout and identity nodes vanish at inference: readers read their input. */
 snt_status snt_pass_drop_identity(snt_graph *g, snt_diag *d, int *changed);
 /* Cheap shape arithmetic (ops with a fold rule: tensor_shape, gather, concat, reshape, squeeze,

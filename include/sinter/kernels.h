@@ -121,6 +121,19 @@ snt_status snt_k_conv_pool2(snt_k_ctx *ctx, const snt_k_conv_desc *d, const floa
 /* Its path as snt_k_conv_kernel names it, with "+maxpool" (pooled in the store) or
  * "+maxpool-pass" (pooled after the conv). */
 const char *snt_k_conv_pool2_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d);
+/* A 2-D 1x1 convolution (pw: stride 1, no padding, one group) whose output only a 2-D
+ * depthwise convolution (dw: one input channel per group) reads, as one kernel that never
+ * writes the 1x1 output whole: y = act2(dw(act1(pw(x, w1) + b1), w2) + b2 + residual), the
+ * values of snt_k_conv on each in turn on the GEMM and depthwise paths. b1, b2, residual (shaped
+ * like y) may be NULL. packed1: w1 packed at load by snt_k_conv_expand_dw_pack (bytes from
+ * snt_k_conv_expand_dw_packed_bytes, the same for every instruction set), or NULL. */
+size_t snt_k_conv_expand_dw_packed_bytes(const snt_k_conv_desc *pw);
+snt_status snt_k_conv_expand_dw_pack(snt_k_ctx *ctx, const snt_k_conv_desc *pw, const float *w1, float *packed);
+snt_status snt_k_conv_expand_dw(snt_k_ctx *ctx, const snt_k_conv_desc *pw, const snt_k_conv_desc *dw, const float *x,
+                                const float *w1, const float *packed1, const float *b1, const float *w2, const float *b2,
+                                const float *residual, float *y);
+/* Its path for profiles and summaries ("conv-expand-dw-avx512", ...). */
+const char *snt_k_conv_expand_dw_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *pw, const snt_k_conv_desc *dw);
 /* y = act(conv_transpose(x, w) + bias); w is [in_c, out_c/groups, k...]; bias may be NULL. */
 size_t snt_k_conv_transpose_scratch_bytes(const snt_k_conv_desc *d);
 snt_status snt_k_conv_transpose(const snt_k_conv_desc *d, const float *x, const float *w,

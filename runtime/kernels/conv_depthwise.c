@@ -88,3 +88,34 @@ void snt_k_conv_depthwise(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g, c
   dw_job j = {g, x, w, e, y, isa};
   snt_k_ctx_parallel(ctx, dw_part, &j);
 }
+
+/* The window of output rows [oh0, oh1) over input rows [ih0, ih0 + rows) held apart: its first
+ * output row reads band row oh0 * s - pb - ih0, and rows past the band are padding (the band
+ * holds every real row those outputs read). */
+static void band_window(const snt_k_win3 *w, int64_t ih0, int64_t rows, int64_t oh0, int64_t oh1, snt_k_win3 *wb) {
+  *wb = *w;
+  wb->in[1] = rows;
+  wb->out[1] = oh1 - oh0;
+  wb->pb[1] = w->pb[1] + ih0 - oh0 * w->s[1];
+  wb->in_size = snt_k_prod(wb->in, 3);
+  wb->out_size = snt_k_prod(wb->out, 3);
+}
+
+void snt_k_conv_dw_rows(snt_k_isa isa, const snt_k_conv3 *g, int64_t oc, const float *xb, int64_t ih0, int64_t rows,
+                        const float *w, const float *bias, const float *r, float *y, int64_t oh0, int64_t oh1,
+                        const snt_k_act *act) {
+  snt_k_conv3 gb = *g;
+  band_window(&g->w, ih0, rows, oh0, oh1, &gb.w);
+  int64_t at = oh0 * g->w.out[2];
+  const float *wk = w + oc * g->w.k_size, *rb = r ? r + at : NULL;
+  float b = bias ? bias[oc] : 0.0f, *yb = y + at;
+  if (isa == SNT_K_ISA_AVX512 && snt_k_conv_dw_fast_applies(g)) {
+    snt_k_conv_dw_fast_plane(&gb.w, xb, wk, rb, yb, b, act);
+    return;
+  }
+  /* one plane of one channel: the generic loops with this channel's operands at index 0 */
+  gb.batch = gb.cin = gb.cout = gb.groups = gb.cg = gb.mg = 1;
+  snt_k_conv_epi e = {.bias = bias ? bias + oc : NULL, .residual = rb, .act = *act};
+  dw_job j = {&gb, xb, wk, &e, yb, isa};
+  dw_part(&j, 0, 1);
+}

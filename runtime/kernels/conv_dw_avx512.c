@@ -200,3 +200,9 @@ int snt_k_conv_dw_fast(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, con
   snt_k_ctx_parallel(ctx, dw_part, &j);
   return 1;
 }
+
+void snt_k_conv_dw_fast_plane(const snt_k_win3 *w, const float *x, const float *wk, const float *r, float *y, float b,
+                              const snt_k_act *act) {
+  dw_plane p = {w, x, wk, r, y, b, act};
+  plane_for(w)(&p);
+}

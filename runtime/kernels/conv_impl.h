@@ -67,6 +67,19 @@ int snt_k_conv_dw_fast_applies(const snt_k_conv3 *g);
 int snt_k_conv_dw_fast(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, const float *w, const snt_k_conv_epi *e,
                        float *y);
 
+/* One depthwise plane on the AVX-512 path, w as snt_k_conv_dw_fast_applies accepts: y = act(conv
+ * + b + r) over the plane (r may be NULL). */
+void snt_k_conv_dw_fast_plane(const snt_k_win3 *w, const float *x, const float *wk, const float *r, float *y, float b,
+                              const snt_k_act *act);
+/* Output rows [oh0, oh1) of output channel oc of one image of depthwise conv g (2-D), from xb:
+ * input rows [ih0, ih0 + rows) of the channel's input plane (row stride g->w.in[2]), which
+ * must hold every real row those outputs read. w and bias are the layer's (bias may be NULL);
+ * y and r (NULL: none) point at the image's plane oc. The sums are the whole-plane kernel's,
+ * bit for bit. */
+void snt_k_conv_dw_rows(snt_k_isa isa, const snt_k_conv3 *g, int64_t oc, const float *xb, int64_t ih0, int64_t rows,
+                        const float *w, const float *bias, const float *r, float *y, int64_t oh0, int64_t oh1,
+                        const snt_k_act *act);
+
 /* Direct convolution on AVX-512 (conv_small.c): whether g suits it (bf16: the context runs its
  * GEMMs in BF16, which this FP32 path would forgo); the bytes and the arrangement of its
  * weights packed at load; and the convolution (packed NULL: arranged per call), output rows

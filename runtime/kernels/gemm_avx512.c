@@ -18,9 +18,85 @@ AVX512 static inline __mmask16 lane_mask(int count) {
   return count >= 16 ? (__mmask16)0xFFFF : (count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1));
 }
 
-/* The exp-based and hard activations, out of line: one copy of their code, not 28 unrolled. */
-AVX512 __attribute__((noinline)) static __m512 act_all(__m512 v, const snt_k_act *act) {
-  return snt_k_act_all512(v, act);
+/* The exp-based and hard activations over a finished tile, in one call after the accumulators
+ * are dead: a call per vector spilled the 28 live ones each time, and here the kind's loop runs
+ * over independent vectors, so that their long dependency chains overlap. */
+#define ACT_LOOP(kind)                                                    \
+  case kind:                                                              \
+    for (int i = 0; i < n; i++) v[i] = snt_k_act16(act, kind, v[i]);     \
+    break
+AVX512 __attribute__((noinline)) static void act_tile(__m512 *v, int n, const snt_k_act *act) {
+  switch (act->kind) {
+    ACT_LOOP(SNT_K_ACT_SILU);
+    ACT_LOOP(SNT_K_ACT_SIGMOID);
+    ACT_LOOP(SNT_K_ACT_TANH);
+    ACT_LOOP(SNT_K_ACT_HARD_SWISH);
+    ACT_LOOP(SNT_K_ACT_HARD_SIGMOID);
+    ACT_LOOP(SNT_K_ACT_MISH);
+    ACT_LOOP(SNT_K_ACT_EXP);
+    default:
+      for (int i = 0; i < n; i++) v[i] = snt_k_act_all512(v[i], act);
+      break;
+  }
+}
+#undef ACT_LOOP
+
+/* Row i of the tile before its activation: alpha, C's old value, the biases and the residual. */
+AVX512 static inline __attribute__((always_inline)) void row_values(const snt_k_ukr_args *p, int i, __m512 a0,
+                                                                    __m512 a1, __mmask16 m0, __mmask16 m1,
+                                                                    __m512 *v0, __m512 *v1) {
+  const float *c = p->c + i * p->ldc;
+  __m512 alpha = _mm512_set1_ps(p->alpha);
+  *v0 = _mm512_mul_ps(a0, alpha), *v1 = _mm512_mul_ps(a1, alpha);
+  if (p->load_c) {
+    *v0 = _mm512_add_ps(*v0, _mm512_maskz_loadu_ps(m0, c));
+    *v1 = _mm512_add_ps(*v1, _mm512_maskz_loadu_ps(m1, c + 16));
+  }
+  if (!p->last) return;
+  if (p->row_bias) {
+    __m512 rb = _mm512_set1_ps(p->row_bias[i]);
+    *v0 = _mm512_add_ps(*v0, rb);
+    *v1 = _mm512_add_ps(*v1, rb);
+  }
+  if (p->col_bias) {
+    *v0 = _mm512_add_ps(*v0, _mm512_maskz_loadu_ps(m0, p->col_bias));
+    *v1 = _mm512_add_ps(*v1, _mm512_maskz_loadu_ps(m1, p->col_bias + 16));
+  }
+  if (p->residual) {
+    const float *r = p->residual + i * p->ldr;
+    *v0 = _mm512_add_ps(*v0, _mm512_maskz_loadu_ps(m0, r));
+    *v1 = _mm512_add_ps(*v1, _mm512_maskz_loadu_ps(m1, r + 16));
+  }
+}
+
+/* Row i's final values to C, and to the tap when there is one. */
+AVX512 static inline __attribute__((always_inline)) void row_store(const snt_k_ukr_args *p, int i, __m512 v0,
+                                                                   __m512 v1, __mmask16 m0, __mmask16 m1,
+                                                                   int stream) {
+  float *c = p->c + i * p->ldc;
+  if (stream) {
+    _mm512_stream_ps(c, v0);
+    _mm512_stream_ps(c + 16, v1);
+  } else {
+    _mm512_mask_storeu_ps(c, m0, v0);
+    _mm512_mask_storeu_ps(c + 16, m1, v1);
+  }
+  if (p->tap) { /* p->last is set whenever the driver gives a tap */
+    __m512 s = _mm512_set1_ps(p->tap_scale[i]), b = _mm512_set1_ps(p->tap_shift[i]);
+    /* snt_k_bn_infer's multiply, add, max(v, 0) (NaN to 0); the first two may become an FMA. */
+    __m512 t0 = _mm512_add_ps(_mm512_mul_ps(v0, s), b), t1 = _mm512_add_ps(_mm512_mul_ps(v1, s), b);
+    if (p->tap_relu) {
+      t0 = _mm512_max_ps(t0, _mm512_setzero_ps());
+      t1 = _mm512_max_ps(t1, _mm512_setzero_ps());
+    }
+    if (stream) {
+      _mm512_stream_ps(p->tap + i * p->ldt, t0);
+      _mm512_stream_ps(p->tap + i * p->ldt + 16, t1);
+    } else {
+      _mm512_mask_storeu_ps(p->tap + i * p->ldt, m0, t0);
+      _mm512_mask_storeu_ps(p->tap + i * p->ldt + 16, m1, t1);
+    }
+  }
 }
 
 AVX512 void snt_k_ukr_avx512(const snt_k_ukr_args *p) {
@@ -58,63 +134,31 @@ AVX512 void snt_k_ukr_avx512(const snt_k_ukr_args *p) {
     for (int64_t k = 0; k < p->kc; k++, a += MR, b += ldb) snt_k_ukr_step_avx512(a, b, c0, c1);
   }
   __mmask16 m0 = lane_mask(p->nr), m1 = lane_mask(p->nr - 16);
-  __m512 alpha = _mm512_set1_ps(p->alpha);
-  const int slow_act = snt_k_act_needs_pass(&p->act);
+  if (p->last && snt_k_act_needs_pass(&p->act)) {
+    __m512 t[2 * MR];
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++) {
+      if (i >= p->mr) break;
+      row_values(p, i, c0[i], c1[i], m0, m1, &t[2 * i], &t[2 * i + 1]);
+    }
+    act_tile(t, 2 * p->mr, &p->act);
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++) {
+      if (i >= p->mr) break;
+      row_store(p, i, t[2 * i], t[2 * i + 1], m0, m1, stream);
+    }
+    return;
+  }
 #pragma GCC unroll 14
   for (int i = 0; i < MR; i++) {
     if (i >= p->mr) break;
-    float *c = p->c + i * p->ldc;
-    __m512 v0 = _mm512_mul_ps(c0[i], alpha), v1 = _mm512_mul_ps(c1[i], alpha);
-    if (p->load_c) {
-      v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, c));
-      v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, c + 16));
-    }
+    __m512 v0, v1;
+    row_values(p, i, c0[i], c1[i], m0, m1, &v0, &v1);
     if (p->last) {
-      if (p->row_bias) {
-        __m512 rb = _mm512_set1_ps(p->row_bias[i]);
-        v0 = _mm512_add_ps(v0, rb);
-        v1 = _mm512_add_ps(v1, rb);
-      }
-      if (p->col_bias) {
-        v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, p->col_bias));
-        v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, p->col_bias + 16));
-      }
-      if (p->residual) {
-        const float *r = p->residual + i * p->ldr;
-        v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, r));
-        v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, r + 16));
-      }
-      if (slow_act) {
-        v0 = act_all(v0, &p->act);
-        v1 = act_all(v1, &p->act);
-      } else {
-        v0 = snt_k_act_vec512(v0, &p->act);
-        v1 = snt_k_act_vec512(v1, &p->act);
-      }
+      v0 = snt_k_act_vec512(v0, &p->act);
+      v1 = snt_k_act_vec512(v1, &p->act);
     }
-    if (stream) {
-      _mm512_stream_ps(c, v0);
-      _mm512_stream_ps(c + 16, v1);
-    } else {
-      _mm512_mask_storeu_ps(c, m0, v0);
-      _mm512_mask_storeu_ps(c + 16, m1, v1);
-    }
-    if (p->tap) { /* p->last is set whenever the driver gives a tap */
-      __m512 s = _mm512_set1_ps(p->tap_scale[i]), b = _mm512_set1_ps(p->tap_shift[i]);
-      /* snt_k_bn_infer's multiply, add, max(v, 0) (NaN to 0); the first two may become an FMA. */
-      __m512 t0 = _mm512_add_ps(_mm512_mul_ps(v0, s), b), t1 = _mm512_add_ps(_mm512_mul_ps(v1, s), b);
-      if (p->tap_relu) {
-        t0 = _mm512_max_ps(t0, _mm512_setzero_ps());
-        t1 = _mm512_max_ps(t1, _mm512_setzero_ps());
-      }
-      if (stream) {
-        _mm512_stream_ps(p->tap + i * p->ldt, t0);
-        _mm512_stream_ps(p->tap + i * p->ldt + 16, t1);
-      } else {
-        _mm512_mask_storeu_ps(p->tap + i * p->ldt, m0, t0);
-        _mm512_mask_storeu_ps(p->tap + i * p->ldt + 16, m1, t1);
-      }
-    }
+    row_store(p, i, v0, v1, m0, m1, stream);
   }
 }
 

@@ -499,6 +499,43 @@ static snt_status run_other(const snt_k_gemm_call *g, snt_status st) {
   return st;
 }
 
+/* The blocked GEMM's job for one thread, without the GEMV and dot paths: the same microkernel
+ * and k-blocks as snt_k_gemm_run's blocked path, so every element is summed alike. */
+static void local_job(snt_k_isa isa, const snt_k_gemm_call *g, const plain_b *pb, gemm_job *J) {
+  *J = (gemm_job){.g = g, .isa = isa, .sh = snt_k_gemm_shape_of(isa), .ukr = ukr_of(isa)};
+  J->kc = snt_k_gemm_kc(isa, g->k);
+  J->mp = round_up(g->m, J->sh.mr);
+  J->ms = J->mp / J->sh.mr;
+  J->ns = (g->n + J->sh.nr - 1) / J->sh.nr;
+  J->tm = J->tn = J->used = 1;
+  J->direct_b = !g->pack_b && !g->trans_b && J->mp <= DIRECT_B_MAX_ROWS;
+  J->pack_b = g->pack_b ? g->pack_b : pack_b_plain;
+  J->pack_b_src = g->pack_b ? g->pack_b_src : pb;
+}
+
+size_t snt_k_gemm_local_floats(snt_k_isa isa, const snt_k_gemm_call *g) {
+  gemm_job J;
+  plain_b pb = {g->b, g->ldb, g->trans_b};
+  local_job(isa, g, &pb, &J);
+  return (size_t)buf_floats(&J, g->m, g->n);
+}
+
+snt_status snt_k_gemm_local(snt_k_isa isa, const snt_k_gemm_call *g, float *buf) {
+  snt_status st = check_call(g);
+  if (st != SNT_OK || g->m == 0 || g->n == 0) return st;
+  if (g->col_block || !buf) return SNT_ERR_INPUT;
+  if (g->k == 0) {
+    epilogue_only(g);
+    return run_other(g, SNT_OK);
+  }
+  gemm_job J;
+  plain_b pb = {g->b, g->ldb, g->trans_b};
+  local_job(isa, g, &pb, &J);
+  J.bufs[0] = buf;
+  gemm_thread(&J, 0, 1);
+  return SNT_OK;
+}
+
 snt_status snt_k_gemm_run(snt_k_ctx *ctx, const snt_k_gemm_call *g) {
   snt_status st = check_call(g);
   if (st != SNT_OK || g->m == 0 || g->n == 0) return st;

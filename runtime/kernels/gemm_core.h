@@ -86,6 +86,12 @@ typedef struct snt_k_gemm_call {
  * come from ctx (or a local allocation when ctx is NULL): SNT_ERR_NOMEM when they cannot. */
 snt_status snt_k_gemm_run(snt_k_ctx *ctx, const snt_k_gemm_call *call);
 
+/* The blocked GEMM on the calling thread alone, its packing buffer `buf` given (at least
+ * snt_k_gemm_local_floats floats, 64-byte aligned): for kernels that split their own work over
+ * the team and run a small product per part. No column blocks, no BF16. */
+size_t snt_k_gemm_local_floats(snt_k_isa isa, const snt_k_gemm_call *g);
+snt_status snt_k_gemm_local(snt_k_isa isa, const snt_k_gemm_call *g, float *buf);
+
 /* The depth of the k-blocks for isa and k: blocks start at 0, kc, 2 kc, ... (the last may be
  * shorter). It depends on nothing else, so every C element is summed in the same order
  * whatever the thread count or the split of the work. */
