@@ -48,6 +48,11 @@ int snt_k_bf16_available(void);
  * a max-pool's gradient goes where a float64 reference sends it). */
 void snt_k_ctx_set_training(snt_k_ctx *ctx, int training);
 
+/* y[n][c][i] = x[n][c][i] * s[n * s_batch_stride + c] for i < inner (a squeeze-excite gate;
+ * s_batch_stride 0: one scale per channel for every sample); y may be x. */
+void snt_k_channel_scale(snt_k_ctx *ctx, const float *x, const float *s, int64_t s_batch_stride, float *y,
+                         int64_t batch, int64_t channels, int64_t inner);
+
 /* ---- convolution ---------------------------------------------------------------------- */
 
 typedef enum snt_k_act_kind {

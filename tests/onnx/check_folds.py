@@ -88,6 +88,12 @@ cases = {
                     helper.make_node("Tanh", ["h"], ["e"], name="tanh"), helper.make_node("Exp", ["e"], ["r"], name="exp")],
                    [], ["r"], [], ["hard_swish", "tanh", "exp"]),
     "standalone_mish": ([helper.make_node("Mish", ["x"], ["r"], name="mish")], [], ["r"], [], ["mish"], 18),
+    # A squeeze-excite gate: x times a per-sample, per-channel tensor (snt_k_channel_scale).
+    "se_gate": ([helper.make_node("GlobalAveragePool", ["x"], ["g"], name="squeeze"),
+                 helper.make_node("Sigmoid", ["g"], ["s"], name="gate"),
+                 helper.make_node("Mul", ["x", "s"], ["r"], name="excite")], [], ["r"], [], ["mul"]),
+    "se_gate_first": ([helper.make_node("ReduceMean", ["x"], ["g"], axes=[2, 3], name="squeeze"),
+                       helper.make_node("Mul", ["g", "x"], ["r"], name="excite")], [], ["r"], [], ["mul"]),
     "scaled_read_twice": ([helper.make_node("Mul", ["x", "s"], ["xs"], name="scale"), conv("xs", "W2", "y", "conv"),
                            helper.make_node("Relu", ["xs"], ["r"], name="relu")],
                           [W2, init(3, "s")], ["y", "r"], [], ["mul"]),

@@ -210,8 +210,43 @@ static void test_gather(test_state *ts) {
   CHECK_INT(ts, snt_k_gather(4, 1, 3, 2, x, SNT_F32, idx, 1, y), SNT_ERR_INPUT);
 }
 
+/* ---- channel scale ------------------------------------------------------------------- */
+
+/* snt_k_channel_scale against the product written out, on 1 and 2 threads (small sizes run on
+ * one, large ones on the team), per-sample scales and shared ones, and in place. */
+static void test_channel_scale(test_state *ts) {
+  static const int64_t shapes[][3] = {{1, 3, 7}, {2, 5, 33}, {3, 32, 4096}, {1, 96, 3136}, {2, 1, 70000}};
+  snt_k_ctx *ctxs[2] = {snt_k_ctx_create(1), snt_k_ctx_create(2)};
+  rng r = {0xc4a7};
+  for (int i = 0; i < 5; i++) {
+    int64_t nb = shapes[i][0], c = shapes[i][1], inner = shapes[i][2], total = nb * c * inner;
+    float *x = alloc_f(total), *s = alloc_f(nb * c), *y = alloc_f(total), *want = alloc_f(total);
+    rng_fill(&r, x, total), rng_fill(&r, s, nb * c);
+    for (int shared = 0; shared < 2; shared++) {
+      for (int64_t k = 0; k < total; k++) want[k] = x[k] * s[(shared ? 0 : k / (c * inner) * c) + k / inner % c];
+      for (int t = 0; t < 3; t++) {
+        if (t < 2) {
+          snt_k_channel_scale(ctxs[t], x, s, shared ? 0 : c, y, nb, c, inner);
+        } else { /* in place */
+          memcpy(y, x, (size_t)total * sizeof(float));
+          snt_k_channel_scale(ctxs[1], y, s, shared ? 0 : c, y, nb, c, inner);
+        }
+        ts->checks++;
+        if (memcmp(y, want, (size_t)total * sizeof(float))) {
+          ts->failures++;
+          fprintf(stderr, "channel scale %lldx%lldx%lld (%s, %s): differs from x * s\n", (long long)nb, (long long)c,
+                  (long long)inner, shared ? "shared scales" : "per sample", t == 2 ? "in place" : t ? "2 threads" : "1 thread");
+        }
+      }
+    }
+    free(x), free(s), free(y), free(want);
+  }
+  snt_k_ctx_destroy(ctxs[0]), snt_k_ctx_destroy(ctxs[1]);
+}
+
 int main(void) {
   test_state ts = {0};
+  test_channel_scale(&ts);
   test_transpose(&ts);
   test_pad(&ts);
   test_concat(&ts);
