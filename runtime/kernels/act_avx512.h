@@ -55,6 +55,24 @@ SNT_AVX512_INLINE __m512 snt_k_exp16(__m512 x) {
   return _mm512_scalef_ps(y, fx);
 }
 
+/* exp(x) for x <= 0 or NaN (sigmoid's exp(-|v|)): snt_k_exp16 without the upper clamp, which
+ * such x never reach. max(lo, x) keeps a NaN x. */
+SNT_AVX512_INLINE __m512 snt_k_exp16_nonpos(__m512 x) {
+  x = _mm512_max_ps(_mm512_set1_ps(SNT_K_EXP_LO), x);
+  __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(SNT_K_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(SNT_K_LN2_HI), x);
+  r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(SNT_K_LN2_LO), r);
+  __m512 p = _mm512_set1_ps(SNT_K_EP[0]);
+  for (int i = 1; i < 6; i++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(SNT_K_EP[i]));
+  __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(y, fx);
+}
+
+/* -|v| in one operation: the sign bit set. */
+SNT_AVX512_INLINE __m512 snt_k_neg_abs16(__m512 v) {
+  return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(v), _mm512_set1_epi32((int)0x80000000u)));
+}
+
 /* 1 / d for d in [1, 2^64]: the 14-bit estimate and one Newton step (rounding aside, 2^-27). */
 SNT_AVX512_INLINE __m512 snt_k_recip16(__m512 d) {
   __m512 r = _mm512_rcp14_ps(d);
@@ -64,7 +82,7 @@ SNT_AVX512_INLINE __m512 snt_k_recip16(__m512 d) {
 /* With e = exp(-|v|) in (0, 1]: 1 / (1 + e) for v >= 0, e / (1 + e) below, so that neither
  * overflows and the small results keep their precision (down into the subnormals). */
 SNT_AVX512_INLINE __m512 snt_k_sigmoid16(__m512 v) {
-  __m512 e = snt_k_exp16(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(v)));
+  __m512 e = snt_k_exp16_nonpos(snt_k_neg_abs16(v));
   __m512 r = snt_k_recip16(_mm512_add_ps(_mm512_set1_ps(1.0f), e));
   __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
   return _mm512_mask_mul_ps(r, neg, r, e);
