@@ -160,7 +160,7 @@ extern const snt_op snt_op_conv2d, snt_op_dense, snt_op_batchnorm, snt_op_relu, 
     snt_op_softmax, snt_op_add, snt_op_sub, snt_op_mul, snt_op_div, snt_op_pad, snt_op_rescale, snt_op_dropout,
     snt_op_identity, snt_op_concat, snt_op_cast, snt_op_flatten, snt_op_global_avg_pool, snt_op_global_max_pool,
     snt_op_hard_sigmoid, snt_op_hard_swish, snt_op_mish, snt_op_hann_window, snt_op_hamming_window, snt_op_maxpool,
-    snt_op_avgpool;
+    snt_op_avgpool, snt_op_pow, snt_op_reshape, snt_op_squeeze, snt_op_unsqueeze, snt_op_lrn;
 
 /* Made by passes only, never parsed or imported (so not in op_table.c). */
 extern const snt_op snt_op_conv_expand_dw;

@@ -8,6 +8,7 @@
 #include "compiler/cli/cli.h"
 #include "compiler/onnx/import.h"
 #include "compiler/onnx/to_dsl.h"
+#include "compiler/passes/passes.h"
 
 int snt_cmd_import(int argc, char **argv) {
   const char *model = NULL, *out = NULL;
@@ -35,6 +36,9 @@ int snt_cmd_import(int argc, char **argv) {
   snt_diag *d = snt_diag_create();
   snt_graph *g = NULL;
   snt_status st = snt_onnx_import_file(d, model, NULL, &g);
+  /* PyTorch's LocalResponseNorm export (a channel Pad, a 3-D pool, Pow) has the DSL form lrn. */
+  int fused = 0;
+  if (!st) st = snt_pass_fuse_lrn(g, d, &fused);
   bool added = false;
   if (!st && softmax) st = snt_cli_append_softmax(g, d, &added);
   if (!st && softmax && !added) snt_diag_warning(d, NULL, (snt_loc){0}, "--softmax: the output already is a softmax's; none added");

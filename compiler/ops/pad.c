@@ -8,6 +8,7 @@
 #include "compiler/autodiff.h"
 #include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
+#include "compiler/passes/passes.h"
 #include "sinter/kernels_train.h"
 #include "sinter/kernels.h"
 
@@ -192,6 +193,12 @@ static snt_status to_dsl(snt_dsl_writer *w, int node) {
   const char *in = snt_dsl_ident(w, n->in[0]), *lhs = snt_dsl_ident(w, n->out[0]);
   int c = 0;
   const int64_t *p = snt_node_ints(n, "pads_nd", &c);
+  char why[400], lrn[256];
+  /* A pad of PyTorch's LocalResponseNorm that did not become lrn: say why not. */
+  if (snt_lrn_unfused_why(w->g, node, lrn, sizeof lrn)) {
+    snprintf(why, sizeof why, "part of PyTorch's LocalResponseNorm, written as lrn only when it is ONNX's LRN: %s", lrn);
+    return snt_dsl_unsupported(w, n, why);
+  }
   if (w->g->tensors[n->in[0]].rank != 4 || c != 8 || p[0] || p[1] || p[4] || p[5] || (n->n_in > 2 && n->in[2] >= 0) ||
       strcmp(snt_node_string(n, "mode", "constant"), "constant") != 0)
     return snt_dsl_unsupported(w, n, "zero padding of height and width only");

@@ -18,6 +18,12 @@ snt_status snt_pass_fold_pad(snt_graph *g, snt_diag *d, int *changed);
 /* Inference: a constant pad feeding only a max pool becomes padding filled with its value, a
  * zero pad feeding only an average pool padding counted in the mean. */
 snt_status snt_pass_fold_pad_pool(snt_graph *g, snt_diag *d, int *changed);
+/* PyTorch's export of nn.LocalResponseNorm of odd size (x * x, a channel Pad, a (size, 1, 1)
+ * AveragePool, * alpha + k, ** beta, x / that) becomes one lrn node; the exact form only. */
+snt_status snt_pass_fuse_lrn(snt_graph *g, snt_diag *d, int *changed);
+/* For sinter import: when Pad node `pad` belongs to such a decomposition that the pass leaves
+ * alone (an even size, another reader, ...), why, formatted into buf; else NULL. */
+const char *snt_lrn_unfused_why(const snt_graph *g, int pad, char *buf, size_t len);
 /* add(a, conv2d(...)) becomes the conv's fused residual input. */
 snt_status snt_pass_fuse_residual(snt_graph *g, snt_diag *d, int *changed);
 /* batchnorm followed by relu (its only reader) computes both in one pass. */

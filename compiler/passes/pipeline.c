@@ -13,10 +13,11 @@ typedef struct pipeline {
 
 static const pipeline pipelines[] = {
     /* Constants fold first, so shape arithmetic is gone before the others count readers.
-     * Folding BN needs the conv's activation still free; the residual goes in before the
-     * activation is fused after it. The batchnorm taps and the pools a conv writes come last:
-     * no later pass may change what a conv's outputs are. */
-    [SNT_PIPELINE_INFERENCE] = {{snt_pass_fold_constants, snt_pass_drop_identity, snt_pass_fold_batchnorm,
+     * PyTorch's LRN decomposition becomes lrn before the pad folds reach its pads (the pass
+     * knows their folded form too). Folding BN needs the conv's activation still free; the
+     * residual goes in before the activation is fused after it. The batchnorm taps and the
+     * pools a conv writes come last: no later pass may change what a conv's outputs are. */
+    [SNT_PIPELINE_INFERENCE] = {{snt_pass_fold_constants, snt_pass_drop_identity, snt_pass_fuse_lrn, snt_pass_fold_batchnorm,
                                  snt_pass_fold_rescale, snt_pass_fold_pad, snt_pass_fold_pad_pool, snt_pass_fuse_residual,
                                  snt_pass_fuse_activation, snt_pass_fuse_bn_relu, snt_pass_dead_nodes},
                                 8,

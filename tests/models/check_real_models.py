@@ -6,8 +6,8 @@ by Reshape/Transpose), EfficientNet-like (SiLU, squeeze-excite by ReduceMean, Si
 ResNet-18-like, VGG-like with LRN (an If in PyTorch's export), DenseNet-like, a U-Net-like encoder-decoder (ConvTranspose,
 Resize, Concat), a Keras-style NHWC export (Transpose first, channels-last flatten), and an
 AlexNet-like stem (11x11 stride 4, Dropout). Each opset-13 file also goes through `sinter
-import`, and the .nn compiled with the file's weights must give PyTorch's outputs (VGG-like's LRN
-is refused by name: PyTorch exports it as a channel Pad and a 3-D pool).
+import`, and the .nn compiled with the file's weights must give PyTorch's outputs (VGG-like's LRN,
+which PyTorch exports as a channel Pad and a 3-D pool, is written as the DSL's lrn).
 usage: check_real_models.py SINTER ORT_RUN_JS ORT_NODE_MODULES WORK_DIR [NAME...]"""
 import concurrent.futures
 import os
@@ -118,7 +118,8 @@ def resnet18():
 
 
 # PyTorch 1.13 writes nn.LocalResponseNorm as a decomposition (Pad, AveragePool, Pow) with an If on
-# the input's rank, which sinter compiles as the branch its constant condition selects.
+# the input's rank, which sinter compiles as the branch its constant condition selects; the
+# decomposition becomes one LRN (passes/fuse_lrn.c), for sinter run and in the imported .nn.
 def vgg():
     return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.LocalResponseNorm(5, 1e-3, 0.75, 2.0),
                          nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 3, padding=1),
@@ -226,7 +227,8 @@ def output_of(d):
     return numpy_helper.to_array(onnx.load_tensor(os.path.join(d, "output_0.pb")))
 
 
-NOT_IMPORTED = {"vgg": "node '/2/Pad' (Pad) cannot be written in the DSL"}  # LRN exported as a channel Pad + pooling
+NOT_IMPORTED = {}  # name: what sinter import's refusal must say
+WRITTEN = {"vgg": ("= lrn(", 2)}  # name: (a DSL call the imported .nn must hold, how many times)
 
 
 def compare(what, got, ref, ref_name):
@@ -245,6 +247,11 @@ def check_import(name, d, want):
         ok = p.returncode != 0 and NOT_IMPORTED[name] in p.stderr
         return None if ok else "%s: expected refused with %r, got exit %d: %s" % (what, NOT_IMPORTED[name], p.returncode,
                                                                                    p.stderr[-500:])
+    if not p.returncode and name in WRITTEN:
+        call, times = WRITTEN[name]
+        found = open(nn_path).read().count(call)
+        if found != times:
+            return "%s: the .nn holds %r %d times, expected %d" % (what, call, found, times)
     for cmd in ([] if p.returncode else [[SINTER, "compile", nn_path, "--weights", os.path.join(d, "model.onnx"), "--batch",
                                           str(BATCH), "-o", exe]]) + [[exe, "run", os.path.join(d, "input_0.pb"), "-o",
                                                                         os.path.join(d, "imported_out")]]:
