@@ -163,7 +163,8 @@ extern const snt_op snt_op_conv2d, snt_op_dense, snt_op_batchnorm, snt_op_relu, 
     snt_op_avgpool, snt_op_pow, snt_op_reshape, snt_op_squeeze, snt_op_unsqueeze, snt_op_lrn;
 
 /* Made by passes only, never parsed or imported (so not in op_table.c). */
-extern const snt_op snt_op_conv_expand_dw;
+extern const snt_op snt_op_conv_expand_dw, snt_op_channel_scale;
+extern const snt_op snt_op_sum; /* broadcasting Add of computed tensors */
 
 /* Symbol lists shared by several ops. */
 extern const char *const snt_activation_symbols[];

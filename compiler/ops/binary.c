@@ -21,40 +21,9 @@ snt_status snt_infer_broadcast(snt_graph *g, int node, snt_diag *d) {
   return SNT_OK;
 }
 
-/* Whether t is [N or 1, C, 1, ...] against y [N, C, ...]: one value per sample and channel. */
-static bool per_channel_of(const snt_tensor *t, const snt_tensor *y) {
-  if (t->rank != y->rank || t->dtype != SNT_F32 || (t->dims[0] != y->dims[0] && t->dims[0] != 1) ||
-      t->dims[1] != y->dims[1])
-    return false;
-  for (int k = 2; k < t->rank; k++)
-    if (t->dims[k] != 1) return false;
-  return true;
-}
-
-/* A float32 Mul of x [N, C, ...] by a per-channel s (squeeze-excite's gate) as the team's
- * snt_k_channel_scale; false when the node is not one. */
-static bool emit_channel_scale(snt_emit *e, const snt_node *n) {
-  if (n->op != &snt_op_mul || n->n_in != 2) return false;
-  const snt_tensor *y = &e->g->tensors[n->out[0]];
-  if (y->dtype != SNT_F32 || y->rank < 3) return false;
-  for (int k = 0; k < 2; k++) {
-    const snt_tensor *x = &e->g->tensors[n->in[k]], *s = &e->g->tensors[n->in[1 - k]];
-    if (x->dtype != SNT_F32 || x->rank != y->rank || memcmp(x->dims, y->dims, sizeof(int64_t) * (size_t)y->rank) ||
-        !per_channel_of(s, y))
-      continue;
-    int64_t inner = snt_tensor_numel(y) / (y->dims[0] * y->dims[1]);
-    snt_emit_line(e, "snt_k_channel_scale(m->k, %s, %s, %lld, %s, %s, %lld, %lld);", snt_emit_ptr(e, n->in[k]),
-                  snt_emit_ptr(e, n->in[1 - k]), (long long)(s->dims[0] == 1 ? 0 : y->dims[1]), snt_emit_ptr(e, n->out[0]),
-                  snt_emit_rows(e, n->out[0]), (long long)y->dims[1], (long long)inner);
-    return true;
-  }
-  return false;
-}
-
 /* Folds the inputs left to right with `combine`, a template over `a` and `b`. */
 snt_status snt_emit_fold(snt_emit *e, int node, const char *combine) {
   const snt_node *n = &e->g->nodes[node];
-  if (emit_channel_scale(e, n)) return SNT_OK;
   const snt_tensor *y = &e->g->tensors[n->out[0]];
   const char *ct = snt_compute_ctype(y->dtype);
   char *safe = snt_int_safe_expr(y->dtype, combine); /* integers: no overflow or division UB */

@@ -82,7 +82,9 @@ static snt_status emit(snt_emit *e, int node) {
   snt_emit_line(e, "{");
   snt_emit_line(e, "%s int64_t dims[] = %s;", snt_emit_const(e, n->in[0]), snt_emit_dims_rows(e, n->in[0]));
   const char *fn, *kind = kernel_of(n->op, &fn);
-  snt_emit_line(e, "if (SNT_K_FAILED(%s(%s, %d, dims, %lldu, %s, %s))) return snt_k_st_;", fn, kind, x->rank,
+  if (strcmp(fn, "snt_k_reduce") == 0) fn = "snt_k_reduce_ctx(m->k, "; /* on the team when it pays */
+  else fn = "snt_k_reduce2(";
+  snt_emit_line(e, "if (SNT_K_FAILED(%s%s, %d, dims, %lldu, %s, %s))) return snt_k_st_;", fn, kind, x->rank,
                 (long long)snt_node_int(n, "axes_mask", 0), snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;

@@ -37,6 +37,9 @@ snt_status snt_pass_fuse_conv_pool(snt_graph *g, snt_diag *d, int *changed);
 /* A 1x1 conv read only by a depthwise conv, on maps of 1 MB and more an image: one
  * conv_expand_dw node (fuse_expand_dw.c). */
 snt_status snt_pass_fuse_expand_dw(snt_graph *g, snt_diag *d, int *changed);
+/* A Mul by a per-channel computed tensor (a squeeze-excite gate), with the Add of a residual and
+ * the Relu that alone follow it: one channel_scale node (fuse_channel_scale.c). */
+snt_status snt_pass_fuse_channel_scale(snt_graph *g, snt_diag *d, int *changed);
 /* Dropout and identity nodes vanish at inference: readers read their input. */
 snt_status snt_pass_drop_identity(snt_graph *g, snt_diag *d, int *changed);
 /* Cheap shape arithmetic (ops with a fold rule: tensor_shape, gather, concat, reshape, squeeze,

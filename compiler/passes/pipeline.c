@@ -8,7 +8,7 @@ typedef snt_status (*pass_fn)(snt_graph *g, snt_diag *d, int *changed);
 typedef struct pipeline {
   pass_fn repeat[12];
   int max_rounds;
-  pass_fn then[4];
+  pass_fn then[6];
 } pipeline;
 
 static const pipeline pipelines[] = {
@@ -21,7 +21,8 @@ static const pipeline pipelines[] = {
                                  snt_pass_fold_rescale, snt_pass_fold_pad, snt_pass_fold_pad_pool, snt_pass_fuse_residual,
                                  snt_pass_fuse_activation, snt_pass_fuse_bn_relu, snt_pass_dead_nodes},
                                 8,
-                                {snt_pass_fuse_bn_tap, snt_pass_fuse_conv_pool, snt_pass_fuse_expand_dw, snt_pass_dead_nodes}},
+                                {snt_pass_fuse_bn_tap, snt_pass_fuse_conv_pool, snt_pass_fuse_expand_dw, snt_pass_fuse_channel_scale,
+                                 snt_pass_dead_nodes}},
     /* Every parameter keeps its value (no folding), so weights map by name. */
     [SNT_PIPELINE_KEEP_VALUES] = {{snt_pass_drop_identity, snt_pass_fold_pad, snt_pass_fuse_activation,
                                    snt_pass_fuse_bn_relu, snt_pass_dead_nodes},
@@ -49,7 +50,7 @@ snt_status snt_passes_run(snt_graph *g, snt_diag *d, snt_pipeline which) {
     if (!changed) break;
   }
   int changed = 0;
-  for (int i = 0; i < 4 && p->then[i]; i++) {
+  for (int i = 0; i < 6 && p->then[i]; i++) {
     snt_status st = p->then[i](g, d, &changed);
     if (st) return st;
   }

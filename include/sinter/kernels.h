@@ -48,10 +48,12 @@ int snt_k_bf16_available(void);
  * a max-pool's gradient goes where a float64 reference sends it). */
 void snt_k_ctx_set_training(snt_k_ctx *ctx, int training);
 
-/* y[n][c][i] = x[n][c][i] * s[n * s_batch_stride + c] for i < inner (a squeeze-excite gate;
- * s_batch_stride 0: one scale per channel for every sample); y may be x. */
-void snt_k_channel_scale(snt_k_ctx *ctx, const float *x, const float *s, int64_t s_batch_stride, float *y,
-                         int64_t batch, int64_t channels, int64_t inner);
+/* y[n][c][i] = post(x[n][c][i] * s[n * s_batch_stride + c] + residual[n][c][i]) for i < inner:
+ * a squeeze-excite gate, its block's residual (NULL: none) and ReLU (post, when relu is set),
+ * each rounded as the separate Mul, Add and Relu; s_batch_stride 0: one scale per channel for
+ * every sample. y may be x. */
+void snt_k_channel_scale(snt_k_ctx *ctx, const float *x, const float *s, int64_t s_batch_stride, const float *residual,
+                         int relu, float *y, int64_t batch, int64_t channels, int64_t inner);
 
 /* ---- convolution ---------------------------------------------------------------------- */
 
@@ -335,6 +337,10 @@ typedef enum snt_k_reduce_kind {
 /* Reduce the axes whose bit is set in axes_mask (bit i = axis i); y holds the kept axes in order. */
 snt_status snt_k_reduce(snt_k_reduce_kind kind, int rank, const int64_t *dims, uint32_t axes_mask,
                         const float *x, float *y);
+/* The same on ctx's team when every kept axis lies outside the reduced ones (rows reduced to
+ * one value each) and x is large enough to share; otherwise snt_k_reduce. */
+snt_status snt_k_reduce_ctx(snt_k_ctx *ctx, snt_k_reduce_kind kind, int rank, const int64_t *dims, uint32_t axes_mask,
+                            const float *x, float *y);
 
 #include "sinter/kernels_shape.h" /* the shape and index ops */
 #include "sinter/kernels_loss.h"  /* the ONNX loss ops */

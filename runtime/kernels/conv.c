@@ -125,7 +125,9 @@ static conv_path choose(snt_k_ctx *ctx, const snt_k_conv3 *g, snt_k_isa isa) {
     return PATH_WINO;
   if (isa == SNT_K_ISA_AVX512 && snt_k_conv_small_applies(g, bf16)) return PATH_DIRECT;
   if (g->cg == 1 && g->groups > 1) return PATH_DEPTHWISE;
-  if (isa == SNT_K_ISA_AVX512 && ctx && snt_k_conv_t_applies(g) && !bf16) return PATH_T;
+  /* a 1x1 conv of a few 1x1 maps (squeeze-excite) is a GEMV per image (conv_gemm) */
+  int few_vectors = is_pointwise(g) && g->w.out_size == 1 && g->batch <= 4;
+  if (isa == SNT_K_ISA_AVX512 && ctx && snt_k_conv_t_applies(g) && !bf16 && !few_vectors) return PATH_T;
   return is_pointwise(g) ? PATH_1X1 : PATH_IMPLICIT;
 }
 
@@ -290,7 +292,10 @@ static snt_status conv_gemm(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g,
   if (bf16 && batch_columns(g)) return conv_gemm_batch(ctx, isa, g, x, w, e, stream, y);
   /* A BF16 layer's GEMM rounds and caches the weights itself, once for the model's life; an
    * FP32 one's (packed weights) never goes to BF16. */
-  if (bf16) packed = NULL;
+  /* A 1x1 conv on a 1x1 map (a squeeze-excite block's) is a matrix-vector product: the GEMV
+   * path on the row-major weights beats a 14 x 32 tile with one live column. */
+  int gemv = pointwise && p == 1;
+  if (bf16 || gemv) packed = NULL;
   else if (!packed) packed = pack_weights(ctx, isa, g, w);
   snt_k_win3 wp;
   float *xpad = pointwise ? NULL : padded_buffer(ctx, g, 1, &wp);

@@ -231,10 +231,14 @@ static void gemv_thread(void *arg, int t, int threads) {
           case SNT_K_ISA_C: snt_k_gemv_axpy_c(q, J->k, J->x, w, J->ldw, y); break;
         }
       }
-      for (int64_t r = 0; r < q; r++) {
-        float *c = g->c + (o + r) * J->c_step;
-        *c = epi_one(&g->epi, g->epi.alpha * y[r], *c, (o + r) * J->ri, (o + r) * J->rj);
-      }
+      /* The exp-based activations as one vector pass over the chunk, not a call per element. */
+      snt_k_epilogue_desc e = g->epi;
+      int pass = snt_k_act_needs_pass(&e.act);
+      if (pass) e.act.kind = SNT_K_ACT_NONE;
+      for (int64_t r = 0; r < q; r++)
+        y[r] = epi_one(&e, g->epi.alpha * y[r], g->c[(o + r) * J->c_step], (o + r) * J->ri, (o + r) * J->rj);
+      if (pass) snt_k_act_pass(J->isa, &g->epi.act, y, y, q);
+      for (int64_t r = 0; r < q; r++) g->c[(o + r) * J->c_step] = y[r];
     }
   }
 }

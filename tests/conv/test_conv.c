@@ -66,6 +66,8 @@ static const conv_case cases[] = {
     {"small 1x1 stride 2", 2, 193, 37, 1, 3, {14, 14}, {1, 1}, {2, 2}, {1, 1}, {0, 0}, {0, 0}},
     {"small 3x3 stride 2 batch 32", 2, 23, 50, 1, 32, {14, 13}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
     {"small HW 1", 2, 201, 35, 1, 3, {1, 1}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+    {"1x1 map batch 1 (GEMV)", 2, 230, 40, 1, 1, {1, 1}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+    {"1x1 map batch 5 (transposed product)", 2, 230, 40, 1, 5, {1, 1}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
     {"small 3x3 on 1x1 batch 32", 2, 22, 33, 1, 32, {1, 1}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
     {"small large K", 2, 301, 70, 1, 2, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
     /* batch 1 on 7x7 (the 7-row strip over column pairs, an odd column left alone, several
@@ -204,7 +206,7 @@ static void expected_kernel(const conv_case *c, snt_k_isa isa, char *buf, size_t
   else if (isa == SNT_K_ISA_AVX512 && direct_applies(c, &d)) snprintf(buf, n, "conv-direct-avx512");
   else if (c->cin / c->groups == 1 && c->groups > 1) snprintf(buf, n, "conv-depthwise-%s", in);
   else if (isa == SNT_K_ISA_AVX512 && c->groups == 1 && out <= (taps > 1 ? 1024 : 256) && taps <= 64 &&
-           c->cin * taps >= 192 && c->cout >= 16)
+           c->cin * taps >= 192 && c->cout >= 16 && !(pointwise && out == 1 && c->batch <= 4))
     snprintf(buf, n, "conv-gemmt-avx512");
   else snprintf(buf, n, "conv-gemm-%s-%s", in, pointwise ? "1x1" : "implicit");
 }

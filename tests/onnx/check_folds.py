@@ -88,12 +88,25 @@ cases = {
                     helper.make_node("Tanh", ["h"], ["e"], name="tanh"), helper.make_node("Exp", ["e"], ["r"], name="exp")],
                    [], ["r"], [], ["hard_swish", "tanh", "exp"]),
     "standalone_mish": ([helper.make_node("Mish", ["x"], ["r"], name="mish")], [], ["r"], [], ["mish"], 18),
-    # A squeeze-excite gate: x times a per-sample, per-channel tensor (snt_k_channel_scale).
+    # A squeeze-excite gate: x times a per-sample, per-channel tensor, with the block's residual
+    # Add and Relu when they alone follow (one channel_scale node, snt_k_channel_scale).
     "se_gate": ([helper.make_node("GlobalAveragePool", ["x"], ["g"], name="squeeze"),
                  helper.make_node("Sigmoid", ["g"], ["s"], name="gate"),
-                 helper.make_node("Mul", ["x", "s"], ["r"], name="excite")], [], ["r"], [], ["mul"]),
+                 helper.make_node("Mul", ["x", "s"], ["r"], name="excite")], [], ["r"], ["mul"], ["channel_scale"]),
     "se_gate_first": ([helper.make_node("ReduceMean", ["x"], ["g"], axes=[2, 3], name="squeeze"),
-                       helper.make_node("Mul", ["g", "x"], ["r"], name="excite")], [], ["r"], [], ["mul"]),
+                       helper.make_node("Mul", ["g", "x"], ["r"], name="excite")], [], ["r"], ["mul"],
+                      ["channel_scale"]),
+    "se_residual_relu": ([helper.make_node("GlobalAveragePool", ["x"], ["g"], name="squeeze"),
+                          helper.make_node("Sigmoid", ["g"], ["s"], name="gate"),
+                          helper.make_node("Mul", ["x", "s"], ["m"], name="excite"),
+                          helper.make_node("Neg", ["x"], ["n"], name="shortcut"),  # made after the Mul
+                          helper.make_node("Add", ["n", "m"], ["a"], name="join"),
+                          helper.make_node("Relu", ["a"], ["r"], name="relu")], [], ["r"], ["mul", "add", "relu"],
+                         ["channel_scale"]),
+    "se_product_read_twice": ([helper.make_node("GlobalAveragePool", ["x"], ["g"], name="squeeze"),
+                               helper.make_node("Mul", ["x", "g"], ["z"], name="excite"),
+                               helper.make_node("Add", ["z", "x"], ["r"], name="join")], [], ["r", "z"], ["mul"],
+                              ["channel_scale", "add"]),
     "scaled_read_twice": ([helper.make_node("Mul", ["x", "s"], ["xs"], name="scale"), conv("xs", "W2", "y", "conv"),
                            helper.make_node("Relu", ["xs"], ["r"], name="relu")],
                           [W2, init(3, "s")], ["y", "r"], [], ["mul"]),

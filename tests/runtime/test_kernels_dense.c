@@ -265,8 +265,53 @@ static void test_reduce(test_state *ts) {
   CHECK_INT(ts, snt_k_reduce(SNT_K_REDUCE_MAX, 2, dims, 4u, x, y), SNT_ERR_INPUT);
 }
 
+/* snt_k_reduce_ctx on 1 and 2 threads: the team's rows (large maps, every kind) the same bits
+ * as snt_k_reduce, and within rounding of a double sum; other masks fall back to it. */
+static void test_reduce_team(test_state *ts) {
+  static const struct { int rank; int64_t dims[4]; uint32_t mask; } cs[] = {
+      {4, {1, 32, 112, 112}, 12u}, {4, {3, 7, 100, 50}, 12u}, {2, {2, 40000}, 2u}, {1, {70001}, 1u},
+      {4, {2, 8, 64, 64}, 5u}, {3, {4, 1, 9000}, 6u}};
+  snt_k_ctx *ctxs[2] = {snt_k_ctx_create(1), snt_k_ctx_create(2)};
+  rng r = {0x7e4d};
+  for (int i = 0; i < (int)(sizeof cs / sizeof cs[0]); i++) {
+    int64_t total = 1, kept = 1;
+    for (int a = 0; a < cs[i].rank; a++) {
+      total *= cs[i].dims[a];
+      if (!((cs[i].mask >> a) & 1)) kept *= cs[i].dims[a];
+    }
+    float *x = alloc_f(total), *want = alloc_f(kept), *got = alloc_f(kept);
+    rng_fill(&r, x, total);
+    for (int k = 0; k < 4; k++) {
+      snt_k_reduce_kind kind = (snt_k_reduce_kind)k;
+      CHECK_INT(ts, snt_k_reduce(kind, cs[i].rank, cs[i].dims, cs[i].mask, x, want), SNT_OK);
+      for (int t = 0; t < 2; t++) {
+        CHECK_INT(ts, snt_k_reduce_ctx(ctxs[t], kind, cs[i].rank, cs[i].dims, cs[i].mask, x, got), SNT_OK);
+        ts->checks++;
+        if (memcmp(want, got, (size_t)kept * sizeof(float))) {
+          ts->failures++;
+          fprintf(stderr, "reduce team case %d kind %d (%d threads): differs from snt_k_reduce\n", i, k, t + 1);
+        }
+      }
+      if (cs[i].mask == 12u && kind == SNT_K_REDUCE_MEAN) { /* the squeeze-excite mean against double */
+        int64_t n = total / kept;
+        double *ref = alloc_d(kept), *scale = alloc_d(kept);
+        for (int64_t j = 0; j < kept; j++) {
+          double sum = 0, abs_sum = 0;
+          for (int64_t q = 0; q < n; q++) sum += x[j * n + q], abs_sum += fabs(x[j * n + q]);
+          ref[j] = sum / (double)n, scale[j] = abs_sum / (double)n;
+        }
+        check_close_arr(ts, "reduce team mean", got, ref, scale, kept, 1e-5);
+        free(ref), free(scale);
+      }
+    }
+    free(x), free(want), free(got);
+  }
+  snt_k_ctx_destroy(ctxs[0]), snt_k_ctx_destroy(ctxs[1]);
+}
+
 int main(void) {
   test_state ts = {0};
+  test_reduce_team(&ts);
   test_batchnorm(&ts);
   test_gemm(&ts);
   test_matmul(&ts);

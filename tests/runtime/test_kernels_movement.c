@@ -212,34 +212,40 @@ static void test_gather(test_state *ts) {
 
 /* ---- channel scale ------------------------------------------------------------------- */
 
-/* snt_k_channel_scale against the product written out, on 1 and 2 threads (small sizes run on
- * one, large ones on the team), per-sample scales and shared ones, and in place. */
+/* snt_k_channel_scale against the product written out (then + residual, then ReLU, each
+ * rounded as its own op), on 1 and 2 threads (small sizes run on one, large ones on the team),
+ * per-sample scales and shared ones, and in place. */
 static void test_channel_scale(test_state *ts) {
   static const int64_t shapes[][3] = {{1, 3, 7}, {2, 5, 33}, {3, 32, 4096}, {1, 96, 3136}, {2, 1, 70000}};
   snt_k_ctx *ctxs[2] = {snt_k_ctx_create(1), snt_k_ctx_create(2)};
   rng r = {0xc4a7};
   for (int i = 0; i < 5; i++) {
     int64_t nb = shapes[i][0], c = shapes[i][1], inner = shapes[i][2], total = nb * c * inner;
-    float *x = alloc_f(total), *s = alloc_f(nb * c), *y = alloc_f(total), *want = alloc_f(total);
-    rng_fill(&r, x, total), rng_fill(&r, s, nb * c);
-    for (int shared = 0; shared < 2; shared++) {
-      for (int64_t k = 0; k < total; k++) want[k] = x[k] * s[(shared ? 0 : k / (c * inner) * c) + k / inner % c];
+    float *x = alloc_f(total), *s = alloc_f(nb * c), *res = alloc_f(total), *y = alloc_f(total), *want = alloc_f(total);
+    rng_fill(&r, x, total), rng_fill(&r, s, nb * c), rng_fill(&r, res, total);
+    for (int mode = 0; mode < 6; mode++) { /* bit 0: shared scales; 1: residual; 2: relu */
+      int shared = mode & 1, with_res = (mode >> 1) & 1, relu = mode >= 4;
+      for (int64_t k = 0; k < total; k++) {
+        volatile float v = x[k] * s[(shared ? 0 : k / (c * inner) * c) + k / inner % c]; /* rounded as Mul */
+        float w = with_res ? v + res[k] : v;
+        want[k] = relu && w < 0 ? 0.0f : w;
+      }
       for (int t = 0; t < 3; t++) {
         if (t < 2) {
-          snt_k_channel_scale(ctxs[t], x, s, shared ? 0 : c, y, nb, c, inner);
+          snt_k_channel_scale(ctxs[t], x, s, shared ? 0 : c, with_res ? res : NULL, relu, y, nb, c, inner);
         } else { /* in place */
           memcpy(y, x, (size_t)total * sizeof(float));
-          snt_k_channel_scale(ctxs[1], y, s, shared ? 0 : c, y, nb, c, inner);
+          snt_k_channel_scale(ctxs[1], y, s, shared ? 0 : c, with_res ? res : NULL, relu, y, nb, c, inner);
         }
         ts->checks++;
         if (memcmp(y, want, (size_t)total * sizeof(float))) {
           ts->failures++;
-          fprintf(stderr, "channel scale %lldx%lldx%lld (%s, %s): differs from x * s\n", (long long)nb, (long long)c,
-                  (long long)inner, shared ? "shared scales" : "per sample", t == 2 ? "in place" : t ? "2 threads" : "1 thread");
+          fprintf(stderr, "channel scale %lldx%lldx%lld (mode %d, %s): differs from relu(x * s + r)\n", (long long)nb,
+                  (long long)c, (long long)inner, mode, t == 2 ? "in place" : t ? "2 threads" : "1 thread");
         }
       }
     }
-    free(x), free(s), free(y), free(want);
+    free(x), free(s), free(res), free(y), free(want);
   }
   snt_k_ctx_destroy(ctxs[0]), snt_k_ctx_destroy(ctxs[1]);
 }
