@@ -255,7 +255,7 @@ static snt_status emit(snt_emit *e, int node) {
                 in, out, sc.data, roi.data, (int)k.mode,
                 (int)k.coord, (int)k.nearest, snt_emit_f64(e, k.cubic_coeff_a), k.exclude_outside,
                 snt_emit_f64(e, k.extrapolation_value));
-  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_resize(&d, %s, %s, S))) return snt_k_st_;", snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_resize_ctx(m->k, &d, %s, %s, S))) return snt_k_st_;", snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   snt_sb_free(&sc);
   snt_sb_free(&roi);

@@ -301,6 +301,8 @@ typedef struct snt_k_resize_desc {
 } snt_k_resize_desc;
 size_t snt_k_resize_scratch_bytes(const snt_k_resize_desc *d);
 snt_status snt_k_resize(const snt_k_resize_desc *d, const float *x, float *y, void *scratch);
+/* The same with each pass's rows split over ctx's team (the values do not depend on the split). */
+snt_status snt_k_resize_ctx(snt_k_ctx *ctx, const snt_k_resize_desc *d, const float *x, float *y, void *scratch);
 
 /* ---- data movement (any element type, by size in bytes) -------------------------------- */
 

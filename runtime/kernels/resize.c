@@ -129,9 +129,38 @@ static int build_axis(const snt_k_resize_desc *d, int a, axis_taps *t) {
   return identity;
 }
 
+/* The pass along the last axis (inner 1): each output a short sum of its row's elements. The
+ * general loop set up a run of one element per tap and output (a U-Net's 2x bilinear upsample
+ * of 32 x 128 x 128 took 3.3 ms); this one sums in the same order, skipping the same zero
+ * weights, so the values are the same. */
+static void resize_last_axis(const float *src, float *dst, int64_t outer, int64_t in_len, int64_t out_len,
+                             const axis_taps *t, float extrapolation) {
+  const int n = t->n;
+  for (int64_t o = 0; o < outer; o++) {
+    const float *restrict s = src + o * in_len;
+    float *restrict yd = dst + o * out_len;
+    for (int64_t j = 0; j < out_len; j++) {
+      const int64_t *idx = t->idx + j * n;
+      const float *w = t->w + j * n;
+      if (idx[0] < 0) {
+        yd[j] = extrapolation;
+        continue;
+      }
+      float v = w[0] * s[idx[0]];
+      for (int k = 1; k < n; k++)
+        if (w[k] != 0.0f) v += w[k] * s[idx[k]];
+      yd[j] = v;
+    }
+  }
+}
+
 /* One pass: src [outer, in_len, inner] -> dst [outer, out_len, inner] along the middle axis. */
 static void resize_pass(const float *src, float *dst, int64_t outer, int64_t in_len,
                         int64_t out_len, int64_t inner, const axis_taps *t, float extrapolation) {
+  if (inner == 1) {
+    resize_last_axis(src, dst, outer, in_len, out_len, t, extrapolation);
+    return;
+  }
   for (int64_t o = 0; o < outer; o++) {
     for (int64_t j = 0; j < out_len; j++) {
       float *restrict yd = dst + (o * out_len + j) * inner;
@@ -196,7 +225,27 @@ static int order_axes(const snt_k_resize_desc *d, const int *identity, int *orde
   return n;
 }
 
-snt_status snt_k_resize(const snt_k_resize_desc *d, const float *x, float *y, void *scratch) {
+/* One pass split over the team by its outer rows (each row's outputs depend on that row only). */
+typedef struct pass_job {
+  const float *src;
+  float *dst;
+  int64_t outer, in_len, out_len, inner;
+  const axis_taps *t;
+  float extrapolation;
+} pass_job;
+
+static void pass_part(void *arg, int th, int threads) {
+  const pass_job *j = arg;
+  int64_t o0 = j->outer * th / threads, o1 = j->outer * (th + 1) / threads;
+  if (o1 > o0)
+    resize_pass(j->src + o0 * j->in_len * j->inner, j->dst + o0 * j->out_len * j->inner, o1 - o0, j->in_len, j->out_len,
+                j->inner, j->t, j->extrapolation);
+}
+
+/* Below this many outputs a pass runs on one thread: a hand-off costs more. */
+enum { TEAM_MIN = 32768 };
+
+snt_status snt_k_resize_ctx(snt_k_ctx *ctx, const snt_k_resize_desc *d, const float *x, float *y, void *scratch) {
   snt_status st = check_desc(d);
   if (st != SNT_OK) return st;
   int64_t out_total = snt_k_prod(d->out, d->rank);
@@ -227,10 +276,18 @@ snt_status snt_k_resize(const snt_k_resize_desc *d, const float *x, float *y, vo
   for (int p = 0; p < passes; p++) {
     int a = order[p];
     float *dst = p == passes - 1 ? y : buf[p % 2];
-    int64_t outer = snt_k_prod(cur, a), inner = snt_k_prod(cur + a + 1, d->rank - a - 1);
-    resize_pass(src, dst, outer, cur[a], d->out[a], inner, &taps[a], d->extrapolation_value);
+    pass_job j = {src, dst, snt_k_prod(cur, a), cur[a], d->out[a], snt_k_prod(cur + a + 1, d->rank - a - 1), &taps[a],
+                  d->extrapolation_value};
+    if (j.outer > 1 && j.outer * j.out_len * j.inner >= TEAM_MIN && snt_k_ctx_threads(ctx) > 1)
+      snt_k_ctx_parallel(ctx, pass_part, &j);
+    else
+      pass_part(&j, 0, 1);
     cur[a] = d->out[a];
     src = dst;
   }
   return SNT_OK;
+}
+
+snt_status snt_k_resize(const snt_k_resize_desc *d, const float *x, float *y, void *scratch) {
+  return snt_k_resize_ctx(NULL, d, x, y, scratch);
 }

@@ -325,8 +325,47 @@ static void test_errors(test_state *ts) {
   CHECK_INT(ts, snt_k_resize(&d, x, y, NULL), SNT_ERR_INPUT);
 }
 
+/* snt_k_resize_ctx on 2 threads: large enough maps that each pass runs on the team (a U-Net's 2x
+ * bilinear upsample, shrinking, cubic, nearest, tf_crop_and_resize's extrapolation), the same bits as
+ * one thread (whose values the cases above check against the reference, which is exponential in
+ * the rank and holds axes of at most 64). */
+static void test_team(test_state *ts) {
+  snt_k_ctx *c2 = snt_k_ctx_create(2);
+  rng r = {0x7ea3};
+  static const struct { int64_t in[4], out[4]; snt_k_resize_mode mode; snt_k_resize_coord coord; } cs[] = {
+      {{1, 32, 64, 64}, {1, 32, 128, 128}, SNT_K_RESIZE_LINEAR, SNT_K_COORD_HALF_PIXEL},
+      {{2, 8, 90, 70}, {2, 8, 45, 35}, SNT_K_RESIZE_LINEAR, SNT_K_COORD_ALIGN_CORNERS},
+      {{1, 16, 40, 60}, {1, 16, 100, 75}, SNT_K_RESIZE_CUBIC, SNT_K_COORD_HALF_PIXEL},
+      {{3, 4, 50, 50}, {3, 4, 150, 100}, SNT_K_RESIZE_NEAREST, SNT_K_COORD_ASYMMETRIC},
+      {{1, 8, 60, 80}, {1, 8, 90, 120}, SNT_K_RESIZE_LINEAR, SNT_K_COORD_TF_CROP_AND_RESIZE},
+  };
+  for (int i = 0; i < (int)(sizeof cs / sizeof cs[0]); i++) {
+    snt_k_resize_desc d = {.rank = 4, .mode = cs[i].mode, .coord = cs[i].coord, .cubic_coeff_a = -0.75f,
+                           .extrapolation_value = -3.0f};
+    for (int a = 0; a < 4; a++) {
+      d.in[a] = cs[i].in[a], d.out[a] = cs[i].out[a], d.scales[a] = (float)cs[i].out[a] / (float)cs[i].in[a];
+      d.roi[a] = a < 2 ? 0.0f : -0.1f, d.roi[4 + a] = a < 2 ? 1.0f : 1.2f;
+    }
+    int64_t nx = prod64(d.in, 4), ny = prod64(d.out, 4);
+    float *x = alloc_f(nx), *got = alloc_nan(ny);
+    rng_fill(&r, x, nx);
+    float *one = alloc_nan(ny);
+    void *scratch = xmalloc(snt_k_resize_scratch_bytes(&d));
+    CHECK_INT(ts, snt_k_resize(&d, x, one, scratch), SNT_OK);
+    CHECK_INT(ts, snt_k_resize_ctx(c2, &d, x, got, scratch), SNT_OK);
+    ts->checks++;
+    if (memcmp(one, got, (size_t)ny * sizeof(float))) {
+      ts->failures++;
+      fprintf(stderr, "resize team case %d: 2 threads differ from one\n", i);
+    }
+    free(x), free(got), free(one), free(scratch);
+  }
+  snt_k_ctx_destroy(c2);
+}
+
 int main(void) {
   test_state ts = {0};
+  test_team(&ts);
   test_onnx_cases(&ts);
   test_random(&ts);
   test_errors(&ts);
