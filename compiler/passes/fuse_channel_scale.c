@@ -9,10 +9,6 @@
 #include "compiler/passes/passes.h"
 #include "support/util.h"
 
-static bool same_dims(const snt_tensor *a, const snt_tensor *b) {
-  return a->rank == b->rank && memcmp(a->dims, b->dims, sizeof(int64_t) * (size_t)a->rank) == 0;
-}
-
 /* Whether s is [N or 1, C, 1, ...] against y [N, C, ...]. */
 static bool per_channel(const snt_tensor *s, const snt_tensor *y) {
   if (s->rank != y->rank || s->dtype != SNT_F32 || (s->dims[0] != y->dims[0] && s->dims[0] != 1) || s->dims[1] != y->dims[1])
@@ -29,7 +25,7 @@ static int scaled_operand(const snt_graph *g, const snt_node *m) {
   if (y->dtype != SNT_F32 || y->rank < 3) return -1;
   for (int k = 0; k < 2; k++) {
     const snt_tensor *x = &g->tensors[m->in[k]];
-    if (x->dtype == SNT_F32 && same_dims(x, y) && per_channel(&g->tensors[m->in[1 - k]], y)) return k;
+    if (x->dtype == SNT_F32 && snt_same_dims(x, y) && per_channel(&g->tensors[m->in[1 - k]], y)) return k;
   }
   return -1;
 }
@@ -50,7 +46,7 @@ static int residual_of(const snt_graph *g, int t, int *add) {
   if (a->n_in != 2 || a->n_out != 1 || a->in[0] == a->in[1]) return *add = -1;
   int r = a->in[0] == t ? a->in[1] : a->in[0];
   const snt_tensor *y = &g->tensors[a->out[0]];
-  if (r < 0 || !same_dims(&g->tensors[r], &g->tensors[t]) || g->tensors[r].dtype != SNT_F32 || !same_dims(y, &g->tensors[t]))
+  if (r < 0 || !snt_same_dims(&g->tensors[r], &g->tensors[t]) || g->tensors[r].dtype != SNT_F32 || !snt_same_dims(y, &g->tensors[t]))
     return *add = -1;
   return r;
 }

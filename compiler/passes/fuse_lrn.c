@@ -109,13 +109,6 @@ static int chain_nodes(const lrn_chain *c, int *nodes) {
   return n;
 }
 
-static bool same_shape(const snt_tensor *a, const snt_tensor *b) {
-  if (a->rank != b->rank) return false;
-  for (int i = 0; i < a->rank; i++)
-    if (a->dims[i] != b->dims[i]) return false;
-  return true;
-}
-
 /* Whether v is x's elements in the shape [N, 1, C, rest...] (rest: x's other dims, merged or not):
  * a reshape or squeeze keeps the elements' order, so only the shapes need checking. */
 static bool channel_view(const snt_tensor *v, const snt_tensor *x) {
@@ -200,9 +193,9 @@ static const char *check_chain(const snt_graph *g, lrn_chain *c, char *buf, size
                  snt_dtype_name(x->dtype));
   /* No broadcasting anywhere: each elementwise node keeps x's shape. */
   int same[] = {c->square, c->scale, c->add, c->pw, c->div};
-  bool shapes = channel_view(v5, x) && same_shape(&g->tensors[g->nodes[c->pool].out[0]], v5) &&
-                same_shape(&g->tensors[c->mean], x);
-  for (size_t i = 0; i < sizeof same / sizeof *same && shapes; i++) shapes = same_shape(&g->tensors[g->nodes[same[i]].out[0]], x);
+  bool shapes = channel_view(v5, x) && snt_same_dims(&g->tensors[g->nodes[c->pool].out[0]], v5) &&
+                snt_same_dims(&g->tensors[c->mean], x);
+  for (size_t i = 0; i < sizeof same / sizeof *same && shapes; i++) shapes = snt_same_dims(&g->tensors[g->nodes[same[i]].out[0]], x);
   if (!shapes) return "its reshapes do not map (N, C, ...) to (N, 1, C, ...) and back, or a constant broadcasts";
   int64_t begin = 0, end = 0, b, e;
   const char *why = pool_window(&g->nodes[c->pool], v5->rank - 2, &c->size, &begin, &end);

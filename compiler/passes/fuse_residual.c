@@ -6,13 +6,6 @@
 #include "compiler/op.h"
 #include "compiler/passes/passes.h"
 
-static bool same_shape(const snt_tensor *a, const snt_tensor *b) {
-  if (a->rank != b->rank) return false;
-  for (int i = 0; i < a->rank; i++)
-    if (a->dims[i] != b->dims[i]) return false;
-  return true;
-}
-
 snt_status snt_pass_fuse_residual(snt_graph *g, snt_diag *d, int *changed) {
   (void)d;
   bool *dead = calloc((size_t)g->n_nodes + 1, sizeof(bool));
@@ -27,7 +20,7 @@ snt_status snt_pass_fuse_residual(snt_graph *g, snt_diag *d, int *changed) {
       snt_node *conv = &g->nodes[c];
       if (conv->op != &snt_op_conv2d || snt_node_int(conv, "residual", 0) ||
           strcmp(snt_node_string(conv, "activation", "none"), "none") != 0 ||
-          !same_shape(&g->tensors[y], &g->tensors[other]) || g->tensors[other].dtype != SNT_F32)
+          !snt_same_dims(&g->tensors[y], &g->tensors[other]) || g->tensors[other].dtype != SNT_F32)
         continue;
       /* The residual rides as input 3 (after the kernel and an optional bias). */
       if (conv->n_in < 3) {

@@ -16,6 +16,13 @@ int snt_readers(const snt_graph *g, int t, int *first) {
   return count;
 }
 
+bool snt_same_dims(const snt_tensor *a, const snt_tensor *b) {
+  if (a->rank != b->rank) return false;
+  for (int i = 0; i < a->rank; i++)
+    if (a->dims[i] != b->dims[i]) return false;
+  return true;
+}
+
 bool snt_param_private(const snt_graph *g, const snt_node *n, const char *role) {
   int t = snt_node_param(g, n, role), first;
   return t < 0 || (snt_readers(g, t, &first) == 1 && !snt_ir_is_output(g, t));

@@ -68,6 +68,8 @@ snt_status snt_passes_inference(snt_graph *g, snt_diag *d);
 /* Helpers for passes (graph_edit.c). */
 /* Readers of tensor t: count, and the first reader node (or -1). */
 int snt_readers(const snt_graph *g, int t, int *first);
+/* Whether a and b have the same rank and dims. */
+bool snt_same_dims(const snt_tensor *a, const snt_tensor *b);
 /* Whether n's parameter of that role, if any, is n's alone (read once, no graph output): a
  * pass may rewrite its values only then (ONNX lets nodes share an initializer). */
 bool snt_param_private(const snt_graph *g, const snt_node *n, const char *role);

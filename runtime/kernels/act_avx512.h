@@ -44,8 +44,9 @@ SNT_AVX512_INLINE __m512 snt_k_clamp16(__m512 v, float lo, float hi) {
   return _mm512_max_ps(_mm512_set1_ps(lo), _mm512_min_ps(_mm512_set1_ps(hi), v));
 }
 
-SNT_AVX512_INLINE __m512 snt_k_exp16(__m512 x) {
-  x = snt_k_clamp16(x, SNT_K_EXP_LO, SNT_K_EXP_HI);
+/* exp(x) for x already within [SNT_K_EXP_LO, SNT_K_EXP_HI] (or NaN): Cephes' reduction by
+ * ln 2, its polynomial, and the power of two applied with scalef. */
+SNT_AVX512_INLINE __m512 snt_k_exp16_in_range(__m512 x) {
   __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(SNT_K_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(SNT_K_LN2_HI), x);
   r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(SNT_K_LN2_LO), r);
@@ -55,17 +56,12 @@ SNT_AVX512_INLINE __m512 snt_k_exp16(__m512 x) {
   return _mm512_scalef_ps(y, fx);
 }
 
-/* exp(x) for x <= 0 or NaN (sigmoid's exp(-|v|)): snt_k_exp16 without the upper clamp, which
- * such x never reach. max(lo, x) keeps a NaN x. */
+SNT_AVX512_INLINE __m512 snt_k_exp16(__m512 x) { return snt_k_exp16_in_range(snt_k_clamp16(x, SNT_K_EXP_LO, SNT_K_EXP_HI)); }
+
+/* exp(x) for x <= 0 or NaN (sigmoid's exp(-|v|)): no upper clamp, which such x never reach;
+ * max(lo, x) keeps a NaN x. */
 SNT_AVX512_INLINE __m512 snt_k_exp16_nonpos(__m512 x) {
-  x = _mm512_max_ps(_mm512_set1_ps(SNT_K_EXP_LO), x);
-  __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(SNT_K_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(SNT_K_LN2_HI), x);
-  r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(SNT_K_LN2_LO), r);
-  __m512 p = _mm512_set1_ps(SNT_K_EP[0]);
-  for (int i = 1; i < 6; i++) p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(SNT_K_EP[i]));
-  __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(y, fx);
+  return snt_k_exp16_in_range(_mm512_max_ps(_mm512_set1_ps(SNT_K_EXP_LO), x));
 }
 
 /* -|v| in one operation: the sign bit set. */

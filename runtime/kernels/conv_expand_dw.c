@@ -102,8 +102,6 @@ static void ed_part(void *arg, int t, int threads) {
     j->st[t] = run_band(j, j->bufs[t], i / j->G->bands, i % j->G->bands);
 }
 
-static snt_k_isa isa_of(snt_k_ctx *ctx) { return snt_k_ctx_isa(ctx); }
-
 size_t snt_k_conv_expand_dw_packed_bytes(const snt_k_conv_desc *pw) {
   size_t most = 0;
   for (int isa = SNT_K_ISA_C; isa <= SNT_K_ISA_AVX512; isa++) {
@@ -115,7 +113,7 @@ size_t snt_k_conv_expand_dw_packed_bytes(const snt_k_conv_desc *pw) {
 
 snt_status snt_k_conv_expand_dw_pack(snt_k_ctx *ctx, const snt_k_conv_desc *pw, const float *w, float *packed) {
   if (!w || !packed || pw->out_channels < 1 || pw->in_channels < 1) return SNT_ERR_INPUT;
-  snt_k_gemm_pack_a(isa_of(ctx), w, pw->in_channels, 0, pw->out_channels, pw->in_channels, packed);
+  snt_k_gemm_pack_a(snt_k_ctx_isa(ctx), w, pw->in_channels, 0, pw->out_channels, pw->in_channels, packed);
   return SNT_OK;
 }
 
@@ -123,7 +121,7 @@ const char *snt_k_conv_expand_dw_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *p
   (void)pw;
   snt_k_conv3 g;
   int fast = snt_k_conv3_init(dw, &g) == SNT_OK && snt_k_conv_dw_fast_applies(&g);
-  switch (isa_of(ctx)) {
+  switch (snt_k_ctx_isa(ctx)) {
     case SNT_K_ISA_AVX512: return fast ? "conv-expand-dw-avx512" : "conv-expand-dw-avx512-generic";
     case SNT_K_ISA_AVX2: return "conv-expand-dw-avx2";
     default: return "conv-expand-dw-c";
@@ -141,7 +139,7 @@ snt_status snt_k_conv_expand_dw(snt_k_ctx *ctx, const snt_k_conv_desc *pwd, cons
   ed_geom G;
   snt_status st = geometry(pwd, dwd, threads, &G);
   if (st || G.pw.batch == 0 || G.bands == 0) return st;
-  ed_job j = {.G = &G, .isa = isa_of(ctx), .x = x, .b1 = b1, .w2 = w2, .b2 = b2, .r = residual, .y = y,
+  ed_job j = {.G = &G, .isa = snt_k_ctx_isa(ctx), .x = x, .b1 = b1, .w2 = w2, .b2 = b2, .r = residual, .y = y,
               .act1 = &pwd->act, .act2 = &dwd->act};
   float *own = NULL;
   if (!packed1) { /* weights not packed at load: packed here, into the slot conv.c packs into */
