@@ -103,15 +103,18 @@ static int is_pointwise(const snt_k_conv3 *g) {
 typedef enum conv_path { PATH_IMPLICIT, PATH_1X1, PATH_DEPTHWISE, PATH_DIRECT, PATH_T, PATH_WINO } conv_path;
 
 /* Whether a BF16 context runs this layer's GEMM in BF16. Not where the GEMM waits on memory
- * rather than on its products: fewer than 256 products per output (K), or a 1x1 conv on a map
- * past 28x28 (measured on ResNet50V2 at batch 32: those layers ran 1.1-2x slower in BF16 than in
- * FP32, which streams its output; the 1x1 ones on 14x14 and 28x28 maps 1.2-1.7x faster, and
- * DeepCNN's 3x3 ones on large maps gain from BF16). Such a layer takes the FP32 paths, weights
- * packed at load. SINTER_BF16_WINOGRAD=0 (tests) keeps every layer in BF16. */
+ * rather than on its products: a windowed conv with fewer than 256 products per output (K); a
+ * 1x1 conv with K or the output channels under 128, since the BF16 GEMM packs and rounds the
+ * image per call (each value serving M outputs) where the FP32 one reads it in place. Measured
+ * on ResNet50V2 at batch 32, BF16 against FP32 per layer: 1x1 with K >= 128 and M >= 128 on
+ * 7x7-28x28 maps 1.05-1.8x faster; K = 64 or M = 64 on 28x28 and 56x56 maps 0.75-1.1x. Such a
+ * layer takes the FP32 paths, weights packed at load. SINTER_BF16_WINOGRAD=0 (tests) keeps
+ * every layer in BF16. */
 static int layer_bf16(snt_k_ctx *ctx, const snt_k_conv3 *g) {
   if (!snt_k_ctx_bf16(ctx)) return 0;
   if (!snt_k_ctx_bf16_fp32_paths(ctx)) return 1;
-  return g->cg * g->w.k_size >= 256 && (g->w.k_size > 1 || g->w.out_size <= 784);
+  if (g->w.k_size > 1) return g->cg * g->w.k_size >= 256;
+  return g->cg >= 128 && g->mg >= 128;
 }
 
 /* Depthwise (one input channel per group) runs direct loops: as a GEMM it would have K = k.

@@ -177,17 +177,20 @@ typedef struct vec_at {
   int split;
 } vec_at;
 
-static inline vec_at vec_at_of(const snt_k_gemm_call *g, int64_t j) {
+static inline vec_at vec_at_in(const snt_k_gemm_call *g, int64_t j, int64_t stride) {
   vec_at v = {j, 0, 16};
   if (!g->col_block) return v;
   int64_t in = j % g->col_block, blk = j / g->col_block;
-  v.o0 = blk * g->col_stride + in;
+  v.o0 = blk * stride + in;
   if (g->col_block - in < 16) {
     v.split = (int)(g->col_block - in);
-    v.o1 = (blk + 1) * g->col_stride - v.split;
+    v.o1 = (blk + 1) * stride - v.split;
   }
   return v;
 }
+
+/* In C, the residual and the tap (col_stride apart); in a plain B (b_stride). */
+static inline vec_at vec_at_of(const snt_k_gemm_call *g, int64_t j) { return vec_at_in(g, j, g->col_stride); }
 
 __attribute__((target("avx512f"))) static inline __mmask16 low_lanes(int n) {
   return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
@@ -298,13 +301,47 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void tile(const sn
   store_tile(g, acc, i0, j0);
 }
 
+/* A plain, untransposed B straight into bf16 pair strips (pack_b_plain then round_strip, in one
+ * pass: the fp32 copy cost as much as the products of a 1x1 layer with few output channels). */
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void pack_round_plain(const snt_k_gemm_call *g,
+                                                                                  int64_t n0, int64_t nc,
+                                                                                  uint16_t *dst) {
+  static const uint16_t order[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+                                     8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  __m512i idx = _mm512_loadu_si512(order);
+  int64_t strips = round_up(nc, NR) / NR, k2 = round_up(g->k, 2) / 2;
+  for (int64_t s = 0; s < strips; s++) {
+    vec_at at[NV];
+    __mmask16 mk[NV];
+    for (int v = 0; v < NV; v++) {
+      int64_t j = n0 + s * NR + 16 * v, left = n0 + nc - j;
+      mk[v] = low_lanes(left <= 0 ? 0 : left >= 16 ? 16 : (int)left);
+      at[v] = vec_at_in(g, left > 0 ? j : 0, g->b_stride); /* a vector past nc reads nothing */
+    }
+    uint16_t *d = dst + s * k2 * NR * 2;
+    for (int64_t p = 0; p < k2; p++, d += 2 * NR) { /* rows 2p and 2p + 1, 48 columns each */
+      const float *r0 = g->b + 2 * p * g->ldb;
+      for (int v = 0; v < NV; v++) {
+        __m512 lo = load_at(r0, at[v], mk[v]);
+        __m512 hi = 2 * p + 1 < g->k ? load_at(r0 + g->ldb, at[v], mk[v]) : _mm512_setzero_ps();
+        _mm512_storeu_si512(d + 32 * v, _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(hi, lo)));
+      }
+    }
+  }
+}
+
 /* Packs columns [n0, n0 + nc) and runs every row strip in [s0, s1) against them. */
 static void block(job *jb, int t, int64_t n0, int64_t nc, int64_t s0, int64_t s1) {
   const snt_k_gemm_call *g = jb->g;
   int64_t strips = round_up(nc, NR) / NR;
-  if (g->pack_b) g->pack_b(g->pack_b_src, 0, g->k, n0, nc, NR, jb->fbuf[t]);
-  else pack_b_plain(g, n0, nc, jb->fbuf[t]);
-  for (int64_t s = 0; s < strips; s++) round_strip(jb->fbuf[t] + s * g->k * NR, g->k, jb->bbuf[t] + s * jb->k2 * NR * 2);
+  if (!g->pack_b && !g->trans_b) {
+    pack_round_plain(g, n0, nc, jb->bbuf[t]);
+  } else {
+    if (g->pack_b) g->pack_b(g->pack_b_src, 0, g->k, n0, nc, NR, jb->fbuf[t]);
+    else pack_b_plain(g, n0, nc, jb->fbuf[t]);
+    for (int64_t s = 0; s < strips; s++)
+      round_strip(jb->fbuf[t] + s * g->k * NR, g->k, jb->bbuf[t] + s * jb->k2 * NR * 2);
+  }
   const char *pf[2 * MR * NV];
   for (int64_t s = 0; s < strips; s++)
     for (int64_t i = s0; i < s1; i++) {

@@ -157,21 +157,23 @@ static snt_k_ctx *bf16_everywhere(void) {
   return ctx;
 }
 
-/* Which layers a default BF16 context runs in BF16: K >= 256 and a 3x3 kernel or a map up to
- * 28x28; a 1x1 conv of K < 256 or on a larger map keeps FP32 (its GEMM waits on memory). */
+/* Which layers a default BF16 context runs in BF16: a windowed conv of K >= 256, a 1x1 conv of
+ * K >= 128 and at least 128 output channels; the others keep FP32 (their GEMM waits on memory). */
 static void test_layer_choice(test_state *ts) {
   snt_k_ctx *ctx = snt_k_ctx_create(2);
   snt_k_ctx_set_precision(ctx, SNT_K_BF16);
   struct {
-    int64_t cin, hw, k, s;
+    int64_t cin, cout, hw, k, s;
     const char *want;
-  } cases[] = {{256, 14, 1, 1, "conv-gemm-bf16-1x1"},   {512, 28, 1, 1, "conv-gemm-bf16-1x1"},
-               {64, 14, 1, 1, "conv-gemm-avx512-1x1"},  {256, 56, 1, 1, "conv-gemm-avx512-1x1"},
-               {64, 56, 3, 2, "conv-gemm-bf16-implicit"}, {128, 56, 1, 2, "conv-gemm-avx512-implicit"}};
+  } cases[] = {{256, 512, 14, 1, 1, "conv-gemm-bf16-1x1"},     {512, 128, 28, 1, 1, "conv-gemm-bf16-1x1"},
+               {128, 512, 56, 1, 1, "conv-gemm-bf16-1x1"},     {64, 512, 14, 1, 1, "conv-gemm-avx512-1x1"},
+               {256, 64, 56, 1, 1, "conv-gemm-avx512-1x1"},    {512, 127, 7, 1, 1, "conv-gemmt-avx512"},
+               {64, 512, 56, 3, 2, "conv-gemm-bf16-implicit"}, {128, 512, 56, 1, 2, "conv-gemm-bf16-implicit"},
+               {16, 512, 56, 3, 2, "conv-direct-avx512"}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int64_t o = (cases[i].hw + 2 * (cases[i].k / 2) - cases[i].k) / cases[i].s + 1, p = cases[i].k / 2;
-    snt_k_conv_desc d = {.spatial = 2, .batch = 32, .in_channels = cases[i].cin, .out_channels = 512, .groups = 1,
-                         .in = {cases[i].hw, cases[i].hw}, .out = {o, o}, .kernel = {cases[i].k, cases[i].k},
+    snt_k_conv_desc d = {.spatial = 2, .batch = 32, .in_channels = cases[i].cin, .out_channels = cases[i].cout,
+                         .groups = 1, .in = {cases[i].hw, cases[i].hw}, .out = {o, o}, .kernel = {cases[i].k, cases[i].k},
                          .stride = {cases[i].s, cases[i].s}, .dilation = {1, 1}, .pad_begin = {p, p}, .pad_end = {p, p}};
     CHECK_STR(ts, snt_k_conv_kernel(ctx, &d), cases[i].want);
   }
