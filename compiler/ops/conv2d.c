@@ -174,6 +174,27 @@ static const char *emit_packed(snt_emit *e, const snt_node *n, size_t packed) {
   return "P";
 }
 
+/* The max pool snt_pass_fuse_conv_pool gave the conv (attributes mp_*): its descriptor MP over
+ * d's output, the pad value MF of a folded constant pad, and the call writing out[1]. */
+static void emit_conv_maxpool(snt_emit *e, const snt_node *n, const char *packed, const char *bias) {
+  const snt_tensor *y = &e->g->tensors[n->out[0]], *p = &e->g->tensors[n->out[1]];
+  int c = 0;
+  const int64_t *k = snt_node_ints(n, "mp_kernel", &c), *s = snt_node_ints(n, "mp_stride", &c);
+  const int64_t *dl = snt_node_ints(n, "mp_dilation", &c), *pads = snt_node_ints(n, "mp_pads", &c);
+  snt_emit_line(e, "const snt_k_pool_desc MP = {.spatial = 2, .kind = SNT_K_POOL_MAX, .batch = d.batch, .channels = %lld, "
+                   ".in = {%lld, %lld}, .out = {%lld, %lld}, .kernel = {%lld, %lld}, .stride = {%lld, %lld}, "
+                   ".dilation = {%lld, %lld}, .pad_begin = {%lld, %lld}, .pad_end = {%lld, %lld}};",
+                (long long)y->dims[1], (long long)y->dims[2], (long long)y->dims[3], (long long)p->dims[2],
+                (long long)p->dims[3], (long long)k[0], (long long)k[1], (long long)s[0], (long long)s[1],
+                (long long)dl[0], (long long)dl[1], (long long)pads[0], (long long)pads[1], (long long)pads[2],
+                (long long)pads[3]);
+  bool fill = snt_node_int(n, "mp_fill", 0);
+  if (fill) snt_emit_line(e, "static const float MF = (float)%s;", snt_emit_f64(e, (float)snt_node_float(n, "mp_value", 0)));
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv_maxpool(m->k, &d, &MP, %s, %s, %s, %s, %s, %s, %s))) return snt_k_st_;",
+                fill ? "&MF" : "NULL", snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]), packed, bias,
+                snt_emit_ptr(e, n->out[0]), snt_emit_ptr(e, n->out[1]));
+}
+
 static snt_status emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   snt_k_conv_desc k;
@@ -207,6 +228,9 @@ static snt_status emit(snt_emit *e, int node) {
                   snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]), pk,
                   snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL", snt_emit_ptr(e, n->out[0]),
                   snt_emit_ptr(e, n->out[1]));
+  } else if (snt_node_int(n, "maxpool", 0) && n->n_out > 1 && !f64) { /* snt_pass_fuse_conv_pool */
+    const char *pk = emit_packed(e, n, packed);
+    emit_conv_maxpool(e, n, pk, snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL");
   } else if (packed && packed != SIZE_MAX) {
     emit_packed(e, n, packed);
     snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv_packed(m->k, &d, %s, %s, P, %s, %s, %s, S))) return snt_k_st_;",
@@ -234,7 +258,9 @@ static const char *kernel_name(snt_emit *e, int node) {
   make_desc(e->g, &e->g->nodes[node], &k);
   if (e->g->tensors[e->g->nodes[node].in[0]].dtype == SNT_F64) return "\"conv-f64\"";
   return snt_format_keep(e, "snt_k_conv%s_kernel(m->k, &(const snt_k_conv_desc){%d, %lldLL, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {%d, (float)%s, (float)%s, (float)%s, (float)%s}})",
-                         snt_node_int(&e->g->nodes[node], "pool2", 0) ? "_pool2" : "", k.spatial, (long long)k.batch, (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
+                         snt_node_int(&e->g->nodes[node], "pool2", 0)     ? "_pool2"
+                         : snt_node_int(&e->g->nodes[node], "maxpool", 0) ? "_maxpool"
+                                                                          : "", k.spatial, (long long)k.batch, (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
                          arr(e, k.in, 3), arr(e, k.out, 3), arr(e, k.kernel, 3), arr(e, k.stride, 3), arr(e, k.dilation, 3),
                          arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3), (int)k.act.kind, snt_emit_f64(e, k.act.alpha),
                          snt_emit_f64(e, k.act.clip_min), snt_emit_f64(e, k.act.clip_max), snt_emit_f64(e, k.act.beta));

@@ -21,7 +21,7 @@ static bool plain_conv(const snt_graph *g, const snt_node *c) {
   if (c->op != &snt_op_conv2d || c->n_out != 1 || c->n_in < 2 || c->in[0] < 0 || c->in[1] < 0) return false;
   const snt_tensor *x = &g->tensors[c->in[0]], *w = &g->tensors[c->in[1]];
   if (x->rank != 4 || x->dtype != SNT_F32 || w->rank != 4 || g->tensors[c->out[0]].rank != 4) return false;
-  if (snt_node_int(c, "tap", 0) || snt_node_int(c, "pool2", 0)) return false;
+  if (snt_node_int(c, "tap", 0) || snt_node_int(c, "pool2", 0) || snt_node_int(c, "maxpool", 0)) return false;
   return strcmp(snt_node_string(c, "activation", "none"), "softmax") != 0;
 }
 

@@ -172,6 +172,18 @@ snt_status snt_k_pool_ctx(snt_k_ctx *ctx, const snt_k_pool_desc *d, const float 
 /* MaxPool whose padding holds pad_value instead of -inf (a constant Pad folded into the pool):
  * a window reaching into the padding takes max(pad_value, its inputs); a NaN input stays NaN. */
 snt_status snt_k_maxpool_filled(snt_k_ctx *ctx, const snt_k_pool_desc *d, float pad_value, const float *x, float *y);
+/* A 2-D conv and any 2-D max pool p of its output (window, strides, dilation, padding; fill:
+ * the padding holds *fill, a constant pad folded in, as snt_k_maxpool_filled; NULL: -inf):
+ * pooled = maxpool(act(conv(x, w) + bias)), bit for bit as snt_k_conv_packed then the pool.
+ * The direct path computes bands of output rows into a per-thread buffer and pools them while
+ * they are in cache, never writing y; the other paths write y and pool it. p must cover d's
+ * output (in = d's out, batch, channels) with every window starting inside it or in its leading
+ * padding: else SNT_ERR_INPUT. */
+snt_status snt_k_conv_maxpool(snt_k_ctx *ctx, const snt_k_conv_desc *d, const snt_k_pool_desc *p, const float *fill,
+                              const float *x, const float *w, const float *packed_w, const float *bias, float *y,
+                              float *pooled);
+/* Its path, named as snt_k_conv_pool2_kernel does. */
+const char *snt_k_conv_maxpool_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d);
 /* GlobalMaxPool / GlobalAveragePool: y[i] = max or mean of x[i*inner .. (i+1)*inner). */
 void snt_k_global_pool(snt_k_pool_kind kind, int64_t outer, int64_t inner, const float *x, float *y);
 

@@ -347,7 +347,7 @@ static snt_status conv_run(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float
   if (st != SNT_OK) return st;
   if (!tap_ok(tap)) return SNT_ERR_INPUT;
   if (g.batch == 0 || g.w.out_size == 0) return SNT_OK;
-  snt_k_conv_epi e = {bias, residual, d->act, NULL, NULL};
+  snt_k_conv_epi e = {.bias = bias, .residual = residual, .act = d->act};
   snt_k_isa isa = snt_k_ctx_isa(ctx);
   switch (choose(ctx, &g, isa)) {
     case PATH_WINO: st = snt_k_conv_winograd(ctx, &g, x, w, packed, &e, y); break;
@@ -422,6 +422,39 @@ snt_status snt_k_conv_packed(snt_k_ctx *ctx, const snt_k_conv_desc *d, const flo
   return conv_run(ctx, d, x, w, packed_w, bias, residual, y, NULL);
 }
 
+/* Whether p can pool the output of d as snt_k_conv_maxpool does: a 2-D max pool over d's output
+ * map and channels whose every window starts inside it or in its leading padding (a window past
+ * the end would read no output row: refused, as the compiler never fuses one). */
+static int maxpool_fits(const snt_k_conv_desc *d, const snt_k_pool_desc *p) {
+  snt_k_win3 w;
+  if (p->spatial != 2 || p->kind != SNT_K_POOL_MAX || p->batch != d->batch || p->channels != d->out_channels)
+    return 0;
+  if (snt_k_win3_init(2, p->in, p->out, p->kernel, p->stride, p->dilation, p->pad_begin, p->pad_end, &w) != SNT_OK)
+    return 0;
+  for (int i = 0; i < 2; i++)
+    if (p->in[i] != d->out[i] || p->out[i] < 1 || (p->out[i] - 1) * p->stride[i] - p->pad_begin[i] >= p->in[i])
+      return 0;
+  return 1;
+}
+
+snt_status snt_k_conv_maxpool(snt_k_ctx *ctx, const snt_k_conv_desc *d, const snt_k_pool_desc *p, const float *fill,
+                              const float *x, const float *w, const float *packed_w, const float *bias, float *y,
+                              float *pooled) {
+  snt_k_conv3 g;
+  snt_status st = snt_k_conv3_init(d, &g);
+  if (st != SNT_OK) return st;
+  if (d->spatial != 2 || !maxpool_fits(d, p)) return SNT_ERR_INPUT;
+  if (g.batch == 0) return SNT_OK;
+  if (choose(ctx, &g, snt_k_ctx_isa(ctx)) == PATH_DIRECT) {
+    snt_k_conv_epi e = {.bias = bias, .act = d->act, .pool = p, .pool_fill = fill, .pooled = pooled};
+    return snt_k_conv_small(ctx, &g, x, w, packed_w, &e, y);
+  }
+  if ((st = conv_run(ctx, d, x, w, packed_w, bias, NULL, y, NULL)) != SNT_OK) return st;
+  return fill ? snt_k_maxpool_filled(ctx, p, *fill, y, pooled) : snt_k_pool_ctx(ctx, p, y, pooled, NULL);
+}
+
+const char *snt_k_conv_maxpool_kernel(snt_k_ctx *ctx, const snt_k_conv_desc *d) { return kernel_name(ctx, d, 1); }
+
 snt_status snt_k_conv_pool2(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w,
                             const float *packed_w, const float *bias, float *y, float *pooled) {
   snt_k_conv3 g;
@@ -430,7 +463,7 @@ snt_status snt_k_conv_pool2(snt_k_ctx *ctx, const snt_k_conv_desc *d, const floa
   if (d->spatial != 2 || d->out[0] < 2 || d->out[1] < 2) return SNT_ERR_INPUT;
   if (g.batch == 0) return SNT_OK;
   if (choose(ctx, &g, snt_k_ctx_isa(ctx)) == PATH_DIRECT) {
-    snt_k_conv_epi e = {bias, NULL, d->act, NULL, pooled};
+    snt_k_conv_epi e = {.bias = bias, .act = d->act, .pool2 = pooled};
     return snt_k_conv_small(ctx, &g, x, w, packed_w, &e, y);
   }
   if ((st = conv_run(ctx, d, x, w, packed_w, bias, NULL, y, NULL)) != SNT_OK) return st;

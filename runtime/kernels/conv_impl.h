@@ -45,6 +45,11 @@ typedef struct snt_k_conv_epi {
   /* The direct path only (snt_k_conv_pool2): the 2x2 stride-2 max pool of the output goes
    * here, and y is not written. */
   float *pool2;
+  /* The direct path only (snt_k_conv_maxpool): the max pool `pool` (padding holding *pool_fill,
+   * or -inf when NULL) of the output goes to pooled, and y is not written. */
+  const snt_k_pool_desc *pool;
+  const float *pool_fill;
+  float *pooled;
 } snt_k_conv_epi;
 
 /* The tap as a pass over a finished y of `batch` images, `channels` planes of `plane` floats. */

@@ -17,6 +17,7 @@
 #include "act_pass.h"
 #include "act_avx512.h"
 #include "conv_impl.h"
+#include "pool_impl.h"
 
 #define AVX512 __attribute__((target("avx512f")))
 
@@ -31,6 +32,7 @@ enum {
   PAIR_SLOT = 3,     /* per thread, with a fused 2x2 max pool: two output rows of every channel */
   RING_SLOT = SNT_K_SCRATCH_GEMM, /* per thread (this path never runs the GEMM) */
   TEAM_MAX = 64, /* ctx.c's cap on threads */
+  BAND_BYTES = 256 * 1024, /* a band of output rows pooled as it is made (snt_k_conv_maxpool): L2's share */
   MAX_GROUP_CHANNELS = 64, /* input channels per group of a grouped conv taken here */
   MIN_GROUPED_WIDTH = 7     /* output columns of a grouped conv taken here */
 };
@@ -127,7 +129,8 @@ typedef struct small_job {
   const snt_k_conv_epi *e;
   float *y;
   float **rings;
-  float **pairs; /* with e->pool2 */
+  float **pairs; /* with e->pool2: two output rows; with e->pool: a band of output rows */
+  int64_t band;  /* with e->pool: pooled rows per band */
 } small_job;
 
 /* One thread's state: its ring and which image row each ring row holds (-1: none). */
@@ -275,12 +278,64 @@ static void pooled_row(const small_job *j, ring_state *r, float *pair, int64_t n
               j->e->pool2 + ((n * s->cout + c) * ph + p) * pw);
 }
 
+/* Output rows a band of bp pooled rows reads: (bp - 1) strides and one window. */
+static int64_t band_cap(const snt_k_pool_desc *p, int64_t bp) {
+  return (bp - 1) * p->stride[0] + (p->kernel[0] - 1) * p->dilation[0] + 1;
+}
+
+/* Pooled rows per band: as many as keep the band's output rows, every channel, in BAND_BYTES. */
+static int64_t band_rows(const small_geo *s, const snt_k_pool_desc *p) {
+  int64_t per_row = s->cout * s->out_w * (int64_t)sizeof(float), fit = BAND_BYTES / per_row;
+  int64_t bp = (fit - band_cap(p, 1)) / p->stride[0] + 1;
+  return bp < 1 ? 1 : bp > p->out[0] ? p->out[0] : bp;
+}
+
+/* Pooled rows [p0, p1) of image n: each band's output rows go to buf (every channel, planes of
+ * band_cap rows) and are pooled there by pool.c's own code, the band's windows described as a
+ * pool of those rows (the image's padding only where the band meets the image's edge), so the
+ * bits are the pool's. Rows two bands share are moved up, not computed again. */
+static void pooled_band_rows(const small_job *j, ring_state *r, float *buf, int64_t n, int64_t p0, int64_t p1) {
+  const small_geo *s = j->s;
+  const snt_k_pool_desc *p = j->e->pool;
+  int64_t st = p->stride[0], pt = p->pad_begin[0], plane = band_cap(p, j->band) * s->out_w;
+  int64_t h0 = 0, h1 = 0; /* the output rows buf holds */
+  for (int64_t pa = p0; pa < p1; pa += j->band) {
+    int64_t pb = pa + j->band < p1 ? pa + j->band : p1;
+    int64_t r0 = pa * st - pt, r1 = (pb - 1) * st - pt + band_cap(p, 1);
+    r0 = r0 < 0 ? 0 : r0 > s->out_h ? s->out_h : r0;
+    r1 = r1 > s->out_h ? s->out_h : r1 < r0 ? r0 : r1;
+    int64_t next = r0;
+    if (r0 < h1 && r0 >= h0) { /* rows [r0, h1) are there already, (r0 - h0) rows down */
+      next = h1 < r1 ? h1 : r1;
+      for (int64_t c = 0; r0 > h0 && c < s->cout; c++)
+        memmove(buf + c * plane, buf + c * plane + (r0 - h0) * s->out_w, (size_t)((next - r0) * s->out_w) * sizeof(float));
+    }
+    for (int64_t h = next; h < r1; h++) output_row(j, r, n, h, buf + (h - r0) * s->out_w, plane);
+    h0 = r0, h1 = r1;
+    snt_k_pool_desc d = *p;
+    d.batch = 1;
+    d.in[0] = r1 - r0, d.out[0] = pb - pa;
+    d.pad_begin[0] = r0 - (pa * st - pt), d.pad_end[0] = r1 == s->out_h ? p->pad_end[0] : 0;
+    snt_k_pool_local(SNT_K_ISA_AVX512, &d, j->e->pool_fill, buf, plane,
+                     j->e->pooled + (n * s->cout * p->out[0] + pa) * p->out[1], p->out[0] * p->out[1]);
+  }
+}
+
 static void small_part(void *arg, int t, int threads) {
   const small_job *j = arg;
   const small_geo *s = j->s;
   ring_state r;
   r.buf = j->rings[t];
   for (int i = 0; i < MAX_RING; i++) r.held[i] = -1;
+  if (j->e->pool) { /* pooled rows of the batch go to threads; a thread's rows in bands per image */
+    int64_t ph = j->e->pool->out[0], q0 = s->batch * ph * t / threads, q1 = s->batch * ph * (t + 1) / threads;
+    for (int64_t n = q0 / ph; q0 < q1; n++) {
+      int64_t end = (n + 1) * ph < q1 ? (n + 1) * ph : q1;
+      pooled_band_rows(j, &r, j->pairs[t], n, q0 - n * ph, end - n * ph);
+      q0 = end;
+    }
+    return;
+  }
   if (j->e->pool2) {
     int64_t rows = s->batch * (s->out_h / 2);
     for (int64_t i = rows * t / threads; i < rows * (t + 1) / threads; i++)
@@ -297,11 +352,11 @@ static void small_part(void *arg, int t, int threads) {
 /* A ring per thread in ctx's RING_SLOT, a pair buffer per thread in PAIR_SLOT when pooling,
  * and, when the weights were not arranged at load, their arrangement in ARRANGED_SLOT; without
  * ctx, one block of our own (*own, freed by the caller). */
-static snt_status buffers(snt_k_ctx *ctx, const small_geo *s, int need_wa, int pool, float **wa, float **rings,
-                          float **pairs, void **own) {
+static snt_status buffers(snt_k_ctx *ctx, const small_geo *s, int need_wa, size_t pair_bytes, float **wa,
+                          float **rings, float **pairs, void **own) {
   size_t wa_bytes = need_wa ? (size_t)(s->groups * s->blocks * s->taps * MO) * sizeof(float) : 0;
   size_t ring_bytes = (size_t)(s->cin * s->ring * s->row) * sizeof(float);
-  size_t pair_bytes = pool ? (size_t)(s->cout * 2 * s->out_w) * sizeof(float) : 0;
+  int pool = pair_bytes > 0;
   *own = NULL;
   if (!ctx) {
     size_t first = (wa_bytes + 63) / 64 * 64, second = (ring_bytes + 63) / 64 * 64;
@@ -339,10 +394,13 @@ snt_status snt_k_conv_small(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x
   geo_init(g, &s);
   float *wa = NULL, *rings[TEAM_MAX], *pairs[TEAM_MAX] = {NULL};
   void *own;
-  snt_status st = buffers(ctx, &s, packed == NULL, e->pool2 != NULL, &wa, rings, pairs, &own);
+  int64_t band = e->pool ? band_rows(&s, e->pool) : 0;
+  size_t pair_bytes = e->pool2 ? (size_t)(s.cout * 2 * s.out_w) * sizeof(float)
+                      : e->pool ? (size_t)(s.cout * band_cap(e->pool, band) * s.out_w) * sizeof(float) : 0;
+  snt_status st = buffers(ctx, &s, packed == NULL, pair_bytes, &wa, rings, pairs, &own);
   if (st == SNT_OK) {
     if (!packed) arrange_weights(&s, w, wa);
-    small_job j = {&s, x, packed ? packed : wa, e, y, rings, pairs};
+    small_job j = {&s, x, packed ? packed : wa, e, y, rings, pairs, band};
     snt_k_ctx_parallel(ctx, small_part, &j);
   }
   free(own);

@@ -350,7 +350,8 @@ snt_status snt_k_conv_t(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, co
     s.batch = min64(per, g->batch - n0);
     snt_k_conv_tap ts = e->tap ? *e->tap : (snt_k_conv_tap){0};
     ts.out = e->tap ? e->tap->out + n0 * out_img : NULL;
-    snt_k_conv_epi se = {e->bias, e->residual ? e->residual + n0 * out_img : NULL, e->act, e->tap ? &ts : NULL, NULL};
+    snt_k_conv_epi se = {.bias = e->bias, .residual = e->residual ? e->residual + n0 * out_img : NULL, .act = e->act,
+                         .tap = e->tap ? &ts : NULL};
     snt_status st = run_slice(ctx, &s, x + n0 * in_img, packed, &se, y + n0 * out_img);
     if (st != SNT_OK) return st;
   }

@@ -77,8 +77,9 @@ static inline window axis_window(const pool3 *g, int a, int64_t o) {
  * 1 or the rows' windows lie inside the input along axis 1; and the same rows of the `planes` - 1
  * planes after p when out[0] is 1. The interior of the last axis goes to one sweep; the rest window
  * by window. */
-static void pool_rows(const pool_job *j, int64_t q, int64_t p, int64_t o0, int64_t o1, int64_t n, int64_t planes) {
+static void pool_rows(const pool_job *j, int64_t p, int64_t o0, int64_t o1, int64_t n, int64_t planes) {
   const pool3 *g = j->g;
+  int64_t base = p * g->out_size + (o0 * g->out[1] + o1) * g->out[2]; /* y's offset of the first row */
   window w[3] = {axis_window(g, 0, o0), axis_window(g, 1, o1)};
   int64_t a = j->a, b = j->b;
   if (!j->interior || w[0].lo == w[0].hi || w[1].lo == w[1].hi) a = b = 0;
@@ -87,7 +88,7 @@ static void pool_rows(const pool_job *j, int64_t q, int64_t p, int64_t o0, int64
   bool filled = j->fill && (w[0].hi - w[0].lo < w[0].n_padded || w[1].hi - w[1].lo < w[1].n_padded);
   for (int64_t pl = 0; pl < planes && (a > 0 || b < g->out[2]); pl++) {
     for (int64_t i = 0; i < n; i++) {
-      int64_t at = (q + i) * g->out[2] + pl * g->out_size;
+      int64_t at = base + i * g->out[2] + pl * g->out_size;
       int64_t *ir = j->ind ? j->ind + at : NULL;
       w[1] = axis_window(g, 1, o1 + i);
       for (int64_t o2 = 0; o2 < g->out[2]; o2++) {
@@ -102,11 +103,11 @@ static void pool_rows(const pool_job *j, int64_t q, int64_t p, int64_t o0, int64
   w[1] = axis_window(g, 1, o1);
   w[2] = (window){0, 0, g->k[2], g->k[2]}; /* an interior window's last axis */
   snt_k_pool_row r = {g, j->x + p * g->in_size, w[0], w[1], planes, n, a, b, j->d->kind == SNT_K_POOL_MAX,
-                      (double)snt_k_window_count(w, j->d->count_include_pad), j->y + q * g->out[2]};
+                      (double)snt_k_window_count(w, j->d->count_include_pad), j->y + base};
   j->interior(&r);
   for (int64_t pl = 0; filled && pl < planes; pl++) {
     for (int64_t i = 0; i < n; i++) {
-      float *y = j->y + (q + i) * g->out[2] + pl * g->out_size, v = *j->fill;
+      float *y = j->y + base + i * g->out[2] + pl * g->out_size, v = *j->fill;
       for (int64_t o = a; o < b; o++) y[o] = y[o] < v ? v : y[o]; /* NaN stays */
     }
   }
@@ -120,7 +121,7 @@ static void pool_part(void *arg, int t, int threads) {
   int64_t planes = j->d->batch * j->d->channels;
   if (g->out[0] == 1 && j->a1 == 0 && j->b1 == g->out[1]) {
     int64_t p0 = planes * t / threads, p1 = planes * (t + 1) / threads;
-    if (p1 > p0 && g->out[1] > 0) pool_rows(j, p0 * g->out[1], p0, 0, 0, g->out[1], p1 - p0);
+    if (p1 > p0 && g->out[1] > 0) pool_rows(j, p0, 0, 0, g->out[1], p1 - p0);
     return;
   }
   int64_t rows = planes * g->out[0] * g->out[1];
@@ -130,7 +131,7 @@ static void pool_part(void *arg, int t, int threads) {
   while (q < end) {
     int64_t n = 1;
     if (o1 >= j->a1 && o1 < j->b1) n = (j->b1 < o1 + end - q ? j->b1 : o1 + end - q) - o1;
-    pool_rows(j, q, p, o0, o1, n, 1);
+    pool_rows(j, p, o0, o1, n, 1);
     q += n;
     if ((o1 += n) == g->out[1]) {
       o1 = 0;
@@ -141,10 +142,10 @@ static void pool_part(void *arg, int t, int threads) {
 
 /* The sweep for ctx's ISA: vectors for stride 1 or 2 along the last axis, else C (indices are
  * found window by window). */
-static void (*interior_for(snt_k_ctx *ctx, const pool3 *g, int64_t *indices))(const snt_k_pool_row *) {
+static void (*interior_for(snt_k_isa isa, const pool3 *g, int64_t *indices))(const snt_k_pool_row *) {
   if (indices) return NULL;
   if (g->dl[2] == 1 && g->s[2] <= 2) {
-    switch (snt_k_ctx_isa(ctx)) {
+    switch (isa) {
       case SNT_K_ISA_AVX512: return snt_k_pool_row_avx512;
       case SNT_K_ISA_AVX2: return snt_k_pool_row_avx2;
       case SNT_K_ISA_C: break;
@@ -153,22 +154,37 @@ static void (*interior_for(snt_k_ctx *ctx, const pool3 *g, int64_t *indices))(co
   return snt_k_pool_row_c;
 }
 
-static snt_status pool_run(snt_k_ctx *ctx, const snt_k_pool_desc *d, const float *fill, const float *x, float *y,
-                           int64_t *indices) {
+/* local: on the calling thread with isa's sweep, whatever the size (ctx is NULL then), planes
+ * (batch x channels) x_plane floats apart in x and y_plane in y, where the window code takes
+ * in_size and out_size as those strides (no indices then: they are flat plane offsets). */
+static snt_status pool_run_isa(snt_k_ctx *ctx, snt_k_isa isa, int local, const snt_k_pool_desc *d, const float *fill,
+                               const float *x, int64_t x_plane, float *y, int64_t y_plane, int64_t *indices) {
   pool3 g;
   snt_status st = pool3_init(d, &g);
   if (st != SNT_OK) return st;
+  if (local) g.in_size = x_plane, g.out_size = y_plane, indices = NULL;
   if (d->kind != SNT_K_POOL_MAX && d->kind != SNT_K_POOL_AVG) return SNT_ERR_INPUT;
   pool_job j = {d, &g, x, y, d->kind == SNT_K_POOL_MAX ? indices : NULL, NULL, 0, 0, 0, 0, fill};
-  j.interior = interior_for(ctx, &g, j.ind);
+  j.interior = interior_for(isa, &g, j.ind);
   /* Outputs o whose window o * s - pb + [0, (k - 1) * dl] lies in [0, in). */
   snt_k_valid_range(-g.pb[2], g.s[2], g.out[2], g.in[2] - (g.k[2] - 1) * g.dl[2], &j.a, &j.b);
   snt_k_valid_range(-g.pb[1], g.s[1], g.out[1], g.in[1] - (g.k[1] - 1) * g.dl[1], &j.a1, &j.b1);
   /* Below 256K taps a hand-off to the team costs about what the second thread saves (SqueezeNet
    * b1's 128 x 27 x 27 3x3 pool, 840K taps: 0.072 ms on one thread, 0.050 on two). */
-  if (d->batch * d->channels * g.out_size * g.k_size < (1 << 18)) pool_part(&j, 0, 1);
+  if (local || d->batch * d->channels * g.out_size * g.k_size < (1 << 18)) pool_part(&j, 0, 1);
   else snt_k_ctx_parallel(ctx, pool_part, &j);
   return SNT_OK;
+}
+
+static snt_status pool_run(snt_k_ctx *ctx, const snt_k_pool_desc *d, const float *fill, const float *x, float *y,
+                           int64_t *indices) {
+  return pool_run_isa(ctx, snt_k_ctx_isa(ctx), 0, d, fill, x, 0, y, 0, indices);
+}
+
+snt_status snt_k_pool_local(snt_k_isa isa, const snt_k_pool_desc *d, const float *fill, const float *x,
+                            int64_t x_plane, float *y, int64_t y_plane) {
+  if (d->kind != SNT_K_POOL_MAX) return SNT_ERR_INPUT;
+  return pool_run_isa(NULL, isa, 1, d, fill, x, x_plane, y, y_plane, NULL);
 }
 
 snt_status snt_k_pool_ctx(snt_k_ctx *ctx, const snt_k_pool_desc *d, const float *x, float *y, int64_t *indices) {

@@ -3,6 +3,7 @@
 #ifndef SINTER_RUNTIME_KERNELS_POOL_IMPL_H
 #define SINTER_RUNTIME_KERNELS_POOL_IMPL_H
 
+#include "gemm_core.h"
 #include "kernels_util.h"
 
 /* Outputs [a, b) of `rows` consecutive rows of `planes` consecutive planes: axes 0 and 1 contribute
@@ -19,6 +20,13 @@ typedef struct snt_k_pool_row {
   double count; /* average: the divisor */
   float *y;     /* the first output row */
 } snt_k_pool_row;
+
+/* Max pooling as snt_k_pool_ctx (fill NULL) or snt_k_maxpool_filled (the padding holds *fill),
+ * the same bits, on the calling thread with isa's sweep, its batch x channels planes x_plane
+ * floats apart in x and y_plane in y: for kernels that pool bands of their own output inside
+ * their team's work (conv_small.c). */
+snt_status snt_k_pool_local(snt_k_isa isa, const snt_k_pool_desc *d, const float *fill, const float *x,
+                            int64_t x_plane, float *y, int64_t y_plane);
 
 /* Vectorised for the last axis's stride 1 or 2 and dilation 1. */
 void snt_k_pool_row_avx512(const snt_k_pool_row *r);

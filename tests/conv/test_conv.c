@@ -503,6 +503,87 @@ static void test_pool2(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2) {
   }
 }
 
+/* snt_k_conv_maxpool = snt_k_conv_packed then snt_k_pool_ctx (or snt_k_maxpool_filled with a
+ * fill), bit for bit, on 1, 2 and 3 threads and with weights packed once: stems (7x7 stride 2
+ * then 3x3 stride 2 padded; 11x11 stride 4 then 3x3 stride 2), maps large enough for many bands
+ * per thread, pool strides 1 (bands overlap by two rows) and 3 over a window of 2 (rows no
+ * window reads), a dilated pool with one-sided pads, a last window reaching past the map (ceil
+ * mode), a filled padding, a NaN in the image, and a conv off the direct path (pooled after). */
+typedef struct maxpool_case {
+  conv_case c;
+  int64_t k, s, dl, pb, pe, ceil;
+  int fill;
+  float fill_value;
+} maxpool_case;
+
+static int64_t pool_out(int64_t in, const maxpool_case *m) {
+  int64_t span = in + m->pb + m->pe - ((m->k - 1) * m->dl + 1);
+  return (m->ceil ? (span + m->s - 1) / m->s : span / m->s) + 1;
+}
+
+static void run_maxpool(test_state *ts, snt_k_ctx *const ctx[3], const maxpool_case *m, rng *r) {
+  snt_k_conv_desc d = desc_of(&m->c);
+  bufs B = bufs_make(r, &d);
+  if (m->fill) B.x[5] = NAN; /* one image column's outputs are NaN: the pool's rule for NaN holds */
+  snt_k_pool_desc pd = {.spatial = 2, .kind = SNT_K_POOL_MAX, .batch = d.batch, .channels = d.out_channels,
+                        .in = {d.out[0], d.out[1]}, .kernel = {m->k, m->k}, .stride = {m->s, m->s},
+                        .dilation = {m->dl, m->dl}, .pad_begin = {m->pb, m->pb}, .pad_end = {m->pe, m->pe}};
+  pd.out[0] = pool_out(d.out[0], m), pd.out[1] = pool_out(d.out[1], m);
+  int64_t np = d.batch * d.out_channels * pd.out[0] * pd.out[1];
+  size_t bytes = snt_k_conv_packed_weights_bytes(&d);
+  float *packed = bytes ? alloc_nan((int64_t)(bytes / sizeof(float))) : NULL, *want = alloc_nan(np),
+        *got = alloc_nan(np);
+  const float *fill = m->fill ? &m->fill_value : NULL;
+  for (int a = 0; a < 3; a++) {
+    d.act = acts[a];
+    const float *b = a == 1 ? NULL : B.b;
+    CHECK_INT(ts, snt_k_conv(ctx[0], &d, B.x, B.w, b, NULL, B.y1, NULL), SNT_OK);
+    CHECK_INT(ts, fill ? snt_k_maxpool_filled(ctx[0], &pd, *fill, B.y1, want) : snt_k_pool_ctx(ctx[0], &pd, B.y1, want, NULL),
+              SNT_OK);
+    if (packed) CHECK_INT(ts, snt_k_conv_pack_weights(ctx[1], &d, B.w, packed), SNT_OK);
+    for (int t = 0; t < 4; t++) {
+      for (int64_t k = 0; k < np; k++) got[k] = -1234.5f;
+      CHECK_INT(ts, snt_k_conv_maxpool(ctx[t % 3], &d, &pd, fill, B.x, B.w, t == 3 ? packed : NULL, b, B.y2, got),
+                SNT_OK);
+      ts->checks++;
+      if (memcmp(want, got, (size_t)np * sizeof(float)) != 0) {
+        ts->failures++;
+        fprintf(stderr, "%s (act %d, %d threads%s): fused max pool differs from conv then pool\n", m->c.name, a,
+                t % 3 + 1, t == 3 ? ", packed weights" : "");
+      }
+    }
+  }
+  snt_k_pool_desc bad = pd;
+  bad.channels++;
+  CHECK_INT(ts, snt_k_conv_maxpool(ctx[0], &d, &bad, fill, B.x, B.w, NULL, NULL, B.y2, got), SNT_ERR_INPUT);
+  bad = pd, bad.out[0] = (d.out[0] + m->pb + m->s - 1) / m->s + 1; /* its last window starts past the map */
+  CHECK_INT(ts, snt_k_conv_maxpool(ctx[0], &d, &bad, fill, B.x, B.w, NULL, NULL, B.y2, got), SNT_ERR_INPUT);
+  free(packed), free(want), free(got);
+  bufs_free(&B);
+}
+
+static void test_maxpool(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2, snt_k_ctx *c3) {
+  static const maxpool_case mc[] = {
+      {{"7x7/2 stem, 3x3/2 pool padded", 2, 3, 16, 1, 2, {67, 90}, {7, 7}, {2, 2}, {1, 1}, {3, 3}, {3, 3}}, 3, 2, 1, 1, 1, 0, 0, 0},
+      {{"11x11/4 stem, 3x3/2 pool", 2, 3, 24, 1, 1, {123, 131}, {11, 11}, {4, 4}, {1, 1}, {2, 2}, {2, 2}}, 3, 2, 1, 0, 0, 0, 0, 0},
+      {{"3x3 on 150x130, many bands, pool filled with 0", 2, 3, 32, 1, 1, {150, 130}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+       3, 2, 1, 1, 1, 0, 1, 0.0f},
+      {{"pool 3x3 stride 1 filled with -0.75", 2, 3, 8, 1, 2, {90, 50}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}, 3, 1, 1, 1, 1, 0, 1, -0.75f},
+      {{"pool 2x2 stride 3", 2, 4, 8, 1, 1, {31, 44}, {3, 3}, {1, 1}, {1, 1}, {0, 0}, {0, 0}}, 2, 3, 1, 0, 0, 0, 0, 0},
+      {{"pool 3x3 dilation 2, pads 2/0", 2, 3, 16, 1, 1, {40, 37}, {5, 5}, {1, 1}, {1, 1}, {2, 2}, {2, 2}}, 3, 2, 2, 2, 0, 0, 0, 0},
+      {{"ceil-mode pool 3x3/2 on 34x34", 2, 3, 16, 1, 3, {34, 34}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}, 3, 2, 1, 0, 0, 1, 0, 0},
+      {{"64 -> 32 3x3 (off the direct path), 3x3/2 pool", 2, 64, 32, 1, 1, {30, 33}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+       3, 2, 1, 1, 1, 0, 0, 0},
+  };
+  snt_k_ctx *const ctx[3] = {c1, c2, c3};
+  rng r = {0x9002};
+  for (int i = 0; i < (int)(sizeof mc / sizeof mc[0]); i++) run_maxpool(ts, ctx, &mc[i], &r);
+  snt_k_conv_desc d = desc_of(&mc[0].c);
+  const char *name = snt_k_conv_maxpool_kernel(c1, &d);
+  if (snt_k_ctx_isa(c1) == SNT_K_ISA_AVX512) CHECK_STR(ts, name, "conv-direct-avx512+maxpool");
+  else CHECK(ts, strstr(name, "+maxpool-pass") != NULL);
+}
+
 int main(void) {
   test_state ts = {0};
   snt_k_ctx *c1 = snt_k_ctx_create(1), *c2 = snt_k_ctx_create(2);
@@ -516,6 +597,7 @@ int main(void) {
   test_stream(&ts);
   snt_k_ctx *c3 = snt_k_ctx_create(3);
   if (!c3) return 2;
+  test_maxpool(&ts, c1, c2, c3);
   test_depthwise_threads(&ts, c1, c3);
   snt_k_ctx_destroy(c3);
   snt_k_ctx_destroy(c1);

@@ -111,7 +111,7 @@ static void run_direct(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2, int ci, snt
   rng r = {0x5eed0000u + (uint64_t)ci};
   data D = data_make(&r, &d, &g);
   d.act = acts[act];
-  snt_k_conv_epi e = {use_b ? D.b : NULL, use_res ? D.res : NULL, d.act, NULL, NULL};
+  snt_k_conv_epi e = {.bias = use_b ? D.b : NULL, .residual = use_res ? D.res : NULL, .act = d.act};
   for (int64_t i = 0; i < D.ny; i++) D.y1[i] = D.y2[i] = NAN;
   CHECK_INT(ts, snt_k_conv_winograd(c1, &g, D.x, D.w, NULL, &e, D.y1), SNT_OK);
   snt_k_conv_winograd_pack(c2, &g, D.w, D.u);
