@@ -163,6 +163,21 @@ static size_t scratch(const snt_graph *g, const snt_node *n) {
 
 static const char *arr(snt_emit *e, const int64_t *v, int n) { return snt_emit_ints(e, v, n); }
 
+/* k as a designated initializer (the runtime struct's field order never matters), its batch the
+ * C expression `batch`; with_act: k's activation, else none. */
+static const char *desc_init(snt_emit *e, const snt_k_conv_desc *k, const char *batch, bool with_act) {
+  snt_k_act a = with_act ? k->act : (snt_k_act){0};
+  return snt_format_keep(e, "{.spatial = %d, .batch = %s, .in_channels = %lld, .out_channels = %lld, .groups = %lld, "
+                         ".in = %s, .out = %s, .kernel = %s, .stride = %s, .dilation = %s, .pad_begin = %s, .pad_end = %s, "
+                         ".act = {.kind = %d, .alpha = (float)%s, .clip_min = (float)%s, .clip_max = (float)%s, "
+                         ".beta = (float)%s}}",
+                         k->spatial, batch, (long long)k->in_channels, (long long)k->out_channels, (long long)k->groups,
+                         arr(e, k->in, 3), arr(e, k->out, 3), arr(e, k->kernel, 3), arr(e, k->stride, 3),
+                         arr(e, k->dilation, 3), arr(e, k->pad_begin, 3), arr(e, k->pad_end, 3), (int)a.kind,
+                         snt_emit_f64(e, a.alpha), snt_emit_f64(e, a.clip_min), snt_emit_f64(e, a.clip_max),
+                         snt_emit_f64(e, a.beta));
+}
+
 /* Weights packed once (`packed` bytes of m->packed, 0 or SIZE_MAX: none): declares P, packs
  * into it at the first run after create or set_weights; the pointer to pass, "P" or "NULL". */
 static const char *emit_packed(snt_emit *e, const snt_node *n, size_t packed) {
@@ -201,12 +216,8 @@ static snt_status emit(snt_emit *e, int node) {
   make_desc(e->g, n, &k);
   snt_graph *g = (snt_graph *)e->g;
   snt_emit_line(e, "{");
-  snt_emit_line(e, "%s snt_k_conv_desc d = {%d, %s, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {%d, (float)%s, (float)%s, (float)%s, (float)%s}};",
-                e->step || snt_emit_rows_dyn(e, n->in[0]) ? "const" : "static const", k.spatial,
-                e->step ? "n" : snt_emit_rows(e, n->in[0]), (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
-                arr(e, k.in, 3), arr(e, k.out, 3), arr(e, k.kernel, 3), arr(e, k.stride, 3), arr(e, k.dilation, 3),
-                arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3), (int)k.act.kind, snt_emit_f64(e, k.act.alpha),
-                snt_emit_f64(e, k.act.clip_min), snt_emit_f64(e, k.act.clip_max), snt_emit_f64(e, k.act.beta));
+  snt_emit_line(e, "%s snt_k_conv_desc d = %s;", e->step || snt_emit_rows_dyn(e, n->in[0]) ? "const" : "static const",
+                desc_init(e, &k, e->step ? "n" : snt_emit_rows(e, n->in[0]), true));
   bool residual = snt_node_int(n, "residual", 0) && n->n_in > 3 && n->in[3] >= 0;
   bool f64 = g->tensors[n->in[0]].dtype == SNT_F64; /* double kernel: no scratch */
   int tap_s = snt_node_param(g, n, "tap_scale"), tap_t = snt_node_param(g, n, "tap_shift");
@@ -215,7 +226,8 @@ static snt_status emit(snt_emit *e, int node) {
    * weights change every step: a packed copy would only add to the training's memory. */
   size_t packed = f64 || e->step || e->no_pack || e->plan->places[n->in[1]].kind != SNT_PLACE_WEIGHTS ? 0 : snt_k_conv_packed_weights_bytes(&k);
   if (tap_s >= 0 && tap_t >= 0 && n->n_out > 1 && !f64) { /* the batchnorm of snt_pass_fuse_bn_tap */
-    snt_emit_line(e, "const snt_k_conv_tap T = {%s, %s, %s, %d};", snt_emit_ptr(e, tap_s), snt_emit_ptr(e, tap_t),
+    snt_emit_line(e, "const snt_k_conv_tap T = {.scale = %s, .shift = %s, .out = %s, .relu = %d};",
+                  snt_emit_ptr(e, tap_s), snt_emit_ptr(e, tap_t),
                   snt_emit_ptr(e, n->out[1]), (int)snt_node_int(n, "tap_relu", 0));
     const char *pk = emit_packed(e, n, packed);
     snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv_tapped(m->k, &d, %s, %s, %s, %s, %s, %s, &T, S))) return snt_k_st_;",
@@ -257,13 +269,11 @@ static const char *kernel_name(snt_emit *e, int node) {
   snt_k_conv_desc k;
   make_desc(e->g, &e->g->nodes[node], &k);
   if (e->g->tensors[e->g->nodes[node].in[0]].dtype == SNT_F64) return "\"conv-f64\"";
-  return snt_format_keep(e, "snt_k_conv%s_kernel(m->k, &(const snt_k_conv_desc){%d, %lldLL, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {%d, (float)%s, (float)%s, (float)%s, (float)%s}})",
-                         snt_node_int(&e->g->nodes[node], "pool2", 0)     ? "_pool2"
-                         : snt_node_int(&e->g->nodes[node], "maxpool", 0) ? "_maxpool"
-                                                                          : "", k.spatial, (long long)k.batch, (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
-                         arr(e, k.in, 3), arr(e, k.out, 3), arr(e, k.kernel, 3), arr(e, k.stride, 3), arr(e, k.dilation, 3),
-                         arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3), (int)k.act.kind, snt_emit_f64(e, k.act.alpha),
-                         snt_emit_f64(e, k.act.clip_min), snt_emit_f64(e, k.act.clip_max), snt_emit_f64(e, k.act.beta));
+  const snt_node *n = &e->g->nodes[node];
+  const char *which = snt_node_int(n, "pool2", 0) ? "_pool2" : snt_node_int(n, "maxpool", 0) ? "_maxpool" : "";
+  char batch[32];
+  snprintf(batch, sizeof batch, "%lldLL", (long long)k.batch);
+  return snt_format_keep(e, "snt_k_conv%s_kernel(m->k, &(const snt_k_conv_desc)%s)", which, desc_init(e, &k, batch, true));
 }
 
 static double flops(const snt_graph *g, const snt_node *n) {
@@ -298,10 +308,7 @@ static snt_status onnx_export(struct snt_onnx_export *x, const snt_graph *g, int
 static void emit_desc(snt_emit *e, const snt_node *b) {
   snt_k_conv_desc k;
   make_desc(e->g, snt_ad_fwd(e->g, b), &k);
-  snt_emit_line(e, "const snt_k_conv_desc d = {%d, %s, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {0, 0, 0, 0}};",
-                k.spatial, snt_emit_batch(e), (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
-                arr(e, k.in, 3), arr(e, k.out, 3), arr(e, k.kernel, 3), arr(e, k.stride, 3), arr(e, k.dilation, 3),
-                arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3));
+  snt_emit_line(e, "const snt_k_conv_desc d = %s;", desc_init(e, &k, snt_emit_batch(e), false));
 }
 
 static size_t grad_scratch(const snt_graph *g, const snt_node *n) {
@@ -340,10 +347,9 @@ static double grad_flops(const snt_graph *g, const snt_node *b) {
 static const char *grad_kernel_name(snt_emit *e, int node, const char *fn) {
   snt_k_conv_desc k;
   make_desc(e->g, snt_ad_fwd(e->g, &e->g->nodes[node]), &k);
-  return snt_format_keep(e, "%s(m->k, &(const snt_k_conv_desc){%d, %lldLL, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {0, 0, 0, 0}})",
-                         fn, k.spatial, (long long)k.batch, (long long)k.in_channels, (long long)k.out_channels,
-                         (long long)k.groups, arr(e, k.in, 3), arr(e, k.out, 3), arr(e, k.kernel, 3), arr(e, k.stride, 3),
-                         arr(e, k.dilation, 3), arr(e, k.pad_begin, 3), arr(e, k.pad_end, 3));
+  char batch[32];
+  snprintf(batch, sizeof batch, "%lldLL", (long long)k.batch);
+  return snt_format_keep(e, "%s(m->k, &(const snt_k_conv_desc)%s)", fn, desc_init(e, &k, batch, false));
 }
 static const char *grad_input_kernel(snt_emit *e, int node) {
   return grad_kernel_name(e, node, "snt_k_conv_backward_data_kernel");
