@@ -72,8 +72,9 @@ static snt_status emit(snt_emit *e, int node) {
   char buf[200];
   if (geometry((snt_graph *)e->g, n, &p, buf, sizeof buf)) return SNT_ERR_INTERNAL;
   snt_emit_line(e, "{");
-  snt_emit_line(e, "  static const snt_k_col2im p = {%d, %lldLL, %lldLL, %s, %s, %s, %s, %s, %s};", p.sp, (long long)p.n,
-                (long long)p.c, snt_emit_ints(e, p.image, 3), snt_emit_ints(e, p.block, 3), snt_emit_ints(e, p.out, 3),
+  snt_emit_line(e, "  static const snt_k_col2im p = {.sp = %d, .n = %lldLL, .c = %lldLL, .image = %s, .block = %s, "
+                ".out = %s, .stride = %s, .dil = %s, .pad = %s};", p.sp, (long long)p.n, (long long)p.c,
+                snt_emit_ints(e, p.image, 3), snt_emit_ints(e, p.block, 3), snt_emit_ints(e, p.out, 3),
                 snt_emit_ints(e, p.stride, 3), snt_emit_ints(e, p.dil, 3), snt_emit_ints(e, p.pad, 3));
   snt_emit_line(e, "  snt_k_col2im_run(&p, %s, %s);", snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");

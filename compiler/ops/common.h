@@ -31,6 +31,10 @@ bool snt_rows_elementwise(const snt_graph *g, const snt_node *n, const bool *row
 static inline const char *snt_emit_const(const snt_emit *e, int t) { return snt_emit_rows_dyn(e, t) ? "const" : "static const"; }
 /* t's dims as an initializer list, dim 0 as snt_emit_rows gives it: "{n, 3, 8, 8}". */
 const char *snt_emit_dims_rows(snt_emit *e, int tensor);
+/* k as a designated C initializer "{.spatial = 2, .batch = <batch>, ...}", its activation too
+ * unless that is all zero (compiler/ops/conv_desc.c); batch is C text ("n", "4LL"). */
+struct snt_k_conv_desc;
+const char *snt_emit_conv_desc(snt_emit *e, const struct snt_k_conv_desc *k, const char *batch);
 
 /* Constant folding helpers (compiler/ops/fold_util.c; snt_op.fold). Folding handles INT32 and
  * INT64, FLOAT and DOUBLE elements, converted as the emitted C converts them. */

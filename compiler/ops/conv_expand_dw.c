@@ -52,16 +52,6 @@ static double flops(const snt_graph *g, const snt_node *n) {
   return 2.0 * (double)x->dims[1] * (double)w->dims[0] * map + 2.0 * taps * (double)(snt_tensor_numel(y) / y->dims[0]);
 }
 
-/* A descriptor as a C initializer, its batch given as text. */
-static const char *desc_text(snt_emit *e, const snt_k_conv_desc *k, const char *batch) {
-  return snt_format_keep(e, "{%d, %s, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {%d, (float)%s, (float)%s, (float)%s, (float)%s}}",
-                         k->spatial, batch, (long long)k->in_channels, (long long)k->out_channels, (long long)k->groups,
-                         snt_emit_ints(e, k->in, 3), snt_emit_ints(e, k->out, 3), snt_emit_ints(e, k->kernel, 3),
-                         snt_emit_ints(e, k->stride, 3), snt_emit_ints(e, k->dilation, 3), snt_emit_ints(e, k->pad_begin, 3),
-                         snt_emit_ints(e, k->pad_end, 3), (int)k->act.kind, snt_emit_f64(e, k->act.alpha),
-                         snt_emit_f64(e, k->act.clip_min), snt_emit_f64(e, k->act.clip_max), snt_emit_f64(e, k->act.beta));
-}
-
 static const char *opt_ptr(snt_emit *e, const snt_node *n, int i) {
   return snt_in_opt((snt_graph *)e->g, n, i) ? snt_emit_ptr(e, n->in[i]) : "NULL";
 }
@@ -73,8 +63,8 @@ static snt_status emit(snt_emit *e, int node) {
   const char *kw = e->step || snt_emit_rows_dyn(e, n->in[IN_X]) ? "const" : "static const";
   const char *batch = e->step ? "n" : snt_emit_rows(e, n->in[IN_X]);
   snt_emit_line(e, "{");
-  snt_emit_line(e, "%s snt_k_conv_desc p = %s;", kw, desc_text(e, &pw, batch));
-  snt_emit_line(e, "%s snt_k_conv_desc d = %s;", kw, desc_text(e, &dw, batch));
+  snt_emit_line(e, "%s snt_k_conv_desc p = %s;", kw, snt_emit_conv_desc(e, &pw, batch));
+  snt_emit_line(e, "%s snt_k_conv_desc d = %s;", kw, snt_emit_conv_desc(e, &dw, batch));
   /* the 1x1 kernel packed once, at the first run after create or set_weights */
   const char *packed = "NULL";
   if (!e->step && !e->no_pack && e->plan->places[n->in[IN_PW_W]].kind == SNT_PLACE_WEIGHTS) {
@@ -97,7 +87,7 @@ static const char *kernel_name(snt_emit *e, int node) {
   char batch[32];
   snprintf(batch, sizeof batch, "%lldLL", (long long)pw.batch);
   return snt_format_keep(e, "snt_k_conv_expand_dw_kernel(m->k, &(const snt_k_conv_desc)%s, &(const snt_k_conv_desc)%s)",
-                         desc_text(e, &pw, batch), desc_text(e, &dw, batch));
+                         snt_emit_conv_desc(e, &pw, batch), snt_emit_conv_desc(e, &dw, batch));
 }
 
 /* Samples stay apart; the residual (input 3) carries the batch like x. */

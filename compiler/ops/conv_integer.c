@@ -89,11 +89,7 @@ static void desc_of(const snt_graph *g, const snt_node *n, int w_slot, snt_k_con
 }
 
 static void emit_desc(snt_emit *e, const snt_k_conv_desc *k) {
-  snt_emit_line(e, "  const snt_k_conv_desc d = {%d, %lldLL, %lldLL, %lldLL, %lldLL, %s, %s, %s, %s, %s, %s, %s};", k->spatial,
-                (long long)k->batch, (long long)k->in_channels, (long long)k->out_channels, (long long)k->groups,
-                snt_emit_ints(e, k->in, k->spatial), snt_emit_ints(e, k->out, k->spatial), snt_emit_ints(e, k->kernel, k->spatial),
-                snt_emit_ints(e, k->stride, k->spatial), snt_emit_ints(e, k->dilation, k->spatial),
-                snt_emit_ints(e, k->pad_begin, k->spatial), snt_emit_ints(e, k->pad_end, k->spatial));
+  snt_emit_line(e, "  const snt_k_conv_desc d = %s;", snt_emit_conv_desc(e, k, snt_emit_i64(e, k->batch)));
 }
 
 static const char *opt_ptr(snt_emit *e, const snt_node *n, int slot) {
@@ -110,8 +106,9 @@ static snt_status ci_emit(snt_emit *e, int node) {
   desc_of(e->g, n, 1, &k);
   snt_emit_line(e, "{");
   emit_desc(e, &k);
-  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_conv_integer(&d, %d, %s, (snt_k_zp){%s, 1}, %d, %s, (snt_k_zp){%s, %lldLL}, %s))) return snt_k_st_;",
-                (int)e->g->tensors[n->in[0]].dtype, snt_emit_ptr(e, n->in[0]), opt_ptr(e, n, 2), (int)e->g->tensors[n->in[1]].dtype,
+  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_conv_integer(&d, %d, %s, (snt_k_zp){.v = %s, .n = 1}, %d, %s, "
+                "(snt_k_zp){.v = %s, .n = %lldLL}, %s))) return snt_k_st_;", (int)e->g->tensors[n->in[0]].dtype,
+                snt_emit_ptr(e, n->in[0]), opt_ptr(e, n, 2), (int)e->g->tensors[n->in[1]].dtype,
                 snt_emit_ptr(e, n->in[1]), opt_ptr(e, n, 3), (long long)opt_numel(e, n, 3), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;
@@ -126,11 +123,13 @@ static snt_status qc_emit(snt_emit *e, int node) {
   int64_t planes = k.batch * k.out_channels, inner = planes > 0 ? snt_tensor_numel(y) / planes : 0;
   snt_emit_line(e, "{");
   emit_desc(e, &k);
-  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_conv_integer(&d, %d, %s, (snt_k_zp){%s, 1}, %d, %s, (snt_k_zp){%s, %lldLL}, "
-                "(int32_t *)S))) return snt_k_st_;", (int)e->g->tensors[n->in[0]].dtype, snt_emit_ptr(e, n->in[0]),
-                snt_emit_ptr(e, n->in[2]), (int)e->g->tensors[n->in[3]].dtype, snt_emit_ptr(e, n->in[3]),
-                snt_emit_ptr(e, n->in[5]), (long long)opt_numel(e, n, 5));
-  snt_emit_line(e, "  const snt_k_requant r = {%lldLL, %lldLL, %lldLL, *%s, *%s, %s, %lldLL, %d};", (long long)k.batch,
+  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_conv_integer(&d, %d, %s, (snt_k_zp){.v = %s, .n = 1}, %d, %s, "
+                "(snt_k_zp){.v = %s, .n = %lldLL}, (int32_t *)S))) return snt_k_st_;",
+                (int)e->g->tensors[n->in[0]].dtype, snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[2]),
+                (int)e->g->tensors[n->in[3]].dtype, snt_emit_ptr(e, n->in[3]), snt_emit_ptr(e, n->in[5]),
+                (long long)opt_numel(e, n, 5));
+  snt_emit_line(e, "  const snt_k_requant r = {.outer = %lldLL, .channels = %lldLL, .inner = %lldLL, .a_scale = *%s, "
+                ".y_scale = *%s, .b_scale = %s, .n_b_scale = %lldLL, .yt = %d};", (long long)k.batch,
                 (long long)k.out_channels, (long long)inner, snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->in[6]),
                 snt_emit_ptr(e, n->in[4]), (long long)opt_numel(e, n, 4), (int)y->dtype);
   snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_requantize(&r, (const int32_t *)S, %s, %s, %s))) return snt_k_st_;", opt_ptr(e, n, 8),

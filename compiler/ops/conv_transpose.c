@@ -151,11 +151,8 @@ static snt_status emit(snt_emit *e, int node) {
   snt_k_conv_desc k;
   make_desc(e->g, n, &k);
   snt_emit_line(e, "{");
-  snt_emit_line(e, "%s snt_k_conv_desc d = {%d, %s, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, {0, 0, 0, 0}};",
-                snt_emit_const(e, n->in[0]), k.spatial, snt_emit_rows(e, n->in[0]), (long long)k.in_channels, (long long)k.out_channels, (long long)k.groups,
-                snt_emit_ints(e, k.in, 3), snt_emit_ints(e, k.out, 3), snt_emit_ints(e, k.kernel, 3),
-                snt_emit_ints(e, k.stride, 3), snt_emit_ints(e, k.dilation, 3), snt_emit_ints(e, k.pad_begin, 3),
-                snt_emit_ints(e, k.pad_end, 3));
+  snt_emit_line(e, "%s snt_k_conv_desc d = %s;", snt_emit_const(e, n->in[0]),
+                snt_emit_conv_desc(e, &k, snt_emit_rows(e, n->in[0])));
   bool f64 = e->g->tensors[n->in[0]].dtype == SNT_F64; /* double kernel: no scratch */
   snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv_transpose%s(&d, %s, %s, %s, %s%s))) return snt_k_st_;", f64 ? "_f64" : "",
                 snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]),

@@ -161,8 +161,10 @@ static snt_status emit(snt_emit *e, int node) {
   if (geometry((snt_graph *)e->g, n, &k, buf)) return SNT_ERR_INTERNAL;
   const snt_tensor *b = snt_in_opt((snt_graph *)e->g, n, 3), *m = snt_in_opt((snt_graph *)e->g, n, 4);
   snt_emit_line(e, "{");
-  snt_emit_line(e, "  %s snt_k_deform_conv p = {%s, %lldLL, %lldLL, %lldLL, %lldLL, %lldLL, %lldLL, %lldLL, %lldLL, %lldLL, "
-                   "%lldLL, %lldLL, %lldLL, %lldLL, %lldLL, %lldLL, %lldLL};",
+  snt_emit_line(e, "  %s snt_k_deform_conv p = {.n = %s, .c = %lldLL, .h = %lldLL, .w = %lldLL, .oc = %lldLL, "
+                   ".kh = %lldLL, .kw = %lldLL, .out_h = %lldLL, .out_w = %lldLL, .stride_h = %lldLL, "
+                   ".stride_w = %lldLL, .dil_h = %lldLL, .dil_w = %lldLL, .pad_top = %lldLL, .pad_left = %lldLL, "
+                   ".group = %lldLL, .offset_group = %lldLL};",
                 snt_emit_const(e, n->in[0]), snt_emit_rows(e, n->in[0]), (long long)k.c, (long long)k.h, (long long)k.w,
                 (long long)k.oc, (long long)k.kh, (long long)k.kw, (long long)k.out_h, (long long)k.out_w,
                 (long long)k.stride_h, (long long)k.stride_w, (long long)k.dil_h, (long long)k.dil_w, (long long)k.pad_top,

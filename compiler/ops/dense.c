@@ -55,7 +55,9 @@ static snt_status emit(snt_emit *e, int node) {
   const snt_tensor *x = &e->g->tensors[n->in[0]], *y = &e->g->tensors[n->out[0]];
   bool bias = n->n_in > 2;
   snt_emit_line(e, "{");
-  snt_emit_line(e, "%s snt_k_gemm_desc d = {%s, %lld, %lld, 0, 0, 1.0f, %s, 1, %lld};", snt_emit_const(e, n->in[0]), snt_emit_rows(e, n->in[0]),
+  snt_emit_line(e, "%s snt_k_gemm_desc d = {.m = %s, .n = %lld, .k = %lld, .trans_a = 0, .trans_b = 0, "
+                ".alpha = 1.0f, .beta = %s, .c_rows = 1, .c_cols = %lld};", snt_emit_const(e, n->in[0]),
+                snt_emit_rows(e, n->in[0]),
                 (long long)y->dims[1], (long long)x->dims[1], bias ? "1.0f" : "0.0f", (long long)y->dims[1]);
   snt_emit_line(e, "if (SNT_K_FAILED(snt_k_gemm(m->k, &d, %s, %s, %s, %s))) return snt_k_st_;", snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->in[1]), bias ? snt_emit_ptr(e, n->in[2]) : "NULL", snt_emit_ptr(e, n->out[0]));
@@ -90,8 +92,9 @@ static snt_status emit_grad_input(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *k = &e->g->tensors[n->in[1]];
   snt_emit_line(e, "{");
-  snt_emit_line(e, "const snt_k_gemm_desc d = {%s, %lld, %lld, 0, 1, 1.0f, 0.0f, 1, 1};", snt_emit_batch(e),
-                (long long)k->dims[0], (long long)k->dims[1]);
+  snt_emit_line(e, "const snt_k_gemm_desc d = {.m = %s, .n = %lld, .k = %lld, .trans_a = 0, .trans_b = 1, "
+                ".alpha = 1.0f, .beta = 0.0f, .c_rows = 1, .c_cols = 1};", snt_emit_batch(e), (long long)k->dims[0],
+                (long long)k->dims[1]);
   snt_emit_line(e, "if (SNT_K_FAILED(snt_k_gemm(m->k, &d, %s, %s, NULL, %s))) return snt_k_st_;", snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
@@ -102,8 +105,9 @@ static snt_status emit_grad_kernel(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *k = &e->g->tensors[n->out[0]];
   snt_emit_line(e, "{");
-  snt_emit_line(e, "const snt_k_gemm_desc d = {%lld, %lld, %s, 1, 0, 1.0f, 0.0f, 1, 1};", (long long)k->dims[0],
-                (long long)k->dims[1], snt_emit_batch(e));
+  snt_emit_line(e, "const snt_k_gemm_desc d = {.m = %lld, .n = %lld, .k = %s, .trans_a = 1, .trans_b = 0, "
+                ".alpha = 1.0f, .beta = 0.0f, .c_rows = 1, .c_cols = 1};", (long long)k->dims[0], (long long)k->dims[1],
+                snt_emit_batch(e));
   snt_emit_line(e, "if (SNT_K_FAILED(snt_k_gemm(m->k, &d, %s, %s, NULL, %s))) return snt_k_st_;", snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->out[0]));
   if (n->n_out > 1)

@@ -179,8 +179,10 @@ static snt_status emit(snt_emit *e, int node) {
   }
   if (strides.failed || ins.failed) return SNT_ERR_NOMEM;
   snt_emit_line(e, "{");
-  snt_emit_line(e, "  static const snt_k_einsum p = {%d, %d, %d, %s, {%s}, %s};", pl.k.n_in, pl.k.n_labels, pl.k.n_out,
-                row(e, pl.k.size, pl.k.n_labels), strides.data ? strides.data : "{0}", row(e, pl.k.out_stride, pl.k.n_labels));
+  snt_emit_line(e, "  static const snt_k_einsum p = {.n_in = %d, .n_labels = %d, .n_out = %d, .size = %s, "
+                ".in_stride = {%s}, .out_stride = %s};", pl.k.n_in, pl.k.n_labels, pl.k.n_out,
+                row(e, pl.k.size, pl.k.n_labels), strides.data ? strides.data : "{0}",
+                row(e, pl.k.out_stride, pl.k.n_labels));
   snt_emit_line(e, "  const float *const xs[] = {%s};", ins.data);
   snt_emit_line(e, "  snt_k_einsum_run(&p, xs, %s);", snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");

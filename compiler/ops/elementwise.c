@@ -51,8 +51,8 @@ bool snt_emit_activation_call(snt_emit *e, int node, const char *kind, double al
   const snt_tensor *x = &e->g->tensors[n->in[0]], *y = &e->g->tensors[n->out[0]];
   if (x->dtype != SNT_F32 || y->dtype != SNT_F32 || snt_tensor_numel(x) != snt_tensor_numel(y)) return false;
   snt_emit_line(e, "{");
-  snt_emit_line(e, "static const snt_k_act act_desc = {%s, (float)%s, 0, 0, (float)%s};", kind, snt_emit_f64(e, alpha),
-                snt_emit_f64(e, beta));
+  snt_emit_line(e, "static const snt_k_act act_desc = {.kind = %s, .alpha = (float)%s, .clip_min = 0, .clip_max = 0, "
+                ".beta = (float)%s};", kind, snt_emit_f64(e, alpha), snt_emit_f64(e, beta));
   snt_emit_line(e, "snt_k_activation(m->k, &act_desc, %s, %s, %s);", snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]),
                 snt_emit_numel(e, n->out[0]));
   snt_emit_line(e, "}");

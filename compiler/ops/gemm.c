@@ -35,7 +35,8 @@ static snt_status gemm_emit(snt_emit *e, int node) {
   bool ta = snt_node_int(n, "transA", 0);
   int64_t rows = c && c->rank == 2 ? c->dims[0] : 1, cols = c && c->rank >= 1 ? c->dims[c->rank - 1] : 1;
   snt_emit_line(e, "{");
-  snt_emit_line(e, "%s snt_k_gemm_desc d = {%s, %lld, %lld, %d, %d, %sf, %sf, %lld, %lld};", snt_emit_const(e, n->out[0]),
+  snt_emit_line(e, "%s snt_k_gemm_desc d = {.m = %s, .n = %lld, .k = %lld, .trans_a = %d, .trans_b = %d, "
+                ".alpha = %sf, .beta = %sf, .c_rows = %lld, .c_cols = %lld};", snt_emit_const(e, n->out[0]),
                 snt_emit_rows(e, n->out[0]),
                 (long long)y->dims[1], (long long)(ta ? a->dims[0] : a->dims[1]), ta, (int)snt_node_int(n, "transB", 0),
                 snt_emit_f64(e, (float)snt_node_float(n, "alpha", 1)), snt_emit_f64(e, (float)snt_node_float(n, "beta", 1)),
@@ -184,9 +185,11 @@ static snt_status gemm_grad_emit(snt_emit *e, int node) {
   const char *alpha = snt_emit_f64(e, (float)snt_node_float(n, "alpha", 1));
   snt_emit_line(e, "{");
   if (!ta)
-    snt_emit_line(e, "const snt_k_gemm_desc d = {%lld, %lld, %lld, 0, %d, %sf, 0.0f, 1, 1};", m, k, nn, !tb, alpha);
+    snt_emit_line(e, "const snt_k_gemm_desc d = {.m = %lld, .n = %lld, .k = %lld, .trans_a = 0, .trans_b = %d, "
+                  ".alpha = %sf, .beta = 0.0f, .c_rows = 1, .c_cols = 1};", m, k, nn, !tb, alpha);
   else
-    snt_emit_line(e, "const snt_k_gemm_desc d = {%lld, %lld, %lld, %d, 1, %sf, 0.0f, 1, 1};", k, m, nn, tb, alpha);
+    snt_emit_line(e, "const snt_k_gemm_desc d = {.m = %lld, .n = %lld, .k = %lld, .trans_a = %d, .trans_b = 1, "
+                  ".alpha = %sf, .beta = 0.0f, .c_rows = 1, .c_cols = 1};", k, m, nn, tb, alpha);
   snt_emit_line(e, "if (SNT_K_FAILED(snt_k_gemm(m->k, &d, %s, %s, NULL, %s))) return snt_k_st_;",
                 snt_emit_ptr(e, n->in[ta ? 1 : 0]), snt_emit_ptr(e, n->in[ta ? 0 : 1]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");

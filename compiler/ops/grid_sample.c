@@ -85,8 +85,9 @@ static snt_status emit(snt_emit *e, int node) {
   const snt_tensor *x = &e->g->tensors[n->in[0]], *y = &e->g->tensors[n->out[0]];
   int vol = x->rank == 5, s = vol ? 3 : 2; /* s: the first of H, W */
   snt_emit_line(e, "{");
-  snt_emit_line(e, "  const snt_k_grid_sample p = {%d, %d, %d, %d, %lldLL, %lldLL, %lldLL, %lldLL, %lldLL, %lldLL, "
-                   "%lldLL, %lldLL};",
+  snt_emit_line(e, "  const snt_k_grid_sample p = {.mode = %d, .pad = %d, .align_corners = %d, .volumetric = %d, "
+                   ".n = %lldLL, .c = %lldLL, .d = %lldLL, .h = %lldLL, .w = %lldLL, .d_out = %lldLL, .h_out = %lldLL, "
+                   ".w_out = %lldLL};",
                 index_of(modes, snt_node_string(n, "mode", "linear")), index_of(pads, snt_node_string(n, "padding_mode", "zeros")),
                 snt_node_int(n, "align_corners", 0) != 0, vol, (long long)x->dims[0], (long long)x->dims[1],
                 (long long)(vol ? x->dims[2] : 1), (long long)x->dims[s], (long long)x->dims[s + 1],

@@ -38,9 +38,10 @@ static snt_status emit(snt_emit *e, int node) {
     st[j] = s && cs == sp ? s[i] : 1, di[j] = dl && cd == sp ? dl[i] : 1, pb[j] = pads && cp == 2 * sp ? pads[i] : 0;
   }
   snt_emit_line(e, "{");
-  snt_emit_line(e, "  static const snt_k_lp_pool p = {%lldLL, %s, %s, %s, %s, %s, %s, %s};", (long long)(x->dims[0] * x->dims[1]),
-                snt_emit_ints(e, in, 3), snt_emit_ints(e, out, 3), snt_emit_ints(e, k, 3), snt_emit_ints(e, st, 3),
-                snt_emit_ints(e, di, 3), snt_emit_ints(e, pb, 3), snt_emit_f64(e, snt_node_float(n, "p", 2)));
+  snt_emit_line(e, "  static const snt_k_lp_pool p = {.planes = %lldLL, .in = %s, .out = %s, .k = %s, .stride = %s, "
+                ".dil = %s, .pad = %s, .p = %s};", (long long)(x->dims[0] * x->dims[1]), snt_emit_ints(e, in, 3),
+                snt_emit_ints(e, out, 3), snt_emit_ints(e, k, 3), snt_emit_ints(e, st, 3), snt_emit_ints(e, di, 3),
+                snt_emit_ints(e, pb, 3), snt_emit_f64(e, snt_node_float(n, "p", 2)));
   snt_emit_line(e, "  snt_k_lp_pool_run(&p, %s, %s);", snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");
   return SNT_OK;

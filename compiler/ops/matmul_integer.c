@@ -92,13 +92,15 @@ static snt_status emit_product(snt_emit *e, const snt_node *n, int a_slot, int b
                                snt_k_matmul_int *p) {
   char why[160];
   if (!geometry(&e->g->tensors[n->in[a_slot]], &e->g->tensors[n->in[b_slot]], p, why, sizeof why)) return SNT_ERR_INTERNAL;
-  snt_emit_line(e, "  const snt_k_matmul_int p = {%d, %s, %s, %s, %lldLL, %lldLL, %lldLL, %d, %d};", p->batch_rank,
+  snt_emit_line(e, "  const snt_k_matmul_int p = {.batch_rank = %d, .y_batch = %s, .a_batch = %s, .b_batch = %s, "
+                ".m = %lldLL, .k = %lldLL, .n = %lldLL, .at = %d, .bt = %d};", p->batch_rank,
                 snt_emit_ints(e, p->y_batch, p->batch_rank), snt_emit_ints(e, p->a_batch, p->batch_rank),
                 snt_emit_ints(e, p->b_batch, p->batch_rank), (long long)p->m, (long long)p->k, (long long)p->n, (int)p->at,
                 (int)p->bt);
-  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_matmul_integer(&p, %s, (snt_k_zp){%s, %lldLL}, %s, (snt_k_zp){%s, %lldLL}, %s))) "
-                "return snt_k_st_;", snt_emit_ptr(e, n->in[a_slot]), opt_ptr(e, n, az), (long long)opt_numel(e, n, az),
-                snt_emit_ptr(e, n->in[b_slot]), opt_ptr(e, n, bz), (long long)opt_numel(e, n, bz), y);
+  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_matmul_integer(&p, %s, (snt_k_zp){.v = %s, .n = %lldLL}, %s, "
+                "(snt_k_zp){.v = %s, .n = %lldLL}, %s))) return snt_k_st_;", snt_emit_ptr(e, n->in[a_slot]),
+                opt_ptr(e, n, az), (long long)opt_numel(e, n, az), snt_emit_ptr(e, n->in[b_slot]), opt_ptr(e, n, bz),
+                (long long)opt_numel(e, n, bz), y);
   return SNT_OK;
 }
 
@@ -119,7 +121,8 @@ static snt_status qm_emit(snt_emit *e, int node) {
   snt_emit_line(e, "{");
   snt_status st = emit_product(e, n, 0, 3, 2, 5, "(int32_t *)S", &p);
   int64_t rows = p.n > 0 ? snt_tensor_numel(y) / p.n : 0;
-  snt_emit_line(e, "  const snt_k_requant r = {%lldLL, %lldLL, 1, *%s, *%s, %s, %lldLL, %d};", (long long)rows, (long long)p.n,
+  snt_emit_line(e, "  const snt_k_requant r = {.outer = %lldLL, .channels = %lldLL, .inner = 1, .a_scale = *%s, "
+                ".y_scale = *%s, .b_scale = %s, .n_b_scale = %lldLL, .yt = %d};", (long long)rows, (long long)p.n,
                 snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->in[6]), snt_emit_ptr(e, n->in[4]), (long long)opt_numel(e, n, 4),
                 (int)y->dtype);
   snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_requantize(&r, (const int32_t *)S, NULL, %s, %s))) return snt_k_st_;",

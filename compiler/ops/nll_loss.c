@@ -47,7 +47,8 @@ static const char *params(snt_emit *e, const snt_node *n) {
   int64_t rest = 1;
   for (int i = 2; i < x->rank; i++) rest *= x->dims[i];
   const snt_attr *ig = snt_node_attr(n, "ignore_index");
-  return snt_format_keep(e, "{%d, %lldLL, %lldLL, %lldLL, %d, %d, %lldLL}", reduction_of(n), (long long)x->dims[0],
+  return snt_format_keep(e, "{.red = %d, .n = %lldLL, .c = %lldLL, .d = %lldLL, .target_type = %d, .has_ignore = %d, "
+                         ".ignore = %lldLL}", reduction_of(n), (long long)x->dims[0],
                          (long long)x->dims[1], (long long)rest, (int)t->dtype, ig != NULL,
                          (long long)snt_node_int(n, "ignore_index", 0));
 }

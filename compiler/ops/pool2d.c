@@ -106,6 +106,17 @@ static bool emit_fast_max(snt_emit *e, const snt_node *n, const int64_t *k, cons
   return true;
 }
 
+/* The batch, channels and window arrays of a snt_k_pool_desc, as designated initializer text. */
+static const char *geometry(snt_emit *e, const char *batch, int64_t channels, const int64_t *in,
+                            const int64_t *out, const int64_t *k, const int64_t *st, const int64_t *dil,
+                            const int64_t *pb, const int64_t *pe) {
+  return snt_format_keep(e, ".batch = %s, .channels = %lld, .in = %s, .out = %s, .kernel = %s, .stride = %s, "
+                         ".dilation = %s, .pad_begin = %s, .pad_end = %s", batch, (long long)channels,
+                         snt_emit_ints(e, in, 3), snt_emit_ints(e, out, 3), snt_emit_ints(e, k, 3),
+                         snt_emit_ints(e, st, 3), snt_emit_ints(e, dil, 3), snt_emit_ints(e, pb, 3),
+                         snt_emit_ints(e, pe, 3));
+}
+
 static snt_status emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *x = &e->g->tensors[n->in[0]], *y = &e->g->tensors[n->out[0]];
@@ -126,12 +137,10 @@ static snt_status emit(snt_emit *e, int node) {
   if (is_max && sp == 2 && !f64 && emit_fast_max(e, n, k, st, dil, pb, pe)) return SNT_OK;
   snt_emit_line(e, "{");
   /* storage_order: MaxPool's Indices in column-major order over the spatial axes (ONNX opset 8 on). */
-  snt_emit_line(e, "%s snt_k_pool_desc d = {%d, %s, %d, %d, %s, %lld, %s, %s, %s, %s, %s, %s, %s};", snt_emit_const(e, n->in[0]), sp,
-                is_max ? "SNT_K_POOL_MAX" : "SNT_K_POOL_AVG", (int)snt_node_int(n, "count_include_pad", 0),
-                (int)snt_node_int(n, "storage_order", 0),
-                snt_emit_rows(e, n->in[0]), (long long)x->dims[1], snt_emit_ints(e, in, 3), snt_emit_ints(e, out, 3),
-                snt_emit_ints(e, k, 3), snt_emit_ints(e, st, 3), snt_emit_ints(e, dil, 3), snt_emit_ints(e, pb, 3),
-                snt_emit_ints(e, pe, 3));
+  snt_emit_line(e, "%s snt_k_pool_desc d = {.spatial = %d, .kind = %s, .count_include_pad = %d, .storage_order = %d, "
+                "%s};", snt_emit_const(e, n->in[0]), sp, is_max ? "SNT_K_POOL_MAX" : "SNT_K_POOL_AVG",
+                (int)snt_node_int(n, "count_include_pad", 0), (int)snt_node_int(n, "storage_order", 0),
+                geometry(e, snt_emit_rows(e, n->in[0]), x->dims[1], in, out, k, st, dil, pb, pe));
   if (is_max && snt_node_int(n, "pad_fill", 0)) { /* a constant pad folded in (passes/fold_pad.c) */
     snt_emit_line(e, "if (SNT_K_FAILED(snt_k_maxpool_filled(m->k, &d, (float)%s, %s, %s))) return snt_k_st_;",
                   snt_emit_f64(e, (float)snt_node_float(n, "pad_value", 0)), snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
@@ -186,10 +195,9 @@ static snt_status emit_grad(snt_emit *e, int node) {
   }
   bool is_max = n->op == &snt_op_maxpool;
   snt_emit_line(e, "{");
-  snt_emit_line(e, "const snt_k_pool_desc d = {%d, %s, %d, 0, %s, %lld, %s, %s, %s, %s, %s, %s, %s};", sp,
-                is_max ? "SNT_K_POOL_MAX" : "SNT_K_POOL_AVG", (int)snt_node_int(n, "count_include_pad", 0), snt_emit_batch(e),
-                (long long)x->dims[1], snt_emit_ints(e, in, 3), snt_emit_ints(e, out, 3), snt_emit_ints(e, k, 3),
-                snt_emit_ints(e, st, 3), snt_emit_ints(e, dil, 3), snt_emit_ints(e, pb, 3), snt_emit_ints(e, pe, 3));
+  snt_emit_line(e, "const snt_k_pool_desc d = {.spatial = %d, .kind = %s, .count_include_pad = %d, .storage_order = 0, "
+                "%s};", sp, is_max ? "SNT_K_POOL_MAX" : "SNT_K_POOL_AVG", (int)snt_node_int(n, "count_include_pad", 0),
+                geometry(e, snt_emit_batch(e), x->dims[1], in, out, k, st, dil, pb, pe));
   snt_emit_line(e, "if (SNT_K_FAILED(snt_k_pool_backward(&d, %s, %s, %s))) return snt_k_st_;", snt_emit_ptr(e, b->in[0]),
                 snt_emit_ptr(e, b->in[1]), snt_emit_ptr(e, b->out[0]));
   snt_emit_line(e, "}");

@@ -88,8 +88,9 @@ static snt_status emit_with(snt_emit *e, int node, const char *fn, snt_dtype q_t
   if (layout(e->g, n, NULL, &q)) return SNT_ERR_INTERNAL; /* infer accepted it */
   const snt_tensor *x = &e->g->tensors[n->in[0]];
   snt_emit_line(e, "{");
-  snt_emit_line(e, "  const snt_k_quant q = {%d, %lldLL, %lldLL, %lldLL, %lldLL, %d, %d};", (int)q.mode, (long long)q.outer,
-                (long long)q.axis_len, (long long)q.inner, (long long)q.block, (int)x->dtype, (int)q_type);
+  snt_emit_line(e, "  const snt_k_quant q = {.mode = %d, .outer = %lldLL, .axis_len = %lldLL, .inner = %lldLL, "
+                ".block = %lldLL, .x_type = %d, .q_type = %d};", (int)q.mode, (long long)q.outer, (long long)q.axis_len,
+                (long long)q.inner, (long long)q.block, (int)x->dtype, (int)q_type);
   snt_emit_line(e, "  if (SNT_K_FAILED(%s(&q, %s, %s, %s, %s))) return snt_k_st_;", fn, snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->in[1]), n->n_in > 2 && n->in[2] >= 0 ? snt_emit_ptr(e, n->in[2]) : "NULL",
                 snt_emit_ptr(e, n->out[0]));

@@ -251,9 +251,10 @@ static snt_status emit(snt_emit *e, int node) {
     in = snt_format_keep(e, "{n%s", strchr(snt_emit_ints(e, k.in, SNT_MAX_RANK), ','));
     out = snt_format_keep(e, "{n%s", strchr(snt_emit_ints(e, k.out, SNT_MAX_RANK), ','));
   }
-  snt_emit_line(e, "%s snt_k_resize_desc d = {%d, %s, %s, {%s}, {%s}, %d, %d, %d, %sf, %d, %sf};", snt_emit_const(e, n->in[0]), k.rank,
-                in, out, sc.data, roi.data, (int)k.mode,
-                (int)k.coord, (int)k.nearest, snt_emit_f64(e, k.cubic_coeff_a), k.exclude_outside,
+  snt_emit_line(e, "%s snt_k_resize_desc d = {.rank = %d, .in = %s, .out = %s, .scales = {%s}, .roi = {%s}, "
+                ".mode = %d, .coord = %d, .nearest = %d, .cubic_coeff_a = %sf, .exclude_outside = %d, "
+                ".extrapolation_value = %sf};", snt_emit_const(e, n->in[0]), k.rank, in, out, sc.data, roi.data,
+                (int)k.mode, (int)k.coord, (int)k.nearest, snt_emit_f64(e, k.cubic_coeff_a), k.exclude_outside,
                 snt_emit_f64(e, k.extrapolation_value));
   snt_emit_line(e, "if (SNT_K_FAILED(snt_k_resize_ctx(m->k, &d, %s, %s, S))) return snt_k_st_;", snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]));
   snt_emit_line(e, "}");

@@ -46,10 +46,12 @@ static snt_status emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *x = &e->g->tensors[n->in[0]], *y = &e->g->tensors[n->out[0]];
   snt_emit_line(e, "{");
-  snt_emit_line(e, "  const snt_k_roi_align p = {%d, %d, %lldLL, %lldLL, %lldLL, %lldLL, %lldLL, %lldLL, %lldLL, %lldLL, (float)%s};",
-                strcmp(snt_node_string(n, "mode", "avg"), "max") == 0, (int)snt_node_int(n, "half_pixel", 1),
-                (long long)x->dims[0], (long long)x->dims[1], (long long)x->dims[2], (long long)x->dims[3], (long long)y->dims[0],
-                (long long)y->dims[2], (long long)y->dims[3], (long long)snt_node_int(n, "sampling_ratio", 0),
+  snt_emit_line(e, "  const snt_k_roi_align p = {.max_mode = %d, .half_pixel = %d, .n = %lldLL, .c = %lldLL, "
+                ".h = %lldLL, .w = %lldLL, .rois = %lldLL, .out_h = %lldLL, .out_w = %lldLL, .sampling_ratio = %lldLL, "
+                ".spatial_scale = (float)%s};", strcmp(snt_node_string(n, "mode", "avg"), "max") == 0,
+                (int)snt_node_int(n, "half_pixel", 1), (long long)x->dims[0], (long long)x->dims[1],
+                (long long)x->dims[2], (long long)x->dims[3], (long long)y->dims[0], (long long)y->dims[2],
+                (long long)y->dims[3], (long long)snt_node_int(n, "sampling_ratio", 0),
                 snt_emit_f64(e, (float)snt_node_float(n, "spatial_scale", 1.0)));
   snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_roi_align_run(&p, %s, %s, %s, %s))) return snt_k_st_;", snt_emit_ptr(e, n->in[0]),
                 snt_emit_ptr(e, n->in[1]), snt_emit_ptr(e, n->in[2]), snt_emit_ptr(e, n->out[0]));
