@@ -161,21 +161,12 @@ static size_t scratch(const snt_graph *g, const snt_node *n) {
   return g->tensors[n->in[0]].dtype == SNT_F64 ? 0 : snt_k_conv_scratch_bytes(&k);
 }
 
-static const char *arr(snt_emit *e, const int64_t *v, int n) { return snt_emit_ints(e, v, n); }
 
-/* k as a designated initializer (the runtime struct's field order never matters), its batch the
- * C expression `batch`; with_act: k's activation, else none. */
+/* k as snt_emit_conv_desc writes it, with_act: k's activation, else none (a gradient's). */
 static const char *desc_init(snt_emit *e, const snt_k_conv_desc *k, const char *batch, bool with_act) {
-  snt_k_act a = with_act ? k->act : (snt_k_act){0};
-  return snt_format_keep(e, "{.spatial = %d, .batch = %s, .in_channels = %lld, .out_channels = %lld, .groups = %lld, "
-                         ".in = %s, .out = %s, .kernel = %s, .stride = %s, .dilation = %s, .pad_begin = %s, .pad_end = %s, "
-                         ".act = {.kind = %d, .alpha = (float)%s, .clip_min = (float)%s, .clip_max = (float)%s, "
-                         ".beta = (float)%s}}",
-                         k->spatial, batch, (long long)k->in_channels, (long long)k->out_channels, (long long)k->groups,
-                         arr(e, k->in, 3), arr(e, k->out, 3), arr(e, k->kernel, 3), arr(e, k->stride, 3),
-                         arr(e, k->dilation, 3), arr(e, k->pad_begin, 3), arr(e, k->pad_end, 3), (int)a.kind,
-                         snt_emit_f64(e, a.alpha), snt_emit_f64(e, a.clip_min), snt_emit_f64(e, a.clip_max),
-                         snt_emit_f64(e, a.beta));
+  snt_k_conv_desc c = *k;
+  if (!with_act) c.act = (snt_k_act){0};
+  return snt_emit_conv_desc(e, &c, batch);
 }
 
 /* Weights packed once (`packed` bytes of m->packed, 0 or SIZE_MAX: none): declares P, packs

@@ -23,10 +23,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "onnx"))
 from checklib import check, finish, fresh_dir  # noqa: E402
 from ortcompare import Model  # noqa: E402
 
-# conv2d.c: converted separately. Positional initializers of these types are tolerated only in
-# the code of conv2d.c's own ops, and are counted; every other emitter must be designated.
-ALLOWED = {("snt_k_conv_desc", op) for op in ("conv2d", "conv2d_grad_input", "conv2d_grad_kernel")} | \
-          {("snt_k_conv_tap", "conv2d")}
+# Positional initializers tolerated nowhere.
+ALLOWED = set()
 
 # (type, op) pairs the models must produce: every emitter of a struct initializer is reached,
 # so a model that stops reaching one is noticed rather than passing unchecked.
@@ -35,7 +33,7 @@ COVER = {
     ("snt_k_gemm_desc", "dense"), ("snt_k_gemm_desc", "dense_grad_input"), ("snt_k_gemm_desc", "dense_grad_kernel"),
     ("snt_k_gemm_desc", "gemm"), ("snt_k_gemm_desc", "gemm_grad_input"),
     ("snt_k_conv_desc", "conv2d"), ("snt_k_conv_desc", "conv2d_grad_input"), ("snt_k_conv_desc", "conv2d_grad_kernel"),
-    ("snt_k_conv_tap", "conv2d"), ("snt_k_conv_desc", "conv_transpose"), ("snt_k_conv_desc", "conv_expand_dw"),
+    ("snt_k_conv_tap", "conv2d"), ("snt_k_pool_desc", "conv2d"), ("snt_k_conv_desc", "conv_transpose"), ("snt_k_conv_desc", "conv_expand_dw"),
     ("snt_k_conv_desc", "conv_integer"), ("snt_k_conv_desc", "qlinear_conv"), ("snt_k_zp", "conv_integer"),
     ("snt_k_zp", "qlinear_conv"), ("snt_k_requant", "qlinear_conv"), ("snt_k_matmul_int", "matmul_integer"),
     ("snt_k_matmul_int", "qlinear_matmul"), ("snt_k_zp", "matmul_integer"), ("snt_k_requant", "qlinear_matmul"),
