@@ -563,25 +563,27 @@ static void run_maxpool(test_state *ts, snt_k_ctx *const ctx[3], const maxpool_c
 }
 
 static void test_maxpool(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2, snt_k_ctx *c3) {
-  static const maxpool_case mc[] = {
-      {{"7x7/2 stem, 3x3/2 pool padded", 2, 3, 16, 1, 2, {67, 90}, {7, 7}, {2, 2}, {1, 1}, {3, 3}, {3, 3}}, 3, 2, 1, 1, 1, 0, 0, 0},
-      {{"11x11/4 stem, 3x3/2 pool", 2, 3, 24, 1, 1, {123, 131}, {11, 11}, {4, 4}, {1, 1}, {2, 2}, {2, 2}}, 3, 2, 1, 0, 0, 0, 0, 0},
+  static const maxpool_case mc[] = { /* outputs of 1 MB and more are pooled in bands */
+      {{"7x7/2 stem, 3x3/2 pool padded", 2, 3, 32, 1, 2, {131, 150}, {7, 7}, {2, 2}, {1, 1}, {3, 3}, {3, 3}}, 3, 2, 1, 1, 1, 0, 0, 0},
+      {{"11x11/4 stem, 3x3/2 pool", 2, 3, 64, 1, 2, {227, 227}, {11, 11}, {4, 4}, {1, 1}, {2, 2}, {2, 2}}, 3, 2, 1, 0, 0, 0, 0, 0},
       {{"3x3 on 150x130, many bands, pool filled with 0", 2, 3, 32, 1, 1, {150, 130}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
        3, 2, 1, 1, 1, 0, 1, 0.0f},
-      {{"pool 3x3 stride 1 filled with -0.75", 2, 3, 8, 1, 2, {90, 50}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}, 3, 1, 1, 1, 1, 0, 1, -0.75f},
-      {{"pool 2x2 stride 3", 2, 4, 8, 1, 1, {31, 44}, {3, 3}, {1, 1}, {1, 1}, {0, 0}, {0, 0}}, 2, 3, 1, 0, 0, 0, 0, 0},
-      {{"pool 3x3 dilation 2, pads 2/0", 2, 3, 16, 1, 1, {40, 37}, {5, 5}, {1, 1}, {1, 1}, {2, 2}, {2, 2}}, 3, 2, 2, 2, 0, 0, 0, 0},
-      {{"ceil-mode pool 3x3/2 on 34x34", 2, 3, 16, 1, 3, {34, 34}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}, 3, 2, 1, 0, 0, 1, 0, 0},
+      {{"pool 3x3 stride 1 filled with -0.75", 2, 3, 16, 1, 2, {150, 120}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}, 3, 1, 1, 1, 1, 0, 1, -0.75f},
+      {{"pool 2x2 stride 3", 2, 4, 32, 1, 1, {100, 120}, {3, 3}, {1, 1}, {1, 1}, {0, 0}, {0, 0}}, 2, 3, 1, 0, 0, 0, 0, 0},
+      {{"pool 3x3 dilation 2, pads 2/0", 2, 3, 32, 1, 1, {120, 100}, {5, 5}, {1, 1}, {1, 1}, {2, 2}, {2, 2}}, 3, 2, 2, 2, 0, 0, 0, 0},
+      {{"ceil-mode pool 3x3/2 on 92x92", 2, 3, 32, 1, 2, {92, 92}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}, 3, 2, 1, 0, 0, 1, 0, 0},
+      {{"a small map (conv, then the pool)", 2, 3, 16, 1, 2, {67, 90}, {7, 7}, {2, 2}, {1, 1}, {3, 3}, {3, 3}}, 3, 2, 1, 1, 1, 0, 0, 0},
       {{"64 -> 32 3x3 (off the direct path), 3x3/2 pool", 2, 64, 32, 1, 1, {30, 33}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
        3, 2, 1, 1, 1, 0, 0, 0},
   };
   snt_k_ctx *const ctx[3] = {c1, c2, c3};
   rng r = {0x9002};
   for (int i = 0; i < (int)(sizeof mc / sizeof mc[0]); i++) run_maxpool(ts, ctx, &mc[i], &r);
-  snt_k_conv_desc d = desc_of(&mc[0].c);
+  snt_k_conv_desc d = desc_of(&mc[0].c), small = desc_of(&mc[7].c);
   const char *name = snt_k_conv_maxpool_kernel(c1, &d);
   if (snt_k_ctx_isa(c1) == SNT_K_ISA_AVX512) CHECK_STR(ts, name, "conv-direct-avx512+maxpool");
   else CHECK(ts, strstr(name, "+maxpool-pass") != NULL);
+  if (snt_k_ctx_isa(c1) == SNT_K_ISA_AVX512) CHECK_STR(ts, snt_k_conv_maxpool_kernel(c1, &small), "conv-direct-avx512+maxpool-pass");
 }
 
 int main(void) {
