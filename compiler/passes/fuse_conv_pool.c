@@ -20,8 +20,9 @@ typedef struct pool_geo {
 } pool_geo;
 
 /* Which kernel can take max pool node p: 2-D float32 maps, no Indices output, every window
- * starting inside the map or its leading padding (snt_k_conv_maxpool's condition); the 2x2
- * stride-2 floor pool without padding or dilation is POOL2. */
+ * starting inside the map or its leading padding and no wider than the padded map
+ * (snt_k_conv_maxpool's conditions); the 2x2 stride-2 floor pool without padding or dilation is
+ * POOL2. */
 static pool_kind pool_of(const snt_graph *g, const snt_node *p, pool_geo *pg) {
   if (p->op != &snt_op_maxpool || p->n_out != 1 || p->n_in < 1) return NOT_FUSED;
   const snt_tensor *x = &g->tensors[p->in[0]], *y = &g->tensors[p->out[0]];
@@ -37,6 +38,7 @@ static pool_kind pool_of(const snt_graph *g, const snt_node *p, pool_geo *pg) {
     int64_t in = x->dims[2 + i], out = y->dims[2 + i];
     if (pg->k[i] < 1 || pg->s[i] < 1 || pg->dl[i] < 1 || pads[i] < 0 || pads[2 + i] < 0 || out < 1) return NOT_FUSED;
     if ((out - 1) * pg->s[i] - pads[i] >= in) return NOT_FUSED; /* a window past the map reads no row */
+    if ((pg->k[i] - 1) * pg->dl[i] >= in + pads[i] + pads[2 + i]) return NOT_FUSED; /* wider than the padded map */
     two = two && pg->k[i] == 2 && pg->s[i] == 2 && pg->dl[i] == 1 && !pads[i] && !pads[2 + i] && in >= 2 &&
           out == in / 2;
   }

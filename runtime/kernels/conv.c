@@ -433,9 +433,17 @@ static int maxpool_fits(const snt_k_conv_desc *d, const snt_k_pool_desc *p) {
     return 0;
   if (snt_k_win3_init(2, p->in, p->out, p->kernel, p->stride, p->dilation, p->pad_begin, p->pad_end, &w) != SNT_OK)
     return 0;
-  for (int i = 0; i < 2; i++)
-    if (p->in[i] != d->out[i] || p->out[i] < 1 || (p->out[i] - 1) * p->stride[i] - p->pad_begin[i] >= p->in[i])
+  for (int i = 0; i < 2; i++) {
+    int64_t last, ext, padded;
+    if (p->in[i] != d->out[i] || p->out[i] < 1 || __builtin_mul_overflow(p->out[i] - 1, p->stride[i], &last) ||
+        last - p->pad_begin[i] >= p->in[i])
       return 0;
+    /* every window fits the padded map (as out >= 1 implies): a band never holds more rows than the map */
+    if (__builtin_mul_overflow(p->kernel[i] - 1, p->dilation[i], &ext) ||
+        __builtin_add_overflow(p->in[i], p->pad_begin[i], &padded) ||
+        __builtin_add_overflow(padded, p->pad_end[i], &padded) || ext >= padded)
+      return 0;
+  }
   return 1;
 }
 

@@ -283,6 +283,12 @@ static int64_t band_cap(const snt_k_pool_desc *p, int64_t bp) {
   return (bp - 1) * p->stride[0] + (p->kernel[0] - 1) * p->dilation[0] + 1;
 }
 
+/* Output rows a band buffer holds: band_cap, never more than the map (huge pads). */
+static int64_t band_held(const small_geo *s, const snt_k_pool_desc *p, int64_t bp) {
+  int64_t c = band_cap(p, bp);
+  return c < s->out_h ? c : s->out_h;
+}
+
 /* Pooled rows per band: as many as keep the band's output rows, every channel, in BAND_BYTES. */
 static int64_t band_rows(const small_geo *s, const snt_k_pool_desc *p) {
   int64_t per_row = s->cout * s->out_w * (int64_t)sizeof(float), fit = BAND_BYTES / per_row;
@@ -297,7 +303,7 @@ static int64_t band_rows(const small_geo *s, const snt_k_pool_desc *p) {
 static void pooled_band_rows(const small_job *j, ring_state *r, float *buf, int64_t n, int64_t p0, int64_t p1) {
   const small_geo *s = j->s;
   const snt_k_pool_desc *p = j->e->pool;
-  int64_t st = p->stride[0], pt = p->pad_begin[0], plane = band_cap(p, j->band) * s->out_w;
+  int64_t st = p->stride[0], pt = p->pad_begin[0], plane = band_held(s, p, j->band) * s->out_w;
   int64_t h0 = 0, h1 = 0; /* the output rows buf holds */
   for (int64_t pa = p0; pa < p1; pa += j->band) {
     int64_t pb = pa + j->band < p1 ? pa + j->band : p1;
@@ -307,8 +313,9 @@ static void pooled_band_rows(const small_job *j, ring_state *r, float *buf, int6
     int64_t next = r0;
     if (r0 < h1 && r0 >= h0) { /* rows [r0, h1) are there already, (r0 - h0) rows down */
       next = h1 < r1 ? h1 : r1;
+      size_t bytes = (size_t)((next - r0) * s->out_w) * sizeof(float);
       for (int64_t c = 0; r0 > h0 && c < s->cout; c++)
-        memmove(buf + c * plane, buf + c * plane + (r0 - h0) * s->out_w, (size_t)((next - r0) * s->out_w) * sizeof(float));
+        memmove(buf + c * plane, buf + c * plane + (r0 - h0) * s->out_w, bytes);
     }
     for (int64_t h = next; h < r1; h++) output_row(j, r, n, h, buf + (h - r0) * s->out_w, plane);
     h0 = r0, h1 = r1;
@@ -396,7 +403,7 @@ snt_status snt_k_conv_small(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x
   void *own;
   int64_t band = e->pool ? band_rows(&s, e->pool) : 0;
   size_t pair_bytes = e->pool2 ? (size_t)(s.cout * 2 * s.out_w) * sizeof(float)
-                      : e->pool ? (size_t)(s.cout * band_cap(e->pool, band) * s.out_w) * sizeof(float) : 0;
+                      : e->pool ? (size_t)(s.cout * band_held(&s, e->pool, band) * s.out_w) * sizeof(float) : 0;
   snt_status st = buffers(ctx, &s, packed == NULL, pair_bytes, &wa, rings, pairs, &own);
   if (st == SNT_OK) {
     if (!packed) arrange_weights(&s, w, wa);

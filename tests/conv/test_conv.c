@@ -558,6 +558,10 @@ static void run_maxpool(test_state *ts, snt_k_ctx *const ctx[3], const maxpool_c
   CHECK_INT(ts, snt_k_conv_maxpool(ctx[0], &d, &bad, fill, B.x, B.w, NULL, NULL, B.y2, got), SNT_ERR_INPUT);
   bad = pd, bad.out[0] = (d.out[0] + m->pb + m->s - 1) / m->s + 1; /* its last window starts past the map */
   CHECK_INT(ts, snt_k_conv_maxpool(ctx[0], &d, &bad, fill, B.x, B.w, NULL, NULL, B.y2, got), SNT_ERR_INPUT);
+  bad = pd, bad.kernel[1] = d.out[1] + m->pb + m->pe + 1; /* a window wider than the padded map */
+  CHECK_INT(ts, snt_k_conv_maxpool(ctx[0], &d, &bad, fill, B.x, B.w, NULL, NULL, B.y2, got), SNT_ERR_INPUT);
+  bad = pd, bad.stride[0] = INT64_MAX / 2; /* (out - 1) x stride overflows */
+  CHECK_INT(ts, snt_k_conv_maxpool(ctx[0], &d, &bad, fill, B.x, B.w, NULL, NULL, B.y2, got), SNT_ERR_INPUT);
   free(packed), free(want), free(got);
   bufs_free(&B);
 }
