@@ -37,8 +37,11 @@ static pool_kind pool_of(const snt_graph *g, const snt_node *p, pool_geo *pg) {
     pg->pads[i] = pads[i], pg->pads[2 + i] = pads[2 + i];
     int64_t in = x->dims[2 + i], out = y->dims[2 + i];
     if (pg->k[i] < 1 || pg->s[i] < 1 || pg->dl[i] < 1 || pads[i] < 0 || pads[2 + i] < 0 || out < 1) return NOT_FUSED;
-    if ((out - 1) * pg->s[i] - pads[i] >= in) return NOT_FUSED; /* a window past the map reads no row */
-    if ((pg->k[i] - 1) * pg->dl[i] >= in + pads[i] + pads[2 + i]) return NOT_FUSED; /* wider than the padded map */
+    int64_t last, ext, padded;
+    if (__builtin_mul_overflow(out - 1, pg->s[i], &last) || last - pads[i] >= in) return NOT_FUSED; /* reads no row */
+    if (__builtin_mul_overflow(pg->k[i] - 1, pg->dl[i], &ext) || __builtin_add_overflow(in, pads[i], &padded) ||
+        __builtin_add_overflow(padded, pads[2 + i], &padded) || ext >= padded)
+      return NOT_FUSED; /* wider than the padded map */
     two = two && pg->k[i] == 2 && pg->s[i] == 2 && pg->dl[i] == 1 && !pads[i] && !pads[2 + i] && in >= 2 &&
           out == in / 2;
   }

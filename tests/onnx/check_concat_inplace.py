@@ -15,6 +15,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper, TensorProto
 
+from ortcompare import ort_rel_error, save_and_run_ort
+
 sinter, ort_run, ort_modules = sys.argv[1:4]
 rng = np.random.default_rng(11)
 C, H, W = 4, 6, 8  # a channel is 48 floats (192 bytes): whole channels keep 64-byte alignment
@@ -91,20 +93,11 @@ for name, (nodes, outs, inside, outside) in cases.items():
         m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
         m.ir_version = 8
         onnx.checker.check_model(m)
-        model, xpb = os.path.join(d, "model.onnx"), os.path.join(d, "x.pb")
-        onnx.save(m, model)
-        open(xpb, "wb").write(numpy_helper.from_array(x).SerializeToString())
-        os.mkdir(os.path.join(d, "ort"))
-        subprocess.run(["node", ort_run, model, xpb, "-o", os.path.join(d, "ort")], check=True,
-                       env=dict(os.environ, ORT_NODE_MODULES=ort_modules))
+        model, xpb = save_and_run_ort(d, m, x, ort_run, ort_modules)
         subprocess.run([sinter, "run", model, xpb, "-o", d], check=True)
         for i in range(len(outs)):
-            t, r = onnx.TensorProto(), onnx.TensorProto()
-            t.ParseFromString(open(os.path.join(d, f"output_{i}.pb"), "rb").read())
-            r.ParseFromString(open(os.path.join(d, "ort", f"output_{i}.pb"), "rb").read())
-            a, b = numpy_helper.to_array(t), numpy_helper.to_array(r)
-            err = float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(b)))))
-            if a.shape != b.shape or not err <= 1e-5:
+            err = ort_rel_error(d, d, i)
+            if not err <= 1e-5:
                 print(f"FAIL {name}: output {i} differs from ONNX Runtime by {err:.3g} (relative)")
                 failed += 1
         src = os.path.join(d, "c")

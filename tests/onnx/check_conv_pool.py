@@ -14,6 +14,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper, TensorProto
 
+from ortcompare import ort_rel_error, save_and_run_ort
+
 sinter, ort_run, ort_modules = sys.argv[1:4]
 rng = np.random.default_rng(11)
 init = lambda a, name: numpy_helper.from_array(np.asarray(a, np.float32), name)
@@ -69,25 +71,16 @@ for name, (cin, hw, batch, nodes, inits, outs, fused) in cases.items():
         m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
         m.ir_version = 8
         onnx.checker.check_model(onnx.shape_inference.infer_shapes(m))
-        model, xpb = os.path.join(d, "model.onnx"), os.path.join(d, "x.pb")
-        onnx.save(m, model)
-        open(xpb, "wb").write(numpy_helper.from_array(x).SerializeToString())
-        os.mkdir(os.path.join(d, "ort"))
-        subprocess.run(["node", ort_run, model, xpb, "-o", os.path.join(d, "ort")], check=True,
-                       env=dict(os.environ, ORT_NODE_MODULES=ort_modules))
+        model, xpb = save_and_run_ort(d, m, x, ort_run, ort_modules)
         exe = os.path.join(d, "exe")
         subprocess.run([sinter, "compile", model, "-o", exe], check=True, capture_output=True)
         for isa in ["avx512", "avx2", "c"]:
             env = dict(os.environ, SINTER_ISA=isa)
             subprocess.run([exe, "run", xpb, "-o", d], check=True, env=env, capture_output=True)
             for i in range(len(outs)):
-                t, r = onnx.TensorProto(), onnx.TensorProto()
-                t.ParseFromString(open(os.path.join(d, f"output_{i}.pb"), "rb").read())
-                r.ParseFromString(open(os.path.join(d, "ort", f"output_{i}.pb"), "rb").read())
-                a, b = numpy_helper.to_array(t), numpy_helper.to_array(r)
-                err = float(np.max(np.abs(a.astype(np.float64) - b)) / max(1.0, float(np.max(np.abs(b)))))
-                if a.shape != b.shape or not err <= 1e-5:
-                    print(f"FAIL {name} ({isa}): output {i} {a.shape} differs from ONNX Runtime {b.shape} by {err:.3g}")
+                err = ort_rel_error(d, d, i)
+                if not err <= 1e-5:
+                    print(f"FAIL {name} ({isa}): output {i} differs from ONNX Runtime by {err:.3g} (relative)")
                     failed += 1
         prof = subprocess.run([exe, "bench", "--profile", "--iters", "1", "--threads", "2"], check=True,
                               capture_output=True, text=True, env=dict(os.environ, SINTER_ISA="avx512")).stdout

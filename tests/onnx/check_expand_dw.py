@@ -13,6 +13,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper, TensorProto
 
+from ortcompare import ort_rel_error, save_and_run_ort
+
 sinter, ort_run, ort_modules = sys.argv[1:4]
 rng = np.random.default_rng(11)
 init = lambda a, name: numpy_helper.from_array(np.asarray(a, np.float32), name)
@@ -118,12 +120,7 @@ for name, (build, shape, extra, fused, isas) in cases.items():
         m = onnx.shape_inference.infer_shapes(m)  # the outputs' shapes, with the batch sinter splits on
         onnx.checker.check_model(m)
 
-        model, xpb = os.path.join(d, "model.onnx"), os.path.join(d, "x.pb")
-        onnx.save(m, model)
-        open(xpb, "wb").write(numpy_helper.from_array(x).SerializeToString())
-        os.mkdir(os.path.join(d, "ort"))
-        subprocess.run(["node", ort_run, model, xpb, "-o", os.path.join(d, "ort")], check=True,
-                       env=dict(os.environ, ORT_NODE_MODULES=ort_modules))
+        model, xpb = save_and_run_ort(d, m, x, ort_run, ort_modules)
         exe = os.path.join(d, "exe")
         p = subprocess.run([sinter, "compile", model, "-o", exe, "--batch", str(shape[0])], capture_output=True, text=True)
         if p.returncode:
@@ -140,9 +137,7 @@ for name, (build, shape, extra, fused, isas) in cases.items():
             env = dict(os.environ, SINTER_ISA=isa) if isa else os.environ
             subprocess.run([exe, "run", xpb, "-o", out], check=True, env=env, capture_output=True)
             for i in range(1 + len(extra)):
-                a = numpy_helper.to_array(onnx.load_tensor(os.path.join(out, f"output_{i}.pb")))
-                b = numpy_helper.to_array(onnx.load_tensor(os.path.join(d, "ort", f"output_{i}.pb")))
-                err = float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(b))))) if a.shape == b.shape else 1
+                err = ort_rel_error(out, d, i)
                 if not err <= 1e-5:
                     print(f"FAIL {name} ({isa or 'native'}): output {i} differs from ONNX Runtime by {err:.3g} (relative)")
                     failed += 1

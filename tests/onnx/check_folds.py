@@ -16,6 +16,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper, TensorProto
 
+from ortcompare import ort_rel_error, save_and_run_ort
+
 sinter, ort_run, ort_modules = sys.argv[1:4]
 rng = np.random.default_rng(7)
 init = lambda a, name: numpy_helper.from_array(np.asarray(a, np.float32), name)
@@ -122,12 +124,7 @@ for name, (nodes, inits, outs, gone, kept, *opset) in cases.items():
         m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset[0] if opset else 14)])
         m.ir_version = 8
         if not opset: onnx.checker.check_model(m)  # the Debian onnx (1.12) knows no opset-18 ops
-        model, xpb = os.path.join(d, "model.onnx"), os.path.join(d, "x.pb")
-        onnx.save(m, model)
-        open(xpb, "wb").write(numpy_helper.from_array(x).SerializeToString())
-        os.mkdir(os.path.join(d, "ort"))
-        subprocess.run(["node", ort_run, model, xpb, "-o", os.path.join(d, "ort")], check=True,
-                       env=dict(os.environ, ORT_NODE_MODULES=ort_modules))
+        model, xpb = save_and_run_ort(d, m, x, ort_run, ort_modules)
         subprocess.run([sinter, "run", model, xpb, "-o", d], check=True)
         exe = os.path.join(d, "exe")
         subprocess.run([sinter, "compile", model, "-o", exe], check=True, capture_output=True)
@@ -135,13 +132,8 @@ for name, (nodes, inits, outs, gone, kept, *opset) in cases.items():
                               capture_output=True, text=True).stdout
         ops = {ln.split()[2] for ln in prof.splitlines() if ln.strip()[:1].isdigit() and len(ln.split()) > 3}
         for i in range(len(outs)):
-            t = onnx.TensorProto()
-            t.ParseFromString(open(os.path.join(d, f"output_{i}.pb"), "rb").read())
-            r = onnx.TensorProto()
-            r.ParseFromString(open(os.path.join(d, "ort", f"output_{i}.pb"), "rb").read())
-            a, b = numpy_helper.to_array(t), numpy_helper.to_array(r)
-            err = float(np.max(np.abs(a - b)) / max(1.0, float(np.max(np.abs(b)))))
-            if a.shape != b.shape or not err <= 1e-5:
+            err = ort_rel_error(d, d, i)
+            if not err <= 1e-5:
                 print(f"FAIL {name}: output {i} differs from ONNX Runtime by {err:.3g} (relative)")
                 failed += 1
         bad = sorted(set(gone) & ops) + [f"no {k}" for k in kept if k not in ops]

@@ -165,3 +165,25 @@ def finish(script, failed):
     """The last line ctest matches, and the exit status."""
     print(f"FAIL {script}" if failed else f"PASS {script}")
     return 1 if failed else 0
+
+
+def save_and_run_ort(d, m, x, ort_run, ort_modules):
+    """Saves m as d/model.onnx and x as d/x.pb, runs ONNX Runtime on them into d/ort (the
+    reference of the plan-checking scripts) and returns the two paths."""
+    model, xpb = os.path.join(d, "model.onnx"), os.path.join(d, "x.pb")
+    onnx.save(m, model)
+    open(xpb, "wb").write(numpy_helper.from_array(x).SerializeToString())
+    os.mkdir(os.path.join(d, "ort"))
+    subprocess.run(["node", ort_run, model, xpb, "-o", os.path.join(d, "ort")], check=True,
+                   env=dict(os.environ, ORT_NODE_MODULES=ort_modules))
+    return model, xpb
+
+
+def ort_rel_error(got_dir, d, i):
+    """Output i in got_dir against ONNX Runtime's in d/ort: the largest difference over
+    max(1, the reference's largest magnitude), in double; 1.0 when the shapes differ."""
+    a = numpy_helper.to_array(onnx.load_tensor(os.path.join(got_dir, f"output_{i}.pb")))
+    b = numpy_helper.to_array(onnx.load_tensor(os.path.join(d, "ort", f"output_{i}.pb")))
+    if a.shape != b.shape:
+        return 1.0
+    return float(np.max(np.abs(a.astype(np.float64) - b)) / max(1.0, float(np.max(np.abs(b)))))
