@@ -271,17 +271,38 @@ static snt_status filter_chunk(snt_k_ctx *ctx, const snt_k_conv3 *g, const float
   return sgemm(ctx, 0, 1, kdim, g->mg, ld, b, ld, a, ld, accumulate, dwg, g->mg);
 }
 
-/* db[oc] = sum of dy over batch and space, accumulated in double. */
-static void bias_grad(const snt_k_conv3 *g, const float *dy, float *db) {
-  int64_t p = g->w.out_size;
-  for (int64_t oc = 0; oc < g->cout; oc++) {
-    double s = 0.0;
-    for (int64_t n = 0; n < g->batch; n++) {
-      const float *r = dy + (n * g->cout + oc) * p;
-      for (int64_t i = 0; i < p; i++) s += r[i];
-    }
-    db[oc] = (float)s;
+/* One channel's sum over batch and space in double, in eight interleaved partial sums: one
+ * chain of dependent adds was latency-bound (ResNet50V2 at batch 32: ~25 ms for a 256-channel
+ * 56x56 bias, single-threaded); eight independent chains vectorise. */
+static float channel_sum(const float *dy, int64_t batch, int64_t stride, int64_t p) {
+  double acc[8] = {0};
+  for (int64_t n = 0; n < batch; n++) {
+    const float *r = dy + n * stride;
+    int64_t i = 0;
+    for (; i + 8 <= p; i += 8)
+      for (int j = 0; j < 8; j++) acc[j] += r[i + j];
+    for (; i < p; i++) acc[i & 7] += r[i];
   }
+  return (float)(((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7])));
+}
+
+typedef struct bias_job {
+  const snt_k_conv3 *g;
+  const float *dy;
+  float *db;
+} bias_job;
+
+/* Channels split over the team: each is summed by one thread in one order, whatever the count. */
+static void bias_part(void *arg, int t, int threads) {
+  const bias_job *j = arg;
+  int64_t c0 = j->g->cout * t / threads, c1 = j->g->cout * (t + 1) / threads, p = j->g->w.out_size;
+  for (int64_t oc = c0; oc < c1; oc++) j->db[oc] = channel_sum(j->dy + oc * p, j->g->batch, j->g->cout * p, p);
+}
+
+/* db[oc] = sum of dy over batch and space. */
+static void bias_grad(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *dy, float *db) {
+  bias_job j = {g, dy, db};
+  snt_k_ctx_parallel(ctx, bias_part, &j);
 }
 
 snt_status snt_k_conv_backward_filter(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *dy, float *dw,
@@ -291,7 +312,7 @@ snt_status snt_k_conv_backward_filter(snt_k_ctx *ctx, const snt_k_conv_desc *d, 
   if (st != SNT_OK) return st;
   int64_t chunk = chunk_images(&g);
   if ((st = check_sizes(&g, chunk)) != SNT_OK) return st;
-  if (db) bias_grad(&g, dy, db);
+  if (db) bias_grad(ctx, &g, dy, db);
   if (g.batch == 0 || g.w.out_size == 0) {
     zero(dw, g.cout * g.cg * g.w.k_size);
     return SNT_OK;

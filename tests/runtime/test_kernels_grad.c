@@ -134,6 +134,13 @@ static void check_conv(test_state *ts, const char *what, snt_k_conv_desc d, uint
   float *dw2 = alloc_nan(nw);
   CHECK_INT(ts, snt_k_conv_backward_filter(NULL, &d, c.x, dy, dw2, NULL, c.scratch), SNT_OK);
   CHECK(ts, memcmp(dw, dw2, (size_t)nw * sizeof(float)) == 0);
+  /* db's channels split over a team: each summed alone, so the same bits as on one thread. */
+  snt_k_ctx *team = snt_k_ctx_create(3);
+  float *db3 = alloc_nan(d.out_channels);
+  CHECK_INT(ts, snt_k_conv_backward_filter(team, &d, c.x, dy, dw2, db3, c.scratch), SNT_OK);
+  CHECK(ts, memcmp(db, db3, (size_t)d.out_channels * sizeof(float)) == 0);
+  snt_k_ctx_destroy(team);
+  free(db3);
   free(c.x), free(c.w), free(c.b), free(c.y), free(c.r), free(c.scratch);
   free(dy), free(dx), free(dw), free(db), free(dw2), free(gx), free(gw), free(gb);
 }
