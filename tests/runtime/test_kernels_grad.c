@@ -154,6 +154,10 @@ static void test_conv(test_state *ts) {
     int64_t in[] = {9, 8}, k[] = {3, 2}, s[] = {1, 1}, dl[] = {2, 2}, pb[] = {2, 1}, pe[] = {1, 0};
     check_conv(ts, "2-D dilation 2", conv_desc(2, 2, 3, 4, 1, in, k, s, dl, pb, pe), 2);
   }
+  { /* "same" with dilation 2: the shifted-plane im2col, taps 2 apart */
+    int64_t in[] = {9, 8}, k[] = {3, 3}, s[] = {1, 1}, dl[] = {2, 2}, pb[] = {2, 2}, pe[] = {2, 2};
+    check_conv(ts, "2-D dilation 2, same", conv_desc(2, 2, 3, 4, 1, in, k, s, dl, pb, pe), 10);
+  }
   {
     int64_t in[] = {11}, k[] = {3}, s[] = {2}, dl[] = {1}, pb[] = {1}, pe[] = {0};
     check_conv(ts, "1-D stride 2", conv_desc(1, 3, 2, 3, 1, in, k, s, dl, pb, pe), 3);

@@ -134,6 +134,12 @@ static void test_conv_grads(test_state *ts) {
       {"3x3 pads 0/2, 6 -> 5, flipped dx", 2, 6, 5, 1, 5, 6, 3, 1, 0, 2},
       /* past 28x28 the flip only where its conv runs direct (AVX-512): column dx on the others */
       {"3x3 pad 1, 8 -> 4, 40x33, flipped dx on AVX-512", 2, 8, 4, 1, 40, 33, 3, 1, 1, 1},
+      /* "same" stride-1 convs on small planes: im2col copies each tap's plane as one shifted
+       * block, then zeroes the columns and rows in the padding (one-sided pads: shifts 0..2; a
+       * 5x5 on a 2-row or 2-column plane: taps whose rows or columns all lie in the padding) */
+      {"3x3 pads 0/2, shifted im2col", 3, 4, 6, 1, 6, 9, 3, 1, 0, 2},
+      {"5x5 pad 2 on 2x9, shifted im2col", 2, 3, 5, 1, 2, 9, 5, 1, 2, 2},
+      {"5x5 pad 2 on 9x2, shifted im2col", 2, 3, 5, 1, 9, 2, 5, 1, 2, 2},
       /* pads beyond a tap's reach: the column path */
       {"3x3 pad 3, small plane", 1, 3, 4, 1, 5, 5, 3, 1, 3, 3},
   };
