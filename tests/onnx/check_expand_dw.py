@@ -102,6 +102,8 @@ cases = {
     # the expansion's output is also a graph output: the pair stays apart
     "expansion_read_twice": (lambda: dilated(8, 64), [1, 8, 65, 70], ["e"], False, [""]),
     "small_map": (lambda: mobilenet_v2(16, 96, 24, 1), [1, 16, 28, 28], [], False, [""]),
+    # 128 input channels: the 1x1 conv is compute-bound, fusing it loses (MAX_K)
+    "deep_expansion": (lambda: mobilenet_v2(128, 128, 128, 2), [1, 128, 96, 96], [], False, [""]),
     "grouped_expansion": (lambda: grouped_expansion(16, 64), [1, 16, 64, 64], [], False, [""]),
     "not_depthwise": (lambda: not_depthwise(16, 64), [1, 16, 64, 64], [], False, [""]),
 }
