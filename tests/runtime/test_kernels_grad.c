@@ -468,6 +468,13 @@ static void test_bn_backward(test_state *ts) {
  * scalar tail; 7x7 and 14x14 as ResNet50V2's), against the closed forms in double: statistics,
  * dx = gamma * invstd * (g - mean(g) - xhat * mean(g * xhat)), dgamma, dbeta. Finite differences
  * are too noisy at these sizes. */
+static void check_plane(test_state *ts, int64_t inner, int relu, const char *what, const float *got,
+                        const double *want, int64_t n, double rtol) {
+  char name[96];
+  snprintf(name, sizeof name, "bn planes of %lld%s: %s", (long long)inner, relu ? " +relu" : "", what);
+  check_close_arr(ts, name, got, want, NULL, n, rtol);
+}
+
 static void check_bn_plane(test_state *ts, int64_t inner, int relu, uint64_t seed) {
   enum { N = 3, C = 3 };
   int64_t total = N * C * inner, m = N * inner;
@@ -501,19 +508,12 @@ static void check_bn_plane(test_state *ts, int64_t inner, int relu, uint64_t see
         }
     dbr[c] = sg, dgr[c] = sgx;
   }
-  char name[96];
-  snprintf(name, sizeof name, "bn planes of %lld%s: mean", (long long)inner, relu ? " +relu" : "");
-  check_close_arr(ts, name, mean, meanr, NULL, C, 1e-6);
-  snprintf(name, sizeof name, "bn planes of %lld%s: var", (long long)inner, relu ? " +relu" : "");
-  check_close_arr(ts, name, var, varr, NULL, C, 1e-5);
-  snprintf(name, sizeof name, "bn planes of %lld%s: y", (long long)inner, relu ? " +relu" : "");
-  check_close_arr(ts, name, y, yr, NULL, total, 1e-5);
-  snprintf(name, sizeof name, "bn planes of %lld%s: dx", (long long)inner, relu ? " +relu" : "");
-  check_close_arr(ts, name, dx, dxr, NULL, total, 1e-4);
-  snprintf(name, sizeof name, "bn planes of %lld%s: dgamma", (long long)inner, relu ? " +relu" : "");
-  check_close_arr(ts, name, dg, dgr, NULL, C, 1e-4);
-  snprintf(name, sizeof name, "bn planes of %lld%s: dbeta", (long long)inner, relu ? " +relu" : "");
-  check_close_arr(ts, name, db, dbr, NULL, C, 1e-4);
+  check_plane(ts, inner, relu, "mean", mean, meanr, C, 1e-6);
+  check_plane(ts, inner, relu, "var", var, varr, C, 1e-5);
+  check_plane(ts, inner, relu, "y", y, yr, total, 1e-5);
+  check_plane(ts, inner, relu, "dx", dx, dxr, total, 1e-4);
+  check_plane(ts, inner, relu, "dgamma", dg, dgr, C, 1e-4);
+  check_plane(ts, inner, relu, "dbeta", db, dbr, C, 1e-4);
   free(x), free(dy), free(y), free(dx), free(dxr), free(yr);
 }
 
