@@ -150,6 +150,10 @@ typedef struct snt_loader_opts {
   size_t cache_bytes;
   int no_cache;
   int workers;
+  /* shard_count > 1 (data-parallel training): of every batch of the epoch's order this loader
+   * yields only part shard_rank, positions [B * r / N, B * (r + 1) / N) of the batch's B; a
+   * step may then be empty, and an unreadable image leaves its batch short (no refill). */
+  int shard_rank, shard_count;
 } snt_loader_opts;
 
 /* A loader over ds's items items[0..n_items) (copied); ds must outlive the loader. */
@@ -173,7 +177,8 @@ snt_status snt_loader_next_items(snt_loader *l, float *x, int64_t *labels, int *
 int snt_loader_skipped(const snt_loader *l);
 const char *snt_loader_first_error(const snt_loader *l);
 
-/* Batches per epoch: ceil(n_items / batch) (fewer when images are skipped). */
+/* Batches per epoch: ceil(n_items / batch) (fewer when images are skipped; exactly this many,
+ * some maybe empty, when sharded). */
 int snt_loader_steps(const snt_loader *l);
 
 /* Stops the background threads (also mid-epoch) and frees the loader; l may be NULL. */

@@ -19,7 +19,9 @@ struct snt_loader {
   size_t floats;       /* C * H * W */
   float **cache;       /* per loader index; NULL until decoded */
   int n_cacheable;     /* loader indices below this are cached */
-  int *order;          /* the epoch's loader indices */
+  int *order;          /* the epoch's loader indices (this shard's, when sharded) */
+  int n_epoch;         /* positions in order this epoch */
+  int *step_n, step;   /* sharded: this shard's positions per batch; the next batch */
   int epoch, begun;
   /* The ring: slot p % ring holds position p once slot_pos[p % ring] == p. */
   int ring;
@@ -72,7 +74,7 @@ static snt_status produce(snt_loader *l, int p, float *dst, snt_err *e) {
 static void *worker(void *arg) {
   snt_loader *l = arg;
   pthread_mutex_lock(&l->mu);
-  while (!l->stop && l->next_claim < l->n) {
+  while (!l->stop && l->next_claim < l->n_epoch) {
     int p = l->next_claim;
     if (p >= l->consumed + l->ring) {  /* the ring is full: wait for the caller */
       pthread_cond_wait(&l->cv_space, &l->mu);
@@ -107,6 +109,8 @@ static snt_status check_opts(const snt_dataset *ds, const int *items, int n,
   if (o->height < 1 || o->width < 1 || o->height > SNT_IMAGE_MAX_SIDE || o->width > SNT_IMAGE_MAX_SIDE)
     return snt_err_set(e, SNT_ERR_INPUT, "loader: input size %dx%d is out of range", o->height, o->width);
   if (o->batch < 1) return snt_err_set(e, SNT_ERR_INPUT, "loader: batch %d must be >= 1", o->batch);
+  if (o->shard_count > 1 && (o->shard_rank < 0 || o->shard_rank >= o->shard_count))
+    return snt_err_set(e, SNT_ERR_INPUT, "loader: shard %d of %d does not exist", o->shard_rank, o->shard_count);
   if (o->channels != 0 && o->channels != 1 && o->channels != 3 && o->channels != 4)
     return snt_err_set(e, SNT_ERR_INPUT, "the model's image input has %d channels; images are read as 1 (gray), "
                        "3 (RGB) or 4 (RGBA) channels", o->channels);
@@ -138,7 +142,8 @@ static snt_status alloc_loader(snt_loader *l, const int *items, int n, snt_err *
   l->slot_pos = malloc(sizeof *l->slot_pos * ring);
   l->slot_st = malloc(sizeof *l->slot_st * ring);
   l->slot_err = malloc(sizeof *l->slot_err * ring);
-  if (!l->items || !l->order || !l->cache || !l->slots || !l->slot_pos || !l->slot_st || !l->slot_err)
+  l->step_n = malloc(sizeof *l->step_n * ((size_t)snt_loader_steps(l) + 1));
+  if (!l->items || !l->order || !l->cache || !l->slots || !l->slot_pos || !l->slot_st || !l->slot_err || !l->step_n)
     return snt_err_set(e, SNT_ERR_NOMEM, "loader: out of memory for %d items of %dx%d", n,
                        l->o.height, l->o.width);
   if (n) memcpy(l->items, items, sizeof *items * (size_t)n);
@@ -173,6 +178,22 @@ snt_status snt_loader_create(const snt_dataset *ds, const int *items, int n_item
   return SNT_OK;
 }
 
+/* Keeps this shard's part of every batch of the epoch's order, in order (positions only move
+ * down, so in place). */
+static void shard(snt_loader *l) {
+  l->n_epoch = l->n;
+  l->step = 0;
+  if (l->o.shard_count <= 1) return;
+  int64_t b = l->o.batch, r = l->o.shard_rank, ranks = l->o.shard_count, kept = 0;
+  for (int s = 0; s < snt_loader_steps(l); s++) {
+    int64_t first = (int64_t)s * b, size = l->n - first < b ? l->n - first : b;
+    int64_t lo = first + size * r / ranks, hi = first + size * (r + 1) / ranks;
+    for (int64_t p = lo; p < hi; p++) l->order[kept++] = l->order[p];
+    l->step_n[s] = (int)(hi - lo);
+  }
+  l->n_epoch = (int)kept;
+}
+
 snt_status snt_loader_begin_epoch(snt_loader *l, int epoch, snt_err *e) {
   if (epoch < 0) return snt_err_set(e, SNT_ERR_INPUT, "loader: epoch %d must be >= 0", epoch);
   stop_workers(l);
@@ -182,8 +203,9 @@ snt_status snt_loader_begin_epoch(snt_loader *l, int epoch, snt_err *e) {
   for (int i = 0; i < l->ring; i++) l->slot_pos[i] = -1;
   for (int i = 0; i < l->n; i++) l->order[i] = i;
   if (l->o.shuffle) snt_rng_shuffle_int(l->order, l->n, l->o.seed, SNT_RNG_STREAM_ORDER, (uint64_t)epoch);
+  shard(l);
   l->begun = 1;
-  int want = l->n < l->o.workers ? l->n : l->o.workers;
+  int want = l->n_epoch < l->o.workers ? l->n_epoch : l->o.workers;
   for (int i = 0; i < want; i++) {
     if (pthread_create(&l->threads[l->n_threads], NULL, worker, l) != 0) break;
     l->n_threads++;
@@ -230,8 +252,13 @@ snt_status snt_loader_next_items(snt_loader *l, float *x, int64_t *labels, int *
   int count = 0;
   snt_status st = SNT_OK;
   pthread_mutex_lock(&l->mu);
-  while (st == SNT_OK && count < l->o.batch && l->consumed < l->n) st = take(l, x, labels, items, &count, e);
-  int done = l->consumed >= l->n;
+  if (l->o.shard_count > 1) { /* this shard's part of the next batch, short by what failed */
+    int end = l->step < snt_loader_steps(l) ? l->consumed + l->step_n[l->step++] : l->consumed;
+    while (st == SNT_OK && l->consumed < end) st = take(l, x, labels, items, &count, e);
+  } else {
+    while (st == SNT_OK && count < l->o.batch && l->consumed < l->n) st = take(l, x, labels, items, &count, e);
+  }
+  int done = l->consumed >= l->n_epoch;
   pthread_mutex_unlock(&l->mu);
   if (done) stop_workers(l);  /* they have finished; joining releases them */
   *n_out = st == SNT_OK ? count : 0;
@@ -255,6 +282,7 @@ void snt_loader_destroy(snt_loader *l) {
   free(l->slot_pos);
   free(l->slot_st);
   free(l->slot_err);
+  free(l->step_n);
   pthread_cond_destroy(&l->cv_ready);
   pthread_cond_destroy(&l->cv_space);
   pthread_mutex_destroy(&l->mu);

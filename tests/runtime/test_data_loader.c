@@ -212,6 +212,56 @@ static void check_order_and_augment(test_state *ts, const snt_dataset *ds, float
   snt_loader_destroy(aug);
 }
 
+/* One shard's epoch against the whole loader's order `seq` (n rows, batches of b): every step
+ * of ceil(n / b) yields positions [size * r / ranks, size * (r + 1) / ranks) of its batch (some
+ * empty), then the epoch is over. Returns the rows it yielded. */
+static int check_shard(test_state *ts, const snt_dataset *ds, float **ref, const int *items, int n, const int *seq,
+                       int b, int r, int ranks) {
+  snt_loader_opts o = {.height = H, .width = W, .batch = b, .shuffle = 1, .seed = 4, .no_cache = 1,
+                       .shard_rank = r, .shard_count = ranks};
+  snt_loader *l = make_loader(ts, ds, items, n, o);
+  if (!l) return 0;
+  float x[8 * PIX];
+  int64_t labels[8];
+  snt_err e = {{0}};
+  int rows = 0, m = 0, same = 1;
+  CHECK_INT(ts, snt_loader_steps(l), (n + b - 1) / b);
+  CHECK_INT(ts, snt_loader_begin_epoch(l, 2, &e), SNT_OK);
+  for (int s = 0; s < (n + b - 1) / b; s++) {
+    int first = s * b, size = n - first < b ? n - first : b, lo = first + size * r / ranks, hi = first + size * (r + 1) / ranks;
+    CHECK_INT(ts, snt_loader_next(l, x, labels, &m, &e), SNT_OK);
+    same &= m == hi - lo;
+    for (int k = 0; k < m && k < hi - lo; k++) same &= identify(ref, ds->n_items, x + (size_t)k * PIX) == seq[lo + k];
+    rows += m;
+  }
+  CHECK(ts, same);
+  CHECK_INT(ts, snt_loader_next(l, x, labels, &m, &e), SNT_OK);
+  CHECK_INT(ts, m, 0);
+  snt_loader_destroy(l);
+  o.shard_rank = ranks;
+  CHECK_INT(ts, snt_loader_create(ds, items, n, &o, &l, &e), SNT_ERR_INPUT);
+  CHECK(ts, strstr(e.msg, "shard") != NULL);
+  return rows;
+}
+
+/* Shards of data-parallel training (2, 3 and 4 ranks; batches of 4 over 11 readable items): the
+ * positions of the unsharded order, computed here by hand, and together the whole epoch. */
+static void check_shards(test_state *ts, const snt_dataset *ds, float **ref) {
+  int items[MAXN], n = 0, seq[MAXN];
+  for (int i = 0; i < ds->n_items; i++)
+    if (ref[i]) items[n++] = i;
+  snt_loader_opts o = {.height = H, .width = W, .batch = 4, .shuffle = 1, .seed = 4, .no_cache = 1};
+  snt_loader *whole = make_loader(ts, ds, items, n, o);
+  if (!whole) return;
+  CHECK_INT(ts, run_epoch(ts, whole, ds, ref, 2, 4, seq), n);
+  snt_loader_destroy(whole);
+  for (int ranks = 2; ranks <= 4; ranks++) {
+    int rows = 0;
+    for (int r = 0; r < ranks; r++) rows += check_shard(ts, ds, ref, items, n, seq, 4, r, ranks);
+    CHECK_INT(ts, rows, n);
+  }
+}
+
 /* Stopping anywhere must neither hang nor leak (the sanitizer build checks the leaks). */
 static void check_teardown(test_state *ts, const snt_dataset *ds) {
   int all[MAXN];
@@ -257,6 +307,7 @@ static void check_tree(test_state *ts) {
   CHECK_INT(ts, readable, 11);
   check_order_and_augment(ts, &ds, ref);
   check_teardown(ts, &ds);
+  check_shards(ts, &ds, ref);
   check_epochs(ts, &ds, ref);  /* last: it deletes a file */
   free_refs(ref, ds.n_items);
   snt_dataset_free(&ds);
