@@ -36,6 +36,8 @@ APT_PACKAGES=(
   python3-pydicom      # tests: an independent DICOM reader
   python3-gdcm         # tests: pydicom's decoder for JPEG lossless and JPEG-LS
   libmicrohttpd-dev    # EXE serve
+  libopenmpi-dev       # data-parallel training under mpirun (runtime/dist)
+  openmpi-bin          # tests: mpirun
   chromium             # tests: serve's web page in a headless browser (serve.page)
   ca-certificates
 )

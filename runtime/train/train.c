@@ -2,6 +2,7 @@
  * stopping, learning-rate reduction, checkpoints), with Keras's progress line per epoch. */
 #include <cblas.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -95,7 +96,7 @@ static int parse(const snt_model_info *info, const snt_train_info *t, snt_rt_com
 }
 
 /* Optimizer step, L2 and the moving statistics; returns the L2 penalty. */
-static double update(snt_tr_state *s, const snt_tr_bufs *b, float bn_momentum) {
+static double update(snt_tr_state *s, const snt_tr_bufs *b, float bn_momentum, bool stats) {
   const snt_train_info *t = s->t;
   const snt_train_recipe *r = &t->recipe;
   double penalty = 0;
@@ -109,7 +110,7 @@ static double update(snt_tr_state *s, const snt_tr_bufs *b, float bn_momentum) {
     if (sgd) snt_k_sgd_step(n, w, g, m, (float)s->lr, (float)r->momentum, r->nesterov);
     else snt_k_adam_step(n, w, g, m, v, (float)s->lr, (float)r->beta1, (float)r->beta2, (float)r->epsilon, s->step);
   }
-  for (int i = 0; i < t->n_stats; i++) {
+  for (int i = 0; stats && i < t->n_stats; i++) {
     float mom = t->stats[i].momentum >= 0 ? t->stats[i].momentum : bn_momentum;
     snt_k_moving_update(s->stat_n[i], (float *)(s->blob + s->stat_off[i]), b->out[t->stats[i].output], mom);
   }
@@ -145,30 +146,55 @@ static void progress(bool tty, int step, int steps, double t0, double loss, doub
 typedef struct epoch_result {
   double loss, acc;
   int skipped, batches;
+  bool collective; /* a failure every rank met alike (the job's sums said so) */
 } epoch_result;
 
+/* The rank's hits among its n predictions. */
+static int64_t hits(const snt_tr_bufs *b, int n, int64_t classes) {
+  const float *p = b->out[1];
+  int64_t correct = 0;
+  for (int i = 0; i < n; i++) {
+    int best = 0;
+    for (int c = 1; c < classes; c++)
+      if (p[i * classes + c] > p[i * classes + best]) best = c;
+    correct += best == b->labels[i];
+  }
+  return correct;
+}
+
+/* Under mpirun, a failure on one rank alone: the others wait in the next collective, so the
+ * job ends here (mpirun says which rank called MPI_Abort). */
+static int fail_alone(snt_tr_dist *dx, int rc) {
+  if (dx->d) fflush(stderr), snt_dist_abort(dx->d, rc);
+  return rc;
+}
+
 static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *cw, const opts *o, float bn_momentum,
-                     int epoch, const snt_tr_bufs *bp, snt_tr_prof *prof, epoch_result *res) {
+                     int epoch, const snt_tr_bufs *bp, snt_tr_prof *prof, snt_tr_dist *dx, epoch_result *res) {
   const snt_train_info *t = s->t;
   snt_tr_bufs b = *bp;
   int rc = 0;
   snt_err e;
-  if (!rc && snt_loader_begin_epoch(l, epoch, &e) != SNT_OK) rc = 1, fprintf(stderr, "%s\n", e.msg);
+  res->collective = false;
+  if (!rc && snt_loader_begin_epoch(l, epoch, &e) != SNT_OK) rc = fail_alone(dx, 1), fprintf(stderr, "%s\n", e.msg);
   int64_t classes = t->step_model->outputs[1].dims[1];
   /* An epoch interrupted by Ctrl-C goes on where it stopped: the batches already taken are
    * drawn (their order depends on the seed and epoch only) and skipped, the sums carried on. */
   double loss_sum = s->epoch_loss, t0 = now();
   int64_t seen = s->epoch_seen, correct = s->epoch_correct;
   int steps = snt_loader_steps(l), step = 0, skip = (int)s->epoch_step;
-  bool tty = isatty(1);
-  while (!rc && !interrupted) {
+  bool tty = isatty(1), dist = dx->d != NULL;
+  /* Under mpirun every rank runs every step of the epoch, an empty share included, and stops
+   * only where the job's sums say so: a rank leaving alone would hang the others. */
+  while (!rc && (dist || !interrupted)) {
     int n = 0;
+    if (dist && step >= steps) break;
     if (snt_loader_next(l, b.x, b.labels, &n, &e) != SNT_OK) {
       fprintf(stderr, "%s\n", e.msg);
-      rc = 1;
+      rc = fail_alone(dx, 1);
       break;
     }
-    if (n == 0) break;
+    if (n == 0 && !dist) break;
     if (step < skip) {
       step++;
       continue;
@@ -176,18 +202,37 @@ static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *c
     for (int i = 0; i < n; i++) b.w[i] = (float)cw[b.labels[i]];
     const void *ins[3] = {b.x, b.labels, b.w};
     uint64_t seed = snt_rng_u64((uint64_t)o->seed, 7, (uint64_t)epoch, (uint64_t)step);
-    int st = t->step(inst, n, seed, ins, b.out);
+    int st = n > 0 ? t->step(inst, n, seed, ins, b.out) : 0;
     if (st != 0) {
       char what[96];
       snprintf(what, sizeof what, "train (epoch %d, step %d)", epoch + 1, step + 1);
       snt_rt_report_failure(s->t->step_model, inst, st, what);
-      rc = SNT_EXIT_INTERNAL;
+      rc = fail_alone(dx, SNT_EXIT_INTERNAL);
       break;
     }
-    snt_tr_prof_step(prof, n);
-    double loss = *(float *)b.out[0];
-    loss += update(s, &b, bn_momentum);
-    const char *bad = nonfinite(s, &b, n, loss);
+    if (n > 0) snt_tr_prof_step(prof, n);
+    double loss = n > 0 ? *(float *)b.out[0] : 0;
+    int64_t hit = hits(&b, n, classes), total = n;
+    bool stop = false, bad_probs = false;
+    if (dist) {
+      snt_tr_step_sums sums = {.loss_sum = loss * n, .correct = (double)hit, .stop = interrupted};
+      if (n > 0) sums.bad = (double)snt_rt_count_nonfinite(SNT_F32, b.out[1], (int64_t)n * classes);
+      if (snt_tr_dist_reduce_step(dx, s, b.out, n, &sums, &e) != SNT_OK) {
+        fprintf(stderr, "%s train: %s\n", t->step_model->name, e.msg);
+        rc = fail_alone(dx, SNT_EXIT_INTERNAL);
+        break;
+      }
+      total = (int64_t)sums.n, hit = (int64_t)sums.correct, stop = sums.stop > 0, bad_probs = sums.bad > 0;
+      loss = total > 0 ? sums.loss_sum / (double)total : 0;
+      if (stop) interrupted = 1;
+      if (total == 0) { /* every image of the batch failed to load: nothing to learn from */
+        step++;
+        if (stop) break;
+        continue;
+      }
+    }
+    loss += update(s, &b, bn_momentum, n > 0);
+    const char *bad = bad_probs ? "the predicted probabilities are not finite" : nonfinite(s, &b, dist ? 0 : n, loss);
     if (bad) {
       /* Keras's TerminateOnNaN, also for weights: the loss is clipped, so NaN weights can give a
        * finite one. Nothing of this state is saved: the checkpoints on disk are those of the last
@@ -199,20 +244,16 @@ static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *c
       if (s->epoch > 0) fprintf(stderr, "%s/last.onnx and best.onnx keep the weights of epoch %d\n", o->out, s->epoch);
       else fprintf(stderr, "no epoch was completed: no checkpoint was written\n");
       rc = SNT_EXIT_USER;
+      res->collective = true;
       break;
     }
-    const float *p = b.out[1];
-    for (int i = 0; i < n; i++) {
-      int best = 0;
-      for (int c = 1; c < classes; c++)
-        if (p[i * classes + c] > p[i * classes + best]) best = c;
-      correct += best == b.labels[i];
-    }
-    loss_sum += loss * n;
-    seen += n;
+    correct += hit;
+    loss_sum += loss * (double)total;
+    seen += total;
     step++;
     s->epoch_step = step, s->epoch_loss = loss_sum, s->epoch_seen = seen, s->epoch_correct = correct;
     progress(tty, step, steps, t0, loss_sum / (double)seen, (double)correct / (double)seen, false);
+    if (stop) break;
   }
   res->loss = seen ? loss_sum / (double)seen : NAN;
   res->acc = seen ? (double)correct / (double)seen : NAN;
@@ -263,17 +304,46 @@ typedef struct trainer {
   snt_tr_bufs b; /* the step's inputs and outputs, kept across epochs */
   double *cw; /* class weights of the training split */
   snt_tr_prof prof; /* --profile */
+  snt_dist *dist;   /* under mpirun with several ranks; else NULL */
+  snt_tr_dist dx;
+  bool collective;  /* the failure being returned is every rank's (no MPI_Abort needed) */
 } trainer;
 
+/* Under mpirun each rank evaluates its slice of the validation part and the sums are pooled. */
 static int validate(trainer *tr, double *val_loss, double *val_acc) {
   *val_loss = *val_acc = NAN;
   if (!tr->d.split.n_val) return 0;
+  int64_t nv = tr->d.split.n_val, r = snt_dist_rank(tr->dist), ranks = snt_dist_size(tr->dist);
+  int lo = (int)(nv * r / ranks), hi = (int)(nv * (r + 1) / ranks);
   snt_tr_copy_to(&tr->s, tr->t->eval_model, tr->eval_blob);
-  snt_tr_eval ev;
-  int rc = snt_tr_evaluate(tr->t, tr->eval_blob, &tr->d.ds, tr->d.split.val, tr->d.split.n_val, tr->o.threads, 0, tr->o.max_pixels, tr->o.window, &ev);
-  if (!rc) *val_loss = ev.loss, *val_acc = ev.accuracy;
-  snt_tr_eval_free(&ev);
-  return rc;
+  snt_tr_eval ev = {0};
+  int rc = hi > lo ? snt_tr_evaluate(tr->t, tr->eval_blob, &tr->d.ds, tr->d.split.val + lo, hi - lo, tr->o.threads, 0,
+                                     tr->o.max_pixels, tr->o.window, &ev)
+                   : 0;
+  if (!tr->dist) {
+    if (!rc) *val_loss = ev.loss, *val_acc = ev.accuracy;
+    snt_tr_eval_free(&ev);
+    return rc;
+  }
+  double sums[4] = {rc != 0, 0, 0, 0}; /* failed ranks, loss x n, hits, n */
+  if (!rc && hi > lo && ev.n > 0) sums[1] = ev.loss * (double)ev.n, sums[2] = ev.accuracy * (double)ev.n, sums[3] = (double)ev.n;
+  if (hi > lo) snt_tr_eval_free(&ev);
+  snt_err e;
+  if (snt_dist_sum_f64(tr->dist, sums, 4, &e) != SNT_OK)
+    return fprintf(stderr, "%s train: %s\n", tr->info->name, e.msg), fail_alone(&tr->dx, 1);
+  tr->collective = true; /* the failed rank said why */
+  if (sums[0] > 0) return 1;
+  tr->collective = false;
+  if (sums[3] > 0) *val_loss = sums[1] / sums[3], *val_acc = sums[2] / sums[3];
+  return 0;
+}
+
+/* The ranks' moving statistics as one, before they are validated or saved. */
+static int average_stats(trainer *tr) {
+  snt_err e;
+  if (snt_tr_dist_average_stats(&tr->dx, &tr->s, &e) == SNT_OK) return 0;
+  fprintf(stderr, "%s train: %s\n", tr->info->name, e.msg);
+  return fail_alone(&tr->dx, 1);
 }
 
 /* The value a callback watches, as a quantity to minimise: losses as they are, accuracies
@@ -321,6 +391,7 @@ static int callbacks(trainer *tr, int epoch, const epoch_result *er, double val_
 }
 
 static int save_all(trainer *tr, bool final) {
+  if (snt_dist_rank(tr->dist) != 0) return 0; /* one writer: the ranks hold the same weights */
   char p[4200];
   path_in(p, sizeof p, tr->o.out, "last.onnx");
   int rc = snt_tr_save(&tr->s, p, true);
@@ -367,27 +438,33 @@ static int setup(trainer *tr) {
   opts *o = &tr->o;
   int rc = snt_tr_state_init(&tr->s, t, tr->info);
   if (rc) return rc;
+  snt_err e;
+  if (snt_tr_dist_init(&tr->dx, tr->dist, &tr->s, &e) != SNT_OK) return fprintf(stderr, "%s\n", e.msg), SNT_EXIT_INTERNAL;
+  int rank = snt_dist_rank(tr->dist);
   tr->s.seed = o->seed;
   memcpy(tr->s.split, o->split, sizeof o->split);
   char p[4200];
   path_in(p, sizeof p, o->out, "last.onnx");
-  if (o->resume) {
+  /* Under mpirun rank 0 reads and the others receive (snt_tr_dist_share_state). */
+  if (o->resume && rank == 0) {
     if ((rc = snt_tr_load(&tr->s, p, true, false))) return rc;
     if (tr->s.has_split) memcpy(o->split, tr->s.split, sizeof o->split), o->seed = tr->s.seed;
     path_in(p, sizeof p, o->out, "history.csv");
-    snt_err e;
     if (snt_history_read(p, &tr->hist, &tr->n_hist, &e) != SNT_OK) return fprintf(stderr, "%s\n", e.msg), 1;
     if (tr->n_hist > tr->s.epoch) tr->n_hist = tr->s.epoch;
     printf("resuming from %s/last.onnx after epoch %d\n", o->out, tr->s.epoch);
-  } else if (o->weights || o->init_from) {
+  } else if ((o->weights || o->init_from) && rank == 0) {
     if (o->init_from) printf("initialising from %s:\n", o->init_from);
     if ((rc = snt_tr_load(&tr->s, o->weights ? o->weights : o->init_from, o->weights != NULL, o->init_from != NULL)))
       return rc;
     restart(&tr->s, t, o);
   }
+  if (snt_tr_dist_share_state(&tr->dx, &tr->s, &e) != SNT_OK) return fprintf(stderr, "%s\n", e.msg), 1;
+  if (o->resume && tr->s.has_split) memcpy(o->split, tr->s.split, sizeof o->split), o->seed = tr->s.seed;
   if (o->lr > 0 && !o->resume) tr->s.lr = o->lr;
-  if (snt_tr_mkdir_p(o->out)) return fprintf(stderr, "%s: cannot create: %s\n", o->out, strerror(errno)), 1;
+  if (rank == 0 && snt_tr_mkdir_p(o->out)) return fprintf(stderr, "%s: cannot create: %s\n", o->out, strerror(errno)), 1;
   if ((rc = snt_tr_data_open(tr->info, o->data, o->split, (uint64_t)o->seed, &tr->d))) return rc;
+  if (snt_tr_dist_check_data(&tr->dx, &tr->d.ds, o->data, tr->info->name)) return tr->collective = true, SNT_EXIT_USER;
   if (!(tr->cw = snt_rt_alloc(tr->info->name, sizeof *tr->cw * ((size_t)tr->d.ds.n_classes + 1), "the class weights")))
     return SNT_EXIT_INTERNAL;
   class_weights(t, &tr->d, tr->cw);
@@ -396,11 +473,11 @@ static int setup(trainer *tr) {
   const snt_train_recipe *r = &t->recipe;
   snt_loader_opts lo = {.height = (int)in->dims[2], .width = (int)in->dims[3], .channels = (int)in->dims[1], .batch = (int)o->batch, .shuffle = 1,
                         .augment = o->augment, .seed = (uint64_t)o->seed, .workers = 2,
-                        .max_pixels = o->max_pixels, .window = o->window};
+                        .max_pixels = o->max_pixels, .window = o->window,
+                        .shard_rank = rank, .shard_count = snt_dist_size(tr->dist)};
   lo.aug = (snt_augment){r->augment.flip_horizontal, r->augment.flip_vertical, r->augment.brightness,
                          {r->augment.contrast[0], r->augment.contrast[1]}, r->augment.rotation,
                          {r->augment.shift[0], r->augment.shift[1]}, r->augment.zoom};
-  snt_err e;
   if (snt_loader_create(&tr->d.ds, tr->d.split.train, tr->d.split.n_train, &lo, &tr->train, &e) != SNT_OK)
     return fprintf(stderr, "%s\n", e.msg), 1;
   tr->step_inst = t->step_model->create();
@@ -418,7 +495,7 @@ static int setup(trainer *tr) {
   if (hist) tr->hist = hist;
   if (!tr->eval_blob || !tr->best_blob || !hist) return SNT_EXIT_INTERNAL;
   memcpy(tr->best_blob, tr->s.blob, t->step_model->weights_bytes);
-  if (o->resume) {
+  if (o->resume && rank == 0) {
     char bp[4200];
     path_in(bp, sizeof bp, o->out, "best.onnx");
     if (access(bp, R_OK) == 0) {
@@ -428,12 +505,15 @@ static int setup(trainer *tr) {
       snt_tr_state_free(&tmp);
     }
   }
+  if (snt_dist_bcast(tr->dist, tr->best_blob, (int64_t)t->step_model->weights_bytes, &e) != SNT_OK)
+    return fprintf(stderr, "%s\n", e.msg), 1;
   t->step_model->set_weights(tr->step_inst, tr->s.blob);
   if (o->profile && (rc = snt_tr_prof_start(&tr->prof, t->step_model, tr->step_inst))) return rc;
   return snt_tr_bufs_init(&tr->b, t->step_model);
 }
 
 static void teardown(trainer *tr) {
+  snt_tr_dist_free(&tr->dx);
   snt_tr_prof_stop(&tr->prof, tr->t->step_model, tr->step_inst);
   snt_tr_bufs_free(&tr->b);
   free(tr->cw);
@@ -446,14 +526,42 @@ static void teardown(trainer *tr) {
   free(tr->hist);
 }
 
+/* The end of a run: under mpirun a failure of this rank alone ends the job (MPI_Abort), any
+ * other end finalises MPI. */
+static int finish(trainer *tr, int rc) {
+  snt_dist *d = tr->dist;
+  bool alone = rc > 0 && rc != SNT_EXIT_INTERRUPTED && !tr->collective;
+  teardown(tr);
+  free(tr);
+  if (d && alone) fflush(stdout), fflush(stderr), snt_dist_abort(d, rc);
+  snt_dist_close(d);
+  return rc;
+}
+
+/* Ranks other than 0 print no progress: the job's output is rank 0's (errors still show). */
+static void quiet_stdout(void) {
+  fflush(stdout);
+  int fd = open("/dev/null", O_WRONLY);
+  if (fd >= 0) dup2(fd, 1), close(fd);
+}
+
 int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv) {
   trainer *tr = snt_rt_alloc(info->name, sizeof(trainer), "the trainer");
   if (!tr) return SNT_EXIT_INTERNAL;
   tr->info = info;
   tr->t = t;
+  snt_err de;
+  if (snt_dist_open(&tr->dist, &de) != SNT_OK) {
+    fprintf(stderr, "%s train: %s\n", info->name, de.msg);
+    free(tr);
+    return SNT_EXIT_USER;
+  }
+  if (snt_dist_rank(tr->dist) > 0) quiet_stdout();
+  tr->collective = true; /* the options are every rank's */
   signal(SIGINT, on_sigint);
   int rc = parse(info, t, c, argc, argv, &tr->o);
   if (rc < 0) {
+    snt_dist_close(tr->dist);
     free(tr);
     return -1;
   }
@@ -465,7 +573,13 @@ int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, snt_rt
   tr->o.weights = c->weights;
   tr->o.threads = c->threads;
   if (!rc) {
+    if (tr->o.threads <= 0 && tr->dist) { /* the machine's cores shared by its ranks */
+      tr->o.threads = openblas_get_num_procs() / snt_dist_env_local_size();
+      if (tr->o.threads < 1) tr->o.threads = 1;
+      openblas_set_num_threads(tr->o.threads);
+    }
     if (tr->o.threads <= 0) tr->o.threads = openblas_get_num_procs();
+    tr->collective = false;
     rc = setup(tr);
   }
   float bn_momentum = (float)(tr->o.bn_momentum >= 0 ? tr->o.bn_momentum : t->recipe.bn_momentum);
@@ -474,8 +588,10 @@ int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, snt_rt
     printf("Epoch %d/%lld\n", epoch + 1, (long long)tr->o.epochs);
     epoch_result er;
     rc = run_epoch(&tr->s, tr->step_inst, tr->train, tr->cw, &tr->o, bn_momentum, epoch, &tr->b,
-                   tr->o.profile ? &tr->prof : NULL, &er);
+                   tr->o.profile ? &tr->prof : NULL, &tr->dx, &er);
+    tr->collective = er.collective;
     if (rc || interrupted) break;
+    if ((rc = average_stats(tr))) break;
     double vl, va;
     if ((rc = validate(tr, &vl, &va))) break;
     if (tr->d.split.n_val) printf(" - val_loss: %.4f - val_accuracy: %.4f", vl, va);
@@ -499,12 +615,10 @@ int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, snt_rt
   }
   if (interrupted && !rc) {
     /* The weights after the steps taken so far; --resume finishes the epoch from the next step. */
-    rc = save_all(tr, false);
+    rc = average_stats(tr);
+    if (!rc) rc = save_all(tr, false);
     printf("\ninterrupted: %s/last.onnx holds the weights (epochs completed: %d)\n", tr->o.out, tr->s.epoch);
-    rc = rc ? rc : SNT_EXIT_INTERRUPTED;
-    teardown(tr);
-    free(tr);
-    return rc;
+    return finish(tr, rc ? rc : SNT_EXIT_INTERRUPTED);
   }
   if (!rc && stopped && t->recipe.early_stopping.restore_best && tr->s.best_epoch >= 0) {
     memcpy(tr->s.blob, tr->best_blob, t->step_model->weights_bytes);
@@ -513,7 +627,5 @@ int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, snt_rt
   if (!rc) rc = save_all(tr, true);
   if (!rc) printf("wrote %s/best.onnx, %s/last.onnx, %s/history.csv, %s/curves.png\n", tr->o.out, tr->o.out, tr->o.out, tr->o.out);
   if (!rc && tr->o.profile) snt_tr_prof_print(&tr->prof, t->step_model, tr->step_inst, tr->o.threads);
-  teardown(tr);
-  free(tr);
-  return rc;
+  return finish(tr, rc);
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "runtime/dist/dist.h"
 #include "runtime/driver/driver.h"
 #include "sinter/data.h"
 #include "sinter/train.h"
@@ -136,5 +137,32 @@ int snt_tr_cmd_evaluate(const snt_model_info *info, const snt_train_info *t, snt
 int snt_tr_cmd_export(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv);
 int snt_tr_cmd_gradients(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv);
 int snt_tr_cmd_data(const snt_model_info *info, const snt_train_info *t, snt_rt_common *c, int argc, char **argv);
+
+/* Data-parallel training under mpirun (train_dist.c). d is NULL in a single process, and then
+ * every call below is a no-op. */
+enum { SNT_TR_DIST_EXTRA = 5 }; /* floats riding with the gradients: snt_tr_step_sums */
+typedef struct snt_tr_dist {
+  snt_dist *d;
+  float *buf; /* every gradient, then the step's sums */
+  int64_t n;
+} snt_tr_dist;
+/* One step's sums over the ranks: samples, loss x samples, hits, non-finite probabilities, and
+ * ranks asked to stop (Ctrl-C). */
+typedef struct snt_tr_step_sums {
+  double n, loss_sum, correct, bad, stop;
+} snt_tr_step_sums;
+snt_status snt_tr_dist_init(snt_tr_dist *x, snt_dist *d, const snt_tr_state *s, snt_err *e);
+void snt_tr_dist_free(snt_tr_dist *x);
+/* Rank 0's weights, moments and training state into every rank. */
+snt_status snt_tr_dist_share_state(snt_tr_dist *x, snt_tr_state *s, snt_err *e);
+/* 0 when every rank sees the same files in its data folder; else says which differ, 1. */
+int snt_tr_dist_check_data(snt_tr_dist *x, const snt_dataset *ds, const char *dir, const char *prog);
+/* The step's gradient outputs (out[t->params[i].grad_output]: this rank's mean over its n
+ * samples) become the mean over the whole batch; io's sums (this rank's in, the job's out) ride
+ * along. */
+snt_status snt_tr_dist_reduce_step(snt_tr_dist *x, const snt_tr_state *s, void **out, int n, snt_tr_step_sums *io,
+                                   snt_err *e);
+/* The moving statistics (BatchNorm's) averaged over the ranks, in place. */
+snt_status snt_tr_dist_average_stats(snt_tr_dist *x, snt_tr_state *s, snt_err *e);
 
 #endif

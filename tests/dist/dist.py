@@ -1,0 +1,213 @@
+#!/usr/bin/python3
+"""Data-parallel training under mpirun (issue "Scale-out"): N ranks against one process.
+
+usage: dist.py --sinter SINTER --shared DIR --work DIR TEST
+
+The model (models/dist_plain.nn) has no BatchNorm and no dropout, so its gradient is a plain
+mean over the batch and N ranks must give one process's weights up to float32 reduction order.
+The data: 4 X-rays of each class of ../shared/data/cxr-256, linked into the work folder.
+Checkpoints are read with python-onnx.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+A = None
+FAILS = []
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLASSES = ("COVID", "Normal", "Viral Pneumonia")
+
+
+def check(ok, what):
+    print(("PASS " if ok else "FAIL ") + what, flush=True)
+    if not ok:
+        FAILS.append(what)
+    return ok
+
+
+def run(cmd, ok_codes=(0,), env=None):
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    if ok_codes is not None and p.returncode not in ok_codes:
+        sys.exit("command failed (exit %d): %s\nstdout:\n%s\nstderr:\n%s"
+                 % (p.returncode, " ".join(cmd), p.stdout[-4000:], p.stderr[-4000:]))
+    return p
+
+
+def work(*p):
+    return os.path.join(A.work, *p)
+
+
+def fresh(*p):
+    d = work(*p)
+    shutil.rmtree(d, ignore_errors=True)
+    return d
+
+
+def mpirun(n):
+    return ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(n)]
+
+
+def data(name="data", per_class=4):
+    """per_class X-rays of each class, linked (the images stay in ../shared)."""
+    d = fresh(name)
+    for c in CLASSES:
+        src = os.path.join(A.shared, "data", "cxr-256", c)
+        os.makedirs(os.path.join(d, c))
+        for f in sorted(os.listdir(src))[:per_class]:
+            os.symlink(os.path.join(src, f), os.path.join(d, c, f))
+    return d
+
+
+def exe():
+    path = work("dist_plain")
+    if not os.path.exists(path):
+        os.makedirs(A.work, exist_ok=True)
+        run([A.sinter, "compile", os.path.join(HERE, "models", "dist_plain.nn"), "--train-batch", "8", "-o", path])
+    return path
+
+
+def train(n, out, extra=(), env=None, ok_codes=(0,)):
+    cmd = [exe(), "train", "--data", work("data"), "--out", out, "--threads", "1"] + list(extra)
+    return run((mpirun(n) if n else []) + cmd, env=env, ok_codes=ok_codes)
+
+
+def tensors(path):
+    return {i.name: numpy_helper.to_array(i).astype(np.float64) for i in onnx.load(path).graph.initializer
+            if numpy_helper.to_array(i).dtype.kind == "f"}
+
+
+def worst(pa, pb):
+    """The largest relative difference in norm over the tensors of two checkpoints, and its name."""
+    a, b = tensors(pa), tensors(pb)
+    assert set(a) == set(b), sorted(set(a) ^ set(b))
+    rel = {k: np.linalg.norm(a[k] - b[k]) / max(np.linalg.norm(a[k]), 1e-30) for k in a}
+    k = max(rel, key=rel.get)
+    return rel[k], k, len(a)
+
+
+def history(out):
+    with open(os.path.join(out, "history.csv")) as f:
+        rows = f.read().splitlines()[1:]
+    return np.array([[float(v) for v in r.split(",")[:5]] for r in rows])
+
+
+def t_equivalence():
+    data()
+    # One step: the whole training part (6 images) as one batch of 6, split 3 + 3 or 1 + 2 + 1 + 2.
+    one = {n: fresh("step-n%d" % n) for n in (0, 2, 4)}
+    for n, out in one.items():
+        train(n, out, ["--epochs", "1", "--batch", "6"])
+    for n in (2, 4):
+        w, k, count = worst(os.path.join(one[0], "last.onnx"), os.path.join(one[n], "last.onnx"))
+        check(w <= 1e-5, "one step, N = %d against one process: every one of %d tensors (weights, Adam moments) within "
+              "1e-5 relative (largest %.2e, %s)" % (n, count, w, k))
+        h0, hn = history(one[0]), history(one[n])
+        check(np.allclose(h0, hn, rtol=1e-5, atol=0), "one step, N = %d: loss, accuracy, val_loss, val_accuracy as one "
+              "process's (%s vs %s)" % (n, hn.tolist(), h0.tolist()))
+    # Not vacuous: half the batch (what a rank alone would have learnt from) moves the weights elsewhere.
+    half = fresh("step-half")
+    train(0, half, ["--epochs", "1", "--batch", "3"])
+    w, k, _ = worst(os.path.join(one[0], "last.onnx"), os.path.join(half, "last.onnx"))
+    check(w > 1e-3, "and a batch of 3 instead of 6 differs by %.2e (%s): the comparison can fail" % (w, k))
+    # Three epochs of two steps (4 + 2 images: at N = 4 the last batch leaves two ranks empty).
+    runs = {n: fresh("epochs-n%d" % n) for n in (0, 2, 4)}
+    for n, out in runs.items():
+        train(n, out, ["--epochs", "3", "--batch", "4"])
+    for n in (2, 4):
+        w, k, _ = worst(os.path.join(runs[0], "last.onnx"), os.path.join(runs[n], "last.onnx"))
+        print("drift after 3 epochs (6 steps), N = %d: largest relative difference %.2e (%s)" % (n, w, k))
+        check(w <= 1e-4, "3 epochs, N = %d: weights within 1e-4 relative of one process's (%.2e)" % (n, w))
+        check(np.allclose(history(runs[0]), history(runs[n]), rtol=1e-5, atol=0),
+              "3 epochs, N = %d: every epoch's loss and metrics as one process's" % n)
+
+
+def t_resume():
+    data()
+    full, part = fresh("resume-full"), fresh("resume-part")
+    train(0, full, ["--epochs", "3", "--batch", "4"])
+    train(2, part, ["--epochs", "2", "--batch", "4"])
+    p = train(4, part, ["--epochs", "3", "--batch", "4", "--resume"])
+    check("resuming from %s/last.onnx after epoch 2" % part in p.stdout, "N = 4 resumes N = 2's checkpoint")
+    check(p.stdout.count("Epoch 3/3") == 1 and "Epoch 2/3" not in p.stdout,
+          "only rank 0 prints, and only epoch 3 runs")
+    w, k, _ = worst(os.path.join(full, "last.onnx"), os.path.join(part, "last.onnx"))
+    check(w <= 1e-4, "2 epochs at N = 2 + 1 at N = 4: weights within 1e-4 of 3 epochs in one process (%.2e, %s)" % (w, k))
+    check(np.allclose(history(full), history(part), rtol=1e-5, atol=0), "and the same history")
+
+
+def t_single():
+    data()
+    plain, one = fresh("single-plain"), fresh("single-np1")
+    train(0, plain, ["--epochs", "2", "--batch", "4"])
+    train(1, one, ["--epochs", "2", "--batch", "4"])
+    for f in ("history.csv", "last.onnx", "best.onnx"):
+        a, b = open(os.path.join(plain, f), "rb").read(), open(os.path.join(one, f), "rb").read()
+        check(a == b, "mpirun -np 1: %s byte-identical to a plain run" % f)
+
+
+def t_writers():
+    data()
+    a, b = fresh("writer-rank0"), fresh("writer-rank1")
+    cmd = [exe(), "train", "--data", work("data"), "--threads", "1", "--epochs", "1", "--batch", "6", "--out"]
+    run(["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "1"] + cmd + [a, ":", "-np", "1"] + cmd + [b])
+    check(sorted(os.listdir(a)) == ["best.onnx", "curves.png", "history.csv", "last.onnx"],
+          "rank 0 writes the checkpoints, history and curves: %s" % sorted(os.listdir(a)))
+    check(not os.path.exists(b), "rank 1 (told --out %s) writes nothing, not even the folder" % b)
+
+
+def t_data_mismatch():
+    data()
+    other = data("data-other")
+    victim = os.path.join(other, "Normal", sorted(os.listdir(os.path.join(other, "Normal")))[0])
+    src = os.path.join(A.shared, "data", "cxr-256", "Normal")
+    os.remove(victim)  # the same name, another image (another size)
+    os.symlink(os.path.join(src, sorted(os.listdir(src))[-1]), victim)
+    out = fresh("mismatch")
+    cmd = [exe(), "train", "--threads", "1", "--epochs", "1", "--out", out, "--data"]
+    p = run(["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", "1"] + cmd + [work("data"), ":", "-np", "1"]
+            + cmd + [other], ok_codes=None)
+    check(p.returncode != 0, "ranks with different data folders: the job fails (exit %d)" % p.returncode)
+    check("rank 1: the data folder %s differs from rank 0's (12 files; checksum of the sorted file list and sizes"
+          % other in p.stderr, "rank 1 says its folder differs from rank 0's")
+    check("1 of 2 ranks see other files in %s than rank 0: every rank needs the same data" % work("data") in p.stderr,
+          "rank 0 says how many ranks differ")
+    check(not os.path.exists(os.path.join(out, "last.onnx")), "and nothing was trained or written")
+
+
+def t_no_plugin():
+    data()
+    out = fresh("no-plugin")
+    env = dict(os.environ, SINTER_MPI_PLUGIN=work("no-such-plugin.so"))
+    p = train(2, out, ["--epochs", "1"], env=env, ok_codes=None)
+    check(p.returncode != 0, "the MPI plugin missing: the job fails (exit %d)" % p.returncode)
+    check(p.stderr.count("dist_plain train: started by mpirun with 2 ranks, but the MPI plugin libsinter_mpi.so does "
+                         "not load (%s" % work("no-such-plugin.so")) == 2, "both ranks say the plugin does not load:\n"
+          + p.stderr[:600])
+    check(not os.path.exists(out), "and no rank trained alone")
+
+
+TESTS = {"equivalence": t_equivalence, "resume": t_resume, "single": t_single, "writers": t_writers,
+         "data_mismatch": t_data_mismatch, "no_plugin": t_no_plugin}
+
+
+def main():
+    global A
+    ap = argparse.ArgumentParser()
+    for opt in ("--sinter", "--shared", "--work"):
+        ap.add_argument(opt, required=True)
+    ap.add_argument("test", choices=sorted(TESTS))
+    A = ap.parse_args()
+    A.work = os.path.join(A.work, A.test)  # each test its own folder: ctest may run them at once
+    TESTS[A.test]()
+    if FAILS:
+        sys.exit("%d check(s) failed" % len(FAILS))
+
+
+if __name__ == "__main__":
+    main()
