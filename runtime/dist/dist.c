@@ -3,9 +3,11 @@
 #include "runtime/dist/dist.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "runtime/dist/mpi/mpi_plugin.h"
 #include "sinter/version.h"
@@ -22,7 +24,69 @@
 struct snt_dist {
   const snt_mpi_plugin *mpi;
   int rank, size;
+  /* the watchdog: the collective in progress (NULL between) and since when */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  pthread_t thread;
+  int watching, quit;
+  const char *call;
+  double since, timeout;
+  snt_dist_timeout_fn on_timeout;
+  void *user;
 };
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void enter(snt_dist *d, const char *call) {
+  pthread_mutex_lock(&d->mu);
+  d->call = call;
+  d->since = now();
+  pthread_mutex_unlock(&d->mu);
+}
+
+static void leave(snt_dist *d) {
+  pthread_mutex_lock(&d->mu);
+  d->call = NULL;
+  pthread_mutex_unlock(&d->mu);
+}
+
+static void *watch(void *arg) {
+  snt_dist *d = arg;
+  pthread_mutex_lock(&d->mu);
+  while (!d->quit) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 200 * 1000 * 1000; /* a fifth of a second: the timeout's resolution */
+    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    pthread_cond_timedwait(&d->cv, &d->mu, &until);
+    double waited = d->call ? now() - d->since : 0;
+    if (d->call && waited > d->timeout) {
+      const char *call = d->call;
+      pthread_mutex_unlock(&d->mu);
+      d->on_timeout(d->user, call, waited);
+      pthread_mutex_lock(&d->mu);
+      d->since = now(); /* it returned after all: warn again after another timeout */
+    }
+  }
+  pthread_mutex_unlock(&d->mu);
+  return NULL;
+}
+
+snt_status snt_dist_set_timeout(snt_dist *d, double seconds, snt_dist_timeout_fn on_timeout, void *user, snt_err *e) {
+  if (!d) return SNT_OK;
+  pthread_mutex_lock(&d->mu);
+  d->timeout = seconds, d->on_timeout = on_timeout, d->user = user;
+  pthread_mutex_unlock(&d->mu);
+  if (seconds <= 0 || !on_timeout || d->watching) return SNT_OK;
+  if (pthread_create(&d->thread, NULL, watch, d) != 0)
+    return snt_err_set(e, SNT_ERR_INTERNAL, "rank %d: cannot start the watchdog thread", d->rank);
+  d->watching = 1;
+  return SNT_OK;
+}
 
 static int env_int(const char *a, const char *b) {
   const char *v = getenv(a);
@@ -85,9 +149,13 @@ snt_status snt_dist_open(snt_dist **out, snt_err *e) {
   snt_dist *d = calloc(1, sizeof *d);
   if (!d) return snt_err_set(e, SNT_ERR_NOMEM, "out of memory");
   d->mpi = p;
+  pthread_mutex_init(&d->mu, NULL);
+  pthread_cond_init(&d->cv, NULL);
   int rc = p->init(&d->rank, &d->size);
   if (rc) {
     st = mpi_fail(d, rc, "MPI_Init", e);
+    pthread_cond_destroy(&d->cv);
+    pthread_mutex_destroy(&d->mu);
     free(d);
     return st;
   }
@@ -97,7 +165,17 @@ snt_status snt_dist_open(snt_dist **out, snt_err *e) {
 
 void snt_dist_close(snt_dist *d) {
   if (!d) return;
+  if (d->watching) {
+    pthread_mutex_lock(&d->mu);
+    d->quit = 1;
+    pthread_cond_signal(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    pthread_join(d->thread, NULL);
+  }
+  enter(d, "MPI_Finalize"); /* a rank gone before the end would hold the others here too */
   d->mpi->finalize();
+  pthread_cond_destroy(&d->cv);
+  pthread_mutex_destroy(&d->mu);
   free(d);
 }
 
@@ -109,16 +187,25 @@ int snt_dist_rank(const snt_dist *d) { return d ? d->rank : 0; }
 int snt_dist_size(const snt_dist *d) { return d ? d->size : 1; }
 
 snt_status snt_dist_sum_f32(snt_dist *d, float *x, int64_t n, snt_err *e) {
-  int rc = d ? d->mpi->sum_f32(x, n) : 0;
+  if (!d) return SNT_OK;
+  enter(d, "MPI_Allreduce");
+  int rc = d->mpi->sum_f32(x, n);
+  leave(d);
   return rc ? mpi_fail(d, rc, "MPI_Allreduce", e) : SNT_OK;
 }
 
 snt_status snt_dist_sum_f64(snt_dist *d, double *x, int64_t n, snt_err *e) {
-  int rc = d ? d->mpi->sum_f64(x, n) : 0;
+  if (!d) return SNT_OK;
+  enter(d, "MPI_Allreduce");
+  int rc = d->mpi->sum_f64(x, n);
+  leave(d);
   return rc ? mpi_fail(d, rc, "MPI_Allreduce", e) : SNT_OK;
 }
 
 snt_status snt_dist_bcast(snt_dist *d, void *buf, int64_t bytes, snt_err *e) {
-  int rc = d ? d->mpi->bcast(buf, bytes) : 0;
+  if (!d) return SNT_OK;
+  enter(d, "MPI_Bcast");
+  int rc = d->mpi->bcast(buf, bytes);
+  leave(d);
   return rc ? mpi_fail(d, rc, "MPI_Bcast", e) : SNT_OK;
 }

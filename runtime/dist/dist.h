@@ -23,6 +23,13 @@ void snt_dist_close(snt_dist *d);
 /* Ends every rank of the job (after a failure one rank cannot recover from alone). */
 void snt_dist_abort(snt_dist *d, int code);
 
+/* A watchdog over the collectives: when one waits longer than `seconds` (a rank died or hangs:
+ * OpenMPI waits forever on a stopped process), on_timeout(user, call, waited) runs on the
+ * watchdog's thread while the caller is still blocked in MPI; it is expected not to return
+ * (the command ends the process, and mpirun the job). seconds <= 0 turns it off. */
+typedef void (*snt_dist_timeout_fn)(void *user, const char *call, double waited);
+snt_status snt_dist_set_timeout(snt_dist *d, double seconds, snt_dist_timeout_fn on_timeout, void *user, snt_err *e);
+
 int snt_dist_rank(const snt_dist *d);
 int snt_dist_size(const snt_dist *d);
 

@@ -23,11 +23,61 @@ static void on_sigint(int sig) {
   interrupted = 1;
 }
 
+/* Under mpirun: what this rank says when the job ends under it, prepared at every step (a
+ * signal handler can format nothing). where[k]: "epoch E, step S of N; --resume ...";
+ * ended[k]: the whole line for SIGTERM, which mpirun sends when another rank has died. Each is
+ * written into the buffer not in use, then `current` flips. */
+enum { WHERE_BYTES = 4608, ENDED_BYTES = WHERE_BYTES + 512 };
+static char where_note[2][WHERE_BYTES], ended_note[2][ENDED_BYTES];
+static volatile sig_atomic_t note_current, ended_len[2];
+
+static void on_sigterm(int sig) {
+  int k = note_current;
+  ssize_t w = write(2, ended_note[k], (size_t)ended_len[k]);
+  (void)w;
+  signal(sig, SIG_DFL); /* then end as SIGTERM would have */
+  raise(sig);
+}
+
+/* Where the run is, for the notes above. */
+static void note_progress(const char *prog, int rank, const char *out, int epoch, int step, int steps, int done) {
+  int k = !note_current;
+  char resume[4200];
+  if (done > 0) snprintf(resume, sizeof resume, "--resume continues from %.4000s/last.onnx (after epoch %d)", out, done);
+  else snprintf(resume, sizeof resume, "no epoch was completed: nothing to resume");
+  snprintf(where_note[k], WHERE_BYTES, "epoch %d, step %d of %d; %s", epoch + 1, step + 1, steps, resume);
+  int n = snprintf(ended_note[k], ENDED_BYTES, "\n%.200s train: rank %d: the job was ended by mpirun (another rank has "
+                   "died?) in %s\n", prog, rank, where_note[k]);
+  ended_len[k] = rank > 0 || n < 0 ? 0 : n >= ENDED_BYTES ? ENDED_BYTES - 1 : n; /* rank 0 speaks for the job */
+  note_current = k;
+}
+
+typedef struct timeout_ctx {
+  const char *prog;
+  int rank;
+  double seconds;
+} timeout_ctx;
+
+/* The watchdog's (runtime/dist): a collective waited past --comm-timeout. Rank 0 speaks first;
+ * another rank waits a little longer, so that it speaks only when rank 0 is the one gone. The
+ * process ends here (_exit: this thread cannot unwind the one blocked in MPI), and mpirun then
+ * ends the job. */
+static void on_comm_timeout(void *user, const char *call, double waited) {
+  const timeout_ctx *c = user;
+  if (c->rank > 0 && waited < c->seconds + 2) return; /* asked again in a fifth of a second */
+  fprintf(stderr, "\n%s train: rank %d: no answer from the other ranks for %.0f s in %s (%s): a rank has died or "
+          "hangs, so the job ends here (--comm-timeout sets the wait)\n", c->prog, c->rank, waited, call,
+          where_note[note_current]);
+  fflush(stderr);
+  _exit(SNT_EXIT_INTERNAL);
+}
+
 typedef struct opts {
   const char *data, *out, *weights, *init_from;
   int64_t epochs, batch, patience, seed;
   double lr, bn_momentum, split[3];
   int threads, augment, resume, has_split, profile;
+  double comm_timeout; /* under mpirun: seconds a collective may wait */
   long long max_pixels; /* --max-pixels, 0 = the image module's default */
   snt_image_window window; /* --window C,W for DICOM images */
 } opts;
@@ -45,7 +95,7 @@ static int parse(const snt_model_info *info, const snt_train_info *t, snt_rt_com
   const snt_train_recipe *r = &t->recipe;
   int64_t most = t->step_model->batch;
   *o = (opts){.out = "run", .epochs = r->epochs, .batch = r->batch < most ? r->batch : most, .patience = -1, .seed = r->seed,
-              .lr = -1, .bn_momentum = -1, .augment = 1};
+              .lr = -1, .bn_momentum = -1, .augment = 1, .comm_timeout = 300};
   memcpy(o->split, r->split, sizeof o->split);
   bool no_augment = false, resume = false, profile = false;
   double split[3];
@@ -65,6 +115,9 @@ static int parse(const snt_model_info *info, const snt_train_info *t, snt_rt_com
       {.name = "no-augment", 0, SNT_OPT_FLAG, &no_augment, NULL, "no augmentation"},
       {.name = "resume", 0, SNT_OPT_FLAG, &resume, NULL, "continue from DIR/last.onnx"},
       {.name = "profile", 0, SNT_OPT_FLAG, &profile, NULL, "time every node of the step; a table at the end"},
+      {.name = "comm-timeout", 0, SNT_OPT_DOUBLE, &o->comm_timeout, "S",
+       "under mpirun: end the job when the ranks wait S seconds for one another (default 300; 0 = wait forever)",
+       .dmin = 0, .dmax = 1e9},
       {.name = "max-pixels", 0, SNT_OPT_INT, &c->max_pixels, "N", "the largest image decoded", .imin = 1,
        .imax = SNT_IMAGE_MAX_PIXELS},
       {NULL}};
@@ -199,6 +252,7 @@ static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *c
       step++;
       continue;
     }
+    if (dist) note_progress(t->step_model->name, snt_dist_rank(dx->d), o->out, epoch, step, steps, s->epoch);
     for (int i = 0; i < n; i++) b.w[i] = (float)cw[b.labels[i]];
     const void *ins[3] = {b.x, b.labels, b.w};
     uint64_t seed = snt_rng_u64((uint64_t)o->seed, 7, (uint64_t)epoch, (uint64_t)step);
@@ -306,6 +360,7 @@ typedef struct trainer {
   snt_tr_prof prof; /* --profile */
   snt_dist *dist;   /* under mpirun with several ranks; else NULL */
   snt_tr_dist dx;
+  timeout_ctx tmo;  /* the watchdog's view */
   bool collective;  /* the failure being returned is every rank's (no MPI_Abort needed) */
 } trainer;
 
@@ -580,7 +635,14 @@ int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, snt_rt
     }
     if (tr->o.threads <= 0) tr->o.threads = openblas_get_num_procs();
     tr->collective = false;
-    rc = setup(tr);
+    if (tr->dist) {
+      tr->tmo = (timeout_ctx){info->name, snt_dist_rank(tr->dist), tr->o.comm_timeout};
+      note_progress(info->name, tr->tmo.rank, tr->o.out, 0, -1, 0, 0);
+      signal(SIGTERM, on_sigterm);
+      if (snt_dist_set_timeout(tr->dist, tr->o.comm_timeout, on_comm_timeout, &tr->tmo, &de) != SNT_OK)
+        fprintf(stderr, "%s train: %s\n", info->name, de.msg), rc = SNT_EXIT_INTERNAL;
+    }
+    if (!rc) rc = setup(tr);
   }
   float bn_momentum = (float)(tr->o.bn_momentum >= 0 ? tr->o.bn_momentum : t->recipe.bn_momentum);
   bool stopped = false;

@@ -11,8 +11,10 @@ Checkpoints are read with python-onnx.
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import onnx
@@ -192,8 +194,81 @@ def t_no_plugin():
     check(not os.path.exists(out), "and no rank trained alone")
 
 
+def rank_pid(out, rank):
+    """The PID of the rank of the job training into out (from its environment), or None."""
+    for pid in os.listdir("/proc"):
+        try:
+            cmd = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
+            env = open("/proc/%s/environ" % pid, "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if cmd and cmd[0] == exe().encode() and out.encode() in cmd and \
+                ("OMPI_COMM_WORLD_RANK=%d" % rank).encode() in env:
+            return int(pid)
+    return None
+
+
+def epochs_done(out):
+    try:
+        with open(os.path.join(out, "history.csv")) as f:
+            return len(f.read().splitlines()) - 1
+    except OSError:
+        return 0
+
+
+def fault(sig, name):
+    """Rank 1 gets sig mid-training: the job ends, rank 0 says why, --resume goes on."""
+    data("data", per_class=30)
+    out = fresh("fault-" + name)
+    cmd = mpirun(2) + [exe(), "train", "--data", work("data"), "--out", out, "--threads", "1", "--epochs", "100000",
+                       "--batch", "2", "--comm-timeout", "3"]
+    job = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while epochs_done(out) < 2 and time.time() < deadline and job.poll() is None:
+        time.sleep(0.1)
+    pid = rank_pid(out, 1)
+    if not check(pid is not None and job.poll() is None, "a 2-rank job is training (rank 1 is PID %s)" % pid):
+        job.kill()
+        return
+    os.kill(pid, sig)
+    t0 = time.time()
+    try:
+        _, err = job.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        job.kill()
+        _, err = job.communicate()
+        check(False, "the job ended within 60 s of rank 1's %s" % name)
+        return
+    took = time.time() - t0
+    print(err)
+    check(job.returncode != 0, "rank 1 %s: the job fails (exit %d)" % (name, job.returncode))
+    bound = 3 + 10 if sig == signal.SIGSTOP else 10
+    check(took < bound, "and ends %.1f s after the %s (bound %d s: --comm-timeout 3 and mpirun's cleanup)"
+          % (took, name, bound))
+    done = epochs_done(out)
+    want = ("dist_plain train: rank 0: no answer from the other ranks for 3 s in MPI_Allreduce (epoch "
+            if sig == signal.SIGSTOP else "dist_plain train: rank 0: the job was ended by mpirun (another rank has died?) "
+            "in epoch ")
+    check(want in err and "--resume continues from %s/last.onnx (after epoch " % out in err,
+          "rank 0 says what happened and where to resume")
+    time.sleep(0.5)
+    check(rank_pid(out, 0) is None and rank_pid(out, 1) is None, "no rank is left behind (the stopped one included)")
+    p = train(2, out, ["--epochs", str(done + 1), "--batch", "2", "--resume"])
+    check("resuming from %s/last.onnx after epoch %d" % (out, done) in p.stdout and epochs_done(out) == done + 1,
+          "--resume continues after epoch %d and finishes epoch %d" % (done, done + 1))
+
+
+def t_fault_kill():
+    fault(signal.SIGKILL, "SIGKILL")
+
+
+def t_fault_stop():
+    fault(signal.SIGSTOP, "SIGSTOP")
+
+
 TESTS = {"equivalence": t_equivalence, "resume": t_resume, "single": t_single, "writers": t_writers,
-         "data_mismatch": t_data_mismatch, "no_plugin": t_no_plugin}
+         "data_mismatch": t_data_mismatch, "no_plugin": t_no_plugin, "fault_kill": t_fault_kill,
+         "fault_stop": t_fault_stop}
 
 
 def main():
