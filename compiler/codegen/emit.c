@@ -195,8 +195,10 @@ static snt_status header(const snt_graph *g, const char *prefix, const char *dir
                 prefix, prefix, prefix);
   if (step)
     snt_sb_printf(&h, "/* One training step on n <= %lld samples (dropout seeded by seed). Returns 0. */\n"
-                      "int %s_step(struct %s *m, int64_t n, uint64_t seed, const void *const *in, void *const *out);\n\n",
-                  (long long)g->batch, prefix, prefix);
+                      "int %s_step(struct %s *m, int64_t n, uint64_t seed, const void *const *in, void *const *out);\n"
+                      "/* Data-parallel training: snt_k_ctx_set_shard on the step's kernels. */\n"
+                      "void %s_set_shard(struct %s *m, int64_t first, int (*sum)(void *, double *, int64_t), void *user);\n\n",
+                  (long long)g->batch, prefix, prefix, prefix, prefix);
   snt_sb_puts(&h, "#endif\n");
   char *name = snt_format("%s.h", prefix);
   snt_status st = h.failed || !name ? SNT_ERR_NOMEM : write_file(d, dir, name, h.data, h.len);
@@ -534,7 +536,10 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
     snt_sb_puts(&src, "  return 0;\n}\n\n");
     if (e.step)
       snt_sb_printf(&src, "int %s_run(struct %s *m, const void *const *in, void *const *out) {\n"
-                          "  return %s_step(m, %lld, 0, in, out);\n}\n\n", prefix, prefix, prefix, (long long)g->batch);
+                          "  return %s_step(m, %lld, 0, in, out);\n}\n\n"
+                          "void %s_set_shard(struct %s *m, int64_t first, int (*sum)(void *, double *, int64_t), void *user) {\n"
+                          "  snt_k_ctx_set_shard(m->k, first, sum, user);\n}\n\n",
+                    prefix, prefix, prefix, (long long)g->batch, prefix, prefix);
     else {
       run_n_fn(&src, g, prefix, scan.scalable, stage);
       snt_sb_printf(&src, "int %s_run(struct %s *m, const void *const *in, void *const *out) {\n"

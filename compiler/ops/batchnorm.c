@@ -166,7 +166,8 @@ static snt_status emit_train(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   int64_t c, inner;
   dims3(e->g, n->in[0], &c, &inner);
-  snt_emit_line(e, "snt_k_bn_train_forward(%s, %lld, %lld, %s, %s, %s, %sf, %d, %s, %s, %s, %s);", snt_emit_batch(e),
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_bn_train_forward_ctx(m->k, %s, %lld, %lld, %s, %s, %s, %sf, %d, %s, %s, %s, %s))) "
+                "return snt_k_st_;", snt_emit_batch(e),
                 (long long)c, (long long)inner, snt_emit_ptr(e, n->in[0]), param_ptr(e, n, "gamma"), param_ptr(e, n, "beta"),
                 snt_emit_f64(e, (float)snt_node_float(n, "eps", 1e-3)), (int)snt_node_int(n, "relu", 0), snt_emit_ptr(e, n->out[0]),
                 snt_emit_ptr(e, n->out[1]),
@@ -187,7 +188,8 @@ static snt_status emit_train_grad(snt_emit *e, int node) {
   const char *dg = snt_node_int(n, "want_dgamma", 0) ? snt_emit_ptr(e, n->out[o++]) : "NULL";
   const char *db = snt_node_int(n, "want_dbeta", 0) ? snt_emit_ptr(e, n->out[o++]) : "NULL";
   int relu = (int)snt_node_int(f, "relu", 0);
-  snt_emit_line(e, "snt_k_bn_train_backward(%s, %lld, %lld, %s, %s, %s, %s, %s, %s, %d, %s, %s, %s);", snt_emit_batch(e),
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_bn_train_backward_ctx(m->k, %s, %lld, %lld, %s, %s, %s, %s, %s, %s, %d, %s, %s, "
+                "%s))) return snt_k_st_;", snt_emit_batch(e),
                 (long long)c, (long long)inner, snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]), param_ptr(e, f, "gamma"),
                 param_ptr(e, f, "beta"), snt_emit_ptr(e, n->in[2]), snt_emit_ptr(e, n->in[3]), relu, dx, dg, db);
   return SNT_OK;

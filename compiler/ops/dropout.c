@@ -110,8 +110,9 @@ static snt_status emit_train(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *x = &e->g->tensors[n->in[0]];
   uint64_t key = layer_key(n->name) ^ (uint64_t)snt_node_int(n, "seed", 0);
-  snt_emit_line(e, "snt_k_dropout_forward((%s) * %lldLL, %sf, seed ^ 0x%llxULL, %s, %s, %s);", snt_emit_batch(e),
-                (long long)(snt_tensor_numel(x) / x->dims[0]), snt_emit_f64(e, (float)snt_node_float(n, "rate", 0)),
+  int64_t per = snt_tensor_numel(x) / x->dims[0];
+  snt_emit_line(e, "snt_k_dropout_forward_ctx(m->k, (%s) * %lldLL, %lldLL, %sf, seed ^ 0x%llxULL, %s, %s, %s);",
+                snt_emit_batch(e), (long long)per, (long long)per, snt_emit_f64(e, (float)snt_node_float(n, "rate", 0)),
                 (unsigned long long)key, snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->out[0]), snt_emit_ptr(e, n->out[1]));
   return SNT_OK;
 }

@@ -181,6 +181,9 @@ const char *snt_loader_first_error(const snt_loader *l);
  * some maybe empty, when sharded). */
 int snt_loader_steps(const snt_loader *l);
 
+/* Items the loader was made over (n_items). */
+int snt_loader_items(const snt_loader *l);
+
 /* Stops the background threads (also mid-epoch) and frees the loader; l may be NULL. */
 void snt_loader_destroy(snt_loader *l);
 

@@ -47,6 +47,13 @@ int snt_k_bf16_available(void);
  * sum the products of the definition (not Winograd, whose transforms round differently, so that
  * a max-pool's gradient goes where a float64 reference sends it). */
 void snt_k_ctx_set_training(snt_k_ctx *ctx, int training);
+/* Data-parallel training (EXE train under mpirun): this instance's batch holds the job's
+ * samples from `first` on, so dropout keys its draws by the global sample index; `sum` (NULL:
+ * none) adds n doubles over every rank in place and returns 0, or nonzero when it failed:
+ * BatchNorm then normalises with the job's batch statistics (--sync-bn). */
+typedef int (*snt_k_sum_fn)(void *user, double *x, int64_t n);
+void snt_k_ctx_set_shard(snt_k_ctx *ctx, int64_t first, snt_k_sum_fn sum, void *user);
+int64_t snt_k_ctx_first_sample(const snt_k_ctx *ctx); /* 0 for NULL */
 
 /* y[n][c][i] = post(x[n][c][i] * s[n * s_batch_stride + c] + residual[n][c][i]) for i < inner:
  * a squeeze-excite gate, its block's residual (NULL: none) and ReLU (post, when relu is set),

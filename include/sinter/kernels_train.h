@@ -47,6 +47,18 @@ void snt_k_bn_train_forward(int64_t batch, int64_t channels, int64_t inner, cons
 void snt_k_bn_train_backward(int64_t batch, int64_t channels, int64_t inner, const float *x,
                              const float *dy, const float *gamma, const float *beta, const float *mean,
                              const float *invstd, int relu, float *dx, float *dgamma, float *dbeta);
+/* The two above on ctx: with snt_k_ctx_set_shard's sum (--sync-bn), the mean and variance are
+ * those of the job's whole batch (every rank's samples: two sums over the ranks), and the
+ * backward's batch sums are the job's too, each rank's dy taken at the weight of its samples
+ * (its loss is the mean over its own n), so that dx, dgamma and dbeta are those of one process
+ * over the whole batch, dgamma and dbeta this rank's share. Without a sum, the functions
+ * above. SNT_ERR_IO when a sum fails, SNT_ERR_NOMEM without memory for the sums. */
+snt_status snt_k_bn_train_forward_ctx(snt_k_ctx *ctx, int64_t batch, int64_t channels, int64_t inner, const float *x,
+                                      const float *gamma, const float *beta, float eps, int relu, float *y,
+                                      float *mean, float *var, float *invstd);
+snt_status snt_k_bn_train_backward_ctx(snt_k_ctx *ctx, int64_t batch, int64_t channels, int64_t inner, const float *x,
+                                       const float *dy, const float *gamma, const float *beta, const float *mean,
+                                       const float *invstd, int relu, float *dx, float *dgamma, float *dbeta);
 /* Backward of inference-mode BN (frozen layers): dx = dy * gamma / sqrt(var + eps), masked by
  * y > 0 when relu. gamma may be NULL (1). */
 void snt_k_bn_infer_backward(int64_t batch, int64_t channels, int64_t inner, const float *y,
@@ -91,6 +103,11 @@ void snt_k_softmax_backward(int64_t outer, int64_t axis_len, int64_t inner, cons
  * 1 - rate) and scaled by 1/(1-rate); mask gets 0/1. Stateless: (seed) reproduces a step. */
 void snt_k_dropout_forward(int64_t n, float rate, uint64_t seed, const float *x, float *y,
                            uint8_t *mask);
+/* The same over a data-parallel shard: n elements of per_sample each, keyed as the job's
+ * elements from snt_k_ctx_first_sample(ctx) * per_sample on, so that a sample draws the same
+ * mask whichever rank holds it. */
+void snt_k_dropout_forward_ctx(const snt_k_ctx *ctx, int64_t n, int64_t per_sample, float rate, uint64_t seed,
+                               const float *x, float *y, uint8_t *mask);
 /* dx = dy * mask / (1 - rate). */
 void snt_k_dropout_backward(int64_t n, float rate, const uint8_t *mask, const float *dy,
                             float *dx);

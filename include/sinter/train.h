@@ -69,6 +69,10 @@ typedef struct snt_train_info {
   const snt_model_info *step_model; /* the training step as a model (tables, create, destroy) */
   /* Runs one step on n <= B samples; `seed` drives dropout. Returns 0 on success. */
   int (*step)(void *model, int64_t n, uint64_t seed, const void *const *in, void *const *out);
+  /* Data-parallel training: the step's samples are the job's from `first` on (dropout keys its
+   * draws by the job's sample index), and with `sum` (adds doubles over the ranks; NULL: none)
+   * BatchNorm uses the job's batch statistics (snt_k_ctx_set_shard). */
+  void (*set_shard)(void *model, int64_t first, int (*sum)(void *user, double *x, int64_t n), void *user);
   const snt_model_info *eval_model; /* inference at the training batch (validation, evaluate) */
   int n_params;
   const snt_train_param *params;

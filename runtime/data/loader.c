@@ -269,6 +269,8 @@ int snt_loader_skipped(const snt_loader *l) { return l->skipped; }
 
 const char *snt_loader_first_error(const snt_loader *l) { return l->first_err; }
 
+int snt_loader_items(const snt_loader *l) { return l->n; }
+
 int snt_loader_steps(const snt_loader *l) { return (l->n + l->o.batch - 1) / l->o.batch; }
 
 void snt_loader_destroy(snt_loader *l) {

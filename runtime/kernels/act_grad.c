@@ -58,14 +58,25 @@ static uint64_t splitmix64(uint64_t seed, uint64_t i) {
   return z ^ (z >> 31);
 }
 
-void snt_k_dropout_forward(int64_t n, float rate, uint64_t seed, const float *x, float *y, uint8_t *mask) {
+/* Elements i of x are the job's first + i. */
+static void dropout_from(uint64_t first, int64_t n, float rate, uint64_t seed, const float *x, float *y, uint8_t *mask) {
   float scale = 1.0f / (1.0f - rate);
   for (int64_t i = 0; i < n; i++) {
-    double u = (double)(splitmix64(seed, (uint64_t)i) >> 11) * 0x1p-53; /* uniform in [0, 1) */
+    double u = (double)(splitmix64(seed, first + (uint64_t)i) >> 11) * 0x1p-53; /* uniform in [0, 1) */
     uint8_t keep = u >= (double)rate;
     mask[i] = keep;
     y[i] = keep ? x[i] * scale : 0.0f;
   }
+}
+
+void snt_k_dropout_forward(int64_t n, float rate, uint64_t seed, const float *x, float *y, uint8_t *mask) {
+  dropout_from(0, n, rate, seed, x, y, mask);
+}
+
+void snt_k_dropout_forward_ctx(const snt_k_ctx *ctx, int64_t n, int64_t per_sample, float rate, uint64_t seed,
+                               const float *x, float *y, uint8_t *mask) {
+  /* unsigned: the index wraps like the hash's own arithmetic, never overflows */
+  dropout_from((uint64_t)snt_k_ctx_first_sample(ctx) * (uint64_t)per_sample, n, rate, seed, x, y, mask);
 }
 
 void snt_k_dropout_backward(int64_t n, float rate, const uint8_t *mask, const float *dy, float *dx) {

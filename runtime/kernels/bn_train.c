@@ -1,7 +1,9 @@
 /* Batch normalisation in training mode: batch statistics forward, and the backward of both
  * the training and the inference (frozen) forms. */
 #include <math.h>
+#include <stdlib.h>
 
+#include "gemm_core.h"
 #include "kernels_util.h"
 #include "sinter/kernels_train.h"
 
@@ -234,6 +236,174 @@ void snt_k_bn_train_backward(int64_t batch, int64_t channels, int64_t inner, con
   bn_args a = {.batch = batch, .channels = channels, .inner = inner, .x = x, .dy = dy, .gamma = gamma, .beta = beta,
                .mean = mean, .invstd = invstd, .relu = relu, .out = dx, .dgamma = dgamma, .dbeta = dbeta};
   snt_k_parallel_for(channels, min_channels(batch, inner), backward_channels, &a);
+}
+
+/* ---- synchronised BatchNorm (--sync-bn): the job's batch statistics through ctx's sum ---- */
+
+typedef struct sync_args {
+  bn_args a;
+  double *s;     /* per channel: `stride` sums */
+  float *shift;  /* per channel: the centre of the second pass (the job's mean, rounded) */
+  double count, ranks_count; /* this rank's values per channel, the job's */
+} sync_args;
+
+/* Pass 1: sum(x) per channel. */
+static void sync_sum(void *arg, int64_t c0, int64_t c1) {
+  const sync_args *g = arg;
+  const bn_args *a = &g->a;
+  for (int64_t c = c0; c < c1; c++) {
+    double s[2] = {0, 0};
+    for (int64_t n = 0; n < a->batch; n++) moments_acc(a->x + (n * a->channels + c) * a->inner, a->inner, 0.0f, s);
+    g->s[c] = s[0];
+  }
+}
+
+/* Pass 2: sum(x - shift) and sum((x - shift)^2) per channel. */
+static void sync_moments(void *arg, int64_t c0, int64_t c1) {
+  const sync_args *g = arg;
+  const bn_args *a = &g->a;
+  for (int64_t c = c0; c < c1; c++) {
+    double s[2] = {0, 0};
+    for (int64_t n = 0; n < a->batch; n++) moments_acc(a->x + (n * a->channels + c) * a->inner, a->inner, g->shift[c], s);
+    g->s[2 * c] = s[0], g->s[2 * c + 1] = s[1];
+  }
+}
+
+static void sync_apply(void *arg, int64_t c0, int64_t c1) {
+  const sync_args *g = arg;
+  const bn_args *a = &g->a;
+  for (int64_t c = c0; c < c1; c++) {
+    float sc, b;
+    affine(a, c, &sc, &b);
+    for (int64_t n = 0; n < a->batch; n++) {
+      int64_t off = (n * a->channels + c) * a->inner;
+      scale_shift(a->out + off, a->x + off, sc, b, a->inner, a->relu);
+    }
+  }
+}
+
+/* Two passes (the mean, then the moments about it), each summed over the ranks: a one-pass
+ * shift would differ from rank to rank. */
+static snt_status sync_forward(snt_k_ctx *ctx, sync_args *g) {
+  bn_args *a = &g->a;
+  int64_t ch = a->channels, grain = min_channels(a->batch, a->inner);
+  snt_k_parallel_for(ch, grain, sync_sum, g);
+  g->s[ch] = g->count;
+  if (snt_k_ctx_sum(ctx, g->s, ch + 1)) return SNT_ERR_IO;
+  double m = g->s[ch];
+  for (int64_t c = 0; c < ch; c++) g->shift[c] = m > 0 ? (float)(g->s[c] / m) : 0.0f;
+  snt_k_parallel_for(ch, grain, sync_moments, g);
+  if (snt_k_ctx_sum(ctx, g->s, 2 * ch)) return SNT_ERR_IO;
+  for (int64_t c = 0; c < ch; c++) {
+    double d = m > 0 ? g->s[2 * c] / m : 0.0, v = m > 0 ? g->s[2 * c + 1] / m - d * d : 0.0;
+    v = v < 0.0 ? 0.0 : v;
+    double is = 1.0 / sqrt(v + (double)a->eps);
+    a->mean_out[c] = (float)(g->shift[c] + d);
+    a->var_out[c] = (float)v;
+    a->invstd_out[c] = (float)is;
+  }
+  snt_k_parallel_for(ch, grain, sync_apply, g);
+  return SNT_OK;
+}
+
+snt_status snt_k_bn_train_forward_ctx(snt_k_ctx *ctx, int64_t batch, int64_t channels, int64_t inner, const float *x,
+                                      const float *gamma, const float *beta, float eps, int relu, float *y,
+                                      float *mean, float *var, float *invstd) {
+  if (!snt_k_ctx_has_sum(ctx)) {
+    snt_k_bn_train_forward(batch, channels, inner, x, gamma, beta, eps, relu, y, mean, var, invstd);
+    return SNT_OK;
+  }
+  sync_args g = {.a = {.batch = batch, .channels = channels, .inner = inner, .x = x, .gamma = gamma, .beta = beta,
+                       .eps = eps, .relu = relu, .out = y, .mean_out = mean, .var_out = var, .invstd_out = invstd},
+                 .count = (double)batch * (double)inner};
+  g.s = malloc(sizeof(double) * (size_t)(2 * channels + 1));
+  g.shift = malloc(sizeof(float) * (size_t)(channels ? channels : 1));
+  snt_status st = g.s && g.shift ? sync_forward(ctx, &g) : SNT_ERR_NOMEM;
+  free(g.s);
+  free(g.shift);
+  return st;
+}
+
+/* Backward pass 1: this rank's sum(g), sum(g * (x - mean)), sum(x - mean) per channel. */
+static void sync_grad_sums(void *arg, int64_t c0, int64_t c1) {
+  const sync_args *g = arg;
+  const bn_args *a = &g->a;
+  for (int64_t c = c0; c < c1; c++) {
+    float fs, fb;
+    affine(a, c, &fs, &fb);
+    double *s = g->s + 3 * c;
+    s[0] = s[1] = s[2] = 0.0;
+    for (int64_t n = 0; n < a->batch; n++) {
+      int64_t off = (n * a->channels + c) * a->inner;
+      grad_sums(a->x + off, a->relu, fs, fb, a->dy + off, a->inner, a->mean[c], s);
+    }
+  }
+}
+
+/* Pass 2: dgamma, dbeta of this rank from its own sums (at 3c .. 3c + 2), dx from the job's
+ * (the same places of the summed copy), as one process over the whole batch would, then back
+ * in this rank's scale (its loss is the mean over its n samples, one process's over N). */
+typedef struct sync_dx_args {
+  const sync_args *g;
+  const double *local, *job;
+  double per_job; /* N / n */
+} sync_dx_args;
+
+static void sync_dx(void *arg, int64_t c0, int64_t c1) {
+  const sync_dx_args *d = arg;
+  const bn_args *a = &d->g->a;
+  double m = d->g->ranks_count;
+  for (int64_t c = c0; c < c1; c++) {
+    const double *mine = d->local + 3 * c, *job = d->job + 3 * c;
+    double is = a->invstd[c], shift = m > 0 ? job[2] / m : 0.0;
+    /* job[0..1]: one process's sums over the whole batch (its dy is this rank's x n / N) */
+    double db = job[0], dg = (job[1] - shift * db) * is;
+    if (a->dgamma) a->dgamma[c] = (float)((mine[1] - shift * mine[0]) * is);
+    if (a->dbeta) a->dbeta[c] = (float)mine[0];
+    if (!a->out || m == 0) continue;
+    float fs, fb;
+    affine(a, c, &fs, &fb);
+    double scd = (a->gamma ? (double)a->gamma[c] : 1.0) * is, ccd = scd * dg * is / m;
+    float sc = (float)scd, cc = (float)(ccd * d->per_job), e = (float)((scd * db / m - ccd * shift) * d->per_job);
+    for (int64_t n = 0; n < a->batch; n++) {
+      int64_t off = (n * a->channels + c) * a->inner;
+      bn_dx(a->x + off, a->relu, fs, fb, a->dy + off, a->inner, a->mean[c], sc, cc, e, a->out + off);
+    }
+  }
+}
+
+static snt_status sync_backward(snt_k_ctx *ctx, sync_args *g) {
+  const bn_args *a = &g->a;
+  int64_t ch = a->channels, grain = min_channels(a->batch, a->inner);
+  snt_k_parallel_for(ch, grain, sync_grad_sums, g);
+  double *job = g->s + 3 * ch, n = (double)a->batch;
+  for (int64_t i = 0; i < 3 * ch; i++) job[i] = i % 3 == 2 ? g->s[i] : g->s[i] * n;
+  job[3 * ch] = n;
+  if (snt_k_ctx_sum(ctx, job, 3 * ch + 1)) return SNT_ERR_IO;
+  g->ranks_count = job[3 * ch] * (double)a->inner;
+  /* The sums came as per-sample gradients (dy x n): over N they are one process's. */
+  for (int64_t i = 0; i < 3 * ch; i++)
+    if (i % 3 != 2) job[i] /= job[3 * ch];
+  sync_dx_args d = {g, g->s, job, n > 0 ? job[3 * ch] / n : 1.0};
+  snt_k_parallel_for(ch, grain, sync_dx, &d);
+  return SNT_OK;
+}
+
+snt_status snt_k_bn_train_backward_ctx(snt_k_ctx *ctx, int64_t batch, int64_t channels, int64_t inner, const float *x,
+                                       const float *dy, const float *gamma, const float *beta, const float *mean,
+                                       const float *invstd, int relu, float *dx, float *dgamma, float *dbeta) {
+  if (!snt_k_ctx_has_sum(ctx)) {
+    snt_k_bn_train_backward(batch, channels, inner, x, dy, gamma, beta, mean, invstd, relu, dx, dgamma, dbeta);
+    return SNT_OK;
+  }
+  sync_args g = {.a = {.batch = batch, .channels = channels, .inner = inner, .x = x, .dy = dy, .gamma = gamma,
+                       .beta = beta, .mean = mean, .invstd = invstd, .relu = relu, .out = dx, .dgamma = dgamma,
+                       .dbeta = dbeta},
+                 .count = (double)batch * (double)inner};
+  g.s = malloc(sizeof(double) * (size_t)(6 * channels + 1));
+  snt_status st = g.s ? sync_backward(ctx, &g) : SNT_ERR_NOMEM;
+  free(g.s);
+  return st;
 }
 
 typedef struct infer_args {

@@ -59,6 +59,9 @@ struct snt_k_ctx {
   } members[MAX_TEAM];
   snt_k_precision precision;
   int training; /* snt_k_ctx_set_training */
+  int64_t first_sample; /* snt_k_ctx_set_shard */
+  snt_k_sum_fn sum;
+  void *sum_user;
   int bf16_fp32_paths; /* a BF16 context may take FP32 paths that beat its GEMM (Winograd) */
   double stream_bytes; /* outputs from this size on are streamed (snt_k_ctx_stream_bytes) */
   snt_k_bf16_cache *bf16; /* rounded weights, made when BF16 is first used */
@@ -265,3 +268,18 @@ void *snt_k_ctx_scratch(snt_k_ctx *c, int slot, int t, size_t bytes) {
   c->scratch_bytes[slot][t] = rounded;
   return p;
 }
+
+void snt_k_ctx_set_shard(snt_k_ctx *ctx, int64_t first, snt_k_sum_fn sum, void *user) {
+  if (!ctx) return;
+  ctx->first_sample = first;
+  ctx->sum = sum;
+  ctx->sum_user = user;
+}
+
+int64_t snt_k_ctx_first_sample(const snt_k_ctx *ctx) { return ctx ? ctx->first_sample : 0; }
+
+int snt_k_ctx_sum(const snt_k_ctx *ctx, double *x, int64_t n) {
+  return ctx && ctx->sum ? ctx->sum(ctx->sum_user, x, n) : 0;
+}
+
+int snt_k_ctx_has_sum(const snt_k_ctx *ctx) { return ctx && ctx->sum; }

@@ -110,6 +110,9 @@ void snt_k_gemm_pack_a(snt_k_isa isa, const float *a, int64_t lda, int trans_a, 
  * once on each of `threads` threads (t = 0 on the caller) and returns when all are done. */
 snt_k_isa snt_k_ctx_isa(const snt_k_ctx *ctx);
 int snt_k_ctx_training(const snt_k_ctx *ctx); /* snt_k_ctx_set_training's flag (0 for NULL) */
+/* snt_k_ctx_set_shard's sum over the ranks (0: done, or no sum set), and whether one is set. */
+int snt_k_ctx_sum(const snt_k_ctx *ctx, double *x, int64_t n);
+int snt_k_ctx_has_sum(const snt_k_ctx *ctx);
 /* Outputs of at least this many bytes are written with streaming stores (the epilogue's
  * `stream`): 24 MB, or SINTER_STREAM_BYTES at create. */
 double snt_k_ctx_stream_bytes(const snt_k_ctx *ctx);

@@ -78,6 +78,7 @@ typedef struct opts {
   double lr, bn_momentum, split[3];
   int threads, augment, resume, has_split, profile;
   double comm_timeout; /* under mpirun: seconds a collective may wait */
+  int sync_bn;         /* under mpirun: BatchNorm over the job's batch */
   long long max_pixels; /* --max-pixels, 0 = the image module's default */
   snt_image_window window; /* --window C,W for DICOM images */
 } opts;
@@ -97,7 +98,7 @@ static int parse(const snt_model_info *info, const snt_train_info *t, snt_rt_com
   *o = (opts){.out = "run", .epochs = r->epochs, .batch = r->batch < most ? r->batch : most, .patience = -1, .seed = r->seed,
               .lr = -1, .bn_momentum = -1, .augment = 1, .comm_timeout = 300};
   memcpy(o->split, r->split, sizeof o->split);
-  bool no_augment = false, resume = false, profile = false;
+  bool no_augment = false, resume = false, profile = false, sync_bn = false;
   double split[3];
   const snt_opt own[] = {
       {.name = "data", 0, SNT_OPT_STRING, &o->data, "DIR", "a folder of class folders (required)"},
@@ -115,6 +116,8 @@ static int parse(const snt_model_info *info, const snt_train_info *t, snt_rt_com
       {.name = "no-augment", 0, SNT_OPT_FLAG, &no_augment, NULL, "no augmentation"},
       {.name = "resume", 0, SNT_OPT_FLAG, &resume, NULL, "continue from DIR/last.onnx"},
       {.name = "profile", 0, SNT_OPT_FLAG, &profile, NULL, "time every node of the step; a table at the end"},
+      {.name = "sync-bn", 0, SNT_OPT_FLAG, &sync_bn, NULL,
+       "under mpirun: BatchNorm statistics of the whole batch (default: each rank's own, as Keras's MirroredStrategy)"},
       {.name = "comm-timeout", 0, SNT_OPT_DOUBLE, &o->comm_timeout, "S",
        "under mpirun: end the job when the ranks wait S seconds for one another (default 300; 0 = wait forever)",
        .dmin = 0, .dmax = 1e9},
@@ -129,6 +132,7 @@ static int parse(const snt_model_info *info, const snt_train_info *t, snt_rt_com
   o->augment = !no_augment;
   o->resume = resume;
   o->profile = profile;
+  o->sync_bn = sync_bn;
   o->max_pixels = c->max_pixels;
   o->window = c->window;
   if (!o->data) {
@@ -202,6 +206,14 @@ typedef struct epoch_result {
   bool collective; /* a failure every rank met alike (the job's sums said so) */
 } epoch_result;
 
+/* snt_k_sum_fn over the job (--sync-bn's BatchNorm). */
+static int dist_sum(void *user, double *x, int64_t n) {
+  snt_err e;
+  if (snt_dist_sum_f64(user, x, n, &e) == SNT_OK) return 0;
+  fprintf(stderr, "%s\n", e.msg);
+  return 1;
+}
+
 /* The rank's hits among its n predictions. */
 static int64_t hits(const snt_tr_bufs *b, int n, int64_t classes) {
   const float *p = b->out[1];
@@ -256,7 +268,13 @@ static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *c
     for (int i = 0; i < n; i++) b.w[i] = (float)cw[b.labels[i]];
     const void *ins[3] = {b.x, b.labels, b.w};
     uint64_t seed = snt_rng_u64((uint64_t)o->seed, 7, (uint64_t)epoch, (uint64_t)step);
-    int st = n > 0 ? t->step(inst, n, seed, ins, b.out) : 0;
+    if (dist) { /* this rank's first sample in the batch, as the loader cut it */
+      int64_t first = (int64_t)step * o->batch, size = snt_loader_items(l) - first < o->batch ? snt_loader_items(l) - first : o->batch;
+      int64_t r = snt_dist_rank(dx->d), ranks = snt_dist_size(dx->d);
+      t->set_shard(inst, size * r / ranks, o->sync_bn ? dist_sum : NULL, dx->d);
+    }
+    /* --sync-bn: a rank with no sample still takes the step, for its share of BatchNorm's sums */
+    int st = n > 0 || (dist && o->sync_bn) ? t->step(inst, n, seed, ins, b.out) : 0;
     if (st != 0) {
       char what[96];
       snprintf(what, sizeof what, "train (epoch %d, step %d)", epoch + 1, step + 1);
@@ -285,7 +303,9 @@ static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *c
         continue;
       }
     }
-    loss += update(s, &b, bn_momentum, n > 0);
+    /* The moving statistics follow this rank's batch statistics, or with --sync-bn the job's
+     * (which a rank without samples has too). */
+    loss += update(s, &b, bn_momentum, n > 0 || o->sync_bn);
     const char *bad = bad_probs ? "the predicted probabilities are not finite" : nonfinite(s, &b, dist ? 0 : n, loss);
     if (bad) {
       /* Keras's TerminateOnNaN, also for weights: the loss is clipped, so NaN weights can give a
@@ -658,6 +678,10 @@ int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, snt_rt
     if ((rc = validate(tr, &vl, &va))) break;
     if (tr->d.split.n_val) printf(" - val_loss: %.4f - val_accuracy: %.4f", vl, va);
     printf(" - lr: %g", tr->s.lr);
+    if (tr->dist && tr->dx.comm_steps) /* the time rank 0 waited in the gradients' sum, waiting for the others included */
+      printf(" - allreduce: %.1fms/step of %.2f MB", 1e3 * tr->dx.comm_s / tr->dx.comm_steps,
+             (double)tr->dx.n * sizeof(float) / 1e6);
+    tr->dx.comm_s = 0, tr->dx.comm_steps = 0;
     if (er.skipped) printf(" - skipped: %d", er.skipped);
     printf("\n");
     if (er.skipped) {

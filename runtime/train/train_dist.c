@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "runtime/train/train_int.h"
 
@@ -98,7 +99,12 @@ snt_status snt_tr_dist_reduce_step(snt_tr_dist *x, const snt_tr_state *s, void *
     p += k;
   }
   p[0] = (float)n, p[1] = (float)io->loss_sum, p[2] = (float)io->correct, p[3] = (float)io->bad, p[4] = (float)io->stop;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   snt_status st = snt_dist_sum_f32(x->d, x->buf, x->n, e);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  x->comm_s += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+  x->comm_steps++;
   if (st != SNT_OK) return st;
   io->n = p[0], io->loss_sum = p[1], io->correct = p[2], io->bad = p[3], io->stop = p[4];
   if (io->n <= 0) return SNT_OK;

@@ -145,6 +145,8 @@ typedef struct snt_tr_dist {
   snt_dist *d;
   float *buf; /* every gradient, then the step's sums */
   int64_t n;
+  double comm_s;   /* seconds in the steps' all-reduces since the epoch began */
+  int comm_steps;
 } snt_tr_dist;
 /* One step's sums over the ranks: samples, loss x samples, hits, non-finite probabilities, and
  * ranks asked to stop (Ctrl-C). */

@@ -1,0 +1,51 @@
+/* All-reduce cost between the ranks of an MPI job (bench/dist): the median time of
+ * MPI_Allreduce (float sum, in place, as training's) for sizes from 4 bytes to 64 MB, and a fit
+ * of the ring algorithm's model t = 2 (N - 1) alpha + 2 (N - 1) / N * bytes * beta to the
+ * smallest and the largest size, from which bench/dist projects to more machines.
+ *   mpirun -np 2 build/bench_dist_allreduce */
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int cmp(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+  MPI_Init(&argc, &argv);
+  int rank, size;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  enum { MAX_FLOATS = 16 << 20, REPS = 21 };
+  float *buf = calloc(MAX_FLOATS, sizeof(float));
+  double t[REPS], first = 0, last = 0;
+  long long first_bytes = 0, last_bytes = 0;
+  if (!buf) MPI_Abort(MPI_COMM_WORLD, 2);
+  if (rank == 0) printf("%12s %12s %12s\n", "bytes", "median us", "GB/s (algo)");
+  for (long long n = 1; n <= MAX_FLOATS; n *= 4) {
+    int reps = n >= (1 << 20) ? 7 : REPS;
+    for (int r = 0; r < reps; r++) {
+      MPI_Barrier(MPI_COMM_WORLD);
+      double t0 = MPI_Wtime();
+      MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+      t[r] = MPI_Wtime() - t0;
+    }
+    qsort(t, (size_t)reps, sizeof *t, cmp);
+    double med = t[reps / 2];
+    long long bytes = n * 4;
+    if (!first_bytes) first = med, first_bytes = bytes;
+    last = med, last_bytes = bytes;
+    if (rank == 0) printf("%12lld %12.1f %12.2f\n", bytes, med * 1e6, (double)bytes / med / 1e9);
+  }
+  if (rank == 0) {
+    double steps = 2.0 * (size - 1), share = 2.0 * (size - 1) / size;
+    double beta = (last - first) / (share * (double)(last_bytes - first_bytes));
+    double alpha = (first - share * (double)first_bytes * beta) / steps;
+    printf("fit (ring): alpha %.2f us per step, beta %.4f ns per byte (%.2f GB/s) with %d ranks\n", alpha * 1e6,
+           beta * 1e9, 1 / beta / 1e9, size);
+  }
+  free(buf);
+  MPI_Finalize();
+  return 0;
+}
