@@ -209,3 +209,14 @@ snt_status snt_dist_bcast(snt_dist *d, void *buf, int64_t bytes, snt_err *e) {
   leave(d);
   return rc ? mpi_fail(d, rc, "MPI_Bcast", e) : SNT_OK;
 }
+
+snt_status snt_dist_gather(snt_dist *d, const void *mine, int64_t bytes, void *all, snt_err *e) {
+  if (!d) {
+    memmove(all, mine, (size_t)bytes);
+    return SNT_OK;
+  }
+  enter(d, "MPI_Allgather");
+  int rc = d->mpi->gather(mine, bytes, all);
+  leave(d);
+  return rc ? mpi_fail(d, rc, "MPI_Allgather", e) : SNT_OK;
+}

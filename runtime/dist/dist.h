@@ -36,6 +36,8 @@ int snt_dist_size(const snt_dist *d);
 /* In-place sums over every rank; no-ops without a context. */
 snt_status snt_dist_sum_f32(snt_dist *d, float *x, int64_t n, snt_err *e);
 snt_status snt_dist_sum_f64(snt_dist *d, double *x, int64_t n, snt_err *e);
+/* Every rank's `bytes` (mine) into all, rank 0's first: all holds bytes x size. */
+snt_status snt_dist_gather(snt_dist *d, const void *mine, int64_t bytes, void *all, snt_err *e);
 /* Rank 0's bytes into every rank's buf. */
 snt_status snt_dist_bcast(snt_dist *d, void *buf, int64_t bytes, snt_err *e);
 

@@ -79,6 +79,8 @@ typedef struct opts {
   int threads, augment, resume, has_split, profile;
   double comm_timeout; /* under mpirun: seconds a collective may wait */
   int sync_bn;         /* under mpirun: BatchNorm over the job's batch */
+  int deterministic;   /* every batch as `parts` parts added in a fixed order */
+  int64_t parts;
   long long max_pixels; /* --max-pixels, 0 = the image module's default */
   snt_image_window window; /* --window C,W for DICOM images */
 } opts;
@@ -96,9 +98,9 @@ static int parse(const snt_model_info *info, const snt_train_info *t, snt_rt_com
   const snt_train_recipe *r = &t->recipe;
   int64_t most = t->step_model->batch;
   *o = (opts){.out = "run", .epochs = r->epochs, .batch = r->batch < most ? r->batch : most, .patience = -1, .seed = r->seed,
-              .lr = -1, .bn_momentum = -1, .augment = 1, .comm_timeout = 300};
+              .lr = -1, .bn_momentum = -1, .augment = 1, .comm_timeout = 300, .parts = 2};
   memcpy(o->split, r->split, sizeof o->split);
-  bool no_augment = false, resume = false, profile = false, sync_bn = false;
+  bool no_augment = false, resume = false, profile = false, sync_bn = false, deterministic = false;
   double split[3];
   const snt_opt own[] = {
       {.name = "data", 0, SNT_OPT_STRING, &o->data, "DIR", "a folder of class folders (required)"},
@@ -118,6 +120,10 @@ static int parse(const snt_model_info *info, const snt_train_info *t, snt_rt_com
       {.name = "profile", 0, SNT_OPT_FLAG, &profile, NULL, "time every node of the step; a table at the end"},
       {.name = "sync-bn", 0, SNT_OPT_FLAG, &sync_bn, NULL,
        "under mpirun: BatchNorm statistics of the whole batch (default: each rank's own, as Keras's MirroredStrategy)"},
+      {.name = "deterministic", 0, SNT_OPT_FLAG, &deterministic, NULL,
+       "every batch as --parts parts added in a fixed order: the same bits with any number of ranks dividing it"},
+      {.name = "parts", 0, SNT_OPT_INT, &o->parts, "P", "--deterministic's parts of a batch (default 2)", .imin = 1,
+       .imax = 4096},
       {.name = "comm-timeout", 0, SNT_OPT_DOUBLE, &o->comm_timeout, "S",
        "under mpirun: end the job when the ranks wait S seconds for one another (default 300; 0 = wait forever)",
        .dmin = 0, .dmax = 1e9},
@@ -133,6 +139,12 @@ static int parse(const snt_model_info *info, const snt_train_info *t, snt_rt_com
   o->resume = resume;
   o->profile = profile;
   o->sync_bn = sync_bn;
+  o->deterministic = deterministic;
+  if (deterministic && sync_bn) {
+    fprintf(stderr, "%s train: --deterministic and --sync-bn cannot be combined yet: --deterministic normalises each "
+            "part by its own statistics\n", info->name);
+    return SNT_EXIT_USER;
+  }
   o->max_pixels = c->max_pixels;
   o->window = c->window;
   if (!o->data) {
@@ -214,17 +226,47 @@ static int dist_sum(void *user, double *x, int64_t n) {
   return 1;
 }
 
-/* The rank's hits among its n predictions. */
-static int64_t hits(const snt_tr_bufs *b, int n, int64_t classes) {
-  const float *p = b->out[1];
+/* Hits among n predictions p against labels. */
+static int64_t hits(const float *p, const int64_t *labels, int n, int64_t classes) {
   int64_t correct = 0;
   for (int i = 0; i < n; i++) {
     int best = 0;
     for (int c = 1; c < classes; c++)
       if (p[i * classes + c] > p[i * classes + best]) best = c;
-    correct += best == b->labels[i];
+    correct += best == labels[i];
   }
   return correct;
+}
+
+/* --deterministic: this rank's parts of the batch (n samples in b from the job's position
+ * `from` of a batch of `size`), each a step, then every part added in part order. */
+static int det_step(const snt_train_info *t, void *inst, snt_tr_det *det, snt_tr_dist *dx, snt_tr_state *s,
+                    const snt_tr_bufs *b, int n, int64_t size, int64_t from, uint64_t seed, float bn_momentum,
+                    snt_tr_step_sums *io, snt_err *e) {
+  int64_t classes = t->step_model->outputs[1].dims[1], floats = 1;
+  for (int a = 1; a < t->step_model->inputs[0].rank; a++) floats *= t->step_model->inputs[0].dims[a];
+  for (int k = 0; k < det->mine; k++) {
+    int64_t v = det->first + k, lo = size * v / det->parts - from, cnt = size * (v + 1) / det->parts - size * v / det->parts;
+    if (lo + cnt > n) cnt = n - lo < 0 ? 0 : n - lo; /* a batch short of unreadable images */
+    if (lo > 0 && cnt > 0) { /* the step reads the compiled batch from the buffers' start: move the part there (the
+                              * parts before it are done, and the ones after lie beyond it) */
+      memmove(b->x, b->x + lo * floats, sizeof(float) * (size_t)(cnt * floats));
+      memmove(b->labels, b->labels + lo, sizeof(int64_t) * (size_t)cnt);
+      memmove(b->w, b->w + lo, sizeof(float) * (size_t)cnt);
+    }
+    const void *ins[3] = {b->x, b->labels, b->w};
+    t->set_shard(inst, size * v / det->parts, NULL, NULL);
+    int st = cnt > 0 ? t->step(inst, cnt, seed, ins, b->out) : 0;
+    if (st != 0) return st;
+    snt_tr_step_sums part = {.stop = interrupted};
+    if (cnt > 0) {
+      part.loss_sum = *(float *)b->out[0] * (double)cnt;
+      part.correct = (double)hits(b->out[1], b->labels, (int)cnt, classes);
+      part.bad = (double)snt_rt_count_nonfinite(SNT_F32, b->out[1], cnt * classes);
+    }
+    snt_tr_det_part(det, s, b->out, k, (int)cnt, &part, bn_momentum);
+  }
+  return snt_tr_det_reduce(det, dx->d, s, b->out, io, e) == SNT_OK ? 0 : -1;
 }
 
 /* Under mpirun, a failure on one rank alone: the others wait in the next collective, so the
@@ -235,7 +277,8 @@ static int fail_alone(snt_tr_dist *dx, int rc) {
 }
 
 static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *cw, const opts *o, float bn_momentum,
-                     int epoch, const snt_tr_bufs *bp, snt_tr_prof *prof, snt_tr_dist *dx, epoch_result *res) {
+                     int epoch, const snt_tr_bufs *bp, snt_tr_prof *prof, snt_tr_dist *dx, snt_tr_det *det,
+                     epoch_result *res) {
   const snt_train_info *t = s->t;
   snt_tr_bufs b = *bp;
   int rc = 0;
@@ -268,11 +311,42 @@ static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *c
     for (int i = 0; i < n; i++) b.w[i] = (float)cw[b.labels[i]];
     const void *ins[3] = {b.x, b.labels, b.w};
     uint64_t seed = snt_rng_u64((uint64_t)o->seed, 7, (uint64_t)epoch, (uint64_t)step);
-    if (dist) { /* this rank's first sample in the batch, as the loader cut it */
-      int64_t first = (int64_t)step * o->batch, size = snt_loader_items(l) - first < o->batch ? snt_loader_items(l) - first : o->batch;
-      int64_t r = snt_dist_rank(dx->d), ranks = snt_dist_size(dx->d);
-      t->set_shard(inst, size * r / ranks, o->sync_bn ? dist_sum : NULL, dx->d);
+    int64_t first = (int64_t)step * o->batch, size = snt_loader_items(l) - first < o->batch ? snt_loader_items(l) - first : o->batch;
+    int64_t from = size * snt_dist_rank(dx->d) / snt_dist_size(dx->d); /* this rank's first sample, as the loader cut it */
+    if (det) {
+      snt_tr_step_sums sums = {0};
+      int st = det_step(t, inst, det, dx, s, &b, n, size, from, seed, bn_momentum, &sums, &e);
+      if (st != 0) {
+        if (st < 0) fprintf(stderr, "%s train: %s\n", t->step_model->name, e.msg);
+        else snt_rt_report_failure(s->t->step_model, inst, st, "train (--deterministic)");
+        rc = fail_alone(dx, SNT_EXIT_INTERNAL);
+        break;
+      }
+      int64_t total = (int64_t)sums.n, hit = (int64_t)sums.correct;
+      if (sums.stop > 0) interrupted = 1;
+      if (total == 0) {
+        step++;
+        if (sums.stop > 0) break;
+        continue;
+      }
+      double loss = sums.loss_sum / (double)total + update(s, &b, bn_momentum, false);
+      const char *bad = sums.bad > 0 ? "the predicted probabilities are not finite" : nonfinite(s, &b, 0, loss);
+      if (bad) {
+        printf("\n");
+        fflush(stdout);
+        fprintf(stderr, "%s train: %s at epoch %d, step %d of %d: stopping (is the learning rate too high?)\n",
+                t->step_model->name, bad, epoch + 1, step + 1, steps);
+        rc = SNT_EXIT_USER;
+        res->collective = true;
+        break;
+      }
+      correct += hit, loss_sum += loss * (double)total, seen += total, step++;
+      s->epoch_step = step, s->epoch_loss = loss_sum, s->epoch_seen = seen, s->epoch_correct = correct;
+      progress(tty, step, steps, t0, loss_sum / (double)seen, (double)correct / (double)seen, false);
+      if (sums.stop > 0) break;
+      continue;
     }
+    if (dist) t->set_shard(inst, from, o->sync_bn ? dist_sum : NULL, dx->d);
     /* --sync-bn: a rank with no sample still takes the step, for its share of BatchNorm's sums */
     int st = n > 0 || (dist && o->sync_bn) ? t->step(inst, n, seed, ins, b.out) : 0;
     if (st != 0) {
@@ -284,7 +358,7 @@ static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *c
     }
     if (n > 0) snt_tr_prof_step(prof, n);
     double loss = n > 0 ? *(float *)b.out[0] : 0;
-    int64_t hit = hits(&b, n, classes), total = n;
+    int64_t hit = n > 0 ? hits(b.out[1], b.labels, n, classes) : 0, total = n;
     bool stop = false, bad_probs = false;
     if (dist) {
       snt_tr_step_sums sums = {.loss_sum = loss * n, .correct = (double)hit, .stop = interrupted};
@@ -380,14 +454,51 @@ typedef struct trainer {
   snt_tr_prof prof; /* --profile */
   snt_dist *dist;   /* under mpirun with several ranks; else NULL */
   snt_tr_dist dx;
+  snt_tr_det det;   /* --deterministic */
   timeout_ctx tmo;  /* the watchdog's view */
   bool collective;  /* the failure being returned is every rank's (no MPI_Abort needed) */
 } trainer;
+
+/* --deterministic: the validation part as --parts slices, each evaluated alone, the sums added
+ * in slice order (the same bits whichever rank evaluated a slice). */
+static int validate_parts(trainer *tr, double *val_loss, double *val_acc) {
+  const snt_tr_det *det = &tr->det;
+  int64_t nv = tr->d.split.n_val;
+  double *mine = calloc((size_t)det->mine * 4, sizeof(double)), *all = calloc((size_t)det->parts * 4, sizeof(double));
+  int rc = !mine || !all;
+  snt_tr_copy_to(&tr->s, tr->t->eval_model, tr->eval_blob);
+  for (int k = 0; !rc && k < det->mine; k++) {
+    int64_t v = det->first + k, lo = nv * v / det->parts, hi = nv * (v + 1) / det->parts;
+    snt_tr_eval ev = {0};
+    int erc = hi > lo ? snt_tr_evaluate(tr->t, tr->eval_blob, &tr->d.ds, tr->d.split.val + lo, (int)(hi - lo),
+                                        tr->o.threads, 0, tr->o.max_pixels, tr->o.window, &ev)
+                      : 0;
+    double *m = mine + 4 * k;
+    m[0] = erc != 0;
+    if (!erc && hi > lo && ev.n > 0) m[1] = ev.loss * (double)ev.n, m[2] = ev.accuracy * (double)ev.n, m[3] = (double)ev.n;
+    if (hi > lo) snt_tr_eval_free(&ev);
+  }
+  snt_err e;
+  if (!rc && snt_dist_gather(tr->dist, mine, det->mine * 4 * (int64_t)sizeof(double), all, &e) != SNT_OK)
+    fprintf(stderr, "%s train: %s\n", tr->info->name, e.msg), rc = fail_alone(&tr->dx, 1);
+  double sum[4] = {0, 0, 0, 0};
+  for (int v = 0; !rc && v < det->parts; v++)
+    for (int j = 0; j < 4; j++) sum[j] += all[4 * v + j];
+  free(mine);
+  free(all);
+  if (rc) return rc;
+  tr->collective = true;
+  if (sum[0] > 0) return 1;
+  tr->collective = false;
+  if (sum[3] > 0) *val_loss = sum[1] / sum[3], *val_acc = sum[2] / sum[3];
+  return 0;
+}
 
 /* Under mpirun each rank evaluates its slice of the validation part and the sums are pooled. */
 static int validate(trainer *tr, double *val_loss, double *val_acc) {
   *val_loss = *val_acc = NAN;
   if (!tr->d.split.n_val) return 0;
+  if (tr->o.deterministic) return validate_parts(tr, val_loss, val_acc);
   int64_t nv = tr->d.split.n_val, r = snt_dist_rank(tr->dist), ranks = snt_dist_size(tr->dist);
   int lo = (int)(nv * r / ranks), hi = (int)(nv * (r + 1) / ranks);
   snt_tr_copy_to(&tr->s, tr->t->eval_model, tr->eval_blob);
@@ -416,7 +527,9 @@ static int validate(trainer *tr, double *val_loss, double *val_acc) {
 /* The ranks' moving statistics as one, before they are validated or saved. */
 static int average_stats(trainer *tr) {
   snt_err e;
-  if (snt_tr_dist_average_stats(&tr->dx, &tr->s, &e) == SNT_OK) return 0;
+  snt_status st = tr->o.deterministic ? snt_tr_det_average_stats(&tr->det, tr->dist, &tr->s, &e)
+                                      : snt_tr_dist_average_stats(&tr->dx, &tr->s, &e);
+  if (st == SNT_OK) return 0;
   fprintf(stderr, "%s train: %s\n", tr->info->name, e.msg);
   return fail_alone(&tr->dx, 1);
 }
@@ -535,6 +648,17 @@ static int setup(trainer *tr) {
     restart(&tr->s, t, o);
   }
   if (snt_tr_dist_share_state(&tr->dx, &tr->s, &e) != SNT_OK) return fprintf(stderr, "%s\n", e.msg), 1;
+  if (o->deterministic) {
+    int ranks = snt_dist_size(tr->dist);
+    if (o->parts % ranks) {
+      if (rank == 0)
+        fprintf(stderr, "%s train: --deterministic: --parts %lld is not a multiple of the %d ranks\n", tr->info->name,
+                (long long)o->parts, ranks);
+      return tr->collective = true, SNT_EXIT_USER;
+    }
+    if (snt_tr_det_init(&tr->det, &tr->s, (int)o->parts, rank, ranks, &e) != SNT_OK)
+      return fprintf(stderr, "%s\n", e.msg), SNT_EXIT_INTERNAL;
+  }
   if (o->resume && tr->s.has_split) memcpy(o->split, tr->s.split, sizeof o->split), o->seed = tr->s.seed;
   if (o->lr > 0 && !o->resume) tr->s.lr = o->lr;
   if (rank == 0 && snt_tr_mkdir_p(o->out)) return fprintf(stderr, "%s: cannot create: %s\n", o->out, strerror(errno)), 1;
@@ -589,6 +713,7 @@ static int setup(trainer *tr) {
 
 static void teardown(trainer *tr) {
   snt_tr_dist_free(&tr->dx);
+  snt_tr_det_free(&tr->det);
   snt_tr_prof_stop(&tr->prof, tr->t->step_model, tr->step_inst);
   snt_tr_bufs_free(&tr->b);
   free(tr->cw);
@@ -670,7 +795,7 @@ int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, snt_rt
     printf("Epoch %d/%lld\n", epoch + 1, (long long)tr->o.epochs);
     epoch_result er;
     rc = run_epoch(&tr->s, tr->step_inst, tr->train, tr->cw, &tr->o, bn_momentum, epoch, &tr->b,
-                   tr->o.profile ? &tr->prof : NULL, &tr->dx, &er);
+                   tr->o.profile ? &tr->prof : NULL, &tr->dx, tr->o.deterministic ? &tr->det : NULL, &er);
     tr->collective = er.collective;
     if (rc || interrupted) break;
     if ((rc = average_stats(tr))) break;

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "runtime/train/train_int.h"
+#include "sinter/kernels_train.h"
 
 snt_status snt_tr_dist_init(snt_tr_dist *x, snt_dist *d, const snt_tr_state *s, snt_err *e) {
   memset(x, 0, sizeof *x);
@@ -128,5 +129,98 @@ snt_status snt_tr_dist_average_stats(snt_tr_dist *x, snt_tr_state *s, snt_err *e
     if (st != SNT_OK) return st;
     for (int64_t j = 0; j < s->stat_n[i]; j++) v[j] *= inv;
   }
+  return SNT_OK;
+}
+
+/* ---- --deterministic ---------------------------------------------------------------------- */
+
+snt_status snt_tr_det_init(snt_tr_det *x, const snt_tr_state *s, int parts, int rank, int ranks, snt_err *e) {
+  memset(x, 0, sizeof *x);
+  x->parts = parts, x->mine = parts / ranks, x->first = parts / ranks * rank;
+  x->slot = SNT_TR_DIST_EXTRA;
+  for (int i = 0; i < s->t->n_params; i++) x->slot += s->param_n[i];
+  for (int i = 0; i < s->t->n_stats; i++) x->stat_floats += s->stat_n[i];
+  size_t f = sizeof(float);
+  x->slots = malloc(f * (size_t)(x->slot * x->mine));
+  x->all = malloc(f * (size_t)(x->slot * parts));
+  x->stats = malloc(f * (size_t)(x->stat_floats * x->mine + 1));
+  x->all_stats = malloc(f * (size_t)(x->stat_floats * parts + 1));
+  if (!x->slots || !x->all || !x->stats || !x->all_stats)
+    return snt_err_set(e, SNT_ERR_NOMEM, "out of memory for --deterministic's %d parts of %" PRId64 " floats", parts, x->slot);
+  for (int k = 0; k < x->mine; k++) { /* every part starts from the weights' moving statistics */
+    float *p = x->stats + k * x->stat_floats;
+    for (int i = 0; i < s->t->n_stats; i++) {
+      memcpy(p, s->blob + s->stat_off[i], sizeof(float) * (size_t)s->stat_n[i]);
+      p += s->stat_n[i];
+    }
+  }
+  return SNT_OK;
+}
+
+void snt_tr_det_free(snt_tr_det *x) {
+  free(x->slots);
+  free(x->all);
+  free(x->stats);
+  free(x->all_stats);
+}
+
+void snt_tr_det_part(snt_tr_det *x, const snt_tr_state *s, void **out, int k, int n, const snt_tr_step_sums *sums,
+                     float bn_momentum) {
+  const snt_train_info *t = s->t;
+  float *p = x->slots + k * x->slot;
+  for (int i = 0; i < t->n_params; i++) {
+    int64_t m = s->param_n[i];
+    const float *g = out[t->params[i].grad_output];
+    if (n > 0)
+      for (int64_t j = 0; j < m; j++) p[j] = g[j] * (float)n;
+    else memset(p, 0, sizeof(float) * (size_t)m);
+    p += m;
+  }
+  p[0] = (float)n, p[1] = (float)sums->loss_sum, p[2] = (float)sums->correct, p[3] = (float)sums->bad, p[4] = (float)sums->stop;
+  if (n == 0) return;
+  float *st = x->stats + k * x->stat_floats;
+  for (int i = 0; i < t->n_stats; i++) {
+    float mom = t->stats[i].momentum >= 0 ? t->stats[i].momentum : bn_momentum;
+    snt_k_moving_update(s->stat_n[i], st, out[t->stats[i].output], mom);
+    st += s->stat_n[i];
+  }
+}
+
+snt_status snt_tr_det_reduce(snt_tr_det *x, snt_dist *d, const snt_tr_state *s, void **out, snt_tr_step_sums *io,
+                             snt_err *e) {
+  snt_status st = snt_dist_gather(d, x->slots, x->slot * x->mine * (int64_t)sizeof(float), x->all, e);
+  if (st != SNT_OK) return st;
+  float *sum = x->all; /* part 0's slot, then each next part added in order */
+  for (int v = 1; v < x->parts; v++) {
+    const float *p = x->all + v * x->slot;
+    for (int64_t j = 0; j < x->slot; j++) sum[j] += p[j];
+  }
+  const float *extra = sum + x->slot - SNT_TR_DIST_EXTRA;
+  io->n = extra[0], io->loss_sum = extra[1], io->correct = extra[2], io->bad = extra[3], io->stop = extra[4];
+  if (io->n <= 0) return SNT_OK;
+  float scale = 1.0f / (float)io->n;
+  const float *p = sum;
+  for (int i = 0; i < s->t->n_params; i++) {
+    float *g = out[s->t->params[i].grad_output];
+    for (int64_t j = 0; j < s->param_n[i]; j++) g[j] = p[j] * scale;
+    p += s->param_n[i];
+  }
+  return SNT_OK;
+}
+
+snt_status snt_tr_det_average_stats(snt_tr_det *x, snt_dist *d, snt_tr_state *s, snt_err *e) {
+  if (!x->stat_floats) return SNT_OK;
+  snt_status st = snt_dist_gather(d, x->stats, x->stat_floats * x->mine * (int64_t)sizeof(float), x->all_stats, e);
+  if (st != SNT_OK) return st;
+  float *avg = x->all_stats, inv = 1.0f / (float)x->parts;
+  for (int v = 1; v < x->parts; v++)
+    for (int64_t j = 0; j < x->stat_floats; j++) avg[j] += x->all_stats[v * x->stat_floats + j];
+  for (int64_t j = 0; j < x->stat_floats; j++) avg[j] *= inv;
+  const float *p = avg;
+  for (int i = 0; i < s->t->n_stats; i++) {
+    memcpy(s->blob + s->stat_off[i], p, sizeof(float) * (size_t)s->stat_n[i]);
+    p += s->stat_n[i];
+  }
+  for (int k = 0; k < x->mine; k++) memcpy(x->stats + k * x->stat_floats, avg, sizeof(float) * (size_t)x->stat_floats);
   return SNT_OK;
 }

@@ -167,4 +167,29 @@ snt_status snt_tr_dist_reduce_step(snt_tr_dist *x, const snt_tr_state *s, void *
 /* The moving statistics (BatchNorm's) averaged over the ranks, in place. */
 snt_status snt_tr_dist_average_stats(snt_tr_dist *x, snt_tr_state *s, snt_err *e);
 
+/* --deterministic (train.c): every batch as `parts` parts (rank r holds parts [parts r / N,
+ * parts (r + 1) / N)), each its own step; the parts' gradients and sums are gathered and added
+ * in part order on every rank, so any N dividing `parts` gives the same bits. Each part keeps
+ * its own moving statistics (as a rank does), averaged in part order before validation and
+ * checkpoints. */
+typedef struct snt_tr_det {
+  int parts, mine, first; /* parts of a batch; this rank's count and its first */
+  int64_t slot;           /* floats per part: every gradient, then SNT_TR_DIST_EXTRA sums */
+  float *slots, *all;     /* mine x slot; parts x slot */
+  int64_t stat_floats;
+  float *stats, *all_stats; /* mine x stat_floats: each part's moving statistics; parts x */
+} snt_tr_det;
+snt_status snt_tr_det_init(snt_tr_det *x, const snt_tr_state *s, int parts, int rank, int ranks, snt_err *e);
+void snt_tr_det_free(snt_tr_det *x);
+/* This rank's part k has taken its step on n samples (out: its outputs): its gradients x n and
+ * sums into its slot, its batch statistics into its moving statistics. */
+void snt_tr_det_part(snt_tr_det *x, const snt_tr_state *s, void **out, int k, int n, const snt_tr_step_sums *sums,
+                     float bn_momentum);
+/* Every part's slot, added in part order: the gradient outputs become the batch's mean, io the
+ * batch's sums. */
+snt_status snt_tr_det_reduce(snt_tr_det *x, snt_dist *d, const snt_tr_state *s, void **out, snt_tr_step_sums *io,
+                             snt_err *e);
+/* The parts' moving statistics averaged in part order into s->blob, and every part's reset to it. */
+snt_status snt_tr_det_average_stats(snt_tr_det *x, snt_dist *d, snt_tr_state *s, snt_err *e);
+
 #endif

@@ -5,6 +5,8 @@
 #include <limits.h>
 #include <mpi.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "sinter/version.h"
 
@@ -40,6 +42,21 @@ static int bcast(void *buf, int64_t bytes) {
   return MPI_SUCCESS;
 }
 
+/* MPI_Allgather in chunks of every rank's bytes: all = rank 0's, rank 1's, ... */
+static int gather(const void *mine, int64_t bytes, void *all) {
+  int size, rc = MPI_Comm_size(MPI_COMM_WORLD, &size);
+  char *chunk = NULL;
+  for (int64_t done = 0; rc == MPI_SUCCESS && done < bytes; done += CHUNK) {
+    int count = bytes - done < CHUNK ? (int)(bytes - done) : CHUNK;
+    if (!chunk && !(chunk = malloc((size_t)count * (size_t)size))) return MPI_ERR_NO_MEM;
+    rc = MPI_Allgather((const char *)mine + done, count, MPI_BYTE, chunk, count, MPI_BYTE, MPI_COMM_WORLD);
+    for (int r = 0; rc == MPI_SUCCESS && r < size; r++)
+      memcpy((char *)all + (size_t)r * (size_t)bytes + (size_t)done, chunk + (size_t)r * (size_t)count, (size_t)count);
+  }
+  free(chunk);
+  return rc;
+}
+
 static int finalize(void) { return MPI_Finalize(); }
 static void abort_all(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
 
@@ -51,6 +68,6 @@ static void error(int code, char *buf, size_t size) {
 }
 
 __attribute__((visibility("default"))) const snt_mpi_plugin *snt_mpi_plugin_v1(void) {
-  static const snt_mpi_plugin p = {SINTER_VERSION, init, sum_f32, sum_f64, bcast, finalize, abort_all, error};
+  static const snt_mpi_plugin p = {SINTER_VERSION, init, sum_f32, sum_f64, bcast, gather, finalize, abort_all, error};
   return &p;
 }

@@ -16,6 +16,7 @@ typedef struct snt_mpi_plugin {
   int (*sum_f32)(float *x, int64_t n);   /* in place, over every rank */
   int (*sum_f64)(double *x, int64_t n);  /* in place, over every rank */
   int (*bcast)(void *buf, int64_t bytes); /* from rank 0 */
+  int (*gather)(const void *mine, int64_t bytes, void *all); /* every rank's bytes, in rank order, to all */
   int (*finalize)(void);
   void (*abort)(int code);
   void (*error)(int code, char *buf, size_t size);
