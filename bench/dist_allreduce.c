@@ -1,7 +1,8 @@
 /* All-reduce cost between the ranks of an MPI job (bench/dist): the median time of
- * MPI_Allreduce (float sum, in place, as training's) for sizes from 4 bytes to 64 MB, and a fit
- * of the ring algorithm's model t = 2 (N - 1) alpha + 2 (N - 1) / N * bytes * beta to the
- * smallest and the largest size, from which bench/dist projects to more machines.
+ * MPI_Allreduce (float sum, in place, as training's) for sizes from 4 bytes to 16 MB, and a
+ * fit of the ring algorithm's model t = 2 (N - 1) alpha + 2 (N - 1) / N * bytes * beta: alpha
+ * from the 4-byte time, beta the least-squares slope over the sizes from 4 KB; bench/dist
+ * projects to more machines from them.
  *   mpirun -np 2 build/bench_dist_allreduce */
 #include <mpi.h>
 #include <stdio.h>
@@ -17,14 +18,16 @@ int main(int argc, char **argv) {
   int rank, size;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
-  enum { MAX_FLOATS = 16 << 20, REPS = 21 };
+  enum { MAX_FLOATS = 4 << 20, REPS = 21, MAX_SIZES = 16 };
   float *buf = calloc(MAX_FLOATS, sizeof(float));
-  double t[REPS], first = 0, last = 0;
-  long long first_bytes = 0, last_bytes = 0;
+  double t[REPS], xs[MAX_SIZES], ys[MAX_SIZES];
+  int fit = 0;
+  double tiny = 0; /* the 4-byte all-reduce: the latency alone */
   if (!buf) MPI_Abort(MPI_COMM_WORLD, 2);
   if (rank == 0) printf("%12s %12s %12s\n", "bytes", "median us", "GB/s (algo)");
   for (long long n = 1; n <= MAX_FLOATS; n *= 4) {
-    int reps = n >= (1 << 20) ? 7 : REPS;
+    int reps = n >= (1 << 20) ? 9 : REPS;
+    MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); /* warm: pages, connections */
     for (int r = 0; r < reps; r++) {
       MPI_Barrier(MPI_COMM_WORLD);
       double t0 = MPI_Wtime();
@@ -34,14 +37,15 @@ int main(int argc, char **argv) {
     qsort(t, (size_t)reps, sizeof *t, cmp);
     double med = t[reps / 2];
     long long bytes = n * 4;
-    if (!first_bytes) first = med, first_bytes = bytes;
-    last = med, last_bytes = bytes;
+    if (n == 1) tiny = med;
+    if (bytes >= 4096 && fit < MAX_SIZES) xs[fit] = (double)bytes, ys[fit] = med, fit++;
     if (rank == 0) printf("%12lld %12.1f %12.2f\n", bytes, med * 1e6, (double)bytes / med / 1e9);
   }
   if (rank == 0) {
-    double steps = 2.0 * (size - 1), share = 2.0 * (size - 1) / size;
-    double beta = (last - first) / (share * (double)(last_bytes - first_bytes));
-    double alpha = (first - share * (double)first_bytes * beta) / steps;
+    double steps = 2.0 * (size - 1), share = 2.0 * (size - 1) / size, sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (int i = 0; i < fit; i++) sx += xs[i], sy += ys[i], sxx += xs[i] * xs[i], sxy += xs[i] * ys[i];
+    double slope = (fit * sxy - sx * sy) / (fit * sxx - sx * sx);
+    double beta = slope / share, alpha = tiny / steps;
     printf("fit (ring): alpha %.2f us per step, beta %.4f ns per byte (%.2f GB/s) with %d ranks\n", alpha * 1e6,
            beta * 1e9, 1 / beta / 1e9, size);
   }
