@@ -276,6 +276,78 @@ static int fail_alone(snt_tr_dist *dx, int rc) {
   return rc;
 }
 
+/* What a batch's step needs besides its samples. */
+typedef struct batch_ctx {
+  const snt_train_info *t;
+  void *inst;
+  snt_tr_state *s;
+  const snt_tr_bufs *b;
+  const opts *o;
+  snt_tr_dist *dx;
+  snt_tr_det *det;
+  snt_tr_prof *prof;
+  float bn_momentum;
+  uint64_t seed;
+  int64_t size; /* the job's batch: o->batch but for the epoch's last */
+} batch_ctx;
+
+/* The job's view of a batch (this process's in a single one): samples, hits, the mean loss,
+ * whether a probability was not finite, whether a rank was interrupted, and whether this
+ * rank's batch statistics go into its moving statistics. */
+typedef struct batch_result {
+  int64_t n, hits;
+  double loss;
+  bool bad_probs, stop, stats;
+} batch_result;
+
+/* One batch on this rank's n samples in c->b: the step (or --deterministic's parts), then under
+ * mpirun the job's sums. 0, or an exit code after saying why. */
+static int run_batch(const batch_ctx *c, int n, int epoch, int step, batch_result *r) {
+  const snt_train_info *t = c->t;
+  snt_tr_dist *dx = c->dx;
+  bool dist = dx->d != NULL;
+  int64_t classes = t->step_model->outputs[1].dims[1];
+  int64_t from = c->size * snt_dist_rank(dx->d) / snt_dist_size(dx->d); /* this rank's first sample, as the loader cut it */
+  snt_tr_step_sums sums = {0};
+  snt_err e;
+  *r = (batch_result){0};
+  if (c->det) {
+    int st = det_step(t, c->inst, c->det, dx, c->s, c->b, n, c->size, from, c->seed, c->bn_momentum, &sums, &e);
+    if (st < 0) fprintf(stderr, "%s train: %s\n", t->step_model->name, e.msg);
+    else if (st > 0) snt_rt_report_failure(t->step_model, c->inst, st, "train (--deterministic)");
+    if (st) return fail_alone(dx, SNT_EXIT_INTERNAL);
+    *r = (batch_result){(int64_t)sums.n, (int64_t)sums.correct, sums.n > 0 ? sums.loss_sum / sums.n : 0, sums.bad > 0,
+                        sums.stop > 0, false}; /* the parts keep their own moving statistics */
+    return 0;
+  }
+  if (dist) t->set_shard(c->inst, from, c->o->sync_bn ? dist_sum : NULL, dx->d);
+  const void *ins[3] = {c->b->x, c->b->labels, c->b->w};
+  /* --sync-bn: a rank with no sample still takes the step, for its share of BatchNorm's sums */
+  int st = n > 0 || (dist && c->o->sync_bn) ? t->step(c->inst, n, c->seed, ins, c->b->out) : 0;
+  if (st != 0) {
+    char what[96];
+    snprintf(what, sizeof what, "train (epoch %d, step %d)", epoch + 1, step + 1);
+    snt_rt_report_failure(t->step_model, c->inst, st, what);
+    return fail_alone(dx, SNT_EXIT_INTERNAL);
+  }
+  if (n > 0) snt_tr_prof_step(c->prof, n);
+  double loss = n > 0 ? *(float *)c->b->out[0] : 0;
+  int64_t hit = n > 0 ? hits(c->b->out[1], c->b->labels, n, classes) : 0;
+  /* The moving statistics follow this rank's batch statistics, or with --sync-bn the job's
+   * (which a rank without samples has too). */
+  *r = (batch_result){n, hit, loss, false, false, n > 0 || c->o->sync_bn};
+  if (!dist) return 0;
+  sums = (snt_tr_step_sums){.loss_sum = loss * n, .correct = (double)hit, .stop = interrupted};
+  if (n > 0) sums.bad = (double)snt_rt_count_nonfinite(SNT_F32, c->b->out[1], (int64_t)n * classes);
+  if (snt_tr_dist_reduce_step(dx, c->s, c->b->out, n, &sums, &e) != SNT_OK) {
+    fprintf(stderr, "%s train: %s\n", t->step_model->name, e.msg);
+    return fail_alone(dx, SNT_EXIT_INTERNAL);
+  }
+  r->n = (int64_t)sums.n, r->hits = (int64_t)sums.correct, r->stop = sums.stop > 0, r->bad_probs = sums.bad > 0;
+  r->loss = r->n > 0 ? sums.loss_sum / (double)r->n : 0;
+  return 0;
+}
+
 static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *cw, const opts *o, float bn_momentum,
                      int epoch, const snt_tr_bufs *bp, snt_tr_prof *prof, snt_tr_dist *dx, snt_tr_det *det,
                      epoch_result *res) {
@@ -285,7 +357,6 @@ static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *c
   snt_err e;
   res->collective = false;
   if (!rc && snt_loader_begin_epoch(l, epoch, &e) != SNT_OK) rc = fail_alone(dx, 1), fprintf(stderr, "%s\n", e.msg);
-  int64_t classes = t->step_model->outputs[1].dims[1];
   /* An epoch interrupted by Ctrl-C goes on where it stopped: the batches already taken are
    * drawn (their order depends on the seed and epoch only) and skipped, the sums carried on. */
   double loss_sum = s->epoch_loss, t0 = now();
@@ -309,78 +380,20 @@ static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *c
     }
     if (dist) note_progress(t->step_model->name, snt_dist_rank(dx->d), o->out, epoch, step, steps, s->epoch);
     for (int i = 0; i < n; i++) b.w[i] = (float)cw[b.labels[i]];
-    const void *ins[3] = {b.x, b.labels, b.w};
-    uint64_t seed = snt_rng_u64((uint64_t)o->seed, 7, (uint64_t)epoch, (uint64_t)step);
-    int64_t first = (int64_t)step * o->batch, size = snt_loader_items(l) - first < o->batch ? snt_loader_items(l) - first : o->batch;
-    int64_t from = size * snt_dist_rank(dx->d) / snt_dist_size(dx->d); /* this rank's first sample, as the loader cut it */
-    if (det) {
-      snt_tr_step_sums sums = {0};
-      int st = det_step(t, inst, det, dx, s, &b, n, size, from, seed, bn_momentum, &sums, &e);
-      if (st != 0) {
-        if (st < 0) fprintf(stderr, "%s train: %s\n", t->step_model->name, e.msg);
-        else snt_rt_report_failure(s->t->step_model, inst, st, "train (--deterministic)");
-        rc = fail_alone(dx, SNT_EXIT_INTERNAL);
-        break;
-      }
-      int64_t total = (int64_t)sums.n, hit = (int64_t)sums.correct;
-      if (sums.stop > 0) interrupted = 1;
-      if (total == 0) {
-        step++;
-        if (sums.stop > 0) break;
-        continue;
-      }
-      double loss = sums.loss_sum / (double)total + update(s, &b, bn_momentum, false);
-      const char *bad = sums.bad > 0 ? "the predicted probabilities are not finite" : nonfinite(s, &b, 0, loss);
-      if (bad) {
-        printf("\n");
-        fflush(stdout);
-        fprintf(stderr, "%s train: %s at epoch %d, step %d of %d: stopping (is the learning rate too high?)\n",
-                t->step_model->name, bad, epoch + 1, step + 1, steps);
-        rc = SNT_EXIT_USER;
-        res->collective = true;
-        break;
-      }
-      correct += hit, loss_sum += loss * (double)total, seen += total, step++;
-      s->epoch_step = step, s->epoch_loss = loss_sum, s->epoch_seen = seen, s->epoch_correct = correct;
-      progress(tty, step, steps, t0, loss_sum / (double)seen, (double)correct / (double)seen, false);
-      if (sums.stop > 0) break;
+    int64_t first = (int64_t)step * o->batch, left = snt_loader_items(l) - first;
+    batch_ctx bc = {t, inst, s, &b, o, dx, det, prof, bn_momentum, snt_rng_u64((uint64_t)o->seed, 7, (uint64_t)epoch, (uint64_t)step),
+                    left < o->batch ? left : o->batch};
+    batch_result r;
+    if ((rc = run_batch(&bc, n, epoch, step, &r))) break;
+    if (r.stop) interrupted = 1;
+    if (r.n == 0) { /* every image of the batch failed to load: nothing to learn from */
+      step++;
+      if (r.stop) break;
       continue;
     }
-    if (dist) t->set_shard(inst, from, o->sync_bn ? dist_sum : NULL, dx->d);
-    /* --sync-bn: a rank with no sample still takes the step, for its share of BatchNorm's sums */
-    int st = n > 0 || (dist && o->sync_bn) ? t->step(inst, n, seed, ins, b.out) : 0;
-    if (st != 0) {
-      char what[96];
-      snprintf(what, sizeof what, "train (epoch %d, step %d)", epoch + 1, step + 1);
-      snt_rt_report_failure(s->t->step_model, inst, st, what);
-      rc = fail_alone(dx, SNT_EXIT_INTERNAL);
-      break;
-    }
-    if (n > 0) snt_tr_prof_step(prof, n);
-    double loss = n > 0 ? *(float *)b.out[0] : 0;
-    int64_t hit = n > 0 ? hits(b.out[1], b.labels, n, classes) : 0, total = n;
-    bool stop = false, bad_probs = false;
-    if (dist) {
-      snt_tr_step_sums sums = {.loss_sum = loss * n, .correct = (double)hit, .stop = interrupted};
-      if (n > 0) sums.bad = (double)snt_rt_count_nonfinite(SNT_F32, b.out[1], (int64_t)n * classes);
-      if (snt_tr_dist_reduce_step(dx, s, b.out, n, &sums, &e) != SNT_OK) {
-        fprintf(stderr, "%s train: %s\n", t->step_model->name, e.msg);
-        rc = fail_alone(dx, SNT_EXIT_INTERNAL);
-        break;
-      }
-      total = (int64_t)sums.n, hit = (int64_t)sums.correct, stop = sums.stop > 0, bad_probs = sums.bad > 0;
-      loss = total > 0 ? sums.loss_sum / (double)total : 0;
-      if (stop) interrupted = 1;
-      if (total == 0) { /* every image of the batch failed to load: nothing to learn from */
-        step++;
-        if (stop) break;
-        continue;
-      }
-    }
-    /* The moving statistics follow this rank's batch statistics, or with --sync-bn the job's
-     * (which a rank without samples has too). */
-    loss += update(s, &b, bn_momentum, n > 0 || o->sync_bn);
-    const char *bad = bad_probs ? "the predicted probabilities are not finite" : nonfinite(s, &b, dist ? 0 : n, loss);
+    double loss = r.loss + update(s, &b, bn_momentum, r.stats);
+    /* the job's probabilities were counted in its sums; one process's are checked here */
+    const char *bad = r.bad_probs ? "the predicted probabilities are not finite" : nonfinite(s, &b, dist || det ? 0 : n, loss);
     if (bad) {
       /* Keras's TerminateOnNaN, also for weights: the loss is clipped, so NaN weights can give a
        * finite one. Nothing of this state is saved: the checkpoints on disk are those of the last
@@ -395,13 +408,13 @@ static int run_epoch(snt_tr_state *s, void *inst, snt_loader *l, const double *c
       res->collective = true;
       break;
     }
-    correct += hit;
-    loss_sum += loss * (double)total;
-    seen += total;
+    correct += r.hits;
+    loss_sum += loss * (double)r.n;
+    seen += r.n;
     step++;
     s->epoch_step = step, s->epoch_loss = loss_sum, s->epoch_seen = seen, s->epoch_correct = correct;
     progress(tty, step, steps, t0, loss_sum / (double)seen, (double)correct / (double)seen, false);
-    if (stop) break;
+    if (r.stop) break;
   }
   res->loss = seen ? loss_sum / (double)seen : NAN;
   res->acc = seen ? (double)correct / (double)seen : NAN;
