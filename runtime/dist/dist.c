@@ -186,28 +186,28 @@ void snt_dist_abort(snt_dist *d, int code) {
 int snt_dist_rank(const snt_dist *d) { return d ? d->rank : 0; }
 int snt_dist_size(const snt_dist *d) { return d ? d->size : 1; }
 
+/* The end of every collective: the watchdog stops watching, and a failure gets its message. */
+static snt_status done(snt_dist *d, const char *call, int rc, snt_err *e) {
+  leave(d);
+  return rc ? mpi_fail(d, rc, call, e) : SNT_OK;
+}
+
 snt_status snt_dist_sum_f32(snt_dist *d, float *x, int64_t n, snt_err *e) {
   if (!d) return SNT_OK;
   enter(d, "MPI_Allreduce");
-  int rc = d->mpi->sum_f32(x, n);
-  leave(d);
-  return rc ? mpi_fail(d, rc, "MPI_Allreduce", e) : SNT_OK;
+  return done(d, "MPI_Allreduce", d->mpi->sum_f32(x, n), e);
 }
 
 snt_status snt_dist_sum_f64(snt_dist *d, double *x, int64_t n, snt_err *e) {
   if (!d) return SNT_OK;
   enter(d, "MPI_Allreduce");
-  int rc = d->mpi->sum_f64(x, n);
-  leave(d);
-  return rc ? mpi_fail(d, rc, "MPI_Allreduce", e) : SNT_OK;
+  return done(d, "MPI_Allreduce", d->mpi->sum_f64(x, n), e);
 }
 
 snt_status snt_dist_bcast(snt_dist *d, void *buf, int64_t bytes, snt_err *e) {
   if (!d) return SNT_OK;
   enter(d, "MPI_Bcast");
-  int rc = d->mpi->bcast(buf, bytes);
-  leave(d);
-  return rc ? mpi_fail(d, rc, "MPI_Bcast", e) : SNT_OK;
+  return done(d, "MPI_Bcast", d->mpi->bcast(buf, bytes), e);
 }
 
 snt_status snt_dist_gather(snt_dist *d, const void *mine, int64_t bytes, void *all, snt_err *e) {
@@ -216,7 +216,5 @@ snt_status snt_dist_gather(snt_dist *d, const void *mine, int64_t bytes, void *a
     return SNT_OK;
   }
   enter(d, "MPI_Allgather");
-  int rc = d->mpi->gather(mine, bytes, all);
-  leave(d);
-  return rc ? mpi_fail(d, rc, "MPI_Allgather", e) : SNT_OK;
+  return done(d, "MPI_Allgather", d->mpi->gather(mine, bytes, all), e);
 }

@@ -20,25 +20,12 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-A = None
-FAILS = []
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+from checklib import check, finish, run  # noqa: E402
+
+A = None
 CLASSES = ("COVID", "Normal", "Viral Pneumonia")
-
-
-def check(ok, what):
-    print(("PASS " if ok else "FAIL ") + what, flush=True)
-    if not ok:
-        FAILS.append(what)
-    return ok
-
-
-def run(cmd, ok_codes=(0,), env=None):
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
-    if ok_codes is not None and p.returncode not in ok_codes:
-        sys.exit("command failed (exit %d): %s\nstdout:\n%s\nstderr:\n%s"
-                 % (p.returncode, " ".join(cmd), p.stdout[-4000:], p.stderr[-4000:]))
-    return p
 
 
 def work(*p):
@@ -46,6 +33,7 @@ def work(*p):
 
 
 def fresh(*p):
+    """A work path that does not exist (checklib.fresh_dir would create it: some checks need it absent)."""
     d = work(*p)
     shutil.rmtree(d, ignore_errors=True)
     return d
@@ -340,8 +328,7 @@ def main():
     A = ap.parse_args()
     A.work = os.path.join(A.work, A.test)  # each test its own folder: ctest may run them at once
     TESTS[A.test]()
-    if FAILS:
-        sys.exit("%d check(s) failed" % len(FAILS))
+    finish()
 
 
 if __name__ == "__main__":
