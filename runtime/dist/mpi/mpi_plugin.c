@@ -10,7 +10,7 @@
 
 #include "sinter/version.h"
 
-/* MPI counts are int: a long buffer goes in chunks. */
+/* MPI counts are int: a long broadcast or gather goes in chunks. */
 enum { CHUNK = 1 << 28 };
 
 static int init(int *rank, int *size) {
@@ -22,8 +22,9 @@ static int init(int *rank, int *size) {
 }
 
 static int sum(void *x, int64_t n, MPI_Datatype type, size_t elem) {
-  for (int64_t done = 0; done < n; done += CHUNK) {
-    int count = n - done < CHUNK ? (int)(n - done) : CHUNK;
+  const int64_t bucket = SNT_MPI_BUCKET_BYTES / (int64_t)elem;
+  for (int64_t done = 0; done < n; done += bucket) {
+    int count = n - done < bucket ? (int)(n - done) : (int)bucket;
     int rc = MPI_Allreduce(MPI_IN_PLACE, (char *)x + (size_t)done * elem, count, type, MPI_SUM, MPI_COMM_WORLD);
     if (rc != MPI_SUCCESS) return rc;
   }
