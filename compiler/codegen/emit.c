@@ -197,8 +197,10 @@ static snt_status header(const snt_graph *g, const char *prefix, const char *dir
     snt_sb_printf(&h, "/* One training step on n <= %lld samples (dropout seeded by seed). Returns 0. */\n"
                       "int %s_step(struct %s *m, int64_t n, uint64_t seed, const void *const *in, void *const *out);\n"
                       "/* Data-parallel training: snt_k_ctx_set_shard on the step's kernels. */\n"
-                      "void %s_set_shard(struct %s *m, int64_t first, int (*sum)(void *, double *, int64_t), void *user);\n\n",
-                  (long long)g->batch, prefix, prefix, prefix, prefix);
+                      "void %s_set_shard(struct %s *m, int64_t first, int (*sum)(void *, double *, int64_t), void *user);\n"
+                      "/* Data-parallel training: ready(user, i) once output i is final, during the step. */\n"
+                      "void %s_set_ready(struct %s *m, void (*ready)(void *, int), void *user);\n\n",
+                  (long long)g->batch, prefix, prefix, prefix, prefix, prefix, prefix);
   snt_sb_puts(&h, "#endif\n");
   char *name = snt_format("%s.h", prefix);
   snt_status st = h.failed || !name ? SNT_ERR_NOMEM : write_file(d, dir, name, h.data, h.len);
@@ -298,6 +300,36 @@ static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const
                 bf16 ? "  snt_k_ctx_set_precision(m->k, SNT_K_BF16); /* sinter compile --precision bf16 */\n" : "",
                 step ? "  snt_k_ctx_set_training(m->k, 1); /* convolutions as the definition sums them */\n" : "",
                 prefix, prefix);
+}
+
+/* A training step: after which position of the order each graph output is final (the last
+ * writer of its buffer: its producer, or a tensor placed in it, in place or inside a concat);
+ * n_order for outputs copied at the end. Data-parallel training sends gradients from there on,
+ * while the backward pass goes on (snt_k_ctx_set_ready). NULL when out of memory. */
+static int *output_ready_at(const snt_graph *g, const snt_plan *p) {
+  int *pos = malloc(sizeof(int) * (size_t)(g->n_nodes + 1)), *at = malloc(sizeof(int) * (size_t)(g->n_outputs + 1));
+  if (!pos || !at) return free(pos), free(at), NULL;
+  for (int i = 0; i < g->n_nodes; i++) pos[i] = -1;
+  for (int s = 0; s < p->n_order; s++) pos[p->order[s]] = s;
+  for (int i = 0; i < g->n_outputs; i++) {
+    int t = g->outputs[i];
+    at[i] = p->places[t].kind == SNT_PLACE_OUTPUT ? -1 : p->n_order;
+    if (at[i] >= 0) continue;
+    for (int u = 0; u < g->n_tensors; u++) {
+      int root = u;
+      for (int hops = 0; p->places[root].alias_of >= 0 && hops < g->n_tensors; hops++) root = p->places[root].alias_of;
+      int w = g->tensors[u].producer;
+      if (root == t && w >= 0 && pos[w] > at[i]) at[i] = pos[w];
+    }
+    if (at[i] < 0) at[i] = p->n_order;
+  }
+  free(pos);
+  return at;
+}
+
+static void ready_calls(snt_strbuf *body, const snt_graph *g, const int *at, int s) {
+  for (int i = 0; at && i < g->n_outputs; i++)
+    if (at[i] == s) snt_sb_printf(body, "  snt_k_ctx_ready(m->k, %d);\n", i);
 }
 
 /* Copies graph outputs that no node writes (an input or a constant passed through). */
@@ -505,6 +537,8 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
   char *note = !st && !e.step ? snt_batch_scan_note(g, &scan) : NULL;
   if (!st && !e.step && !note) st = SNT_ERR_NOMEM;
   if (!st && !e.arena) st = SNT_ERR_NOMEM;
+  int *ready_at = !st && e.step ? output_ready_at(g, p) : NULL;
+  if (!st && e.step && !ready_at) st = SNT_ERR_NOMEM;
   if (!st) profile_stamp(&body, 0);
   for (int s = 0; !st && s < p->n_order; s++) {
     const snt_node *n = &g->nodes[p->order[s]];
@@ -517,8 +551,11 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
     else
       st = n->op->emit(&e, p->order[s]);
     profile_stamp(&body, s + 1);
+    ready_calls(&body, g, ready_at, s);
   }
   if (!st) passthrough_outputs(&e);
+  if (!st) ready_calls(&body, g, ready_at, p->n_order);
+  free(ready_at);
   if (!st) {
     preamble(&src, g, p, prefix, embed, e.step, stage, o && o->bf16, e.packed_bytes);
     if (e.step)
@@ -538,8 +575,10 @@ snt_status snt_codegen(const snt_graph *g, const snt_plan *p, const snt_codegen_
       snt_sb_printf(&src, "int %s_run(struct %s *m, const void *const *in, void *const *out) {\n"
                           "  return %s_step(m, %lld, 0, in, out);\n}\n\n"
                           "void %s_set_shard(struct %s *m, int64_t first, int (*sum)(void *, double *, int64_t), void *user) {\n"
-                          "  snt_k_ctx_set_shard(m->k, first, sum, user);\n}\n\n",
-                    prefix, prefix, prefix, (long long)g->batch, prefix, prefix);
+                          "  snt_k_ctx_set_shard(m->k, first, sum, user);\n}\n\n"
+                          "void %s_set_ready(struct %s *m, void (*ready)(void *, int), void *user) {\n"
+                          "  snt_k_ctx_set_ready(m->k, ready, user);\n}\n\n",
+                    prefix, prefix, prefix, (long long)g->batch, prefix, prefix, prefix, prefix);
     else {
       run_n_fn(&src, g, prefix, scan.scalable, stage);
       snt_sb_printf(&src, "int %s_run(struct %s *m, const void *const *in, void *const *out) {\n"

@@ -121,10 +121,12 @@ snt_status snt_codegen_suite(const snt_suite_src *s, const char *dir, snt_diag *
                 "  return %s_train_step(m, n, seed, in, out);\n}\n\n"
                 "static void set_shard_(void *m, int64_t first, int (*sum)(void *, double *, int64_t), void *user) {\n"
                 "  %s_train_set_shard(m, first, sum, user);\n}\n\n"
+                "static void set_ready_(void *m, void (*ready)(void *, int), void *user) {\n"
+                "  %s_train_set_ready(m, ready, user);\n}\n\n"
                 "const snt_train_info %s_suite = {\n  .step_model = &%s_train_info, .step = step_, .set_shard = set_shard_,\n"
-                "  .eval_model = &%s_eval_info,\n"
+                "  .set_ready = set_ready_, .eval_model = &%s_eval_info,\n"
                 "  .n_params = %d, .params = params_, .n_stats = %d, .stats = stats_, .n_trainable = %lld,\n  .recipe = ",
-                p, p, p, p, p, s->ad->n_params, s->ad->n_stats, (long long)trainable);
+                p, p, p, p, p, p, s->ad->n_params, s->ad->n_stats, (long long)trainable);
   recipe(&b, &s->step->recipe);
   snt_sb_printf(&b, ",\n  .onnx_template = onnx_template_, .onnx_template_bytes = %zu", s->onnx_template_bytes);
   snt_sb_puts(&b, ",\n  .explain = &explain_");

@@ -54,6 +54,12 @@ void snt_k_ctx_set_training(snt_k_ctx *ctx, int training);
 typedef int (*snt_k_sum_fn)(void *user, double *x, int64_t n);
 void snt_k_ctx_set_shard(snt_k_ctx *ctx, int64_t first, snt_k_sum_fn sum, void *user);
 int64_t snt_k_ctx_first_sample(const snt_k_ctx *ctx); /* 0 for NULL */
+/* A training step calls snt_k_ctx_ready(ctx, i) once output i (a gradient) is final, before the
+ * rest of the backward pass runs: data-parallel training starts sending it then (NULL: no
+ * callback). */
+typedef void (*snt_k_ready_fn)(void *user, int output);
+void snt_k_ctx_set_ready(snt_k_ctx *ctx, snt_k_ready_fn ready, void *user);
+void snt_k_ctx_ready(const snt_k_ctx *ctx, int output);
 
 /* y[n][c][i] = post(x[n][c][i] * s[n * s_batch_stride + c] + residual[n][c][i]) for i < inner:
  * a squeeze-excite gate, its block's residual (NULL: none) and ReLU (post, when relu is set),

@@ -73,6 +73,9 @@ typedef struct snt_train_info {
    * draws by the job's sample index), and with `sum` (adds doubles over the ranks; NULL: none)
    * BatchNorm uses the job's batch statistics (snt_k_ctx_set_shard). */
   void (*set_shard)(void *model, int64_t first, int (*sum)(void *user, double *x, int64_t n), void *user);
+  /* ready(user, i) during a step, once output i is final (snt_k_ctx_set_ready; NULL: none):
+   * the gradients go to the other ranks while the backward pass goes on (--overlap). */
+  void (*set_ready)(void *model, void (*ready)(void *user, int output), void *user);
   const snt_model_info *eval_model; /* inference at the training batch (validation, evaluate) */
   int n_params;
   const snt_train_param *params;

@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "runtime/dist/mpi/mpi_plugin.h"
 #include "sinter/version.h"
@@ -33,6 +36,14 @@ struct snt_dist {
   double since, timeout;
   snt_dist_timeout_fn on_timeout;
   void *user;
+  int serialized; /* MPI may be called from another thread, one at a time */
+  /* --overlap: the sums posted to the sending thread (jobs[head..tail)), its first failure */
+  pthread_mutex_t qmu;
+  pthread_cond_t qcv;
+  pthread_t sender;
+  int sending, stop, busy, rc;
+  struct job { float *x; int64_t n; } *jobs;
+  int head, tail, cap;
 };
 
 static double now(void) {
@@ -151,9 +162,13 @@ snt_status snt_dist_open(snt_dist **out, snt_err *e) {
   d->mpi = p;
   pthread_mutex_init(&d->mu, NULL);
   pthread_cond_init(&d->cv, NULL);
-  int rc = p->init(&d->rank, &d->size);
+  pthread_mutex_init(&d->qmu, NULL);
+  pthread_cond_init(&d->qcv, NULL);
+  int rc = p->init(&d->rank, &d->size, &d->serialized);
   if (rc) {
     st = mpi_fail(d, rc, "MPI_Init", e);
+    pthread_cond_destroy(&d->qcv);
+    pthread_mutex_destroy(&d->qmu);
     pthread_cond_destroy(&d->cv);
     pthread_mutex_destroy(&d->mu);
     free(d);
@@ -163,8 +178,11 @@ snt_status snt_dist_open(snt_dist **out, snt_err *e) {
   return SNT_OK;
 }
 
+static void stop_sender(snt_dist *d);
+
 void snt_dist_close(snt_dist *d) {
   if (!d) return;
+  stop_sender(d);
   if (d->watching) {
     pthread_mutex_lock(&d->mu);
     d->quit = 1;
@@ -174,6 +192,9 @@ void snt_dist_close(snt_dist *d) {
   }
   enter(d, "MPI_Finalize"); /* a rank gone before the end would hold the others here too */
   d->mpi->finalize();
+  free(d->jobs);
+  pthread_cond_destroy(&d->qcv);
+  pthread_mutex_destroy(&d->qmu);
   pthread_cond_destroy(&d->cv);
   pthread_mutex_destroy(&d->mu);
   free(d);
@@ -192,20 +213,106 @@ static snt_status done(snt_dist *d, const char *call, int rc, snt_err *e) {
   return rc ? mpi_fail(d, rc, call, e) : SNT_OK;
 }
 
+/* ---- --overlap: the sending thread ------------------------------------------------------- */
+
+static void *send_loop(void *arg) {
+  snt_dist *d = arg;
+  /* The lowest priority (Linux: per thread): the sums take the cores only when the step leaves
+   * them idle. At normal priority OpenMPI's polling took CPU from the backward pass and the step
+   * was slower with overlap than without (bench/dist_netns, docs/performance.md). Best effort. */
+  (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+  pthread_mutex_lock(&d->qmu);
+  for (;;) {
+    while (d->head == d->tail && !d->stop) pthread_cond_wait(&d->qcv, &d->qmu);
+    if (d->head == d->tail) break;
+    struct job j = d->jobs[d->head];
+    d->busy = 1;
+    pthread_mutex_unlock(&d->qmu);
+    enter(d, "MPI_Allreduce");
+    int rc = d->mpi->sum_f32(j.x, j.n);
+    leave(d);
+    pthread_mutex_lock(&d->qmu);
+    if (rc && !d->rc) d->rc = rc;
+    d->head++, d->busy = 0;
+    if (d->head == d->tail) d->head = d->tail = 0;
+    pthread_cond_broadcast(&d->qcv);
+  }
+  pthread_mutex_unlock(&d->qmu);
+  return NULL;
+}
+
+snt_status snt_dist_start_thread(snt_dist *d, snt_err *e) {
+  if (!d || d->sending) return SNT_OK;
+  if (!d->serialized)
+    return snt_err_set(e, SNT_ERR_INPUT, "rank %d: --overlap: this MPI cannot be called from a second thread "
+                       "(MPI_THREAD_SERIALIZED not provided)", d->rank);
+  if (pthread_create(&d->sender, NULL, send_loop, d) != 0)
+    return snt_err_set(e, SNT_ERR_INTERNAL, "rank %d: cannot start the thread that sends the gradients", d->rank);
+  d->sending = 1;
+  return SNT_OK;
+}
+
+snt_status snt_dist_post_sum_f32(snt_dist *d, float *x, int64_t n, snt_err *e) {
+  if (!d) return SNT_OK;
+  if (!d->sending) return snt_dist_sum_f32(d, x, n, e);
+  pthread_mutex_lock(&d->qmu);
+  if (d->tail == d->cap) {
+    int cap = d->cap ? 2 * d->cap : 64;
+    struct job *j = cap < (1 << 24) ? realloc(d->jobs, sizeof *j * (size_t)cap) : NULL;
+    if (!j) {
+      pthread_mutex_unlock(&d->qmu);
+      return snt_err_set(e, SNT_ERR_NOMEM, "rank %d: out of memory for the sums to send", d->rank);
+    }
+    d->jobs = j, d->cap = cap;
+  }
+  d->jobs[d->tail++] = (struct job){x, n};
+  pthread_cond_broadcast(&d->qcv);
+  pthread_mutex_unlock(&d->qmu);
+  return SNT_OK;
+}
+
+snt_status snt_dist_wait(snt_dist *d, snt_err *e) {
+  if (!d || !d->sending) return SNT_OK;
+  pthread_mutex_lock(&d->qmu);
+  while (d->head != d->tail || d->busy) pthread_cond_wait(&d->qcv, &d->qmu);
+  int rc = d->rc;
+  d->rc = 0;
+  pthread_mutex_unlock(&d->qmu);
+  return rc ? mpi_fail(d, rc, "MPI_Allreduce", e) : SNT_OK;
+}
+
+static void stop_sender(snt_dist *d) {
+  if (!d->sending) return;
+  pthread_mutex_lock(&d->qmu);
+  d->stop = 1;
+  pthread_cond_broadcast(&d->qcv);
+  pthread_mutex_unlock(&d->qmu);
+  pthread_join(d->sender, NULL);
+  d->sending = 0;
+}
+
+/* ---- blocking collectives: after whatever was posted ------------------------------------- */
+
 snt_status snt_dist_sum_f32(snt_dist *d, float *x, int64_t n, snt_err *e) {
   if (!d) return SNT_OK;
+  snt_status st = snt_dist_wait(d, e);
+  if (st != SNT_OK) return st;
   enter(d, "MPI_Allreduce");
   return done(d, "MPI_Allreduce", d->mpi->sum_f32(x, n), e);
 }
 
 snt_status snt_dist_sum_f64(snt_dist *d, double *x, int64_t n, snt_err *e) {
   if (!d) return SNT_OK;
+  snt_status st = snt_dist_wait(d, e);
+  if (st != SNT_OK) return st;
   enter(d, "MPI_Allreduce");
   return done(d, "MPI_Allreduce", d->mpi->sum_f64(x, n), e);
 }
 
 snt_status snt_dist_bcast(snt_dist *d, void *buf, int64_t bytes, snt_err *e) {
   if (!d) return SNT_OK;
+  snt_status st = snt_dist_wait(d, e);
+  if (st != SNT_OK) return st;
   enter(d, "MPI_Bcast");
   return done(d, "MPI_Bcast", d->mpi->bcast(buf, bytes), e);
 }
@@ -215,6 +322,8 @@ snt_status snt_dist_gather(snt_dist *d, const void *mine, int64_t bytes, void *a
     memmove(all, mine, (size_t)bytes);
     return SNT_OK;
   }
+  snt_status st = snt_dist_wait(d, e);
+  if (st != SNT_OK) return st;
   enter(d, "MPI_Allgather");
   return done(d, "MPI_Allgather", d->mpi->gather(mine, bytes, all), e);
 }

@@ -36,6 +36,14 @@ int snt_dist_size(const snt_dist *d);
 /* In-place sums over every rank; no-ops without a context. */
 snt_status snt_dist_sum_f32(snt_dist *d, float *x, int64_t n, snt_err *e);
 snt_status snt_dist_sum_f64(snt_dist *d, double *x, int64_t n, snt_err *e);
+/* Overlap (EXE train --overlap): a thread of this rank's own sums what is posted to it, in
+ * order, while the caller goes on; snt_dist_wait returns when all posted sums are done, with the
+ * first failure. Every other call first waits for the posted ones, so the ranks' calls stay in
+ * one order and MPI is used by one thread at a time (MPI_THREAD_SERIALIZED). Fails, saying so,
+ * when this MPI cannot be used from a second thread. */
+snt_status snt_dist_start_thread(snt_dist *d, snt_err *e);
+snt_status snt_dist_post_sum_f32(snt_dist *d, float *x, int64_t n, snt_err *e);
+snt_status snt_dist_wait(snt_dist *d, snt_err *e);
 /* Every rank's `bytes` (mine) into all, rank 0's first: all holds bytes x size. */
 snt_status snt_dist_gather(snt_dist *d, const void *mine, int64_t bytes, void *all, snt_err *e);
 /* Rank 0's bytes into every rank's buf. */

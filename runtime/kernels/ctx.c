@@ -62,6 +62,8 @@ struct snt_k_ctx {
   int64_t first_sample; /* snt_k_ctx_set_shard */
   snt_k_sum_fn sum;
   void *sum_user;
+  snt_k_ready_fn ready; /* snt_k_ctx_set_ready */
+  void *ready_user;
   int bf16_fp32_paths; /* a BF16 context may take FP32 paths that beat its GEMM (Winograd) */
   double stream_bytes; /* outputs from this size on are streamed (snt_k_ctx_stream_bytes) */
   snt_k_bf16_cache *bf16; /* rounded weights, made when BF16 is first used */
@@ -277,6 +279,16 @@ void snt_k_ctx_set_shard(snt_k_ctx *ctx, int64_t first, snt_k_sum_fn sum, void *
 }
 
 int64_t snt_k_ctx_first_sample(const snt_k_ctx *ctx) { return ctx ? ctx->first_sample : 0; }
+
+void snt_k_ctx_set_ready(snt_k_ctx *ctx, snt_k_ready_fn ready, void *user) {
+  if (!ctx) return;
+  ctx->ready = ready;
+  ctx->ready_user = user;
+}
+
+void snt_k_ctx_ready(const snt_k_ctx *ctx, int output) {
+  if (ctx && ctx->ready) ctx->ready(ctx->ready_user, output);
+}
 
 int snt_k_ctx_sum(const snt_k_ctx *ctx, double *x, int64_t n) {
   return ctx && ctx->sum ? ctx->sum(ctx->sum_user, x, n) : 0;

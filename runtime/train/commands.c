@@ -153,6 +153,8 @@ static void usage_train(FILE *f, const snt_model_info *m) {
           "        [--sync-bn]                 BatchNorm statistics of the whole batch (default: each rank's)\n"
           "        [--deterministic [--parts P]] the batch as P parts (2) added in order: the same bits for\n"
           "                                    any N dividing P, one process included\n"
+          "        [--overlap on|off|auto]     send the gradients during the backward pass (auto: on when\n"
+          "                                    the ranks span machines)\n"
           "        [--comm-timeout S]          end the job when the ranks wait S s for one another (300)\n"
           "        ranges: --epochs 1 to 1000000, --batch 1 to the compiled training batch, --patience 0 to\n"
           "        1000000, --lr more than 0 and at most 1e6, --bn-momentum and --split fractions 0 to 1,\n"

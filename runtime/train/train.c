@@ -79,6 +79,7 @@ typedef struct opts {
   int threads, augment, resume, has_split, profile;
   double comm_timeout; /* under mpirun: seconds a collective may wait */
   int sync_bn;         /* under mpirun: BatchNorm over the job's batch */
+  int overlap;         /* under mpirun: gradients sent during the backward pass (SNT_TR_OVERLAP_*) */
   int deterministic;   /* every batch as `parts` parts added in a fixed order */
   int64_t parts;
   long long max_pixels; /* --max-pixels, 0 = the image module's default */
@@ -101,6 +102,7 @@ static int parse(const snt_model_info *info, const snt_train_info *t, snt_rt_com
               .lr = -1, .bn_momentum = -1, .augment = 1, .comm_timeout = 300, .parts = 2};
   memcpy(o->split, r->split, sizeof o->split);
   bool no_augment = false, resume = false, profile = false, sync_bn = false, deterministic = false;
+  const char *overlap = "auto";
   double split[3];
   const snt_opt own[] = {
       {.name = "data", 0, SNT_OPT_STRING, &o->data, "DIR", "a folder of class folders (required)"},
@@ -124,6 +126,8 @@ static int parse(const snt_model_info *info, const snt_train_info *t, snt_rt_com
        "every batch as --parts parts added in a fixed order: the same bits with any number of ranks dividing it"},
       {.name = "parts", 0, SNT_OPT_INT, &o->parts, "P", "--deterministic's parts of a batch (default 2)", .imin = 1,
        .imax = 4096},
+      {.name = "overlap", 0, SNT_OPT_STRING, &overlap, "on|off|auto",
+       "under mpirun: send the gradients while the backward pass goes on (auto: when the ranks span machines)"},
       {.name = "comm-timeout", 0, SNT_OPT_DOUBLE, &o->comm_timeout, "S",
        "under mpirun: end the job when the ranks wait S seconds for one another (default 300; 0 = wait forever)",
        .dmin = 0, .dmax = 1e9},
@@ -140,6 +144,13 @@ static int parse(const snt_model_info *info, const snt_train_info *t, snt_rt_com
   o->profile = profile;
   o->sync_bn = sync_bn;
   o->deterministic = deterministic;
+  o->overlap = strcmp(overlap, "on") == 0    ? SNT_TR_OVERLAP_ON
+               : strcmp(overlap, "off") == 0 ? SNT_TR_OVERLAP_OFF
+                                             : SNT_TR_OVERLAP_AUTO;
+  if (o->overlap == SNT_TR_OVERLAP_AUTO && strcmp(overlap, "auto") != 0) {
+    fprintf(stderr, "%s train: --overlap %s: expected on, off or auto\n", info->name, overlap);
+    return SNT_EXIT_USER;
+  }
   if (deterministic && sync_bn) {
     fprintf(stderr, "%s train: --deterministic and --sync-bn cannot be combined yet: --deterministic normalises each "
             "part by its own statistics\n", info->name);
@@ -321,6 +332,7 @@ static int run_batch(const batch_ctx *c, int n, int epoch, int step, batch_resul
     return 0;
   }
   if (dist) t->set_shard(c->inst, from, c->o->sync_bn ? dist_sum : NULL, dx->d);
+  if (dist) snt_tr_dist_begin_step(dx, c->s, c->b->out, n);
   const void *ins[3] = {c->b->x, c->b->labels, c->b->w};
   /* --sync-bn: a rank with no sample still takes the step, for its share of BatchNorm's sums */
   int st = n > 0 || (dist && c->o->sync_bn) ? t->step(c->inst, n, c->seed, ins, c->b->out) : 0;
@@ -640,7 +652,12 @@ static int setup(trainer *tr) {
   int rc = snt_tr_state_init(&tr->s, t, tr->info);
   if (rc) return rc;
   snt_err e;
-  if (snt_tr_dist_init(&tr->dx, tr->dist, &tr->s, &e) != SNT_OK) return fprintf(stderr, "%s\n", e.msg), SNT_EXIT_INTERNAL;
+  /* auto: overlap pays where the transfer is a network's, not on one machine (docs/performance.md) */
+  int overlap = o->deterministic ? SNT_TR_OVERLAP_OFF
+                : o->overlap != SNT_TR_OVERLAP_AUTO ? o->overlap
+                : snt_dist_env_local_size() < snt_dist_size(tr->dist) ? SNT_TR_OVERLAP_AUTO : SNT_TR_OVERLAP_OFF;
+  if (snt_tr_dist_init(&tr->dx, tr->dist, &tr->s, overlap, &e) != SNT_OK)
+    return fprintf(stderr, "%s train: %s\n", t->step_model->name, e.msg), SNT_EXIT_INTERNAL;
   int rank = snt_dist_rank(tr->dist);
   tr->s.seed = o->seed;
   memcpy(tr->s.split, o->split, sizeof o->split);
@@ -694,6 +711,7 @@ static int setup(trainer *tr) {
     return fprintf(stderr, "%s\n", e.msg), 1;
   tr->step_inst = t->step_model->create();
   if (tr->step_inst) t->step_model->set_threads(tr->step_inst, tr->o.threads);
+  if (tr->step_inst && tr->dx.overlap && t->set_ready) t->set_ready(tr->step_inst, snt_tr_dist_ready, &tr->dx);
   if (!tr->step_inst)
     return fprintf(stderr, "%s train: out of memory: cannot allocate the training step's activation arena (batch %lld)\n",
                    tr->info->name, (long long)t->step_model->batch), SNT_EXIT_INTERNAL;
@@ -819,7 +837,9 @@ int snt_tr_cmd_train(const snt_model_info *info, const snt_train_info *t, snt_rt
     if (tr->dist && tr->dx.comm_steps) /* the time rank 0 waited in the gradients' sum, waiting for the others included */
       printf(" - allreduce: %.1fms/step of %.2f MB", 1e3 * tr->dx.comm_s / tr->dx.comm_steps,
              (double)tr->dx.n * sizeof(float) / 1e6);
-    tr->dx.comm_s = 0, tr->dx.comm_steps = 0;
+    if (tr->dist && tr->dx.comm_steps && tr->dx.overlap)
+      printf(" (%lld of %lld buckets sent during the backward pass)", (long long)tr->dx.early, (long long)tr->dx.buckets);
+    tr->dx.comm_s = 0, tr->dx.comm_steps = 0, tr->dx.early = 0, tr->dx.buckets = 0;
     if (er.skipped) printf(" - skipped: %d", er.skipped);
     printf("\n");
     if (er.skipped) {

@@ -10,22 +10,132 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "runtime/dist/mpi/mpi_plugin.h"
 #include "runtime/train/train_int.h"
 #include "sinter/kernels_train.h"
 
-snt_status snt_tr_dist_init(snt_tr_dist *x, snt_dist *d, const snt_tr_state *s, snt_err *e) {
+snt_status snt_tr_dist_init(snt_tr_dist *x, snt_dist *d, const snt_tr_state *s, int overlap, snt_err *e) {
   memset(x, 0, sizeof *x);
   x->d = d;
   if (!d) return SNT_OK;
-  int64_t n = SNT_TR_DIST_EXTRA;
-  for (int i = 0; i < s->t->n_params; i++) n += s->param_n[i];
+  const snt_train_info *t = s->t;
+  int np = t->n_params, no = t->step_model->n_outputs;
+  x->off = malloc(sizeof *x->off * (size_t)(np + 1));
+  x->param_of = malloc(sizeof *x->param_of * (size_t)(no + 1));
+  x->ready = calloc((size_t)np + 1, 1);
+  if (!x->off || !x->param_of || !x->ready) return snt_err_set(e, SNT_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < no; i++) x->param_of[i] = -1;
+  int64_t n = 0;
+  for (int i = np - 1; i >= 0; i--) { /* the backward pass makes the last parameters' first */
+    x->off[i] = n;
+    n += s->param_n[i];
+    if (t->params[i].grad_output >= 0 && t->params[i].grad_output < no) x->param_of[t->params[i].grad_output] = i;
+  }
+  n += SNT_TR_DIST_EXTRA;
   if (!(x->buf = malloc(sizeof(float) * (size_t)n)))
     return snt_err_set(e, SNT_ERR_NOMEM, "out of memory for the %" PRId64 " gradients exchanged between ranks", n);
   x->n = n;
+  x->overlap = overlap;
+  /* Tests ask for small buckets to see many of a small model's; every rank takes rank 0's, since
+   * the ranks' calls must match. */
+  x->bucket = SNT_MPI_BUCKET_BYTES / (int64_t)sizeof(float);
+  const char *v = getenv("SINTER_DIST_BUCKET_BYTES");
+  char *end = NULL;
+  long long b = v && *v ? strtoll(v, &end, 10) : 0;
+  if (end && !*end && b >= (long long)sizeof(float) && b <= SNT_MPI_BUCKET_BYTES) x->bucket = b / (int64_t)sizeof(float);
+  snt_status st = snt_dist_bcast(d, &x->bucket, sizeof x->bucket, e);
+  if (st != SNT_OK || !overlap) return st;
+  /* auto goes without when this MPI allows no second thread: the ranks' calls are the same
+   * whether a rank sends its buckets early or not */
+  if ((st = snt_dist_start_thread(d, e)) != SNT_OK && overlap == SNT_TR_OVERLAP_AUTO) x->overlap = 0, st = SNT_OK;
+  return st;
+}
+
+void snt_tr_dist_free(snt_tr_dist *x) {
+  free(x->buf);
+  free(x->off);
+  free(x->param_of);
+  free(x->ready);
+}
+
+/* ---- the step's gradients, in buckets ----------------------------------------------------- */
+
+/* Parameter i's gradient (the mean over the rank's n samples) into buf, weighted back into a sum. */
+static void stage(snt_tr_dist *x, const snt_tr_state *s, int i) {
+  float *p = x->buf + x->off[i];
+  const float *g = x->out[s->t->params[i].grad_output];
+  int64_t k = s->param_n[i], n = x->samples;
+  if (n > 0)
+    for (int64_t j = 0; j < k; j++) p[j] = g[j] * (float)n;
+  else memset(p, 0, sizeof(float) * (size_t)k);
+}
+
+/* Stages the parameters ready in buf's order and posts every whole bucket staged; all of them,
+ * and the rest of buf, when `end`. */
+static snt_status advance(snt_tr_dist *x, const snt_tr_state *s, bool end, snt_err *e) {
+  int np = s->t->n_params;
+  while (x->staged < np) {
+    int i = np - 1 - x->staged;
+    if (!end && !x->ready[i]) break;
+    stage(x, s, i);
+    x->staged++;
+    x->staged_to = x->off[i] + s->param_n[i];
+  }
+  int64_t until = end ? x->n : x->staged_to, bucket = x->bucket;
+  while (x->posted < until && (end || until - x->posted >= bucket)) {
+    int64_t c = x->n - x->posted < bucket ? x->n - x->posted : bucket;
+    snt_status st = snt_dist_post_sum_f32(x->d, x->buf + x->posted, c, e);
+    if (st != SNT_OK) return st;
+    x->posted += c;
+    x->buckets++, x->early += !end;
+  }
   return SNT_OK;
 }
 
-void snt_tr_dist_free(snt_tr_dist *x) { free(x->buf); }
+void snt_tr_dist_begin_step(snt_tr_dist *x, const snt_tr_state *s, void **out, int n) {
+  if (!x->d) return;
+  x->state = s, x->out = out, x->samples = n, x->staged = 0, x->staged_to = 0, x->posted = 0;
+  memset(x->ready, 0, (size_t)s->t->n_params);
+  x->begun = 1, x->active = x->overlap;
+}
+
+/* The step's callback between two nodes: a failure to post is left for the step's end, where
+ * the same post is tried again and says why. */
+void snt_tr_dist_ready(void *user, int output) {
+  snt_tr_dist *x = user;
+  if (!x->active || output < 0 || !x->state || output >= x->state->t->step_model->n_outputs) return;
+  int i = x->param_of[output];
+  if (i < 0) return;
+  x->ready[i] = 1;
+  snt_err e;
+  if (advance(x, x->state, false, &e) != SNT_OK) x->active = 0;
+}
+
+snt_status snt_tr_dist_reduce_step(snt_tr_dist *x, const snt_tr_state *s, void **out, int n, snt_tr_step_sums *io,
+                                   snt_err *e) {
+  const snt_train_info *t = s->t;
+  if (!x->begun) snt_tr_dist_begin_step(x, s, out, n); /* nothing sent yet: all of it now */
+  x->begun = 0, x->active = 0;
+  float *p = x->buf + x->n - SNT_TR_DIST_EXTRA;
+  p[0] = (float)n, p[1] = (float)io->loss_sum, p[2] = (float)io->correct, p[3] = (float)io->bad, p[4] = (float)io->stop;
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  snt_status st = advance(x, s, true, e);
+  if (st == SNT_OK) st = snt_dist_wait(x->d, e);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  x->comm_s += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+  x->comm_steps++;
+  if (st != SNT_OK) return st;
+  io->n = p[0], io->loss_sum = p[1], io->correct = p[2], io->bad = p[3], io->stop = p[4];
+  if (io->n <= 0) return SNT_OK;
+  float scale = 1.0f / (float)io->n;
+  for (int i = 0; i < t->n_params; i++) {
+    const float *q = x->buf + x->off[i];
+    float *g = out[t->params[i].grad_output];
+    for (int64_t j = 0; j < s->param_n[i]; j++) g[j] = q[j] * scale;
+  }
+  return SNT_OK;
+}
 
 /* The state rank 0 loaded (a checkpoint, --weights) into every rank: the ranks need not share
  * the output folder, and they start from one set of weights even when built apart. */
@@ -85,39 +195,6 @@ int snt_tr_dist_check_data(snt_tr_dist *x, const snt_dataset *ds, const char *di
     fprintf(stderr, "%s train: %d of %d ranks see other files in %s than rank 0: every rank needs the same data "
             "(copy the folder whole, or share it)\n", prog, (int)differ, snt_dist_size(x->d), dir);
   return 1;
-}
-
-snt_status snt_tr_dist_reduce_step(snt_tr_dist *x, const snt_tr_state *s, void **out, int n, snt_tr_step_sums *io,
-                                   snt_err *e) {
-  const snt_train_info *t = s->t;
-  float *p = x->buf;
-  for (int i = 0; i < t->n_params; i++) {
-    int64_t k = s->param_n[i];
-    const float *g = out[t->params[i].grad_output];
-    if (n > 0) /* the step gave the mean over its n samples: weighted back into a sum */
-      for (int64_t j = 0; j < k; j++) p[j] = g[j] * (float)n;
-    else memset(p, 0, sizeof(float) * (size_t)k);
-    p += k;
-  }
-  p[0] = (float)n, p[1] = (float)io->loss_sum, p[2] = (float)io->correct, p[3] = (float)io->bad, p[4] = (float)io->stop;
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  snt_status st = snt_dist_sum_f32(x->d, x->buf, x->n, e);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  x->comm_s += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
-  x->comm_steps++;
-  if (st != SNT_OK) return st;
-  io->n = p[0], io->loss_sum = p[1], io->correct = p[2], io->bad = p[3], io->stop = p[4];
-  if (io->n <= 0) return SNT_OK;
-  float scale = 1.0f / (float)io->n;
-  p = x->buf;
-  for (int i = 0; i < t->n_params; i++) {
-    int64_t k = s->param_n[i];
-    float *g = out[t->params[i].grad_output];
-    for (int64_t j = 0; j < k; j++) g[j] = p[j] * scale;
-    p += k;
-  }
-  return SNT_OK;
 }
 
 snt_status snt_tr_dist_average_stats(snt_tr_dist *x, snt_tr_state *s, snt_err *e) {

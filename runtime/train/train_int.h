@@ -143,9 +143,19 @@ int snt_tr_cmd_data(const snt_model_info *info, const snt_train_info *t, snt_rt_
 enum { SNT_TR_DIST_EXTRA = 5 }; /* floats riding with the gradients: snt_tr_step_sums */
 typedef struct snt_tr_dist {
   snt_dist *d;
-  float *buf; /* every gradient, then the step's sums */
+  float *buf;      /* every gradient x n, the last parameter's first, then the step's sums */
   int64_t n;
-  double comm_s;   /* seconds in the steps' all-reduces since the epoch began */
+  int64_t *off;    /* parameter i's gradient at buf + off[i] */
+  int *param_of;   /* the step's output i -> the parameter whose gradient it is, or -1 */
+  unsigned char *ready; /* --overlap: per parameter, whether its gradient is final this step */
+  int overlap, begun, active; /* --overlap; a step began; its gradients are being sent */
+  const struct snt_tr_state *state;
+  void **out;
+  int samples, staged;  /* this step's n; parameters staged (from the last) */
+  int64_t staged_to, posted; /* floats of buf staged, and sent (whole buckets) */
+  int64_t bucket;  /* floats per bucket (rank 0's SINTER_DIST_BUCKET_BYTES, else SNT_MPI_BUCKET_BYTES) */
+  int64_t early, buckets; /* buckets sent during the step's backward pass, and in all, this epoch */
+  double comm_s;   /* seconds waited for the steps' sums after the backward pass, this epoch */
   int comm_steps;
 } snt_tr_dist;
 /* One step's sums over the ranks: samples, loss x samples, hits, non-finite probabilities, and
@@ -153,7 +163,15 @@ typedef struct snt_tr_dist {
 typedef struct snt_tr_step_sums {
   double n, loss_sum, correct, bad, stop;
 } snt_tr_step_sums;
-snt_status snt_tr_dist_init(snt_tr_dist *x, snt_dist *d, const snt_tr_state *s, snt_err *e);
+/* overlap (SNT_TR_OVERLAP_*): the gradients go to the other ranks as the step makes them final
+ * (a sending thread; the caller installs snt_tr_dist_ready as the step's set_ready). AUTO: the
+ * same, or none when MPI allows no second thread. */
+enum { SNT_TR_OVERLAP_OFF, SNT_TR_OVERLAP_ON, SNT_TR_OVERLAP_AUTO };
+snt_status snt_tr_dist_init(snt_tr_dist *x, snt_dist *d, const snt_tr_state *s, int overlap, snt_err *e);
+/* --overlap: before the step on this rank's n samples, whose outputs go to out. */
+void snt_tr_dist_begin_step(snt_tr_dist *x, const snt_tr_state *s, void **out, int n);
+/* The step's ready callback (snt_train_info.set_ready): output i is final. */
+void snt_tr_dist_ready(void *user, int output);
 void snt_tr_dist_free(snt_tr_dist *x);
 /* Rank 0's weights, moments and training state into every rank. */
 snt_status snt_tr_dist_share_state(snt_tr_dist *x, snt_tr_state *s, snt_err *e);
@@ -161,7 +179,8 @@ snt_status snt_tr_dist_share_state(snt_tr_dist *x, snt_tr_state *s, snt_err *e);
 int snt_tr_dist_check_data(snt_tr_dist *x, const snt_dataset *ds, const char *dir, const char *prog);
 /* The step's gradient outputs (out[t->params[i].grad_output]: this rank's mean over its n
  * samples) become the mean over the whole batch; io's sums (this rank's in, the job's out) ride
- * along. */
+ * along. Sent in buckets of SNT_MPI_BUCKET_BYTES, fixed by position in buf, so every rank makes
+ * the same calls whenever its gradients became ready. */
 snt_status snt_tr_dist_reduce_step(snt_tr_dist *x, const snt_tr_state *s, void **out, int n, snt_tr_step_sums *io,
                                    snt_err *e);
 /* The moving statistics (BatchNorm's) averaged over the ranks, in place. */

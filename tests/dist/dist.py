@@ -242,6 +242,34 @@ def t_no_plugin():
     check(not os.path.exists(out), "and no rank trained alone")
 
 
+def t_overlap():
+    """--overlap: the gradients go in buckets while the backward pass runs, with the same bits as after it."""
+    import re
+    data()
+    env = dict(os.environ, SINTER_DIST_BUCKET_BYTES="256")  # many buckets of these small models
+    pat = re.compile(r"allreduce: [0-9.]+ms/step of [0-9.]+ MB \((\d+) of (\d+) buckets sent during the backward pass\)")
+    for model, flags in (("dist_plain", []), ("dist_bn", ["--sync-bn"])):
+        for n in (2, 4):
+            outs = {}
+            for mode in ("on", "off"):
+                outs[mode] = fresh("overlap-%s-n%d-%s" % (model, n, mode))
+                p = train(n, outs[mode], ["--epochs", "3", "--batch", "4", "--overlap", mode] + flags, env=env, model=model)
+                seen = [(int(a), int(b)) for a, b in pat.findall(p.stdout)]
+                if mode == "on":
+                    check(len(seen) == 3 and all(0 < a < b and b >= 4 for a, b in seen),
+                          "%s%s, N = %d, --overlap on: every epoch sends buckets during the backward pass (none on a "
+                          "step where rank 0 has no sample), several a step (early, all: %s)" % (model, " --sync-bn" if flags else "", n, seen))
+                else:
+                    check(not seen and "buckets sent" not in p.stdout, "--overlap off: no bucket sent early")
+            diff, count = same_bits(os.path.join(outs["on"], "last.onnx"), os.path.join(outs["off"], "last.onnx"))
+            h = [open(os.path.join(outs[m], "history.csv"), "rb").read() for m in ("on", "off")]
+            check(not diff and h[0] == h[1], "%s, N = %d: --overlap on and off give bit-identical checkpoints (%d tensors; "
+                  "differ: %s) and history" % (model, n, count, diff[:4]))
+    p = train(2, fresh("overlap-bad"), ["--epochs", "1", "--overlap", "maybe"], ok_codes=None)
+    check(p.returncode == 1 and p.stderr.count("dist_plain train: --overlap maybe: expected on, off or auto\n") == 2,
+          "--overlap maybe: refused by every rank (exit %d):\n%s" % (p.returncode, p.stderr[:400]))
+
+
 def rank_pid(out, rank):
     """The PID of the rank of the job training into out (from its environment), or None."""
     for pid in os.listdir("/proc"):
@@ -316,7 +344,7 @@ def t_fault_stop():
 
 TESTS = {"equivalence": t_equivalence, "sync_bn": t_sync_bn, "deterministic": t_deterministic, "resume": t_resume, "single": t_single, "writers": t_writers,
          "data_mismatch": t_data_mismatch, "no_plugin": t_no_plugin, "fault_kill": t_fault_kill,
-         "fault_stop": t_fault_stop}
+         "fault_stop": t_fault_stop, "overlap": t_overlap}
 
 
 def main():

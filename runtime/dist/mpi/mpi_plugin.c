@@ -13,8 +13,13 @@
 /* MPI counts are int: a long broadcast or gather goes in chunks. */
 enum { CHUNK = 1 << 28 };
 
-static int init(int *rank, int *size) {
-  int rc = MPI_Init(NULL, NULL);
+static int init(int *rank, int *size, int *serialized) {
+  /* A rank waiting in MPI yields its core when nothing arrives (unless the user said otherwise):
+   * --overlap's sending thread polls while the step computes on the same cores. */
+  setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
+  int level = MPI_THREAD_SINGLE;
+  int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &level); /* --overlap's thread */
+  *serialized = rc == MPI_SUCCESS && level >= MPI_THREAD_SERIALIZED;
   if (rc == MPI_SUCCESS) rc = MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   if (rc == MPI_SUCCESS) rc = MPI_Comm_rank(MPI_COMM_WORLD, rank);
   if (rc == MPI_SUCCESS) rc = MPI_Comm_size(MPI_COMM_WORLD, size);

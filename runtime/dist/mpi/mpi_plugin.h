@@ -17,7 +17,7 @@
 
 typedef struct snt_mpi_plugin {
   const char *version; /* SINTER_VERSION of the build */
-  int (*init)(int *rank, int *size);
+  int (*init)(int *rank, int *size, int *serialized); /* serialized: MPI_THREAD_SERIALIZED given */
   int (*sum_f32)(float *x, int64_t n);   /* in place, over every rank */
   int (*sum_f64)(double *x, int64_t n);  /* in place, over every rank */
   int (*bcast)(void *buf, int64_t bytes); /* from rank 0 */
