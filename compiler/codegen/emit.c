@@ -308,22 +308,25 @@ static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const
  * while the backward pass goes on (snt_k_ctx_set_ready). NULL when out of memory. */
 static int *output_ready_at(const snt_graph *g, const snt_plan *p) {
   int *pos = malloc(sizeof(int) * (size_t)(g->n_nodes + 1)), *at = malloc(sizeof(int) * (size_t)(g->n_outputs + 1));
-  if (!pos || !at) return free(pos), free(at), NULL;
+  int *out_of = malloc(sizeof(int) * (size_t)(g->n_tensors + 1)); /* tensor -> output index, or -1 */
+  if (!pos || !at || !out_of) return free(pos), free(at), free(out_of), NULL;
   for (int i = 0; i < g->n_nodes; i++) pos[i] = -1;
   for (int s = 0; s < p->n_order; s++) pos[p->order[s]] = s;
+  for (int t = 0; t < g->n_tensors; t++) out_of[t] = -1;
   for (int i = 0; i < g->n_outputs; i++) {
-    int t = g->outputs[i];
-    at[i] = p->places[t].kind == SNT_PLACE_OUTPUT ? -1 : p->n_order;
-    if (at[i] >= 0) continue;
-    for (int u = 0; u < g->n_tensors; u++) {
-      int root = u;
-      for (int hops = 0; p->places[root].alias_of >= 0 && hops < g->n_tensors; hops++) root = p->places[root].alias_of;
-      int w = g->tensors[u].producer;
-      if (root == t && w >= 0 && pos[w] > at[i]) at[i] = pos[w];
-    }
-    if (at[i] < 0) at[i] = p->n_order;
+    at[i] = p->places[g->outputs[i]].kind == SNT_PLACE_OUTPUT ? -1 : p->n_order;
+    if (at[i] < 0) out_of[g->outputs[i]] = i;
   }
+  for (int u = 0; u < g->n_tensors; u++) { /* every writer of an output's buffer, once */
+    int root = u, w = g->tensors[u].producer;
+    for (int hops = 0; p->places[root].alias_of >= 0 && hops < g->n_tensors; hops++) root = p->places[root].alias_of;
+    int i = out_of[root];
+    if (i >= 0 && w >= 0 && pos[w] > at[i]) at[i] = pos[w];
+  }
+  for (int i = 0; i < g->n_outputs; i++)
+    if (at[i] < 0) at[i] = p->n_order;
   free(pos);
+  free(out_of);
   return at;
 }
 

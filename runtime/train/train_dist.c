@@ -14,6 +14,22 @@
 #include "runtime/train/train_int.h"
 #include "sinter/kernels_train.h"
 
+/* A step's gradient g (the mean over its n samples) weighted back into a sum: dst = g * n. */
+static void weigh(float *dst, const float *g, int64_t k, int n) {
+  if (n > 0)
+    for (int64_t j = 0; j < k; j++) dst[j] = g[j] * (float)n;
+  else memset(dst, 0, sizeof(float) * (size_t)k);
+}
+
+/* The SNT_TR_DIST_EXTRA floats that ride with the gradients, and back. */
+static void put_sums(float *p, int n, const snt_tr_step_sums *v) {
+  p[0] = (float)n, p[1] = (float)v->loss_sum, p[2] = (float)v->correct, p[3] = (float)v->bad, p[4] = (float)v->stop;
+}
+
+static void get_sums(const float *p, snt_tr_step_sums *v) {
+  v->n = p[0], v->loss_sum = p[1], v->correct = p[2], v->bad = p[3], v->stop = p[4];
+}
+
 snt_status snt_tr_dist_init(snt_tr_dist *x, snt_dist *d, const snt_tr_state *s, int overlap, snt_err *e) {
   memset(x, 0, sizeof *x);
   x->d = d;
@@ -62,12 +78,7 @@ void snt_tr_dist_free(snt_tr_dist *x) {
 
 /* Parameter i's gradient (the mean over the rank's n samples) into buf, weighted back into a sum. */
 static void stage(snt_tr_dist *x, const snt_tr_state *s, int i) {
-  float *p = x->buf + x->off[i];
-  const float *g = x->out[s->t->params[i].grad_output];
-  int64_t k = s->param_n[i], n = x->samples;
-  if (n > 0)
-    for (int64_t j = 0; j < k; j++) p[j] = g[j] * (float)n;
-  else memset(p, 0, sizeof(float) * (size_t)k);
+  weigh(x->buf + x->off[i], x->out[s->t->params[i].grad_output], s->param_n[i], x->samples);
 }
 
 /* Stages the parameters ready in buf's order and posts every whole bucket staged; all of them,
@@ -117,7 +128,7 @@ snt_status snt_tr_dist_reduce_step(snt_tr_dist *x, const snt_tr_state *s, void *
   if (!x->begun) snt_tr_dist_begin_step(x, s, out, n); /* nothing sent yet: all of it now */
   x->begun = 0, x->active = 0;
   float *p = x->buf + x->n - SNT_TR_DIST_EXTRA;
-  p[0] = (float)n, p[1] = (float)io->loss_sum, p[2] = (float)io->correct, p[3] = (float)io->bad, p[4] = (float)io->stop;
+  put_sums(p, n, io);
   struct timespec t0, t1;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   snt_status st = advance(x, s, true, e);
@@ -126,7 +137,7 @@ snt_status snt_tr_dist_reduce_step(snt_tr_dist *x, const snt_tr_state *s, void *
   x->comm_s += (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
   x->comm_steps++;
   if (st != SNT_OK) return st;
-  io->n = p[0], io->loss_sum = p[1], io->correct = p[2], io->bad = p[3], io->stop = p[4];
+  get_sums(p, io);
   if (io->n <= 0) return SNT_OK;
   float scale = 1.0f / (float)io->n;
   for (int i = 0; i < t->n_params; i++) {
@@ -246,14 +257,10 @@ void snt_tr_det_part(snt_tr_det *x, const snt_tr_state *s, void **out, int k, in
   const snt_train_info *t = s->t;
   float *p = x->slots + k * x->slot;
   for (int i = 0; i < t->n_params; i++) {
-    int64_t m = s->param_n[i];
-    const float *g = out[t->params[i].grad_output];
-    if (n > 0)
-      for (int64_t j = 0; j < m; j++) p[j] = g[j] * (float)n;
-    else memset(p, 0, sizeof(float) * (size_t)m);
-    p += m;
+    weigh(p, out[t->params[i].grad_output], s->param_n[i], n);
+    p += s->param_n[i];
   }
-  p[0] = (float)n, p[1] = (float)sums->loss_sum, p[2] = (float)sums->correct, p[3] = (float)sums->bad, p[4] = (float)sums->stop;
+  put_sums(p, n, sums);
   if (n == 0) return;
   float *st = x->stats + k * x->stat_floats;
   for (int i = 0; i < t->n_stats; i++) {
@@ -273,7 +280,7 @@ snt_status snt_tr_det_reduce(snt_tr_det *x, snt_dist *d, const snt_tr_state *s, 
     for (int64_t j = 0; j < x->slot; j++) sum[j] += p[j];
   }
   const float *extra = sum + x->slot - SNT_TR_DIST_EXTRA;
-  io->n = extra[0], io->loss_sum = extra[1], io->correct = extra[2], io->bad = extra[3], io->stop = extra[4];
+  get_sums(extra, io);
   if (io->n <= 0) return SNT_OK;
   float scale = 1.0f / (float)io->n;
   const float *p = sum;
