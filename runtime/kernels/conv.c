@@ -222,8 +222,9 @@ static const float *pack_weights(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv
 }
 
 /* Room for zero-padded copies of `images` images, side by side, for the packers (ctx's scratch
- * slot 2, zeroed here; the caller writes the interiors): with every tap inside, packing is plain
- * copies. NULL (the packers check bounds instead) without ctx or the memory. */
+ * slot 2; pad_images writes the planes, the slack after them is zeroed here): with every tap
+ * inside, packing is plain copies. NULL (the packers check bounds instead) without ctx or the
+ * memory. */
 enum { PADDED_SLOT = 2 };
 
 static float *padded_buffer(snt_k_ctx *ctx, const snt_k_conv3 *g, int64_t images, snt_k_win3 *wp) {
@@ -233,8 +234,30 @@ static float *padded_buffer(snt_k_ctx *ctx, const snt_k_conv3 *g, int64_t images
   size_t floats = snt_k_conv_padded_floats(wp, planes);
   if (floats > SIZE_MAX / sizeof(float)) return NULL;
   float *xp = snt_k_ctx_scratch(ctx, PADDED_SLOT, 0, floats * sizeof(float));
-  if (xp) memset(xp, 0, floats * sizeof(float));
+  size_t used = (size_t)planes * (size_t)wp->in_size;
+  if (xp) memset(xp + used, 0, (floats - used) * sizeof(float));
   return xp;
+}
+
+typedef struct pad_job {
+  const snt_k_win3 *w, *wp;
+  int64_t planes;
+  const float *x;
+  float *xp;
+} pad_job;
+
+static void pad_part(void *arg, int t, int threads) {
+  const pad_job *j = arg;
+  int64_t p0 = j->planes * t / threads, p1 = j->planes * (t + 1) / threads;
+  snt_k_conv_pad_image(j->w, j->wp, p1 - p0, j->x + p0 * j->w->in_size, j->xp + p0 * j->wp->in_size);
+}
+
+/* `planes` planes of x (contiguous: whole images) padded into xp on ctx's threads: a batch's
+ * copy on one thread cost as much as a 7x7 layer's products. */
+static void pad_images(snt_k_ctx *ctx, const snt_k_win3 *w, const snt_k_win3 *wp, int64_t planes, const float *x,
+                       float *xp) {
+  pad_job j = {w, wp, planes, x, xp};
+  snt_k_ctx_parallel(ctx, pad_part, &j);
 }
 
 /* The conv's epilogue for the GEMM over output channels [ch0, ...) at output offset yoff
@@ -263,8 +286,7 @@ static snt_status conv_gemm_batch(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_con
   snt_k_conv_src src = {&g->w, x, 0, g->cin * g->w.in_size};
   snt_k_win3 wp;
   float *xpad = is_pointwise(g) ? NULL : padded_buffer(ctx, g, g->batch, &wp);
-  for (int64_t i = 0; xpad && i < g->batch; i++) /* the whole batch padded: plain copies for the packer */
-    snt_k_conv_pad_image(&g->w, &wp, g->cin, x + i * g->cin * g->w.in_size, xpad + i * g->cin * wp.in_size);
+  if (xpad) pad_images(ctx, &g->w, &wp, g->batch * g->cin, x, xpad); /* plain copies for the packer */
   if (xpad) src = (snt_k_conv_src){&wp, xpad, 1, g->cin * wp.in_size};
   snt_k_gemm_call c = {
       .m = g->cout, .n = n, .k = g->cin * g->w.k_size, .a = w, .lda = g->cin * g->w.k_size,
@@ -305,7 +327,7 @@ static snt_status conv_gemm(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g,
   snt_k_win3 wp;
   float *xpad = pointwise ? NULL : padded_buffer(ctx, g, 1, &wp);
   for (int64_t n = 0; n < g->batch; n++) {
-    if (xpad) snt_k_conv_pad_image(&g->w, &wp, g->cin, x + n * g->cin * g->w.in_size, xpad);
+    if (xpad) pad_images(ctx, &g->w, &wp, g->cin, x + n * g->cin * g->w.in_size, xpad);
     for (int64_t grp = 0; grp < g->groups; grp++) {
       const float *xg = x + (n * g->cin + grp * g->cg) * g->w.in_size;
       int64_t yoff = (n * g->cout + grp * g->mg) * p;

@@ -21,8 +21,8 @@ typedef struct snt_k_conv_src {
 
 /* The geometry of an image padded on every side by w's pads (wp's pads are 0, its in[] the
  * padded sizes); the floats of `channels` padded planes plus the slack the packers read past
- * the last element (SIZE_MAX on overflow); and the copy of x's channels into the interior of
- * xp, whose borders the caller has zeroed. */
+ * the last element (SIZE_MAX on overflow); and x's channels written as padded planes into xp
+ * (every float of the planes: borders zeroed, interiors copied; not the slack after them). */
 void snt_k_conv_padded_geometry(const snt_k_win3 *w, snt_k_win3 *wp);
 size_t snt_k_conv_padded_floats(const snt_k_win3 *wp, int64_t channels);
 void snt_k_conv_pad_image(const snt_k_win3 *w, const snt_k_win3 *wp, int64_t channels, const float *x, float *xp);

@@ -200,11 +200,21 @@ size_t snt_k_conv_padded_floats(const snt_k_win3 *wp, int64_t channels) {
 }
 
 void snt_k_conv_pad_image(const snt_k_win3 *w, const snt_k_win3 *wp, int64_t channels, const float *x, float *xp) {
+  size_t row = (size_t)wp->in[2] * sizeof(float), left = (size_t)w->pb[2] * sizeof(float);
+  size_t right = (size_t)w->pe[2] * sizeof(float), inner = (size_t)w->in[2] * sizeof(float);
   for (int64_t c = 0; c < channels; c++)
-    for (int64_t d = 0; d < w->in[0]; d++)
-      for (int64_t h = 0; h < w->in[1]; h++)
-        memcpy(xp + c * wp->in_size + ((d + w->pb[0]) * wp->in[1] + h + w->pb[1]) * wp->in[2] + w->pb[2],
-               x + c * w->in_size + (d * w->in[1] + h) * w->in[2], (size_t)w->in[2] * sizeof(float));
+    for (int64_t d = 0; d < wp->in[0]; d++)
+      for (int64_t h = 0; h < wp->in[1]; h++) {
+        char *dst = (char *)(xp + c * wp->in_size + (d * wp->in[1] + h) * wp->in[2]);
+        int64_t sd = d - w->pb[0], sh = h - w->pb[1];
+        if (sd < 0 || sd >= w->in[0] || sh < 0 || sh >= w->in[1]) { /* a border row */
+          memset(dst, 0, row);
+          continue;
+        }
+        memset(dst, 0, left);
+        memcpy(dst + left, x + c * w->in_size + (sd * w->in[1] + sh) * w->in[2], inner);
+        memset(dst + left + inner, 0, right);
+      }
 }
 
 /* dst[i] = src[i * step] for i < len; the vector versions read up to PAD_SLACK floats past. */

@@ -23,6 +23,8 @@
 enum { MR = 8, NR = 48, NV = NR / 16, MAX_ENTRIES = 4096 };
 /* Bytes of packed B a thread keeps in its L2 (1 MiB on Zen 4/5) while every strip of A passes. */
 enum { B_BUDGET = 512 * 1024 };
+/* Rows of B a convolution's packer writes in fp32 before they are rounded (even: whole pairs). */
+enum { KC = 64 };
 
 typedef struct a_entry {
   const float *src;
@@ -336,9 +338,17 @@ static void block(job *jb, int t, int64_t n0, int64_t nc, int64_t s0, int64_t s1
   int64_t strips = round_up(nc, NR) / NR;
   if (!g->pack_b && !g->trans_b) {
     pack_round_plain(g, n0, nc, jb->bbuf[t]);
+  } else if (g->pack_b) { /* KC rows of a strip at a time: the fp32 copy stays in L1 */
+    for (int64_t s = 0; s < strips; s++) {
+      int64_t w = nc - s * NR < NR ? nc - s * NR : NR;
+      for (int64_t k0 = 0; k0 < g->k; k0 += KC) {
+        int64_t kc = g->k - k0 < KC ? g->k - k0 : KC;
+        g->pack_b(g->pack_b_src, k0, kc, n0 + s * NR, w, NR, jb->fbuf[t]);
+        round_strip(jb->fbuf[t], kc, jb->bbuf[t] + (s * jb->k2 + k0 / 2) * NR * 2);
+      }
+    }
   } else {
-    if (g->pack_b) g->pack_b(g->pack_b_src, 0, g->k, n0, nc, NR, jb->fbuf[t]);
-    else pack_b_plain(g, n0, nc, jb->fbuf[t]);
+    pack_b_plain(g, n0, nc, jb->fbuf[t]);
     for (int64_t s = 0; s < strips; s++)
       round_strip(jb->fbuf[t] + s * g->k * NR, g->k, jb->bbuf[t] + s * jb->k2 * NR * 2);
   }

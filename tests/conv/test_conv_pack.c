@@ -74,6 +74,7 @@ static void test_blocks(test_state *ts, snt_k_pack_b_fn pack, const char *isa) {
     size_t np = snt_k_conv_padded_floats(&wp, cg);
     float *xp = alloc_f((int64_t)np);
     memset(xp, 0, np * sizeof(float));
+    for (int64_t i = 0; i < cg * wp.in_size; i++) xp[i] = NAN; /* pad_image writes every float of the planes */
     snt_k_conv_pad_image(&w, &wp, cg, x, xp);
     snt_k_conv_src srcs[3] = {{&w, x, 0, 0}, {&wp, xp, 1, 0}, {&w, x, 0, stride}};
     for (int b = 0; b < 12; b++) {
