@@ -260,6 +260,45 @@ static void pad_images(snt_k_ctx *ctx, const snt_k_win3 *w, const snt_k_win3 *wp
   snt_k_ctx_parallel(ctx, pad_part, &j);
 }
 
+typedef struct pairs_job {
+  const snt_k_win3 *w, *wp;
+  int64_t channels, planes;
+  const float *x;
+  uint32_t *xq;
+} pairs_job;
+
+static void pairs_part(void *arg, int t, int threads) {
+  const pairs_job *j = arg;
+  snt_k_conv_pad_pairs(j->w, j->wp, j->channels, j->planes * t / threads, j->planes * (t + 1) / threads, j->x, j->xq);
+}
+
+/* A BF16 windowed conv's B from `images` images of x rounded once into padded planes of channel
+ * pairs (ctx's scratch slot 2, snt_k_conv_pad_pairs), which the packer copies as pair rows: the
+ * fp32 copy re-rounded each value once per tap, in a pass of its own. Sets src (over wp, the
+ * pair planes' geometry) and c's k, pair fields and packer; 0 (c untouched) without the
+ * memory or for grouped convs. */
+static int pair_source(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g, const float *x, int64_t images,
+                       snt_k_win3 *wp, snt_k_conv_src *src, snt_k_gemm_call *c) {
+  int64_t pairs = (g->cin + 1) / 2, planes;
+  if (g->groups != 1 || !ctx || __builtin_mul_overflow(images, pairs, &planes)) return 0;
+  snt_k_conv_padded_geometry(&g->w, wp);
+  size_t words = snt_k_conv_padded_floats(wp, planes);
+  if (words > SIZE_MAX / sizeof(uint32_t)) return 0;
+  uint32_t *xq = snt_k_ctx_scratch(ctx, PADDED_SLOT, 0, words * sizeof(uint32_t));
+  if (!xq) return 0;
+  size_t used = (size_t)planes * (size_t)wp->in_size;
+  memset(xq + used, 0, (words - used) * sizeof(uint32_t));
+  pairs_job j = {&g->w, wp, g->cin, planes, x, xq};
+  snt_k_ctx_parallel(ctx, pairs_part, &j);
+  *src = (snt_k_conv_src){wp, (const float *)xq, 1, pairs * wp->in_size};
+  c->k = 2 * pairs * g->w.k_size;
+  c->pair_taps = g->w.k_size;
+  c->pair_channels = g->cin;
+  c->pack_b = snt_k_conv_pack_b_for(isa);
+  c->pack_b_src = src;
+  return 1;
+}
+
 /* The conv's epilogue for the GEMM over output channels [ch0, ...) at output offset yoff
  * (rows p floats apart). */
 static snt_k_epilogue_desc conv_epilogue(const snt_k_conv_epi *e, int64_t ch0, int64_t yoff, int64_t p, int stream) {
@@ -287,9 +326,6 @@ static snt_status conv_gemm_batch(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_con
   if (__builtin_mul_overflow(g->batch, p, &n)) return SNT_ERR_INPUT;
   snt_k_conv_src src = {&g->w, x, 0, g->cin * g->w.in_size};
   snt_k_win3 wp;
-  float *xpad = is_pointwise(g) ? NULL : padded_buffer(ctx, g, g->batch, &wp);
-  if (xpad) pad_images(ctx, &g->w, &wp, g->batch * g->cin, x, xpad); /* plain copies for the packer */
-  if (xpad) src = (snt_k_conv_src){&wp, xpad, 1, g->cin * wp.in_size};
   snt_k_gemm_call c = {
       .m = g->cout, .n = n, .k = g->cin * g->w.k_size, .a = w, .lda = g->cin * g->w.k_size,
       .c = y, .ldc = p, .col_block = p, .col_stride = g->cout * p, .b_stride = g->cin * g->w.in_size,
@@ -297,7 +333,10 @@ static snt_status conv_gemm_batch(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_con
   if (is_pointwise(g)) {
     c.b = x;
     c.ldb = p;
-  } else {
+  } else if (!pair_source(ctx, isa, g, x, g->batch, &wp, &src, &c)) {
+    float *xpad = padded_buffer(ctx, g, g->batch, &wp);
+    if (xpad) pad_images(ctx, &g->w, &wp, g->batch * g->cin, x, xpad); /* plain copies for the packer */
+    if (xpad) src = (snt_k_conv_src){&wp, xpad, 1, g->cin * wp.in_size};
     c.pack_b = snt_k_conv_pack_b_for(isa);
     c.pack_b_src = &src;
   }
@@ -327,7 +366,8 @@ static snt_status conv_gemm(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g,
   if (bf16 || gemv) packed = NULL;
   else if (!packed) packed = pack_weights(ctx, isa, g, w);
   snt_k_win3 wp;
-  float *xpad = pointwise ? NULL : padded_buffer(ctx, g, 1, &wp);
+  int pairs = bf16 && !pointwise && g->groups == 1; /* pair_source per image */
+  float *xpad = pointwise || pairs ? NULL : padded_buffer(ctx, g, 1, &wp);
   for (int64_t n = 0; n < g->batch; n++) {
     if (xpad) pad_images(ctx, &g->w, &wp, g->cin, x + n * g->cin * g->w.in_size, xpad);
     for (int64_t grp = 0; grp < g->groups; grp++) {
@@ -342,7 +382,7 @@ static snt_status conv_gemm(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g,
       if (pointwise) {
         c.b = xg;
         c.ldb = p;
-      } else {
+      } else if (!(pairs && pair_source(ctx, isa, g, xg, 1, &wp, &src, &c))) {
         c.pack_b = snt_k_conv_pack_b_for(isa);
         c.pack_b_src = &src;
       }

@@ -27,6 +27,14 @@ void snt_k_conv_padded_geometry(const snt_k_win3 *w, snt_k_win3 *wp);
 size_t snt_k_conv_padded_floats(const snt_k_win3 *wp, int64_t channels);
 void snt_k_conv_pad_image(const snt_k_win3 *w, const snt_k_win3 *wp, int64_t channels, const float *x, float *xp);
 
+/* For the BF16 GEMM's channel pairs (snt_k_gemm_call.pair_taps): pair planes [q0, q1) of
+ * images of `channels` planes in x (plane q: image q / pairs, channels 2 (q % pairs) and the
+ * next), each a zero-padded plane of wp's geometry in xp whose 32-bit words hold the two
+ * channels' values rounded to bfloat16 (low half the even channel; a channel past the last is
+ * 0). The packers then copy them as they copy floats. Needs AVX512_BF16. */
+void snt_k_conv_pad_pairs(const snt_k_win3 *w, const snt_k_win3 *wp, int64_t channels, int64_t q0, int64_t q1,
+                          const float *x, uint32_t *xp);
+
 /* snt_k_pack_b_fn's (gemm_core.h) over an snt_k_conv_src: write B[k0..k0+kc)[n0..n0+nc) in
  * strips of nr columns, zero past nc, as gemm_core.h lays them out; one per ISA, the same
  * output bit for bit (they only copy). */

@@ -217,6 +217,39 @@ void snt_k_conv_pad_image(const snt_k_win3 *w, const snt_k_win3 *wp, int64_t cha
       }
 }
 
+/* One padded row of a pair plane: channel rows lo, hi (NULL: zero) of w->in[2] floats, rounded
+ * to bfloat16 (nearest even) and interleaved, with the row's pads zero. */
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void pair_row(const snt_k_win3 *w, const float *lo,
+                                                                          const float *hi, uint32_t *dst) {
+  static const uint16_t order[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+                                     8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  __m512i idx = _mm512_loadu_si512(order);
+  for (int64_t i = 0; i < w->pb[2]; i++) *dst++ = 0;
+  for (int64_t c = 0; c < w->in[2]; c += 16) {
+    __mmask16 m = lanes16(0, w->in[2] - c);
+    __m512 a = _mm512_maskz_loadu_ps(m, lo + c), b = hi ? _mm512_maskz_loadu_ps(m, hi + c) : _mm512_setzero_ps();
+    _mm512_mask_storeu_epi32(dst + c, m, _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(b, a)));
+  }
+  dst += w->in[2];
+  for (int64_t i = 0; i < w->pe[2]; i++) *dst++ = 0;
+}
+
+void snt_k_conv_pad_pairs(const snt_k_win3 *w, const snt_k_win3 *wp, int64_t channels, int64_t q0, int64_t q1,
+                          const float *x, uint32_t *xp) {
+  int64_t pairs = (channels + 1) / 2;
+  for (int64_t q = q0; q < q1; q++) {
+    int64_t img = q / pairs, c = 2 * (q % pairs);
+    const float *lo = x + (img * channels + c) * w->in_size, *hi = c + 1 < channels ? lo + w->in_size : NULL;
+    for (int64_t d = 0; d < wp->in[0]; d++)
+      for (int64_t h = 0; h < wp->in[1]; h++) {
+        uint32_t *dst = xp + q * wp->in_size + (d * wp->in[1] + h) * wp->in[2];
+        int64_t sd = d - w->pb[0], sh = h - w->pb[1], at = (sd * w->in[1] + sh) * w->in[2];
+        if (sd < 0 || sd >= w->in[0] || sh < 0 || sh >= w->in[1]) memset(dst, 0, (size_t)wp->in[2] * sizeof(uint32_t));
+        else pair_row(w, lo + at, hi ? hi + at : NULL, dst);
+      }
+  }
+}
+
 /* dst[i] = src[i * step] for i < len; the vector versions read up to PAD_SLACK floats past. */
 static inline void copy_c(float *restrict dst, const float *restrict src, int64_t step, int64_t len) {
   if (step == 1) {

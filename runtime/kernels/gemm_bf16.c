@@ -5,7 +5,9 @@
  * The constant operand A (weights) is rounded and packed once, on first use, into a cache
  * owned by the kernel context, keyed by its address and geometry: weights never change in an
  * inference model. B is packed per call through the same fp32 packers as the FP32 GEMM
- * (so convolution's implicit im2col serves both), then rounded into k-pairs.
+ * (so convolution's implicit im2col serves both), then rounded into k-pairs; or, for a
+ * convolution whose image conv.c rounded once into channel pairs (pair_taps), the packer copies
+ * the pairs as they are and A is taken in the same (channel pair, tap) order.
  *
  * Layouts (K rounded up to even, K2 = K / 2 pairs):
  *   A: strips of MR rows; strip s, pair p: MR uint32 (a[2p] low half, a[2p+1] high half).
@@ -30,6 +32,7 @@ typedef struct a_entry {
   const float *src;
   int64_t m, k, lda;
   int trans;
+  int64_t pair_taps, pair_channels; /* snt_k_gemm_call's: A's K order */
   uint32_t *packed; /* (m rounded up to MR) x K2 pairs */
 } a_entry;
 
@@ -78,19 +81,27 @@ float snt_k_bf16_round(float f) {
 }
 
 static float a_at(const a_entry *a, int64_t i, int64_t k) {
-  if (i >= a->m || k >= a->k) return 0.0f;
+  if (i >= a->m || k >= (a->pair_taps ? a->pair_channels * a->pair_taps : a->k)) return 0.0f;
   return a->trans ? a->src[k * a->lda + i] : a->src[i * a->lda + k];
 }
 
 static int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
+
+/* Column h (0, 1) of pair p: 2p + h, or with channel pairs channel 2 (p / taps) + h's tap p % taps
+ * (-1: past the channels). */
+static int64_t pair_column(const a_entry *a, int64_t p, int h) {
+  if (!a->pair_taps) return 2 * p + h;
+  int64_t c = 2 * (p / a->pair_taps) + h;
+  return c < a->pair_channels ? c * a->pair_taps + p % a->pair_taps : -1;
+}
 
 static void pack_a(a_entry *a) {
   int64_t strips = round_up(a->m, MR) / MR, k2 = round_up(a->k, 2) / 2;
   for (int64_t s = 0; s < strips; s++)
     for (int64_t p = 0; p < k2; p++)
       for (int r = 0; r < MR; r++) {
-        int64_t i = s * MR + r;
-        uint32_t lo = to_bf16(a_at(a, i, 2 * p)), hi = to_bf16(a_at(a, i, 2 * p + 1));
+        int64_t i = s * MR + r, k0 = pair_column(a, p, 0), k1 = pair_column(a, p, 1);
+        uint32_t lo = k0 < 0 ? 0 : to_bf16(a_at(a, i, k0)), hi = k1 < 0 ? 0 : to_bf16(a_at(a, i, k1));
         a->packed[(s * k2 + p) * MR + r] = lo | hi << 16;
       }
 }
@@ -99,7 +110,8 @@ static void pack_a(a_entry *a) {
 static const uint32_t *cached_a(snt_k_bf16_cache *c, const snt_k_gemm_call *g) {
   for (int i = 0; i < c->n; i++) {
     a_entry *e = &c->e[i];
-    if (e->src == g->a && e->m == g->m && e->k == g->k && e->lda == g->lda && e->trans == g->trans_a)
+    if (e->src == g->a && e->m == g->m && e->k == g->k && e->lda == g->lda && e->trans == g->trans_a &&
+        e->pair_taps == g->pair_taps && e->pair_channels == g->pair_channels)
       return e->packed;
   }
   if (c->n == MAX_ENTRIES) return NULL;
@@ -110,7 +122,7 @@ static const uint32_t *cached_a(snt_k_bf16_cache *c, const snt_k_gemm_call *g) {
     c->e = ne;
     c->cap = cap;
   }
-  a_entry e = {g->a, g->m, g->k, g->lda, g->trans_a, NULL};
+  a_entry e = {g->a, g->m, g->k, g->lda, g->trans_a, g->pair_taps, g->pair_channels, NULL};
   size_t bytes = (size_t)(round_up(g->m, MR) * (round_up(g->k, 2) / 2)) * sizeof(uint32_t);
   if (!(e.packed = aligned_alloc(64, (size_t)round_up((int64_t)bytes, 64)))) return NULL;
   pack_a(&e);
@@ -338,6 +350,8 @@ static void block(job *jb, int t, int64_t n0, int64_t nc, int64_t s0, int64_t s1
   int64_t strips = round_up(nc, NR) / NR;
   if (!g->pack_b && !g->trans_b) {
     pack_round_plain(g, n0, nc, jb->bbuf[t]);
+  } else if (g->pair_taps) { /* rounded already: the packer's 32-bit rows are the pair rows */
+    g->pack_b(g->pack_b_src, 0, jb->k2, n0, nc, NR, (float *)jb->bbuf[t]);
   } else if (g->pack_b) { /* KC rows of a strip at a time: the fp32 copy stays in L1 */
     for (int64_t s = 0; s < strips; s++) {
       int64_t w = nc - s * NR < NR ? nc - s * NR : NR;

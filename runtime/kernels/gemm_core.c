@@ -490,7 +490,11 @@ static snt_status check_call(const snt_k_gemm_call *g) {
     return SNT_ERR_INPUT;
   if (g->m < 0 || g->n < 0 || g->k < 0 || !g->c || g->ldc < w) return SNT_ERR_INPUT;
   if (g->m == 0 || g->n == 0 || g->k == 0) return SNT_OK;
-  if (!g->packed_a && (!g->a || g->lda < (g->trans_a ? g->m : g->k))) return SNT_ERR_INPUT;
+  if (g->pair_taps && (g->pair_taps < 0 || g->pair_channels <= 0 || g->trans_a || !g->pack_b || g->k % 2 ||
+                       g->k / 2 != (g->pair_channels + 1) / 2 * g->pair_taps))
+    return SNT_ERR_INPUT;
+  int64_t a_cols = g->pair_taps ? g->pair_channels * g->pair_taps : g->k;
+  if (!g->packed_a && (!g->a || g->lda < (g->trans_a ? g->m : a_cols))) return SNT_ERR_INPUT;
   if (!g->pack_b && (!g->b || g->ldb < (g->trans_b ? g->k : w))) return SNT_ERR_INPUT;
   if (g->epi.residual && g->epi.ldr < w) return SNT_ERR_INPUT;
   if (g->epi.tap && (g->epi.ldt < w || !g->epi.tap_scale || !g->epi.tap_shift)) return SNT_ERR_INPUT;
@@ -545,6 +549,8 @@ snt_status snt_k_gemm_run(snt_k_ctx *ctx, const snt_k_gemm_call *g) {
   if (st != SNT_OK || g->m == 0 || g->n == 0) return st;
   if (g->col_block && (g->k == 0 || !g->a_constant || !g->a || g->packed_a || !snt_k_ctx_bf16(ctx)))
     return SNT_ERR_INPUT; /* column blocks: the BF16 GEMM only */
+  if (g->pair_taps && (!g->a_constant || !g->a || g->packed_a || !snt_k_ctx_bf16(ctx)))
+    return SNT_ERR_INPUT; /* so are channel pairs */
   if (g->k == 0) {
     epilogue_only(g);
     return run_other(g, SNT_OK);

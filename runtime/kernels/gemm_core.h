@@ -80,6 +80,11 @@ typedef struct snt_k_gemm_call {
    * in the product but col_stride floats apart in C, the residual and the tap (and b_stride in a
    * plain B): a convolution's images in one product, so that a small map fills whole strips. */
   int64_t col_block, col_stride, b_stride;
+  /* Channel pairs (BF16 GEMM only; 0: off): a convolution whose image was rounded once into
+   * bf16 pairs of channels (snt_k_conv_pad_pairs). pack_b writes B's k / 2 pair rows as 32-bit
+   * words, and pair row p is (channel pair p / pair_taps, tap p % pair_taps): A ([m][channels x
+   * taps], lda) is taken in that order, a channel past pair_channels as zero. */
+  int64_t pair_taps, pair_channels;
 } snt_k_gemm_call;
 
 /* Runs the GEMM on ctx's threads (ctx NULL: one thread) with ctx's ISA; the packing buffers
