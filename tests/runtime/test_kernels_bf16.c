@@ -185,19 +185,21 @@ static void test_layer_choice(test_state *ts) {
  * weights taken in (pair, tap) order. Awkward shapes: odd channel counts (a zero last pair),
  * stride 2, dilation, one-sided and uneven pads, 1x3 and 5x5 windows, maps that take the whole
  * batch as one product and maps that go image by image (56x9: 504 columns, little waste), one
- * image and two. Reference: double sums of the rounded image and weights. */
+ * image and two; grouped convs take the fp32 packer, rounded through L1 in pieces of 64 rows.
+ * Reference: double sums of the rounded image and weights. */
 typedef struct conv_case {
-  int64_t batch, cin, cout, h, w, kh, kw, s, dl, pt, pl, pb, pr;
+  int64_t batch, cin, cout, h, w, kh, kw, s, dl, pt, pl, pb, pr, groups;
 } conv_case;
 
 static void check_conv_case(test_state *ts, rng *r, const conv_case *k) {
   int64_t oh = (k->h + k->pt + k->pb - (k->kh - 1) * k->dl - 1) / k->s + 1;
   int64_t ow = (k->w + k->pl + k->pr - (k->kw - 1) * k->dl - 1) / k->s + 1;
-  snt_k_conv_desc d = {.spatial = 2, .batch = k->batch, .in_channels = k->cin, .out_channels = k->cout, .groups = 1,
+  int64_t groups = k->groups ? k->groups : 1, cg = k->cin / groups, mg = k->cout / groups;
+  snt_k_conv_desc d = {.spatial = 2, .batch = k->batch, .in_channels = k->cin, .out_channels = k->cout, .groups = groups,
                        .in = {k->h, k->w}, .out = {oh, ow}, .kernel = {k->kh, k->kw}, .stride = {k->s, k->s},
                        .dilation = {k->dl, k->dl}, .pad_begin = {k->pt, k->pl}, .pad_end = {k->pb, k->pr},
                        .act = {SNT_K_ACT_RELU, 0, 0, 0, 0}};
-  int64_t xn = k->batch * k->cin * k->h * k->w, wn = k->cout * k->cin * k->kh * k->kw, yn = k->batch * k->cout * oh * ow;
+  int64_t xn = k->batch * k->cin * k->h * k->w, wn = k->cout * cg * k->kh * k->kw, yn = k->batch * k->cout * oh * ow;
   float *x = alloc_f(xn), *w = alloc_f(wn), *b = alloc_f(k->cout), *res = alloc_f(yn), *y = alloc_nan(yn);
   rng_fill(r, x, xn), rng_fill(r, w, wn), rng_fill(r, b, k->cout), rng_fill(r, res, yn);
   snt_k_ctx *ctx = bf16_everywhere();
@@ -210,13 +212,14 @@ static void check_conv_case(test_state *ts, rng *r, const conv_case *k) {
       for (int64_t i = 0; i < oh; i++)
         for (int64_t j = 0; j < ow; j++) {
           double sum = 0, sa = 0;
-          for (int64_t c = 0; c < k->cin; c++)
+          for (int64_t c = 0; c < cg; c++)
             for (int64_t a = 0; a < k->kh; a++)
               for (int64_t e = 0; e < k->kw; e++) {
                 int64_t ih = i * k->s - k->pt + a * k->dl, iw = j * k->s - k->pl + e * k->dl;
                 if (ih < 0 || ih >= k->h || iw < 0 || iw >= k->w) continue;
-                double v = (double)snt_k_bf16_round(x[((n * k->cin + c) * k->h + ih) * k->w + iw]) *
-                           snt_k_bf16_round(w[((o * k->cin + c) * k->kh + a) * k->kw + e]);
+                int64_t ci = o / mg * cg + c; /* the group's input channel */
+                double v = (double)snt_k_bf16_round(x[((n * k->cin + ci) * k->h + ih) * k->w + iw]) *
+                           snt_k_bf16_round(w[((o * cg + c) * k->kh + a) * k->kw + e]);
                 sum += v, sa += fabs(v);
               }
           int64_t q = ((n * k->cout + o) * oh + i) * ow + j;
@@ -234,13 +237,15 @@ static void check_conv_case(test_state *ts, rng *r, const conv_case *k) {
 static void test_conv(test_state *ts) {
   rng r = {0xc0de};
   static const conv_case cases[] = {
-      {2, 5, 11, 13, 17, 3, 3, 2, 1, 1, 1, 1, 1},  /* odd channels, stride 2, batched columns */
-      {1, 7, 9, 56, 9, 3, 3, 1, 1, 1, 1, 1, 1},    /* one image: the per-image product */
-      {2, 6, 17, 56, 9, 3, 3, 1, 1, 1, 1, 1, 1},   /* two images, each its own product */
-      {3, 4, 8, 9, 11, 3, 3, 1, 2, 2, 2, 2, 2},    /* dilation 2 */
-      {2, 3, 10, 12, 10, 5, 5, 1, 1, 0, 2, 2, 0},  /* 5x5, one-sided pads */
-      {2, 9, 12, 7, 13, 1, 3, 1, 1, 0, 1, 0, 1},   /* 1x3 */
-      {2, 1, 8, 15, 15, 3, 3, 2, 1, 0, 0, 1, 1},   /* one channel: a pair with a zero half */
+      {2, 5, 11, 13, 17, 3, 3, 2, 1, 1, 1, 1, 1, 1},  /* odd channels, stride 2, batched columns */
+      {1, 7, 9, 56, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1},    /* one image: the per-image product */
+      {2, 6, 17, 56, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1},   /* two images, each its own product */
+      {3, 4, 8, 9, 11, 3, 3, 1, 2, 2, 2, 2, 2, 1},    /* dilation 2 */
+      {2, 3, 10, 12, 10, 5, 5, 1, 1, 0, 2, 2, 0, 1},  /* 5x5, one-sided pads */
+      {2, 9, 12, 7, 13, 1, 3, 1, 1, 0, 1, 0, 1, 1},   /* 1x3 */
+      {2, 1, 8, 15, 15, 3, 3, 2, 1, 0, 0, 1, 1, 1},   /* one channel: a pair with a zero half */
+      {2, 10, 16, 9, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2}, /* grouped (narrow: not the direct path) */
+      {1, 24, 16, 10, 6, 3, 3, 1, 1, 1, 1, 1, 1, 2}, /* grouped, K = 108: two pieces of 64 rows */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_conv_case(ts, &r, &cases[i]);
 }
