@@ -221,75 +221,62 @@ static const float *pack_weights(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv
   return dst;
 }
 
-/* Room for zero-padded copies of `images` images, side by side, for the packers (ctx's scratch
- * slot 2; pad_images writes the planes, the slack after them is zeroed here): with every tap
- * inside, packing is plain copies. NULL (the packers check bounds instead) without ctx or the
- * memory. */
+/* Room for `planes` zero-padded planes side by side (floats, or bf16 channel pairs: 4 bytes a
+ * position either way), for the packers, in ctx's scratch slot 2, the slack the packers read
+ * past them zeroed (pad_planes writes the planes): with every tap inside, packing is plain
+ * copies. NULL (the packers check bounds instead) without ctx or the memory. */
 enum { PADDED_SLOT = 2 };
 
-static float *padded_buffer(snt_k_ctx *ctx, const snt_k_conv3 *g, int64_t images, snt_k_win3 *wp) {
+static void *padded_slot(snt_k_ctx *ctx, const snt_k_conv3 *g, int64_t planes, snt_k_win3 *wp) {
   snt_k_conv_padded_geometry(&g->w, wp);
-  int64_t planes;
-  if (!ctx || __builtin_mul_overflow(images, g->cin, &planes)) return NULL;
-  size_t floats = snt_k_conv_padded_floats(wp, planes);
-  if (floats > SIZE_MAX / sizeof(float)) return NULL;
-  float *xp = snt_k_ctx_scratch(ctx, PADDED_SLOT, 0, floats * sizeof(float));
+  if (!ctx || planes < 0) return NULL;
+  size_t words = snt_k_conv_padded_floats(wp, planes);
+  if (words > SIZE_MAX / sizeof(float)) return NULL;
+  float *xp = snt_k_ctx_scratch(ctx, PADDED_SLOT, 0, words * sizeof(float));
   size_t used = (size_t)planes * (size_t)wp->in_size;
-  if (xp) memset(xp + used, 0, (floats - used) * sizeof(float));
+  if (xp) memset(xp + used, 0, (words - used) * sizeof(float));
   return xp;
+}
+
+static float *padded_buffer(snt_k_ctx *ctx, const snt_k_conv3 *g, int64_t images, snt_k_win3 *wp) {
+  int64_t planes;
+  return __builtin_mul_overflow(images, g->cin, &planes) ? NULL : padded_slot(ctx, g, planes, wp);
 }
 
 typedef struct pad_job {
   const snt_k_win3 *w, *wp;
-  int64_t planes;
+  int64_t channels, planes; /* channels an image (pairs only) */
   const float *x;
-  float *xp;
+  void *dst;
+  int pairs; /* snt_k_conv_pad_pairs, else snt_k_conv_pad_image */
 } pad_job;
 
 static void pad_part(void *arg, int t, int threads) {
   const pad_job *j = arg;
   int64_t p0 = j->planes * t / threads, p1 = j->planes * (t + 1) / threads;
-  snt_k_conv_pad_image(j->w, j->wp, p1 - p0, j->x + p0 * j->w->in_size, j->xp + p0 * j->wp->in_size);
+  if (j->pairs) snt_k_conv_pad_pairs(j->w, j->wp, j->channels, p0, p1, j->x, j->dst);
+  else snt_k_conv_pad_image(j->w, j->wp, p1 - p0, j->x + p0 * j->w->in_size, (float *)j->dst + p0 * j->wp->in_size);
 }
 
-/* `planes` planes of x (contiguous: whole images) padded into xp on ctx's threads: a batch's
- * copy on one thread cost as much as a 7x7 layer's products. */
-static void pad_images(snt_k_ctx *ctx, const snt_k_win3 *w, const snt_k_win3 *wp, int64_t planes, const float *x,
-                       float *xp) {
-  pad_job j = {w, wp, planes, x, xp};
+/* `planes` padded planes of x (whole images) written into dst on ctx's threads: a batch's copy
+ * on one thread cost as much as a 7x7 layer's products. */
+static void pad_planes(snt_k_ctx *ctx, const snt_k_conv3 *g, const snt_k_win3 *wp, int64_t planes, const float *x,
+                       void *dst, int pairs) {
+  pad_job j = {&g->w, wp, g->cin, planes, x, dst, pairs};
   snt_k_ctx_parallel(ctx, pad_part, &j);
 }
 
-typedef struct pairs_job {
-  const snt_k_win3 *w, *wp;
-  int64_t channels, planes;
-  const float *x;
-  uint32_t *xq;
-} pairs_job;
-
-static void pairs_part(void *arg, int t, int threads) {
-  const pairs_job *j = arg;
-  snt_k_conv_pad_pairs(j->w, j->wp, j->channels, j->planes * t / threads, j->planes * (t + 1) / threads, j->x, j->xq);
-}
-
 /* A BF16 windowed conv's B from `images` images of x rounded once into padded planes of channel
- * pairs (ctx's scratch slot 2, snt_k_conv_pad_pairs), which the packer copies as pair rows: the
- * fp32 copy re-rounded each value once per tap, in a pass of its own. Sets src (over wp, the
- * pair planes' geometry) and c's k, pair fields and packer; 0 (c untouched) without the
- * memory or for grouped convs. */
+ * pairs (snt_k_conv_pad_pairs), which the packer copies as pair rows: the fp32 copy re-rounded
+ * each value once per tap, in a pass of its own. Sets src (over wp, the pair planes' geometry)
+ * and c's k, pair fields and packer; 0 (c untouched) without the memory or for grouped convs. */
 static int pair_source(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g, const float *x, int64_t images,
                        snt_k_win3 *wp, snt_k_conv_src *src, snt_k_gemm_call *c) {
   int64_t pairs = (g->cin + 1) / 2, planes;
-  if (g->groups != 1 || !ctx || __builtin_mul_overflow(images, pairs, &planes)) return 0;
-  snt_k_conv_padded_geometry(&g->w, wp);
-  size_t words = snt_k_conv_padded_floats(wp, planes);
-  if (words > SIZE_MAX / sizeof(uint32_t)) return 0;
-  uint32_t *xq = snt_k_ctx_scratch(ctx, PADDED_SLOT, 0, words * sizeof(uint32_t));
+  if (g->groups != 1 || __builtin_mul_overflow(images, pairs, &planes)) return 0;
+  uint32_t *xq = padded_slot(ctx, g, planes, wp);
   if (!xq) return 0;
-  size_t used = (size_t)planes * (size_t)wp->in_size;
-  memset(xq + used, 0, (words - used) * sizeof(uint32_t));
-  pairs_job j = {&g->w, wp, g->cin, planes, x, xq};
-  snt_k_ctx_parallel(ctx, pairs_part, &j);
+  pad_planes(ctx, g, wp, planes, x, xq, 1);
   *src = (snt_k_conv_src){wp, (const float *)xq, 1, pairs * wp->in_size};
   c->k = 2 * pairs * g->w.k_size;
   c->pair_taps = g->w.k_size;
@@ -335,7 +322,7 @@ static snt_status conv_gemm_batch(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_con
     c.ldb = p;
   } else if (!pair_source(ctx, isa, g, x, g->batch, &wp, &src, &c)) {
     float *xpad = padded_buffer(ctx, g, g->batch, &wp);
-    if (xpad) pad_images(ctx, &g->w, &wp, g->batch * g->cin, x, xpad); /* plain copies for the packer */
+    if (xpad) pad_planes(ctx, g, &wp, g->batch * g->cin, x, xpad, 0); /* plain copies for the packer */
     if (xpad) src = (snt_k_conv_src){&wp, xpad, 1, g->cin * wp.in_size};
     c.pack_b = snt_k_conv_pack_b_for(isa);
     c.pack_b_src = &src;
@@ -369,7 +356,7 @@ static snt_status conv_gemm(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g,
   int pairs = bf16 && !pointwise && g->groups == 1; /* pair_source per image */
   float *xpad = pointwise || pairs ? NULL : padded_buffer(ctx, g, 1, &wp);
   for (int64_t n = 0; n < g->batch; n++) {
-    if (xpad) pad_images(ctx, &g->w, &wp, g->cin, x + n * g->cin * g->w.in_size, xpad);
+    if (xpad) pad_planes(ctx, g, &wp, g->cin, x + n * g->cin * g->w.in_size, xpad, 0);
     for (int64_t grp = 0; grp < g->groups; grp++) {
       const float *xg = x + (n * g->cin + grp * g->cg) * g->w.in_size;
       int64_t yoff = (n * g->cout + grp * g->mg) * p;

@@ -199,6 +199,13 @@ size_t snt_k_conv_padded_floats(const snt_k_win3 *wp, int64_t channels) {
   return (size_t)n;
 }
 
+/* Where padded row (d, h) of wp takes its values in an unpadded plane of w: the row's offset,
+ * or -1 for a border row (all zero). */
+static int64_t source_row(const snt_k_win3 *w, int64_t d, int64_t h) {
+  int64_t sd = d - w->pb[0], sh = h - w->pb[1];
+  return sd < 0 || sd >= w->in[0] || sh < 0 || sh >= w->in[1] ? -1 : (sd * w->in[1] + sh) * w->in[2];
+}
+
 void snt_k_conv_pad_image(const snt_k_win3 *w, const snt_k_win3 *wp, int64_t channels, const float *x, float *xp) {
   size_t row = (size_t)wp->in[2] * sizeof(float), left = (size_t)w->pb[2] * sizeof(float);
   size_t right = (size_t)w->pe[2] * sizeof(float), inner = (size_t)w->in[2] * sizeof(float);
@@ -206,13 +213,13 @@ void snt_k_conv_pad_image(const snt_k_win3 *w, const snt_k_win3 *wp, int64_t cha
     for (int64_t d = 0; d < wp->in[0]; d++)
       for (int64_t h = 0; h < wp->in[1]; h++) {
         char *dst = (char *)(xp + c * wp->in_size + (d * wp->in[1] + h) * wp->in[2]);
-        int64_t sd = d - w->pb[0], sh = h - w->pb[1];
-        if (sd < 0 || sd >= w->in[0] || sh < 0 || sh >= w->in[1]) { /* a border row */
+        int64_t at = source_row(w, d, h);
+        if (at < 0) {
           memset(dst, 0, row);
           continue;
         }
         memset(dst, 0, left);
-        memcpy(dst + left, x + c * w->in_size + (sd * w->in[1] + sh) * w->in[2], inner);
+        memcpy(dst + left, x + c * w->in_size + at, inner);
         memset(dst + left + inner, 0, right);
       }
 }
@@ -243,8 +250,8 @@ void snt_k_conv_pad_pairs(const snt_k_win3 *w, const snt_k_win3 *wp, int64_t cha
     for (int64_t d = 0; d < wp->in[0]; d++)
       for (int64_t h = 0; h < wp->in[1]; h++) {
         uint32_t *dst = xp + q * wp->in_size + (d * wp->in[1] + h) * wp->in[2];
-        int64_t sd = d - w->pb[0], sh = h - w->pb[1], at = (sd * w->in[1] + sh) * w->in[2];
-        if (sd < 0 || sd >= w->in[0] || sh < 0 || sh >= w->in[1]) memset(dst, 0, (size_t)wp->in[2] * sizeof(uint32_t));
+        int64_t at = source_row(w, d, h);
+        if (at < 0) memset(dst, 0, (size_t)wp->in[2] * sizeof(uint32_t));
         else pair_row(w, lo + at, hi ? hi + at : NULL, dst);
       }
   }

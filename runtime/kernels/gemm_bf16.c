@@ -43,7 +43,7 @@ struct snt_k_bf16_cache {
    * fresh mapping, page-faulted on every run. */
   float *fbuf[64];
   uint16_t *bbuf[64];
-  size_t fcap[64];
+  size_t fcap[64], bcap[64];
 };
 
 snt_k_bf16_cache *snt_k_bf16_cache_create(void) { return calloc(1, sizeof(snt_k_bf16_cache)); }
@@ -390,6 +390,15 @@ static void run_thread(void *arg, int t, int threads) {
   if (g->epi.stream) __builtin_ia32_sfence(); /* streamed stores visible before the team's hand-back */
 }
 
+/* *p at least `bytes` long (64-byte aligned, contents not kept); 0 when out of memory. */
+static int grow(void **p, size_t *cap, size_t bytes) {
+  if (*cap >= bytes) return 1;
+  free(*p);
+  *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+  *cap = *p ? bytes : 0;
+  return *p != NULL;
+}
+
 snt_status snt_k_gemm_run_bf16(snt_k_ctx *ctx, snt_k_bf16_cache *cache, const snt_k_gemm_call *g) {
   if (!g->a || g->packed_a || g->m <= 0 || g->n <= 0 || g->k <= 0) return SNT_ERR_INPUT;
   job jb = {.g = g, .k2 = round_up(g->k, 2) / 2};
@@ -400,16 +409,15 @@ snt_status snt_k_gemm_run_bf16(snt_k_ctx *ctx, snt_k_bf16_cache *cache, const sn
   jb.split_n = nstrips >= 2 * threads || nstrips >= mstrips;
   int64_t per = B_BUDGET / (jb.k2 * 2 * NR * 2);
   jb.nc = (per < 1 ? 1 : per) * NR;
-  size_t fbytes = (size_t)round_up((int64_t)((size_t)(round_up(g->k, 2) * jb.nc) * sizeof(float)), 64);
+  /* block()'s fp32 staging: KC rows of a strip for a conv's packer, a whole block for a
+   * transposed B, none for pairs or a plain B (rounded straight into bbuf). */
+  size_t bbytes = (size_t)(round_up(g->k, 2) * jb.nc) * sizeof(uint16_t), fbytes = 64;
+  if (g->pack_b && !g->pair_taps) fbytes = (size_t)(KC * NR) * sizeof(float);
+  else if (!g->pack_b && g->trans_b) fbytes = 2 * bbytes;
   for (int t = 0; t < threads; t++) {
-    if (cache->fcap[t] < fbytes) {
-      free(cache->fbuf[t]);
-      free(cache->bbuf[t]);
-      cache->fbuf[t] = aligned_alloc(64, fbytes);
-      cache->bbuf[t] = aligned_alloc(64, fbytes / 2);
-      cache->fcap[t] = cache->fbuf[t] && cache->bbuf[t] ? fbytes : 0;
-      if (!cache->fcap[t]) return SNT_ERR_NOMEM;
-    }
+    if (!grow((void **)&cache->fbuf[t], &cache->fcap[t], fbytes) ||
+        !grow((void **)&cache->bbuf[t], &cache->bcap[t], bbytes))
+      return SNT_ERR_NOMEM;
     jb.fbuf[t] = cache->fbuf[t];
     jb.bbuf[t] = cache->bbuf[t];
   }
