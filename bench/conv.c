@@ -1,7 +1,7 @@
 /* bench_conv: per-layer speed of snt_k_conv on the seed models' convolution shapes against
  * the old path (a whole im2col + OpenBLAS sgemm + a separate bias/ReLU pass), interleaved run
  * by run in the same process; medians. Built as build/bench_conv (not a test).
- *   build/bench_conv [--batch N] [--threads T] [--reps R] [--model simple_cnn|deep_cnn|resnet50v2|all] [--cpu]
+ *   build/bench_conv [--batch N] [--threads T] [--reps R] [--model simple_cnn|deep_cnn|resnet50v2|alexnet|all] [--cpu]
  *                    [--packed] [--no-blas] [--kernel SUBSTRING] [--only KxS] [--cold]
  * --packed: sinter's weights packed once before timing, as executables do (else per call);
  * --no-blas: sinter only (A/B runs of two builds); --kernel: only layers whose path name
@@ -38,6 +38,9 @@ static const layer layers[] = {
     {"resnet50v2", 1, 256, 7, 7, 1024, 1, 1, 0},      {"resnet50v2", 1, 1024, 7, 7, 2048, 1, 1, 0},
     {"resnet50v2", 1, 1024, 7, 7, 512, 1, 1, 0},      {"resnet50v2", 3, 512, 7, 7, 512, 3, 1, 1},
     {"resnet50v2", 3, 512, 7, 7, 2048, 1, 1, 0},      {"resnet50v2", 2, 2048, 7, 7, 512, 1, 1, 0},
+    /* bench/zoo's AlexNet stem: the stride-4 first layer and the 13x13 maps */
+    {"alexnet", 1, 3, 224, 224, 64, 11, 4, 2},        {"alexnet", 1, 64, 27, 27, 192, 5, 1, 2},
+    {"alexnet", 1, 192, 13, 13, 384, 3, 1, 1},        {"alexnet", 1, 384, 13, 13, 256, 3, 1, 1},
 };
 
 /* --cpu: process CPU time instead of wall time (steadier on a shared machine; counts every

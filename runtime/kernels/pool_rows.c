@@ -3,6 +3,7 @@
  * output takes its taps in the per-window code's order (max: v > m ? v : m is maxps(v, m)), and
  * averages widen to double before adding, so every path gives the per-window code's bits. */
 #include <immintrin.h>
+#include <math.h>
 
 #include "pool_impl.h"
 
@@ -11,6 +12,12 @@ static inline const float *tap_row(const snt_k_pool_row *r, int64_t t0, int64_t 
   const snt_k_win3 *g = r->g;
   int64_t i0 = r->w0.start + t0 * g->dl[0], i1 = r->w1.start + t1 * g->dl[1];
   return r->xp + (i0 * g->in[1] + i1) * g->in[2] - g->pb[2];
+}
+
+/* Whether count is a power of two (1 / count exact, so x * (1 / count) == x / count). */
+static inline int pow2_count(double count) {
+  int e;
+  return count > 0 && frexp(count, &e) == 0.5;
 }
 
 /* The tap rows of the block at output o after the first (t0 = lo0, t1 = lo1), which the caller
@@ -75,22 +82,50 @@ __attribute__((target("avx512f"))) static inline void max16(const snt_k_pool_row
   _mm512_mask_storeu_ps(r->y + o, mk.one, m);
 }
 
+/* lo, hi (outputs 0-7, 8-15) += v widened to double. */
+__attribute__((target("avx512f"))) static inline void add_pd16(__m512 v, __m512d *lo, __m512d *hi) {
+  *lo = _mm512_add_pd(*lo, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+  *hi = _mm512_add_pd(*hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
+}
+
+/* Adds the k taps of one row from p on, in order; stride 2 splits the floats of two taps as
+ * row_max16 does. */
+__attribute__((target("avx512f"))) static inline void row_sum16(const float *p, int64_t s, int64_t k, mask16 mk,
+                                                                    __m512d *lo, __m512d *hi) {
+  int64_t kw = 0;
+  if (s == 2) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    for (; kw + 1 < k; kw += 2) {
+      __m512 a = _mm512_maskz_loadu_ps(mk.lo2, p + kw), b = _mm512_maskz_loadu_ps(mk.hi2, p + kw + 16);
+      add_pd16(_mm512_permutex2var_ps(a, even, b), lo, hi);
+      add_pd16(_mm512_permutex2var_ps(a, odd, b), lo, hi);
+    }
+  }
+  for (; kw < k; kw++) add_pd16(load16(p + kw, s, mk), lo, hi);
+}
+
+/* The means of the sums lo, hi as floats: divided by count, or multiplied by 1 / count when that
+ * is exact (a power of two: the same bits; a division per lane made a 2x2 average pool 3x as
+ * slow as the max pool). */
+__attribute__((target("avx512f"))) static inline __m512 mean16(__m512d lo, __m512d hi, double count) {
+  if (pow2_count(count)) {
+    lo = _mm512_mul_pd(lo, _mm512_set1_pd(1.0 / count));
+    hi = _mm512_mul_pd(hi, _mm512_set1_pd(1.0 / count));
+  } else {
+    lo = _mm512_div_pd(lo, _mm512_set1_pd(count));
+    hi = _mm512_div_pd(hi, _mm512_set1_pd(count));
+  }
+  __m256 l = _mm512_cvtpd_ps(lo), h = _mm512_cvtpd_ps(hi);
+  return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(l)), _mm256_castps_pd(h), 1));
+}
+
 __attribute__((target("avx512f"))) static inline void avg16(const snt_k_pool_row *r, int64_t o, int64_t s, int64_t k,
                                                                 mask16 mk) {
   __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
   for (int64_t t0 = r->w0.lo; t0 < r->w0.hi; t0++)
-    for (int64_t t1 = r->w1.lo; t1 < r->w1.hi; t1++) {
-      const float *row = tap_row(r, t0, t1) + o * s;
-      for (int64_t kw = 0; kw < k; kw++) {
-        __m512 v = load16(row + kw, s, mk);
-        lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
-        hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
-      }
-    }
-  __m512d c = _mm512_set1_pd(r->count);
-  __m256 l = _mm512_cvtpd_ps(_mm512_div_pd(lo, c)), h = _mm512_cvtpd_ps(_mm512_div_pd(hi, c));
-  __m512 m = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(l)), _mm256_castps_pd(h), 1));
-  _mm512_mask_storeu_ps(r->y + o, mk.one, m);
+    for (int64_t t1 = r->w1.lo; t1 < r->w1.hi; t1++) row_sum16(tap_row(r, t0, t1) + o * s, s, k, mk, &lo, &hi);
+  _mm512_mask_storeu_ps(r->y + o, mk.one, mean16(lo, hi, r->count));
 }
 
 /* Full blocks with constant masks, then the tail; S and K are constants in each copy (K 0: the
@@ -104,7 +139,7 @@ __attribute__((target("avx512f"))) static inline void avg16(const snt_k_pool_row
   } while (0)
 
 /* Copies for the common pools (2x2 and 3x3 stride 2, 1x1 stride 2, 3x3 stride 1). */
-#define SWEEP_MAX(r, W, S, BLOCK, MASKS)                             \
+#define SWEEP_K(r, W, S, BLOCK, MASKS)                               \
   do {                                                               \
     switch ((r)->g->k[2]) {                                          \
       case 1: SWEEP(r, W, S, 1, BLOCK, MASKS); break;                \
@@ -116,10 +151,10 @@ __attribute__((target("avx512f"))) static inline void avg16(const snt_k_pool_row
 
 __attribute__((target("avx512f"))) static inline void row_avx512(const snt_k_pool_row *r) {
   int64_t s = r->g->s[2];
-  if (r->max && s == 1) SWEEP_MAX(r, 16, 1, max16, mask16_for);
-  else if (r->max) SWEEP_MAX(r, 16, 2, max16, mask16_for);
-  else if (s == 1) SWEEP(r, 16, 1, 0, avg16, mask16_for);
-  else SWEEP(r, 16, 2, 0, avg16, mask16_for);
+  if (r->max && s == 1) SWEEP_K(r, 16, 1, max16, mask16_for);
+  else if (r->max) SWEEP_K(r, 16, 2, max16, mask16_for);
+  else if (s == 1) SWEEP_K(r, 16, 1, avg16, mask16_for);
+  else SWEEP_K(r, 16, 2, avg16, mask16_for);
 }
 
 /* ---- AVX2 ---- */
@@ -168,17 +203,23 @@ __attribute__((target("avx2"))) static inline void avg8(const snt_k_pool_row *r,
         hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
       }
     }
-  __m256d c = _mm256_set1_pd(r->count);
-  __m256 m = _mm256_set_m128(_mm256_cvtpd_ps(_mm256_div_pd(hi, c)), _mm256_cvtpd_ps(_mm256_div_pd(lo, c)));
+  if (pow2_count(r->count)) {
+    __m256d inv = _mm256_set1_pd(1.0 / r->count);
+    lo = _mm256_mul_pd(lo, inv), hi = _mm256_mul_pd(hi, inv);
+  } else {
+    __m256d c = _mm256_set1_pd(r->count);
+    lo = _mm256_div_pd(lo, c), hi = _mm256_div_pd(hi, c);
+  }
+  __m256 m = _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
   _mm256_maskstore_ps(r->y + o, mk.one, m);
 }
 
 __attribute__((target("avx2"))) static inline void row_avx2(const snt_k_pool_row *r) {
   int64_t s = r->g->s[2];
-  if (r->max && s == 1) SWEEP_MAX(r, 8, 1, max8, mask8_for);
-  else if (r->max) SWEEP_MAX(r, 8, 2, max8, mask8_for);
-  else if (s == 1) SWEEP(r, 8, 1, 0, avg8, mask8_for);
-  else SWEEP(r, 8, 2, 0, avg8, mask8_for);
+  if (r->max && s == 1) SWEEP_K(r, 8, 1, max8, mask8_for);
+  else if (r->max) SWEEP_K(r, 8, 2, max8, mask8_for);
+  else if (s == 1) SWEEP_K(r, 8, 1, avg8, mask8_for);
+  else SWEEP_K(r, 8, 2, avg8, mask8_for);
 }
 
 /* ---- portable C (no AVX2, or a stride above 2 or a dilation along the row): output by output ---- */
@@ -209,13 +250,14 @@ static void row_c(const snt_k_pool_row *r) {
   }
 }
 
-/* ---- the common 2-D max pools (KxK, K <= 3, stride 1 or 2 along the row): every tap a constant
+/* ---- the common 2-D pools (KxK, K <= 3, stride 1 or 2 along the row): every tap a constant
  * offset from the window's first, masks made once per run ---- */
 
-/* Whether r is such a run: one tap on axis 0, all K on axis 1, K on the last axis. */
+/* Whether r is such a run: one tap on axis 0, all K on axis 1, K on the last axis (so every
+ * average divides by the same count). */
 static int square_run(const snt_k_pool_row *r) {
   const snt_k_win3 *g = r->g;
-  return r->max && r->w0.hi - r->w0.lo == 1 && r->w1.lo == 0 && r->w1.hi == g->k[1] && g->k[1] == g->k[2] &&
+  return r->w0.hi - r->w0.lo == 1 && r->w1.lo == 0 && r->w1.hi == g->k[1] && g->k[1] == g->k[2] &&
          g->k[2] <= 3 && g->s[2] <= 2 && g->dl[2] == 1;
 }
 
@@ -230,11 +272,11 @@ static int square_run(const snt_k_pool_row *r) {
       const float *xr = x0 + pl * g->in_size + i * step;                                         \
       float *yr = (r)->y + pl * g->out_size + i * g->out[2];                                     \
       int64_t o = (r)->a;                                                                        \
-      for (; o + (W) <= (r)->b; o += (W)) BLOCK(xr + o * (S), tap, S, K, full, yr + o);           \
+      for (; o + (W) <= (r)->b; o += (W)) BLOCK(xr + o * (S), tap, S, K, full, yr + o, r);        \
       if (o < (r)->b && (r)->b - (r)->a >= (W)) /* overlap the last block: no masks */            \
-        BLOCK(xr + ((r)->b - (W)) * (S), tap, S, K, full, yr + (r)->b - (W));                     \
+        BLOCK(xr + ((r)->b - (W)) * (S), tap, S, K, full, yr + (r)->b - (W), r);                  \
       else if (o < (r)->b)                                                                       \
-        BLOCK(xr + o * (S), tap, S, K, tail, yr + o);                                            \
+        BLOCK(xr + o * (S), tap, S, K, tail, yr + o, r);                                         \
     }                                                                                            \
   } while (0)
 
@@ -251,14 +293,23 @@ static int square_run(const snt_k_pool_row *r) {
   } while (0)
 
 __attribute__((target("avx512f"))) static inline void square16(const float *p, int64_t tap, int64_t s, int64_t k,
-                                                                   mask16 mk, float *y) {
+                                                                   mask16 mk, float *y, const snt_k_pool_row *r) {
+  (void)r;
   __m512 m = row_max16(p, s, k, mk, _mm512_setzero_ps(), 1);
   for (int64_t t = 1; t < k; t++) m = row_max16(p + t * tap, s, k, mk, m, 0);
   _mm512_mask_storeu_ps(y, mk.one, m);
 }
 
+__attribute__((target("avx512f"))) static inline void square_avg16(const float *p, int64_t tap, int64_t s, int64_t k,
+                                                                       mask16 mk, float *y, const snt_k_pool_row *r) {
+  __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+  for (int64_t t = 0; t < k; t++) row_sum16(p + t * tap, s, k, mk, &lo, &hi);
+  _mm512_mask_storeu_ps(y, mk.one, mean16(lo, hi, r->count));
+}
+
 __attribute__((target("avx2"))) static inline void square8(const float *p, int64_t tap, int64_t s, int64_t k,
-                                                               mask8 mk, float *y) {
+                                                               mask8 mk, float *y, const snt_k_pool_row *r) {
+  (void)r;
   __m256 m = load8(p, s, mk);
   for (int64_t kw = 1; kw < k; kw++) m = _mm256_max_ps(load8(p + kw, s, mk), m);
   for (int64_t t = 1; t < k; t++)
@@ -278,8 +329,12 @@ static inline snt_k_pool_row nth_row(const snt_k_pool_row *r, int64_t pl, int64_
 }
 
 __attribute__((target("avx512f"))) void snt_k_pool_row_avx512(const snt_k_pool_row *r) {
-  if (square_run(r)) {
+  if (square_run(r) && r->max) {
     SQUARE_CASES(r, 16, mask16_for, square16);
+    return;
+  }
+  if (square_run(r)) {
+    SQUARE_CASES(r, 16, mask16_for, square_avg16);
     return;
   }
   for (int64_t pi = 0, pl = 0, i = 0; pi < r->planes * r->rows; pi++, i = i + 1 == r->rows ? (pl++, 0) : i + 1) {
@@ -289,7 +344,7 @@ __attribute__((target("avx512f"))) void snt_k_pool_row_avx512(const snt_k_pool_r
 }
 
 __attribute__((target("avx2"))) void snt_k_pool_row_avx2(const snt_k_pool_row *r) {
-  if (square_run(r)) {
+  if (square_run(r) && r->max) {
     SQUARE_CASES(r, 8, mask8_for, square8);
     return;
   }
