@@ -141,11 +141,24 @@ AVX512 INLINE void block(const dw_plane *p, int64_t oh0, int64_t rows, int64_t c
   }
 }
 
+/* Asks for input rows [ih0, ih1) (clipped to the plane) to be brought to L1 ahead of use. */
+INLINE void prefetch_rows(const dw_plane *p, int64_t ih0, int64_t ih1) {
+  const snt_k_win3 *w = p->w;
+  if (ih0 < 0) ih0 = 0;
+  if (ih1 > w->in[1]) ih1 = w->in[1];
+  for (int64_t ih = ih0; ih < ih1; ih++)
+    for (int64_t c = 0; c < w->in[2]; c += VW) _mm_prefetch((const char *)(p->x + ih * w->in[2] + c), _MM_HINT_T0);
+}
+
+/* Row blocks in order, each prefetching the input rows the next one adds: a block's few loads
+ * per row left the hardware prefetcher behind when the plane came from L3. */
 AVX512 INLINE void plane(const dw_plane *p, int SH, int SW, int KH, int KW) {
   const snt_k_win3 *w = p->w;
-  const int64_t out_h = w->out[1], out_w = w->out[2];
+  const int64_t out_h = w->out[1], out_w = w->out[2], sh = SH ? SH : w->s[1], kh = KH ? KH : w->k[1];
   for (int64_t oh0 = 0; oh0 < out_h; oh0 += ROWS) {
     int64_t rows = out_h - oh0 < ROWS ? out_h - oh0 : ROWS;
+    int64_t end = (oh0 + ROWS - 1) * sh - w->pb[1] + kh; /* past the last input row this block reads */
+    prefetch_rows(p, end, end + ROWS * sh);
     for (int64_t c0 = 0; c0 < out_w; c0 += MAX_U * VW) {
       if (out_w - c0 > VW) block(p, oh0, rows, c0, 2, SH, SW, KH, KW);
       else block(p, oh0, rows, c0, 1, SH, SW, KH, KW);
