@@ -30,6 +30,7 @@ int snt_k_conv_dw_fast_applies(const snt_k_conv3 *g) {
 typedef struct dw_plane {
   const snt_k_win3 *w;
   const float *x, *wk, *r; /* input plane, its kh x kw weights, residual plane (or NULL) */
+  const float *next_x;     /* where the next plane's input is likely to be (prefetched) */
   float *y;
   float b;
   const snt_k_act *act;
@@ -141,13 +142,16 @@ AVX512 INLINE void block(const dw_plane *p, int64_t oh0, int64_t rows, int64_t c
   }
 }
 
-/* Asks for input rows [ih0, ih1) (clipped to the plane) to be brought to L1 ahead of use. */
-INLINE void prefetch_rows(const dw_plane *p, int64_t ih0, int64_t ih1) {
+/* Asks for rows [ih0, ih1) (clipped to a plane) of the plane at x to be brought to L1 ahead of
+ * use. The addresses are integers: the next plane's may lie past the input (a prefetch never
+ * faults), and no such pointer is made. */
+INLINE void prefetch_rows(const dw_plane *p, const float *x, int64_t ih0, int64_t ih1) {
   const snt_k_win3 *w = p->w;
   if (ih0 < 0) ih0 = 0;
   if (ih1 > w->in[1]) ih1 = w->in[1];
   for (int64_t ih = ih0; ih < ih1; ih++)
-    for (int64_t c = 0; c < w->in[2]; c += VW) _mm_prefetch((const char *)(p->x + ih * w->in[2] + c), _MM_HINT_T0);
+    for (int64_t c = 0; c < w->in[2]; c += VW)
+      _mm_prefetch((const char *)((uintptr_t)x + (uintptr_t)(ih * w->in[2] + c) * sizeof(float)), _MM_HINT_T0);
 }
 
 /* Row blocks in order, each prefetching the input rows the next one adds: a block's few loads
@@ -158,7 +162,8 @@ AVX512 INLINE void plane(const dw_plane *p, int SH, int SW, int KH, int KW) {
   for (int64_t oh0 = 0; oh0 < out_h; oh0 += ROWS) {
     int64_t rows = out_h - oh0 < ROWS ? out_h - oh0 : ROWS;
     int64_t end = (oh0 + ROWS - 1) * sh - w->pb[1] + kh; /* past the last input row this block reads */
-    prefetch_rows(p, end, end + ROWS * sh);
+    if (oh0 + ROWS < out_h) prefetch_rows(p, p->x, end, end + ROWS * sh);
+    else prefetch_rows(p, p->next_x, 0, ROWS * sh + kh - w->pb[1]); /* the next plane's first block */
     for (int64_t c0 = 0; c0 < out_w; c0 += MAX_U * VW) {
       if (out_w - c0 > VW) block(p, oh0, rows, c0, 2, SH, SW, KH, KW);
       else block(p, oh0, rows, c0, 1, SH, SW, KH, KW);
@@ -196,13 +201,15 @@ static void dw_part(void *arg, int t, int threads) {
   int64_t total = g->batch * g->cout;
   for (int64_t q = total * t / threads; q < total * (t + 1) / threads; q++) {
     int64_t n = q / g->cout, oc = q % g->cout;
-    dw_plane p = {w,
-                  j->x + (n * g->cin + oc / g->mg) * w->in_size,
-                  j->w + oc * w->k_size,
-                  j->e->residual ? j->e->residual + q * w->out_size : NULL,
-                  j->y + q * w->out_size,
-                  j->e->bias ? j->e->bias[oc] : 0.0f,
-                  act};
+    int64_t next = (q + 1) / g->cout * g->cin + (q + 1) % g->cout / g->mg; /* plane q + 1's input plane */
+    dw_plane p = {.w = w,
+                  .x = j->x + (n * g->cin + oc / g->mg) * w->in_size,
+                  .wk = j->w + oc * w->k_size,
+                  .r = j->e->residual ? j->e->residual + q * w->out_size : NULL,
+                  .next_x = (const float *)((uintptr_t)j->x + (uintptr_t)(next * w->in_size) * sizeof(float)),
+                  .y = j->y + q * w->out_size,
+                  .b = j->e->bias ? j->e->bias[oc] : 0.0f,
+                  .act = act};
     j->fn(&p);
   }
 }
@@ -216,6 +223,6 @@ int snt_k_conv_dw_fast(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, con
 
 void snt_k_conv_dw_fast_plane(const snt_k_win3 *w, const float *x, const float *wk, const float *r, float *y, float b,
                               const snt_k_act *act) {
-  dw_plane p = {w, x, wk, r, y, b, act};
+  dw_plane p = {.w = w, .x = x, .wk = wk, .r = r, .next_x = x, .y = y, .b = b, .act = act};
   plane_for(w)(&p);
 }
