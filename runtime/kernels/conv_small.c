@@ -168,8 +168,9 @@ typedef struct tile_args {
   int64_t plane, j0, cols, chans;
 } tile_args;
 
-AVX512 static inline __attribute__((always_inline)) void tile(const small_job *j, const tile_args *a, int nv) {
+AVX512 static inline __attribute__((always_inline)) void tile(const small_job *j, const tile_args *a, int nv, int KW) {
   const small_geo *s = j->s;
+  const int64_t kw = KW ? KW : s->kw;
   __m512 acc[MO][NV];
 #pragma GCC unroll 8
   for (int o = 0; o < MO; o++)
@@ -177,10 +178,11 @@ AVX512 static inline __attribute__((always_inline)) void tile(const small_job *j
     for (int v = 0; v < nv; v++) acc[o][v] = _mm512_setzero_ps();
   for (int64_t c = 0; c < s->cg; c++) {
     const float *rc = a->ring + c * s->ring * s->row;
-    const float *wc = a->wa + (c * s->kh + a->kh_lo) * s->kw * MO;
-    for (int r = 0; r < a->n_rows; r++, wc += s->kw * MO) {
+    const float *wc = a->wa + (c * s->kh + a->kh_lo) * kw * MO;
+    for (int r = 0; r < a->n_rows; r++, wc += kw * MO) {
       const float *xr = rc + a->rows[r] + a->j0;
-      for (int64_t k = 0; k < s->kw; k++) {
+#pragma GCC unroll 3
+      for (int64_t k = 0; k < kw; k++) {
         const float *xp = xr + s->off[k], *wk = wc + k * MO;
         __m512 xv[NV];
 #pragma GCC unroll 3
@@ -212,9 +214,13 @@ AVX512 static inline __attribute__((always_inline)) void tile(const small_job *j
   }
 }
 
-AVX512 static void tile3(const small_job *j, const tile_args *a) { tile(j, a, 3); }
-AVX512 static void tile2(const small_job *j, const tile_args *a) { tile(j, a, 2); }
-AVX512 static void tile1(const small_job *j, const tile_args *a) { tile(j, a, 1); }
+AVX512 static void tile3(const small_job *j, const tile_args *a) { tile(j, a, 3, 0); }
+AVX512 static void tile2(const small_job *j, const tile_args *a) { tile(j, a, 2, 0); }
+AVX512 static void tile1(const small_job *j, const tile_args *a) { tile(j, a, 1, 0); }
+/* 3-wide kernels (the most common first layers) with their tap loop unrolled */
+AVX512 static void tile3_k3(const small_job *j, const tile_args *a) { tile(j, a, 3, 3); }
+AVX512 static void tile2_k3(const small_job *j, const tile_args *a) { tile(j, a, 2, 3); }
+AVX512 static void tile1_k3(const small_job *j, const tile_args *a) { tile(j, a, 1, 3); }
 
 /* Vectors in the next tile of a row with `left` to go: NV, but 4 as 2 + 2, since a lone
  * vector's MO accumulators keep the FMA pipes waiting on each other. */
@@ -243,7 +249,8 @@ static void output_row(const small_job *j, ring_state *r, int64_t n, int64_t h, 
       a.j0 = j0;
       a.cols = s->out_w - j0;
       nv = tile_vectors((a.cols + VW - 1) / VW);
-      if (nv == 3) tile3(j, &a);
+      if (s->kw == 3) nv == 3 ? tile3_k3(j, &a) : nv == 2 ? tile2_k3(j, &a) : tile1_k3(j, &a);
+      else if (nv == 3) tile3(j, &a);
       else if (nv == 2) tile2(j, &a);
       else tile1(j, &a);
       a.y += nv * VW;
