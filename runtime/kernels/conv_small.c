@@ -222,10 +222,6 @@ AVX512 static void tile3_k3(const small_job *j, const tile_args *a) { tile(j, a,
 AVX512 static void tile2_k3(const small_job *j, const tile_args *a) { tile(j, a, 2, 3); }
 AVX512 static void tile1_k3(const small_job *j, const tile_args *a) { tile(j, a, 1, 3); }
 
-/* Vectors in the next tile of a row with `left` to go: NV, but 4 as 2 + 2, since a lone
- * vector's MO accumulators keep the FMA pipes waiting on each other. */
-static int64_t tile_vectors(int64_t left) { return left == NV + 1 ? 2 : left < NV ? left : NV; }
-
 /* Output row h of image n, every output channel, to dst (channel 0's row; channels plane
  * floats apart). */
 static void output_row(const small_job *j, ring_state *r, int64_t n, int64_t h, float *dst, int64_t plane) {
@@ -245,16 +241,16 @@ static void output_row(const small_job *j, ring_state *r, int64_t n, int64_t h, 
     tile_args a = {r->buf + grp * s->cg * s->ring * s->row, rows, n_rows, kh_lo < 0 ? 0 : kh_lo,
                    j->wa + gb * s->taps * MO, dst + oc * plane, j->e->residual ? j->e->residual + at : NULL,
                    j->e->bias ? j->e->bias + oc : NULL, plane, 0, 0, s->mg - m0 < MO ? s->mg - m0 : MO};
-    for (int64_t j0 = 0, nv; j0 < s->out_w; j0 += nv * VW) {
+    for (int64_t j0 = 0; j0 < s->out_w; j0 += NV * VW) {
       a.j0 = j0;
       a.cols = s->out_w - j0;
-      nv = tile_vectors((a.cols + VW - 1) / VW);
+      int64_t nv = (a.cols + VW - 1) / VW < NV ? (a.cols + VW - 1) / VW : NV;
       if (s->kw == 3) nv == 3 ? tile3_k3(j, &a) : nv == 2 ? tile2_k3(j, &a) : tile1_k3(j, &a);
       else if (nv == 3) tile3(j, &a);
       else if (nv == 2) tile2(j, &a);
       else tile1(j, &a);
-      a.y += nv * VW;
-      if (a.res) a.res += nv * VW;
+      a.y += NV * VW;
+      if (a.res) a.res += NV * VW;
     }
   }
 }
