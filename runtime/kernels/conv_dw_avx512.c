@@ -161,9 +161,10 @@ AVX512 INLINE void plane(const dw_plane *p, int SH, int SW, int KH, int KW) {
   const int64_t out_h = w->out[1], out_w = w->out[2], sh = SH ? SH : w->s[1], kh = KH ? KH : w->k[1];
   for (int64_t oh0 = 0; oh0 < out_h; oh0 += ROWS) {
     int64_t rows = out_h - oh0 < ROWS ? out_h - oh0 : ROWS;
-    int64_t end = (oh0 + ROWS - 1) * sh - w->pb[1] + kh; /* past the last input row this block reads */
+    /* the input rows block oh0 reads end before (oh0 + ROWS - 1) * sh - pb + kh */
+    int64_t end = (oh0 + ROWS - 1) * sh - w->pb[1] + kh, first_end = (ROWS - 1) * sh - w->pb[1] + kh;
     if (oh0 + ROWS < out_h) prefetch_rows(p, p->x, end, end + ROWS * sh);
-    else prefetch_rows(p, p->next_x, 0, ROWS * sh + kh - w->pb[1]); /* the next plane's first block */
+    else prefetch_rows(p, p->next_x, 0, first_end); /* the next plane's first block */
     for (int64_t c0 = 0; c0 < out_w; c0 += MAX_U * VW) {
       if (out_w - c0 > VW) block(p, oh0, rows, c0, 2, SH, SW, KH, KW);
       else block(p, oh0, rows, c0, 1, SH, SW, KH, KW);

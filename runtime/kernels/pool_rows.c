@@ -54,21 +54,27 @@ __attribute__((target("avx512f"))) static inline __m512 load16(const float *p, i
   return _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m.lo, p), even, _mm512_maskz_loadu_ps(m.hi, p + 16));
 }
 
+/* Stride 2: the 16 outputs' values at tap p (*e) and at tap p + 1 (*o), from one masked load of
+ * the floats the two taps span, split into even and odd ones. */
+__attribute__((target("avx512f"))) static inline void tap_pair16(const float *p, mask16 mk, __m512 *e, __m512 *o) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  __m512 a = _mm512_maskz_loadu_ps(mk.lo2, p), b = _mm512_maskz_loadu_ps(mk.hi2, p + 16);
+  *e = _mm512_permutex2var_ps(a, even, b);
+  *o = _mm512_permutex2var_ps(a, odd, b);
+}
+
 /* The max of m and the k taps of one row from p on, in order (first: m starts at the first tap).
  * Stride 2 loads the floats of two taps once and takes the even and the odd ones. */
 __attribute__((target("avx512f"))) static inline __m512 row_max16(const float *p, int64_t s, int64_t k, mask16 mk,
                                                                       __m512 m, int first) {
   int64_t kw = 0;
-  if (s == 2) {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    for (; kw + 1 < k; kw += 2) {
-      __m512 a = _mm512_maskz_loadu_ps(mk.lo2, p + kw), b = _mm512_maskz_loadu_ps(mk.hi2, p + kw + 16);
-      __m512 e = _mm512_permutex2var_ps(a, even, b);
+  if (s == 2)
+    for (__m512 e, o; kw + 1 < k; kw += 2) {
+      tap_pair16(p + kw, mk, &e, &o);
       m = first && kw == 0 ? e : _mm512_max_ps(e, m); /* v > m ? v : m */
-      m = _mm512_max_ps(_mm512_permutex2var_ps(a, odd, b), m);
+      m = _mm512_max_ps(o, m);
     }
-  }
   for (; kw < k; kw++) {
     __m512 v = load16(p + kw, s, mk);
     m = first && kw == 0 ? v : _mm512_max_ps(v, m);
@@ -94,15 +100,12 @@ __attribute__((target("avx512f"))) static inline void add_pd16(__m512 v, __m512d
 __attribute__((target("avx512f"))) static inline void row_sum16(const float *p, int64_t s, int64_t k, mask16 mk,
                                                                     __m512d *lo, __m512d *hi) {
   int64_t kw = 0;
-  if (s == 2) {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    for (; kw + 1 < k; kw += 2) {
-      __m512 a = _mm512_maskz_loadu_ps(mk.lo2, p + kw), b = _mm512_maskz_loadu_ps(mk.hi2, p + kw + 16);
-      add_pd16(_mm512_permutex2var_ps(a, even, b), lo, hi);
-      add_pd16(_mm512_permutex2var_ps(a, odd, b), lo, hi);
+  if (s == 2)
+    for (__m512 e, o; kw + 1 < k; kw += 2) {
+      tap_pair16(p + kw, mk, &e, &o);
+      add_pd16(e, lo, hi);
+      add_pd16(o, lo, hi);
     }
-  }
   for (; kw < k; kw++) add_pd16(load16(p + kw, s, mk), lo, hi);
 }
 
