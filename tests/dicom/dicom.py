@@ -326,6 +326,13 @@ def t_errors():
     # what it declares (fuzz_dicom: a 630-byte file asking for 2.2 GB)
     p["no_meta"] = os.path.join(d, "no_meta.dcm")
     open(p["no_meta"], "wb").write(graw[:132] + b"\x08\x00\x16\x00UI\x04\x001.2\x00" + graw[132:])
+    # a group 0002 element after a data set element: DCMTK's meta group ends at the first one
+    # and it would read the rest in a guessed encoding (fuzz_dicom: 384 bytes asking for 540 MB)
+    meta_end = 144 + int.from_bytes(graw[140:144], "little")
+    late = meta_end + 18
+    p["meta_ended"] = os.path.join(d, "meta_ended.dcm")
+    open(p["meta_ended"], "wb").write(graw[:meta_end] + b"\x08\x00\x05\x00CS\x0a\x00ISO_IR 100" +
+                                      b"\x02\x00\x10\x00UI\x14\x001.2.840.10008.1.2.1\0" + graw[meta_end:])
     p["deflated"] = os.path.join(d, "deflated.dcm")
     deflated = pydicom.dcmread(good)
     deflated.file_meta.TransferSyntaxUID = pydicom.uid.DeflatedExplicitVRLittleEndian
@@ -376,6 +383,8 @@ def t_errors():
                    "should begin",
         "jpeg_markers": "damaged JPEG data in the pixel data: bytes ff ff at 2, where a marker segment or the frame "
                         "header should be",
+        "meta_ended": "damaged DICOM file: element (0002,0010) at byte %d follows the end of the file meta "
+                      "information (group 0002 belongs only there)" % late,
         "deflated": "deflated DICOM (transfer syntax 1.2.840.10008.1.2.1.99) is not supported",
         "text": "not a PNG, JPEG or DICOM image: it begins with the text \"PatientN\"",
     }

@@ -11,6 +11,7 @@ typedef struct walker {
   int big, implicit; /* the data set's encoding (the meta group is explicit little endian) */
   int fragments;     /* inside encapsulated pixel data: items are opaque byte runs */
   size_t meta_end;   /* where (0002,0000) says the meta group ends: DCMTK reads up to there as meta */
+  int meta_over;     /* an element outside the meta group was seen: DCMTK's meta group has ended */
   char *uid;         /* out: the transfer syntax UID of (0002,0010), "" when absent */
   int un;            /* depth of undefined-length sequences inside a UN element of undefined
                       * length, whose content is implicit VR little endian (PS3.5 6.2.2) */
@@ -58,8 +59,15 @@ static snt_status set_syntax(const char *path, walker *w, size_t at, unsigned lo
 static snt_status step(const char *path, walker *w, snt_err *e) {
   size_t at = w->pos, left = w->len - at;
   if (left < 8) return snt_err_set(e, SNT_ERR_INPUT, "%s: truncated DICOM file (%zu bytes): it ends inside an element", path, w->len);
-  int meta = u16(w, at, 0) == 0x0002 || at < w->meta_end, big = w->big && !meta && !w->un;
+  int meta = !w->meta_over && (u16(w, at, 0) == 0x0002 || at < w->meta_end), big = w->big && !meta && !w->un;
   unsigned group = u16(w, at, big), elem = u16(w, at + 2, big);
+  /* DCMTK ends the meta group at the first element outside it and reads the rest as the data
+   * set, in an encoding it guesses when the meta group did not name one: a group 0002 element
+   * later (a UID the walk would follow) means the two would read different lengths. */
+  w->meta_over |= !meta;
+  if (!meta && group == 0x0002)
+    return snt_err_set(e, SNT_ERR_INPUT, "%s: damaged DICOM file: element (0002,%04x) at byte %zu follows the end of the file "
+                       "meta information (group 0002 belongs only there)", path, elem, at);
   unsigned long n;
   size_t head = 8;
   int descend = 0;
