@@ -333,6 +333,21 @@ def t_errors():
     p["meta_ended"] = os.path.join(d, "meta_ended.dcm")
     open(p["meta_ended"], "wb").write(graw[:meta_end] + b"\x08\x00\x05\x00CS\x0a\x00ISO_IR 100" +
                                       b"\x02\x00\x10\x00UI\x14\x001.2.840.10008.1.2.1\0" + graw[meta_end:])
+    # a group length ending the meta group before its last element, which DCMTK then reads in the
+    # data set (fuzz_dicom: 1.4-3.7 GB asked for by the element after it)
+    last = graw.rfind(b"\x02\x00\x13\x00SH")
+    p["short_group_length"] = os.path.join(d, "short_group_length.dcm")
+    open(p["short_group_length"], "wb").write(graw[:140] + (last - 144).to_bytes(4, "little") + graw[144:])
+    # a sequence delimiter with a length: the walk skipping its "value" and DCMTK not would read
+    # different headers after it (fuzz_dicom: 285 MB asked for)
+    p["delimiter_length"] = os.path.join(d, "delimiter_length.dcm")
+    open(p["delimiter_length"], "wb").write(graw[:pix] + b"\x28\x00\x10\x30SQ\0\0\xff\xff\xff\xff" +
+                                            b"\xfe\xff\xdd\xe0\x08\0\0\0" + b"\0" * 8 + graw[pix:])
+    # an item's element running past the item's end: DCMTK would read it whole
+    p["past_item"] = os.path.join(d, "past_item.dcm")
+    open(p["past_item"], "wb").write(graw[:pix] + b"\x28\x00\x10\x30SQ\0\0\x12\0\0\0" +
+                                     b"\xfe\xff\x00\xe0\x0a\0\0\0" + b"\x28\x00\x02\x30US\x06\0" + b"\0" * 4 +
+                                     graw[pix:])
     p["deflated"] = os.path.join(d, "deflated.dcm")
     deflated = pydicom.dcmread(good)
     deflated.file_meta.TransferSyntaxUID = pydicom.uid.DeflatedExplicitVRLittleEndian
@@ -385,6 +400,12 @@ def t_errors():
                         "header should be",
         "meta_ended": "damaged DICOM file: element (0002,0010) at byte %d follows the end of the file meta "
                       "information (group 0002 belongs only there)" % late,
+        "short_group_length": "damaged DICOM file: element (0002,0013) at byte %d follows the end of the file meta "
+                              "information (group 0002 belongs only there)" % last,
+        "delimiter_length": "damaged DICOM file: a sequence delimiter (fffe,e0dd) at byte %d with a length (it has none)"
+                            % (pix + 12),
+        "past_item": "damaged DICOM file: element (0028,3002) at byte %d declares 6 bytes, past the end of its sequence or "
+                     "item at byte %d" % (pix + 20, pix + 30),
         "deflated": "deflated DICOM (transfer syntax 1.2.840.10008.1.2.1.99) is not supported",
         "text": "not a PNG, JPEG or DICOM image: it begins with the text \"PatientN\"",
     }
