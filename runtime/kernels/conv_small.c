@@ -8,8 +8,10 @@
  * unaligned load without masks; a register tile of MO output channels x NV vectors of 16 output
  * columns sums the taps in (channel, kh, kw) order, the GEMM's k order, with broadcast weights
  * arranged at load (snt_k_conv_small_pack) or per call; bias, residual and activation are
- * applied in registers before the store. AVX-512 only; output rows go to threads, each
- * computed the same way whatever the thread count. */
+ * applied in registers before the store. Layers with many taps whose rows fill column vectors
+ * badly take channel-vector tiles instead (use_cvec): 16 output channels of one column a
+ * register, the same sums in the same order, transposed to the planes. AVX-512 only; output rows
+ * go to threads, each computed the same way whatever the thread count. */
 #include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +36,10 @@ enum {
   TEAM_MAX = 64, /* ctx.c's cap on threads */
   BAND_BYTES = 256 * 1024, /* a band of output rows pooled as it is made (snt_k_conv_maxpool): L2's share */
   MAX_GROUP_CHANNELS = 64, /* input channels per group of a grouped conv taken here */
-  MIN_GROUPED_WIDTH = 7     /* output columns of a grouped conv taken here */
+  MIN_GROUPED_WIDTH = 7,    /* output columns of a grouped conv taken here */
+  CB = 64,         /* output channels per block of the channel-vector tiles */
+  NP_MAX = 12,     /* output columns per channel-vector tile, at most */
+  CVEC_TAPS = 64   /* taps from which channel-vector tiles are used (see use_cvec) */
 };
 
 /* 1-D or 2-D, one group, a window of more than one tap (1x1 convs read the image in place as the
@@ -68,8 +73,23 @@ typedef struct small_geo {
   int64_t q;         /* floats per phase row */
   int64_t row;       /* floats per ring row: sw phase rows */
   int64_t taps, blocks;
+  int cvec;          /* channel-vector tiles (blocks of CB output channels) instead of column vectors */
+  int64_t buf_rows;  /* with cvec: output columns the per-thread row buffer holds */
   int64_t off[MAX_K]; /* tap kw's column offset in a ring row */
 } small_geo;
+
+/* Channel-vector tiles hold 16 output channels of one column per register, so every column
+ * counts whatever the row's width, where column vectors waste lanes past it (an 11x11 stride-4
+ * stem's 55 columns fill 55 of 64); but their sums go through a 16 x 16 transpose to the planes,
+ * paid once per output, which only many taps hide (3 -> 32 3x3 at full width: 0.70 against
+ * 0.58 ms). Taken from CVEC_TAPS taps when the lanes they fill beat the column tiles' by 8%
+ * (AlexNet's stem 0.81-0.86 against 0.88-0.93 ms, 6 alternations, 1 thread). */
+static int use_cvec(const snt_k_conv3 *g) {
+  int64_t w = g->w.out[2], m = g->mg, taps = g->cg * g->w.k[1] * g->w.k[2];
+  double cols = (double)w / (double)((w + VW - 1) / VW * VW) * (double)m / (double)((m + MO - 1) / MO * MO);
+  double chans = (double)m / (double)((m / CB) * CB + (m % CB + VW - 1) / VW * VW);
+  return g->groups == 1 && taps >= CVEC_TAPS && chans >= 1.08 * cols;
+}
 
 static void geo_init(const snt_k_conv3 *g, small_geo *s) {
   const snt_k_win3 *w = &g->w;
@@ -78,18 +98,30 @@ static void geo_init(const snt_k_conv3 *g, small_geo *s) {
                    .in_w = w->in[2], .out_h = w->out[1], .out_w = w->out[2], .groups = g->groups, .cg = g->cg,
                    .mg = g->mg};
   s->ring = (s->kh - 1) * s->dh + 1;
-  /* Loads reach column round_up(out_w, 16) - 1 + the largest tap offset within a phase. */
-  int64_t reach = (s->out_w + VW - 1) / VW * VW + (s->kw - 1) * s->dw / s->sw + 1;
+  s->cvec = use_cvec(g);
+  /* Loads reach column round_up(out_w, 16) - 1 + the largest tap offset within a phase; a
+   * channel-vector tile's last columns up to NP_MAX - 1 past the row. */
+  int64_t reach = (s->out_w + VW - 1) / VW * VW + (s->kw - 1) * s->dw / s->sw + 1 + (s->cvec ? NP_MAX : 0);
   s->q = (reach + VW - 1) / VW * VW;
   s->row = s->sw * s->q;
   s->taps = s->cg * s->kh * s->kw;
-  s->blocks = (s->mg + MO - 1) / MO; /* per group */
+  s->blocks = s->cvec ? (s->mg + CB - 1) / CB : (s->mg + MO - 1) / MO; /* per group */
+  s->buf_rows = s->cvec ? (s->out_w + NP_MAX + VW - 1) / VW * VW : 0;
   for (int64_t k = 0; k < s->kw; k++) s->off[k] = (k * s->dw) % s->sw * s->q + k * s->dw / s->sw;
 }
 
 /* wa[group][block][c][kh][kw][MO] = w[group * mg + block * MO + o][c][kh][kw], 0 past the
  * group's mg channels. */
 static void arrange_weights(const small_geo *s, const float *w, float *wa) {
+  if (s->cvec) { /* wa[block][c][kh][kw][CB] */
+    for (int64_t b = 0; b < s->blocks; b++)
+      for (int64_t t = 0; t < s->taps; t++)
+        for (int o = 0; o < CB; o++) {
+          int64_t m = b * CB + o;
+          wa[(b * s->taps + t) * CB + o] = m < s->mg ? w[m * s->taps + t] : 0.0f;
+        }
+    return;
+  }
   for (int64_t gb = 0; gb < s->groups * s->blocks; gb++)
     for (int64_t t = 0; t < s->taps; t++)
       for (int o = 0; o < MO; o++) {
@@ -136,6 +168,8 @@ typedef struct small_job {
 /* One thread's state: its ring and which image row each ring row holds (-1: none). */
 typedef struct ring_state {
   float *buf;
+  float *cols; /* with cvec: buf_rows x CB output values of one block, column-major, then 16 rows
+                * of buf_rows (store_block) */
   int64_t held[MAX_RING];
 } ring_state;
 
@@ -222,6 +256,144 @@ AVX512 static void tile3_k3(const small_job *j, const tile_args *a) { tile(j, a,
 AVX512 static void tile2_k3(const small_job *j, const tile_args *a) { tile(j, a, 2, 3); }
 AVX512 static void tile1_k3(const small_job *j, const tile_args *a) { tile(j, a, 1, 3); }
 
+/* Channel-vector tile: np output columns from x0 of one block's mcv x 16 output channels, each
+ * tap one broadcast input value per column and mcv weight vectors; the sums go to
+ * cols[x][CB], column x - x0 at out. */
+AVX512 static inline __attribute__((always_inline)) void ctile(const small_geo *s, const float *ring, const int64_t *rows,
+                                                               int n_rows, const float *wa, int64_t x0, float *out,
+                                                               int mcv, int np) {
+  __m512 acc[4][NP_MAX];
+#pragma GCC unroll 4
+  for (int v = 0; v < mcv; v++)
+#pragma GCC unroll 12
+    for (int p = 0; p < np; p++) acc[v][p] = _mm512_setzero_ps();
+  for (int64_t c = 0; c < s->cin; c++) {
+    const float *rc = ring + c * s->ring * s->row;
+    const float *wc = wa + c * s->kh * s->kw * CB;
+    for (int r = 0; r < n_rows; r++, wc += s->kw * CB) {
+      const float *xr = rc + rows[r] + x0;
+      for (int64_t k = 0; k < s->kw; k++) {
+        const float *xp = xr + s->off[k], *wk = wc + k * CB;
+        __m512 wv[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < mcv; v++) wv[v] = _mm512_loadu_ps(wk + v * VW);
+#pragma GCC unroll 12
+        for (int p = 0; p < np; p++) {
+          __m512 xb = _mm512_set1_ps(xp[p]);
+#pragma GCC unroll 4
+          for (int v = 0; v < mcv; v++) acc[v][p] = _mm512_fmadd_ps(wv[v], xb, acc[v][p]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 12
+  for (int p = 0; p < np; p++)
+#pragma GCC unroll 4
+    for (int v = 0; v < mcv; v++) _mm512_store_ps(out + p * CB + v * VW, acc[v][p]);
+}
+
+AVX512 static void ctile4(const small_geo *s, const float *ring, const int64_t *rows, int n, const float *wa, int64_t x0,
+                          float *out) { ctile(s, ring, rows, n, wa, x0, out, 4, 6); }
+AVX512 static void ctile3(const small_geo *s, const float *ring, const int64_t *rows, int n, const float *wa, int64_t x0,
+                          float *out) { ctile(s, ring, rows, n, wa, x0, out, 3, 8); }
+AVX512 static void ctile2(const small_geo *s, const float *ring, const int64_t *rows, int n, const float *wa, int64_t x0,
+                          float *out) { ctile(s, ring, rows, n, wa, x0, out, 2, 12); }
+AVX512 static void ctile1(const small_geo *s, const float *ring, const int64_t *rows, int n, const float *wa, int64_t x0,
+                          float *out) { ctile(s, ring, rows, n, wa, x0, out, 1, 12); }
+
+AVX512 static inline __m512 unpacklo64(__m512 a, __m512 b) {
+  return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+}
+AVX512 static inline __m512 unpackhi64(__m512 a, __m512 b) {
+  return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+}
+
+/* r[i][k] -> r[k][i] for a 16 x 16 block: 32-bit, then 64-bit unpacks within 128-bit lanes, then
+ * two rounds of lane shuffles. */
+AVX512 static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
+  __m512 t[16];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; i++) { /* r[4i + j]: lane L holds column 4L + j of rows 4i .. 4i + 3 */
+    r[4 * i] = unpacklo64(t[4 * i], t[4 * i + 2]);
+    r[4 * i + 1] = unpackhi64(t[4 * i], t[4 * i + 2]);
+    r[4 * i + 2] = unpacklo64(t[4 * i + 1], t[4 * i + 3]);
+    r[4 * i + 3] = unpackhi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; j++) {
+    t[j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x88);
+    t[4 + j] = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xDD);
+    t[8 + j] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x88);
+    t[12 + j] = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xDD);
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < 8; j++) {
+    r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+    r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xDD);
+  }
+}
+
+/* One block's chans output channels from cols[x][CB] to their rows (dst, plane floats apart), with
+ * bias, residual (res, res_plane apart) and activation: 16 channels at a time transposed into
+ * rows[16][buf_rows], then each channel's row stored in order (storing a transposed 16 x 16 block
+ * straight away writes 16 planes at once, whose rows at a plane size of a multiple of 4 KB share
+ * an L1 set: 2.4x slower for SimpleCNN's first layer). */
+AVX512 static void store_block(const small_job *j, const float *cols, float *rows, int64_t chans, float *dst, int64_t plane,
+                               const float *res, int64_t res_plane, const float *bias) {
+  const snt_k_act *act = &j->e->act;
+  int64_t w = j->s->out_w, stride = j->s->buf_rows;
+  for (int64_t v = 0; v * VW < chans; v++) {
+    for (int64_t x0 = 0; x0 < w; x0 += VW) {
+      __m512 t[16];
+#pragma GCC unroll 16
+      for (int i = 0; i < 16; i++) t[i] = _mm512_load_ps(cols + (x0 + i) * CB + v * VW);
+      transpose16(t);
+#pragma GCC unroll 16
+      for (int k = 0; k < 16; k++) _mm512_store_ps(rows + k * stride + x0, t[k]);
+    }
+    for (int64_t k = 0; k < VW && v * VW + k < chans; k++) {
+      int64_t o = v * VW + k;
+      __m512 b = _mm512_set1_ps(bias ? bias[o] : 0.0f);
+      for (int64_t x0 = 0; x0 < w; x0 += VW) {
+        __mmask16 m = lanes(w - x0);
+        __m512 y = _mm512_load_ps(rows + k * stride + x0);
+        if (bias) y = _mm512_add_ps(y, b);
+        if (res) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(m, res + o * res_plane + x0));
+        y = snt_k_act_all512(y, act);
+        if (w - x0 >= VW) _mm512_storeu_ps(dst + o * plane + x0, y);
+        else _mm512_mask_storeu_ps(dst + o * plane + x0, m, y);
+      }
+    }
+  }
+}
+
+/* output_row's channel-vector form: per block of CB output channels, the row's columns in tiles
+ * into the thread's column buffer, then to the planes. */
+static void output_row_cvec(const small_job *j, ring_state *r, const int64_t *rows, int n_rows, int64_t kh_lo, int64_t n,
+                            int64_t h, float *dst, int64_t plane) {
+  const small_geo *s = j->s;
+  int64_t res_plane = s->out_h * s->out_w;
+  for (int64_t b = 0; b < s->blocks; b++) {
+    int64_t oc = b * CB, chans = s->cout - oc < CB ? s->cout - oc : CB;
+    int mcv = (int)((chans + VW - 1) / VW), np = mcv == 4 ? 6 : mcv == 3 ? 8 : 12;
+    const float *wa = j->wa + (b * s->taps + kh_lo * s->kw) * CB;
+    for (int64_t x0 = 0; x0 < s->out_w; x0 += np) {
+      float *out = r->cols + x0 * CB;
+      if (mcv == 4) ctile4(s, r->buf, rows, n_rows, wa, x0, out);
+      else if (mcv == 3) ctile3(s, r->buf, rows, n_rows, wa, x0, out);
+      else if (mcv == 2) ctile2(s, r->buf, rows, n_rows, wa, x0, out);
+      else ctile1(s, r->buf, rows, n_rows, wa, x0, out);
+    }
+    const float *res = j->e->residual ? j->e->residual + (n * s->cout + oc) * res_plane + h * s->out_w : NULL;
+    store_block(j, r->cols, r->cols + s->buf_rows * CB, chans, dst + oc * plane, plane, res, res_plane, j->e->bias ? j->e->bias + oc : NULL);
+  }
+}
+
 /* Output row h of image n, every output channel, to dst (channel 0's row; channels plane
  * floats apart). */
 static void output_row(const small_job *j, ring_state *r, int64_t n, int64_t h, float *dst, int64_t plane) {
@@ -234,6 +406,10 @@ static void output_row(const small_job *j, ring_state *r, int64_t n, int64_t h, 
     if (kh_lo < 0) kh_lo = k;
     load_row(j, r, n, ih);
     rows[n_rows++] = ih % s->ring * s->row;
+  }
+  if (s->cvec) {
+    output_row_cvec(j, r, rows, n_rows, kh_lo < 0 ? 0 : kh_lo, n, h, dst, plane);
+    return;
   }
   for (int64_t gb = 0; gb < s->groups * s->blocks; gb++) {
     int64_t grp = gb / s->blocks, m0 = gb % s->blocks * MO, oc = grp * s->mg + m0;
@@ -340,6 +516,7 @@ static void small_part(void *arg, int t, int threads) {
   const small_geo *s = j->s;
   ring_state r;
   r.buf = j->rings[t];
+  r.cols = r.buf + s->cin * s->ring * s->row; /* a multiple of 16 floats: 64-byte aligned */
   for (int i = 0; i < MAX_RING; i++) r.held[i] = -1;
   if (j->e->pool) { /* pooled rows of the batch go to threads; a thread's rows in bands per image */
     int64_t ph = j->e->pool->out[0], q0 = s->batch * ph * t / threads, q1 = s->batch * ph * (t + 1) / threads;
@@ -368,8 +545,8 @@ static void small_part(void *arg, int t, int threads) {
  * ctx, one block of our own (*own, freed by the caller). */
 static snt_status buffers(snt_k_ctx *ctx, const small_geo *s, int need_wa, size_t pair_bytes, float **wa,
                           float **rings, float **pairs, void **own) {
-  size_t wa_bytes = need_wa ? (size_t)(s->groups * s->blocks * s->taps * MO) * sizeof(float) : 0;
-  size_t ring_bytes = (size_t)(s->cin * s->ring * s->row) * sizeof(float);
+  size_t wa_bytes = need_wa ? (size_t)(s->groups * s->blocks * s->taps * (s->cvec ? CB : MO)) * sizeof(float) : 0;
+  size_t ring_bytes = (size_t)(s->cin * s->ring * s->row + s->buf_rows * (CB + VW)) * sizeof(float);
   int pool = pair_bytes > 0;
   *own = NULL;
   if (!ctx) {
@@ -389,8 +566,8 @@ static snt_status buffers(snt_k_ctx *ctx, const small_geo *s, int need_wa, size_
 }
 
 size_t snt_k_conv_small_weights_bytes(const snt_k_conv3 *g) {
-  int64_t floats;
-  if (__builtin_mul_overflow(g->groups * ((g->mg + MO - 1) / MO * MO), g->cg * g->w.k_size, &floats) ||
+  int64_t floats, chans = use_cvec(g) ? (g->mg + CB - 1) / CB * CB : (g->mg + MO - 1) / MO * MO;
+  if (__builtin_mul_overflow(g->groups * chans, g->cg * g->w.k_size, &floats) ||
       (uint64_t)floats > SIZE_MAX / sizeof(float))
     return SIZE_MAX;
   return (size_t)floats * sizeof(float);

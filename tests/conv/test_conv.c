@@ -57,6 +57,9 @@ static const conv_case cases[] = {
     {"direct width 15", 2, 3, 24, 1, 1, {5, 15}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
     {"direct 11x11 stride 4 pads", 2, 3, 20, 1, 1, {30, 90}, {11, 11}, {4, 4}, {1, 1}, {0, 5}, {3, 0}},
     {"direct 32 channels", 2, 32, 40, 1, 1, {10, 50}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    /* channel-vector tiles (64 taps and more): two blocks with a tail of 6, dilation, one-sided pads */
+    {"direct dilation 2 cin 8 cout 70", 2, 8, 70, 1, 2, {15, 37}, {3, 3}, {1, 1}, {2, 2}, {2, 0}, {0, 2}},
+    {"direct 5x5 stride 3 cout 33", 2, 3, 33, 1, 1, {23, 70}, {5, 5}, {3, 3}, {1, 1}, {1, 2}, {2, 1}},
     /* Small maps (the transposed product on AVX-512, from 192 of cin x taps): strips across
      * images, chunks of strips, several k-blocks, output channels off the 32-column tile. */
     {"small 1x1 7x7 batch 32", 2, 197, 70, 1, 32, {7, 7}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
