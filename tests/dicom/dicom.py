@@ -108,6 +108,9 @@ def variants(d):
     add("u8b", g1, 8)
     add("u8_m1", g0, 8, pi="MONOCHROME1")
     add("u8_implicit", g1, 8, syntax=ImplicitVRLittleEndian)
+    item_like = u16.copy()
+    item_like.flat[:2] = (0xFFFE, 0xE000)  # implicit VR pixel data that begins like a sequence's item
+    add("u16_implicit_item_like", item_like, 16, syntax=ImplicitVRLittleEndian)
     add("u8_w1", g0, 8, WindowCenter=100, WindowWidth=1)
     add("u12", u12, 12)
     add("u16", u16, 16)

@@ -127,9 +127,10 @@ static snt_status step_item(const char *path, walker *w, size_t at, unsigned ele
 }
 
 /* Whether a value of implicit VR is a sequence: DCMTK knows from its dictionary, the walk from an
- * item tag at its start (a sequence's value begins with one). */
-static int starts_with_item(const walker *w, size_t at, unsigned long n) {
-  return n >= 8 && u16(w, at, 0) == 0xFFFE && u16(w, at + 2, 0) == 0xE000;
+ * item tag at its start (a sequence's value begins with one); pixel data never is one, whatever
+ * its first two samples. */
+static int starts_with_item(const walker *w, unsigned group, size_t at, unsigned long n) {
+  return group != 0x7FE0 && n >= 8 && u16(w, at, 0) == 0xFFFE && u16(w, at + 2, 0) == 0xE000;
 }
 
 /* One element or item header at w->pos; moves past the header, and past the value when the walk
@@ -182,7 +183,7 @@ static snt_status step(const char *path, walker *w, snt_err *e) {
                        path, group, elem, at, group != 0x0002 ? "not of group 0002" : "a sequence or of undefined length");
   w->pos = at + head;
   if (n == 0xFFFFFFFFUL) { /* undefined length: encapsulated pixel data, or a sequence */
-    if (group == 0x7FE0 && elem == 0x0010 && !un) return enter(path, w, 'F', w->pos, n, 0, e);
+    if (group == 0x7FE0 && elem == 0x0010) return enter(path, w, 'F', w->pos, n, un, e);
     if (implicit || sq || un_vr) return enter(path, w, 'S', w->pos, n, un || un_vr, e);
     return snt_err_set(e, SNT_ERR_INPUT, "%s: damaged DICOM file: element (%04x,%04x) at byte %zu of VR %c%c has an undefined "
                        "length (only SQ, UN and encapsulated pixel data may)", path, group, elem, at, w->p[at + 4], w->p[at + 5]);
@@ -196,7 +197,7 @@ static snt_status step(const char *path, walker *w, snt_err *e) {
     w->meta_end = at + head + 4 + u32(w, at + head, 0);
   }
   if (meta && group == 0x0002 && elem == 0x0010 && (st = set_syntax(path, w, at + head, n, e)) != SNT_OK) return st;
-  if (sq || (implicit && starts_with_item(w, w->pos, n))) return n ? enter(path, w, 'S', w->pos, n, un, e) : SNT_OK;
+  if (sq || (implicit && starts_with_item(w, group, w->pos, n))) return n ? enter(path, w, 'S', w->pos, n, un, e) : SNT_OK;
   w->pos += n;
   return SNT_OK;
 }
