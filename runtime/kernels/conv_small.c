@@ -72,7 +72,7 @@ typedef struct small_geo {
   int64_t ring;      /* rows per channel in the ring */
   int64_t q;         /* floats per phase row */
   int64_t row;       /* floats per ring row: sw phase rows */
-  int64_t taps, blocks;
+  int64_t taps, blocks, block_chans; /* output channels a block of arranged weights holds: MO or CB */
   int cvec;          /* channel-vector tiles (blocks of CB output channels) instead of column vectors */
   int64_t buf_rows;  /* with cvec: output columns the per-thread row buffer holds */
   int64_t off[MAX_K]; /* tap kw's column offset in a ring row */
@@ -91,6 +91,11 @@ static int use_cvec(const snt_k_conv3 *g) {
   return g->groups == 1 && taps >= CVEC_TAPS && chans >= 1.08 * cols;
 }
 
+static int64_t block_chans(int cvec) { return cvec ? CB : MO; }
+
+/* Columns of a channel-vector tile of mcv vectors: 24 accumulators, at most NP_MAX columns. */
+static inline int tile_cols(int mcv) { return 24 / mcv < NP_MAX ? 24 / mcv : NP_MAX; }
+
 static void geo_init(const snt_k_conv3 *g, small_geo *s) {
   const snt_k_win3 *w = &g->w;
   *s = (small_geo){.batch = g->batch, .cin = g->cin, .cout = g->cout, .kh = w->k[1], .kw = w->k[2],
@@ -105,7 +110,8 @@ static void geo_init(const snt_k_conv3 *g, small_geo *s) {
   s->q = (reach + VW - 1) / VW * VW;
   s->row = s->sw * s->q;
   s->taps = s->cg * s->kh * s->kw;
-  s->blocks = s->cvec ? (s->mg + CB - 1) / CB : (s->mg + MO - 1) / MO; /* per group */
+  s->block_chans = block_chans(s->cvec);
+  s->blocks = (s->mg + s->block_chans - 1) / s->block_chans; /* per group */
   s->buf_rows = s->cvec ? (s->out_w + NP_MAX + VW - 1) / VW * VW : 0;
   for (int64_t k = 0; k < s->kw; k++) s->off[k] = (k * s->dw) % s->sw * s->q + k * s->dw / s->sw;
 }
@@ -293,13 +299,13 @@ AVX512 static inline __attribute__((always_inline)) void ctile(const small_geo *
 }
 
 AVX512 static void ctile4(const small_geo *s, const float *ring, const int64_t *rows, int n, const float *wa, int64_t x0,
-                          float *out) { ctile(s, ring, rows, n, wa, x0, out, 4, 6); }
+                          float *out) { ctile(s, ring, rows, n, wa, x0, out, 4, tile_cols(4)); }
 AVX512 static void ctile3(const small_geo *s, const float *ring, const int64_t *rows, int n, const float *wa, int64_t x0,
-                          float *out) { ctile(s, ring, rows, n, wa, x0, out, 3, 8); }
+                          float *out) { ctile(s, ring, rows, n, wa, x0, out, 3, tile_cols(3)); }
 AVX512 static void ctile2(const small_geo *s, const float *ring, const int64_t *rows, int n, const float *wa, int64_t x0,
-                          float *out) { ctile(s, ring, rows, n, wa, x0, out, 2, 12); }
+                          float *out) { ctile(s, ring, rows, n, wa, x0, out, 2, tile_cols(2)); }
 AVX512 static void ctile1(const small_geo *s, const float *ring, const int64_t *rows, int n, const float *wa, int64_t x0,
-                          float *out) { ctile(s, ring, rows, n, wa, x0, out, 1, 12); }
+                          float *out) { ctile(s, ring, rows, n, wa, x0, out, 1, tile_cols(1)); }
 
 AVX512 static inline __m512 unpacklo64(__m512 a, __m512 b) {
   return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
@@ -380,7 +386,7 @@ static void output_row_cvec(const small_job *j, ring_state *r, const int64_t *ro
   int64_t res_plane = s->out_h * s->out_w;
   for (int64_t b = 0; b < s->blocks; b++) {
     int64_t oc = b * CB, chans = s->cout - oc < CB ? s->cout - oc : CB;
-    int mcv = (int)((chans + VW - 1) / VW), np = mcv == 4 ? 6 : mcv == 3 ? 8 : 12;
+    int mcv = (int)((chans + VW - 1) / VW), np = tile_cols(mcv);
     const float *wa = j->wa + (b * s->taps + kh_lo * s->kw) * CB;
     for (int64_t x0 = 0; x0 < s->out_w; x0 += np) {
       float *out = r->cols + x0 * CB;
@@ -545,7 +551,7 @@ static void small_part(void *arg, int t, int threads) {
  * ctx, one block of our own (*own, freed by the caller). */
 static snt_status buffers(snt_k_ctx *ctx, const small_geo *s, int need_wa, size_t pair_bytes, float **wa,
                           float **rings, float **pairs, void **own) {
-  size_t wa_bytes = need_wa ? (size_t)(s->groups * s->blocks * s->taps * (s->cvec ? CB : MO)) * sizeof(float) : 0;
+  size_t wa_bytes = need_wa ? (size_t)(s->groups * s->blocks * s->taps * s->block_chans) * sizeof(float) : 0;
   size_t ring_bytes = (size_t)(s->cin * s->ring * s->row + s->buf_rows * (CB + VW)) * sizeof(float);
   int pool = pair_bytes > 0;
   *own = NULL;
@@ -566,7 +572,7 @@ static snt_status buffers(snt_k_ctx *ctx, const small_geo *s, int need_wa, size_
 }
 
 size_t snt_k_conv_small_weights_bytes(const snt_k_conv3 *g) {
-  int64_t floats, chans = use_cvec(g) ? (g->mg + CB - 1) / CB * CB : (g->mg + MO - 1) / MO * MO;
+  int64_t bc = block_chans(use_cvec(g)), floats, chans = (g->mg + bc - 1) / bc * bc;
   if (__builtin_mul_overflow(g->groups * chans, g->cg * g->w.k_size, &floats) ||
       (uint64_t)floats > SIZE_MAX / sizeof(float))
     return SIZE_MAX;
