@@ -121,6 +121,7 @@ static snt_status gelu_import(snt_graph *g, int node, int opset, snt_diag *d) {
 static snt_status gelu_emit(snt_emit *e, int node) {
   if (gelu_tanh(&e->g->nodes[node]))
     return snt_emit_unary_expr(e, node, "(0.5$f * x * (1 + tanh$f(0.79788456080286535588$f * (x + 0.044715$f * x * x * x))))");
+  if (snt_emit_activation_call(e, node, "SNT_K_ACT_GELU", 0, 0)) return SNT_OK; /* float32, vectorised */
   return snt_emit_unary_expr(e, node, "(0.5$f * x * (1 + erf$f(x * 0.70710678118654752440$f)))");
 }
 

@@ -77,7 +77,9 @@ typedef enum snt_k_act_kind {
   SNT_K_ACT_HARD_SIGMOID, /* max(0, min(1, alpha x + beta)) */
   SNT_K_ACT_HARD_SWISH,   /* x * hard_sigmoid(x): HardSwish, alpha 1/6 and beta 0.5 */
   SNT_K_ACT_EXP,          /* exp(x): standalone Exp nodes only */
-  SNT_K_ACT_MISH          /* x * tanh(softplus(x)) */
+  SNT_K_ACT_MISH,         /* x * tanh(softplus(x)) */
+  SNT_K_ACT_ERF,          /* erf(x): standalone Erf nodes */
+  SNT_K_ACT_GELU          /* 0.5 x (1 + erf(x / sqrt 2)) */
 } snt_k_act_kind;
 
 /* A fused activation: alpha is LeakyRelu's slope or the hard ones' alpha, clip_min/clip_max

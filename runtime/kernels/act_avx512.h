@@ -39,6 +39,17 @@ static const float __attribute__((unused)) SNT_K_TANH_SMALL = 0.625f;
 /* mish(x) = x * tanh(log(1 + e^x)) = x * n / (n + 2) with n = e^x (e^x + 2): one exp and no
  * cancellation; past 20, tanh(softplus(x)) is 1 in float (and n would overflow). */
 static const float __attribute__((unused)) SNT_K_MISH_BIG = 20.0f;
+/* erf(x) = x P(x^2) below |x| = 0.5 and 1 - erfc(|x|) above, with erfc(a) = exp(Q(a - 0.5)), a
+ * clamped to 4 (erf is 1 in float from 3.92 on): least-squares fits (relative error on [0, 0.5],
+ * of log erfc on [0.5, 4]), within 2.5 ulp of erf. GELU's 1 + erf(u) for u <= -0.5 is erfc(|u|)
+ * itself, so it keeps its precision where erf is near -1; past u = -4 it is 0. */
+static const float __attribute__((unused)) SNT_K_ERF_SPLIT = 0.5f, SNT_K_ERF_BIG = 4.0f;
+static const float __attribute__((unused)) SNT_K_ERF_P[6] = {-7.706670357e-04f, 5.201225063e-03f, -2.686333771e-02f,
+                                                            1.128377601e-01f, -3.761263860e-01f, 1.128379167e+00f};
+static const float __attribute__((unused)) SNT_K_ERF_Q[11] = {
+    -1.403611960e-07f, 2.681496932e-06f, -2.055923046e-05f, 6.487550547e-05f, 1.396850477e-04f, -2.610422822e-03f,
+    1.582564191e-02f,  -6.714365892e-02f, -7.630317142e-01f, -1.832707351e+00f, -7.350111061e-01f};
+static const float __attribute__((unused)) SNT_K_SQRT1_2 = 0.70710678118654752f;
 
 SNT_AVX512_INLINE __m512 snt_k_clamp16(__m512 v, float lo, float hi) {
   return _mm512_max_ps(_mm512_set1_ps(lo), _mm512_min_ps(_mm512_set1_ps(hi), v));
@@ -110,6 +121,43 @@ SNT_AVX512_INLINE __m512 snt_k_mish16(__m512 v) {
   return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, _mm512_set1_ps(SNT_K_MISH_BIG), _CMP_GT_OQ), r, v);
 }
 
+/* x P(x^2), erf for |x| < SNT_K_ERF_SPLIT */
+SNT_AVX512_INLINE __m512 snt_k_erf_small16(__m512 x) {
+  __m512 z = _mm512_mul_ps(x, x), p = _mm512_set1_ps(SNT_K_ERF_P[0]);
+  for (int i = 1; i < 6; i++) p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(SNT_K_ERF_P[i]));
+  return _mm512_mul_ps(x, p);
+}
+
+/* erfc(a) for a = |x| >= SNT_K_ERF_SPLIT (a clamped to SNT_K_ERF_BIG; min keeps a NaN a). */
+SNT_AVX512_INLINE __m512 snt_k_erfc_big16(__m512 a) {
+  __m512 t = _mm512_sub_ps(_mm512_min_ps(_mm512_set1_ps(SNT_K_ERF_BIG), a), _mm512_set1_ps(SNT_K_ERF_SPLIT));
+  __m512 q = _mm512_set1_ps(SNT_K_ERF_Q[0]);
+  for (int i = 1; i < 11; i++) q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(SNT_K_ERF_Q[i]));
+  return snt_k_exp16(q);
+}
+
+SNT_AVX512_INLINE __m512 snt_k_erf16(__m512 x) {
+  __m512 a = _mm512_abs_ps(x);
+  __m512 big = _mm512_sub_ps(_mm512_set1_ps(1.0f), snt_k_erfc_big16(a));
+  big = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(big), /* x's sign */
+                                            _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(INT32_MIN))));
+  __mmask16 small = _mm512_cmp_ps_mask(a, _mm512_set1_ps(SNT_K_ERF_SPLIT), _CMP_LT_OQ);
+  return _mm512_mask_blend_ps(small, big, snt_k_erf_small16(x));
+}
+
+/* 0.5 v (1 + erf(u)), u = v / sqrt 2: 1 + erf(u) is 1 + u P(u^2) near 0, 2 - erfc(u) above,
+ * erfc(|u|) below (0 past -SNT_K_ERF_BIG, so that -inf gives NaN as the formula does). */
+SNT_AVX512_INLINE __m512 snt_k_gelu16(__m512 v) {
+  __m512 u = _mm512_mul_ps(v, _mm512_set1_ps(SNT_K_SQRT1_2)), a = _mm512_abs_ps(u);
+  __m512 e = snt_k_erfc_big16(a);
+  e = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, _mm512_set1_ps(SNT_K_ERF_BIG), _CMP_GT_OQ), e, _mm512_setzero_ps());
+  __mmask16 neg = _mm512_cmp_ps_mask(u, _mm512_setzero_ps(), _CMP_LT_OQ);
+  __m512 s = _mm512_mask_blend_ps(neg, _mm512_sub_ps(_mm512_set1_ps(2.0f), e), e);
+  __mmask16 small = _mm512_cmp_ps_mask(a, _mm512_set1_ps(SNT_K_ERF_SPLIT), _CMP_LT_OQ);
+  s = _mm512_mask_blend_ps(small, s, _mm512_add_ps(_mm512_set1_ps(1.0f), snt_k_erf_small16(u)));
+  return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), v), s);
+}
+
 /* kind is a constant wherever this inlines (pass16), so the switch folds away. */
 SNT_AVX512_INLINE __m512 snt_k_act16(const snt_k_act *a, snt_k_act_kind kind, __m512 v) {
   switch (kind) {
@@ -126,6 +174,8 @@ SNT_AVX512_INLINE __m512 snt_k_act16(const snt_k_act *a, snt_k_act_kind kind, __
     case SNT_K_ACT_HARD_SIGMOID: return snt_k_hard_sigmoid16(v, a);
     case SNT_K_ACT_HARD_SWISH: return _mm512_mul_ps(v, snt_k_hard_sigmoid16(v, a));
     case SNT_K_ACT_MISH: return snt_k_mish16(v);
+    case SNT_K_ACT_ERF: return snt_k_erf16(v);
+    case SNT_K_ACT_GELU: return snt_k_gelu16(v);
   }
   return v;
 }

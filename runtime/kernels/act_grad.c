@@ -30,6 +30,8 @@ void snt_k_act_backward(snt_k_act_kind kind, float alpha, int64_t n, const float
     case SNT_K_ACT_HARD_SWISH:
     case SNT_K_ACT_EXP:
     case SNT_K_ACT_MISH:
+    case SNT_K_ACT_ERF:
+    case SNT_K_ACT_GELU:
       if (n > 0 && dx != dy) memmove(dx, dy, (size_t)n * sizeof(float));
       return;
   }

@@ -60,6 +60,36 @@ static float sigmoid1(float v) {
   return v < 0 ? e * r : r;
 }
 
+/* act_avx512.h's erf and GELU formulas */
+static float erf_small1(float x) {
+  float z = x * x, p = SNT_K_ERF_P[0];
+  for (int i = 1; i < 6; i++) p = p * z + SNT_K_ERF_P[i];
+  return x * p;
+}
+
+static float erfc_big1(float a) {
+  float t = (a > SNT_K_ERF_BIG ? SNT_K_ERF_BIG : a) - SNT_K_ERF_SPLIT, q = SNT_K_ERF_Q[0]; /* NaN stays */
+  for (int i = 1; i < 11; i++) q = q * t + SNT_K_ERF_Q[i];
+  return exp1(q);
+}
+
+static float erf1(float x) {
+  float a = fabsf(x);
+  if (a < SNT_K_ERF_SPLIT) return erf_small1(x);
+  return copysignf(1.0f - erfc_big1(a), x);
+}
+
+static float gelu1(float v) {
+  float u = v * SNT_K_SQRT1_2, a = fabsf(u), s;
+  if (a < SNT_K_ERF_SPLIT) {
+    s = 1.0f + erf_small1(u);
+  } else {
+    float e = a > SNT_K_ERF_BIG ? 0.0f : erfc_big1(a);
+    s = u < 0 ? e : 2.0f - e;
+  }
+  return 0.5f * v * s;
+}
+
 static float act1(const snt_k_act *a, float v) {
   switch (a->kind) {
     case SNT_K_ACT_NONE: break;
@@ -73,6 +103,8 @@ static float act1(const snt_k_act *a, float v) {
     case SNT_K_ACT_HARD_SWISH: return v * hard_sigmoid1(v, a);
     case SNT_K_ACT_EXP: return exp1(v);
     case SNT_K_ACT_MISH: return mish1(v);
+    case SNT_K_ACT_ERF: return erf1(v);
+    case SNT_K_ACT_GELU: return gelu1(v);
   }
   return v;
 }
@@ -107,6 +139,8 @@ AVX512 static inline __attribute__((always_inline)) void pass16(const snt_k_act 
     case SNT_K_ACT_HARD_SWISH: pass(act, SNT_K_ACT_HARD_SWISH, x, y, n); break;    \
     case SNT_K_ACT_EXP: pass(act, SNT_K_ACT_EXP, x, y, n); break;                  \
     case SNT_K_ACT_MISH: pass(act, SNT_K_ACT_MISH, x, y, n); break;                \
+    case SNT_K_ACT_ERF: pass(act, SNT_K_ACT_ERF, x, y, n); break;                  \
+    case SNT_K_ACT_GELU: pass(act, SNT_K_ACT_GELU, x, y, n); break;                \
   }
 
 AVX512 void snt_k_act_pass_avx512(const snt_k_act *act, const float *x, float *y, int64_t n) { PASS_CASES(pass16) }
@@ -177,6 +211,34 @@ AVX2 static inline __m256 mish8(__m256 v) {
   return _mm256_blendv_ps(r, v, _mm256_cmp_ps(v, _mm256_set1_ps(SNT_K_MISH_BIG), _CMP_GT_OQ));
 }
 
+AVX2 static inline __m256 erf_small8(__m256 x) {
+  __m256 z = _mm256_mul_ps(x, x), p = _mm256_set1_ps(SNT_K_ERF_P[0]);
+  for (int i = 1; i < 6; i++) p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(SNT_K_ERF_P[i]));
+  return _mm256_mul_ps(x, p);
+}
+
+AVX2 static inline __m256 erfc_big8(__m256 a) { /* min keeps a NaN a */
+  __m256 t = _mm256_sub_ps(_mm256_min_ps(_mm256_set1_ps(SNT_K_ERF_BIG), a), _mm256_set1_ps(SNT_K_ERF_SPLIT));
+  __m256 q = _mm256_set1_ps(SNT_K_ERF_Q[0]);
+  for (int i = 1; i < 11; i++) q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(SNT_K_ERF_Q[i]));
+  return exp8(q);
+}
+
+AVX2 static inline __m256 erf8(__m256 x) {
+  __m256 a = abs8(x), sign = _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MIN)));
+  __m256 big = _mm256_or_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), erfc_big8(a)), sign);
+  return _mm256_blendv_ps(big, erf_small8(x), _mm256_cmp_ps(a, _mm256_set1_ps(SNT_K_ERF_SPLIT), _CMP_LT_OQ));
+}
+
+AVX2 static inline __m256 gelu8(__m256 v) {
+  __m256 u = _mm256_mul_ps(v, _mm256_set1_ps(SNT_K_SQRT1_2)), a = abs8(u);
+  __m256 e = _mm256_blendv_ps(erfc_big8(a), _mm256_setzero_ps(), _mm256_cmp_ps(a, _mm256_set1_ps(SNT_K_ERF_BIG), _CMP_GT_OQ));
+  __m256 s = _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(2.0f), e), e, _mm256_cmp_ps(u, _mm256_setzero_ps(), _CMP_LT_OQ));
+  s = _mm256_blendv_ps(s, _mm256_add_ps(_mm256_set1_ps(1.0f), erf_small8(u)),
+                       _mm256_cmp_ps(a, _mm256_set1_ps(SNT_K_ERF_SPLIT), _CMP_LT_OQ));
+  return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), v), s);
+}
+
 AVX2 static inline __attribute__((always_inline)) __m256 act8(const snt_k_act *a, snt_k_act_kind kind, __m256 v) {
   switch (kind) {
     case SNT_K_ACT_NONE: return v;
@@ -192,6 +254,8 @@ AVX2 static inline __attribute__((always_inline)) __m256 act8(const snt_k_act *a
     case SNT_K_ACT_HARD_SIGMOID: return hard_sigmoid8(v, a);
     case SNT_K_ACT_HARD_SWISH: return _mm256_mul_ps(v, hard_sigmoid8(v, a));
     case SNT_K_ACT_MISH: return mish8(v);
+    case SNT_K_ACT_ERF: return erf8(v);
+    case SNT_K_ACT_GELU: return gelu8(v);
   }
   return v;
 }

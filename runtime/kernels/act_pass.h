@@ -14,7 +14,7 @@
 static inline int snt_k_act_needs_pass(const snt_k_act *act) {
   return act->kind == SNT_K_ACT_SIGMOID || act->kind == SNT_K_ACT_TANH || act->kind == SNT_K_ACT_SILU ||
          act->kind == SNT_K_ACT_HARD_SIGMOID || act->kind == SNT_K_ACT_HARD_SWISH || act->kind == SNT_K_ACT_EXP ||
-         act->kind == SNT_K_ACT_MISH;
+         act->kind == SNT_K_ACT_MISH || act->kind == SNT_K_ACT_ERF || act->kind == SNT_K_ACT_GELU;
 }
 
 /* y[i] = act(x[i]) for i < n; y may equal x. Any kind (the cheap ones too). */

@@ -43,6 +43,8 @@ static double act_f64(double v, const snt_k_act *act) {
     }
     case SNT_K_ACT_EXP: return exp(v);
     case SNT_K_ACT_MISH: return v * tanh(v > 0 ? v + log1p(exp(-v)) : log1p(exp(v)));
+    case SNT_K_ACT_ERF: return erf(v);
+    case SNT_K_ACT_GELU: return 0.5 * v * (1.0 + erf(v * 0.70710678118654752440));
   }
   return v;
 }

@@ -115,6 +115,8 @@ static inline double ref_act(const snt_k_act *a, double v) {
     }
     case SNT_K_ACT_EXP: return exp(v);
     case SNT_K_ACT_MISH: return v * tanh(v > 0 ? v + log1p(exp(-v)) : log1p(exp(v)));
+    case SNT_K_ACT_ERF: return erf(v);
+    case SNT_K_ACT_GELU: return 0.5 * v * erfc(-v * 0.70710678118654752440);
   }
   return v;
 }
