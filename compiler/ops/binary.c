@@ -118,8 +118,29 @@ BINARY(mul, "Mul", 2, 2, "a * b, broadcasting: mul(a, b)", FOLD_TYPES(SNT_TY_FLO
 static snt_status div_dsl(snt_dsl_writer *w, int node) { return snt_dsl_arith(w, node, '/'); }
 
 BINARY(div, "Div", 2, 2, "a / b, broadcasting (integers truncate): div(a, b)", DIV_TYPES, "a / b", div_fold, div_dsl);
-BINARY(pow, "Pow", 2, 2, "a ** b, broadcasting, in a's type: pow(a, b)",
-       POW_TYPES, "pow((double)a, (double)b)", NULL, snt_dsl_plain);
+/* Whether t is one value 2 fixed when compiling (a constant, or an initializer nobody trains). */
+static bool fixed_two(const snt_graph *g, int t) {
+  const snt_tensor *c = &g->tensors[t];
+  if (!c->data || snt_tensor_numel(c) != 1 || (c->kind != SNT_T_CONST && (c->kind != SNT_T_PARAM || c->trainable))) return false;
+  return (c->dtype == SNT_F32 && *(const float *)c->data == 2.0f) || (c->dtype == SNT_F64 && *(const double *)c->data == 2.0);
+}
+
+/* x ** 2 (a variance's square, PyTorch's LayerNorm) as x * x: a float's square is exact in
+ * double, so x * x rounded once is the value the pow in double gives; a double's is the correctly
+ * rounded square. libm's pow costs 30x more. */
+static snt_status pow_emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *x = &e->g->tensors[n->in[0]], *y = &e->g->tensors[n->out[0]];
+  bool same = x->rank == y->rank;
+  for (int k = 0; same && k < x->rank; k++) same = x->dims[k] == y->dims[k];
+  if ((x->dtype == SNT_F32 || x->dtype == SNT_F64) && same && fixed_two(e->g, n->in[1]))
+    return snt_emit_unary_expr(e, node, "x * x");
+  return snt_emit_fold(e, node, "pow((double)a, (double)b)");
+}
+const snt_op snt_op_pow = {.name = "pow", .type_name = "Pow", .default_layer = "pow", .doc = "a ** b, broadcasting, in a's type: pow(a, b)",
+                           .min_inputs = 2, .max_inputs = 2, .args = no_args, .infer = snt_infer_broadcast, .onnx_type = "Pow",
+                           .onnx_export = snt_ox_same, .emit = pow_emit, .to_dsl = snt_dsl_plain, .batch_rows = snt_rows_elementwise,
+                           .onnx_arity = {2, 2, 1, 1}, .types = POW_TYPES};
 BINARY(sum, "Sum", 1, -1, "elementwise sum of any number of tensors, broadcasting: sum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS), "a + b", NULL, snt_dsl_plain);
 BINARY(maximum, "Max", 1, -1, "elementwise maximum, broadcasting: maximum(a, b, ...)", FOLD_TYPES(SNT_TY_FLOATS | SNT_TY_INTS), "(a > b ? a : b)", NULL,
        snt_dsl_plain);
