@@ -118,6 +118,23 @@ static const char *affine_index(snt_emit *e, const snt_tensor *x, int start, con
   return snt_format_keep(e, "%si", name);
 }
 
+/* A float32 LayerNorm over contiguous rows (the trailing axes) with Scale and B whole or absent:
+ * the vectorised kernel snt_k_layer_norm (ConvNeXt's over 96 channels: 3136 rows). */
+static bool emit_layer_rows(snt_emit *e, const snt_node *n, const snt_tensor *x, int64_t groups, int64_t members, bool rows,
+                            double eps) {
+  if (n->op != &snt_op_layer_norm || x->dtype != SNT_F32 || n->n_out != 1 || !rows) return false;
+  const char *p[2] = {"NULL", "NULL"};
+  for (int i = 1; i < 3; i++) {
+    const snt_tensor *t = i < n->n_in && n->in[i] >= 0 ? &e->g->tensors[n->in[i]] : NULL;
+    if (!t) continue;
+    if (t->dtype != SNT_F32 || snt_tensor_numel(t) != members) return false;
+    p[i - 1] = snt_format_keep(e, "(const float *)%s", snt_emit_ptr(e, n->in[i]));
+  }
+  snt_emit_line(e, "snt_k_layer_norm(m->k, %s, %s, %s, %s, %lld, %lld, %s);", snt_emit_ptr(e, n->in[0]), p[0], p[1],
+                snt_emit_ptr(e, n->out[0]), (long long)groups, (long long)members, snt_emit_f64(e, eps));
+  return true;
+}
+
 static snt_status emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *x = &e->g->tensors[n->in[0]];
@@ -129,6 +146,8 @@ static snt_status emit(snt_emit *e, int node) {
   const char *ty = x->dtype == SNT_F64 ? "double" : "float";
   bool mvn = n->op == &snt_op_mvn, inst = n->op == &snt_op_instance_norm;
   double eps = snt_node_float(n, "epsilon", 1e-5);
+  if (emit_layer_rows(e, n, x, groups, members, gn == 1 && rn == 1 && rs[0] == 1 && (groups == 1 || gs[0] == members), eps))
+    return SNT_OK;
   snt_emit_line(e, "{");
   snt_emit_line(e, "const %s *x = %s;", ty, snt_emit_ptr(e, n->in[0]));
   snt_emit_line(e, "%s *y = %s;", ty, snt_emit_ptr(e, n->out[0]));

@@ -38,37 +38,13 @@ typedef struct lrn_chain {
   double alpha, beta, bias;
 } lrn_chain;
 
-/* The node producing t when its op is op (and it is alive), else -1. */
-static int from(const snt_graph *g, const bool *dead, int t, const snt_op *op) {
-  int p = t >= 0 ? g->tensors[t].producer : -1;
-  return p >= 0 && !dead[p] && g->nodes[p].op == op && g->nodes[p].n_in >= 1 && g->nodes[p].n_out == 1 ? p : -1;
-}
-
-/* A value fixed when compiling: a constant, or an initializer nobody trains. */
-static bool fixed(const snt_graph *g, int t) {
-  const snt_tensor *c = t >= 0 ? &g->tensors[t] : NULL;
-  return c && c->data && (c->kind == SNT_T_CONST || (c->kind == SNT_T_PARAM && !c->trainable));
-}
-
-/* A two-input op node of op producing t, one input fixed and the other computed: the node, the
- * computed input in *var and the fixed one in *k; -1 when t is not that. */
-static int with_constant(const snt_graph *g, const bool *dead, int t, const snt_op *op, int *var, int *k) {
-  int n = from(g, dead, t, op);
-  if (n < 0 || g->nodes[n].n_in != 2) return -1;
-  const int *in = g->nodes[n].in;
-  if (fixed(g, in[0]) == fixed(g, in[1])) return -1;
-  int side = fixed(g, in[1]) ? 0 : 1;
-  *var = in[side], *k = in[1 - side];
-  return n;
-}
-
 /* Steps back over the ops that keep the elements' order (reshape, squeeze, unsqueeze,
  * identity), recording them in c; returns the tensor before them. */
 static int skip_views(const snt_graph *g, const bool *dead, int t, lrn_chain *c) {
   const snt_op *views[] = {&snt_op_reshape, &snt_op_squeeze, &snt_op_unsqueeze, &snt_op_identity};
   for (;;) {
     int p = -1;
-    for (size_t k = 0; k < sizeof views / sizeof *views && p < 0; k++) p = from(g, dead, t, views[k]);
+    for (size_t k = 0; k < sizeof views / sizeof *views && p < 0; k++) p = snt_producer_of(g, dead, t, views[k]);
     if (p < 0 || c->n_views == 2 * MAX_VIEWS) return t;
     c->views[c->n_views++] = p;
     t = g->nodes[p].in[0];
@@ -83,18 +59,18 @@ static bool find_chain(const snt_graph *g, const bool *dead, int dv, lrn_chain *
   if (dead[dv] || n->op != &snt_op_div || n->n_in != 2 || n->n_out != 1 || n->in[0] < 0) return false;
   c->x = n->in[0];
   int t = -1;
-  c->pw = from(g, dead, n->in[1], &snt_op_pow);
-  if (c->pw < 0 || g->nodes[c->pw].n_in != 2 || !fixed(g, g->nodes[c->pw].in[1])) return false;
+  c->pw = snt_producer_of(g, dead, n->in[1], &snt_op_pow);
+  if (c->pw < 0 || g->nodes[c->pw].n_in != 2 || !snt_fixed(g, g->nodes[c->pw].in[1])) return false;
   c->beta_t = g->nodes[c->pw].in[1];
-  if ((c->add = with_constant(g, dead, g->nodes[c->pw].in[0], &snt_op_add, &t, &c->bias_t)) < 0 ||
-      (c->scale = with_constant(g, dead, t, &snt_op_mul, &t, &c->alpha_t)) < 0)
+  if ((c->add = snt_with_constant(g, dead, g->nodes[c->pw].in[0], &snt_op_add, &t, &c->bias_t)) < 0 ||
+      (c->scale = snt_with_constant(g, dead, t, &snt_op_mul, &t, &c->alpha_t)) < 0)
     return false;
   c->mean = t;
-  if ((c->pool = from(g, dead, skip_views(g, dead, t, c), &snt_op_avgpool)) < 0) return false;
+  if ((c->pool = snt_producer_of(g, dead, skip_views(g, dead, t, c), &snt_op_avgpool)) < 0) return false;
   t = g->nodes[c->pool].in[0];
-  for (int p; c->n_pads < MAX_PADS && (p = from(g, dead, t, &snt_op_pad)) >= 0; t = g->nodes[p].in[0]) c->pads[c->n_pads++] = p;
+  for (int p; c->n_pads < MAX_PADS && (p = snt_producer_of(g, dead, t, &snt_op_pad)) >= 0; t = g->nodes[p].in[0]) c->pads[c->n_pads++] = p;
   c->v5 = t;
-  c->square = from(g, dead, skip_views(g, dead, t, c), &snt_op_mul);
+  c->square = snt_producer_of(g, dead, skip_views(g, dead, t, c), &snt_op_mul);
   return c->square >= 0 && g->nodes[c->square].n_in == 2 && g->nodes[c->square].in[0] == c->x &&
          g->nodes[c->square].in[1] == c->x;
 }
@@ -122,10 +98,7 @@ static bool channel_view(const snt_tensor *v, const snt_tensor *x) {
 
 /* The one value of constant t of type dt (FLOAT or DOUBLE), into *v; false for any other. */
 static bool scalar(const snt_graph *g, int t, snt_dtype dt, double *v) {
-  const snt_tensor *c = &g->tensors[t];
-  if ((dt != SNT_F32 && dt != SNT_F64) || c->dtype != dt || snt_tensor_numel(c) != 1) return false;
-  *v = dt == SNT_F64 ? *(const double *)c->data : *(const float *)c->data;
-  return true;
+  return (dt == SNT_F32 || dt == SNT_F64) && g->tensors[t].dtype == dt && snt_fixed_scalar(g, t, v);
 }
 
 /* A Pad that adds zeros on axis 2 of its rank-r input alone (any number of them): its begin and
@@ -135,7 +108,7 @@ static bool channel_zero_pad(const snt_graph *g, const snt_node *pad, int r, int
   const int64_t *p = snt_node_ints(pad, "pads_nd", &cnt);
   if (!p || cnt != 2 * r || strcmp(snt_node_string(pad, "mode", "constant"), "constant") != 0) return false;
   double value = snt_node_float(pad, "value", 0);
-  if (pad->n_in > 2 && pad->in[2] >= 0 && (!fixed(g, pad->in[2]) || !scalar(g, pad->in[2], g->tensors[pad->in[2]].dtype, &value)))
+  if (pad->n_in > 2 && pad->in[2] >= 0 && (!snt_fixed(g, pad->in[2]) || !scalar(g, pad->in[2], g->tensors[pad->in[2]].dtype, &value)))
     return false;
   if (value != 0) return false;
   for (int i = 0; i < 2 * r; i++)

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compiler/op.h"
 #include "compiler/passes/passes.h"
 
 int snt_readers(const snt_graph *g, int t, int *first) {
@@ -26,6 +27,35 @@ bool snt_same_dims(const snt_tensor *a, const snt_tensor *b) {
 bool snt_param_private(const snt_graph *g, const snt_node *n, const char *role) {
   int t = snt_node_param(g, n, role), first;
   return t < 0 || (snt_readers(g, t, &first) == 1 && !snt_ir_is_output(g, t));
+}
+
+bool snt_fixed(const snt_graph *g, int t) {
+  const snt_tensor *c = t >= 0 ? &g->tensors[t] : NULL;
+  return c && c->data && (c->kind == SNT_T_CONST || (c->kind == SNT_T_PARAM && !c->trainable));
+}
+
+bool snt_fixed_scalar(const snt_graph *g, int t, double *v) {
+  if (!snt_fixed(g, t) || snt_tensor_numel(&g->tensors[t]) != 1) return false;
+  const snt_tensor *c = &g->tensors[t];
+  if (c->dtype == SNT_F64) *v = *(const double *)c->data;
+  else if (c->dtype == SNT_F32) *v = *(const float *)c->data;
+  else return false;
+  return true;
+}
+
+int snt_producer_of(const snt_graph *g, const bool *dead, int t, const snt_op *op) {
+  int p = t >= 0 ? g->tensors[t].producer : -1;
+  return p >= 0 && !(dead && dead[p]) && g->nodes[p].op == op && g->nodes[p].n_in >= 1 && g->nodes[p].n_out == 1 ? p : -1;
+}
+
+int snt_with_constant(const snt_graph *g, const bool *dead, int t, const snt_op *op, int *var, int *k) {
+  int n = snt_producer_of(g, dead, t, op);
+  if (n < 0 || g->nodes[n].n_in != 2) return -1;
+  const int *in = g->nodes[n].in;
+  if (snt_fixed(g, in[0]) == snt_fixed(g, in[1])) return -1;
+  int side = snt_fixed(g, in[1]) ? 0 : 1;
+  *var = in[side], *k = in[1 - side];
+  return n;
 }
 
 void snt_replace_uses(snt_graph *g, int from, int to) {

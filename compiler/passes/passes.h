@@ -24,6 +24,11 @@ snt_status snt_pass_fuse_lrn(snt_graph *g, snt_diag *d, int *changed);
 /* For sinter import: when Pad node `pad` belongs to such a decomposition that the pass leaves
  * alone (an even size, another reader, ...), why, formatted into buf; else NULL. */
 const char *snt_lrn_unfused_why(const snt_graph *g, int pad, char *buf, size_t len);
+/* GELU written as its formula (Erf of x / sqrt 2, + 1, times x and 0.5) becomes one gelu node. */
+snt_status snt_pass_fuse_gelu(snt_graph *g, snt_diag *d, int *changed);
+/* LayerNorm written as its formula (ReduceMean, Sub, Pow 2, ReduceMean, Add eps, Sqrt, Div, and
+ * the Mul and Add of gamma and beta) becomes one layer_norm node. */
+snt_status snt_pass_fuse_layer_norm(snt_graph *g, snt_diag *d, int *changed);
 /* add(a, conv2d(...)) becomes the conv's fused residual input. */
 snt_status snt_pass_fuse_residual(snt_graph *g, snt_diag *d, int *changed);
 /* batchnorm followed by relu (its only reader) computes both in one pass. */
@@ -73,6 +78,15 @@ bool snt_same_dims(const snt_tensor *a, const snt_tensor *b);
 /* Whether n's parameter of that role, if any, is n's alone (read once, no graph output): a
  * pass may rewrite its values only then (ONNX lets nodes share an initializer). */
 bool snt_param_private(const snt_graph *g, const snt_node *n, const char *role);
+/* A value fixed when compiling: a constant, or an initializer nobody trains. */
+bool snt_fixed(const snt_graph *g, int t);
+/* The one value of fixed FLOAT or DOUBLE tensor t, into *v; false for anything else. */
+bool snt_fixed_scalar(const snt_graph *g, int t, double *v);
+/* The live node (dead[] unset; dead may be NULL) of op `op` producing t with one output, or -1. */
+int snt_producer_of(const snt_graph *g, const bool *dead, int t, const struct snt_op *op);
+/* A live two-input node of op producing t, one input fixed and the other computed: the node,
+ * the computed input in *var and the fixed one in *k; -1 when t is not that. */
+int snt_with_constant(const snt_graph *g, const bool *dead, int t, const struct snt_op *op, int *var, int *k);
 /* Makes every reader (and graph output) of `from` read `to` instead. */
 void snt_replace_uses(snt_graph *g, int from, int to);
 /* Removes the nodes flagged in dead[] and renumbers producers and owners. */

@@ -6,7 +6,7 @@
 typedef snt_status (*pass_fn)(snt_graph *g, snt_diag *d, int *changed);
 
 typedef struct pipeline {
-  pass_fn repeat[12];
+  pass_fn repeat[16];
   int max_rounds;
   pass_fn then[6];
 } pipeline;
@@ -17,7 +17,7 @@ static const pipeline pipelines[] = {
      * knows their folded form too). Folding BN needs the conv's activation still free; the
      * residual goes in before the activation is fused after it. The batchnorm taps and the
      * pools a conv writes come last: no later pass may change what a conv's outputs are. */
-    [SNT_PIPELINE_INFERENCE] = {{snt_pass_fold_constants, snt_pass_drop_identity, snt_pass_fuse_lrn, snt_pass_fold_batchnorm,
+    [SNT_PIPELINE_INFERENCE] = {{snt_pass_fold_constants, snt_pass_drop_identity, snt_pass_fuse_lrn, snt_pass_fuse_gelu, snt_pass_fuse_layer_norm, snt_pass_fold_batchnorm,
                                  snt_pass_fold_rescale, snt_pass_fold_pad, snt_pass_fold_pad_pool, snt_pass_fuse_residual,
                                  snt_pass_fuse_activation, snt_pass_fuse_bn_relu, snt_pass_dead_nodes},
                                 8,
@@ -43,7 +43,7 @@ snt_status snt_passes_run(snt_graph *g, snt_diag *d, snt_pipeline which) {
   const pipeline *p = &pipelines[which];
   for (int round = 0; round < p->max_rounds; round++) {
     int changed = 0;
-    for (int i = 0; i < 12 && p->repeat[i]; i++) {
+    for (int i = 0; i < 16 && p->repeat[i]; i++) {
       snt_status st = p->repeat[i](g, d, &changed);
       if (st) return st;
     }

@@ -92,6 +92,11 @@ typedef struct snt_k_act {
 /* y[i] = act(x[i]) over n floats on ctx's team, vectorised for the ISA; y may equal x. Sigmoid
  * is 1 / (1 + exp(-x)) and tanh Cephes' tanhf, each within a few ulp of libm's. */
 void snt_k_activation(snt_k_ctx *ctx, const snt_k_act *act, const float *x, float *y, int64_t n);
+/* LayerNormalization over rows: y[g][m] = (x[g][m] - mean_g) / sqrt(var_g + eps) * scale[m] +
+ * bias[m] for g < groups, m < members (scale, bias: NULL for 1 and 0). Mean and variance summed
+ * in double; the groups shared by ctx's threads. */
+void snt_k_layer_norm(snt_k_ctx *ctx, const float *x, const float *scale, const float *bias, float *y, int64_t groups,
+                      int64_t members, double eps);
 
 /* Conv and ConvTranspose. Only the first `spatial` (1..3) entries of the arrays are read.
  * ConvTranspose's output_padding and output_shape only change out[], which the caller gives. */
