@@ -233,8 +233,35 @@ def unet():
     return UNet(), (1, 256, 256)
 
 
+
+class CNBlock(nn.Module):  # ConvNeXt's block: 7x7 depthwise, LayerNorm over channels (NHWC), Linear-GELU-Linear, residual
+    def __init__(self, d):
+        super().__init__()
+        self.dw = nn.Conv2d(d, d, 7, 1, 3, groups=d)
+        self.ln = nn.LayerNorm(d)
+        self.l1, self.l2 = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+
+    def forward(self, x):
+        y = self.dw(x).permute(0, 2, 3, 1)
+        return x + self.l2(nn.functional.gelu(self.l1(self.ln(y)))).permute(0, 3, 1, 2)
+
+
+class LN2d(nn.Module):  # LayerNorm over the channels of an NCHW map
+    def __init__(self, d):
+        super().__init__()
+        self.ln = nn.LayerNorm(d)
+
+    def forward(self, x):
+        return self.ln(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+def convnext():  # ConvNeXt-T-like: 4x4 stride-4 patchify stem, two stages of 3 blocks at 224x224
+    return nn.Sequential(nn.Conv2d(3, 96, 4, 4), LN2d(96), CNBlock(96), CNBlock(96), CNBlock(96), LN2d(96),
+                         nn.Conv2d(96, 192, 2, 2), CNBlock(192), CNBlock(192), CNBlock(192), nn.AdaptiveAvgPool2d(1),
+                         nn.Flatten(), nn.Linear(192, 10)), (3, 224, 224)
+
 MODELS = [lenet, mnist_cnn, alexnet_stem, mobilenet_384, nhwc_stride4, vgg_384, squeezenet, se_resnet, grouped, densenet,
-          mlp, mobilenet_v2, efficientnet, resnet18, unet]
+          mlp, mobilenet_v2, efficientnet, resnet18, unet, convnext]
 
 if __name__ == "__main__":
     out = sys.argv[1]
