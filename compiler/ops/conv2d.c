@@ -112,6 +112,7 @@ static snt_k_act_kind act_kind(const char *a) {
   if (strcmp(a, "hard_sigmoid") == 0) return SNT_K_ACT_HARD_SIGMOID;
   if (strcmp(a, "hard_swish") == 0) return SNT_K_ACT_HARD_SWISH;
   if (strcmp(a, "mish") == 0) return SNT_K_ACT_MISH;
+  if (strcmp(a, "gelu") == 0) return SNT_K_ACT_GELU; /* fused into a matmul only */
   return SNT_K_ACT_NONE;
 }
 

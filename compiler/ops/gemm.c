@@ -2,6 +2,7 @@
 #include "compiler/autodiff.h"
 #include "compiler/onnx/to_dsl.h"
 #include "compiler/ops/common.h"
+#include "compiler/ops/conv2d.h"
 #include "sinter/kernels.h"
 #include "support/util.h"
 
@@ -57,6 +58,10 @@ static snt_status matmul_infer(snt_graph *g, int node, snt_diag *d) {
   snt_node *n = &g->nodes[node];
   snt_tensor *a = snt_in(g, n, 0), *b = snt_in(g, n, 1);
   if (a->rank < 1 || b->rank < 1) return snt_node_error(g, n, d, "operands must have at least one dimension");
+  /* a third input is the bias passes/fuse_matmul.c gives a float32 product of A's rows and a [K, N] B */
+  if (n->n_in > 2 && (!snt_node_int(n, "fused", 0) || a->rank < 2 || b->rank != 2 || a->dtype != SNT_F32 ||
+                      snt_tensor_numel(snt_in(g, n, 2)) != b->dims[1]))
+    return snt_node_error(g, n, d, "takes two inputs (a bias only as fused by sinter: rows of float32 A, a [K, N] B, N values)");
   int64_t k = a->dims[a->rank - 1], kb = b->rank == 1 ? b->dims[0] : b->dims[b->rank - 2];
   if (k != kb) return snt_node_error(g, n, d, "inner dimensions differ: %lld and %lld", (long long)k, (long long)kb);
   /* Batch dims broadcast; a 1-D operand loses its promoted axis in the result. */
@@ -120,9 +125,32 @@ static snt_status matmul_loop_emit(snt_emit *e, int node) {
   return SNT_OK;
 }
 
+/* A float32 matmul that passes/fuse_matmul.c gave a bias (input 2) and maybe an activation: the
+ * rows of A (dims but the last) times the [K, N] matrix B as one GEMM, both in its store. */
+static snt_status matmul_fused_emit(snt_emit *e, int node) {
+  const snt_node *n = &e->g->nodes[node];
+  const snt_tensor *a = &e->g->tensors[n->in[0]], *b = &e->g->tensors[n->in[1]];
+  int64_t inner = 1;
+  for (int i = 1; i < a->rank - 1; i++) inner *= a->dims[i];
+  snt_k_act act = snt_conv2d_act(n, "");
+  bool bias = n->n_in > 2 && n->in[2] >= 0;
+  snt_emit_line(e, "{");
+  snt_emit_line(e, "const snt_k_gemm_desc d = {.m = (%s) * %lld, .n = %lld, .k = %lld, .alpha = 1.0f, .beta = %s, .c_rows = 1, "
+                ".c_cols = %lld, .act = {.kind = (snt_k_act_kind)%d, .alpha = (float)%s, .clip_min = (float)%s, .clip_max = (float)%s, "
+                ".beta = (float)%s}};",
+                snt_emit_rows(e, n->in[0]), (long long)inner, (long long)b->dims[1], (long long)b->dims[0], bias ? "1.0f" : "0.0f",
+                (long long)b->dims[1], (int)act.kind, snt_emit_f64(e, act.alpha), snt_emit_f64(e, act.clip_min),
+                snt_emit_f64(e, act.clip_max), snt_emit_f64(e, act.beta));
+  snt_emit_line(e, "if (SNT_K_FAILED(snt_k_gemm(m->k, &d, %s, %s, %s, %s))) return snt_k_st_;", snt_emit_ptr(e, n->in[0]),
+                snt_emit_ptr(e, n->in[1]), bias ? snt_emit_ptr(e, n->in[2]) : "NULL", snt_emit_ptr(e, n->out[0]));
+  snt_emit_line(e, "}");
+  return SNT_OK;
+}
+
 static snt_status matmul_emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   const snt_tensor *a = &e->g->tensors[n->in[0]], *b = &e->g->tensors[n->in[1]];
+  if (snt_node_int(n, "fused", 0)) return matmul_fused_emit(e, node);
   if (a->dtype != SNT_F32) return matmul_loop_emit(e, node);
   snt_emit_line(e, "{");
   snt_emit_line(e, "%s int64_t ad[] = %s, bd[] = %s;", snt_emit_const(e, n->in[0]), snt_emit_dims_rows(e, n->in[0]),
@@ -222,7 +250,7 @@ const snt_op snt_op_gemm = {
 
 const snt_op snt_op_matmul = {
     .name = "matmul", .type_name = "MatMul", .default_layer = "matmul",
-    .doc = "matrix product with numpy's broadcasting: matmul(a, b)", .min_inputs = 2, .max_inputs = 2,
+    .doc = "matrix product with numpy's broadcasting: matmul(a, b)", .min_inputs = 2, .max_inputs = 3,
     .args = no_args, .infer = matmul_infer, .onnx_type = "MatMul", .emit = matmul_emit, .to_dsl = matmul_dsl, .batch_rows = matmul_rows,
     .onnx_roles = matmul_roles, .onnx_weight_inputs = 2,
     .onnx_arity = {2, 2, 1, 1}, .types = {.t = SNT_TY(SNT_F32) | SNT_TY(SNT_F64) | SNT_TY(SNT_I32) | SNT_TY(SNT_I64) | SNT_TY(SNT_U32) | SNT_TY(SNT_U64),

@@ -1,4 +1,5 @@
-/* relu, sigmoid or tanh right after a conv2d or dense becomes its fused activation; so do, after
+/* relu, sigmoid or tanh right after a conv2d, dense or bias-fused matmul (GELU too for the last)
+ * becomes its fused activation; so do, after
  * a float32 conv2d, a Clip with constant bounds (ReLU6 of MobileNets), HardSigmoid, HardSwish, Mish,
  * and x * Sigmoid(x) or x * HardSigmoid(x) written as two nodes (the SiLU of EfficientNets, the
  * hard swish of MobileNet-V3 exports). The kernels apply them in their store or in a pass over
@@ -31,6 +32,11 @@ typedef struct fused_act {
   double lo, hi, alpha, beta;
 } fused_act;
 
+extern const snt_op snt_op_matmul, snt_op_gelu;
+
+/* A matmul with its bias in the store (fuse_matmul.c): it takes relu, sigmoid, tanh and GELU. */
+static bool is_fused_matmul(const snt_node *ln) { return ln->op == &snt_op_matmul && snt_node_int(ln, "fused", 0); }
+
 static bool is_f32_conv(const snt_graph *g, const snt_node *ln) {
   return ln->op == &snt_op_conv2d && g->tensors[ln->out[0]].dtype == SNT_F32;
 }
@@ -39,6 +45,7 @@ static bool is_f32_conv(const snt_graph *g, const snt_node *ln) {
 static bool fusable(const snt_graph *g, const snt_node *a, const snt_node *ln, fused_act *f) {
   f->act = a->op->name;
   if (a->op == &snt_op_relu || a->op == &snt_op_sigmoid || a->op == &snt_op_tanh) return true;
+  if (is_fused_matmul(ln)) return a->op == &snt_op_gelu && strcmp(snt_node_string(a, "approximate", "none"), "none") == 0;
   if (!is_f32_conv(g, ln)) return false;
   if (a->op == &snt_op_hard_sigmoid) {
     f->alpha = snt_node_float(a, "alpha", 0.2), f->beta = snt_node_float(a, "beta", 0.5);
@@ -59,7 +66,7 @@ static int free_layer(const snt_graph *g, const bool *dead, int x, int readers) 
   int first, l = g->tensors[x].producer;
   if (l < 0 || dead[l] || snt_readers(g, x, &first) != readers || snt_ir_is_output(g, x)) return -1;
   const snt_node *ln = &g->nodes[l];
-  if (ln->op != &snt_op_conv2d && ln->op != &snt_op_dense) return -1;
+  if (ln->op != &snt_op_conv2d && ln->op != &snt_op_dense && !is_fused_matmul(ln)) return -1;
   return strcmp(snt_node_string(ln, "activation", "none"), "none") == 0 ? l : -1;
 }
 

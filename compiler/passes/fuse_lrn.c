@@ -191,13 +191,7 @@ static const char *check_chain(const snt_graph *g, lrn_chain *c, char *buf, size
 /* Node c->div becomes lrn(x) with c's attributes; the other nodes of c die. */
 static snt_status fuse(snt_graph *g, const lrn_chain *c, bool *dead, snt_diag *d) {
   snt_node *n = &g->nodes[c->div];
-  for (int a = 0; a < n->n_attrs; a++) {
-    free(n->attrs[a].name);
-    free(n->attrs[a].ints);
-    free(n->attrs[a].floats);
-    free(n->attrs[a].str);
-  }
-  n->n_attrs = 0;
+  snt_clear_attrs(n);
   n->op = &snt_op_lrn;
   n->in[0] = c->x;
   n->n_in = n->n_act_in = 1;

@@ -58,6 +58,16 @@ int snt_with_constant(const snt_graph *g, const bool *dead, int t, const snt_op 
   return n;
 }
 
+void snt_clear_attrs(snt_node *n) {
+  for (int a = 0; a < n->n_attrs; a++) {
+    free(n->attrs[a].name);
+    free(n->attrs[a].ints);
+    free(n->attrs[a].floats);
+    free(n->attrs[a].str);
+  }
+  n->n_attrs = 0;
+}
+
 void snt_replace_uses(snt_graph *g, int from, int to) {
   for (int i = 0; i < g->n_nodes; i++)
     for (int k = 0; k < g->nodes[i].n_in; k++)

@@ -29,6 +29,9 @@ snt_status snt_pass_fuse_gelu(snt_graph *g, snt_diag *d, int *changed);
 /* LayerNorm written as its formula (ReduceMean, Sub, Pow 2, ReduceMean, Add eps, Sqrt, Div, and
  * the Mul and Add of gamma and beta) becomes one layer_norm node. */
 snt_status snt_pass_fuse_layer_norm(snt_graph *g, snt_diag *d, int *changed);
+/* MatMul of float32 rows by a [K, N] weight, then the Add of an N-vector weight: one matmul
+ * with the bias in its store (fuse_matmul.c). */
+snt_status snt_pass_fuse_matmul_bias(snt_graph *g, snt_diag *d, int *changed);
 /* add(a, conv2d(...)) becomes the conv's fused residual input. */
 snt_status snt_pass_fuse_residual(snt_graph *g, snt_diag *d, int *changed);
 /* batchnorm followed by relu (its only reader) computes both in one pass. */
@@ -87,6 +90,8 @@ int snt_producer_of(const snt_graph *g, const bool *dead, int t, const struct sn
 /* A live two-input node of op producing t, one input fixed and the other computed: the node,
  * the computed input in *var and the fixed one in *k; -1 when t is not that. */
 int snt_with_constant(const snt_graph *g, const bool *dead, int t, const struct snt_op *op, int *var, int *k);
+/* Drops every attribute of n (a node a pass turns into another op). */
+void snt_clear_attrs(snt_node *n);
 /* Makes every reader (and graph output) of `from` read `to` instead. */
 void snt_replace_uses(snt_graph *g, int from, int to);
 /* Removes the nodes flagged in dead[] and renumbers producers and owners. */

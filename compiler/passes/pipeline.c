@@ -18,7 +18,7 @@ static const pipeline pipelines[] = {
      * residual goes in before the activation is fused after it. The batchnorm taps and the
      * pools a conv writes come last: no later pass may change what a conv's outputs are. */
     [SNT_PIPELINE_INFERENCE] = {{snt_pass_fold_constants, snt_pass_drop_identity, snt_pass_fuse_lrn, snt_pass_fuse_gelu, snt_pass_fuse_layer_norm, snt_pass_fold_batchnorm,
-                                 snt_pass_fold_rescale, snt_pass_fold_pad, snt_pass_fold_pad_pool, snt_pass_fuse_residual,
+                                 snt_pass_fold_rescale, snt_pass_fold_pad, snt_pass_fold_pad_pool, snt_pass_fuse_matmul_bias, snt_pass_fuse_residual,
                                  snt_pass_fuse_activation, snt_pass_fuse_bn_relu, snt_pass_dead_nodes},
                                 8,
                                 {snt_pass_fuse_bn_tap, snt_pass_fuse_conv_pool, snt_pass_fuse_expand_dw, snt_pass_fuse_channel_scale,

@@ -229,6 +229,7 @@ typedef struct snt_k_gemm_desc {
   int trans_a, trans_b;
   float alpha, beta;
   int64_t c_rows, c_cols;
+  snt_k_act act; /* applied in the store (zero: none) */
 } snt_k_gemm_desc;
 snt_status snt_k_gemm(snt_k_ctx *ctx, const snt_k_gemm_desc *d, const float *a, const float *b, const float *c,
                       float *y);

@@ -27,7 +27,7 @@ snt_status snt_k_gemm(snt_k_ctx *ctx, const snt_k_gemm_desc *d, const float *a, 
   if (d->m == 0 || d->n == 0) return SNT_OK;
   snt_k_gemm_call g = {.m = d->m, .n = d->n, .k = d->k, .a = a, .lda = d->trans_a ? d->m : d->k,
                        .trans_a = d->trans_a, .b = b, .ldb = d->trans_b ? d->k : d->n, .trans_b = d->trans_b,
-                       .c = y, .ldc = d->n, .epi = {.alpha = d->alpha}};
+                       .c = y, .ldc = d->n, .epi = {.alpha = d->alpha, .act = d->act}};
   if (c && d->beta != 0.0f) {
     int row = d->c_rows == 1 && d->c_cols == d->n, col = d->c_cols == 1 && d->c_rows == d->m;
     if (c == y) { /* never read as bias or residual while y holds partial sums */

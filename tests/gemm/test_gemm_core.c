@@ -68,7 +68,9 @@ static problem make_problem(rng *r, int64_t m, int64_t n, int64_t k, int variant
   p.epi.col_bias = (e >> 3) & 1 ? p.col_bias : NULL;
   p.epi.residual = (e >> 4) & 1 ? p.residual : NULL;
   p.epi.ldr = p.ldr;
-  p.epi.act.kind = (snt_k_act_kind)rng_int(r, 0, 5);
+  static const snt_k_act_kind kinds[] = {SNT_K_ACT_NONE, SNT_K_ACT_RELU,  SNT_K_ACT_LEAKY_RELU, SNT_K_ACT_SIGMOID,
+                                         SNT_K_ACT_TANH, SNT_K_ACT_CLIP, SNT_K_ACT_GELU};
+  p.epi.act.kind = kinds[rng_int(r, 0, 6)];
   p.epi.act.alpha = 0.1f;
   p.epi.act.clip_min = -0.3f;
   p.epi.act.clip_max = 0.4f;

@@ -5,7 +5,9 @@ Checked against ONNX Runtime and PyTorch (<= 1e-5 relative to max(1, |reference|
 of the compiled plan: the exported forms fuse (LayerNorm over one and two trailing axes, with and
 without gamma and beta), so do tf2onnx's orders of GELU's Muls written by hand; a GELU whose Erf
 another node reads, one scaled by 1.5 instead of 1 / sqrt 2, the tanh approximation and a
-ReduceMean over a leading axis stay as they are.
+ReduceMean over a leading axis stay as they are. A MatMul by a [K, N] weight and the Add of an
+N-vector become one matmul with the bias (and a following GELU or ReLU) in its store
+(passes/fuse_matmul.c); a bias broadcast down the rows or a product another node reads stay.
 usage: check_fusions.py SINTER ORT_RUN_JS ORT_NODE_MODULES"""
 import os
 import subprocess
@@ -64,6 +66,22 @@ def hand_gelus(m):
     m.graph.output.extend(helper.make_empty_tensor_value_info(t) for t in ("gelu_a", "gelu_b", "gelu_c", "c_neg", "gelu_d"))
 
 
+W = np.linspace(-1, 1, 32, dtype=np.float32).reshape(8, 4)
+B4, ROWB = np.asarray([0.5, -1, 2, 0.25], np.float32), np.linspace(-2, 2, 6, dtype=np.float32).reshape(6, 1)
+
+
+def hand_matmuls(m):
+    """x @ W + a [6, 1] bias (broadcast down the rows: stays an Add), x @ W read by a Neg too (stays),
+    Relu(x @ W + B4) (one matmul with its bias and ReLU in the store)."""
+    m.graph.initializer.extend([numpy_helper.from_array(W, "w"), numpy_helper.from_array(B4, "b4"),
+                                numpy_helper.from_array(ROWB, "rowb")])
+    nodes = [("MatMul", ["x", "w"], "m1"), ("Add", ["m1", "rowb"], "mm_rows"),
+             ("MatMul", ["x", "w"], "m2"), ("Add", ["b4", "m2"], "mm_shared"), ("Neg", ["m2"], "mm_neg"),
+             ("MatMul", ["x", "w"], "m3"), ("Add", ["m3", "b4"], "m3b"), ("Relu", ["m3b"], "mm_relu")]
+    m.graph.node.extend(helper.make_node(op, ins, [out], name=out) for op, ins, out in nodes)
+    m.graph.output.extend(helper.make_empty_tensor_value_info(t) for t in ("mm_rows", "mm_shared", "mm_neg", "mm_relu"))
+
+
 def gelu_ref(x, scale=2 ** -0.5):
     from math import erf
     return np.vectorize(lambda v: 0.5 * v * (1 + erf(v * scale)))(x.astype(np.float64))
@@ -107,10 +125,13 @@ def main():
         m = onnx.load(path)
         m.graph.input[0].name = "x"
         hand_gelus(m)
+        hand_matmuls(m)
         onnx.save(m, path)
         x = X.numpy()
         want += [gelu_ref(x), gelu_ref(x), gelu_ref(x), -np.vectorize(__import__("math").erf)(x.astype(np.float64) / 2 ** 0.5),
-                 gelu_ref(x, 1.5) * 0 + 0.5 * x * (1 + np.vectorize(__import__("math").erf)(x.astype(np.float64) * 1.5))]
+                 0.5 * x * (1 + np.vectorize(__import__("math").erf)(x.astype(np.float64) * 1.5))]
+        xw = x.astype(np.float64) @ W
+        want += [xw + ROWB, xw + B4, -xw, np.maximum(xw + B4, 0)]
         open(xpb, "wb").write(numpy_helper.from_array(x, "x").SerializeToString())
         out, ort_out = os.path.join(d, "s"), os.path.join(d, "o")
         p = run([sinter, "run", path, xpb, "-o", out])
@@ -121,8 +142,11 @@ def main():
             p = run(["node", ort_run, path, xpb, "-o", ort_out], env=dict(os.environ, ORT_NODE_MODULES=ort_modules))
             errs += compare("block", outputs(out), "ONNX Runtime", outputs(ort_out)) if not p.returncode else ["ONNX Runtime failed"]
         ops = plan_ops(path, os.path.join(d, "exe"))
-        # gelus: the exported one, gelu_a, gelu_b; layer norms: ln, ln2, ln3; erf: gelu_c's and gelu_d's
-        want_ops = {"gelu": 3, "layer_norm": 3, "erf": 2, "reduce_mean": 2, "tanh": 1}
+        # gelus: gelu_a, gelu_b (the exported one is in l1's store); layer norms: ln, ln2, ln3; erf:
+        # gelu_c's and gelu_d's; matmuls: l1 and l2 with their biases, m1, m2, m3 (its bias and ReLU
+        # in the store); adds: the block's residual, the eps of the norm over axis 1, two of the tanh
+        # GELU, one each of gelu_c and gelu_d, mm_rows' and mm_shared's
+        want_ops = {"gelu": 2, "layer_norm": 3, "erf": 2, "reduce_mean": 2, "tanh": 1, "matmul": 5, "add": 8, "relu": 0}
         if ops is None or any(ops.count(k) != v for k, v in want_ops.items()):
             errs.append(f"plan ops {ops}: want {want_ops}")
     for e in errs:
