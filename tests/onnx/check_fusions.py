@@ -8,6 +8,7 @@ another node reads, one scaled by 1.5 instead of 1 / sqrt 2, the tanh approximat
 ReduceMean over a leading axis stay as they are. A MatMul by a [K, N] weight and the Add of an
 N-vector become one matmul with the bias (and a following GELU or ReLU) in its store
 (passes/fuse_matmul.c); a bias broadcast down the rows or a product another node reads stay.
+Pow by 2, 3 and 0.5 (emitted without libm) gives pow's bits on special values.
 usage: check_fusions.py SINTER ORT_RUN_JS ORT_NODE_MODULES"""
 import os
 import subprocess
@@ -82,6 +83,37 @@ def hand_matmuls(m):
     m.graph.output.extend(helper.make_empty_tensor_value_info(t) for t in ("mm_rows", "mm_shared", "mm_neg", "mm_relu"))
 
 
+POW_X = np.asarray([0.0, -0.0, 1.5, -1.5, 3e-39, -3e-39, 1e-20, 1e20, -1e20, 3.4e38, np.inf, -np.inf, np.nan, 7.0,
+                    0.1, 1.0000001, -2.5e-10, 123.456], np.float32)
+
+
+def pows(d):
+    """Pow of a float32 vector by 2, 3 and 0.5 (emitted without libm's pow) and 1.7 (with it): the
+    bits of pow in double rounded to float, which numpy computes the same way."""
+    ins = [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [POW_X.size])]
+    inits, nodes, outs = [], [], []
+    for i, e in enumerate((2.0, 3.0, 0.5, 1.7)):
+        inits.append(numpy_helper.from_array(np.asarray(e, np.float32), f"e{i}"))
+        nodes.append(helper.make_node("Pow", ["x", f"e{i}"], [f"p{i}"], name=f"pow{i}"))
+        outs.append(helper.make_empty_tensor_value_info(f"p{i}"))
+    g = helper.make_graph(nodes, "pows", ins, outs, inits)
+    path = os.path.join(d, "pows.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
+    xpb = os.path.join(d, "pows_x.pb")
+    open(xpb, "wb").write(numpy_helper.from_array(POW_X, "x").SerializeToString())
+    p = run([sinter, "run", path, xpb, "-o", os.path.join(d, "pows_out")])
+    if p.returncode:
+        return [f"pows: sinter run exit {p.returncode}: {p.stderr.strip()[-800:]}"]
+    errs = []
+    with np.errstate(all="ignore"):
+        for i, (got, e) in enumerate(zip(outputs(os.path.join(d, "pows_out")), (2.0, 3.0, 0.5, 1.7))):
+            want = np.power(POW_X.astype(np.float64), float(np.float32(e))).astype(np.float32)
+            same = (got.view(np.uint32) == want.view(np.uint32)) | (np.isnan(got) & np.isnan(want))
+            if not same.all():
+                errs.append(f"pows: x ** {e} at {POW_X[~same]}: {got[~same]}, want {want[~same]}")
+    return errs
+
+
 def gelu_ref(x, scale=2 ** -0.5):
     from math import erf
     return np.vectorize(lambda v: 0.5 * v * (1 + erf(v * scale)))(x.astype(np.float64))
@@ -141,6 +173,7 @@ def main():
             errs += compare("block", outputs(out), "PyTorch", want)
             p = run(["node", ort_run, path, xpb, "-o", ort_out], env=dict(os.environ, ORT_NODE_MODULES=ort_modules))
             errs += compare("block", outputs(out), "ONNX Runtime", outputs(ort_out)) if not p.returncode else ["ONNX Runtime failed"]
+        errs += pows(d)
         ops = plan_ops(path, os.path.join(d, "exe"))
         # gelus: gelu_a, gelu_b (the exported one is in l1's store); layer norms: ln, ln2, ln3; erf:
         # gelu_c's and gelu_d's; matmuls: l1 and l2 with their biases, m1, m2, m3 (its bias and ReLU
