@@ -53,7 +53,7 @@ snt_status snt_pass_fuse_matmul_bias(snt_graph *g, snt_diag *d, int *changed) {
       ad->in[0] = g->nodes[mm].in[0], ad->in[1] = g->nodes[mm].in[1];
       if ((st = snt_ir_node_add_input(g, i, bias))) break;
       ad = &g->nodes[i];
-      ad->in[2] = bias, ad->n_in = 3, ad->n_act_in = 1;
+      ad->n_act_in = 1; /* A; the weight and the bias are parameters */
       if ((st = snt_node_set_int(ad, "fused", 1)) || (st = snt_op_matmul.infer(g, i, d))) break;
       dead[mm] = true;
       (*changed)++;
