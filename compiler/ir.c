@@ -275,3 +275,17 @@ snt_param_counts snt_ir_count_params(const snt_graph *g) {
   }
   return c;
 }
+
+bool snt_fixed(const snt_graph *g, int t) {
+  const snt_tensor *c = t >= 0 ? &g->tensors[t] : NULL;
+  return c && c->data && (c->kind == SNT_T_CONST || (c->kind == SNT_T_PARAM && !c->trainable));
+}
+
+bool snt_fixed_scalar(const snt_graph *g, int t, double *v) {
+  if (!snt_fixed(g, t) || snt_tensor_numel(&g->tensors[t]) != 1) return false;
+  const snt_tensor *c = &g->tensors[t];
+  if (c->dtype == SNT_F64) *v = *(const double *)c->data;
+  else if (c->dtype == SNT_F32) *v = *(const float *)c->data;
+  else return false;
+  return true;
+}

@@ -93,6 +93,10 @@ snt_status snt_ir_mark_input(snt_graph *g, int tensor);
 snt_status snt_ir_mark_output(snt_graph *g, int tensor);
 
 int64_t snt_tensor_numel(const snt_tensor *t);
+/* A value fixed when compiling: a constant, or an initializer nobody trains (t < 0: false). */
+bool snt_fixed(const snt_graph *g, int t);
+/* The one value of fixed FLOAT or DOUBLE tensor t, into *v; false for anything else. */
+bool snt_fixed_scalar(const snt_graph *g, int t, double *v);
 /* The parameter of a node with a role ("kernel", "gamma", ...): its tensor index, or -1. */
 int snt_node_param(const snt_graph *g, const snt_node *n, const char *role);
 /* Whether tensor t is one of the graph's outputs. */

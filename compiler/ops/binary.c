@@ -118,17 +118,6 @@ BINARY(mul, "Mul", 2, 2, "a * b, broadcasting: mul(a, b)", FOLD_TYPES(SNT_TY_FLO
 static snt_status div_dsl(snt_dsl_writer *w, int node) { return snt_dsl_arith(w, node, '/'); }
 
 BINARY(div, "Div", 2, 2, "a / b, broadcasting (integers truncate): div(a, b)", DIV_TYPES, "a / b", div_fold, div_dsl);
-/* The one value of t when it is fixed when compiling (a constant, or an initializer nobody
- * trains) and FLOAT or DOUBLE. */
-static bool fixed_exponent(const snt_graph *g, int t, double *v) {
-  const snt_tensor *c = &g->tensors[t];
-  if (!c->data || snt_tensor_numel(c) != 1 || (c->kind != SNT_T_CONST && (c->kind != SNT_T_PARAM || c->trainable))) return false;
-  if (c->dtype == SNT_F32) *v = *(const float *)c->data;
-  else if (c->dtype == SNT_F64) *v = *(const double *)c->data;
-  else return false;
-  return true;
-}
-
 /* Powers that exporters write for squares, cubes and square roots (a variance, the tanh GELU's
  * x^3, a norm's root) without libm's pow, which costs 30x more, and with pow's value:
  * x * x is exact in double for a float, so rounded once it is what the pow in double gives (for
@@ -140,7 +129,7 @@ static snt_status pow_emit(snt_emit *e, int node) {
   bool same = x->rank == y->rank;
   for (int k = 0; same && k < x->rank; k++) same = x->dims[k] == y->dims[k];
   double p = 0;
-  if ((x->dtype == SNT_F32 || x->dtype == SNT_F64) && same && fixed_exponent(e->g, n->in[1], &p)) {
+  if ((x->dtype == SNT_F32 || x->dtype == SNT_F64) && same && snt_fixed_scalar(e->g, n->in[1], &p)) {
     if (p == 2) return snt_emit_unary_expr(e, node, "x * x");
     if (p == 3 && x->dtype == SNT_F32) return snt_emit_unary_expr(e, node, "(double)x * x * x");
     if (p == 0.5) return snt_emit_unary_expr(e, node, "(x == -INFINITY ? INFINITY : sqrt$f(x) + 0)");

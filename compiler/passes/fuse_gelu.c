@@ -28,12 +28,6 @@ static bool near(const snt_graph *g, int t, double want) {
   return snt_fixed_scalar(g, t, &v) && fabs(v - want) <= 1e-6 * fabs(want);
 }
 
-/* The only reader of t (none of them a graph output), or -1. */
-static int sole_reader(const snt_graph *g, int t) {
-  int first;
-  return snt_readers(g, t, &first) == 1 && !snt_ir_is_output(g, t) ? first : -1;
-}
-
 /* The other input of two-input node n, the one that is not t; -1 when n reads t twice. */
 static int other_input(const snt_node *n, int t) {
   if (n->n_in != 2 || n->in[0] == n->in[1]) return -1;
@@ -53,24 +47,24 @@ static bool find_erf_side(const snt_graph *g, int e, gelu_chain *c) {
   } else if ((c->scale = snt_with_constant(g, NULL, u, &snt_op_mul, &c->x, &k)) < 0 || !near(g, k, M_SQRT1_2)) {
     return false;
   }
-  if (sole_reader(g, u) != e || (c->plus = sole_reader(g, n->out[0])) < 0 || g->nodes[c->plus].op != &snt_op_add) return false;
+  if (snt_sole_reader(g, u) != e || (c->plus = snt_sole_reader(g, n->out[0])) < 0 || g->nodes[c->plus].op != &snt_op_add) return false;
   int one = other_input(&g->nodes[c->plus], n->out[0]);
   return one >= 0 && near(g, one, 1.0);
 }
 
 /* The Muls of x, 1 + erf and 0.5: (x * s) * 0.5, x * (s * 0.5) or (x * 0.5) * s, any operand order. */
 static bool find_muls(const snt_graph *g, gelu_chain *c) {
-  int s = g->nodes[c->plus].out[0], a = sole_reader(g, s);
+  int s = g->nodes[c->plus].out[0], a = snt_sole_reader(g, s);
   if (!is_mul(g, a)) return false;
   int other = other_input(&g->nodes[a], s);
   if (other < 0) return false;
   if (other != c->x && !near(g, other, 0.5)) { /* (x * 0.5) * s: other is x * 0.5, read by a alone */
     int h = g->tensors[other].producer, k = -1, v = -1;
     c->mul_a = h, c->mul_b = a;
-    return is_mul(g, h) && sole_reader(g, other) == a && snt_with_constant(g, NULL, other, &snt_op_mul, &v, &k) == h &&
+    return is_mul(g, h) && snt_sole_reader(g, other) == a && snt_with_constant(g, NULL, other, &snt_op_mul, &v, &k) == h &&
            v == c->x && near(g, k, 0.5);
   }
-  int b = sole_reader(g, g->nodes[a].out[0]);
+  int b = snt_sole_reader(g, g->nodes[a].out[0]);
   if (!is_mul(g, b)) return false;
   int last = other_input(&g->nodes[b], g->nodes[a].out[0]);
   c->mul_a = a, c->mul_b = b;

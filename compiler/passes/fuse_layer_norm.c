@@ -24,12 +24,6 @@ typedef struct ln_chain {
   int axis;
 } ln_chain;
 
-/* The only reader of t (not a graph output), or -1. */
-static int sole_reader(const snt_graph *g, int t) {
-  int first;
-  return snt_readers(g, t, &first) == 1 && !snt_ir_is_output(g, t) ? first : -1;
-}
-
 /* A keepdims ReduceMean over trailing axes [axis, rank) of its input: that axis, else -1. */
 static int trailing_mean(const snt_graph *g, int node) {
   const snt_node *n = &g->nodes[node];
@@ -67,7 +61,7 @@ static bool find_core(const snt_graph *g, int dv, ln_chain *c) {
 static void find_affine(const snt_graph *g, ln_chain *c) {
   int y = g->nodes[c->div].out[0];
   for (int step = 0; step < 2; step++) { /* the Mul by gamma, then the Add of beta */
-    int r = sole_reader(g, y);
+    int r = snt_sole_reader(g, y);
     const snt_node *m = r >= 0 ? &g->nodes[r] : NULL;
     if (!m || m->op != (step ? &snt_op_add : &snt_op_mul) || m->n_in != 2 || m->n_out != 1 || (m->in[0] != y && m->in[1] != y))
       return;

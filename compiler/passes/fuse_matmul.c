@@ -18,8 +18,8 @@ static bool weight(const snt_graph *g, int t) {
 
 /* A MatMul node producing t that may take a bias: float32 rows of A, a rank-2 weight B, two inputs. */
 static int plain_matmul(const snt_graph *g, const bool *dead, int t) {
-  int p = snt_producer_of(g, dead, t, &snt_op_matmul), first;
-  if (p < 0 || snt_readers(g, t, &first) != 1 || snt_ir_is_output(g, t)) return -1;
+  int p = snt_producer_of(g, dead, t, &snt_op_matmul);
+  if (p < 0 || snt_sole_reader(g, t) < 0) return -1;
   const snt_node *n = &g->nodes[p];
   const snt_tensor *a = &g->tensors[n->in[0]], *b = n->in[1] >= 0 ? &g->tensors[n->in[1]] : NULL;
   if (n->n_in != 2 || snt_node_int(n, "fused", 0) || !b || !weight(g, n->in[1])) return -1;

@@ -29,18 +29,9 @@ bool snt_param_private(const snt_graph *g, const snt_node *n, const char *role) 
   return t < 0 || (snt_readers(g, t, &first) == 1 && !snt_ir_is_output(g, t));
 }
 
-bool snt_fixed(const snt_graph *g, int t) {
-  const snt_tensor *c = t >= 0 ? &g->tensors[t] : NULL;
-  return c && c->data && (c->kind == SNT_T_CONST || (c->kind == SNT_T_PARAM && !c->trainable));
-}
-
-bool snt_fixed_scalar(const snt_graph *g, int t, double *v) {
-  if (!snt_fixed(g, t) || snt_tensor_numel(&g->tensors[t]) != 1) return false;
-  const snt_tensor *c = &g->tensors[t];
-  if (c->dtype == SNT_F64) *v = *(const double *)c->data;
-  else if (c->dtype == SNT_F32) *v = *(const float *)c->data;
-  else return false;
-  return true;
+int snt_sole_reader(const snt_graph *g, int t) {
+  int first;
+  return snt_readers(g, t, &first) == 1 && !snt_ir_is_output(g, t) ? first : -1;
 }
 
 int snt_producer_of(const snt_graph *g, const bool *dead, int t, const snt_op *op) {

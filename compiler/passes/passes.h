@@ -81,10 +81,8 @@ bool snt_same_dims(const snt_tensor *a, const snt_tensor *b);
 /* Whether n's parameter of that role, if any, is n's alone (read once, no graph output): a
  * pass may rewrite its values only then (ONNX lets nodes share an initializer). */
 bool snt_param_private(const snt_graph *g, const snt_node *n, const char *role);
-/* A value fixed when compiling: a constant, or an initializer nobody trains. */
-bool snt_fixed(const snt_graph *g, int t);
-/* The one value of fixed FLOAT or DOUBLE tensor t, into *v; false for anything else. */
-bool snt_fixed_scalar(const snt_graph *g, int t, double *v);
+/* The only node reading t when t is no graph output, else -1. */
+int snt_sole_reader(const snt_graph *g, int t);
 /* The live node (dead[] unset; dead may be NULL) of op `op` producing t with one output, or -1. */
 int snt_producer_of(const snt_graph *g, const bool *dead, int t, const struct snt_op *op);
 /* A live two-input node of op producing t, one input fixed and the other computed: the node,

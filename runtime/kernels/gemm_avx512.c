@@ -33,6 +33,7 @@ AVX512 __attribute__((noinline)) static void act_tile(__m512 *v, int n, const sn
     ACT_LOOP(SNT_K_ACT_HARD_SWISH);
     ACT_LOOP(SNT_K_ACT_HARD_SIGMOID);
     ACT_LOOP(SNT_K_ACT_MISH);
+    ACT_LOOP(SNT_K_ACT_GELU);
     ACT_LOOP(SNT_K_ACT_EXP);
     default:
       for (int i = 0; i < n; i++) v[i] = snt_k_act_all512(v[i], act);
