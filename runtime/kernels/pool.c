@@ -154,6 +154,24 @@ static void (*interior_for(snt_k_isa isa, const pool3 *g, int64_t *indices))(con
   return snt_k_pool_row_c;
 }
 
+enum { SNT_K_POOL_TEAM_MAX = 64 }; /* ctx.c's cap on threads */
+
+/* Whole planes over the team (pool_plane.c), each thread with its padded-plane buffer. */
+typedef struct plane_job {
+  const pool3 *g;
+  int max, include_pad;
+  const float *x;
+  float *y;
+  int64_t planes;
+  void *bufs[SNT_K_POOL_TEAM_MAX];
+} plane_job;
+
+static void plane_part(void *arg, int t, int threads) {
+  const plane_job *j = arg;
+  snt_k_pool_plane_avx512(j->g, j->max, j->include_pad, j->x, j->y, j->planes * t / threads, j->planes * (t + 1) / threads,
+                          j->bufs[t]);
+}
+
 /* local: on the calling thread with isa's sweep, whatever the size (ctx is NULL then), planes
  * (batch x channels) x_plane floats apart in x and y_plane in y, where the window code takes
  * in_size and out_size as those strides (no indices then: they are flat plane offsets). */
@@ -164,14 +182,25 @@ static snt_status pool_run_isa(snt_k_ctx *ctx, snt_k_isa isa, int local, const s
   if (st != SNT_OK) return st;
   if (local) g.in_size = x_plane, g.out_size = y_plane, indices = NULL;
   if (d->kind != SNT_K_POOL_MAX && d->kind != SNT_K_POOL_AVG) return SNT_ERR_INPUT;
+  /* Below 256K taps a hand-off to the team costs about what the second thread saves (SqueezeNet
+   * b1's 128 x 27 x 27 3x3 pool, 840K taps: 0.072 ms on one thread, 0.050 on two). */
+  int one = local || d->batch * d->channels * g.out_size * g.k_size < (1 << 18);
+  int threads = one ? 1 : snt_k_ctx_threads(ctx);
+  if (isa == SNT_K_ISA_AVX512 && ctx && !local && !fill && !(d->kind == SNT_K_POOL_MAX && indices) &&
+      threads <= SNT_K_POOL_TEAM_MAX && snt_k_pool_plane_applies(&g)) {
+    plane_job pj = {&g, d->kind == SNT_K_POOL_MAX, d->count_include_pad, x, y, d->batch * d->channels, {0}};
+    for (int t = 0; t < threads; t++)
+      if (!(pj.bufs[t] = snt_k_ctx_scratch(ctx, SNT_K_SCRATCH_GEMM, t, snt_k_pool_plane_bytes(&g)))) return SNT_ERR_NOMEM;
+    if (threads == 1) plane_part(&pj, 0, 1);
+    else snt_k_ctx_parallel(ctx, plane_part, &pj);
+    return SNT_OK;
+  }
   pool_job j = {d, &g, x, y, d->kind == SNT_K_POOL_MAX ? indices : NULL, NULL, 0, 0, 0, 0, fill};
   j.interior = interior_for(isa, &g, j.ind);
   /* Outputs o whose window o * s - pb + [0, (k - 1) * dl] lies in [0, in). */
   snt_k_valid_range(-g.pb[2], g.s[2], g.out[2], g.in[2] - (g.k[2] - 1) * g.dl[2], &j.a, &j.b);
   snt_k_valid_range(-g.pb[1], g.s[1], g.out[1], g.in[1] - (g.k[1] - 1) * g.dl[1], &j.a1, &j.b1);
-  /* Below 256K taps a hand-off to the team costs about what the second thread saves (SqueezeNet
-   * b1's 128 x 27 x 27 3x3 pool, 840K taps: 0.072 ms on one thread, 0.050 on two). */
-  if (local || d->batch * d->channels * g.out_size * g.k_size < (1 << 18)) pool_part(&j, 0, 1);
+  if (one) pool_part(&j, 0, 1);
   else snt_k_ctx_parallel(ctx, pool_part, &j);
   return SNT_OK;
 }

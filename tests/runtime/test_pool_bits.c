@@ -1,5 +1,6 @@
-/* Pooling on AVX-512 (the vector sweep of pool_rows.c for the windows inside the input along the
- * last axis, the per-window code for the others) gives the C path's bits: random max and average
+/* Pooling on AVX-512 (pool_plane.c's padded planes for 2-D pools with dilation 1, else the vector
+ * sweep of pool_rows.c for the windows inside the input along the last axis and the per-window
+ * code for the others) gives the C path's bits: random max and average
  * pools (stride 1 along the last axis, pads up to the kernel's size, both count_include_pad
  * settings, inputs with NaN, infinities and -0), bit for bit. */
 #include <math.h>
