@@ -154,12 +154,13 @@ static void (*interior_for(snt_k_isa isa, const pool3 *g, int64_t *indices))(con
   return snt_k_pool_row_c;
 }
 
-enum { SNT_K_POOL_TEAM_MAX = 64 }; /* ctx.c's cap on threads */
+enum { SNT_K_POOL_TEAM_MAX = 64 /* ctx.c's cap on threads */, PLANE_COUNT_SLOT = 1 };
 
 /* Whole planes over the team (pool_plane.c), each thread with its padded-plane buffer. */
 typedef struct plane_job {
   const pool3 *g;
-  int max, include_pad;
+  int max;
+  const double *count;
   const float *x;
   float *y;
   int64_t planes;
@@ -168,7 +169,7 @@ typedef struct plane_job {
 
 static void plane_part(void *arg, int t, int threads) {
   const plane_job *j = arg;
-  snt_k_pool_plane_avx512(j->g, j->max, j->include_pad, j->x, j->y, j->planes * t / threads, j->planes * (t + 1) / threads,
+  snt_k_pool_plane_avx512(j->g, j->max, j->count, j->x, j->y, j->planes * t / threads, j->planes * (t + 1) / threads,
                           j->bufs[t]);
 }
 
@@ -188,7 +189,13 @@ static snt_status pool_run_isa(snt_k_ctx *ctx, snt_k_isa isa, int local, const s
   int threads = one ? 1 : snt_k_ctx_threads(ctx);
   if (isa == SNT_K_ISA_AVX512 && ctx && !local && !fill && !(d->kind == SNT_K_POOL_MAX && indices) &&
       threads <= SNT_K_POOL_TEAM_MAX && snt_k_pool_plane_applies(&g)) {
-    plane_job pj = {&g, d->kind == SNT_K_POOL_MAX, d->count_include_pad, x, y, d->batch * d->channels, {0}};
+    plane_job pj = {&g, d->kind == SNT_K_POOL_MAX, NULL, x, y, d->batch * d->channels, {0}};
+    if (!pj.max) {
+      double *count = snt_k_ctx_scratch(ctx, PLANE_COUNT_SLOT, 0, snt_k_pool_plane_count_bytes(&g));
+      if (!count) return SNT_ERR_NOMEM;
+      snt_k_pool_plane_counts(&g, d->count_include_pad, count);
+      pj.count = count;
+    }
     for (int t = 0; t < threads; t++)
       if (!(pj.bufs[t] = snt_k_ctx_scratch(ctx, SNT_K_SCRATCH_GEMM, t, snt_k_pool_plane_bytes(&g)))) return SNT_ERR_NOMEM;
     if (threads == 1) plane_part(&pj, 0, 1);

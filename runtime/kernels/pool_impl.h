@@ -34,12 +34,15 @@ void snt_k_pool_row_avx2(const snt_k_pool_row *r);
 /* Any stride and dilation. */
 void snt_k_pool_row_c(const snt_k_pool_row *r);
 
-/* Whole planes [p0, p1) of a 2-D pool with stride 1 and dilation 1 along the last axis, dilation
- * 1 along axis 1, a kernel row of at most 32 (pool_plane.c, AVX-512), no indices, no fill: the
- * per-window code's bits. buf: snt_k_pool_plane_bytes, 64-byte aligned, the thread's own. */
+/* Whole planes [p0, p1) of a 2-D pool with stride 1 and dilation 1 (pool_plane.c, AVX-512), no
+ * indices, no fill: the per-window code's bits. buf: snt_k_pool_plane_bytes, 64-byte aligned,
+ * the thread's own; count (average only): snt_k_pool_plane_count_bytes filled by
+ * snt_k_pool_plane_counts, shared by the threads. */
 int snt_k_pool_plane_applies(const snt_k_win3 *g);
 size_t snt_k_pool_plane_bytes(const snt_k_win3 *g);
-void snt_k_pool_plane_avx512(const snt_k_win3 *g, int max, int include_pad, const float *x, float *y, int64_t p0,
+size_t snt_k_pool_plane_count_bytes(const snt_k_win3 *g);
+void snt_k_pool_plane_counts(const snt_k_win3 *g, int include_pad, double *count);
+void snt_k_pool_plane_avx512(const snt_k_win3 *g, int max, const double *count, const float *x, float *y, int64_t p0,
                              int64_t p1, void *buf);
 
 #endif
