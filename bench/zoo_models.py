@@ -2,7 +2,8 @@
 shapes people bring besides the seed models (MNIST-size inputs, stride-4 stems, depthwise
 blocks, 384x384 inputs, an NHWC graph as tf2onnx writes it: a Transpose first; SqueezeNet, SE,
 grouped-conv, DenseNet and MLP shapes; MobileNet-V2 with HardSwish, EfficientNet-like SiLU and
-squeeze-excitation, ResNet-18 and a U-Net-like encoder-decoder, as issue 11's realistic models).
+squeeze-excitation, ResNet-18 and a U-Net-like encoder-decoder, as issue 11's realistic models; ConvNeXt's LayerNorm
+and GELU as PyTorch exports them; Inception-v3's blocks with their stride-1 average pools).
   /usr/bin/python3 bench/zoo_models.py OUTDIR   -> OUTDIR/NAME.onnx (dynamic batch)"""
 import os
 import sys
@@ -260,8 +261,54 @@ def convnext():  # ConvNeXt-T-like: 4x4 stride-4 patchify stem, two stages of 3 
                          nn.Conv2d(96, 192, 2, 2), CNBlock(192), CNBlock(192), CNBlock(192), nn.AdaptiveAvgPool2d(1),
                          nn.Flatten(), nn.Linear(192, 10)), (3, 224, 224)
 
+def bconv(cin, cout, k, s=1, p=0):  # Inception's BasicConv2d: conv without bias, BatchNorm, ReLU
+    return nn.Sequential(nn.Conv2d(cin, cout, k, s, p, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+
+
+class IncA(nn.Module):  # Inception-v3's 35x35 block: 1x1, 5x5, double 3x3 and a 3x3 stride-1 average-pool branch
+    def __init__(self, cin, pool):
+        super().__init__()
+        self.b1 = bconv(cin, 64, 1)
+        self.b5 = nn.Sequential(bconv(cin, 48, 1), bconv(48, 64, 5, p=2))
+        self.b3 = nn.Sequential(bconv(cin, 64, 1), bconv(64, 96, 3, p=1), bconv(96, 96, 3, p=1))
+        self.bp = nn.Sequential(nn.AvgPool2d(3, 1, 1), bconv(cin, pool, 1))
+
+    def forward(self, x):
+        return torch.cat([self.b1(x), self.b5(x), self.b3(x), self.bp(x)], 1)
+
+
+class IncB(nn.Module):  # the reduction to 17x17: stride-2 3x3 convs and a 3x3 stride-2 max pool
+    def __init__(self, cin):
+        super().__init__()
+        self.b3 = bconv(cin, 384, 3, 2)
+        self.bd = nn.Sequential(bconv(cin, 64, 1), bconv(64, 96, 3, p=1), bconv(96, 96, 3, 2))
+        self.pool = nn.MaxPool2d(3, 2)
+
+    def forward(self, x):
+        return torch.cat([self.b3(x), self.bd(x), self.pool(x)], 1)
+
+
+class IncC(nn.Module):  # the 17x17 block: factorised 1x7 / 7x1 convs and an average-pool branch
+    def __init__(self, cin, c7):
+        super().__init__()
+        self.b1 = bconv(cin, 192, 1)
+        self.b7 = nn.Sequential(bconv(cin, c7, 1), bconv(c7, c7, (1, 7), p=(0, 3)), bconv(c7, 192, (7, 1), p=(3, 0)))
+        self.bd = nn.Sequential(bconv(cin, c7, 1), bconv(c7, c7, (7, 1), p=(3, 0)), bconv(c7, 192, (1, 7), p=(0, 3)))
+        self.bp = nn.Sequential(nn.AvgPool2d(3, 1, 1), bconv(cin, 192, 1))
+
+    def forward(self, x):
+        return torch.cat([self.b1(x), self.b7(x), self.bd(x), self.bp(x)], 1)
+
+
+def inception():  # Inception-v3-like at 299x299: its stem, two 35x35 blocks, the reduction, two 17x17 blocks
+    return nn.Sequential(bconv(3, 32, 3, 2), bconv(32, 32, 3), bconv(32, 64, 3, p=1), nn.MaxPool2d(3, 2),
+                         bconv(64, 80, 1), bconv(80, 192, 3), nn.MaxPool2d(3, 2), IncA(192, 32), IncA(256, 64),
+                         IncB(288), IncC(768, 128), IncC(768, 160), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(768, 10)), (3, 299, 299)
+
+
 MODELS = [lenet, mnist_cnn, alexnet_stem, mobilenet_384, nhwc_stride4, vgg_384, squeezenet, se_resnet, grouped, densenet,
-          mlp, mobilenet_v2, efficientnet, resnet18, unet, convnext]
+          mlp, mobilenet_v2, efficientnet, resnet18, unet, convnext, inception]
 
 if __name__ == "__main__":
     out = sys.argv[1]
