@@ -1,7 +1,7 @@
 /* bench_conv: per-layer speed of snt_k_conv on the seed models' convolution shapes against
  * the old path (a whole im2col + OpenBLAS sgemm + a separate bias/ReLU pass), interleaved run
  * by run in the same process; medians. Built as build/bench_conv (not a test).
- *   build/bench_conv [--batch N] [--threads T] [--reps R] [--model simple_cnn|deep_cnn|resnet50v2|alexnet|squeezenet|all] [--cpu]
+ *   build/bench_conv [--batch N] [--threads T] [--reps R] [--model simple_cnn|deep_cnn|resnet50v2|alexnet|squeezenet|inception|all] [--cpu]
  *                    [--packed] [--no-blas] [--kernel SUBSTRING] [--only KxS] [--cold]
  * --packed: sinter's weights packed once before timing, as executables do (else per call);
  * --no-blas: sinter only (A/B runs of two builds); --kernel: only layers whose path name
@@ -42,6 +42,10 @@ static const layer layers[] = {
     {"alexnet", 1, 3, 224, 224, 64, 11, 4, 2},        {"alexnet", 1, 64, 27, 27, 192, 5, 1, 2},
     {"alexnet", 1, 192, 13, 13, 384, 3, 1, 1},        {"alexnet", 1, 384, 13, 13, 256, 3, 1, 1},
     {"squeezenet", 1, 3, 224, 224, 64, 3, 2, 0}, /* bench/zoo's SqueezeNet 1.1 first layer */
+    /* bench/zoo's Inception-like model: the 35x35 blocks' 5x5 and 3x3 convs, the stride-2 reduction */
+    {"inception", 1, 48, 35, 35, 64, 5, 1, 2},        {"inception", 1, 64, 35, 35, 96, 3, 1, 1},
+    {"inception", 1, 96, 35, 35, 96, 3, 1, 1},        {"inception", 1, 288, 35, 35, 384, 3, 2, 0},
+    {"inception", 1, 96, 35, 35, 96, 3, 2, 0},
 };
 
 /* --cpu: process CPU time instead of wall time (steadier on a shared machine; counts every

@@ -17,7 +17,8 @@ enum {
   NR = SNT_K_CONV_T_NR,
   MAX_TAPS = 64,     /* kernel positions; more take the other paths */
   MAX_P = 256,       /* output pixels per image of a 1x1 conv: larger maps fill the GEMM's tile */
-  MAX_P_TAPS = 1024, /* with taps: 28x28 maps ran 3-13% faster here than as implicit GEMM */
+  MAX_P_TAPS = 1296, /* with taps: 28x28 maps ran 3-13% faster here than as implicit GEMM, and Inception's
+                        48 -> 64 5x5 on 35x35 in bench/zoo's model 0.73-0.79 against 0.84-0.87 ms */
   CHUNK_STRIPS = 16, /* row strips whose A block (16 x 14 x kc) stays in L2 */
   MIN_K = 192,       /* cin x taps: below, the strips' packing outweighs the products (LeNet's
                         6 -> 16 5x5 on 14x14 ran 2.8x, 3 -> 16 3x3 3.4x slower than implicit GEMM) */
