@@ -44,5 +44,8 @@ size_t snt_k_pool_plane_count_bytes(const snt_k_win3 *g);
 void snt_k_pool_plane_counts(const snt_k_win3 *g, int include_pad, double *count);
 void snt_k_pool_plane_avx512(const snt_k_win3 *g, int max, const double *count, const float *x, float *y, int64_t p0,
                              int64_t p1, void *buf);
+/* A 1x1 window without padding: planes [p0, p1) as strided copies, the per-window code's bits. */
+int snt_k_pool_subsample_applies(const snt_k_win3 *g);
+void snt_k_pool_subsample_avx512(const snt_k_win3 *g, int max, const float *x, float *y, int64_t p0, int64_t p1);
 
 #endif

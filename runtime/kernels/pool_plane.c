@@ -187,3 +187,37 @@ void snt_k_pool_plane_avx512(const snt_k_win3 *g, int max, const double *count, 
     store_rows(g, wide, yp);
   }
 }
+
+/* ---- a 1x1 window: a strided copy (ResNet-V2's and ResNet-D's stride-2 shortcut pools) ------- */
+
+int snt_k_pool_subsample_applies(const snt_k_win3 *g) {
+  for (int a = 0; a < 3; a++)
+    if (g->k[a] != 1 || g->pb[a] || g->pe[a] || (g->out[a] - 1) * g->s[a] >= g->in[a]) return 0;
+  return g->out[2] > 0;
+}
+
+/* One output row from the input row r of `room` floats (stride s along it); avg adds +0 as the
+ * per-window sum does (from 0, so -0 becomes +0). */
+__attribute__((target("avx512f"))) static void subsample_row(const float *r, int64_t room, int64_t s, int64_t n, int avg,
+                                                             float *y) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512 zero = _mm512_setzero_ps();
+  int64_t o = 0;
+  if (s == 1 || s == 2) {
+    for (; o + VW <= n && (o + VW) * s <= room; o += VW) {
+      __m512 v = s == 1 ? _mm512_loadu_ps(r + o)
+                        : _mm512_permutex2var_ps(_mm512_loadu_ps(r + 2 * o), even, _mm512_loadu_ps(r + 2 * o + VW));
+      _mm512_storeu_ps(y + o, avg ? _mm512_add_ps(v, zero) : v);
+    }
+  }
+  for (; o < n; o++) y[o] = avg ? r[o * s] + 0.0f : r[o * s];
+}
+
+void snt_k_pool_subsample_avx512(const snt_k_win3 *g, int max, const float *x, float *y, int64_t p0, int64_t p1) {
+  for (int64_t p = p0; p < p1; p++)
+    for (int64_t o0 = 0; o0 < g->out[0]; o0++)
+      for (int64_t o1 = 0; o1 < g->out[1]; o1++) {
+        const float *r = x + p * g->in_size + (o0 * g->s[0] * g->in[1] + o1 * g->s[1]) * g->in[2];
+        subsample_row(r, g->in[2], g->s[2], g->out[2], !max, y + p * g->out_size + (o0 * g->out[1] + o1) * g->out[2]);
+      }
+}
