@@ -311,6 +311,8 @@ MODELS = [lenet, mnist_cnn, alexnet_stem, mobilenet_384, nhwc_stride4, vgg_384, 
           mlp, mobilenet_v2, efficientnet, resnet18, unet, convnext, inception]
 
 if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1].startswith("-"):
+        sys.exit(__doc__)
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     for make in MODELS:
