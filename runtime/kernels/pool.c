@@ -192,18 +192,18 @@ static snt_status pool_run_isa(snt_k_ctx *ctx, snt_k_isa isa, int local, const s
    * b1's 128 x 27 x 27 3x3 pool, 840K taps: 0.072 ms on one thread, 0.050 on two). */
   int one = local || d->batch * d->channels * g.out_size * g.k_size < (1 << 18);
   int threads = one ? 1 : snt_k_ctx_threads(ctx);
-  if (isa == SNT_K_ISA_AVX512 && ctx && !local && !fill && !(d->kind == SNT_K_POOL_MAX && indices) &&
-      snt_k_pool_subsample_applies(&g)) {
+  /* pool_plane.c's paths: AVX-512, a team's scratch, no indices, no fill value. */
+  int plane = isa == SNT_K_ISA_AVX512 && ctx && !local && !fill && !(d->kind == SNT_K_POOL_MAX && indices);
+  if (plane && snt_k_pool_subsample_applies(&g)) {
     plane_job pj = {&g, d->kind == SNT_K_POOL_MAX, NULL, x, y, d->batch * d->channels, {0}};
     /* A copy from memory: both threads from 128K outputs (ResNet50V2 b1's stride-2 shortcuts:
      * 256 x 56 x 56 -> 28 x 28, 200K outputs, 0.13 ms on one thread, 0.067 on two; 512 x 28 x 28
      * -> 14 x 14, 100K, 0.057 and 0.060). */
-    if (local || d->batch * d->channels * g.out_size < (1 << 17)) subsample_part(&pj, 0, 1);
+    if (d->batch * d->channels * g.out_size < (1 << 17)) subsample_part(&pj, 0, 1);
     else snt_k_ctx_parallel(ctx, subsample_part, &pj);
     return SNT_OK;
   }
-  if (isa == SNT_K_ISA_AVX512 && ctx && !local && !fill && !(d->kind == SNT_K_POOL_MAX && indices) &&
-      threads <= SNT_K_POOL_TEAM_MAX && snt_k_pool_plane_applies(&g)) {
+  if (plane && threads <= SNT_K_POOL_TEAM_MAX && snt_k_pool_plane_applies(&g)) {
     plane_job pj = {&g, d->kind == SNT_K_POOL_MAX, NULL, x, y, d->batch * d->channels, {0}};
     if (!pj.max) {
       double *count = snt_k_ctx_scratch(ctx, PLANE_COUNT_SLOT, 0, snt_k_pool_plane_count_bytes(&g));

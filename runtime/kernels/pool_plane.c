@@ -23,10 +23,16 @@ enum { VW = 16, U = 4 /* vectors side by side */, MAX_TAPS = 1024 };
 #define MAX_PLANE ((int64_t)1 << 22)
 
 int snt_k_pool_plane_applies(const snt_k_win3 *g) {
-  return g->in[0] == 1 && g->out[0] == 1 && g->k[0] == 1 && g->s[1] == 1 && g->s[2] == 1 && g->dl[1] == 1 &&
-         g->dl[2] == 1 && g->k[1] * g->k[2] <= MAX_TAPS && g->out[1] > 0 && g->out[2] > 0 &&
-         g->out[1] + g->k[1] - 1 <= g->pb[1] + g->in[1] + g->pe[1] && g->out[2] + g->k[2] - 1 <= g->pb[2] + g->in[2] + g->pe[2] &&
-         (g->pb[1] + g->in[1] + g->pe[1] + 1) * (g->pb[2] + g->in[2] + g->pe[2] + U * VW) <= MAX_PLANE;
+  if (g->in[0] != 1 || g->out[0] != 1 || g->k[0] != 1 || g->s[1] != 1 || g->s[2] != 1 || g->dl[1] != 1 ||
+      g->dl[2] != 1 || g->k[1] > MAX_TAPS || g->k[2] > MAX_TAPS || g->k[1] * g->k[2] > MAX_TAPS || g->out[1] <= 0 ||
+      g->out[2] <= 0)
+    return 0;
+  /* Sizes from a model file: each sum and the product checked before it is trusted. */
+  int64_t h, w, cells;
+  if (__builtin_add_overflow(g->pb[1] + g->pe[1], g->in[1], &h) || __builtin_add_overflow(g->pb[2] + g->pe[2], g->in[2], &w) ||
+      __builtin_mul_overflow(h + 1, w + U * VW, &cells) || cells > MAX_PLANE)
+    return 0;
+  return g->out[1] + g->k[1] - 1 <= h && g->out[2] + g->k[2] - 1 <= w;
 }
 
 /* Padded width and rows; the wide outputs, rounded up to whole groups of U vectors. */
@@ -41,28 +47,27 @@ static int64_t wide_outputs(const snt_k_win3 *g) {
  * wide outputs; shared: the average's divisors, one per wide output. */
 static int64_t plane_elems(const snt_k_win3 *g) {
   int64_t reach = wide_outputs(g) + (g->k[1] - 1) * width(g) + g->k[2] - 1, all = height(g) * width(g);
-  return (reach > all ? reach : all + 0) + 8;
+  return (reach > all ? reach : all) + 8;
 }
 size_t snt_k_pool_plane_bytes(const snt_k_win3 *g) {
   return (size_t)(plane_elems(g) + wide_outputs(g)) * sizeof(double) + 64;
 }
 size_t snt_k_pool_plane_count_bytes(const snt_k_win3 *g) { return (size_t)wide_outputs(g) * sizeof(double); }
 
-/* snt_k_axis_window's count along axis a for dilation 1: taps t with o * s - pb + t in [0, in),
- * or (count_include_pad) o * s + t in [0, in + pb + pe). */
-static int64_t axis_count(const snt_k_win3 *g, int a, int64_t o, int include_pad) {
-  int64_t start = o * g->s[a] - (include_pad ? 0 : g->pb[a]), limit = include_pad ? g->in[a] + g->pb[a] + g->pe[a] : g->in[a];
-  int64_t lo = start < 0 ? -start : 0, hi = limit - start;
-  hi = hi < g->k[a] ? hi : g->k[a];
-  return hi > lo ? hi - lo : 0;
-}
-
+/* The divisor of each wide output (snt_k_window_count; a dropped column or row: 1): row 0 first
+ * holds the columns' factors, then the rows are filled from the last, row 0 itself last. */
 void snt_k_pool_plane_counts(const snt_k_win3 *g, int include_pad, double *count) {
-  int64_t w = width(g), n = wide_outputs(g), f = 0;
-  for (int64_t o1 = 0; f < n; o1++) {
-    int64_t rows = o1 < g->out[1] ? axis_count(g, 1, o1, include_pad) : 0;
-    for (int64_t o2 = 0; o2 < w && f < n; o2++, f++) /* a dropped column or row: 1 */
-      count[f] = rows && o2 < g->out[2] ? (double)(rows * axis_count(g, 2, o2, include_pad)) : 1.0;
+  int64_t w = width(g), n = wide_outputs(g);
+  snt_k_window none = {0, 0, 1, 1};
+  for (int64_t o2 = 0; o2 < w; o2++) {
+    snt_k_window c[3] = {none, none, o2 < g->out[2] ? snt_k_axis_window(g, 2, o2) : none};
+    count[o2] = (double)snt_k_window_count(c, include_pad);
+  }
+  for (int64_t o1 = (n - 1) / w; o1 >= 0; o1--) {
+    snt_k_window r[3] = {none, o1 < g->out[1] ? snt_k_axis_window(g, 1, o1) : none, none};
+    double rows = (double)snt_k_window_count(r, include_pad);
+    for (int64_t o2 = w - 1; o2 >= 0; o2--)
+      if (o1 * w + o2 < n) count[o1 * w + o2] = o1 < g->out[1] && o2 < g->out[2] ? rows * count[o2] : 1.0;
   }
 }
 
@@ -191,9 +196,12 @@ void snt_k_pool_plane_avx512(const snt_k_win3 *g, int max, const double *count, 
 /* ---- a 1x1 window: a strided copy (ResNet-V2's and ResNet-D's stride-2 shortcut pools) ------- */
 
 int snt_k_pool_subsample_applies(const snt_k_win3 *g) {
+  int64_t last;
   for (int a = 0; a < 3; a++)
-    if (g->k[a] != 1 || g->pb[a] || g->pe[a] || (g->out[a] - 1) * g->s[a] >= g->in[a]) return 0;
-  return g->out[2] > 0;
+    if (g->k[a] != 1 || g->pb[a] || g->pe[a] || g->out[a] <= 0 || __builtin_mul_overflow(g->out[a] - 1, g->s[a], &last) ||
+        last >= g->in[a])
+      return 0;
+  return 1;
 }
 
 /* One output row from the input row r of `room` floats (stride s along it); avg adds +0 as the
