@@ -258,7 +258,7 @@ static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const
                      size_t stage, bool bf16, size_t packed) {
   char weights_sym[300], packed_alloc[64];
   snprintf(weights_sym, sizeof weights_sym, "%s_weights", prefix);
-  snprintf(packed_alloc, sizeof packed_alloc, "aligned_alloc(64, %zu)", packed);
+  snprintf(packed_alloc, sizeof packed_alloc, "snt_k_alloc_big(%zu)", packed);
   bool has_w = p->weights_bytes && embed;
   char stage_alloc[64] = "NULL";
   if (stage) snprintf(stage_alloc, sizeof stage_alloc, "aligned_alloc(64, %zu)", (stage + 63) / 64 * 64);
@@ -285,7 +285,7 @@ static void preamble(snt_strbuf *s, const snt_graph *g, const snt_plan *p, const
   snt_sb_printf(s,
                 "struct %s *%s_create(void) {\n  struct %s *m = calloc(1, sizeof *m);\n  if (!m) return NULL;\n"
                 "  m->weights = %s;\n"
-                "  m->arena = aligned_alloc(64, %zu);\n  m->scratch = aligned_alloc(64, %zu);\n  m->k = snt_k_ctx_create(1);\n"
+                "  m->arena = snt_k_alloc_big(%zu);\n  m->scratch = snt_k_alloc_big(%zu);\n  m->k = snt_k_ctx_create(1);\n"
                 "  m->stage = %s;\n  m->packed = %s;\n"
                 "  if (!m->arena || !m->scratch || !m->k || (%d && !m->stage) || (%d && !m->packed)) {\n"
                 "    %s_destroy(m);\n    return NULL;\n  }\n"

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "gemm_bf16.h"
@@ -258,6 +259,18 @@ snt_k_bf16_cache *snt_k_ctx_bf16(snt_k_ctx *c) {
   if (!c || c->precision != SNT_K_BF16 || !snt_k_bf16_available()) return NULL;
   if (!c->bf16) c->bf16 = snt_k_bf16_cache_create();
   return c->bf16;
+}
+
+void *snt_k_alloc_big(size_t bytes) {
+  const size_t huge = (size_t)2 << 20;
+  if (bytes < huge) return aligned_alloc(64, bytes ? (bytes + 63) / 64 * 64 : 64);
+  if (bytes > SIZE_MAX - huge) return NULL;
+  size_t rounded = (bytes + huge - 1) / huge * huge;
+  void *p = aligned_alloc(huge, rounded);
+#ifdef MADV_HUGEPAGE
+  if (p) (void)madvise(p, rounded, MADV_HUGEPAGE); /* a hint: without THP the pages stay small */
+#endif
+  return p;
 }
 
 void *snt_k_ctx_scratch(snt_k_ctx *c, int slot, int t, size_t bytes) {
