@@ -42,12 +42,38 @@ static void split_args(argv_buf *a, const char *s) {
   }
 }
 
-/* Runs argv, capturing its output into *out (malloc'ed) through a pipe, so no temporary file
- * is involved; returns its exit status or -1. A signal that ends sinter stops it too. */
-static int run_capture(char **argv, char **out) {
+/* environ with TMPDIR set to `tmpdir` (malloc'ed array; the strings but the last are
+ * environ's), or NULL when out of memory. */
+static char **env_with_tmpdir(const char *tmpdir, char **own) {
+  size_t n = 0;
+  while (environ[n]) n++;
+  char **env = calloc(n + 2, sizeof *env);
+  *own = snt_format("TMPDIR=%s", tmpdir);
+  if (!env || !*own) {
+    free(env);
+    free(*own);
+    return NULL;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (strncmp(environ[i], "TMPDIR=", 7) != 0) env[k++] = environ[i];
+  env[k] = *own;
+  return env;
+}
+
+/* Runs argv, capturing its output into *out (malloc'ed) through a pipe, with its temporary
+ * files (gcc's ccXXXXXX.o) in `tmpdir`; returns its exit status or -1. A signal that ends
+ * sinter stops it too. */
+static int run_capture(char **argv, const char *tmpdir, char **out) {
   *out = NULL;
+  char *own = NULL;
+  char **env = env_with_tmpdir(tmpdir, &own);
   int fds[2];
-  if (pipe(fds) != 0) return -1;
+  if (!env || pipe(fds) != 0) {
+    free(env);
+    free(own);
+    return -1;
+  }
   fcntl(fds[0], F_SETFD, FD_CLOEXEC); /* only the dup2'ed copies reach the compiler */
   fcntl(fds[1], F_SETFD, FD_CLOEXEC);
   posix_spawn_file_actions_t fa;
@@ -61,9 +87,11 @@ static int run_capture(char **argv, char **out) {
   posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
   posix_spawnattr_setpgroup(&at, 0);
   pid_t pid;
-  int rc = posix_spawnp(&pid, argv[0], &fa, &at, argv, environ);
+  int rc = posix_spawnp(&pid, argv[0], &fa, &at, argv, env);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
+  free(env);
+  free(own);
   close(fds[1]);
   if (rc == 0) snt_file_cleanup_child(pid, true);
   snt_strbuf log = {0};
@@ -237,8 +265,16 @@ static snt_status compile(const char *dir, const char *prefix, const build_parts
   arg(&a, output);
   split_args(&a, libs);
   free(c1), free(c2), free(c3), free(c4), free(c5), free(s1), free(s2), free(wa);
-  char *log = NULL;
-  int rc = run_capture(a.v, &log);
+  /* The compiler's own temporaries go to a folder of ours, registered for cleanup: a signal
+   * may stop gcc's driver after it removed them but before its assembler wrote one. */
+  char *cctmp = NULL, *log = NULL;
+  snt_err e;
+  if (snt_file_tmpdir_create(NULL, &cctmp, &e) != SNT_OK) {
+    for (int i = 0; i < a.n; i++) free(a.v[i]);
+    return snt_diag_error(d, NULL, (snt_loc){0}, "%s", e.msg);
+  }
+  int rc = run_capture(a.v, cctmp, &log);
+  snt_file_tmpdir_remove(cctmp);
   snt_status st = SNT_OK;
   if (rc != 0) {
     st = snt_diag_error(d, NULL, (snt_loc){0}, "the C compiler (%s) failed with status %d building '%s':\n%s", a.v[0], rc,

@@ -86,6 +86,12 @@ static void on_signal(int sig) {
       kill(c, SIGKILL);
       waitpid(c, NULL, 0);
     }
+    /* The driver may die before its assembler, which can still create a file: wait until the
+     * whole group is gone (bounded: an unreaped orphan keeps it alive) before removing ours. */
+    if (atomic_load(&child_group)) {
+      for (i = 0; kill(-c, 0) == 0 && i < 100; i++) nanosleep(&tick, NULL);
+      if (i == 100) kill(-c, SIGKILL);
+    }
   }
   cleanup_all();
   struct sigaction dfl = {.sa_handler = SIG_DFL};
