@@ -31,6 +31,7 @@ enum {
   U_SLOT = 1,      /* transformed weights per call (conv.c's packed-weights slot) */
   BUF_SLOT = SNT_K_SCRATCH_GEMM, /* per thread (this path never runs the GEMM) */
   TEAM_MAX = 64,
+  U_AHEAD = 512,   /* floats of U prefetched ahead: 256-512 best of 0-2048 (bench_conv --cold) */
   MIN_CIN = 16, MIN_TILES = 9, BF16_MAX_CIN = 128 /* see snt_k_conv_winograd_applies */
 };
 
@@ -262,6 +263,9 @@ AVX512 static inline __attribute__((always_inline)) void product(int64_t cin, co
     for (int j = 0; j < nv; j++) acc[r][j] = _mm512_setzero_ps();
   for (int64_t c = 0; c < cin; c++, v += TB, u += R) {
     __m512 xv[NV];
+    /* At batch 1 U comes from DRAM a run (4x the weights) and is read once per vector of
+     * tiles: the hardware prefetcher restarts at every 8 KB chunk and loses ~10% there. */
+    _mm_prefetch((const char *)(u + U_AHEAD), _MM_HINT_T0);
 #pragma GCC unroll 3
     for (int j = 0; j < nv; j++) xv[j] = _mm512_load_ps(v + j * VW);
 #pragma GCC unroll 8
