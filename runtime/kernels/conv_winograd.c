@@ -32,7 +32,7 @@ enum {
   BUF_SLOT = SNT_K_SCRATCH_GEMM, /* per thread (this path never runs the GEMM) */
   TEAM_MAX = 64,
   U_AHEAD = 512,   /* floats of U prefetched ahead: 256-512 best of 0-2048 (bench_conv --cold) */
-  MIN_CIN = 16, MIN_TILES = 9, BF16_MAX_CIN = 128 /* see snt_k_conv_winograd_applies */
+  MIN_CIN = 16, MIN_TILES = 9, BF16_MAX_CIN = 256 /* see snt_k_conv_winograd_applies */
 };
 
 /* Whether F(4x4, 3x3) computes g: 2-D (or depth 1), one group, 3x3, stride and dilation 1. */
@@ -50,8 +50,10 @@ int snt_k_conv_winograd_shape(const snt_k_conv3 *g) {
  * 4x4 outputs), a tie at 10x10 x 64 channels; a tie at 8 channels (the direct path keeps
  * those, and the first layers); on 7x7 maps (4 tiles an image) it loses at batch 1 (0.4-0.7x:
  * its weights are 4x larger) and wins only at 32, and the choice may not depend on the batch
- * (weights packed for one batch serve every smaller one). In BF16 (bf16 set) the GEMM's
- * halved products catch up at 128 channels and win from 256 at batch 1. */
+ * (weights packed for one batch serve every smaller one). In BF16 (bf16 set) it still beats
+ * the BF16 GEMM at 256 channels since U is prefetched (ResNet50V2's 14x14 stage, whole model
+ * 4 alternations: batch 1 20.4-20.9 -> 19.7-20.5 ms, batch 32 435-439 -> 416-424 ms); 512 is
+ * unmeasured and stays on the GEMM. */
 int snt_k_conv_winograd_applies(const snt_k_conv3 *g, int bf16) {
   if (!snt_k_conv_winograd_shape(g) || g->cin < MIN_CIN || g->cout < R || (bf16 && g->cin > BF16_MAX_CIN)) return 0;
   return (g->w.out[1] + 3) / 4 * ((g->w.out[2] + 3) / 4) >= MIN_TILES;
