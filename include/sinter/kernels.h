@@ -27,11 +27,11 @@ enum { SNT_K_MAX_SPATIAL = 3 };
  * kernels given NULL run on the calling thread alone. */
 typedef struct snt_k_ctx snt_k_ctx;
 snt_k_ctx *snt_k_ctx_create(int threads); /* threads < 1: 1; NULL when out of memory */
+void snt_k_ctx_destroy(snt_k_ctx *ctx);
 /* A model's arena and packed weights: 64-byte aligned, released by free(); from 2 MB on in whole
  * 2 MB pages asked of the kernel as transparent huge pages (at batch 1 ResNet50V2 streams 100 MB
  * of weights a run: 4 KB pages cost a TLB walk each). NULL when out of memory. */
 void *snt_k_alloc_big(size_t bytes);
-void snt_k_ctx_destroy(snt_k_ctx *ctx);
 /* Threads for the next calls (at least 1; the team grows to it, capped at 64 or by what the
  * system lets it start). Not while a kernel runs on ctx. */
 void snt_k_ctx_set_threads(snt_k_ctx *ctx, int threads);

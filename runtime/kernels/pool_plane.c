@@ -29,8 +29,9 @@ int snt_k_pool_plane_applies(const snt_k_win3 *g) {
     return 0;
   /* Sizes from a model file: each sum and the product checked before it is trusted. */
   int64_t h, w, cells;
-  if (__builtin_add_overflow(g->pb[1] + g->pe[1], g->in[1], &h) || __builtin_add_overflow(g->pb[2] + g->pe[2], g->in[2], &w) ||
-      __builtin_mul_overflow(h + 1, w + U * VW, &cells) || cells > MAX_PLANE)
+  if (__builtin_add_overflow(g->pb[1], g->pe[1], &h) || __builtin_add_overflow(h, g->in[1], &h) ||
+      __builtin_add_overflow(g->pb[2], g->pe[2], &w) || __builtin_add_overflow(w, g->in[2], &w) || h >= MAX_PLANE ||
+      w >= MAX_PLANE || __builtin_mul_overflow(h + 1, w + U * VW, &cells) || cells > MAX_PLANE)
     return 0;
   return g->out[1] + g->k[1] - 1 <= h && g->out[2] + g->k[2] - 1 <= w;
 }
