@@ -180,6 +180,53 @@ SNT_AVX512_INLINE __m512 snt_k_act16(const snt_k_act *a, snt_k_act_kind kind, __
   return v;
 }
 
+/* snt_k_sigmoid16 of four vectors, each step of the four adjacent: alone its chain of some 20
+ * dependent operations leaves the FMA pipes idle (SiLU 3.9 ns a vector in a loop, 2.9 ns four
+ * at a time, this machine); the same operations in the same order, so the same bits. */
+SNT_AVX512_INLINE void snt_k_sigmoid16x4(__m512 v[4]) {
+  __m512 e[4], fx[4], r[4], p[4];
+#define SNT_X4 for (int u = 0; u < 4; u++)
+  SNT_X4 e[u] = _mm512_max_ps(_mm512_set1_ps(SNT_K_EXP_LO), snt_k_neg_abs16(v[u]));
+  SNT_X4 fx[u] = _mm512_roundscale_ps(_mm512_mul_ps(e[u], _mm512_set1_ps(SNT_K_LOG2E)),
+                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  SNT_X4 r[u] = _mm512_fnmadd_ps(fx[u], _mm512_set1_ps(SNT_K_LN2_HI), e[u]);
+  SNT_X4 r[u] = _mm512_fnmadd_ps(fx[u], _mm512_set1_ps(SNT_K_LN2_LO), r[u]);
+  SNT_X4 p[u] = _mm512_set1_ps(SNT_K_EP[0]);
+  for (int i = 1; i < 6; i++) SNT_X4 p[u] = _mm512_fmadd_ps(p[u], r[u], _mm512_set1_ps(SNT_K_EP[i]));
+  SNT_X4 p[u] = _mm512_add_ps(_mm512_fmadd_ps(p[u], _mm512_mul_ps(r[u], r[u]), r[u]), _mm512_set1_ps(1.0f));
+  SNT_X4 e[u] = _mm512_scalef_ps(p[u], fx[u]);
+  SNT_X4 r[u] = snt_k_recip16(_mm512_add_ps(_mm512_set1_ps(1.0f), e[u]));
+  SNT_X4 v[u] = _mm512_mask_mul_ps(r[u], _mm512_cmp_ps_mask(v[u], _mm512_setzero_ps(), _CMP_LT_OQ), r[u], e[u]);
+#undef SNT_X4
+}
+
+/* snt_k_act16 of four vectors: the exp-based sigmoid and SiLU interleaved, the rest one by one. */
+SNT_AVX512_INLINE void snt_k_act16x4(const snt_k_act *a, snt_k_act_kind kind, __m512 v[4]) {
+  if (kind == SNT_K_ACT_SIGMOID) {
+    snt_k_sigmoid16x4(v);
+  } else if (kind == SNT_K_ACT_SILU) {
+    __m512 s[4] = {v[0], v[1], v[2], v[3]};
+    snt_k_sigmoid16x4(s);
+    for (int u = 0; u < 4; u++) v[u] = _mm512_mul_ps(v[u], s[u]);
+  } else {
+    for (int u = 0; u < 4; u++) v[u] = snt_k_act16(a, kind, v[u]);
+  }
+}
+
+/* Whether act is beyond snt_k_act_vec512 (the exp-based and hard kinds). */
+static inline __attribute__((unused)) int snt_k_act_needs_vecs(const snt_k_act *act) {
+  return act->kind != SNT_K_ACT_NONE && act->kind != SNT_K_ACT_RELU && act->kind != SNT_K_ACT_LEAKY_RELU &&
+         act->kind != SNT_K_ACT_CLIP;
+}
+
+/* act on n vectors in place, four at a time: for stores that have a tile's values at hand. */
+SNT_AVX512_INLINE void snt_k_act_vecs512(const snt_k_act *act, __m512 *v, int n) {
+  snt_k_act_kind kind = act->kind;
+  int i = 0;
+  for (; i + 4 <= n; i += 4) snt_k_act16x4(act, kind, v + i);
+  for (; i < n; i++) v[i] = snt_k_act16(act, kind, v[i]);
+}
+
 /* Every kind, act->kind read once per call. */
 __attribute__((target("avx512f"))) static inline __m512 snt_k_act_all512(__m512 v, const snt_k_act *act) {
   return snt_k_act16(act, act->kind, v);

@@ -118,6 +118,12 @@ void snt_k_act_pass_c(const snt_k_act *act, const float *x, float *y, int64_t n)
 AVX512 static inline __attribute__((always_inline)) void pass16(const snt_k_act *act, snt_k_act_kind kind,
                                                                  const float *x, float *y, int64_t n) {
   int64_t i = 0;
+  for (; i + 4 * VEC <= n; i += 4 * VEC) { /* four at a time: snt_k_act16x4 */
+    __m512 v[4] = {_mm512_loadu_ps(x + i), _mm512_loadu_ps(x + i + VEC), _mm512_loadu_ps(x + i + 2 * VEC),
+                   _mm512_loadu_ps(x + i + 3 * VEC)};
+    snt_k_act16x4(act, kind, v);
+    for (int u = 0; u < 4; u++) _mm512_storeu_ps(y + i + u * VEC, v[u]);
+  }
   for (; i + VEC <= n; i += VEC) _mm512_storeu_ps(y + i, snt_k_act16(act, kind, _mm512_loadu_ps(x + i)));
   if (i < n) {
     __mmask16 m = (__mmask16)((1u << (n - i)) - 1);

@@ -128,6 +128,18 @@ AVX512 INLINE void block(const dw_plane *p, int64_t oh0, int64_t rows, int64_t c
       if (ih >= 0 && ih < in_h) in_row(p, &mk, p->x + ih * in_w, x0, i, sh, kh, kw, U, SW, acc);
     }
   }
+  /* the block's values first, then the activation on all of them (four at a time), then stores */
+  __m512 v[ROWS * MAX_U];
+#pragma GCC unroll 4
+  for (int r = 0; r < ROWS; r++)
+#pragma GCC unroll 2
+    for (int u = 0; u < U; u++) {
+      int64_t at = (oh0 + r) * out_w + c0;
+      __mmask16 om = range_mask(c0 + u * VW, out_w);
+      v[r * U + u] = _mm512_add_ps(acc[r][u], _mm512_set1_ps(p->b));
+      if (p->r && r < rows) v[r * U + u] = _mm512_add_ps(v[r * U + u], _mm512_maskz_loadu_ps(om, p->r + at + u * VW));
+    }
+  if (snt_k_act_needs_vecs(p->act)) snt_k_act_vecs512(p->act, v, (int)rows * U);
 #pragma GCC unroll 4
   for (int r = 0; r < ROWS; r++) {
     if (r >= rows) break;
@@ -135,9 +147,8 @@ AVX512 INLINE void block(const dw_plane *p, int64_t oh0, int64_t rows, int64_t c
 #pragma GCC unroll 2
     for (int u = 0; u < U; u++) {
       __mmask16 om = range_mask(c0 + u * VW, out_w);
-      __m512 v = _mm512_add_ps(acc[r][u], _mm512_set1_ps(p->b));
-      if (p->r) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(om, p->r + at + u * VW));
-      _mm512_mask_storeu_ps(p->y + at + u * VW, om, snt_k_act_all512(v, p->act));
+      __m512 t = snt_k_act_needs_vecs(p->act) ? v[r * U + u] : snt_k_act_vec512(v[r * U + u], p->act);
+      _mm512_mask_storeu_ps(p->y + at + u * VW, om, t);
     }
   }
 }

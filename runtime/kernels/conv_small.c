@@ -237,19 +237,31 @@ AVX512 static inline __attribute__((always_inline)) void tile(const small_job *j
     }
   }
   const snt_k_act *act = &j->e->act;
+  __m512 t[MO * NV]; /* the tile's values, then the exp-based activations on all of them at once */
+  int n = 0;
 #pragma GCC unroll 8
   for (int o = 0; o < MO; o++) {
     if (o >= a->chans) break;
     __m512 b = _mm512_set1_ps(a->bias ? a->bias[o] : 0.0f);
 #pragma GCC unroll 3
     for (int v = 0; v < nv; v++) {
-      __mmask16 m = lanes(a->cols - v * VW);
-      __m512 t = acc[o][v];
-      if (a->bias) t = _mm512_add_ps(t, b);
-      if (a->res) t = _mm512_add_ps(t, _mm512_maskz_loadu_ps(m, a->res + o * a->plane + v * VW));
+      __m512 x = acc[o][v];
+      if (a->bias) x = _mm512_add_ps(x, b);
+      if (a->res) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(lanes(a->cols - v * VW), a->res + o * a->plane + v * VW));
+      t[o * nv + v] = x;
+      n++;
+    }
+  }
+  if (snt_k_act_needs_vecs(act)) snt_k_act_vecs512(act, t, n);
+#pragma GCC unroll 8
+  for (int o = 0; o < MO; o++) {
+    if (o >= a->chans) break;
+#pragma GCC unroll 3
+    for (int v = 0; v < nv; v++) {
+      __m512 x = snt_k_act_needs_vecs(act) ? t[o * nv + v] : snt_k_act_vec512(t[o * nv + v], act);
       float *out = a->y + o * a->plane + v * VW;
-      if (a->cols - v * VW >= VW) _mm512_storeu_ps(out, snt_k_act_all512(t, act)); /* measured: beats a masked store */
-      else _mm512_mask_storeu_ps(out, m, snt_k_act_all512(t, act));
+      if (a->cols - v * VW >= VW) _mm512_storeu_ps(out, x); /* measured: beats a masked store */
+      else _mm512_mask_storeu_ps(out, lanes(a->cols - v * VW), x);
     }
   }
 }
@@ -423,16 +435,19 @@ static void output_row(const small_job *j, ring_state *r, int64_t n, int64_t h, 
     tile_args a = {r->buf + grp * s->cg * s->ring * s->row, rows, n_rows, kh_lo < 0 ? 0 : kh_lo,
                    j->wa + gb * s->taps * MO, dst + oc * plane, j->e->residual ? j->e->residual + at : NULL,
                    j->e->bias ? j->e->bias + oc : NULL, plane, 0, 0, s->mg - m0 < MO ? s->mg - m0 : MO};
-    for (int64_t j0 = 0; j0 < s->out_w; j0 += NV * VW) {
+    /* The row's vectors spread evenly over the fewest tiles (7: 3 + 2 + 2, not 3 + 3 + 1). */
+    int64_t vecs = (s->out_w + VW - 1) / VW, tiles = (vecs + NV - 1) / NV;
+    for (int64_t t = 0, j0 = 0; t < tiles; t++) {
+      int64_t nv = (vecs - j0 / VW) / (tiles - t) + ((vecs - j0 / VW) % (tiles - t) != 0);
       a.j0 = j0;
       a.cols = s->out_w - j0;
-      int64_t nv = (a.cols + VW - 1) / VW < NV ? (a.cols + VW - 1) / VW : NV;
       if (s->kw == 3) nv == 3 ? tile3_k3(j, &a) : nv == 2 ? tile2_k3(j, &a) : tile1_k3(j, &a);
       else if (nv == 3) tile3(j, &a);
       else if (nv == 2) tile2(j, &a);
       else tile1(j, &a);
-      a.y += NV * VW;
-      if (a.res) a.res += NV * VW;
+      a.y += nv * VW;
+      if (a.res) a.res += nv * VW;
+      j0 += nv * VW;
     }
   }
 }

@@ -23,9 +23,11 @@ AVX512 static inline __mmask16 lane_mask(int count) {
  * over independent vectors, so that their long dependency chains overlap. */
 #define ACT_LOOP(kind)                                                    \
   case kind:                                                              \
-    for (int i = 0; i < n; i++) v[i] = snt_k_act16(act, kind, v[i]);     \
+    for (i = 0; i + 4 <= n; i += 4) snt_k_act16x4(act, kind, v + i);      \
+    for (; i < n; i++) v[i] = snt_k_act16(act, kind, v[i]);               \
     break
 AVX512 __attribute__((noinline)) static void act_tile(__m512 *v, int n, const snt_k_act *act) {
+  int i;
   switch (act->kind) {
     ACT_LOOP(SNT_K_ACT_SILU);
     ACT_LOOP(SNT_K_ACT_SIGMOID);
