@@ -1,7 +1,7 @@
 /* bench_conv: per-layer speed of snt_k_conv on the seed models' convolution shapes against
  * the old path (a whole im2col + OpenBLAS sgemm + a separate bias/ReLU pass), interleaved run
  * by run in the same process; medians. Built as build/bench_conv (not a test).
- *   build/bench_conv [--batch N] [--threads T] [--reps R] [--model simple_cnn|deep_cnn|resnet50v2|alexnet|squeezenet|inception|all] [--cpu]
+ *   build/bench_conv [--batch N] [--threads T] [--reps R] [--model simple_cnn|deep_cnn|resnet50v2|alexnet|squeezenet|inception|densenet|all] [--cpu]
  *                    [--packed] [--no-blas] [--kernel SUBSTRING] [--only KxS] [--cold]
  * --packed: sinter's weights packed once before timing, as executables do (else per call);
  * --no-blas: sinter only (A/B runs of two builds); --kernel: only layers whose path name
@@ -46,6 +46,8 @@ static const layer layers[] = {
     {"inception", 1, 48, 35, 35, 64, 5, 1, 2},        {"inception", 1, 64, 35, 35, 96, 3, 1, 1},
     {"inception", 1, 96, 35, 35, 96, 3, 1, 1},        {"inception", 1, 288, 35, 35, 384, 3, 2, 0},
     {"inception", 1, 96, 35, 35, 96, 3, 2, 0},
+    /* bench/zoo's DenseNet-like model: the dense layers' 128 -> 32 3x3 on 56x56 and 28x28 */
+    {"densenet", 4, 128, 56, 56, 32, 3, 1, 1},        {"densenet", 4, 128, 28, 28, 32, 3, 1, 1},
 };
 
 /* --cpu: process CPU time instead of wall time (steadier on a shared machine; counts every

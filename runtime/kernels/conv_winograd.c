@@ -134,8 +134,18 @@ typedef struct seg {
   int m, lane;
 } seg;
 
+/* The first tile of block b: TB apart, but the last two blocks share their vectors evenly (3 + 1
+ * becomes 2 + 2), so that a map of 49 tiles and one channel block (128 -> 32 on 28x28) is not one
+ * thread's 48 tiles and the other's 1. Lanes are independent: any split gives the same bits. */
+static int64_t block_first(const wg_geo *s, int64_t b) {
+  if (b >= s->blocks) return s->tiles;
+  if (b < s->blocks - 1 || s->blocks < 2) return b * TB;
+  int64_t left = (s->tiles - (s->blocks - 2) * TB + VW - 1) / VW; /* vectors of the last two */
+  return (s->blocks - 2) * TB + (left + 1) / 2 * VW;
+}
+
 static int block_segs(const wg_geo *s, int64_t b, seg *out) {
-  int64_t first = b * TB, last = first + TB < s->tiles ? first + TB : s->tiles;
+  int64_t first = block_first(s, b), last = block_first(s, b + 1);
   int count = 0;
   for (int64_t t = first; t < last;) {
     int64_t tc = t % s->tcols, row = t / s->tcols, m = s->tcols - tc;
@@ -367,8 +377,7 @@ AVX512 static void block_outputs(const wg_job *J, int64_t ob, const seg *segs, i
 
 /* Vectors of tiles in block b (the last block may be short). */
 static int64_t block_vectors(const wg_geo *s, int64_t b) {
-  int64_t count = s->tiles - b * TB < TB ? s->tiles - b * TB : TB;
-  return (count + VW - 1) / VW;
+  return (block_first(s, b + 1) - block_first(s, b) + VW - 1) / VW;
 }
 
 /* Where thread t's pairs start: the pair boundary whose work before it (pairs weighted by their
