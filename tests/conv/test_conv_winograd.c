@@ -26,6 +26,8 @@ static const wcase cases[] = {
     {64, 1, 2, 9, 30, {1, 1}, {1, 1}},     /* one output channel */
     {64, 64, 3, 29, 31, {1, 1}, {1, 1}},   /* runs of tiles across images, several blocks */
     {16, 24, 1, 9, 70, {1, 1}, {0, 0}},    /* rows of 18 tiles: runs split at 16 */
+    {24, 16, 1, 28, 28, {1, 1}, {1, 1}},   /* 49 tiles: the last two blocks of 2 + 2 vectors */
+    {20, 12, 2, 28, 28, {1, 1}, {1, 1}},   /* 98 tiles: blocks of 3, 2 and 2 vectors */
     {512, 33, 1, 14, 14, {1, 1}, {1, 1}},  /* long sums: the accuracy of F(4x4, 3x3) */
     {512, 64, 3, 8, 9, {1, 1}, {1, 1}},
 };
