@@ -1,7 +1,7 @@
 /* bench_conv: per-layer speed of snt_k_conv on the seed models' convolution shapes against
  * the old path (a whole im2col + OpenBLAS sgemm + a separate bias/ReLU pass), interleaved run
  * by run in the same process; medians. Built as build/bench_conv (not a test).
- *   build/bench_conv [--batch N] [--threads T] [--reps R] [--model simple_cnn|deep_cnn|resnet50v2|alexnet|squeezenet|inception|densenet|all] [--cpu]
+ *   build/bench_conv [--batch N] [--threads T] [--reps R] [--model simple_cnn|deep_cnn|resnet50v2|alexnet|squeezenet|inception|densenet|mobilenet|all] [--cpu]
  *                    [--packed] [--no-blas] [--kernel SUBSTRING] [--only KxS] [--cold]
  * --packed: sinter's weights packed once before timing, as executables do (else per call);
  * --no-blas: sinter only (A/B runs of two builds); --kernel: only layers whose path name
@@ -48,6 +48,9 @@ static const layer layers[] = {
     {"inception", 1, 96, 35, 35, 96, 3, 2, 0},
     /* bench/zoo's DenseNet-like model: the dense layers' 128 -> 32 3x3 on 56x56 and 28x28 */
     {"densenet", 4, 128, 56, 56, 32, 3, 1, 1},        {"densenet", 4, 128, 28, 28, 32, 3, 1, 1},
+    /* bench/zoo's MobileNet-V2-like model: expansions on 14x14 and 7x7 maps */
+    {"mobilenet", 4, 64, 14, 14, 384, 1, 1, 0},       {"mobilenet", 3, 96, 14, 14, 576, 1, 1, 0},
+    {"mobilenet", 2, 160, 7, 7, 960, 1, 1, 0},        {"mobilenet", 1, 160, 7, 7, 640, 1, 1, 0},
 };
 
 /* --cpu: process CPU time instead of wall time (steadier on a shared machine; counts every

@@ -22,6 +22,9 @@ enum {
   CHUNK_STRIPS = 16, /* row strips whose A block (16 x 14 x kc) stays in L2 */
   MIN_K = 192,       /* cin x taps: below, the strips' packing outweighs the products (LeNet's
                         6 -> 16 5x5 on 14x14 ran 2.8x, 3 -> 16 3x3 3.4x slower than implicit GEMM) */
+  MAX_P_NARROW = 64, MIN_K_NARROW = 96, /* 1x1 on maps to 8x8 from K = 96: the GEMM's 32-column
+                        tiles cover 49 pixels with 64 (MobileNet-V2's 160 -> 960 on 7x7: 0.046-0.052
+                        against 0.059-0.097 ms; on 14x14 96 -> 576 a tie, so those keep MIN_K) */
   MIN_COUT = 16      /* fewer fill under half of the 32 tile columns: SqueezeNet's 512 -> 4 1x1 on
                         13x13 ran at 3% of peak here (0.055 ms), see snt_k_conv_t_applies */
 };
@@ -31,7 +34,8 @@ enum {
 int snt_k_conv_t_applies(const snt_k_conv3 *g) {
   int64_t floats;
   if (g->groups != 1 || g->w.out_size > (g->w.k_size > 1 ? MAX_P_TAPS : MAX_P) || g->w.k_size > MAX_TAPS ||
-      g->cin * g->w.k_size < MIN_K || g->cout < MIN_COUT)
+      g->cin * g->w.k_size < (g->w.k_size == 1 && g->w.out_size <= MAX_P_NARROW ? MIN_K_NARROW : MIN_K) ||
+      g->cout < MIN_COUT)
     return 0;
   return !__builtin_mul_overflow(g->cin, g->w.in_size, &floats) && floats <= INT32_MAX;
 }
