@@ -45,7 +45,8 @@ static const layer layers[] = {
     /* bench/zoo's Inception-like model: the 35x35 blocks' 5x5 and 3x3 convs, the stride-2 reduction */
     {"inception", 1, 48, 35, 35, 64, 5, 1, 2},        {"inception", 1, 64, 35, 35, 96, 3, 1, 1},
     {"inception", 1, 96, 35, 35, 96, 3, 1, 1},        {"inception", 1, 288, 35, 35, 384, 3, 2, 0},
-    {"inception", 1, 96, 35, 35, 96, 3, 2, 0},
+    {"inception", 1, 96, 35, 35, 96, 3, 2, 0},        {"inception", 8, 768, 17, 17, 192, 1, 1, 0},
+    {"inception", 2, 768, 17, 17, 128, 1, 1, 0},
     /* bench/zoo's DenseNet-like model: the dense layers' 128 -> 32 3x3 on 56x56 and 28x28 */
     {"densenet", 4, 128, 56, 56, 32, 3, 1, 1},        {"densenet", 4, 128, 28, 28, 32, 3, 1, 1},
     /* bench/zoo's MobileNet-V2-like model: expansions on 14x14 and 7x7 maps */

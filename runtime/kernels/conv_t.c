@@ -16,7 +16,9 @@ enum {
   MR = SNT_K_CONV_T_MR,
   NR = SNT_K_CONV_T_NR,
   MAX_TAPS = 64,     /* kernel positions; more take the other paths */
-  MAX_P = 256,       /* output pixels per image of a 1x1 conv: larger maps fill the GEMM's tile */
+  MAX_P = 300,       /* output pixels per image of a 1x1 conv: larger maps fill the GEMM's tile;
+                        Inception's 768 -> 192 and 128 on 17x17 (289) ran 2-6% faster here at batch
+                        1 (bench_conv and in the model, 3-4 alternations) and 3-25% at batch 32 */
   MAX_P_TAPS = 1296, /* with taps: 28x28 maps ran 3-13% faster here than as implicit GEMM, and Inception's
                         48 -> 64 5x5 on 35x35 in bench/zoo's model 0.73-0.79 against 0.84-0.87 ms */
   CHUNK_STRIPS = 16, /* row strips whose A block (16 x 14 x kc) stays in L2 */

@@ -78,6 +78,7 @@ static const conv_case cases[] = {
     {"small 3x3 7x7 batch 1 cout 100", 2, 40, 100, 1, 1, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
     {"small 1x1 7x7 batch 1 deep", 2, 300, 70, 1, 1, {7, 7}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
     {"small 1x1 7x7 K 96", 2, 96, 37, 1, 2, {7, 7}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+    {"small 1x1 17x17", 2, 200, 40, 1, 2, {17, 17}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
     {"small 3x3 stride 2 14 to 7", 2, 24, 40, 1, 1, {14, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
     {"small 3x3 stride 2 28 to 14", 2, 22, 33, 1, 2, {28, 28}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
     {"small 1x1 14x14 batch 1", 2, 199, 64, 1, 1, {14, 14}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
@@ -209,7 +210,7 @@ static void expected_kernel(const conv_case *c, snt_k_isa isa, char *buf, size_t
   if (isa == SNT_K_ISA_AVX512 && winograd_applies(c, &d)) snprintf(buf, n, "conv-winograd-avx512");
   else if (isa == SNT_K_ISA_AVX512 && direct_applies(c, &d)) snprintf(buf, n, "conv-direct-avx512");
   else if (c->cin / c->groups == 1 && c->groups > 1) snprintf(buf, n, "conv-depthwise-%s", in);
-  else if (isa == SNT_K_ISA_AVX512 && c->groups == 1 && out <= (taps > 1 ? 1024 : 256) && taps <= 64 &&
+  else if (isa == SNT_K_ISA_AVX512 && c->groups == 1 && out <= (taps > 1 ? 1024 : 300) && taps <= 64 &&
            c->cin * taps >= (taps == 1 && out <= 64 ? 96 : 192) && c->cout >= 16 && !(pointwise && out == 1 && c->batch <= 4))
     snprintf(buf, n, "conv-gemmt-avx512");
   else snprintf(buf, n, "conv-gemm-%s-%s", in, pointwise ? "1x1" : "implicit");
