@@ -182,7 +182,8 @@ SNT_AVX512_INLINE __m512 snt_k_act16(const snt_k_act *a, snt_k_act_kind kind, __
 
 /* snt_k_sigmoid16 of four vectors, each step of the four adjacent: alone its chain of some 20
  * dependent operations leaves the FMA pipes idle (SiLU 3.9 ns a vector in a loop, 2.9 ns four
- * at a time, this machine); the same operations in the same order, so the same bits. */
+ * at a time, this machine). The same operations in the same order as snt_k_sigmoid16 and
+ * snt_k_exp16_in_range, so the same bits: change them together (test_act_pass checks). */
 SNT_AVX512_INLINE void snt_k_sigmoid16x4(__m512 v[4]) {
   __m512 e[4], fx[4], r[4], p[4];
 #define SNT_X4 for (int u = 0; u < 4; u++)
@@ -213,18 +214,16 @@ SNT_AVX512_INLINE void snt_k_act16x4(const snt_k_act *a, snt_k_act_kind kind, __
   }
 }
 
-/* Whether act is beyond snt_k_act_vec512 (the exp-based and hard kinds). */
-static inline __attribute__((unused)) int snt_k_act_needs_vecs(const snt_k_act *act) {
-  return act->kind != SNT_K_ACT_NONE && act->kind != SNT_K_ACT_RELU && act->kind != SNT_K_ACT_LEAKY_RELU &&
-         act->kind != SNT_K_ACT_CLIP;
-}
-
-/* act on n vectors in place, four at a time: for stores that have a tile's values at hand. */
-SNT_AVX512_INLINE void snt_k_act_vecs512(const snt_k_act *act, __m512 *v, int n) {
-  snt_k_act_kind kind = act->kind;
+/* kind on n vectors in place, four at a time: for stores that have a tile's values at hand
+ * (kind a constant where the caller switches on it, act->kind otherwise). */
+SNT_AVX512_INLINE void snt_k_act_vecs_kind512(const snt_k_act *act, snt_k_act_kind kind, __m512 *v, int n) {
   int i = 0;
   for (; i + 4 <= n; i += 4) snt_k_act16x4(act, kind, v + i);
   for (; i < n; i++) v[i] = snt_k_act16(act, kind, v[i]);
+}
+
+SNT_AVX512_INLINE void snt_k_act_vecs512(const snt_k_act *act, __m512 *v, int n) {
+  snt_k_act_vecs_kind512(act, act->kind, v, n);
 }
 
 /* Every kind, act->kind read once per call. */

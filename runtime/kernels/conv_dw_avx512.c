@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "act_avx512.h"
+#include "act_pass.h"
 #include "conv_impl.h"
 
 #define AVX512 __attribute__((target("avx512f")))
@@ -139,7 +140,8 @@ AVX512 INLINE void block(const dw_plane *p, int64_t oh0, int64_t rows, int64_t c
       v[r * U + u] = _mm512_add_ps(acc[r][u], _mm512_set1_ps(p->b));
       if (p->r && r < rows) v[r * U + u] = _mm512_add_ps(v[r * U + u], _mm512_maskz_loadu_ps(om, p->r + at + u * VW));
     }
-  if (snt_k_act_needs_vecs(p->act)) snt_k_act_vecs512(p->act, v, (int)rows * U);
+  const int pass = snt_k_act_needs_pass(p->act); /* else the store's cheap kinds */
+  if (pass) snt_k_act_vecs512(p->act, v, (int)rows * U);
 #pragma GCC unroll 4
   for (int r = 0; r < ROWS; r++) {
     if (r >= rows) break;
@@ -147,7 +149,7 @@ AVX512 INLINE void block(const dw_plane *p, int64_t oh0, int64_t rows, int64_t c
 #pragma GCC unroll 2
     for (int u = 0; u < U; u++) {
       __mmask16 om = range_mask(c0 + u * VW, out_w);
-      __m512 t = snt_k_act_needs_vecs(p->act) ? v[r * U + u] : snt_k_act_vec512(v[r * U + u], p->act);
+      __m512 t = pass ? v[r * U + u] : snt_k_act_vec512(v[r * U + u], p->act);
       _mm512_mask_storeu_ps(p->y + at + u * VW, om, t);
     }
   }

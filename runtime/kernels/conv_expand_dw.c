@@ -58,7 +58,7 @@ static snt_status geometry(const snt_k_conv_desc *pwd, const snt_k_conv_desc *dw
      * 4 and the other 3; 8 of 7 rows is 4 each) */
     int64_t per = ((have + threads - 1) / threads * threads + G->pw.batch - 1) / G->pw.batch;
     int64_t even = (out_h + per - 1) / per;
-    if (even >= 1 && G->pw.batch * ((out_h + even - 1) / even) % threads == 0) band = even;
+    if (G->pw.batch * ((out_h + even - 1) / even) % threads == 0) band = even;
   }
   G->band = band;
   G->bands = out_h ? (out_h + band - 1) / band : 0;

@@ -238,7 +238,6 @@ AVX512 static inline __attribute__((always_inline)) void tile(const small_job *j
   }
   const snt_k_act *act = &j->e->act;
   __m512 t[MO * NV]; /* the tile's values, then the exp-based activations on all of them at once */
-  int n = 0;
 #pragma GCC unroll 8
   for (int o = 0; o < MO; o++) {
     if (o >= a->chans) break;
@@ -249,16 +248,16 @@ AVX512 static inline __attribute__((always_inline)) void tile(const small_job *j
       if (a->bias) x = _mm512_add_ps(x, b);
       if (a->res) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(lanes(a->cols - v * VW), a->res + o * a->plane + v * VW));
       t[o * nv + v] = x;
-      n++;
     }
   }
-  if (snt_k_act_needs_vecs(act)) snt_k_act_vecs512(act, t, n);
+  const int pass = snt_k_act_needs_pass(act); /* else the store's cheap kinds */
+  if (pass) snt_k_act_vecs512(act, t, (int)((a->chans < MO ? a->chans : MO) * nv));
 #pragma GCC unroll 8
   for (int o = 0; o < MO; o++) {
     if (o >= a->chans) break;
 #pragma GCC unroll 3
     for (int v = 0; v < nv; v++) {
-      __m512 x = snt_k_act_needs_vecs(act) ? t[o * nv + v] : snt_k_act_vec512(t[o * nv + v], act);
+      __m512 x = pass ? t[o * nv + v] : snt_k_act_vec512(t[o * nv + v], act);
       float *out = a->y + o * a->plane + v * VW;
       if (a->cols - v * VW >= VW) _mm512_storeu_ps(out, x); /* measured: beats a masked store */
       else _mm512_mask_storeu_ps(out, lanes(a->cols - v * VW), x);

@@ -21,13 +21,11 @@ AVX512 static inline __mmask16 lane_mask(int count) {
 /* The exp-based and hard activations over a finished tile, in one call after the accumulators
  * are dead: a call per vector spilled the 28 live ones each time, and here the kind's loop runs
  * over independent vectors, so that their long dependency chains overlap. */
-#define ACT_LOOP(kind)                                                    \
-  case kind:                                                              \
-    for (i = 0; i + 4 <= n; i += 4) snt_k_act16x4(act, kind, v + i);      \
-    for (; i < n; i++) v[i] = snt_k_act16(act, kind, v[i]);               \
+#define ACT_LOOP(kind)                          \
+  case kind:                                    \
+    snt_k_act_vecs_kind512(act, kind, v, n);    \
     break
 AVX512 __attribute__((noinline)) static void act_tile(__m512 *v, int n, const snt_k_act *act) {
-  int i;
   switch (act->kind) {
     ACT_LOOP(SNT_K_ACT_SILU);
     ACT_LOOP(SNT_K_ACT_SIGMOID);
