@@ -1,5 +1,7 @@
 /* add(a, conv2d(...)) becomes the convolution's fused residual: the conv kernel adds a
- * before its activation, so the sum never takes its own pass over memory. */
+ * before its activation, so the sum never takes its own pass over memory. Nodes run in their
+ * order, so a must be made before the conv: add(main, shortcut) with the shortcut's conv first
+ * (a pre-activation ResNet's projection, as Keras writes it) fuses into the main branch's conv. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,7 @@ snt_status snt_pass_fuse_residual(snt_graph *g, snt_diag *d, int *changed) {
     for (int side = 1; side >= 0; side--) {
       int y = add->in[side], other = add->in[1 - side], first, c = g->tensors[y].producer;
       if (c < 0 || dead[c] || y == other || snt_readers(g, y, &first) != 1 || snt_ir_is_output(g, y)) continue;
+      if (g->tensors[other].producer > c) continue; /* made after the conv runs */
       snt_node *conv = &g->nodes[c];
       if (conv->op != &snt_op_conv2d || snt_node_int(conv, "residual", 0) ||
           strcmp(snt_node_string(conv, "activation", "none"), "none") != 0 ||

@@ -59,6 +59,11 @@ cases = {
                               bn_node("s", 3, "b"), helper.make_node("Relu", ["b"], ["r"], name="relu"),
                               helper.make_node("Add", ["r", "s"], ["z"], name="next")],
                              [init(rng.standard_normal((3, 3, 3, 3)), "W3")] + bn3(), ["z"], ["batchnorm", "relu"], []),
+    # add(main, shortcut) with the shortcut's conv first in node order (Keras's projection): the
+    # residual fuses into the conv that runs last (before, into the shortcut's conv, which then
+    # read the main branch before it was made).
+    "residual_shortcut_first": ([conv("x", "W", "sc", "conv0"), conv("x", "W2", "h", "conv1"),
+                                 helper.make_node("Add", ["h", "sc"], ["y"], name="add")], [W, W2], ["y"], ["add"], []),
     "tap_and_conv_outputs": ([conv("x", "W", "y", "conv"), bn_node("y", 1, "t")], [W] + bn(1), ["y", "t"],
                              ["batchnorm"], []),
     "clip_relu6": ([conv("x", "W", "c", "conv"), helper.make_node("Clip", ["c", "lo", "hi"], ["y"], name="relu6")],
