@@ -202,6 +202,19 @@ static void emit_conv_maxpool(snt_emit *e, const snt_node *n, const char *packed
                 snt_emit_ptr(e, n->out[0]), snt_emit_ptr(e, n->out[1]));
 }
 
+/* A reader of a BF16 tap (snt_pass_bf16_taps, "x_bf16"): the call that reads the tap's
+ * bfloat16 values while the context runs BF16, as the head of an if-else whose else is the
+ * float call the caller writes next. */
+static void emit_bf16_in(snt_emit *e, const snt_node *n, const char *tap, bool residual) {
+  if (!snt_node_int(n, "x_bf16", 0)) return;
+  snt_graph *g = (snt_graph *)e->g;
+  snt_emit_line(e, "if (snt_k_ctx_runs_bf16(m->k)) {");
+  snt_emit_line(e, "  if (SNT_K_FAILED(snt_k_conv_bf16_in(m->k, &d, (const uint16_t *)%s, %s, %s, %s, %s, %s, S))) return snt_k_st_;",
+                snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]), snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL",
+                residual ? snt_emit_ptr(e, n->in[3]) : "NULL", snt_emit_ptr(e, n->out[0]), tap);
+  snt_emit_line(e, "} else");
+}
+
 static snt_status emit(snt_emit *e, int node) {
   const snt_node *n = &e->g->nodes[node];
   snt_k_conv_desc k;
@@ -218,10 +231,12 @@ static snt_status emit(snt_emit *e, int node) {
    * weights change every step: a packed copy would only add to the training's memory. */
   size_t packed = f64 || e->step || e->no_pack || e->plan->places[n->in[1]].kind != SNT_PLACE_WEIGHTS ? 0 : snt_k_conv_packed_weights_bytes(&k);
   if (tap_s >= 0 && tap_t >= 0 && n->n_out > 1 && !f64) { /* the batchnorm of snt_pass_fuse_bn_tap */
-    snt_emit_line(e, "const snt_k_conv_tap T = {.scale = %s, .shift = %s, .out = %s, .relu = %d};",
-                  snt_emit_ptr(e, tap_s), snt_emit_ptr(e, tap_t),
-                  snt_emit_ptr(e, n->out[1]), (int)snt_node_int(n, "tap_relu", 0));
+    /* snt_pass_bf16_taps: the readers take the tap in bfloat16 whenever the context runs BF16 */
+    snt_emit_line(e, "const snt_k_conv_tap T = {.scale = %s, .shift = %s, .out = %s, .relu = %d, .bf16 = %s};",
+                  snt_emit_ptr(e, tap_s), snt_emit_ptr(e, tap_t), snt_emit_ptr(e, n->out[1]),
+                  (int)snt_node_int(n, "tap_relu", 0), snt_node_int(n, "tap_bf16", 0) ? "snt_k_ctx_runs_bf16(m->k)" : "0");
     const char *pk = emit_packed(e, n, packed);
+    emit_bf16_in(e, n, "&T", residual);
     snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv_tapped(m->k, &d, %s, %s, %s, %s, %s, %s, &T, S))) return snt_k_st_;",
                   snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]), pk,
                   snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL", residual ? snt_emit_ptr(e, n->in[3]) : "NULL",
@@ -237,10 +252,12 @@ static snt_status emit(snt_emit *e, int node) {
     emit_conv_maxpool(e, n, pk, snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL");
   } else if (packed && packed != SIZE_MAX) {
     emit_packed(e, n, packed);
+    emit_bf16_in(e, n, "NULL", residual);
     snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv_packed(m->k, &d, %s, %s, P, %s, %s, %s, S))) return snt_k_st_;",
                   snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]), snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL",
                   residual ? snt_emit_ptr(e, n->in[3]) : "NULL", snt_emit_ptr(e, n->out[0]));
   } else {
+    if (!f64) emit_bf16_in(e, n, "NULL", residual);
     snt_emit_line(e, "if (SNT_K_FAILED(snt_k_conv%s(%s&d, %s, %s, %s, %s, %s%s))) return snt_k_st_;", f64 ? "_f64" : "",
                   f64 ? "" : "m->k, ", snt_emit_ptr(e, n->in[0]), snt_emit_ptr(e, n->in[1]),
                   snt_in_opt(g, n, 2) ? snt_emit_ptr(e, n->in[2]) : "NULL", residual ? snt_emit_ptr(e, n->in[3]) : "NULL",
@@ -265,7 +282,10 @@ static const char *kernel_name(snt_emit *e, int node) {
   const char *which = snt_node_int(n, "pool2", 0) ? "_pool2" : snt_node_int(n, "maxpool", 0) ? "_maxpool" : "";
   char batch[32];
   snprintf(batch, sizeof batch, "%lldLL", (long long)k.batch);
-  return snt_format_keep(e, "snt_k_conv%s_kernel(m->k, &(const snt_k_conv_desc)%s)", which, desc_init(e, &k, batch, true));
+  const char *call = snt_format_keep(e, "snt_k_conv%s_kernel(m->k, &(const snt_k_conv_desc)%s)", which, desc_init(e, &k, batch, true));
+  if (snt_node_int(n, "x_bf16", 0)) /* emit_bf16_in's call: the BF16 GEMM on the tap's bfloat16 values */
+    return snt_format_keep(e, "(snt_k_ctx_runs_bf16(m->k) ? \"conv-gemm-bf16-1x1-bf16in\" : %s)", call);
+  return call;
 }
 
 static double flops(const snt_graph *g, const snt_node *n) {

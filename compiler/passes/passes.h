@@ -40,6 +40,9 @@ snt_status snt_pass_fuse_bn_relu(snt_graph *g, snt_diag *d, int *changed);
  * a fused residual) becomes the conv's second output, written in the conv's store. Last: no
  * later pass may change what the conv's first output is. */
 snt_status snt_pass_fuse_bn_tap(snt_graph *g, snt_diag *d, int *changed);
+/* A tap whose readers are all 1x1 convs: written and read in bfloat16 when the context runs
+ * BF16 (bf16_taps.c). */
+snt_status snt_pass_bf16_taps(snt_graph *g, snt_diag *d, int *changed);
 /* A conv2d read only by a 2x2 stride-2 max pool writes the pool as its second output (inference). */
 snt_status snt_pass_fuse_conv_pool(snt_graph *g, snt_diag *d, int *changed);
 /* A 1x1 conv read only by a depthwise conv, on maps of 1 MB and more an image: one

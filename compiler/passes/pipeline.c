@@ -22,7 +22,7 @@ static const pipeline pipelines[] = {
                                  snt_pass_fuse_activation, snt_pass_fuse_bn_relu, snt_pass_dead_nodes},
                                 8,
                                 {snt_pass_fuse_bn_tap, snt_pass_fuse_conv_pool, snt_pass_fuse_expand_dw, snt_pass_fuse_channel_scale,
-                                 snt_pass_dead_nodes}},
+                                 snt_pass_bf16_taps, snt_pass_dead_nodes}},
     /* Every parameter keeps its value (no folding), so weights map by name. */
     [SNT_PIPELINE_KEEP_VALUES] = {{snt_pass_drop_identity, snt_pass_fold_pad, snt_pass_fuse_activation,
                                    snt_pass_fuse_bn_relu, snt_pass_dead_nodes},

@@ -47,6 +47,8 @@ typedef enum snt_k_precision { SNT_K_FP32, SNT_K_BF16 } snt_k_precision;
 void snt_k_ctx_set_precision(snt_k_ctx *ctx, snt_k_precision p);
 /* Whether BF16 products run here (AVX512_BF16, and SINTER_ISA not below avx512). */
 int snt_k_bf16_available(void);
+/* Whether ctx's products run in BF16 now: precision SNT_K_BF16 on a CPU that has AVX512_BF16. */
+int snt_k_ctx_runs_bf16(snt_k_ctx *ctx);
 /* A training step's context (generated step code sets it): convolutions keep to the paths that
  * sum the products of the definition (not Winograd, whose transforms round differently, so that
  * a max-pool's gradient goes where a float64 reference sends it). */
@@ -138,11 +140,21 @@ typedef struct snt_k_conv_tap {
   const float *scale, *shift;
   float *out;
   int relu;
+  /* out holds the values rounded to bfloat16 (round to nearest even, as the BF16 GEMM rounds
+   * its operands), one uint16_t per element at the float's index: for readers that are BF16
+   * 1x1 layers (snt_k_conv_bf16_in), at half the bytes. Only in a context that runs BF16. */
+  int bf16;
 } snt_k_conv_tap;
 /* snt_k_conv_packed (packed_w NULL: snt_k_conv) that also writes tap (NULL: none). */
 snt_status snt_k_conv_tapped(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w,
                              const float *packed_w, const float *bias, const float *residual, float *y,
                              const snt_k_conv_tap *tap, void *scratch);
+/* snt_k_conv_tapped (weights rounded and cached by the BF16 GEMM) whose x is a BF16 tap's
+ * output: the BF16 GEMM reads it as its B, where it would round a float x to the same values.
+ * A 1x1, stride-1, unpadded, one-group conv in a context that runs BF16; else SNT_ERR_INPUT. */
+snt_status snt_k_conv_bf16_in(snt_k_ctx *ctx, const snt_k_conv_desc *d, const uint16_t *x, const float *w,
+                              const float *bias, const float *residual, float *y, const snt_k_conv_tap *tap,
+                              void *scratch);
 /* A 2-D conv and the 2x2 stride-2 max pool (no padding, the last odd row and column dropped)
  * of its output: pooled = maxpool(act(conv(x, w) + bias)), bit for bit as snt_k_conv_packed
  * then snt_k_pool_ctx. The direct path pools each pair of output rows while they are in cache

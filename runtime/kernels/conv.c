@@ -114,6 +114,7 @@ typedef enum conv_path { PATH_IMPLICIT, PATH_1X1, PATH_DEPTHWISE, PATH_DIRECT, P
  * every layer in BF16. */
 static int layer_bf16(snt_k_ctx *ctx, const snt_k_conv3 *g) {
   if (!snt_k_ctx_bf16(ctx)) return 0;
+  if (g->x_bf16) return 1; /* its image is bfloat16 already (a BF16 tap): nothing left to round per call */
   if (!snt_k_ctx_bf16_fp32_paths(ctx)) return 1;
   if (g->w.k_size > 1) return g->cg * g->w.k_size >= 256;
   return g->cg >= 128 && g->mg >= 128;
@@ -124,6 +125,7 @@ static int layer_bf16(snt_k_ctx *ctx, const snt_k_conv3 *g) {
  * 128 channels, see snt_k_conv_winograd_applies), except in training; small maps on AVX-512 take the transposed
  * product (conv_t.c); a BF16 layer (layer_bf16) keeps the GEMM, which rounds the weights itself. */
 static conv_path choose(snt_k_ctx *ctx, const snt_k_conv3 *g, snt_k_isa isa) {
+  if (g->x_bf16) return PATH_1X1; /* snt_k_conv_bf16_in checked the shape */
   int bf16 = layer_bf16(ctx, g);
   if (isa == SNT_K_ISA_AVX512 && ctx && !snt_k_ctx_training(ctx) && (!bf16 || snt_k_ctx_bf16_fp32_paths(ctx)) &&
       snt_k_conv_winograd_applies(g, bf16))
@@ -291,7 +293,8 @@ static int pair_source(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g, cons
 static snt_k_epilogue_desc conv_epilogue(const snt_k_conv_epi *e, int64_t ch0, int64_t yoff, int64_t p, int stream) {
   return (snt_k_epilogue_desc){
       .alpha = 1.0f, .row_bias = e->bias ? e->bias + ch0 : NULL, .residual = e->residual ? e->residual + yoff : NULL,
-      .ldr = p, .act = e->act, .tap = e->tap ? e->tap->out + yoff : NULL, .ldt = p,
+      .ldr = p, .act = e->act, .tap = e->tap && !e->tap->bf16 ? e->tap->out + yoff : NULL, .ldt = p,
+      .tap16 = e->tap && e->tap->bf16 ? (uint16_t *)e->tap->out + yoff : NULL,
       .tap_scale = e->tap ? e->tap->scale + ch0 : NULL, .tap_shift = e->tap ? e->tap->shift + ch0 : NULL,
       .tap_relu = e->tap && e->tap->relu, .stream = stream};
 }
@@ -318,7 +321,8 @@ static snt_status conv_gemm_batch(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_con
       .c = y, .ldc = p, .col_block = p, .col_stride = g->cout * p, .b_stride = g->cin * g->w.in_size,
       .epi = conv_epilogue(e, 0, 0, p, stream), .a_constant = 1};
   if (is_pointwise(g)) {
-    c.b = x;
+    if (g->x_bf16) c.b16 = (const uint16_t *)x;
+    else c.b = x;
     c.ldb = p;
   } else if (!pair_source(ctx, isa, g, x, g->batch, &wp, &src, &c)) {
     float *xpad = padded_buffer(ctx, g, g->batch, &wp);
@@ -358,7 +362,8 @@ static snt_status conv_gemm(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g,
   for (int64_t n = 0; n < g->batch; n++) {
     if (xpad) pad_planes(ctx, g, &wp, g->cin, x + n * g->cin * g->w.in_size, xpad, 0);
     for (int64_t grp = 0; grp < g->groups; grp++) {
-      const float *xg = x + (n * g->cin + grp * g->cg) * g->w.in_size;
+      int64_t xoff = (n * g->cin + grp * g->cg) * g->w.in_size;
+      const float *xg = g->x_bf16 ? NULL : x + xoff;
       int64_t yoff = (n * g->cout + grp * g->mg) * p;
       snt_k_conv_src src = {&g->w, xg, 0, 0};
       if (xpad) src = (snt_k_conv_src){&wp, xpad + grp * g->cg * wp.in_size, 1, 0};
@@ -367,7 +372,8 @@ static snt_status conv_gemm(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g,
           .packed_a = packed ? packed + (size_t)grp * group_floats : NULL,
           .c = y + yoff, .ldc = p, .epi = conv_epilogue(e, grp * g->mg, yoff, p, stream), .a_constant = 1};
       if (pointwise) {
-        c.b = xg;
+        if (g->x_bf16) c.b16 = (const uint16_t *)x + xoff;
+        else c.b = xg;
         c.ldb = p;
       } else if (!(pairs && pair_source(ctx, isa, g, xg, 1, &wp, &src, &c))) {
         c.pack_b = snt_k_conv_pack_b_for(isa);
@@ -384,27 +390,37 @@ void snt_k_conv_tap_pass(const snt_k_conv_tap *tap, int64_t batch, int64_t chann
   for (int64_t n = 0; n < batch; n++) {
     for (int64_t c = 0; c < channels; c++) {
       int64_t off = (n * channels + c) * plane;
-      snt_k_tap_run(y + off, tap->out + off, plane, tap->scale[c], tap->shift[c], tap->relu);
+      if (tap->bf16) snt_k_tap_run16(y + off, (uint16_t *)tap->out + off, plane, tap->scale[c], tap->shift[c], tap->relu);
+      else snt_k_tap_run(y + off, tap->out + off, plane, tap->scale[c], tap->shift[c], tap->relu);
     }
   }
 }
 
-static int tap_ok(const snt_k_conv_tap *tap) { return !tap || (tap->scale && tap->shift && tap->out); }
+/* A BF16 tap only where the context runs BF16: its readers are BF16 layers. */
+static int tap_ok(snt_k_ctx *ctx, const snt_k_conv_tap *tap) {
+  return !tap || (tap->scale && tap->shift && tap->out && (!tap->bf16 || snt_k_ctx_bf16(ctx)));
+}
 
 /* The convolution, with the weights already packed for ctx's ISA (packed NULL: packed here). */
 static snt_status conv_run(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w,
                            const float *packed, const float *bias, const float *residual, float *y,
-                           const snt_k_conv_tap *tap) {
+                           const snt_k_conv_tap *tap, int x_bf16) {
   snt_k_conv3 g;
   snt_status st = snt_k_conv3_init(d, &g);
   if (st != SNT_OK) return st;
-  if (!tap_ok(tap)) return SNT_ERR_INPUT;
+  if (!tap_ok(ctx, tap)) return SNT_ERR_INPUT;
+  if (x_bf16 && (!is_pointwise(&g) || g.groups != 1 || !snt_k_ctx_bf16(ctx))) return SNT_ERR_INPUT;
+  g.x_bf16 = x_bf16;
   if (g.batch == 0 || g.w.out_size == 0) return SNT_OK;
   snt_k_conv_epi e = {.bias = bias, .residual = residual, .act = d->act};
   snt_k_isa isa = snt_k_ctx_isa(ctx);
   switch (choose(ctx, &g, isa)) {
     case PATH_WINO: st = snt_k_conv_winograd(ctx, &g, x, w, packed, &e, y); break;
-    case PATH_T: e.tap = tap; return snt_k_conv_t(ctx, &g, x, w, packed, &e, y);
+    case PATH_T: /* conv_t writes a float tap in its store; a BF16 one goes as a pass */
+      if (!tap || !tap->bf16) e.tap = tap;
+      st = snt_k_conv_t(ctx, &g, x, w, packed, &e, y);
+      if (st != SNT_OK || e.tap) return st;
+      break;
     case PATH_DIRECT: st = snt_k_conv_small(ctx, &g, x, w, packed, &e, y); break;
     case PATH_DEPTHWISE: snt_k_conv_depthwise(ctx, isa, &g, x, w, &e, y); break;
     case PATH_1X1:
@@ -417,14 +433,21 @@ static snt_status conv_run(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float
 snt_status snt_k_conv(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w, const float *bias,
                       const float *residual, float *y, void *scratch) {
   (void)scratch;
-  return conv_run(ctx, d, x, w, NULL, bias, residual, y, NULL);
+  return conv_run(ctx, d, x, w, NULL, bias, residual, y, NULL, 0);
 }
 
 snt_status snt_k_conv_tapped(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w,
                              const float *packed_w, const float *bias, const float *residual, float *y,
                              const snt_k_conv_tap *tap, void *scratch) {
   (void)scratch;
-  return conv_run(ctx, d, x, w, packed_w, bias, residual, y, tap);
+  return conv_run(ctx, d, x, w, packed_w, bias, residual, y, tap, 0);
+}
+
+snt_status snt_k_conv_bf16_in(snt_k_ctx *ctx, const snt_k_conv_desc *d, const uint16_t *x, const float *w,
+                              const float *bias, const float *residual, float *y, const snt_k_conv_tap *tap,
+                              void *scratch) {
+  (void)scratch;
+  return conv_run(ctx, d, (const float *)x, w, NULL, bias, residual, y, tap, 1);
 }
 
 /* Depthwise convs never use the GEMM; every other shape may (the direct path is AVX-512 only). */
@@ -472,7 +495,7 @@ snt_status snt_k_conv_pack_weights(snt_k_ctx *ctx, const snt_k_conv_desc *d, con
 snt_status snt_k_conv_packed(snt_k_ctx *ctx, const snt_k_conv_desc *d, const float *x, const float *w,
                              const float *packed_w, const float *bias, const float *residual, float *y, void *scratch) {
   (void)scratch;
-  return conv_run(ctx, d, x, w, packed_w, bias, residual, y, NULL);
+  return conv_run(ctx, d, x, w, packed_w, bias, residual, y, NULL, 0);
 }
 
 /* Whether p can pool the output of d as snt_k_conv_maxpool does: a 2-D max pool over d's output
@@ -518,7 +541,7 @@ snt_status snt_k_conv_maxpool(snt_k_ctx *ctx, const snt_k_conv_desc *d, const sn
     snt_k_conv_epi e = {.bias = bias, .act = d->act, .pool = p, .pool_fill = fill, .pooled = pooled};
     return snt_k_conv_small(ctx, &g, x, w, packed_w, &e, y);
   }
-  if ((st = conv_run(ctx, d, x, w, packed_w, bias, NULL, y, NULL)) != SNT_OK) return st;
+  if ((st = conv_run(ctx, d, x, w, packed_w, bias, NULL, y, NULL, 0)) != SNT_OK) return st;
   return fill ? snt_k_maxpool_filled(ctx, p, *fill, y, pooled) : snt_k_pool_ctx(ctx, p, y, pooled, NULL);
 }
 
@@ -539,7 +562,7 @@ snt_status snt_k_conv_pool2(snt_k_ctx *ctx, const snt_k_conv_desc *d, const floa
     snt_k_conv_epi e = {.bias = bias, .act = d->act, .pool2 = pooled};
     return snt_k_conv_small(ctx, &g, x, w, packed_w, &e, y);
   }
-  if ((st = conv_run(ctx, d, x, w, packed_w, bias, NULL, y, NULL)) != SNT_OK) return st;
+  if ((st = conv_run(ctx, d, x, w, packed_w, bias, NULL, y, NULL, 0)) != SNT_OK) return st;
   snt_k_pool_desc p = {.spatial = 2, .kind = SNT_K_POOL_MAX, .batch = d->batch, .channels = d->out_channels,
                        .in = {d->out[0], d->out[1]}, .out = {d->out[0] / 2, d->out[1] / 2}, .kernel = {2, 2},
                        .stride = {2, 2}, .dilation = {1, 1}};

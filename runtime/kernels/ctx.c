@@ -255,6 +255,8 @@ void snt_k_ctx_set_precision(snt_k_ctx *c, snt_k_precision p) {
 }
 
 /* The BF16 cache when the context runs BF16 here, else NULL (FP32). */
+int snt_k_ctx_runs_bf16(snt_k_ctx *c) { return snt_k_ctx_bf16(c) != NULL; }
+
 snt_k_bf16_cache *snt_k_ctx_bf16(snt_k_ctx *c) {
   if (!c || c->precision != SNT_K_BF16 || !snt_k_bf16_available()) return NULL;
   if (!c->bf16) c->bf16 = snt_k_bf16_cache_create();

@@ -61,7 +61,7 @@ void snt_k_bf16_cache_destroy(snt_k_bf16_cache *c) {
 
 int snt_k_bf16_available(void) {
   __builtin_cpu_init();
-  return snt_k_isa_detect() == SNT_K_ISA_AVX512 && __builtin_cpu_supports("avx512bw") &&
+  return snt_k_isa_detect() == SNT_K_ISA_AVX512 && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
          __builtin_cpu_supports("avx512bf16");
 }
 
@@ -221,8 +221,21 @@ __attribute__((target("avx512f"))) static inline void store_at(float *row, vec_a
   if (v.split < 16) _mm512_mask_storeu_ps(row + v.o1, mk & (__mmask16)~low_lanes(v.split), x);
 }
 
+/* x rounded to bfloat16 into a tap16 row, as store_at places floats. */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) static inline void store_at16(uint16_t *row, vec_at v,
+                                                                                             __mmask16 mk, __m512 x,
+                                                                                             int stream) {
+  __m256i h = (__m256i)_mm512_cvtneps_pbh(x);
+  if (stream) {
+    _mm256_stream_si256((__m256i *)(row + v.o0), h);
+    return;
+  }
+  _mm256_mask_storeu_epi16(row + v.o0, mk & low_lanes(v.split), h);
+  if (v.split < 16) _mm256_mask_storeu_epi16(row + v.o1, mk & (__mmask16)~low_lanes(v.split), h);
+}
+
 /* act(alpha * acc + C? + biases + residual) into C's rows i0.. (rows < m) and columns j0.. . */
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void store_tile(const snt_k_gemm_call *g,
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) static void store_tile(const snt_k_gemm_call *g,
                                                                             __m512 *acc, int64_t i0,
                                                                             int64_t j0) {
   const snt_k_epilogue_desc *e = &g->epi;
@@ -258,15 +271,17 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void store_tile(co
         default: x = snt_k_act_all512(x, &e->act); break; /* the exp-based and hard ones; none */
       }
       float *tp = e->tap ? e->tap + i * e->ldt : NULL;
+      uint16_t *tp16 = e->tap16 ? e->tap16 + i * e->ldt : NULL;
       /* A whole aligned vector of a streamed C (gemm_core.h) skips the read for ownership. */
       int stream = e->stream && left >= 16 && at.split == 16 && ((uintptr_t)(cp + at.o0) & 63) == 0 &&
                    (!tp || ((uintptr_t)(tp + at.o0) & 63) == 0);
       if (stream) _mm512_stream_ps(cp + at.o0, x);
       else store_at(cp, at, mk, x);
-      if (tp) { /* snt_k_bn_infer's multiply, add, max(v, 0) (NaN to 0); maybe fused into an FMA */
+      if (tp || tp16) { /* snt_k_bn_infer's multiply, add, max(v, 0) (NaN to 0); maybe fused into an FMA */
         __m512 t = _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(e->tap_scale[i])), _mm512_set1_ps(e->tap_shift[i]));
         if (e->tap_relu) t = _mm512_max_ps(t, _mm512_setzero_ps());
-        if (stream) _mm512_stream_ps(tp + at.o0, t);
+        if (tp16) store_at16(tp16, at, mk, t, stream && ((uintptr_t)(tp16 + at.o0) & 31) == 0);
+        else if (stream) _mm512_stream_ps(tp + at.o0, t);
         else store_at(tp, at, mk, t);
       }
     }
@@ -292,7 +307,7 @@ static int tile_lines(const snt_k_gemm_call *g, int64_t i0, int64_t j0, const ch
 
 /* An MR x NR tile over all K2 pairs, then its store; fetching the npf lines pf (the next tile's)
  * one per pair on the way. */
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void tile(const snt_k_gemm_call *g, const uint32_t *a,
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) static void tile(const snt_k_gemm_call *g, const uint32_t *a,
                                                                       const uint16_t *b, int64_t k2, int64_t i0,
                                                                       int64_t j0, const char *const *pf, int npf) {
   __m512 acc[MR * NV];
@@ -315,9 +330,17 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void tile(const sn
   store_tile(g, acc, i0, j0);
 }
 
+/* 16 bfloat16 values of a b16 row, placed as load_at places floats, in the low half. */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static inline __m512i load_at16(const uint16_t *row, vec_at v,
+                                                                                   __mmask16 mk) {
+  __m256i x = _mm256_maskz_loadu_epi16(mk & low_lanes(v.split), row + v.o0);
+  if (v.split < 16) x = _mm256_mask_loadu_epi16(x, mk & (__mmask16)~low_lanes(v.split), row + v.o1);
+  return _mm512_castsi256_si512(x);
+}
+
 /* A plain, untransposed B straight into bf16 pair strips (pack_b_plain then round_strip, in one
  * pass: the fp32 copy cost as much as the products of a 1x1 layer with few output channels). */
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void pack_round_plain(const snt_k_gemm_call *g,
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) static void pack_round_plain(const snt_k_gemm_call *g,
                                                                                   int64_t n0, int64_t nc,
                                                                                   uint16_t *dst) {
   static const uint16_t order[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
@@ -333,6 +356,17 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) static void pack_round_pl
       at[v] = vec_at_in(g, left > 0 ? j : 0, g->b_stride); /* a vector past nc reads nothing */
     }
     uint16_t *d = dst + s * k2 * NR * 2;
+    if (g->b16) { /* rounded already (a tap16): rows 2p and 2p + 1 interleaved as they are */
+      for (int64_t p = 0; p < k2; p++, d += 2 * NR) {
+        const uint16_t *r0 = g->b16 + 2 * p * g->ldb;
+        for (int v = 0; v < NV; v++) {
+          __m512i lo = load_at16(r0, at[v], mk[v]);
+          __m512i hi = 2 * p + 1 < g->k ? load_at16(r0 + g->ldb, at[v], mk[v]) : _mm512_setzero_si512();
+          _mm512_storeu_si512(d + 32 * v, _mm512_permutexvar_epi16(idx, _mm512_inserti64x4(lo, _mm512_castsi512_si256(hi), 1)));
+        }
+      }
+      continue;
+    }
     for (int64_t p = 0; p < k2; p++, d += 2 * NR) { /* rows 2p and 2p + 1, 48 columns each */
       const float *r0 = g->b + 2 * p * g->ldb;
       for (int v = 0; v < NV; v++) {

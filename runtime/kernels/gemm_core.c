@@ -168,8 +168,21 @@ static void slow_act_tile(snt_k_isa isa, float *c, int64_t ldc, int rows, int co
 /* The tap (gemm_core.h) of a finished block of C: rows [i0, i0 + rows), columns [j0, j0 + cols). */
 static void tap_block(const snt_k_epilogue_desc *e, const float *c, int64_t ldc, int64_t i0, int64_t rows, int64_t j0,
                       int64_t cols) {
-  for (int64_t i = i0; i < i0 + rows; i++)
-    snt_k_tap_run(c + i * ldc + j0, e->tap + i * e->ldt + j0, cols, e->tap_scale[i], e->tap_shift[i], e->tap_relu);
+  for (int64_t i = i0; i < i0 + rows; i++) {
+    if (e->tap16)
+      snt_k_tap_run16(c + i * ldc + j0, e->tap16 + i * e->ldt + j0, cols, e->tap_scale[i], e->tap_shift[i], e->tap_relu);
+    else
+      snt_k_tap_run(c + i * ldc + j0, e->tap + i * e->ldt + j0, cols, e->tap_scale[i], e->tap_shift[i], e->tap_relu);
+  }
+}
+
+void snt_k_tap_run16(const float *y, uint16_t *out, int64_t n, float s, float b, int relu) {
+  float v[256]; /* the float tap as snt_k_tap_run computes it (this file has no FMA), then rounded */
+  for (int64_t i = 0; i < n; i += 256) {
+    int64_t len = n - i < 256 ? n - i : 256;
+    snt_k_tap_run(y + i, v, len, s, b, relu);
+    snt_k_bf16_round_run(v, out + i, len);
+  }
 }
 
 /* C[i][j] for one element whose product (already scaled by alpha) is v. */
@@ -374,7 +387,8 @@ static void macro_kernel(const gemm_job *J, snt_k_ukr_args *u, const float *ablk
   /* The AVX-512 microkernel applies every activation and writes the tap in its store; the
    * others leave the exp-based activations and the tap to a pass over the tile in L1. */
   int slow = u->last && J->isa != SNT_K_ISA_AVX512 && snt_k_act_needs_pass(&e->act);
-  int tap_ukr = u->last && e->tap && J->isa == SNT_K_ISA_AVX512 && !slow, tap_pass = u->last && e->tap && !tap_ukr;
+  int tapped = e->tap || e->tap16;
+  int tap_ukr = u->last && tapped && J->isa == SNT_K_ISA_AVX512 && !slow, tap_pass = u->last && tapped && !tap_ukr;
   u->kc = kcb;
   for (int64_t jr = 0; jr < ncb; jr += nr) {
     u->nr = (int)min64(nr, ncb - jr);
@@ -399,7 +413,8 @@ static void macro_kernel(const gemm_job *J, snt_k_ukr_args *u, const float *ablk
       u->row_bias = e->row_bias ? e->row_bias + i : NULL;
       u->col_bias = e->col_bias ? e->col_bias + j : NULL;
       u->residual = e->residual ? e->residual + i * e->ldr + j : NULL;
-      u->tap = tap_ukr ? e->tap + i * e->ldt + j : NULL;
+      u->tap = tap_ukr && e->tap ? e->tap + i * e->ldt + j : NULL;
+      u->tap16 = tap_ukr && e->tap16 ? e->tap16 + i * e->ldt + j : NULL;
       u->tap_scale = tap_ukr ? e->tap_scale + i : NULL;
       u->tap_shift = tap_ukr ? e->tap_shift + i : NULL;
       J->ukr(u);
@@ -495,15 +510,17 @@ static snt_status check_call(const snt_k_gemm_call *g) {
     return SNT_ERR_INPUT;
   int64_t a_cols = g->pair_taps ? g->pair_channels * g->pair_taps : g->k;
   if (!g->packed_a && (!g->a || g->lda < (g->trans_a ? g->m : a_cols))) return SNT_ERR_INPUT;
-  if (!g->pack_b && (!g->b || g->ldb < (g->trans_b ? g->k : w))) return SNT_ERR_INPUT;
+  if (!g->pack_b && !g->b16 && (!g->b || g->ldb < (g->trans_b ? g->k : w))) return SNT_ERR_INPUT;
   if (g->epi.residual && g->epi.ldr < w) return SNT_ERR_INPUT;
-  if (g->epi.tap && (g->epi.ldt < w || !g->epi.tap_scale || !g->epi.tap_shift)) return SNT_ERR_INPUT;
+  if ((g->epi.tap || g->epi.tap16) && (g->epi.ldt < w || !g->epi.tap_scale || !g->epi.tap_shift)) return SNT_ERR_INPUT;
+  if (g->epi.tap16 && (g->epi.tap || !snt_k_bf16_available())) return SNT_ERR_INPUT;
+  if (g->b16 && (g->pack_b || g->trans_b || g->ldb < w)) return SNT_ERR_INPUT;
   return SNT_OK;
 }
 
 /* The paths other than the blocked GEMM, then the tap as a pass over C. */
 static snt_status run_other(const snt_k_gemm_call *g, snt_status st) {
-  if (st == SNT_OK && g->epi.tap) tap_block(&g->epi, g->c, g->ldc, 0, g->m, 0, g->n);
+  if (st == SNT_OK && (g->epi.tap || g->epi.tap16)) tap_block(&g->epi, g->c, g->ldc, 0, g->m, 0, g->n);
   return st;
 }
 
@@ -531,7 +548,7 @@ size_t snt_k_gemm_local_floats(snt_k_isa isa, const snt_k_gemm_call *g) {
 snt_status snt_k_gemm_local(snt_k_isa isa, const snt_k_gemm_call *g, float *buf) {
   snt_status st = check_call(g);
   if (st != SNT_OK || g->m == 0 || g->n == 0) return st;
-  if (g->col_block || !buf) return SNT_ERR_INPUT;
+  if (g->col_block || g->b16 || !buf) return SNT_ERR_INPUT;
   if (g->k == 0) {
     epilogue_only(g);
     return run_other(g, SNT_OK);
@@ -549,8 +566,8 @@ snt_status snt_k_gemm_run(snt_k_ctx *ctx, const snt_k_gemm_call *g) {
   if (st != SNT_OK || g->m == 0 || g->n == 0) return st;
   if (g->col_block && (g->k == 0 || !g->a_constant || !g->a || g->packed_a || !snt_k_ctx_bf16(ctx)))
     return SNT_ERR_INPUT; /* column blocks: the BF16 GEMM only */
-  if (g->pair_taps && (!g->a_constant || !g->a || g->packed_a || !snt_k_ctx_bf16(ctx)))
-    return SNT_ERR_INPUT; /* so are channel pairs */
+  if ((g->pair_taps || g->b16) && (!g->a_constant || !g->a || g->packed_a || !snt_k_ctx_bf16(ctx)))
+    return SNT_ERR_INPUT; /* so are channel pairs and a bfloat16 B */
   if (g->k == 0) {
     epilogue_only(g);
     return run_other(g, SNT_OK);

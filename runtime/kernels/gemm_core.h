@@ -53,6 +53,10 @@ typedef struct snt_k_epilogue_desc {
   int64_t ldt;
   const float *tap_scale, *tap_shift;
   int tap_relu;
+  /* Or the same tap rounded to bfloat16 (as vcvtneps2bf16 rounds: the BF16 GEMM's rounding of
+   * its B), tap16[i][j] with the same ldt; only where the CPU has AVX512_BF16, never with tap.
+   * The next 1x1 layer reads it in place as its B (b16), at half the bytes. */
+  uint16_t *tap16;
   /* A hint: C (and the tap) are far larger than the caches and read again only by later layers,
    * so whole tiles go out with streaming stores (no read for ownership, no prefetch of C). */
   int stream;
@@ -85,7 +89,15 @@ typedef struct snt_k_gemm_call {
    * words, and pair row p is (channel pair p / pair_taps, tap p % pair_taps): A ([m][channels x
    * taps], lda) is taken in that order, a channel past pair_channels as zero. */
   int64_t pair_taps, pair_channels;
+  /* B is b16 (BF16 GEMM only, NULL: b): bfloat16 values, untransposed, ldb and b_stride in
+   * elements, as a tap16 wrote them; the GEMM's own rounding then has nothing left to do. */
+  const uint16_t *b16;
 } snt_k_gemm_call;
+
+/* snt_k_tap_run's values rounded to bfloat16 (bf16_avx512.h), for a tap16; and n floats
+ * rounded so (AVX-512F: only where the CPU has AVX512_BF16, as every tap16). */
+void snt_k_tap_run16(const float *y, uint16_t *out, int64_t n, float s, float b, int relu);
+void snt_k_bf16_round_run(const float *src, uint16_t *dst, int64_t n);
 
 /* Runs the GEMM on ctx's threads (ctx NULL: one thread) with ctx's ISA; the packing buffers
  * come from ctx (or a local allocation when ctx is NULL): SNT_ERR_NOMEM when they cannot. */

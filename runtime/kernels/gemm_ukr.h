@@ -37,6 +37,7 @@ typedef struct snt_k_ukr_args {
    * first row; NULL: none. Only the AVX-512 microkernel writes it (the driver does for the
    * others, after the tile). */
   float *tap;
+  uint16_t *tap16; /* the epilogue's tap16 at the tile's corner (AVX-512 only); NULL: none */
   int64_t ldt;
   const float *tap_scale, *tap_shift;
   int tap_relu;

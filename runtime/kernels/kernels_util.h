@@ -106,6 +106,7 @@ static inline int64_t snt_k_window_count(const snt_k_window w[3], int include_pa
 typedef struct snt_k_conv3 {
   int64_t batch, cin, cout, groups, cg, mg; /* cg, mg: input and output channels per group */
   snt_k_win3 w;
+  int x_bf16; /* x holds bfloat16 values (snt_k_conv_bf16_in): the BF16 1x1 GEMM reads them as its B */
 } snt_k_conv3;
 
 /* Checks d and fills g; SNT_ERR_INPUT for a descriptor no ONNX model can produce. */

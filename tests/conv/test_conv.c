@@ -375,7 +375,7 @@ static void run_tap(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2, const conv_cas
   size_t bytes = snt_k_conv_packed_weights_bytes(&d);
   float *packed = bytes ? alloc_nan((int64_t)(bytes / sizeof(float))) : NULL;
   if (packed) CHECK_INT(ts, snt_k_conv_pack_weights(c2, &d, B->w, packed), SNT_OK);
-  snt_k_conv_tap tap1 = {scale, shift, t1, relu}, tap2 = {scale, shift, t2, relu};
+  snt_k_conv_tap tap1 = {scale, shift, t1, relu, 0}, tap2 = {scale, shift, t2, relu, 0};
   for (int64_t i = 0; i < B->ny; i++) B->y2[i] = NAN;
   CHECK_INT(ts, snt_k_conv_tapped(c1, &d, B->x, B->w, NULL, B->b, B->res, B->y2, &tap1, NULL), SNT_OK);
   ts->checks++;
@@ -400,7 +400,7 @@ static void run_tap(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2, const conv_cas
       break;
     }
   }
-  snt_k_conv_tap bad = {scale, NULL, t1, relu};
+  snt_k_conv_tap bad = {scale, NULL, t1, relu, 0};
   CHECK_INT(ts, snt_k_conv_tapped(c1, &d, B->x, B->w, NULL, B->b, B->res, B->y2, &bad, NULL), SNT_ERR_INPUT);
   free(gamma), free(beta), free(mean), free(var), free(scale), free(shift), free(t1), free(t2), free(want), free(packed);
 }
@@ -443,7 +443,7 @@ static void test_stream(test_state *ts) {
     for (int k = 0; k < 3; k++) {
       y[k] = aligned_alloc(64, (size_t)n * sizeof(float));
       t[k] = aligned_alloc(64, (size_t)n * sizeof(float));
-      snt_k_conv_tap tap = {scale, shift, t[k], 1};
+      snt_k_conv_tap tap = {scale, shift, t[k], 1, 0};
       CHECK_INT(ts, snt_k_conv_tapped(ctxs[k], &d, B.x, B.w, NULL, B.b, B.res, y[k], &tap, NULL), SNT_OK);
     }
     for (int k = 1; k < 3; k++) {

@@ -279,7 +279,7 @@ static void test_tap(test_state *ts) {
     }
     const float *rp = c == 0 ? res : NULL;
     for (int relu = 0; relu < 2; relu++) {
-      snt_k_conv_tap tap = {scale, shift, t, relu};
+      snt_k_conv_tap tap = {scale, shift, t, relu, 0};
       CHECK_INT(ts, snt_k_conv(ctx, d, x, w, NULL, rp, y0, NULL), SNT_OK);
       CHECK_INT(ts, snt_k_conv_tapped(ctx, d, x, w, NULL, NULL, rp, y1, &tap, NULL), SNT_OK);
       CHECK(ts, memcmp(y0, y1, sizeof(float) * (size_t)yn) == 0);
