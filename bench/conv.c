@@ -4,11 +4,12 @@
  *   build/bench_conv [--batch N] [--threads T] [--reps R] [--model simple_cnn|deep_cnn|resnet50v2|alexnet|squeezenet|inception|densenet|mobilenet|all] [--cpu]
  *                    [--packed] [--no-blas] [--kernel SUBSTRING] [--only KxS] [--cold]
  * --packed: sinter's weights packed once before timing, as executables do (else per call);
- * --no-blas: sinter only (A/B runs of two builds); --kernel: only layers whose path name
+ * --no-blas: sinter only (A/B runs of two builds; OpenBLAS held to one thread); --kernel: only layers whose path name
  * contains SUBSTRING (e.g. gemmt); --only 3x1: only layers of that kernel size and stride; --cold: 64 MB written before each sinter call, so weights
  * come from DRAM as in a model at batch 1.
  * SINTER_ISA=avx2|c forces a lower ISA; OpenBLAS keeps its own threads (OPENBLAS_NUM_THREADS). */
 #include <cblas.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,16 @@ int main(int argc, char **argv) {
   }
   if (batch < 1 || threads < 1 || reps < 1 || reps > 99) {
     fprintf(stderr, "bench_conv: --batch, --threads, --reps must be positive (reps <= 99)\n");
+    return 1;
+  }
+  /* Without the BLAS side its threads only get in the way: idle, they still took the second
+   * core from sinter's team in some processes (the stem's 7x7 at batch 1: 0.82 or 1.2 ms by
+   * process, openblas_set_num_threads(1) or not). OpenBLAS starts them before main, so the
+   * process starts again with one. */
+  if (!blas && !getenv("OPENBLAS_NUM_THREADS")) {
+    setenv("OPENBLAS_NUM_THREADS", "1", 1);
+    execv("/proc/self/exe", argv);
+    perror("bench_conv: execv /proc/self/exe");
     return 1;
   }
   snt_k_ctx *ctx = snt_k_ctx_create(threads);
