@@ -160,6 +160,8 @@ static const char *kernel_name(snt_k_ctx *ctx, const snt_k_conv_desc *d, int poo
   snt_k_isa isa = snt_k_ctx_isa(ctx ? ctx : tmp);
   conv_path path = choose(ctx ? ctx : tmp, &g, isa);
   const char *name = names[path][isa][pool != 0];
+  if (path == PATH_DEPTHWISE && isa == SNT_K_ISA_AVX512 && snt_k_conv_dw_lanes_applies(&g))
+    name = pool ? "conv-depthwise-lanes-avx512+maxpool-pass" : "conv-depthwise-lanes-avx512";
   /* A BF16 layer's GEMM says so (its other paths are FP32 even in a BF16 context). */
   if ((path == PATH_1X1 || path == PATH_IMPLICIT) && layer_bf16(ctx ? ctx : tmp, &g))
     name = path == PATH_1X1 ? (pool ? "conv-gemm-bf16-1x1+maxpool-pass" : "conv-gemm-bf16-1x1")

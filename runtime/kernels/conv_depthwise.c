@@ -84,6 +84,10 @@ static void dw_part(void *arg, int t, int threads) {
 
 void snt_k_conv_depthwise(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g, const float *x, const float *w,
                           const snt_k_conv_epi *e, float *y) {
+  if (isa == SNT_K_ISA_AVX512 && snt_k_conv_dw_lanes_applies(g)) {
+    snt_k_conv_dw_lanes(ctx, g, x, w, e, y);
+    return;
+  }
   if (isa == SNT_K_ISA_AVX512 && snt_k_conv_dw_fast_applies(g) && snt_k_conv_dw_fast(ctx, g, x, w, e, y)) return;
   dw_job j = {g, x, w, e, y, isa};
   snt_k_ctx_parallel(ctx, dw_part, &j);

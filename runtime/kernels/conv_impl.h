@@ -79,6 +79,12 @@ void snt_k_conv_depthwise(snt_k_ctx *ctx, snt_k_isa isa, const snt_k_conv3 *g, c
 int snt_k_conv_dw_fast_applies(const snt_k_conv3 *g);
 int snt_k_conv_dw_fast(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, const float *w, const snt_k_conv_epi *e,
                        float *y);
+/* Its AVX-512 path for small maps (conv_dw_lanes.c: 16 channels in the lanes, up to 7x7
+ * kernels, strides 1-2, multiplier 1, outputs up to 16 wide): whether g suits it, and the
+ * convolution, the same sums as snt_k_conv_dw_fast's. */
+int snt_k_conv_dw_lanes_applies(const snt_k_conv3 *g);
+void snt_k_conv_dw_lanes(snt_k_ctx *ctx, const snt_k_conv3 *g, const float *x, const float *w,
+                         const snt_k_conv_epi *e, float *y);
 
 /* One depthwise plane on the AVX-512 path, w as snt_k_conv_dw_fast_applies accepts: y = act(conv
  * + b + r) over the plane (r may be NULL). */

@@ -9,6 +9,7 @@
 #include "act_avx512.h"
 #include "ukr_avx512.h"
 #include "conv_t.h"
+#include "transpose16_avx512.h"
 
 #define AVX512 __attribute__((target("avx512f,prfchw")))
 
@@ -22,35 +23,6 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 
 static inline __mmask16 lanes(int lo, int hi) { return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u)); }
-
-/* r[i] lane j to r[j] lane i: pairs, then quads within 128-bit lanes, then the 128-bit lanes. */
-AVX512 static inline void transpose16(__m512 r[16]) {
-  __m512 t[16];
-#pragma GCC unroll 8
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-#pragma GCC unroll 4
-  for (int i = 0; i < 16; i += 4) {
-    r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-    r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
-    r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
-    r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
-  }
-#pragma GCC unroll 2
-  for (int h = 0; h < 16; h += 8)
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; i++) {
-      t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0x88);
-      t[h + i + 4] = _mm512_shuffle_f32x4(r[h + i], r[h + i + 4], 0xdd);
-    }
-#pragma GCC unroll 8
-  for (int i = 0; i < 8; i++) {
-    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
-  }
-}
 
 /* The tap (snt_k_conv_tap) of channel co's vector o: snt_k_bn_infer's multiply, add and max(v, 0) (the
  * compiler may fuse the first two into an FMA: the same to an ulp). */
@@ -120,7 +92,7 @@ AVX512 void snt_k_conv_t_store_tile(const snt_k_conv3 *g, const strip *st, const
     __m512 r[16];
 #pragma GCC unroll 16
     for (int i = 0; i < 16; i++) r[i] = i < st->rows ? _mm512_loadu_ps(tile + i * NR + h) : _mm512_setzero_ps();
-    transpose16(r);
+    snt_k_transpose16(r);
     int n = nr - h < 16 ? nr - h : 16;
     if (!simple) {
       for (int j = 0; j < n; j++) store_channel(g, st, r[j], co0 + h + j, e, y);

@@ -101,6 +101,13 @@ static const conv_case cases[] = {
     {"direct grouped 7 wide stride 2", 2, 64, 64, 4, 3, {14, 14}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}},
     /* LeNet's second conv: a small map, but too shallow for the transposed product */
     {"5x5 small map, cin x taps 150", 2, 6, 16, 1, 4, {14, 14}, {5, 5}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+    /* Depthwise on small maps, 16 channels in the lanes: 7x7 and 14x14 3x3 (MobileNet-V2's),
+     * 5x5 stride 2, 7x7 kernel, a partial last group of channels, one-sided pads, batch 3. */
+    {"depthwise lanes 3x3 7x7 map", 2, 40, 40, 40, 2, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"depthwise lanes 3x3 14x14 map", 2, 16, 16, 16, 1, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+    {"depthwise lanes 5x5 stride 2", 2, 33, 33, 33, 3, {13, 11}, {5, 5}, {2, 2}, {1, 1}, {2, 2}, {2, 1}},
+    {"depthwise lanes 7x7 one-sided", 2, 17, 17, 17, 1, {9, 12}, {7, 7}, {1, 1}, {1, 1}, {3, 0}, {0, 3}},
+    {"depthwise lanes strides 2/1", 2, 20, 20, 20, 2, {11, 8}, {3, 3}, {2, 1}, {1, 1}, {1, 1}, {1, 1}},
     /* Depthwise on AVX-512, register-blocked: 3x3 stride 1 and 2 (the unrolled instances) with
      * row blocks off 4, column groups off 32 (one vector and two), loads masked at both edges,
      * one-sided and no pads; mixed strides and 5x5 (the general instances); multiplier 2. */
@@ -198,6 +205,16 @@ static int winograd_applies(const conv_case *c, const snt_k_conv_desc *d) {
   return (d->out[0] + 3) / 4 * ((d->out[1] + 3) / 4) >= 9;
 }
 
+/* conv_dw_lanes.c's small maps: multiplier 1, 16 channels or more, 2-D windows to 7x7, strides
+ * 1-2, no dilation, the padded input to 400 pixels, the output to 256 pixels and 16 columns. */
+static int dw_lanes_applies(const conv_case *c, const snt_k_conv_desc *d) {
+  if (c->spatial != 2 || c->cout != c->cin || c->groups < 16) return 0;
+  for (int a = 0; a < 2; a++)
+    if (c->k[a] > 7 || c->dl[a] != 1 || c->s[a] > 2) return 0;
+  int64_t ph = c->in[0] + c->pb[0] + c->pe[0], pw = c->in[1] + c->pb[1] + c->pe[1];
+  return ph * pw <= 400 && d->out[0] * d->out[1] <= 256 && d->out[1] <= 16;
+}
+
 /* The path snt_k_conv_kernel must name for a case on this ISA. */
 static void expected_kernel(const conv_case *c, snt_k_isa isa, char *buf, size_t n) {
   int pointwise = 1;
@@ -209,7 +226,8 @@ static void expected_kernel(const conv_case *c, snt_k_isa isa, char *buf, size_t
   int64_t out = prod64(d.out, d.spatial), taps = prod64(d.kernel, d.spatial);
   if (isa == SNT_K_ISA_AVX512 && winograd_applies(c, &d)) snprintf(buf, n, "conv-winograd-avx512");
   else if (isa == SNT_K_ISA_AVX512 && direct_applies(c, &d)) snprintf(buf, n, "conv-direct-avx512");
-  else if (c->cin / c->groups == 1 && c->groups > 1) snprintf(buf, n, "conv-depthwise-%s", in);
+  else if (c->cin / c->groups == 1 && c->groups > 1)
+    snprintf(buf, n, isa == SNT_K_ISA_AVX512 && dw_lanes_applies(c, &d) ? "conv-depthwise-lanes-avx512" : "conv-depthwise-%s", in);
   else if (isa == SNT_K_ISA_AVX512 && c->groups == 1 && out <= (taps > 1 ? 1024 : 300) && taps <= 64 &&
            c->cin * taps >= (taps == 1 && out <= 64 ? 96 : 192) && c->cout >= 16 && !(pointwise && out == 1 && c->batch <= 4))
     snprintf(buf, n, "conv-gemmt-avx512");
