@@ -32,6 +32,7 @@ int snt_k_conv_dw_lanes_applies(const snt_k_conv3 *g) {
   for (int i = 1; i < 3; i++)
     if (w->k[i] > MAX_K || w->dl[i] != 1 || w->s[i] < 1 || w->s[i] > 2) return 0;
   int64_t ph = w->in[1] + w->pb[1] + w->pe[1], pw = w->in[2] + w->pb[2] + w->pe[2];
+  if (ph > MAX_PAD_PIXELS || pw > MAX_PAD_PIXELS) return 0; /* bounded before the product */
   return ph * pw <= MAX_PAD_PIXELS && w->out_size <= MAX_OUT_PIXELS && w->out[2] <= MAX_OUT_W;
 }
 

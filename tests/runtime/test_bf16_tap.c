@@ -69,8 +69,17 @@ static snt_k_conv_desc conv_1x1(int64_t batch, int64_t cin, int64_t cout, int64_
                            .in = {h, w}, .out = {h, w}, .kernel = {1, 1}, .stride = {1, 1}, .dilation = {1, 1}};
 }
 
-/* The vector rounding of n floats (tails included), as the writers must produce it. */
-static void round_all(const float *src, uint16_t *dst, int64_t n) { snt_k_bf16_round_run(src, dst, n); }
+/* n floats rounded by the intrinsic (round_ref), 16 at a time through a padded copy: what
+ * every writer must produce, computed apart from the code under test. */
+static void round_all(const float *src, uint16_t *dst, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    float in[16] = {0};
+    uint16_t out[16];
+    memcpy(in, src + i, (size_t)(n - i < 16 ? n - i : 16) * sizeof(float));
+    round_ref(in, out);
+    memcpy(dst + i, out, (size_t)(n - i < 16 ? n - i : 16) * sizeof(uint16_t));
+  }
+}
 
 /* One conv with a residual and a tap, float tap then BF16 tap on the same context: y the same
  * bits, the BF16 tap the float tap rounded, on the path `want`. */
@@ -97,7 +106,9 @@ static void check_tap16(test_state *ts, snt_k_ctx *ctx, const snt_k_conv_desc *d
                 want16[i], (double)t[i]);
     CHECK(ts, bad == 0);
     /* nothing written past the BF16 tap's half of the buffer */
-    CHECK(ts, isnan(t16[(yn + 1) / 2 + (yn > 1)]) || yn < 4);
+    int untouched = 1;
+    for (int64_t i = (yn + 1) / 2; i < yn; i++) untouched = untouched && isnan(t16[i]);
+    CHECK(ts, untouched);
   }
   free(x), free(w), free(res), free(y0), free(y1), free(t), free(t16), free(scale), free(shift), free(want16);
 }
