@@ -4,6 +4,7 @@
  * packing buffers (B is read in place instead when few rows of A share it). m = 1 or n = 1 take
  * a GEMV, few rows of A times a transposed B take dot tiles. k is never split and the k-blocks
  * do not depend on the split, so results are bit-identical whatever the thread count. */
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "act_pass.h"
@@ -358,6 +359,10 @@ typedef struct gemm_job {
   snt_k_pack_b_fn pack_b;
   const void *pack_b_src;
   int direct_b; /* B's full strips read in place (few A strips to share a packed copy) */
+  /* Columns split by claims (see dynamic_units): units of `unit` columns, the next unclaimed
+   * one in `next`; 0: each thread its region_of. */
+  int64_t unit;
+  _Atomic int64_t next;
   float *bufs[64];
   snt_k_isa isa;
 } gemm_job;
@@ -424,13 +429,9 @@ static void macro_kernel(const gemm_job *J, snt_k_ukr_args *u, const float *ablk
   }
 }
 
-static void gemm_thread(void *arg, int t, int threads) {
-  (void)threads;
-  const gemm_job *J = arg;
-  if (t >= J->used) return;
+/* Rows [i0, i1) x columns [j0, j1) of C with part t's buffer. */
+static void gemm_region(const gemm_job *J, int t, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
   const snt_k_gemm_call *g = J->g;
-  int64_t i0, i1, j0, j1;
-  region_of(J, t, &i0, &i1, &j0, &j1);
   if (i0 >= i1 || j0 >= j1) return;
   float *abuf = J->bufs[t];
   float *bbuf = abuf + (g->packed_a ? 0 : round_up(round_up(min64(J->sh.mc, i1 - i0), J->sh.mr) * J->kc, 16));
@@ -463,6 +464,33 @@ static void gemm_thread(void *arg, int t, int threads) {
     }
   }
   if (u.stream) __builtin_ia32_sfence(); /* streamed stores visible before the team's hand-back */
+}
+
+/* Part t: its region, or units of columns claimed until none is left, so that a thread whose
+ * core runs slower (a virtual machine's cores do, by turns) takes fewer. Each tile is summed
+ * the same whoever takes it: the bits do not depend on the claims. */
+static void gemm_thread(void *arg, int t, int threads) {
+  (void)threads;
+  gemm_job *J = arg;
+  if (t >= J->used) return;
+  int64_t i0, i1, j0, j1;
+  if (!J->unit) {
+    region_of(J, t, &i0, &i1, &j0, &j1);
+    gemm_region(J, t, i0, i1, j0, j1);
+    return;
+  }
+  for (int64_t u; (u = atomic_fetch_add_explicit(&J->next, 1, memory_order_relaxed)) * J->unit < J->g->n;)
+    gemm_region(J, t, 0, J->g->m, u * J->unit, min64(J->g->n, (u + 1) * J->unit));
+}
+
+/* Column units for a split by columns with the weights packed at load (no A to pack again per
+ * unit): about 8 per thread, 4 to 32 strips each (at most a B block, so no more A is read than
+ * region by region). */
+static int64_t dynamic_units(const gemm_job *J) {
+  if (J->tm != 1 || J->tn < 2 || !J->g->packed_a) return 0;
+  int64_t strips = (J->ns + 8 * J->tn - 1) / (8 * J->tn), most = J->sh.nc / J->sh.nr;
+  strips = strips < 4 ? 4 : strips > most ? most : strips;
+  return strips * J->sh.nr;
 }
 
 /* The split tm x tn = threads that minimises the busiest thread's cost: multiply-adds over
@@ -594,6 +622,8 @@ snt_status snt_k_gemm_run(snt_k_ctx *ctx, const snt_k_gemm_call *g) {
   plain_b pb = {g->b, g->ldb, g->trans_b};
   J.pack_b = g->pack_b ? g->pack_b : pack_b_plain;
   J.pack_b_src = g->pack_b ? g->pack_b_src : &pb;
+  J.unit = dynamic_units(&J);
+  atomic_init(&J.next, 0);
 
   float *own = NULL;
   for (int t = 0; t < J.used; t++) {
