@@ -15,7 +15,6 @@
 
 #include "act_pass.h"
 #include "act_avx512.h"
-#include "claims.h"
 #include "conv_impl.h"
 
 #define AVX512 __attribute__((target("avx512f")))
@@ -350,7 +349,6 @@ typedef struct wg_job {
   const snt_k_conv_epi *e;
   float *y;
   float *bufs[TEAM_MAX];
-  snt_k_claims claims[TEAM_MAX / 2]; /* pair p's segment (see wg_part) */
 } wg_job;
 
 static size_t buf_floats(const wg_geo *s) {
@@ -398,20 +396,19 @@ static int64_t split_at(const wg_geo *s, int t, int threads) {
   return best;
 }
 
-/* Thread t's share of the (block, output-channel block) pairs, block-major: threads 2p and
- * 2p + 1 take pair p's segment (split_at) from its two ends (claims.h), so a block's input
- * transform is made once per thread that takes any of its pairs. */
+/* Thread t's share of the (block, output-channel block) pairs, block-major: a block's input
+ * transform is made once per thread that has any of its pairs. */
 static void wg_part(void *arg, int t, int threads) {
-  wg_job *J = arg;
+  const wg_job *J = arg;
   const wg_geo *s = J->s;
   float *P = J->bufs[t], *V = P + XI * PL, *M = V + (size_t)XI * s->cin * TB, *O = M + XI * OB * TB;
   seg segs[TB];
   bounds bd = {J->x, J->x + s->batch * s->cin * s->in_h * s->in_w};
   int nseg = 0, nv = 0;
-  int64_t have = -1, first = split_at(s, t / 2 * 2, threads), lo;
+  int64_t have = -1, end = split_at(s, t + 1, threads);
   memset(P, 0, (size_t)XI * PL * sizeof(float)); /* lanes no run writes: finite, once per call */
-  while (snt_k_claims_take(&J->claims[t / 2], t % 2, 1, &lo)) {
-    int64_t i = first + lo, b = i / s->coblocks;
+  for (int64_t i = split_at(s, t, threads); i < end; i++) {
+    int64_t b = i / s->coblocks;
     if (b != have) {
       nseg = block_segs(s, b, segs);
       nv = (int)block_vectors(s, b);
@@ -436,8 +433,6 @@ snt_status snt_k_conv_winograd(snt_k_ctx *ctx, const snt_k_conv3 *g, const float
   int threads = snt_k_ctx_threads(ctx);
   for (int t = 0; t < threads && t < TEAM_MAX; t++)
     if (!(J.bufs[t] = snt_k_ctx_scratch(ctx, BUF_SLOT, t, buf_floats(&s) * sizeof(float)))) return SNT_ERR_NOMEM;
-  for (int p = 0; p < (threads + 1) / 2 && p < TEAM_MAX / 2; p++)
-    snt_k_claims_init(&J.claims[p], split_at(&s, 2 * p, threads), split_at(&s, 2 * p + 2 < threads ? 2 * p + 2 : threads, threads));
   snt_k_ctx_parallel(ctx, wg_part, &J);
   return SNT_OK;
 }

@@ -1,5 +1,6 @@
 /* The GEMM driver: C is cut into one rectangle per thread (along n when n has the work, else
- * along m; whole strips, so threads meet only at strip edges); each thread runs the blocked
+ * along m; whole strips, so threads meet only at strip edges), or, split along n with the
+ * weights packed at load, into units of columns the threads claim; each thread runs the blocked
  * loops jc (nc) -> pc (kc) -> ic (mc) -> jr (NR) -> ir (MR) on its rectangle with its own
  * packing buffers (B is read in place instead when few rows of A share it). m = 1 or n = 1 take
  * a GEMV, few rows of A times a transposed B take dot tiles. k is never split and the k-blocks

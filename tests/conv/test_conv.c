@@ -3,7 +3,7 @@
  * dimension, strides 2 and 4, dilation, groups, depthwise with multiplier 2, 1x1, 3x3, 7x7,
  * 11x11 stride 4, one-sided pads, 1-D and 3-D, batch 3, the direct path's tails, small maps at
  * batch 1 and 32), every
- * epilogue, the path named by snt_k_conv_kernel, weights packed once, and 1 vs 2 threads bit
+ * epilogue, the path named by snt_k_conv_kernel, weights packed once (1, 2 and 3 threads), and 1 vs 2 threads bit
  * for bit (depthwise also 1 vs 3). */
 #include "gemm_core.h"
 #include "kernels_ref.h"
@@ -295,8 +295,10 @@ static void run_epilogue(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2, const cha
 }
 
 /* Weights packed once (snt_k_conv_pack_weights) give the same output bit for bit as packed per
- * call, on 1 and 2 threads; depthwise convs need no packed weights. */
-static void run_packed(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2, const conv_case *c, snt_k_conv_desc d, bufs *B) {
+ * call, on 1, 2 and 3 threads (an odd team: the small-map path's last thread claims alone);
+ * depthwise convs need no packed weights. */
+static void run_packed(test_state *ts, snt_k_ctx *const ctx[3], const conv_case *c, snt_k_conv_desc d, bufs *B) {
+  snt_k_ctx *c1 = ctx[0];
   d.act = acts[SNT_K_ACT_RELU];
   size_t bytes = snt_k_conv_packed_weights_bytes(&d);
   int depthwise = c->cin / c->groups == 1 && c->groups > 1;
@@ -304,9 +306,9 @@ static void run_packed(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2, const conv_
   float *packed = alloc_nan((int64_t)(bytes / sizeof(float)));
   CHECK_INT(ts, snt_k_conv_pack_weights(c1, &d, B->w, packed), SNT_OK);
   CHECK_INT(ts, snt_k_conv(c1, &d, B->x, B->w, B->b, B->res, B->y1, NULL), SNT_OK);
-  for (int t = 0; t < 2; t++) {
+  for (int t = 0; t < 3; t++) {
     for (int64_t i = 0; i < B->ny; i++) B->y2[i] = NAN;
-    CHECK_INT(ts, snt_k_conv_packed(t ? c2 : c1, &d, B->x, B->w, bytes ? packed : NULL, B->b, B->res, B->y2, NULL),
+    CHECK_INT(ts, snt_k_conv_packed(ctx[t], &d, B->x, B->w, bytes ? packed : NULL, B->b, B->res, B->y2, NULL),
               SNT_OK);
     ts->checks++;
     if (memcmp(B->y1, B->y2, (size_t)B->ny * sizeof(float)) != 0) {
@@ -317,7 +319,8 @@ static void run_packed(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2, const conv_
   free(packed);
 }
 
-static void test_cases(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2) {
+static void test_cases(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2, snt_k_ctx *c3) {
+  snt_k_ctx *const ctx[3] = {c1, c2, c3};
   rng r = {0xc0deface};
   snt_k_isa isa = snt_k_ctx_isa(c1);
   for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++) {
@@ -329,7 +332,7 @@ static void test_cases(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2) {
     /* Two epilogues per case, the activations rotating over the cases. */
     run_epilogue(ts, c1, c2, cases[i].name, d, &B, i % N_ACTS, 1, 0);
     run_epilogue(ts, c1, c2, cases[i].name, d, &B, (i + 3) % N_ACTS, i % 2, 1);
-    run_packed(ts, c1, c2, &cases[i], d, &B);
+    run_packed(ts, ctx, &cases[i], d, &B);
     bufs_free(&B);
   }
 }
@@ -619,13 +622,13 @@ int main(void) {
   if (!c1 || !c2) return 2;
   CHECK_INT(&ts, snt_k_ctx_threads(c2), 2);
   printf("isa %s\n", snt_k_isa_name(snt_k_ctx_isa(c1)));
-  test_cases(&ts, c1, c2);
+  snt_k_ctx *c3 = snt_k_ctx_create(3);
+  if (!c3) return 2;
+  test_cases(&ts, c1, c2, c3);
   test_epilogues(&ts, c1, c2);
   test_taps(&ts, c1, c2);
   test_pool2(&ts, c1, c2);
   test_stream(&ts);
-  snt_k_ctx *c3 = snt_k_ctx_create(3);
-  if (!c3) return 2;
   test_maxpool(&ts, c1, c2, c3);
   test_depthwise_threads(&ts, c1, c3);
   snt_k_ctx_destroy(c3);
