@@ -171,6 +171,7 @@ static void test_threads(test_state *ts, snt_k_ctx *ctx, snt_k_isa isa) {
   const int64_t shapes[][3] = {
       {97, 131, 301}, {sh.mc + 3, 67, 40}, {23, sh.nc + 9, 36}, {1, 3001, 300}, {2999, 1, 301}, {300, 49, 160},
       {64, 391, 72}, {2, 1000, 400}, {530, 45, 70}, /* m > 512: B packed even when plain */
+      {64, 2100, 130}, /* past 2^24 multiply-adds: with A packed, columns claimed in units */
   };
   rng r = {0x7e55 + (uint64_t)isa};
   for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
