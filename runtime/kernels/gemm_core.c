@@ -637,6 +637,7 @@ snt_status snt_k_gemm_run(snt_k_ctx *ctx, const snt_k_gemm_call *g) {
   for (int t = 0; t < J.used; t++) {
     int64_t i0, i1, j0, j1;
     region_of(&J, t, &i0, &i1, &j0, &j1);
+    if (J.unit) i0 = 0, i1 = g->m, j0 = 0, j1 = J.unit; /* a unit may be wider than the region */
     size_t bytes = (size_t)buf_floats(&J, i1 - i0, j1 - j0) * sizeof(float);
     if (ctx) {
       J.bufs[t] = snt_k_ctx_scratch(ctx, SNT_K_SCRATCH_GEMM, t, bytes);

@@ -198,6 +198,22 @@ static void test_threads(test_state *ts, snt_k_ctx *ctx, snt_k_isa isa) {
   snt_k_ctx_set_threads(ctx, 2);
 }
 
+/* Columns claimed in units wider than a thread's share of them (64 x 200 x 1400 on 2 threads:
+ * shares of 3 and 4 strips, units of 4), B packed per unit through the callback: on a fresh
+ * context, whose buffers no earlier call has grown, so that AddressSanitizer sees an overrun. */
+static void test_unit_buffers(test_state *ts, snt_k_isa isa) {
+  snt_k_ctx *ctx = snt_k_ctx_create(2);
+  CHECK(ts, ctx != NULL);
+  if (!ctx) return;
+  rng r = {0x0b1f + (uint64_t)isa};
+  problem p = make_problem(&r, 64, 200, 1400, 24); /* packed A, B callback */
+  float *c = run(ts, ctx, &p, isa);
+  check_result(ts, &p, c, "units wider than a share");
+  free(c);
+  free_problem(&p);
+  snt_k_ctx_destroy(ctx);
+}
+
 /* m = 0 or n = 0 write nothing; k = 0 is the epilogue alone; no context works; bad sizes fail. */
 static void test_degenerate(test_state *ts, snt_k_ctx *ctx, snt_k_isa isa) {
   rng r = {0xde9e};
@@ -264,6 +280,7 @@ int main(int argc, char **argv) {
   if (strcmp(argv[1], "avx512") == 0 && has512) CHECK_STR(&ts, snt_k_isa_name(isa), "avx512");
   if (strcmp(argv[1], "avx2") == 0 && has2) CHECK_STR(&ts, snt_k_isa_name(isa), "avx2");
   if (strcmp(argv[1], "c") == 0) CHECK_STR(&ts, snt_k_isa_name(isa), "c");
+  test_unit_buffers(&ts, isa);
   test_packed_a_layout(&ts, isa);
   test_degenerate(&ts, ctx, isa);
   test_shapes(&ts, ctx, isa);
