@@ -363,8 +363,8 @@ typedef struct gemm_job {
   /* Columns split by claims (see dynamic_units): units of `unit` columns, the next unclaimed
    * one in `next`; 0: each thread its region_of. */
   int64_t unit;
-  _Atomic int64_t next;
-  float *bufs[64];
+  _Alignas(64) _Atomic int64_t next; /* a line of its own: each claim moves it between cores */
+  _Alignas(64) float *bufs[64];
   snt_k_isa isa;
 } gemm_job;
 
@@ -495,7 +495,8 @@ static int64_t dynamic_units(const gemm_job *J) {
   if (J->tm != 1 || J->tn < 2 || !g->packed_a || (double)g->m * (double)g->n * (double)g->k < DYNAMIC_MIN_MACS)
     return 0;
   int64_t strips = (J->ns + 8 * J->tn - 1) / (8 * J->tn), most = J->sh.nc / J->sh.nr;
-  int64_t least = UNIT_MIN_MACS / (g->m * g->k * J->sh.nr) + 1;
+  double per_strip = (double)g->m * (double)g->k * (double)J->sh.nr; /* sizes from a model: no int64 product */
+  int64_t least = per_strip >= UNIT_MIN_MACS ? 4 : (int64_t)(UNIT_MIN_MACS / per_strip) + 1;
   if (least < 4) least = 4;
   strips = strips < least ? least : strips > most ? most : strips;
   return strips * J->sh.nr;
@@ -637,7 +638,10 @@ snt_status snt_k_gemm_run(snt_k_ctx *ctx, const snt_k_gemm_call *g) {
   for (int t = 0; t < J.used; t++) {
     int64_t i0, i1, j0, j1;
     region_of(&J, t, &i0, &i1, &j0, &j1);
-    if (J.unit) i0 = 0, i1 = g->m, j0 = 0, j1 = J.unit; /* a unit may be wider than the region */
+    if (J.unit) { /* a unit may be wider than the thread's region */
+      i0 = 0, i1 = g->m;
+      j0 = 0, j1 = J.unit;
+    }
     size_t bytes = (size_t)buf_floats(&J, i1 - i0, j1 - j0) * sizeof(float);
     if (ctx) {
       J.bufs[t] = snt_k_ctx_scratch(ctx, SNT_K_SCRATCH_GEMM, t, bytes);

@@ -3,8 +3,8 @@
  * dimension, strides 2 and 4, dilation, groups, depthwise with multiplier 2, 1x1, 3x3, 7x7,
  * 11x11 stride 4, one-sided pads, 1-D and 3-D, batch 3, the direct path's tails, small maps at
  * batch 1 and 32), every
- * epilogue, the path named by snt_k_conv_kernel, weights packed once (1, 2 and 3 threads), and 1 vs 2 threads bit
- * for bit (depthwise also 1 vs 3). */
+ * epilogue, the path named by snt_k_conv_kernel, weights packed once (on 1, 2 and 3 threads),
+ * and 1 vs 2 threads bit for bit (depthwise also 1 vs 3). */
 #include "gemm_core.h"
 #include "kernels_ref.h"
 
@@ -295,8 +295,8 @@ static void run_epilogue(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2, const cha
 }
 
 /* Weights packed once (snt_k_conv_pack_weights) give the same output bit for bit as packed per
- * call, on 1, 2 and 3 threads (an odd team: the small-map path's last thread claims alone);
- * depthwise convs need no packed weights. */
+ * call, on 1, 2 and 3 threads (an odd team: uneven regions, and the GEMM's column units
+ * claimed by three); depthwise convs need no packed weights. */
 static void run_packed(test_state *ts, snt_k_ctx *const ctx[3], const conv_case *c, snt_k_conv_desc d, bufs *B) {
   snt_k_ctx *c1 = ctx[0];
   d.act = acts[SNT_K_ACT_RELU];

@@ -104,8 +104,8 @@ static void data_free(data *D) {
   free(D->x), free(D->w), free(D->b), free(D->res), free(D->u), free(D->y1), free(D->y2), free(D->want);
 }
 
-/* One case and epilogue on the path itself: weights per call on 1 thread, at load on c2's (2 or
- * 3: an odd team leaves one thread alone on its segment of the claims). */
+/* One case and epilogue on the path itself: weights per call on 1 thread, at load on c2's
+ * threads (2, or 3: split_at's uneven shares of the block pairs). */
 static void run_direct(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2, int ci, snt_k_conv_desc d, int act,
                        int use_b, int use_res, double *worst) {
   snt_k_conv3 g;

@@ -198,8 +198,8 @@ static void test_threads(test_state *ts, snt_k_ctx *ctx, snt_k_isa isa) {
   snt_k_ctx_set_threads(ctx, 2);
 }
 
-/* Columns claimed in units wider than a thread's share of them (64 x 200 x 1400 on 2 threads:
- * shares of 3 and 4 strips, units of 4), B packed per unit through the callback: on a fresh
+/* Columns claimed in units wider than a thread's share of them (64 x 200 x 1400 on 2 threads,
+ * AVX-512: shares of 3 and 4 strips, units of 4), B packed per unit through the callback: on a fresh
  * context, whose buffers no earlier call has grown, so that AddressSanitizer sees an overrun. */
 static void test_unit_buffers(test_state *ts, snt_k_isa isa) {
   snt_k_ctx *ctx = snt_k_ctx_create(2);
