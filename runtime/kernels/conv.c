@@ -130,7 +130,7 @@ static conv_path choose(snt_k_ctx *ctx, const snt_k_conv3 *g, snt_k_isa isa) {
   if (isa == SNT_K_ISA_AVX512 && ctx && !snt_k_ctx_training(ctx) && (!bf16 || snt_k_ctx_bf16_fp32_paths(ctx)) &&
       snt_k_conv_winograd_applies(g, bf16))
     return PATH_WINO;
-  if (isa == SNT_K_ISA_AVX512 && snt_k_conv_small_applies(g, bf16)) return PATH_DIRECT;
+  if (isa == SNT_K_ISA_AVX512 && snt_k_conv_small_applies(g, bf16, snt_k_ctx_training(ctx))) return PATH_DIRECT;
   if (g->cg == 1 && g->groups > 1) return PATH_DEPTHWISE;
   /* a 1x1 conv of a few 1x1 maps (squeeze-excite) is a GEMV per image (conv_gemm) */
   int few_vectors = is_pointwise(g) && g->w.out_size == 1 && g->batch <= 4;
@@ -465,7 +465,8 @@ size_t snt_k_conv_packed_weights_bytes(const snt_k_conv_desc *d) {
       return SIZE_MAX;
     if (total > most) most = total;
   }
-  total = snt_k_conv_small_applies(&g, 0) ? snt_k_conv_small_weights_bytes(&g) : 0; /* the direct path's */
+  /* the direct path's, in a training context too (it takes more there) */
+  total = snt_k_conv_small_applies(&g, 0, 1) ? snt_k_conv_small_weights_bytes(&g) : 0;
   if (total > most) most = total;
   if (snt_k_conv_t_applies(&g) && snt_k_conv_t_packed_bytes(&g) > most) most = snt_k_conv_t_packed_bytes(&g);
   if (snt_k_conv_winograd_applies(&g, 0) && snt_k_conv_winograd_weights_bytes(&g) > most)
@@ -481,7 +482,7 @@ snt_status snt_k_conv_pack_weights(snt_k_ctx *ctx, const snt_k_conv_desc *d, con
     snt_k_conv_winograd_pack(ctx, &g, w, packed);
     return SNT_OK;
   }
-  if (snt_k_ctx_isa(ctx) == SNT_K_ISA_AVX512 && snt_k_conv_small_applies(&g, 0)) { /* whatever the precision */
+  if (snt_k_ctx_isa(ctx) == SNT_K_ISA_AVX512 && snt_k_conv_small_applies(&g, 0, snt_k_ctx_training(ctx))) { /* whatever the precision */
     snt_k_conv_small_pack(&g, w, packed);
     return SNT_OK;
   }

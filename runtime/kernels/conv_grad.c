@@ -60,7 +60,7 @@ size_t snt_k_conv_backward_scratch_bytes(const snt_k_conv_desc *d) {
   snt_k_conv3 g;
   if (snt_k_conv3_init(d, &g) != SNT_OK) return 0;
   size_t floats = (size_t)scratch_floats(&g, chunk_images(&g));
-  if (snt_k_conv_grad_flip_applies(d, &g, SNT_K_ISA_AVX512) && snt_k_conv_grad_flip_floats(&g) > floats)
+  if (snt_k_conv_grad_flip_applies(d, &g, SNT_K_ISA_AVX512, 1) && snt_k_conv_grad_flip_floats(&g) > floats)
     floats = snt_k_conv_grad_flip_floats(&g);
   if (implicit_filter(&g) && snt_k_conv_grad_implicit_floats(&g) > floats) floats = snt_k_conv_grad_implicit_floats(&g);
   /* Whatever the ISA: the executable may run on another CPU than the one it was compiled on. */
@@ -290,7 +290,7 @@ snt_status snt_k_conv_backward_data(snt_k_ctx *ctx, const snt_k_conv_desc *d, co
     return SNT_OK;
   }
   /* Not on a BF16 context: its GEMM would cache the flipped weights as constants. */
-  if (snt_k_conv_grad_flip_applies(d, &g, snt_k_ctx_isa(ctx)) && !snt_k_ctx_bf16(ctx))
+  if (snt_k_conv_grad_flip_applies(d, &g, snt_k_ctx_isa(ctx), snt_k_ctx_training(ctx)) && !snt_k_ctx_bf16(ctx))
     return snt_k_conv_backward_data_flip(ctx, d, &g, dy, w, dx, scratch);
   for (int64_t n0 = 0; n0 < g.batch && !st; n0 += chunk) {
     int64_t nb = g.batch - n0 < chunk ? g.batch - n0 : chunk;
@@ -304,7 +304,7 @@ const char *snt_k_conv_backward_data_kernel(snt_k_ctx *ctx, const snt_k_conv_des
                                         "conv-grad-data-column-avx512"};
   snt_k_conv3 g;
   if (snt_k_conv3_init(d, &g) != SNT_OK) return "conv-grad-invalid";
-  if (snt_k_conv_grad_flip_applies(d, &g, snt_k_ctx_isa(ctx)) && !snt_k_ctx_bf16(ctx)) return "conv-grad-data-flip";
+  if (snt_k_conv_grad_flip_applies(d, &g, snt_k_ctx_isa(ctx), snt_k_ctx_training(ctx)) && !snt_k_ctx_bf16(ctx)) return "conv-grad-data-flip";
   return column[snt_k_ctx_isa(ctx)];
 }
 

@@ -11,7 +11,7 @@
  * 28x28 or a flipped conv on the direct AVX-512 path: where it was measured to win) on isa
  * (AVX-512 takes a superset of the others' cases); the floats of scratch it needs (the flipped
  * weights); and dx itself, the flipped weights built in scratch. */
-int snt_k_conv_grad_flip_applies(const snt_k_conv_desc *d, const snt_k_conv3 *g, snt_k_isa isa);
+int snt_k_conv_grad_flip_applies(const snt_k_conv_desc *d, const snt_k_conv3 *g, snt_k_isa isa, int training);
 size_t snt_k_conv_grad_flip_floats(const snt_k_conv3 *g);
 snt_status snt_k_conv_backward_data_flip(snt_k_ctx *ctx, const snt_k_conv_desc *d, const snt_k_conv3 *g,
                                          const float *dy, const float *w, float *dx, float *scratch);

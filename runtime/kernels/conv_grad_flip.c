@@ -40,13 +40,14 @@ static snt_k_conv_desc flipped_desc(const snt_k_conv_desc *d) {
  * 0.89x when the flipped conv is an implicit GEMM, but 1.3x (3 -> 32) and 3.7x (32 -> 32 at
  * 224x224) when it takes the direct AVX-512 path (the column matrix of a large map is written
  * and read back through DRAM). So: maps up to 28x28, or larger ones whose flipped conv runs
- * direct on AVX-512. More than one tap, one group. */
-int snt_k_conv_grad_flip_applies(const snt_k_conv_desc *d, const snt_k_conv3 *g, snt_k_isa isa) {
+ * direct on AVX-512 (under training's limits when the context trains: it runs the flipped conv).
+ * More than one tap, one group. */
+int snt_k_conv_grad_flip_applies(const snt_k_conv_desc *d, const snt_k_conv3 *g, snt_k_isa isa, int training) {
   if (!pads_fit(d) || g->groups != 1 || g->w.k_size <= 1) return 0;
   if (g->w.out_size <= 784) return 1;
   snt_k_conv_desc f = flipped_desc(d);
   snt_k_conv3 gf;
-  return isa == SNT_K_ISA_AVX512 && snt_k_conv3_init(&f, &gf) == SNT_OK && snt_k_conv_small_applies(&gf, 0);
+  return isa == SNT_K_ISA_AVX512 && snt_k_conv3_init(&f, &gf) == SNT_OK && snt_k_conv_small_applies(&gf, 0, training);
 }
 
 size_t snt_k_conv_grad_flip_floats(const snt_k_conv3 *g) { return (size_t)(g->cout * g->cg * g->w.k_size); }

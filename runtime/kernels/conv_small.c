@@ -29,7 +29,7 @@ enum {
   VW = 16,
   MAX_K = 16,      /* kernel width: the tap offset table */
   MAX_RING = 64,   /* rows of the ring per channel: (kh - 1) * dilation + 1 */
-  FIRST_LAYER_TAPS = 160, STRIDE1_TAPS = 288, STRIDED_TAPS = 400, /* see snt_k_conv_small_applies */
+  FIRST_LAYER_TAPS = 160, STRIDE1_TAPS = 288, TRAINING_STRIDE1_TAPS = 576, STRIDED_TAPS = 400, /* see snt_k_conv_small_applies */
   ARRANGED_SLOT = 1, /* the arranged weights (conv.c's packed-weights slot: unused on this path) */
   PAIR_SLOT = 3,     /* per thread, with a fused 2x2 max pool: two output rows of every channel */
   RING_SLOT = SNT_K_SCRATCH_GEMM, /* per thread (this path never runs the GEMM) */
@@ -48,8 +48,12 @@ enum {
  * first layers 1.3-1.7x faster (3 -> 32 3x3, 3 -> 64 7x7 stride 2, 3 -> 64 11x11 stride 4 at
  * 363 taps), stride 1 1.15-1.6x up to 288 taps (16 -> 32, 32 -> 64), but from 576 taps a tie
  * or a loss on 2 threads (64 -> 64 1.08x, 64 -> 128 0.97x, 128 -> 128 0.91x at 1152). In BF16
- * the GEMM's halved products win beyond the first layers. */
-int snt_k_conv_small_applies(const snt_k_conv3 *g, int bf16) {
+ * the GEMM's halved products win beyond the first layers. Training (batch 32, weights arranged
+ * per call, no Winograd to take 3x3 stride 1 first) up to 576 taps: SimpleCNN's 64 -> 128 on
+ * 56x56 43-51 against 51-61 ms a step, the data gradient of its 32 -> 64 on 112x112 as the
+ * flipped 64 -> 32 40-48 against 60-77 ms, ResNet50V2's 64 -> 64 on 56x56 with its data
+ * gradient 87-105 against 120-129 ms; at 1152 taps (128 -> 128 on 28x28) a tie or a loss. */
+int snt_k_conv_small_applies(const snt_k_conv3 *g, int bf16, int training) {
   const snt_k_win3 *w = &g->w;
   if (w->in[0] != 1 || w->k[0] != 1 || w->out[0] != 1) return 0;
   /* Grouped convs with few channels per group: as GEMMs their M (mg) and K (cg taps) are too
@@ -57,7 +61,8 @@ int snt_k_conv_small_applies(const snt_k_conv3 *g, int bf16) {
   if (g->groups > 1 && (g->cg == 1 || g->cg > MAX_GROUP_CHANNELS)) return 0;
   if (g->groups == 1 && w->k[1] * w->k[2] == 1) return 0;
   int64_t taps = g->cg * w->k[1] * w->k[2];
-  int64_t most = bf16 ? FIRST_LAYER_TAPS : w->s[1] == 1 && w->s[2] == 1 ? STRIDE1_TAPS : STRIDED_TAPS;
+  int64_t stride1 = training ? TRAINING_STRIDE1_TAPS : STRIDE1_TAPS;
+  int64_t most = bf16 ? FIRST_LAYER_TAPS : w->s[1] == 1 && w->s[2] == 1 ? stride1 : STRIDED_TAPS;
   if (taps > most || w->k[2] > MAX_K || (w->k[1] - 1) * w->dl[1] + 1 > MAX_RING) return 0;
   for (int i = 1; i < 3; i++)
     if (w->s[i] > 4 || w->dl[i] > 4) return 0;

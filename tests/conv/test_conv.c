@@ -184,16 +184,18 @@ static void ref_conv(const snt_k_conv_desc *d, const float *x, const float *w, c
           }
 }
 
-/* Whether conv_small.c's rule (FP32) takes a case: at most 288 taps of a group with stride 1,
- * else 400; grouped convs of 2 to 64 channels a group, 1x1 too; not depthwise. */
-static int direct_applies(const conv_case *c, const snt_k_conv_desc *d) {
+/* Whether conv_small.c's rule (FP32) takes a case: at most 288 taps of a group with stride 1
+ * (576 in a training context), else 400; grouped convs of 2 to 64 channels a group, 1x1 too;
+ * not depthwise. */
+static int direct_applies_in(const conv_case *c, const snt_k_conv_desc *d, int training) {
   int64_t cg = c->cin / c->groups, taps = cg, last = c->spatial - 1, window = 1, stride1 = 1;
   for (int a = 0; a < c->spatial; a++) {
     taps *= c->k[a], window *= c->k[a], stride1 = stride1 && c->s[a] == 1;
     if (c->s[a] > 4 || c->dl[a] > 4) return 0;
   }
   int shape_ok = c->groups == 1 ? window > 1 : cg > 1 && cg <= 64;
-  return shape_ok && c->spatial <= 2 && taps <= (stride1 ? 288 : 400) && d->out[last] >= (c->groups > 1 ? 7 : 16);
+  int64_t most = stride1 ? (training ? 576 : 288) : 400;
+  return shape_ok && c->spatial <= 2 && taps <= most && d->out[last] >= (c->groups > 1 ? 7 : 16);
 }
 
 /* Whether conv_winograd.c's rule (FP32) takes a case: 2-D 3x3, stride and dilation 1, one
@@ -215,8 +217,9 @@ static int dw_lanes_applies(const conv_case *c, const snt_k_conv_desc *d) {
   return ph * pw <= 400 && d->out[0] * d->out[1] <= 256 && d->out[1] <= 16;
 }
 
-/* The path snt_k_conv_kernel must name for a case on this ISA. */
-static void expected_kernel(const conv_case *c, snt_k_isa isa, char *buf, size_t n) {
+/* The path snt_k_conv_kernel must name for a case on this ISA (training: in a training context,
+ * which runs no Winograd). */
+static void expected_kernel_in(const conv_case *c, snt_k_isa isa, int training, char *buf, size_t n) {
   int pointwise = 1;
   for (int a = 0; a < c->spatial; a++) {
     pointwise = pointwise && c->k[a] == 1 && c->s[a] == 1 && c->pb[a] == 0 && c->pe[a] == 0;
@@ -224,14 +227,18 @@ static void expected_kernel(const conv_case *c, snt_k_isa isa, char *buf, size_t
   const char *in = isa == SNT_K_ISA_AVX512 ? "avx512" : isa == SNT_K_ISA_AVX2 ? "avx2" : "c";
   snt_k_conv_desc d = desc_of(c);
   int64_t out = prod64(d.out, d.spatial), taps = prod64(d.kernel, d.spatial);
-  if (isa == SNT_K_ISA_AVX512 && winograd_applies(c, &d)) snprintf(buf, n, "conv-winograd-avx512");
-  else if (isa == SNT_K_ISA_AVX512 && direct_applies(c, &d)) snprintf(buf, n, "conv-direct-avx512");
+  if (isa == SNT_K_ISA_AVX512 && !training && winograd_applies(c, &d)) snprintf(buf, n, "conv-winograd-avx512");
+  else if (isa == SNT_K_ISA_AVX512 && direct_applies_in(c, &d, training)) snprintf(buf, n, "conv-direct-avx512");
   else if (c->cin / c->groups == 1 && c->groups > 1)
     snprintf(buf, n, isa == SNT_K_ISA_AVX512 && dw_lanes_applies(c, &d) ? "conv-depthwise-lanes-avx512" : "conv-depthwise-%s", in);
   else if (isa == SNT_K_ISA_AVX512 && c->groups == 1 && out <= (taps > 1 ? 1024 : 300) && taps <= 64 &&
            c->cin * taps >= (taps == 1 && out <= 64 ? 96 : 192) && c->cout >= 16 && !(pointwise && out == 1 && c->batch <= 4))
     snprintf(buf, n, "conv-gemmt-avx512");
   else snprintf(buf, n, "conv-gemm-%s-%s", in, pointwise ? "1x1" : "implicit");
+}
+
+static void expected_kernel(const conv_case *c, snt_k_isa isa, char *buf, size_t n) {
+  expected_kernel_in(c, isa, 0, buf, n);
 }
 
 typedef struct bufs {
@@ -352,6 +359,42 @@ static void test_epilogues(test_state *ts, snt_k_ctx *c1, snt_k_ctx *c2) {
     }
     bufs_free(&B);
   }
+}
+
+/* A training context (no Winograd, weights arranged per call) takes the direct path up to 576
+ * taps with stride 1 where inference takes 288: its path named, its output against the
+ * reference on 1 and 2 threads, and weights packed in that context (the size snt_k_conv_packed_
+ * weights_bytes gives suits either context) on 1, 2 and 3 threads. 360 and 576 taps (a partial
+ * channel block, one-sided pads), and 585 taps, past the bound. */
+static void test_training_paths(test_state *ts, snt_k_ctx *const infer[3]) {
+  static const conv_case tc[] = {
+      {"training 3x3 cin 40 cout 20", 2, 40, 20, 1, 2, {20, 37}, {3, 3}, {1, 1}, {1, 1}, {1, 0}, {0, 1}},
+      {"training 3x3 cin 64 cout 36", 2, 64, 36, 1, 1, {17, 33}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+      {"training 3x3 cin 65 cout 8", 2, 65, 8, 1, 1, {35, 40}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+  };
+  snt_k_ctx *ctx[3];
+  for (int t = 0; t < 3; t++) {
+    if (!(ctx[t] = snt_k_ctx_create(t + 1))) {
+      ts->checks++, ts->failures++;
+      return;
+    }
+    snt_k_ctx_set_training(ctx[t], 1);
+  }
+  rng r = {0x7a1b};
+  snt_k_isa isa = snt_k_ctx_isa(ctx[0]);
+  for (int i = 0; i < (int)(sizeof tc / sizeof tc[0]); i++) {
+    snt_k_conv_desc d = desc_of(&tc[i]);
+    char want[64];
+    expected_kernel_in(&tc[i], isa, 1, want, sizeof want);
+    CHECK_STR(ts, snt_k_conv_kernel(ctx[0], &d), want);
+    expected_kernel_in(&tc[i], isa, 0, want, sizeof want);
+    CHECK_STR(ts, snt_k_conv_kernel(infer[0], &d), want);
+    bufs B = bufs_make(&r, &d);
+    run_epilogue(ts, ctx[0], ctx[1], tc[i].name, d, &B, SNT_K_ACT_RELU, 1, 1);
+    run_packed(ts, ctx, &tc[i], d, &B);
+    bufs_free(&B);
+  }
+  for (int t = 0; t < 3; t++) snt_k_ctx_destroy(ctx[t]);
 }
 
 /* Depthwise planes split over 3 threads (an odd share each) give the 1-thread output bit for bit. */
@@ -631,6 +674,8 @@ int main(void) {
   test_stream(&ts);
   test_maxpool(&ts, c1, c2, c3);
   test_depthwise_threads(&ts, c1, c3);
+  snt_k_ctx *const infer[3] = {c1, c2, c3};
+  test_training_paths(&ts, infer);
   snt_k_ctx_destroy(c3);
   snt_k_ctx_destroy(c1);
   snt_k_ctx_destroy(c2);

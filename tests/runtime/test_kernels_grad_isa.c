@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "kernels_ref.h"
+#include "runtime/kernels/gemm_core.h" /* snt_k_ctx_isa */
 #include "sinter/kernels_train.h"
 
 static const char *const ISAS[] = {"c", "avx2", "avx512"};
@@ -62,7 +63,8 @@ static snt_k_conv_desc desc_of(const conv_case *c) {
   return d;
 }
 
-static void check_conv_case(test_state *ts, const conv_case *c, uint64_t seed) {
+/* training: contexts set for training (the direct path's wider bound in the flipped dx). */
+static void check_conv_case(test_state *ts, const conv_case *c, uint64_t seed, int training) {
   snt_k_conv_desc d = desc_of(c);
   rng r = {seed};
   int64_t nx = c->batch * c->cin * c->h * c->w, ny = c->batch * c->cout * d.out[0] * d.out[1];
@@ -77,6 +79,15 @@ static void check_conv_case(test_state *ts, const conv_case *c, uint64_t seed) {
     setenv("SINTER_ISA", ISAS[i], 1);
     for (int threads = 1; threads <= 2; threads++) {
       snt_k_ctx *ctx = snt_k_ctx_create(threads);
+      if (training && ctx) {
+        snt_k_ctx_set_training(ctx, 1);
+        if (strcmp(ISAS[i], "avx512") == 0 && snt_k_ctx_isa(ctx) == SNT_K_ISA_AVX512) {
+          CHECK_STR(ts, snt_k_conv_backward_data_kernel(ctx, &d), "conv-grad-data-flip");
+          snt_k_ctx_set_training(ctx, 0); /* inference keeps the bound: the flipped conv would not run direct */
+          CHECK_STR(ts, snt_k_conv_backward_data_kernel(ctx, &d), "conv-grad-data-column-avx512");
+          snt_k_ctx_set_training(ctx, 1);
+        }
+      }
       float *gw = alloc_nan(nw), *gx = alloc_nan(nx);
       CHECK_INT(ts, snt_k_conv_backward_filter(ctx, &d, x, dy, gw, NULL, scratch), SNT_OK);
       CHECK_INT(ts, snt_k_conv_backward_data(ctx, &d, dy, w, gx, scratch), SNT_OK);
@@ -143,7 +154,11 @@ static void test_conv_grads(test_state *ts) {
       /* pads beyond a tap's reach: the column path */
       {"3x3 pad 3, small plane", 1, 3, 4, 1, 5, 5, 3, 1, 3, 3},
   };
-  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_conv_case(ts, &cases[i], 100 + i);
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_conv_case(ts, &cases[i], 100 + i, 0);
+  /* in a training context the flipped conv runs direct up to 576 taps (40 -> 5: 360) */
+  static const conv_case training = {"3x3 pads 1/0, 5 -> 40, 30x29, training: flipped dx on AVX-512", 2, 5, 40, 1, 30,
+                                     29, 3, 1, 1, 0};
+  check_conv_case(ts, &training, 99, 1);
 }
 
 /* ---- max pooling backward on tiling windows ----------------------------------------- */
