@@ -25,7 +25,7 @@ snt_status snt_k_conv_backward_filter_implicit(snt_k_ctx *ctx, const snt_k_conv3
                                                float *dw, float *scratch);
 
 /* Whether the filter gradient of g can be summed directly in registers (conv_grad_direct.c, an
- * AVX-512 path: one group, at most 192 of cin x taps, more than 512 output positions, any
+ * AVX-512 path: one group, at most 288 of cin x taps, more than 512 output positions, any
  * stride); the floats of scratch it needs; and dw itself (overwritten, summed over g->batch
  * images; only on a context whose ISA is AVX-512). */
 int snt_k_conv_grad_direct_applies(const snt_k_conv3 *g);

@@ -1,5 +1,5 @@
 /* The filter gradient of a convolution with few taps in all (a first layer: 3 channels x 3x3 or
- * 7x7) on a large map, on AVX-512 (conv_grad.h). dw[m][q] = sum over positions of dy[m][p] times
+ * 7x7; 32 channels x 3x3) on a large map, on AVX-512 (conv_grad.h). dw[m][q] = sum over positions of dy[m][p] times
  * tap q's input; with kdim = cin x taps that small the GEMM paths spend more on the column
  * matrix and its packing than on the products. Here per image the zero-padded input is split
  * into its column phases (stride s: columns j*s + ph), so that every tap of an output row reads
@@ -12,7 +12,11 @@
 #include "conv_grad.h"
 #include "gemm_core.h"
 
-enum { MB = 4, QB = 6, BAND = 8, MAX_KDIM = 192 };
+/* MAX_KDIM: SimpleCNN's 32 -> 64 3x3 on 112x112 (kdim 288), batch 32, 49-54 against 82-85 ms a
+ * step on the implicit GEMM (3 alternations); its 64 -> 128 on 56x56 (576) 61-68 against 59-64:
+ * from there the GEMM's packed B is used by enough output channels. PASS_KDIM: taps summed per
+ * pass over the image, their sums on the stack (48 KB). */
+enum { MB = 4, QB = 6, BAND = 8, PASS_KDIM = 192, MAX_KDIM = 288 };
 
 /* The phase grid: per input channel s2 phases of hp rows of wq columns. */
 typedef struct phase_grid {
@@ -42,14 +46,21 @@ size_t snt_k_conv_grad_direct_floats(const snt_k_conv3 *g) {
   return (size_t)(g->cin * r.s2 * r.plane + 16);
 }
 
-/* xq[(c * s2 + ph) * plane + row * wq + j] = the padded image at (c, row, j * s2 + ph), 0 outside. */
-static void fill_phases(const snt_k_conv3 *g, const phase_grid *r, const float *x, float *xq) {
+/* xq[(c * s2 + ph) * plane + row * wq + j] = the padded image at (c, row, j * s2 + ph), 0 outside:
+ * channels [c0, c1). */
+static void fill_phases(const snt_k_conv3 *g, const phase_grid *r, const float *x, float *xq, int64_t c0, int64_t c1) {
   const snt_k_win3 *w = &g->w;
-  for (int64_t c = 0; c < g->cin; c++)
+  for (int64_t c = c0; c < c1; c++)
     for (int64_t ph = 0; ph < r->s2; ph++)
       for (int64_t row = 0; row < r->hp; row++) {
         float *d = xq + ((c * r->s2 + ph) * r->hp + row) * r->wq;
         int64_t ih = row - w->pb[1];
+        if (r->s2 == 1 && ih >= 0 && ih < w->in[1] && w->pb[2] + w->in[2] <= r->wq) { /* one run and its pads */
+          memset(d, 0, (size_t)w->pb[2] * sizeof(float));
+          memcpy(d + w->pb[2], x + (c * w->in[1] + ih) * w->in[2], (size_t)w->in[2] * sizeof(float));
+          memset(d + w->pb[2] + w->in[2], 0, (size_t)(r->wq - w->pb[2] - w->in[2]) * sizeof(float));
+          continue;
+        }
         for (int64_t j = 0; j < r->wq; j++) {
           int64_t iw = j * r->s2 + ph - w->pb[2];
           d[j] = ih >= 0 && ih < w->in[1] && iw >= 0 && iw < w->in[2] ? x[(c * w->in[1] + ih) * w->in[2] + iw] : 0.0f;
@@ -60,7 +71,8 @@ static void fill_phases(const snt_k_conv3 *g, const phase_grid *r, const float *
 typedef struct direct_job {
   const snt_k_conv3 *g;
   phase_grid r;
-  const float *xq, *dy; /* this image's */
+  const float *x, *dy; /* this image's */
+  float *xq;
   float *dw;
   int accumulate;
   int64_t off[MAX_KDIM]; /* tap q's first element in xq */
@@ -102,24 +114,37 @@ __attribute__((target("avx512f"))) static void block_rows(const direct_job *jb, 
     for (int j = 0; j < QB; j++) sums[i][j] = acc[i][j];
 }
 
-/* Output channels [m0, m0 + MB) of one image: bands of rows, all tap blocks per band. */
-__attribute__((target("avx512f"))) static void channel_block(const direct_job *jb, int64_t m0) {
+/* Output channels [m0, m0 + MB) of one image and taps [q0, q1) (at most PASS_KDIM, a multiple of
+ * QB): bands of rows, all tap blocks per band. */
+__attribute__((target("avx512f"))) static void channel_pass(const direct_job *jb, int64_t m0, int64_t q0, int64_t q1) {
   const snt_k_conv3 *g = jb->g;
-  int64_t kdim = g->cg * g->w.k_size, nqb = (kdim + QB - 1) / QB;
-  __m512 sums[(MAX_KDIM + QB - 1) / QB][MB][QB];
+  int64_t kdim = g->cg * g->w.k_size, nqb = (q1 - q0 + QB - 1) / QB;
+  __m512 sums[PASS_KDIM / QB][MB][QB];
   for (int64_t b = 0; b < nqb; b++)
     for (int i = 0; i < MB; i++)
       for (int j = 0; j < QB; j++) sums[b][i][j] = _mm512_setzero_ps();
   for (int64_t oh0 = 0; oh0 < g->w.out[1]; oh0 += BAND) {
     int64_t oh1 = oh0 + BAND < g->w.out[1] ? oh0 + BAND : g->w.out[1];
-    for (int64_t b = 0; b < nqb; b++) block_rows(jb, m0, b * QB, oh0, oh1, sums[b]);
+    for (int64_t b = 0; b < nqb; b++) block_rows(jb, m0, q0 + b * QB, oh0, oh1, sums[b]);
   }
   for (int i = 0; i < MB && m0 + i < g->cout; i++)
-    for (int64_t q = 0; q < kdim; q++) {
-      float s = _mm512_reduce_add_ps(sums[q / QB][i][q % QB]);
+    for (int64_t q = q0; q < q1; q++) {
+      float s = _mm512_reduce_add_ps(sums[(q - q0) / QB][i][(q - q0) % QB]);
       float *o = jb->dw + (m0 + i) * kdim + q;
       *o = jb->accumulate ? *o + s : s;
     }
+}
+
+static void channel_block(const direct_job *jb, int64_t m0) {
+  int64_t kdim = jb->g->cg * jb->g->w.k_size;
+  for (int64_t q0 = 0; q0 < kdim; q0 += PASS_KDIM) channel_pass(jb, m0, q0, q0 + PASS_KDIM < kdim ? q0 + PASS_KDIM : kdim);
+}
+
+/* The phase grid of this image, its channels split over the threads. */
+static void fill_part(void *arg, int t, int threads) {
+  const direct_job *jb = arg;
+  int64_t cin = jb->g->cin;
+  fill_phases(jb->g, &jb->r, jb->x, jb->xq, cin * t / threads, cin * (t + 1) / threads);
 }
 
 static void direct_part(void *arg, int t, int threads) {
@@ -138,7 +163,8 @@ snt_status snt_k_conv_backward_filter_direct(snt_k_ctx *ctx, const snt_k_conv3 *
     jb.off[q] = ((c * jb.r.s2 + col % jb.r.s2) * jb.r.hp + kh * w->dl[1]) * jb.r.wq + col / jb.r.s2;
   }
   for (int64_t n = 0; n < g->batch; n++) {
-    fill_phases(g, &jb.r, x + n * g->cin * w->in_size, scratch);
+    jb.x = x + n * g->cin * w->in_size;
+    snt_k_ctx_parallel(ctx, fill_part, &jb);
     jb.dy = dy + n * g->cout * w->out_size;
     jb.accumulate = n != 0;
     snt_k_ctx_parallel(ctx, direct_part, &jb);

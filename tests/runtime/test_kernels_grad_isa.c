@@ -89,6 +89,11 @@ static void check_conv_case(test_state *ts, const conv_case *c, uint64_t seed, i
         }
       }
       float *gw = alloc_nan(nw), *gx = alloc_nan(nx);
+      if (ctx && strcmp(ISAS[i], "avx512") == 0 && snt_k_ctx_isa(ctx) == SNT_K_ISA_AVX512) { /* the named paths */
+        const char *fk = snt_k_conv_backward_filter_kernel(ctx, &d);
+        if (strstr(c->what, "direct dw")) CHECK_STR(ts, fk, "conv-grad-filter-direct-avx512");
+        if (strstr(c->what, "implicit dw on every ISA")) CHECK_STR(ts, fk, "conv-grad-filter-implicit-avx512");
+      }
       CHECK_INT(ts, snt_k_conv_backward_filter(ctx, &d, x, dy, gw, NULL, scratch), SNT_OK);
       CHECK_INT(ts, snt_k_conv_backward_data(ctx, &d, dy, w, gx, scratch), SNT_OK);
       char name[160];
@@ -127,9 +132,9 @@ static void test_conv_grads(test_state *ts) {
       {"5x5 pad 2, 3 -> 34, implicit dw", 2, 3, 34, 1, 27, 23, 5, 1, 2, 2},
       {"3x3 pads 0/1, groups 2, implicit dw", 3, 10, 6, 2, 26, 27, 3, 1, 0, 1},
       {"5x5 pads 2/0, 2 -> 17, implicit dw", 1, 2, 17, 1, 33, 30, 5, 1, 2, 0},
-      /* the cases above take the direct path on AVX-512 (below): this one, 216 taps, does not */
-      {"3x3 pad 1, 24 -> 5, implicit dw on every ISA", 2, 24, 5, 1, 24, 23, 3, 1, 1, 1},
-      /* at most 192 of cin x taps, more than 512 output positions, one group: on AVX-512 dw summed
+      /* the cases above take the direct path on AVX-512 (below): this one, 297 taps, does not */
+      {"3x3 pad 1, 33 -> 5, implicit dw on every ISA", 2, 33, 5, 1, 24, 23, 3, 1, 1, 1},
+      /* at most 288 of cin x taps, more than 512 output positions, one group: on AVX-512 dw summed
        * in registers on the input's column phases (conv_grad_direct.c); the cases above with 3
        * or 2 inputs take it too. Stride 2 with pads 3/2 (phases of unequal width), 3 -> 9 7x7 as
        * ResNet50V2's stem; 3 x 64 = 192 taps; 4 x 9 = 36 taps with 21 output rows (a partial
@@ -137,6 +142,10 @@ static void test_conv_grads(test_state *ts) {
       {"7x7 stride 2 pads 3/2, 3 -> 9, direct dw", 2, 3, 9, 1, 61, 59, 7, 2, 3, 2},
       {"8x8 valid, 3 -> 6 (192 taps), direct dw", 1, 3, 6, 1, 30, 31, 8, 1, 0, 0},
       {"3x3 pad 1, 4 -> 7, direct dw", 2, 4, 7, 1, 21, 32, 3, 1, 1, 1},
+      /* up to 288 taps: 192 summed in a first pass over the image, the rest (69, a partial tap
+       * block) in a second; 288 as SimpleCNN's 32 -> 64 (output channels past a block of 4) */
+      {"3x3 pads 1/0, 29 -> 7 (261 taps), direct dw in two passes", 2, 29, 7, 1, 25, 23, 3, 1, 1, 0},
+      {"3x3 pad 1, 32 -> 10 (288 taps), direct dw in two passes", 1, 32, 10, 1, 26, 21, 3, 1, 1, 1},
       /* stride 1, one group, at most 784 output positions: dx as a forward conv of dy with the
        * flipped weights (conv_grad_flip.c), pads dl*(k-1) - p: 2, 1/2, 0/... one-sided */
       {"3x3 pad 1, 5 -> 6, flipped dx", 3, 5, 6, 1, 7, 9, 3, 1, 1, 1},
