@@ -5,10 +5,10 @@
  * When an image's output plane P is small, a chunk of images is laid side by side (columns
  * j*P.. of one [rows, chunk*P] matrix) so that each sgemm gets a large enough dimension.
  * Stride-1 convs on large maps take the filter gradient without col (conv_grad_filter.c), on
- * small maps the data gradient as a forward conv with flipped weights (conv_grad_flip.c); first
- * layers (few channels x taps) on large maps the filter gradient summed in registers on AVX-512
- * (conv_grad_direct.c: batch 32, CPU time, 3 -> 32 3x3 at 224x224 67 -> 32 ms, ResNet50V2's
- * 7x7/2 stem 94 -> 62 ms). */
+ * small maps (and on large ones where that conv runs direct) the data gradient as a forward conv
+ * with flipped weights (conv_grad_flip.c); convs of up to 288 channels x taps on large maps the
+ * filter gradient summed in registers on AVX-512 (conv_grad_direct.c: batch 32, CPU time, 3 -> 32
+ * 3x3 at 224x224 67 -> 32 ms, ResNet50V2's 7x7/2 stem 94 -> 62 ms). */
 #include <string.h>
 
 #include "conv_grad.h"
