@@ -482,7 +482,8 @@ snt_status snt_k_conv_pack_weights(snt_k_ctx *ctx, const snt_k_conv_desc *d, con
     snt_k_conv_winograd_pack(ctx, &g, w, packed);
     return SNT_OK;
   }
-  if (snt_k_ctx_isa(ctx) == SNT_K_ISA_AVX512 && snt_k_conv_small_applies(&g, 0, snt_k_ctx_training(ctx))) { /* whatever the precision */
+  /* whatever the precision */
+  if (snt_k_ctx_isa(ctx) == SNT_K_ISA_AVX512 && snt_k_conv_small_applies(&g, 0, snt_k_ctx_training(ctx))) {
     snt_k_conv_small_pack(&g, w, packed);
     return SNT_OK;
   }

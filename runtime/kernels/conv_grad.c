@@ -304,7 +304,8 @@ const char *snt_k_conv_backward_data_kernel(snt_k_ctx *ctx, const snt_k_conv_des
                                         "conv-grad-data-column-avx512"};
   snt_k_conv3 g;
   if (snt_k_conv3_init(d, &g) != SNT_OK) return "conv-grad-invalid";
-  if (snt_k_conv_grad_flip_applies(d, &g, snt_k_ctx_isa(ctx), snt_k_ctx_training(ctx)) && !snt_k_ctx_bf16(ctx)) return "conv-grad-data-flip";
+  if (snt_k_conv_grad_flip_applies(d, &g, snt_k_ctx_isa(ctx), snt_k_ctx_training(ctx)) && !snt_k_ctx_bf16(ctx))
+    return "conv-grad-data-flip";
   return column[snt_k_ctx_isa(ctx)];
 }
 

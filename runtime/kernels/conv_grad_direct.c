@@ -1,6 +1,6 @@
 /* The filter gradient of a convolution with few taps in all (a first layer: 3 channels x 3x3 or
- * 7x7; 32 channels x 3x3) on a large map, on AVX-512 (conv_grad.h). dw[m][q] = sum over positions of dy[m][p] times
- * tap q's input; with kdim = cin x taps that small the GEMM paths spend more on the column
+ * 7x7; 32 channels x 3x3) on a large map, on AVX-512 (conv_grad.h). dw[m][q] = sum over
+ * positions of dy[m][p] times tap q's input; with kdim = cin x taps that small the GEMM paths spend more on the column
  * matrix and its packing than on the products. Here per image the zero-padded input is split
  * into its column phases (stride s: columns j*s + ph), so that every tap of an output row reads
  * one contiguous run, and 4 output channels x 6 taps are summed in registers, 16 positions a
@@ -17,6 +17,7 @@
  * from there the GEMM's packed B is used by enough output channels. PASS_KDIM: taps summed per
  * pass over the image, their sums on the stack (48 KB). */
 enum { MB = 4, QB = 6, BAND = 8, PASS_KDIM = 192, MAX_KDIM = 288 };
+_Static_assert(PASS_KDIM % QB == 0, "a pass ends on a whole tap block: only the last pass has a partial one");
 
 /* The phase grid: per input channel s2 phases of hp rows of wq columns. */
 typedef struct phase_grid {
@@ -114,8 +115,8 @@ __attribute__((target("avx512f"))) static void block_rows(const direct_job *jb, 
     for (int j = 0; j < QB; j++) sums[i][j] = acc[i][j];
 }
 
-/* Output channels [m0, m0 + MB) of one image and taps [q0, q1) (at most PASS_KDIM, a multiple of
- * QB): bands of rows, all tap blocks per band. */
+/* Output channels [m0, m0 + MB) of one image and taps [q0, q1) (q0 a multiple of PASS_KDIM, at
+ * most PASS_KDIM taps): bands of rows, all tap blocks per band. */
 __attribute__((target("avx512f"))) static void channel_pass(const direct_job *jb, int64_t m0, int64_t q0, int64_t q1) {
   const snt_k_conv3 *g = jb->g;
   int64_t kdim = g->cg * g->w.k_size, nqb = (q1 - q0 + QB - 1) / QB;
@@ -137,7 +138,8 @@ __attribute__((target("avx512f"))) static void channel_pass(const direct_job *jb
 
 static void channel_block(const direct_job *jb, int64_t m0) {
   int64_t kdim = jb->g->cg * jb->g->w.k_size;
-  for (int64_t q0 = 0; q0 < kdim; q0 += PASS_KDIM) channel_pass(jb, m0, q0, q0 + PASS_KDIM < kdim ? q0 + PASS_KDIM : kdim);
+  for (int64_t q0 = 0; q0 < kdim; q0 += PASS_KDIM)
+    channel_pass(jb, m0, q0, q0 + PASS_KDIM < kdim ? q0 + PASS_KDIM : kdim);
 }
 
 /* The phase grid of this image, its channels split over the threads. */

@@ -29,7 +29,8 @@ enum {
   VW = 16,
   MAX_K = 16,      /* kernel width: the tap offset table */
   MAX_RING = 64,   /* rows of the ring per channel: (kh - 1) * dilation + 1 */
-  FIRST_LAYER_TAPS = 160, STRIDE1_TAPS = 288, TRAINING_STRIDE1_TAPS = 576, STRIDED_TAPS = 400, /* see snt_k_conv_small_applies */
+  /* taps: see snt_k_conv_small_applies */
+  FIRST_LAYER_TAPS = 160, STRIDE1_TAPS = 288, TRAINING_STRIDE1_TAPS = 576, STRIDED_TAPS = 400,
   ARRANGED_SLOT = 1, /* the arranged weights (conv.c's packed-weights slot: unused on this path) */
   PAIR_SLOT = 3,     /* per thread, with a fused 2x2 max pool: two output rows of every channel */
   RING_SLOT = SNT_K_SCRATCH_GEMM, /* per thread (this path never runs the GEMM) */
