@@ -1,11 +1,12 @@
 /* The filter gradient of a convolution with few taps in all (a first layer: 3 channels x 3x3 or
  * 7x7; 32 channels x 3x3) on a large map, on AVX-512 (conv_grad.h). dw[m][q] = sum over
- * positions of dy[m][p] times tap q's input; with kdim = cin x taps that small the GEMM paths spend more on the column
- * matrix and its packing than on the products. Here per image the zero-padded input is split
- * into its column phases (stride s: columns j*s + ph), so that every tap of an output row reads
- * one contiguous run, and 4 output channels x 6 taps are summed in registers, 16 positions a
- * step, over bands of rows that keep dy's rows in L1. Each (m, q) sums its terms in the same
- * order whatever the thread count: threads take whole blocks of output channels. */
+ * positions of dy[m][p] times tap q's input; with kdim = cin x taps that small the GEMM paths
+ * spend more on the column matrix and its packing than on the products. Here per image the
+ * zero-padded input is split into its column phases (stride s: columns j*s + ph), so that every
+ * tap of an output row reads one contiguous run, and 4 output channels x 6 taps are summed in
+ * registers, 16 positions a step, over bands of rows that keep dy's rows in L1. Each (m, q) sums
+ * its terms in the same order whatever the thread count: threads take whole blocks of output
+ * channels. */
 #include <immintrin.h>
 #include <string.h>
 

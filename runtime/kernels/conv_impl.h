@@ -102,8 +102,8 @@ void snt_k_conv_dw_rows(snt_k_isa isa, const snt_k_conv3 *g, int64_t oc, const f
 /* Direct convolution on AVX-512 (conv_small.c): whether g suits it (bf16: the context runs its
  * GEMMs in BF16, which this FP32 path would forgo; training: the context trains, so runs no
  * Winograd and packs no weights at load, and the direct path takes more taps); the bytes and
- * the arrangement of its weights packed at load; and the convolution (packed NULL: arranged per call), output rows
- * split over ctx's threads (ctx may be NULL). */
+ * the arrangement of its weights packed at load; and the convolution (packed NULL: arranged per
+ * call), output rows split over ctx's threads (ctx may be NULL). */
 int snt_k_conv_small_applies(const snt_k_conv3 *g, int bf16, int training);
 size_t snt_k_conv_small_weights_bytes(const snt_k_conv3 *g);
 void snt_k_conv_small_pack(const snt_k_conv3 *g, const float *w, float *packed);

@@ -22,7 +22,7 @@
 #include "gemm_bf16.h"
 #include "kernels_util.h"
 
-enum { MR = 8, NR = 48, NV = NR / 16, MAX_ENTRIES = 4096, PF_STRIPS = 1 };
+enum { MR = 8, NR = 48, NV = NR / 16, MAX_ENTRIES = 4096 };
 /* Bytes of packed B a thread keeps in its L2 (1 MiB on Zen 4/5) while every strip of A passes. */
 enum { B_BUDGET = 512 * 1024 };
 /* Rows of B a convolution's packer writes in fp32 before they are rounded (even: whole pairs). */
@@ -370,12 +370,13 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) static void pack
      * strip is packed: K rows a map apart are K streams, more than the hardware prefetcher
      * follows, and each gives a strip only 2-4 lines (ResNet50V2's 256 -> 64 at batch 32 in
      * BF16: 9.5-9.8 -> 6.3-6.6 ms; 1, 2 or 3 strips ahead within noise, 1 kept). */
-    int64_t ahead = n0 + (s + PF_STRIPS) * NR;
+    int64_t ahead = n0 + (s + 1) * NR;
     ahead = ahead < g->n ? vec_at_in(g, ahead, g->b_stride).o0 : -1;
     if (g->b16) { /* rounded already (a tap16): rows 2p and 2p + 1 interleaved as they are */
       for (int64_t p = 0; p < k2; p++, d += 2 * NR) {
         const uint16_t *r0 = g->b16 + 2 * p * g->ldb;
-        if (ahead >= 0) prefetch_rows(r0, g->ldb * sizeof(uint16_t), ahead * sizeof(uint16_t), NR * sizeof(uint16_t));
+        if (ahead >= 0)
+          prefetch_rows(r0, g->ldb * sizeof(uint16_t), ahead * sizeof(uint16_t), NR * sizeof(uint16_t));
         for (int v = 0; v < NV; v++) {
           __m512i lo = load_at16(r0, at[v], mk[v]);
           __m512i hi = 2 * p + 1 < g->k ? load_at16(r0 + g->ldb, at[v], mk[v]) : _mm512_setzero_si512();
